@@ -1,0 +1,33 @@
+# CACHALOT — two commands on a fresh machine: `make dev` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PYTEST_ARGS ?=
+MYPY_PACKAGES := $(foreach d,$(wildcard libs/*/src/cachalot_* services/*/src/cachalot_* embedded/src/cachalot_*),-p $(notdir $(d)))
+
+.PHONY: dev test lint fmt setup bench clean
+
+setup:  ## install uv (if missing) and the workspace's locked environment
+	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
+	@$(UV) sync --all-packages --frozen --quiet
+
+dev: setup  ## the whole system on the embedded default (broker, services, sandbox)
+	@$(UV) run --frozen cachalot-dev
+
+test: setup  ## every test: unit, integration (Tansu, PostgreSQL), end to end, browser
+	@$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+lint: setup  ## ruff and mypy, as CI runs them
+	@$(UV) run --frozen ruff check .
+	@$(UV) run --frozen ruff format --check .
+	@$(UV) run --frozen mypy $(MYPY_PACKAGES)
+
+fmt: setup
+	@$(UV) run --frozen ruff format .
+	@$(UV) run --frozen ruff check --fix .
+
+bench: setup  ## benchmarks (not part of `make test`)
+	@$(UV) run --frozen python bench/contact_intake.py
+
+clean:
+	rm -rf var .venv .mypy_cache .ruff_cache

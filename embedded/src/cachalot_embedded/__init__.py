@@ -1,0 +1,1 @@
+"""Embedded mode: one command runs the broker, every service and the sandbox."""

@@ -1,0 +1,70 @@
+"""One way to build and serve a service's HTTP app.
+
+Every service, consumer-only ones included, is a FastAPI app so it answers
+``/healthz`` and ``/readyz`` and shows its OpenAPI document. The broker, the
+database engine and HTTP clients are built in the service's lifespan (its
+composition root), never at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Any, Protocol
+
+import uvicorn
+from fastapi import FastAPI
+from opentelemetry.sdk.trace import TracerProvider
+
+from cachalot_common.access_log import AccessLogMiddleware, setup_access_log
+from cachalot_common.health import ReadinessCheck, health_router
+from cachalot_common.problems import install_problem_handlers
+from cachalot_common.settings import ServiceSettings
+from cachalot_common.telemetry import instrument_app
+
+
+class Lifespan(Protocol):
+    def __call__(self, app: FastAPI) -> AbstractAsyncContextManager[None]: ...
+
+
+def create_service_app(
+    *,
+    title: str,
+    settings: ServiceSettings,
+    lifespan: Lifespan | None = None,
+    readiness: Mapping[str, ReadinessCheck] | None = None,
+    tracer_provider: TracerProvider | None = None,
+    description: str = "",
+    version: str = "0.1.0",
+    **fastapi_options: Any,
+) -> FastAPI:
+    """A FastAPI app with problem details, probes, access log and tracing."""
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        **fastapi_options,
+    )
+    install_problem_handlers(app)
+    app.include_router(health_router(readiness))
+    app.add_middleware(AccessLogMiddleware, trusted_proxies=settings.trusted_proxies)
+    if tracer_provider is not None:
+        instrument_app(app, tracer_provider)
+    return app
+
+
+def serve(app: FastAPI, settings: ServiceSettings, *, access_log_dir: Path | None = None) -> None:
+    """Run the app under uvicorn with this project's logging (not uvicorn's)."""
+    setup_access_log(access_log_dir, app.title)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=10,
+    )

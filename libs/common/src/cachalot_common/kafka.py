@@ -1,0 +1,128 @@
+"""Kafka wiring on FastStream, the same for Apache Kafka and the embedded Tansu.
+
+* producers wait for ``acks=all``; idempotence follows the setting (Tansu
+  rejects idempotent producers, so embedded mode turns it off);
+* consumers acknowledge after the handler succeeds, never before
+  (``NACK_ON_ERROR``: a failed handler's message is delivered again);
+* a message that does not decode goes to ``<topic>.dlq`` with its key and the
+  reason, and the consumer carries on, so a poison message never blocks a
+  partition;
+* FastStream's telemetry middleware carries W3C trace context in headers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from opentelemetry.sdk.trace import TracerProvider
+from pydantic import BaseModel, ValidationError
+
+from cachalot_common.settings import KafkaSettings
+from cachalot_common.topics import dlq
+
+logger = logging.getLogger(__name__)
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def build_broker(
+    settings: KafkaSettings,
+    *,
+    client_id: str,
+    tracer_provider: TracerProvider | None = None,
+) -> KafkaBroker:
+    """A broker configured for at-least-once delivery with traces across Kafka."""
+    middlewares = []
+    if tracer_provider is not None:
+        middlewares.append(KafkaTelemetryMiddleware(tracer_provider=tracer_provider))
+    return KafkaBroker(
+        settings.kafka_bootstrap,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=settings.kafka_idempotence,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        middlewares=middlewares,
+        logger=logging.getLogger(f"faststream.{client_id}"),
+        graceful_timeout=10.0,
+    )
+
+
+def encode(event: BaseModel) -> bytes:
+    """The wire form of every event: UTF-8 JSON of the pydantic model."""
+    return event.model_dump_json().encode()
+
+
+async def publish_event(
+    broker: KafkaBroker, topic: str, event: BaseModel, *, key: str | bytes
+) -> None:
+    """Publish one event and wait for the broker's acknowledgement."""
+    raw_key = key.encode() if isinstance(key, str) else key
+    await broker.publish(
+        encode(event),
+        topic=topic,
+        key=raw_key,
+        headers={"content-type": "application/json"},
+    )
+
+
+def subscribe(
+    broker: KafkaBroker,
+    topic: str,
+    model: type[ModelT],
+    handler: Callable[[ModelT], Awaitable[None]],
+    *,
+    group_id: str,
+    **options: Any,
+) -> None:
+    """Register ``handler`` for ``topic`` with decode-or-DLQ and ack-after-success.
+
+    The handler receives the decoded model. Decoding happens here, not in
+    FastStream's argument validation, so a poison message is caught, sent to
+    ``<topic>.dlq`` and acknowledged instead of being retried forever.
+    """
+
+    async def consume(body: bytes, message: KafkaMessage) -> None:
+        try:
+            event = model.model_validate_json(body)
+        except ValidationError as error:
+            await send_to_dlq(broker, topic, message, reason=_short(error))
+            return
+        await handler(event)
+
+    consume.__name__ = f"on_{topic.replace('.', '_')}"
+    options.setdefault("auto_offset_reset", "earliest")
+    broker.subscriber(topic, group_id=group_id, **options)(consume)
+
+
+async def send_to_dlq(
+    broker: KafkaBroker, topic: str, message: KafkaMessage, *, reason: str
+) -> None:
+    """Park a message we cannot read, keeping its key and headers."""
+    raw = message.raw_message
+    key = getattr(raw, "key", None)
+    headers = {
+        k: v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+        for k, v in (getattr(raw, "headers", None) or ())
+    }
+    headers.update({"x-dlq-reason": reason, "x-dlq-source-topic": topic})
+    headers.update(
+        {
+            "x-dlq-source-partition": str(getattr(raw, "partition", "")),
+            "x-dlq-source-offset": str(getattr(raw, "offset", "")),
+        }
+    )
+    await broker.publish(message.body, topic=dlq(topic), key=key, headers=headers)
+    logger.warning("message sent to %s: %s", dlq(topic), reason)
+
+
+def _short(error: ValidationError) -> str:
+    errors = error.errors()
+    if not errors:
+        return "undecodable message"
+    loc = ".".join(str(p) for p in errors[0]["loc"]) or "body"
+    return f"undecodable message: {loc}: {errors[0]['msg']}"[:300]

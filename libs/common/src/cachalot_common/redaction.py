@@ -1,0 +1,57 @@
+"""Keeps secrets out of logs, span attributes and exception text.
+
+Secrets reach text in two ways: as values we know (settings' SecretStr, a
+token just decrypted) and as shapes we recognise (a Telegram bot token in a
+URL path, ``access_token=`` in a query). Both are scrubbed here, once, and
+logging and telemetry call :func:`redact`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+_MASK = "***"
+_known: set[str] = set()
+_lock = threading.Lock()
+
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Telegram Bot API: /bot<id>:<secret>/method
+    (re.compile(r"bot\d{3,}:[A-Za-z0-9_-]{10,}"), "bot" + _MASK),
+    # query-string and form secrets
+    (
+        re.compile(
+            r"(?i)\b(access_token|refresh_token|client_secret|upload_token|code_verifier|"
+            r"id_token|token|code|password|secret)=([^&\s\"']+)"
+        ),
+        r"\1=" + _MASK,
+    ),
+    # Authorization headers rendered as text
+    (re.compile(r"(?i)\b(bearer|oauth)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 " + _MASK),
+    # TikTok-style token prefixes
+    (re.compile(r"\b(act|rft|clt)\.[A-Za-z0-9._-]{8,}"), r"\1." + _MASK),
+)
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret value so it is masked wherever it shows up."""
+    if value and len(value) >= 6:
+        with _lock:
+            _known.add(value)
+
+
+def redact(text: str) -> str:
+    """Return ``text`` with known secrets and secret-shaped substrings masked."""
+    if not text:
+        return text
+    for secret in tuple(_known):
+        if secret in text:
+            text = text.replace(secret, _MASK)
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def redact_url(url: str) -> str:
+    """A URL safe to log or put on a span."""
+    return redact(url)

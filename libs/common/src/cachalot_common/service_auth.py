@@ -1,0 +1,76 @@
+"""Service-to-service credentials for internal endpoints (token leases).
+
+Each calling service has its own secret (``CACHALOT_SERVICE_SECRET`` beside
+``CACHALOT_SERVICE_NAME``); the auth service holds the map of all of them
+(``CACHALOT_SERVICE_CREDENTIALS``, JSON ``{"publisher-tiktok": "…"}``). A
+caller signs a JWT (HS256) with its own secret: ``iss`` = its name, ``aud`` =
+the callee, lifetime 60 seconds, a fresh ``jti``. One leaked secret lets an
+attacker act only as that one service, and can be rotated alone.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import jwt
+
+ALGORITHM = "HS256"
+MAX_LIFETIME_S = 60
+LEEWAY_S = 5
+
+
+class ServiceAuthError(Exception):
+    """The request's service credentials are missing, unknown, forged or stale."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceIdentity:
+    service: str
+    token_id: str
+
+
+def mint_service_token(
+    *, service: str, secret: str, audience: str = "cachalot-auth", lifetime_s: int = 30
+) -> str:
+    """A short-lived bearer token proving the caller is ``service``."""
+    now = int(time.time())
+    claims = {
+        "iss": service,
+        "sub": service,
+        "aud": audience,
+        "iat": now,
+        "exp": now + min(lifetime_s, MAX_LIFETIME_S),
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify_service_token(
+    token: str, *, secrets: Mapping[str, str], audience: str = "cachalot-auth"
+) -> ServiceIdentity:
+    """Check the token against the secret of the service it claims to be."""
+    try:
+        unverified = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError as error:
+        raise ServiceAuthError("malformed service token") from error
+    service = unverified.get("iss")
+    if not isinstance(service, str) or service not in secrets:
+        raise ServiceAuthError("unknown service")
+    try:
+        claims = jwt.decode(
+            token,
+            secrets[service],
+            algorithms=[ALGORITHM],
+            audience=audience,
+            issuer=service,
+            leeway=LEEWAY_S,
+            options={"require": ["exp", "iat", "iss", "aud", "jti"]},
+        )
+    except jwt.PyJWTError as error:
+        raise ServiceAuthError(f"invalid service token: {type(error).__name__}") from error
+    if int(claims["exp"]) - int(claims["iat"]) > MAX_LIFETIME_S:
+        raise ServiceAuthError("service token lives too long")
+    return ServiceIdentity(service=service, token_id=str(claims["jti"]))

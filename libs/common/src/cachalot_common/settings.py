@@ -1,0 +1,98 @@
+"""Settings base for every service.
+
+Every service has one typed settings class built on :class:`ServiceSettings`;
+only that class reads the environment (prefix ``CACHALOT_``). A missing or
+invalid value stops the service at start with one line naming the variable,
+instead of a traceback or a half-configured process.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Literal, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "CACHALOT_"
+
+Environment = Literal["development", "test", "production"]
+
+
+class ServiceSettings(BaseSettings):
+    """What every CACHALOT process needs: identity, HTTP bind, logs, traces."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", case_sensitive=False, frozen=True
+    )
+
+    environment: Environment = "development"
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    otlp_endpoint: str | None = Field(
+        default=None, description="OTLP/HTTP traces endpoint, e.g. http://jaeger:4318"
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Peers (IPs or CIDRs) whose X-Forwarded-For is believed.",
+    )
+
+
+class KafkaSettings(BaseSettings):
+    """Broker connection: Apache Kafka in production, Tansu in embedded mode and tests."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", case_sensitive=False, frozen=True
+    )
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_idempotence: bool = Field(
+        default=True,
+        description="Idempotent producer; Tansu rejects it, so embedded mode turns it off.",
+    )
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "development"})
+
+
+def env_name(field: str) -> str:
+    """The environment variable behind a settings field."""
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+def describe_errors(error: ValidationError) -> str:
+    """One line naming every bad variable and what is wrong with it."""
+    parts: list[str] = []
+    for item in error.errors():
+        loc = item.get("loc") or ("?",)
+        var = env_name(str(loc[0]))
+        if item.get("type") == "missing":
+            parts.append(f"{var} is required but not set")
+        else:
+            parts.append(f"{var}: {item.get('msg', 'invalid value')}")
+    return "; ".join(parts)
+
+
+def load_settings(cls: type[SettingsT], program: str | None = None) -> SettingsT:
+    """Build settings from the environment or exit with one clear line.
+
+    The exit code is 2 (usage error) so supervisors do not restart a process
+    that can never start.
+    """
+    try:
+        return cls()
+    except ValidationError as error:
+        name = program or cls.__name__
+        print(f"{name}: configuration error: {describe_errors(error)}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def require_real_secret(environment: str, variable: str, value: SecretStr | None) -> None:
+    """Refuse a missing or placeholder secret outside development and tests."""
+    raw = value.get_secret_value() if value is not None else ""
+    if environment == "production" and raw.strip().lower() in PLACEHOLDER_SECRETS:
+        raise ValueError(f"{variable} must be set to a real secret in production")

@@ -1,0 +1,82 @@
+"""OpenTelemetry for a service: one tracer provider, FastAPI, httpx and Kafka.
+
+Traces go over OTLP/HTTP to Jaeger when ``CACHALOT_OTLP_ENDPOINT`` is set; in
+embedded mode and tests nothing is exported unless asked (tests pass their
+own exporter to check what spans contain). URLs recorded by the httpx
+instrumentation are redacted: a Telegram URL carries the bot token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from opentelemetry import trace
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.trace import Span
+
+from cachalot_common.redaction import redact_url
+
+_URL_ATTRIBUTES = ("url.full", "http.url", "http.target", "url.path", "url.query")
+
+
+def _scrub_request_span(span: Span, request: Any) -> None:
+    """httpx request hook: overwrite URL attributes with a redacted URL."""
+    if not span.is_recording():
+        return
+    url = str(getattr(request, "url", "") or "")
+    span.set_attribute("url.full", redact_url(url))
+    span.set_attribute("http.url", redact_url(url))
+
+
+def _scrub_server_span(span: Span, scope: dict[str, Any]) -> None:
+    if span.is_recording():
+        span.set_attribute("http.target", redact_url(str(scope.get("path", ""))))
+        query = scope.get("query_string", b"")
+        if query:
+            span.set_attribute("url.query", redact_url(query.decode("latin-1")))
+
+
+def setup_tracing(
+    service: str,
+    *,
+    otlp_endpoint: str | None = None,
+    exporter: SpanExporter | None = None,
+) -> TracerProvider:
+    """Build this process's tracer provider and make it the global one."""
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    if exporter is not None:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    elif otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        endpoint = otlp_endpoint.rstrip("/")
+        if not endpoint.endswith("/v1/traces"):
+            endpoint += "/v1/traces"
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def instrument_app(app: FastAPI, provider: TracerProvider) -> None:
+    """Server spans for every request except health probes."""
+    FastAPIInstrumentor.instrument_app(
+        app,
+        tracer_provider=provider,
+        excluded_urls="healthz,readyz",
+        server_request_hook=_scrub_server_span,
+    )
+
+
+def instrument_httpx_client(client: httpx.AsyncClient, provider: TracerProvider) -> None:
+    """Client spans (one per platform call) with redacted URLs."""
+    HTTPXClientInstrumentor.instrument_client(
+        client,
+        tracer_provider=provider,
+        request_hook=_scrub_request_span,
+    )

@@ -1,0 +1,24 @@
+"""Kafka topic names: the contract in DESIGN.md, in one place."""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+Platform = Literal["tiktok", "youtube", "instagram", "vk", "telegram"]
+PLATFORMS: Final[tuple[Platform, ...]] = ("tiktok", "youtube", "instagram", "vk", "telegram")
+
+CONTACT_SUBMITTED: Final = "contact.submitted.v1"
+ACCOUNTS: Final = "accounts.v1"
+POSTS_RESULT: Final = "posts.result.v1"
+POSTS_STATUS: Final = "posts.status.v1"
+NOTIFY: Final = "notify.v1"
+
+
+def publish_topic(platform: Platform) -> str:
+    """The command topic a platform's publisher consumes (key = account id)."""
+    return f"posts.publish.{platform}.v1"
+
+
+def dlq(topic: str) -> str:
+    """Where undecodable messages of ``topic`` go, with their original key."""
+    return f"{topic}.dlq"

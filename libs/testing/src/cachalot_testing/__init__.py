@@ -1,0 +1,1 @@
+"""Test fixtures for CACHALOT: real broker, real PostgreSQL, real service processes."""

@@ -1,0 +1,3 @@
+from cachalot_sandbox.main import main
+
+main()
