@@ -1,0 +1,129 @@
+"""Client for the auth service's token leases (publishers → auth).
+
+Contract (the auth service implements it, publishers use this client):
+
+``POST {CACHALOT_AUTH_URL}/internal/v1/accounts/{account_id}/lease``
+with ``Authorization: Bearer <service JWT>`` (see :mod:`service_auth`) and
+JSON ``{"post_id", "target_id", "force_refresh"}``:
+
+* 200 ``{"account_id", "platform", "access_token", "expires_at",
+  "scopes", "platform_user_id"}``: a valid access token (refreshed first
+  when it was about to expire, or when ``force_refresh`` is true, which a
+  publisher asks for once after the platform answered 401). Never the
+  refresh token.
+* 401 missing/invalid service credentials; 404 unknown account;
+* 409 problem with ``"code": "reauth_required"`` (or ``"revoked"``): the
+  client must reconnect the account; not retryable;
+* 503 problem: the platform's token endpoint is unreachable; retry later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import httpx
+
+from cachalot_common.service_auth import mint_service_token
+
+
+class LeaseError(Exception):
+    """A lease could not be had."""
+
+    retryable: bool = True
+
+
+class LeaseReauthRequired(LeaseError):
+    """The account needs the client to sign in again (or was revoked)."""
+
+    retryable = False
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+class LeaseUnavailable(LeaseError):
+    """Auth or the platform's token endpoint is down; try again later."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    account_id: UUID
+    platform: str
+    access_token: str
+    expires_at: datetime
+    scopes: tuple[str, ...]
+    platform_user_id: str | None
+
+    def __repr__(self) -> str:  # the token must never reach a log line
+        return f"Lease(account_id={self.account_id}, platform={self.platform}, token=***)"
+
+    __str__ = __repr__
+
+
+class LeaseClient:
+    """Asks auth for access tokens, authenticating as this service."""
+
+    def __init__(
+        self, *, base_url: str, service: str, secret: str, client: httpx.AsyncClient
+    ) -> None:
+        self._base = base_url.rstrip("/")
+        self._service = service
+        self._secret = secret
+        self._client = client
+
+    async def lease(
+        self,
+        account_id: UUID,
+        *,
+        post_id: UUID,
+        target_id: UUID | None = None,
+        force_refresh: bool = False,
+    ) -> Lease:
+        token = mint_service_token(service=self._service, secret=self._secret)
+        try:
+            response = await self._client.post(
+                f"{self._base}/internal/v1/accounts/{account_id}/lease",
+                headers={"Authorization": f"Bearer {token}"},
+                json={
+                    "post_id": str(post_id),
+                    "target_id": str(target_id) if target_id else None,
+                    "force_refresh": force_refresh,
+                },
+                timeout=30.0,
+            )
+        except httpx.HTTPError as error:
+            raise LeaseUnavailable(f"auth unreachable: {type(error).__name__}") from None
+        if response.status_code == 200:
+            body = response.json()
+            return Lease(
+                account_id=UUID(body["account_id"]),
+                platform=body["platform"],
+                access_token=body["access_token"],
+                expires_at=datetime.fromisoformat(body["expires_at"]),
+                scopes=tuple(body.get("scopes") or ()),
+                platform_user_id=body.get("platform_user_id"),
+            )
+        detail = _detail(response)
+        if response.status_code == 409:
+            code = _field(response, "code") or "reauth_required"
+            raise LeaseReauthRequired(code, detail)
+        if response.status_code in (401, 403, 404):
+            error = LeaseError(f"lease refused ({response.status_code}): {detail}")
+            error.retryable = False
+            raise error
+        raise LeaseUnavailable(f"lease failed ({response.status_code}): {detail}")
+
+
+def _field(response: httpx.Response, name: str) -> str | None:
+    try:
+        value = response.json().get(name)
+    except ValueError:
+        return None
+    return str(value) if value is not None else None
+
+
+def _detail(response: httpx.Response) -> str:
+    return _field(response, "detail") or response.reason_phrase or "no detail"
