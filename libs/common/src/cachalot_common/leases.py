@@ -94,8 +94,8 @@ class LeaseClient:
                 },
                 timeout=30.0,
             )
-        except httpx.HTTPError as error:
-            raise LeaseUnavailable(f"auth unreachable: {type(error).__name__}") from None
+        except httpx.HTTPError as exc:
+            raise LeaseUnavailable(f"auth unreachable: {type(exc).__name__}") from None
         if response.status_code == 200:
             body = response.json()
             return Lease(
@@ -111,9 +111,9 @@ class LeaseClient:
             code = _field(response, "code") or "reauth_required"
             raise LeaseReauthRequired(code, detail)
         if response.status_code in (401, 403, 404):
-            error = LeaseError(f"lease refused ({response.status_code}): {detail}")
-            error.retryable = False
-            raise error
+            refused = LeaseError(f"lease refused ({response.status_code}): {detail}")
+            refused.retryable = False
+            raise refused
         raise LeaseUnavailable(f"lease failed ({response.status_code}): {detail}")
 
 
