@@ -18,6 +18,7 @@ from cachalot_sandbox import (
     google_auth,
     instagram_auth,
     telegram,
+    telegram_login,
     tiktok_auth,
     tiktok_content,
     tokens,
@@ -28,6 +29,7 @@ from cachalot_sandbox.settings import SandboxSettings
 
 PLATFORM_MODULES: tuple[ModuleType, ...] = (
     telegram,
+    telegram_login,
     tiktok_auth,
     tiktok_content,
     google_auth,
