@@ -46,14 +46,17 @@ class PostgresCluster:
         self.superuser = "cachalot"
 
     def _run(self, *args: str) -> None:
-        subprocess.run(
+        result = subprocess.run(
             list(args),
-            check=True,
+            check=False,
             user=self.user,
             cwd=self.root,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
+        if result.returncode != 0:
+            message = result.stderr.decode(errors="replace").strip()
+            raise RuntimeError(f"{Path(args[0]).name} failed ({result.returncode}): {message}")
 
     def start(self) -> PostgresCluster:
         self._run(
@@ -65,8 +68,6 @@ class PostgresCluster:
             "--auth=trust",
             "--encoding=UTF8",
             "--no-sync",
-            "-c",
-            "fsync=off",
         )
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
@@ -87,7 +88,7 @@ class PostgresCluster:
         return self
 
     def stop(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError, FileNotFoundError):
+        with contextlib.suppress(RuntimeError, FileNotFoundError):
             self._run(_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
 
