@@ -1,0 +1,1 @@
+"""CACHALOT auth: sign-in with the platforms, token custody, token leases."""
