@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.message import StreamMessage
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic import BaseModel, ValidationError
 
@@ -96,7 +97,12 @@ def subscribe(
 
     consume.__name__ = f"on_{topic.replace('.', '_')}"
     options.setdefault("auto_offset_reset", "earliest")
-    broker.subscriber(topic, group_id=group_id, **options)(consume)
+    broker.subscriber(topic, group_id=group_id, decoder=raw_body, **options)(consume)
+
+
+async def raw_body(message: StreamMessage[Any]) -> bytes:
+    """Hand the handler the raw bytes: decoding (and its failures) is ours, not FastStream's."""
+    return bytes(message.body)
 
 
 async def send_to_dlq(

@@ -73,10 +73,20 @@ def instrument_app(app: FastAPI, provider: TracerProvider) -> None:
     )
 
 
-def instrument_httpx_client(client: httpx.AsyncClient, provider: TracerProvider) -> None:
-    """Client spans (one per platform call) with redacted URLs."""
-    HTTPXClientInstrumentor.instrument_client(
-        client,
-        tracer_provider=provider,
-        request_hook=_scrub_request_span,
+async def _scrub_request_span_async(span: Span, request: Any) -> None:
+    _scrub_request_span(span, request)
+
+
+def instrument_httpx_client(
+    client: httpx.AsyncClient | httpx.Client, provider: TracerProvider
+) -> None:
+    """Client spans (one per platform call) with redacted URLs.
+
+    The instrumentation calls an async hook for an ``AsyncClient`` and a plain
+    one for a ``Client``; a hook of the wrong kind is silently skipped, which
+    would leave the raw URL (and a bot token) on the span.
+    """
+    hook: Any = (
+        _scrub_request_span_async if isinstance(client, httpx.AsyncClient) else _scrub_request_span
     )
+    HTTPXClientInstrumentor.instrument_client(client, tracer_provider=provider, request_hook=hook)

@@ -1,0 +1,86 @@
+"""Every service app answers errors as problem details and has probes."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict, Field
+
+from cachalot_common.app import create_service_app
+from cachalot_common.problems import Problem
+from cachalot_common.settings import ServiceSettings
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=5)
+    count: int
+
+
+def _app() -> FastAPI:
+    async def failing() -> bool:
+        return False
+
+    app = create_service_app(title="t", settings=ServiceSettings(), readiness={"database": failing})
+
+    @app.post("/things")
+    async def create(body: _Body) -> dict[str, str]:
+        return {"name": body.name}
+
+    @app.get("/teapot")
+    async def teapot() -> None:
+        raise Problem(409, "already brewing", code="busy")
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    return app
+
+
+async def _client() -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=_app(), raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="http://test")
+
+
+async def test_validation_errors_name_every_bad_field() -> None:
+    async with await _client() as client:
+        response = await client.post("/things", json={"name": "toolong", "count": "x", "z": 1})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == 422
+    fields = {e["field"]: e["message"] for e in body["errors"]}
+    assert set(fields) == {"name", "count", "z"}
+    assert fields["z"] == "unknown field"
+
+
+async def test_non_json_body_is_a_clear_422() -> None:
+    async with await _client() as client:
+        response = await client.post(
+            "/things", content=b"{nope", headers={"content-type": "application/json"}
+        )
+    assert response.status_code == 422
+    assert "not valid JSON" in response.json()["detail"]
+
+
+async def test_problem_and_not_found_and_unexpected_errors() -> None:
+    async with await _client() as client:
+        conflict = await client.get("/teapot")
+        missing = await client.get("/nowhere")
+        crash = await client.get("/boom")
+    assert conflict.status_code == 409
+    assert conflict.json()["code"] == "busy"
+    assert missing.status_code == 404
+    assert missing.json()["title"] == "Not Found"
+    assert crash.status_code == 500
+    assert "secret internals" not in crash.text
+
+
+async def test_health_is_alive_and_readiness_reports_failing_checks() -> None:
+    async with await _client() as client:
+        alive = await client.get("/healthz")
+        ready = await client.get("/readyz")
+    assert alive.status_code == 200
+    assert ready.status_code == 503
+    assert ready.json()["checks"] == {"database": "failing"}

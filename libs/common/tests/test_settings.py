@@ -1,0 +1,46 @@
+"""A bad configuration stops a service at start with one line naming the variable."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from pydantic import SecretStr
+
+from cachalot_common.settings import ServiceSettings, load_settings, require_real_secret
+
+
+class _NeedsChat(ServiceSettings):
+    operator_chat_id: int
+
+
+def test_missing_required_setting_exits_with_one_line_naming_it() -> None:
+    code = (
+        "from cachalot_common.settings import ServiceSettings, load_settings\n"
+        "class S(ServiceSettings):\n    operator_chat_id: int\n"
+        "load_settings(S, 'cachalot-x')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={"PATH": ""}
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "CACHALOT_OPERATOR_CHAT_ID is required" in lines[0]
+
+
+def test_invalid_value_names_the_variable(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setenv("CACHALOT_OPERATOR_CHAT_ID", "not-a-number")
+    with pytest.raises(SystemExit) as exited:
+        load_settings(_NeedsChat, "cachalot-x")
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "CACHALOT_OPERATOR_CHAT_ID:" in err
+    assert "not-a-number" not in err or "integer" in err
+
+
+def test_placeholder_secret_is_refused_in_production() -> None:
+    with pytest.raises(ValueError, match="CACHALOT_SESSION_SECRET"):
+        require_real_secret("production", "CACHALOT_SESSION_SECRET", SecretStr("changeme"))
+    require_real_secret("development", "CACHALOT_SESSION_SECRET", SecretStr("changeme"))

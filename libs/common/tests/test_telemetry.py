@@ -1,0 +1,31 @@
+"""Spans of outgoing calls never carry a bot token from the URL."""
+
+from __future__ import annotations
+
+import httpx
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from cachalot_common.telemetry import instrument_httpx_client
+
+TOKEN = "987654321:AAF-secret-secret-secret-secret-xyz"
+
+
+async def test_httpx_span_url_is_redacted() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+
+    def respond(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"ok": True})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(respond)) as client:
+        instrument_httpx_client(client, provider)
+        await client.post(f"https://api.telegram.org/bot{TOKEN}/sendMessage?x=1", json={})
+    spans = exporter.get_finished_spans()
+    assert spans
+    for span in spans:
+        for value in (span.attributes or {}).values():
+            assert TOKEN not in str(value)
+        assert TOKEN not in span.name
