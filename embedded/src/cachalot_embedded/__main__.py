@@ -1,0 +1,3 @@
+from cachalot_embedded.main import main
+
+main()

