@@ -1,0 +1,1 @@
+"""publisher-tiktok: puts queued videos on TikTok (Content Posting API, Direct Post)."""

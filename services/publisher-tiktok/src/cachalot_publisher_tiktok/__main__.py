@@ -1,0 +1,3 @@
+from cachalot_publisher_tiktok.main import main
+
+main()

@@ -1,0 +1,143 @@
+"""What went wrong, in words a person can act on, and whether to try again.
+
+TikTok's error codes and ``fail_reason`` values become an :class:`Outcome`:
+``failed`` (permanent, with a reason), ``retryable`` (with a delay), or
+``reauth`` (the account must be reconnected).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from cachalot_publisher_tiktok.tiktok import TikTokApiError, TikTokUnreachable
+
+PRIVACY_NAMES = {
+    "PUBLIC_TO_EVERYONE": "Everyone",
+    "MUTUAL_FOLLOW_FRIENDS": "Friends",
+    "FOLLOWER_OF_CREATOR": "Followers",
+    "SELF_ONLY": "Only me",
+}
+
+PERMANENT: dict[str, str] = {
+    "unaudited_client_can_only_post_to_private_accounts": (
+        "TikTok: this account may only post privately (“Only me”) until the app is audited "
+        "by TikTok. Choose “Only me” as the privacy level and queue the post again."
+    ),
+    "privacy_level_option_mismatch": (
+        "TikTok: the chosen privacy level is not available for this account. "
+        "Choose one the account offers and queue the post again."
+    ),
+    "spam_risk_too_many_posts": (
+        "TikTok: this account has reached its daily posting limit. Try again tomorrow."
+    ),
+    "spam_risk_user_banned_from_posting": (
+        "TikTok: this account is currently banned from posting. Check the account in the "
+        "TikTok app."
+    ),
+    "reached_active_user_cap": (
+        "TikTok: the app has reached its daily cap of posting users. Try again tomorrow."
+    ),
+    "file_format_check_failed": (
+        "TikTok could not read the video format. Upload an MP4 (H.264) and queue it again."
+    ),
+    "duration_check_failed": (
+        "TikTok rejected the video's length for this account. Trim the video and queue it again."
+    ),
+    "frame_rate_check_failed": (
+        "TikTok accepts 23–60 frames per second. Re-export the video and queue it again."
+    ),
+    "picture_size_check_failed": (
+        "TikTok accepts 360–4096 pixels on each side. Re-export the video and queue it again."
+    ),
+    "publish_cancelled": "The post was cancelled on TikTok.",
+    "spam_risk_text": "TikTok flagged the caption as spam. Change the caption and queue it again.",
+    "spam_risk": "TikTok flagged this post as a spam risk and did not publish it.",
+    "invalid_file_upload": "TikTok refused the uploaded file. Upload the video again.",
+}
+
+REAUTH = {"access_token_invalid", "scope_not_authorized", "scope_permission_missed", "auth_removed"}
+REAUTH_REASON = (
+    "TikTok: the account's authorisation is no longer valid. "
+    "Reconnect TikTok (and allow posting videos)."
+)
+
+
+@dataclass(frozen=True)
+class Outcome(Exception):
+    """How an attempt ends when it does not end published."""
+
+    kind: Literal["failed", "retryable", "reauth"]
+    code: str
+    reason: str
+    retry_after_s: float | None = None
+
+
+def failed(code: str, reason: str) -> Outcome:
+    return Outcome("failed", code, reason)
+
+
+def retryable(code: str, reason: str, retry_after_s: float) -> Outcome:
+    return Outcome("retryable", code, reason, retry_after_s)
+
+
+def reauth(code: str = "reauth_required", reason: str = REAUTH_REASON) -> Outcome:
+    return Outcome("reauth", code, reason)
+
+
+def from_api_error(error: TikTokApiError | TikTokUnreachable) -> Outcome:
+    """The outcome of a TikTok call that failed (after any token refresh)."""
+    if isinstance(error, TikTokUnreachable):
+        return retryable("network", f"TikTok could not be reached ({error}); will retry.", 10)
+    if error.status == 429 or error.code == "rate_limit_exceeded":
+        return retryable(
+            "rate_limit_exceeded",
+            "TikTok's rate limit was reached; will retry.",
+            error.retry_after or 60,
+        )
+    if error.status >= 500 or error.code == "internal_error":
+        return retryable(
+            "tiktok_unavailable",
+            f"TikTok answered {error.status}; will retry.",
+            error.retry_after or 30,
+        )
+    if error.code in REAUTH:
+        return reauth(error.code)
+    if error.code in PERMANENT:
+        return failed(error.code, PERMANENT[error.code])
+    detail = f": {error.message}" if error.message else ""
+    return failed(error.code, f"TikTok refused the post ({error.code}){detail}")
+
+
+def from_fail_reason(fail_reason: str | None) -> Outcome:
+    """The outcome of a publish that TikTok reports as FAILED."""
+    code = fail_reason or "unknown"
+    if code == "internal":
+        return retryable("internal", "TikTok failed to process the video; will retry.", 60)
+    if code in REAUTH:
+        return reauth(code)
+    reason = PERMANENT.get(code, f"TikTok did not publish the video (reason: {code}).")
+    return failed(code, reason)
+
+
+def privacy_not_offered(chosen: str, offered: tuple[str, ...]) -> Outcome:
+    names = ", ".join(f"“{PRIVACY_NAMES.get(o, o)}”" for o in offered) or "none"
+    return failed(
+        "privacy_level_not_offered",
+        f"TikTok: this account does not offer the privacy level "
+        f"“{PRIVACY_NAMES.get(chosen, chosen)}” (it offers {names}). "
+        "Choose one of those and queue the post again.",
+    )
+
+
+def too_long(duration_s: float, max_s: int) -> Outcome:
+    return failed(
+        "video_too_long",
+        f"TikTok: this video is {_clock(duration_s)} long, but this account may post videos "
+        f"of at most {_clock(max_s)}. Trim the video and queue it again.",
+    )
+
+
+def _clock(seconds: float) -> str:
+    whole = round(seconds)
+    return f"{whole // 60}:{whole % 60:02d} min"

@@ -1,0 +1,50 @@
+"""Settings of publisher-tiktok (``CACHALOT_*``), validated at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+
+from cachalot_common.settings import KafkaSettings, ServiceSettings, require_real_secret
+
+MIN_CHUNK = 5 * 1024 * 1024
+MAX_CHUNK = 64_000_000
+
+
+class PublisherSettings(ServiceSettings, KafkaSettings):
+    http_port: int = Field(default=8105, ge=0, le=65535)
+    database_url: str = "sqlite+aiosqlite:///./var/publisher-tiktok.db"
+    auto_migrate: bool = True
+    media_dir: Path = Path("./var/media")
+
+    auth_url: str = "http://127.0.0.1:8103"
+    service_name: str = "publisher-tiktok"
+    service_secret: SecretStr = SecretStr("dev-publisher-tiktok-secret")
+
+    tiktok_api_base: str = "https://open.tiktokapis.com"
+    tiktok_chunk_size: int = Field(
+        default=10_000_000,
+        ge=MIN_CHUNK,
+        le=MAX_CHUNK,
+        description="Bytes per chunk; 5 MiB..64,000,000 satisfies both readings of 'MB'.",
+    )
+    tiktok_read_size: int = Field(default=1024 * 1024, ge=16 * 1024, description="Bytes per read.")
+    tiktok_chunk_retries: int = Field(default=3, ge=0, le=10)
+    tiktok_status_poll_s: float = Field(default=2.0, gt=0)
+    tiktok_status_timeout_s: float = Field(default=600.0, gt=0)
+    tiktok_http_timeout_s: float = Field(default=60.0, gt=0)
+    # TikTok's per-token, per-minute limits; kept client-side too.
+    tiktok_creator_info_per_minute: int = Field(default=20, ge=1)
+    tiktok_init_per_minute: int = Field(default=6, ge=1)
+    tiktok_status_per_minute: int = Field(default=30, ge=1)
+
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=1000)
+    kafka_max_poll_interval_ms: int = Field(
+        default=3_600_000, ge=10_000, description="Longest upload before the group evicts us."
+    )
+
+    @model_validator(mode="after")
+    def _real_secret(self) -> PublisherSettings:
+        require_real_secret(self.environment, "CACHALOT_SERVICE_SECRET", self.service_secret)
+        return self
