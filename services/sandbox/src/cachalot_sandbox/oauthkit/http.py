@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlencode, urlsplit, urlunsplit
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -95,3 +96,17 @@ async def token_call(
         return await handler()
     except OAuthError as exc:
         return render(exc)
+
+
+def client_credentials(request: Request, form: Mapping[str, str]) -> tuple[str, str]:
+    """``(client_id, client_secret)`` from HTTP Basic (RFC 6749 §2.3.1) or the form."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "basic" and value:
+        try:
+            decoded = base64.b64decode(value.strip()).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return "", ""
+        user, _, password = decoded.partition(":")
+        return unquote_plus(user), unquote_plus(password)
+    return form.get("client_id", ""), form.get("client_secret", "")
