@@ -120,6 +120,7 @@ def create_gateway(upstreams: Mapping[str, str], web_dir: Path | None = None) ->
 
         routes.append(Route("/", spa))
         routes.append(Mount("/", app=StaticFiles(directory=web_dir, html=True)))
+
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -74,6 +75,16 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=int(os.environ.get("CACHALOT_DEV_KAFKA_PORT", "9092")),
         help="port of the embedded broker (default 9092)",
     )
+    parser.add_argument(
+        "--free-ports",
+        action="store_true",
+        help="pick free ports for everything (tests); see var/dev-stack.json for where",
+    )
+    parser.add_argument(
+        "--services",
+        default=os.environ.get("CACHALOT_DEV_SERVICES", ""),
+        help="comma-separated subset of services to run (default: all installed)",
+    )
     return parser.parse_args(argv)
 
 
@@ -82,10 +93,17 @@ async def run(args: argparse.Namespace) -> int:
     var_dir.mkdir(parents=True, exist_ok=True)
     supervisor = Supervisor()
     user_env = {k: v for k, v in os.environ.items() if k.startswith("CACHALOT_")}
+    if args.free_ports:
+        args.port, args.kafka_port = _free_port(), _free_port()
+        ports = {spec.name: _free_port() for spec in (SANDBOX, *SERVICES)}
+    else:
+        ports = {spec.name: spec.port for spec in (SANDBOX, *SERVICES)}
     gateway_url = f"http://127.0.0.1:{args.port}"
-    sandbox_url = user_env.get("CACHALOT_SANDBOX_PUBLIC_URL", f"http://127.0.0.1:{SANDBOX.port}")
+    sandbox_url = user_env.get(
+        "CACHALOT_SANDBOX_PUBLIC_URL", f"http://127.0.0.1:{ports[SANDBOX.name]}"
+    )
 
-    busy = [p for p in (args.port, SANDBOX.port, *(s.port for s in SERVICES)) if not _port_free(p)]
+    busy = [p for p in (args.port, *ports.values()) if not _port_free(p)]
     bootstrap = user_env.get("CACHALOT_KAFKA_BOOTSTRAP")
     if bootstrap is None and not _port_free(args.kafka_port):
         busy.append(args.kafka_port)
@@ -135,24 +153,34 @@ async def run(args: argparse.Namespace) -> int:
             idempotence=idempotence,
             gateway_url=gateway_url,
             sandbox_url=sandbox_url,
+            auth_url=f"http://127.0.0.1:{ports['auth']}",
             dev_secrets=dev_secrets,
         )
         started: dict[str, str] = {}
+        wanted = {name.strip() for name in args.services.split(",") if name.strip()}
         for spec in (SANDBOX, *SERVICES):
+            if wanted and spec.name not in wanted and spec is not SANDBOX:
+                continue
             if not spec.available():
                 supervisor.say("cachalot-dev", f"{spec.name}: not installed, skipped", "33")
                 continue
+            port = ports[spec.name]
             env = process_environment(
-                spec, base=base, user=user_env, var_dir=var_dir, dev_secrets=dev_secrets
+                spec,
+                port=port,
+                base=base,
+                user=user_env,
+                var_dir=var_dir,
+                dev_secrets=dev_secrets,
             )
             child = Child(
                 spec.name,
                 [sys.executable, "-m", spec.module],
                 env=env,
-                health_url=f"http://127.0.0.1:{spec.port}/healthz",
+                health_url=f"http://127.0.0.1:{port}/healthz",
             )
             await supervisor.start(child)
-            started[spec.name] = f"http://127.0.0.1:{spec.port}"
+            started[spec.name] = f"http://127.0.0.1:{port}"
         for child in supervisor.children:
             if not await supervisor.wait_healthy(child):
                 supervisor.say("cachalot-dev", f"{child.name} did not become healthy", "31")
@@ -174,6 +202,7 @@ async def run(args: argparse.Namespace) -> int:
         server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
         serving = asyncio.create_task(server.serve())
         await _wait_port(args.port)
+        _write_stack_file(var_dir, gateway_url, sandbox_url, bootstrap, started)
         _print_banner(supervisor, gateway_url, sandbox_url, bootstrap, started)
         await stop.wait()
         supervisor.say("cachalot-dev", "stopping…")
@@ -182,8 +211,26 @@ async def run(args: argparse.Namespace) -> int:
             await asyncio.wait_for(serving, 10)
         return 0
     finally:
+        (var_dir / "dev-stack.json").unlink(missing_ok=True)
         await supervisor.stop_all()
         supervisor.say("cachalot-dev", "stopped")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _write_stack_file(
+    var_dir: Path, gateway: str, sandbox: str, bootstrap: str, started: dict[str, str]
+) -> None:
+    """Where everything listens, for scripts and tests (written once all is healthy)."""
+    data = {"gateway": gateway, "sandbox": sandbox, "kafka": bootstrap, "services": started}
+    target = var_dir / "dev-stack.json"
+    temporary = target.with_suffix(".tmp")
+    temporary.write_text(json.dumps(data, indent=2))
+    temporary.replace(target)
 
 
 def _print_banner(

@@ -81,6 +81,7 @@ def base_environment(
     idempotence: bool,
     gateway_url: str,
     sandbox_url: str,
+    auth_url: str,
     dev_secrets: dict[str, str],
 ) -> dict[str, str]:
     """The embedded defaults every process starts from (before the user's own)."""
@@ -101,7 +102,7 @@ def base_environment(
         "CACHALOT_STATE_SECRET": dev_secrets["state_secret"],
         "CACHALOT_TOKEN_KEYS": f"v1:{dev_secrets['token_key']}",
         "CACHALOT_SERVICE_CREDENTIALS": json.dumps(credentials),
-        "CACHALOT_AUTH_URL": "http://127.0.0.1:8103",
+        "CACHALOT_AUTH_URL": auth_url,
         "CACHALOT_SANDBOX_PUBLIC_URL": sandbox_url,
         # Telegram (operator notifications, channel posting, login widget)
         "CACHALOT_TELEGRAM_API_BASE": f"{sandbox_url}/telegram",
@@ -132,6 +133,7 @@ def base_environment(
 def process_environment(
     spec: ServiceSpec,
     *,
+    port: int,
     base: dict[str, str],
     user: dict[str, str],
     var_dir: Path,
@@ -140,7 +142,7 @@ def process_environment(
     """The full environment of one service process."""
     env = {**os.environ, **base, **user}
     env["CACHALOT_HTTP_HOST"] = "127.0.0.1"
-    env["CACHALOT_HTTP_PORT"] = str(spec.port)
+    env["CACHALOT_HTTP_PORT"] = str(port)
     env["PYTHONUNBUFFERED"] = "1"
     if spec.database:
         override = user.get(f"CACHALOT_{spec.name.upper().replace('-', '_')}_DATABASE_URL")
