@@ -48,8 +48,17 @@ def _problem(status: int, detail: str) -> JSONResponse:
     )
 
 
-def create_gateway(upstreams: Mapping[str, str], web_dir: Path | None = None) -> Starlette:
-    """A Starlette app proxying ``/api/...`` to ``upstreams[service]`` base URLs."""
+def create_gateway(
+    upstreams: Mapping[str, str],
+    web_dir: Path | None = None,
+    trusted_proxies: frozenset[str] = frozenset(),
+) -> Starlette:
+    """A Starlette app proxying ``/api/...`` to ``upstreams[service]`` base URLs.
+
+    ``trusted_proxies``: peers (e.g. a load balancer in front) whose own
+    ``X-Forwarded-For`` is kept; from anyone else it is replaced.
+    """
+    trusted = trusted_proxies
     client = httpx.AsyncClient(
         timeout=httpx.Timeout(60.0, connect=5.0),
         follow_redirects=False,
@@ -70,7 +79,10 @@ def create_gateway(upstreams: Mapping[str, str], web_dir: Path | None = None) ->
         ]
         peer = request.client.host if request.client else ""
         forwarded = request.headers.get("x-forwarded-for")
-        headers.append(("x-forwarded-for", f"{forwarded}, {peer}" if forwarded else peer))
+        if forwarded and peer in trusted:
+            headers.append(("x-forwarded-for", f"{forwarded}, {peer}"))
+        else:  # the gateway is the edge: what an outsider claims is not passed on
+            headers.append(("x-forwarded-for", peer))
         headers.append(("x-forwarded-proto", request.url.scheme))
         headers.append(("x-forwarded-host", request.headers.get("host", "")))
         url = base.rstrip("/") + request.url.path
