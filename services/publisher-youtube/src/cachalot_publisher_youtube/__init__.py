@@ -1,0 +1,1 @@
+"""publisher-youtube: queued videos → YouTube, by resumable upload, once per target."""

@@ -1,0 +1,3 @@
+from cachalot_publisher_youtube.main import main
+
+main()

@@ -1,0 +1,117 @@
+"""Real components for publisher-youtube: Tansu, PostgreSQL, the sandbox, the process."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from cachalot_testing.processes import ServiceProcess
+
+from .harness import SERVICE_SECRET, Commands, LeaseServer, Results
+
+CHUNK = 256 * 1024
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    log = tmp_path_factory.mktemp("sandbox") / "sandbox.log"
+    process = ServiceProcess("cachalot_sandbox", env={}, log_path=log).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def lease_server(sandbox: ServiceProcess) -> Iterator[LeaseServer]:
+    server = LeaseServer(sandbox.base_url).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="module")
+def module_database(postgres: object) -> str:
+    return postgres.create_database(f"pyt_{uuid.uuid4().hex[:12]}")  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def publisher_env(
+    kafka_bootstrap: str,
+    kafka_idempotence: bool,
+    sandbox: ServiceProcess,
+    lease_server: LeaseServer,
+    media_dir: Path,
+    module_database: str,
+) -> dict[str, str]:
+    return {
+        "CACHALOT_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "CACHALOT_KAFKA_IDEMPOTENCE": str(kafka_idempotence).lower(),
+        "CACHALOT_DATABASE_URL": module_database,
+        "CACHALOT_AUTH_URL": lease_server.url,
+        "CACHALOT_SERVICE_NAME": "publisher-youtube",
+        "CACHALOT_SERVICE_SECRET": SERVICE_SECRET,
+        "CACHALOT_YOUTUBE_API_BASE": f"{sandbox.base_url}/youtube",
+        "CACHALOT_MEDIA_DIR": str(media_dir),
+        "CACHALOT_YOUTUBE_CHUNK_BYTES": str(CHUNK),
+        "CACHALOT_YOUTUBE_BACKOFF_INITIAL_S": "0.05",
+        "CACHALOT_YOUTUBE_BACKOFF_MAX_S": "0.2",
+        "CACHALOT_LOG_LEVEL": "INFO",
+        "CACHALOT_ENVIRONMENT": "test",
+    }
+
+
+@pytest.fixture(scope="module")
+def start_publisher(
+    publisher_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[], ServiceProcess]]:
+    """Starts publisher processes (each on its own port), stops them at the end."""
+    started: list[ServiceProcess] = []
+    logs = tmp_path_factory.mktemp("publisher")
+
+    def start() -> ServiceProcess:
+        process = ServiceProcess(
+            "cachalot_publisher_youtube",
+            env=publisher_env,
+            log_path=logs / f"publisher-{len(started)}.log",
+        )
+        started.append(process)
+        process.start(timeout=60)
+        process.wait_healthy(path="/readyz", timeout=30)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+async def results(kafka_bootstrap: str) -> AsyncIterator[Results]:
+    collector = await Results(kafka_bootstrap).start()
+    yield collector
+    await collector.stop()
+
+
+@pytest.fixture(scope="module")
+async def commands(
+    kafka_bootstrap: str, kafka_idempotence: bool, media_dir: Path
+) -> AsyncIterator[Commands]:
+    producer = await Commands(kafka_bootstrap, kafka_idempotence, media_dir).start()
+    yield producer
+    await producer.stop()
+
+
+@pytest.fixture
+def random_video(media_dir: Path) -> Callable[[int], Path]:
+    def make(size: int) -> Path:
+        path = media_dir / f"{uuid.uuid4().hex}.mp4"
+        path.write_bytes(os.urandom(size))
+        return path
+
+    return make
