@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import jwt
 import pytest
+from fastapi import FastAPI
 
 from cachalot_sandbox.main import create_app
 from cachalot_sandbox.settings import SandboxSettings
@@ -24,9 +25,14 @@ READONLY = "https://www.googleapis.com/auth/youtube.readonly"
 EMAIL = "https://www.googleapis.com/auth/userinfo.email"
 
 
+@pytest.fixture(scope="module")
+def app() -> FastAPI:
+    return create_app(SETTINGS)
+
+
 @pytest.fixture
-async def api() -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(SETTINGS))
+async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as client:
         (await client.post("/sandbox/reset")).raise_for_status()
         yield client

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from cachalot_sandbox.main import create_app
 from cachalot_sandbox.settings import SandboxSettings
@@ -21,9 +22,14 @@ AUTHORIZE = "/tiktok/v2/auth/authorize/"
 TOKEN = "/tiktok/v2/oauth/token/"
 
 
+@pytest.fixture(scope="module")
+def app() -> FastAPI:
+    return create_app(SETTINGS)
+
+
 @pytest.fixture
-async def api() -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=create_app(SETTINGS))
+async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as client:
         (await client.post("/sandbox/reset")).raise_for_status()
         yield client
