@@ -1,15 +1,18 @@
-"""Sandbox: telegram (not written yet)."""
+"""Sandbox: a strict fake of the Telegram Bot API (``getMe``, ``sendMessage``).
+
+Mounted at ``/telegram`` (standing in for ``https://api.telegram.org``), with
+controls under ``/sandbox/telegram``: the messages it accepted, a queue of
+faults (429 with ``retry_after``, 5xx, slow answers) and call counts.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from cachalot_sandbox.telegram.api import create_router
+from cachalot_sandbox.telegram.state import state
 
-from cachalot_sandbox.settings import SandboxSettings
-
-
-def create_router(settings: SandboxSettings) -> APIRouter:
-    return APIRouter()
+__all__ = ["create_router", "reset"]
 
 
 def reset() -> None:
-    return None
+    """Forget messages, pending faults and call counts."""
+    state.reset()

@@ -1,0 +1,280 @@
+"""The fake Bot API (``/telegram/bot<token>/<method>``) and its controls (``/sandbox/telegram``).
+
+Served like the real one: GET or POST, parameters in the query string, a
+form, multipart or JSON; every answer is ``{"ok": true, "result": ...}`` or
+``{"ok": false, "error_code", "description"[, "parameters"]}``. Queued faults
+(``POST /sandbox/telegram/faults``) replace the next ``sendMessage`` answers
+one by one, so clients' retry paths can be tested against real HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+
+from cachalot_sandbox.settings import SandboxSettings
+from cachalot_sandbox.telegram.entities import EntityParseError, parse_text, utf16_len
+from cachalot_sandbox.telegram.state import Fault, FaultQueue, SentMessage, state
+
+MAX_TEXT_LENGTH = 4096
+_REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+_PARSE_MODES = {"markdownv2": "MarkdownV2", "html": "HTML", "markdown": "Markdown"}
+
+
+class BotApiError(Exception):
+    """An ``{ok: false}`` answer."""
+
+    def __init__(self, code: int, description: str, parameters: dict[str, Any] | None = None):
+        super().__init__(description)
+        self.code = code
+        self.description = description
+        self.parameters = parameters
+
+    def response(self) -> JSONResponse:
+        body: dict[str, Any] = {
+            "ok": False,
+            "error_code": self.code,
+            "description": self.description,
+        }
+        if self.parameters:
+            body["parameters"] = self.parameters
+        return JSONResponse(body, status_code=self.code)
+
+
+def _bad_request(detail: str) -> BotApiError:
+    return BotApiError(400, f"Bad Request: {detail}")
+
+
+def create_router(settings: SandboxSettings) -> APIRouter:
+    router = APIRouter()
+    bot_token = settings.telegram_bot_token.get_secret_value()
+    bot_id = int(bot_token.split(":", 1)[0]) if bot_token.split(":", 1)[0].isdigit() else 1
+    bot_user = {
+        "id": bot_id,
+        "is_bot": True,
+        "first_name": "Cachalot Sandbox",
+        "username": settings.telegram_bot_username,
+    }
+
+    async def get_me(_params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **bot_user,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+            "can_connect_to_business": False,
+            "has_main_web_app": False,
+        }
+
+    async def send_message(params: dict[str, Any]) -> dict[str, Any]:
+        fault = state.next_fault()
+        if fault is not None:
+            raise await _apply_fault(fault)
+        chat = _chat(params.get("chat_id"))
+        requested_chat = str(params.get("chat_id"))
+        raw_text = params.get("text")
+        if raw_text is None or (isinstance(raw_text, str) and not raw_text):
+            raise _bad_request("message text is empty")
+        raw_text = raw_text if isinstance(raw_text, str) else json.dumps(raw_text)
+        parse_mode = _parse_mode(params.get("parse_mode"))
+        try:
+            parsed = parse_text(raw_text, parse_mode)
+        except EntityParseError as error:
+            raise _bad_request(f"can't parse entities: {error}") from None
+        if not parsed.text:
+            raise _bad_request("message text is empty")
+        if utf16_len(parsed.text) > MAX_TEXT_LENGTH:
+            raise _bad_request("message is too long")
+        message = SentMessage(
+            message_id=state.next_message_id(),
+            chat=chat,
+            requested_chat=requested_chat,
+            date=int(time.time()),
+            text=parsed.text,
+            raw_text=raw_text,
+            parse_mode=parse_mode,
+            entities=parsed.entities,
+            received_at=time.time(),
+        )
+        state.record(message)
+        result: dict[str, Any] = {
+            "message_id": message.message_id,
+            "from": bot_user,
+            "chat": chat,
+            "date": message.date,
+            "text": message.text,
+        }
+        if message.entities:
+            result["entities"] = message.entities
+        return result
+
+    methods = {"getme": ("getMe", get_me), "sendmessage": ("sendMessage", send_message)}
+
+    @router.api_route(
+        "/telegram/bot{token}/{method}",
+        methods=["GET", "POST"],
+        tags=["telegram"],
+        summary="Bot API method",
+    )
+    async def bot_api(token: str, method: str, request: Request) -> Response:
+        known = methods.get(method.lower())
+        state.calls[known[0] if known else method] += 1
+        try:
+            if not hmac.compare_digest(token.encode(), bot_token.encode()):
+                raise BotApiError(401, "Unauthorized")
+            if known is None:
+                raise BotApiError(404, "Not Found")
+            params = await _params(request)
+            result = await known[1](params)
+        except BotApiError as error:
+            return error.response()
+        except _ProxyError as error:
+            return error.response
+        return JSONResponse({"ok": True, "result": result})
+
+    @router.get("/sandbox/telegram/messages", tags=["sandbox"])
+    async def list_messages(chat_id: str | None = None) -> dict[str, Any]:
+        """Every accepted message (parsed text, raw text, parse mode, chat), oldest first."""
+        messages = [
+            m.public()
+            for m in state.messages
+            if chat_id is None or chat_id in (str(m.chat["id"]), m.requested_chat)
+        ]
+        return {"messages": messages, "count": len(messages)}
+
+    @router.delete("/sandbox/telegram/messages", tags=["sandbox"])
+    async def clear_messages() -> dict[str, int]:
+        count = len(state.messages)
+        state.messages.clear()
+        return {"deleted": count}
+
+    @router.post("/sandbox/telegram/faults", tags=["sandbox"], status_code=201)
+    async def queue_faults(queue: FaultQueue) -> dict[str, Any]:
+        """Answer the next sendMessage calls with these, one per call, then normally."""
+        state.faults.extend(queue.responses)
+        return {"pending": [f.model_dump() for f in state.faults]}
+
+    @router.get("/sandbox/telegram/faults", tags=["sandbox"])
+    async def list_faults() -> dict[str, Any]:
+        return {"pending": [f.model_dump() for f in state.faults]}
+
+    @router.delete("/sandbox/telegram/faults", tags=["sandbox"])
+    async def clear_faults() -> dict[str, int]:
+        count = len(state.faults)
+        state.faults.clear()
+        return {"deleted": count}
+
+    @router.get("/sandbox/telegram/calls", tags=["sandbox"])
+    async def calls() -> dict[str, Any]:
+        """How many times each Bot API method was called, failed calls included."""
+        return {"calls": dict(state.calls)}
+
+    return router
+
+
+class _ProxyError(Exception):
+    """A non-JSON answer, as the proxy in front of the Bot API gives when it is down."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__("proxy error")
+        self.response = response
+
+
+async def _apply_fault(fault: Fault) -> BotApiError | _ProxyError:
+    if fault.delay_s:
+        await asyncio.sleep(fault.delay_s)
+    reason = _REASONS.get(fault.status, "Error")
+    body = fault.body or ("html" if fault.status in (502, 503, 504) else "json")
+    if body == "html":
+        page = (
+            f"<html>\r\n<head><title>{fault.status} {reason}</title></head>\r\n<body>\r\n"
+            f"<center><h1>{fault.status} {reason}</h1></center>\r\n"
+            "<hr><center>nginx/1.18.0</center>\r\n</body>\r\n</html>\r\n"
+        )
+        return _ProxyError(HTMLResponse(page, status_code=fault.status))
+    if fault.status == 429:
+        retry_after = fault.retry_after if fault.retry_after is not None else 1
+        return BotApiError(
+            429,
+            fault.description or f"Too Many Requests: retry after {retry_after}",
+            {"retry_after": retry_after},
+        )
+    return BotApiError(fault.status, fault.description or reason)
+
+
+async def _params(request: Request) -> dict[str, Any]:
+    """Query string, then the body (JSON, form or multipart), the way the Bot API reads them."""
+    params: dict[str, Any] = dict(request.query_params)
+    if request.method != "POST":
+        return params
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        body = await request.body()
+        if body.strip():
+            try:
+                data = json.loads(body)
+            except ValueError:
+                raise _bad_request("can't parse JSON object") from None
+            if not isinstance(data, dict):
+                raise _bad_request("JSON object expected")
+            params.update(data)
+    elif content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = await request.form()
+        params.update({k: v for k, v in form.items() if isinstance(v, str)})
+    return params
+
+
+def _parse_mode(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    mode = _PARSE_MODES.get(str(value).lower())
+    if mode is None:
+        raise _bad_request("unsupported parse_mode")
+    return mode
+
+
+def _chat(value: Any) -> dict[str, Any]:
+    """A chat for ``chat_id``: positive ids are private chats, negative groups, @names channels."""
+    if value is None or value == "":
+        raise _bad_request("chat_id is empty")
+    requested = str(value)
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise _bad_request("chat not found")
+    if isinstance(value, str) and value.startswith("@"):
+        username = value[1:]
+        if not (5 <= len(username) <= 32) or not username.replace("_", "").isalnum():
+            raise _bad_request("chat not found")
+        chat_id = -1_000_000_000_000 - (sum(map(ord, username)) % 1_000_000_000)
+        return {
+            "id": chat_id,
+            "title": username,
+            "username": username,
+            "type": "channel",
+        }
+    try:
+        chat_id = int(value)
+    except ValueError:
+        raise _bad_request("chat not found") from None
+    if chat_id == 0:
+        raise _bad_request("chat not found")
+    if chat_id > 0:
+        return {"id": chat_id, "first_name": "Operator", "type": "private"}
+    kind = "supergroup" if requested.startswith("-100") else "group"
+    return {"id": chat_id, "title": "Sandbox group", "type": kind}

@@ -1,0 +1,96 @@
+"""What the fake Telegram remembers: sent messages, queued faults, call counts.
+
+One process-wide instance; ``reset()`` forgets everything between tests.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Fault(BaseModel):
+    """One canned answer for the next ``sendMessage`` call."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: int = Field(ge=400, le=599, description="HTTP status to answer with.")
+    retry_after: int | None = Field(
+        default=None, ge=0, description="For 429: parameters.retry_after (seconds)."
+    )
+    description: str | None = Field(default=None, description="Override the description.")
+    delay_s: float = Field(
+        default=0.0, ge=0, le=60, description="Wait this long before answering (timeouts)."
+    )
+    body: Literal["json", "html"] | None = Field(
+        default=None,
+        description="json = Bot API error object; html = a proxy's error page "
+        "(default: html for 502/503/504, json otherwise).",
+    )
+
+
+class FaultQueue(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    responses: list[Fault] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    message_id: int
+    chat: dict[str, Any]
+    requested_chat: str
+    date: int
+    text: str
+    raw_text: str
+    parse_mode: str | None
+    entities: list[dict[str, Any]]
+    received_at: float
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "message_id": self.message_id,
+            "chat_id": self.chat["id"],
+            "chat": self.chat,
+            "date": self.date,
+            "text": self.text,
+            "raw_text": self.raw_text,
+            "parse_mode": self.parse_mode,
+            "entities": self.entities,
+            "received_at": self.received_at,
+        }
+
+
+@dataclass
+class TelegramState:
+    messages: list[SentMessage] = field(default_factory=list)
+    faults: deque[Fault] = field(default_factory=deque)
+    calls: Counter[str] = field(default_factory=Counter)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def next_message_id(self) -> int:
+        return next(self._ids)
+
+    def record(self, message: SentMessage) -> None:
+        self.messages.append(message)
+
+    def next_fault(self) -> Fault | None:
+        return self.faults.popleft() if self.faults else None
+
+    def reset(self) -> None:
+        self.messages.clear()
+        self.faults.clear()
+        self.calls.clear()
+        self._ids = itertools.count(1)
+
+
+state = TelegramState()
+
+
+def now() -> float:
+    return time.time()

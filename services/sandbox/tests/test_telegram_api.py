@@ -1,0 +1,194 @@
+"""The fake Bot API over HTTP: real paths, real shapes, strict checks, faults on demand."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from cachalot_sandbox import telegram
+from cachalot_sandbox.main import create_app
+from cachalot_sandbox.settings import SandboxSettings
+
+TOKEN = "4242:AAtestTOKENtestTOKENtestTOKENtestTOK"
+CHAT = 1001
+
+
+@pytest.fixture(scope="module")
+def app() -> FastAPI:
+    return create_app(SandboxSettings(telegram_bot_token=TOKEN))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    telegram.reset()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as http:
+        yield http
+    telegram.reset()
+
+
+def bot(method: str, token: str = TOKEN) -> str:
+    return f"/telegram/bot{token}/{method}"
+
+
+async def test_get_me_answers_the_bot_user(client):
+    response = await client.get(bot("getMe"))
+    assert response.status_code == 200
+    body = response.json()
+    assert body["ok"] is True
+    assert body["result"]["id"] == 4242
+    assert body["result"]["is_bot"] is True
+
+
+async def test_a_wrong_token_is_unauthorized(client):
+    response = await client.get(bot("getMe", "4242:AAwrongwrongwrongwrongwrongwrongwron"))
+    assert response.status_code == 401
+    assert response.json() == {"ok": False, "error_code": 401, "description": "Unauthorized"}
+
+
+async def test_an_unknown_method_is_not_found(client):
+    response = await client.post(bot("sendTelepathy"), json={})
+    assert response.status_code == 404
+    assert response.json() == {"ok": False, "error_code": 404, "description": "Not Found"}
+
+
+async def test_method_names_are_case_insensitive(client):
+    assert (await client.get(bot("getme"))).status_code == 200
+
+
+async def test_send_message_by_json_returns_a_message_and_records_it(client):
+    response = await client.post(
+        bot("sendMessage"),
+        json={"chat_id": CHAT, "text": "<b>Hi</b> &amp; bye", "parse_mode": "HTML"},
+    )
+    assert response.status_code == 200
+    result = response.json()["result"]
+    assert result["message_id"] == 1
+    assert result["chat"] == {"id": CHAT, "first_name": "Operator", "type": "private"}
+    assert result["text"] == "Hi & bye"
+    assert result["entities"] == [{"type": "bold", "offset": 0, "length": 2}]
+    assert isinstance(result["date"], int)
+
+    listed = (await client.get("/sandbox/telegram/messages")).json()
+    assert listed["count"] == 1
+    message = listed["messages"][0]
+    assert message["text"] == "Hi & bye"
+    assert message["raw_text"] == "<b>Hi</b> &amp; bye"
+    assert message["parse_mode"] == "HTML"
+    assert message["chat_id"] == CHAT
+
+
+async def test_send_message_by_form_and_by_query_string(client):
+    by_form = await client.post(bot("sendMessage"), data={"chat_id": str(CHAT), "text": "form"})
+    by_query = await client.get(bot("sendMessage"), params={"chat_id": CHAT, "text": "query"})
+    assert by_form.json()["result"]["text"] == "form"
+    assert by_query.json()["result"]["text"] == "query"
+
+
+async def test_messages_can_be_listed_for_one_chat_and_cleared(client):
+    await client.post(bot("sendMessage"), json={"chat_id": 1, "text": "one"})
+    await client.post(bot("sendMessage"), json={"chat_id": "@news_channel", "text": "two"})
+    only_one = (await client.get("/sandbox/telegram/messages", params={"chat_id": "1"})).json()
+    assert [m["text"] for m in only_one["messages"]] == ["one"]
+    by_name = await client.get("/sandbox/telegram/messages", params={"chat_id": "@news_channel"})
+    assert [m["text"] for m in by_name.json()["messages"]] == ["two"]
+    assert (await client.delete("/sandbox/telegram/messages")).json() == {"deleted": 2}
+    assert (await client.get("/sandbox/telegram/messages")).json()["count"] == 0
+
+
+@pytest.mark.parametrize(
+    ("params", "description"),
+    [
+        ({"text": "x"}, "Bad Request: chat_id is empty"),
+        ({"chat_id": CHAT}, "Bad Request: message text is empty"),
+        ({"chat_id": CHAT, "text": ""}, "Bad Request: message text is empty"),
+        ({"chat_id": CHAT, "text": "  \n "}, "Bad Request: message text is empty"),
+        ({"chat_id": "not a chat", "text": "x"}, "Bad Request: chat not found"),
+        (
+            {"chat_id": CHAT, "text": "x", "parse_mode": "BBCode"},
+            "Bad Request: unsupported parse_mode",
+        ),
+        ({"chat_id": CHAT, "text": "x" * 4097}, "Bad Request: message is too long"),
+        (
+            {"chat_id": CHAT, "text": "1.5", "parse_mode": "MarkdownV2"},
+            "Bad Request: can't parse entities: Character '.' is reserved and must be escaped "
+            "with the preceding '\\'",
+        ),
+        (
+            {"chat_id": CHAT, "text": "a <b> c", "parse_mode": "HTML"},
+            "Bad Request: can't parse entities: "
+            'Can\'t find end tag corresponding to start tag "b"',
+        ),
+    ],
+)
+async def test_bad_send_message_requests_are_refused_like_telegram(client, params, description):
+    response = await client.post(bot("sendMessage"), json=params)
+    assert response.status_code == 400
+    assert response.json() == {"ok": False, "error_code": 400, "description": description}
+    assert (await client.get("/sandbox/telegram/messages")).json()["count"] == 0
+
+
+async def test_length_is_counted_after_entity_parsing(client):
+    text = "<b>" + "&lt;" * 4096 + "</b>"
+    response = await client.post(
+        bot("sendMessage"), json={"chat_id": CHAT, "text": text, "parse_mode": "HTML"}
+    )
+    assert response.status_code == 200
+    assert response.json()["result"]["text"] == "<" * 4096
+
+
+async def test_queued_faults_answer_the_next_calls_in_order_then_normal_service(client):
+    queued = await client.post(
+        "/sandbox/telegram/faults",
+        json={"responses": [{"status": 429, "retry_after": 2}, {"status": 500}, {"status": 502}]},
+    )
+    assert queued.status_code == 201
+    payload = {"chat_id": CHAT, "text": "hello"}
+
+    first = await client.post(bot("sendMessage"), json=payload)
+    assert first.status_code == 429
+    assert first.json() == {
+        "ok": False,
+        "error_code": 429,
+        "description": "Too Many Requests: retry after 2",
+        "parameters": {"retry_after": 2},
+    }
+    second = await client.post(bot("sendMessage"), json=payload)
+    assert second.status_code == 500
+    assert second.json()["description"] == "Internal Server Error"
+    third = await client.post(bot("sendMessage"), json=payload)
+    assert third.status_code == 502
+    assert third.headers["content-type"].startswith("text/html")
+    fourth = await client.post(bot("sendMessage"), json=payload)
+    assert fourth.status_code == 200
+
+    messages = (await client.get("/sandbox/telegram/messages")).json()
+    assert messages["count"] == 1
+    calls = (await client.get("/sandbox/telegram/calls")).json()
+    assert calls["calls"]["sendMessage"] == 4
+
+
+async def test_pending_faults_can_be_seen_and_cleared(client):
+    await client.post("/sandbox/telegram/faults", json={"responses": [{"status": 503}]})
+    pending = (await client.get("/sandbox/telegram/faults")).json()["pending"]
+    assert [f["status"] for f in pending] == [503]
+    assert (await client.delete("/sandbox/telegram/faults")).json() == {"deleted": 1}
+
+
+async def test_a_fault_queue_with_a_bad_status_is_a_problem_naming_the_field(client):
+    response = await client.post("/sandbox/telegram/faults", json={"responses": [{"status": 200}]})
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "status" in response.text
+
+
+async def test_sandbox_reset_forgets_messages_faults_and_counts(client):
+    await client.post(bot("sendMessage"), json={"chat_id": CHAT, "text": "x"})
+    await client.post("/sandbox/telegram/faults", json={"responses": [{"status": 500}]})
+    await client.post("/sandbox/reset")
+    assert (await client.get("/sandbox/telegram/messages")).json()["count"] == 0
+    assert (await client.get("/sandbox/telegram/faults")).json()["pending"] == []
+    assert (await client.get("/sandbox/telegram/calls")).json()["calls"] == {}
