@@ -6,6 +6,7 @@ import base64
 import os
 
 import pytest
+
 from cachalot_common.crypto import (
     KeyRing,
     KeyRingError,

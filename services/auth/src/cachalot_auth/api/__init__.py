@@ -1,0 +1,1 @@
+"""HTTP entry points: thin, they turn requests into service calls."""

@@ -1,0 +1,80 @@
+"""Internal API for publishers: token leases (contract: ``cachalot_common.leases``)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from cachalot_auth.api.deps import Services, services
+from cachalot_auth.leasing import AccountNotFound, LeaseRefused
+from cachalot_auth.providers.base import PlatformUnavailable
+from cachalot_common.problems import Problem
+from cachalot_common.service_auth import ServiceAuthError, ServiceIdentity, verify_service_token
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+class LeaseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    post_id: uuid.UUID = Field(description="The post this token is for (audit trail).")
+    target_id: uuid.UUID | None = None
+    force_refresh: bool = Field(
+        default=False, description="Refresh first even if unexpired (after a platform 401)."
+    )
+
+
+def caller(request: Request, svc: ServicesDep) -> ServiceIdentity:
+    """The calling service, proven by its short-lived service JWT; else 401."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Problem(401, "Service credentials required.", headers={"WWW-Authenticate": "Bearer"})
+    try:
+        return verify_service_token(token.strip(), secrets=svc.service_secrets)
+    except ServiceAuthError as error:
+        raise Problem(401, str(error), headers={"WWW-Authenticate": "Bearer"}) from None
+
+
+CallerDep = Annotated[ServiceIdentity, Depends(caller)]
+
+
+def create_router() -> APIRouter:
+    router = APIRouter(prefix="/internal/v1", tags=["internal"])
+
+    @router.post("/accounts/{account_id}/lease")
+    async def lease(
+        account_id: str, body: LeaseIn, who: CallerDep, svc: ServicesDep
+    ) -> dict[str, Any]:
+        """A valid access token for one post, refreshed first when needed; never refresh tokens."""
+        try:
+            leased = await svc.keeper.lease(
+                account_id,
+                service=who.service,
+                post_id=str(body.post_id),
+                target_id=str(body.target_id) if body.target_id else None,
+                force_refresh=body.force_refresh,
+            )
+        except AccountNotFound:
+            raise Problem(404, "No such account.") from None
+        except LeaseRefused as refused:
+            raise Problem(409, refused.detail, code=refused.code) from None
+        except PlatformUnavailable as error:
+            raise Problem(
+                503,
+                f"The platform's token endpoint is unavailable: {error}",
+                headers={"Retry-After": "30"},
+            ) from None
+        return {
+            "account_id": leased.account_id,
+            "platform": leased.platform,
+            "access_token": leased.access_token,
+            "expires_at": leased.expires_at.isoformat(),
+            "scopes": leased.scopes,
+            "platform_user_id": leased.platform_user_id,
+        }
+
+    return router

@@ -1,0 +1,215 @@
+"""The dashboard's API: sign-in, the client, their accounts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from cachalot_auth.api.deps import Services, current_session, services
+from cachalot_auth.browser_binding import cookie_name, safe_next
+from cachalot_auth.clients import ChannelRefused, NotFound, NotSignedIn
+from cachalot_auth.messages import explain
+from cachalot_auth.signin import SignInFailed
+from cachalot_common.problems import Problem
+from cachalot_common.sessions import COOKIE_NAME, Session
+
+SIGN_IN_PLATFORMS = ("tiktok", "youtube", "instagram", "vk", "telegram")
+
+SessionDep = Annotated[Session | None, Depends(current_session)]
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+class ConsentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    adult: bool = Field(description="The client confirms being 18 or older.")
+    email: EmailStr = Field(description="Where service notices go.")
+
+
+class ChannelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel_id: str = Field(
+        min_length=2,
+        max_length=64,
+        pattern=r"^(-100\d{5,20}|@[A-Za-z0-9_]{5,32})$",
+        description="Numeric -100… id or @channelusername.",
+    )
+
+
+def _platform(platform: str) -> str:
+    if platform not in SIGN_IN_PLATFORMS:
+        raise Problem(
+            404,
+            f"Unknown platform {platform!r}; one of {', '.join(SIGN_IN_PLATFORMS)}.",
+            errors=[{"field": "platform", "in": "path", "message": "unknown platform"}],
+        )
+    return platform
+
+
+def _dashboard_error(svc: Services, platform: str, failure: SignInFailed) -> RedirectResponse:
+    query = {
+        "auth_error": failure.code,
+        "platform": platform,
+        "auth_message": explain(
+            failure.code, platform, missing=failure.missing, detail=failure.detail
+        ),
+    }
+    if failure.missing:
+        query["missing_scopes"] = ",".join(failure.missing)
+    return RedirectResponse(f"{svc.settings.dashboard_path}?{urlencode(query)}", status_code=302)
+
+
+def _not_signed_in() -> Problem:
+    return Problem(401, "Sign in first.", type_="https://cachalot.dev/problems/not-signed-in")
+
+
+def create_router(svc: Services) -> APIRouter:
+    router = APIRouter(prefix="/api/v1")
+    limited = [Depends(svc.rate_limit)]
+
+    @router.get("/auth/{platform}/login", dependencies=limited, tags=["sign-in"])
+    async def login(
+        platform: str, svc: ServicesDep, session: SessionDep, next: str | None = None
+    ) -> Response:
+        """302 to the platform's consent page, bound to this browser for 10 minutes."""
+        platform = _platform(platform)
+        url, binding, state = await svc.signin.start(
+            platform, current=session, next_path=safe_next(next)
+        )
+        if url is None:  # Telegram: the Login Widget page
+            target = svc.settings.telegram_login_url or f"{svc.settings.dashboard_path}"
+            query = urlencode(
+                {
+                    "bot": svc.settings.telegram_bot_username,
+                    "return_to": f"{svc.settings.callback_url('telegram')}?state={state}",
+                }
+            )
+            url = f"{target}{'&' if '?' in target else '?'}{query}"
+        response = RedirectResponse(url, status_code=302)
+        response.set_cookie(
+            cookie_name(platform),
+            binding,
+            max_age=svc.settings.oauth_state_ttl_s,
+            path=f"/api/v1/auth/{platform}/callback",
+            secure=svc.settings.cookie_secure,
+            httponly=True,
+            samesite="lax",
+        )
+        return response
+
+    @router.get("/auth/{platform}/callback", dependencies=limited, tags=["sign-in"])
+    async def callback(
+        platform: str, request: Request, svc: ServicesDep, session: SessionDep
+    ) -> Response:
+        """Finish sign-in: session cookie, then 302 to our own dashboard only."""
+        platform = _platform(platform)
+        params = dict(request.query_params)
+        try:
+            done = await svc.signin.finish(
+                platform, params, cookie=request.cookies.get(cookie_name(platform)), current=session
+            )
+        except SignInFailed as failure:
+            response: Response = _dashboard_error(svc, platform, failure)
+        else:
+            if done.missing:
+                response = _dashboard_error(
+                    svc, platform, SignInFailed("missing_scopes", missing=done.missing)
+                )
+            else:
+                response = RedirectResponse(done.next_path, status_code=302)
+            if done.session_token and done.session:
+                response.set_cookie(
+                    COOKIE_NAME,
+                    done.session_token,
+                    max_age=svc.settings.session_lifetime_s,
+                    path="/",
+                    secure=svc.settings.cookie_secure,
+                    httponly=True,
+                    samesite="lax",
+                )
+        response.delete_cookie(cookie_name(platform), path=f"/api/v1/auth/{platform}/callback")
+        return response
+
+    @router.post("/auth/logout", status_code=204, tags=["sign-in"])
+    async def logout(svc: ServicesDep, session: SessionDep) -> Response:
+        await svc.clients.logout(session)
+        response = Response(status_code=204)
+        response.delete_cookie(COOKIE_NAME, path="/")
+        return response
+
+    @router.get("/me", tags=["client"])
+    async def me(svc: ServicesDep, session: SessionDep) -> dict[str, Any]:
+        try:
+            return await svc.clients.me(session)
+        except NotSignedIn:
+            raise _not_signed_in() from None
+
+    @router.post("/me/consent", tags=["client"])
+    async def consent(body: ConsentIn, svc: ServicesDep, session: SessionDep) -> dict[str, Any]:
+        """Confirm 18+ and give an email; accounts cannot be used before this."""
+        if not body.adult:
+            raise Problem(
+                422,
+                "CACHALOT is for people 18 or older; confirm to continue.",
+                errors=[{"field": "adult", "in": "body", "message": "must be true"}],
+            )
+        try:
+            return await svc.clients.consent(session, email=str(body.email))
+        except NotSignedIn:
+            raise _not_signed_in() from None
+
+    @router.get("/me/export", tags=["client"])
+    async def export(svc: ServicesDep, session: SessionDep) -> dict[str, Any]:
+        try:
+            return await svc.clients.export(session)
+        except NotSignedIn:
+            raise _not_signed_in() from None
+
+    @router.delete("/me", status_code=204, tags=["client"])
+    async def erase(svc: ServicesDep, session: SessionDep) -> Response:
+        try:
+            await svc.clients.erase(session)
+        except NotSignedIn:
+            raise _not_signed_in() from None
+        response = Response(status_code=204)
+        response.delete_cookie(COOKIE_NAME, path="/")
+        return response
+
+    @router.get("/accounts", tags=["accounts"])
+    async def accounts(svc: ServicesDep, session: SessionDep) -> list[dict[str, Any]]:
+        try:
+            return await svc.clients.accounts(session)
+        except NotSignedIn:
+            raise _not_signed_in() from None
+
+    @router.delete("/accounts/{account_id}", status_code=204, tags=["accounts"])
+    async def disconnect(account_id: str, svc: ServicesDep, session: SessionDep) -> Response:
+        try:
+            await svc.clients.disconnect(session, account_id)
+        except NotSignedIn:
+            raise _not_signed_in() from None
+        except NotFound:
+            raise Problem(404, "No such account.") from None
+        return Response(status_code=204)
+
+    @router.post("/accounts/telegram/channel", tags=["accounts"])
+    async def link_channel(
+        body: ChannelIn, svc: ServicesDep, session: SessionDep
+    ) -> dict[str, Any]:
+        try:
+            return await svc.clients.link_telegram_channel(session, channel_id=body.channel_id)
+        except NotSignedIn:
+            raise _not_signed_in() from None
+        except ChannelRefused as refused:
+            raise Problem(
+                422,
+                refused.detail,
+                errors=[{"field": "channel_id", "in": "body", "message": refused.detail}],
+            ) from None
+
+    return router

@@ -1,0 +1,307 @@
+"""The signed-in client's own data: profile, consent, accounts, export, erasure.
+
+Every query here is scoped by the session's client id, so a client never
+sees, changes or deletes another client's accounts (another client's id
+looks exactly like an id that does not exist: 404).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cachalot_auth.custody import TokenVault
+from cachalot_auth.models import (
+    Account,
+    Client,
+    LeaseAudit,
+    SessionRow,
+    Token,
+    utcnow,
+)
+from cachalot_auth.outbox import account_event
+from cachalot_auth.providers.base import (
+    PlatformOAuthError,
+    PlatformUnavailable,
+    Provider,
+    StoredGrant,
+)
+from cachalot_auth.providers.telegram import BotApi
+from cachalot_common.sessions import Session
+
+logger = logging.getLogger(__name__)
+
+
+class NotSignedIn(Exception):
+    pass
+
+
+class NotFound(Exception):
+    pass
+
+
+class ChannelRefused(Exception):
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def account_public(account: Account) -> dict[str, Any]:
+    """What the dashboard may see of an account: never a token."""
+    return {
+        "id": account.id,
+        "platform": account.platform,
+        "display_name": account.display_name,
+        "platform_user_id": account.platform_user_id,
+        "status": account.status,
+        "status_reason": account.status_reason,
+        "scopes": account.scope_list(),
+        "channel_id": account.channel_id,
+        "connected_at": _iso(account.connected_at),
+        "refreshed_at": _iso(account.refreshed_at),
+    }
+
+
+class ClientService:
+    def __init__(
+        self,
+        *,
+        factory: async_sessionmaker[AsyncSession],
+        vault: TokenVault,
+        providers: Mapping[str, Provider],
+        bot: BotApi | None,
+        on_commit: Callable[[], None],
+    ) -> None:
+        self._factory = factory
+        self._vault = vault
+        self._providers = providers
+        self._bot = bot
+        self._on_commit = on_commit
+
+    async def client_of(self, db: AsyncSession, session: Session | None) -> Client:
+        """The client behind a live session (checked against our sessions table)."""
+        if session is None:
+            raise NotSignedIn()
+        row = await db.get(SessionRow, session.session_id)
+        if (
+            row is None
+            or row.revoked_at is not None
+            or row.client_id != str(session.client_id)
+            or row.expires_at <= utcnow()
+        ):
+            raise NotSignedIn()
+        client = await db.get(Client, row.client_id)
+        if client is None:
+            raise NotSignedIn()
+        return client
+
+    async def me(self, session: Session | None) -> dict[str, Any]:
+        async with self._factory() as db:
+            client = await self.client_of(db, session)
+            return {
+                "client_id": client.id,
+                "created_at": _iso(client.created_at),
+                "email": client.email,
+                "email_at": _iso(client.email_at),
+                "adult_confirmed_at": _iso(client.adult_confirmed_at),
+                "consent_given": bool(client.email and client.adult_confirmed_at),
+            }
+
+    async def consent(self, session: Session | None, *, email: str) -> dict[str, Any]:
+        now = utcnow()
+        async with self._factory() as db, db.begin():
+            client = await self.client_of(db, session)
+            if client.adult_confirmed_at is None:
+                client.adult_confirmed_at = now
+            if client.email != email:
+                client.email = email
+                client.email_at = now
+        return await self.me(session)
+
+    async def logout(self, session: Session | None) -> None:
+        if session is None:
+            return
+        async with self._factory() as db, db.begin():
+            await db.execute(
+                update(SessionRow)
+                .where(SessionRow.id == session.session_id, SessionRow.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+
+    async def accounts(self, session: Session | None) -> list[dict[str, Any]]:
+        async with self._factory() as db:
+            client = await self.client_of(db, session)
+            rows = (
+                await db.scalars(
+                    select(Account)
+                    .where(Account.client_id == client.id)
+                    .order_by(Account.created_at)
+                )
+            ).all()
+            return [account_public(a) for a in rows]
+
+    async def _own_account(self, db: AsyncSession, client: Client, account_id: str) -> Account:
+        try:
+            uuid.UUID(account_id)
+        except ValueError:
+            raise NotFound() from None
+        account = await db.scalar(
+            select(Account)
+            .where(Account.id == account_id, Account.client_id == client.id)
+            .with_for_update()
+        )
+        if account is None:
+            raise NotFound()
+        return account
+
+    async def disconnect(self, session: Session | None, account_id: str) -> None:
+        """Revoke at the platform (best effort), delete the tokens, emit ``revoked``."""
+        async with self._factory() as db:
+            client = await self.client_of(db, session)
+            account = await self._own_account(db, client, account_id)
+            tokens = {
+                t.kind: t
+                for t in (
+                    await db.scalars(select(Token).where(Token.account_id == account.id))
+                ).all()
+            }
+            provider = self._providers.get(account.platform)
+            grant = None
+            if provider is not None and tokens:
+                try:
+                    grant = StoredGrant(
+                        access_token=self._vault.open(account, tokens["access"])
+                        if "access" in tokens
+                        else None,
+                        refresh_token=self._vault.open(account, tokens["refresh"])
+                        if "refresh" in tokens
+                        else None,
+                        device_id=account.device_id,
+                    )
+                except Exception as error:
+                    logger.error("disconnect: %s", error)
+        if provider is not None and grant is not None:
+            try:
+                await provider.revoke(grant)
+            except (PlatformOAuthError, PlatformUnavailable) as error:
+                logger.warning(
+                    "revoking account %s at %s failed (%s); tokens deleted here anyway",
+                    account_id,
+                    account.platform,
+                    type(error).__name__,
+                )
+        async with self._factory() as db, db.begin():
+            client = await self.client_of(db, session)
+            account = await self._own_account(db, client, account_id)
+            await db.execute(delete(Token).where(Token.account_id == account.id))
+            account.status = "revoked"
+            account.status_reason = "disconnected by the client"
+            account.updated_at = utcnow()
+            account_event(db, account, "revoked", reason="disconnected by the client")
+        self._on_commit()
+
+    async def link_telegram_channel(
+        self, session: Session | None, *, channel_id: str
+    ) -> dict[str, Any]:
+        """Attach a channel where our bot can post to the client's Telegram account."""
+        if self._bot is None:
+            raise ChannelRefused("Telegram is not set up on this server")
+        async with self._factory() as db:
+            client = await self.client_of(db, session)
+            account = await db.scalar(
+                select(Account).where(
+                    Account.client_id == client.id, Account.platform == "telegram"
+                )
+            )
+            if account is None:
+                raise ChannelRefused("sign in with Telegram first, then link a channel")
+            user_id = account.platform_user_id
+        try:
+            if not await self._bot.bot_can_post(channel_id):
+                raise ChannelRefused(
+                    "our bot is not an administrator allowed to post in that channel; "
+                    "add it as an admin with 'Post messages' and try again"
+                )
+            if not await self._bot.user_is_admin(channel_id, user_id):
+                raise ChannelRefused("you are not an administrator of that channel")
+            title = await self._bot.channel_title(channel_id)
+        except PlatformOAuthError as error:
+            raise ChannelRefused(f"Telegram says: {error.description or error.code}") from None
+        except PlatformUnavailable:
+            raise ChannelRefused("Telegram is not answering; try again in a few minutes") from None
+        async with self._factory() as db, db.begin():
+            client = await self.client_of(db, session)
+            account = await self._own_account(db, client, account.id)
+            account.channel_id = channel_id
+            if title:
+                account.display_name = title
+            account.status = "ok"
+            account.updated_at = utcnow()
+            account_event(db, account, "connected")
+            public = account_public(account)
+        self._on_commit()
+        return public
+
+    async def export(self, session: Session | None) -> dict[str, Any]:
+        async with self._factory() as db:
+            client = await self.client_of(db, session)
+            accounts = (
+                await db.scalars(select(Account).where(Account.client_id == client.id))
+            ).all()
+            leases = (
+                await db.scalars(
+                    select(LeaseAudit)
+                    .where(LeaseAudit.client_id == client.id)
+                    .order_by(LeaseAudit.id)
+                )
+            ).all()
+        me = await self.me(session)
+        return {
+            "client": me,
+            "accounts": [account_public(a) for a in accounts],
+            "token_leases": [
+                {
+                    "account_id": lease.account_id,
+                    "service": lease.service,
+                    "post_id": lease.post_id,
+                    "target_id": lease.target_id,
+                    "leased_at": _iso(lease.leased_at),
+                }
+                for lease in leases
+            ],
+        }
+
+    async def erase(self, session: Session | None) -> None:
+        """Disconnect every account, then delete the client and all its rows."""
+        async with self._factory() as db:
+            client = await self.client_of(db, session)
+            ids = (
+                await db.scalars(
+                    select(Account.id).where(
+                        Account.client_id == client.id, Account.status != "revoked"
+                    )
+                )
+            ).all()
+        for account_id in ids:
+            await self.disconnect(session, account_id)
+        async with self._factory() as db, db.begin():
+            client = await self.client_of(db, session)
+            for account in (
+                await db.scalars(select(Account).where(Account.client_id == client.id))
+            ).all():
+                account_event(db, account, "deleted", reason="the client erased their data")
+            await db.execute(delete(LeaseAudit).where(LeaseAudit.client_id == client.id))
+            await db.execute(delete(Account).where(Account.client_id == client.id))
+            await db.execute(delete(SessionRow).where(SessionRow.client_id == client.id))
+            await db.execute(delete(Client).where(Client.id == client.id))
+        self._on_commit()

@@ -1,0 +1,274 @@
+"""Token leases and refresh: one refresh per account at a time, everywhere.
+
+A lease hands a publisher a valid access token (never the refresh token)
+and records who asked, for which post. When the token is within the
+refresh margin of expiry (or the publisher saw a 401 and asks with
+``force_refresh``), the account is refreshed first, serialised twice over:
+
+* in-process, an ``asyncio.Lock`` per account, so concurrent callers of one
+  replica queue up instead of each opening a transaction;
+* across replicas, ``SELECT … FOR UPDATE`` on the account row (PostgreSQL;
+  SQLite's embedded mode is one process, so the lock above is enough).
+
+Under the lock the token is read again: if someone refreshed it meanwhile
+it is used as is, so 50 concurrent leases cause one refresh. The new access
+token and the rotated refresh token are written in one transaction. Network
+errors and 5xx are retried (in the provider) and never disconnect;
+``invalid_grant`` marks the account ``reauth_required`` and emits the event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cachalot_auth.custody import TokenVault
+from cachalot_auth.models import Account, Client, LeaseAudit, Token, utcnow
+from cachalot_auth.outbox import account_event
+from cachalot_auth.providers.base import (
+    PlatformOAuthError,
+    PlatformUnavailable,
+    Provider,
+    StoredGrant,
+)
+from cachalot_auth.signin import store_tokens
+
+logger = logging.getLogger(__name__)
+
+DEAD_GRANT_ERRORS = frozenset({"invalid_grant", "invalid_token"})
+
+
+class LeaseRefused(Exception):
+    """The account cannot be used: ``code`` is reauth_required, revoked, consent_required…"""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+class AccountNotFound(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class LeasedToken:
+    account_id: str
+    platform: str
+    access_token: str
+    expires_at: datetime
+    scopes: list[str]
+    platform_user_id: str
+    refreshed: bool
+
+    def __repr__(self) -> str:
+        return f"LeasedToken(account_id={self.account_id}, token=***)"
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    account: Account
+    access: Token | None
+    refresh: Token | None
+
+
+class TokenKeeper:
+    """Leases and refreshes; the only code that opens tokens for use."""
+
+    def __init__(
+        self,
+        *,
+        factory: async_sessionmaker[AsyncSession],
+        vault: TokenVault,
+        providers: Mapping[str, Provider],
+        refresh_margin_s: float,
+        on_commit: Callable[[], None],
+    ) -> None:
+        self._factory = factory
+        self._vault = vault
+        self._providers = providers
+        self._margin = timedelta(seconds=refresh_margin_s)
+        self._on_commit = on_commit
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self.refresh_count = 0
+
+    def _lock(self, account_id: str) -> asyncio.Lock:
+        lock = self._locks.get(account_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[account_id] = lock
+        return lock
+
+    def _fresh(self, token: Token | None, now: datetime) -> bool:
+        if token is None:
+            return False
+        return token.expires_at is None or token.expires_at - self._margin > now
+
+    async def lease(
+        self,
+        account_id: str,
+        *,
+        service: str,
+        post_id: str,
+        target_id: str | None,
+        force_refresh: bool = False,
+    ) -> LeasedToken:
+        async with self._factory() as db, db.begin():
+            snap = await self._load(db, account_id, lock=False)
+            await self._check_usable(db, snap.account)
+            if not force_refresh and self._fresh(snap.access, utcnow()):
+                leased = self._leased(snap, refreshed=False)
+                self._audit(db, snap.account, service, post_id, target_id, refreshed=False)
+                return leased
+            seen = snap.access.ciphertext if snap.access is not None else None
+        leased = await self.refresh(account_id, force=force_refresh, seen_ciphertext=seen)
+        async with self._factory() as db, db.begin():
+            account = await db.get(Account, account_id)
+            assert account is not None
+            self._audit(db, account, service, post_id, target_id, refreshed=leased.refreshed)
+        return leased
+
+    async def refresh(
+        self, account_id: str, *, force: bool = False, seen_ciphertext: str | None = None
+    ) -> LeasedToken:
+        """Refresh unless someone else just did; return the usable access token."""
+        async with self._lock(account_id):
+            dead: PlatformOAuthError | None = None
+            async with self._factory() as db, db.begin():
+                snap = await self._load(db, account_id, lock=True)
+                now = utcnow()
+                if snap.account.status != "ok":
+                    raise LeaseRefused(snap.account.status, _refusal(snap.account))
+                replaced = (
+                    seen_ciphertext is not None
+                    and snap.access is not None
+                    and snap.access.ciphertext != seen_ciphertext
+                )
+                if self._fresh(snap.access, now) and (not force or replaced):
+                    return self._leased(snap, refreshed=False)
+                provider = self._providers.get(snap.account.platform)
+                if provider is None:
+                    raise LeaseRefused("no_token", "this platform has no token to lease")
+                grant = StoredGrant(
+                    access_token=self._open(snap.account, snap.access),
+                    refresh_token=self._open(snap.account, snap.refresh),
+                    device_id=snap.account.device_id,
+                )
+                try:
+                    tokens = await provider.refresh(grant)
+                except PlatformOAuthError as error:
+                    if error.code not in DEAD_GRANT_ERRORS:
+                        raise PlatformUnavailable(
+                            f"{snap.account.platform} refused the refresh: {error.code}"
+                        ) from None
+                    dead = error
+                    snap.account.status = "reauth_required"
+                    snap.account.status_reason = (
+                        f"{snap.account.platform} no longer accepts our access ({error.code}); "
+                        "sign in again to reconnect"
+                    )
+                    snap.account.updated_at = now
+                    account_event(
+                        db, snap.account, "reauth_required", reason=snap.account.status_reason
+                    )
+                else:
+                    self.refresh_count += 1
+                    await store_tokens(db, self._vault, snap.account, tokens, now)
+                    snap.account.refreshed_at = now
+                    snap.account.updated_at = now
+                    if tokens.scopes is not None:
+                        snap.account.scopes = " ".join(tokens.scopes)
+                    await db.flush()
+                    fresh = await self._load(db, account_id, lock=False)
+                    leased = self._leased(fresh, refreshed=True)
+            if dead is not None:
+                self._on_commit()
+                logger.warning("account %s needs reauthorisation (%s)", account_id, dead.code)
+                raise LeaseRefused("reauth_required", _refusal(snap.account))
+            return leased
+
+    async def _load(self, db: AsyncSession, account_id: str, *, lock: bool) -> _Snapshot:
+        try:
+            uuid.UUID(account_id)
+        except ValueError:
+            raise AccountNotFound(account_id) from None
+        query = select(Account).where(Account.id == account_id)
+        if lock:
+            query = query.with_for_update()
+        account = (await db.execute(query)).scalar_one_or_none()
+        if account is None:
+            raise AccountNotFound(account_id)
+        rows = (
+            await db.scalars(
+                select(Token)
+                .where(Token.account_id == account_id)
+                .execution_options(populate_existing=True)
+            )
+        ).all()
+        by_kind = {t.kind: t for t in rows}
+        return _Snapshot(
+            account=account, access=by_kind.get("access"), refresh=by_kind.get("refresh")
+        )
+
+    async def _check_usable(self, db: AsyncSession, account: Account) -> None:
+        if account.status != "ok":
+            raise LeaseRefused(account.status, _refusal(account))
+        client = await db.get(Client, account.client_id)
+        if client is None or client.adult_confirmed_at is None or not client.email:
+            raise LeaseRefused(
+                "consent_required",
+                "the client has not yet confirmed being 18 or older and given an email",
+            )
+
+    def _open(self, account: Account, token: Token | None) -> str | None:
+        return self._vault.open(account, token) if token is not None else None
+
+    def _leased(self, snap: _Snapshot, *, refreshed: bool) -> LeasedToken:
+        if snap.access is None:
+            raise LeaseRefused("no_token", "this account has no access token to lease")
+        expires_at = snap.access.expires_at or utcnow() + timedelta(days=3650)
+        return LeasedToken(
+            account_id=snap.account.id,
+            platform=snap.account.platform,
+            access_token=self._vault.open(snap.account, snap.access),
+            expires_at=expires_at,
+            scopes=snap.account.scope_list(),
+            platform_user_id=snap.account.platform_user_id,
+            refreshed=refreshed,
+        )
+
+    @staticmethod
+    def _audit(
+        db: AsyncSession,
+        account: Account,
+        service: str,
+        post_id: str,
+        target_id: str | None,
+        *,
+        refreshed: bool,
+    ) -> None:
+        db.add(
+            LeaseAudit(
+                account_id=account.id,
+                client_id=account.client_id,
+                service=service,
+                post_id=post_id,
+                target_id=target_id,
+                refreshed=refreshed,
+                leased_at=utcnow(),
+            )
+        )
+
+
+def _refusal(account: Account) -> str:
+    if account.status == "revoked":
+        return "the client disconnected this account"
+    return account.status_reason or "the client must sign in again to reconnect this account"

@@ -1,0 +1,134 @@
+"""VK ID (OAuth 2.1): PKCE mandatory; the callback's ``device_id`` is kept for refresh."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import httpx
+from authlib.common.security import generate_token
+from authlib.common.urls import add_params_to_uri
+
+from cachalot_auth.providers.base import (
+    HttpCaller,
+    Identity,
+    Pkce,
+    PlatformOAuthError,
+    StoredGrant,
+    TokenSet,
+    expires,
+    oauth_json,
+    split_scopes,
+)
+
+SCOPES = ("vkid.personal_info", "wall", "video")
+
+
+class VK:
+    name: str = "vk"
+    required_scopes: tuple[str, ...] = ("wall", "video")
+    uses_pkce: bool = True
+    pkce_encoding: Literal["hex", "base64url"] = "base64url"
+
+    def __init__(self, http: HttpCaller, *, client_id: str, auth_base: str) -> None:
+        self._http = http
+        self._id = client_id
+        self._auth = auth_base.rstrip("/")
+
+    def authorize_url(
+        self, *, state: str, pkce: Pkce | None, redirect_uri: str, reconsent: bool
+    ) -> str:
+        assert pkce is not None
+        return str(
+            add_params_to_uri(
+                f"{self._auth}/authorize",
+                [
+                    ("response_type", "code"),
+                    ("client_id", self._id),
+                    ("redirect_uri", redirect_uri),
+                    ("state", state),
+                    ("code_challenge", pkce.challenge),
+                    ("code_challenge_method", "S256"),
+                    ("scope", " ".join(SCOPES)),
+                ],
+            )
+        )
+
+    def _tokens(self, device_id: str | None) -> object:
+        def parse(response: httpx.Response) -> TokenSet:
+            body = oauth_json(response)
+            if not body.get("access_token"):
+                raise PlatformOAuthError("invalid_response", "no access_token in the answer")
+            extra = {"device_id": device_id} if device_id else {}
+            return TokenSet(
+                access_token=str(body["access_token"]),
+                refresh_token=str(body["refresh_token"]) if body.get("refresh_token") else None,
+                expires_in=expires(body),
+                scopes=split_scopes(body.get("scope"), " "),
+                user_id=str(body["user_id"]) if body.get("user_id") is not None else None,
+                extra=extra,
+            )
+
+        return parse
+
+    async def _token_call(self, form: dict[str, str], device_id: str | None) -> TokenSet:
+        url = f"{self._auth}/oauth2/auth"
+        parse = self._tokens(device_id)
+        return await self._http.call(lambda c: c.post(url, data=form), parse)  # type: ignore[arg-type]
+
+    async def exchange(
+        self, *, code: str, pkce: Pkce | None, redirect_uri: str, params: Mapping[str, str]
+    ) -> TokenSet:
+        assert pkce is not None
+        device_id = params.get("device_id")
+        if not device_id:
+            raise PlatformOAuthError("invalid_request", "VK did not return a device_id")
+        return await self._token_call(
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "code_verifier": pkce.verifier,
+                "client_id": self._id,
+                "device_id": device_id,
+                "redirect_uri": redirect_uri,
+                "state": params.get("state", ""),
+            },
+            device_id,
+        )
+
+    async def identity(self, tokens: TokenSet) -> Identity:
+        url = f"{self._auth}/oauth2/user_info"
+        form = {"access_token": tokens.access_token, "client_id": self._id}
+
+        def parse(response: httpx.Response) -> Identity:
+            user: dict[str, Any] = {}
+            if response.status_code == 200:
+                user = oauth_json(response).get("user") or {}
+            uid = user.get("user_id") or tokens.user_id
+            if not uid:
+                raise PlatformOAuthError("invalid_response", "VK did not say who signed in")
+            name = " ".join(p for p in (user.get("first_name"), user.get("last_name")) if p)
+            return Identity(platform_user_id=str(uid), display_name=name or None)
+
+        return await self._http.call(lambda c: c.post(url, data=form), parse)
+
+    async def refresh(self, grant: StoredGrant) -> TokenSet:
+        if not grant.refresh_token or not grant.device_id:
+            raise PlatformOAuthError("invalid_grant", "no refresh token or device_id held")
+        return await self._token_call(
+            {
+                "grant_type": "refresh_token",
+                "refresh_token": grant.refresh_token,
+                "client_id": self._id,
+                "device_id": grant.device_id,
+                "state": generate_token(32),
+            },
+            grant.device_id,
+        )
+
+    async def revoke(self, grant: StoredGrant) -> None:
+        if not grant.access_token:
+            return
+        url = f"{self._auth}/oauth2/revoke"
+        form = {"access_token": grant.access_token, "client_id": self._id}
+        await self._http.call(lambda c: c.post(url, data=form), lambda r: None)

@@ -1,0 +1,362 @@
+"""Sign-in: start an attempt, finish it, connect the account to a client.
+
+The first sign-in creates a client; a sign-in while already signed in
+connects the new account to that same client. Tokens are sealed before
+they touch the database, a held refresh token is never replaced by an
+empty one, and the ``connected`` event is written in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from authlib.common.security import generate_token
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cachalot_auth.browser_binding import Attempt, AttemptSigner, BindingError, state_hash
+from cachalot_auth.custody import TokenVault
+from cachalot_auth.models import (
+    Account,
+    Client,
+    OAuthAttempt,
+    SessionRow,
+    Token,
+    utcnow,
+)
+from cachalot_auth.outbox import account_event
+from cachalot_auth.providers.base import (
+    Identity,
+    Pkce,
+    PlatformOAuthError,
+    PlatformUnavailable,
+    Provider,
+    TokenSet,
+    make_pkce,
+)
+from cachalot_auth.providers.telegram import verify_widget
+from cachalot_common.sessions import Session, issue_session
+
+logger = logging.getLogger(__name__)
+
+CallbackUrl = Callable[[str], str]
+OnCommit = Callable[[], None]
+
+
+class SignInFailed(Exception):
+    """Sign-in ended without a connected account; ``code`` says why."""
+
+    def __init__(self, code: str, *, detail: str = "", missing: list[str] | None = None) -> None:
+        super().__init__(code)
+        self.code = code
+        self.detail = detail
+        self.missing = missing or []
+
+
+@dataclass(slots=True)
+class SignedIn:
+    client_id: str
+    account_id: str
+    next_path: str
+    session_token: str | None = None
+    session: Session | None = None
+    missing: list[str] = field(default_factory=list)
+
+
+class SignInService:
+    def __init__(
+        self,
+        *,
+        factory: async_sessionmaker[AsyncSession],
+        vault: TokenVault,
+        providers: Mapping[str, Provider],
+        signer: AttemptSigner,
+        session_secret: str,
+        session_lifetime_s: int,
+        callback_url: CallbackUrl,
+        telegram_bot_token: str,
+        telegram_max_age_s: int,
+        on_commit: OnCommit,
+    ) -> None:
+        self._factory = factory
+        self._vault = vault
+        self._providers = providers
+        self._signer = signer
+        self._session_secret = session_secret
+        self._session_lifetime_s = session_lifetime_s
+        self._callback_url = callback_url
+        self._bot_token = telegram_bot_token
+        self._telegram_max_age_s = telegram_max_age_s
+        self._on_commit = on_commit
+
+    # --- start -----------------------------------------------------------------------
+
+    async def start(
+        self, platform: str, *, current: Session | None, next_path: str
+    ) -> tuple[str | None, str, str]:
+        """The consent URL (None for Telegram's widget), the binding cookie value, the state."""
+        state = generate_token(43)
+        pkce: Pkce | None = None
+        provider = self._providers.get(platform)
+        if provider is not None and provider.uses_pkce:
+            pkce = make_pkce(provider.pkce_encoding)
+        async with self._factory() as db, db.begin():
+            db.add(OAuthAttempt(state_hash=state_hash(state), platform=platform))
+            reconsent = True
+            if platform == "youtube" and current is not None:
+                reconsent = not await self._holds_refresh_token(db, current.client_id, platform)
+        attempt = Attempt(
+            platform=platform,
+            state=state,
+            verifier=pkce.verifier if pkce else None,
+            next_path=next_path,
+        )
+        url = None
+        if provider is not None:
+            url = provider.authorize_url(
+                state=state,
+                pkce=pkce,
+                redirect_uri=self._callback_url(platform),
+                reconsent=reconsent,
+            )
+        return url, self._signer.dump(attempt), state
+
+    async def _holds_refresh_token(
+        self, db: AsyncSession, client_id: uuid.UUID, platform: str
+    ) -> bool:
+        found = await db.scalar(
+            select(Token.account_id)
+            .join(Account, Account.id == Token.account_id)
+            .where(
+                Account.client_id == str(client_id),
+                Account.platform == platform,
+                Token.kind == "refresh",
+            )
+            .limit(1)
+        )
+        return found is not None
+
+    # --- finish ----------------------------------------------------------------------
+
+    async def finish(
+        self,
+        platform: str,
+        params: Mapping[str, str],
+        *,
+        cookie: str | None,
+        current: Session | None,
+    ) -> SignedIn:
+        try:
+            attempt = self._signer.load(cookie, platform=platform)
+        except BindingError as error:
+            raise SignInFailed(error.code) from None
+        if not hmac.compare_digest(params.get("state", ""), attempt.state):
+            raise SignInFailed("state_mismatch")
+        await self._consume(attempt)
+        if params.get("error"):
+            reason = params["error"] if params["error"] == "access_denied" else "sign_in_failed"
+            raise SignInFailed(reason, detail=params["error"][:64])
+        if platform == "telegram":
+            return await self._finish_telegram(params, attempt, current)
+        provider = self._providers[platform]
+        code = params.get("code")
+        if not code:
+            raise SignInFailed("code_missing")
+        pkce = None
+        if attempt.verifier:
+            pkce = Pkce(verifier=attempt.verifier, challenge="")
+        redirect_uri = self._callback_url(platform)
+        try:
+            tokens = await provider.exchange(
+                code=code, pkce=pkce, redirect_uri=redirect_uri, params=params
+            )
+            identity = await provider.identity(tokens)
+        except PlatformOAuthError as error:
+            logger.info("%s sign-in refused: %s", platform, error.code)
+            raise SignInFailed("sign_in_failed", detail=error.code) from None
+        except PlatformUnavailable:
+            raise SignInFailed("platform_unavailable") from None
+        granted = (
+            list(tokens.scopes) if tokens.scopes is not None else list(provider.required_scopes)
+        )
+        missing = [s for s in provider.required_scopes if s not in granted]
+        return await self._connect(
+            platform,
+            identity,
+            tokens,
+            granted,
+            missing,
+            attempt,
+            current,
+            device_id=tokens.extra.get("device_id"),
+        )
+
+    async def _consume(self, attempt: Attempt) -> None:
+        async with self._factory() as db, db.begin():
+            done = await db.execute(
+                update(OAuthAttempt)
+                .where(
+                    OAuthAttempt.state_hash == state_hash(attempt.state),
+                    OAuthAttempt.platform == attempt.platform,
+                    OAuthAttempt.consumed_at.is_(None),
+                )
+                .values(consumed_at=utcnow())
+            )
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            raise SignInFailed("state_replayed")
+
+    async def _finish_telegram(
+        self, params: Mapping[str, str], attempt: Attempt, current: Session | None
+    ) -> SignedIn:
+        try:
+            user = verify_widget(
+                params, bot_token=self._bot_token, max_age_s=self._telegram_max_age_s
+            )
+        except PlatformOAuthError as error:
+            raise SignInFailed("sign_in_failed", detail=error.code) from None
+        identity = Identity(platform_user_id=user.id, display_name=user.display_name)
+        return await self._connect("telegram", identity, None, [], [], attempt, current)
+
+    async def _connect(
+        self,
+        platform: str,
+        identity: Identity,
+        tokens: TokenSet | None,
+        granted: list[str],
+        missing: list[str],
+        attempt: Attempt,
+        current: Session | None,
+        *,
+        device_id: str | None = None,
+    ) -> SignedIn:
+        now = utcnow()
+        async with self._factory() as db, db.begin():
+            client_id = await self._live_client(db, current)
+            account = await db.scalar(
+                select(Account)
+                .where(
+                    Account.platform == platform,
+                    Account.platform_user_id == identity.platform_user_id,
+                )
+                .with_for_update()
+            )
+            if account is not None and client_id is not None and account.client_id != client_id:
+                raise SignInFailed("account_in_use")
+            if client_id is None:
+                client_id = account.client_id if account is not None else str(uuid.uuid4())
+                if account is None:
+                    db.add(Client(id=client_id, created_at=now))
+                    await db.flush()
+            if account is None:
+                account = Account(
+                    id=str(uuid.uuid4()),
+                    client_id=client_id,
+                    platform=platform,
+                    platform_user_id=identity.platform_user_id,
+                    created_at=now,
+                )
+                db.add(account)
+            account.display_name = identity.display_name or account.display_name
+            account.scopes = " ".join(granted)
+            account.status = "reauth_required" if missing else "ok"
+            account.status_reason = (
+                f"missing permissions: {', '.join(missing)}" if missing else None
+            )
+            account.updated_at = now
+            account.connected_at = now
+            if device_id:
+                account.device_id = device_id
+            await db.flush()
+            if tokens is not None:
+                await self._store_tokens(db, account, tokens, now)
+            if not missing:
+                account_event(db, account, "connected")
+            session_token = None
+            session = None
+            if current is None or str(current.client_id) != client_id:
+                session_token, session = issue_session(
+                    client_id=uuid.UUID(client_id),
+                    secret=self._session_secret,
+                    lifetime_s=self._session_lifetime_s,
+                )
+                db.add(
+                    SessionRow(
+                        id=session.session_id,
+                        client_id=client_id,
+                        created_at=now,
+                        expires_at=now + timedelta(seconds=self._session_lifetime_s),
+                    )
+                )
+            account_id = account.id
+        self._on_commit()
+        return SignedIn(
+            client_id=client_id,
+            account_id=account_id,
+            next_path=attempt.next_path,
+            session_token=session_token,
+            session=session,
+            missing=missing,
+        )
+
+    async def _live_client(self, db: AsyncSession, current: Session | None) -> str | None:
+        """The signed-in client, if the session is still live in our database."""
+        if current is None:
+            return None
+        row = await db.get(SessionRow, current.session_id)
+        if row is None or row.revoked_at is not None or row.client_id != str(current.client_id):
+            return None
+        return row.client_id
+
+    async def _store_tokens(
+        self, db: AsyncSession, account: Account, tokens: TokenSet, now: datetime
+    ) -> None:
+        await store_tokens(db, self._vault, account, tokens, now)
+
+
+async def store_tokens(
+    db: AsyncSession, vault: TokenVault, account: Account, tokens: TokenSet, now: datetime
+) -> None:
+    """Seal and upsert the access token, and the refresh token when a new one came.
+
+    An empty or absent refresh token never replaces a held one (Google sends
+    none on re-consent), and both rows change in the caller's transaction,
+    so a rotated refresh token is stored atomically with its access token.
+    """
+    expires_at = now + timedelta(seconds=tokens.expires_in) if tokens.expires_in else None
+    await _upsert(db, vault, account, "access", tokens.access_token, expires_at, now)
+    if tokens.refresh_token:
+        await _upsert(db, vault, account, "refresh", tokens.refresh_token, None, now)
+
+
+async def _upsert(
+    db: AsyncSession,
+    vault: TokenVault,
+    account: Account,
+    kind: str,
+    plaintext: str,
+    expires_at: datetime | None,
+    now: datetime,
+) -> None:
+    sealed, version = vault.seal(account, kind, plaintext)
+    row = await db.get(Token, (account.id, kind))
+    if row is None:
+        db.add(
+            Token(
+                account_id=account.id,
+                kind=kind,
+                ciphertext=sealed,
+                key_version=version,
+                expires_at=expires_at,
+                issued_at=now,
+            )
+        )
+    else:
+        row.ciphertext = sealed
+        row.key_version = version
+        row.expires_at = expires_at
+        row.issued_at = now

@@ -1,0 +1,211 @@
+"""Fixtures: the sandbox as a real process, auth served over real HTTP in-process.
+
+Auth runs under uvicorn on a free port inside the test's event loop, so a
+test drives it over HTTP like a browser or a publisher would, and can still
+look at what the composition root built (the refresh counter, the outbox).
+Events go to an in-memory publisher by default (a fake passed through the
+composition root); the Kafka test passes the real broker instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from cachalot_auth.main import create_app
+from cachalot_auth.settings import AuthSettings
+from cachalot_common.crypto import generate_key
+from cachalot_testing.ports import free_port
+from cachalot_testing.processes import ServiceProcess
+
+SERVICE_SECRETS = {"publisher-tiktok": "publisher-tiktok-test-secret-0123456789"}
+SESSION_SECRET = "test-session-secret-0123456789abcdef"
+
+
+@dataclass
+class Sandbox:
+    base_url: str
+    process: ServiceProcess
+
+    def platform_env(self) -> dict[str, str]:
+        b = self.base_url
+        return {
+            "tiktok_auth_base": f"{b}/tiktok",
+            "tiktok_api_base": f"{b}/tiktok",
+            "google_auth_base": f"{b}/google",
+            "google_token_base": f"{b}/google",
+            "youtube_api_base": f"{b}/youtube",
+            "instagram_auth_base": f"{b}/instagram",
+            "instagram_token_base": f"{b}/instagram",
+            "instagram_api_base": f"{b}/instagram",
+            "vk_auth_base": f"{b}/vk",
+            "telegram_api_base": f"{b}/telegram",
+            "tiktok_client_key": "sandbox-tiktok-client-key",
+            "tiktok_client_secret": "sandbox-tiktok-client-secret",
+            "google_client_id": "sandbox-google-client-id.apps.googleusercontent.com",
+            "google_client_secret": "sandbox-google-client-secret",
+            "instagram_client_id": "sandbox-instagram-app-id",
+            "instagram_client_secret": "sandbox-instagram-app-secret",
+            "vk_client_id": "sandbox-vk-app-id",
+            "vk_client_secret": "sandbox-vk-app-secret",
+            "telegram_bot_token": "123456789:AAsandboxsandboxsandboxsandboxsandb",
+            "telegram_bot_username": "cachalot_sandbox_bot",
+        }
+
+    def oauth(self, platform: str, path: str) -> str:
+        return f"{self.base_url}/sandbox/oauth/{platform}/{path}"
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    log = tmp_path_factory.mktemp("sandbox") / "sandbox.log"
+    process = ServiceProcess("cachalot_sandbox", env={"CACHALOT_LOG_FORMAT": "text"}, log_path=log)
+    process.start(timeout=60)
+    yield Sandbox(base_url=process.base_url, process=process)
+    process.stop()
+
+
+@pytest.fixture
+async def fresh_sandbox(sandbox: Sandbox) -> Sandbox:
+    async with httpx.AsyncClient() as client:
+        (await client.post(f"{sandbox.base_url}/sandbox/reset")).raise_for_status()
+    return sandbox
+
+
+@dataclass
+class Events:
+    published: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+    async def publish(self, topic: str, key: str, payload: bytes) -> None:
+        self.published.append((topic, key, json.loads(payload)))
+
+    def types(self, account_id: str | None = None) -> list[str]:
+        return [p["type"] for _, k, p in self.published if account_id in (None, k)]
+
+
+@dataclass
+class RunningAuth:
+    app: FastAPI
+    base_url: str
+    settings: AuthSettings
+    events: Events
+
+    def browser(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.base_url, timeout=30)
+
+
+def auth_settings(sandbox: Sandbox, database_url: str, **overrides: Any) -> AuthSettings:
+    values: dict[str, Any] = {
+        "environment": "test",
+        "database_url": database_url,
+        "token_keys": f"v1:{generate_key()}",
+        "session_secret": SESSION_SECRET,
+        "cookie_secure": False,
+        "service_credentials": json.dumps(SERVICE_SECRETS),
+        "public_url": "http://127.0.0.1:0",  # replaced once the port is known
+        "refresh_backoff_s": 0.01,
+        "auth_rate_limit": "1000/minute",
+        **sandbox.platform_env(),
+        **overrides,
+    }
+    return AuthSettings(**values)
+
+
+@contextlib.asynccontextmanager
+async def serve_auth(settings: AuthSettings, **app_options: Any) -> AsyncIterator[RunningAuth]:
+    """Auth on a free port in this event loop, until the block ends."""
+    port = free_port()
+    settings = settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}"})
+    events = Events()
+    options: dict[str, Any] = {"run_background": False, **app_options}
+    if "publish" not in options and options.get("use_kafka") is None:
+        options["publish"] = events.publish
+    options.pop("use_kafka", None)
+    app = create_app(settings, **options)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    try:
+        yield RunningAuth(
+            app=app, base_url=f"http://127.0.0.1:{port}", settings=settings, events=events
+        )
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def auth(fresh_sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[RunningAuth]:
+    settings = auth_settings(fresh_sandbox, f"sqlite+aiosqlite:///{tmp_path}/auth.db")
+    async with serve_auth(settings) as running:
+        yield running
+
+
+@pytest.fixture
+async def auth_pg(fresh_sandbox: Sandbox, postgres_database: str) -> AsyncIterator[RunningAuth]:
+    settings = auth_settings(fresh_sandbox, postgres_database)
+    async with serve_auth(settings) as running:
+        yield running
+
+
+@pytest.fixture
+def sign_in():
+    """The scripted browser's sign-in (see :func:`browser_sign_in`)."""
+    return browser_sign_in
+
+
+@pytest.fixture
+def query_of():
+    return location_query
+
+
+async def browser_sign_in(
+    browser: httpx.AsyncClient,
+    platform: str,
+    *,
+    decision: str = "allow",
+    user: str | None = None,
+    scopes: str | None = None,
+    next_path: str | None = None,
+    stop_at_callback: bool = False,
+) -> httpx.Response:
+    """Start at our login endpoint, click through the fake consent, land on the dashboard.
+
+    With ``stop_at_callback`` the callback response is not requested and the
+    platform's redirect (to our callback) is returned instead.
+    """
+    params = {"next": next_path} if next_path else None
+    start = await browser.get(f"/api/v1/auth/{platform}/login", params=params)
+    assert start.status_code == 302, start.text
+    consent_url = start.headers["location"]
+    extra = {"sandbox_auto": decision}
+    if user:
+        extra["sandbox_user"] = user
+    if scopes is not None:
+        extra["sandbox_scopes"] = scopes
+    consent = await browser.get(httpx.URL(consent_url).copy_merge_params(extra))
+    assert consent.status_code in (302, 303), consent.text
+    if stop_at_callback:
+        return consent
+    return await browser.get(consent.headers["location"])
+
+
+def location_query(response: httpx.Response) -> dict[str, str]:
+    location = response.headers["location"]
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
