@@ -1,0 +1,177 @@
+"""publisher-tiktok against the sandbox TikTok, real Tansu, real PostgreSQL, real processes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def posts(sbx: httpx.Client) -> dict[str, Any]:
+    return dict(sbx.get("/sandbox/tiktok/posts").json())
+
+
+async def test_a_small_real_mp4_is_published_with_identical_bytes(
+    sbx, publisher, kafka, small_video
+) -> None:
+    command = small_video.command(privacy_level="PUBLIC_TO_EVERYONE")
+    await kafka.send(command)
+    result = await kafka.final(command.target_id)
+    assert result.type == "published", result
+    assert (result.remote_id or "").isdigit()
+    assert (result.remote_url or "").endswith(f"/video/{result.remote_id}")
+    assert kafka.progress(command.target_id) == [small_video.size]
+    state = posts(sbx)
+    assert state["counts_by_sha256"] == {small_video.sha256: 1}
+    assert state["posts"][0]["post_info"]["title"] == "Hello from CACHALOT"
+
+
+async def test_a_12_mb_video_goes_up_in_chunks_that_obey_the_rules(
+    sbx, publisher, kafka, video_12mb
+) -> None:
+    command = video_12mb.command()
+    await kafka.send(command)
+    result = await kafka.final(command.target_id)
+    assert result.type == "published", result
+    (publish,) = posts(sbx)["publishes"]
+    assert (publish["chunk_size"], publish["total_chunk_count"]) == (5 * 1024 * 1024, 2)
+    assert posts(sbx)["counts_by_sha256"] == {video_12mb.sha256: 1}
+    assert kafka.progress(command.target_id) == [5 * 1024 * 1024, video_12mb.size]
+
+
+async def test_a_publisher_killed_mid_upload_resumes_and_posts_exactly_once(
+    sbx, publisher, kafka, video_12mb
+) -> None:
+    sbx.post("/sandbox/tiktok/config", json={"upload_throttle_bps": 2 * 1024 * 1024})
+    command = video_12mb.command()
+    await kafka.send(command)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        publishes = posts(sbx)["publishes"]
+        if publishes and publishes[0]["uploaded_bytes"] > 0:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        pytest.fail("the upload never got past its first chunk")
+    publisher.kill()
+    sbx.post("/sandbox/tiktok/config", json={"upload_throttle_bps": 0})
+    publisher.start(timeout=120)
+    result = await kafka.final(command.target_id, timeout=90)
+    assert result.type == "published", result
+    state = posts(sbx)
+    assert len(state["publishes"]) == 1, "the restarted publisher must not init again"
+    assert state["counts_by_sha256"] == {video_12mb.sha256: 1}
+    assert "resuming at byte" in publisher.output()
+
+
+async def test_rate_limited_init_is_retryable_and_the_next_attempt_publishes(
+    sbx, publisher, kafka, small_video
+) -> None:
+    sbx.post("/sandbox/tiktok/faults", json={"endpoint": "init", "kind": "rate_limit"})
+    first = small_video.command()
+    await kafka.send(first)
+    result = await kafka.final(first.target_id)
+    assert (result.type, result.code) == ("retryable", "rate_limit_exceeded")
+    assert (result.retry_after_s or 0) > 0
+    retry = small_video.command(attempt=2, target_id=first.target_id, account_id=first.account_id)
+    await kafka.send(retry)
+    assert (await kafka.final(first.target_id, attempt=2)).type == "published"
+    assert posts(sbx)["counts_by_sha256"] == {small_video.sha256: 1}
+
+
+async def test_a_5xx_mid_upload_is_retried_and_a_5xx_on_status_resumes_without_a_new_post(
+    sbx, publisher, kafka, video_12mb
+) -> None:
+    sbx.post("/sandbox/tiktok/faults", json={"endpoint": "upload", "kind": "http_5xx"})
+    sbx.post("/sandbox/tiktok/faults", json={"endpoint": "upload", "kind": "drop_connection"})
+    sbx.post("/sandbox/tiktok/faults", json={"endpoint": "status", "kind": "http_5xx", "times": 5})
+    first = video_12mb.command()
+    await kafka.send(first)
+    result = await kafka.final(first.target_id)
+    assert (result.type, result.code) == ("retryable", "tiktok_unavailable")
+    retry = video_12mb.command(attempt=2, target_id=first.target_id, account_id=first.account_id)
+    await kafka.send(retry)
+    assert (await kafka.final(first.target_id, attempt=2)).type == "published"
+    state = posts(sbx)
+    assert len(state["publishes"]) == 1
+    assert state["counts_by_sha256"] == {video_12mb.sha256: 1}
+
+
+async def test_an_expired_token_gets_one_forced_refresh(
+    sbx, publisher, kafka, lease_stub, small_video
+) -> None:
+    sbx.post("/sandbox/tiktok/faults", json={"endpoint": "creator_info", "kind": "token_invalid"})
+    command = small_video.command()
+    await kafka.send(command)
+    assert (await kafka.final(command.target_id)).type == "published"
+    assert [c["force_refresh"] for c in lease_stub.calls] == [False, True]
+
+
+async def test_a_token_refused_after_refresh_asks_for_reauthorisation(
+    sbx, publisher, kafka, lease_stub, small_video
+) -> None:
+    sbx.post(
+        "/sandbox/tiktok/faults",
+        json={"endpoint": "creator_info", "kind": "token_invalid", "times": 2},
+    )
+    command = small_video.command()
+    await kafka.send(command)
+    result = await kafka.final(command.target_id)
+    assert result.reauth_required
+    assert result.type == "failed"
+    assert "Reconnect TikTok" in (result.reason or "")
+    lease_stub.reauth.add(str(command.account_id))
+    again = small_video.command(
+        attempt=2, target_id=command.target_id, account_id=command.account_id
+    )
+    await kafka.send(again)
+    assert (await kafka.final(command.target_id, attempt=2)).reauth_required
+    assert posts(sbx)["publishes"] == []
+
+
+async def test_a_privacy_level_the_account_does_not_offer_fails_with_a_clear_reason(
+    sbx, publisher, kafka, small_video
+) -> None:
+    sbx.post(
+        "/sandbox/tiktok/creator",
+        json={
+            "privacy_level_options": ["FOLLOWER_OF_CREATOR", "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY"]
+        },
+    )
+    command = small_video.command(privacy_level="PUBLIC_TO_EVERYONE")
+    await kafka.send(command)
+    result = await kafka.final(command.target_id)
+    assert (result.type, result.code) == ("failed", "privacy_level_not_offered")
+    assert "does not offer the privacy level “Everyone”" in (result.reason or "")
+    assert "“Only me”" in (result.reason or "")
+    assert posts(sbx)["publishes"] == []
+
+
+async def test_an_unaudited_app_posting_publicly_fails_saying_so(
+    sbx, publisher, kafka, small_video
+) -> None:
+    sbx.post("/sandbox/tiktok/creator", json={"unaudited": True})
+    command = small_video.command(privacy_level="PUBLIC_TO_EVERYONE")
+    await kafka.send(command)
+    result = await kafka.final(command.target_id)
+    assert result.type == "failed"
+    assert "until the app is audited" in (result.reason or "")
+
+
+async def test_a_redelivered_command_for_a_published_target_posts_nothing_new(
+    sbx, publisher, kafka, small_video
+) -> None:
+    command = small_video.command()
+    await kafka.send(command)
+    first = await kafka.final(command.target_id)
+    assert first.type == "published"
+    kafka.results.clear()
+    await kafka.send(command.model_copy(update={"reconcile": True}))
+    again = await kafka.final(command.target_id)
+    assert (again.type, again.remote_id) == ("published", first.remote_id)
+    assert len(posts(sbx)["publishes"]) == 1
