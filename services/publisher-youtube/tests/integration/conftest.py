@@ -82,8 +82,8 @@ def start_publisher(
             log_path=logs / f"publisher-{len(started)}.log",
         )
         started.append(process)
-        process.start(timeout=60)
-        process.wait_healthy(path="/readyz", timeout=30)
+        process.start(timeout=180)
+        process.wait_healthy(path="/readyz", timeout=60)
         return process
 
     yield start
