@@ -18,10 +18,10 @@ _lock = threading.Lock()
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Telegram Bot API: /bot<id>:<secret>/method
     (re.compile(r"bot\d{3,}:[A-Za-z0-9_-]{10,}"), "bot" + _MASK),
-    # query-string and form secrets
+    # query-string and form secrets (upload_id: a resumable session URI is a capability)
     (
         re.compile(
-            r"(?i)\b(access_token|refresh_token|client_secret|upload_token|code_verifier|"
+            r"(?i)\b(access_token|refresh_token|client_secret|upload_token|upload_id|code_verifier|"
             r"id_token|token|code|password|secret)=([^&\s\"']+)"
         ),
         r"\1=" + _MASK,
