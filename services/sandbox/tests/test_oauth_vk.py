@@ -225,3 +225,12 @@ async def test_a_fault_then_success_is_counted_per_grant_type(api):
     assert ok.status_code == 200
     stats = (await api.get("/sandbox/oauth/vk/stats")).json()
     assert stats["token"] == {"authorization_code": 1, "refresh_token": 2}
+
+
+async def test_auto_consent_set_to_deny_answers_a_plain_authorize_with_access_denied(api):
+    await api.post("/sandbox/oauth/vk/config", json={"auto_consent": -1})
+    _, challenge = pkce_pair()
+
+    cb = await authorize(api, challenge, sandbox_auto="")
+
+    assert cb["error"] == "access_denied"

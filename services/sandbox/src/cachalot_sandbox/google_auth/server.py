@@ -151,6 +151,7 @@ def oauth_router(settings: SandboxSettings) -> APIRouter:
         parse=parse,
         approve=approve,
         on_request=lambda: STATE.count("authorize"),
+        auto=STATE.auto_decision,
     )
 
     @router.api_route("/o/oauth2/v2/auth", methods=["GET", "POST"], response_model=None)

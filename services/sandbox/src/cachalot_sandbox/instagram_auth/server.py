@@ -135,6 +135,7 @@ def api_router(settings: SandboxSettings) -> APIRouter:
         deny_extra={"error_reason": "user_denied"},
         fragment="_",
         on_request=lambda: STATE.count("authorize"),
+        auto=STATE.auto_decision,
     )
 
     @router.api_route("/oauth/authorize", methods=["GET", "POST"], response_model=None)

@@ -5,7 +5,9 @@ checkbox per scope, Allow / Deny); the page posts back to the same path.
 Tests skip the click with ``sandbox_auto=allow|deny`` on the GET, optionally
 with ``sandbox_user=<user id>`` and ``sandbox_scopes=<subset>`` (comma or
 space separated), or by POSTing the form fields ``decision``, ``sandbox_user``
-and ``granted_scope`` (repeated) themselves.
+and ``granted_scope`` (repeated) themselves. A test that only follows
+redirects sets ``{"auto_consent": 1}`` (or -1 to deny) through
+``POST /sandbox/oauth/<platform>/config`` instead.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ class ConsentFlow:
     deny_extra: Mapping[str, str] = field(default_factory=dict)
     fragment: str = ""
     on_request: Callable[[], None] | None = None
+    auto: Callable[[], str | None] | None = None
 
     def user(self, user_id: str | None) -> FakeUser | None:
         if not user_id:
@@ -109,7 +112,7 @@ async def authorize(request: Request, flow: ConsentFlow) -> Response:
     except RedirectError as exc:
         return _redirect_error(flow, exc)
     decision = params.get("decision") if request.method == "POST" else params.get("sandbox_auto")
-    decision = decision or req.auto_decision
+    decision = decision or req.auto_decision or (flow.auto() if flow.auto else None)
     if not decision:
         return _consent_page(flow, req, request.url.path)
     if decision != "allow":

@@ -81,9 +81,9 @@ class PlatformState:
 
     def __init__(self, platform: str, defaults: dict[str, float]) -> None:
         self.platform = platform
-        self._defaults = dict(defaults)
+        self._defaults = {"auto_consent": 0.0, **defaults}
         self._lock = threading.RLock()
-        self.config: dict[str, float] = dict(defaults)
+        self.config: dict[str, float] = dict(self._defaults)
         self.codes: dict[str, AuthCode] = {}
         self.grants: dict[str, Grant] = {}
         self.refresh_tokens: dict[str, RefreshToken] = {}
@@ -110,6 +110,11 @@ class PlatformState:
     def setting(self, key: str) -> float:
         with self._lock:
             return self.config[key]
+
+    def auto_decision(self) -> str | None:
+        """``auto_consent`` 1 = answer every authorize with Allow, -1 = Deny, 0 = show the page."""
+        value = self.setting("auto_consent")
+        return "allow" if value > 0 else "deny" if value < 0 else None
 
     def push_faults(self, faults: list[Fault]) -> int:
         with self._lock:

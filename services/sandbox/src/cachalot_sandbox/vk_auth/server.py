@@ -137,6 +137,7 @@ def api_router(settings: SandboxSettings) -> APIRouter:
         parse=parse,
         approve=approve,
         on_request=lambda: STATE.count("authorize"),
+        auto=STATE.auto_decision,
     )
 
     @router.api_route("/authorize", methods=["GET", "POST"], response_model=None)
