@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -51,6 +52,21 @@ def build_broker(
         logger=logging.getLogger(f"faststream.{client_id}"),
         graceful_timeout=10.0,
     )
+
+
+async def start_broker(broker: KafkaBroker) -> None:
+    """Connect and start every subscriber at once, not one after another.
+
+    A group consumer's start waits for its partition assignment, and a
+    broker may hold each join for seconds (Tansu: about five). FastStream's
+    own ``start()`` starts subscribers in sequence, so a service with four
+    subscriptions would wait four times; started together it waits once.
+    """
+    await broker.connect()
+    await asyncio.gather(*(subscriber.start() for subscriber in broker.subscribers))
+    for publisher in broker.publishers:
+        await publisher.start()
+    broker.running = True
 
 
 def encode(event: BaseModel) -> bytes:
