@@ -14,6 +14,7 @@ import contextlib
 import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -26,6 +27,7 @@ from fastapi import FastAPI
 from cachalot_auth.main import create_app
 from cachalot_auth.settings import AuthSettings
 from cachalot_common.crypto import generate_key
+from cachalot_common.leases import LeaseClient
 from cachalot_testing.ports import free_port
 from cachalot_testing.processes import ServiceProcess
 
@@ -209,3 +211,69 @@ async def browser_sign_in(
 def location_query(response: httpx.Response) -> dict[str, str]:
     location = response.headers["location"]
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+async def give_consent(browser: httpx.AsyncClient, email: str = "client@example.com") -> None:
+    answer = await browser.post("/api/v1/me/consent", json={"adult": True, "email": email})
+    assert answer.status_code == 200, answer.text
+
+
+@pytest.fixture
+def consent():
+    return give_consent
+
+
+@pytest.fixture
+def lease_client():
+    """A publisher's real lease client, authenticating as publisher-tiktok."""
+
+    def build(running: RunningAuth, http: httpx.AsyncClient) -> LeaseClient:
+        return LeaseClient(
+            base_url=running.base_url,
+            service="publisher-tiktok",
+            secret=SERVICE_SECRETS["publisher-tiktok"],
+            client=http,
+        )
+
+    return build
+
+
+async def expire_access_token(running: RunningAuth, account_id: str) -> None:
+    """Make the held access token look expired (as time passing would)."""
+    from sqlalchemy import update
+
+    from cachalot_auth.models import Token
+
+    async with running.app.state.factory() as db, db.begin():
+        await db.execute(
+            update(Token)
+            .where(Token.account_id == account_id, Token.kind == "access")
+            .values(expires_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
+
+
+@pytest.fixture
+def expire():
+    return expire_access_token
+
+
+async def sandbox_stats(sandbox: Sandbox, platform: str) -> dict[str, Any]:
+    async with httpx.AsyncClient() as client:
+        answer = await client.get(sandbox.oauth(platform, "stats"))
+        answer.raise_for_status()
+        return dict(answer.json())
+
+
+async def push_faults(sandbox: Sandbox, platform: str, faults: list[dict[str, Any]]) -> None:
+    async with httpx.AsyncClient() as client:
+        (await client.post(sandbox.oauth(platform, "faults"), json=faults)).raise_for_status()
+
+
+@pytest.fixture
+def platform_stats():
+    return sandbox_stats
+
+
+@pytest.fixture
+def faults():
+    return push_faults

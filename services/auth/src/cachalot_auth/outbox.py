@@ -60,12 +60,17 @@ class OutboxRelay:
         self._interval = interval_s
         self._batch = batch
         self._wake = asyncio.Event()
+        self._draining = asyncio.Lock()
 
     def nudge(self) -> None:
         self._wake.set()
 
     async def drain(self) -> int:
         """Publish everything unsent now; returns how many were published."""
+        async with self._draining:  # one drain at a time: no double sends in-process
+            return await self._drain()
+
+    async def _drain(self) -> int:
         sent = 0
         while True:
             async with self._factory() as session:
