@@ -1,0 +1,1 @@
+"""cachalot-notifier: Telegram messages to the operator (and, later, email to clients)."""

@@ -1,0 +1,3 @@
+from cachalot_notifier.main import main
+
+main()

@@ -1,0 +1,120 @@
+"""Composition root of the notifier: settings → engine, broker, Telegram client → app.
+
+``create_app`` is the one place adapters are chosen; tests pass their own
+broker (``TestKafkaBroker``), HTTP client or tracer provider through it.
+``python -m cachalot_notifier`` serves the app; ``... migrate`` only
+upgrades the database.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
+from opentelemetry.sdk.trace import TracerProvider
+
+from cachalot_common.app import create_service_app, serve
+from cachalot_common.db import (
+    create_engine,
+    database_check,
+    run_migrations,
+    run_migrations_async,
+    session_factory,
+)
+from cachalot_common.health import broker_check
+from cachalot_common.kafka import build_broker
+from cachalot_common.logging import setup_logging
+from cachalot_common.redaction import register_secret
+from cachalot_common.settings import load_settings
+from cachalot_common.telemetry import instrument_httpx_client, setup_tracing
+from cachalot_notifier.dedupe import DedupeStore
+from cachalot_notifier.handlers import register_handlers
+from cachalot_notifier.service import OperatorChannel, OperatorNotifier
+from cachalot_notifier.settings import NotifierSettings
+from cachalot_notifier.telegram import RetryPolicy, TelegramBot
+
+SERVICE = "notifier"
+ALEMBIC_DIR = Path(__file__).parent / "alembic"
+
+
+def create_app(
+    settings: NotifierSettings,
+    *,
+    broker: KafkaBroker | None = None,
+    http_client: httpx.AsyncClient | None = None,
+    tracer_provider: TracerProvider | None = None,
+    misconfigured_pause_s: float = 30.0,
+) -> FastAPI:
+    """The notifier app; its lifespan migrates, starts the broker and closes everything."""
+    register_secret(settings.telegram_bot_token.get_secret_value())
+    provider = tracer_provider or TracerProvider()
+    broker = broker or build_broker(settings, client_id=SERVICE, tracer_provider=provider)
+    engine = create_engine(settings.database_url)
+    http = http_client or httpx.AsyncClient(timeout=settings.telegram_timeout_s)
+    instrument_httpx_client(http, provider)
+    bot = TelegramBot(
+        http,
+        api_base=settings.telegram_api_base,
+        token=settings.telegram_bot_token,
+        retry=RetryPolicy(
+            max_attempts=settings.telegram_max_attempts,
+            backoff_initial_s=settings.telegram_backoff_initial_s,
+            backoff_max_s=settings.telegram_backoff_max_s,
+            max_retry_after_s=settings.telegram_max_retry_after_s,
+        ),
+    )
+    notifier = OperatorNotifier(
+        bot=bot,
+        store=DedupeStore(session_factory(engine)),
+        channel=OperatorChannel(
+            chat_id=settings.operator_chat_id,
+            parse_mode=settings.telegram_parse_mode,
+            misconfigured_pause_s=misconfigured_pause_s,
+        ),
+    )
+    register_handlers(broker, notifier, email_configured=settings.smtp_host is not None)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.auto_migrate:
+            await run_migrations_async(ALEMBIC_DIR, settings.database_url)
+        await broker.start()
+        try:
+            yield
+        finally:
+            await broker.stop()
+            await http.aclose()
+            await engine.dispose()
+
+    app = create_service_app(
+        title="cachalot-notifier",
+        settings=settings,
+        lifespan=lifespan,
+        readiness={"kafka": broker_check(broker), "database": database_check(engine)},
+        tracer_provider=provider,
+        description="Telegram messages to the operator for leads, failed posts and "
+        "accounts that need re-authorisation.",
+    )
+    app.state.broker = broker
+    app.state.notifier = notifier
+    return app
+
+
+def main() -> None:
+    settings = load_settings(NotifierSettings, "cachalot-notifier")
+    register_secret(settings.telegram_bot_token.get_secret_value())
+    setup_logging(SERVICE, level=settings.log_level, fmt=settings.log_format)
+    if sys.argv[1:] == ["migrate"]:
+        run_migrations(ALEMBIC_DIR, settings.database_url)
+        return
+    provider = setup_tracing(SERVICE, otlp_endpoint=settings.otlp_endpoint)
+    serve(create_app(settings, tracer_provider=provider), settings)
+
+
+if __name__ == "__main__":
+    main()

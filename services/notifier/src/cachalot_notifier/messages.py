@@ -1,0 +1,112 @@
+"""What the operator reads for each event, as spans (see :mod:`formatting`).
+
+Everything that came from outside (a submitter's name and message, a
+platform's error text) is passed through :func:`formatting.visible` and never
+interpreted; the submitter's message is the part cut when the whole would
+exceed Telegram's limit. Each message ends with a fixed footer (id and
+time), so Telegram's trimming of trailing whitespace never eats typed text.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from cachalot_common.events import (
+    AccountChanged,
+    ContactSubmitted,
+    NotifyRequested,
+    PostStatusChanged,
+)
+from cachalot_notifier.formatting import Span, Style, fit, visible
+
+CATEGORY_LABELS = {
+    "video_production": "Video production",
+    "video-production": "Video production",
+    "seo_articles": "SEO articles",
+    "seo-articles": "SEO articles",
+    "auto_posting": "Auto-posting",
+    "auto-posting": "Auto-posting",
+    "other": "Other",
+}
+# Fields other than the message are short by contract; cap them anyway so a
+# misbehaving producer cannot crowd the message out.
+_FIELD_CAP = 300
+
+
+def _field(value: str | None) -> str:
+    text = visible(value or "—")
+    return text if len(text) <= _FIELD_CAP else text[:_FIELD_CAP] + "…"
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _line(label: str, value: str | None, style: Style = "plain") -> list[Span]:
+    return [Span(f"{label}: ", "bold"), Span(_field(value), style), Span("\n")]
+
+
+def contact_submitted(event: ContactSubmitted) -> list[Span]:
+    """A new lead: who, how to reach them, what about, and their message as typed."""
+    kind = "Telegram" if event.contact_kind == "telegram" else "phone"
+    category = CATEGORY_LABELS.get(event.category, event.category)
+    spans = [
+        Span("New contact request\n", "bold"),
+        *_line("Name", event.name),
+        Span("Contact: ", "bold"),
+        Span(_field(event.contact), "code"),
+        Span(f" ({kind})\n"),
+        *_line("Category", category),
+        Span("Message:\n", "bold"),
+        Span(visible(event.message), truncatable=True),
+        Span("\n\n"),
+        Span(f"Submission {event.event_id} · {_when(event.occurred_at)}", "italic"),
+    ]
+    if event.ip:
+        spans.append(Span(f" · IP {_field(event.ip)}", "italic"))
+    return fit(spans)
+
+
+def post_failed(event: PostStatusChanged) -> list[Span]:
+    """A target failed for good: which post, where, and the reason a person can act on."""
+    spans = [
+        Span(f"Post failed on {event.platform}\n", "bold"),
+        *_line("Post", str(event.post_id), "code"),
+        *_line("Target", str(event.target_id), "code"),
+        *_line("Client", str(event.client_id), "code"),
+        *_line("Account", str(event.account_id), "code"),
+        Span("Reason: ", "bold"),
+        Span(visible(event.reason or "not given"), truncatable=True),
+        Span("\n\n"),
+        Span(f"Event {event.event_id} · {_when(event.occurred_at)}", "italic"),
+    ]
+    return fit(spans)
+
+
+def account_reauth_required(event: AccountChanged) -> list[Span]:
+    """An account's token is dead: its posts are paused until the client reconnects."""
+    spans = [
+        Span(f"{event.platform} account needs re-authorisation\n", "bold"),
+        *_line("Account", event.display_name or str(event.account_id)),
+        *_line("Account id", str(event.account_id), "code"),
+        *_line("Client", str(event.client_id), "code"),
+        Span("Reason: ", "bold"),
+        Span(visible(event.reason or "not given"), truncatable=True),
+        Span("\n"),
+        Span("Its posts are paused until the client reconnects it.\n\n"),
+        Span(f"Event {event.event_id} · {_when(event.occurred_at)}", "italic"),
+    ]
+    return fit(spans)
+
+
+def notify_requested(event: NotifyRequested) -> list[Span]:
+    """A free-form operator message from another service."""
+    spans: list[Span] = []
+    if event.subject:
+        spans.append(Span(_field(event.subject) + "\n", "bold"))
+    spans += [
+        Span(visible(event.text), truncatable=True),
+        Span("\n\n"),
+        Span(f"Event {event.event_id} · {_when(event.occurred_at)}", "italic"),
+    ]
+    return fit(spans)
