@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
 from collections.abc import AsyncIterator
@@ -329,3 +330,15 @@ async def test_an_unknown_config_key_is_a_problem_naming_it(api):
 
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "acess_token_ttl"
+
+
+async def test_the_challenge_encoding_can_be_switched_to_base64url_at_run_time(api):
+    await api.post("/sandbox/oauth/tiktok/config", json={"pkce_hex": 0})
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    cb = await authorize(api, challenge)
+    response = await exchange(api, cb["code"], verifier)
+
+    assert response.status_code == 200, response.text

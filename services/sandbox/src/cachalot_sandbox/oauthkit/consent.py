@@ -86,7 +86,7 @@ class ConsentFlow:
     def user(self, user_id: str | None) -> FakeUser | None:
         if not user_id:
             return self.users[0]
-        return next((u for u in self.users if u.id in (user_id,) or u.username == user_id), None)
+        return next((u for u in self.users if user_id in (u.id, u.username)), None)
 
 
 def split_scopes(raw: str) -> list[str]:

@@ -10,7 +10,9 @@ open.tiktokapis.com, so ``CACHALOT_TIKTOK_AUTH_BASE`` and
   ``refresh_token`` grants (refresh tokens rotate; re-use revokes the grant);
 - ``POST /tiktok/v2/oauth/revoke/``: revokes the grant of an access token;
 - ``GET /tiktok/v2/user/info/?fields=…``: the v2 envelope;
-- controls under ``/sandbox/oauth/tiktok/`` (:mod:`cachalot_sandbox.oauthkit.controls`).
+- controls under ``/sandbox/oauth/tiktok/`` (:mod:`cachalot_sandbox.oauthkit.controls`);
+  extra config keys: ``pkce_hex`` (1 = hex challenge as the desktop doc says, 0 =
+  base64url; default from ``CACHALOT_TIKTOK_PKCE_ENCODING``) and ``pkce_required``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ def create_router(settings: SandboxSettings) -> APIRouter:
         {
             "access_token_lifetime_s": settings.access_token_lifetime_s,
             "refresh_token_lifetime_s": settings.refresh_token_lifetime_s,
+            "pkce_hex": 1 if settings.tiktok_pkce_encoding == "hex" else 0,
         }
     )
     router = APIRouter()

@@ -42,6 +42,7 @@ STATE = PlatformState(
         "refresh_token_lifetime_s": 31536000,
         "code_lifetime_s": 600,
         "pkce_required": 1,
+        "pkce_hex": 1,
     },
 )
 
@@ -94,7 +95,10 @@ def render_error(exc: OAuthError) -> Response:
 
 
 def api_router(settings: SandboxSettings) -> APIRouter:
-    encoding: pkce.Encoding = "hex" if settings.tiktok_pkce_encoding == "hex" else "base64url"
+
+    def current_encoding() -> pkce.Encoding:
+        return "hex" if STATE.setting("pkce_hex") else "base64url"
+
     secret = settings.tiktok_client_secret.get_secret_value()
     router = APIRouter(prefix="/tiktok", tags=["sandbox: tiktok oauth"])
 
@@ -125,6 +129,7 @@ def api_router(settings: SandboxSettings) -> APIRouter:
         if challenge is not None:
             if params.get("code_challenge_method") != "S256":
                 raise RedirectError(req, "invalid_request", "code_challenge_method must be S256.")
+            encoding = current_encoding()
             shape = _HEX if encoding == "hex" else _B64URL
             if not shape.fullmatch(challenge):
                 raise RedirectError(
@@ -142,6 +147,7 @@ def api_router(settings: SandboxSettings) -> APIRouter:
             scopes=granted,
             challenge=req.params.get("code_challenge"),
             challenge_method=req.params.get("code_challenge_method"),
+            extras={"pkce_encoding": current_encoding()},
             prefix="sbx*0!",  # real codes carry characters that must be URL-decoded
         )
         return {"code": code.code, "scopes": ",".join(granted), "state": req.state or ""}
@@ -192,6 +198,9 @@ def api_router(settings: SandboxSettings) -> APIRouter:
         if code.challenge is not None:
             verifier = form.get("code_verifier", "")
             method = code.challenge_method or "S256"
+            encoding: pkce.Encoding = (
+                "hex" if code.extras.get("pkce_encoding") == "hex" else "base64url"
+            )
             if not pkce.verify(verifier, code.challenge, method=method, encoding=encoding):
                 raise invalid_request("Code verifier or code challenge is invalid.")
         return tokens(STATE.open_grant(code))
