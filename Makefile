@@ -1,7 +1,7 @@
 # CACHALOT — two commands on a fresh machine: `make dev` and `make test`.
 SHELL := /bin/bash
 PYTHON ?= python3
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+UV = $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PYTEST_ARGS ?=
 MYPY_PACKAGES := $(foreach d,$(wildcard libs/*/src/cachalot_* services/*/src/cachalot_* embedded/src/cachalot_*),-p $(notdir $(d)))
 
