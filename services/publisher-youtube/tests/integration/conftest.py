@@ -19,7 +19,7 @@ CHUNK = 256 * 1024
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     log = tmp_path_factory.mktemp("sandbox") / "sandbox.log"
-    process = ServiceProcess("cachalot_sandbox", env={}, log_path=log).start()
+    process = ServiceProcess("cachalot_sandbox", env={}, log_path=log).start(timeout=120)
     yield process
     process.stop()
 
