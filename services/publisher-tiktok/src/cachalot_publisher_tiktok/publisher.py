@@ -246,6 +246,9 @@ class TikTokPublisher:
         """PUT the chunks from ``offset`` on, each streamed, each retried a few times."""
         command = attempt.command
         failures = 0
+        loop = asyncio.get_running_loop()
+        interval = self.settings.tiktok_progress_interval_s
+        reported = -interval
         while offset < plan.video_size:
             first, length = plan.span(plan.index_at(offset))
             try:
@@ -281,7 +284,12 @@ class TikTokPublisher:
                 continue
             offset = first + length
             failures = 0
-            await self._send(command, "progress", bytes_sent=offset, bytes_total=plan.video_size)
+            now = loop.time()
+            if offset == plan.video_size or now - reported >= interval:
+                reported = now
+                await self._send(
+                    command, "progress", bytes_sent=offset, bytes_total=plan.video_size
+                )
             if answer.status == 201:
                 break
         await self.sessions.mark(publish_id, "uploaded")

@@ -31,6 +31,9 @@ class PublisherSettings(ServiceSettings, KafkaSettings):
     )
     tiktok_read_size: int = Field(default=1024 * 1024, ge=16 * 1024, description="Bytes per read.")
     tiktok_chunk_retries: int = Field(default=3, ge=0, le=10)
+    tiktok_progress_interval_s: float = Field(
+        default=1.0, ge=0, description="At most one progress result per interval (and the last)."
+    )
     tiktok_status_poll_s: float = Field(default=2.0, gt=0)
     tiktok_status_timeout_s: float = Field(default=600.0, gt=0)
     tiktok_http_timeout_s: float = Field(default=60.0, gt=0)

@@ -1,0 +1,417 @@
+"""Upload bench: a publisher's memory and throughput on a large file.
+
+Measures, for one platform's publisher running as a real process against the
+sandbox (real Tansu, real HTTP):
+
+* its idle RSS, then its peak RSS while it uploads a large file (sampled
+  from /proc every 20 ms); target: growth under 64 MiB;
+* its upload throughput (command sent → last byte accepted) against
+  ``curl -T`` of the same bytes to the same sandbox endpoint, with the same
+  chunks; target: at least 0.8 of curl's.
+
+    uv run python bench/upload_memory.py --platform tiktok [--size-mib 1024]
+
+Platforms plug in through :data:`PLATFORMS` (a class with the publisher's
+module, its environment, the command to send and the curl run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from cachalot_common.events import (
+    MediaRef,
+    PublishResult,
+    PublishVideo,
+    TikTokOptions,
+    YouTubeOptions,
+)
+from cachalot_common.topics import POSTS_RESULT, publish_topic
+from cachalot_testing.broker import TansuBroker
+from cachalot_testing.processes import ServiceProcess
+
+sys.path.insert(0, str(Path(__file__).parent))
+from lease_stub import LeaseStub
+
+MIB = 1024 * 1024
+SERVICE_SECRET = "bench-service-secret-0123456789abcdef"
+RSS_TARGET_MIB = 64
+THROUGHPUT_TARGET = 0.8
+
+
+@dataclass
+class Video:
+    path: Path
+    relative: str
+    size: int
+    sha256: str
+
+
+@dataclass
+class Context:
+    workdir: Path
+    sandbox: str
+    kafka_bootstrap: str
+    lease_url: str
+    media_dir: Path
+
+
+class PlatformBench(Protocol):
+    name: str
+    module: str  # the publisher, run as ``python -m module``
+    scopes: list[str]
+
+    def prepare_sandbox(self, ctx: Context) -> None: ...
+    def publisher_env(self, ctx: Context) -> dict[str, str]: ...
+    def command(self, video: Video) -> PublishVideo: ...
+    def published_count(self, ctx: Context, video: Video) -> int: ...
+    def curl_upload(self, ctx: Context, video: Video) -> float: ...
+
+
+class TikTokBench:
+    name = "tiktok"
+    module = "cachalot_publisher_tiktok"
+    scopes = ["video.publish"]
+    chunk_size = 10_000_000
+
+    def prepare_sandbox(self, ctx: Context) -> None:
+        httpx.post(f"{ctx.sandbox}/sandbox/tiktok/config", json={"rate_limits_enabled": False})
+
+    def publisher_env(self, ctx: Context) -> dict[str, str]:
+        return {
+            "CACHALOT_TIKTOK_API_BASE": f"{ctx.sandbox}/tiktok",
+            "CACHALOT_TIKTOK_CHUNK_SIZE": str(self.chunk_size),
+            "CACHALOT_TIKTOK_STATUS_POLL_S": "0.2",
+            "CACHALOT_SERVICE_NAME": "publisher-tiktok",
+        }
+
+    def command(self, video: Video) -> PublishVideo:
+        return _command("tiktok", video, TikTokOptions(caption="bench"))
+
+    def published_count(self, ctx: Context, video: Video) -> int:
+        counts = httpx.get(f"{ctx.sandbox}/sandbox/tiktok/posts").json()["counts_by_sha256"]
+        return int(counts.get(video.sha256, 0))
+
+    def curl_upload(self, ctx: Context, video: Video) -> float:
+        """The same chunk plan, PUT by one curl process (one connection), timed."""
+        from cachalot_publisher_tiktok.chunking import plan_chunks
+
+        plan = plan_chunks(video.size, self.chunk_size)
+        token = httpx.post(
+            f"{ctx.sandbox}/sandbox/tokens",
+            json={"platform": "tiktok", "subject": "curl", "scopes": self.scopes},
+        ).json()["access_token"]
+        init = httpx.post(
+            f"{ctx.sandbox}/tiktok/v2/post/publish/video/init/",
+            headers={"Authorization": f"Bearer {token}"},
+            json={
+                "post_info": {"title": "curl", "privacy_level": "SELF_ONLY"},
+                "source_info": {
+                    "source": "FILE_UPLOAD",
+                    "video_size": plan.video_size,
+                    "chunk_size": plan.chunk_size,
+                    "total_chunk_count": plan.total_chunk_count,
+                },
+            },
+        ).json()
+        url = init["data"]["upload_url"]
+        chunks_dir = ctx.workdir / "curl-chunks"
+        chunks_dir.mkdir(exist_ok=True)
+        args = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}\\n"]
+        with video.path.open("rb") as source:
+            for index in range(plan.total_chunk_count):
+                first, length = plan.span(index)
+                chunk = chunks_dir / f"{index:04d}"
+                chunk.write_bytes(source.read(length))
+                if index:
+                    args += ["--next", "-sS", "-o", "/dev/null", "-w", "%{http_code}\\n"]
+                args += [
+                    "-T",
+                    str(chunk),
+                    "-H",
+                    "Content-Type: video/mp4",
+                    "-H",
+                    f"Content-Range: bytes {first}-{first + length - 1}/{plan.video_size}",
+                    "-H",
+                    "Expect:",
+                    url,
+                ]
+        started = time.perf_counter()
+        done = subprocess.run(args, capture_output=True, text=True, check=True)
+        elapsed = time.perf_counter() - started
+        codes = done.stdout.split()
+        if codes[-1] != "201" or any(c not in ("201", "206") for c in codes):
+            raise RuntimeError(f"curl upload failed: {codes[-5:]}")
+        return elapsed
+
+
+class YouTubeBench:
+    """publisher-youtube: resumable upload in 8 MiB chunks; curl PUTs the whole file at once."""
+
+    name = "youtube"
+    module = "cachalot_publisher_youtube"
+    token_platform = "google"  # the sandbox's Google OAuth issues YouTube tokens
+    scopes = ["https://www.googleapis.com/auth/youtube.upload"]
+    chunk_size = 8 * MIB
+
+    def prepare_sandbox(self, ctx: Context) -> None:
+        httpx.post(
+            f"{ctx.sandbox}/sandbox/youtube/quota",
+            json={"daily_units": 10**9, "channel_daily_uploads": 10**6},
+        ).raise_for_status()
+
+    def publisher_env(self, ctx: Context) -> dict[str, str]:
+        return {
+            "CACHALOT_YOUTUBE_API_BASE": f"{ctx.sandbox}/youtube",
+            "CACHALOT_YOUTUBE_CHUNK_BYTES": str(self.chunk_size),
+            "CACHALOT_SERVICE_NAME": "publisher-youtube",
+        }
+
+    def command(self, video: Video) -> PublishVideo:
+        return _command("youtube", video, YouTubeOptions(title="bench"))
+
+    def published_count(self, ctx: Context, video: Video) -> int:
+        videos = httpx.get(f"{ctx.sandbox}/sandbox/youtube/videos").json()["videos"]
+        return sum(1 for v in videos if v["sha256"] == video.sha256)
+
+    def curl_upload(self, ctx: Context, video: Video) -> float:
+        """``curl -T`` of the whole file into a fresh resumable session, timed."""
+        token = httpx.post(
+            f"{ctx.sandbox}/sandbox/tokens",
+            json={"platform": self.token_platform, "subject": "UCcurl", "scopes": self.scopes},
+        ).json()["access_token"]
+        session = httpx.post(
+            f"{ctx.sandbox}/youtube/upload/youtube/v3/videos",
+            params={"uploadType": "resumable", "part": "snippet,status"},
+            json={"snippet": {"title": "curl"}, "status": {"privacyStatus": "private"}},
+            headers={
+                "Authorization": f"Bearer {token}",
+                "X-Upload-Content-Length": str(video.size),
+                "X-Upload-Content-Type": "video/mp4",
+            },
+        )
+        session.raise_for_status()
+        args = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-T", str(video.path)]
+        args += ["-H", f"Authorization: Bearer {token}", "-H", "Content-Type: video/mp4"]
+        args += ["-H", "Expect:", session.headers["location"]]
+        started = time.perf_counter()
+        done = subprocess.run(args, capture_output=True, text=True, check=True)
+        elapsed = time.perf_counter() - started
+        if done.stdout.strip() not in ("200", "201"):
+            raise RuntimeError(f"curl upload failed: HTTP {done.stdout.strip()}")
+        return elapsed
+
+
+PLATFORMS: dict[str, type[PlatformBench]] = {"tiktok": TikTokBench, "youtube": YouTubeBench}
+
+
+def _command(platform: Any, video: Video, options: Any) -> PublishVideo:
+    return PublishVideo(
+        post_id=uuid.uuid4(),
+        target_id=uuid.uuid4(),
+        client_id=uuid.uuid4(),
+        account_id=uuid.uuid4(),
+        platform=platform,
+        attempt=1,
+        media=MediaRef(
+            media_id=uuid.uuid4(),
+            path=video.relative,
+            size=video.size,
+            sha256=video.sha256,
+            content_type="video/mp4",
+            duration_sec=30.0,
+        ),
+        options=options,
+    )
+
+
+def make_video(media_dir: Path, size: int) -> Video:
+    """``size`` bytes of varied content (each MiB differs), hashed as written."""
+    seed = os.urandom(MIB)
+    digest = hashlib.sha256()
+    path = media_dir / "bench.mp4"
+    with path.open("wb") as out:
+        written = 0
+        block = 0
+        while written < size:
+            piece = (block.to_bytes(8, "big") + seed[8:])[: size - written]
+            out.write(piece)
+            digest.update(piece)
+            written += len(piece)
+            block += 1
+    return Video(path, path.name, size, digest.hexdigest())
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS")
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, pid: int, every_s: float = 0.02) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.every_s = every_s
+        self.peak = 0
+        self._stop = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_bytes(self.pid))
+            time.sleep(self.every_s)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self.join()
+        return self.peak
+
+
+async def publish_and_watch(
+    ctx: Context, command: PublishVideo, size: int
+) -> tuple[float, PublishResult]:
+    """Send the command; (seconds until the last byte was accepted, final result)."""
+    consumer = AIOKafkaConsumer(
+        POSTS_RESULT,
+        bootstrap_servers=ctx.kafka_bootstrap,
+        group_id=f"bench-{uuid.uuid4().hex[:8]}",
+        auto_offset_reset="latest",
+    )
+    producer = AIOKafkaProducer(
+        bootstrap_servers=ctx.kafka_bootstrap, acks="all", enable_idempotence=False
+    )
+    await consumer.start()
+    await producer.start()
+    try:
+        for _ in range(600):
+            if consumer.assignment():
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        started = time.perf_counter()
+        await producer.send_and_wait(
+            publish_topic(command.platform),
+            command.model_dump_json().encode(),
+            key=str(command.account_id).encode(),
+        )
+        uploaded_at: float | None = None
+        async for message in consumer:
+            result = PublishResult.model_validate_json(message.value)
+            if result.target_id != command.target_id:
+                continue
+            if result.type == "progress" and result.bytes_sent == size:
+                uploaded_at = time.perf_counter()
+            if result.type != "progress":
+                return (uploaded_at or time.perf_counter()) - started, result
+        raise RuntimeError("result stream ended")
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+def run(platform: PlatformBench, size: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="cachalot-bench-") as raw:
+        workdir = Path(raw)
+        media_dir = workdir / "media"
+        media_dir.mkdir()
+        broker = TansuBroker(log_path=workdir / "tansu.log").start()
+        sandbox = ServiceProcess(
+            "cachalot_sandbox", env={"CACHALOT_LOG_LEVEL": "WARNING"}, log_path=workdir / "sbx.log"
+        ).start(timeout=180)
+        lease = LeaseStub(
+            sandbox=sandbox.base_url,
+            platform=getattr(platform, "token_platform", platform.name),
+            scopes=platform.scopes,
+            services={f"publisher-{platform.name}": SERVICE_SECRET},
+        ).start()
+        ctx = Context(workdir, sandbox.base_url, broker.bootstrap, lease.url, media_dir)
+        publisher: ServiceProcess | None = None
+        try:
+            platform.prepare_sandbox(ctx)
+            print(f"writing a {size / MIB:.0f} MiB file…", file=sys.stderr)
+            video = make_video(media_dir, size)
+            env = {
+                "CACHALOT_KAFKA_BOOTSTRAP": broker.bootstrap,
+                "CACHALOT_KAFKA_IDEMPOTENCE": "false",
+                "CACHALOT_DATABASE_URL": f"sqlite+aiosqlite:///{workdir}/publisher.db",
+                "CACHALOT_MEDIA_DIR": str(media_dir),
+                "CACHALOT_AUTH_URL": lease.url,
+                "CACHALOT_SERVICE_SECRET": SERVICE_SECRET,
+                "CACHALOT_LOG_LEVEL": "WARNING",
+                **platform.publisher_env(ctx),
+            }
+            publisher = ServiceProcess(
+                platform.module, env=env, log_path=workdir / "publisher.log"
+            ).start(timeout=180)
+            publisher.wait_healthy(path="/readyz", timeout=180)
+            time.sleep(2.0)
+            assert publisher.pid is not None
+            idle = rss_bytes(publisher.pid)
+            sampler = RssSampler(publisher.pid)
+            sampler.start()
+            seconds, result = asyncio.run(publish_and_watch(ctx, platform.command(video), size))
+            peak = sampler.stop()
+            if result.type != "published":
+                raise RuntimeError(f"not published: {result.code}: {result.reason}")
+            if platform.published_count(ctx, video) != 1:
+                raise RuntimeError("the sandbox does not hold exactly one identical copy")
+            curl_seconds = platform.curl_upload(ctx, video)
+        finally:
+            if publisher is not None:
+                publisher.stop()
+            lease.stop()
+            sandbox.stop()
+            broker.stop()
+    growth = (peak - idle) / MIB
+    rate = size / MIB / seconds
+    curl_rate = size / MIB / curl_seconds
+    return {
+        "platform": platform.name,
+        "size_mib": round(size / MIB, 1),
+        "idle_rss_mib": round(idle / MIB, 1),
+        "peak_rss_mib": round(peak / MIB, 1),
+        "rss_growth_mib": round(growth, 1),
+        "publisher_mib_s": round(rate, 1),
+        "curl_mib_s": round(curl_rate, 1),
+        "throughput_ratio": round(rate / curl_rate, 3),
+        "rss_ok": growth < RSS_TARGET_MIB,
+        "throughput_ok": rate / curl_rate >= THROUGHPUT_TARGET,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--platform", choices=sorted(PLATFORMS), default="tiktok")
+    parser.add_argument("--size-mib", type=int, default=1024)
+    args = parser.parse_args()
+    figures = run(PLATFORMS[args.platform](), args.size_mib * MIB)
+    print(
+        f"{figures['platform']}: {figures['size_mib']:.0f} MiB; RSS idle "
+        f"{figures['idle_rss_mib']} MiB, peak {figures['peak_rss_mib']} MiB, growth "
+        f"{figures['rss_growth_mib']} MiB (target < {RSS_TARGET_MIB}); throughput "
+        f"{figures['publisher_mib_s']} MiB/s vs curl {figures['curl_mib_s']} MiB/s = "
+        f"{figures['throughput_ratio']} (target ≥ {THROUGHPUT_TARGET})"
+    )
+    print(json.dumps(figures))
+    raise SystemExit(0 if figures["rss_ok"] and figures["throughput_ok"] else 1)
+
+
+if __name__ == "__main__":
+    main()
