@@ -63,6 +63,7 @@ class Sandbox:
             "vk_client_secret": "sandbox-vk-app-secret",
             "telegram_bot_token": "123456789:AAsandboxsandboxsandboxsandboxsandb",
             "telegram_bot_username": "cachalot_sandbox_bot",
+            "telegram_login_url": f"{b}/sandbox/telegram/login",
         }
 
     def oauth(self, platform: str, path: str) -> str:
@@ -197,7 +198,9 @@ async def browser_sign_in(
     assert start.status_code == 302, start.text
     consent_url = start.headers["location"]
     extra = {"sandbox_auto": decision}
-    if user:
+    if platform == "telegram":
+        extra = {"sandbox_auto": "1", "user": user or "700000001"}
+    elif user:
         extra["sandbox_user"] = user
     if scopes is not None:
         extra["sandbox_scopes"] = scopes
