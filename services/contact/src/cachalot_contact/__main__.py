@@ -1,0 +1,3 @@
+from cachalot_contact.cli import run
+
+run()

@@ -1,0 +1,82 @@
+"""``POST /api/v1/contact``: transport in, a submission id out, errors as problems."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+
+from cachalot_common.net import client_ip
+from cachalot_common.problems import Problem, field_errors
+from cachalot_contact.body import read_json_body
+from cachalot_contact.intake import Intake
+from cachalot_contact.log import LogUnavailable
+from cachalot_contact.ratelimit import RateLimiter
+from cachalot_contact.schemas import Accepted, ContactForm
+from cachalot_contact.settings import ContactSettings
+
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    413: {"description": "Body larger than 16 KiB.", **_PROBLEM},
+    415: {"description": "Body is not JSON.", **_PROBLEM},
+    422: {"description": "Invalid fields, each named in `errors`.", **_PROBLEM},
+    429: {"description": "Too many submissions from this IP; see Retry-After.", **_PROBLEM},
+    503: {"description": "The submission could not be stored.", **_PROBLEM},
+}
+
+
+def parse_form(body: bytes, *, region: str | None) -> ContactForm:
+    """Validate the JSON body; a 422 problem names every bad field."""
+    try:
+        return ContactForm.model_validate_json(body, context={"region": region})
+    except ValidationError as error:
+        errors = field_errors(list(error.errors(include_url=False, include_input=False)))
+        if any(e["type"] == "json_invalid" for e in errors):
+            raise Problem(422, "The request body is not valid JSON.", errors=errors) from None
+        names = ", ".join(sorted({e["field"] for e in errors}))
+        raise Problem(422, f"Invalid input: {names}.", errors=errors) from None
+
+
+def create_router(settings: ContactSettings, intake: Intake, limiter: RateLimiter) -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["contact"])
+    trusted = tuple(settings.trusted_proxies)
+
+    @router.post(
+        "/contact",
+        status_code=202,
+        response_model=Accepted,
+        responses=RESPONSES,
+        summary="Send the contact form",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": ContactForm.model_json_schema()}},
+            }
+        },
+    )
+    async def submit_contact(request: Request) -> Accepted:
+        """Store the submission durably (202 once it is on disk); the operator is told."""
+        ip = client_ip(request, trusted)
+        wait = await limiter.hit(ip or "unknown")
+        if wait is not None:
+            raise Problem(
+                429,
+                "Too many messages from your address; please try again later.",
+                headers={"Retry-After": str(int(wait))},
+            )
+        body = await read_json_body(request, settings.contact_max_body_bytes)
+        form = parse_form(body, region=settings.contact_default_region)
+        try:
+            submission = await intake.submit(
+                form, ip=ip, user_agent=request.headers.get("user-agent")
+            )
+        except LogUnavailable:
+            raise Problem(
+                503,
+                "We could not store your message right now; please try again later.",
+                headers={"Retry-After": "30"},
+            ) from None
+        return Accepted(id=submission)
+
+    return router

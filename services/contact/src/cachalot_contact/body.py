@@ -1,0 +1,43 @@
+"""Reading the request body: JSON only, 16 KiB at most, however it is sent.
+
+The size is checked twice: a ``Content-Length`` over the limit is refused
+before a byte is read, and the bytes actually received are counted as they
+stream in, so a chunked body (no ``Content-Length``) or a lying header cannot
+push more than the limit into memory.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from cachalot_common.problems import Problem
+
+
+def _too_large(limit: int) -> Problem:
+    return Problem(413, f"The request body is larger than {limit} bytes.", max_bytes=limit)
+
+
+def is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+async def read_json_body(request: Request, limit: int) -> bytes:
+    """The raw body, once it is known to be JSON-typed and within ``limit`` bytes."""
+    if not is_json(request.headers.get("content-type", "")):
+        raise Problem(415, "Send the form as JSON with Content-Type: application/json.")
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            if int(declared) > limit:
+                raise _too_large(limit)
+        except ValueError:
+            raise Problem(400, "Content-Length is not a number.") from None
+    received = bytearray()
+    async for chunk in request.stream():
+        received += chunk
+        if len(received) > limit:
+            raise _too_large(limit)
+    return bytes(received)

@@ -1,0 +1,217 @@
+"""``POST /api/v1/contact`` over real HTTP (uvicorn on a free port)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+
+from cachalot_contact.verify import verify_file
+
+URL = "/api/v1/contact"
+
+
+def fields_named(response) -> set[str]:
+    assert response.headers["content-type"] == "application/problem+json"
+    return {e["field"] for e in response.json()["errors"]}
+
+
+async def test_a_valid_submission_is_stored_durably_and_answered_202(
+    make_settings, serve, publisher, form
+):
+    settings = make_settings()
+    async with serve(settings, publisher=publisher) as client:
+        response = await client.post(
+            URL,
+            json=form(contact="+7 916 123-45-67", name="  Ada  "),
+            headers={"User-Agent": "pytest-browser/1.0"},
+        )
+        assert response.status_code == 202
+        body = response.json()
+        assert body["status"] == "accepted"
+        await publisher.wait_for(1)
+    record = json.loads(settings.log_path.read_bytes())
+    event = record["event"]
+    assert event["event_id"] == body["id"]
+    assert event["name"] == "Ada"
+    assert event["contact"] == "+79161234567"
+    assert event["contact_kind"] == "phone"
+    assert event["ip"] == "127.0.0.1"
+    assert event["user_agent"] == "pytest-browser/1.0"
+    assert str(publisher.events[0].event_id) == body["id"]
+    assert verify_file(settings.log_path).ok
+
+
+@pytest.mark.parametrize(
+    ("overrides", "bad"),
+    [
+        ({"name": ""}, {"name"}),
+        ({"name": "   "}, {"name"}),
+        ({"name": "x" * 101}, {"name"}),
+        ({"name": 42}, {"name"}),
+        ({"contact": "@abc"}, {"contact"}),
+        ({"contact": "@" + "a" * 33}, {"contact"}),
+        ({"contact": "+7 123"}, {"contact"}),
+        ({"contact": "916 123 45 67"}, {"contact"}),
+        ({"contact": None}, {"contact"}),
+        ({"category": "seo"}, {"category"}),
+        ({"message": ""}, {"message"}),
+        ({"message": "m" * 4001}, {"message"}),
+        ({"message": {"text": "hi"}}, {"message"}),
+        ({"website": "w" * 201}, {"website"}),
+        ({"admin": True}, {"admin"}),
+        ({"name": "", "category": "x", "extra": 1}, {"name", "category", "extra"}),
+    ],
+)
+async def test_every_bad_input_answers_422_naming_the_field(shared_client, form, overrides, bad):
+    response = await shared_client.post(URL, json=form(**overrides))
+    assert response.status_code == 422
+    assert fields_named(response) == bad
+    assert response.json()["status"] == 422
+
+
+async def test_missing_fields_are_each_named(make_settings, serve, publisher):
+    async with serve(make_settings(), publisher=publisher) as client:
+        response = await client.post(URL, json={"name": "Ada"})
+    assert response.status_code == 422
+    assert fields_named(response) == {"contact", "category", "message"}
+
+
+async def test_a_body_that_is_not_json_is_a_clear_422(make_settings, serve, publisher):
+    async with serve(make_settings(), publisher=publisher) as client:
+        broken = await client.post(
+            URL, content=b"{name: Ada", headers={"Content-Type": "application/json"}
+        )
+        not_object = await client.post(URL, json=["Ada"])
+    assert broken.status_code == 422
+    assert broken.json()["detail"] == "The request body is not valid JSON."
+    assert not_object.status_code == 422
+
+
+async def test_a_form_encoded_body_is_415(make_settings, serve, publisher):
+    async with serve(make_settings(), publisher=publisher) as client:
+        response = await client.post(URL, data={"name": "Ada"})
+        missing = await client.post(URL, content=b"{}")
+    assert response.status_code == 415
+    assert "application/json" in response.json()["detail"]
+    assert missing.status_code == 415
+
+
+async def test_a_body_over_16_kib_is_413_by_its_content_length(
+    make_settings, serve, publisher, form
+):
+    async with serve(make_settings(), publisher=publisher) as client:
+        response = await client.post(URL, json=form(message="m" * 17000))
+    assert response.status_code == 413
+    assert response.json()["max_bytes"] == 16384
+
+
+async def test_a_chunked_body_over_16_kib_is_413_as_it_streams(make_settings, serve, publisher):
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"name": "Ada", "message": "'
+        for _ in range(20):
+            yield b"m" * 1024
+        yield b'"}'
+
+    async with serve(make_settings(), publisher=publisher) as client:
+        response = await client.post(
+            URL, content=chunks(), headers={"Content-Type": "application/json"}
+        )
+    assert response.status_code == 413
+
+
+async def test_a_small_chunked_body_is_accepted(make_settings, serve, publisher, form):
+    async def chunks() -> AsyncIterator[bytes]:
+        yield json.dumps(form()).encode()
+
+    async with serve(make_settings(), publisher=publisher) as client:
+        response = await client.post(
+            URL, content=chunks(), headers={"Content-Type": "application/json"}
+        )
+    assert response.status_code == 202
+
+
+async def test_a_filled_honeypot_is_answered_202_and_dropped(make_settings, serve, publisher, form):
+    settings = make_settings()
+    async with serve(settings, publisher=publisher) as client:
+        response = await client.post(URL, json=form(website="http://buy-now.example"))
+        good = await client.post(URL, json=form())
+        await publisher.wait_for(1)
+    assert response.status_code == 202
+    assert response.json()["status"] == "accepted"
+    assert response.json()["id"] != good.json()["id"]
+    assert settings.log_path.read_bytes().count(b"\n") == 1
+    assert b"buy-now" not in settings.log_path.read_bytes()
+    assert [str(e.event_id) for e in publisher.events] == [good.json()["id"]]
+
+
+async def test_the_rate_limit_answers_429_with_retry_after(make_settings, serve, publisher, form):
+    settings = make_settings(contact_rate_limits="2/minute;50/day")
+    async with serve(settings, publisher=publisher) as client:
+        statuses = [(await client.post(URL, json=form())).status_code for _ in range(2)]
+        limited = await client.post(URL, json=form())
+    assert statuses == [202, 202]
+    assert limited.status_code == 429
+    assert limited.headers["content-type"] == "application/problem+json"
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+
+
+async def test_the_honeypot_counts_against_the_limit(make_settings, serve, publisher, form):
+    settings = make_settings(contact_rate_limits="1/minute")
+    async with serve(settings, publisher=publisher) as client:
+        bot = await client.post(URL, json=form(website="spam"))
+        person = await client.post(URL, json=form())
+    assert bot.status_code == 202
+    assert person.status_code == 429
+
+
+async def test_a_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored(
+    make_settings, serve, publisher, form
+):
+    settings = make_settings(contact_rate_limits="1/minute")
+    async with serve(settings, publisher=publisher) as client:
+        first = await client.post(URL, json=form(), headers={"X-Forwarded-For": "203.0.113.1"})
+        second = await client.post(URL, json=form(), headers={"X-Forwarded-For": "203.0.113.2"})
+        await publisher.wait_for(1)
+    assert first.status_code == 202
+    assert second.status_code == 429
+    assert publisher.events[0].ip == "127.0.0.1"
+
+
+async def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit(
+    make_settings, serve, publisher, form
+):
+    settings = make_settings(contact_rate_limits="1/minute", trusted_proxies=["127.0.0.1"])
+    async with serve(settings, publisher=publisher) as client:
+        one = await client.post(URL, json=form(), headers={"X-Forwarded-For": "203.0.113.1"})
+        two = await client.post(URL, json=form(), headers={"X-Forwarded-For": "203.0.113.2"})
+        again = await client.post(URL, json=form(), headers={"X-Forwarded-For": "203.0.113.1"})
+        await publisher.wait_for(2)
+    assert (one.status_code, two.status_code, again.status_code) == (202, 202, 429)
+    assert sorted(e.ip or "" for e in publisher.events) == ["203.0.113.1", "203.0.113.2"]
+
+
+async def test_the_openapi_document_lists_the_categories_and_the_202(
+    make_settings, serve, publisher
+):
+    async with serve(make_settings(), publisher=publisher) as client:
+        document = (await client.get("/openapi.json")).json()
+    operation = document["paths"]["/api/v1/contact"]["post"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert schema["properties"]["category"]["enum"] == [
+        "video_production",
+        "seo_articles",
+        "auto_posting",
+        "other",
+    ]
+    assert {"202", "413", "415", "422", "429"} <= set(operation["responses"])
+
+
+async def test_probes_report_a_writable_log(make_settings, serve, publisher):
+    async with serve(make_settings(), publisher=publisher) as client:
+        health = await client.get("/healthz")
+        ready = await client.get("/readyz")
+    assert health.status_code == 200
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["log"] == "ok"

@@ -1,0 +1,125 @@
+"""The relay: everything durable is published at least once, and its place survives restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from cachalot_contact.cursor import Cursor, CursorFile
+from cachalot_contact.log import ContactLog
+from cachalot_contact.relay import Relay
+
+
+def event(n: int) -> dict[str, object]:
+    return {
+        "event_id": f"00000000-0000-4000-8000-{n:012d}",
+        "occurred_at": "2026-01-01T00:00:00Z",
+        "type": "contact.submitted",
+        "name": f"n{n}",
+        "contact": "@someone",
+        "contact_kind": "telegram",
+        "category": "other",
+        "message": "hi",
+        "ip": "127.0.0.1",
+        "user_agent": None,
+    }
+
+
+@contextlib.asynccontextmanager
+async def running(tmp_path: Path, publisher: object) -> AsyncIterator[tuple[ContactLog, Relay]]:
+    log = ContactLog(tmp_path / "c.log")
+    await log.open()
+    relay = Relay(log, CursorFile(tmp_path / "relay.cursor"), publisher, max_backoff=0.05)  # type: ignore[arg-type]
+    task = asyncio.create_task(relay.run())
+    try:
+        yield log, relay
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await log.close()
+
+
+async def wait_until_caught_up(log: ContactLog, relay: Relay) -> None:
+    async with asyncio.timeout(5):
+        while relay.cursor.offset < log.durable_offset:
+            await asyncio.sleep(0.005)
+
+
+async def test_appended_records_are_published_with_their_event_ids(tmp_path: Path, publisher):
+    async with running(tmp_path, publisher) as (log, relay):
+        for n in range(3):
+            await log.append(event(n))
+        await publisher.wait_for(3)
+        await wait_until_caught_up(log, relay)
+    assert [str(e.event_id)[-1] for e in publisher.events] == ["0", "1", "2"]
+    saved = CursorFile(tmp_path / "relay.cursor").load()
+    assert saved == Cursor(offset=(tmp_path / "c.log").stat().st_size, seq=3)
+
+
+async def test_a_restart_publishes_only_what_was_missed(tmp_path: Path, failing_publisher):
+    first = failing_publisher(0)
+    async with running(tmp_path, first) as (log, relay):
+        await log.append(event(1))
+        await wait_until_caught_up(log, relay)
+    # appended while no relay ran (the process died before publishing)
+    log = ContactLog(tmp_path / "c.log")
+    await log.open()
+    await log.append(event(2))
+    await log.close()
+    second = failing_publisher(0)
+    async with running(tmp_path, second) as (log, relay):
+        await second.wait_for(1)
+        await wait_until_caught_up(log, relay)
+    assert [e.name for e in first.events] == ["n1"]
+    assert [e.name for e in second.events] == ["n2"]
+
+
+async def test_a_broker_outage_is_retried_without_losing_the_place(
+    tmp_path: Path, failing_publisher
+):
+    flaky = failing_publisher(4)
+    async with running(tmp_path, flaky) as (log, relay):
+        await log.append(event(1))
+        await log.append(event(2))
+        await flaky.wait_for(2)
+        await wait_until_caught_up(log, relay)
+    assert sorted(e.name for e in flaky.events) == ["n1", "n2"]
+    assert flaky.attempts >= 6
+
+
+async def test_the_cursor_stays_put_while_the_broker_is_down(tmp_path: Path, failing_publisher):
+    down = failing_publisher(10**9)
+    async with running(tmp_path, down) as (log, relay):
+        await log.append(event(1))
+        async with asyncio.timeout(5):
+            while down.attempts < 3:
+                await asyncio.sleep(0.01)
+        assert relay.cursor == Cursor()
+    assert CursorFile(tmp_path / "relay.cursor").load() == Cursor()
+
+
+async def test_a_cursor_that_is_not_a_line_start_republishes_from_the_top(
+    tmp_path: Path, publisher
+):
+    log = ContactLog(tmp_path / "c.log")
+    await log.open()
+    await log.append(event(1))
+    await log.close()
+    CursorFile(tmp_path / "relay.cursor").save(Cursor(offset=7, seq=1))
+    async with running(tmp_path, publisher) as (log, relay):
+        await publisher.wait_for(1)
+        await wait_until_caught_up(log, relay)
+    assert [e.name for e in publisher.events] == ["n1"]
+
+
+async def test_the_cursor_file_is_replaced_whole(tmp_path: Path):
+    cursor_file = CursorFile(tmp_path / "relay.cursor")
+    assert cursor_file.load() == Cursor()
+    cursor_file.save(Cursor(offset=10, seq=2))
+    assert cursor_file.load() == Cursor(offset=10, seq=2)
+    assert not (tmp_path / "relay.cursor.tmp").exists()
+    (tmp_path / "relay.cursor").write_text("{half")
+    assert cursor_file.load() == Cursor()
