@@ -1,0 +1,1 @@
+"""CACHALOT post queue: media store, posts API, scheduler, outbox relay, results."""

@@ -1,0 +1,227 @@
+"""Composition root: settings → database, broker, workers, HTTP app.
+
+``create_app(settings, ...)`` is the only place adapters are chosen; tests
+pass their own clock, random source or broker through it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from faststream.kafka import KafkaBroker
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from cachalot_common.app import create_service_app, serve
+from cachalot_common.db import (
+    create_engine,
+    database_check,
+    is_sqlite,
+    run_migrations,
+    run_migrations_async,
+    session_factory,
+)
+from cachalot_common.events import AccountChanged, PublishResult, utcnow
+from cachalot_common.health import broker_check
+from cachalot_common.kafka import build_broker, subscribe
+from cachalot_common.logging import setup_logging
+from cachalot_common.redaction import register_secret
+from cachalot_common.settings import load_settings
+from cachalot_common.telemetry import setup_tracing
+from cachalot_common.topics import ACCOUNTS, POSTS_RESULT
+from cachalot_queue.api import build_router, on_validation_error
+from cachalot_queue.dispatch import Reconciler, Scheduler
+from cachalot_queue.outbox import OutboxRelay
+from cachalot_queue.posts import PostService
+from cachalot_queue.results import EventHandlers
+from cachalot_queue.settings import QueueSettings
+from cachalot_queue.states import RetryPolicy
+from cachalot_queue.wakeup import Wakeup
+
+SERVICE = "queue"
+ALEMBIC_DIR = Path(__file__).parent / "alembic"
+
+
+def build_engine(url: str) -> AsyncEngine:
+    """The engine; on SQLite every transaction takes the write lock up front.
+
+    SQLite's deferred transactions fail at once (no busy wait) when a reader
+    tries to write after another connection committed; ``BEGIN IMMEDIATE``
+    makes writers queue on the busy timeout instead.
+    """
+    engine = create_engine(url)
+    if is_sqlite(url):
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _manual_transactions(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin_immediate(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+@dataclass
+class Runtime:
+    """What the routes and workers share, built once per app."""
+
+    settings: QueueSettings
+    engine: AsyncEngine
+    factory: async_sessionmaker[AsyncSession]
+    broker: KafkaBroker
+    clock: Callable[[], datetime]
+    rng: random.Random
+    scheduler_wake: Wakeup = field(default_factory=Wakeup)
+    relay_wake: Wakeup = field(default_factory=Wakeup)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def postgres(self) -> bool:
+        return not is_sqlite(self.settings.database_url)
+
+
+def create_app(
+    settings: QueueSettings,
+    *,
+    broker: KafkaBroker | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    rng: random.Random | None = None,
+) -> FastAPI:
+    tracer = setup_tracing(SERVICE, otlp_endpoint=settings.otlp_endpoint)
+    engine = build_engine(settings.database_url)
+    runtime = Runtime(
+        settings=settings,
+        engine=engine,
+        factory=session_factory(engine),
+        broker=broker or build_broker(settings, client_id=SERVICE, tracer_provider=tracer),
+        clock=clock,
+        rng=rng or random.Random(),
+    )
+    handlers = EventHandlers(
+        runtime.factory,
+        policy=RetryPolicy(
+            max_attempts=settings.max_attempts,
+            base_s=settings.backoff_base_s,
+            max_s=settings.backoff_max_s,
+        ),
+        clock=clock,
+        rng=runtime.rng,
+        relay_wake=runtime.relay_wake,
+        scheduler_wake=runtime.scheduler_wake,
+        lock_rows=runtime.postgres,
+    )
+    # One group per topic: two consumers of one group on different topics make
+    # every start a double rebalance (seconds on Tansu), for no benefit.
+    group = settings.consumer_group
+    timeouts = {
+        "session_timeout_ms": settings.kafka_session_timeout_ms,
+        "heartbeat_interval_ms": max(100, settings.kafka_session_timeout_ms // 10),
+    }
+    subscribe(
+        runtime.broker, POSTS_RESULT, PublishResult, handlers.on_result, group_id=group, **timeouts
+    )
+    subscribe(
+        runtime.broker,
+        ACCOUNTS,
+        AccountChanged,
+        handlers.on_account,
+        group_id=f"{group}.accounts",
+        **timeouts,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.auto_migrate:
+            await run_migrations_async(ALEMBIC_DIR, settings.database_url)
+        settings.media_dir.mkdir(parents=True, exist_ok=True)
+        await runtime.broker.start()
+        if settings.run_workers:
+            start_workers(runtime)
+        try:
+            yield
+        finally:
+            for task in runtime.tasks:
+                task.cancel()
+            for task in runtime.tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await runtime.broker.stop()
+            await runtime.engine.dispose()
+
+    app = create_service_app(
+        title="cachalot-queue",
+        settings=settings,
+        lifespan=lifespan,
+        readiness={"database": database_check(engine), "broker": broker_check(runtime.broker)},
+        tracer_provider=tracer,
+        description="Post queue: media upload, posts, scheduling, publishing status.",
+    )
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.state.runtime = runtime
+    app.include_router(
+        build_router(
+            posts=PostService(runtime.factory, schedule_grace_s=settings.schedule_grace_s),
+            runtime=runtime,
+            clock=clock,
+        )
+    )
+    return app
+
+
+def start_workers(runtime: Runtime) -> None:
+    """Scheduler, reconciler and outbox relay as tasks of this process."""
+    settings = runtime.settings
+    lock = runtime.postgres
+    relay = OutboxRelay(
+        runtime.factory, runtime.broker, wake=runtime.relay_wake, claim_with_lock=lock
+    )
+    scheduler = Scheduler(
+        runtime.factory,
+        clock=runtime.clock,
+        wake=runtime.scheduler_wake,
+        relay_wake=runtime.relay_wake,
+        claim_with_lock=lock,
+        batch=settings.dispatch_batch,
+        max_sleep_s=settings.scheduler_max_sleep_s,
+    )
+    reconciler = Reconciler(
+        runtime.factory,
+        clock=runtime.clock,
+        relay_wake=runtime.relay_wake,
+        claim_with_lock=lock,
+        silent_after_s=settings.reconcile_after_s,
+        max_reconciles=settings.max_reconciles,
+    )
+    for name, job in (
+        ("relay", relay.run),
+        ("scheduler", scheduler.run),
+        ("reconciler", reconciler.run),
+    ):
+        runtime.tasks.append(asyncio.create_task(job(), name=f"queue-{name}"))
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    settings = load_settings(QueueSettings, "cachalot-queue")
+    setup_logging(SERVICE, level=settings.log_level, fmt=settings.log_format)
+    register_secret(settings.session_secret.get_secret_value())
+    if args[:1] == ["migrate"]:
+        run_migrations(ALEMBIC_DIR, settings.database_url)
+        return
+    if args:
+        print(f"cachalot-queue: unknown command {args[0]!r} (try: migrate)", file=sys.stderr)
+        raise SystemExit(2)
+    serve(create_app(settings), settings)

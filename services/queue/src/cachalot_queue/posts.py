@@ -1,0 +1,346 @@
+"""The posts service layer: create, read, cancel, retry, always within one client.
+
+Input the schema cannot check alone (the media and accounts belong to the
+client, the platform block matches the account, the time is not past) is
+checked here against the database, and every problem is reported at once,
+each naming its field the way the client wrote it (``targets[1].youtube``).
+A post of another client is simply not found (404), never "forbidden".
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+from uuid import UUID, uuid4
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
+
+from cachalot_common.problems import Problem
+from cachalot_queue.schemas import PostCreate, PostPublic, TargetPublic, TikTokFields
+from cachalot_queue.states import CANCELLABLE, IN_FLIGHT, PLATFORM_NAMES, Change
+from cachalot_queue.tables import Account, Media, Post, Target
+from cachalot_queue.transitions import announce, apply_change
+
+TIKTOK_MAX_DURATION_S: Final = 600.0
+MAX_SCHEDULE_AHEAD: Final = timedelta(days=366)
+PUBLISHABLE: Final = frozenset({"tiktok", "youtube"})
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    post: PostPublic
+    replayed: bool
+
+
+def _error(
+    field: str, message: str, kind: str = "value_error", where: str = "body"
+) -> dict[str, Any]:
+    return {"field": field, "in": where, "message": message, "type": kind}
+
+
+def _invalid(errors: list[dict[str, Any]]) -> Problem:
+    names = ", ".join(e["field"] for e in errors)
+    return Problem(422, f"Invalid input: {names}.", errors=errors)
+
+
+def request_hash(body: PostCreate) -> str:
+    return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+
+
+class PostService:
+    def __init__(
+        self, factory: async_sessionmaker[AsyncSession], *, schedule_grace_s: float
+    ) -> None:
+        self._factory = factory
+        self._grace = timedelta(seconds=schedule_grace_s)
+
+    async def create(
+        self, *, client_id: UUID, body: PostCreate, idempotency_key: str | None, now: datetime
+    ) -> Created:
+        digest = request_hash(body)
+        if idempotency_key is not None:
+            existing = await self._replay(client_id, idempotency_key, digest)
+            if existing is not None:
+                return Created(existing, replayed=True)
+        try:
+            async with self._factory() as session, session.begin():
+                post = await self._build(session, client_id, body, now)
+                post.idempotency_key = idempotency_key
+                post.request_hash = digest if idempotency_key else None
+                session.add(post)
+                await session.flush()
+                for target in post.targets:
+                    announce(session, target, None, Change(status="scheduled"))
+                public = to_public(post)
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            existing = await self._replay(client_id, idempotency_key, digest)
+            if existing is None:
+                raise
+            return Created(existing, replayed=True)
+        return Created(public, replayed=False)
+
+    async def _replay(self, client_id: UUID, key: str, digest: str) -> PostPublic | None:
+        async with self._factory() as session:
+            post = await session.scalar(
+                _with_targets(select(Post)).where(
+                    Post.client_id == client_id, Post.idempotency_key == key
+                )
+            )
+        if post is None:
+            return None
+        if post.request_hash != digest:
+            raise Problem(
+                422,
+                "This Idempotency-Key was already used for a different request; "
+                "use a new key for a new post.",
+                title="Idempotency-Key reused",
+                errors=[
+                    _error("Idempotency-Key", "already used with another body", where="header")
+                ],
+            )
+        return to_public(post)
+
+    async def _build(
+        self, session: AsyncSession, client_id: UUID, body: PostCreate, now: datetime
+    ) -> Post:
+        errors: list[dict[str, Any]] = []
+        media = await session.get(Media, body.media_id)
+        if media is None or media.client_id != client_id:
+            errors.append(_error("media_id", "no such media; upload it with POST /api/v1/media"))
+            media = None
+        scheduled_at = body.scheduled_at or now
+        if scheduled_at < now - self._grace:
+            errors.append(_error("scheduled_at", "is in the past; leave it out to publish now"))
+        elif scheduled_at > now + MAX_SCHEDULE_AHEAD:
+            errors.append(_error("scheduled_at", "is more than a year ahead"))
+        scheduled_at = max(scheduled_at, now)
+        ids = [t.account_id for t in body.targets]
+        found = await session.scalars(
+            select(Account).where(Account.id.in_(ids), Account.client_id == client_id)
+        )
+        accounts = {a.id: a for a in found.all()}
+        post_id = uuid4()
+        post = Post(
+            id=post_id,
+            client_id=client_id,
+            media_id=body.media_id,
+            scheduled_at=scheduled_at,
+            created_at=now,
+        )
+        seen: set[UUID] = set()
+        targets: list[Target] = []
+        for index, item in enumerate(body.targets):
+            where = f"targets[{index}]"
+            account = accounts.get(item.account_id)
+            if item.account_id in seen:
+                errors.append(_error(f"{where}.account_id", "this account is listed twice"))
+                continue
+            seen.add(item.account_id)
+            if account is None:
+                errors.append(_error(f"{where}.account_id", "not one of your connected accounts"))
+                continue
+            name = PLATFORM_NAMES.get(account.platform, account.platform)
+            if account.status != "connected":
+                message = (
+                    f"this {name} account must be reconnected first"
+                    if account.status == "reauth_required"
+                    else f"this {name} account is disconnected"
+                )
+                errors.append(_error(f"{where}.account_id", message))
+                continue
+            if account.platform not in PUBLISHABLE:
+                errors.append(
+                    _error(f"{where}.account_id", f"publishing to {name} is not supported yet")
+                )
+                continue
+            other = "youtube" if account.platform == "tiktok" else "tiktok"
+            if getattr(item, other) is not None:
+                errors.append(
+                    _error(
+                        f"{where}.{other}",
+                        f"this is a {name} account; put its settings in {where}.{account.platform}",
+                    )
+                )
+                continue
+            options: dict[str, Any]
+            if account.platform == "youtube":
+                if item.youtube is None:
+                    errors.append(
+                        _error(
+                            f"{where}.youtube", "required for a YouTube account (title)", "missing"
+                        )
+                    )
+                    continue
+                options = item.youtube.to_options().model_dump(mode="json")
+            else:
+                tiktok = item.tiktok or TikTokFields()
+                options = tiktok.to_options().model_dump(mode="json")
+                duration = media.duration_sec if media is not None else None
+                if duration is not None and duration > TIKTOK_MAX_DURATION_S:
+                    errors.append(
+                        _error(
+                            "media_id",
+                            f"TikTok accepts at most {TIKTOK_MAX_DURATION_S:.0f} s through its "
+                            f"API; this video is {duration:.0f} s",
+                        )
+                    )
+            targets.append(
+                Target(
+                    id=uuid4(),
+                    post_id=post_id,
+                    position=index,
+                    client_id=client_id,
+                    account_id=account.id,
+                    platform=account.platform,
+                    options=options,
+                    status="scheduled",
+                    attempt=0,
+                    budget_start=0,
+                    reconciles=0,
+                    due_at=scheduled_at,
+                    updated_at=now,
+                )
+            )
+        if errors:
+            raise _invalid(errors)
+        post.targets = targets
+        return post
+
+    async def get(self, *, client_id: UUID, post_id: UUID) -> PostPublic:
+        async with self._factory() as session:
+            post = await session.scalar(
+                _with_targets(select(Post)).where(Post.id == post_id, Post.client_id == client_id)
+            )
+        if post is None:
+            raise _not_found()
+        return to_public(post)
+
+    async def page(
+        self, *, client_id: UUID, limit: int, cursor: str | None
+    ) -> tuple[list[PostPublic], str | None]:
+        query = _with_targets(select(Post)).where(Post.client_id == client_id)
+        if cursor:
+            created_at, last_id = _read_cursor(cursor)
+            query = query.where(
+                or_(
+                    Post.created_at < created_at,
+                    and_(Post.created_at == created_at, Post.id < last_id),
+                )
+            )
+        query = query.order_by(Post.created_at.desc(), Post.id.desc()).limit(limit + 1)
+        async with self._factory() as session:
+            posts = list((await session.scalars(query)).all())
+        more = len(posts) > limit
+        posts = posts[:limit]
+        next_cursor = _write_cursor(posts[-1]) if more and posts else None
+        return [to_public(p) for p in posts], next_cursor
+
+    async def cancel(self, *, client_id: UUID, post_id: UUID, now: datetime) -> PostPublic:
+        """Cancel every target not yet handed to a publisher."""
+        async with self._factory() as session, session.begin():
+            post = await self._locked(session, client_id, post_id)
+            pending = [t for t in post.targets if t.status in CANCELLABLE]
+            if not pending and any(t.status in IN_FLIGHT for t in post.targets):
+                raise Problem(
+                    409,
+                    "Too late to cancel: the post is already being published.",
+                    title="Already publishing",
+                )
+            for target in pending:
+                change = Change(
+                    status="cancelled", reason="Cancelled by the client.", code="cancelled"
+                )
+                apply_change(session, target, change, now=now)
+            return to_public(post)
+
+    async def retry(self, *, client_id: UUID, post_id: UUID, now: datetime) -> PostPublic:
+        """Queue failed targets again, with a fresh attempt budget."""
+        async with self._factory() as session, session.begin():
+            post = await self._locked(session, client_id, post_id)
+            failed = [t for t in post.targets if t.status == "failed"]
+            if not failed:
+                raise Problem(
+                    409, "Nothing to retry: no target of this post has failed.", title="Not failed"
+                )
+            for target in failed:
+                target.budget_start = target.attempt
+                change = Change(status="scheduled", reason="Retry requested.", due_at=now)
+                apply_change(session, target, change, now=now)
+            return to_public(post)
+
+    async def _locked(self, session: AsyncSession, client_id: UUID, post_id: UUID) -> Post:
+        post = await session.scalar(
+            select(Post)
+            .options(selectinload(Post.targets))
+            .where(Post.id == post_id, Post.client_id == client_id)
+        )
+        if post is None:
+            raise _not_found()
+        locked = select(Target).where(Target.post_id == post_id).with_for_update()
+        await session.execute(locked.execution_options(populate_existing=True))
+        return post
+
+
+def _with_targets(query: Any) -> Any:
+    return query.options(selectinload(Post.targets))
+
+
+def _not_found() -> Problem:
+    return Problem(404, "No such post.")
+
+
+def _write_cursor(post: Post) -> str:
+    raw = f"{post.created_at.isoformat()}|{post.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _read_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, _, ident = raw.partition("|")
+        value = datetime.fromisoformat(created)
+        if value.tzinfo is None:
+            raise ValueError("naive")
+        return value, UUID(ident)
+    except ValueError as error:
+        raise Problem(
+            422,
+            "Invalid input: cursor.",
+            errors=[_error("cursor", "not a cursor this API gave out", where="query")],
+        ) from error
+
+
+def to_public(post: Post) -> PostPublic:
+    return PostPublic(
+        id=post.id,
+        media_id=post.media_id,
+        scheduled_at=post.scheduled_at,
+        created_at=post.created_at,
+        targets=[
+            TargetPublic(
+                id=t.id,
+                account_id=t.account_id,
+                platform=t.platform,
+                status=t.status,  # type: ignore[arg-type]
+                attempts=t.attempt,
+                next_attempt_at=t.due_at if t.status == "scheduled" else None,
+                remote_id=t.remote_id,
+                remote_url=t.remote_url,
+                last_error=t.last_error,
+                last_error_code=t.last_code,
+                bytes_sent=t.bytes_sent,
+                bytes_total=t.bytes_total,
+                updated_at=t.updated_at,
+                options=t.options,
+            )
+            for t in post.targets
+        ],
+    )

@@ -1,0 +1,134 @@
+"""Consumers: publishers' results (``posts.result.v1``) and auth's accounts (``accounts.v1``).
+
+Each message is one transaction. Results are matched to the target's current
+in-flight attempt by :func:`cachalot_queue.states.on_result`, so redelivered or
+replayed messages change nothing. Account events keep the queue's own
+projection (client, platform, status) and pause, resume or cancel targets;
+an event older than the one already applied is ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cachalot_common.events import AccountChanged, PublishResult, TargetStatus
+from cachalot_queue import states
+from cachalot_queue.states import Change, RetryPolicy
+from cachalot_queue.tables import Account, Target
+from cachalot_queue.transitions import apply_change, snapshot
+from cachalot_queue.wakeup import Wakeup
+
+logger = logging.getLogger(__name__)
+
+_ACCOUNT_AFFECTS: dict[str, tuple[str, ...]] = {
+    "reauth_required": ("scheduled",),
+    "connected": ("paused",),
+    "revoked": ("scheduled", "paused"),
+    "deleted": ("scheduled", "paused"),
+}
+
+
+class EventHandlers:
+    """The queue's reactions to other services' events."""
+
+    def __init__(
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        *,
+        policy: RetryPolicy,
+        clock: Callable[[], datetime],
+        rng: random.Random,
+        relay_wake: Wakeup,
+        scheduler_wake: Wakeup,
+        lock_rows: bool,
+    ) -> None:
+        self._factory = factory
+        self._policy = policy
+        self._clock = clock
+        self._rng = rng
+        self._relay_wake = relay_wake
+        self._scheduler_wake = scheduler_wake
+        self._lock = lock_rows
+
+    async def on_result(self, result: PublishResult) -> None:
+        now = self._clock()
+        query = select(Target).where(Target.id == result.target_id)
+        if self._lock:
+            query = query.with_for_update()
+        async with self._factory() as session, session.begin():
+            target = await session.scalar(query)
+            if target is None or target.post_id != result.post_id:
+                logger.info("result for unknown target %s ignored", result.target_id)
+                return
+            change = states.on_result(
+                snapshot(target), result, policy=self._policy, now=now, rng=self._rng
+            )
+            if change is None:
+                return
+            apply_change(session, target, change, now=now)
+            if change.pause_account:
+                await self._pause_account(session, target, change, now)
+        if not change.touch_only:
+            self._relay_wake.set()
+        if change.status == "scheduled":
+            self._scheduler_wake.set()
+
+    async def _pause_account(
+        self, session: AsyncSession, paused: Target, change: Change, now: datetime
+    ) -> None:
+        """The token is dead: hold every other pending target of that account too."""
+        account = await session.get(Account, paused.account_id)
+        if account is not None and account.status == "connected":
+            account.status = "reauth_required"  # changed_at kept: auth's next event wins
+        query = select(Target).where(
+            Target.account_id == paused.account_id,
+            Target.status == "scheduled",
+            Target.id != paused.id,
+        )
+        for target in (await session.scalars(query)).all():
+            apply_change(
+                session,
+                target,
+                Change(status="paused", reason=change.reason, code=change.code),
+                now=now,
+            )
+
+    async def on_account(self, event: AccountChanged) -> None:
+        now = self._clock()
+        changed = 0
+        async with self._factory() as session, session.begin():
+            account = await session.get(Account, event.account_id, with_for_update=self._lock)
+            if account is not None and account.changed_at > event.occurred_at:
+                logger.info("stale %s event for account %s ignored", event.type, event.account_id)
+                return
+            if account is None:
+                account = Account(id=event.account_id)
+                session.add(account)
+            account.client_id = event.client_id
+            account.platform = event.platform
+            account.status = event.type
+            account.display_name = event.display_name
+            account.changed_at = event.occurred_at
+            query = select(Target).where(
+                Target.account_id == event.account_id,
+                Target.status.in_(_ACCOUNT_AFFECTS[event.type]),
+            )
+            if self._lock:
+                query = query.with_for_update()
+            for target in (await session.scalars(query)).all():
+                change = states.on_account(
+                    event.type, cast(TargetStatus, target.status), event.reason
+                )
+                if change is not None and apply_change(session, target, change, now=now):
+                    changed += 1
+        if changed:
+            self._relay_wake.set()
+            if event.type == "connected":
+                self._scheduler_wake.set()

@@ -1,0 +1,48 @@
+"""The queue's settings: the only place that reads the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+
+from cachalot_common.settings import KafkaSettings, ServiceSettings, require_real_secret
+
+
+class QueueSettings(ServiceSettings, KafkaSettings):
+    """Everything the queue needs; every field is a ``CACHALOT_<NAME>`` variable."""
+
+    http_port: int = Field(default=8104, ge=0, le=65535)
+    database_url: str = "sqlite+aiosqlite:///./var/queue.db"
+    auto_migrate: bool = Field(default=True, description="Run Alembic migrations at start.")
+    session_secret: SecretStr = Field(description="Verifies the client session cookie.")
+    media_dir: Path = Path("./var/media")
+    max_media_bytes: int = Field(default=4 * 1024**3, ge=1, description="Upload size cap.")
+    consumer_group: str = Field(default="queue", description="Kafka consumer group id.")
+    kafka_session_timeout_ms: int = Field(
+        default=10_000,
+        ge=1000,
+        description="Consumer session timeout; Tansu holds a group join for about half of it.",
+    )
+    run_workers: bool = Field(
+        default=True, description="Run scheduler, reconciler and outbox relay in this process."
+    )
+    max_attempts: int = Field(default=5, ge=1, description="Dispatches per run before failing.")
+    backoff_base_s: float = Field(default=5.0, gt=0, description="First retry delay.")
+    backoff_max_s: float = Field(default=1800.0, gt=0, description="Longest retry delay.")
+    reconcile_after_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="A dispatched/publishing target silent this long is checked.",
+    )
+    max_reconciles: int = Field(default=3, ge=1, description="Checks before giving up on a target.")
+    scheduler_max_sleep_s: float = Field(default=0.2, gt=0, le=5)
+    dispatch_batch: int = Field(default=200, ge=1, le=5000)
+    schedule_grace_s: float = Field(
+        default=30.0, ge=0, description="scheduled_at this far in the past is taken as now."
+    )
+
+    @model_validator(mode="after")
+    def _real_secret_in_production(self) -> QueueSettings:
+        require_real_secret(self.environment, "CACHALOT_SESSION_SECRET", self.session_secret)
+        return self

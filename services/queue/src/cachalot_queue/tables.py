@@ -1,0 +1,160 @@
+"""The queue's tables (SQLAlchemy 2 typed ORM), kept apart from the domain rules.
+
+* ``accounts``: the queue's projection of auth's ``accounts.v1`` events;
+* ``media``: videos in the media store;
+* ``posts`` and ``targets``: one target per (post, account), the unit of publishing;
+* ``outbox``: events written in the same transaction as the change they describe.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on both backends (SQLite keeps no zone by itself)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), UUID: Uuid()}
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    client_id: Mapped[UUID] = mapped_column(index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(24))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    changed_at: Mapped[datetime] = mapped_column(comment="occurred_at of the last event applied")
+
+
+class Media(Base):
+    __tablename__ = "media"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    client_id: Mapped[UUID] = mapped_column(index=True)
+    path: Mapped[str] = mapped_column(String(300))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(32))
+    duration_sec: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime]
+
+
+class Post(Base):
+    __tablename__ = "posts"
+    __table_args__ = (
+        UniqueConstraint("client_id", "idempotency_key", name="uq_posts_idempotency"),
+        Index("ix_posts_client_created", "client_id", "created_at", "id"),
+    )
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    client_id: Mapped[UUID]
+    media_id: Mapped[UUID] = mapped_column(ForeignKey("media.id"))
+    scheduled_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+
+    targets: Mapped[list[Target]] = relationship(
+        back_populates="post", order_by="Target.position", lazy="raise"
+    )
+    media: Mapped[Media] = relationship(lazy="raise")
+
+
+class Target(Base):
+    __tablename__ = "targets"
+    __table_args__ = (
+        Index(
+            "ix_targets_due",
+            "due_at",
+            postgresql_where=text("status = 'scheduled'"),
+            sqlite_where=text("status = 'scheduled'"),
+        ),
+        Index("ix_targets_account_status", "account_id", "status"),
+        Index("ix_targets_status_activity", "status", "last_activity_at"),
+    )
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    post_id: Mapped[UUID] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    client_id: Mapped[UUID]
+    account_id: Mapped[UUID]
+    platform: Mapped[str] = mapped_column(String(16))
+    options: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))
+    attempt: Mapped[int] = mapped_column(Integer, default=0, comment="dispatches so far")
+    budget_start: Mapped[int] = mapped_column(Integer, default=0, comment="attempt at run start")
+    reconciles: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime | None]
+    last_activity_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+    remote_id: Mapped[str | None] = mapped_column(String(200))
+    remote_url: Mapped[str | None] = mapped_column(String(1000))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_code: Mapped[str | None] = mapped_column(String(100))
+    bytes_sent: Mapped[int | None] = mapped_column(BigInteger)
+    bytes_total: Mapped[int | None] = mapped_column(BigInteger)
+
+    post: Mapped[Post] = relationship(back_populates="targets", lazy="raise")
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index(
+            "ix_outbox_unsent",
+            "id",
+            postgresql_where=text("sent_at IS NULL"),
+            sqlite_where=text("sent_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    topic: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[str] = mapped_column(Text)
+    trace: Mapped[dict[str, Any] | None] = mapped_column(comment="W3C trace context carrier")
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]

@@ -1,0 +1,109 @@
+"""Persisting a :class:`~cachalot_queue.states.Change`: the row and its events together.
+
+Every status change writes ``posts.status.v1`` (and, for failures people must
+act on, ``notify.v1`` to the operator) into the outbox inside the caller's
+transaction, so the change and its announcement are one unit of work.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cachalot_common.events import NotifyRequested, PostStatusChanged, TargetStatus
+from cachalot_common.topics import NOTIFY, POSTS_STATUS, Platform
+from cachalot_queue.outbox import enqueue
+from cachalot_queue.states import IN_FLIGHT, PLATFORM_NAMES, Change, TargetState, can_move
+from cachalot_queue.tables import Target
+
+OPERATOR_KEY = "operator"
+
+
+def snapshot(target: Target) -> TargetState:
+    return TargetState(
+        status=cast(TargetStatus, target.status),
+        attempt=target.attempt,
+        budget_start=target.budget_start,
+        platform=target.platform,
+        bytes_sent=target.bytes_sent,
+    )
+
+
+def apply_change(session: AsyncSession, target: Target, change: Change, *, now: datetime) -> bool:
+    """Apply ``change`` to ``target`` and queue its events; False if not allowed."""
+    if change.touch_only:
+        target.bytes_sent = (
+            change.bytes_sent if change.bytes_sent is not None else target.bytes_sent
+        )
+        target.bytes_total = change.bytes_total or target.bytes_total
+        target.last_activity_at = now
+        return True
+    previous = cast(TargetStatus, target.status)
+    if not can_move(previous, change.status):
+        return False
+    target.status = change.status
+    target.updated_at = now
+    if change.status == "dispatched":
+        target.attempt += 1
+        target.reconciles = 0
+        target.bytes_sent = None
+        target.due_at = None
+    elif change.status == "scheduled":
+        target.due_at = change.due_at or max(now, target.due_at or now)
+    if change.status in IN_FLIGHT:
+        target.last_activity_at = now
+    if change.bytes_sent is not None:
+        target.bytes_sent = change.bytes_sent
+    if change.bytes_total is not None:
+        target.bytes_total = change.bytes_total
+    if change.remote_id is not None:
+        target.remote_id = change.remote_id
+    if change.remote_url is not None:
+        target.remote_url = change.remote_url
+    if change.status == "published":
+        target.last_error = target.last_code = None
+    elif change.code is not None:
+        target.last_error = change.reason
+        target.last_code = change.code
+    announce(session, target, previous, change)
+    return True
+
+
+def announce(
+    session: AsyncSession, target: Target, previous: TargetStatus | None, change: Change
+) -> None:
+    enqueue(
+        session,
+        POSTS_STATUS,
+        str(target.post_id),
+        PostStatusChanged(
+            post_id=target.post_id,
+            target_id=target.id,
+            client_id=target.client_id,
+            account_id=target.account_id,
+            platform=cast(Platform, target.platform),
+            status=change.status,
+            previous=previous,
+            reason=change.reason,
+            remote_url=target.remote_url if change.status == "published" else None,
+        ),
+    )
+    if change.notify_operator:
+        name = PLATFORM_NAMES.get(target.platform, target.platform)
+        text = (
+            f"{name} post failed for good.\n"
+            f"post {target.post_id}, target {target.id}, account {target.account_id}\n"
+            f"attempts: {target.attempt}\nreason: {change.reason or 'none given'}"
+        )
+        enqueue(
+            session,
+            NOTIFY,
+            OPERATOR_KEY,
+            NotifyRequested(
+                channel="operator_telegram",
+                subject=f"{name} post failed",
+                text=text[:3500],
+            ),
+        )

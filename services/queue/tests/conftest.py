@@ -1,0 +1,43 @@
+"""Fixtures for the queue's tests (helpers live in ``queue_support``)."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from queue_support import QueueServer, Recorder, start_queue
+
+
+@pytest.fixture(scope="session")
+async def recorder(kafka_bootstrap: str) -> AsyncIterator[Recorder]:
+    recorder = Recorder(kafka_bootstrap)
+    await recorder.start()
+    yield recorder
+    await recorder.stop()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+async def queue(
+    request: pytest.FixtureRequest,
+    kafka_bootstrap: str,
+    kafka_idempotence: bool,
+    tmp_path_factory: pytest.TempPathFactory,
+    recorder: Recorder,
+) -> AsyncIterator[QueueServer]:
+    """A running queue on SQLite and on PostgreSQL (each test runs on both)."""
+    root = tmp_path_factory.mktemp(f"queue-{request.param}")
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{root / 'queue.db'}"
+    else:
+        postgres = request.getfixturevalue("postgres")
+        url = postgres.create_database(f"q_{uuid.uuid4().hex[:12]}")
+    server = await start_queue(url, kafka_bootstrap, kafka_idempotence, root / "media")
+    yield server
+    await server.stop()
+    await server.kafka.stop()

@@ -1,0 +1,288 @@
+"""The HTTP API over real HTTP, on SQLite and PostgreSQL, with the real broker behind it."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from queue_support import FIXTURES, QueueServer, at_offset
+
+pytestmark = pytest.mark.integration
+
+
+async def test_every_route_refuses_a_request_without_a_session(queue: QueueServer) -> None:
+    async with httpx.AsyncClient(base_url=queue.base_url) as anonymous:
+        for method, path in [
+            ("POST", "/api/v1/media"),
+            ("POST", "/api/v1/posts"),
+            ("GET", "/api/v1/posts"),
+            ("GET", f"/api/v1/posts/{uuid.uuid4()}"),
+            ("POST", f"/api/v1/posts/{uuid.uuid4()}/cancel"),
+            ("POST", f"/api/v1/posts/{uuid.uuid4()}/retry"),
+        ]:
+            response = await anonymous.request(method, path, cookies={"cachalot_session": "x.y.z"})
+            assert response.status_code == 401, (method, path)
+            assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type"),
+    [("tiny.mp4", "video/mp4"), ("tiny.mov", "video/quicktime"), ("tiny.webm", "video/webm")],
+)
+async def test_a_video_is_streamed_into_the_store_with_its_hash(
+    queue: QueueServer, name: str, content_type: str
+) -> None:
+    client = queue.client()
+    data = (FIXTURES / name).read_bytes()
+    response = await client.http.post(
+        "/api/v1/media", content=data, headers={"Content-Type": "application/octet-stream"}
+    )
+    assert response.status_code == 201, response.text
+    media = response.json()
+    assert media["size"] == len(data)
+    assert media["sha256"] == hashlib.sha256(data).hexdigest()
+    assert media["content_type"] == content_type
+    stored = list(queue.runtime.settings.media_dir.glob(f"{media['id']}.*"))
+    assert len(stored) == 1
+    assert stored[0].read_bytes() == data
+    if content_type != "video/webm":
+        assert media["duration_sec"] == pytest.approx(1.0, abs=0.1)
+
+
+async def test_a_chunked_upload_without_length_is_streamed_too(queue: QueueServer) -> None:
+    client = queue.client()
+    data = (FIXTURES / "tiny.mp4").read_bytes()
+
+    async def chunks() -> Any:
+        for start in range(0, len(data), 1000):
+            yield data[start : start + 1000]
+
+    response = await client.http.post("/api/v1/media", content=chunks())
+    assert response.status_code == 201, response.text
+    assert response.json()["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+async def test_a_video_over_the_size_cap_is_refused_with_413_and_nothing_is_kept(
+    queue: QueueServer,
+) -> None:
+    client = queue.client()
+    head = (FIXTURES / "tiny.mp4").read_bytes()
+    cap = queue.runtime.settings.max_media_bytes
+    before = set(queue.runtime.settings.media_dir.rglob("*"))
+
+    declared = await client.http.post("/api/v1/media", content=head + bytes(cap))
+    assert declared.status_code == 413
+    assert declared.headers["content-type"] == "application/problem+json"
+
+    async def endless() -> Any:
+        yield head
+        for _ in range(cap // 65536 + 2):
+            yield bytes(65536)
+
+    streamed = await client.http.post("/api/v1/media", content=endless())
+    assert streamed.status_code == 413
+    assert set(queue.runtime.settings.media_dir.rglob("*")) == before
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"hello, this is plain text and not a video at all" * 100,
+        b"\x89PNG\r\n\x1a\n" + bytes(5000),
+        b"\x00\x00\x00\x20ftypM4A \x00\x00\x00\x00M4A mp42isom" + bytes(5000),  # audio only
+        b"\x1a\x45\xdf\xa3\x93\x42\x82\x88matroska" + bytes(5000),  # Matroska, not WebM
+        b"",
+    ],
+    ids=["text", "png", "m4a", "matroska", "empty"],
+)
+async def test_anything_but_mp4_mov_or_webm_is_refused_with_415(
+    queue: QueueServer, content: bytes
+) -> None:
+    client = queue.client()
+    response = await client.http.post(
+        "/api/v1/media", content=content, headers={"Content-Type": "video/mp4"}
+    )
+    assert response.status_code == 415
+    assert "MP4" in response.json()["detail"]
+
+
+async def test_a_queued_post_shows_each_target_as_scheduled(queue: QueueServer) -> None:
+    client = queue.client()
+    youtube = await client.account("youtube")
+    tiktok = await client.account("tiktok")
+    post = await client.queue(youtube=youtube, tiktok=tiktok, at=at_offset(3600))
+
+    assert [t["platform"] for t in post["targets"]] == ["youtube", "tiktok"]
+    assert {t["status"] for t in post["targets"]} == {"scheduled"}
+    assert post["targets"][0]["options"]["title"] == "A test video"
+    assert post["targets"][1]["options"]["privacy_level"] == "SELF_ONLY"
+    fetched = await client.get(post["id"])
+    assert fetched == post
+
+
+def _cases(media: str, yt: str, tt: str) -> list[tuple[dict[str, Any], str]]:
+    def body(**changes: Any) -> dict[str, Any]:
+        base: dict[str, Any] = {
+            "media_id": media,
+            "targets": [
+                {"account_id": tt, "tiktok": {"caption": "ok"}},
+                {"account_id": yt, "youtube": {"title": "ok"}},
+            ],
+        }
+        base.update(changes)
+        return base
+
+    def yt_fields(**fields: Any) -> dict[str, Any]:
+        return body(
+            targets=[
+                {"account_id": tt},
+                {"account_id": yt, "youtube": {"title": "ok", **fields}},
+            ]
+        )
+
+    return [
+        (yt_fields(title=""), "targets[1].youtube.title"),
+        (yt_fields(title="x" * 101), "targets[1].youtube.title"),
+        (yt_fields(title="a <b> title"), "targets[1].youtube.title"),
+        (yt_fields(description="é" * 2501), "targets[1].youtube.description"),
+        (yt_fields(tags=["t" * 50] * 10), "targets[1].youtube.tags"),
+        (yt_fields(privacy_status="friends"), "targets[1].youtube.privacy_status"),
+        (yt_fields(colour="red"), "targets[1].youtube.colour"),
+        (
+            body(targets=[{"account_id": tt, "tiktok": {"caption": "😀" * 1101}}]),
+            "targets[0].tiktok.caption",
+        ),
+        (
+            body(targets=[{"account_id": tt, "tiktok": {"privacy_level": "EVERYONE"}}]),
+            "targets[0].tiktok.privacy_level",
+        ),
+        (body(targets=[{"account_id": yt}]), "targets[0].youtube"),
+        (body(targets=[{"account_id": yt, "tiktok": {}}]), "targets[0].tiktok"),
+        (body(targets=[{"account_id": str(uuid.uuid4())}]), "targets[0].account_id"),
+        (body(targets=[{"account_id": "not-a-uuid"}]), "targets[0].account_id"),
+        (body(targets=[{"account_id": tt}, {"account_id": tt}]), "targets[1].account_id"),
+        (body(targets=[]), "targets"),
+        (body(media_id=str(uuid.uuid4())), "media_id"),
+        (body(scheduled_at=at_offset(-3600).isoformat()), "scheduled_at"),
+        (body(scheduled_at="2030-01-01T10:00:00"), "scheduled_at"),
+        (body(scheduled_at="tomorrow"), "scheduled_at"),
+    ]
+
+
+async def test_every_bad_input_gets_a_422_naming_its_field(queue: QueueServer) -> None:
+    client = queue.client()
+    youtube = await client.account("youtube")
+    tiktok = await client.account("tiktok")
+    media = await client.upload()
+    for body, field in _cases(media["id"], str(youtube), str(tiktok)):
+        response = await client.post(body)
+        assert response.status_code == 422, (field, response.text)
+        problem = response.json()
+        assert response.headers["content-type"] == "application/problem+json"
+        assert field in [e["field"] for e in problem["errors"]], (field, problem)
+        assert field in problem["detail"]
+
+
+async def test_an_account_that_needs_reconnecting_cannot_be_targeted(queue: QueueServer) -> None:
+    client = queue.client()
+    youtube = await client.account("youtube", event="reauth_required")
+    media = await client.upload()
+    response = await client.post(
+        {
+            "media_id": media["id"],
+            "targets": [{"account_id": str(youtube), "youtube": {"title": "t"}}],
+        }
+    )
+    assert response.status_code == 422
+    assert "reconnected" in response.json()["errors"][0]["message"]
+
+
+async def test_another_clients_media_and_accounts_cannot_be_used(queue: QueueServer) -> None:
+    alice, bob = queue.client(), queue.client()
+    bobs_account = await bob.account("youtube")
+    bobs_media = await bob.upload()
+    response = await alice.post(
+        {
+            "media_id": bobs_media["id"],
+            "targets": [{"account_id": str(bobs_account), "youtube": {"title": "t"}}],
+        }
+    )
+    assert response.status_code == 422
+    fields = {e["field"] for e in response.json()["errors"]}
+    assert fields == {"media_id", "targets[0].account_id"}
+
+
+async def test_the_same_idempotency_key_twice_gives_one_post(queue: QueueServer) -> None:
+    client = queue.client()
+    youtube = await client.account("youtube")
+    media = await client.upload()
+    body = {
+        "media_id": media["id"],
+        "targets": [{"account_id": str(youtube), "youtube": {"title": "once"}}],
+        "scheduled_at": at_offset(3600).isoformat(),
+    }
+    first = await client.post(body, **{"Idempotency-Key": "create-1"})
+    second = await client.post(body, **{"Idempotency-Key": "create-1"})
+    assert first.status_code == second.status_code == 201
+    assert second.headers.get("Idempotent-Replayed") == "true"
+    assert first.json() == second.json()
+    listed = (await client.http.get("/api/v1/posts")).json()
+    assert [p["id"] for p in listed["items"]] == [first.json()["id"]]
+
+    changed = await client.post(
+        {**body, "targets": [{"account_id": str(youtube), "youtube": {"title": "twice"}}]},
+        **{"Idempotency-Key": "create-1"},
+    )
+    assert changed.status_code == 422
+    assert "Idempotency-Key" in changed.json()["detail"]
+    other_client = queue.client()
+    other_account = await other_client.account("youtube")
+    other_media = await other_client.upload()
+    theirs = await other_client.post(
+        {
+            "media_id": other_media["id"],
+            "targets": [{"account_id": str(other_account), "youtube": {"title": "x"}}],
+        },
+        **{"Idempotency-Key": "create-1"},
+    )
+    assert theirs.status_code == 201, "keys are per client"
+
+
+async def test_a_client_cannot_read_cancel_or_retry_another_clients_post(
+    queue: QueueServer,
+) -> None:
+    alice, bob = queue.client(), queue.client()
+    post = await alice.queue(youtube=await alice.account("youtube"), at=at_offset(3600))
+    for method, path in [
+        ("GET", f"/api/v1/posts/{post['id']}"),
+        ("POST", f"/api/v1/posts/{post['id']}/cancel"),
+        ("POST", f"/api/v1/posts/{post['id']}/retry"),
+    ]:
+        response = await bob.http.request(method, path)
+        assert response.status_code == 404, (method, path)
+    assert (await bob.http.get("/api/v1/posts")).json()["items"] == []
+    assert (await alice.get(post["id"]))["targets"][0]["status"] == "scheduled"
+
+
+async def test_posts_are_listed_newest_first_a_page_at_a_time(queue: QueueServer) -> None:
+    client = queue.client()
+    youtube = await client.account("youtube")
+    created = [(await client.queue(youtube=youtube, at=at_offset(3600)))["id"] for _ in range(5)]
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await client.http.get("/api/v1/posts", params=params)).json()
+        seen += [p["id"] for p in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == list(reversed(created))
+    bad = await client.http.get("/api/v1/posts", params={"cursor": "nonsense"})
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "cursor"

@@ -1,0 +1,310 @@
+"""Scheduling, dispatch and results through the real broker, on SQLite and PostgreSQL.
+
+The recorder is an independent consumer of what the queue publishes; the
+tests play the publisher's part by sending ``posts.result.v1`` events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from datetime import datetime
+from typing import Any
+
+import pytest
+from queue_support import QueueServer, Recorder, at_offset, eventually, now
+
+pytestmark = pytest.mark.integration
+
+
+async def dispatched(
+    recorder: Recorder, post: dict[str, Any], index: int = 0, count: int = 1
+) -> Any:
+    target = post["targets"][index]["id"]
+    return await eventually(
+        lambda: (
+            len(recorder.commands(target, reconcile=False)) >= count
+            and recorder.commands(target, reconcile=False)
+        ),
+        timeout=15,
+    )
+
+
+async def status_of(queue: QueueServer, post: dict[str, Any], index: int = 0) -> str:
+    return (await queue.target(post["targets"][index]["id"])).status
+
+
+async def until_status(
+    queue: QueueServer, post: dict[str, Any], status: str, index: int = 0, timeout: float = 15
+) -> None:
+    async def reached() -> bool:
+        return await status_of(queue, post, index) == status
+
+    await eventually(reached, timeout=timeout)
+
+
+async def test_posts_scheduled_seconds_ahead_are_dispatched_within_a_second_of_their_time(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client = queue.client()
+    youtube = await client.account("youtube")
+    tiktok = await client.account("tiktok")
+    posts = [
+        await client.queue(youtube=youtube, tiktok=tiktok, at=at_offset(2.5 + i * 0.3))
+        for i in range(5)
+    ]
+    lateness: list[float] = []
+    claimed: list[float] = []
+    for post in posts:
+        due = datetime.fromisoformat(post["scheduled_at"])
+        for index in (0, 1):
+            [command] = await dispatched(recorder, post, index)
+            early_or_late = (command.received - due).total_seconds()
+            assert early_or_late >= 0, "never before its time"
+            lateness.append(early_or_late)
+            target = await queue.target(post["targets"][index]["id"])
+            assert target.last_activity_at is not None
+            claimed.append((target.last_activity_at - due).total_seconds())
+            assert command.key == post["targets"][index]["account_id"]
+            assert command.value["attempt"] == 1
+            assert command.value["media"]["size"] > 0
+    print(
+        f"\ndispatch lateness ({queue.runtime.engine.dialect.name}): "
+        f"received max {max(lateness) * 1000:.0f} ms, median {statistics.median(lateness) * 1000:.0f}"
+        f" ms; claimed max {max(claimed) * 1000:.0f} ms, median "
+        f"{statistics.median(claimed) * 1000:.0f} ms"
+    )
+    assert max(lateness) < 1.0
+    assert recorder.statuses(posts[0]["targets"][0]["id"])[:2] == ["scheduled", "dispatched"]
+
+
+async def test_a_post_cancelled_before_its_time_is_never_dispatched(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client = queue.client()
+    post = await client.queue(youtube=await client.account("youtube"), at=at_offset(1.5))
+    response = await client.http.post(f"/api/v1/posts/{post['id']}/cancel")
+    assert response.status_code == 200
+    assert response.json()["targets"][0]["status"] == "cancelled"
+    await asyncio.sleep(2.5)
+    assert recorder.commands(post["targets"][0]["id"]) == []
+    assert await status_of(queue, post) == "cancelled"
+    again = await client.http.post(f"/api/v1/posts/{post['id']}/cancel")
+    assert again.status_code == 200, "cancelling twice is harmless"
+
+
+async def test_progress_and_publication_are_recorded_and_announced(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client = queue.client()
+    post = await client.queue(tiktok=await client.account("tiktok"))
+    await dispatched(recorder, post)
+    await queue.result(post, type="progress", bytes_sent=1000, bytes_total=4000)
+    await until_status(queue, post, "publishing")
+    await queue.result(post, type="progress", bytes_sent=3000, bytes_total=4000)
+    await eventually(lambda: _bytes(queue, post, 3000))
+    await queue.result(
+        post,
+        type="published",
+        remote_id="7300000000000000001",
+        remote_url="https://www.tiktok.com/@someone/video/7300000000000000001",
+        bytes_total=4000,
+    )
+    await until_status(queue, post, "published")
+    shown = (await client.get(post["id"]))["targets"][0]
+    assert shown["remote_id"] == "7300000000000000001"
+    assert shown["remote_url"].endswith("7300000000000000001")
+    assert shown["bytes_sent"] == 4000
+    target = post["targets"][0]["id"]
+    await eventually(lambda: "published" in recorder.statuses(target))
+    assert recorder.statuses(target) == ["scheduled", "dispatched", "publishing", "published"]
+
+
+async def _bytes(queue: QueueServer, post: dict[str, Any], sent: int) -> bool:
+    return (await queue.target(post["targets"][0]["id"])).bytes_sent == sent
+
+
+async def test_a_retryable_failure_is_dispatched_again_after_a_backoff(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client = queue.client()
+    post = await client.queue(youtube=await client.account("youtube"))
+    await dispatched(recorder, post)
+    sent_at = now()
+    await queue.result(post, type="retryable", code="http_503", reason="YouTube answered 503")
+    second = await dispatched(recorder, post, count=2)
+    assert [c.value["attempt"] for c in second] == [1, 2]
+    waited = (second[1].received - sent_at).total_seconds()
+    policy_base = queue.runtime.settings.backoff_base_s
+    assert waited >= policy_base / 2, "the backoff was honoured"
+    shown = (await client.get(post["id"]))["targets"][0]
+    assert shown["attempts"] == 2
+    assert "503" in shown["last_error"]
+
+
+async def test_retry_after_from_the_platform_is_honoured(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client = queue.client()
+    post = await client.queue(tiktok=await client.account("tiktok"))
+    await dispatched(recorder, post)
+    await queue.result(post, type="retryable", code="rate_limit_exceeded", retry_after_s=1.5)
+    target = await queue.target(post["targets"][0]["id"])
+    await eventually(lambda: _status_is(queue, post, "scheduled"))
+    target = await queue.target(post["targets"][0]["id"])
+    assert target.due_at is not None
+    assert (target.due_at - target.updated_at).total_seconds() >= 1.49
+    await dispatched(recorder, post, count=2)
+
+
+async def _status_is(queue: QueueServer, post: dict[str, Any], status: str) -> bool:
+    return await status_of(queue, post) == status
+
+
+async def test_attempts_are_capped_then_the_target_fails_and_the_operator_is_told(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client = queue.client()
+    post = await client.queue(youtube=await client.account("youtube"))
+    cap = queue.runtime.settings.max_attempts
+    for attempt in range(1, cap + 1):
+        await dispatched(recorder, post, count=attempt)
+        await queue.result(post, type="retryable", code="http_500", reason="YouTube answered 500")
+    await until_status(queue, post, "failed")
+    shown = (await client.get(post["id"]))["targets"][0]
+    assert shown["attempts"] == cap
+    assert f"gave up after {cap} attempts" in shown["last_error"]
+    await eventually(lambda: recorder.notices(post["targets"][0]["id"]))
+
+
+async def test_a_permanent_failure_keeps_its_reason_tells_the_operator_and_can_be_retried(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client = queue.client()
+    post = await client.queue(tiktok=await client.account("tiktok"))
+    await dispatched(recorder, post)
+    reason = "TikTok: this account may only post privately until the app is audited"
+    await queue.result(
+        post,
+        type="failed",
+        code="unaudited_client_can_only_post_to_private_accounts",
+        reason=reason,
+    )
+    await until_status(queue, post, "failed")
+    shown = (await client.get(post["id"]))["targets"][0]
+    assert shown["last_error"] == reason
+    assert shown["last_error_code"] == "unaudited_client_can_only_post_to_private_accounts"
+    [notice] = await eventually(lambda: recorder.notices(post["targets"][0]["id"]))
+    assert notice.value["channel"] == "operator_telegram"
+    assert reason in notice.value["text"]
+
+    cancel = await client.http.post(f"/api/v1/posts/{post['id']}/cancel")
+    assert cancel.status_code == 200
+    retried = await client.http.post(f"/api/v1/posts/{post['id']}/retry")
+    assert retried.status_code == 200
+    commands = await dispatched(recorder, post, count=2)
+    assert commands[-1].value["attempt"] == 2
+    nothing = await client.http.post(f"/api/v1/posts/{post['id']}/retry")
+    assert nothing.status_code == 409
+
+
+async def test_reauth_pauses_the_accounts_targets_and_a_reconnect_resumes_them(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client = queue.client()
+    tiktok = await client.account("tiktok")
+    first = await client.queue(tiktok=tiktok)
+    later = await client.queue(tiktok=tiktok, at=at_offset(60))
+    await dispatched(recorder, first)
+    await queue.result(
+        first,
+        type="failed",
+        code="invalid_grant",
+        reason="TikTok refused the refresh token",
+        reauth_required=True,
+    )
+    await until_status(queue, first, "paused")
+    await until_status(queue, later, "paused")
+    assert "reconnect" in (await client.get(first["id"]))["targets"][0]["last_error"]
+
+    await client.account_event(tiktok, "tiktok", "connected")
+    await until_status(queue, later, "scheduled")
+    commands = await dispatched(recorder, first, count=2)
+    assert commands[-1].value["attempt"] == 2
+
+
+async def test_an_accounts_reauth_event_pauses_and_its_reconnect_resumes(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client = queue.client()
+    youtube = await client.account("youtube")
+    post = await client.queue(youtube=youtube, at=at_offset(1.0))
+    await client.account_event(
+        youtube, "youtube", "reauth_required", reason="Google said invalid_grant"
+    )
+    await until_status(queue, post, "paused")
+    await asyncio.sleep(1.2)
+    assert recorder.commands(post["targets"][0]["id"]) == [], "paused targets are not sent"
+    await client.account_event(youtube, "youtube", "connected")
+    await dispatched(recorder, post)
+
+
+async def test_a_revoked_account_cancels_its_pending_targets(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client = queue.client()
+    youtube = await client.account("youtube")
+    post = await client.queue(youtube=youtube, at=at_offset(60))
+    await client.account_event(youtube, "youtube", "revoked")
+    await until_status(queue, post, "cancelled")
+    assert (await client.get(post["id"]))["targets"][0]["last_error_code"] == "account_revoked"
+
+
+async def test_the_reconciler_resends_a_silent_target_asking_for_a_status_check(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client = queue.client()
+    post = await client.queue(youtube=await client.account("youtube"))
+    await dispatched(recorder, post)
+    target = post["targets"][0]["id"]
+    checks = await eventually(lambda: recorder.commands(target, reconcile=True), timeout=15)
+    assert checks[0].value["attempt"] == 1, "the same attempt, checked, not a new upload"
+    assert await status_of(queue, post) == "dispatched"
+    await queue.result(
+        post, type="published", remote_id="vid123", remote_url="https://youtu.be/vid123"
+    )
+    await until_status(queue, post, "published")
+
+
+async def test_results_replayed_from_the_start_change_nothing(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client = queue.client()
+    post = await client.queue(youtube=await client.account("youtube"))
+    await dispatched(recorder, post)
+    history = [
+        await queue.result(post, type="retryable", code="http_503", reason="YouTube answered 503")
+    ]
+    await dispatched(recorder, post, count=2)
+    history.append(await queue.result(post, type="progress", bytes_sent=10, bytes_total=20))
+    history.append(
+        await queue.result(
+            post,
+            type="published",
+            remote_id="abc",
+            remote_url="https://youtu.be/abc",
+            bytes_total=20,
+        )
+    )
+    await until_status(queue, post, "published")
+    before = await client.get(post["id"])
+    target = post["targets"][0]["id"]
+    statuses = list(recorder.statuses(target))
+    for event in history * 2:
+        await queue.kafka.send("posts.result.v1", event, key=post["id"])
+    marker = await queue.result(post, type="progress", bytes_sent=1, bytes_total=20)
+    assert marker.attempt == 2
+    await asyncio.sleep(1.0)
+    assert await client.get(post["id"]) == before
+    assert recorder.statuses(target) == statuses
+    assert len(recorder.commands(target, reconcile=False)) == 2

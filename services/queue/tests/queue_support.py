@@ -1,0 +1,305 @@
+"""Helpers for the queue's tests: real servers over real HTTP, a real broker, real databases.
+
+A queue runs in-process under uvicorn on a free port (so tests can read its
+database through the same engine), with its own consumer group so several
+queues in one session never split each other's partitions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from cachalot_common.events import AccountChanged, PublishResult
+from cachalot_common.kafka import encode
+from cachalot_common.sessions import COOKIE_NAME, issue_session
+from cachalot_common.topics import ACCOUNTS, NOTIFY, POSTS_RESULT, POSTS_STATUS, publish_topic
+from cachalot_queue.main import Runtime, create_app
+from cachalot_queue.settings import QueueSettings
+from cachalot_queue.tables import Account, Target
+from cachalot_testing.ports import free_port
+
+SECRET = "queue-tests-session-secret-0123456789abcdef"
+FIXTURES = Path(__file__).parent / "fixtures"
+WATCHED = (publish_topic("tiktok"), publish_topic("youtube"), POSTS_STATUS, NOTIFY)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def eventually(
+    check: Callable[[], Any], *, timeout: float = 10.0, every: float = 0.05
+) -> Any:
+    """Poll an (async) check until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(every)
+
+
+@dataclass
+class Seen:
+    topic: str
+    value: dict[str, Any]
+    key: str
+    received: datetime
+
+
+class Recorder:
+    """Everything the queue publishes, as seen by an independent consumer."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._consumer = AIOKafkaConsumer(
+            *WATCHED,
+            bootstrap_servers=bootstrap,
+            group_id=f"queue-tests-{uuid.uuid4().hex[:8]}",
+            auto_offset_reset="latest",
+            enable_auto_commit=True,
+            session_timeout_ms=2000,
+            heartbeat_interval_ms=200,
+            fetch_max_wait_ms=20,
+        )
+        self.seen: list[Seen] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._pump())
+        # wait for the group assignment so nothing published from now on is missed
+        await eventually(lambda: self._consumer.assignment(), timeout=30)
+
+    async def _pump(self) -> None:
+        async for message in self._consumer:
+            self.seen.append(
+                Seen(
+                    topic=message.topic,
+                    value=json.loads(message.value or b"{}"),
+                    key=(message.key or b"").decode(),
+                    received=now(),
+                )
+            )
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._consumer.stop()
+
+    def commands(self, target_id: Any, *, reconcile: bool | None = None) -> list[Seen]:
+        return [
+            s
+            for s in self.seen
+            if s.topic.startswith("posts.publish.")
+            and s.value.get("target_id") == str(target_id)
+            and (reconcile is None or s.value.get("reconcile") is reconcile)
+        ]
+
+    def statuses(self, target_id: Any) -> list[str]:
+        return [
+            s.value["status"]
+            for s in self.seen
+            if s.topic == POSTS_STATUS and s.value.get("target_id") == str(target_id)
+        ]
+
+    def notices(self, text: str) -> list[Seen]:
+        return [s for s in self.seen if s.topic == NOTIFY and text in s.value.get("text", "")]
+
+
+class Kafka:
+    """A producer for the events other services would send."""
+
+    def __init__(self, bootstrap: str, idempotence: bool) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, acks="all", enable_idempotence=idempotence
+        )
+
+    async def start(self) -> None:
+        await self._producer.start()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def send(self, topic: str, event: BaseModel, key: str) -> None:
+        await self._producer.send_and_wait(topic, encode(event), key=key.encode())
+
+
+@dataclass
+class QueueServer:
+    runtime: Runtime
+    base_url: str
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+    kafka: Kafka
+    clients: list[httpx.AsyncClient] = field(default_factory=list)
+
+    async def stop(self) -> None:
+        for client in self.clients:
+            await client.aclose()
+        self.server.should_exit = True
+        await self.task
+
+    def client(self, client_id: uuid.UUID | None = None) -> ApiClient:
+        client_id = client_id or uuid.uuid4()
+        token, _ = issue_session(client_id=client_id, secret=SECRET, lifetime_s=3600)
+        http = httpx.AsyncClient(base_url=self.base_url, cookies={COOKIE_NAME: token}, timeout=30.0)
+        self.clients.append(http)
+        return ApiClient(self, client_id, http)
+
+    async def target(self, target_id: Any) -> Target:
+        async with self.runtime.factory() as session:
+            found = await session.get(Target, uuid.UUID(str(target_id)), populate_existing=True)
+        assert found is not None
+        return found
+
+    async def result(self, post: dict[str, Any], index: int = 0, **fields: Any) -> PublishResult:
+        """Send a publisher's result for ``post``'s target ``index`` (current attempt)."""
+        target = post["targets"][index]
+        current = await self.target(target["id"])
+        event = PublishResult(
+            post_id=post["id"],
+            target_id=target["id"],
+            account_id=target["account_id"],
+            platform=target["platform"],
+            attempt=fields.pop("attempt", current.attempt),
+            **fields,
+        )
+        await self.kafka.send(POSTS_RESULT, event, key=post["id"])
+        return event
+
+
+class ApiClient:
+    """One signed-in client of the queue's API, with its connected accounts."""
+
+    def __init__(self, server: QueueServer, client_id: uuid.UUID, http: httpx.AsyncClient) -> None:
+        self.server = server
+        self.id = client_id
+        self.http = http
+
+    async def account(self, platform: str, event: str = "connected", **extra: Any) -> uuid.UUID:
+        account_id = extra.pop("account_id", None) or uuid.uuid4()
+        await self.account_event(account_id, platform, event, **extra)
+        return account_id
+
+    async def account_event(
+        self, account_id: uuid.UUID, platform: str, event: str, **extra: Any
+    ) -> AccountChanged:
+        message = AccountChanged(
+            type=event,  # type: ignore[arg-type]
+            account_id=account_id,
+            client_id=self.id,
+            platform=platform,  # type: ignore[arg-type]
+            **extra,
+        )
+        await self.server.kafka.send(ACCOUNTS, message, key=str(account_id))
+
+        async def applied() -> bool:
+            async with self.server.runtime.factory() as session:
+                row = await session.scalar(select(Account).where(Account.id == account_id))
+            return row is not None and row.changed_at >= message.occurred_at
+
+        await eventually(applied, timeout=20)
+        return message
+
+    async def upload(self, name: str = "tiny.mp4", **headers: str) -> dict[str, Any]:
+        response = await self.http.post(
+            "/api/v1/media",
+            content=(FIXTURES / name).read_bytes(),
+            headers={"Content-Type": "video/mp4", **headers},
+        )
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    async def post(self, body: dict[str, Any], **headers: str) -> httpx.Response:
+        return await self.http.post("/api/v1/posts", json=body, headers=headers)
+
+    async def queue(
+        self,
+        *,
+        youtube: uuid.UUID | None = None,
+        tiktok: uuid.UUID | None = None,
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """Upload the fixture and queue it for the given accounts."""
+        media = await self.upload()
+        targets: list[dict[str, Any]] = []
+        if youtube:
+            targets.append({"account_id": str(youtube), "youtube": {"title": "A test video"}})
+        if tiktok:
+            targets.append({"account_id": str(tiktok), "tiktok": {"caption": "hello"}})
+        body: dict[str, Any] = {"media_id": media["id"], "targets": targets}
+        if at is not None:
+            body["scheduled_at"] = at.isoformat()
+        response = await self.post(body)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    async def get(self, post_id: Any) -> dict[str, Any]:
+        response = await self.http.get(f"/api/v1/posts/{post_id}")
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+
+async def start_queue(
+    database_url: str,
+    kafka_bootstrap: str,
+    kafka_idempotence: bool,
+    media_dir: Path,
+    **overrides: Any,
+) -> QueueServer:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "kafka_bootstrap": kafka_bootstrap,
+        "kafka_idempotence": kafka_idempotence,
+        "session_secret": SECRET,
+        "media_dir": media_dir,
+        "max_media_bytes": 1024 * 1024,
+        "consumer_group": f"queue-{uuid.uuid4().hex[:8]}",
+        "kafka_session_timeout_ms": 2000,
+        "backoff_base_s": 0.4,
+        "backoff_max_s": 2.0,
+        "reconcile_after_s": 2.0,
+        "max_reconciles": 3,
+        "environment": "test",
+        "log_format": "text",
+    }
+    values.update(overrides)
+    settings = QueueSettings(**values)
+    app = create_app(settings)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    )
+    task = asyncio.create_task(server.serve())
+    await eventually(lambda: server.started or task.done(), timeout=60)
+    if task.done():
+        task.result()
+        raise RuntimeError("queue server stopped at start")
+    kafka = Kafka(kafka_bootstrap, kafka_idempotence)
+    await kafka.start()
+    return QueueServer(app.state.runtime, f"http://127.0.0.1:{port}", server, task, kafka)
+
+
+def at_offset(seconds: float) -> datetime:
+    return now() + timedelta(seconds=seconds)
