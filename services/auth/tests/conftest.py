@@ -280,3 +280,16 @@ def platform_stats():
 @pytest.fixture
 def faults():
     return push_faults
+
+
+@pytest.fixture
+def start_auth(fresh_sandbox: Sandbox):
+    """Start (another) auth replica: ``async with start_auth(url, **settings) as running``."""
+
+    def start(
+        database_url: str, **overrides: Any
+    ) -> contextlib.AbstractAsyncContextManager[RunningAuth]:
+        app_options = overrides.pop("app_options", {})
+        return serve_auth(auth_settings(fresh_sandbox, database_url, **overrides), **app_options)
+
+    return start

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Annotated, Any
 
@@ -11,8 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from cachalot_auth.api.deps import Services, services
 from cachalot_auth.leasing import AccountNotFound, LeaseRefused
 from cachalot_auth.providers.base import PlatformUnavailable
+from cachalot_common.crypto import TokenDecryptionError
 from cachalot_common.problems import Problem
 from cachalot_common.service_auth import ServiceAuthError, ServiceIdentity, verify_service_token
+
+logger = logging.getLogger(__name__)
 
 ServicesDep = Annotated[Services, Depends(services)]
 
@@ -62,6 +66,9 @@ def create_router() -> APIRouter:
             raise Problem(404, "No such account.") from None
         except LeaseRefused as refused:
             raise Problem(409, refused.detail, code=refused.code) from None
+        except TokenDecryptionError as error:
+            logger.error("lease refused: %s", error)
+            raise Problem(500, f"{error}; the operator must look at this account.") from None
         except PlatformUnavailable as error:
             raise Problem(
                 503,

@@ -1,0 +1,151 @@
+"""Tokens at rest: nothing readable in the database, nothing movable between rows."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+import pytest
+from sqlalchemy import select, text, update
+
+from cachalot_auth.custody import TokenVault
+from cachalot_auth.models import Account, Token
+from cachalot_auth.rotation import rotate_keys
+from cachalot_common.crypto import KeyRing, TokenDecryptionError, generate_key
+
+
+async def all_rows_as_text(factory) -> str:
+    """Every value of every table, as one string (what a database dump would show)."""
+    chunks: list[str] = []
+    async with factory() as db:
+        for table in (
+            "clients",
+            "accounts",
+            "tokens",
+            "sessions",
+            "oauth_attempts",
+            "lease_audit",
+            "outbox",
+        ):
+            for row in (await db.execute(text(f"SELECT * FROM {table}"))).all():
+                chunks.append(" ".join(str(v) for v in row))
+    return "\n".join(chunks)
+
+
+async def two_accounts(auth, sign_in, consent) -> list[str]:
+    ids = []
+    for user in ("-000sandboxAliceOpenId", "-000sandboxBobOpenId"):
+        async with auth.browser() as browser:
+            await sign_in(browser, "tiktok", user=user)
+            await consent(browser)
+            ids.append((await browser.get("/api/v1/accounts")).json()[0]["id"])
+    return ids
+
+
+async def test_the_raw_database_holds_no_token(auth, sign_in, consent, lease_client, expire):
+    ids = await two_accounts(auth, sign_in, consent)
+    seen: list[str] = []
+    async with httpx.AsyncClient() as http:
+        client = lease_client(auth, http)
+        for account_id in ids:
+            seen.append(
+                (await client.lease(uuid.UUID(account_id), post_id=uuid.uuid4())).access_token
+            )
+            await expire(auth, account_id)
+            seen.append(
+                (await client.lease(uuid.UUID(account_id), post_id=uuid.uuid4())).access_token
+            )
+    dump = await all_rows_as_text(auth.app.state.factory)
+    assert "v1." in dump  # sealed tokens are there...
+    for token in seen:
+        assert token not in dump  # ...but no plaintext
+        assert token.removeprefix("act.") not in dump
+
+
+async def test_a_ciphertext_moved_to_another_row_fails_to_decrypt_naming_the_account(
+    auth, sign_in, consent, lease_client
+):
+    alice, bob = await two_accounts(auth, sign_in, consent)
+    async with auth.app.state.factory() as db, db.begin():
+        stolen = await db.scalar(
+            select(Token.ciphertext).where(Token.account_id == alice, Token.kind == "access")
+        )
+        await db.execute(
+            update(Token)
+            .where(Token.account_id == bob, Token.kind == "access")
+            .values(ciphertext=stolen)
+        )
+    vault: TokenVault = auth.app.state.vault
+    async with auth.app.state.factory() as db:
+        account = await db.get(Account, bob)
+        row = await db.get(Token, (bob, "access"))
+        with pytest.raises(TokenDecryptionError, match=bob):
+            vault.open(account, row)
+        refresh = await db.get(Token, (alice, "refresh"))
+        row.ciphertext = refresh.ciphertext  # access/refresh swap within one account
+        with pytest.raises(TokenDecryptionError):
+            vault.open(await db.get(Account, alice), row)
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(
+            f"{auth.base_url}/internal/v1/accounts/{bob}/lease",
+            json={"post_id": str(uuid.uuid4())},
+            headers={"Authorization": "Bearer " + _service_token()},
+        )
+    assert answer.status_code == 500
+    assert bob in answer.json()["detail"]
+    assert "act." not in answer.text
+
+
+def _service_token() -> str:
+    from cachalot_common.service_auth import mint_service_token
+
+    return mint_service_token(
+        service="publisher-tiktok", secret="publisher-tiktok-test-secret-0123456789"
+    )
+
+
+async def test_key_rotation_round_trip_under_concurrent_leases(
+    auth, sign_in, consent, lease_client, expire
+):
+    ids = await two_accounts(auth, sign_in, consent)
+    factory = auth.app.state.factory
+    old_setting = auth.settings.token_keys.get_secret_value()
+    v2_key = generate_key()
+    new_ring = KeyRing.from_setting(f"v2:{v2_key},{old_setting}")
+    # the running service learns the new key (as a redeploy with v2 first would)
+    auth.app.state.vault.keys = new_ring
+    stop = asyncio.Event()
+    leased: list[str] = []
+
+    async def keep_leasing() -> None:
+        async with httpx.AsyncClient() as http:
+            client = lease_client(auth, http)
+            while not stop.is_set():
+                for account_id in ids:
+                    await expire(auth, account_id)
+                    lease = await client.lease(uuid.UUID(account_id), post_id=uuid.uuid4())
+                    leased.append(lease.access_token)
+
+    load = asyncio.create_task(keep_leasing())
+    await asyncio.sleep(0.3)
+    report = await rotate_keys(factory, TokenVault(new_ring), batch=1)
+    stop.set()
+    await load
+    assert report.failed == 0
+    assert report.resealed + report.skipped_changed >= 1
+    async with factory() as db:
+        versions = set((await db.scalars(select(Token.key_version))).all())
+        assert versions == {"v2"}
+        only_v2 = TokenVault(KeyRing.from_setting(f"v2:{v2_key}"))  # v1 can now be dropped
+        for token, account in (await db.execute(select(Token, Account).join(Account))).all():
+            assert only_v2.open(account, token)
+    assert leased
+    async with httpx.AsyncClient() as http:
+        for account_id in ids:
+            lease = await lease_client(auth, http).lease(
+                uuid.UUID(account_id), post_id=uuid.uuid4()
+            )
+            assert lease.access_token
+    again = await rotate_keys(factory, TokenVault(new_ring))
+    assert (again.resealed, again.failed) == (0, 0)  # resumable: nothing left to do
