@@ -63,11 +63,16 @@ def utf16_len(text: str) -> int:
 
 @dataclass(frozen=True)
 class Span:
-    """A run of text in one style. ``truncatable`` spans are cut first when too long."""
+    """A run of text in one style.
+
+    When the whole is too long, ``optional`` spans (a footer) are dropped
+    first, then ``truncatable`` ones (the typed message) are cut.
+    """
 
     text: str
     style: Style = "plain"
     truncatable: bool = False
+    optional: bool = False
 
 
 def render(spans: list[Span], parse_mode: ParseMode) -> str:
@@ -104,11 +109,11 @@ def shown_text(spans: list[Span]) -> str:
 
 
 def fit(spans: list[Span], limit: int = TELEGRAM_TEXT_LIMIT) -> list[Span]:
-    """Cut truncatable spans (last first) so the shown text is at most ``limit`` units."""
-    excess = utf16_len(shown_text(spans)) - limit
-    if excess <= 0:
+    """Drop optional spans, then cut truncatable ones (last first), to fit ``limit`` units."""
+    if utf16_len(shown_text(spans)) <= limit:
         return spans
-    result = list(spans)
+    result = [span for span in spans if not span.optional]
+    excess = utf16_len(shown_text(result)) - limit
     for index in reversed(range(len(result))):
         span = result[index]
         if excess <= 0:

@@ -3,8 +3,9 @@
 Everything that came from outside (a submitter's name and message, a
 platform's error text) is passed through :func:`formatting.visible` and never
 interpreted; the submitter's message is the part cut when the whole would
-exceed Telegram's limit. Each message ends with a fixed footer (id and
-time), so Telegram's trimming of trailing whitespace never eats typed text.
+exceed Telegram's limit, after the footer (id, time, IP), which is dropped
+first so a 4000-character message usually arrives whole. The footer also
+keeps Telegram's trimming of trailing whitespace away from typed text.
 """
 
 from __future__ import annotations
@@ -48,22 +49,19 @@ def _line(label: str, value: str | None, style: Style = "plain") -> list[Span]:
 
 def contact_submitted(event: ContactSubmitted) -> list[Span]:
     """A new lead: who, how to reach them, what about, and their message as typed."""
-    kind = "Telegram" if event.contact_kind == "telegram" else "phone"
     category = CATEGORY_LABELS.get(event.category, event.category)
     spans = [
         Span("New contact request\n", "bold"),
         *_line("Name", event.name),
-        Span("Contact: ", "bold"),
-        Span(_field(event.contact), "code"),
-        Span(f" ({kind})\n"),
+        *_line("Contact", event.contact, "code"),
         *_line("Category", category),
-        Span("Message:\n", "bold"),
+        Span("\n"),
         Span(visible(event.message), truncatable=True),
-        Span("\n\n"),
-        Span(f"Submission {event.event_id} · {_when(event.occurred_at)}", "italic"),
+        Span("\n\n", optional=True),
+        Span(f"Submission {event.event_id} · {_when(event.occurred_at)}", "italic", optional=True),
     ]
     if event.ip:
-        spans.append(Span(f" · IP {_field(event.ip)}", "italic"))
+        spans.append(Span(f" · IP {_field(event.ip)}", "italic", optional=True))
     return fit(spans)
 
 

@@ -139,9 +139,9 @@ def test_contact_message_shows_every_field_as_typed(mode):
     event = contact()
     text = shown(render(messages.contact_submitted(event), mode), mode)
     assert text.startswith("New contact request\nName: Ада <Lovelace> *\n")
-    assert "Contact: @ada_lovelace (Telegram)\n" in text
+    assert "Contact: @ada_lovelace\n" in text
     assert "Category: Video production\n" in text
-    assert "Message:\nNeed a video.\n<b>not bold</b>\n\n" in text
+    assert "Category: Video production\n\nNeed a video.\n<b>not bold</b>\n\n" in text
     assert text.endswith(f"Submission {event.event_id} · 2026-11-29 03:00:00 UTC · IP 203.0.113.9")
 
 
@@ -152,4 +152,12 @@ def test_contact_message_with_a_4000_character_special_message_fits_telegrams_li
     text = shown(raw, mode)
     assert utf16_len(text) <= TELEGRAM_TEXT_LIMIT
     assert "more characters]" in text
-    assert text.endswith("IP 203.0.113.9")
+
+
+@pytest.mark.parametrize("mode", ["HTML", "MarkdownV2"])
+def test_a_4000_character_message_arrives_whole_by_dropping_the_footer(mode):
+    typed = "<b>&*_`\\ é\n" * 400
+    event = contact(name="Ada", message=typed[:4000])
+    text = shown(render(messages.contact_submitted(event), mode), mode)
+    assert text.endswith("Category: Video production\n\n" + typed[:4000].rstrip())
+    assert str(event.event_id) not in text

@@ -82,8 +82,8 @@ async def test_a_contact_submission_becomes_one_operator_message_as_typed(harnes
     event = contact()
     await harness.publish(topics.CONTACT_SUBMITTED, event)
     [message] = await sandbox.messages()
-    assert "Message:\n<b>Hi</b> *there* _you_ \\o/ 😀\nsecond line\n\n" in message["text"]
-    assert "Contact: +441234567890 (phone)" in message["text"]
+    assert "\n\n<b>Hi</b> *there* _you_ \\o/ 😀\nsecond line\n\n" in message["text"]
+    assert "Contact: +441234567890\n" in message["text"]
     assert message["parse_mode"] == "HTML"
 
 
