@@ -42,7 +42,7 @@ INFRASTRUCTURE = frozenset({"kafka", "kafka-init", "postgres", "jaeger", "volume
 GATEWAY = "gateway"
 SANDBOX = "sandbox"
 MEDIA_MOUNT = "/data/media"
-CONTACT_LOG_MOUNT = "/data/contact"
+CONTACT_LOG_MOUNT = "/var/lib/cachalot/contact"  # the VOLUME of contact's image
 SECRET_NAME = re.compile(r"(SECRET|PASSWORD|_TOKEN$|_KEYS$|CREDENTIALS)")
 Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -653,6 +653,19 @@ def check_storage_and_routes(manifests: list[dict[str, Any]], *, where: str) -> 
     )
     annotations = media["metadata"]["annotations"]
     assert annotations["nginx.ingress.kubernetes.io/proxy-request-buffering"] == "off"
+
+    policies = of_kind(manifests, "NetworkPolicy")
+    deny = policies["default-deny-ingress"]["spec"]
+    assert deny["podSelector"] == {}, where
+    assert deny["policyTypes"] == ["Ingress"], where
+    assert "ingress" not in deny, where
+    public = policies["from-ingress-controller"]["spec"]["podSelector"]["matchExpressions"][0]
+    exposed = {service for service, _ in routes.values()} | {GATEWAY}
+    assert exposed <= set(public["values"]), f"{where}: the ingress cannot reach {exposed}"
+    lease = policies["auth-from-publishers"]["spec"]["ingress"][0]["from"][0]["podSelector"]
+    for name in publisher_names():
+        labels = deployments[name]["spec"]["template"]["metadata"]["labels"]
+        assert lease["matchLabels"].items() <= labels.items(), f"{where}: {name} -> auth"
 
 
 def test_every_service_directory_has_a_kubernetes_deployment() -> None:
