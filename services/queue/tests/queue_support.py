@@ -69,12 +69,12 @@ class Seen:
 class Recorder:
     """Everything the queue publishes, as seen by an independent consumer."""
 
-    def __init__(self, bootstrap: str) -> None:
+    def __init__(self, bootstrap: str, offset_reset: str = "latest") -> None:
         self._consumer = AIOKafkaConsumer(
             *WATCHED,
             bootstrap_servers=bootstrap,
             group_id=f"queue-tests-{uuid.uuid4().hex[:8]}",
-            auto_offset_reset="latest",
+            auto_offset_reset=offset_reset,
             enable_auto_commit=True,
             session_timeout_ms=2000,
             heartbeat_interval_ms=200,

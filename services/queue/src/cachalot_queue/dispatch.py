@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import cast
 from uuid import UUID
 
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -160,7 +161,18 @@ class Scheduler(Worker):
             media = await media_for(session, targets)
             for target in targets:
                 apply_change(session, target, Change(status="dispatched"), now=now)
-                send_command(session, target, media[target.post_id], reconcile=False)
+                try:
+                    send_command(session, target, media[target.post_id], reconcile=False)
+                except (ValidationError, KeyError) as error:
+                    # A row no command can be built from must not block the others.
+                    logger.error("target %s cannot be dispatched: %s", target.id, error)
+                    broken = Change(
+                        status="failed",
+                        reason="The post's stored settings are invalid; queue it again.",
+                        code="invalid_target",
+                        notify_operator=True,
+                    )
+                    apply_change(session, target, broken, now=now)
         return len(targets)
 
     async def seconds_to_next(self) -> float:

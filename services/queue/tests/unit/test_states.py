@@ -1,0 +1,160 @@
+"""The per-target state machine decides every transition; these are its rules."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from cachalot_common.events import PublishResult
+from cachalot_queue.states import (
+    ALLOWED,
+    RetryPolicy,
+    TargetState,
+    can_move,
+    on_account,
+    on_result,
+)
+
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+POLICY = RetryPolicy(max_attempts=3, base_s=10, max_s=100)
+
+
+def result(type_: str, attempt: int = 1, **fields: Any) -> PublishResult:
+    return PublishResult(
+        type=type_,  # type: ignore[arg-type]
+        post_id=uuid.uuid4(),
+        target_id=uuid.uuid4(),
+        account_id=uuid.uuid4(),
+        platform="tiktok",
+        attempt=attempt,
+        **fields,
+    )
+
+
+def target(status: str = "dispatched", attempt: int = 1, **fields: Any) -> TargetState:
+    values: dict[str, Any] = {"budget_start": 0, "platform": "tiktok", **fields}
+    return TargetState(status=status, attempt=attempt, **values)  # type: ignore[arg-type]
+
+
+def decide(state: TargetState, event: PublishResult) -> Any:
+    return on_result(state, event, policy=POLICY, now=NOW, rng=random.Random(1))
+
+
+def test_terminal_states_have_no_way_out() -> None:
+    assert ALLOWED["published"] == frozenset()
+    assert ALLOWED["cancelled"] == frozenset()
+    assert not can_move("published", "scheduled")
+    assert can_move("failed", "scheduled"), "a person may retry a failure"
+
+
+def test_first_progress_moves_a_dispatched_target_to_publishing() -> None:
+    change = decide(target(), result("progress", bytes_sent=5, bytes_total=10))
+    assert change.status == "publishing"
+    assert not change.touch_only
+    assert change.bytes_sent == 5
+
+
+def test_later_progress_only_updates_bytes_and_never_goes_backwards() -> None:
+    publishing = target("publishing", bytes_sent=5)
+    assert decide(publishing, result("progress", bytes_sent=8)).touch_only
+    assert decide(publishing, result("progress", bytes_sent=3)) is None
+    assert decide(publishing, result("progress", bytes_sent=5)) is None
+
+
+def test_a_result_for_an_older_attempt_changes_nothing() -> None:
+    for kind in ("progress", "published", "failed", "retryable"):
+        assert decide(target(attempt=2), result(kind, attempt=1, bytes_sent=1)) is None
+
+
+def test_a_result_for_a_target_not_in_flight_changes_nothing() -> None:
+    for status in ("scheduled", "published", "failed", "cancelled", "paused"):
+        assert decide(target(status), result("published")) is None
+
+
+def test_published_keeps_the_remote_id_and_url() -> None:
+    change = decide(target(), result("published", remote_id="v1", remote_url="https://x/v1"))
+    assert (change.status, change.remote_id, change.remote_url) == (
+        "published",
+        "v1",
+        "https://x/v1",
+    )
+
+
+def test_retryable_schedules_the_next_attempt_with_backoff() -> None:
+    change = decide(target(), result("retryable", code="http_503", reason="TikTok answered 503"))
+    assert change.status == "scheduled"
+    delay = (change.due_at - NOW).total_seconds()
+    assert 5 <= delay <= 10
+    assert "TikTok answered 503" in change.reason
+    assert not change.notify_operator
+
+
+def test_retryable_honours_the_platforms_retry_after() -> None:
+    change = decide(target(), result("retryable", retry_after_s=60))
+    assert change.due_at == NOW + timedelta(seconds=60)
+
+
+def test_retryable_past_the_attempt_cap_fails_and_tells_the_operator() -> None:
+    change = decide(target(attempt=3), result("retryable", attempt=3, reason="still 503"))
+    assert change.status == "failed"
+    assert change.notify_operator
+    assert "gave up after 3 attempts" in change.reason
+
+
+def test_a_manual_retry_gives_a_fresh_attempt_budget() -> None:
+    change = decide(target(attempt=4, budget_start=3), result("retryable", attempt=4))
+    assert change.status == "scheduled"
+
+
+def test_a_permanent_failure_keeps_a_reason_a_person_can_act_on() -> None:
+    reason = "this account may only post privately until the app is audited"
+    change = decide(target(), result("failed", code="unaudited", reason=reason))
+    assert change.status == "failed"
+    assert change.reason == f"TikTok: {reason}"
+    assert change.notify_operator
+
+
+def test_a_failure_without_a_reason_still_says_something_useful() -> None:
+    change = decide(target(), result("failed", code="internal"))
+    assert "internal" in change.reason
+
+
+def test_a_dead_token_pauses_the_target_and_its_account() -> None:
+    change = decide(target("publishing"), result("failed", reauth_required=True))
+    assert change.status == "paused"
+    assert change.pause_account
+    assert not change.notify_operator
+
+
+@pytest.mark.parametrize(
+    ("event", "status", "expected"),
+    [
+        ("reauth_required", "scheduled", "paused"),
+        ("reauth_required", "dispatched", None),
+        ("connected", "paused", "scheduled"),
+        ("connected", "scheduled", None),
+        ("revoked", "scheduled", "cancelled"),
+        ("revoked", "paused", "cancelled"),
+        ("deleted", "scheduled", "cancelled"),
+        ("deleted", "published", None),
+        ("revoked", "publishing", None),
+    ],
+)
+def test_account_events_pause_resume_or_cancel_pending_targets(
+    event: str, status: str, expected: str | None
+) -> None:
+    change = on_account(event, status, None)  # type: ignore[arg-type]
+    assert (change.status if change else None) == expected
+
+
+def test_backoff_grows_exponentially_within_its_cap() -> None:
+    rng = random.Random(7)
+    policy = RetryPolicy(max_attempts=10, base_s=1, max_s=30)
+    delays = [policy.delay(n, None, rng) for n in range(1, 9)]
+    for n, delay in enumerate(delays, start=1):
+        step = min(30, 2 ** (n - 1))
+        assert step / 2 <= delay <= step
