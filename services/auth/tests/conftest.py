@@ -137,7 +137,14 @@ async def serve_auth(settings: AuthSettings, **app_options: Any) -> AsyncIterato
     options.pop("use_kafka", None)
     app = create_app(settings, **options)
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            access_log=False,
+            proxy_headers=False,  # as cachalot_common.app.serve runs it
+        )
     )
     task = asyncio.create_task(server.serve())
     while not server.started:
