@@ -733,6 +733,7 @@ def test_each_overlay_builds_and_keeps_every_rule(overlay: str) -> None:
         expected.discard(SANDBOX)
         assert SANDBOX not in deployments, "the sandbox never runs in prod"
     assert set(deployments) == expected, where
+    assert deployments["contact"]["spec"]["replicas"] == 1, "the contact log has one writer"
     for name, deployment in deployments.items():
         image = container_of(deployment)["image"]
         tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else ""
