@@ -375,6 +375,17 @@ def test_the_gateway_sets_x_forwarded_for_and_serves_the_dashboard() -> None:
     assert (ROOT / "web" / "index.html").exists()
 
 
+def test_the_gateway_is_built_here_and_is_the_only_proxy_the_services_trust() -> None:
+    gateway = compose_service(GATEWAY)
+    assert gateway["build"] == {"context": ".", "dockerfile": "deploy/gateway/Dockerfile"}
+    assert gateway["read_only"] is True
+    assert "/healthz" in " ".join(gateway["healthcheck"]["test"])
+    address = gateway["networks"]["default"]["ipv4_address"]
+    for name in service_names():
+        if name != SANDBOX:
+            assert compose_env(name)["CACHALOT_TRUSTED_PROXIES"] == f'["{address}"]', name
+
+
 def test_the_access_log_leaves_out_query_strings() -> None:
     log_format = re.search(r"log_format cachalot[^;]*;", NGINX_CONF.read_text(), re.S)
     assert log_format
