@@ -749,3 +749,45 @@ def test_each_overlay_builds_and_keeps_every_rule(overlay: str) -> None:
         image = container_of(deployment)["image"]
         tag = image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else ""
         assert tag not in {"", "latest"}, f"{where}: {name} image {image} has no pinned tag"
+
+
+def test_the_topic_script_waits_for_the_broker_then_creates_each_topic_idempotently(
+    tmp_path: Path,
+) -> None:
+    calls = tmp_path / "calls"
+    stub = tmp_path / "kafka-topics.sh"
+    # Kafka's CLI stand-in: the broker "answers" from the third --list on.
+    stub.write_text(
+        "#!/usr/bin/env bash\n"
+        f'echo "$*" >> {calls}\n'
+        'if [[ " $* " == *" --list "* ]]; then\n'
+        f'  n=$(grep -c -- "--list" {calls}); [ "$n" -ge 3 ]\n'
+        "fi\n"
+    )
+    stub.chmod(0o755)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "KAFKA_BIN": str(tmp_path),
+        "KAFKA_BOOTSTRAP": "broker.test:9092",
+        "KAFKA_REPLICATION_FACTOR": "3",
+        "KAFKA_MIN_ISR": "2",
+    }
+    script = TOPICS_SCRIPT.read_text().replace("sleep 2", "sleep 0")
+    (tmp_path / "create-topics.sh").write_text(script)
+    done = subprocess.run(
+        ["bash", str(tmp_path / "create-topics.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    creates = [line.split() for line in calls.read_text().splitlines() if "--create" in line]
+    created = {args[args.index("--topic") + 1] for args in creates}
+    assert created == expected_topics() | {topics.dlq(t) for t in expected_topics()}
+    for args in creates:
+        assert "--if-not-exists" in args
+        assert args[args.index("--bootstrap-server") + 1] == "broker.test:9092"
+        assert args[args.index("--replication-factor") + 1] == "3"
+        assert "min.insync.replicas=2" in args
