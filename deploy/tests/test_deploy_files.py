@@ -208,6 +208,19 @@ def test_every_dockerfile_runs_as_a_non_root_user() -> None:
         assert users[-1] not in {"root", "0", "0:0"}, f"{dockerfile}: runs as root"
 
 
+def test_every_dockerfile_starts_its_own_package_on_the_port_compose_expects() -> None:
+    for name in service_names():
+        dockerfile = ROOT / "services" / name / "Dockerfile"
+        if not dockerfile.exists():
+            continue
+        text = dockerfile.read_text()
+        package = settings_class(name).__module__.split(".")[0]
+        assert f'"-m", "{package}"' in text, f"{dockerfile}: CMD should run {package}"
+        port = re.search(r"CACHALOT_HTTP_PORT=(\d+)", text)
+        if port:
+            assert port.group(1) == compose_env(name)["CACHALOT_HTTP_PORT"], dockerfile
+
+
 def test_every_service_is_built_from_its_own_dockerfile_with_the_repository_root_as_context() -> (
     None
 ):
