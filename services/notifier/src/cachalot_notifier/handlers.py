@@ -1,18 +1,22 @@
 """Kafka subscribers, registered in one place: event → operator message.
 
 Each handler turns one event into spans (:mod:`messages`) and a dedupe key,
-and calls the service. Decoding failures never reach here: ``subscribe``
-parks them in ``<topic>.dlq``. A message Telegram refuses for good is parked
-there too, with the reason, so one bad event never blocks a partition.
+and calls the service. The four topics share ONE consumer (group
+``notifier``): each extra group member costs a rebalance at start, seconds
+on Tansu. It keeps ``cachalot_common.kafka.subscribe``'s contract: decode or
+park in ``<topic>.dlq`` and carry on, acknowledge only after the handler
+succeeded. A message Telegram refuses for good is parked there too, with
+the reason, so one bad event never blocks a partition.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-from faststream.kafka import KafkaBroker
-from pydantic import BaseModel
+from faststream.kafka import KafkaBroker, KafkaMessage
+from pydantic import BaseModel, ValidationError
 
 from cachalot_common import topics
 from cachalot_common.events import (
@@ -22,7 +26,7 @@ from cachalot_common.events import (
     NotifyRequested,
     PostStatusChanged,
 )
-from cachalot_common.kafka import encode, subscribe
+from cachalot_common.kafka import encode, send_to_dlq
 from cachalot_notifier import messages
 from cachalot_notifier.dedupe import NotificationKey
 from cachalot_notifier.formatting import Span
@@ -96,11 +100,29 @@ def register_handlers(
             topics.NOTIFY, event, str(event.recipient or ""), messages.notify_requested(event)
         )
 
-    routes: list[tuple[str, type[BaseModel], Callable[..., Awaitable[None]]]] = [
-        (topics.CONTACT_SUBMITTED, ContactSubmitted, on_contact_submitted),
-        (topics.POSTS_STATUS, PostStatusChanged, on_post_status),
-        (topics.ACCOUNTS, AccountChanged, on_account_changed),
-        (topics.NOTIFY, NotifyRequested, on_notify),
-    ]
-    for topic, model, handler in routes:
-        subscribe(broker, topic, model, handler, group_id=GROUP_ID)
+    routes: dict[str, tuple[type[BaseModel], Callable[[Any], Awaitable[None]]]] = {
+        topics.CONTACT_SUBMITTED: (ContactSubmitted, on_contact_submitted),
+        topics.POSTS_STATUS: (PostStatusChanged, on_post_status),
+        topics.ACCOUNTS: (AccountChanged, on_account_changed),
+        topics.NOTIFY: (NotifyRequested, on_notify),
+    }
+
+    async def consume(body: Any, message: KafkaMessage) -> None:
+        topic = message.raw_message.topic  # type: ignore[union-attr]
+        model, handler = routes[topic]
+        try:
+            event = model.model_validate_json(message.body)
+        except ValidationError as error:
+            await send_to_dlq(broker, topic, message, reason=_reason(error))
+            return
+        await handler(event)
+
+    broker.subscriber(*routes, group_id=GROUP_ID, auto_offset_reset="earliest")(consume)
+
+
+def _reason(error: ValidationError) -> str:
+    first = error.errors()[0] if error.errors() else None
+    if first is None:
+        return "undecodable message"
+    where = ".".join(str(part) for part in first["loc"]) or "body"
+    return f"undecodable message: {where}: {first['msg']}"[:300]

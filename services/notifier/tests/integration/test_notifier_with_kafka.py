@@ -1,0 +1,262 @@
+"""The notifier as it runs: a real process on a real Tansu broker, PostgreSQL for the dedupe
+table, and the sandbox Telegram served over real HTTP by its own process.
+
+One notifier is shared by the whole module (a consumer-group join on Tansu
+takes seconds); each test tells its messages apart by their unique text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+from faststream.kafka import KafkaBroker
+
+from cachalot_common import topics
+from cachalot_common.events import ContactSubmitted
+from cachalot_common.kafka import build_broker, publish_event
+from cachalot_common.settings import KafkaSettings
+from cachalot_testing.processes import ServiceProcess
+
+pytestmark = pytest.mark.integration
+
+BOT_TOKEN = "918273645:AAnotifierTESTtokenNEVERinLOGS_12345"
+OPERATOR_CHAT = "777001"
+
+
+@pytest.fixture(scope="module")
+def sandbox_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    logs = tmp_path_factory.mktemp("sandbox")
+    process = ServiceProcess(
+        "cachalot_sandbox",
+        env={"CACHALOT_TELEGRAM_BOT_TOKEN": BOT_TOKEN},
+        log_path=logs / "sandbox.log",
+    ).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture(scope="module")
+def notifier_process(
+    tmp_path_factory: pytest.TempPathFactory,
+    sandbox_process: ServiceProcess,
+    kafka_bootstrap: str,
+    kafka_idempotence: bool,
+    postgres: Any,
+) -> Iterator[ServiceProcess]:
+    logs = tmp_path_factory.mktemp("notifier")
+    database = postgres.create_database(f"notifier_{uuid.uuid4().hex[:10]}")
+    process = ServiceProcess(
+        "cachalot_notifier",
+        env={
+            "CACHALOT_KAFKA_BOOTSTRAP": kafka_bootstrap,
+            "CACHALOT_KAFKA_IDEMPOTENCE": str(kafka_idempotence).lower(),
+            "CACHALOT_DATABASE_URL": database,
+            "CACHALOT_TELEGRAM_BOT_TOKEN": BOT_TOKEN,
+            "CACHALOT_OPERATOR_CHAT_ID": OPERATOR_CHAT,
+            "CACHALOT_TELEGRAM_API_BASE": f"{sandbox_process.base_url}/telegram",
+            "CACHALOT_TELEGRAM_BACKOFF_INITIAL_S": "0.05",
+            "CACHALOT_TELEGRAM_BACKOFF_MAX_S": "0.2",
+            "CACHALOT_LOG_LEVEL": "DEBUG",
+        },
+        log_path=logs / "notifier.log",
+    ).start()
+    yield process
+    process.stop()
+
+
+class Operator:
+    """Watches the operator's chat in the sandbox and drives its fault switch."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def messages(self) -> list[dict[str, Any]]:
+        response = await self.http.get(
+            "/sandbox/telegram/messages", params={"chat_id": OPERATOR_CHAT}
+        )
+        return list(response.json()["messages"])
+
+    async def messages_with(self, marker: str) -> list[dict[str, Any]]:
+        return [m for m in await self.messages() if marker in m["text"]]
+
+    async def wait_for(self, marker: str, *, count: int = 1, timeout: float = 30.0) -> list[Any]:
+        found = await eventually(lambda: self.messages_with(marker), timeout=timeout)
+        assert len(found) == count, found
+        return found
+
+    async def send_calls(self) -> int:
+        calls = (await self.http.get("/sandbox/telegram/calls")).json()["calls"]
+        return int(calls.get("sendMessage", 0))
+
+    async def queue_faults(self, *faults: dict[str, Any]) -> None:
+        response = await self.http.post(
+            "/sandbox/telegram/faults", json={"responses": list(faults)}
+        )
+        assert response.status_code == 201
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[list[Any]]], *, timeout: float = 30.0
+) -> list[Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = await probe()
+        if found:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"nothing arrived within {timeout}s")
+
+
+@pytest.fixture(scope="module")
+async def producer(kafka_bootstrap: str, kafka_idempotence: bool) -> AsyncIterator[KafkaBroker]:
+    settings = KafkaSettings(kafka_bootstrap=kafka_bootstrap, kafka_idempotence=kafka_idempotence)
+    broker = build_broker(settings, client_id="notifier-tests")
+    await broker.start()
+    yield broker
+    await broker.stop()
+
+
+@pytest.fixture(scope="module")
+async def operator(
+    notifier_process: ServiceProcess, sandbox_process: ServiceProcess, producer: KafkaBroker
+) -> AsyncIterator[Operator]:
+    """Ready when a first submission went through: the consumer group has joined."""
+    async with httpx.AsyncClient(base_url=sandbox_process.base_url, timeout=10) as http:
+        watcher = Operator(http)
+        warm_up = contact(name="Warm-up")
+        await publish_event(producer, topics.CONTACT_SUBMITTED, warm_up, key=str(warm_up.event_id))
+        await watcher.wait_for(str(warm_up.event_id), timeout=60)
+        yield watcher
+
+
+def contact(**overrides: Any) -> ContactSubmitted:
+    fields: dict[str, Any] = {
+        "name": "Ada",
+        "contact": "@ada_lovelace",
+        "contact_kind": "telegram",
+        "category": "video_production",
+        "message": f"Hello {uuid.uuid4()}",
+        "ip": "203.0.113.7",
+    }
+    return ContactSubmitted.model_validate({**fields, **overrides})
+
+
+async def submit(producer: KafkaBroker, event: ContactSubmitted, key: str | None = None) -> None:
+    await publish_event(producer, topics.CONTACT_SUBMITTED, event, key=key or str(event.event_id))
+
+
+HOSTILE = {
+    "html": "<b>not bold</b> <a href='x'>link</a> &amp; &lt;script&gt; a < b > c & d",
+    "markdown": r"*a* _b_ __c__ ~d~ ||e|| `f` ```g``` [h](http://i) \ \\ _*[]()~`>#+-=|{}.!",
+    "emoji": "😀 👍🏽 👨‍👩‍👧‍👦 🇺🇦 Кириллица 中文 עברית",
+    "newlines": "first line\n\n  second, indented\n\tthird\nlast",
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+async def test_hostile_input_arrives_exactly_as_typed(operator, producer, case):
+    marker = f"case-{case}-{uuid.uuid4()}"
+    typed = f"{marker}\n{HOSTILE[case]}"
+    await submit(producer, contact(name=f"<i>{case}</i> *_`", message=typed))
+    [message] = await operator.wait_for(marker)
+    assert f"Name: <i>{case}</i> *_`\n" in message["text"]
+    assert f"\n\n{typed}\n\n" in message["text"]
+
+
+async def test_a_4000_character_message_arrives_whole(operator, producer):
+    marker = str(uuid.uuid4())
+    typed = (marker + " <b>*_`\\ &amp; ") * 200
+    typed = typed[:4000]
+    await submit(producer, contact(name="Long", contact="+441234567890", message=typed))
+    [message] = await operator.wait_for(marker[:36])
+    assert message["text"].endswith("\n\n" + typed.rstrip())
+    assert len(message["text"]) <= 4096
+
+
+async def test_429_with_retry_after_then_200_is_delivered_once(operator, producer):
+    calls_before = await operator.send_calls()
+    await operator.queue_faults({"status": 429, "retry_after": 1})
+    event = contact()
+    started = time.monotonic()
+    await submit(producer, event)
+    await operator.wait_for(str(event.event_id))
+    assert time.monotonic() - started >= 1.0
+    assert await operator.send_calls() - calls_before == 2
+
+
+async def test_5xx_twice_then_200_is_delivered_once(operator, producer):
+    calls_before = await operator.send_calls()
+    await operator.queue_faults({"status": 500}, {"status": 502})
+    event = contact()
+    await submit(producer, event)
+    await operator.wait_for(str(event.event_id))
+    assert await operator.send_calls() - calls_before == 3
+
+
+async def test_redelivered_event_sends_nothing_new(operator, producer):
+    event = contact()
+    await submit(producer, event)
+    await operator.wait_for(str(event.event_id))
+    calls_before = await operator.send_calls()
+    await submit(producer, event)
+    after = contact()
+    await submit(producer, after, key=str(event.event_id))  # same partition, so processed later
+    await operator.wait_for(str(after.event_id))
+    assert len(await operator.messages_with(str(event.event_id))) == 1
+    assert await operator.send_calls() - calls_before == 1
+
+
+async def test_a_poison_message_goes_to_the_dlq_and_the_next_one_is_delivered(
+    operator, producer, kafka_bootstrap
+):
+    key = f"poison-{uuid.uuid4()}"
+    poison = b'{"name": "no closing brace"'
+    await producer.publish(poison, topic=topics.CONTACT_SUBMITTED, key=key.encode())
+    good = contact()
+    await submit(producer, good, key=key)
+    await operator.wait_for(str(good.event_id))
+    parked = await read_dlq(kafka_bootstrap, topics.dlq(topics.CONTACT_SUBMITTED), key)
+    assert parked.value == b'{"name": "no closing brace"'
+    headers = dict(parked.headers)
+    assert headers["x-dlq-source-topic"] == b"contact.submitted.v1"
+    assert b"undecodable" in headers["x-dlq-reason"]
+
+
+async def read_dlq(bootstrap: str, topic: str, key: str, timeout: float = 20.0) -> Any:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                for record in records:
+                    if record.key == key.encode():
+                        return record
+    finally:
+        await consumer.stop()
+    raise AssertionError(f"{key} not in {topic} within {timeout}s")
+
+
+async def test_the_bot_token_never_reaches_the_logs(operator, producer, notifier_process):
+    # provoke the paths that log errors: retries after a 5xx and a proxy page
+    await operator.queue_faults({"status": 503}, {"status": 500})
+    event = contact()
+    await submit(producer, event)
+    await operator.wait_for(str(event.event_id))
+    output = notifier_process.output()
+    assert "retrying in" in output
+    assert BOT_TOKEN not in output
+    assert BOT_TOKEN.split(":")[1] not in output
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert lines, "the notifier logs JSON lines"
