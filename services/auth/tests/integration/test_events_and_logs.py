@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
 import httpx
+import pytest
 from aiokafka import AIOKafkaConsumer
 
 from cachalot_common import topics
 from cachalot_common.crypto import generate_key
+from cachalot_common.leases import LeaseReauthRequired
 from cachalot_testing.processes import ServiceProcess
 
 
@@ -23,7 +26,7 @@ async def read_account_events(bootstrap: str, account_id: str, want: set[str]) -
     await consumer.start()
     found: list[dict] = []
     try:
-        async with __import__("asyncio").timeout(30):
+        async with asyncio.timeout(30):
             while not want <= {e["type"] for e in found}:
                 batch = await consumer.getmany(timeout_ms=500)
                 for records in batch.values():
@@ -62,10 +65,9 @@ async def test_invalid_grant_reaches_the_real_broker_as_reauth_required(
             fresh_sandbox, "tiktok", [{"error": "invalid_grant", "grant_type": "refresh_token"}]
         )
         async with httpx.AsyncClient() as http:
-            try:
+            with pytest.raises(LeaseReauthRequired) as refused:
                 await lease_client(auth, http).lease(uuid.UUID(account_id), post_id=uuid.uuid4())
-            except Exception as refused:
-                assert getattr(refused, "code", None) == "reauth_required"
+        assert refused.value.code == "reauth_required"
         events = await read_account_events(
             kafka_bootstrap, account_id, {"connected", "reauth_required"}
         )
