@@ -72,5 +72,8 @@ class NotifierSettings(ServiceSettings, KafkaSettings):
         if not _BOT_TOKEN.match(value.get_secret_value()):
             raise ValueError("must look like <bot id>:<secret> (as BotFather gives it)")
         environment = info.data.get("environment", "development")
-        require_real_secret(environment, "CACHALOT_TELEGRAM_BOT_TOKEN", value)
+        secret = value.get_secret_value().split(":", 1)[1]
+        require_real_secret(environment, "CACHALOT_TELEGRAM_BOT_TOKEN", SecretStr(secret))
+        if environment == "production" and "sandbox" in secret.lower():
+            raise ValueError("the sandbox's bot token cannot be used in production")
         return value

@@ -38,7 +38,7 @@ def sandbox_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servic
         "cachalot_sandbox",
         env={"CACHALOT_TELEGRAM_BOT_TOKEN": BOT_TOKEN},
         log_path=logs / "sandbox.log",
-    ).start()
+    ).start(wait=False)  # becomes healthy while the notifier starts
     yield process
     process.stop()
 
@@ -67,7 +67,9 @@ def notifier_process(
             "CACHALOT_LOG_LEVEL": "DEBUG",
         },
         log_path=logs / "notifier.log",
-    ).start()
+    ).start(wait=False)
+    sandbox_process.wait_healthy(timeout=60)
+    process.wait_healthy(timeout=60)
     yield process
     process.stop()
 
@@ -91,6 +93,18 @@ class Operator:
         found = await eventually(lambda: self.messages_with(marker), timeout=timeout)
         assert len(found) == count, found
         return found
+
+    async def quiet(self, period: float = 1.0, timeout: float = 30.0) -> None:
+        """Wait until no sendMessage call arrived for ``period`` seconds."""
+        deadline = time.monotonic() + timeout
+        last = await self.send_calls()
+        while time.monotonic() < deadline:
+            await asyncio.sleep(period)
+            now = await self.send_calls()
+            if now == last:
+                return
+            last = now
+        raise AssertionError("the notifier kept sending")
 
     async def send_calls(self) -> int:
         calls = (await self.http.get("/sandbox/telegram/calls")).json()["calls"]
@@ -134,6 +148,7 @@ async def operator(
         warm_up = contact(name="Warm-up")
         await publish_event(producer, topics.CONTACT_SUBMITTED, warm_up, key=str(warm_up.event_id))
         await watcher.wait_for(str(warm_up.event_id), timeout=60)
+        await watcher.quiet()  # earlier tests' submissions in the topic are through too
         yield watcher
 
 

@@ -22,7 +22,7 @@ from cachalot_common.events import (
 from cachalot_common.kafka import build_broker, publish_event
 from cachalot_notifier.main import create_app
 from cachalot_notifier.settings import NotifierSettings
-from cachalot_notifier.telegram import TelegramUnavailable
+from cachalot_notifier.telegram import TelegramRejected, TelegramUnavailable
 
 BOT_TOKEN = "918273645:AAnotifierTESTtokenNEVERinLOGS_12345"  # the sandbox's (conftest)
 OPERATOR_CHAT = "424242"
@@ -125,6 +125,16 @@ async def test_telegram_down_past_the_retries_leaves_the_event_unacknowledged(ha
     assert await sandbox.messages() == []
     await harness.publish(topics.CONTACT_SUBMITTED, event)  # Kafka's redelivery
     assert len(await sandbox.messages()) == 1
+
+
+async def test_a_refused_bot_or_chat_leaves_the_event_unacknowledged_not_parked(harness, sandbox):
+    await sandbox.queue_faults(
+        {"status": 403, "description": "Forbidden: bot was blocked by the user"}
+    )
+    with pytest.raises(TelegramRejected):
+        await harness.publish(topics.CONTACT_SUBMITTED, contact())
+    assert harness.dlq == []
+    assert await sandbox.messages() == []
 
 
 def post_status(status: str, reason: str | None = "Video rejected: <too long>") -> Any:

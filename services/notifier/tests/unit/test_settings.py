@@ -1,0 +1,53 @@
+"""Configuration errors stop the notifier at start with one line naming the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from cachalot_common.settings import load_settings
+from cachalot_notifier.settings import NotifierSettings
+
+
+@pytest.fixture
+def environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in ("TELEGRAM_BOT_TOKEN", "OPERATOR_CHAT_ID", "ENVIRONMENT", "TELEGRAM_API_BASE"):
+        monkeypatch.delenv(f"CACHALOT_{name}", raising=False)
+    return monkeypatch
+
+
+def test_missing_token_and_chat_stop_the_service_naming_both(environment, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        load_settings(NotifierSettings, "cachalot-notifier")
+    assert exit_.value.code == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert "CACHALOT_TELEGRAM_BOT_TOKEN is required" in error
+    assert "CACHALOT_OPERATOR_CHAT_ID is required" in error
+
+
+def test_a_malformed_token_is_named_but_never_echoed(environment, capsys):
+    environment.setenv("CACHALOT_TELEGRAM_BOT_TOKEN", "not-a-token-SECRETVALUE")
+    environment.setenv("CACHALOT_OPERATOR_CHAT_ID", "12345")
+    with pytest.raises(SystemExit):
+        load_settings(NotifierSettings, "cachalot-notifier")
+    error = capsys.readouterr().err
+    assert "CACHALOT_TELEGRAM_BOT_TOKEN" in error
+    assert "SECRETVALUE" not in error
+
+
+@pytest.mark.parametrize("chat", ["12345", "-1001234567890", "@cachalot_ops"])
+def test_operator_chat_is_a_numeric_id_or_a_channel_username(environment, chat):
+    environment.setenv("CACHALOT_TELEGRAM_BOT_TOKEN", "1:abc")
+    environment.setenv("CACHALOT_OPERATOR_CHAT_ID", chat)
+    environment.setenv("CACHALOT_TELEGRAM_API_BASE", "http://127.0.0.1:8090/telegram/")
+    settings = NotifierSettings()  # type: ignore[call-arg]
+    assert settings.operator_chat_id == chat
+    assert settings.telegram_api_base == "http://127.0.0.1:8090/telegram"
+
+
+def test_a_placeholder_token_is_refused_in_production(environment, capsys):
+    environment.setenv("CACHALOT_ENVIRONMENT", "production")
+    environment.setenv("CACHALOT_TELEGRAM_BOT_TOKEN", "1:changeme")
+    environment.setenv("CACHALOT_OPERATOR_CHAT_ID", "12345")
+    with pytest.raises(SystemExit):
+        load_settings(NotifierSettings, "cachalot-notifier")
