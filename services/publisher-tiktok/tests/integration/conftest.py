@@ -29,6 +29,7 @@ from fastapi.responses import JSONResponse
 from cachalot_common.events import MediaRef, PublishResult, PublishVideo, TikTokOptions
 from cachalot_common.service_auth import ServiceAuthError, verify_service_token
 from cachalot_common.topics import POSTS_RESULT, publish_topic
+from cachalot_testing.plugin import PostgresServer
 from cachalot_testing.ports import free_port, wait_for_port
 from cachalot_testing.processes import ServiceProcess
 
@@ -132,27 +133,26 @@ def sbx(sandbox: str, lease_stub: LeaseStub) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture
-def media_dir(tmp_path: Path) -> Path:
-    path = tmp_path / "media"
-    path.mkdir()
-    return path
+@pytest.fixture(scope="module")
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("media")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def publisher_env(
     sandbox: str,
     lease_stub: LeaseStub,
     kafka_bootstrap: str,
     kafka_idempotence: bool,
-    postgres_database: str,
+    postgres: PostgresServer,
     media_dir: Path,
 ) -> dict[str, str]:
+    database = postgres.create_database(f"t_{uuid.uuid4().hex[:12]}")
     return {
         "CACHALOT_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "CACHALOT_KAFKA_IDEMPOTENCE": str(kafka_idempotence).lower(),
         "CACHALOT_KAFKA_SESSION_TIMEOUT_MS": "6000",
-        "CACHALOT_DATABASE_URL": postgres_database,
+        "CACHALOT_DATABASE_URL": database,
         "CACHALOT_MEDIA_DIR": str(media_dir),
         "CACHALOT_TIKTOK_API_BASE": f"{sandbox}/tiktok",
         "CACHALOT_AUTH_URL": lease_stub.url,
@@ -165,12 +165,14 @@ def publisher_env(
     }
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def publisher(
-    publisher_env: dict[str, str], tmp_path: Path, lease_stub: LeaseStub
+    publisher_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory, lease_stub: LeaseStub
 ) -> Iterator[ServiceProcess]:
+    """One publisher process for the module (tests that kill it start it again)."""
+    log_path = tmp_path_factory.mktemp("publisher") / "publisher.log"
     process = ServiceProcess(
-        "cachalot_publisher_tiktok", env=publisher_env, log_path=tmp_path / "publisher.log"
+        "cachalot_publisher_tiktok", env=publisher_env, log_path=log_path
     ).start(timeout=STARTUP_TIMEOUT_S)
     process.wait_healthy(path="/readyz", timeout=STARTUP_TIMEOUT_S)
     yield process

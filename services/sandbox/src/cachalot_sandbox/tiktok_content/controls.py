@@ -89,6 +89,8 @@ def create_controls_router() -> APIRouter:
                     "video_size": t.plan.video_size,
                     "chunk_size": t.plan.chunk_size,
                     "total_chunk_count": t.plan.total_chunk_count,
+                    "upload_started_at": t.first_put_at,
+                    "upload_completed_at": t.completed_at,
                 }
                 for t in list(store.tasks.values())
             ],

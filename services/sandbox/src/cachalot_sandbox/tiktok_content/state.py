@@ -77,6 +77,7 @@ class PublishTask:
     expires_at: float
     uploaded_bytes: int = 0
     hasher: Any = field(default_factory=hashlib.sha256)
+    first_put_at: float | None = None
     completed_at: float | None = None
     fail_reason: str | None = None
     post_id: int | None = None

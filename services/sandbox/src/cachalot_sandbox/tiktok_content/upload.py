@@ -66,6 +66,8 @@ async def _receive(request: Request, task: PublishTask) -> Response:
     if fault is not None:
         await _drain(request)
         raise TikTokError(500, "internal_error", "Upload failed; retry the same chunk.")
+    if task.first_put_at is None:
+        task.first_put_at = time.time()
     hasher = task.hasher.copy()
     received = 0
     started = time.monotonic()
