@@ -275,3 +275,35 @@ async def test_the_bot_token_never_reaches_the_logs(operator, producer, notifier
     assert BOT_TOKEN.split(":")[1] not in output
     lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
     assert lines, "the notifier logs JSON lines"
+
+
+async def test_a_crash_mid_delivery_loses_nothing_and_the_restart_sends_once(
+    operator, producer, notifier_process
+):
+    """Runs last: kills the shared notifier while it waits out a 429, then restarts it."""
+    delivered_before = contact()
+    await submit(producer, delivered_before)
+    await operator.wait_for(str(delivered_before.event_id))
+
+    await operator.queue_faults({"status": 429, "retry_after": 60})
+    calls_before = await operator.send_calls()
+    event = contact()
+    await submit(producer, event)
+    await eventually(lambda: _more_calls(operator, calls_before))
+    notifier_process.kill()  # SIGKILL while it sleeps before the retry: nothing recorded
+    assert await operator.messages_with(str(event.event_id)) == []
+
+    notifier_process.start(wait=False)
+    notifier_process.wait_healthy(timeout=60)
+    await operator.wait_for(str(event.event_id), timeout=60)
+    await submit(producer, delivered_before)  # sent before the crash: the dedupe row survives
+    marker = contact()
+    await submit(producer, marker, key=str(delivered_before.event_id))
+    await operator.wait_for(str(marker.event_id))
+    assert len(await operator.messages_with(str(delivered_before.event_id))) == 1
+    assert len(await operator.messages_with(str(event.event_id))) == 1
+
+
+async def _more_calls(operator: Operator, before: int) -> list[int]:
+    now = await operator.send_calls()
+    return [now] if now > before else []
