@@ -26,6 +26,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+
 from cachalot_common.crypto import generate_key
 from cachalot_common.leases import LeaseClient
 from cachalot_testing.processes import ServiceProcess

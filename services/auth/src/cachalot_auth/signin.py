@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from authlib.common.security import generate_token
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cachalot_auth.browser_binding import Attempt, AttemptSigner, BindingError, state_hash
@@ -106,6 +106,10 @@ class SignInService:
         if provider is not None and provider.uses_pkce:
             pkce = make_pkce(provider.pkce_encoding)
         async with self._factory() as db, db.begin():
+            # attempts older than a day can never be finished: forget them as we go
+            await db.execute(
+                delete(OAuthAttempt).where(OAuthAttempt.created_at < utcnow() - timedelta(days=1))
+            )
             db.add(OAuthAttempt(state_hash=state_hash(state), platform=platform))
             reconsent = True
             if platform == "youtube" and current is not None:
@@ -308,7 +312,12 @@ class SignInService:
         if current is None:
             return None
         row = await db.get(SessionRow, current.session_id)
-        if row is None or row.revoked_at is not None or row.client_id != str(current.client_id):
+        if (
+            row is None
+            or row.revoked_at is not None
+            or row.client_id != str(current.client_id)
+            or row.expires_at <= utcnow()
+        ):
             return None
         return row.client_id
 

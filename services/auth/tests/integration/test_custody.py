@@ -121,8 +121,8 @@ async def test_key_rotation_round_trip_under_concurrent_leases(
     async def keep_leasing() -> None:
         async with httpx.AsyncClient() as http:
             client = lease_client(auth, http)
-            while not stop.is_set():
-                for account_id in ids:
+            while not stop.is_set():  # the first account refreshes all along; the second idles
+                for account_id in ids[:1]:
                     await expire(auth, account_id)
                     lease = await client.lease(uuid.UUID(account_id), post_id=uuid.uuid4())
                     leased.append(lease.access_token)
@@ -133,7 +133,7 @@ async def test_key_rotation_round_trip_under_concurrent_leases(
     stop.set()
     await load
     assert report.failed == 0
-    assert report.resealed + report.skipped_changed >= 1
+    assert report.resealed >= 2  # at least the idle account's access and refresh tokens
     async with factory() as db:
         versions = set((await db.scalars(select(Token.key_version))).all())
         assert versions == {"v2"}

@@ -98,6 +98,28 @@ class Google:
         return await self._token_call(form)
 
     async def identity(self, tokens: TokenSet) -> Identity:
+        person = await self._person(tokens)
+        channel = await self._channel_title(tokens)
+        return Identity(person.platform_user_id, channel or person.display_name)
+
+    async def _channel_title(self, tokens: TokenSet) -> str | None:
+        """The YouTube channel's title: what the client recognises in the dashboard."""
+        url = f"{self._api}/youtube/v3/channels"
+        headers = {"Authorization": f"Bearer {tokens.access_token}"}
+
+        def parse(response: httpx.Response) -> str | None:
+            if response.status_code != 200:
+                return None  # no channel yet, or no permission: the person's name will do
+            items = (response.json() or {}).get("items") or []
+            title = (items[0].get("snippet") or {}).get("title") if items else None
+            return str(title) if title else None
+
+        return await self._http.call(
+            lambda c: c.get(url, params={"part": "snippet", "mine": "true"}, headers=headers),
+            parse,
+        )
+
+    async def _person(self, tokens: TokenSet) -> Identity:
         id_token = tokens.extra.get("id_token")
         if id_token:
             # Straight from the token endpoint over TLS: OIDC Core §3.1.3.7 lets the
