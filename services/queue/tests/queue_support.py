@@ -131,6 +131,7 @@ class Kafka:
     """A producer for the events other services would send."""
 
     def __init__(self, bootstrap: str, idempotence: bool) -> None:
+        self._bootstrap = bootstrap
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap, acks="all", enable_idempotence=idempotence
         )
@@ -143,6 +144,31 @@ class Kafka:
 
     async def send(self, topic: str, event: BaseModel, key: str) -> None:
         await self._producer.send_and_wait(topic, encode(event), key=key.encode())
+
+    async def raw(self, topic: str, value: bytes, key: str) -> None:
+        await self._producer.send_and_wait(topic, value, key=key.encode())
+
+    async def read_all(self, topic: str, timeout: float = 15.0) -> list[Any]:
+        """Every record of ``topic`` so far (a throwaway consumer from the start)."""
+        consumer = AIOKafkaConsumer(
+            topic,
+            bootstrap_servers=self._bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        records: list[Any] = []
+        try:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                batch = await consumer.getmany(timeout_ms=500)
+                got = [r for part in batch.values() for r in part]
+                records += got
+                if records and not got:
+                    break
+        finally:
+            await consumer.stop()
+        return records
 
 
 @dataclass

@@ -41,6 +41,7 @@ from cachalot_common.settings import load_settings
 from cachalot_common.telemetry import setup_tracing
 from cachalot_common.topics import ACCOUNTS, POSTS_RESULT
 from cachalot_queue.api import build_router, on_validation_error
+from cachalot_queue.consumers import subscribe_batch
 from cachalot_queue.dispatch import Reconciler, Scheduler
 from cachalot_queue.outbox import OutboxRelay
 from cachalot_queue.posts import PostService
@@ -130,8 +131,8 @@ def create_app(
         "session_timeout_ms": settings.kafka_session_timeout_ms,
         "heartbeat_interval_ms": max(100, settings.kafka_session_timeout_ms // 10),
     }
-    subscribe(
-        runtime.broker, POSTS_RESULT, PublishResult, handlers.on_result, group_id=group, **timeouts
+    subscribe_batch(
+        runtime.broker, POSTS_RESULT, PublishResult, handlers.on_results, group_id=group, **timeouts
     )
     subscribe(
         runtime.broker,

@@ -58,26 +58,38 @@ class EventHandlers:
         self._lock = lock_rows
 
     async def on_result(self, result: PublishResult) -> None:
+        await self.on_results([result])
+
+    async def on_results(self, results: list[PublishResult]) -> None:
+        """Apply a batch of results in order, in one transaction."""
         now = self._clock()
-        query = select(Target).where(Target.id == result.target_id)
+        query = (
+            select(Target)
+            .where(Target.id.in_({r.target_id for r in results}))
+            .order_by(Target.id)  # one lock order for every replica
+        )
         if self._lock:
             query = query.with_for_update()
+        announced = rescheduled = False
         async with self._factory() as session, session.begin():
-            target = await session.scalar(query)
-            if target is None or target.post_id != result.post_id:
-                logger.info("result for unknown target %s ignored", result.target_id)
-                return
-            change = states.on_result(
-                snapshot(target), result, policy=self._policy, now=now, rng=self._rng
-            )
-            if change is None:
-                return
-            apply_change(session, target, change, now=now)
-            if change.pause_account:
-                await self._pause_account(session, target, change, now)
-        if not change.touch_only:
+            targets = {t.id: t for t in (await session.scalars(query)).all()}
+            for result in results:
+                target = targets.get(result.target_id)
+                if target is None or target.post_id != result.post_id:
+                    logger.info("result for unknown target %s ignored", result.target_id)
+                    continue
+                change = states.on_result(
+                    snapshot(target), result, policy=self._policy, now=now, rng=self._rng
+                )
+                if change is None or not apply_change(session, target, change, now=now):
+                    continue
+                announced = announced or not change.touch_only
+                rescheduled = rescheduled or change.status == "scheduled"
+                if change.pause_account:
+                    await self._pause_account(session, target, change, now)
+        if announced:
             self._relay_wake.set()
-        if change.status == "scheduled":
+        if rescheduled:
             self._scheduler_wake.set()
 
     async def _pause_account(

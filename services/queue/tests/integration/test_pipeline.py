@@ -310,3 +310,21 @@ async def test_results_replayed_from_the_start_change_nothing(
     assert await client.get(post["id"]) == before
     assert recorder.statuses(target) == statuses
     assert len(recorder.commands(target, reconcile=False)) == 2
+
+
+async def test_an_undecodable_result_is_parked_in_the_dlq_and_the_rest_go_on(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client = queue.client()
+    post = await client.queue(youtube=await client.account("youtube"))
+    await dispatched(recorder, post)
+    poison = f"not a result {post['id']}".encode()
+    await queue.kafka.raw("posts.result.v1", poison, key=post["id"])
+    await queue.result(post, type="published", remote_id="ok", remote_url="https://youtu.be/ok")
+    await until_status(queue, post, "published")
+    parked = await queue.kafka.read_all("posts.result.v1.dlq")
+    mine = [m for m in parked if m.value == poison]
+    assert mine, "the poison message is in the DLQ"
+    headers = dict(mine[0].headers)
+    assert headers["x-dlq-source-topic"] == b"posts.result.v1"
+    assert mine[0].key == post["id"].encode()

@@ -1,0 +1,81 @@
+"""Batch consumption with the shared decode-or-DLQ rule.
+
+Results arrive by the thousand when a backlog drains; handling a batch in one
+transaction (one read of all its targets, one commit) is what keeps the queue
+ahead. Each record is decoded alone: an undecodable one goes to
+``<topic>.dlq`` with its key and headers and the rest of the batch goes on.
+The offsets are committed after the handler succeeds; on an error the whole
+batch is delivered again, which the idempotent handlers absorb.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.message import StreamMessage
+from pydantic import BaseModel, ValidationError
+
+from cachalot_common.kafka import _short
+from cachalot_common.topics import dlq
+
+logger = logging.getLogger(__name__)
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+async def _raw_records(message: StreamMessage[Any]) -> Any:
+    """Skip FastStream's JSON decoding: a poison record must not fail the batch."""
+    return [record.value or b"" for record in message.raw_message]
+
+
+def subscribe_batch(
+    broker: KafkaBroker,
+    topic: str,
+    model: type[ModelT],
+    handler: Callable[[list[ModelT]], Awaitable[None]],
+    *,
+    group_id: str,
+    max_records: int = 500,
+    **options: Any,
+) -> None:
+    async def consume(bodies: list[bytes], message: KafkaMessage) -> None:
+        events: list[ModelT] = []
+        for body, record in zip(bodies, message.raw_message, strict=True):
+            try:
+                events.append(model.model_validate_json(body))
+            except ValidationError as error:
+                await _park(broker, topic, record, body, reason=_short(error))
+        if events:
+            await handler(events)
+
+    consume.__name__ = f"on_{topic.replace('.', '_')}_batch"
+    options.setdefault("auto_offset_reset", "earliest")
+    broker.subscriber(
+        topic,
+        group_id=group_id,
+        batch=True,
+        max_records=max_records,
+        batch_timeout_ms=50,
+        decoder=_raw_records,
+        **options,
+    )(consume)
+
+
+async def _park(broker: KafkaBroker, topic: str, record: Any, body: bytes, *, reason: str) -> None:
+    headers = {
+        k: v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+        for k, v in (getattr(record, "headers", None) or ())
+    }
+    headers.update(
+        {
+            "x-dlq-reason": reason,
+            "x-dlq-source-topic": topic,
+            "x-dlq-source-partition": str(getattr(record, "partition", "")),
+            "x-dlq-source-offset": str(getattr(record, "offset", "")),
+        }
+    )
+    await broker.publish(body, topic=dlq(topic), key=getattr(record, "key", None), headers=headers)
+    logger.warning("message sent to %s: %s", dlq(topic), reason)
