@@ -49,7 +49,6 @@ class Sandbox:
             "google_token_base": f"{b}/google",
             "youtube_api_base": f"{b}/youtube",
             "instagram_auth_base": f"{b}/instagram",
-            "instagram_token_base": f"{b}/instagram",
             "instagram_api_base": f"{b}/instagram",
             "vk_auth_base": f"{b}/vk",
             "telegram_api_base": f"{b}/telegram",
@@ -63,7 +62,6 @@ class Sandbox:
             "vk_client_secret": "sandbox-vk-app-secret",
             "telegram_bot_token": "123456789:AAsandboxsandboxsandboxsandboxsandb",
             "telegram_bot_username": "cachalot_sandbox_bot",
-            "telegram_login_url": f"{b}/sandbox/telegram/login",
         }
 
     def oauth(self, platform: str, path: str) -> str:

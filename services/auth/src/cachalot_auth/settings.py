@@ -63,7 +63,10 @@ class AuthSettings(ServiceSettings, KafkaSettings):
     instagram_client_id: str = ""
     instagram_client_secret: SecretStr = SecretStr("")
     instagram_auth_base: str = "https://www.instagram.com"
-    instagram_token_base: str = "https://api.instagram.com"
+    instagram_token_base: str | None = Field(
+        default=None,
+        description="api.instagram.com (code exchange); unset = the auth base's host stand-in.",
+    )
     instagram_api_base: str = "https://graph.instagram.com"
     vk_client_id: str = ""
     vk_client_secret: SecretStr = SecretStr("")
@@ -73,7 +76,11 @@ class AuthSettings(ServiceSettings, KafkaSettings):
     telegram_api_base: str = "https://api.telegram.org"
     telegram_login_url: str = Field(
         default="",
-        description="Page hosting the Login Widget; empty = the dashboard's own widget page.",
+        description=(
+            "Page hosting the Login Widget (it sends the browser to return_to with the "
+            "signed widget fields). Empty: the sandbox's page when the Bot API is the "
+            "sandbox's, else the dashboard's own widget page."
+        ),
     )
     telegram_auth_max_age_s: int = 600
 
@@ -110,6 +117,22 @@ class AuthSettings(ServiceSettings, KafkaSettings):
     def service_secrets(self) -> dict[str, str]:
         parsed: dict[str, str] = json.loads(self.service_credentials.get_secret_value() or "{}")
         return parsed
+
+    def instagram_token_url_base(self) -> str:
+        """Where the code is exchanged: api.instagram.com, or the sandbox's prefix."""
+        if self.instagram_token_base:
+            return self.instagram_token_base
+        if self.instagram_auth_base.rstrip("/") == "https://www.instagram.com":
+            return "https://api.instagram.com"
+        return self.instagram_auth_base
+
+    def telegram_widget_page(self) -> str:
+        if self.telegram_login_url:
+            return self.telegram_login_url
+        base = self.telegram_api_base.rstrip("/")
+        if base != "https://api.telegram.org" and base.endswith("/telegram"):
+            return base.removesuffix("/telegram") + "/sandbox/telegram/login"
+        return self.dashboard_path
 
     def callback_url(self, platform: str) -> str:
         """One callback path per platform (mix-up defence, RFC 9700 §4.4)."""

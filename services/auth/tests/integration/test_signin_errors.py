@@ -14,7 +14,7 @@ async def test_access_denied_lands_on_the_dashboard_with_a_message(auth, sign_in
         assert landed.headers["location"].startswith("/?")
         assert query["auth_error"] == "access_denied"
         assert query["platform"] == "tiktok"
-        assert "sign in again and allow access" in query["auth_message"]
+        assert "sign in again and allow access" in query["message"]
         assert (await browser.get("/api/v1/me")).status_code == 401
 
 
@@ -25,7 +25,7 @@ async def test_a_sign_in_with_fewer_scopes_says_which_are_missing(auth, sign_in,
         accounts = (await browser.get("/api/v1/accounts")).json()
     assert query["auth_error"] == "missing_scopes"
     assert query["missing_scopes"] == "video.publish"
-    assert "video.publish" in query["auth_message"]
+    assert "video.publish" in query["message"]
     assert accounts[0]["status"] == "reauth_required"
     assert auth.events.types() == []
 
@@ -55,7 +55,7 @@ async def test_a_replayed_callback_is_refused_and_creates_nothing(auth, sign_in,
         )
         callback = consent.headers["location"]
         first = await browser.get(callback)
-        assert first.headers["location"] == "/"
+        assert first.headers["location"] == "/?connected=tiktok"
     async with auth.browser() as replayer:
         for name, value in binding.items():
             replayer.cookies.set(name, value)
@@ -78,14 +78,14 @@ async def test_a_code_issued_for_another_redirect_uri_is_refused_cleanly(auth, q
         assert (await browser.get("/api/v1/me")).status_code == 401
     query = query_of(landed)
     assert query["auth_error"] == "sign_in_failed"
-    assert "invalid_grant" in query["auth_message"]
+    assert "invalid_grant" in query["message"]
 
 
 @pytest.mark.parametrize("target", ["//evil.com", "https://evil.com", "/\\evil.com", "/%5Cevil"])
 async def test_sign_in_never_redirects_off_our_origin(auth, sign_in, target):
     async with auth.browser() as browser:
         landed = await sign_in(browser, "tiktok", next_path=target)
-    assert landed.headers["location"] in ("/", "/%5Cevil")
+    assert landed.headers["location"] in ("/?connected=tiktok", "/%5Cevil?connected=tiktok")
     assert "evil.com" not in landed.headers["location"]
 
 

@@ -28,7 +28,7 @@ async def test_every_oauth_platform_signs_in_and_leases_a_token_it_accepts(
             answer.raise_for_status()
     async with auth.browser() as browser:
         landed = await sign_in(browser, platform)
-        assert landed.headers["location"] == "/", landed.headers["location"]
+        assert landed.headers["location"] == f"/?connected={platform}", landed.headers["location"]
         await consent(browser)
         [account] = (await browser.get("/api/v1/accounts")).json()
     assert account["platform"] == platform
@@ -87,7 +87,7 @@ async def test_telegram_widget_sign_in_is_verified_and_stores_no_token(auth, sig
 
     async with auth.browser() as browser:
         landed = await sign_in(browser, "telegram")
-        assert landed.headers["location"] == "/"
+        assert landed.headers["location"] == "/?connected=telegram"
         [account] = (await browser.get("/api/v1/accounts")).json()
     assert account["platform"] == "telegram"
     assert account["platform_user_id"] == "700000001"
@@ -109,7 +109,7 @@ async def test_telegram_widget_data_with_a_bad_hash_or_stale_date_is_refused(
         ).json()
         landed = await browser.get(httpx.URL(return_to).copy_merge_params(stale))
     assert query_of(landed)["auth_error"] == "sign_in_failed"
-    assert "expired" in query_of(landed)["auth_message"]
+    assert "expired" in query_of(landed)["message"]
     async with auth.browser() as browser:
         start = await browser.get("/api/v1/auth/telegram/login")
         return_to = httpx.URL(start.headers["location"]).params["return_to"]
@@ -120,7 +120,7 @@ async def test_telegram_widget_data_with_a_bad_hash_or_stale_date_is_refused(
         ).json()
         fresh["id"] = "700000002"  # someone else's id under Alice's signature
         landed = await browser.get(httpx.URL(return_to).copy_merge_params(fresh))
-    assert "invalid_signature" in query_of(landed)["auth_message"]
+    assert "invalid_signature" in query_of(landed)["message"]
 
 
 async def test_linking_a_channel_requires_telegram_sign_in_first(auth, sign_in):

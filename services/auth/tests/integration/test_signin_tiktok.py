@@ -11,7 +11,7 @@ async def test_tiktok_sign_in_creates_a_client_session_and_a_connected_account(
     async with auth.browser() as browser:
         landed = await sign_in(browser, "tiktok", next_path="/posts")
         assert landed.status_code == 302
-        assert landed.headers["location"] == "/posts"
+        assert landed.headers["location"] == "/posts?connected=tiktok"
         cookie = next(c for c in browser.cookies.jar if c.name == COOKIE_NAME)
         assert not cookie.secure
         set_cookie = landed.headers["set-cookie"].lower()

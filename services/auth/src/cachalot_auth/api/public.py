@@ -55,9 +55,7 @@ def _dashboard_error(svc: Services, platform: str, failure: SignInFailed) -> Red
     query = {
         "auth_error": failure.code,
         "platform": platform,
-        "auth_message": explain(
-            failure.code, platform, missing=failure.missing, detail=failure.detail
-        ),
+        "message": explain(failure.code, platform, missing=failure.missing, detail=failure.detail),
     }
     if failure.missing:
         query["missing_scopes"] = ",".join(failure.missing)
@@ -82,7 +80,7 @@ def create_router(svc: Services) -> APIRouter:
             platform, current=session, next_path=safe_next(next)
         )
         if url is None:  # Telegram: the Login Widget page
-            target = svc.settings.telegram_login_url or f"{svc.settings.dashboard_path}"
+            target = svc.settings.telegram_widget_page()
             query = urlencode(
                 {
                     "bot": svc.settings.telegram_bot_username,
@@ -121,7 +119,9 @@ def create_router(svc: Services) -> APIRouter:
                     svc, platform, SignInFailed("missing_scopes", missing=done.missing)
                 )
             else:
-                response = RedirectResponse(done.next_path, status_code=302)
+                joiner = "&" if "?" in done.next_path else "?"
+                target = f"{done.next_path}{joiner}{urlencode({'connected': platform})}"
+                response = RedirectResponse(target, status_code=302)
             if done.session_token and done.session:
                 response.set_cookie(
                     COOKIE_NAME,

@@ -35,7 +35,7 @@ def build_providers(settings: AuthSettings, http: HttpCaller) -> dict[str, Provi
             client_id=s.instagram_client_id,
             client_secret=s.instagram_client_secret.get_secret_value(),
             auth_base=s.instagram_auth_base,
-            token_base=s.instagram_token_base,
+            token_base=s.instagram_token_url_base(),
             api_base=s.instagram_api_base,
         ),
         "vk": VK(http, client_id=s.vk_client_id, auth_base=s.vk_auth_base),
