@@ -22,11 +22,8 @@ from cachalot_notifier.formatting import Span, Style, fit, visible
 
 CATEGORY_LABELS = {
     "video_production": "Video production",
-    "video-production": "Video production",
     "seo_articles": "SEO articles",
-    "seo-articles": "SEO articles",
     "auto_posting": "Auto-posting",
-    "auto-posting": "Auto-posting",
     "other": "Other",
 }
 # Fields other than the message are short by contract; cap them anyway so a

@@ -30,6 +30,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from cachalot_common.settings import KafkaSettings, ServiceSettings, require_real_secret
 
+DEFAULT_TELEGRAM_API_BASE = "https://api.telegram.org"
 _BOT_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]+$")
 _CHAT_ID = re.compile(r"^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{4,31})$")
 
@@ -42,7 +43,7 @@ class NotifierSettings(ServiceSettings, KafkaSettings):
     auto_migrate: bool = Field(default=True, description="Run migrations at start-up.")
     telegram_bot_token: SecretStr = Field(description="Bot API token (secret).")
     operator_chat_id: str = Field(description="Operator's chat: numeric id or @channel.")
-    telegram_api_base: str = "https://api.telegram.org"
+    telegram_api_base: str = DEFAULT_TELEGRAM_API_BASE
     telegram_parse_mode: Literal["HTML", "MarkdownV2"] = "HTML"
     telegram_timeout_s: float = Field(default=10.0, gt=0)
     telegram_max_attempts: int = Field(default=6, ge=1, le=100)
@@ -62,6 +63,8 @@ class NotifierSettings(ServiceSettings, KafkaSettings):
     @field_validator("telegram_api_base")
     @classmethod
     def _base(cls, value: str) -> str:
+        if not value.strip():  # compose passes an unset variable as ""
+            return DEFAULT_TELEGRAM_API_BASE
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")

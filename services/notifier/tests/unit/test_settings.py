@@ -45,6 +45,13 @@ def test_operator_chat_is_a_numeric_id_or_a_channel_username(environment, chat):
     assert settings.telegram_api_base == "http://127.0.0.1:8090/telegram"
 
 
+def test_an_empty_api_base_means_the_real_telegram(environment):
+    environment.setenv("CACHALOT_TELEGRAM_BOT_TOKEN", "1:abc")
+    environment.setenv("CACHALOT_OPERATOR_CHAT_ID", "12345")
+    environment.setenv("CACHALOT_TELEGRAM_API_BASE", "")
+    assert NotifierSettings().telegram_api_base == "https://api.telegram.org"  # type: ignore[call-arg]
+
+
 def test_a_placeholder_token_is_refused_in_production(environment, capsys):
     environment.setenv("CACHALOT_ENVIRONMENT", "production")
     environment.setenv("CACHALOT_TELEGRAM_BOT_TOKEN", "1:changeme")
