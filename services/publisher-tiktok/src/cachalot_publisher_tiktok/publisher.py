@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
-
-import anyio
 
 from cachalot_common.events import PublishResult, PublishVideo, TikTokOptions
 from cachalot_common.leases import LeaseError, LeaseReauthRequired
@@ -27,6 +25,7 @@ from cachalot_common.redaction import register_secret
 from cachalot_publisher_tiktok import reasons
 from cachalot_publisher_tiktok.chunking import ChunkPlan, VideoTooLarge, plan_chunks
 from cachalot_publisher_tiktok.limiter import AccountLimiter, Endpoint
+from cachalot_publisher_tiktok.media import read_span
 from cachalot_publisher_tiktok.models import UploadSession
 from cachalot_publisher_tiktok.ports import LeaseSource, ResultSink
 from cachalot_publisher_tiktok.reasons import Outcome
@@ -383,16 +382,3 @@ def _post_info(
     if options.video_cover_timestamp_ms is not None:
         info["video_cover_timestamp_ms"] = options.video_cover_timestamp_ms
     return info
-
-
-async def read_span(path: Path, first: int, length: int, read_size: int) -> AsyncIterator[bytes]:
-    """Bytes ``first``..``first+length`` of ``path``, ``read_size`` at a time (never all)."""
-    async with await anyio.open_file(path, "rb") as file:
-        await file.seek(first)
-        remaining = length
-        while remaining > 0:
-            data = await file.read(min(read_size, remaining))
-            if not data:
-                raise OSError(f"{path.name} ended {remaining} bytes early")
-            remaining -= len(data)
-            yield data

@@ -24,10 +24,13 @@ class PublisherSettings(ServiceSettings, KafkaSettings):
 
     tiktok_api_base: str = "https://open.tiktokapis.com"
     tiktok_chunk_size: int = Field(
-        default=10_000_000,
+        default=32_000_000,
         ge=MIN_CHUNK,
         le=MAX_CHUNK,
-        description="Bytes per chunk; 5 MiB..64,000,000 satisfies both readings of 'MB'.",
+        description=(
+            "Bytes per chunk; 5 MiB..64,000,000 satisfies both readings of 'MB'. Larger "
+            "chunks mean fewer requests; a failed chunk is sent again whole."
+        ),
     )
     tiktok_read_size: int = Field(default=1024 * 1024, ge=16 * 1024, description="Bytes per read.")
     tiktok_chunk_retries: int = Field(default=3, ge=0, le=10)

@@ -1,0 +1,53 @@
+"""Streaming a byte range of a video from the media store, with read-ahead.
+
+Reads happen in a worker thread (a slow volume must not stall the event
+loop) while the previous block is on the wire: a small bounded queue of
+blocks keeps the socket busy, and memory stays at ``depth × read_size``
+whatever the video's size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+READ_AHEAD = 4
+
+
+async def read_span(
+    path: Path, first: int, length: int, read_size: int, *, depth: int = READ_AHEAD
+) -> AsyncIterator[bytes]:
+    """Bytes ``first``..``first+length`` of ``path``, ``read_size`` at a time (never all)."""
+    queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(maxsize=depth)
+    fd = await asyncio.to_thread(os.open, path, os.O_RDONLY)
+
+    async def reader() -> None:
+        offset, end = first, first + length
+        try:
+            while offset < end:
+                data = await asyncio.to_thread(os.pread, fd, min(read_size, end - offset), offset)
+                if not data:
+                    raise OSError(f"{path.name} ended {end - offset} bytes early")
+                offset += len(data)
+                await queue.put(data)
+            await queue.put(None)
+        except Exception as error:
+            await queue.put(error)
+
+    task = asyncio.create_task(reader())
+    try:
+        while True:
+            item = await queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        os.close(fd)
