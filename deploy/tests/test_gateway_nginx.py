@@ -102,7 +102,11 @@ def gateway() -> Iterator[dict[str, Any]]:
     conf = conf.replace(
         "access_log /dev/stdout cachalot;", f"access_log {workdir}/access.log cachalot;"
     )
-    conf = conf.replace("root /usr/share/nginx/html;", f"root {ROOT / 'web'};")
+    # A copy of web/: the checkout may sit where nobody cannot read.
+    shutil.copytree(ROOT / "web", workdir / "html")
+    for path in [workdir / "html", *(workdir / "html").rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    conf = conf.replace("root /usr/share/nginx/html;", f"root {workdir / 'html'};")
     conf, count = re.subn(
         r"set \$cachalot_upstream ([\w-]+):\d+;",
         lambda m: f"set $cachalot_upstream 127.0.0.1:{services[m.group(1)].port};",
