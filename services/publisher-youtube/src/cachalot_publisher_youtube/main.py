@@ -82,6 +82,7 @@ def create_app(
             results=KafkaResults(broker),
             media_dir=settings.media_dir,
             chunk_bytes=settings.youtube_chunk_bytes,
+            progress_every_s=settings.youtube_progress_every_s,
             retry=RetryPolicy(
                 attempts=settings.youtube_attempts,
                 initial_s=settings.youtube_backoff_initial_s,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -129,6 +130,7 @@ class YouTubePublisher:
         media_dir: Path,
         chunk_bytes: int,
         retry: RetryPolicy,
+        progress_every_s: float = 1.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._store = store
@@ -137,6 +139,7 @@ class YouTubePublisher:
         self._results = results
         self._media_dir = media_dir
         self._chunk = chunk_bytes
+        self._progress_every_s = progress_every_s
         self._retry = retry
         self._sleep = sleep
 
@@ -154,6 +157,12 @@ class YouTubePublisher:
         path = await self._media_file(command, emit)
         if path is None:
             return
+        logger.info(
+            "publishing target %s (attempt %d, %d bytes)",
+            command.target_id,
+            command.attempt,
+            command.media.size,
+        )
         try:
             lease = await self._leases.lease(
                 command.account_id, post_id=command.post_id, target_id=command.target_id
@@ -209,8 +218,20 @@ class YouTubePublisher:
                 reason=f"YouTube refused the video: {error.message}"
                 + (f" ({error.reason})" if error.reason else ""),
             )
+        except OSError as error:
+            await emit(
+                "failed",
+                code="media_unreadable",
+                reason=f"The stored video could not be read ({type(error).__name__}).",
+            )
         else:
             await self._store.record_video(command.target_id, video.id, command.media.size)
+            logger.info(
+                "target %s published as YouTube video %s (%d bytes)",
+                command.target_id,
+                video.id,
+                command.media.size,
+            )
             await emit.published(video)
 
     async def _media_file(self, command: PublishVideo, emit: _Emitter) -> Path | None:
@@ -324,9 +345,12 @@ class YouTubePublisher:
                 raise Transient("the upload session expired; starting a new one") from None
             if status.video is not None:
                 return status.video
+            if status.received <= first:
+                raise Transient(f"YouTube kept none of the bytes sent from {first}")
             offset = status.received
-            await self._store.record_progress(command.target_id, offset)
-            await emit("progress", bytes_sent=offset, bytes_total=total)
+            if emit.progress_due(self._progress_every_s):
+                await self._store.record_progress(command.target_id, offset)
+                await emit("progress", bytes_sent=offset, bytes_total=total)
 
     async def _resume_point(
         self, command: PublishVideo, token: _Token
@@ -365,6 +389,15 @@ class _Emitter:
     def __init__(self, sink: ResultSink, command: PublishVideo) -> None:
         self._sink = sink
         self._command = command
+        self._last_progress = 0.0
+
+    def progress_due(self, every_s: float) -> bool:
+        """At most one progress result per ``every_s``: the queue needs a pulse, not a flood."""
+        now = time.monotonic()
+        if now - self._last_progress < every_s:
+            return False
+        self._last_progress = now
+        return True
 
     async def __call__(self, type_: ResultType, **fields: object) -> None:
         c = self._command

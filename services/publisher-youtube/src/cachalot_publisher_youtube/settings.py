@@ -24,12 +24,16 @@ class Settings(ServiceSettings, KafkaSettings):
     database_url: str = "sqlite+aiosqlite:///./var/publisher-youtube.db"
     auto_migrate: bool = True
     youtube_chunk_bytes: int = Field(
-        default=8 * 1024 * 1024,
+        default=32 * 1024 * 1024,
         ge=CHUNK_GRANULARITY,
-        description="Bytes per PUT; a multiple of 256 KiB, as Google requires.",
+        description="Bytes per PUT; a multiple of 256 KiB, as Google requires. Streamed, "
+        "so a larger chunk costs no memory, only bytes to resend after a drop.",
+    )
+    youtube_progress_every_s: float = Field(
+        default=1.0, ge=0, description="Least time between two progress results."
     )
     youtube_read_bytes: int = Field(
-        default=1024 * 1024, ge=16 * 1024, description="File read size while streaming a chunk."
+        default=4 * 1024 * 1024, ge=16 * 1024, description="File read size while streaming a chunk."
     )
     youtube_request_timeout_s: float = Field(default=120.0, gt=0)
     youtube_attempts: int = Field(

@@ -62,6 +62,7 @@ def publisher_env(
         "CACHALOT_YOUTUBE_CHUNK_BYTES": str(CHUNK),
         "CACHALOT_YOUTUBE_BACKOFF_INITIAL_S": "0.05",
         "CACHALOT_YOUTUBE_BACKOFF_MAX_S": "0.2",
+        "CACHALOT_YOUTUBE_PROGRESS_EVERY_S": "0",
         "CACHALOT_LOG_LEVEL": "INFO",
         "CACHALOT_ENVIRONMENT": "test",
     }

@@ -241,3 +241,16 @@ def test_armed_faults_fire_once_on_the_next_chunk(
     if status == 429:
         assert failed.headers["retry-after"] == "7"
     assert put(client, session, token, data[:CHUNK], 0, len(data)).status_code == 308
+
+
+def test_an_unaudited_project_only_uploads_private_videos(
+    client: httpx.Client, token: str, video_file: Path
+) -> None:
+    client.post("/sandbox/youtube/quota", json={"unaudited": True}).raise_for_status()
+    data = video_file.read_bytes()
+    session = start(client, token, len(data)).headers["location"]
+
+    done = put(client, session, token, data, 0, len(data))
+
+    assert done.status_code == 201
+    assert done.json()["status"]["privacyStatus"] == "private"

@@ -42,6 +42,9 @@ class QuotaRequest(BaseModel):
     daily_units: int | None = Field(default=None, ge=0)
     used_units: int | None = Field(default=None, ge=0)
     channel_daily_uploads: int | None = Field(default=None, ge=0)
+    unaudited: bool | None = Field(
+        default=None, description="Act as an unaudited project: every upload becomes private."
+    )
 
 
 def create_control_router() -> APIRouter:
@@ -74,6 +77,8 @@ def create_control_router() -> APIRouter:
                     "total": s.total,
                     "chunks": s.chunks,
                     "video_id": s.video_id,
+                    "first_byte_at": s.first_byte_at,
+                    "completed_at": s.completed_at,
                 }
                 for s in state.sessions.values()
             ],
@@ -104,7 +109,11 @@ def create_control_router() -> APIRouter:
 
     @router.get("/quota")
     async def quota() -> dict[str, Any]:
-        return {**state.quota.snapshot(), "channel_daily_uploads": state.channel_daily_uploads}
+        return {
+            **state.quota.snapshot(),
+            "channel_daily_uploads": state.channel_daily_uploads,
+            "unaudited": state.unaudited,
+        }
 
     @router.post("/quota")
     async def set_quota(request: QuotaRequest) -> dict[str, Any]:
@@ -115,7 +124,9 @@ def create_control_router() -> APIRouter:
         if request.channel_daily_uploads is not None:
             state.channel_daily_uploads = request.channel_daily_uploads
             state.channel_uploads.clear()
-        return {**state.quota.snapshot(), "channel_daily_uploads": state.channel_daily_uploads}
+        if request.unaudited is not None:
+            state.unaudited = request.unaudited
+        return await quota()
 
     @router.post("/sessions/expire")
     async def expire() -> dict[str, int]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -193,6 +194,8 @@ def create_platform_router(settings: SandboxSettings) -> APIRouter:
             total = _declared_length(request)
             content_type = _declared_type(request)
             snippet, status = validate_metadata(await _metadata(request), parts)
+            if state.unaudited:  # unaudited API projects may only upload private videos
+                status["privacyStatus"] = "private"
             uploads = state.channel_uploads.get(channel_id, 0)
             if uploads >= state.channel_daily_uploads:
                 raise errors.upload_limit_exceeded()
@@ -285,6 +288,8 @@ def create_platform_router(settings: SandboxSettings) -> APIRouter:
                 raise bad_request(
                     "badContent", f"Content-Length {length} differs from Content-Range size {size}."
                 )
+            if session.first_byte_at is None:
+                session.first_byte_at = time.time()
             drop = fault is not None and fault.kind == "drop_mid_chunk"
             stop_after = None
             if drop:

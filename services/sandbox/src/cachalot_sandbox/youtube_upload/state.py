@@ -62,6 +62,8 @@ class UploadSession:
     received: int = 0
     chunks: int = 0
     video_id: str | None = None
+    first_byte_at: float | None = None
+    completed_at: float | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -149,6 +151,7 @@ class YouTubeState:
         self.channel_daily_uploads = DEFAULT_CHANNEL_DAILY_UPLOADS
         self.channel_uploads: dict[str, int] = {}
         self.session_lifetime_s = DEFAULT_SESSION_LIFETIME_S
+        self.unaudited = False
         self.faults: list[Fault] = []
         self.throttle_bytes_per_s: int | None = None
 
@@ -221,6 +224,7 @@ class YouTubeState:
         )
         self.videos[video.id] = video
         session.video_id = video.id
+        session.completed_at = time.time()
         return video
 
     # --- faults -----------------------------------------------------------------------
