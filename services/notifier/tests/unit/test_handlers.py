@@ -28,8 +28,9 @@ BOT_TOKEN = "918273645:AAnotifierTESTtokenNEVERinLOGS_12345"  # the sandbox's (c
 OPERATOR_CHAT = "424242"
 
 
-def settings_for(database: Path) -> NotifierSettings:
+def settings_for(database: Path, parse_mode: str = "HTML") -> NotifierSettings:
     return NotifierSettings(
+        telegram_parse_mode=parse_mode,  # type: ignore[arg-type]
         telegram_bot_token=BOT_TOKEN,  # type: ignore[arg-type]
         operator_chat_id=OPERATOR_CHAT,
         telegram_api_base="http://sandbox/telegram",
@@ -51,8 +52,15 @@ class Harness:
 
 
 @pytest.fixture
-async def harness(tmp_path: Path, sandbox_app: FastAPI, sandbox: Any) -> AsyncIterator[Harness]:
-    settings = settings_for(tmp_path / "notifier.db")
+def parse_mode(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request, "param", "HTML"))
+
+
+@pytest.fixture
+async def harness(
+    tmp_path: Path, sandbox_app: FastAPI, sandbox: Any, parse_mode: str
+) -> AsyncIterator[Harness]:
+    settings = settings_for(tmp_path / "notifier.db", parse_mode)
     broker = build_broker(settings, client_id="notifier")
     dlq: list[tuple[str, bytes, dict[str, Any]]] = []
     for topic in (topics.CONTACT_SUBMITTED, topics.POSTS_STATUS):
@@ -85,6 +93,16 @@ async def test_a_contact_submission_becomes_one_operator_message_as_typed(harnes
     assert "\n\n<b>Hi</b> *there* _you_ \\o/ 😀\nsecond line\n\n" in message["text"]
     assert "Contact: +441234567890\n" in message["text"]
     assert message["parse_mode"] == "HTML"
+
+
+@pytest.mark.parametrize("parse_mode", ["MarkdownV2"], indirect=True)
+async def test_in_markdown_v2_mode_typed_text_also_arrives_as_typed(harness, sandbox, parse_mode):
+    typed = r"*a* _b_ __c__ ~d~ ||e|| `f` [g](h) \ \\ _*[]()~`>#+-=|{}.! <b>x</b>"
+    await harness.publish(topics.CONTACT_SUBMITTED, contact(name="*Ada_", message=typed))
+    [message] = await sandbox.messages()
+    assert message["parse_mode"] == "MarkdownV2"
+    assert "Name: *Ada_\n" in message["text"]
+    assert f"\n\n{typed}\n\n" in message["text"]
 
 
 async def test_redelivered_event_sends_nothing_new(harness, sandbox):
