@@ -116,8 +116,17 @@ async def test_a_5xx_on_status_is_retryable_and_the_next_attempt_resumes_without
 async def test_an_expired_token_gets_one_forced_refresh(
     sbx, publisher, kafka, lease_stub, small_video
 ) -> None:
-    sbx.post("/sandbox/tiktok/faults", json={"endpoint": "creator_info", "kind": "token_invalid"})
     command = small_video.command()
+    expired = sbx.post(
+        "/sandbox/tokens",
+        json={
+            "platform": "tiktok",
+            "subject": f"open-{command.account_id}",
+            "scopes": ["video.publish"],
+            "lifetime_s": 0.001,
+        },
+    ).json()["access_token"]
+    lease_stub.tokens[str(command.account_id)] = expired  # auth would hand out this one
     await kafka.send(command)
     assert (await kafka.final(command.target_id)).type == "published"
     assert [c["force_refresh"] for c in lease_stub.calls] == [False, True]
@@ -186,3 +195,40 @@ async def test_a_redelivered_command_for_a_published_target_posts_nothing_new(
     again = await kafka.final(command.target_id)
     assert (again.type, again.remote_id) == ("published", first.remote_id)
     assert len(posts(sbx)["publishes"]) == 1
+
+
+async def test_a_spam_risk_answer_fails_with_the_daily_limit_explained(
+    sbx, publisher, kafka, small_video
+) -> None:
+    sbx.post("/sandbox/tiktok/faults", json={"endpoint": "creator_info", "kind": "spam_risk"})
+    command = small_video.command()
+    await kafka.send(command)
+    result = await kafka.final(command.target_id)
+    assert (result.type, result.code) == ("failed", "spam_risk_too_many_posts")
+    assert "daily posting limit" in (result.reason or "")
+
+
+async def test_a_video_tiktok_fails_to_process_is_explained_or_retried(
+    sbx, publisher, kafka, small_video
+) -> None:
+    sbx.post(
+        "/sandbox/tiktok/faults",
+        json={"endpoint": "publish", "kind": "fail_publish", "detail": "frame_rate_check_failed"},
+    )
+    rejected = small_video.command()
+    await kafka.send(rejected)
+    result = await kafka.final(rejected.target_id)
+    assert (result.type, result.code) == ("failed", "frame_rate_check_failed")
+    assert "23–60 frames per second" in (result.reason or "")
+
+    sbx.post(
+        "/sandbox/tiktok/faults",
+        json={"endpoint": "publish", "kind": "fail_publish", "detail": "internal"},
+    )
+    flaky = small_video.command()
+    await kafka.send(flaky)
+    assert (await kafka.final(flaky.target_id)).type == "retryable"
+    retry = small_video.command(attempt=2, target_id=flaky.target_id, account_id=flaky.account_id)
+    await kafka.send(retry)
+    assert (await kafka.final(flaky.target_id, attempt=2)).type == "published"
+    assert posts(sbx)["counts_by_sha256"] == {small_video.sha256: 1}
