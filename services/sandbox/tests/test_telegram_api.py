@@ -192,3 +192,20 @@ async def test_sandbox_reset_forgets_messages_faults_and_counts(client):
     assert (await client.get("/sandbox/telegram/messages")).json()["count"] == 0
     assert (await client.get("/sandbox/telegram/faults")).json()["pending"] == []
     assert (await client.get("/sandbox/telegram/calls")).json()["calls"] == {}
+
+
+async def test_flood_control_is_off_unless_turned_on_then_answers_429_with_retry_after(client):
+    payload = {"chat_id": CHAT, "text": "x"}
+    for _ in range(5):
+        assert (await client.post(bot("sendMessage"), json=payload)).is_success
+    turned_on = await client.put(
+        "/sandbox/telegram/flood", json={"per_chat_per_second": 0.5, "burst": 2}
+    )
+    assert turned_on.status_code == 200
+    answers = [await client.post(bot("sendMessage"), json=payload) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[2].json()["parameters"]["retry_after"] == 2
+    other_chat = await client.post(bot("sendMessage"), json={"chat_id": CHAT + 1, "text": "x"})
+    assert other_chat.status_code == 200
+    await client.delete("/sandbox/telegram/flood")
+    assert (await client.post(bot("sendMessage"), json=payload)).is_success

@@ -2,7 +2,8 @@
 
 Mounted at ``/telegram`` (standing in for ``https://api.telegram.org``), with
 controls under ``/sandbox/telegram``: the messages it accepted, a queue of
-faults (429 with ``retry_after``, 5xx, slow answers) and call counts.
+faults (429 with ``retry_after``, 5xx, slow answers), opt-in per-chat flood
+control (``PUT /sandbox/telegram/flood``) and call counts.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import math
 import time
 from typing import Any
 
@@ -20,7 +21,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from cachalot_sandbox.settings import SandboxSettings
 from cachalot_sandbox.telegram.entities import EntityParseError, parse_text, utf16_len
-from cachalot_sandbox.telegram.state import Fault, FaultQueue, SentMessage, state
+from cachalot_sandbox.telegram.state import (
+    Fault,
+    FaultQueue,
+    FloodControl,
+    FloodGate,
+    SentMessage,
+    state,
+)
 
 MAX_TEXT_LENGTH = 4096
 _REASONS = {
@@ -89,6 +97,15 @@ def create_router(settings: SandboxSettings) -> APIRouter:
             raise await _apply_fault(fault)
         chat = _chat(params.get("chat_id"))
         requested_chat = str(params.get("chat_id"))
+        if state.flood is not None:
+            wait = state.flood.admit(str(chat["id"]), time.monotonic())
+            if wait > 0:
+                retry_after = max(1, math.ceil(wait))
+                raise BotApiError(
+                    429,
+                    f"Too Many Requests: retry after {retry_after}",
+                    {"retry_after": retry_after},
+                )
         raw_text = params.get("text")
         if raw_text is None or (isinstance(raw_text, str) and not raw_text):
             raise _bad_request("message text is empty")
@@ -180,6 +197,22 @@ def create_router(settings: SandboxSettings) -> APIRouter:
         count = len(state.faults)
         state.faults.clear()
         return {"deleted": count}
+
+    @router.put("/sandbox/telegram/flood", tags=["sandbox"])
+    async def set_flood_control(control: FloodControl) -> dict[str, Any]:
+        """Turn on per-chat flood control: 429 with retry_after beyond the rate."""
+        state.flood = FloodGate(control)
+        return {"flood_control": control.model_dump()}
+
+    @router.delete("/sandbox/telegram/flood", tags=["sandbox"])
+    async def clear_flood_control() -> dict[str, Any]:
+        state.flood = None
+        return {"flood_control": None}
+
+    @router.get("/sandbox/telegram/flood", tags=["sandbox"])
+    async def get_flood_control() -> dict[str, Any]:
+        control = state.flood.control.model_dump() if state.flood else None
+        return {"flood_control": control}
 
     @router.get("/sandbox/telegram/calls", tags=["sandbox"])
     async def calls() -> dict[str, Any]:

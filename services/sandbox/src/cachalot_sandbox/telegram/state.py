@@ -40,6 +40,41 @@ class FaultQueue(BaseModel):
     responses: list[Fault] = Field(min_length=1)
 
 
+class FloodControl(BaseModel):
+    """Per-chat flood control like Telegram's (off unless a test turns it on)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    per_chat_per_second: float = Field(
+        default=1.0, gt=0, le=1000, description="Sustained messages per second to one chat."
+    )
+    burst: int = Field(default=3, ge=1, le=1000, description="Messages allowed in a burst.")
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+@dataclass
+class FloodGate:
+    """A token bucket per chat; ``admit`` answers the seconds to wait (0 = go)."""
+
+    control: FloodControl
+    buckets: dict[str, _Bucket] = field(default_factory=dict)
+
+    def admit(self, chat_key: str, now: float) -> float:
+        rate, burst = self.control.per_chat_per_second, float(self.control.burst)
+        bucket = self.buckets.setdefault(chat_key, _Bucket(burst, now))
+        bucket.tokens = min(burst, bucket.tokens + (now - bucket.updated) * rate)
+        bucket.updated = now
+        if bucket.tokens >= 1.0:
+            bucket.tokens -= 1.0
+            return 0.0
+        return (1.0 - bucket.tokens) / rate
+
+
 @dataclass(frozen=True)
 class SentMessage:
     message_id: int
@@ -71,6 +106,7 @@ class TelegramState:
     messages: list[SentMessage] = field(default_factory=list)
     faults: deque[Fault] = field(default_factory=deque)
     calls: Counter[str] = field(default_factory=Counter)
+    flood: FloodGate | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def next_message_id(self) -> int:
@@ -86,6 +122,7 @@ class TelegramState:
         self.messages.clear()
         self.faults.clear()
         self.calls.clear()
+        self.flood = None
         self._ids = itertools.count(1)
 
 
