@@ -22,7 +22,7 @@ async def recorder(kafka_bootstrap: str) -> AsyncIterator[Recorder]:
     await recorder.stop()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
 async def queue(
     request: pytest.FixtureRequest,
     kafka_bootstrap: str,

@@ -307,6 +307,7 @@ async def start_queue(
         "backoff_max_s": 2.0,
         "reconcile_after_s": 2.0,
         "max_reconciles": 3,
+        "max_attempts": 3,
         "environment": "test",
         "log_format": "text",
     }

@@ -15,6 +15,7 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
 
 from cachalot_common.problems import Problem, field_errors, problem_response
 from cachalot_common.sessions import COOKIE_NAME, SessionError, read_session
@@ -115,6 +116,10 @@ def build_router(
             )
         except UploadTooLarge as error:
             raise _too_large(limit) from error
+        except ClientDisconnect as error:
+            raise Problem(
+                400, "The upload was interrupted before the end; send it again."
+            ) from error
         except NotAVideo as error:
             raise Problem(
                 415,

@@ -50,7 +50,7 @@ async def test_posts_scheduled_seconds_ahead_are_dispatched_within_a_second_of_t
     youtube = await client.account("youtube")
     tiktok = await client.account("tiktok")
     posts = [
-        await client.queue(youtube=youtube, tiktok=tiktok, at=at_offset(2.5 + i * 0.3))
+        await client.queue(youtube=youtube, tiktok=tiktok, at=at_offset(2.0 + i * 0.2))
         for i in range(5)
     ]
     lateness: list[float] = []
@@ -84,11 +84,11 @@ async def test_a_post_cancelled_before_its_time_is_never_dispatched(
     queue: QueueServer, recorder: Recorder
 ) -> None:
     client = queue.client()
-    post = await client.queue(youtube=await client.account("youtube"), at=at_offset(1.5))
+    post = await client.queue(youtube=await client.account("youtube"), at=at_offset(1.0))
     response = await client.http.post(f"/api/v1/posts/{post['id']}/cancel")
     assert response.status_code == 200
     assert response.json()["targets"][0]["status"] == "cancelled"
-    await asyncio.sleep(2.5)
+    await asyncio.sleep(1.5)
     assert recorder.commands(post["targets"][0]["id"]) == []
     assert await status_of(queue, post) == "cancelled"
     again = await client.http.post(f"/api/v1/posts/{post['id']}/cancel")
