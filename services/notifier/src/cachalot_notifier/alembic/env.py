@@ -6,8 +6,8 @@ import asyncio
 
 from alembic import context
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from cachalot_common.db import create_engine
 from cachalot_notifier.models import Base
 
 target_metadata = Base.metadata
@@ -24,7 +24,7 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async(url: str) -> None:
-    engine = create_async_engine(url)
+    engine = create_engine(url)  # also creates a SQLite file's directory
     async with engine.connect() as connection:
         await connection.run_sync(_run)
     await engine.dispose()
