@@ -13,13 +13,14 @@ from cachalot_sandbox.tiktok_content.chunks import MIN_CHUNK, ChunkPlanError, ch
 from cachalot_testing.processes import ServiceProcess
 
 MB = 1024 * 1024
+pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     process = ServiceProcess(
         "cachalot_sandbox", env={}, log_path=tmp_path_factory.mktemp("sbx") / "sandbox.log"
-    ).start()
+    ).start(timeout=120)  # a loaded two-core machine imports slowly
     yield process.base_url
     process.stop()
 

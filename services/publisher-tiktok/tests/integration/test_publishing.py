@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-pytestmark = pytest.mark.integration
+# processes start slowly on a loaded two-core machine: allow for the module's start-up
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 
 def posts(sbx: httpx.Client) -> dict[str, Any]:

@@ -7,6 +7,7 @@ way the service instruments its HTTP client.
 from __future__ import annotations
 
 import httpx
+import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -20,6 +21,7 @@ from cachalot_sandbox.settings import SandboxSettings
 from cachalot_sandbox.tokens import registry
 
 
+@pytest.mark.timeout(300)
 async def test_each_platform_call_is_one_span_without_secrets(tmp_path) -> None:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
