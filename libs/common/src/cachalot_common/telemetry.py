@@ -40,6 +40,12 @@ def _scrub_server_span(span: Span, scope: dict[str, Any]) -> None:
         query = scope.get("query_string", b"")
         if query:
             span.set_attribute("url.query", redact_url(query.decode("latin-1")))
+        # the full URL carries the query too (an OAuth callback's ``code``)
+        attributes = getattr(span, "attributes", None) or {}
+        for key in ("http.url", "url.full"):
+            value = attributes.get(key)
+            if value:
+                span.set_attribute(key, redact_url(str(value)))
 
 
 def setup_tracing(
