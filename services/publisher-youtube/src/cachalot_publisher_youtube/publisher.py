@@ -21,7 +21,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -95,26 +95,46 @@ def seconds_until_quota_reset(now: datetime | None = None) -> float:
 
 
 class _Token:
-    """The leased token for one delivery, refreshed at most once after a 401."""
+    """The leased token for one delivery.
+
+    A long upload can outlive a token: shortly before ``expires_at`` a new
+    lease is asked for (auth refreshes as needed). A 401 forces one refresh;
+    a second 401 means the account must be reconnected.
+    """
+
+    RENEW_BEFORE_S = 120.0
 
     def __init__(self, leases: LeaseSource, command: PublishVideo, lease: Lease) -> None:
         self._leases = leases
         self._command = command
-        self.value = lease.access_token
+        self._lease = lease
         self.refreshed = False
 
-    async def refresh(self) -> None:
+    async def current(self) -> str:
+        expires_at = self._lease.expires_at
+        if expires_at.tzinfo is None:
+            expires_at = expires_at.replace(tzinfo=UTC)
+        remaining = (expires_at - datetime.now(UTC)).total_seconds()
+        if remaining < self.RENEW_BEFORE_S:
+            await self._renew(force=False)
+        return self._lease.access_token
+
+    async def refresh(self) -> str:
         if self.refreshed:
             raise ReauthNeeded
         self.refreshed = True
+        await self._renew(force=True)
+        return self._lease.access_token
+
+    async def _renew(self, *, force: bool) -> None:
         lease = await self._leases.lease(
             self._command.account_id,
             post_id=self._command.post_id,
             target_id=self._command.target_id,
-            force_refresh=True,
+            force_refresh=force,
         )
         register_secret(lease.access_token)
-        self.value = lease.access_token
+        self._lease = lease
 
 
 class YouTubePublisher:
@@ -343,6 +363,14 @@ class YouTubePublisher:
             except SessionExpired:
                 await self._store.forget_session(command.target_id)
                 raise Transient("the upload session expired; starting a new one") from None
+            except Rejected:
+                # e.g. another replica moved the session on after a rebalance:
+                # believe the session's own account before calling it permanent
+                status = await self._call(
+                    token, partial(self._uploads.query_status, session_uri=uri, total=total)
+                )
+                if status.video is None and status.received == first:
+                    raise
             if status.video is not None:
                 return status.video
             if status.received <= first:
@@ -374,11 +402,11 @@ class YouTubePublisher:
     async def _call(self, token: _Token, call: Callable[[str], Awaitable[T]]) -> T:
         """One platform call; a 401 refreshes the lease once, a second 401 means reauth."""
         try:
-            return await call(token.value)
+            return await call(await token.current())
         except Unauthorized:
-            await token.refresh()
+            fresh = await token.refresh()
             try:
-                return await call(token.value)
+                return await call(fresh)
             except Unauthorized:
                 raise ReauthNeeded from None
 

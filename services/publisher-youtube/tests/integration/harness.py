@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +91,7 @@ class LeaseServer:
                     "account_id": account_id,
                     "platform": "youtube",
                     "access_token": self._current[account_id],
-                    "expires_at": datetime.now(UTC).isoformat(),
+                    "expires_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
                     "scopes": [UPLOAD_SCOPE],
                     "platform_user_id": channel_of(account_id),
                 }
