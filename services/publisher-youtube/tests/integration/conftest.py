@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from cachalot_testing.plugin import PostgresServer
 from cachalot_testing.processes import ServiceProcess
 
 from .harness import SERVICE_SECRET, Commands, LeaseServer, Results
@@ -37,8 +38,8 @@ def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def module_database(postgres: object) -> str:
-    return postgres.create_database(f"pyt_{uuid.uuid4().hex[:12]}")  # type: ignore[attr-defined]
+def module_database(postgres: PostgresServer) -> str:
+    return postgres.create_database(f"pyt_{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from cachalot_common.events import YouTubeOptions
 from cachalot_common.telemetry import instrument_httpx_client
-from cachalot_publisher_youtube.youtube import YouTubeUploads
+from cachalot_publisher_youtube.youtube import SessionStatus, YouTubeUploads
 from cachalot_testing.processes import ServiceProcess
 
 from .conftest import CHUNK
@@ -43,17 +43,32 @@ async def test_each_platform_call_is_one_span_without_secrets(
         uri = await uploads.start_session(
             token, YouTubeOptions(title="Spans"), total=total, content_type="video/mp4"
         )
-        common = {"session_uri": uri, "path": video, "total": total, "content_type": "video/mp4"}
-        first = await uploads.put_chunk(token, first=0, size=CHUNK, **common)
+
+        async def put(first: int, size: int) -> SessionStatus:
+            return await uploads.put_chunk(
+                token,
+                session_uri=uri,
+                path=video,
+                first=first,
+                size=size,
+                total=total,
+                content_type="video/mp4",
+            )
+
+        first = await put(0, CHUNK)
         status = await uploads.query_status(token, uri, total=total)
-        done = await uploads.put_chunk(token, first=CHUNK, size=total - CHUNK, **common)
+        done = await put(CHUNK, total - CHUNK)
 
     assert first.received == status.received == CHUNK
     assert done.video is not None
     spans = exporter.get_finished_spans()
-    assert [
-        s.attributes.get("http.request.method") or s.attributes.get("http.method") for s in spans
-    ] == ["POST", "PUT", "PUT", "PUT"]
+    methods = [dict(s.attributes or {}) for s in spans]
+    assert [m.get("http.request.method") or m.get("http.method") for m in methods] == [
+        "POST",
+        "PUT",
+        "PUT",
+        "PUT",
+    ]
     recorded = json.dumps([dict(s.attributes or {}) for s in spans]) + " ".join(
         s.name for s in spans
     )
