@@ -2,8 +2,10 @@
 
 Outcomes the handler maps to Kafka:
 * sent, or already sent before → return (the message is acknowledged);
-* Telegram refused this text for good → :class:`Undeliverable` (the handler
-  parks the event in the DLQ and carries on);
+* Telegram refused the formatted text → it is sent once more as plain text
+  (no parse mode), so the operator still hears of it;
+* Telegram refused even that → :class:`Undeliverable` (the handler parks the
+  event in the DLQ and carries on);
 * Telegram unreachable after the retries, or the bot/chat is misconfigured
   → the exception propagates, the message is not acknowledged and Kafka
   delivers it again (after a pause for misconfiguration, so a bad token
@@ -17,8 +19,8 @@ import logging
 from dataclasses import dataclass
 
 from cachalot_notifier.dedupe import DedupeStore, NotificationKey
-from cachalot_notifier.formatting import ParseMode, Span, render
-from cachalot_notifier.telegram import TelegramBot, TelegramRejected
+from cachalot_notifier.formatting import ParseMode, Span, render, shown_text
+from cachalot_notifier.telegram import SentMessage, TelegramBot, TelegramRejected
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +47,8 @@ class OperatorNotifier:
         if await self._store.was_sent(key):
             logger.info("notification %s was already sent; skipping the redelivery", key)
             return
-        text = render(spans, self._channel.parse_mode)
         try:
-            sent = await self._bot.send_message(
-                self._channel.chat_id, text, parse_mode=self._channel.parse_mode
-            )
+            sent = await self._send(spans)
         except TelegramRejected as error:
             if error.about_this_message:
                 raise Undeliverable(str(error)) from None
@@ -62,3 +61,16 @@ class OperatorNotifier:
             raise
         await self._store.mark_sent(key, telegram_message_id=sent.message_id)
         logger.info("notification %s sent as telegram message %s", key, sent.message_id)
+
+    async def _send(self, spans: list[Span]) -> SentMessage:
+        """Formatted; if Telegram refuses that very text, the same words unformatted."""
+        chat, mode = self._channel.chat_id, self._channel.parse_mode
+        try:
+            return await self._bot.send_message(chat, render(spans, mode), parse_mode=mode)
+        except TelegramRejected as error:
+            if not error.about_this_message:
+                raise
+            logger.warning(
+                "telegram refused the %s text (%s); sending it as plain text", mode, error
+            )
+        return await self._bot.send_message(chat, shown_text(spans))

@@ -122,10 +122,23 @@ async def test_a_poison_message_goes_to_the_dlq_and_the_next_one_is_delivered(ha
     assert "After poison" in message["text"]
 
 
+async def test_formatted_text_telegram_refuses_is_sent_again_as_plain_text(harness, sandbox):
+    await sandbox.queue_faults(
+        {"status": 400, "description": "Bad Request: can't parse entities: surprise"}
+    )
+    event = contact(name="Plain <Ada>")
+    await harness.publish(topics.CONTACT_SUBMITTED, event)
+    [message] = await sandbox.messages()
+    assert message["parse_mode"] is None
+    assert "Name: Plain <Ada>\n" in message["text"]
+    assert harness.dlq == []
+
+
 async def test_text_telegram_refuses_for_good_is_parked_in_the_dlq_with_the_reason(
     harness, sandbox
 ):
-    await sandbox.queue_faults({"status": 400, "description": "Bad Request: message is too long"})
+    too_long = {"status": 400, "description": "Bad Request: message is too long"}
+    await sandbox.queue_faults(too_long, too_long)
     event = contact()
     await harness.publish(topics.CONTACT_SUBMITTED, event)
     [(topic, body, headers)] = harness.dlq
@@ -133,6 +146,7 @@ async def test_text_telegram_refuses_for_good_is_parked_in_the_dlq_with_the_reas
     assert ContactSubmitted.model_validate_json(body) == event
     assert "message is too long" in headers["x-dlq-reason"]
     assert await sandbox.messages() == []
+    assert await sandbox.send_calls() == 2
 
 
 async def test_telegram_down_past_the_retries_leaves_the_event_unacknowledged(harness, sandbox):
