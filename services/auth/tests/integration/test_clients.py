@@ -90,3 +90,16 @@ async def test_export_and_erase_remove_everything_of_the_client(auth, sign_in, c
         assert (await browser.get("/api/v1/me")).status_code == 401
     await auth.app.state.relay.drain()
     assert auth.events.types()[-2:] == ["revoked", "deleted"]
+
+
+async def test_an_account_connected_to_one_client_cannot_be_taken_by_another(
+    auth, sign_in, query_of
+):
+    async with auth.browser() as alice:
+        await sign_in(alice, "tiktok", user="-000sandboxAliceOpenId")
+    async with auth.browser() as other:
+        await sign_in(other, "youtube")
+        landed = await sign_in(other, "tiktok", user="-000sandboxAliceOpenId")
+        platforms = [a["platform"] for a in (await other.get("/api/v1/accounts")).json()]
+    assert query_of(landed)["auth_error"] == "account_in_use"
+    assert platforms == ["youtube"]
