@@ -260,3 +260,22 @@ async def test_no_token_reaches_the_publishers_log(
     for token in lease_server.issued:
         assert token not in output
     assert "upload_id=AEnB2U" not in output
+
+
+async def test_an_expired_session_is_started_again_and_the_video_lands_once(
+    sandbox_http: httpx.Client,
+    commands: Commands,
+    results: Results,
+    random_video: Callable[[int], Path],
+) -> None:
+    video = random_video(3 * CHUNK + 5)
+    arm(sandbox_http, kind="expire_session", on="chunk")
+    command = commands.command(video, title="Session expired")
+
+    await commands.send(command)
+
+    result = await results.wait(command.target_id, "published", "failed", "retryable")
+    assert result.type == "published", result.reason
+    videos, sessions = landed(sandbox_http, "Session expired")
+    assert [v["sha256"] for v in videos] == [sha256_of(video)]
+    assert sessions == 2
