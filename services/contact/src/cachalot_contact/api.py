@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import FastAPI, Request, Response
 from pydantic import ValidationError
 
 from cachalot_common.net import client_ip
@@ -38,12 +38,20 @@ def parse_form(body: bytes, *, region: str | None) -> ContactForm:
         raise Problem(422, f"Invalid input: {names}.", errors=errors) from None
 
 
-def create_router(settings: ContactSettings, intake: Intake, limiter: RateLimiter) -> APIRouter:
-    router = APIRouter(prefix="/api/v1", tags=["contact"])
+def install_routes(
+    app: FastAPI, settings: ContactSettings, intake: Intake, limiter: RateLimiter
+) -> None:
+    """Add the contact route to ``app``.
+
+    Registered on the app itself rather than through an included router, and
+    answering with prebuilt bytes: both take measurable time off the hot path
+    (``bench/contact_intake.py``) while the OpenAPI document stays the same.
+    """
     trusted = tuple(settings.trusted_proxies)
 
-    @router.post(
-        "/contact",
+    @app.post(
+        "/api/v1/contact",
+        tags=["contact"],
         status_code=202,
         response_model=Accepted,
         responses=RESPONSES,
@@ -55,7 +63,7 @@ def create_router(settings: ContactSettings, intake: Intake, limiter: RateLimite
             }
         },
     )
-    async def submit_contact(request: Request) -> Accepted:
+    async def submit_contact(request: Request) -> Response:
         """Store the submission durably (202 once it is on disk); the operator is told."""
         ip = client_ip(request, trusted)
         wait = await limiter.hit(ip or "unknown")
@@ -77,6 +85,8 @@ def create_router(settings: ContactSettings, intake: Intake, limiter: RateLimite
                 "We could not store your message right now; please try again later.",
                 headers={"Retry-After": "30"},
             ) from None
-        return Accepted(id=submission)
-
-    return router
+        return Response(
+            b'{"id":"%s","status":"accepted"}' % str(submission).encode(),
+            status_code=202,
+            media_type="application/json",
+        )

@@ -51,11 +51,17 @@ class Link:
 
 
 def make_line(event: dict[str, Any], after: Link) -> tuple[bytes, Link]:
-    """The next line of the log (with its newline) and the new end of the chain."""
-    body = {"event": event, "prev": after.hash, "seq": after.seq + 1, "v": VERSION}
-    line_hash = digest(body)
-    body["hash"] = line_hash
-    return canonical(body) + b"\n", Link(after.seq + 1, line_hash)
+    """The next line of the log (with its newline) and the new end of the chain.
+
+    Equal to ``canonical({..., "hash": h})``, built from one serialisation of
+    the event (the keys ``event < hash < prev < seq < v`` are already sorted).
+    """
+    seq = after.seq + 1
+    head = b'{"event":' + canonical(event)
+    tail = b'"prev":"%s","seq":%d,"v":%d}' % (after.hash.encode(), seq, VERSION)
+    line_hash = hashlib.sha256(head + b"," + tail).hexdigest()
+    line = head + b',"hash":"' + line_hash.encode() + b'",' + tail + b"\n"
+    return line, Link(seq, line_hash)
 
 
 class BrokenLine(ValueError):

@@ -1,7 +1,8 @@
 """Per-client-IP rate limits with the ``limits`` library.
 
-Every limit (``5/minute;50/day`` by default) is a moving window keyed by the
-client IP, which ``cachalot_common.net.client_ip`` takes from
+Every limit (``5/minute;50/day`` by default) is a sliding window counter
+(O(1) per hit in memory and in Redis, unlike a moving window's per-hit list)
+keyed by the client IP, which ``cachalot_common.net.client_ip`` takes from
 ``X-Forwarded-For`` only when the direct peer is a trusted proxy, so a client
 cannot dodge the limit by inventing the header.
 
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 
 from limits import RateLimitItem
 from limits.aio.storage import Storage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 
 
@@ -37,7 +38,7 @@ class RateLimiter:
         storage = storage_from_string(async_storage_uri(storage_uri))
         assert isinstance(storage, Storage)
         self.storage = storage
-        self._limiter = MovingWindowRateLimiter(storage)
+        self._limiter = SlidingWindowCounterRateLimiter(storage)
 
     async def hit(self, key: str) -> float | None:
         """Count one request; ``None`` if allowed, else seconds until one is allowed."""

@@ -1,0 +1,270 @@
+"""Throughput and latency of ``POST /api/v1/contact`` beside a bare FastAPI endpoint.
+
+    uv run python bench/contact_intake.py [--duration 10] [--connections 64] [--tool auto]
+
+Starts a real Tansu broker, the contact service as its own process (fsynced
+hash-chained log, relay publishing to Kafka, rate limit set out of reach) and
+a bare FastAPI app whose endpoint only answers 202, both under the same
+uvicorn settings (``cachalot_common.app.serve``, one process each). The same
+load generator hits both in the same run: ``wrk`` when it is installed (one
+thread, so the server keeps the other core), else an httpx async client with
+N concurrent workers. It prints requests per second, p50/p99 latency and the
+ratio contact/bare (target: at least 0.5), then checks that the relay
+published every record and that the log's chain verifies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+FORM = {
+    "name": "Bench Person",
+    "contact": "+7 916 123-45-67",
+    "category": "video_production",
+    "message": "I would like a series of short videos for our shop. " * 4,
+}
+PATH = "/api/v1/contact"
+HERE = Path(__file__).resolve()
+
+
+@dataclass
+class Result:
+    name: str
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+
+# --- the bare endpoint -----------------------------------------------------------------
+
+
+def serve_bare() -> None:
+    """The baseline: FastAPI answering 202 with an id, nothing else."""
+    from uuid import uuid4
+
+    from fastapi import FastAPI
+
+    from cachalot_common.app import serve
+    from cachalot_common.settings import ServiceSettings
+
+    app = FastAPI(title="bare")
+
+    @app.post(PATH, status_code=202)
+    async def accept() -> dict[str, str]:
+        return {"id": str(uuid4()), "status": "accepted"}
+
+    serve(app, ServiceSettings())
+
+
+# --- processes ---------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    from cachalot_testing.ports import free_port as pick
+
+    return pick()
+
+
+def start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, *args], env={**os.environ, **env}, stdout=out, stderr=out
+        )
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} not ready after {timeout}s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+# --- load generators ---------------------------------------------------------------------
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.body = [[%s]]
+wrk.headers["Content-Type"] = "application/json"
+done = function(summary, latency, requests)
+  local errors = summary.errors.status + summary.errors.connect + summary.errors.read
+    + summary.errors.write + summary.errors.timeout
+  io.write(string.format("RESULT %%d %%d %%f %%f %%d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), errors))
+end
+"""
+
+
+def run_wrk(name: str, url: str, seconds: float, connections: int, workdir: Path) -> Result:
+    script = workdir / "post.lua"
+    script.write_text(WRK_SCRIPT % json.dumps(FORM))
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "-s", str(script), url]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    line = next(x for x in output.splitlines() if x.startswith("RESULT "))
+    requests, duration_us, p50_us, p99_us, errors = line.split()[1:]
+    return Result(
+        name,
+        int(requests),
+        int(duration_us) / 1e6,
+        float(p50_us) / 1000,
+        float(p99_us) / 1000,
+        int(errors),
+    )
+
+
+async def run_httpx(name: str, url: str, seconds: float, connections: int) -> Result:
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
+        deadline = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                response = await client.post(url, json=FORM)
+                latencies.append(time.perf_counter() - started)
+                if response.status_code != 202:
+                    errors += 1
+
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        elapsed = time.perf_counter() - began
+    cuts = statistics.quantiles(latencies, n=100)
+    return Result(name, len(latencies), elapsed, cuts[49] * 1000, cuts[98] * 1000, errors)
+
+
+def load(name: str, url: str, args: argparse.Namespace, workdir: Path) -> Result:
+    if args.tool == "wrk":
+        run_wrk(name, url, args.warmup, args.connections, workdir)
+        return run_wrk(name, url, args.duration, args.connections, workdir)
+    asyncio.run(run_httpx(name, url, args.warmup, args.connections))
+    return asyncio.run(run_httpx(name, url, args.duration, args.connections))
+
+
+# --- checks after the run ----------------------------------------------------------------
+
+
+def relay_caught_up(log_dir: Path, timeout: float = 60.0) -> tuple[int, float]:
+    """Wait for the relay's cursor to reach the end of the log; (records, seconds waited)."""
+    log, cursor = log_dir / "contact.log.jsonl", log_dir / "relay.cursor"
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        try:
+            position = json.loads(cursor.read_bytes())
+        except (FileNotFoundError, ValueError):
+            position = {"offset": -1, "seq": 0}
+        if position["offset"] == log.stat().st_size:
+            return int(position["seq"]), time.monotonic() - began
+        time.sleep(0.1)
+    raise TimeoutError("the relay did not catch up with the log")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per target")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per target")
+    parser.add_argument("--connections", type=int, default=64, help="concurrent connections")
+    parser.add_argument("--tool", choices=["auto", "wrk", "httpx"], default="auto")
+    parser.add_argument("--serve-bare", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_bare:
+        serve_bare()
+        return
+    if args.tool == "auto":
+        args.tool = "wrk" if shutil.which("wrk") else "httpx"
+
+    from cachalot_testing.broker import TansuBroker
+
+    workdir = Path(tempfile.mkdtemp(prefix="cachalot-bench-"))
+    log_dir = workdir / "contact"
+    broker = TansuBroker(log_path=workdir / "tansu.log").start()
+    common = {"CACHALOT_LOG_LEVEL": "WARNING", "CACHALOT_LOG_FORMAT": "text"}
+    bare_port, contact_port = free_port(), free_port()
+    bare = start(
+        [str(HERE), "--serve-bare"],
+        {**common, "CACHALOT_HTTP_PORT": str(bare_port)},
+        workdir / "bare.log",
+    )
+    contact = start(
+        ["-m", "cachalot_contact"],
+        {
+            **common,
+            "CACHALOT_HTTP_PORT": str(contact_port),
+            "CACHALOT_KAFKA_BOOTSTRAP": broker.bootstrap,
+            "CACHALOT_KAFKA_IDEMPOTENCE": "false",
+            "CACHALOT_CONTACT_LOG_DIR": str(log_dir),
+            "CACHALOT_CONTACT_RATE_LIMITS": "1000000000/minute",
+        },
+        workdir / "contact.log",
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{bare_port}/openapi.json", bare)
+        wait_ready(f"http://127.0.0.1:{contact_port}/readyz", contact)
+        print(
+            f"load: {args.tool}, {args.connections} connections, "
+            f"{args.warmup:g}s warm-up + {args.duration:g}s each; {os.cpu_count()} CPUs"
+        )
+        results = [
+            load("bare FastAPI 202", f"http://127.0.0.1:{bare_port}{PATH}", args, workdir),
+            load("POST /api/v1/contact", f"http://127.0.0.1:{contact_port}{PATH}", args, workdir),
+        ]
+        published, lag = relay_caught_up(log_dir)
+    finally:
+        stop(contact)
+        stop(bare)
+        broker.stop()
+
+    print(f"\n{'endpoint':<24}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
+    for r in results:
+        print(f"{r.name:<24}{r.rps:>10.0f}{r.p50_ms:>10.2f}{r.p99_ms:>10.2f}{r.errors:>8}")
+    ratio = results[1].rps / results[0].rps
+    verdict = "meets" if ratio >= 0.5 else "BELOW"
+    print(f"\nratio contact/bare: {ratio:.2f} ({verdict} the 0.5 target)")
+    check = subprocess.run(
+        [sys.executable, "-m", "cachalot_contact", "verify", str(log_dir / "contact.log.jsonl")],
+        capture_output=True,
+        text=True,
+    )
+    print(f"relay: {published} records published, caught up {lag:.1f}s after the load stopped")
+    print(f"verify: {check.stdout.strip() or check.stderr.strip()}")
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
