@@ -99,6 +99,16 @@ async def run(n: int, database_url: str | None, workdir: Path) -> None:
     try:
         auth.start(timeout=90)
         account_id = await sign_in(auth.base_url)
+        async with httpx.AsyncClient() as http:  # the HTTP floor on this machine
+            probe = []
+            for _ in range(n):
+                started = time.perf_counter()
+                await http.get(f"{auth.base_url}/healthz")
+                probe.append((time.perf_counter() - started) * 1000)
+            print(
+                f"GET /healthz        n={n}: p50={statistics.median(probe):6.1f} ms  "
+                f"p99={percentile(probe, 0.99):6.1f} ms"
+            )
         for label, refresh in (("no refresh", False), ("refresh", True)):
             samples = await measure(auth.base_url, account_id, n, refresh=refresh)
             print(
