@@ -328,3 +328,20 @@ async def test_an_undecodable_result_is_parked_in_the_dlq_and_the_rest_go_on(
     headers = dict(mine[0].headers)
     assert headers["x-dlq-source-topic"] == b"posts.result.v1"
     assert mine[0].key == post["id"].encode()
+
+
+async def test_many_posts_created_at_once_are_all_accepted_and_dispatched_once(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client = queue.client()
+    youtube = await client.account("youtube")
+    media = await client.upload()
+    body = {
+        "media_id": media["id"],
+        "targets": [{"account_id": str(youtube), "youtube": {"title": "t"}}],
+    }
+    responses = await asyncio.gather(*(client.post(body) for _ in range(40)))
+    assert [r.status_code for r in responses] == [201] * 40
+    targets = [r.json()["targets"][0]["id"] for r in responses]
+    await eventually(lambda: all(recorder.commands(t) for t in targets), timeout=30)
+    assert all(len(recorder.commands(t, reconcile=False)) == 1 for t in targets)
