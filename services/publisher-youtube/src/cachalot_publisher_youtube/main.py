@@ -97,6 +97,8 @@ def create_app(
             publisher.handle,
             group_id=settings.service_name,
             max_poll_interval_ms=settings.kafka_max_poll_interval_s * 1000,
+            session_timeout_ms=settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=max(500, settings.kafka_session_timeout_ms // 3),
         )
         await broker.start()
         try:

@@ -17,7 +17,7 @@ from .harness import SERVICE_SECRET, Commands, LeaseServer, Results
 CHUNK = 256 * 1024
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     log = tmp_path_factory.mktemp("sandbox") / "sandbox.log"
     process = ServiceProcess("cachalot_sandbox", env={}, log_path=log).start(timeout=120)
@@ -25,14 +25,14 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess
     process.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def lease_server(sandbox: ServiceProcess) -> Iterator[LeaseServer]:
     server = LeaseServer(sandbox.base_url).start()
     yield server
     server.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("media")
 
@@ -64,6 +64,7 @@ def publisher_env(
         "CACHALOT_YOUTUBE_BACKOFF_INITIAL_S": "0.05",
         "CACHALOT_YOUTUBE_BACKOFF_MAX_S": "0.2",
         "CACHALOT_YOUTUBE_PROGRESS_EVERY_S": "0",
+        "CACHALOT_KAFKA_SESSION_TIMEOUT_MS": "6000",
         "CACHALOT_LOG_LEVEL": "INFO",
         "CACHALOT_ENVIRONMENT": "test",
     }
@@ -93,14 +94,14 @@ def start_publisher(
         process.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 async def results(kafka_bootstrap: str) -> AsyncIterator[Results]:
     collector = await Results(kafka_bootstrap).start()
     yield collector
     await collector.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 async def commands(
     kafka_bootstrap: str, kafka_idempotence: bool, media_dir: Path
 ) -> AsyncIterator[Commands]:
