@@ -279,3 +279,22 @@ async def test_an_expired_session_is_started_again_and_the_video_lands_once(
     videos, sessions = landed(sandbox_http, "Session expired")
     assert [v["sha256"] for v in videos] == [sha256_of(video)]
     assert sessions == 2
+
+
+async def test_a_video_missing_from_the_media_store_fails_saying_so(
+    sandbox_http: httpx.Client,
+    commands: Commands,
+    results: Results,
+    random_video: Callable[[int], Path],
+) -> None:
+    video = random_video(1000)
+    command = commands.command(video, title="Vanished")
+    video.unlink()
+
+    await commands.send(command)
+
+    result = await results.wait(command.target_id, "published", "failed", "retryable")
+    assert result.type == "failed"
+    assert result.code == "media_missing"
+    assert "missing" in (result.reason or "")
+    assert landed(sandbox_http, "Vanished") == ([], 0)
