@@ -1,4 +1,4 @@
-"""Fixtures: the sandbox as a real process, auth served over real HTTP in-process.
+"""Fixtures: the sandbox and auth, each served over real HTTP on its own free port.
 
 Auth runs under uvicorn on a free port inside the test's event loop, so a
 test drives it over HTTP like a browser or a publisher would, and can still
@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +29,6 @@ from cachalot_auth.settings import AuthSettings
 from cachalot_common.crypto import generate_key
 from cachalot_common.leases import LeaseClient
 from cachalot_testing.ports import free_port
-from cachalot_testing.processes import ServiceProcess
 
 SERVICE_SECRETS = {"publisher-tiktok": "publisher-tiktok-test-secret-0123456789"}
 SESSION_SECRET = "test-session-secret-0123456789abcdef"
@@ -38,7 +37,6 @@ SESSION_SECRET = "test-session-secret-0123456789abcdef"
 @dataclass
 class Sandbox:
     base_url: str
-    process: ServiceProcess
 
     def platform_env(self) -> dict[str, str]:
         b = self.base_url
@@ -69,12 +67,31 @@ class Sandbox:
 
 
 @pytest.fixture(scope="session")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    log = tmp_path_factory.mktemp("sandbox") / "sandbox.log"
-    process = ServiceProcess("cachalot_sandbox", env={"CACHALOT_LOG_FORMAT": "text"}, log_path=log)
-    process.start(timeout=60)
-    yield Sandbox(base_url=process.base_url, process=process)
-    process.stop()
+async def sandbox() -> AsyncIterator[Sandbox]:
+    """The sandbox app under uvicorn on a free port, for the whole session."""
+    from cachalot_sandbox.main import create_app as create_sandbox
+    from cachalot_sandbox.settings import SandboxSettings
+
+    port = free_port()
+    settings = SandboxSettings(http_port=port, log_format="text")
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_sandbox(settings),
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            access_log=False,
+            proxy_headers=False,
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    yield Sandbox(base_url=f"http://127.0.0.1:{port}")
+    server.should_exit = True
+    await task
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ async def read_account_events(bootstrap: str, account_id: str, want: set[str]) -
     consumer = AIOKafkaConsumer(
         topics.ACCOUNTS,
         bootstrap_servers=bootstrap,
-        group_id=f"auth-test-{uuid.uuid4().hex}",
+        group_id=None,  # no group join: Tansu holds each join for seconds
         auto_offset_reset="earliest",
     )
     await consumer.start()
