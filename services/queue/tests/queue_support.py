@@ -194,7 +194,7 @@ class QueueServer:
         return ApiClient(self, client_id, http)
 
     async def target(self, target_id: Any) -> Target:
-        async with self.runtime.factory() as session:
+        async with self.runtime.reader() as session:
             found = await session.get(Target, uuid.UUID(str(target_id)), populate_existing=True)
         assert found is not None
         return found
@@ -241,7 +241,7 @@ class ApiClient:
         await self.server.kafka.send(ACCOUNTS, message, key=str(account_id))
 
         async def applied() -> bool:
-            async with self.server.runtime.factory() as session:
+            async with self.server.runtime.reader() as session:
                 row = await session.scalar(select(Account).where(Account.id == account_id))
             return row is not None and row.changed_at >= message.occurred_at
 

@@ -115,6 +115,7 @@ class Scheduler(Worker):
         self,
         factory: async_sessionmaker[AsyncSession],
         *,
+        reader: async_sessionmaker[AsyncSession] | None = None,
         clock: Clock,
         wake: Wakeup,
         relay_wake: Wakeup,
@@ -123,6 +124,7 @@ class Scheduler(Worker):
         max_sleep_s: float = 0.2,
     ) -> None:
         self._factory = factory
+        self._reader = reader or factory
         self._clock = clock
         self._wake = wake
         self._relay_wake = relay_wake
@@ -181,7 +183,7 @@ class Scheduler(Worker):
             .join(Account, Account.id == Target.account_id)
             .where(Target.status == "scheduled", Account.status == "connected")
         )
-        async with self._factory() as session:
+        async with self._reader() as session:
             next_due = await session.scalar(query)
         if next_due is None:
             return self._max_sleep

@@ -55,24 +55,32 @@ ALEMBIC_DIR = Path(__file__).parent / "alembic"
 
 
 def build_engine(url: str) -> AsyncEngine:
-    """The engine; on SQLite every transaction takes the write lock up front.
+    """The engine that writes.
 
-    SQLite's deferred transactions fail at once (no busy wait) when a reader
-    tries to write after another connection committed; ``BEGIN IMMEDIATE``
-    makes writers queue on the busy timeout instead.
+    On SQLite (one writer at a time) it holds a single connection and every
+    transaction begins with ``BEGIN IMMEDIATE``: writers queue fairly, in
+    order, on the pool instead of spinning in SQLite's busy handler (which
+    starves some of them for seconds) or failing when a reader upgrades to a
+    writer after another commit.
     """
-    engine = create_engine(url)
-    if is_sqlite(url):
+    if not is_sqlite(url):
+        return create_engine(url)
+    engine = create_engine(url, pool_size=1, max_overflow=0, pool_timeout=120)
 
-        @event.listens_for(engine.sync_engine, "connect")
-        def _manual_transactions(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.isolation_level = None
+    @event.listens_for(engine.sync_engine, "connect")
+    def _manual_transactions(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
 
-        @event.listens_for(engine.sync_engine, "begin")
-        def _begin_immediate(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin_immediate(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def build_reader(url: str, writer: AsyncEngine) -> AsyncEngine:
+    """The engine for reads: on SQLite a pool of its own (WAL readers never block)."""
+    return create_engine(url) if is_sqlite(url) else writer
 
 
 @dataclass
@@ -82,6 +90,7 @@ class Runtime:
     settings: QueueSettings
     engine: AsyncEngine
     factory: async_sessionmaker[AsyncSession]
+    reader: async_sessionmaker[AsyncSession]
     broker: KafkaBroker
     clock: Callable[[], datetime]
     rng: random.Random
@@ -103,10 +112,12 @@ def create_app(
 ) -> FastAPI:
     tracer = setup_tracing(SERVICE, otlp_endpoint=settings.otlp_endpoint)
     engine = build_engine(settings.database_url)
+    reader = build_reader(settings.database_url, engine)
     runtime = Runtime(
         settings=settings,
         engine=engine,
         factory=session_factory(engine),
+        reader=session_factory(reader),
         broker=broker or build_broker(settings, client_id=SERVICE, tracer_provider=tracer),
         clock=clock,
         rng=rng or random.Random(),
@@ -161,12 +172,13 @@ def create_app(
                     await task
             await runtime.broker.stop()
             await runtime.engine.dispose()
+            await reader.dispose()
 
     app = create_service_app(
         title="cachalot-queue",
         settings=settings,
         lifespan=lifespan,
-        readiness={"database": database_check(engine), "broker": broker_check(runtime.broker)},
+        readiness={"database": database_check(reader), "broker": broker_check(runtime.broker)},
         tracer_provider=tracer,
         description="Post queue: media upload, posts, scheduling, publishing status.",
     )
@@ -174,7 +186,9 @@ def create_app(
     app.state.runtime = runtime
     app.include_router(
         build_router(
-            posts=PostService(runtime.factory, schedule_grace_s=settings.schedule_grace_s),
+            posts=PostService(
+                runtime.factory, reader=runtime.reader, schedule_grace_s=settings.schedule_grace_s
+            ),
             runtime=runtime,
             clock=clock,
         )
@@ -191,6 +205,7 @@ def start_workers(runtime: Runtime) -> None:
     )
     scheduler = Scheduler(
         runtime.factory,
+        reader=runtime.reader,
         clock=runtime.clock,
         wake=runtime.scheduler_wake,
         relay_wake=runtime.relay_wake,

@@ -55,9 +55,14 @@ def request_hash(body: PostCreate) -> str:
 
 class PostService:
     def __init__(
-        self, factory: async_sessionmaker[AsyncSession], *, schedule_grace_s: float
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        *,
+        reader: async_sessionmaker[AsyncSession] | None = None,
+        schedule_grace_s: float,
     ) -> None:
         self._factory = factory
+        self._reader = reader or factory
         self._grace = timedelta(seconds=schedule_grace_s)
 
     async def create(
@@ -88,7 +93,7 @@ class PostService:
         return Created(public, replayed=False)
 
     async def _replay(self, client_id: UUID, key: str, digest: str) -> PostPublic | None:
-        async with self._factory() as session:
+        async with self._reader() as session:
             post = await session.scalar(
                 _with_targets(select(Post)).where(
                     Post.client_id == client_id, Post.idempotency_key == key
@@ -215,7 +220,7 @@ class PostService:
         return post
 
     async def get(self, *, client_id: UUID, post_id: UUID) -> PostPublic:
-        async with self._factory() as session:
+        async with self._reader() as session:
             post = await session.scalar(
                 _with_targets(select(Post)).where(Post.id == post_id, Post.client_id == client_id)
             )
@@ -236,7 +241,7 @@ class PostService:
                 )
             )
         query = query.order_by(Post.created_at.desc(), Post.id.desc()).limit(limit + 1)
-        async with self._factory() as session:
+        async with self._reader() as session:
             posts = list((await session.scalars(query)).all())
         more = len(posts) > limit
         posts = posts[:limit]
