@@ -8,8 +8,9 @@ a bare FastAPI app whose endpoint only answers 202, both under the same
 uvicorn settings (``cachalot_common.app.serve``, one process each). The same
 load generator hits both in the same run: ``wrk`` when it is installed (one
 thread, so the server keeps the other core), else an httpx async client with
-N concurrent workers. It prints requests per second, p50/p99 latency and the
-ratio contact/bare (target: at least 0.5), then checks that the relay
+N concurrent workers. The targets alternate in short rounds, so a busy
+neighbour on the machine weighs on both alike. It prints requests per second,
+p50/p99 latency and the ratio contact/bare (target: at least 0.5), then checks that the relay
 published every record and that the log's chain verifies.
 """
 
@@ -48,10 +49,24 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    cpu_s: float = 0.0
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        return self.cpu_s / max(self.requests, 1) * 1e6
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used (Linux ``/proc``); 0 where unavailable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # --- the bare endpoint -----------------------------------------------------------------
@@ -169,12 +184,39 @@ async def run_httpx(name: str, url: str, seconds: float, connections: int) -> Re
     return Result(name, len(latencies), elapsed, cuts[49] * 1000, cuts[98] * 1000, errors)
 
 
-def load(name: str, url: str, args: argparse.Namespace, workdir: Path) -> Result:
+def load(name: str, url: str, seconds: float, args: argparse.Namespace, workdir: Path) -> Result:
     if args.tool == "wrk":
-        run_wrk(name, url, args.warmup, args.connections, workdir)
-        return run_wrk(name, url, args.duration, args.connections, workdir)
-    asyncio.run(run_httpx(name, url, args.warmup, args.connections))
-    return asyncio.run(run_httpx(name, url, args.duration, args.connections))
+        return run_wrk(name, url, seconds, args.connections, workdir)
+    return asyncio.run(run_httpx(name, url, seconds, args.connections))
+
+
+def combine(rounds: list[Result]) -> Result:
+    """Rounds of one target: total requests over total time; median p50, worst p99."""
+    return Result(
+        rounds[0].name,
+        sum(r.requests for r in rounds),
+        sum(r.seconds for r in rounds),
+        statistics.median(r.p50_ms for r in rounds),
+        max(r.p99_ms for r in rounds),
+        sum(r.errors for r in rounds),
+        sum(r.cpu_s for r in rounds),
+    )
+
+
+def measure(
+    targets: dict[str, tuple[str, int]], args: argparse.Namespace, workdir: Path
+) -> list[Result]:
+    """Warm each target up, then alternate short rounds so both see the same machine."""
+    for name, (url, _) in targets.items():
+        load(name, url, args.warmup, args, workdir)
+    rounds: dict[str, list[Result]] = {name: [] for name in targets}
+    for _ in range(args.rounds):
+        for name, (url, pid) in targets.items():
+            before = cpu_seconds(pid)
+            result = load(name, url, args.duration / args.rounds, args, workdir)
+            result.cpu_s = cpu_seconds(pid) - before
+            rounds[name].append(result)
+    return [combine(r) for r in rounds.values()]
 
 
 # --- checks after the run ----------------------------------------------------------------
@@ -197,7 +239,8 @@ def relay_caught_up(log_dir: Path, timeout: float = 60.0) -> tuple[int, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per target")
+    parser.add_argument("--duration", type=float, default=12.0, help="seconds measured per target")
+    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds per target")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per target")
     parser.add_argument("--connections", type=int, default=64, help="concurrent connections")
     parser.add_argument("--tool", choices=["auto", "wrk", "httpx"], default="auto")
@@ -238,24 +281,32 @@ def main() -> None:
         wait_ready(f"http://127.0.0.1:{contact_port}/readyz", contact)
         print(
             f"load: {args.tool}, {args.connections} connections, "
-            f"{args.warmup:g}s warm-up + {args.duration:g}s each; {os.cpu_count()} CPUs"
+            f"{args.warmup:g}s warm-up + {args.rounds} alternating rounds, {args.duration:g}s "
+            f"each in all; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
         )
-        results = [
-            load("bare FastAPI 202", f"http://127.0.0.1:{bare_port}{PATH}", args, workdir),
-            load("POST /api/v1/contact", f"http://127.0.0.1:{contact_port}{PATH}", args, workdir),
-        ]
+        targets = {
+            "bare FastAPI 202": (f"http://127.0.0.1:{bare_port}{PATH}", bare.pid),
+            "POST /api/v1/contact": (f"http://127.0.0.1:{contact_port}{PATH}", contact.pid),
+        }
+        results = measure(targets, args, workdir)
         published, lag = relay_caught_up(log_dir)
     finally:
         stop(contact)
         stop(bare)
         broker.stop()
 
-    print(f"\n{'endpoint':<24}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}")
+    header = f"{'endpoint':<24}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
+    print(f"\n{header}{'server CPU µs/req':>19}")
     for r in results:
-        print(f"{r.name:<24}{r.rps:>10.0f}{r.p50_ms:>10.2f}{r.p99_ms:>10.2f}{r.errors:>8}")
+        print(
+            f"{r.name:<24}{r.rps:>9.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}{r.errors:>8}"
+            f"{r.cpu_us_per_request:>19.0f}"
+        )
     ratio = results[1].rps / results[0].rps
     verdict = "meets" if ratio >= 0.5 else "BELOW"
     print(f"\nratio contact/bare: {ratio:.2f} ({verdict} the 0.5 target)")
+    cpu_ratio = results[0].cpu_us_per_request / max(results[1].cpu_us_per_request, 1e-9)
+    print(f"CPU-bound ratio (bare µs/req ÷ contact µs/req, load-independent): {cpu_ratio:.2f}")
     check = subprocess.run(
         [sys.executable, "-m", "cachalot_contact", "verify", str(log_dir / "contact.log.jsonl")],
         capture_output=True,

@@ -38,6 +38,11 @@ def parse_form(body: bytes, *, region: str | None) -> ContactForm:
         raise Problem(422, f"Invalid input: {names}.", errors=errors) from None
 
 
+def _peer(request: Request) -> str | None:
+    """The direct peer: the client's IP when no proxy is trusted (the common case)."""
+    return request.client.host if request.client else None
+
+
 def install_routes(
     app: FastAPI, settings: ContactSettings, intake: Intake, limiter: RateLimiter
 ) -> None:
@@ -65,7 +70,7 @@ def install_routes(
     )
     async def submit_contact(request: Request) -> Response:
         """Store the submission durably (202 once it is on disk); the operator is told."""
-        ip = client_ip(request, trusted)
+        ip = client_ip(request, trusted) if trusted else _peer(request)
         wait = await limiter.hit(ip or "unknown")
         if wait is not None:
             raise Problem(
