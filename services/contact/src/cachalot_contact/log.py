@@ -56,6 +56,12 @@ class _Pending:
     )
 
 
+def _fail(batch: list[_Pending], reason: str) -> None:
+    for item in batch:
+        if not item.done.done():  # a request that went away has a cancelled future
+            item.done.set_exception(LogUnavailable(reason))
+
+
 def fsync_directory(directory: Path) -> None:
     """Make a created or renamed directory entry durable."""
     fd = os.open(directory, os.O_RDONLY)
@@ -220,8 +226,7 @@ class ContactLog:
 
     async def _commit(self, batch: list[_Pending]) -> None:
         if self._failure is not None:
-            for item in batch:
-                item.done.set_exception(LogUnavailable("the contact log failed earlier"))
+            _fail(batch, "the contact log failed earlier")
             return
         lines: list[bytes] = []
         end = self._end
@@ -234,14 +239,13 @@ class ContactLog:
         except OSError as error:
             self._failure = error
             logger.error("contact log write failed; refusing appends until restart: %s", error)
-            for item in batch:
-                item.done.set_exception(LogUnavailable("the contact log could not be written"))
+            _fail(batch, "the contact log could not be written")
             return
         first = self._end.seq + 1
         self._end = end
         self.durable_offset += len(data)
         for offset, item in enumerate(batch):
-            if not item.done.cancelled():
+            if not item.done.done():
                 item.done.set_result(first + offset)
         async with self._grown:
             self._grown.notify_all()

@@ -215,3 +215,19 @@ async def test_probes_report_a_writable_log(make_settings, serve, publisher):
     assert health.status_code == 200
     assert ready.status_code == 200
     assert ready.json()["checks"]["log"] == "ok"
+
+
+async def test_a_log_that_cannot_be_written_answers_503_and_is_not_ready(
+    make_settings, serve, publisher, form
+):
+    settings = make_settings()
+    settings.contact_log_dir.mkdir(parents=True)
+    settings.log_path.symlink_to("/dev/full")  # a full disk
+    async with serve(settings, publisher=publisher) as client:
+        response = await client.post(URL, json=form())
+        ready = await client.get("/readyz")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "Retry-After" in response.headers
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["log"] == "failing"

@@ -35,7 +35,10 @@ async def read_topic(bootstrap: str, topic: str = CONTACT_SUBMITTED) -> list[Con
             while [tp for tp in assigned if await consumer.position(tp) < ends[tp]]:
                 batch = await consumer.getmany(*assigned, timeout_ms=500)
                 for records in batch.values():
-                    events.extend(ContactSubmitted.model_validate_json(r.value) for r in records)
+                    for record in records:
+                        event = ContactSubmitted.model_validate_json(record.value)
+                        assert record.key == str(event.event_id).encode(), "key != event id"
+                        events.append(event)
         return events
     finally:
         await consumer.stop()

@@ -104,3 +104,15 @@ async def test_the_relay_reads_only_whole_durable_lines(tmp_path: Path):
     assert log.is_line_start(len(data))
     assert not log.is_line_start(len(data) - 3)
     await log.close()
+
+
+async def test_a_failed_write_refuses_every_later_append(tmp_path: Path):
+    path = tmp_path / "c.log"
+    path.symlink_to("/dev/full")  # every write fails with ENOSPC, like a full disk
+    log = await opened(path)
+    with pytest.raises(LogUnavailable):
+        await log.append({"n": 1})
+    assert not log.writable
+    with pytest.raises(LogUnavailable):
+        await log.append({"n": 2})
+    await log.close()
