@@ -136,6 +136,11 @@ class Scheduler(Worker):
         await self._wake.wait(seconds)
 
     async def step(self) -> float:
+        # Look first (a read), claim only when something is due: an idle
+        # scheduler never takes the write lock.
+        wait = await self.seconds_to_next()
+        if wait > 0:
+            return wait
         dispatched = await self.dispatch_due()
         if dispatched:
             self._relay_wake.set()

@@ -201,7 +201,11 @@ def start_workers(runtime: Runtime) -> None:
     settings = runtime.settings
     lock = runtime.postgres
     relay = OutboxRelay(
-        runtime.factory, runtime.broker, wake=runtime.relay_wake, claim_with_lock=lock
+        runtime.factory,
+        runtime.broker,
+        reader=runtime.reader,
+        wake=runtime.relay_wake,
+        claim_with_lock=lock,
     )
     scheduler = Scheduler(
         runtime.factory,

@@ -54,6 +54,7 @@ class OutboxRelay:
         factory: async_sessionmaker[AsyncSession],
         broker: KafkaBroker,
         *,
+        reader: async_sessionmaker[AsyncSession] | None = None,
         wake: Wakeup,
         claim_with_lock: bool,
         batch: int = 500,
@@ -62,6 +63,7 @@ class OutboxRelay:
         keep_sent: timedelta = timedelta(hours=1),
     ) -> None:
         self._factory = factory
+        self._reader = reader or factory
         self._broker = broker
         self._wake = wake
         self._lock = claim_with_lock
@@ -100,7 +102,7 @@ class OutboxRelay:
                     await self._publish_all(rows)
                     await self._mark(session, [r.id for r in rows])
                 return len(rows)
-        async with self._factory() as session, session.begin():
+        async with self._reader() as session:  # one relay per SQLite file: reading is enough
             rows = await self._claim(session)
         if rows:
             await self._publish_all(rows)
