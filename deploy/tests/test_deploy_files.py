@@ -198,7 +198,7 @@ def test_every_service_directory_has_a_dockerfile() -> None:
     assert not missing, f"services without a Dockerfile: {missing}"
 
 
-def test_every_dockerfile_runs_as_a_non_root_user() -> None:
+def test_every_dockerfile_runs_as_the_non_root_uid_the_deploy_files_use() -> None:
     for name in service_names():
         dockerfile = ROOT / "services" / name / "Dockerfile"
         if not dockerfile.exists():
@@ -206,6 +206,10 @@ def test_every_dockerfile_runs_as_a_non_root_user() -> None:
         users = re.findall(r"^\s*USER\s+(\S+)", dockerfile.read_text(), re.MULTILINE)
         assert users, f"{dockerfile}: no USER line"
         assert users[-1] not in {"root", "0", "0:0"}, f"{dockerfile}: runs as root"
+        # compose (user:, volume-init) and Kubernetes (runAsUser, fsGroup) pin this uid
+        assert re.search(r"--uid 10001\b", dockerfile.read_text()) or users[-1].startswith(
+            "10001"
+        ), f"{dockerfile}: the deploy files run services as uid 10001"
 
 
 def test_every_dockerfile_starts_its_own_package_on_the_port_compose_expects() -> None:
