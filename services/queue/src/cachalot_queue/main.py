@@ -30,7 +30,6 @@ from cachalot_common.db import (
     is_sqlite,
     run_migrations,
     run_migrations_async,
-    session_factory,
 )
 from cachalot_common.events import AccountChanged, PublishResult, utcnow
 from cachalot_common.health import broker_check
@@ -43,7 +42,7 @@ from cachalot_common.topics import ACCOUNTS, POSTS_RESULT
 from cachalot_queue.api import build_router, on_validation_error
 from cachalot_queue.consumers import subscribe_batch
 from cachalot_queue.dispatch import Reconciler, Scheduler
-from cachalot_queue.outbox import OutboxRelay
+from cachalot_queue.outbox import OutboxRelay, session_factory
 from cachalot_queue.posts import PostService
 from cachalot_queue.results import EventHandlers
 from cachalot_queue.settings import QueueSettings

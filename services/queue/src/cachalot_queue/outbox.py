@@ -20,8 +20,10 @@ from faststream.kafka import KafkaBroker
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
 from pydantic import BaseModel
-from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy import event as sa_event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from cachalot_common.events import utcnow
 from cachalot_queue.tables import OutboxMessage
@@ -31,19 +33,50 @@ logger = logging.getLogger(__name__)
 
 
 def enqueue(session: AsyncSession, topic: str, key: str, event: BaseModel) -> None:
-    """Add ``event`` to the outbox in the caller's transaction (with its trace context)."""
+    """Add ``event`` to the outbox in the caller's transaction (with its trace context).
+
+    Rows are gathered on the session and written by one multi-row INSERT just
+    before the transaction commits (see :func:`session_factory`).
+    """
+    if not isinstance(session.sync_session, OutboxSession):
+        raise TypeError("outbox events need a session from cachalot_queue.outbox.session_factory")
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
-    session.add(
-        OutboxMessage(
-            topic=topic,
-            key=key,
-            payload=event.model_dump_json(),
-            trace=carrier or None,
-            created_at=utcnow(),
-            sent_at=None,
-        )
+    pending: list[dict[str, Any]] = session.info.setdefault(_PENDING, [])
+    pending.append(
+        {
+            "topic": topic,
+            "key": key,
+            "payload": event.model_dump_json(),
+            "trace": carrier or None,
+            "created_at": utcnow(),
+            "sent_at": None,
+        }
     )
+
+
+_PENDING = "cachalot_outbox"
+
+
+class OutboxSession(Session):
+    """A session that writes its pending outbox rows as part of its commit."""
+
+
+@sa_event.listens_for(OutboxSession, "before_commit")
+def _write_outbox(session: Session) -> None:
+    rows = session.info.pop(_PENDING, None)
+    if rows:
+        session.execute(insert(OutboxMessage), rows)
+
+
+@sa_event.listens_for(OutboxSession, "after_rollback")
+def _drop_outbox(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions of the queue: objects stay usable after commit; the outbox rides along."""
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=OutboxSession)
 
 
 class OutboxRelay:

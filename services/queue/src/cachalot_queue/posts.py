@@ -73,13 +73,15 @@ class PostService:
             existing = await self._replay(client_id, idempotency_key, digest)
             if existing is not None:
                 return Created(existing, replayed=True)
+        # Checks read outside the write transaction, which then only inserts:
+        # an account that changes meanwhile is handled by its event like any other.
+        async with self._reader() as reading:
+            post = await self._build(reading, client_id, body, now)
         try:
             async with self._factory() as session, session.begin():
-                post = await self._build(session, client_id, body, now)
                 post.idempotency_key = idempotency_key
                 post.request_hash = digest if idempotency_key else None
                 session.add(post)
-                await session.flush()
                 for target in post.targets:
                     announce(session, target, None, Change(status="scheduled"))
                 public = to_public(post)

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from cachalot_common.db import run_migrations_async, session_factory, transaction
+from cachalot_common.db import run_migrations_async, transaction
 from cachalot_common.events import utcnow
 from cachalot_queue.dispatch import Scheduler
 from cachalot_queue.main import ALEMBIC_DIR, build_engine
-from cachalot_queue.outbox import OutboxRelay
+from cachalot_queue.outbox import OutboxRelay, session_factory
 from cachalot_queue.tables import Account, Media, OutboxMessage, Post, Target
 from cachalot_queue.wakeup import Wakeup
 
