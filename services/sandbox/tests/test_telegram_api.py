@@ -89,6 +89,8 @@ async def test_send_message_by_form_and_by_query_string(client):
 
 
 async def test_messages_can_be_listed_for_one_chat_and_cleared(client):
+    channel = {"id": -1001000000001, "title": "News", "username": "news_channel"}
+    assert (await client.post("/sandbox/telegram/channels", json=channel)).status_code == 201
     await client.post(bot("sendMessage"), json={"chat_id": 1, "text": "one"})
     await client.post(bot("sendMessage"), json={"chat_id": "@news_channel", "text": "two"})
     only_one = (await client.get("/sandbox/telegram/messages", params={"chat_id": "1"})).json()

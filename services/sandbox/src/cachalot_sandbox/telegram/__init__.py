@@ -1,9 +1,10 @@
-"""Sandbox: a strict fake of the Telegram Bot API (``getMe``, ``sendMessage``).
+"""Sandbox: a strict fake of the Telegram Bot API (``getMe``, ``sendMessage``, chat methods).
 
 Mounted at ``/telegram`` (standing in for ``https://api.telegram.org``), with
 controls under ``/sandbox/telegram``: the messages it accepted, a queue of
 faults (429 with ``retry_after``, 5xx, slow answers), opt-in per-chat flood
-control (``PUT /sandbox/telegram/flood``) and call counts.
+control (``PUT /sandbox/telegram/flood``), call counts and channels
+(``/sandbox/telegram/channels``: who administers them, whether our bot may post).
 """
 
 from __future__ import annotations
@@ -15,5 +16,5 @@ __all__ = ["create_router", "reset"]
 
 
 def reset() -> None:
-    """Forget messages, pending faults and call counts."""
+    """Forget messages, pending faults, call counts and channels."""
     state.reset()

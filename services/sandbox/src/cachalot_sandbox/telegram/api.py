@@ -14,13 +14,16 @@ import hmac
 import json
 import math
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from cachalot_sandbox.settings import SandboxSettings
+from cachalot_sandbox.telegram.chats import ChatDirectory, create_channel_controls
 from cachalot_sandbox.telegram.entities import EntityParseError, parse_text, utf16_len
+from cachalot_sandbox.telegram.errors import BotApiError, bad_request, chat_not_found
 from cachalot_sandbox.telegram.state import (
     Fault,
     FaultQueue,
@@ -46,30 +49,6 @@ _REASONS = {
 _PARSE_MODES = {"markdownv2": "MarkdownV2", "html": "HTML", "markdown": "Markdown"}
 
 
-class BotApiError(Exception):
-    """An ``{ok: false}`` answer."""
-
-    def __init__(self, code: int, description: str, parameters: dict[str, Any] | None = None):
-        super().__init__(description)
-        self.code = code
-        self.description = description
-        self.parameters = parameters
-
-    def response(self) -> JSONResponse:
-        body: dict[str, Any] = {
-            "ok": False,
-            "error_code": self.code,
-            "description": self.description,
-        }
-        if self.parameters:
-            body["parameters"] = self.parameters
-        return JSONResponse(body, status_code=self.code)
-
-
-def _bad_request(detail: str) -> BotApiError:
-    return BotApiError(400, f"Bad Request: {detail}")
-
-
 def create_router(settings: SandboxSettings) -> APIRouter:
     router = APIRouter()
     bot_token = settings.telegram_bot_token.get_secret_value()
@@ -80,6 +59,7 @@ def create_router(settings: SandboxSettings) -> APIRouter:
         "first_name": "Cachalot Sandbox",
         "username": settings.telegram_bot_username,
     }
+    chats = ChatDirectory(state.channels, bot_user)
 
     async def get_me(_params: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -95,7 +75,12 @@ def create_router(settings: SandboxSettings) -> APIRouter:
         fault = state.next_fault()
         if fault is not None:
             raise await _apply_fault(fault)
-        chat = _chat(params.get("chat_id"))
+        channel = chats.registered(params.get("chat_id"))
+        if channel is not None:
+            chats.check_can_post(channel)
+            chat = channel.chat()
+        else:
+            chat = _chat(params.get("chat_id"))
         requested_chat = str(params.get("chat_id"))
         if state.flood is not None:
             wait = state.flood.admit(str(chat["id"]), time.monotonic())
@@ -108,17 +93,17 @@ def create_router(settings: SandboxSettings) -> APIRouter:
                 )
         raw_text = params.get("text")
         if raw_text is None or (isinstance(raw_text, str) and not raw_text):
-            raise _bad_request("message text is empty")
+            raise bad_request("message text is empty")
         raw_text = raw_text if isinstance(raw_text, str) else json.dumps(raw_text)
         parse_mode = _parse_mode(params.get("parse_mode"))
         try:
             parsed = parse_text(raw_text, parse_mode)
         except EntityParseError as error:
-            raise _bad_request(f"can't parse entities: {error}") from None
+            raise bad_request(f"can't parse entities: {error}") from None
         if not parsed.text:
-            raise _bad_request("message text is empty")
+            raise bad_request("message text is empty")
         if utf16_len(parsed.text) > MAX_TEXT_LENGTH:
-            raise _bad_request("message is too long")
+            raise bad_request("message is too long")
         message = SentMessage(
             message_id=state.next_message_id(),
             chat=chat,
@@ -131,9 +116,12 @@ def create_router(settings: SandboxSettings) -> APIRouter:
             received_at=time.time(),
         )
         state.record(message)
-        result: dict[str, Any] = {
-            "message_id": message.message_id,
-            "from": bot_user,
+        result: dict[str, Any] = {"message_id": message.message_id}
+        if channel is not None:  # a channel post: signed by the channel, not the bot
+            result["sender_chat"] = chat
+        else:
+            result["from"] = bot_user
+        result |= {
             "chat": chat,
             "date": message.date,
             "text": message.text,
@@ -142,7 +130,12 @@ def create_router(settings: SandboxSettings) -> APIRouter:
             result["entities"] = message.entities
         return result
 
-    methods = {"getme": ("getMe", get_me), "sendmessage": ("sendMessage", send_message)}
+    methods: dict[str, tuple[str, Callable[[dict[str, Any]], Awaitable[Any]]]] = {
+        "getme": ("getMe", get_me),
+        "sendmessage": ("sendMessage", send_message),
+        **chats.methods(),
+    }
+    router.include_router(create_channel_controls(state.channels, bot_id))
 
     @router.api_route(
         "/telegram/bot{token}/{method}",
@@ -264,9 +257,9 @@ async def _params(request: Request) -> dict[str, Any]:
             try:
                 data = json.loads(body)
             except ValueError:
-                raise _bad_request("can't parse JSON object") from None
+                raise bad_request("can't parse JSON object") from None
             if not isinstance(data, dict):
-                raise _bad_request("JSON object expected")
+                raise bad_request("JSON object expected")
             params.update(data)
     elif content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         form = await request.form()
@@ -279,34 +272,27 @@ def _parse_mode(value: Any) -> str | None:
         return None
     mode = _PARSE_MODES.get(str(value).lower())
     if mode is None:
-        raise _bad_request("unsupported parse_mode")
+        raise bad_request("unsupported parse_mode")
     return mode
 
 
 def _chat(value: Any) -> dict[str, Any]:
-    """A chat for ``chat_id``: positive ids are private chats, negative groups, @names channels."""
+    """A chat for a ``chat_id`` that is no set-up channel: positive ids are private chats,
+    other negative ids groups (``-100…`` supergroups); an @username of no channel is unknown.
+    """
     if value is None or value == "":
-        raise _bad_request("chat_id is empty")
+        raise bad_request("chat_id is empty")
     requested = str(value)
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise _bad_request("chat not found")
+        raise bad_request("chat not found")
     if isinstance(value, str) and value.startswith("@"):
-        username = value[1:]
-        if not (5 <= len(username) <= 32) or not username.replace("_", "").isalnum():
-            raise _bad_request("chat not found")
-        chat_id = -1_000_000_000_000 - (sum(map(ord, username)) % 1_000_000_000)
-        return {
-            "id": chat_id,
-            "title": username,
-            "username": username,
-            "type": "channel",
-        }
+        raise chat_not_found()
     try:
         chat_id = int(value)
     except ValueError:
-        raise _bad_request("chat not found") from None
+        raise bad_request("chat not found") from None
     if chat_id == 0:
-        raise _bad_request("chat not found")
+        raise bad_request("chat not found")
     if chat_id > 0:
         return {"id": chat_id, "first_name": "Operator", "type": "private"}
     kind = "supergroup" if requested.startswith("-100") else "group"

@@ -1,4 +1,4 @@
-"""What the fake Telegram remembers: sent messages, queued faults, call counts.
+"""What the fake Telegram remembers: messages, faults, call counts, channels.
 
 One process-wide instance; ``reset()`` forgets everything between tests.
 """
@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from cachalot_sandbox.telegram.chats import Channel
 
 
 class Fault(BaseModel):
@@ -107,6 +109,7 @@ class TelegramState:
     faults: deque[Fault] = field(default_factory=deque)
     calls: Counter[str] = field(default_factory=Counter)
     flood: FloodGate | None = None
+    channels: dict[int, Channel] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def next_message_id(self) -> int:
@@ -123,6 +126,7 @@ class TelegramState:
         self.faults.clear()
         self.calls.clear()
         self.flood = None
+        self.channels.clear()
         self._ids = itertools.count(1)
 
 
