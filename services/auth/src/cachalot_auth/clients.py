@@ -32,7 +32,7 @@ from cachalot_auth.providers.base import (
     Provider,
     StoredGrant,
 )
-from cachalot_auth.providers.telegram import BotApi
+from cachalot_auth.providers.telegram import BotApi, ChannelNotUsable
 from cachalot_common.sessions import Session
 
 logger = logging.getLogger(__name__)
@@ -227,14 +227,9 @@ class ClientService:
                 raise ChannelRefused("sign in with Telegram first, then link a channel")
             user_id = account.platform_user_id
         try:
-            if not await self._bot.bot_can_post(channel_id):
-                raise ChannelRefused(
-                    "our bot is not an administrator allowed to post in that channel; "
-                    "add it as an admin with 'Post messages' and try again"
-                )
-            if not await self._bot.user_is_admin(channel_id, user_id):
-                raise ChannelRefused("you are not an administrator of that channel")
-            title = await self._bot.channel_title(channel_id)
+            channel = await self._bot.check_channel(channel_id, user_id)
+        except ChannelNotUsable as refused:
+            raise ChannelRefused(str(refused)) from None
         except PlatformOAuthError as error:
             raise ChannelRefused(f"Telegram says: {error.description or error.code}") from None
         except PlatformUnavailable:
@@ -242,9 +237,9 @@ class ClientService:
         async with self._factory() as db, db.begin():
             client = await self.client_of(db, session)
             account = await self._own_account(db, client, account.id)
-            account.channel_id = channel_id
-            if title:
-                account.display_name = title
+            account.channel_id = channel.id
+            if channel.title:
+                account.display_name = channel.title
             account.status = "ok"
             account.updated_at = utcnow()
             account_event(db, account, "connected")

@@ -3,7 +3,9 @@
 Telegram has no user token to hold: posting uses our bot. Signing in only
 proves who the person is (HMAC-SHA256 keyed with SHA-256(bot token), as
 core.telegram.org/widgets/login documents); linking a channel checks with
-the Bot API that our bot is an administrator allowed to post there.
+the Bot API that our bot is an administrator allowed to post there and that
+the person runs it, and keeps the channel's numeric id (``getChat``), since
+an @username can be changed or given away.
 """
 
 from __future__ import annotations
@@ -52,6 +54,25 @@ def verify_widget(data: Mapping[str, str], *, bot_token: str, max_age_s: int) ->
     return TelegramUser(id=fields["id"], display_name=name or fields["id"])
 
 
+@dataclass(frozen=True, slots=True)
+class TelegramChannel:
+    id: str
+    """The numeric ``-100…`` id, whatever the person typed."""
+    title: str | None
+
+
+class ChannelNotUsable(Exception):
+    """Linking is refused for a reason the person can fix; ``str()`` says how."""
+
+
+# What Telegram answers when our bot is not inside the channel to look.
+_BOT_OUTSIDE = (
+    "bot is not a member of the channel chat",
+    "bot was kicked from the channel chat",
+    "member list is inaccessible",
+)
+
+
 class BotApi:
     """The few Bot API calls linking a channel needs."""
 
@@ -73,31 +94,62 @@ class BotApi:
         url = f"{self._base}/{method}"
         return await self._http.call(lambda c: c.post(url, data=dict(params)), parse)
 
-    async def channel_title(self, chat_id: str) -> str | None:
-        result = await self._call("getChat", {"chat_id": chat_id})
-        if isinstance(result, dict):
-            title = result.get("title") or result.get("username")
-            return str(title) if title else None
-        return None
-
     async def bot_id(self) -> str:
         result = await self._call("getMe", {})
         if not isinstance(result, dict) or "id" not in result:
             raise PlatformOAuthError("telegram_error", "getMe gave no id")
         return str(result["id"])
 
-    async def bot_can_post(self, chat_id: str) -> bool:
-        """True when our bot administers ``chat_id`` with the right to post."""
-        member = await self._call(
-            "getChatMember", {"chat_id": chat_id, "user_id": await self.bot_id()}
-        )
-        if not isinstance(member, dict):
-            return False
-        if member.get("status") == "creator":
-            return True
-        return member.get("status") == "administrator" and member.get("can_post_messages", True)
+    async def check_channel(self, chat_id: str, user_id: str) -> TelegramChannel:
+        """The channel ``chat_id`` names, once our bot may post there and ``user_id`` runs it.
 
-    async def user_is_admin(self, chat_id: str, user_id: str) -> bool:
-        """True when the signing-in person administers the channel too."""
-        member = await self._call("getChatMember", {"chat_id": chat_id, "user_id": user_id})
-        return isinstance(member, dict) and member.get("status") in ("creator", "administrator")
+        Raises :class:`ChannelNotUsable` with what the person should do;
+        other Bot API errors raise ``PlatformOAuthError``.
+        """
+        chat = await self._resolve(chat_id)
+        numeric = str(chat["id"])
+        bot = await self._member(numeric, await self.bot_id(), refusals=_BOT_OUTSIDE)
+        if bot.get("status") != "creator" and (
+            bot.get("status") != "administrator" or bot.get("can_post_messages") is not True
+        ):
+            raise ChannelNotUsable(
+                "our bot is an administrator of that channel but may not post; "
+                "give it 'Post messages' and try again"
+                if bot.get("status") == "administrator"
+                else "our bot is not an administrator of that channel; "
+                "add it as an admin with 'Post messages' and try again"
+            )
+        person = await self._member(numeric, user_id, refusals=("user not found",))
+        if person.get("status") not in ("creator", "administrator"):
+            raise ChannelNotUsable("you are not an administrator of that channel")
+        title = chat.get("title") or chat.get("username")
+        return TelegramChannel(id=numeric, title=str(title) if title else None)
+
+    async def _resolve(self, chat_id: str) -> dict[str, object]:
+        """``getChat``: the channel's numeric id (an @username can change hands) and title."""
+        try:
+            chat = await self._call("getChat", {"chat_id": chat_id})
+        except PlatformOAuthError as error:
+            if "chat not found" in error.description:
+                raise ChannelNotUsable(
+                    f"Telegram knows no channel {chat_id}: check the id or @username "
+                    "(a private channel needs our bot added as an administrator first)"
+                ) from None
+            raise
+        if not isinstance(chat, dict) or not isinstance(chat.get("id"), int):
+            raise PlatformOAuthError("telegram_error", "getChat gave no chat id")
+        if chat.get("type") != "channel":
+            raise ChannelNotUsable(f"{chat_id} is a {chat.get('type')} chat, not a channel")
+        return chat
+
+    async def _member(
+        self, chat_id: str, user_id: str, *, refusals: tuple[str, ...]
+    ) -> dict[str, object]:
+        """``getChatMember``; the listed Telegram refusals count as "not a member"."""
+        try:
+            member = await self._call("getChatMember", {"chat_id": chat_id, "user_id": user_id})
+        except PlatformOAuthError as error:
+            if any(r in error.description for r in refusals):
+                return {"status": "left"}
+            raise
+        return member if isinstance(member, dict) else {"status": "left"}
