@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from typing import Any
@@ -286,3 +287,23 @@ async def test_posts_are_listed_newest_first_a_page_at_a_time(queue: QueueServer
     bad = await client.http.get("/api/v1/posts", params={"cursor": "nonsense"})
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "cursor"
+
+
+async def test_concurrent_retries_with_one_idempotency_key_still_make_one_post(
+    queue: QueueServer,
+) -> None:
+    client = queue.client()
+    youtube = await client.account("youtube")
+    media = await client.upload()
+    body = {
+        "media_id": media["id"],
+        "targets": [{"account_id": str(youtube), "youtube": {"title": "racing"}}],
+        "scheduled_at": at_offset(3600).isoformat(),
+    }
+    responses = await asyncio.gather(
+        *(client.post(body, **{"Idempotency-Key": "race-1"}) for _ in range(8))
+    )
+    assert {r.status_code for r in responses} == {201}
+    assert len({r.json()["id"] for r in responses}) == 1
+    listed = (await client.http.get("/api/v1/posts")).json()["items"]
+    assert len(listed) == 1
