@@ -138,7 +138,11 @@ class EventHandlers:
                 change = states.on_account(
                     event.type, cast(TargetStatus, target.status), event.reason
                 )
-                if change is not None and apply_change(session, target, change, now=now):
+                if change is None:
+                    continue
+                if change.status == "scheduled":
+                    target.budget_start = target.attempt  # a dead token costs no attempts
+                if apply_change(session, target, change, now=now):
                     changed += 1
         if changed:
             self._relay_wake.set()
