@@ -23,6 +23,8 @@ import httpx
 import pytest
 import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -170,6 +172,7 @@ def publisher(
     publisher_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory, lease_stub: LeaseStub
 ) -> Iterator[ServiceProcess]:
     """One publisher process for the module (tests that kill it start it again)."""
+    asyncio.run(ensure_topic(publisher_env["CACHALOT_KAFKA_BOOTSTRAP"], publish_topic("tiktok")))
     log_path = tmp_path_factory.mktemp("publisher") / "publisher.log"
     process = ServiceProcess(
         "cachalot_publisher_tiktok", env=publisher_env, log_path=log_path
@@ -181,6 +184,35 @@ def publisher(
     leaked = [token for token in lease_stub.issued if token in output]
     assert not leaked, "an access token reached the publisher's log"
     assert "upload_token=" not in output or "upload_token=***" in output
+
+
+async def ensure_topic(bootstrap: str, topic: str, partitions: int = 4) -> None:
+    """Create the command topic with several partitions, as deployment would, so
+    replicas have something to share (an auto-created topic may get only one)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1)])
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        await admin.close()
+
+
+async def partition_count(bootstrap: str, topic: str) -> int:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
+    await producer.start()
+    try:
+        return len(await producer.partitions_for(topic))
+    finally:
+        await producer.stop()
+
+
+@pytest.fixture
+def command_partitions(publisher_env: dict[str, str]) -> int:
+    """How many partitions the command topic has (what replicas can share)."""
+    bootstrap = publisher_env["CACHALOT_KAFKA_BOOTSTRAP"]
+    return asyncio.run(partition_count(bootstrap, publish_topic("tiktok")))
 
 
 class Kafka:

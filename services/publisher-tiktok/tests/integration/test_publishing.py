@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from cachalot_testing.processes import ServiceProcess
+
 # processes start slowly on a loaded two-core machine: allow for the module's start-up
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
@@ -233,3 +235,29 @@ async def test_a_video_tiktok_fails_to_process_is_explained_or_retried(
     await kafka.send(retry)
     assert (await kafka.final(flaky.target_id, attempt=2)).type == "published"
     assert posts(sbx)["counts_by_sha256"] == {small_video.sha256: 1}
+
+
+async def test_two_replicas_share_the_work_and_each_post_goes_up_once(
+    sbx, publisher, publisher_env, command_partitions, kafka, small_video, tmp_path
+) -> None:
+    if command_partitions < 2:
+        pytest.skip("the command topic has one partition: nothing to share")
+    second = ServiceProcess(
+        "cachalot_publisher_tiktok", env=publisher_env, log_path=tmp_path / "replica-2.log"
+    ).start(timeout=120)
+    try:
+        second.wait_healthy(path="/readyz", timeout=120)
+        sent = []
+        deadline = time.monotonic() + 90
+        while "published as" not in second.output() and time.monotonic() < deadline:
+            for _ in range(4):  # new accounts land on any of the topic's partitions
+                command = small_video.command()
+                sent.append(command)
+                await kafka.send(command)
+            for command in sent[-4:]:
+                assert (await kafka.final(command.target_id)).type == "published"
+        assert "published as" in second.output(), "the second replica never got any work"
+        assert posts(sbx)["counts_by_sha256"] == {small_video.sha256: len(sent)}
+        assert len(posts(sbx)["publishes"]) == len(sent)
+    finally:
+        second.stop()
