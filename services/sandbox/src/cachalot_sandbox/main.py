@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from fastapi import FastAPI
+
 from cachalot_common.app import create_service_app, serve
 from cachalot_common.logging import setup_logging
 from cachalot_common.redaction import register_secret
 from cachalot_common.settings import load_settings
-from fastapi import FastAPI
-
 from cachalot_sandbox import (
     google_auth,
     instagram_auth,

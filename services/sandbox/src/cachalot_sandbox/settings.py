@@ -6,8 +6,9 @@ embedded mode both sides agree without extra wiring.
 
 from __future__ import annotations
 
-from cachalot_common.settings import ServiceSettings
 from pydantic import Field, SecretStr
+
+from cachalot_common.settings import ServiceSettings
 
 
 class SandboxSettings(ServiceSettings):
