@@ -249,7 +249,13 @@ class TikTokPublisher:
         interval = self.settings.tiktok_progress_interval_s
         reported = -interval
         while offset < plan.video_size:
-            first, length = plan.span(plan.index_at(offset))
+            try:
+                first, length = plan.span(plan.index_at(offset))
+            except ValueError:  # TikTok holds a partial chunk: this upload cannot go on
+                await self.sessions.mark(publish_id, "abandoned", fail_code="upload_offset")
+                raise reasons.retryable(
+                    "upload_offset", "TikTok holds a partial chunk; will start again.", 0
+                ) from None
             try:
                 answer = await self.tiktok.put_chunk(
                     upload_url,
@@ -259,6 +265,10 @@ class TikTokPublisher:
                     total=plan.video_size,
                     content_type=command.media.content_type,
                 )
+            except OSError as error:  # the media store let us down mid-chunk
+                raise reasons.retryable(
+                    "media_unreadable", f"The video could not be read ({error}); will retry.", 30
+                ) from None
             except (TikTokUnreachable, TikTokApiError) as error:
                 status_code = getattr(error, "status", None)
                 if status_code in (403, 404):
