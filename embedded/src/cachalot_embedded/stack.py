@@ -83,10 +83,15 @@ def base_environment(
     sandbox_url: str,
     auth_url: str,
     dev_secrets: dict[str, str],
+    embedded_broker: bool = True,
 ) -> dict[str, str]:
     """The embedded defaults every process starts from (before the user's own)."""
     credentials = {name: dev_secrets[f"service_secret_{name}"] for name in PUBLISHERS}
+    # Tansu holds a consumer-group join for about half the session timeout; Apache
+    # Kafka refuses one below its group.min.session.timeout.ms (6 s by default).
+    session_timeout = "3000" if embedded_broker else "10000"
     return {
+        "CACHALOT_KAFKA_SESSION_TIMEOUT_MS": session_timeout,
         "CACHALOT_ENVIRONMENT": "development",
         "CACHALOT_LOG_FORMAT": "text",
         "CACHALOT_KAFKA_BOOTSTRAP": kafka_bootstrap,

@@ -54,6 +54,16 @@ def build_broker(
     )
 
 
+def consumer_options(settings: KafkaSettings) -> dict[str, Any]:
+    """Subscriber options every consumer shares: group timing, where a new group starts."""
+    session = settings.kafka_session_timeout_ms
+    return {
+        "auto_offset_reset": "earliest",
+        "session_timeout_ms": session,
+        "heartbeat_interval_ms": max(100, session // 3),
+    }
+
+
 async def start_broker(broker: KafkaBroker) -> None:
     """Connect and start every subscriber at once, not one after another.
 

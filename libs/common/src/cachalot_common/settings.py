@@ -52,6 +52,16 @@ class KafkaSettings(BaseSettings):
         default=True,
         description="Idempotent producer; Tansu rejects it, so embedded mode turns it off.",
     )
+    kafka_session_timeout_ms: int = Field(
+        default=10_000,
+        ge=1000,
+        le=300_000,
+        description=(
+            "Consumer session timeout: how soon a dead replica's partitions move on. "
+            "Tansu holds a group join for about half of it, so embedded mode and tests "
+            "use a short one."
+        ),
+    )
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)

@@ -30,7 +30,7 @@ from cachalot_auth.signin import SignInService
 from cachalot_common.app import create_service_app, serve
 from cachalot_common.db import create_engine, database_check, run_migrations_async, session_factory
 from cachalot_common.health import broker_check
-from cachalot_common.kafka import build_broker
+from cachalot_common.kafka import build_broker, start_broker
 from cachalot_common.logging import setup_logging
 from cachalot_common.redaction import register_secret
 from cachalot_common.settings import load_settings
@@ -172,7 +172,7 @@ async def _connect(broker: KafkaBroker) -> None:
     delay = 0.5
     while True:
         try:
-            await broker.start()
+            await start_broker(broker)
             return
         except asyncio.CancelledError:
             raise

@@ -27,7 +27,7 @@ from cachalot_common.db import (
     session_factory,
 )
 from cachalot_common.health import broker_check
-from cachalot_common.kafka import build_broker
+from cachalot_common.kafka import build_broker, start_broker
 from cachalot_common.logging import setup_logging
 from cachalot_common.redaction import register_secret
 from cachalot_common.settings import load_settings
@@ -83,7 +83,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.auto_migrate:
             await run_migrations_async(ALEMBIC_DIR, settings.database_url)
-        await broker.start()
+        await start_broker(broker)
         try:
             yield
         finally:

@@ -45,7 +45,6 @@ class PublisherSettings(ServiceSettings, KafkaSettings):
     tiktok_init_per_minute: int = Field(default=6, ge=1)
     tiktok_status_per_minute: int = Field(default=30, ge=1)
 
-    kafka_session_timeout_ms: int = Field(default=10_000, ge=1000)
     kafka_max_poll_interval_ms: int = Field(
         default=3_600_000, ge=10_000, description="Longest upload before the group evicts us."
     )

@@ -26,7 +26,7 @@ from cachalot_common.db import (
 )
 from cachalot_common.events import PublishVideo
 from cachalot_common.health import broker_check
-from cachalot_common.kafka import build_broker, subscribe
+from cachalot_common.kafka import build_broker, consumer_options, start_broker, subscribe
 from cachalot_common.leases import LeaseClient
 from cachalot_common.logging import setup_logging
 from cachalot_common.redaction import register_secret
@@ -97,10 +97,9 @@ def create_app(
             publisher.handle,
             group_id=settings.service_name,
             max_poll_interval_ms=settings.kafka_max_poll_interval_s * 1000,
-            session_timeout_ms=settings.kafka_session_timeout_ms,
-            heartbeat_interval_ms=max(500, settings.kafka_session_timeout_ms // 3),
+            **consumer_options(settings),
         )
-        await broker.start()
+        await start_broker(broker)
         try:
             yield
         finally:

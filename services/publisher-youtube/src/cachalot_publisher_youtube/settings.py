@@ -46,11 +46,6 @@ class Settings(ServiceSettings, KafkaSettings):
         ge=0,
         description="A Retry-After longer than this goes back to the queue instead.",
     )
-    kafka_session_timeout_ms: int = Field(
-        default=10_000,
-        ge=1000,
-        description="How soon the group notices a dead replica and hands its work on.",
-    )
     kafka_max_poll_interval_s: int = Field(
         default=1800, ge=60, description="Longest upload before the group gives the work away."
     )

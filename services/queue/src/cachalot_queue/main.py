@@ -33,7 +33,7 @@ from cachalot_common.db import (
 )
 from cachalot_common.events import AccountChanged, PublishResult, utcnow
 from cachalot_common.health import broker_check
-from cachalot_common.kafka import build_broker, subscribe
+from cachalot_common.kafka import build_broker, consumer_options, start_broker, subscribe
 from cachalot_common.logging import setup_logging
 from cachalot_common.redaction import register_secret
 from cachalot_common.settings import load_settings
@@ -137,10 +137,7 @@ def create_app(
     # One group per topic: two consumers of one group on different topics make
     # every start a double rebalance (seconds on Tansu), for no benefit.
     group = settings.consumer_group
-    timeouts = {
-        "session_timeout_ms": settings.kafka_session_timeout_ms,
-        "heartbeat_interval_ms": max(100, settings.kafka_session_timeout_ms // 10),
-    }
+    timeouts = consumer_options(settings)
     subscribe_batch(
         runtime.broker, POSTS_RESULT, PublishResult, handlers.on_results, group_id=group, **timeouts
     )
@@ -158,7 +155,7 @@ def create_app(
         if settings.auto_migrate:
             await run_migrations_async(ALEMBIC_DIR, settings.database_url)
         settings.media_dir.mkdir(parents=True, exist_ok=True)
-        await runtime.broker.start()
+        await start_broker(runtime.broker)
         if settings.run_workers:
             start_workers(runtime)
         try:

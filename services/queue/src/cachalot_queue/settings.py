@@ -19,11 +19,6 @@ class QueueSettings(ServiceSettings, KafkaSettings):
     media_dir: Path = Path("./var/media")
     max_media_bytes: int = Field(default=4 * 1024**3, ge=1, description="Upload size cap.")
     consumer_group: str = Field(default="queue", description="Kafka consumer group id.")
-    kafka_session_timeout_ms: int = Field(
-        default=10_000,
-        ge=1000,
-        description="Consumer session timeout; Tansu holds a group join for about half of it.",
-    )
     run_workers: bool = Field(
         default=True, description="Run scheduler, reconciler and outbox relay in this process."
     )
