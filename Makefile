@@ -15,7 +15,7 @@ dev: setup  ## the whole system on the embedded default (broker, services, sandb
 	@$(UV) run --frozen cachalot-dev
 
 test: setup  ## every test: unit, integration (Tansu, PostgreSQL), end to end, browser
-	@$(UV) run --frozen pytest $(PYTEST_ARGS)
+	@$(UV) run --frozen python scripts/test_all.py $(PYTEST_ARGS)
 
 lint: setup  ## ruff and mypy, as CI runs them
 	@$(UV) run --frozen ruff check .
