@@ -1,0 +1,176 @@
+"""End to end: sign in → upload a video → queue it → published on TikTok and YouTube.
+
+Everything runs as `make dev` runs it (gateway, auth, queue, both
+publishers, notifier, sandbox, a real broker); only the platforms are fakes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cachalot_testing.stack import EmbeddedStack
+
+pytestmark = pytest.mark.e2e
+
+VIDEO = Path(__file__).resolve().parents[1] / "fixtures" / "sample.mp4"
+
+
+def _sign_in(client: httpx.Client, stack: EmbeddedStack, platform: str, oauth: str) -> None:
+    """Follow the real redirect chain; the sandbox's consent page answers Allow."""
+    httpx.post(
+        f"{stack.sandbox}/sandbox/oauth/{oauth}/config", json={"auto_consent": 1}, timeout=5
+    ).raise_for_status()
+    response = client.get(f"{stack.gateway}/api/v1/auth/{platform}/login", params={"next": "/"})
+    assert response.status_code == 200, response.text
+    assert f"connected={platform}" in str(response.url), str(response.url)
+
+
+@pytest.fixture(scope="module")
+def client(stack: EmbeddedStack) -> Iterator[httpx.Client]:
+    """A signed-in client with TikTok and YouTube connected and consent given."""
+    with httpx.Client(follow_redirects=True, timeout=30) as http:
+        _sign_in(http, stack, "tiktok", "tiktok")
+        consent = http.post(
+            f"{stack.gateway}/api/v1/me/consent",
+            json={"adult": True, "email": f"ann-{uuid.uuid4().hex[:6]}@example.com"},
+        )
+        assert consent.status_code == 200, consent.text
+        _sign_in(http, stack, "youtube", "google")
+        yield http
+
+
+def _accounts(client: httpx.Client, stack: EmbeddedStack) -> dict[str, str]:
+    response = client.get(f"{stack.gateway}/api/v1/accounts")
+    assert response.status_code == 200, response.text
+    return {a["platform"]: a["id"] for a in response.json()}
+
+
+def _upload(client: httpx.Client, stack: EmbeddedStack) -> dict[str, Any]:
+    response = client.post(
+        f"{stack.gateway}/api/v1/media",
+        content=VIDEO.read_bytes(),
+        headers={"content-type": "video/mp4"},
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def _create_post(
+    client: httpx.Client, stack: EmbeddedStack, body: dict[str, Any], key: str
+) -> httpx.Response:
+    """Create, waiting for the queue to learn the accounts from accounts.v1."""
+    deadline = time.monotonic() + 30
+    while True:
+        response = client.post(
+            f"{stack.gateway}/api/v1/posts", json=body, headers={"Idempotency-Key": key}
+        )
+        if response.status_code in (200, 201) or time.monotonic() > deadline:
+            return response
+        time.sleep(0.3)
+
+
+def _wait_for(
+    client: httpx.Client, stack: EmbeddedStack, post_id: str, done: set[str], timeout: float = 60
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    post: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        post = client.get(f"{stack.gateway}/api/v1/posts/{post_id}").json()
+        if all(t["status"] in done for t in post["targets"]):
+            return post
+        time.sleep(0.3)
+    raise AssertionError(f"post never reached {done}: {post}")
+
+
+def test_a_queued_video_is_published_on_tiktok_and_youtube_with_identical_bytes(
+    client: httpx.Client, stack: EmbeddedStack
+) -> None:
+    accounts = _accounts(client, stack)
+    assert {"tiktok", "youtube"} <= set(accounts)
+    media = _upload(client, stack)
+    assert media["sha256"] == hashlib.sha256(VIDEO.read_bytes()).hexdigest()
+
+    marker = uuid.uuid4().hex[:8]
+    body = {
+        "media_id": media["id"],
+        "targets": [
+            {"account_id": accounts["tiktok"], "tiktok": {"caption": f"whale {marker} 🐋"}},
+            {"account_id": accounts["youtube"], "youtube": {"title": f"Whale {marker}"}},
+        ],
+    }
+    key = str(uuid.uuid4())
+    created = _create_post(client, stack, body, key)
+    assert created.status_code == 201, created.text
+    again = _create_post(client, stack, body, key)
+    assert again.json()["id"] == created.json()["id"], "Idempotency-Key made a second post"
+
+    post = _wait_for(client, stack, created.json()["id"], {"published", "failed"})
+    statuses = {t["platform"]: (t["status"], t["last_error"]) for t in post["targets"]}
+    assert statuses == {"tiktok": ("published", None), "youtube": ("published", None)}
+    assert all(t["remote_id"] for t in post["targets"])
+
+    tiktok = httpx.get(f"{stack.sandbox}/sandbox/tiktok/posts", timeout=5).json()
+    youtube = httpx.get(f"{stack.sandbox}/sandbox/youtube/videos", timeout=5).json()
+    assert tiktok["counts_by_sha256"].get(media["sha256"]) == 1
+    youtube_hashes = [v["sha256"] for v in youtube["videos"]]
+    assert youtube_hashes.count(media["sha256"]) == 1
+
+
+def test_a_post_scheduled_ahead_is_dispatched_on_time(
+    client: httpx.Client, stack: EmbeddedStack
+) -> None:
+    accounts = _accounts(client, stack)
+    media = _upload(client, stack)
+    when = time.time() + 4
+    body = {
+        "media_id": media["id"],
+        "scheduled_at": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(when))
+        + f".{int((when % 1) * 1000):03d}+00:00",
+        "targets": [{"account_id": accounts["youtube"], "youtube": {"title": "Later"}}],
+    }
+    created = _create_post(client, stack, body, str(uuid.uuid4()))
+    assert created.status_code == 201, created.text
+    early = client.get(f"{stack.gateway}/api/v1/posts/{created.json()['id']}").json()
+    assert early["targets"][0]["status"] == "scheduled"
+    post = _wait_for(client, stack, created.json()["id"], {"published", "failed"})
+    assert post["targets"][0]["status"] == "published"
+
+
+def test_a_post_cancelled_before_its_time_is_never_published(
+    client: httpx.Client, stack: EmbeddedStack
+) -> None:
+    accounts = _accounts(client, stack)
+    media = _upload(client, stack)
+    body = {
+        "media_id": media["id"],
+        "scheduled_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() + 3600)),
+        "targets": [{"account_id": accounts["tiktok"], "tiktok": {"caption": "never"}}],
+    }
+    created = _create_post(client, stack, body, str(uuid.uuid4()))
+    assert created.status_code == 201, created.text
+    cancelled = client.post(f"{stack.gateway}/api/v1/posts/{created.json()['id']}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    post = client.get(f"{stack.gateway}/api/v1/posts/{created.json()['id']}").json()
+    assert post["targets"][0]["status"] == "cancelled"
+
+
+def test_another_client_cannot_see_the_post(client: httpx.Client, stack: EmbeddedStack) -> None:
+    mine = client.get(f"{stack.gateway}/api/v1/posts").json()["items"]
+    assert mine
+    with httpx.Client(follow_redirects=True, timeout=30) as stranger:
+        httpx.post(
+            f"{stack.sandbox}/sandbox/oauth/vk/config", json={"auto_consent": 1}, timeout=5
+        ).raise_for_status()
+        response = stranger.get(f"{stack.gateway}/api/v1/auth/vk/login", params={"next": "/"})
+        assert "connected=vk" in str(response.url)
+        assert stranger.get(f"{stack.gateway}/api/v1/posts").json()["items"] == []
+        foreign = stranger.get(f"{stack.gateway}/api/v1/posts/{mine[0]['id']}")
+        assert foreign.status_code == 404
