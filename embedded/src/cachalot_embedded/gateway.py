@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Mapping
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 
 import httpx
@@ -59,7 +60,11 @@ def create_gateway(
     ``X-Forwarded-For`` is kept; from anyone else it is replaced.
     """
     trusted = trusted_proxies
+    # A proxy must never remember cookies: httpx's default jar would store one
+    # person's Set-Cookie and send it with everyone's later requests.
+    no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
     client = httpx.AsyncClient(
+        cookies=no_cookies,
         timeout=httpx.Timeout(60.0, connect=5.0),
         follow_redirects=False,
         limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),

@@ -205,6 +205,8 @@ async def run(args: argparse.Namespace) -> int:
                 log_config=None,
                 access_log=False,
                 lifespan="on",
+                # the gateway is the edge: the peer is the client, whatever it claims
+                proxy_headers=False,
             )
         )
         # The supervisor owns SIGINT/SIGTERM; uvicorn must not take them over.
