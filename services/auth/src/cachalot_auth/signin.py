@@ -250,7 +250,10 @@ class SignInService:
                 .with_for_update()
             )
             if account is not None and client_id is not None and account.client_id != client_id:
-                raise SignInFailed("account_in_use")
+                if account.status != "revoked":
+                    raise SignInFailed("account_in_use")
+                # Its owner disconnected it: the link is gone, so whoever connects it now owns it.
+                account.client_id = client_id
             if client_id is None:
                 client_id = account.client_id if account is not None else str(uuid.uuid4())
                 if account is None:

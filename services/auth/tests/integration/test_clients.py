@@ -103,3 +103,23 @@ async def test_an_account_connected_to_one_client_cannot_be_taken_by_another(
         platforms = [a["platform"] for a in (await other.get("/api/v1/accounts")).json()]
     assert query_of(landed)["auth_error"] == "account_in_use"
     assert platforms == ["youtube"]
+
+
+async def test_an_account_its_owner_disconnected_can_be_connected_by_another_client(
+    auth, sign_in, query_of
+):
+    async with auth.browser() as alice:
+        await sign_in(alice, "tiktok", user="-000sandboxAliceOpenId")
+        await sign_in(alice, "youtube")
+        tiktok = next(
+            a for a in (await alice.get("/api/v1/accounts")).json() if a["platform"] == "tiktok"
+        )
+        assert (await alice.delete(f"/api/v1/accounts/{tiktok['id']}")).status_code == 204
+    async with auth.browser() as other:
+        await sign_in(other, "vk")
+        landed = await sign_in(other, "tiktok", user="-000sandboxAliceOpenId")
+        accounts = {
+            a["platform"]: a["status"] for a in (await other.get("/api/v1/accounts")).json()
+        }
+    assert "auth_error" not in query_of(landed)
+    assert accounts == {"vk": "ok", "tiktok": "ok"}
