@@ -56,8 +56,12 @@ def create_service_app(
 
 
 def serve(app: FastAPI, settings: ServiceSettings, *, access_log_dir: Path | None = None) -> None:
-    """Run the app under uvicorn with this project's logging (not uvicorn's)."""
-    setup_access_log(access_log_dir, app.title)
+    """Run the app under uvicorn with this project's logging (not uvicorn's).
+
+    HTTP access records go to ``access_log_dir`` (default: the
+    ``CACHALOT_ACCESS_LOG_DIR`` setting), rotated daily and kept 14 days.
+    """
+    setup_access_log(access_log_dir or settings.access_log_dir, app.title)
     uvicorn.run(
         app,
         host=settings.http_host,

@@ -9,6 +9,7 @@ instead of a traceback or a half-configured process.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError
@@ -33,6 +34,10 @@ class ServiceSettings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     otlp_endpoint: str | None = Field(
         default=None, description="OTLP/HTTP traces endpoint, e.g. http://jaeger:4318"
+    )
+    access_log_dir: Path | None = Field(
+        default=None,
+        description="Where HTTP access logs go (rotated daily, kept 14 days); unset: none.",
     )
     trusted_proxies: list[str] = Field(
         default_factory=list,

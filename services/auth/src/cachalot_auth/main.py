@@ -205,8 +205,4 @@ def main() -> None:
     register_secrets(settings)
     tracer = setup_tracing("auth", otlp_endpoint=settings.otlp_endpoint)
     app = create_app(settings, tracer_provider=tracer)
-    serve(
-        app,
-        settings,
-        access_log_dir=Path(settings.access_log_dir) if settings.access_log_dir else None,
-    )
+    serve(app, settings)

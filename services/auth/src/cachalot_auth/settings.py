@@ -18,7 +18,6 @@ class AuthSettings(ServiceSettings, KafkaSettings):
     service_name: str = "auth"
     database_url: str = "sqlite+aiosqlite:///./var/auth.db"
     auto_migrate: bool = True
-    access_log_dir: str | None = None
 
     # custody and credentials
     token_keys: SecretStr = Field(description="Key ring 'v2:<b64>,v1:<b64>', newest first.")

@@ -49,6 +49,19 @@ def create_app(settings: SandboxSettings) -> FastAPI:
     for module in PLATFORM_MODULES:
         app.include_router(module.create_router(settings))
 
+    @app.get("/sandbox/issued-secrets", tags=["sandbox"])
+    async def issued_secrets() -> dict[str, list[str]]:
+        """Every token the fakes handed out, so a test can prove none of them leaked.
+
+        Sandbox only: these are fake credentials that exist only in this process.
+        """
+        refresh = [
+            token
+            for module in (tiktok_auth, google_auth, instagram_auth, vk_auth)
+            for token in module.STATE.refresh_tokens
+        ]
+        return {"access_tokens": tokens.registry.values(), "refresh_tokens": refresh}
+
     @app.post("/sandbox/reset", tags=["sandbox"])
     async def reset_all() -> dict[str, str]:
         """Forget everything every fake platform recorded (between tests)."""

@@ -96,6 +96,11 @@ class TokenRegistry:
         with self._lock:
             self._tokens.clear()
 
+    def values(self) -> list[str]:
+        """Every access token issued so far (for leak checks in tests)."""
+        with self._lock:
+            return list(self._tokens)
+
 
 registry = TokenRegistry()
 
