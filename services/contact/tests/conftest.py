@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,19 @@ class RecordingPublisher:
             raise ConnectionError("broker unreachable")
         self.events.append(event)
         self.published.set()
+
+    async def publish_many(
+        self, events: Sequence[ContactSubmitted]
+    ) -> Sequence[BaseException | None]:
+        outcomes: list[BaseException | None] = []
+        for event in events:
+            try:
+                await self.publish(event)
+            except ConnectionError as error:
+                outcomes.append(error)
+            else:
+                outcomes.append(None)
+        return outcomes
 
     async def wait_for(self, count: int, timeout: float = 5.0) -> None:
         async with asyncio.timeout(timeout):

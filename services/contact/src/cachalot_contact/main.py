@@ -26,7 +26,12 @@ from cachalot_contact.cursor import CursorFile
 from cachalot_contact.intake import Intake
 from cachalot_contact.log import ContactLog
 from cachalot_contact.ratelimit import RateLimiter
-from cachalot_contact.relay import EventPublisher, KafkaEventPublisher, Relay
+from cachalot_contact.relay import (
+    BrokerEventPublisher,
+    EventPublisher,
+    KafkaEventPublisher,
+    Relay,
+)
 from cachalot_contact.settings import ContactSettings
 
 SERVICE = "contact"
@@ -44,9 +49,14 @@ def create_app(
     """The contact app. Without ``publisher`` it publishes to the configured Kafka."""
     log = ContactLog(settings.log_path)
     broker = None
-    if publisher is None:
+    producer = None
+    if publisher is None and tracer_provider is not None:
+        # traced: FastStream's telemetry middleware makes the spans and trace headers
         broker = build_broker(settings, client_id=SERVICE, tracer_provider=tracer_provider)
-        publisher = KafkaEventPublisher(broker, bootstrap=settings.kafka_bootstrap)
+        publisher = BrokerEventPublisher(broker, bootstrap=settings.kafka_bootstrap)
+    elif publisher is None:
+        producer = KafkaEventPublisher(settings, client_id=SERVICE)
+        publisher = producer
     limiter = limiter or RateLimiter(settings.rate_limits(), settings.rate_limit_storage)
     relay = Relay(log, CursorFile(settings.cursor_path), publisher)
 
@@ -66,6 +76,8 @@ def create_app(
                 await _drain(relay, relay_task)
             if broker is not None:
                 await broker.stop()
+            if producer is not None:
+                await producer.close()
 
     async def log_writable() -> bool:
         return log.writable and os.access(settings.contact_log_dir, os.W_OK)
@@ -76,6 +88,8 @@ def create_app(
     }
     if broker is not None:
         readiness["broker"] = broker_check(broker)
+    if producer is not None:
+        readiness["broker"] = producer.ready
     app = create_service_app(
         title="cachalot-contact",
         settings=settings,
