@@ -39,7 +39,7 @@ from cachalot_publisher_youtube.settings import Settings
 from cachalot_publisher_youtube.store import UploadStore
 from cachalot_publisher_youtube.youtube import YouTubeUploads
 
-ALEMBIC_DIR = Path(__file__).resolve().parents[2] / "alembic"
+ALEMBIC_DIR = Path(__file__).parent / "alembic"
 SERVICE = "publisher-youtube"
 
 

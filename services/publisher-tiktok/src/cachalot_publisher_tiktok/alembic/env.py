@@ -1,44 +1,6 @@
-"""Alembic environment for publisher-tiktok: async engine, URL from the caller's config."""
+"""Alembic environment for publisher-tiktok: the shared async one, URL from the caller's config."""
 
-from __future__ import annotations
-
-import asyncio
-
-from alembic import context
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
-
+from cachalot_common.db import run_alembic_env
 from cachalot_publisher_tiktok.models import Base
 
-target_metadata = Base.metadata
-
-
-def _run(connection: Connection) -> None:
-    context.configure(
-        connection=connection,
-        target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
-    )
-    with context.begin_transaction():
-        context.run_migrations()
-
-
-async def _run_async(url: str) -> None:
-    engine = create_async_engine(url)
-    async with engine.connect() as connection:
-        await connection.run_sync(_run)
-    await engine.dispose()
-
-
-def run_migrations_online() -> None:
-    url = context.config.get_main_option("sqlalchemy.url")
-    assert url, "sqlalchemy.url is not set"
-    asyncio.run(_run_async(url))
-
-
-if context.is_offline_mode():
-    context.configure(url=context.config.get_main_option("sqlalchemy.url"), literal_binds=True)
-    with context.begin_transaction():
-        context.run_migrations()
-else:
-    run_migrations_online()
+run_alembic_env(Base.metadata)
