@@ -4,8 +4,9 @@
 
 Starts a real Tansu broker, the contact service as its own process (fsynced
 hash-chained log, relay publishing to Kafka, rate limit set out of reach) and
-a bare FastAPI app whose endpoint only answers 202, both under the same
-uvicorn settings (``cachalot_common.app.serve``, one process each). The same
+a bare FastAPI app whose endpoint only answers 202, both built with
+``create_service_app`` (same middleware stack) and run under the same uvicorn
+settings (``cachalot_common.app.serve``, one process each). The same
 load generator hits both in the same run: ``wrk`` when it is installed (one
 thread, so the server keeps the other core), else an httpx async client with
 N concurrent workers. The targets alternate in short rounds, so a busy
@@ -73,21 +74,25 @@ def cpu_seconds(pid: int) -> float:
 
 
 def serve_bare() -> None:
-    """The baseline: FastAPI answering 202 with an id, nothing else."""
+    """The baseline: FastAPI answering 202 with an id, nothing else.
+
+    Built with ``create_service_app`` like the contact app, so both run the
+    same middleware stack (problem handlers, access log, probes) under the
+    same ``serve()``; only the endpoint differs.
+    """
     from uuid import uuid4
 
-    from fastapi import FastAPI
-
-    from cachalot_common.app import serve
+    from cachalot_common.app import create_service_app, serve
     from cachalot_common.settings import ServiceSettings
 
-    app = FastAPI(title="bare")
+    settings = ServiceSettings()
+    app = create_service_app(title="bare", settings=settings)
 
     @app.post(PATH, status_code=202)
     async def accept() -> dict[str, str]:
         return {"id": str(uuid4()), "status": "accepted"}
 
-    serve(app, ServiceSettings())
+    serve(app, settings)
 
 
 # --- processes ---------------------------------------------------------------------------
