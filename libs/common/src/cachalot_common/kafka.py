@@ -117,7 +117,7 @@ def subscribe(
         try:
             event = model.model_validate_json(body)
         except ValidationError as error:
-            await send_to_dlq(broker, topic, message, reason=_short(error))
+            await send_to_dlq(broker, topic, message, reason=describe_validation_error(error))
             return
         await handler(event)
 
@@ -135,24 +135,34 @@ async def send_to_dlq(
     broker: KafkaBroker, topic: str, message: KafkaMessage, *, reason: str
 ) -> None:
     """Park a message we cannot read, keeping its key and headers."""
-    raw = message.raw_message
-    key = getattr(raw, "key", None)
+    await send_record_to_dlq(broker, topic, message.raw_message, message.body, reason=reason)
+
+
+async def send_record_to_dlq(
+    broker: KafkaBroker, topic: str, record: Any, body: bytes, *, reason: str
+) -> None:
+    """Park one consumed record (an aiokafka ``ConsumerRecord``) as :func:`send_to_dlq` does.
+
+    Batch consumers use it directly: their message carries many records.
+    """
     headers = {
         k: v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
-        for k, v in (getattr(raw, "headers", None) or ())
+        for k, v in (getattr(record, "headers", None) or ())
     }
-    headers.update({"x-dlq-reason": reason, "x-dlq-source-topic": topic})
     headers.update(
         {
-            "x-dlq-source-partition": str(getattr(raw, "partition", "")),
-            "x-dlq-source-offset": str(getattr(raw, "offset", "")),
+            "x-dlq-reason": reason,
+            "x-dlq-source-topic": topic,
+            "x-dlq-source-partition": str(getattr(record, "partition", "")),
+            "x-dlq-source-offset": str(getattr(record, "offset", "")),
         }
     )
-    await broker.publish(message.body, topic=dlq(topic), key=key, headers=headers)
+    await broker.publish(body, topic=dlq(topic), key=getattr(record, "key", None), headers=headers)
     logger.warning("message sent to %s: %s", dlq(topic), reason)
 
 
-def _short(error: ValidationError) -> str:
+def describe_validation_error(error: ValidationError) -> str:
+    """A short DLQ reason: the first failing field and its message, without the input value."""
     errors = error.errors()
     if not errors:
         return "undecodable message"

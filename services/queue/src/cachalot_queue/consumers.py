@@ -10,7 +10,6 @@ batch is delivered again, which the idempotent handlers absorb.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -18,10 +17,7 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.message import StreamMessage
 from pydantic import BaseModel, ValidationError
 
-from cachalot_common.kafka import _short
-from cachalot_common.topics import dlq
-
-logger = logging.getLogger(__name__)
+from cachalot_common.kafka import describe_validation_error, send_record_to_dlq
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -47,7 +43,9 @@ def subscribe_batch(
             try:
                 events.append(model.model_validate_json(body))
             except ValidationError as error:
-                await _park(broker, topic, record, body, reason=_short(error))
+                await send_record_to_dlq(
+                    broker, topic, record, body, reason=describe_validation_error(error)
+                )
         if events:
             await handler(events)
 
@@ -62,20 +60,3 @@ def subscribe_batch(
         decoder=_raw_records,
         **options,
     )(consume)
-
-
-async def _park(broker: KafkaBroker, topic: str, record: Any, body: bytes, *, reason: str) -> None:
-    headers = {
-        k: v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
-        for k, v in (getattr(record, "headers", None) or ())
-    }
-    headers.update(
-        {
-            "x-dlq-reason": reason,
-            "x-dlq-source-topic": topic,
-            "x-dlq-source-partition": str(getattr(record, "partition", "")),
-            "x-dlq-source-offset": str(getattr(record, "offset", "")),
-        }
-    )
-    await broker.publish(body, topic=dlq(topic), key=getattr(record, "key", None), headers=headers)
-    logger.warning("message sent to %s: %s", dlq(topic), reason)
