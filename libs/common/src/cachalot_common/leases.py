@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 from uuid import UUID
 
 import httpx
@@ -61,6 +62,19 @@ class Lease:
         return f"Lease(account_id={self.account_id}, platform={self.platform}, token=***)"
 
     __str__ = __repr__
+
+
+class LeaseSource(Protocol):
+    """What a publisher needs from auth: :class:`LeaseClient` or a test's stand-in."""
+
+    async def lease(
+        self,
+        account_id: UUID,
+        *,
+        post_id: UUID,
+        target_id: UUID | None = None,
+        force_refresh: bool = False,
+    ) -> Lease: ...
 
 
 class LeaseClient:

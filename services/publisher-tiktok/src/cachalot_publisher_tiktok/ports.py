@@ -3,27 +3,15 @@
 from __future__ import annotations
 
 from typing import Protocol
-from uuid import UUID
 
 from faststream.kafka import KafkaBroker
 
 from cachalot_common.events import PublishResult
 from cachalot_common.kafka import publish_event
-from cachalot_common.leases import Lease
+from cachalot_common.leases import LeaseSource
 from cachalot_common.topics import POSTS_RESULT
 
-
-class LeaseSource(Protocol):
-    """:class:`cachalot_common.leases.LeaseClient` or a test's stand-in."""
-
-    async def lease(
-        self,
-        account_id: UUID,
-        *,
-        post_id: UUID,
-        target_id: UUID | None = None,
-        force_refresh: bool = False,
-    ) -> Lease: ...
+__all__ = ["KafkaResults", "LeaseSource", "ResultSink"]
 
 
 class ResultSink(Protocol):

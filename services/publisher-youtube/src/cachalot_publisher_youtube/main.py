@@ -27,13 +27,13 @@ from cachalot_common.db import (
 from cachalot_common.events import PublishVideo
 from cachalot_common.health import broker_check
 from cachalot_common.kafka import build_broker, consumer_options, start_broker, subscribe
-from cachalot_common.leases import LeaseClient
+from cachalot_common.leases import LeaseClient, LeaseSource
 from cachalot_common.logging import setup_logging
 from cachalot_common.redaction import register_secret
 from cachalot_common.settings import load_settings
 from cachalot_common.telemetry import instrument_httpx_client, setup_tracing
 from cachalot_common.topics import publish_topic
-from cachalot_publisher_youtube.publisher import LeaseSource, RetryPolicy, YouTubePublisher
+from cachalot_publisher_youtube.publisher import RetryPolicy, YouTubePublisher
 from cachalot_publisher_youtube.results import KafkaResults
 from cachalot_publisher_youtube.settings import Settings
 from cachalot_publisher_youtube.store import UploadStore

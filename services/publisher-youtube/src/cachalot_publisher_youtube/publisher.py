@@ -24,14 +24,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Protocol, TypeVar
-from uuid import UUID
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from cachalot_common.events import PublishResult, PublishVideo, ResultType, YouTubeOptions
-from cachalot_common.leases import Lease, LeaseError, LeaseReauthRequired
+from cachalot_common.leases import Lease, LeaseError, LeaseReauthRequired, LeaseSource
 from cachalot_common.media import MediaPathError, resolve_media_path
 from cachalot_common.redaction import register_secret
 from cachalot_publisher_youtube.results import ResultSink
@@ -54,19 +53,6 @@ PACIFIC = ZoneInfo("America/Los_Angeles")
 UPLOAD_LIMIT_RETRY_S = 24 * 3600.0
 LEASE_RETRY_S = 30.0
 T = TypeVar("T")
-
-
-class LeaseSource(Protocol):
-    """What the publisher needs from auth (``cachalot_common.leases.LeaseClient``)."""
-
-    async def lease(
-        self,
-        account_id: UUID,
-        *,
-        post_id: UUID,
-        target_id: UUID | None = None,
-        force_refresh: bool = False,
-    ) -> Lease: ...
 
 
 class ReauthNeeded(Exception):
