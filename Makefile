@@ -26,8 +26,12 @@ fmt: setup
 	@$(UV) run --frozen ruff format .
 	@$(UV) run --frozen ruff check --fix .
 
-bench: setup  ## benchmarks (not part of `make test`)
+bench: setup  ## benchmarks (not part of `make test`); figures in README.md
 	@$(UV) run --frozen python bench/contact_intake.py
+	@$(UV) run --frozen python bench/pipeline.py --quick
+	@$(UV) run --frozen python bench/upload_memory.py --platform tiktok
+	@$(UV) run --frozen python bench/upload_memory.py --platform youtube
+	@$(UV) run --frozen python bench/lease_latency.py
 
 clean:
 	rm -rf var .venv .mypy_cache .ruff_cache
