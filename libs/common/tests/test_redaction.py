@@ -48,3 +48,36 @@ def test_log_records_and_tracebacks_are_redacted() -> None:
         logger.removeHandler(handler)
     assert BOT_TOKEN not in stream.getvalue()
     assert "send failed" in stream.getvalue()
+
+
+def test_access_log_lines_never_carry_a_token_from_the_path(tmp_path) -> None:
+    import asyncio
+
+    from cachalot_common.access_log import AccessLogMiddleware, access_logger, setup_access_log
+
+    setup_access_log(tmp_path, "svc")
+
+    async def app(scope, receive, send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    async def send(message) -> None:
+        return None
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": f"/telegram/bot{BOT_TOKEN}/sendMessage",
+        "query_string": b"",
+        "headers": [],
+        "client": ("127.0.0.1", 1),
+    }
+    asyncio.run(AccessLogMiddleware(app)(scope, receive, send))
+    for handler in access_logger.handlers:
+        handler.flush()
+    text = (tmp_path / "svc-access.log").read_text()
+    assert "/sendMessage" in text
+    assert BOT_TOKEN not in text

@@ -2,7 +2,8 @@
 
 The privacy promise says HTTP logs are kept 14 days: the file handler rotates
 at midnight UTC and keeps 14 old files, so nothing older exists on disk.
-Query strings are not logged (OAuth callbacks carry codes in them).
+Query strings are not logged (OAuth callbacks carry codes in them), and the
+path is redacted like any log line: a Telegram Bot API path carries the token.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cachalot_common.net import client_ip
+from cachalot_common.redaction import redact
 
 RETENTION_DAYS = 14
 access_logger = logging.getLogger("cachalot.access")
@@ -71,7 +73,7 @@ class AccessLogMiddleware:
                     time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                     ip or "-",
                     scope.get("method", "-"),
-                    scope.get("path", "-"),
+                    redact(str(scope.get("path", "-"))),
                     status,
                     (time.perf_counter() - started) * 1000,
                 )
