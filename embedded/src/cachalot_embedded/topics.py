@@ -9,7 +9,6 @@ partitions (compose and Kubernetes do the same with their topic job).
 from __future__ import annotations
 
 import contextlib
-import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -23,8 +22,6 @@ from cachalot_common.topics import (
     dlq,
     publish_topic,
 )
-
-logger = logging.getLogger(__name__)
 
 PUBLISH_PARTITIONS = 4
 

@@ -20,6 +20,18 @@ import httpx
 from cachalot_testing.ports import free_port
 
 
+def terminate(process: subprocess.Popen[bytes], *, timeout: float) -> int:
+    """SIGTERM, wait up to ``timeout``, then SIGKILL; the exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
 class ServiceProcess:
     """``python -m <module>`` with an environment, a port and a log file."""
 
@@ -82,14 +94,7 @@ class ServiceProcess:
         """SIGTERM and wait: the graceful stop an orchestrator does."""
         if self._process is None:
             return None
-        if self._process.poll() is None:
-            self._process.send_signal(signal.SIGTERM)
-            try:
-                self._process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        code = self._process.returncode
+        code = terminate(self._process, timeout=timeout)
         self._process = None
         return code
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from cachalot_testing.processes import terminate
 
 
 class EmbeddedStack:
@@ -82,13 +83,6 @@ class EmbeddedStack:
     def stop(self, timeout: float = 30.0) -> int | None:
         if self._process is None:
             return None
-        if self._process.poll() is None:
-            self._process.send_signal(signal.SIGTERM)
-            try:
-                self._process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        code = self._process.returncode
+        code = terminate(self._process, timeout=timeout)
         self._process = None
         return code
