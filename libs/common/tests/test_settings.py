@@ -44,3 +44,26 @@ def test_placeholder_secret_is_refused_in_production() -> None:
     with pytest.raises(ValueError, match="CACHALOT_SESSION_SECRET"):
         require_real_secret("production", "CACHALOT_SESSION_SECRET", SecretStr("changeme"))
     require_real_secret("development", "CACHALOT_SESSION_SECRET", SecretStr("changeme"))
+
+
+def test_settings_env_rebuilds_the_same_settings_in_a_child(monkeypatch):
+    """A helper process given ``settings_env(s)`` reads back exactly ``s``."""
+    from pathlib import Path
+
+    from cachalot_common.settings import KafkaSettings, ServiceSettings, settings_env
+
+    class Both(ServiceSettings, KafkaSettings):
+        pass
+
+    original = Both(
+        trusted_proxies=["10.0.0.0/8", "127.0.0.1"],
+        access_log_dir=Path("/tmp/access"),
+        kafka_idempotence=False,
+        http_port=8123,
+    )
+    environment = settings_env(original)
+    assert environment["CACHALOT_TRUSTED_PROXIES"] == '["10.0.0.0/8", "127.0.0.1"]'
+    assert "CACHALOT_OTLP_ENDPOINT" not in environment  # None stays unset
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert Both() == original

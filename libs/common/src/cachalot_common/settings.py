@@ -8,11 +8,13 @@ instead of a traceback or a half-configured process.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError
+from pydantic_core import to_jsonable_python
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "CACHALOT_"
@@ -77,6 +79,30 @@ PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "
 def env_name(field: str) -> str:
     """The environment variable behind a settings field."""
     return f"{ENV_PREFIX}{field.upper()}"
+
+
+def settings_env(settings: BaseSettings) -> dict[str, str]:
+    """The environment that rebuilds ``settings`` in a child process.
+
+    Every field set to a value becomes its ``CACHALOT_*`` variable (lists and
+    mappings as JSON, which pydantic-settings reads back), so a helper process
+    sees exactly the settings of its parent, including those given in code.
+    """
+    environment: dict[str, str] = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, str | int | float | Path):
+            text = str(value)
+        else:
+            text = json.dumps(to_jsonable_python(value))
+        environment[env_name(name)] = text
+    return environment
 
 
 def describe_errors(error: ValidationError) -> str:
