@@ -62,13 +62,28 @@ class Result:
         return self.cpu_s / max(self.requests, 1) * 1e6
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU a process has used (Linux ``/proc``); 0 where unavailable."""
+def _stat(pid: int) -> list[str] | None:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children, such as the contact relay (``/proc``).
+
+    The contact service runs its relay as a child process: its CPU counts
+    against the contact service too. 0 where ``/proc`` is unavailable.
+    """
+    pids = {pid}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(int(entry.name))) and int(fields[1]) == pid:
+            pids.add(int(entry.name))
+    total = 0
+    for each in pids:
+        if fields := _stat(each):
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 # --- the bare endpoint -----------------------------------------------------------------

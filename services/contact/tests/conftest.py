@@ -15,12 +15,17 @@ from fastapi import FastAPI
 
 from cachalot_common.events import ContactSubmitted
 from cachalot_contact.main import create_app
+from cachalot_contact.relay import Outgoing
 from cachalot_contact.settings import ContactSettings
 from cachalot_testing.ports import free_port
 
 
 class RecordingPublisher:
-    """An event sink standing in for Kafka; can fail its first ``failures`` publishes."""
+    """An event sink standing in for Kafka; can fail its first ``failures`` publishes.
+
+    It decodes each message as a consumer would (``ContactSubmitted`` from the
+    value) and checks the key is the event id, so tests see the wire form.
+    """
 
     def __init__(self, failures: int = 0) -> None:
         self.events: list[ContactSubmitted] = []
@@ -31,17 +36,17 @@ class RecordingPublisher:
     async def connect(self) -> None:
         return None
 
-    async def publish(self, event: ContactSubmitted) -> None:
+    async def publish(self, message: Outgoing) -> None:
         self.attempts += 1
         if self.failures > 0:
             self.failures -= 1
             raise ConnectionError("broker unreachable")
+        event = ContactSubmitted.model_validate_json(message.value)
+        assert message.key == str(event.event_id).encode(), "key != event id"
         self.events.append(event)
         self.published.set()
 
-    async def publish_many(
-        self, events: Sequence[ContactSubmitted]
-    ) -> Sequence[BaseException | None]:
+    async def publish_many(self, events: Sequence[Outgoing]) -> Sequence[BaseException | None]:
         outcomes: list[BaseException | None] = []
         for event in events:
             try:

@@ -17,6 +17,10 @@ Crash policy (checked when the log is opened):
   message naming the line: a person must look (``python -m cachalot_contact
   verify``), the service does not guess.
 
+After every fsync (and at open) the writer stores the durable length in the
+mark file beside the log (:mod:`cachalot_contact.mark`), so a relay in another
+process publishes only what is on disk.
+
 If ``write`` or ``fsync`` fails, the log stops taking appends until the
 process restarts (after a failed fsync the kernel may have dropped the dirty
 pages, so retrying could report data as durable that is not); the requests
@@ -26,6 +30,7 @@ answer 503 and readiness fails.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 import os
@@ -34,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from cachalot_contact.chain import BrokenLine, Link, check_line, make_line
+from cachalot_contact.mark import MarkWriter, mark_path
+from cachalot_contact.tail import is_line_start, read_lines
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +148,7 @@ class ContactLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._fd: int | None = None
+        self._mark: MarkWriter | None = None
         self._end = Link()
         self._pending: list[_Pending] = []
         self._wake = asyncio.Event()
@@ -165,6 +173,13 @@ class ContactLog:
             os.fsync(fd)
             fsync_directory(self.path.parent)
         recover_torn_tail(self.path)
+        # what a crashed writer wrote but never fsynced is made durable now, before it is marked
+        try:
+            os.fsync(fd)
+        except OSError as error:
+            if error.errno != errno.EINVAL:  # EINVAL: a special file; appends will say so
+                os.close(fd)
+                raise
         size = os.fstat(fd).st_size
         if size:
             raw, _ = _last_line(self.path, size)
@@ -187,6 +202,8 @@ class ContactLog:
                 )
         self._fd = fd
         self.durable_offset = size
+        self._mark = MarkWriter(mark_path(self.path))
+        self._mark.write(size)
 
     async def close(self) -> None:
         """Finish the appends already handed over, then close the file."""
@@ -198,6 +215,9 @@ class ContactLog:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+        if self._mark is not None:
+            self._mark.close()
+            self._mark = None
 
     # --- appending --------------------------------------------------------------------
 
@@ -235,7 +255,7 @@ class ContactLog:
             lines.append(line)
         data = b"".join(lines)
         try:
-            await asyncio.to_thread(self._write_durably, data)
+            await asyncio.to_thread(self._write_durably, data, self.durable_offset + len(data))
         except OSError as error:
             self._failure = error
             logger.error("contact log write failed; refusing appends until restart: %s", error)
@@ -250,13 +270,15 @@ class ContactLog:
         async with self._grown:
             self._grown.notify_all()
 
-    def _write_durably(self, data: bytes) -> None:
+    def _write_durably(self, data: bytes, end: int) -> None:
         assert self._fd is not None
+        assert self._mark is not None
         view = memoryview(data)
         while view:
             written = os.write(self._fd, view)
             view = view[written:]
         os.fsync(self._fd)
+        self._mark.write(end)
 
     # --- reading (the relay) ----------------------------------------------------------
 
@@ -267,28 +289,8 @@ class ContactLog:
 
     def read_durable(self, offset: int, limit: int = 1 << 20) -> bytes:
         """Complete, durable lines from ``offset`` (at most about ``limit`` bytes)."""
-        end = self.durable_offset
-        if offset >= end:
-            return b""
-        with self.path.open("rb") as file:
-            file.seek(offset)
-            data = file.read(min(end - offset, limit))
-        if len(data) < end - offset:
-            cut = data.rfind(b"\n")
-            if cut == -1:  # one line longer than limit: read it whole
-                with self.path.open("rb") as file:
-                    file.seek(offset)
-                    data = file.read(end - offset)
-                cut = data.find(b"\n")
-            data = data[: cut + 1]
-        return data
+        return read_lines(self.path, offset, self.durable_offset, limit)
 
     def is_line_start(self, offset: int) -> bool:
         """Whether ``offset`` is the start of a line within the durable log."""
-        if offset == 0:
-            return True
-        if offset > self.durable_offset:
-            return False
-        with self.path.open("rb") as file:
-            file.seek(offset - 1)
-            return file.read(1) == b"\n"
+        return is_line_start(self.path, offset, self.durable_offset)

@@ -17,8 +17,7 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 
 from cachalot_common.app import create_service_app, serve
-from cachalot_common.health import ReadinessCheck, broker_check
-from cachalot_common.kafka import build_broker
+from cachalot_common.health import ReadinessCheck
 from cachalot_common.logging import setup_logging
 from cachalot_common.settings import load_settings
 from cachalot_common.telemetry import setup_tracing
@@ -32,10 +31,15 @@ from cachalot_contact.relay import (
     EventPublisher,
     KafkaEventPublisher,
     Relay,
+    drain,
+    kafka_publisher,
+    probe_bootstrap,
 )
+from cachalot_contact.relay_process import RelayProcess
 from cachalot_contact.settings import ContactSettings
 
 SERVICE = "contact"
+KafkaPublisher = KafkaEventPublisher | BrokerEventPublisher
 RELAY_DRAIN_S = 3.0
 logger = logging.getLogger(__name__)
 
@@ -47,50 +51,57 @@ def create_app(
     limiter: RateLimiter | None = None,
     tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
-    """The contact app. Without ``publisher`` it publishes to the configured Kafka."""
+    """The contact app. Without ``publisher`` the relay publishes to the configured Kafka.
+
+    The relay runs where ``CACHALOT_CONTACT_RELAY`` says (a child process by
+    default); a ``publisher`` given in code always runs it inline.
+    """
     log = ContactLog(settings.log_path)
-    broker = None
-    producer = None
-    if publisher is None and tracer_provider is not None:
-        # traced: FastStream's telemetry middleware makes the spans and trace headers
-        broker = build_broker(settings, client_id=SERVICE, tracer_provider=tracer_provider)
-        publisher = BrokerEventPublisher(broker, bootstrap=settings.kafka_bootstrap)
-    elif publisher is None:
-        producer = KafkaEventPublisher(settings, client_id=SERVICE)
-        publisher = producer
     limiter = limiter or RateLimiter(settings.rate_limits(), settings.rate_limit_storage)
-    relay = Relay(log, CursorFile(settings.cursor_path), publisher)
+    readiness: dict[str, ReadinessCheck] = {
+        "log": lambda: _log_writable(log, settings),
+        "rate_limit_store": limiter.healthy,
+    }
+    mode = "inline" if publisher is not None else settings.contact_relay
+    kafka: KafkaPublisher | None = None
+    child: RelayProcess | None = None
+    if mode == "inline":
+        if publisher is None:
+            kafka = kafka_publisher(settings, client_id=SERVICE, tracer_provider=tracer_provider)
+            publisher = kafka
+            readiness["broker"] = kafka.ready
+        relay: Relay | None = Relay(log, CursorFile(settings.cursor_path), publisher)
+    else:
+        relay = None
+        if mode == "process":
+            child = RelayProcess(settings)
+            readiness["relay"] = child.alive
+            readiness["broker"] = lambda: _reachable(settings.kafka_bootstrap)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await log.open()
         relay_task: asyncio.Task[None] | None = None
-        if settings.contact_relay_enabled:
+        if relay is not None:
             relay_task = asyncio.create_task(relay.run(), name="contact-relay")
+        elif child is not None:
+            child.start()
         else:
-            logger.warning("relay disabled (CACHALOT_CONTACT_RELAY_ENABLED=false): not publishing")
+            logger.warning(
+                "CACHALOT_CONTACT_RELAY=external: not publishing here; "
+                "run `python -m cachalot_contact relay` beside this service"
+            )
         try:
             yield
         finally:
             await log.close()
-            if relay_task is not None:
-                await _drain(relay, relay_task)
-            if broker is not None:
-                await broker.stop()
-            if producer is not None:
-                await producer.close()
+            if relay is not None and relay_task is not None:
+                await drain(relay, relay_task, RELAY_DRAIN_S)
+            if child is not None:
+                await child.stop()
+            if kafka is not None:
+                await kafka.close()
 
-    async def log_writable() -> bool:
-        return log.writable and os.access(settings.contact_log_dir, os.W_OK)
-
-    readiness: dict[str, ReadinessCheck] = {
-        "log": log_writable,
-        "rate_limit_store": limiter.healthy,
-    }
-    if broker is not None:
-        readiness["broker"] = broker_check(broker)
-    if producer is not None:
-        readiness["broker"] = producer.ready
     app = create_service_app(
         title="cachalot-contact",
         settings=settings,
@@ -103,17 +114,17 @@ def create_app(
     return app
 
 
-async def _drain(relay: Relay, task: asyncio.Task[None]) -> None:
-    """Give the relay a moment to publish what is durable, then stop it."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + RELAY_DRAIN_S
-    while relay.cursor.offset < relay.log.durable_offset and loop.time() < deadline:
-        if task.done():
-            break
-        await asyncio.sleep(0.05)
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+async def _log_writable(log: ContactLog, settings: ContactSettings) -> bool:
+    return log.writable and os.access(settings.contact_log_dir, os.W_OK)
+
+
+async def _reachable(bootstrap: str) -> bool:
+    """A bootstrap server accepts connections (the relay child holds the Kafka client)."""
+    try:
+        await probe_bootstrap(bootstrap)
+    except ConnectionError:
+        return False
+    return True
 
 
 def main() -> None:

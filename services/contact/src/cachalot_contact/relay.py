@@ -23,24 +23,65 @@ at-least-once delivery and the notifier's dedupe by event id absorb.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
+from opentelemetry.sdk.trace import TracerProvider
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
-from cachalot_common.events import ContactSubmitted
-from cachalot_common.kafka import encode, publish_event
+from cachalot_common.kafka import build_broker
 from cachalot_common.settings import KafkaSettings
 from cachalot_common.topics import CONTACT_SUBMITTED
 from cachalot_contact.cursor import Cursor, CursorFile
-from cachalot_contact.log import ContactLog
 
 logger = logging.getLogger(__name__)
+
+_EVENT_START = b'{"event":'
+_HASH_KEY = b',"hash":"'
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One event as it goes on the topic: key = submission id, value = the event's JSON."""
+
+    key: bytes
+    value: bytes
+
+
+def outgoing(raw: bytes) -> tuple[int, Outgoing]:
+    """The line number and the message of one log line (without its newline).
+
+    The value is the event exactly as the log holds it (its canonical JSON,
+    which is a valid ``ContactSubmitted``), cut out of the line rather than
+    parsed and serialised again; the chain already vouches for it.
+    """
+    record = json.loads(raw)
+    end = raw.rfind(_HASH_KEY)
+    if not raw.startswith(_EVENT_START) or end == -1:
+        raise ValueError("not in the log's canonical form")
+    return int(record["seq"]), Outgoing(
+        key=str(record["event"]["event_id"]).encode(), value=raw[len(_EVENT_START) : end]
+    )
+
+
+class DurableLog(Protocol):
+    """What the relay reads: the log in this process, or its tail from another."""
+
+    @property
+    def durable_offset(self) -> int: ...
+
+    async def wait_beyond(self, offset: int) -> None: ...
+
+    def read_durable(self, offset: int, limit: int = 1 << 20) -> bytes: ...
+
+    def is_line_start(self, offset: int) -> bool: ...
 
 
 class EventPublisher(Protocol):
@@ -48,14 +89,12 @@ class EventPublisher(Protocol):
 
     async def connect(self) -> None: ...
 
-    async def publish_many(
-        self, events: Sequence[ContactSubmitted]
-    ) -> Sequence[BaseException | None]:
+    async def publish_many(self, events: Sequence[Outgoing]) -> Sequence[BaseException | None]:
         """Publish every event; one outcome per event (``None`` = acknowledged)."""
         ...
 
 
-async def _probe(bootstrap: str) -> None:
+async def probe_bootstrap(bootstrap: str) -> None:
     """Fail fast while no bootstrap server accepts connections.
 
     A failed producer start leaves an unclosed aiokafka producer behind, so
@@ -95,7 +134,7 @@ class KafkaEventPublisher:
 
     async def connect(self) -> None:
         if self._producer is None:
-            await _probe(self.bootstrap)
+            await probe_bootstrap(self.bootstrap)
             producer = AIOKafkaProducer(
                 bootstrap_servers=self.bootstrap,
                 client_id=self.client_id,
@@ -109,9 +148,7 @@ class KafkaEventPublisher:
                 raise
             self._producer = producer
 
-    async def publish_many(
-        self, events: Sequence[ContactSubmitted]
-    ) -> Sequence[BaseException | None]:
+    async def publish_many(self, events: Sequence[Outgoing]) -> Sequence[BaseException | None]:
         producer = self._producer
         if producer is None:
             raise ConnectionError("the Kafka producer is not connected")
@@ -120,10 +157,7 @@ class KafkaEventPublisher:
             try:
                 acks.append(
                     await producer.send(
-                        CONTACT_SUBMITTED,
-                        encode(event),
-                        key=str(event.event_id).encode(),
-                        headers=_HEADERS,
+                        CONTACT_SUBMITTED, event.value, key=event.key, headers=_HEADERS
                     )
                 )
             except Exception as error:  # the rest was not handed over: all of it retries
@@ -161,7 +195,7 @@ class BrokerEventPublisher:
 
     async def connect(self) -> None:
         if not self._connected:
-            await _probe(self.bootstrap)
+            await probe_bootstrap(self.bootstrap)
             try:
                 await self.broker.start()
             except BaseException:
@@ -169,17 +203,38 @@ class BrokerEventPublisher:
                 raise
             self._connected = True
 
-    async def publish_many(
-        self, events: Sequence[ContactSubmitted]
-    ) -> Sequence[BaseException | None]:
+    async def publish_many(self, events: Sequence[Outgoing]) -> Sequence[BaseException | None]:
         results = await asyncio.gather(
             *(
-                publish_event(self.broker, CONTACT_SUBMITTED, e, key=str(e.event_id))
+                self.broker.publish(
+                    e.value,
+                    topic=CONTACT_SUBMITTED,
+                    key=e.key,
+                    headers={"content-type": "application/json"},
+                )
                 for e in events
             ),
             return_exceptions=True,
         )
         return [r if isinstance(r, BaseException) else None for r in results]
+
+    async def ready(self) -> bool:
+        """The broker answers a ping (readiness)."""
+        return self._connected and bool(await self.broker.ping(timeout=1.5))
+
+    async def close(self) -> None:
+        await self.broker.stop()
+        self._connected = False
+
+
+def kafka_publisher(
+    settings: KafkaSettings, *, client_id: str, tracer_provider: TracerProvider | None = None
+) -> KafkaEventPublisher | BrokerEventPublisher:
+    """The relay's Kafka publisher: traced through FastStream when traces are exported."""
+    if tracer_provider is not None:
+        broker = build_broker(settings, client_id=client_id, tracer_provider=tracer_provider)
+        return BrokerEventPublisher(broker, bootstrap=settings.kafka_bootstrap)
+    return KafkaEventPublisher(settings, client_id=client_id)
 
 
 class PublishFailed(Exception):
@@ -197,7 +252,7 @@ class Relay:
 
     def __init__(
         self,
-        log: ContactLog,
+        log: DurableLog,
         cursor_file: CursorFile,
         publisher: EventPublisher,
         *,
@@ -261,13 +316,12 @@ class Relay:
         return cursor
 
     async def _publish_batch(self, data: bytes) -> None:
-        events: list[ContactSubmitted] = []
+        events: list[Outgoing] = []
         last_seq = self.cursor.seq
         for raw in data.splitlines():
             try:
-                record = json.loads(raw)
-                last_seq = int(record["seq"])
-                events.append(ContactSubmitted.model_validate(record["event"]))
+                last_seq, message = outgoing(raw)
+                events.append(message)
             except (ValueError, KeyError, TypeError) as error:
                 logger.error(
                     "relay: line after %d of the log is not a record (%s); skipped, "
@@ -292,7 +346,7 @@ class Relay:
             with attempt:
                 await action()
 
-    async def _publish_all(self, events: list[ContactSubmitted]) -> None:
+    async def _publish_all(self, events: list[Outgoing]) -> None:
         """Publish the batch; raise if any failed, keeping only those for the retry."""
         if not events:
             return
@@ -304,3 +358,16 @@ class Relay:
             count = len(events)
             events[:] = failed
             raise PublishFailed(f"{len(failed)} of {count} events: {first!r}") from None
+
+
+async def drain(relay: Relay, task: asyncio.Task[None], seconds: float) -> None:
+    """Give the relay up to ``seconds`` to publish what is durable, then stop it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while relay.cursor.offset < relay.log.durable_offset and loop.time() < deadline:
+        if task.done():
+            break
+        await asyncio.sleep(0.02)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

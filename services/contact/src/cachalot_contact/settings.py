@@ -12,9 +12,13 @@
     ``memory://`` for one process, or a store shared by several replicas:
     ``redis://host:6379/0`` (also ``rediss://``, ``redis+sentinel://``,
     ``redis+cluster://``, ``valkey://``).
-``CACHALOT_CONTACT_RELAY_ENABLED`` (default ``true``)
-    Tests only: ``false`` appends without publishing (a crash between the
-    append and the publish).
+``CACHALOT_CONTACT_RELAY`` (default ``process``)
+    Where the relay runs: ``process`` — a child process the service starts,
+    watches and restarts (it uses a second core, not the HTTP loop's);
+    ``inline`` — a task in the HTTP process; ``external`` — not here: run
+    ``python -m cachalot_contact relay`` beside it (a sidecar sharing the log
+    directory). Tests also use ``external`` for "appended, not yet
+    published".
 ``CACHALOT_CONTACT_MAX_BODY_BYTES`` (default ``16384``)
     Larger request bodies answer 413.
 """
@@ -22,6 +26,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import phonenumbers
 from limits import RateLimitItem, parse_many
@@ -47,8 +52,9 @@ class ContactSettings(ServiceSettings, KafkaSettings):
     rate_limit_storage: str = Field(
         default="memory://", description="memory:// or redis://… shared by every replica."
     )
-    contact_relay_enabled: bool = Field(
-        default=True, description="Tests only: false stops after the append, before the publish."
+    contact_relay: Literal["process", "inline", "external"] = Field(
+        default="process",
+        description="process: a child process; inline: in the HTTP process; external: elsewhere.",
     )
     contact_max_body_bytes: int = Field(default=16 * 1024, ge=1024)
 

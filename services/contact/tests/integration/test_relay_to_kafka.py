@@ -45,7 +45,9 @@ def contact_process(tmp_path: Path, bootstrap: str, **env: str) -> ServiceProces
 async def test_a_submission_appears_on_the_topic_with_its_id_as_key(
     make_settings, serve, kafka_bootstrap, kafka_idempotence, wait_for_events
 ):
-    settings = make_settings(kafka_bootstrap=kafka_bootstrap, kafka_idempotence=kafka_idempotence)
+    settings = make_settings(
+        kafka_bootstrap=kafka_bootstrap, kafka_idempotence=kafka_idempotence, contact_relay="inline"
+    )
     async with serve(settings) as client:
         response = await client.post(URL, json=FORM)
         assert response.status_code == 202
@@ -63,7 +65,7 @@ async def test_a_crash_between_append_and_publish_loses_nothing_and_publishes_on
     tmp_path, kafka_bootstrap, topic_events, wait_for_events
 ):
     # 1. the append happens, the publish does not (relay off), then the process is killed
-    first = contact_process(tmp_path, kafka_bootstrap, CACHALOT_CONTACT_RELAY_ENABLED="false")
+    first = contact_process(tmp_path, kafka_bootstrap, CACHALOT_CONTACT_RELAY="external")
     first.start(timeout=STARTUP_S)
     try:
         response = httpx.post(first.base_url + URL, json=FORM, timeout=10)
@@ -95,7 +97,9 @@ async def test_submissions_taken_while_the_broker_is_down_are_published_when_it_
     if kafka_idempotence:
         pytest.skip("needs a Tansu of its own to start late")
     broker = TansuBroker(log_path=tmp_path / "tansu.log")  # not started yet: down
-    settings = make_settings(kafka_bootstrap=broker.bootstrap, kafka_idempotence=False)
+    settings = make_settings(
+        kafka_bootstrap=broker.bootstrap, kafka_idempotence=False, contact_relay="inline"
+    )
     try:
         async with serve(settings) as client:
             ids = []
@@ -116,7 +120,7 @@ async def test_submissions_taken_while_the_broker_is_down_are_published_when_it_
 async def test_a_tampered_line_of_a_real_log_fails_verify_naming_it(
     make_settings, serve, kafka_bootstrap
 ):
-    settings = make_settings(kafka_bootstrap=kafka_bootstrap, contact_relay_enabled=False)
+    settings = make_settings(kafka_bootstrap=kafka_bootstrap, contact_relay="external")
     async with serve(settings) as client:
         for n in range(3):
             form = {**FORM, "name": f"Person {n}"}
