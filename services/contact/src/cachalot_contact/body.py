@@ -8,7 +8,7 @@ push more than the limit into memory.
 
 from __future__ import annotations
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from cachalot_common.problems import Problem
 
@@ -35,9 +35,19 @@ async def read_json_body(request: Request, limit: int) -> bytes:
                 raise _too_large(limit)
         except ValueError:
             raise Problem(400, "Content-Length is not a number.") from None
-    received = bytearray()
-    async for chunk in request.stream():
-        received += chunk
-        if len(received) > limit:
+    # The ASGI messages themselves rather than ``request.stream()``: one await
+    # per chunk instead of an async generator around it (the common body is
+    # one chunk), and nothing else reads this body.
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
             raise _too_large(limit)
-    return bytes(received)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
