@@ -32,6 +32,7 @@ from pathlib import Path
 from cachalot_common.logging import setup_logging
 from cachalot_common.settings import load_settings
 from cachalot_common.telemetry import setup_tracing
+from cachalot_common.topics import CONTACT_SUBMITTED
 from cachalot_contact.cursor import CursorFile
 from cachalot_contact.relay import Relay, drain, kafka_publisher
 from cachalot_contact.settings import ContactSettings
@@ -112,6 +113,9 @@ async def run(settings: ContactSettings, *, parent: int | None) -> int:
     try:
         if not await wait_for_writer(tail, stop):
             return 0
+        logger.info(
+            "relay: publishing %s to %s (pid %d)", settings.log_path, CONTACT_SUBMITTED, os.getpid()
+        )
         task = asyncio.create_task(relay.run(), name="contact-relay")
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
