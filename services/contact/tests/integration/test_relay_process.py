@@ -35,6 +35,15 @@ def environment(tmp_path: Path, bootstrap: str, **extra: str) -> dict[str, str]:
     }
 
 
+def started_service(tmp_path: Path, bootstrap: str, **extra: str) -> ServiceProcess:
+    service = ServiceProcess(
+        "cachalot_contact",
+        env=environment(tmp_path, bootstrap, **extra),
+        log_path=tmp_path / "contact.log",
+    )
+    return service.start(timeout=STARTUP_S)
+
+
 def relay_children(parent: int) -> list[int]:
     """Pids of ``parent``'s children running ``cachalot_contact relay``."""
     found = []
@@ -79,12 +88,7 @@ def submit(base_url: str, **changes: str) -> str:
 async def test_the_service_runs_its_relay_as_a_child_and_starts_it_again_if_it_dies(
     tmp_path, kafka_bootstrap, topic_events, wait_for_events
 ):
-    service = ServiceProcess(
-        "cachalot_contact",
-        env=environment(tmp_path, kafka_bootstrap),
-        log_path=tmp_path / "contact.log",
-    )
-    service.start(timeout=STARTUP_S)
+    service = started_service(tmp_path, kafka_bootstrap)
     assert service.pid is not None
     try:
         [child] = wait_until(lambda: relay_children(service.pid), 30, "no relay child")
@@ -120,12 +124,7 @@ async def test_the_service_runs_its_relay_as_a_child_and_starts_it_again_if_it_d
 
 
 async def test_a_killed_service_leaves_no_relay_behind(tmp_path, kafka_bootstrap):
-    service = ServiceProcess(
-        "cachalot_contact",
-        env=environment(tmp_path, kafka_bootstrap),
-        log_path=tmp_path / "contact.log",
-    )
-    service.start(timeout=STARTUP_S)
+    service = started_service(tmp_path, kafka_bootstrap)
     assert service.pid is not None
     [child] = wait_until(lambda: relay_children(service.pid), 30, "no relay child")
     service.kill()
@@ -137,8 +136,7 @@ async def test_an_external_relay_publishes_and_a_second_one_waits_its_turn(
     tmp_path, kafka_bootstrap, topic_events, wait_for_events
 ):
     env = environment(tmp_path, kafka_bootstrap, CACHALOT_CONTACT_RELAY="external")
-    service = ServiceProcess("cachalot_contact", env=env, log_path=tmp_path / "contact.log")
-    service.start(timeout=STARTUP_S)
+    service = started_service(tmp_path, kafka_bootstrap, CACHALOT_CONTACT_RELAY="external")
     relay_command = [sys.executable, "-m", "cachalot_contact", "relay"]
     logs = [tmp_path / "relay-1.log", tmp_path / "relay-2.log"]
     relays = []
