@@ -1,6 +1,6 @@
 """Throughput and latency of ``POST /api/v1/contact`` beside a bare FastAPI endpoint.
 
-    uv run python bench/contact_intake.py [--duration 10] [--connections 64] [--tool auto]
+    uv run python bench/contact_intake.py [--duration 24] [--rounds 8] [--connections 64] [--tool auto]
 
 Starts a real Tansu broker, the contact service as its own process (fsynced
 hash-chained log, its relay child process publishing to Kafka, rate limit set
@@ -235,8 +235,12 @@ def combine(rounds: list[Result]) -> Result:
 
 def measure(
     targets: dict[str, tuple[str, int]], args: argparse.Namespace, workdir: Path
-) -> list[Result]:
-    """Warm each target up, then alternate short rounds so both see the same machine."""
+) -> tuple[list[Result], list[float]]:
+    """Warm each target up, then alternate short rounds so both see the same machine.
+
+    Returns each target's rounds combined, and the ratio second/first of each
+    pair of adjacent rounds (their spread shows how noisy the machine was).
+    """
     for name, (url, _) in targets.items():
         load(name, url, args.warmup, args, workdir)
     rounds: dict[str, list[Result]] = {name: [] for name in targets}
@@ -247,7 +251,9 @@ def measure(
             result.cpu_s = cpu_seconds(pid) - before
             result.cpu_own_s = cpu_seconds(pid, children=False) - own_before
             rounds[name].append(result)
-    return [combine(r) for r in rounds.values()]
+    first, second = rounds.values()
+    pairs = [b.rps / a.rps for a, b in zip(first, second, strict=True)]
+    return [combine(r) for r in rounds.values()], pairs
 
 
 # --- checks after the run ----------------------------------------------------------------
@@ -270,8 +276,8 @@ def relay_caught_up(log_dir: Path, timeout: float = 60.0) -> tuple[int, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=float, default=12.0, help="seconds measured per target")
-    parser.add_argument("--rounds", type=int, default=4, help="alternating rounds per target")
+    parser.add_argument("--duration", type=float, default=24.0, help="seconds measured per target")
+    parser.add_argument("--rounds", type=int, default=8, help="alternating rounds per target")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per target")
     parser.add_argument("--connections", type=int, default=64, help="concurrent connections")
     parser.add_argument("--tool", choices=["auto", "wrk", "httpx"], default="auto")
@@ -319,7 +325,7 @@ def main() -> None:
             "bare FastAPI 202": (f"http://127.0.0.1:{bare_port}{PATH}", bare.pid),
             "POST /api/v1/contact": (f"http://127.0.0.1:{contact_port}{PATH}", contact.pid),
         }
-        results = measure(targets, args, workdir)
+        results, pairs = measure(targets, args, workdir)
         published, lag = relay_caught_up(log_dir)
     finally:
         stop(contact)
@@ -336,6 +342,10 @@ def main() -> None:
     ratio = results[1].rps / results[0].rps
     verdict = "meets" if ratio >= 0.5 else "BELOW"
     print(f"\nratio contact/bare: {ratio:.2f} ({verdict} the 0.5 target)")
+    print(
+        f"ratio per pair of adjacent rounds: min {min(pairs):.2f}, "
+        f"median {statistics.median(pairs):.2f}, max {max(pairs):.2f}"
+    )
     cpu_ratio = results[0].cpu_us_per_request / max(results[1].cpu_us_per_request, 1e-9)
     print(f"CPU ratio (bare µs/req ÷ contact µs/req, all its processes): {cpu_ratio:.2f}")
     measured = results[1]
