@@ -1,6 +1,6 @@
 """Throughput and latency of ``POST /api/v1/contact`` beside a bare FastAPI endpoint.
 
-    uv run python bench/contact_intake.py [--duration 24] [--rounds 8] [--connections 64] [--tool auto]
+    uv run python bench/contact_intake.py [--duration 24] [--rounds 8] [--connections 64]
 
 Starts a real Tansu broker, the contact service as its own process (fsynced
 hash-chained log, its relay child process publishing to Kafka, rate limit set
