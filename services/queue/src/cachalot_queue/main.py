@@ -133,6 +133,7 @@ def create_app(
         relay_wake=runtime.relay_wake,
         scheduler_wake=runtime.scheduler_wake,
         lock_rows=runtime.postgres,
+        media_dir=settings.media_dir,
     )
     # One group per topic: two consumers of one group on different topics make
     # every start a double rebalance (seconds on Tansu), for no benefit.

@@ -4,7 +4,9 @@ Each message is one transaction. Results are matched to the target's current
 in-flight attempt by :func:`cachalot_queue.states.on_result`, so redelivered or
 replayed messages change nothing. Account events keep the queue's own
 projection (client, platform, status) and pause, resume or cancel targets;
-an event older than the one already applied is ignored.
+``deleted`` (the client erased their data) erases the client's posts and
+videos (:mod:`cachalot_queue.erase`); an event older than the one already
+applied is ignored.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 import random
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import cast
 
 from sqlalchemy import select
@@ -20,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cachalot_common.events import AccountChanged, PublishResult, TargetStatus
 from cachalot_queue import states
+from cachalot_queue.erase import erase_client
 from cachalot_queue.states import Change, RetryPolicy
 from cachalot_queue.tables import Account, Target
 from cachalot_queue.transitions import apply_change, snapshot
@@ -31,7 +35,6 @@ _ACCOUNT_AFFECTS: dict[str, tuple[str, ...]] = {
     "reauth_required": ("scheduled",),
     "connected": ("paused",),
     "revoked": ("scheduled", "paused"),
-    "deleted": ("scheduled", "paused"),
 }
 
 
@@ -48,8 +51,10 @@ class EventHandlers:
         relay_wake: Wakeup,
         scheduler_wake: Wakeup,
         lock_rows: bool,
+        media_dir: Path,
     ) -> None:
         self._factory = factory
+        self._media_dir = media_dir
         self._policy = policy
         self._clock = clock
         self._rng = rng
@@ -128,6 +133,10 @@ class EventHandlers:
             account.status = event.type
             account.display_name = event.display_name
             account.changed_at = event.occurred_at
+            if event.type == "deleted":  # the client erased their data: erase ours too
+                await session.flush()
+                await erase_client(session, event.client_id, self._media_dir)
+                return
             query = select(Target).where(
                 Target.account_id == event.account_id,
                 Target.status.in_(_ACCOUNT_AFFECTS[event.type]),

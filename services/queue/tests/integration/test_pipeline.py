@@ -13,6 +13,9 @@ from typing import Any
 
 import pytest
 from queue_support import QueueServer, Recorder, at_offset, eventually, now
+from sqlalchemy import select
+
+from cachalot_queue.tables import Account, Media, OutboxMessage, Post, Target
 
 pytestmark = pytest.mark.integration
 
@@ -260,6 +263,41 @@ async def test_a_revoked_account_cancels_its_pending_targets(
     await client.account_event(youtube, "youtube", "revoked")
     await until_status(queue, post, "cancelled")
     assert (await client.get(post["id"]))["targets"][0]["last_error_code"] == "account_revoked"
+
+
+async def test_a_deleted_account_erases_the_clients_posts_and_videos(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    """Auth says ``deleted`` when a client erases its data: the queue keeps nothing of it."""
+    client, other = queue.client(), queue.client()
+    youtube = await client.account("youtube", display_name="Ann's channel")
+    tiktok = await client.account("tiktok")
+    erased = await client.queue(youtube=youtube, tiktok=tiktok, at=at_offset(60))
+    kept = await other.queue(youtube=await other.account("youtube"), at=at_offset(60))
+    media_dir = queue.runtime.settings.media_dir
+    video = media_dir / f"{erased['media_id']}.mp4"
+    assert video.exists()
+
+    await client.account_event(youtube, "youtube", "deleted", reason="the client erased their data")
+
+    assert (await client.http.get(f"/api/v1/posts/{erased['id']}")).status_code == 404
+    assert (await client.http.get("/api/v1/posts")).json()["items"] == []
+    assert not video.exists()
+    async with queue.runtime.reader() as session:
+        for table in (Post, Target, Media):
+            rows = await session.scalars(select(table).where(table.client_id == client.id))
+            assert rows.all() == [], table.__tablename__
+        names = await session.scalars(
+            select(Account.display_name).where(Account.client_id == client.id)
+        )
+        assert set(names.all()) == {None}
+        unsent = await session.scalars(
+            select(OutboxMessage.key).where(OutboxMessage.sent_at.is_(None))
+        )
+        assert not {str(erased["id"]), str(youtube), str(tiktok)} & set(unsent.all())
+    assert (await other.get(kept["id"]))["id"] == kept["id"], "another client's post stays"
+    assert (media_dir / f"{kept['media_id']}.mp4").exists()
+    await client.account_event(tiktok, "tiktok", "deleted")  # the next account: nothing left
 
 
 async def test_the_reconciler_resends_a_silent_target_asking_for_a_status_check(

@@ -1,0 +1,86 @@
+"""A client's right to erasure, as the queue keeps it.
+
+``DELETE /api/v1/me`` is answered by auth, which deletes the client and emits
+``accounts.v1`` type ``deleted`` for each of its accounts (the only cause of
+that type). On the first of them the queue erases everything it holds of the
+client: the videos (files first, then their rows), posts, targets and the
+commands and status events for them still waiting in the outbox. The account
+projections stay, without their display names, so that an older event
+arriving late is still recognised as stale and changes nothing.
+
+Files go first: if the process dies half-way, the event is redelivered (it is
+acknowledged only after the transaction commits) and the erasure runs again;
+a file already gone is fine, and no row ever points at a file that a finished
+erasure left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from uuid import UUID
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from cachalot_queue.tables import Account, Media, OutboxMessage, Post, Target
+
+logger = logging.getLogger(__name__)
+
+
+async def media_files(session: AsyncSession, client_id: UUID) -> list[str]:
+    """The store's file names of the client's videos."""
+    names = await session.scalars(select(Media.path).where(Media.client_id == client_id))
+    return list(names.all())
+
+
+def remove_files(media_dir: Path, names: list[str]) -> int:
+    """Delete the named files from the media store; how many were there."""
+    removed = 0
+    for name in names:
+        path = media_dir / Path(name).name  # a bare name, never a path out of the store
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        removed += 1
+    return removed
+
+
+async def erase_rows(session: AsyncSession, client_id: UUID) -> int:
+    """Delete the client's posts, targets, videos and unsent outbox messages; posts deleted."""
+    post_ids = list(
+        (await session.scalars(select(Post.id).where(Post.client_id == client_id))).all()
+    )
+    account_ids = list(
+        (await session.scalars(select(Account.id).where(Account.client_id == client_id))).all()
+    )
+    keys = [str(i) for i in (*post_ids, *account_ids)]
+    if keys:  # publish commands are keyed by account, status events by post
+        await session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.sent_at.is_(None), OutboxMessage.key.in_(keys)
+            )
+        )
+    await session.execute(delete(Target).where(Target.client_id == client_id))
+    await session.execute(delete(Post).where(Post.client_id == client_id))
+    await session.execute(delete(Media).where(Media.client_id == client_id))
+    await session.execute(
+        update(Account).where(Account.client_id == client_id).values(display_name=None)
+    )
+    return len(post_ids)
+
+
+async def erase_client(session: AsyncSession, client_id: UUID, media_dir: Path) -> None:
+    """Erase the client in ``session``'s transaction, after removing its video files."""
+    names = await media_files(session, client_id)
+    removed = await asyncio.to_thread(remove_files, media_dir, names)
+    posts = await erase_rows(session, client_id)
+    logger.info(
+        "client %s erased: %d posts, %d videos (%d files removed)",
+        client_id,
+        posts,
+        len(names),
+        removed,
+    )
