@@ -21,7 +21,7 @@ from cachalot_common.problems import Problem, field_errors, problem_response
 from cachalot_common.sessions import COOKIE_NAME, SessionError, read_session
 from cachalot_queue.media_store import NotAVideo, UploadTooLarge, store_upload
 from cachalot_queue.posts import PostService
-from cachalot_queue.schemas import MediaPublic, PostCreate, PostPage, PostPublic
+from cachalot_queue.schemas import MediaPublic, PostCreate, PostPage, PostPublic, PostsExport
 from cachalot_queue.tables import Media
 
 VIDEO_TYPES = ("video/mp4", "video/quicktime", "video/webm", "application/octet-stream")
@@ -182,6 +182,11 @@ def build_router(
         """The client's posts, newest first."""
         items, next_cursor = await posts.page(client_id=client_id, limit=limit, cursor=cursor)
         return PostPage(items=items, next_cursor=next_cursor)
+
+    @router.get("/posts/export", response_model=PostsExport, tags=["posts"])
+    async def export_posts(client_id: ClientId) -> PostsExport:
+        """Every post and video (metadata) of the client: its part of the data export."""
+        return await posts.export(client_id=client_id)
 
     @router.get("/posts/{post_id}", response_model=PostPublic, tags=["posts"])
     async def get_post(post_id: UUID, client_id: ClientId) -> PostPublic:

@@ -22,7 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from cachalot_common.problems import Problem
-from cachalot_queue.schemas import PostCreate, PostPublic, TargetPublic, TikTokFields
+from cachalot_queue.schemas import (
+    MediaExport,
+    PostCreate,
+    PostPublic,
+    PostsExport,
+    TargetPublic,
+    TikTokFields,
+)
 from cachalot_queue.states import CANCELLABLE, IN_FLIGHT, PLATFORM_NAMES, Change
 from cachalot_queue.tables import Account, Media, Post, Target
 from cachalot_queue.transitions import announce, apply_change
@@ -249,6 +256,36 @@ class PostService:
         posts = posts[:limit]
         next_cursor = _write_cursor(posts[-1]) if more and posts else None
         return [to_public(p) for p in posts], next_cursor
+
+    async def export(self, *, client_id: UUID) -> PostsExport:
+        """Every post and video of the client, for its data export."""
+        async with self._reader() as session:
+            posts = (
+                await session.scalars(
+                    _with_targets(select(Post))
+                    .where(Post.client_id == client_id)
+                    .order_by(Post.created_at, Post.id)
+                )
+            ).all()
+            media = (
+                await session.scalars(
+                    select(Media).where(Media.client_id == client_id).order_by(Media.created_at)
+                )
+            ).all()
+        return PostsExport(
+            posts=[to_public(p) for p in posts],
+            media=[
+                MediaExport(
+                    id=m.id,
+                    size=m.size,
+                    sha256=m.sha256,
+                    content_type=m.content_type,
+                    duration_sec=m.duration_sec,
+                    created_at=m.created_at,
+                )
+                for m in media
+            ],
+        )
 
     async def cancel(self, *, client_id: UUID, post_id: UUID, now: datetime) -> PostPublic:
         """Cancel every target not yet handed to a publisher."""

@@ -176,6 +176,17 @@ class PostPublic(BaseModel):
     targets: list[TargetPublic]
 
 
+class MediaExport(MediaPublic):
+    created_at: datetime
+
+
+class PostsExport(BaseModel):
+    """Everything the queue holds of one client (part of ``GET /api/v1/me/export``)."""
+
+    posts: list[PostPublic] = Field(description="Every post, oldest first, with its targets.")
+    media: list[MediaExport] = Field(description="Every uploaded video (metadata; not the bytes).")
+
+
 class PostPage(BaseModel):
     items: list[PostPublic]
     next_cursor: str | None = Field(default=None, description="Pass as ?cursor= for more.")

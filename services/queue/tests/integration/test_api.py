@@ -20,6 +20,7 @@ async def test_every_route_refuses_a_request_without_a_session(queue: QueueServe
             ("POST", "/api/v1/media"),
             ("POST", "/api/v1/posts"),
             ("GET", "/api/v1/posts"),
+            ("GET", "/api/v1/posts/export"),
             ("GET", f"/api/v1/posts/{uuid.uuid4()}"),
             ("POST", f"/api/v1/posts/{uuid.uuid4()}/cancel"),
             ("POST", f"/api/v1/posts/{uuid.uuid4()}/retry"),
@@ -307,3 +308,25 @@ async def test_concurrent_retries_with_one_idempotency_key_still_make_one_post(
     assert len({r.json()["id"] for r in responses}) == 1
     listed = (await client.http.get("/api/v1/posts")).json()["items"]
     assert len(listed) == 1
+
+
+async def test_the_export_holds_every_post_and_video_of_the_client_and_no_one_elses(
+    queue: QueueServer,
+) -> None:
+    client, other = queue.client(), queue.client()
+    youtube = await client.account("youtube")
+    first = await client.queue(youtube=youtube, at=at_offset(60))
+    second = await client.queue(youtube=youtube, at=at_offset(120))
+    await other.queue(youtube=await other.account("youtube"), at=at_offset(60))
+
+    response = await client.http.get("/api/v1/posts/export")
+    assert response.status_code == 200, response.text
+    exported = response.json()
+    assert [p["id"] for p in exported["posts"]] == [first["id"], second["id"]]  # oldest first
+    assert exported["posts"][0]["targets"][0]["options"]["title"] == "A test video"
+    assert {m["id"] for m in exported["media"]} == {first["media_id"], second["media_id"]}
+    assert all(m["sha256"] and m["created_at"] for m in exported["media"])
+    assert (await queue.client().http.get("/api/v1/posts/export")).json() == {
+        "posts": [],
+        "media": [],
+    }
