@@ -174,3 +174,25 @@ def test_another_client_cannot_see_the_post(client: httpx.Client, stack: Embedde
         assert stranger.get(f"{stack.gateway}/api/v1/posts").json()["items"] == []
         foreign = stranger.get(f"{stack.gateway}/api/v1/posts/{mine[0]['id']}")
         assert foreign.status_code == 404
+
+
+def test_the_client_exports_everything_then_erases_it(
+    client: httpx.Client, stack: EmbeddedStack
+) -> None:
+    """Last in this module: the archive holds auth's and the queue's parts; erasure wipes both."""
+    archive = client.get(f"{stack.gateway}/api/v1/me/export")
+    assert archive.status_code == 200, archive.text
+    export = archive.json()
+    assert {a["platform"] for a in export["accounts"]} >= {"tiktok", "youtube"}
+    assert export["posts"], "the posts are part of the archive"
+    assert any(t["remote_url"] for p in export["posts"] for t in p["targets"])
+    videos = [stack.var_dir / "media" / f"{m['id']}.mp4" for m in export["media"]]
+    assert videos
+    assert all(v.exists() for v in videos)
+
+    assert client.delete(f"{stack.gateway}/api/v1/me").status_code == 204
+    assert client.get(f"{stack.gateway}/api/v1/posts").status_code == 401
+    deadline = time.monotonic() + 30
+    while any(v.exists() for v in videos):  # auth → accounts.v1 "deleted" → the queue erases
+        assert time.monotonic() < deadline, "the queue kept the erased client's videos"
+        time.sleep(0.2)

@@ -162,6 +162,7 @@ async def run(args: argparse.Namespace) -> int:
             gateway_url=gateway_url,
             sandbox_url=sandbox_url,
             auth_url=f"http://127.0.0.1:{ports['auth']}",
+            queue_url=f"http://127.0.0.1:{ports['queue']}",
             dev_secrets=dev_secrets,
             embedded_broker=embedded_broker,
         )

@@ -82,6 +82,7 @@ def base_environment(
     gateway_url: str,
     sandbox_url: str,
     auth_url: str,
+    queue_url: str,
     dev_secrets: dict[str, str],
     embedded_broker: bool = True,
 ) -> dict[str, str]:
@@ -108,6 +109,7 @@ def base_environment(
         "CACHALOT_TOKEN_KEYS": f"v1:{dev_secrets['token_key']}",
         "CACHALOT_SERVICE_CREDENTIALS": json.dumps(credentials),
         "CACHALOT_AUTH_URL": auth_url,
+        "CACHALOT_QUEUE_URL": queue_url,
         "CACHALOT_SANDBOX_PUBLIC_URL": sandbox_url,
         # Telegram (operator notifications, channel posting, login widget)
         "CACHALOT_TELEGRAM_API_BASE": f"{sandbox_url}/telegram",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +29,7 @@ from cachalot_auth.settings import AuthSettings
 from cachalot_common.crypto import generate_key
 from cachalot_common.leases import LeaseClient
 from cachalot_testing.ports import free_port
+from cachalot_testing.processes import ServiceProcess
 
 SERVICE_SECRETS = {"publisher-tiktok": "publisher-tiktok-test-secret-0123456789"}
 SESSION_SECRET = "test-session-secret-0123456789abcdef"
@@ -134,6 +135,7 @@ def auth_settings(sandbox: Sandbox, database_url: str, **overrides: Any) -> Auth
         "public_url": "http://127.0.0.1:0",  # replaced once the port is known
         "refresh_backoff_s": 0.01,
         "auth_rate_limit": "1000/minute",
+        "queue_url": "http://127.0.0.1:1",  # no queue: tests that export use `queue_service`
         **sandbox.platform_env(),
         **overrides,
     }
@@ -178,6 +180,44 @@ async def serve_auth(settings: AuthSettings, **app_options: Any) -> AsyncIterato
 @pytest.fixture
 async def auth(fresh_sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[RunningAuth]:
     settings = auth_settings(fresh_sandbox, f"sqlite+aiosqlite:///{tmp_path}/auth.db")
+    async with serve_auth(settings) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def queue_service(
+    tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str, kafka_idempotence: bool
+) -> Iterator[str]:
+    """A real queue (SQLite, the session's broker, auth's session secret): the base URL.
+
+    It holds the other half of a client's data export, which auth gathers.
+    """
+    root = tmp_path_factory.mktemp("queue")
+    queue = ServiceProcess(
+        "cachalot_queue",
+        env={
+            "CACHALOT_DATABASE_URL": f"sqlite+aiosqlite:///{root / 'queue.db'}",
+            "CACHALOT_KAFKA_BOOTSTRAP": kafka_bootstrap,
+            "CACHALOT_KAFKA_IDEMPOTENCE": "true" if kafka_idempotence else "false",
+            "CACHALOT_KAFKA_SESSION_TIMEOUT_MS": "3000",
+            "CACHALOT_SESSION_SECRET": SESSION_SECRET,
+            "CACHALOT_MEDIA_DIR": str(root / "media"),
+            "CACHALOT_ENVIRONMENT": "test",
+        },
+        log_path=root / "queue.log",
+    )
+    queue.start(timeout=120)
+    yield queue.base_url
+    queue.stop()
+
+
+@pytest.fixture
+async def auth_with_queue(
+    fresh_sandbox: Sandbox, tmp_path: Path, queue_service: str
+) -> AsyncIterator[RunningAuth]:
+    settings = auth_settings(
+        fresh_sandbox, f"sqlite+aiosqlite:///{tmp_path}/auth.db", queue_url=queue_service
+    )
     async with serve_auth(settings) as running:
         yield running
 

@@ -20,6 +20,7 @@ from cachalot_auth.clients import ClientService
 from cachalot_auth.custody import TokenVault
 from cachalot_auth.leasing import TokenKeeper
 from cachalot_auth.outbox import OutboxRelay, Publish
+from cachalot_auth.posts_archive import PostsArchive
 from cachalot_auth.providers import build_providers
 from cachalot_auth.providers.base import HttpCaller, Provider
 from cachalot_auth.providers.telegram import BotApi
@@ -110,6 +111,7 @@ def create_app(
         keeper=keeper,
         rate_limit=IpRateLimit(settings.auth_rate_limit, trusted_proxies=settings.trusted_proxies),
         service_secrets=settings.service_secrets(),
+        posts_archive=PostsArchive(http, settings.queue_url),
     )
 
     @contextlib.asynccontextmanager

@@ -34,6 +34,10 @@ class AuthSettings(ServiceSettings, KafkaSettings):
         description="Origin the browser sees (gateway); callback URLs are built on it.",
     )
     dashboard_path: str = "/"
+    queue_url: str = Field(
+        default="http://127.0.0.1:8104",
+        description="The queue, whose part of a client's data export auth gathers.",
+    )
     oauth_state_ttl_s: int = 600
     auth_rate_limit: str = Field(default="30/minute", description="Per client IP, login+callback.")
 

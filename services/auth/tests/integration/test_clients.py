@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
+QUEUE_FIXTURES = Path(__file__).resolve().parents[3] / "queue" / "tests" / "fixtures"
+
 
 async def test_signing_in_with_another_platform_connects_it_to_the_same_client(auth, sign_in):
     async with auth.browser() as browser:
@@ -79,13 +84,24 @@ async def test_disconnecting_revokes_at_the_platform_deletes_tokens_and_emits_re
     assert auth.events.types(account["id"]) == ["connected", "revoked"]
 
 
-async def test_export_and_erase_remove_everything_of_the_client(auth, sign_in, consent):
+async def test_export_and_erase_remove_everything_of_the_client(
+    auth_with_queue, queue_service, sign_in, consent
+):
+    auth = auth_with_queue
     async with auth.browser() as browser:
         await sign_in(browser, "tiktok")
         await consent(browser)
+        video = (QUEUE_FIXTURES / "tiny.mp4").read_bytes()
+        uploaded = await browser.post(  # the same session, straight to the queue
+            f"{queue_service}/api/v1/media", content=video, headers={"Content-Type": "video/mp4"}
+        )
+        assert uploaded.status_code == 201, uploaded.text
         export = (await browser.get("/api/v1/me/export")).json()
         assert export["client"]["email"] == "client@example.com"
         assert len(export["accounts"]) == 1
+        assert export["posts"] == []
+        assert [m["id"] for m in export["media"]] == [uploaded.json()["id"]]
+        assert export["media"][0]["sha256"] == hashlib.sha256(video).hexdigest()
         assert (await browser.delete("/api/v1/me")).status_code == 204
         assert (await browser.get("/api/v1/me")).status_code == 401
     await auth.app.state.relay.drain()
@@ -123,3 +139,15 @@ async def test_an_account_its_owner_disconnected_can_be_connected_by_another_cli
         }
     assert "auth_error" not in query_of(landed)
     assert accounts == {"vk": "ok", "tiktok": "ok"}
+
+
+async def test_an_export_without_the_queues_part_is_refused_not_half_given(auth, sign_in, consent):
+    """The queue is unreachable: 503 with a problem, never an archive missing the posts."""
+    async with auth.browser() as browser:
+        await sign_in(browser, "tiktok")
+        await consent(browser)
+        response = await browser.get("/api/v1/me/export")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "30"
+    assert "posts could not be gathered" in response.json()["detail"]

@@ -35,8 +35,9 @@ async def test_a_lease_without_service_credentials_is_401(auth, sign_in, consent
 
 
 async def test_a_lease_returns_a_token_the_platform_accepts_and_is_audited(
-    auth, sign_in, consent, lease_client, fresh_sandbox
+    auth_with_queue, sign_in, consent, lease_client, fresh_sandbox
 ):
+    auth = auth_with_queue  # the audit is read back through the data export
     account_id = await connected_tiktok(auth, sign_in, consent)
     post_id = uuid.uuid4()
     async with httpx.AsyncClient() as http:

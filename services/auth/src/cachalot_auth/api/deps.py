@@ -8,6 +8,7 @@ from fastapi import Request
 
 from cachalot_auth.clients import ClientService
 from cachalot_auth.leasing import TokenKeeper
+from cachalot_auth.posts_archive import PostsArchive
 from cachalot_auth.ratelimit import IpRateLimit
 from cachalot_auth.settings import AuthSettings
 from cachalot_auth.signin import SignInService
@@ -22,6 +23,7 @@ class Services:
     keeper: TokenKeeper
     rate_limit: IpRateLimit
     service_secrets: dict[str, str]
+    posts_archive: PostsArchive
 
 
 def services(request: Request) -> Services:

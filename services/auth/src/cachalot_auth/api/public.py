@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -13,11 +14,14 @@ from cachalot_auth.api.deps import Services, current_session, services
 from cachalot_auth.browser_binding import cookie_name, safe_next
 from cachalot_auth.clients import ChannelRefused, NotFound, NotSignedIn
 from cachalot_auth.messages import explain
+from cachalot_auth.posts_archive import PostsUnavailable
 from cachalot_auth.signin import SignInFailed
 from cachalot_common.problems import Problem
 from cachalot_common.sessions import COOKIE_NAME, Session
 
 SIGN_IN_PLATFORMS = ("tiktok", "youtube", "instagram", "vk", "telegram")
+
+logger = logging.getLogger(__name__)
 
 SessionDep = Annotated[Session | None, Depends(current_session)]
 ServicesDep = Annotated[Services, Depends(services)]
@@ -164,11 +168,22 @@ def create_router(svc: Services) -> APIRouter:
             raise _not_signed_in() from None
 
     @router.get("/me/export", tags=["client"])
-    async def export(svc: ServicesDep, session: SessionDep) -> dict[str, Any]:
+    async def export(request: Request, svc: ServicesDep, session: SessionDep) -> dict[str, Any]:
+        """Everything CACHALOT holds of the client: this service's part and the queue's."""
         try:
-            return await svc.clients.export(session)
+            archive = await svc.clients.export(session)
         except NotSignedIn:
             raise _not_signed_in() from None
+        try:
+            archive |= await svc.posts_archive.fetch(request.cookies[COOKIE_NAME])
+        except PostsUnavailable as error:
+            logger.warning("data export failed: %s", error)
+            raise Problem(
+                503,
+                "Your posts could not be gathered for the export right now; please try again.",
+                headers={"Retry-After": "30"},
+            ) from None
+        return archive
 
     @router.delete("/me", status_code=204, tags=["client"])
     async def erase(svc: ServicesDep, session: SessionDep) -> Response:
