@@ -84,3 +84,16 @@ async def test_health_is_alive_and_readiness_reports_failing_checks() -> None:
     assert alive.status_code == 200
     assert ready.status_code == 503
     assert ready.json()["checks"] == {"database": "failing"}
+
+
+async def test_metrics_are_served_for_a_scraper_and_kept_out_of_the_openapi_document() -> None:
+    from prometheus_client import Counter
+
+    Counter("cachalot_test_things_total", "Things, for this test.", ["kind"]).labels("a").inc()
+    async with await _client() as client:
+        metrics = await client.get("/metrics")
+        schema = (await client.get("/openapi.json")).json()
+    assert metrics.status_code == 200
+    assert metrics.headers["content-type"].startswith("text/plain")
+    assert 'cachalot_test_things_total{kind="a"} 1.0' in metrics.text
+    assert "/metrics" not in schema["paths"]

@@ -298,6 +298,7 @@ async def start_queue(
         "database_url": database_url,
         "kafka_bootstrap": kafka_bootstrap,
         "kafka_idempotence": kafka_idempotence,
+        "metrics_interval_s": 0.2,
         "session_secret": SECRET,
         "media_dir": media_dir,
         "max_media_bytes": 1024 * 1024,

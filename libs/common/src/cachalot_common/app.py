@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from cachalot_common.access_log import AccessLogMiddleware, setup_access_log
 from cachalot_common.health import ReadinessCheck, health_router
+from cachalot_common.metrics import install_metrics
 from cachalot_common.problems import install_problem_handlers
 from cachalot_common.settings import ServiceSettings
 from cachalot_common.telemetry import instrument_app
@@ -39,7 +40,7 @@ def create_service_app(
     version: str = "0.1.0",
     **fastapi_options: Any,
 ) -> FastAPI:
-    """A FastAPI app with problem details, probes, access log and tracing."""
+    """A FastAPI app with problem details, probes, metrics, access log and tracing."""
     app = FastAPI(
         title=title,
         description=description,
@@ -49,6 +50,7 @@ def create_service_app(
     )
     install_problem_handlers(app)
     app.include_router(health_router(readiness))
+    install_metrics(app)
     app.add_middleware(AccessLogMiddleware, trusted_proxies=settings.trusted_proxies)
     if tracer_provider is not None:
         instrument_app(app, tracer_provider)

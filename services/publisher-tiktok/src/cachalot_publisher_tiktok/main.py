@@ -29,6 +29,7 @@ from cachalot_common.health import broker_check
 from cachalot_common.kafka import build_broker, consumer_options, start_broker, subscribe
 from cachalot_common.leases import LeaseClient
 from cachalot_common.logging import setup_logging
+from cachalot_common.metrics import timed_publishing
 from cachalot_common.redaction import register_secret
 from cachalot_common.settings import load_settings
 from cachalot_common.telemetry import instrument_httpx_client, setup_tracing
@@ -90,7 +91,7 @@ def create_app(
                 broker,
                 publish_topic("tiktok"),
                 PublishVideo,
-                publisher.handle,
+                timed_publishing("tiktok", publisher.handle),
                 group_id=SERVICE,
                 max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
                 **consumer_options(settings),

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from cachalot_common.events import PublishResult, PublishVideo, TikTokOptions
 from cachalot_common.leases import LeaseError, LeaseReauthRequired
 from cachalot_common.media import MediaPathError, resolve_media_path
+from cachalot_common.metrics import count_result
 from cachalot_common.redaction import register_secret
 from cachalot_publisher_tiktok import reasons
 from cachalot_publisher_tiktok.chunking import ChunkPlan, VideoTooLarge, plan_chunks
@@ -362,17 +363,17 @@ class TikTokPublisher:
         return path
 
     async def _send(self, command: PublishVideo, kind: Any, **fields: Any) -> None:
-        await self.results.send(
-            PublishResult(
-                type=kind,
-                post_id=command.post_id,
-                target_id=command.target_id,
-                account_id=command.account_id,
-                platform="tiktok",
-                attempt=command.attempt,
-                **fields,
-            )
+        result = PublishResult(
+            type=kind,
+            post_id=command.post_id,
+            target_id=command.target_id,
+            account_id=command.account_id,
+            platform="tiktok",
+            attempt=command.attempt,
+            **fields,
         )
+        await self.results.send(result)
+        count_result(result)
 
 
 def _post_info(

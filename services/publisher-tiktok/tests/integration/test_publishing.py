@@ -32,6 +32,11 @@ async def test_a_small_real_mp4_is_published_with_identical_bytes(
     state = posts(sbx)
     assert state["counts_by_sha256"] == {small_video.sha256: 1}
     assert state["posts"][0]["post_info"]["title"] == "Hello from CACHALOT"
+    metrics = httpx.get(f"{publisher.base_url}/metrics", timeout=10).text
+    assert 'cachalot_publisher_results_total{code="",platform="tiktok",type="published"}' in (
+        metrics
+    )
+    assert 'cachalot_publisher_attempt_seconds_count{platform="tiktok"}' in metrics
 
 
 async def test_a_12_mb_video_goes_up_in_chunks_that_obey_the_rules(

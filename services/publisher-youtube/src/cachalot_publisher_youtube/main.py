@@ -29,6 +29,7 @@ from cachalot_common.health import broker_check
 from cachalot_common.kafka import build_broker, consumer_options, start_broker, subscribe
 from cachalot_common.leases import LeaseClient, LeaseSource
 from cachalot_common.logging import setup_logging
+from cachalot_common.metrics import timed_publishing
 from cachalot_common.redaction import register_secret
 from cachalot_common.settings import load_settings
 from cachalot_common.telemetry import instrument_httpx_client, setup_tracing
@@ -94,7 +95,7 @@ def create_app(
             broker,
             publish_topic("youtube"),
             PublishVideo,
-            publisher.handle,
+            timed_publishing("youtube", publisher.handle),
             group_id=settings.service_name,
             max_poll_interval_ms=settings.kafka_max_poll_interval_s * 1000,
             **consumer_options(settings),

@@ -32,6 +32,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from cachalot_common.events import PublishResult, PublishVideo, ResultType, YouTubeOptions
 from cachalot_common.leases import Lease, LeaseError, LeaseReauthRequired, LeaseSource
 from cachalot_common.media import MediaPathError, resolve_media_path
+from cachalot_common.metrics import count_result
 from cachalot_common.redaction import register_secret
 from cachalot_publisher_youtube.results import ResultSink
 from cachalot_publisher_youtube.store import UploadStore
@@ -425,6 +426,7 @@ class _Emitter:
             **fields,  # type: ignore[arg-type]
         )
         await self._sink.emit(result)
+        count_result(result)
 
     async def published(self, video: UploadedVideo) -> None:
         await self(

@@ -48,7 +48,11 @@ def landed(sandbox_http: httpx.Client, title: str) -> tuple[list[dict[str, Any]]
 
 
 async def test_a_real_mp4_is_published_with_identical_bytes(
-    sandbox_http: httpx.Client, commands: Commands, results: Results, media_dir: Path
+    sandbox_http: httpx.Client,
+    commands: Commands,
+    results: Results,
+    media_dir: Path,
+    publisher: ServiceProcess,
 ) -> None:
     video = media_dir / "clip.mp4"
     shutil.copyfile(FIXTURE_MP4, video)
@@ -64,6 +68,11 @@ async def test_a_real_mp4_is_published_with_identical_bytes(
         (result.remote_id, sha256_of(video), "unlisted")
     ]
     assert sessions == 1
+    metrics = httpx.get(f"{publisher.base_url}/metrics", timeout=10).text
+    assert 'cachalot_publisher_results_total{code="",platform="youtube",type="published"}' in (
+        metrics
+    )
+    assert 'cachalot_publisher_attempt_seconds_count{platform="youtube"}' in metrics
 
 
 async def test_a_connection_dropped_mid_chunk_resumes_from_the_reported_range(

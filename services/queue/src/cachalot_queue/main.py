@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from cachalot_common.topics import ACCOUNTS, POSTS_RESULT
 from cachalot_queue.api import build_router, on_validation_error
 from cachalot_queue.consumers import subscribe_batch
 from cachalot_queue.dispatch import Reconciler, Scheduler
+from cachalot_queue.metrics import run_depth_sampler
 from cachalot_queue.outbox import OutboxRelay, session_factory
 from cachalot_queue.posts import PostService
 from cachalot_queue.results import EventHandlers
@@ -194,7 +196,7 @@ def create_app(
 
 
 def start_workers(runtime: Runtime) -> None:
-    """Scheduler, reconciler and outbox relay as tasks of this process."""
+    """Scheduler, reconciler, outbox relay and the depth sampler as tasks of this process."""
     settings = runtime.settings
     lock = runtime.postgres
     relay = OutboxRelay(
@@ -226,6 +228,7 @@ def start_workers(runtime: Runtime) -> None:
         ("relay", relay.run),
         ("scheduler", scheduler.run),
         ("reconciler", reconciler.run),
+        ("depth", partial(run_depth_sampler, runtime.reader, settings.metrics_interval_s)),
     ):
         runtime.tasks.append(asyncio.create_task(job(), name=f"queue-{name}"))
 

@@ -15,6 +15,7 @@ import logging
 import random
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import cast
 
@@ -24,8 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cachalot_common.events import AccountChanged, PublishResult, TargetStatus
 from cachalot_queue import states
 from cachalot_queue.erase import erase_client
+from cachalot_queue.metrics import count_on_commit, observe_published
 from cachalot_queue.states import Change, RetryPolicy
-from cachalot_queue.tables import Account, Target
+from cachalot_queue.tables import Account, Post, Target
 from cachalot_queue.transitions import apply_change, snapshot
 from cachalot_queue.wakeup import Wakeup
 
@@ -76,6 +78,7 @@ class EventHandlers:
         if self._lock:
             query = query.with_for_update()
         announced = rescheduled = False
+        published: list[Target] = []
         async with self._factory() as session, session.begin():
             targets = {t.id: t for t in (await session.scalars(query)).all()}
             for result in results:
@@ -90,8 +93,12 @@ class EventHandlers:
                     continue
                 announced = announced or not change.touch_only
                 rescheduled = rescheduled or change.status == "scheduled"
+                if change.status == "published":
+                    published.append(target)
                 if change.pause_account:
                     await self._pause_account(session, target, change, now)
+            if published:
+                await _count_published(session, published, now)
         if announced:
             self._relay_wake.set()
         if rescheduled:
@@ -157,3 +164,16 @@ class EventHandlers:
             self._relay_wake.set()
             if event.type == "connected":
                 self._scheduler_wake.set()
+
+
+async def _count_published(session: AsyncSession, targets: list[Target], now: datetime) -> None:
+    """Observe each published target's latency from its post's scheduled time, on commit."""
+    post_ids = {t.post_id for t in targets}
+    scheduled = dict(
+        (await session.execute(select(Post.id, Post.scheduled_at).where(Post.id.in_(post_ids))))
+        .tuples()
+        .all()
+    )
+    for target in targets:
+        if (at := scheduled.get(target.post_id)) is not None:
+            count_on_commit(session, partial(observe_published, target.platform, at, now))

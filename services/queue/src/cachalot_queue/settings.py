@@ -33,6 +33,9 @@ class QueueSettings(ServiceSettings, KafkaSettings):
     max_reconciles: int = Field(default=3, ge=1, description="Checks before giving up on a target.")
     scheduler_max_sleep_s: float = Field(default=0.2, gt=0, le=5)
     dispatch_batch: int = Field(default=200, ge=1, le=5000)
+    metrics_interval_s: float = Field(
+        default=15.0, gt=0, description="How often the queue's depth is counted for /metrics."
+    )
     schedule_grace_s: float = Field(
         default=30.0, ge=0, description="scheduled_at this far in the past is taken as now."
     )

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cachalot_common.events import NotifyRequested, PostStatusChanged, TargetStatus
 from cachalot_common.topics import NOTIFY, POSTS_STATUS, Platform
+from cachalot_queue.metrics import FAILURES, RETRIES, count_on_commit
 from cachalot_queue.outbox import enqueue
 from cachalot_queue.states import IN_FLIGHT, PLATFORM_NAMES, Change, TargetState, can_move
 from cachalot_queue.tables import Target
@@ -67,8 +68,18 @@ def apply_change(session: AsyncSession, target: Target, change: Change, *, now: 
     elif change.code is not None:
         target.last_error = change.reason
         target.last_code = change.code
+    _count(session, target.platform, previous, change)
     announce(session, target, previous, change)
     return True
+
+
+def _count(session: AsyncSession, platform: str, previous: TargetStatus, change: Change) -> None:
+    """Failures for good, and failed attempts scheduled again, once the change commits."""
+    reason = change.code or "unknown"
+    if change.status == "failed":
+        count_on_commit(session, lambda: FAILURES.labels(platform, reason).inc())
+    elif change.status == "scheduled" and previous in IN_FLIGHT and change.code:
+        count_on_commit(session, lambda: RETRIES.labels(platform, reason).inc())
 
 
 def announce(

@@ -11,6 +11,7 @@ import statistics
 from datetime import datetime
 from typing import Any
 
+import httpx
 import pytest
 from queue_support import QueueServer, Recorder, at_offset, eventually, now
 from sqlalchemy import select
@@ -383,3 +384,40 @@ async def test_many_posts_created_at_once_are_all_accepted_and_dispatched_once(
     targets = [r.json()["targets"][0]["id"] for r in responses]
     await eventually(lambda: all(recorder.commands(t) for t in targets), timeout=30)
     assert all(len(recorder.commands(t, reconcile=False)) == 1 for t in targets)
+
+
+async def _metrics(queue: QueueServer) -> dict[str, float]:
+    """The queue's /metrics as {'name{labels}': value}."""
+    async with httpx.AsyncClient(base_url=queue.base_url) as http:
+        text = (await http.get("/metrics")).text
+    return {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
+
+
+async def test_metrics_count_depth_publish_latency_and_failures_by_reason(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    latency = 'cachalot_queue_publish_latency_seconds_count{platform="youtube"}'
+    failures = 'cachalot_queue_target_failures_total{platform="youtube",reason="quota_exceeded"}'
+    client = queue.client()
+    youtube = await client.account("youtube")
+    before = await _metrics(queue)
+    ok, bad = await client.queue(youtube=youtube), await client.queue(youtube=youtube)
+    await dispatched(recorder, ok)
+    await dispatched(recorder, bad)
+    await queue.result(ok, type="published", remote_id="v1", remote_url="https://youtu.be/v1")
+    await queue.result(bad, type="failed", code="quota_exceeded", reason="no quota left")
+    await until_status(queue, ok, "published")
+    await until_status(queue, bad, "failed")
+    after = await _metrics(queue)
+    assert after[latency] - before.get(latency, 0) == 1
+    assert after[failures] - before.get(failures, 0) == 1
+    depth = 'cachalot_queue_targets{platform="youtube",status="published"}'
+    await eventually(lambda: _depth_at_least(queue, depth, 1), timeout=5)  # sampled every 0.2 s
+
+
+async def _depth_at_least(queue: QueueServer, name: str, count: float) -> bool:
+    return (await _metrics(queue)).get(name, 0) >= count
