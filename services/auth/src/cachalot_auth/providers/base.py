@@ -188,3 +188,28 @@ def expires(body: Mapping[str, Any]) -> float | None:
         return float(value) if value is not None else None
     except (TypeError, ValueError):
         return None
+
+
+class ConfidentialClient:
+    """A provider that holds a client id and secret and three platform hosts (Google, Instagram).
+
+    The hosts are settings (the sandbox stands in for them); trailing slashes
+    are dropped so paths join the same way whatever the setting says.
+    """
+
+    def __init__(
+        self,
+        http: HttpCaller,
+        *,
+        client_id: str,
+        client_secret: str,
+        auth_base: str,
+        token_base: str,
+        api_base: str,
+    ) -> None:
+        self._http = http
+        self._id = client_id
+        self._secret = client_secret
+        self._auth = auth_base.rstrip("/")
+        self._token = token_base.rstrip("/")
+        self._api = api_base.rstrip("/")

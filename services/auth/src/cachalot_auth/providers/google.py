@@ -10,7 +10,7 @@ import jwt
 from authlib.common.urls import add_params_to_uri
 
 from cachalot_auth.providers.base import (
-    HttpCaller,
+    ConfidentialClient,
     Identity,
     Pkce,
     PlatformOAuthError,
@@ -25,28 +25,11 @@ UPLOAD = "https://www.googleapis.com/auth/youtube.upload"
 SCOPES = ("openid", "email", "profile", UPLOAD)
 
 
-class Google:
+class Google(ConfidentialClient):
     name: str = "youtube"
     required_scopes: tuple[str, ...] = (UPLOAD,)
     uses_pkce: bool = True
     pkce_encoding: Literal["hex", "base64url"] = "base64url"
-
-    def __init__(
-        self,
-        http: HttpCaller,
-        *,
-        client_id: str,
-        client_secret: str,
-        auth_base: str,
-        token_base: str,
-        api_base: str,
-    ) -> None:
-        self._http = http
-        self._id = client_id
-        self._secret = client_secret
-        self._auth = auth_base.rstrip("/")
-        self._token = token_base.rstrip("/")
-        self._api = api_base.rstrip("/")
 
     def authorize_url(
         self, *, state: str, pkce: Pkce | None, redirect_uri: str, reconsent: bool

@@ -14,7 +14,7 @@ import httpx
 from authlib.common.urls import add_params_to_uri
 
 from cachalot_auth.providers.base import (
-    HttpCaller,
+    ConfidentialClient,
     Identity,
     Pkce,
     PlatformOAuthError,
@@ -28,28 +28,11 @@ from cachalot_auth.providers.base import (
 SCOPES = ("instagram_business_basic", "instagram_business_content_publish")
 
 
-class Instagram:
+class Instagram(ConfidentialClient):
     name: str = "instagram"
     required_scopes: tuple[str, ...] = SCOPES
     uses_pkce: bool = False
     pkce_encoding: Literal["hex", "base64url"] = "base64url"
-
-    def __init__(
-        self,
-        http: HttpCaller,
-        *,
-        client_id: str,
-        client_secret: str,
-        auth_base: str,
-        token_base: str,
-        api_base: str,
-    ) -> None:
-        self._http = http
-        self._id = client_id
-        self._secret = client_secret
-        self._auth = auth_base.rstrip("/")
-        self._token = token_base.rstrip("/")
-        self._api = api_base.rstrip("/")
 
     def authorize_url(
         self, *, state: str, pkce: Pkce | None, redirect_uri: str, reconsent: bool
