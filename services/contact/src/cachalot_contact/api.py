@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cachalot_common.net import client_ip
 from cachalot_common.problems import Problem, field_errors
@@ -50,16 +51,27 @@ class DirectRoute(APIRoute):
     """A documented route whose endpoint takes the ``Request`` and answers a ``Response``.
 
     FastAPI builds the OpenAPI operation from the route's arguments as usual,
-    but at request time calls the endpoint directly instead of through its
-    generic handler (dependency solving, query parsing, response-model
-    serialisation): the endpoint reads and validates the body itself and
-    answers prebuilt bytes, so that machinery would do nothing but cost time
-    (about a tenth of the request's CPU in ``bench/contact_intake.py``).
-    Errors still reach the app's problem handlers.
+    but at request time the route's ASGI app calls the endpoint directly,
+    without FastAPI's generic handler (dependency solving, query parsing,
+    response-model serialisation) or its per-request exit stacks for
+    dependencies with ``yield``: the endpoint has no dependencies, reads and
+    validates its body itself and answers prebuilt bytes, so that machinery
+    would only cost time (about a tenth of the request's CPU in
+    ``bench/contact_intake.py``). Errors propagate to the app's exception
+    middleware, which answers them with the same problem handlers.
     """
 
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        return self.endpoint  # type: ignore[no-any-return]
+    def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        super().__init__(path, endpoint, **options)
+        self.app = _call_endpoint(endpoint)
+
+
+def _call_endpoint(endpoint: Callable[[Request], Coroutine[Any, Any, Response]]) -> ASGIApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await endpoint(Request(scope, receive, send))
+        await response(scope, receive, send)
+
+    return app
 
 
 def install_routes(
