@@ -340,6 +340,8 @@ async def test_results_replayed_from_the_start_change_nothing(
     await until_status(queue, post, "published")
     before = await client.get(post["id"])
     target = post["targets"][0]["id"]
+    # the status events travel outbox → Kafka → recorder: see them all before the replay
+    await eventually(lambda: "published" in recorder.statuses(target))
     statuses = list(recorder.statuses(target))
     for event in history * 2:
         await queue.kafka.send("posts.result.v1", event, key=post["id"])
