@@ -150,8 +150,7 @@ def oauth_router(settings: SandboxSettings) -> APIRouter:
         scope_labels=SCOPES,
         parse=parse,
         approve=approve,
-        on_request=lambda: STATE.count("authorize"),
-        auto=STATE.auto_decision,
+        state=STATE,
     )
 
     @router.api_route("/o/oauth2/v2/auth", methods=["GET", "POST"], response_model=None)

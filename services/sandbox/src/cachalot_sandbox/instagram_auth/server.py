@@ -134,8 +134,7 @@ def api_router(settings: SandboxSettings) -> APIRouter:
         approve=approve,
         deny_extra={"error_reason": "user_denied"},
         fragment="_",
-        on_request=lambda: STATE.count("authorize"),
-        auto=STATE.auto_decision,
+        state=STATE,
     )
 
     @router.api_route("/oauth/authorize", methods=["GET", "POST"], response_model=None)

@@ -21,6 +21,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from cachalot_sandbox.oauthkit.http import redirect_to
+from cachalot_sandbox.oauthkit.state import PlatformState
 
 APP_NAME = "CACHALOT"
 CONTROL_FIELDS = frozenset(
@@ -80,8 +81,8 @@ class ConsentFlow:
     approve: Callable[[AuthorizeRequest, FakeUser, tuple[str, ...]], dict[str, str]]
     deny_extra: Mapping[str, str] = field(default_factory=dict)
     fragment: str = ""
-    on_request: Callable[[], None] | None = None
-    auto: Callable[[], str | None] | None = None
+    # counts every authorize request; its auto_consent setting answers for the person
+    state: PlatformState | None = None
 
     def user(self, user_id: str | None) -> FakeUser | None:
         if not user_id:
@@ -95,8 +96,8 @@ def split_scopes(raw: str) -> list[str]:
 
 async def authorize(request: Request, flow: ConsentFlow) -> Response:
     """Serve GET (page or ``sandbox_auto``) and POST (the page's form) alike."""
-    if flow.on_request is not None:
-        flow.on_request()
+    if flow.state is not None:
+        flow.state.count("authorize")
     params = dict(request.query_params)
     chosen: list[str] | None = None
     if request.method == "POST":
@@ -112,7 +113,7 @@ async def authorize(request: Request, flow: ConsentFlow) -> Response:
     except RedirectError as exc:
         return _redirect_error(flow, exc)
     decision = params.get("decision") if request.method == "POST" else params.get("sandbox_auto")
-    decision = decision or req.auto_decision or (flow.auto() if flow.auto else None)
+    decision = decision or req.auto_decision or (flow.state.auto_decision() if flow.state else None)
     if not decision:
         return _consent_page(flow, req, request.url.path)
     if decision != "allow":

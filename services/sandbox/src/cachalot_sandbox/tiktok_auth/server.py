@@ -158,8 +158,7 @@ def api_router(settings: SandboxSettings) -> APIRouter:
         scope_labels=SCOPES,
         parse=parse,
         approve=approve,
-        on_request=lambda: STATE.count("authorize"),
-        auto=STATE.auto_decision,
+        state=STATE,
     )
 
     @router.api_route("/v2/auth/authorize/", methods=["GET", "POST"], response_model=None)

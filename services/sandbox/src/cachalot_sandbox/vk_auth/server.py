@@ -136,8 +136,7 @@ def api_router(settings: SandboxSettings) -> APIRouter:
         scope_labels=SCOPES,
         parse=parse,
         approve=approve,
-        on_request=lambda: STATE.count("authorize"),
-        auto=STATE.auto_decision,
+        state=STATE,
     )
 
     @router.api_route("/authorize", methods=["GET", "POST"], response_model=None)
