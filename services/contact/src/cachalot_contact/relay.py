@@ -3,9 +3,12 @@
 It reads durable lines after its cursor, publishes each record's event to
 ``contact.submitted.v1`` (key and event id = submission id), and only then
 moves the cursor. A crash anywhere in between means those events are
-published again after the restart: at least once, never lost. It wakes as
-soon as the writer makes new lines durable (no polling), and while the broker
-is down it retries with capped exponential backoff, keeping its place.
+published again after the restart: at least once, never lost. It wakes when
+the writer makes new lines durable: at the writer's signal when both run in
+one process (:class:`~cachalot_contact.log.ContactLog`), by polling the
+writer's durable mark from a process of its own
+(:class:`~cachalot_contact.tail.LogTail`). While the broker is down it
+retries with capped exponential backoff, keeping its place.
 
 Publishing is batched: the relay takes every durable line after its cursor
 at once (waiting ``linger`` seconds after it wakes, so a burst of submissions
