@@ -139,13 +139,7 @@ def build_router(
                     created_at=clock(),
                 )
             )
-        return MediaPublic(
-            id=stored.id,
-            size=stored.size,
-            sha256=stored.sha256,
-            content_type=stored.content_type,
-            duration_sec=stored.duration_sec,
-        )
+        return MediaPublic.model_validate(stored, from_attributes=True)
 
     @router.post("/posts", status_code=201, response_model=PostPublic, tags=["posts"])
     async def create_post(

@@ -274,17 +274,7 @@ class PostService:
             ).all()
         return PostsExport(
             posts=[to_public(p) for p in posts],
-            media=[
-                MediaExport(
-                    id=m.id,
-                    size=m.size,
-                    sha256=m.sha256,
-                    content_type=m.content_type,
-                    duration_sec=m.duration_sec,
-                    created_at=m.created_at,
-                )
-                for m in media
-            ],
+            media=[MediaExport.model_validate(m, from_attributes=True) for m in media],
         )
 
     async def cancel(self, *, client_id: UUID, post_id: UUID, now: datetime) -> PostPublic:
