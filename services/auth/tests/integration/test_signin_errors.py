@@ -64,12 +64,23 @@ async def test_a_replayed_callback_is_refused_and_creates_nothing(auth, sign_in,
     assert query_of(again)["auth_error"] == "state_replayed"
 
 
-async def test_a_code_issued_for_another_redirect_uri_is_refused_cleanly(auth, query_of):
-    """The platform refuses an exchange whose redirect_uri differs from the authorised one."""
+async def test_a_code_issued_for_another_redirect_uri_is_refused_cleanly(
+    auth, fresh_sandbox, query_of
+):
+    """The platform refuses an exchange whose redirect_uri differs from the authorised one.
+
+    Both URIs are registered (the consent page refuses any other), so the code is
+    issued and it is the exchange that fails.
+    """
     async with auth.browser() as browser:
         start = await browser.get("/api/v1/auth/tiktok/login")
         authorize = httpx.URL(start.headers["location"])
         altered = authorize.params["redirect_uri"] + "?via=elsewhere"
+        async with httpx.AsyncClient() as console:
+            registered = await console.post(
+                fresh_sandbox.oauth("tiktok", "redirect-uris"), json=[altered]
+            )
+            registered.raise_for_status()
         consent = await browser.get(
             authorize.copy_set_param("redirect_uri", altered).copy_merge_params(
                 {"sandbox_auto": "allow"}

@@ -6,7 +6,9 @@ embedded mode both sides agree without extra wiring.
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
 
 from cachalot_common.settings import ServiceSettings
 
@@ -33,9 +35,45 @@ class SandboxSettings(ServiceSettings):
     # VK
     vk_client_id: str = "sandbox-vk-app-id"
     vk_client_secret: SecretStr = SecretStr("sandbox-vk-app-secret")
+    # Redirect URIs registered for our app at each platform (its developer console).
+    # Empty = the one callback per platform auth builds on CACHALOT_PUBLIC_URL.
+    app_public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        validation_alias=AliasChoices("app_public_url", "CACHALOT_PUBLIC_URL"),
+        description="Origin auth builds its callbacks on (the same CACHALOT_PUBLIC_URL).",
+    )
+    tiktok_redirect_uris: list[str] = Field(
+        default_factory=list, description="JSON list; exact match, as TikTok's Login Kit."
+    )
+    google_redirect_uris: list[str] = Field(
+        default_factory=list, description="JSON list; exact match, as Google OAuth."
+    )
+    instagram_redirect_uris: list[str] = Field(
+        default_factory=list, description="JSON list; exact match, as Instagram Login."
+    )
+    vk_redirect_uris: list[str] = Field(
+        default_factory=list, description="JSON list; exact match, as VK ID."
+    )
     # Token lifetimes (seconds), so tests can make tokens expire quickly
     access_token_lifetime_s: int = 86400
     refresh_token_lifetime_s: int = 31536000
+
+    def redirect_uris(self, platform: Literal["tiktok", "youtube", "instagram", "vk"]) -> list[str]:
+        """The redirect URIs registered for our app at ``platform`` (auth's platform name).
+
+        The explicit list when set, else auth's own callback for that platform,
+        ``<CACHALOT_PUBLIC_URL>/api/v1/auth/<platform>/callback``, so embedded mode
+        and compose agree with auth without more wiring.
+        """
+        explicit = {
+            "tiktok": self.tiktok_redirect_uris,
+            "youtube": self.google_redirect_uris,
+            "instagram": self.instagram_redirect_uris,
+            "vk": self.vk_redirect_uris,
+        }[platform]
+        return list(explicit) or [
+            f"{self.app_public_url.rstrip('/')}/api/v1/auth/{platform}/callback"
+        ]
 
     def public_url(self) -> str:
         return (self.sandbox_public_url or f"http://127.0.0.1:{self.http_port}").rstrip("/")
