@@ -20,7 +20,7 @@ from cachalot_sandbox.main import create_app
 from cachalot_sandbox.settings import SandboxSettings
 
 APP = "http://127.0.0.1:8000"
-SETTINGS = SandboxSettings(app_public_url=APP)
+SETTINGS = SandboxSettings(public_url=APP)
 
 
 @dataclass(frozen=True)

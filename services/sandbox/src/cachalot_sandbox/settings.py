@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import Field, SecretStr
 
 from cachalot_common.settings import ServiceSettings
 
@@ -37,9 +37,8 @@ class SandboxSettings(ServiceSettings):
     vk_client_secret: SecretStr = SecretStr("sandbox-vk-app-secret")
     # Redirect URIs registered for our app at each platform (its developer console).
     # Empty = the one callback per platform auth builds on CACHALOT_PUBLIC_URL.
-    app_public_url: str = Field(
+    public_url: str = Field(
         default="http://127.0.0.1:8000",
-        validation_alias=AliasChoices("app_public_url", "CACHALOT_PUBLIC_URL"),
         description="Origin auth builds its callbacks on (the same CACHALOT_PUBLIC_URL).",
     )
     tiktok_redirect_uris: list[str] = Field(
@@ -71,9 +70,8 @@ class SandboxSettings(ServiceSettings):
             "instagram": self.instagram_redirect_uris,
             "vk": self.vk_redirect_uris,
         }[platform]
-        return list(explicit) or [
-            f"{self.app_public_url.rstrip('/')}/api/v1/auth/{platform}/callback"
-        ]
+        return list(explicit) or [f"{self.public_url.rstrip('/')}/api/v1/auth/{platform}/callback"]
 
-    def public_url(self) -> str:
+    def base_url(self) -> str:
+        """Where clients reach the sandbox itself (upload and avatar URLs are built on it)."""
         return (self.sandbox_public_url or f"http://127.0.0.1:{self.http_port}").rstrip("/")
