@@ -19,6 +19,7 @@ from queue_support import FIXTURES, SECRET, QueueServer, eventually, start_queue
 from sqlalchemy import func, select
 
 from cachalot_common.sessions import COOKIE_NAME, issue_session
+from cachalot_queue.media_store import store_upload
 from cachalot_queue.tables import Media, MediaReservation
 from cachalot_testing.processes import ServiceProcess
 
@@ -247,6 +248,29 @@ async def test_a_client_that_goes_away_mid_upload_leaves_no_file_and_no_hold(
     await eventually(released, timeout=10)
     assert files_of(queue) == before
     assert await media_of(queue, client_id) == 0
+
+
+async def test_a_cancelled_upload_leaves_no_partial_file(tmp_path: Path) -> None:
+    written = asyncio.Event()
+
+    async def stalls() -> AsyncIterator[bytes]:
+        yield VIDEO
+        written.set()
+        await asyncio.Event().wait()  # the client stops sending; the server shuts down
+        yield b""
+
+    task = asyncio.create_task(
+        store_upload(stalls(), media_dir=tmp_path, media_id=uuid.uuid4(), max_bytes=10**6)
+    )
+    await written.wait()
+    assert len(parts_in(tmp_path)) == 1
+
+    task.cancel()
+
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert parts_in(tmp_path) == []
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
 
 
 def test_a_partial_upload_of_a_killed_queue_is_gone_after_its_restart(
