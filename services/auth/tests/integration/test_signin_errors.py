@@ -117,3 +117,17 @@ async def test_the_binding_cookie_is_scoped_to_the_platform_callback(auth):
     assert "httponly" in cookie
     assert "max-age=600" in cookie
     assert "samesite=lax" in cookie
+
+
+async def test_a_platform_error_that_is_not_a_plain_code_never_reaches_the_dashboard_url(
+    auth, sign_in, query_of
+):
+    """Only codes travel to the dashboard: a sentence in the callback's error is dropped."""
+    async with auth.browser() as browser:
+        back = await sign_in(browser, "tiktok", stop_at_callback=True)
+        callback = httpx.URL(back.headers["location"]).copy_remove_param("code")
+        landed = await browser.get(
+            callback.copy_set_param("error", "Your account is locked, call +1 555 0100")
+        )
+    query = query_of(landed)
+    assert query == {"auth_error": "sign_in_failed", "platform": "tiktok"}
