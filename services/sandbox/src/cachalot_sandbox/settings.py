@@ -7,6 +7,7 @@ embedded mode both sides agree without extra wiring.
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr
 
@@ -22,6 +23,11 @@ class SandboxSettings(ServiceSettings):
     # Telegram
     telegram_bot_token: SecretStr = SecretStr("123456789:AAsandboxsandboxsandboxsandboxsandb")
     telegram_bot_username: str = "cachalot_sandbox_bot"
+    telegram_bot_domain: str | None = Field(
+        default=None,
+        description="The domain linked to the bot (BotFather /setdomain); the login page "
+        "returns only there. Default: the host of CACHALOT_PUBLIC_URL.",
+    )
     # TikTok
     tiktok_client_key: str = "sandbox-tiktok-client-key"
     tiktok_client_secret: SecretStr = SecretStr("sandbox-tiktok-client-secret")
@@ -71,6 +77,10 @@ class SandboxSettings(ServiceSettings):
             "vk": self.vk_redirect_uris,
         }[platform]
         return list(explicit) or [f"{self.public_url.rstrip('/')}/api/v1/auth/{platform}/callback"]
+
+    def bot_domain(self) -> str:
+        """The one host the Telegram login page sends people back to."""
+        return self.telegram_bot_domain or (urlsplit(self.public_url).hostname or "")
 
     def base_url(self) -> str:
         """Where clients reach the sandbox itself (upload and avatar URLs are built on it)."""
