@@ -79,7 +79,7 @@ async def measure(auth: str, account_id: str, n: int, *, refresh: bool) -> list[
 async def run(n: int, database_url: str | None, workdir: Path) -> None:
     sandbox = ServiceProcess(
         "cachalot_sandbox", env={"CACHALOT_LOG_LEVEL": "WARNING"}, log_path=workdir / "sandbox.log"
-    ).start(timeout=90)
+    )
     auth = ServiceProcess(
         "cachalot_auth",
         env={
@@ -96,6 +96,9 @@ async def run(n: int, database_url: str | None, workdir: Path) -> None:
         log_path=workdir / "auth.log",
     )
     auth.env["CACHALOT_PUBLIC_URL"] = auth.base_url
+    # the fake consent page accepts only the callbacks registered on this origin
+    sandbox.env["CACHALOT_PUBLIC_URL"] = auth.base_url
+    sandbox.start(timeout=90)
     try:
         auth.start(timeout=90)
         account_id = await sign_in(auth.base_url)

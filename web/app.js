@@ -45,15 +45,56 @@
     }
   }
 
+  // What a person reads when sign-in goes wrong, keyed by the code auth puts in
+  // `auth_error`. Only these words reach the page: the query string is anyone's
+  // to write (a link in a phishing mail), so no text from it is ever shown; an
+  // unknown code or platform gets the generic message.
+  const SIGN_IN_ERRORS = {
+    access_denied: (name) =>
+      `You declined access on ${name}. To connect it, sign in again and allow access.`,
+    missing_scopes: (name) =>
+      `${name} was connected without some of the permissions CACHALOT needs. ` +
+      "Sign in again and keep every permission ticked.",
+    state_missing: () => "This sign-in was not started from this browser. Start it again here.",
+    state_invalid: () => "This sign-in link is not valid for this browser. Start the sign-in again.",
+    state_expired: () => "The sign-in took longer than 10 minutes. Start it again.",
+    state_mismatch: () =>
+      "This sign-in does not match the one this browser started. Start it again.",
+    state_replayed: () => "This sign-in link was already used. Start the sign-in again.",
+    code_missing: (name) => `${name} did not send the sign-in code back. Start the sign-in again.`,
+    sign_in_failed: (name) =>
+      `${name} refused the sign-in. Start it again; if it keeps failing, contact us.`,
+    platform_unavailable: (name) => `${name} is not answering right now. Try again in a few minutes.`,
+    account_in_use: (name) =>
+      `This ${name} account is already connected to another CACHALOT client. ` +
+      `Sign out and sign in with it, or use another ${name} account.`,
+    not_configured: (name) => `Sign-in with ${name} is not set up on this server. Contact us.`,
+  };
+  const GENERIC_SIGN_IN_ERROR = (name) =>
+    `Sign-in with ${name} did not complete. Start it again; if it keeps failing, contact us.`;
+
+  function platformName(key) {
+    const known = PLATFORMS.find(([k]) => k === key);
+    return known ? known[1] : null;
+  }
+
+  function signInMessage(code, platform) {
+    const name = platformName(platform) || "the platform";
+    const own = Object.prototype.hasOwnProperty.call(SIGN_IN_ERRORS, code);
+    const text = (own ? SIGN_IN_ERRORS[code] : GENERIC_SIGN_IN_ERROR)(name);
+    return text.charAt(0).toUpperCase() + text.slice(1);
+  }
+
   function authErrorFromUrl() {
     const params = new URLSearchParams(location.search);
     const error = params.get("auth_error");
-    if (error) {
-      const message = params.get("message") || `Sign-in did not complete (${error}).`;
-      flash("bad", message);
+    const connected = params.get("connected");
+    if (error !== null) {
+      flash("bad", signInMessage(error, params.get("platform")));
       history.replaceState(null, "", "/");
-    } else if (params.get("connected")) {
-      flash("ok", `Connected ${params.get("connected")}.`);
+    } else if (connected !== null) {
+      const name = platformName(connected);
+      flash("ok", name ? `Connected ${name}.` : "Account connected.");
       history.replaceState(null, "", "/");
     }
   }

@@ -66,6 +66,26 @@ class Sandbox:
     def oauth(self, platform: str, path: str) -> str:
         return f"{self.base_url}/sandbox/oauth/{platform}/{path}"
 
+    async def register_callbacks(self, public_url: str) -> None:
+        """Register auth's callbacks at each fake platform, as its developer console would.
+
+        The consent pages refuse any other redirect_uri, as the platforms do.
+        """
+        async with httpx.AsyncClient() as client:
+            for oauth, platform in OAUTH_PLATFORMS:
+                callback = f"{public_url}/api/v1/auth/{platform}/callback"
+                registered = await client.post(self.oauth(oauth, "redirect-uris"), json=[callback])
+                registered.raise_for_status()
+
+
+# the sandbox's name for each OAuth platform, and auth's
+OAUTH_PLATFORMS = (
+    ("tiktok", "tiktok"),
+    ("google", "youtube"),
+    ("instagram", "instagram"),
+    ("vk", "vk"),
+)
+
 
 @pytest.fixture(scope="session")
 async def sandbox() -> AsyncIterator[Sandbox]:
@@ -143,10 +163,13 @@ def auth_settings(sandbox: Sandbox, database_url: str, **overrides: Any) -> Auth
 
 
 @contextlib.asynccontextmanager
-async def serve_auth(settings: AuthSettings, **app_options: Any) -> AsyncIterator[RunningAuth]:
-    """Auth on a free port in this event loop, until the block ends."""
+async def serve_auth(
+    settings: AuthSettings, sandbox: Sandbox, **app_options: Any
+) -> AsyncIterator[RunningAuth]:
+    """Auth on a free port in this event loop, its callbacks registered at the sandbox."""
     port = free_port()
     settings = settings.model_copy(update={"public_url": f"http://127.0.0.1:{port}"})
+    await sandbox.register_callbacks(settings.public_url)
     events = Events()
     options: dict[str, Any] = {"run_background": False, **app_options}
     if "publish" not in options and options.get("use_kafka") is None:
@@ -180,7 +203,7 @@ async def serve_auth(settings: AuthSettings, **app_options: Any) -> AsyncIterato
 @pytest.fixture
 async def auth(fresh_sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[RunningAuth]:
     settings = auth_settings(fresh_sandbox, f"sqlite+aiosqlite:///{tmp_path}/auth.db")
-    async with serve_auth(settings) as running:
+    async with serve_auth(settings, fresh_sandbox) as running:
         yield running
 
 
@@ -218,14 +241,14 @@ async def auth_with_queue(
     settings = auth_settings(
         fresh_sandbox, f"sqlite+aiosqlite:///{tmp_path}/auth.db", queue_url=queue_service
     )
-    async with serve_auth(settings) as running:
+    async with serve_auth(settings, fresh_sandbox) as running:
         yield running
 
 
 @pytest.fixture
 async def auth_pg(fresh_sandbox: Sandbox, postgres_database: str) -> AsyncIterator[RunningAuth]:
     settings = auth_settings(fresh_sandbox, postgres_database)
-    async with serve_auth(settings) as running:
+    async with serve_auth(settings, fresh_sandbox) as running:
         yield running
 
 
@@ -352,6 +375,8 @@ def start_auth(fresh_sandbox: Sandbox):
         database_url: str, **overrides: Any
     ) -> contextlib.AbstractAsyncContextManager[RunningAuth]:
         app_options = overrides.pop("app_options", {})
-        return serve_auth(auth_settings(fresh_sandbox, database_url, **overrides), **app_options)
+        return serve_auth(
+            auth_settings(fresh_sandbox, database_url, **overrides), fresh_sandbox, **app_options
+        )
 
     return start

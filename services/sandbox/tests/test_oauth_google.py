@@ -16,10 +16,10 @@ from fastapi import FastAPI
 from cachalot_sandbox.main import create_app
 from cachalot_sandbox.settings import SandboxSettings
 
-SETTINGS = SandboxSettings()
+REDIRECT = "http://127.0.0.1:8000/api/v1/auth/youtube/callback"
+SETTINGS = SandboxSettings(google_redirect_uris=[REDIRECT])
 CLIENT_ID = SETTINGS.google_client_id
 SECRET = SETTINGS.google_client_secret.get_secret_value()
-REDIRECT = "http://127.0.0.1:8000/api/v1/auth/youtube/callback"
 UPLOAD = "https://www.googleapis.com/auth/youtube.upload"
 READONLY = "https://www.googleapis.com/auth/youtube.readonly"
 EMAIL = "https://www.googleapis.com/auth/userinfo.email"

@@ -12,10 +12,10 @@ from fastapi import FastAPI
 from cachalot_sandbox.main import create_app
 from cachalot_sandbox.settings import SandboxSettings
 
-SETTINGS = SandboxSettings()
+REDIRECT = "https://app.example/api/v1/auth/instagram/callback"
+SETTINGS = SandboxSettings(instagram_redirect_uris=[REDIRECT])
 APP_ID = SETTINGS.instagram_client_id
 SECRET = SETTINGS.instagram_client_secret.get_secret_value()
-REDIRECT = "https://app.example/api/v1/auth/instagram/callback"
 SCOPES = "instagram_business_basic,instagram_business_content_publish"
 
 

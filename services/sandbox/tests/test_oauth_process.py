@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -26,6 +27,7 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "CACHALOT_TIKTOK_CLIENT_SECRET": SECRET,
             "CACHALOT_TIKTOK_PKCE_ENCODING": "hex",
             "CACHALOT_ACCESS_TOKEN_LIFETIME_S": "7200",
+            "CACHALOT_TIKTOK_REDIRECT_URIS": json.dumps([REDIRECT]),
         },
         log_path=tmp_path_factory.mktemp("sbx-oauth") / "sandbox.log",
     ).start()

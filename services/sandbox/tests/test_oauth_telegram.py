@@ -16,7 +16,7 @@ from cachalot_sandbox.main import create_app
 from cachalot_sandbox.settings import SandboxSettings
 
 BOT_TOKEN = "987654321:AAtestTESTtestTESTtestTESTtestTESTte"
-SETTINGS = SandboxSettings(telegram_bot_token=BOT_TOKEN)
+SETTINGS = SandboxSettings(telegram_bot_token=BOT_TOKEN, public_url="http://127.0.0.1:8000")
 RETURN_TO = "http://127.0.0.1:8000/api/v1/auth/telegram/callback?next=%2Fdashboard"
 
 
@@ -116,4 +116,19 @@ async def test_a_relative_return_to_is_a_problem_naming_the_field(api):
     response = await api.get("/sandbox/telegram/login", params={"return_to": "/dashboard"})
 
     assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "return_to"
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_a_return_to_off_the_bots_domain_is_refused_as_telegram_does(api, method):
+    elsewhere = "https://evil.example/api/v1/auth/telegram/callback"
+    fields = {"return_to": elsewhere, "user": "700000001", "sandbox_auto": "1"}
+    if method == "GET":
+        response = await api.get("/sandbox/telegram/login", params=fields)
+    else:
+        response = await api.post("/sandbox/telegram/login", data=fields)
+
+    assert response.status_code == 400
+    assert "location" not in response.headers
+    assert response.json()["detail"] == "Bot domain invalid"
     assert response.json()["errors"][0]["field"] == "return_to"

@@ -15,10 +15,10 @@ from fastapi import FastAPI
 from cachalot_sandbox.main import create_app
 from cachalot_sandbox.settings import SandboxSettings
 
-SETTINGS = SandboxSettings()
+REDIRECT = "https://app.example/api/v1/auth/tiktok/callback"
+SETTINGS = SandboxSettings(tiktok_redirect_uris=[REDIRECT])
 CLIENT_KEY = SETTINGS.tiktok_client_key
 SECRET = SETTINGS.tiktok_client_secret.get_secret_value()
-REDIRECT = "https://app.example/api/v1/auth/tiktok/callback"
 AUTHORIZE = "/tiktok/v2/auth/authorize/"
 TOKEN = "/tiktok/v2/oauth/token/"
 

@@ -15,9 +15,9 @@ from fastapi import FastAPI
 from cachalot_sandbox.main import create_app
 from cachalot_sandbox.settings import SandboxSettings
 
-SETTINGS = SandboxSettings()
-CLIENT_ID = SETTINGS.vk_client_id
 REDIRECT = "http://127.0.0.1:8000/api/v1/auth/vk/callback"
+SETTINGS = SandboxSettings(vk_redirect_uris=[REDIRECT])
+CLIENT_ID = SETTINGS.vk_client_id
 TOKEN = "/vk/oauth2/auth"
 
 

@@ -94,6 +94,7 @@ async def test_no_token_text_in_the_service_logs(
     }
     process = ServiceProcess("cachalot_auth", env=env, log_path=tmp_path / "auth.log")
     process.env["CACHALOT_PUBLIC_URL"] = process.base_url
+    await fresh_sandbox.register_callbacks(process.base_url)
     process.start(timeout=90)
     seen: list[str] = []
     try:

@@ -14,7 +14,8 @@ async def test_access_denied_lands_on_the_dashboard_with_a_message(auth, sign_in
         assert landed.headers["location"].startswith("/?")
         assert query["auth_error"] == "access_denied"
         assert query["platform"] == "tiktok"
-        assert "sign in again and allow access" in query["message"]
+        assert query["reason"] == "access_denied"
+        assert "message" not in query
         assert (await browser.get("/api/v1/me")).status_code == 401
 
 
@@ -25,7 +26,7 @@ async def test_a_sign_in_with_fewer_scopes_says_which_are_missing(auth, sign_in,
         accounts = (await browser.get("/api/v1/accounts")).json()
     assert query["auth_error"] == "missing_scopes"
     assert query["missing_scopes"] == "video.publish"
-    assert "video.publish" in query["message"]
+    assert "message" not in query
     assert accounts[0]["status"] == "reauth_required"
     assert auth.events.types() == []
 
@@ -63,12 +64,23 @@ async def test_a_replayed_callback_is_refused_and_creates_nothing(auth, sign_in,
     assert query_of(again)["auth_error"] == "state_replayed"
 
 
-async def test_a_code_issued_for_another_redirect_uri_is_refused_cleanly(auth, query_of):
-    """The platform refuses an exchange whose redirect_uri differs from the authorised one."""
+async def test_a_code_issued_for_another_redirect_uri_is_refused_cleanly(
+    auth, fresh_sandbox, query_of
+):
+    """The platform refuses an exchange whose redirect_uri differs from the authorised one.
+
+    Both URIs are registered (the consent page refuses any other), so the code is
+    issued and it is the exchange that fails.
+    """
     async with auth.browser() as browser:
         start = await browser.get("/api/v1/auth/tiktok/login")
         authorize = httpx.URL(start.headers["location"])
         altered = authorize.params["redirect_uri"] + "?via=elsewhere"
+        async with httpx.AsyncClient() as console:
+            registered = await console.post(
+                fresh_sandbox.oauth("tiktok", "redirect-uris"), json=[altered]
+            )
+            registered.raise_for_status()
         consent = await browser.get(
             authorize.copy_set_param("redirect_uri", altered).copy_merge_params(
                 {"sandbox_auto": "allow"}
@@ -78,7 +90,7 @@ async def test_a_code_issued_for_another_redirect_uri_is_refused_cleanly(auth, q
         assert (await browser.get("/api/v1/me")).status_code == 401
     query = query_of(landed)
     assert query["auth_error"] == "sign_in_failed"
-    assert "invalid_grant" in query["message"]
+    assert query["reason"] == "invalid_grant"
 
 
 @pytest.mark.parametrize("target", ["//evil.com", "https://evil.com", "/\\evil.com", "/%5Cevil"])
@@ -105,3 +117,17 @@ async def test_the_binding_cookie_is_scoped_to_the_platform_callback(auth):
     assert "httponly" in cookie
     assert "max-age=600" in cookie
     assert "samesite=lax" in cookie
+
+
+async def test_a_platform_error_that_is_not_a_plain_code_never_reaches_the_dashboard_url(
+    auth, sign_in, query_of
+):
+    """Only codes travel to the dashboard: a sentence in the callback's error is dropped."""
+    async with auth.browser() as browser:
+        back = await sign_in(browser, "tiktok", stop_at_callback=True)
+        callback = httpx.URL(back.headers["location"]).copy_remove_param("code")
+        landed = await browser.get(
+            callback.copy_set_param("error", "Your account is locked, call +1 555 0100")
+        )
+    query = query_of(landed)
+    assert query == {"auth_error": "sign_in_failed", "platform": "tiktok"}

@@ -19,10 +19,14 @@ from starlette.requests import ClientDisconnect
 
 from cachalot_common.problems import Problem, field_errors, problem_response
 from cachalot_common.sessions import COOKIE_NAME, SessionError, read_session
-from cachalot_queue.media_store import NotAVideo, UploadTooLarge, store_upload
+from cachalot_queue.media_quota import DiskFull, MediaQuota, QuotaExceeded
+from cachalot_queue.media_store import NotAVideo, PartialLost, UploadTooLarge, store_upload
 from cachalot_queue.posts import PostService
 from cachalot_queue.schemas import MediaPublic, PostCreate, PostPage, PostPublic, PostsExport
 from cachalot_queue.tables import Media
+
+DISK_FULL_RETRY_AFTER_S = 300
+"""A full volume needs an operator; five minutes is a polite first wait."""
 
 VIDEO_TYPES = ("video/mp4", "video/quicktime", "video/webm", "application/octet-stream")
 
@@ -100,34 +104,32 @@ def build_router(
         """Send the file itself as the body (``curl --data-binary @v.mp4`` or ``-T v.mp4``).
 
         The type is recognised from the content (MP4, MOV, WebM; anything else
-        is 415), whatever Content-Type says. Larger than the cap → 413.
+        is 415), whatever Content-Type says. Larger than the cap → 413. Past the
+        client's media quota (stored videos and uploads in progress) → 413 with
+        ``used_bytes``, ``quota_bytes`` and ``upload_bytes``, before the body is
+        read when Content-Length is given; leaving less than the disk reserve
+        free → 507 with Retry-After.
         """
         limit = runtime.settings.max_media_bytes
         declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
+        size = int(declared) if declared and declared.isdigit() else None
+        if size is not None and size > limit:
             raise _too_large(limit)
+        quota: MediaQuota = runtime.media_quota
         media_id = uuid4()
         try:
+            # before the body is read: the disk's reserve, then the client's quota
+            quota.check_disk(size or 0)
+            await quota.hold(client_id=client_id, media_id=media_id, size=size or 0)
             stored = await store_upload(
-                request.stream(),
+                quota.metered(
+                    request.stream(), client_id=client_id, media_id=media_id, held=size or 0
+                ),
                 media_dir=runtime.settings.media_dir,
                 media_id=media_id,
                 max_bytes=limit,
             )
-        except UploadTooLarge as error:
-            raise _too_large(limit) from error
-        except ClientDisconnect as error:
-            raise Problem(
-                400, "The upload was interrupted before the end; send it again."
-            ) from error
-        except NotAVideo as error:
-            raise Problem(
-                415,
-                "Only MP4, MOV (QuickTime) and WebM videos are accepted; "
-                "this file is none of them.",
-            ) from error
-        async with runtime.factory() as session, session.begin():
-            session.add(
+            await quota.keep(
                 Media(
                     id=stored.id,
                     client_id=client_id,
@@ -139,6 +141,12 @@ def build_router(
                     created_at=clock(),
                 )
             )
+        except BaseException as failure:  # every way out drops the hold (the store drops the file)
+            await quota.release(media_id)
+            problem = _upload_problem(failure, limit=limit)
+            if problem is None:
+                raise
+            raise problem from failure
         return MediaPublic.model_validate(stored, from_attributes=True)
 
     @router.post("/posts", status_code=201, response_model=PostPublic, tags=["posts"])
@@ -202,6 +210,45 @@ def build_router(
         return post
 
     return router
+
+
+def _upload_problem(failure: BaseException, *, limit: int) -> Problem | None:
+    """The problem an upload failure answers with; None for anything else (re-raised)."""
+    if isinstance(failure, UploadTooLarge):
+        return _too_large(limit)
+    if isinstance(failure, QuotaExceeded):
+        return Problem(
+            413,
+            f"This upload ({failure.upload_bytes} bytes) would take the videos you keep here "
+            f"past your {failure.quota_bytes}-byte quota; {failure.used_bytes} bytes are used.",
+            title="Media quota exceeded",
+            type_="https://cachalot.dev/problems/media-quota-exceeded",
+            used_bytes=failure.used_bytes,
+            quota_bytes=failure.quota_bytes,
+            upload_bytes=failure.upload_bytes,
+        )
+    if isinstance(failure, DiskFull):
+        return Problem(
+            507,
+            "The server has no room for this video right now; try again later.",
+            title="Insufficient storage",
+            headers={"Retry-After": str(DISK_FULL_RETRY_AFTER_S)},
+            upload_bytes=failure.upload_bytes,
+        )
+    if isinstance(failure, ClientDisconnect):
+        return Problem(400, "The upload was interrupted before the end; send it again.")
+    if isinstance(failure, PartialLost):
+        return Problem(
+            503,
+            "The upload was interrupted on our side; send it again.",
+            headers={"Retry-After": "5"},
+        )
+    if isinstance(failure, NotAVideo):
+        return Problem(
+            415,
+            "Only MP4, MOV (QuickTime) and WebM videos are accepted; this file is none of them.",
+        )
+    return None
 
 
 def _too_large(limit: int) -> Problem:

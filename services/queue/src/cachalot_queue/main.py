@@ -43,6 +43,7 @@ from cachalot_common.topics import ACCOUNTS, POSTS_RESULT
 from cachalot_queue.api import build_router, on_validation_error
 from cachalot_queue.consumers import subscribe_batch
 from cachalot_queue.dispatch import Reconciler, Scheduler
+from cachalot_queue.media_quota import MediaQuota
 from cachalot_queue.metrics import run_depth_sampler
 from cachalot_queue.outbox import OutboxRelay, session_factory
 from cachalot_queue.posts import PostService
@@ -98,6 +99,18 @@ class Runtime:
     scheduler_wake: Wakeup = field(default_factory=Wakeup)
     relay_wake: Wakeup = field(default_factory=Wakeup)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    media_quota: MediaQuota = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.media_quota = MediaQuota(
+            self.factory,
+            media_dir=self.settings.media_dir,
+            quota_bytes=self.settings.media_quota_bytes,
+            disk_reserve_bytes=self.settings.media_disk_reserve_bytes,
+            partial_grace_s=self.settings.media_partial_grace_s,
+            lock_rows=self.postgres,
+            clock=self.clock,
+        )
 
     @property
     def postgres(self) -> bool:
@@ -158,6 +171,10 @@ def create_app(
         if settings.auto_migrate:
             await run_migrations_async(ALEMBIC_DIR, settings.database_url)
         settings.media_dir.mkdir(parents=True, exist_ok=True)
+        await runtime.media_quota.sweep()  # what a killed queue left mid-upload
+        runtime.tasks.append(
+            asyncio.create_task(runtime.media_quota.run_sweeper(), name="queue-media-sweeper")
+        )
         await start_broker(runtime.broker)
         if settings.run_workers:
             start_workers(runtime)

@@ -4,7 +4,9 @@ Bytes go chunk by chunk into ``.incoming/<id>.part`` inside the store (same
 file system, so the final rename is atomic), hashed on the way, checked
 against the size cap as they arrive (reading stops at the first byte over),
 sniffed from the first 4 KiB, fsynced, then renamed to ``<id>.<ext>``. A
-failed upload leaves nothing behind.
+failed upload leaves nothing behind, whatever ends it (an error, the client
+going away, the task being cancelled); what a killed process leaves is swept
+at the next start (:mod:`cachalot_queue.media_quota`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from typing import Final
 from uuid import UUID
 
 from cachalot_queue.sniff import SNIFF_BYTES, VideoType, mp4_duration, sniff
+
+INCOMING: Final = ".incoming"
+PART_SUFFIX: Final = ".part"
 
 EXTENSIONS: Final[dict[VideoType, str]] = {
     "video/mp4": ".mp4",
@@ -35,6 +40,10 @@ class NotAVideo(Exception):
     """The content is not MP4, MOV or WebM."""
 
 
+class PartialLost(Exception):
+    """The partial file went while the upload was written (another queue swept it)."""
+
+
 @dataclass(frozen=True, slots=True)
 class StoredMedia:
     id: UUID
@@ -48,10 +57,14 @@ class StoredMedia:
 async def store_upload(
     chunks: AsyncIterator[bytes], *, media_dir: Path, media_id: UUID, max_bytes: int
 ) -> StoredMedia:
-    """Write ``chunks`` into the store; raise before keeping anything bad."""
-    incoming = media_dir / ".incoming"
+    """Write ``chunks`` into the store; raise before keeping anything bad.
+
+    Raises :class:`UploadTooLarge` past ``max_bytes``, :class:`NotAVideo`,
+    :class:`PartialLost`, and whatever ``chunks`` raises (a disconnect, a quota).
+    """
+    incoming = media_dir / INCOMING
     incoming.mkdir(parents=True, exist_ok=True)
-    partial = incoming / f"{media_id}.part"
+    partial = incoming / f"{media_id}{PART_SUFFIX}"
     digest = hashlib.sha256()
     head = bytearray()
     kind: VideoType | None = None
@@ -76,7 +89,10 @@ async def store_upload(
             out.flush()
             await asyncio.to_thread(os.fsync, out.fileno())
         final = media_dir / f"{media_id}{EXTENSIONS[kind]}"
-        os.replace(partial, final)
+        try:
+            os.replace(partial, final)
+        except FileNotFoundError as error:
+            raise PartialLost("the partial upload was removed while it was written") from error
         await asyncio.to_thread(_fsync_dir, media_dir)
     except BaseException:
         partial.unlink(missing_ok=True)

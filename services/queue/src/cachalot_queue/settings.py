@@ -18,6 +18,22 @@ class QueueSettings(ServiceSettings, KafkaSettings):
     session_secret: SecretStr = Field(description="Verifies the client session cookie.")
     media_dir: Path = Path("./var/media")
     max_media_bytes: int = Field(default=4 * 1024**3, ge=1, description="Upload size cap.")
+    media_quota_bytes: int = Field(
+        default=20 * 1024**3,
+        ge=1,
+        description="Media one client may keep, stored and uploading together; over it → 413.",
+    )
+    media_disk_reserve_bytes: int = Field(
+        default=2 * 1024**3,
+        ge=0,
+        description="Free space an upload must leave on the media volume; short of it → 507.",
+    )
+    media_partial_grace_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="A partial upload untouched this long, written by no upload of this "
+        "process, was left by a stopped queue: removed at start and by the sweeper.",
+    )
     consumer_group: str = Field(default="queue", description="Kafka consumer group id.")
     run_workers: bool = Field(
         default=True, description="Run scheduler, reconciler and outbox relay in this process."

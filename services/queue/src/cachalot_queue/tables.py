@@ -2,6 +2,7 @@
 
 * ``accounts``: the queue's projection of auth's ``accounts.v1`` events;
 * ``media``: videos in the media store;
+* ``media_reservations``: bytes held for uploads in progress (the per-client quota);
 * ``posts`` and ``targets``: one target per (post, account), the unit of publishing;
 * ``outbox``: events written in the same transaction as the change they describe.
 """
@@ -79,6 +80,22 @@ class Media(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     content_type: Mapped[str] = mapped_column(String(32))
     duration_sec: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime]
+
+
+class MediaReservation(Base):
+    """Bytes held for one upload in progress, so parallel uploads share the quota.
+
+    Its id is the upload's media id (and the name of its ``.part`` file); the row
+    goes when the upload is stored (in the same transaction as its ``media`` row)
+    or fails, and at start for a part file that no longer exists.
+    """
+
+    __tablename__ = "media_reservations"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    client_id: Mapped[UUID] = mapped_column(index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime]
 
 

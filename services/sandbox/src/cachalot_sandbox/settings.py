@@ -6,6 +6,9 @@ embedded mode both sides agree without extra wiring.
 
 from __future__ import annotations
 
+from typing import Literal
+from urllib.parse import urlsplit
+
 from pydantic import Field, SecretStr
 
 from cachalot_common.settings import ServiceSettings
@@ -20,6 +23,11 @@ class SandboxSettings(ServiceSettings):
     # Telegram
     telegram_bot_token: SecretStr = SecretStr("123456789:AAsandboxsandboxsandboxsandboxsandb")
     telegram_bot_username: str = "cachalot_sandbox_bot"
+    telegram_bot_domain: str | None = Field(
+        default=None,
+        description="The domain linked to the bot (BotFather /setdomain); the login page "
+        "returns only there. Default: the host of CACHALOT_PUBLIC_URL.",
+    )
     # TikTok
     tiktok_client_key: str = "sandbox-tiktok-client-key"
     tiktok_client_secret: SecretStr = SecretStr("sandbox-tiktok-client-secret")
@@ -33,9 +41,47 @@ class SandboxSettings(ServiceSettings):
     # VK
     vk_client_id: str = "sandbox-vk-app-id"
     vk_client_secret: SecretStr = SecretStr("sandbox-vk-app-secret")
+    # Redirect URIs registered for our app at each platform (its developer console).
+    # Empty = the one callback per platform auth builds on CACHALOT_PUBLIC_URL.
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Origin auth builds its callbacks on (the same CACHALOT_PUBLIC_URL).",
+    )
+    tiktok_redirect_uris: list[str] = Field(
+        default_factory=list, description="JSON list; exact match, as TikTok's Login Kit."
+    )
+    google_redirect_uris: list[str] = Field(
+        default_factory=list, description="JSON list; exact match, as Google OAuth."
+    )
+    instagram_redirect_uris: list[str] = Field(
+        default_factory=list, description="JSON list; exact match, as Instagram Login."
+    )
+    vk_redirect_uris: list[str] = Field(
+        default_factory=list, description="JSON list; exact match, as VK ID."
+    )
     # Token lifetimes (seconds), so tests can make tokens expire quickly
     access_token_lifetime_s: int = 86400
     refresh_token_lifetime_s: int = 31536000
 
-    def public_url(self) -> str:
+    def redirect_uris(self, platform: Literal["tiktok", "youtube", "instagram", "vk"]) -> list[str]:
+        """The redirect URIs registered for our app at ``platform`` (auth's platform name).
+
+        The explicit list when set, else auth's own callback for that platform,
+        ``<CACHALOT_PUBLIC_URL>/api/v1/auth/<platform>/callback``, so embedded mode
+        and compose agree with auth without more wiring.
+        """
+        explicit = {
+            "tiktok": self.tiktok_redirect_uris,
+            "youtube": self.google_redirect_uris,
+            "instagram": self.instagram_redirect_uris,
+            "vk": self.vk_redirect_uris,
+        }[platform]
+        return list(explicit) or [f"{self.public_url.rstrip('/')}/api/v1/auth/{platform}/callback"]
+
+    def bot_domain(self) -> str:
+        """The one host the Telegram login page sends people back to."""
+        return self.telegram_bot_domain or (urlsplit(self.public_url).hostname or "")
+
+    def base_url(self) -> str:
+        """Where clients reach the sandbox itself (upload and avatar URLs are built on it)."""
         return (self.sandbox_public_url or f"http://127.0.0.1:{self.http_port}").rstrip("/")

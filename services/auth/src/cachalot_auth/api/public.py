@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -13,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from cachalot_auth.api.deps import Services, current_session, services
 from cachalot_auth.browser_binding import cookie_name, safe_next
 from cachalot_auth.clients import ChannelRefused, NotFound, NotSignedIn
-from cachalot_auth.messages import explain
 from cachalot_auth.posts_archive import PostsUnavailable
 from cachalot_auth.signin import SignInFailed
 from cachalot_common.problems import Problem
@@ -55,12 +55,20 @@ def _platform(platform: str) -> str:
     return platform
 
 
+_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
 def _dashboard_error(svc: Services, platform: str, failure: SignInFailed) -> RedirectResponse:
-    query = {
-        "auth_error": failure.code,
-        "platform": platform,
-        "message": explain(failure.code, platform, missing=failure.missing, detail=failure.detail),
-    }
+    """302 to the dashboard with codes only: ``auth_error``, ``platform``, and when known
+    the platform's own ``reason`` code and the ``missing_scopes`` names.
+
+    No sentence travels in the URL: the dashboard words each code itself, so a
+    hand-made link cannot put someone else's text on our page (issue 8, item 9).
+    A reason that is not a plain code (it came from the callback's query) is dropped.
+    """
+    query = {"auth_error": failure.code, "platform": platform}
+    if _CODE.fullmatch(failure.detail):
+        query["reason"] = failure.detail
     if failure.missing:
         query["missing_scopes"] = ",".join(failure.missing)
     return RedirectResponse(f"{svc.settings.dashboard_path}?{urlencode(query)}", status_code=302)

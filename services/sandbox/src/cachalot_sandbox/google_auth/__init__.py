@@ -24,6 +24,7 @@ from cachalot_sandbox.settings import SandboxSettings
 
 
 def create_router(settings: SandboxSettings) -> APIRouter:
+    STATE.set_redirect_uris(settings.redirect_uris("youtube"))
     STATE.set_defaults(
         {
             "access_token_lifetime_s": settings.access_token_lifetime_s,

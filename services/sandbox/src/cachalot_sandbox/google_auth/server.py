@@ -32,6 +32,7 @@ from cachalot_sandbox.oauthkit.consent import (
     PageError,
     RedirectError,
     authorize,
+    registered_redirect_uri,
 )
 from cachalot_sandbox.oauthkit.errors import OAuthError, invalid_client, invalid_grant
 from cachalot_sandbox.oauthkit.http import (
@@ -70,9 +71,17 @@ def oauth_router(settings: SandboxSettings) -> APIRouter:
     def parse(params: dict[str, str]) -> AuthorizeRequest:
         if params.get("client_id") != client_id:
             raise PageError("invalid_client", "The OAuth client was not found.", status=401)
-        redirect_uri = params.get("redirect_uri", "")
-        if not re.match(r"^https?://[^#]+$", redirect_uri):
-            raise PageError("redirect_uri_mismatch", "redirect_uri must be an absolute URL.")
+        redirect_uri = registered_redirect_uri(
+            params,
+            STATE,
+            malformed=PageError("redirect_uri_mismatch", "redirect_uri must be an absolute URL."),
+            # Google's "Access blocked" page for a URI not listed on the OAuth client
+            unregistered=PageError(
+                "redirect_uri_mismatch",
+                "Access blocked: This app's request is invalid. You can't sign in because this "
+                "app sent an invalid request. Error 400: redirect_uri_mismatch",
+            ),
+        )
         raw_scope = params.get("scope", "")
         scopes = tuple(dict.fromkeys(normalise(s) for s in raw_scope.split(" ") if s))
         req = AuthorizeRequest(

@@ -29,6 +29,7 @@ from cachalot_sandbox.settings import SandboxSettings
 
 
 def create_router(settings: SandboxSettings) -> APIRouter:
+    STATE.set_redirect_uris(settings.redirect_uris("instagram"))
     router = APIRouter()
     router.include_router(api_router(settings))
     router.include_router(control_router(STATE))

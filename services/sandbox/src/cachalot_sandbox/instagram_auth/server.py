@@ -18,6 +18,7 @@ from cachalot_sandbox.oauthkit.consent import (
     PageError,
     RedirectError,
     authorize,
+    registered_redirect_uri,
 )
 from cachalot_sandbox.oauthkit.errors import OAuthError, invalid_client, invalid_grant
 from cachalot_sandbox.oauthkit.http import bearer, read_form, require, token_call
@@ -95,9 +96,16 @@ def api_router(settings: SandboxSettings) -> APIRouter:
     def parse(params: dict[str, str]) -> AuthorizeRequest:
         if params.get("client_id") != app_id:
             raise PageError("invalid_client", "Invalid platform app.")
-        redirect_uri = params.get("redirect_uri", "")
-        if not re.match(r"^https?://[^#]+$", redirect_uri):
-            raise PageError("invalid_request", "Invalid redirect_uri.")
+        redirect_uri = registered_redirect_uri(
+            params,
+            STATE,
+            malformed=PageError("invalid_request", "Invalid redirect_uri."),
+            # Instagram's page for a URI not in the app's Valid OAuth Redirect URIs
+            unregistered=PageError(
+                "invalid_request",
+                "Invalid Request: Request parameters are invalid: Invalid redirect_uri",
+            ),
+        )
         scopes = tuple(s for s in re.split(r"[,\s]+", params.get("scope", "")) if s)
         req = AuthorizeRequest(
             client_id=app_id,

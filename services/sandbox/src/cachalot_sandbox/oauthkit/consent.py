@@ -8,6 +8,11 @@ space separated), or by POSTing the form fields ``decision``, ``sandbox_user``
 and ``granted_scope`` (repeated) themselves. A test that only follows
 redirects sets ``{"auto_consent": 1}`` (or -1 to deny) through
 ``POST /sandbox/oauth/<platform>/config`` instead.
+
+Like the platforms, the page refuses (an error page, never a redirect) a
+``redirect_uri`` that is not registered for the app: by default auth's callback
+built on ``CACHALOT_PUBLIC_URL``, or the list in ``CACHALOT_<P>_REDIRECT_URIS``;
+tests register more with ``POST /sandbox/oauth/<platform>/redirect-uris``.
 """
 
 from __future__ import annotations
@@ -88,6 +93,31 @@ class ConsentFlow:
         if not user_id:
             return self.users[0]
         return next((u for u in self.users if user_id in (u.id, u.username)), None)
+
+
+_ABSOLUTE_URL = re.compile(r"^https?://[^#]+$")
+
+
+def registered_redirect_uri(
+    params: Mapping[str, str],
+    state: PlatformState,
+    *,
+    malformed: PageError,
+    unregistered: PageError,
+) -> str:
+    """The request's ``redirect_uri`` when it is registered for the app, else a page error.
+
+    Checked before anything is sent back to the client: an error for any other
+    parameter goes to the redirect URI, so it must be one the app registered
+    (RFC 6749 §4.1.2.1: the server must not redirect to an invalid URI). Every
+    platform we fake compares the whole string (platforms.md).
+    """
+    redirect_uri = params.get("redirect_uri", "")
+    if not _ABSOLUTE_URL.match(redirect_uri):
+        raise malformed
+    if not state.redirect_uri_registered(redirect_uri):
+        raise unregistered
+    return redirect_uri
 
 
 def split_scopes(raw: str) -> list[str]:

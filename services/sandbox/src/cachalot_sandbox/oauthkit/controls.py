@@ -8,6 +8,9 @@
   ``GET`` lists them, ``DELETE`` clears them.
 - ``GET /stats``: token-endpoint calls per grant type, plus other counters.
 - ``POST /users/{subject}/revoke``: the user removes the app at the platform.
+- ``GET|POST /redirect-uris``: the redirect URIs registered for our app; POST a
+  JSON list to register more until the next reset (the authorize page refuses
+  any other, as the platforms do).
 - ``POST /reset``: forget this platform's state only.
 """
 
@@ -63,6 +66,14 @@ def control_router(state: PlatformState) -> APIRouter:
     @router.post("/users/{subject}/revoke")
     async def revoke_user(subject: str) -> dict[str, int]:
         return {"revoked_grants": state.revoke_subject(subject)}
+
+    @router.get("/redirect-uris")
+    async def redirect_uris() -> list[str]:
+        return sorted(state.redirect_uris)
+
+    @router.post("/redirect-uris")
+    async def register_redirect_uris(uris: list[str] = Body(...)) -> list[str]:
+        return state.register_redirect_uris(uris)
 
     @router.post("/reset")
     async def reset() -> dict[str, str]:

@@ -90,6 +90,8 @@ class PlatformState:
         self.consents: dict[tuple[str, str], set[str]] = {}
         self.faults: deque[Fault] = deque()
         self.calls: Counter[str] = Counter()
+        self._registered_defaults: frozenset[str] = frozenset()
+        self.redirect_uris: set[str] = set()
 
     # ---- configuration and controls -------------------------------------------------
 
@@ -98,6 +100,23 @@ class PlatformState:
         with self._lock:
             self._defaults.update(defaults)
             self.config = dict(self._defaults)
+
+    def set_redirect_uris(self, uris: list[str]) -> None:
+        """Redirect URIs registered from settings (called when the router is built)."""
+        with self._lock:
+            self._registered_defaults = frozenset(uris)
+            self.redirect_uris = set(uris)
+
+    def register_redirect_uris(self, uris: list[str]) -> list[str]:
+        """Register more, as a developer adds one in the platform's console; until reset."""
+        with self._lock:
+            self.redirect_uris.update(uris)
+            return sorted(self.redirect_uris)
+
+    def redirect_uri_registered(self, uri: str) -> bool:
+        """Exact string match, as TikTok, Google, Instagram and VK ID compare."""
+        with self._lock:
+            return uri in self.redirect_uris
 
     def configure(self, values: dict[str, float]) -> dict[str, float]:
         with self._lock:
@@ -154,6 +173,7 @@ class PlatformState:
     def reset(self) -> None:
         with self._lock:
             self.config = dict(self._defaults)
+            self.redirect_uris = set(self._registered_defaults)
             self.codes.clear()
             self.grants.clear()
             self.refresh_tokens.clear()

@@ -51,12 +51,23 @@ def login_fields(user: TelegramUser, auth_date: int | None = None) -> dict[str, 
     }
 
 
-def _check_return_to(return_to: str) -> str:
+def _check_return_to(return_to: str, domain: str) -> str:
+    """``return_to`` when it is an absolute URL on the bot's domain, else a 400 problem.
+
+    Telegram sends the login back only to the domain linked to the bot with
+    BotFather's /setdomain, answering "Bot domain invalid" otherwise.
+    """
     if not _URL.fullmatch(return_to):
         raise Problem(
             400,
             "return_to must be an absolute http(s) URL.",
             errors=[{"field": "return_to", "message": "not an absolute http(s) URL"}],
+        )
+    if urlsplit(return_to).hostname != domain:
+        raise Problem(
+            400,
+            "Bot domain invalid",
+            errors=[{"field": "return_to", "message": "not on the domain linked to the bot"}],
         )
     return return_to
 
@@ -80,7 +91,7 @@ def widget_router(settings: SandboxSettings) -> APIRouter:
         user: int | None = None,
         sandbox_auto: str | None = None,
     ) -> Response:
-        target = _check_return_to(return_to)
+        target = _check_return_to(return_to, settings.bot_domain())
         if sandbox_auto and user is not None:
             return _redirect(target, sign(login_fields(find_user(user)), bot_token))
         return _page(settings.telegram_bot_username, target, request.url.path)
@@ -88,7 +99,7 @@ def widget_router(settings: SandboxSettings) -> APIRouter:
     @router.post("/login", response_model=None)
     async def login(request: Request) -> Response:
         form = await request.form()
-        target = _check_return_to(str(form.get("return_to", "")))
+        target = _check_return_to(str(form.get("return_to", "")), settings.bot_domain())
         raw = str(form.get("user", ""))
         if not raw.isdigit():
             raise Problem(

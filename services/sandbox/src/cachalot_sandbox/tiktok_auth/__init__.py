@@ -25,6 +25,7 @@ from cachalot_sandbox.tiktok_auth.server import STATE, api_router
 
 
 def create_router(settings: SandboxSettings) -> APIRouter:
+    STATE.set_redirect_uris(settings.redirect_uris("tiktok"))
     STATE.set_defaults(
         {
             "access_token_lifetime_s": settings.access_token_lifetime_s,

@@ -17,6 +17,7 @@ from cachalot_sandbox.oauthkit.consent import (
     PageError,
     RedirectError,
     authorize,
+    registered_redirect_uri,
 )
 from cachalot_sandbox.oauthkit.errors import (
     OAuthError,
@@ -105,9 +106,17 @@ def api_router(settings: SandboxSettings) -> APIRouter:
     def parse(params: dict[str, str]) -> AuthorizeRequest:
         if params.get("client_key") != settings.tiktok_client_key:
             raise PageError("invalid_client", "client_key is missing or unknown.")
-        redirect_uri = params.get("redirect_uri", "")
-        if not re.match(r"^https?://[^#]+$", redirect_uri):
-            raise PageError("invalid_request", "redirect_uri must be an absolute http(s) URL.")
+        redirect_uri = registered_redirect_uri(
+            params,
+            STATE,
+            malformed=PageError("invalid_request", "redirect_uri must be an absolute http(s) URL."),
+            # TikTok's own page for a URI not registered in the developer portal
+            unregistered=PageError(
+                "redirect_uri",
+                "We couldn't log in with TikTok. This may be due to specific app settings. "
+                "If you're a developer, correct the following and try again: redirect_uri",
+            ),
+        )
         raw_scope = params.get("scope", "")
         req = AuthorizeRequest(
             client_id=params["client_key"],

@@ -18,6 +18,7 @@ from cachalot_sandbox.oauthkit.consent import (
     PageError,
     RedirectError,
     authorize,
+    registered_redirect_uri,
 )
 from cachalot_sandbox.oauthkit.errors import (
     OAuthError,
@@ -81,9 +82,16 @@ def api_router(settings: SandboxSettings) -> APIRouter:
     def parse(params: dict[str, str]) -> AuthorizeRequest:
         if params.get("client_id") != client_id:
             raise PageError("invalid_client", "Unknown client_id.")
-        redirect_uri = params.get("redirect_uri", "")
-        if not re.match(r"^https?://[^#]+$", redirect_uri):
-            raise PageError("invalid_request", "redirect_uri must be an absolute URL.")
+        redirect_uri = registered_redirect_uri(
+            params,
+            STATE,
+            malformed=PageError("invalid_request", "redirect_uri must be an absolute URL."),
+            # VK's answer for a URI not among the app's trusted redirect URLs
+            unregistered=PageError(
+                "invalid_request",
+                "redirect_uri is incorrect, check application domain in the settings page",
+            ),
+        )
         raw_scope = params.get("scope") or DEFAULT_SCOPE
         req = AuthorizeRequest(
             client_id=client_id,
