@@ -116,6 +116,10 @@ class MemoryRevocations:
     entry is kept until the sessions it ends expire (``expires_at``, Unix
     seconds); :meth:`prune` drops the ones past it. Adding is idempotent, so
     a redelivered event changes nothing.
+
+    A cut compares whole seconds (``iat`` has no more): a session issued in
+    the very second of a cut, after it, is refused too and must sign in
+    again. An erased client gets no new session at all (its id is gone).
     """
 
     def __init__(self) -> None:

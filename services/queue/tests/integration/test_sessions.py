@@ -170,7 +170,8 @@ async def test_an_upload_that_races_the_erasure_is_refused_and_nothing_of_it_is_
         clock=now,
     )
     await other_replica.on_session(erased(late.id))
-    assert not runtime.revocations.memory.is_revoked(late.session)  # type: ignore[arg-type]
+    assert late.session is not None
+    assert not runtime.revocations.memory.is_revoked(late.session)
     before = set(runtime.settings.media_dir.iterdir())
     response = await late.http.post(
         "/api/v1/media",
