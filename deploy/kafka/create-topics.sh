@@ -16,12 +16,14 @@ REPLICATION="${KAFKA_REPLICATION_FACTOR:-1}"
 MIN_ISR="${KAFKA_MIN_ISR:-1}"
 KAFKA_BIN="${KAFKA_BIN:-/opt/kafka/bin}"
 WEEK_MS=604800000
+SESSIONS_RETENTION_MS=1296000000  # 15 days: longer than a session lives (14 days)
 DLQ_RETENTION_MS=2592000000  # 30 days: time for an operator to look at poison messages
 
 # topic  partitions  retention.ms
 TOPICS=(
   "contact.submitted.v1 3 ${WEEK_MS}"
   "accounts.v1 6 ${WEEK_MS}"
+  "sessions.v1 3 ${SESSIONS_RETENTION_MS}"
   "posts.publish.tiktok.v1 12 ${WEEK_MS}"
   "posts.publish.youtube.v1 12 ${WEEK_MS}"
   "posts.publish.instagram.v1 12 ${WEEK_MS}"

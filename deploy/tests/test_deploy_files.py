@@ -140,6 +140,7 @@ def expected_topics() -> set[str]:
     names = {
         topics.CONTACT_SUBMITTED,
         topics.ACCOUNTS,
+        topics.SESSIONS,
         topics.POSTS_RESULT,
         topics.POSTS_STATUS,
         topics.NOTIFY,

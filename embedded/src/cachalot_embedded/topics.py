@@ -19,6 +19,7 @@ from cachalot_common.topics import (
     NOTIFY,
     POSTS_RESULT,
     POSTS_STATUS,
+    SESSIONS,
     dlq,
     publish_topic,
 )
@@ -28,7 +29,7 @@ PUBLISH_PARTITIONS = 4
 
 def planned_topics() -> list[NewTopic]:
     """Every DESIGN topic and its DLQ; publish topics with several partitions."""
-    plain = [CONTACT_SUBMITTED, ACCOUNTS, POSTS_RESULT, POSTS_STATUS, NOTIFY]
+    plain = [CONTACT_SUBMITTED, ACCOUNTS, SESSIONS, POSTS_RESULT, POSTS_STATUS, NOTIFY]
     publish = [publish_topic("tiktok"), publish_topic("youtube")]
     topics = [NewTopic(name, num_partitions=1, replication_factor=1) for name in plain]
     topics += [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer
 from faststream.kafka import TestKafkaBroker
@@ -86,3 +87,46 @@ async def test_real_broker_parks_poison_and_delivers_the_next_good_message(
     assert records[0].key == b"bad"
     headers = dict(records[0].headers)
     assert b"undecodable" in headers["x-dlq-reason"]
+
+
+async def test_every_broadcast_subscriber_reads_the_whole_topic_and_retries_a_failure(
+    kafka_bootstrap: str, kafka_idempotence: bool
+) -> None:
+    topic = f"b{uuid.uuid4().hex[:8]}.v1"
+    settings = KafkaSettings(kafka_bootstrap=kafka_bootstrap, kafka_idempotence=kafka_idempotence)
+    first = build_broker(settings, client_id="replica-1")
+    second = build_broker(settings, client_id="replica-2")
+    seen: dict[str, list[uuid.UUID]] = {"replica-1": [], "replica-2": []}
+    failures = [1]
+
+    def recorder(name: str) -> Callable[[ContactSubmitted], Awaitable[None]]:
+        async def handle(event: ContactSubmitted) -> None:
+            if name == "replica-1" and failures:
+                failures.pop()
+                raise RuntimeError("database away for a moment")
+            seen[name].append(event.event_id)
+
+        return handle
+
+    events = [_event(), _event()]
+    await first.start()  # publish before the subscribers exist: they read from the start
+    try:
+        for event in events:
+            await publish_event(first, topic, event, key="k")
+    finally:
+        await first.stop()
+    first = build_broker(settings, client_id="replica-1")
+    subscribe(first, topic, ContactSubmitted, recorder("replica-1"), group_id=None)
+    subscribe(second, topic, ContactSubmitted, recorder("replica-2"), group_id=None)
+    await first.start()
+    await second.start()
+    try:
+        wanted = [e.event_id for e in events]
+        for _ in range(300):
+            if seen["replica-1"] == wanted and seen["replica-2"] == wanted:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await first.stop()
+        await second.stop()
+    assert seen == {"replica-1": wanted, "replica-2": wanted}

@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from cachalot_common.events import AccountChanged, PublishResult
 from cachalot_common.kafka import encode
-from cachalot_common.sessions import COOKIE_NAME, issue_session
+from cachalot_common.sessions import COOKIE_NAME, Session, issue_session
 from cachalot_common.topics import ACCOUNTS, NOTIFY, POSTS_RESULT, POSTS_STATUS, publish_topic
 from cachalot_queue.main import Runtime, create_app
 from cachalot_queue.settings import QueueSettings
@@ -188,10 +188,10 @@ class QueueServer:
 
     def client(self, client_id: uuid.UUID | None = None) -> ApiClient:
         client_id = client_id or uuid.uuid4()
-        token, _ = issue_session(client_id=client_id, secret=SECRET, lifetime_s=3600)
+        token, session = issue_session(client_id=client_id, secret=SECRET, lifetime_s=3600)
         http = httpx.AsyncClient(base_url=self.base_url, cookies={COOKIE_NAME: token}, timeout=30.0)
         self.clients.append(http)
-        return ApiClient(self, client_id, http)
+        return ApiClient(self, client_id, http, session)
 
     async def target(self, target_id: Any) -> Target:
         async with self.runtime.reader() as session:
@@ -218,10 +218,17 @@ class QueueServer:
 class ApiClient:
     """One signed-in client of the queue's API, with its connected accounts."""
 
-    def __init__(self, server: QueueServer, client_id: uuid.UUID, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        server: QueueServer,
+        client_id: uuid.UUID,
+        http: httpx.AsyncClient,
+        session: Session | None = None,
+    ) -> None:
         self.server = server
         self.id = client_id
         self.http = http
+        self.session = session
 
     async def account(self, platform: str, event: str = "connected", **extra: Any) -> uuid.UUID:
         account_id = extra.pop("account_id", None) or uuid.uuid4()

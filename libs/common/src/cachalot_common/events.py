@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cachalot_common.topics import Platform
 
@@ -198,3 +198,38 @@ class NotifyRequested(Event):
     recipient: str | None = Field(default=None, description="Email address; none for operator.")
     subject: str | None = None
     text: str = Field(min_length=1, max_length=3500)
+
+
+# --- sessions.v1 -----------------------------------------------------------------------
+
+SessionEndType = Literal["revoked", "all_revoked", "client_erased"]
+
+
+class SessionEnded(Event):
+    """Client sessions that ended before their expiry (auth → every client-facing service).
+
+    * ``revoked``: the one session ``session_id`` (logout);
+    * ``all_revoked``: every session of ``client_id`` issued up to ``occurred_at``;
+    * ``client_erased``: the same, and the client no longer exists (``DELETE
+      /api/v1/me``): nothing of it may be kept or accepted any more.
+
+    Keyed by client id. A consumer refuses the sessions until ``expires_at``
+    and may forget the revocation after it (the cookie has expired by then).
+    """
+
+    type: SessionEndType
+    client_id: UUID
+    session_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The session that ended (type revoked); none for the other types.",
+    )
+    expires_at: datetime = Field(
+        description="When the last session this ends would have expired (UTC)."
+    )
+
+    @model_validator(mode="after")
+    def _session_named_only_when_one_ends(self) -> SessionEnded:
+        if (self.type == "revoked") != (self.session_id is not None):
+            raise ValueError("session_id is required for type revoked and only for it")
+        return self

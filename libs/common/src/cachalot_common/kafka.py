@@ -103,7 +103,7 @@ def subscribe(
     model: type[ModelT],
     handler: Callable[[ModelT], Awaitable[None]],
     *,
-    group_id: str,
+    group_id: str | None,
     **options: Any,
 ) -> None:
     """Register ``handler`` for ``topic`` with decode-or-DLQ and ack-after-success.
@@ -111,7 +111,15 @@ def subscribe(
     The handler receives the decoded model. Decoding happens here, not in
     FastStream's argument validation, so a poison message is caught, sent to
     ``<topic>.dlq`` and acknowledged instead of being retried forever.
+
+    ``group_id=None`` makes a broadcast subscriber: no group, so every
+    replica reads every partition from the start of the topic (nothing is
+    committed; a restart reads it again, so the handler must be idempotent).
+    A failed handler rewinds to its message, which is delivered again, as a
+    group subscriber's would be. For state each replica keeps in memory,
+    such as session revocations.
     """
+    broadcast = group_id is None
 
     async def consume(body: bytes, message: KafkaMessage) -> None:
         try:
@@ -119,10 +127,19 @@ def subscribe(
         except ValidationError as error:
             await send_to_dlq(broker, topic, message, reason=describe_validation_error(error))
             return
-        await handler(event)
+        try:
+            await handler(event)
+        except Exception:
+            if broadcast:  # no group to commit to: rewind so the message comes again
+                await message.nack()
+            raise
 
     consume.__name__ = f"on_{topic.replace('.', '_')}"
     options.setdefault("auto_offset_reset", "earliest")
+    if broadcast:
+        options["ack_policy"] = AckPolicy.MANUAL  # a commit needs a group
+        for group_only in ("session_timeout_ms", "heartbeat_interval_ms"):
+            options.pop(group_only, None)
     broker.subscriber(topic, group_id=group_id, decoder=raw_body, **options)(consume)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cachalot_auth.custody import TokenVault
@@ -25,7 +25,7 @@ from cachalot_auth.models import (
     Token,
     utcnow,
 )
-from cachalot_auth.outbox import account_event
+from cachalot_auth.outbox import account_event, session_event
 from cachalot_auth.providers.base import (
     PlatformOAuthError,
     PlatformUnavailable,
@@ -105,6 +105,17 @@ class ClientService:
             raise NotSignedIn()
         return client
 
+    async def live(self, session: Session | None) -> Session | None:
+        """``session`` if our sessions table still holds it unrevoked and unexpired, else None."""
+        if session is None:
+            return None
+        async with self._factory() as db:
+            try:
+                await self.client_of(db, session)
+            except NotSignedIn:
+                return None
+        return session
+
     async def me(self, session: Session | None) -> dict[str, Any]:
         async with self._factory() as db:
             client = await self.client_of(db, session)
@@ -129,14 +140,27 @@ class ClientService:
         return await self.me(session)
 
     async def logout(self, session: Session | None) -> None:
+        """Revoke the session here and tell every service (``sessions.v1`` ``revoked``)."""
         if session is None:
             return
         async with self._factory() as db, db.begin():
-            await db.execute(
+            result = await db.execute(
                 update(SessionRow)
                 .where(SessionRow.id == session.session_id, SessionRow.revoked_at.is_(None))
                 .values(revoked_at=utcnow())
+                .returning(SessionRow.expires_at)
             )
+            row = result.first()
+            if row is None:  # already ended: nothing new to tell
+                return
+            session_event(
+                db,
+                "revoked",
+                client_id=session.client_id,
+                session_id=session.session_id,
+                expires_at=row.expires_at,
+            )
+        self._on_commit()
 
     async def accounts(self, session: Session | None) -> list[dict[str, Any]]:
         async with self._factory() as db:
@@ -295,6 +319,12 @@ class ClientService:
                 await db.scalars(select(Account).where(Account.client_id == client.id))
             ).all():
                 account_event(db, account, "deleted", reason="the client erased their data")
+            longest = await db.scalar(
+                select(func.max(SessionRow.expires_at)).where(SessionRow.client_id == client.id)
+            )
+            session_event(  # session is live here, so longest is not None
+                db, "client_erased", client_id=client.id, expires_at=longest or utcnow()
+            )
             await db.execute(delete(LeaseAudit).where(LeaseAudit.client_id == client.id))
             await db.execute(delete(Account).where(Account.client_id == client.id))
             await db.execute(delete(SessionRow).where(SessionRow.client_id == client.id))

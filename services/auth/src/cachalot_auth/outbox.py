@@ -1,4 +1,4 @@
-"""Outbox for ``accounts.v1``: the event is written in the change's transaction.
+"""Outbox for ``accounts.v1`` and ``sessions.v1``: the event is written in the change's transaction.
 
 The relay publishes unsent rows in id order and marks them sent; a broker
 that is down (or restarted empty) just means the rows wait. Delivery is
@@ -12,13 +12,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
+from uuid import UUID
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cachalot_auth.models import Account, OutboxMessage, utcnow
 from cachalot_common import topics
-from cachalot_common.events import AccountChanged
+from cachalot_common.events import AccountChanged, SessionEnded, SessionEndType
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,31 @@ def account_event(
     )
     session.add(
         OutboxMessage(topic=topics.ACCOUNTS, key=account.id, payload=event.model_dump_json())
+    )
+    return event
+
+
+def session_event(
+    session: AsyncSession,
+    type_: SessionEndType,
+    *,
+    client_id: str | UUID,
+    expires_at: datetime,
+    session_id: str | None = None,
+) -> SessionEnded:
+    """Add a ``sessions.v1`` event (key = client id) to the current transaction.
+
+    ``expires_at``: when the last session it ends would have expired, so
+    other services know how long to refuse it.
+    """
+    event = SessionEnded(
+        type=type_,
+        client_id=UUID(str(client_id)),
+        session_id=session_id,
+        expires_at=expires_at,
+    )
+    session.add(
+        OutboxMessage(topic=topics.SESSIONS, key=str(client_id), payload=event.model_dump_json())
     )
     return event
 

@@ -105,7 +105,7 @@ async def test_export_and_erase_remove_everything_of_the_client(
         assert (await browser.delete("/api/v1/me")).status_code == 204
         assert (await browser.get("/api/v1/me")).status_code == 401
     await auth.app.state.relay.drain()
-    assert auth.events.types()[-2:] == ["revoked", "deleted"]
+    assert auth.events.types()[-3:] == ["revoked", "deleted", "client_erased"]
 
 
 async def test_an_account_connected_to_one_client_cannot_be_taken_by_another(

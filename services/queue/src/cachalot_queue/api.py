@@ -1,8 +1,9 @@
 """HTTP entry points: thin routes that turn requests into service calls.
 
 Every route needs the client session (cookie ``cachalot_session``), checked
-locally with the shared secret. Validation errors name fields the way the
-client wrote them: ``targets[1].youtube.title``.
+locally with the shared secret and the revocations auth's ``sessions.v1``
+feed brought (``CurrentClient``: no call to auth per request). Validation
+errors name fields the way the client wrote them: ``targets[1].youtube.title``.
 """
 
 from __future__ import annotations
@@ -12,16 +13,17 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
 from cachalot_common.problems import Problem, field_errors, problem_response
-from cachalot_common.sessions import COOKIE_NAME, SessionError, read_session
+from cachalot_common.sessions import CurrentClient
 from cachalot_queue.media_quota import DiskFull, MediaQuota, QuotaExceeded
 from cachalot_queue.media_store import NotAVideo, PartialLost, UploadTooLarge, store_upload
 from cachalot_queue.posts import PostService
+from cachalot_queue.revocations import ClientErased, Revocations
 from cachalot_queue.schemas import MediaPublic, PostCreate, PostPage, PostPublic, PostsExport
 from cachalot_queue.tables import Media
 
@@ -62,18 +64,19 @@ async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def current_client(request: Request) -> UUID:
-    """The signed-in client, from the session cookie auth issued."""
-    secret = request.app.state.runtime.settings.session_secret.get_secret_value()
+ClientId = CurrentClient
+
+
+async def refuse_if_erased(revocations: Revocations, client_id: UUID) -> None:
+    """After a write: a client erased meanwhile keeps nothing and gets a 401 problem."""
     try:
-        return read_session(request.cookies.get(COOKIE_NAME), secret=secret).client_id
-    except SessionError as error:
+        await revocations.refuse_if_erased(client_id)
+    except ClientErased as error:
         raise Problem(
-            401, "Sign in first: this needs a valid session.", title="Not signed in"
+            401,
+            "This session has ended (signed out or erased); sign in again.",
+            title="Not signed in",
         ) from error
-
-
-ClientId = Annotated[UUID, Depends(current_client)]
 
 
 def build_router(
@@ -147,6 +150,7 @@ def build_router(
             if problem is None:
                 raise
             raise problem from failure
+        await refuse_if_erased(runtime.revocations, client_id)
         return MediaPublic.model_validate(stored, from_attributes=True)
 
     @router.post("/posts", status_code=201, response_model=PostPublic, tags=["posts"])
@@ -168,6 +172,7 @@ def build_router(
         created = await posts.create(
             client_id=client_id, body=body, idempotency_key=idempotency_key, now=clock()
         )
+        await refuse_if_erased(runtime.revocations, client_id)
         if created.replayed:
             response.headers["Idempotent-Replayed"] = "true"
         else:

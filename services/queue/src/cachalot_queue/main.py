@@ -32,14 +32,19 @@ from cachalot_common.db import (
     run_migrations,
     run_migrations_async,
 )
-from cachalot_common.events import AccountChanged, PublishResult, utcnow
+from cachalot_common.events import AccountChanged, PublishResult, SessionEnded, utcnow
 from cachalot_common.health import broker_check
 from cachalot_common.kafka import build_broker, consumer_options, start_broker, subscribe
 from cachalot_common.logging import setup_logging
 from cachalot_common.redaction import register_secret
+from cachalot_common.sessions import (
+    MemoryRevocations,
+    SessionVerifier,
+    install_session_verifier,
+)
 from cachalot_common.settings import load_settings
 from cachalot_common.telemetry import setup_tracing
-from cachalot_common.topics import ACCOUNTS, POSTS_RESULT
+from cachalot_common.topics import ACCOUNTS, POSTS_RESULT, SESSIONS
 from cachalot_queue.api import build_router, on_validation_error
 from cachalot_queue.consumers import subscribe_batch
 from cachalot_queue.dispatch import Reconciler, Scheduler
@@ -48,6 +53,7 @@ from cachalot_queue.metrics import run_depth_sampler
 from cachalot_queue.outbox import OutboxRelay, session_factory
 from cachalot_queue.posts import PostService
 from cachalot_queue.results import EventHandlers
+from cachalot_queue.revocations import Revocations
 from cachalot_queue.settings import QueueSettings
 from cachalot_queue.states import RetryPolicy
 from cachalot_queue.wakeup import Wakeup
@@ -96,6 +102,7 @@ class Runtime:
     broker: KafkaBroker
     clock: Callable[[], datetime]
     rng: random.Random
+    revocations: Revocations
     scheduler_wake: Wakeup = field(default_factory=Wakeup)
     relay_wake: Wakeup = field(default_factory=Wakeup)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -127,14 +134,23 @@ def create_app(
     tracer = setup_tracing(SERVICE, otlp_endpoint=settings.otlp_endpoint)
     engine = build_engine(settings.database_url)
     reader = build_reader(settings.database_url, engine)
+    factory = session_factory(engine)
+    reader_factory = session_factory(reader)
     runtime = Runtime(
         settings=settings,
         engine=engine,
-        factory=session_factory(engine),
-        reader=session_factory(reader),
+        factory=factory,
+        reader=reader_factory,
         broker=broker or build_broker(settings, client_id=SERVICE, tracer_provider=tracer),
         clock=clock,
         rng=rng or random.Random(),
+        revocations=Revocations(
+            factory,
+            reader=reader_factory,
+            memory=MemoryRevocations(),
+            media_dir=settings.media_dir,
+            clock=clock,
+        ),
     )
     handlers = EventHandlers(
         runtime.factory,
@@ -165,6 +181,15 @@ def create_app(
         group_id=f"{group}.accounts",
         **timeouts,
     )
+    # Every replica keeps the revocations in memory, so each reads the whole feed.
+    subscribe(
+        runtime.broker,
+        SESSIONS,
+        SessionEnded,
+        runtime.revocations.on_session,
+        group_id=None,
+        **timeouts,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -175,7 +200,11 @@ def create_app(
         runtime.tasks.append(
             asyncio.create_task(runtime.media_quota.run_sweeper(), name="queue-media-sweeper")
         )
+        await runtime.revocations.load()  # before the first request is served
         await start_broker(runtime.broker)
+        runtime.tasks.append(
+            asyncio.create_task(runtime.revocations.run_pruner(), name="queue-revocations")
+        )
         if settings.run_workers:
             start_workers(runtime)
         try:
@@ -200,6 +229,13 @@ def create_app(
     )
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.state.runtime = runtime
+    install_session_verifier(
+        app,
+        SessionVerifier(
+            secret=settings.session_secret.get_secret_value(),
+            revocations=runtime.revocations.memory,
+        ),
+    )
     app.include_router(
         build_router(
             posts=PostService(

@@ -4,7 +4,9 @@
 * ``media``: videos in the media store;
 * ``media_reservations``: bytes held for uploads in progress (the per-client quota);
 * ``posts`` and ``targets``: one target per (post, account), the unit of publishing;
-* ``outbox``: events written in the same transaction as the change they describe.
+* ``outbox``: events written in the same transaction as the change they describe;
+* ``session_revocations``: auth's ``sessions.v1`` events (logout, erasure), kept
+  until the sessions they end expire, so a restart still refuses them.
 """
 
 from __future__ import annotations
@@ -175,3 +177,22 @@ class OutboxMessage(Base):
     trace: Mapped[dict[str, Any] | None] = mapped_column(comment="W3C trace context carrier")
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class SessionRevocation(Base):
+    """One ``sessions.v1`` event: sessions the queue refuses until ``expires_at``.
+
+    ``session_id`` for type ``revoked``; for ``all_revoked`` and
+    ``client_erased`` every session of ``client_id`` issued up to
+    ``occurred_at``. A ``client_erased`` row is also why the queue refuses to
+    keep anything new of that client.
+    """
+
+    __tablename__ = "session_revocations"
+
+    event_id: Mapped[UUID] = mapped_column(primary_key=True, comment="dedupe key")
+    type: Mapped[str] = mapped_column(String(16))
+    client_id: Mapped[UUID] = mapped_column(index=True)
+    session_id: Mapped[str | None] = mapped_column(String(64))
+    occurred_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True, comment="kept until then")

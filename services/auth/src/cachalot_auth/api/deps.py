@@ -31,12 +31,18 @@ def services(request: Request) -> Services:
     return found
 
 
-def current_session(request: Request) -> Session | None:
-    """The session the cookie proves, or None (signature and expiry checked here)."""
+async def current_session(request: Request) -> Session | None:
+    """The live session the cookie proves, or None.
+
+    Signature and expiry are checked here, then our sessions table: a session
+    ended by logout or erasure is no session at all, on every endpoint
+    (including sign-in, which then starts afresh).
+    """
     svc = services(request)
     try:
-        return read_session(
+        session = read_session(
             request.cookies.get(COOKIE_NAME), secret=svc.settings.session_secret.get_secret_value()
         )
     except SessionError:
         return None
+    return await svc.clients.live(session)
