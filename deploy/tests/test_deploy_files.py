@@ -27,7 +27,16 @@ from pydantic.fields import FieldInfo
 
 from cachalot_common import topics
 from cachalot_common.settings import ServiceSettings, env_name
-from cachalot_embedded.routes import ROUTES
+from cachalot_embedded.routes import (
+    DEFAULT_MAX_BODY_BYTES,
+    MEDIA_MAX_BODY_BYTES,
+    POSTS_MAX_BODY_BYTES,
+    PUBLIC,
+    ROUTES,
+    SESSION_COOKIE,
+    body_limit_bytes,
+    is_public,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -382,6 +391,62 @@ def test_the_gateway_streams_large_uploads_to_the_queue() -> None:
     assert int(size.group(1)) * scale > cap
 
 
+def nginx_size_bytes(value: str) -> int:
+    number, unit = re.fullmatch(r"(\d+)([kmg]?)", value).groups()  # type: ignore[union-attr]
+    return int(number) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
+
+
+def nginx_map(variable: str) -> list[tuple[str, str]]:
+    """The entries of the ``map ... $variable { ... }`` block, in order."""
+    block = re.search(
+        r"map \S+ \$" + re.escape(variable) + r" \{(?P<body>.*?)\n    \}",
+        NGINX_CONF.read_text(),
+        re.S,
+    )
+    assert block, f"nginx: no map for ${variable}"
+    entries = re.findall(r'^\s*"?([^"\s;]+)"? +"?([^";]*)"?;$', block.group("body"), re.M)
+    return [(key, value) for key, value in entries if key != "volatile"]
+
+
+def test_the_gateway_needs_a_session_on_exactly_the_embedded_gateways_client_routes() -> None:
+    entries = nginx_map("cachalot_client_route")
+    publics = [key.removeprefix("~") for key, value in entries if value == "0" and key != "default"]
+    assert publics == list(PUBLIC)
+
+    def needs_session(path: str) -> bool:
+        for key, value in entries:
+            if key != "default" and re.search(key.removeprefix("~"), path):
+                return value == "1"
+        return False
+
+    samples = [f"{prefix}{tail}" for prefix, _ in ROUTES for tail in ("", "/x", "/x/y")]
+    samples += ["/api/v1/auth/tiktok/login", "/api/v1/auth/google/callback", "/api/v1/meow"]
+    samples += ["/api/v1/auth/tiktok/callback/x", "/api/v1/auth/logout", "/"]
+    for path in samples:
+        routed = any(path == p or path.startswith(p + "/") for p, _ in ROUTES)
+        assert needs_session(path) == (routed and not is_public(path)), path
+    cookie = re.search(r"\$cookie_(\w+)", NGINX_CONF.read_text())
+    assert cookie
+    assert cookie.group(1) == SESSION_COOKIE
+
+
+def test_the_gateway_caps_bodies_as_the_embedded_gateway_does() -> None:
+    server = re.search(r"\n        client_max_body_size (\w+);", NGINX_CONF.read_text())
+    assert server
+    assert nginx_size_bytes(server.group(1)) == DEFAULT_MAX_BODY_BYTES
+    for prefix, cap in (
+        ("/api/v1/posts", POSTS_MAX_BODY_BYTES),
+        ("/api/v1/media", MEDIA_MAX_BODY_BYTES),
+    ):
+        size = re.search(r"client_max_body_size (\w+);", nginx_block(prefix))
+        assert size, prefix
+        assert nginx_size_bytes(size.group(1)) == cap == body_limit_bytes(prefix), prefix
+    for prefix, _ in ROUTES:
+        body = nginx_block(prefix)
+        # the normalised path is what the service gets, not the raw request line
+        assert re.search(r"rewrite \^ \$uri break;\s+proxy_pass", body), prefix
+
+
 def test_the_gateway_sets_x_forwarded_for_and_serves_the_dashboard() -> None:
     text = NGINX_CONF.read_text()
     assert re.search(r"proxy_set_header X-Forwarded-For \$remote_addr;", text)
@@ -665,11 +730,16 @@ def check_storage_and_routes(manifests: list[dict[str, Any]], *, where: str) -> 
 
     routes: dict[str, tuple[str, int]] = {}
     for ingress in of_kind(manifests, "Ingress").values():
+        body_size = ingress["metadata"]["annotations"][
+            "nginx.ingress.kubernetes.io/proxy-body-size"
+        ]
         for rule in ingress["spec"]["rules"]:
             for path in rule["http"]["paths"]:
                 assert path["pathType"] == "Prefix", f"{where}: {path['path']}"
                 backend = path["backend"]["service"]
                 routes[path["path"]] = (backend["name"], backend["port"]["number"])
+                cap = body_limit_bytes(path["path"])
+                assert nginx_size_bytes(body_size) == cap, f"{where}: {path['path']} body cap"
     assert routes.pop("/") == (GATEWAY, 8080), f"{where}: / must go to the gateway"
     assert {p: s for p, (s, _) in routes.items()} == dict(ROUTES), where
     for prefix, (service, port) in routes.items():

@@ -1,9 +1,11 @@
 """The gateway's nginx.conf, run by a real nginx in front of stand-in services.
 
-The upstream host names are swapped for local echo servers (one per
-service, each answering with its own name), the listen port for a free one;
-everything else is the committed configuration. Skipped where nginx is not
-installed (`apt-get install nginx-light`).
+The upstream host names are swapped for local stand-ins (one per service,
+each recording what reaches it and answering with its own name), the listen
+port for a free one; everything else is the committed configuration. The
+request table (``cachalot_testing.gateway.CASES``) is the one the embedded
+gateway is tested with. Skipped where nginx is not installed
+(`apt-get install nginx-light`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,15 @@ import httpx
 import pytest
 
 from cachalot_embedded.routes import ROUTES
+from cachalot_testing.gateway import (
+    CASES,
+    SESSION,
+    Case,
+    StandIn,
+    case_id,
+    check,
+    check_service_down,
+)
 from cachalot_testing.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,57 +45,6 @@ NGINX = shutil.which("nginx") or next(
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed")
 
 
-class EchoServer:
-    """A stand-in service: answers every request with what it received."""
-
-    def __init__(self, name: str, port: int = 0) -> None:
-        self.name = name
-        self.first_bytes = threading.Event()
-        echo = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                received = 0
-                while received < length:
-                    chunk = self.rfile.read(min(65536, length - received))
-                    if not chunk:
-                        break
-                    received += len(chunk)
-                    echo.first_bytes.set()
-                body = json.dumps(
-                    {
-                        "service": echo.name,
-                        "method": self.command,
-                        "path": self.path,
-                        "x_forwarded_for": self.headers.get("X-Forwarded-For"),
-                        "host": self.headers.get("Host"),
-                        "received": received,
-                    }
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_POST = do_DELETE = _answer  # noqa: N815
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[dict[str, Any]]:
     assert NGINX is not None
@@ -93,7 +52,7 @@ def gateway() -> Iterator[dict[str, Any]]:
     # dirs must be reachable, so not under pytest's private (0700) tmp tree.
     workdir = Path(tempfile.mkdtemp(prefix="cachalot-gateway-"))
     workdir.chmod(0o755)
-    services = {name: EchoServer(name) for name in {service for _, service in ROUTES}}
+    services = {name: StandIn(name) for name in {service for _, service in ROUTES}}
     port = free_port()
     conf = NGINX_CONF.read_text()
     conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{port};")
@@ -141,10 +100,17 @@ def gateway() -> Iterator[dict[str, Any]]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_the_gateway_answers_each_request_as_the_embedded_gateway_does(
+    case: Case, gateway: dict[str, Any]
+) -> None:
+    check(case, gateway["base"], gateway["services"])
+
+
 def test_every_route_reaches_its_service_with_path_and_query_unchanged(
     gateway: dict[str, Any],
 ) -> None:
-    with httpx.Client(base_url=gateway["base"]) as client:
+    with httpx.Client(base_url=gateway["base"], headers=[SESSION]) as client:
         for prefix, service in ROUTES:
             for path in (prefix, f"{prefix}/some/id?page=2&q=a%20b"):
                 answer = client.get(path)
@@ -175,7 +141,7 @@ def test_the_client_address_replaces_any_forwarded_for_the_client_sends(
 def test_video_uploads_stream_through_while_other_routes_keep_a_small_body_limit(
     gateway: dict[str, Any],
 ) -> None:
-    queue: EchoServer = gateway["services"]["queue"]
+    queue: StandIn = gateway["services"]["queue"]
     queue.first_bytes.clear()
     size = 3 * 1024 * 1024
     streamed_before_the_end: list[bool] = []
@@ -193,13 +159,15 @@ def test_video_uploads_stream_through_while_other_routes_keep_a_small_body_limit
     answer = httpx.post(
         gateway["base"] + "/api/v1/media",
         content=body(),
-        headers={"Content-Length": str(size)},
+        headers=[("Content-Length", str(size)), SESSION],
         timeout=30,
     )
     assert answer.status_code == 200
     assert answer.json()["received"] == size
     assert streamed_before_the_end == [True]
-    too_big = httpx.post(gateway["base"] + "/api/v1/posts", content=b"x" * size, timeout=30)
+    too_big = httpx.post(
+        gateway["base"] + "/api/v1/posts", content=b"x" * size, headers=[SESSION], timeout=30
+    )
     assert too_big.status_code == 413
 
 
@@ -229,13 +197,4 @@ def test_the_access_log_keeps_the_path_but_never_the_query_string(
 def test_a_service_that_is_down_answers_503_problem_with_retry_after(
     gateway: dict[str, Any],
 ) -> None:
-    contact: EchoServer = gateway["services"]["contact"]
-    contact.stop()
-    try:
-        answer = httpx.post(gateway["base"] + "/api/v1/contact", json={"name": "x"})
-    finally:
-        gateway["services"]["contact"] = EchoServer("contact", contact.port)
-    assert answer.status_code == 503
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    assert answer.headers["retry-after"] == "5"
-    assert answer.json()["status"] == 503
+    check_service_down(gateway["base"], gateway["services"])

@@ -9,10 +9,10 @@ that trust the gateway see the real client address.
 
 What it refuses, each as a problem document (RFC 9457) before anything
 reaches a service, in the order nginx applies the same rules:
-400 for a path :func:`routes.normalise_path` refuses; 413 for a declared
-body over the route's cap; 404 for a path outside the public API; 401 for
-a client route without a session cookie; 413 again if a streamed body
-grows past the cap. A service that is down or drops the request answers
+400 for a path :func:`routes.normalise_path` refuses; 404 for a path
+outside the public API; 401 for a client route without a session cookie
+(before a byte of its body is read); 413 for a declared body over the
+route's cap, or when a streamed body grows past it. A service that is down or drops the request answers
 503, one that does not answer in time 504, both with ``Retry-After``.
 """
 
@@ -148,16 +148,16 @@ def create_gateway(
     async def proxy(request: Request) -> Response:
         path = request.url.path
         raw_headers: list[tuple[bytes, bytes]] = request.scope["headers"]
-        limit = body_limit_bytes(path)
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            return problem(413, f"The body is larger than this route's {limit}-byte limit.")
         service = service_for(path)
         if service is None:
             return problem(404, f"No API route for {path}.")
         cookies = [value for name, value in raw_headers if name.lower() == b"cookie"]
         if not is_public(path) and not has_session_cookie(cookies):
             return problem(401, "Sign in first.", type_=NOT_SIGNED_IN)
+        limit = body_limit_bytes(path)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return problem(413, f"The body is larger than this route's {limit}-byte limit.")
         base = upstreams.get(service)
         if base is None:
             return problem(503, f"The {service} service is not running in this mode.", retry=True)
