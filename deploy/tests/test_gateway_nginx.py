@@ -15,7 +15,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -159,7 +158,7 @@ def test_video_uploads_stream_through_while_other_routes_keep_a_small_body_limit
     answer = httpx.post(
         gateway["base"] + "/api/v1/media",
         content=body(),
-        headers=[("Content-Length", str(size)), SESSION],
+        headers=[(b"Content-Length", str(size).encode()), SESSION],
         timeout=30,
     )
     assert answer.status_code == 200

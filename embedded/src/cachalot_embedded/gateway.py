@@ -8,12 +8,13 @@ passed through untouched, and ``X-Forwarded-For`` is appended so services
 that trust the gateway see the real client address.
 
 What it refuses, each as a problem document (RFC 9457) before anything
-reaches a service, in the order nginx applies the same rules:
+reaches a service, in this order (nginx.conf applies the same rules):
 400 for a path :func:`routes.normalise_path` refuses; 404 for a path
 outside the public API; 401 for a client route without a session cookie
 (before a byte of its body is read); 413 for a declared body over the
-route's cap, or when a streamed body grows past it. A service that is down or drops the request answers
-503, one that does not answer in time 504, both with ``Retry-After``.
+route's cap, or when a streamed body grows past it. A service that is down
+or drops the request answers 503, one that does not answer in time 504,
+both with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ def create_gateway(
     )
 
     async def proxy(request: Request) -> Response:
-        path = request.url.path
+        path: str = request.scope["path"]  # normalised; request.url.path would end at a "?"
         raw_headers: list[tuple[bytes, bytes]] = request.scope["headers"]
         service = service_for(path)
         if service is None:

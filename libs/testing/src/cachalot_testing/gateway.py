@@ -344,6 +344,9 @@ CASES: tuple[Case, ...] = (
         400,
         problem=True,
     ),
+    _c("a broken escape in the path", "GET", b"/api/v1/posts/%zz", 400, problem=True),
+    # Refused by the HTTP parser itself (nginx, uvicorn) before any gateway
+    # rule runs: a 400, as problem JSON from nginx, as plain text from uvicorn.
     _c("a raw control byte in the path", "GET", b"/api/v1/posts/\x01", 400),
     _c(
         "a header value outside ASCII is passed on as it came",
@@ -406,6 +409,13 @@ CASES: tuple[Case, ...] = (
         "a public path that normalises to a client's",
         "GET",
         b"/api/v1/auth/tiktok/login/../../../me",
+        401,
+        problem=True,
+    ),
+    _c(
+        "an encoded question mark does not end the path",
+        "GET",
+        b"/api/v1/auth/tiktok/login%3Fx",
         401,
         problem=True,
     ),
