@@ -1,11 +1,13 @@
 """The gateway's nginx.conf, run by a real nginx in front of stand-in services.
 
-The upstream host names are swapped for local stand-ins (one per service,
-each recording what reaches it and answering with its own name), the listen
-port for a free one; everything else is the committed configuration. The
-request table (``cachalot_testing.gateway.CASES``) is the one the embedded
-gateway is tested with. Skipped where nginx is not installed
-(`apt-get install nginx-light`).
+Run in both run modes: with the image's upstreams file (Docker Compose) and
+with the one Kubernetes mounts in its place (the gateway-upstreams ConfigMap),
+so the gateway's rules are shown to hold in each. The upstream host names are
+swapped for local stand-ins (one per service, each recording what reaches it
+and answering with its own name), the listen port for a free one; everything
+else is the committed configuration. The request table
+(``cachalot_testing.gateway.CASES``) is the one the embedded gateway is tested
+with. Skipped where nginx is not installed (`apt-get install nginx-light`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from cachalot_embedded.routes import ROUTES
 from cachalot_testing.gateway import (
@@ -37,6 +40,8 @@ from cachalot_testing.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_CONF = ROOT / "deploy" / "gateway" / "nginx.conf"
+UPSTREAMS_INCLUDE = "include /etc/nginx/cachalot/upstreams.conf;"
+MODES = ("compose", "kubernetes")
 NGINX = shutil.which("nginx") or next(
     (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None
 )
@@ -44,9 +49,41 @@ NGINX = shutil.which("nginx") or next(
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed")
 
 
-@pytest.fixture(scope="module")
-def gateway() -> Iterator[dict[str, Any]]:
+def upstreams_file(mode: str) -> str:
+    """The committed upstreams file nginx.conf includes in ``mode``."""
+    if mode == "compose":
+        return (ROOT / "deploy" / "gateway" / "upstreams.conf").read_text()
+    manifests = yaml.safe_load_all((ROOT / "deploy" / "k8s" / "base" / "gateway.yaml").read_text())
+    config_map = next(m for m in manifests if m["metadata"]["name"] == "gateway-upstreams")
+    text: str = config_map["data"]["upstreams.conf"]
+    return text
+
+
+def with_stand_ins(text: str, mode: str, services: dict[str, StandIn]) -> str:
+    """``text`` with each service's host:port swapped for its stand-in's address."""
+    if mode == "compose":
+        pattern = r"^(\s*)([\w-]+) \2:\d+;$"  # the map: "contact contact:8101;"
+        text, count = re.subn(
+            pattern, lambda m: f"{m[1]}{m[2]} 127.0.0.1:{services[m[2]].port};", text, flags=re.M
+        )
+    else:
+        pattern = r"upstream ([\w-]+) \{ server \1:\d+; \}"
+        text, count = re.subn(
+            pattern,
+            lambda m: f"upstream {m[1]} {{ server 127.0.0.1:{services[m[1]].port}; }}",
+            text,
+        )
+        # The pod network the controller is in: here, this machine.
+        text, trusted = re.subn(r"set_real_ip_from \S+;", "set_real_ip_from 127.0.0.1;", text)
+        assert trusted == 1
+    assert count == len(services), text
+    return text
+
+
+@pytest.fixture(scope="module", params=MODES)
+def gateway(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     assert NGINX is not None
+    mode: str = request.param
     # nginx's workers run as nobody when the tests run as root: their temp
     # dirs must be reachable, so not under pytest's private (0700) tmp tree.
     workdir = Path(tempfile.mkdtemp(prefix="cachalot-gateway-"))
@@ -65,12 +102,8 @@ def gateway() -> Iterator[dict[str, Any]]:
     for path in [workdir / "html", *(workdir / "html").rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     conf = conf.replace("root /usr/share/nginx/html;", f"root {workdir / 'html'};")
-    conf, count = re.subn(
-        r"set \$cachalot_upstream ([\w-]+):\d+;",
-        lambda m: f"set $cachalot_upstream 127.0.0.1:{services[m.group(1)].port};",
-        conf,
-    )
-    assert count == len(ROUTES)
+    assert conf.count(UPSTREAMS_INCLUDE) == 1
+    conf = conf.replace(UPSTREAMS_INCLUDE, with_stand_ins(upstreams_file(mode), mode, services))
     if not Path("/etc/nginx/mime.types").exists():
         conf = conf.replace("include /etc/nginx/mime.types;", "types { text/html html; }")
     (workdir / "nginx.conf").write_text(conf)
@@ -90,7 +123,7 @@ def gateway() -> Iterator[dict[str, Any]]:
             assert time.monotonic() < deadline, "nginx did not start"
             time.sleep(0.05)
     try:
-        yield {"base": base, "services": services, "workdir": workdir}
+        yield {"base": base, "services": services, "workdir": workdir, "mode": mode}
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -132,9 +165,13 @@ def test_the_client_address_replaces_any_forwarded_for_the_client_sends(
     gateway: dict[str, Any],
 ) -> None:
     answer = httpx.get(
-        gateway["base"] + "/api/v1/contact", headers={"X-Forwarded-For": "203.0.113.9"}
+        gateway["base"] + "/api/v1/contact",
+        headers={"X-Forwarded-For": "198.51.100.7, 203.0.113.9"},
     )
-    assert answer.json()["x_forwarded_for"] == "127.0.0.1"
+    if gateway["mode"] == "compose":  # the gateway is the edge: its peer is the client
+        assert answer.json()["x_forwarded_for"] == "127.0.0.1"
+    else:  # the ingress controller in front is believed, and only it
+        assert answer.json()["x_forwarded_for"] == "203.0.113.9"
 
 
 def test_video_uploads_stream_through_while_other_routes_keep_a_small_body_limit(
