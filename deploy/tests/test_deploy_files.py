@@ -474,6 +474,21 @@ def test_the_gateway_sets_x_forwarded_for_and_serves_the_dashboard() -> None:
     assert (ROOT / "web" / "index.html").exists()
 
 
+def test_the_gateway_image_carries_the_openapi_document_nginx_serves() -> None:
+    dockerfile = (DEPLOY / "gateway" / "Dockerfile").read_text()
+    copied = re.search(r"^COPY deploy/gateway/openapi\.json (\S+)$", dockerfile, re.M)
+    assert copied, "the gateway image does not carry deploy/gateway/openapi.json"
+    location = re.search(
+        r"location = /api/v1/openapi\.json \{(?P<body>.*?)\n        \}",
+        NGINX_CONF.read_text(),
+        re.S,
+    )
+    assert location, "nginx: no location for /api/v1/openapi.json"
+    assert f"alias {copied.group(1)};" in location.group("body")
+    assert "default_type application/json;" in location.group("body")
+    assert (DEPLOY / "gateway" / "openapi.json").exists()
+
+
 def test_the_gateway_is_built_here_and_is_the_only_proxy_the_services_trust() -> None:
     gateway = compose_service(GATEWAY)
     assert gateway["build"] == {"context": ".", "dockerfile": "deploy/gateway/Dockerfile"}

@@ -34,12 +34,15 @@ from cachalot_testing.gateway import (
     StandIn,
     case_id,
     check,
+    check_openapi,
     check_service_down,
 )
 from cachalot_testing.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_CONF = ROOT / "deploy" / "gateway" / "nginx.conf"
+OPENAPI_FILE = ROOT / "deploy" / "gateway" / "openapi.json"
+OPENAPI_IN_IMAGE = "/usr/share/nginx/cachalot/openapi.json"  # the Dockerfile's COPY
 UPSTREAMS_INCLUDE = "include /etc/nginx/cachalot/upstreams.conf;"
 MODES = ("compose", "kubernetes")
 NGINX = shutil.which("nginx") or next(
@@ -102,6 +105,10 @@ def gateway(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     for path in [workdir / "html", *(workdir / "html").rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     conf = conf.replace("root /usr/share/nginx/html;", f"root {workdir / 'html'};")
+    shutil.copy(OPENAPI_FILE, workdir / "openapi.json")
+    (workdir / "openapi.json").chmod(0o644)
+    assert f"alias {OPENAPI_IN_IMAGE};" in conf
+    conf = conf.replace(f"alias {OPENAPI_IN_IMAGE};", f"alias {workdir / 'openapi.json'};")
     assert conf.count(UPSTREAMS_INCLUDE) == 1
     conf = conf.replace(UPSTREAMS_INCLUDE, with_stand_ins(upstreams_file(mode), mode, services))
     if not Path("/etc/nginx/mime.types").exists():
@@ -234,3 +241,9 @@ def test_a_service_that_is_down_answers_503_problem_with_retry_after(
     gateway: dict[str, Any],
 ) -> None:
     check_service_down(gateway["base"], gateway["services"])
+
+
+def test_the_openapi_document_is_served_to_anyone_as_the_embedded_gateway_serves_it(
+    gateway: dict[str, Any],
+) -> None:
+    check_openapi(gateway["base"], gateway["services"], OPENAPI_FILE.read_bytes())

@@ -16,6 +16,7 @@ import pytest
 import uvicorn
 
 from cachalot_embedded.gateway import create_gateway
+from cachalot_embedded.openapi import DOCUMENT_FILE
 from cachalot_embedded.routes import BadPath, normalise_path, service_for
 from cachalot_testing.gateway import (
     CASES,
@@ -25,6 +26,7 @@ from cachalot_testing.gateway import (
     StandIn,
     case_id,
     check,
+    check_openapi,
     check_service_down,
 )
 from cachalot_testing.ports import free_port, wait_for_port
@@ -39,7 +41,7 @@ class Gateway:
         self.port = free_port()
         self.server = uvicorn.Server(
             uvicorn.Config(
-                create_gateway(upstreams, web_dir=ROOT / "web"),
+                create_gateway(upstreams, web_dir=ROOT / "web", openapi_file=DOCUMENT_FILE),
                 host="127.0.0.1",
                 port=self.port,
                 log_config=None,
@@ -148,3 +150,7 @@ def test_the_dashboard_and_the_gateways_health_are_served(gateway: Gateway) -> N
     assert answer.text == (ROOT / "web" / "index.html").read_text()
     assert httpx.get(f"{gateway.base}/contact.html").status_code == 200
     assert httpx.get(f"{gateway.base}/healthz").json() == {"status": "ok"}
+
+
+def test_the_openapi_document_is_served_to_anyone_as_nginx_serves_it(gateway: Gateway) -> None:
+    check_openapi(gateway.base, gateway.stand_ins, DOCUMENT_FILE.read_bytes())

@@ -15,6 +15,9 @@ outside the public API; 401 for a client route without a session cookie
 route's cap, or when a streamed body grows past it. A service that is down
 or drops the request answers 503, one that does not answer in time 504,
 both with ``Retry-After``.
+
+The gateway itself answers ``GET /api/v1/openapi.json`` with the public API's
+OpenAPI document (:mod:`cachalot_embedded.openapi`), the file nginx serves.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cachalot_common.problems import PROBLEM_JSON
+from cachalot_embedded.openapi import DOCUMENT_PATH
 from cachalot_embedded.routes import (
     BadPath,
     body_limit_bytes,
@@ -61,11 +65,13 @@ HOP_BY_HOP = frozenset(
     }
 )
 RETRY_AFTER_S: Final = 5
+_METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD")
 NOT_SIGNED_IN: Final = "https://cachalot.dev/problems/not-signed-in"
 _TITLES: Final = {
     400: "Bad Request",
     401: "Unauthorized",
     404: "Not Found",
+    405: "Method Not Allowed",
     413: "Content Too Large",
     503: "Service Unavailable",
     504: "Gateway Timeout",
@@ -129,11 +135,16 @@ def create_gateway(
     upstreams: Mapping[str, str],
     web_dir: Path | None = None,
     trusted_proxies: frozenset[str] = frozenset(),
+    openapi_file: Path | None = None,
 ) -> Starlette:
     """A Starlette app proxying ``/api/...`` to ``upstreams[service]`` base URLs.
 
     ``trusted_proxies``: peers (e.g. a load balancer in front) whose own
     ``X-Forwarded-For`` is kept; from anyone else it is replaced.
+    ``openapi_file``: the public API's OpenAPI document
+    (:data:`cachalot_embedded.openapi.DOCUMENT_FILE`), served at
+    ``GET /api/v1/openapi.json`` to anyone, as nginx serves it; other
+    methods get 405.
     """
     trusted = trusted_proxies
     # A proxy must never remember cookies: httpx's default jar would store one
@@ -225,13 +236,25 @@ def create_gateway(
     async def readyz(_: Request) -> Response:
         return JSONResponse({"status": "ready"})
 
+    async def openapi(request: Request) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            refused = problem(405, "The OpenAPI document is read with GET.")
+            refused.headers["Allow"] = "GET, HEAD"
+            return refused
+        assert openapi_file is not None
+        return FileResponse(openapi_file, media_type="application/json")
+
     routes: list[Route | Mount] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+    ]
+    if openapi_file is not None:
+        routes.append(Route(DOCUMENT_PATH, openapi, methods=[*_METHODS]))
+    routes += [
         Route(
             "/api/{path:path}",
             proxy,
-            methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"],
+            methods=[*_METHODS],
         ),
     ]
     if web_dir is not None and (web_dir / "index.html").exists():

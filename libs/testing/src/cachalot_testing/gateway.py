@@ -28,6 +28,7 @@ PROBLEM_TITLES = {
     400: "Bad Request",
     401: "Unauthorized",
     404: "Not Found",
+    405: "Method Not Allowed",
     413: "Content Too Large",
     503: "Service Unavailable",
     504: "Gateway Timeout",
@@ -580,3 +581,26 @@ def check_service_down(base: str, stand_ins: dict[str, StandIn]) -> None:
     document = answer.json()
     assert (document["status"], document["title"]) == (503, PROBLEM_TITLES[503])
     assert set(document) >= {"type", "title", "status", "detail"}
+
+
+def check_openapi(base: str, stand_ins: dict[str, StandIn], document: bytes) -> None:
+    """``GET /api/v1/openapi.json`` is ``document`` as JSON, to anyone, from the gateway itself.
+
+    Also on a path that normalises to it; HEAD answers too; any other method
+    is a 405 problem naming what is allowed. No service sees any of it.
+    """
+    for stand_in in stand_ins.values():
+        stand_in.seen.clear()
+    for target in (b"/api/v1/openapi.json", b"/api/v1/posts/../openapi.json"):
+        answer = send_raw(base, "GET", target)
+        assert answer.status == 200, (target, answer.status, answer.body[:300])
+        assert answer.headers["content-type"].split(";")[0] == "application/json", answer.headers
+        assert answer.body == document, target
+    head = send_raw(base, "HEAD", b"/api/v1/openapi.json")
+    assert head.status == 200
+    refused = send_raw(base, "POST", b"/api/v1/openapi.json", headers=(SESSION,), body=b"{}")
+    assert refused.status == 405, refused
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["title"] == PROBLEM_TITLES[405]
+    assert refused.headers["allow"] == "GET, HEAD"
+    assert {name: list(s.seen) for name, s in stand_ins.items() if s.seen} == {}
