@@ -27,13 +27,24 @@ from pydantic.fields import FieldInfo
 
 from cachalot_common import topics
 from cachalot_common.settings import ServiceSettings, env_name
-from cachalot_embedded.routes import ROUTES
+from cachalot_embedded.routes import (
+    DEFAULT_MAX_BODY_BYTES,
+    MEDIA_MAX_BODY_BYTES,
+    POSTS_MAX_BODY_BYTES,
+    PUBLIC,
+    ROUTES,
+    SESSION_COOKIE,
+    body_limit_bytes,
+    is_public,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "k8s"
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 NGINX_CONF = DEPLOY / "gateway" / "nginx.conf"
+UPSTREAMS_CONF = DEPLOY / "gateway" / "upstreams.conf"
+GATEWAY_UPSTREAMS = "/etc/nginx/cachalot/upstreams.conf"  # where nginx.conf includes it
 ENV_EXAMPLE = DEPLOY / "compose.env.example"
 TOPICS_SCRIPT = DEPLOY / "kafka" / "create-topics.sh"
 INITDB_SCRIPT = DEPLOY / "postgres" / "initdb" / "10-cachalot-databases.sh"
@@ -41,6 +52,7 @@ INITDB_SCRIPT = DEPLOY / "postgres" / "initdb" / "10-cachalot-databases.sh"
 INFRASTRUCTURE = frozenset({"kafka", "kafka-init", "postgres", "jaeger", "volume-init"})
 GATEWAY = "gateway"
 SANDBOX = "sandbox"
+NAMESPACE_LABEL = "kubernetes.io/metadata.name"
 MEDIA_MOUNT = "/data/media"
 CONTACT_LOG_MOUNT = "/var/lib/cachalot/contact"  # the VOLUME of contact's image
 SECRET_NAME = re.compile(r"(SECRET|PASSWORD|_TOKEN$|_KEYS$|CREDENTIALS)")
@@ -343,18 +355,27 @@ def test_infrastructure_is_kraft_kafka_postgres_16_and_jaeger_over_otlp() -> Non
 # ------------------------------------------------------------------ gateway
 
 
-def nginx_routes() -> dict[str, tuple[str, int]]:
-    """API prefix -> (service, port) from the gateway's regex locations."""
-    routes: dict[str, tuple[str, int]] = {}
+def nginx_routes() -> dict[str, str]:
+    """API prefix -> service from the gateway's regex locations."""
+    routes: dict[str, str] = {}
     pattern = re.compile(
         r"location ~ \^(?P<prefix>/api/v1/[\w/-]+)\(\?:/\|\$\) \{(?P<body>[^}]*)\}", re.S
     )
     for match in pattern.finditer(NGINX_CONF.read_text()):
-        upstream = re.search(r"set \$cachalot_upstream ([\w-]+):(\d+);", match.group("body"))
-        assert upstream, f"nginx: {match.group('prefix')} has no upstream"
+        service = re.search(r"set \$cachalot_service ([\w-]+);", match.group("body"))
+        assert service, f"nginx: {match.group('prefix')} names no service"
         assert "proxy_pass http://$cachalot_upstream;" in match.group("body")
-        routes[match.group("prefix")] = (upstream.group(1), int(upstream.group(2)))
+        routes[match.group("prefix")] = service.group(1)
     return routes
+
+
+def compose_upstreams() -> dict[str, tuple[str, int]]:
+    """Service -> (host, port) from the image's upstreams file (Compose)."""
+    text = UPSTREAMS_CONF.read_text()
+    block = re.search(r"map \$cachalot_service \$cachalot_upstream \{(?P<body>[^}]*)\}", text)
+    assert block, f"{UPSTREAMS_CONF}: no map for $cachalot_upstream"
+    entries = re.findall(r"^\s*([\w-]+) ([\w.-]+):(\d+);$", block.group("body"), re.M)
+    return {service: (host, int(port)) for service, host, port in entries}
 
 
 def nginx_block(prefix: str) -> str:
@@ -367,10 +388,15 @@ def nginx_block(prefix: str) -> str:
 
 
 def test_the_gateway_routes_exactly_as_the_embedded_route_table() -> None:
-    routes = nginx_routes()
-    assert {prefix: service for prefix, (service, _) in routes.items()} == dict(ROUTES)
-    for prefix, (service, port) in routes.items():
-        assert compose_env(service)["CACHALOT_HTTP_PORT"] == str(port), prefix
+    assert nginx_routes() == dict(ROUTES)
+    upstreams = compose_upstreams()
+    assert set(upstreams) == {service for _, service in ROUTES}
+    for service, (host, port) in upstreams.items():
+        assert host == service, service  # the Compose service's DNS name
+        assert compose_env(service)["CACHALOT_HTTP_PORT"] == str(port), service
+    dockerfile = (DEPLOY / "gateway" / "Dockerfile").read_text()
+    assert f"COPY deploy/gateway/upstreams.conf {GATEWAY_UPSTREAMS}" in dockerfile
+    assert f"include {GATEWAY_UPSTREAMS};" in NGINX_CONF.read_text()
 
 
 def test_the_gateway_streams_large_uploads_to_the_queue() -> None:
@@ -383,6 +409,62 @@ def test_the_gateway_streams_large_uploads_to_the_queue() -> None:
     assert int(size.group(1)) * scale > cap
 
 
+def nginx_size_bytes(value: str) -> int:
+    number, unit = re.fullmatch(r"(\d+)([kmg]?)", value).groups()  # type: ignore[union-attr]
+    return int(number) * {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}[unit]
+
+
+def nginx_map(variable: str) -> list[tuple[str, str]]:
+    """The entries of the ``map ... $variable { ... }`` block, in order."""
+    block = re.search(
+        r"map \S+ \$" + re.escape(variable) + r" \{(?P<body>.*?)\n    \}",
+        NGINX_CONF.read_text(),
+        re.S,
+    )
+    assert block, f"nginx: no map for ${variable}"
+    entries = re.findall(r'^\s*"?([^"\s;]+)"? +"?([^";]*)"?;$', block.group("body"), re.M)
+    return [(key, value) for key, value in entries if key != "volatile"]
+
+
+def test_the_gateway_needs_a_session_on_exactly_the_embedded_gateways_client_routes() -> None:
+    entries = nginx_map("cachalot_client_route")
+    publics = [key.removeprefix("~") for key, value in entries if value == "0" and key != "default"]
+    assert publics == list(PUBLIC)
+
+    def needs_session(path: str) -> bool:
+        for key, value in entries:
+            if key != "default" and re.search(key.removeprefix("~"), path):
+                return value == "1"
+        return False
+
+    samples = [f"{prefix}{tail}" for prefix, _ in ROUTES for tail in ("", "/x", "/x/y")]
+    samples += ["/api/v1/auth/tiktok/login", "/api/v1/auth/google/callback", "/api/v1/meow"]
+    samples += ["/api/v1/auth/tiktok/callback/x", "/api/v1/auth/logout", "/"]
+    for path in samples:
+        routed = any(path == p or path.startswith(p + "/") for p, _ in ROUTES)
+        assert needs_session(path) == (routed and not is_public(path)), path
+    cookie = re.search(r"\$cookie_(\w+)", NGINX_CONF.read_text())
+    assert cookie
+    assert cookie.group(1) == SESSION_COOKIE
+
+
+def test_the_gateway_caps_bodies_as_the_embedded_gateway_does() -> None:
+    server = re.search(r"\n        client_max_body_size (\w+);", NGINX_CONF.read_text())
+    assert server
+    assert nginx_size_bytes(server.group(1)) == DEFAULT_MAX_BODY_BYTES
+    for prefix, cap in (
+        ("/api/v1/posts", POSTS_MAX_BODY_BYTES),
+        ("/api/v1/media", MEDIA_MAX_BODY_BYTES),
+    ):
+        size = re.search(r"client_max_body_size (\w+);", nginx_block(prefix))
+        assert size, prefix
+        assert nginx_size_bytes(size.group(1)) == cap == body_limit_bytes(prefix), prefix
+    for prefix, _ in ROUTES:
+        body = nginx_block(prefix)
+        # the normalised path is what the service gets, not the raw request line
+        assert re.search(r"rewrite \^ \$uri break;\s+proxy_pass", body), prefix
+
+
 def test_the_gateway_sets_x_forwarded_for_and_serves_the_dashboard() -> None:
     text = NGINX_CONF.read_text()
     assert re.search(r"proxy_set_header X-Forwarded-For \$remote_addr;", text)
@@ -391,6 +473,21 @@ def test_the_gateway_sets_x_forwarded_for_and_serves_the_dashboard() -> None:
     assert "COPY web/ /usr/share/nginx/html/" in dockerfile
     assert "COPY deploy/gateway/nginx.conf /etc/nginx/nginx.conf" in dockerfile
     assert (ROOT / "web" / "index.html").exists()
+
+
+def test_the_gateway_image_carries_the_openapi_document_nginx_serves() -> None:
+    dockerfile = (DEPLOY / "gateway" / "Dockerfile").read_text()
+    copied = re.search(r"^COPY deploy/gateway/openapi\.json (\S+)$", dockerfile, re.M)
+    assert copied, "the gateway image does not carry deploy/gateway/openapi.json"
+    location = re.search(
+        r"location = /api/v1/openapi\.json \{(?P<body>.*?)\n        \}",
+        NGINX_CONF.read_text(),
+        re.S,
+    )
+    assert location, "nginx: no location for /api/v1/openapi.json"
+    assert f"alias {copied.group(1)};" in location.group("body")
+    assert "default_type application/json;" in location.group("body")
+    assert (DEPLOY / "gateway" / "openapi.json").exists()
 
 
 def test_the_gateway_is_built_here_and_is_the_only_proxy_the_services_trust() -> None:
@@ -664,17 +761,69 @@ def check_storage_and_routes(manifests: list[dict[str, Any]], *, where: str) -> 
         selector = budgets[name]["spec"]["selector"]["matchLabels"]
         assert selector == deployments[name]["spec"]["selector"]["matchLabels"], where
 
-    routes: dict[str, tuple[str, int]] = {}
+    check_gateway_is_the_way_in(manifests, where=where)
+
+
+def k8s_upstreams(manifests: list[dict[str, Any]]) -> dict[str, tuple[str, int]]:
+    """Service -> (host, port) from the gateway-upstreams ConfigMap (Kubernetes)."""
+    config_map = of_kind(manifests, "ConfigMap")["gateway-upstreams"]
+    text = config_map["data"]["upstreams.conf"]
+    entries = re.findall(r"upstream ([\w-]+) \{ server ([\w.-]+):(\d+); \}", text)
+    assert re.search(
+        r"map \$cachalot_service \$cachalot_upstream \{\s*default \$cachalot_service;\s*\}", text
+    ), "gateway-upstreams: $cachalot_upstream must name the upstream blocks"
+    return {name: (host, int(port)) for name, host, port in entries}
+
+
+def selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Whether a label selector (matchLabels, matchExpressions In) picks ``labels``."""
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] == "In", expression
+        if labels.get(expression["key"]) not in expression["values"]:
+            return False
+    return True
+
+
+def allowed_peers(manifests: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    """Every ``from`` peer the network policies admit to Deployment ``name``'s pods."""
+    deployment = of_kind(manifests, "Deployment")[name]
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    peers: list[dict[str, Any]] = []
+    for policy in of_kind(manifests, "NetworkPolicy").values():
+        spec = policy["spec"]
+        if selects(spec["podSelector"], labels):
+            for rule in spec.get("ingress", []):
+                peers.extend(rule["from"])
+    return peers
+
+
+def check_gateway_is_the_way_in(manifests: list[dict[str, Any]], *, where: str) -> None:
+    """Every path goes through the gateway pod; only it calls the services' public API."""
+    deployments = of_kind(manifests, "Deployment")
+    services = of_kind(manifests, "Service")
+    paths: dict[str, int] = {}
     for ingress in of_kind(manifests, "Ingress").values():
+        body_size = ingress["metadata"]["annotations"][
+            "nginx.ingress.kubernetes.io/proxy-body-size"
+        ]
         for rule in ingress["spec"]["rules"]:
             for path in rule["http"]["paths"]:
                 assert path["pathType"] == "Prefix", f"{where}: {path['path']}"
                 backend = path["backend"]["service"]
-                routes[path["path"]] = (backend["name"], backend["port"]["number"])
-    assert routes.pop("/") == (GATEWAY, 8080), f"{where}: / must go to the gateway"
-    assert {p: s for p, (s, _) in routes.items()} == dict(ROUTES), where
-    for prefix, (service, port) in routes.items():
-        assert compose_env(service)["CACHALOT_HTTP_PORT"] == str(port), f"{where}: {prefix}"
+                assert (backend["name"], backend["port"]["number"]) == (GATEWAY, 8080), (
+                    f"{where}: {path['path']} must go to the gateway, not around its rules"
+                )
+                paths[path["path"]] = nginx_size_bytes(body_size)
+    # the controller lets through what the gateway takes, route for route
+    assert paths.pop("/") == DEFAULT_MAX_BODY_BYTES, f"{where}: / must go to the gateway"
+    assert paths == {
+        "/api/v1/posts": POSTS_MAX_BODY_BYTES,
+        "/api/v1/media": MEDIA_MAX_BODY_BYTES,
+    }, f"{where}: the Ingress body caps differ from the gateway's"
+    for path, cap in paths.items():
+        assert cap == body_limit_bytes(path), f"{where}: {path}"
     media = next(
         i
         for i in of_kind(manifests, "Ingress").values()
@@ -683,18 +832,45 @@ def check_storage_and_routes(manifests: list[dict[str, Any]], *, where: str) -> 
     annotations = media["metadata"]["annotations"]
     assert annotations["nginx.ingress.kubernetes.io/proxy-request-buffering"] == "off"
 
+    # the gateway pod finds each routed service by its Service name and port
+    upstreams = k8s_upstreams(manifests)
+    routed = {service for _, service in ROUTES}
+    assert set(upstreams) == routed, where
+    for service, (host, port) in upstreams.items():
+        assert host == service, f"{where}: {service}"
+        assert services[service]["spec"]["ports"][0]["port"] == port, f"{where}: {service}"
+        assert compose_env(service)["CACHALOT_HTTP_PORT"] == str(port), f"{where}: {service}"
+    gateway = container_of(deployments[GATEWAY])
+    mounts = {m["mountPath"]: m["name"] for m in gateway["volumeMounts"]}
+    volumes = {v["name"]: v for v in deployments[GATEWAY]["spec"]["template"]["spec"]["volumes"]}
+    mounted = volumes[mounts[str(Path(GATEWAY_UPSTREAMS).parent)]]
+    assert mounted["configMap"]["name"] == "gateway-upstreams", where
+
     policies = of_kind(manifests, "NetworkPolicy")
     deny = policies["default-deny-ingress"]["spec"]
     assert deny["podSelector"] == {}, where
     assert deny["policyTypes"] == ["Ingress"], where
     assert "ingress" not in deny, where
-    public = policies["from-ingress-controller"]["spec"]["podSelector"]["matchExpressions"][0]
-    exposed = {service for service, _ in routes.values()} | {GATEWAY}
-    assert exposed <= set(public["values"]), f"{where}: the ingress cannot reach {exposed}"
-    lease = policies["auth-from-publishers"]["spec"]["ingress"][0]["from"][0]["podSelector"]
-    for name in publisher_names():
-        labels = deployments[name]["spec"]["template"]["metadata"]["labels"]
-        assert lease["matchLabels"].items() <= labels.items(), f"{where}: {name} -> auth"
+    controller = {"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: "ingress-nginx"}}}
+    monitoring = {"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: "monitoring"}}}
+    assert controller in allowed_peers(manifests, GATEWAY), f"{where}: no way in"
+    # Pods of this namespace that may call each service, besides the gateway:
+    # publishers lease tokens from auth, auth gathers the queue's export.
+    callers = {"auth": set(publisher_names()), "queue": {"auth"}, "contact": set()}
+    for service in routed:
+        peers = allowed_peers(manifests, service)
+        assert controller not in peers, f"{where}: the controller reaches {service} directly"
+        admitted: set[str] = set()
+        for peer in peers:
+            if peer == monitoring:
+                continue  # Prometheus, for /metrics
+            assert set(peer) == {"podSelector"}, f"{where}: {service} admits {peer}"
+            admitted |= {
+                name
+                for name, other in deployments.items()
+                if selects(peer["podSelector"], other["spec"]["template"]["metadata"]["labels"])
+            }
+        assert admitted == {GATEWAY} | callers[service], f"{where}: {service} admits {admitted}"
 
 
 def test_every_service_directory_has_a_kubernetes_deployment() -> None:

@@ -1,9 +1,13 @@
 """The gateway's nginx.conf, run by a real nginx in front of stand-in services.
 
-The upstream host names are swapped for local echo servers (one per
-service, each answering with its own name), the listen port for a free one;
-everything else is the committed configuration. Skipped where nginx is not
-installed (`apt-get install nginx-light`).
+Run in both run modes: with the image's upstreams file (Docker Compose) and
+with the one Kubernetes mounts in its place (the gateway-upstreams ConfigMap),
+so the gateway's rules are shown to hold in each. The upstream host names are
+swapped for local stand-ins (one per service, each recording what reaches it
+and answering with its own name), the listen port for a free one; everything
+else is the committed configuration. The request table
+(``cachalot_testing.gateway.CASES``) is the one the embedded gateway is tested
+with. Skipped where nginx is not installed (`apt-get install nginx-light`).
 """
 
 from __future__ import annotations
@@ -13,21 +17,34 @@ import re
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from cachalot_embedded.routes import ROUTES
+from cachalot_testing.gateway import (
+    CASES,
+    SESSION,
+    Case,
+    StandIn,
+    case_id,
+    check,
+    check_openapi,
+    check_service_down,
+)
 from cachalot_testing.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_CONF = ROOT / "deploy" / "gateway" / "nginx.conf"
+OPENAPI_FILE = ROOT / "deploy" / "gateway" / "openapi.json"
+OPENAPI_IN_IMAGE = "/usr/share/nginx/cachalot/openapi.json"  # the Dockerfile's COPY
+UPSTREAMS_INCLUDE = "include /etc/nginx/cachalot/upstreams.conf;"
+MODES = ("compose", "kubernetes")
 NGINX = shutil.which("nginx") or next(
     (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None
 )
@@ -35,65 +52,46 @@ NGINX = shutil.which("nginx") or next(
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed")
 
 
-class EchoServer:
-    """A stand-in service: answers every request with what it received."""
-
-    def __init__(self, name: str, port: int = 0) -> None:
-        self.name = name
-        self.first_bytes = threading.Event()
-        echo = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _answer(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                received = 0
-                while received < length:
-                    chunk = self.rfile.read(min(65536, length - received))
-                    if not chunk:
-                        break
-                    received += len(chunk)
-                    echo.first_bytes.set()
-                body = json.dumps(
-                    {
-                        "service": echo.name,
-                        "method": self.command,
-                        "path": self.path,
-                        "x_forwarded_for": self.headers.get("X-Forwarded-For"),
-                        "host": self.headers.get("Host"),
-                        "received": received,
-                    }
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_POST = do_DELETE = _answer  # noqa: N815
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def upstreams_file(mode: str) -> str:
+    """The committed upstreams file nginx.conf includes in ``mode``."""
+    if mode == "compose":
+        return (ROOT / "deploy" / "gateway" / "upstreams.conf").read_text()
+    manifests = yaml.safe_load_all((ROOT / "deploy" / "k8s" / "base" / "gateway.yaml").read_text())
+    config_map = next(m for m in manifests if m["metadata"]["name"] == "gateway-upstreams")
+    text: str = config_map["data"]["upstreams.conf"]
+    return text
 
 
-@pytest.fixture(scope="module")
-def gateway() -> Iterator[dict[str, Any]]:
+def with_stand_ins(text: str, mode: str, services: dict[str, StandIn]) -> str:
+    """``text`` with each service's host:port swapped for its stand-in's address."""
+    if mode == "compose":
+        pattern = r"^(\s*)([\w-]+) \2:\d+;$"  # the map: "contact contact:8101;"
+        text, count = re.subn(
+            pattern, lambda m: f"{m[1]}{m[2]} 127.0.0.1:{services[m[2]].port};", text, flags=re.M
+        )
+    else:
+        pattern = r"upstream ([\w-]+) \{ server \1:\d+; \}"
+        text, count = re.subn(
+            pattern,
+            lambda m: f"upstream {m[1]} {{ server 127.0.0.1:{services[m[1]].port}; }}",
+            text,
+        )
+        # The pod network the controller is in: here, this machine.
+        text, trusted = re.subn(r"set_real_ip_from \S+;", "set_real_ip_from 127.0.0.1;", text)
+        assert trusted == 1
+    assert count == len(services), text
+    return text
+
+
+@pytest.fixture(scope="module", params=MODES)
+def gateway(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     assert NGINX is not None
+    mode: str = request.param
     # nginx's workers run as nobody when the tests run as root: their temp
     # dirs must be reachable, so not under pytest's private (0700) tmp tree.
     workdir = Path(tempfile.mkdtemp(prefix="cachalot-gateway-"))
     workdir.chmod(0o755)
-    services = {name: EchoServer(name) for name in {service for _, service in ROUTES}}
+    services = {name: StandIn(name) for name in {service for _, service in ROUTES}}
     port = free_port()
     conf = NGINX_CONF.read_text()
     conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{port};")
@@ -107,12 +105,12 @@ def gateway() -> Iterator[dict[str, Any]]:
     for path in [workdir / "html", *(workdir / "html").rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     conf = conf.replace("root /usr/share/nginx/html;", f"root {workdir / 'html'};")
-    conf, count = re.subn(
-        r"set \$cachalot_upstream ([\w-]+):\d+;",
-        lambda m: f"set $cachalot_upstream 127.0.0.1:{services[m.group(1)].port};",
-        conf,
-    )
-    assert count == len(ROUTES)
+    shutil.copy(OPENAPI_FILE, workdir / "openapi.json")
+    (workdir / "openapi.json").chmod(0o644)
+    assert f"alias {OPENAPI_IN_IMAGE};" in conf
+    conf = conf.replace(f"alias {OPENAPI_IN_IMAGE};", f"alias {workdir / 'openapi.json'};")
+    assert conf.count(UPSTREAMS_INCLUDE) == 1
+    conf = conf.replace(UPSTREAMS_INCLUDE, with_stand_ins(upstreams_file(mode), mode, services))
     if not Path("/etc/nginx/mime.types").exists():
         conf = conf.replace("include /etc/nginx/mime.types;", "types { text/html html; }")
     (workdir / "nginx.conf").write_text(conf)
@@ -132,7 +130,7 @@ def gateway() -> Iterator[dict[str, Any]]:
             assert time.monotonic() < deadline, "nginx did not start"
             time.sleep(0.05)
     try:
-        yield {"base": base, "services": services, "workdir": workdir}
+        yield {"base": base, "services": services, "workdir": workdir, "mode": mode}
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -141,10 +139,17 @@ def gateway() -> Iterator[dict[str, Any]]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_the_gateway_answers_each_request_as_the_embedded_gateway_does(
+    case: Case, gateway: dict[str, Any]
+) -> None:
+    check(case, gateway["base"], gateway["services"])
+
+
 def test_every_route_reaches_its_service_with_path_and_query_unchanged(
     gateway: dict[str, Any],
 ) -> None:
-    with httpx.Client(base_url=gateway["base"]) as client:
+    with httpx.Client(base_url=gateway["base"], headers=[SESSION]) as client:
         for prefix, service in ROUTES:
             for path in (prefix, f"{prefix}/some/id?page=2&q=a%20b"):
                 answer = client.get(path)
@@ -167,15 +172,19 @@ def test_the_client_address_replaces_any_forwarded_for_the_client_sends(
     gateway: dict[str, Any],
 ) -> None:
     answer = httpx.get(
-        gateway["base"] + "/api/v1/contact", headers={"X-Forwarded-For": "203.0.113.9"}
+        gateway["base"] + "/api/v1/contact",
+        headers={"X-Forwarded-For": "198.51.100.7, 203.0.113.9"},
     )
-    assert answer.json()["x_forwarded_for"] == "127.0.0.1"
+    if gateway["mode"] == "compose":  # the gateway is the edge: its peer is the client
+        assert answer.json()["x_forwarded_for"] == "127.0.0.1"
+    else:  # the ingress controller in front is believed, and only it
+        assert answer.json()["x_forwarded_for"] == "203.0.113.9"
 
 
 def test_video_uploads_stream_through_while_other_routes_keep_a_small_body_limit(
     gateway: dict[str, Any],
 ) -> None:
-    queue: EchoServer = gateway["services"]["queue"]
+    queue: StandIn = gateway["services"]["queue"]
     queue.first_bytes.clear()
     size = 3 * 1024 * 1024
     streamed_before_the_end: list[bool] = []
@@ -193,13 +202,15 @@ def test_video_uploads_stream_through_while_other_routes_keep_a_small_body_limit
     answer = httpx.post(
         gateway["base"] + "/api/v1/media",
         content=body(),
-        headers={"Content-Length": str(size)},
+        headers=[(b"Content-Length", str(size).encode()), SESSION],
         timeout=30,
     )
     assert answer.status_code == 200
     assert answer.json()["received"] == size
     assert streamed_before_the_end == [True]
-    too_big = httpx.post(gateway["base"] + "/api/v1/posts", content=b"x" * size, timeout=30)
+    too_big = httpx.post(
+        gateway["base"] + "/api/v1/posts", content=b"x" * size, headers=[SESSION], timeout=30
+    )
     assert too_big.status_code == 413
 
 
@@ -229,13 +240,10 @@ def test_the_access_log_keeps_the_path_but_never_the_query_string(
 def test_a_service_that_is_down_answers_503_problem_with_retry_after(
     gateway: dict[str, Any],
 ) -> None:
-    contact: EchoServer = gateway["services"]["contact"]
-    contact.stop()
-    try:
-        answer = httpx.post(gateway["base"] + "/api/v1/contact", json={"name": "x"})
-    finally:
-        gateway["services"]["contact"] = EchoServer("contact", contact.port)
-    assert answer.status_code == 503
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    assert answer.headers["retry-after"] == "5"
-    assert answer.json()["status"] == 503
+    check_service_down(gateway["base"], gateway["services"])
+
+
+def test_the_openapi_document_is_served_to_anyone_as_the_embedded_gateway_serves_it(
+    gateway: dict[str, Any],
+) -> None:
+    check_openapi(gateway["base"], gateway["services"], OPENAPI_FILE.read_bytes())

@@ -1,64 +1,79 @@
-"""The embedded gateway: routes by prefix, streams, and keeps nobody's cookies."""
+"""The embedded gateway: routes the public API only, streams, and keeps nobody's cookies.
+
+The request table (``cachalot_testing.gateway.CASES``) is the one the nginx
+gateway of compose is tested with (deploy/tests/test_gateway_nginx.py), in
+front of the same stand-in services.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 import uvicorn
-from fastapi import FastAPI, Request, Response
 
 from cachalot_embedded.gateway import create_gateway
-from cachalot_embedded.routes import service_for
+from cachalot_embedded.openapi import DOCUMENT_FILE
+from cachalot_embedded.routes import BadPath, normalise_path, service_for
+from cachalot_testing.gateway import (
+    CASES,
+    SERVICES,
+    SESSION,
+    Case,
+    StandIn,
+    case_id,
+    check,
+    check_openapi,
+    check_service_down,
+)
 from cachalot_testing.ports import free_port, wait_for_port
 
-
-def _upstream() -> FastAPI:
-    app = FastAPI()
-
-    @app.post("/api/v1/auth/login-as/{who}")
-    async def login(who: str, response: Response) -> dict[str, str]:
-        response.set_cookie("cachalot_session", who, httponly=True)
-        response.set_cookie("other", "x")
-        return {"ok": who}
-
-    @app.get("/api/v1/me")
-    async def me(request: Request) -> dict[str, object]:
-        return {
-            "cookie": request.cookies.get("cachalot_session"),
-            "forwarded": request.headers.get("x-forwarded-for"),
-        }
-
-    @app.post("/api/v1/media")
-    async def media(request: Request) -> dict[str, int]:
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-        return {"size": size}
-
-    return app
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def _serve(app: object) -> tuple[uvicorn.Server, int]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, proxy_headers=False)
-    )  # type: ignore[arg-type]
-    threading.Thread(target=server.run, daemon=True).start()
-    wait_for_port(port)
-    return server, port
+class Gateway:
+    def __init__(self) -> None:
+        self.stand_ins = {name: StandIn(name) for name in SERVICES}
+        upstreams = {name: s.url for name, s in self.stand_ins.items()}
+        self.port = free_port()
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                create_gateway(upstreams, web_dir=ROOT / "web", openapi_file=DOCUMENT_FILE),
+                host="127.0.0.1",
+                port=self.port,
+                log_config=None,
+                proxy_headers=False,
+            )
+        )
+        threading.Thread(target=self.server.run, daemon=True).start()
+        wait_for_port(self.port)
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        for stand_in in self.stand_ins.values():
+            stand_in.stop()
 
 
 @pytest.fixture(scope="module")
-def gateway() -> Iterator[str]:
-    upstream, upstream_port = _serve(_upstream())
-    base = f"http://127.0.0.1:{upstream_port}"
-    gw, port = _serve(create_gateway({"auth": base, "queue": base}))
-    yield f"http://127.0.0.1:{port}"
-    gw.should_exit = True
-    upstream.should_exit = True
+def gateway() -> Iterator[Gateway]:
+    running = Gateway()
+    yield running
+    running.stop()
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_the_gateway_answers_each_request_as_the_nginx_gateway_does(
+    case: Case, gateway: Gateway
+) -> None:
+    check(case, gateway.base, gateway.stand_ins)
+
+
+def test_a_service_that_is_down_answers_503_problem_with_retry_after(gateway: Gateway) -> None:
+    check_service_down(gateway.base, gateway.stand_ins)
 
 
 def test_routes_map_public_paths_to_their_services() -> None:
@@ -71,28 +86,71 @@ def test_routes_map_public_paths_to_their_services() -> None:
     assert service_for("/internal/v1/accounts/1/lease") is None
 
 
-def test_one_persons_cookie_is_never_sent_with_anothers_request(gateway: str) -> None:
-    with httpx.Client() as ann, httpx.Client() as bob:
-        login = ann.post(f"{gateway}/api/v1/auth/login-as/ann")
+@pytest.mark.parametrize(
+    ("raw", "path"),
+    [
+        (b"/", "/"),
+        (b"/api/v1/me/..", "/api/v1/"),
+        (b"/api/v1/me/.", "/api/v1/me/"),
+        (b"/api//v1///me", "/api/v1/me"),
+        (b"/api/v1/me/%2e%2E/posts", "/api/v1/posts"),
+        (b"/api/v1/posts/caf%C3%A9", "/api/v1/posts/café"),
+    ],
+)
+def test_paths_are_normalised_as_nginx_normalises_them(raw: bytes, path: str) -> None:
+    assert normalise_path(raw)[0] == path
+
+
+@pytest.mark.parametrize(
+    "raw", [b"/a%2fb", b"/a%5Cb", b"/a\\b", b"/a%7f", b"/a\x01", b"/a%zz", b"/..", b"a/b"]
+)
+def test_paths_the_gateway_cannot_read_one_way_only_are_refused(raw: bytes) -> None:
+    with pytest.raises(BadPath):
+        normalise_path(raw)
+
+
+def test_one_persons_cookie_is_never_sent_with_anothers_request(gateway: Gateway) -> None:
+    with httpx.Client(base_url=gateway.base) as ann, httpx.Client(base_url=gateway.base) as bob:
+        login = ann.get("/api/v1/auth/tiktok/callback?set_cookie=ann")
         assert login.status_code == 200
         assert len(login.headers.get_list("set-cookie")) == 2
-        assert ann.get(f"{gateway}/api/v1/me").json()["cookie"] == "ann"
-        assert bob.get(f"{gateway}/api/v1/me").json()["cookie"] is None
+        assert ann.get("/api/v1/me").json()["cookie"] == "cachalot_session=ann; other=x"
+        assert bob.get("/api/v1/me").status_code == 401  # no cookie: the gateway's own answer
+        assert bob.get("/api/v1/contact").json()["cookie"] is None
 
 
-def test_forwarded_for_from_an_outsider_is_replaced(gateway: str) -> None:
-    seen = httpx.get(f"{gateway}/api/v1/me", headers={"X-Forwarded-For": "6.6.6.6"}).json()
-    assert seen["forwarded"] == "127.0.0.1"
+def test_forwarded_for_from_an_outsider_is_replaced(gateway: Gateway) -> None:
+    seen = httpx.get(
+        f"{gateway.base}/api/v1/contact", headers={"X-Forwarded-For": "6.6.6.6"}
+    ).json()
+    assert seen["x_forwarded_for"] == "127.0.0.1"
 
 
-def test_bodies_stream_through_and_unknown_paths_are_problems(gateway: str) -> None:
+def test_video_uploads_stream_through(gateway: Gateway) -> None:
+    queue = gateway.stand_ins["queue"]
+    queue.first_bytes.clear()
+    streamed_before_the_end: list[bool] = []
+
     def body() -> Iterator[bytes]:
-        for _ in range(64):
+        yield b"x" * 65536
+        streamed_before_the_end.append(queue.first_bytes.wait(timeout=5))
+        for _ in range(63):
             yield b"x" * 65536
 
-    assert httpx.post(f"{gateway}/api/v1/media", content=body()).json() == {"size": 64 * 65536}
-    missing = httpx.get(f"{gateway}/api/v1/nothing")
-    assert missing.status_code == 404
-    assert missing.headers["content-type"] == "application/problem+json"
-    down = httpx.post(f"{gateway}/api/v1/contact", json={})
-    assert down.status_code == 503
+    answer = httpx.post(
+        f"{gateway.base}/api/v1/media", content=body(), headers=[SESSION], timeout=30
+    )
+    assert answer.json()["received"] == 64 * 65536
+    assert streamed_before_the_end == [True]
+
+
+def test_the_dashboard_and_the_gateways_health_are_served(gateway: Gateway) -> None:
+    answer = httpx.get(f"{gateway.base}/")
+    assert answer.status_code == 200
+    assert answer.text == (ROOT / "web" / "index.html").read_text()
+    assert httpx.get(f"{gateway.base}/contact.html").status_code == 200
+    assert httpx.get(f"{gateway.base}/healthz").json() == {"status": "ok"}
+
+
+def test_the_openapi_document_is_served_to_anyone_as_nginx_serves_it(gateway: Gateway) -> None:
+    check_openapi(gateway.base, gateway.stand_ins, DOCUMENT_FILE.read_bytes())

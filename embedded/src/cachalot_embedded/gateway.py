@@ -6,6 +6,18 @@ path prefix (:mod:`routes`). Bodies are streamed both ways (a video upload
 never sits in the gateway's memory), redirects and every ``Set-Cookie`` are
 passed through untouched, and ``X-Forwarded-For`` is appended so services
 that trust the gateway see the real client address.
+
+What it refuses, each as a problem document (RFC 9457) before anything
+reaches a service, in this order (nginx.conf applies the same rules):
+400 for a path :func:`routes.normalise_path` refuses; 404 for a path
+outside the public API; 401 for a client route without a session cookie
+(before a byte of its body is read); 413 for a declared body over the
+route's cap, or when a streamed body grows past it. A service that is down
+or drops the request answers 503, one that does not answer in time 504,
+both with ``Retry-After``.
+
+The gateway itself answers ``GET /api/v1/openapi.json`` with the public API's
+OpenAPI document (:mod:`cachalot_embedded.openapi`), the file nginx serves.
 """
 
 from __future__ import annotations
@@ -14,50 +26,125 @@ import contextlib
 from collections.abc import AsyncIterator, Mapping
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
+from typing import Final
 
 import httpx
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
-from starlette.requests import Request
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from cachalot_embedded.routes import service_for
+from cachalot_common.problems import PROBLEM_JSON
+from cachalot_embedded.openapi import DOCUMENT_PATH
+from cachalot_embedded.routes import (
+    BadPath,
+    body_limit_bytes,
+    has_session_cookie,
+    is_public,
+    normalise_path,
+    service_for,
+)
 
 HOP_BY_HOP = frozenset(
     {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-        "host",
-        "content-length",
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailers",
+        b"transfer-encoding",
+        b"upgrade",
+        b"host",
+        b"content-length",
     }
 )
+RETRY_AFTER_S: Final = 5
+_METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD")
+NOT_SIGNED_IN: Final = "https://cachalot.dev/problems/not-signed-in"
+_TITLES: Final = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Content Too Large",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 
 
-def _problem(status: int, detail: str) -> JSONResponse:
+def problem(
+    status: int, detail: str, *, type_: str = "about:blank", retry: bool = False
+) -> JSONResponse:
+    """The gateway's own error: ``{type, title, status, detail}`` as problem JSON.
+
+    ``retry``: add ``Retry-After`` (:data:`RETRY_AFTER_S` seconds). nginx.conf
+    writes the same bodies for the same cases.
+    """
     return JSONResponse(
-        {"type": "about:blank", "title": "Gateway", "status": status, "detail": detail},
+        {"type": type_, "title": _TITLES.get(status, "Error"), "status": status, "detail": detail},
         status_code=status,
-        media_type="application/problem+json",
+        media_type=PROBLEM_JSON,
+        headers={"Retry-After": str(RETRY_AFTER_S)} if retry else None,
     )
+
+
+class BodyTooLarge(Exception):
+    """A streamed request body grew past the route's cap."""
+
+
+class NormalisePath:
+    """ASGI middleware: route and forward the normalised path, or answer 400.
+
+    Runs before routing, so the static files, the API routes and the
+    services all see one path (:func:`routes.normalise_path`).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw = scope.get("raw_path") or scope["path"].encode("utf-8")
+        raw = raw.partition(b"?")[0]
+        try:
+            path, forward = normalise_path(raw)
+        except BadPath as refused:
+            await problem(400, str(refused))(scope, receive, send)
+            return
+        await self.app({**scope, "path": path, "raw_path": forward}, receive, send)
+
+
+class _Dashboard(StaticFiles):
+    """web/ as static files; a missing file is a 404 for every method, as nginx's."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        if scope["method"] not in ("GET", "HEAD") and self.lookup_path(path)[1] is None:
+            raise HTTPException(status_code=404)
+        return await super().get_response(path, scope)
 
 
 def create_gateway(
     upstreams: Mapping[str, str],
     web_dir: Path | None = None,
     trusted_proxies: frozenset[str] = frozenset(),
+    openapi_file: Path | None = None,
 ) -> Starlette:
     """A Starlette app proxying ``/api/...`` to ``upstreams[service]`` base URLs.
 
     ``trusted_proxies``: peers (e.g. a load balancer in front) whose own
     ``X-Forwarded-For`` is kept; from anyone else it is replaced.
+    ``openapi_file``: the public API's OpenAPI document
+    (:data:`cachalot_embedded.openapi.DOCUMENT_FILE`), served at
+    ``GET /api/v1/openapi.json`` to anyone, as nginx serves it; other
+    methods get 405.
     """
     trusted = trusted_proxies
     # A proxy must never remember cookies: httpx's default jar would store one
@@ -71,62 +158,103 @@ def create_gateway(
     )
 
     async def proxy(request: Request) -> Response:
-        service = service_for(request.url.path)
+        path: str = request.scope["path"]  # normalised; request.url.path would end at a "?"
+        raw_headers: list[tuple[bytes, bytes]] = request.scope["headers"]
+        service = service_for(path)
         if service is None:
-            return _problem(404, f"No API route for {request.url.path}.")
+            return problem(404, f"No API route for {path}.")
+        cookies = [value for name, value in raw_headers if name.lower() == b"cookie"]
+        if not is_public(path) and not has_session_cookie(cookies):
+            return problem(401, "Sign in first.", type_=NOT_SIGNED_IN)
+        limit = body_limit_bytes(path)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return problem(413, f"The body is larger than this route's {limit}-byte limit.")
         base = upstreams.get(service)
         if base is None:
-            return _problem(503, f"The {service} service is not running in this mode.")
+            return problem(503, f"The {service} service is not running in this mode.", retry=True)
+        # Raw bytes, as nginx passes them: a header value outside ASCII is the
+        # service's to judge, not a reason for the gateway to fail.
         headers = [
-            (k, v)
-            for k, v in request.headers.items()
-            if k.lower() not in HOP_BY_HOP and k.lower() != "x-forwarded-for"
+            (name, value)
+            for name, value in raw_headers
+            if name.lower() not in HOP_BY_HOP and name.lower() != b"x-forwarded-for"
         ]
         peer = request.client.host if request.client else ""
         forwarded = request.headers.get("x-forwarded-for")
         if forwarded and peer in trusted:
-            headers.append(("x-forwarded-for", f"{forwarded}, {peer}"))
+            headers.append((b"x-forwarded-for", f"{forwarded}, {peer}".encode("latin-1")))
         else:  # the gateway is the edge: what an outsider claims is not passed on
-            headers.append(("x-forwarded-for", peer))
-        headers.append(("x-forwarded-proto", request.url.scheme))
-        headers.append(("x-forwarded-host", request.headers.get("host", "")))
-        url = base.rstrip("/") + request.url.path
-        if request.url.query:
-            url += "?" + request.url.query
+            headers.append((b"x-forwarded-for", peer.encode("latin-1")))
+        headers.append((b"x-forwarded-proto", request.url.scheme.encode("latin-1")))
+        headers.append((b"x-forwarded-host", request.headers.get("host", "").encode("latin-1")))
+        target = request.scope["raw_path"]
+        if request.scope.get("query_string"):
+            target += b"?" + request.scope["query_string"]
+        url = httpx.URL(base.rstrip("/")).copy_with(raw_path=target)
+
+        async def body() -> AsyncIterator[bytes]:
+            size = 0
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise BodyTooLarge
+                yield chunk
+
         upstream_request = client.build_request(
-            request.method, url, headers=headers, content=request.stream()
+            request.method, url, headers=headers, content=body()
         )
         try:
             upstream = await client.send(upstream_request, stream=True)
-        except httpx.ConnectError:
-            return _problem(503, f"The {service} service is not reachable; is it starting?")
+        except BodyTooLarge:
+            return problem(413, f"The body is larger than this route's {limit}-byte limit.")
+        except ClientDisconnect:
+            return problem(400, "The request body ended before it was complete.")
         except httpx.TimeoutException:
-            return _problem(504, f"The {service} service did not answer in time.")
-        response_headers = [
-            (k.encode("latin-1"), v.encode("latin-1"))
-            for k, v in upstream.headers.multi_items()
-            if k.lower() not in HOP_BY_HOP
-        ]
+            return problem(504, f"The {service} service did not answer in time.", retry=True)
+        except httpx.TransportError:
+            # Not listening, or dropped the connection mid-request (a crash
+            # during an upload): either way, try again shortly.
+            return problem(
+                503, f"The {service} service is not reachable; is it starting?", retry=True
+            )
         response = StreamingResponse(
-            upstream.aiter_raw(),
+            _relay(upstream),
             status_code=upstream.status_code,
             background=BackgroundTask(upstream.aclose),
         )
         response.raw_headers = [
-            *response_headers,
-            *((b"content-length", v.encode()) for v in upstream.headers.get_list("content-length")),
+            (name, value)
+            for name, value in upstream.headers.raw
+            if name.lower() not in HOP_BY_HOP or name.lower() == b"content-length"
         ]
         return response
 
     async def healthz(_: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    async def readyz(_: Request) -> Response:
+        return JSONResponse({"status": "ready"})
+
+    async def openapi(request: Request) -> Response:
+        if request.method not in ("GET", "HEAD"):
+            refused = problem(405, "The OpenAPI document is read with GET.")
+            refused.headers["Allow"] = "GET, HEAD"
+            return refused
+        assert openapi_file is not None
+        return FileResponse(openapi_file, media_type="application/json")
+
     routes: list[Route | Mount] = [
         Route("/healthz", healthz),
+        Route("/readyz", readyz),
+    ]
+    if openapi_file is not None:
+        routes.append(Route(DOCUMENT_PATH, openapi, methods=[*_METHODS]))
+    routes += [
         Route(
             "/api/{path:path}",
             proxy,
-            methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"],
+            methods=[*_METHODS],
         ),
     ]
     if web_dir is not None and (web_dir / "index.html").exists():
@@ -136,11 +264,22 @@ def create_gateway(
             return FileResponse(index)
 
         routes.append(Route("/", spa))
-        routes.append(Mount("/", app=StaticFiles(directory=web_dir, html=True)))
+        routes.append(Mount("/", app=_Dashboard(directory=web_dir, html=True)))
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
         await client.aclose()
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(NormalisePath)])
+
+
+async def _relay(upstream: httpx.Response) -> AsyncIterator[bytes]:
+    """The service's body as it arrives; a service that dies mid-answer ends it early.
+
+    The status line is already sent by then, so the client sees a short body
+    (the Content-Length is not met, or the chunked stream has no end).
+    """
+    with contextlib.suppress(httpx.TransportError):
+        async for chunk in upstream.aiter_raw():
+            yield chunk

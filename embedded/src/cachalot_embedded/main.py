@@ -22,6 +22,7 @@ from pathlib import Path
 import uvicorn
 
 from cachalot_embedded.gateway import create_gateway
+from cachalot_embedded.openapi import DOCUMENT_FILE
 from cachalot_embedded.stack import (
     SANDBOX,
     SERVICES,
@@ -197,7 +198,11 @@ async def run(args: argparse.Namespace) -> int:
                 return 1
 
         web_dir = Path(__file__).resolve().parents[3] / "web"
-        gateway = create_gateway(started, web_dir=web_dir if web_dir.exists() else None)
+        gateway = create_gateway(
+            started,
+            web_dir=web_dir if web_dir.exists() else None,
+            openapi_file=DOCUMENT_FILE if DOCUMENT_FILE.exists() else None,
+        )
         server = uvicorn.Server(
             uvicorn.Config(
                 gateway,

@@ -1,0 +1,606 @@
+"""One table of requests that both gateways must answer alike.
+
+The embedded gateway (``embedded/tests/test_gateway.py``) and the nginx
+gateway of compose (``deploy/tests/test_gateway_nginx.py``) each start in
+front of the same stand-in services (:class:`StandIn`, one per service name,
+recording every request that reaches it), send every :data:`CASES` row as
+raw bytes (:func:`send_raw`: no client library normalises the path first)
+and check it with :func:`check`: the status, the problem document, and
+which service saw which path, or that no service saw anything at all.
+
+The rules under test are written in ``cachalot_embedded.routes``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import struct
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+PROBLEM_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    413: "Content Too Large",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+NOT_SIGNED_IN = "https://cachalot.dev/problems/not-signed-in"
+SESSION = (b"Cookie", b"cachalot_session=signed-in")
+# A stand-in that gets this header reads that many body bytes, then drops
+# the connection, as a service killed in the middle of an upload.
+DIE_AFTER = "X-Stand-In-Die-After"
+SERVICES = ("contact", "auth", "queue")
+
+
+@dataclass
+class Seen:
+    """One request as a stand-in service received it."""
+
+    method: str
+    target: str
+    headers: list[tuple[str, bytes]]
+    received: int
+
+
+class StandIn:
+    """A stand-in service: records each complete request and echoes it as JSON.
+
+    The answer: ``{"service", "method", "path", "x_forwarded_for", "host",
+    "cookie", "received"}``. With ``?set_cookie=WHO`` it also sets
+    ``cachalot_session=WHO`` and a second cookie.
+    """
+
+    def __init__(self, name: str, port: int = 0) -> None:
+        self.name = name
+        self.seen: list[Seen] = []
+        self.first_bytes = threading.Event()
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _body(self, die_after: int | None) -> int | None:
+                """Bytes read, or None: dropped on purpose, or the sender went away."""
+                received = 0
+
+                def take(size: int) -> bytes:
+                    nonlocal received
+                    if die_after is not None and received + size > die_after:
+                        size = max(0, die_after - received)
+                        data = self.rfile.read(size)
+                        received += len(data)
+                        raise ConnectionAbortedError
+                    data = self.rfile.read(size)
+                    received += len(data)
+                    if data:
+                        stand_in.first_bytes.set()
+                    return data
+
+                try:
+                    if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                        while True:
+                            line = self.rfile.readline()
+                            if not line.strip():
+                                return None  # the sender went away mid-body
+                            size = int(line.split(b";")[0].strip(), 16)
+                            if size == 0:
+                                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                                    pass
+                                break
+                            left = size
+                            while left:
+                                chunk = take(min(65536, left))
+                                if not chunk:
+                                    return None
+                                left -= len(chunk)
+                            self.rfile.readline()
+                    else:
+                        left = int(self.headers.get("Content-Length") or 0)
+                        while left:
+                            chunk = take(min(65536, left))
+                            if not chunk:
+                                return None
+                            left -= len(chunk)
+                except ConnectionAbortedError:
+                    # RST, not FIN: the process is gone, nothing is said.
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
+                    self.close_connection = True
+                    return None
+                return received
+
+            def _answer(self) -> None:
+                die = self.headers.get(DIE_AFTER)
+                received = self._body(int(die) if die else None)
+                if received is None:
+                    return
+                headers = [(k.lower(), v.encode("latin-1")) for k, v in self.headers.items()]
+                stand_in.seen.append(Seen(self.command, self.path, headers, received))
+                body = json.dumps(
+                    {
+                        "service": stand_in.name,
+                        "method": self.command,
+                        "path": self.path,
+                        "x_forwarded_for": self.headers.get("X-Forwarded-For"),
+                        "host": self.headers.get("Host"),
+                        "cookie": self.headers.get("Cookie"),
+                        "received": received,
+                    }
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                if "set_cookie=" in self.path:
+                    who = self.path.split("set_cookie=", 1)[1].split("&")[0]
+                    self.send_header("Set-Cookie", f"cachalot_session={who}; HttpOnly; Path=/")
+                    self.send_header("Set-Cookie", "other=x; Path=/")
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer  # noqa: N815
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.server.daemon_threads = True
+        self.port = int(self.server.server_address[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def send_raw(
+    base: str,
+    method: str,
+    target: bytes,
+    *,
+    headers: tuple[tuple[bytes, bytes], ...] = (),
+    body: bytes = b"",
+    chunked: bool = False,
+    declared_length: int | None = None,
+    timeout_s: float = 30.0,
+) -> Answer:
+    """Send one request with ``target`` exactly as given; the answer as read.
+
+    The body is sent from a thread while the answer is read, so a gateway
+    that answers early (401, 413) is heard. ``declared_length``: a
+    Content-Length to claim (only ``body`` is sent).
+    """
+    split = urlsplit(base)
+    assert split.hostname
+    assert split.port
+    sock = socket.create_connection((split.hostname, split.port), timeout=timeout_s)
+    lines = [method.encode() + b" " + target + b" HTTP/1.1", f"Host: {split.netloc}".encode()]
+    lines.append(b"Connection: close")
+    lines += [name + b": " + value for name, value in headers]
+    if chunked:
+        lines.append(b"Transfer-Encoding: chunked")
+    elif body or declared_length is not None:
+        lines.append(b"Content-Length: %d" % (declared_length or len(body)))
+    sock.sendall(b"\r\n".join(lines) + b"\r\n\r\n")
+
+    def pieces() -> Iterator[bytes]:
+        for start in range(0, len(body), 65536):
+            piece = body[start : start + 65536]
+            yield b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece
+        if chunked:
+            yield b"0\r\n\r\n"
+
+    def send_body() -> None:
+        try:
+            for piece in pieces():
+                sock.sendall(piece)
+        except OSError:
+            pass  # the gateway answered and closed first
+
+    sender = threading.Thread(target=send_body, daemon=True)
+    sender.start()
+    response = http.client.HTTPResponse(sock, method=method)
+    try:
+        response.begin()
+        try:
+            data = response.read()
+        except (http.client.IncompleteRead, ConnectionError) as partial:
+            data = getattr(partial, "partial", b"")
+        return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, data)
+    finally:
+        sock.close()
+        sender.join(timeout=5)
+
+
+@dataclass(frozen=True)
+class Case:
+    """One request and what the gateway must do with it.
+
+    ``reaches``: the service that must see it and the target it must see
+    (normalised path and the query as sent), or None: no service sees
+    anything. ``problem``: the answer is the gateway's problem document.
+    """
+
+    why: str
+    method: str
+    target: bytes
+    status: int
+    reaches: tuple[str, str] | None = None
+    headers: tuple[tuple[bytes, bytes], ...] = ()
+    body: bytes = b""
+    chunked: bool = False
+    declared_length: int | None = None
+    problem: bool = False
+    retry_after: bool = False
+    forwarded_header: tuple[str, bytes] | None = None
+
+
+def _c(why: str, method: str, target: bytes, status: int, **kw: Any) -> Case:
+    return Case(why, method, target, status, **kw)
+
+
+KIB = 1024
+CASES: tuple[Case, ...] = (
+    # ---- item 4: only the public API is routed, on the normalised path
+    _c("dot segments climb out of the API", "GET", b"/api/v1/me/../../../metrics", 404),
+    _c("encoded dots climb out", "GET", b"/api/v1/me/%2e%2e/%2E%2E/%2e%2e/docs", 404),
+    _c("dot segments reach no openapi.json", "GET", b"/api/v1/posts/../../../openapi.json", 404),
+    _c("a service's readyz is not reached", "GET", b"/api/v1/me/../../../readyz", 200),
+    _c(
+        "the lease endpoint is not reached by dot segments",
+        "POST",
+        b"/api/v1/me/../../../internal/v1/accounts/1/lease",
+        404,
+        headers=(SESSION,),
+    ),
+    _c(
+        "double slashes and dot segments together",
+        "GET",
+        b"//api/v1/me//..//..//..//metrics",
+        404,
+    ),
+    _c("the lease endpoint directly", "POST", b"/internal/v1/accounts/1/lease", 404),
+    _c("a service's metrics directly", "GET", b"/metrics", 404),
+    _c("a service's docs directly", "GET", b"/docs", 404),
+    _c("an encoded slash", "GET", b"/api/v1/me/..%2F..%2F..%2Fmetrics", 400, problem=True),
+    _c("an encoded slash, lower case", "GET", b"/api/v1/me/..%2f..%2freadyz", 400, problem=True),
+    _c("an encoded backslash", "GET", b"/api/v1/me/..%5C..%5C..%5Cmetrics", 400, problem=True),
+    _c("a backslash", "GET", b"/api/v1/me/..\\..\\..\\metrics", 400, problem=True),
+    _c(
+        "an encoded slash inside the prefix",
+        "POST",
+        b"/api/v1/me%2F..%2F..%2F..%2Finternal/v1/accounts/1/lease",
+        400,
+        headers=(SESSION,),
+        problem=True,
+    ),
+    _c(
+        "dot segments above the root",
+        "GET",
+        b"/api/v1/posts/../../../../metrics",
+        400,
+        problem=True,
+    ),
+    _c(
+        "a path is routed where it normalises to",
+        "GET",
+        b"/api/v1/posts/../me",
+        200,
+        headers=(SESSION,),
+        reaches=("auth", "/api/v1/me"),
+    ),
+    _c(
+        "double slashes and dots are forwarded normalised",
+        "POST",
+        b"/api/v1//posts//p1/./cancel",
+        200,
+        headers=(SESSION,),
+        reaches=("queue", "/api/v1/posts/p1/cancel"),
+    ),
+    _c(
+        "escapes of ordinary characters are forwarded re-encoded",
+        "GET",
+        b"/api/v1/posts/a%20b%C3%A9%41",
+        200,
+        headers=(SESSION,),
+        reaches=("queue", "/api/v1/posts/a%20b%C3%A9A"),
+    ),
+    _c(
+        "an encoded slash in the query is the service's business",
+        "GET",
+        b"/api/v1/auth/tiktok/login?next=%2Fposts%2F..%2F",
+        200,
+        reaches=("auth", "/api/v1/auth/tiktok/login?next=%2Fposts%2F..%2F"),
+    ),
+    _c("a longer word is not a prefix", "GET", b"/api/v1/meow", 404, problem=True),
+    _c("another API version is not routed", "GET", b"/api/v2/posts", 404, problem=True),
+    # ---- item 7: bad input is a clear 4xx, not a 500
+    _c("an encoded DEL in the path", "GET", b"/api/v1/posts/%7F", 400, problem=True),
+    _c("an encoded NUL in the path", "GET", b"/api/v1/posts/%00", 400, problem=True),
+    _c(
+        "encoded CR LF in the path",
+        "GET",
+        b"/api/v1/posts/%0d%0aX-Injected:%201",
+        400,
+        problem=True,
+    ),
+    _c("a broken escape in the path", "GET", b"/api/v1/posts/%zz", 400, problem=True),
+    # Refused by the HTTP parser itself (nginx, uvicorn) before any gateway
+    # rule runs: a 400, as problem JSON from nginx, as plain text from uvicorn.
+    _c("a raw control byte in the path", "GET", b"/api/v1/posts/\x01", 400),
+    _c(
+        "a header value outside ASCII is passed on as it came",
+        "POST",
+        b"/api/v1/contact",
+        200,
+        headers=((b"X-Note", "café".encode()),),
+        body=b"{}",
+        reaches=("contact", "/api/v1/contact"),
+        forwarded_header=("x-note", "café".encode()),
+    ),
+    _c(
+        "a service dying mid-upload is a 503 to retry",
+        "POST",
+        b"/api/v1/media",
+        503,
+        headers=(SESSION, (DIE_AFTER.encode(), b"65536")),
+        body=b"v" * (4 * 1024 * KIB),
+        problem=True,
+        retry_after=True,
+    ),
+    # ---- item 5: no session, no service; every body bounded per route
+    _c("me without a session", "GET", b"/api/v1/me", 401, problem=True),
+    _c("posts without a session", "GET", b"/api/v1/posts", 401, problem=True),
+    _c(
+        "queueing a post without a session",
+        "POST",
+        b"/api/v1/posts",
+        401,
+        body=b'{"media_id": "x"}',
+        problem=True,
+    ),
+    _c(
+        "an upload without a session is refused before its body",
+        "POST",
+        b"/api/v1/media",
+        401,
+        body=b"v" * (1024 * KIB),
+        problem=True,
+    ),
+    _c("logout without a session", "POST", b"/api/v1/auth/logout", 401, problem=True),
+    _c("disconnect without a session", "DELETE", b"/api/v1/accounts/1", 401, problem=True),
+    _c(
+        "a cookie whose name only ends like the session's",
+        "GET",
+        b"/api/v1/me",
+        401,
+        headers=((b"Cookie", b"other=1; xcachalot_session=1"),),
+        problem=True,
+    ),
+    _c(
+        "an empty session cookie",
+        "GET",
+        b"/api/v1/me",
+        401,
+        headers=((b"Cookie", b"cachalot_session="),),
+        problem=True,
+    ),
+    _c(
+        "a public path that normalises to a client's",
+        "GET",
+        b"/api/v1/auth/tiktok/login/../../../me",
+        401,
+        problem=True,
+    ),
+    _c(
+        "an encoded question mark does not end the path",
+        "GET",
+        b"/api/v1/auth/tiktok/login%3Fx",
+        401,
+        problem=True,
+    ),
+    _c(
+        "a path under the callback is not public",
+        "POST",
+        b"/api/v1/auth/tiktok/callback/x",
+        401,
+        problem=True,
+    ),
+    _c(
+        "a session among other cookies",
+        "GET",
+        b"/api/v1/me",
+        200,
+        headers=((b"Cookie", b"a=b; cachalot_session=t"),),
+        reaches=("auth", "/api/v1/me"),
+    ),
+    _c(
+        "sign-in starts without a session",
+        "GET",
+        b"/api/v1/auth/tiktok/login?next=/",
+        200,
+        reaches=("auth", "/api/v1/auth/tiktok/login?next=/"),
+    ),
+    _c(
+        "sign-in finishes without a session",
+        "GET",
+        b"/api/v1/auth/google/callback?code=c&state=s",
+        200,
+        reaches=("auth", "/api/v1/auth/google/callback?code=c&state=s"),
+    ),
+    _c(
+        "the contact form takes no session",
+        "POST",
+        b"/api/v1/contact",
+        200,
+        body=b"c" * (64 * KIB),
+        reaches=("contact", "/api/v1/contact"),
+    ),
+    _c(
+        "a contact body over 64 KiB",
+        "POST",
+        b"/api/v1/contact",
+        413,
+        body=b"c" * (64 * KIB + 1),
+        problem=True,
+    ),
+    _c(
+        "a chunked contact body over 64 KiB",
+        "POST",
+        b"/api/v1/contact",
+        413,
+        body=b"c" * (100 * KIB),
+        chunked=True,
+        problem=True,
+    ),
+    _c(
+        "a consent body over 64 KiB",
+        "POST",
+        b"/api/v1/me/consent",
+        413,
+        headers=(SESSION,),
+        body=b"c" * (65 * KIB),
+        problem=True,
+    ),
+    _c(
+        "a post body of 512 KiB",
+        "POST",
+        b"/api/v1/posts",
+        200,
+        headers=(SESSION,),
+        body=b"p" * (512 * KIB),
+        reaches=("queue", "/api/v1/posts"),
+    ),
+    _c(
+        "a post body over 1 MiB",
+        "POST",
+        b"/api/v1/posts",
+        413,
+        headers=(SESSION,),
+        body=b"p" * (1024 * KIB + 1),
+        problem=True,
+    ),
+    _c(
+        "an 80 MB body without a session is refused before it is sent",
+        "POST",
+        b"/api/v1/posts",
+        401,
+        body=b"{",
+        declared_length=80_000_000,
+        problem=True,
+    ),
+    _c(
+        "an 80 MB body with a session is refused before it is sent",
+        "POST",
+        b"/api/v1/posts",
+        413,
+        headers=(SESSION,),
+        body=b"{",
+        declared_length=80_000_000,
+        problem=True,
+    ),
+)
+
+
+def case_id(case: Case) -> str:
+    return case.why.replace(" ", "-")
+
+
+def check(case: Case, base: str, stand_ins: dict[str, StandIn]) -> None:
+    """Send ``case`` to the gateway at ``base`` and assert what it promises."""
+    for stand_in in stand_ins.values():
+        stand_in.seen.clear()
+    answer = send_raw(
+        base,
+        case.method,
+        case.target,
+        headers=case.headers,
+        body=case.body,
+        chunked=case.chunked,
+        declared_length=case.declared_length,
+    )
+    where = f"{case.method} {case.target!r}: {answer.status} {answer.body[:300]!r}"
+    assert answer.status == case.status, where
+    if case.problem:
+        assert answer.headers.get("content-type", "").startswith("application/problem+json"), where
+        document = answer.json()
+        assert document["status"] == case.status, where
+        assert document["title"] == PROBLEM_TITLES[case.status], where
+        assert isinstance(document["detail"], str), where
+        assert document["detail"], where
+        expected_type = NOT_SIGNED_IN if case.status == 401 else "about:blank"
+        assert document["type"] == expected_type, where
+    if case.retry_after:
+        assert answer.headers.get("retry-after", "").isdigit(), where
+    seen = {name: list(s.seen) for name, s in stand_ins.items() if s.seen}
+    if case.reaches is None:
+        assert seen == {}, f"{where}: reached {seen}"
+        return
+    service, target = case.reaches
+    assert list(seen) == [service], f"{where}: reached {seen}"
+    assert [s.target for s in seen[service]] == [target], where
+    if case.body and not case.chunked:
+        assert seen[service][0].received == len(case.body), where
+    if case.forwarded_header:
+        name, value = case.forwarded_header
+        assert (name, value) in seen[service][0].headers, where
+
+
+def check_service_down(base: str, stand_ins: dict[str, StandIn]) -> None:
+    """A stopped service answers 503 problem with Retry-After; it is then restarted."""
+    contact = stand_ins["contact"]
+    contact.stop()
+    try:
+        answer = send_raw(base, "POST", b"/api/v1/contact", body=b"{}")
+    finally:
+        stand_ins["contact"] = StandIn("contact", contact.port)
+    assert answer.status == 503, answer
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.headers["retry-after"].isdigit()
+    document = answer.json()
+    assert (document["status"], document["title"]) == (503, PROBLEM_TITLES[503])
+    assert set(document) >= {"type", "title", "status", "detail"}
+
+
+def check_openapi(base: str, stand_ins: dict[str, StandIn], document: bytes) -> None:
+    """``GET /api/v1/openapi.json`` is ``document`` as JSON, to anyone, from the gateway itself.
+
+    Also on a path that normalises to it; HEAD answers too; any other method
+    is a 405 problem naming what is allowed. No service sees any of it.
+    """
+    for stand_in in stand_ins.values():
+        stand_in.seen.clear()
+    for target in (b"/api/v1/openapi.json", b"/api/v1/posts/../openapi.json"):
+        answer = send_raw(base, "GET", target)
+        assert answer.status == 200, (target, answer.status, answer.body[:300])
+        assert answer.headers["content-type"].split(";")[0] == "application/json", answer.headers
+        assert answer.body == document, target
+    head = send_raw(base, "HEAD", b"/api/v1/openapi.json")
+    assert head.status == 200
+    refused = send_raw(base, "POST", b"/api/v1/openapi.json", headers=(SESSION,), body=b"{}")
+    assert refused.status == 405, refused
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["title"] == PROBLEM_TITLES[405]
+    assert refused.headers["allow"] == "GET, HEAD"
+    assert {name: list(s.seen) for name, s in stand_ins.items() if s.seen} == {}
