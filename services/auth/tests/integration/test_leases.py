@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -329,3 +330,21 @@ async def test_a_grant_of_the_previous_owner_does_not_lease_the_account_once_it_
                 uuid.UUID(account_id), post_id=post_id, grant=alices_grant
             )
     assert (refused.value.status, refused.value.code) == (403, "not_owner")
+
+
+async def test_spent_service_tokens_are_forgotten_once_they_expire(
+    auth, sign_in, consent, lease_client
+):
+    from sqlalchemy import func, select, update
+
+    from cachalot_auth.models import SpentServiceToken
+
+    account_id = uuid.UUID(await connected(auth, sign_in, consent, "tiktok"))
+    async with httpx.AsyncClient() as http:
+        await lease_client(auth, http).lease(account_id, post_id=uuid.uuid4())
+        async with auth.app.state.factory() as db, db.begin():
+            await db.execute(update(SpentServiceToken).values(expires_at=datetime.now(UTC)))
+        await lease_client(auth, http).lease(account_id, post_id=uuid.uuid4())
+    async with auth.app.state.factory() as db:
+        kept = await db.scalar(select(func.count()).select_from(SpentServiceToken))
+    assert kept == 1, "only the live token is remembered"
