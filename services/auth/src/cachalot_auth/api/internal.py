@@ -51,7 +51,9 @@ async def caller(request: Request, svc: ServicesDep) -> ServiceIdentity:
         identity = verify_service_token(token.strip(), secrets=svc.service_secrets)
     except ServiceAuthError as error:
         logger.warning("lease refused: refusal=service_token_invalid (%s)", error)
-        raise Problem(401, str(error), headers={"WWW-Authenticate": "Bearer"}) from None
+        raise Problem(
+            401, str(error), code="service_token_invalid", headers={"WWW-Authenticate": "Bearer"}
+        ) from None
     try:
         await svc.spent_tokens.spend(identity)
     except TokenReplayed:
