@@ -14,7 +14,8 @@ queue's signed publish grant carried by the ``PublishVideo`` command (see
   when it was about to expire, or when ``force_refresh`` is true, which a
   publisher asks for once after the platform answered 401). Never the
   refresh token. Auth records the lease against the grant's post and target.
-* 401 missing/invalid service credentials, or ``"code": "token_replayed"``
+* 401 missing service credentials, ``"code": "service_token_invalid"`` (unknown
+  service, forged, expired, or living longer than 60 s) or ``"token_replayed"``
   (a service JWT used twice); not retryable;
 * 403 problem with a ``code``, not retryable unless said otherwise:
   ``wrong_platform`` (the caller is not ``publisher-<the account's platform>``),
