@@ -28,10 +28,12 @@ from pathlib import Path
 import httpx
 
 from cachalot_common.crypto import generate_key
+from cachalot_common.grants import mint_grant
 from cachalot_common.leases import LeaseClient
 from cachalot_testing.processes import ServiceProcess
 
 SECRET = "bench-publisher-secret-0123456789abcdef"
+QUEUE_SECRET = "bench-queue-secret-0123456789abcdefgh"  # signs the publish grants
 
 
 def sandbox_env(base: str) -> dict[str, str]:
@@ -43,7 +45,8 @@ def sandbox_env(base: str) -> dict[str, str]:
     }
 
 
-async def sign_in(auth: str) -> str:
+async def sign_in(auth: str) -> tuple[str, str]:
+    """Sign in with the sandbox TikTok; the account id and the client id."""
     async with httpx.AsyncClient(base_url=auth, timeout=30) as browser:
         start = await browser.get("/api/v1/auth/tiktok/login")
         consent_url = httpx.URL(start.headers["location"]).copy_merge_params(
@@ -55,7 +58,24 @@ async def sign_in(auth: str) -> str:
             "/api/v1/me/consent", json={"adult": True, "email": "bench@example.com"}
         )
         answer.raise_for_status()
-        return str((await browser.get("/api/v1/accounts")).json()[0]["id"])
+        account = str((await browser.get("/api/v1/accounts")).json()[0]["id"])
+        return account, str((await browser.get("/api/v1/me")).json()["client_id"])
+
+
+def granted(account_id: str, client_id: str) -> tuple[uuid.UUID, str]:
+    """A lease's post and the grant the queue would have signed for it (not timed)."""
+    post_id = uuid.uuid4()
+    grant = mint_grant(
+        post_id=post_id,
+        target_id=uuid.uuid4(),
+        client_id=uuid.UUID(client_id),
+        account_id=uuid.UUID(account_id),
+        platform="tiktok",
+        attempt=1,
+        secret=QUEUE_SECRET,
+        lifetime_s=3600,
+    )
+    return post_id, grant
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -63,15 +83,20 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def measure(auth: str, account_id: str, n: int, *, refresh: bool) -> list[float]:
+async def measure(
+    auth: str, account_id: str, client_id: str, n: int, *, refresh: bool
+) -> list[float]:
     async with httpx.AsyncClient() as http:
-        client = LeaseClient(base_url=auth, service="publisher-bench", secret=SECRET, client=http)
+        client = LeaseClient(base_url=auth, service="publisher-tiktok", secret=SECRET, client=http)
+        account = uuid.UUID(account_id)
         for _ in range(10):  # warm up connections and caches
-            await client.lease(uuid.UUID(account_id), post_id=uuid.uuid4())
+            post_id, grant = granted(account_id, client_id)
+            await client.lease(account, post_id=post_id, grant=grant)
         samples = []
         for _ in range(n):
+            post_id, grant = granted(account_id, client_id)
             started = time.perf_counter()
-            await client.lease(uuid.UUID(account_id), post_id=uuid.uuid4(), force_refresh=refresh)
+            await client.lease(account, post_id=post_id, grant=grant, force_refresh=refresh)
             samples.append((time.perf_counter() - started) * 1000)
         return samples
 
@@ -88,7 +113,9 @@ async def run(n: int, database_url: str | None, workdir: Path) -> None:
             "CACHALOT_TOKEN_KEYS": f"v1:{generate_key()}",
             "CACHALOT_SESSION_SECRET": "bench-session-secret-0123456789",
             "CACHALOT_COOKIE_SECURE": "false",
-            "CACHALOT_SERVICE_CREDENTIALS": json.dumps({"publisher-bench": SECRET}),
+            "CACHALOT_SERVICE_CREDENTIALS": json.dumps(
+                {"publisher-tiktok": SECRET, "queue": QUEUE_SECRET}
+            ),
             "CACHALOT_KAFKA_BOOTSTRAP": "127.0.0.1:1",
             "CACHALOT_LOG_LEVEL": "WARNING",
             "CACHALOT_AUTH_RATE_LIMIT": "10000/minute",
@@ -101,7 +128,7 @@ async def run(n: int, database_url: str | None, workdir: Path) -> None:
     sandbox.start(timeout=90)
     try:
         auth.start(timeout=90)
-        account_id = await sign_in(auth.base_url)
+        account_id, client_id = await sign_in(auth.base_url)
         async with httpx.AsyncClient() as http:  # the HTTP floor on this machine
             probe = []
             for _ in range(n):
@@ -113,7 +140,7 @@ async def run(n: int, database_url: str | None, workdir: Path) -> None:
                 f"p99={percentile(probe, 0.99):6.1f} ms"
             )
         for label, refresh in (("no refresh", False), ("refresh", True)):
-            samples = await measure(auth.base_url, account_id, n, refresh=refresh)
+            samples = await measure(auth.base_url, account_id, client_id, n, refresh=refresh)
             print(
                 f"lease ({label:10}) n={n}: p50={statistics.median(samples):6.1f} ms  "
                 f"p99={percentile(samples, 0.99):6.1f} ms  max={max(samples):6.1f} ms"

@@ -35,7 +35,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("auth", "cachalot_auth", 8103, database=True),
     ServiceSpec("contact", "cachalot_contact", 8101),
     ServiceSpec("notifier", "cachalot_notifier", 8102, database=True),
-    ServiceSpec("queue", "cachalot_queue", 8104, database=True),
+    # the queue signs the publish grant of every command with its own service secret
+    ServiceSpec("queue", "cachalot_queue", 8104, database=True, service_identity=True),
     ServiceSpec(
         "publisher-tiktok", "cachalot_publisher_tiktok", 8105, database=True, service_identity=True
     ),
@@ -47,7 +48,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
         service_identity=True,
     ),
 )
-PUBLISHERS = tuple(s.name for s in SERVICES if s.service_identity)
+SERVICE_IDENTITIES = tuple(s.name for s in SERVICES if s.service_identity)
 
 
 def load_dev_secrets(var_dir: Path) -> dict[str, str]:
@@ -58,6 +59,14 @@ def load_dev_secrets(var_dir: Path) -> dict[str, str]:
     path = var_dir / "dev-secrets.json"
     if path.exists():
         data: dict[str, str] = json.loads(path.read_text())
+        missing = {
+            f"service_secret_{name}": secrets.token_urlsafe(40)
+            for name in SERVICE_IDENTITIES
+            if f"service_secret_{name}" not in data
+        }
+        if missing:  # a service that gained an identity since the file was made
+            data.update(missing)
+            path.write_text(json.dumps(data, indent=2))
         return data
     data = {
         "session_secret": secrets.token_urlsafe(48),
@@ -65,7 +74,7 @@ def load_dev_secrets(var_dir: Path) -> dict[str, str]:
         "token_key": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         "telegram_bot_token": f"{secrets.randbelow(9 * 10**9) + 10**9}:"
         + secrets.token_urlsafe(26)[:35],
-        **{f"service_secret_{name}": secrets.token_urlsafe(40) for name in PUBLISHERS},
+        **{f"service_secret_{name}": secrets.token_urlsafe(40) for name in SERVICE_IDENTITIES},
     }
     var_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -87,7 +96,7 @@ def base_environment(
     embedded_broker: bool = True,
 ) -> dict[str, str]:
     """The embedded defaults every process starts from (before the user's own)."""
-    credentials = {name: dev_secrets[f"service_secret_{name}"] for name in PUBLISHERS}
+    credentials = {name: dev_secrets[f"service_secret_{name}"] for name in SERVICE_IDENTITIES}
     # Tansu holds a consumer-group join for about half the session timeout; Apache
     # Kafka refuses one below its group.min.session.timeout.ms (6 s by default).
     session_timeout = "3000" if embedded_broker else "10000"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,11 +28,16 @@ from fastapi import FastAPI
 from cachalot_auth.main import create_app
 from cachalot_auth.settings import AuthSettings
 from cachalot_common.crypto import generate_key
-from cachalot_common.leases import LeaseClient
+from cachalot_common.grants import mint_grant
+from cachalot_common.leases import Lease, LeaseClient
+from cachalot_common.service_auth import PUBLISHER_SERVICES
 from cachalot_testing.ports import free_port
 from cachalot_testing.processes import ServiceProcess
 
-SERVICE_SECRETS = {"publisher-tiktok": "publisher-tiktok-test-secret-0123456789"}
+SERVICE_SECRETS = {
+    **{service: f"{service}-test-secret-0123456789" for service in PUBLISHER_SERVICES.values()},
+    "queue": "queue-test-secret-0123456789abcdef",  # signs the publish grants
+}
 SESSION_SECRET = "test-session-secret-0123456789abcdef"
 
 
@@ -311,17 +317,106 @@ def consent():
     return give_consent
 
 
+def grant_for(
+    account: Any,
+    *,
+    post_id: uuid.UUID | None = None,
+    target_id: uuid.UUID | None = None,
+    lifetime_s: float = 3600,
+    now_s: float | None = None,
+    **binding: Any,
+) -> str:
+    """A publish grant as the queue would sign it for ``account`` (an auth ``Account`` row);
+    ``binding`` overrides a claim (``client_id=…``, ``platform=…``, ``account_id=…``)."""
+    claims: dict[str, Any] = {
+        "post_id": post_id or uuid.uuid4(),
+        "target_id": target_id or uuid.uuid4(),
+        "client_id": uuid.UUID(account.client_id),
+        "account_id": uuid.UUID(account.id),
+        "platform": account.platform,
+        "attempt": 1,
+        **binding,
+    }
+    return mint_grant(**claims, secret=SERVICE_SECRETS["queue"], lifetime_s=lifetime_s, now_s=now_s)
+
+
+async def stored_account(running: RunningAuth, account_id: uuid.UUID | str) -> Any:
+    from cachalot_auth.models import Account
+
+    async with running.app.state.factory() as db:
+        account = await db.get(Account, str(account_id))
+    assert account is not None, f"no account {account_id}"
+    return account
+
+
+class QueuedLeases:
+    """A publisher leasing for posts the queue dispatched: the platform's own publisher's
+    real :class:`LeaseClient`, with a grant the test signs as the queue would."""
+
+    def __init__(self, running: RunningAuth, http: httpx.AsyncClient) -> None:
+        self._running = running
+        self._http = http
+
+    def client(self, service: str) -> LeaseClient:
+        return LeaseClient(
+            base_url=self._running.base_url,
+            service=service,
+            secret=SERVICE_SECRETS[service],
+            client=self._http,
+        )
+
+    async def lease(
+        self,
+        account_id: uuid.UUID,
+        *,
+        post_id: uuid.UUID,
+        target_id: uuid.UUID | None = None,
+        grant: str | None = None,
+        force_refresh: bool = False,
+    ) -> Lease:
+        service = "publisher-tiktok"
+        if grant is None:
+            target_id = target_id or uuid.uuid4()
+            try:
+                account = await stored_account(self._running, account_id)
+            except AssertionError:  # an unknown account: let auth say so
+                pass
+            else:
+                service = PUBLISHER_SERVICES[account.platform]
+                grant = grant_for(account, post_id=post_id, target_id=target_id)
+        return await self.client(service).lease(
+            account_id,
+            post_id=post_id,
+            target_id=target_id,
+            grant=grant,
+            force_refresh=force_refresh,
+        )
+
+
+@pytest.fixture
+def service_credentials() -> str:
+    """``CACHALOT_SERVICE_CREDENTIALS`` for an auth process: every publisher and the queue."""
+    return json.dumps(SERVICE_SECRETS)
+
+
+@pytest.fixture
+def grant():
+    """``grant(account_row, **claims)``: a publish grant signed as the queue signs them."""
+    return grant_for
+
+
+@pytest.fixture
+def account_row():
+    """``await account_row(running, account_id)``: auth's stored account (client, platform)."""
+    return stored_account
+
+
 @pytest.fixture
 def lease_client():
-    """A publisher's real lease client, authenticating as publisher-tiktok."""
+    """Leases as the account's platform's publisher would, with the queue's grant."""
 
-    def build(running: RunningAuth, http: httpx.AsyncClient) -> LeaseClient:
-        return LeaseClient(
-            base_url=running.base_url,
-            service="publisher-tiktok",
-            secret=SERVICE_SECRETS["publisher-tiktok"],
-            client=http,
-        )
+    def build(running: RunningAuth, http: httpx.AsyncClient) -> QueuedLeases:
+        return QueuedLeases(running, http)
 
     return build
 

@@ -28,12 +28,15 @@ from cachalot_common.events import AccountChanged, PublishResult
 from cachalot_common.kafka import encode
 from cachalot_common.sessions import COOKIE_NAME, Session, issue_session
 from cachalot_common.topics import ACCOUNTS, NOTIFY, POSTS_RESULT, POSTS_STATUS, publish_topic
+from cachalot_queue.dispatch import Granter
 from cachalot_queue.main import Runtime, create_app
 from cachalot_queue.settings import QueueSettings
 from cachalot_queue.tables import Account, Target
 from cachalot_testing.ports import free_port
 
 SECRET = "queue-tests-session-secret-0123456789abcdef"
+SERVICE_SECRET = "queue-tests-service-secret-0123456789abcdef"  # signs publish grants
+GRANTS = Granter(secret=SERVICE_SECRET, lifetime_s=3600)
 FIXTURES = Path(__file__).parent / "fixtures"
 WATCHED = (publish_topic("tiktok"), publish_topic("youtube"), POSTS_STATUS, NOTIFY)
 
@@ -307,6 +310,7 @@ async def start_queue(
         "kafka_idempotence": kafka_idempotence,
         "metrics_interval_s": 0.2,
         "session_secret": SECRET,
+        "service_secret": SERVICE_SECRET,
         "media_dir": media_dir,
         "max_media_bytes": 1024 * 1024,
         "consumer_group": f"queue-{uuid.uuid4().hex[:8]}",

@@ -135,6 +135,13 @@ class PublishVideo(Event):
         default=False,
         description="Sent by the reconciler: check the platform's status before sending anything.",
     )
+    grant: str | None = Field(
+        default=None,
+        repr=False,
+        description="The queue's signed publish grant for this attempt (cachalot_common.grants); "
+        "the publisher passes it to auth with each lease. A capability, not a token: useless "
+        "without the publisher's own service secret. Kept out of repr and masked in logs.",
+    )
 
 
 # --- posts.result.v1 -------------------------------------------------------------------

@@ -3,15 +3,27 @@
 Contract (the auth service implements it, publishers use this client):
 
 ``POST {CACHALOT_AUTH_URL}/internal/v1/accounts/{account_id}/lease``
-with ``Authorization: Bearer <service JWT>`` (see :mod:`service_auth`) and
-JSON ``{"post_id", "target_id", "force_refresh"}``:
+with ``Authorization: Bearer <service JWT>`` (see :mod:`service_auth`; a
+fresh one per request: auth refuses a second use of its ``jti``) and JSON
+``{"post_id", "target_id", "grant", "force_refresh"}``, where ``grant`` is the
+queue's signed publish grant carried by the ``PublishVideo`` command (see
+:mod:`grants`):
 
 * 200 ``{"account_id", "platform", "access_token", "expires_at",
   "scopes", "platform_user_id"}``: a valid access token (refreshed first
   when it was about to expire, or when ``force_refresh`` is true, which a
   publisher asks for once after the platform answered 401). Never the
-  refresh token.
-* 401 missing/invalid service credentials; 404 unknown account;
+  refresh token. Auth records the lease against the grant's post and target.
+* 401 missing service credentials, ``"code": "service_token_invalid"`` (unknown
+  service, forged, expired, or living longer than 60 s) or ``"token_replayed"``
+  (a service JWT used twice); not retryable;
+* 403 problem with a ``code``, not retryable unless said otherwise:
+  ``wrong_platform`` (the caller is not ``publisher-<the account's platform>``),
+  ``grant_invalid`` (no grant, not signed by the queue, or bound to another
+  account, platform, post or target), ``not_owner`` (the account now belongs
+  to another client than the post's), ``grant_expired`` (retryable: the queue
+  re-dispatches with a fresh grant);
+* 404 unknown account;
 * 409 problem with ``"code": "reauth_required"`` (or ``"revoked"``): the
   client must reconnect the account; not retryable;
 * 503 problem: the platform's token endpoint is unreachable; retry later.
@@ -49,6 +61,19 @@ class LeaseUnavailable(LeaseError):
     """Auth or the platform's token endpoint is down; try again later."""
 
 
+class LeaseRefused(LeaseError):
+    """Auth refused this caller or this grant (401/403/404); ``code`` says why.
+
+    Not retryable, except ``grant_expired``: a new dispatch brings a fresh grant.
+    """
+
+    def __init__(self, status: int, code: str | None, detail: str) -> None:
+        super().__init__(f"lease refused ({status}{', ' + code if code else ''}): {detail}")
+        self.status = status
+        self.code = code
+        self.retryable = code == "grant_expired"
+
+
 @dataclass(frozen=True, slots=True)
 class Lease:
     account_id: UUID
@@ -73,6 +98,7 @@ class LeaseSource(Protocol):
         *,
         post_id: UUID,
         target_id: UUID | None = None,
+        grant: str | None = None,
         force_refresh: bool = False,
     ) -> Lease: ...
 
@@ -94,8 +120,15 @@ class LeaseClient:
         *,
         post_id: UUID,
         target_id: UUID | None = None,
+        grant: str | None = None,
         force_refresh: bool = False,
     ) -> Lease:
+        """Lease ``account_id``'s access token for the post ``grant`` names.
+
+        Raises :class:`LeaseReauthRequired` (409), :class:`LeaseRefused`
+        (401/403/404, with auth's ``code``), :class:`LeaseUnavailable` (auth or
+        the platform unreachable, 5xx).
+        """
         token = mint_service_token(service=self._service, secret=self._secret)
         try:
             response = await self._client.post(
@@ -104,6 +137,7 @@ class LeaseClient:
                 json={
                     "post_id": str(post_id),
                     "target_id": str(target_id) if target_id else None,
+                    "grant": grant,
                     "force_refresh": force_refresh,
                 },
                 timeout=30.0,
@@ -125,9 +159,7 @@ class LeaseClient:
             code = _field(response, "code") or "reauth_required"
             raise LeaseReauthRequired(code, detail)
         if response.status_code in (401, 403, 404):
-            refused = LeaseError(f"lease refused ({response.status_code}): {detail}")
-            refused.retryable = False
-            raise refused
+            raise LeaseRefused(response.status_code, _field(response, "code"), detail)
         raise LeaseUnavailable(f"lease failed ({response.status_code}): {detail}")
 
 

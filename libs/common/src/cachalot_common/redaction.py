@@ -28,6 +28,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     # Authorization headers rendered as text
     (re.compile(r"(?i)\b(bearer|oauth)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 " + _MASK),
+    # JWTs (service tokens, publish grants, id tokens): header.payload.signature
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), _MASK),
     # TikTok-style token prefixes
     (re.compile(r"\b(act|rft|clt)\.[A-Za-z0-9._-]{8,}"), r"\1." + _MASK),
 )

@@ -6,6 +6,11 @@ Each calling service has its own secret (``CACHALOT_SERVICE_SECRET`` beside
 caller signs a JWT (HS256) with its own secret: ``iss`` = its name, ``aud`` =
 the callee, lifetime 60 seconds, a fresh ``jti``. One leaked secret lets an
 attacker act only as that one service, and can be rotated alone.
+
+A service token is single-use: the callee remembers each ``jti`` until the
+token expires (auth keeps them in its database, so every replica sees them)
+and refuses a second use. Which service may act for which platform is
+:data:`PUBLISHER_SERVICES`, the one table of it.
 """
 
 from __future__ import annotations
@@ -17,9 +22,20 @@ from dataclasses import dataclass
 
 import jwt
 
+from cachalot_common.topics import PLATFORMS
+
 ALGORITHM = "HS256"
 MAX_LIFETIME_S = 60
 LEEWAY_S = 5
+
+
+PUBLISHER_SERVICES: Mapping[str, str] = {p: f"publisher-{p}" for p in PLATFORMS}
+"""platform → the one service allowed to lease that platform's tokens."""
+
+
+def publisher_of(platform: str) -> str | None:
+    """The service that publishes to ``platform`` (``None`` for an unknown platform)."""
+    return PUBLISHER_SERVICES.get(platform)
 
 
 class ServiceAuthError(Exception):
@@ -30,6 +46,7 @@ class ServiceAuthError(Exception):
 class ServiceIdentity:
     service: str
     token_id: str
+    expires_at: int = 0  # Unix seconds: how long its ``token_id`` must be remembered
 
 
 def mint_service_token(
@@ -73,4 +90,6 @@ def verify_service_token(
         raise ServiceAuthError(f"invalid service token: {type(error).__name__}") from error
     if int(claims["exp"]) - int(claims["iat"]) > MAX_LIFETIME_S:
         raise ServiceAuthError("service token lives too long")
-    return ServiceIdentity(service=service, token_id=str(claims["jti"]))
+    return ServiceIdentity(
+        service=service, token_id=str(claims["jti"]), expires_at=int(claims["exp"])
+    )

@@ -15,6 +15,14 @@ it is used as is, so 50 concurrent leases cause one refresh. The new access
 token and the rotated refresh token are written in one transaction. Network
 errors and 5xx are retried (in the provider) and never disconnect;
 ``invalid_grant`` marks the account ``reauth_required`` and emits the event.
+
+Before anything is opened, the lease is bound (issue 8 item 3: tokens serve
+only content the client queued): the caller must be the publisher of the
+account's platform (:data:`cachalot_common.service_auth.PUBLISHER_SERVICES`)
+and must bring the queue's publish grant (:mod:`cachalot_common.grants`) for
+this very account, platform and post, issued to the client that holds the
+account *now*; otherwise :class:`LeaseForbidden` names the reason. The audit
+row records the grant's post and target.
 """
 
 from __future__ import annotations
@@ -40,6 +48,8 @@ from cachalot_auth.providers.base import (
     StoredGrant,
 )
 from cachalot_auth.signin import store_tokens
+from cachalot_common.grants import GrantError, PublishGrant, verify_grant
+from cachalot_common.service_auth import publisher_of
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +67,31 @@ class LeaseRefused(Exception):
 
 class AccountNotFound(Exception):
     pass
+
+
+class LeaseForbidden(Exception):
+    """This caller may not lease this account for this grant.
+
+    ``code``: ``wrong_platform`` (the caller is not the account's platform's
+    publisher), ``grant_invalid`` (missing, forged, or bound to another account,
+    platform, post or target), ``grant_expired``, ``not_owner`` (the account now
+    belongs to another client than the one the post was queued by).
+    """
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseRequest:
+    """Who asks (``service``, proven by its JWT) and for what (the raw ``grant`` and ids)."""
+
+    service: str
+    grant: str | None
+    post_id: str | None
+    target_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +126,11 @@ class TokenKeeper:
         providers: Mapping[str, Provider],
         refresh_margin_s: float,
         on_commit: Callable[[], None],
+        grant_secrets: Mapping[str, str] | None = None,
     ) -> None:
+        """``grant_secrets``: service name → secret; the queue's verifies publish grants."""
         self._factory = factory
+        self._grant_secrets = dict(grant_secrets or {})
         self._vault = vault
         self._providers = providers
         self._margin = timedelta(seconds=refresh_margin_s)
@@ -113,28 +151,52 @@ class TokenKeeper:
         return token.expires_at is None or token.expires_at - self._margin > now
 
     async def lease(
-        self,
-        account_id: str,
-        *,
-        service: str,
-        post_id: str,
-        target_id: str | None,
-        force_refresh: bool = False,
+        self, account_id: str, request: LeaseRequest, *, force_refresh: bool = False
     ) -> LeasedToken:
+        """A usable access token for ``account_id``, bound to ``request``'s grant.
+
+        Raises :class:`AccountNotFound`, :class:`LeaseForbidden` (caller or grant
+        not bound to this account as it is now), :class:`LeaseRefused` (account
+        not usable), ``PlatformUnavailable`` (refresh impossible right now).
+        """
         async with self._factory() as db, db.begin():
             snap = await self._load(db, account_id, lock=False)
+            grant = self._bind(snap.account, request)
             await self._check_usable(db, snap.account)
             if not force_refresh and self._fresh(snap.access, utcnow()):
                 leased = self._leased(snap, refreshed=False)
-                self._audit(db, snap.account, service, post_id, target_id, refreshed=False)
+                self._audit(db, snap.account, request.service, grant, refreshed=False)
                 return leased
             seen = snap.access.ciphertext if snap.access is not None else None
         leased = await self.refresh(account_id, force=force_refresh, seen_ciphertext=seen)
         async with self._factory() as db, db.begin():
             account = await db.get(Account, account_id)
             assert account is not None
-            self._audit(db, account, service, post_id, target_id, refreshed=leased.refreshed)
+            grant = self._bind(account, request)  # it may have changed hands meanwhile
+            self._audit(db, account, request.service, grant, refreshed=leased.refreshed)
         return leased
+
+    def _bind(self, account: Account, request: LeaseRequest) -> PublishGrant:
+        """The request's grant, if it binds this caller to this account as it is now."""
+        if request.service != publisher_of(account.platform):
+            raise LeaseForbidden(
+                "wrong_platform", f"{request.service} may not lease {account.platform} accounts"
+            )
+        try:
+            grant = verify_grant(request.grant, secrets=self._grant_secrets)
+        except GrantError as error:
+            raise LeaseForbidden(error.code, error.detail) from None
+        if str(grant.account_id) != account.id or grant.platform != account.platform:
+            raise LeaseForbidden("grant_invalid", "the publish grant is for another account")
+        if request.post_id is not None and str(grant.post_id) != request.post_id:
+            raise LeaseForbidden("grant_invalid", "the publish grant is for another post")
+        if request.target_id is not None and str(grant.target_id) != request.target_id:
+            raise LeaseForbidden("grant_invalid", "the publish grant is for another target")
+        if str(grant.client_id) != account.client_id:
+            raise LeaseForbidden(
+                "not_owner", "the account no longer belongs to the client who queued this post"
+            )
+        return grant
 
     async def refresh(
         self, account_id: str, *, force: bool = False, seen_ciphertext: str | None = None
@@ -247,21 +309,15 @@ class TokenKeeper:
 
     @staticmethod
     def _audit(
-        db: AsyncSession,
-        account: Account,
-        service: str,
-        post_id: str,
-        target_id: str | None,
-        *,
-        refreshed: bool,
+        db: AsyncSession, account: Account, service: str, grant: PublishGrant, *, refreshed: bool
     ) -> None:
         db.add(
             LeaseAudit(
                 account_id=account.id,
                 client_id=account.client_id,
                 service=service,
-                post_id=post_id,
-                target_id=target_id,
+                post_id=str(grant.post_id),
+                target_id=str(grant.target_id),
                 refreshed=refreshed,
                 leased_at=utcnow(),
             )

@@ -26,6 +26,7 @@ from cachalot_auth.providers.base import HttpCaller, Provider
 from cachalot_auth.providers.telegram import BotApi
 from cachalot_auth.ratelimit import IpRateLimit
 from cachalot_auth.refresher import run_refresher
+from cachalot_auth.service_tokens import SpentTokens
 from cachalot_auth.settings import AuthSettings
 from cachalot_auth.signin import SignInService
 from cachalot_common.app import create_service_app, serve
@@ -88,6 +89,7 @@ def create_app(
         providers=platforms,
         refresh_margin_s=settings.refresh_margin_s,
         on_commit=relay.nudge,
+        grant_secrets=settings.service_secrets(),
     )
     services = Services(
         settings=settings,
@@ -112,6 +114,7 @@ def create_app(
         rate_limit=IpRateLimit(settings.auth_rate_limit, trusted_proxies=settings.trusted_proxies),
         service_secrets=settings.service_secrets(),
         posts_archive=PostsArchive(http, settings.queue_url),
+        spent_tokens=SpentTokens(factory),
     )
 
     @contextlib.asynccontextmanager

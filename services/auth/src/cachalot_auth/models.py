@@ -146,6 +146,20 @@ class LeaseAudit(Base):
     leased_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class SpentServiceToken(Base):
+    """A service JWT already used (its ``jti``), kept until it expires: a replay is refused.
+
+    In the database, not in memory, so every auth replica refuses the second use;
+    rows past ``expires_at`` are pruned (:mod:`cachalot_auth.service_tokens`).
+    """
+
+    __tablename__ = "spent_service_tokens"
+
+    token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    service: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
 class OutboxMessage(Base):
     """An event written with the change that caused it; the relay publishes it."""
 

@@ -64,7 +64,7 @@ async def test_the_raw_database_holds_no_token(auth, sign_in, consent, lease_cli
 
 
 async def test_a_ciphertext_moved_to_another_row_fails_to_decrypt_naming_the_account(
-    auth, sign_in, consent, lease_client
+    auth, sign_in, consent, lease_client, grant, account_row
 ):
     alice, bob = await two_accounts(auth, sign_in, consent)
     async with auth.app.state.factory() as db, db.begin():
@@ -86,10 +86,12 @@ async def test_a_ciphertext_moved_to_another_row_fails_to_decrypt_naming_the_acc
         row.ciphertext = refresh.ciphertext  # access/refresh swap within one account
         with pytest.raises(TokenDecryptionError):
             vault.open(await db.get(Account, alice), row)
+    post_id = uuid.uuid4()
+    bobs_grant = grant(await account_row(auth, bob), post_id=post_id)
     async with httpx.AsyncClient() as http:
         answer = await http.post(
             f"{auth.base_url}/internal/v1/accounts/{bob}/lease",
-            json={"post_id": str(uuid.uuid4())},
+            json={"post_id": str(post_id), "grant": bobs_grant},
             headers={"Authorization": "Bearer " + _service_token()},
         )
     assert answer.status_code == 500

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -12,7 +13,7 @@ from aiokafka import AIOKafkaConsumer
 
 from cachalot_common import topics
 from cachalot_common.crypto import generate_key
-from cachalot_common.leases import LeaseReauthRequired
+from cachalot_common.leases import LeaseReauthRequired, LeaseRefused
 from cachalot_testing.processes import ServiceProcess
 
 
@@ -78,16 +79,14 @@ async def test_invalid_grant_reaches_the_real_broker_as_reauth_required(
 
 
 async def test_no_token_text_in_the_service_logs(
-    fresh_sandbox, tmp_path, sign_in, consent, lease_client, expire
+    fresh_sandbox, tmp_path, sign_in, consent, lease_client, expire, grant, service_credentials
 ):
     env = {f"CACHALOT_{k.upper()}": v for k, v in fresh_sandbox.platform_env().items()} | {
         "CACHALOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/auth.db",
         "CACHALOT_TOKEN_KEYS": f"v1:{generate_key()}",
         "CACHALOT_SESSION_SECRET": "process-session-secret-0123456789",
         "CACHALOT_COOKIE_SECURE": "false",
-        "CACHALOT_SERVICE_CREDENTIALS": json.dumps(
-            {"publisher-tiktok": "publisher-tiktok-test-secret-0123456789"}
-        ),
+        "CACHALOT_SERVICE_CREDENTIALS": service_credentials,
         "CACHALOT_KAFKA_BOOTSTRAP": "127.0.0.1:1",  # no broker: events wait in the outbox
         "CACHALOT_ACCESS_LOG_DIR": str(tmp_path / "access"),
         "CACHALOT_LOG_LEVEL": "DEBUG",
@@ -111,13 +110,19 @@ async def test_no_token_text_in_the_service_logs(
             await consent(browser)
             account_id = (await browser.get("/api/v1/accounts")).json()[0]["id"]
             seen.append(browser.cookies["cachalot_session"])
+            client_id = (await browser.get("/api/v1/me")).json()["client_id"]
+        row = SimpleNamespace(id=account_id, client_id=client_id, platform="tiktok")
         async with httpx.AsyncClient() as http:
-            client = lease_client(running, http)
+            client = lease_client(running, http).client("publisher-tiktok")
             for force in (False, True, True):
+                post_id = uuid.uuid4()
+                signed = grant(row, post_id=post_id)
                 lease = await client.lease(
-                    uuid.UUID(account_id), post_id=uuid.uuid4(), force_refresh=force
+                    uuid.UUID(account_id), post_id=post_id, grant=signed, force_refresh=force
                 )
-                seen.append(lease.access_token)
+                seen += [lease.access_token, signed]
+            with pytest.raises(LeaseRefused):  # a refusal is logged: without the grant
+                await client.lease(uuid.UUID(account_id), post_id=uuid.uuid4(), grant=signed)
     finally:
         process.stop()
     logs = process.output() + "".join(p.read_text() for p in (tmp_path / "access").glob("*.log"))

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 import uuid
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
-from cachalot_common.leases import LeaseError, LeaseReauthRequired, LeaseUnavailable
+from cachalot_common.leases import (
+    LeaseError,
+    LeaseReauthRequired,
+    LeaseRefused,
+    LeaseUnavailable,
+)
+from cachalot_common.service_auth import mint_service_token
 
 
 async def connected_tiktok(auth, sign_in, consent) -> str:
@@ -39,9 +48,11 @@ async def test_a_lease_returns_a_token_the_platform_accepts_and_is_audited(
 ):
     auth = auth_with_queue  # the audit is read back through the data export
     account_id = await connected_tiktok(auth, sign_in, consent)
-    post_id = uuid.uuid4()
+    post_id, target_id = uuid.uuid4(), uuid.uuid4()
     async with httpx.AsyncClient() as http:
-        lease = await lease_client(auth, http).lease(uuid.UUID(account_id), post_id=post_id)
+        lease = await lease_client(auth, http).lease(
+            uuid.UUID(account_id), post_id=post_id, target_id=target_id
+        )
         info = await http.get(
             f"{fresh_sandbox.base_url}/tiktok/v2/user/info/",
             params={"fields": "open_id"},
@@ -53,8 +64,8 @@ async def test_a_lease_returns_a_token_the_platform_accepts_and_is_audited(
     async with auth.browser() as browser:
         await sign_in(browser, "tiktok")
         export = (await browser.get("/api/v1/me/export")).json()
-    assert [(x["service"], x["post_id"]) for x in export["token_leases"]] == [
-        ("publisher-tiktok", str(post_id))
+    assert [(x["service"], x["post_id"], x["target_id"]) for x in export["token_leases"]] == [
+        ("publisher-tiktok", str(post_id), str(target_id))
     ]
 
 
@@ -171,3 +182,169 @@ async def test_concurrent_leases_on_sqlite_refresh_once(
         )
     assert len({lease.access_token for lease in leases}) == 1
     assert (await platform_stats(fresh_sandbox, "tiktok"))["token"]["refresh_token"] == 1
+
+
+# --- a lease is bound to the caller, the platform and a real queued post (issue 8 item 3) ---
+
+
+async def connected(auth, sign_in, consent, platform: str, user: str | None = None) -> str:
+    async with auth.browser() as browser:
+        await sign_in(browser, platform, user=user)
+        await consent(browser)
+        accounts = (await browser.get("/api/v1/accounts")).json()
+    return str(next(a["id"] for a in accounts if a["platform"] == platform))
+
+
+async def test_a_publisher_cannot_lease_an_account_of_another_platform(
+    auth, sign_in, consent, lease_client, grant, account_row, caplog
+):
+    youtube = await connected(auth, sign_in, consent, "youtube")
+    post_id = uuid.uuid4()
+    valid_grant = grant(await account_row(auth, youtube), post_id=post_id)
+    async with httpx.AsyncClient() as http:
+        tiktok_publisher = lease_client(auth, http).client("publisher-tiktok")
+        with caplog.at_level(logging.WARNING), pytest.raises(LeaseRefused) as refused:
+            await tiktok_publisher.lease(uuid.UUID(youtube), post_id=post_id, grant=valid_grant)
+        raw = await http.post(
+            f"{auth.base_url}/internal/v1/accounts/{youtube}/lease",
+            json={"post_id": str(post_id), "grant": valid_grant},
+            headers={"Authorization": "Bearer " + tiktok_token()},
+        )
+        youtube_publisher = lease_client(auth, http).client("publisher-youtube")
+        allowed = await youtube_publisher.lease(
+            uuid.UUID(youtube), post_id=post_id, grant=valid_grant
+        )
+    assert (refused.value.status, refused.value.code) == (403, "wrong_platform")
+    assert refused.value.retryable is False
+    assert raw.status_code == 403
+    assert raw.headers["content-type"].startswith("application/problem+json")
+    assert raw.json()["code"] == "wrong_platform"
+    assert "access_token" not in raw.text
+    assert allowed.platform == "youtube"
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert f"service=publisher-tiktok account={youtube} refusal=wrong_platform" in logged
+    assert valid_grant not in logged
+
+
+def tiktok_token() -> str:
+    return mint_service_token(
+        service="publisher-tiktok", secret="publisher-tiktok-test-secret-0123456789"
+    )
+
+
+async def test_a_lease_for_a_post_the_queue_did_not_grant_for_this_account_is_refused(
+    auth, sign_in, consent, lease_client, grant, account_row
+):
+    mine = await connected(auth, sign_in, consent, "tiktok", user="-000sandboxAliceOpenId")
+    other = await connected(auth, sign_in, consent, "tiktok", user="-000sandboxBobOpenId")
+    account = await account_row(auth, mine)
+    bobs = await account_row(auth, other)
+    post_id = uuid.uuid4()
+    forged_by_publisher = grant(account, post_id=post_id).rsplit(".", 1)[0] + ".forged"
+    cases = {
+        "no grant": (None, "grant_invalid"),
+        "not signed by the queue": (forged_by_publisher, "grant_invalid"),
+        "another account": (grant(bobs, post_id=post_id), "grant_invalid"),
+        "another platform": (grant(account, post_id=post_id, platform="youtube"), "grant_invalid"),
+        "another post": (grant(account, post_id=uuid.uuid4()), "grant_invalid"),
+        "another client": (grant(account, post_id=post_id, client_id=uuid.uuid4()), "not_owner"),
+    }
+    refusals = {}
+    async with httpx.AsyncClient() as http:
+        publisher = lease_client(auth, http).client("publisher-tiktok")
+        for name, (given, _) in cases.items():
+            with pytest.raises(LeaseRefused) as refused:
+                await publisher.lease(uuid.UUID(mine), post_id=post_id, grant=given)
+            refusals[name] = (refused.value.status, refused.value.code, refused.value.retryable)
+        granted = await publisher.lease(
+            uuid.UUID(mine), post_id=post_id, grant=grant(account, post_id=post_id)
+        )
+    assert refusals == {name: (403, code, False) for name, (_, code) in cases.items()}
+    assert granted.access_token
+
+
+async def test_a_service_token_is_used_once_even_across_replicas(
+    auth, sign_in, consent, grant, account_row, start_auth
+):
+    account_id = await connected(auth, sign_in, consent, "tiktok")
+    post_id = uuid.uuid4()
+    signed = grant(await account_row(auth, account_id), post_id=post_id)
+    body = {"post_id": str(post_id), "grant": signed}
+    token = tiktok_token()
+    url = f"/internal/v1/accounts/{account_id}/lease"
+    headers = {"Authorization": f"Bearer {token}"}
+    async with (
+        start_auth(auth.settings.database_url, auto_migrate=False) as replica,
+        httpx.AsyncClient() as http,
+    ):
+        first = await http.post(auth.base_url + url, json=body, headers=headers)
+        again = await http.post(auth.base_url + url, json=body, headers=headers)
+        elsewhere = await http.post(replica.base_url + url, json=body, headers=headers)
+    assert first.status_code == 200
+    for replayed in (again, elsewhere):
+        assert replayed.status_code == 401
+        assert replayed.json()["code"] == "token_replayed"
+        assert "access_token" not in replayed.text
+
+
+async def test_an_expired_grant_is_refused_as_grant_expired_which_the_publisher_may_retry(
+    auth, sign_in, consent, lease_client, grant, account_row
+):
+    account_id = await connected(auth, sign_in, consent, "tiktok")
+    post_id = uuid.uuid4()
+    stale = grant(
+        await account_row(auth, account_id),
+        post_id=post_id,
+        lifetime_s=3600,
+        now_s=time.time() - 3700,
+    )
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(LeaseRefused) as refused:
+            await lease_client(auth, http).lease(
+                uuid.UUID(account_id), post_id=post_id, grant=stale
+            )
+    assert (refused.value.status, refused.value.code) == (403, "grant_expired")
+    assert refused.value.retryable is True
+
+
+async def test_a_grant_of_the_previous_owner_does_not_lease_the_account_once_it_changed_hands(
+    auth, sign_in, consent, lease_client, grant, account_row
+):
+    account_id = await connected(auth, sign_in, consent, "tiktok", user="-000sandboxAliceOpenId")
+    alices = await account_row(auth, account_id)
+    post_id = uuid.uuid4()
+    alices_grant = grant(alices, post_id=post_id)
+    async with auth.browser() as alice:
+        await sign_in(alice, "tiktok", user="-000sandboxAliceOpenId")
+        assert (await alice.delete(f"/api/v1/accounts/{account_id}")).status_code == 204
+    async with auth.browser() as bob:
+        await sign_in(bob, "youtube")
+        await consent(bob)
+        await sign_in(bob, "tiktok", user="-000sandboxAliceOpenId")
+    bobs = await account_row(auth, account_id)
+    assert bobs.client_id != alices.client_id
+    assert bobs.status == "ok"
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(LeaseRefused) as refused:
+            await lease_client(auth, http).lease(
+                uuid.UUID(account_id), post_id=post_id, grant=alices_grant
+            )
+    assert (refused.value.status, refused.value.code) == (403, "not_owner")
+
+
+async def test_spent_service_tokens_are_forgotten_once_they_expire(
+    auth, sign_in, consent, lease_client
+):
+    from sqlalchemy import func, select, update
+
+    from cachalot_auth.models import SpentServiceToken
+
+    account_id = uuid.UUID(await connected(auth, sign_in, consent, "tiktok"))
+    async with httpx.AsyncClient() as http:
+        await lease_client(auth, http).lease(account_id, post_id=uuid.uuid4())
+        async with auth.app.state.factory() as db, db.begin():
+            await db.execute(update(SpentServiceToken).values(expires_at=datetime.now(UTC)))
+        await lease_client(auth, http).lease(account_id, post_id=uuid.uuid4())
+    async with auth.app.state.factory() as db:
+        kept = await db.scalar(select(func.count()).select_from(SpentServiceToken))
+    assert kept == 1, "only the live token is remembered"

@@ -66,6 +66,7 @@ class _Attempt:
                     self.command.account_id,
                     post_id=self.command.post_id,
                     target_id=self.command.target_id,
+                    grant=self.command.grant,
                     force_refresh=force,
                 )
             except LeaseReauthRequired as error:

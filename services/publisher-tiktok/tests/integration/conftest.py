@@ -50,6 +50,7 @@ class LeaseStub:
     tokens: dict[str, str] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)
     reauth: set[str] = field(default_factory=set)
+    refusals: dict[str, str] = field(default_factory=dict)  # account → auth's 403 code
     issued: list[str] = field(default_factory=list)
 
     @property
@@ -60,6 +61,7 @@ class LeaseStub:
         self.tokens.clear()
         self.calls.clear()
         self.reauth.clear()
+        self.refusals.clear()
 
     def app(self) -> FastAPI:
         app = FastAPI()
@@ -73,6 +75,10 @@ class LeaseStub:
                 return JSONResponse({"detail": "bad service token"}, status_code=401)
             body = await request.json()
             self.calls.append({"account_id": account_id, **body})
+            if account_id in self.refusals:
+                return JSONResponse(
+                    {"code": self.refusals[account_id], "detail": "refused"}, status_code=403
+                )
             if account_id in self.reauth:
                 return JSONResponse(
                     {"code": "reauth_required", "detail": "reconnect"}, status_code=409
@@ -317,9 +323,10 @@ class Video:
         account_id: uuid.UUID | None = None,
         **options: Any,
     ) -> PublishVideo:
+        target_id = target_id or uuid.uuid4()
         return PublishVideo(
             post_id=uuid.uuid4(),
-            target_id=target_id or uuid.uuid4(),
+            target_id=target_id,
             client_id=uuid.uuid4(),
             account_id=account_id or uuid.uuid4(),
             platform="tiktok",
@@ -333,6 +340,7 @@ class Video:
                 duration_sec=1.0,
             ),
             options=TikTokOptions(caption="Hello from CACHALOT", **options),
+            grant=f"grant-of-{target_id}-attempt-{attempt}",  # the stub only records it
         )
 
 

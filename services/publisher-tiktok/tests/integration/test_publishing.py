@@ -162,6 +162,34 @@ async def test_a_token_refused_after_refresh_asks_for_reauthorisation(
     assert posts(sbx)["publishes"] == []
 
 
+async def test_each_lease_passes_on_the_commands_publish_grant(
+    sbx, publisher, kafka, lease_stub, small_video
+) -> None:
+    command = small_video.command()
+    await kafka.send(command)
+    assert (await kafka.final(command.target_id)).type == "published"
+    calls = [c for c in lease_stub.calls if c["account_id"] == str(command.account_id)]
+    assert calls
+    assert {c["grant"] for c in calls} == {command.grant}
+    assert {c["target_id"] for c in calls} == {str(command.target_id)}
+
+
+async def test_an_expired_grant_is_retryable_and_a_refused_lease_fails(
+    sbx, publisher, kafka, lease_stub, small_video
+) -> None:
+    expired, refused = small_video.command(), small_video.command()
+    lease_stub.refusals[str(expired.account_id)] = "grant_expired"
+    lease_stub.refusals[str(refused.account_id)] = "not_owner"
+    await kafka.send(expired)
+    await kafka.send(refused)
+    again = await kafka.final(expired.target_id)
+    assert again.type == "retryable", "the next dispatch brings a fresh grant"
+    failed = await kafka.final(refused.target_id)
+    assert (failed.type, failed.code) == ("failed", "lease_refused")
+    assert "not_owner" in (failed.reason or "")
+    assert posts(sbx)["publishes"] == []
+
+
 async def test_a_privacy_level_the_account_does_not_offer_fails_with_a_clear_reason(
     sbx, publisher, kafka, small_video
 ) -> None:

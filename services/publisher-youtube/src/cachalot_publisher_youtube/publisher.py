@@ -118,6 +118,7 @@ class _Token:
             self._command.account_id,
             post_id=self._command.post_id,
             target_id=self._command.target_id,
+            grant=self._command.grant,
             force_refresh=force,
         )
         register_secret(lease.access_token)
@@ -172,7 +173,10 @@ class YouTubePublisher:
         )
         try:
             lease = await self._leases.lease(
-                command.account_id, post_id=command.post_id, target_id=command.target_id
+                command.account_id,
+                post_id=command.post_id,
+                target_id=command.target_id,
+                grant=command.grant,
             )
             register_secret(lease.access_token)
             token = _Token(self._leases, command, lease)

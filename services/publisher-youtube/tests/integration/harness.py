@@ -44,6 +44,7 @@ class LeaseServer:
         self.issued: list[str] = []
         self.force_refreshes = 0
         self.reauth_accounts: set[str] = set()
+        self.grants: list[str | None] = []  # the grant each lease request carried
         self._current: dict[str, str] = {}
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -82,6 +83,7 @@ class LeaseServer:
                     status_code=409,
                 )
             body = await request.json()
+            self.grants.append(body.get("grant"))
             if body.get("force_refresh"):
                 self.force_refreshes += 1
             if body.get("force_refresh") or account_id not in self._current:
@@ -209,6 +211,7 @@ class Commands:
                 content_type="video/mp4",
             ),
             options=YouTubeOptions(title=options.pop("title", "A test video"), **options),
+            grant=f"grant-{uuid.uuid4().hex}",  # the lease stand-in only records it
         )
 
     async def send(self, command: PublishVideo) -> None:

@@ -177,7 +177,7 @@ async def test_a_401_refreshes_the_lease_once_and_the_upload_succeeds(
     random_video: Callable[[int], Path],
 ) -> None:
     video = random_video(2 * CHUNK)
-    refreshes = lease_server.force_refreshes
+    refreshes, leased = lease_server.force_refreshes, len(lease_server.grants)
     arm(sandbox_http, kind="unauthorized", on="chunk")
     command = commands.command(video, title="Token refreshed")
 
@@ -186,6 +186,7 @@ async def test_a_401_refreshes_the_lease_once_and_the_upload_succeeds(
     result = await results.wait(command.target_id, "published", "failed", "retryable")
     assert result.type == "published", result.reason
     assert lease_server.force_refreshes == refreshes + 1
+    assert lease_server.grants[leased:] == [command.grant] * 2, "both leases carry the grant"
     assert [v["sha256"] for v in landed(sandbox_http, "Token refreshed")[0]] == [sha256_of(video)]
 
 

@@ -25,6 +25,7 @@ class FakeLeases:
         *,
         post_id: uuid.UUID,
         target_id: uuid.UUID | None = None,
+        grant: str | None = None,
         force_refresh: bool = False,
     ) -> Lease:
         self.calls.append(force_refresh)

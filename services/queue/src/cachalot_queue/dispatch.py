@@ -10,6 +10,13 @@ The reconciler re-sends the command of a target stuck in dispatched or
 publishing past a timeout with ``reconcile=True``: the publisher then asks the
 platform what became of it before sending anything (never a blind
 re-upload). That also recovers commands a broker lost (Tansu restarts empty).
+
+Only targets whose account is connected *and held by the post's client* are
+dispatched (a re-assigned account never inherits another client's work); the
+reconciler cancels an in-flight target whose account is lost instead of
+asking again. Every command carries a publish grant signed here
+(:class:`Granter`, :mod:`cachalot_common.grants`): auth leases a token only
+for a command the queue really sent, for its account and client.
 """
 
 from __future__ import annotations
@@ -22,15 +29,17 @@ from typing import cast
 from uuid import UUID
 
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cachalot_common.events import MediaRef, PublishVideo
+from cachalot_common.grants import GRANT_ISSUER, mint_grant
 from cachalot_common.topics import Platform, publish_topic
+from cachalot_queue import states
 from cachalot_queue.outbox import enqueue
 from cachalot_queue.states import IN_FLIGHT, PLATFORM_NAMES, Change
 from cachalot_queue.tables import Account, Media, Post, Target
-from cachalot_queue.transitions import apply_change
+from cachalot_queue.transitions import account_views, apply_change
 from cachalot_queue.wakeup import Wakeup
 
 logger = logging.getLogger(__name__)
@@ -38,8 +47,32 @@ logger = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 
 
-def publish_command(target: Target, media: Media, *, reconcile: bool) -> PublishVideo:
-    """The order a publisher gets for one target's current attempt."""
+class Granter:
+    """Signs the publish grant of one dispatch with the queue's service secret."""
+
+    def __init__(self, *, secret: str, lifetime_s: float, issuer: str = GRANT_ISSUER) -> None:
+        """``lifetime_s``: seconds a grant may be used to lease (a long upload's length)."""
+        self._secret = secret
+        self._lifetime_s = lifetime_s
+        self._issuer = issuer
+
+    def grant(self, target: Target) -> str:
+        """A grant bound to ``target``'s post, client, account, platform and current attempt."""
+        return mint_grant(
+            post_id=target.post_id,
+            target_id=target.id,
+            client_id=target.client_id,
+            account_id=target.account_id,
+            platform=target.platform,
+            attempt=target.attempt,
+            secret=self._secret,
+            lifetime_s=self._lifetime_s,
+            issuer=self._issuer,
+        )
+
+
+def publish_command(target: Target, media: Media, *, reconcile: bool, grant: str) -> PublishVideo:
+    """The order a publisher gets for one target's current attempt, with its ``grant``."""
     return PublishVideo.model_validate(
         {
             "post_id": target.post_id,
@@ -58,16 +91,19 @@ def publish_command(target: Target, media: Media, *, reconcile: bool) -> Publish
             ),
             "options": target.options,
             "reconcile": reconcile,
+            "grant": grant,
         }
     )
 
 
-def send_command(session: AsyncSession, target: Target, media: Media, *, reconcile: bool) -> None:
+def send_command(
+    session: AsyncSession, target: Target, media: Media, *, reconcile: bool, grants: Granter
+) -> None:
     enqueue(
         session,
         publish_topic(cast(Platform, target.platform)),
         str(target.account_id),
-        publish_command(target, media, reconcile=reconcile),
+        publish_command(target, media, reconcile=reconcile, grant=grants.grant(target)),
     )
 
 
@@ -120,10 +156,12 @@ class Scheduler(Worker):
         wake: Wakeup,
         relay_wake: Wakeup,
         claim_with_lock: bool,
+        grants: Granter,
         batch: int = 200,
         max_sleep_s: float = 0.2,
     ) -> None:
         self._factory = factory
+        self._grants = grants
         self._reader = reader or factory
         self._clock = clock
         self._wake = wake
@@ -149,11 +187,11 @@ class Scheduler(Worker):
         return await self.seconds_to_next()
 
     async def dispatch_due(self) -> int:
-        """Claim due targets of connected accounts and queue their commands."""
+        """Claim due targets of accounts connected by the post's client; queue their commands."""
         now = self._clock()
         query = (
             select(Target)
-            .join(Account, Account.id == Target.account_id)
+            .join(Account, _held_by_the_posts_client())
             .where(Target.status == "scheduled", Target.due_at <= now)
             .where(Account.status == "connected")
             .order_by(Target.due_at)
@@ -169,7 +207,13 @@ class Scheduler(Worker):
             for target in targets:
                 apply_change(session, target, Change(status="dispatched"), now=now)
                 try:
-                    send_command(session, target, media[target.post_id], reconcile=False)
+                    send_command(
+                        session,
+                        target,
+                        media[target.post_id],
+                        reconcile=False,
+                        grants=self._grants,
+                    )
                 except (ValidationError, KeyError) as error:
                     # A row no command can be built from must not block the others.
                     logger.error("target %s cannot be dispatched: %s", target.id, error)
@@ -185,7 +229,7 @@ class Scheduler(Worker):
     async def seconds_to_next(self) -> float:
         query = (
             select(func.min(Target.due_at))
-            .join(Account, Account.id == Target.account_id)
+            .join(Account, _held_by_the_posts_client())
             .where(Target.status == "scheduled", Account.status == "connected")
         )
         async with self._reader() as session:
@@ -207,9 +251,11 @@ class Reconciler(Worker):
         claim_with_lock: bool,
         silent_after_s: float,
         max_reconciles: int,
+        grants: Granter,
         batch: int = 200,
     ) -> None:
         self._factory = factory
+        self._grants = grants
         self._clock = clock
         self._relay_wake = relay_wake
         self._lock = claim_with_lock
@@ -239,7 +285,12 @@ class Reconciler(Worker):
             if not targets:
                 return 0
             media = await media_for(session, targets)
+            accounts = await account_views(session, {t.account_id for t in targets})
             for target in targets:
+                loss = states.account_loss(target.client_id, accounts.get(target.account_id))
+                if loss is not None:  # nobody may lease for it any more: nothing to ask
+                    apply_change(session, target, loss, now=now)
+                    continue
                 if target.reconciles >= self._max:
                     name = PLATFORM_NAMES.get(target.platform, target.platform)
                     reason = (
@@ -253,8 +304,15 @@ class Reconciler(Worker):
                     continue
                 target.reconciles += 1
                 target.last_activity_at = now
-                send_command(session, target, media[target.post_id], reconcile=True)
+                send_command(
+                    session, target, media[target.post_id], reconcile=True, grants=self._grants
+                )
                 logger.info(
                     "re-sent target %s attempt %s for a status check", target.id, target.attempt
                 )
         return len(targets)
+
+
+def _held_by_the_posts_client() -> ColumnElement[bool]:
+    """Join condition: the target's account, as long as the post's client holds it."""
+    return and_(Account.id == Target.account_id, Account.client_id == Target.client_id)

@@ -47,7 +47,7 @@ from cachalot_common.telemetry import setup_tracing
 from cachalot_common.topics import ACCOUNTS, POSTS_RESULT, SESSIONS
 from cachalot_queue.api import build_router, on_validation_error
 from cachalot_queue.consumers import subscribe_batch
-from cachalot_queue.dispatch import Reconciler, Scheduler
+from cachalot_queue.dispatch import Granter, Reconciler, Scheduler
 from cachalot_queue.media_quota import MediaQuota
 from cachalot_queue.metrics import run_depth_sampler
 from cachalot_queue.outbox import OutboxRelay, session_factory
@@ -259,6 +259,11 @@ def start_workers(runtime: Runtime) -> None:
         wake=runtime.relay_wake,
         claim_with_lock=lock,
     )
+    grants = Granter(
+        secret=settings.service_secret.get_secret_value(),
+        lifetime_s=settings.grant_lifetime_s,
+        issuer=settings.service_name,
+    )
     scheduler = Scheduler(
         runtime.factory,
         reader=runtime.reader,
@@ -266,6 +271,7 @@ def start_workers(runtime: Runtime) -> None:
         wake=runtime.scheduler_wake,
         relay_wake=runtime.relay_wake,
         claim_with_lock=lock,
+        grants=grants,
         batch=settings.dispatch_batch,
         max_sleep_s=settings.scheduler_max_sleep_s,
     )
@@ -276,6 +282,7 @@ def start_workers(runtime: Runtime) -> None:
         claim_with_lock=lock,
         silent_after_s=settings.reconcile_after_s,
         max_reconciles=settings.max_reconciles,
+        grants=grants,
     )
     for name, job in (
         ("relay", relay.run),
@@ -291,6 +298,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = load_settings(QueueSettings, "cachalot-queue")
     setup_logging(SERVICE, level=settings.log_level, fmt=settings.log_format)
     register_secret(settings.session_secret.get_secret_value())
+    register_secret(settings.service_secret.get_secret_value())
     if args[:1] == ["migrate"]:
         run_migrations(ALEMBIC_DIR, settings.database_url)
         return

@@ -30,9 +30,9 @@ from cachalot_queue.schemas import (
     TargetPublic,
     TikTokFields,
 )
-from cachalot_queue.states import CANCELLABLE, IN_FLIGHT, PLATFORM_NAMES, Change
+from cachalot_queue.states import CANCELLABLE, IN_FLIGHT, PLATFORM_NAMES, Change, account_loss
 from cachalot_queue.tables import Account, Media, Post, Target
-from cachalot_queue.transitions import announce, apply_change
+from cachalot_queue.transitions import account_views, announce, apply_change
 
 TIKTOK_MAX_DURATION_S: Final = 600.0
 MAX_SCHEDULE_AHEAD: Final = timedelta(days=366)
@@ -296,15 +296,23 @@ class PostService:
             return to_public(post)
 
     async def retry(self, *, client_id: UUID, post_id: UUID, now: datetime) -> PostPublic:
-        """Queue failed targets again, with a fresh attempt budget."""
+        """Queue failed targets again, with a fresh attempt budget.
+
+        Only targets whose account the client still holds are retried (issue 8
+        item 2): a target whose account was disconnected, erased or connected
+        by someone else since is not. Raises ``Problem`` 404 (no such post of
+        this client), 409 with one ``errors`` entry per target that cannot be
+        retried, naming why, when nothing can be.
+        """
         async with self._factory() as session, session.begin():
             post = await self._locked(session, client_id, post_id)
             failed = [t for t in post.targets if t.status == "failed"]
-            if not failed:
-                raise Problem(
-                    409, "Nothing to retry: no target of this post has failed.", title="Not failed"
-                )
-            for target in failed:
+            accounts = await account_views(session, {t.account_id for t in failed})
+            lost = {t.id: account_loss(t.client_id, accounts.get(t.account_id)) for t in failed}
+            retryable = [t for t in failed if lost[t.id] is None]
+            if not retryable:
+                raise _cannot_retry(post, lost)
+            for target in retryable:
                 target.budget_start = target.attempt
                 change = Change(status="scheduled", reason="Retry requested.", due_at=now)
                 apply_change(session, target, change, now=now)
@@ -325,6 +333,29 @@ class PostService:
 
 def _with_targets(query: Any) -> Any:
     return query.options(selectinload(Post.targets))
+
+
+def _cannot_retry(post: Post, lost: dict[UUID, Change | None]) -> Problem:
+    """409 naming, per target, why it cannot be retried (lost account or not failed)."""
+    errors = []
+    for target in post.targets:
+        where = f"targets[{target.position}]"
+        loss = lost.get(target.id)
+        if loss is not None:
+            errors.append(_error(where, loss.reason or "", loss.code or ""))
+        elif target.status == "cancelled" and (target.last_code or "").startswith("account_"):
+            errors.append(_error(where, target.last_error or "", target.last_code or ""))
+    if not errors:
+        return Problem(
+            409, "Nothing to retry: no target of this post has failed.", title="Not failed"
+        )
+    reasons = " ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return Problem(
+        409,
+        f"Cannot retry: the account is no longer yours to publish to. {reasons}",
+        title="Account lost",
+        errors=errors,
+    )
 
 
 def _not_found() -> Problem:

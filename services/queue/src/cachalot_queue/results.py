@@ -7,6 +7,13 @@ projection (client, platform, status) and pause, resume or cancel targets;
 ``deleted`` (the client erased their data) erases the client's posts and
 videos (:mod:`cachalot_queue.erase`); an event older than the one already
 applied is ignored.
+
+An account event that names another client than a target's (auth gave a
+disconnected account to the next client who connected that platform user)
+cancels the previous client's pending and failed targets: a re-assigned
+account never inherits another client's work. A result for a target whose
+account is lost cancels it (unless it says published): see
+:func:`cachalot_queue.states.account_loss`.
 """
 
 from __future__ import annotations
@@ -19,16 +26,16 @@ from functools import partial
 from pathlib import Path
 from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cachalot_common.events import AccountChanged, PublishResult, TargetStatus
 from cachalot_queue import states
 from cachalot_queue.erase import erase_client
 from cachalot_queue.metrics import count_on_commit, observe_published
-from cachalot_queue.states import Change, RetryPolicy
+from cachalot_queue.states import LOST_WITH_ACCOUNT, Change, RetryPolicy
 from cachalot_queue.tables import Account, Post, Target
-from cachalot_queue.transitions import apply_change, snapshot
+from cachalot_queue.transitions import account_views, apply_change, snapshot
 from cachalot_queue.wakeup import Wakeup
 
 logger = logging.getLogger(__name__)
@@ -36,7 +43,7 @@ logger = logging.getLogger(__name__)
 _ACCOUNT_AFFECTS: dict[str, tuple[str, ...]] = {
     "reauth_required": ("scheduled",),
     "connected": ("paused",),
-    "revoked": ("scheduled", "paused"),
+    "revoked": tuple(LOST_WITH_ACCOUNT),
 }
 
 
@@ -81,13 +88,19 @@ class EventHandlers:
         published: list[Target] = []
         async with self._factory() as session, session.begin():
             targets = {t.id: t for t in (await session.scalars(query)).all()}
+            accounts = await account_views(session, {t.account_id for t in targets.values()})
             for result in results:
                 target = targets.get(result.target_id)
                 if target is None or target.post_id != result.post_id:
                     logger.info("result for unknown target %s ignored", result.target_id)
                     continue
                 change = states.on_result(
-                    snapshot(target), result, policy=self._policy, now=now, rng=self._rng
+                    snapshot(target),
+                    result,
+                    policy=self._policy,
+                    now=now,
+                    rng=self._rng,
+                    loss=states.account_loss(target.client_id, accounts.get(target.account_id)),
                 )
                 if change is None or not apply_change(session, target, change, now=now):
                     continue
@@ -146,13 +159,20 @@ class EventHandlers:
                 return
             query = select(Target).where(
                 Target.account_id == event.account_id,
-                Target.status.in_(_ACCOUNT_AFFECTS[event.type]),
+                or_(
+                    Target.status.in_(_ACCOUNT_AFFECTS[event.type]),
+                    # another client's work on an account that changed hands
+                    Target.status.in_(LOST_WITH_ACCOUNT) & (Target.client_id != event.client_id),
+                ),
             )
             if self._lock:
                 query = query.with_for_update()
             for target in (await session.scalars(query)).all():
                 change = states.on_account(
-                    event.type, cast(TargetStatus, target.status), event.reason
+                    event.type,
+                    cast(TargetStatus, target.status),
+                    event.reason,
+                    reassigned=target.client_id != event.client_id,
                 )
                 if change is None:
                     continue

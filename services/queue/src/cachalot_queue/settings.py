@@ -52,6 +52,20 @@ class QueueSettings(ServiceSettings, KafkaSettings):
     metrics_interval_s: float = Field(
         default=15.0, gt=0, description="How often the queue's depth is counted for /metrics."
     )
+    service_name: str = Field(
+        default="queue", description="Signs publish grants as this service (auth's issuer)."
+    )
+    service_secret: SecretStr = Field(
+        default=SecretStr("dev-queue-service-secret-not-for-production"),
+        description="The queue's own service secret (auth holds it in "
+        "CACHALOT_SERVICE_CREDENTIALS); signs the publish grant of every command.",
+    )
+    grant_lifetime_s: float = Field(
+        default=6 * 3600.0,
+        ge=60,
+        description="How long a command's publish grant can lease tokens (a long upload); "
+        "past it the publisher reports retryable and the next dispatch brings a fresh one.",
+    )
     schedule_grace_s: float = Field(
         default=30.0, ge=0, description="scheduled_at this far in the past is taken as now."
     )
@@ -59,4 +73,5 @@ class QueueSettings(ServiceSettings, KafkaSettings):
     @model_validator(mode="after")
     def _real_secret_in_production(self) -> QueueSettings:
         require_real_secret(self.environment, "CACHALOT_SESSION_SECRET", self.session_secret)
+        require_real_secret(self.environment, "CACHALOT_SERVICE_SECRET", self.service_secret)
         return self

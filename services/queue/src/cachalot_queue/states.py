@@ -8,6 +8,15 @@
         ├──▶ paused (account needs re-authorisation) ──reconnect──▶ scheduled
         └──▶ cancelled (client, or account revoked/deleted; also from paused)
 
+    scheduled, paused, failed ──account lost──▶ cancelled
+    dispatched, publishing ──account lost, then any result but published──▶ cancelled
+
+An account is *lost* to a target (issue 8 item 2: tokens publish only what the
+client queued) when it is disconnected, erased, unknown, or now held by a
+client other than the post's (auth gives a disconnected account to whoever
+connects that platform user next): :func:`account_loss`. A lost account's
+targets are cancelled with the reason, never retried, dispatched or leased.
+
 A result only counts for the attempt it reports and only while that attempt is
 in flight, so duplicated, replayed or stale (older attempt) results change
 nothing. Every decision returns a :class:`Change` (or ``None``) that the
@@ -20,20 +29,25 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
+from uuid import UUID
 
 from cachalot_common.events import AccountEventType, PublishResult, TargetStatus
 
 ALLOWED: Final[dict[TargetStatus, frozenset[TargetStatus]]] = {
     "scheduled": frozenset({"dispatched", "paused", "cancelled"}),
-    "dispatched": frozenset({"publishing", "published", "failed", "scheduled", "paused"}),
-    "publishing": frozenset({"published", "failed", "scheduled", "paused"}),
+    "dispatched": frozenset(
+        {"publishing", "published", "failed", "scheduled", "paused", "cancelled"}
+    ),
+    "publishing": frozenset({"published", "failed", "scheduled", "paused", "cancelled"}),
     "paused": frozenset({"scheduled", "cancelled"}),
-    "failed": frozenset({"scheduled"}),
+    "failed": frozenset({"scheduled", "cancelled"}),
     "published": frozenset(),
     "cancelled": frozenset(),
 }
 IN_FLIGHT: Final = frozenset({"dispatched", "publishing"})
 CANCELLABLE: Final = frozenset({"scheduled", "paused"})
+LOST_WITH_ACCOUNT: Final = frozenset({"scheduled", "paused", "failed"})
+"""Targets cancelled as soon as their account is lost (in-flight ones: at their result)."""
 TERMINAL: Final = frozenset({"published", "cancelled"})
 
 PLATFORM_NAMES: Final = {
@@ -102,6 +116,45 @@ class Change:
         return self.status in {"published", "dispatched"}
 
 
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    """What the rules need to know about a target's account (the queue's projection)."""
+
+    status: str  # the last accounts.v1 event type: connected, reauth_required, revoked, deleted
+    client_id: UUID
+
+
+_LOSS_REASONS: Final = {
+    "account_revoked": "The account was disconnected, so this post was cancelled.",
+    "account_deleted": "The account was removed, so this post was cancelled.",
+    "account_reassigned": "The account was disconnected and is now connected by someone else, "
+    "so this post was cancelled; connect the account again to post there.",
+    "account_unknown": "The account is not connected, so this post was cancelled.",
+}
+
+
+def account_loss(
+    target_client: UUID, account: AccountView | None, reason: str | None = None
+) -> Change | None:
+    """The cancellation a target gets when its account is no longer its client's, else ``None``.
+
+    Lost: no such account, ``revoked`` or ``deleted``, or held by another client
+    now (re-assigned). An account that only needs re-authorisation is not lost
+    (its targets pause). ``reason`` (from the account event) replaces the
+    default text, except for a re-assignment, where it would be the new
+    owner's business.
+    """
+    if account is None:
+        code = "account_unknown"
+    elif account.client_id != target_client:
+        code, reason = "account_reassigned", None
+    elif account.status in {"revoked", "deleted"}:
+        code = f"account_{account.status}"
+    else:
+        return None
+    return Change(status="cancelled", reason=reason or _LOSS_REASONS[code], code=code)
+
+
 def on_result(
     target: TargetState,
     result: PublishResult,
@@ -109,8 +162,33 @@ def on_result(
     policy: RetryPolicy,
     now: datetime,
     rng: random.Random,
+    loss: Change | None = None,
 ) -> Change | None:
-    """Decide what a publisher's result does to a target, or ``None`` if nothing."""
+    """Decide what a publisher's result does to a target, or ``None`` if nothing.
+
+    ``loss`` (from :func:`account_loss`): the account is no longer the post's
+    client's, so any outcome but ``published`` (and progress) cancels the
+    target instead of retrying, pausing or failing it.
+    """
+    change = _on_result(target, result, policy=policy, now=now, rng=rng)
+    if (
+        loss is not None
+        and change is not None
+        and change.status in LOST_WITH_ACCOUNT
+        and not change.touch_only
+    ):
+        return loss
+    return change
+
+
+def _on_result(
+    target: TargetState,
+    result: PublishResult,
+    *,
+    policy: RetryPolicy,
+    now: datetime,
+    rng: random.Random,
+) -> Change | None:
     if result.attempt != target.attempt or target.status not in IN_FLIGHT:
         return None
     name = PLATFORM_NAMES.get(target.platform, target.platform)
@@ -175,9 +253,26 @@ def _reason(platform_name: str, result: PublishResult) -> str:
 
 
 def on_account(
-    event_type: AccountEventType, status: TargetStatus, reason: str | None
+    event_type: AccountEventType,
+    status: TargetStatus,
+    reason: str | None,
+    *,
+    reassigned: bool = False,
 ) -> Change | None:
-    """What an account's change does to one of its targets."""
+    """What an account's change does to one of its targets.
+
+    ``reassigned``: the event names another client than the target's (the
+    account changed hands), so the target is lost whatever the event says.
+    """
+    if reassigned or event_type in {"revoked", "deleted"}:
+        if status not in LOST_WITH_ACCOUNT:
+            return None
+        kind = "reassigned" if reassigned else event_type
+        return Change(
+            status="cancelled",
+            reason=(None if reassigned else reason) or _LOSS_REASONS[f"account_{kind}"],
+            code=f"account_{kind}",
+        )
     if event_type == "reauth_required" and status == "scheduled":
         return Change(
             status="paused",
@@ -186,10 +281,4 @@ def on_account(
         )
     if event_type == "connected" and status == "paused":
         return Change(status="scheduled", reason="Account reconnected; publishing resumes.")
-    if event_type in {"revoked", "deleted"} and status in CANCELLABLE:
-        return Change(
-            status="cancelled",
-            reason=reason or "The account was disconnected, so this post was cancelled.",
-            code=f"account_{event_type}",
-        )
     return None

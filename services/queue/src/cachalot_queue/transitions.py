@@ -9,15 +9,24 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import cast
+from uuid import UUID
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cachalot_common.events import NotifyRequested, PostStatusChanged, TargetStatus
 from cachalot_common.topics import NOTIFY, POSTS_STATUS, Platform
 from cachalot_queue.metrics import FAILURES, RETRIES, count_on_commit
 from cachalot_queue.outbox import enqueue
-from cachalot_queue.states import IN_FLIGHT, PLATFORM_NAMES, Change, TargetState, can_move
-from cachalot_queue.tables import Target
+from cachalot_queue.states import (
+    IN_FLIGHT,
+    PLATFORM_NAMES,
+    AccountView,
+    Change,
+    TargetState,
+    can_move,
+)
+from cachalot_queue.tables import Account, Target
 
 OPERATOR_KEY = "operator"
 
@@ -30,6 +39,19 @@ def snapshot(target: Target) -> TargetState:
         platform=target.platform,
         bytes_sent=target.bytes_sent,
     )
+
+
+async def account_views(session: AsyncSession, ids: set[UUID]) -> dict[UUID, AccountView]:
+    """account id → what the state rules need of it (accounts never seen are absent)."""
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Account.id, Account.status, Account.client_id).where(Account.id.in_(ids))
+    )
+    return {
+        account_id: AccountView(status=status, client_id=client_id)
+        for account_id, status, client_id in rows.tuples()
+    }
 
 
 def apply_change(session: AsyncSession, target: Target, change: Change, *, now: datetime) -> bool:

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import time
+import uuid
 from datetime import datetime
 from typing import Any
 
 import httpx
 import pytest
-from queue_support import QueueServer, Recorder, at_offset, eventually, now
+from queue_support import SERVICE_SECRET, QueueServer, Recorder, at_offset, eventually, now
 from sqlalchemy import select
 
+from cachalot_common.grants import verify_grant
 from cachalot_queue.tables import Account, Media, OutboxMessage, Post, Target
 
 pytestmark = pytest.mark.integration
@@ -423,3 +426,145 @@ async def test_metrics_count_depth_publish_latency_and_failures_by_reason(
 
 async def _depth_at_least(queue: QueueServer, name: str, count: float) -> bool:
     return (await _metrics(queue)).get(name, 0) >= count
+
+
+# --- a post publishes only to an account its own client holds now (issue 8 item 2) -------
+
+
+async def fail(queue: QueueServer, recorder: Recorder, post: dict[str, Any]) -> None:
+    await dispatched(recorder, post)
+    await queue.result(post, type="failed", code="spam_risk", reason="TikTok said no")
+    await until_status(queue, post, "failed")
+
+
+async def test_an_account_connected_by_another_client_cancels_the_old_clients_failed_target(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    alice, bob = queue.client(), queue.client()
+    tiktok = await alice.account("tiktok")
+    post = await alice.queue(tiktok=tiktok)
+    await fail(queue, recorder, post)
+
+    await bob.account_event(tiktok, "tiktok", "connected")  # auth gave the account to Bob
+    await until_status(queue, post, "cancelled")
+    shown = (await alice.get(post["id"]))["targets"][0]
+    assert shown["last_error_code"] == "account_reassigned"
+    assert "someone else" in shown["last_error"]
+
+    retry = await alice.http.post(f"/api/v1/posts/{post['id']}/retry")
+    assert retry.status_code == 409
+    assert retry.headers["content-type"].startswith("application/problem+json")
+    [error] = retry.json()["errors"]
+    assert (error["field"], error["type"]) == ("targets[0]", "account_reassigned")
+    assert "someone else" in retry.json()["detail"]
+    await asyncio.sleep(1.0)
+    assert len(recorder.commands(post["targets"][0]["id"])) == 1, "nothing dispatched again"
+    assert (await status_of(queue, post)) == "cancelled"
+
+
+async def test_a_retry_of_a_failed_target_whose_account_changed_hands_is_refused_naming_why(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    """Even before the projection cancelled it (the retry checks the account itself)."""
+    alice, bob = queue.client(), queue.client()
+    tiktok = await alice.account("tiktok")
+    post = await alice.queue(tiktok=tiktok)
+    await fail(queue, recorder, post)
+    async with queue.runtime.factory() as session, session.begin():
+        account = await session.get(Account, uuid.UUID(str(tiktok)))
+        assert account is not None
+        account.client_id = bob.id  # the projection moved on; the cancellation not yet
+
+    retry = await alice.http.post(f"/api/v1/posts/{post['id']}/retry")
+    assert retry.status_code == 409
+    assert retry.json()["errors"][0]["type"] == "account_reassigned"
+    assert (await status_of(queue, post)) == "failed"
+
+
+async def test_disconnecting_cancels_failed_scheduled_and_paused_targets_and_retry_says_why(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client = queue.client()
+    tiktok = await client.account("tiktok")
+    youtube = await client.account("youtube")
+    failed = await client.queue(tiktok=tiktok)
+    await fail(queue, recorder, failed)
+    paused = await client.queue(tiktok=tiktok, at=at_offset(60))
+    scheduled = await client.queue(youtube=youtube, at=at_offset(60))
+    await client.account_event(tiktok, "tiktok", "reauth_required")
+    await until_status(queue, paused, "paused")
+
+    await client.account_event(tiktok, "tiktok", "revoked")
+    await client.account_event(youtube, "youtube", "revoked")
+    for post in (failed, paused, scheduled):
+        await until_status(queue, post, "cancelled")
+        assert (await client.get(post["id"]))["targets"][0]["last_error_code"] == "account_revoked"
+    retry = await client.http.post(f"/api/v1/posts/{failed['id']}/retry")
+    assert retry.status_code == 409
+    [error] = retry.json()["errors"]
+    assert error["type"] == "account_revoked"
+    assert "disconnected" in error["message"]
+
+
+async def test_the_scheduler_skips_targets_whose_account_another_client_holds(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    alice, bob = queue.client(), queue.client()
+    tiktok = await alice.account("tiktok")
+    post = await alice.queue(tiktok=tiktok, at=at_offset(1.0))
+
+    async def hand_to(client_id: uuid.UUID) -> None:
+        async with queue.runtime.factory() as session, session.begin():
+            account = await session.get(Account, uuid.UUID(str(tiktok)))
+            assert account is not None
+            account.client_id = client_id  # as if only the projection had moved on
+
+    await hand_to(bob.id)
+    await asyncio.sleep(2.0)
+    assert recorder.commands(post["targets"][0]["id"]) == [], "never on Bob's account"
+    assert (await status_of(queue, post)) == "scheduled"
+    await hand_to(alice.id)
+    [command] = await dispatched(recorder, post)
+    assert command.value["client_id"] == str(alice.id)
+
+
+async def test_a_result_for_a_target_whose_account_changed_hands_cancels_it(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    alice, bob = queue.client(), queue.client()
+    tiktok = await alice.account("tiktok")
+    post = await alice.queue(tiktok=tiktok)
+    await dispatched(recorder, post)
+    await bob.account_event(tiktok, "tiktok", "connected")
+    assert (await status_of(queue, post)) == "dispatched", "in flight: its result decides"
+    await queue.result(post, type="failed", code="lease_refused", reason="not_owner")
+    await until_status(queue, post, "cancelled")
+    assert (await alice.get(post["id"]))["targets"][0]["last_error_code"] == "account_reassigned"
+
+
+async def test_the_reconciler_cancels_a_silent_target_whose_account_was_disconnected(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client = queue.client()
+    tiktok = await client.account("tiktok")
+    post = await client.queue(tiktok=tiktok)
+    await dispatched(recorder, post)
+    await client.account_event(tiktok, "tiktok", "revoked")
+    await until_status(queue, post, "cancelled", timeout=20)
+    target = post["targets"][0]["id"]
+    assert recorder.commands(target, reconcile=True) == [], "no status check on a lost account"
+
+
+async def test_every_command_carries_a_grant_bound_to_its_target(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client = queue.client()
+    tiktok = await client.account("tiktok")
+    post = await client.queue(tiktok=tiktok)
+    [command] = await dispatched(recorder, post)
+    grant = verify_grant(command.value["grant"], secrets={"queue": SERVICE_SECRET})
+    target = post["targets"][0]
+    assert (grant.post_id, grant.target_id) == (uuid.UUID(post["id"]), uuid.UUID(target["id"]))
+    assert (grant.client_id, grant.account_id) == (client.id, tiktok)
+    assert (grant.platform, grant.attempt) == ("tiktok", 1)
+    assert grant.expires_at - time.time() > 3000

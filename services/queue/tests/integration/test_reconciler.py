@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from queue_support import GRANTS
 from sqlalchemy import select
 
 from cachalot_common.db import run_migrations_async, transaction
@@ -76,7 +77,7 @@ async def test_a_silent_target_is_checked_a_few_times_then_fails_with_a_reason(
         clock = Clock()
         reconciler = Reconciler(
             factory, clock=clock, relay_wake=Wakeup(), claim_with_lock=False,
-            silent_after_s=60, max_reconciles=2,
+            silent_after_s=60, max_reconciles=2, grants=GRANTS,
         )  # fmt: skip
         clock.now = START + timedelta(seconds=59)
         assert await reconciler.reconcile_once() == 0, "not silent long enough yet"

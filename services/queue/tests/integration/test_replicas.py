@@ -9,6 +9,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from queue_support import GRANTS
 from sqlalchemy import select
 
 from cachalot_common.db import run_migrations_async, transaction
@@ -94,7 +95,13 @@ async def test_two_schedulers_and_two_relays_share_the_work_without_overlap(
         await seed(factories[0])
         schedulers = [
             Scheduler(
-                f, clock=utcnow, wake=Wakeup(), relay_wake=Wakeup(), claim_with_lock=True, batch=25
+                f,
+                clock=utcnow,
+                wake=Wakeup(),
+                relay_wake=Wakeup(),
+                claim_with_lock=True,
+                grants=GRANTS,
+                batch=25,
             )
             for f in factories
         ]

@@ -12,8 +12,10 @@ import pytest
 from cachalot_common.events import PublishResult
 from cachalot_queue.states import (
     ALLOWED,
+    AccountView,
     RetryPolicy,
     TargetState,
+    account_loss,
     can_move,
     on_account,
     on_result,
@@ -142,6 +144,8 @@ def test_a_dead_token_pauses_the_target_and_its_account() -> None:
         ("deleted", "scheduled", "cancelled"),
         ("deleted", "published", None),
         ("revoked", "publishing", None),
+        ("revoked", "failed", "cancelled"),
+        ("revoked", "cancelled", None),
     ],
 )
 def test_account_events_pause_resume_or_cancel_pending_targets(
@@ -158,3 +162,86 @@ def test_backoff_grows_exponentially_within_its_cap() -> None:
     for n, delay in enumerate(delays, start=1):
         step = min(30, 2 ** (n - 1))
         assert step / 2 <= delay <= step
+
+
+# --- an account lost to the post's client (issue 8 item 2) --------------------------------
+
+ALICE, BOB = uuid.uuid4(), uuid.uuid4()
+
+
+@pytest.mark.parametrize(
+    ("account", "code"),
+    [
+        (AccountView("connected", ALICE), None),
+        (AccountView("reauth_required", ALICE), None),  # paused, not lost
+        (AccountView("revoked", ALICE), "account_revoked"),
+        (AccountView("deleted", ALICE), "account_deleted"),
+        (AccountView("connected", BOB), "account_reassigned"),
+        (AccountView("reauth_required", BOB), "account_reassigned"),
+        (None, "account_unknown"),
+    ],
+)
+def test_an_account_is_lost_to_a_post_unless_its_client_still_holds_it(
+    account: AccountView | None, code: str | None
+) -> None:
+    loss = account_loss(ALICE, account)
+    assert (loss.code if loss else None) == code
+    if loss is not None:
+        assert loss.status == "cancelled"
+        assert loss.reason
+
+
+def test_a_reassignment_never_shows_the_new_owners_reason_to_the_old_owner() -> None:
+    loss = account_loss(ALICE, AccountView("connected", BOB), reason="Bob's business")
+    assert loss is not None
+    assert "Bob" not in (loss.reason or "")
+    assert "someone else" in (loss.reason or "")
+
+
+@pytest.mark.parametrize("status", ["scheduled", "paused", "failed"])
+def test_any_event_naming_another_client_cancels_the_previous_clients_waiting_targets(
+    status: str,
+) -> None:
+    for event in ("connected", "reauth_required", "revoked"):
+        change = on_account(event, status, "why", reassigned=True)  # type: ignore[arg-type]
+        assert change is not None
+        assert (change.status, change.code) == ("cancelled", "account_reassigned")
+
+
+@pytest.mark.parametrize("status", ["dispatched", "publishing", "published", "cancelled"])
+def test_a_reassignment_leaves_in_flight_and_final_targets_to_their_results(status: str) -> None:
+    assert on_account("connected", status, None, reassigned=True) is None  # type: ignore[arg-type]
+
+
+def test_a_failed_target_may_be_cancelled_but_a_cancelled_one_never_comes_back() -> None:
+    assert can_move("failed", "cancelled")
+    assert not can_move("cancelled", "scheduled")
+
+
+@pytest.mark.parametrize(
+    ("outcome", "fields"),
+    [
+        ("retryable", {"code": "rate_limit"}),
+        ("failed", {"code": "lease_refused"}),
+        ("failed", {"code": "revoked", "reauth_required": True}),
+    ],
+)
+def test_a_result_for_a_target_whose_account_is_lost_cancels_it(
+    outcome: str, fields: dict[str, Any]
+) -> None:
+    loss = account_loss(ALICE, AccountView("connected", BOB))
+    change = on_result(
+        target(), result(outcome, **fields), policy=POLICY, now=NOW, rng=random.Random(1), loss=loss
+    )
+    assert change == loss
+    assert not change.pause_account
+
+
+def test_a_published_result_still_counts_when_the_account_is_lost_meanwhile() -> None:
+    loss = account_loss(ALICE, AccountView("revoked", ALICE))
+    change = on_result(
+        target(), result("published", remote_id="v1"), policy=POLICY, now=NOW,
+        rng=random.Random(1), loss=loss,
+    )  # fmt: skip
+    assert change is not None
+    assert change.status == "published"

@@ -10,6 +10,7 @@ from cachalot_auth.clients import ClientService
 from cachalot_auth.leasing import TokenKeeper
 from cachalot_auth.posts_archive import PostsArchive
 from cachalot_auth.ratelimit import IpRateLimit
+from cachalot_auth.service_tokens import SpentTokens
 from cachalot_auth.settings import AuthSettings
 from cachalot_auth.signin import SignInService
 from cachalot_common.sessions import COOKIE_NAME, Session, SessionError, read_session
@@ -24,6 +25,7 @@ class Services:
     rate_limit: IpRateLimit
     service_secrets: dict[str, str]
     posts_archive: PostsArchive
+    spent_tokens: SpentTokens
 
 
 def services(request: Request) -> Services:

@@ -1,4 +1,8 @@
-"""Internal API for publishers: token leases (contract: ``cachalot_common.leases``)."""
+"""Internal API for publishers: token leases (contract: ``cachalot_common.leases``).
+
+Every refusal is logged with the calling service, the account and a ``code``,
+never with a token, a service JWT or a grant.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,9 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from cachalot_auth.api.deps import Services, services
-from cachalot_auth.leasing import AccountNotFound, LeaseRefused
+from cachalot_auth.leasing import AccountNotFound, LeaseForbidden, LeaseRefused, LeaseRequest
 from cachalot_auth.providers.base import PlatformUnavailable
+from cachalot_auth.service_tokens import TokenReplayed
 from cachalot_common.crypto import TokenDecryptionError
 from cachalot_common.problems import Problem
 from cachalot_common.service_auth import ServiceAuthError, ServiceIdentity, verify_service_token
@@ -24,23 +29,42 @@ ServicesDep = Annotated[Services, Depends(services)]
 class LeaseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    post_id: uuid.UUID = Field(description="The post this token is for (audit trail).")
-    target_id: uuid.UUID | None = None
+    post_id: uuid.UUID = Field(description="The post this token is for (must match the grant).")
+    target_id: uuid.UUID | None = Field(default=None, description="Must match the grant if given.")
+    grant: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="The queue's publish grant from the PublishVideo command (required).",
+    )
     force_refresh: bool = Field(
         default=False, description="Refresh first even if unexpired (after a platform 401)."
     )
 
 
-def caller(request: Request, svc: ServicesDep) -> ServiceIdentity:
-    """The calling service, proven by its short-lived service JWT; else 401."""
+async def caller(request: Request, svc: ServicesDep) -> ServiceIdentity:
+    """The calling service, proven by a short-lived, single-use service JWT; else 401."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Problem(401, "Service credentials required.", headers={"WWW-Authenticate": "Bearer"})
     try:
-        return verify_service_token(token.strip(), secrets=svc.service_secrets)
+        identity = verify_service_token(token.strip(), secrets=svc.service_secrets)
     except ServiceAuthError as error:
-        raise Problem(401, str(error), headers={"WWW-Authenticate": "Bearer"}) from None
+        logger.warning("lease refused: refusal=service_token_invalid (%s)", error)
+        raise Problem(
+            401, str(error), code="service_token_invalid", headers={"WWW-Authenticate": "Bearer"}
+        ) from None
+    try:
+        await svc.spent_tokens.spend(identity)
+    except TokenReplayed:
+        logger.warning("lease refused: service=%s refusal=token_replayed", identity.service)
+        raise Problem(
+            401,
+            "This service token was already used; sign a fresh one for each request.",
+            code="token_replayed",
+            headers={"WWW-Authenticate": "Bearer"},
+        ) from None
+    return identity
 
 
 CallerDep = Annotated[ServiceIdentity, Depends(caller)]
@@ -54,16 +78,27 @@ def create_router() -> APIRouter:
         account_id: str, body: LeaseIn, who: CallerDep, svc: ServicesDep
     ) -> dict[str, Any]:
         """A valid access token for one post, refreshed first when needed; never refresh tokens."""
+        request = LeaseRequest(
+            service=who.service,
+            grant=body.grant,
+            post_id=str(body.post_id),
+            target_id=str(body.target_id) if body.target_id else None,
+        )
         try:
-            leased = await svc.keeper.lease(
-                account_id,
-                service=who.service,
-                post_id=str(body.post_id),
-                target_id=str(body.target_id) if body.target_id else None,
-                force_refresh=body.force_refresh,
-            )
+            leased = await svc.keeper.lease(account_id, request, force_refresh=body.force_refresh)
         except AccountNotFound:
+            logger.warning(
+                "lease refused: service=%s account=%s refusal=not_found", who.service, account_id
+            )
             raise Problem(404, "No such account.") from None
+        except LeaseForbidden as forbidden:
+            logger.warning(
+                "lease refused: service=%s account=%s refusal=%s",
+                who.service,
+                account_id,
+                forbidden.code,
+            )
+            raise Problem(403, forbidden.detail, code=forbidden.code) from None
         except LeaseRefused as refused:
             raise Problem(409, refused.detail, code=refused.code) from None
         except TokenDecryptionError as error:
