@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel
 
 from cachalot_common.app import create_service_app
@@ -50,15 +50,23 @@ def _app(**settings: Any) -> FastAPI:
     async def create_my_note(note: Note) -> dict[str, str]:
         return {"text": note.text}
 
-    @app.post("/api/v1/me/notes/{note_id}/cancel")
+    router = APIRouter(prefix="/api/v1/me")  # rules found through an included router too
+
+    @router.post("/notes/{note_id}/cancel")
     async def cancel_note(note_id: str) -> dict[str, str]:
         return {"cancelled": note_id}
+
+    @router.post("/drafts")
+    async def create_draft(note: Note) -> dict[str, str]:
+        return {"text": note.text}
+
+    app.include_router(router)
 
     @app.post("/internal/notes")
     async def internal_note(note: Note) -> dict[str, str]:
         return {"text": note.text}
 
-    @app.post("/api/v1/big-notes", max_body_size=1_000_000)
+    @app.post("/api/v1/big-notes", openapi_extra={"x-max-body-bytes": 1_000_000})
     async def create_big_note(note: Note) -> dict[str, int]:
         return {"length": len(note.text)}
 
@@ -163,7 +171,6 @@ async def test_a_signed_in_route_answers_401_before_reading_a_byte_of_the_body()
     ).send_to(_app())
     assert answer.status == 401
     assert answer.headers["content-type"] == "application/problem+json"
-    assert answer.headers["connection"] == "close"
     assert answer.json()["type"] == "https://cachalot.dev/problems/not-signed-in"
     assert answer.chunks_read == 0
 
@@ -198,12 +205,14 @@ async def test_an_internal_route_needs_a_service_jwt_before_its_body_is_read() -
 
 async def test_a_json_body_declared_over_the_cap_is_refused_unread_naming_the_limit() -> None:
     chunks = _mega_chunks(DEFAULT_MAX_BODY_BYTES + 64 * 1024)
-    answer = await Call(
-        "POST", "/api/v1/notes", {"content-type": "application/json"}, chunks
-    ).send_to(_app())
-    assert answer.status == 413
-    assert answer.json()["max_bytes"] == DEFAULT_MAX_BODY_BYTES
-    assert answer.chunks_read == 0
+    for path, headers in (
+        ("/api/v1/notes", {"content-type": "application/json"}),
+        ("/api/v1/me/drafts", {"content-type": "application/json", "cookie": _cookie()}),
+    ):
+        answer = await Call("POST", path, headers, chunks).send_to(_app())
+        assert answer.status == 413, path
+        assert answer.json()["max_bytes"] == DEFAULT_MAX_BODY_BYTES
+        assert answer.chunks_read == 0
 
 
 async def test_a_chunked_json_body_is_counted_as_it_streams_and_refused_past_the_cap() -> None:

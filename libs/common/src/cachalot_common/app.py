@@ -38,6 +38,7 @@ def create_service_app(
     readiness: Mapping[str, ReadinessCheck] | None = None,
     tracer_provider: TracerProvider | None = None,
     signed_in: Sequence[SignedIn] = (),
+    guarded: bool = True,
     description: str = "",
     version: str = "0.1.0",
     **fastapi_options: Any,
@@ -48,7 +49,8 @@ def create_service_app(
     route reads its body: cross-origin writes refused (pages of the
     ``public_url`` and ``allowed_origins`` settings' origins are allowed), the
     proof of who is calling checked first on the paths ``signed_in`` names,
-    body types and sizes bounded.
+    body types and sizes bounded. Only the sandbox, a fake of the
+    platforms, turns them off (``guarded=False``).
     """
     app = FastAPI(
         title=title,
@@ -58,14 +60,15 @@ def create_service_app(
         **fastapi_options,
     )
     install_problem_handlers(app)
-    install_guards(
-        app,
-        Guards.for_service(
-            public_url=settings.public_url,
-            allowed_origins=settings.allowed_origins,
-            signed_in=signed_in,
-        ),
-    )
+    if guarded:
+        install_guards(
+            app,
+            Guards.for_service(
+                public_url=settings.public_url,
+                allowed_origins=settings.allowed_origins,
+                signed_in=signed_in,
+            ),
+        )
     app.include_router(health_router(readiness))
     install_metrics(app)
     app.add_middleware(AccessLogMiddleware, trusted_proxies=settings.trusted_proxies)

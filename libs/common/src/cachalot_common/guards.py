@@ -30,28 +30,29 @@ headers alone:
    ``Content-Length`` over the route's cap is refused at once, and the bytes
    of a chunked body are counted as the route reads them. The cap is
    :attr:`Guards.max_body_bytes` (64 KiB) for JSON routes, or the route's own
-   ``max_body_size`` (FastAPI's route option). Streaming routes (a declared
-   ``requestBody``) bound their own body and keep streaming.
+   (``openapi_extra={"x-max-body-bytes": n}``). Streaming routes (a declared
+   ``requestBody`` of other types) bound their own body and keep streaming.
 
-The rules for a route come from the route itself (its body parameter, its
-declared request body), so a new route is guarded without being listed; the
-same rules write the 401/403/413/415 responses into the OpenAPI document
+The rules for a route come from its operation in the service's OpenAPI
+document (its JSON body, or the request body it declares), so a new route is
+guarded without being listed, and what the document says is what is
+enforced; the same rules add the 401/403/413/415 responses to it
 (:func:`document_guards`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import cookie_parser
-from starlette.routing import BaseRoute, Match
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cachalot_common.problems import PROBLEM_JSON, problem_response
@@ -167,17 +168,57 @@ class BodyRule:
     max_bytes: int | None
 
 
-def body_rule(route: BaseRoute, default_max_bytes: int) -> BodyRule | None:
-    """The rule a route's own declaration implies; ``None`` for non-API routes."""
-    if not isinstance(route, APIRoute):
-        return None
-    own_max: int | None = getattr(route, "max_body_size", None)
-    if route.body_field is not None:
-        return BodyRule((JSON_TYPE,), own_max if own_max is not None else default_max_bytes)
-    declared = (route.openapi_extra or {}).get("requestBody", {}).get("content")
-    if declared:
-        return BodyRule(tuple(declared), own_max)
-    return BodyRule(None, own_max if own_max is not None else default_max_bytes)
+MAX_BODY_EXTENSION = "x-max-body-bytes"
+
+
+def body_rule(operation: Mapping[str, Any], default_max_bytes: int) -> BodyRule:
+    """The rule an OpenAPI operation's own declaration implies.
+
+    No ``requestBody``: the route takes no body (FastAPI reads none; form
+    types are refused). A JSON-only body (FastAPI parses it, or the route
+    reads it whole): capped at ``default_max_bytes`` or the operation's
+    ``x-max-body-bytes``. Any other declared types: the route streams its
+    body and bounds it itself (unless ``x-max-body-bytes`` says otherwise).
+    """
+    own_max = operation.get(MAX_BODY_EXTENSION)
+    declared = tuple(operation.get("requestBody", {}).get("content", {}))
+    if not declared:
+        return BodyRule(None, own_max)
+    if declared == (JSON_TYPE,):
+        return BodyRule(declared, own_max if own_max is not None else default_max_bytes)
+    return BodyRule(declared, own_max)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRule:
+    method: str
+    path: str
+    pattern: re.Pattern[str]
+    body: BodyRule
+
+
+def route_rules(schema: Mapping[str, Any], default_max_bytes: int) -> list[RouteRule]:
+    """Every documented operation's rule, in the document's (the router's) order.
+
+    The OpenAPI document is where FastAPI itself lists the routes with their
+    bodies (included routers flattened), so the guards read it rather than
+    the router's internals. Routes left out of it (``/metrics``, probes)
+    take no body and get no rule.
+    """
+    rules: list[RouteRule] = []
+    for path, item in schema.get("paths", {}).items():
+        pattern, _, _ = compile_path(path)
+        for method, operation in item.items():
+            if method.upper() in UNSAFE_METHODS:
+                rules.append(
+                    RouteRule(
+                        method.upper(), path, pattern, body_rule(operation, default_max_bytes)
+                    )
+                )
+    # Starlette tries routes in order; a literal path listed after a template
+    # that also matches it is rare, and a literal match is the safer guess.
+    rules.sort(key=lambda r: "{" in r.path)
+    return rules
 
 
 def media_type(content_type: str | None) -> str:
@@ -233,10 +274,7 @@ class BodyTooLarge(HTTPException):
 
 def too_large(max_bytes: int) -> Any:
     return problem_response(
-        413,
-        f"The request body is larger than {max_bytes} bytes.",
-        max_bytes=max_bytes,
-        headers={"Connection": "close"},
+        413, f"The request body is larger than {max_bytes} bytes.", max_bytes=max_bytes
     )
 
 
@@ -246,7 +284,7 @@ class GuardMiddleware:
 
     app: ASGIApp
     guards: Guards
-    _rules: dict[int, BodyRule | None] = field(default_factory=dict)
+    _rules: list[RouteRule] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -271,13 +309,14 @@ class GuardMiddleware:
                         type_=NOT_SIGNED_IN,
                     )
                     break
-        rule = self._rule(scope) if refusal is None and unsafe else None
+        rule = self._rule(scope, _route_path(scope)) if refusal is None and unsafe else None
         if rule is not None:
             refusal = _body_refusal(rule, headers)
         if refusal is not None:
-            # The body is never read: close the connection rather than leave
-            # the server to drain (or buffer) what the client still sends.
-            refusal.headers["Connection"] = "close"
+            # Answered without reading the body. The connection stays open:
+            # uvicorn discards (never buffers) the body bytes that arrive after
+            # a complete response, whereas closing with unread bytes makes the
+            # kernel reset the connection, and the client loses the answer.
             await refusal(scope, receive, send)
             return
         if rule is None or rule.max_bytes is None:
@@ -285,16 +324,15 @@ class GuardMiddleware:
             return
         await self.app(scope, _counted(receive, rule.max_bytes), send)
 
-    def _rule(self, scope: Scope) -> BodyRule | None:
-        app = scope.get("app")
-        router = getattr(app, "router", None)
-        for route in getattr(router, "routes", ()):
-            match, _ = route.matches(scope)
-            if match is Match.FULL:
-                key = id(route)
-                if key not in self._rules:
-                    self._rules[key] = body_rule(route, self.guards.max_body_bytes)
-                return self._rules[key]
+    def _rule(self, scope: Scope, path: str) -> BodyRule | None:
+        if self._rules is None:
+            app = scope.get("app")
+            schema = app.openapi() if isinstance(app, FastAPI) else {}
+            self._rules = route_rules(schema, self.guards.max_body_bytes)
+        method = scope["method"]
+        for rule in self._rules:
+            if rule.method == method and rule.pattern.match(path):
+                return rule.body
         return None
 
 
@@ -373,19 +411,12 @@ def document_guards(app: FastAPI, guards: Guards) -> None:
         if app.openapi_schema is not None:
             return app.openapi_schema
         schema = build()
-        paths: dict[str, Any] = schema.get("paths", {})
-        for route in app.routes:
-            if not isinstance(route, APIRoute) or not route.include_in_schema:
-                continue
-            rule = body_rule(route, guards.max_body_bytes)
-            gate = next((g for g in guards.signed_in if g.covers(route.path_format)), None)
-            for method in route.methods or ():
-                operation = paths.get(route.path_format, {}).get(method.lower())
-                if operation is None:
-                    continue
-                found = _guard_responses(method, rule, gate)
+        for path, item in schema.get("paths", {}).items():
+            gate = next((g for g in guards.signed_in if g.covers(path)), None)
+            for method, operation in item.items():
+                rule = body_rule(operation, guards.max_body_bytes)
                 responses = operation.setdefault("responses", {})
-                for status, response in found.items():
+                for status, response in _guard_responses(method.upper(), rule, gate).items():
                     responses.setdefault(status, response)
         return schema
 
@@ -393,7 +424,7 @@ def document_guards(app: FastAPI, guards: Guards) -> None:
 
 
 def _guard_responses(
-    method: str, rule: BodyRule | None, gate: SignedIn | None
+    method: str, rule: BodyRule, gate: SignedIn | None
 ) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     if gate is not None:
@@ -401,8 +432,6 @@ def _guard_responses(
     if method not in UNSAFE_METHODS:
         return found
     found["403"] = {"description": "Sent by a page of another origin.", **_PROBLEM}
-    if rule is None:
-        return found
     if rule.max_bytes is not None:
         found["413"] = {
             "description": f"Body larger than {rule.max_bytes} bytes (`max_bytes`).",

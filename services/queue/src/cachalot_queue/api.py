@@ -24,7 +24,9 @@ from cachalot_queue.posts import PostService
 from cachalot_queue.schemas import MediaPublic, PostCreate, PostPage, PostPublic, PostsExport
 from cachalot_queue.tables import Media
 
-VIDEO_TYPES = ("video/mp4", "video/quicktime", "video/webm", "application/octet-stream")
+#: The Content-Types an upload may declare (the guards refuse any other with a
+#: 415 before a byte is read); what the bytes are is recognised from them.
+VIDEO_TYPES = ("video/mp4", "video/quicktime", "video/webm", "video/*", "application/octet-stream")
 
 
 def field_path(loc: Sequence[Any]) -> str:
@@ -97,10 +99,11 @@ def build_router(
         },
     )
     async def upload_media(request: Request, client_id: ClientId) -> MediaPublic:
-        """Send the file itself as the body (``curl --data-binary @v.mp4`` or ``-T v.mp4``).
+        """Send the file itself as the body, typed as a video or octet-stream
+        (``curl -H 'Content-Type: video/mp4' --data-binary @v.mp4``).
 
         The type is recognised from the content (MP4, MOV, WebM; anything else
-        is 415), whatever Content-Type says. Larger than the cap → 413.
+        is 415), whatever video type Content-Type says. Larger than the cap → 413.
         """
         limit = runtime.settings.max_media_bytes
         declared = request.headers.get("content-length")

@@ -37,5 +37,6 @@ class SandboxSettings(ServiceSettings):
     access_token_lifetime_s: int = 86400
     refresh_token_lifetime_s: int = 31536000
 
-    def public_url(self) -> str:
+    def base_url(self) -> str:
+        """Where clients reach the sandbox (``sandbox_public_url``, else its own port)."""
         return (self.sandbox_public_url or f"http://127.0.0.1:{self.http_port}").rstrip("/")

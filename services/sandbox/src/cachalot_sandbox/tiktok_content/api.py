@@ -86,7 +86,7 @@ def create_api_router(settings: SandboxSettings) -> APIRouter:
         creator = store.creator
         return ok(
             {
-                "creator_avatar_url": f"{settings.public_url()}/tiktok/avatar/{issued.subject}.png",
+                "creator_avatar_url": f"{settings.base_url()}/tiktok/avatar/{issued.subject}.png",
                 "creator_username": f"user_{issued.subject[:12]}",
                 "creator_nickname": f"Sandbox {issued.subject[:8]}",
                 "privacy_level_options": list(creator.privacy_level_options),
@@ -126,7 +126,7 @@ def create_api_router(settings: SandboxSettings) -> APIRouter:
             subject=issued.subject, token=issued.token, plan=plan, post_info=post_info
         )
         upload_url = (
-            f"{settings.public_url()}/tiktok/upload/video/"
+            f"{settings.base_url()}/tiktok/upload/video/"
             f"?upload_id={task.upload_id}&upload_token={task.upload_token}"
         )
         return ok({"publish_id": task.publish_id, "upload_url": upload_url})

@@ -211,7 +211,7 @@ def create_platform_router(settings: SandboxSettings) -> APIRouter:
             total=total,
             content_type=content_type,
         )
-        location = f"{settings.public_url()}/youtube{UPLOAD_PATH}?" + urlencode(
+        location = f"{settings.base_url()}/youtube{UPLOAD_PATH}?" + urlencode(
             {
                 "uploadType": "resumable",
                 "upload_id": session.upload_id,
