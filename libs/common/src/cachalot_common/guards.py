@@ -191,6 +191,8 @@ def body_rule(operation: Mapping[str, Any], default_max_bytes: int) -> BodyRule:
 
 @dataclass(frozen=True, slots=True)
 class RouteRule:
+    """One documented unsafe operation: method, path template (and its regex), body rule."""
+
     method: str
     path: str
     pattern: re.Pattern[str]
@@ -273,6 +275,7 @@ class BodyTooLarge(HTTPException):
 
 
 def too_large(max_bytes: int) -> Any:
+    """The 413 problem, naming the cap in ``max_bytes``."""
     return problem_response(
         413, f"The request body is larger than {max_bytes} bytes.", max_bytes=max_bytes
     )
@@ -303,10 +306,7 @@ class GuardMiddleware:
             for gate in self.guards.signed_in:
                 if gate.covers(path) and (reason := gate.check(headers)) is not None:
                     refusal = problem_response(
-                        401,
-                        reason,
-                        title="Not signed in",
-                        type_=NOT_SIGNED_IN,
+                        401, reason, title="Not signed in", type_=NOT_SIGNED_IN
                     )
                     break
         rule = self._rule(scope, _route_path(scope)) if refusal is None and unsafe else None
@@ -404,12 +404,11 @@ def document_guards(app: FastAPI, guards: Guards) -> None:
     """Add the guards' 401/403/413/415 answers to each operation they apply to.
 
     A response the route already documents (with its own words) is kept.
+    FastAPI caches the document; adding to it again changes nothing.
     """
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
         schema = build()
         for path, item in schema.get("paths", {}).items():
             gate = next((g for g in guards.signed_in if g.covers(path)), None)
