@@ -30,7 +30,9 @@ from cachalot_queue.tables import Media
 DISK_FULL_RETRY_AFTER_S = 300
 """A full volume needs an operator; five minutes is a polite first wait."""
 
-VIDEO_TYPES = ("video/mp4", "video/quicktime", "video/webm", "application/octet-stream")
+#: The Content-Types an upload may declare (the guards refuse any other with a
+#: 415 before a byte is read); what the bytes are is recognised from them.
+VIDEO_TYPES = ("video/mp4", "video/quicktime", "video/webm", "video/*", "application/octet-stream")
 
 
 def field_path(loc: Sequence[Any]) -> str:
@@ -104,10 +106,11 @@ def build_router(
         },
     )
     async def upload_media(request: Request, client_id: ClientId) -> MediaPublic:
-        """Send the file itself as the body (``curl --data-binary @v.mp4`` or ``-T v.mp4``).
+        """Send the file itself as the body, typed as a video or octet-stream
+        (``curl -H 'Content-Type: video/mp4' --data-binary @v.mp4``).
 
         The type is recognised from the content (MP4, MOV, WebM; anything else
-        is 415), whatever Content-Type says. Larger than the cap → 413. Past the
+        is 415), whatever video type Content-Type says. Larger than the cap → 413. Past the
         client's media quota (stored videos and uploads in progress) → 413 with
         ``used_bytes``, ``quota_bytes`` and ``upload_bytes``, before the body is
         read when Content-Length is given; leaving less than the disk reserve

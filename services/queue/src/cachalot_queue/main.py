@@ -33,6 +33,7 @@ from cachalot_common.db import (
     run_migrations_async,
 )
 from cachalot_common.events import AccountChanged, PublishResult, SessionEnded, utcnow
+from cachalot_common.guards import SignedIn, session_check
 from cachalot_common.health import broker_check
 from cachalot_common.kafka import build_broker, consumer_options, start_broker, subscribe
 from cachalot_common.logging import setup_logging
@@ -225,6 +226,10 @@ def create_app(
         lifespan=lifespan,
         readiness={"database": database_check(reader), "broker": broker_check(runtime.broker)},
         tracer_provider=tracer,
+        # Every client route needs the session: checked before a body byte is read.
+        signed_in=[
+            SignedIn(("/api/v1",), session_check(settings.session_secret.get_secret_value()))
+        ],
         description="Post queue: media upload, posts, scheduling, publishing status.",
     )
     app.add_exception_handler(RequestValidationError, on_validation_error)

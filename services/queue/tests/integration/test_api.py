@@ -62,7 +62,9 @@ async def test_a_chunked_upload_without_length_is_streamed_too(queue: QueueServe
         for start in range(0, len(data), 1000):
             yield data[start : start + 1000]
 
-    response = await client.http.post("/api/v1/media", content=chunks())
+    response = await client.http.post(
+        "/api/v1/media", content=chunks(), headers={"Content-Type": "video/mp4"}
+    )
     assert response.status_code == 201, response.text
     assert response.json()["sha256"] == hashlib.sha256(data).hexdigest()
 
@@ -75,7 +77,8 @@ async def test_a_video_over_the_size_cap_is_refused_with_413_and_nothing_is_kept
     cap = queue.runtime.settings.max_media_bytes
     before = set(queue.runtime.settings.media_dir.rglob("*"))
 
-    declared = await client.http.post("/api/v1/media", content=head + bytes(cap))
+    mp4 = {"Content-Type": "video/mp4"}
+    declared = await client.http.post("/api/v1/media", content=head + bytes(cap), headers=mp4)
     assert declared.status_code == 413
     assert declared.headers["content-type"] == "application/problem+json"
 
@@ -84,7 +87,7 @@ async def test_a_video_over_the_size_cap_is_refused_with_413_and_nothing_is_kept
         for _ in range(cap // 65536 + 2):
             yield bytes(65536)
 
-    streamed = await client.http.post("/api/v1/media", content=endless())
+    streamed = await client.http.post("/api/v1/media", content=endless(), headers=mp4)
     assert streamed.status_code == 413
     assert set(queue.runtime.settings.media_dir.rglob("*")) == before
 
