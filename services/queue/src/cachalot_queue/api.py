@@ -19,6 +19,7 @@ from starlette.requests import ClientDisconnect
 
 from cachalot_common.problems import Problem, field_errors, problem_response
 from cachalot_common.sessions import COOKIE_NAME, SessionError, read_session
+from cachalot_common.untrusted import StrictJsonRoute
 from cachalot_queue.media_store import NotAVideo, UploadTooLarge, store_upload
 from cachalot_queue.posts import PostService
 from cachalot_queue.schemas import MediaPublic, PostCreate, PostPage, PostPublic, PostsExport
@@ -79,7 +80,7 @@ def build_router(
     clock: Callable[[], datetime],
 ) -> APIRouter:
     """Routes bound to the service objects built by the composition root."""
-    router = APIRouter(prefix="/api/v1")
+    router = APIRouter(prefix="/api/v1", route_class=StrictJsonRoute)
 
     @router.post(
         "/media",

@@ -15,6 +15,7 @@ from cachalot_auth.providers.base import PlatformUnavailable
 from cachalot_common.crypto import TokenDecryptionError
 from cachalot_common.problems import Problem
 from cachalot_common.service_auth import ServiceAuthError, ServiceIdentity, verify_service_token
+from cachalot_common.untrusted import StrictJsonRoute
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ CallerDep = Annotated[ServiceIdentity, Depends(caller)]
 
 
 def create_router() -> APIRouter:
-    router = APIRouter(prefix="/internal/v1", tags=["internal"])
+    router = APIRouter(prefix="/internal/v1", tags=["internal"], route_class=StrictJsonRoute)
 
     @router.post("/accounts/{account_id}/lease")
     async def lease(

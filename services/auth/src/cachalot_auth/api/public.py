@@ -18,6 +18,7 @@ from cachalot_auth.posts_archive import PostsUnavailable
 from cachalot_auth.signin import SignInFailed
 from cachalot_common.problems import Problem
 from cachalot_common.sessions import COOKIE_NAME, Session
+from cachalot_common.untrusted import StrictJsonRoute
 
 SIGN_IN_PLATFORMS = ("tiktok", "youtube", "instagram", "vk", "telegram")
 
@@ -71,7 +72,7 @@ def _not_signed_in() -> Problem:
 
 
 def create_router(svc: Services) -> APIRouter:
-    router = APIRouter(prefix="/api/v1")
+    router = APIRouter(prefix="/api/v1", route_class=StrictJsonRoute)
     limited = [Depends(svc.rate_limit)]
 
     @router.get("/auth/{platform}/login", dependencies=limited, tags=["sign-in"])

@@ -1,0 +1,70 @@
+"""Text no database or broker can store is refused at the door, naming its field (issue 8.7)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from queue_support import QueueServer
+
+pytestmark = pytest.mark.integration
+
+
+def _escaped(body: dict[str, object]) -> bytes:
+    """JSON with every non-ASCII character escaped, so lone surrogates travel as ``\\udfff``."""
+    return json.dumps(body, ensure_ascii=True).encode()
+
+
+@pytest.mark.parametrize(
+    ("youtube", "field"),
+    [
+        ({"title": "\udfff"}, "targets[0].youtube.title"),
+        ({"title": "ok", "tags": ["fine", "bad\ud800"]}, "targets[0].youtube.tags[1]"),
+        ({"title": "ok", "description": "\udc00 tail"}, "targets[0].youtube.description"),
+    ],
+)
+async def test_a_lone_surrogate_in_a_youtube_field_is_a_422_naming_it_and_nothing_is_queued(
+    queue: QueueServer, youtube: dict[str, object], field: str
+) -> None:
+    client = queue.client()
+    account = await client.account("youtube")
+    media = await client.upload()
+    body = {"media_id": media["id"], "targets": [{"account_id": str(account), "youtube": youtube}]}
+    response = await client.http.post(
+        "/api/v1/posts", content=_escaped(body), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    listed = await client.http.get("/api/v1/posts")
+    assert listed.json()["items"] == []
+
+
+async def test_a_lone_surrogate_in_a_tiktok_caption_is_a_422_too(queue: QueueServer) -> None:
+    client = queue.client()
+    account = await client.account("tiktok")
+    media = await client.upload()
+    body = {
+        "media_id": media["id"],
+        "targets": [{"account_id": str(account), "tiktok": {"caption": "x\udfff"}}],
+    }
+    response = await client.http.post(
+        "/api/v1/posts", content=_escaped(body), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["targets[0].tiktok.caption"]
+
+
+async def test_an_emoji_written_as_a_surrogate_pair_is_queued_as_usual(queue: QueueServer) -> None:
+    client = queue.client()
+    account = await client.account("youtube")
+    media = await client.upload()
+    body = {
+        "media_id": media["id"],
+        "targets": [{"account_id": str(account), "youtube": {"title": "launch 🚀"}}],
+    }
+    response = await client.http.post(
+        "/api/v1/posts", content=_escaped(body), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["targets"][0]["options"]["title"] == "launch 🚀"
