@@ -46,6 +46,7 @@ _DESCRIPTIONS = {
     413: "The body is larger than this endpoint accepts.",
     415: "The body's media type is not one this endpoint accepts.",
     422: "Invalid input; `errors` names each bad field.",
+    500: "A fault on our side, logged for the operator.",
     429: "Too many requests; see Retry-After.",
     503: "A dependency is unavailable; see Retry-After.",
 }

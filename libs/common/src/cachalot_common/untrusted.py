@@ -112,7 +112,10 @@ class StrictJsonRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             body = await self.body()
-            decoded = json.loads(body)
+            try:
+                decoded = json.loads(body)
+            except UnicodeDecodeError as error:  # JSON is UTF-8 (RFC 8259 §8.1)
+                raise json.JSONDecodeError("the body is not UTF-8", "", error.start) from None
             if _SURROGATE_ESCAPE.search(body):
                 where = lone_surrogate_path(decoded)
                 if where is not None:
