@@ -92,8 +92,12 @@ _CALLBACK_QUERY = [
         *("id", "first_name", "last_name", "username", "photo_url", "auth_date", "hash"),
     )
 ]
-_TO_CONSENT: dict[int | str, dict[str, Any]] = {302: {"description": "To the platform's consent page (or Telegram's widget)."}}
-_TO_DASHBOARD: dict[int | str, dict[str, Any]] = {302: {"description": "To our dashboard, signed in or with `auth_error`."}}
+_TO_CONSENT: dict[int | str, dict[str, Any]] = {
+    302: {"description": "To the platform's consent page (or Telegram's widget)."}
+}
+_TO_DASHBOARD: dict[int | str, dict[str, Any]] = {
+    302: {"description": "To our dashboard, signed in or with `auth_error`."}
+}
 
 
 def create_router(svc: Services) -> APIRouter:
