@@ -18,6 +18,7 @@ never the session cookie.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections import Counter
 from collections.abc import Collection, Mapping
@@ -49,6 +50,8 @@ class Finding:
     status: int
     title: str
     request: str
+    path: str
+    """The path as sent, percent-encoded."""
 
     def __str__(self) -> str:
         return f"{self.operation} → {self.status}: {self.check}: {self.title}\n    {self.request}"
@@ -88,6 +91,12 @@ def _describe(case: schemathesis.Case[Any]) -> str:
     return " ".join(parts)
 
 
+def fuzz_service(base_url: str, **options: Any) -> Report:
+    """Fetch ``base_url``'s own ``/openapi.json`` and :func:`fuzz_openapi` it there."""
+    document = requests.get(f"{base_url.rstrip('/')}/openapi.json", timeout=30).json()
+    return fuzz_openapi(document, base_url, **options)
+
+
 def fuzz_openapi(
     document: Mapping[str, Any],
     base_url: str,
@@ -121,10 +130,11 @@ def fuzz_openapi(
     session = requests.Session()
     session.cookies.update(dict(cookies or {}))
     session.headers.update(dict(headers or {}))
-    found: dict[tuple[str, str, int], Finding] = {}
+    found: dict[tuple[Any, ...], Finding] = {}
     statuses: Counter[int] = Counter()
 
     for _, label, operation in operations:
+        _odd_headers(operation, label, base_url, session, found, statuses)
         for mode in MODES:
             _exercise(
                 operation, mode, label, base_url, session, checks, max_examples, found, statuses
@@ -137,6 +147,55 @@ def fuzz_openapi(
     )
 
 
+# Header values no schema declares, each valid on the wire (Latin-1, as HTTP/1.1
+# allows) but odd to the application: non-ASCII where ASCII is expected.
+ODD_HEADERS = {
+    "Accept": "application/json; q=é",
+    "Accept-Language": "é",
+    "Content-Type": "application/json; charset=é",
+    "Idempotency-Key": "é",
+    "Origin": "http://é",
+    "User-Agent": "é\xff",
+    "X-Forwarded-For": "é",
+    "X-Request-Id": "é",
+}
+
+
+def _odd_headers(
+    operation: Any,
+    label: str,
+    base_url: str,
+    session: requests.Session,
+    found: dict[tuple[Any, ...], Finding],
+    statuses: Counter[int],
+) -> None:
+    """One request with :data:`ODD_HEADERS` (and an odd cookie beside the session's)."""
+    path = re.sub(r"\{[^}]+\}", "0", operation.path)
+    response = session.request(
+        operation.method.upper(),
+        base_url.rstrip("/") + path,
+        headers=ODD_HEADERS,
+        cookies={"odd": "é"},
+        data=b"{}" if operation.method.upper() in {"POST", "PUT", "PATCH"} else None,
+        timeout=30,
+        allow_redirects=False,
+    )
+    statuses[response.status_code] += 1
+    if response.status_code >= 500:
+        key = (label, "odd_headers", response.status_code)
+        found.setdefault(
+            key,
+            Finding(
+                operation=label,
+                check="odd_headers",
+                status=response.status_code,
+                title="Server error on non-ASCII header values",
+                request=f"{operation.method.upper()} {path} headers={ODD_HEADERS!r}",
+                path=path,
+            ),
+        )
+
+
 def _exercise(
     operation: Any,
     mode: schemathesis.GenerationMode,
@@ -145,7 +204,7 @@ def _exercise(
     session: requests.Session,
     checks: list[Any],
     max_examples: int,
-    found: dict[tuple[str, str, int], Finding],
+    found: dict[tuple[Any, ...], Finding],
     statuses: Counter[int],
 ) -> None:
     """Up to ``max_examples`` requests for one operation in one mode, counted in ``statuses``."""
@@ -179,14 +238,16 @@ def _exercise(
 
 
 def _record(
-    found: dict[tuple[str, str, int], Finding],
+    found: dict[tuple[Any, ...], Finding],
     label: str,
     failure: Failure,
     status: int,
     case: schemathesis.Case[Any],
 ) -> None:
     check = _check_name(failure)
-    key = (label, check, status)
+    # Conformance findings once per kind; every distinct request that made a 5xx,
+    # so one cause (say, the gateway's) never hides another behind the same label.
+    key = (label, check, status) if status < 500 else (label, check, status, _describe(case))
     if key not in found:
         found[key] = Finding(
             operation=label,
@@ -194,6 +255,7 @@ def _record(
             status=status,
             title=failure.title,
             request=_describe(case),
+            path=case.formatted_path,
         )
 
 
