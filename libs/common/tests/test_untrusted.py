@@ -10,7 +10,12 @@ from pydantic import BaseModel
 from cachalot_common.app import create_service_app
 from cachalot_common.problems import problem_response
 from cachalot_common.settings import ServiceSettings
-from cachalot_common.untrusted import StrictJsonRoute, lone_surrogate_path, same_secret
+from cachalot_common.untrusted import (
+    StrictJsonRoute,
+    decimal_seconds,
+    lone_surrogate_path,
+    same_secret,
+)
 
 
 class _Tagged(BaseModel):
@@ -84,3 +89,16 @@ def test_secrets_of_any_characters_compare_without_raising(given: str | None) ->
 def test_equal_secrets_match_as_text_or_bytes() -> None:
     assert same_secret("état", "état")
     assert same_secret(b"abc", "abc")
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"),
+    [
+        *[("5", 5.0), ("1.5", 1.5), (" 30 ", 30.0), ("²", None), ("١", None), ("-1", None)],
+        *[("nan", None), ("inf", None), ("", None), (None, None), ("1e3", None), ("5.", None)],
+    ],
+)
+def test_retry_after_seconds_are_read_only_from_ascii_digits(
+    raw: str | None, seconds: float | None
+) -> None:
+    assert decimal_seconds(raw) == seconds

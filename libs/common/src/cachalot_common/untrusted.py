@@ -49,6 +49,21 @@ def same_secret(given: str | bytes | None, expected: str | bytes) -> bool:
     return hmac.compare_digest(raw(given), raw(expected))
 
 
+_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
+
+
+def decimal_seconds(raw: str | None) -> float | None:
+    """``Retry-After``-style seconds: ASCII digits with an optional fraction, else ``None``.
+
+    ``str.isdigit`` accepts ``"²"`` and ``"١"``, which ``float``/``int`` then
+    refuse or read differently; a header from elsewhere is matched with an
+    ASCII-only pattern instead (RFC 9110 §10.2.3 allows only ``1*DIGIT``).
+    """
+    if raw is None or _DECIMAL.fullmatch(raw.strip()) is None:
+        return None
+    return float(raw)
+
+
 def has_lone_surrogate(text: str) -> bool:
     """True if ``text`` holds a UTF-16 surrogate code point (never valid in UTF-8)."""
     return _SURROGATE.search(text) is not None

@@ -109,7 +109,7 @@ def build_router(
         """
         limit = runtime.settings.max_media_bytes
         declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
+        if declared and declared.isascii() and declared.isdigit() and int(declared) > limit:
             raise _too_large(limit)
         media_id = uuid4()
         try:
