@@ -68,3 +68,24 @@ async def test_an_emoji_written_as_a_surrogate_pair_is_queued_as_usual(queue: Qu
     )
     assert response.status_code == 201, response.text
     assert response.json()["targets"][0]["options"]["title"] == "launch 🚀"
+
+
+@pytest.mark.parametrize(
+    "youtube",
+    [
+        {"title": "nul\u0000inside"},
+        {"title": "ok", "tags": ["a\u0000b"]},
+        {"title": "ok", "description": "\u0000"},
+    ],
+)
+async def test_a_nul_character_in_a_youtube_field_is_never_a_5xx(
+    queue: QueueServer, youtube: dict[str, object]
+) -> None:
+    client = queue.client()
+    account = await client.account("youtube")
+    media = await client.upload()
+    body = {"media_id": media["id"], "targets": [{"account_id": str(account), "youtube": youtube}]}
+    response = await client.http.post(
+        "/api/v1/posts", content=_escaped(body), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code < 500, response.text
