@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections import Counter
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,12 +107,14 @@ def fuzz_openapi(
     exclude: Collection[str] = (),
     run_last: Collection[str] = (),
     path_prefix: str = "",
+    headers_for: Callable[[], Mapping[str, str]] | None = None,
 ) -> Report:
     """Send generated requests for every operation of ``document`` to ``base_url``.
 
     ``exclude`` and ``run_last`` hold operation labels such as ``"DELETE
     /api/v1/me"`` (run last: operations that end the session). Only paths
-    starting with ``path_prefix`` are exercised. Returns a :class:`Report`;
+    starting with ``path_prefix`` are exercised. ``headers_for`` gives headers
+    made afresh for each request (a single-use service token, say). Returns a :class:`Report`;
     raises nothing for a finding (the caller asserts on the report).
     """
     schema = schemathesis.openapi.from_dict(dict(document))
@@ -133,12 +135,11 @@ def fuzz_openapi(
     found: dict[tuple[Any, ...], Finding] = {}
     statuses: Counter[int] = Counter()
 
+    sending = Sending(base_url, session, headers_for)
     for _, label, operation in operations:
-        _odd_headers(operation, label, base_url, session, found, statuses)
+        _odd_headers(operation, label, sending, found, statuses)
         for mode in MODES:
-            _exercise(
-                operation, mode, label, base_url, session, checks, max_examples, found, statuses
-            )
+            _exercise(operation, mode, label, sending, checks, max_examples, found, statuses)
 
     return Report(
         operations=[label for _, label, _ in operations],
@@ -161,20 +162,29 @@ ODD_HEADERS = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Sending:
+    """Where and how generated requests go."""
+
+    base_url: str
+    session: requests.Session
+    headers_for: Callable[[], Mapping[str, str]] | None
+
+
 def _odd_headers(
     operation: Any,
     label: str,
-    base_url: str,
-    session: requests.Session,
+    sending: Sending,
     found: dict[tuple[Any, ...], Finding],
     statuses: Counter[int],
 ) -> None:
     """One request with :data:`ODD_HEADERS` (and an odd cookie beside the session's)."""
     path = re.sub(r"\{[^}]+\}", "0", operation.path)
-    response = session.request(
+    fresh = dict(sending.headers_for()) if sending.headers_for else {}
+    response = sending.session.request(
         operation.method.upper(),
-        base_url.rstrip("/") + path,
-        headers=ODD_HEADERS,
+        sending.base_url.rstrip("/") + path,
+        headers={**ODD_HEADERS, **fresh},
         cookies={"odd": "é"},
         data=b"{}" if operation.method.upper() in {"POST", "PUT", "PATCH"} else None,
         timeout=30,
@@ -200,8 +210,7 @@ def _exercise(
     operation: Any,
     mode: schemathesis.GenerationMode,
     label: str,
-    base_url: str,
-    session: requests.Session,
+    sending: Sending,
     checks: list[Any],
     max_examples: int,
     found: dict[tuple[Any, ...], Finding],
@@ -220,7 +229,13 @@ def _exercise(
     )
     @hypothesis.given(case=operation.as_strategy(generation_mode=mode))
     def exercise(case: schemathesis.Case[Any]) -> None:
-        response = case.call(base_url=base_url, session=session, timeout=30, allow_redirects=False)
+        response = case.call(
+            base_url=sending.base_url,
+            session=sending.session,
+            headers=dict(sending.headers_for()) if sending.headers_for else None,
+            timeout=30,
+            allow_redirects=False,
+        )
         statuses[response.status_code] += 1
         try:
             case.validate_response(response, checks=checks)

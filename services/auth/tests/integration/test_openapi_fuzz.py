@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 from cachalot_auth.api.public import SIGN_IN_PLATFORMS
+from cachalot_common.service_auth import mint_service_token
 from cachalot_common.sessions import COOKIE_NAME
 from cachalot_testing.fuzz import fuzz_openapi
 
@@ -28,6 +30,13 @@ async def test_generated_requests_to_auth_get_no_5xx_and_only_documented_answers
         cookies = {c.name: c.value for c in browser.cookies.jar}
         assert COOKIE_NAME in cookies
         document = (await browser.get("/openapi.json")).json()
+    secret = json.loads(auth.settings.service_credentials.get_secret_value())["publisher-tiktok"]
+
+    def service_credentials() -> dict[str, str]:
+        """A fresh service JWT per request, so the lease endpoint is fuzzed past its 401."""
+        token = mint_service_token(service="publisher-tiktok", secret=secret)
+        return {"Authorization": f"Bearer {token}"}
+
     report = await asyncio.to_thread(
         fuzz_openapi,
         document,
@@ -35,6 +44,7 @@ async def test_generated_requests_to_auth_get_no_5xx_and_only_documented_answers
         cookies=cookies,
         max_examples=15,
         run_last=("POST /api/v1/auth/logout", "DELETE /api/v1/me"),
+        headers_for=service_credentials,
     )
     print(report.summary())
     assert report.statuses[200] > 0, report.summary()
