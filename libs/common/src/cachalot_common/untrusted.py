@@ -13,6 +13,8 @@ Two kinds of input used to make a 500 (issue 8, item 7):
 * **Non-ASCII secrets.** ``hmac.compare_digest`` raises ``TypeError`` on a
   ``str`` with non-ASCII characters, so a state or hash typed by anyone
   became a 500. :func:`same_secret` compares UTF-8 bytes instead.
+* **Non-ASCII digits.** ``str.isdigit`` accepts ``"²"``, which ``int`` and
+  ``float`` refuse: :func:`decimal_seconds` reads header numbers from ASCII.
 """
 
 from __future__ import annotations
