@@ -8,7 +8,6 @@ empty one, and the ``connected`` event is written in the same transaction.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import uuid
 from collections.abc import Callable, Mapping
@@ -41,6 +40,7 @@ from cachalot_auth.providers.base import (
 )
 from cachalot_auth.providers.telegram import verify_widget
 from cachalot_common.sessions import Session, issue_session
+from cachalot_common.untrusted import same_secret
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ class SignInService:
             attempt = self._signer.load(cookie, platform=platform)
         except BindingError as error:
             raise SignInFailed(error.code) from None
-        if not hmac.compare_digest(params.get("state", ""), attempt.state):
+        if not same_secret(params.get("state"), attempt.state):
             raise SignInFailed("state_mismatch")
         await self._consume(attempt)
         if params.get("error"):

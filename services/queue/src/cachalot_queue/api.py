@@ -18,8 +18,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
-from cachalot_common.problems import Problem, field_errors, problem_response
+from cachalot_common.problems import Problem, field_errors, problem_response, problem_responses
 from cachalot_common.sessions import CurrentClient
+from cachalot_common.untrusted import StrictJsonRoute
 from cachalot_queue.media_quota import DiskFull, MediaQuota, QuotaExceeded
 from cachalot_queue.media_store import NotAVideo, PartialLost, UploadTooLarge, store_upload
 from cachalot_queue.posts import PostService
@@ -88,7 +89,10 @@ def build_router(
     clock: Callable[[], datetime],
 ) -> APIRouter:
     """Routes bound to the service objects built by the composition root."""
-    router = APIRouter(prefix="/api/v1")
+    # Every route needs a session (401) and validates something (422).
+    router = APIRouter(
+        prefix="/api/v1", route_class=StrictJsonRoute, responses=problem_responses(401, 422)
+    )
 
     @router.post(
         "/media",
@@ -96,6 +100,7 @@ def build_router(
         response_model=MediaPublic,
         tags=["media"],
         summary="Upload a video (raw body, streamed)",
+        responses=problem_responses(400, 413, 415, 503, 507),
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -118,7 +123,7 @@ def build_router(
         """
         limit = runtime.settings.max_media_bytes
         declared = request.headers.get("content-length")
-        size = int(declared) if declared and declared.isdigit() else None
+        size = int(declared) if declared and declared.isascii() and declared.isdigit() else None
         if size is not None and size > limit:
             raise _too_large(limit)
         quota: MediaQuota = runtime.media_quota
@@ -156,7 +161,12 @@ def build_router(
         await refuse_if_erased(runtime.revocations, client_id)
         return MediaPublic.model_validate(stored, from_attributes=True)
 
-    @router.post("/posts", status_code=201, response_model=PostPublic, tags=["posts"])
+    @router.post(
+        "/posts",
+        status_code=201,
+        response_model=PostPublic,
+        tags=["posts"],
+    )
     async def create_post(
         body: PostCreate,
         response: Response,
@@ -198,18 +208,33 @@ def build_router(
         """Every post and video (metadata) of the client: its part of the data export."""
         return await posts.export(client_id=client_id)
 
-    @router.get("/posts/{post_id}", response_model=PostPublic, tags=["posts"])
+    @router.get(
+        "/posts/{post_id}",
+        response_model=PostPublic,
+        tags=["posts"],
+        responses=problem_responses(404),
+    )
     async def get_post(post_id: UUID, client_id: ClientId) -> PostPublic:
         return await posts.get(client_id=client_id, post_id=post_id)
 
-    @router.post("/posts/{post_id}/cancel", response_model=PostPublic, tags=["posts"])
+    @router.post(
+        "/posts/{post_id}/cancel",
+        response_model=PostPublic,
+        tags=["posts"],
+        responses=problem_responses(404, 409),
+    )
     async def cancel_post(post_id: UUID, client_id: ClientId) -> PostPublic:
         """Cancel the targets not yet handed to a publisher."""
         post = await posts.cancel(client_id=client_id, post_id=post_id, now=clock())
         runtime.relay_wake.set()
         return post
 
-    @router.post("/posts/{post_id}/retry", response_model=PostPublic, tags=["posts"])
+    @router.post(
+        "/posts/{post_id}/retry",
+        response_model=PostPublic,
+        tags=["posts"],
+        responses=problem_responses(404, 409),
+    )
     async def retry_post(post_id: UUID, client_id: ClientId) -> PostPublic:
         """Queue the failed targets again."""
         post = await posts.retry(client_id=client_id, post_id=post_id, now=clock())
