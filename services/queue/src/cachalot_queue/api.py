@@ -17,16 +17,53 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
-from cachalot_common.problems import Problem, field_errors, problem_response
+from cachalot_common.problems import PROBLEM_JSON, Problem, field_errors, problem_response
 from cachalot_common.sessions import COOKIE_NAME, SessionError, read_session
+from cachalot_queue.media_library import MediaInUse, MediaLibrary, MediaNotFound
 from cachalot_queue.media_quota import DiskFull, MediaQuota, QuotaExceeded
 from cachalot_queue.media_store import NotAVideo, PartialLost, UploadTooLarge, store_upload
 from cachalot_queue.posts import PostService
-from cachalot_queue.schemas import MediaPublic, PostCreate, PostPage, PostPublic, PostsExport
+from cachalot_queue.schemas import (
+    MediaPage,
+    MediaPublic,
+    MediaUsage,
+    PostCreate,
+    PostPage,
+    PostPublic,
+    PostsExport,
+)
 from cachalot_queue.tables import Media
 
 DISK_FULL_RETRY_AFTER_S = 300
 """A full volume needs an operator; five minutes is a polite first wait."""
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details; some problems add fields (named in detail).",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}},
+    },
+    "required": ["type", "title", "status", "detail"],
+}
+
+
+def problems(**described: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for problem+json answers: ``problems(r404="No such post.")``."""
+    return {
+        int(code.removeprefix("r")): {
+            "description": text,
+            "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
+        }
+        for code, text in described.items()
+    }
+
+
+SIGNED_OUT = "No valid session cookie."
 
 VIDEO_TYPES = ("video/mp4", "video/quicktime", "video/webm", "application/octet-stream")
 
@@ -79,6 +116,7 @@ ClientId = Annotated[UUID, Depends(current_client)]
 def build_router(
     *,
     posts: PostService,
+    media: MediaLibrary,
     runtime: Any,
     clock: Callable[[], datetime],
 ) -> APIRouter:
@@ -149,6 +187,54 @@ def build_router(
             raise problem from failure
         return MediaPublic.model_validate(stored, from_attributes=True)
 
+    @router.get(
+        "/media",
+        response_model=MediaPage,
+        tags=["media"],
+        responses=problems(r401=SIGNED_OUT, r422="A bad limit or cursor, named in errors."),
+    )
+    async def list_media(
+        client_id: ClientId,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        cursor: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> MediaPage:
+        """The client's videos, newest first, each with the posts made from it, and how
+        much of the media quota they use (``used_bytes`` of ``quota_bytes``)."""
+        return await media.page(client_id=client_id, limit=limit, cursor=cursor)
+
+    @router.get(
+        "/media/usage",
+        response_model=MediaUsage,
+        tags=["media"],
+        responses=problems(r401=SIGNED_OUT),
+    )
+    async def media_usage(client_id: ClientId) -> MediaUsage:
+        """Bytes of videos kept and being uploaded, against the client's quota."""
+        return await media.usage(client_id=client_id)
+
+    @router.delete(
+        "/media/{media_id}",
+        status_code=204,
+        response_class=Response,
+        tags=["media"],
+        responses=problems(
+            r401=SIGNED_OUT,
+            r404="The client has no such video.",
+            r409="Posts still scheduled, paused or publishing need it; `posts` lists them.",
+        ),
+    )
+    async def delete_media(media_id: UUID, client_id: ClientId) -> Response:
+        """Delete a video and free its bytes of the quota.
+
+        Refused (409) while a post made from it is not finished; its finished
+        posts stay, showing ``media_deleted``, and can no longer be retried.
+        """
+        try:
+            await media.delete(client_id=client_id, media_id=media_id)
+        except (MediaNotFound, MediaInUse) as failure:
+            raise _media_problem(failure) from failure
+        return Response(status_code=204)
+
     @router.post("/posts", status_code=201, response_model=PostPublic, tags=["posts"])
     async def create_post(
         body: PostCreate,
@@ -201,7 +287,16 @@ def build_router(
         runtime.relay_wake.set()
         return post
 
-    @router.post("/posts/{post_id}/retry", response_model=PostPublic, tags=["posts"])
+    @router.post(
+        "/posts/{post_id}/retry",
+        response_model=PostPublic,
+        tags=["posts"],
+        responses=problems(
+            r401=SIGNED_OUT,
+            r404="The client has no such post.",
+            r409="No target failed, or the post's video was deleted.",
+        ),
+    )
     async def retry_post(post_id: UUID, client_id: ClientId) -> PostPublic:
         """Queue the failed targets again."""
         post = await posts.retry(client_id=client_id, post_id=post_id, now=clock())
@@ -249,6 +344,20 @@ def _upload_problem(failure: BaseException, *, limit: int) -> Problem | None:
             "Only MP4, MOV (QuickTime) and WebM videos are accepted; this file is none of them.",
         )
     return None
+
+
+def _media_problem(failure: MediaNotFound | MediaInUse) -> Problem:
+    if isinstance(failure, MediaNotFound):
+        return Problem(404, "No such media.")
+    names = ", ".join(str(p) for p in failure.posts)
+    return Problem(
+        409,
+        f"This video is still needed by post(s) {names}, not yet published, cancelled or "
+        "failed; cancel them or wait until they finish, then delete it.",
+        title="Media in use",
+        type_="https://cachalot.dev/problems/media-in-use",
+        posts=[str(p) for p in failure.posts],
+    )
 
 
 def _too_large(limit: int) -> Problem:
