@@ -6,6 +6,7 @@ client who reached CACHALOT_MEDIA_QUOTA_BYTES could never upload again.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 import uuid
@@ -218,3 +219,29 @@ async def test_the_media_routes_document_their_problems(library: QueueServer) ->
     retry = schema["paths"]["/api/v1/posts/{post_id}/retry"]["post"]["responses"]
     assert "application/problem+json" in retry["409"]["content"]
     assert "401" in schema["paths"]["/api/v1/media"]["get"]["responses"]
+
+
+async def test_a_delete_racing_a_new_post_never_leaves_the_post_without_its_video(
+    library: QueueServer,
+) -> None:
+    client = library.client()
+    account = await client.account("youtube")
+    for _ in range(4):
+        media = await client.upload()
+        body = {
+            "media_id": media["id"],
+            "targets": [{"account_id": str(account), "youtube": {"title": "race"}}],
+            "scheduled_at": at_offset(3600).isoformat(),
+        }
+
+        removed, created = await asyncio.gather(
+            client.http.delete(f"/api/v1/media/{media['id']}"), client.post(body)
+        )
+
+        if created.status_code == 201:
+            assert removed.status_code == 409, removed.text
+            assert stored_file(library, media["id"])
+            assert created.json()["media_deleted"] is False
+        else:
+            assert (removed.status_code, created.status_code) == (204, 422), created.text
+            assert stored_file(library, media["id"]) == []
