@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -90,15 +91,19 @@ class ProblemResponse(JSONResponse):
         return text.encode("utf-8", "replace")
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def problem_responses(
+    *statuses: int, descriptions: Mapping[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` documenting each status as a problem document.
 
     For example ``responses=problem_responses(401, 404, 422)`` on a route, so
-    the published document lists every error it answers, with its media type.
+    the published document lists every error it answers, with its media type;
+    ``descriptions`` words a status for this route (``{409: "A post needs it."}``).
     """
+    words = {**_DESCRIPTIONS, **(descriptions or {})}
     return {
         status: {
-            "description": _DESCRIPTIONS.get(status, _TITLES.get(status, "Error")),
+            "description": words.get(status, _TITLES.get(status, "Error")),
             "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
         }
         for status in statuses

@@ -21,11 +21,20 @@ from starlette.requests import ClientDisconnect
 from cachalot_common.problems import Problem, field_errors, problem_response, problem_responses
 from cachalot_common.sessions import CurrentClient
 from cachalot_common.untrusted import StrictJsonRoute
+from cachalot_queue.media_library import MediaInUse, MediaLibrary, MediaNotFound
 from cachalot_queue.media_quota import DiskFull, MediaQuota, QuotaExceeded
 from cachalot_queue.media_store import NotAVideo, PartialLost, UploadTooLarge, store_upload
 from cachalot_queue.posts import PostService
 from cachalot_queue.revocations import ClientErased, Revocations
-from cachalot_queue.schemas import MediaPublic, PostCreate, PostPage, PostPublic, PostsExport
+from cachalot_queue.schemas import (
+    MediaPage,
+    MediaPublic,
+    MediaUsage,
+    PostCreate,
+    PostPage,
+    PostPublic,
+    PostsExport,
+)
 from cachalot_queue.tables import Media
 
 DISK_FULL_RETRY_AFTER_S = 300
@@ -85,6 +94,7 @@ async def refuse_if_erased(revocations: Revocations, client_id: UUID) -> None:
 def build_router(
     *,
     posts: PostService,
+    media: MediaLibrary,
     runtime: Any,
     clock: Callable[[], datetime],
 ) -> APIRouter:
@@ -161,6 +171,58 @@ def build_router(
         await refuse_if_erased(runtime.revocations, client_id)
         return MediaPublic.model_validate(stored, from_attributes=True)
 
+    @router.get(
+        "/media",
+        response_model=MediaPage,
+        tags=["media"],
+        responses=problem_responses(
+            422, descriptions={422: "A bad limit or cursor, named in errors."}
+        ),
+    )
+    async def list_media(
+        client_id: ClientId,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        cursor: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> MediaPage:
+        """The client's videos, newest first, each with the posts made from it, and how
+        much of the media quota they use (``used_bytes`` of ``quota_bytes``)."""
+        return await media.page(client_id=client_id, limit=limit, cursor=cursor)
+
+    @router.get(
+        "/media/usage",
+        response_model=MediaUsage,
+        tags=["media"],
+    )
+    async def media_usage(client_id: ClientId) -> MediaUsage:
+        """Bytes of videos kept and being uploaded, against the client's quota."""
+        return await media.usage(client_id=client_id)
+
+    @router.delete(
+        "/media/{media_id}",
+        status_code=204,
+        response_class=Response,
+        tags=["media"],
+        responses=problem_responses(
+            404,
+            409,
+            descriptions={
+                404: "The client has no such video.",
+                409: "Posts still scheduled, paused or publishing need it; `posts` lists them.",
+            },
+        ),
+    )
+    async def delete_media(media_id: UUID, client_id: ClientId) -> Response:
+        """Delete a video and free its bytes of the quota.
+
+        Refused (409) while a post made from it is not finished; its finished
+        posts stay, showing ``media_deleted``, and can no longer be retried.
+        """
+        try:
+            await media.delete(client_id=client_id, media_id=media_id)
+        except (MediaNotFound, MediaInUse) as failure:
+            raise _media_problem(failure) from failure
+        return Response(status_code=204)
+
     @router.post(
         "/posts",
         status_code=201,
@@ -233,7 +295,11 @@ def build_router(
         "/posts/{post_id}/retry",
         response_model=PostPublic,
         tags=["posts"],
-        responses=problem_responses(404, 409),
+        responses=problem_responses(
+            404,
+            409,
+            descriptions={409: "No target can be retried (each named), or the video was deleted."},
+        ),
     )
     async def retry_post(post_id: UUID, client_id: ClientId) -> PostPublic:
         """Queue the failed targets again."""
@@ -282,6 +348,20 @@ def _upload_problem(failure: BaseException, *, limit: int) -> Problem | None:
             "Only MP4, MOV (QuickTime) and WebM videos are accepted; this file is none of them.",
         )
     return None
+
+
+def _media_problem(failure: MediaNotFound | MediaInUse) -> Problem:
+    if isinstance(failure, MediaNotFound):
+        return Problem(404, "No such media.")
+    names = ", ".join(str(p) for p in failure.posts)
+    return Problem(
+        409,
+        f"This video is still needed by post(s) {names}, not yet published, cancelled or "
+        "failed; cancel them or wait until they finish, then delete it.",
+        title="Media in use",
+        type_="https://cachalot.dev/problems/media-in-use",
+        posts=[str(p) for p in failure.posts],
+    )
 
 
 def _too_large(limit: int) -> Problem:

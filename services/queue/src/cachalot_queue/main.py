@@ -49,6 +49,7 @@ from cachalot_common.topics import ACCOUNTS, POSTS_RESULT, SESSIONS
 from cachalot_queue.api import build_router, on_validation_error
 from cachalot_queue.consumers import subscribe_batch
 from cachalot_queue.dispatch import Granter, Reconciler, Scheduler
+from cachalot_queue.media_library import MediaLibrary
 from cachalot_queue.media_quota import MediaQuota
 from cachalot_queue.metrics import run_depth_sampler
 from cachalot_queue.outbox import OutboxRelay, session_factory
@@ -245,6 +246,12 @@ def create_app(
         build_router(
             posts=PostService(
                 runtime.factory, reader=runtime.reader, schedule_grace_s=settings.schedule_grace_s
+            ),
+            media=MediaLibrary(
+                runtime.factory,
+                reader=runtime.reader,
+                media_dir=settings.media_dir,
+                quota_bytes=settings.media_quota_bytes,
             ),
             runtime=runtime,
             clock=clock,

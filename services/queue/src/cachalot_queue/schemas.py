@@ -171,6 +171,11 @@ class TargetPublic(BaseModel):
 class PostPublic(BaseModel):
     id: UUID
     media_id: UUID
+    media_deleted: bool = Field(
+        default=False,
+        description="The client deleted this video after the post was finished with it; "
+        "media_id is kept for the post's history, the file is gone.",
+    )
     scheduled_at: datetime
     created_at: datetime
     targets: list[TargetPublic]
@@ -189,4 +194,26 @@ class PostsExport(BaseModel):
 
 class PostPage(BaseModel):
     items: list[PostPublic]
+    next_cursor: str | None = Field(default=None, description="Pass as ?cursor= for more.")
+
+
+class MediaItem(MediaExport):
+    """One stored video, with the posts that use it."""
+
+    posts: list[UUID] = Field(description="Posts made from this video, oldest first.")
+    needed_by: list[UUID] = Field(
+        description="Those of them still scheduled, paused or publishing: while any is "
+        "listed here, the video cannot be deleted (409)."
+    )
+
+
+class MediaUsage(BaseModel):
+    """How much of the media quota the client uses."""
+
+    used_bytes: int = Field(description="Stored videos plus uploads in progress, in bytes.")
+    quota_bytes: int = Field(description="What one client may keep (CACHALOT_MEDIA_QUOTA_BYTES).")
+
+
+class MediaPage(MediaUsage):
+    items: list[MediaItem]
     next_cursor: str | None = Field(default=None, description="Pass as ?cursor= for more.")

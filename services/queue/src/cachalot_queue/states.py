@@ -49,6 +49,12 @@ CANCELLABLE: Final = frozenset({"scheduled", "paused"})
 LOST_WITH_ACCOUNT: Final = frozenset({"scheduled", "paused", "failed"})
 """Targets cancelled as soon as their account is lost (in-flight ones: at their result)."""
 TERMINAL: Final = frozenset({"published", "cancelled"})
+NEEDS_MEDIA: Final[frozenset[TargetStatus]] = frozenset(
+    {"scheduled", "dispatched", "publishing", "paused"}
+)
+"""States in which a target may still read its video: while one of a post's targets is in
+one, the video cannot be deleted. The others (published, cancelled, failed) are final
+for the file; a failed target whose video was deleted cannot be retried."""
 
 PLATFORM_NAMES: Final = {
     "tiktok": "TikTok",

@@ -18,6 +18,9 @@ async def test_every_route_refuses_a_request_without_a_session(queue: QueueServe
     async with httpx.AsyncClient(base_url=queue.base_url) as anonymous:
         for method, path in [
             ("POST", "/api/v1/media"),
+            ("GET", "/api/v1/media"),
+            ("GET", "/api/v1/media/usage"),
+            ("DELETE", f"/api/v1/media/{uuid.uuid4()}"),
             ("POST", "/api/v1/posts"),
             ("GET", "/api/v1/posts"),
             ("GET", "/api/v1/posts/export"),
