@@ -32,6 +32,7 @@ from typing import Final
 from uuid import UUID
 
 from cachalot_common.events import AccountEventType, PublishResult, TargetStatus
+from cachalot_common.platforms import label_of
 
 ALLOWED: Final[dict[TargetStatus, frozenset[TargetStatus]]] = {
     "scheduled": frozenset({"dispatched", "paused", "cancelled"}),
@@ -49,14 +50,6 @@ CANCELLABLE: Final = frozenset({"scheduled", "paused"})
 LOST_WITH_ACCOUNT: Final = frozenset({"scheduled", "paused", "failed"})
 """Targets cancelled as soon as their account is lost (in-flight ones: at their result)."""
 TERMINAL: Final = frozenset({"published", "cancelled"})
-
-PLATFORM_NAMES: Final = {
-    "tiktok": "TikTok",
-    "youtube": "YouTube",
-    "instagram": "Instagram",
-    "vk": "VK",
-    "telegram": "Telegram",
-}
 
 
 def can_move(current: TargetStatus, new: TargetStatus) -> bool:
@@ -191,7 +184,7 @@ def _on_result(
 ) -> Change | None:
     if result.attempt != target.attempt or target.status not in IN_FLIGHT:
         return None
-    name = PLATFORM_NAMES.get(target.platform, target.platform)
+    name = label_of(target.platform)
     if result.type == "progress":
         sent = result.bytes_sent
         if target.status == "publishing" and (sent is None or sent <= (target.bytes_sent or -1)):
