@@ -19,6 +19,7 @@ async def test_every_oauth_platform_of_the_registry_has_exactly_one_provider() -
     oauth = [n for n in platforms.names() if platforms.get(n).sign_in == "oauth"]
     assert list(providers) == oauth
     assert all(provider.name == name for name, provider in providers.items())
+    assert [n for n, p in providers.items() if p.self_renewing] == ["instagram"]
 
 
 def test_a_person_can_sign_in_with_every_platform_of_the_registry() -> None:
