@@ -8,14 +8,10 @@ import pytest
 from pydantic import ValidationError
 
 from cachalot_common import platforms
+from cachalot_common.platforms.tiktok import TikTokFields, utf16_units
+from cachalot_common.platforms.youtube import YouTubeFields, youtube_tags_length
 from cachalot_queue.api import field_path
-from cachalot_queue.schemas import (
-    TargetCreate,
-    TikTokFields,
-    YouTubeFields,
-    utf16_units,
-    youtube_tags_length,
-)
+from cachalot_queue.schemas import TargetCreate
 
 
 def test_tiktok_counts_caption_length_in_utf16_units() -> None:
