@@ -34,10 +34,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cachalot_common.events import MediaRef, PublishVideo
 from cachalot_common.grants import GRANT_ISSUER, mint_grant
+from cachalot_common.platforms import label_of
 from cachalot_common.topics import Platform, publish_topic
 from cachalot_queue import states
 from cachalot_queue.outbox import enqueue
-from cachalot_queue.states import IN_FLIGHT, PLATFORM_NAMES, Change
+from cachalot_queue.states import IN_FLIGHT, Change
 from cachalot_queue.tables import Account, Media, Post, Target
 from cachalot_queue.transitions import account_views, apply_change
 from cachalot_queue.wakeup import Wakeup
@@ -292,7 +293,7 @@ class Reconciler(Worker):
                     apply_change(session, target, loss, now=now)
                     continue
                 if target.reconciles >= self._max:
-                    name = PLATFORM_NAMES.get(target.platform, target.platform)
+                    name = label_of(target.platform)
                     reason = (
                         f"{name}: the publisher did not report back after {target.reconciles} "
                         "status checks; check the account on the platform, then retry."

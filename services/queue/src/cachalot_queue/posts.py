@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
+from cachalot_common import platforms
 from cachalot_common.problems import Problem
 from cachalot_queue.paging import read_cursor, write_cursor
 from cachalot_queue.schemas import (
@@ -28,16 +29,14 @@ from cachalot_queue.schemas import (
     PostCreate,
     PostPublic,
     PostsExport,
+    TargetCreate,
     TargetPublic,
-    TikTokFields,
 )
-from cachalot_queue.states import CANCELLABLE, IN_FLIGHT, PLATFORM_NAMES, Change, account_loss
+from cachalot_queue.states import CANCELLABLE, IN_FLIGHT, Change, account_loss
 from cachalot_queue.tables import Account, Media, Post, Target
 from cachalot_queue.transitions import account_views, announce, apply_change
 
-TIKTOK_MAX_DURATION_S: Final = 600.0
 MAX_SCHEDULE_AHEAD: Final = timedelta(days=366)
-PUBLISHABLE: Final = frozenset({"tiktok", "youtube"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +166,8 @@ class PostService:
             if account is None:
                 errors.append(_error(f"{where}.account_id", "not one of your connected accounts"))
                 continue
-            name = PLATFORM_NAMES.get(account.platform, account.platform)
+            spec = platforms.find(account.platform)
+            name = platforms.label_of(account.platform)
             if account.status != "connected":
                 message = (
                     f"this {name} account must be reconnected first"
@@ -176,42 +176,15 @@ class PostService:
                 )
                 errors.append(_error(f"{where}.account_id", message))
                 continue
-            if account.platform not in PUBLISHABLE:
+            if spec is None or not spec.publishable:
                 errors.append(
                     _error(f"{where}.account_id", f"publishing to {name} is not supported yet")
                 )
                 continue
-            other = "youtube" if account.platform == "tiktok" else "tiktok"
-            if getattr(item, other) is not None:
-                errors.append(
-                    _error(
-                        f"{where}.{other}",
-                        f"this is a {name} account; put its settings in {where}.{account.platform}",
-                    )
-                )
+            options, problems = _target_options(spec, item, media, where)
+            errors += problems
+            if options is None:
                 continue
-            options: dict[str, Any]
-            if account.platform == "youtube":
-                if item.youtube is None:
-                    errors.append(
-                        _error(
-                            f"{where}.youtube", "required for a YouTube account (title)", "missing"
-                        )
-                    )
-                    continue
-                options = item.youtube.to_options().model_dump(mode="json")
-            else:
-                tiktok = item.tiktok or TikTokFields()
-                options = tiktok.to_options().model_dump(mode="json")
-                duration = media.duration_sec if media is not None else None
-                if duration is not None and duration > TIKTOK_MAX_DURATION_S:
-                    errors.append(
-                        _error(
-                            "media_id",
-                            f"TikTok accepts at most {TIKTOK_MAX_DURATION_S:.0f} s through its "
-                            f"API; this video is {duration:.0f} s",
-                        )
-                    )
             targets.append(
                 Target(
                     id=uuid4(),
@@ -367,6 +340,39 @@ async def _media_kept(session: AsyncSession, client_id: UUID, media_id: UUID) ->
     """``media_id`` if the client still keeps that video, share-locked to the transaction's end."""
     query = select(Media.id).where(Media.id == media_id, Media.client_id == client_id)
     return await session.scalar(query.with_for_update(read=True))
+
+
+def _target_options(
+    spec: platforms.PlatformSpec, item: TargetCreate, media: Media | None, where: str
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The command's options for one target of a publishable platform, and the problems
+    with them, each named the way the client wrote it (``targets[1].youtube``,
+    ``media_id`` when the video does not fit the platform).
+
+    Options are ``None`` when the block is wrong or missing: a block of another
+    platform, or none where the platform requires one (its fields model has
+    required fields). The registry's :meth:`~cachalot_common.platforms.PlatformSpec.check`
+    then holds the options against the video (TikTok: at most 600 s).
+    """
+    for other in platforms.publishable():
+        if other.name != spec.name and item.block(other.name) is not None:
+            message = f"this is a {spec.label} account; put its settings in {where}.{spec.name}"
+            return None, [_error(f"{where}.{other.name}", message)]
+    block = item.block(spec.name) or spec.default_fields()
+    if block is None:
+        needed = ", ".join(spec.required_fields)
+        message = f"required for a {spec.label} account ({needed})"
+        return None, [_error(f"{where}.{spec.name}", message, "missing")]
+    options = block.to_options()
+    problems = [
+        _error(
+            "media_id" if e.field == "media" else f"{where}.{spec.name}.{e.field}",
+            e.message,
+            e.type,
+        )
+        for e in (spec.check(options, media) if media is not None else [])
+    ]
+    return options.model_dump(mode="json"), problems
 
 
 def _with_targets(query: Any) -> Any:

@@ -16,11 +16,12 @@ from cachalot_auth.browser_binding import cookie_name, safe_next
 from cachalot_auth.clients import ChannelRefused, NotFound, NotSignedIn
 from cachalot_auth.posts_archive import PostsUnavailable
 from cachalot_auth.signin import SignInFailed
+from cachalot_common import platforms
 from cachalot_common.problems import Problem, problem_responses
 from cachalot_common.sessions import COOKIE_NAME, Session
 from cachalot_common.untrusted import StrictJsonRoute
 
-SIGN_IN_PLATFORMS = ("tiktok", "youtube", "instagram", "vk", "telegram")
+SIGN_IN_PLATFORMS = platforms.names()
 
 logger = logging.getLogger(__name__)
 
