@@ -18,8 +18,8 @@ asking again.
 
 Cost follows what is due, not the backlog (issue 9 item 3): the "next due"
 read and the claim touch ``targets`` only, through the partial index
-``ix_targets_due`` (``status = 'scheduled'``, ordered by ``due_at``), so an
-idle tick reads one index entry and a claim reads the due rows it takes. The
+``ix_targets_due`` (``status, due_at`` of scheduled targets), so an idle tick
+reads one index entry and a claim reads the due rows it takes. The
 account rule is checked on those claimed rows only, by primary key. The
 accounts.v1 handler keeps unusable accounts' targets out of ``scheduled``
 (paused on reauth, cancelled when lost); a claimed target whose account is

@@ -159,32 +159,45 @@ def _in(count: int, *, after: timedelta, step: timedelta = timedelta(seconds=1))
 async def test_the_next_due_and_claim_queries_read_the_due_index_never_the_backlog(
     database: Database,
 ) -> None:
+    """Before any ANALYZE (SQLite never runs one by itself) and after it.
+
+    Statistics guide the planner: analysed, PostgreSQL walks the index in
+    ``due_at`` order; before, it may take a bitmap of the (few, it guesses)
+    due entries of the same index and sort them. Neither reads the backlog.
+    """
     connected = await database.account()
     reauth = await database.account("reauth_required")
     await database.targets(connected, _in(BACKLOG, after=timedelta(hours=1)))
     await database.targets(reauth, _in(BACKLOG // 4, after=timedelta(minutes=1)), "paused")
     await database.targets(connected, _in(BACKLOG // 4, after=-timedelta(days=1)), "published")
     await database.targets(connected, _in(3, after=-timedelta(seconds=5)))  # due now
-    await database.analyze()
     queries = {
         "next due": next_due_query(),
         "claim": due_query(START, 200, lock=database.postgres),
     }
-    for name, query in queries.items():
-        lines = await plan(database.factory, query)
-        text = "\n".join(lines)
-        if database.postgres:
-            assert "Scan using ix_targets_due on targets" in text, f"{name}:\n{text}"
-            assert "Seq Scan" not in text, f"{name}:\n{text}"
-            assert "Sort" not in text, f"{name}: read in index order\n{text}"
-        else:
-            on_targets = [line for line in lines if "targets" in line]
-            assert on_targets, f"{name}:\n{text}"
-            assert all("USING INDEX ix_targets_due" in line for line in on_targets), (
-                f"{name}:\n{text}"
-            )
-            assert "TEMP B-TREE" not in text, f"{name}: read in index order\n{text}"
-        assert "accounts" not in text, f"{name}: accounts are checked on claimed rows only"
+    for stage in ("without statistics", "analysed"):
+        if stage == "analysed":
+            await database.analyze()
+        for name, query in queries.items():
+            lines = await plan(database.factory, query)
+            text = f"{name}, {stage}:\n" + "\n".join(lines)
+            if database.postgres:
+                assert "Seq Scan" not in text, text
+                if stage == "analysed":
+                    assert "Scan using ix_targets_due on targets" in text, text
+                    assert "Sort" not in text, f"read in index order: {text}"
+                else:  # a guess of a few due rows: a bitmap of them, sorted, is as good
+                    assert (
+                        "Scan on ix_targets_due" in text or "Scan using ix_targets_due" in text
+                    ), text
+            else:
+                on_targets = [line for line in lines if "targets" in line]
+                assert on_targets, text
+                assert all("INDEX ix_targets_due (status=? AND due_at" in s for s in on_targets), (
+                    text
+                )
+                assert "TEMP B-TREE" not in text, f"read in index order: {text}"
+            assert "accounts" not in text, f"accounts are checked on claimed rows only: {text}"
 
 
 async def test_a_claim_dispatches_only_to_accounts_the_posts_client_holds_and_connected(
