@@ -326,9 +326,16 @@ def report(rows: list[Row]) -> None:
             f"{row.old[0]:>11.2f} / {row.old[1]:>9.2f}  {ratio:>5.1f}x"
             + (f"  {row.floor[0]:>10.2f} / {row.floor[1]:>9.2f}" if row.floor else "")
         )
-    worst = [r for r in rows if r.backlog == max(x.backlog for x in rows)]
-    met = all(r.new[0] < 1.0 for r in worst)
-    print(f"\ntarget: < 1 ms (median) at the largest backlog on every database: {met}")
+    largest = max(r.backlog for r in rows)
+    print(f"\ntarget: idle tick < 1 ms (median) at {largest:,} future posts")
+    for row in rows:
+        if row.backlog == largest and row.floor is not None:
+            verdict = "met" if row.new[0] < 1.0 else "NOT met"
+            print(
+                f"  {row.backend}: {row.new[0]:.2f} ms, {verdict}; the query's own share "
+                f"(tick - SELECT 1): {row.new[0] - row.floor[0]:.2f} ms, "
+                f"before: {row.old[0] - row.floor[0]:.2f} ms"
+            )
 
 
 async def main() -> None:

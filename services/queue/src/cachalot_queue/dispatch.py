@@ -26,8 +26,8 @@ accounts.v1 handler keeps unusable accounts' targets out of ``scheduled``
 still unusable (a race with that handler, a retry that came back while the
 account waits for reauth) is paused when its client's account needs
 reauthorisation, and otherwise left ``scheduled`` and looked at again after
-``recheck_s``: the account's own event decides its fate, the scheduler only
-never dispatches it. Every command carries a publish grant signed here
+``recheck_s``: the account's own event decides its fate; the scheduler only
+refuses to dispatch it. Every command carries a publish grant signed here
 (:class:`Granter`, :mod:`cachalot_common.grants`): auth leases a token only
 for a command the queue really sent, for its account and client.
 """
@@ -260,9 +260,10 @@ class Scheduler(Worker):
         for target in due:
             account = accounts.get(target.account_id)
             held = account is not None and account.client_id == target.client_id
-            if held and account is not None and account.status == "connected":
+            status = account.status if held and account is not None else None
+            if status == "connected":
                 ready.append(target)
-            elif held and account is not None and account.status == "reauth_required":
+            elif status == "reauth_required":
                 apply_change(session, target, _REAUTH_PAUSE, now=now)
             else:
                 # microseconds apart: deferred targets keep their order among themselves
