@@ -43,7 +43,7 @@ from uuid import UUID
 
 from pydantic import ValidationError
 from sqlalchemy import ColumnElement, Select, literal_column, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cachalot_common.events import MediaRef, PublishVideo
 from cachalot_common.grants import GRANT_ISSUER, mint_grant
@@ -179,6 +179,7 @@ class Scheduler(Worker):
         self._grants = grants
         self._recheck = timedelta(seconds=recheck_s)
         self._reader = reader or factory
+        self._tick = _tick_engine(self._reader)
         self._clock = clock
         self._wake = wake
         self._relay_wake = relay_wake
@@ -275,13 +276,33 @@ class Scheduler(Worker):
     async def seconds_to_next(self) -> float:
         """Seconds until the earliest scheduled target is due, within ``[0, max_sleep_s]``.
 
-        One read of the first entry of ``ix_targets_due``, whatever the backlog.
+        One read of the first entry of ``ix_targets_due``, whatever the backlog,
+        on a bare connection of the reader (see :func:`_tick_engine`).
         """
-        async with self._reader() as session:
-            next_due = await session.scalar(next_due_query())
+        if self._tick is not None:
+            async with self._tick.connect() as connection:
+                next_due = await connection.scalar(next_due_query())
+        else:
+            async with self._reader() as session:
+                next_due = await session.scalar(next_due_query())
         if next_due is None:
             return self._max_sleep
         return max(0.0, min(self._max_sleep, (next_due - self._clock()).total_seconds()))
+
+
+def _tick_engine(reader: async_sessionmaker[AsyncSession]) -> AsyncEngine | None:
+    """The reader's engine, for the idle tick's one statement (``None``: use sessions).
+
+    A bare connection skips the ORM session (about 0.2 ms of the tick's 0.5);
+    on PostgreSQL in autocommit, so one SELECT costs one round trip instead of
+    BEGIN, SELECT, ROLLBACK.
+    """
+    bind = reader.kw.get("bind")
+    if not isinstance(bind, AsyncEngine):
+        return None
+    if bind.dialect.name == "sqlite":
+        return bind
+    return bind.execution_options(isolation_level="AUTOCOMMIT")
 
 
 _REAUTH_PAUSE = Change(
