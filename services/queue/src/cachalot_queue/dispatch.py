@@ -248,14 +248,26 @@ class Scheduler(Worker):
         accounts.v1 handler); any other (another client holds the account, it
         is disconnected, unknown, or its event is being applied right now) stays
         ``scheduled`` with ``due_at`` moved ``recheck_s`` ahead, in its order.
-        On PostgreSQL the accounts are read ``FOR SHARE SKIP LOCKED``: an
-        account event waits for this claim, so a reconnect never misses a target
-        paused here, and a claim never waits for an account event.
+        Accounts are read by primary key, without locks (as the join before
+        did); on PostgreSQL those about to be paused for are read again ``FOR
+        SHARE SKIP LOCKED``, so a reconnect never misses a target paused here
+        and a claim never waits for an account event.
         """
         due = list((await session.scalars(due_query(now, self._batch, lock=self._lock))).all())
         if not due:
             return []
-        accounts = await _usable_accounts(session, {t.account_id for t in due}, lock=self._lock)
+        accounts = await account_views(session, {t.account_id for t in due})
+        waiting = {i for i, account in accounts.items() if account.status == "reauth_required"}
+        if waiting and self._lock:
+            # A pause must not miss a reconnect committed meanwhile: read those
+            # again FOR SHARE (an account event then waits for this claim); one
+            # being changed right now is skipped, so its targets are deferred.
+            fresh = await _account_views_shared(session, waiting)
+            for account_id in waiting:
+                if account_id in fresh:
+                    accounts[account_id] = fresh[account_id]
+                else:
+                    del accounts[account_id]
         ready: list[Target] = []
         later = 0
         for target in due:
@@ -347,13 +359,13 @@ def due_query(now: datetime, batch: int, *, lock: bool) -> Select[Target]:
     return query.with_for_update(skip_locked=True) if lock else query
 
 
-async def _usable_accounts(
-    session: AsyncSession, ids: set[UUID], *, lock: bool
-) -> dict[UUID, AccountView]:
-    """account id → status and holder, by primary key; rows being changed now are absent."""
-    query = select(Account.id, Account.status, Account.client_id).where(Account.id.in_(ids))
-    if lock:
-        query = query.with_for_update(read=True, skip_locked=True)
+async def _account_views_shared(session: AsyncSession, ids: set[UUID]) -> dict[UUID, AccountView]:
+    """account id → status and holder, ``FOR SHARE SKIP LOCKED``: rows being changed are absent."""
+    query = (
+        select(Account.id, Account.status, Account.client_id)
+        .where(Account.id.in_(ids))
+        .with_for_update(read=True, skip_locked=True)
+    )
     rows = await session.execute(query)
     return {
         account_id: AccountView(status=status, client_id=client_id)
