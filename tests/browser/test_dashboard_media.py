@@ -19,6 +19,7 @@ from cachalot_testing.stack import EmbeddedStack
 
 pytestmark = pytest.mark.browser
 
+BOB = "-000sandboxBobOpenId"
 VIDEO = (Path(__file__).parents[1] / "fixtures" / "sample.mp4").read_bytes()
 
 UPLOAD = """async (data) => {
@@ -43,6 +44,8 @@ def test_a_client_deletes_a_video_from_its_media_list_and_the_usage_drops(
         page.goto(f"{stack.gateway}/")
         page.click('#signin-buttons a[data-platform="tiktok"]')
         page.wait_for_selector("button.allow", timeout=15_000)
+        # Bob, not the first person: the sign-in test needs Alice never seen before
+        page.check(f'input[name="sandbox_user"][value="{BOB}"]')
         page.click("button.allow")
         page.wait_for_selector("#consent:not(.hidden), #posts:not(.hidden)", timeout=15_000)
         if page.is_visible("#consent"):  # the sandbox's person may have signed in before
