@@ -22,7 +22,7 @@ from cachalot_publishing.outcome import Published
 from cachalot_publishing.ports import Context, TokenRejected
 from cachalot_publishing.runtime import PublishRuntime
 
-from ..conftest import FakeLeases, FakePlatform, StoredVideo, eventually, make_command, settings_for
+from .fakes import FakeLeases, FakePlatform, eventually, make_command, settings_for
 
 TOPIC = publish_topic("tiktok")
 
@@ -37,7 +37,9 @@ class Harness:
     dead_letters: list[bytes]
 
     async def send(self, command: PublishVideo) -> None:
-        await self.broker.publish(encode(command), topic=TOPIC, key=str(command.account_id).encode())
+        await self.broker.publish(
+            encode(command), topic=TOPIC, key=str(command.account_id).encode()
+        )
 
     def finals(self, target_id: uuid.UUID) -> list[PublishResult]:
         return [r for r in self.results if r.target_id == target_id and r.type != "progress"]
@@ -134,7 +136,11 @@ async def test_a_wait_longer_than_the_inline_maximum_goes_back_to_the_queue_in_f
         await h.send(long)
         await h.send(short)
         result = await h.final(long.target_id)
-        assert (result.type, result.code, result.retry_after_s) == ("retryable", "rate_limited", 330)
+        assert (result.type, result.code, result.retry_after_s) == (
+            "retryable",
+            "rate_limited",
+            330,
+        )
         assert (await h.final(short.target_id)).remote_id == "after-a-short-wait"
 
 
