@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import itertools
 import logging
 import time
@@ -103,13 +104,15 @@ class PublishRuntime:
         self.tokens = LeaseCache(leases, label=label)
         self.tracker: OffsetTracker[TopicPartition] = OffsetTracker()
         self.scheduler: FairScheduler[UUID, UUID, _Job] = FairScheduler()
-        self.commits: list[dict[TopicPartition, int]] = []  # every commit made (for tests)
+        self.commits: deque[dict[TopicPartition, int]] = deque(maxlen=64)  # the latest commits
         self._platform: Platform | None = None
         self._consumer_of: Callable[[], Any] = lambda: None
         self._jobs: set[_Job] = set()
         self._free = settings.publish_concurrency
         self._resumers: deque[asyncio.Future[None]] = deque()
         self._paused = False
+        self._stopping = False
+        self._rebalancing = False  # between a revoke and the assignment that follows
         self._synthetic = itertools.count()
         self._committer: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
@@ -128,6 +131,7 @@ class PublishRuntime:
 
     async def stop(self) -> None:
         """Cancel every command (no results: they are delivered again), commit what finished."""
+        self._stopping = True
         for job in list(self._jobs):
             self._cancel(job)
         self.scheduler.drop(lambda _: True)
@@ -146,7 +150,13 @@ class PublishRuntime:
     # --- intake ---------------------------------------------------------------------------
 
     def accept(self, command: PublishVideo, partition: TopicPartition, offset: int) -> None:
-        """Queue ``command`` (consumed at ``partition``/``offset``) in its account's lane."""
+        """Queue ``command`` (consumed at ``partition``/``offset``) in its account's lane.
+
+        Ignored (it will be delivered again) while stopping or between a revoke and the
+        next assignment.
+        """
+        if self._stopping or self._rebalancing:
+            return
         if self._consumer() is None:  # in memory (TestKafkaBroker): every offset is 0
             offset = next(self._synthetic)
         if not self.tracker.register(partition, offset):
@@ -407,6 +417,7 @@ class PublishRuntime:
 
     async def revoke(self, partitions: set[TopicPartition]) -> None:
         """Give ``partitions`` up: commit what finished, drop the rest without results."""
+        self._rebalancing = True
         for job in self.scheduler.drop(lambda j: j.partition in partitions):
             self._jobs.discard(job)
         running = [j for j in self._jobs if j.partition in partitions]
@@ -425,6 +436,7 @@ class PublishRuntime:
 
     def assign(self, partitions: set[TopicPartition]) -> None:
         """Start ``partitions`` afresh (they are read again from their committed offsets)."""
+        self._rebalancing = False
         self.tracker.forget(partitions)
         consumer = self._consumer()
         if self._paused and consumer is not None and partitions:
@@ -472,8 +484,6 @@ class _Context:
 
 def _copy(context: otel_context.Context) -> Any:
     """A contextvars copy in which ``context`` is the current OpenTelemetry context."""
-    import contextvars
-
     token = otel_context.attach(context)
     try:
         return contextvars.copy_context()

@@ -42,6 +42,7 @@ from cachalot_publishing.outcome import (
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 LEASE_RETRY_S = 15.0
+MAX_CACHED = 10_000  # accounts; past it, expired leases are dropped
 
 
 class TokenRejected(Exception):
@@ -131,6 +132,8 @@ class LeaseCache:
         ):
             return cached.lease
         lease = await self._lease(command, force=force)
+        if len(self._cache) >= MAX_CACHED:
+            self._cache = {k: v for k, v in self._cache.items() if v.expires_at_s > now}
         expires = lease.expires_at.timestamp()
         self._cache[command.account_id] = _Cached(lease, str(command.client_id), expires)
         return lease
