@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from cachalot_common.events import PublishResult, PublishVideo
 from cachalot_common.topics import POSTS_RESULT, publish_topic
 from cachalot_publishing.app import PublisherParts, build_publisher_app
+from cachalot_publishing.ports import Platform
 from cachalot_publishing.runtime import PublishRuntime
 
 from .fakes import FakeLeases, FakePlatform, settings_for
@@ -111,7 +112,7 @@ class Queue:
 @dataclass
 class Publisher:
     app: FastAPI
-    platform: FakePlatform
+    platform: Any  # the test's fake
 
     @property
     def runtime(self) -> PublishRuntime:
@@ -127,14 +128,14 @@ class Publisher:
 
 @contextlib.asynccontextmanager
 async def publisher(
-    media_dir: Path, bootstrap: str, platform: FakePlatform | None = None, **overrides: Any
+    media_dir: Path, bootstrap: str, platform: Platform | None = None, **overrides: Any
 ) -> AsyncIterator[Publisher]:
     """A publisher app running (lifespan entered) against the real broker, assigned."""
-    platform = platform or FakePlatform()
+    chosen: Platform = platform or FakePlatform()
 
     @contextlib.asynccontextmanager
-    async def make_publisher(_: PublisherParts) -> AsyncIterator[FakePlatform]:
-        yield platform
+    async def make_publisher(_: PublisherParts) -> AsyncIterator[Platform]:
+        yield chosen
 
     app = build_publisher_app(
         settings_for(media_dir, bootstrap, **overrides),
@@ -149,4 +150,4 @@ async def publisher(
         while not consumer.assignment():
             assert time.monotonic() < deadline, "the publisher got no partition"
             await asyncio.sleep(0.05)
-        yield Publisher(app, platform)
+        yield Publisher(app, chosen)

@@ -111,7 +111,7 @@ async def test_a_retry_after_of_330_seconds_goes_back_to_the_queue_in_full_witho
 
 
 async def test_the_committed_offset_never_passes_an_unfinished_command(
-    running, queue, media
+    running: Publisher, queue: Queue, media: tuple[Path, StoredVideo]
 ) -> None:
     _, video = media
     gate = asyncio.Event()
