@@ -153,6 +153,8 @@ def settings_for(
         "publish_commit_interval_s": 0.05,
         "kafka_session_timeout_ms": 6000,
         "kafka_idempotence": False,
+        # a replica stopped mid-rebalance leaves the group within this (the rebalance timeout)
+        "kafka_max_poll_interval_ms": 10_000,
     }
     values.update(overrides)
     return PublisherSettings(**values)

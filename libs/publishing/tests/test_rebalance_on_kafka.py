@@ -47,7 +47,7 @@ async def test_commands_in_flight_when_a_replica_joins_are_handed_over_and_end_o
     try:
         commands = [make_command(video) for _ in range(4 * PARTITIONS)]
         platform.held = {c.target_id for c in commands}
-        async with publisher(tmp_path, kafka_bootstrap, platform):
+        async with publisher(tmp_path, kafka_bootstrap, platform) as first:
             for index, command in enumerate(commands):
                 await queue.send(command, partition=index % PARTITIONS)
             await eventually(lambda: all(platform.runs[c.target_id] for c in commands))
@@ -55,6 +55,9 @@ async def test_commands_in_flight_when_a_replica_joins_are_handed_over_and_end_o
                 for command in commands:
                     assert (await queue.final(command.target_id, timeout=60)).type == "published"
                 await asyncio.sleep(1)
+            consumer = first.app.state.broker.subscribers[0].consumer
+            # leave only once the group is settled again (not in the middle of a rebalance)
+            await eventually(lambda: len(consumer.assignment()) == PARTITIONS, timeout=60)
         for command in commands:
             assert len(queue.finals(command.target_id)) == 1, "one final result per command"
             assert platform.runs[command.target_id] == 2, "cancelled once, then run once"

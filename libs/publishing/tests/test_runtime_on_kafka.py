@@ -33,9 +33,7 @@ async def running(media, kafka_bootstrap) -> AsyncIterator[Publisher]:
     queue = Queue(kafka_bootstrap)
     await queue.start()  # creates the topics before the publisher joins
     await queue.stop()
-    async with publisher(
-        directory, kafka_bootstrap, FakePlatform(), kafka_max_poll_interval_ms=10_000
-    ) as running:
+    async with publisher(directory, kafka_bootstrap, FakePlatform()) as running:
         yield running
 
 
