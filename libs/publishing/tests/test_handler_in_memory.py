@@ -298,21 +298,37 @@ async def test_a_slow_account_does_not_delay_another_and_an_account_keeps_its_or
 async def test_no_more_publishes_run_at_once_than_the_concurrency_and_waits_free_a_slot(
     media_dir, video
 ) -> None:
+    gate = asyncio.Event()
+
+    async def busy(command: PublishVideo, ctx: Context) -> Published:
+        await gate.wait()
+        return Published("busy")
+
     async def waits(command: PublishVideo, ctx: Context) -> Published:
-        await ctx.sleep(0.3, code="processing_timeout", reason="processing")
+        await ctx.sleep(0.5, code="processing_timeout", reason="processing")
         return Published("done")
 
     async with running(media_dir, publish_concurrency=2) as h:
+        blocked = [make_command(video) for _ in range(3)]
+        for command in blocked:
+            h.platform.scripts[command.target_id] = busy
+            await h.send(command)
+        await eventually(lambda: len(h.platform.started) == 2)
+        await asyncio.sleep(0.1)
+        assert len(h.platform.started) == 2, "a third publish started past the bound"
+        gate.set()
+        for command in blocked:
+            await h.final(command.target_id)
+
         sleepers = [make_command(video) for _ in range(4)]
         for command in sleepers:
             h.platform.scripts[command.target_id] = waits
             await h.send(command)
         quick = make_command(video)
         await h.send(quick)
-        await h.final(quick.target_id, timeout=0.25)  # while all four sleep
+        await h.final(quick.target_id, timeout=0.4)  # while all four sleep
         for command in sleepers:
             await h.final(command.target_id)
-        assert h.runtime.settings.publish_concurrency == 2
 
 
 async def test_progress_is_throttled_and_the_last_report_always_goes(media_dir, video) -> None:
