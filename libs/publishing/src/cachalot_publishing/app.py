@@ -123,8 +123,10 @@ def build_publisher_app(
                 try:
                     yield
                 finally:
-                    await runtime.stop()
-                    await broker.stop()
+                    try:
+                        await runtime.stop()  # commands in flight end without results
+                    finally:
+                        await broker.stop()
         finally:
             await lease_http.aclose()
 

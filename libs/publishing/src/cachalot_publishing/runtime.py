@@ -132,16 +132,21 @@ class PublishRuntime:
     async def stop(self) -> None:
         """Cancel every command (no results: they are delivered again), commit what finished."""
         self._stopping = True
-        for job in list(self._jobs):
+        for job in self.scheduler.drop(lambda _: True):
+            self._jobs.discard(job)
+        running = list(self._jobs)
+        for job in running:
             self._cancel(job)
-        self.scheduler.drop(lambda _: True)
-        await self._await_cancelled(list(self._jobs))
+        await self._await_cancelled(running)
         if self._committer is not None:
             self._committer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._committer
             self._committer = None
-        await self.commit()
+        try:
+            await self.commit()
+        except Exception as error:  # the group is already gone: the next owner reads again
+            logger.warning("last offset commit failed (%s)", type(error).__name__)
 
     def _consumer(self) -> AIOKafkaConsumer | None:
         consumer = self._consumer_of()
