@@ -1,4 +1,5 @@
-"""A publisher stopped with commands in flight: the next one gets exactly what was unfinished."""
+"""Commands in hand on a real broker: a stop mid-flight redelivers exactly the unfinished;
+fetching pauses past the buffer limit."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from cachalot_common.events import PublishVideo
 from cachalot_publishing.outcome import Published
 from cachalot_publishing.ports import Context
 
-from .fakes import FakePlatform, StoredVideo, eventually, make_command
+from .fakes import FakePlatform, StoredVideo, eventually, make_command, store_video
 from .kafka_harness import Queue, publisher
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -60,5 +61,35 @@ async def test_stopping_mid_flight_sends_no_result_and_redelivers_exactly_the_un
         ours = {c.target_id for c in done + in_flight}
         redelivered = [t for t in second_run.started if t in ours]
         assert sorted(redelivered) == sorted(c.target_id for c in in_flight)
+    finally:
+        await queue.stop()
+
+
+async def test_past_the_buffer_limit_fetching_pauses_and_resumes_below_half(
+    tmp_path: Path, kafka_bootstrap: str
+) -> None:
+    video = store_video(tmp_path)
+    queue = Queue(kafka_bootstrap)
+    await queue.start()
+    try:
+        gate = asyncio.Event()
+
+        async def held(command: PublishVideo, ctx: Context) -> Published:
+            await gate.wait()
+            return Published("held")
+
+        platform = FakePlatform()
+        commands = [make_command(video) for _ in range(12)]
+        for command in commands:
+            platform.scripts[command.target_id] = held
+        async with publisher(tmp_path, kafka_bootstrap, platform, publish_max_buffered=4) as run:
+            for command in commands:
+                await queue.send(command, partition=0)
+            await eventually(lambda: run.runtime.in_hand == 4)
+            await asyncio.sleep(1.0)
+            assert run.runtime.in_hand == 4, "fetching went on past the buffer limit"
+            gate.set()
+            for command in commands:
+                assert (await queue.final(command.target_id)).type == "published"
     finally:
         await queue.stop()
