@@ -21,7 +21,7 @@ COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)")
 
 
 def targets() -> list[str]:
-    found = ["libs/common", "libs/testing"]
+    found = sorted(str(p.parent.relative_to(ROOT)) for p in ROOT.glob("libs/*/tests"))
     found += sorted(str(p.parent.relative_to(ROOT)) for p in ROOT.glob("services/*/tests"))
     found += [t for t in ("embedded", "deploy", "tests") if any((ROOT / t).rglob("test_*.py"))]
     return found

@@ -1,4 +1,4 @@
-"""Composition root: database, HTTP clients, lease source, broker, consumer.
+"""Composition root: the TikTok steps on the shared publishing runtime.
 
 Tests pass their own ``leases`` (a stand-in for the auth service) or
 ``results`` sink; :func:`main` builds the real ones from settings.
@@ -7,7 +7,6 @@ Tests pass their own ``leases`` (a stand-in for the auth service) or
 from __future__ import annotations
 
 import contextlib
-import logging
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,7 +15,7 @@ import httpx
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 
-from cachalot_common.app import create_service_app, serve
+from cachalot_common.app import serve
 from cachalot_common.db import (
     create_engine,
     database_check,
@@ -24,26 +23,21 @@ from cachalot_common.db import (
     run_migrations_async,
     session_factory,
 )
-from cachalot_common.events import PublishVideo
-from cachalot_common.health import broker_check
-from cachalot_common.kafka import build_broker, consumer_options, start_broker, subscribe
-from cachalot_common.leases import LeaseClient
+from cachalot_common.leases import LeaseSource
 from cachalot_common.logging import setup_logging
-from cachalot_common.metrics import timed_publishing
 from cachalot_common.redaction import register_secret
 from cachalot_common.settings import load_settings
 from cachalot_common.telemetry import instrument_httpx_client, setup_tracing
-from cachalot_common.topics import publish_topic
 from cachalot_publisher_tiktok.limiter import AccountLimiter
-from cachalot_publisher_tiktok.ports import KafkaResults, LeaseSource, ResultSink
-from cachalot_publisher_tiktok.publisher import TikTokPublisher
+from cachalot_publisher_tiktok.publisher import TikTokPlatform
 from cachalot_publisher_tiktok.sessions import SessionStore
 from cachalot_publisher_tiktok.settings import PublisherSettings
 from cachalot_publisher_tiktok.tiktok import TikTokClient
+from cachalot_publishing.app import PublisherParts, build_publisher_app
+from cachalot_publishing.results import ResultSink
 
 SERVICE = "publisher-tiktok"
 ALEMBIC_DIR = Path(__file__).parent / "alembic"
-logger = logging.getLogger(__name__)
 
 
 def create_app(
@@ -55,8 +49,6 @@ def create_app(
 ) -> FastAPI:
     """The publisher: consumes ``posts.publish.tiktok.v1`` in group ``publisher-tiktok``."""
     engine = create_engine(settings.database_url)
-    broker = build_broker(settings, client_id=SERVICE, tracer_provider=tracer_provider)
-    sink = results or KafkaResults(broker)
     limiter = AccountLimiter(
         {
             "creator_info": settings.tiktok_creator_info_per_minute,
@@ -66,49 +58,33 @@ def create_app(
     )
 
     @contextlib.asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def make_publisher(_: PublisherParts) -> AsyncIterator[TikTokPlatform]:
         if settings.auto_migrate:
             await run_migrations_async(ALEMBIC_DIR, settings.database_url)
         timeout = httpx.Timeout(settings.tiktok_http_timeout_s, connect=10.0)
-        async with httpx.AsyncClient(timeout=timeout) as http:
-            if tracer_provider is not None:
-                instrument_httpx_client(http, tracer_provider)
-            source = leases or LeaseClient(
-                base_url=settings.auth_url,
-                service=settings.service_name,
-                secret=settings.service_secret.get_secret_value(),
-                client=http,
-            )
-            publisher = TikTokPublisher(
-                settings=settings,
-                tiktok=TikTokClient(http, settings.tiktok_api_base),
-                leases=source,
-                sessions=SessionStore(session_factory(engine)),
-                results=sink,
-                limiter=limiter,
-            )
-            subscribe(
-                broker,
-                publish_topic("tiktok"),
-                PublishVideo,
-                timed_publishing("tiktok", publisher.handle),
-                group_id=SERVICE,
-                max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
-                **consumer_options(settings),
-            )
-            await start_broker(broker)
-            try:
-                yield
-            finally:
-                await broker.stop()
-        await engine.dispose()
+        limits = httpx.Limits(max_connections=settings.publish_concurrency * 2)
+        try:
+            async with httpx.AsyncClient(timeout=timeout, limits=limits) as http:
+                if tracer_provider is not None:
+                    instrument_httpx_client(http, tracer_provider)
+                yield TikTokPlatform(
+                    settings=settings,
+                    tiktok=TikTokClient(http, settings.tiktok_api_base),
+                    sessions=SessionStore(session_factory(engine)),
+                    limiter=limiter,
+                )
+        finally:
+            await engine.dispose()
 
-    return create_service_app(
-        title="cachalot-publisher-tiktok",
-        settings=settings,
-        lifespan=lifespan,  # type: ignore[arg-type]
-        readiness={"broker": broker_check(broker), "database": database_check(engine)},
+    return build_publisher_app(
+        settings,
+        platform="tiktok",
+        label="TikTok",
+        make_publisher=make_publisher,
+        leases=leases,
+        results=results,
         tracer_provider=tracer_provider,
+        readiness={"database": database_check(engine)},
         description="Publishes queued videos to TikTok (Direct Post, chunked upload).",
     )
 

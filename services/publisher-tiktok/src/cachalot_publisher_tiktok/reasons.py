@@ -1,16 +1,20 @@
 """What went wrong, in words a person can act on, and whether to try again.
 
-TikTok's error codes and ``fail_reason`` values become an :class:`Outcome`:
-``failed`` (permanent, with a reason), ``retryable`` (with a delay), or
-``reauth`` (the account must be reconnected).
+TikTok's error codes and ``fail_reason`` values become an
+:class:`~cachalot_publishing.outcome.Outcome` with the codes every platform
+shares (``network``, ``platform_unavailable``, ``rate_limited``,
+``reauth_required``...); causes only TikTok has keep TikTok's own code
+(``spam_risk_too_many_posts``, ``frame_rate_check_failed``...).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
 from cachalot_publisher_tiktok.tiktok import TikTokApiError, TikTokUnreachable
+from cachalot_publishing import outcome
+from cachalot_publishing.outcome import Outcome, failed, reauth, retryable
+from cachalot_publishing.token import reauth_reason
+
+LABEL = "TikTok"
 
 PRIVACY_NAMES = {
     "PUBLIC_TO_EVERYONE": "Everyone",
@@ -56,53 +60,27 @@ PERMANENT: dict[str, str] = {
     "invalid_file_upload": "TikTok refused the uploaded file. Upload the video again.",
 }
 
+# TikTok's codes for "the account's authorisation is gone" (all reported as reauth_required)
 REAUTH = {"access_token_invalid", "scope_not_authorized", "scope_permission_missed", "auth_removed"}
-REAUTH_REASON = (
-    "TikTok: the account's authorisation is no longer valid. "
-    "Reconnect TikTok (and allow posting videos)."
-)
+REAUTH_REASON = reauth_reason(LABEL)
+
+__all__ = ["Outcome", "from_api_error", "from_fail_reason", "privacy_not_offered", "too_long"]
 
 
-@dataclass(frozen=True)
-class Outcome(Exception):
-    """How an attempt ends when it does not end published."""
-
-    kind: Literal["failed", "retryable", "reauth"]
-    code: str
-    reason: str
-    retry_after_s: float | None = None
-
-
-def failed(code: str, reason: str) -> Outcome:
-    return Outcome("failed", code, reason)
-
-
-def retryable(code: str, reason: str, retry_after_s: float) -> Outcome:
-    return Outcome("retryable", code, reason, retry_after_s)
-
-
-def reauth(code: str = "reauth_required", reason: str = REAUTH_REASON) -> Outcome:
-    return Outcome("reauth", code, reason)
+def _reauth(tiktok_code: str) -> Outcome:
+    return reauth(f"{REAUTH_REASON} (TikTok said {tiktok_code}.)")
 
 
 def from_api_error(error: TikTokApiError | TikTokUnreachable) -> Outcome:
     """The outcome of a TikTok call that failed (after any token refresh)."""
     if isinstance(error, TikTokUnreachable):
-        return retryable("network", f"TikTok could not be reached ({error}); will retry.", 10)
+        return outcome.network(LABEL, str(error))
     if error.status == 429 or error.code == "rate_limit_exceeded":
-        return retryable(
-            "rate_limit_exceeded",
-            "TikTok's rate limit was reached; will retry.",
-            error.retry_after or 60,
-        )
+        return outcome.rate_limited(LABEL, error.retry_after or 60)
     if error.status >= 500 or error.code == "internal_error":
-        return retryable(
-            "tiktok_unavailable",
-            f"TikTok answered {error.status}; will retry.",
-            error.retry_after or 30,
-        )
+        return outcome.unavailable(LABEL, error.status, error.retry_after or 30)
     if error.code in REAUTH:
-        return reauth(error.code)
+        return _reauth(error.code)
     if error.code in PERMANENT:
         return failed(error.code, PERMANENT[error.code])
     detail = f": {error.message}" if error.message else ""
@@ -113,9 +91,11 @@ def from_fail_reason(fail_reason: str | None) -> Outcome:
     """The outcome of a publish that TikTok reports as FAILED."""
     code = fail_reason or "unknown"
     if code == "internal":
-        return retryable("internal", "TikTok failed to process the video; will retry.", 60)
+        return retryable(
+            outcome.PLATFORM_UNAVAILABLE, "TikTok failed to process the video; will retry.", 60
+        )
     if code in REAUTH:
-        return reauth(code)
+        return _reauth(code)
     reason = PERMANENT.get(code, f"TikTok did not publish the video (reason: {code}).")
     return failed(code, reason)
 

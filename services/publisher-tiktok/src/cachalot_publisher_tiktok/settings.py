@@ -1,24 +1,25 @@
-"""Settings of publisher-tiktok (``CACHALOT_*``), validated at start."""
+"""Settings of publisher-tiktok (``CACHALOT_*``), validated at start.
+
+The runtime's own knobs (concurrency, in-process waits, buffering, commits,
+progress, the media store, the lease endpoint) come from
+:class:`cachalot_publishing.settings.PublisherSettings`.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from pydantic import Field, SecretStr
 
-from pydantic import Field, SecretStr, model_validator
-
-from cachalot_common.settings import KafkaSettings, ServiceSettings, require_real_secret
+from cachalot_publishing.settings import PublisherSettings as RuntimeSettings
 
 MIN_CHUNK = 5 * 1024 * 1024
 MAX_CHUNK = 64_000_000
 
 
-class PublisherSettings(ServiceSettings, KafkaSettings):
+class PublisherSettings(RuntimeSettings):
     http_port: int = Field(default=8105, ge=0, le=65535)
     database_url: str = "sqlite+aiosqlite:///./var/publisher-tiktok.db"
     auto_migrate: bool = True
-    media_dir: Path = Path("./var/media")
 
-    auth_url: str = "http://127.0.0.1:8103"
     service_name: str = "publisher-tiktok"
     service_secret: SecretStr = SecretStr("dev-publisher-tiktok-secret")
 
@@ -34,9 +35,6 @@ class PublisherSettings(ServiceSettings, KafkaSettings):
     )
     tiktok_read_size: int = Field(default=1024 * 1024, ge=16 * 1024, description="Bytes per read.")
     tiktok_chunk_retries: int = Field(default=3, ge=0, le=10)
-    tiktok_progress_interval_s: float = Field(
-        default=1.0, ge=0, description="At most one progress result per interval (and the last)."
-    )
     tiktok_status_poll_s: float = Field(default=2.0, gt=0)
     tiktok_status_timeout_s: float = Field(default=600.0, gt=0)
     tiktok_http_timeout_s: float = Field(default=60.0, gt=0)
@@ -44,12 +42,3 @@ class PublisherSettings(ServiceSettings, KafkaSettings):
     tiktok_creator_info_per_minute: int = Field(default=20, ge=1)
     tiktok_init_per_minute: int = Field(default=6, ge=1)
     tiktok_status_per_minute: int = Field(default=30, ge=1)
-
-    kafka_max_poll_interval_ms: int = Field(
-        default=3_600_000, ge=10_000, description="Longest upload before the group evicts us."
-    )
-
-    @model_validator(mode="after")
-    def _real_secret(self) -> PublisherSettings:
-        require_real_secret(self.environment, "CACHALOT_SERVICE_SECRET", self.service_secret)
-        return self

@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +100,7 @@ class LeaseStub:
                     "account_id": account_id,
                     "platform": "tiktok",
                     "access_token": self.tokens[account_id],
-                    "expires_at": datetime.now(UTC).isoformat(),
+                    "expires_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
                     "scopes": ["video.publish"],
                     "platform_user_id": f"open-{account_id}",
                 }

@@ -84,7 +84,7 @@ async def test_rate_limited_init_is_retryable_and_the_next_attempt_publishes(
     first = small_video.command()
     await kafka.send(first)
     result = await kafka.final(first.target_id)
-    assert (result.type, result.code) == ("retryable", "rate_limit_exceeded")
+    assert (result.type, result.code) == ("retryable", "rate_limited")
     assert (result.retry_after_s or 0) > 0
     retry = small_video.command(attempt=2, target_id=first.target_id, account_id=first.account_id)
     await kafka.send(retry)
@@ -112,7 +112,7 @@ async def test_a_5xx_on_status_is_retryable_and_the_next_attempt_resumes_without
     first = small_video.command()
     await kafka.send(first)
     result = await kafka.final(first.target_id)
-    assert (result.type, result.code) == ("retryable", "tiktok_unavailable")
+    assert (result.type, result.code) == ("retryable", "platform_unavailable")
     retry = small_video.command(attempt=2, target_id=first.target_id, account_id=first.account_id)
     await kafka.send(retry)
     assert (await kafka.final(first.target_id, attempt=2)).type == "published"

@@ -1,0 +1,115 @@
+"""How a publish ends, in one vocabulary for every platform.
+
+A platform's publish returns :class:`Published` or raises an :class:`Outcome`:
+
+* ``failed``: permanent, with a reason a person can act on;
+* ``retryable``: the queue tries again after ``retry_after_s`` (its backoff
+  when none);
+* ``reauth``: the account's authorisation is gone; the queue pauses the
+  account until the client reconnects (sent as ``failed`` with
+  ``reauth_required``).
+
+Codes are machine-readable and shared: one fault has one code on every
+platform (:data:`COMMON_CODES`). A platform adds its own codes only for
+causes no other platform has (TikTok's ``spam_risk_too_many_posts``,
+YouTube's ``quota_exceeded``); those are the platform's words, passed on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+OutcomeKind = Literal["failed", "retryable", "reauth"]
+
+# --- the shared codes ------------------------------------------------------------------
+NETWORK: Final = "network"  # the platform did not answer (connection refused, reset, timeout)
+PLATFORM_UNAVAILABLE: Final = "platform_unavailable"  # it answered 5xx / "try later"
+RATE_LIMITED: Final = "rate_limited"  # 429 or our own per-account limit; retry_after honoured
+PROCESSING_TIMEOUT: Final = "processing_timeout"  # uploaded, still processing at the platform
+UPLOAD_EXPIRED: Final = "upload_expired"  # the upload session/URL expired; starts again
+LEASE_UNAVAILABLE: Final = "lease_unavailable"  # auth or the platform's token endpoint down
+LEASE_REFUSED: Final = "lease_refused"  # auth refused this caller or grant (not retryable)
+REAUTH_REQUIRED: Final = "reauth_required"  # the client must reconnect the account
+MEDIA_MISSING: Final = "media_missing"  # the file is not in the media store
+MEDIA_CHANGED: Final = "media_changed"  # the file's size differs from the post's
+MEDIA_INVALID: Final = "media_invalid"  # the path points outside the media store
+MEDIA_UNREADABLE: Final = "media_unreadable"  # reading the file failed mid-upload (retryable)
+WRONG_PLATFORM: Final = "wrong_platform"  # a command for another platform reached us
+INTERNAL_ERROR: Final = "internal_error"  # a bug or an unexpected error in the publisher
+
+COMMON_CODES: Final = frozenset(
+    {
+        NETWORK,
+        PLATFORM_UNAVAILABLE,
+        RATE_LIMITED,
+        PROCESSING_TIMEOUT,
+        UPLOAD_EXPIRED,
+        LEASE_UNAVAILABLE,
+        LEASE_REFUSED,
+        REAUTH_REQUIRED,
+        MEDIA_MISSING,
+        MEDIA_CHANGED,
+        MEDIA_INVALID,
+        MEDIA_UNREADABLE,
+        WRONG_PLATFORM,
+        INTERNAL_ERROR,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Published:
+    """A publish that succeeded: the platform's id for the post and its public URL."""
+
+    remote_id: str
+    remote_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome(Exception):
+    """How an attempt ends when it does not end published (raise it)."""
+
+    kind: OutcomeKind
+    code: str
+    reason: str
+    retry_after_s: float | None = None
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.code}"
+
+
+def failed(code: str, reason: str) -> Outcome:
+    """A permanent failure; ``reason`` tells a person what to do."""
+    return Outcome("failed", code, reason)
+
+
+def retryable(code: str, reason: str, retry_after_s: float | None = None) -> Outcome:
+    """Try again later: after ``retry_after_s`` seconds, or the queue's backoff when None."""
+    return Outcome("retryable", code, reason, retry_after_s)
+
+
+def reauth(reason: str, code: str = REAUTH_REQUIRED) -> Outcome:
+    """The account must be reconnected; ``code`` may name the platform's cause."""
+    return Outcome("reauth", code, reason)
+
+
+def network(platform_label: str, detail: str, retry_after_s: float = 10) -> Outcome:
+    """The platform could not be reached (``detail``: the error's type, never a URL)."""
+    return retryable(
+        NETWORK, f"{platform_label} could not be reached ({detail}); will retry.", retry_after_s
+    )
+
+
+def unavailable(platform_label: str, status: int, retry_after_s: float | None = 30) -> Outcome:
+    """The platform answered with a server error."""
+    return retryable(
+        PLATFORM_UNAVAILABLE, f"{platform_label} answered {status}; will retry.", retry_after_s
+    )
+
+
+def rate_limited(platform_label: str, retry_after_s: float | None) -> Outcome:
+    """The platform's (or our) rate limit; ``retry_after_s`` is honoured in full."""
+    return retryable(
+        RATE_LIMITED, f"{platform_label}'s rate limit was reached; will retry.", retry_after_s
+    )

@@ -1,0 +1,67 @@
+"""The protocol a platform implements, and what the runtime gives it.
+
+A platform (``services/publisher-<platform>``) provides a :class:`Platform`:
+
+* ``name`` (``"tiktok"``) and ``label`` (``"TikTok"``, for reasons people read);
+* ``async def publish(command, ctx) -> Published``: put the video up, raising
+  :class:`~cachalot_publishing.outcome.Outcome` for anything but success.
+  Record the platform's session/publish id *before* the first byte, and on a
+  redelivered command (a session is recorded) check status before sending
+  anything again: that record is what keeps a post from going up twice
+  after a crash or a rebalance.
+
+Everything else is the runtime's: decoding, ordering, concurrency,
+fairness, offsets, leases, the media check, results, metrics and spans.
+Any other exception becomes a retryable ``internal_error``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+from cachalot_common.events import PublishVideo
+from cachalot_publishing.outcome import Published
+from cachalot_publishing.token import TokenRejected
+
+T = TypeVar("T")
+
+__all__ = ["Context", "Platform", "Published", "TokenRejected"]
+
+
+class Context(Protocol):
+    """What the runtime offers one publish (one command)."""
+
+    @property
+    def command(self) -> PublishVideo: ...
+
+    def media_file(self) -> Path:
+        """The checked video file (inside the media store, present, of the post's size);
+        raises the ``failed`` Outcome ``media_invalid``/``media_missing``/``media_changed``."""
+        ...
+
+    async def call_with_token(self, request: Callable[[str], Awaitable[T]]) -> T:
+        """``request(access_token)``; raise :class:`TokenRejected` in it on a platform 401:
+        one forced lease refresh, a second 401 ends the command as ``reauth``. Lease
+        failures end it too (``lease_unavailable`` retryable, ``lease_refused``, reauth)."""
+        ...
+
+    async def progress(self, bytes_sent: int, bytes_total: int) -> None:
+        """Report upload progress (throttled by the runtime; the last one always goes)."""
+        ...
+
+    async def sleep(self, seconds: float, *, code: str, reason: str) -> None:
+        """Wait without holding a publish slot. A wait longer than the in-process maximum
+        is not slept: it raises the ``retryable`` Outcome (``code``, ``reason``) with
+        ``retry_after_s=seconds``, so the queue schedules the command again."""
+        ...
+
+
+class Platform(Protocol):
+    """A platform's publishing steps (see the module docstring)."""
+
+    name: str
+    label: str
+
+    async def publish(self, command: PublishVideo, ctx: Context) -> Published: ...

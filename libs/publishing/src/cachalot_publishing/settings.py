@@ -1,0 +1,53 @@
+"""Settings every publisher shares (``CACHALOT_*``); a platform's settings class extends them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+
+from cachalot_common.settings import KafkaSettings, ServiceSettings, require_real_secret
+
+
+class PublisherSettings(ServiceSettings, KafkaSettings):
+    """The runtime's knobs, the media store and the lease endpoint."""
+
+    media_dir: Path = Path("./var/media")
+    auth_url: str = "http://127.0.0.1:8103"
+    service_name: str = Field(
+        default="publisher", description="This publisher's service identity for auth's leases."
+    )
+    service_secret: SecretStr = SecretStr("dev-publisher-secret")
+
+    publish_concurrency: int = Field(
+        default=32, ge=1, le=1024, description="Publishes in flight at once in one process."
+    )
+    publish_max_inline_wait_s: float = Field(
+        default=10.0,
+        ge=0,
+        description=(
+            "Longest wait (rate limit, Retry-After, processing poll) slept in process; a longer "
+            "one goes back to the queue as retryable with retry_after_s."
+        ),
+    )
+    publish_max_buffered: int = Field(
+        default=1000,
+        ge=1,
+        description="Commands received and not finished before fetching pauses (resumes at half).",
+    )
+    publish_commit_interval_s: float = Field(
+        default=0.25, gt=0, le=5, description="How often finished offsets are committed."
+    )
+    publish_progress_interval_s: float = Field(
+        default=1.0, ge=0, description="At most one progress result per command per interval."
+    )
+    kafka_max_poll_interval_ms: int = Field(
+        default=300_000,
+        ge=10_000,
+        description="The consumer's max.poll.interval; handlers return at once, so the default.",
+    )
+
+    @model_validator(mode="after")
+    def _real_secret(self) -> PublisherSettings:
+        require_real_secret(self.environment, "CACHALOT_SERVICE_SECRET", self.service_secret)
+        return self

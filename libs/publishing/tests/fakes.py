@@ -1,0 +1,168 @@
+"""Fakes for the runtime's tests, passed through the composition root (no patches).
+
+* :class:`FakePlatform`: a platform whose publish does what each test scripts
+  per target (wait, fail, raise, ask for a token...);
+* :class:`FakeLeases`: auth's lease endpoint, counting calls;
+* :func:`make_command`: a ``PublishVideo`` with a real (queue-signed) grant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cachalot_common.events import MediaRef, PublishVideo, TikTokOptions
+from cachalot_common.grants import mint_grant
+from cachalot_common.leases import Lease, LeaseError
+from cachalot_publishing.outcome import Published
+from cachalot_publishing.ports import Context
+from cachalot_publishing.settings import PublisherSettings
+
+Step = Callable[[PublishVideo, Context], Awaitable[Published]]
+QUEUE_SECRET = "queue-secret-for-tests-0123456789abcdef"
+
+
+@dataclass
+class FakePlatform:
+    """Publishes instantly unless a test scripts a target's behaviour."""
+
+    name: str = "tiktok"
+    label: str = "TikTok"
+    scripts: dict[uuid.UUID, Step] = field(default_factory=dict)
+    started: list[uuid.UUID] = field(default_factory=list)
+    finished: list[uuid.UUID] = field(default_factory=list)
+    running: int = 0
+    most_running: int = 0
+
+    async def publish(self, command: PublishVideo, ctx: Context) -> Published:
+        self.started.append(command.target_id)
+        self.running += 1
+        self.most_running = max(self.most_running, self.running)
+        try:
+            script = self.scripts.get(command.target_id)
+            if script is not None:
+                published = await script(command, ctx)
+            else:
+                published = Published(f"remote-{command.target_id}", None)
+        finally:
+            self.running -= 1
+        self.finished.append(command.target_id)
+        return published
+
+
+@dataclass
+class FakeLeases:
+    """Auth's lease endpoint: a token per account, refreshed on force; ``failures`` raise."""
+
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    failures: dict[uuid.UUID, LeaseError] = field(default_factory=dict)
+    lifetime_s: float = 3600
+
+    async def lease(
+        self,
+        account_id: uuid.UUID,
+        *,
+        post_id: uuid.UUID,
+        target_id: uuid.UUID | None = None,
+        grant: str | None = None,
+        force_refresh: bool = False,
+    ) -> Lease:
+        self.calls.append(
+            {"account_id": account_id, "grant": grant, "force_refresh": force_refresh}
+        )
+        if account_id in self.failures:
+            raise self.failures[account_id]
+        return Lease(
+            account_id=account_id,
+            platform="tiktok",
+            access_token=f"token-{account_id}-{len(self.calls)}",
+            expires_at=datetime.now(UTC) + timedelta(seconds=self.lifetime_s),
+            scopes=("video.publish",),
+            platform_user_id=None,
+        )
+
+
+@dataclass
+class StoredVideo:
+    relative: str
+    size: int
+    sha256: str
+
+
+def store_video(media_dir: Path) -> StoredVideo:
+    """A small file in the media store, as the queue would have stored it."""
+    data = b"\x00\x01video" * 100
+    (media_dir / "v.mp4").write_bytes(data)
+    return StoredVideo("v.mp4", len(data), hashlib.sha256(data).hexdigest())
+
+
+def make_command(
+    video: StoredVideo,
+    *,
+    account_id: uuid.UUID | None = None,
+    client_id: uuid.UUID | None = None,
+    attempt: int = 1,
+    grant: bool = True,
+    platform: str = "tiktok",
+) -> PublishVideo:
+    post_id, target_id = uuid.uuid4(), uuid.uuid4()
+    account_id = account_id or uuid.uuid4()
+    client_id = client_id or uuid.uuid4()
+    signed = mint_grant(
+        post_id=post_id,
+        target_id=target_id,
+        client_id=client_id,
+        account_id=account_id,
+        platform=platform,
+        attempt=attempt,
+        secret=QUEUE_SECRET,
+        lifetime_s=3600,
+    )
+    return PublishVideo(
+        post_id=post_id,
+        target_id=target_id,
+        client_id=client_id,
+        account_id=account_id,
+        platform=platform,  # type: ignore[arg-type]
+        attempt=attempt,
+        media=MediaRef(
+            media_id=uuid.uuid4(),
+            path=video.relative,
+            size=video.size,
+            sha256=video.sha256,
+            content_type="video/mp4",
+        ),
+        options=TikTokOptions(caption="hi"),
+        grant=signed if grant else None,
+    )
+
+
+def settings_for(
+    media_dir: Path, bootstrap: str = "127.0.0.1:1", **overrides: Any
+) -> PublisherSettings:
+    values: dict[str, Any] = {
+        "kafka_bootstrap": bootstrap,
+        "media_dir": media_dir,
+        "environment": "test",
+        "publish_commit_interval_s": 0.05,
+        "kafka_session_timeout_ms": 6000,
+        "kafka_idempotence": False,
+        # a replica stopped mid-rebalance leaves the group within this (the rebalance timeout)
+        "kafka_max_poll_interval_ms": 10_000,
+    }
+    values.update(overrides)
+    return PublisherSettings(**values)
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(0.01)

@@ -1,0 +1,370 @@
+"""The real subscriber and runtime, driven by FastStream's in-memory TestKafkaBroker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from faststream.kafka import TestKafkaBroker
+
+from cachalot_common.events import PublishResult, PublishVideo
+from cachalot_common.kafka import encode, raw_body
+from cachalot_common.leases import LeaseRefused, LeaseUnavailable
+from cachalot_common.topics import POSTS_RESULT, dlq, publish_topic
+from cachalot_publishing.app import PublisherParts, build_publisher_app
+from cachalot_publishing.outcome import Published
+from cachalot_publishing.ports import Context, TokenRejected
+from cachalot_publishing.runtime import PublishRuntime
+
+from .fakes import FakeLeases, FakePlatform, eventually, make_command, settings_for
+
+TOPIC = publish_topic("tiktok")
+
+
+@dataclass
+class Harness:
+    broker: Any
+    runtime: PublishRuntime
+    platform: FakePlatform
+    leases: FakeLeases
+    results: list[PublishResult]
+    dead_letters: list[bytes]
+
+    async def send(self, command: PublishVideo) -> None:
+        await self.broker.publish(
+            encode(command), topic=TOPIC, key=str(command.account_id).encode()
+        )
+
+    def finals(self, target_id: uuid.UUID) -> list[PublishResult]:
+        return [r for r in self.results if r.target_id == target_id and r.type != "progress"]
+
+    async def final(self, target_id: uuid.UUID, timeout: float = 10) -> PublishResult:
+        await eventually(lambda: bool(self.finals(target_id)), timeout)
+        return self.finals(target_id)[0]
+
+
+@contextlib.asynccontextmanager
+async def running(media_dir: Path, **overrides: Any) -> AsyncIterator[Harness]:
+    platform, leases = FakePlatform(), FakeLeases()
+
+    @contextlib.asynccontextmanager
+    async def make_publisher(_: PublisherParts) -> AsyncIterator[FakePlatform]:
+        yield platform
+
+    app = build_publisher_app(
+        settings_for(media_dir, **overrides),
+        platform="tiktok",
+        label="TikTok",
+        make_publisher=make_publisher,
+        leases=leases,
+    )
+    broker = app.state.broker
+    results: list[PublishResult] = []
+    dead: list[bytes] = []
+
+    @broker.subscriber(POSTS_RESULT, decoder=raw_body)
+    async def collect(body: bytes) -> None:
+        results.append(PublishResult.model_validate_json(body))
+
+    @broker.subscriber(dlq(TOPIC), decoder=raw_body)
+    async def parked(body: bytes) -> None:
+        dead.append(body)
+
+    async with TestKafkaBroker(broker) as test_broker, app.router.lifespan_context(app):
+        yield Harness(test_broker, app.state.runtime, platform, leases, results, dead)
+
+
+async def test_a_command_gets_exactly_one_published_result(media_dir, video) -> None:
+    async with running(media_dir) as h:
+        command = make_command(video)
+        await h.send(command)
+        result = await h.final(command.target_id)
+        await h.runtime.wait_idle()
+        assert (result.type, result.remote_id) == ("published", f"remote-{command.target_id}")
+        assert len(h.finals(command.target_id)) == 1
+        assert result.bytes_total == video.size
+
+
+async def test_an_undecodable_command_goes_to_the_dlq_and_the_next_one_publishes(
+    media_dir, video
+) -> None:
+    async with running(media_dir) as h:
+        await h.broker.publish(b'{"type": "publish_video"}', topic=TOPIC, key=b"k")
+        command = make_command(video)
+        await h.send(command)
+        assert (await h.final(command.target_id)).type == "published"
+        assert len(h.dead_letters) == 1
+
+
+async def test_an_unexpected_error_is_a_retryable_internal_error_naming_only_its_type(
+    media_dir, video
+) -> None:
+    async def boom(command: PublishVideo, ctx: Context) -> Published:
+        raise KeyError("access_token=very-secret-value")
+
+    async with running(media_dir) as h:
+        command = make_command(video)
+        h.platform.scripts[command.target_id] = boom
+        await h.send(command)
+        result = await h.final(command.target_id)
+        assert (result.type, result.code) == ("retryable", "internal_error")
+        assert "KeyError" in (result.reason or "")
+        assert "very-secret-value" not in result.model_dump_json()
+
+
+async def test_a_wait_longer_than_the_inline_maximum_goes_back_to_the_queue_in_full(
+    media_dir, video
+) -> None:
+    async def rate_limited(command: PublishVideo, ctx: Context) -> Published:
+        await ctx.sleep(330, code="rate_limited", reason="TikTok's rate limit was reached.")
+        raise AssertionError("a 330 s wait must not be slept")
+
+    async def short_wait(command: PublishVideo, ctx: Context) -> Published:
+        await ctx.sleep(0.05, code="rate_limited", reason="short")
+        return Published("after-a-short-wait")
+
+    async with running(media_dir) as h:
+        long, short = make_command(video), make_command(video)
+        h.platform.scripts[long.target_id] = rate_limited
+        h.platform.scripts[short.target_id] = short_wait
+        await h.send(long)
+        await h.send(short)
+        result = await h.final(long.target_id)
+        assert (result.type, result.code, result.retry_after_s) == (
+            "retryable",
+            "rate_limited",
+            330,
+        )
+        assert (await h.final(short.target_id)).remote_id == "after-a-short-wait"
+
+
+async def test_a_refused_token_gets_one_forced_refresh_and_a_second_refusal_asks_for_reauth(
+    media_dir, video
+) -> None:
+    refusals: dict[uuid.UUID, int] = {}
+
+    def refusing(times: int):
+        async def publish(command: PublishVideo, ctx: Context) -> Published:
+            async def call(token: str) -> str:
+                seen = refusals.setdefault(command.target_id, 0)
+                if seen < times:
+                    refusals[command.target_id] = seen + 1
+                    raise TokenRejected
+                return token
+
+            token = await ctx.call_with_token(call)
+            return Published(f"with-{token[:5]}")
+
+        return publish
+
+    async with running(media_dir) as h:
+        once, twice = make_command(video), make_command(video)
+        h.platform.scripts[once.target_id] = refusing(1)
+        h.platform.scripts[twice.target_id] = refusing(2)
+        await h.send(once)
+        await h.send(twice)
+        assert (await h.final(once.target_id)).type == "published"
+        reauth = await h.final(twice.target_id)
+        assert (reauth.type, reauth.code, reauth.reauth_required) == (
+            "failed",
+            "reauth_required",
+            True,
+        )
+        assert "Reconnect TikTok" in (reauth.reason or "")
+        forced = [c["force_refresh"] for c in h.leases.calls if c["account_id"] == once.account_id]
+        assert forced == [False, True]
+
+
+async def test_lease_failures_are_retryable_or_refused_with_the_shared_codes(
+    media_dir, video
+) -> None:
+    async def with_token(command: PublishVideo, ctx: Context) -> Published:
+        async def call(token: str) -> str:
+            return token
+
+        await ctx.call_with_token(call)
+        return Published("x")
+
+    async with running(media_dir) as h:
+        down, refused = make_command(video), make_command(video)
+        h.leases.failures[down.account_id] = LeaseUnavailable("auth unreachable")
+        h.leases.failures[refused.account_id] = LeaseRefused(403, "not_owner", "refused")
+        for command in (down, refused):
+            h.platform.scripts[command.target_id] = with_token
+            await h.send(command)
+        assert (await h.final(down.target_id)).code == "lease_unavailable"
+        result = await h.final(refused.target_id)
+        assert (result.type, result.code) == ("failed", "lease_refused")
+        assert "not_owner" in (result.reason or "")
+
+
+async def test_an_accounts_lease_is_reused_only_for_commands_whose_grant_names_it(
+    media_dir, video
+) -> None:
+    async def with_token(command: PublishVideo, ctx: Context) -> Published:
+        async def call(token: str) -> str:
+            return token
+
+        return Published(await ctx.call_with_token(call))
+
+    async with running(media_dir) as h:
+        account, client = uuid.uuid4(), uuid.uuid4()
+        first = make_command(video, account_id=account, client_id=client)
+        second = make_command(video, account_id=account, client_id=client)
+        no_grant = make_command(video, account_id=account, client_id=client, grant=False)
+        other_client = make_command(video, account_id=account)
+        for command in (first, second, no_grant, other_client):
+            h.platform.scripts[command.target_id] = with_token
+            await h.send(command)
+            await h.final(command.target_id)
+        tokens = [(await h.final(c.target_id)).remote_id for c in (first, second)]
+        assert tokens[0] == tokens[1], "the second command of the account reused the lease"
+        assert len(h.leases.calls) == 3, "no grant, or another client's grant: auth is asked"
+        assert [c["grant"] for c in h.leases.calls] == [
+            first.grant,
+            no_grant.grant,
+            other_client.grant,
+        ]
+
+
+async def test_the_media_file_check_names_the_fault(media_dir, video) -> None:
+    async def needs_file(command: PublishVideo, ctx: Context) -> Published:
+        ctx.media_file()
+        return Published("x")
+
+    async with running(media_dir) as h:
+        missing = make_command(video)
+        missing = missing.model_copy(
+            update={"media": missing.media.model_copy(update={"path": "gone.mp4"})}
+        )
+        changed = make_command(video)
+        changed = changed.model_copy(
+            update={"media": changed.media.model_copy(update={"size": video.size + 1})}
+        )
+        outside = make_command(video)
+        outside = outside.model_copy(
+            update={"media": outside.media.model_copy(update={"path": "../../etc/passwd"})}
+        )
+        expected = {missing: "media_missing", changed: "media_changed", outside: "media_invalid"}
+        for command in expected:
+            h.platform.scripts[command.target_id] = needs_file
+            await h.send(command)
+        for command, code in expected.items():
+            assert (await h.final(command.target_id)).code == code
+
+
+async def test_a_command_for_another_platform_fails_as_wrong_platform(media_dir, video) -> None:
+    async with running(media_dir) as h:
+        command = make_command(video, platform="youtube")
+        await h.send(command)
+        result = await h.final(command.target_id)
+        assert (result.type, result.code) == ("failed", "wrong_platform")
+        assert h.platform.started == []
+
+
+async def test_a_slow_account_does_not_delay_another_and_an_account_keeps_its_order(
+    media_dir, video
+) -> None:
+    gate = asyncio.Event()
+
+    async def slow(command: PublishVideo, ctx: Context) -> Published:
+        await gate.wait()
+        return Published("slow")
+
+    async with running(media_dir) as h:
+        a = uuid.uuid4()
+        a_first = make_command(video, account_id=a)
+        a_later = [make_command(video, account_id=a) for _ in range(5)]
+        b = make_command(video)
+        h.platform.scripts[a_first.target_id] = slow
+        for command in (a_first, *a_later, b):
+            await h.send(command)
+        assert (await h.final(b.target_id)).type == "published"
+        assert h.platform.started[:1] == [a_first.target_id]
+        assert not any(h.finals(c.target_id) for c in a_later), "a's later posts wait their turn"
+        gate.set()
+        for command in a_later:
+            await h.final(command.target_id)
+        order = [t for t in h.platform.finished if t in {c.target_id for c in (a_first, *a_later)}]
+        assert order == [c.target_id for c in (a_first, *a_later)]
+
+
+async def test_no_more_publishes_run_at_once_than_the_concurrency_and_waits_free_a_slot(
+    media_dir, video
+) -> None:
+    gate = asyncio.Event()
+
+    async def busy(command: PublishVideo, ctx: Context) -> Published:
+        await gate.wait()
+        return Published("busy")
+
+    async def waits(command: PublishVideo, ctx: Context) -> Published:
+        await ctx.sleep(0.5, code="processing_timeout", reason="processing")
+        return Published("done")
+
+    async with running(media_dir, publish_concurrency=2) as h:
+        blocked = [make_command(video) for _ in range(3)]
+        for command in blocked:
+            h.platform.scripts[command.target_id] = busy
+            await h.send(command)
+        await eventually(lambda: len(h.platform.started) == 2)
+        await asyncio.sleep(0.1)
+        assert len(h.platform.started) == 2, "a third publish started past the bound"
+        gate.set()
+        for command in blocked:
+            await h.final(command.target_id)
+
+        sleepers = [make_command(video) for _ in range(4)]
+        for command in sleepers:
+            h.platform.scripts[command.target_id] = waits
+            await h.send(command)
+        quick = make_command(video)
+        await h.send(quick)
+        await h.final(quick.target_id, timeout=0.4)  # while all four sleep
+        for command in sleepers:
+            await h.final(command.target_id)
+
+
+async def test_progress_is_throttled_and_the_last_report_always_goes(media_dir, video) -> None:
+    async def uploads(command: PublishVideo, ctx: Context) -> Published:
+        for sent in range(10, 101, 10):
+            await ctx.progress(sent, 100)
+        return Published("x")
+
+    async with running(media_dir) as h:
+        command = make_command(video)
+        h.platform.scripts[command.target_id] = uploads
+        await h.send(command)
+        await h.final(command.target_id)
+        sent = [r.bytes_sent for r in h.results if r.type == "progress"]
+        assert sent == [10, 100]
+
+
+async def test_finished_commands_are_committed_in_partition_order(media_dir, video) -> None:
+    gate = asyncio.Event()
+
+    async def slow(command: PublishVideo, ctx: Context) -> Published:
+        await gate.wait()
+        return Published("slow")
+
+    async with running(media_dir) as h:
+        first, second = make_command(video), make_command(video)
+        h.platform.scripts[first.target_id] = slow
+        await h.send(first)
+        await h.send(second)
+        await h.final(second.target_id)
+        await asyncio.sleep(0.2)
+        assert not h.runtime.commits, "the second finished, but the first holds the offset"
+        gate.set()
+        await h.final(first.target_id)
+        await eventually(lambda: bool(h.runtime.commits))
+        assert list(h.runtime.commits[-1].values()) == [2]
+
+
+pytestmark = pytest.mark.timeout(60)
