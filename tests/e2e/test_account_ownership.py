@@ -127,3 +127,50 @@ def test_a_retry_after_the_account_changed_hands_is_refused_and_publishes_nothin
     assert media.json()["sha256"] not in published["counts_by_sha256"]
     leases = bob.get(f"{stack.gateway}/api/v1/me/export").json()["token_leases"]
     assert created["id"] not in {lease["post_id"] for lease in leases}
+
+
+def test_a_stranger_signing_in_through_an_account_the_client_disconnected_gets_a_new_client(
+    stack: EmbeddedStack,
+) -> None:
+    """The red team's report: Ann disconnects YouTube; whoever holds that Google user signs in
+    with it in a fresh browser. Before the fix they landed in Ann's client (her email, posts,
+    her TikTok to publish on); now they start a client of their own."""
+    me = f"{stack.gateway}/api/v1/me"
+    with (
+        httpx.Client(follow_redirects=True, timeout=30) as ann,
+        httpx.Client(follow_redirects=True, timeout=30) as stranger,
+    ):
+        _sign_in(ann, stack, SHARED_USER)
+        _sign_in(ann, stack, BOBS_GOOGLE_USER, "youtube")
+        anns = ann.get(me).json()
+        tiktok, youtube = _account(ann, stack), _account(ann, stack, "youtube")
+        try:
+            assert ann.delete(f"{stack.gateway}/api/v1/accounts/{youtube}").status_code == 204
+
+            _sign_in(stranger, stack, BOBS_GOOGLE_USER, "youtube")
+            theirs = stranger.get(me).json()
+            accounts = stranger.get(f"{stack.gateway}/api/v1/accounts").json()
+            media = stranger.post(
+                f"{stack.gateway}/api/v1/media",
+                content=VIDEO.read_bytes(),
+                headers={"content-type": "video/mp4"},
+            )
+            assert media.status_code == 201, media.text
+            on_anns = stranger.post(
+                f"{stack.gateway}/api/v1/posts",
+                json={
+                    "media_id": media.json()["id"],
+                    "targets": [{"account_id": tiktok, "tiktok": {"caption": "not Ann's"}}],
+                },
+            )
+            export = stranger.get(f"{stack.gateway}/api/v1/me/export")
+        finally:  # leave both users free for other tests
+            ann.delete(f"{stack.gateway}/api/v1/accounts/{tiktok}")
+            stranger.delete(f"{stack.gateway}/api/v1/accounts/{youtube}")
+    assert theirs["client_id"] != anns["client_id"]
+    assert theirs["email"] != anns["email"]
+    assert [(a["id"], a["status"]) for a in accounts] == [(youtube, "ok")]
+    assert 400 <= on_anns.status_code < 500, on_anns.text
+    assert export.status_code == 200, export.text
+    assert anns["email"] not in export.text
+    assert tiktok not in export.text

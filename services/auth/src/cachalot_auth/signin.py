@@ -1,9 +1,30 @@
 """Sign-in: start an attempt, finish it, connect the account to a client.
 
-The first sign-in creates a client; a sign-in while already signed in
-connects the new account to that same client. Tokens are sealed before
-they touch the database, a held refresh token is never replaced by an
-empty one, and the ``connected`` event is written in the same transaction.
+Which client a sign-in lands in (issue 8 item 2: "a re-assigned account
+never inherits another client's work"):
+
+* An account *held* by a client is one whose status is ``ok`` or
+  ``reauth_required`` (:data:`HELD_STATUSES`): its owner has not given it up.
+  A ``reauth_required`` account is still its owner's: signing in with it
+  again reconnects it to that same client.
+* Without a live session, a sign-in through a held account is a sign-in to
+  its client. Through any other account (``revoked``: the client
+  disconnected it; or a platform user we do not know, which includes every
+  account of an erased client, whose rows are deleted) it starts a NEW
+  client, which has to give its own 18+ consent. A disconnected account is
+  never a credential into the client that disconnected it.
+* With a live session, the account joins the signed-in client; if another
+  client holds it the sign-in is refused (``account_in_use``).
+* An account row that changes client starts over as a fresh connection: its
+  old tokens, device id and Telegram channel are dropped before the new
+  tokens are stored, and an ``accounts.v1`` event (``connected``, or
+  ``reauth_required`` when permissions are missing) names the new client,
+  so the queue cancels the old client's waiting targets on it
+  (``account_reassigned``).
+
+The same rule holds for the Telegram Login Widget. Tokens are sealed before
+they touch the database, a held refresh token is never replaced by an empty
+one, and the event is written in the same transaction.
 """
 
 from __future__ import annotations
@@ -44,6 +65,9 @@ from cachalot_common.sessions import Session, issue_session
 from cachalot_common.untrusted import same_secret
 
 logger = logging.getLogger(__name__)
+
+HELD_STATUSES = frozenset({"ok", "reauth_required"})
+"""Account statuses in which the account still belongs to its client (see the module doc)."""
 
 CallbackUrl = Callable[[str], str]
 OnCommit = Callable[[], None]
@@ -253,16 +277,20 @@ class SignInService:
                 )
                 .with_for_update()
             )
-            if account is not None and client_id is not None and account.client_id != client_id:
-                if account.status != "revoked":
-                    raise SignInFailed("account_in_use")
-                # Its owner disconnected it: the link is gone, so whoever connects it now owns it.
-                account.client_id = client_id
-            if client_id is None:
-                client_id = account.client_id if account is not None else str(uuid.uuid4())
-                if account is None:
-                    db.add(Client(id=client_id, created_at=now))
-                    await db.flush()
+            held = account is not None and account.status in HELD_STATUSES
+            if client_id is None and account is not None and held:
+                client_id = account.client_id  # its owner signing in again
+            elif client_id is None:
+                # Nobody holds this account (new, or disconnected by its client): a new client,
+                # never the one that disconnected it.
+                client_id = str(uuid.uuid4())
+                db.add(Client(id=client_id, created_at=now))
+                await db.flush()
+            elif account is not None and held and account.client_id != client_id:
+                raise SignInFailed("account_in_use")
+            moved = account is not None and account.client_id != client_id
+            if account is not None and moved:
+                await self._start_over(db, account, client_id)
             if account is None:
                 account = Account(
                     id=str(uuid.uuid4()),
@@ -287,6 +315,8 @@ class SignInService:
                 await self._store_tokens(db, account, tokens, now)
             if not missing:
                 account_event(db, account, "connected")
+            elif moved:  # the queue must still learn that the account changed hands
+                account_event(db, account, "reauth_required", reason=account.status_reason)
             session_token = None
             session = None
             if current is None or str(current.client_id) != client_id:
@@ -313,6 +343,19 @@ class SignInService:
             session=session,
             missing=missing,
         )
+
+    async def _start_over(self, db: AsyncSession, account: Account, client_id: str) -> None:
+        """Give ``account`` to ``client_id`` as a fresh connection: nothing of its old client's.
+
+        Its tokens, device id and Telegram channel belonged to the old
+        connection; the caller stores the new tokens and writes the event.
+        """
+        logger.info("account %s changes client: it starts over as a new connection", account.id)
+        await db.execute(delete(Token).where(Token.account_id == account.id))
+        account.client_id = client_id
+        account.device_id = None
+        account.channel_id = None
+        account.refreshed_at = None
 
     async def _live_client(self, db: AsyncSession, current: Session | None) -> str | None:
         """The signed-in client, if the session is still live in our database."""

@@ -8,9 +8,13 @@ push more than the limit into memory.
 
 from __future__ import annotations
 
-from starlette.requests import ClientDisconnect, Request
+import logging
+
+from starlette.requests import Request
 
 from cachalot_common.problems import Problem
+
+logger = logging.getLogger(__name__)
 
 
 def _too_large(limit: int) -> Problem:
@@ -25,7 +29,13 @@ def is_json(content_type: str) -> bool:
 
 
 async def read_json_body(request: Request, limit: int) -> bytes:
-    """The raw body, once it is known to be JSON-typed and within ``limit`` bytes."""
+    """The raw body, once it is known to be JSON-typed and within ``limit`` bytes.
+
+    Raises :class:`Problem` 415 (not JSON), 413 (over ``limit``), 400 (a
+    ``Content-Length`` that is not a number, or a client that hung up before
+    the end of its body: answered like the queue's interrupted upload, logged
+    at info, never a 500 with a traceback; nobody may be left to read it).
+    """
     if not is_json(request.headers.get("content-type", "")):
         raise Problem(415, "Send the form as JSON with Content-Type: application/json.")
     declared = request.headers.get("content-length")
@@ -43,7 +53,8 @@ async def read_json_body(request: Request, limit: int) -> bytes:
     while True:
         message = await request.receive()
         if message["type"] == "http.disconnect":
-            raise ClientDisconnect()
+            logger.info("contact form: the client hung up after %d bytes of its body", size)
+            raise Problem(400, "The request body was interrupted before its end; send it again.")
         chunk: bytes = message.get("body", b"")
         size += len(chunk)
         if size > limit:

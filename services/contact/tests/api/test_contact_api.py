@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -231,3 +233,29 @@ async def test_a_log_that_cannot_be_written_answers_503_and_is_not_ready(
     assert "Retry-After" in response.headers
     assert ready.status_code == 503
     assert ready.json()["checks"]["log"] == "failing"
+
+
+async def test_a_client_that_hangs_up_mid_body_is_answered_400_and_logs_no_error(
+    make_settings, serve, publisher, caplog
+):
+    """Content-Length 1000, 20 bytes, then the connection closes: a 4xx, no 500, no traceback."""
+    caplog.set_level(logging.INFO)
+    async with serve(make_settings(), publisher=publisher) as client:
+        _reader, writer = await asyncio.open_connection(client.base_url.host, client.base_url.port)
+        writer.write(
+            b"POST /api/v1/contact HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+            b'{"name": "Ada", "mes'
+        )
+        await writer.drain()
+        await asyncio.sleep(0.2)  # the handler is now waiting for the rest
+        writer.close()
+        await writer.wait_closed()
+        async with asyncio.timeout(5):
+            while not [r for r in caplog.records if r.name == "cachalot.access"]:
+                await asyncio.sleep(0.02)
+        assert (await client.post(URL, json={})).status_code == 422  # still serving
+    [hung_up, *_] = [r.getMessage() for r in caplog.records if r.name == "cachalot.access"]
+    assert " 500 " not in hung_up, hung_up
+    assert " 400 " in hung_up, hung_up
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
