@@ -249,6 +249,11 @@ class ClientService:
             )
             if account is None:
                 raise ChannelRefused("sign in with Telegram first, then link a channel")
+            if account.status == "revoked":  # given up: only a new Telegram sign-in takes it back
+                raise ChannelRefused(
+                    "this Telegram account was disconnected; sign in with Telegram again, "
+                    "then link a channel"
+                )
             user_id = account.platform_user_id
         try:
             channel = await self._bot.check_channel(channel_id, user_id)

@@ -197,3 +197,25 @@ async def test_a_refused_channel_leaves_an_already_linked_one_in_place(
     assert first.status_code == 200
     assert second.status_code == 422
     assert (await stored_account(auth)).channel_id == str(CHANNEL_ID)
+
+
+async def test_a_disconnected_telegram_account_gets_no_channel_until_telegram_signs_in_again(
+    auth, sign_in, fresh_sandbox
+):
+    await set_up_channel(fresh_sandbox)
+    async with auth.browser() as browser:
+        await sign_in(browser, "telegram")
+        [account] = (await browser.get("/api/v1/accounts")).json()
+        gone = await browser.delete(f"/api/v1/accounts/{account['id']}")
+        await auth.app.state.relay.drain()
+        events_before = auth.events.types(account["id"])
+        refused = await browser.post(
+            "/api/v1/accounts/telegram/channel", json={"channel_id": str(CHANNEL_ID)}
+        )
+    assert gone.status_code == 204, gone.text
+    assert refused.status_code == 422, refused.text
+    assert "sign in with Telegram again" in refused.json()["detail"]
+    stored = await stored_account(auth)
+    assert (stored.status, stored.channel_id) == ("revoked", None)
+    await auth.app.state.relay.drain()
+    assert auth.events.types(account["id"]) == events_before, "no connected event"
