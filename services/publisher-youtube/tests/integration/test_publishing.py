@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -308,3 +309,29 @@ async def test_a_video_missing_from_the_media_store_fails_saying_so(
     assert result.code == "media_missing"
     assert "missing" in (result.reason or "")
     assert landed(sandbox_http, "Vanished") == ([], 0)
+
+
+async def test_a_429_with_a_long_retry_after_goes_back_to_the_queue_and_the_retry_resumes(
+    sandbox_http: httpx.Client,
+    commands: Commands,
+    results: Results,
+    random_video: Callable[[int], Path],
+) -> None:
+    video = random_video(2 * CHUNK + 7)
+    arm(sandbox_http, kind="rate_limit", retry_after_s=120, on="chunk")
+    command = commands.command(video, title="Long Retry-After")
+    sent = time.monotonic()
+
+    await commands.send(command)
+
+    result = await results.wait(command.target_id, "published", "failed", "retryable")
+    assert (result.type, result.code) == ("retryable", "rate_limited")
+    assert result.retry_after_s == 120, "YouTube's Retry-After, in full"
+    assert time.monotonic() - sent < 20, "the wait went back to the queue, it was not slept"
+    retry = command.model_copy(update={"attempt": 2})
+    await commands.send(retry)
+    published = await results.wait(command.target_id, "published")
+    assert published.attempt == 2
+    videos, sessions = landed(sandbox_http, "Long Retry-After")
+    assert [v["sha256"] for v in videos] == [sha256_of(video)]
+    assert sessions == 1, "the retry resumed the recorded session"
