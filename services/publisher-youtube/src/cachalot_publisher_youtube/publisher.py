@@ -14,6 +14,15 @@ Order of work for a target:
    runtime's in-process maximum goes back to the queue as ``retryable``;
 5. the video id is recorded, then ``published`` goes out.
 
+Between YouTube's final answer (the video exists) and step 5 the process can
+die; if the session has also expired by the time the command comes back,
+step 2 cannot learn the video from it. So before opening a session for a
+target that had one before, the channel's own uploads are searched for a
+video of the same title and byte size published since that first session
+(issue 11 item 8): found, it is recorded and answered ``published``. The
+lookup needs a reading scope (``youtube.readonly``); a token without one
+logs a warning and a new session is opened, as before.
+
 The runtime (``cachalot_publishing``) does the rest: leases and the 401
 rule (``ctx.call_with_token``: one forced refresh, then reauth), the media
 check, results, progress throttling, spans and metrics.
@@ -26,7 +35,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -35,6 +44,7 @@ from zoneinfo import ZoneInfo
 from cachalot_common.events import PublishVideo, YouTubeOptions
 from cachalot_publisher_youtube.store import UploadRecord, UploadStore
 from cachalot_publisher_youtube.youtube import (
+    CannotLookUp,
     QuotaExceeded,
     Rejected,
     SessionExpired,
@@ -53,6 +63,7 @@ logger = logging.getLogger(__name__)
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 UPLOAD_LIMIT_RETRY_S = 24 * 3600.0
+LOOKUP_SKEW = timedelta(minutes=10)  # our clock against YouTube's publishedAt
 MEDIA_RETRY_S = 30.0
 QUOTA_EXCEEDED = "quota_exceeded"  # YouTube's own: the project's daily units are spent
 UPLOAD_LIMIT_EXCEEDED = "upload_limit_exceeded"  # YouTube's own: the channel's daily cap
@@ -198,7 +209,7 @@ class YouTubePlatform:
         Each wait goes through ``ctx.sleep`` (the slot is freed; a wait past the runtime's
         maximum raises the ``retryable`` outcome instead)."""
         media = ctx.command.media
-        session = _Session()
+        session = _Session(since=None if record is None else record.created_at - LOOKUP_SKEW)
         if (
             record is not None
             and record.media_sha256 == media.sha256
@@ -240,6 +251,11 @@ class YouTubePlatform:
             else:
                 offset = status.received
         if session.uri is None:
+            if session.since is not None:  # a session was opened before: did it finish?
+                found = await self._look_up(ctx, options, session.since)
+                if found is not None:
+                    return found
+            opening = datetime.now(UTC) - LOOKUP_SKEW
             uri = await self._call(
                 ctx,
                 lambda t: self._uploads.start_session(
@@ -255,6 +271,7 @@ class YouTubePlatform:
                 session_uri=uri,
             )
             session.uri = uri
+            session.since = session.since or opening
         uri = session.uri
         recorded_at = time.monotonic()
         while True:
@@ -296,6 +313,33 @@ class YouTubePlatform:
                 recorded_at = time.monotonic()
                 await self._store.record_progress(command.target_id, offset)
 
+    async def _look_up(
+        self, ctx: Context, options: YouTubeOptions, since: datetime
+    ) -> UploadedVideo | None:
+        """This target's video if an earlier session finished it (see the module docstring)."""
+        size = ctx.command.media.size
+        try:
+            found = await self._call(
+                ctx,
+                lambda t: self._uploads.find_uploaded(
+                    t, title=options.title, size=size, since=since
+                ),
+            )
+        except CannotLookUp:
+            logger.warning(
+                "target %s: the token may not list the channel's uploads; "
+                "opening a new session without looking for an earlier finished one",
+                ctx.command.target_id,
+            )
+            return None
+        if found is not None:
+            logger.info(
+                "target %s: an earlier session had finished as video %s; not uploading again",
+                ctx.command.target_id,
+                found.id,
+            )
+        return found
+
     async def _resume_point(self, ctx: Context, uri: str, total: int) -> SessionStatus | None:
         """Where a recorded session stands, or None when it expired (forgotten)."""
         try:
@@ -307,9 +351,11 @@ class YouTubePlatform:
 
 @dataclass
 class _Session:
-    """The session URI one delivery resumes (None: open a new one)."""
+    """The session URI one delivery resumes (None: open a new one), and since when a
+    session of this target may have finished (None: none was ever opened)."""
 
     uri: str | None = None
+    since: datetime | None = None
 
     def __repr__(self) -> str:  # the session URI is a credential for the upload
         return f"_Session({'***' if self.uri else None})"
