@@ -1,21 +1,35 @@
-"""The service layer: one ``PublishVideo`` in, results out, at most one video per target.
+"""Publishing one video to one YouTube channel by resumable upload, safely against redelivery.
 
 Order of work for a target:
 
-1. a recorded video id → answer ``published`` again, send nothing;
-2. lease a token from auth;
-3. a recorded session URI → ask YouTube where it stands (``bytes */TOTAL``)
-   and continue from the ``Range`` it reports (or take the finished video);
-   otherwise open a session and record its URI *before* the first byte;
-4. ``PUT`` chunks (multiples of 256 KiB), publishing ``progress``;
-5. network errors, 5xx and short 429s are retried here with backoff, each
-   retry starting with the status query; a 401 gets one forced lease refresh;
-6. the video id is recorded, then ``published`` goes out.
+1. a recorded video id → ``published`` again, nothing sent to YouTube;
+2. a recorded session URI (same file) → ask YouTube where it stands
+   (``bytes */TOTAL``) and continue from the ``Range`` it reports (or take
+   the finished video); otherwise open a session and record its URI
+   *before* the first byte;
+3. ``PUT`` chunks (multiples of 256 KiB), reporting ``progress``;
+4. network errors, 5xx, 429s and an expired session are retried here with
+   backoff (each retry starts with the status query); every wait goes
+   through ``ctx.sleep``, which frees the publish slot, and a wait past the
+   runtime's in-process maximum goes back to the queue as ``retryable``;
+5. the video id is recorded, then ``published`` goes out.
+
+Between YouTube's final answer (the video exists) and step 5 the process can
+die; if the session has also expired by the time the command comes back,
+step 2 cannot learn the video from it. So before opening a session for a
+target that had one before, the channel's own uploads are searched for a
+video of the same title and byte size published since that first session
+(issue 11 item 8): found, it is recorded and answered ``published``. The
+lookup needs a reading scope (``youtube.readonly``); a token without one
+logs a warning and a new session is opened, as before.
+
+The runtime (``cachalot_publishing``) does the rest: leases and the 401
+rule (``ctx.call_with_token``: one forced refresh, then reauth), the media
+check, results, progress throttling, spans and metrics.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import time
@@ -27,16 +41,10 @@ from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
-
-from cachalot_common.events import PublishResult, PublishVideo, ResultType, YouTubeOptions
-from cachalot_common.leases import Lease, LeaseError, LeaseReauthRequired, LeaseSource
-from cachalot_common.media import MediaPathError, resolve_media_path
-from cachalot_common.metrics import count_result
-from cachalot_common.redaction import register_secret
-from cachalot_publisher_youtube.results import ResultSink
-from cachalot_publisher_youtube.store import UploadStore
+from cachalot_common.events import PublishVideo, YouTubeOptions
+from cachalot_publisher_youtube.store import UploadRecord, UploadStore
 from cachalot_publisher_youtube.youtube import (
+    CannotLookUp,
     QuotaExceeded,
     Rejected,
     SessionExpired,
@@ -47,27 +55,33 @@ from cachalot_publisher_youtube.youtube import (
     UploadLimitExceeded,
     YouTubeUploads,
 )
+from cachalot_publishing import outcome
+from cachalot_publishing.outcome import Outcome, Published, failed, retryable
+from cachalot_publishing.ports import Context, TokenRejected
 
 logger = logging.getLogger(__name__)
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 UPLOAD_LIMIT_RETRY_S = 24 * 3600.0
-LEASE_RETRY_S = 30.0
+LOOKUP_SKEW = timedelta(minutes=10)  # our clock against YouTube's publishedAt
+MEDIA_RETRY_S = 30.0
+QUOTA_EXCEEDED = "quota_exceeded"  # YouTube's own: the project's daily units are spent
+UPLOAD_LIMIT_EXCEEDED = "upload_limit_exceeded"  # YouTube's own: the channel's daily cap
 T = TypeVar("T")
-
-
-class ReauthNeeded(Exception):
-    """YouTube refused a freshly refreshed token too: the client must reconnect."""
 
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
+    """In-process tries per delivery for transient faults, and the wait before each."""
+
     attempts: int = 6
     initial_s: float = 1.0
     max_s: float = 30.0
-    max_inline_wait_s: float = 60.0
 
     def delay(self, attempt: int, retry_after_s: float | None) -> float:
+        """Seconds before try ``attempt + 1``: YouTube's Retry-After in full, else
+        exponential backoff (``initial_s * 2**(attempt-1)``, capped at ``max_s``) with jitter
+        in its upper half."""
         if retry_after_s is not None:
             return retry_after_s
         ceiling = min(self.max_s, self.initial_s * 2 ** (attempt - 1))
@@ -75,96 +89,62 @@ class RetryPolicy:
 
 
 def seconds_until_quota_reset(now: datetime | None = None) -> float:
-    """YouTube's daily quota resets at midnight Pacific time."""
+    """Seconds (≥ 60) until YouTube's daily quota resets: midnight Pacific time
+    (YouTube Data API, "Quota usage")."""
     local = (now or datetime.now(PACIFIC)).astimezone(PACIFIC)
     midnight = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     return max(60.0, (midnight - local).total_seconds())
 
 
-class _Token:
-    """The leased token for one delivery.
-
-    A long upload can outlive a token: shortly before ``expires_at`` a new
-    lease is asked for (auth refreshes as needed). A 401 forces one refresh;
-    a second 401 means the account must be reconnected.
-    """
-
-    RENEW_BEFORE_S = 120.0
-
-    def __init__(self, leases: LeaseSource, command: PublishVideo, lease: Lease) -> None:
-        self._leases = leases
-        self._command = command
-        self._lease = lease
-        self.refreshed = False
-
-    async def current(self) -> str:
-        expires_at = self._lease.expires_at
-        if expires_at.tzinfo is None:
-            expires_at = expires_at.replace(tzinfo=UTC)
-        remaining = (expires_at - datetime.now(UTC)).total_seconds()
-        if remaining < self.RENEW_BEFORE_S:
-            await self._renew(force=False)
-        return self._lease.access_token
-
-    async def refresh(self) -> str:
-        if self.refreshed:
-            raise ReauthNeeded
-        self.refreshed = True
-        await self._renew(force=True)
-        return self._lease.access_token
-
-    async def _renew(self, *, force: bool) -> None:
-        lease = await self._leases.lease(
-            self._command.account_id,
-            post_id=self._command.post_id,
-            target_id=self._command.target_id,
-            grant=self._command.grant,
-            force_refresh=force,
+def transient_outcome(error: Transient) -> Outcome:
+    """The shared ``retryable`` outcome for a transient fault (after the in-process tries,
+    or when its wait is too long to sleep): ``rate_limited`` (429), ``upload_expired``
+    (the session is gone), ``network`` (no answer) or ``platform_unavailable`` (5xx)."""
+    after = error.retry_after_s
+    if error.status == 429 or error.reason in ("rateLimitExceeded", "userRateLimitExceeded"):
+        return outcome.rate_limited("YouTube", after)
+    if error.status == 404:
+        return retryable(
+            outcome.UPLOAD_EXPIRED, "YouTube's upload session expired; will start again.", after
         )
-        register_secret(lease.access_token)
-        self._lease = lease
+    code = outcome.NETWORK if error.status is None else outcome.PLATFORM_UNAVAILABLE
+    return retryable(
+        code,
+        f"YouTube did not accept the upload for now ({error.message}); it will be retried.",
+        after,
+    )
 
 
-class YouTubePublisher:
-    """Handles ``posts.publish.youtube.v1`` commands."""
+class YouTubePlatform:
+    """The YouTube steps behind :class:`cachalot_publishing.ports.Platform`."""
+
+    name = "youtube"
+    label = "YouTube"
 
     def __init__(
         self,
         *,
         store: UploadStore,
-        leases: LeaseSource,
         uploads: YouTubeUploads,
-        results: ResultSink,
-        media_dir: Path,
         chunk_bytes: int,
         retry: RetryPolicy,
-        progress_every_s: float = 1.0,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        record_progress_every_s: float = 1.0,
     ) -> None:
         self._store = store
-        self._leases = leases
         self._uploads = uploads
-        self._results = results
-        self._media_dir = media_dir
         self._chunk = chunk_bytes
-        self._progress_every_s = progress_every_s
         self._retry = retry
-        self._sleep = sleep
+        self._record_every_s = record_progress_every_s
 
-    async def handle(self, command: PublishVideo) -> None:
-        """Publish one target; every outcome a person should know about becomes a result."""
-        emit = _Emitter(self._results, command)
+    async def publish(self, command: PublishVideo, ctx: Context) -> Published:
+        """Publish ``command``'s video once per target; raises :class:`Outcome` otherwise."""
         options = command.options
-        if command.platform != "youtube" or not isinstance(options, YouTubeOptions):
-            await emit("failed", code="wrong_platform", reason="Not a YouTube publish command.")
-            return
+        if not isinstance(options, YouTubeOptions):
+            raise failed(outcome.WRONG_PLATFORM, "Not a YouTube post.")
         record = await self._store.get(command.target_id)
         if record is not None and record.video_id is not None:
-            await emit.published(UploadedVideo(id=record.video_id, privacy_status=None))
-            return
-        path = await self._media_file(command, emit)
-        if path is None:
-            return
+            return _published(UploadedVideo(id=record.video_id, privacy_status=None))
+        path = ctx.media_file()
         logger.info(
             "publishing target %s (attempt %d, %d bytes)",
             command.target_id,
@@ -172,156 +152,112 @@ class YouTubePublisher:
             command.media.size,
         )
         try:
-            lease = await self._leases.lease(
-                command.account_id,
-                post_id=command.post_id,
-                target_id=command.target_id,
-                grant=command.grant,
-            )
-            register_secret(lease.access_token)
-            token = _Token(self._leases, command, lease)
-            video = await self._upload(command, options, path, token, emit)
-        except LeaseReauthRequired as error:
-            await emit.reauth(f"YouTube account needs to be reconnected ({error.code}).")
-        except ReauthNeeded:
-            await emit.reauth(
-                "YouTube refused the account's token even after a refresh: "
-                "the client must reconnect the YouTube account."
-            )
-        except LeaseError as error:
-            if error.retryable:
-                await emit(
-                    "retryable",
-                    code="lease_unavailable",
-                    reason=str(error),
-                    retry_after_s=LEASE_RETRY_S,
-                )
-            else:
-                await emit("failed", code="lease_refused", reason=str(error))
+            video = await self._upload(ctx, options, path, record)
         except QuotaExceeded:
-            await emit(
-                "retryable",
-                code="quota_exceeded",
-                reason="YouTube: the project's daily API quota is used up; "
+            raise retryable(
+                QUOTA_EXCEEDED,
+                "YouTube: the project's daily API quota is used up; "
                 "the upload will be retried after it resets at midnight Pacific time.",
-                retry_after_s=seconds_until_quota_reset(),
-            )
+                seconds_until_quota_reset(),
+            ) from None
         except UploadLimitExceeded:
-            await emit(
-                "retryable",
-                code="upload_limit_exceeded",
-                reason="YouTube: this channel reached its daily upload limit; "
+            raise retryable(
+                UPLOAD_LIMIT_EXCEEDED,
+                "YouTube: this channel reached its daily upload limit; "
                 "the upload will be retried in 24 hours.",
-                retry_after_s=UPLOAD_LIMIT_RETRY_S,
-            )
+                UPLOAD_LIMIT_RETRY_S,
+            ) from None
         except Transient as error:
-            await emit(
-                "retryable",
-                code="platform_unavailable",
-                reason=f"YouTube did not accept the upload for now ({error.message}); "
-                "it will be retried.",
-                retry_after_s=error.retry_after_s,
-            )
+            raise transient_outcome(error) from None
         except Rejected as error:
-            await emit(
-                "failed",
-                code=error.reason or f"http_{error.status}",
-                reason=f"YouTube refused the video: {error.message}"
+            raise failed(
+                error.reason or f"http_{error.status}",
+                f"YouTube refused the video: {error.message}"
                 + (f" ({error.reason})" if error.reason else ""),
-            )
+            ) from None
         except OSError as error:
-            await emit(
-                "failed",
-                code="media_unreadable",
-                reason=f"The stored video could not be read ({type(error).__name__}).",
-            )
-        else:
-            await self._store.record_video(command.target_id, video.id, command.media.size)
-            logger.info(
-                "target %s published as YouTube video %s (%d bytes)",
-                command.target_id,
-                video.id,
-                command.media.size,
-            )
-            await emit.published(video)
+            raise retryable(
+                outcome.MEDIA_UNREADABLE,
+                f"The stored video could not be read ({type(error).__name__}); will retry.",
+                MEDIA_RETRY_S,
+            ) from None
+        await self._store.record_video(command.target_id, video.id, command.media.size)
+        logger.info(
+            "target %s published as YouTube video %s (%d bytes)",
+            command.target_id,
+            video.id,
+            command.media.size,
+        )
+        return _published(video)
 
-    async def _media_file(self, command: PublishVideo, emit: _Emitter) -> Path | None:
-        try:
-            path = resolve_media_path(self._media_dir, command.media.path)
-        except MediaPathError:
-            await emit("failed", code="media_path", reason="The video's path is not in the store.")
-            return None
-        try:
-            size = path.stat().st_size
-        except OSError:
-            await emit(
-                "failed", code="media_missing", reason="The video file is missing from the store."
-            )
-            return None
-        if size != command.media.size:
-            await emit(
-                "failed",
-                code="media_size",
-                reason=f"The stored video has {size} bytes, the post says {command.media.size}.",
-            )
-            return None
-        return path
+    async def _call(self, ctx: Context, call: Callable[[str], Awaitable[T]]) -> T:
+        """One YouTube call with the account's token; a 401 gets the runtime's one refresh."""
+
+        async def attempt(token: str) -> T:
+            try:
+                return await call(token)
+            except Unauthorized:
+                raise TokenRejected from None
+
+        return await ctx.call_with_token(attempt)
 
     async def _upload(
-        self,
-        command: PublishVideo,
-        options: YouTubeOptions,
-        path: Path,
-        token: _Token,
-        emit: _Emitter,
+        self, ctx: Context, options: YouTubeOptions, path: Path, record: UploadRecord | None
     ) -> UploadedVideo:
-        """Upload with in-process retries; each retry first asks the session where it stands."""
-        policy = self._retry
+        """Upload with in-process retries; each retry first asks the session where it stands.
 
-        def retryable(error: BaseException) -> bool:
-            if not isinstance(error, Transient):
-                return False
-            return error.retry_after_s is None or error.retry_after_s <= policy.max_inline_wait_s
-
-        def wait(state: RetryCallState) -> float:
-            error = state.outcome.exception() if state.outcome else None
-            after = error.retry_after_s if isinstance(error, Transient) else None
-            delay = policy.delay(state.attempt_number, after)
-            logger.warning(
-                "youtube upload of target %s interrupted (%s); retrying in %.1fs",
-                command.target_id,
-                error,
-                delay,
-            )
-            return delay
-
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception(retryable),
-            stop=stop_after_attempt(policy.attempts),
-            wait=wait,
-            sleep=self._sleep,
-            reraise=True,
-        ):
-            with attempt:
-                return await self._upload_once(command, options, path, token, emit)
-        raise AssertionError("unreachable")  # pragma: no cover
+        Each wait goes through ``ctx.sleep`` (the slot is freed; a wait past the runtime's
+        maximum raises the ``retryable`` outcome instead)."""
+        media = ctx.command.media
+        session = _Session(since=None if record is None else record.created_at - LOOKUP_SKEW)
+        if (
+            record is not None
+            and record.media_sha256 == media.sha256
+            and record.total_bytes == media.size
+        ):  # the same file: carry on its recorded session (if any)
+            session.uri = record.session_uri
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                return await self._upload_once(ctx, options, path, session)
+            except Transient as error:
+                if tries >= self._retry.attempts:
+                    raise
+                delay = self._retry.delay(tries, error.retry_after_s)
+                logger.warning(
+                    "youtube upload of target %s interrupted (%s); retrying in %.1fs",
+                    ctx.command.target_id,
+                    error,
+                    delay,
+                )
+                ending = transient_outcome(error)
+                await ctx.sleep(delay, code=ending.code, reason=ending.reason)
 
     async def _upload_once(
-        self,
-        command: PublishVideo,
-        options: YouTubeOptions,
-        path: Path,
-        token: _Token,
-        emit: _Emitter,
+        self, ctx: Context, options: YouTubeOptions, path: Path, session: _Session
     ) -> UploadedVideo:
+        """One try: resume ``session`` (or open and record one), then send the chunks."""
+        command = ctx.command
         media = command.media
         total = media.size
-        session_uri, offset, finished = await self._resume_point(command, token)
-        if finished is not None:
-            return finished
-        if session_uri is None:
-            session_uri = await self._call(
-                token,
+        offset = 0
+        if session.uri is not None:
+            status = await self._resume_point(ctx, session.uri, total)
+            if status is None:
+                session.uri = None
+            elif status.video is not None:
+                return status.video
+            else:
+                offset = status.received
+        if session.uri is None:
+            if session.since is not None:  # a session was opened before: did it finish?
+                found = await self._look_up(ctx, options, session.since)
+                if found is not None:
+                    return found
+            opening = datetime.now(UTC) - LOOKUP_SKEW
+            uri = await self._call(
+                ctx,
                 lambda t: self._uploads.start_session(
                     t, options, total=total, content_type=media.content_type
                 ),
@@ -332,15 +268,17 @@ class YouTubePublisher:
                 account_id=command.account_id,
                 media_sha256=media.sha256,
                 total_bytes=total,
-                session_uri=session_uri,
+                session_uri=uri,
             )
-            offset = 0
-        uri = session_uri
+            session.uri = uri
+            session.since = session.since or opening
+        uri = session.uri
+        recorded_at = time.monotonic()
         while True:
             first, size = offset, min(self._chunk, total - offset)
             try:
                 status = await self._call(
-                    token,
+                    ctx,
                     partial(
                         self._uploads.put_chunk,
                         session_uri=uri,
@@ -353,12 +291,15 @@ class YouTubePublisher:
                 )
             except SessionExpired:
                 await self._store.forget_session(command.target_id)
-                raise Transient("the upload session expired; starting a new one") from None
+                session.uri = None
+                raise Transient(
+                    "the upload session expired; starting a new one", status=404
+                ) from None
             except Rejected:
                 # e.g. another replica moved the session on after a rebalance:
                 # believe the session's own account before calling it permanent
                 status = await self._call(
-                    token, partial(self._uploads.query_status, session_uri=uri, total=total)
+                    ctx, partial(self._uploads.query_status, session_uri=uri, total=total)
                 )
                 if status.video is None and status.received == first:
                     raise
@@ -367,79 +308,58 @@ class YouTubePublisher:
             if status.received <= first:
                 raise Transient(f"YouTube kept none of the bytes sent from {first}")
             offset = status.received
-            if emit.progress_due(self._progress_every_s):
+            await ctx.progress(offset, total)
+            if time.monotonic() - recorded_at >= self._record_every_s:
+                recorded_at = time.monotonic()
                 await self._store.record_progress(command.target_id, offset)
-                await emit("progress", bytes_sent=offset, bytes_total=total)
 
-    async def _resume_point(
-        self, command: PublishVideo, token: _Token
-    ) -> tuple[str | None, int, UploadedVideo | None]:
-        """The recorded session, the offset YouTube reports for it, or its finished video."""
-        record = await self._store.get(command.target_id)
-        if record is None or record.session_uri is None:
-            return None, 0, None
-        if record.media_sha256 != command.media.sha256 or record.total_bytes != command.media.size:
-            return None, 0, None
-        uri = record.session_uri
+    async def _look_up(
+        self, ctx: Context, options: YouTubeOptions, since: datetime
+    ) -> UploadedVideo | None:
+        """This target's video if an earlier session finished it (see the module docstring)."""
+        size = ctx.command.media.size
         try:
-            status: SessionStatus = await self._call(
-                token, lambda t: self._uploads.query_status(t, uri, total=record.total_bytes)
+            found = await self._call(
+                ctx,
+                lambda t: self._uploads.find_uploaded(
+                    t, title=options.title, size=size, since=since
+                ),
             )
-        except SessionExpired:
-            await self._store.forget_session(command.target_id)
-            return None, 0, None
-        return uri, status.received, status.video
+        except CannotLookUp:
+            logger.warning(
+                "target %s: the token may not list the channel's uploads; "
+                "opening a new session without looking for an earlier finished one",
+                ctx.command.target_id,
+            )
+            return None
+        if found is not None:
+            logger.info(
+                "target %s: an earlier session had finished as video %s; not uploading again",
+                ctx.command.target_id,
+                found.id,
+            )
+        return found
 
-    async def _call(self, token: _Token, call: Callable[[str], Awaitable[T]]) -> T:
-        """One platform call; a 401 refreshes the lease once, a second 401 means reauth."""
+    async def _resume_point(self, ctx: Context, uri: str, total: int) -> SessionStatus | None:
+        """Where a recorded session stands, or None when it expired (forgotten)."""
         try:
-            return await call(await token.current())
-        except Unauthorized:
-            fresh = await token.refresh()
-            try:
-                return await call(fresh)
-            except Unauthorized:
-                raise ReauthNeeded from None
+            return await self._call(ctx, lambda t: self._uploads.query_status(t, uri, total=total))
+        except SessionExpired:
+            await self._store.forget_session(ctx.command.target_id)
+            return None
 
 
-class _Emitter:
-    """Builds results for one command and hands them to the sink."""
+@dataclass
+class _Session:
+    """The session URI one delivery resumes (None: open a new one), and since when a
+    session of this target may have finished (None: none was ever opened)."""
 
-    def __init__(self, sink: ResultSink, command: PublishVideo) -> None:
-        self._sink = sink
-        self._command = command
-        self._last_progress = 0.0
+    uri: str | None = None
+    since: datetime | None = None
 
-    def progress_due(self, every_s: float) -> bool:
-        """At most one progress result per ``every_s``: the queue needs a pulse, not a flood."""
-        now = time.monotonic()
-        if now - self._last_progress < every_s:
-            return False
-        self._last_progress = now
-        return True
+    def __repr__(self) -> str:  # the session URI is a credential for the upload
+        return f"_Session({'***' if self.uri else None})"
 
-    async def __call__(self, type_: ResultType, **fields: object) -> None:
-        c = self._command
-        result = PublishResult(
-            type=type_,
-            post_id=c.post_id,
-            target_id=c.target_id,
-            account_id=c.account_id,
-            platform="youtube",
-            attempt=c.attempt,
-            **fields,  # type: ignore[arg-type]
-        )
-        await self._sink.emit(result)
-        count_result(result)
 
-    async def published(self, video: UploadedVideo) -> None:
-        await self(
-            "published",
-            remote_id=video.id,
-            remote_url=video.watch_url,
-            bytes_sent=self._command.media.size,
-            bytes_total=self._command.media.size,
-        )
-
-    async def reauth(self, reason: str) -> None:
-        await self("failed", code="reauth_required", reason=reason, reauth_required=True)
+def _published(video: UploadedVideo) -> Published:
+    return Published(remote_id=video.id, remote_url=video.watch_url)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,6 +20,7 @@ class UploadRecord:
     session_uri: str | None
     bytes_confirmed: int
     video_id: str | None
+    created_at: datetime  # when the target's first session was recorded (UTC)
 
     def __repr__(self) -> str:  # the session URI is a credential for the upload
         return (
@@ -35,7 +37,14 @@ def _record(row: UploadRow) -> UploadRecord:
         session_uri=row.session_uri,
         bytes_confirmed=row.bytes_confirmed,
         video_id=row.video_id,
+        created_at=_utc(row.created_at),
     )
+
+
+def _utc(value: datetime | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 class UploadStore:

@@ -1,10 +1,12 @@
 """YouTube Data API v3 resumable upload, as a small client that classifies failures.
 
-Three calls: open a session (``POST …?uploadType=resumable``), send a chunk
+Three upload calls: open a session (``POST …?uploadType=resumable``), send a chunk
 (``PUT <session>`` with ``Content-Range: bytes a-b/TOTAL``), and ask where a
 session stands (``Content-Range: bytes */TOTAL``). Chunk bytes are streamed
 from the file in small reads; nothing holds a chunk, let alone the video.
-Errors come back as exception classes the publisher maps to results.
+Errors come back as exception classes the publisher maps to results. One
+read, :meth:`YouTubeUploads.find_uploaded`, finds a video whose upload
+finished but whose id was never recorded.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,8 @@ from cachalot_common.events import YouTubeOptions
 from cachalot_common.untrusted import decimal_seconds
 
 UPLOAD_PATH = "/upload/youtube/v3/videos"
+SEARCH_PATH = "/youtube/v3/search"
+VIDEOS_PATH = "/youtube/v3/videos"
 _RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
 
 
@@ -57,6 +62,10 @@ class UploadLimitExceeded(YouTubeError):
 
 class SessionExpired(YouTubeError):
     """404 on a session URI: it is gone; start a new session."""
+
+
+class CannotLookUp(YouTubeError):
+    """403 insufficientPermissions on a read: the token may upload but not list uploads."""
 
 
 class Rejected(YouTubeError):
@@ -137,6 +146,17 @@ def _video(response: httpx.Response) -> UploadedVideo:
     return UploadedVideo(
         id=str(body["id"]), privacy_status=body.get("status", {}).get("privacyStatus")
     )
+
+
+def _timestamp(value: object) -> datetime | None:
+    """An RFC 3339 timestamp from Google (``2026-03-02T10:00:00.123Z``), or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _received(response: httpx.Response) -> int:
@@ -232,6 +252,67 @@ class YouTubeUploads:
                 f"network error sending bytes {first}+: {type(error).__name__}"
             ) from None
         return self._status(response)
+
+    async def find_uploaded(
+        self, token: str, *, title: str, size: int, since: datetime
+    ) -> UploadedVideo | None:
+        """The caller's own video titled ``title``, of ``size`` bytes, published at or after
+        ``since`` (the newest such), or None.
+
+        ``search.list?forMine=true&type=video&q=<title>`` (100 quota units) names the
+        candidates, ``videos.list?part=fileDetails`` (1 unit; owner-only) gives their
+        uploaded sizes. Needs a reading scope (``youtube.readonly`` or wider); without one
+        raises :class:`CannotLookUp`; other failures raise as :func:`classify` says.
+        """
+        found = await self._get(
+            SEARCH_PATH,
+            token,
+            {
+                "part": "snippet",
+                "forMine": "true",
+                "type": "video",
+                "order": "date",
+                "maxResults": "25",
+                "q": title,
+            },
+        )
+        candidates = []
+        for item in found.get("items") or []:
+            snippet = item.get("snippet") or {}
+            video_id = (item.get("id") or {}).get("videoId")
+            published = _timestamp(snippet.get("publishedAt"))
+            if video_id and snippet.get("title") == title and published and published >= since:
+                candidates.append(str(video_id))
+        if not candidates:
+            return None
+        listed = await self._get(
+            VIDEOS_PATH, token, {"part": "fileDetails,status", "id": ",".join(candidates)}
+        )
+        sizes = {str(item.get("id")): item for item in listed.get("items") or [] if item.get("id")}
+        for video_id in candidates:  # newest first
+            item = sizes.get(video_id) or {}
+            file_size = (item.get("fileDetails") or {}).get("fileSize")
+            if file_size is not None and str(file_size) == str(size):
+                status = item.get("status") or {}
+                return UploadedVideo(id=video_id, privacy_status=status.get("privacyStatus"))
+        return None
+
+    async def _get(self, path: str, token: str, params: dict[str, str]) -> dict[str, Any]:
+        try:
+            response = await self._client.get(
+                f"{self._base}{path}",
+                params=params,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+        except httpx.TransportError as error:
+            raise Transient(f"network error listing videos: {type(error).__name__}") from None
+        if response.status_code != 200:
+            failure = classify(response, session_call=False)
+            if failure.reason == "insufficientPermissions":
+                raise CannotLookUp(failure.message, status=failure.status, reason=failure.reason)
+            raise failure
+        body = response.json()
+        return body if isinstance(body, dict) else {}
 
     @staticmethod
     def _status(response: httpx.Response) -> SessionStatus:

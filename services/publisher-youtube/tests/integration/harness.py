@@ -31,6 +31,7 @@ from cachalot_common.topics import POSTS_RESULT, publish_topic
 from cachalot_testing.ports import free_port
 
 UPLOAD_SCOPE = "https://www.googleapis.com/auth/youtube.upload"
+READ_SCOPE = "https://www.googleapis.com/auth/youtube.readonly"  # to list the channel's uploads
 SERVICE = "publisher-youtube"
 SERVICE_SECRET = "test-publisher-youtube-secret-0123456789"
 
@@ -44,6 +45,7 @@ class LeaseServer:
         self.issued: list[str] = []
         self.force_refreshes = 0
         self.reauth_accounts: set[str] = set()
+        self.upload_only_accounts: set[str] = set()  # granted youtube.upload alone
         self.grants: list[str | None] = []  # the grant each lease request carried
         self._current: dict[str, str] = {}
         self._server: uvicorn.Server | None = None
@@ -59,7 +61,9 @@ class LeaseServer:
             json={
                 "platform": "google",
                 "subject": channel_of(account_id),
-                "scopes": [UPLOAD_SCOPE],
+                "scopes": [UPLOAD_SCOPE]
+                if account_id in self.upload_only_accounts
+                else [UPLOAD_SCOPE, READ_SCOPE],
             },
         )
         response.raise_for_status()
@@ -94,7 +98,7 @@ class LeaseServer:
                     "platform": "youtube",
                     "access_token": self._current[account_id],
                     "expires_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
-                    "scopes": [UPLOAD_SCOPE],
+                    "scopes": [UPLOAD_SCOPE, READ_SCOPE],
                     "platform_user_id": channel_of(account_id),
                 }
             )

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import shutil
+import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
 
+from cachalot_common.db import create_engine
 from cachalot_testing.processes import ServiceProcess
 
 from .conftest import CHUNK
@@ -204,7 +208,7 @@ async def test_a_second_401_after_the_refresh_asks_for_reauthorisation(
     result = await results.wait(command.target_id, "published", "failed", "retryable")
     assert result.type == "failed"
     assert result.reauth_required is True
-    assert "reconnect" in (result.reason or "")
+    assert "reconnect" in (result.reason or "").lower()
 
 
 async def test_an_account_needing_reauth_at_auth_fails_with_reauth_required(
@@ -308,3 +312,91 @@ async def test_a_video_missing_from_the_media_store_fails_saying_so(
     assert result.code == "media_missing"
     assert "missing" in (result.reason or "")
     assert landed(sandbox_http, "Vanished") == ([], 0)
+
+
+async def test_a_429_with_a_long_retry_after_goes_back_to_the_queue_and_the_retry_resumes(
+    sandbox_http: httpx.Client,
+    commands: Commands,
+    results: Results,
+    random_video: Callable[[int], Path],
+) -> None:
+    video = random_video(2 * CHUNK + 7)
+    arm(sandbox_http, kind="rate_limit", retry_after_s=120, on="chunk")
+    command = commands.command(video, title="Long Retry-After")
+    sent = time.monotonic()
+
+    await commands.send(command)
+
+    result = await results.wait(command.target_id, "published", "failed", "retryable")
+    assert (result.type, result.code) == ("retryable", "rate_limited")
+    assert result.retry_after_s == 120, "YouTube's Retry-After, in full"
+    assert time.monotonic() - sent < 20, "the wait went back to the queue, it was not slept"
+    retry = command.model_copy(update={"attempt": 2})
+    await commands.send(retry)
+    published = await results.wait(command.target_id, "published")
+    assert published.attempt == 2
+    videos, sessions = landed(sandbox_http, "Long Retry-After")
+    assert [v["sha256"] for v in videos] == [sha256_of(video)]
+    assert sessions == 1, "the retry resumed the recorded session"
+
+
+async def forget_video_id(database_url: str, target_id: uuid.UUID) -> None:
+    """As if the process died after YouTube's final answer, before recording the video id."""
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("update youtube_uploads set video_id = null where target_id = :target"),
+                {"target": str(target_id)},
+            )
+    finally:
+        await engine.dispose()
+
+
+async def test_a_finished_upload_whose_id_was_lost_is_found_not_uploaded_again_after_expiry(
+    sandbox_http: httpx.Client,
+    commands: Commands,
+    results: Results,
+    random_video: Callable[[int], Path],
+    module_database: str,
+) -> None:
+    video = random_video(CHUNK + 3)
+    command = commands.command(video, title="Finished, id lost")
+    await commands.send(command)
+    first = await results.wait(command.target_id, "published")
+    await forget_video_id(module_database, command.target_id)
+    sandbox_http.post("/sandbox/youtube/sessions/expire").raise_for_status()
+
+    await commands.send(command.model_copy(update={"attempt": 2}))
+
+    again = await results.wait(command.target_id, "published", "failed", "retryable", count=2)
+    assert again.type == "published", again.reason
+    assert again.remote_id == first.remote_id
+    videos, sessions = landed(sandbox_http, "Finished, id lost")
+    assert len(videos) == 1, "found on the channel, not uploaded a second time"
+    assert sessions == 1
+    await commands.send(command.model_copy(update={"attempt": 3}))
+    third = await results.wait(command.target_id, "published", count=3)
+    assert third.remote_id == first.remote_id, "the found id was recorded"
+    assert landed(sandbox_http, "Finished, id lost") == (videos, 1)
+
+
+async def test_without_a_reading_scope_an_expired_session_is_started_again(
+    sandbox_http: httpx.Client,
+    commands: Commands,
+    results: Results,
+    lease_server: LeaseServer,
+    random_video: Callable[[int], Path],
+) -> None:
+    video = random_video(3 * CHUNK + 5)
+    command = commands.command(video, title="Upload scope only")
+    lease_server.upload_only_accounts.add(str(command.account_id))
+    arm(sandbox_http, kind="expire_session", on="chunk")
+
+    await commands.send(command)
+
+    result = await results.wait(command.target_id, "published", "failed", "retryable")
+    assert result.type == "published", result.reason
+    videos, sessions = landed(sandbox_http, "Upload scope only")
+    assert [v["sha256"] for v in videos] == [sha256_of(video)]
+    assert sessions == 2

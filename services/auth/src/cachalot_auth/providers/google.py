@@ -22,7 +22,10 @@ from cachalot_auth.providers.base import (
 )
 
 UPLOAD = "https://www.googleapis.com/auth/youtube.upload"
-SCOPES = ("openid", "email", "profile", UPLOAD)
+# publisher-youtube lists the channel's own uploads to find a video whose upload finished
+# but whose id it never recorded (issue 11 item 8); asked for, not required.
+READONLY = "https://www.googleapis.com/auth/youtube.readonly"
+SCOPES = ("openid", "email", "profile", UPLOAD, READONLY)
 
 
 class Google(ConfidentialClient):

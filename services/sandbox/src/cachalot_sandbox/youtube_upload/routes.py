@@ -36,6 +36,11 @@ CHUNK_GRANULARITY = 256 * 1024
 MAX_FILE_BYTES = 256 * 1024**3
 MAX_METADATA_BYTES = 64 * 1024
 UPLOAD_PATH = "/upload/youtube/v3/videos"
+SEARCH_COST_UNITS = 100
+READ_SCOPES = frozenset(
+    f"https://www.googleapis.com/auth/{s}"
+    for s in ("youtube", "youtube.readonly", "youtube.force-ssl", "youtubepartner")
+)
 _RANGE = re.compile(r"^bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)$")
 
 
@@ -313,4 +318,93 @@ def create_platform_router(settings: SandboxSettings) -> APIRouter:
             state.finish(session)
             return _finished(session, 201)
 
+    @router.get("/youtube/v3/search", response_model=None)
+    async def search(request: Request) -> Response:
+        """search.list, ``forMine=true&type=video`` only: the caller's videos whose title
+        holds ``q`` (case-insensitive), newest first, ``maxResults`` (≤ 50). 100 units."""
+        try:
+            query = request.query_params
+            if "snippet" not in query.get("part", "").split(","):
+                raise GoogleError(400, "required", "Required parameter: part")
+            if query.get("forMine") != "true" or query.get("type") != "video":
+                raise bad_request(
+                    "invalidSearchFilter", "The sandbox supports forMine=true&type=video only."
+                )
+            channel_id = _reader_channel(request)
+            if not state.quota.charge(SEARCH_COST_UNITS):
+                raise errors.quota_exceeded()
+        except GoogleError as error:
+            return error.response()
+        words = query.get("q", "").casefold()
+        limit = min(max(int(query.get("maxResults", "5") or 5), 0), 50)
+        mine = [
+            v
+            for v in state.videos.values()
+            if v.channel_id == channel_id and words in str(v.snippet.get("title", "")).casefold()
+        ]
+        mine.sort(key=lambda v: v.published_at, reverse=True)
+        items = [
+            {
+                "kind": "youtube#searchResult",
+                "id": {"kind": "youtube#video", "videoId": v.id},
+                "snippet": {
+                    "publishedAt": v.published_at,
+                    "channelId": v.channel_id,
+                    "title": v.snippet.get("title"),
+                    "description": v.snippet.get("description", ""),
+                },
+            }
+            for v in mine[:limit]
+        ]
+        return JSONResponse(
+            {
+                "kind": "youtube#searchListResponse",
+                "pageInfo": {"totalResults": len(mine)},
+                "items": items,
+            }
+        )
+
+    @router.get("/youtube/v3/videos", response_model=None)
+    async def list_videos(request: Request) -> Response:
+        """videos.list by ``id`` (comma-separated); ``fileDetails`` (the uploaded file's
+        size and type) only for the owner's own videos, as on YouTube. 1 unit."""
+        try:
+            parts = {p for p in request.query_params.get("part", "").split(",") if p}
+            if not parts:
+                raise GoogleError(400, "required", "Required parameter: part")
+            channel_id = _reader_channel(request)
+            if not state.quota.charge(1):
+                raise errors.quota_exceeded()
+        except GoogleError as error:
+            return error.response()
+        ids = [i for i in request.query_params.get("id", "").split(",") if i]
+        items = []
+        for video_id in ids[:50]:
+            video = state.videos.get(video_id)
+            if video is None:
+                continue
+            resource = video.resource()
+            item: dict[str, Any] = {"kind": resource["kind"], "id": video.id}
+            for part in ("snippet", "status"):
+                if part in parts:
+                    item[part] = resource[part]
+            if "fileDetails" in parts and video.channel_id == channel_id:
+                item["fileDetails"] = {"fileSize": str(video.size), "fileType": "video"}
+            items.append(item)
+        return JSONResponse({"kind": "youtube#videoListResponse", "items": items})
+
     return router
+
+
+def _reader_channel(request: Request) -> str:
+    """The caller's channel, for calls that read the channel (youtube.readonly and up)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise errors.unauthorized()
+    issued = registry.lookup("google", token.strip())
+    if issued is None or not issued.is_valid():
+        raise errors.unauthorized()
+    if not issued.scopes & READ_SCOPES:
+        raise errors.insufficient_scope()
+    return issued.subject
