@@ -221,3 +221,26 @@ async def test_a_status_event_on_the_real_broker_spends_the_grant_within_seconds
         waited = time.monotonic() - sent
     assert code == "grant_spent"
     assert waited < 60
+
+
+async def test_on_postgresql_concurrent_events_of_one_target_keep_the_highest_attempt(
+    auth_pg, sign_in, consent, lease_client, grant, account_row
+):
+    account_id = await connected_tiktok(auth_pg, sign_in, consent)
+    account = await account_row(auth_pg, account_id)
+    post_id, target_id = uuid.uuid4(), uuid.uuid4()
+    ids = {"post_id": post_id, "target_id": target_id}
+    ledger = auth_pg.app.state.attempts
+    await asyncio.gather(
+        *(
+            ledger.on_status(status_event(account, **ids, status="scheduled", attempt=n))
+            for n in (1, 4, 2, 3)
+        )
+    )
+    async with auth_pg.app.state.factory() as db:
+        assert await db.scalar(select(SpentAttempt.over_through)) == 4
+    assert await refusal(
+        auth_pg, lease_client, account_id, post_id, grant(account, **ids, attempt=4)
+    ) == (403, "grant_spent", False)
+    fifth = grant(account, **ids, attempt=5)
+    assert (await lease_with(auth_pg, lease_client, account_id, post_id, fifth)).access_token
