@@ -192,6 +192,13 @@ class PostStatusChanged(Event):
     previous: TargetStatus | None = None
     reason: str | None = None
     remote_url: str | None = None
+    attempt: int | None = Field(
+        default=None,
+        ge=0,
+        description="The target's attempt once changed (0 before its first dispatch; a "
+        "dispatch raises it). Auth reads it to refuse the publish grants of attempts that are "
+        "over. None from a queue older than this field.",
+    )
 
 
 # --- notify.v1 -------------------------------------------------------------------------

@@ -21,6 +21,10 @@ attempt (a forced refresh after a platform 401, a renewal during a long
 upload). It expires after ``lifetime_s`` (hours; long enough for a long
 upload); auth then refuses with ``grant_expired``, the publisher reports the
 attempt as retryable, and the queue's next dispatch carries a fresh grant.
+It also ends with its attempt: auth follows the queue's ``posts.status.v1``
+and refuses (``grant_spent``) a grant whose attempt is over, published,
+cancelled, failed, scheduled again, paused or replaced by a newer dispatch
+(``cachalot_auth.attempts``).
 """
 
 from __future__ import annotations

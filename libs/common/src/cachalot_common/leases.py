@@ -21,7 +21,11 @@ queue's signed publish grant carried by the ``PublishVideo`` command (see
   ``wrong_platform`` (the caller is not ``publisher-<the account's platform>``),
   ``grant_invalid`` (not signed by the queue, or bound to another account,
   platform, post or target), ``not_owner`` (the account now belongs to another
-  client than the post's), ``grant_expired`` and ``grant_missing`` (retryable:
+  client than the post's), ``grant_spent`` (the grant's attempt is over: the
+  queue's ``posts.status.v1`` said the target was published, cancelled, failed,
+  scheduled again, paused, or dispatched anew with a higher attempt; a new
+  attempt brings a new grant; honoured from the moment that event reaches
+  auth, about a second), ``grant_expired`` and ``grant_missing`` (retryable:
   the queue re-dispatches with a fresh grant; a command queued before grants
   existed has none);
 * 404 unknown account;

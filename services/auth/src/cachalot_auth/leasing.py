@@ -21,8 +21,10 @@ only content the client queued): the caller must be the publisher of the
 account's platform (:data:`cachalot_common.service_auth.PUBLISHER_SERVICES`)
 and must bring the queue's publish grant (:mod:`cachalot_common.grants`) for
 this very account, platform and post, issued to the client that holds the
-account *now*; otherwise :class:`LeaseForbidden` names the reason. The audit
-row records the grant's post and target.
+account *now*, for an attempt that is not over (:mod:`cachalot_auth.attempts`:
+the queue's status events end attempts; one primary-key lookup in the lease's
+own transaction); otherwise :class:`LeaseForbidden` names the reason. The
+audit row records the grant's post and target.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cachalot_auth.attempts import AttemptLedger
 from cachalot_auth.custody import TokenVault
 from cachalot_auth.models import Account, Client, LeaseAudit, Token, utcnow
 from cachalot_auth.outbox import account_event
@@ -75,7 +78,9 @@ class LeaseForbidden(Exception):
     ``code``: ``wrong_platform`` (the caller is not the account's platform's
     publisher), ``grant_invalid`` (missing, forged, or bound to another account,
     platform, post or target), ``grant_expired``, ``not_owner`` (the account now
-    belongs to another client than the one the post was queued by).
+    belongs to another client than the one the post was queued by), ``grant_spent``
+    (the grant's attempt is over: published, cancelled, failed, scheduled again,
+    paused or re-dispatched; not retryable, a new attempt brings a new grant).
     """
 
     def __init__(self, code: str, detail: str) -> None:
@@ -127,9 +132,12 @@ class TokenKeeper:
         refresh_margin_s: float,
         on_commit: Callable[[], None],
         grant_secrets: Mapping[str, str] | None = None,
+        attempts: AttemptLedger | None = None,
     ) -> None:
-        """``grant_secrets``: service name → secret; the queue's verifies publish grants."""
+        """``grant_secrets``: service name → secret; the queue's verifies publish grants.
+        ``attempts``: the spent-attempt memory (default: the table, rows kept 6 h)."""
         self._factory = factory
+        self._attempts = attempts or AttemptLedger(factory, grant_lifetime_s=6 * 3600.0)
         self._grant_secrets = dict(grant_secrets or {})
         self._vault = vault
         self._providers = providers
@@ -166,7 +174,7 @@ class TokenKeeper:
         """
         async with self._factory() as db, db.begin():
             snap = await self._load(db, account_id, lock=False)
-            grant = self._bind(snap.account, request)
+            grant = await self._bind(db, snap.account, request)
             await self._check_usable(db, snap.account)
             if not force_refresh and self._fresh(snap.access, utcnow()):
                 leased = self._leased(snap, refreshed=False)
@@ -177,12 +185,15 @@ class TokenKeeper:
         async with self._factory() as db, db.begin():
             account = await db.get(Account, account_id)
             assert account is not None
-            grant = self._bind(account, request)  # it may have changed hands meanwhile
+            grant = await self._bind(db, account, request)  # it may have changed meanwhile
             self._audit(db, account, request.service, grant, refreshed=leased.refreshed)
         return leased
 
-    def _bind(self, account: Account, request: LeaseRequest) -> PublishGrant:
-        """The request's grant, if it binds this caller to this account as it is now."""
+    async def _bind(
+        self, db: AsyncSession, account: Account, request: LeaseRequest
+    ) -> PublishGrant:
+        """The request's grant, if it binds this caller to this account as it is now
+        and its attempt is not over (read in ``db``, the lease's transaction)."""
         if request.service != publisher_of(account.platform):
             raise LeaseForbidden(
                 "wrong_platform", f"{request.service} may not lease {account.platform} accounts"
@@ -200,6 +211,19 @@ class TokenKeeper:
         if str(grant.client_id) != account.client_id:
             raise LeaseForbidden(
                 "not_owner", "the account no longer belongs to the client who queued this post"
+            )
+        if await self._attempts.is_spent(db, grant.target_id, grant.attempt):
+            logger.warning(
+                "lease refused: service=%s account=%s target=%s attempt=%s refusal=grant_spent",
+                request.service,
+                account.id,
+                grant.target_id,
+                grant.attempt,
+            )
+            raise LeaseForbidden(
+                "grant_spent",
+                f"attempt {grant.attempt} of this target is over (published, cancelled, failed "
+                "or dispatched again); only the current attempt's grant leases a token",
             )
         return grant
 

@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from cachalot_auth.api import internal, public
 from cachalot_auth.api.deps import Services
+from cachalot_auth.attempts import AttemptLedger
 from cachalot_auth.browser_binding import AttemptSigner
 from cachalot_auth.clients import ClientService
 from cachalot_auth.custody import TokenVault
@@ -30,10 +31,16 @@ from cachalot_auth.service_tokens import SpentTokens
 from cachalot_auth.settings import AuthSettings
 from cachalot_auth.signin import SignInService
 from cachalot_common.app import create_service_app, serve
-from cachalot_common.db import create_engine, database_check, run_migrations_async, session_factory
+from cachalot_common.db import (
+    create_engine,
+    database_check,
+    is_sqlite,
+    run_migrations_async,
+    session_factory,
+)
 from cachalot_common.guards import SignedIn, service_check, session_check
 from cachalot_common.health import broker_check
-from cachalot_common.kafka import build_broker, start_broker
+from cachalot_common.kafka import build_broker, consumer_options, start_broker
 from cachalot_common.logging import setup_logging
 from cachalot_common.redaction import register_secret
 from cachalot_common.settings import load_settings
@@ -61,8 +68,14 @@ def create_app(
     providers: dict[str, Provider] | None = None,
     tracer_provider: TracerProvider | None = None,
     run_background: bool = True,
+    broker: KafkaBroker | None = None,
 ) -> FastAPI:
-    """The auth app; tests pass their own HTTP client, publisher or providers."""
+    """The auth app; tests pass their own HTTP client, publisher, providers or broker.
+
+    With a ``broker`` (given, or built when no ``publish`` is given) auth
+    follows ``posts.status.v1`` on it (:mod:`cachalot_auth.attempts`) and, unless
+    ``publish`` is given, publishes its events there.
+    """
     engine = create_engine(settings.database_url)
     factory = session_factory(engine)
     vault = TokenVault(settings.key_ring())
@@ -73,10 +86,18 @@ def create_app(
         http, attempts=settings.refresh_attempts, backoff_s=settings.refresh_backoff_s
     )
     platforms = providers if providers is not None else build_providers(settings, caller)
-    broker: KafkaBroker | None = None
-    if publish is None:
+    if broker is None and publish is None:
         broker = build_broker(settings, client_id="auth", tracer_provider=tracer_provider)
+    if publish is None:
+        assert broker is not None
         publish = _kafka_publisher(broker)
+    attempts = AttemptLedger(
+        factory,
+        grant_lifetime_s=settings.grant_lifetime_s,
+        lock_rows=not is_sqlite(settings.database_url),
+    )
+    if broker is not None:
+        attempts.subscribe(broker, **consumer_options(settings))
     relay = OutboxRelay(factory, publish, interval_s=settings.outbox_poll_interval_s)
     bot_token = settings.telegram_bot_token.get_secret_value()
     bot = (
@@ -91,6 +112,7 @@ def create_app(
         refresh_margin_s=settings.refresh_margin_s,
         on_commit=relay.nudge,
         grant_secrets=settings.service_secrets(),
+        attempts=attempts,
     )
     services = Services(
         settings=settings,
@@ -174,6 +196,7 @@ def create_app(
     app.state.services = services
     app.state.relay = relay
     app.state.keeper = keeper
+    app.state.attempts = attempts
     app.state.factory = factory
     app.state.vault = vault
     app.include_router(public.create_router(services))

@@ -160,6 +160,23 @@ class SpentServiceToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
+class SpentAttempt(Base):
+    """Per target, the highest publish attempt that is over (published, cancelled,
+    failed, scheduled again, paused, or followed by a newer dispatch).
+
+    Written from the queue's ``posts.status.v1`` (:mod:`cachalot_auth.attempts`);
+    a lease whose grant names this target and an attempt up to ``over_through``
+    is refused (``grant_spent``). Kept until every grant it could refuse has
+    expired (``expires_at``), then pruned.
+    """
+
+    __tablename__ = "spent_attempts"
+
+    target_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    over_through: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
 class OutboxMessage(Base):
     """An event written with the change that caused it; the relay publishes it."""
 

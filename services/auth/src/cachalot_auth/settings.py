@@ -39,6 +39,12 @@ class AuthSettings(ServiceSettings, KafkaSettings):
         description="The queue, whose part of a client's data export auth gathers.",
     )
     oauth_state_ttl_s: int = 600
+    grant_lifetime_s: float = Field(
+        default=6 * 3600.0,
+        ge=60,
+        description="Seconds a publish grant lives (the queue's CACHALOT_GRANT_LIFETIME_S, same "
+        "variable): how long auth remembers that a target's attempt is over.",
+    )
     auth_rate_limit: str = Field(default="30/minute", description="Per client IP, login+callback.")
 
     # refresh

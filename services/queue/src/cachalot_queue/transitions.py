@@ -121,6 +121,7 @@ def announce(
             previous=previous,
             reason=change.reason,
             remote_url=target.remote_url if change.status == "published" else None,
+            attempt=target.attempt,
         ),
     )
     if change.notify_operator:

@@ -19,6 +19,7 @@ from queue_support import SERVICE_SECRET, QueueServer, Recorder, at_offset, even
 from sqlalchemy import select
 
 from cachalot_common.grants import verify_grant
+from cachalot_common.topics import POSTS_STATUS
 from cachalot_queue.tables import Account, Media, OutboxMessage, Post, Target
 
 pytestmark = pytest.mark.integration
@@ -149,6 +150,22 @@ async def test_a_retryable_failure_is_dispatched_again_after_a_backoff(
     shown = (await client.get(post["id"]))["targets"][0]
     assert shown["attempts"] == 2
     assert "503" in shown["last_error"]
+    target = post["targets"][0]["id"]
+
+    def announced() -> list[tuple[str, int]]:
+        return [
+            (s.value["status"], s.value["attempt"])
+            for s in recorder.seen
+            if s.topic == POSTS_STATUS and s.value.get("target_id") == target
+        ]
+
+    await eventually(lambda: len(announced()) >= 4)
+    assert announced() == [
+        ("scheduled", 0),
+        ("dispatched", 1),
+        ("scheduled", 1),
+        ("dispatched", 2),
+    ], "each status event names the attempt it ends or starts (auth spends old grants by it)"
 
 
 async def test_retry_after_from_the_platform_is_honoured(

@@ -1,0 +1,128 @@
+"""Spent publish attempts: a grant leases nothing once its attempt is over.
+
+Issue 8 item 3: a token is leased only for a target that is queued and being
+published *now*. The queue's publish grant (:mod:`cachalot_common.grants`)
+binds one attempt of one target and lives hours (a long upload), so by itself
+it would still lease after that attempt ended: the post published, the client
+cancelled it, it failed, was scheduled again or paused. Auth therefore follows
+the queue's ``posts.status.v1`` (every target state change, with the target's
+attempt) and remembers, per target, the highest attempt that is over:
+
+* an event in ``dispatched`` or ``publishing`` with attempt ``N``: attempts
+  below ``N`` are over (a newer dispatch replaced them);
+* an event in any other state with attempt ``N``: attempts up to ``N`` are over.
+
+The memory only grows (``max``), so a late or replayed event cannot revive an
+attempt. It lives in auth's database (``spent_attempts``), shared by every
+replica and kept across restarts, and each row is kept for the grant lifetime
+(``CACHALOT_GRANT_LIFETIME_S``, seconds, at least the queue's) plus the JWT
+leeway after its last event, then pruned: a grant minted before that event has
+expired by then and is refused by its signature check alone.
+
+The lease reads it with one primary-key lookup in the transaction it already
+opens (:meth:`AttemptLedger.is_spent`). The window: a grant stays usable
+after its attempt ends only until the status event reaches auth, that is the
+queue's outbox relay plus Kafka delivery plus this consumer (about a second
+when all run; longer while auth's consumer or the broker is down).
+Events from a queue older than the ``attempt`` field carry none and are skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+
+from faststream.kafka import KafkaBroker
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cachalot_auth.models import SpentAttempt, utcnow
+from cachalot_common.events import PostStatusChanged
+from cachalot_common.kafka import subscribe
+from cachalot_common.service_auth import LEEWAY_S
+from cachalot_common.topics import POSTS_STATUS
+
+logger = logging.getLogger(__name__)
+
+IN_FLIGHT = frozenset({"dispatched", "publishing"})
+CONSUMER_GROUP = "auth.posts-status"
+
+
+def over_through(event: PostStatusChanged) -> int | None:
+    """The highest attempt ``event`` shows to be over (None: it tells nothing)."""
+    if event.attempt is None:
+        return None
+    over = event.attempt - 1 if event.status in IN_FLIGHT else event.attempt
+    return over if over >= 1 else None
+
+
+class AttemptLedger:
+    """The ``spent_attempts`` table: written from status events, read by every lease."""
+
+    def __init__(
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        *,
+        grant_lifetime_s: float,
+        lock_rows: bool = False,
+    ) -> None:
+        """``grant_lifetime_s``: seconds a row is kept after its last event (≥ the queue's
+        grant lifetime); ``lock_rows``: ``SELECT … FOR UPDATE`` (PostgreSQL)."""
+        self._factory = factory
+        self._keep = timedelta(seconds=grant_lifetime_s + LEEWAY_S)
+        self._lock_rows = lock_rows
+
+    async def on_status(self, event: PostStatusChanged) -> None:
+        """Record what ``event`` ends; idempotent (replays and duplicates change nothing)."""
+        over = over_through(event)
+        if over is None:
+            return
+        for _ in range(2):  # a concurrent first insert of the same target: read it again
+            try:
+                await self._record(str(event.target_id), over)
+                return
+            except IntegrityError:
+                continue
+        await self._record(str(event.target_id), over)
+
+    async def _record(self, target_id: str, over: int) -> None:
+        now = utcnow()
+        keep_until = now + self._keep
+        async with self._factory() as db, db.begin():
+            await self.prune(db, now)
+            query = select(SpentAttempt).where(SpentAttempt.target_id == target_id)
+            if self._lock_rows:
+                query = query.with_for_update()
+            row = (await db.execute(query)).scalar_one_or_none()
+            if row is None:
+                db.add(SpentAttempt(target_id=target_id, over_through=over, expires_at=keep_until))
+            else:
+                row.over_through = max(row.over_through, over)
+                row.expires_at = max(row.expires_at, keep_until)
+
+    @staticmethod
+    async def prune(db: AsyncSession, now: datetime) -> None:
+        """Forget rows past ``expires_at``: every grant they refused has expired."""
+        await db.execute(delete(SpentAttempt).where(SpentAttempt.expires_at < now))
+
+    @staticmethod
+    async def is_spent(db: AsyncSession, target_id: uuid.UUID, attempt: int) -> bool:
+        """True if ``attempt`` of ``target_id`` is over (one primary-key lookup in ``db``)."""
+        over = await db.scalar(
+            select(SpentAttempt.over_through).where(SpentAttempt.target_id == str(target_id))
+        )
+        return over is not None and attempt <= over
+
+    def subscribe(self, broker: KafkaBroker, **options: object) -> None:
+        """Follow ``posts.status.v1`` on ``broker`` in auth's own consumer group (each event
+        once across replicas; the table is shared), decode-or-DLQ by the shared kit."""
+        subscribe(
+            broker,
+            POSTS_STATUS,
+            PostStatusChanged,
+            self.on_status,
+            group_id=CONSUMER_GROUP,
+            **options,
+        )
