@@ -24,9 +24,17 @@ def utcnow() -> datetime:
 
 
 class Event(BaseModel):
-    """The envelope every message carries."""
+    """The envelope every message carries.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Readers are tolerant (``extra="ignore"``): a field added to a ``.vN`` topic's
+    event does not break a reader deployed before it (a rolling upgrade), while a
+    field removed or changed in meaning is a new topic version (DESIGN.md,
+    "Versions are in the topic name"). Nested payloads that drive an action
+    (a post's platform options, the media reference) stay strict, so a field a
+    reader cannot honour is refused (to the DLQ) rather than silently dropped.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     event_id: UUID = Field(default_factory=uuid4, description="Unique id; consumers dedupe on it.")
     occurred_at: datetime = Field(default_factory=utcnow, description="When it happened (UTC).")
