@@ -243,6 +243,10 @@ def create_gateway(
             for name, value in upstream.headers
             if name.lower() not in HOP_BY_HOP or name.lower() == b"content-length"
         ]
+        if upstream.body_cut_short:
+            # The client is still sending a body nobody will read: uvicorn
+            # then closes instead of reading (and discarding) the rest.
+            response.raw_headers.append((b"connection", b"close"))
         return response
 
     async def healthz(_: Request) -> Response:

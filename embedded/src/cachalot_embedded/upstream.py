@@ -9,21 +9,25 @@ so does :func:`exchange`: the body is sent by one task while the response
 head is awaited; whichever comes first wins. An answer that arrives before the
 body is sent stops the upload and is relayed as it is.
 
-Built on h11 (the HTTP/1.1 state machine under httpcore and uvicorn) over an
-anyio TCP stream; one connection per exchange, closed at the end, so an
-interrupted upload never leaves a connection half-way through a body.
+Built on h11 (the HTTP/1.1 state machine under httpcore and uvicorn) over a
+plain non-blocking socket: a service that answers early and closes with the
+body unread resets the connection, and a write that fails then must not
+discard the answer already received (an asyncio transport would). One
+connection per exchange, closed at the end, so an interrupted upload never
+leaves a connection half-way through a body.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
+import socket
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 import anyio
-import anyio.abc
 import h11
 
 READ_BYTES: Final = 65536
@@ -37,17 +41,63 @@ class UpstreamTimeout(Exception):
     """The service took longer than the timeout to accept, take or answer (a 504)."""
 
 
+class _Socket:
+    """A connected TCP socket driven by the running asyncio loop.
+
+    A failed send leaves the socket readable: what the peer sent before it
+    reset the connection can still be received.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._loop = asyncio.get_running_loop()
+
+    @classmethod
+    async def connect(cls, host: str, port: int) -> _Socket:
+        """Raises OSError when no address of ``host`` accepts."""
+        loop = asyncio.get_running_loop()
+        addresses = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        last: OSError = OSError(f"no address for {host}")
+        for family, type_, proto, _, address in addresses:
+            sock = socket.socket(family, type_, proto)
+            sock.setblocking(False)
+            try:
+                await loop.sock_connect(sock, address)
+            except BaseException as refused:
+                sock.close()
+                if not isinstance(refused, OSError):
+                    raise
+                last = refused
+                continue
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return cls(sock)
+        raise last
+
+    async def send(self, data: bytes) -> None:
+        await self._loop.sock_sendall(self._sock, data)
+
+    async def receive(self, max_bytes: int) -> bytes:
+        """Up to ``max_bytes``; b"" at the end of the stream."""
+        return await self._loop.sock_recv(self._sock, max_bytes)
+
+    async def aclose(self) -> None:
+        self._sock.close()
+
+
 @dataclass
 class Upstream:
     """A service's answer: its status line and headers; :meth:`body` streams the rest.
 
     ``headers``: as the service wrote them (name case kept), framing included.
+    ``body_cut_short``: the service answered before the whole request body
+    was sent; the rest of the client's body was not read.
     Call :meth:`aclose` when done (the connection is not reused).
     """
 
     status: int
     headers: list[tuple[bytes, bytes]]
-    _stream: anyio.abc.ByteStream
+    body_cut_short: bool
+    _stream: _Socket
     _connection: h11.Connection
     _timeout_s: float
 
@@ -99,42 +149,51 @@ async def exchange(
     """
     try:
         with anyio.fail_after(connect_timeout_s):
-            stream: anyio.abc.ByteStream = await anyio.connect_tcp(host, port)
+            stream = await _Socket.connect(host, port)
     except TimeoutError as slow:
         raise UpstreamTimeout from slow
     except OSError as refused:
         raise UpstreamUnreachable from refused
     connection = h11.Connection(h11.CLIENT)
     try:
-        head = await _send_and_await_head(
+        head, sent = await _send_and_await_head(
             stream, connection, method, target, headers, body, timeout_s
         )
     except BaseException:
         await _close_quietly(stream)
         raise
-    return Upstream(head.status_code, list(head.headers.raw_items()), stream, connection, timeout_s)
+    return Upstream(
+        head.status_code,
+        list(head.headers.raw_items()),
+        not sent,
+        stream,
+        connection,
+        timeout_s,
+    )
 
 
 async def _send_and_await_head(
-    stream: anyio.abc.ByteStream,
+    stream: _Socket,
     connection: h11.Connection,
     method: bytes,
     target: bytes,
     headers: Sequence[tuple[bytes, bytes]],
     body: AsyncIterator[bytes],
     timeout_s: float,
-) -> h11.Response:
+) -> tuple[h11.Response, bool]:
+    """The answer's head, and whether the whole body was sent before it."""
     request = h11.Request(method=method, target=target, headers=list(headers))
     try:
         with anyio.fail_after(timeout_s):
             await stream.send(connection.send(request) or b"")
     except TimeoutError as slow:
         raise UpstreamTimeout from slow
-    except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as dropped:
+    except OSError as dropped:
         raise UpstreamUnreachable from dropped
     # The read deadline starts only once the body is sent (see exchange()).
     reading = anyio.CancelScope(deadline=math.inf)
     failure: list[BaseException] = []
+    sent: list[bool] = []
 
     async def send_body() -> None:
         try:
@@ -144,7 +203,8 @@ async def _send_and_await_head(
                         await stream.send(connection.send(h11.Data(data=chunk)) or b"")
             with anyio.fail_after(timeout_s):
                 await stream.send(connection.send(h11.EndOfMessage()) or b"")
-        except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+            sent.append(True)
+        except OSError:
             # The service closed or reset the connection mid-body; whether it
             # answered first is for the reader to find out.
             pass
@@ -179,10 +239,10 @@ async def _send_and_await_head(
         raise failure[0]
     if head is None:  # the reading scope's deadline passed
         raise UpstreamTimeout
-    return head
+    return head, bool(sent)
 
 
-async def _await_head(connection: h11.Connection, stream: anyio.abc.ByteStream) -> h11.Response:
+async def _await_head(connection: h11.Connection, stream: _Socket) -> h11.Response:
     while True:
         event = await _next_event(connection, stream, None)
         if isinstance(event, h11.Response):
@@ -191,7 +251,7 @@ async def _await_head(connection: h11.Connection, stream: anyio.abc.ByteStream) 
 
 
 async def _next_event(
-    connection: h11.Connection, stream: anyio.abc.ByteStream, timeout_s: float | None
+    connection: h11.Connection, stream: _Socket, timeout_s: float | None
 ) -> h11.Event:
     while True:
         try:
@@ -208,14 +268,12 @@ async def _next_event(
                 data = await stream.receive(READ_BYTES)
         except TimeoutError as slow:
             raise UpstreamTimeout from slow
-        except anyio.EndOfStream:
-            data = b""
-        except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as dropped:
+        except OSError as dropped:
             raise UpstreamUnreachable from dropped
         connection.receive_data(data)
 
 
-async def _close_quietly(stream: anyio.abc.ByteStream) -> None:
+async def _close_quietly(stream: _Socket) -> None:
     with anyio.CancelScope(shield=True):
-        with contextlib.suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+        with contextlib.suppress(OSError):
             await stream.aclose()

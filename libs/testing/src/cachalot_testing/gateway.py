@@ -567,6 +567,34 @@ CASES: tuple[Case, ...] = (
         within_s=1.0,
     ),
     _c(
+        "an upload with a declared length is forwarded with that length",
+        "POST",
+        b"/api/v1/media",
+        200,
+        headers=(SESSION,),
+        body=b"v" * (2 * 1024 * KIB),
+        reaches=("queue", "/api/v1/media"),
+        forwarded_header=("content-length", b"%d" % (2 * 1024 * KIB)),
+    ),
+    _c(
+        "a chunked upload is forwarded chunked",
+        "POST",
+        b"/api/v1/media",
+        200,
+        headers=(SESSION,),
+        body=b"v" * (2 * 1024 * KIB),
+        chunked=True,
+        reaches=("queue", "/api/v1/media"),
+        forwarded_header=("transfer-encoding", b"chunked"),
+    ),
+)
+
+
+# The embedded gateway's alone. nginx answers these 503 (observed in
+# deploy/tests): the stand-in closes with the body unread, as uvicorn does,
+# while nginx is still sending the body.
+EMBEDDED_CASES: tuple[Case, ...] = (
+    _c(
         "a declared 40 MB upload the queue refuses is answered at once while it streams",
         "POST",
         b"/api/v1/media",
@@ -590,27 +618,6 @@ CASES: tuple[Case, ...] = (
         problem=True,
         reaches=("queue", "/api/v1/media"),
         within_s=1.0,
-    ),
-    _c(
-        "an upload with a declared length is forwarded with that length",
-        "POST",
-        b"/api/v1/media",
-        200,
-        headers=(SESSION,),
-        body=b"v" * (2 * 1024 * KIB),
-        reaches=("queue", "/api/v1/media"),
-        forwarded_header=("content-length", b"%d" % (2 * 1024 * KIB)),
-    ),
-    _c(
-        "a chunked upload is forwarded chunked",
-        "POST",
-        b"/api/v1/media",
-        200,
-        headers=(SESSION,),
-        body=b"v" * (2 * 1024 * KIB),
-        chunked=True,
-        reaches=("queue", "/api/v1/media"),
-        forwarded_header=("transfer-encoding", b"chunked"),
     ),
 )
 
