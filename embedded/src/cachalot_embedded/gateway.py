@@ -3,9 +3,14 @@
 In distributed mode a real gateway (nginx, an ingress) does this; embedded
 mode needs no extra software, so a small streaming reverse proxy routes by
 path prefix (:mod:`routes`). Bodies are streamed both ways (a video upload
-never sits in the gateway's memory), redirects and every ``Set-Cookie`` are
-passed through untouched, and ``X-Forwarded-For`` is appended so services
-that trust the gateway see the real client address.
+never sits in the gateway's memory) with the ``Content-Length`` the client
+declared (chunked only when it declared none), so a service can refuse a
+declared size from the headers, as behind nginx. A service's answer is
+relayed as soon as it comes, even while the client is still sending
+(:mod:`upstream`): an early 401 or 413 stops the upload, and the connection
+is then closed rather than the rest of the body read. Redirects and every
+``Set-Cookie`` are passed through untouched, and ``X-Forwarded-For`` is
+appended so services that trust the gateway see the real client address.
 
 What it refuses, each as a problem document (RFC 9457) before anything
 reaches a service, in this order (nginx.conf applies the same rules):
