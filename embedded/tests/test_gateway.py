@@ -26,12 +26,14 @@ from cachalot_testing.gateway import (
     QUEUE_REFUSES_401,
     SERVICES,
     SESSION,
+    STALL,
     Case,
     StandIn,
     case_id,
     check,
     check_openapi,
     check_service_down,
+    send_raw,
 )
 from cachalot_testing.ports import free_port, wait_for_port
 
@@ -39,13 +41,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Gateway:
-    def __init__(self) -> None:
+    def __init__(self, timeout_s: float = 60.0) -> None:
         self.stand_ins = {name: StandIn(name) for name in SERVICES}
         upstreams = {name: s.url for name, s in self.stand_ins.items()}
         self.port = free_port()
         self.server = uvicorn.Server(
             uvicorn.Config(
-                create_gateway(upstreams, web_dir=ROOT / "web", openapi_file=DOCUMENT_FILE),
+                create_gateway(
+                    upstreams,
+                    web_dir=ROOT / "web",
+                    openapi_file=DOCUMENT_FILE,
+                    timeout_s=timeout_s,
+                ),
                 host="127.0.0.1",
                 port=self.port,
                 log_config=None,
@@ -184,6 +191,36 @@ def test_after_a_services_early_answer_the_gateway_stops_taking_the_body(
     # Only what the sockets' buffers hold: the gateway no longer reads, so
     # 3 s on loopback are not gigabytes.
     assert sent < 64 * 1024**2, sent
+
+
+@pytest.fixture(scope="module")
+def impatient_gateway() -> Iterator[Gateway]:
+    running = Gateway(timeout_s=1.0)
+    yield running
+    running.stop()
+
+
+@pytest.mark.parametrize(
+    ("why", "body"),
+    [("it answers nothing", b""), ("it reads no more of an upload", b"v" * (128 * 1024**2))],
+)
+def test_a_service_that_hangs_is_a_504_with_retry_after_when_the_timeout_passes(
+    impatient_gateway: Gateway, why: str, body: bytes
+) -> None:
+    started = time.monotonic()
+    answer = send_raw(
+        impatient_gateway.base,
+        "POST",
+        b"/api/v1/media",
+        headers=(SESSION, (STALL.encode(), b"4")),
+        body=body,
+        timeout_s=10,
+    )
+    took_s = time.monotonic() - started
+    assert answer.status == 504, (why, answer)
+    assert answer.headers["retry-after"].isdigit()
+    assert answer.json()["title"] == "Gateway Timeout"
+    assert took_s < 3.5, (why, took_s)
 
 
 def test_the_dashboard_and_the_gateways_health_are_served(gateway: Gateway) -> None:

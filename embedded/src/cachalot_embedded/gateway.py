@@ -148,6 +148,7 @@ def create_gateway(
     web_dir: Path | None = None,
     trusted_proxies: frozenset[str] = frozenset(),
     openapi_file: Path | None = None,
+    timeout_s: float = TIMEOUT_S,
 ) -> Starlette:
     """A Starlette app proxying ``/api/...`` to ``upstreams[service]`` base URLs.
 
@@ -157,6 +158,8 @@ def create_gateway(
     (:data:`cachalot_embedded.openapi.DOCUMENT_FILE`), served at
     ``GET /api/v1/openapi.json`` to anyone, as nginx serves it; other
     methods get 405.
+    ``timeout_s``: how long a service may take to accept a piece of a body,
+    or to answer once the body is sent, before the answer is a 504.
     """
     trusted = trusted_proxies
     # No client library sits between: nothing stores one person's Set-Cookie
@@ -224,7 +227,7 @@ def create_gateway(
                 headers,
                 body(),
                 connect_timeout_s=CONNECT_TIMEOUT_S,
-                timeout_s=TIMEOUT_S,
+                timeout_s=timeout_s,
             )
         except BodyTooLarge:
             return problem(413, f"The body is larger than this route's {limit}-byte limit.")

@@ -204,11 +204,15 @@ async def _send_and_await_head(
             with anyio.fail_after(timeout_s):
                 await stream.send(connection.send(h11.EndOfMessage()) or b"")
             sent.append(True)
+        except TimeoutError as stalled:  # an OSError too: told apart first
+            failure.append(stalled)
+            tasks.cancel_scope.cancel()
+            return
         except OSError:
             # The service closed or reset the connection mid-body; whether it
             # answered first is for the reader to find out.
             pass
-        except BaseException as stopped:  # the body's own error, or a write timeout
+        except BaseException as stopped:  # the body's own error
             if isinstance(stopped, anyio.get_cancelled_exc_class()):
                 raise
             # Kept for the caller: raised from a task it would come wrapped

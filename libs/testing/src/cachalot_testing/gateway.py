@@ -44,6 +44,9 @@ DIE_AFTER = "X-Stand-In-Die-After"
 # forged session or a declared size does; the problem's detail names the
 # Content-Length it was told.
 ANSWER_EARLY = "X-Stand-In-Answer-Early"
+# A stand-in that gets this header waits that many seconds before it reads
+# the body, as a service that hangs.
+STALL = "X-Stand-In-Stall"
 SERVICES = ("contact", "auth", "queue")
 
 
@@ -150,6 +153,9 @@ class StandIn:
                 if early:
                     self._answer_early(int(early))
                     return
+                stall = self.headers.get(STALL)
+                if stall:
+                    time.sleep(float(stall))
                 die = self.headers.get(DIE_AFTER)
                 received = self._body(int(die) if die else None)
                 if received is None:
