@@ -65,9 +65,10 @@
     sign_in_failed: (name) =>
       `${name} refused the sign-in. Start it again; if it keeps failing, contact us.`,
     platform_unavailable: (name) => `${name} is not answering right now. Try again in a few minutes.`,
-    account_in_use: (name) =>
-      `This ${name} account is already connected to another CACHALOT client. ` +
-      `Sign out and sign in with it, or use another ${name} account.`,
+    account_in_use: (name, known) =>
+      (known ? `This ${name} account` : "This account") +
+      " is already connected to another CACHALOT client. " +
+      `Sign out and sign in with it, or use another ${known ? `${name} ` : ""}account.`,
     not_configured: (name) => `Sign-in with ${name} is not set up on this server. Contact us.`,
   };
   const GENERIC_SIGN_IN_ERROR = (name) =>
@@ -78,10 +79,13 @@
     return known ? known[1] : null;
   }
 
+  // `known`: the platform is one of ours; otherwise `name` is "the platform"
+  // (the query's value is never shown) and a message words itself to suit.
   function signInMessage(code, platform) {
+    const known = platformName(platform) !== null;
     const name = platformName(platform) || "the platform";
     const own = Object.prototype.hasOwnProperty.call(SIGN_IN_ERRORS, code);
-    const text = (own ? SIGN_IN_ERRORS[code] : GENERIC_SIGN_IN_ERROR)(name);
+    const text = (own ? SIGN_IN_ERRORS[code] : GENERIC_SIGN_IN_ERROR)(name, known);
     return text.charAt(0).toUpperCase() + text.slice(1);
   }
 

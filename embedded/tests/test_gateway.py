@@ -7,7 +7,9 @@ front of the same stand-in services.
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,14 +22,18 @@ from cachalot_embedded.openapi import DOCUMENT_FILE
 from cachalot_embedded.routes import BadPath, normalise_path, service_for
 from cachalot_testing.gateway import (
     CASES,
+    EMBEDDED_CASES,
+    QUEUE_REFUSES_401,
     SERVICES,
     SESSION,
+    STALL,
     Case,
     StandIn,
     case_id,
     check,
     check_openapi,
     check_service_down,
+    send_raw,
 )
 from cachalot_testing.ports import free_port, wait_for_port
 
@@ -35,13 +41,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Gateway:
-    def __init__(self) -> None:
+    def __init__(self, timeout_s: float = 60.0) -> None:
         self.stand_ins = {name: StandIn(name) for name in SERVICES}
         upstreams = {name: s.url for name, s in self.stand_ins.items()}
         self.port = free_port()
         self.server = uvicorn.Server(
             uvicorn.Config(
-                create_gateway(upstreams, web_dir=ROOT / "web", openapi_file=DOCUMENT_FILE),
+                create_gateway(
+                    upstreams,
+                    web_dir=ROOT / "web",
+                    openapi_file=DOCUMENT_FILE,
+                    timeout_s=timeout_s,
+                ),
                 host="127.0.0.1",
                 port=self.port,
                 log_config=None,
@@ -65,7 +76,7 @@ def gateway() -> Iterator[Gateway]:
     running.stop()
 
 
-@pytest.mark.parametrize("case", CASES, ids=case_id)
+@pytest.mark.parametrize("case", CASES + EMBEDDED_CASES, ids=case_id)
 def test_the_gateway_answers_each_request_as_the_nginx_gateway_does(
     case: Case, gateway: Gateway
 ) -> None:
@@ -142,6 +153,74 @@ def test_video_uploads_stream_through(gateway: Gateway) -> None:
     )
     assert answer.json()["received"] == 64 * 65536
     assert streamed_before_the_end == [True]
+
+
+def test_after_a_services_early_answer_the_gateway_stops_taking_the_body(
+    gateway: Gateway,
+) -> None:
+    """A forged session on a declared 4 GB upload: the 401 comes back while the
+    client is still sending, and the gateway reads no more of the body."""
+    sock = socket.create_connection(("127.0.0.1", gateway.port), timeout=5)
+    name, value = QUEUE_REFUSES_401
+    sock.sendall(
+        b"POST /api/v1/media HTTP/1.1\r\nHost: x\r\nContent-Length: 4000000000\r\n"
+        b"Cookie: cachalot_session=forged\r\n" + name + b": " + value + b"\r\n\r\n"
+    )
+    sock.setblocking(False)
+    started = time.monotonic()
+    sent, answer, answered_s = 0, b"", None
+    while time.monotonic() - started < 3:
+        try:
+            sent += sock.send(bytes(1 << 20))
+        except BlockingIOError:
+            time.sleep(0.001)
+        except OSError:
+            break  # the gateway hung up
+        try:
+            answer += sock.recv(65536)
+        except BlockingIOError:
+            pass
+        except OSError:
+            break
+        if answer and answered_s is None:
+            answered_s = time.monotonic() - started
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]
+    assert answered_s is not None
+    assert answered_s < 1.0
+    # Only what the sockets' buffers hold: the gateway no longer reads, so
+    # 3 s on loopback are not gigabytes.
+    assert sent < 64 * 1024**2, sent
+
+
+@pytest.fixture(scope="module")
+def impatient_gateway() -> Iterator[Gateway]:
+    running = Gateway(timeout_s=1.0)
+    yield running
+    running.stop()
+
+
+@pytest.mark.parametrize(
+    ("why", "body"),
+    [("it answers nothing", b""), ("it reads no more of an upload", b"v" * (128 * 1024**2))],
+)
+def test_a_service_that_hangs_is_a_504_with_retry_after_when_the_timeout_passes(
+    impatient_gateway: Gateway, why: str, body: bytes
+) -> None:
+    started = time.monotonic()
+    answer = send_raw(
+        impatient_gateway.base,
+        "POST",
+        b"/api/v1/media",
+        headers=(SESSION, (STALL.encode(), b"4")),
+        body=body,
+        timeout_s=10,
+    )
+    took_s = time.monotonic() - started
+    assert answer.status == 504, (why, answer)
+    assert answer.headers["retry-after"].isdigit()
+    assert answer.json()["title"] == "Gateway Timeout"
+    assert took_s < 3.5, (why, took_s)
 
 
 def test_the_dashboard_and_the_gateways_health_are_served(gateway: Gateway) -> None:

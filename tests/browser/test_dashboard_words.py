@@ -57,6 +57,25 @@ def test_a_code_named_like_an_object_property_is_still_unknown(
     assert text.startswith("Sign-in with VK did not complete.")
 
 
+def test_an_account_in_use_on_an_unknown_platform_reads_as_a_sentence_without_naming_it(
+    stack: EmbeddedStack, browser: Any
+) -> None:
+    unknown = flash_after_opening(
+        stack, browser, {"auth_error": "account_in_use", "platform": BAIT}
+    )
+    assert unknown == (
+        "This account is already connected to another CACHALOT client. "
+        "Sign out and sign in with it, or use another account."
+    )
+    known = flash_after_opening(
+        stack, browser, {"auth_error": "account_in_use", "platform": "youtube"}
+    )
+    assert known == (
+        "This YouTube account is already connected to another CACHALOT client. "
+        "Sign out and sign in with it, or use another YouTube account."
+    )
+
+
 def test_a_connected_link_names_only_a_platform_we_know(stack: EmbeddedStack, browser: Any) -> None:
     assert flash_after_opening(stack, browser, {"connected": BAIT}) == "Account connected."
     assert flash_after_opening(stack, browser, {"connected": "youtube"}) == "Connected YouTube."

@@ -3,9 +3,14 @@
 In distributed mode a real gateway (nginx, an ingress) does this; embedded
 mode needs no extra software, so a small streaming reverse proxy routes by
 path prefix (:mod:`routes`). Bodies are streamed both ways (a video upload
-never sits in the gateway's memory), redirects and every ``Set-Cookie`` are
-passed through untouched, and ``X-Forwarded-For`` is appended so services
-that trust the gateway see the real client address.
+never sits in the gateway's memory) with the ``Content-Length`` the client
+declared (chunked only when it declared none), so a service can refuse a
+declared size from the headers, as behind nginx. A service's answer is
+relayed as soon as it comes, even while the client is still sending
+(:mod:`upstream`): an early 401 or 413 stops the upload, and the connection
+is then closed rather than the rest of the body read. Redirects and every
+``Set-Cookie`` are passed through untouched, and ``X-Forwarded-For`` is
+appended so services that trust the gateway see the real client address.
 
 What it refuses, each as a problem document (RFC 9457) before anything
 reaches a service, in this order (nginx.conf applies the same rules):
@@ -24,11 +29,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Mapping
-from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import Final
+from urllib.parse import urlsplit
 
-import httpx
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
@@ -49,6 +53,12 @@ from cachalot_embedded.routes import (
     normalise_path,
     service_for,
 )
+from cachalot_embedded.upstream import (
+    Upstream,
+    UpstreamTimeout,
+    UpstreamUnreachable,
+    exchange,
+)
 
 HOP_BY_HOP = frozenset(
     {
@@ -65,6 +75,8 @@ HOP_BY_HOP = frozenset(
     }
 )
 RETRY_AFTER_S: Final = 5
+CONNECT_TIMEOUT_S: Final = 5.0
+TIMEOUT_S: Final = 60.0
 _METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD")
 NOT_SIGNED_IN: Final = "https://cachalot.dev/problems/not-signed-in"
 _TITLES: Final = {
@@ -136,6 +148,7 @@ def create_gateway(
     web_dir: Path | None = None,
     trusted_proxies: frozenset[str] = frozenset(),
     openapi_file: Path | None = None,
+    timeout_s: float = TIMEOUT_S,
 ) -> Starlette:
     """A Starlette app proxying ``/api/...`` to ``upstreams[service]`` base URLs.
 
@@ -145,17 +158,12 @@ def create_gateway(
     (:data:`cachalot_embedded.openapi.DOCUMENT_FILE`), served at
     ``GET /api/v1/openapi.json`` to anyone, as nginx serves it; other
     methods get 405.
+    ``timeout_s``: how long a service may take to accept a piece of a body,
+    or to answer once the body is sent, before the answer is a 504.
     """
     trusted = trusted_proxies
-    # A proxy must never remember cookies: httpx's default jar would store one
-    # person's Set-Cookie and send it with everyone's later requests.
-    no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
-    client = httpx.AsyncClient(
-        cookies=no_cookies,
-        timeout=httpx.Timeout(60.0, connect=5.0),
-        follow_redirects=False,
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-    )
+    # No client library sits between: nothing stores one person's Set-Cookie
+    # or follows a redirect; each request is its own exchange (upstream.py).
 
     async def proxy(request: Request) -> Response:
         path: str = request.scope["path"]  # normalised; request.url.path would end at a "?"
@@ -173,6 +181,8 @@ def create_gateway(
         base = upstreams.get(service)
         if base is None:
             return problem(503, f"The {service} service is not running in this mode.", retry=True)
+        split = urlsplit(base)
+        target_host = split.netloc.encode("ascii")
         # Raw bytes, as nginx passes them: a header value outside ASCII is the
         # service's to judge, not a reason for the gateway to fail.
         headers = [
@@ -188,10 +198,17 @@ def create_gateway(
             headers.append((b"x-forwarded-for", peer.encode("latin-1")))
         headers.append((b"x-forwarded-proto", request.url.scheme.encode("latin-1")))
         headers.append((b"x-forwarded-host", request.headers.get("host", "").encode("latin-1")))
+        # The body's framing as the client declared it: its Content-Length
+        # (a service refuses a declared size before the body, as behind
+        # nginx), chunked when it declared none; never both (RFC 9112 6.3).
+        if declared.isdigit():
+            headers.append((b"content-length", declared.encode("ascii")))
+        elif "chunked" in request.headers.get("transfer-encoding", "").lower():
+            headers.append((b"transfer-encoding", b"chunked"))
+        headers.insert(0, (b"host", target_host))
         target = request.scope["raw_path"]
         if request.scope.get("query_string"):
             target += b"?" + request.scope["query_string"]
-        url = httpx.URL(base.rstrip("/")).copy_with(raw_path=target)
 
         async def body() -> AsyncIterator[bytes]:
             size = 0
@@ -201,33 +218,43 @@ def create_gateway(
                     raise BodyTooLarge
                 yield chunk
 
-        upstream_request = client.build_request(
-            request.method, url, headers=headers, content=body()
-        )
         try:
-            upstream = await client.send(upstream_request, stream=True)
+            upstream = await exchange(
+                split.hostname or "127.0.0.1",
+                split.port or 80,
+                request.method.encode("ascii"),
+                target,
+                headers,
+                body(),
+                connect_timeout_s=CONNECT_TIMEOUT_S,
+                timeout_s=timeout_s,
+            )
         except BodyTooLarge:
             return problem(413, f"The body is larger than this route's {limit}-byte limit.")
         except ClientDisconnect:
             return problem(400, "The request body ended before it was complete.")
-        except httpx.TimeoutException:
+        except UpstreamTimeout:
             return problem(504, f"The {service} service did not answer in time.", retry=True)
-        except httpx.TransportError:
-            # Not listening, or dropped the connection mid-request (a crash
-            # during an upload): either way, try again shortly.
+        except UpstreamUnreachable:
+            # Not listening, or dropped the connection mid-request without an
+            # answer (a crash during an upload): either way, try again shortly.
             return problem(
                 503, f"The {service} service is not reachable; is it starting?", retry=True
             )
         response = StreamingResponse(
             _relay(upstream),
-            status_code=upstream.status_code,
+            status_code=upstream.status,
             background=BackgroundTask(upstream.aclose),
         )
         response.raw_headers = [
             (name, value)
-            for name, value in upstream.headers.raw
+            for name, value in upstream.headers
             if name.lower() not in HOP_BY_HOP or name.lower() == b"content-length"
         ]
+        if upstream.body_cut_short:
+            # The client is still sending a body nobody will read: uvicorn
+            # then closes instead of reading (and discarding) the rest.
+            response.raw_headers.append((b"connection", b"close"))
         return response
 
     async def healthz(_: Request) -> Response:
@@ -266,20 +293,15 @@ def create_gateway(
         routes.append(Route("/", spa))
         routes.append(Mount("/", app=_Dashboard(directory=web_dir, html=True)))
 
-    @contextlib.asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        yield
-        await client.aclose()
-
-    return Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(NormalisePath)])
+    return Starlette(routes=routes, middleware=[Middleware(NormalisePath)])
 
 
-async def _relay(upstream: httpx.Response) -> AsyncIterator[bytes]:
+async def _relay(upstream: Upstream) -> AsyncIterator[bytes]:
     """The service's body as it arrives; a service that dies mid-answer ends it early.
 
     The status line is already sent by then, so the client sees a short body
     (the Content-Length is not met, or the chunked stream has no end).
     """
-    with contextlib.suppress(httpx.TransportError):
-        async for chunk in upstream.aiter_raw():
+    with contextlib.suppress(UpstreamUnreachable, UpstreamTimeout):
+        async for chunk in upstream.body():
             yield chunk

@@ -18,6 +18,7 @@ import json
 import socket
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -38,6 +39,14 @@ SESSION = (b"Cookie", b"cachalot_session=signed-in")
 # A stand-in that gets this header reads that many body bytes, then drops
 # the connection, as a service killed in the middle of an upload.
 DIE_AFTER = "X-Stand-In-Die-After"
+# A stand-in that gets this header (a status: 401, 413) answers it at once,
+# before reading a byte of the body, and closes, as a service that refuses a
+# forged session or a declared size does; the problem's detail names the
+# Content-Length it was told.
+ANSWER_EARLY = "X-Stand-In-Answer-Early"
+# A stand-in that gets this header waits that many seconds before it reads
+# the body, as a service that hangs.
+STALL = "X-Stand-In-Stall"
 SERVICES = ("contact", "auth", "queue")
 
 
@@ -119,7 +128,34 @@ class StandIn:
                     return None
                 return received
 
+            def _answer_early(self, status: int) -> None:
+                headers = [(k.lower(), v.encode("latin-1")) for k, v in self.headers.items()]
+                stand_in.seen.append(Seen(self.command, self.path, headers, 0))
+                declared = self.headers.get("Content-Length")
+                body = json.dumps(
+                    {
+                        "type": NOT_SIGNED_IN if status == 401 else "about:blank",
+                        "title": PROBLEM_TITLES[status],
+                        "status": status,
+                        "detail": f"Refused at once; the body was declared as {declared} bytes.",
+                    }
+                ).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/problem+json")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(body)
+                self.close_connection = True
+
             def _answer(self) -> None:
+                early = self.headers.get(ANSWER_EARLY)
+                if early:
+                    self._answer_early(int(early))
+                    return
+                stall = self.headers.get(STALL)
+                if stall:
+                    time.sleep(float(stall))
                 die = self.headers.get(DIE_AFTER)
                 received = self._body(int(die) if die else None)
                 if received is None:
@@ -254,6 +290,7 @@ class Case:
     problem: bool = False
     retry_after: bool = False
     forwarded_header: tuple[str, bytes] | None = None
+    within_s: float | None = None
 
 
 def _c(why: str, method: str, target: bytes, status: int, **kw: Any) -> Case:
@@ -261,6 +298,8 @@ def _c(why: str, method: str, target: bytes, status: int, **kw: Any) -> Case:
 
 
 KIB = 1024
+QUEUE_REFUSES_401 = (ANSWER_EARLY.encode(), b"401")
+QUEUE_REFUSES_413 = (ANSWER_EARLY.encode(), b"413")
 CASES: tuple[Case, ...] = (
     # ---- item 4: only the public API is routed, on the normalised path
     _c("dot segments climb out of the API", "GET", b"/api/v1/me/../../../metrics", 404),
@@ -520,6 +559,72 @@ CASES: tuple[Case, ...] = (
         declared_length=80_000_000,
         problem=True,
     ),
+    # ---- items 5 and 8: a service's early refusal reaches the client at once
+    _c(
+        "a declared 4.5 GB upload the queue refuses is answered at once with its 413",
+        "POST",
+        b"/api/v1/media",
+        413,
+        headers=(SESSION, QUEUE_REFUSES_413),
+        declared_length=4_500_000_000,
+        problem=True,
+        reaches=("queue", "/api/v1/media"),
+        forwarded_header=("content-length", b"4500000000"),
+        within_s=1.0,
+    ),
+    _c(
+        "an upload with a declared length is forwarded with that length",
+        "POST",
+        b"/api/v1/media",
+        200,
+        headers=(SESSION,),
+        body=b"v" * (2 * 1024 * KIB),
+        reaches=("queue", "/api/v1/media"),
+        forwarded_header=("content-length", b"%d" % (2 * 1024 * KIB)),
+    ),
+    _c(
+        "a chunked upload is forwarded chunked",
+        "POST",
+        b"/api/v1/media",
+        200,
+        headers=(SESSION,),
+        body=b"v" * (2 * 1024 * KIB),
+        chunked=True,
+        reaches=("queue", "/api/v1/media"),
+        forwarded_header=("transfer-encoding", b"chunked"),
+    ),
+)
+
+
+# The embedded gateway's alone. nginx answers these 503 (observed in
+# deploy/tests): the stand-in closes with the body unread, as uvicorn does,
+# while nginx is still sending the body.
+EMBEDDED_CASES: tuple[Case, ...] = (
+    _c(
+        "a declared 40 MB upload the queue refuses is answered at once while it streams",
+        "POST",
+        b"/api/v1/media",
+        413,
+        headers=(SESSION, QUEUE_REFUSES_413),
+        body=b"v" * (4 * 1024 * KIB),
+        declared_length=40_000_000,
+        problem=True,
+        reaches=("queue", "/api/v1/media"),
+        forwarded_header=("content-length", b"40000000"),
+        within_s=1.0,
+    ),
+    _c(
+        "a forged session on a declared 4 GB upload is answered at once with the queue's 401",
+        "POST",
+        b"/api/v1/media",
+        401,
+        headers=((b"Cookie", b"cachalot_session=forged"), QUEUE_REFUSES_401),
+        body=b"\0" * (8 * 1024 * KIB),
+        declared_length=4_000_000_000,
+        problem=True,
+        reaches=("queue", "/api/v1/media"),
+        within_s=1.0,
+    ),
 )
 
 
@@ -527,10 +632,14 @@ def case_id(case: Case) -> str:
     return case.why.replace(" ", "-")
 
 
+FRAMING = ("content-length", "transfer-encoding")
+
+
 def check(case: Case, base: str, stand_ins: dict[str, StandIn]) -> None:
     """Send ``case`` to the gateway at ``base`` and assert what it promises."""
     for stand_in in stand_ins.values():
         stand_in.seen.clear()
+    started = time.monotonic()
     answer = send_raw(
         base,
         case.method,
@@ -540,8 +649,11 @@ def check(case: Case, base: str, stand_ins: dict[str, StandIn]) -> None:
         chunked=case.chunked,
         declared_length=case.declared_length,
     )
+    elapsed_s = time.monotonic() - started
     where = f"{case.method} {case.target!r}: {answer.status} {answer.body[:300]!r}"
     assert answer.status == case.status, where
+    if case.within_s is not None:
+        assert elapsed_s < case.within_s, f"{where}: answered after {elapsed_s:.2f} s"
     if case.problem:
         assert answer.headers.get("content-type", "").startswith("application/problem+json"), where
         document = answer.json()
@@ -560,7 +672,13 @@ def check(case: Case, base: str, stand_ins: dict[str, StandIn]) -> None:
     service, target = case.reaches
     assert list(seen) == [service], f"{where}: reached {seen}"
     assert [s.target for s in seen[service]] == [target], where
-    if case.body and not case.chunked:
+    framing = [(n, v) for n, v in seen[service][0].headers if n in FRAMING]
+    if case.chunked:  # no length was declared: the body is still chunked
+        assert framing == [("transfer-encoding", b"chunked")], f"{where}: {framing}"
+    elif case.body or case.declared_length is not None:  # the length the client declared
+        declared = case.declared_length if case.declared_length is not None else len(case.body)
+        assert framing == [("content-length", b"%d" % declared)], f"{where}: {framing}"
+    if case.body and not case.chunked and case.declared_length is None:
         assert seen[service][0].received == len(case.body), where
     if case.forwarded_header:
         name, value = case.forwarded_header
