@@ -28,12 +28,12 @@ from pathlib import Path
 import httpx
 
 from cachalot_common.crypto import generate_key
-from cachalot_common.grants import mint_grant
+from cachalot_common.grants import generate_signing_key, mint_grant
 from cachalot_common.leases import LeaseClient
 from cachalot_testing.processes import ServiceProcess
 
 SECRET = "bench-publisher-secret-0123456789abcdef"
-QUEUE_SECRET = "bench-queue-secret-0123456789abcdefgh"  # signs the publish grants
+GRANT_KEY = generate_signing_key("bench")  # the queue's: signs the publish grants
 
 
 def sandbox_env(base: str) -> dict[str, str]:
@@ -72,7 +72,7 @@ def granted(account_id: str, client_id: str) -> tuple[uuid.UUID, str]:
         account_id=uuid.UUID(account_id),
         platform="tiktok",
         attempt=1,
-        secret=QUEUE_SECRET,
+        key=GRANT_KEY,
         lifetime_s=3600,
     )
     return post_id, grant
@@ -113,9 +113,8 @@ async def run(n: int, database_url: str | None, workdir: Path) -> None:
             "CACHALOT_TOKEN_KEYS": f"v1:{generate_key()}",
             "CACHALOT_SESSION_SECRET": "bench-session-secret-0123456789",
             "CACHALOT_COOKIE_SECURE": "false",
-            "CACHALOT_SERVICE_CREDENTIALS": json.dumps(
-                {"publisher-tiktok": SECRET, "queue": QUEUE_SECRET}
-            ),
+            "CACHALOT_SERVICE_CREDENTIALS": json.dumps({"publisher-tiktok": SECRET}),
+            "CACHALOT_GRANT_PUBLIC_KEYS": GRANT_KEY.public_setting(),
             "CACHALOT_KAFKA_BOOTSTRAP": "127.0.0.1:1",
             "CACHALOT_LOG_LEVEL": "WARNING",
             "CACHALOT_AUTH_RATE_LIMIT": "10000/minute",

@@ -44,6 +44,7 @@ from sqlalchemy import ColumnElement, and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cachalot_common.db import is_sqlite, run_migrations_async
+from cachalot_common.grants import generate_signing_key
 from cachalot_queue.dispatch import Granter, Scheduler
 from cachalot_queue.main import ALEMBIC_DIR, build_engine, build_reader
 from cachalot_queue.outbox import session_factory
@@ -53,7 +54,7 @@ from cachalot_queue.wakeup import Wakeup
 CLIENTS, ACCOUNTS, DUE_SET = 20, 100, 10
 CHUNK = 10_000
 LEGACY_INDEX = "CREATE INDEX ix_targets_due ON targets (due_at) WHERE status = 'scheduled'"
-GRANTS = Granter(secret="bench-scheduler-service-secret-0123456789", lifetime_s=3600)
+GRANTS = Granter(key=generate_signing_key("bench"), lifetime_s=3600)
 
 
 def utcnow() -> datetime:

@@ -15,6 +15,10 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cachalot_common.grants import generate_signing_key, parse_signing_key
+
+GRANT_SIGNING_KEY = "CACHALOT_GRANT_SIGNING_KEY"
+
 
 @dataclass(frozen=True)
 class ServiceSpec:
@@ -23,6 +27,7 @@ class ServiceSpec:
     port: int
     database: bool = False
     service_identity: bool = False
+    signs_grants: bool = False  # holds the private publish-grant key (the queue alone)
     extra_env: dict[str, str] = field(default_factory=dict)
 
     def available(self) -> bool:
@@ -35,8 +40,8 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("auth", "cachalot_auth", 8103, database=True),
     ServiceSpec("contact", "cachalot_contact", 8101),
     ServiceSpec("notifier", "cachalot_notifier", 8102, database=True),
-    # the queue signs the publish grant of every command with its own service secret
-    ServiceSpec("queue", "cachalot_queue", 8104, database=True, service_identity=True),
+    # the queue signs the publish grant of every command with its private grant key
+    ServiceSpec("queue", "cachalot_queue", 8104, database=True, signs_grants=True),
     ServiceSpec(
         "publisher-tiktok", "cachalot_publisher_tiktok", 8105, database=True, service_identity=True
     ),
@@ -64,7 +69,9 @@ def load_dev_secrets(var_dir: Path) -> dict[str, str]:
             for name in SERVICE_IDENTITIES
             if f"service_secret_{name}" not in data
         }
-        if missing:  # a service that gained an identity since the file was made
+        if "grant_signing_key" not in data:
+            missing["grant_signing_key"] = generate_signing_key("dev-local").setting()
+        if missing:  # a service or a key that appeared since the file was made
             data.update(missing)
             path.write_text(json.dumps(data, indent=2))
         return data
@@ -75,6 +82,8 @@ def load_dev_secrets(var_dir: Path) -> dict[str, str]:
         "telegram_bot_token": f"{secrets.randbelow(9 * 10**9) + 10**9}:"
         + secrets.token_urlsafe(26)[:35],
         **{f"service_secret_{name}": secrets.token_urlsafe(40) for name in SERVICE_IDENTITIES},
+        # publish grants: the queue signs with the private key, the rest verify
+        "grant_signing_key": generate_signing_key("dev-local").setting(),
     }
     var_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -117,6 +126,9 @@ def base_environment(
         "CACHALOT_STATE_SECRET": dev_secrets["state_secret"],
         "CACHALOT_TOKEN_KEYS": f"v1:{dev_secrets['token_key']}",
         "CACHALOT_SERVICE_CREDENTIALS": json.dumps(credentials),
+        "CACHALOT_GRANT_PUBLIC_KEYS": parse_signing_key(
+            dev_secrets["grant_signing_key"]
+        ).public_setting(),
         "CACHALOT_AUTH_URL": auth_url,
         "CACHALOT_QUEUE_URL": queue_url,
         "CACHALOT_SANDBOX_PUBLIC_URL": sandbox_url,
@@ -166,5 +178,9 @@ def process_environment(
     if spec.service_identity:
         env["CACHALOT_SERVICE_NAME"] = spec.name
         env["CACHALOT_SERVICE_SECRET"] = dev_secrets[f"service_secret_{spec.name}"]
+    if spec.signs_grants:
+        env[GRANT_SIGNING_KEY] = user.get(GRANT_SIGNING_KEY) or dev_secrets["grant_signing_key"]
+    else:  # only the queue may mint publish grants
+        env.pop(GRANT_SIGNING_KEY, None)
     env.update(spec.extra_env)
     return env

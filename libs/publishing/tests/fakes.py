@@ -2,8 +2,11 @@
 
 * :class:`FakePlatform`: a platform whose publish does what each test scripts
   per target (wait, fail, raise, ask for a token...);
-* :class:`FakeLeases`: auth's lease endpoint, counting calls;
-* :func:`make_command`: a ``PublishVideo`` with a real (queue-signed) grant.
+* :class:`FakeLeases`: auth's lease endpoint, counting calls and checking
+  grants as auth does (a grant that does not verify is refused);
+* :func:`make_command`: a ``PublishVideo`` with a real (queue-signed) grant;
+* :func:`forged_grants`: grants for a command that nobody holding the queue's
+  private key signed.
 """
 
 from __future__ import annotations
@@ -17,15 +20,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import jwt
+
 from cachalot_common.events import MediaRef, PublishVideo, TikTokOptions
-from cachalot_common.grants import mint_grant
-from cachalot_common.leases import Lease, LeaseError
+from cachalot_common.grants import GrantError, generate_signing_key, mint_grant, verify_grant
+from cachalot_common.leases import Lease, LeaseError, LeaseRefused
 from cachalot_publishing.outcome import Published
 from cachalot_publishing.ports import Context
 from cachalot_publishing.settings import PublisherSettings
 
 Step = Callable[[PublishVideo, Context], Awaitable[Published]]
-QUEUE_SECRET = "queue-secret-for-tests-0123456789abcdef"
+GRANT_KEY = generate_signing_key("publishing-tests")  # the queue's private grant key
 
 
 @dataclass
@@ -78,6 +83,10 @@ class FakeLeases:
         )
         if account_id in self.failures:
             raise self.failures[account_id]
+        try:  # auth's own check (its account binding is left out here)
+            verify_grant(grant, keys=GRANT_KEY.ring())
+        except GrantError as error:
+            raise LeaseRefused(403, error.code, error.detail) from None
         return Lease(
             account_id=account_id,
             platform="tiktok",
@@ -121,7 +130,7 @@ def make_command(
         account_id=account_id,
         platform=platform,
         attempt=attempt,
-        secret=QUEUE_SECRET,
+        key=GRANT_KEY,
         lifetime_s=3600,
     )
     return PublishVideo(
@@ -149,6 +158,7 @@ def settings_for(
     values: dict[str, Any] = {
         "kafka_bootstrap": bootstrap,
         "media_dir": media_dir,
+        "grant_public_keys": GRANT_KEY.public_setting(),
         "environment": "test",
         "publish_commit_interval_s": 0.05,
         "kafka_session_timeout_ms": 6000,
@@ -166,3 +176,29 @@ async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
         if asyncio.get_running_loop().time() > deadline:
             raise TimeoutError("condition not met in time")
         await asyncio.sleep(0.01)
+
+
+def forged_grants(command: PublishVideo) -> dict[str, str]:
+    """Grants naming exactly ``command`` (its claims and the queue's ``kid``) that the
+    queue's private key did not sign: what someone able to write to the publish topic
+    could make."""
+    assert command.grant
+    claims = jwt.decode(command.grant, options={"verify_signature": False})
+    kid = {"kid": GRANT_KEY.kid}
+    public = GRANT_KEY.public_raw()
+    return {
+        "unsigned": jwt.encode(claims, None, algorithm="none", headers=kid),
+        "another Ed25519 key under the queue's kid": jwt.encode(
+            claims,
+            generate_signing_key(GRANT_KEY.kid).private_key,
+            algorithm="EdDSA",
+            headers=kid,
+        ),
+        "HS256 with a guessed secret": jwt.encode(
+            claims, "dev-queue-service-secret-not-for-production", algorithm="HS256", headers=kid
+        ),
+        "HS256 keyed with the public key": jwt.encode(
+            claims, public, algorithm="HS256", headers=kid
+        ),
+        "a signature cut off": command.grant.rsplit(".", 1)[0] + ".",
+    }

@@ -22,7 +22,14 @@ from cachalot_publishing.outcome import Published
 from cachalot_publishing.ports import Context, TokenRejected
 from cachalot_publishing.runtime import PublishRuntime
 
-from .fakes import FakeLeases, FakePlatform, eventually, make_command, settings_for
+from .fakes import (
+    FakeLeases,
+    FakePlatform,
+    eventually,
+    forged_grants,
+    make_command,
+    settings_for,
+)
 
 TOPIC = publish_topic("tiktok")
 
@@ -231,6 +238,40 @@ async def test_an_accounts_lease_is_reused_only_for_commands_whose_grant_names_i
             no_grant.grant,
             other_client.grant,
         ]
+
+
+async def test_commands_forged_onto_the_topic_never_publish_with_the_accounts_cached_token(
+    media_dir, video
+) -> None:
+    """Someone who can write to posts.publish.tiktok.v1 copies a real command's ids
+    (account, client) into new commands whose grants the queue did not sign."""
+    used: dict[uuid.UUID, str] = {}
+
+    async def with_token(command: PublishVideo, ctx: Context) -> Published:
+        async def call(token: str) -> str:
+            used[command.target_id] = token
+            return token
+
+        return Published(await ctx.call_with_token(call))
+
+    async with running(media_dir) as h:
+        account, client = uuid.uuid4(), uuid.uuid4()
+        real = make_command(video, account_id=account, client_id=client)
+        h.platform.scripts[real.target_id] = with_token
+        await h.send(real)
+        assert (await h.final(real.target_id)).type == "published"
+        forged = []
+        for name in forged_grants(real):
+            command = make_command(video, account_id=account, client_id=client)
+            forged.append(command.model_copy(update={"grant": forged_grants(command)[name]}))
+        for command in forged:
+            h.platform.scripts[command.target_id] = with_token
+            await h.send(command)
+        for command in forged:
+            result = await h.final(command.target_id)
+            assert (result.type, result.code) == ("failed", "lease_refused")
+        assert set(used) == {real.target_id}, "no forged command got a token"
+        assert len(h.leases.calls) == 1 + len(forged), "each forged command went to auth"
 
 
 async def test_the_media_file_check_names_the_fault(media_dir, video) -> None:

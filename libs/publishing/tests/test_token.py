@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
+from cachalot_common.grants import generate_signing_key, mint_grant
 from cachalot_publishing.outcome import Outcome
 from cachalot_publishing.token import CommandTokens, LeaseCache, TokenRejected
 
-from .fakes import FakeLeases, make_command, store_video
+from .fakes import GRANT_KEY, FakeLeases, forged_grants, make_command, store_video
+
+KEYS = GRANT_KEY.ring()  # the publisher's ring: the queue's public key
 
 
 async def token_of(tokens: CommandTokens) -> str:
@@ -23,7 +27,7 @@ async def token_of(tokens: CommandTokens) -> str:
 async def test_a_lease_close_to_its_expiry_is_not_served_from_the_cache(tmp_path: Path) -> None:
     video = store_video(tmp_path)
     leases = FakeLeases(lifetime_s=30)  # inside the 60 s renewal margin
-    cache = LeaseCache(leases, label="TikTok")
+    cache = LeaseCache(leases, label="TikTok", grant_keys=KEYS)
     account, client = uuid.uuid4(), uuid.uuid4()
     for _ in range(2):
         command = make_command(video, account_id=account, client_id=client)
@@ -34,7 +38,9 @@ async def test_a_lease_close_to_its_expiry_is_not_served_from_the_cache(tmp_path
 async def test_one_command_leases_once_however_many_calls_it_makes(tmp_path: Path) -> None:
     video = store_video(tmp_path)
     leases = FakeLeases()
-    tokens = CommandTokens(LeaseCache(leases, label="TikTok"), make_command(video), "TikTok")
+    tokens = CommandTokens(
+        LeaseCache(leases, label="TikTok", grant_keys=KEYS), make_command(video), "TikTok"
+    )
     first = await token_of(tokens)
     assert [await token_of(tokens) for _ in range(3)] == [first] * 3
     assert len(leases.calls) == 1
@@ -43,7 +49,9 @@ async def test_one_command_leases_once_however_many_calls_it_makes(tmp_path: Pat
 async def test_a_second_refusal_in_the_same_command_asks_for_reauth(tmp_path: Path) -> None:
     video = store_video(tmp_path)
     leases = FakeLeases()
-    tokens = CommandTokens(LeaseCache(leases, label="TikTok"), make_command(video), "TikTok")
+    tokens = CommandTokens(
+        LeaseCache(leases, label="TikTok", grant_keys=KEYS), make_command(video), "TikTok"
+    )
 
     async def refused(token: str) -> str:
         raise TokenRejected
@@ -52,3 +60,112 @@ async def test_a_second_refusal_in_the_same_command_asks_for_reauth(tmp_path: Pa
         await tokens.call(refused)
     assert (ended.value.kind, ended.value.code) == ("reauth", "reauth_required")
     assert [c["force_refresh"] for c in leases.calls] == [False, True]
+
+
+async def test_a_command_with_a_valid_grant_of_the_same_account_and_client_reuses_the_lease(
+    tmp_path: Path,
+) -> None:
+    video = store_video(tmp_path)
+    leases = FakeLeases()
+    cache = LeaseCache(leases, label="TikTok", grant_keys=KEYS)
+    account, client = uuid.uuid4(), uuid.uuid4()
+    first, second = (make_command(video, account_id=account, client_id=client) for _ in range(2))
+    tokens = [await token_of(CommandTokens(cache, c, "TikTok")) for c in (first, second)]
+    assert tokens[0] == tokens[1]
+    assert len(leases.calls) == 1
+
+
+@pytest.mark.parametrize(
+    "forgery",
+    [
+        "unsigned",
+        "another Ed25519 key under the queue's kid",
+        "HS256 with a guessed secret",
+        "HS256 keyed with the public key",
+        "a signature cut off",
+    ],
+)
+async def test_a_forged_command_never_receives_the_accounts_cached_token(
+    tmp_path: Path, forgery: str
+) -> None:
+    """Someone who can write to the publish topic copies a real command's ids into a
+    grant the queue did not sign: the cache does not serve it, auth refuses it."""
+    video = store_video(tmp_path)
+    leases = FakeLeases()
+    cache = LeaseCache(leases, label="TikTok", grant_keys=KEYS)
+    account, client = uuid.uuid4(), uuid.uuid4()
+    cached = await token_of(
+        CommandTokens(cache, make_command(video, account_id=account, client_id=client), "TikTok")
+    )
+    forged = make_command(video, account_id=account, client_id=client)
+    forged = forged.model_copy(update={"grant": forged_grants(forged)[forgery]})
+    with pytest.raises(Outcome) as ended:
+        await token_of(CommandTokens(cache, forged, "TikTok"))
+    assert (ended.value.kind, ended.value.code) == ("failed", "lease_refused")
+    assert cached not in str(ended.value)
+    assert len(leases.calls) == 2, "the forged command went to auth, which refused it"
+
+
+async def test_a_grant_signed_with_a_key_the_publisher_no_longer_trusts_gets_no_cached_token(
+    tmp_path: Path,
+) -> None:
+    """After a rotation drops the old key from the ring, its grants stop opening the cache."""
+    video = store_video(tmp_path)
+    leases = FakeLeases()
+    retired = generate_signing_key("retired")
+    cache = LeaseCache(leases, label="TikTok", grant_keys={**KEYS})
+    account, client = uuid.uuid4(), uuid.uuid4()
+    await token_of(
+        CommandTokens(cache, make_command(video, account_id=account, client_id=client), "TikTok")
+    )
+    command = make_command(video, account_id=account, client_id=client)
+    old = mint_grant(
+        post_id=command.post_id,
+        target_id=command.target_id,
+        client_id=command.client_id,
+        account_id=command.account_id,
+        platform=command.platform,
+        attempt=command.attempt,
+        key=retired,
+        lifetime_s=3600,
+    )
+    with pytest.raises(Outcome):
+        await token_of(CommandTokens(cache, command.model_copy(update={"grant": old}), "TikTok"))
+    assert len(leases.calls) == 2
+
+
+async def test_a_valid_grant_for_another_target_or_attempt_gets_no_cached_token(
+    tmp_path: Path,
+) -> None:
+    """A real grant replayed from the topic onto another command of the same account."""
+    video = store_video(tmp_path)
+    leases = FakeLeases()
+    cache = LeaseCache(leases, label="TikTok", grant_keys=KEYS)
+    account, client = uuid.uuid4(), uuid.uuid4()
+    real = make_command(video, account_id=account, client_id=client)
+    await token_of(CommandTokens(cache, real, "TikTok"))
+    replays = [
+        make_command(video, account_id=account, client_id=client).model_copy(
+            update={"grant": real.grant}
+        ),
+        real.model_copy(update={"attempt": real.attempt + 1}),
+    ]
+    for replay in replays:
+        await token_of(CommandTokens(cache, replay, "TikTok"))  # the fake auth binds no ids
+    assert len(leases.calls) == 3
+
+
+async def test_an_expired_grant_gets_no_cached_token(tmp_path: Path) -> None:
+    video = store_video(tmp_path)
+    leases = FakeLeases()
+    later = time.time() + 7200  # past the grants' hour
+    cache = LeaseCache(leases, label="TikTok", grant_keys=KEYS, clock=lambda: later)
+    leases.lifetime_s = 4 * 3600
+    account, client = uuid.uuid4(), uuid.uuid4()
+    await token_of(
+        CommandTokens(cache, make_command(video, account_id=account, client_id=client), "TikTok")
+    )
+    await token_of(
+        CommandTokens(cache, make_command(video, account_id=account, client_id=client), "TikTok")
+    )
+    assert len(leases.calls) == 2

@@ -28,16 +28,16 @@ from fastapi import FastAPI
 from cachalot_auth.main import create_app
 from cachalot_auth.settings import AuthSettings
 from cachalot_common.crypto import generate_key
-from cachalot_common.grants import mint_grant
+from cachalot_common.grants import generate_signing_key, mint_grant
 from cachalot_common.leases import Lease, LeaseClient
 from cachalot_common.service_auth import PUBLISHER_SERVICES
 from cachalot_testing.ports import free_port
 from cachalot_testing.processes import ServiceProcess
 
 SERVICE_SECRETS = {
-    **{service: f"{service}-test-secret-0123456789" for service in PUBLISHER_SERVICES.values()},
-    "queue": "queue-test-secret-0123456789abcdef",  # signs the publish grants
+    service: f"{service}-test-secret-0123456789" for service in PUBLISHER_SERVICES.values()
 }
+GRANT_KEY = generate_signing_key("auth-tests")  # the queue's: signs the publish grants
 SESSION_SECRET = "test-session-secret-0123456789abcdef"
 
 
@@ -158,6 +158,7 @@ def auth_settings(sandbox: Sandbox, database_url: str, **overrides: Any) -> Auth
         "session_secret": SESSION_SECRET,
         "cookie_secure": False,
         "service_credentials": json.dumps(SERVICE_SECRETS),
+        "grant_public_keys": GRANT_KEY.public_setting(),
         "public_url": "http://127.0.0.1:0",  # replaced once the port is known
         "refresh_backoff_s": 0.01,
         "auth_rate_limit": "1000/minute",
@@ -337,7 +338,7 @@ def grant_for(
         "attempt": 1,
         **binding,
     }
-    return mint_grant(**claims, secret=SERVICE_SECRETS["queue"], lifetime_s=lifetime_s, now_s=now_s)
+    return mint_grant(**claims, key=GRANT_KEY, lifetime_s=lifetime_s, now_s=now_s)
 
 
 async def stored_account(running: RunningAuth, account_id: uuid.UUID | str) -> Any:
@@ -395,8 +396,14 @@ class QueuedLeases:
 
 @pytest.fixture
 def service_credentials() -> str:
-    """``CACHALOT_SERVICE_CREDENTIALS`` for an auth process: every publisher and the queue."""
+    """``CACHALOT_SERVICE_CREDENTIALS`` for an auth process: every publisher."""
     return json.dumps(SERVICE_SECRETS)
+
+
+@pytest.fixture
+def grant_public_keys() -> str:
+    """``CACHALOT_GRANT_PUBLIC_KEYS`` for an auth process: the public half of the test grant key."""
+    return GRANT_KEY.public_setting()
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from cachalot_common.events import AccountChanged, PublishResult
+from cachalot_common.grants import generate_signing_key
 from cachalot_common.kafka import encode
 from cachalot_common.sessions import COOKIE_NAME, Session, issue_session
 from cachalot_common.topics import ACCOUNTS, NOTIFY, POSTS_RESULT, POSTS_STATUS, publish_topic
@@ -35,8 +36,8 @@ from cachalot_queue.tables import Account, Target
 from cachalot_testing.ports import free_port
 
 SECRET = "queue-tests-session-secret-0123456789abcdef"
-SERVICE_SECRET = "queue-tests-service-secret-0123456789abcdef"  # signs publish grants
-GRANTS = Granter(secret=SERVICE_SECRET, lifetime_s=3600)
+GRANT_KEY = generate_signing_key("queue-tests")  # signs publish grants
+GRANTS = Granter(key=GRANT_KEY, lifetime_s=3600)
 FIXTURES = Path(__file__).parent / "fixtures"
 WATCHED = (publish_topic("tiktok"), publish_topic("youtube"), POSTS_STATUS, NOTIFY)
 
@@ -310,7 +311,7 @@ async def start_queue(
         "kafka_idempotence": kafka_idempotence,
         "metrics_interval_s": 0.2,
         "session_secret": SECRET,
-        "service_secret": SERVICE_SECRET,
+        "grant_signing_key": GRANT_KEY.setting(),
         "media_dir": media_dir,
         "max_media_bytes": 1024 * 1024,
         "consumer_group": f"queue-{uuid.uuid4().hex[:8]}",

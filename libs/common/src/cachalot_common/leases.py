@@ -7,7 +7,11 @@ with ``Authorization: Bearer <service JWT>`` (see :mod:`service_auth`; a
 fresh one per request: auth refuses a second use of its ``jti``) and JSON
 ``{"post_id", "target_id", "grant", "force_refresh"}``, where ``grant`` is the
 queue's signed publish grant carried by the ``PublishVideo`` command (see
-:mod:`grants`):
+:mod:`grants`: EdDSA, verified with the queue's public keys,
+``CACHALOT_GRANT_PUBLIC_KEYS``). A publisher may serve a later command of the
+same account from its cached lease instead of calling again, but only once
+that command's grant verifies locally with the same public keys and binds
+that command (:mod:`cachalot_publishing.token`); otherwise it calls:
 
 * 200 ``{"account_id", "platform", "access_token", "expires_at",
   "scopes", "platform_user_id"}``: a valid access token (refreshed first
@@ -19,7 +23,8 @@ queue's signed publish grant carried by the ``PublishVideo`` command (see
   (a service JWT used twice); not retryable;
 * 403 problem with a ``code``, not retryable unless said otherwise:
   ``wrong_platform`` (the caller is not ``publisher-<the account's platform>``),
-  ``grant_invalid`` (not signed by the queue, or bound to another account,
+  ``grant_invalid`` (not signed by the queue's private Ed25519 key under a
+  ``kid`` auth trusts, or bound to another account,
   platform, post or target), ``not_owner`` (the account now belongs to another
   client than the post's), ``grant_spent`` (the grant's attempt is over: the
   queue's ``posts.status.v1`` said the target was published, cancelled, failed,

@@ -101,7 +101,7 @@ class PublishRuntime:
         self.platform_name = platform
         self.label = label
         self.results = results
-        self.tokens = LeaseCache(leases, label=label)
+        self.tokens = LeaseCache(leases, label=label, grant_keys=settings.grant_keys())
         self.tracker: OffsetTracker[TopicPartition] = OffsetTracker()
         self.scheduler: FairScheduler[UUID, UUID, _Job] = FairScheduler()
         self.commits: deque[dict[TopicPartition, int]] = deque(maxlen=64)  # the latest commits

@@ -3,12 +3,15 @@
 * A lease from auth is kept per account until ``renew_before_s`` before its
   expiry, so an account's next command need not ask auth again (the lease
   round trip was about a quarter of a publisher's time).
-* The cache serves a command only when the command carries a publish grant
-  that names this account, platform, post, target and attempt, is
-  unexpired, and names the client the cached lease was granted for. The
-  grant is read, not verified (only auth holds the queue's key): this keeps a
-  token from ever serving a command for another account or another client;
-  it does not replace auth's check, which every new lease still gets.
+* The cache serves a command only when the command's publish grant
+  *verifies* here (:func:`cachalot_common.grants.verify_grant` with the
+  queue's public keys, ``CACHALOT_GRANT_PUBLIC_KEYS``: EdDSA signature, key
+  id, issuer, audience, expiry) and names exactly this command's account,
+  platform, post, target, attempt and client, the client the cached lease
+  was granted for. Publishers hold only the public keys, so nobody who can
+  write to ``posts.publish.<platform>.v1`` can forge a grant; a command whose
+  grant does not verify never gets a cached token and goes to auth, whose
+  own check refuses it.
 * Every lease call passes the command's own grant (issue 8: auth leases a
   token only for content the client queued).
 * A platform that answers 401 raises :class:`TokenRejected`; the call is
@@ -22,12 +25,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
-import jwt
-
 from cachalot_common.events import PublishVideo
+from cachalot_common.grants import GrantError, GrantKeyRing, verify_grant
 from cachalot_common.leases import Lease, LeaseError, LeaseReauthRequired, LeaseSource
 from cachalot_common.redaction import register_secret
 from cachalot_publishing.outcome import (
@@ -64,48 +66,42 @@ class _Cached:
     expires_at_s: float
 
 
-def _grant_claims(command: PublishVideo) -> dict[str, Any] | None:
-    """The grant's claims, read without verifying (None when there is no readable grant)."""
-    if not command.grant:
-        return None
+def grant_covers(command: PublishVideo, keys: GrantKeyRing, now_s: float) -> bool:
+    """Whether ``command``'s grant verifies with ``keys`` (at ``now_s``, Unix seconds) and
+    binds exactly this command: account, platform, post, target, client and attempt."""
     try:
-        claims = jwt.decode(command.grant, options={"verify_signature": False})
-    except jwt.PyJWTError:
-        return None
-    return claims if isinstance(claims, dict) else None
-
-
-def _grant_covers(command: PublishVideo, claims: dict[str, Any] | None, now_s: float) -> bool:
-    if claims is None:
+        grant = verify_grant(command.grant, keys=keys, now_s=now_s)
+    except GrantError:
         return False
-    expected = {
-        "account_id": str(command.account_id),
-        "platform": command.platform,
-        "post_id": str(command.post_id),
-        "target_id": str(command.target_id),
-        "client_id": str(command.client_id),
-    }
-    if any(str(claims.get(k)) != v for k, v in expected.items()):
-        return False
-    try:
-        return int(claims["attempt"]) == command.attempt and float(claims["exp"]) > now_s
-    except (KeyError, TypeError, ValueError):
-        return False
+    return (
+        grant.account_id == command.account_id
+        and grant.platform == command.platform
+        and grant.post_id == command.post_id
+        and grant.target_id == command.target_id
+        and grant.client_id == command.client_id
+        and grant.attempt == command.attempt
+    )
 
 
 class LeaseCache:
-    """Leases per account (see the module docstring); one per process."""
+    """Leases per account (see the module docstring); one per process.
+
+    ``grant_keys``: kid → the queue's public grant key; a cached lease serves only a
+    command whose grant verifies with them.
+    """
 
     def __init__(
         self,
         leases: LeaseSource,
         *,
         label: str,
+        grant_keys: GrantKeyRing,
         renew_before_s: float = 60.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._leases = leases
         self._label = label
+        self._grant_keys = grant_keys
         self._renew_before_s = renew_before_s
         self._clock = clock
         self._cache: dict[UUID, _Cached] = {}
@@ -128,7 +124,7 @@ class LeaseCache:
             and cached is not None
             and cached.expires_at_s - self._renew_before_s > now
             and cached.client_id == str(command.client_id)
-            and _grant_covers(command, _grant_claims(command), now)
+            and grant_covers(command, self._grant_keys, now)
         ):
             return cached.lease
         lease = await self._lease(command, force=force)
@@ -198,4 +194,11 @@ class CommandTokens:
                 token = self._lease.access_token
 
 
-__all__ = ["CommandTokens", "LeaseCache", "Outcome", "TokenRejected", "reauth_reason"]
+__all__ = [
+    "CommandTokens",
+    "LeaseCache",
+    "Outcome",
+    "TokenRejected",
+    "grant_covers",
+    "reauth_reason",
+]

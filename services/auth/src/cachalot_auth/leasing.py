@@ -51,7 +51,7 @@ from cachalot_auth.providers.base import (
     StoredGrant,
 )
 from cachalot_auth.signin import store_tokens
-from cachalot_common.grants import GrantError, PublishGrant, verify_grant
+from cachalot_common.grants import GrantError, GrantKeyRing, PublishGrant, verify_grant
 from cachalot_common.service_auth import publisher_of
 
 logger = logging.getLogger(__name__)
@@ -131,14 +131,14 @@ class TokenKeeper:
         providers: Mapping[str, Provider],
         refresh_margin_s: float,
         on_commit: Callable[[], None],
-        grant_secrets: Mapping[str, str] | None = None,
+        grant_keys: GrantKeyRing | None = None,
         attempts: AttemptLedger | None = None,
     ) -> None:
-        """``grant_secrets``: service name → secret; the queue's verifies publish grants.
+        """``grant_keys``: kid → the queue's public key; they verify publish grants.
         ``attempts``: the spent-attempt memory (default: the table, rows kept 6 h)."""
         self._factory = factory
         self._attempts = attempts or AttemptLedger(factory, grant_lifetime_s=6 * 3600.0)
-        self._grant_secrets = dict(grant_secrets or {})
+        self._grant_keys = dict(grant_keys or {})
         self._vault = vault
         self._providers = providers
         self._margin = timedelta(seconds=refresh_margin_s)
@@ -199,7 +199,7 @@ class TokenKeeper:
                 "wrong_platform", f"{request.service} may not lease {account.platform} accounts"
             )
         try:
-            grant = verify_grant(request.grant, secrets=self._grant_secrets)
+            grant = verify_grant(request.grant, keys=self._grant_keys)
         except GrantError as error:
             raise LeaseForbidden(error.code, error.detail) from None
         if str(grant.account_id) != account.id or grant.platform != account.platform:

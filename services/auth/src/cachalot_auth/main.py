@@ -111,7 +111,7 @@ def create_app(
         providers=platforms,
         refresh_margin_s=settings.refresh_margin_s,
         on_commit=relay.nudge,
-        grant_secrets=settings.service_secrets(),
+        grant_keys=settings.grant_keys(),
         attempts=attempts,
     )
     services = Services(

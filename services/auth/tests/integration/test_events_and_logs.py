@@ -79,7 +79,15 @@ async def test_invalid_grant_reaches_the_real_broker_as_reauth_required(
 
 
 async def test_no_token_text_in_the_service_logs(
-    fresh_sandbox, tmp_path, sign_in, consent, lease_client, expire, grant, service_credentials
+    fresh_sandbox,
+    tmp_path,
+    sign_in,
+    consent,
+    lease_client,
+    expire,
+    grant,
+    service_credentials,
+    grant_public_keys,
 ):
     env = {f"CACHALOT_{k.upper()}": v for k, v in fresh_sandbox.platform_env().items()} | {
         "CACHALOT_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/auth.db",
@@ -87,6 +95,7 @@ async def test_no_token_text_in_the_service_logs(
         "CACHALOT_SESSION_SECRET": "process-session-secret-0123456789",
         "CACHALOT_COOKIE_SECURE": "false",
         "CACHALOT_SERVICE_CREDENTIALS": service_credentials,
+        "CACHALOT_GRANT_PUBLIC_KEYS": grant_public_keys,
         "CACHALOT_KAFKA_BOOTSTRAP": "127.0.0.1:1",  # no broker: events wait in the outbox
         "CACHALOT_ACCESS_LOG_DIR": str(tmp_path / "access"),
         "CACHALOT_LOG_LEVEL": "DEBUG",

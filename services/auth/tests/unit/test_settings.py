@@ -7,10 +7,17 @@ from pydantic import ValidationError
 
 from cachalot_auth.settings import AuthSettings
 from cachalot_common.crypto import generate_key
+from cachalot_common.grants import DEV_GRANT_PUBLIC_KEYS, generate_signing_key
+
+GRANT_KEY = generate_signing_key("k1")
 
 
 def make(**values):
-    base = {"token_keys": f"v1:{generate_key()}", "session_secret": "s-0123456789abcdef"}
+    base = {
+        "token_keys": f"v1:{generate_key()}",
+        "session_secret": "s-0123456789abcdef",
+        "grant_public_keys": GRANT_KEY.public_setting(),
+    }
     return AuthSettings(**{**base, **values})
 
 
@@ -45,3 +52,15 @@ def test_sandbox_hosts_give_the_sandbox_instagram_token_host_and_widget_page():
     assert settings.telegram_widget_page() == "http://127.0.0.1:8090/sandbox/telegram/login"
     production = make()
     assert production.instagram_token_url_base() == "https://api.instagram.com"
+
+
+def test_grant_public_keys_must_be_a_json_ring_of_ed25519_keys():
+    with pytest.raises(ValidationError, match="grant_public_keys"):
+        make(grant_public_keys='{"k1": "not-a-key"}')
+    assert set(make().grant_keys()) == {"k1"}
+
+
+def test_the_development_grant_key_is_refused_in_production_only():
+    with pytest.raises(ValidationError, match="development key"):
+        make(environment="production", grant_public_keys=DEV_GRANT_PUBLIC_KEYS)
+    assert set(make(grant_public_keys=DEV_GRANT_PUBLIC_KEYS).grant_keys()) == {"dev"}

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from cachalot_common.db import run_migrations
 from cachalot_common.events import YouTubeOptions
+from cachalot_common.grants import generate_signing_key
 from cachalot_publisher_youtube.main import ALEMBIC_DIR
 from cachalot_publisher_youtube.publisher import RetryPolicy, seconds_until_quota_reset
 from cachalot_publisher_youtube.settings import Settings
@@ -78,8 +79,9 @@ def test_chunk_size_must_be_a_multiple_of_256_kib() -> None:
 
 
 def test_production_refuses_a_placeholder_service_secret() -> None:
+    real_keys = generate_signing_key("k1").public_setting()
     with pytest.raises(ValidationError, match="CACHALOT_SERVICE_SECRET"):
-        Settings(environment="production", service_secret="changeme")
+        Settings(environment="production", service_secret="changeme", grant_public_keys=real_keys)
 
 
 def test_backoff_honours_retry_after_and_otherwise_grows_with_jitter() -> None:

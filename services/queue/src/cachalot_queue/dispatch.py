@@ -46,7 +46,7 @@ from sqlalchemy import ColumnElement, Select, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cachalot_common.events import MediaRef, PublishVideo
-from cachalot_common.grants import GRANT_ISSUER, mint_grant
+from cachalot_common.grants import GRANT_ISSUER, GrantSigningKey, mint_grant
 from cachalot_common.platforms import label_of
 from cachalot_common.topics import Platform, publish_topic
 from cachalot_queue import states
@@ -62,11 +62,13 @@ Clock = Callable[[], datetime]
 
 
 class Granter:
-    """Signs the publish grant of one dispatch with the queue's service secret."""
+    """Signs the publish grant of one dispatch with the queue's private grant key (EdDSA)."""
 
-    def __init__(self, *, secret: str, lifetime_s: float, issuer: str = GRANT_ISSUER) -> None:
+    def __init__(
+        self, *, key: GrantSigningKey, lifetime_s: float, issuer: str = GRANT_ISSUER
+    ) -> None:
         """``lifetime_s``: seconds a grant may be used to lease (a long upload's length)."""
-        self._secret = secret
+        self._key = key
         self._lifetime_s = lifetime_s
         self._issuer = issuer
 
@@ -79,7 +81,7 @@ class Granter:
             account_id=target.account_id,
             platform=target.platform,
             attempt=target.attempt,
-            secret=self._secret,
+            key=self._key,
             lifetime_s=self._lifetime_s,
             issuer=self._issuer,
         )

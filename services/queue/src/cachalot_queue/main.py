@@ -272,7 +272,7 @@ def start_workers(runtime: Runtime) -> None:
         claim_with_lock=lock,
     )
     grants = Granter(
-        secret=settings.service_secret.get_secret_value(),
+        key=settings.grant_key(),
         lifetime_s=settings.grant_lifetime_s,
         issuer=settings.service_name,
     )
@@ -310,7 +310,8 @@ def main(argv: list[str] | None = None) -> None:
     settings = load_settings(QueueSettings, "cachalot-queue")
     setup_logging(SERVICE, level=settings.log_level, fmt=settings.log_format)
     register_secret(settings.session_secret.get_secret_value())
-    register_secret(settings.service_secret.get_secret_value())
+    register_secret(settings.grant_signing_key.get_secret_value())
+    register_secret(settings.grant_signing_key.get_secret_value().partition(":")[2].strip())
     if args[:1] == ["migrate"]:
         run_migrations(ALEMBIC_DIR, settings.database_url)
         return

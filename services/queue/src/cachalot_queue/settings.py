@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
+from cachalot_common.grants import (
+    DEV_GRANT_SIGNING_KEY,
+    GrantSigningKey,
+    parse_signing_key,
+    require_real_grant_key,
+)
 from cachalot_common.settings import KafkaSettings, ServiceSettings, require_real_secret
 
 
@@ -55,10 +61,12 @@ class QueueSettings(ServiceSettings, KafkaSettings):
     service_name: str = Field(
         default="queue", description="Signs publish grants as this service (auth's issuer)."
     )
-    service_secret: SecretStr = Field(
-        default=SecretStr("dev-queue-service-secret-not-for-production"),
-        description="The queue's own service secret (auth holds it in "
-        "CACHALOT_SERVICE_CREDENTIALS); signs the publish grant of every command.",
+    grant_signing_key: SecretStr = Field(
+        default=SecretStr(DEV_GRANT_SIGNING_KEY),
+        description="'<kid>:<base64 Ed25519 private key>' (or '<kid>:<PEM>'): signs the "
+        "publish grant of every command; auth and publishers hold its public key in "
+        "CACHALOT_GRANT_PUBLIC_KEYS. Make a pair: python -m cachalot_common.grants keygen. "
+        "The default is a published development key, refused in production.",
     )
     grant_lifetime_s: float = Field(
         default=6 * 3600.0,
@@ -70,8 +78,18 @@ class QueueSettings(ServiceSettings, KafkaSettings):
         default=30.0, ge=0, description="scheduled_at this far in the past is taken as now."
     )
 
+    @field_validator("grant_signing_key")
+    @classmethod
+    def _grant_key_parses(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        key = parse_signing_key(value.get_secret_value())
+        require_real_grant_key(str(info.data.get("environment", "production")), key)
+        return value
+
     @model_validator(mode="after")
     def _real_secret_in_production(self) -> QueueSettings:
         require_real_secret(self.environment, "CACHALOT_SESSION_SECRET", self.session_secret)
-        require_real_secret(self.environment, "CACHALOT_SERVICE_SECRET", self.service_secret)
         return self
+
+    def grant_key(self) -> GrantSigningKey:
+        """The parsed ``CACHALOT_GRANT_SIGNING_KEY`` (checked at start)."""
+        return parse_signing_key(self.grant_signing_key.get_secret_value())

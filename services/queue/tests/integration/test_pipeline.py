@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from queue_support import SERVICE_SECRET, QueueServer, Recorder, at_offset, eventually, now
+from queue_support import GRANT_KEY, QueueServer, Recorder, at_offset, eventually, now
 from sqlalchemy import select
 
 from cachalot_common.grants import verify_grant
@@ -579,7 +579,7 @@ async def test_every_command_carries_a_grant_bound_to_its_target(
     tiktok = await client.account("tiktok")
     post = await client.queue(tiktok=tiktok)
     [command] = await dispatched(recorder, post)
-    grant = verify_grant(command.value["grant"], secrets={"queue": SERVICE_SECRET})
+    grant = verify_grant(command.value["grant"], keys=GRANT_KEY.ring())
     target = post["targets"][0]
     assert (grant.post_id, grant.target_id) == (uuid.UUID(post["id"]), uuid.UUID(target["id"]))
     assert (grant.client_id, grant.account_id) == (client.id, tiktok)
