@@ -32,6 +32,7 @@ bench: setup  ## benchmarks (not part of `make test`); figures in README.md
 	@$(UV) run --frozen python bench/upload_memory.py --platform tiktok
 	@$(UV) run --frozen python bench/upload_memory.py --platform youtube
 	@$(UV) run --frozen python bench/lease_latency.py
+	@$(UV) run --frozen python bench/scheduler.py
 
 clean:
 	rm -rf var .venv .mypy_cache .ruff_cache

@@ -23,8 +23,12 @@ def stack(
     running = EmbeddedStack(
         var_dir,
         kafka_bootstrap=kafka_bootstrap,
-        # every test request comes from 127.0.0.1; the limit itself is tested in contact's suite
-        env={"CACHALOT_CONTACT_RATE_LIMITS": "10000/minute"},
+        # every test request comes from 127.0.0.1 (the gateway fuzz alone signs in
+        # hundreds of times); the limits themselves are tested in contact's and auth's suites
+        env={
+            "CACHALOT_CONTACT_RATE_LIMITS": "10000/minute",
+            "CACHALOT_AUTH_RATE_LIMIT": "10000/minute",
+        },
     ).start()
     yield running
     running.stop()

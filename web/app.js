@@ -103,7 +103,7 @@
     const me = await api("/api/v1/me");
     if (me.status !== 200) {
       show("signin", true);
-      ["consent", "accounts", "compose", "posts", "data"].forEach((id) => show(id, false));
+      ["consent", "accounts", "compose", "posts", "media", "data"].forEach((id) => show(id, false));
       $("who").textContent = "";
       show("logout", false);
       return;
@@ -120,6 +120,46 @@
     show("compose", consented && accounts.length > 0);
     show("posts", true);
     await loadPosts();
+    show("media", true);
+    await loadMedia();
+  }
+
+  function formatBytes(n) {
+    const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    let i = 0;
+    while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
+    return i === 0 ? `${n} bytes` : `${n.toFixed(1)} ${units[i]}`;
+  }
+
+  // The client's videos with the room they take: a video no unfinished post needs
+  // can be deleted to free its share of the quota.
+  async function loadMedia() {
+    const res = await api("/api/v1/media?limit=100");
+    const body = $("media-body");
+    body.textContent = "";
+    if (!res.ok) return;
+    $("media-usage").textContent =
+      `${formatBytes(res.body.used_bytes)} used of ${formatBytes(res.body.quota_bytes)}.`;
+    for (const item of res.body.items || []) {
+      const row = body.insertRow();
+      row.dataset.media = item.id;
+      row.insertCell().textContent = new Date(item.created_at).toLocaleString();
+      row.insertCell().textContent = formatBytes(item.size);
+      row.insertCell().textContent = item.content_type;
+      const busy = item.needed_by.length;
+      row.insertCell().textContent =
+        `${item.posts.length}` + (busy ? ` (${busy} not finished)` : "");
+      const remove = document.createElement("button");
+      remove.className = "secondary";
+      remove.textContent = "Delete";
+      remove.onclick = async () => {
+        if (!confirm("Delete this video? Posts made from it keep their history.")) return;
+        const res2 = await api(`/api/v1/media/${item.id}`, { method: "DELETE" });
+        flash(res2.ok ? "ok" : "bad", res2.ok ? "Video deleted." : problemText(res2.body, "Could not delete."));
+        await loadMedia();
+      };
+      row.insertCell().appendChild(remove);
+    }
   }
 
   async function loadAccounts() {
@@ -204,7 +244,10 @@
           cancel.onclick = async () => { await api(`/api/v1/posts/${post.id}/cancel`, { method: "POST" }); loadPosts(); };
           actions.appendChild(cancel);
         }
-        if (target.status === "failed") {
+        if (target.status === "failed" && post.media_deleted) {
+          actions.textContent = "video deleted";
+          actions.className = "muted";
+        } else if (target.status === "failed") {
           const retry = document.createElement("button");
           retry.className = "secondary";
           retry.textContent = "Retry";
@@ -254,6 +297,7 @@
         body: file,
       });
       if (media.status !== 201) { $("post-errors").textContent = problemText(media.body, "Upload failed."); return; }
+      loadMedia();
       const targets = chosen.map((box) => {
         const target = { account_id: box.value };
         if (box.dataset.platform === "tiktok") {

@@ -152,7 +152,25 @@ def test_a_path_is_kept_only_from_the_service_the_gateway_sends_it_to() -> None:
     auth = service({"In": {"type": "string"}}, "/api/v1/posts", "In")
     merged = merge_documents({"queue": queue, "auth": auth})
     assert list(merged["paths"]) == ["/api/v1/posts"]
-    assert merged["paths"]["/api/v1/posts"] == queue["paths"]["/api/v1/posts"]
+    kept = merged["paths"]["/api/v1/posts"]["post"]
+    original = queue["paths"]["/api/v1/posts"]["post"]
+    assert {k: v for k, v in kept.items() if k != "responses"} == original
+
+
+def test_every_operation_documents_what_the_gateway_answers_for_it() -> None:
+    """400 (a path it refuses), 503/504 (a service down or silent), 413 where a body goes."""
+    queue = service({"In": {"type": "string"}}, "/api/v1/posts", "In")
+    queue["paths"]["/api/v1/posts"]["get"] = {
+        "operationId": "list",
+        "responses": {"400": {"description": "the service's own"}},
+    }
+    merged = merge_documents({"queue": queue})
+    post = merged["paths"]["/api/v1/posts"]["post"]["responses"]
+    get = merged["paths"]["/api/v1/posts"]["get"]["responses"]
+    assert sorted(post) == ["400", "413", "503", "504"]
+    assert sorted(get) == ["400", "503", "504"], "no body, no 413"
+    assert get["400"] == {"description": "the service's own"}, "a service's own answer wins"
+    assert "application/problem+json" in post["503"]["content"]
 
 
 def test_two_services_with_one_operation_id_are_refused() -> None:

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from cachalot_common.problems import problem_responses
 from cachalot_embedded.routes import ROUTES, service_for
 
 ROOT: Final = Path(__file__).resolve().parents[3]
@@ -37,6 +38,12 @@ DOCUMENT_PATH: Final = "/api/v1/openapi.json"  # where both gateways serve it
 REGENERATE: Final = "uv run --frozen python -m cachalot_embedded.openapi"
 TITLE: Final = "CACHALOT public API"
 VERSION: Final = "1"  # the /api/v1 the paths carry
+# What the gateway itself may answer on any route, before or instead of the
+# service: 400 a path it refuses (an encoded separator, a control character,
+# a dot-segment climbing out), 503/504 a service that is down, dropped the
+# request or did not answer; 413 a body over the route's cap (body routes).
+GATEWAY_RESPONSES: Final = problem_responses(400, 503, 504)
+GATEWAY_BODY_RESPONSES: Final = problem_responses(413)
 
 Document = dict[str, Any]
 _REF_PREFIX: Final = "#/components/"
@@ -260,6 +267,7 @@ def merge_documents(documents: Mapping[str, Document]) -> Document:
                 if not isinstance(operation, dict):
                     continue
                 _rename_security(operation, renames)
+                _add_gateway_responses(operation)
                 operation_id = operation.get("operationId")
                 if operation_id is not None:
                     if operation_id in operation_ids:
@@ -296,6 +304,16 @@ def merge_documents(documents: Mapping[str, Document]) -> Document:
     if tags:
         merged["tags"] = [tags[name] for name in sorted(tags)]
     return merged
+
+
+def _add_gateway_responses(operation: Document) -> None:
+    """Document what the gateway answers on this operation's behalf (a service's own wins)."""
+    responses = operation.setdefault("responses", {})
+    extra = dict(GATEWAY_RESPONSES)
+    if "requestBody" in operation:
+        extra.update(GATEWAY_BODY_RESPONSES)
+    for status, response in extra.items():
+        responses.setdefault(str(status), copy.deepcopy(response))
 
 
 def _openapi_version(documents: Mapping[str, Document]) -> str:

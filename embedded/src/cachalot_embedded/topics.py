@@ -13,6 +13,7 @@ import contextlib
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from cachalot_common import platforms
 from cachalot_common.topics import (
     ACCOUNTS,
     CONTACT_SUBMITTED,
@@ -21,16 +22,16 @@ from cachalot_common.topics import (
     POSTS_STATUS,
     SESSIONS,
     dlq,
-    publish_topic,
 )
 
 PUBLISH_PARTITIONS = 4
 
 
 def planned_topics() -> list[NewTopic]:
-    """Every DESIGN topic and its DLQ; publish topics with several partitions."""
+    """Every DESIGN topic and its DLQ; publish topics (one per publishable platform of
+    the registry) with several partitions."""
     plain = [CONTACT_SUBMITTED, ACCOUNTS, SESSIONS, POSTS_RESULT, POSTS_STATUS, NOTIFY]
-    publish = [publish_topic("tiktok"), publish_topic("youtube")]
+    publish = [spec.publish_topic for spec in platforms.publishable()]
     topics = [NewTopic(name, num_partitions=1, replication_factor=1) for name in plain]
     topics += [
         NewTopic(name, num_partitions=PUBLISH_PARTITIONS, replication_factor=1) for name in publish

@@ -9,6 +9,7 @@ import pytest
 
 from cachalot_common.events import MediaRef, PublishVideo
 from cachalot_common.grants import GrantError, mint_grant, verify_grant
+from cachalot_common.leases import LeaseRefused
 from cachalot_common.redaction import redact
 from cachalot_common.service_auth import PUBLISHER_SERVICES, mint_service_token, publisher_of
 
@@ -39,8 +40,6 @@ def test_a_grant_binds_the_post_target_client_account_platform_and_attempt() -> 
 @pytest.mark.parametrize(
     ("given", "secrets"),
     [
-        (None, {"queue": QUEUE_SECRET}),
-        ("", {"queue": QUEUE_SECRET}),
         ("not.a.jwt", {"queue": QUEUE_SECRET}),
         (grant(secret="someone-elses-secret-0123456789abcdef"), {"queue": QUEUE_SECRET}),
         (grant(), {"publisher-youtube": QUEUE_SECRET}),  # only the queue issues grants
@@ -53,6 +52,17 @@ def test_a_grant_not_signed_by_the_queue_is_invalid(
     with pytest.raises(GrantError) as refused:
         verify_grant(given, secrets=secrets)
     assert refused.value.code == "grant_invalid"
+
+
+@pytest.mark.parametrize("given", [None, ""])
+def test_a_command_without_a_grant_is_refused_as_missing_which_a_new_dispatch_mends(
+    given: str | None,
+) -> None:
+    """A command queued before grants existed (rolling upgrade) comes back retryable."""
+    with pytest.raises(GrantError) as refused:
+        verify_grant(given, secrets={"queue": QUEUE_SECRET})
+    assert refused.value.code == "grant_missing"
+    assert LeaseRefused(403, refused.value.code, "no grant").retryable
 
 
 def test_a_service_token_of_the_queue_is_not_a_grant() -> None:

@@ -8,7 +8,7 @@ composition root), never at import time.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 
 from cachalot_common.access_log import AccessLogMiddleware, setup_access_log
+from cachalot_common.guards import Guards, SignedIn, install_guards
 from cachalot_common.health import ReadinessCheck, health_router
 from cachalot_common.metrics import install_metrics
 from cachalot_common.problems import install_problem_handlers
@@ -36,11 +37,21 @@ def create_service_app(
     lifespan: Lifespan | None = None,
     readiness: Mapping[str, ReadinessCheck] | None = None,
     tracer_provider: TracerProvider | None = None,
+    signed_in: Sequence[SignedIn] = (),
+    guarded: bool = True,
     description: str = "",
     version: str = "0.1.0",
     **fastapi_options: Any,
 ) -> FastAPI:
-    """A FastAPI app with problem details, probes, metrics, access log and tracing."""
+    """A FastAPI app with problem details, probes, metrics, access log and tracing.
+
+    Every request passes the guards (``cachalot_common.guards``) before a
+    route reads its body: cross-origin writes refused (pages of the
+    ``public_url`` and ``allowed_origins`` settings' origins are allowed), the
+    proof of who is calling checked first on the paths ``signed_in`` names,
+    body types and sizes bounded. Only the sandbox, a fake of the
+    platforms, turns them off (``guarded=False``).
+    """
     app = FastAPI(
         title=title,
         description=description,
@@ -49,6 +60,15 @@ def create_service_app(
         **fastapi_options,
     )
     install_problem_handlers(app)
+    if guarded:
+        install_guards(
+            app,
+            Guards.for_service(
+                public_url=settings.public_url,
+                allowed_origins=settings.allowed_origins,
+                signed_in=signed_in,
+            ),
+        )
     app.include_router(health_router(readiness))
     install_metrics(app)
     app.add_middleware(AccessLogMiddleware, trusted_proxies=settings.trusted_proxies)

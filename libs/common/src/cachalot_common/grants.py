@@ -40,12 +40,13 @@ GRANT_ISSUER: Final = "queue"
 GRANT_AUDIENCE: Final = "cachalot-auth"
 GRANT_TYPE: Final = "publish-grant"
 
-GrantErrorCode = Literal["grant_invalid", "grant_expired"]
+GrantErrorCode = Literal["grant_invalid", "grant_expired", "grant_missing"]
 
 
 class GrantError(Exception):
-    """A grant that is missing, forged, malformed (``grant_invalid``) or past its expiry
-    (``grant_expired``). The message never contains the grant."""
+    """A grant that is missing (``grant_missing``), forged or malformed
+    (``grant_invalid``) or past its expiry (``grant_expired``). The message never
+    contains the grant."""
 
     def __init__(self, code: GrantErrorCode, detail: str) -> None:
         super().__init__(detail)
@@ -107,13 +108,15 @@ def verify_grant(
 ) -> PublishGrant:
     """Check a grant's signature (``secrets[issuer]``), audience, type and expiry.
 
-    Raises :class:`GrantError` ``grant_expired`` when only the expiry fails (the
-    caller may get a fresh one), ``grant_invalid`` for anything else (missing,
-    unsigned by the issuer, wrong audience or type, a claim missing or malformed).
+    Raises :class:`GrantError` ``grant_expired`` when only the expiry fails and
+    ``grant_missing`` when none is given (a command sent before grants existed,
+    during a rolling upgrade): in both the caller may get a fresh one from a new
+    dispatch; ``grant_invalid`` for anything else (unsigned by the issuer, wrong
+    audience or type, a claim missing or malformed).
     Binding to an account is the caller's check.
     """
     if not grant:
-        raise GrantError("grant_invalid", "no publish grant given")
+        raise GrantError("grant_missing", "no publish grant given")
     secret = secrets.get(issuer)
     if not secret:
         raise GrantError("grant_invalid", f"no secret known for the grant issuer {issuer!r}")

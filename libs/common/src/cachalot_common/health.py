@@ -4,11 +4,33 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
+
+# Documented so every service's OpenAPI lists the HTTP interface it has, even
+# a consumer-only one whose whole interface is its probes.
+_READINESS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["status", "checks"],
+    "properties": {
+        "status": {"type": "string", "enum": ["ready", "not ready"]},
+        "checks": {"type": "object", "additionalProperties": {"enum": ["ok", "failing"]}},
+    },
+}
+_READINESS_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Every dependency answers.",
+        "content": {"application/json": {"schema": _READINESS_SCHEMA}},
+    },
+    503: {
+        "description": "Some dependency does not answer; `checks` says which.",
+        "content": {"application/json": {"schema": _READINESS_SCHEMA}},
+    },
+}
 
 
 def health_router(checks: Mapping[str, ReadinessCheck] | None = None) -> APIRouter:
@@ -16,11 +38,16 @@ def health_router(checks: Mapping[str, ReadinessCheck] | None = None) -> APIRout
     router = APIRouter(tags=["health"])
     named = dict(checks or {})
 
-    @router.get("/healthz", include_in_schema=False)
+    @router.get("/healthz", summary="The process is alive")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", include_in_schema=False)
+    @router.get(
+        "/readyz",
+        summary="Every dependency answers",
+        response_class=JSONResponse,
+        responses=_READINESS_RESPONSES,
+    )
     async def readyz() -> JSONResponse:
         results: dict[str, str] = {}
         for name, check in named.items():

@@ -19,10 +19,11 @@ queue's signed publish grant carried by the ``PublishVideo`` command (see
   (a service JWT used twice); not retryable;
 * 403 problem with a ``code``, not retryable unless said otherwise:
   ``wrong_platform`` (the caller is not ``publisher-<the account's platform>``),
-  ``grant_invalid`` (no grant, not signed by the queue, or bound to another
-  account, platform, post or target), ``not_owner`` (the account now belongs
-  to another client than the post's), ``grant_expired`` (retryable: the queue
-  re-dispatches with a fresh grant);
+  ``grant_invalid`` (not signed by the queue, or bound to another account,
+  platform, post or target), ``not_owner`` (the account now belongs to another
+  client than the post's), ``grant_expired`` and ``grant_missing`` (retryable:
+  the queue re-dispatches with a fresh grant; a command queued before grants
+  existed has none);
 * 404 unknown account;
 * 409 problem with ``"code": "reauth_required"`` (or ``"revoked"``): the
   client must reconnect the account; not retryable;
@@ -61,17 +62,21 @@ class LeaseUnavailable(LeaseError):
     """Auth or the platform's token endpoint is down; try again later."""
 
 
+RETRYABLE_REFUSALS = frozenset({"grant_expired", "grant_missing"})
+
+
 class LeaseRefused(LeaseError):
     """Auth refused this caller or this grant (401/403/404); ``code`` says why.
 
-    Not retryable, except ``grant_expired``: a new dispatch brings a fresh grant.
+    Not retryable, except ``grant_expired`` and ``grant_missing``: a new dispatch
+    brings a fresh grant.
     """
 
     def __init__(self, status: int, code: str | None, detail: str) -> None:
         super().__init__(f"lease refused ({status}{', ' + code if code else ''}): {detail}")
         self.status = status
         self.code = code
-        self.retryable = code == "grant_expired"
+        self.retryable = code in RETRYABLE_REFUSALS
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,13 +7,17 @@ one entry per bad field (``field`` names it the way the client sent it).
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from cachalot_common.untrusted import LoneSurrogate
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +37,77 @@ _TITLES = {
     502: "Bad Gateway",
     503: "Service Unavailable",
 }
+
+_DESCRIPTIONS = {
+    400: "The request cannot be read (a header or the body is malformed).",
+    401: "Not signed in, or the session is no longer valid.",
+    403: "Signed in, but not allowed to do this.",
+    404: "No such resource for this client.",
+    409: "The resource is not in a state that allows this.",
+    413: "The body is larger than this endpoint accepts.",
+    415: "The body's media type is not one this endpoint accepts.",
+    422: "Invalid input; `errors` names each bad field.",
+    500: "A fault on our side, logged for the operator.",
+    429: "Too many requests; see Retry-After.",
+    503: "A dependency is unavailable; see Retry-After.",
+}
+# The problem document's shape (RFC 9457 §3), as published in OpenAPI.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "field": {"type": "string"},
+                    "in": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+class ProblemResponse(JSONResponse):
+    """``application/problem+json``, rendered even when a text holds a lone surrogate.
+
+    A problem may quote what the client sent (an unknown field's name); a
+    lone surrogate there would make the error answer itself a 500, so such
+    code points are written as ``?``.
+    """
+
+    media_type = PROBLEM_JSON
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return text.encode("utf-8", "replace")
+
+
+def problem_responses(
+    *statuses: int, descriptions: Mapping[int, str] | None = None
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` documenting each status as a problem document.
+
+    For example ``responses=problem_responses(401, 404, 422)`` on a route, so
+    the published document lists every error it answers, with its media type;
+    ``descriptions`` words a status for this route (``{409: "A post needs it."}``).
+    """
+    words = {**_DESCRIPTIONS, **(descriptions or {})}
+    return {
+        status: {
+            "description": words.get(status, _TITLES.get(status, "Error")),
+            "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
+        }
+        for status in statuses
+    }
 
 
 class Problem(Exception):
@@ -82,7 +157,7 @@ def problem_response(
     if errors is not None:
         body["errors"] = errors
     body.update(extra)
-    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+    return ProblemResponse(body, status_code=status, headers=headers)
 
 
 def field_errors(raw: list[Any]) -> list[dict[str, Any]]:
@@ -113,6 +188,14 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(
         422, f"Invalid input: {names}.", errors=errors, instance=request.url.path
     )
+
+
+async def _on_lone_surrogate(request: Request, exc: Exception) -> Response:
+    """Answer as the app answers any validation error (its handler may be its own)."""
+    assert isinstance(exc, LoneSurrogate)
+    handler = request.app.exception_handlers.get(RequestValidationError, _on_validation)
+    response: Response = await handler(request, RequestValidationError(exc.errors()))
+    return response
 
 
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
@@ -146,5 +229,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     """Every error the app can raise answers as a problem document."""
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(LoneSurrogate, _on_lone_surrogate)
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -22,15 +22,15 @@ from dataclasses import dataclass
 
 import jwt
 
-from cachalot_common.topics import PLATFORMS
+from cachalot_common.platforms import REGISTRY
 
 ALGORITHM = "HS256"
 MAX_LIFETIME_S = 60
 LEEWAY_S = 5
 
 
-PUBLISHER_SERVICES: Mapping[str, str] = {p: f"publisher-{p}" for p in PLATFORMS}
-"""platform → the one service allowed to lease that platform's tokens."""
+PUBLISHER_SERVICES: Mapping[str, str] = {n: s.publisher_service for n, s in REGISTRY.items()}
+"""platform → the one service allowed to lease that platform's tokens (from the registry)."""
 
 
 def publisher_of(platform: str) -> str | None:

@@ -45,6 +45,17 @@ class ServiceSettings(BaseSettings):
         default_factory=list,
         description="Peers (IPs or CIDRs) whose X-Forwarded-For is believed.",
     )
+    public_url: str | None = Field(
+        default=None,
+        description="The URL the browser sees (the gateway); its origin may send writes.",
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Other origins (scheme://host[:port]) whose pages may send state-changing "
+            "requests; a browser page of any other origin is refused (403)."
+        ),
+    )
 
 
 class KafkaSettings(BaseSettings):

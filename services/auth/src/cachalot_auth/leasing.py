@@ -138,6 +138,11 @@ class TokenKeeper:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self.refresh_count = 0
 
+    @property
+    def self_renewing_platforms(self) -> tuple[str, ...]:
+        """Platforms whose long-lived access token is renewed with itself (no refresh token)."""
+        return tuple(name for name, p in self._providers.items() if p.self_renewing)
+
     def _lock(self, account_id: str) -> asyncio.Lock:
         lock = self._locks.get(account_id)
         if lock is None:

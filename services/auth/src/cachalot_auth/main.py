@@ -31,6 +31,7 @@ from cachalot_auth.settings import AuthSettings
 from cachalot_auth.signin import SignInService
 from cachalot_common.app import create_service_app, serve
 from cachalot_common.db import create_engine, database_check, run_migrations_async, session_factory
+from cachalot_common.guards import SignedIn, service_check, session_check
 from cachalot_common.health import broker_check
 from cachalot_common.kafka import build_broker, start_broker
 from cachalot_common.logging import setup_logging
@@ -160,6 +161,14 @@ def create_app(
         lifespan=lifespan,
         readiness=readiness,
         tracer_provider=tracer_provider,
+        # Checked before a body byte is read; sign-in and logout need no session.
+        signed_in=[
+            SignedIn(
+                ("/api/v1/me", "/api/v1/accounts"),
+                session_check(settings.session_secret.get_secret_value()),
+            ),
+            SignedIn(("/internal",), service_check(services.service_secrets), proof="service JWT"),
+        ],
         description="Sign-in with the platforms, encrypted token custody, token leases.",
     )
     app.state.services = services

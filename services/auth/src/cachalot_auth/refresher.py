@@ -3,7 +3,8 @@
 Instagram has no refresh token: its long-lived token must itself be
 refreshed once it is a day old and before it expires. Every interval this
 renews those with less than ``before_s`` left, through the same
-once-per-account refresh that leases use.
+once-per-account refresh that leases use. Which platforms work this way is
+each provider's ``self_renewing``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from cachalot_auth.providers.base import PlatformUnavailable
 
 logger = logging.getLogger(__name__)
 
-LONG_LIVED_PLATFORMS = ("instagram",)
 MIN_AGE = timedelta(hours=24)
 
 
@@ -36,7 +36,7 @@ async def refresh_due(
                 select(Account.id)
                 .join(Token, (Token.account_id == Account.id) & (Token.kind == "access"))
                 .where(
-                    Account.platform.in_(LONG_LIVED_PLATFORMS),
+                    Account.platform.in_(keeper.self_renewing_platforms),
                     Account.status == "ok",
                     Token.expires_at < now + timedelta(seconds=before_s),
                     Token.expires_at > now,

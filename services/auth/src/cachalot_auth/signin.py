@@ -8,7 +8,6 @@ empty one, and the ``connected`` event is written in the same transaction.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import uuid
 from collections.abc import Callable, Mapping
@@ -40,7 +39,9 @@ from cachalot_auth.providers.base import (
     make_pkce,
 )
 from cachalot_auth.providers.telegram import verify_widget
+from cachalot_common import platforms
 from cachalot_common.sessions import Session, issue_session
+from cachalot_common.untrusted import same_secret
 
 logger = logging.getLogger(__name__)
 
@@ -111,8 +112,11 @@ class SignInService:
                 delete(OAuthAttempt).where(OAuthAttempt.created_at < utcnow() - timedelta(days=1))
             )
             db.add(OAuthAttempt(state_hash=state_hash(state), platform=platform))
+            # ask for consent again only when we hold no refresh token of this client on
+            # this platform: Google re-issues one only on consent (providers that always
+            # issue one ignore the flag)
             reconsent = True
-            if platform == "youtube" and current is not None:
+            if provider is not None and current is not None:
                 reconsent = not await self._holds_refresh_token(db, current.client_id, platform)
         attempt = Attempt(
             platform=platform,
@@ -159,13 +163,13 @@ class SignInService:
             attempt = self._signer.load(cookie, platform=platform)
         except BindingError as error:
             raise SignInFailed(error.code) from None
-        if not hmac.compare_digest(params.get("state", ""), attempt.state):
+        if not same_secret(params.get("state"), attempt.state):
             raise SignInFailed("state_mismatch")
         await self._consume(attempt)
         if params.get("error"):
             reason = params["error"] if params["error"] == "access_denied" else "sign_in_failed"
             raise SignInFailed(reason, detail=params["error"][:64])
-        if platform == "telegram":
+        if platforms.get(platform).sign_in == "widget":
             return await self._finish_telegram(params, attempt, current)
         provider = self._providers[platform]
         code = params.get("code")
@@ -224,7 +228,7 @@ class SignInService:
         except PlatformOAuthError as error:
             raise SignInFailed("sign_in_failed", detail=error.code) from None
         identity = Identity(platform_user_id=user.id, display_name=user.display_name)
-        return await self._connect("telegram", identity, None, [], [], attempt, current)
+        return await self._connect(attempt.platform, identity, None, [], [], attempt, current)
 
     async def _connect(
         self,

@@ -18,6 +18,7 @@ from cachalot_common.events import (
     NotifyRequested,
     PostStatusChanged,
 )
+from cachalot_common.platforms import label_of
 from cachalot_notifier.formatting import Span, Style, fit, visible
 
 CATEGORY_LABELS = {
@@ -65,7 +66,7 @@ def contact_submitted(event: ContactSubmitted) -> list[Span]:
 def post_failed(event: PostStatusChanged) -> list[Span]:
     """A target failed for good: which post, where, and the reason a person can act on."""
     spans = [
-        Span(f"Post failed on {event.platform}\n", "bold"),
+        Span(f"Post failed on {label_of(event.platform)}\n", "bold"),
         *_line("Post", str(event.post_id), "code"),
         *_line("Target", str(event.target_id), "code"),
         *_line("Client", str(event.client_id), "code"),
@@ -81,7 +82,7 @@ def post_failed(event: PostStatusChanged) -> list[Span]:
 def account_reauth_required(event: AccountChanged) -> list[Span]:
     """An account's token is dead: its posts are paused until the client reconnects."""
     spans = [
-        Span(f"{event.platform} account needs re-authorisation\n", "bold"),
+        Span(f"{label_of(event.platform)} account needs re-authorisation\n", "bold"),
         *_line("Account", event.display_name or str(event.account_id)),
         *_line("Account id", str(event.account_id), "code"),
         *_line("Client", str(event.client_id), "code"),

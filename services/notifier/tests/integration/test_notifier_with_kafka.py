@@ -23,6 +23,7 @@ from cachalot_common import topics
 from cachalot_common.events import ContactSubmitted
 from cachalot_common.kafka import build_broker, publish_event
 from cachalot_common.settings import KafkaSettings
+from cachalot_testing.fuzz import fuzz_service
 from cachalot_testing.processes import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -307,3 +308,13 @@ async def test_a_crash_mid_delivery_loses_nothing_and_the_restart_sends_once(
 async def _more_calls(operator: Operator, before: int) -> list[int]:
     now = await operator.send_calls()
     return [now] if now > before else []
+
+
+def test_generated_requests_to_the_notifier_get_no_5xx_and_only_documented_answers(
+    notifier_process: ServiceProcess,
+) -> None:
+    """Schemathesis against its own OpenAPI document: the probes, the only HTTP it has."""
+    report = fuzz_service(notifier_process.base_url, max_examples=10)
+    print(report.summary())
+    assert "GET /readyz" in report.operations, report.summary()
+    assert report.findings == [], report.summary()

@@ -185,7 +185,7 @@ async def test_a_failed_post_tells_the_operator_why(harness, sandbox):
     event = post_status("failed")
     await harness.publish(topics.POSTS_STATUS, event)
     [message] = await sandbox.messages()
-    assert message["text"].startswith("Post failed on tiktok\n")
+    assert message["text"].startswith("Post failed on TikTok\n")
     assert f"Post: {event.post_id}" in message["text"]
     assert "Reason: Video rejected: <too long>" in message["text"]
 
@@ -210,7 +210,7 @@ async def test_an_account_needing_reauthorisation_tells_the_operator(harness, sa
     await harness.publish(topics.ACCOUNTS, account("reauth_required"))
     await harness.publish(topics.ACCOUNTS, account("connected"))
     [message] = await sandbox.messages()
-    assert message["text"].startswith("youtube account needs re-authorisation\n")
+    assert message["text"].startswith("YouTube account needs re-authorisation\n")
     assert "Account: Ada's channel" in message["text"]
     assert "Reason: invalid_grant: token revoked" in message["text"]
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from cachalot_common.untrusted import decimal_seconds
 from cachalot_publisher_tiktok.chunking import ChunkPlan
 
 JSON = "application/json; charset=UTF-8"
@@ -157,8 +158,5 @@ def _error(response: httpx.Response, envelope: Any = None) -> TikTokApiError:
     message = str(error.get("message", "")) if isinstance(error, dict) else ""
     if not code:
         code = "internal_error" if response.status_code >= 500 else f"http_{response.status_code}"
-    retry_after: float | None = None
-    raw = response.headers.get("retry-after")
-    if raw and raw.replace(".", "", 1).isdigit():
-        retry_after = float(raw)
+    retry_after = decimal_seconds(response.headers.get("retry-after"))
     return TikTokApiError(response.status_code, code, message[:300], retry_after=retry_after)

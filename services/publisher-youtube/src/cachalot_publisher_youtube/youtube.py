@@ -19,6 +19,7 @@ import anyio
 import httpx
 
 from cachalot_common.events import YouTubeOptions
+from cachalot_common.untrusted import decimal_seconds
 
 UPLOAD_PATH = "/upload/youtube/v3/videos"
 _RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
@@ -108,8 +109,7 @@ def _google_error(response: httpx.Response) -> tuple[str | None, str]:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    raw = response.headers.get("retry-after", "")
-    return float(raw) if raw.replace(".", "", 1).isdigit() else None
+    return decimal_seconds(response.headers.get("retry-after"))
 
 
 def classify(response: httpx.Response, *, session_call: bool) -> YouTubeError:

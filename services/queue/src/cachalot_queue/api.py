@@ -18,19 +18,31 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
-from cachalot_common.problems import Problem, field_errors, problem_response
+from cachalot_common.problems import Problem, field_errors, problem_response, problem_responses
 from cachalot_common.sessions import CurrentClient
+from cachalot_common.untrusted import StrictJsonRoute
+from cachalot_queue.media_library import MediaInUse, MediaLibrary, MediaNotFound
 from cachalot_queue.media_quota import DiskFull, MediaQuota, QuotaExceeded
 from cachalot_queue.media_store import NotAVideo, PartialLost, UploadTooLarge, store_upload
 from cachalot_queue.posts import PostService
 from cachalot_queue.revocations import ClientErased, Revocations
-from cachalot_queue.schemas import MediaPublic, PostCreate, PostPage, PostPublic, PostsExport
+from cachalot_queue.schemas import (
+    MediaPage,
+    MediaPublic,
+    MediaUsage,
+    PostCreate,
+    PostPage,
+    PostPublic,
+    PostsExport,
+)
 from cachalot_queue.tables import Media
 
 DISK_FULL_RETRY_AFTER_S = 300
 """A full volume needs an operator; five minutes is a polite first wait."""
 
-VIDEO_TYPES = ("video/mp4", "video/quicktime", "video/webm", "application/octet-stream")
+#: The Content-Types an upload may declare (the guards refuse any other with a
+#: 415 before a byte is read); what the bytes are is recognised from them.
+VIDEO_TYPES = ("video/mp4", "video/quicktime", "video/webm", "video/*", "application/octet-stream")
 
 
 def field_path(loc: Sequence[Any]) -> str:
@@ -82,11 +94,15 @@ async def refuse_if_erased(revocations: Revocations, client_id: UUID) -> None:
 def build_router(
     *,
     posts: PostService,
+    media: MediaLibrary,
     runtime: Any,
     clock: Callable[[], datetime],
 ) -> APIRouter:
     """Routes bound to the service objects built by the composition root."""
-    router = APIRouter(prefix="/api/v1")
+    # Every route needs a session (401) and validates something (422).
+    router = APIRouter(
+        prefix="/api/v1", route_class=StrictJsonRoute, responses=problem_responses(401, 422)
+    )
 
     @router.post(
         "/media",
@@ -94,6 +110,7 @@ def build_router(
         response_model=MediaPublic,
         tags=["media"],
         summary="Upload a video (raw body, streamed)",
+        responses=problem_responses(400, 413, 415, 503, 507),
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -104,10 +121,11 @@ def build_router(
         },
     )
     async def upload_media(request: Request, client_id: ClientId) -> MediaPublic:
-        """Send the file itself as the body (``curl --data-binary @v.mp4`` or ``-T v.mp4``).
+        """Send the file itself as the body, typed as a video or octet-stream
+        (``curl -H 'Content-Type: video/mp4' --data-binary @v.mp4``).
 
         The type is recognised from the content (MP4, MOV, WebM; anything else
-        is 415), whatever Content-Type says. Larger than the cap → 413. Past the
+        is 415), whatever video type Content-Type says. Larger than the cap → 413. Past the
         client's media quota (stored videos and uploads in progress) → 413 with
         ``used_bytes``, ``quota_bytes`` and ``upload_bytes``, before the body is
         read when Content-Length is given; leaving less than the disk reserve
@@ -115,7 +133,7 @@ def build_router(
         """
         limit = runtime.settings.max_media_bytes
         declared = request.headers.get("content-length")
-        size = int(declared) if declared and declared.isdigit() else None
+        size = int(declared) if declared and declared.isascii() and declared.isdigit() else None
         if size is not None and size > limit:
             raise _too_large(limit)
         quota: MediaQuota = runtime.media_quota
@@ -153,7 +171,64 @@ def build_router(
         await refuse_if_erased(runtime.revocations, client_id)
         return MediaPublic.model_validate(stored, from_attributes=True)
 
-    @router.post("/posts", status_code=201, response_model=PostPublic, tags=["posts"])
+    @router.get(
+        "/media",
+        response_model=MediaPage,
+        tags=["media"],
+        responses=problem_responses(
+            422, descriptions={422: "A bad limit or cursor, named in errors."}
+        ),
+    )
+    async def list_media(
+        client_id: ClientId,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        cursor: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> MediaPage:
+        """The client's videos, newest first, each with the posts made from it, and how
+        much of the media quota they use (``used_bytes`` of ``quota_bytes``)."""
+        return await media.page(client_id=client_id, limit=limit, cursor=cursor)
+
+    @router.get(
+        "/media/usage",
+        response_model=MediaUsage,
+        tags=["media"],
+    )
+    async def media_usage(client_id: ClientId) -> MediaUsage:
+        """Bytes of videos kept and being uploaded, against the client's quota."""
+        return await media.usage(client_id=client_id)
+
+    @router.delete(
+        "/media/{media_id}",
+        status_code=204,
+        response_class=Response,
+        tags=["media"],
+        responses=problem_responses(
+            404,
+            409,
+            descriptions={
+                404: "The client has no such video.",
+                409: "Posts still scheduled, paused or publishing need it; `posts` lists them.",
+            },
+        ),
+    )
+    async def delete_media(media_id: UUID, client_id: ClientId) -> Response:
+        """Delete a video and free its bytes of the quota.
+
+        Refused (409) while a post made from it is not finished; its finished
+        posts stay, showing ``media_deleted``, and can no longer be retried.
+        """
+        try:
+            await media.delete(client_id=client_id, media_id=media_id)
+        except (MediaNotFound, MediaInUse) as failure:
+            raise _media_problem(failure) from failure
+        return Response(status_code=204)
+
+    @router.post(
+        "/posts",
+        status_code=201,
+        response_model=PostPublic,
+        tags=["posts"],
+    )
     async def create_post(
         body: PostCreate,
         response: Response,
@@ -195,18 +270,37 @@ def build_router(
         """Every post and video (metadata) of the client: its part of the data export."""
         return await posts.export(client_id=client_id)
 
-    @router.get("/posts/{post_id}", response_model=PostPublic, tags=["posts"])
+    @router.get(
+        "/posts/{post_id}",
+        response_model=PostPublic,
+        tags=["posts"],
+        responses=problem_responses(404),
+    )
     async def get_post(post_id: UUID, client_id: ClientId) -> PostPublic:
         return await posts.get(client_id=client_id, post_id=post_id)
 
-    @router.post("/posts/{post_id}/cancel", response_model=PostPublic, tags=["posts"])
+    @router.post(
+        "/posts/{post_id}/cancel",
+        response_model=PostPublic,
+        tags=["posts"],
+        responses=problem_responses(404, 409),
+    )
     async def cancel_post(post_id: UUID, client_id: ClientId) -> PostPublic:
         """Cancel the targets not yet handed to a publisher."""
         post = await posts.cancel(client_id=client_id, post_id=post_id, now=clock())
         runtime.relay_wake.set()
         return post
 
-    @router.post("/posts/{post_id}/retry", response_model=PostPublic, tags=["posts"])
+    @router.post(
+        "/posts/{post_id}/retry",
+        response_model=PostPublic,
+        tags=["posts"],
+        responses=problem_responses(
+            404,
+            409,
+            descriptions={409: "No target can be retried (each named), or the video was deleted."},
+        ),
+    )
     async def retry_post(post_id: UUID, client_id: ClientId) -> PostPublic:
         """Queue the failed targets again."""
         post = await posts.retry(client_id=client_id, post_id=post_id, now=clock())
@@ -254,6 +348,20 @@ def _upload_problem(failure: BaseException, *, limit: int) -> Problem | None:
             "Only MP4, MOV (QuickTime) and WebM videos are accepted; this file is none of them.",
         )
     return None
+
+
+def _media_problem(failure: MediaNotFound | MediaInUse) -> Problem:
+    if isinstance(failure, MediaNotFound):
+        return Problem(404, "No such media.")
+    names = ", ".join(str(p) for p in failure.posts)
+    return Problem(
+        409,
+        f"This video is still needed by post(s) {names}, not yet published, cancelled or "
+        "failed; cancel them or wait until they finish, then delete it.",
+        title="Media in use",
+        type_="https://cachalot.dev/problems/media-in-use",
+        posts=[str(p) for p in failure.posts],
+    )
 
 
 def _too_large(limit: int) -> Problem:

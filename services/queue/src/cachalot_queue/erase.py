@@ -24,6 +24,7 @@ from uuid import UUID
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cachalot_queue.media_store import remove_files
 from cachalot_queue.tables import Account, Media, OutboxMessage, Post, Target
 
 logger = logging.getLogger(__name__)
@@ -33,19 +34,6 @@ async def media_files(session: AsyncSession, client_id: UUID) -> list[str]:
     """The store's file names of the client's videos."""
     names = await session.scalars(select(Media.path).where(Media.client_id == client_id))
     return list(names.all())
-
-
-def remove_files(media_dir: Path, names: list[str]) -> int:
-    """Delete the named files from the media store; how many were there."""
-    removed = 0
-    for name in names:
-        path = media_dir / Path(name).name  # a bare name, never a path out of the store
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            continue
-        removed += 1
-    return removed
 
 
 async def erase_rows(session: AsyncSession, client_id: UUID) -> int:

@@ -33,6 +33,7 @@ from cachalot_common.db import (
     run_migrations_async,
 )
 from cachalot_common.events import AccountChanged, PublishResult, SessionEnded, utcnow
+from cachalot_common.guards import SignedIn, session_check
 from cachalot_common.health import broker_check
 from cachalot_common.kafka import build_broker, consumer_options, start_broker, subscribe
 from cachalot_common.logging import setup_logging
@@ -48,6 +49,7 @@ from cachalot_common.topics import ACCOUNTS, POSTS_RESULT, SESSIONS
 from cachalot_queue.api import build_router, on_validation_error
 from cachalot_queue.consumers import subscribe_batch
 from cachalot_queue.dispatch import Granter, Reconciler, Scheduler
+from cachalot_queue.media_library import MediaLibrary
 from cachalot_queue.media_quota import MediaQuota
 from cachalot_queue.metrics import run_depth_sampler
 from cachalot_queue.outbox import OutboxRelay, session_factory
@@ -225,6 +227,10 @@ def create_app(
         lifespan=lifespan,
         readiness={"database": database_check(reader), "broker": broker_check(runtime.broker)},
         tracer_provider=tracer,
+        # Every client route needs the session: checked before a body byte is read.
+        signed_in=[
+            SignedIn(("/api/v1",), session_check(settings.session_secret.get_secret_value()))
+        ],
         description="Post queue: media upload, posts, scheduling, publishing status.",
     )
     app.add_exception_handler(RequestValidationError, on_validation_error)
@@ -240,6 +246,12 @@ def create_app(
         build_router(
             posts=PostService(
                 runtime.factory, reader=runtime.reader, schedule_grace_s=settings.schedule_grace_s
+            ),
+            media=MediaLibrary(
+                runtime.factory,
+                reader=runtime.reader,
+                media_dir=settings.media_dir,
+                quota_bytes=settings.media_quota_bytes,
             ),
             runtime=runtime,
             clock=clock,

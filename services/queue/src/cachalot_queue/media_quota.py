@@ -17,7 +17,9 @@ cannot fill the disk the database and the publishers share.
 A queue killed mid-upload leaves a ``.incoming/<id>.part`` file and a hold:
 :meth:`MediaQuota.sweep` removes part files untouched for ``partial_grace_s``
 that no upload of this process is writing, and holds without a part file, at
-start and then every ``partial_grace_s``.
+start and then every ``partial_grace_s``. The same sweep removes stored videos
+whose row is gone: a client's delete removes the file only after its
+transaction commits, so a queue stopped in between leaves the file to it.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from uuid import UUID
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cachalot_queue.media_store import INCOMING, PART_SUFFIX
+from cachalot_queue.media_store import INCOMING, PART_SUFFIX, stored_id
 from cachalot_queue.tables import Media, MediaReservation
 
 logger = logging.getLogger(__name__)
@@ -63,6 +65,23 @@ class DiskFull(Exception):
         self.free_bytes = free_bytes
         self.reserve_bytes = reserve_bytes
         self.upload_bytes = upload_bytes
+
+
+async def used_bytes(session: AsyncSession, client_id: UUID, *, besides: UUID | None = None) -> int:
+    """Bytes counted against ``client_id``'s quota: stored videos plus uploads in progress.
+
+    ``besides`` leaves out the hold of that upload (the one asking for more).
+    """
+    stored = await session.scalar(
+        select(func.coalesce(func.sum(Media.size), 0)).where(Media.client_id == client_id)
+    )
+    holds = select(func.coalesce(func.sum(MediaReservation.size), 0)).where(
+        MediaReservation.client_id == client_id
+    )
+    if besides is not None:
+        holds = holds.where(MediaReservation.id != besides)
+    held = await session.scalar(holds)
+    return int(stored or 0) + int(held or 0)
 
 
 class MediaQuota:
@@ -109,15 +128,7 @@ class MediaQuota:
                     text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
                     {"key": f"media-quota:{client_id}"},
                 )
-            stored = await session.scalar(
-                select(func.coalesce(func.sum(Media.size), 0)).where(Media.client_id == client_id)
-            )
-            held = await session.scalar(
-                select(func.coalesce(func.sum(MediaReservation.size), 0)).where(
-                    MediaReservation.client_id == client_id, MediaReservation.id != media_id
-                )
-            )
-            used = int(stored or 0) + int(held or 0)
+            used = await used_bytes(session, client_id, besides=media_id)
             if used + size > self.quota_bytes:
                 raise QuotaExceeded(
                     used_bytes=used, quota_bytes=self.quota_bytes, upload_bytes=size
@@ -193,6 +204,9 @@ class MediaQuota:
                     logger.info("removed the partial upload %s left by a stopped queue", stem)
                     continue
                 parts.add(stem)
+        stored = {i: p for p in self._stored_files() if (i := stored_id(p.name)) is not None}
+        # a stored file whose upload has not recorded its row yet still needs its hold
+        parts |= {str(i) for i in stored}
         before = self._clock() - timedelta(seconds=self.partial_grace_s)
         async with self._factory() as session, session.begin():
             rows = await session.scalars(
@@ -201,7 +215,36 @@ class MediaQuota:
             for row in rows:
                 if str(row.id) not in parts and row.id not in self._live:
                     await session.delete(row)
+        await self._sweep_orphans(stored, cutoff)
         return removed
+
+    def _stored_files(self) -> list[Path]:
+        if not self._media_dir.is_dir():
+            return []
+        return [p for p in self._media_dir.iterdir() if p.is_file()]
+
+    async def _sweep_orphans(self, stored: dict[UUID, Path], cutoff: float) -> None:
+        """Remove stored videos whose row is gone (a delete that stopped after its commit).
+
+        A file is left alone while an upload of this process or any queue holds
+        its id (it is renamed into place before its row is written), or while it
+        changed less than ``partial_grace_s`` ago.
+        """
+        candidates = [i for i in stored if i not in self._live]
+        known: set[UUID] = set()
+        async with self._factory() as session:
+            for start in range(0, len(candidates), 500):
+                batch = candidates[start : start + 500]
+                for model in (Media, MediaReservation):
+                    found = await session.scalars(select(model.id).where(model.id.in_(batch)))
+                    known.update(found.all())
+        for media_id in candidates:
+            if media_id in known:
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                if stored[media_id].stat().st_mtime <= cutoff:
+                    stored[media_id].unlink()
+                    logger.info("removed the file of deleted media %s", media_id)
 
     async def run_sweeper(self) -> None:
         """Sweep every ``partial_grace_s`` (at least every second) until cancelled."""

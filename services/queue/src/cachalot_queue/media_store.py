@@ -110,6 +110,30 @@ async def store_upload(
     )
 
 
+def stored_id(name: str) -> UUID | None:
+    """The media id a stored file's name carries (``<id>.mp4``), or None for any other file."""
+    stem, dot, ext = name.partition(".")
+    if not dot or f".{ext}" not in EXTENSIONS.values():
+        return None
+    try:
+        return UUID(stem)
+    except ValueError:
+        return None
+
+
+def remove_files(media_dir: Path, names: list[str]) -> int:
+    """Delete the named files from the media store; how many were there."""
+    removed = 0
+    for name in names:
+        path = media_dir / Path(name).name  # a bare name, never a path out of the store
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        removed += 1
+    return removed
+
+
 def _require_video(head: bytes) -> VideoType:
     kind = sniff(head)
     if kind is None:

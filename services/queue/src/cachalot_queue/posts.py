@@ -9,8 +9,8 @@ A post of another client is simply not found (404), never "forbidden".
 
 from __future__ import annotations
 
-import base64
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -21,22 +21,22 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
+from cachalot_common import platforms
 from cachalot_common.problems import Problem
+from cachalot_queue.paging import read_cursor, write_cursor
 from cachalot_queue.schemas import (
     MediaExport,
     PostCreate,
     PostPublic,
     PostsExport,
+    TargetCreate,
     TargetPublic,
-    TikTokFields,
 )
-from cachalot_queue.states import CANCELLABLE, IN_FLIGHT, PLATFORM_NAMES, Change, account_loss
+from cachalot_queue.states import CANCELLABLE, IN_FLIGHT, Change, account_loss
 from cachalot_queue.tables import Account, Media, Post, Target
 from cachalot_queue.transitions import account_views, announce, apply_change
 
-TIKTOK_MAX_DURATION_S: Final = 600.0
 MAX_SCHEDULE_AHEAD: Final = timedelta(days=366)
-PUBLISHABLE: Final = frozenset({"tiktok", "youtube"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +86,9 @@ class PostService:
             post = await self._build(reading, client_id, body, now)
         try:
             async with self._factory() as session, session.begin():
+                # the video may have been deleted since it was checked; held until commit
+                if await _media_kept(session, client_id, post.media_id) is None:
+                    raise _invalid([_error("media_id", "no such media; it was just deleted")])
                 post.idempotency_key = idempotency_key
                 post.request_hash = digest if idempotency_key else None
                 session.add(post)
@@ -120,7 +123,9 @@ class PostService:
                     _error("Idempotency-Key", "already used with another body", where="header")
                 ],
             )
-        return to_public(post)
+        async with self._reader() as session:
+            gone = await deleted_media(session, [post])
+        return to_public(post, media_deleted=post.media_id in gone)
 
     async def _build(
         self, session: AsyncSession, client_id: UUID, body: PostCreate, now: datetime
@@ -161,7 +166,8 @@ class PostService:
             if account is None:
                 errors.append(_error(f"{where}.account_id", "not one of your connected accounts"))
                 continue
-            name = PLATFORM_NAMES.get(account.platform, account.platform)
+            spec = platforms.find(account.platform)
+            name = platforms.label_of(account.platform)
             if account.status != "connected":
                 message = (
                     f"this {name} account must be reconnected first"
@@ -170,42 +176,15 @@ class PostService:
                 )
                 errors.append(_error(f"{where}.account_id", message))
                 continue
-            if account.platform not in PUBLISHABLE:
+            if spec is None or not spec.publishable:
                 errors.append(
                     _error(f"{where}.account_id", f"publishing to {name} is not supported yet")
                 )
                 continue
-            other = "youtube" if account.platform == "tiktok" else "tiktok"
-            if getattr(item, other) is not None:
-                errors.append(
-                    _error(
-                        f"{where}.{other}",
-                        f"this is a {name} account; put its settings in {where}.{account.platform}",
-                    )
-                )
+            options, problems = _target_options(spec, item, media, where)
+            errors += problems
+            if options is None:
                 continue
-            options: dict[str, Any]
-            if account.platform == "youtube":
-                if item.youtube is None:
-                    errors.append(
-                        _error(
-                            f"{where}.youtube", "required for a YouTube account (title)", "missing"
-                        )
-                    )
-                    continue
-                options = item.youtube.to_options().model_dump(mode="json")
-            else:
-                tiktok = item.tiktok or TikTokFields()
-                options = tiktok.to_options().model_dump(mode="json")
-                duration = media.duration_sec if media is not None else None
-                if duration is not None and duration > TIKTOK_MAX_DURATION_S:
-                    errors.append(
-                        _error(
-                            "media_id",
-                            f"TikTok accepts at most {TIKTOK_MAX_DURATION_S:.0f} s through its "
-                            f"API; this video is {duration:.0f} s",
-                        )
-                    )
             targets.append(
                 Target(
                     id=uuid4(),
@@ -233,16 +212,17 @@ class PostService:
             post = await session.scalar(
                 _with_targets(select(Post)).where(Post.id == post_id, Post.client_id == client_id)
             )
+            gone = await deleted_media(session, [post] if post else [])
         if post is None:
             raise _not_found()
-        return to_public(post)
+        return to_public(post, media_deleted=post.media_id in gone)
 
     async def page(
         self, *, client_id: UUID, limit: int, cursor: str | None
     ) -> tuple[list[PostPublic], str | None]:
         query = _with_targets(select(Post)).where(Post.client_id == client_id)
         if cursor:
-            created_at, last_id = _read_cursor(cursor)
+            created_at, last_id = read_cursor(cursor)
             query = query.where(
                 or_(
                     Post.created_at < created_at,
@@ -252,10 +232,12 @@ class PostService:
         query = query.order_by(Post.created_at.desc(), Post.id.desc()).limit(limit + 1)
         async with self._reader() as session:
             posts = list((await session.scalars(query)).all())
+            gone = await deleted_media(session, posts)
         more = len(posts) > limit
         posts = posts[:limit]
-        next_cursor = _write_cursor(posts[-1]) if more and posts else None
-        return [to_public(p) for p in posts], next_cursor
+        last = posts[-1] if more and posts else None
+        next_cursor = write_cursor(last.created_at, last.id) if last else None
+        return [to_public(p, media_deleted=p.media_id in gone) for p in posts], next_cursor
 
     async def export(self, *, client_id: UUID) -> PostsExport:
         """Every post and video of the client, for its data export."""
@@ -272,8 +254,9 @@ class PostService:
                     select(Media).where(Media.client_id == client_id).order_by(Media.created_at)
                 )
             ).all()
+        kept = {m.id for m in media}
         return PostsExport(
-            posts=[to_public(p) for p in posts],
+            posts=[to_public(p, media_deleted=p.media_id not in kept) for p in posts],
             media=[MediaExport.model_validate(m, from_attributes=True) for m in media],
         )
 
@@ -293,7 +276,8 @@ class PostService:
                     status="cancelled", reason="Cancelled by the client.", code="cancelled"
                 )
                 apply_change(session, target, change, now=now)
-            return to_public(post)
+            gone = await deleted_media(session, [post])
+            return to_public(post, media_deleted=post.media_id in gone)
 
     async def retry(self, *, client_id: UUID, post_id: UUID, now: datetime) -> PostPublic:
         """Queue failed targets again, with a fresh attempt budget.
@@ -302,7 +286,9 @@ class PostService:
         item 2): a target whose account was disconnected, erased or connected
         by someone else since is not. Raises ``Problem`` 404 (no such post of
         this client), 409 with one ``errors`` entry per target that cannot be
-        retried, naming why, when nothing can be.
+        retried, naming why, when nothing can be, and 409 when the post's video
+        was deleted (``DELETE /api/v1/media/{id}`` allows that once the post is
+        finished with it).
         """
         async with self._factory() as session, session.begin():
             post = await self._locked(session, client_id, post_id)
@@ -312,6 +298,16 @@ class PostService:
             retryable = [t for t in failed if lost[t.id] is None]
             if not retryable:
                 raise _cannot_retry(post, lost)
+            # held (FOR SHARE) until commit, so a delete of the video waits for this retry
+            if await _media_kept(session, client_id, post.media_id) is None:
+                raise Problem(
+                    409,
+                    "This post's video was deleted, so it cannot be published again; "
+                    "upload the video again and queue a new post.",
+                    title="Video deleted",
+                    type_="https://cachalot.dev/problems/media-deleted",
+                    media_id=str(post.media_id),
+                )
             for target in retryable:
                 target.budget_start = target.attempt
                 change = Change(status="scheduled", reason="Retry requested.", due_at=now)
@@ -329,6 +325,54 @@ class PostService:
         locked = select(Target).where(Target.post_id == post_id).with_for_update()
         await session.execute(locked.execution_options(populate_existing=True))
         return post
+
+
+async def deleted_media(session: AsyncSession, posts: Sequence[Post]) -> set[UUID]:
+    """The media ids of ``posts`` whose video was deleted (its row is gone)."""
+    wanted = {p.media_id for p in posts}
+    if not wanted:
+        return set()
+    kept = await session.scalars(select(Media.id).where(Media.id.in_(wanted)))
+    return wanted - set(kept.all())
+
+
+async def _media_kept(session: AsyncSession, client_id: UUID, media_id: UUID) -> UUID | None:
+    """``media_id`` if the client still keeps that video, share-locked to the transaction's end."""
+    query = select(Media.id).where(Media.id == media_id, Media.client_id == client_id)
+    return await session.scalar(query.with_for_update(read=True))
+
+
+def _target_options(
+    spec: platforms.PlatformSpec, item: TargetCreate, media: Media | None, where: str
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """The command's options for one target of a publishable platform, and the problems
+    with them, each named the way the client wrote it (``targets[1].youtube``,
+    ``media_id`` when the video does not fit the platform).
+
+    Options are ``None`` when the block is wrong or missing: a block of another
+    platform, or none where the platform requires one (its fields model has
+    required fields). The registry's :meth:`~cachalot_common.platforms.PlatformSpec.check`
+    then holds the options against the video (TikTok: at most 600 s).
+    """
+    for other in platforms.publishable():
+        if other.name != spec.name and item.block(other.name) is not None:
+            message = f"this is a {spec.label} account; put its settings in {where}.{spec.name}"
+            return None, [_error(f"{where}.{other.name}", message)]
+    block = item.block(spec.name) or spec.default_fields()
+    if block is None:
+        needed = ", ".join(spec.required_fields)
+        message = f"required for a {spec.label} account ({needed})"
+        return None, [_error(f"{where}.{spec.name}", message, "missing")]
+    options = block.to_options()
+    problems = [
+        _error(
+            "media_id" if e.field == "media" else f"{where}.{spec.name}.{e.field}",
+            e.message,
+            e.type,
+        )
+        for e in (spec.check(options, media) if media is not None else [])
+    ]
+    return options.model_dump(mode="json"), problems
 
 
 def _with_targets(query: Any) -> Any:
@@ -362,31 +406,11 @@ def _not_found() -> Problem:
     return Problem(404, "No such post.")
 
 
-def _write_cursor(post: Post) -> str:
-    raw = f"{post.created_at.isoformat()}|{post.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _read_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, _, ident = raw.partition("|")
-        value = datetime.fromisoformat(created)
-        if value.tzinfo is None:
-            raise ValueError("naive")
-        return value, UUID(ident)
-    except ValueError as error:
-        raise Problem(
-            422,
-            "Invalid input: cursor.",
-            errors=[_error("cursor", "not a cursor this API gave out", where="query")],
-        ) from error
-
-
-def to_public(post: Post) -> PostPublic:
+def to_public(post: Post, *, media_deleted: bool = False) -> PostPublic:
     return PostPublic(
         id=post.id,
         media_id=post.media_id,
+        media_deleted=media_deleted,
         scheduled_at=post.scheduled_at,
         created_at=post.created_at,
         targets=[

@@ -32,6 +32,7 @@ from typing import Final
 from uuid import UUID
 
 from cachalot_common.events import AccountEventType, PublishResult, TargetStatus
+from cachalot_common.platforms import label_of
 
 ALLOWED: Final[dict[TargetStatus, frozenset[TargetStatus]]] = {
     "scheduled": frozenset({"dispatched", "paused", "cancelled"}),
@@ -49,14 +50,12 @@ CANCELLABLE: Final = frozenset({"scheduled", "paused"})
 LOST_WITH_ACCOUNT: Final = frozenset({"scheduled", "paused", "failed"})
 """Targets cancelled as soon as their account is lost (in-flight ones: at their result)."""
 TERMINAL: Final = frozenset({"published", "cancelled"})
-
-PLATFORM_NAMES: Final = {
-    "tiktok": "TikTok",
-    "youtube": "YouTube",
-    "instagram": "Instagram",
-    "vk": "VK",
-    "telegram": "Telegram",
-}
+NEEDS_MEDIA: Final[frozenset[TargetStatus]] = frozenset(
+    {"scheduled", "dispatched", "publishing", "paused"}
+)
+"""States in which a target may still read its video: while one of a post's targets is in
+one, the video cannot be deleted. The others (published, cancelled, failed) are final
+for the file; a failed target whose video was deleted cannot be retried."""
 
 
 def can_move(current: TargetStatus, new: TargetStatus) -> bool:
@@ -191,7 +190,7 @@ def _on_result(
 ) -> Change | None:
     if result.attempt != target.attempt or target.status not in IN_FLIGHT:
         return None
-    name = PLATFORM_NAMES.get(target.platform, target.platform)
+    name = label_of(target.platform)
     if result.type == "progress":
         sent = result.bytes_sent
         if target.status == "publishing" and (sent is None or sent <= (target.bytes_sent or -1)):

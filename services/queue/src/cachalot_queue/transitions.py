@@ -15,12 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cachalot_common.events import NotifyRequested, PostStatusChanged, TargetStatus
+from cachalot_common.platforms import label_of
 from cachalot_common.topics import NOTIFY, POSTS_STATUS, Platform
 from cachalot_queue.metrics import FAILURES, RETRIES, count_on_commit
 from cachalot_queue.outbox import enqueue
 from cachalot_queue.states import (
     IN_FLIGHT,
-    PLATFORM_NAMES,
     AccountView,
     Change,
     TargetState,
@@ -124,7 +124,7 @@ def announce(
         ),
     )
     if change.notify_operator:
-        name = PLATFORM_NAMES.get(target.platform, target.platform)
+        name = label_of(target.platform)
         text = (
             f"{name} post failed for good.\n"
             f"post {target.post_id}, target {target.id}, account {target.account_id}\n"

@@ -18,6 +18,9 @@ async def test_every_route_refuses_a_request_without_a_session(queue: QueueServe
     async with httpx.AsyncClient(base_url=queue.base_url) as anonymous:
         for method, path in [
             ("POST", "/api/v1/media"),
+            ("GET", "/api/v1/media"),
+            ("GET", "/api/v1/media/usage"),
+            ("DELETE", f"/api/v1/media/{uuid.uuid4()}"),
             ("POST", "/api/v1/posts"),
             ("GET", "/api/v1/posts"),
             ("GET", "/api/v1/posts/export"),
@@ -62,7 +65,9 @@ async def test_a_chunked_upload_without_length_is_streamed_too(queue: QueueServe
         for start in range(0, len(data), 1000):
             yield data[start : start + 1000]
 
-    response = await client.http.post("/api/v1/media", content=chunks())
+    response = await client.http.post(
+        "/api/v1/media", content=chunks(), headers={"Content-Type": "video/mp4"}
+    )
     assert response.status_code == 201, response.text
     assert response.json()["sha256"] == hashlib.sha256(data).hexdigest()
 
@@ -75,7 +80,8 @@ async def test_a_video_over_the_size_cap_is_refused_with_413_and_nothing_is_kept
     cap = queue.runtime.settings.max_media_bytes
     before = set(queue.runtime.settings.media_dir.rglob("*"))
 
-    declared = await client.http.post("/api/v1/media", content=head + bytes(cap))
+    mp4 = {"Content-Type": "video/mp4"}
+    declared = await client.http.post("/api/v1/media", content=head + bytes(cap), headers=mp4)
     assert declared.status_code == 413
     assert declared.headers["content-type"] == "application/problem+json"
 
@@ -84,7 +90,7 @@ async def test_a_video_over_the_size_cap_is_refused_with_413_and_nothing_is_kept
         for _ in range(cap // 65536 + 2):
             yield bytes(65536)
 
-    streamed = await client.http.post("/api/v1/media", content=endless())
+    streamed = await client.http.post("/api/v1/media", content=endless(), headers=mp4)
     assert streamed.status_code == 413
     assert set(queue.runtime.settings.media_dir.rglob("*")) == before
 
@@ -161,6 +167,10 @@ def _cases(media: str, yt: str, tt: str) -> list[tuple[dict[str, Any], str]]:
             body(targets=[{"account_id": tt, "tiktok": {"privacy_level": "EVERYONE"}}]),
             "targets[0].tiktok.privacy_level",
         ),
+        (
+            body(targets=[{"account_id": tt, "tiktok": {"video_cover_timestamp_ms": 5000}}]),
+            "targets[0].tiktok.video_cover_timestamp_ms",
+        ),
         (body(targets=[{"account_id": yt}]), "targets[0].youtube"),
         (body(targets=[{"account_id": yt, "tiktok": {}}]), "targets[0].tiktok"),
         (body(targets=[{"account_id": str(uuid.uuid4())}]), "targets[0].account_id"),
@@ -186,6 +196,48 @@ async def test_every_bad_input_gets_a_422_naming_its_field(queue: QueueServer) -
         assert response.headers["content-type"] == "application/problem+json"
         assert field in [e["field"] for e in problem["errors"]], (field, problem)
         assert field in problem["detail"]
+
+
+async def test_a_video_longer_than_tiktok_takes_is_refused_for_tiktok_but_not_for_youtube(
+    queue: QueueServer,
+) -> None:
+    client = queue.client()
+    youtube = await client.account("youtube")
+    tiktok = await client.account("tiktok")
+    media = await client.upload("long-601s.mp4")
+    assert media["duration_sec"] == pytest.approx(601, abs=1)
+
+    refused = await client.post({"media_id": media["id"], "targets": [{"account_id": str(tiktok)}]})
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"] == [
+        {
+            "field": "media_id",
+            "in": "body",
+            "message": "TikTok accepts at most 600 s through its API; this video is 601 s",
+            "type": "value_error",
+        }
+    ]
+    taken = await client.post(
+        {
+            "media_id": media["id"],
+            "targets": [{"account_id": str(youtube), "youtube": {"title": "long"}}],
+        }
+    )
+    assert taken.status_code == 201, taken.text
+
+
+async def test_an_account_of_a_platform_not_yet_publishable_cannot_be_targeted(
+    queue: QueueServer,
+) -> None:
+    client = queue.client()
+    instagram = await client.account("instagram")
+    media = await client.upload()
+    response = await client.post(
+        {"media_id": media["id"], "targets": [{"account_id": str(instagram)}]}
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "targets[0].account_id"
+    assert response.json()["errors"][0]["message"] == "publishing to Instagram is not supported yet"
 
 
 async def test_an_account_that_needs_reconnecting_cannot_be_targeted(queue: QueueServer) -> None:

@@ -26,6 +26,7 @@ from cachalot_testing.processes import ServiceProcess
 pytestmark = pytest.mark.integration
 
 VIDEO = (FIXTURES / "tiny.mp4").read_bytes()
+VIDEO_TYPE = {"Content-Type": "video/mp4"}
 QUOTA = 2 * len(VIDEO) + len(VIDEO) // 2  # two tiny videos fit, a third does not
 
 
@@ -116,14 +117,16 @@ async def test_an_upload_past_the_quota_with_its_length_is_refused_before_anythi
     await client.upload()
     before = files_of(quota_queue)
 
-    third = await client.http.post("/api/v1/media", content=VIDEO)
+    third = await client.http.post("/api/v1/media", content=VIDEO, headers=VIDEO_TYPE)
 
     assert_quota_problem(third, used=2 * len(VIDEO), upload=len(VIDEO))
     assert files_of(quota_queue) == before
     assert await holds_of(quota_queue, client.id) == 0
     assert await media_of(quota_queue, client.id) == 2
     # another client has a quota of its own
-    assert (await quota_queue.client().http.post("/api/v1/media", content=VIDEO)).status_code == 201
+    assert (
+        await quota_queue.client().http.post("/api/v1/media", content=VIDEO, headers=VIDEO_TYPE)
+    ).status_code == 201
 
 
 async def test_a_chunked_upload_past_the_quota_is_refused_while_it_streams(
@@ -138,7 +141,7 @@ async def test_a_chunked_upload_past_the_quota_is_refused_while_it_streams(
         for start in range(0, len(VIDEO), 1000):
             yield VIDEO[start : start + 1000]
 
-    third = await client.http.post("/api/v1/media", content=chunks())
+    third = await client.http.post("/api/v1/media", content=chunks(), headers=VIDEO_TYPE)
 
     assert third.status_code == 413, third.text
     problem = third.json()
@@ -156,7 +159,7 @@ async def test_a_chunked_upload_that_fits_the_quota_is_kept(quota_queue: QueueSe
         for start in range(0, len(VIDEO), 1000):
             yield VIDEO[start : start + 1000]
 
-    response = await client.http.post("/api/v1/media", content=chunks())
+    response = await client.http.post("/api/v1/media", content=chunks(), headers=VIDEO_TYPE)
 
     assert response.status_code == 201, response.text
     assert await holds_of(quota_queue, client.id) == 0
@@ -176,11 +179,13 @@ async def test_two_parallel_uploads_cannot_both_slip_past_the_quota(
 
     first = asyncio.create_task(
         client.http.post(
-            "/api/v1/media", content=slow(), headers={"Content-Length": str(len(VIDEO))}
+            "/api/v1/media",
+            content=slow(),
+            headers={**VIDEO_TYPE, "Content-Length": str(len(VIDEO))},
         )
     )
     await eventually(lambda: holds_of(quota_queue, client.id), timeout=10)
-    second = await client.http.post("/api/v1/media", content=VIDEO)
+    second = await client.http.post("/api/v1/media", content=VIDEO, headers=VIDEO_TYPE)
     release.set()
 
     assert_quota_problem(second, used=2 * len(VIDEO), upload=len(VIDEO))
@@ -195,7 +200,7 @@ async def test_an_upload_that_would_eat_the_disk_reserve_is_refused_with_507(
     client = full_disk_queue.client()
     before = files_of(full_disk_queue)
 
-    response = await client.http.post("/api/v1/media", content=VIDEO)
+    response = await client.http.post("/api/v1/media", content=VIDEO, headers=VIDEO_TYPE)
 
     assert response.status_code == 507, response.text
     assert response.headers["content-type"] == "application/problem+json"

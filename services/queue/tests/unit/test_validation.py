@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from pydantic import ValidationError
 
+from cachalot_common import platforms
+from cachalot_common.platforms.tiktok import TikTokFields, utf16_units
+from cachalot_common.platforms.youtube import YouTubeFields, youtube_tags_length
 from cachalot_queue.api import field_path
-from cachalot_queue.schemas import TikTokFields, YouTubeFields, utf16_units, youtube_tags_length
+from cachalot_queue.schemas import TargetCreate
 
 
 def test_tiktok_counts_caption_length_in_utf16_units() -> None:
@@ -43,3 +48,16 @@ def test_youtube_tags_count_quotes_and_commas() -> None:
 def test_field_paths_read_the_way_the_client_wrote_them() -> None:
     assert field_path(["targets", 1, "youtube", "title"]) == "targets[1].youtube.title"
     assert field_path(["media_id"]) == "media_id"
+
+
+def test_a_target_takes_one_optional_block_per_publishable_platform_of_the_registry() -> None:
+    fields = TargetCreate.model_fields
+    assert list(fields) == ["account_id", *(s.name for s in platforms.publishable())]
+    for spec in platforms.publishable():
+        assert fields[spec.name].annotation == (spec.fields | None)
+        assert fields[spec.name].default is None
+    target = TargetCreate.model_validate({"account_id": str(uuid.uuid4()), "tiktok": {}})
+    assert target.block("tiktok") == TikTokFields()
+    assert target.block("youtube") is None
+    with pytest.raises(ValidationError):  # connectable, not publishable: no block for it yet
+        TargetCreate.model_validate({"account_id": str(uuid.uuid4()), "instagram": {}})

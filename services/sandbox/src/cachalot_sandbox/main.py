@@ -43,6 +43,8 @@ def create_app(settings: SandboxSettings) -> FastAPI:
     app = create_service_app(
         title="cachalot-sandbox",
         settings=settings,
+        # A fake of the platforms keeps their rules (form posts, raw uploads), not ours.
+        guarded=False,
         description="Local fakes of Telegram, TikTok, Google/YouTube, Instagram and VK.",
     )
     app.include_router(tokens.create_router())

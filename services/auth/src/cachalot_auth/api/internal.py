@@ -18,8 +18,9 @@ from cachalot_auth.leasing import AccountNotFound, LeaseForbidden, LeaseRefused,
 from cachalot_auth.providers.base import PlatformUnavailable
 from cachalot_auth.service_tokens import TokenReplayed
 from cachalot_common.crypto import TokenDecryptionError
-from cachalot_common.problems import Problem
+from cachalot_common.problems import Problem, problem_responses
 from cachalot_common.service_auth import ServiceAuthError, ServiceIdentity, verify_service_token
+from cachalot_common.untrusted import StrictJsonRoute
 
 logger = logging.getLogger(__name__)
 
@@ -71,9 +72,12 @@ CallerDep = Annotated[ServiceIdentity, Depends(caller)]
 
 
 def create_router() -> APIRouter:
-    router = APIRouter(prefix="/internal/v1", tags=["internal"])
+    router = APIRouter(prefix="/internal/v1", tags=["internal"], route_class=StrictJsonRoute)
 
-    @router.post("/accounts/{account_id}/lease")
+    @router.post(
+        "/accounts/{account_id}/lease",
+        responses=problem_responses(401, 404, 409, 422, 500, 503),
+    )
     async def lease(
         account_id: str, body: LeaseIn, who: CallerDep, svc: ServicesDep
     ) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import re
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
@@ -16,10 +16,12 @@ from cachalot_auth.browser_binding import cookie_name, safe_next
 from cachalot_auth.clients import ChannelRefused, NotFound, NotSignedIn
 from cachalot_auth.posts_archive import PostsUnavailable
 from cachalot_auth.signin import SignInFailed
-from cachalot_common.problems import Problem
+from cachalot_common import platforms
+from cachalot_common.problems import Problem, problem_responses
 from cachalot_common.sessions import COOKIE_NAME, Session
+from cachalot_common.untrusted import StrictJsonRoute
 
-SIGN_IN_PLATFORMS = ("tiktok", "youtube", "instagram", "vk", "telegram")
+SIGN_IN_PLATFORMS = platforms.names()
 
 logger = logging.getLogger(__name__)
 
@@ -78,13 +80,47 @@ def _not_signed_in() -> Problem:
     return Problem(401, "Sign in first.", type_="https://cachalot.dev/problems/not-signed-in")
 
 
+PlatformPath = Annotated[
+    str,
+    Path(
+        description="The platform to sign in with (any other name is a 404).",
+        json_schema_extra={"enum": list(SIGN_IN_PLATFORMS)},
+    ),
+]
+# What the platforms send back to the callback (read from the query as a whole,
+# since each platform sends its own set): documented so clients and fuzzers see it.
+_CALLBACK_QUERY = [
+    {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+    for name in (
+        "state",
+        "code",
+        "error",
+        "error_description",
+        "scopes",
+        "device_id",
+        *("id", "first_name", "last_name", "username", "photo_url", "auth_date", "hash"),
+    )
+]
+_TO_CONSENT: dict[int | str, dict[str, Any]] = {
+    302: {"description": "To the platform's consent page (or Telegram's widget)."}
+}
+_TO_DASHBOARD: dict[int | str, dict[str, Any]] = {
+    302: {"description": "To our dashboard, signed in or with `auth_error`."}
+}
+
+
 def create_router(svc: Services) -> APIRouter:
-    router = APIRouter(prefix="/api/v1")
+    router = APIRouter(prefix="/api/v1", route_class=StrictJsonRoute)
     limited = [Depends(svc.rate_limit)]
 
-    @router.get("/auth/{platform}/login", dependencies=limited, tags=["sign-in"])
+    @router.get(
+        "/auth/{platform}/login",
+        dependencies=limited,
+        tags=["sign-in"],
+        responses={**_TO_CONSENT, **problem_responses(404, 422, 429)},
+    )
     async def login(
-        platform: str, svc: ServicesDep, session: SessionDep, next: str | None = None
+        platform: PlatformPath, svc: ServicesDep, session: SessionDep, next: str | None = None
     ) -> Response:
         """302 to the platform's consent page, bound to this browser for 10 minutes."""
         platform = _platform(platform)
@@ -112,9 +148,15 @@ def create_router(svc: Services) -> APIRouter:
         )
         return response
 
-    @router.get("/auth/{platform}/callback", dependencies=limited, tags=["sign-in"])
+    @router.get(
+        "/auth/{platform}/callback",
+        dependencies=limited,
+        tags=["sign-in"],
+        responses={**_TO_DASHBOARD, **problem_responses(404, 429)},
+        openapi_extra={"parameters": _CALLBACK_QUERY},
+    )
     async def callback(
-        platform: str, request: Request, svc: ServicesDep, session: SessionDep
+        platform: PlatformPath, request: Request, svc: ServicesDep, session: SessionDep
     ) -> Response:
         """Finish sign-in: session cookie, then 302 to our own dashboard only."""
         platform = _platform(platform)
@@ -154,14 +196,14 @@ def create_router(svc: Services) -> APIRouter:
         response.delete_cookie(COOKIE_NAME, path="/")
         return response
 
-    @router.get("/me", tags=["client"])
+    @router.get("/me", tags=["client"], responses=problem_responses(401))
     async def me(svc: ServicesDep, session: SessionDep) -> dict[str, Any]:
         try:
             return await svc.clients.me(session)
         except NotSignedIn:
             raise _not_signed_in() from None
 
-    @router.post("/me/consent", tags=["client"])
+    @router.post("/me/consent", tags=["client"], responses=problem_responses(401, 422))
     async def consent(body: ConsentIn, svc: ServicesDep, session: SessionDep) -> dict[str, Any]:
         """Confirm 18+ and give an email; accounts cannot be used before this."""
         if not body.adult:
@@ -175,7 +217,7 @@ def create_router(svc: Services) -> APIRouter:
         except NotSignedIn:
             raise _not_signed_in() from None
 
-    @router.get("/me/export", tags=["client"])
+    @router.get("/me/export", tags=["client"], responses=problem_responses(401, 503))
     async def export(request: Request, svc: ServicesDep, session: SessionDep) -> dict[str, Any]:
         """Everything CACHALOT holds of the client: this service's part and the queue's."""
         try:
@@ -193,7 +235,7 @@ def create_router(svc: Services) -> APIRouter:
             ) from None
         return archive
 
-    @router.delete("/me", status_code=204, tags=["client"])
+    @router.delete("/me", status_code=204, tags=["client"], responses=problem_responses(401))
     async def erase(svc: ServicesDep, session: SessionDep) -> Response:
         try:
             await svc.clients.erase(session)
@@ -203,14 +245,19 @@ def create_router(svc: Services) -> APIRouter:
         response.delete_cookie(COOKIE_NAME, path="/")
         return response
 
-    @router.get("/accounts", tags=["accounts"])
+    @router.get("/accounts", tags=["accounts"], responses=problem_responses(401))
     async def accounts(svc: ServicesDep, session: SessionDep) -> list[dict[str, Any]]:
         try:
             return await svc.clients.accounts(session)
         except NotSignedIn:
             raise _not_signed_in() from None
 
-    @router.delete("/accounts/{account_id}", status_code=204, tags=["accounts"])
+    @router.delete(
+        "/accounts/{account_id}",
+        status_code=204,
+        tags=["accounts"],
+        responses=problem_responses(401, 404),
+    )
     async def disconnect(account_id: str, svc: ServicesDep, session: SessionDep) -> Response:
         try:
             await svc.clients.disconnect(session, account_id)
@@ -220,7 +267,9 @@ def create_router(svc: Services) -> APIRouter:
             raise Problem(404, "No such account.") from None
         return Response(status_code=204)
 
-    @router.post("/accounts/telegram/channel", tags=["accounts"])
+    @router.post(
+        "/accounts/telegram/channel", tags=["accounts"], responses=problem_responses(401, 422)
+    )
     async def link_channel(
         body: ChannelIn, svc: ServicesDep, session: SessionDep
     ) -> dict[str, Any]:

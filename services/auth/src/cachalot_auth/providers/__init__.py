@@ -11,10 +11,10 @@ from cachalot_auth.settings import AuthSettings
 
 
 def build_providers(settings: AuthSettings, http: HttpCaller) -> dict[str, Provider]:
-    """Every OAuth platform keyed by its ``Platform`` name."""
+    """Every OAuth platform (registry ``sign_in == "oauth"``) keyed by its platform name."""
     s = settings
-    return {
-        "tiktok": TikTok(
+    built: tuple[Provider, ...] = (
+        TikTok(
             http,
             client_key=s.tiktok_client_key,
             client_secret=s.tiktok_client_secret.get_secret_value(),
@@ -22,7 +22,7 @@ def build_providers(settings: AuthSettings, http: HttpCaller) -> dict[str, Provi
             api_base=s.tiktok_api_base,
             pkce_encoding=s.tiktok_pkce_encoding,
         ),
-        "youtube": Google(
+        Google(
             http,
             client_id=s.google_client_id,
             client_secret=s.google_client_secret.get_secret_value(),
@@ -30,7 +30,7 @@ def build_providers(settings: AuthSettings, http: HttpCaller) -> dict[str, Provi
             token_base=s.google_token_base,
             api_base=s.youtube_api_base,
         ),
-        "instagram": Instagram(
+        Instagram(
             http,
             client_id=s.instagram_client_id,
             client_secret=s.instagram_client_secret.get_secret_value(),
@@ -38,5 +38,6 @@ def build_providers(settings: AuthSettings, http: HttpCaller) -> dict[str, Provi
             token_base=s.instagram_token_url_base(),
             api_base=s.instagram_api_base,
         ),
-        "vk": VK(http, client_id=s.vk_client_id, auth_base=s.vk_auth_base),
-    }
+        VK(http, client_id=s.vk_client_id, auth_base=s.vk_auth_base),
+    )
+    return {provider.name: provider for provider in built}

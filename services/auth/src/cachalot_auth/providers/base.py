@@ -101,6 +101,9 @@ class Provider(Protocol):
     required_scopes: tuple[str, ...]
     uses_pkce: bool
     pkce_encoding: Literal["hex", "base64url"]
+    self_renewing: bool
+    """The access token is long-lived and renewed with itself, there is no refresh token
+    (Instagram's 60-day token): the background refresher renews it before it expires."""
 
     def authorize_url(
         self, *, state: str, pkce: Pkce | None, redirect_uri: str, reconsent: bool

@@ -30,6 +30,7 @@ class Google(ConfidentialClient):
     required_scopes: tuple[str, ...] = (UPLOAD,)
     uses_pkce: bool = True
     pkce_encoding: Literal["hex", "base64url"] = "base64url"
+    self_renewing: bool = False
 
     def authorize_url(
         self, *, state: str, pkce: Pkce | None, redirect_uri: str, reconsent: bool

@@ -33,6 +33,7 @@ class Instagram(ConfidentialClient):
     required_scopes: tuple[str, ...] = SCOPES
     uses_pkce: bool = False
     pkce_encoding: Literal["hex", "base64url"] = "base64url"
+    self_renewing: bool = True
 
     def authorize_url(
         self, *, state: str, pkce: Pkce | None, redirect_uri: str, reconsent: bool

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import httpx
 
 from cachalot_auth.providers.base import HttpCaller, PlatformOAuthError
+from cachalot_common.untrusted import same_secret
 
 WIDGET_FIELDS = ("id", "first_name", "last_name", "username", "photo_url", "auth_date")
 
@@ -38,7 +39,7 @@ def verify_widget(data: Mapping[str, str], *, bot_token: str, max_age_s: int) ->
     check = "\n".join(f"{k}={fields[k]}" for k in sorted(fields))
     secret = hashlib.sha256(bot_token.encode()).digest()
     expected = hmac.new(secret, check.encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, received.lower()):
+    if not same_secret(received.lower(), expected):
         raise PlatformOAuthError(
             "invalid_signature", "Telegram login data is not signed by Telegram"
         )

@@ -28,6 +28,7 @@ class TikTok:
     name: str = "tiktok"
     required_scopes: tuple[str, ...] = SCOPES
     uses_pkce: bool = True
+    self_renewing: bool = False
 
     def __init__(
         self,

@@ -29,6 +29,7 @@ class VK:
     required_scopes: tuple[str, ...] = ("wall", "video")
     uses_pkce: bool = True
     pkce_encoding: Literal["hex", "base64url"] = "base64url"
+    self_renewing: bool = False
 
     def __init__(self, http: HttpCaller, *, client_id: str, auth_base: str) -> None:
         self._http = http

@@ -8,13 +8,13 @@ rotate them. Replaying a used code revokes what it produced (switch
 
 from __future__ import annotations
 
-import hmac
 import re
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from cachalot_common.untrusted import same_secret
 from cachalot_sandbox.google_auth.users import (
     EMAIL,
     ISSUER,
@@ -172,7 +172,7 @@ def oauth_router(settings: SandboxSettings) -> APIRouter:
 
     def check_client(request: Request, form: dict[str, str]) -> str:
         given_id, given_secret = client_credentials(request, form)
-        if given_id != client_id or not hmac.compare_digest(given_secret, secret):
+        if given_id != client_id or not same_secret(given_secret, secret):
             raise invalid_client("Unauthorized")
         return given_id
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import re
 import secrets
 import time
@@ -11,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from cachalot_common.untrusted import same_secret
 from cachalot_sandbox.oauthkit.consent import (
     AuthorizeRequest,
     ConsentFlow,
@@ -150,7 +150,7 @@ def api_router(settings: SandboxSettings) -> APIRouter:
         return await authorize(request, flow)
 
     def check_secret(given: str | None) -> None:
-        if not hmac.compare_digest(given or "", secret):
+        if not same_secret(given, secret):
             raise invalid_client("Error validating client secret.")
 
     def issue(grant: Grant, kind: str) -> IssuedToken:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import re
 from typing import Literal
+
+from cachalot_common.untrusted import same_secret
 
 Encoding = Literal["hex", "base64url"]
 
@@ -37,4 +38,4 @@ def verify(verifier: str, challenge: str, *, method: str, encoding: Encoding) ->
     if not valid_verifier(verifier):
         return False
     expected = challenge_for(verifier, method=method, encoding=encoding)
-    return hmac.compare_digest(expected, challenge)
+    return same_secret(challenge, expected)

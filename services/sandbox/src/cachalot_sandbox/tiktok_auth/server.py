@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hmac
 import re
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from cachalot_common.untrusted import same_secret
 from cachalot_sandbox.oauthkit import pkce
 from cachalot_sandbox.oauthkit.consent import (
     AuthorizeRequest,
@@ -175,8 +175,8 @@ def api_router(settings: SandboxSettings) -> APIRouter:
         return await authorize(request, flow)
 
     def check_client(form: dict[str, str]) -> None:
-        if form.get("client_key") != settings.tiktok_client_key or not hmac.compare_digest(
-            form.get("client_secret", ""), secret
+        if form.get("client_key") != settings.tiktok_client_key or not same_secret(
+            form.get("client_secret"), secret
         ):
             raise invalid_client("client_key or client_secret is invalid.")
 

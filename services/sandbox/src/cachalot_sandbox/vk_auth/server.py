@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import re
 import secrets
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from cachalot_common.untrusted import same_secret
 from cachalot_sandbox.oauthkit import pkce
 from cachalot_sandbox.oauthkit.consent import (
     AuthorizeRequest,
@@ -154,7 +154,7 @@ def api_router(settings: SandboxSettings) -> APIRouter:
     def check_client(form: dict[str, str]) -> None:
         if form.get("client_id") != client_id:
             raise invalid_client("Unknown client_id.")
-        if "client_secret" in form and not hmac.compare_digest(form["client_secret"], secret):
+        if "client_secret" in form and not same_secret(form["client_secret"], secret):
             raise invalid_client("client_secret is invalid.")
 
     def tokens(grant: Grant, state: str) -> JSONResponse:

@@ -1,0 +1,85 @@
+"""The platform registry: every platform described once (STYLE.md, issue 9 item 2).
+
+Services ask the registry instead of comparing names: ``get(account.platform)``
+for a label, whether posts may target it, the block a target takes, the
+checks of a video against it, its publish topic and its publisher's service
+name. Adding a platform is one :class:`PlatformSpec` here (in its own module
+once it is publishable, with its fields model and checks) plus its options
+model in :mod:`cachalot_common.events` and its name in
+:data:`cachalot_common.topics.Platform`; a unit test fails until the three
+agree.
+
+Instagram, VK and Telegram can be connected but not yet published to:
+their specs have no fields model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+from cachalot_common.platforms import tiktok, youtube
+from cachalot_common.platforms.spec import (
+    FieldError,
+    Limits,
+    MediaFacts,
+    PlatformFields,
+    PlatformSpec,
+    SignIn,
+)
+
+__all__ = [
+    "REGISTRY",
+    "FieldError",
+    "Limits",
+    "MediaFacts",
+    "PlatformFields",
+    "PlatformSpec",
+    "SignIn",
+    "find",
+    "get",
+    "label_of",
+    "names",
+    "publishable",
+]
+
+REGISTRY: Final[Mapping[str, PlatformSpec]] = MappingProxyType(
+    {
+        spec.name: spec
+        for spec in (
+            tiktok.SPEC,
+            youtube.SPEC,
+            PlatformSpec(name="instagram", label="Instagram"),
+            PlatformSpec(name="vk", label="VK"),
+            PlatformSpec(name="telegram", label="Telegram", sign_in="widget"),
+        )
+    }
+)
+"""name → spec, in the order people see platforms listed."""
+
+
+def get(name: str) -> PlatformSpec:
+    """The spec of ``name``; raises ``KeyError`` for a name that is not a platform."""
+    return REGISTRY[name]
+
+
+def find(name: str) -> PlatformSpec | None:
+    """The spec of ``name``, or ``None`` for a name that is not a platform."""
+    return REGISTRY.get(name)
+
+
+def label_of(name: str) -> str:
+    """The name people read ("TikTok"); an unknown name is shown as it is."""
+    spec = REGISTRY.get(name)
+    return spec.label if spec is not None else name
+
+
+def names() -> tuple[str, ...]:
+    """Every platform's name, in registry order."""
+    return tuple(REGISTRY)
+
+
+def publishable() -> tuple[PlatformSpec, ...]:
+    """The platforms posts may target today, in registry order."""
+    return tuple(s for s in REGISTRY.values() if s.publishable)

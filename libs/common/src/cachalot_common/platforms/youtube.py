@@ -1,0 +1,85 @@
+"""YouTube: ``videos.insert`` with a resumable upload.
+
+Limits (shared/reference/platforms.md, YouTube): title 1–100 characters
+without ``<``/``>``; description at most 5000 bytes without ``<``/``>``;
+tags at most 500 characters in total, counted YouTube's way
+(:func:`youtube_tags_length`). A title is required, so the block is too.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+from pydantic import Field, field_validator
+
+from cachalot_common.events import YouTubeOptions
+from cachalot_common.platforms.spec import PlatformFields, PlatformSpec
+
+YOUTUBE_TITLE_MAX: Final = 100
+YOUTUBE_DESCRIPTION_MAX_BYTES: Final = 5000
+YOUTUBE_TAGS_MAX_CHARS: Final = 500
+
+
+def youtube_tags_length(tags: list[str]) -> int:
+    """YouTube's count: a tag with a space is quoted, and tags are comma-joined."""
+    return sum(len(t) + (2 if " " in t else 0) for t in tags) + max(0, len(tags) - 1)
+
+
+class YouTubeFields(PlatformFields):
+    """YouTube snippet and status for one target."""
+
+    title: str = Field(description="1–100 characters, no '<' or '>'.")
+    description: str = Field(default="", description="≤ 5000 bytes (UTF-8), no '<' or '>'.")
+    tags: list[str] = Field(default_factory=list, description="≤ 500 characters in total.")
+    category_id: str = Field(default="22", pattern=r"^[0-9]{1,4}$")
+    privacy_status: Literal["public", "unlisted", "private"] = "private"
+    made_for_kids: bool = False
+
+    @field_validator("title")
+    @classmethod
+    def _title_fits(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("a YouTube title is required")
+        if len(value) > YOUTUBE_TITLE_MAX:
+            raise ValueError(
+                f"YouTube titles are at most {YOUTUBE_TITLE_MAX} characters; this one is "
+                f"{len(value)}"
+            )
+        if "<" in value or ">" in value:
+            raise ValueError("YouTube titles may not contain '<' or '>'")
+        return value
+
+    @field_validator("description")
+    @classmethod
+    def _description_fits(cls, value: str) -> str:
+        size = len(value.encode())
+        if size > YOUTUBE_DESCRIPTION_MAX_BYTES:
+            raise ValueError(
+                f"YouTube descriptions are at most {YOUTUBE_DESCRIPTION_MAX_BYTES} bytes; "
+                f"this one is {size}"
+            )
+        if "<" in value or ">" in value:
+            raise ValueError("YouTube descriptions may not contain '<' or '>'")
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _tags_fit(cls, value: list[str]) -> list[str]:
+        tags = [t.strip() for t in value]
+        if any(not t for t in tags):
+            raise ValueError("tags may not be empty")
+        if any("<" in t or ">" in t for t in tags):
+            raise ValueError("YouTube tags may not contain '<' or '>'")
+        total = youtube_tags_length(tags)
+        if total > YOUTUBE_TAGS_MAX_CHARS:
+            raise ValueError(
+                f"YouTube allows {YOUTUBE_TAGS_MAX_CHARS} characters of tags in total; "
+                f"these are {total}"
+            )
+        return tags
+
+    def to_options(self) -> YouTubeOptions:
+        return YouTubeOptions(**self.model_dump())
+
+
+SPEC: Final = PlatformSpec(name="youtube", label="YouTube", fields=YouTubeFields)

@@ -1,0 +1,69 @@
+"""The schemathesis helper finds what it should: 5xx, undocumented answers, odd headers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import uvicorn
+from fastapi import FastAPI, Header, Request
+
+from cachalot_common.app import create_service_app
+from cachalot_common.problems import Problem, problem_responses
+from cachalot_common.settings import ServiceSettings
+from cachalot_testing.fuzz import fuzz_service
+from cachalot_testing.ports import free_port
+
+
+def _app() -> FastAPI:
+    app = create_service_app(title="fuzzed", settings=ServiceSettings())
+
+    @app.get("/things/{number}", responses=problem_responses(404, 422))
+    async def thing(number: int) -> dict[str, int]:
+        if number == 0:
+            raise Problem(404, "No such thing.")
+        return {"number": 100 // (number % 7)}  # a 5xx whenever number is a multiple of 7
+
+    @app.get("/undocumented", responses=problem_responses(422))
+    async def undocumented(flag: bool = False) -> dict[str, bool]:
+        if flag:
+            raise Problem(409, "A status the document does not list.")
+        return {"flag": flag}
+
+    @app.get("/greeting")
+    async def greeting(request: Request, x_name: str | None = Header(default=None)) -> str:
+        request.headers.get("accept-language", "").encode("ascii")  # 500 on non-ASCII
+        return "hello"
+
+    return app
+
+
+@pytest.fixture(scope="module")
+async def base_url() -> AsyncIterator[str]:
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(_app(), host="127.0.0.1", port=port, log_config=None))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await task
+
+
+async def test_the_helper_reports_5xx_undocumented_statuses_and_non_ascii_header_faults(
+    base_url: str,
+) -> None:
+    report = await asyncio.to_thread(fuzz_service, base_url, max_examples=30)
+    kinds = {(f.operation, f.check, f.status) for f in report.findings}
+    assert ("GET /things/{number}", "not_a_server_error", 500) in kinds, report.summary()
+    assert ("GET /undocumented", "status_code_conformance", 409) in kinds, report.summary()
+    assert ("GET /greeting", "odd_headers", 500) in kinds, report.summary()
+    assert "GET /readyz" in report.operations
+
+
+async def test_the_same_run_twice_sends_the_same_requests(base_url: str) -> None:
+    first = await asyncio.to_thread(fuzz_service, base_url, max_examples=10)
+    second = await asyncio.to_thread(fuzz_service, base_url, max_examples=10)
+    assert first.statuses == second.statuses
+    assert first.findings == second.findings

@@ -1,0 +1,177 @@
+"""A client's stored videos: list them with the posts that use them, and delete them.
+
+A client who reaches the media quota (:mod:`cachalot_queue.media_quota`) frees
+room by deleting videos. A video can be deleted once every post made from it
+is finished with it: while a target is scheduled, paused, dispatched or
+publishing (:data:`~cachalot_queue.states.NEEDS_MEDIA`) a publisher may still
+read the file, so the delete is refused naming those posts. Finished posts
+stay, with their history; they show the video as deleted, and a failed target
+of theirs can no longer be retried (:meth:`PostService.retry`).
+
+The row goes in one transaction (the video's row locked, so a post being
+created from it or a retry of one of its posts waits or is waited for), the
+file after the commit: a queue stopped in between leaves a file without a
+row, which the media sweep removes (:meth:`MediaQuota.sweep`). Another
+client's video is simply not found, never "forbidden".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from pathlib import Path
+from uuid import UUID
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cachalot_queue.media_quota import used_bytes
+from cachalot_queue.media_store import remove_files
+from cachalot_queue.paging import read_cursor, write_cursor
+from cachalot_queue.schemas import MediaItem, MediaPage, MediaUsage
+from cachalot_queue.states import NEEDS_MEDIA
+from cachalot_queue.tables import Media, Post, Target
+
+logger = logging.getLogger(__name__)
+
+
+class MediaNotFound(Exception):
+    """No such video among the client's (another client's is not found either)."""
+
+    def __init__(self, media_id: UUID) -> None:
+        super().__init__(f"no media {media_id} for this client")
+        self.media_id = media_id
+
+
+class MediaInUse(Exception):
+    """Posts not yet finished still need the video."""
+
+    def __init__(self, media_id: UUID, posts: list[UUID]) -> None:
+        super().__init__(f"media {media_id} is still needed by {len(posts)} post(s)")
+        self.media_id = media_id
+        self.posts = posts
+
+
+class MediaLibrary:
+    """Listing and deleting one client's videos (the service layer of ``/api/v1/media``)."""
+
+    def __init__(
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        *,
+        reader: async_sessionmaker[AsyncSession] | None = None,
+        media_dir: Path,
+        quota_bytes: int,
+    ) -> None:
+        self._factory = factory
+        self._reader = reader or factory
+        self._media_dir = media_dir
+        self._quota_bytes = quota_bytes
+
+    async def usage(self, *, client_id: UUID) -> MediaUsage:
+        """Bytes the client uses (stored and uploading) and its quota."""
+        async with self._reader() as session:
+            used = await used_bytes(session, client_id)
+        return MediaUsage(used_bytes=used, quota_bytes=self._quota_bytes)
+
+    async def page(self, *, client_id: UUID, limit: int, cursor: str | None) -> MediaPage:
+        """The client's videos, newest first, ``limit`` at a time, with its usage.
+
+        Raises a 422 problem naming ``cursor`` for a cursor this API did not give.
+        """
+        query = select(Media).where(Media.client_id == client_id)
+        if cursor:
+            created_at, last_id = read_cursor(cursor)
+            query = query.where(
+                or_(
+                    Media.created_at < created_at,
+                    and_(Media.created_at == created_at, Media.id < last_id),
+                )
+            )
+        query = query.order_by(Media.created_at.desc(), Media.id.desc()).limit(limit + 1)
+        async with self._reader() as session:
+            rows = list((await session.scalars(query)).all())
+            more = len(rows) > limit
+            rows = rows[:limit]
+            posts, needed = await _posts_of(session, client_id, [m.id for m in rows])
+            used = await used_bytes(session, client_id)
+        last = rows[-1] if more and rows else None
+        return MediaPage(
+            items=[
+                MediaItem(
+                    id=m.id,
+                    size=m.size,
+                    sha256=m.sha256,
+                    content_type=m.content_type,
+                    duration_sec=m.duration_sec,
+                    created_at=m.created_at,
+                    posts=posts[m.id],
+                    needed_by=needed[m.id],
+                )
+                for m in rows
+            ],
+            next_cursor=write_cursor(last.created_at, last.id) if last else None,
+            used_bytes=used,
+            quota_bytes=self._quota_bytes,
+        )
+
+    async def delete(self, *, client_id: UUID, media_id: UUID) -> None:
+        """Delete the video's row, then its file; its bytes no longer count against the quota.
+
+        Raises :class:`MediaNotFound` when the client has no such video and
+        :class:`MediaInUse` (naming the posts) while a post still needs it.
+        """
+        async with self._factory() as session, session.begin():
+            media = await session.scalar(
+                select(Media)
+                .where(Media.id == media_id, Media.client_id == client_id)
+                .with_for_update()
+            )
+            if media is None:
+                raise MediaNotFound(media_id)
+            _, needed = await _posts_of(session, client_id, [media_id])
+            if needed[media_id]:
+                raise MediaInUse(media_id, needed[media_id])
+            name = media.path
+            await session.delete(media)
+        # after the commit: a stop before this line leaves the file to the sweep
+        removed = await asyncio.to_thread(remove_files, self._media_dir, [name])
+        logger.info("client %s deleted media %s (%d file removed)", client_id, media_id, removed)
+
+
+async def _posts_of(
+    session: AsyncSession, client_id: UUID, media_ids: list[UUID]
+) -> tuple[defaultdict[UUID, list[UUID]], defaultdict[UUID, list[UUID]]]:
+    """media id → its posts (oldest first), and → those of them still needing the file."""
+    posts: defaultdict[UUID, list[UUID]] = defaultdict(list)
+    needed: defaultdict[UUID, list[UUID]] = defaultdict(list)
+    if not media_ids:
+        return posts, needed
+    rows = await session.execute(
+        select(Post.media_id, Post.id)
+        .where(Post.client_id == client_id, Post.media_id.in_(media_ids))
+        .order_by(Post.created_at, Post.id)
+    )
+    pairs = list(rows.tuples())
+    busy = (
+        set(
+            (
+                await session.scalars(
+                    select(Target.post_id)
+                    .where(
+                        Target.post_id.in_([p for _, p in pairs]),
+                        Target.status.in_(NEEDS_MEDIA),
+                    )
+                    .distinct()
+                )
+            ).all()
+        )
+        if pairs
+        else set()
+    )
+    for media_id, post_id in pairs:
+        posts[media_id].append(post_id)
+        if post_id in busy:
+            needed[media_id].append(post_id)
+    return posts, needed

@@ -1,0 +1,75 @@
+"""Browser: a client sees its videos and the room they take, and deletes one to free it.
+
+A client at its media quota could not upload again: nothing deleted a video but
+the erasure of the whole client. The dashboard now lists "Your media" with the
+usage, and a Delete button per video.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cachalot_testing.stack import EmbeddedStack
+
+pytestmark = pytest.mark.browser
+
+BOB = "-000sandboxBobOpenId"
+VIDEO = (Path(__file__).parents[1] / "fixtures" / "sample.mp4").read_bytes()
+
+UPLOAD = """async (data) => {
+  const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+  const response = await fetch("/api/v1/media", {
+    method: "POST", headers: { "content-type": "video/mp4" }, body: bytes,
+  });
+  return response.status === 201 ? (await response.json()).id : response.status;
+}"""
+
+
+def test_a_client_deletes_a_video_from_its_media_list_and_the_usage_drops(
+    stack: EmbeddedStack, browser: Any
+) -> None:
+    httpx.post(
+        f"{stack.sandbox}/sandbox/oauth/tiktok/config", json={"auto_consent": 0}, timeout=5
+    ).raise_for_status()
+    context = browser.new_context()
+    page = context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+    try:
+        page.goto(f"{stack.gateway}/")
+        page.click('#signin-buttons a[data-platform="tiktok"]')
+        page.wait_for_selector("button.allow", timeout=15_000)
+        # Bob, not the first person: the sign-in test needs Alice never seen before
+        page.check(f'input[name="sandbox_user"][value="{BOB}"]')
+        page.click("button.allow")
+        page.wait_for_selector("#consent:not(.hidden), #posts:not(.hidden)", timeout=15_000)
+        if page.is_visible("#consent"):  # the sandbox's person may have signed in before
+            page.fill("#email", f"media-{uuid.uuid4().hex[:6]}@example.com")
+            page.check("#adult")
+            page.click("#consent-form button[type=submit]")
+        page.wait_for_selector("#media-usage:has-text('used of 20.0 GiB')", timeout=15_000)
+        before = page.text_content("#media-usage")
+
+        media_id = page.evaluate(UPLOAD, base64.b64encode(VIDEO).decode())
+        assert isinstance(media_id, str), media_id
+        page.reload()
+        row = f'#media-body tr[data-media="{media_id}"]'
+        page.wait_for_selector(row, timeout=15_000)
+        assert page.text_content("#media-usage") != before
+
+        page.click(f"{row} button:has-text('Delete')")
+
+        page.wait_for_selector("#flash.ok", timeout=15_000)
+        assert page.text_content("#flash") == "Video deleted."
+        page.wait_for_selector(row, state="detached", timeout=15_000)
+        assert page.text_content("#media-usage") == before
+        # frees the sandbox's person for other tests
+        page.click("#accounts-body button:has-text('Disconnect')")
+        page.wait_for_selector("#accounts-body .status.ok", state="detached", timeout=15_000)
+    finally:
+        context.close()
