@@ -30,7 +30,7 @@ def connect_tiktok(http: httpx.Client, gateway: str, user: str) -> str:
         {"sandbox_auto": "allow", "sandbox_user": user}
     )
     landed = http.get(consent, follow_redirects=True)
-    assert "connected=tiktok" in str(landed.url), str(landed.url)
+    assert "connected=tiktok" in str(landed.url), f"{landed.url} {landed.status_code}"
     me = http.get(f"{gateway}/api/v1/me").json()
     if not me.get("consent_given"):
         agreed = http.post(

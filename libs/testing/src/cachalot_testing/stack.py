@@ -69,6 +69,11 @@ class EmbeddedStack:
         raise TimeoutError(f"embedded stack not up after {timeout}s:\n{self.output()[-4000:]}")
 
     @property
+    def pid(self) -> int | None:
+        """The supervisor's process id (it also serves the gateway) while the stack runs."""
+        return self._process.pid if self._process else None
+
+    @property
     def gateway(self) -> str:
         return str(self.info["gateway"])
 
