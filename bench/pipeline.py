@@ -331,6 +331,7 @@ async def run_pipeline(
                 [
                     "py-spy",
                     "record",
+                    "--gil",  # only the thread holding the GIL: Python's own CPU time
                     "-p",
                     str(pids[name]),
                     "-r",

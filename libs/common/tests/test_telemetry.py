@@ -45,3 +45,13 @@ def test_with_nowhere_to_export_spans_are_not_recorded_but_the_trace_id_still_tr
         carrier: dict[str, str] = {}
         propagate.inject(carrier)
     assert carrier["traceparent"].split("-")[1] == f"{trace_id:032x}"
+
+
+def test_with_nowhere_to_export_platform_clients_are_left_unwrapped() -> None:
+    from cachalot_common.telemetry import setup_tracing
+
+    client = httpx.AsyncClient()
+    instrument_httpx_client(client, setup_tracing("bench-probe"))
+    assert not getattr(client, "_is_instrumented_by_opentelemetry", False)
+    instrument_httpx_client(client, TracerProvider())  # a provider that records: wrapped
+    assert getattr(client, "_is_instrumented_by_opentelemetry", False)
