@@ -1,26 +1,34 @@
-"""Publishing pipeline throughput and due→published latency, beside raw Kafka.
+"""Publishing pipeline throughput, due→published latency and CPU per post, beside raw Kafka.
 
 Starts a Tansu broker and the whole embedded system on it (as ``make dev``
-runs it, on free ports), makes the sandbox platforms zero-delay and
-unthrottled, signs one client in with TikTok and YouTube through the real
-consent redirects, uploads ``tests/fixtures/sample.mp4`` once and creates N
-one-target posts through the gateway (alternating TikTok and YouTube, so
-N/2 each), all scheduled for one due time T chosen a little after the last
-create (the creation rate is measured on warm-up posts first, which are then
-cancelled). It then polls ``GET /api/v1/posts`` until every target is
-published or failed.
+runs it, on free ports), makes the sandbox's TikTok zero-delay and
+unthrottled, and makes 20 clients of 5 TikTok accounts each (100 accounts)
+through the real sign-in redirects (the sandbox's consent answers for
+``sandbox-extra-*`` users), one video each. Then, on the same broker, the raw
+round trip: ``--raw`` messages (20,000) produced as fast as aiokafka takes
+them (acks=all) to a topic with as many partitions as the publish topics, read
+by a group consumer: msgs/s = N / (last received − first send), latency =
+received − send call (so it includes the queueing of a full buffer: capacity,
+not one message's latency).
 
-* latency of a target = its ``updated_at`` in the queue when it became
-  ``published`` − T (checked against when this script first saw it);
-* posts/s = N / (last published − T).
+Then N one-target TikTok posts (2,000), round-robin over the accounts, all
+scheduled for one due time T chosen a little after the last create (the
+creation rate is measured on warm-up posts first, which are then cancelled).
+The bench watches ``posts.status.v1`` from Kafka (no consumer group, no
+request to any service), so it adds no load to the system it measures:
 
-Then, on the same broker in the same run (with the stack still up and idle),
-the raw round trip: N messages produced at once with aiokafka (acks=all) to a
-topic with as many partitions as the publish topics, consumed by a group
-consumer; latency = received − produced, msgs/s = N / (last received − first
-send). The ratios say what the pipeline costs over bare Kafka.
+* latency of a post = the ``occurred_at`` of its ``published`` status event − T;
+* posts/s = N / (last published − T);
+* CPU ms per published post of each process (utime + stime from
+  ``/proc/<pid>/stat``) over the drain window T − 0.5 s → last published + 2 s,
+  our services apart from the sandbox (the platforms' fake) and the broker;
+  and per post created over the creation window.
 
-Run: ``uv run python bench/pipeline.py [--posts 2000] [--quick]``.
+YouTube is not in the load: publisher-youtube moves onto the shared runtime
+on another branch (its sandbox users also need channels).
+
+Run: ``uv run python bench/pipeline.py [--posts 2000] [--quick]`` (``--profile
+DIR`` records py-spy speedscope profiles of the services during the drain).
 Exit status 1 if any post failed or never finished.
 """
 
@@ -28,27 +36,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from cachalot_common.topics import POSTS_STATUS
 from cachalot_testing.broker import TansuBroker
+from cachalot_testing.clients import connect_tiktok, upload_media
 from cachalot_testing.stack import EmbeddedStack
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEO = ROOT / "tests" / "fixtures" / "sample.mp4"
-PLATFORMS = ("tiktok", "youtube")
 PUBLISH_PARTITIONS = 4  # as embedded mode creates posts.publish.<platform>
 UNLIMITED = 1_000_000
 
@@ -58,6 +71,8 @@ STACK_ENV = {
     "CACHALOT_TIKTOK_INIT_PER_MINUTE": str(UNLIMITED),
     "CACHALOT_TIKTOK_STATUS_PER_MINUTE": str(UNLIMITED),
     "CACHALOT_LOG_LEVEL": "WARNING",
+    # 100 sign-ins from one address in a minute
+    "CACHALOT_AUTH_RATE_LIMIT": "100000/minute",
 }
 
 
@@ -98,63 +113,87 @@ def parse_ts(text: str) -> float:
 
 
 def relax_sandbox(sandbox: str) -> None:
-    """Zero processing delay, no rate limits, quota and upload caps out of reach."""
-    calls = [
-        (
-            "/sandbox/tiktok/config",
-            {"rate_limits_enabled": False, "processing_delay_s": 0, "upload_throttle_bps": 0},
-        ),
-        (
-            "/sandbox/youtube/quota",
-            {"daily_units": 10**12, "used_units": 0, "channel_daily_uploads": UNLIMITED},
-        ),
-    ]
-    for oauth in ("tiktok", "google"):
-        calls.append((f"/sandbox/oauth/{oauth}/config", {"auto_consent": 1}))
-    for path, body in calls:
-        httpx.post(f"{sandbox}{path}", json=body, timeout=10).raise_for_status()
+    """Zero processing delay, no rate limits, no upload throttle."""
+    httpx.post(
+        f"{sandbox}/sandbox/tiktok/config",
+        json={"rate_limits_enabled": False, "processing_delay_s": 0, "upload_throttle_bps": 0},
+        timeout=10,
+    ).raise_for_status()
 
 
-def sign_in(client: httpx.Client, stack: EmbeddedStack) -> dict[str, str]:
-    """TikTok (then the consent the queue requires), then YouTube; their account ids."""
-    for platform in PLATFORMS:
-        response = client.get(f"{stack.gateway}/api/v1/auth/{platform}/login", params={"next": "/"})
-        if f"connected={platform}" not in str(response.url):
-            raise RuntimeError(f"{platform} sign-in did not complete: {response.url}")
-        if platform == "tiktok":
-            client.post(
-                f"{stack.gateway}/api/v1/me/consent",
-                json={"adult": True, "email": f"bench-{uuid.uuid4().hex[:6]}@example.com"},
-            ).raise_for_status()
-    accounts = client.get(f"{stack.gateway}/api/v1/accounts")
-    accounts.raise_for_status()
-    return {a["platform"]: a["id"] for a in accounts.json()}
+def cpu_ticks(pids: dict[str, int]) -> dict[str, int]:
+    """utime + stime (clock ticks) of each process, from ``/proc/<pid>/stat``."""
+    ticks: dict[str, int] = {}
+    for name, pid in pids.items():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks[name] = int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+    return ticks
 
 
-def post_body(media_id: str, account: str, platform: str, n: int, due: str) -> dict[str, Any]:
-    target: dict[str, Any] = {"account_id": account}
-    if platform == "tiktok":
-        target["tiktok"] = {"caption": f"bench {n}"}
-    else:
-        target["youtube"] = {"title": f"Bench {n}"}
-    return {"media_id": media_id, "scheduled_at": due, "targets": [target]}
+def cpu_ms(before: dict[str, int], after: dict[str, int]) -> dict[str, float]:
+    tick = os.sysconf("SC_CLK_TCK")
+    return {n: (after[n] - before[n]) * 1e3 / tick for n in after if n in before}
+
+
+def stack_pids(stack: EmbeddedStack, broker: TansuBroker) -> dict[str, int]:
+    """Every process of the measured system: services, sandbox, broker, gateway."""
+    pids = dict(stack.processes())
+    if stack.pid:  # the supervisor process also serves the gateway
+        pids["gateway"] = stack.pid
+    if broker.pid:
+        pids["kafka"] = broker.pid
+    return pids
+
+
+def make_clients(
+    stack: EmbeddedStack, clients: int, accounts_each: int
+) -> list[tuple[httpx.Cookies, str, list[str]]]:
+    """``clients`` clients with ``accounts_each`` TikTok accounts and one video each.
+
+    Through the public paths: the sandbox's consent answered for ``sandbox-extra-*``
+    users, ``POST /api/v1/media``. Each: (session cookies, media id, account ids).
+    """
+    run = uuid.uuid4().hex[:6]
+
+    def one(c: int) -> tuple[httpx.Cookies, str, list[str]]:
+        with httpx.Client(timeout=60) as http:
+            accounts = [
+                connect_tiktok(http, stack.gateway, f"sandbox-extra-{run}-{c}-{a}")
+                for a in range(accounts_each)
+            ]
+            media = upload_media(http, stack.gateway, VIDEO.read_bytes())
+            return http.cookies, str(media["id"]), accounts
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(one, range(clients)))
+
+
+def post_body(media_id: str, account: str, n: int, due: str) -> dict[str, Any]:
+    return {
+        "media_id": media_id,
+        "scheduled_at": due,
+        "targets": [{"account_id": account, "tiktok": {"caption": f"bench {n}"}}],
+    }
 
 
 async def create_posts(
-    client: httpx.AsyncClient,
+    clients: list[httpx.AsyncClient],
     gateway: str,
-    bodies: list[dict[str, Any]],
+    bodies: list[tuple[int, dict[str, Any]]],
     concurrency: int,
 ) -> list[str]:
-    """Create every post (Idempotency-Key each); retry while the queue learns the accounts."""
+    """Create every post (Idempotency-Key each) as its client; retry while the queue learns."""
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(body: dict[str, Any]) -> str:
+    async def one(owner: int, body: dict[str, Any]) -> str:
         key = str(uuid.uuid4())
         deadline = time.monotonic() + 30
         async with gate:
             while True:
-                response = await client.post(
+                response = await clients[owner].post(
                     f"{gateway}/api/v1/posts", json=body, headers={"Idempotency-Key": key}
                 )
                 if response.status_code in (200, 201):
@@ -163,140 +202,183 @@ async def create_posts(
                     raise RuntimeError(f"create failed: {response.status_code} {response.text}")
                 await asyncio.sleep(0.3)
 
-    return list(await asyncio.gather(*(one(b) for b in bodies)))
+    return list(await asyncio.gather(*(one(o, b) for o, b in bodies)))
 
 
-async def watch(
-    client: httpx.AsyncClient, gateway: str, ids: set[str], timeout: float
-) -> tuple[dict[str, dict[str, Any]], dict[str, float], float]:
-    """Page through GET /api/v1/posts until every post's target is published/failed.
+class StatusWatcher:
+    """Reads ``posts.status.v1`` from the end (no group): the system does not serve it.
 
-    Returns the last view of each target (by post id) and when this script
-    first saw it terminal (wall clock), and the longest sweep over all pages.
+    The queue emits one ``post.status_changed`` per target change; a target is
+    done when one says ``published`` or ``failed``; its time is the event's
+    ``occurred_at`` (the queue's commit), checked against when it was read.
     """
-    final: dict[str, dict[str, Any]] = {}
-    sweeps: list[float] = []
-    seen_at: dict[str, float] = {}
-    deadline = time.monotonic() + timeout
-    while len(final) < len(ids) and time.monotonic() < deadline:
-        cursor: str | None = None
-        sweep_started = time.monotonic()
+
+    def __init__(self, bootstrap: str) -> None:
+        self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self.done: dict[str, tuple[str, float, float]] = {}  # post → status, occurred, read
+        self.events = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.consumer.start()
+        partitions = self.consumer.partitions_for_topic(POSTS_STATUS) or set()
+        tps = [TopicPartition(POSTS_STATUS, p) for p in partitions]
+        self.consumer.assign(tps)
+        await self.consumer.seek_to_end(*tps)
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
         while True:
-            params: dict[str, Any] = {"limit": 100}
-            if cursor:
-                params["cursor"] = cursor
-            response = await client.get(f"{gateway}/api/v1/posts", params=params)
-            response.raise_for_status()
-            page = response.json()
+            batches = await self.consumer.getmany(timeout_ms=500, max_records=1000)
             now = time.time()
-            for post in page["items"]:
-                if post["id"] not in ids or post["id"] in final:
-                    continue
-                target = post["targets"][0]
-                if target["status"] in ("published", "failed"):
-                    final[post["id"]] = target
-                    seen_at[post["id"]] = now
-            cursor = page.get("next_cursor")
-            if not cursor:
-                break
-        sweeps.append(time.monotonic() - sweep_started)
-        if len(final) < len(ids):
-            await asyncio.sleep(0.5)
-    return final, seen_at, max(sweeps, default=0.0)
+            for records in batches.values():
+                for record in records:
+                    self.events += 1
+                    event = json.loads(record.value)
+                    if event.get("status") in ("published", "failed"):
+                        self.done[event["post_id"]] = (
+                            event["status"],
+                            parse_ts(event["occurred_at"]),
+                            now,
+                        )
+
+    async def wait(self, ids: set[str], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not ids <= self.done.keys() and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.2)
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+        await self.consumer.stop()
 
 
 @dataclass
 class PipelineResult:
     stats: Stats
-    by_platform: dict[str, Stats]
-    failures: list[dict[str, Any]]
+    failures: list[str]
     unfinished: int
     create_s: float
     slack_s: float
     observe_lag_p50_ms: float
     observe_lag_max_ms: float
-    observe_negative: int
-    sweep_max_s: float
-
-
-def prepare(stack: EmbeddedStack) -> tuple[dict[str, str], str, httpx.Cookies]:
-    """Relax the sandbox, sign in, upload the video: accounts, media id, session cookies."""
-    relax_sandbox(stack.sandbox)
-    with httpx.Client(follow_redirects=True, timeout=30) as client:
-        accounts = sign_in(client, stack)
-        media = client.post(
-            f"{stack.gateway}/api/v1/media",
-            content=VIDEO.read_bytes(),
-            headers={"content-type": "video/mp4"},
-        )
-        media.raise_for_status()
-        return accounts, str(media.json()["id"]), client.cookies
+    status_events: int
+    cpu_create_ms: dict[str, float]
+    cpu_drain_ms: dict[str, float]
+    drain_s: float
 
 
 async def run_pipeline(
     stack: EmbeddedStack,
-    prepared: tuple[dict[str, str], str, httpx.Cookies],
+    broker: TansuBroker,
+    clients_made: list[tuple[httpx.Cookies, str, list[str]]],
     posts: int,
     timeout: float,
+    profile_dir: Path | None = None,
+    profile_s: float = 20,
 ) -> PipelineResult:
-    accounts, media_id, cookies = prepared
-    limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
-    async with httpx.AsyncClient(cookies=cookies, timeout=60, limits=limits) as client:
+    limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+    http = [
+        httpx.AsyncClient(cookies=cookies, timeout=60, limits=limits)
+        for cookies, _, _ in clients_made
+    ]
+    targets = [
+        (c, media, account)
+        for slot in range(max(len(a) for _, _, a in clients_made))
+        for c, (_, media, accounts) in enumerate(clients_made)
+        for account in accounts[slot : slot + 1]
+    ]
+    pids = stack_pids(stack, broker)
+    watcher = StatusWatcher(broker.bootstrap)
+    await watcher.start()
+    try:
         # Warm up and measure the creation rate on posts due in an hour, then cancel them.
         later = iso(time.time() + 3600)
         warm = [
-            post_body(media_id, accounts[PLATFORMS[i % 2]], PLATFORMS[i % 2], i, later)
-            for i in range(48)
+            (
+                targets[i % len(targets)][0],
+                post_body(targets[i % len(targets)][1], targets[i % len(targets)][2], i, later),
+            )
+            for i in range(64)
         ]
-        # The first creates also wait for the queue to learn the accounts (accounts.v1).
-        warm_ids = await create_posts(client, stack.gateway, warm[:8], concurrency=8)
+        warm_ids = await create_posts(http, stack.gateway, warm[:16], concurrency=8)
         started = time.perf_counter()
-        warm_ids += await create_posts(client, stack.gateway, warm[8:], concurrency=8)
-        warm_rate = len(warm[8:]) / (time.perf_counter() - started)
-        for post_id in warm_ids:
-            (await client.post(f"{stack.gateway}/api/v1/posts/{post_id}/cancel")).raise_for_status()
+        warm_ids += await create_posts(http, stack.gateway, warm[16:], concurrency=8)
+        warm_rate = len(warm[16:]) / (time.perf_counter() - started)
+        for (owner, _), post_id in zip(warm, warm_ids, strict=True):
+            cancel = await http[owner].post(f"{stack.gateway}/api/v1/posts/{post_id}/cancel")
+            cancel.raise_for_status()
 
-        due = time.time() + posts / warm_rate * 1.25 + 3.0
-        bodies = [
-            post_body(media_id, accounts[PLATFORMS[i % 2]], PLATFORMS[i % 2], i, iso(due))
-            for i in range(posts)
-        ]
+        due = time.time() + posts / warm_rate * 1.3 + 3.0
+        bodies = []
+        for i in range(posts):
+            owner, media, account = targets[i % len(targets)]
+            bodies.append((owner, post_body(media, account, i, iso(due))))
+        cpu_before_create = cpu_ticks(pids)
         started = time.perf_counter()
-        ids = await create_posts(client, stack.gateway, bodies, concurrency=8)
+        ids = await create_posts(http, stack.gateway, bodies, concurrency=8)
         create_s = time.perf_counter() - started
+        cpu_after_create = cpu_ticks(pids)
         slack_s = due - time.time()
         print(
             f"created {posts} posts in {create_s:.1f}s ({posts / create_s:.0f}/s); "
             f"due in {slack_s:.1f}s",
             flush=True,
         )
-        final, seen_at, sweep_max = await watch(
-            client, stack.gateway, set(ids), timeout + max(slack_s, 0)
-        )
+        await asyncio.sleep(max(0.0, due - time.time() - 0.5))
+        spies = [
+            subprocess.Popen(  # noqa: ASYNC220 - started once, before the measured window
+                [
+                    "py-spy",
+                    "record",
+                    "--gil",  # only the thread holding the GIL: Python's own CPU time
+                    "-p",
+                    str(pids[name]),
+                    "-r",
+                    "50",
+                    "-f",
+                    "speedscope",
+                    "-d",
+                    str(int(profile_s)),
+                    "-o",
+                    str(profile_dir / f"{name}.json"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for name in ("publisher-tiktok", "queue", "auth", "notifier")
+            if profile_dir is not None and name in pids
+        ]
+        cpu_before_drain = cpu_ticks(pids)
+        drain_started = time.time()
+        await watcher.wait(set(ids), timeout)
+        await asyncio.sleep(2.0)  # the tail: last commits, relays, notifier
+        cpu_after_drain = cpu_ticks(pids)
+        drain_s = time.time() - drain_started
+        for spy in spies:
+            spy.wait()
+    finally:
+        await watcher.stop()
+        for client in http:
+            await client.aclose()
 
-    platform_of = {pid: PLATFORMS[i % 2] for i, pid in enumerate(ids)}
-    published = {pid: t for pid, t in final.items() if t["status"] == "published"}
-    failures = [{"post": pid, **t} for pid, t in final.items() if t["status"] != "published"]
-    done_at = {pid: parse_ts(t["updated_at"]) for pid, t in published.items()}
-    latencies = {pid: at - due for pid, at in done_at.items()}
-    lags = [seen_at[pid] - at for pid, at in done_at.items()]
-    span = max(done_at.values()) - due if done_at else 0.0
-    by_platform = {}
-    for platform in PLATFORMS:
-        mine = [latencies[p] for p in latencies if platform_of[p] == platform]
-        ends = [done_at[p] for p in done_at if platform_of[p] == platform]
-        by_platform[platform] = summarize(mine, max(ends) - due if ends else 0.0)
+    finished = {pid: watcher.done[pid] for pid in ids if pid in watcher.done}
+    published = {pid: v for pid, v in finished.items() if v[0] == "published"}
+    latencies = [occurred - due for _, occurred, _ in published.values()]
+    lags = [read - occurred for _, occurred, read in published.values()]
+    span = max(occurred for _, occurred, _ in published.values()) - due if published else 0.0
     return PipelineResult(
-        stats=summarize(list(latencies.values()), span),
-        by_platform=by_platform,
-        failures=failures,
-        unfinished=len(ids) - len(final),
+        stats=summarize(latencies, span),
+        failures=[pid for pid, v in finished.items() if v[0] != "published"],
+        unfinished=len(ids) - len(finished),
         create_s=create_s,
         slack_s=slack_s,
         observe_lag_p50_ms=statistics.median(lags) * 1e3 if lags else float("nan"),
         observe_lag_max_ms=max(lags) * 1e3 if lags else float("nan"),
-        observe_negative=sum(1 for lag in lags if lag < 0),
-        sweep_max_s=sweep_max,
+        status_events=watcher.events,
+        cpu_create_ms=cpu_ms(cpu_before_create, cpu_after_create),
+        cpu_drain_ms=cpu_ms(cpu_before_drain, cpu_after_drain),
+        drain_s=drain_s,
     )
 
 
@@ -350,11 +432,12 @@ async def run_raw_kafka(bootstrap: str, messages: int) -> Stats:
         reader = asyncio.create_task(consume())
         first = time.perf_counter()
 
-        async def produce(i: int) -> None:
+        # as fast as the producer takes them (send() waits only while its buffer is full)
+        acks = []
+        for i in range(messages):
             sent_at[i] = time.perf_counter()
-            await producer.send_and_wait(topic, b"x" * 200, key=str(i).encode())
-
-        await asyncio.gather(*(produce(i) for i in range(messages)))
+            acks.append(await producer.send(topic, b"x" * 200, key=str(i).encode()))
+        await asyncio.gather(*acks)
         await asyncio.wait_for(reader, timeout=120)
         latencies = [received_at[i] - sent_at[i] for i in range(messages)]
         return summarize(latencies, max(received_at.values()) - first)
@@ -365,8 +448,18 @@ async def run_raw_kafka(bootstrap: str, messages: int) -> Stats:
 
 # --- report ----------------------------------------------------------------------------
 
+OURS = (
+    "gateway",
+    "auth",
+    "queue",
+    "publisher-tiktok",
+    "publisher-youtube",
+    "notifier",
+    "contact",
+)
 
-def report(result: PipelineResult, raw: Stats, posts: int) -> None:
+
+def report(result: PipelineResult, raw: Stats, posts: int, clients: int, accounts: int) -> None:
     def row(name: str, s: Stats, unit: str) -> str:
         return (
             f"{name:<28} {s.count:>6} {s.per_second:>10.1f} {unit:<7}"
@@ -376,21 +469,37 @@ def report(result: PipelineResult, raw: Stats, posts: int) -> None:
     print()
     print(f"{'':<28} {'n':>6} {'rate':>10} {'':<7}{'p50 ms':>10} {'p99 ms':>10} {'max ms':>10}")
     print(row("pipeline due→published", result.stats, "posts/s"))
-    for platform, stats in result.by_platform.items():
-        print(row(f"  {platform}", stats, "posts/s"))
     print(row("raw Kafka produce→consume", raw, "msgs/s"))
     print()
-    print(f"posts: {posts}, one target each ({posts - posts // 2} TikTok, {posts // 2} YouTube)")
-    print(f"failures: {len(result.failures)}, unfinished: {result.unfinished}")
+    print(
+        f"posts: {posts} TikTok, one target each, over {clients * accounts} accounts "
+        f"of {clients} clients; failures: {len(result.failures)}, "
+        f"unfinished: {result.unfinished}"
+    )
     print(f"created in {result.create_s:.1f}s; T was {result.slack_s:.1f}s after the last create")
     if result.slack_s < 0:
         print("WARNING: T passed before the last create; latencies include creation time")
     print(
-        "queue updated_at vs first seen by this poller: "
-        f"lag p50 {result.observe_lag_p50_ms:.0f} ms, max {result.observe_lag_max_ms:.0f} ms,"
-        f" {result.observe_negative} seen before their updated_at"
-        f" (longest sweep of GET /api/v1/posts: {result.sweep_max_s:.1f}s)"
+        f"status events read (posts.status.v1): {result.status_events} "
+        f"({result.status_events / max(posts, 1):.2f} per post); read lag after "
+        f"the queue's occurred_at p50 {result.observe_lag_p50_ms:.0f} ms, "
+        f"max {result.observe_lag_max_ms:.0f} ms"
     )
+    done = max(result.stats.count, 1)
+    print()
+    print(f"CPU ms per published post (drain window {result.drain_s:.1f}s, T−0.5s → last + 2s):")
+    print(f"{'process':<20} {'drain':>9} {'create':>9}")
+    ours_drain = ours_create = 0.0
+    for name in sorted(result.cpu_drain_ms, key=lambda n: (n not in OURS, n)):
+        drain = result.cpu_drain_ms[name] / done
+        create = result.cpu_create_ms.get(name, 0.0) / max(posts, 1)
+        print(f"{name:<20} {drain:>9.2f} {create:>9.2f}")
+        if name in OURS:
+            ours_drain += drain
+            ours_create += create
+    print(f"{'= our services':<20} {ours_drain:>9.2f} {ours_create:>9.2f}")
+    print("(sandbox and kafka are the platforms' fake and the broker; gateway = the")
+    print(" embedded supervisor process; create = POST /api/v1/posts, per post created)")
     if raw.per_second and result.stats.per_second:
         print(
             f"ratio throughput raw/pipeline: {raw.per_second / result.stats.per_second:.1f}x; "
@@ -398,18 +507,24 @@ def report(result: PipelineResult, raw: Stats, posts: int) -> None:
             f"p99 pipeline/raw: {result.stats.p99_ms / raw.p99_ms:.1f}x"
         )
     for failure in result.failures[:5]:
-        print(
-            f"  failed {failure['post']}: "
-            f"{failure.get('last_error_code')} {failure.get('last_error')}"
-        )
+        print(f"  failed {failure}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=2000, help="posts to publish (default 2000)")
+    parser.add_argument("--clients", type=int, default=20, help="clients (default 20)")
+    parser.add_argument("--accounts", type=int, default=5, help="accounts per client (default 5)")
+    parser.add_argument("--raw", type=int, default=20000, help="raw Kafka messages (20000)")
     parser.add_argument("--quick", action="store_true", help="200 posts, for a fast check")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait after T")
     parser.add_argument("--keep", action="store_true", help="keep the var directory and logs")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="py-spy (on PATH) records each service for the first N s of the drain into DIR",
+    )
+    parser.add_argument("--profile-seconds", type=float, default=20)
     args = parser.parse_args()
     posts = 200 if args.quick else args.posts
 
@@ -420,9 +535,21 @@ def main() -> int:
     try:
         stack.start(timeout=120)
         print(f"stack up (broker {broker.bootstrap}, logs {var_dir})", flush=True)
-        result = asyncio.run(run_pipeline(stack, prepare(stack), posts, args.timeout))
-        raw = asyncio.run(run_raw_kafka(broker.bootstrap, posts))
-        report(result, raw, posts)
+        relax_sandbox(stack.sandbox)
+        made = make_clients(stack, args.clients, args.accounts)
+        print(f"{args.clients} clients, {args.clients * args.accounts} accounts", flush=True)
+        print(f"load average before: {os.getloadavg()}", flush=True)
+        if args.profile:
+            args.profile.mkdir(parents=True, exist_ok=True)
+        raw = asyncio.run(run_raw_kafka(broker.bootstrap, args.raw))
+        print(f"raw Kafka: {raw.per_second:.0f} msg/s", flush=True)
+        result = asyncio.run(
+            run_pipeline(
+                stack, broker, made, posts, args.timeout, args.profile, args.profile_seconds
+            )
+        )
+        print(f"load average after: {os.getloadavg()}", flush=True)
+        report(result, raw, posts, args.clients, args.accounts)
         ok = not result.failures and not result.unfinished
     finally:
         stack.stop()

@@ -1,4 +1,4 @@
-"""Spans of outgoing calls never carry a bot token from the URL."""
+"""Telemetry: outgoing spans never carry a bot token; unexported spans cost nothing."""
 
 from __future__ import annotations
 
@@ -29,3 +29,29 @@ async def test_httpx_span_url_is_redacted() -> None:
         for value in (span.attributes or {}).values():
             assert TOKEN not in str(value)
         assert TOKEN not in span.name
+
+
+def test_with_nowhere_to_export_spans_are_not_recorded_but_the_trace_id_still_travels() -> None:
+    from opentelemetry import propagate
+
+    from cachalot_common.telemetry import setup_tracing
+
+    provider = setup_tracing("bench-probe")
+    tracer = provider.get_tracer("probe")
+    with tracer.start_as_current_span("root") as span:
+        assert not span.is_recording()
+        trace_id = span.get_span_context().trace_id
+        assert trace_id != 0
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+    assert carrier["traceparent"].split("-")[1] == f"{trace_id:032x}"
+
+
+def test_with_nowhere_to_export_platform_clients_are_left_unwrapped() -> None:
+    from cachalot_common.telemetry import setup_tracing
+
+    client = httpx.AsyncClient()
+    instrument_httpx_client(client, setup_tracing("bench-probe"))
+    assert not getattr(client, "_is_instrumented_by_opentelemetry", False)
+    instrument_httpx_client(client, TracerProvider())  # a provider that records: wrapped
+    assert getattr(client, "_is_instrumented_by_opentelemetry", False)

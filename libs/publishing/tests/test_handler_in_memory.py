@@ -372,13 +372,33 @@ async def test_no_more_publishes_run_at_once_than_the_concurrency_and_waits_free
             await h.final(command.target_id)
 
 
-async def test_progress_is_throttled_and_the_last_report_always_goes(media_dir, video) -> None:
+async def test_a_publish_quicker_than_the_progress_interval_sends_only_its_final_result(
+    media_dir, video
+) -> None:
     async def uploads(command: PublishVideo, ctx: Context) -> Published:
         for sent in range(10, 101, 10):
             await ctx.progress(sent, 100)
         return Published("x")
 
-    async with running(media_dir) as h:
+    async with running(media_dir, publish_progress_interval_s=60) as h:
+        command = make_command(video)
+        h.platform.scripts[command.target_id] = uploads
+        await h.send(command)
+        final = await h.final(command.target_id)
+        assert [r.type for r in h.results if r.target_id == command.target_id] == ["published"]
+        assert (final.bytes_sent, final.bytes_total) == (command.media.size, command.media.size)
+
+
+async def test_progress_is_throttled_and_once_reported_the_last_report_always_goes(
+    media_dir, video
+) -> None:
+    async def uploads(command: PublishVideo, ctx: Context) -> Published:
+        await asyncio.sleep(0.25)  # past the interval: the first report goes
+        for sent in range(10, 101, 10):
+            await ctx.progress(sent, 100)
+        return Published("x")
+
+    async with running(media_dir, publish_progress_interval_s=0.2) as h:
         command = make_command(video)
         h.platform.scripts[command.target_id] = uploads
         await h.send(command)

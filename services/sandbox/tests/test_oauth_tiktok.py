@@ -342,3 +342,25 @@ async def test_the_challenge_encoding_can_be_switched_to_base64url_at_run_time(a
     response = await exchange(api, cb["code"], verifier)
 
     assert response.status_code == 200, response.text
+
+
+async def test_a_sandbox_extra_user_is_made_on_demand_and_an_unknown_one_is_refused(api):
+    verifier, challenge = pkce_pair()
+    cb = await authorize(api, challenge, sandbox_user="sandbox-extra-load-7")
+    tokens = (await exchange(api, cb["code"], verifier)).json()
+    assert tokens["open_id"] == "sandbox-extra-load-7"
+
+    params = {
+        "client_key": CLIENT_KEY,
+        "scope": "user.info.basic",
+        "response_type": "code",
+        "redirect_uri": REDIRECT,
+        "state": "s",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "sandbox_auto": "allow",
+        "sandbox_user": "someone-else",
+    }
+    refused = await api.get(AUTHORIZE, params=params)
+    assert refused.status_code == 400
+    assert "Unknown sandbox_user" in refused.text

@@ -18,6 +18,7 @@ from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace import Span
 
 from cachalot_common.redaction import redact_url
@@ -48,14 +49,28 @@ def _scrub_server_span(span: Span, scope: dict[str, Any]) -> None:
                 span.set_attribute(key, redact_url(str(value)))
 
 
+_NOT_RECORDED = ParentBased(ALWAYS_OFF)
+
+
 def setup_tracing(
     service: str,
     *,
     otlp_endpoint: str | None = None,
     exporter: SpanExporter | None = None,
 ) -> TracerProvider:
-    """Build this process's tracer provider and make it the global one."""
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    """Build this process's tracer provider and make it the global one.
+
+    With nowhere to export (no ``exporter``, no ``otlp_endpoint``: embedded mode)
+    spans are not recorded (``ParentBased(ALWAYS_OFF)``): trace and span ids are
+    still made and carried in HTTP and Kafka headers, and logs still show
+    ``trace_id``, but no span objects are filled and dropped (issue 9: spans
+    nobody exports cost about a millisecond of every post per service).
+    """
+    resource = Resource.create({"service.name": service})
+    if exporter is None and not otlp_endpoint:
+        provider = TracerProvider(resource=resource, sampler=_NOT_RECORDED)
+    else:
+        provider = TracerProvider(resource=resource)
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     elif otlp_endpoint:
@@ -91,7 +106,13 @@ def instrument_httpx_client(
     The instrumentation calls an async hook for an ``AsyncClient`` and a plain
     one for a ``Client``; a hook of the wrong kind is silently skipped, which
     would leave the raw URL (and a bot token) on the span.
+
+    Nothing is wrapped when ``provider`` records no spans (:func:`setup_tracing`
+    with nowhere to export): the wrapper cost about a millisecond per TikTok post,
+    and a platform has no use for our trace context.
     """
+    if provider.sampler is _NOT_RECORDED:
+        return
     hook: Any = (
         _scrub_request_span_async if isinstance(client, httpx.AsyncClient) else _scrub_request_span
     )

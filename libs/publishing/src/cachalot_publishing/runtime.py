@@ -82,7 +82,8 @@ class _Job:
     task: asyncio.Task[None] | None = None
     holds_slot: bool = False
     finished: bool = False
-    last_progress_s: float = field(default=-1e18)
+    last_progress_s: float = field(default=-1e18)  # set to the start when the publish runs
+    reported: bool = False  # a progress result went out
 
 
 class PublishRuntime:
@@ -235,7 +236,7 @@ class PublishRuntime:
     # --- one command --------------------------------------------------------------------
 
     async def _run(self, job: _Job) -> None:
-        began = time.monotonic()
+        began = job.last_progress_s = time.monotonic()
         try:
             result = await self._outcome(job)
             await self._send_final(result)
@@ -348,10 +349,20 @@ class PublishRuntime:
             return
 
     async def _progress(self, job: _Job, sent: int, total: int) -> None:
+        """At most one progress result per interval; none for a command quicker than that.
+
+        A publish that ends within ``publish_progress_interval_s`` of its start
+        sends only its final result (which carries the bytes): a progress report
+        nobody could see would cost a result, a queue transaction and a status
+        event per post. Once one report went out, the last (``sent == total``)
+        always goes, so a long upload never shows stuck short of 100 %.
+        """
         now = time.monotonic()
-        if sent < total and now - job.last_progress_s < self.settings.publish_progress_interval_s:
+        interval = self.settings.publish_progress_interval_s
+        if now - job.last_progress_s < interval and not (sent >= total and job.reported):
             return
         job.last_progress_s = now
+        job.reported = True
         result = self._result(job, None, type="progress", bytes_sent=sent, bytes_total=total)
         try:
             await self.results.send(result)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from cachalot_testing.processes import terminate
+from cachalot_testing.processes import ServiceProcess, terminate
 
 
 class EmbeddedStack:
@@ -36,6 +37,7 @@ class EmbeddedStack:
         self.log_path = var_dir / "stack.log"
         self._process: subprocess.Popen[bytes] | None = None
         self.info: dict[str, Any] = {}
+        self._spawned: list[ServiceProcess] = []
 
     def start(self, timeout: float = 90.0) -> EmbeddedStack:
         self.var_dir.mkdir(parents=True, exist_ok=True)
@@ -67,6 +69,11 @@ class EmbeddedStack:
         raise TimeoutError(f"embedded stack not up after {timeout}s:\n{self.output()[-4000:]}")
 
     @property
+    def pid(self) -> int | None:
+        """The supervisor's process id (it also serves the gateway) while the stack runs."""
+        return self._process.pid if self._process else None
+
+    @property
     def gateway(self) -> str:
         return str(self.info["gateway"])
 
@@ -80,7 +87,82 @@ class EmbeddedStack:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def processes(self) -> dict[str, int]:
+        """The stack's running children by name (``sandbox``, ``queue``, ``publisher-tiktok``…).
+
+        Read from ``/proc`` (Linux): every child of the stack's supervisor whose
+        command line is ``python -m cachalot_<name>``, plus ``kafka`` for an
+        embedded broker; the value is its process id.
+        """
+        if self._process is None:
+            return {}
+        parent = self._process.pid
+        found: dict[str, int] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) != parent:
+                continue
+            words = [a.decode(errors="replace") for a in argv if a]
+            if "-m" in words and words.index("-m") + 1 < len(words):
+                module = words[words.index("-m") + 1]
+                found[module.removeprefix("cachalot_").replace("_", "-")] = int(entry.name)
+            elif words and words[0].endswith("tansu"):
+                found["kafka"] = int(entry.name)
+        return found
+
+    def kill(self, name: str) -> int:
+        """``kill -9`` of the child ``name``; the stack's supervisor starts it again (after ~1 s).
+
+        Returns the killed process id. ``KeyError`` if no such child runs.
+        """
+        pid = self.processes()[name]
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
+    def spawn(self, name: str, *, log_path: Path | None = None) -> ServiceProcess:
+        """One more process of service ``name``, owned by the caller (not started yet).
+
+        Its environment is the one embedded mode gives that service (its database,
+        service identity, the broker, auth and queue URLs, this stack's ``env``)
+        on a port of its own, so a test can run a second replica beside the stack's
+        own or, with ``services`` leaving it out, run, ``kill -9`` and restart the
+        only one itself. The stack must be started; ``KeyError`` for an unknown name.
+        """
+        from cachalot_embedded.stack import SERVICES, process_environment
+
+        spec = next(s for s in SERVICES if s.name == name)
+        secrets = json.loads((self.var_dir / "dev-secrets.json").read_text())
+        # every child's environment is the same base plus its own few values
+        donor = next(pid for child, pid in self.processes().items() if child != "kafka")
+        raw = (Path("/proc") / str(donor) / "environ").read_bytes().split(b"\0")
+        base = dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+        user = {k: v for k, v in self.env.items() if k.startswith("CACHALOT_")}
+        process = ServiceProcess(
+            spec.module,
+            env={},
+            log_path=log_path or self.var_dir / f"{name}-{len(self._spawned)}.log",
+        )
+        process.env = process_environment(
+            spec,
+            port=process.port,
+            base=base,
+            user=user,
+            var_dir=self.var_dir.resolve(),
+            dev_secrets=secrets,
+        )
+        self._spawned.append(process)
+        return process
+
     def stop(self, timeout: float = 30.0) -> int | None:
+        for spawned in self._spawned:
+            spawned.stop(timeout=timeout)
+        self._spawned.clear()
         if self._process is None:
             return None
         code = terminate(self._process, timeout=timeout)

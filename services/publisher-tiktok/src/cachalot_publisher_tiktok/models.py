@@ -35,7 +35,7 @@ class UploadSession(Base):
     chunk_size: Mapped[int] = mapped_column(BigInteger)
     total_chunk_count: Mapped[int] = mapped_column(Integer)
     creator_username: Mapped[str | None] = mapped_column(String(128))
-    # uploading → uploaded → published | failed; abandoned = can never complete
+    # uploading → published | failed; abandoned = can never complete ("uploaded": older rows)
     state: Mapped[str] = mapped_column(String(16), default="uploading")
     remote_id: Mapped[str | None] = mapped_column(String(64))
     remote_url: Mapped[str | None] = mapped_column(Text)

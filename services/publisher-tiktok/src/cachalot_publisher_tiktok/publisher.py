@@ -245,7 +245,8 @@ class TikTokPlatform:
             await ctx.progress(offset, plan.video_size)
             if answer.status == 201:
                 break
-        await self.sessions.mark(publish_id, "uploaded")
+        # no "uploaded" mark: a redelivered command asks TikTok's status anyway
+        # ("uploading" resumes exactly as "uploaded" did), so it saved nothing
 
     async def _poll(self, ctx: Context, publish_id: str, username: str | None) -> Published:
         """Ask TikTok until the publish completes or fails; each wait frees the slot."""

