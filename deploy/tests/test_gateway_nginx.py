@@ -30,12 +30,14 @@ from cachalot_embedded.routes import ROUTES
 from cachalot_testing.gateway import (
     CASES,
     SESSION,
+    SESSION_CHECK,
     Case,
     StandIn,
     case_id,
     check,
     check_openapi,
     check_service_down,
+    send_raw,
 )
 from cachalot_testing.ports import free_port
 
@@ -247,3 +249,52 @@ def test_the_openapi_document_is_served_to_anyone_as_the_embedded_gateway_serves
     gateway: dict[str, Any],
 ) -> None:
     check_openapi(gateway["base"], gateway["services"], OPENAPI_FILE.read_bytes())
+
+
+def test_an_upload_goes_through_after_one_session_check_with_the_cookie_and_no_body(
+    gateway: dict[str, Any],
+) -> None:
+    queue: StandIn = gateway["services"]["queue"]
+    queue.seen.clear()
+    answer = send_raw(
+        gateway["base"],
+        "POST",
+        b"/api/v1/media",
+        headers=(SESSION, (b"X-Note", b"kept from the check")),
+        body=b"v" * (256 * 1024),
+    )
+    assert answer.status == 200, answer
+    check_request, upload = queue.seen
+    assert (check_request.method, check_request.target) == SESSION_CHECK
+    assert check_request.received == 0
+    sent = dict(check_request.headers)
+    assert sent["cookie"] == SESSION[1]
+    assert not {"content-length", "transfer-encoding", "x-note"} & set(sent), sent
+    assert (upload.method, upload.target, upload.received) == ("POST", "/api/v1/media", 256 * 1024)
+    # Bodiless media requests are not checked twice: the queue refuses them itself.
+    queue.seen.clear()
+    assert send_raw(gateway["base"], "GET", b"/api/v1/media", headers=(SESSION,)).status == 200
+    assert [(r.method, r.target) for r in queue.seen] == [("GET", "/api/v1/media")]
+
+
+def test_an_upload_whose_session_cannot_be_checked_is_a_503_to_retry(
+    gateway: dict[str, Any],
+) -> None:
+    services: dict[str, StandIn] = gateway["services"]
+    queue = services["queue"]
+    queue.stop()
+    try:
+        answer = send_raw(
+            gateway["base"],
+            "POST",
+            b"/api/v1/media",
+            headers=(SESSION,),
+            body=b"v",
+            declared_length=4_000_000_000,
+        )
+    finally:
+        services["queue"] = StandIn("queue", queue.port)
+    assert answer.status == 503, answer
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.headers["retry-after"].isdigit()
+    assert answer.json()["status"] == 503
