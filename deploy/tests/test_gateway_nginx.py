@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -29,6 +30,7 @@ import yaml
 from cachalot_embedded.routes import ROUTES
 from cachalot_testing.gateway import (
     CASES,
+    FORGED_SESSION,
     SESSION,
     SESSION_CHECK,
     Case,
@@ -298,3 +300,48 @@ def test_an_upload_whose_session_cannot_be_checked_is_a_503_to_retry(
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert answer.headers["retry-after"].isdigit()
     assert answer.json()["status"] == 503
+
+
+def test_after_refusing_a_forged_session_the_gateway_stops_taking_the_body(
+    gateway: dict[str, Any],
+) -> None:
+    """The 401 comes back while the client is still sending, and the gateway
+    hangs up within about a second (nginx reads and throws away a refused body
+    until then: on loopback that is some hundred MB; nginx's default would
+    take 30 s of it)."""
+    port = int(gateway["base"].rsplit(":", 1)[1])
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    name, value = FORGED_SESSION
+    sock.sendall(
+        b"POST /api/v1/media HTTP/1.1\r\nHost: x\r\nContent-Length: 4000000000\r\n"
+        + name
+        + b": "
+        + value
+        + b"\r\n\r\n"
+    )
+    sock.setblocking(False)
+    started = time.monotonic()
+    sent, answer, answered_s, hung_up_s = 0, b"", None, None
+    while time.monotonic() - started < 10:
+        try:
+            sent += sock.send(bytes(1 << 20))
+        except BlockingIOError:
+            time.sleep(0.001)
+        except OSError:
+            hung_up_s = time.monotonic() - started
+            break
+        try:
+            answer += sock.recv(65536)
+        except BlockingIOError:
+            pass
+        except OSError:
+            hung_up_s = time.monotonic() - started
+            break
+        if answer and answered_s is None:
+            answered_s = time.monotonic() - started
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]
+    assert answered_s is not None
+    assert answered_s < 1.0
+    assert hung_up_s is not None
+    assert hung_up_s < 3.0, (hung_up_s, sent)
