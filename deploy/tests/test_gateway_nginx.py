@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -29,13 +30,16 @@ import yaml
 from cachalot_embedded.routes import ROUTES
 from cachalot_testing.gateway import (
     CASES,
+    FORGED_SESSION,
     SESSION,
+    SESSION_CHECK,
     Case,
     StandIn,
     case_id,
     check,
     check_openapi,
     check_service_down,
+    send_raw,
 )
 from cachalot_testing.ports import free_port
 
@@ -247,3 +251,97 @@ def test_the_openapi_document_is_served_to_anyone_as_the_embedded_gateway_serves
     gateway: dict[str, Any],
 ) -> None:
     check_openapi(gateway["base"], gateway["services"], OPENAPI_FILE.read_bytes())
+
+
+def test_an_upload_goes_through_after_one_session_check_with_the_cookie_and_no_body(
+    gateway: dict[str, Any],
+) -> None:
+    queue: StandIn = gateway["services"]["queue"]
+    queue.seen.clear()
+    answer = send_raw(
+        gateway["base"],
+        "POST",
+        b"/api/v1/media",
+        headers=(SESSION, (b"X-Note", b"kept from the check")),
+        body=b"v" * (256 * 1024),
+    )
+    assert answer.status == 200, answer
+    check_request, upload = queue.seen
+    assert (check_request.method, check_request.target) == SESSION_CHECK
+    assert check_request.received == 0
+    sent = dict(check_request.headers)
+    assert sent["cookie"] == SESSION[1]
+    assert not {"content-length", "transfer-encoding", "x-note"} & set(sent), sent
+    assert (upload.method, upload.target, upload.received) == ("POST", "/api/v1/media", 256 * 1024)
+    # Bodiless media requests are not checked twice: the queue refuses them itself.
+    queue.seen.clear()
+    assert send_raw(gateway["base"], "GET", b"/api/v1/media", headers=(SESSION,)).status == 200
+    assert [(r.method, r.target) for r in queue.seen] == [("GET", "/api/v1/media")]
+
+
+def test_an_upload_whose_session_cannot_be_checked_is_a_503_to_retry(
+    gateway: dict[str, Any],
+) -> None:
+    services: dict[str, StandIn] = gateway["services"]
+    queue = services["queue"]
+    queue.stop()
+    try:
+        answer = send_raw(
+            gateway["base"],
+            "POST",
+            b"/api/v1/media",
+            headers=(SESSION,),
+            body=b"v",
+            declared_length=4_000_000_000,
+        )
+    finally:
+        services["queue"] = StandIn("queue", queue.port)
+    assert answer.status == 503, answer
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.headers["retry-after"].isdigit()
+    assert answer.json()["status"] == 503
+
+
+def test_after_refusing_a_forged_session_the_gateway_stops_taking_the_body(
+    gateway: dict[str, Any],
+) -> None:
+    """The 401 comes back while the client is still sending, and the gateway
+    hangs up within about a second (nginx reads and throws away a refused body
+    until then: on loopback that is some hundred MB; nginx's default would
+    take 30 s of it)."""
+    port = int(gateway["base"].rsplit(":", 1)[1])
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    name, value = FORGED_SESSION
+    sock.sendall(
+        b"POST /api/v1/media HTTP/1.1\r\nHost: x\r\nContent-Length: 4000000000\r\n"
+        + name
+        + b": "
+        + value
+        + b"\r\n\r\n"
+    )
+    sock.setblocking(False)
+    started = time.monotonic()
+    sent, answer, answered_s, hung_up_s = 0, b"", None, None
+    while time.monotonic() - started < 10:
+        try:
+            sent += sock.send(bytes(1 << 20))
+        except BlockingIOError:
+            time.sleep(0.001)
+        except OSError:
+            hung_up_s = time.monotonic() - started
+            break
+        try:
+            answer += sock.recv(65536)
+        except BlockingIOError:
+            pass
+        except OSError:
+            hung_up_s = time.monotonic() - started
+            break
+        if answer and answered_s is None:
+            answered_s = time.monotonic() - started
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]
+    assert answered_s is not None
+    assert answered_s < 1.0
+    assert hung_up_s is not None
+    assert hung_up_s < 3.0, (hung_up_s, sent)

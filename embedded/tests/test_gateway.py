@@ -23,7 +23,7 @@ from cachalot_embedded.routes import BadPath, normalise_path, service_for
 from cachalot_testing.gateway import (
     CASES,
     EMBEDDED_CASES,
-    QUEUE_REFUSES_401,
+    FORGED_SESSION,
     SERVICES,
     SESSION,
     STALL,
@@ -161,10 +161,13 @@ def test_after_a_services_early_answer_the_gateway_stops_taking_the_body(
     """A forged session on a declared 4 GB upload: the 401 comes back while the
     client is still sending, and the gateway reads no more of the body."""
     sock = socket.create_connection(("127.0.0.1", gateway.port), timeout=5)
-    name, value = QUEUE_REFUSES_401
+    name, value = FORGED_SESSION
     sock.sendall(
         b"POST /api/v1/media HTTP/1.1\r\nHost: x\r\nContent-Length: 4000000000\r\n"
-        b"Cookie: cachalot_session=forged\r\n" + name + b": " + value + b"\r\n\r\n"
+        + name
+        + b": "
+        + value
+        + b"\r\n\r\n"
     )
     sock.setblocking(False)
     started = time.monotonic()

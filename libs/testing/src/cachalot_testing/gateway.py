@@ -36,6 +36,13 @@ PROBLEM_TITLES = {
 }
 NOT_SIGNED_IN = "https://cachalot.dev/problems/not-signed-in"
 SESSION = (b"Cookie", b"cachalot_session=signed-in")
+# A stand-in refuses this session at once (401, before a body byte), as a
+# service refuses a cookie whose signature does not verify.
+FORGED_SESSION = (b"Cookie", b"cachalot_session=forged")
+# Where the nginx gateway verifies the session before streaming an upload
+# (its auth_request): requests there are the gateway's, not the client's,
+# and are left out of what a case says reaches a service.
+SESSION_CHECK = ("GET", "/api/v1/media/usage")
 # A stand-in that gets this header reads that many body bytes, then drops
 # the connection, as a service killed in the middle of an upload.
 DIE_AFTER = "X-Stand-In-Die-After"
@@ -149,6 +156,9 @@ class StandIn:
                 self.close_connection = True
 
             def _answer(self) -> None:
+                if "cachalot_session=forged" in (self.headers.get("Cookie") or ""):
+                    self._answer_early(401)
+                    return
                 early = self.headers.get(ANSWER_EARLY)
                 if early:
                     self._answer_early(int(early))
@@ -276,6 +286,8 @@ class Case:
     ``reaches``: the service that must see it and the target it must see
     (normalised path and the query as sent), or None: no service sees
     anything. ``problem``: the answer is the gateway's problem document.
+    ``no_body_reaches``: instead of ``reaches``, services may see the
+    request (or the gateway's session check) but not a byte of its body.
     """
 
     why: str
@@ -291,6 +303,7 @@ class Case:
     retry_after: bool = False
     forwarded_header: tuple[str, bytes] | None = None
     within_s: float | None = None
+    no_body_reaches: bool = False
 
 
 def _c(why: str, method: str, target: bytes, status: int, **kw: Any) -> Case:
@@ -298,7 +311,6 @@ def _c(why: str, method: str, target: bytes, status: int, **kw: Any) -> Case:
 
 
 KIB = 1024
-QUEUE_REFUSES_401 = (ANSWER_EARLY.encode(), b"401")
 QUEUE_REFUSES_413 = (ANSWER_EARLY.encode(), b"413")
 CASES: tuple[Case, ...] = (
     # ---- item 4: only the public API is routed, on the normalised path
@@ -573,6 +585,18 @@ CASES: tuple[Case, ...] = (
         within_s=1.0,
     ),
     _c(
+        "a forged session on a declared 4 GB upload is answered 401 at once",
+        "POST",
+        b"/api/v1/media",
+        401,
+        headers=(FORGED_SESSION,),
+        body=b"\0" * (8 * 1024 * KIB),
+        declared_length=4_000_000_000,
+        problem=True,
+        no_body_reaches=True,
+        within_s=1.0,
+    ),
+    _c(
         "an upload with a declared length is forwarded with that length",
         "POST",
         b"/api/v1/media",
@@ -596,9 +620,13 @@ CASES: tuple[Case, ...] = (
 )
 
 
-# The embedded gateway's alone. nginx answers these 503 (observed in
-# deploy/tests): the stand-in closes with the body unread, as uvicorn does,
-# while nginx is still sending the body.
+# The embedded gateway's alone. nginx answers these 503 (most runs, observed
+# in deploy/tests; `proxy_next_upstream off` and `proxy_intercept_errors on`
+# do not help): the stand-in closes with the body unread, as uvicorn does,
+# while nginx is still sending the body, and nginx's failed write wins over
+# the answer. A forged session on an upload is refused by nginx's session
+# check before the body (CASES), so this is left to quota refusals that
+# come while the body streams.
 EMBEDDED_CASES: tuple[Case, ...] = (
     _c(
         "a declared 40 MB upload the queue refuses is answered at once while it streams",
@@ -611,18 +639,6 @@ EMBEDDED_CASES: tuple[Case, ...] = (
         problem=True,
         reaches=("queue", "/api/v1/media"),
         forwarded_header=("content-length", b"40000000"),
-        within_s=1.0,
-    ),
-    _c(
-        "a forged session on a declared 4 GB upload is answered at once with the queue's 401",
-        "POST",
-        b"/api/v1/media",
-        401,
-        headers=((b"Cookie", b"cachalot_session=forged"), QUEUE_REFUSES_401),
-        body=b"\0" * (8 * 1024 * KIB),
-        declared_length=4_000_000_000,
-        problem=True,
-        reaches=("queue", "/api/v1/media"),
         within_s=1.0,
     ),
 )
@@ -665,7 +681,15 @@ def check(case: Case, base: str, stand_ins: dict[str, StandIn]) -> None:
         assert document["type"] == expected_type, where
     if case.retry_after:
         assert answer.headers.get("retry-after", "").isdigit(), where
-    seen = {name: list(s.seen) for name, s in stand_ins.items() if s.seen}
+    seen = {
+        name: kept
+        for name, s in stand_ins.items()
+        if (kept := [r for r in s.seen if (r.method, r.target) != SESSION_CHECK])
+    }
+    if case.no_body_reaches:
+        received = {name: [r.received for r in requests] for name, requests in seen.items()}
+        assert all(n == 0 for counts in received.values() for n in counts), (where, received)
+        return
     if case.reaches is None:
         assert seen == {}, f"{where}: reached {seen}"
         return
