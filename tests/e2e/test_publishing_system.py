@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
+from cachalot_testing.broker import TansuBroker
 from cachalot_testing.clients import connect_tiktok, create_post, iso_at, upload_media
 from cachalot_testing.processes import ServiceProcess
 from cachalot_testing.stack import EmbeddedStack
@@ -38,14 +39,18 @@ THROTTLE_BPS = 2500  # the 8.5 KB sample takes ~3.5 s to upload
 
 
 @pytest.fixture(scope="module")
-def crash_stack(
-    tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str
-) -> Iterator[EmbeddedStack]:
-    """Gateway, auth, queue and sandbox; publisher-tiktok is the tests' own."""
+def crash_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
+    """Gateway, auth, queue and sandbox; publisher-tiktok is the tests' own.
+
+    On a broker of its own: the session's broker also serves the whole-system
+    stack, whose publisher-tiktok is in the same consumer group and would take
+    partitions (and commands naming this stack's media) from the tests' replicas.
+    """
+    broker = TansuBroker(log_path=tmp_path_factory.mktemp("crash-tansu") / "tansu.log").start()
     running = EmbeddedStack(
         tmp_path_factory.mktemp("crash-var"),
         services=("auth", "queue"),
-        kafka_bootstrap=kafka_bootstrap,
+        kafka_bootstrap=broker.bootstrap,
         env={
             "CACHALOT_AUTH_RATE_LIMIT": "10000/minute",
             # Tansu, as embedded mode runs it: a dead member leaves the group in ~3 s
@@ -57,8 +62,11 @@ def crash_stack(
             "CACHALOT_TIKTOK_STATUS_PER_MINUTE": "100000",
         },
     ).start()
-    yield running
-    running.stop()
+    try:
+        yield running
+    finally:
+        running.stop()
+        broker.stop()
 
 
 def _video(n: str) -> bytes:
