@@ -120,9 +120,19 @@ class EventHandlers:
     async def _pause_account(
         self, session: AsyncSession, paused: Target, change: Change, now: datetime
     ) -> None:
-        """The token is dead: hold every other pending target of that account too."""
+        """Hold every other pending target of that account too.
+
+        A dead token also marks the account's projection ``reauth_required`` (new
+        posts to it are refused, due targets pause at claim); missing consent
+        (``consent_required``) does not: the account is fine, only its client
+        has to act, and auth's ``connected`` on consent resumes the targets.
+        """
         account = await session.get(Account, paused.account_id)
-        if account is not None and account.status == "connected":
+        if (
+            account is not None
+            and account.status == "connected"
+            and change.code != states.CONSENT_REQUIRED
+        ):
             account.status = "reauth_required"  # changed_at kept: auth's next event wins
         query = select(Target).where(
             Target.account_id == paused.account_id,

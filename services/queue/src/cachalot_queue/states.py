@@ -5,7 +5,8 @@
     scheduled ──dispatch──▶ dispatched ──progress──▶ publishing ──▶ published
         │  ▲                    │                        │
         │  └──retryable (backoff)┴────────────────────────┤──▶ failed ──retry──▶ scheduled
-        ├──▶ paused (account needs re-authorisation) ──reconnect──▶ scheduled
+        ├──▶ paused (account needs re-authorisation, or the client's 18+ consent
+        │     is missing) ──reconnect / consent (accounts.v1 connected)──▶ scheduled
         └──▶ cancelled (client, or account revoked/deleted; also from paused)
 
     scheduled, paused, failed ──account lost──▶ cancelled
@@ -50,6 +51,10 @@ CANCELLABLE: Final = frozenset({"scheduled", "paused"})
 LOST_WITH_ACCOUNT: Final = frozenset({"scheduled", "paused", "failed"})
 """Targets cancelled as soon as their account is lost (in-flight ones: at their result)."""
 TERMINAL: Final = frozenset({"published", "cancelled"})
+CONSENT_REQUIRED: Final = "consent_required"
+"""A result's code when auth refused the lease because the client has not confirmed 18+ and
+given an email (privacy policy): the target pauses, the account is not marked for reconnection;
+auth's ``connected`` event on consent resumes it."""
 NEEDS_MEDIA: Final[frozenset[TargetStatus]] = frozenset(
     {"scheduled", "dispatched", "publishing", "paused"}
 )
@@ -210,6 +215,14 @@ def _on_result(
             bytes_total=result.bytes_total,
         )
     reason = _reason(name, result)
+    if result.reauth_required and result.code == CONSENT_REQUIRED:
+        return Change(
+            status="paused",
+            reason=reason,
+            code=CONSENT_REQUIRED,
+            pause_account=True,  # the account's other scheduled targets wait too
+            notify_operator=False,
+        )
     if result.reauth_required:
         return Change(
             status="paused",
@@ -279,5 +292,7 @@ def on_account(
             code="reauth_required",
         )
     if event_type == "connected" and status == "paused":
-        return Change(status="scheduled", reason="Account reconnected; publishing resumes.")
+        return Change(
+            status="scheduled", reason=reason or "Account reconnected; publishing resumes."
+        )
     return None
