@@ -167,14 +167,33 @@ def on_result(
     now: datetime,
     rng: random.Random,
     loss: Change | None = None,
+    connected_since_dispatch: bool = False,
 ) -> Change | None:
     """Decide what a publisher's result does to a target, or ``None`` if nothing.
 
     ``loss`` (from :func:`account_loss`): the account is no longer the post's
     client's, so any outcome but ``published`` (and progress) cancels the
     target instead of retrying, pausing or failing it.
+
+    ``connected_since_dispatch``: an ``accounts.v1`` ``connected`` for the
+    account was applied after this attempt was dispatched (the client gave
+    consent, or reconnected, while it was in flight). A ``consent_required``
+    result then reschedules the target at once instead of pausing it, since
+    that event resumed only paused targets and would leave this one paused for
+    good; if consent is still missing, the next attempt pauses it.
     """
     change = _on_result(target, result, policy=policy, now=now, rng=rng)
+    if (
+        connected_since_dispatch
+        and change is not None
+        and change.status == "paused"
+        and change.code == CONSENT_REQUIRED
+    ):
+        change = Change(
+            status="scheduled",
+            reason="Consent was given while this was being sent; publishing resumes.",
+            due_at=now,
+        )
     if (
         loss is not None
         and change is not None

@@ -292,6 +292,21 @@ async def test_missing_consent_pauses_with_its_own_reason_and_the_consent_event_
     assert commands[-1].value["attempt"] == 2
 
 
+async def test_consent_given_while_an_attempt_was_in_flight_does_not_leave_it_paused(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client = queue.client()
+    tiktok = await client.account("tiktok")
+    post = await client.queue(tiktok=tiktok)
+    await dispatched(recorder, post)
+    await client.account_event(tiktok, "tiktok", "connected", reason="Consent given.")
+    await queue.result(
+        post, type="failed", code="consent_required", reason="no consent", reauth_required=True
+    )
+    commands = await dispatched(recorder, post, count=2)
+    assert commands[-1].value["attempt"] == 2
+
+
 async def test_an_accounts_reauth_event_pauses_and_its_reconnect_resumes(
     queue: QueueServer, recorder: Recorder
 ) -> None:
