@@ -11,6 +11,7 @@ consent (auth's ``accounts.v1`` ``connected``) resumes it.
 from __future__ import annotations
 
 import hashlib
+import struct
 import time
 import uuid
 from pathlib import Path
@@ -24,7 +25,10 @@ from cachalot_testing.stack import EmbeddedStack
 
 pytestmark = pytest.mark.e2e
 
-VIDEO = (Path(__file__).resolve().parents[1] / "fixtures" / "sample.mp4").read_bytes()
+SAMPLE = (Path(__file__).resolve().parents[1] / "fixtures" / "sample.mp4").read_bytes()
+# a trailing MP4 "free" box makes the bytes this test's own: other tests count the
+# sample's sha256 on the sandbox, which must not include this test's post
+VIDEO = SAMPLE + struct.pack(">I", 24) + b"free" + uuid.uuid4().bytes
 
 
 def _target_when(
