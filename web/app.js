@@ -325,7 +325,7 @@
       if (res.status === 201 || res.status === 200) {
         flash("ok", "Queued.");
         $("post-form").reset();
-        await loadPosts();
+        await Promise.all([loadPosts(), loadMedia()]); // "Your media" counts posts per video
       } else {
         $("post-errors").textContent = problemText(res.body, "Could not queue the post.");
       }

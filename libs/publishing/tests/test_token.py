@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cachalot_common.grants import generate_signing_key, mint_grant
+from cachalot_common.leases import LeaseReauthRequired
 from cachalot_publishing.outcome import Outcome
 from cachalot_publishing.token import CommandTokens, LeaseCache, TokenRejected
 
@@ -60,6 +61,23 @@ async def test_a_second_refusal_in_the_same_command_asks_for_reauth(tmp_path: Pa
         await tokens.call(refused)
     assert (ended.value.kind, ended.value.code) == ("reauth", "reauth_required")
     assert [c["force_refresh"] for c in leases.calls] == [False, True]
+
+
+async def test_missing_consent_ends_the_command_with_its_own_code_and_what_to_do(
+    tmp_path: Path,
+) -> None:
+    video = store_video(tmp_path)
+    command = make_command(video)
+    leases = FakeLeases(
+        failures={command.account_id: LeaseReauthRequired("consent_required", "no consent yet")}
+    )
+    tokens = CommandTokens(LeaseCache(leases, label="TikTok", grant_keys=KEYS), command, "TikTok")
+    with pytest.raises(Outcome) as ended:
+        await token_of(tokens)
+    assert (ended.value.kind, ended.value.code) == ("reauth", "consent_required")
+    assert ended.value.reason.startswith("TikTok: ")
+    assert "18 or over and give an email" in ended.value.reason
+    assert "Reconnect" not in ended.value.reason
 
 
 async def test_a_command_with_a_valid_grant_of_the_same_account_and_client_reuses_the_lease(

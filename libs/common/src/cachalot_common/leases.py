@@ -35,7 +35,11 @@ that command (:mod:`cachalot_publishing.token`); otherwise it calls:
   existed has none);
 * 404 unknown account;
 * 409 problem with ``"code": "reauth_required"`` (or ``"revoked"``): the
-  client must reconnect the account; not retryable;
+  client must reconnect the account; ``"consent_required"``: the client has
+  not yet confirmed being 18 or over and given an email (privacy policy: no
+  one under 18), so nothing of theirs is posted until they do in the
+  dashboard; not retryable (the client's act resumes: auth then emits
+  ``accounts.v1`` ``connected`` for their accounts);
 * 503 problem: the platform's token endpoint is unreachable; retry later.
 """
 
@@ -57,8 +61,17 @@ class LeaseError(Exception):
     retryable: bool = True
 
 
+CONSENT_REQUIRED = "consent_required"
+"""The 409 ``code`` when the account's client has not given its 18+ consent and email yet."""
+
+
 class LeaseReauthRequired(LeaseError):
-    """The account needs the client to sign in again (or was revoked)."""
+    """The client must act before the account can be used (409); ``code`` says how.
+
+    ``reauth_required`` or ``revoked``: sign in with the account again;
+    :data:`CONSENT_REQUIRED`: confirm 18+ and give an email in the dashboard
+    (the account itself is fine).
+    """
 
     retryable = False
 

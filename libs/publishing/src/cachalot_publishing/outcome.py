@@ -5,9 +5,11 @@ A platform's publish returns :class:`Published` or raises an :class:`Outcome`:
 * ``failed``: permanent, with a reason a person can act on;
 * ``retryable``: the queue tries again after ``retry_after_s`` (its backoff
   when none);
-* ``reauth``: the account's authorisation is gone; the queue pauses the
-  account until the client reconnects (sent as ``failed`` with
-  ``reauth_required``).
+* ``reauth``: the client must act before the account can be used; the queue
+  pauses (sent as ``failed`` with ``reauth_required``): the account's
+  authorisation is gone (``reauth_required`` or the platform's code: until
+  the client reconnects), or the client has not given its 18+ consent and
+  email yet (``consent_required``: until they do; the account itself is fine).
 
 Codes are machine-readable and shared: one fault has one code on every
 platform (:data:`COMMON_CODES`). A platform adds its own codes only for
@@ -31,6 +33,7 @@ UPLOAD_EXPIRED: Final = "upload_expired"  # the upload session/URL expired; star
 LEASE_UNAVAILABLE: Final = "lease_unavailable"  # auth or the platform's token endpoint down
 LEASE_REFUSED: Final = "lease_refused"  # auth refused this caller or grant (not retryable)
 REAUTH_REQUIRED: Final = "reauth_required"  # the client must reconnect the account
+CONSENT_REQUIRED: Final = "consent_required"  # the client must confirm 18+ and give an email
 MEDIA_MISSING: Final = "media_missing"  # the file is not in the media store
 MEDIA_CHANGED: Final = "media_changed"  # the file's size differs from the post's
 MEDIA_INVALID: Final = "media_invalid"  # the path points outside the media store
@@ -48,6 +51,7 @@ COMMON_CODES: Final = frozenset(
         LEASE_UNAVAILABLE,
         LEASE_REFUSED,
         REAUTH_REQUIRED,
+        CONSENT_REQUIRED,
         MEDIA_MISSING,
         MEDIA_CHANGED,
         MEDIA_INVALID,
@@ -92,6 +96,23 @@ def retryable(code: str, reason: str, retry_after_s: float | None = None) -> Out
 def reauth(reason: str, code: str = REAUTH_REQUIRED) -> Outcome:
     """The account must be reconnected; ``code`` may name the platform's cause."""
     return Outcome("reauth", code, reason)
+
+
+CONSENT_REASON: Final = (
+    "Confirm in the dashboard that you are 18 or over and give an email; the post then goes out."
+)
+"""What a person reads while their consent is missing (privacy policy: no one under 18)."""
+
+
+def consent_required(platform_label: str) -> Outcome:
+    """The client has not confirmed 18+ and given an email: pause until they do.
+
+    Sent like ``reauth`` (the queue pauses; the client's act resumes) but with
+    its own code and reason: nothing is wrong with the account.
+    """
+    return Outcome(
+        "reauth", CONSENT_REQUIRED, f"{platform_label}: not posted yet. {CONSENT_REASON}"
+    )
 
 
 def network(platform_label: str, detail: str, retry_after_s: float = 10) -> Outcome:

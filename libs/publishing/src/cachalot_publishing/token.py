@@ -30,12 +30,19 @@ from uuid import UUID
 
 from cachalot_common.events import PublishVideo
 from cachalot_common.grants import GrantError, GrantKeyRing, verify_grant
-from cachalot_common.leases import Lease, LeaseError, LeaseReauthRequired, LeaseSource
+from cachalot_common.leases import (
+    CONSENT_REQUIRED,
+    Lease,
+    LeaseError,
+    LeaseReauthRequired,
+    LeaseSource,
+)
 from cachalot_common.redaction import register_secret
 from cachalot_publishing.outcome import (
     LEASE_REFUSED,
     LEASE_UNAVAILABLE,
     Outcome,
+    consent_required,
     failed,
     reauth,
     retryable,
@@ -113,7 +120,8 @@ class LeaseCache:
     async def lease(self, command: PublishVideo, *, force: bool = False) -> Lease:
         """An access token for ``command``'s account, from the cache when it may serve.
 
-        Raises :class:`Outcome`: ``reauth`` (auth says reconnect),
+        Raises :class:`Outcome`: ``reauth`` (auth says reconnect; or, with code
+        ``consent_required``, the client has not confirmed 18+ and given an email),
         ``retryable`` ``lease_unavailable`` (auth or the platform down, or the
         grant expired), ``failed`` ``lease_refused`` (auth refused).
         """
@@ -149,6 +157,8 @@ class LeaseCache:
             )
         except LeaseReauthRequired as error:
             self.forget(command.account_id)
+            if error.code == CONSENT_REQUIRED:
+                raise consent_required(self._label) from None
             raise reauth(reauth_reason(self._label), code=error.code) from None
         except LeaseError as error:
             self.forget(command.account_id)

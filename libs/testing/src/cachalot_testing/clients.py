@@ -15,31 +15,38 @@ from typing import Any
 import httpx
 
 
-def connect_tiktok(http: httpx.Client, gateway: str, user: str) -> str:
+def connect_tiktok(http: httpx.Client, gateway: str, user: str, *, consent: bool = True) -> str:
     """Sign in (or connect one more account) with TikTok as sandbox ``user``; its account id.
 
     ``http`` keeps the session cookie: the first call makes a client, later
-    calls on the same ``http`` connect more accounts to it. The 18+ consent the
-    queue requires is given on the first. Raises ``AssertionError`` if a step fails.
+    calls on the same ``http`` connect more accounts to it. The 18+ consent
+    auth requires before leasing is given on the first, unless ``consent`` is
+    false (then see :func:`give_consent`). Raises ``AssertionError`` if a step fails.
     """
     start = http.get(
         f"{gateway}/api/v1/auth/tiktok/login", params={"next": "/"}, follow_redirects=False
     )
     assert start.status_code == 302, start.text
-    consent = httpx.URL(start.headers["location"]).copy_merge_params(
+    allow = httpx.URL(start.headers["location"]).copy_merge_params(
         {"sandbox_auto": "allow", "sandbox_user": user}
     )
-    landed = http.get(consent, follow_redirects=True)
+    landed = http.get(allow, follow_redirects=True)
     assert "connected=tiktok" in str(landed.url), f"{landed.url} {landed.status_code}"
     me = http.get(f"{gateway}/api/v1/me").json()
-    if not me.get("consent_given"):
-        agreed = http.post(
-            f"{gateway}/api/v1/me/consent",
-            json={"adult": True, "email": f"c-{uuid.uuid4().hex[:8]}@example.com"},
-        )
-        assert agreed.status_code == 200, agreed.text
+    if consent and not me.get("consent_given"):
+        give_consent(http, gateway)
     accounts = http.get(f"{gateway}/api/v1/accounts").json()
     return str(next(a["id"] for a in accounts if a["platform_user_id"] == user))
+
+
+def give_consent(http: httpx.Client, gateway: str) -> dict[str, Any]:
+    """``POST /api/v1/me/consent`` (18+, a fresh email) for ``http``'s client; the profile."""
+    agreed = http.post(
+        f"{gateway}/api/v1/me/consent",
+        json={"adult": True, "email": f"c-{uuid.uuid4().hex[:8]}@example.com"},
+    )
+    assert agreed.status_code == 200, agreed.text
+    return dict(agreed.json())
 
 
 def upload_media(http: httpx.Client, gateway: str, data: bytes) -> dict[str, Any]:

@@ -37,6 +37,9 @@ from cachalot_common.sessions import Session
 
 logger = logging.getLogger(__name__)
 
+CONSENT_GIVEN = "You confirmed being 18 or over and gave an email; publishing resumes."
+"""The reason of the ``connected`` events that consent emits (shown on resumed posts)."""
+
 
 class NotSignedIn(Exception):
     pass
@@ -129,14 +132,39 @@ class ClientService:
             }
 
     async def consent(self, session: Session | None, *, email: str) -> dict[str, Any]:
+        """Record the client's 18+ confirmation and email (privacy policy: no one under 18).
+
+        Until both are given, leases of the client's accounts are refused with
+        ``consent_required`` and the queue pauses their targets. When this call
+        completes the consent, an ``accounts.v1`` ``connected`` event for each
+        account the client holds in status ``ok`` goes into the same
+        transaction (outbox): the queue resumes those accounts' paused targets
+        (:mod:`cachalot_queue.results`), the notifier ignores it. Accounts
+        needing reauthorisation get nothing: their targets wait for a reconnect.
+
+        Returns :meth:`me`. Raises :class:`NotSignedIn`.
+        """
         now = utcnow()
+        emitted = False
         async with self._factory() as db, db.begin():
             client = await self.client_of(db, session)
+            had_consent = bool(client.email and client.adult_confirmed_at)
             if client.adult_confirmed_at is None:
                 client.adult_confirmed_at = now
             if client.email != email:
                 client.email = email
                 client.email_at = now
+            if not had_consent:
+                held = await db.scalars(
+                    select(Account)
+                    .where(Account.client_id == client.id, Account.status == "ok")
+                    .order_by(Account.created_at)
+                )
+                for account in held.all():
+                    account_event(db, account, "connected", reason=CONSENT_GIVEN)
+                    emitted = True
+        if emitted:
+            self._on_commit()
         return await self.me(session)
 
     async def logout(self, session: Session | None) -> None:

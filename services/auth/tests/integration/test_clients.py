@@ -53,6 +53,35 @@ async def test_consent_is_stored_with_its_time_and_adult_false_is_refused(auth, 
     assert body["email_at"]
 
 
+async def test_giving_consent_emits_connected_for_each_usable_account_once(auth, sign_in):
+    from sqlalchemy import update
+
+    from cachalot_auth.models import Account
+
+    async with auth.browser() as browser:
+        await sign_in(browser, "tiktok")
+        await sign_in(browser, "youtube")
+        accounts = {a["platform"]: a["id"] for a in (await browser.get("/api/v1/accounts")).json()}
+        async with auth.app.state.factory() as db, db.begin():
+            await db.execute(
+                update(Account)
+                .where(Account.platform == "youtube")
+                .values(status="reauth_required")
+            )
+        first = await browser.post(
+            "/api/v1/me/consent", json={"adult": True, "email": "a@example.com"}
+        )
+        again = await browser.post(
+            "/api/v1/me/consent", json={"adult": True, "email": "b@example.com"}
+        )
+    assert (first.status_code, again.status_code) == (200, 200)
+    await auth.app.state.relay.drain()
+    assert auth.events.types(accounts["tiktok"]) == ["connected", "connected"]
+    assert auth.events.types(accounts["youtube"]) == ["connected"], "a reconnect resumes it"
+    consented = [p for _, k, p in auth.events.published if k == accounts["tiktok"]][-1]
+    assert "18 or over" in consented["reason"]
+
+
 async def test_logout_ends_the_session_even_for_a_kept_cookie(auth, sign_in):
     async with auth.browser() as browser:
         await sign_in(browser, "tiktok")

@@ -144,7 +144,7 @@ async def test_a_platform_down_for_good_is_503_and_does_not_disconnect(
             await client.lease(uuid.UUID(account_id), post_id=uuid.uuid4())
         later = await client.lease(uuid.UUID(account_id), post_id=uuid.uuid4())
     assert later.access_token
-    assert auth.events.types(account_id) == ["connected"]
+    assert auth.events.types(account_id) == ["connected", "connected"]  # sign-in, consent
 
 
 async def test_invalid_grant_marks_reauth_required_and_emits_the_event(
@@ -163,7 +163,7 @@ async def test_invalid_grant_marks_reauth_required_and_emits_the_event(
             await client.lease(uuid.UUID(account_id), post_id=uuid.uuid4())
     assert first.value.code == "reauth_required"
     await auth.app.state.relay.drain()
-    assert auth.events.types(account_id) == ["connected", "reauth_required"]
+    assert auth.events.types(account_id) == ["connected", "connected", "reauth_required"]
     async with auth.browser() as browser:
         await sign_in(browser, "tiktok")
         account = (await browser.get("/api/v1/accounts")).json()[0]

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import cast
+from uuid import UUID
 
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -89,6 +90,7 @@ class EventHandlers:
         async with self._factory() as session, session.begin():
             targets = {t.id: t for t in (await session.scalars(query)).all()}
             accounts = await account_views(session, {t.account_id for t in targets.values()})
+            connected_at = await _connected_at(session, targets.values(), results)
             for result in results:
                 target = targets.get(result.target_id)
                 if target is None or target.post_id != result.post_id:
@@ -101,6 +103,9 @@ class EventHandlers:
                     now=now,
                     rng=self._rng,
                     loss=states.account_loss(target.client_id, accounts.get(target.account_id)),
+                    connected_since_dispatch=_after(
+                        connected_at.get(target.account_id), target.last_activity_at
+                    ),
                 )
                 if change is None or not apply_change(session, target, change, now=now):
                     continue
@@ -120,9 +125,19 @@ class EventHandlers:
     async def _pause_account(
         self, session: AsyncSession, paused: Target, change: Change, now: datetime
     ) -> None:
-        """The token is dead: hold every other pending target of that account too."""
+        """Hold every other pending target of that account too.
+
+        A dead token also marks the account's projection ``reauth_required`` (new
+        posts to it are refused, due targets pause at claim); missing consent
+        (``consent_required``) does not: the account is fine, only its client
+        has to act, and auth's ``connected`` on consent resumes the targets.
+        """
         account = await session.get(Account, paused.account_id)
-        if account is not None and account.status == "connected":
+        if (
+            account is not None
+            and account.status == "connected"
+            and change.code != states.CONSENT_REQUIRED
+        ):
             account.status = "reauth_required"  # changed_at kept: auth's next event wins
         query = select(Target).where(
             Target.account_id == paused.account_id,
@@ -184,6 +199,28 @@ class EventHandlers:
             self._relay_wake.set()
             if event.type == "connected":
                 self._scheduler_wake.set()
+
+
+async def _connected_at(
+    session: AsyncSession, targets: Iterable[Target], results: list[PublishResult]
+) -> dict[UUID, datetime]:
+    """account id → when its last ``connected`` event occurred, for the accounts of
+    ``consent_required`` results only (none: no query)."""
+    wanted = {r.target_id for r in results if r.code == states.CONSENT_REQUIRED}
+    ids = {t.account_id for t in targets if t.id in wanted}
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Account.id, Account.changed_at).where(
+            Account.id.in_(ids), Account.status == "connected"
+        )
+    )
+    return dict(rows.tuples().all())
+
+
+def _after(event_at: datetime | None, dispatched_at: datetime | None) -> bool:
+    """Whether an account event (auth's clock) came after the attempt began (ours)."""
+    return event_at is not None and dispatched_at is not None and event_at > dispatched_at
 
 
 async def _count_published(session: AsyncSession, targets: list[Target], now: datetime) -> None:

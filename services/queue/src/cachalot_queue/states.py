@@ -5,7 +5,8 @@
     scheduled ──dispatch──▶ dispatched ──progress──▶ publishing ──▶ published
         │  ▲                    │                        │
         │  └──retryable (backoff)┴────────────────────────┤──▶ failed ──retry──▶ scheduled
-        ├──▶ paused (account needs re-authorisation) ──reconnect──▶ scheduled
+        ├──▶ paused (account needs re-authorisation, or the client's 18+ consent
+        │     is missing) ──reconnect / consent (accounts.v1 connected)──▶ scheduled
         └──▶ cancelled (client, or account revoked/deleted; also from paused)
 
     scheduled, paused, failed ──account lost──▶ cancelled
@@ -50,6 +51,10 @@ CANCELLABLE: Final = frozenset({"scheduled", "paused"})
 LOST_WITH_ACCOUNT: Final = frozenset({"scheduled", "paused", "failed"})
 """Targets cancelled as soon as their account is lost (in-flight ones: at their result)."""
 TERMINAL: Final = frozenset({"published", "cancelled"})
+CONSENT_REQUIRED: Final = "consent_required"
+"""A result's code when auth refused the lease because the client has not confirmed 18+ and
+given an email (privacy policy): the target pauses, the account is not marked for reconnection;
+auth's ``connected`` event on consent resumes it."""
 NEEDS_MEDIA: Final[frozenset[TargetStatus]] = frozenset(
     {"scheduled", "dispatched", "publishing", "paused"}
 )
@@ -162,14 +167,33 @@ def on_result(
     now: datetime,
     rng: random.Random,
     loss: Change | None = None,
+    connected_since_dispatch: bool = False,
 ) -> Change | None:
     """Decide what a publisher's result does to a target, or ``None`` if nothing.
 
     ``loss`` (from :func:`account_loss`): the account is no longer the post's
     client's, so any outcome but ``published`` (and progress) cancels the
     target instead of retrying, pausing or failing it.
+
+    ``connected_since_dispatch``: an ``accounts.v1`` ``connected`` for the
+    account was applied after this attempt was dispatched (the client gave
+    consent, or reconnected, while it was in flight). A ``consent_required``
+    result then reschedules the target at once instead of pausing it, since
+    that event resumed only paused targets and would leave this one paused for
+    good; if consent is still missing, the next attempt pauses it.
     """
     change = _on_result(target, result, policy=policy, now=now, rng=rng)
+    if (
+        connected_since_dispatch
+        and change is not None
+        and change.status == "paused"
+        and change.code == CONSENT_REQUIRED
+    ):
+        change = Change(
+            status="scheduled",
+            reason="Consent was given while this was being sent; publishing resumes.",
+            due_at=now,
+        )
     if (
         loss is not None
         and change is not None
@@ -210,6 +234,14 @@ def _on_result(
             bytes_total=result.bytes_total,
         )
     reason = _reason(name, result)
+    if result.reauth_required and result.code == CONSENT_REQUIRED:
+        return Change(
+            status="paused",
+            reason=reason,
+            code=CONSENT_REQUIRED,
+            pause_account=True,  # the account's other scheduled targets wait too
+            notify_operator=False,
+        )
     if result.reauth_required:
         return Change(
             status="paused",
@@ -279,5 +311,7 @@ def on_account(
             code="reauth_required",
         )
     if event_type == "connected" and status == "paused":
-        return Change(status="scheduled", reason="Account reconnected; publishing resumes.")
+        return Change(
+            status="scheduled", reason=reason or "Account reconnected; publishing resumes."
+        )
     return None

@@ -259,6 +259,54 @@ async def test_reauth_pauses_the_accounts_targets_and_a_reconnect_resumes_them(
     assert commands[-1].value["attempt"] == 2
 
 
+async def test_missing_consent_pauses_with_its_own_reason_and_the_consent_event_resumes(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client = queue.client()
+    tiktok = await client.account("tiktok")
+    first = await client.queue(tiktok=tiktok)
+    later = await client.queue(tiktok=tiktok, at=at_offset(60))
+    await dispatched(recorder, first)
+    reason = (
+        "TikTok: not posted yet. Confirm in the dashboard that you are 18 or over and give "
+        "an email; the post then goes out."
+    )
+    await queue.result(
+        first, type="failed", code="consent_required", reason=reason, reauth_required=True
+    )
+    await until_status(queue, first, "paused")
+    await until_status(queue, later, "paused")
+    for post in (first, later):
+        target = await queue.target(post["targets"][0]["id"])
+        assert (target.last_code, target.last_error) == ("consent_required", reason)
+    async with queue.runtime.reader() as session:
+        account = await session.get(Account, tiktok, populate_existing=True)
+        assert account is not None
+        assert account.status == "connected", "not marked for reconnection"
+    again = await client.queue(tiktok=tiktok, at=at_offset(60))  # the account is still usable
+    assert again["targets"][0]["status"] == "scheduled"
+
+    await client.account_event(tiktok, "tiktok", "connected", reason="Consent given.")
+    await until_status(queue, later, "scheduled")
+    commands = await dispatched(recorder, first, count=2)
+    assert commands[-1].value["attempt"] == 2
+
+
+async def test_consent_given_while_an_attempt_was_in_flight_does_not_leave_it_paused(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client = queue.client()
+    tiktok = await client.account("tiktok")
+    post = await client.queue(tiktok=tiktok)
+    await dispatched(recorder, post)
+    await client.account_event(tiktok, "tiktok", "connected", reason="Consent given.")
+    await queue.result(
+        post, type="failed", code="consent_required", reason="no consent", reauth_required=True
+    )
+    commands = await dispatched(recorder, post, count=2)
+    assert commands[-1].value["attempt"] == 2
+
+
 async def test_an_accounts_reauth_event_pauses_and_its_reconnect_resumes(
     queue: QueueServer, recorder: Recorder
 ) -> None:

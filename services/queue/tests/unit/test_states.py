@@ -132,6 +132,36 @@ def test_a_dead_token_pauses_the_target_and_its_account() -> None:
     assert not change.notify_operator
 
 
+def test_missing_consent_pauses_with_its_own_code_and_the_persons_reason() -> None:
+    reason = "TikTok: not posted yet. Confirm in the dashboard that you are 18 or over."
+    change = decide(
+        target("dispatched"),
+        result("failed", code="consent_required", reason=reason, reauth_required=True),
+    )
+    assert (change.status, change.code, change.reason) == ("paused", "consent_required", reason)
+    assert change.pause_account
+    assert not change.notify_operator
+
+
+def test_missing_consent_reported_after_consent_was_given_in_flight_reschedules_at_once() -> None:
+    change = on_result(
+        target("dispatched"),
+        result("failed", code="consent_required", reason="no consent", reauth_required=True),
+        policy=POLICY,
+        now=NOW,
+        rng=random.Random(1),
+        connected_since_dispatch=True,
+    )
+    assert change is not None
+    assert (change.status, change.due_at) == ("scheduled", NOW)
+
+
+def test_a_connected_event_resumes_a_paused_target_with_the_events_reason() -> None:
+    change = on_account("connected", "paused", "Consent given; publishing resumes.")
+    assert change is not None
+    assert (change.status, change.reason) == ("scheduled", "Consent given; publishing resumes.")
+
+
 @pytest.mark.parametrize(
     ("event", "status", "expected"),
     [
