@@ -11,11 +11,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal, Self, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import to_jsonable_python
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cachalot_common.grants import (
+    DEV_GRANT_PUBLIC_KEYS,
+    GrantKeyRing,
+    parse_public_keys,
+    require_real_grant_keys,
+)
 
 ENV_PREFIX = "CACHALOT_"
 
@@ -56,6 +63,41 @@ class ServiceSettings(BaseSettings):
             "requests; a browser page of any other origin is refused (403)."
         ),
     )
+
+
+class GrantVerifierSettings(BaseSettings):
+    """``CACHALOT_GRANT_PUBLIC_KEYS`` for a service that verifies publish grants (auth, publishers).
+
+    Mixed in beside :class:`ServiceSettings`: once every field is read, the
+    development key is refused in production (:func:`require_real_grant_keys`).
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", case_sensitive=False, frozen=True
+    )
+
+    grant_public_keys: str = Field(
+        default=DEV_GRANT_PUBLIC_KEYS,
+        description='JSON {"<kid>": "<base64 Ed25519 public key>"}: the queue\'s public keys '
+        "that verify publish grants (old and new while rotating). The default trusts the "
+        "published development key and is refused in production.",
+    )
+
+    @field_validator("grant_public_keys")
+    @classmethod
+    def _grant_keys_parse(cls, value: str) -> str:
+        parse_public_keys(value)  # a malformed ring stops the service, naming the variable
+        return value
+
+    @model_validator(mode="after")
+    def _real_grant_keys(self) -> Self:
+        environment = str(getattr(self, "environment", "production"))
+        require_real_grant_keys(environment, parse_public_keys(self.grant_public_keys))
+        return self
+
+    def grant_keys(self) -> GrantKeyRing:
+        """The parsed ``CACHALOT_GRANT_PUBLIC_KEYS`` (checked at start)."""
+        return parse_public_keys(self.grant_public_keys)
 
 
 class KafkaSettings(BaseSettings):

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import Field, SecretStr, model_validator
 
-from cachalot_common.grants import (
-    DEV_GRANT_PUBLIC_KEYS,
-    GrantKeyRing,
-    parse_public_keys,
-    require_real_grant_keys,
+from cachalot_common.settings import (
+    GrantVerifierSettings,
+    KafkaSettings,
+    ServiceSettings,
+    require_real_secret,
 )
-from cachalot_common.settings import KafkaSettings, ServiceSettings, require_real_secret
 
 
-class PublisherSettings(ServiceSettings, KafkaSettings):
+class PublisherSettings(ServiceSettings, GrantVerifierSettings, KafkaSettings):
     """The runtime's knobs, the media store and the lease endpoint."""
 
     media_dir: Path = Path("./var/media")
@@ -24,13 +23,6 @@ class PublisherSettings(ServiceSettings, KafkaSettings):
         default="publisher", description="This publisher's service identity for auth's leases."
     )
     service_secret: SecretStr = SecretStr("dev-publisher-secret")
-    grant_public_keys: str = Field(
-        default=DEV_GRANT_PUBLIC_KEYS,
-        description='JSON {"<kid>": "<base64 Ed25519 public key>"}: the queue\'s public keys; '
-        "a cached lease serves only a command whose publish grant verifies with them. The "
-        "default trusts the published development key and is refused in production.",
-    )
-
     publish_concurrency: int = Field(
         default=32, ge=1, le=1024, description="Publishes in flight at once in one process."
     )
@@ -59,18 +51,7 @@ class PublisherSettings(ServiceSettings, KafkaSettings):
         description="The consumer's max.poll.interval; handlers return at once, so the default.",
     )
 
-    @field_validator("grant_public_keys")
-    @classmethod
-    def _grant_keys_parse(cls, value: str, info: ValidationInfo) -> str:
-        ring = parse_public_keys(value)
-        require_real_grant_keys(str(info.data.get("environment", "production")), ring)
-        return value
-
     @model_validator(mode="after")
     def _real_secret(self) -> PublisherSettings:
         require_real_secret(self.environment, "CACHALOT_SERVICE_SECRET", self.service_secret)
         return self
-
-    def grant_keys(self) -> GrantKeyRing:
-        """The parsed ``CACHALOT_GRANT_PUBLIC_KEYS`` (checked at start)."""
-        return parse_public_keys(self.grant_public_keys)

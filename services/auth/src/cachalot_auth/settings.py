@@ -5,19 +5,18 @@ from __future__ import annotations
 import json
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from cachalot_common.crypto import KeyRing, KeyRingError
-from cachalot_common.grants import (
-    DEV_GRANT_PUBLIC_KEYS,
-    GrantKeyRing,
-    parse_public_keys,
-    require_real_grant_keys,
+from cachalot_common.settings import (
+    GrantVerifierSettings,
+    KafkaSettings,
+    ServiceSettings,
+    require_real_secret,
 )
-from cachalot_common.settings import KafkaSettings, ServiceSettings, require_real_secret
 
 
-class AuthSettings(ServiceSettings, KafkaSettings):
+class AuthSettings(ServiceSettings, GrantVerifierSettings, KafkaSettings):
     """Everything the auth service reads from ``CACHALOT_*`` variables."""
 
     http_port: int = Field(default=8103, ge=0, le=65535)
@@ -33,13 +32,6 @@ class AuthSettings(ServiceSettings, KafkaSettings):
     service_credentials: SecretStr = Field(
         default=SecretStr("{}"), description='JSON {"publisher-tiktok": "<secret>", ...}'
     )
-    grant_public_keys: str = Field(
-        default=DEV_GRANT_PUBLIC_KEYS,
-        description='JSON {"<kid>": "<base64 Ed25519 public key>"}: the queue\'s public keys '
-        "that verify publish grants (old and new while rotating). The default trusts the "
-        "published development key and is refused in production.",
-    )
-
     # where the browser comes back to
     public_url: str = Field(
         default="http://127.0.0.1:8000",
@@ -127,13 +119,6 @@ class AuthSettings(ServiceSettings, KafkaSettings):
             raise ValueError('must be a JSON object {"<service>": "<secret>"}')
         return value
 
-    @field_validator("grant_public_keys")
-    @classmethod
-    def _grant_keys_parse(cls, value: str, info: ValidationInfo) -> str:
-        ring = parse_public_keys(value)
-        require_real_grant_keys(str(info.data.get("environment", "production")), ring)
-        return value
-
     @model_validator(mode="after")
     def _real_secrets(self) -> AuthSettings:
         require_real_secret(self.environment, "CACHALOT_SESSION_SECRET", self.session_secret)
@@ -141,10 +126,6 @@ class AuthSettings(ServiceSettings, KafkaSettings):
 
     def key_ring(self) -> KeyRing:
         return KeyRing.from_setting(self.token_keys.get_secret_value())
-
-    def grant_keys(self) -> GrantKeyRing:
-        """The parsed ``CACHALOT_GRANT_PUBLIC_KEYS`` (checked at start)."""
-        return parse_public_keys(self.grant_public_keys)
 
     def service_secrets(self) -> dict[str, str]:
         parsed: dict[str, str] = json.loads(self.service_credentials.get_secret_value() or "{}")
