@@ -92,7 +92,10 @@ class GrantVerifierSettings(BaseSettings):
     @model_validator(mode="after")
     def _real_grant_keys(self) -> Self:
         environment = str(getattr(self, "environment", "production"))
-        require_real_grant_keys(environment, parse_public_keys(self.grant_public_keys))
+        try:
+            require_real_grant_keys(environment, parse_public_keys(self.grant_public_keys))
+        except ValueError as refused:  # a model-level error: name the variable ourselves
+            raise ValueError(f"CACHALOT_GRANT_PUBLIC_KEYS: {refused}") from None
         return self
 
     def grant_keys(self) -> GrantKeyRing:
