@@ -61,6 +61,6 @@ def test_grant_public_keys_must_be_a_json_ring_of_ed25519_keys():
 
 
 def test_the_development_grant_key_is_refused_in_production_only():
-    with pytest.raises(ValidationError, match="CACHALOT_GRANT_PUBLIC_KEYS: .*development key"):
+    with pytest.raises(ValidationError, match=r"CACHALOT_GRANT_PUBLIC_KEYS: .*development key"):
         make(environment="production", grant_public_keys=DEV_GRANT_PUBLIC_KEYS)
     assert set(make(grant_public_keys=DEV_GRANT_PUBLIC_KEYS).grant_keys()) == {"dev"}

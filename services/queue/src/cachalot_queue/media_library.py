@@ -23,12 +23,12 @@ from collections import defaultdict
 from pathlib import Path
 from uuid import UUID
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cachalot_queue.media_quota import used_bytes
 from cachalot_queue.media_store import remove_files
-from cachalot_queue.paging import read_cursor, write_cursor
+from cachalot_queue.paging import cut_page, newest_first
 from cachalot_queue.schemas import MediaItem, MediaPage, MediaUsage
 from cachalot_queue.states import NEEDS_MEDIA
 from cachalot_queue.tables import Media, Post, Target
@@ -80,23 +80,17 @@ class MediaLibrary:
 
         Raises a 422 problem naming ``cursor`` for a cursor this API did not give.
         """
-        query = select(Media).where(Media.client_id == client_id)
-        if cursor:
-            created_at, last_id = read_cursor(cursor)
-            query = query.where(
-                or_(
-                    Media.created_at < created_at,
-                    and_(Media.created_at == created_at, Media.id < last_id),
-                )
-            )
-        query = query.order_by(Media.created_at.desc(), Media.id.desc()).limit(limit + 1)
+        query = newest_first(
+            select(Media).where(Media.client_id == client_id),
+            created_at=Media.created_at,
+            id_=Media.id,
+            cursor=cursor,
+            limit=limit,
+        )
         async with self._reader() as session:
-            rows = list((await session.scalars(query)).all())
-            more = len(rows) > limit
-            rows = rows[:limit]
+            rows, next_cursor = cut_page(list((await session.scalars(query)).all()), limit)
             posts, needed = await _posts_of(session, client_id, [m.id for m in rows])
             used = await used_bytes(session, client_id)
-        last = rows[-1] if more and rows else None
         return MediaPage(
             items=[
                 MediaItem(
@@ -111,7 +105,7 @@ class MediaLibrary:
                 )
                 for m in rows
             ],
-            next_cursor=write_cursor(last.created_at, last.id) if last else None,
+            next_cursor=next_cursor,
             used_bytes=used,
             quota_bytes=self._quota_bytes,
         )

@@ -8,10 +8,49 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.orm import InstrumentedAttribute
+
 from cachalot_common.problems import Problem
+
+RowT = TypeVar("RowT", bound="Keyed")
+SelectT = TypeVar("SelectT", bound=Select[Any])
+
+
+class Keyed(Protocol):
+    """A row paged newest first: its creation time, then its id as the tie-break."""
+
+    created_at: datetime
+    id: UUID
+
+
+def newest_first(
+    query: SelectT,
+    *,
+    created_at: InstrumentedAttribute[datetime],
+    id_: InstrumentedAttribute[UUID],
+    cursor: str | None,
+    limit: int,
+) -> SelectT:
+    """``query`` after ``cursor`` (if any), newest first, one row more than ``limit``.
+
+    The extra row tells :func:`cut_page` whether a next page exists. Raises a
+    422 :class:`Problem` naming ``cursor`` for a cursor this API did not give.
+    """
+    if cursor:
+        after, last_id = read_cursor(cursor)
+        query = query.where(or_(created_at < after, and_(created_at == after, id_ < last_id)))
+    return query.order_by(created_at.desc(), id_.desc()).limit(limit + 1)
+
+
+def cut_page(rows: list[RowT], limit: int) -> tuple[list[RowT], str | None]:
+    """The page of ``rows`` (fetched by :func:`newest_first`) and the next page's cursor."""
+    page = rows[:limit]
+    more = len(rows) > limit and bool(page)
+    return page, write_cursor(page[-1].created_at, page[-1].id) if more else None
 
 
 def write_cursor(created_at: datetime, last_id: UUID) -> str:

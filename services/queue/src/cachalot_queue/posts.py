@@ -16,14 +16,14 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 from uuid import UUID, uuid4
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from cachalot_common import platforms
 from cachalot_common.problems import Problem
-from cachalot_queue.paging import read_cursor, write_cursor
+from cachalot_queue.paging import cut_page, newest_first
 from cachalot_queue.schemas import (
     MediaExport,
     PostCreate,
@@ -220,23 +220,16 @@ class PostService:
     async def page(
         self, *, client_id: UUID, limit: int, cursor: str | None
     ) -> tuple[list[PostPublic], str | None]:
-        query = _with_targets(select(Post)).where(Post.client_id == client_id)
-        if cursor:
-            created_at, last_id = read_cursor(cursor)
-            query = query.where(
-                or_(
-                    Post.created_at < created_at,
-                    and_(Post.created_at == created_at, Post.id < last_id),
-                )
-            )
-        query = query.order_by(Post.created_at.desc(), Post.id.desc()).limit(limit + 1)
+        query = newest_first(
+            _with_targets(select(Post)).where(Post.client_id == client_id),
+            created_at=Post.created_at,
+            id_=Post.id,
+            cursor=cursor,
+            limit=limit,
+        )
         async with self._reader() as session:
-            posts = list((await session.scalars(query)).all())
+            posts, next_cursor = cut_page(list((await session.scalars(query)).all()), limit)
             gone = await deleted_media(session, posts)
-        more = len(posts) > limit
-        posts = posts[:limit]
-        last = posts[-1] if more and posts else None
-        next_cursor = write_cursor(last.created_at, last.id) if last else None
         return [to_public(p, media_deleted=p.media_id in gone) for p in posts], next_cursor
 
     async def export(self, *, client_id: UUID) -> PostsExport:
