@@ -17,14 +17,17 @@ from cachalot_common.service_auth import PUBLISHER_SERVICES, publisher_of
 from cachalot_common.topics import PLATFORMS, Platform, publish_topic
 
 
-def video(duration_sec: float | None) -> MediaRef:
-    return MediaRef(
-        media_id=uuid.uuid4(),
-        path="v.mp4",
-        size=1000,
-        sha256=hashlib.sha256(b"v").hexdigest(),
-        content_type="video/mp4",
-        duration_sec=duration_sec,
+def video(duration_sec: float | None) -> platforms.Content:
+    return platforms.Content(
+        kind="video",
+        video=MediaRef(
+            media_id=uuid.uuid4(),
+            path="v.mp4",
+            size=1000,
+            sha256=hashlib.sha256(b"v").hexdigest(),
+            content_type="video/mp4",
+            duration_sec=duration_sec,
+        ),
     )
 
 
@@ -125,3 +128,11 @@ def test_the_blocks_keep_the_platforms_field_limits() -> None:
         YouTubeFields(title="x" * 101)
     with pytest.raises(ValidationError):
         TikTokFields.model_validate({"colour": "red"})
+
+
+def test_a_platform_refuses_a_kind_of_post_it_cannot_take_naming_the_kind() -> None:
+    youtube = platforms.get("youtube")
+    photo = platforms.Content(kind="photo", images=(video(None).video,))  # type: ignore[arg-type]
+    (error,) = youtube.check(YouTubeFields(title="t").to_options(), photo)
+    assert error.field == "kind"
+    assert error.message == "YouTube cannot take photo posts; it takes video posts"

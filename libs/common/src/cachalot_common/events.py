@@ -3,14 +3,14 @@
 Every message has ``event_id`` (UUID, the dedupe key), ``occurred_at`` (UTC)
 and a ``type``; the version lives in the topic name. Tokens never go into
 Kafka: these models have no field that could hold one. Names follow intent:
-commands are orders (``PublishVideo``), events are past tense
+commands are orders (``PublishPost``), events are past tense
 (``ContactSubmitted``, ``PublishResult`` types ``published``/``failed``...).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -78,8 +78,15 @@ class AccountChanged(Event):
 # --- posts.publish.<platform>.v1 --------------------------------------------------------
 
 
+PostKind = Literal["video", "photo", "article"]
+"""What a post carries: one video; 1–10 images with a caption (TikTok takes up to 35); or an
+article (a title and a body in :mod:`cachalot_common.articles` HTML, optionally a cover)."""
+
+POST_KINDS: Final[tuple[PostKind, ...]] = ("video", "photo", "article")
+
+
 class MediaRef(BaseModel):
-    """Where the publisher finds the video in the shared media store."""
+    """Where the publisher finds one file (a video or an image) in the shared media store."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -87,12 +94,34 @@ class MediaRef(BaseModel):
     path: str = Field(description="Path relative to CACHALOT_MEDIA_DIR.")
     size: int = Field(ge=1)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    content_type: Literal["video/mp4", "video/quicktime", "video/webm"]
+    content_type: Literal["video/mp4", "video/quicktime", "video/webm", "image/jpeg", "image/png"]
     duration_sec: float | None = None
 
 
+class Article(BaseModel):
+    """An article as the client wrote it.
+
+    ``body_html`` is the small HTML subset of :mod:`cachalot_common.articles`
+    (paragraphs, headings, lists, quotes, links, bold/italic), already checked
+    by :func:`cachalot_common.articles.parse` when the post was queued; each
+    publisher renders it the way its platform reads text.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    title: str = Field(min_length=1, max_length=256)
+    body_html: str = Field(min_length=1, max_length=200_000)
+    cover: MediaRef | None = Field(default=None, description="An image (JPEG or PNG).")
+
+
 class TikTokOptions(BaseModel):
-    """TikTok Direct Post fields (post_info)."""
+    """TikTok Direct Post fields (post_info).
+
+    For a video post ``caption`` is ``post_info.title`` (≤ 2200 UTF-16 units);
+    for a photo post it is ``post_info.description`` (≤ 4000) and
+    ``photo_title`` is ``post_info.title`` (≤ 90), per TikTok's Content Posting
+    API reference (shared/reference/platforms.md §1, "Photo posts").
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -108,6 +137,9 @@ class TikTokOptions(BaseModel):
     brand_content_toggle: bool = False
     brand_organic_toggle: bool = False
     is_aigc: bool = False
+    photo_title: str = Field(default="", description="Photo posts: post_info.title, ≤90.")
+    photo_cover_index: int = Field(default=0, ge=0, description="Photo posts: the cover image.")
+    auto_add_music: bool = Field(default=False, description="Photo posts: TikTok adds music.")
 
 
 class YouTubeOptions(BaseModel):
@@ -124,20 +156,76 @@ class YouTubeOptions(BaseModel):
     made_for_kids: bool = False
 
 
-PlatformOptions = Annotated[TikTokOptions | YouTubeOptions, Field(discriminator="platform")]
+class InstagramOptions(BaseModel):
+    """Instagram content publishing fields (a Reel, an image or a carousel)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    platform: Literal["instagram"] = "instagram"
+    caption: str = Field(default="", description="≤2,200 characters, 30 hashtags, 20 mentions.")
+    share_to_feed: bool = Field(default=True, description="Reels: also show in the feed.")
 
 
-class PublishVideo(Event):
-    """Order to a publisher: put this video on this account (queue → publisher)."""
+class VKOptions(BaseModel):
+    """VK ``wall.post`` fields."""
 
-    type: Literal["publish_video"] = "publish_video"
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    platform: Literal["vk"] = "vk"
+    message: str = Field(default="", description="The wall post's text.")
+    owner_id: int | None = Field(
+        default=None,
+        description="Where to post: None for the account's own wall (or the community chosen "
+        "when it was connected); a negative id for a community the client administers.",
+    )
+
+
+class TelegramOptions(BaseModel):
+    """Telegram Bot API fields for a post in the account's linked channel."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    platform: Literal["telegram"] = "telegram"
+    caption: str = Field(
+        default="",
+        description="Video and photo posts: the caption, ≤1024 characters after entity parsing.",
+    )
+    disable_link_preview: bool = False
+    disable_notification: bool = False
+    article_as: Literal["auto", "message", "telegraph"] = Field(
+        default="auto",
+        description="Articles: one message when it fits 4096 characters (auto), or always a "
+        "Telegraph page announced in the channel.",
+    )
+
+
+PlatformOptions = Annotated[
+    TikTokOptions | YouTubeOptions | InstagramOptions | VKOptions | TelegramOptions,
+    Field(discriminator="platform"),
+]
+
+
+class PublishPost(Event):
+    """Order to a publisher: put this post on this account (queue → publisher).
+
+    The content is one of (``kind``): ``media`` (a video), ``images`` (a photo
+    post, in order) or ``article`` (its cover, if any, is ``article.cover``).
+    ``type`` ``publish_video`` is still read from queues older than post kinds.
+    """
+
+    type: Literal["publish_post", "publish_video"] = "publish_post"
     post_id: UUID
     target_id: UUID = Field(description="One (post, account) pair; the unit of publishing.")
     client_id: UUID
     account_id: UUID
     platform: Platform
     attempt: int = Field(ge=1, description="1 for the first dispatch, +1 on each retry.")
-    media: MediaRef
+    kind: PostKind = "video"
+    media: MediaRef | None = Field(default=None, description="The video of a video post.")
+    images: tuple[MediaRef, ...] = Field(
+        default=(), max_length=35, description="A photo post's images, in order."
+    )
+    article: Article | None = Field(default=None, description="An article post's content.")
     options: PlatformOptions
     reconcile: bool = Field(
         default=False,
@@ -150,6 +238,40 @@ class PublishVideo(Event):
         "the publisher passes it to auth with each lease. A capability, not a token: useless "
         "without the publisher's own service secret. Kept out of repr and masked in logs.",
     )
+
+    @model_validator(mode="after")
+    def _content_matches_kind(self) -> PublishPost:
+        has = {"video": self.media is not None, "photo": bool(self.images)}
+        has["article"] = self.article is not None
+        if not has[self.kind] or any(v for k, v in has.items() if k != self.kind):
+            raise ValueError(
+                f"a {self.kind} post carries only its own content "
+                "(media for video, images for photo, article for article)"
+            )
+        return self
+
+    def video(self) -> MediaRef:
+        """The video of a video post; raises ``ValueError`` for another kind."""
+        if self.media is None:
+            raise ValueError(f"a {self.kind} post has no video")
+        return self.media
+
+    def files(self) -> list[MediaRef]:
+        """Every file the publisher reads, in order (video; images; article cover)."""
+        if self.media is not None:
+            return [self.media]
+        if self.article is not None:
+            return [self.article.cover] if self.article.cover is not None else []
+        return list(self.images)
+
+    @property
+    def bytes_total(self) -> int:
+        """The size of every file the post sends, in bytes (0 for an article without cover)."""
+        return sum(f.size for f in self.files())
+
+
+PublishVideo = PublishPost
+"""The name before post kinds; kept while services move to :class:`PublishPost`."""
 
 
 # --- posts.result.v1 -------------------------------------------------------------------

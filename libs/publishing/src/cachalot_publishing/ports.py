@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from cachalot_common.events import PublishVideo
+from cachalot_common.events import MediaRef, PublishVideo
 from cachalot_publishing.outcome import Published
 from cachalot_publishing.token import TokenRejected
 
@@ -36,9 +36,10 @@ class Context(Protocol):
     @property
     def command(self) -> PublishVideo: ...
 
-    def media_file(self) -> Path:
-        """The checked video file (inside the media store, present, of the post's size);
-        raises the ``failed`` Outcome ``media_invalid``/``media_missing``/``media_changed``."""
+    def media_file(self, media: MediaRef | None = None) -> Path:
+        """The checked file of ``media`` (default: the post's video) — inside the media
+        store, present, of its recorded size; raises the ``failed`` Outcome
+        ``media_invalid``/``media_missing``/``media_changed``."""
         ...
 
     async def call_with_token(self, request: Callable[[str], Awaitable[T]]) -> T:

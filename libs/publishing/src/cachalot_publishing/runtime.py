@@ -48,7 +48,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from cachalot_common.events import PublishResult, PublishVideo
+from cachalot_common.events import MediaRef, PublishResult, PublishVideo
 from cachalot_common.leases import LeaseSource
 from cachalot_common.metrics import PUBLISHER_ATTEMPT_SECONDS, count_result
 from cachalot_publishing.media_file import media_file
@@ -308,8 +308,8 @@ class PublishRuntime:
                 type="published",
                 remote_id=ending.remote_id,
                 remote_url=ending.remote_url,
-                bytes_sent=command.media.size,
-                bytes_total=command.media.size,
+                bytes_sent=command.bytes_total,
+                bytes_total=command.bytes_total,
             )
         elif isinstance(ending, Outcome):
             fields.update(
@@ -477,16 +477,17 @@ class _Context:
         self._runtime = runtime
         self._job = job
         self._tokens = CommandTokens(runtime.tokens, job.command, runtime.label)
-        self._media: Path | None = None
+        self._media: dict[UUID, Path] = {}
 
     @property
     def command(self) -> PublishVideo:
         return self._job.command
 
-    def media_file(self) -> Path:
-        if self._media is None:
-            self._media = media_file(self._runtime.settings.media_dir, self._job.command.media)
-        return self._media
+    def media_file(self, media: MediaRef | None = None) -> Path:
+        ref = media if media is not None else self._job.command.video()
+        if ref.media_id not in self._media:
+            self._media[ref.media_id] = media_file(self._runtime.settings.media_dir, ref)
+        return self._media[ref.media_id]
 
     async def call_with_token(self, request: Callable[[str], Awaitable[T]]) -> T:
         return await self._tokens.call(request)

@@ -110,13 +110,13 @@ class TikTokPlatform:
         command = ctx.command
         path = ctx.media_file()
         try:
-            plan = plan_chunks(command.media.size, self.settings.tiktok_chunk_size)
+            plan = plan_chunks(command.video().size, self.settings.tiktok_chunk_size)
         except VideoTooLarge as error:
             raise failed("video_too_large", f"TikTok: {error}.") from None
         info = await self._call(ctx, "creator_info", self.tiktok.creator_info)
         if options.privacy_level not in info.privacy_level_options:
             raise reasons.privacy_not_offered(options.privacy_level, info.privacy_level_options)
-        duration = command.media.duration_sec
+        duration = command.video().duration_sec
         max_s = info.max_video_post_duration_sec
         if duration is not None and max_s is not None and duration > max_s:
             raise reasons.too_long(duration, max_s)
@@ -204,7 +204,7 @@ class TikTokPlatform:
                     first=first,
                     length=length,
                     total=plan.video_size,
-                    content_type=ctx.command.media.content_type,
+                    content_type=ctx.command.video().content_type,
                 )
             except OSError as error:  # the media store let us down mid-chunk
                 raise retryable(

@@ -149,7 +149,7 @@ class YouTubePlatform:
             "publishing target %s (attempt %d, %d bytes)",
             command.target_id,
             command.attempt,
-            command.media.size,
+            command.video().size,
         )
         try:
             video = await self._upload(ctx, options, path, record)
@@ -181,12 +181,12 @@ class YouTubePlatform:
                 f"The stored video could not be read ({type(error).__name__}); will retry.",
                 MEDIA_RETRY_S,
             ) from None
-        await self._store.record_video(command.target_id, video.id, command.media.size)
+        await self._store.record_video(command.target_id, video.id, command.video().size)
         logger.info(
             "target %s published as YouTube video %s (%d bytes)",
             command.target_id,
             video.id,
-            command.media.size,
+            command.video().size,
         )
         return _published(video)
 
@@ -208,7 +208,7 @@ class YouTubePlatform:
 
         Each wait goes through ``ctx.sleep`` (the slot is freed; a wait past the runtime's
         maximum raises the ``retryable`` outcome instead)."""
-        media = ctx.command.media
+        media = ctx.command.video()
         session = _Session(since=None if record is None else record.created_at - LOOKUP_SKEW)
         if (
             record is not None
@@ -239,7 +239,7 @@ class YouTubePlatform:
     ) -> UploadedVideo:
         """One try: resume ``session`` (or open and record one), then send the chunks."""
         command = ctx.command
-        media = command.media
+        media = command.video()
         total = media.size
         offset = 0
         if session.uri is not None:
@@ -317,7 +317,7 @@ class YouTubePlatform:
         self, ctx: Context, options: YouTubeOptions, since: datetime
     ) -> UploadedVideo | None:
         """This target's video if an earlier session finished it (see the module docstring)."""
-        size = ctx.command.media.size
+        size = ctx.command.video().size
         try:
             found = await self._call(
                 ctx,

@@ -363,7 +363,11 @@ def _target_options(
             e.message,
             e.type,
         )
-        for e in (spec.check(options, media) if media is not None else [])
+        for e in (
+            spec.check(options, platforms.Content(kind="video", video=media))
+            if media is not None
+            else []
+        )
     ]
     return options.model_dump(mode="json"), problems
 

@@ -21,6 +21,7 @@ from typing import Final
 
 from cachalot_common.platforms import tiktok, youtube
 from cachalot_common.platforms.spec import (
+    Content,
     FieldError,
     Limits,
     MediaFacts,
@@ -31,6 +32,7 @@ from cachalot_common.platforms.spec import (
 
 __all__ = [
     "REGISTRY",
+    "Content",
     "FieldError",
     "Limits",
     "MediaFacts",

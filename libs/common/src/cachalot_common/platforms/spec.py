@@ -12,20 +12,24 @@ service name. Limits come from ``shared/reference/platforms.md``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal, Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from cachalot_common.events import POST_KINDS, PostKind
 from cachalot_common.topics import Platform, publish_topic
+
+if TYPE_CHECKING:
+    from cachalot_common.articles import Node
 
 SignIn = Literal["oauth", "widget"]
 """``oauth``: an OAuth consent page; ``widget``: Telegram's Login Widget (no user token)."""
 
 
 class MediaFacts(Protocol):
-    """What the checks read of a video: the queue's media row or a command's ``MediaRef``."""
+    """What the checks read of a file: the queue's media row or a command's ``MediaRef``."""
 
     @property
     def size(self) -> int: ...
@@ -38,12 +42,31 @@ class MediaFacts(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Content:
+    """What a post carries, as the checks see it (built by the queue from its rows).
+
+    ``video`` for a video post, ``images`` (in order) for a photo post,
+    ``title``/``nodes`` (:func:`cachalot_common.articles.parse`) and an optional
+    ``cover`` for an article.
+    """
+
+    kind: PostKind
+    video: MediaFacts | None = None
+    images: Sequence[MediaFacts] = ()
+    title: str | None = None
+    nodes: Sequence[Node] = field(default_factory=tuple)
+    cover: MediaFacts | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class FieldError:
     """One reason the options do not fit the video.
 
-    ``field`` is ``"media"`` when the video itself is at fault, else the name
-    of the option inside the platform's block (the caller prefixes it, e.g.
-    ``targets[1].tiktok.video_cover_timestamp_ms``). ``type`` follows the
+    ``field`` is ``"media"`` when the video itself is at fault, ``"images"`` /
+    ``"images[i]"`` for a photo post's images, ``"article"`` / ``"article.<f>"``
+    for an article, ``"kind"`` when the platform cannot take this kind of post,
+    else the name of the option inside the platform's block (the caller
+    prefixes it, e.g. ``targets[1].tiktok.video_cover_timestamp_ms``). ``type`` follows the
     problem document's ``errors[].type`` (``value_error``, ``missing``).
     """
 
@@ -62,8 +85,8 @@ class PlatformFields(BaseModel):
         raise NotImplementedError
 
 
-Check = Callable[[BaseModel, MediaFacts], list[FieldError]]
-"""A platform's own options-against-video check, beyond :class:`Limits`."""
+Check = Callable[[BaseModel, Content], list[FieldError]]
+"""A platform's own options-against-content check, beyond :class:`Limits`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +108,7 @@ class PlatformSpec:
     name: Platform
     label: str
     sign_in: SignIn = "oauth"
+    kinds: frozenset[PostKind] = frozenset({"video"})
     fields: type[PlatformFields] | None = None
     limits: Limits = Limits()
     checks: tuple[Check, ...] = ()
@@ -117,16 +141,23 @@ class PlatformSpec:
             return None
         return self.fields()
 
-    def check(self, options: BaseModel, media: MediaFacts) -> list[FieldError]:
-        """Every reason ``options`` (this platform's ``PublishVideo.options``) cannot be
-        published with ``media``; empty when they fit. Pure, no I/O.
+    def check(self, options: BaseModel, content: Content) -> list[FieldError]:
+        """Every reason ``options`` (this platform's ``PublishPost.options``) cannot be
+        published with ``content``; empty when they fit. Pure, no I/O.
 
         Messages are for people and name the limit, e.g. "TikTok accepts at
         most 600 s through its API; this video is 754 s".
         """
+        if content.kind not in self.kinds:
+            takes = " or ".join(k for k in POST_KINDS if k in self.kinds)
+            return [
+                FieldError(
+                    "kind", f"{self.label} cannot take {content.kind} posts; it takes {takes} posts"
+                )
+            ]
         errors: list[FieldError] = []
         longest = self.limits.max_duration_s
-        duration = media.duration_sec
+        duration = content.video.duration_sec if content.video is not None else None
         if longest is not None and duration is not None and duration > longest:
             errors.append(
                 FieldError(
@@ -136,5 +167,5 @@ class PlatformSpec:
                 )
             )
         for check in self.checks:
-            errors += check(options, media)
+            errors += check(options, content)
         return errors

@@ -14,9 +14,9 @@ from pydantic import BaseModel, Field, field_validator
 
 from cachalot_common.events import TikTokOptions
 from cachalot_common.platforms.spec import (
+    Content,
     FieldError,
     Limits,
-    MediaFacts,
     PlatformFields,
     PlatformSpec,
 )
@@ -60,10 +60,10 @@ class TikTokFields(PlatformFields):
         return TikTokOptions(**self.model_dump())
 
 
-def cover_within_video(options: BaseModel, media: MediaFacts) -> list[FieldError]:
+def cover_within_video(options: BaseModel, content: Content) -> list[FieldError]:
     """The cover frame (``video_cover_timestamp_ms``) must be inside the video."""
     cover_ms = getattr(options, "video_cover_timestamp_ms", None)
-    duration = media.duration_sec
+    duration = content.video.duration_sec if content.video is not None else None
     if cover_ms is None or duration is None or cover_ms <= duration * 1000:
         return []
     return [
