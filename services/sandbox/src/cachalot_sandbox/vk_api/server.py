@@ -24,7 +24,8 @@ from cachalot_sandbox.tokens import IssuedToken, registry
 RATE_PER_SECOND = 3
 """dev.vk.com "request limits": a user token may call at most 3 methods a second."""
 
-SCOPE_OF = {
+SCOPE_OF: dict[str, str | None] = {
+    "users.get": None,
     "video.save": "video",
     "photos.getWallUploadServer": "photos",
     "photos.saveWallPhoto": "photos",
@@ -123,6 +124,17 @@ class VKState:
 STATE = VKState()
 
 
+class CommunityRequest(BaseModel):
+    id: int = Field(gt=0)
+    admins: list[str] = Field(description="VK user ids that administer it.")
+
+
+class FaultRequest(BaseModel):
+    method: str = Field(description="A method name, or * for any.")
+    code: int = Field(description="VK error code to answer (6, 9, 10, 14, 15, 214…).")
+    times: int = Field(default=1, ge=1)
+
+
 def _rate_check(token: str) -> None:
     now = time.monotonic()
     with STATE.lock:
@@ -191,7 +203,7 @@ def create_router(settings: SandboxSettings) -> APIRouter:
             params.update({k: v for k, v in form.items() if isinstance(v, str)})
         return params
 
-    @router.api_route("/vk-api/method/{name}", methods=["GET", "POST"])
+    @router.api_route("/vk/method/{name}", methods=["GET", "POST"])
     async def method(name: str, request: Request) -> JSONResponse:
         params: dict[str, str] = {}
         try:
@@ -210,12 +222,12 @@ def create_router(settings: SandboxSettings) -> APIRouter:
                 extra = {}
                 if fault.code == 14:
                     sid = secrets.token_hex(6)
-                    extra = {"captcha_sid": sid, "captcha_img": f"{base}/vk-api/captcha/{sid}"}
+                    extra = {"captcha_sid": sid, "captcha_img": f"{base}/vk/captcha/{sid}"}
                 raise VKError(fault.code, **extra)
-            scope = SCOPE_OF.get(name)
-            if scope is None:
+            if name not in SCOPE_OF:
                 raise VKError(3, f"Unknown method passed: {name}")
-            if scope not in issued.scopes:
+            scope = SCOPE_OF[name]
+            if scope is not None and scope not in issued.scopes:
                 raise VKError(15)
             return JSONResponse({"response": _call(name, params, issued, base)})
         except VKError as error:
@@ -225,7 +237,7 @@ def create_router(settings: SandboxSettings) -> APIRouter:
             body = {"error_code": error.code, "error_msg": error.message, "request_params": shown}
             return JSONResponse({"error": body | error.extra})
 
-    @router.post("/vk-upload/{ticket}")
+    @router.post("/vk/upload/{ticket}")
     async def upload(ticket: str, request: Request) -> JSONResponse:
         with STATE.lock:
             pending = STATE.uploads.get(ticket)
@@ -293,20 +305,11 @@ def create_router(settings: SandboxSettings) -> APIRouter:
                 "calls": list(STATE.call_log),
             }
 
-    class CommunityRequest(BaseModel):
-        id: int = Field(gt=0)
-        admins: list[str] = Field(description="VK user ids that administer it.")
-
     @router.post("/sandbox/vk/communities")
     async def community(request: CommunityRequest) -> dict[str, Any]:
         with STATE.lock:
             STATE.communities[request.id] = set(request.admins)
         return {"id": request.id, "admins": request.admins}
-
-    class FaultRequest(BaseModel):
-        method: str = Field(description="A method name, or * for any.")
-        code: int = Field(description="VK error code to answer (6, 9, 10, 14, 15, 214…).")
-        times: int = Field(default=1, ge=1)
 
     @router.post("/sandbox/vk/faults")
     async def fault(request: FaultRequest) -> dict[str, Any]:
@@ -330,7 +333,7 @@ def _call(name: str, params: dict[str, str], issued: IssuedToken, base: str) -> 
         with STATE.lock:
             STATE.uploads[ticket] = Upload("video", owner, issued.subject, video_id=video_id)
         return {
-            "upload_url": f"{base}/vk-upload/{ticket}",
+            "upload_url": f"{base}/vk/upload/{ticket}",
             "video_id": video_id,
             "owner_id": owner,
             "title": params.get("name", ""),
@@ -342,7 +345,7 @@ def _call(name: str, params: dict[str, str], issued: IssuedToken, base: str) -> 
         ticket = secrets.token_urlsafe(16)
         with STATE.lock:
             STATE.uploads[ticket] = Upload("photo", owner, issued.subject)
-        return {"upload_url": f"{base}/vk-upload/{ticket}", "album_id": -14, "user_id": 0}
+        return {"upload_url": f"{base}/vk/upload/{ticket}", "album_id": -14, "user_id": 0}
     if name == "photos.saveWallPhoto":
         owner = _group_owner(params, issued)
         with STATE.lock:
@@ -357,6 +360,8 @@ def _call(name: str, params: dict[str, str], issued: IssuedToken, base: str) -> 
         return [{"id": photo_id, "owner_id": owner, "album_id": -14, "sizes": []}]
     if name == "wall.post":
         return _wall_post(params, issued)
+    if name == "users.get":
+        return [{"id": int(issued.subject), "first_name": "Sandbox", "last_name": "User"}]
     if name == "groups.get":
         user = issued.subject
         with STATE.lock:
