@@ -210,6 +210,8 @@ class Commands:
                 "kind": "article",
                 "article": Article(title=title, body_html=body, cover=cover_ref),
             }
+        else:  # a text-only post: an article without a cover
+            content = {"kind": "article", "article": Article(title="T", body_html="<p>x</p>")}
         return PublishPost(
             post_id=uuid.uuid4(),
             target_id=uuid.uuid4(),

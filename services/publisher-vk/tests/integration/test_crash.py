@@ -8,10 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from cachalot_testing.processes import ServiceProcess
 
 from .harness import Commands, Results
+
+# two publisher starts on a loaded two-core machine
+pytestmark = pytest.mark.timeout(420)
 
 
 async def test_a_publisher_killed_between_uploads_and_restarted_posts_exactly_once(
