@@ -27,6 +27,11 @@ Everything published is kept with the SHA-256 of each uploaded file
 (``GET /sandbox/vk/posts``), so tests compare bytes and count posts.
 """
 
-from cachalot_sandbox.vk_api.server import create_router
+from cachalot_sandbox.vk_api.server import STATE, create_router
 
-__all__ = ["create_router"]
+__all__ = ["STATE", "create_router", "reset"]
+
+
+def reset() -> None:
+    """Forget every upload, post, community and armed fault (``POST /sandbox/reset``)."""
+    STATE.reset()
