@@ -52,6 +52,9 @@ SERVICES: tuple[ServiceSpec, ...] = (
         database=True,
         service_identity=True,
     ),
+    ServiceSpec(
+        "publisher-vk", "cachalot_publisher_vk", 8109, database=True, service_identity=True
+    ),
 )
 SERVICE_IDENTITIES = tuple(s.name for s in SERVICES if s.service_identity)
 

@@ -22,6 +22,7 @@ from cachalot_sandbox import (
     tiktok_auth,
     tiktok_content,
     tokens,
+    vk_api,
     vk_auth,
     youtube_upload,
 )
@@ -36,6 +37,7 @@ PLATFORM_MODULES: tuple[ModuleType, ...] = (
     youtube_upload,
     instagram_auth,
     vk_auth,
+    vk_api,
 )
 
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from cachalot_common.platforms import tiktok, youtube
+from cachalot_common.platforms import tiktok, vk, youtube
 from cachalot_common.platforms.spec import (
     Content,
     FieldError,
@@ -53,7 +53,7 @@ REGISTRY: Final[Mapping[str, PlatformSpec]] = MappingProxyType(
             tiktok.SPEC,
             youtube.SPEC,
             PlatformSpec(name="instagram", label="Instagram"),
-            PlatformSpec(name="vk", label="VK"),
+            vk.SPEC,
             PlatformSpec(name="telegram", label="Telegram", sign_in="widget"),
         )
     }

@@ -21,12 +21,15 @@ from cachalot_auth.providers.base import (
     split_scopes,
 )
 
-SCOPES = ("vkid.personal_info", "wall", "video")
+SCOPES = ("vkid.personal_info", "wall", "video", "photos", "groups")
+"""What publisher-vk calls needs (dev.vk.com, "Access rights"): ``wall`` for wall.post,
+``video`` for video.save, ``photos`` for photos.getWallUploadServer / saveWallPhoto and
+``groups`` to list the communities the client administers (issue 10 item 4)."""
 
 
 class VK:
     name: str = "vk"
-    required_scopes: tuple[str, ...] = ("wall", "video")
+    required_scopes: tuple[str, ...] = ("wall", "video", "photos")
     uses_pkce: bool = True
     pkce_encoding: Literal["hex", "base64url"] = "base64url"
     self_renewing: bool = False

@@ -1,0 +1,137 @@
+"""VK: a wall post with a video, photos or an article's text (VK API ``wall.post``).
+
+Limits, from dev.vk.com and shared/reference/platforms.md §4:
+
+* ``wall.post`` takes at most 10 attachments (dev.vk.com, ``attachments``),
+  so a photo post has 1–10 images (an article's cover is one of them);
+* wall photos (``photos.getWallUploadServer``): JPEG, PNG or GIF, at most
+  50 MB, width + height ≤ 14,000 px, sides no more than 1:20 apart
+  (dev.vk.com "Uploading files", photos on a wall);
+* the text: VK documents no limit for ``wall.post``; we hold it to 16,384
+  characters, the limit VK's own composer enforces (UNCERTAIN: not in the API
+  reference; a longer text would be refused by VK at publish time instead);
+* ``owner_id``: the account's own wall (none) or ``-<community id>`` of a
+  community the client administers (VK answers error 214 otherwise, which
+  the publisher turns into a reason).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from pydantic import Field, field_validator
+
+from cachalot_common import articles
+from cachalot_common.events import VKOptions
+from cachalot_common.platforms.spec import (
+    Content,
+    FieldError,
+    Limits,
+    PlatformFields,
+    PlatformSpec,
+)
+
+VK_TEXT_MAX: Final = 16_384
+VK_ATTACHMENTS_MAX: Final = 10
+VK_PHOTO_MAX_BYTES: Final = 50 * 1024 * 1024
+VK_PHOTO_MAX_SIDES_SUM: Final = 14_000
+VK_PHOTO_MAX_RATIO: Final = 20.0
+
+
+class VKFields(PlatformFields):
+    """The wall post's text and where it goes."""
+
+    message: str = Field(default="", description=f"≤ {VK_TEXT_MAX} characters.")
+    owner_id: int | None = Field(
+        default=None,
+        description="None: the account's own wall; -<id>: a community the client administers.",
+    )
+
+    @field_validator("message")
+    @classmethod
+    def _message_fits(cls, value: str) -> str:
+        if len(value) > VK_TEXT_MAX:
+            raise ValueError(
+                f"VK wall posts are at most {VK_TEXT_MAX} characters; this is {len(value)}"
+            )
+        return value
+
+    @field_validator("owner_id")
+    @classmethod
+    def _owner_is_a_wall(cls, value: int | None) -> int | None:
+        if value == 0:
+            raise ValueError(
+                "0 is no wall: leave it out for your own wall, or give -<community id>"
+            )
+        return value
+
+    def to_options(self) -> VKOptions:
+        return VKOptions(**self.model_dump())
+
+
+def wall_text(options: VKOptions, content: Content) -> str:
+    """What ``wall.post`` gets as ``message``: the client's text; for an article, the title and
+    the body as plain text after it (links spelled out, :func:`articles.to_plain_text`)."""
+    if content.kind != "article":
+        return options.message
+    body = articles.to_plain_text(list(content.nodes), title=content.title)
+    return f"{options.message}\n\n{body}" if options.message else body
+
+
+def text_fits(options: object, content: Content) -> list[FieldError]:
+    """The text VK receives (an article's whole body included) is within the limit."""
+    if not isinstance(options, VKOptions):
+        return []
+    text = wall_text(options, content)
+    if len(text) <= VK_TEXT_MAX:
+        return []
+    where = "article.body_html" if content.kind == "article" else "message"
+    return [
+        FieldError(
+            where,
+            f"VK wall posts are at most {VK_TEXT_MAX} characters; this one would be {len(text)}",
+        )
+    ]
+
+
+def photos_fit(options: object, content: Content) -> list[FieldError]:
+    """At most 10 attachments; each image within VK's wall photo limits."""
+    errors: list[FieldError] = []
+    images = list(content.images) + ([content.cover] if content.cover is not None else [])
+    if len(images) > VK_ATTACHMENTS_MAX:
+        errors.append(
+            FieldError(
+                "images",
+                f"VK takes at most {VK_ATTACHMENTS_MAX} images in one post; "
+                f"this one has {len(images)}",
+            )
+        )
+    for index, image in enumerate(images):
+        where = "article.cover_media_id" if image is content.cover else f"images[{index}]"
+        if image.size > VK_PHOTO_MAX_BYTES:
+            errors.append(FieldError(where, "VK takes wall photos of at most 50 MB"))
+        width, height = getattr(image, "width", None), getattr(image, "height", None)
+        if width and height:
+            if width + height > VK_PHOTO_MAX_SIDES_SUM:
+                errors.append(
+                    FieldError(
+                        where,
+                        f"VK takes wall photos whose width + height is at most "
+                        f"{VK_PHOTO_MAX_SIDES_SUM} px; this is {width + height}",
+                    )
+                )
+            if max(width, height) / min(width, height) > VK_PHOTO_MAX_RATIO:
+                errors.append(
+                    FieldError(where, "VK takes wall photos whose sides are at most 1:20 apart")
+                )
+    return errors
+
+
+SPEC: Final = PlatformSpec(
+    name="vk",
+    label="VK",
+    kinds=frozenset({"video", "photo", "article"}),
+    fields=VKFields,
+    limits=Limits(),
+    checks=(text_fits, photos_fit),
+)

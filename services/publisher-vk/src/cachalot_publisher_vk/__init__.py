@@ -1,0 +1,1 @@
+"""publisher-vk: VK wall posts on the shared publishing runtime."""

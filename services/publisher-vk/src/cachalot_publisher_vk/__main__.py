@@ -1,0 +1,3 @@
+from cachalot_publisher_vk.main import main
+
+main()

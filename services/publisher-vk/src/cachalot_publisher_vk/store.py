@@ -1,0 +1,64 @@
+"""Wall-post records: read and written in short transactions around VK calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cachalot_common.db import transaction
+from cachalot_publisher_vk.models import WallPostRow
+
+
+@dataclass(frozen=True, slots=True)
+class WallPostRecord:
+    owner_id: int
+    attachments: tuple[str, ...]
+    wall_post_id: int | None
+
+
+class WallPostStore:
+    """The ``vk_wall_posts`` table behind a small, intent-named interface."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def get(self, target_id: UUID) -> WallPostRecord | None:
+        async with self._sessions() as session:
+            row = await session.get(WallPostRow, str(target_id))
+            if row is None:
+                return None
+            attachments = tuple(a for a in row.attachments.split(",") if a)
+            return WallPostRecord(row.owner_id, attachments, row.wall_post_id)
+
+    async def start(
+        self, *, target_id: UUID, post_id: UUID, account_id: UUID, owner_id: int
+    ) -> None:
+        """Create the target's record (once) before anything goes to VK."""
+        async with transaction(self._sessions) as session:
+            if await session.get(WallPostRow, str(target_id)) is None:
+                session.add(
+                    WallPostRow(
+                        target_id=str(target_id),
+                        post_id=str(post_id),
+                        account_id=str(account_id),
+                        owner_id=owner_id,
+                        attachments="",
+                    )
+                )
+
+    async def add_attachment(self, target_id: UUID, attachment: str) -> None:
+        """Remember one uploaded attachment (``photo-1_2``, ``video3_4``), in order."""
+        async with transaction(self._sessions) as session:
+            row = await session.get(WallPostRow, str(target_id), with_for_update=True)
+            if row is not None:
+                row.attachments = ",".join(
+                    [a for a in row.attachments.split(",") if a] + [attachment]
+                )
+
+    async def record_post(self, target_id: UUID, wall_post_id: int) -> None:
+        async with transaction(self._sessions) as session:
+            row = await session.get(WallPostRow, str(target_id))
+            if row is not None:
+                row.wall_post_id = wall_post_id

@@ -1,0 +1,171 @@
+"""publisher-vk against the sandbox's VK API, over a real broker and database."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from .harness import Commands, LeaseServer, Results, vk_user_of
+
+pytestmark = pytest.mark.usefixtures("publisher")
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def posts_of(vk: httpx.Client) -> list[dict[str, Any]]:
+    return list(vk.get("/posts").json()["posts"])
+
+
+async def test_a_video_post_lands_on_the_accounts_wall_once_with_identical_bytes(
+    commands: Commands, results: Results, vk: httpx.Client, make_file: Callable[..., Path]
+) -> None:
+    video = make_file(300_000)
+    command = commands.command(video=video, message="Our new video\nmore words")
+    await commands.send(command)
+    result = await results.final(command.target_id)
+    assert result.type == "published", result
+    owner = vk_user_of(command.account_id)
+    (post,) = posts_of(vk)
+    assert post["owner_id"] == owner
+    assert post["message"] == "Our new video\nmore words"
+    assert post["guid"] == str(command.target_id)
+    assert [f["sha256"] for f in post["files"]] == [sha(video)]
+    assert result.remote_url == f"https://vk.com/wall{owner}_{post['post_id']}"
+
+
+async def test_a_photo_post_attaches_every_image_in_order(
+    commands: Commands, results: Results, vk: httpx.Client, make_file: Callable[..., Path]
+) -> None:
+    images = [make_file(20_000 + i, image=True) for i in range(3)]
+    command = commands.command(images=images, message="Three photos")
+    await commands.send(command)
+    assert (await results.final(command.target_id)).type == "published"
+    (post,) = posts_of(vk)
+    assert [f["sha256"] for f in post["files"]] == [sha(p) for p in images]
+    assert all(a.startswith("photo") for a in post["attachments"])
+
+
+async def test_an_article_goes_up_as_plain_text_with_its_cover_and_spelled_out_links(
+    commands: Commands, results: Results, vk: httpx.Client, make_file: Callable[..., Path]
+) -> None:
+    cover = make_file(10_000, image=True)
+    body = '<p>Read <a href="https://example.com/x">the study</a>, <b>now</b>.</p><p>End.</p>'
+    command = commands.command(article=("A title", body, cover))
+    await commands.send(command)
+    assert (await results.final(command.target_id)).type == "published"
+    (post,) = posts_of(vk)
+    assert post["message"] == "A title\n\nRead the study (https://example.com/x), now.\n\nEnd."
+    assert [f["sha256"] for f in post["files"]] == [sha(cover)]
+
+
+async def test_a_community_the_client_administers_gets_the_post_from_the_community(
+    commands: Commands, results: Results, vk: httpx.Client, make_file: Callable[..., Path]
+) -> None:
+    account = uuid.uuid4()
+    vk.post("/communities", json={"id": 4242, "admins": [str(vk_user_of(account))]})
+    command = commands.command(
+        account_id=account, images=[make_file(5000, image=True)], owner_id=-4242
+    )
+    await commands.send(command)
+    result = await results.final(command.target_id)
+    assert result.type == "published", result
+    (post,) = posts_of(vk)
+    assert (post["owner_id"], post["from_group"]) == (-4242, True)
+
+
+async def test_a_community_the_client_does_not_administer_fails_with_what_to_do(
+    commands: Commands, results: Results, vk: httpx.Client
+) -> None:
+    command = commands.command(owner_id=-777, message="hello")
+    await commands.send(command)
+    result = await results.final(command.target_id)
+    assert (result.type, result.code) == ("failed", "posting_not_allowed")
+    assert "administrator" in (result.reason or "")
+    assert posts_of(vk) == []
+
+
+async def test_error_6_is_waited_out_and_the_post_goes_up_once(
+    commands: Commands, results: Results, vk: httpx.Client
+) -> None:
+    vk.post("/faults", json={"method": "wall.post", "code": 6, "times": 2})
+    command = commands.command(message="after a rate limit")
+    await commands.send(command)
+    assert (await results.final(command.target_id)).type == "published"
+    assert len(posts_of(vk)) == 1
+
+
+async def test_a_captcha_fails_the_post_with_a_reason_a_person_can_act_on(
+    commands: Commands, results: Results, vk: httpx.Client
+) -> None:
+    vk.post("/faults", json={"method": "wall.post", "code": 14})
+    command = commands.command(message="captcha")
+    await commands.send(command)
+    result = await results.final(command.target_id)
+    assert (result.type, result.code) == ("failed", "captcha_required")
+    assert "captcha" in (result.reason or "")
+
+
+async def test_flood_control_goes_back_to_the_queue_with_a_wait(
+    commands: Commands, results: Results, vk: httpx.Client
+) -> None:
+    vk.post("/faults", json={"method": "wall.post", "code": 9})
+    command = commands.command(message="flood")
+    await commands.send(command)
+    result = await results.final(command.target_id)
+    assert (result.type, result.code) == ("retryable", "rate_limited")
+    assert result.retry_after_s == 60.0
+
+
+async def test_a_missing_photos_right_asks_to_reconnect(
+    commands: Commands,
+    results: Results,
+    vk: httpx.Client,
+    lease_server: LeaseServer,
+    make_file: Callable[..., Path],
+) -> None:
+    account = uuid.uuid4()
+    lease_server.scopes[str(account)] = ["vkid.personal_info", "wall", "video"]
+    command = commands.command(account_id=account, images=[make_file(5000, image=True)])
+    await commands.send(command)
+    result = await results.final(command.target_id)
+    assert (result.type, result.code) == ("failed", "permission_missing")
+    assert "Reconnect VK" in (result.reason or "")
+
+
+async def test_an_expired_token_is_refreshed_once_and_the_post_goes_up(
+    commands: Commands, results: Results, vk: httpx.Client, lease_server: LeaseServer
+) -> None:
+    account = uuid.uuid4()
+    warm = commands.command(account_id=account, message="first")
+    await commands.send(warm)
+    assert (await results.final(warm.target_id)).type == "published"
+    lease_server.expire(account)
+    before = lease_server.force_refreshes
+    command = commands.command(account_id=account, message="after expiry")
+    await commands.send(command)
+    assert (await results.final(command.target_id)).type == "published"
+    assert lease_server.force_refreshes == before + 1
+
+
+async def test_a_redelivered_command_answers_published_without_a_second_post(
+    commands: Commands, results: Results, vk: httpx.Client
+) -> None:
+    command = commands.command(message="once")
+    await commands.send(command)
+    assert (await results.final(command.target_id)).type == "published"
+    await commands.send(command.model_copy(update={"reconcile": True}))
+    deadline = time.monotonic() + 20
+    while len(results.finals(command.target_id)) < 2 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert [r.type for r in results.finals(command.target_id)] == ["published", "published"]
+    assert len(posts_of(vk)) == 1
