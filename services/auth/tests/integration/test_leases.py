@@ -103,14 +103,32 @@ async def test_an_expired_token_is_refreshed_first_and_the_rotated_refresh_token
 
 
 async def test_force_refresh_after_a_platform_401_gets_a_new_token(
-    auth, sign_in, consent, lease_client
+    auth, sign_in, consent, lease_client, fresh_sandbox
 ):
+    """The platform stops taking the leased token (401) while auth still thinks it valid;
+    a forced refresh gets one the platform takes again."""
     account_id = uuid.UUID(await connected_tiktok(auth, sign_in, consent))
+    creator_info = f"{fresh_sandbox.base_url}/tiktok/v2/post/publish/creator_info/query/"
     async with httpx.AsyncClient() as http:
         client = lease_client(auth, http)
         first = await client.lease(account_id, post_id=uuid.uuid4())
+
+        async def platform_answer(token: str) -> int:
+            headers = {"Authorization": f"Bearer {token}"}
+            return (await http.post(creator_info, headers=headers, json={})).status_code
+
+        assert await platform_answer(first.access_token) == 200
+        expired = await http.post(
+            f"{fresh_sandbox.base_url}/sandbox/tokens/expire",
+            json={"platform": "tiktok", "subject": first.platform_user_id},
+        )
+        assert expired.json()["expired"] >= 1
+        assert await platform_answer(first.access_token) == 401
+        cached = await client.lease(account_id, post_id=uuid.uuid4())
+        assert cached.access_token == first.access_token  # auth cannot know without being told
         forced = await client.lease(account_id, post_id=uuid.uuid4(), force_refresh=True)
-    assert forced.access_token != first.access_token
+        assert forced.access_token != first.access_token
+        assert await platform_answer(forced.access_token) == 200
 
 
 async def test_5xx_at_refresh_is_retried_and_the_account_stays_ok(
