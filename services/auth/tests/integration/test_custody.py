@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import httpx
@@ -110,39 +111,52 @@ def _service_token() -> str:
 async def test_key_rotation_round_trip_under_concurrent_leases(
     auth, sign_in, consent, lease_client, expire
 ):
+    """Leases (each refreshing, so each writes a token sealed with the newest key) run while
+    the rotation reseals; the test repeats the rotation with a newer key until at least one
+    lease really overlapped one (a rotation of four rows can be over in milliseconds), and
+    checks after each that every token opens with the newest key alone."""
     ids = await two_accounts(auth, sign_in, consent)
     factory = auth.app.state.factory
-    old_setting = auth.settings.token_keys.get_secret_value()
-    v2_key = generate_key()
-    new_ring = KeyRing.from_setting(f"v2:{v2_key},{old_setting}")
-    # the running service learns the new key (as a redeploy with v2 first would)
-    auth.app.state.vault.keys = new_ring
-    stop = asyncio.Event()
-    leased: list[str] = []
+    ring_setting = auth.settings.token_keys.get_secret_value()
+    overlapped = 0
+    for version in range(2, 8):
+        key = generate_key()
+        ring_setting = f"v{version}:{key},{ring_setting}"
+        new_ring = KeyRing.from_setting(ring_setting)
+        # the running service learns the new key (as a redeploy with it first would)
+        auth.app.state.vault.keys = new_ring
+        stop = asyncio.Event()
+        spans: list[tuple[float, float]] = []
 
-    async def keep_leasing() -> None:
-        async with httpx.AsyncClient() as http:
-            client = lease_client(auth, http)
-            while not stop.is_set():  # the first account refreshes all along; the second idles
-                for account_id in ids[:1]:
-                    await expire(auth, account_id)
-                    lease = await client.lease(uuid.UUID(account_id), post_id=uuid.uuid4())
-                    leased.append(lease.access_token)
+        async def keep_leasing(stop: asyncio.Event, spans: list[tuple[float, float]]) -> None:
+            async with httpx.AsyncClient() as http:
+                client = lease_client(auth, http)
+                while not stop.is_set():  # the first account refreshes all along
+                    started = time.monotonic()
+                    await expire(auth, ids[0])
+                    lease = await client.lease(uuid.UUID(ids[0]), post_id=uuid.uuid4())
+                    assert lease.access_token
+                    spans.append((started, time.monotonic()))
 
-    load = asyncio.create_task(keep_leasing())
-    await asyncio.sleep(0.3)
-    report = await rotate_keys(factory, TokenVault(new_ring), batch=1)
-    stop.set()
-    await load
-    assert report.failed == 0
-    assert report.resealed >= 2  # at least the idle account's access and refresh tokens
-    async with factory() as db:
-        versions = set((await db.scalars(select(Token.key_version))).all())
-        assert versions == {"v2"}
-        only_v2 = TokenVault(KeyRing.from_setting(f"v2:{v2_key}"))  # v1 can now be dropped
-        for token, account in (await db.execute(select(Token, Account).join(Account))).all():
-            assert only_v2.open(account, token)
-    assert leased
+        load = asyncio.create_task(keep_leasing(stop, spans))
+        while not spans:  # leasing is under way before the rotation starts
+            await asyncio.sleep(0.01)
+        began = time.monotonic()
+        report = await rotate_keys(factory, TokenVault(new_ring), batch=1)
+        ended = time.monotonic()
+        stop.set()
+        await load
+        assert report.failed == 0
+        async with factory() as db:
+            versions = set((await db.scalars(select(Token.key_version))).all())
+            assert versions == {f"v{version}"}
+            only_newest = TokenVault(KeyRing.from_setting(f"v{version}:{key}"))
+            for token, account in (await db.execute(select(Token, Account).join(Account))).all():
+                assert only_newest.open(account, token)
+        overlapped += sum(1 for a, b in spans if a < ended and b > began)
+        if overlapped:
+            break
+    assert overlapped, "no lease ran during any rotation"
     async with httpx.AsyncClient() as http:
         for account_id in ids:
             lease = await lease_client(auth, http).lease(
