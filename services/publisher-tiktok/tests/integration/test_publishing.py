@@ -53,7 +53,7 @@ async def test_a_12_mb_video_goes_up_in_chunks_that_obey_the_rules(
 
 
 async def test_a_publisher_killed_mid_upload_resumes_and_posts_exactly_once(
-    sbx, publisher, kafka, video_12mb
+    sbx, publisher, kafka, video_12mb, small_video
 ) -> None:
     sbx.post("/sandbox/tiktok/config", json={"upload_throttle_bps": 2 * 1024 * 1024})
     command = video_12mb.command()
@@ -71,9 +71,14 @@ async def test_a_publisher_killed_mid_upload_resumes_and_posts_exactly_once(
     publisher.start(timeout=120)
     result = await kafka.final(command.target_id, timeout=90)
     assert result.type == "published", result
+    # exactly once is counted after a marker of the same account (same partition, same
+    # lane, so after any redelivery of the killed command) is published, not at the first copy
+    marker = small_video.command(account_id=command.account_id)
+    await kafka.send(marker)
+    assert (await kafka.final(marker.target_id, timeout=60)).type == "published"
     state = posts(sbx)
-    assert len(state["publishes"]) == 1, "the restarted publisher must not init again"
-    assert state["counts_by_sha256"] == {video_12mb.sha256: 1}
+    assert len(state["publishes"]) == 2, "the restarted publisher must not init again"
+    assert state["counts_by_sha256"] == {video_12mb.sha256: 1, small_video.sha256: 1}
     assert "resuming at byte" in publisher.output()
 
 
