@@ -18,6 +18,7 @@ import pytest
 from queue_support import GRANT_KEY, QueueServer, Recorder, at_offset, eventually, now
 from sqlalchemy import select
 
+from cachalot_common.events import PublishResult
 from cachalot_common.grants import verify_grant
 from cachalot_common.topics import POSTS_STATUS
 from cachalot_queue.tables import Account, Media, OutboxMessage, Post, Target
@@ -411,11 +412,28 @@ async def test_results_replayed_from_the_start_change_nothing(
     # the status events travel outbox → Kafka → recorder: see them all before the replay
     await eventually(lambda: "published" in recorder.statuses(target))
     statuses = list(recorder.statuses(target))
+    other = await client.queue(youtube=await client.account("youtube"))
+    await dispatched(recorder, other)
     for event in history * 2:
         await queue.kafka.send("posts.result.v1", event, key=post["id"])
-    marker = await queue.result(post, type="progress", bytes_sent=1, bytes_total=20)
-    assert marker.attempt == 2
-    await asyncio.sleep(1.0)
+    # a marker on the same partition (same key), after the replays: once it has taken
+    # effect, every replay before it has been read (absence shown by order, not a sleep)
+    target_of_other = other["targets"][0]
+    marker = PublishResult(
+        post_id=other["id"],
+        target_id=target_of_other["id"],
+        account_id=target_of_other["account_id"],
+        platform=target_of_other["platform"],
+        attempt=1,
+        type="published",
+        remote_id="marker",
+        remote_url="https://youtu.be/marker",
+    )
+    await queue.kafka.send("posts.result.v1", marker, key=post["id"])
+    await until_status(queue, other, "published")
+    # the outbox relays in order: the marker's status event seen means any the replays
+    # might have written would have been seen too
+    await eventually(lambda: "published" in recorder.statuses(target_of_other["id"]))
     assert await client.get(post["id"]) == before
     assert recorder.statuses(target) == statuses
     assert len(recorder.commands(target, reconcile=False)) == 2
