@@ -251,3 +251,14 @@ async def test_latency_slows_every_successful_send(client):
     sent = await client.post(bot("sendMessage"), json={"chat_id": CHAT, "text": "x"})
     assert sent.status_code == 200
     assert time.monotonic() - started >= 0.3
+
+
+async def test_a_fault_may_be_queued_for_another_method_and_leaves_send_message_alone(client):
+    fault = {"method": "getChat", "status": 429, "retry_after": 330}
+    await client.post("/sandbox/telegram/faults", json={"responses": [fault]})
+    sent = await client.post(bot("sendMessage"), json={"chat_id": CHAT, "text": "x"})
+    assert sent.status_code == 200
+    refused = await client.post(bot("getChat"), json={"chat_id": CHAT})
+    assert refused.status_code == 429
+    assert refused.json()["parameters"] == {"retry_after": 330}
+    assert (await client.post(bot("getChat"), json={"chat_id": CHAT})).status_code == 200

@@ -4,7 +4,8 @@ Served like the real one: GET or POST, parameters in the query string, a
 form, multipart or JSON; every answer is ``{"ok": true, "result": ...}`` or
 ``{"ok": false, "error_code", "description"[, "parameters"]}``. Queued faults
 (``POST /sandbox/telegram/faults``) replace the next ``sendMessage`` answers
-one by one, so clients' retry paths can be tested against real HTTP.
+one by one (``sendMessage`` unless a fault names another method), so clients'
+retry paths can be tested against real HTTP.
 """
 
 from __future__ import annotations
@@ -74,9 +75,6 @@ def create_router(settings: SandboxSettings) -> APIRouter:
         }
 
     async def send_message(params: dict[str, Any]) -> dict[str, Any]:
-        fault = state.next_fault()
-        if fault is not None:
-            raise await _apply_fault(fault)
         if state.send_delay_s:
             await asyncio.sleep(state.send_delay_s)
         requested = str(params.get("chat_id"))
@@ -164,6 +162,9 @@ def create_router(settings: SandboxSettings) -> APIRouter:
                 raise BotApiError(401, "Unauthorized")
             if known is None:
                 raise BotApiError(404, "Not Found")
+            fault = state.next_fault(known[0])
+            if fault is not None:
+                raise await _apply_fault(fault)
             params = await _params(request)
             result = await known[1](params)
         except BotApiError as error:
@@ -190,7 +191,8 @@ def create_router(settings: SandboxSettings) -> APIRouter:
 
     @router.post("/sandbox/telegram/faults", tags=["sandbox"], status_code=201)
     async def queue_faults(queue: FaultQueue) -> dict[str, Any]:
-        """Answer the next sendMessage calls with these, one per call, then normally."""
+        """Answer the next calls of each fault's method with these, one per call, then
+        normally."""
         state.faults.extend(queue.responses)
         return {"pending": [f.model_dump() for f in state.faults]}
 

@@ -17,10 +17,16 @@ from cachalot_sandbox.telegram.chats import CHANNEL_ID_MAX, Channel
 
 
 class Fault(BaseModel):
-    """One canned answer for the next ``sendMessage`` call."""
+    """One canned answer for the next call of ``method`` (``sendMessage`` unless said)."""
 
     model_config = ConfigDict(extra="forbid")
 
+    method: str = Field(
+        default="sendMessage",
+        min_length=1,
+        max_length=64,
+        description="The Bot API method this answer is for (case-insensitive).",
+    )
     status: int = Field(ge=400, le=599, description="HTTP status to answer with.")
     retry_after: int | None = Field(
         default=None, ge=0, description="For 429: parameters.retry_after (seconds)."
@@ -144,8 +150,13 @@ class TelegramState:
     def record(self, message: SentMessage) -> None:
         self.messages.append(message)
 
-    def next_fault(self) -> Fault | None:
-        return self.faults.popleft() if self.faults else None
+    def next_fault(self, method: str = "sendMessage") -> Fault | None:
+        """The first queued fault for ``method``, taken off the queue."""
+        for fault in self.faults:
+            if fault.method.lower() == method.lower():
+                self.faults.remove(fault)
+                return fault
+        return None
 
     def reset(self) -> None:
         self.messages.clear()
