@@ -74,6 +74,9 @@ class Claimed:
     event_json: str
 
 
+_FORGOTTEN: dict[str, Any] = {"text": "", "plain_text": "", "event_json": ""}
+
+
 class DeliveryStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -162,10 +165,15 @@ class DeliveryStore:
     async def mark_sent(
         self, claimed: Claimed, *, owner: str, message_id: int, chat_id: int | str
     ) -> None:
-        """Telegram's 200: record its message id and release the lease."""
+        """Telegram's 200: record its message id, release the lease and forget the words.
+
+        The text and the event (a submitter's name, contact, message, IP) are kept
+        only while they may still be sent: the row then keeps ids and times only.
+        """
         await self._finish(
             claimed,
             owner,
+            **_FORGOTTEN,
             state="sent",
             sent_at=utcnow(),
             telegram_message_id=message_id,
@@ -182,7 +190,10 @@ class DeliveryStore:
         await self._finish(claimed, owner, text=claimed.plain_text, parse_mode=None, not_before=now)
 
     async def mark_undeliverable(self, claimed: Claimed, *, owner: str, error: str) -> None:
-        await self._finish(claimed, owner, state="undeliverable", last_error=error[:300])
+        """Parked in the DLQ (which keeps the event): the row forgets the words too."""
+        await self._finish(
+            claimed, owner, **_FORGOTTEN, state="undeliverable", last_error=error[:300]
+        )
 
     async def _finish(self, claimed: Claimed, owner: str, **values: Any) -> None:
         async with transaction(self._sessions) as session:

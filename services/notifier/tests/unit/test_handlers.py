@@ -20,8 +20,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from faststream.kafka import KafkaMessage, TestKafkaBroker
+from sqlalchemy import text
 
 from cachalot_common import topics
+from cachalot_common.db import create_engine
 from cachalot_common.events import (
     AccountChanged,
     ContactSubmitted,
@@ -73,7 +75,9 @@ class Harness:
         dlq: list[tuple[str, bytes, dict[str, Any]]],
         app: FastAPI,
         clock: Clock,
+        database: str,
     ) -> None:
+        self.database = database
         self.broker = broker
         self.dlq = dlq
         self.app = app
@@ -95,6 +99,21 @@ class Harness:
             if time.monotonic() > deadline:
                 raise AssertionError("deliveries still pending")
             await asyncio.sleep(0.02)
+
+
+async def assert_words_forgotten(harness: Harness) -> None:
+    """Once sent, a delivery row keeps ids and times, not the submitter's words."""
+    engine = create_engine(harness.database)
+    try:
+        async with engine.connect() as connection:
+            rows = (await connection.execute(text("SELECT * FROM deliveries"))).mappings().all()
+    finally:
+        await engine.dispose()
+    assert rows
+    for row in rows:
+        assert row["state"] == "sent"
+        assert (row["text"], row["plain_text"], row["event_json"]) == ("", "", "")
+        assert row["telegram_message_id"] is not None
 
 
 async def eventually(probe: Any, timeout: float = 10.0) -> Any:
@@ -139,7 +158,7 @@ async def start_notifier(
     app = create_app(settings, broker=broker, http_client=http, clock=clock, sender_poll_s=0.05)
     test_broker = await stack.enter_async_context(TestKafkaBroker(broker))
     await stack.enter_async_context(app.router.lifespan_context(app))
-    return Harness(test_broker, dlq, app, clock)
+    return Harness(test_broker, dlq, app, clock, settings.database_url)
 
 
 @pytest.fixture
@@ -169,6 +188,7 @@ async def test_a_contact_submission_becomes_one_operator_message_as_typed(harnes
     await harness.publish(topics.CONTACT_SUBMITTED, event)
     await harness.settle()
     [message] = await sandbox.messages()
+    await assert_words_forgotten(harness)
     assert "\n\n<b>Hi</b> *there* _you_ \\o/ 😀\nsecond line\n\n" in message["text"]
     assert "Contact: +441234567890\n" in message["text"]
     assert message["parse_mode"] == "HTML"
