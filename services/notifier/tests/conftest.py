@@ -1,4 +1,4 @@
-"""Shared fixtures: the sandbox Telegram (in memory or over real HTTP) and settings."""
+"""Shared fixtures: the sandbox Telegram (in memory, or a real process over real HTTP)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from cachalot_sandbox import telegram as sandbox_telegram
 from cachalot_sandbox.main import create_app as create_sandbox_app
 from cachalot_sandbox.settings import SandboxSettings
+from cachalot_testing.processes import ServiceProcess
 
 # Distinctive, so a leak is easy to grep for; registered with the redactor by the app.
 BOT_TOKEN = "918273645:AAnotifierTESTtokenNEVERinLOGS_12345"
@@ -51,6 +52,22 @@ class SandboxTelegram:
         response = await self.http.post("/sandbox/telegram/faults", json=body)
         assert response.status_code == 201
 
+    async def migrate(self, group: str, supergroup: int) -> None:
+        body = {"migrate_to_chat_id": supergroup}
+        response = await self.http.put(f"/sandbox/telegram/migrations/{group}", json=body)
+        assert response.status_code == 200
+
+    async def block(self, chat_id: str) -> None:
+        assert (await self.http.put(f"/sandbox/telegram/blocked/{chat_id}")).status_code == 200
+
+    async def unblock(self, chat_id: str) -> None:
+        assert (await self.http.delete(f"/sandbox/telegram/blocked/{chat_id}")).status_code == 200
+
+    async def slow_down(self, seconds: float) -> None:
+        body = {"send_delay_s": seconds}
+        response = await self.http.put("/sandbox/telegram/latency", json=body)
+        assert response.status_code == 200
+
     async def clear(self) -> None:
         await self.http.delete("/sandbox/telegram/messages")
         await self.http.delete("/sandbox/telegram/faults")
@@ -72,3 +89,25 @@ async def sandbox(sandbox_app: FastAPI, sandbox_reset: None) -> AsyncIterator[Sa
     transport = httpx.ASGITransport(app=sandbox_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as client:
         yield SandboxTelegram(client)
+
+
+@pytest.fixture(scope="session")
+def sandbox_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    """The sandbox as its own process, for what needs real sockets (timeouts)."""
+    logs = tmp_path_factory.mktemp("sandbox-http")
+    process = ServiceProcess(
+        "cachalot_sandbox",
+        env={"CACHALOT_TELEGRAM_BOT_TOKEN": BOT_TOKEN},
+        log_path=logs / "sandbox.log",
+    ).start(timeout=60)
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+async def sandbox_http(sandbox_process: ServiceProcess) -> AsyncIterator[SandboxTelegram]:
+    """The sandbox process's controls, reset before and after the test."""
+    async with httpx.AsyncClient(base_url=sandbox_process.base_url, timeout=10) as client:
+        await client.post("/sandbox/reset")
+        yield SandboxTelegram(client)
+        await client.post("/sandbox/reset")

@@ -211,3 +211,54 @@ async def test_flood_control_is_off_unless_turned_on_then_answers_429_with_retry
     assert other_chat.status_code == 200
     await client.delete("/sandbox/telegram/flood")
     assert (await client.post(bot("sendMessage"), json=payload)).is_success
+
+
+async def test_a_group_upgraded_to_a_supergroup_answers_400_with_migrate_to_chat_id(client):
+    group, supergroup = "-4242", -1001234567890
+    moved = await client.put(
+        f"/sandbox/telegram/migrations/{group}", json={"migrate_to_chat_id": supergroup}
+    )
+    assert moved.status_code == 200
+    refused = await client.post(bot("sendMessage"), json={"chat_id": group, "text": "x"})
+    assert refused.status_code == 400
+    assert refused.json()["parameters"] == {"migrate_to_chat_id": supergroup}
+    sent = await client.post(bot("sendMessage"), json={"chat_id": supergroup, "text": "x"})
+    assert sent.json()["result"]["chat"]["type"] == "supergroup"
+
+
+async def test_a_queued_fault_may_carry_migrate_to_chat_id(client):
+    fault = {"status": 400, "migrate_to_chat_id": -1007}
+    await client.post("/sandbox/telegram/faults", json={"responses": [fault]})
+    refused = await client.post(bot("sendMessage"), json={"chat_id": -7, "text": "x"})
+    assert refused.json()["parameters"] == {"migrate_to_chat_id": -1007}
+
+
+async def test_a_user_who_blocked_the_bot_answers_403_until_unblocked(client):
+    await client.put(f"/sandbox/telegram/blocked/{CHAT}")
+    refused = await client.post(bot("sendMessage"), json={"chat_id": CHAT, "text": "x"})
+    assert refused.status_code == 403
+    assert refused.json()["description"] == "Forbidden: bot was blocked by the user"
+    await client.delete(f"/sandbox/telegram/blocked/{CHAT}")
+    sent = await client.post(bot("sendMessage"), json={"chat_id": CHAT, "text": "x"})
+    assert sent.status_code == 200
+
+
+async def test_latency_slows_every_successful_send(client):
+    import time
+
+    await client.put("/sandbox/telegram/latency", json={"send_delay_s": 0.3})
+    started = time.monotonic()
+    sent = await client.post(bot("sendMessage"), json={"chat_id": CHAT, "text": "x"})
+    assert sent.status_code == 200
+    assert time.monotonic() - started >= 0.3
+
+
+async def test_a_fault_may_be_queued_for_another_method_and_leaves_send_message_alone(client):
+    fault = {"method": "getChat", "status": 429, "retry_after": 330}
+    await client.post("/sandbox/telegram/faults", json={"responses": [fault]})
+    sent = await client.post(bot("sendMessage"), json={"chat_id": CHAT, "text": "x"})
+    assert sent.status_code == 200
+    refused = await client.post(bot("getChat"), json={"chat_id": CHAT})
+    assert refused.status_code == 429
+    assert refused.json()["parameters"] == {"retry_after": 330}
+    assert (await client.post(bot("getChat"), json={"chat_id": CHAT})).status_code == 200

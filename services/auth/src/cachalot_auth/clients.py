@@ -32,7 +32,7 @@ from cachalot_auth.providers.base import (
     Provider,
     StoredGrant,
 )
-from cachalot_auth.providers.telegram import BotApi, ChannelNotUsable
+from cachalot_auth.providers.telegram import BotApi, ChannelNotUsable, TelegramBusy
 from cachalot_common.sessions import Session
 
 logger = logging.getLogger(__name__)
@@ -289,6 +289,10 @@ class ClientService:
             raise ChannelRefused(str(refused)) from None
         except PlatformOAuthError as error:
             raise ChannelRefused(f"Telegram says: {error.description or error.code}") from None
+        except TelegramBusy as busy:
+            raise ChannelRefused(
+                f"Telegram asks us to wait {busy.retry_after or 'a few'} seconds; try again then"
+            ) from None
         except PlatformUnavailable:
             raise ChannelRefused("Telegram is not answering; try again in a few minutes") from None
         async with self._factory() as db, db.begin():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -219,3 +220,67 @@ async def test_a_disconnected_telegram_account_gets_no_channel_until_telegram_si
     assert (stored.status, stored.channel_id) == ("revoked", None)
     await auth.app.state.relay.drain()
     assert auth.events.types(account["id"]) == events_before, "no connected event"
+
+
+async def queue_fault(sandbox: Any, **fault: Any) -> None:
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(
+            f"{sandbox.base_url}/sandbox/telegram/faults", json={"responses": [fault]}
+        )
+        answer.raise_for_status()
+
+
+async def bot_calls(sandbox: Any) -> dict[str, int]:
+    async with httpx.AsyncClient() as http:
+        calls = (await http.get(f"{sandbox.base_url}/sandbox/telegram/calls")).json()
+    return dict(calls["calls"])
+
+
+async def test_a_429_from_telegram_is_passed_on_with_its_wait_and_never_retried_sooner(
+    auth, sign_in, fresh_sandbox
+):
+    await set_up_channel(fresh_sandbox)
+    await queue_fault(fresh_sandbox, method="getChat", status=429, retry_after=330)
+    async with auth.browser() as browser:
+        await sign_in(browser, "telegram")
+        started = time.monotonic()
+        refused = await browser.post(
+            "/api/v1/accounts/telegram/channel", json={"channel_id": "@mychannel"}
+        )
+    assert time.monotonic() - started < 5
+    assert refused.status_code == 422
+    assert "Telegram asks us to wait 330 seconds" in refused.json()["detail"]
+    assert (await bot_calls(fresh_sandbox))["getChat"] == 1  # not repeated on our own clock
+
+
+@pytest.mark.parametrize("status", [400, 403])
+async def test_a_channel_telegram_refuses_is_told_by_the_code_not_the_words(
+    auth, sign_in, fresh_sandbox, status
+):
+    await set_up_channel(fresh_sandbox)
+    await queue_fault(
+        fresh_sandbox, method="getChat", status=status, description="words never seen before"
+    )
+    async with auth.browser() as browser:
+        await sign_in(browser, "telegram")
+        refused = await browser.post(
+            "/api/v1/accounts/telegram/channel", json={"channel_id": "@mychannel"}
+        )
+    assert refused.status_code == 422
+    assert "Telegram knows no channel @mychannel" in refused.json()["detail"]
+
+
+async def test_our_bot_refused_in_any_words_counts_as_outside_the_channel(
+    auth, sign_in, fresh_sandbox
+):
+    await set_up_channel(fresh_sandbox)
+    await queue_fault(
+        fresh_sandbox, method="getChatMember", status=403, description="Forbidden: new words"
+    )
+    async with auth.browser() as browser:
+        await sign_in(browser, "telegram")
+        refused = await browser.post(
+            "/api/v1/accounts/telegram/channel", json={"channel_id": "@mychannel"}
+        )
+    assert refused.status_code == 422
+    assert "our bot is not an administrator of that channel" in refused.json()["detail"]

@@ -5,8 +5,10 @@ and calls the service. The four topics share ONE consumer (group
 ``notifier``): each extra group member costs a rebalance at start, seconds
 on Tansu. It keeps ``cachalot_common.kafka.subscribe``'s contract: decode or
 park in ``<topic>.dlq`` and carry on, acknowledge only after the handler
-succeeded. A message Telegram refuses for good is parked there too, with
-the reason, so one bad event never blocks a partition.
+succeeded. A handler only records the message (:mod:`service`) and returns,
+so the consumer never waits on Telegram; the background sender delivers it,
+and parks a message Telegram refuses for good in ``<topic>.dlq`` with the
+reason (:func:`dlq_parker`).
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ from cachalot_common.events import (
 from cachalot_common.kafka import encode, send_to_dlq
 from cachalot_notifier import messages
 from cachalot_notifier.dedupe import NotificationKey
+from cachalot_notifier.deliveries import Claimed
 from cachalot_notifier.formatting import Span
-from cachalot_notifier.service import OperatorNotifier, Undeliverable
+from cachalot_notifier.sender import Park
+from cachalot_notifier.service import OperatorNotifier
 
 logger = logging.getLogger(__name__)
 
@@ -43,24 +47,13 @@ def register_handlers(
 ) -> None:
     """Subscribe the notifier to every topic it reads (group ``notifier``)."""
 
-    async def park(topic: str, event: Event, key: str, error: Undeliverable) -> None:
-        logger.error("event %s from %s is undeliverable: %s", event.event_id, topic, error)
-        await broker.publish(
-            encode(event),
-            topic=topics.dlq(topic),
-            key=key.encode(),
-            headers={
-                "content-type": "application/json",
-                "x-dlq-reason": f"undeliverable: {error}"[:300],
-                "x-dlq-source-topic": topic,
-            },
-        )
-
     async def tell_operator(topic: str, event: Event, key: str, spans: list[Span]) -> None:
-        try:
-            await notifier.notify(NotificationKey(topic, event.event_id, TELEGRAM), spans)
-        except Undeliverable as error:
-            await park(topic, event, key, error)
+        await notifier.notify(
+            NotificationKey(topic, event.event_id, TELEGRAM),
+            spans,
+            event_key=key,
+            event_json=encode(event).decode(),
+        )
 
     async def on_contact_submitted(event: ContactSubmitted) -> None:
         await tell_operator(
@@ -118,6 +111,25 @@ def register_handlers(
         await handler(event)
 
     broker.subscriber(*routes, group_id=GROUP_ID, auto_offset_reset="earliest")(consume)
+
+
+def dlq_parker(broker: KafkaBroker) -> Park:
+    """Park a delivery Telegram refuses for good: its event goes to ``<topic>.dlq``."""
+
+    async def park(row: Claimed, reason: str) -> None:
+        logger.error("notification %s is undeliverable: %s", row.dedupe_key, reason)
+        await broker.publish(
+            row.event_json.encode(),
+            topic=topics.dlq(row.source_topic),
+            key=row.event_key.encode(),
+            headers={
+                "content-type": "application/json",
+                "x-dlq-reason": reason[:300],
+                "x-dlq-source-topic": row.source_topic,
+            },
+        )
+
+    return park
 
 
 def _reason(error: ValidationError) -> str:

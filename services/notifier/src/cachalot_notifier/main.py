@@ -8,7 +8,11 @@ upgrades the database.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,11 +36,14 @@ from cachalot_common.logging import setup_logging
 from cachalot_common.redaction import register_secret
 from cachalot_common.settings import load_settings
 from cachalot_common.telemetry import instrument_httpx_client, setup_tracing
-from cachalot_notifier.dedupe import DedupeStore
-from cachalot_notifier.handlers import register_handlers
+from cachalot_notifier.deliveries import DeliveryStore
+from cachalot_notifier.handlers import dlq_parker, register_handlers
+from cachalot_notifier.sender import Clock, Sender, SendPolicy
 from cachalot_notifier.service import OperatorChannel, OperatorNotifier
 from cachalot_notifier.settings import NotifierSettings
-from cachalot_notifier.telegram import RetryPolicy, TelegramBot
+from cachalot_notifier.telegram import TelegramBot
+
+logger = logging.getLogger(__name__)
 
 SERVICE = "notifier"
 ALEMBIC_DIR = Path(__file__).parent / "alembic"
@@ -48,34 +55,44 @@ def create_app(
     broker: KafkaBroker | None = None,
     http_client: httpx.AsyncClient | None = None,
     tracer_provider: TracerProvider | None = None,
-    misconfigured_pause_s: float = 30.0,
+    clock: Clock | None = None,
+    sender_poll_s: float = 1.0,
 ) -> FastAPI:
-    """The notifier app; its lifespan migrates, starts the broker and closes everything."""
+    """The notifier app; its lifespan migrates, starts the broker and the sender, closes all.
+
+    ``clock`` (epoch seconds) and ``sender_poll_s`` let tests drive the sender's time.
+    """
     register_secret(settings.telegram_bot_token.get_secret_value())
     provider = tracer_provider or TracerProvider()
     broker = broker or build_broker(settings, client_id=SERVICE, tracer_provider=provider)
     engine = create_engine(settings.database_url)
     http = http_client or httpx.AsyncClient(timeout=settings.telegram_timeout_s)
     instrument_httpx_client(http, provider)
-    bot = TelegramBot(
-        http,
-        api_base=settings.telegram_api_base,
-        token=settings.telegram_bot_token,
-        retry=RetryPolicy(
-            max_attempts=settings.telegram_max_attempts,
+    bot = TelegramBot(http, api_base=settings.telegram_api_base, token=settings.telegram_bot_token)
+    store = DeliveryStore(session_factory(engine))
+    clock_now: Clock = clock or time.time
+    sender = Sender(
+        bot=bot,
+        store=store,
+        park=dlq_parker(broker),
+        clock=clock_now,
+        policy=SendPolicy(
             backoff_initial_s=settings.telegram_backoff_initial_s,
             backoff_max_s=settings.telegram_backoff_max_s,
-            max_retry_after_s=settings.telegram_max_retry_after_s,
+            misconfigured_pause_s=settings.telegram_misconfigured_pause_s,
+            lease_s=3 * settings.telegram_timeout_s + 5,
+            poll_s=sender_poll_s,
+            retry_after_scale=settings.telegram_retry_after_scale,
+            operator_chat_setting=(settings.operator_chat_id, "CACHALOT_OPERATOR_CHAT_ID"),
         ),
     )
     notifier = OperatorNotifier(
-        bot=bot,
-        store=DedupeStore(session_factory(engine)),
+        store=store,
         channel=OperatorChannel(
-            chat_id=settings.operator_chat_id,
-            parse_mode=settings.telegram_parse_mode,
-            misconfigured_pause_s=misconfigured_pause_s,
+            chat_id=settings.operator_chat_id, parse_mode=settings.telegram_parse_mode
         ),
+        wake=sender.wake,
+        clock=clock_now,
     )
     register_handlers(broker, notifier, email_configured=settings.smtp_host is not None)
 
@@ -83,10 +100,23 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.auto_migrate:
             await run_migrations_async(ALEMBIC_DIR, settings.database_url)
+        moved = await store.current_chat(settings.operator_chat_id)
+        if moved != settings.operator_chat_id:
+            logger.warning(
+                "telegram moved the operator chat %s to %s (migrate_to_chat_id); messages go "
+                "there; set CACHALOT_OPERATOR_CHAT_ID=%s",
+                settings.operator_chat_id,
+                moved,
+                moved,
+            )
         await start_broker(broker)
+        sending = asyncio.create_task(sender.run(), name="notifier sender")
         try:
             yield
         finally:
+            sending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sending
             await broker.stop()
             await http.aclose()
             await engine.dispose()
@@ -102,6 +132,8 @@ def create_app(
     )
     app.state.broker = broker
     app.state.notifier = notifier
+    app.state.sender = sender
+    app.state.deliveries = store
     return app
 
 

@@ -1,11 +1,11 @@
-"""The notifier's one table: notifications already sent (the dedupe record)."""
+"""The notifier's tables: deliveries (claimed, pending, sent) and chats Telegram migrated."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import BigInteger, DateTime, String, Uuid
+from sqlalchemy import BigInteger, DateTime, Float, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -13,14 +13,53 @@ class Base(DeclarativeBase):
     pass
 
 
-class SentNotification(Base):
-    """One row per notification Telegram accepted; the key makes a redelivery a no-op."""
+DELIVERY_STATES = ("pending", "sent", "undeliverable")
 
-    __tablename__ = "sent_notifications"
 
-    dedupe_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+class Delivery(Base):
+    """One operator message: recorded by the Kafka handler, sent by the background sender.
+
+    ``dedupe_key`` is unique: recording it is the atomic "already sent?"
+    claim, whichever replica gets the event first. ``lane`` is the queue the
+    row waits in (destination + topic): only the oldest pending row of a lane
+    is tried, so order holds within it and a lane Telegram told to wait
+    never holds another. Times the sender compares are epoch seconds.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_state_lane_id", "state", "lane", "id"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
     source_topic: Mapped[str] = mapped_column(String(200))
     event_id: Mapped[UUID] = mapped_column(Uuid)
     channel: Mapped[str] = mapped_column(String(40))
-    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    lane: Mapped[str] = mapped_column(String(300))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    parse_mode: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    plain_text: Mapped[str] = mapped_column(Text)
+    event_key: Mapped[str] = mapped_column(String(300), default="")
+    event_json: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[float] = mapped_column(Float, default=0.0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    telegram_chat_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class ChatMigration(Base):
+    """A group Telegram upgraded to a supergroup (``parameters.migrate_to_chat_id``)."""
+
+    __tablename__ = "chat_migrations"
+
+    old_chat_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    new_chat_id: Mapped[str] = mapped_column(String(64))
+    migrated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

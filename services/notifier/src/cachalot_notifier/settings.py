@@ -9,13 +9,19 @@
     The Bot API host; the sandbox is ``http://127.0.0.1:8090/telegram``.
 ``CACHALOT_TELEGRAM_PARSE_MODE`` (default ``HTML``)
     ``HTML`` or ``MarkdownV2``; submitters' text is escaped for either.
-``CACHALOT_TELEGRAM_MAX_ATTEMPTS`` / ``_BACKOFF_INITIAL_S`` / ``_BACKOFF_MAX_S``
-    Retries of one send (network errors, 5xx, 429) inside one delivery of
-    the event; when they run out the event is redelivered by Kafka.
-``CACHALOT_TELEGRAM_MAX_RETRY_AFTER_S`` (default 300)
-    The longest 429 ``retry_after`` waited for in-process.
+``CACHALOT_TELEGRAM_BACKOFF_INITIAL_S`` / ``_BACKOFF_MAX_S``
+    Backoff between tries of a send after a network error, a timeout or a
+    5xx (the background sender tries again forever; the row is durable).
+    A 429 waits Telegram's ``retry_after`` in full, whatever its length.
+``CACHALOT_TELEGRAM_MISCONFIGURED_PAUSE_S`` (default 30)
+    How long a lane waits after Telegram refused the bot or the chat (401,
+    403, 404, chat not found) before trying again; the message is kept.
+``CACHALOT_TELEGRAM_RETRY_AFTER_SCALE`` (default 1; tests only)
+    Multiplies Telegram's ``retry_after`` so a test can use the platform's
+    real numbers (330 s) with a short real wait; refused in production
+    unless 1.
 ``CACHALOT_DATABASE_URL`` (default ``sqlite+aiosqlite:///./var/notifier.db``)
-    The dedupe table (ids of notifications already sent).
+    The deliveries table (claimed, pending and sent notifications).
 ``CACHALOT_SMTP_HOST`` (default unset)
     Email is not wired yet: ``notify.v1`` email requests are logged as
     "not configured" and acknowledged.
@@ -46,11 +52,18 @@ class NotifierSettings(ServiceSettings, KafkaSettings):
     telegram_api_base: str = DEFAULT_TELEGRAM_API_BASE
     telegram_parse_mode: Literal["HTML", "MarkdownV2"] = "HTML"
     telegram_timeout_s: float = Field(default=10.0, gt=0)
-    telegram_max_attempts: int = Field(default=6, ge=1, le=100)
     telegram_backoff_initial_s: float = Field(default=0.5, ge=0)
     telegram_backoff_max_s: float = Field(default=30.0, ge=0)
-    telegram_max_retry_after_s: float = Field(default=300.0, ge=0)
+    telegram_misconfigured_pause_s: float = Field(default=30.0, ge=0)
+    telegram_retry_after_scale: float = Field(default=1.0, gt=0, le=1)
     smtp_host: str | None = None
+
+    @field_validator("telegram_retry_after_scale")
+    @classmethod
+    def _scale(cls, value: float, info: ValidationInfo) -> float:
+        if value != 1.0 and info.data.get("environment", "development") == "production":
+            raise ValueError("must be 1 in production: Telegram's retry_after is honoured in full")
+        return value
 
     @field_validator("operator_chat_id")
     @classmethod

@@ -1,8 +1,11 @@
-"""The notifier as it runs: a real process on a real Tansu broker, PostgreSQL for the dedupe
-table, and the sandbox Telegram served over real HTTP by its own process.
+"""The notifier as it runs: a real process on a real Tansu broker, PostgreSQL for the
+deliveries table, and the sandbox Telegram served over real HTTP by its own process.
 
 One notifier is shared by the whole module (a consumer-group join on Tansu
 takes seconds); each test tells its messages apart by their unique text.
+Telegram's ``retry_after`` is honoured scaled by ``RETRY_AFTER_SCALE``
+(``CACHALOT_TELEGRAM_RETRY_AFTER_SCALE``), so the platform's real numbers
+(330 s) take seconds here.
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from faststream.kafka import KafkaBroker
 
 from cachalot_common import topics
-from cachalot_common.events import ContactSubmitted
+from cachalot_common.events import ContactSubmitted, NotifyRequested
 from cachalot_common.kafka import build_broker, publish_event
 from cachalot_common.settings import KafkaSettings
 from cachalot_testing.fuzz import fuzz_service
@@ -30,6 +33,7 @@ pytestmark = pytest.mark.integration
 
 BOT_TOKEN = "918273645:AAnotifierTESTtokenNEVERinLOGS_12345"
 OPERATOR_CHAT = "777001"
+RETRY_AFTER_SCALE = 0.02
 
 
 @pytest.fixture(scope="module")
@@ -45,29 +49,41 @@ def sandbox_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servic
 
 
 @pytest.fixture(scope="module")
-def notifier_process(
-    tmp_path_factory: pytest.TempPathFactory,
+def notifier_database(postgres: Any) -> str:
+    return str(postgres.create_database(f"notifier_{uuid.uuid4().hex[:10]}"))
+
+
+@pytest.fixture(scope="module")
+def notifier_env(
     sandbox_process: ServiceProcess,
     kafka_bootstrap: str,
     kafka_idempotence: bool,
-    postgres: Any,
+    notifier_database: str,
+) -> dict[str, str]:
+    return {
+        "CACHALOT_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "CACHALOT_KAFKA_IDEMPOTENCE": str(kafka_idempotence).lower(),
+        "CACHALOT_DATABASE_URL": notifier_database,
+        "CACHALOT_TELEGRAM_BOT_TOKEN": BOT_TOKEN,
+        "CACHALOT_OPERATOR_CHAT_ID": OPERATOR_CHAT,
+        "CACHALOT_TELEGRAM_API_BASE": f"{sandbox_process.base_url}/telegram",
+        "CACHALOT_TELEGRAM_BACKOFF_INITIAL_S": "0.05",
+        "CACHALOT_TELEGRAM_BACKOFF_MAX_S": "0.2",
+        "CACHALOT_TELEGRAM_TIMEOUT_S": "3",
+        "CACHALOT_TELEGRAM_RETRY_AFTER_SCALE": str(RETRY_AFTER_SCALE),
+        "CACHALOT_LOG_LEVEL": "DEBUG",
+    }
+
+
+@pytest.fixture(scope="module")
+def notifier_process(
+    tmp_path_factory: pytest.TempPathFactory,
+    sandbox_process: ServiceProcess,
+    notifier_env: dict[str, str],
 ) -> Iterator[ServiceProcess]:
     logs = tmp_path_factory.mktemp("notifier")
-    database = postgres.create_database(f"notifier_{uuid.uuid4().hex[:10]}")
     process = ServiceProcess(
-        "cachalot_notifier",
-        env={
-            "CACHALOT_KAFKA_BOOTSTRAP": kafka_bootstrap,
-            "CACHALOT_KAFKA_IDEMPOTENCE": str(kafka_idempotence).lower(),
-            "CACHALOT_DATABASE_URL": database,
-            "CACHALOT_TELEGRAM_BOT_TOKEN": BOT_TOKEN,
-            "CACHALOT_OPERATOR_CHAT_ID": OPERATOR_CHAT,
-            "CACHALOT_TELEGRAM_API_BASE": f"{sandbox_process.base_url}/telegram",
-            "CACHALOT_TELEGRAM_BACKOFF_INITIAL_S": "0.05",
-            "CACHALOT_TELEGRAM_BACKOFF_MAX_S": "0.2",
-            "CACHALOT_LOG_LEVEL": "DEBUG",
-        },
-        log_path=logs / "notifier.log",
+        "cachalot_notifier", env=notifier_env, log_path=logs / "notifier.log"
     ).start(wait=False)
     sandbox_process.wait_healthy(timeout=60)
     process.wait_healthy(timeout=60)
@@ -116,6 +132,11 @@ class Operator:
             "/sandbox/telegram/faults", json={"responses": list(faults)}
         )
         assert response.status_code == 201
+
+    async def slow_down(self, seconds: float) -> None:
+        body = {"send_delay_s": seconds}
+        response = await self.http.put("/sandbox/telegram/latency", json=body)
+        assert response.status_code == 200
 
 
 async def eventually(
@@ -199,12 +220,12 @@ async def test_a_4000_character_message_arrives_whole(operator, producer):
 
 async def test_429_with_retry_after_then_200_is_delivered_once(operator, producer):
     calls_before = await operator.send_calls()
-    await operator.queue_faults({"status": 429, "retry_after": 1})
+    await operator.queue_faults({"status": 429, "retry_after": 50})
     event = contact()
     started = time.monotonic()
     await submit(producer, event)
     await operator.wait_for(str(event.event_id))
-    assert time.monotonic() - started >= 1.0
+    assert time.monotonic() - started >= 50 * RETRY_AFTER_SCALE
     assert await operator.send_calls() - calls_before == 2
 
 
@@ -278,20 +299,113 @@ async def test_the_bot_token_never_reaches_the_logs(operator, producer, notifier
     assert lines, "the notifier logs JSON lines"
 
 
+JOINS = "assigned to partitions"
+"""What FastStream logs each time the group gives the consumer its partitions (a rebalance)."""
+
+
+async def uncommitted(bootstrap: str, topic: str) -> int:
+    """Messages of ``topic`` the ``notifier`` group has not committed yet.
+
+    Read with OffsetFetch by a consumer that names the group but only assigns
+    partitions by hand: it never joins the group, and never commits.
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id="notifier", enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()  # refreshes the metadata
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        left = 0
+        for partition, end in ends.items():
+            done = await consumer.committed(partition)
+            left += end - (done if done is not None else 0)
+        return left
+    finally:
+        await consumer.stop()
+
+
+async def test_a_429_of_330_seconds_is_waited_in_full_while_the_consumer_and_other_topics_go_on(
+    operator, producer, notifier_process, kafka_bootstrap
+):
+    """Telegram's 330 s (6.6 s here) is honoured in full; meanwhile the handler has committed
+    the held event, the group is not rebalanced, and another topic's message is delivered."""
+    wait = 330 * RETRY_AFTER_SCALE
+    joins_before = notifier_process.output().count(JOINS)
+    assert joins_before >= 1  # the marker is logged: its count can tell a rebalance
+    calls_before = await operator.send_calls()
+    await operator.queue_faults({"status": 429, "retry_after": 330})
+    held = contact(name="Held by a 429")
+    started = time.monotonic()
+    await submit(producer, held)
+    await eventually(lambda: _more_calls(operator, calls_before))
+
+    other = NotifyRequested(channel="operator_telegram", text=f"meanwhile {uuid.uuid4()}")
+    await publish_event(producer, topics.NOTIFY, other, key="operator")
+    await operator.wait_for(other.text, timeout=wait / 2)
+    assert await eventually(
+        lambda: _none_left(kafka_bootstrap, topics.CONTACT_SUBMITTED), timeout=wait / 4
+    )
+    assert await operator.messages_with(str(held.event_id)) == []
+    assert time.monotonic() - started < wait  # all of the above happened inside the wait
+
+    await operator.wait_for(str(held.event_id), timeout=wait + 30)
+    assert time.monotonic() - started >= wait
+    assert await operator.send_calls() - calls_before == 3  # the 429, the other, the retry
+    output = notifier_process.output()
+    assert "CommitFailedError" not in output
+    assert output.count(JOINS) == joins_before
+
+
+async def _none_left(bootstrap: str, topic: str) -> list[bool]:
+    return [True] if await uncommitted(bootstrap, topic) == 0 else []
+
+
+async def test_two_replicas_on_one_database_send_each_event_once(
+    operator, producer, notifier_env, tmp_path
+):
+    """A second notifier joins the group on the same database; every event is published
+    twice under two keys, and Telegram answers slowly so sends overlap."""
+    second = ServiceProcess(
+        "cachalot_notifier", env=notifier_env, log_path=tmp_path / "second.log"
+    ).start(timeout=90)
+    try:
+        await operator.slow_down(0.3)
+        events = [contact(name=f"Replica test {i}") for i in range(6)]
+        for event in events:
+            await submit(producer, event)
+            await submit(producer, event, key=f"again-{event.event_id}")
+        for event in events:
+            await operator.wait_for(str(event.event_id), timeout=90)
+        marker = contact(name="After the replica test")
+        await submit(producer, marker)
+        await operator.wait_for(str(marker.event_id), timeout=60)
+        await operator.quiet(period=2.0, timeout=60)
+        for event in events:
+            assert len(await operator.messages_with(str(event.event_id))) == 1
+    finally:
+        await operator.slow_down(0)
+        second.stop()
+    assert BOT_TOKEN not in second.output()
+
+
 async def test_a_crash_mid_delivery_loses_nothing_and_the_restart_sends_once(
     operator, producer, notifier_process
 ):
-    """Runs last: kills the shared notifier while it waits out a 429, then restarts it."""
+    """Runs last: kills the shared notifier while a delivery waits out a 429 (recorded, its
+    Kafka message already committed), then restarts it: the table delivers it once."""
     delivered_before = contact()
     await submit(producer, delivered_before)
     await operator.wait_for(str(delivered_before.event_id))
 
-    await operator.queue_faults({"status": 429, "retry_after": 60})
+    await operator.queue_faults({"status": 429, "retry_after": 500})  # 10 s here
     calls_before = await operator.send_calls()
     event = contact()
     await submit(producer, event)
     await eventually(lambda: _more_calls(operator, calls_before))
-    notifier_process.kill()  # SIGKILL while it sleeps before the retry: nothing recorded
+    notifier_process.kill()  # SIGKILL while the delivery waits out the 429
     assert await operator.messages_with(str(event.event_id)) == []
 
     notifier_process.start(wait=False)

@@ -1,9 +1,18 @@
-"""Handlers through FastStream's TestKafkaBroker, the sandbox Telegram and a SQLite dedupe table."""
+"""Handlers and the background sender through FastStream's TestKafkaBroker, the sandbox
+Telegram and a SQLite (or PostgreSQL) deliveries table.
+
+A handler only records the message; the sender delivers it. ``harness.settle()``
+waits until no delivery is pending, the marker that the sender is done.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +20,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from faststream.kafka import KafkaMessage, TestKafkaBroker
+from sqlalchemy import text
 
 from cachalot_common import topics
+from cachalot_common.db import create_engine
 from cachalot_common.events import (
     AccountChanged,
     ContactSubmitted,
@@ -22,33 +33,97 @@ from cachalot_common.events import (
 from cachalot_common.kafka import build_broker, publish_event
 from cachalot_notifier.main import create_app
 from cachalot_notifier.settings import NotifierSettings
-from cachalot_notifier.telegram import TelegramRejected, TelegramUnavailable
 
 BOT_TOKEN = "918273645:AAnotifierTESTtokenNEVERinLOGS_12345"  # the sandbox's (conftest)
 OPERATOR_CHAT = "424242"
 
 
-def settings_for(database: Path, parse_mode: str = "HTML") -> NotifierSettings:
+def settings_for(database: str, parse_mode: str = "HTML", **overrides: Any) -> NotifierSettings:
     return NotifierSettings(
-        telegram_parse_mode=parse_mode,  # type: ignore[arg-type]
-        telegram_bot_token=BOT_TOKEN,  # type: ignore[arg-type]
-        operator_chat_id=OPERATOR_CHAT,
-        telegram_api_base="http://sandbox/telegram",
-        database_url=f"sqlite+aiosqlite:///{database}",
-        kafka_bootstrap="127.0.0.1:9",
-        telegram_max_attempts=3,
-        telegram_backoff_initial_s=0.01,
-        telegram_backoff_max_s=0.02,
+        **{
+            "telegram_parse_mode": parse_mode,
+            "telegram_bot_token": BOT_TOKEN,
+            "operator_chat_id": OPERATOR_CHAT,
+            "telegram_api_base": "http://sandbox/telegram",
+            "database_url": database,
+            "kafka_bootstrap": "127.0.0.1:9",
+            "telegram_backoff_initial_s": 0.01,
+            "telegram_backoff_max_s": 0.02,
+            "telegram_misconfigured_pause_s": 0,
+            **overrides,
+        }
     )
 
 
+class Clock:
+    """Real time plus an offset a test may jump forward."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
 class Harness:
-    def __init__(self, broker: Any, dlq: list[tuple[str, bytes, dict[str, Any]]]) -> None:
+    def __init__(
+        self,
+        broker: Any,
+        dlq: list[tuple[str, bytes, dict[str, Any]]],
+        app: FastAPI,
+        clock: Clock,
+        database: str,
+    ) -> None:
+        self.database = database
         self.broker = broker
         self.dlq = dlq
+        self.app = app
+        self.clock = clock
 
     async def publish(self, topic: str, event: Any, key: str = "k") -> None:
         await publish_event(self.broker, topic, event, key=key)
+
+    def nudge(self) -> None:
+        self.app.state.sender.wake()
+
+    async def pending(self) -> int:
+        return len(await self.app.state.deliveries.lane_heads())
+
+    async def settle(self, timeout: float = 10.0) -> None:
+        """Wait until no delivery is pending (the sender finished with every row)."""
+        deadline = time.monotonic() + timeout
+        while await self.pending():
+            if time.monotonic() > deadline:
+                raise AssertionError("deliveries still pending")
+            await asyncio.sleep(0.02)
+
+
+async def assert_words_forgotten(harness: Harness) -> None:
+    """Once sent, a delivery row keeps ids and times, not the submitter's words."""
+    engine = create_engine(harness.database)
+    try:
+        async with engine.connect() as connection:
+            rows = (await connection.execute(text("SELECT * FROM deliveries"))).mappings().all()
+    finally:
+        await engine.dispose()
+    assert rows
+    for row in rows:
+        assert row["state"] == "sent"
+        assert (row["text"], row["plain_text"], row["event_json"]) == ("", "", "")
+        assert row["telegram_message_id"] is not None
+
+
+async def eventually(probe: Any, timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = await probe()
+        if found:
+            return found
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"nothing within {timeout}s")
 
 
 @pytest.fixture
@@ -57,10 +132,18 @@ def parse_mode(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def harness(
-    tmp_path: Path, sandbox_app: FastAPI, sandbox: Any, parse_mode: str
-) -> AsyncIterator[Harness]:
-    settings = settings_for(tmp_path / "notifier.db", parse_mode)
+def overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return dict(getattr(request, "param", {}))
+
+
+async def start_notifier(
+    stack: AsyncExitStack,
+    settings: NotifierSettings,
+    sandbox_app: FastAPI | None,
+    clock: Clock,
+) -> Harness:
+    """The notifier app on a TestKafkaBroker; ``sandbox_app=None``: the app's own HTTP client
+    (its timeout) to ``settings.telegram_api_base``."""
     broker = build_broker(settings, client_id="notifier")
     dlq: list[tuple[str, bytes, dict[str, Any]]] = []
     for topic in (topics.CONTACT_SUBMITTED, topics.POSTS_STATUS):
@@ -69,10 +152,24 @@ async def harness(
         async def capture(body: Any, message: KafkaMessage) -> None:
             dlq.append((message.raw_message.topic, message.body, dict(message.headers)))
 
-    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox_app))
-    app = create_app(settings, broker=broker, http_client=http, misconfigured_pause_s=0)
-    async with TestKafkaBroker(broker) as test_broker, app.router.lifespan_context(app):
-        yield Harness(test_broker, dlq)
+    http = None
+    if sandbox_app is not None:
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox_app))
+    app = create_app(settings, broker=broker, http_client=http, clock=clock, sender_poll_s=0.05)
+    test_broker = await stack.enter_async_context(TestKafkaBroker(broker))
+    await stack.enter_async_context(app.router.lifespan_context(app))
+    return Harness(test_broker, dlq, app, clock, settings.database_url)
+
+
+@pytest.fixture
+async def harness(
+    tmp_path: Path, sandbox_app: FastAPI, sandbox: Any, parse_mode: str, overrides: dict[str, Any]
+) -> AsyncIterator[Harness]:
+    database = f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}"
+    async with AsyncExitStack() as stack:
+        yield await start_notifier(
+            stack, settings_for(database, parse_mode, **overrides), sandbox_app, Clock()
+        )
 
 
 def contact(**overrides: Any) -> ContactSubmitted:
@@ -89,7 +186,9 @@ def contact(**overrides: Any) -> ContactSubmitted:
 async def test_a_contact_submission_becomes_one_operator_message_as_typed(harness, sandbox):
     event = contact()
     await harness.publish(topics.CONTACT_SUBMITTED, event)
+    await harness.settle()
     [message] = await sandbox.messages()
+    await assert_words_forgotten(harness)
     assert "\n\n<b>Hi</b> *there* _you_ \\o/ 😀\nsecond line\n\n" in message["text"]
     assert "Contact: +441234567890\n" in message["text"]
     assert message["parse_mode"] == "HTML"
@@ -99,6 +198,7 @@ async def test_a_contact_submission_becomes_one_operator_message_as_typed(harnes
 async def test_in_markdown_v2_mode_typed_text_also_arrives_as_typed(harness, sandbox, parse_mode):
     typed = r"*a* _b_ __c__ ~d~ ||e|| `f` [g](h) \ \\ _*[]()~`>#+-=|{}.! <b>x</b>"
     await harness.publish(topics.CONTACT_SUBMITTED, contact(name="*Ada_", message=typed))
+    await harness.settle()
     [message] = await sandbox.messages()
     assert message["parse_mode"] == "MarkdownV2"
     assert "Name: *Ada_\n" in message["text"]
@@ -109,6 +209,7 @@ async def test_redelivered_event_sends_nothing_new(harness, sandbox):
     event = contact()
     await harness.publish(topics.CONTACT_SUBMITTED, event)
     await harness.publish(topics.CONTACT_SUBMITTED, event)
+    await harness.settle()
     assert len(await sandbox.messages()) == 1
     assert await sandbox.send_calls() == 1
 
@@ -118,6 +219,7 @@ async def test_a_poison_message_goes_to_the_dlq_and_the_next_one_is_delivered(ha
     await harness.publish(topics.CONTACT_SUBMITTED, contact(name="After poison"))
     assert [topic for topic, _, _ in harness.dlq] == ["contact.submitted.v1.dlq"]
     assert harness.dlq[0][1] == b"{not json"
+    await harness.settle()
     [message] = await sandbox.messages()
     assert "After poison" in message["text"]
 
@@ -128,6 +230,7 @@ async def test_formatted_text_telegram_refuses_is_sent_again_as_plain_text(harne
     )
     event = contact(name="Plain <Ada>")
     await harness.publish(topics.CONTACT_SUBMITTED, event)
+    await harness.settle()
     [message] = await sandbox.messages()
     assert message["parse_mode"] is None
     assert "Name: Plain <Ada>\n" in message["text"]
@@ -141,6 +244,7 @@ async def test_text_telegram_refuses_for_good_is_parked_in_the_dlq_with_the_reas
     await sandbox.queue_faults(too_long, too_long)
     event = contact()
     await harness.publish(topics.CONTACT_SUBMITTED, event)
+    await harness.settle()
     [(topic, body, headers)] = harness.dlq
     assert topic == "contact.submitted.v1.dlq"
     assert ContactSubmitted.model_validate_json(body) == event
@@ -149,24 +253,110 @@ async def test_text_telegram_refuses_for_good_is_parked_in_the_dlq_with_the_reas
     assert await sandbox.send_calls() == 2
 
 
-async def test_telegram_down_past_the_retries_leaves_the_event_unacknowledged(harness, sandbox):
-    await sandbox.queue_faults(*[{"status": 500}] * 3)
+async def test_telegram_down_acknowledges_the_event_and_delivers_when_it_is_back(harness, sandbox):
+    await sandbox.queue_faults(*[{"status": 500}] * 3, {"status": 502})
     event = contact()
-    with pytest.raises(TelegramUnavailable):
-        await harness.publish(topics.CONTACT_SUBMITTED, event)
-    assert await sandbox.messages() == []
-    await harness.publish(topics.CONTACT_SUBMITTED, event)  # Kafka's redelivery
+    await harness.publish(topics.CONTACT_SUBMITTED, event)  # returns: nothing to redeliver
+    await harness.settle()
     assert len(await sandbox.messages()) == 1
+    assert await sandbox.send_calls() == 5
 
 
-async def test_a_refused_bot_or_chat_leaves_the_event_unacknowledged_not_parked(harness, sandbox):
-    await sandbox.queue_faults(
-        {"status": 403, "description": "Forbidden: bot was blocked by the user"}
-    )
-    with pytest.raises(TelegramRejected):
-        await harness.publish(topics.CONTACT_SUBMITTED, contact())
+async def test_a_user_who_blocked_the_bot_is_told_by_the_403_and_the_message_waits_for_them(
+    harness, sandbox, caplog
+):
+    await sandbox.block(OPERATOR_CHAT)
+    with caplog.at_level(logging.ERROR):
+        await harness.publish(topics.CONTACT_SUBMITTED, contact(name="Blocked"))
+        await eventually(sandbox.send_calls)
     assert harness.dlq == []
     assert await sandbox.messages() == []
+    assert await harness.pending() == 1  # kept, not parked, not dropped
+    assert "CACHALOT_OPERATOR_CHAT_ID" in caplog.text
+    await sandbox.unblock(OPERATOR_CHAT)
+    await harness.settle()
+    [message] = await sandbox.messages()
+    assert "Name: Blocked" in message["text"]
+
+
+@pytest.mark.parametrize(
+    "description", ["Forbidden: bot was blocked by the user", "Forbidden: a wording never seen"]
+)
+async def test_a_403_is_classified_by_its_code_whatever_its_words(harness, sandbox, description):
+    await sandbox.queue_faults({"status": 403, "description": description})
+    await harness.publish(topics.CONTACT_SUBMITTED, contact())
+    await harness.settle()
+    assert harness.dlq == []  # a 400 about the text would have been parked; a 403 never is
+    assert len(await sandbox.messages()) == 1
+    assert await sandbox.send_calls() == 2
+
+
+async def test_a_400_naming_no_chat_is_still_a_chat_problem_when_get_chat_refuses_it(
+    tmp_path, sandbox_app, sandbox
+):
+    """Telegram's words are not read: a chat the bot cannot see (getChat 400) holds the
+    message instead of parking it, whatever sendMessage's description says."""
+    database = f"sqlite+aiosqlite:///{tmp_path / 'n.db'}"
+    settings = settings_for(database, operator_chat_id="@no_such_channel")
+    async with AsyncExitStack() as stack:
+        harness = await start_notifier(stack, settings, sandbox_app, Clock())
+        await harness.publish(topics.CONTACT_SUBMITTED, contact())
+        await eventually(lambda: _calls(sandbox, "getChat"))
+        assert harness.dlq == []
+        assert await harness.pending() == 1
+
+
+async def _calls(sandbox: Any, method: str) -> int:
+    calls = (await sandbox.http.get("/sandbox/telegram/calls")).json()["calls"]
+    return int(calls.get(method, 0))
+
+
+async def test_a_429_of_330_seconds_is_waited_in_full_by_the_clock(harness, sandbox):
+    await sandbox.queue_faults({"status": 429, "retry_after": 330})
+    await harness.publish(topics.CONTACT_SUBMITTED, contact(name="Patient"))
+    await eventually(sandbox.send_calls)
+    harness.clock.advance(328)  # real seconds pass too: a margin of two
+    harness.nudge()
+    other = NotifyRequested(channel="operator_telegram", text="another lane goes on")
+    await harness.publish(topics.NOTIFY, other)
+    await eventually(sandbox.messages)  # the other topic's lane is delivered meanwhile
+    assert [m["text"].split("\n")[0] for m in await sandbox.messages()] == ["another lane goes on"]
+    assert await harness.pending() == 1
+    assert await sandbox.send_calls() == 2
+    harness.clock.advance(2.0)
+    harness.nudge()
+    await harness.settle()
+    assert await sandbox.send_calls() == 3
+    assert "Name: Patient" in (await sandbox.messages())[-1]["text"]
+
+
+async def test_a_group_upgraded_to_a_supergroup_is_followed_and_remembered(
+    tmp_path, sandbox_app, sandbox, caplog
+):
+    group, supergroup = "-4242", -1001234567890
+    await sandbox.migrate(group, supergroup)
+    database = f"sqlite+aiosqlite:///{tmp_path / 'n.db'}"
+    settings = settings_for(database, operator_chat_id=group)
+    async with AsyncExitStack() as stack:
+        harness = await start_notifier(stack, settings, sandbox_app, Clock())
+        with caplog.at_level(logging.WARNING):
+            await harness.publish(topics.CONTACT_SUBMITTED, contact(name="First"))
+            await harness.settle()
+        await harness.publish(topics.CONTACT_SUBMITTED, contact(name="Second"))
+        await harness.settle()
+    messages = await sandbox.messages(str(supergroup))
+    assert [m["chat"]["id"] for m in messages] == [supergroup, supergroup]
+    assert await sandbox.send_calls() == 3  # one refusal, then straight to the supergroup
+    assert f"CACHALOT_OPERATOR_CHAT_ID={supergroup}" in caplog.text
+    async with AsyncExitStack() as stack:  # a restart remembers where the chat went
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            harness = await start_notifier(stack, settings, sandbox_app, Clock())
+        assert f"CACHALOT_OPERATOR_CHAT_ID={supergroup}" in caplog.text
+        await harness.publish(topics.CONTACT_SUBMITTED, contact(name="Third"))
+        await harness.settle()
+    assert await sandbox.send_calls() == 4
+    assert len(await sandbox.messages(str(supergroup))) == 3
 
 
 def post_status(status: str, reason: str | None = "Video rejected: <too long>") -> Any:
@@ -184,6 +374,7 @@ def post_status(status: str, reason: str | None = "Video rejected: <too long>") 
 async def test_a_failed_post_tells_the_operator_why(harness, sandbox):
     event = post_status("failed")
     await harness.publish(topics.POSTS_STATUS, event)
+    await harness.settle()
     [message] = await sandbox.messages()
     assert message["text"].startswith("Post failed on TikTok\n")
     assert f"Post: {event.post_id}" in message["text"]
@@ -192,6 +383,8 @@ async def test_a_failed_post_tells_the_operator_why(harness, sandbox):
 
 async def test_other_post_states_are_not_the_operators_business(harness, sandbox):
     await harness.publish(topics.POSTS_STATUS, post_status("published", None))
+    await harness.settle()
+    assert await harness.app.state.deliveries.lane_heads() == []
     assert await sandbox.messages() == []
 
 
@@ -209,6 +402,7 @@ def account(type_: str) -> AccountChanged:
 async def test_an_account_needing_reauthorisation_tells_the_operator(harness, sandbox):
     await harness.publish(topics.ACCOUNTS, account("reauth_required"))
     await harness.publish(topics.ACCOUNTS, account("connected"))
+    await harness.settle()
     [message] = await sandbox.messages()
     assert message["text"].startswith("YouTube account needs re-authorisation\n")
     assert "Account: Ada's channel" in message["text"]
@@ -223,5 +417,60 @@ async def test_notify_requests_for_the_operator_are_sent_and_emails_are_skipped(
     await harness.publish(
         topics.NOTIFY, NotifyRequested(channel="email", recipient="a@example.org", text="hi")
     )
+    await harness.settle()
     [message] = await sandbox.messages()
     assert message["text"].startswith("Queue <stuck>\n10 > 5 & 1\n\n")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    return str(request.getfixturevalue("postgres_database"))
+
+
+async def test_two_replicas_on_one_database_given_the_same_events_send_each_once(
+    shared_database, sandbox_app, sandbox
+):
+    """Both replicas record and both senders race for every row (a slow Telegram keeps
+    each send in flight long enough for the other to see it pending)."""
+    settings = settings_for(shared_database)
+    await sandbox.slow_down(0.3)
+    events = [contact(name=f"Twice {i}") for i in range(4)]
+    async with AsyncExitStack() as stack:
+        first = await start_notifier(stack, settings, sandbox_app, Clock())
+        second = await start_notifier(stack, settings, sandbox_app, Clock())
+        for event in events:
+            await asyncio.gather(
+                first.publish(topics.CONTACT_SUBMITTED, event),
+                second.publish(topics.CONTACT_SUBMITTED, event),
+            )
+        await first.settle()
+        await second.settle()
+    texts = [m["text"] for m in await sandbox.messages()]
+    for i in range(4):
+        assert sum(f"Name: Twice {i}\n" in text for text in texts) == 1, texts
+    assert await sandbox.send_calls() == 4
+
+
+async def test_a_slow_answer_times_out_and_is_retried(tmp_path, sandbox_http, sandbox_process):
+    """Over real sockets, through the app's own HTTP client: its timeout (0.3 s) ends the
+    first try long before the slow answer, a 401 that would hold the message for a minute
+    had the client waited for it; the retry delivers it."""
+    await sandbox_http.queue_faults({"status": 401, "delay_s": 5.0})
+    settings = settings_for(
+        f"sqlite+aiosqlite:///{tmp_path / 'n.db'}",
+        telegram_api_base=f"{sandbox_process.base_url}/telegram",
+        telegram_timeout_s=0.3,
+        telegram_misconfigured_pause_s=60,
+    )
+    async with AsyncExitStack() as stack:
+        harness = await start_notifier(stack, settings, None, Clock())
+        started = time.monotonic()
+        await harness.publish(topics.CONTACT_SUBMITTED, contact(name="Slow"))
+        await harness.settle(timeout=10)
+        elapsed = time.monotonic() - started
+        assert elapsed < 4.0, elapsed  # well before the slow answer came
+    [message] = await sandbox_http.messages()
+    assert "Name: Slow" in message["text"]
+    assert await sandbox_http.send_calls() == 2

@@ -58,3 +58,13 @@ def test_a_placeholder_token_is_refused_in_production(environment, capsys):
     environment.setenv("CACHALOT_OPERATOR_CHAT_ID", "12345")
     with pytest.raises(SystemExit):
         load_settings(NotifierSettings, "cachalot-notifier")
+
+
+def test_a_scaled_retry_after_is_refused_in_production(environment, capsys):
+    environment.setenv("CACHALOT_ENVIRONMENT", "production")
+    environment.setenv("CACHALOT_TELEGRAM_BOT_TOKEN", "918273645:AAprodTOKENprodTOKENprodTOKEN_12")
+    environment.setenv("CACHALOT_OPERATOR_CHAT_ID", "12345")
+    environment.setenv("CACHALOT_TELEGRAM_RETRY_AFTER_SCALE", "0.01")
+    with pytest.raises(SystemExit):
+        load_settings(NotifierSettings, "cachalot-notifier")
+    assert "CACHALOT_TELEGRAM_RETRY_AFTER_SCALE" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""The Bot API client against the sandbox: retries, 429 waits, refusals, no token leaks."""
+"""The Bot API client against the sandbox: one call, Telegram's answer classified by its
+code and parameters, timeouts over real sockets, no token leaks."""
 
 from __future__ import annotations
 
@@ -13,25 +14,17 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from pydantic import SecretStr
 
 from cachalot_common.telemetry import instrument_httpx_client
-from cachalot_notifier.telegram import (
-    RetryPolicy,
-    TelegramBot,
-    TelegramRejected,
-    TelegramUnavailable,
-)
+from cachalot_notifier.telegram import BotApiError, BotApiUnreachable, TelegramBot
 from cachalot_testing.ports import free_port
 
 BOT_TOKEN = "918273645:AAnotifierTESTtokenNEVERinLOGS_12345"  # the sandbox's (conftest)
 OPERATOR_CHAT = "424242"
 
-FAST = RetryPolicy(max_attempts=4, backoff_initial_s=0.01, backoff_max_s=0.05)
 
-
-def make_bot(http: httpx.AsyncClient, token: str = BOT_TOKEN, **policy: float) -> TelegramBot:
-    retry = RetryPolicy(**{**FAST.__dict__, **policy})  # type: ignore[arg-type]
-    return TelegramBot(
-        http, api_base="http://sandbox/telegram", token=SecretStr(token), retry=retry
-    )
+def make_bot(
+    http: httpx.AsyncClient, token: str = BOT_TOKEN, base: str = "http://sandbox"
+) -> TelegramBot:
+    return TelegramBot(http, api_base=f"{base}/telegram", token=SecretStr(token))
 
 
 def assert_no_token(error: BaseException) -> None:
@@ -40,77 +33,90 @@ def assert_no_token(error: BaseException) -> None:
     assert BOT_TOKEN.split(":")[1] not in rendered
 
 
+async def refusal(sandbox, bot: TelegramBot | None = None) -> BotApiError:
+    with pytest.raises(BotApiError) as raised:
+        await (bot or make_bot(sandbox.http)).send_message(OPERATOR_CHAT, "hello")
+    assert_no_token(raised.value)
+    return raised.value
+
+
 async def test_send_message_delivers_and_returns_the_message_id(sandbox):
     sent = await make_bot(sandbox.http).send_message(OPERATOR_CHAT, "<b>hi</b>", parse_mode="HTML")
     assert sent.message_id == 1
     assert [m["text"] for m in await sandbox.messages()] == ["hi"]
 
 
-async def test_429_waits_retry_after_then_delivers_once(sandbox):
-    await sandbox.queue_faults({"status": 429, "retry_after": 1})
+async def test_a_429_is_answered_at_once_with_the_whole_retry_after(sandbox):
+    await sandbox.queue_faults({"status": 429, "retry_after": 330})
     started = time.monotonic()
-    await make_bot(sandbox.http).send_message(OPERATOR_CHAT, "hello")
-    assert time.monotonic() - started >= 1.0
-    assert len(await sandbox.messages()) == 1
-    assert await sandbox.send_calls() == 2
-
-
-async def test_5xx_and_a_proxy_error_page_are_retried_then_delivered_once(sandbox):
-    await sandbox.queue_faults({"status": 500}, {"status": 502})
-    await make_bot(sandbox.http).send_message(OPERATOR_CHAT, "hello")
-    assert len(await sandbox.messages()) == 1
-    assert await sandbox.send_calls() == 3
-
-
-async def test_retries_stop_after_the_configured_attempts(sandbox):
-    await sandbox.queue_faults(*[{"status": 503}] * 4)
-    with pytest.raises(TelegramUnavailable, match="HTTP 503"):
-        await make_bot(sandbox.http).send_message(OPERATOR_CHAT, "hello")
-    assert await sandbox.send_calls() == 4
-    assert await sandbox.messages() == []
-
-
-async def test_text_telegram_cannot_parse_is_refused_at_once_and_not_retried(sandbox):
-    with pytest.raises(TelegramRejected) as error:
-        await make_bot(sandbox.http).send_message(OPERATOR_CHAT, "1.5", parse_mode="MarkdownV2")
-    assert error.value.about_this_message
-    assert "can't parse entities" in str(error.value)
+    error = await refusal(sandbox)
+    assert time.monotonic() - started < 5  # the client never sleeps; the sender schedules
+    assert (error.kind, error.retry_after) == ("rate_limited", 330)
     assert await sandbox.send_calls() == 1
 
 
-async def test_a_wrong_token_is_a_configuration_error_whose_text_hides_the_token(sandbox):
+async def test_5xx_and_a_proxy_error_page_are_retryable_server_errors(sandbox):
+    await sandbox.queue_faults({"status": 500}, {"status": 502})
+    for _ in range(2):
+        error = await refusal(sandbox)
+        assert (error.kind, error.retryable) == ("server_error", True)
+    assert not error.bot_api_answer  # the 502 is nginx's page
+
+
+async def test_a_user_who_blocked_the_bot_is_a_403_forbidden(sandbox):
+    await sandbox.block(OPERATOR_CHAT)
+    error = await refusal(sandbox)
+    assert (error.error_code, error.kind, error.retryable) == (403, "forbidden", False)
+
+
+async def test_a_group_upgraded_to_a_supergroup_names_the_new_chat(sandbox):
+    await sandbox.migrate("-4242", -1001234567890)
+    with pytest.raises(BotApiError) as raised:
+        await make_bot(sandbox.http).send_message("-4242", "hello")
+    assert raised.value.kind == "chat_migrated"
+    assert raised.value.migrate_to_chat_id == -1001234567890
+
+
+async def test_text_telegram_cannot_parse_is_a_bad_request(sandbox):
+    with pytest.raises(BotApiError) as raised:
+        await make_bot(sandbox.http).send_message(OPERATOR_CHAT, "1.5", parse_mode="MarkdownV2")
+    assert raised.value.kind == "bad_request"
+    assert "can't parse entities" in str(raised.value)
+
+
+async def test_chat_exists_tells_a_chat_the_bot_cannot_see_by_the_code(sandbox):
+    bot = make_bot(sandbox.http)
+    assert await bot.chat_exists(OPERATOR_CHAT)
+    assert not await bot.chat_exists("@no_such_channel")
+
+
+async def test_a_wrong_token_is_unauthorized_and_its_text_hides_the_token(sandbox):
     wrong = "918273645:AAwrongTOKENwrongTOKENwrongTOKEN_123"
-    with pytest.raises(TelegramRejected) as error:
-        await make_bot(sandbox.http, token=wrong).send_message(OPERATOR_CHAT, "hello")
-    assert error.value.error_code == 401
-    assert not error.value.about_this_message
-    assert wrong not in "".join(traceback.format_exception(error.value))
+    error = await refusal(sandbox, make_bot(sandbox.http, token=wrong))
+    assert (error.error_code, error.kind) == (401, "unauthorized")
+    assert wrong not in "".join(traceback.format_exception(error))
 
 
-async def test_network_errors_are_retried_and_reported_without_the_url():
+async def test_network_errors_are_unreachable_and_reported_without_the_url():
     async with httpx.AsyncClient() as client:
-        bot = TelegramBot(
-            client,
-            api_base=f"http://127.0.0.1:{free_port()}",
-            token=SecretStr(BOT_TOKEN),
-            retry=FAST,
-        )
-        with pytest.raises(TelegramUnavailable, match="network error") as error:
+        bot = make_bot(client, base=f"http://127.0.0.1:{free_port()}")
+        with pytest.raises(BotApiUnreachable, match="network error") as error:
             await bot.send_message(OPERATOR_CHAT, "hello")
     assert_no_token(error.value)
     assert error.value.__cause__ is None
     assert error.value.__suppress_context__
 
 
-async def test_a_slow_answer_times_out_and_is_retried(sandbox_app, sandbox):
-    await sandbox.queue_faults({"status": 500, "delay_s": 1.0})
-    transport = httpx.ASGITransport(app=sandbox_app)
-    async with httpx.AsyncClient(transport=transport, timeout=0.2) as client:
-        bot = TelegramBot(
-            client, api_base="http://sandbox/telegram", token=SecretStr(BOT_TOKEN), retry=FAST
-        )
-        await bot.send_message(OPERATOR_CHAT, "hello")
-    assert len(await sandbox.messages()) == 1
+async def test_a_slow_answer_times_out_over_a_real_socket(sandbox_http, sandbox_process):
+    """The slow answer would be a 401 (final): only a timeout makes this unreachable."""
+    await sandbox_http.queue_faults({"status": 401, "delay_s": 2.0})
+    started = time.monotonic()
+    async with httpx.AsyncClient(timeout=0.3) as client:
+        bot = make_bot(client, base=sandbox_process.base_url)
+        with pytest.raises(BotApiUnreachable, match="timed out") as error:
+            await bot.send_message(OPERATOR_CHAT, "hello")
+    assert time.monotonic() - started < 1.5
+    assert_no_token(error.value)
 
 
 async def test_client_spans_never_carry_the_token(sandbox_app, sandbox):
@@ -121,9 +127,9 @@ async def test_client_spans_never_carry_the_token(sandbox_app, sandbox):
     transport = httpx.ASGITransport(app=sandbox_app)
     async with httpx.AsyncClient(transport=transport) as client:
         instrument_httpx_client(client, provider)
-        bot = TelegramBot(
-            client, api_base="http://sandbox/telegram", token=SecretStr(BOT_TOKEN), retry=FAST
-        )
+        bot = make_bot(client)
+        with pytest.raises(BotApiError):
+            await bot.send_message(OPERATOR_CHAT, "hello")
         await bot.send_message(OPERATOR_CHAT, "hello")
     spans = exporter.get_finished_spans()
     assert len(spans) == 2

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import httpx
 
-from cachalot_auth.providers.base import HttpCaller, PlatformOAuthError
+from cachalot_auth.providers.base import HttpCaller, PlatformOAuthError, PlatformUnavailable
+from cachalot_common.telegram_api import BotApiError, BotApiErrorKind, bot_api_result
 from cachalot_common.untrusted import same_secret
 
 WIDGET_FIELDS = ("id", "first_name", "last_name", "username", "photo_url", "auth_date")
@@ -66,34 +67,54 @@ class ChannelNotUsable(Exception):
     """Linking is refused for a reason the person can fix; ``str()`` says how."""
 
 
-# What Telegram answers when our bot is not inside the channel to look.
-_BOT_OUTSIDE = (
-    "bot is not a member of the channel chat",
-    "bot was kicked from the channel chat",
-    "member list is inaccessible",
-)
+class TelegramBusy(PlatformUnavailable):
+    """Telegram answered 429: wait ``retry_after`` seconds (never retried sooner here)."""
+
+    def __init__(self, retry_after: int | None) -> None:
+        super().__init__(f"Telegram asks us to wait {retry_after or 'a few'} seconds")
+        self.retry_after = retry_after
+
+
+class TelegramRefused(PlatformOAuthError):
+    """Any other ``ok: false`` answer; ``error`` holds it, classified by code."""
+
+    def __init__(self, error: BotApiError) -> None:
+        super().__init__("telegram_error", error.description[:200])
+        self.error = error
 
 
 class BotApi:
-    """The few Bot API calls linking a channel needs."""
+    """The few Bot API calls linking a channel needs.
+
+    Answers are classified by ``error_code`` and ``parameters``
+    (:mod:`cachalot_common.telegram_api`), never by their description. A 429
+    is not retried on our own clock: it ends the call at once as
+    :class:`TelegramBusy` carrying Telegram's ``retry_after`` (a person is
+    waiting on the other end). Network errors and 5xx are retried by
+    :class:`HttpCaller`.
+    """
 
     def __init__(self, http: HttpCaller, *, api_base: str, bot_token: str) -> None:
         self._http = http
         self._base = f"{api_base.rstrip('/')}/bot{bot_token}"
 
     async def _call(self, method: str, params: Mapping[str, str]) -> object:
+        url = f"{self._base}/{method}"
+
+        async def send(client: httpx.AsyncClient) -> httpx.Response:
+            response = await client.post(url, data=dict(params))
+            error = BotApiError.from_response(method, response)
+            if error is not None and error.kind == "rate_limited":
+                raise TelegramBusy(error.retry_after)  # HttpCaller would retry it sooner
+            return response
+
         def parse(response: httpx.Response) -> object:
             try:
-                body = response.json()
-            except ValueError:
-                body = {}
-            if not isinstance(body, dict) or not body.get("ok"):
-                description = str(body.get("description", "")) if isinstance(body, dict) else ""
-                raise PlatformOAuthError("telegram_error", description[:200])
-            return body.get("result")
+                return bot_api_result(method, response)
+            except BotApiError as error:
+                raise TelegramRefused(error) from None
 
-        url = f"{self._base}/{method}"
-        return await self._http.call(lambda c: c.post(url, data=dict(params)), parse)
+        return await self._http.call(send, parse)
 
     async def bot_id(self) -> str:
         result = await self._call("getMe", {})
@@ -109,7 +130,7 @@ class BotApi:
         """
         chat = await self._resolve(chat_id)
         numeric = str(chat["id"])
-        bot = await self._member(numeric, await self.bot_id(), refusals=_BOT_OUTSIDE)
+        bot = await self._member(numeric, await self.bot_id(), outside=("bad_request", "forbidden"))
         if bot.get("status") != "creator" and (
             bot.get("status") != "administrator" or bot.get("can_post_messages") is not True
         ):
@@ -120,7 +141,7 @@ class BotApi:
                 else "our bot is not an administrator of that channel; "
                 "add it as an admin with 'Post messages' and try again"
             )
-        person = await self._member(numeric, user_id, refusals=("user not found",))
+        person = await self._member(numeric, user_id, outside=("bad_request",))
         if person.get("status") not in ("creator", "administrator"):
             raise ChannelNotUsable("you are not an administrator of that channel")
         title = chat.get("title") or chat.get("username")
@@ -130,8 +151,8 @@ class BotApi:
         """``getChat``: the channel's numeric id (an @username can change hands) and title."""
         try:
             chat = await self._call("getChat", {"chat_id": chat_id})
-        except PlatformOAuthError as error:
-            if "chat not found" in error.description:
+        except TelegramRefused as refused:
+            if refused.error.kind in ("bad_request", "forbidden"):  # the bot cannot see it
                 raise ChannelNotUsable(
                     f"Telegram knows no channel {chat_id}: check the id or @username "
                     "(a private channel needs our bot added as an administrator first)"
@@ -144,13 +165,17 @@ class BotApi:
         return chat
 
     async def _member(
-        self, chat_id: str, user_id: str, *, refusals: tuple[str, ...]
+        self, chat_id: str, user_id: str, *, outside: tuple[BotApiErrorKind, ...]
     ) -> dict[str, object]:
-        """``getChatMember``; the listed Telegram refusals count as "not a member"."""
+        """``getChatMember``; refusals of the ``outside`` kinds count as "not a member".
+
+        For our bot: 403 (not a member, kicked) and 400 (a mere subscriber cannot
+        read the member list); for a person: 400 (Telegram knows no such user).
+        """
         try:
             member = await self._call("getChatMember", {"chat_id": chat_id, "user_id": user_id})
-        except PlatformOAuthError as error:
-            if any(r in error.description for r in refusals):
+        except TelegramRefused as refused:
+            if refused.error.kind in outside:
                 return {"status": "left"}
             raise
         return member if isinstance(member, dict) else {"status": "left"}

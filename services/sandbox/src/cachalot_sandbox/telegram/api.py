@@ -4,7 +4,8 @@ Served like the real one: GET or POST, parameters in the query string, a
 form, multipart or JSON; every answer is ``{"ok": true, "result": ...}`` or
 ``{"ok": false, "error_code", "description"[, "parameters"]}``. Queued faults
 (``POST /sandbox/telegram/faults``) replace the next ``sendMessage`` answers
-one by one, so clients' retry paths can be tested against real HTTP.
+one by one (``sendMessage`` unless a fault names another method), so clients'
+retry paths can be tested against real HTTP.
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ from cachalot_sandbox.telegram.chats import ChatDirectory, create_channel_contro
 from cachalot_sandbox.telegram.entities import EntityParseError, parse_text, utf16_len
 from cachalot_sandbox.telegram.errors import BotApiError, bad_request, chat_not_found
 from cachalot_sandbox.telegram.state import (
+    ChatMigrationControl,
     Fault,
     FaultQueue,
     FloodControl,
     FloodGate,
+    Latency,
     SentMessage,
     state,
 )
@@ -72,16 +75,24 @@ def create_router(settings: SandboxSettings) -> APIRouter:
         }
 
     async def send_message(params: dict[str, Any]) -> dict[str, Any]:
-        fault = state.next_fault()
-        if fault is not None:
-            raise await _apply_fault(fault)
+        if state.send_delay_s:
+            await asyncio.sleep(state.send_delay_s)
+        requested = str(params.get("chat_id"))
+        if requested in state.migrated:
+            raise BotApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                {"migrate_to_chat_id": state.migrated[requested]},
+            )
+        if requested in state.blocked:
+            raise BotApiError(403, "Forbidden: bot was blocked by the user")
         channel = chats.registered(params.get("chat_id"))
         if channel is not None:
             chats.check_can_post(channel)
             chat = channel.chat()
         else:
             chat = _chat(params.get("chat_id"))
-        requested_chat = str(params.get("chat_id"))
+        requested_chat = requested
         if state.flood is not None:
             wait = state.flood.admit(str(chat["id"]), time.monotonic())
             if wait > 0:
@@ -151,6 +162,9 @@ def create_router(settings: SandboxSettings) -> APIRouter:
                 raise BotApiError(401, "Unauthorized")
             if known is None:
                 raise BotApiError(404, "Not Found")
+            fault = state.next_fault(known[0])
+            if fault is not None:
+                raise await _apply_fault(fault)
             params = await _params(request)
             result = await known[1](params)
         except BotApiError as error:
@@ -177,7 +191,8 @@ def create_router(settings: SandboxSettings) -> APIRouter:
 
     @router.post("/sandbox/telegram/faults", tags=["sandbox"], status_code=201)
     async def queue_faults(queue: FaultQueue) -> dict[str, Any]:
-        """Answer the next sendMessage calls with these, one per call, then normally."""
+        """Answer the next calls of each fault's method with these, one per call, then
+        normally."""
         state.faults.extend(queue.responses)
         return {"pending": [f.model_dump() for f in state.faults]}
 
@@ -190,6 +205,30 @@ def create_router(settings: SandboxSettings) -> APIRouter:
         count = len(state.faults)
         state.faults.clear()
         return {"deleted": count}
+
+    @router.put("/sandbox/telegram/migrations/{chat_id}", tags=["sandbox"])
+    async def migrate_chat(chat_id: str, control: ChatMigrationControl) -> dict[str, Any]:
+        """Upgrade a group to a supergroup: sends to ``chat_id`` answer 400 with
+        ``parameters.migrate_to_chat_id``, as Telegram does."""
+        state.migrated[chat_id] = control.migrate_to_chat_id
+        return {"chat_id": chat_id, "migrate_to_chat_id": control.migrate_to_chat_id}
+
+    @router.put("/sandbox/telegram/blocked/{chat_id}", tags=["sandbox"])
+    async def block_bot(chat_id: str) -> dict[str, Any]:
+        """The chat's user blocks the bot: 403 ``Forbidden: bot was blocked by the user``."""
+        state.blocked.add(chat_id)
+        return {"blocked": sorted(state.blocked)}
+
+    @router.delete("/sandbox/telegram/blocked/{chat_id}", tags=["sandbox"])
+    async def unblock_bot(chat_id: str) -> dict[str, Any]:
+        state.blocked.discard(chat_id)
+        return {"blocked": sorted(state.blocked)}
+
+    @router.put("/sandbox/telegram/latency", tags=["sandbox"])
+    async def set_latency(latency: Latency) -> dict[str, Any]:
+        """Every later sendMessage answer (success included) waits ``send_delay_s``."""
+        state.send_delay_s = latency.send_delay_s
+        return latency.model_dump()
 
     @router.put("/sandbox/telegram/flood", tags=["sandbox"])
     async def set_flood_control(control: FloodControl) -> dict[str, Any]:
@@ -235,6 +274,12 @@ async def _apply_fault(fault: Fault) -> BotApiError | _ProxyError:
             "<hr><center>nginx/1.18.0</center>\r\n</body>\r\n</html>\r\n"
         )
         return _ProxyError(HTMLResponse(page, status_code=fault.status))
+    if fault.migrate_to_chat_id is not None:
+        return BotApiError(
+            fault.status,
+            fault.description or "Bad Request: group chat was upgraded to a supergroup chat",
+            {"migrate_to_chat_id": fault.migrate_to_chat_id},
+        )
     if fault.status == 429:
         retry_after = fault.retry_after if fault.retry_after is not None else 1
         return BotApiError(

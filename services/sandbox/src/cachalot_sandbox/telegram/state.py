@@ -13,17 +13,28 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cachalot_sandbox.telegram.chats import Channel
+from cachalot_sandbox.telegram.chats import CHANNEL_ID_MAX, Channel
 
 
 class Fault(BaseModel):
-    """One canned answer for the next ``sendMessage`` call."""
+    """One canned answer for the next call of ``method`` (``sendMessage`` unless said)."""
 
     model_config = ConfigDict(extra="forbid")
 
+    method: str = Field(
+        default="sendMessage",
+        min_length=1,
+        max_length=64,
+        description="The Bot API method this answer is for (case-insensitive).",
+    )
     status: int = Field(ge=400, le=599, description="HTTP status to answer with.")
     retry_after: int | None = Field(
         default=None, ge=0, description="For 429: parameters.retry_after (seconds)."
+    )
+    migrate_to_chat_id: int | None = Field(
+        default=None,
+        description="parameters.migrate_to_chat_id (Telegram sends it with a 400 when the "
+        "group was upgraded to a supergroup).",
     )
     description: str | None = Field(default=None, description="Override the description.")
     delay_s: float = Field(
@@ -40,6 +51,22 @@ class FaultQueue(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     responses: list[Fault] = Field(min_length=1)
+
+
+class ChatMigrationControl(BaseModel):
+    """A group upgraded to a supergroup: sends to the old id answer 400 with its new id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    migrate_to_chat_id: int = Field(le=CHANNEL_ID_MAX, description="The supergroup's id (-100…).")
+
+
+class Latency(BaseModel):
+    """Every sendMessage answer waits this long (slow but successful answers)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    send_delay_s: float = Field(default=0.0, ge=0, le=60)
 
 
 class FloodControl(BaseModel):
@@ -110,6 +137,11 @@ class TelegramState:
     calls: Counter[str] = field(default_factory=Counter)
     flood: FloodGate | None = None
     channels: dict[int, Channel] = field(default_factory=dict)
+    migrated: dict[str, int] = field(default_factory=dict)
+    """Group chat id → the supergroup it became."""
+    blocked: set[str] = field(default_factory=set)
+    """Chats whose user blocked the bot (403 on every send)."""
+    send_delay_s: float = 0.0
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def next_message_id(self) -> int:
@@ -118,8 +150,13 @@ class TelegramState:
     def record(self, message: SentMessage) -> None:
         self.messages.append(message)
 
-    def next_fault(self) -> Fault | None:
-        return self.faults.popleft() if self.faults else None
+    def next_fault(self, method: str = "sendMessage") -> Fault | None:
+        """The first queued fault for ``method``, taken off the queue."""
+        for fault in self.faults:
+            if fault.method.lower() == method.lower():
+                self.faults.remove(fault)
+                return fault
+        return None
 
     def reset(self) -> None:
         self.messages.clear()
@@ -127,6 +164,9 @@ class TelegramState:
         self.calls.clear()
         self.flood = None
         self.channels.clear()
+        self.migrated.clear()
+        self.blocked.clear()
+        self.send_delay_s = 0.0
         self._ids = itertools.count(1)
 
 

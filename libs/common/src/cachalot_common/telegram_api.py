@@ -1,0 +1,229 @@
+"""The Telegram Bot API's answers, read the way core.telegram.org/bots/api documents them.
+
+Every Bot API answer is a JSON object with ``ok``. ``ok: true`` carries
+``result``; ``ok: false`` carries ``error_code`` (an HTTP-like status),
+``description`` (human text, which Telegram may reword at any time) and,
+sometimes, ``parameters``, a ResponseParameters object
+(https://core.telegram.org/bots/api#responseparameters):
+
+* ``retry_after`` (integer seconds): "in case of exceeding flood control,
+  the number of seconds left to wait before the request can be repeated";
+* ``migrate_to_chat_id`` (integer): "the group has been migrated to a
+  supergroup with the specified identifier"; the request should be made
+  again for that chat.
+
+So errors are classified here by ``error_code`` and ``parameters``, never
+by searching the description: :attr:`BotApiError.kind` is one of
+:data:`BotApiErrorKind`. An answer that is not the Bot API's JSON (a proxy's
+error page) is classified by its HTTP status, and a 429 page's
+``Retry-After`` header stands in for ``retry_after``.
+
+Errors name the method, never the URL (it holds the bot token), so they are
+safe to log and to raise ``from None``. Used by the notifier and by every
+service that calls the Bot API (see ``publisher-telegram``)::
+
+    response = await http.post(f"{base}/bot{token}/sendMessage", json=payload)
+    result = bot_api_result("sendMessage", response)   # or raises BotApiError
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+
+BotApiErrorKind = Literal[
+    "rate_limited",
+    "chat_migrated",
+    "bad_request",
+    "unauthorized",
+    "forbidden",
+    "not_found",
+    "conflict",
+    "server_error",
+    "unexpected",
+]
+"""What an error means, from ``error_code`` and ``parameters``:
+
+* ``rate_limited``: 429; repeat the request after :attr:`BotApiError.retry_after` s;
+* ``chat_migrated``: 400 with ``migrate_to_chat_id``; repeat it for the new chat;
+* ``bad_request``: other 400s: this request is wrong (its text, or the chat it names);
+* ``unauthorized``: 401, the bot token is wrong or revoked;
+* ``forbidden``: 403, the bot may not act in that chat (blocked by the user, kicked,
+  not a member); the chat's people can change that, a retry alone cannot;
+* ``not_found``: 404, no such method, or a malformed token in the path;
+* ``conflict``: 409, another request conflicts (a second ``getUpdates``, a webhook);
+* ``server_error``: 5xx, or 408: Telegram's side; worth repeating later;
+* ``unexpected``: any other code.
+"""
+
+RETRYABLE_KINDS: frozenset[BotApiErrorKind] = frozenset(
+    {"rate_limited", "server_error", "conflict"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseParameters:
+    """``parameters`` of an ``ok: false`` answer; ``None`` when Telegram left a field out."""
+
+    retry_after: int | None = None
+    migrate_to_chat_id: int | None = None
+
+    @classmethod
+    def parse(cls, value: Any) -> ResponseParameters:
+        """Read the object; fields of the wrong type count as absent (never raises)."""
+        if not isinstance(value, dict):
+            return cls()
+        return cls(
+            retry_after=_non_negative_int(value.get("retry_after")),
+            migrate_to_chat_id=_int(value.get("migrate_to_chat_id")),
+        )
+
+
+class BotApiError(Exception):
+    """An ``ok: false`` answer (or a non-Bot-API error page) of one Bot API method.
+
+    ``str()`` is ``"<method>: <error_code> <description>"``: no URL, no token.
+    """
+
+    def __init__(
+        self,
+        method: str,
+        *,
+        http_status: int,
+        error_code: int,
+        description: str,
+        parameters: ResponseParameters | None = None,
+        bot_api_answer: bool = True,
+    ) -> None:
+        super().__init__(f"{method}: {error_code} {description}")
+        self.method = method
+        self.http_status = http_status
+        self.error_code = error_code
+        self.description = description
+        self.parameters = parameters or ResponseParameters()
+        self.bot_api_answer = bot_api_answer
+        """False when the answer was not the Bot API's JSON (a proxy's page)."""
+
+    @property
+    def retry_after(self) -> int | None:
+        """Seconds Telegram asks us to wait before repeating the request (429), if said."""
+        return self.parameters.retry_after
+
+    @property
+    def migrate_to_chat_id(self) -> int | None:
+        """The supergroup the addressed group became, if Telegram said so."""
+        return self.parameters.migrate_to_chat_id
+
+    @property
+    def kind(self) -> BotApiErrorKind:
+        """The class of the error from ``error_code`` + ``parameters`` (see the module)."""
+        code = self.error_code
+        if code == 429:
+            return "rate_limited"
+        if self.parameters.migrate_to_chat_id is not None:
+            return "chat_migrated"
+        if code >= 500 or code == 408:
+            return "server_error"
+        return _KIND_BY_CODE.get(code, "unexpected")
+
+    @property
+    def retryable(self) -> bool:
+        """True when the same request may succeed later without anyone changing anything."""
+        return self.kind in RETRYABLE_KINDS
+
+    @classmethod
+    def from_response(cls, method: str, response: httpx.Response) -> BotApiError | None:
+        """The error ``response`` carries, or ``None`` for an ``ok: true`` answer."""
+        status = response.status_code
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("ok"), bool):
+            header = _non_negative_int(response.headers.get("retry-after"))
+            return cls(
+                method,
+                http_status=status,
+                error_code=status if status >= 400 else 502,
+                description=f"HTTP {status} without a Bot API answer",
+                parameters=ResponseParameters(retry_after=header if status == 429 else None),
+                bot_api_answer=False,
+            )
+        if body["ok"]:
+            return None
+        code = _int(body.get("error_code"))
+        description = body.get("description")
+        return cls(
+            method,
+            http_status=status,
+            error_code=code if code is not None and code >= 400 else max(status, 400),
+            description=str(description)[:500] if description else "no description",
+            parameters=ResponseParameters.parse(body.get("parameters")),
+        )
+
+
+class BotApiUnreachable(Exception):
+    """No answer at all: a network error or a timeout. Worth repeating; no URL in the text."""
+
+    def __init__(self, method: str, reason: str) -> None:
+        super().__init__(f"{method}: {reason}")
+        self.method = method
+        self.reason = reason
+
+
+def bot_api_result(method: str, response: httpx.Response) -> Any:
+    """The ``result`` of an ``ok: true`` answer; raises :class:`BotApiError` otherwise."""
+    error = BotApiError.from_response(method, response)
+    if error is not None:
+        raise error
+    return response.json().get("result")
+
+
+async def call_bot_api(
+    client: httpx.AsyncClient,
+    url: str,
+    method: str,
+    *,
+    json: dict[str, Any] | None = None,
+    data: dict[str, str] | None = None,
+) -> Any:
+    """POST one Bot API call (no retries): its ``result``.
+
+    ``url`` is the method's full URL (it holds the token and is never
+    shown). Raises :class:`BotApiUnreachable` (network error, timeout) or
+    :class:`BotApiError`, both chained ``from None`` so no httpx text (which
+    holds the URL) travels with them.
+    """
+    try:
+        response = await client.post(url, json=json, data=data)
+    except httpx.TimeoutException as error:
+        raise BotApiUnreachable(method, f"timed out ({type(error).__name__})") from None
+    except httpx.HTTPError as error:
+        raise BotApiUnreachable(method, f"network error ({type(error).__name__})") from None
+    return bot_api_result(method, response)
+
+
+_KIND_BY_CODE: dict[int, BotApiErrorKind] = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    409: "conflict",
+}
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _non_negative_int(value: Any) -> int | None:
+    number = _int(value)
+    return number if number is not None and number >= 0 else None

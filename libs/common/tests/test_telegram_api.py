@@ -1,0 +1,85 @@
+"""Bot API answers are classified by error_code and parameters, as Telegram documents them."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from cachalot_common.telegram_api import BotApiError, ResponseParameters, bot_api_result
+
+
+def answer(status: int, body: object = None, **headers: str) -> httpx.Response:
+    if body is None:
+        return httpx.Response(status, text="<html>bad gateway</html>", headers=headers)
+    return httpx.Response(status, json=body, headers=headers)
+
+
+def error_of(response: httpx.Response) -> BotApiError:
+    with pytest.raises(BotApiError) as raised:
+        bot_api_result("sendMessage", response)
+    return raised.value
+
+
+def test_an_ok_answer_gives_its_result():
+    assert bot_api_result("getMe", answer(200, {"ok": True, "result": {"id": 1}})) == {"id": 1}
+
+
+def test_a_429_carries_retry_after_in_full_and_is_retryable():
+    body = {
+        "ok": False,
+        "error_code": 429,
+        "description": "Too Many Requests: retry after 330",
+        "parameters": {"retry_after": 330},
+    }
+    error = error_of(answer(429, body))
+    assert (error.kind, error.retry_after, error.retryable) == ("rate_limited", 330, True)
+    assert str(error) == "sendMessage: 429 Too Many Requests: retry after 330"
+
+
+def test_a_migrated_group_is_told_by_parameters_not_by_words():
+    body = {
+        "ok": False,
+        "error_code": 400,
+        "description": "anything at all",
+        "parameters": {"migrate_to_chat_id": -1001234567890},
+    }
+    error = error_of(answer(400, body))
+    assert error.kind == "chat_migrated"
+    assert error.migrate_to_chat_id == -1001234567890
+    assert not error.retryable
+
+
+@pytest.mark.parametrize(
+    ("code", "description", "kind"),
+    [
+        (400, "Bad Request: chat not found", "bad_request"),
+        (400, "Bad Request: can't parse entities", "bad_request"),
+        (401, "Unauthorized", "unauthorized"),
+        (403, "Forbidden: bot was blocked by the user", "forbidden"),
+        (403, "a chat-free wording Telegram may choose tomorrow", "forbidden"),
+        (404, "Not Found", "not_found"),
+        (409, "Conflict: terminated by other getUpdates request", "conflict"),
+        (500, "Internal Server Error", "server_error"),
+        (502, "Bad Gateway", "server_error"),
+        (418, "I'm a teapot", "unexpected"),
+    ],
+)
+def test_each_error_code_has_its_kind_whatever_the_description_says(code, description, kind):
+    error = error_of(answer(code, {"ok": False, "error_code": code, "description": description}))
+    assert error.kind == kind
+    assert error.description == description
+
+
+def test_a_proxy_page_is_classified_by_its_status_and_its_retry_after_header():
+    error = error_of(answer(429, None, **{"Retry-After": "17"}))
+    assert (error.kind, error.retry_after, error.bot_api_answer) == ("rate_limited", 17, False)
+    assert error_of(answer(503)).kind == "server_error"
+    assert error_of(answer(503)).retryable
+
+
+def test_parameters_of_the_wrong_type_count_as_absent():
+    assert ResponseParameters.parse({"retry_after": "x", "migrate_to_chat_id": True}) == (
+        ResponseParameters()
+    )
+    assert ResponseParameters.parse({"retry_after": -3}).retry_after is None
+    assert ResponseParameters.parse([1, 2]) == ResponseParameters()

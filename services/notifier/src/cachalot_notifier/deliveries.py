@@ -1,0 +1,232 @@
+"""The deliveries table: the atomic "already sent?" claim, and the queue the sender drains.
+
+Why the claim holds with any number of replicas:
+
+* :meth:`DeliveryStore.record` inserts the row keyed by the notification's
+  unique ``dedupe_key``; a second insert of the key (a redelivery, the same
+  event in another replica) fails on the unique constraint and is a no-op.
+* :meth:`DeliveryStore.claim` is one conditional ``UPDATE`` (pending, due,
+  not claimed by a live lease); a single row can only be won once per lease,
+  on SQLite (one writer) and on PostgreSQL (the second ``UPDATE`` waits for
+  the first and re-reads the row, whose lease then no longer matches).
+* the Telegram message id is written after Telegram's 200, by the owner of
+  the lease only.
+
+At least once, still: a process that dies between Telegram's 200 and the
+write of the message id leaves a lease that expires, and the row is sent
+again. The Bot API has no idempotency key that could close that window; a
+lost lead costs more than a duplicate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cachalot_common.db import transaction
+from cachalot_common.events import utcnow
+from cachalot_notifier.dedupe import NotificationKey
+from cachalot_notifier.models import ChatMigration, Delivery
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What the Kafka handler records: the message, where it goes, how to park it."""
+
+    key: NotificationKey
+    lane: str
+    chat_id: str
+    text: str
+    parse_mode: str | None
+    plain_text: str
+    event_key: str
+    event_json: str
+
+
+@dataclass(frozen=True)
+class Head:
+    """The oldest pending row of a lane, as the sender sees it."""
+
+    id: int
+    lane: str
+    not_before: float
+    claimed_until: float | None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A row this sender owns until its lease ends."""
+
+    id: int
+    dedupe_key: str
+    source_topic: str
+    lane: str
+    chat_id: str
+    text: str
+    parse_mode: str | None
+    plain_text: str
+    attempts: int
+    event_key: str
+    event_json: str
+
+
+_FORGOTTEN: dict[str, Any] = {"text": "", "plain_text": "", "event_json": ""}
+
+
+class DeliveryStore:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def record(self, intent: Intent, *, now: float) -> bool:
+        """Insert the delivery if its key is new; True when this call recorded it."""
+        key = intent.key
+        try:
+            async with transaction(self._sessions) as session:
+                session.add(
+                    Delivery(
+                        dedupe_key=str(key)[:200],
+                        source_topic=key.topic,
+                        event_id=key.event_id,
+                        channel=key.channel,
+                        lane=intent.lane[:300],
+                        chat_id=intent.chat_id,
+                        text=intent.text,
+                        parse_mode=intent.parse_mode,
+                        plain_text=intent.plain_text,
+                        event_key=intent.event_key[:300],
+                        event_json=intent.event_json,
+                        state="pending",
+                        attempts=0,
+                        not_before=now,
+                        created_at=utcnow(),
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    async def state_of(self, key: NotificationKey) -> str | None:
+        async with self._sessions() as session:
+            return await session.scalar(
+                select(Delivery.state).where(Delivery.dedupe_key == str(key)[:200])
+            )
+
+    async def lane_heads(self) -> list[Head]:
+        """The oldest pending row of every lane."""
+        oldest = (
+            select(func.min(Delivery.id)).where(Delivery.state == "pending").group_by(Delivery.lane)
+        )
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Delivery.id, Delivery.lane, Delivery.not_before, Delivery.claimed_until)
+                .where(Delivery.id.in_(oldest))
+                .order_by(Delivery.id)
+            )
+            return [Head(*row) for row in rows.all()]
+
+    async def claim(self, row_id: int, *, owner: str, now: float, lease_s: float) -> Claimed | None:
+        """Take the row for ``lease_s`` seconds if it is pending, due and free; else None."""
+        async with transaction(self._sessions) as session:
+            result: Any = await session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.id == row_id,
+                    Delivery.state == "pending",
+                    Delivery.not_before <= now,
+                    (Delivery.claimed_until.is_(None)) | (Delivery.claimed_until < now),
+                )
+                .values(
+                    claimed_by=owner,
+                    claimed_until=now + lease_s,
+                    attempts=Delivery.attempts + 1,
+                )
+            )
+            if result.rowcount != 1:
+                return None
+            row = await session.get_one(Delivery, row_id)
+            return Claimed(
+                id=row.id,
+                dedupe_key=row.dedupe_key,
+                source_topic=row.source_topic,
+                lane=row.lane,
+                chat_id=row.chat_id,
+                text=row.text,
+                parse_mode=row.parse_mode,
+                plain_text=row.plain_text,
+                attempts=row.attempts,
+                event_key=row.event_key,
+                event_json=row.event_json,
+            )
+
+    async def mark_sent(
+        self, claimed: Claimed, *, owner: str, message_id: int, chat_id: int | str
+    ) -> None:
+        """Telegram's 200: record its message id, release the lease and forget the words.
+
+        The text and the event (a submitter's name, contact, message, IP) are kept
+        only while they may still be sent: the row then keeps ids and times only.
+        """
+        await self._finish(
+            claimed,
+            owner,
+            **_FORGOTTEN,
+            state="sent",
+            sent_at=utcnow(),
+            telegram_message_id=message_id,
+            telegram_chat_id=str(chat_id),
+            last_error=None,
+        )
+
+    async def reschedule(self, claimed: Claimed, *, owner: str, at: float, error: str) -> None:
+        """Try again no earlier than ``at`` (epoch seconds); the lease is released."""
+        await self._finish(claimed, owner, not_before=at, last_error=error[:300])
+
+    async def as_plain_text(self, claimed: Claimed, *, owner: str, now: float) -> None:
+        """Telegram refused the formatted text: the row is sent as plain text from now on."""
+        await self._finish(claimed, owner, text=claimed.plain_text, parse_mode=None, not_before=now)
+
+    async def mark_undeliverable(self, claimed: Claimed, *, owner: str, error: str) -> None:
+        """Parked in the DLQ (which keeps the event): the row forgets the words too."""
+        await self._finish(
+            claimed, owner, **_FORGOTTEN, state="undeliverable", last_error=error[:300]
+        )
+
+    async def _finish(self, claimed: Claimed, owner: str, **values: Any) -> None:
+        async with transaction(self._sessions) as session:
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id == claimed.id, Delivery.claimed_by == owner)
+                .values(claimed_by=None, claimed_until=None, **values)
+            )
+
+    async def migrate_chat(self, old: str, new: str) -> None:
+        """Remember that ``old`` became ``new``; pending rows for ``old`` go to ``new``."""
+        async with transaction(self._sessions) as session:
+            existing = await session.get(ChatMigration, old)
+            if existing is None:
+                session.add(ChatMigration(old_chat_id=old, new_chat_id=new, migrated_at=utcnow()))
+            else:
+                existing.new_chat_id, existing.migrated_at = new, utcnow()
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.chat_id == old, Delivery.state == "pending")
+                .values(chat_id=new)
+            )
+
+    async def current_chat(self, chat_id: str) -> str:
+        """Where ``chat_id`` lives now, following recorded migrations (a few hops at most)."""
+        async with self._sessions() as session:
+            seen = {chat_id}
+            for _ in range(8):
+                new = await session.scalar(
+                    select(ChatMigration.new_chat_id).where(ChatMigration.old_chat_id == chat_id)
+                )
+                if new is None or new in seen:
+                    break
+                seen.add(new)
+                chat_id = new
+        return chat_id
