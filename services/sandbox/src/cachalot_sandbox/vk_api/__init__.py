@@ -2,7 +2,7 @@
 
 What it holds to, from shared/reference/platforms.md §4.2–4.4 and dev.vk.com:
 
-* ``GET|POST /vk/method/<name>`` (uploads at ``/vk/upload/<ticket>``): parameters in the query or a form body
+* ``GET|POST /vk/method/<name>`` (uploads at ``/vk/upload/<ticket>``): parameters in the query or a
   (``application/x-www-form-urlencoded`` or ``multipart/form-data``); a JSON
   body is error 8. ``v`` is required (error 8 without it). The token comes as
   ``access_token`` or ``Authorization: Bearer``; a missing, expired or revoked
