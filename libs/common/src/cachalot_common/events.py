@@ -79,7 +79,8 @@ class AccountChanged(Event):
 
 
 class MediaRef(BaseModel):
-    """Where the publisher finds the video in the shared media store."""
+    """Where the publisher finds the file in the shared media store, and what the queue's
+    probe read of it (the facts are optional: absent for files stored before probing)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -87,8 +88,12 @@ class MediaRef(BaseModel):
     path: str = Field(description="Path relative to CACHALOT_MEDIA_DIR.")
     size: int = Field(ge=1)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    content_type: Literal["video/mp4", "video/quicktime", "video/webm"]
+    content_type: Literal["video/mp4", "video/quicktime", "video/webm", "image/jpeg", "image/png"]
     duration_sec: float | None = None
+    width: int | None = Field(default=None, ge=1, description="Pixels.")
+    height: int | None = Field(default=None, ge=1, description="Pixels.")
+    frame_rate: float | None = Field(default=None, gt=0, description="Frames per second.")
+    video_codec: str | None = Field(default=None, description="FFmpeg's name (h264, hevc, vp9).")
 
 
 class TikTokOptions(BaseModel):
