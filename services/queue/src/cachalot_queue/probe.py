@@ -112,8 +112,6 @@ def _video(box: av.container.InputContainer) -> Probed:
         duration = box.duration / av.time_base
     elif video.duration and video.time_base:
         duration = float(video.duration * video.time_base)
-    if video.frames == 0 and box.format.name.startswith("mov"):
-        raise Unusable("the video stream has no frames")
     _first_frame(box, video, "video")
     audio = box.streams.audio[0].codec_context.name if box.streams.audio else None
     return Probed(

@@ -10,7 +10,7 @@ import pytest
 
 from cachalot_queue.probe import Unusable, probe
 from cachalot_queue.sniff import sniff
-from cachalot_testing.media import video_file
+from cachalot_testing.media import ffmpeg_made, video_file
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
@@ -89,3 +89,13 @@ def test_a_jpeg_probed_as_a_png_is_not_taken(tmp_path: Path) -> None:
     path.write_bytes((FIXTURES / "tiny.mp4").read_bytes())
     with pytest.raises(Unusable):
         probe(path, "image/png")
+
+
+def test_a_fragmented_mp4_whose_header_lists_no_samples_is_still_a_video() -> None:
+    picture = "testsrc=size=360x640:rate=30:duration=1"
+    fragmented = ffmpeg_made(
+        ".mp4", "-f", "lavfi", "-i", picture, "-c:v", "libx264", "-preset", "ultrafast",
+        "-movflags", "+frag_keyframe+empty_moov",
+    )  # fmt: skip
+    facts = probe(fragmented, "video/mp4")
+    assert (facts.width, facts.height, facts.frame_rate) == (360, 640, 30.0)
