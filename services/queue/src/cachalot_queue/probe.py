@@ -41,6 +41,10 @@ MAX_SIDE_PX: Final = 16384
 MAX_PIXELS: Final = 36_000_000
 """Refuse pictures of more pixels before decoding (8K video is 33.2 million; 4 bytes each)."""
 _LIMITS: Final = {"max_pixels": str(MAX_PIXELS)}
+MAX_PACKETS: Final = 5000
+"""Packets (of every stream) read looking for the first frame: a file that declares a video
+stream but carries none is not read to its end (demuxing goes in time order, so a real video's
+first frame comes within its first few packets)."""
 
 MediaKind = Literal["video", "image"]
 
@@ -148,8 +152,14 @@ def _first_frame(
 ) -> av.VideoFrame:
     stream.codec_context.options = dict(_LIMITS)
     stream.codec_context.thread_count = 1
-    for frame in box.decode(stream):
-        return frame
+    for count, packet in enumerate(box.demux()):
+        if count >= MAX_PACKETS:
+            break
+        if packet.stream is not stream:
+            continue
+        for frame in packet.decode():  # the last, empty packet flushes the decoder
+            if isinstance(frame, av.VideoFrame):
+                return frame
     raise Unusable(f"no frame of the {noun} could be decoded")
 
 

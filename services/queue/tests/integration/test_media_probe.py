@@ -37,7 +37,11 @@ def files() -> dict[str, bytes]:
     )
     hd = video_file(width=1280, height=720, fps=30, seconds=1)
     noise = ["-f", "lavfi", "-i", "nullsrc=size=400x400,geq=random(1)*255:128:128"]
+    blanked = bytearray(video_file(audio=False).read_bytes())  # moov first, then mdat
+    start = blanked.index(b"mdat") + 4
+    blanked[start:] = bytes(len(blanked) - start)  # every frame zeroed, the header intact
     return {
+        "blank-frames.mp4": bytes(blanked),
         "audio-only.mp4": audio_only.read_bytes(),
         "720p.mp4": hd.read_bytes(),
         "10fps.mp4": video_file(fps=10).read_bytes(),
@@ -116,6 +120,14 @@ async def test_a_truncated_mp4_is_refused_with_422_as_unreadable(
     problem = await _refused_leaving_nothing(probing, files["truncated.mp4"], 422)
     assert problem["errors"][0]["field"] == "file"
     assert "cannot be read" in problem["errors"][0]["message"]
+
+
+async def test_an_mp4_whose_frames_are_zeros_is_refused_with_422_as_undecodable(
+    probing: QueueServer, files: dict[str, bytes]
+) -> None:
+    problem = await _refused_leaving_nothing(probing, files["blank-frames.mp4"], 422)
+    assert problem["errors"][0]["field"] == "file"
+    assert "video" in problem["errors"][0]["message"]
 
 
 async def test_a_png_claiming_to_be_a_png_but_holding_zeros_is_refused_with_422(
