@@ -37,13 +37,14 @@ import httpx
 
 from cachalot_testing.broker import TansuBroker
 from cachalot_testing.clients import connect_tiktok, create_post, iso_at, upload_media
+from cachalot_testing.media import video_file
 from cachalot_testing.stack import EmbeddedStack
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pipeline import StatusWatcher
 
 ROOT = Path(__file__).resolve().parents[1]
-VIDEO = ROOT / "tests" / "fixtures" / "sample.mp4"
+VIDEO = video_file()
 BIG = 3 * 1024 * 1024
 THROTTLE_BPS = 100_000  # 3 MiB in ~31 s
 TARGET_EXTRA_S = 2.0

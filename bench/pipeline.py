@@ -58,10 +58,11 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from cachalot_common.topics import POSTS_STATUS
 from cachalot_testing.broker import TansuBroker
 from cachalot_testing.clients import connect_tiktok, upload_media
+from cachalot_testing.media import video_file
 from cachalot_testing.stack import EmbeddedStack
 
 ROOT = Path(__file__).resolve().parents[1]
-VIDEO = ROOT / "tests" / "fixtures" / "sample.mp4"
+VIDEO = video_file()
 PUBLISH_PARTITIONS = 4  # as embedded mode creates posts.publish.<platform>
 UNLIMITED = 1_000_000
 

@@ -17,7 +17,6 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,12 +24,13 @@ import httpx
 import pytest
 
 from cachalot_common.sessions import COOKIE_NAME
+from cachalot_testing.media import video_file
 from cachalot_testing.stack import EmbeddedStack
 
 pytestmark = pytest.mark.browser
 
 BOB = "-000sandboxBobOpenId"
-VIDEO = Path(__file__).resolve().parents[1] / "fixtures" / "sample.mp4"
+VIDEO = video_file()
 
 
 class HostilePages:

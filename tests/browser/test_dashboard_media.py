@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import base64
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from cachalot_testing.media import video_file
 from cachalot_testing.stack import EmbeddedStack
 
 pytestmark = pytest.mark.browser
 
 BOB = "-000sandboxBobOpenId"
-VIDEO = (Path(__file__).parents[1] / "fixtures" / "sample.mp4").read_bytes()
+VIDEO = video_file().read_bytes()
 
 UPLOAD = """async (data) => {
   const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from cachalot_testing.media import video_file
 from cachalot_testing.stack import EmbeddedStack
 
 pytestmark = pytest.mark.browser
 
 BOB = "-000sandboxBobOpenId"
-VIDEO = Path(__file__).parents[1] / "fixtures" / "sample.mp4"
+VIDEO = video_file()
 
 
 def test_queueing_a_post_counts_it_in_your_media_without_a_reload(

@@ -11,17 +11,17 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from cachalot_testing.media import video_file
 from cachalot_testing.stack import EmbeddedStack
 
 pytestmark = pytest.mark.e2e
 
-VIDEO = Path(__file__).resolve().parents[1] / "fixtures" / "sample.mp4"
+VIDEO = video_file()
 SHARED_USER = "-000sandboxBobOpenId"  # the TikTok user both clients connect
 BOBS_GOOGLE_USER = "108000000000000000002"  # how Bob is a client of his own first
 

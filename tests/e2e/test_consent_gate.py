@@ -14,18 +14,18 @@ import hashlib
 import struct
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from cachalot_testing.clients import connect_tiktok, create_post, give_consent, upload_media
+from cachalot_testing.media import video_file
 from cachalot_testing.stack import EmbeddedStack
 
 pytestmark = pytest.mark.e2e
 
-SAMPLE = (Path(__file__).resolve().parents[1] / "fixtures" / "sample.mp4").read_bytes()
+SAMPLE = video_file().read_bytes()
 # a trailing MP4 "free" box makes the bytes this test's own: other tests count the
 # sample's sha256 on the sandbox, which must not include this test's post
 VIDEO = SAMPLE + struct.pack(">I", 24) + b"free" + uuid.uuid4().bytes

@@ -12,18 +12,18 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from cachalot_common.sessions import COOKIE_NAME
+from cachalot_testing.media import video_file
 from cachalot_testing.stack import EmbeddedStack
 
 pytestmark = pytest.mark.e2e
 
-VIDEO = Path(__file__).resolve().parents[1] / "fixtures" / "sample.mp4"
+VIDEO = video_file()
 USER = "-000sandboxBobOpenId"  # uploads nothing: every upload here is refused
 
 

@@ -10,17 +10,17 @@ import hashlib
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from cachalot_testing.media import video_file
 from cachalot_testing.stack import EmbeddedStack
 
 pytestmark = pytest.mark.e2e
 
-VIDEO = Path(__file__).resolve().parents[1] / "fixtures" / "sample.mp4"
+VIDEO = video_file()
 
 
 def _sign_in(client: httpx.Client, stack: EmbeddedStack, platform: str, oauth: str) -> None:

@@ -27,12 +27,13 @@ import pytest
 
 from cachalot_testing.broker import TansuBroker
 from cachalot_testing.clients import connect_tiktok, create_post, iso_at, upload_media
+from cachalot_testing.media import video_file
 from cachalot_testing.processes import ServiceProcess
 from cachalot_testing.stack import EmbeddedStack
 
 pytestmark = pytest.mark.e2e
 
-VIDEO = Path(__file__).resolve().parents[1] / "fixtures" / "sample.mp4"
+VIDEO = video_file()
 ACCOUNTS = 10
 POSTS_PER_ACCOUNT = 2
 THROTTLE_BPS = 2500  # the 8.5 KB sample takes ~3.5 s to upload

@@ -13,7 +13,6 @@ import concurrent.futures
 import json
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,11 +21,12 @@ from aiokafka import AIOKafkaConsumer
 
 from cachalot_common.leases import LeaseClient, LeaseRefused
 from cachalot_common.topics import publish_topic
+from cachalot_testing.media import video_file
 from cachalot_testing.stack import EmbeddedStack
 
 pytestmark = pytest.mark.e2e
 
-VIDEO = Path(__file__).resolve().parents[1] / "fixtures" / "sample.mp4"
+VIDEO = video_file()
 
 
 def _signed_in_client(stack: EmbeddedStack) -> httpx.Client:

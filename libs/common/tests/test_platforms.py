@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import get_args
+from typing import Any, get_args
 
 import pytest
 from pydantic import TypeAdapter, ValidationError
@@ -17,18 +17,25 @@ from cachalot_common.service_auth import PUBLISHER_SERVICES, publisher_of
 from cachalot_common.topics import PLATFORMS, Platform, publish_topic
 
 
-def video(duration_sec: float | None) -> platforms.Content:
-    return platforms.Content(
-        kind="video",
-        video=MediaRef(
-            media_id=uuid.uuid4(),
-            path="v.mp4",
-            size=1000,
-            sha256=hashlib.sha256(b"v").hexdigest(),
-            content_type="video/mp4",
-            duration_sec=duration_sec,
-        ),
+def video(duration_sec: float | None, **facts: Any) -> platforms.Content:
+    return platforms.Content(kind="video", video=video_ref(duration_sec, **facts))
+
+
+def video_ref(duration_sec: float | None, **facts: Any) -> MediaRef:
+    return MediaRef.model_validate(
+        {
+            "media_id": uuid.uuid4(),
+            "path": "v.mp4",
+            "size": 1000,
+            "sha256": hashlib.sha256(b"v").hexdigest(),
+            "content_type": "video/mp4",
+            "duration_sec": duration_sec,
+            **facts,
+        }
     )
+
+
+FITS_ALL = {"width": 1080, "height": 1920, "frame_rate": 30.0, "video_codec": "h264"}
 
 
 def test_every_platform_of_the_wire_contract_has_exactly_one_spec_in_the_same_order() -> None:
@@ -53,7 +60,6 @@ def test_a_platform_without_a_fields_model_takes_no_posts() -> None:
             continue
         assert not spec.publishable
         assert spec.default_fields() is None
-        assert spec.check(TikTokFields().to_options(), video(9999)) == []
 
 
 def test_every_publishable_block_turns_into_options_a_publish_command_accepts() -> None:
@@ -102,9 +108,57 @@ def test_tiktok_takes_at_most_600_seconds_of_video_through_its_api() -> None:
     assert tiktok.check(options, video(None)) == []  # unknown length: TikTok decides
     assert tiktok.check(options, video(754.2)) == [
         platforms.FieldError(
-            "media", "TikTok accepts at most 600 s through its API; this video is 754 s"
+            "media.duration_sec",
+            "TikTok accepts at most 600 s through its API; this video is 754 s",
         )
     ]
+
+
+def test_a_1080_by_1920_30_fps_h264_video_of_ten_seconds_fits_every_platform() -> None:
+    for spec in platforms.REGISTRY.values():
+        assert spec.limits.check(spec.label, video_ref(10.0, **FITS_ALL)) == [], spec.name
+
+
+def test_tiktok_refuses_a_10_fps_320_by_240_video_naming_each_fact() -> None:
+    errors = platforms.get("tiktok").check(
+        TikTokFields().to_options(),
+        video(5.0, width=320, height=240, frame_rate=10.0, video_codec="mpeg4"),
+    )
+    assert [(e.field, e.message) for e in errors] == [
+        ("media.frame_rate", "TikTok takes 23–60 frames per second; this video has 10"),
+        ("media.video_codec", "TikTok takes h264, hevc, vp8, vp9; this video is mpeg4"),
+        ("media.width", "TikTok takes 360–4096 px on each side; this video is 320×240"),
+        ("media.height", "TikTok takes 360–4096 px on each side; this video is 320×240"),
+    ]
+
+
+def test_a_file_stored_before_probing_is_checked_only_on_what_is_known() -> None:
+    assert platforms.get("tiktok").limits.check("TikTok", video_ref(5.0)) == []
+
+
+def test_instagram_reels_last_3_s_to_15_min_within_0_01_to_10_aspect() -> None:
+    limits = platforms.get("instagram").limits
+    assert limits.check("Instagram", video_ref(3.0, **FITS_ALL)) == []
+    (short,) = limits.check("Instagram", video_ref(2.0, **FITS_ALL))
+    assert (short.field, short.message) == (
+        "media.duration_sec",
+        "Instagram needs at least 3 s; this video is 2 s",
+    )
+    wide = {**FITS_ALL, "width": 1920, "height": 180}
+    (aspect,) = limits.check("Instagram", video_ref(10.0, **wide))
+    assert aspect.field == "media.aspect_ratio"
+
+
+def test_telegram_takes_videos_up_to_50_mb_and_photos_up_to_10_mb() -> None:
+    limits = platforms.get("telegram").limits
+    big = video_ref(10.0, **FITS_ALL).model_copy(update={"size": 50 * 1000**2 + 1})
+    assert [e.field for e in limits.check("Telegram", big)] == ["media.size"]
+    photo = big.model_copy(
+        update={"content_type": "image/png", "size": 10 * 1000**2 + 1, "frame_rate": None}
+    )
+    assert [e.field for e in limits.check("Telegram", photo)] == ["media.size"]
+    webm = video_ref(10.0, **FITS_ALL).model_copy(update={"content_type": "video/webm"})
+    assert [e.field for e in limits.check("Telegram", webm)] == ["media.content_type"]
 
 
 def test_youtube_has_no_length_limit_of_ours() -> None:

@@ -33,12 +33,15 @@ from cachalot_queue.dispatch import Granter
 from cachalot_queue.main import Runtime, create_app
 from cachalot_queue.settings import QueueSettings
 from cachalot_queue.tables import Account, Target
+from cachalot_testing.media import video_bytes
 from cachalot_testing.ports import free_port
 
 SECRET = "queue-tests-session-secret-0123456789abcdef"
 GRANT_KEY = generate_signing_key("queue-tests")  # signs publish grants
 GRANTS = Granter(key=GRANT_KEY, lifetime_s=3600)
 FIXTURES = Path(__file__).parent / "fixtures"
+VIDEO = video_bytes()
+"""A real 360×640, 30 fps, 3 s MP4 every platform takes (cachalot_testing.media)."""
 WATCHED = (publish_topic("tiktok"), publish_topic("youtube"), POSTS_STATUS, NOTIFY)
 
 
@@ -259,10 +262,10 @@ class ApiClient:
         await eventually(applied, timeout=20)
         return message
 
-    async def upload(self, name: str = "tiny.mp4", **headers: str) -> dict[str, Any]:
+    async def upload(self, data: bytes = VIDEO, **headers: str) -> dict[str, Any]:
         response = await self.http.post(
             "/api/v1/media",
-            content=(FIXTURES / name).read_bytes(),
+            content=data,
             headers={"Content-Type": "video/mp4", **headers},
         )
         assert response.status_code == 201, response.text

@@ -86,9 +86,12 @@ POST_KINDS: Final[tuple[PostKind, ...]] = ("video", "photo", "article")
 
 
 class MediaRef(BaseModel):
-    """Where the publisher finds one file (a video or an image) in the shared media store."""
+    """Where the publisher finds one file (a video or an image) in the shared media store,
+    and what the queue's probe read of it (the facts are optional: absent for files stored
+    before probing). Unknown fields are ignored (a tolerant reader: a newer queue may add
+    facts an older publisher does not know)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
     media_id: UUID
     path: str = Field(description="Path relative to CACHALOT_MEDIA_DIR.")
@@ -96,6 +99,10 @@ class MediaRef(BaseModel):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     content_type: Literal["video/mp4", "video/quicktime", "video/webm", "image/jpeg", "image/png"]
     duration_sec: float | None = None
+    width: int | None = Field(default=None, ge=1, description="Pixels.")
+    height: int | None = Field(default=None, ge=1, description="Pixels.")
+    frame_rate: float | None = Field(default=None, gt=0, description="Frames per second.")
+    video_codec: str | None = Field(default=None, description="FFmpeg's name (h264, hevc, vp9).")
 
 
 class Article(BaseModel):

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
-QUEUE_FIXTURES = Path(__file__).resolve().parents[3] / "queue" / "tests" / "fixtures"
+from cachalot_testing.media import video_bytes
 
 
 async def test_signing_in_with_another_platform_connects_it_to_the_same_client(auth, sign_in):
@@ -120,7 +119,7 @@ async def test_export_and_erase_remove_everything_of_the_client(
     async with auth.browser() as browser:
         await sign_in(browser, "tiktok")
         await consent(browser)
-        video = (QUEUE_FIXTURES / "tiny.mp4").read_bytes()
+        video = video_bytes()
         uploaded = await browser.post(  # the same session, straight to the queue
             f"{queue_service}/api/v1/media", content=video, headers={"Content-Type": "video/mp4"}
         )

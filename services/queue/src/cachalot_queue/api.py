@@ -9,6 +9,7 @@ errors name fields the way the client wrote them: ``targets[1].youtube.title``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID, uuid4
@@ -23,7 +24,13 @@ from cachalot_common.sessions import CurrentClient
 from cachalot_common.untrusted import StrictJsonRoute
 from cachalot_queue.media_library import MediaInUse, MediaLibrary, MediaNotFound
 from cachalot_queue.media_quota import DiskFull, MediaQuota, QuotaExceeded
-from cachalot_queue.media_store import NotAVideo, PartialLost, UploadTooLarge, store_upload
+from cachalot_queue.media_store import (
+    NotAVideo,
+    PartialLost,
+    UnusableMedia,
+    UploadTooLarge,
+    store_upload,
+)
 from cachalot_queue.posts import PostService
 from cachalot_queue.revocations import ClientErased, Revocations
 from cachalot_queue.schemas import (
@@ -42,7 +49,18 @@ DISK_FULL_RETRY_AFTER_S = 300
 
 #: The Content-Types an upload may declare (the guards refuse any other with a
 #: 415 before a byte is read); what the bytes are is recognised from them.
-VIDEO_TYPES = ("video/mp4", "video/quicktime", "video/webm", "video/*", "application/octet-stream")
+UPLOAD_TYPES = (
+    "video/mp4",
+    "video/quicktime",
+    "video/webm",
+    "video/*",
+    "image/jpeg",
+    "image/png",
+    "image/*",
+    "application/octet-stream",
+)
+"""Content-Types an upload may declare; what it is gets decided from its bytes."""
+ACCEPTED = "MP4, MOV (QuickTime) and WebM videos and JPEG and PNG images"
 
 
 def field_path(loc: Sequence[Any]) -> str:
@@ -109,23 +127,39 @@ def build_router(
         status_code=201,
         response_model=MediaPublic,
         tags=["media"],
-        summary="Upload a video (raw body, streamed)",
-        responses=problem_responses(400, 413, 415, 503, 507),
+        summary="Upload a video or an image (raw body, streamed)",
+        responses=problem_responses(
+            400,
+            413,
+            415,
+            422,
+            503,
+            507,
+            descriptions={
+                422: "A file of a type taken that is no playable video or readable image "
+                "(`errors[0].field` is `file`), or an invalid query."
+            },
+        ),
         openapi_extra={
             "requestBody": {
                 "required": True,
                 "content": {
-                    t: {"schema": {"type": "string", "format": "binary"}} for t in VIDEO_TYPES
+                    t: {"schema": {"type": "string", "format": "binary"}} for t in UPLOAD_TYPES
                 },
             }
         },
     )
     async def upload_media(request: Request, client_id: ClientId) -> MediaPublic:
-        """Send the file itself as the body, typed as a video or octet-stream
+        """Send the file itself as the body, typed as a video, an image or octet-stream
         (``curl -H 'Content-Type: video/mp4' --data-binary @v.mp4``).
 
-        The type is recognised from the content (MP4, MOV, WebM; anything else
-        is 415), whatever video type Content-Type says. Larger than the cap → 413. Past the
+        The type is recognised from the content (MP4, MOV, WebM, JPEG, PNG;
+        anything else, GIF and WebP included, is 415), whatever Content-Type
+        says. Once stored, the file is probed before anyone can see it: a video
+        without a video stream or whose frames cannot be decoded, an image that
+        cannot be decoded → 422 naming ``file`` and why; the answer carries what
+        was read (kind, width, height, frame rate, codecs, duration).
+        Larger than the cap (images: CACHALOT_MAX_IMAGE_BYTES) → 413. Past the
         client's media quota (stored videos and uploads in progress) → 413 with
         ``used_bytes``, ``quota_bytes`` and ``upload_bytes``, before the body is
         read when Content-Length is given; leaving less than the disk reserve
@@ -149,22 +183,12 @@ def build_router(
                 media_dir=runtime.settings.media_dir,
                 media_id=media_id,
                 max_bytes=limit,
+                max_image_bytes=runtime.settings.max_image_bytes,
             )
-            await quota.keep(
-                Media(
-                    id=stored.id,
-                    client_id=client_id,
-                    path=stored.path,
-                    size=stored.size,
-                    sha256=stored.sha256,
-                    content_type=stored.content_type,
-                    duration_sec=stored.duration_sec,
-                    created_at=clock(),
-                )
-            )
+            await quota.keep(Media(client_id=client_id, created_at=clock(), **asdict(stored)))
         except BaseException as failure:  # every way out drops the hold (the store drops the file)
             await quota.release(media_id)
-            problem = _upload_problem(failure, limit=limit)
+            problem = _upload_problem(failure)
             if problem is None:
                 raise
             raise problem from failure
@@ -311,10 +335,10 @@ def build_router(
     return router
 
 
-def _upload_problem(failure: BaseException, *, limit: int) -> Problem | None:
+def _upload_problem(failure: BaseException) -> Problem | None:
     """The problem an upload failure answers with; None for anything else (re-raised)."""
     if isinstance(failure, UploadTooLarge):
-        return _too_large(limit)
+        return _too_large(failure.max_bytes, failure.kind)
     if isinstance(failure, QuotaExceeded):
         return Problem(
             413,
@@ -345,7 +369,15 @@ def _upload_problem(failure: BaseException, *, limit: int) -> Problem | None:
     if isinstance(failure, NotAVideo):
         return Problem(
             415,
-            "Only MP4, MOV (QuickTime) and WebM videos are accepted; this file is none of them.",
+            f"Only {ACCEPTED} are accepted; this file is none of them.",
+            errors=[_file_error("is not of a type taken", "type_error")],
+        )
+    if isinstance(failure, UnusableMedia):
+        return Problem(
+            422,
+            f"This file cannot be used: {failure.reason}.",
+            title="Unusable media",
+            errors=[_file_error(failure.reason)],
         )
     return None
 
@@ -364,5 +396,10 @@ def _media_problem(failure: MediaNotFound | MediaInUse) -> Problem:
     )
 
 
-def _too_large(limit: int) -> Problem:
-    return Problem(413, f"The video is larger than the {limit}-byte limit.", max_bytes=limit)
+def _too_large(limit: int, kind: str = "video") -> Problem:
+    return Problem(413, f"The {kind} is larger than the {limit}-byte limit.", max_bytes=limit)
+
+
+def _file_error(message: str, kind: str = "value_error") -> dict[str, str]:
+    """The problem's ``errors[]`` entry for the uploaded file (the request body)."""
+    return {"field": "file", "in": "body", "message": message, "type": kind}

@@ -104,6 +104,10 @@ def publish_command(target: Target, media: Media, *, reconcile: bool, grant: str
                 sha256=media.sha256,
                 content_type=media.content_type,  # type: ignore[arg-type]
                 duration_sec=media.duration_sec,
+                width=media.width,
+                height=media.height,
+                frame_rate=media.frame_rate,
+                video_codec=media.video_codec,
             ),
             "options": target.options,
             "reconcile": reconcile,

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cachalot_queue.media_quota import used_bytes
 from cachalot_queue.media_store import remove_files
 from cachalot_queue.paging import cut_page, newest_first
-from cachalot_queue.schemas import MediaItem, MediaPage, MediaUsage
+from cachalot_queue.schemas import MediaExport, MediaItem, MediaPage, MediaUsage
 from cachalot_queue.states import NEEDS_MEDIA
 from cachalot_queue.tables import Media, Post, Target
 
@@ -93,15 +93,12 @@ class MediaLibrary:
             used = await used_bytes(session, client_id)
         return MediaPage(
             items=[
-                MediaItem(
-                    id=m.id,
-                    size=m.size,
-                    sha256=m.sha256,
-                    content_type=m.content_type,
-                    duration_sec=m.duration_sec,
-                    created_at=m.created_at,
-                    posts=posts[m.id],
-                    needed_by=needed[m.id],
+                MediaItem.model_validate(
+                    {
+                        **MediaExport.model_validate(m, from_attributes=True).model_dump(),
+                        "posts": posts[m.id],
+                        "needed_by": needed[m.id],
+                    }
                 )
                 for m in rows
             ],

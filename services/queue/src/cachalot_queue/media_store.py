@@ -1,9 +1,12 @@
-"""Streaming a video into the media store without holding it in memory.
+"""Streaming a video or image into the media store without holding it in memory.
 
 Bytes go chunk by chunk into ``.incoming/<id>.part`` inside the store (same
 file system, so the final rename is atomic), hashed on the way, checked
-against the size cap as they arrive (reading stops at the first byte over),
-sniffed from the first 4 KiB, fsynced, then renamed to ``<id>.<ext>``. A
+against the size cap as they arrive (reading stops at the first byte over;
+images have their own, smaller cap), sniffed from the first 4 KiB, fsynced,
+probed with a media library (:mod:`cachalot_queue.probe`: a video stream and
+a decodable frame, the facts the platforms' limits need), and only then
+renamed to ``<id>.<ext>``, so a refused file is never visible. A
 failed upload leaves nothing behind, whatever ends it (an error, the client
 going away, the task being cancelled); what a killed process leaves is swept
 at the next start (:mod:`cachalot_queue.media_quota`).
@@ -20,24 +23,36 @@ from pathlib import Path
 from typing import Final
 from uuid import UUID
 
-from cachalot_queue.sniff import SNIFF_BYTES, VideoType, mp4_duration, sniff
+from cachalot_queue.probe import MediaKind, Probed, Unusable, probe
+from cachalot_queue.sniff import SNIFF_BYTES, MediaType, sniff
 
 INCOMING: Final = ".incoming"
 PART_SUFFIX: Final = ".part"
 
-EXTENSIONS: Final[dict[VideoType, str]] = {
+EXTENSIONS: Final[dict[MediaType, str]] = {
     "video/mp4": ".mp4",
     "video/quicktime": ".mov",
     "video/webm": ".webm",
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
 }
 
 
 class UploadTooLarge(Exception):
-    """More bytes than the cap allows."""
+    """More bytes than the cap allows (``max_bytes``; ``kind`` is "image" under the image cap)."""
+
+    def __init__(self, max_bytes: int, kind: MediaKind = "video") -> None:
+        super().__init__(f"the {kind} is larger than {max_bytes} bytes")
+        self.max_bytes = max_bytes
+        self.kind = kind
 
 
 class NotAVideo(Exception):
-    """The content is not MP4, MOV or WebM."""
+    """The content is none of the types taken (MP4, MOV, WebM, JPEG, PNG)."""
+
+
+UnusableMedia = Unusable
+"""A file of a type taken that cannot be used (no video stream, undecodable): the reason."""
 
 
 class PartialLost(Exception):
@@ -50,24 +65,39 @@ class StoredMedia:
     path: str
     size: int
     sha256: str
-    content_type: VideoType
+    content_type: MediaType
+    kind: MediaKind
+    width: int
+    height: int
     duration_sec: float | None
+    frame_rate: float | None
+    video_codec: str | None
+    audio_codec: str | None
 
 
 async def store_upload(
-    chunks: AsyncIterator[bytes], *, media_dir: Path, media_id: UUID, max_bytes: int
+    chunks: AsyncIterator[bytes],
+    *,
+    media_dir: Path,
+    media_id: UUID,
+    max_bytes: int,
+    max_image_bytes: int,
 ) -> StoredMedia:
     """Write ``chunks`` into the store; raise before keeping anything bad.
 
-    Raises :class:`UploadTooLarge` past ``max_bytes``, :class:`NotAVideo`,
-    :class:`PartialLost`, and whatever ``chunks`` raises (a disconnect, a quota).
+    Raises :class:`UploadTooLarge` past ``max_bytes`` (``max_image_bytes`` once
+    the content is an image), :class:`NotAVideo` for content of a type not
+    taken, :class:`UnusableMedia` for a file of a taken type that is no playable
+    video or readable image, :class:`PartialLost`, and whatever ``chunks``
+    raises (a disconnect, a quota). Whatever is raised, nothing stays stored.
     """
     incoming = media_dir / INCOMING
     incoming.mkdir(parents=True, exist_ok=True)
     partial = incoming / f"{media_id}{PART_SUFFIX}"
     digest = hashlib.sha256()
     head = bytearray()
-    kind: VideoType | None = None
+    kind: MediaType | None = None
+    cap = max_bytes
     size = 0
     try:
         # Chunk-sized writes land in the page cache; only fsync goes to a thread.
@@ -76,18 +106,23 @@ async def store_upload(
                 if not chunk:
                     continue
                 size += len(chunk)
-                if size > max_bytes:
-                    raise UploadTooLarge(f"the video is larger than {max_bytes} bytes")
                 if kind is None:
                     head += chunk[: SNIFF_BYTES - len(head)]
                     if len(head) >= SNIFF_BYTES:
-                        kind = _require_video(bytes(head))
+                        kind = _require_media(bytes(head))
+                        cap = _cap(kind, max_bytes, max_image_bytes)
+                if size > cap:
+                    raise UploadTooLarge(cap, _noun(kind))
                 digest.update(chunk)
                 out.write(chunk)
             if kind is None:
-                kind = _require_video(bytes(head))
+                kind = _require_media(bytes(head))
+                cap = _cap(kind, max_bytes, max_image_bytes)
+                if size > cap:
+                    raise UploadTooLarge(cap, _noun(kind))
             out.flush()
             await asyncio.to_thread(os.fsync, out.fileno())
+        facts = await asyncio.to_thread(probe, partial, kind)
         final = media_dir / f"{media_id}{EXTENSIONS[kind]}"
         try:
             os.replace(partial, final)
@@ -97,17 +132,7 @@ async def store_upload(
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    duration = None
-    if kind in {"video/mp4", "video/quicktime"}:
-        duration = await asyncio.to_thread(_duration, final, size)
-    return StoredMedia(
-        id=media_id,
-        path=final.name,
-        size=size,
-        sha256=digest.hexdigest(),
-        content_type=kind,
-        duration_sec=duration,
-    )
+    return _stored(media_id, final.name, size, digest.hexdigest(), kind, facts)
 
 
 def stored_id(name: str) -> UUID | None:
@@ -134,16 +159,38 @@ def remove_files(media_dir: Path, names: list[str]) -> int:
     return removed
 
 
-def _require_video(head: bytes) -> VideoType:
+def _require_media(head: bytes) -> MediaType:
     kind = sniff(head)
     if kind is None:
-        raise NotAVideo("the upload is not an MP4, MOV or WebM video")
+        raise NotAVideo("the upload is not an MP4, MOV or WebM video, nor a JPEG or PNG image")
     return kind
 
 
-def _duration(path: Path, size: int) -> float | None:
-    with open(path, "rb") as file:
-        return mp4_duration(file, size)
+def _noun(kind: MediaType | None) -> MediaKind:
+    return "image" if kind is not None and kind.startswith("image/") else "video"
+
+
+def _cap(kind: MediaType, max_bytes: int, max_image_bytes: int) -> int:
+    return min(max_bytes, max_image_bytes) if kind.startswith("image/") else max_bytes
+
+
+def _stored(
+    media_id: UUID, name: str, size: int, sha256: str, kind: MediaType, facts: Probed
+) -> StoredMedia:
+    return StoredMedia(
+        id=media_id,
+        path=name,
+        size=size,
+        sha256=sha256,
+        content_type=kind,
+        kind=facts.kind,
+        width=facts.width,
+        height=facts.height,
+        duration_sec=facts.duration_sec,
+        frame_rate=facts.frame_rate,
+        video_codec=facts.video_codec,
+        audio_codec=facts.audio_codec,
+    )
 
 
 def _fsync_dir(path: Path) -> None:

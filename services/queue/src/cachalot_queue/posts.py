@@ -135,6 +135,9 @@ class PostService:
         if media is None or media.client_id != client_id:
             errors.append(_error("media_id", "no such media; upload it with POST /api/v1/media"))
             media = None
+        elif media.kind != "video":
+            errors.append(_error("media_id", "is an image; a video post needs a video"))
+            media = None
         scheduled_at = body.scheduled_at or now
         if scheduled_at < now - self._grace:
             errors.append(_error("scheduled_at", "is in the past; leave it out to publish now"))
@@ -340,12 +343,13 @@ def _target_options(
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """The command's options for one target of a publishable platform, and the problems
     with them, each named the way the client wrote it (``targets[1].youtube``,
-    ``media_id`` when the video does not fit the platform).
+    ``targets[1].media.frame_rate`` when the file does not fit the platform).
 
     Options are ``None`` when the block is wrong or missing: a block of another
     platform, or none where the platform requires one (its fields model has
     required fields). The registry's :meth:`~cachalot_common.platforms.PlatformSpec.check`
-    then holds the options against the video (TikTok: at most 600 s).
+    then holds the options and the file's probed facts against the platform's
+    limits (TikTok: at most 600 s, 23–60 frames per second, 360–4096 px a side).
     """
     for other in platforms.publishable():
         if other.name != spec.name and item.block(other.name) is not None:
@@ -359,7 +363,9 @@ def _target_options(
     options = block.to_options()
     problems = [
         _error(
-            "media_id" if e.field == "media" else f"{where}.{spec.name}.{e.field}",
+            f"{where}.{e.field}"
+            if e.field.startswith("media")
+            else f"{where}.{spec.name}.{e.field}",
             e.message,
             e.type,
         )

@@ -11,7 +11,7 @@ in :mod:`cachalot_queue.posts`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model
@@ -63,11 +63,24 @@ class PostCreate(_Input):
 
 
 class MediaPublic(BaseModel):
+    """One stored file and what the probe read of it (units in the names; sizes in pixels)."""
+
     id: UUID
-    size: int
+    size: int = Field(description="Bytes.")
     sha256: str
-    content_type: str
-    duration_sec: float | None = None
+    content_type: str = Field(
+        description="Recognised from the bytes: video/mp4, video/quicktime, video/webm, "
+        "image/jpeg or image/png."
+    )
+    kind: Literal["video", "image"] = "video"
+    duration_sec: float | None = Field(default=None, description="Videos: seconds.")
+    width: int | None = Field(default=None, description="Pixels (None: stored before probing).")
+    height: int | None = Field(default=None, description="Pixels (None: stored before probing).")
+    frame_rate: float | None = Field(default=None, description="Videos: frames per second.")
+    video_codec: str | None = Field(default=None, description="Videos: FFmpeg's codec name.")
+    audio_codec: str | None = Field(
+        default=None, description="Videos: FFmpeg's codec name of the first audio stream, if any."
+    )
 
 
 class TargetPublic(BaseModel):

@@ -24,6 +24,12 @@ class QueueSettings(ServiceSettings, KafkaSettings):
     session_secret: SecretStr = Field(description="Verifies the client session cookie.")
     media_dir: Path = Path("./var/media")
     max_media_bytes: int = Field(default=4 * 1024**3, ge=1, description="Upload size cap.")
+    max_image_bytes: int = Field(
+        default=8 * 1024**2,
+        ge=1,
+        description="Size cap of an uploaded image (JPEG, PNG): 8 MiB, Instagram's image limit "
+        "(shared/reference/platforms.md §3.3); the smaller of this and max_media_bytes applies.",
+    )
     media_quota_bytes: int = Field(
         default=20 * 1024**3,
         ge=1,

@@ -1,18 +1,22 @@
-"""Recognise videos by content, not by what the client claims.
+"""Recognise videos and images by content, not by what the client claims.
 
 MP4 and MOV are ISO-BMFF files whose first box is ``ftyp`` (major brand
 ``qt  `` is QuickTime); WebM is an EBML document whose ``DocType`` is
-``webm``. The duration of an ISO-BMFF file comes from ``moov/mvhd``, found by
-walking box headers (seeks, not reads), so it costs a few small reads even
-when ``moov`` sits at the end of a large file.
+``webm``; JPEG starts ``FF D8 FF`` and PNG with its 8-byte signature. This
+is the first gate, read from the first 4 KiB while the upload streams in, so
+a file of another kind is refused without reading the rest; what the file
+holds (a video stream, a decodable frame, its facts) is probed once the whole
+file is stored (:mod:`cachalot_queue.probe`).
 """
 
 from __future__ import annotations
 
 import struct
-from typing import BinaryIO, Final, Literal
+from typing import Final, Literal
 
 VideoType = Literal["video/mp4", "video/quicktime", "video/webm"]
+ImageType = Literal["image/jpeg", "image/png"]
+MediaType = VideoType | ImageType
 
 SNIFF_BYTES: Final = 4096
 _MP4_BRANDS: Final = frozenset(
@@ -24,11 +28,17 @@ _MP4_BRANDS: Final = frozenset(
 )  # fmt: skip
 _AUDIO_BRANDS: Final = frozenset({b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B ", b"mp3 "})
 _EBML_MAGIC: Final = b"\x1a\x45\xdf\xa3"
+_JPEG_MAGIC: Final = b"\xff\xd8\xff"
+_PNG_MAGIC: Final = b"\x89PNG\r\n\x1a\n"
 _DOCTYPE_ID: Final = 0x4282
 
 
-def sniff(head: bytes) -> VideoType | None:
-    """The video type of a file starting with ``head``, or ``None``."""
+def sniff(head: bytes) -> MediaType | None:
+    """The video or image type of a file starting with ``head``, or ``None``."""
+    if head.startswith(_JPEG_MAGIC):
+        return "image/jpeg"
+    if head.startswith(_PNG_MAGIC):
+        return "image/png"
     if len(head) >= 16 and head[4:8] == b"ftyp":
         return _iso_bmff_type(head)
     if head.startswith(_EBML_MAGIC):
@@ -81,47 +91,4 @@ def _ebml_doctype(head: bytes) -> str | None:
             pos += length
     except (ValueError, IndexError, UnicodeDecodeError):
         return None
-    return None
-
-
-def mp4_duration(file: BinaryIO, file_size: int) -> float | None:
-    """Seconds from ``moov/mvhd``, or ``None`` if the boxes do not say."""
-    try:
-        moov = _find_box(file, 0, file_size, b"moov")
-        if moov is None:
-            return None
-        mvhd = _find_box(file, moov[0], moov[1], b"mvhd")
-        if mvhd is None:
-            return None
-        file.seek(mvhd[0])
-        version = file.read(4)[0]
-        if version == 1:
-            _, _, timescale, duration = struct.unpack(">QQIQ", file.read(28))
-        else:
-            _, _, timescale, duration = struct.unpack(">IIII", file.read(16))
-        return round(duration / timescale, 3) if timescale else None
-    except (struct.error, IndexError, OSError):
-        return None
-
-
-def _find_box(file: BinaryIO, start: int, end: int, kind: bytes) -> tuple[int, int] | None:
-    """(payload start, payload end) of the first ``kind`` box in [start, end)."""
-    pos = start
-    for _ in range(10_000):
-        if pos + 8 > end:
-            return None
-        file.seek(pos)
-        header = file.read(8)
-        size, box = struct.unpack(">I4s", header)
-        payload = pos + 8
-        if size == 1:
-            size = struct.unpack(">Q", file.read(8))[0]
-            payload += 8
-        elif size == 0:
-            size = end - pos
-        if size < payload - pos:
-            return None
-        if box == kind:
-            return payload, min(end, pos + size)
-        pos += size
     return None

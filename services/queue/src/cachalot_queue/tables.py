@@ -83,6 +83,13 @@ class Media(Base):
     content_type: Mapped[str] = mapped_column(String(32))
     duration_sec: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime]
+    # what the probe read (cachalot_queue.probe); NULL for rows stored before it existed
+    kind: Mapped[str] = mapped_column(String(8), default="video", server_default="video")
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    frame_rate: Mapped[float | None] = mapped_column(Float)
+    video_codec: Mapped[str | None] = mapped_column(String(32))
+    audio_codec: Mapped[str | None] = mapped_column(String(32))
 
 
 class MediaReservation(Base):

@@ -11,7 +11,7 @@ import uuid
 
 import httpx
 import pytest
-from queue_support import FIXTURES, QueueServer, at_offset
+from queue_support import VIDEO, QueueServer, at_offset
 
 from cachalot_common.guards import DEFAULT_MAX_BODY_BYTES
 
@@ -58,7 +58,7 @@ async def test_a_page_of_a_sibling_origin_can_neither_cancel_nor_queue_nor_uploa
                 }
             },
         ),
-        ("/api/v1/media", {"content": (FIXTURES / "tiny.mp4").read_bytes()}),
+        ("/api/v1/media", {"content": VIDEO}),
     ):
         response = await client.http.post(path, headers=SIBLING, **extra)  # type: ignore[arg-type]
         assert response.status_code == 403, (path, response.text)
@@ -82,9 +82,7 @@ async def test_an_upload_must_say_it_is_a_video(
 ) -> None:
     client = queue.client()
     headers = {"Content-Type": content_type} if content_type else {}
-    response = await client.http.post(
-        "/api/v1/media", content=(FIXTURES / "tiny.mp4").read_bytes(), headers=headers
-    )
+    response = await client.http.post("/api/v1/media", content=VIDEO, headers=headers)
     assert response.status_code == status, response.text
     assert "video/*" in response.json()["accepted"]
 

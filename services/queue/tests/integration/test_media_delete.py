@@ -16,14 +16,13 @@ from typing import Any
 
 import httpx
 import pytest
-from queue_support import FIXTURES, QueueServer, at_offset, eventually, start_queue
+from queue_support import VIDEO, QueueServer, at_offset, eventually, start_queue
 from sqlalchemy import delete
 
 from cachalot_queue.tables import Media
 
 pytestmark = pytest.mark.integration
 
-VIDEO = (FIXTURES / "tiny.mp4").read_bytes()
 QUOTA = 2 * len(VIDEO) + len(VIDEO) // 2  # two tiny videos fit, a third does not
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from queue_support import FIXTURES, SECRET, QueueServer, eventually, start_queue
+from queue_support import SECRET, VIDEO, QueueServer, eventually, start_queue
 from sqlalchemy import func, select
 
 from cachalot_common.sessions import COOKIE_NAME, issue_session
@@ -25,7 +25,6 @@ from cachalot_testing.processes import ServiceProcess
 
 pytestmark = pytest.mark.integration
 
-VIDEO = (FIXTURES / "tiny.mp4").read_bytes()
 VIDEO_TYPE = {"Content-Type": "video/mp4"}
 QUOTA = 2 * len(VIDEO) + len(VIDEO) // 2  # two tiny videos fit, a third does not
 
@@ -265,7 +264,13 @@ async def test_a_cancelled_upload_leaves_no_partial_file(tmp_path: Path) -> None
         yield b""
 
     task = asyncio.create_task(
-        store_upload(stalls(), media_dir=tmp_path, media_id=uuid.uuid4(), max_bytes=10**6)
+        store_upload(
+            stalls(),
+            media_dir=tmp_path,
+            media_id=uuid.uuid4(),
+            max_bytes=10**6,
+            max_image_bytes=10**6,
+        )
     )
     await written.wait()
     assert len(parts_in(tmp_path)) == 1

@@ -89,6 +89,18 @@ async def test_posts_scheduled_seconds_ahead_are_dispatched_within_a_second_of_t
     assert recorder.statuses(posts[0]["targets"][0]["id"])[:2] == ["scheduled", "dispatched"]
 
 
+async def test_a_publish_command_carries_what_the_probe_read_of_the_video(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client = queue.client()
+    post = await client.queue(tiktok=await client.account("tiktok"))
+    [command] = await dispatched(recorder, post)
+    media = command.value["media"]
+    assert (media["width"], media["height"], media["frame_rate"]) == (360, 640, 30.0)
+    assert (media["video_codec"], media["content_type"]) == ("h264", "video/mp4")
+    assert media["duration_sec"] == pytest.approx(3.0, abs=0.1)
+
+
 async def test_a_post_cancelled_before_its_time_is_never_dispatched(
     queue: QueueServer, recorder: Recorder
 ) -> None:

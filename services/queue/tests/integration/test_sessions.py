@@ -18,8 +18,8 @@ import httpx
 import pytest
 from faststream.kafka import TestKafkaBroker
 from queue_support import (
-    FIXTURES,
     SECRET,
+    VIDEO,
     ApiClient,
     QueueServer,
     at_offset,
@@ -103,7 +103,7 @@ async def test_a_revoked_session_can_no_longer_upload_media(queue: QueueServer) 
     before = videos(queue.runtime.settings.media_dir)
     response = await ended.http.post(
         "/api/v1/media",
-        content=(FIXTURES / "tiny.mp4").read_bytes(),
+        content=VIDEO,
         headers={"Content-Type": "video/mp4"},
     )
     assert response.status_code == 401
@@ -180,7 +180,7 @@ async def test_an_upload_that_races_the_erasure_is_refused_and_nothing_of_it_is_
     before = videos(runtime.settings.media_dir)
     response = await late.http.post(
         "/api/v1/media",
-        content=(FIXTURES / "tiny.mp4").read_bytes(),
+        content=VIDEO,
         headers={"Content-Type": "video/mp4"},
     )
     assert response.status_code == 401, response.text

@@ -9,8 +9,12 @@ model in :mod:`cachalot_common.events` and its name in
 :data:`cachalot_common.topics.Platform`; a unit test fails until the three
 agree.
 
-Instagram, VK and Telegram can be connected but not yet published to:
-their specs have no fields model.
+Instagram and Telegram can be connected but not yet published to:
+their specs have no fields model, but their media limits are declared here
+already (data only), from shared/reference/platforms.md §3–5 and, where it is
+marked uncertain or silent, the pages named in each ``source``. Where a vendor's
+"MB" is ambiguous the smaller reading (10^6 bytes) is used, so a file we pass
+is never one the platform refuses for its size.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from cachalot_common.platforms.spec import (
     FieldError,
     Limits,
     MediaFacts,
+    MediaLimits,
     PlatformFields,
     PlatformSpec,
     SignIn,
@@ -36,6 +41,7 @@ __all__ = [
     "FieldError",
     "Limits",
     "MediaFacts",
+    "MediaLimits",
     "PlatformFields",
     "PlatformSpec",
     "SignIn",
@@ -46,15 +52,55 @@ __all__ = [
     "publishable",
 ]
 
+MB: Final = 1000**2
+
+INSTAGRAM_LIMITS: Final = Limits(
+    video=MediaLimits(  # Reels: every single video is a reel (§3.3)
+        types=frozenset({"video/mp4", "video/quicktime"}),
+        max_bytes=300 * MB,
+        min_duration_s=3,
+        max_duration_s=15 * 60,
+        min_frame_rate=23,
+        max_frame_rate=60,
+        max_width_px=1920,
+        min_aspect=0.01,
+        max_aspect=10,
+        codecs=frozenset({"h264", "hevc"}),
+    ),
+    image=MediaLimits(
+        types=frozenset({"image/jpeg"}), max_bytes=8 * MB, min_aspect=4 / 5, max_aspect=1.91
+    ),
+    source="shared/reference/platforms.md §3.3 (Reels ≤300 MB, 3 s–15 min, 9:16 recommended; "
+    "images JPEG only, ≤8 MB, 4:5–1.91:1; marked uncertain there). Checked with the search "
+    "tool: frame rate 23–60, width ≤1920 px and aspect 0.01:1–10:1 (help.circleboom.com, "
+    "ayrshare.com media guidelines, both citing Meta's reference); sources say 300 MB or 1 GB "
+    "for a reel: 300 MB kept. 9:16 is only recommended, so not enforced.",
+)
+TELEGRAM_LIMITS: Final = Limits(
+    video=MediaLimits(types=frozenset({"video/mp4"}), max_bytes=50 * MB),
+    image=MediaLimits(
+        types=frozenset({"image/jpeg", "image/png"}),
+        max_bytes=10 * MB,
+        max_sides_sum_px=10_000,
+        min_aspect=1 / 20,
+        max_aspect=20,
+    ),
+    source="shared/reference/platforms.md §5.2: sendVideo multipart ≤50 MB on the cloud Bot "
+    "API (2000 MB on a local Bot API server, which the publisher may allow), clients play "
+    "MP4 (other formats go as documents); sendPhoto ≤10 MB, width + height ≤10000, "
+    "ratio ≤20 (core.telegram.org/bots/api#sendphoto).",
+)
 REGISTRY: Final[Mapping[str, PlatformSpec]] = MappingProxyType(
     {
         spec.name: spec
         for spec in (
             tiktok.SPEC,
             youtube.SPEC,
-            PlatformSpec(name="instagram", label="Instagram"),
+            PlatformSpec(name="instagram", label="Instagram", limits=INSTAGRAM_LIMITS),
             vk.SPEC,
-            PlatformSpec(name="telegram", label="Telegram", sign_in="widget"),
+            PlatformSpec(
+                name="telegram", label="Telegram", sign_in="widget", limits=TELEGRAM_LIMITS
+            ),
         )
     }
 )

@@ -5,7 +5,8 @@ platform without naming it in their code: its label for people, whether it
 can be published to yet, the block a client fills in for a target on it
 (``targets[i].<name>`` in ``POST /api/v1/posts``, a pydantic model whose
 validators carry the platform's field limits), the limits that depend on the
-video rather than on the block (checked by :meth:`PlatformSpec.check`), how a
+file rather than on the block (:class:`Limits`, checked by
+:meth:`PlatformSpec.check` against the facts the queue's probe read), how a
 person signs in, the topic its publisher consumes and that publisher's
 service name. Limits come from ``shared/reference/platforms.md``.
 """
@@ -29,7 +30,12 @@ SignIn = Literal["oauth", "widget"]
 
 
 class MediaFacts(Protocol):
-    """What the checks read of a file: the queue's media row or a command's ``MediaRef``."""
+    """What the checks read of a file: the queue's media row or a command's ``MediaRef``.
+
+    The facts the probe reads (sizes in pixels, frames per second, FFmpeg's
+    codec name) are ``None`` for a file stored before probing; a limit on a
+    fact that is ``None`` is not checked.
+    """
 
     @property
     def size(self) -> int: ...
@@ -39,6 +45,18 @@ class MediaFacts(Protocol):
 
     @property
     def duration_sec(self) -> float | None: ...
+
+    @property
+    def width(self) -> int | None: ...
+
+    @property
+    def height(self) -> int | None: ...
+
+    @property
+    def frame_rate(self) -> float | None: ...
+
+    @property
+    def video_codec(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +80,12 @@ class Content:
 class FieldError:
     """One reason the options do not fit the video.
 
-    ``field`` is ``"media"`` when the video itself is at fault, ``"images"`` /
-    ``"images[i]"`` for a photo post's images, ``"article"`` / ``"article.<f>"``
-    for an article, ``"kind"`` when the platform cannot take this kind of post,
-    else the name of the option inside the platform's block (the caller
+    ``field`` is ``"media.<fact>"`` when the video does not fit the platform
+    (``media.frame_rate``, ``media.width``; the caller prefixes the target,
+    ``targets[0].media.frame_rate``), ``"images"`` or ``"images[i].<fact>"``
+    for a photo post's images, ``"article.cover.<fact>"`` / ``"article.<f>"``
+    for an article, ``"kind"`` when the platform cannot take this kind of
+    post, else the name of the option inside the platform's block (the caller
     prefixes it, e.g. ``targets[1].tiktok.video_cover_timestamp_ms``). ``type`` follows the
     problem document's ``errors[].type`` (``value_error``, ``missing``).
     """
@@ -90,10 +110,136 @@ Check = Callable[[BaseModel, Content], list[FieldError]]
 
 
 @dataclass(frozen=True, slots=True)
-class Limits:
-    """Limits that depend on the video, not on the block (units in the names)."""
+class MediaLimits:
+    """What one kind of file (a video, or an image) must be for a platform to take it.
 
+    Every field is optional (``None``: no limit known). Units are in the names;
+    ``*_aspect`` is width / height (9:16 is 0.5625); ``*_side_px`` holds for
+    both width and height; ``codecs`` are FFmpeg's names (``h264``, ``hevc``).
+    """
+
+    types: frozenset[str] | None = None
+    max_bytes: int | None = None
+    min_duration_s: float | None = None
     max_duration_s: float | None = None
+    min_frame_rate: float | None = None
+    max_frame_rate: float | None = None
+    min_side_px: int | None = None
+    max_side_px: int | None = None
+    max_width_px: int | None = None
+    max_sides_sum_px: int | None = None
+    min_aspect: float | None = None
+    max_aspect: float | None = None
+    codecs: frozenset[str] | None = None
+
+    def check(self, label: str, media: MediaFacts, noun: str = "video") -> list[FieldError]:
+        """Every way ``media`` breaks these limits, each naming ``media.<fact>`` and the
+        limit in words ("TikTok takes 23–60 frames per second; this video has 10")."""
+        errors: list[FieldError] = []
+
+        def refuse(fact: str, message: str) -> None:
+            errors.append(FieldError(f"media.{fact}", f"{label} {message}"))
+
+        if self.types is not None and media.content_type not in self.types:
+            taken = ", ".join(sorted(self.types))
+            refuse("content_type", f"takes {taken}; this {noun} is {media.content_type}")
+        if self.max_bytes is not None and media.size > self.max_bytes:
+            refuse(
+                "size",
+                f"takes at most {self.max_bytes} bytes; this {noun} is {media.size} bytes",
+            )
+        errors += self._check_duration(label, media.duration_sec, noun)
+        rate = media.frame_rate
+        if rate is not None and not _within(rate, self.min_frame_rate, self.max_frame_rate):
+            refuse(
+                "frame_rate",
+                f"takes {_range(self.min_frame_rate, self.max_frame_rate)} frames per second; "
+                f"this {noun} has {rate:g}",
+            )
+        codec = media.video_codec
+        if codec is not None and self.codecs is not None and codec not in self.codecs:
+            taken = ", ".join(sorted(self.codecs))
+            refuse("video_codec", f"takes {taken}; this {noun} is {codec}")
+        if media.width is not None and media.height is not None:
+            errors += self._check_size(label, media.width, media.height, noun)
+        return errors
+
+    def _check_duration(self, label: str, duration: float | None, noun: str) -> list[FieldError]:
+        if duration is None or _within(duration, self.min_duration_s, self.max_duration_s):
+            return []
+        if self.max_duration_s is not None and duration > self.max_duration_s:
+            message = f"accepts at most {self.max_duration_s:.0f} s through its API"
+        else:
+            message = f"needs at least {self.min_duration_s:g} s"
+        return [
+            FieldError("media.duration_sec", f"{label} {message}; this {noun} is {duration:.0f} s")
+        ]
+
+    def _check_size(self, label: str, width: int, height: int, noun: str) -> list[FieldError]:
+        errors: list[FieldError] = []
+        size = f"this {noun} is {width}×{height}"
+        for fact, side in (("width", width), ("height", height)):
+            if not _within(side, self.min_side_px, self.max_side_px):
+                limit = _range(self.min_side_px, self.max_side_px)
+                errors.append(
+                    FieldError(f"media.{fact}", f"{label} takes {limit} px on each side; {size}")
+                )
+        if self.max_width_px is not None and width > self.max_width_px:
+            errors.append(
+                FieldError(
+                    "media.width", f"{label} takes at most {self.max_width_px} px wide; {size}"
+                )
+            )
+        if self.max_sides_sum_px is not None and width + height > self.max_sides_sum_px:
+            errors.append(
+                FieldError(
+                    "media.width",
+                    f"{label} takes width plus height of at most {self.max_sides_sum_px} px; "
+                    f"{size}",
+                )
+            )
+        aspect = width / height
+        if not _within(aspect, self.min_aspect, self.max_aspect):
+            errors.append(
+                FieldError(
+                    "media.aspect_ratio",
+                    f"{label} takes width/height of {_range(self.min_aspect, self.max_aspect)}; "
+                    f"{size} ({aspect:.3g})",
+                )
+            )
+        return errors
+
+
+def _within(value: float, low: float | None, high: float | None) -> bool:
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
+def _range(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"{low:g}–{high:g}"
+    return f"at least {low:g}" if low is not None else f"at most {high:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Limits that depend on the file, not on the block: one set for videos, one for
+    images (photo posts); the file's content type says which applies."""
+
+    video: MediaLimits = MediaLimits()
+    image: MediaLimits = MediaLimits()
+    source: str = ""
+    """Where the numbers come from, and which of them are uncertain."""
+
+    @property
+    def max_duration_s(self) -> float | None:
+        """The longest video taken, in seconds (``None``: no limit known)."""
+        return self.video.max_duration_s
+
+    def check(self, label: str, media: MediaFacts) -> list[FieldError]:
+        """Every way ``media`` breaks the limits for its kind (see :meth:`MediaLimits.check`)."""
+        if media.content_type.startswith("image/"):
+            return self.image.check(label, media, "image")
+        return self.video.check(label, media, "video")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +291,8 @@ class PlatformSpec:
         """Every reason ``options`` (this platform's ``PublishPost.options``) cannot be
         published with ``content``; empty when they fit. Pure, no I/O.
 
+        First the file against :attr:`limits` (its duration, frame rate, size in
+        pixels, aspect, codec, bytes), then the platform's own ``checks``.
         Messages are for people and name the limit, e.g. "TikTok accepts at
         most 600 s through its API; this video is 754 s".
         """
@@ -156,16 +304,17 @@ class PlatformSpec:
                 )
             ]
         errors: list[FieldError] = []
-        longest = self.limits.max_duration_s
-        duration = content.video.duration_sec if content.video is not None else None
-        if longest is not None and duration is not None and duration > longest:
-            errors.append(
-                FieldError(
-                    "media",
-                    f"{self.label} accepts at most {longest:.0f} s through its API; "
-                    f"this video is {duration:.0f} s",
-                )
-            )
+        if content.video is not None:
+            errors += self.limits.check(self.label, content.video)
+        for index, image in enumerate(content.images):
+            errors += _renamed(self.limits.check(self.label, image), f"images[{index}]")
+        if content.cover is not None:
+            errors += _renamed(self.limits.check(self.label, content.cover), "article.cover")
         for check in self.checks:
             errors += check(options, content)
         return errors
+
+
+def _renamed(errors: list[FieldError], where: str) -> list[FieldError]:
+    """``media.<fact>`` errors of one image, named where the client wrote that image."""
+    return [FieldError(where + e.field.removeprefix("media"), e.message, e.type) for e in errors]

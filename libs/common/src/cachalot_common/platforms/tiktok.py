@@ -1,9 +1,12 @@
 """TikTok: Direct Post of a video (Content Posting API).
 
-Limits (shared/reference/platforms.md, TikTok "Media limits" and
-``post_info``): at most 600 s of video through the API (a creator may be
-held to less: ``max_video_post_duration_sec``, which the publisher reads);
-caption (``post_info.title``) at most 2200 UTF-16 code units.
+Limits (shared/reference/platforms.md §1.2, TikTok "Media limits" and
+``post_info``): MP4, WebM or MOV; H.264, H.265, VP8 or VP9; 23–60 frames per
+second; 360–4096 px on each side (both width and height: the reference says
+"each side", so a 320×240 video is refused); at most 600 s of video through
+the API (a creator may be held to less: ``max_video_post_duration_sec``,
+which the publisher reads); at most 4 GB (read as 4 GiB, the publisher's
+chunking limit); caption (``post_info.title``) at most 2200 UTF-16 code units.
 """
 
 from __future__ import annotations
@@ -17,12 +20,23 @@ from cachalot_common.platforms.spec import (
     Content,
     FieldError,
     Limits,
+    MediaLimits,
     PlatformFields,
     PlatformSpec,
 )
 
 TIKTOK_CAPTION_MAX_UTF16: Final = 2200
 TIKTOK_MAX_DURATION_S: Final = 600.0
+TIKTOK_VIDEO: Final = MediaLimits(
+    types=frozenset({"video/mp4", "video/webm", "video/quicktime"}),
+    max_bytes=4 * 1024**3,
+    max_duration_s=TIKTOK_MAX_DURATION_S,
+    min_frame_rate=23,
+    max_frame_rate=60,
+    min_side_px=360,
+    max_side_px=4096,
+    codecs=frozenset({"h264", "hevc", "vp8", "vp9"}),
+)
 
 
 def utf16_units(text: str) -> int:
@@ -79,6 +93,9 @@ SPEC: Final = PlatformSpec(
     name="tiktok",
     label="TikTok",
     fields=TikTokFields,
-    limits=Limits(max_duration_s=TIKTOK_MAX_DURATION_S),
+    limits=Limits(
+        video=TIKTOK_VIDEO,
+        source="shared/reference/platforms.md §1.2 Media limits (developers.tiktok.com)",
+    ),
     checks=(cover_within_video,),
 )

@@ -27,15 +27,29 @@ from cachalot_common.platforms.spec import (
     Content,
     FieldError,
     Limits,
+    MediaLimits,
     PlatformFields,
     PlatformSpec,
 )
 
+MB: Final = 1000**2
+
 VK_TEXT_MAX: Final = 16_384
 VK_ATTACHMENTS_MAX: Final = 10
-VK_PHOTO_MAX_BYTES: Final = 50 * 1024 * 1024
-VK_PHOTO_MAX_SIDES_SUM: Final = 14_000
-VK_PHOTO_MAX_RATIO: Final = 20.0
+VK_LIMITS: Final = Limits(
+    video=MediaLimits(types=frozenset({"video/mp4", "video/quicktime"})),
+    image=MediaLimits(
+        types=frozenset({"image/jpeg", "image/png"}),
+        max_bytes=50 * MB,
+        max_sides_sum_px=14_000,
+        min_aspect=1 / 20,
+        max_aspect=20,
+    ),
+    source="shared/reference/platforms.md §4.3 is silent on file limits; checked with the "
+    "search tool: dev.vk.com/api/upload/video-in-profile lists AVI, MP4, 3GP, MPEG, MOV, "
+    "MP3, FLV, WMV (no WebM) and no size; wall photos JPG/PNG/GIF, width + height "
+    "≤14000 px, ≤50 MB, aspect at least 1:20 (vk.com/dev upload_files). Video size unknown.",
+)
 
 
 class VKFields(PlatformFields):
@@ -94,37 +108,17 @@ def text_fits(options: object, content: Content) -> list[FieldError]:
     ]
 
 
-def photos_fit(options: object, content: Content) -> list[FieldError]:
-    """At most 10 attachments; each image within VK's wall photo limits."""
-    errors: list[FieldError] = []
-    images = list(content.images) + ([content.cover] if content.cover is not None else [])
-    if len(images) > VK_ATTACHMENTS_MAX:
-        errors.append(
-            FieldError(
-                "images",
-                f"VK takes at most {VK_ATTACHMENTS_MAX} images in one post; "
-                f"this one has {len(images)}",
-            )
+def attachments_fit(options: object, content: Content) -> list[FieldError]:
+    """At most 10 attachments in one wall post (each image's own limits are in VK_LIMITS)."""
+    count = len(content.images) + (1 if content.cover is not None else 0)
+    if count <= VK_ATTACHMENTS_MAX:
+        return []
+    return [
+        FieldError(
+            "images",
+            f"VK takes at most {VK_ATTACHMENTS_MAX} images in one post; this one has {count}",
         )
-    for index, image in enumerate(images):
-        where = "article.cover_media_id" if image is content.cover else f"images[{index}]"
-        if image.size > VK_PHOTO_MAX_BYTES:
-            errors.append(FieldError(where, "VK takes wall photos of at most 50 MB"))
-        width, height = getattr(image, "width", None), getattr(image, "height", None)
-        if width and height:
-            if width + height > VK_PHOTO_MAX_SIDES_SUM:
-                errors.append(
-                    FieldError(
-                        where,
-                        f"VK takes wall photos whose width + height is at most "
-                        f"{VK_PHOTO_MAX_SIDES_SUM} px; this is {width + height}",
-                    )
-                )
-            if max(width, height) / min(width, height) > VK_PHOTO_MAX_RATIO:
-                errors.append(
-                    FieldError(where, "VK takes wall photos whose sides are at most 1:20 apart")
-                )
-    return errors
+    ]
 
 
 SPEC: Final = PlatformSpec(
@@ -132,6 +126,6 @@ SPEC: Final = PlatformSpec(
     label="VK",
     kinds=frozenset({"video", "photo", "article"}),
     fields=VKFields,
-    limits=Limits(),
-    checks=(text_fits, photos_fit),
+    limits=VK_LIMITS,
+    checks=(text_fits, attachments_fit),
 )

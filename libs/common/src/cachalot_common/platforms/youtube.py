@@ -4,6 +4,10 @@ Limits (shared/reference/platforms.md, YouTube): title 1–100 characters
 without ``<``/``>``; description at most 5000 bytes without ``<``/``>``;
 tags at most 500 characters in total, counted YouTube's way
 (:func:`youtube_tags_length`). A title is required, so the block is too.
+The file: at most 256 GB (§2.2, read as 256 GiB), any video type; the
+reference documents no frame rate, size or duration limit for the API (the
+15-minute cap on unverified channels is YouTube's, not the API's, and is not
+checked here).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import Final, Literal
 from pydantic import Field, field_validator
 
 from cachalot_common.events import YouTubeOptions
-from cachalot_common.platforms.spec import PlatformFields, PlatformSpec
+from cachalot_common.platforms.spec import Limits, MediaLimits, PlatformFields, PlatformSpec
 
 YOUTUBE_TITLE_MAX: Final = 100
 YOUTUBE_DESCRIPTION_MAX_BYTES: Final = 5000
@@ -82,4 +86,12 @@ class YouTubeFields(PlatformFields):
         return YouTubeOptions(**self.model_dump())
 
 
-SPEC: Final = PlatformSpec(name="youtube", label="YouTube", fields=YouTubeFields)
+SPEC: Final = PlatformSpec(
+    name="youtube",
+    label="YouTube",
+    fields=YouTubeFields,
+    limits=Limits(
+        video=MediaLimits(max_bytes=256 * 1024**3),
+        source="shared/reference/platforms.md §2.2 (videos.insert: max file 256 GB)",
+    ),
+)

@@ -1,0 +1,192 @@
+"""What a stored upload holds, read with FFmpeg's demuxers and decoders (PyAV).
+
+The sniffer (:mod:`cachalot_queue.sniff`) names the container from the first
+bytes; this module opens the complete file with *that* demuxer only (never
+FFmpeg's format guessing, so a playlist or another exotic format cannot be
+slipped in) and reads the facts the platforms' limits are checked against:
+
+- a video needs a video stream (cover art attached to an audio file does not
+  count) whose first frame decodes; its codec, width and height (pixels),
+  average frame rate (frames per second), duration (seconds, the container's
+  or else the stream's) and the audio codec, if there is an audio stream;
+- an image (JPEG, PNG) needs one picture that decodes; its width and height.
+
+Only the first frame is decoded: enough to know the stream is what it says,
+cheap for a 4 GB file. No picture over :data:`MAX_PIXELS` is ever decoded
+(FFmpeg's ``max_pixels`` on the demuxer's probing and on our decoder), and an
+image's size is read from its own header (PNG ``IHDR``, JPEG ``SOFn``) before
+FFmpeg sees it, so a small file that declares a huge picture is refused
+with its size named and without allocating it.
+
+:class:`Unusable` carries a reason a person can act on ("the file has no
+video stream"); the API answers it with 422 naming ``file``.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Final, Literal
+
+import av
+import av.container
+import av.error
+import av.stream
+
+from cachalot_queue.sniff import MediaType
+
+MAX_SIDE_PX: Final = 16384
+"""Refuse larger pictures before decoding (no platform takes more than 4096 px a side)."""
+MAX_PIXELS: Final = 36_000_000
+"""Refuse pictures of more pixels before decoding (8K video is 33.2 million; 4 bytes each)."""
+_LIMITS: Final = {"max_pixels": str(MAX_PIXELS)}
+MAX_PACKETS: Final = 5000
+"""Packets (of every stream) read looking for the first frame: a file that declares a video
+stream but carries none is not read to its end (demuxing goes in time order, so a real video's
+first frame comes within its first few packets)."""
+
+MediaKind = Literal["video", "image"]
+
+_DEMUXERS: Final[dict[MediaType, str]] = {
+    "video/mp4": "mov",
+    "video/quicktime": "mov",
+    "video/webm": "matroska",
+    "image/jpeg": "jpeg_pipe",
+    "image/png": "png_pipe",
+}
+_IMAGE_CODECS: Final[dict[MediaType, str]] = {"image/jpeg": "mjpeg", "image/png": "png"}
+_JPEG_SOF: Final = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # not DHT, JPG, DAC
+
+
+class Unusable(Exception):
+    """The file is of a type we take but cannot be used: ``reason`` says why, for people."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Probed:
+    """The facts of one stored file (units in the names; pixels for sizes)."""
+
+    kind: MediaKind
+    width: int
+    height: int
+    duration_sec: float | None = None
+    frame_rate: float | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+
+
+def probe(path: Path, content_type: MediaType) -> Probed:
+    """Open ``path`` as ``content_type`` (what :func:`~cachalot_queue.sniff.sniff` said) and
+    read its facts. Blocking (file reads and decoding): run it in a thread.
+
+    Raises :class:`Unusable` for a file without a video stream, without a
+    decodable first frame or picture, or with a frame larger than
+    :data:`MAX_SIDE_PX` on a side.
+    """
+    noun = "image" if content_type in _IMAGE_CODECS else "video"
+    demuxer = _DEMUXERS[content_type]
+    try:
+        with open(path, "rb") as file:
+            if noun == "image":
+                _refuse_size(*_header_size(file, content_type), "image")
+                file.seek(0)
+            with av.open(file, "r", format=demuxer, options=_LIMITS) as box:
+                return _image(box, content_type) if noun == "image" else _video(box)
+    except av.error.FFmpegError as error:
+        raise Unusable(f"the {noun} cannot be read: {_plain(error)}") from error
+
+
+def _video(box: av.container.InputContainer) -> Probed:
+    streams = [
+        s for s in box.streams.video if not s.disposition & av.stream.Disposition.attached_pic
+    ]
+    if not streams:
+        raise Unusable("the file has no video stream (an audio-only file is not a video)")
+    video = streams[0]
+    width, height = video.codec_context.width, video.codec_context.height
+    _refuse_size(width, height, "video")
+    frame_rate = video.average_rate or video.guessed_rate
+    duration = None
+    if box.duration is not None and box.duration > 0:
+        duration = box.duration / av.time_base
+    elif video.duration and video.time_base:
+        duration = float(video.duration * video.time_base)
+    _first_frame(box, video, "video")
+    audio = box.streams.audio[0].codec_context.name if box.streams.audio else None
+    return Probed(
+        kind="video",
+        width=width,
+        height=height,
+        duration_sec=round(duration, 3) if duration is not None else None,
+        frame_rate=round(float(frame_rate), 3) if frame_rate else None,
+        video_codec=video.codec_context.name,
+        audio_codec=audio,
+    )
+
+
+def _image(box: av.container.InputContainer, content_type: MediaType) -> Probed:
+    pictures = list(box.streams.video)
+    if len(pictures) != 1 or pictures[0].codec_context.name != _IMAGE_CODECS[content_type]:
+        raise Unusable("the image holds no picture")
+    frame = _first_frame(box, pictures[0], "image")
+    return Probed(kind="image", width=frame.width, height=frame.height)
+
+
+def _refuse_size(width: int, height: int, noun: str) -> None:
+    if width <= 0 or height <= 0:
+        raise Unusable(f"the {noun} does not say how large its picture is")
+    if width > MAX_SIDE_PX or height > MAX_SIDE_PX or width * height > MAX_PIXELS:
+        raise Unusable(
+            f"the {noun} is {width}×{height} pixels; at most {MAX_SIDE_PX} on a side and "
+            f"{MAX_PIXELS // 1_000_000} million in all are taken"
+        )
+
+
+def _first_frame(
+    box: av.container.InputContainer, stream: av.video.stream.VideoStream, noun: str
+) -> av.VideoFrame:
+    stream.codec_context.options = dict(_LIMITS)
+    stream.codec_context.thread_count = 1
+    for count, packet in enumerate(box.demux()):
+        if count >= MAX_PACKETS:
+            break
+        if packet.stream is not stream:
+            continue
+        for frame in packet.decode():  # the last, empty packet flushes the decoder
+            if isinstance(frame, av.VideoFrame):
+                return frame
+    raise Unusable(f"no frame of the {noun} could be decoded")
+
+
+def _header_size(file: BinaryIO, content_type: MediaType) -> tuple[int, int]:
+    """(width, height) from a PNG's ``IHDR`` or a JPEG's first ``SOFn``; (0, 0) if not found."""
+    if content_type == "image/png":
+        head = file.read(24)
+        if len(head) == 24 and head[12:16] == b"IHDR":
+            width, height = struct.unpack(">II", head[16:24])
+            return int(width), int(height)
+        return 0, 0
+    file.seek(2)  # after SOI
+    for _ in range(10_000):
+        marker = file.read(4)
+        if len(marker) < 4 or marker[0] != 0xFF:
+            return 0, 0
+        kind, length = marker[1], struct.unpack(">H", marker[2:])[0]
+        if kind in _JPEG_SOF:
+            body = file.read(5)
+            if len(body) < 5:
+                return 0, 0
+            height, width = struct.unpack(">HH", body[1:5])
+            return int(width), int(height)
+        file.seek(length - 2, 1)
+    return 0, 0
+
+
+def _plain(error: av.error.FFmpegError) -> str:
+    """FFmpeg's message without the file name PyAV appends (it is our temporary path)."""
+    return str(error.strerror or "unreadable data").rstrip(".").lower()
