@@ -171,29 +171,42 @@ async def test_an_external_relay_publishes_and_a_second_one_waits_its_turn(
 async def test_the_relay_never_publishes_what_the_writer_has_not_marked_durable(
     tmp_path, kafka_bootstrap, topic_events
 ):
-    """Bytes in the log file beyond the mark (written, not yet fsynced) stay unpublished."""
+    """Bytes in the log file beyond the mark (written, not yet fsynced) stay unpublished.
+
+    A durable line comes first: once it is on the topic and the relay's cursor has
+    reached the mark, the relay has read up to the mark and stopped there; a relay that
+    ignored the mark would have published the next line in the same pass and moved its
+    cursor past it (absence shown by the relay's own progress, not by a sleep).
+    """
     from cachalot_contact.chain import Link, make_line
+    from cachalot_contact.cursor import CursorFile
     from cachalot_contact.mark import MarkWriter, mark_path
 
     log_dir = tmp_path / "contact"
     log_dir.mkdir()
     log_path = log_dir / "contact.log.jsonl"
-    event = {
-        "event_id": "00000000-0000-4000-8000-00000000000a",
-        "occurred_at": "2026-01-01T00:00:00Z",
-        "type": "contact.submitted",
-        "name": "Not yet durable",
-        "contact": "@someone",
-        "contact_kind": "telegram",
-        "category": "other",
-        "message": "hi",
-        "ip": None,
-        "user_agent": None,
-    }
-    line, _ = make_line(event, Link())
-    log_path.write_bytes(line)
+
+    def event(n: int, name: str) -> dict[str, object]:
+        return {
+            "event_id": f"00000000-0000-4000-8000-{n:012d}",
+            "occurred_at": "2026-01-01T00:00:00Z",
+            "type": "contact.submitted",
+            "name": name,
+            "contact": "@someone",
+            "contact_kind": "telegram",
+            "category": "other",
+            "message": "hi",
+            "ip": None,
+            "user_agent": None,
+        }
+
+    durable, pending = event(10, "Durable"), event(11, "Not yet durable")
+    first, link = make_line(durable, Link())
+    second, _ = make_line(pending, link)
+    log_path.write_bytes(first + second)
     mark = MarkWriter(mark_path(log_path))
-    mark.write(0)  # the writer has made nothing durable yet
+    mark.write(len(first))  # the writer has made only the first line durable
+    cursor = CursorFile(log_dir / "relay.cursor")
     env = {**os.environ, **environment(tmp_path, kafka_bootstrap)}
     relay = subprocess.Popen(
         [sys.executable, "-m", "cachalot_contact", "relay"],
@@ -202,11 +215,16 @@ async def test_the_relay_never_publishes_what_the_writer_has_not_marked_durable(
         stderr=subprocess.DEVNULL,
     )
     try:
-        await asyncio.sleep(3.0)
-        assert event["event_id"] not in {str(e.event_id) for e in await topic_events()}
-        mark.write(len(line))  # the fsync happened
         async with asyncio.timeout(30):
-            while event["event_id"] not in {str(e.event_id) for e in await topic_events()}:
+            while durable["event_id"] not in {str(e.event_id) for e in await topic_events()}:
+                await asyncio.sleep(0.1)
+            while cursor.load().offset < len(first):
+                await asyncio.sleep(0.05)
+        assert cursor.load().offset == len(first), "the relay read past the mark"
+        assert pending["event_id"] not in {str(e.event_id) for e in await topic_events()}
+        mark.write(len(first) + len(second))  # the fsync happened
+        async with asyncio.timeout(30):
+            while pending["event_id"] not in {str(e.event_id) for e in await topic_events()}:
                 await asyncio.sleep(0.2)
     finally:
         terminate(relay, timeout=15)
