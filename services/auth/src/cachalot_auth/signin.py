@@ -62,6 +62,7 @@ from cachalot_auth.providers.base import (
 from cachalot_auth.providers.telegram import verify_widget
 from cachalot_common import platforms
 from cachalot_common.sessions import Session, issue_session
+from cachalot_common.text import truncate
 from cachalot_common.untrusted import same_secret
 
 logger = logging.getLogger(__name__)
@@ -192,7 +193,7 @@ class SignInService:
         await self._consume(attempt)
         if params.get("error"):
             reason = params["error"] if params["error"] == "access_denied" else "sign_in_failed"
-            raise SignInFailed(reason, detail=params["error"][:64])
+            raise SignInFailed(reason, detail=truncate(params["error"], 64))
         if platforms.get(platform).sign_in == "widget":
             return await self._finish_telegram(params, attempt, current)
         provider = self._providers[platform]

@@ -27,6 +27,7 @@ from cachalot_common.events import (
     PostStatusChanged,
 )
 from cachalot_common.kafka import encode, send_to_dlq
+from cachalot_common.text import truncate
 from cachalot_notifier import messages
 from cachalot_notifier.dedupe import NotificationKey
 from cachalot_notifier.formatting import Span
@@ -51,7 +52,7 @@ def register_handlers(
             key=key.encode(),
             headers={
                 "content-type": "application/json",
-                "x-dlq-reason": f"undeliverable: {error}"[:300],
+                "x-dlq-reason": truncate(f"undeliverable: {error}", 300),
                 "x-dlq-source-topic": topic,
             },
         )
@@ -125,4 +126,4 @@ def _reason(error: ValidationError) -> str:
     if first is None:
         return "undecodable message"
     where = ".".join(str(part) for part in first["loc"]) or "body"
-    return f"undecodable message: {where}: {first['msg']}"[:300]
+    return truncate(f"undecodable message: {where}: {first['msg']}", 300)

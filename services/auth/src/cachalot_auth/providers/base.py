@@ -25,6 +25,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from cachalot_common.text import truncate
+
 T = TypeVar("T")
 
 
@@ -169,9 +171,9 @@ def oauth_json(response: httpx.Response) -> dict[str, Any]:
     error = body.get("error")
     if isinstance(error, dict):  # Graph-style {"error": {"message", "type", "code"}}
         code = "invalid_grant" if error.get("code") in (190, "190") else "invalid_request"
-        raise PlatformOAuthError(code, str(error.get("message", ""))[:200])
+        raise PlatformOAuthError(code, truncate(str(error.get("message", "")), 200))
     if error:
-        raise PlatformOAuthError(str(error), str(body.get("error_description", ""))[:200])
+        raise PlatformOAuthError(str(error), truncate(str(body.get("error_description", "")), 200))
     if response.status_code >= 400:
         raise PlatformOAuthError("invalid_request", f"HTTP {response.status_code}")
     return body

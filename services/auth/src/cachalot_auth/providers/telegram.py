@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import httpx
 
 from cachalot_auth.providers.base import HttpCaller, PlatformOAuthError
+from cachalot_common.text import truncate
 from cachalot_common.untrusted import same_secret
 
 WIDGET_FIELDS = ("id", "first_name", "last_name", "username", "photo_url", "auth_date")
@@ -89,7 +90,7 @@ class BotApi:
                 body = {}
             if not isinstance(body, dict) or not body.get("ok"):
                 description = str(body.get("description", "")) if isinstance(body, dict) else ""
-                raise PlatformOAuthError("telegram_error", description[:200])
+                raise PlatformOAuthError("telegram_error", truncate(description, 200))
             return body.get("result")
 
         url = f"{self._base}/{method}"
