@@ -123,7 +123,7 @@ async def test_telegram_widget_data_with_a_bad_hash_or_stale_date_is_refused(
     assert query_of(landed)["reason"] == "invalid_signature"
 
 
-async def test_telegram_widget_data_with_a_field_we_do_not_know_signs_in_and_a_tampered_one_does_not(
+async def test_telegram_data_with_a_field_we_do_not_know_signs_in_and_a_tampered_one_does_not(
     auth, fresh_sandbox, query_of
 ):
     async def landing(change: dict[str, str]) -> httpx.Response:
