@@ -108,8 +108,19 @@ class Provider(Protocol):
     (Instagram's 60-day token): the background refresher renews it before it expires."""
 
     def authorize_url(
-        self, *, state: str, pkce: Pkce | None, redirect_uri: str, reconsent: bool
-    ) -> str: ...
+        self,
+        *,
+        state: str,
+        pkce: Pkce | None,
+        redirect_uri: str,
+        reconsent: bool,
+        login_hint: str | None = None,
+    ) -> str:
+        """The consent page URL. ``reconsent``: ask the person to consent again, so a
+        platform that issues a refresh token only on consent (Google) issues one;
+        ``login_hint``: the platform user id the person signed in with last time,
+        so the repeat lands on the same account (platforms without one ignore both)."""
+        ...
 
     async def exchange(
         self, *, code: str, pkce: Pkce | None, redirect_uri: str, params: Mapping[str, str]
