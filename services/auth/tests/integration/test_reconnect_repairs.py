@@ -186,3 +186,30 @@ async def test_a_platform_that_sends_no_refresh_token_even_after_consent_is_not_
         assert query_of(landed)["auth_error"] == "sign_in_failed"
         assert query_of(landed)["reason"] == "no_refresh_token"
         assert (await browser.get("/api/v1/accounts")).status_code == 401  # never signed in
+
+
+async def test_an_instagram_token_the_platform_declared_dead_is_dropped_and_a_reconnect_repairs(
+    auth, sign_in, consent, lease_client, fresh_sandbox
+):
+    # Instagram has no refresh token: its long-lived access token renews itself.
+    await sandbox_post(fresh_sandbox, "instagram", "config", {"min_refresh_age_s": 0})
+    async with auth.browser() as browser:
+        await sign_in(browser, "instagram")
+        await consent(browser)
+        [account] = (await browser.get("/api/v1/accounts")).json()
+    account_id = account["id"]
+    await sandbox_post(fresh_sandbox, "instagram", f"users/{account['platform_user_id']}/revoke")
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(LeaseReauthRequired):
+            await lease_client(auth, http).lease(
+                uuid.UUID(account_id), post_id=uuid.uuid4(), force_refresh=True
+            )
+    async with auth.app.state.factory() as db:
+        held = (await db.scalars(select(Token).where(Token.account_id == account_id))).all()
+    assert held == []  # the dead token is not kept
+    async with auth.browser() as browser:
+        landed = await sign_in(browser, "instagram")
+        assert landed.headers["location"] == "/?connected=instagram"
+        [account] = (await browser.get("/api/v1/accounts")).json()
+    assert account["status"] == "ok"
+    await lease_works(auth, lease_client, account_id, force=True)
