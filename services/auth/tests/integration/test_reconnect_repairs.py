@@ -93,6 +93,18 @@ async def test_a_dead_refresh_token_is_dropped_and_a_reconnect_brings_one_that_k
 async def test_the_issue_reconnect_while_signed_in_asks_google_for_consent_again(
     auth, sign_in, consent, lease_client, expire, fresh_sandbox
 ):
+    await issue_scenario(auth, sign_in, consent, lease_client, expire, fresh_sandbox)
+
+
+async def test_the_issue_reconnect_repairs_the_account_on_postgresql(
+    auth_pg, sign_in, consent, lease_client, expire, fresh_sandbox
+):
+    await issue_scenario(auth_pg, sign_in, consent, lease_client, expire, fresh_sandbox)
+
+
+async def issue_scenario(
+    auth: Any, sign_in: Any, consent: Any, lease_client: Any, expire: Any, fresh_sandbox: Any
+) -> None:
     async with auth.browser() as browser:
         await sign_in(browser, "youtube", user=ALICE)
         await consent(browser)
