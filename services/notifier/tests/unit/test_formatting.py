@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cachalot_common.events import ContactSubmitted, NotifyRequested
+from cachalot_common.text import clusters
 from cachalot_notifier import messages
 from cachalot_notifier.formatting import (
     TELEGRAM_TEXT_LIMIT,
@@ -209,3 +210,19 @@ def test_a_long_field_is_capped_between_whole_characters():
     assert shown_subject.endswith("…\n")
     assert _whole(shown_subject.removeprefix("x").removesuffix("…\n"), KEYCAP)
     assert utf16_len(shown_subject) <= 301  # 300 and the line break
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pieces=st.lists(
+        st.one_of(st.sampled_from(sorted(CLUSTERS.values())), st.text(max_size=5)), max_size=40
+    ),
+    limit=st.integers(min_value=60, max_value=200),
+)
+def test_fit_always_keeps_whole_clusters_of_the_typed_text_within_the_limit(pieces, limit):
+    typed = "".join(pieces)
+    spans = fit([Span("head\n", "bold"), Span(typed, truncatable=True)], limit=limit)
+    assert utf16_len(shown_text(spans)) <= limit
+    kept = spans[1].text
+    assert typed.startswith(kept)
+    assert len(kept) in {len("".join(clusters(typed)[:n])) for n in range(len(typed) + 1)}
