@@ -120,6 +120,31 @@ async def test_a_repeat_consent_without_prompt_consent_returns_no_refresh_token(
     assert forced["refresh_token"]
 
 
+async def test_expired_refresh_tokens_die_while_google_still_remembers_the_consent(api):
+    alice = "108000000000000000001"
+    first = await signed_in(api)
+
+    died = await api.post(f"/sandbox/oauth/google/users/{alice}/expire-refresh-tokens")
+    dead = await refresh(api, first["refresh_token"])
+    again = await signed_in(api)  # the consent is remembered: no prompt, no refresh token
+    forced = await signed_in(api, prompt="consent")
+
+    assert died.json() == {"expired_refresh_tokens": 1}
+    assert dead.status_code == 400
+    assert dead.json()["error"] == "invalid_grant"
+    assert "refresh_token" not in again
+    assert (await refresh(api, forced["refresh_token"])).status_code == 200
+
+
+async def test_login_hint_picks_the_user_by_email_or_by_sub(api):
+    bob = "108000000000000000002"
+    by_sub = await signed_in(api, login_hint=bob)
+    by_email = await signed_in(api, login_hint="bob@sandbox.example")
+
+    for tokens in (by_sub, by_email):
+        assert jwt.decode(tokens["id_token"], options={"verify_signature": False})["sub"] == bob
+
+
 async def test_online_access_never_returns_a_refresh_token(api):
     tokens = await signed_in(api, access_type="online")
 

@@ -112,6 +112,21 @@ async def test_login_data_can_be_made_stale_for_freshness_tests(api):
     assert verifies({k: str(v) for k, v in data.items()})
 
 
+async def test_login_data_can_carry_and_sign_fields_telegram_may_add(api):
+    data = (
+        await api.get(
+            "/sandbox/telegram/login-data",
+            params={"id": 42, "extra": ["allows_write_to_pm=true", "x_new=a=b"]},
+        )
+    ).json()
+    refused = await api.get("/sandbox/telegram/login-data", params={"id": 42, "extra": "hash=1"})
+
+    assert (data["allows_write_to_pm"], data["x_new"]) == ("true", "a=b")
+    assert verifies({k: str(v) for k, v in data.items()})
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "extra"
+
+
 async def test_a_relative_return_to_is_a_problem_naming_the_field(api):
     response = await api.get("/sandbox/telegram/login", params={"return_to": "/dashboard"})
 

@@ -25,6 +25,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from pydantic import BaseModel, ValidationError
 
 from cachalot_common.settings import KafkaSettings
+from cachalot_common.text import truncate
 from cachalot_common.topics import dlq
 
 logger = logging.getLogger(__name__)
@@ -184,4 +185,4 @@ def describe_validation_error(error: ValidationError) -> str:
     if not errors:
         return "undecodable message"
     loc = ".".join(str(p) for p in errors[0]["loc"]) or "body"
-    return f"undecodable message: {loc}: {errors[0]['msg']}"[:300]
+    return truncate(f"undecodable message: {loc}: {errors[0]['msg']}", 300)

@@ -35,6 +35,8 @@ class Attempt:
     state: str
     verifier: str | None
     next_path: str
+    reconsented: bool = False
+    """This attempt is the repeat, with consent, of one that brought no refresh token."""
 
     def __repr__(self) -> str:
         return f"Attempt(platform={self.platform}, next={self.next_path}, state=***)"
@@ -72,6 +74,7 @@ class AttemptSigner:
                 "s": attempt.state,
                 "v": attempt.verifier,
                 "n": attempt.next_path,
+                "r": attempt.reconsented,
             }
         )
 
@@ -91,4 +94,5 @@ class AttemptSigner:
             state=str(data["s"]),
             verifier=data.get("v"),
             next_path=safe_next(data.get("n")),
+            reconsented=data.get("r") is True,
         )

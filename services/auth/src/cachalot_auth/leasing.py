@@ -14,7 +14,9 @@ Under the lock the token is read again: if someone refreshed it meanwhile
 it is used as is, so 50 concurrent leases cause one refresh. The new access
 token and the rotated refresh token are written in one transaction. Network
 errors and 5xx are retried (in the provider) and never disconnect;
-``invalid_grant`` marks the account ``reauth_required`` and emits the event.
+``invalid_grant`` marks the account ``reauth_required``, deletes the dead
+refresh token (and a self-renewing platform's dead access token) and emits
+the event, so the reconnect asks for consent and gets a new one.
 
 Before anything is opened, the lease is bound (issue 8 item 3: tokens serve
 only content the client queued): the caller must be the publisher of the
@@ -37,7 +39,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cachalot_auth.attempts import AttemptLedger
@@ -261,6 +263,17 @@ class TokenKeeper:
                             f"{snap.account.platform} refused the refresh: {error.code}"
                         ) from None
                     dead = error
+                    # The platform says the grant is dead: what we hold of it can never
+                    # work again, and holding it would make a reconnect skip the consent
+                    # that brings a new one (issue 11, item 4).
+                    await db.execute(
+                        delete(Token).where(
+                            Token.account_id == account_id,
+                            Token.kind.in_(
+                                ("refresh", "access") if provider.self_renewing else ("refresh",)
+                            ),
+                        )
+                    )
                     snap.account.status = "reauth_required"
                     snap.account.status_reason = (
                         f"{snap.account.platform} no longer accepts our access ({error.code}); "

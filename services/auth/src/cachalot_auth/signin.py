@@ -62,6 +62,7 @@ from cachalot_auth.providers.base import (
 from cachalot_auth.providers.telegram import verify_widget
 from cachalot_common import platforms
 from cachalot_common.sessions import Session, issue_session
+from cachalot_common.text import truncate
 from cachalot_common.untrusted import same_secret
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,17 @@ class SignInFailed(Exception):
         self.code = code
         self.detail = detail
         self.missing = missing or []
+
+
+class ConsentAgain(Exception):
+    """Send the browser to ``url`` (the platform's consent page, asking again) with the
+    new attempt's binding cookie ``binding``: the first exchange brought no refresh
+    token for an account that has no usable one (issue 11, item 4)."""
+
+    def __init__(self, url: str, binding: str) -> None:
+        super().__init__("consent again")
+        self.url = url
+        self.binding = binding
 
 
 @dataclass(slots=True)
@@ -124,7 +136,32 @@ class SignInService:
     async def start(
         self, platform: str, *, current: Session | None, next_path: str
     ) -> tuple[str | None, str, str]:
-        """The consent URL (None for Telegram's widget), the binding cookie value, the state."""
+        """The consent URL (None for Telegram's widget), the binding cookie value, the state.
+
+        Consent is asked for again (``prompt=consent`` at Google) unless every
+        account of the signed-in client on this platform holds a usable refresh
+        token (:meth:`_all_hold_refresh`): the account about to be chosen is not
+        known yet, so a person reconnecting a broken account, or connecting one
+        more, is asked; if the platform still sends no refresh token for an account
+        that has none, :meth:`finish` repeats the attempt with consent.
+        """
+        provider = self._providers.get(platform)
+        reconsent = True
+        if provider is not None and current is not None:
+            async with self._factory() as db:
+                reconsent = not await self._all_hold_refresh(db, current.client_id, platform)
+        return await self._begin(platform, next_path=next_path, reconsent=reconsent)
+
+    async def _begin(
+        self,
+        platform: str,
+        *,
+        next_path: str,
+        reconsent: bool,
+        login_hint: str | None = None,
+        reconsented: bool = False,
+    ) -> tuple[str | None, str, str]:
+        """Record a new single-use attempt; its consent URL, binding cookie value and state."""
         state = generate_token(43)
         pkce: Pkce | None = None
         provider = self._providers.get(platform)
@@ -136,17 +173,12 @@ class SignInService:
                 delete(OAuthAttempt).where(OAuthAttempt.created_at < utcnow() - timedelta(days=1))
             )
             db.add(OAuthAttempt(state_hash=state_hash(state), platform=platform))
-            # ask for consent again only when we hold no refresh token of this client on
-            # this platform: Google re-issues one only on consent (providers that always
-            # issue one ignore the flag)
-            reconsent = True
-            if provider is not None and current is not None:
-                reconsent = not await self._holds_refresh_token(db, current.client_id, platform)
         attempt = Attempt(
             platform=platform,
             state=state,
             verifier=pkce.verifier if pkce else None,
             next_path=next_path,
+            reconsented=reconsented,
         )
         url = None
         if provider is not None:
@@ -155,22 +187,43 @@ class SignInService:
                 pkce=pkce,
                 redirect_uri=self._callback_url(platform),
                 reconsent=reconsent,
+                login_hint=login_hint,
             )
         return url, self._signer.dump(attempt), state
 
-    async def _holds_refresh_token(
+    async def _all_hold_refresh(
         self, db: AsyncSession, client_id: uuid.UUID, platform: str
     ) -> bool:
-        found = await db.scalar(
-            select(Token.account_id)
-            .join(Account, Account.id == Token.account_id)
-            .where(
-                Account.client_id == str(client_id),
-                Account.platform == platform,
-                Token.kind == "refresh",
+        """True when the client holds accounts on ``platform`` and each is ``ok`` with a
+        refresh token (a dead one is deleted when the platform says so, see leasing)."""
+        rows = (
+            await db.execute(
+                select(Account.status, Token.account_id)
+                .outerjoin(Token, (Token.account_id == Account.id) & (Token.kind == "refresh"))
+                .where(
+                    Account.client_id == str(client_id),
+                    Account.platform == platform,
+                    Account.status.in_(HELD_STATUSES),
+                )
             )
-            .limit(1)
-        )
+        ).all()
+        return bool(rows) and all(status == "ok" and held for status, held in rows)
+
+    async def _has_usable_refresh(self, platform: str, platform_user_id: str) -> bool:
+        """True when the account is ``ok`` and holds a refresh token: a reconnect that
+        brings none keeps it. An account in ``reauth_required`` (its grant may be dead)
+        or given up (``revoked``: its tokens go when it is taken again) needs a new one."""
+        async with self._factory() as db:
+            found = await db.scalar(
+                select(Token.account_id)
+                .join(Account, Account.id == Token.account_id)
+                .where(
+                    Account.platform == platform,
+                    Account.platform_user_id == platform_user_id,
+                    Account.status == "ok",
+                    Token.kind == "refresh",
+                )
+            )
         return found is not None
 
     # --- finish ----------------------------------------------------------------------
@@ -192,7 +245,7 @@ class SignInService:
         await self._consume(attempt)
         if params.get("error"):
             reason = params["error"] if params["error"] == "access_denied" else "sign_in_failed"
-            raise SignInFailed(reason, detail=params["error"][:64])
+            raise SignInFailed(reason, detail=truncate(params["error"], 64))
         if platforms.get(platform).sign_in == "widget":
             return await self._finish_telegram(params, attempt, current)
         provider = self._providers[platform]
@@ -213,6 +266,12 @@ class SignInService:
             raise SignInFailed("sign_in_failed", detail=error.code) from None
         except PlatformUnavailable:
             raise SignInFailed("platform_unavailable") from None
+        if (
+            not provider.self_renewing
+            and not tokens.refresh_token
+            and not await self._has_usable_refresh(platform, identity.platform_user_id)
+        ):
+            await self._consent_again(platform, identity, attempt)
         granted = (
             list(tokens.scopes) if tokens.scopes is not None else list(provider.required_scopes)
         )
@@ -227,6 +286,26 @@ class SignInService:
             current,
             device_id=tokens.extra.get("device_id"),
         )
+
+    async def _consent_again(self, platform: str, identity: Identity, attempt: Attempt) -> None:
+        """The platform sent no refresh token for an account that has no usable one
+        (Google sends one only on the first consent or with ``prompt=consent``):
+        raise :class:`ConsentAgain` to repeat the attempt asking for consent, for
+        the same platform user; a repeat that still brings none fails
+        (``no_refresh_token``) rather than connect an account that dies in an hour."""
+        if attempt.reconsented:
+            logger.warning("%s sent no refresh token even after consent", platform)
+            raise SignInFailed("sign_in_failed", detail="no_refresh_token")
+        logger.info("%s sent no refresh token: asking for consent again", platform)
+        url, binding, _ = await self._begin(
+            platform,
+            next_path=attempt.next_path,
+            reconsent=True,
+            login_hint=identity.platform_user_id,
+            reconsented=True,
+        )
+        assert url is not None  # only OAuth platforms get here
+        raise ConsentAgain(url, binding)
 
     async def _consume(self, attempt: Attempt) -> None:
         async with self._factory() as db, db.begin():

@@ -123,6 +123,28 @@ async def test_telegram_widget_data_with_a_bad_hash_or_stale_date_is_refused(
     assert query_of(landed)["reason"] == "invalid_signature"
 
 
+async def test_telegram_data_with_a_field_we_do_not_know_signs_in_and_a_tampered_one_does_not(
+    auth, fresh_sandbox, query_of
+):
+    async def landing(change: dict[str, str]) -> httpx.Response:
+        async with auth.browser() as browser:
+            start = await browser.get("/api/v1/auth/telegram/login")
+            return_to = httpx.URL(start.headers["location"]).params["return_to"]
+            data = (
+                await browser.get(
+                    f"{fresh_sandbox.base_url}/sandbox/telegram/login-data",
+                    params={"id": "700000001", "extra": ["allows_write_to_pm=true", "x_new=1"]},
+                )
+            ).json()
+            assert data["allows_write_to_pm"] == "true"
+            return await browser.get(httpx.URL(return_to).copy_merge_params({**data, **change}))
+
+    signed_in = await landing({})
+    assert signed_in.headers["location"] == "/?connected=telegram"
+    tampered = await landing({"allows_write_to_pm": "false"})
+    assert query_of(tampered)["reason"] == "invalid_signature"
+
+
 async def test_linking_a_channel_requires_telegram_sign_in_first(auth, sign_in):
     async with auth.browser() as browser:
         await sign_in(browser, "tiktok")

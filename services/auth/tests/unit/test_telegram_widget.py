@@ -49,3 +49,28 @@ def test_stale_auth_date_is_refused():
 def test_missing_hash_is_refused():
     with pytest.raises(PlatformOAuthError, match="incomplete"):
         verify_widget({"id": "42", "auth_date": "1"}, bot_token=BOT, max_age_s=600)
+
+
+def test_a_field_telegram_adds_later_is_signed_over_and_accepted():
+    # Telegram signs every field it sends; one we have never heard of must not break sign-in.
+    data = signed(
+        id="42",
+        first_name="Ann",
+        auth_date=str(int(time.time())),
+        allows_write_to_pm="true",
+        language_code="en",
+    )
+    user = verify_widget({**data, "state": "ours"}, bot_token=BOT, max_age_s=600)
+    assert user.id == "42"
+
+
+def test_a_tampered_unknown_field_breaks_the_signature():
+    data = signed(id="42", auth_date=str(int(time.time())), allows_write_to_pm="true")
+    with pytest.raises(PlatformOAuthError, match="invalid_signature"):
+        verify_widget({**data, "allows_write_to_pm": "false"}, bot_token=BOT, max_age_s=600)
+
+
+def test_an_unsigned_field_added_to_signed_data_breaks_the_signature():
+    data = signed(id="42", auth_date=str(int(time.time())))
+    with pytest.raises(PlatformOAuthError, match="invalid_signature"):
+        verify_widget({**data, "username": "admin"}, bot_token=BOT, max_age_s=600)

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from cachalot_common.events import utcnow
+from cachalot_common.text import truncate
 from cachalot_contact.log import ContactLog
 from cachalot_contact.schemas import ContactForm
 
@@ -31,7 +32,7 @@ class Intake:
             logger.info("honeypot filled: submission dropped")
             return uuid4()
         submission = uuid4()
-        agent = user_agent[:USER_AGENT_MAX] if user_agent else None
+        agent = truncate(user_agent, USER_AGENT_MAX, ellipsis="") if user_agent else None
         await self.log.append(submitted_event(submission, form, ip=ip, user_agent=agent))
         return submission
 

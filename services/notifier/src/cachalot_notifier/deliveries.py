@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cachalot_common.db import transaction
 from cachalot_common.events import utcnow
+from cachalot_common.text import truncate
 from cachalot_notifier.dedupe import NotificationKey
 from cachalot_notifier.models import ChatMigration, Delivery
 
@@ -183,7 +184,7 @@ class DeliveryStore:
 
     async def reschedule(self, claimed: Claimed, *, owner: str, at: float, error: str) -> None:
         """Try again no earlier than ``at`` (epoch seconds); the lease is released."""
-        await self._finish(claimed, owner, not_before=at, last_error=error[:300])
+        await self._finish(claimed, owner, not_before=at, last_error=truncate(error, 300))
 
     async def as_plain_text(self, claimed: Claimed, *, owner: str, now: float) -> None:
         """Telegram refused the formatted text: the row is sent as plain text from now on."""

@@ -6,8 +6,10 @@ submitter typed. Lengths are counted on the text Telegram shows (after
 entity parsing) in UTF-16 code units, the unit of Telegram's limits, which
 is never less than the character count: a message that fits here fits there.
 A span marked ``truncatable`` (the submitter's message) gives way first,
-cut on a character boundary *before* escaping, so an escape is never split,
-and followed by a visible marker saying how much was left out.
+cut *before* escaping, so an escape is never split, between whole characters
+as a reader sees them (extended grapheme clusters, UAX #29, through
+:func:`cachalot_common.text.prefix`), and followed by a visible marker saying
+how many characters were left out.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import html
 import re
 from dataclasses import dataclass, replace
 from typing import Literal
+
+from cachalot_common.text import length, prefix
 
 ParseMode = Literal["HTML", "MarkdownV2"]
 Style = Literal["plain", "bold", "italic", "code"]
@@ -58,7 +62,8 @@ def _control_picture(match: re.Match[str]) -> str:
 
 
 def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
+    """``text``'s length in UTF-16 code units, the unit of Telegram's limits."""
+    return length(text, "utf16")
 
 
 @dataclass(frozen=True)
@@ -122,8 +127,8 @@ def fit(spans: list[Span], limit: int = TELEGRAM_TEXT_LIMIT) -> list[Span]:
             continue
         marker_for = _marker(utf16_len(span.text))
         keep = max(utf16_len(span.text) - excess - utf16_len(marker_for), 0)
-        kept = _prefix(span.text, keep)
-        dropped = len(span.text) - len(kept)
+        kept = prefix(span.text, keep, count="utf16")
+        dropped = length(span.text[len(kept) :], "graphemes")
         cut = replace(span, text=kept)
         marker = Span(_marker(dropped), "italic")
         result[index : index + 1] = [cut, marker]
@@ -135,32 +140,3 @@ def fit(spans: list[Span], limit: int = TELEGRAM_TEXT_LIMIT) -> list[Span]:
 
 def _marker(dropped: int) -> str:
     return f" … [cut: {dropped} more characters]"
-
-
-def _prefix(text: str, units: int) -> str:
-    """The longest prefix of ``text`` within ``units`` UTF-16 units, not ending inside a
-    combining sequence (a ZWJ, variation selector or combining mark stays with its base)."""
-    total = 0
-    end = 0
-    for index, char in enumerate(text):
-        size = 2 if ord(char) > 0xFFFF else 1
-        if total + size > units:
-            break
-        total += size
-        end = index + 1
-    while 0 < end < len(text) and _joins_previous(text[end]):
-        end -= 1
-    while end > 0 and text[end - 1] == "\u200d":
-        end -= 2
-    return text[: max(end, 0)]
-
-
-def _joins_previous(char: str) -> bool:
-    code = ord(char)
-    return (
-        code == 0x200D
-        or 0xFE00 <= code <= 0xFE0F
-        or 0x0300 <= code <= 0x036F
-        or 0x1F3FB <= code <= 0x1F3FF
-        or 0xE0020 <= code <= 0xE007F
-    )

@@ -29,6 +29,7 @@ from cachalot_common.events import (
     PostStatusChanged,
 )
 from cachalot_common.kafka import encode, send_to_dlq
+from cachalot_common.text import truncate
 from cachalot_notifier import messages
 from cachalot_notifier.dedupe import NotificationKey
 from cachalot_notifier.deliveries import Claimed
@@ -124,7 +125,7 @@ def dlq_parker(broker: KafkaBroker) -> Park:
             key=row.event_key.encode(),
             headers={
                 "content-type": "application/json",
-                "x-dlq-reason": reason[:300],
+                "x-dlq-reason": truncate(reason, 300),
                 "x-dlq-source-topic": row.source_topic,
             },
         )
@@ -137,4 +138,4 @@ def _reason(error: ValidationError) -> str:
     if first is None:
         return "undecodable message"
     where = ".".join(str(part) for part in first["loc"]) or "body"
-    return f"undecodable message: {where}: {first['msg']}"[:300]
+    return truncate(f"undecodable message: {where}: {first['msg']}", 300)

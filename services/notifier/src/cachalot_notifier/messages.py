@@ -19,6 +19,7 @@ from cachalot_common.events import (
     PostStatusChanged,
 )
 from cachalot_common.platforms import label_of
+from cachalot_common.text import truncate
 from cachalot_notifier.formatting import Span, Style, fit, visible
 
 CATEGORY_LABELS = {
@@ -28,13 +29,13 @@ CATEGORY_LABELS = {
     "other": "Other",
 }
 # Fields other than the message are short by contract; cap them anyway so a
-# misbehaving producer cannot crowd the message out.
+# misbehaving producer cannot crowd the message out. UTF-16 units, Telegram's unit.
 _FIELD_CAP = 300
 
 
 def _field(value: str | None) -> str:
-    text = visible(value or "—")
-    return text if len(text) <= _FIELD_CAP else text[:_FIELD_CAP] + "…"
+    """A short field as shown, cut between whole characters to ``_FIELD_CAP`` UTF-16 units."""
+    return truncate(visible(value or "—"), _FIELD_CAP, count="utf16")
 
 
 def _when(moment: datetime) -> str:

@@ -218,6 +218,36 @@ async def test_a_4000_character_message_arrives_whole(operator, producer):
     assert len(message["text"]) <= 4096
 
 
+KEYCAP = "1\ufe0f\u20e3"  # 1️⃣: digit, emoji presentation selector, combining keycap
+# Characters a reader sees as one, made of several code points (issue 11, item 3).
+CLUSTERS = {
+    "keycap": KEYCAP,
+    "zwj family": "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466",
+    "flag": "\U0001f1fa\U0001f1e6",
+    "combining accent": "e\u0301",
+    "hangul jamo": "\u1100\u1161\u11a8",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CLUSTERS))
+async def test_a_long_message_reaches_the_operator_cut_between_whole_characters(
+    operator, producer, kind
+):
+    """The issue's input is ``1️⃣`` × 1,333 (3,999 code points, within the form's limit)."""
+    unit = CLUSTERS[kind]
+    typed = unit * (4000 // len(unit)) if kind != "keycap" else KEYCAP * 1333
+    name = f"{kind}-{uuid.uuid4()}".ljust(100, "n")  # a long name makes the message cut
+    await submit(producer, contact(name=name, message=typed))
+    [message] = await operator.wait_for(name)
+    text = message["text"]
+    assert len(text.encode("utf-16-le")) // 2 <= 4096
+    shown = text.split("Category: Video production\n\n", 1)[1]
+    kept, marker = shown.split(" … [cut: ", 1)
+    whole = len(kept) // len(unit)
+    assert kept == unit * whole, kind
+    assert marker == f"{len(typed) // len(unit) - whole} more characters]"
+
+
 async def test_429_with_retry_after_then_200_is_delivered_once(operator, producer):
     calls_before = await operator.send_calls()
     await operator.queue_faults({"status": 429, "retry_after": 50})

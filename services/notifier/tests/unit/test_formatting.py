@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cachalot_common.events import ContactSubmitted
+from cachalot_common.events import ContactSubmitted, NotifyRequested
+from cachalot_common.text import clusters
 from cachalot_notifier import messages
 from cachalot_notifier.formatting import (
     TELEGRAM_TEXT_LIMIT,
@@ -161,3 +162,69 @@ def test_a_4000_character_message_arrives_whole_by_dropping_the_footer(mode):
     text = shown(render(messages.contact_submitted(event), mode), mode)
     assert text.endswith("Category: Video production\n\n" + typed[:4000].rstrip())
     assert str(event.event_id) not in text
+
+
+KEYCAP = "1\ufe0f\u20e3"  # 1️⃣: digit, emoji presentation selector, combining enclosing keycap
+# Characters a reader sees as one, made of several code points (issue 11, item 3).
+CLUSTERS = {
+    "keycap": KEYCAP,
+    "zwj family": "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466",
+    "flag": "\U0001f1fa\U0001f1e6",
+    "combining accent": "e\u0301",
+    "hangul jamo": "\u1100\u1161\u11a8",
+    "indic conjunct": "\u0915\u094d\u0937\u093f",
+}
+
+
+def _whole(kept: str, unit: str) -> bool:
+    return kept == unit * (len(kept) // len(unit))
+
+
+@pytest.mark.parametrize("mode", ["HTML", "MarkdownV2"])
+@pytest.mark.parametrize("name_length", [98, 99, 100])  # each phase of the cut within a keycap
+def test_1333_keycaps_reach_the_operator_cut_between_whole_keycaps(mode, name_length):
+    name = "N" * name_length
+    event = contact(name=name, message=KEYCAP * 1333)  # 3,999 code points (the issue)
+    spans = messages.contact_submitted(event)
+    text = shown(render(spans, mode), mode)
+    assert utf16_len(text) <= TELEGRAM_TEXT_LIMIT
+    typed = text.split("Category: Video production\n\n", 1)[1]
+    kept, marker = typed.split(" … [cut: ", 1)
+    assert _whole(kept, KEYCAP)
+    assert marker == f"{1333 - len(kept) // 3} more characters]"
+
+
+@pytest.mark.parametrize("kind", sorted(CLUSTERS))
+@pytest.mark.parametrize("limit", range(90, 100))
+def test_fit_keeps_or_drops_each_multi_code_point_character_whole(kind, limit):
+    unit = CLUSTERS[kind]
+    spans = fit([Span("h"), Span(unit * 200, truncatable=True)], limit=limit)
+    assert utf16_len(shown_text(spans)) <= limit
+    assert _whole(spans[1].text, unit)
+
+
+def test_a_long_field_is_capped_between_whole_characters():
+    subject = "x" + KEYCAP * 150
+    event = NotifyRequested(channel="operator_telegram", subject=subject, text="body")
+    shown_subject = messages.notify_requested(event)[0].text
+    assert shown_subject.endswith("…\n")
+    assert _whole(shown_subject.removeprefix("x").removesuffix("…\n"), KEYCAP)
+    assert utf16_len(shown_subject) <= 301  # 300 and the line break
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    pieces=st.lists(
+        st.one_of(st.sampled_from(sorted(CLUSTERS.values())), st.text(max_size=5)),
+        min_size=10,
+        max_size=60,
+    ),
+    limit=st.integers(min_value=40, max_value=100),  # room for the head and the marker
+)
+def test_fit_always_keeps_whole_clusters_of_the_typed_text_within_the_limit(pieces, limit):
+    typed = "".join(pieces)
+    spans = fit([Span("head\n", "bold"), Span(typed, truncatable=True)], limit=limit)
+    assert utf16_len(shown_text(spans)) <= limit
+    kept = spans[1].text
+    assert typed.startswith(kept)
+    assert len(kept) in {len("".join(clusters(typed)[:n])) for n in range(len(typed) + 1)}

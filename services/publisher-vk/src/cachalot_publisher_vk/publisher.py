@@ -34,6 +34,7 @@ from cachalot_common import articles
 from cachalot_common.events import MediaRef, PublishPost, VKOptions
 from cachalot_common.platforms.spec import Content
 from cachalot_common.platforms.vk import wall_text
+from cachalot_common.text import truncate
 from cachalot_publisher_vk.store import WallPostStore
 from cachalot_publisher_vk.vk import RATE_LIMITED, VKApi, VKApiError
 from cachalot_publishing import outcome
@@ -237,7 +238,7 @@ def _video_title(command: PublishPost) -> str:
     options = command.options
     text = options.message if isinstance(options, VKOptions) else ""
     first = text.strip().splitlines()[0] if text.strip() else "Video"
-    return first[:128]
+    return truncate(first, 128, ellipsis="")
 
 
 def _content(command: PublishPost) -> Content:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cachalot_common.events import NotifyRequested, PostStatusChanged, TargetStatus
 from cachalot_common.platforms import label_of
+from cachalot_common.text import truncate
 from cachalot_common.topics import NOTIFY, POSTS_STATUS, Platform
 from cachalot_queue.metrics import FAILURES, RETRIES, count_on_commit
 from cachalot_queue.outbox import enqueue
@@ -138,6 +139,6 @@ def announce(
             NotifyRequested(
                 channel="operator_telegram",
                 subject=f"{name} post failed",
-                text=text[:3500],
+                text=truncate(text, 3500, count="utf16"),
             ),
         )

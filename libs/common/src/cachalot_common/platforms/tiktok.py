@@ -24,6 +24,7 @@ from cachalot_common.platforms.spec import (
     PlatformFields,
     PlatformSpec,
 )
+from cachalot_common.text import length
 
 TIKTOK_CAPTION_MAX_UTF16: Final = 2200
 TIKTOK_MAX_DURATION_S: Final = 600.0
@@ -41,7 +42,7 @@ TIKTOK_VIDEO: Final = MediaLimits(
 
 def utf16_units(text: str) -> int:
     """TikTok counts captions in UTF-16 code units (an emoji is often two)."""
-    return len(text.encode("utf-16-le")) // 2
+    return length(text, "utf16")
 
 
 class TikTokFields(PlatformFields):

@@ -15,7 +15,7 @@ from cachalot_auth.api.deps import Services, current_session, services
 from cachalot_auth.browser_binding import cookie_name, safe_next
 from cachalot_auth.clients import ChannelRefused, NotFound, NotSignedIn
 from cachalot_auth.posts_archive import PostsUnavailable
-from cachalot_auth.signin import SignInFailed
+from cachalot_auth.signin import ConsentAgain, SignInFailed
 from cachalot_common import platforms
 from cachalot_common.problems import Problem, problem_responses
 from cachalot_common.sessions import COOKIE_NAME, Session
@@ -58,6 +58,22 @@ def _platform(platform: str) -> str:
 
 
 _CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def _to_consent(svc: Services, platform: str, url: str, binding: str) -> RedirectResponse:
+    """302 to the platform's consent page, the attempt bound to this browser by a cookie
+    that only our callback for ``platform`` receives, for ``oauth_state_ttl_s``."""
+    response = RedirectResponse(url, status_code=302)
+    response.set_cookie(
+        cookie_name(platform),
+        binding,
+        max_age=svc.settings.oauth_state_ttl_s,
+        path=f"/api/v1/auth/{platform}/callback",
+        secure=svc.settings.cookie_secure,
+        httponly=True,
+        samesite="lax",
+    )
+    return response
 
 
 def _dashboard_error(svc: Services, platform: str, failure: SignInFailed) -> RedirectResponse:
@@ -105,7 +121,10 @@ _TO_CONSENT: dict[int | str, dict[str, Any]] = {
     302: {"description": "To the platform's consent page (or Telegram's widget)."}
 }
 _TO_DASHBOARD: dict[int | str, dict[str, Any]] = {
-    302: {"description": "To our dashboard, signed in or with `auth_error`."}
+    302: {
+        "description": "To our dashboard, signed in or with `auth_error`; or back to the "
+        "platform's consent page when it sent no refresh token for an account without one."
+    }
 }
 
 
@@ -136,17 +155,7 @@ def create_router(svc: Services) -> APIRouter:
                 }
             )
             url = f"{target}{'&' if '?' in target else '?'}{query}"
-        response = RedirectResponse(url, status_code=302)
-        response.set_cookie(
-            cookie_name(platform),
-            binding,
-            max_age=svc.settings.oauth_state_ttl_s,
-            path=f"/api/v1/auth/{platform}/callback",
-            secure=svc.settings.cookie_secure,
-            httponly=True,
-            samesite="lax",
-        )
-        return response
+        return _to_consent(svc, platform, url, binding)
 
     @router.get(
         "/auth/{platform}/callback",
@@ -165,6 +174,8 @@ def create_router(svc: Services) -> APIRouter:
             done = await svc.signin.finish(
                 platform, params, cookie=request.cookies.get(cookie_name(platform)), current=session
             )
+        except ConsentAgain as again:  # no refresh token came: ask again, with consent
+            return _to_consent(svc, platform, again.url, again.binding)
         except SignInFailed as failure:
             response: Response = _dashboard_error(svc, platform, failure)
         else:

@@ -25,6 +25,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from cachalot_common.text import truncate
+
 T = TypeVar("T")
 
 
@@ -106,8 +108,19 @@ class Provider(Protocol):
     (Instagram's 60-day token): the background refresher renews it before it expires."""
 
     def authorize_url(
-        self, *, state: str, pkce: Pkce | None, redirect_uri: str, reconsent: bool
-    ) -> str: ...
+        self,
+        *,
+        state: str,
+        pkce: Pkce | None,
+        redirect_uri: str,
+        reconsent: bool,
+        login_hint: str | None = None,
+    ) -> str:
+        """The consent page URL. ``reconsent``: ask the person to consent again, so a
+        platform that issues a refresh token only on consent (Google) issues one;
+        ``login_hint``: the platform user id the person signed in with last time,
+        so the repeat lands on the same account (platforms without one ignore both)."""
+        ...
 
     async def exchange(
         self, *, code: str, pkce: Pkce | None, redirect_uri: str, params: Mapping[str, str]
@@ -169,9 +182,9 @@ def oauth_json(response: httpx.Response) -> dict[str, Any]:
     error = body.get("error")
     if isinstance(error, dict):  # Graph-style {"error": {"message", "type", "code"}}
         code = "invalid_grant" if error.get("code") in (190, "190") else "invalid_request"
-        raise PlatformOAuthError(code, str(error.get("message", ""))[:200])
+        raise PlatformOAuthError(code, truncate(str(error.get("message", "")), 200))
     if error:
-        raise PlatformOAuthError(str(error), str(body.get("error_description", ""))[:200])
+        raise PlatformOAuthError(str(error), truncate(str(body.get("error_description", "")), 200))
     if response.status_code >= 400:
         raise PlatformOAuthError("invalid_request", f"HTTP {response.status_code}")
     return body

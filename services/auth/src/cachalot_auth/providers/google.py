@@ -36,7 +36,13 @@ class Google(ConfidentialClient):
     self_renewing: bool = False
 
     def authorize_url(
-        self, *, state: str, pkce: Pkce | None, redirect_uri: str, reconsent: bool
+        self,
+        *,
+        state: str,
+        pkce: Pkce | None,
+        redirect_uri: str,
+        reconsent: bool,
+        login_hint: str | None = None,
     ) -> str:
         params = [
             ("client_id", self._id),
@@ -49,8 +55,10 @@ class Google(ConfidentialClient):
         ]
         if pkce is not None:
             params += [("code_challenge", pkce.challenge), ("code_challenge_method", "S256")]
-        if reconsent:  # only when we hold no refresh token: else Google re-issues nothing new
+        if reconsent:  # only when we hold no usable refresh token for the account
             params.append(("prompt", "consent"))
+        if login_hint:  # Google takes the account's email or its ``sub``
+            params.append(("login_hint", login_hint))
         return str(add_params_to_uri(f"{self._auth}/o/oauth2/v2/auth", params))
 
     def _tokens(self, response: httpx.Response) -> TokenSet:

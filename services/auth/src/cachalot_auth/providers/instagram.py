@@ -36,7 +36,13 @@ class Instagram(ConfidentialClient):
     self_renewing: bool = True
 
     def authorize_url(
-        self, *, state: str, pkce: Pkce | None, redirect_uri: str, reconsent: bool
+        self,
+        *,
+        state: str,
+        pkce: Pkce | None,
+        redirect_uri: str,
+        reconsent: bool,
+        login_hint: str | None = None,
     ) -> str:
         return str(
             add_params_to_uri(

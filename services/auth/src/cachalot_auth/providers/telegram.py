@@ -20,9 +20,12 @@ import httpx
 
 from cachalot_auth.providers.base import HttpCaller, PlatformOAuthError, PlatformUnavailable
 from cachalot_common.telegram_api import BotApiError, BotApiErrorKind, bot_api_result
+from cachalot_common.text import truncate
 from cachalot_common.untrusted import same_secret
 
-WIDGET_FIELDS = ("id", "first_name", "last_name", "username", "photo_url", "auth_date")
+# Parameters our own callback URL carries (the widget's ``return_to`` is
+# ``…/callback?state=…``); Telegram appends its fields to them and signs only its own.
+OWN_PARAMS = frozenset({"state"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,15 +34,32 @@ class TelegramUser:
     display_name: str
 
 
+def data_check_string(data: Mapping[str, str]) -> str:
+    """Telegram's data-check-string: every received field but ``hash``, sorted, ``key=value``
+    lines joined by ``\\n`` (core.telegram.org/widgets/login, "Checking authorization").
+
+    Every field Telegram sent is covered, known or not (``photo_url`` today, whatever it
+    adds tomorrow), so a new field neither breaks sign-in nor rides along unsigned;
+    only :data:`OWN_PARAMS`, which we put in the URL ourselves, are left out.
+    """
+    signed = sorted(k for k in data if k != "hash" and k not in OWN_PARAMS)
+    return "\n".join(f"{k}={data[k]}" for k in signed)
+
+
 def verify_widget(data: Mapping[str, str], *, bot_token: str, max_age_s: int) -> TelegramUser:
-    """Check the widget's ``hash`` and freshness; raise ``PlatformOAuthError`` if wrong."""
+    """Check the widget's ``hash`` over every received field, and its freshness.
+
+    ``data``: the callback's query (our ``state`` included). Raises
+    ``PlatformOAuthError`` with ``invalid_request`` (no hash, id or auth_date),
+    ``invalid_signature`` (hash wrong for these fields and our bot token) or
+    ``expired`` (``auth_date`` older than ``max_age_s`` seconds).
+    """
     received = data.get("hash", "")
-    fields = {k: v for k, v in data.items() if k in WIDGET_FIELDS}
+    fields = {k: v for k, v in data.items() if k != "hash" and k not in OWN_PARAMS}
     if not received or "id" not in fields or "auth_date" not in fields:
         raise PlatformOAuthError("invalid_request", "Telegram login data is incomplete")
-    check = "\n".join(f"{k}={fields[k]}" for k in sorted(fields))
     secret = hashlib.sha256(bot_token.encode()).digest()
-    expected = hmac.new(secret, check.encode(), hashlib.sha256).hexdigest()
+    expected = hmac.new(secret, data_check_string(data).encode(), hashlib.sha256).hexdigest()
     if not same_secret(received.lower(), expected):
         raise PlatformOAuthError(
             "invalid_signature", "Telegram login data is not signed by Telegram"
@@ -79,7 +99,7 @@ class TelegramRefused(PlatformOAuthError):
     """Any other ``ok: false`` answer; ``error`` holds it, classified by code."""
 
     def __init__(self, error: BotApiError) -> None:
-        super().__init__("telegram_error", error.description[:200])
+        super().__init__("telegram_error", truncate(error.description, 200))
         self.error = error
 
 

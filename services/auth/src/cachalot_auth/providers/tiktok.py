@@ -48,7 +48,13 @@ class TikTok:
         self.pkce_encoding = pkce_encoding
 
     def authorize_url(
-        self, *, state: str, pkce: Pkce | None, redirect_uri: str, reconsent: bool
+        self,
+        *,
+        state: str,
+        pkce: Pkce | None,
+        redirect_uri: str,
+        reconsent: bool,
+        login_hint: str | None = None,
     ) -> str:
         assert pkce is not None
         return str(

@@ -40,7 +40,13 @@ class VK:
         self._auth = auth_base.rstrip("/")
 
     def authorize_url(
-        self, *, state: str, pkce: Pkce | None, redirect_uri: str, reconsent: bool
+        self,
+        *,
+        state: str,
+        pkce: Pkce | None,
+        redirect_uri: str,
+        reconsent: bool,
+        login_hint: str | None = None,
     ) -> str:
         assert pkce is not None
         return str(

@@ -112,7 +112,9 @@ def oauth_router(settings: SandboxSettings) -> APIRouter:
                 raise RedirectError(req, "invalid_request", "Invalid code_challenge_method.")
             if method == "S256" and not _B64URL.fullmatch(challenge):
                 raise RedirectError(req, "invalid_request", "Invalid code_challenge.")
-        hinted = next((u for u in USERS if u.email == params.get("login_hint")), None)
+        # Google's login_hint is the account's email address or its ``sub``
+        hint = params.get("login_hint")
+        hinted = next((u for u in USERS if hint in (u.email, u.id)), None)
         req.auto_user = hinted.id if hinted else None
         if "none" in prompts:
             user = hinted or USERS[0]

@@ -8,6 +8,10 @@
   ``GET`` lists them, ``DELETE`` clears them.
 - ``GET /stats``: token-endpoint calls per grant type, plus other counters.
 - ``POST /users/{subject}/revoke``: the user removes the app at the platform.
+- ``POST /users/{subject}/expire-refresh-tokens``: the user's refresh tokens die
+  now (``invalid_grant`` on use) while the consent stays remembered, so a
+  consent page without ``prompt=consent`` issues no new one (issue 11, item 4).
+  ``refresh_token_lifetime_s`` in ``/config`` shortens the next ones instead.
 - ``GET|POST /redirect-uris``: the redirect URIs registered for our app; POST a
   JSON list to register more until the next reset (the authorize page refuses
   any other, as the platforms do).
@@ -62,6 +66,11 @@ def control_router(state: PlatformState) -> APIRouter:
     @router.get("/stats")
     async def stats() -> dict[str, Any]:
         return state.stats()
+
+    @router.post("/users/{subject}/expire-refresh-tokens")
+    async def expire_refresh_tokens(subject: str) -> dict[str, int]:
+        """The user's refresh tokens die now; the platform still remembers the consent."""
+        return {"expired_refresh_tokens": state.expire_refresh_tokens(subject)}
 
     @router.post("/users/{subject}/revoke")
     async def revoke_user(subject: str) -> dict[str, int]:

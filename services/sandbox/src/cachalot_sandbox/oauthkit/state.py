@@ -345,6 +345,21 @@ class PlatformState:
                 registry.revoke(token)
             return True
 
+    def expire_refresh_tokens(self, subject: str) -> int:
+        """Every refresh token of ``subject`` dies now (as after its lifetime, or Google's
+        six months unused), while the grants' consent is remembered; how many died."""
+        now = time.time()
+        with self._lock:
+            grants = {g.grant_id for g in self.grants.values() if g.subject == subject}
+            hits = [
+                r
+                for r in self.refresh_tokens.values()
+                if r.grant_id in grants and r.expires_at > now
+            ]
+            for refresh in hits:
+                refresh.expires_at = now
+            return len(hits)
+
     def revoke_subject(self, subject: str) -> int:
         """The user removes the app at the platform: every grant dies, consent too."""
         with self._lock:

@@ -5,8 +5,9 @@
   ``return_to`` with ``id, first_name[, last_name][, username][, photo_url],
   auth_date, hash`` in the query, exactly what the widget's ``data-auth-url``
   receives. ``GET …/login?return_to=…&user=<id>&sandbox_auto=1`` skips the click.
-- ``GET /sandbox/telegram/login-data?id=…[&auth_date=…&first_name=…&username=…]``:
-  the same signed data as JSON, for tests (``auth_date`` lets them go stale).
+- ``GET /sandbox/telegram/login-data?id=…[&auth_date=…&first_name=…&username=…]
+  [&extra=name=value…]``: the same signed data as JSON, for tests (``auth_date``
+  lets them go stale; ``extra`` adds fields Telegram may send one day, signed too).
 
 The hash is Telegram's: hex HMAC-SHA256 of the sorted ``key=value`` lines,
 keyed by SHA-256 of the bot token (``CACHALOT_TELEGRAM_BOT_TOKEN``).

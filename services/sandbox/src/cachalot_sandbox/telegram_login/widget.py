@@ -115,9 +115,23 @@ def widget_router(settings: SandboxSettings) -> APIRouter:
         auth_date: int | None = Query(default=None, description="Unix time; default now."),
         first_name: str | None = None,
         username: str | None = None,
+        extra: list[str] = Query(
+            default=[],
+            description="More fields to send and sign, as name=value (a field Telegram "
+            "adds one day, e.g. allows_write_to_pm=true).",
+        ),
     ) -> dict[str, object]:
         """Signed widget data for one user, as JSON (values typed like the widget's JS)."""
         fields = login_fields(find_user(id), auth_date)
+        for item in extra:
+            name, sep, value = item.partition("=")
+            if not sep or not name or name == "hash":
+                raise Problem(
+                    422,
+                    "extra must be name=value with a name other than hash.",
+                    errors=[{"field": "extra", "in": "query", "message": "not name=value"}],
+                )
+            fields[name] = value
         if first_name is not None:
             fields["first_name"] = first_name
         if username is not None:

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from cachalot_common.text import prefix
 from cachalot_common.untrusted import same_secret
 from cachalot_sandbox.oauthkit import pkce
 from cachalot_sandbox.oauthkit.consent import (
@@ -298,14 +299,14 @@ def _user(subject: str, scopes: frozenset[str], *, masked: bool) -> dict[str, An
     out: dict[str, Any] = {
         "user_id": subject,
         "first_name": first,
-        "last_name": last[:1] if masked else last,
+        "last_name": prefix(last, 1, count="graphemes") if masked else last,
         "avatar": user.avatar_url if user else "https://sandbox.invalid/vk/anon.jpg",
         "sex": int(extra.get("sex", "0")),
         "verified": False,
         "birthday": extra.get("birthday", "01.01.2000"),
     }
     if masked:
-        out["email"] = f"{email[:1]}***@{email.split('@')[1]}"
+        out["email"] = f"{prefix(email, 1, count='graphemes')}***@{email.split('@')[1]}"
         out["phone"] = f"{phone[:1]} *** *** ** {phone[-2:]}"
         return out
     if "email" in scopes:

@@ -1,0 +1,121 @@
+"""Cutting text between whole characters (issue 11, item 3)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cachalot_common.text import clusters, length, prefix, truncate
+
+KEYCAP = "1\ufe0f\u20e3"  # 1️⃣: digit, emoji presentation, combining enclosing keycap
+FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # 👨‍👩‍👧‍👦
+FLAG = "\U0001f1fa\U0001f1e6"  # 🇺🇦
+THUMB = "\U0001f44d\U0001f3fd"  # 👍🏽
+ACCENT = "e\u0301"  # é written as e + combining acute
+JAMO = "\u1100\u1161\u11a8"  # 각 spelled in conjoining jamo
+TAG_FLAG = "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"  # Scotland
+DEVANAGARI = "\u0915\u094d\u0937\u093f"  # क्षि: a conjunct with a virama (UAX #29 GB9c)
+
+KINDS = {
+    "keycap": KEYCAP,
+    "zwj family": FAMILY,
+    "flag": FLAG,
+    "skin tone": THUMB,
+    "combining accent": ACCENT,
+    "hangul jamo": JAMO,
+    "tag sequence flag": TAG_FLAG,
+    "indic conjunct": DEVANAGARI,
+}
+
+
+def test_the_issue_input_of_1333_keycaps_is_never_cut_between_a_digit_and_its_keycap():
+    text = KEYCAP * 1333
+    assert len(text) == 3999
+    for limit in range(3990, 3999):
+        cut = prefix(text, limit)
+        assert cut == KEYCAP * (limit // 3)
+    assert truncate(text, 3998) == KEYCAP * 1332 + "…"
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+@pytest.mark.parametrize("count", ["codepoints", "utf16"])
+def test_every_kind_of_multi_code_point_character_is_kept_or_dropped_whole(kind, count):
+    unit = KINDS[kind]
+    assert len(clusters(unit)) == 1, kind
+    text = "ab" + unit * 5
+    for limit in range(length(text, count)):
+        cut = prefix(text, limit, count=count)
+        assert length(cut, count) <= limit
+        rest = text[len(cut) :]
+        assert cut.startswith("ab") or limit < 2
+        # What was kept is "ab" (or part of it) plus whole units, never a piece of one.
+        if len(cut) >= 2:
+            body = cut[2:]
+            assert body == unit * (len(body) // len(unit)), (kind, limit, cut)
+        assert rest == "" or clusters(cut + rest)[: len(clusters(cut))] == clusters(cut)
+
+
+def test_lengths_are_counted_in_the_unit_asked_for():
+    assert length(FAMILY, "codepoints") == 7
+    assert length(FAMILY, "utf16") == 11  # four astral people (2 units each) and three ZWJs
+    assert length(FAMILY, "graphemes") == 1
+    assert length(KEYCAP * 3, "graphemes") == 3
+
+
+def test_utf16_counting_keeps_an_astral_character_out_when_only_one_unit_is_left():
+    assert prefix("a\U0001f600", 2, count="utf16") == "a"
+    assert prefix("a\U0001f600", 3, count="utf16") == "a\U0001f600"
+
+
+def test_a_text_that_fits_is_returned_unchanged_and_an_ellipsis_counts_toward_the_limit():
+    assert truncate("hello", 5) == "hello"
+    assert truncate("hello!", 5) == "hell…"
+    assert truncate("hello!", 5, ellipsis="") == "hello"
+    assert truncate("hello!", 0) == ""
+    assert truncate("hello!", 2, ellipsis="...") == "he"  # no room for the mark
+
+
+def test_graphemes_count_characters_as_a_reader_does():
+    assert truncate(KEYCAP * 10, 4, count="graphemes") == KEYCAP * 3 + "…"
+
+
+def _text() -> st.SearchStrategy[str]:
+    pieces = st.one_of(
+        st.sampled_from(list(KINDS.values())),
+        st.text(
+            alphabet=st.characters(exclude_categories=("Cs",)),  # no lone surrogates
+            max_size=6,
+        ),
+        st.sampled_from(["\u200d", "\ufe0f", "\u20e3", "\u0301", "\U0001f1e6", "\r\n"]),
+    )
+    return st.lists(pieces, max_size=20).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    text=_text(),
+    limit=st.integers(min_value=-2, max_value=60),
+    count=st.sampled_from(["graphemes", "utf16", "codepoints"]),
+    ellipsis=st.sampled_from(["…", "", "...", " [cut]"]),
+)
+def test_a_cut_is_always_whole_clusters_of_the_text_within_the_limit(text, limit, count, ellipsis):
+    cut = truncate(text, limit, count=count, ellipsis=ellipsis)
+    assert length(cut, count) <= max(limit, 0)
+    if length(text, count) <= max(limit, 0):
+        assert cut == text
+        return
+    marked = length(ellipsis, count) <= max(limit, 0)
+    if marked:
+        assert cut.endswith(ellipsis)
+    kept = cut[: len(cut) - len(ellipsis)] if marked else cut
+    assert text.startswith(kept)
+    # The kept part ends on a cluster boundary of the whole text...
+    ends = {0}
+    for cluster in clusters(text):
+        ends.add(max(ends) + len(cluster))
+    assert len(kept) in ends
+    # ...and is as long as the room allows: one more cluster would not fit.
+    room = max(limit, 0) - (length(ellipsis, count) if marked else 0)
+    following = clusters(text[len(kept) :])
+    assert length(kept + following[0], count) > room
