@@ -379,7 +379,7 @@ def _media_problem(failure: MediaNotFound | MediaInUse) -> Problem:
     names = ", ".join(str(p) for p in failure.posts)
     return Problem(
         409,
-        f"This video is still needed by post(s) {names}, not yet published, cancelled or "
+        f"This file is still needed by post(s) {names}, not yet published, cancelled or "
         "failed; cancel them or wait until they finish, then delete it.",
         title="Media in use",
         type_="https://cachalot.dev/problems/media-in-use",
