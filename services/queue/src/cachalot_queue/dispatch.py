@@ -167,13 +167,20 @@ def send_command(
 
 
 async def contents_for(session: AsyncSession, targets: Sequence[Target]) -> dict[UUID, PostContent]:
-    """post id → what its commands carry, in two queries (posts; their files with media)."""
+    """post id → what its commands carry, in two queries (posts; their files with media).
+
+    A video post without ``post_media`` rows (inserted in bulk by a benchmark
+    or a test, as before post kinds) is read by ``posts.media_id``, a third
+    query made only then.
+    """
     post_ids = {t.post_id for t in targets}
-    posts = await session.execute(
-        select(Post.id, Post.kind, Post.article_title, Post.article_body).where(
-            Post.id.in_(post_ids)
+    posts = (
+        await session.execute(
+            select(Post.id, Post.kind, Post.media_id, Post.article_title, Post.article_body).where(
+                Post.id.in_(post_ids)
+            )
         )
-    )
+    ).all()
     files = await session.execute(
         select(PostMedia.post_id, PostMedia.role, Media)
         .outerjoin(Media, Media.id == PostMedia.media_id)
@@ -183,9 +190,17 @@ async def contents_for(session: AsyncSession, targets: Sequence[Target]) -> dict
     found: dict[UUID, list[tuple[str, Media | None]]] = {}
     for post_id, role, media in files.tuples():
         found.setdefault(post_id, []).append((role, media))
+    bare = {row.media_id for row in posts if row.id not in found and row.media_id is not None}
+    if bare:
+        videos = {m.id: m for m in (await session.scalars(select(Media).where(Media.id.in_(bare))))}
+        for row in posts:
+            if row.id not in found and row.media_id is not None:
+                found[row.id] = [("video", videos.get(row.media_id))]
     return {
-        post_id: PostContent(kind, tuple(found.get(post_id, ())), title, body)
-        for post_id, kind, title, body in posts.tuples()
+        row.id: PostContent(
+            row.kind, tuple(found.get(row.id, ())), row.article_title, row.article_body
+        )
+        for row in posts
     }
 
 
