@@ -14,14 +14,18 @@ server refused is fixed.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
 
+from cachalot_queue.tables import Media
 from cachalot_testing.stack import EmbeddedStack
 
 pytestmark = pytest.mark.browser
@@ -29,6 +33,35 @@ pytestmark = pytest.mark.browser
 BOB = "-000sandboxBobOpenId"
 VIDEO = Path(__file__).parents[1] / "fixtures" / "sample.mp4"
 TIKTOK = '#targets .target[data-platform="tiktok"]'
+
+
+def store_images(stack: EmbeddedStack, client_id: str, count: int) -> list[str]:
+    """Images in the queue's store, as POST /api/v1/media keeps them once it takes JPEG
+    and PNG (another branch): the file, then its row in the queue's database."""
+    engine = create_engine(f"sqlite:///{stack.var_dir / 'queue.db'}")
+    ids = []
+    try:
+        with Session(engine) as session, session.begin():
+            for i in range(count):
+                media_id = uuid.uuid4()
+                data = b"\x89PNG\r\n\x1a\n" + bytes([i]) * 64
+                (stack.var_dir / "media" / f"{media_id}.png").write_bytes(data)
+                session.add(
+                    Media(
+                        id=media_id,
+                        client_id=uuid.UUID(client_id),
+                        path=f"{media_id}.png",
+                        size=len(data),
+                        sha256=hashlib.sha256(data).hexdigest(),
+                        content_type="image/png",
+                        duration_sec=None,
+                        created_at=datetime.now(UTC) - timedelta(seconds=count - i),
+                    )
+                )
+                ids.append(str(media_id))
+    finally:
+        engine.dispose()
+    return ids
 
 
 def test_each_kind_shows_which_accounts_take_it_and_errors_sit_under_their_fields(
@@ -52,6 +85,10 @@ def test_each_kind_shows_which_accounts_take_it_and_errors_sit_under_their_field
             page.check("#adult")
             page.click("#consent-form button[type=submit]")
         page.wait_for_selector(f'{TIKTOK} input[name="target"]:checked', timeout=15_000)
+        client_id = page.evaluate("fetch('/api/v1/me').then((r) => r.json())")["client_id"]
+        older, newer = store_images(stack, client_id, 2)
+        page.reload()
+        page.wait_for_selector(f'{TIKTOK} input[name="target"]:checked', timeout=15_000)
         # the block's fields come from the registry: TikTok's caption and privacy
         assert page.is_visible(f'{TIKTOK} textarea[name="caption"]')
         assert page.input_value(f'{TIKTOK} select[name="privacy_level"]') == "SELF_ONLY"
@@ -72,9 +109,21 @@ def test_each_kind_shows_which_accounts_take_it_and_errors_sit_under_their_field
         page.click("#queue-button")
         assert page.text_content("#post-errors") == "Choose at least one account."
 
+        cover_options = page.eval_on_selector_all(
+            "#article-cover option", "os => os.map(o => o.value)"
+        )
+        assert cover_options == ["", newer, older]  # no cover, then the images, newest first
+
         page.check('input[name="kind"][value="photo"]')
-        assert page.is_visible("#image-choices")
         assert page.is_visible("#image-upload")
+        # images are picked in the order ticked, whatever the list's order
+        page.check(f'#image-choices input[value="{older}"]')
+        page.check(f'#image-choices input[value="{newer}"]')
+        order = '#image-choices label:has(input[value="{}"]) .order'
+        assert page.text_content(order.format(older)) == "#1"
+        assert page.text_content(order.format(newer)) == "#2"
+        page.uncheck(f'#image-choices input[value="{older}"]')
+        assert page.text_content(order.format(newer)) == "#1"
         assert page.text_content(f"{TIKTOK} .reason") == (
             "TikTok cannot take photo posts; it takes video posts"
         )
