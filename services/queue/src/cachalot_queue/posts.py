@@ -426,15 +426,14 @@ class PostService:
             kept = await _files_kept(session, client_id, [f.media_id for f in post.files])
             gone = [f.media_id for f in post.files if f.media_id not in kept]
             if gone:
-                what = "video" if post.kind == "video" else "files (images or cover)"
+                video = post.kind == "video"
+                what = "video was" if video else "images or cover were"
+                redo = "the video" if video else "them"
                 raise Problem(
                     409,
-                    f"This post's {what} were deleted, so it cannot be published again; "
-                    "upload them again and queue a new post."
-                    if post.kind != "video"
-                    else "This post's video was deleted, so it cannot be published again; "
-                    "upload the video again and queue a new post.",
-                    title="Video deleted" if post.kind == "video" else "Media deleted",
+                    f"This post's {what} deleted, so it cannot be published again; "
+                    f"upload {redo} again and queue a new post.",
+                    title="Video deleted" if video else "Media deleted",
                     type_="https://cachalot.dev/problems/media-deleted",
                     media_id=str(gone[0]),
                 )

@@ -485,3 +485,46 @@ async def test_a_video_post_sent_with_its_key_before_post_kinds_is_still_replaye
     assert again.status_code == 201
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json()["id"] == first.json()["id"]
+
+
+async def until_status(queue: QueueServer, post: dict[str, Any], status: str) -> None:
+    async def reached() -> bool:
+        return (await queue.target(post["targets"][0]["id"])).status == status
+
+    await eventually(reached, timeout=20)
+
+
+async def test_a_retried_photo_post_carries_its_images_again_until_one_is_deleted(
+    kinds: QueueServer, recorder: Recorder
+) -> None:
+    client = kinds.client()
+    tiktok = await client.account("tiktok")
+    images = [await add_image(client), await add_image(client)]
+    response = await client.post(
+        {
+            "kind": "photo",
+            "image_ids": [i["id"] for i in images],
+            "targets": [{"account_id": str(tiktok)}],
+        }
+    )
+    post = response.json()
+    target = post["targets"][0]
+    await until_status(kinds, post, "dispatched")
+    await kinds.result(post, type="failed", code="spam_risk", reason="TikTok: spam risk")
+    await until_status(kinds, post, "failed")
+
+    retried = await client.http.post(f"/api/v1/posts/{post['id']}/retry")
+
+    assert retried.status_code == 200, retried.text
+    sent = await eventually(lambda: recorder.commands(target["id"])[1:], timeout=20)
+    again = PublishPost.model_validate(sent[0].value)
+    assert (again.kind, again.attempt) == ("photo", 2)
+    assert [str(r.media_id) for r in again.images] == [i["id"] for i in images]
+    # once it failed again, deleting an image ends its retries
+    await until_status(kinds, post, "dispatched")
+    await kinds.result(post, type="failed", code="spam_risk", reason="TikTok: spam risk")
+    await until_status(kinds, post, "failed")
+    assert (await client.http.delete(f"/api/v1/media/{images[1]['id']}")).status_code == 204
+    refused = problem(await client.http.post(f"/api/v1/posts/{post['id']}/retry"), 409)
+    assert refused["type"] == "https://cachalot.dev/problems/media-deleted"
+    assert refused["media_id"] == images[1]["id"]
