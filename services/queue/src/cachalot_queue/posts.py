@@ -83,7 +83,7 @@ class _Content:
     """What a post carries, read from the client's media rows; ``complete`` when every
     file was found and fits the kind (only then are the platforms' checks run)."""
 
-    kind: platforms.Content
+    facts: platforms.Content
     files: list[tuple[str, UUID, str]] = field(default_factory=list)
     """(role, media id, the field that named it), in position order."""
     complete: bool = True
@@ -486,12 +486,13 @@ def _target_options(
 
     Options are ``None`` when the block is wrong or missing: a block of another
     platform, or none where the platform requires one (its fields model has
-    required fields). The registry's :meth:`~cachalot_common.platforms.PlatformSpec.check`
-    then holds the options against the content (the kind first, then TikTok's 600 s,
-    a platform's image count, caption lengths after parsing...); while some of the
-    content is missing or wrong (already reported), only the kind is checked.
+    required fields). A platform that cannot take the post's kind is said first (filling
+    in its block would not help). The registry's
+    :meth:`~cachalot_common.platforms.PlatformSpec.check` then holds the options against
+    the content (TikTok's 600 s, a platform's image count, caption lengths after
+    parsing...), once the content itself is complete and right.
     """
-    kind = content.kind.kind
+    kind = content.facts.kind
     if kind not in spec.kinds:  # said first: filling in the block would not help
         # the registry words the refusal; it reads no option for it
         refused = spec.check(_NoOptions(), platforms.Content(kind))
@@ -508,14 +509,8 @@ def _target_options(
         message = f"required for a {spec.label} account ({needed})"
         return None, [_error(f"{where}.{spec.name}", message, "missing")]
     options = block.to_options()
-    if content.complete:
-        found = spec.check(options, content.kind)
-    else:
-        found = [
-            e
-            for e in spec.check(options, platforms.Content(kind=content.kind.kind))
-            if e.field == "kind"
-        ]
+    # with content missing or wrong (already reported) the checks would misname images
+    found = spec.check(options, content.facts) if content.complete else []
     problems = [_error(_content_field(where, spec.name, e.field), e.message, e.type) for e in found]
     return options.model_dump(mode="json"), problems
 
