@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
 from typing import Any, get_args
@@ -192,3 +193,19 @@ def test_a_platform_refuses_a_kind_of_post_it_cannot_take_naming_the_kind() -> N
     (error,) = youtube.check(YouTubeFields(title="t").to_options(), photo)
     assert error.field == "kind"
     assert error.message == "YouTube cannot take photo posts; it takes video posts"
+
+
+def test_a_photo_post_with_more_images_than_the_platform_takes_is_refused_naming_images() -> None:
+    taking = dataclasses.replace(
+        platforms.get("tiktok"), kinds=frozenset({"video", "photo"}), max_images=2
+    )
+    image = video(None).video
+    options = TikTokFields().to_options()
+
+    two = taking.check(options, platforms.Content(kind="photo", images=(image, image)))  # type: ignore[arg-type]
+    (error,) = taking.check(options, platforms.Content(kind="photo", images=(image,) * 3))  # type: ignore[arg-type]
+
+    assert two == []
+    assert error.field == "images"
+    assert error.message == "TikTok takes at most 2 images in a post; this one has 3"
+    assert platforms.get("youtube").max_images == 10  # DESIGN.md "Post kinds": 1–10
