@@ -96,6 +96,13 @@ class MediaRef(BaseModel):
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     content_type: Literal["video/mp4", "video/quicktime", "video/webm", "image/jpeg", "image/png"]
     duration_sec: float | None = None
+    url: str | None = Field(
+        default=None,
+        repr=False,
+        description="For platforms that fetch media (Instagram): a signed, expiring link to this "
+        "file under CACHALOT_PUBLIC_URL, filled by the queue at dispatch. A capability until it "
+        "expires: kept out of repr; the access logs mask its signature.",
+    )
 
 
 class Article(BaseModel):

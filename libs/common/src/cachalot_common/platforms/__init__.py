@@ -9,7 +9,7 @@ model in :mod:`cachalot_common.events` and its name in
 :data:`cachalot_common.topics.Platform`; a unit test fails until the three
 agree.
 
-Instagram, VK and Telegram can be connected but not yet published to:
+VK and Telegram can be connected but not yet published to:
 their specs have no fields model.
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from cachalot_common.platforms import tiktok, youtube
+from cachalot_common.platforms import instagram, tiktok, youtube
 from cachalot_common.platforms.spec import (
     Content,
     FieldError,
@@ -52,7 +52,7 @@ REGISTRY: Final[Mapping[str, PlatformSpec]] = MappingProxyType(
         for spec in (
             tiktok.SPEC,
             youtube.SPEC,
-            PlatformSpec(name="instagram", label="Instagram"),
+            instagram.SPEC,
             PlatformSpec(name="vk", label="VK"),
             PlatformSpec(name="telegram", label="Telegram", sign_in="widget"),
         )

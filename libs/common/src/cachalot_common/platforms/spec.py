@@ -112,6 +112,9 @@ class PlatformSpec:
     fields: type[PlatformFields] | None = None
     limits: Limits = Limits()
     checks: tuple[Check, ...] = ()
+    fetches_media: bool = False
+    """The platform fetches the post's files from a URL (Instagram, TikTok photo mode): the
+    queue puts a signed, expiring link in each ``MediaRef.url`` of its commands."""
 
     @property
     def publishable(self) -> bool:
