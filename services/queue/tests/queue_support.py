@@ -39,7 +39,7 @@ SECRET = "queue-tests-session-secret-0123456789abcdef"
 GRANT_KEY = generate_signing_key("queue-tests")  # signs publish grants
 GRANTS = Granter(key=GRANT_KEY, lifetime_s=3600)
 FIXTURES = Path(__file__).parent / "fixtures"
-WATCHED = (publish_topic("tiktok"), publish_topic("youtube"), POSTS_STATUS, NOTIFY)
+WATCHED = (*(publish_topic(p) for p in ("tiktok", "youtube", "instagram")), POSTS_STATUS, NOTIFY)
 
 
 def now() -> datetime:
