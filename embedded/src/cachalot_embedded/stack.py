@@ -52,6 +52,13 @@ SERVICES: tuple[ServiceSpec, ...] = (
         database=True,
         service_identity=True,
     ),
+    ServiceSpec(
+        "publisher-instagram",
+        "cachalot_publisher_instagram",
+        8107,
+        database=True,
+        service_identity=True,
+    ),
 )
 SERVICE_IDENTITIES = tuple(s.name for s in SERVICES if s.service_identity)
 
