@@ -1,0 +1,103 @@
+"""publisher-instagram against the sandbox's Instagram, on Tansu and PostgreSQL, as a process.
+
+Photo posts here (one image, and a carousel); Reels, container errors, the
+quota and a kill -9 run end to end in tests/e2e/test_instagram.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cachalot_testing.processes import ServiceProcess
+
+from .harness import Commands, Results, sha256_of, user_of
+
+pytestmark = pytest.mark.integration
+
+
+def published(graph: httpx.Client, *paths: Path) -> list[dict[str, Any]]:
+    """The sandbox's published media whose items are exactly these files, in order."""
+    wanted = [sha256_of(p) for p in paths]
+    media = graph.get("/media").json()["media"]
+    return [m for m in media if [i["sha256"] for i in m["items"]] == wanted]
+
+
+async def test_a_single_image_is_published_once_with_identical_bytes(
+    publisher: ServiceProcess,
+    commands: Commands,
+    results: Results,
+    graph: httpx.Client,
+    media: Callable[[str], Path],
+) -> None:
+    image = media("red.jpg")
+    command = commands.command(image, caption="one #image")
+    await commands.send(command)
+    result = await results.wait(command.target_id, "published", "failed")
+    assert result.type == "published", result.reason
+    (post,) = published(graph, image)
+    assert (post["media_type"], post["caption"]) == ("IMAGE", "one #image")
+    assert post["owner"] == user_of(str(command.account_id))
+    assert (result.remote_id, result.remote_url) == (post["id"], post["permalink"])
+    assert post["items"][0]["requests"] > 1, "fetched by ranges"
+
+
+async def test_a_carousel_of_three_images_is_one_album_in_order_published_once(
+    publisher: ServiceProcess,
+    commands: Commands,
+    results: Results,
+    graph: httpx.Client,
+    media: Callable[[str], Path],
+) -> None:
+    images = [media(f"{c}.jpg") for c in ("red", "green", "blue")]
+    command = commands.command(*images, caption="three")
+    await commands.send(command)
+    result = await results.wait(command.target_id, "published", "failed")
+    assert result.type == "published", result.reason
+    (album,) = published(graph, *images)
+    assert album["media_type"] == "CAROUSEL_ALBUM"
+    assert result.remote_id == album["id"]
+    calls = graph.get("/media").json()["publish_calls"]
+
+    await commands.send(command)  # redelivered (a crash after publishing, a rebalance)
+    await results.wait(command.target_id, "published", count=2)
+    assert len(published(graph, *images)) == 1
+    assert graph.get("/media").json()["publish_calls"] == calls, "nothing sent again"
+
+
+async def test_a_png_is_refused_by_instagram_with_a_reason_to_convert_it_to_jpeg(
+    publisher: ServiceProcess,
+    commands: Commands,
+    results: Results,
+    graph: httpx.Client,
+    media: Callable[[str], Path],
+) -> None:
+    command = commands.command(media("white.png"))
+    await commands.send(command)
+    result = await results.wait(command.target_id, "published", "failed")
+    assert (result.type, result.code) == ("failed", "unsupported_image_format")
+    assert result.reason is not None
+    assert "JPEG" in result.reason
+
+
+async def test_a_command_without_a_media_link_fails_saying_which_setting_is_missing(
+    publisher: ServiceProcess,
+    commands: Commands,
+    results: Results,
+    graph: httpx.Client,
+    media: Callable[[str], Path],
+) -> None:
+    before = len(graph.get("/media").json()["containers"])
+    command = commands.command(media("reel-4s.mp4"), link=False)
+    await commands.send(command)
+    result = await results.wait(command.target_id, "published", "failed")
+    assert (result.type, result.code) == ("failed", "media_link_missing")
+    assert result.reason is not None
+    assert "CACHALOT_PUBLIC_URL" in result.reason
+    await asyncio.sleep(0.2)
+    assert len(graph.get("/media").json()["containers"]) == before
