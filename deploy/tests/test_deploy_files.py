@@ -828,7 +828,17 @@ def check_gateway_is_the_way_in(manifests: list[dict[str, Any]], *, where: str) 
     assert paths == {
         "/api/v1/posts": POSTS_MAX_BODY_BYTES,
         "/api/v1/media": MEDIA_MAX_BODY_BYTES,
+        "/media/v1": DEFAULT_MAX_BODY_BYTES,
     }, f"{where}: the Ingress body caps differ from the gateway's"
+    links = next(
+        i
+        for i in of_kind(manifests, "Ingress").values()
+        if any(p["path"] == "/media/v1" for r in i["spec"]["rules"] for p in r["http"]["paths"])
+    )
+    # a signed media link's signature never reaches the controller's access log
+    assert links["metadata"]["annotations"]["nginx.ingress.kubernetes.io/enable-access-log"] == (
+        "false"
+    )
     for path, cap in paths.items():
         assert cap == body_limit_bytes(path), f"{where}: {path}"
     media = next(
