@@ -90,6 +90,7 @@ def publisher(
         "CACHALOT_SERVICE_SECRET": SERVICE_SECRET,
         "CACHALOT_INSTAGRAM_API_BASE": f"{sandbox.base_url}/instagram",
         "CACHALOT_INSTAGRAM_POLL_INTERVAL_S": "0.2",
+        "CACHALOT_INSTAGRAM_POLL_MAX_S": "2",
         "CACHALOT_MEDIA_DIR": str(media_dir),
         "CACHALOT_KAFKA_SESSION_TIMEOUT_MS": "6000",
         "CACHALOT_LOG_LEVEL": "INFO",

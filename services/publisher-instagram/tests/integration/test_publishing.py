@@ -101,3 +101,26 @@ async def test_a_command_without_a_media_link_fails_saying_which_setting_is_miss
     assert "CACHALOT_PUBLIC_URL" in result.reason
     await asyncio.sleep(0.2)
     assert len(graph.get("/media").json()["containers"]) == before
+
+
+async def test_a_long_processing_goes_back_to_the_queue_and_the_retry_polls_the_same_container(
+    publisher: ServiceProcess,
+    commands: Commands,
+    results: Results,
+    graph: httpx.Client,
+    media: Callable[[str], Path],
+) -> None:
+    graph.post("/config", json={"processing_delay_s": 4})
+    before = len(graph.get("/media").json()["containers"])
+    image = media("green.jpg")
+    command = commands.command(image)
+    await commands.send(command)
+    waited = await results.wait(command.target_id, "published", "failed", "retryable")
+    assert (waited.type, waited.code) == ("retryable", "processing_timeout")
+    assert waited.retry_after_s is not None
+    await asyncio.sleep(waited.retry_after_s)
+    await commands.send(command.model_copy(update={"attempt": 2}))  # as the queue retries
+    done = await results.wait(command.target_id, "published", "failed", timeout=30)
+    assert done.type == "published", done.reason
+    assert len(graph.get("/media").json()["containers"]) == before + 1, "one container only"
+    assert len(published(graph, image)) == 1
