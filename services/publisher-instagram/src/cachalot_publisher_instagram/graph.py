@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 import httpx
@@ -79,6 +80,14 @@ class ContainerStatus:
         """The error subcode inside ``status`` ("Error: … (2207026)"), if any."""
         found = re.search(r"\b(2207\d{3})\b", self.status)
         return int(found.group(1)) if found else None
+
+
+@dataclass(frozen=True, slots=True)
+class RecentMedia:
+    id: str
+    caption: str
+    permalink: str | None
+    published_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +206,30 @@ class InstagramGraph:
             "POST", f"{NODE}/media_publish", token, form={"creation_id": container_id}
         )
         return str(body["id"])
+
+    async def recent_media(self, token: str) -> list[RecentMedia]:
+        """``GET /me/media?fields=id,caption,permalink,timestamp``: the newest posts (25)."""
+        body = await self._call(
+            "GET",
+            f"{NODE}/media",
+            token,
+            params={"fields": "id,caption,permalink,timestamp", "limit": "25"},
+        )
+        found: list[RecentMedia] = []
+        for item in body.get("data") or []:
+            if not isinstance(item, dict) or "id" not in item:
+                continue
+            try:
+                when = datetime.strptime(str(item.get("timestamp")), "%Y-%m-%dT%H:%M:%S%z")
+            except ValueError:
+                when = None
+            link = item.get("permalink")
+            found.append(
+                RecentMedia(
+                    str(item["id"]), str(item.get("caption") or ""), link and str(link), when
+                )
+            )
+        return found
 
     async def permalink(self, token: str, media_id: str) -> str | None:
         """``GET /{media}?fields=permalink``."""

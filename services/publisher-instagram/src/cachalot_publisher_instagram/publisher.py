@@ -6,8 +6,10 @@ each file's ``MediaRef.url`` (issue 10 item 2). Order of work for a target:
 1. a recorded media id → ``published`` again, nothing sent to Instagram;
 2. a recorded container → read its ``status_code`` and carry on from there
    (``PUBLISHED`` without a recorded media id: the crash fell between
-   ``media_publish`` and the record, so the container id stands as the
-   post's id; ``ERROR``/``EXPIRED``/unknown: forgotten, and new ones made);
+   ``media_publish`` and the record; nothing is published again, and the
+   post is found among the account's recent media by its caption and time,
+   or else the container id stands for it; ``ERROR``/``EXPIRED``/unknown:
+   forgotten, and new ones made);
 3. otherwise make the container(s), recording each id as Instagram answers:
    a video → one ``REELS`` container (``video_url``, ``caption``,
    ``share_to_feed``); one image → one image container (``image_url``);
@@ -49,6 +51,7 @@ from cachalot_publisher_instagram.graph import (
     PermissionMissing,
     PublishingLimit,
     QuotaUsed,
+    RecentMedia,
     Refused,
     Transient,
     Unauthorized,
@@ -66,6 +69,7 @@ LABEL = "Instagram"
 QUOTA_USED = "publishing_quota_used"  # Instagram's own: the rolling 24 h publishing limit
 MEDIA_LINK_MISSING = "media_link_missing"
 TRANSIENT_RETRY_S = 30.0
+LOOKUP_SKEW = timedelta(minutes=10)  # our clock against Instagram's timestamps
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +146,14 @@ class InstagramPlatform:
                     command.target_id,
                     container,
                 )
-                await self._store.record_media(command.target_id, container, datetime.now(UTC))
-                return Published(remote_id=container)
+                since = record.created_at if record is not None else datetime.now(UTC)
+                found = await self._find_published(ctx, options.caption, since)
+                remote = found.id if found is not None else container
+                at = (found.published_at if found is not None else None) or datetime.now(UTC)
+                await self._store.record_media(command.target_id, remote, at)
+                if found is not None and found.permalink:
+                    await self._store.record_permalink(command.target_id, found.permalink)
+                return Published(remote_id=remote, remote_url=found.permalink if found else None)
             await self._check_quota(ctx)
             media_id = await self._call(ctx, lambda t: self._graph.publish(t, container))
             await self._store.record_media(command.target_id, media_id, datetime.now(UTC))
@@ -290,6 +300,27 @@ class InstagramPlatform:
         if total is None and ours:
             return max(1.0, (ours[0] + timedelta(seconds=duration_s) - now).total_seconds())
         return min(self._quota_retry_s, duration_s)
+
+    async def _find_published(
+        self, ctx: Context, caption: str, since: datetime
+    ) -> RecentMedia | None:
+        """The account's post this target's container became (its container was PUBLISHED but
+        the media id never recorded): the oldest recent post with the target's caption
+        published since its first container (less a skew for the clocks). None when none
+        matches: the container id then stands for the post."""
+        try:
+            recent = await self._call(ctx, self._graph.recent_media)
+        except GraphError as error:
+            logger.warning("recent media unreadable (%s)", type(error).__name__)
+            return None
+        after = since - LOOKUP_SKEW
+        matches = [
+            m
+            for m in recent
+            if m.caption == caption and (m.published_at is None or m.published_at >= after)
+        ]
+        matches.sort(key=lambda m: m.published_at or after)
+        return matches[0] if matches else None
 
     async def _permalink(self, ctx: Context, media_id: str) -> str | None:
         """The post's permalink; a failure to read it does not undo the publish."""

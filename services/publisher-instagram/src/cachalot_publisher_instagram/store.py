@@ -20,6 +20,7 @@ class ContainerRecord:
     container_id: str | None
     media_id: str | None
     permalink: str | None
+    created_at: datetime  # when the target's first container was recorded (UTC)
 
 
 def _utc(value: datetime) -> datetime:
@@ -43,6 +44,7 @@ class ContainerStore:
                 container_id=row.container_id,
                 media_id=row.media_id,
                 permalink=row.permalink,
+                created_at=_utc(row.created_at),
             )
 
     async def _row(

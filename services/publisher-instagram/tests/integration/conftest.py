@@ -72,19 +72,24 @@ def media(media_dir: Path) -> Callable[[str], Path]:
 
 
 @pytest.fixture(scope="module")
+def database_url(postgres: PostgresServer) -> str:
+    return postgres.create_database(f"pig_{uuid.uuid4().hex[:12]}")
+
+
+@pytest.fixture(scope="module")
 def publisher(
     kafka_bootstrap: str,
     kafka_idempotence: bool,
     sandbox: ServiceProcess,
     lease_server: LeaseServer,
     media_dir: Path,
-    postgres: PostgresServer,
+    database_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ServiceProcess]:
     env = {
         "CACHALOT_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "CACHALOT_KAFKA_IDEMPOTENCE": str(kafka_idempotence).lower(),
-        "CACHALOT_DATABASE_URL": postgres.create_database(f"pig_{uuid.uuid4().hex[:12]}"),
+        "CACHALOT_DATABASE_URL": database_url,
         "CACHALOT_AUTH_URL": lease_server.url,
         "CACHALOT_SERVICE_NAME": "publisher-instagram",
         "CACHALOT_SERVICE_SECRET": SERVICE_SECRET,

@@ -13,10 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from cachalot_testing.processes import ServiceProcess
 
-from .harness import Commands, Results, sha256_of, user_of
+from .harness import SCOPES, Commands, Results, sha256_of, user_of
 
 pytestmark = pytest.mark.integration
 
@@ -124,3 +126,60 @@ async def test_a_long_processing_goes_back_to_the_queue_and_the_retry_polls_the_
     assert done.type == "published", done.reason
     assert len(graph.get("/media").json()["containers"]) == before + 1, "one container only"
     assert len(published(graph, image)) == 1
+
+
+async def test_a_container_published_before_its_media_id_was_recorded_is_not_published_again(
+    publisher: ServiceProcess,
+    sandbox: ServiceProcess,
+    commands: Commands,
+    results: Results,
+    graph: httpx.Client,
+    media: Callable[[str], Path],
+    database_url: str,
+) -> None:
+    """The crash window between ``media_publish`` and recording its answer."""
+    image = media("blue.jpg")
+    command = commands.command(image, caption="published, then the process died")
+    token = httpx.post(
+        f"{sandbox.base_url}/sandbox/tokens",
+        json={
+            "platform": "instagram",
+            "subject": user_of(str(command.account_id)),
+            "scopes": SCOPES,
+        },
+    ).json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=f"{sandbox.base_url}/instagram", headers=auth) as ig:
+        made = ig.post(
+            "/me/media",
+            data={"image_url": commands.ref(image).url or "", "caption": command.options.caption},
+        )  # type: ignore[union-attr]
+        container = made.json()["id"]
+        while (
+            ig.get(f"/{container}", params={"fields": "status_code"}).json()["status_code"]
+            != "FINISHED"
+        ):
+            await asyncio.sleep(0.05)
+        media_id = ig.post("/me/media_publish", data={"creation_id": container}).json()["id"]
+    engine = create_async_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO instagram_containers (target_id, post_id, account_id, children, "
+                "container_id, containers_created) VALUES (:t, :p, :a, '', :c, 1)"
+            ),
+            {
+                "t": str(command.target_id),
+                "p": str(command.post_id),
+                "a": str(command.account_id),
+                "c": container,
+            },
+        )
+    await engine.dispose()
+    calls = graph.get("/media").json()["publish_calls"]
+    await commands.send(command)
+    result = await results.wait(command.target_id, "published", "failed")
+    assert result.type == "published", result.reason
+    (post,) = published(graph, image)
+    assert (result.remote_id, result.remote_url) == (media_id, post["permalink"])
+    assert graph.get("/media").json()["publish_calls"] == calls

@@ -31,6 +31,8 @@ so ``CACHALOT_INSTAGRAM_API_BASE`` is one base URL), each optionally with a
   on the total (25, 50 or 100): the fake answers 100 per 86,400 s, the
   content-publishing guide's figure, and tests set their own.
 - ``GET /{node}/content_publishing_limit?fields=quota_usage,config``.
+- ``GET /{node}/media?fields=id,caption,permalink,timestamp``: the user's
+  posts, newest first (``limit``, default 25).
 - ``GET /{media-id}?fields=permalink`` (also media_type, media_product_type,
   caption, timestamp).
 

@@ -397,6 +397,34 @@ def create_api_router() -> APIRouter:
             }
         )
 
+    async def list_media(request: Request, version: str | None, node: str) -> Response:
+        try:
+            _check_version(version)
+            params = await _params(request)
+            issued = _token(request, params, publish=False)
+            owner = _owner(issued, node)
+        except GraphError as error:
+            return error.response()
+        limit = int(params.get("limit", "25")) if params.get("limit", "25").isdigit() else 25
+        mine = sorted(
+            (m for m in state.media.values() if m.owner == owner), key=lambda m: -m.timestamp
+        )[:limit]
+        return JSONResponse(
+            {
+                "data": [
+                    {
+                        "id": m.id,
+                        "caption": m.caption,
+                        "permalink": m.permalink,
+                        "timestamp": time.strftime(
+                            "%Y-%m-%dT%H:%M:%S+0000", time.gmtime(m.timestamp)
+                        ),
+                    }
+                    for m in mine
+                ]
+            }
+        )
+
     async def read_node(request: Request, version: str | None, node: str) -> Response:
         try:
             _check_version(version)
@@ -438,6 +466,9 @@ def create_api_router() -> APIRouter:
     for prefix in ("", "/{version}"):
         router.add_api_route(
             prefix + "/{node}/media", _bind(create_container), methods=["POST"], response_model=None
+        )
+        router.add_api_route(
+            prefix + "/{node}/media", _bind(list_media), methods=["GET"], response_model=None
         )
         router.add_api_route(
             prefix + "/{node}/media_publish", _bind(publish), methods=["POST"], response_model=None
