@@ -69,7 +69,7 @@ def instagram(stack: EmbeddedStack) -> Iterator[tuple[httpx.Client, dict[str, An
         _graph(
             stack,
             "config",
-            {"processing_delay_s": 0.3, "quota_total": 100, "quota_duration_s": 86400},
+            {"processing_delay_s": 0.3, "quota_total": 50, "quota_duration_s": 86400},
         )
 
 
@@ -157,7 +157,7 @@ def test_a_used_up_publishing_quota_is_retried_after_the_window_frees(
         assert _published_with(stack, sha256) == []
         target = _wait_for(http, stack, post_id)
     finally:
-        _graph(stack, "config", {"quota_total": 100, "quota_duration_s": 86400})
+        _graph(stack, "config", {"quota_total": 50, "quota_duration_s": 86400})
     assert target["status"] == "published", target
     assert time.monotonic() - started >= window_s - 2
     assert len(_published_with(stack, sha256)) == 1

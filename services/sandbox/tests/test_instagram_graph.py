@@ -165,7 +165,7 @@ def test_the_publishing_quota_is_enforced_at_media_publish_and_reported(
         assert publish(api, token, second).status_code == 200
     finally:
         api.post(
-            "/sandbox/instagram/graph/config", json={"quota_total": 100, "quota_duration_s": 86400}
+            "/sandbox/instagram/graph/config", json={"quota_total": 50, "quota_duration_s": 86400}
         )
 
 

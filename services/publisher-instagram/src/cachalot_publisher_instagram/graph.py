@@ -196,7 +196,7 @@ class InstagramGraph:
         config: dict[str, Any] = raw if isinstance(raw, dict) else {}
         return PublishingLimit(
             used=int(first.get("quota_usage") or 0),
-            total=int(config.get("quota_total") or 100),
+            total=int(config.get("quota_total") or 50),
             duration_s=int(config.get("quota_duration") or 86400),
         )
 

@@ -34,7 +34,7 @@ def graph(sandbox: ServiceProcess) -> Iterator[httpx.Client]:
         yield http
         http.post(
             "/config",
-            json={"processing_delay_s": 0.3, "quota_total": 100, "quota_duration_s": 86400},
+            json={"processing_delay_s": 0.3, "quota_total": 50, "quota_duration_s": 86400},
         )
 
 

@@ -28,8 +28,10 @@ so ``CACHALOT_INSTAGRAM_API_BASE`` is one base URL), each optionally with a
   (else 9007/2207027; expired 2207020); the rolling quota (``quota_total``
   per ``quota_duration_s``, a carousel counts once) is enforced here, as the
   reference says (code 9, subcode 2207042). The reference's sources disagree
-  on the total (25, 50 or 100): the fake answers 100 per 86,400 s, the
-  content-publishing guide's figure, and tests set their own.
+  on the total (25, 50 or 100): the fake answers 50 per 86,400 s, the
+  ``media_publish`` reference's figure (the most recently updated source,
+  January 2025, and what hosted posting APIs report in 2026); tests set their
+  own. Publishers read the figure from ``content_publishing_limit``.
 - ``GET /{node}/content_publishing_limit?fields=quota_usage,config``.
 - ``GET /{node}/media?fields=id,caption,permalink,timestamp``: the user's
   posts, newest first (``limit``, default 25).

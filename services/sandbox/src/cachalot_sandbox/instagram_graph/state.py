@@ -77,7 +77,7 @@ class Fault:
 @dataclass
 class GraphState:
     processing_delay_s: float = 0.3
-    quota_total: int = 100
+    quota_total: int = 50
     quota_duration_s: int = WINDOW_S
     range_chunk_bytes: int | None = 64 * 1024  # fetch by ranges of this size (None: one GET)
     containers: dict[str, Container] = field(default_factory=dict)
@@ -143,7 +143,7 @@ class GraphState:
         self.faults.clear()
         self.publish_calls = 0
         self.processing_delay_s = 0.3
-        self.quota_total = 100
+        self.quota_total = 50
         self.quota_duration_s = WINDOW_S
         self.range_chunk_bytes = 64 * 1024
 
