@@ -12,6 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from cachalot_common import platforms
 from cachalot_common.events import MediaRef, PlatformOptions
+from cachalot_common.platforms.instagram import InstagramFields
 from cachalot_common.platforms.tiktok import TikTokFields
 from cachalot_common.platforms.youtube import YouTubeFields
 from cachalot_common.service_auth import PUBLISHER_SERVICES, publisher_of
@@ -55,7 +56,7 @@ def test_publish_topics_and_publisher_services_are_derived_from_the_name() -> No
 
 
 def test_a_platform_without_a_fields_model_takes_no_posts() -> None:
-    assert {"tiktok", "youtube", "vk"} <= {s.name for s in platforms.publishable()}
+    assert {"tiktok", "youtube", "instagram", "vk"} <= {s.name for s in platforms.publishable()}
     for spec in platforms.REGISTRY.values():
         if spec.fields is not None:
             continue
@@ -64,7 +65,10 @@ def test_a_platform_without_a_fields_model_takes_no_posts() -> None:
 
 
 def test_every_publishable_block_turns_into_options_a_publish_command_accepts() -> None:
-    samples = {"youtube": YouTubeFields(title="t")}  # a block with required fields
+    samples = {
+        "youtube": YouTubeFields(title="t"),  # a block with required fields
+        "instagram": InstagramFields(caption="c"),
+    }
     adapter: TypeAdapter[object] = TypeAdapter(PlatformOptions)
     for spec in platforms.publishable():
         assert spec.fields is not None

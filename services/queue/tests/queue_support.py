@@ -43,7 +43,11 @@ GRANTS = Granter(key=GRANT_KEY, lifetime_s=3600)
 FIXTURES = Path(__file__).parent / "fixtures"
 VIDEO = video_bytes()
 """A real 360×640, 30 fps, 3 s MP4 every platform takes (cachalot_testing.media)."""
-WATCHED = (publish_topic("tiktok"), publish_topic("youtube"), POSTS_STATUS, NOTIFY)
+WATCHED = (
+    *(publish_topic(p) for p in ("tiktok", "youtube", "instagram", "vk")),
+    POSTS_STATUS,
+    NOTIFY,
+)
 
 
 def now() -> datetime:

@@ -51,6 +51,7 @@ from cachalot_common.grants import GRANT_ISSUER, GrantSigningKey, mint_grant
 from cachalot_common.platforms import label_of
 from cachalot_common.topics import Platform, publish_topic
 from cachalot_queue import states
+from cachalot_queue.media_links import MediaLinks
 from cachalot_queue.outbox import enqueue
 from cachalot_queue.states import IN_FLIGHT, AccountView, Change
 from cachalot_queue.tables import Account, Media, Post, PostMedia, Target
@@ -63,15 +64,27 @@ Clock = Callable[[], datetime]
 
 
 class Granter:
-    """Signs the publish grant of one dispatch with the queue's private grant key (EdDSA)."""
+    """Signs the publish grant of one dispatch with the queue's private grant key (EdDSA),
+    and the media links of a command whose platform fetches media (``links``)."""
 
     def __init__(
-        self, *, key: GrantSigningKey, lifetime_s: float, issuer: str = GRANT_ISSUER
+        self,
+        *,
+        key: GrantSigningKey,
+        lifetime_s: float,
+        issuer: str = GRANT_ISSUER,
+        links: MediaLinks | None = None,
     ) -> None:
-        """``lifetime_s``: seconds a grant may be used to lease (a long upload's length)."""
+        """``lifetime_s``: seconds a grant may be used to lease (a long upload's length);
+        ``links``: None when the queue has no public URL (no links are made)."""
         self._key = key
         self._lifetime_s = lifetime_s
         self._issuer = issuer
+        self.links = links
+
+    def sign_media(self, command: PublishPost) -> PublishPost:
+        """``command`` with signed links to its files when its platform fetches them."""
+        return command if self.links is None else self.links.sign_command(command)
 
     def grant(self, target: Target) -> str:
         """A grant bound to ``target``'s post, client, account, platform and current attempt."""
@@ -166,7 +179,9 @@ def send_command(
         session,
         publish_topic(cast(Platform, target.platform)),
         str(target.account_id),
-        publish_command(target, content, reconcile=reconcile, grant=grants.grant(target)),
+        grants.sign_media(
+            publish_command(target, content, reconcile=reconcile, grant=grants.grant(target))
+        ),
     )
 
 

@@ -52,6 +52,7 @@ from cachalot_queue.api import build_router, on_validation_error
 from cachalot_queue.consumers import subscribe_batch
 from cachalot_queue.dispatch import Granter, Reconciler, Scheduler
 from cachalot_queue.media_library import MediaLibrary
+from cachalot_queue.media_links import MediaLinks, links_router
 from cachalot_queue.media_quota import MediaQuota
 from cachalot_queue.metrics import run_depth_sampler
 from cachalot_queue.outbox import OutboxRelay, session_factory
@@ -113,8 +114,20 @@ class Runtime:
     registry: Mapping[str, PlatformSpec] = field(default_factory=lambda: platforms.REGISTRY)
     """The platforms posts are checked against (tests give one where a platform takes more)."""
     media_quota: MediaQuota = field(init=False)
+    links: MediaLinks | None = field(init=False)
 
     def __post_init__(self) -> None:
+        public_url = self.settings.public_url
+        self.links = (
+            MediaLinks(
+                key=self.settings.media_link_key_bytes(),
+                public_url=public_url,
+                ttl_s=self.settings.media_url_ttl_s,
+                clock=self.clock,
+            )
+            if public_url
+            else None
+        )
         self.media_quota = MediaQuota(
             self.factory,
             media_dir=self.settings.media_dir,
@@ -250,6 +263,10 @@ def create_app(
             revocations=runtime.revocations.memory,
         ),
     )
+    if runtime.links is not None:
+        app.include_router(
+            links_router(runtime.links, reader=runtime.reader, media_dir=settings.media_dir)
+        )
     app.include_router(
         build_router(
             posts=PostService(
@@ -286,6 +303,7 @@ def start_workers(runtime: Runtime) -> None:
         key=settings.grant_key(),
         lifetime_s=settings.grant_lifetime_s,
         issuer=settings.service_name,
+        links=runtime.links,
     )
     scheduler = Scheduler(
         runtime.factory,

@@ -261,6 +261,9 @@ class PlatformSpec:
     max_images: int = 10
     """The most images one photo post may carry here (DESIGN.md "Post kinds": 1–10; TikTok
     takes up to 35). Only read when ``kinds`` has ``photo``."""
+    fetches_media: bool = False
+    """The platform fetches the post's files from a URL (Instagram, TikTok photo mode): the
+    queue puts a signed, expiring link in each ``MediaRef.url`` of its commands."""
 
     @property
     def publishable(self) -> bool:
