@@ -3,22 +3,22 @@
 Each handler turns one event into spans (:mod:`messages`) and a dedupe key,
 and calls the service. The four topics share ONE consumer (group
 ``notifier``): each extra group member costs a rebalance at start, seconds
-on Tansu. It keeps ``cachalot_common.kafka.subscribe``'s contract: decode or
-park in ``<topic>.dlq`` and carry on, acknowledge only after the handler
-succeeded. A message Telegram refuses for good is parked there too, with
+on Tansu. It is registered with the consumer kit (``cachalot_common.consuming``):
+decode or park in ``<topic>.dlq`` and carry on, acknowledge only after the
+handler succeeded, recover after the broker lost everything. A message
+Telegram refuses for good (:class:`Undeliverable`) is parked there too, with
 the reason, so one bad event never blocks a partition.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from faststream.kafka import KafkaBroker, KafkaMessage
-from pydantic import BaseModel, ValidationError
+from faststream.kafka import KafkaBroker
 
 from cachalot_common import topics
+from cachalot_common.consuming import ErrorPolicy, Route, subscribe
 from cachalot_common.events import (
     AccountChanged,
     ContactSubmitted,
@@ -26,7 +26,6 @@ from cachalot_common.events import (
     NotifyRequested,
     PostStatusChanged,
 )
-from cachalot_common.kafka import encode, send_to_dlq
 from cachalot_notifier import messages
 from cachalot_notifier.dedupe import NotificationKey
 from cachalot_notifier.formatting import Span
@@ -39,28 +38,20 @@ TELEGRAM = "operator_telegram"
 
 
 def register_handlers(
-    broker: KafkaBroker, notifier: OperatorNotifier, *, email_configured: bool = False
+    broker: KafkaBroker,
+    notifier: OperatorNotifier,
+    *,
+    email_configured: bool = False,
+    **options: Any,
 ) -> None:
-    """Subscribe the notifier to every topic it reads (group ``notifier``)."""
+    """Subscribe the notifier to every topic it reads (group ``notifier``).
 
-    async def park(topic: str, event: Event, key: str, error: Undeliverable) -> None:
-        logger.error("event %s from %s is undeliverable: %s", event.event_id, topic, error)
-        await broker.publish(
-            encode(event),
-            topic=topics.dlq(topic),
-            key=key.encode(),
-            headers={
-                "content-type": "application/json",
-                "x-dlq-reason": f"undeliverable: {error}"[:300],
-                "x-dlq-source-topic": topic,
-            },
-        )
+    ``options``: subscriber options (``cachalot_common.kafka.consumer_options``).
+    """
 
     async def tell_operator(topic: str, event: Event, key: str, spans: list[Span]) -> None:
-        try:
-            await notifier.notify(NotificationKey(topic, event.event_id, TELEGRAM), spans)
-        except Undeliverable as error:
-            await park(topic, event, key, error)
+        # Undeliverable propagates: the kit parks the record in <topic>.dlq
+        await notifier.notify(NotificationKey(topic, event.event_id, TELEGRAM), spans)
 
     async def on_contact_submitted(event: ContactSubmitted) -> None:
         await tell_operator(
@@ -100,29 +91,16 @@ def register_handlers(
             topics.NOTIFY, event, str(event.recipient or ""), messages.notify_requested(event)
         )
 
-    routes: dict[str, tuple[type[BaseModel], Callable[[Any], Awaitable[None]]]] = {
-        topics.CONTACT_SUBMITTED: (ContactSubmitted, on_contact_submitted),
-        topics.POSTS_STATUS: (PostStatusChanged, on_post_status),
-        topics.ACCOUNTS: (AccountChanged, on_account_changed),
-        topics.NOTIFY: (NotifyRequested, on_notify),
+    routes: dict[str, Route[Any]] = {
+        topics.CONTACT_SUBMITTED: Route(ContactSubmitted, on_contact_submitted),
+        topics.POSTS_STATUS: Route(PostStatusChanged, on_post_status),
+        topics.ACCOUNTS: Route(AccountChanged, on_account_changed),
+        topics.NOTIFY: Route(NotifyRequested, on_notify),
     }
-
-    async def consume(body: Any, message: KafkaMessage) -> None:
-        topic = message.raw_message.topic  # type: ignore[union-attr]
-        model, handler = routes[topic]
-        try:
-            event = model.model_validate_json(message.body)
-        except ValidationError as error:
-            await send_to_dlq(broker, topic, message, reason=_reason(error))
-            return
-        await handler(event)
-
-    broker.subscriber(*routes, group_id=GROUP_ID, auto_offset_reset="earliest")(consume)
-
-
-def _reason(error: ValidationError) -> str:
-    first = error.errors()[0] if error.errors() else None
-    if first is None:
-        return "undecodable message"
-    where = ".".join(str(part) for part in first["loc"]) or "body"
-    return f"undecodable message: {where}: {first['msg']}"[:300]
+    subscribe(
+        broker,
+        routes,
+        group_id=GROUP_ID,
+        policy=ErrorPolicy(dead_letter_on=(Undeliverable,)),
+        **options,
+    )

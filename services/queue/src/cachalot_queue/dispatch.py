@@ -49,12 +49,12 @@ from cachalot_common.events import MediaRef, PublishVideo
 from cachalot_common.grants import GRANT_ISSUER, GrantSigningKey, mint_grant
 from cachalot_common.platforms import label_of
 from cachalot_common.topics import Platform, publish_topic
+from cachalot_common.wakeup import Wakeup
 from cachalot_queue import states
 from cachalot_queue.outbox import enqueue
 from cachalot_queue.states import IN_FLIGHT, AccountView, Change
 from cachalot_queue.tables import Account, Media, Post, Target
 from cachalot_queue.transitions import account_views, apply_change
-from cachalot_queue.wakeup import Wakeup
 
 logger = logging.getLogger(__name__)
 

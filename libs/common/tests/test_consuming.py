@@ -9,8 +9,9 @@ from collections.abc import Awaitable, Callable
 from aiokafka import AIOKafkaConsumer
 from faststream.kafka import TestKafkaBroker
 
+from cachalot_common.consuming import subscribe
 from cachalot_common.events import ContactSubmitted
-from cachalot_common.kafka import build_broker, encode, publish_event, subscribe
+from cachalot_common.kafka import build_broker, encode, publish_event
 from cachalot_common.settings import KafkaSettings
 
 
