@@ -1,18 +1,30 @@
-"""Kafka wiring: decode-or-DLQ, ack after success, against memory and a real broker."""
+"""The consumer kit: decode-or-DLQ, the error policy, ack after success, in memory and on Tansu."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
-from faststream.kafka import TestKafkaBroker
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from faststream.kafka import KafkaBroker, KafkaMessage, TestKafkaBroker
 
-from cachalot_common.consuming import subscribe
-from cachalot_common.events import ContactSubmitted
-from cachalot_common.kafka import build_broker, encode, publish_event
+from cachalot_common.consuming import (
+    BrokerWatch,
+    ErrorPolicy,
+    Route,
+    health_of,
+    raw_body,
+    subscribe,
+)
+from cachalot_common.events import ContactSubmitted, NotifyRequested
+from cachalot_common.kafka import build_broker, consumer_options, encode, publish_event
 from cachalot_common.settings import KafkaSettings
+from cachalot_testing.broker import TansuBroker
 
 
 def _event() -> ContactSubmitted:
@@ -131,3 +143,275 @@ async def test_every_broadcast_subscriber_reads_the_whole_topic_and_retries_a_fa
         await first.stop()
         await second.stop()
     assert seen == {"replica-1": wanted, "replica-2": wanted}
+
+
+# --- the kit's rules in memory (TestKafkaBroker) -------------------------------------------
+
+
+class Parked:
+    """What reached ``<topic>.dlq``: bodies, keys and headers."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[bytes, bytes | None, dict[str, str]]] = []
+
+    def listen(self, broker: KafkaBroker, topic: str) -> None:
+        @broker.subscriber(f"{topic}.dlq", decoder=raw_body)
+        async def on_dlq(body: bytes, message: KafkaMessage) -> None:
+            self.records.append((message.body, message.raw_message.key, dict(message.headers)))  # type: ignore[union-attr]
+
+
+async def test_a_bad_payload_is_parked_with_its_key_and_the_reason_and_the_next_is_handled() -> (
+    None
+):
+    broker = build_broker(KafkaSettings(), client_id="t")
+    seen: list[str] = []
+    parked = Parked()
+
+    async def handle(event: ContactSubmitted) -> None:
+        seen.append(event.message)
+
+    subscribe(broker, "contact.submitted.v1", ContactSubmitted, handle, group_id="t")
+    parked.listen(broker, "contact.submitted.v1")
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish(
+            b'{"name": "Ann"}',
+            topic="contact.submitted.v1",
+            key=b"sub-1",
+            headers={"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+        )
+        await test_broker.publish(encode(_event()), topic="contact.submitted.v1", key=b"sub-2")
+    assert seen == ["hi"]
+    [(body, key, headers)] = parked.records
+    assert body == b'{"name": "Ann"}'
+    assert key == b"sub-1"
+    assert headers["x-dlq-reason"].startswith("undecodable message: contact: Field required")
+    assert headers["x-dlq-source-topic"] == "contact.submitted.v1"
+    assert "x-dlq-source-partition" in headers
+    assert "x-dlq-source-offset" in headers
+    assert headers["traceparent"].startswith("00-0af76519"), "the original headers are kept"
+
+
+async def test_a_record_the_handler_refuses_for_good_is_parked_with_the_refusal() -> None:
+    class Refused(Exception):
+        pass
+
+    broker = build_broker(KafkaSettings(), client_id="t")
+    calls: list[str] = []
+    parked = Parked()
+
+    async def handle(event: ContactSubmitted) -> None:
+        calls.append(event.message)
+        raise Refused("the platform says this text can never be sent")
+
+    subscribe(
+        broker,
+        "contact.submitted.v1",
+        ContactSubmitted,
+        handle,
+        group_id="t",
+        policy=ErrorPolicy(dead_letter_on=(Refused,)),
+    )
+    parked.listen(broker, "contact.submitted.v1")
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish(encode(_event()), topic="contact.submitted.v1", key=b"k")
+    assert calls == ["hi"], "refused once, not retried"
+    [(_, key, headers)] = parked.records
+    assert key == b"k"
+    assert headers["x-dlq-reason"] == "refused: the platform says this text can never be sent"
+
+
+async def test_any_other_handler_error_is_not_acknowledged_and_not_parked() -> None:
+    broker = build_broker(KafkaSettings(), client_id="t")
+    parked = Parked()
+
+    async def handle(event: ContactSubmitted) -> None:
+        raise ConnectionError("database away")
+
+    subscribe(
+        broker,
+        "contact.submitted.v1",
+        ContactSubmitted,
+        handle,
+        group_id="t",
+        policy=ErrorPolicy(retry_pause_s=0.01),
+    )
+    parked.listen(broker, "contact.submitted.v1")
+    async with TestKafkaBroker(broker) as test_broker:
+        with pytest.raises(ConnectionError):
+            await test_broker.publish(encode(_event()), topic="contact.submitted.v1", key=b"k")
+    assert parked.records == []
+
+
+async def test_one_consumer_of_several_topics_decodes_each_with_its_own_model() -> None:
+    broker = build_broker(KafkaSettings(), client_id="t")
+    seen: list[str] = []
+    parked = Parked()
+
+    async def on_contact(event: ContactSubmitted) -> None:
+        seen.append(f"contact {event.message}")
+
+    async def on_notify(event: NotifyRequested) -> None:
+        seen.append(f"notify {event.text}")
+
+    subscribe(
+        broker,
+        {
+            "contact.submitted.v1": Route(ContactSubmitted, on_contact),
+            "notify.v1": Route(NotifyRequested, on_notify),
+        },
+        group_id="t",
+    )
+    parked.listen(broker, "notify.v1")
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish(encode(_event()), topic="contact.submitted.v1", key=b"a")
+        await test_broker.publish(
+            encode(NotifyRequested(channel="operator_telegram", text="hello")),
+            topic="notify.v1",
+            key=b"b",
+        )
+        await test_broker.publish(encode(_event()), topic="notify.v1", key=b"c")
+    assert seen == ["contact hi", "notify hello"]
+    assert [key for _, key, _ in parked.records] == [b"c"], "a contact is not a notify request"
+
+
+def test_the_pause_before_a_redelivery_grows_and_is_capped() -> None:
+    policy = ErrorPolicy(retry_pause_s=0.2, retry_pause_max_s=5.0)
+    assert [policy.pause_s(n) for n in (1, 2, 3, 6, 50)] == [0.2, 0.4, 0.8, 5.0, 5.0]
+
+
+def test_a_consumer_whose_commits_keep_failing_is_reported_stuck() -> None:
+    broker = build_broker(KafkaSettings(), client_id="t")
+
+    async def handle(event: ContactSubmitted) -> None:
+        return None
+
+    subscribe(broker, "contact.submitted.v1", ContactSubmitted, handle, group_id="t")
+    watch = BrokerWatch(broker, KafkaSettings(), stuck_after_s=0.05)
+    [health] = health_of(broker)
+    assert watch.stuck() == []
+    health.commit_failed(RuntimeError("CommitFailedError"))
+    assert watch.stuck() == []
+    time.sleep(0.1)
+    assert watch.stuck() == ["t:contact.submitted.v1"]
+    health.commit_ok()
+    assert watch.stuck() == []
+
+
+# --- a broker that lost everything (a real Tansu, killed and started again empty) ---------
+
+
+@pytest.mark.integration
+async def test_a_consumer_recovers_its_group_and_commits_after_the_broker_comes_back_empty(
+    tmp_path: Path,
+) -> None:
+    tansu = TansuBroker(log_path=tmp_path / "tansu.log").start()
+    topic = f"r{uuid.uuid4().hex[:8]}.v1"
+    settings = KafkaSettings(
+        kafka_bootstrap=tansu.bootstrap,
+        kafka_idempotence=False,
+        kafka_session_timeout_ms=3000,
+        kafka_ensure_topics=True,
+    )
+    broker = build_broker(settings, client_id="r")
+    received: asyncio.Queue[str] = asyncio.Queue()
+
+    async def handle(event: ContactSubmitted) -> None:
+        await received.put(event.message)
+
+    subscribe(broker, topic, ContactSubmitted, handle, group_id="g", **consumer_options(settings))
+    watch = BrokerWatch(broker, settings, probe_interval_s=0.2, plan={topic: 4, f"{topic}.dlq": 1})
+    ready = watch.readiness()
+    try:
+        await watch.start()
+        await publish_event(broker, topic, _event_saying("before"), key="k")
+        assert await asyncio.wait_for(received.get(), timeout=30) == "before"
+        assert await ready["broker"]()
+        assert await ready["consumers"]()
+
+        tansu.kill()
+        await _eventually(lambda: _not(ready["broker"]), "readiness red while gone")
+        tansu.start()  # same port, nothing in it
+        await _eventually(lambda: _restarted(watch), "the watch restarts the consumers")
+        await _eventually(ready["broker"], "readiness green again")
+
+        assert await _partitions(tansu.bootstrap, topic) == 4
+        words = {f"after-{n}" for n in range(12)}  # twelve keys: every partition gets some
+        for word in sorted(words):
+            await _publish_until_taken(broker, topic, _event_saying(word))
+        got = {await asyncio.wait_for(received.get(), timeout=30) for _ in words}
+        assert got == words, "records on every partition of the new topic are read"
+        await _eventually(
+            lambda: _committed_past_zero(tansu.bootstrap, "g", topic), "commits succeed again"
+        )
+        assert watch.stuck() == []
+    finally:
+        await watch.stop()
+        tansu.stop()
+
+
+def _event_saying(message: str) -> ContactSubmitted:
+    return ContactSubmitted(
+        name="Ann", contact="@ann_smith", contact_kind="telegram", category="other", message=message
+    )
+
+
+async def _not(check: Callable[[], Awaitable[bool]]) -> bool:
+    return not await check()
+
+
+async def _restarted(watch: BrokerWatch) -> bool:
+    return watch.restarts >= 1
+
+
+async def _eventually(
+    check: Callable[[], Awaitable[bool]], what: str, timeout: float = 30.0
+) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            if await check():
+                return
+        except Exception:
+            pass
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"not within {timeout}s: {what}")
+
+
+async def _publish_until_taken(broker: KafkaBroker, topic: str, event: ContactSubmitted) -> None:
+    for _ in range(100):
+        try:
+            await publish_event(broker, topic, event, key=event.message)
+            return
+        except Exception:
+            await asyncio.sleep(0.2)
+    raise AssertionError("the producer never reconnected")
+
+
+async def _partitions(bootstrap: str, topic: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return len(described["partitions"])
+
+
+async def _committed_past_zero(bootstrap: str, group: str, topic: str) -> bool:
+    """Whether ``group`` has committed past offset 0 on some partition of ``topic``.
+
+    Asked as the group's consumers ask (OffsetFetch through a consumer of the
+    group that joins nothing): Tansu's answer to the admin client's newer
+    OffsetFetch version does not parse in aiokafka.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        for partition in partitions:
+            offset = await consumer.committed(TopicPartition(topic, partition))
+            if offset is not None and offset > 0:
+                return True
+    finally:
+        await consumer.stop()
+    return False

@@ -401,6 +401,11 @@ class BrokerWatch:
         """Start every subscriber at once (see :func:`cachalot_common.kafka.start_broker`)."""
         from cachalot_common.kafka import start_broker
 
+        if self.settings.kafka_ensure_topics and not in_memory(self.broker):
+            try:
+                await ensure_topics(self.settings.kafka_bootstrap, self.plan)
+            except Exception as error:  # the broker may be slow to come; the watch retries
+                logger.warning("could not ensure topics at start (%s)", error)
         await start_broker(self.broker)
         if in_memory(self.broker):
             return

@@ -1,14 +1,20 @@
 """Which topics exist and with how many partitions, and making it so.
 
-A broker auto-creates a missing topic with its own default partition count
-(Tansu: 4; Apache Kafka: 1), and the partition count decides how many
-replicas of a group share the work. Embedded mode creates the plan before any
-service starts, and every service's broker watch
-(:class:`cachalot_common.consuming.BrokerWatch`) creates it again whenever the
-broker comes back empty. Compose and Kubernetes create their topics with
-their own job (``deploy/kafka/create-topics.sh``), with more partitions and
-replicas, so there the watch leaves topics alone (``CACHALOT_KAFKA_ENSURE_TOPICS``
-is off).
+The partition count decides how many replicas of a group share the work.
+Embedded mode creates the plan before any service starts, and every
+service's broker watch (:class:`cachalot_common.consuming.BrokerWatch`)
+creates it again whenever the broker comes back empty. Compose and
+Kubernetes create their topics with their own job
+(``deploy/kafka/create-topics.sh``), with more partitions and replicas, so
+there the watch leaves topics alone (``CACHALOT_KAFKA_ENSURE_TOPICS`` is off).
+
+Every planned topic has :data:`PARTITIONS` partitions, Tansu's own count for
+a topic it auto-creates: when the embedded broker comes back empty, the first
+client to ask for a topic's metadata (aiokafka always allows auto-creation)
+creates it before any watch can, so a plan that differed from Tansu's default
+could not hold (issue 11: topics came back with 4 partitions instead of 1).
+Keys keep per-key order on any partition count; consumers read every
+partition because the watch makes them join afresh.
 """
 
 from __future__ import annotations
@@ -30,17 +36,18 @@ from cachalot_common.topics import (
     dlq,
 )
 
-PUBLISH_PARTITIONS = 4
+PARTITIONS = 4  # what Tansu gives a topic it auto-creates
+PUBLISH_PARTITIONS = PARTITIONS
 
 
 def planned_partitions() -> dict[str, int]:
-    """Every DESIGN topic and its DLQ → partition count; publish topics (one per
-    publishable platform of the registry) with several partitions, the rest one."""
+    """Every DESIGN topic, one publish topic per publishable platform of the registry,
+    and the DLQ of each → partition count (:data:`PARTITIONS`)."""
     plain = [CONTACT_SUBMITTED, ACCOUNTS, SESSIONS, POSTS_RESULT, POSTS_STATUS, NOTIFY]
     publish = [spec.publish_topic for spec in platforms.publishable()]
-    plan = dict.fromkeys(plain, 1)
+    plan = dict.fromkeys(plain, PARTITIONS)
     plan.update(dict.fromkeys(publish, PUBLISH_PARTITIONS))
-    plan.update({dlq(name): 1 for name in plain + publish})
+    plan.update({dlq(name): PARTITIONS for name in plain + publish})
     return plan
 
 
