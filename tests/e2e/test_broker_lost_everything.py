@@ -25,6 +25,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from cachalot_common.topic_plan import PARTITIONS
 from cachalot_testing.broker import TansuBroker
 from cachalot_testing.clients import connect_tiktok, create_post, iso_at, upload_media
 from cachalot_testing.stack import EmbeddedStack
@@ -141,7 +142,7 @@ def _committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
         await consumer.start()
         try:
             found: dict[int, int] = {}
-            for partition in consumer.partitions_for_topic(topic) or set():
+            for partition in range(PARTITIONS):
                 offset = await consumer.committed(TopicPartition(topic, partition))
                 if offset:
                     found[partition] = offset

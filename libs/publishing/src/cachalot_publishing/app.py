@@ -75,8 +75,8 @@ def build_publisher_app(
     ``make_publisher(parts)`` is an async context manager yielding the
     platform (entered in the lifespan, left at shutdown). ``leases`` and
     ``results`` replace auth's lease endpoint and the Kafka result sink
-    (tests). ``app.state.runtime`` and ``app.state.broker`` are exposed for
-    tests. The consumer group is ``publisher-<platform>``.
+    (tests). ``app.state.runtime``, ``app.state.broker`` and ``app.state.watch`` are
+    exposed for tests. The consumer group is ``publisher-<platform>``.
     """
     service = f"publisher-{platform}"
     broker = build_broker(settings, client_id=service, tracer_provider=tracer_provider)
@@ -143,4 +143,5 @@ def build_publisher_app(
     )
     app.state.runtime = runtime
     app.state.broker = broker
+    app.state.watch = watch
     return app
