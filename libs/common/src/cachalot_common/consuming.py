@@ -392,6 +392,7 @@ class BrokerWatch:
         self.plan = dict(plan) if plan is not None else planned_partitions()
         self.up = True
         self.restarts = 0
+        self._steady_since: float | None = None  # monotonic; None while gone or recovering
         self._seen: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
         self._admin: AIOKafkaAdminClient | None = None
@@ -407,6 +408,7 @@ class BrokerWatch:
             except Exception as error:  # the broker may be slow to come; the watch retries
                 logger.warning("could not ensure topics at start (%s)", error)
         await start_broker(self.broker)
+        self._steady_since = time.monotonic()
         if in_memory(self.broker):
             return
         with contextlib.suppress(Exception):
@@ -440,6 +442,18 @@ class BrokerWatch:
             return not self.stuck()
 
         return {"broker": broker_answers, "consumers": consumers_move}
+
+    def listening_for_s(self) -> float:
+        """Seconds the broker has answered and every consumer has been reading (0 if not now).
+
+        What a silence may be measured against: an answer sent while the
+        broker was gone or the consumers were rejoining may not have been
+        read yet (the queue's reconciler waits for this before it concludes
+        anything from silence).
+        """
+        if self._steady_since is None or not self.up or self.stuck():
+            return 0.0
+        return time.monotonic() - self._steady_since
 
     def stuck(self) -> list[str]:
         """Names of subscribers whose commits have failed for longer than ``stuck_after_s``."""
@@ -493,6 +507,7 @@ class BrokerWatch:
             if self.up:
                 logger.error("broker %s is gone (%s)", self.settings.kafka_bootstrap, error)
             self.up = False
+            self._steady_since = None
             return
         came_back = not self.up
         self.up = True
@@ -527,6 +542,7 @@ class BrokerWatch:
     async def recover(self, why: str) -> None:
         """Ensure the planned topics, then restart every subscriber (a fresh group join)."""
         async with self._restarting:
+            self._steady_since = None
             logger.warning("broker watch: %s; ensuring topics and restarting consumers", why)
             if self.settings.kafka_ensure_topics:
                 try:
@@ -537,6 +553,7 @@ class BrokerWatch:
             for health in health_of(self.broker):
                 health.commit_ok()
             self.restarts += 1
+            self._steady_since = time.monotonic()
             logger.warning("broker watch: consumers restarted")
 
 

@@ -417,9 +417,11 @@ class Reconciler(Worker):
         max_reconciles: int,
         grants: Granter,
         batch: int = 200,
+        listening_for_s: Callable[[], float] | None = None,
     ) -> None:
         self._factory = factory
         self._grants = grants
+        self._listening_for_s = listening_for_s
         self._clock = clock
         self._relay_wake = relay_wake
         self._lock = claim_with_lock
@@ -434,7 +436,17 @@ class Reconciler(Worker):
         return self._interval
 
     async def reconcile_once(self) -> int:
-        """Re-send (reconcile=True) or give up on targets silent past the timeout."""
+        """Re-send (reconcile=True) or give up on targets silent past the timeout.
+
+        Silence counts only while the queue can hear: if ``listening_for_s``
+        (the broker watch's) says the broker or the result consumer has been
+        back for less than the timeout, nothing is checked or failed this
+        round (an answer may be waiting unread).
+        """
+        if self._listening_for_s is not None and (
+            self._listening_for_s() < self._silent.total_seconds()
+        ):
+            return 0
         now = self._clock()
         query = (
             select(Target)

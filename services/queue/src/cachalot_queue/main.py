@@ -108,6 +108,8 @@ class Runtime:
     relay_wake: Wakeup = field(default_factory=Wakeup)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     media_quota: MediaQuota = field(init=False)
+    # seconds the broker and the consumers have been working (the broker watch's)
+    listening_for_s: Callable[[], float] | None = None
 
     def __post_init__(self) -> None:
         self.media_quota = MediaQuota(
@@ -194,6 +196,7 @@ def create_app(
 
     # A broker that lost everything: topics again, consumers rejoin (DESIGN.md).
     watch = BrokerWatch(runtime.broker, settings)
+    runtime.listening_for_s = watch.listening_for_s
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -297,6 +300,7 @@ def start_workers(runtime: Runtime) -> None:
         silent_after_s=settings.reconcile_after_s,
         max_reconciles=settings.max_reconciles,
         grants=grants,
+        listening_for_s=runtime.listening_for_s,
     )
     for name, job in (
         ("relay", relay.run),

@@ -210,3 +210,25 @@ async def test_a_check_answered_published_makes_the_target_published_never_no_an
     target = await world.target()
     assert target.status == "published"
     assert target.last_code != "no_answer"
+
+
+async def test_silence_while_the_queue_cannot_hear_answers_neither_checks_nor_fails(
+    world: World,
+) -> None:
+    listening = [0.0]  # the broker watch: seconds the broker and consumers have worked
+    world.reconciler = Reconciler(
+        world.factory, clock=world.clock, relay_wake=Wakeup(), claim_with_lock=world.lock,
+        silent_after_s=60, max_reconciles=2, grants=GRANTS,
+        listening_for_s=lambda: listening[0],
+    )  # fmt: skip
+    for _ in range(5):  # the broker is gone, or back but the consumers are rejoining
+        assert await world.silent_round() == 0
+        await world.relay_sent_everything()
+    listening[0] = 30.0  # back, but not yet for a whole silence
+    assert await world.silent_round() == 0
+    assert (await world.target()).status == "publishing"
+    assert await world.checks() == []
+
+    listening[0] = 61.0  # listening for longer than the timeout: silence means something
+    assert await world.silent_round() == 1
+    assert [c["reconcile"] for c in await world.checks()] == [True]
