@@ -11,6 +11,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from cachalot_common import platforms
 from cachalot_common.events import MediaRef, PlatformOptions
+from cachalot_common.platforms.telegram import TelegramFields
 from cachalot_common.platforms.tiktok import TikTokFields
 from cachalot_common.platforms.youtube import YouTubeFields
 from cachalot_common.service_auth import PUBLISHER_SERVICES, publisher_of
@@ -46,9 +47,9 @@ def test_publish_topics_and_publisher_services_are_derived_from_the_name() -> No
     assert publisher_of("myspace") is None
 
 
-def test_today_only_tiktok_and_youtube_take_posts() -> None:
-    assert [s.name for s in platforms.publishable()] == ["tiktok", "youtube"]
-    for name in ("instagram", "vk", "telegram"):
+def test_today_tiktok_youtube_and_telegram_take_posts() -> None:
+    assert [s.name for s in platforms.publishable()] == ["tiktok", "youtube", "telegram"]
+    for name in ("instagram", "vk"):
         spec = platforms.get(name)
         assert not spec.publishable
         assert spec.default_fields() is None
@@ -56,7 +57,11 @@ def test_today_only_tiktok_and_youtube_take_posts() -> None:
 
 
 def test_every_publishable_block_turns_into_options_a_publish_command_accepts() -> None:
-    samples = {"tiktok": TikTokFields(), "youtube": YouTubeFields(title="t")}
+    samples = {
+        "tiktok": TikTokFields(),
+        "youtube": YouTubeFields(title="t"),
+        "telegram": TelegramFields(),
+    }
     adapter: TypeAdapter[object] = TypeAdapter(PlatformOptions)
     for spec in platforms.publishable():
         assert spec.fields is not None

@@ -9,8 +9,8 @@ model in :mod:`cachalot_common.events` and its name in
 :data:`cachalot_common.topics.Platform`; a unit test fails until the three
 agree.
 
-Instagram, VK and Telegram can be connected but not yet published to:
-their specs have no fields model.
+Instagram and VK can be connected but not yet published to: their specs
+have no fields model.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from cachalot_common.platforms import tiktok, youtube
+from cachalot_common.platforms import telegram, tiktok, youtube
 from cachalot_common.platforms.spec import (
     Content,
     FieldError,
@@ -54,7 +54,7 @@ REGISTRY: Final[Mapping[str, PlatformSpec]] = MappingProxyType(
             youtube.SPEC,
             PlatformSpec(name="instagram", label="Instagram"),
             PlatformSpec(name="vk", label="VK"),
-            PlatformSpec(name="telegram", label="Telegram", sign_in="widget"),
+            telegram.SPEC,
         )
     }
 )

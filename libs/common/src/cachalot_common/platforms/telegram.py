@@ -1,0 +1,159 @@
+"""Telegram: posts by our bot in the client's linked channel (Bot API), long articles on Telegraph.
+
+Limits (shared/reference/platforms.md §5; core.telegram.org/bots/api):
+
+* a message's text: 1–4096 characters *after entity parsing*
+  (``sendMessage``), a caption 0–1024 (``sendPhoto``, ``sendVideo``,
+  ``sendMediaGroup``), both counted in UTF-16 code units on what is sent
+  (:func:`cachalot_common.articles.telegram_length` over the HTML we send;
+  captions are sent with ``parse_mode=HTML``, so a caption is Telegram HTML);
+* photos: at most 10 MB each (``sendPhoto``: "The photo must be at most 10 MB
+  in size"); a photo post has 1–10 images (``sendMediaGroup`` takes 2–10, so
+  one image goes with ``sendPhoto``);
+* videos: 50 MB through the cloud Bot API ("Bots can currently send files of
+  up to 50 MB in size"); a local Bot API server (``telegram-bot-api --local``)
+  takes files up to 2000 MB.
+
+Which video limit holds is a shared setting, ``CACHALOT_TELEGRAM_LOCAL_BOT_API``
+(``true`` when ``CACHALOT_TELEGRAM_API_BASE`` points at a local Bot API server;
+default ``false``). The queue checks posts with it (:func:`video_limit_bytes`,
+read from the environment once, in :func:`local_bot_api`) and publisher-telegram
+reads the same variable in its settings, so both agree. A base URL alone cannot
+tell: the sandbox is not api.telegram.org either, yet it keeps the cloud limit.
+
+Articles: one message (``sendMessage``, HTML) when the rendered article fits 4096
+characters after parsing and ``article_as`` is not ``telegraph`` — or, with a
+cover, one ``sendPhoto`` whose caption is the article when it fits 1024;
+otherwise a Telegraph page announced in the channel (``article_as="message"``
+with an article too long for one message is refused here, naming the field).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Final, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from cachalot_common.articles import ArticleError, telegram_length, to_telegram_html
+from cachalot_common.events import TelegramOptions
+from cachalot_common.platforms.spec import Content, FieldError, PlatformFields, PlatformSpec
+
+TELEGRAM_TEXT_MAX: Final = 4096
+TELEGRAM_CAPTION_MAX: Final = 1024
+TELEGRAM_PHOTO_MAX_BYTES: Final = 10 * 1000 * 1000
+TELEGRAM_PHOTOS_MAX: Final = 10
+CLOUD_VIDEO_MAX_BYTES: Final = 50 * 1024 * 1024
+LOCAL_VIDEO_MAX_BYTES: Final = 2000 * 1024 * 1024
+LOCAL_BOT_API_ENV: Final = "CACHALOT_TELEGRAM_LOCAL_BOT_API"
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
+
+def local_bot_api() -> bool:
+    """Whether ``CACHALOT_TELEGRAM_LOCAL_BOT_API`` says the Bot API is a local server."""
+    return os.environ.get(LOCAL_BOT_API_ENV, "").strip().lower() in _TRUE
+
+
+def video_limit_bytes(local: bool | None = None) -> int:
+    """Largest video the bot may send: 2000 MB on a local Bot API server, else 50 MB."""
+    if local is None:
+        local = local_bot_api()
+    return LOCAL_VIDEO_MAX_BYTES if local else CLOUD_VIDEO_MAX_BYTES
+
+
+def article_message(content_title: str | None, nodes: list[object]) -> str:
+    """The HTML of an article sent as one message (title bold, then the body)."""
+    return to_telegram_html(list(nodes), title=content_title)  # type: ignore[arg-type]
+
+
+class TelegramFields(PlatformFields):
+    """A post in the account's linked Telegram channel."""
+
+    caption: str = Field(
+        default="",
+        description="Video and photo posts: Telegram HTML, ≤ 1024 characters after entity parsing.",
+    )
+    disable_link_preview: bool = Field(default=False, description="No link preview under text.")
+    disable_notification: bool = Field(default=False, description="Post silently.")
+    article_as: Literal["auto", "message", "telegraph"] = Field(
+        default="auto",
+        description="Articles: one message when it fits (auto), always one message (refused "
+        "when too long), or always a Telegraph page announced in the channel.",
+    )
+
+    @field_validator("caption")
+    @classmethod
+    def _caption_fits(cls, value: str) -> str:
+        length = telegram_length(value)
+        if length > TELEGRAM_CAPTION_MAX:
+            raise ValueError(
+                f"Telegram captions are at most {TELEGRAM_CAPTION_MAX} characters after entity "
+                f"parsing; this one is {length}"
+            )
+        return value
+
+    def to_options(self) -> TelegramOptions:
+        return TelegramOptions(**self.model_dump())
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.0f} MB"
+
+
+def content_fits(options: BaseModel, content: Content) -> list[FieldError]:
+    """Sizes and counts Telegram refuses: the video, the images, an article as one message."""
+    errors: list[FieldError] = []
+    if content.kind == "video" and content.video is not None:
+        limit = video_limit_bytes()
+        if content.video.size > limit:
+            where = "a local Bot API server" if limit == LOCAL_VIDEO_MAX_BYTES else "the Bot API"
+            errors.append(
+                FieldError(
+                    "media",
+                    f"Telegram bots can send videos of at most {_mb(limit)} through {where}; "
+                    f"this one is {_mb(content.video.size)}",
+                )
+            )
+    if content.kind == "photo":
+        count = len(content.images)
+        if not 1 <= count <= TELEGRAM_PHOTOS_MAX:
+            errors.append(
+                FieldError(
+                    "images", f"a Telegram post has 1 to {TELEGRAM_PHOTOS_MAX} images; got {count}"
+                )
+            )
+        for index, image in enumerate(content.images):
+            if image.size > TELEGRAM_PHOTO_MAX_BYTES:
+                errors.append(
+                    FieldError(
+                        f"images[{index}]",
+                        "Telegram photos are at most 10 MB; this one is "
+                        f"{image.size / 1_000_000:.1f} MB",
+                    )
+                )
+    if content.kind == "article" and getattr(options, "article_as", "auto") == "message":
+        try:
+            length = telegram_length(article_message(content.title, list(content.nodes)))
+        except ArticleError:
+            return errors
+        if length > TELEGRAM_TEXT_MAX:
+            errors.append(
+                FieldError(
+                    "article_as",
+                    f"this article is {length} characters as a Telegram message (at most "
+                    f"{TELEGRAM_TEXT_MAX}); choose 'auto' or 'telegraph' to post it as a "
+                    "Telegraph page",
+                )
+            )
+    return errors
+
+
+SPEC: Final = PlatformSpec(
+    name="telegram",
+    label="Telegram",
+    sign_in="widget",
+    kinds=frozenset({"video", "photo", "article"}),
+    fields=TelegramFields,
+    checks=(content_fits,),
+)
