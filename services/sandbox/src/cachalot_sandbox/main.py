@@ -19,6 +19,7 @@ from cachalot_sandbox import (
     instagram_auth,
     telegram,
     telegram_login,
+    telegraph,
     tiktok_auth,
     tiktok_content,
     tokens,
@@ -30,6 +31,7 @@ from cachalot_sandbox.settings import SandboxSettings
 PLATFORM_MODULES: tuple[ModuleType, ...] = (
     telegram,
     telegram_login,
+    telegraph,
     tiktok_auth,
     tiktok_content,
     google_auth,
@@ -45,7 +47,7 @@ def create_app(settings: SandboxSettings) -> FastAPI:
         settings=settings,
         # A fake of the platforms keeps their rules (form posts, raw uploads), not ours.
         guarded=False,
-        description="Local fakes of Telegram, TikTok, Google/YouTube, Instagram and VK.",
+        description="Local fakes of Telegram, Telegraph, TikTok, Google/YouTube, Instagram and VK.",
     )
     app.include_router(tokens.create_router())
     for module in PLATFORM_MODULES:

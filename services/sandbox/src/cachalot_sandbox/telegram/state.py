@@ -14,10 +14,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from cachalot_sandbox.telegram.chats import Channel
+from cachalot_sandbox.telegram.media import FileStore, StoredFile
 
 
 class Fault(BaseModel):
-    """One canned answer for the next ``sendMessage`` call."""
+    """One canned answer for the next posting call (``sendMessage``, ``sendPhoto``,
+    ``sendVideo``, ``sendMediaGroup``; only ``method`` when given)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -28,6 +30,14 @@ class Fault(BaseModel):
     description: str | None = Field(default=None, description="Override the description.")
     delay_s: float = Field(
         default=0.0, ge=0, le=60, description="Wait this long before answering (timeouts)."
+    )
+    migrate_to_chat_id: int | None = Field(
+        default=None,
+        description="Answer 400 'group chat was upgraded to a supergroup chat' with "
+        "parameters.migrate_to_chat_id.",
+    )
+    method: str | None = Field(
+        default=None, description="Only this method's next call (e.g. sendVideo)."
     )
     body: Literal["json", "html"] | None = Field(
         default=None,
@@ -77,6 +87,15 @@ class FloodGate:
         return (1.0 - bucket.tokens) / rate
 
 
+class AnswerDelay(BaseModel):
+    """Post, then hold the answer back (a client that dies meanwhile never learns of it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seconds: float = Field(gt=0, le=600)
+    count: int = Field(default=1, ge=1, le=1000, description="For the next this many posts.")
+
+
 @dataclass(frozen=True)
 class SentMessage:
     message_id: int
@@ -88,9 +107,19 @@ class SentMessage:
     parse_mode: str | None
     entities: list[dict[str, Any]]
     received_at: float
+    kind: str = "text"  # text | photo | video
+    files: tuple[StoredFile, ...] = ()
+    media_group_id: str | None = None
+    method: str = "sendMessage"
+    options: dict[str, Any] = field(default_factory=dict)
 
     def public(self) -> dict[str, Any]:
         return {
+            "kind": self.kind,
+            "method": self.method,
+            "files": [f.public() for f in self.files],
+            "media_group_id": self.media_group_id,
+            "options": self.options,
             "message_id": self.message_id,
             "chat_id": self.chat["id"],
             "chat": self.chat,
@@ -110,6 +139,8 @@ class TelegramState:
     calls: Counter[str] = field(default_factory=Counter)
     flood: FloodGate | None = None
     channels: dict[int, Channel] = field(default_factory=dict)
+    files: FileStore = field(default_factory=FileStore)
+    delays: list[float] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def next_message_id(self) -> int:
@@ -118,8 +149,16 @@ class TelegramState:
     def record(self, message: SentMessage) -> None:
         self.messages.append(message)
 
-    def next_fault(self) -> Fault | None:
-        return self.faults.popleft() if self.faults else None
+    def next_fault(self, method: str = "sendMessage") -> Fault | None:
+        """The first queued fault for ``method`` (or for any posting method), taken."""
+        for fault in self.faults:
+            if fault.method is None or fault.method.lower() == method.lower():
+                self.faults.remove(fault)
+                return fault
+        return None
+
+    def next_delay(self) -> float:
+        return self.delays.pop(0) if self.delays else 0.0
 
     def reset(self) -> None:
         self.messages.clear()
@@ -127,6 +166,8 @@ class TelegramState:
         self.calls.clear()
         self.flood = None
         self.channels.clear()
+        self.files.reset()
+        self.delays.clear()
         self._ids = itertools.count(1)
 
 
