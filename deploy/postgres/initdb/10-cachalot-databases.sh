@@ -18,6 +18,7 @@ SERVICES=(
   "notifier NOTIFIER_DB_PASSWORD"
   "publisher_tiktok PUBLISHER_TIKTOK_DB_PASSWORD"
   "publisher_youtube PUBLISHER_YOUTUBE_DB_PASSWORD"
+  "publisher_telegram PUBLISHER_TELEGRAM_DB_PASSWORD"
 )
 
 missing=()
