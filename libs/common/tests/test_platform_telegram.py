@@ -47,6 +47,16 @@ def test_a_caption_is_counted_after_entity_parsing_not_by_its_markup() -> None:
         TelegramFields(caption="<i>" + "é" * 1025 + "</i>")
 
 
+@pytest.mark.parametrize(
+    ("caption", "says"),
+    [("<b>open", "<b> is never closed"), ("<div>x</div>", "no <div>"), ("x</i>", "closes no")],
+)
+def test_a_caption_telegram_could_not_parse_is_refused_when_queued(caption: str, says: str) -> None:
+    with pytest.raises(ValidationError, match=says):
+        TelegramFields(caption=caption)
+    TelegramFields(caption='<b>bold <i>both</i></b> <a href="https://x.example">link</a> &amp;')
+
+
 def test_a_video_over_50_mb_is_refused_on_the_cloud_bot_api(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -31,6 +31,7 @@ with an article too long for one message is refused here, naming the field).
 from __future__ import annotations
 
 import os
+from html.parser import HTMLParser
 from typing import Final, Literal
 
 from pydantic import BaseModel, Field, field_validator
@@ -62,6 +63,45 @@ def video_limit_bytes(local: bool | None = None) -> int:
     return LOCAL_VIDEO_MAX_BYTES if local else CLOUD_VIDEO_MAX_BYTES
 
 
+TELEGRAM_HTML_TAGS: Final = frozenset(
+    {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
+     "blockquote", "tg-spoiler", "span", "tg-emoji"}
+)  # fmt: skip
+"""Tags of the Bot API's HTML style (core.telegram.org/bots/api#html-style)."""
+
+
+class _TagCheck(HTMLParser):
+    """Finds what Telegram's HTML parser refuses: an unknown tag or one left open."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.open: list[str] = []
+        self.problem: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in TELEGRAM_HTML_TAGS:
+            self.problem = self.problem or f"Telegram's HTML has no <{tag}>"
+        self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open[-1] != tag:
+            self.problem = self.problem or f"</{tag}> closes no open <{tag}>"
+            return
+        self.open.pop()
+
+
+def telegram_html_problem(text: str) -> str | None:
+    """Why Telegram would answer "can't parse entities" for ``text``, or None."""
+    check = _TagCheck()
+    check.feed(text)
+    check.close()
+    if check.problem:
+        return check.problem
+    if check.open:
+        return f"<{check.open[-1]}> is never closed"
+    return None
+
+
 def article_message(content_title: str | None, nodes: list[object]) -> str:
     """The HTML of an article sent as one message (title bold, then the body)."""
     return to_telegram_html(list(nodes), title=content_title)  # type: ignore[arg-type]
@@ -85,6 +125,9 @@ class TelegramFields(PlatformFields):
     @field_validator("caption")
     @classmethod
     def _caption_fits(cls, value: str) -> str:
+        problem = telegram_html_problem(value)
+        if problem:
+            raise ValueError(f"the caption is Telegram HTML and does not parse: {problem}")
         length = telegram_length(value)
         if length > TELEGRAM_CAPTION_MAX:
             raise ValueError(
