@@ -98,3 +98,12 @@ def test_an_article_too_long_for_one_message_is_refused_only_when_one_message_wa
     errors = SPEC.check(TelegramOptions(article_as="message"), article)
     assert [e.field for e in errors] == ["article_as"]
     assert "Telegraph" in errors[0].message
+
+
+def test_an_article_past_telegraphs_64_kb_of_content_is_refused() -> None:
+    huge = platforms.Content(
+        kind="article", title="Huge", nodes=parse("<p>" + "x" * 70_000 + "</p>")
+    )
+    errors = SPEC.check(TelegramOptions(), huge)
+    assert [e.field for e in errors] == ["article"]
+    assert "64 KB" in errors[0].message

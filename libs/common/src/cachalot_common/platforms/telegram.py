@@ -30,6 +30,7 @@ with an article too long for one message is refused here, naming the field).
 
 from __future__ import annotations
 
+import json
 import os
 from html.parser import HTMLParser
 from typing import Final, Literal
@@ -47,6 +48,8 @@ TELEGRAM_PHOTOS_MAX: Final = 10
 CLOUD_VIDEO_MAX_BYTES: Final = 50 * 1024 * 1024
 LOCAL_VIDEO_MAX_BYTES: Final = 2000 * 1024 * 1024
 LOCAL_BOT_API_ENV: Final = "CACHALOT_TELEGRAM_LOCAL_BOT_API"
+TELEGRAPH_CONTENT_MAX_BYTES: Final = 64 * 1024
+"""``createPage``'s ``content``: "up to 64 KB" (telegra.ph/api#createPage)."""
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
@@ -175,6 +178,16 @@ def content_fits(options: BaseModel, content: Content) -> list[FieldError]:
                         f"{image.size / 1_000_000:.1f} MB",
                     )
                 )
+    if content.kind == "article" and getattr(options, "article_as", "auto") != "message":
+        size = len(json.dumps(list(content.nodes), ensure_ascii=False).encode())
+        if size > TELEGRAPH_CONTENT_MAX_BYTES:
+            errors.append(
+                FieldError(
+                    "article",
+                    f"a Telegraph page holds at most {TELEGRAPH_CONTENT_MAX_BYTES // 1024} KB of "
+                    f"content; this article is {size / 1024:.0f} KB",
+                )
+            )
     if content.kind == "article" and getattr(options, "article_as", "auto") == "message":
         try:
             length = telegram_length(article_message(content.title, list(content.nodes)))
