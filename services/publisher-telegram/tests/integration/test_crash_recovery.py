@@ -14,7 +14,7 @@ from cachalot_testing.processes import ServiceProcess
 
 from .harness import Commands, Results, sha256_of
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]  # two process starts each
 
 
 async def test_a_publisher_killed_before_telegrams_answer_reports_outcome_unknown_not_a_second_post(
