@@ -192,7 +192,26 @@
       status.className = "status " + account.status;
       row.insertCell().textContent = (account.scopes || []).join(", ");
       const actions = row.insertCell();
-      if (account.status !== "ok") {
+      if (account.needs_channel) {
+        // Telegram: our bot posts to a channel the client links (and links again if it broke).
+        if (account.status_reason) status.title = account.status_reason;
+        const link = document.createElement("button");
+        link.textContent = "Link a channel";
+        link.onclick = async () => {
+          const channel = prompt(
+            "Add our bot to your channel as an administrator with the right to post messages, " +
+            "then enter the channel's @username or its -100… id:");
+          if (!channel) return;
+          const res2 = await api(`/api/v1/accounts/${account.id}/telegram-channel`, {
+            method: "PUT",
+            headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({ channel: channel.trim() }),
+          });
+          flash(res2.ok ? "ok" : "bad", res2.ok ? "Channel linked." : problemText(res2.body, "Could not link the channel."));
+          await loadAccounts();
+        };
+        actions.appendChild(link);
+      } else if (account.status !== "ok") {
         const again = document.createElement("a");
         again.className = "button secondary";
         again.href = `/api/v1/auth/${account.platform}/login?next=/`;

@@ -20,6 +20,7 @@ SERVICES=(
   "publisher_youtube PUBLISHER_YOUTUBE_DB_PASSWORD"
   "publisher_vk PUBLISHER_VK_DB_PASSWORD"
   "publisher_instagram PUBLISHER_INSTAGRAM_DB_PASSWORD"
+  "publisher_telegram PUBLISHER_TELEGRAM_DB_PASSWORD"
 )
 
 missing=()

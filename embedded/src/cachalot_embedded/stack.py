@@ -62,6 +62,13 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec(
         "publisher-vk", "cachalot_publisher_vk", 8109, database=True, service_identity=True
     ),
+    ServiceSpec(
+        "publisher-telegram",
+        "cachalot_publisher_telegram",
+        8108,
+        database=True,
+        service_identity=True,
+    ),
 )
 SERVICE_IDENTITIES = tuple(s.name for s in SERVICES if s.service_identity)
 
@@ -147,6 +154,8 @@ def base_environment(
         # Telegram (operator notifications, channel posting, login widget)
         "CACHALOT_TELEGRAM_API_BASE": f"{sandbox_url}/telegram",
         "CACHALOT_TELEGRAM_BOT_TOKEN": dev_secrets["telegram_bot_token"],
+        "CACHALOT_TELEGRAM_BOT_USERNAME": "cachalot_sandbox_bot",
+        "CACHALOT_TELEGRAPH_API_BASE": f"{sandbox_url}/telegraph",
         "CACHALOT_OPERATOR_CHAT_ID": "100200300",
         # Platform hosts: the sandbox stands in for each
         "CACHALOT_TIKTOK_AUTH_BASE": f"{sandbox_url}/tiktok",

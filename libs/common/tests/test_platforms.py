@@ -13,6 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 from cachalot_common import platforms
 from cachalot_common.events import MediaRef, PlatformOptions
 from cachalot_common.platforms.instagram import InstagramFields
+from cachalot_common.platforms.telegram import TelegramFields
 from cachalot_common.platforms.tiktok import TikTokFields
 from cachalot_common.platforms.youtube import YouTubeFields
 from cachalot_common.service_auth import PUBLISHER_SERVICES, publisher_of
@@ -56,7 +57,9 @@ def test_publish_topics_and_publisher_services_are_derived_from_the_name() -> No
 
 
 def test_a_platform_without_a_fields_model_takes_no_posts() -> None:
-    assert {"tiktok", "youtube", "instagram", "vk"} <= {s.name for s in platforms.publishable()}
+    assert {"tiktok", "youtube", "instagram", "vk", "telegram"} <= {
+        s.name for s in platforms.publishable()
+    }
     for spec in platforms.REGISTRY.values():
         if spec.fields is not None:
             continue
@@ -68,6 +71,7 @@ def test_every_publishable_block_turns_into_options_a_publish_command_accepts() 
     samples = {
         "youtube": YouTubeFields(title="t"),  # a block with required fields
         "instagram": InstagramFields(caption="c"),
+        "telegram": TelegramFields(),
     }
     adapter: TypeAdapter[object] = TypeAdapter(PlatformOptions)
     for spec in platforms.publishable():

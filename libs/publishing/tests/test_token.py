@@ -80,6 +80,35 @@ async def test_missing_consent_ends_the_command_with_its_own_code_and_what_to_do
     assert "Reconnect" not in ended.value.reason
 
 
+async def test_another_lease_refusal_pauses_with_auths_own_reason_and_code(tmp_path: Path) -> None:
+    video = store_video(tmp_path)
+    command = make_command(video)
+    leases = FakeLeases(
+        failures={
+            command.account_id: LeaseReauthRequired("channel_not_linked", "link a channel first")
+        }
+    )
+    tokens = CommandTokens(
+        LeaseCache(leases, label="Telegram", grant_keys=KEYS), command, "Telegram"
+    )
+    with pytest.raises(Outcome) as ended:
+        await tokens.lease()
+    assert (ended.value.kind, ended.value.code) == ("reauth", "channel_not_linked")
+    assert ended.value.reason == "Telegram: not posted yet: link a channel first."
+
+
+async def test_the_whole_lease_with_its_destination_is_handed_to_the_command(
+    tmp_path: Path,
+) -> None:
+    video = store_video(tmp_path)
+    tokens = CommandTokens(
+        LeaseCache(FakeLeases(), label="TikTok", grant_keys=KEYS), make_command(video), "TikTok"
+    )
+    lease = await tokens.lease()
+    assert lease.destination is None  # none of TikTok's; Telegram's is the linked channel
+    assert await token_of(tokens) == lease.access_token
+
+
 async def test_a_command_with_a_valid_grant_of_the_same_account_and_client_reuses_the_lease(
     tmp_path: Path,
 ) -> None:

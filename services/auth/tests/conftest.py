@@ -401,6 +401,12 @@ def service_credentials() -> str:
 
 
 @pytest.fixture
+def service_secrets() -> dict[str, str]:
+    """Each publisher's service secret, as auth's ``CACHALOT_SERVICE_CREDENTIALS`` holds it."""
+    return dict(SERVICE_SECRETS)
+
+
+@pytest.fixture
 def grant_public_keys() -> str:
     """``CACHALOT_GRANT_PUBLIC_KEYS`` for an auth process: the public half of the test grant key."""
     return GRANT_KEY.public_setting()

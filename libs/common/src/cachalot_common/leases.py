@@ -14,10 +14,13 @@ that command's grant verifies locally with the same public keys and binds
 that command (:mod:`cachalot_publishing.token`); otherwise it calls:
 
 * 200 ``{"account_id", "platform", "access_token", "expires_at",
-  "scopes", "platform_user_id"}``: a valid access token (refreshed first
+  "scopes", "platform_user_id", "destination"?}``: a valid access token (refreshed first
   when it was about to expire, or when ``force_refresh`` is true, which a
   publisher asks for once after the platform answered 401). Never the
   refresh token. Auth records the lease against the grant's post and target.
+  ``destination`` (optional, may be absent): where the account's posts go when
+  the account itself does not say (Telegram: the linked channel's chat id, the
+  ``access_token`` then empty: the bot is ours; VK: the owner id to post to).
 * 401 missing service credentials, ``"code": "service_token_invalid"`` (unknown
   service, forged, expired, or living longer than 60 s) or ``"token_replayed"``
   (a service JWT used twice); not retryable;
@@ -109,6 +112,8 @@ class Lease:
     expires_at: datetime
     scopes: tuple[str, ...]
     platform_user_id: str | None
+    destination: str | None = None
+    """Telegram: the linked channel's chat id; VK: the owner id to post to."""
 
     def __repr__(self) -> str:  # the token must never reach a log line
         return f"Lease(account_id={self.account_id}, platform={self.platform}, token=***)"
@@ -180,6 +185,7 @@ class LeaseClient:
                 expires_at=datetime.fromisoformat(body["expires_at"]),
                 scopes=tuple(body.get("scopes") or ()),
                 platform_user_id=body.get("platform_user_id"),
+                destination=body.get("destination"),
             )
         detail = _detail(response)
         if response.status_code == 409:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Protocol, TypeVar
 
 from cachalot_common.events import MediaRef, PublishVideo
+from cachalot_common.leases import Lease
 from cachalot_publishing.outcome import Published
 from cachalot_publishing.token import TokenRejected
 
@@ -46,6 +47,12 @@ class Context(Protocol):
         """``request(access_token)``; raise :class:`TokenRejected` in it on a platform 401:
         one forced lease refresh, a second 401 ends the command as ``reauth``. Lease
         failures end it too (``lease_unavailable`` retryable, ``lease_refused``, reauth)."""
+        ...
+
+    async def lease(self) -> Lease:
+        """The account's lease (cached like the token): its ``destination`` for platforms
+        whose posts go where auth says (Telegram's linked channel). Raises the Outcomes
+        :meth:`call_with_token` raises for lease failures."""
         ...
 
     async def progress(self, bytes_sent: int, bytes_total: int) -> None:

@@ -49,7 +49,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from cachalot_common.events import MediaRef, PublishResult, PublishVideo
-from cachalot_common.leases import LeaseSource
+from cachalot_common.leases import Lease, LeaseSource
 from cachalot_common.metrics import PUBLISHER_ATTEMPT_SECONDS, count_result
 from cachalot_publishing.media_file import media_file
 from cachalot_publishing.offsets import OffsetTracker
@@ -491,6 +491,9 @@ class _Context:
 
     async def call_with_token(self, request: Callable[[str], Awaitable[T]]) -> T:
         return await self._tokens.call(request)
+
+    async def lease(self) -> Lease:
+        return await self._tokens.lease()
 
     async def progress(self, bytes_sent: int, bytes_total: int) -> None:
         await self._runtime._progress(self._job, bytes_sent, bytes_total)

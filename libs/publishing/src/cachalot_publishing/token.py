@@ -51,6 +51,8 @@ from cachalot_publishing.outcome import (
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 LEASE_RETRY_S = 15.0
+ACCOUNT_GONE = frozenset({"reauth_required", "revoked"})
+"""Lease 409 codes meaning "sign in again"; any other code's detail is the reason to show."""
 MAX_CACHED = 10_000  # accounts; past it, expired leases are dropped
 
 
@@ -159,6 +161,8 @@ class LeaseCache:
             self.forget(command.account_id)
             if error.code == CONSENT_REQUIRED:
                 raise consent_required(self._label) from None
+            if error.code not in ACCOUNT_GONE:  # e.g. Telegram's channel_not_linked: auth says
+                raise reauth(f"{self._label}: not posted yet: {error}.", code=error.code) from None
             raise reauth(reauth_reason(self._label), code=error.code) from None
         except LeaseError as error:
             self.forget(command.account_id)
@@ -183,9 +187,13 @@ class CommandTokens:
 
     async def token(self) -> str:
         """The command's token: leased once, renewed when it nears expiry (a long upload)."""
+        return (await self.lease()).access_token
+
+    async def lease(self) -> Lease:
+        """The command's whole lease (its ``destination`` too), as :meth:`token` gets it."""
         if self._lease is None or not self._cache.fresh(self._lease):
             self._lease = await self._cache.lease(self._command)
-        return self._lease.access_token
+        return self._lease
 
     async def call(self, request: Callable[[str], Awaitable[T]]) -> T:
         """``request(token)``; a :class:`TokenRejected` gets one forced refresh per command,

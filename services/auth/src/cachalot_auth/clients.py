@@ -33,6 +33,7 @@ from cachalot_auth.providers.base import (
     StoredGrant,
 )
 from cachalot_auth.providers.telegram import BotApi, ChannelNotUsable, TelegramBusy
+from cachalot_common import platforms
 from cachalot_common.sessions import Session
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,9 @@ def account_public(account: Account) -> dict[str, Any]:
         "status_reason": account.status_reason,
         "scopes": account.scope_list(),
         "channel_id": account.channel_id,
+        # a Telegram account posts only once a channel is linked (and its link holds)
+        "needs_channel": platforms.get(account.platform).sign_in == "widget"
+        and (account.channel_id is None or account.status == "reauth_required"),
         "connected_at": _iso(account.connected_at),
         "refreshed_at": _iso(account.refreshed_at),
     }
@@ -263,18 +267,33 @@ class ClientService:
         self._on_commit()
 
     async def link_telegram_channel(
-        self, session: Session | None, *, channel_id: str
+        self, session: Session | None, *, channel_id: str, account_id: str | None = None
     ) -> dict[str, Any]:
-        """Attach a channel where our bot can post to the client's Telegram account."""
+        """Attach a channel where our bot can post to the client's Telegram account.
+
+        ``channel_id``: ``@username`` or the numeric ``-100…`` id; the numeric id
+        is stored (``getChat``). ``account_id``: that Telegram account of the
+        client (default: its Telegram account). Linking again mends a link the
+        publisher found broken (the account is ``ok`` again and ``connected`` is
+        emitted, so its paused posts resume). Raises :class:`NotSignedIn`,
+        :class:`NotFound` (no such account of this client) or
+        :class:`ChannelRefused` naming what to do.
+        """
         if self._bot is None:
             raise ChannelRefused("Telegram is not set up on this server")
+        account: Account | None
         async with self._factory() as db:
             client = await self.client_of(db, session)
-            account = await db.scalar(
-                select(Account).where(
-                    Account.client_id == client.id, Account.platform == "telegram"
+            if account_id is not None:
+                account = await self._own_account(db, client, account_id)
+                if account.platform != "telegram":
+                    raise ChannelRefused("only a Telegram account links a channel")
+            else:
+                account = await db.scalar(
+                    select(Account).where(
+                        Account.client_id == client.id, Account.platform == "telegram"
+                    )
                 )
-            )
             if account is None:
                 raise ChannelRefused("sign in with Telegram first, then link a channel")
             if account.status == "revoked":  # given up: only a new Telegram sign-in takes it back
@@ -302,6 +321,7 @@ class ClientService:
             if channel.title:
                 account.display_name = channel.title
             account.status = "ok"
+            account.status_reason = None
             account.updated_at = utcnow()
             account_event(db, account, "connected")
             public = account_public(account)

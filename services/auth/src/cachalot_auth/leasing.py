@@ -38,6 +38,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -53,6 +54,7 @@ from cachalot_auth.providers.base import (
     StoredGrant,
 )
 from cachalot_auth.signin import store_tokens
+from cachalot_common import platforms
 from cachalot_common.grants import GrantError, GrantKeyRing, PublishGrant, verify_grant
 from cachalot_common.service_auth import publisher_of
 
@@ -110,6 +112,7 @@ class LeasedToken:
     scopes: list[str]
     platform_user_id: str
     refreshed: bool
+    destination: str | None = None
 
     def __repr__(self) -> str:
         return f"LeasedToken(account_id={self.account_id}, token=***)"
@@ -177,6 +180,10 @@ class TokenKeeper:
         async with self._factory() as db, db.begin():
             snap = await self._load(db, account_id, lock=False)
             grant = await self._bind(db, snap.account, request)
+            if _posts_to_channel(snap.account):
+                leased = await self._channel_lease(db, snap.account)
+                self._audit(db, snap.account, request.service, grant, refreshed=False)
+                return leased
             await self._check_usable(db, snap.account)
             if not force_refresh and self._fresh(snap.access, utcnow()):
                 leased = self._leased(snap, refreshed=False)
@@ -228,6 +235,70 @@ class TokenKeeper:
                 "or dispatched again); only the current attempt's grant leases a token",
             )
         return grant
+
+    async def _channel_lease(self, db: AsyncSession, account: Account) -> LeasedToken:
+        """A widget account (Telegram) has no token: our bot posts to its linked channel.
+
+        The lease says where (``destination``, the channel's chat id) once the
+        channel is linked and the link holds; ``access_token`` is empty.
+        """
+        if account.status == "reauth_required":  # the publisher found the link broken
+            raise LeaseRefused(CHANNEL_LINK_BROKEN, _refusal(account))
+        await self._check_usable(db, account)
+        if not account.channel_id:
+            raise LeaseRefused(
+                CHANNEL_NOT_LINKED,
+                "link a channel first: add our bot as an administrator of your channel with "
+                "the right to post messages, then link the channel in the dashboard",
+            )
+        return LeasedToken(
+            account_id=account.id,
+            platform=account.platform,
+            access_token="",
+            expires_at=utcnow() + CHANNEL_LEASE_LIFETIME,
+            scopes=[],
+            platform_user_id=account.platform_user_id,
+            refreshed=False,
+            destination=account.channel_id,
+        )
+
+    async def channel_report(
+        self, account_id: str, request: LeaseRequest, report: ChannelReport
+    ) -> bool:
+        """The publisher's word on an account's channel, bound like a lease (caller + grant).
+
+        ``migrated``: Telegram moved the chat; the new id is stored when the account
+        still has the old one. ``broken``: our bot may not post there any more; the
+        account becomes ``reauth_required`` with ``report.reason`` (the fix) and
+        ``accounts.v1`` says so (its posts wait until the client links a channel
+        again). Answers whether anything changed. Raises :class:`AccountNotFound`,
+        :class:`LeaseForbidden`.
+        """
+        changed = False
+        async with self._factory() as db, db.begin():
+            snap = await self._load(db, account_id, lock=True)
+            account = snap.account
+            await self._bind(db, account, request)
+            if not _posts_to_channel(account) or account.channel_id != report.chat_id:
+                return False
+            if report.event == "migrated" and report.migrate_to_chat_id:
+                account.channel_id = report.migrate_to_chat_id
+                account.updated_at = utcnow()
+                changed = True
+            elif report.event == "broken" and account.status == "ok":
+                account.status = "reauth_required"
+                account.status_reason = report.reason or (
+                    "our bot can no longer post in the linked channel; link the channel again"
+                )
+                account.updated_at = utcnow()
+                account_event(db, account, "reauth_required", reason=account.status_reason)
+                changed = True
+        if changed:
+            self._on_commit()
+            logger.info(
+                "account %s: channel %s reported by the publisher", account_id, report.event
+            )
+        return changed
 
     async def refresh(
         self, account_id: str, *, force: bool = False, seen_ciphertext: str | None = None
@@ -364,6 +435,28 @@ class TokenKeeper:
                 leased_at=utcnow(),
             )
         )
+
+
+CHANNEL_NOT_LINKED = "channel_not_linked"
+CHANNEL_LINK_BROKEN = "channel_link_broken"
+CHANNEL_LEASE_LIFETIME = timedelta(minutes=5)
+"""Short: a publisher's cached lease must not outlive a re-linked or migrated channel long."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelReport:
+    """What the publisher saw of an account's channel (see :meth:`TokenKeeper.channel_report`)."""
+
+    event: Literal["migrated", "broken"]
+    chat_id: str
+    migrate_to_chat_id: str | None = None
+    reason: str | None = None
+
+
+def _posts_to_channel(account: Account) -> bool:
+    """Whether the account posts through our bot to a linked channel (no token of its own)."""
+    spec = platforms.find(account.platform)
+    return spec is not None and spec.sign_in == "widget"
 
 
 def _refusal(account: Account) -> str:

@@ -379,12 +379,21 @@ class SignInService:
                     created_at=now,
                 )
                 db.add(account)
+            # A channel link found broken stays so until the channel is linked again:
+            # signing in proves who the person is, not that our bot may post there.
+            link_broken = (
+                not moved
+                and account.status == "reauth_required"
+                and platforms.get(platform).sign_in == "widget"
+                and account.channel_id is not None
+            )
             account.display_name = identity.display_name or account.display_name
             account.scopes = " ".join(granted)
-            account.status = "reauth_required" if missing else "ok"
-            account.status_reason = (
-                f"missing permissions: {', '.join(missing)}" if missing else None
-            )
+            if not link_broken:
+                account.status = "reauth_required" if missing else "ok"
+                account.status_reason = (
+                    f"missing permissions: {', '.join(missing)}" if missing else None
+                )
             account.updated_at = now
             account.connected_at = now
             if device_id:
@@ -392,7 +401,7 @@ class SignInService:
             await db.flush()
             if tokens is not None:
                 await self._store_tokens(db, account, tokens, now)
-            if not missing:
+            if not missing and not link_broken:
                 account_event(db, account, "connected")
             elif moved:  # the queue must still learn that the account changed hands
                 account_event(db, account, "reauth_required", reason=account.status_reason)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 import httpx
@@ -10,6 +11,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from cachalot_auth.models import Account, Token
+from cachalot_common.leases import LeaseReauthRequired
+from cachalot_common.service_auth import mint_service_token
 
 CHANNEL_ID = -1001234567890
 ALICE = 700000001  # the Login Widget person browser_sign_in signs in as
@@ -121,7 +124,7 @@ async def test_the_bot_api_is_asked_who_runs_the_channel(auth, sign_in, fresh_sa
         pytest.param(
             str(CHANNEL_ID),
             {"bot_can_post_messages": False},
-            "our bot is an administrator of that channel but may not post",
+            "our bot may not post in that channel: add @cachalot_sandbox_bot as an administrator",
             id="bot-admin-without-post-rights",
         ),
         pytest.param(
@@ -151,7 +154,7 @@ async def test_the_bot_api_is_asked_who_runs_the_channel(auth, sign_in, fresh_sa
         pytest.param(
             str(CHANNEL_ID),
             {"username": None, "bot_status": "left"},
-            "a private channel needs our bot added as an administrator first",
+            "add @cachalot_sandbox_bot as an administrator of the channel with the right to post",
             id="private-channel-without-our-bot",
         ),
     ],
@@ -284,3 +287,164 @@ async def test_our_bot_refused_in_any_words_counts_as_outside_the_channel(
         )
     assert refused.status_code == 422
     assert "our bot is not an administrator of that channel" in refused.json()["detail"]
+
+
+# --- PUT /api/v1/accounts/{id}/telegram-channel, the lease's destination, the publisher's reports
+
+
+async def linked_telegram(auth: Any, sign_in: Any, consent: Any, sandbox: Any) -> str:
+    await set_up_channel(sandbox)
+    async with auth.browser() as browser:
+        await sign_in(browser, "telegram")
+        await consent(browser)
+        [account] = (await browser.get("/api/v1/accounts")).json()
+        assert account["needs_channel"] is True
+        linked = await browser.put(
+            f"/api/v1/accounts/{account['id']}/telegram-channel", json={"channel": "@mychannel"}
+        )
+    assert linked.status_code == 200, linked.text
+    assert linked.json()["needs_channel"] is False
+    return str(account["id"])
+
+
+async def report(
+    auth: Any, secrets: dict[str, str], grant: Any, row: Any, *, forge: bool = False, **body: Any
+) -> httpx.Response:
+    """A report as publisher-telegram sends it (its service JWT, the command's grant)."""
+    post_id = uuid.uuid4()
+    signed = grant(row, post_id=post_id)
+    if forge:
+        signed = signed.rsplit(".", 1)[0] + ".forged"
+    token = mint_service_token(service="publisher-telegram", secret=secrets["publisher-telegram"])
+    async with httpx.AsyncClient() as http:
+        return await http.post(
+            f"{auth.base_url}/internal/v1/accounts/{row.id}/telegram-channel",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"grant": signed, "post_id": str(post_id), **body},
+        )
+
+
+async def test_a_channel_is_linked_to_the_telegram_account_named_in_the_path(
+    auth, sign_in, consent, fresh_sandbox
+):
+    account_id = await linked_telegram(auth, sign_in, consent, fresh_sandbox)
+    assert (await stored_account(auth)).channel_id == str(CHANNEL_ID)
+    async with auth.browser() as browser:
+        await sign_in(browser, "telegram")
+        elsewhere = await browser.put(
+            f"/api/v1/accounts/{uuid.uuid4()}/telegram-channel", json={"channel": "@mychannel"}
+        )
+    assert elsewhere.status_code == 404
+    assert account_id
+
+
+async def test_a_channel_where_our_bot_may_not_post_is_refused_naming_channel_and_the_fix(
+    auth, sign_in, fresh_sandbox
+):
+    await set_up_channel(fresh_sandbox, bot_status="member")
+    async with auth.browser() as browser:
+        await sign_in(browser, "telegram")
+        [account] = (await browser.get("/api/v1/accounts")).json()
+        refused = await browser.put(
+            f"/api/v1/accounts/{account['id']}/telegram-channel", json={"channel": "@mychannel"}
+        )
+    assert refused.status_code == 422
+    problem = refused.json()
+    assert problem["errors"][0]["field"] == "channel"
+    assert (
+        "add @cachalot_sandbox_bot as an administrator of the channel with the right to post"
+        in problem["detail"]
+    )
+
+
+async def test_an_unlinked_telegram_account_is_not_leased_until_a_channel_is_linked(
+    auth, sign_in, consent, lease_client, fresh_sandbox
+):
+    await set_up_channel(fresh_sandbox)
+    async with auth.browser() as browser:
+        await sign_in(browser, "telegram")
+        await consent(browser)
+        [account] = (await browser.get("/api/v1/accounts")).json()
+    async with httpx.AsyncClient() as http:
+        leases = lease_client(auth, http)
+        with pytest.raises(LeaseReauthRequired) as refused:
+            await leases.lease(uuid.UUID(account["id"]), post_id=uuid.uuid4())
+        assert refused.value.code == "channel_not_linked"
+        assert "link a channel first" in str(refused.value)
+        async with auth.browser() as browser:
+            await sign_in(browser, "telegram")
+            await browser.put(
+                f"/api/v1/accounts/{account['id']}/telegram-channel",
+                json={"channel": str(CHANNEL_ID)},
+            )
+        lease = await leases.lease(uuid.UUID(account["id"]), post_id=uuid.uuid4())
+    assert lease.destination == str(CHANNEL_ID)
+    assert lease.access_token == ""  # the bot is ours: no token of the client's
+
+
+async def test_a_broken_link_reported_by_the_publisher_pauses_the_account_until_linked_again(
+    auth, sign_in, consent, lease_client, grant, fresh_sandbox, service_secrets
+):
+    account_id = await linked_telegram(auth, sign_in, consent, fresh_sandbox)
+    row = await stored_account(auth)
+    fix = "add @cachalot_sandbox_bot as an administrator of the channel with the right to post"
+    broken = await report(
+        auth,
+        service_secrets,
+        grant,
+        row,
+        event="broken",
+        chat_id=str(CHANNEL_ID),
+        reason=fix,
+    )
+    assert broken.status_code == 204, broken.text
+    stored = await stored_account(auth)
+    assert (stored.status, stored.status_reason) == ("reauth_required", fix)
+    await auth.app.state.relay.drain()
+    assert auth.events.types(account_id)[-1] == "reauth_required"
+    async with httpx.AsyncClient() as http:
+        with pytest.raises(LeaseReauthRequired) as refused:
+            await lease_client(auth, http).lease(uuid.UUID(account_id), post_id=uuid.uuid4())
+    assert refused.value.code == "channel_link_broken"
+    assert fix in str(refused.value)
+
+    async with auth.browser() as browser:
+        await sign_in(browser, "telegram")
+        [listed] = (await browser.get("/api/v1/accounts")).json()
+        assert listed["needs_channel"] is True
+        again = await browser.put(
+            f"/api/v1/accounts/{account_id}/telegram-channel", json={"channel": "@mychannel"}
+        )
+    assert again.json()["status"] == "ok"
+    await auth.app.state.relay.drain()
+    assert auth.events.types(account_id)[-1] == "connected"
+
+
+async def test_a_migrated_chat_id_is_stored_and_reports_need_the_publishers_grant(
+    auth, sign_in, consent, grant, fresh_sandbox, service_secrets
+):
+    await linked_telegram(auth, sign_in, consent, fresh_sandbox)
+    row = await stored_account(auth)
+    refused = await report(
+        auth,
+        service_secrets,
+        grant,
+        row,
+        forge=True,
+        event="migrated",
+        chat_id=str(CHANNEL_ID),
+        migrate_to_chat_id="-1005555555555",
+    )
+    assert refused.status_code == 403
+    assert (await stored_account(auth)).channel_id == str(CHANNEL_ID)
+    moved = await report(
+        auth,
+        service_secrets,
+        grant,
+        row,
+        event="migrated",
+        chat_id=str(CHANNEL_ID),
+        migrate_to_chat_id="-1005555555555",
+    )
+    assert moved.status_code == 204, moved.text
+    assert (await stored_account(auth)).channel_id == "-1005555555555"

@@ -20,6 +20,7 @@ from cachalot_sandbox import (
     instagram_graph,
     telegram,
     telegram_login,
+    telegraph,
     tiktok_auth,
     tiktok_content,
     tokens,
@@ -32,6 +33,7 @@ from cachalot_sandbox.settings import SandboxSettings
 PLATFORM_MODULES: tuple[ModuleType, ...] = (
     telegram,
     telegram_login,
+    telegraph,
     tiktok_auth,
     tiktok_content,
     google_auth,
@@ -49,7 +51,7 @@ def create_app(settings: SandboxSettings) -> FastAPI:
         settings=settings,
         # A fake of the platforms keeps their rules (form posts, raw uploads), not ours.
         guarded=False,
-        description="Local fakes of Telegram, TikTok, Google/YouTube, Instagram and VK.",
+        description="Local fakes of Telegram, Telegraph, TikTok, Google/YouTube, Instagram and VK.",
     )
     app.include_router(tokens.create_router())
     for module in PLATFORM_MODULES:

@@ -9,11 +9,9 @@ model in :mod:`cachalot_common.events` and its name in
 :data:`cachalot_common.topics.Platform`; a unit test fails until the three
 agree.
 
-Telegram can be connected but not yet published to: its spec has no fields
-model, but its media limits are declared here already (data only), from
-shared/reference/platforms.md §5 and the pages named in its ``source``. Where a
-vendor's "MB" is ambiguous the smaller reading (10^6 bytes) is used, so a file
-we pass is never one the platform refuses for its size.
+Every platform is publishable now; each lives in its own module with its
+fields model, its media limits (``limits``, from shared/reference/platforms.md
+and the pages named in each ``source``) and its checks.
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from cachalot_common.platforms import instagram, tiktok, vk, youtube
+from cachalot_common.platforms import instagram, telegram, tiktok, vk, youtube
 from cachalot_common.platforms.spec import (
     Content,
     FieldError,
@@ -53,20 +51,6 @@ __all__ = [
 
 MB: Final = 1000**2
 
-TELEGRAM_LIMITS: Final = Limits(
-    video=MediaLimits(types=frozenset({"video/mp4"}), max_bytes=50 * MB),
-    image=MediaLimits(
-        types=frozenset({"image/jpeg", "image/png"}),
-        max_bytes=10 * MB,
-        max_sides_sum_px=10_000,
-        min_aspect=1 / 20,
-        max_aspect=20,
-    ),
-    source="shared/reference/platforms.md §5.2: sendVideo multipart ≤50 MB on the cloud Bot "
-    "API (2000 MB on a local Bot API server, which the publisher may allow), clients play "
-    "MP4 (other formats go as documents); sendPhoto ≤10 MB, width + height ≤10000, "
-    "ratio ≤20 (core.telegram.org/bots/api#sendphoto).",
-)
 REGISTRY: Final[Mapping[str, PlatformSpec]] = MappingProxyType(
     {
         spec.name: spec
@@ -75,9 +59,7 @@ REGISTRY: Final[Mapping[str, PlatformSpec]] = MappingProxyType(
             youtube.SPEC,
             instagram.SPEC,
             vk.SPEC,
-            PlatformSpec(
-                name="telegram", label="Telegram", sign_in="widget", limits=TELEGRAM_LIMITS
-            ),
+            telegram.SPEC,
         )
     }
 )

@@ -1,4 +1,5 @@
-"""Internal API for publishers: token leases (contract: ``cachalot_common.leases``).
+"""Internal API for publishers: token leases (contract: ``cachalot_common.leases``) and
+publisher-telegram's reports on a linked channel (``…/telegram-channel``).
 
 Every refusal is logged with the calling service, the account and a ``code``,
 never with a token, a service JWT or a grant.
@@ -8,13 +9,19 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from cachalot_auth.api.deps import Services, services
-from cachalot_auth.leasing import AccountNotFound, LeaseForbidden, LeaseRefused, LeaseRequest
+from cachalot_auth.leasing import (
+    AccountNotFound,
+    ChannelReport,
+    LeaseForbidden,
+    LeaseRefused,
+    LeaseRequest,
+)
 from cachalot_auth.providers.base import PlatformUnavailable
 from cachalot_auth.service_tokens import TokenReplayed
 from cachalot_common.crypto import TokenDecryptionError
@@ -40,6 +47,18 @@ class LeaseIn(BaseModel):
     force_refresh: bool = Field(
         default=False, description="Refresh first even if unexpired (after a platform 401)."
     )
+
+
+class ChannelReportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event: Literal["migrated", "broken"]
+    chat_id: str = Field(pattern=r"^-?\d{1,20}$", description="The chat id the post went to.")
+    migrate_to_chat_id: str | None = Field(default=None, pattern=r"^-?\d{1,20}$")
+    reason: str | None = Field(default=None, max_length=500, description="For people: the fix.")
+    post_id: uuid.UUID
+    target_id: uuid.UUID | None = None
+    grant: str | None = Field(default=None, max_length=4096)
 
 
 async def caller(request: Request, svc: ServicesDep) -> ServiceIdentity:
@@ -121,6 +140,44 @@ def create_router() -> APIRouter:
             "expires_at": leased.expires_at.isoformat(),
             "scopes": leased.scopes,
             "platform_user_id": leased.platform_user_id,
+            "destination": leased.destination,
         }
+
+    @router.post(
+        "/accounts/{account_id}/telegram-channel",
+        status_code=204,
+        responses=problem_responses(401, 403, 404, 422),
+    )
+    async def channel_report(
+        account_id: str, body: ChannelReportIn, who: CallerDep, svc: ServicesDep
+    ) -> Response:
+        """The publisher's word on the linked channel: moved (``migrated``) or unusable
+        (``broken``), bound like a lease: the caller is the account's publisher and the
+        grant is for this account, for an attempt not over."""
+        request = LeaseRequest(
+            service=who.service,
+            grant=body.grant,
+            post_id=str(body.post_id),
+            target_id=str(body.target_id) if body.target_id else None,
+        )
+        report = ChannelReport(
+            event=body.event,
+            chat_id=body.chat_id,
+            migrate_to_chat_id=body.migrate_to_chat_id,
+            reason=body.reason,
+        )
+        try:
+            await svc.keeper.channel_report(account_id, request, report)
+        except AccountNotFound:
+            raise Problem(404, "No such account.") from None
+        except LeaseForbidden as forbidden:
+            logger.warning(
+                "channel report refused: service=%s account=%s refusal=%s",
+                who.service,
+                account_id,
+                forbidden.code,
+            )
+            raise Problem(403, forbidden.detail, code=forbidden.code) from None
+        return Response(status_code=204)
 
     return router

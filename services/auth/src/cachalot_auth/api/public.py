@@ -47,6 +47,17 @@ class ChannelIn(BaseModel):
     )
 
 
+class ChannelLinkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    channel: str = Field(
+        min_length=2,
+        max_length=64,
+        pattern=r"^(-100\d{5,20}|@[A-Za-z0-9_]{5,32})$",
+        description="The channel: @channelusername or its numeric -100… id.",
+    )
+
+
 def _platform(platform: str) -> str:
     if platform not in SIGN_IN_PLATFORMS:
         raise Problem(
@@ -293,6 +304,37 @@ def create_router(svc: Services) -> APIRouter:
                 422,
                 refused.detail,
                 errors=[{"field": "channel_id", "in": "body", "message": refused.detail}],
+            ) from None
+
+    @router.put(
+        "/accounts/{account_id}/telegram-channel",
+        tags=["accounts"],
+        responses=problem_responses(401, 404, 422),
+    )
+    async def put_channel(
+        account_id: str, body: ChannelLinkIn, svc: ServicesDep, session: SessionDep
+    ) -> dict[str, Any]:
+        """Link (or link again) the channel this Telegram account's posts go to.
+
+        Auth asks Telegram (``getChat``, ``getChatMember``) that our bot is an
+        administrator allowed to post there and that the signed-in person created
+        or administers it, then keeps the channel's numeric id. 422 names
+        ``channel`` with what to do (e.g. add @our_bot as an administrator with
+        the right to post).
+        """
+        try:
+            return await svc.clients.link_telegram_channel(
+                session, channel_id=body.channel, account_id=account_id
+            )
+        except NotSignedIn:
+            raise _not_signed_in() from None
+        except NotFound:
+            raise Problem(404, "No such account.") from None
+        except ChannelRefused as refused:
+            raise Problem(
+                422,
+                refused.detail,
+                errors=[{"field": "channel", "in": "body", "message": refused.detail}],
             ) from None
 
     return router

@@ -117,6 +117,8 @@ class BotApi:
     def __init__(self, http: HttpCaller, *, api_base: str, bot_token: str) -> None:
         self._http = http
         self._base = f"{api_base.rstrip('/')}/bot{bot_token}"
+        self.username: str | None = None
+        """Our bot's @username (without @), learnt from ``getMe``."""
 
     async def _call(self, method: str, params: Mapping[str, str]) -> object:
         url = f"{self._base}/{method}"
@@ -140,7 +142,14 @@ class BotApi:
         result = await self._call("getMe", {})
         if not isinstance(result, dict) or "id" not in result:
             raise PlatformOAuthError("telegram_error", "getMe gave no id")
+        if isinstance(result.get("username"), str):
+            self.username = result["username"]
         return str(result["id"])
+
+    def fix(self) -> str:
+        """What the person must do so that our bot may post in their channel."""
+        bot = f"@{self.username}" if self.username else "our bot"
+        return f"add {bot} as an administrator of the channel with the right to post messages"
 
     async def check_channel(self, chat_id: str, user_id: str) -> TelegramChannel:
         """The channel ``chat_id`` names, once our bot may post there and ``user_id`` runs it.
@@ -148,18 +157,18 @@ class BotApi:
         Raises :class:`ChannelNotUsable` with what the person should do;
         other Bot API errors raise ``PlatformOAuthError``.
         """
+        bot_id = await self.bot_id()  # first: its @username goes into the reasons
         chat = await self._resolve(chat_id)
         numeric = str(chat["id"])
-        bot = await self._member(numeric, await self.bot_id(), outside=("bad_request", "forbidden"))
+        bot = await self._member(numeric, bot_id, outside=("bad_request", "forbidden"))
         if bot.get("status") != "creator" and (
             bot.get("status") != "administrator" or bot.get("can_post_messages") is not True
         ):
             raise ChannelNotUsable(
-                "our bot is an administrator of that channel but may not post; "
-                "give it 'Post messages' and try again"
+                f"our bot may not post in that channel: {self.fix()}, then try again"
                 if bot.get("status") == "administrator"
-                else "our bot is not an administrator of that channel; "
-                "add it as an admin with 'Post messages' and try again"
+                else f"our bot is not an administrator of that channel: {self.fix()}, "
+                "then try again"
             )
         person = await self._member(numeric, user_id, outside=("bad_request",))
         if person.get("status") not in ("creator", "administrator"):
@@ -175,7 +184,7 @@ class BotApi:
             if refused.error.kind in ("bad_request", "forbidden"):  # the bot cannot see it
                 raise ChannelNotUsable(
                     f"Telegram knows no channel {chat_id}: check the id or @username "
-                    "(a private channel needs our bot added as an administrator first)"
+                    f"(for a private channel, {self.fix()} first)"
                 ) from None
             raise
         if not isinstance(chat, dict) or not isinstance(chat.get("id"), int):

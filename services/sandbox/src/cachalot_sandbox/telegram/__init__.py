@@ -1,11 +1,14 @@
-"""Sandbox: a strict fake of the Telegram Bot API (``getMe``, ``sendMessage``, chat methods).
+"""Sandbox: a strict fake of the Telegram Bot API (``getMe``, ``sendMessage``, ``sendPhoto``,
+``sendVideo``, ``sendMediaGroup``, chat methods).
 
 Mounted at ``/telegram`` (standing in for ``https://api.telegram.org``), with
 controls under ``/sandbox/telegram``: the messages it accepted, a queue of
 faults (429 with ``retry_after``, 400 with ``migrate_to_chat_id``, 5xx, slow answers),
 groups upgraded to supergroups, users who blocked the bot, a latency for
-every send, opt-in per-chat flood
-control (``PUT /sandbox/telegram/flood``), call counts and channels
+every send, opt-in per-chat flood control (``PUT /sandbox/telegram/flood``),
+answers held back after posting (``/sandbox/telegram/delays``), uploaded files
+by ``file_unique_id`` (``/sandbox/telegram/files/…``, bytes as received), call
+counts and channels
 (``/sandbox/telegram/channels``: who administers them, whether our bot may post).
 """
 

@@ -3,9 +3,17 @@
 Served like the real one: GET or POST, parameters in the query string, a
 form, multipart or JSON; every answer is ``{"ok": true, "result": ...}`` or
 ``{"ok": false, "error_code", "description"[, "parameters"]}``. Queued faults
-(``POST /sandbox/telegram/faults``) replace the next ``sendMessage`` answers
-one by one (``sendMessage`` unless a fault names another method), so clients'
-retry paths can be tested against real HTTP.
+(``POST /sandbox/telegram/faults``: 429 with ``retry_after``, 400 with
+``migrate_to_chat_id``, 5xx, proxy pages, slow answers) replace the next
+posting calls' answers (``sendMessage``, ``sendPhoto``, ``sendVideo``,
+``sendMediaGroup``; or one ``method``) one by one, so clients' retry paths can
+be tested against real HTTP. ``POST /sandbox/telegram/delays`` posts and then
+holds an answer back (a client killed meanwhile never learns its message id).
+Groups upgraded to supergroups answer 400 with ``migrate_to_chat_id``; users who
+blocked the bot answer 403; ``PUT /sandbox/telegram/latency`` slows every send.
+Every posting call meets the same gate: the fault queue, the channel's rights
+(our bot an administrator allowed to post), opt-in flood control. Uploads:
+:mod:`.media`.
 """
 
 from __future__ import annotations
@@ -16,16 +24,20 @@ import json
 import math
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.datastructures import UploadFile
 
 from cachalot_sandbox.settings import SandboxSettings
 from cachalot_sandbox.telegram.chats import ChatDirectory, create_channel_controls
 from cachalot_sandbox.telegram.entities import EntityParseError, parse_text, utf16_len
 from cachalot_sandbox.telegram.errors import BotApiError, bad_request, chat_not_found
+from cachalot_sandbox.telegram.media import MediaMethods, StoredFile
 from cachalot_sandbox.telegram.state import (
+    AnswerDelay,
     ChatMigrationControl,
     Fault,
     FaultQueue,
@@ -52,6 +64,15 @@ _REASONS = {
 _PARSE_MODES = {"markdownv2": "MarkdownV2", "html": "HTML", "markdown": "Markdown"}
 
 
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The chat a posting call goes to, as the gate found it."""
+
+    chat: dict[str, Any]
+    requested: str
+    channel: bool
+
+
 def create_router(settings: SandboxSettings) -> APIRouter:
     router = APIRouter()
     bot_token = settings.telegram_bot_token.get_secret_value()
@@ -74,7 +95,9 @@ def create_router(settings: SandboxSettings) -> APIRouter:
             "has_main_web_app": False,
         }
 
-    async def send_message(params: dict[str, Any]) -> dict[str, Any]:
+    async def gate(params: dict[str, Any], method: str = "sendMessage") -> Target:
+        """What every posting call meets first: the configured latency, a migrated or
+        blocked chat, a queued fault, the channel's rights, flood control."""
         if state.send_delay_s:
             await asyncio.sleep(state.send_delay_s)
         requested = str(params.get("chat_id"))
@@ -86,13 +109,15 @@ def create_router(settings: SandboxSettings) -> APIRouter:
             )
         if requested in state.blocked:
             raise BotApiError(403, "Forbidden: bot was blocked by the user")
+        fault = state.next_fault(method)
+        if fault is not None:
+            raise await _apply_fault(fault)
         channel = chats.registered(params.get("chat_id"))
         if channel is not None:
             chats.check_can_post(channel)
             chat = channel.chat()
         else:
             chat = _chat(params.get("chat_id"))
-        requested_chat = requested
         if state.flood is not None:
             wait = state.flood.admit(str(chat["id"]), time.monotonic())
             if wait > 0:
@@ -102,6 +127,66 @@ def create_router(settings: SandboxSettings) -> APIRouter:
                     f"Too Many Requests: retry after {retry_after}",
                     {"retry_after": retry_after},
                 )
+        return Target(chat=chat, requested=str(params.get("chat_id")), channel=channel is not None)
+
+    def finish(
+        target: Target,
+        params: dict[str, Any],
+        *,
+        kind: str,
+        raw_text: str,
+        text: str,
+        entities: list[dict[str, Any]],
+        parse_mode: str | None = None,
+        files: list[StoredFile] | None = None,
+        fields: dict[str, Any] | None = None,
+        group: str | None = None,
+        method: str = "sendMessage",
+    ) -> dict[str, Any]:
+        """Record the post and answer its Message."""
+        options: dict[str, Any] = {
+            k: params[k]
+            for k in ("disable_notification", "link_preview_options", "supports_streaming")
+            if k in params
+        }
+        message = SentMessage(
+            message_id=state.next_message_id(),
+            chat=target.chat,
+            requested_chat=target.requested,
+            date=int(time.time()),
+            text=text,
+            raw_text=raw_text,
+            parse_mode=parse_mode,
+            entities=entities,
+            received_at=time.time(),
+            kind=kind,
+            files=tuple(files or ()),
+            media_group_id=group,
+            method=method,
+            options=options,
+        )
+        state.record(message)
+        result: dict[str, Any] = {"message_id": message.message_id}
+        if target.channel:  # a channel post: signed by the channel, not the bot
+            result["sender_chat"] = target.chat
+        else:
+            result["from"] = bot_user
+        result |= {"chat": target.chat, "date": message.date}
+        if group is not None:
+            result["media_group_id"] = group
+        result |= fields or {}
+        if kind == "text":
+            result["text"] = message.text
+            if message.entities:
+                result["entities"] = message.entities
+        elif message.text:
+            result["caption"] = message.text
+            if message.entities:
+                result["caption_entities"] = message.entities
+        return result
+
+    async def send_message(params: dict[str, Any]) -> dict[str, Any]:
+        target = await gate(params)
         raw_text = params.get("text")
         if raw_text is None or (isinstance(raw_text, str) and not raw_text):
             raise bad_request("message text is empty")
@@ -115,35 +200,47 @@ def create_router(settings: SandboxSettings) -> APIRouter:
             raise bad_request("message text is empty")
         if utf16_len(parsed.text) > MAX_TEXT_LENGTH:
             raise bad_request("message is too long")
-        message = SentMessage(
-            message_id=state.next_message_id(),
-            chat=chat,
-            requested_chat=requested_chat,
-            date=int(time.time()),
-            text=parsed.text,
+        answer = finish(
+            target,
+            params,
+            kind="text",
             raw_text=raw_text,
-            parse_mode=parse_mode,
+            text=parsed.text,
             entities=parsed.entities,
-            received_at=time.time(),
+            parse_mode=parse_mode,
         )
-        state.record(message)
-        result: dict[str, Any] = {"message_id": message.message_id}
-        if channel is not None:  # a channel post: signed by the channel, not the bot
-            result["sender_chat"] = chat
-        else:
-            result["from"] = bot_user
-        result |= {
-            "chat": chat,
-            "date": message.date,
-            "text": message.text,
-        }
-        if message.entities:
-            result["entities"] = message.entities
-        return result
+        await _hold_answer()
+        return answer
+
+    def media_call(name: str, attr: str) -> Callable[[dict[str, Any]], Awaitable[Any]]:
+        """``sendPhoto``/``sendVideo``/``sendMediaGroup`` (:mod:`.media`) behind ``gate``."""
+
+        async def run(params: dict[str, Any]) -> Any:
+            async def method_gate(p: dict[str, Any]) -> Target:
+                return await gate(p, name)
+
+            def method_finish(*args: Any, **kwargs: Any) -> dict[str, Any]:
+                mode = params.get("parse_mode") or None
+                return finish(*args, method=name, parse_mode=mode, **kwargs)
+
+            media = MediaMethods(state.files, method_gate, method_finish)
+            answer = await getattr(media, attr)(params)
+            await _hold_answer()
+            return answer
+
+        return run
+
+    async def _hold_answer() -> None:
+        delay = state.next_delay()
+        if delay:
+            await asyncio.sleep(delay)
 
     methods: dict[str, tuple[str, Callable[[dict[str, Any]], Awaitable[Any]]]] = {
         "getme": ("getMe", get_me),
         "sendmessage": ("sendMessage", send_message),
+        "sendphoto": ("sendPhoto", media_call("sendPhoto", "send_photo")),
+        "sendvideo": ("sendVideo", media_call("sendVideo", "send_video")),
+        "sendmediagroup": ("sendMediaGroup", media_call("sendMediaGroup", "send_media_group")),
         **chats.methods(),
     }
     router.include_router(create_channel_controls(state.channels, bot_id))
@@ -191,8 +288,7 @@ def create_router(settings: SandboxSettings) -> APIRouter:
 
     @router.post("/sandbox/telegram/faults", tags=["sandbox"], status_code=201)
     async def queue_faults(queue: FaultQueue) -> dict[str, Any]:
-        """Answer the next calls of each fault's method with these, one per call, then
-        normally."""
+        """Answer the next posting calls with these, one per call, then normally."""
         state.faults.extend(queue.responses)
         return {"pending": [f.model_dump() for f in state.faults]}
 
@@ -245,6 +341,26 @@ def create_router(settings: SandboxSettings) -> APIRouter:
     async def get_flood_control() -> dict[str, Any]:
         control = state.flood.control.model_dump() if state.flood else None
         return {"flood_control": control}
+
+    @router.post("/sandbox/telegram/delays", tags=["sandbox"], status_code=201)
+    async def delay_answers(delay: AnswerDelay) -> dict[str, Any]:
+        """Post, then hold back the answer of the next ``count`` posting calls."""
+        state.delays.extend([delay.seconds] * delay.count)
+        return {"pending": state.delays}
+
+    @router.delete("/sandbox/telegram/delays", tags=["sandbox"])
+    async def clear_delays() -> dict[str, int]:
+        count = len(state.delays)
+        state.delays.clear()
+        return {"deleted": count}
+
+    @router.get("/sandbox/telegram/files/{file_unique_id}", tags=["sandbox"])
+    async def get_file(file_unique_id: str) -> Response:
+        """The bytes of an uploaded file, as the fake received them."""
+        stored = state.files.files.get(file_unique_id)
+        if stored is None:
+            return JSONResponse({"detail": "no such file"}, status_code=404)
+        return FileResponse(stored.path, media_type=stored.content_type)
 
     @router.get("/sandbox/telegram/calls", tags=["sandbox"])
     async def calls() -> dict[str, Any]:
@@ -307,8 +423,8 @@ async def _params(request: Request) -> dict[str, Any]:
                 raise bad_request("JSON object expected")
             params.update(data)
     elif content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.form()
-        params.update({k: v for k, v in form.items() if isinstance(v, str)})
+        form = await request.form(max_files=50, max_fields=200)
+        params.update({k: v for k, v in form.items() if isinstance(v, str | UploadFile)})
     return params
 
 

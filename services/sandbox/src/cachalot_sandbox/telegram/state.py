@@ -14,19 +14,18 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from cachalot_sandbox.telegram.chats import CHANNEL_ID_MAX, Channel
+from cachalot_sandbox.telegram.media import FileStore, StoredFile
+
+POSTING_METHODS = frozenset({"sendmessage", "sendphoto", "sendvideo", "sendmediagroup"})
+"""A fault that names no method answers the next of these calls (lower case)."""
 
 
 class Fault(BaseModel):
-    """One canned answer for the next call of ``method`` (``sendMessage`` unless said)."""
+    """One canned answer for the next posting call (``sendMessage``, ``sendPhoto``,
+    ``sendVideo``, ``sendMediaGroup``; only ``method`` when given)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    method: str = Field(
-        default="sendMessage",
-        min_length=1,
-        max_length=64,
-        description="The Bot API method this answer is for (case-insensitive).",
-    )
     status: int = Field(ge=400, le=599, description="HTTP status to answer with.")
     retry_after: int | None = Field(
         default=None, ge=0, description="For 429: parameters.retry_after (seconds)."
@@ -39,6 +38,12 @@ class Fault(BaseModel):
     description: str | None = Field(default=None, description="Override the description.")
     delay_s: float = Field(
         default=0.0, ge=0, le=60, description="Wait this long before answering (timeouts)."
+    )
+    method: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Only this method's next call (e.g. sendVideo, getChat; case-insensitive); "
+        "none: the next posting call, whichever it is.",
     )
     body: Literal["json", "html"] | None = Field(
         default=None,
@@ -104,6 +109,15 @@ class FloodGate:
         return (1.0 - bucket.tokens) / rate
 
 
+class AnswerDelay(BaseModel):
+    """Post, then hold the answer back (a client that dies meanwhile never learns of it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seconds: float = Field(gt=0, le=600)
+    count: int = Field(default=1, ge=1, le=1000, description="For the next this many posts.")
+
+
 @dataclass(frozen=True)
 class SentMessage:
     message_id: int
@@ -115,9 +129,19 @@ class SentMessage:
     parse_mode: str | None
     entities: list[dict[str, Any]]
     received_at: float
+    kind: str = "text"  # text | photo | video
+    files: tuple[StoredFile, ...] = ()
+    media_group_id: str | None = None
+    method: str = "sendMessage"
+    options: dict[str, Any] = field(default_factory=dict)
 
     def public(self) -> dict[str, Any]:
         return {
+            "kind": self.kind,
+            "method": self.method,
+            "files": [f.public() for f in self.files],
+            "media_group_id": self.media_group_id,
+            "options": self.options,
             "message_id": self.message_id,
             "chat_id": self.chat["id"],
             "chat": self.chat,
@@ -142,6 +166,8 @@ class TelegramState:
     blocked: set[str] = field(default_factory=set)
     """Chats whose user blocked the bot (403 on every send)."""
     send_delay_s: float = 0.0
+    files: FileStore = field(default_factory=FileStore)
+    delays: list[float] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def next_message_id(self) -> int:
@@ -151,12 +177,18 @@ class TelegramState:
         self.messages.append(message)
 
     def next_fault(self, method: str = "sendMessage") -> Fault | None:
-        """The first queued fault for ``method``, taken off the queue."""
+        """The first queued fault for ``method`` (or for any posting method), taken."""
+        posting = method.lower() in POSTING_METHODS
         for fault in self.faults:
-            if fault.method.lower() == method.lower():
+            if (fault.method is None and posting) or (
+                fault.method is not None and fault.method.lower() == method.lower()
+            ):
                 self.faults.remove(fault)
                 return fault
         return None
+
+    def next_delay(self) -> float:
+        return self.delays.pop(0) if self.delays else 0.0
 
     def reset(self) -> None:
         self.messages.clear()
@@ -167,6 +199,8 @@ class TelegramState:
         self.migrated.clear()
         self.blocked.clear()
         self.send_delay_s = 0.0
+        self.files.reset()
+        self.delays.clear()
         self._ids = itertools.count(1)
 
 

@@ -1,0 +1,225 @@
+"""Telegram: posts by our bot in the client's linked channel (Bot API), long articles on Telegraph.
+
+Limits (shared/reference/platforms.md §5; core.telegram.org/bots/api):
+
+* a message's text: 1–4096 characters *after entity parsing*
+  (``sendMessage``), a caption 0–1024 (``sendPhoto``, ``sendVideo``,
+  ``sendMediaGroup``), both counted in UTF-16 code units on what is sent
+  (:func:`cachalot_common.articles.telegram_length` over the HTML we send;
+  captions are sent with ``parse_mode=HTML``, so a caption is Telegram HTML);
+* photos: at most 10 MB each (``sendPhoto``: "The photo must be at most 10 MB
+  in size"); a photo post has 1–10 images (``sendMediaGroup`` takes 2–10, so
+  one image goes with ``sendPhoto``);
+* videos: 50 MB through the cloud Bot API ("Bots can currently send files of
+  up to 50 MB in size"); a local Bot API server (``telegram-bot-api --local``)
+  takes files up to 2000 MB.
+
+Which video limit holds is a shared setting, ``CACHALOT_TELEGRAM_LOCAL_BOT_API``
+(``true`` when ``CACHALOT_TELEGRAM_API_BASE`` points at a local Bot API server;
+default ``false``). The queue checks posts with it (:func:`video_limit_bytes`,
+read from the environment once, in :func:`local_bot_api`) and publisher-telegram
+reads the same variable in its settings, so both agree. A base URL alone cannot
+tell: the sandbox is not api.telegram.org either, yet it keeps the cloud limit.
+
+Articles: one message (``sendMessage``, HTML) when the rendered article fits 4096
+characters after parsing and ``article_as`` is not ``telegraph`` — or, with a
+cover, one ``sendPhoto`` whose caption is the article when it fits 1024;
+otherwise a Telegraph page announced in the channel (``article_as="message"``
+with an article too long for one message is refused here, naming the field).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from html.parser import HTMLParser
+from typing import Final, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from cachalot_common.articles import ArticleError, telegram_length, to_telegram_html
+from cachalot_common.events import TelegramOptions
+from cachalot_common.platforms.spec import (
+    Content,
+    FieldError,
+    Limits,
+    MediaLimits,
+    PlatformFields,
+    PlatformSpec,
+)
+
+TELEGRAM_TEXT_MAX: Final = 4096
+TELEGRAM_CAPTION_MAX: Final = 1024
+TELEGRAM_PHOTO_MAX_BYTES: Final = 10 * 1000 * 1000
+TELEGRAM_PHOTOS_MAX: Final = 10
+CLOUD_VIDEO_MAX_BYTES: Final = 50 * 1024 * 1024
+LOCAL_VIDEO_MAX_BYTES: Final = 2000 * 1024 * 1024
+LOCAL_BOT_API_ENV: Final = "CACHALOT_TELEGRAM_LOCAL_BOT_API"
+TELEGRAPH_CONTENT_MAX_BYTES: Final = 64 * 1024
+"""``createPage``'s ``content``: "up to 64 KB" (telegra.ph/api#createPage)."""
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
+MB: Final = 1000**2
+
+TELEGRAM_LIMITS: Final = Limits(
+    # the video's size limit depends on the server (video_limit_bytes): checked in content_fits
+    video=MediaLimits(types=frozenset({"video/mp4"})),
+    image=MediaLimits(
+        types=frozenset({"image/jpeg", "image/png"}),
+        max_bytes=10 * MB,
+        max_sides_sum_px=10_000,
+        min_aspect=1 / 20,
+        max_aspect=20,
+    ),
+    source="shared/reference/platforms.md §5.2: sendVideo multipart ≤50 MB on the cloud Bot "
+    "API (2000 MB on a local Bot API server, which the publisher may allow), clients play "
+    "MP4 (other formats go as documents); sendPhoto ≤10 MB, width + height ≤10000, "
+    "ratio ≤20 (core.telegram.org/bots/api#sendphoto).",
+)
+
+
+def local_bot_api() -> bool:
+    """Whether ``CACHALOT_TELEGRAM_LOCAL_BOT_API`` says the Bot API is a local server."""
+    return os.environ.get(LOCAL_BOT_API_ENV, "").strip().lower() in _TRUE
+
+
+def video_limit_bytes(local: bool | None = None) -> int:
+    """Largest video the bot may send: 2000 MB on a local Bot API server, else 50 MB."""
+    if local is None:
+        local = local_bot_api()
+    return LOCAL_VIDEO_MAX_BYTES if local else CLOUD_VIDEO_MAX_BYTES
+
+
+TELEGRAM_HTML_TAGS: Final = frozenset(
+    {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
+     "blockquote", "tg-spoiler", "span", "tg-emoji"}
+)  # fmt: skip
+"""Tags of the Bot API's HTML style (core.telegram.org/bots/api#html-style)."""
+
+
+class _TagCheck(HTMLParser):
+    """Finds what Telegram's HTML parser refuses: an unknown tag or one left open."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.open: list[str] = []
+        self.problem: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in TELEGRAM_HTML_TAGS:
+            self.problem = self.problem or f"Telegram's HTML has no <{tag}>"
+        self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open[-1] != tag:
+            self.problem = self.problem or f"</{tag}> closes no open <{tag}>"
+            return
+        self.open.pop()
+
+
+def telegram_html_problem(text: str) -> str | None:
+    """Why Telegram would answer "can't parse entities" for ``text``, or None."""
+    check = _TagCheck()
+    check.feed(text)
+    check.close()
+    if check.problem:
+        return check.problem
+    if check.open:
+        return f"<{check.open[-1]}> is never closed"
+    return None
+
+
+def article_message(content_title: str | None, nodes: list[object]) -> str:
+    """The HTML of an article sent as one message (title bold, then the body)."""
+    return to_telegram_html(list(nodes), title=content_title)  # type: ignore[arg-type]
+
+
+class TelegramFields(PlatformFields):
+    """A post in the account's linked Telegram channel."""
+
+    caption: str = Field(
+        default="",
+        description="Video and photo posts: Telegram HTML, ≤ 1024 characters after entity parsing.",
+    )
+    disable_link_preview: bool = Field(default=False, description="No link preview under text.")
+    disable_notification: bool = Field(default=False, description="Post silently.")
+    article_as: Literal["auto", "message", "telegraph"] = Field(
+        default="auto",
+        description="Articles: one message when it fits (auto), always one message (refused "
+        "when too long), or always a Telegraph page announced in the channel.",
+    )
+
+    @field_validator("caption")
+    @classmethod
+    def _caption_fits(cls, value: str) -> str:
+        problem = telegram_html_problem(value)
+        if problem:
+            raise ValueError(f"the caption is Telegram HTML and does not parse: {problem}")
+        length = telegram_length(value)
+        if length > TELEGRAM_CAPTION_MAX:
+            raise ValueError(
+                f"Telegram captions are at most {TELEGRAM_CAPTION_MAX} characters after entity "
+                f"parsing; this one is {length}"
+            )
+        return value
+
+    def to_options(self) -> TelegramOptions:
+        return TelegramOptions(**self.model_dump())
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.0f} MB"
+
+
+def content_fits(options: BaseModel, content: Content) -> list[FieldError]:
+    """Sizes and counts Telegram refuses: the video, the images, an article as one message."""
+    errors: list[FieldError] = []
+    if content.kind == "video" and content.video is not None:
+        limit = video_limit_bytes()
+        if content.video.size > limit:
+            where = "a local Bot API server" if limit == LOCAL_VIDEO_MAX_BYTES else "the Bot API"
+            errors.append(
+                FieldError(
+                    "media",
+                    f"Telegram bots can send videos of at most {_mb(limit)} through {where}; "
+                    f"this one is {_mb(content.video.size)}",
+                )
+            )
+    if content.kind == "article" and getattr(options, "article_as", "auto") != "message":
+        size = len(json.dumps(list(content.nodes), ensure_ascii=False).encode())
+        if size > TELEGRAPH_CONTENT_MAX_BYTES:
+            errors.append(
+                FieldError(
+                    "article",
+                    f"a Telegraph page holds at most {TELEGRAPH_CONTENT_MAX_BYTES // 1024} KB of "
+                    f"content; this article is {size / 1024:.0f} KB",
+                )
+            )
+    if content.kind == "article" and getattr(options, "article_as", "auto") == "message":
+        try:
+            length = telegram_length(article_message(content.title, list(content.nodes)))
+        except ArticleError:
+            return errors
+        if length > TELEGRAM_TEXT_MAX:
+            errors.append(
+                FieldError(
+                    "article_as",
+                    f"this article is {length} characters as a Telegram message (at most "
+                    f"{TELEGRAM_TEXT_MAX}); choose 'auto' or 'telegraph' to post it as a "
+                    "Telegraph page",
+                )
+            )
+    return errors
+
+
+SPEC: Final = PlatformSpec(
+    name="telegram",
+    label="Telegram",
+    sign_in="widget",
+    kinds=frozenset({"video", "photo", "article"}),
+    fields=TelegramFields,
+    limits=TELEGRAM_LIMITS,
+    max_images=TELEGRAM_PHOTOS_MAX,
+    checks=(content_fits,),
+)

@@ -1,0 +1,1 @@
+"""publisher-telegram: queued posts → the client's linked Telegram channel, at most once."""

@@ -1,0 +1,3 @@
+from cachalot_publisher_telegram.main import main
+
+main()

@@ -1,0 +1,381 @@
+"""Telegram's steps on the publishing runtime: one channel post per target, at most once.
+
+What goes out (core.telegram.org/bots/api; limits in
+:mod:`cachalot_common.platforms.telegram`):
+
+* video → ``sendVideo`` (multipart, ``supports_streaming``, caption in HTML);
+* photo post → ``sendPhoto`` (one image) or ``sendMediaGroup`` (2–10,
+  ``attach://photo<i>``, the caption on the first);
+* article → ``sendMessage`` (HTML, ``link_preview_options`` as the client
+  chose) when it fits one message (4096 after entity parsing) and
+  ``article_as`` is not ``telegraph``; with a cover, ``sendPhoto`` with the
+  article as caption when it fits 1024; otherwise a Telegraph page
+  (``createPage`` with the article's nodes) announced by ``sendMessage``:
+  title, lead and the page's link, whose preview gives readers Instant View.
+  The cover is not on the Telegraph page: Telegraph takes images by URL only
+  and the media store has no public URL yet (issue 10 item 2).
+
+The channel is the lease's ``destination`` (auth's linked chat id).
+
+At most once (DESIGN.md, "Delivery guarantees"): every post is *one* Bot API
+call, and Telegram has no way to look up a message after the fact, so:
+
+1. a target whose message id is recorded answers ``published`` again;
+2. before the call, the attempt is recorded as begun (:meth:`PostStore.begin_send`);
+   a Bot API error answer or no connection at all clears it (nothing was posted);
+   a success records the message ids;
+3. a target found begun with no message id (a crash or a lost answer) is not
+   posted again: it fails ``outcome_unknown`` with a reason telling the client to
+   look at the channel and retry if the post is missing. That failure is
+   remembered; only a later attempt (the client's retry) posts again.
+
+A Telegraph page made before a crash is reused on the next delivery; one made
+in the instant between ``createPage``'s answer and its record is orphaned
+(unlisted, harmless), never announced twice.
+
+Faults: ``retry_after`` is honoured in full through ``ctx.sleep`` (a long wait
+goes back to the queue as ``retryable``); ``migrate_to_chat_id`` is followed at
+once and reported to auth; a bot that is not in the channel or may not post
+marks the link broken at auth and pauses the account's posts (``reauth`` with
+code ``channel_link_broken``) with a reason saying how to fix it; 5xx →
+``retryable``; any other refusal → ``failed`` with Telegram's description.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from cachalot_common.articles import Node, lead, parse, telegram_length, to_telegram_html
+from cachalot_common.events import MediaRef, PublishVideo, TelegramOptions
+from cachalot_common.platforms.telegram import TELEGRAM_CAPTION_MAX, TELEGRAM_TEXT_MAX
+from cachalot_publisher_telegram.links import ChannelReports
+from cachalot_publisher_telegram.store import PostRecord, PostStore, Target
+from cachalot_publisher_telegram.telegram import (
+    BotApi,
+    BotApiError,
+    NotSent,
+    OutcomeUnknown,
+    UploadFile,
+)
+from cachalot_publisher_telegram.telegraph import Page, Telegraph, TelegraphError
+from cachalot_publishing import outcome
+from cachalot_publishing.outcome import Published
+from cachalot_publishing.ports import Context
+
+logger = logging.getLogger(__name__)
+
+LABEL = "Telegram"
+OUTCOME_UNKNOWN = "outcome_unknown"
+CHANNEL_LINK_BROKEN = "channel_link_broken"
+CHANNEL_NOT_LINKED = "channel_not_linked"
+TELEGRAM_REFUSED = "telegram_refused"
+BOT_UNAUTHORIZED = "bot_unauthorized"
+TELEGRAPH_REFUSED = "telegraph_refused"
+LEAD_MAX = 700
+
+UNKNOWN_REASON = (
+    "Telegram may have posted this: the answer to our request was lost, and Telegram offers "
+    "no way to look a post up. Look at the channel, and retry this target only if the post "
+    "is missing (a retry posts it again)."
+)
+# Telegram's words when our bot may not post in the chat (403s and a few 400s).
+_NO_RIGHTS = (
+    "bot is not a member",
+    "bot was kicked",
+    "not enough rights",
+    "need administrator rights",
+    "chat_write_forbidden",
+    "have no rights to send",
+    "chat not found",
+)
+
+
+def fix_reason(bot_username: str | None) -> str:
+    """What the client must do when our bot cannot post in their channel."""
+    bot = f"@{bot_username}" if bot_username else "our bot"
+    return (
+        f"Our bot cannot post in your Telegram channel: add {bot} as an administrator of the "
+        "channel with the right to post messages, then link the channel again in the dashboard."
+    )
+
+
+@dataclass(slots=True)
+class Send:
+    """One Bot API call that posts (``chat_id`` is added when it is made)."""
+
+    method: str
+    params: dict[str, Any]
+    files: list[UploadFile] = field(default_factory=list)
+
+
+def _file(ctx: Context, ref: MediaRef, name: str, suffix: str) -> UploadFile:
+    return UploadFile(
+        field=name,
+        path=ctx.media_file(ref),
+        size=ref.size,
+        content_type=ref.content_type,
+        filename=f"{name}{suffix}",
+    )
+
+
+_SUFFIX = {
+    "video/mp4": ".mp4",
+    "video/quicktime": ".mov",
+    "video/webm": ".webm",
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+}
+
+
+def _caption(options: TelegramOptions) -> dict[str, Any]:
+    if not options.caption:
+        return {}
+    return {"caption": options.caption, "parse_mode": "HTML"}
+
+
+def _common(options: TelegramOptions) -> dict[str, Any]:
+    return {"disable_notification": True} if options.disable_notification else {}
+
+
+def announcement(title: str, nodes: list[Node], url: str) -> str:
+    """Title, lead (cut at a word past :data:`LEAD_MAX`) and the Telegraph link, in HTML."""
+    teaser = lead(nodes)
+    if len(teaser) > LEAD_MAX:
+        teaser = teaser[:LEAD_MAX].rsplit(" ", 1)[0] + "…"
+    parts = [f"<b>{html.escape(title, quote=False)}</b>"]
+    if teaser:
+        parts.append(html.escape(teaser, quote=False))
+    parts.append(f'<a href="{html.escape(url)}">Read the article</a>')
+    return "\n\n".join(parts)
+
+
+def message_url(message: dict[str, Any], fallback_chat: str) -> str | None:
+    """``https://t.me/<username>/<id>``, or ``https://t.me/c/<id>/<id>`` in a private channel."""
+    chat = message.get("chat") or {}
+    message_id = message.get("message_id")
+    if message_id is None:
+        return None
+    username = chat.get("username") if isinstance(chat, dict) else None
+    if username:
+        return f"https://t.me/{username}/{message_id}"
+    chat_id = str(chat.get("id", fallback_chat)) if isinstance(chat, dict) else fallback_chat
+    if chat_id.startswith("-100"):
+        return f"https://t.me/c/{chat_id[4:]}/{message_id}"
+    return None
+
+
+class TelegramPlatform:
+    """:class:`cachalot_publishing.ports.Platform` for Telegram channels."""
+
+    name = "telegram"
+    label = LABEL
+
+    def __init__(
+        self,
+        *,
+        store: PostStore,
+        bot: BotApi,
+        telegraph: Telegraph,
+        reports: ChannelReports,
+        bot_username: str | None,
+        attempts: int,
+    ) -> None:
+        self._store = store
+        self._bot = bot
+        self._telegraph = telegraph
+        self._reports = reports
+        self._bot_username = bot_username
+        self._attempts = attempts
+
+    async def publish(self, command: PublishVideo, ctx: Context) -> Published:
+        if command.platform != "telegram" or not isinstance(command.options, TelegramOptions):
+            raise outcome.failed(outcome.WRONG_PLATFORM, "This command is not for Telegram.")
+        record = await self._store.get(command.target_id)
+        if record is not None and record.sent:
+            return Published(str(record.message_ids[0]), record.remote_url)
+        if record is not None and record.started_attempt is not None:
+            retried = (
+                record.unknown_reported_attempt is not None
+                and command.attempt > record.unknown_reported_attempt
+            )
+            if not retried:
+                await self._store.unknown_reported(command.target_id, command.attempt)
+                raise outcome.failed(OUTCOME_UNKNOWN, UNKNOWN_REASON)
+        lease = await ctx.lease()
+        if not lease.destination:
+            raise outcome.reauth(
+                "Telegram: not posted yet: link a channel first (in the dashboard).",
+                code=CHANNEL_NOT_LINKED,
+            )
+        send = await self._plan(command, command.options, ctx, record)
+        return await self._post(command, ctx, lease.destination, send)
+
+    async def _plan(
+        self,
+        command: PublishVideo,
+        options: TelegramOptions,
+        ctx: Context,
+        record: PostRecord | None,
+    ) -> Send:
+        if command.kind == "video":
+            video = command.video()
+            files = [_file(ctx, video, "video", _SUFFIX.get(video.content_type, ""))]
+            params = {**_caption(options), **_common(options), "supports_streaming": True}
+            return Send("sendVideo", params, files)
+        if command.kind == "photo":
+            images = list(command.images)
+            files = [
+                _file(ctx, ref, f"photo{i}", _SUFFIX.get(ref.content_type, ""))
+                for i, ref in enumerate(images)
+            ]
+            if len(files) == 1:
+                files[0] = UploadFile(
+                    "photo", files[0].path, files[0].size, files[0].content_type, files[0].filename
+                )
+                return Send("sendPhoto", {**_caption(options), **_common(options)}, files)
+            media: list[dict[str, Any]] = [
+                {"type": "photo", "media": f"attach://{f.field}"} for f in files
+            ]
+            media[0] |= _caption(options)
+            return Send("sendMediaGroup", {"media": media, **_common(options)}, files)
+        return await self._article(command, options, ctx, record)
+
+    async def _article(
+        self,
+        command: PublishVideo,
+        options: TelegramOptions,
+        ctx: Context,
+        record: PostRecord | None,
+    ) -> Send:
+        article = command.article
+        if article is None:
+            raise outcome.failed(outcome.MEDIA_INVALID, "This article post has no article.")
+        nodes = parse(article.body_html)
+        text = to_telegram_html(nodes, title=article.title)
+        length = telegram_length(text)
+        preview = {"is_disabled": options.disable_link_preview}
+        if options.article_as != "telegraph":
+            if article.cover is None and length <= TELEGRAM_TEXT_MAX:
+                params = {"text": text, "parse_mode": "HTML", "link_preview_options": preview}
+                return Send("sendMessage", params | _common(options))
+            if article.cover is not None and length <= TELEGRAM_CAPTION_MAX:
+                cover = _file(
+                    ctx, article.cover, "photo", _SUFFIX.get(article.cover.content_type, "")
+                )
+                params = {"caption": text, "parse_mode": "HTML", **_common(options)}
+                return Send("sendPhoto", params, [cover])
+        page = await self._page(command, record, article.title, nodes)
+        params = {
+            "text": announcement(article.title, nodes, page.url),
+            "parse_mode": "HTML",
+            "link_preview_options": {**preview, "url": page.url, "prefer_large_media": True},
+        }
+        return Send("sendMessage", params | _common(options))
+
+    async def _page(
+        self, command: PublishVideo, record: PostRecord | None, title: str, nodes: list[Node]
+    ) -> Page:
+        if record is not None and record.telegraph_path and record.telegraph_url:
+            return Page(record.telegraph_path, record.telegraph_url)
+        try:
+            page = await self._telegraph.create_page(title, nodes)
+        except TelegraphError as error:
+            if not error.reachable:
+                raise outcome.network("Telegraph", error.error) from None
+            wait = error.flood_wait_s
+            if wait is not None:
+                raise outcome.rate_limited("Telegraph", wait) from None
+            raise outcome.failed(
+                TELEGRAPH_REFUSED, f"Telegraph refused the article's page ({error.error})."
+            ) from None
+        await self._store.telegraph_page(_target(command), path=page.path, url=page.url)
+        return page
+
+    async def _post(
+        self, command: PublishVideo, ctx: Context, chat_id: str, send: Send
+    ) -> Published:
+        target = _target(command)
+        for _ in range(self._attempts):
+            await self._store.begin_send(
+                target, attempt=command.attempt, chat_id=chat_id, method=send.method
+            )
+            params = {"chat_id": chat_id, **send.params}
+            try:
+                if send.files:
+                    result = await self._bot.upload(
+                        send.method, params, send.files, progress=ctx.progress
+                    )
+                else:
+                    result = await self._bot.call(send.method, params)
+            except OutcomeUnknown as error:
+                logger.warning(
+                    "target %s: %s answer lost (%s); outcome unknown",
+                    command.target_id,
+                    send.method,
+                    error.detail,
+                )
+                await self._store.unknown_reported(command.target_id, command.attempt)
+                raise outcome.failed(OUTCOME_UNKNOWN, UNKNOWN_REASON) from None
+            except NotSent as error:
+                await self._store.not_sent(command.target_id)
+                raise outcome.network(LABEL, error.detail) from None
+            except OSError as error:  # the file, while streaming: Telegram got a broken body
+                await self._store.not_sent(command.target_id)
+                raise outcome.retryable(
+                    outcome.MEDIA_UNREADABLE,
+                    f"Reading the media failed ({type(error).__name__}).",
+                    30,
+                ) from None
+            except BotApiError as error:
+                await self._store.not_sent(command.target_id)
+                new_chat = await self._refusal(command, ctx, chat_id, error)
+                chat_id = new_chat or chat_id
+                continue
+            messages = result if isinstance(result, list) else [result]
+            ids = [int(m["message_id"]) for m in messages if isinstance(m, dict)]
+            url = message_url(messages[0], chat_id) if messages else None
+            await self._store.sent(
+                command.target_id, chat_id=chat_id, message_ids=ids, remote_url=url
+            )
+            return Published(str(ids[0]), url)
+        raise outcome.rate_limited(LABEL, 60)
+
+    async def _refusal(
+        self, command: PublishVideo, ctx: Context, chat_id: str, error: BotApiError
+    ) -> str | None:
+        """Wait (``retry_after``), follow (``migrate_to_chat_id``: the new id), or raise."""
+        if error.retry_after is not None:
+            await ctx.sleep(
+                error.retry_after,
+                code=outcome.RATE_LIMITED,
+                reason=f"Telegram asked to wait {error.retry_after:.0f} s; will retry.",
+            )
+            return None
+        if error.migrate_to_chat_id is not None:
+            new = str(error.migrate_to_chat_id)
+            logger.info("account %s: chat moved to a new id; following", command.account_id)
+            await self._reports.migrated(command, old=chat_id, new=new)
+            return new
+        description = error.description.lower()
+        if error.status == 403 or any(words in description for words in _NO_RIGHTS):
+            reason = fix_reason(self._bot_username)
+            await self._reports.broken(command, chat_id=chat_id, reason=reason)
+            raise outcome.reauth(reason, code=CHANNEL_LINK_BROKEN)
+        if error.status == 401:
+            raise outcome.retryable(
+                BOT_UNAUTHORIZED,
+                "Telegram refused our bot's token; the operator must fix it. Will retry.",
+                600,
+            )
+        if error.status >= 500:
+            raise outcome.unavailable(LABEL, error.status)
+        if error.status == 413:
+            raise outcome.failed(TELEGRAM_REFUSED, "Telegram says the file is too large to send.")
+        raise outcome.failed(TELEGRAM_REFUSED, f"Telegram refused the post: {error.description}")
+
+
+def _target(command: PublishVideo) -> Target:
+    return Target(command.target_id, command.post_id, command.account_id)

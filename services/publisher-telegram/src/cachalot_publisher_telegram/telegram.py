@@ -1,0 +1,196 @@
+"""The Bot API calls that post to a channel, with uploads streamed from the media store.
+
+TODO(notifier-tg): the notifier's branch adds a shared Bot API error model
+(``cachalot_common.telegram_api.BotApiError`` with ``retry_after`` and
+``migrate_to_chat_id``); merge :class:`BotApiError` into it once it is on main.
+
+Every answer is ``{"ok": true, "result": ...}`` or ``{"ok": false,
+"error_code", "description", "parameters"?}`` (core.telegram.org/bots/api,
+"Making requests"). What an answer proves about the post matters here,
+because a post cannot be looked up afterwards:
+
+* a Bot API error answer (JSON ``ok: false``) or a proxy's 502/503 page:
+  nothing was posted (:class:`BotApiError`, ``posted=False``);
+* no connection at all (``httpx.ConnectError``, a connect timeout): nothing
+  was posted (:class:`NotSent`);
+* anything else (the connection dropped or timed out after the request went
+  out, an answer we cannot read): Telegram may have posted
+  (:class:`OutcomeUnknown`).
+
+Uploads are ``multipart/form-data`` built here and streamed from the file
+in ``read_bytes`` reads (a worker thread each), with a ``Content-Length``,
+so memory stays flat whatever the size; files are named ``attach://<name>``
+in ``sendMediaGroup``'s ``media``. The bot token is in the URL path and
+never in a log line or an exception (the ``httpx`` errors are reduced to
+their type).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+
+ProgressHook = Callable[[int, int], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class BotApiError(Exception):
+    """Telegram answered ``ok: false``: the call did nothing.
+
+    ``retry_after`` (seconds, 429) and ``migrate_to_chat_id`` (the group became
+    a supergroup) come from the answer's ``parameters``.
+    """
+
+    status: int
+    description: str
+    retry_after: float | None = None
+    migrate_to_chat_id: int | None = None
+
+    def __str__(self) -> str:
+        return f"Bot API {self.status}: {self.description}"
+
+
+@dataclass(frozen=True)
+class NotSent(Exception):
+    """Telegram was not reached; ``detail`` is the error's type."""
+
+    detail: str
+
+
+@dataclass(frozen=True)
+class OutcomeUnknown(Exception):
+    """The request may have reached Telegram, but its answer was lost."""
+
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class UploadFile:
+    """One file of a multipart call: form field ``field`` (``attach://field`` in media)."""
+
+    field: str
+    path: Path
+    size: int
+    content_type: str
+    filename: str
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "").replace("\n", " ")
+
+
+class MultipartBody:
+    """``multipart/form-data`` of text fields and files, streamed, with its exact length."""
+
+    def __init__(
+        self, fields: Mapping[str, str], files: Sequence[UploadFile], *, read_bytes: int
+    ) -> None:
+        self.boundary = secrets.token_hex(16)
+        self._read_bytes = read_bytes
+        self._parts: list[bytes | UploadFile] = []
+        dash = f"--{self.boundary}\r\n".encode()
+        for name, value in fields.items():
+            head = f'Content-Disposition: form-data; name="{_escape(name)}"\r\n\r\n'
+            self._parts += [dash + head.encode() + value.encode() + b"\r\n"]
+        for file in files:
+            head = (
+                f'Content-Disposition: form-data; name="{_escape(file.field)}"; '
+                f'filename="{_escape(file.filename)}"\r\nContent-Type: {file.content_type}\r\n\r\n'
+            )
+            self._parts += [dash + head.encode(), file, b"\r\n"]
+        self._parts.append(f"--{self.boundary}--\r\n".encode())
+        self.file_bytes = sum(f.size for f in files)
+        self.length = sum(p.size if isinstance(p, UploadFile) else len(p) for p in self._parts)
+
+    @property
+    def content_type(self) -> str:
+        return f"multipart/form-data; boundary={self.boundary}"
+
+    async def stream(self, progress: ProgressHook | None) -> AsyncIterator[bytes]:
+        sent = 0
+        for part in self._parts:
+            if not isinstance(part, UploadFile):
+                yield part
+                continue
+            left = part.size
+            async with await anyio.open_file(part.path, "rb") as handle:
+                while left > 0:
+                    block = await handle.read(min(self._read_bytes, left))
+                    if not block:
+                        raise OSError(f"{part.filename} ended {left} bytes early")
+                    left -= len(block)
+                    sent += len(block)
+                    yield block
+                    if progress is not None:
+                        await progress(sent, self.file_bytes)
+
+
+class BotApi:
+    """Calls of our bot; ``api_base`` is ``CACHALOT_TELEGRAM_API_BASE``."""
+
+    def __init__(
+        self, http: httpx.AsyncClient, *, api_base: str, bot_token: str, read_bytes: int
+    ) -> None:
+        self._http = http
+        self._base = f"{api_base.rstrip('/')}/bot{bot_token}"
+        self._read_bytes = read_bytes
+
+    async def call(self, method: str, params: Mapping[str, Any]) -> Any:
+        """A call with a form body (objects JSON-encoded); the ``result`` of its answer."""
+        data = {k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items()}
+        return await self._send(method, lambda url: self._http.post(url, data=data))
+
+    async def upload(
+        self,
+        method: str,
+        params: Mapping[str, Any],
+        files: Sequence[UploadFile],
+        *,
+        progress: ProgressHook | None = None,
+    ) -> Any:
+        """A call with files, ``multipart/form-data`` streamed from disk."""
+        fields = {k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items()}
+        body = MultipartBody(fields, files, read_bytes=self._read_bytes)
+        headers = {"Content-Type": body.content_type, "Content-Length": str(body.length)}
+        return await self._send(
+            method,
+            lambda url: self._http.post(url, content=body.stream(progress), headers=headers),
+        )
+
+    async def _send(self, method: str, request: Callable[[str], Awaitable[httpx.Response]]) -> Any:
+        try:
+            response = await request(f"{self._base}/{method}")
+        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+            raise NotSent(type(error).__name__) from None
+        except httpx.HTTPError as error:
+            raise OutcomeUnknown(type(error).__name__) from None
+        return _result(response)
+
+
+def _result(response: httpx.Response) -> Any:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("ok") is True:
+        return body.get("result")
+    if isinstance(body, dict) and body.get("ok") is False:
+        parameters = body.get("parameters") or {}
+        retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
+        migrate = parameters.get("migrate_to_chat_id") if isinstance(parameters, dict) else None
+        raise BotApiError(
+            status=int(body.get("error_code") or response.status_code),
+            description=str(body.get("description", ""))[:300],
+            retry_after=float(retry_after) if isinstance(retry_after, int | float) else None,
+            migrate_to_chat_id=int(migrate) if isinstance(migrate, int) else None,
+        )
+    if response.status_code in (502, 503):  # the proxy in front could not reach the Bot API
+        raise BotApiError(response.status_code, f"HTTP {response.status_code}")
+    raise OutcomeUnknown(f"HTTP {response.status_code} without a Bot API answer")

@@ -1,0 +1,235 @@
+"""publisher-telegram against real Tansu, PostgreSQL, the sandbox's Telegram and Telegraph."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cachalot_common.articles import parse, telegram_length
+from cachalot_common.events import Article
+from cachalot_testing.processes import ServiceProcess
+
+from .harness import BOT_USERNAME, CHANNEL_ID, AuthStandIn, Commands, Results, sha256_of
+
+pytestmark = pytest.mark.integration
+
+RandomFile = Callable[..., Path]
+
+
+def posts(telegram: httpx.Client) -> list[dict[str, Any]]:
+    return list(telegram.get("/sandbox/telegram/messages").json()["messages"])
+
+
+def kept_bytes(telegram: httpx.Client, post: dict[str, Any]) -> bytes:
+    return telegram.get(f"/sandbox/telegram/files/{post['files'][0]['file_unique_id']}").content
+
+
+async def test_a_video_is_sent_with_send_video_streamed_and_its_bytes_arrive_intact(
+    publisher: ServiceProcess,
+    telegram: httpx.Client,
+    commands: Commands,
+    results: Results,
+    random_file: RandomFile,
+) -> None:
+    video = random_file(3 * 1024 * 1024 + 17)
+    command = commands.command("video", video=video, caption="<b>New</b> episode")
+    await commands.send(command)
+
+    result = await results.final(command.target_id)
+    assert result.type == "published", result.reason
+    [post] = posts(telegram)
+    assert (post["method"], post["kind"], post["text"]) == ("sendVideo", "video", "New episode")
+    assert post["options"]["supports_streaming"] == "true"
+    assert post["files"][0]["sha256"] == sha256_of(video)
+    assert kept_bytes(telegram, post) == video.read_bytes()
+    assert result.remote_url == f"https://t.me/cachalot_posts/{post['message_id']}"
+
+
+@pytest.mark.parametrize("count", [1, 3])
+async def test_a_photo_post_goes_out_as_one_photo_or_one_media_group_in_order(
+    publisher: ServiceProcess,
+    telegram: httpx.Client,
+    commands: Commands,
+    results: Results,
+    random_file: RandomFile,
+    count: int,
+) -> None:
+    images = tuple(random_file(50_000 + i, ".jpg") for i in range(count))
+    command = commands.command("photo", images=images, caption="<i>Our</i> album")
+    await commands.send(command)
+
+    result = await results.final(command.target_id)
+    assert result.type == "published", result.reason
+    sent = posts(telegram)
+    assert [p["method"] for p in sent] == ["sendPhoto" if count == 1 else "sendMediaGroup"] * count
+    assert [p["files"][0]["sha256"] for p in sent] == [sha256_of(i) for i in images]
+    assert [kept_bytes(telegram, p) for p in sent] == [i.read_bytes() for i in images]
+    assert sent[0]["text"] == "Our album"
+    assert len({p["media_group_id"] for p in sent}) == 1
+    assert result.remote_id == str(sent[0]["message_id"])
+
+
+async def test_a_short_article_is_one_html_message_with_the_link_preview_the_client_chose(
+    publisher: ServiceProcess, telegram: httpx.Client, commands: Commands, results: Results
+) -> None:
+    body = '<p>Hello <b>world</b>, see <a href="https://example.com/x">this</a>.</p><p>Bye.</p>'
+    article = Article(title="A short one", body_html=body)
+    command = commands.command("article", article=article, disable_link_preview=True)
+    await commands.send(command)
+
+    result = await results.final(command.target_id)
+    assert result.type == "published", result.reason
+    [post] = posts(telegram)
+    assert post["method"] == "sendMessage"
+    assert post["text"] == "A short one\n\nHello world, see this.\n\nBye."
+    assert {e["type"] for e in post["entities"]} == {"bold", "text_link"}
+    assert '"is_disabled": true' in post["options"]["link_preview_options"]
+    assert telegram.get("/sandbox/telegraph/pages").json()["count"] == 0
+
+
+async def test_a_12000_character_article_becomes_a_telegraph_page_announced_in_the_channel(
+    publisher: ServiceProcess, telegram: httpx.Client, commands: Commands, results: Results
+) -> None:
+    paragraphs = [
+        f"<p>Paragraph {i}: " + "lorem ipsum dolor sit amet " * 20 + "</p>" for i in range(22)
+    ]
+    body = "".join(paragraphs)
+    nodes = parse(body)
+    assert sum(len(p) for p in paragraphs) > 12_000
+    assert telegram_length(html.escape("x") + body) > 4096
+    command = commands.command("article", article=Article(title="The long read", body_html=body))
+    await commands.send(command)
+
+    result = await results.final(command.target_id)
+    assert result.type == "published", result.reason
+    [page] = telegram.get("/sandbox/telegraph/pages").json()["pages"]
+    assert page["title"] == "The long read"
+    assert page["content"] == nodes  # node for node
+    [post] = posts(telegram)
+    assert post["method"] == "sendMessage"
+    assert post["text"].startswith("The long read\n\nParagraph 0: lorem ipsum")
+    assert any(e.get("url") == page["url"] for e in post["entities"])
+    assert page["url"] in post["options"]["link_preview_options"]
+    assert telegram_length(post["raw_text"]) <= 4096
+
+
+async def test_a_429_retry_after_is_waited_out_in_full_then_the_post_goes_out_once(
+    publisher: ServiceProcess,
+    telegram: httpx.Client,
+    commands: Commands,
+    results: Results,
+    random_file: RandomFile,
+) -> None:
+    telegram.post(
+        "/sandbox/telegram/faults",
+        json={"responses": [{"status": 429, "retry_after": 3, "method": "sendPhoto"}]},
+    ).raise_for_status()
+    command = commands.command("photo", images=(random_file(10_000, ".jpg"),))
+    began = time.monotonic()
+    await commands.send(command)
+
+    result = await results.final(command.target_id)
+    assert result.type == "published", result.reason
+    assert time.monotonic() - began >= 3
+    assert telegram.get("/sandbox/telegram/calls").json()["calls"]["sendPhoto"] >= 2
+    assert len(posts(telegram)) == 1
+
+
+async def test_migrate_to_chat_id_is_followed_and_reported_to_auth(
+    publisher: ServiceProcess,
+    telegram: httpx.Client,
+    commands: Commands,
+    results: Results,
+    auth_stand_in: AuthStandIn,
+) -> None:
+    moved_to = -1002000000002
+    telegram.post(
+        "/sandbox/telegram/channels", json={"id": moved_to, "title": "Moved", "username": "moved"}
+    ).raise_for_status()
+    telegram.post(
+        "/sandbox/telegram/faults",
+        json={"responses": [{"status": 400, "migrate_to_chat_id": moved_to}]},
+    ).raise_for_status()
+    command = commands.command("article", article=Article(title="Moved", body_html="<p>Hi</p>"))
+    await commands.send(command)
+
+    result = await results.final(command.target_id)
+    assert result.type == "published", result.reason
+    [post] = posts(telegram)
+    assert post["chat_id"] == moved_to
+    [report] = [r for r in auth_stand_in.reports if r["account_id"] == str(command.account_id)]
+    assert report["event"] == "migrated"
+    assert (report["chat_id"], report["migrate_to_chat_id"]) == (str(CHANNEL_ID), str(moved_to))
+    assert report["grant"] == command.grant
+
+
+async def test_a_bot_that_is_no_admin_fails_with_the_fix_and_marks_the_link_broken(
+    publisher: ServiceProcess,
+    telegram: httpx.Client,
+    commands: Commands,
+    results: Results,
+    auth_stand_in: AuthStandIn,
+) -> None:
+    telegram.post(
+        "/sandbox/telegram/channels",
+        json={
+            "id": CHANNEL_ID,
+            "title": "Posts",
+            "username": "cachalot_posts",
+            "bot_status": "left",
+        },
+    ).raise_for_status()
+    command = commands.command("article", article=Article(title="Hi", body_html="<p>Hi</p>"))
+    await commands.send(command)
+
+    result = await results.final(command.target_id)
+    assert (result.type, result.code, result.reauth_required) == (
+        "failed",
+        "channel_link_broken",
+        True,
+    )
+    assert f"add @{BOT_USERNAME} as an administrator of the channel" in (result.reason or "")
+    [report] = [r for r in auth_stand_in.reports if r["account_id"] == str(command.account_id)]
+    assert report["event"] == "broken"
+    assert posts(telegram) == []
+
+
+async def test_an_account_without_a_linked_channel_is_told_to_link_one(
+    publisher: ServiceProcess,
+    telegram: httpx.Client,
+    commands: Commands,
+    results: Results,
+    auth_stand_in: AuthStandIn,
+) -> None:
+    command = commands.command("article", article=Article(title="Hi", body_html="<p>Hi</p>"))
+    auth_stand_in.unlinked.add(str(command.account_id))
+    await commands.send(command)
+
+    result = await results.final(command.target_id)
+    assert (result.type, result.code) == ("failed", "channel_not_linked")
+    assert "link a channel first" in (result.reason or "")
+    assert posts(telegram) == []
+
+
+async def test_a_redelivered_command_answers_published_again_without_posting_twice(
+    publisher: ServiceProcess, telegram: httpx.Client, commands: Commands, results: Results
+) -> None:
+    command = commands.command("article", article=Article(title="Once", body_html="<p>1</p>"))
+    await commands.send(command)
+    first = await results.final(command.target_id)
+    await commands.send(command)
+    deadline = time.monotonic() + 30
+    while len([r for r in results.for_target(command.target_id) if r.type != "progress"]) < 2:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    second = results.for_target(command.target_id)[-1]
+    assert (first.type, second.type) == ("published", "published")
+    assert first.remote_id == second.remote_id
+    assert len(posts(telegram)) == 1

@@ -1,0 +1,132 @@
+"""End to end: a Telegram person signs in, queues a video, links a channel, and it is posted.
+
+Everything runs as `make dev` runs it (gateway, auth, queue, publisher-telegram,
+sandbox, a real broker); only Telegram is a fake. A post queued before a channel
+is linked waits ("link a channel first") and goes out, once, when it is linked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cachalot_testing.stack import EmbeddedStack
+
+pytestmark = pytest.mark.e2e
+
+VIDEO = Path(__file__).resolve().parents[1] / "fixtures" / "sample.mp4"
+PERSON = 700000001  # a Login Widget user the sandbox knows
+CHANNEL_ID = -1003000000003
+
+
+@pytest.fixture(scope="module")
+def client(stack: EmbeddedStack) -> Iterator[httpx.Client]:
+    """A client signed in with Telegram's Login Widget (the sandbox's), consent given."""
+    with httpx.Client(follow_redirects=False, timeout=30) as http:
+        start = http.get(f"{stack.gateway}/api/v1/auth/telegram/login", params={"next": "/"})
+        assert start.status_code == 302, start.text
+        widget = httpx.URL(start.headers["location"]).copy_merge_params(
+            {"sandbox_auto": "1", "user": str(PERSON)}
+        )
+        back = http.get(widget)
+        assert back.status_code in (302, 303), back.text
+        landed = http.get(back.headers["location"])
+        assert landed.status_code in (302, 303), landed.text
+        consent = http.post(
+            f"{stack.gateway}/api/v1/me/consent",
+            json={"adult": True, "email": f"tg-{uuid.uuid4().hex[:6]}@example.com"},
+        )
+        assert consent.status_code == 200, consent.text
+        yield http
+
+
+def _telegram_account(client: httpx.Client, stack: EmbeddedStack) -> dict[str, Any]:
+    accounts = client.get(f"{stack.gateway}/api/v1/accounts").json()
+    [account] = [a for a in accounts if a["platform"] == "telegram"]
+    return dict(account)
+
+
+def _target(client: httpx.Client, stack: EmbeddedStack, post_id: str) -> dict[str, Any]:
+    return dict(client.get(f"{stack.gateway}/api/v1/posts/{post_id}").json()["targets"][0])
+
+
+def _until(check: Any, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.3)
+    raise AssertionError("condition never held")
+
+
+def test_a_video_queued_before_the_channel_is_linked_goes_out_once_after_linking(
+    client: httpx.Client, stack: EmbeddedStack
+) -> None:
+    httpx.post(
+        f"{stack.sandbox}/sandbox/telegram/channels",
+        json={
+            "id": CHANNEL_ID,
+            "username": "cachalot_e2e",
+            "title": "E2E channel",
+            "admins": [{"user_id": PERSON, "status": "creator"}],
+        },
+        timeout=5,
+    ).raise_for_status()
+    account = _telegram_account(client, stack)
+    assert account["needs_channel"] is True
+
+    media = client.post(
+        f"{stack.gateway}/api/v1/media",
+        content=VIDEO.read_bytes(),
+        headers={"content-type": "video/mp4"},
+    ).json()
+    marker = uuid.uuid4().hex[:8]
+    body = {
+        "media_id": media["id"],
+        "targets": [
+            {"account_id": account["id"], "telegram": {"caption": f"<b>Whale</b> {marker}"}}
+        ],
+    }
+    created = _until(
+        lambda: (
+            r
+            if (r := client.post(f"{stack.gateway}/api/v1/posts", json=body)).status_code == 201
+            else None
+        ),
+        timeout=30,
+    )
+    post_id = created.json()["id"]
+    waiting = _until(
+        lambda: t if (t := _target(client, stack, post_id))["status"] == "paused" else None
+    )
+    assert "link a channel first" in (waiting["last_error"] or "")
+
+    linked = client.put(
+        f"{stack.gateway}/api/v1/accounts/{account['id']}/telegram-channel",
+        json={"channel": "@cachalot_e2e"},
+    )
+    assert linked.status_code == 200, linked.text
+    assert linked.json()["needs_channel"] is False
+
+    done = _until(
+        lambda: (
+            t
+            if (t := _target(client, stack, post_id))["status"] in ("published", "failed")
+            else None
+        )
+    )
+    assert done["status"] == "published", done
+    assert done["remote_url"].startswith("https://t.me/cachalot_e2e/")
+    posted = httpx.get(
+        f"{stack.sandbox}/sandbox/telegram/messages", params={"chat_id": str(CHANNEL_ID)}, timeout=5
+    ).json()["messages"]
+    assert [(p["method"], p["text"]) for p in posted] == [("sendVideo", f"Whale {marker}")]
+    assert posted[0]["files"][0]["sha256"] == hashlib.sha256(VIDEO.read_bytes()).hexdigest()
