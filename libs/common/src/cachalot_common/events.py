@@ -103,6 +103,11 @@ class MediaRef(BaseModel):
     height: int | None = Field(default=None, ge=1, description="Pixels.")
     frame_rate: float | None = Field(default=None, gt=0, description="Frames per second.")
     video_codec: str | None = Field(default=None, description="FFmpeg's name (h264, hevc, vp9).")
+    url: str | None = Field(
+        default=None,
+        description="A signed, expiring URL the platform fetches the file from "
+        "(platforms that pull by URL).",
+    )
 
 
 class Article(BaseModel):
