@@ -45,7 +45,7 @@ def photo(*images: object) -> platforms.Content:
 
 def test_instagram_takes_videos_and_photos_but_not_articles_and_fetches_its_media() -> None:
     assert SPEC.publishable
-    assert SPEC.fetches_media
+    assert SPEC.fetches_media == {"video", "photo"}
     assert SPEC.kinds == {"video", "photo"}
     refused = SPEC.check(OPTIONS, platforms.Content(kind="article", title="t"))
     assert [e.field for e in refused] == ["kind"]

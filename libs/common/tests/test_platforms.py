@@ -187,8 +187,8 @@ def test_a_tiktok_cover_frame_must_lie_inside_the_video() -> None:
 
 
 def test_the_blocks_keep_the_platforms_field_limits() -> None:
-    with pytest.raises(ValidationError, match="2200 UTF-16"):
-        TikTokFields(caption="😀" * 1101)
+    with pytest.raises(ValidationError, match="4000 UTF-16"):
+        TikTokFields(caption="😀" * 2001)
     with pytest.raises(ValidationError, match="at most 100 characters"):
         YouTubeFields(title="x" * 101)
     with pytest.raises(ValidationError):

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import anyio
 
 from cachalot_common.events import PublishVideo, TikTokOptions
-from cachalot_publisher_tiktok import reasons
+from cachalot_publisher_tiktok import photos, reasons
 from cachalot_publisher_tiktok.chunking import ChunkPlan, VideoTooLarge, plan_chunks
 from cachalot_publisher_tiktok.limiter import AccountLimiter, Endpoint
 from cachalot_publisher_tiktok.media import read_span
@@ -69,6 +69,8 @@ class TikTokPlatform:
         """Publish ``command``'s video, resuming a recorded publish instead of starting anew."""
         if not isinstance(command.options, TikTokOptions):
             raise failed(outcome.WRONG_PLATFORM, "Not a TikTok post.")
+        if command.kind == "photo":
+            return await photos.publish(self, command, ctx)
         latest = await self.sessions.latest(command.target_id)
         if latest is not None:
             if latest.state == "published":

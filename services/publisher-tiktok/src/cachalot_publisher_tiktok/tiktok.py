@@ -97,6 +97,27 @@ class TikTokClient:
         )
         return str(data["publish_id"]), str(data["upload_url"])
 
+    async def init_photo_post(
+        self, token: str, post_info: dict[str, Any], photo_urls: list[str], cover_index: int
+    ) -> str:
+        """publish_id of a new Direct Post of photos that TikTok pulls from ``photo_urls``
+        (``content/init``, ``media_type`` PHOTO, ``source`` PULL_FROM_URL)."""
+        data = await self._call(
+            "/v2/post/publish/content/init/",
+            token,
+            {
+                "post_info": post_info,
+                "source_info": {
+                    "source": "PULL_FROM_URL",
+                    "photo_images": photo_urls,
+                    "photo_cover_index": cover_index,
+                },
+                "post_mode": "DIRECT_POST",
+                "media_type": "PHOTO",
+            },
+        )
+        return str(data["publish_id"])
+
     async def fetch_status(self, token: str, publish_id: str) -> PublishStatus:
         data = await self._call("/v2/post/publish/status/fetch/", token, {"publish_id": publish_id})
         return PublishStatus(

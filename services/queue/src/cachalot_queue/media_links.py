@@ -98,9 +98,9 @@ class MediaLinks:
 
     def sign_command(self, command: PublishPost) -> PublishPost:
         """``command`` with a fresh link in each of its files' ``url`` when its platform
-        fetches media (``PlatformSpec.fetches_media``); unchanged otherwise."""
+        fetches this kind of post's files (``PlatformSpec.fetches_media``); unchanged otherwise."""
         spec = find(command.platform)
-        if spec is None or not spec.fetches_media:
+        if spec is None or command.kind not in spec.fetches_media:
             return command
         update: dict[str, object] = {"images": tuple(self.sign(i) for i in command.images)}
         if command.media is not None:

@@ -32,6 +32,11 @@ class SandboxSettings(ServiceSettings):
     tiktok_client_key: str = "sandbox-tiktok-client-key"
     tiktok_client_secret: SecretStr = SecretStr("sandbox-tiktok-client-secret")
     tiktok_pkce_encoding: str = Field(default="hex", pattern="^(hex|base64url)$")
+    tiktok_verified_url_prefixes: list[str] = Field(
+        default_factory=list,
+        description="JSON list: URL prefixes verified for PULL_FROM_URL (photo posts). "
+        "Empty = CACHALOT_PUBLIC_URL, where the gateway serves signed media URLs.",
+    )
     # Google / YouTube
     google_client_id: str = "sandbox-google-client-id.apps.googleusercontent.com"
     google_client_secret: SecretStr = SecretStr("sandbox-google-client-secret")
@@ -81,6 +86,11 @@ class SandboxSettings(ServiceSettings):
     def bot_domain(self) -> str:
         """The one host the Telegram login page sends people back to."""
         return self.telegram_bot_domain or (urlsplit(self.public_url).hostname or "")
+
+    def tiktok_url_prefixes(self) -> list[str]:
+        """The URL prefixes our app verified at TikTok (the explicit list, else
+        ``<CACHALOT_PUBLIC_URL>/``: a trailing slash, so another host never matches)."""
+        return list(self.tiktok_verified_url_prefixes) or [self.public_url.rstrip("/") + "/"]
 
     def base_url(self) -> str:
         """Where clients reach the sandbox itself (upload and avatar URLs are built on it)."""

@@ -128,5 +128,5 @@ SPEC: Final = PlatformSpec(
     fields=InstagramFields,
     limits=INSTAGRAM_LIMITS,
     max_images=CAROUSEL_MAX,
-    fetches_media=True,
+    fetches_media=frozenset({"video", "photo"}),
 )

@@ -261,9 +261,10 @@ class PlatformSpec:
     max_images: int = 10
     """The most images one photo post may carry here (DESIGN.md "Post kinds": 1–10; TikTok
     takes up to 35). Only read when ``kinds`` has ``photo``."""
-    fetches_media: bool = False
-    """The platform fetches the post's files from a URL (Instagram, TikTok photo mode): the
-    queue puts a signed, expiring link in each ``MediaRef.url`` of its commands."""
+    fetches_media: frozenset[PostKind] = frozenset()
+    """The kinds of post whose files the platform fetches from a URL (Instagram: all it
+    takes; TikTok: photo posts, ``PULL_FROM_URL``): the queue puts a signed, expiring link
+    in each ``MediaRef.url`` of those commands."""
 
     @property
     def publishable(self) -> bool:

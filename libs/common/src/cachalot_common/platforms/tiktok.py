@@ -1,4 +1,4 @@
-"""TikTok: Direct Post of a video (Content Posting API).
+"""TikTok: Direct Post of a video or of photos (Content Posting API).
 
 Limits (shared/reference/platforms.md §1.2, TikTok "Media limits" and
 ``post_info``): MP4, WebM or MOV; H.264, H.265, VP8 or VP9; 23–60 frames per
@@ -7,6 +7,24 @@ second; 360–4096 px on each side (both width and height: the reference says
 the API (a creator may be held to less: ``max_video_post_duration_sec``,
 which the publisher reads); at most 4 GB (read as 4 GiB, the publisher's
 chunking limit); caption (``post_info.title``) at most 2200 UTF-16 code units.
+
+Photo posts (§1.2 "Photo posts"; TikTok's content-posting guide and media
+transfer guide, checked with the search tool): 1–35 images, pulled by TikTok
+from URLs under a verified domain (``MediaRef.url``, signed by the queue);
+``photo_title`` is ``post_info.title`` (≤ 90) and ``caption`` is
+``post_info.description`` (≤ 4000); both counted in UTF-16 units, like the
+video caption (TikTok says "characters"; UTF-16 units are never fewer than
+code points, so this reading never lets through what TikTok refuses).
+Formats: TikTok's guide lists JPEG and WebP only, and several integrators
+report PNG refused on the photo endpoint, so a PNG image is refused here
+(``images[i].content_type``) rather than failing at TikTok after the pull.
+At most 20 MB per image, read as 20,000,000 bytes (the stricter reading).
+TikTok's "1080p at most" picture size is not checked: its wording is
+uncertain and TikTok appears to scale larger photos down.
+``photo_cover_index`` must name one of the images. ``disable_duet``,
+``disable_stitch`` and ``video_cover_timestamp_ms`` do not apply to a photo
+post (TikTok's photo ``post_info`` has no such fields): they are ignored,
+not refused. ``auto_add_music`` applies to photo posts only.
 """
 
 from __future__ import annotations
@@ -27,6 +45,13 @@ from cachalot_common.platforms.spec import (
 from cachalot_common.text import length
 
 TIKTOK_CAPTION_MAX_UTF16: Final = 2200
+TIKTOK_PHOTO_DESCRIPTION_MAX_UTF16: Final = 4000
+TIKTOK_PHOTO_TITLE_MAX_UTF16: Final = 90
+TIKTOK_MAX_IMAGES: Final = 35
+TIKTOK_IMAGE: Final = MediaLimits(
+    types=frozenset({"image/jpeg", "image/webp"}),
+    max_bytes=20_000_000,
+)
 TIKTOK_MAX_DURATION_S: Final = 600.0
 TIKTOK_VIDEO: Final = MediaLimits(
     types=frozenset({"video/mp4", "video/webm", "video/quicktime"}),
@@ -48,7 +73,11 @@ def utf16_units(text: str) -> int:
 class TikTokFields(PlatformFields):
     """TikTok Direct Post settings for one target."""
 
-    caption: str = Field(default="", description="≤ 2200 UTF-16 code units.")
+    caption: str = Field(
+        default="",
+        description="Video posts: post_info.title, ≤ 2200 UTF-16 code units; photo posts: "
+        "post_info.description, ≤ 4000.",
+    )
     privacy_level: Literal[
         "PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"
     ] = "SELF_ONLY"
@@ -59,14 +88,35 @@ class TikTokFields(PlatformFields):
     brand_content_toggle: bool = False
     brand_organic_toggle: bool = False
     is_aigc: bool = False
+    photo_title: str = Field(
+        default="", description="Photo posts: post_info.title, ≤ 90 UTF-16 code units."
+    )
+    photo_cover_index: int = Field(
+        default=0, ge=0, description="Photo posts: which image (from 0) is the cover."
+    )
+    auto_add_music: bool = Field(default=False, description="Photo posts: TikTok adds music.")
 
     @field_validator("caption")
     @classmethod
     def _caption_fits(cls, value: str) -> str:
+        """The longest caption any TikTok post takes (a photo's description, 4000 units);
+        a video's shorter limit (2200) is :func:`caption_fits_kind`'s."""
         units = utf16_units(value)
-        if units > TIKTOK_CAPTION_MAX_UTF16:
+        if units > TIKTOK_PHOTO_DESCRIPTION_MAX_UTF16:
             raise ValueError(
-                f"TikTok captions are at most {TIKTOK_CAPTION_MAX_UTF16} UTF-16 units; "
+                f"TikTok captions are at most {TIKTOK_PHOTO_DESCRIPTION_MAX_UTF16} UTF-16 units "
+                f"(a photo post's description; {TIKTOK_CAPTION_MAX_UTF16} for a video); "
+                f"this one is {units}"
+            )
+        return value
+
+    @field_validator("photo_title")
+    @classmethod
+    def _photo_title_fits(cls, value: str) -> str:
+        units = utf16_units(value)
+        if units > TIKTOK_PHOTO_TITLE_MAX_UTF16:
+            raise ValueError(
+                f"TikTok photo titles are at most {TIKTOK_PHOTO_TITLE_MAX_UTF16} UTF-16 units; "
                 f"this one is {units}"
             )
         return value
@@ -90,13 +140,60 @@ def cover_within_video(options: BaseModel, content: Content) -> list[FieldError]
     ]
 
 
+def caption_fits_kind(options: BaseModel, content: Content) -> list[FieldError]:
+    """A video's caption (``post_info.title``) is at most 2200 UTF-16 units; a photo post's
+    (``post_info.description``) at most 4000, which the block's validator already holds."""
+    caption = getattr(options, "caption", "")
+    units = utf16_units(caption)
+    if content.kind != "video" or units <= TIKTOK_CAPTION_MAX_UTF16:
+        return []
+    return [
+        FieldError(
+            "caption",
+            f"TikTok video captions are at most {TIKTOK_CAPTION_MAX_UTF16} UTF-16 units; "
+            f"this one is {units}",
+        )
+    ]
+
+
+def photo_count_and_cover(options: BaseModel, content: Content) -> list[FieldError]:
+    """A photo post has 1–35 images (``images``) and its cover is one of them
+    (``photo_cover_index``, counted from 0)."""
+    if content.kind != "photo":
+        return []
+    count = len(content.images)
+    if not 1 <= count <= TIKTOK_MAX_IMAGES:
+        return [
+            FieldError(
+                "images",
+                f"TikTok takes 1–{TIKTOK_MAX_IMAGES} images in a photo post; this one has {count}",
+            )
+        ]
+    cover = getattr(options, "photo_cover_index", 0)
+    if cover >= count:
+        return [
+            FieldError(
+                "photo_cover_index",
+                f"the cover is image {cover} (counted from 0), but the post has {count} images",
+            )
+        ]
+    return []
+
+
 SPEC: Final = PlatformSpec(
     name="tiktok",
     label="TikTok",
+    kinds=frozenset({"video", "photo"}),
+    fetches_media=frozenset({"photo"}),  # photo mode pulls from URLs; videos are uploaded
     fields=TikTokFields,
     limits=Limits(
         video=TIKTOK_VIDEO,
-        source="shared/reference/platforms.md §1.2 Media limits (developers.tiktok.com)",
+        image=TIKTOK_IMAGE,
+        source=(
+            "shared/reference/platforms.md §1.2 Media limits and Photo posts "
+            "(developers.tiktok.com); image formats and 20 MB from TikTok's media transfer "
+            "guide, PNG refusal reported by integrators"
+        ),
     ),
-    checks=(cover_within_video,),
+    checks=(cover_within_video, caption_fits_kind, photo_count_and_cover),
 )

@@ -1,4 +1,4 @@
-"""``/v2/post/publish/...``: creator_info, Direct Post init, status fetch.
+"""``/v2/post/publish/...``: creator_info, Direct Post init (video; photo in ``photos``), status.
 
 Each call checks, in TikTok's order: bearer token (401
 ``access_token_invalid``), scope (401 ``scope_not_authorized``), per-token
@@ -16,10 +16,17 @@ from fastapi.responses import JSONResponse
 from cachalot_sandbox.settings import SandboxSettings
 from cachalot_sandbox.tiktok_content.chunks import ChunkPlanError, check_plan
 from cachalot_sandbox.tiktok_content.envelope import TikTokError, TikTokRoute, ok
+from cachalot_sandbox.tiktok_content.photos import (
+    check_photo_source,
+    check_photo_text,
+    start_pull,
+    verified_prefixes,
+)
 from cachalot_sandbox.tiktok_content.state import Endpoint, store
 from cachalot_sandbox.tokens import IssuedToken, registry
 
 PUBLISH_SCOPE = "video.publish"
+UPLOAD_SCOPE = "video.upload"
 PRIVACY_LEVELS = frozenset(
     {"PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"}
 )
@@ -130,6 +137,36 @@ def create_api_router(settings: SandboxSettings) -> APIRouter:
             f"?upload_id={task.upload_id}&upload_token={task.upload_token}"
         )
         return ok({"publish_id": task.publish_id, "upload_url": upload_url})
+
+    @router.post("/content/init/")
+    async def content_init(request: Request) -> JSONResponse:
+        """A photo post (see :mod:`cachalot_sandbox.tiktok_content.photos`)."""
+        issued = authorize(request, "init", frozenset({PUBLISH_SCOPE, UPLOAD_SCOPE}))
+        body = await json_body(request)
+        if body.get("media_type") != "PHOTO":
+            raise TikTokError(400, "invalid_param", "media_type must be PHOTO.")
+        mode = body.get("post_mode")
+        if mode not in ("DIRECT_POST", "MEDIA_UPLOAD"):
+            raise TikTokError(
+                400, "invalid_param", "post_mode must be DIRECT_POST or MEDIA_UPLOAD."
+            )
+        needed = PUBLISH_SCOPE if mode == "DIRECT_POST" else UPLOAD_SCOPE
+        if needed not in issued.scopes:
+            raise TikTokError(
+                401, "scope_not_authorized", f"The user did not authorize the scope {needed}."
+            )
+        raw_info = body.get("post_info")
+        if mode == "DIRECT_POST":
+            post_info = _check_post_info(raw_info)
+        else:
+            post_info = dict(raw_info) if isinstance(raw_info, dict) else {}
+        check_photo_text(post_info)
+        urls, _ = check_photo_source(body.get("source_info"), verified_prefixes(settings))
+        task = store.new_photo_task(
+            subject=issued.subject, token=issued.token, post_info=post_info, post_mode=mode
+        )
+        start_pull(task, urls)
+        return ok({"publish_id": task.publish_id})
 
     @router.post("/status/fetch/")
     async def status_fetch(request: Request) -> JSONResponse:

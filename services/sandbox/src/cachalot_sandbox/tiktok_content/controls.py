@@ -1,12 +1,13 @@
 """``/sandbox/tiktok/...``: what tests and people use to steer and inspect the fake.
 
-* ``GET  /sandbox/tiktok/posts``: published videos (SHA-256, size, post info)
-  and how many times each video (by SHA-256) was posted; every publish task;
+* ``GET  /sandbox/tiktok/posts``: published videos and photo posts (SHA-256,
+  size, post info; a photo post's ``images`` with each pulled image's SHA-256
+  and size) and how many times each (by SHA-256) was posted; every publish task;
 * ``POST /sandbox/tiktok/faults``: arm failures on an endpoint; ``DELETE`` clears;
 * ``POST /sandbox/tiktok/creator``: the creator's options (privacy levels,
   max duration, unaudited client);
 * ``POST /sandbox/tiktok/config``: rate limits, processing delay, upload URL
-  lifetime, upload throttle.
+  lifetime, upload throttle, URL prefixes verified for PULL_FROM_URL.
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ FaultKind = Literal[
 class FaultRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    endpoint: Literal["creator_info", "init", "status", "upload", "publish"]
+    endpoint: Literal["creator_info", "init", "status", "upload", "publish", "pull"]
     kind: FaultKind
     times: int = Field(default=1, ge=1, le=1000)
     detail: str | None = Field(
         default=None, description="spam_risk code, or fail_reason for fail_publish."
     )
+    # endpoint "pull" (any kind): the next photo pull fails with photo_pull_failed
 
 
 class CreatorRequest(BaseModel):
@@ -58,6 +60,9 @@ class ConfigRequest(BaseModel):
     processing_delay_s: float | None = Field(default=None, ge=0)
     upload_url_ttl_s: float | None = Field(default=None, gt=0)
     upload_throttle_bps: int | None = Field(default=None, ge=0, description="0 = no throttle.")
+    verified_url_prefixes: list[str] | None = Field(
+        default=None, description="PULL_FROM_URL prefixes; null = CACHALOT_PUBLIC_URL's."
+    )
 
 
 def create_controls_router() -> APIRouter:
@@ -73,9 +78,11 @@ def create_controls_router() -> APIRouter:
                     "publish_id": t.publish_id,
                     "open_id": t.subject,
                     "sha256": t.sha256,
-                    "size": t.plan.video_size,
+                    "size": t.plan.video_size or sum(i["size"] for i in t.images),
                     "post_info": t.post_info,
                     "post_id": t.post_id,
+                    "media_type": t.media_type,
+                    "images": t.images,
                 }
                 for t in published
             ],
@@ -85,6 +92,8 @@ def create_controls_router() -> APIRouter:
                     "publish_id": t.publish_id,
                     "open_id": t.subject,
                     "status": t.status(now, store.config.processing_delay_s),
+                    "media_type": t.media_type,
+                    "fail_reason": t.fail_reason,
                     "uploaded_bytes": t.uploaded_bytes,
                     "video_size": t.plan.video_size,
                     "chunk_size": t.plan.chunk_size,

@@ -24,7 +24,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from cachalot_sandbox.tiktok_content.chunks import ChunkPlan
 
-Endpoint = Literal["creator_info", "init", "status", "upload", "publish"]
+Endpoint = Literal["creator_info", "init", "status", "upload", "publish", "pull"]
 PUBLIC_OPTIONS = ("PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY")
 
 
@@ -39,6 +39,7 @@ class Config:
     processing_delay_s: float = 0.0
     upload_url_ttl_s: float = 3600.0
     upload_throttle_bps: int | None = None
+    verified_url_prefixes: list[str] | None = None  # None: the settings' (CACHALOT_PUBLIC_URL)
 
 
 @dataclass
@@ -82,13 +83,21 @@ class PublishTask:
     fail_reason: str | None = None
     post_id: int | None = None
     sha256: str | None = None
+    media_type: Literal["VIDEO", "PHOTO"] = "VIDEO"
+    post_mode: Literal["DIRECT_POST", "MEDIA_UPLOAD"] = "DIRECT_POST"
+    images: list[dict[str, Any]] = field(default_factory=list)  # pulled: sha256, size, type
 
     def status(self, now: float, processing_delay_s: float) -> str:
+        """TikTok's status: a photo is PROCESSING_DOWNLOAD while its images are pulled,
+        then PROCESSING_UPLOAD for the processing delay, then PUBLISH_COMPLETE (or
+        SEND_TO_USER_INBOX for MEDIA_UPLOAD)."""
         if self.fail_reason is not None:
             return "FAILED"
+        if self.completed_at is None and self.media_type == "PHOTO":
+            return "PROCESSING_DOWNLOAD"
         if self.completed_at is None or now < self.completed_at + processing_delay_s:
             return "PROCESSING_UPLOAD"
-        return "PUBLISH_COMPLETE"
+        return "SEND_TO_USER_INBOX" if self.post_mode == "MEDIA_UPLOAD" else "PUBLISH_COMPLETE"
 
 
 class Store:
@@ -182,6 +191,41 @@ class Store:
             self.upload_locks[upload_id] = threading.Lock()
         return task
 
+    def new_photo_task(
+        self,
+        *,
+        subject: str,
+        token: str,
+        post_info: dict[str, Any],
+        post_mode: Literal["DIRECT_POST", "MEDIA_UPLOAD"],
+    ) -> PublishTask:
+        """A photo post whose images are still to be pulled (no upload URL, no file)."""
+        now = time.time()
+        task = PublishTask(
+            publish_id=f"p_pub_url~v2.{secrets.token_hex(12)}",
+            upload_id="",
+            upload_token="",
+            subject=subject,
+            token=token,
+            plan=ChunkPlan(0, 0, 0),
+            post_info=post_info,
+            path=self.directory / "none",
+            created_at=now,
+            expires_at=now,
+            media_type="PHOTO",
+            post_mode=post_mode,
+        )
+        with self.lock:
+            self.tasks[task.publish_id] = task
+        return task
+
+    def complete_photo(self, task: PublishTask, images: list[dict[str, Any]]) -> None:
+        """Every image is pulled: the post's ``sha256`` is that of the images' SHA-256
+        hex digests joined by newlines, in order (one value to count posts by)."""
+        task.images = images
+        task.hasher = hashlib.sha256("\n".join(i["sha256"] for i in images).encode())
+        self.complete(task)
+
     def complete(self, task: PublishTask) -> None:
         """All bytes are in: decide the outcome (a ``fail_publish`` fault may fail it)."""
         task.sha256 = task.hasher.hexdigest()
@@ -190,7 +234,9 @@ class Store:
         if fault is not None:
             task.fail_reason = fault.detail or "internal"
             return
-        if task.post_info.get("privacy_level") == "PUBLIC_TO_EVERYONE":
+        if task.post_mode == "DIRECT_POST" and (
+            task.post_info.get("privacy_level") == "PUBLIC_TO_EVERYONE"
+        ):
             task.post_id = next(self._ids)
 
     def posts(self) -> list[PublishTask]:
