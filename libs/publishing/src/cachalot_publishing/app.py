@@ -42,6 +42,7 @@ from cachalot_common.kafka import (
 from cachalot_common.leases import LeaseClient, LeaseSource
 from cachalot_common.topics import Platform as PlatformName
 from cachalot_common.topics import publish_topic
+from cachalot_publishing.http import platform_http_client
 from cachalot_publishing.ports import Platform
 from cachalot_publishing.results import KafkaResults, ResultSink
 from cachalot_publishing.runtime import PublishRuntime
@@ -84,7 +85,10 @@ def build_publisher_app(
     service = f"publisher-{platform}"
     broker = build_broker(settings, client_id=service, tracer_provider=tracer_provider)
     sink = results or KafkaResults(broker)
-    lease_http = httpx.AsyncClient(timeout=30.0)
+    # auth's lease endpoint, on the same lean HTTP stack as the platform's calls
+    lease_http = platform_http_client(
+        timeout=httpx.Timeout(30.0), max_connections=settings.publish_concurrency
+    )
     source = leases or LeaseClient(
         base_url=settings.auth_url,
         service=settings.service_name,
