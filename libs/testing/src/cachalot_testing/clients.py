@@ -32,9 +32,9 @@ def connect_account(
     """:func:`connect_tiktok` for any platform whose sandbox sign-in is an OAuth redirect
     (``tiktok``, ``youtube``: a ``sandbox-extra-*`` Google user comes with its own
     channel); the id of the account it connected."""
-    before = (
-        {a["id"] for a in http.get(f"{gateway}/api/v1/accounts").json()} if http.cookies else set()
-    )
+    before: set[str] = set()
+    if platform != "tiktok" and http.cookies:  # TikTok's account is found by its user id
+        before = {a["id"] for a in http.get(f"{gateway}/api/v1/accounts").json()}
     start = http.get(
         f"{gateway}/api/v1/auth/{platform}/login", params={"next": "/"}, follow_redirects=False
     )
