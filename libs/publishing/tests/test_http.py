@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from cachalot_publishing.http import platform_http_client
 
@@ -29,8 +36,9 @@ class Server:
 
 
 @contextlib.asynccontextmanager
-async def http_server() -> AsyncIterator[Server]:
-    """A keep-alive HTTP/1.1 server answering every request with its body echoed back."""
+async def http_server(tls: ssl.SSLContext | None = None) -> AsyncIterator[Server]:
+    """A keep-alive HTTP/1.1 server answering every request with its body echoed back
+    (over TLS with ``tls``)."""
     server = Server(url="")
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -61,9 +69,9 @@ async def http_server() -> AsyncIterator[Server]:
         finally:
             writer.close()
 
-    listener = await asyncio.start_server(handle, "127.0.0.1", 0)
+    listener = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=tls)
     port = listener.sockets[0].getsockname()[1]
-    server.url = f"http://127.0.0.1:{port}"
+    server.url = f"{'https' if tls else 'http'}://localhost:{port}"
     try:
         yield server
     finally:
@@ -141,3 +149,56 @@ def test_requests_run_on_uvloop_as_the_services_run_them() -> None:
             return server.connections
 
     assert uvloop.run(rounds()) == 8
+
+
+def self_signed(directory: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context for ``localhost`` and a client context trusting only its certificate."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert_file, key_file)
+    client = ssl.create_default_context(cafile=str(cert_file))
+    return server, client
+
+
+async def test_https_requests_are_verified_and_reuse_their_tls_connections(
+    tmp_path: Path,
+) -> None:
+    server_tls, client_tls = self_signed(tmp_path)
+    body = b"y" * 300_000
+    async with (
+        http_server(server_tls) as server,
+        platform_http_client(timeout=TIMEOUT, max_connections=4, verify=client_tls) as http,
+    ):
+        for _ in range(3):
+            answers = await asyncio.gather(*(http.put(server.url, content=body) for _ in range(4)))
+            assert all(a.content == body for a in answers)
+        assert server.connections == 4
+    async with (
+        http_server(server_tls) as server,
+        platform_http_client(timeout=TIMEOUT, max_connections=1) as untrusting,
+    ):
+        with pytest.raises(httpx.ConnectError):
+            await untrusting.get(server.url)

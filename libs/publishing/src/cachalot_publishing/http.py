@@ -285,13 +285,15 @@ def platform_http_client(
     *,
     timeout: httpx.Timeout,
     max_connections: int,
-    keepalive_s: float = 30.0,
+    keepalive_s: float = 5.0,
     verify: ssl.SSLContext | bool = True,
 ) -> httpx.AsyncClient:
     """The ``httpx.AsyncClient`` a publisher uses for every call to its platform.
 
     ``max_connections`` connections at most (HTTP/1.1), all kept alive while idle
-    for up to ``keepalive_s`` seconds; requests past that wait for a free one
+    for up to ``keepalive_s`` seconds (httpx's default, no longer than common servers'
+    idle timeouts, uvicorn's 5 s included, so a request rarely meets a connection the
+    server is closing); requests past ``max_connections`` wait for a free one
     (``timeout.pool``). Errors are httpx's, as with a default client.
     """
     limits = httpx.Limits(
