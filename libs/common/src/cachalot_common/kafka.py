@@ -183,13 +183,14 @@ def subscribe_batch(
         batch=True,
         max_records=max_records,
         batch_timeout_ms=50,
-        decoder=_raw_records,
+        decoder=raw_records,
         **options,
     )(consume)
 
 
-async def _raw_records(message: StreamMessage[Any]) -> Any:
-    """A batch's raw record values: FastStream's JSON decoding must not fail the batch."""
+async def raw_records(message: StreamMessage[Any]) -> Any:
+    """A batch's raw record values (a batch subscriber's ``decoder``): FastStream's JSON
+    decoding must not fail the batch; each record is decoded by the handler alone."""
     return [record.value or b"" for record in message.raw_message]
 
 
