@@ -2,18 +2,20 @@
 
 Starts a Tansu broker and the whole embedded system on it (as ``make dev``
 runs it, on free ports), makes the sandbox's TikTok zero-delay and
-unthrottled, and makes 20 clients of 5 TikTok accounts each (100 accounts)
+unthrottled (and YouTube's quota unlimited), and makes 20 clients of 5
+accounts each per platform (``--platforms``, TikTok by default: 100 accounts)
 through the real sign-in redirects (the sandbox's consent answers for
-``sandbox-extra-*`` users), one video each. Then, on the same broker, the raw
-round trip: ``--raw`` messages (20,000) produced as fast as aiokafka takes
-them (acks=all) to a topic with as many partitions as the publish topics, read
-by a group consumer: msgs/s = N / (last received − first send), latency =
-received − send call (so it includes the queueing of a full buffer: capacity,
-not one message's latency).
+``sandbox-extra-*`` users, and gives the Google ones a channel), one video each.
+Then, on the same broker, the raw round trip: ``--raw`` messages (20,000)
+produced as fast as aiokafka takes them (acks=all) to a topic with as many
+partitions as the publish topics, read by a group consumer: msgs/s = N /
+(last received − first send), latency = received − send call (so it includes
+the queueing of a full buffer: capacity, not one message's latency).
 
-Then N one-target TikTok posts (2,000), round-robin over the accounts, all
-scheduled for one due time T chosen a little after the last create (the
-creation rate is measured on warm-up posts first, which are then cancelled).
+Then N one-target posts (2,000), round-robin over the accounts (with
+``--platforms tiktok,youtube`` half go to each), all scheduled for one due
+time T chosen a little after the last create (the creation rate is measured
+on warm-up posts first, which are then cancelled).
 The bench watches ``posts.status.v1`` from Kafka (no consumer group, no
 request to any service), so it adds no load to the system it measures:
 
@@ -24,11 +26,10 @@ request to any service), so it adds no load to the system it measures:
   our services apart from the sandbox (the platforms' fake) and the broker;
   and per post created over the creation window.
 
-YouTube is not in the load: publisher-youtube moves onto the shared runtime
-on another branch (its sandbox users also need channels).
-
-Run: ``uv run python bench/pipeline.py [--posts 2000] [--quick]`` (``--profile
-DIR`` records py-spy speedscope profiles of the services during the drain).
+Run: ``uv run python bench/pipeline.py [--posts 2000] [--quick]
+[--platforms tiktok,youtube]`` (``--profile DIR`` records py-spy speedscope
+profiles of the services during the drain; ``--env NAME=VALUE`` passes a
+setting to every service, for A/B runs).
 Exit status 1 if any post failed or never finished.
 """
 
@@ -57,7 +58,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from cachalot_common.topics import POSTS_STATUS
 from cachalot_testing.broker import TansuBroker
-from cachalot_testing.clients import connect_tiktok, upload_media
+from cachalot_testing.clients import connect_account, upload_media
 from cachalot_testing.media import video_file
 from cachalot_testing.stack import EmbeddedStack
 
@@ -114,10 +115,15 @@ def parse_ts(text: str) -> float:
 
 
 def relax_sandbox(sandbox: str) -> None:
-    """Zero processing delay, no rate limits, no upload throttle."""
+    """Zero processing delay, no rate limits, no upload throttle, YouTube quota to spare."""
     httpx.post(
         f"{sandbox}/sandbox/tiktok/config",
         json={"rate_limits_enabled": False, "processing_delay_s": 0, "upload_throttle_bps": 0},
+        timeout=10,
+    ).raise_for_status()
+    httpx.post(
+        f"{sandbox}/sandbox/youtube/quota",
+        json={"daily_units": 10**12, "used_units": 0, "channel_daily_uploads": 10**9},
         timeout=10,
     ).raise_for_status()
 
@@ -150,20 +156,27 @@ def stack_pids(stack: EmbeddedStack, broker: TansuBroker) -> dict[str, int]:
 
 
 def make_clients(
-    stack: EmbeddedStack, clients: int, accounts_each: int
-) -> list[tuple[httpx.Cookies, str, list[str]]]:
-    """``clients`` clients with ``accounts_each`` TikTok accounts and one video each.
+    stack: EmbeddedStack, clients: int, accounts_each: int, platforms: list[str]
+) -> list[tuple[httpx.Cookies, str, list[tuple[str, str]]]]:
+    """``clients`` clients with ``accounts_each`` accounts per platform and one video each.
 
     Through the public paths: the sandbox's consent answered for ``sandbox-extra-*``
-    users, ``POST /api/v1/media``. Each: (session cookies, media id, account ids).
+    users, ``POST /api/v1/media``. Each: (session cookies, media id, [(platform,
+    account id)], platforms interleaved).
     """
     run = uuid.uuid4().hex[:6]
 
-    def one(c: int) -> tuple[httpx.Cookies, str, list[str]]:
+    def one(c: int) -> tuple[httpx.Cookies, str, list[tuple[str, str]]]:
         with httpx.Client(timeout=60) as http:
             accounts = [
-                connect_tiktok(http, stack.gateway, f"sandbox-extra-{run}-{c}-{a}")
+                (
+                    platform,
+                    connect_account(
+                        http, stack.gateway, platform, f"sandbox-extra-{run}-{c}-{a}-{platform[0]}"
+                    ),
+                )
                 for a in range(accounts_each)
+                for platform in platforms
             ]
             media = upload_media(http, stack.gateway, VIDEO.read_bytes())
             return http.cookies, str(media["id"]), accounts
@@ -172,11 +185,13 @@ def make_clients(
         return list(pool.map(one, range(clients)))
 
 
-def post_body(media_id: str, account: str, n: int, due: str) -> dict[str, Any]:
+def post_body(media_id: str, account: tuple[str, str], n: int, due: str) -> dict[str, Any]:
+    platform, account_id = account
+    options = {"caption": f"bench {n}"} if platform == "tiktok" else {"title": f"bench {n}"}
     return {
         "media_id": media_id,
         "scheduled_at": due,
-        "targets": [{"account_id": account, "tiktok": {"caption": f"bench {n}"}}],
+        "targets": [{"account_id": account_id, platform: options}],
     }
 
 
@@ -217,6 +232,7 @@ class StatusWatcher:
     def __init__(self, bootstrap: str) -> None:
         self.consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
         self.done: dict[str, tuple[str, float, float]] = {}  # post → status, occurred, read
+        self.platform: dict[str, str] = {}  # post → platform
         self.events = 0
         self._task: asyncio.Task[None] | None = None
 
@@ -242,6 +258,7 @@ class StatusWatcher:
                             parse_ts(event["occurred_at"]),
                             now,
                         )
+                        self.platform[event["post_id"]] = event.get("platform", "?")
 
     async def wait(self, ids: set[str], timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -257,6 +274,7 @@ class StatusWatcher:
 @dataclass
 class PipelineResult:
     stats: Stats
+    by_platform: dict[str, Stats]
     failures: list[str]
     unfinished: int
     create_s: float
@@ -272,7 +290,7 @@ class PipelineResult:
 async def run_pipeline(
     stack: EmbeddedStack,
     broker: TansuBroker,
-    clients_made: list[tuple[httpx.Cookies, str, list[str]]],
+    clients_made: list[tuple[httpx.Cookies, str, list[tuple[str, str]]]],
     posts: int,
     timeout: float,
     profile_dir: Path | None = None,
@@ -347,7 +365,7 @@ async def run_pipeline(
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            for name in ("publisher-tiktok", "queue", "auth", "notifier")
+            for name in ("publisher-tiktok", "publisher-youtube", "queue", "auth", "notifier")
             if profile_dir is not None and name in pids
         ]
         cpu_before_drain = cpu_ticks(pids)
@@ -368,8 +386,12 @@ async def run_pipeline(
     latencies = [occurred - due for _, occurred, _ in published.values()]
     lags = [read - occurred for _, occurred, read in published.values()]
     span = max(occurred for _, occurred, _ in published.values()) - due if published else 0.0
+    by_platform: dict[str, list[float]] = {}
+    for pid, (_, occurred, _) in published.items():
+        by_platform.setdefault(watcher.platform.get(pid, "?"), []).append(occurred - due)
     return PipelineResult(
         stats=summarize(latencies, span),
+        by_platform={name: summarize(lat, max(lat)) for name, lat in sorted(by_platform.items())},
         failures=[pid for pid, v in finished.items() if v[0] != "published"],
         unfinished=len(ids) - len(finished),
         create_s=create_s,
@@ -460,7 +482,14 @@ OURS = (
 )
 
 
-def report(result: PipelineResult, raw: Stats, posts: int, clients: int, accounts: int) -> None:
+def report(
+    result: PipelineResult,
+    raw: Stats,
+    posts: int,
+    clients: int,
+    accounts: int,
+    platforms: list[str],
+) -> None:
     def row(name: str, s: Stats, unit: str) -> str:
         return (
             f"{name:<28} {s.count:>6} {s.per_second:>10.1f} {unit:<7}"
@@ -470,11 +499,15 @@ def report(result: PipelineResult, raw: Stats, posts: int, clients: int, account
     print()
     print(f"{'':<28} {'n':>6} {'rate':>10} {'':<7}{'p50 ms':>10} {'p99 ms':>10} {'max ms':>10}")
     print(row("pipeline due→published", result.stats, "posts/s"))
+    if len(result.by_platform) > 1:
+        for name, stats in result.by_platform.items():
+            print(row(f"  {name}", stats, "posts/s"))
     print(row("raw Kafka produce→consume", raw, "msgs/s"))
     print()
     print(
-        f"posts: {posts} TikTok, one target each, over {clients * accounts} accounts "
-        f"of {clients} clients; failures: {len(result.failures)}, "
+        f"posts: {posts} ({' and '.join(platforms)}), one target each, over "
+        f"{clients * accounts * len(platforms)} accounts of {clients} clients; "
+        f"failures: {len(result.failures)}, "
         f"unfinished: {result.unfinished}"
     )
     print(f"created in {result.create_s:.1f}s; T was {result.slack_s:.1f}s after the last create")
@@ -515,7 +548,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=2000, help="posts to publish (default 2000)")
     parser.add_argument("--clients", type=int, default=20, help="clients (default 20)")
-    parser.add_argument("--accounts", type=int, default=5, help="accounts per client (default 5)")
+    parser.add_argument(
+        "--accounts", type=int, default=5, help="accounts per client and platform (default 5)"
+    )
+    parser.add_argument(
+        "--platforms",
+        default="tiktok",
+        help="comma-separated: tiktok, youtube (default tiktok); posts go round-robin",
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a CACHALOT_* setting for every service (repeatable)",
+    )
     parser.add_argument("--raw", type=int, default=20000, help="raw Kafka messages (20000)")
     parser.add_argument("--quick", action="store_true", help="200 posts, for a fast check")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait after T")
@@ -528,17 +575,24 @@ def main() -> int:
     parser.add_argument("--profile-seconds", type=float, default=20)
     args = parser.parse_args()
     posts = 200 if args.quick else args.posts
+    platforms = [p.strip() for p in args.platforms.split(",") if p.strip()]
+    env = dict(STACK_ENV)
+    env.update(item.split("=", 1) for item in args.env)
 
     var_dir = Path(tempfile.mkdtemp(prefix="cachalot-bench-pipeline-"))
     broker = TansuBroker(log_path=var_dir / "tansu.log").start()
-    stack = EmbeddedStack(var_dir / "stack", env=STACK_ENV, kafka_bootstrap=broker.bootstrap)
+    stack = EmbeddedStack(var_dir / "stack", env=env, kafka_bootstrap=broker.bootstrap)
     ok = False
     try:
         stack.start(timeout=120)
         print(f"stack up (broker {broker.bootstrap}, logs {var_dir})", flush=True)
         relax_sandbox(stack.sandbox)
-        made = make_clients(stack, args.clients, args.accounts)
-        print(f"{args.clients} clients, {args.clients * args.accounts} accounts", flush=True)
+        made = make_clients(stack, args.clients, args.accounts, platforms)
+        print(
+            f"{args.clients} clients, {args.clients * args.accounts * len(platforms)} accounts "
+            f"({', '.join(platforms)})",
+            flush=True,
+        )
         print(f"load average before: {os.getloadavg()}", flush=True)
         if args.profile:
             args.profile.mkdir(parents=True, exist_ok=True)
@@ -550,7 +604,7 @@ def main() -> int:
             )
         )
         print(f"load average after: {os.getloadavg()}", flush=True)
-        report(result, raw, posts, args.clients, args.accounts)
+        report(result, raw, posts, args.clients, args.accounts, platforms)
         ok = not result.failures and not result.unfinished
     finally:
         stack.stop()

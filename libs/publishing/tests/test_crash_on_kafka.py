@@ -82,7 +82,13 @@ async def test_past_the_buffer_limit_fetching_pauses_and_resumes_below_half(
         commands = [make_command(video) for _ in range(12)]
         for command in commands:
             platform.scripts[command.target_id] = held
-        async with publisher(tmp_path, kafka_bootstrap, platform, publish_max_buffered=4) as run:
+        async with publisher(
+            tmp_path,
+            kafka_bootstrap,
+            platform,
+            publish_max_buffered=4,
+            publish_fetch_max_records=1,  # the limit is exact to within one fetch
+        ) as run:
             for command in commands:
                 await queue.send(command, partition=0)
             await eventually(lambda: run.runtime.in_hand == 4)

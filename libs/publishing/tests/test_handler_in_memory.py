@@ -110,6 +110,20 @@ async def test_an_undecodable_command_goes_to_the_dlq_and_the_next_one_publishes
         assert len(h.dead_letters) == 1
 
 
+async def test_a_batch_of_records_is_handed_over_one_by_one_and_a_poison_one_is_parked(
+    media_dir, video
+) -> None:
+    async with running(media_dir) as h:
+        commands = [make_command(video) for _ in range(3)]
+        bodies = [encode(commands[0]), b'{"type": "publish_video"}', *map(encode, commands[1:])]
+        await h.broker.publish_batch(*bodies, topic=TOPIC)
+        for command in commands:
+            assert (await h.final(command.target_id)).type == "published"
+        await h.runtime.wait_idle()
+        assert len(h.dead_letters) == 1
+        assert all(len(h.finals(c.target_id)) == 1 for c in commands)
+
+
 async def test_an_unexpected_error_is_a_retryable_internal_error_naming_only_its_type(
     media_dir, video
 ) -> None:

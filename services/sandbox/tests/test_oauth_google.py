@@ -250,6 +250,22 @@ async def test_a_user_without_a_channel_gets_no_items(api):
     assert "items" not in channels.json()
 
 
+async def test_a_sandbox_extra_user_is_made_on_demand_with_a_channel_of_its_own(api):
+    channels = []
+    for user in ("sandbox-extra-load-1", "sandbox-extra-load-2"):
+        cb = await authorize(api, sandbox_user=user)
+        tokens = (await exchange(api, cb["code"])).json()
+        answer = await api.get(
+            "/youtube/youtube/v3/channels",
+            params={"part": "snippet", "mine": "true"},
+            headers={"Authorization": f"Bearer {tokens['access_token']}"},
+        )
+        assert answer.status_code == 200
+        channels.append(answer.json()["items"][0])
+    assert channels[0]["id"] != channels[1]["id"]
+    assert channels[0]["snippet"]["title"] == "Extra load-1"
+
+
 async def test_prompt_none_without_prior_consent_is_consent_required(api):
     cb = await authorize(api, prompt="none", sandbox_auto="")
 

@@ -139,7 +139,7 @@ async def raw_body(message: StreamMessage[Any]) -> bytes:
     return bytes(message.body)
 
 
-async def _raw_records(message: StreamMessage[Any]) -> Any:
+async def raw_records(message: StreamMessage[Any]) -> Any:
     """A batch's raw values: a poison record must not fail the whole batch."""
     return [record.value or b"" for record in message.raw_message]
 
@@ -343,7 +343,7 @@ def subscribe_batch(
         batch=True,
         max_records=max_records,
         batch_timeout_ms=50,
-        decoder=_raw_records,
+        decoder=raw_records,
         **_options(group_id, options),
     )
     subscriber(consume)

@@ -18,7 +18,8 @@ handler outlives ``max.poll.interval``) and the group never evicts us.
   (:class:`~cachalot_publishing.offsets.OffsetTracker`), through the
   aiokafka consumer with explicit offsets, never a bare ``commit()``.
 * **Backpressure**: past ``publish_max_buffered`` commands in hand, fetching
-  pauses on every assigned partition; it resumes at half.
+  pauses on every assigned partition; it resumes at half. Records arrive in
+  fetches of up to ``publish_fetch_max_records``, so one fetch may go past it.
 * **Rebalance**: revoked partitions' queued and running commands are
   cancelled without a result (the new owner gets them again; the platform's
   recorded session id guards against a second post), finished offsets are
@@ -155,11 +156,18 @@ class PublishRuntime:
 
     # --- intake ---------------------------------------------------------------------------
 
-    def accept(self, command: PublishVideo, partition: TopicPartition, offset: int) -> None:
+    def accept(
+        self,
+        command: PublishVideo,
+        partition: TopicPartition,
+        offset: int,
+        *,
+        trace_context: otel_context.Context | None = None,
+    ) -> None:
         """Queue ``command`` (consumed at ``partition``/``offset``) in its account's lane.
 
-        Ignored (it will be delivered again) while stopping or between a revoke and the
-        next assignment.
+        ``trace_context``: the record's (default: the current one). Ignored (it will be
+        delivered again) while stopping or between a revoke and the next assignment.
         """
         if self._stopping or self._rebalancing:
             return
@@ -168,7 +176,8 @@ class PublishRuntime:
         if not self.tracker.register(partition, offset):
             logger.info("offset %s of %s seen twice; ignored", offset, partition)
             return
-        job = _Job(command, partition, offset, otel_context.get_current())
+        context = trace_context if trace_context is not None else otel_context.get_current()
+        job = _Job(command, partition, offset, context)
         self._jobs.add(job)
         self._idle.clear()
         self.scheduler.push(command.client_id, command.account_id, job)

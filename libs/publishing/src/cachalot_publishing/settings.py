@@ -37,7 +37,19 @@ class PublisherSettings(ServiceSettings, GrantVerifierSettings, KafkaSettings):
     publish_max_buffered: int = Field(
         default=1000,
         ge=1,
-        description="Commands received and not finished before fetching pauses (resumes at half).",
+        description=(
+            "Commands received and not finished before fetching pauses (resumes at half); "
+            "one fetch (publish_fetch_max_records) may go past it."
+        ),
+    )
+    publish_fetch_max_records: int = Field(
+        default=200,
+        ge=1,
+        le=10_000,
+        description=(
+            "Commands taken from Kafka per fetch (one handler call for the batch); the "
+            "buffer limit may be passed by at most one fetch."
+        ),
     )
     publish_commit_interval_s: float = Field(
         default=0.25, gt=0, le=5, description="How often finished offsets are committed."

@@ -23,20 +23,36 @@ def connect_tiktok(http: httpx.Client, gateway: str, user: str, *, consent: bool
     auth requires before leasing is given on the first, unless ``consent`` is
     false (then see :func:`give_consent`). Raises ``AssertionError`` if a step fails.
     """
+    return connect_account(http, gateway, "tiktok", user, consent=consent)
+
+
+def connect_account(
+    http: httpx.Client, gateway: str, platform: str, user: str, *, consent: bool = True
+) -> str:
+    """:func:`connect_tiktok` for any platform whose sandbox sign-in is an OAuth redirect
+    (``tiktok``, ``youtube``: a ``sandbox-extra-*`` Google user comes with its own
+    channel); the id of the account it connected."""
+    before: set[str] = set()
+    if platform != "tiktok" and http.cookies:  # TikTok's account is found by its user id
+        before = {a["id"] for a in http.get(f"{gateway}/api/v1/accounts").json()}
     start = http.get(
-        f"{gateway}/api/v1/auth/tiktok/login", params={"next": "/"}, follow_redirects=False
+        f"{gateway}/api/v1/auth/{platform}/login", params={"next": "/"}, follow_redirects=False
     )
     assert start.status_code == 302, start.text
     allow = httpx.URL(start.headers["location"]).copy_merge_params(
         {"sandbox_auto": "allow", "sandbox_user": user}
     )
     landed = http.get(allow, follow_redirects=True)
-    assert "connected=tiktok" in str(landed.url), f"{landed.url} {landed.status_code}"
+    assert f"connected={platform}" in str(landed.url), f"{landed.url} {landed.status_code}"
     me = http.get(f"{gateway}/api/v1/me").json()
     if consent and not me.get("consent_given"):
         give_consent(http, gateway)
     accounts = http.get(f"{gateway}/api/v1/accounts").json()
-    return str(next(a["id"] for a in accounts if a["platform_user_id"] == user))
+    if platform == "tiktok":
+        return str(next(a["id"] for a in accounts if a["platform_user_id"] == user))
+    return str(
+        next(a["id"] for a in accounts if a["platform"] == platform and a["id"] not in before)
+    )
 
 
 def give_consent(http: httpx.Client, gateway: str) -> dict[str, Any]:

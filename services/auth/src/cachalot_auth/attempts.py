@@ -40,7 +40,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cachalot_auth.models import SpentAttempt, utcnow
-from cachalot_common.consuming import subscribe
+from cachalot_common.consuming import subscribe_batch
 from cachalot_common.events import PostStatusChanged
 from cachalot_common.service_auth import LEEWAY_S
 from cachalot_common.topics import POSTS_STATUS
@@ -77,31 +77,57 @@ class AttemptLedger:
 
     async def on_status(self, event: PostStatusChanged) -> None:
         """Record what ``event`` ends; idempotent (replays and duplicates change nothing)."""
-        over = over_through(event)
-        if over is None:
+        await self.on_statuses([event])
+
+    async def on_statuses(self, events: list[PostStatusChanged]) -> None:
+        """Record what a batch of events ends, in one transaction; idempotent.
+
+        Per target only the highest attempt over counts (the memory is a
+        ``max``), so the batch is reduced to one row write per target. A
+        concurrent first insert of the same target by another replica
+        (``IntegrityError``) makes the batch read its rows again, twice at most.
+        """
+        over: dict[str, int] = {}
+        for event in events:
+            through = over_through(event)
+            if through is not None:
+                key = str(event.target_id)
+                over[key] = max(over.get(key, 0), through)
+        if not over:
             return
-        for _ in range(2):  # a concurrent first insert of the same target: read it again
+        for _ in range(2):
             try:
-                await self._record(str(event.target_id), over)
+                await self._record(over)
                 return
             except IntegrityError:
                 continue
-        await self._record(str(event.target_id), over)
+        await self._record(over)
 
-    async def _record(self, target_id: str, over: int) -> None:
+    async def _record(self, over: dict[str, int]) -> None:
+        """Raise each target's ``over_through`` to ``over[target]`` (target id → attempt)."""
         now = utcnow()
         keep_until = now + self._keep
         async with self._factory() as db, db.begin():
             await self.prune(db, now)
-            query = select(SpentAttempt).where(SpentAttempt.target_id == target_id)
+            query = (
+                select(SpentAttempt)
+                .where(SpentAttempt.target_id.in_(over))
+                .order_by(SpentAttempt.target_id)  # one lock order for every replica
+            )
             if self._lock_rows:
                 query = query.with_for_update()
-            row = (await db.execute(query)).scalar_one_or_none()
-            if row is None:
-                db.add(SpentAttempt(target_id=target_id, over_through=over, expires_at=keep_until))
-            else:
-                row.over_through = max(row.over_through, over)
-                row.expires_at = max(row.expires_at, keep_until)
+            rows = {row.target_id: row for row in (await db.scalars(query)).all()}
+            for target_id in sorted(over):
+                row = rows.get(target_id)
+                if row is None:
+                    db.add(
+                        SpentAttempt(
+                            target_id=target_id, over_through=over[target_id], expires_at=keep_until
+                        )
+                    )
+                else:
+                    row.over_through = max(row.over_through, over[target_id])
+                    row.expires_at = max(row.expires_at, keep_until)
 
     @staticmethod
     async def prune(db: AsyncSession, now: datetime) -> None:
@@ -118,12 +144,17 @@ class AttemptLedger:
 
     def subscribe(self, broker: KafkaBroker, **options: Any) -> None:
         """Follow ``posts.status.v1`` on ``broker`` in auth's own consumer group (each event
-        once across replicas; the table is shared), decode-or-DLQ by the shared kit."""
-        subscribe(
+        once across replicas; the table is shared), decode-or-DLQ by the shared kit.
+
+        In batches (:func:`~cachalot_common.consuming.subscribe_batch`): one transaction per
+        batch instead of one per event (a drain brings two or three events per post;
+        one at a time, this consumer cost auth about 4 ms of CPU per published post).
+        """
+        subscribe_batch(
             broker,
             POSTS_STATUS,
             PostStatusChanged,
-            self.on_status,
+            self.on_statuses,
             group_id=CONSUMER_GROUP,
             **options,
         )

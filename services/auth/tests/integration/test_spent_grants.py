@@ -17,6 +17,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker, TestKafkaBroker
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select, update
 
 from cachalot_auth.models import SpentAttempt
@@ -150,6 +151,50 @@ async def test_a_new_post_and_events_without_an_attempt_spend_nothing(
     assert (await lease_with(auth, lease_client, account_id, post_id, signed)).access_token
     async with auth.app.state.factory() as db:
         assert await db.scalar(select(func.count()).select_from(SpentAttempt)) == 0
+
+
+async def test_a_batch_of_status_events_is_written_in_one_transaction_keeping_each_highest(
+    auth, sign_in, consent, lease_client, grant, account_row
+):
+    account_id = await connected_tiktok(auth, sign_in, consent)
+    account = await account_row(auth, account_id)
+    post_id = uuid.uuid4()
+    one, two, three = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    batch = [
+        status_event(account, post_id=post_id, target_id=one, status="dispatched", attempt=1),
+        status_event(account, post_id=post_id, target_id=two, status="scheduled", attempt=2),
+        status_event(account, post_id=post_id, target_id=one, status="published", attempt=1),
+        status_event(account, post_id=post_id, target_id=two, status="dispatched", attempt=1),
+        status_event(account, post_id=post_id, target_id=three, status="dispatched", attempt=1),
+    ]
+    engine = auth.app.state.factory.kw["bind"].sync_engine
+    commits: list[object] = []
+    listener = commits.append
+    sa_event.listen(engine, "commit", listener)
+    try:
+        broker = KafkaBroker()
+        auth.app.state.attempts.subscribe(broker)
+        async with TestKafkaBroker(broker) as test_broker:
+            await test_broker.publish_batch(*(encode(e) for e in batch), topic=POSTS_STATUS)
+    finally:
+        sa_event.remove(engine, "commit", listener)
+    assert len(commits) == 1, "one transaction for the whole batch"
+    async with auth.app.state.factory() as db:
+        rows = dict(
+            (await db.execute(select(SpentAttempt.target_id, SpentAttempt.over_through)))
+            .tuples()
+            .all()
+        )
+    assert rows == {str(one): 1, str(two): 2}, "a dispatch of attempt 1 ends nothing"
+    assert await refusal(
+        auth,
+        lease_client,
+        account_id,
+        post_id,
+        grant(account, post_id=post_id, target_id=two, attempt=2),
+    ) == (403, "grant_spent", False)
+    third = grant(account, post_id=post_id, target_id=three, attempt=1)
+    assert (await lease_with(auth, lease_client, account_id, post_id, third)).access_token
 
 
 async def test_the_memory_survives_a_restart_and_is_pruned_once_grants_expired(

@@ -21,7 +21,6 @@ from cachalot_common.db import (
     database_check,
     run_migrations,
     run_migrations_async,
-    session_factory,
 )
 from cachalot_common.leases import LeaseSource
 from cachalot_common.logging import setup_logging
@@ -34,6 +33,7 @@ from cachalot_publisher_tiktok.sessions import SessionStore
 from cachalot_publisher_tiktok.settings import PublisherSettings
 from cachalot_publisher_tiktok.tiktok import TikTokClient
 from cachalot_publishing.app import PublisherParts, build_publisher_app
+from cachalot_publishing.http import platform_http_client
 from cachalot_publishing.results import ResultSink
 
 SERVICE = "publisher-tiktok"
@@ -62,15 +62,16 @@ def create_app(
         if settings.auto_migrate:
             await run_migrations_async(ALEMBIC_DIR, settings.database_url)
         timeout = httpx.Timeout(settings.tiktok_http_timeout_s, connect=10.0)
-        limits = httpx.Limits(max_connections=settings.publish_concurrency * 2)
         try:
-            async with httpx.AsyncClient(timeout=timeout, limits=limits) as http:
+            async with platform_http_client(
+                timeout=timeout, max_connections=settings.publish_concurrency * 2
+            ) as http:
                 if tracer_provider is not None:
                     instrument_httpx_client(http, tracer_provider)
                 yield TikTokPlatform(
                     settings=settings,
                     tiktok=TikTokClient(http, settings.tiktok_api_base),
-                    sessions=SessionStore(session_factory(engine)),
+                    sessions=SessionStore(engine),
                     limiter=limiter,
                 )
         finally:

@@ -28,8 +28,7 @@ from cachalot_publisher_tiktok import photos, reasons
 from cachalot_publisher_tiktok.chunking import ChunkPlan, VideoTooLarge, plan_chunks
 from cachalot_publisher_tiktok.limiter import AccountLimiter, Endpoint
 from cachalot_publisher_tiktok.media import read_span
-from cachalot_publisher_tiktok.models import UploadSession
-from cachalot_publisher_tiktok.sessions import NewSession, SessionStore
+from cachalot_publisher_tiktok.sessions import NewSession, RecordedSession, SessionStore
 from cachalot_publisher_tiktok.settings import PublisherSettings
 from cachalot_publisher_tiktok.tiktok import (
     PublishStatus,
@@ -149,7 +148,7 @@ class TikTokPlatform:
         await self._upload(ctx, publish_id, upload_url, plan, path, offset=0)
         return await self._poll(ctx, publish_id, info.username)
 
-    async def _resume(self, ctx: Context, row: UploadSession) -> Published | None:
+    async def _resume(self, ctx: Context, row: RecordedSession) -> Published | None:
         """Carry on a recorded publish; None when it can never complete (start anew)."""
         status = await self._status(ctx, row.publish_id)
         if status.status == "PUBLISH_COMPLETE" or status.status == "FAILED":

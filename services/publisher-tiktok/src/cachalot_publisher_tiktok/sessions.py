@@ -1,4 +1,11 @@
-"""Reading and writing upload sessions (the unit of work is per call)."""
+"""Reading and writing upload sessions: one statement per call, each its own transaction.
+
+Plain SQL (SQLAlchemy Core on an engine connection, statements cached by
+SQLAlchemy's compiled cache) rather than the ORM's unit of work: a post does
+three of these (the lookup, the record before the first byte, the final
+mark), and the session and identity-map machinery around them was most of
+their cost (``bench/pipeline.py``, py-spy).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Table, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cachalot_common.db import transaction
 from cachalot_publisher_tiktok.models import UploadSession
+
+_TABLE: Table = UploadSession.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,36 +37,55 @@ class NewSession:
     creator_username: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class RecordedSession:
+    """What a redelivered command needs of a recorded publish (a ``tiktok_upload_sessions`` row)."""
+
+    publish_id: str
+    attempt: int
+    state: str
+    upload_url: str
+    upload_expires_at: datetime
+    video_size: int
+    chunk_size: int
+    total_chunk_count: int
+    creator_username: str | None
+    remote_id: str | None
+    remote_url: str | None
+    fail_code: str | None
+    fail_reason: str | None
+
+
+_LATEST = select(*(_TABLE.c[name] for name in RecordedSession.__slots__))
+
+
 class SessionStore:
     """Upload sessions by target: the memory that prevents a second post."""
 
-    def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
-        self._factory = factory
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
 
-    async def latest(self, target_id: uuid.UUID) -> UploadSession | None:
+    async def latest(self, target_id: uuid.UUID) -> RecordedSession | None:
         """The most recent session of a target (any attempt)."""
-        async with self._factory() as session:
-            result = await session.execute(
-                select(UploadSession)
-                .where(UploadSession.target_id == target_id)
-                .order_by(UploadSession.created_at.desc(), UploadSession.attempt.desc())
-                .limit(1)
-            )
-            return result.scalar_one_or_none()
+        query = (
+            _LATEST.where(_TABLE.c.target_id == target_id)
+            .order_by(_TABLE.c.created_at.desc(), _TABLE.c.attempt.desc())
+            .limit(1)
+        )
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(query)).first()
+        return None if row is None else RecordedSession(*row)
 
     async def record(self, new: NewSession) -> None:
-        """Write the publish_id down (committed before any byte is sent)."""
-        async with transaction(self._factory) as session:
-            # one INSERT, without the ORM's unit of work (a fifth of the statement's cost)
-            await session.execute(insert(UploadSession).values(**_fields(new), state="uploading"))
+        """Write the publish_id down; committed when this returns, before any byte is sent."""
+        async with self._engine.begin() as connection:
+            await connection.execute(insert(_TABLE).values(**_fields(new), state="uploading"))
 
     async def mark(self, publish_id: str, state: str, **fields: Any) -> None:
-        async with transaction(self._factory) as session:
-            await session.execute(
-                update(UploadSession)
-                .where(UploadSession.publish_id == publish_id)
-                .values(state=state, **fields)
-            )
+        """Set a session's ``state`` and ``fields`` (remote id and URL, failure code, reason)."""
+        query = update(_TABLE).where(_TABLE.c.publish_id == publish_id)
+        async with self._engine.begin() as connection:
+            await connection.execute(query.values(state=state, **fields))
 
 
 def _fields(new: NewSession) -> dict[str, Any]:

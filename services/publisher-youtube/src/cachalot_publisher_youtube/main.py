@@ -34,6 +34,7 @@ from cachalot_publisher_youtube.settings import Settings
 from cachalot_publisher_youtube.store import UploadStore
 from cachalot_publisher_youtube.youtube import YouTubeUploads
 from cachalot_publishing.app import PublisherParts, build_publisher_app
+from cachalot_publishing.http import platform_http_client
 from cachalot_publishing.results import ResultSink
 
 ALEMBIC_DIR = Path(__file__).parent / "alembic"
@@ -55,10 +56,9 @@ def create_app(
         if settings.auto_migrate:
             await run_migrations_async(ALEMBIC_DIR, settings.database_url)
         timeout = httpx.Timeout(settings.youtube_request_timeout_s, connect=10.0)
-        limits = httpx.Limits(max_connections=settings.publish_concurrency * 2)
         try:
-            async with httpx.AsyncClient(
-                timeout=timeout, limits=limits, follow_redirects=False
+            async with platform_http_client(
+                timeout=timeout, max_connections=settings.publish_concurrency * 2
             ) as http:
                 if tracer_provider is not None:
                     instrument_httpx_client(http, tracer_provider)

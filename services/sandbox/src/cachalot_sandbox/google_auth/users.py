@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+
 from cachalot_sandbox.oauthkit.consent import FakeUser
 
 ISSUER = "https://accounts.google.com"
@@ -42,7 +45,26 @@ USERS = (
 
 
 def user_by_id(subject: str) -> FakeUser | None:
-    return next((u for u in USERS if u.id == subject), None)
+    """A sandbox Google user; ``sandbox-extra-<name>`` is made on demand with its own channel
+    (load tests: ``bench/pipeline.py`` connects many YouTube accounts)."""
+    known = next((u for u in USERS if u.id == subject), None)
+    if known is None and _EXTRA_USER.match(subject):
+        name = subject.removeprefix("sandbox-extra-")
+        return FakeUser(
+            id=subject,
+            display_name=f"Extra {name}",
+            username=subject,
+            avatar_url="https://sandbox.invalid/extra.jpg",
+            email=f"{subject}@sandbox.example",
+            extra={
+                "channel_id": "UC" + hashlib.sha256(subject.encode()).hexdigest()[:22],
+                "channel_title": f"Extra {name}",
+            },
+        )
+    return known
+
+
+_EXTRA_USER = re.compile(r"^sandbox-extra-[A-Za-z0-9_-]{1,40}$")
 
 
 def normalise(scope: str) -> str:

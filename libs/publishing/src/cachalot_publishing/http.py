@@ -1,0 +1,306 @@
+"""One HTTP client per platform: a keep-alive pool on plain asyncio sockets.
+
+Profiled under ``bench/pipeline.py`` (py-spy, 2,000 TikTok posts), a third of
+publisher-tiktok's CPU went to the HTTP stack's plumbing rather than to HTTP:
+
+* httpcore's pool checks every idle connection before each request and after
+  each response (``has_expired`` → ``get_extra_info("is_readable")``), and its
+  AnyIO stream answers that by rebuilding AnyIO's typed-attribute table and
+  polling the socket: about a fifth of the process's CPU with 30 connections;
+* with httpx's default limits (20 keep-alive connections of at most
+  ``2 × publish_concurrency``), the pool closed idle connections whenever more
+  than 20 existed, so a busy publisher kept opening new TCP connections;
+* AnyIO's cancel scopes and checkpoints around every read and write.
+
+:func:`platform_http_client` keeps httpx (its API and its errors) and httpcore's
+HTTP/1.1 connections and pool, and changes only what is under them: as many
+keep-alive connections as connections (none is closed for being idle, except
+after ``keepalive_s``), and
+:class:`AsyncioBackend`, a network backend on an :class:`asyncio.Protocol`
+whose "is readable" is a flag the event loop already keeps (data or end of
+stream received), so an idle-connection check costs no system call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+from collections.abc import Iterable, Iterator
+from typing import Any, cast
+
+import httpcore
+import httpx
+
+SocketOption = (
+    tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
+)
+READ_BUFFER_LIMIT = 1024 * 1024  # bytes held unread before the socket stops being read
+
+
+@contextlib.contextmanager
+def _mapped(mapping: dict[type[BaseException], type[Exception]]) -> Iterator[None]:
+    try:
+        yield
+    except Exception as error:
+        for source, target in mapping.items():
+            if isinstance(error, source):
+                raise target(str(error) or type(error).__name__) from error
+        raise
+
+
+class _Connection(asyncio.Protocol):
+    """One TCP (or TLS) connection's receive buffer and flow-control state."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.eof = False
+        self.error: BaseException | None = None
+        self._reading: asyncio.Future[None] | None = None
+        self._draining: asyncio.Future[None] | None = None
+        self._read_paused = False
+        self._write_paused = False
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses; both have the methods
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if len(self.buffer) > READ_BUFFER_LIMIT and self.transport is not None:
+            self._read_paused = True
+            self.transport.pause_reading()
+        self._wake_reader()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self._wake_reader()
+        return False  # close the transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.eof = True
+        self.error = exc
+        self._wake_reader()
+        if self._draining is not None and not self._draining.done():
+            self._draining.set_result(None)
+
+    def pause_writing(self) -> None:
+        self._write_paused = True
+
+    def resume_writing(self) -> None:
+        self._write_paused = False
+        if self._draining is not None and not self._draining.done():
+            self._draining.set_result(None)
+
+    def _wake_reader(self) -> None:
+        if self._reading is not None and not self._reading.done():
+            self._reading.set_result(None)
+
+    # used by the stream
+
+    async def wait_readable(self) -> None:
+        self._reading = asyncio.get_running_loop().create_future()
+        try:
+            await self._reading
+        finally:
+            self._reading = None
+
+    def take(self, max_bytes: int) -> bytes:
+        data = bytes(self.buffer[:max_bytes])
+        del self.buffer[:max_bytes]
+        if self._read_paused and len(self.buffer) <= READ_BUFFER_LIMIT // 2 and self.transport:
+            self._read_paused = False
+            self.transport.resume_reading()
+        return data
+
+    async def drain(self) -> None:
+        while self._write_paused and self.transport is not None and not self.eof:
+            self._draining = asyncio.get_running_loop().create_future()
+            try:
+                await self._draining
+            finally:
+                self._draining = None
+
+
+class AsyncioStream(httpcore.AsyncNetworkStream):
+    """httpcore's view of one :class:`_Connection` (errors mapped to httpcore's)."""
+
+    def __init__(self, connection: _Connection) -> None:
+        self._connection = connection
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        conn = self._connection
+        with _mapped({TimeoutError: httpcore.ReadTimeout, OSError: httpcore.ReadError}):
+            if not conn.buffer and not conn.eof:
+                async with asyncio.timeout(timeout):
+                    while not conn.buffer and not conn.eof:
+                        await conn.wait_readable()
+        if conn.buffer:
+            return conn.take(max_bytes)
+        if conn.error is not None:
+            raise httpcore.ReadError(type(conn.error).__name__) from conn.error
+        return b""
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if not buffer:
+            return
+        conn = self._connection
+        transport = conn.transport
+        if transport is None or transport.is_closing() or conn.error is not None:
+            raise httpcore.WriteError("the connection is closed")
+        with _mapped(
+            {
+                TimeoutError: httpcore.WriteTimeout,
+                OSError: httpcore.WriteError,
+                RuntimeError: httpcore.WriteError,
+            }
+        ):
+            transport.write(buffer)
+            async with asyncio.timeout(timeout):
+                await conn.drain()
+        if conn.error is not None:
+            raise httpcore.WriteError(type(conn.error).__name__) from conn.error
+
+    async def aclose(self) -> None:
+        transport = self._connection.transport
+        if transport is not None:
+            transport.close()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        conn = self._connection
+        assert conn.transport is not None
+        loop = asyncio.get_running_loop()
+        with _mapped(
+            {
+                TimeoutError: httpcore.ConnectTimeout,
+                ssl.SSLError: httpcore.ConnectError,
+                OSError: httpcore.ConnectError,
+                ConnectionError: httpcore.ConnectError,
+            }
+        ):
+            try:
+                async with asyncio.timeout(timeout):
+                    tls = await loop.start_tls(
+                        conn.transport, conn, ssl_context, server_hostname=server_hostname
+                    )
+            except BaseException:
+                conn.transport.close()
+                raise
+        if tls is None:
+            raise httpcore.ConnectError("TLS could not be started")
+        conn.transport = tls
+        return self
+
+    def get_extra_info(self, info: str) -> Any:
+        conn = self._connection
+        if info == "is_readable":  # data or the end of the stream is waiting: the flag suffices
+            return bool(conn.buffer) or conn.eof
+        transport = conn.transport
+        if transport is None:
+            return None
+        if info == "ssl_object":
+            return transport.get_extra_info("ssl_object")
+        if info == "client_addr":
+            return transport.get_extra_info("sockname")
+        if info == "server_addr":
+            return transport.get_extra_info("peername")
+        if info == "socket":
+            return transport.get_extra_info("socket")
+        return None
+
+
+class AsyncioBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend on asyncio's own transports (see the module docstring)."""
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
+        with _mapped({TimeoutError: httpcore.ConnectTimeout, OSError: httpcore.ConnectError}):
+            async with asyncio.timeout(timeout):
+                transport, conn = await loop.create_connection(
+                    _Connection,
+                    host,
+                    port,
+                    local_addr=(local_address, 0) if local_address else None,
+                )
+            _apply(transport, socket_options)  # TCP_NODELAY is asyncio's default
+        return AsyncioStream(conn)
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[SocketOption] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        loop = asyncio.get_running_loop()
+        with _mapped({TimeoutError: httpcore.ConnectTimeout, OSError: httpcore.ConnectError}):
+            async with asyncio.timeout(timeout):
+                transport, conn = await loop.create_unix_connection(_Connection, path)
+            _apply(transport, socket_options)
+        return AsyncioStream(conn)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+def _apply(transport: asyncio.BaseTransport, options: Iterable[SocketOption] | None) -> None:
+    sock: socket.socket | None = transport.get_extra_info("socket")
+    for option in options or ():
+        if sock is not None:
+            sock.setsockopt(*option)
+
+
+class _Transport(httpx.AsyncHTTPTransport):
+    """httpx's transport with its pool on :class:`AsyncioBackend`."""
+
+    def __init__(self, *, limits: httpx.Limits, verify: ssl.SSLContext | bool = True) -> None:
+        super().__init__(limits=limits, verify=verify)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(verify=verify),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            http1=True,
+            http2=False,
+            network_backend=AsyncioBackend(),
+        )
+
+
+def platform_http_client(
+    *,
+    timeout: httpx.Timeout,
+    max_connections: int,
+    keepalive_s: float = 5.0,
+    verify: ssl.SSLContext | bool = True,
+) -> httpx.AsyncClient:
+    """The ``httpx.AsyncClient`` a publisher uses for every call to its platform.
+
+    ``max_connections`` connections at most (HTTP/1.1), all kept alive while idle
+    for up to ``keepalive_s`` seconds (httpx's default, no longer than common servers'
+    idle timeouts, uvicorn's 5 s included, so a request rarely meets a connection the
+    server is closing); requests past ``max_connections`` wait for a free one
+    (``timeout.pool``). Errors are httpx's, as with a default client.
+    """
+    limits = httpx.Limits(
+        max_connections=max_connections,
+        max_keepalive_connections=max_connections,
+        keepalive_expiry=keepalive_s,
+    )
+    return httpx.AsyncClient(
+        timeout=timeout, limits=limits, transport=_Transport(limits=limits, verify=verify)
+    )

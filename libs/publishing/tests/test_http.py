@@ -1,0 +1,204 @@
+"""The platform HTTP client: httpx on asyncio sockets, every connection kept alive.
+
+Against a real HTTP/1.1 server on a loopback port that counts the TCP
+connections it accepts and can be told to hang up or to stall.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import ssl
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from cachalot_publishing.http import platform_http_client
+
+TIMEOUT = httpx.Timeout(5.0)
+
+
+@dataclass
+class Server:
+    url: str
+    connections: int = 0
+    hang_up_after_reply: bool = False
+    stall: bool = False
+    writers: list[asyncio.StreamWriter] = field(default_factory=list)
+
+
+@contextlib.asynccontextmanager
+async def http_server(tls: ssl.SSLContext | None = None) -> AsyncIterator[Server]:
+    """A keep-alive HTTP/1.1 server answering every request with its body echoed back
+    (over TLS with ``tls``)."""
+    server = Server(url="")
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        server.connections += 1
+        server.writers.append(writer)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                body = await reader.readexactly(length)
+                if server.stall:
+                    await asyncio.sleep(3600)
+                await asyncio.sleep(0.01)  # requests overlap
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                    + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+                await writer.drain()
+                if server.hang_up_after_reply:
+                    writer.close()
+                    return
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    listener = await asyncio.start_server(handle, "127.0.0.1", 0, ssl=tls)
+    port = listener.sockets[0].getsockname()[1]
+    server.url = f"{'https' if tls else 'http'}://localhost:{port}"
+    try:
+        yield server
+    finally:
+        listener.close()
+        for writer in server.writers:
+            writer.close()
+
+
+async def test_thirty_concurrent_requests_open_thirty_connections_that_later_rounds_reuse() -> None:
+    async with (
+        http_server() as server,
+        platform_http_client(timeout=TIMEOUT, max_connections=64) as http,
+    ):
+        for _ in range(3):
+            answers = await asyncio.gather(
+                *(http.post(server.url, content=f"{i}".encode()) for i in range(30))
+            )
+            assert [a.content for a in answers] == [f"{i}".encode() for i in range(30)]
+        assert server.connections == 30, "the second and third rounds reused the first's"
+
+
+async def test_a_connection_the_server_closed_while_idle_is_replaced_not_used() -> None:
+    async with (
+        http_server() as server,
+        platform_http_client(timeout=TIMEOUT, max_connections=4) as http,
+    ):
+        server.hang_up_after_reply = True
+        for i in range(5):
+            await asyncio.sleep(0.05)  # the hang-up reaches the idle connection
+            assert (await http.post(server.url, content=b"x" * i)).content == b"x" * i
+        assert server.connections == 5
+
+
+async def test_a_large_body_is_sent_whole_and_echoed_back() -> None:
+    body = bytes(range(256)) * 16_384  # 4 MiB: the socket's write buffer fills and drains
+    async with (
+        http_server() as server,
+        platform_http_client(timeout=TIMEOUT, max_connections=2) as http,
+    ):
+        answer = await http.put(server.url, content=body)
+    assert answer.content == body
+
+
+async def test_a_stalled_answer_raises_httpx_read_timeout() -> None:
+    async with (
+        http_server() as server,
+        platform_http_client(timeout=httpx.Timeout(0.3), max_connections=2) as http,
+    ):
+        server.stall = True
+        with pytest.raises(httpx.ReadTimeout):
+            await http.post(server.url, content=b"x")
+
+
+async def test_a_refused_connection_raises_httpx_connect_error() -> None:
+    async with http_server() as server:
+        url = server.url
+    async with platform_http_client(timeout=TIMEOUT, max_connections=2) as http:
+        with pytest.raises(httpx.ConnectError):
+            await http.get(url)
+
+
+def test_requests_run_on_uvloop_as_the_services_run_them() -> None:
+    uvloop = pytest.importorskip("uvloop")
+
+    async def rounds() -> int:
+        async with (
+            http_server() as server,
+            platform_http_client(timeout=TIMEOUT, max_connections=8) as http,
+        ):
+            for _ in range(2):
+                answers = await asyncio.gather(
+                    *(http.post(server.url, content=b"%d" % i) for i in range(8))
+                )
+                assert [a.content for a in answers] == [b"%d" % i for i in range(8)]
+            return server.connections
+
+    assert uvloop.run(rounds()) == 8
+
+
+def self_signed(directory: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context for ``localhost`` and a client context trusting only its certificate."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert_file, key_file)
+    client = ssl.create_default_context(cafile=str(cert_file))
+    return server, client
+
+
+async def test_https_requests_are_verified_and_reuse_their_tls_connections(
+    tmp_path: Path,
+) -> None:
+    server_tls, client_tls = self_signed(tmp_path)
+    body = b"y" * 300_000
+    async with (
+        http_server(server_tls) as server,
+        platform_http_client(timeout=TIMEOUT, max_connections=4, verify=client_tls) as http,
+    ):
+        for _ in range(3):
+            answers = await asyncio.gather(*(http.put(server.url, content=body) for _ in range(4)))
+            assert all(a.content == body for a in answers)
+        assert server.connections == 4
+    async with (
+        http_server(server_tls) as server,
+        platform_http_client(timeout=TIMEOUT, max_connections=1) as untrusting,
+    ):
+        with pytest.raises(httpx.ConnectError):
+            await untrusting.get(server.url)
