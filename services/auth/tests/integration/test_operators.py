@@ -4,31 +4,18 @@ clients and never a token (issue 13, item 1)."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 
 from cachalot_auth.models import Client, OperatorSessionRow
 from cachalot_auth.operators import operator_id
+from cachalot_testing.roles import WRONG_ROLE, wrong_role_requests
 
-from ..conftest import RunningAuth, Sandbox, auth_settings, serve_auth
-
-OPERATOR = "700000002"  # Bob, a sandbox Telegram user
+OPERATOR = "700000002"  # Bob, a sandbox Telegram user: the listed operator of `auth_ops`
 STRANGER = "700000003"
-
-
-@pytest.fixture
-async def auth_ops(fresh_sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[RunningAuth]:
-    settings = auth_settings(
-        fresh_sandbox,
-        f"sqlite+aiosqlite:///{tmp_path}/auth.db",
-        operator_telegram_ids=[int(OPERATOR), 123],
-    )
-    async with serve_auth(settings, fresh_sandbox) as running:
-        yield running
 
 
 async def operator_sign_in(browser: httpx.AsyncClient, user: str) -> httpx.Response:
@@ -36,15 +23,13 @@ async def operator_sign_in(browser: httpx.AsyncClient, user: str) -> httpx.Respo
     start = await browser.get("/api/v1/auth/operator/login")
     assert start.status_code == 302, start.text
     widget = await browser.get(
-        httpx.URL(start.headers["location"]).copy_merge_params(
-            {"sandbox_auto": "1", "user": user}
-        )
+        httpx.URL(start.headers["location"]).copy_merge_params({"sandbox_auto": "1", "user": user})
     )
     assert widget.status_code in (302, 303), widget.text
     return await browser.get(widget.headers["location"])
 
 
-async def count(running: RunningAuth, model: type) -> int:
+async def count(running: Any, model: type) -> int:
     async with running.app.state.factory() as db:
         return int(await db.scalar(select(func.count()).select_from(model)) or 0)
 
@@ -73,9 +58,7 @@ async def test_a_telegram_user_not_listed_gets_a_403_problem_and_nothing_is_crea
     assert await count(auth_ops, Client) == 0
 
 
-async def test_widget_data_for_an_operator_with_a_bad_hash_signs_nobody_in(
-    auth_ops, fresh_sandbox
-):
+async def test_widget_data_for_an_operator_with_a_bad_hash_signs_nobody_in(auth_ops, fresh_sandbox):
     async with auth_ops.browser() as browser:
         start = await browser.get("/api/v1/auth/operator/login")
         state = httpx.URL(httpx.URL(start.headers["location"]).params["return_to"]).params["state"]
@@ -146,20 +129,36 @@ async def test_an_operator_logout_revokes_the_session_and_tells_every_service(au
         browser.cookies.set("cachalot_session", kept)  # a copy kept from before
         assert (await browser.get("/api/v1/operator/clients")).status_code == 401
     ended = [p for t, _, p in auth_ops.events.published if t == "sessions.v1"]
-    assert [(e["type"], e["client_id"]) for e in ended] == [
-        ("revoked", str(operator_id(OPERATOR)))
-    ]
+    assert [(e["type"], e["client_id"]) for e in ended] == [("revoked", str(operator_id(OPERATOR)))]
 
 
 async def test_an_operator_taken_off_the_list_loses_the_session_at_once(
-    fresh_sandbox: Sandbox, tmp_path: Path
+    auth_on: Any, tmp_path: Path
 ):
     url = f"sqlite+aiosqlite:///{tmp_path}/auth.db"
-    listed = auth_settings(fresh_sandbox, url, operator_telegram_ids=f"{OPERATOR},5")
-    async with serve_auth(listed, fresh_sandbox) as running, running.browser() as browser:
+    listed = auth_on(url, operator_telegram_ids=f"{OPERATOR},5")
+    async with listed as running, running.browser() as browser:
         await operator_sign_in(browser, OPERATOR)
         kept = browser.cookies["cachalot_session"]
-    unlisted = auth_settings(fresh_sandbox, url, operator_telegram_ids="5", auto_migrate=False)
-    async with serve_auth(unlisted, fresh_sandbox) as running, running.browser() as browser:
+    async with auth_on(url, operator_telegram_ids="5") as running, running.browser() as browser:
         browser.cookies.set("cachalot_session", kept)
         assert (await browser.get("/api/v1/operator/me")).status_code == 401
+
+
+async def test_every_api_route_of_auth_refuses_the_session_of_the_other_role(auth_ops, sign_in):
+    async with auth_ops.browser() as client, auth_ops.browser() as operator:
+        await sign_in(client, "tiktok")
+        await operator_sign_in(operator, OPERATOR)
+        document = (await client.get("/openapi.json")).json()
+        requests = wrong_role_requests(document)
+        assert {r.role for r in requests} == {"client", "operator"}
+        for request in requests:
+            http = operator if request.role == "client" else client
+            answer = await http.request(
+                request.method, request.path, headers=request.headers, content=request.body
+            )
+            assert answer.status_code == 403, (request, answer.text)
+            assert answer.json()["type"] == WRONG_ROLE
+        # and neither session was harmed by the walk
+        assert (await client.get("/api/v1/me")).status_code == 200
+        assert (await operator.get("/api/v1/operator/me")).status_code == 200
