@@ -127,9 +127,7 @@ async def test_a_dead_letter_is_listed_with_its_reason_and_re_driven_once_with_i
     again = await operator.post("/api/v1/operator/dlq/redrive", json=where)
     assert again.status_code == 409
 
-    back = [
-        r for r in await queue.kafka.read_all(POSTS_RESULT) if (r.key or b"").decode() == key
-    ]
+    back = [r for r in await queue.kafka.read_all(POSTS_RESULT) if (r.key or b"").decode() == key]
     assert len(back) == 2  # the original and the re-driven copy, same key and value
     headers = {k: v.decode() for k, v in back[-1].headers}
     assert headers["x-redriven-from"] == (
@@ -138,9 +136,7 @@ async def test_a_dead_letter_is_listed_with_its_reason_and_re_driven_once_with_i
     assert not [k for k in headers if k.startswith("x-dlq-")]
     assert back[-1].value == back[0].value
     async with queue.runtime.reader() as session:
-        audit = (
-            await session.scalars(select(DlqRedrive).where(DlqRedrive.key == key))
-        ).all()
+        audit = (await session.scalars(select(DlqRedrive).where(DlqRedrive.key == key))).all()
     assert [a.source_topic for a in audit] == [POSTS_RESULT]
     # still unreadable, the copy is parked again: a new record, carrying where it came from
     letters = await eventually(lambda: _two(parked), timeout=30, every=0.5)
