@@ -15,11 +15,13 @@ never queues, retries or cancels a client's post (DESIGN.md "Roles").
   ``{CACHALOT_TRACE_UI_URL}/trace/{trace id}`` when that setting is set.
 * ``GET /api/v1/operator/dlq?topic=…``: the newest records of ``<topic>.dlq``;
   ``POST /api/v1/operator/dlq/redrive``: one of them back to its topic, with
-  its key and the ``x-redriven-*`` headers, once (``dlq_redrives`` is the audit).
+  its key and the ``x-redriven-*`` headers, once (``dlq_redrives`` is the audit,
+  written before the publish and removed again if the broker refuses it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -28,7 +30,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -87,6 +89,7 @@ class OperatorConsole:
         clock: Callable[[], datetime],
         stuck_after_s: float,
         trace_ui_url: str | None,
+        publish_timeout_s: float = 10.0,
     ) -> None:
         self._factory = factory
         self._reader = reader
@@ -95,6 +98,7 @@ class OperatorConsole:
         self._clock = clock
         self._stuck = timedelta(seconds=stuck_after_s)
         self._trace_ui = trace_ui_url
+        self._publish_timeout_s = publish_timeout_s
 
     async def summary(self) -> list[dict[str, Any]]:
         """Per client: ``{client_id, posts, targets: {status: count}}``."""
@@ -197,9 +201,11 @@ class OperatorConsole:
     async def redrive(self, body: RedriveIn, *, operator_id: UUID) -> dict[str, Any]:
         """Send one dead letter back to its topic, once, recording who and when.
 
-        The audit row and the publish share one transaction: if the broker does not
-        take the message, no row is kept (503) and it can be tried again. Raises
-        :class:`Problem` 404 (no such record) or 409 (already re-driven).
+        The audit row is committed first (its unique key makes a second re-drive a
+        409), then the message is published, within ``publish_timeout_s``; if the
+        broker does not take it the row is deleted again (503, try again). No
+        database transaction waits on the broker. Raises :class:`Problem` 404 (no
+        such record), 409 (already re-driven) or 503.
         """
         letter = await self._letters.one(body.topic, partition=body.partition, offset=body.offset)
         if letter is None:
@@ -208,28 +214,33 @@ class OperatorConsole:
                 f"{body.topic}.dlq has no record at partition {body.partition}, "
                 f"offset {body.offset}.",
             )
+        row = DlqRedrive(
+            dlq_topic=letter.dlq_topic,
+            dlq_partition=letter.partition,
+            dlq_offset=letter.offset,
+            source_topic=letter.source_topic or body.topic,
+            key=letter.key.decode("utf-8", "replace")[:200] if letter.key else None,
+            reason=letter.reason,
+            operator_id=operator_id,
+            redriven_at=self._clock(),
+        )
         try:
             async with self._factory() as db, db.begin():
-                db.add(
-                    DlqRedrive(
-                        dlq_topic=letter.dlq_topic,
-                        dlq_partition=letter.partition,
-                        dlq_offset=letter.offset,
-                        source_topic=letter.source_topic or body.topic,
-                        key=letter.key.decode("utf-8", "replace")[:200] if letter.key else None,
-                        reason=letter.reason,
-                        operator_id=operator_id,
-                        redriven_at=self._clock(),
-                    )
-                )
-                await db.flush()
-                target = await redrive(letter, self._publish, by=str(operator_id))
+                db.add(row)
         except IntegrityError:
             raise Problem(
                 409,
                 "This message was already re-driven; a new failure parks a new record.",
                 title="Already re-driven",
             ) from None
+        try:
+            target = await asyncio.wait_for(
+                redrive(letter, self._publish, by=str(operator_id)), self._publish_timeout_s
+            )
+        except Exception:
+            async with self._factory() as db, db.begin():
+                await db.execute(delete(DlqRedrive).where(DlqRedrive.id == row.id))
+            raise
         logger.warning(
             "operator %s re-drove %s/%s/%s to %s",
             operator_id,

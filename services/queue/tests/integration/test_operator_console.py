@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from cachalot_common.dead_letters import DeadLetterReader
 from cachalot_common.topics import POSTS_RESULT, dlq
-from cachalot_queue.operator import OperatorConsole, broker_publish
+from cachalot_queue.operator import OperatorConsole, RedriveIn, broker_publish
 from cachalot_queue.tables import DlqRedrive
 from cachalot_testing.roles import WRONG_ROLE, wrong_role_requests
 
@@ -175,3 +175,40 @@ async def test_every_api_route_of_the_queue_refuses_the_session_of_the_other_rol
         assert answer.status_code == 403, (request, answer.text)
         assert answer.json()["type"] == WRONG_ROLE
     assert len(refused) >= 15
+
+
+async def test_a_re_drive_the_broker_refuses_keeps_no_audit_row_and_can_be_tried_again(
+    queue: QueueServer,
+) -> None:
+    key = f"dead-{uuid.uuid4().hex[:8]}"
+    await queue.kafka.raw(POSTS_RESULT, b"not json", key)
+
+    async def refuse(*_: Any) -> None:
+        raise ConnectionError("broker away")
+
+    def console(publish: Any) -> OperatorConsole:
+        return OperatorConsole(
+            queue.runtime.factory,
+            reader=queue.runtime.reader,
+            dead_letters=DeadLetterReader(queue.runtime.settings.kafka_bootstrap),
+            publish=publish,
+            clock=now,
+            stuck_after_s=60,
+            trace_ui_url=None,
+        )
+
+    async def parked() -> list[dict[str, Any]]:
+        letters = await console(refuse).dead_letters(POSTS_RESULT, limit=200)
+        return [i for i in letters if i["key"] == key]
+
+    [letter] = await eventually(parked, timeout=30, every=0.5)
+    where = RedriveIn(topic=POSTS_RESULT, partition=letter["partition"], offset=letter["offset"])
+    operator_id = uuid.uuid4()
+    with pytest.raises(ConnectionError):
+        await console(refuse).redrive(where, operator_id=operator_id)
+    async with queue.runtime.reader() as session:
+        assert (await session.scalars(select(DlqRedrive).where(DlqRedrive.key == key))).all() == []
+    sent = await console(broker_publish(queue.runtime.broker)).redrive(
+        where, operator_id=operator_id
+    )
+    assert sent["topic"] == POSTS_RESULT
