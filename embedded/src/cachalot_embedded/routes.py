@@ -34,6 +34,10 @@ ROUTES: Final[tuple[tuple[str, str], ...]] = (
     ("/api/v1/auth", "auth"),
     ("/api/v1/me", "auth"),
     ("/api/v1/accounts", "auth"),
+    # the operator's: sign-in is under /api/v1/auth; the first match wins
+    ("/api/v1/operator/me", "auth"),
+    ("/api/v1/operator/clients", "auth"),
+    ("/api/v1/operator", "queue"),
     ("/api/v1/media", "queue"),
     ("/api/v1/posts", "queue"),
 )

@@ -157,6 +157,8 @@ def base_environment(
         "CACHALOT_TELEGRAM_BOT_USERNAME": "cachalot_sandbox_bot",
         "CACHALOT_TELEGRAPH_API_BASE": f"{sandbox_url}/telegraph",
         "CACHALOT_OPERATOR_CHAT_ID": "100200300",
+        # Who may sign in as an operator: the sandbox's Telegram user "Карина"
+        "CACHALOT_OPERATOR_TELEGRAM_IDS": "700000003",
         # Platform hosts: the sandbox stands in for each
         "CACHALOT_TIKTOK_AUTH_BASE": f"{sandbox_url}/tiktok",
         "CACHALOT_TIKTOK_API_BASE": f"{sandbox_url}/tiktok",

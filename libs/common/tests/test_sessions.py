@@ -15,8 +15,11 @@ from cachalot_common.events import SessionEnded
 from cachalot_common.problems import install_problem_handlers
 from cachalot_common.sessions import (
     COOKIE_NAME,
+    WRONG_ROLE,
     CurrentClient,
+    CurrentOperator,
     MemoryRevocations,
+    Session,
     SessionError,
     SessionRevoked,
     SessionVerifier,
@@ -116,3 +119,50 @@ def test_a_revoked_event_names_its_session_and_the_others_do_not() -> None:
         SessionEnded(type="revoked", client_id=client_id, expires_at=until)
     with pytest.raises(ValidationError):
         SessionEnded(type="client_erased", client_id=client_id, session_id="a", expires_at=until)
+
+
+def test_a_token_without_a_role_is_a_clients_and_an_unknown_role_is_refused() -> None:
+    import jwt
+
+    from cachalot_common.sessions import ALGORITHM, AUDIENCE
+
+    claims = {"sub": str(uuid.uuid4()), "sid": "s1", "aud": AUDIENCE, "exp": time.time() + 60}
+    old = jwt.encode(claims, SECRET, algorithm=ALGORITHM)
+    assert read_session(old, secret=SECRET).role == "client"
+    forged = jwt.encode({**claims, "role": "admin"}, SECRET, algorithm=ALGORITHM)
+    with pytest.raises(SessionError):
+        read_session(forged, secret=SECRET)
+    token, _ = issue_session(client_id=uuid.uuid4(), secret=SECRET, lifetime_s=60, role="operator")
+    assert read_session(token, secret=SECRET).role == "operator"
+
+
+async def test_a_client_session_never_passes_as_an_operator_nor_an_operator_as_a_client() -> None:
+    app = FastAPI()
+    install_problem_handlers(app)
+    install_session_verifier(app, SessionVerifier(secret=SECRET, revocations=MemoryRevocations()))
+
+    @app.get("/client")
+    async def as_client(client_id: CurrentClient) -> dict[str, str]:
+        return {"id": str(client_id)}
+
+    @app.get("/operator")
+    async def as_operator(operator: CurrentOperator) -> dict[str, str]:
+        assert isinstance(operator, Session)
+        return {"id": str(operator.client_id)}
+
+    client, _ = issue_session(client_id=uuid.uuid4(), secret=SECRET, lifetime_s=60)
+    operator, _ = issue_session(
+        client_id=uuid.uuid4(), secret=SECRET, lifetime_s=60, role="operator"
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        answers = {}
+        for who, token in (("client", client), ("operator", operator)):
+            for path in ("/client", "/operator"):
+                http.cookies.set(COOKIE_NAME, token)
+                answers[who, path] = await http.get(path)
+    assert answers["client", "/client"].status_code == 200
+    assert answers["operator", "/operator"].status_code == 200
+    for wrong in (answers["client", "/operator"], answers["operator", "/client"]):
+        assert wrong.status_code == 403
+        assert wrong.json()["type"] == WRONG_ROLE

@@ -68,3 +68,18 @@ def test_settings_env_rebuilds_the_same_settings_in_a_child(monkeypatch):
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     assert Both() == original
+
+
+def test_operator_ids_are_read_from_a_json_list_or_a_comma_list(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cachalot_common.settings import OperatorSettings
+
+    for raw in ("[111, 222]", "111,222", " 111 , 222 "):
+        monkeypatch.setenv("CACHALOT_OPERATOR_TELEGRAM_IDS", raw)
+        assert OperatorSettings().operator_telegram_ids == [111, 222]
+    monkeypatch.setenv("CACHALOT_OPERATOR_TELEGRAM_IDS", "")
+    assert OperatorSettings().operator_telegram_ids == []
+    monkeypatch.setenv("CACHALOT_OPERATOR_TELEGRAM_IDS", "alice")
+    with pytest.raises(ValueError, match="operator_telegram_ids"):
+        OperatorSettings()

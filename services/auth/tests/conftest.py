@@ -214,6 +214,31 @@ async def auth(fresh_sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[RunningA
         yield running
 
 
+OPERATOR_TELEGRAM_ID = "700000002"  # Bob, a sandbox Telegram user
+
+
+@pytest.fixture
+async def auth_ops(fresh_sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[RunningAuth]:
+    """Auth with one listed operator (:data:`OPERATOR_TELEGRAM_ID`) and an id nobody has."""
+    settings = auth_settings(
+        fresh_sandbox,
+        f"sqlite+aiosqlite:///{tmp_path}/auth.db",
+        operator_telegram_ids=[int(OPERATOR_TELEGRAM_ID), 123],
+    )
+    async with serve_auth(settings, fresh_sandbox) as running:
+        yield running
+
+
+@pytest.fixture
+def auth_on(fresh_sandbox: Sandbox) -> Any:
+    """``auth_on(database_url, **settings)``: an auth on that database, as a context manager."""
+
+    def start(database_url: str, **overrides: Any) -> Any:
+        return serve_auth(auth_settings(fresh_sandbox, database_url, **overrides), fresh_sandbox)
+
+    return start
+
+
 @pytest.fixture(scope="session")
 def queue_service(
     tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str, kafka_idempotence: bool

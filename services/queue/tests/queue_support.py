@@ -43,8 +43,10 @@ GRANTS = Granter(key=GRANT_KEY, lifetime_s=3600)
 FIXTURES = Path(__file__).parent / "fixtures"
 VIDEO = video_bytes()
 """A real 360×640, 30 fps, 3 s MP4 every platform takes (cachalot_testing.media)."""
+TRACE_UI = "http://traces.test:16686"
+"""The tracing UI the console links to (nothing answers there)."""
 WATCHED = (
-    *(publish_topic(p) for p in ("tiktok", "youtube", "instagram", "vk")),
+    *(publish_topic(p) for p in ("tiktok", "youtube", "instagram", "vk", "telegram")),
     POSTS_STATUS,
     NOTIFY,
 )
@@ -76,6 +78,7 @@ class Seen:
     value: dict[str, Any]
     key: str
     received: datetime
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class Recorder:
@@ -109,6 +112,7 @@ class Recorder:
                     value=json.loads(message.value or b"{}"),
                     key=(message.key or b"").decode(),
                     received=now(),
+                    headers={k: v.decode("utf-8", "replace") for k, v in message.headers or ()},
                 )
             )
 
@@ -197,6 +201,15 @@ class QueueServer:
             await client.aclose()
         self.server.should_exit = True
         await self.task
+
+    def operator(self, operator_id: uuid.UUID | None = None) -> httpx.AsyncClient:
+        """An HTTP client carrying an operator's session (role ``operator``)."""
+        token, _ = issue_session(
+            client_id=operator_id or uuid.uuid4(), secret=SECRET, lifetime_s=3600, role="operator"
+        )
+        http = httpx.AsyncClient(base_url=self.base_url, cookies={COOKIE_NAME: token}, timeout=30.0)
+        self.clients.append(http)
+        return http
 
     def client(self, client_id: uuid.UUID | None = None) -> ApiClient:
         client_id = client_id or uuid.uuid4()
@@ -334,6 +347,7 @@ async def start_queue(
         "max_attempts": 3,
         "environment": "test",
         "log_format": "text",
+        "trace_ui_url": TRACE_UI,
     }
     values.update(overrides)
     settings = QueueSettings(**values)

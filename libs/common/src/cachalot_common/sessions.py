@@ -12,6 +12,13 @@ Every other service learns of those ends from auth's ``sessions.v1`` feed
 and that list, and :data:`CurrentSession` / :data:`CurrentClient` are the
 FastAPI dependencies every client endpoint uses, so all services refuse an
 ended session the same way (401 problem+json) within seconds of the logout.
+
+A session has a **role** (the ``role`` claim, DESIGN.md "Roles"): ``client``
+(signed in with a platform account) or ``operator`` (signed in with Telegram,
+allowed by ``CACHALOT_OPERATOR_TELEGRAM_IDS``). :data:`CurrentClient` refuses
+an operator's session and :data:`CurrentOperator` a client's, with a 403
+problem (:data:`WRONG_ROLE`), so neither can ever pass as the other. A token
+without the claim (issued before roles existed) is a client's.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Annotated, Protocol
+from typing import Annotated, Final, Literal, Protocol, get_args
 from uuid import UUID
 
 import jwt
@@ -30,6 +37,10 @@ from cachalot_common.problems import Problem
 COOKIE_NAME = "cachalot_session"
 ALGORITHM = "HS256"
 AUDIENCE = "cachalot-dashboard"
+WRONG_ROLE: Final = "https://cachalot.dev/problems/wrong-role"
+
+Role = Literal["client", "operator"]
+ROLES: Final[tuple[Role, ...]] = get_args(Role)
 
 
 class SessionError(Exception):
@@ -42,22 +53,30 @@ class SessionRevoked(SessionError):
 
 @dataclass(frozen=True, slots=True)
 class Session:
-    """What a session cookie proves; times are Unix seconds (the JWT's ``exp``, ``iat``)."""
+    """What a session cookie proves; times are Unix seconds (the JWT's ``exp``, ``iat``).
+
+    ``client_id`` is the subject: the client's id, or for ``role="operator"``
+    the operator's id (derived from the Telegram user id, see cachalot_auth.operators).
+    """
 
     client_id: UUID
     session_id: str
     expires_at: int
     issued_at: int = 0
+    role: Role = "client"
 
 
-def issue_session(*, client_id: UUID, secret: str, lifetime_s: int) -> tuple[str, Session]:
-    """A new session token and what it holds."""
+def issue_session(
+    *, client_id: UUID, secret: str, lifetime_s: int, role: Role = "client"
+) -> tuple[str, Session]:
+    """A new session token (``role`` in its ``role`` claim) and what it holds."""
     now = int(time.time())
     session = Session(
         client_id=client_id,
         session_id=uuid.uuid4().hex,
         expires_at=now + lifetime_s,
         issued_at=now,
+        role=role,
     )
     token = jwt.encode(
         {
@@ -66,6 +85,7 @@ def issue_session(*, client_id: UUID, secret: str, lifetime_s: int) -> tuple[str
             "aud": AUDIENCE,
             "iat": now,
             "exp": session.expires_at,
+            "role": role,
         },
         secret,
         algorithm=ALGORITHM,
@@ -78,7 +98,8 @@ def read_session(token: str | None, *, secret: str) -> Session:
 
     It does not know about revocations: a cheap check (e.g. before reading a
     body). Client endpoints use :class:`SessionVerifier` through
-    :data:`CurrentSession`. A token without ``iat`` counts as issued at 0.
+    :data:`CurrentSession`. A token without ``iat`` counts as issued at 0,
+    one without ``role`` as a client's; an unknown role is a :class:`SessionError`.
     """
     if not token:
         raise SessionError("not signed in")
@@ -90,11 +111,15 @@ def read_session(token: str | None, *, secret: str) -> Session:
             audience=AUDIENCE,
             options={"require": ["exp", "sub", "sid"]},
         )
+        role = claims.get("role", "client")
+        if role not in ROLES:
+            raise SessionError("session of an unknown role")
         return Session(
             client_id=UUID(str(claims["sub"])),
             session_id=str(claims["sid"]),
             expires_at=int(claims["exp"]),
             issued_at=int(claims.get("iat", 0)),
+            role=role,
         )
     except (jwt.PyJWTError, ValueError, TypeError) as error:
         raise SessionError("session invalid or expired") from error
@@ -206,9 +231,30 @@ def current_session(request: Request) -> Session:
 CurrentSession = Annotated[Session, Depends(current_session)]
 
 
+def wrong_role(needed: Role) -> Problem:
+    """The 403 problem for a live session of the other role (type :data:`WRONG_ROLE`)."""
+    if needed == "client":
+        detail = "This is a client's endpoint; an operator's session may not use it."
+    else:
+        detail = "This is an operator's endpoint; sign in as an operator with Telegram."
+    return Problem(403, detail, title="Wrong role", type_=WRONG_ROLE, role_required=needed)
+
+
 def current_client(session: CurrentSession) -> UUID:
-    """The signed-in client's id (see :func:`current_session`)."""
+    """The signed-in client's id (see :func:`current_session`); 403 for an operator."""
+    if session.role != "client":
+        raise wrong_role("client")
     return session.client_id
 
 
 CurrentClient = Annotated[UUID, Depends(current_client)]
+
+
+def current_operator(session: CurrentSession) -> Session:
+    """The signed-in operator's live session; 401 without one, 403 for a client's."""
+    if session.role != "operator":
+        raise wrong_role("operator")
+    return session
+
+
+CurrentOperator = Annotated[Session, Depends(current_operator)]

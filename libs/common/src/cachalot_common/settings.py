@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Literal, Self, TypeVar
+from typing import Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import to_jsonable_python
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cachalot_common.grants import (
     DEV_GRANT_PUBLIC_KEYS,
@@ -133,6 +133,43 @@ class KafkaSettings(BaseSettings):
             "compose and Kubernetes create topics with their own job."
         ),
     )
+
+
+def id_list(value: Any) -> Any:
+    """A list setting given as JSON (``[1, 2]``) or as a comma list (``1,2``); blank: empty."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text:
+        return []
+    if text.startswith("["):
+        return json.loads(text)
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+class OperatorSettings(BaseSettings):
+    """``CACHALOT_OPERATOR_TELEGRAM_IDS``: who may sign in as an operator (DESIGN.md "Roles").
+
+    Mixed in beside :class:`ServiceSettings` by every service that signs operators in.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", case_sensitive=False, frozen=True
+    )
+
+    operator_telegram_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list,
+        description="Telegram user ids allowed to sign in as operators: a JSON list "
+        "([111, 222]) or a comma list (111,222). Empty: nobody.",
+    )
+
+    @field_validator("operator_telegram_ids", mode="before")
+    @classmethod
+    def _ids_parse(cls, value: Any) -> Any:
+        try:
+            return id_list(value)
+        except json.JSONDecodeError:
+            raise ValueError("must be a JSON list of ids or a comma list") from None
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
 
-from cachalot_auth.api import internal, public
+from cachalot_auth.api import internal, operator, public
 from cachalot_auth.api.deps import Services
 from cachalot_auth.attempts import AttemptLedger
 from cachalot_auth.browser_binding import AttemptSigner
@@ -21,6 +21,7 @@ from cachalot_auth.clients import ClientService
 from cachalot_auth.custody import TokenVault
 from cachalot_auth.leasing import TokenKeeper
 from cachalot_auth.models import OutboxMessage
+from cachalot_auth.operators import OperatorService
 from cachalot_auth.posts_archive import PostsArchive
 from cachalot_auth.providers import build_providers
 from cachalot_auth.providers.base import HttpCaller, Provider
@@ -108,22 +109,23 @@ def create_app(
         grant_keys=settings.grant_keys(),
         attempts=attempts,
     )
+    signin = SignInService(
+        factory=factory,
+        vault=vault,
+        providers=platforms,
+        signer=AttemptSigner(
+            settings.session_secret.get_secret_value(), max_age_s=settings.oauth_state_ttl_s
+        ),
+        session_secret=settings.session_secret.get_secret_value(),
+        session_lifetime_s=settings.session_lifetime_s,
+        callback_url=settings.callback_url,
+        telegram_bot_token=bot_token,
+        telegram_max_age_s=settings.telegram_auth_max_age_s,
+        on_commit=relay.nudge,
+    )
     services = Services(
         settings=settings,
-        signin=SignInService(
-            factory=factory,
-            vault=vault,
-            providers=platforms,
-            signer=AttemptSigner(
-                settings.session_secret.get_secret_value(), max_age_s=settings.oauth_state_ttl_s
-            ),
-            session_secret=settings.session_secret.get_secret_value(),
-            session_lifetime_s=settings.session_lifetime_s,
-            callback_url=settings.callback_url,
-            telegram_bot_token=bot_token,
-            telegram_max_age_s=settings.telegram_auth_max_age_s,
-            on_commit=relay.nudge,
-        ),
+        signin=signin,
         clients=ClientService(
             factory=factory, vault=vault, providers=platforms, bot=bot, on_commit=relay.nudge
         ),
@@ -132,6 +134,16 @@ def create_app(
         service_secrets=settings.service_secrets(),
         posts_archive=PostsArchive(http, settings.queue_url),
         spent_tokens=SpentTokens(factory),
+        operators=OperatorService(
+            factory=factory,
+            signin=signin,
+            allowed_ids=frozenset(str(i) for i in settings.operator_telegram_ids),
+            session_secret=settings.session_secret.get_secret_value(),
+            session_lifetime_s=settings.session_lifetime_s,
+            telegram_bot_token=bot_token,
+            telegram_max_age_s=settings.telegram_auth_max_age_s,
+            on_commit=relay.nudge,
+        ),
     )
 
     @contextlib.asynccontextmanager
@@ -180,7 +192,7 @@ def create_app(
         # Checked before a body byte is read; sign-in and logout need no session.
         signed_in=[
             SignedIn(
-                ("/api/v1/me", "/api/v1/accounts"),
+                ("/api/v1/me", "/api/v1/accounts", "/api/v1/operator"),
                 session_check(settings.session_secret.get_secret_value()),
             ),
             SignedIn(("/internal",), service_check(services.service_secrets), proof="service JWT"),
@@ -193,6 +205,7 @@ def create_app(
     app.state.attempts = attempts
     app.state.factory = factory
     app.state.vault = vault
+    app.include_router(operator.create_router(services))  # before /auth/{platform}/…
     app.include_router(public.create_router(services))
     app.include_router(internal.create_router())
     return app

@@ -128,6 +128,25 @@ class SessionRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class OperatorSessionRow(Base):
+    """An operator's session (role ``operator``): revocable like a client's ``sessions`` row.
+
+    No operator table: who may sign in is ``CACHALOT_OPERATOR_TELEGRAM_IDS``; a
+    row exists only for a listed person who signed in (``operator_id`` is derived
+    from the Telegram user id, :func:`cachalot_auth.operators.operator_id`).
+    """
+
+    __tablename__ = "operator_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    operator_id: Mapped[str] = mapped_column(String(36), index=True)
+    telegram_user_id: Mapped[str] = mapped_column(String(32))
+    display_name: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class LeaseAudit(Base):
     """Every token lease: which service, for which post, when (the client's audit trail)."""
 

@@ -11,12 +11,13 @@ from cachalot_common.crypto import KeyRing, KeyRingError
 from cachalot_common.settings import (
     GrantVerifierSettings,
     KafkaSettings,
+    OperatorSettings,
     ServiceSettings,
     require_real_secret,
 )
 
 
-class AuthSettings(ServiceSettings, GrantVerifierSettings, KafkaSettings):
+class AuthSettings(ServiceSettings, GrantVerifierSettings, KafkaSettings, OperatorSettings):
     """Everything the auth service reads from ``CACHALOT_*`` variables."""
 
     http_port: int = Field(default=8103, ge=0, le=65535)

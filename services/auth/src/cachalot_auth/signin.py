@@ -236,13 +236,7 @@ class SignInService:
         cookie: str | None,
         current: Session | None,
     ) -> SignedIn:
-        try:
-            attempt = self._signer.load(cookie, platform=platform)
-        except BindingError as error:
-            raise SignInFailed(error.code) from None
-        if not same_secret(params.get("state"), attempt.state):
-            raise SignInFailed("state_mismatch")
-        await self._consume(attempt)
+        attempt = await self.redeem(platform, params, cookie=cookie)
         if params.get("error"):
             reason = params["error"] if params["error"] == "access_denied" else "sign_in_failed"
             raise SignInFailed(reason, detail=truncate(params["error"], 64))
@@ -306,6 +300,27 @@ class SignInService:
         )
         assert url is not None  # only OAuth platforms get here
         raise ConsentAgain(url, binding)
+
+    async def begin_widget(self, purpose: str, *, next_path: str) -> tuple[str, str]:
+        """A new single-use Telegram Login Widget attempt for ``purpose`` (e.g. ``operator``):
+        its binding cookie value and state (see :meth:`redeem`)."""
+        _, binding, state = await self._begin(purpose, next_path=next_path, reconsent=False)
+        return binding, state
+
+    async def redeem(
+        self, platform: str, params: Mapping[str, str], *, cookie: str | None
+    ) -> Attempt:
+        """The attempt this browser's binding ``cookie`` holds, once ``params``' state matches
+        it; used up here (single use). Raises :class:`SignInFailed` (``state_missing``,
+        ``state_expired``, ``state_invalid``, ``state_mismatch``, ``state_replayed``)."""
+        try:
+            attempt = self._signer.load(cookie, platform=platform)
+        except BindingError as error:
+            raise SignInFailed(error.code) from None
+        if not same_secret(params.get("state"), attempt.state):
+            raise SignInFailed("state_mismatch")
+        await self._consume(attempt)
+        return attempt
 
     async def _consume(self, attempt: Attempt) -> None:
         async with self._factory() as db, db.begin():

@@ -46,6 +46,7 @@ from datetime import datetime, timedelta
 from typing import cast
 from uuid import UUID
 
+from opentelemetry import trace
 from pydantic import ValidationError
 from sqlalchemy import ColumnElement, Select, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -63,6 +64,7 @@ from cachalot_queue.tables import Account, Media, OutboxMessage, Post, PostMedia
 from cachalot_queue.transitions import account_views, apply_change
 
 logger = logging.getLogger(__name__)
+_tracer = trace.get_tracer(__name__)
 
 Clock = Callable[[], datetime]
 
@@ -179,14 +181,25 @@ def send_command(
     reconcile: bool,
     grants: Granter,
 ) -> None:
-    enqueue(
-        session,
-        publish_topic(cast(Platform, target.platform)),
-        str(target.account_id),
-        grants.sign_media(
-            publish_command(target, content, reconcile=reconcile, grant=grants.grant(target))
-        ),
+    """Queue ``target``'s command in the caller's transaction, inside a dispatch span.
+
+    The span (a child of the current one, if any) is what the command's trace
+    context carries, so the publish, the platform calls and the result join it;
+    its W3C trace id is kept on the target (``trace_id``) for the operator console.
+    """
+    command = grants.sign_media(
+        publish_command(target, content, reconcile=reconcile, grant=grants.grant(target))
     )
+    name = f"queue {'reconcile' if reconcile else 'dispatch'} {target.platform}"
+    with _tracer.start_as_current_span(name) as span:
+        span.set_attribute("cachalot.target_id", str(target.id))
+        span.set_attribute("cachalot.post_id", str(target.post_id))
+        enqueue(
+            session, publish_topic(cast(Platform, target.platform)), str(target.account_id), command
+        )
+        context = span.get_span_context()
+        if context.is_valid:
+            target.trace_id = trace.format_trace_id(context.trace_id)
 
 
 async def contents_for(session: AsyncSession, targets: Sequence[Target]) -> dict[UUID, PostContent]:

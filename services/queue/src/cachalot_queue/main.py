@@ -34,6 +34,7 @@ from cachalot_common.db import (
     run_migrations,
     run_migrations_async,
 )
+from cachalot_common.dead_letters import DeadLetterReader
 from cachalot_common.events import AccountChanged, PublishResult, SessionEnded, utcnow
 from cachalot_common.guards import SignedIn, session_check
 from cachalot_common.kafka import build_broker, consumer_options
@@ -55,6 +56,7 @@ from cachalot_queue.media_library import MediaLibrary
 from cachalot_queue.media_links import MediaLinks, links_router
 from cachalot_queue.media_quota import MediaQuota
 from cachalot_queue.metrics import run_depth_sampler
+from cachalot_queue.operator import OperatorConsole, broker_publish, build_operator_router
 from cachalot_queue.outbox import build_relay, session_factory
 from cachalot_queue.posts import PostService
 from cachalot_queue.results import EventHandlers
@@ -288,6 +290,21 @@ def create_app(
             ),
             runtime=runtime,
             clock=clock,
+        )
+    )
+    app.include_router(
+        build_operator_router(
+            OperatorConsole(
+                runtime.factory,
+                reader=runtime.reader,
+                dead_letters=DeadLetterReader(
+                    settings.kafka_bootstrap, timeout_s=settings.dlq_read_timeout_s
+                ),
+                publish=broker_publish(runtime.broker),
+                clock=clock,
+                stuck_after_s=settings.reconcile_after_s,
+                trace_ui_url=settings.trace_ui_url,
+            )
         )
     )
     return app

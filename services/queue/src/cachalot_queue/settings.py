@@ -91,6 +91,14 @@ class QueueSettings(ServiceSettings, KafkaSettings):
         description="Signs media links (HMAC-SHA256, at least 32 bytes). Unset: derived from "
         "CACHALOT_SESSION_SECRET. Links are made only when CACHALOT_PUBLIC_URL is set.",
     )
+    trace_ui_url: str | None = Field(
+        default=None,
+        description="The tracing UI (e.g. http://127.0.0.1:16686): the operator console links "
+        "a target to {CACHALOT_TRACE_UI_URL}/trace/{trace id}; unset: no links.",
+    )
+    dlq_read_timeout_s: float = Field(
+        default=5.0, gt=0, le=60, description="How long the operator's DLQ read may take."
+    )
     schedule_grace_s: float = Field(
         default=30.0, ge=0, description="scheduled_at this far in the past is taken as now."
     )

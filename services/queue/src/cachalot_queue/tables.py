@@ -7,6 +7,7 @@
 * ``post_media``: every file a post uses (its video, its images in order, an
   article's cover), so deletion guards, erasure, export and dispatch see them all;
 * ``outbox``: events written in the same transaction as the change they describe;
+* ``dlq_redrives``: the operator's re-drives of dead-lettered messages (the audit);
 * ``session_revocations``: auth's ``sessions.v1`` events (logout, erasure), kept
   until the sessions they end expire, so a restart still refuses them.
 """
@@ -193,6 +194,9 @@ class Target(Base):
     last_code: Mapped[str | None] = mapped_column(String(100))
     bytes_sent: Mapped[int | None] = mapped_column(BigInteger)
     bytes_total: Mapped[int | None] = mapped_column(BigInteger)
+    trace_id: Mapped[str | None] = mapped_column(
+        String(32), comment="W3C trace id of the latest dispatch"
+    )
 
     post: Mapped[Post] = relationship(back_populates="targets", lazy="raise")
 
@@ -215,6 +219,28 @@ class OutboxMessage(Base):
     trace: Mapped[dict[str, Any] | None] = mapped_column(comment="W3C trace context carrier")
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class DlqRedrive(Base):
+    """One message an operator sent back from ``<topic>.dlq`` to its topic (the audit).
+
+    The record (topic, partition, offset) is unique: a message is re-driven once.
+    """
+
+    __tablename__ = "dlq_redrives"
+    __table_args__ = (
+        UniqueConstraint("dlq_topic", "dlq_partition", "dlq_offset", name="uq_dlq_redrives_record"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    dlq_topic: Mapped[str] = mapped_column(String(200))
+    dlq_partition: Mapped[int] = mapped_column(Integer)
+    dlq_offset: Mapped[int] = mapped_column(BigInteger)
+    source_topic: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str | None] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    operator_id: Mapped[UUID]
+    redriven_at: Mapped[datetime]
 
 
 class SessionRevocation(Base):

@@ -8,12 +8,20 @@ from fastapi import Request
 
 from cachalot_auth.clients import ClientService
 from cachalot_auth.leasing import TokenKeeper
+from cachalot_auth.operators import OperatorService
 from cachalot_auth.posts_archive import PostsArchive
 from cachalot_auth.ratelimit import IpRateLimit
 from cachalot_auth.service_tokens import SpentTokens
 from cachalot_auth.settings import AuthSettings
 from cachalot_auth.signin import SignInService
-from cachalot_common.sessions import COOKIE_NAME, Session, SessionError, read_session
+from cachalot_common.problems import Problem
+from cachalot_common.sessions import (
+    COOKIE_NAME,
+    Session,
+    SessionError,
+    read_session,
+    wrong_role,
+)
 
 
 @dataclass(slots=True)
@@ -26,6 +34,7 @@ class Services:
     service_secrets: dict[str, str]
     posts_archive: PostsArchive
     spent_tokens: SpentTokens
+    operators: OperatorService
 
 
 def services(request: Request) -> Services:
@@ -33,18 +42,57 @@ def services(request: Request) -> Services:
     return found
 
 
-async def current_session(request: Request) -> Session | None:
-    """The live session the cookie proves, or None.
-
-    Signature and expiry are checked here, then our sessions table: a session
-    ended by logout or erasure is no session at all, on every endpoint
-    (including sign-in, which then starts afresh).
-    """
-    svc = services(request)
+def signed_session(request: Request) -> Session | None:
+    """The session the cookie proves by signature and expiry alone, or None."""
     try:
-        session = read_session(
-            request.cookies.get(COOKIE_NAME), secret=svc.settings.session_secret.get_secret_value()
+        return read_session(
+            request.cookies.get(COOKIE_NAME),
+            secret=services(request).settings.session_secret.get_secret_value(),
         )
     except SessionError:
         return None
-    return await svc.clients.live(session)
+
+
+async def current_session(request: Request) -> Session | None:
+    """The live *client* session the cookie proves, or None.
+
+    Signature and expiry are checked here, then our sessions table: a session
+    ended by logout or erasure is no session at all, on every endpoint
+    (including sign-in, which then starts afresh). An operator's session is
+    never a client's (None here; :func:`refuse_operator` makes it a 403).
+    """
+    session = signed_session(request)
+    if session is None or session.role != "client":
+        return None
+    return await services(request).clients.live(session)
+
+
+async def refuse_operator(request: Request) -> None:
+    """403 (wrong role) on a client endpoint when the cookie is a live operator's session."""
+    session = signed_session(request)
+    if (
+        session is not None
+        and session.role == "operator"
+        and await services(request).operators.live(session) is not None
+    ):
+        raise wrong_role("client")
+
+
+async def current_operator(request: Request) -> Session:
+    """The live operator session: 401 without a live session, 403 for a client's."""
+    session = signed_session(request)
+    if (
+        session is not None
+        and session.role == "client"
+        and await services(request).clients.live(session) is not None
+    ):
+        raise wrong_role("operator")
+    live = await services(request).operators.live(session)
+    if live is None:
+        raise Problem(
+            401,
+            "Sign in as an operator first (Telegram).",
+            title="Not signed in",
+            type_="https://cachalot.dev/problems/not-signed-in",
+        )
+    return live

@@ -11,7 +11,13 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from cachalot_auth.api.deps import Services, current_session, services
+from cachalot_auth.api.deps import (
+    Services,
+    current_session,
+    refuse_operator,
+    services,
+    signed_session,
+)
 from cachalot_auth.browser_binding import cookie_name, safe_next
 from cachalot_auth.clients import ChannelRefused, NotFound, NotSignedIn
 from cachalot_auth.posts_archive import PostsUnavailable
@@ -142,6 +148,8 @@ _TO_DASHBOARD: dict[int | str, dict[str, Any]] = {
 def create_router(svc: Services) -> APIRouter:
     router = APIRouter(prefix="/api/v1", route_class=StrictJsonRoute)
     limited = [Depends(svc.rate_limit)]
+    # a live operator session on a client endpoint is a 403 (wrong role), never a client
+    client_only = [Depends(refuse_operator)]
 
     @router.get(
         "/auth/{platform}/login",
@@ -212,20 +220,31 @@ def create_router(svc: Services) -> APIRouter:
         return response
 
     @router.post("/auth/logout", status_code=204, tags=["sign-in"])
-    async def logout(svc: ServicesDep, session: SessionDep) -> Response:
+    async def logout(request: Request, svc: ServicesDep, session: SessionDep) -> Response:
+        """End this browser's session, a client's or an operator's, on every service."""
+        signed = signed_session(request)
+        if signed is not None and signed.role == "operator":
+            await svc.operators.logout(signed)
         await svc.clients.logout(session)
         response = Response(status_code=204)
         response.delete_cookie(COOKIE_NAME, path="/")
         return response
 
-    @router.get("/me", tags=["client"], responses=problem_responses(401))
+    @router.get(
+        "/me", tags=["client"], dependencies=client_only, responses=problem_responses(401, 403)
+    )
     async def me(svc: ServicesDep, session: SessionDep) -> dict[str, Any]:
         try:
             return await svc.clients.me(session)
         except NotSignedIn:
             raise _not_signed_in() from None
 
-    @router.post("/me/consent", tags=["client"], responses=problem_responses(401, 422))
+    @router.post(
+        "/me/consent",
+        tags=["client"],
+        dependencies=client_only,
+        responses=problem_responses(401, 403, 422),
+    )
     async def consent(body: ConsentIn, svc: ServicesDep, session: SessionDep) -> dict[str, Any]:
         """Confirm 18+ and give an email; accounts cannot be used before this."""
         if not body.adult:
@@ -239,7 +258,12 @@ def create_router(svc: Services) -> APIRouter:
         except NotSignedIn:
             raise _not_signed_in() from None
 
-    @router.get("/me/export", tags=["client"], responses=problem_responses(401, 503))
+    @router.get(
+        "/me/export",
+        tags=["client"],
+        dependencies=client_only,
+        responses=problem_responses(401, 403, 503),
+    )
     async def export(request: Request, svc: ServicesDep, session: SessionDep) -> dict[str, Any]:
         """Everything CACHALOT holds of the client: this service's part and the queue's."""
         try:
@@ -257,7 +281,13 @@ def create_router(svc: Services) -> APIRouter:
             ) from None
         return archive
 
-    @router.delete("/me", status_code=204, tags=["client"], responses=problem_responses(401))
+    @router.delete(
+        "/me",
+        status_code=204,
+        tags=["client"],
+        dependencies=client_only,
+        responses=problem_responses(401, 403),
+    )
     async def erase(svc: ServicesDep, session: SessionDep) -> Response:
         try:
             await svc.clients.erase(session)
@@ -267,7 +297,12 @@ def create_router(svc: Services) -> APIRouter:
         response.delete_cookie(COOKIE_NAME, path="/")
         return response
 
-    @router.get("/accounts", tags=["accounts"], responses=problem_responses(401))
+    @router.get(
+        "/accounts",
+        tags=["accounts"],
+        dependencies=client_only,
+        responses=problem_responses(401, 403),
+    )
     async def accounts(svc: ServicesDep, session: SessionDep) -> list[dict[str, Any]]:
         try:
             return await svc.clients.accounts(session)
@@ -278,7 +313,8 @@ def create_router(svc: Services) -> APIRouter:
         "/accounts/{account_id}",
         status_code=204,
         tags=["accounts"],
-        responses=problem_responses(401, 404),
+        dependencies=client_only,
+        responses=problem_responses(401, 403, 404),
     )
     async def disconnect(account_id: str, svc: ServicesDep, session: SessionDep) -> Response:
         try:
@@ -290,7 +326,10 @@ def create_router(svc: Services) -> APIRouter:
         return Response(status_code=204)
 
     @router.post(
-        "/accounts/telegram/channel", tags=["accounts"], responses=problem_responses(401, 422)
+        "/accounts/telegram/channel",
+        tags=["accounts"],
+        dependencies=client_only,
+        responses=problem_responses(401, 403, 422),
     )
     async def link_channel(
         body: ChannelIn, svc: ServicesDep, session: SessionDep

@@ -1,0 +1,37 @@
+"""Browser: an operator signs in through the sandbox's Telegram login and sees a failed post."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from cachalot_testing.operators import failed_post
+from cachalot_testing.stack import EmbeddedStack
+
+pytestmark = pytest.mark.browser
+
+
+def test_an_operator_signs_in_with_telegram_and_sees_a_failed_post_with_its_reason(
+    stack: EmbeddedStack, browser: Any
+) -> None:
+    with httpx.Client(timeout=30) as client:
+        post_id = failed_post(client, stack.gateway, stack.sandbox, caption="seen by an operator")
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(f"{stack.gateway}/operator.html")
+        page.click("#signin-telegram")
+        page.wait_for_selector("button[name=user]", timeout=15_000)
+        assert page.url.startswith(stack.sandbox)
+        page.click("button[name=user][value='700000003']")  # Карина, the dev operator
+        row = page.wait_for_selector(f"#trouble-body tr[data-post='{post_id}']", timeout=15_000)
+        assert row is not None
+        reason = row.query_selector(".reason")
+        assert reason is not None
+        assert reason.text_content()
+        assert page.is_visible("#clients-body tr")
+        assert page.text_content("#who") == "Карина"
+    finally:
+        context.close()

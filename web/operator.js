@@ -1,0 +1,164 @@
+// The operator's page: Telegram sign-in, the clients, posts in trouble, dead letters.
+// Plain JS, no build. Every text from the API goes in with textContent (never HTML).
+(function () {
+  "use strict";
+  const $ = (id) => document.getElementById(id);
+  const TOPICS = [
+    "posts.result.v1", "accounts.v1", "posts.status.v1", "notify.v1", "sessions.v1",
+    "contact.submitted.v1", "posts.publish.tiktok.v1", "posts.publish.youtube.v1",
+    "posts.publish.instagram.v1", "posts.publish.vk.v1", "posts.publish.telegram.v1",
+  ];
+  const SIGN_IN_ERRORS = {
+    sign_in_failed: "Telegram's sign-in data could not be verified; please try again.",
+    state_expired: "The sign-in took too long; please try again.",
+  };
+
+  function flash(kind, text) {
+    const el = $("flash");
+    el.className = "notice " + kind;
+    el.textContent = text;
+  }
+
+  async function api(path, options = {}) {
+    const response = await fetch(path, { credentials: "same-origin", ...options });
+    let body = null;
+    const type = response.headers.get("content-type") || "";
+    if (type.includes("json")) body = await response.json().catch(() => null);
+    return { status: response.status, ok: response.ok, body };
+  }
+
+  function cell(row, text) {
+    const td = document.createElement("td");
+    td.textContent = text == null ? "" : String(text);
+    row.appendChild(td);
+    return td;
+  }
+
+  function show(signedIn) {
+    $("signin").classList.toggle("hidden", signedIn);
+    for (const id of ["clients", "trouble", "dlq"]) $(id).classList.toggle("hidden", !signedIn);
+    $("logout").classList.toggle("hidden", !signedIn);
+  }
+
+  async function loadClients() {
+    const [clients, summary] = await Promise.all([
+      api("/api/v1/operator/clients"),
+      api("/api/v1/operator/posts/summary"),
+    ]);
+    const counts = {};
+    for (const item of (summary.ok && summary.body.items) || []) counts[item.client_id] = item;
+    const body = $("clients-body");
+    body.textContent = "";
+    for (const client of (clients.ok && clients.body.items) || []) {
+      const row = document.createElement("tr");
+      row.dataset.client = client.client_id;
+      cell(row, client.name || client.client_id);
+      cell(row, client.email || "—");
+      cell(row, client.accounts.map((a) => `${a.platform} (${a.status})`).join(", ") || "—");
+      const mine = counts[client.client_id] || { posts: 0, targets: {} };
+      cell(row, mine.posts);
+      cell(row, Object.entries(mine.targets).map(([s, n]) => `${s}: ${n}`).join(", ") || "—");
+      body.appendChild(row);
+    }
+  }
+
+  async function loadTrouble() {
+    const status = document.querySelector("input[name=trouble]:checked").value;
+    const answer = await api(`/api/v1/operator/posts?status=${encodeURIComponent(status)}`);
+    const body = $("trouble-body");
+    body.textContent = "";
+    for (const item of (answer.ok && answer.body.items) || []) {
+      const row = document.createElement("tr");
+      row.dataset.post = item.post_id;
+      row.className = "trouble " + item.status;
+      cell(row, item.post_id.slice(0, 8));
+      cell(row, item.client_id.slice(0, 8));
+      cell(row, item.platform);
+      cell(row, item.status);
+      cell(row, item.reason || item.code || "—").className = "reason";
+      const trace = cell(row, "");
+      if (item.trace_url) {
+        const link = document.createElement("a");
+        link.href = item.trace_url;
+        link.target = "_blank";
+        link.rel = "noopener";
+        link.className = "trace";
+        link.textContent = "trace";
+        trace.appendChild(link);
+      } else {
+        trace.textContent = item.trace_id ? item.trace_id.slice(0, 12) : "—";
+      }
+      body.appendChild(row);
+    }
+  }
+
+  async function loadDlq() {
+    const topic = $("dlq-topic").value;
+    const answer = await api(`/api/v1/operator/dlq?topic=${encodeURIComponent(topic)}`);
+    const body = $("dlq-body");
+    body.textContent = "";
+    if (!answer.ok) {
+      flash("bad", (answer.body && answer.body.detail) || "The dead letters could not be read.");
+      return;
+    }
+    for (const item of answer.body.items) {
+      const row = document.createElement("tr");
+      cell(row, `${item.partition}/${item.offset}`);
+      cell(row, item.key);
+      cell(row, item.reason);
+      cell(row, item.value.slice(0, 200));
+      const action = cell(row, "");
+      if (item.redriven_by) {
+        action.textContent = "re-driven";
+      } else {
+        const button = document.createElement("button");
+        button.className = "secondary redrive";
+        button.textContent = "Re-drive";
+        button.addEventListener("click", () => redrive(topic, item));
+        action.appendChild(button);
+      }
+      body.appendChild(row);
+    }
+  }
+
+  async function redrive(topic, item) {
+    const answer = await api("/api/v1/operator/dlq/redrive", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ topic, partition: item.partition, offset: item.offset }),
+    });
+    if (answer.ok) flash("ok", `Sent back to ${answer.body.topic}.`);
+    else flash("bad", (answer.body && answer.body.detail) || "The re-drive failed.");
+    await loadDlq();
+  }
+
+  async function start() {
+    const params = new URLSearchParams(location.search);
+    const error = params.get("auth_error");
+    if (error) flash("bad", SIGN_IN_ERRORS[error] || "Sign-in failed; please try again.");
+    const me = await api("/api/v1/operator/me");
+    if (!me.ok) {
+      show(false);
+      if (me.status === 403) flash("bad", "This browser is signed in as a client, not an operator.");
+      return;
+    }
+    show(true);
+    $("who").textContent = me.body.display_name || me.body.telegram_user_id;
+    for (const topic of TOPICS) {
+      const option = document.createElement("option");
+      option.value = option.textContent = topic;
+      $("dlq-topic").appendChild(option);
+    }
+    $("dlq-topic").addEventListener("change", loadDlq);
+    for (const radio of document.querySelectorAll("input[name=trouble]")) {
+      radio.addEventListener("change", loadTrouble);
+    }
+    $("logout").addEventListener("click", async () => {
+      await api("/api/v1/auth/logout", { method: "POST" });
+      location.href = "/operator.html";
+    });
+    await Promise.all([loadClients(), loadTrouble(), loadDlq()]);
+  }
+
+  start();
+})();
