@@ -159,15 +159,16 @@ def test_instagram_reels_last_3_s_to_15_min_within_0_01_to_10_aspect() -> None:
 
 
 def test_telegram_takes_videos_up_to_50_mb_and_photos_up_to_10_mb() -> None:
-    limits = platforms.get("telegram").limits
-    big = video_ref(10.0, **FITS_ALL).model_copy(update={"size": 50 * 1000**2 + 1})
-    assert [e.field for e in limits.check("Telegram", big)] == ["media.size"]
+    telegram = platforms.get("telegram")
+    options = telegram.fields().to_options()  # type: ignore[misc]
+    big = video_ref(10.0, **FITS_ALL).model_copy(update={"size": 50 * 1024**2 + 1})
+    assert [e.field for e in telegram.check(options, platforms.Content("video", big))] == ["media"]
     photo = big.model_copy(
         update={"content_type": "image/png", "size": 10 * 1000**2 + 1, "frame_rate": None}
     )
-    assert [e.field for e in limits.check("Telegram", photo)] == ["media.size"]
+    assert [e.field for e in telegram.limits.check("Telegram", photo)] == ["media.size"]
     webm = video_ref(10.0, **FITS_ALL).model_copy(update={"content_type": "video/webm"})
-    assert [e.field for e in limits.check("Telegram", webm)] == ["media.content_type"]
+    assert [e.field for e in telegram.limits.check("Telegram", webm)] == ["media.content_type"]
 
 
 def test_youtube_has_no_length_limit_of_ours() -> None:

@@ -45,7 +45,7 @@ def test_tiktok_takes_photo_posts_of_one_to_35_jpeg_images() -> None:
 def test_36_images_are_refused_naming_the_images_field() -> None:
     (error,) = TIKTOK.check(TikTokFields().to_options(), photos(36))
     assert error.field == "images"
-    assert error.message == "TikTok takes 1–35 images in a photo post; this one has 36"
+    assert error.message == "TikTok takes at most 35 images in a post; this one has 36"
 
 
 def test_a_png_image_is_refused_naming_the_image_and_its_content_type() -> None:

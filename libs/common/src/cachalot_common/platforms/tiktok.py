@@ -157,18 +157,13 @@ def caption_fits_kind(options: BaseModel, content: Content) -> list[FieldError]:
 
 
 def photo_count_and_cover(options: BaseModel, content: Content) -> list[FieldError]:
-    """A photo post has 1–35 images (``images``) and its cover is one of them
-    (``photo_cover_index``, counted from 0)."""
+    """A photo post's cover is one of its images (``photo_cover_index``, counted from 0);
+    the count itself (1–35) is the registry's ``max_images``."""
     if content.kind != "photo":
         return []
     count = len(content.images)
     if not 1 <= count <= TIKTOK_MAX_IMAGES:
-        return [
-            FieldError(
-                "images",
-                f"TikTok takes 1–{TIKTOK_MAX_IMAGES} images in a photo post; this one has {count}",
-            )
-        ]
+        return []  # said by PlatformSpec.check (too many) or the queue (none)
     cover = getattr(options, "photo_cover_index", 0)
     if cover >= count:
         return [
@@ -185,6 +180,7 @@ SPEC: Final = PlatformSpec(
     label="TikTok",
     kinds=frozenset({"video", "photo"}),
     fetches_media=frozenset({"photo"}),  # photo mode pulls from URLs; videos are uploaded
+    max_images=TIKTOK_MAX_IMAGES,
     fields=TikTokFields,
     limits=Limits(
         video=TIKTOK_VIDEO,
