@@ -355,6 +355,51 @@ def build_router(
         runtime.scheduler_wake.set()
         return post
 
+    @router.post(
+        "/posts/{post_id}/targets/{target_id}/cancel",
+        response_model=PostPublic,
+        tags=["posts"],
+        responses=problem_responses(
+            404,
+            409,
+            descriptions={
+                404: "No such post, or no such target of it.",
+                409: "The target is already being published.",
+            },
+        ),
+    )
+    async def cancel_target(post_id: UUID, target_id: UUID, client_id: ClientId) -> PostPublic:
+        """Cancel one target of the post, by the rules of ``POST /posts/{id}/cancel``;
+        the post's other targets are left as they are."""
+        post = await posts.cancel(
+            client_id=client_id, post_id=post_id, target_id=target_id, now=clock()
+        )
+        runtime.relay_wake.set()
+        return post
+
+    @router.post(
+        "/posts/{post_id}/targets/{target_id}/retry",
+        response_model=PostPublic,
+        tags=["posts"],
+        responses=problem_responses(
+            404,
+            409,
+            descriptions={
+                404: "No such post, or no such target of it.",
+                409: "The target has not failed, its account was lost, or the media was deleted.",
+            },
+        ),
+    )
+    async def retry_target(post_id: UUID, target_id: UUID, client_id: ClientId) -> PostPublic:
+        """Queue one failed target again, by the rules of ``POST /posts/{id}/retry``;
+        the post's other targets are left as they are."""
+        post = await posts.retry(
+            client_id=client_id, post_id=post_id, target_id=target_id, now=clock()
+        )
+        runtime.relay_wake.set()
+        runtime.scheduler_wake.set()
+        return post
+
     return router
 
 

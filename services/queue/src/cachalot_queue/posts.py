@@ -384,12 +384,20 @@ class PostService:
             media=[MediaExport.model_validate(m, from_attributes=True) for m in media],
         )
 
-    async def cancel(self, *, client_id: UUID, post_id: UUID, now: datetime) -> PostPublic:
-        """Cancel every target not yet handed to a publisher."""
+    async def cancel(
+        self, *, client_id: UUID, post_id: UUID, now: datetime, target_id: UUID | None = None
+    ) -> PostPublic:
+        """Cancel every target not yet handed to a publisher, or only ``target_id``'s.
+
+        Raises ``Problem`` 404 (no such post of this client, or no such target of
+        it) and 409 when what is asked is already being published; cancelling
+        what is already finished changes nothing (the post is returned).
+        """
         async with self._factory() as session, session.begin():
             post = await self._locked(session, client_id, post_id)
-            pending = [t for t in post.targets if t.status in CANCELLABLE]
-            if not pending and any(t.status in IN_FLIGHT for t in post.targets):
+            chosen = _chosen(post, target_id)
+            pending = [t for t in chosen if t.status in CANCELLABLE]
+            if not pending and any(t.status in IN_FLIGHT for t in chosen):
                 raise Problem(
                     409,
                     "Too late to cancel: the post is already being published.",
@@ -403,8 +411,11 @@ class PostService:
             gone = await deleted_media(session, [post])
             return to_public(post, media_deleted=post.id in gone)
 
-    async def retry(self, *, client_id: UUID, post_id: UUID, now: datetime) -> PostPublic:
-        """Queue failed targets again, with a fresh attempt budget.
+    async def retry(
+        self, *, client_id: UUID, post_id: UUID, now: datetime, target_id: UUID | None = None
+    ) -> PostPublic:
+        """Queue failed targets again (or only ``target_id``, by the same rules), with a
+        fresh attempt budget.
 
         Only targets whose account the client still holds are retried (issue 8
         item 2): a target whose account was disconnected, erased or connected
@@ -412,16 +423,17 @@ class PostService:
         this client), 409 with one ``errors`` entry per target that cannot be
         retried, naming why, when nothing can be, and 409 when the post's video
         was deleted (``DELETE /api/v1/media/{id}`` allows that once the post is
-        finished with it).
+        finished with it). With ``target_id``, a 404 when the post has no such target.
         """
         async with self._factory() as session, session.begin():
             post = await self._locked(session, client_id, post_id)
-            failed = [t for t in post.targets if t.status == "failed"]
+            chosen = _chosen(post, target_id)
+            failed = [t for t in chosen if t.status == "failed"]
             accounts = await account_views(session, {t.account_id for t in failed})
             lost = {t.id: account_loss(t.client_id, accounts.get(t.account_id)) for t in failed}
             retryable = [t for t in failed if lost[t.id] is None]
             if not retryable:
-                raise _cannot_retry(post, lost)
+                raise _cannot_retry(chosen, lost)
             # held (FOR SHARE) until commit, so a delete of a file waits for this retry
             kept = await _files_kept(session, client_id, [f.media_id for f in post.files])
             gone = [f.media_id for f in post.files if f.media_id not in kept]
@@ -554,10 +566,20 @@ def _with_targets(query: Any) -> Any:
     return query.options(selectinload(Post.targets), selectinload(Post.files))
 
 
-def _cannot_retry(post: Post, lost: dict[UUID, Change | None]) -> Problem:
+def _chosen(post: Post, target_id: UUID | None) -> list[Target]:
+    """Every target of ``post``, or the one ``target_id`` names (404 if it has none)."""
+    if target_id is None:
+        return list(post.targets)
+    chosen = [t for t in post.targets if t.id == target_id]
+    if not chosen:
+        raise Problem(404, "No such target of this post.")
+    return chosen
+
+
+def _cannot_retry(targets: Sequence[Target], lost: dict[UUID, Change | None]) -> Problem:
     """409 naming, per target, why it cannot be retried (lost account or not failed)."""
     errors = []
-    for target in post.targets:
+    for target in targets:
         where = f"targets[{target.position}]"
         loss = lost.get(target.id)
         if loss is not None:
@@ -566,7 +588,11 @@ def _cannot_retry(post: Post, lost: dict[UUID, Change | None]) -> Problem:
             errors.append(_error(where, target.last_error or "", target.last_code or ""))
     if not errors:
         return Problem(
-            409, "Nothing to retry: no target of this post has failed.", title="Not failed"
+            409,
+            "Nothing to retry: no target of this post has failed."
+            if len(targets) != 1
+            else "Nothing to retry: this target has not failed.",
+            title="Not failed",
         )
     reasons = " ".join(f"{e['field']}: {e['message']}" for e in errors)
     return Problem(
