@@ -117,6 +117,7 @@
       ["consent", "accounts", "compose", "posts", "media", "data"].forEach((id) => show(id, false));
       $("who").textContent = "";
       show("logout", false);
+      forgetPosts();
       return;
     }
     const client = me.body || {};
@@ -178,36 +179,132 @@
     }
   }
 
+  // Each account's row is kept by its id and only what changed is written, so the
+  // table can be refreshed every few seconds (an account revoked or needing a
+  // reconnect elsewhere shows here) without losing focus or a half-typed channel.
+  function cellsOf(row, count) {
+    while (row.cells.length < count) row.insertCell();
+    return row.cells;
+  }
+
+  // Puts `node` right after `previous` (first when null) in `parent`, moving it only when
+  // it is elsewhere: a moved element loses keyboard focus.
+  function placeAfter(parent, node, previous) {
+    const expected = previous ? previous.nextSibling : parent.firstChild;
+    if (node !== expected) parent.insertBefore(node, expected);
+  }
+
+  function setText(el, text) {
+    if (el.textContent !== text) el.textContent = text;
+  }
+
+  // A Telegram account posts to a channel the client links (auth's
+  // POST /api/v1/accounts/telegram/channel); until one is linked it cannot be posted to.
+  function needsChannel(account) {
+    return account.platform === "telegram" && !account.channel_id && account.status !== "revoked";
+  }
+
+  function accountActions(cell, account) {
+    const shape = `${account.status}|${needsChannel(account)}`;
+    if (cell.dataset.shape === shape) return;
+    cell.dataset.shape = shape;
+    cell.textContent = "";
+    if (account.status !== "ok") {
+      const again = document.createElement("a");
+      again.className = "button secondary";
+      again.href = `/api/v1/auth/${account.platform}/login?next=/`;
+      again.textContent = "Reconnect";
+      cell.appendChild(again);
+    }
+    if (needsChannel(account)) {
+      const form = document.createElement("form");
+      form.className = "link-channel";
+      const id = `channel-${account.id}`;
+      const label = document.createElement("label");
+      label.htmlFor = id;
+      label.textContent = "Channel (@name or -100… id)";
+      const input = document.createElement("input");
+      input.type = "text";
+      input.id = id;
+      input.name = "channel_id";
+      input.placeholder = "@mychannel";
+      const button = document.createElement("button");
+      button.type = "submit";
+      button.textContent = "Link a channel";
+      const error = document.createElement("div");
+      error.className = "field-error";
+      error.dataset.error = "channel_id";
+      const hint = document.createElement("div");
+      hint.className = "muted hint";
+      hint.textContent = "Add our bot to the channel as an administrator allowed to post, then link it here.";
+      form.append(label, input, hint, button, error);
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        error.textContent = "";
+        const res = await api("/api/v1/accounts/telegram/channel", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ channel_id: input.value.trim() }),
+        });
+        if (res.ok) {
+          flash("ok", "Channel linked.");
+          await loadAccounts();
+        } else {
+          const first = res.body && Array.isArray(res.body.errors) && res.body.errors[0];
+          error.textContent = plainWords(
+            first && first.type === "string_pattern_mismatch"
+              ? "Write the channel as @name or as its numeric id starting with -100."
+              : (first && first.message) || problemText(res.body, "Could not link the channel."));
+        }
+      });
+      cell.appendChild(form);
+    }
+    const remove = document.createElement("button");
+    remove.className = "secondary";
+    remove.textContent = "Disconnect";
+    remove.onclick = async () => {
+      const res2 = await api(`/api/v1/accounts/${account.id}`, { method: "DELETE" });
+      flash(res2.ok ? "ok" : "bad", res2.ok ? "Disconnected." : problemText(res2.body, "Could not disconnect."));
+      await loadMe();
+    };
+    cell.appendChild(remove);
+  }
+
+  function accountStatusText(account) {
+    if (needsChannel(account)) return "no channel linked";
+    return account.status;
+  }
+
   async function loadAccounts() {
     const res = await api("/api/v1/accounts");
-    accounts = res.ok ? (Array.isArray(res.body) ? res.body : (res.body && res.body.items) || []) : [];
+    if (res.status === 401) { accounts = []; return; }
+    if (!res.ok) return; // keep what is shown; the next refresh tries again
+    accounts = Array.isArray(res.body) ? res.body : (res.body && res.body.items) || [];
     const body = $("accounts-body");
-    body.textContent = "";
+    const keep = new Set(accounts.map((a) => a.id));
+    for (const row of [...body.rows]) if (!keep.has(row.dataset.account)) row.remove();
+    let previous = null;
     for (const account of accounts) {
-      const row = body.insertRow();
-      row.insertCell().textContent = account.platform;
-      row.insertCell().textContent = account.display_name || "—";
-      const status = row.insertCell();
-      status.textContent = account.status;
-      status.className = "status " + account.status;
-      row.insertCell().textContent = (account.scopes || []).join(", ");
-      const actions = row.insertCell();
-      if (account.status !== "ok") {
-        const again = document.createElement("a");
-        again.className = "button secondary";
-        again.href = `/api/v1/auth/${account.platform}/login?next=/`;
-        again.textContent = "Reconnect";
-        actions.appendChild(again);
+      let row = body.querySelector(`tr[data-account="${CSS.escape(account.id)}"]`);
+      if (!row) {
+        row = document.createElement("tr");
+        row.dataset.account = account.id;
+        row.dataset.platform = account.platform;
       }
-      const remove = document.createElement("button");
-      remove.className = "secondary";
-      remove.textContent = "Disconnect";
-      remove.onclick = async () => {
-        const res2 = await api(`/api/v1/accounts/${account.id}`, { method: "DELETE" });
-        flash(res2.ok ? "ok" : "bad", res2.ok ? "Disconnected." : problemText(res2.body, "Could not disconnect."));
-        await loadMe();
-      };
-      actions.appendChild(remove);
+      placeAfter(body, row, previous);
+      previous = row;
+      const [platform, name, status, scopes, actions] = cellsOf(row, 5);
+      platform.dataset.label = "Platform";
+      name.dataset.label = "Name";
+      status.dataset.label = "Status";
+      scopes.dataset.label = "Scopes";
+      setText(platform, account.platform);
+      setText(name, account.display_name || "—");
+      setText(status, accountStatusText(account));
+      const statusClass = "status " + (needsChannel(account) ? "needs-channel" : account.status);
+      if (status.className !== statusClass) status.className = statusClass;
+      setText(scopes, (account.scopes || []).join(", "));
+      accountActions(actions, account);
     }
     await renderTargets();
   }
@@ -326,13 +423,26 @@
   async function renderTargets() {
     const specs = await loadCatalogue();
     const targets = $("targets");
-    const before = new Set([...targets.querySelectorAll('input[name="target"]')]
-      .filter((b) => !b.checked).map((b) => b.value));
-    targets.textContent = "";
+    // rows are kept by account: a refresh of the accounts never clears a tick or a field
+    const keep = new Set(accounts.map((a) => a.id));
+    for (const row of [...targets.querySelectorAll(".target")]) {
+      if (!keep.has(row.dataset.account)) row.remove();
+    }
+    let previous = null;
     for (const account of accounts) {
       const spec = specs[account.platform];
       const name = (spec && spec.label) || platformName(account.platform) || account.platform;
+      const existing = targets.querySelector(`.target[data-account="${CSS.escape(account.id)}"]`);
+      if (existing) {
+        existing.dataset.status = account.status;
+        existing.dataset.channel = needsChannel(account) ? "missing" : "";
+        placeAfter(targets, existing, previous); // the accounts' order, moved only if out of it
+        previous = existing;
+        continue;
+      }
       const row = document.createElement("div");
+      row.dataset.status = account.status;
+      row.dataset.channel = needsChannel(account) ? "missing" : "";
       row.className = "target";
       row.dataset.account = account.id;
       row.dataset.platform = account.platform;
@@ -342,7 +452,7 @@
       box.value = account.id;
       box.dataset.platform = account.platform;
       box.name = "target";
-      box.defaultChecked = box.checked = account.status === "ok" && !before.has(account.id);
+      box.checked = account.status === "ok" && !needsChannel(account);
       label.appendChild(box);
       label.append(` ${name}: ${account.display_name || account.id}`);
       row.appendChild(label);
@@ -366,7 +476,8 @@
         row.appendChild(fieldset);
       }
       box.addEventListener("change", applyKind);
-      targets.appendChild(row);
+      placeAfter(targets, row, previous);
+      previous = row;
     }
     applyKind();
   }
@@ -380,7 +491,9 @@
     for (const row of document.querySelectorAll("#targets .target")) {
       const spec = (catalogue || {})[row.dataset.platform];
       const name = (spec && spec.label) || platformName(row.dataset.platform) || row.dataset.platform;
-      const why = refusal(spec, name, kind);
+      const why = row.dataset.channel === "missing"
+        ? "Link a channel to this Telegram account first (under Connected accounts)."
+        : refusal(spec, name, kind);
       const box = row.querySelector('input[name="target"]');
       box.disabled = Boolean(why);
       row.classList.toggle("disabled", Boolean(why));
@@ -435,54 +548,156 @@
     }
   }
 
+  // The client's posts, a page at a time ("Load more" follows the API's keyset
+  // `next_cursor`). Every refresh re-reads the first page and each unfinished post of
+  // the pages below it, and writes into the rows kept by target id only what changed:
+  // focus stays where it was and a click never lands on a replaced button.
+  const POSTS_PAGE = 20;
+  const FINISHED = new Set(["published", "failed", "cancelled"]);
+  const posts = new Map(); // post id → post (the API's PostPublic)
+  let postOrder = []; // post ids in the list's order
+  let postsCursor = null; // the next page's cursor; null once every page is shown
+  let morePages = 0; // pages loaded with "Load more"
+
+  function mergePosts(items, { top }) {
+    const ids = items.map((p) => p.id);
+    for (const post of items) posts.set(post.id, post);
+    if (top) {
+      const seen = new Set(ids);
+      postOrder = [...ids, ...postOrder.filter((id) => !seen.has(id))];
+    } else {
+      const known = new Set(postOrder);
+      postOrder = [...postOrder, ...ids.filter((id) => !known.has(id))];
+    }
+  }
+
   async function loadPosts() {
-    const res = await api("/api/v1/posts");
-    const body = $("posts-body");
-    body.textContent = "";
+    const res = await api(`/api/v1/posts?limit=${POSTS_PAGE}`);
     if (!res.ok) return;
-    for (const post of res.body.items || []) {
+    const items = res.body.items || [];
+    if (!morePages) postsCursor = res.body.next_cursor || null; // one page shown: its cursor
+    mergePosts(items, { top: true });
+    const first = new Set(items.map((p) => p.id));
+    const stale = postOrder.filter((id) => !first.has(id) &&
+      posts.get(id).targets.some((t) => !FINISHED.has(t.status)));
+    for (const id of stale) {
+      const one = await api(`/api/v1/posts/${id}`);
+      if (one.ok) posts.set(id, one.body);
+      else if (one.status === 404) { posts.delete(id); postOrder = postOrder.filter((p) => p !== id); }
+    }
+    renderPosts();
+  }
+
+  async function loadMorePosts() {
+    if (!postsCursor) return;
+    const button = $("posts-more");
+    button.disabled = true;
+    try {
+      const res = await api(`/api/v1/posts?limit=${POSTS_PAGE}&cursor=${encodeURIComponent(postsCursor)}`);
+      if (!res.ok) { flash("bad", problemText(res.body, "Could not load more posts.")); return; }
+      mergePosts(res.body.items || [], { top: false });
+      morePages += 1;
+      postsCursor = res.body.next_cursor || null;
+      renderPosts();
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  function forgetPosts() {
+    posts.clear();
+    postOrder = [];
+    postsCursor = null;
+    morePages = 0;
+    $("posts-body").textContent = "";
+    show("posts-more", false);
+  }
+
+  async function targetAction(post, target, verb) {
+    const res = await api(`/api/v1/posts/${post.id}/targets/${target.id}/${verb}`, { method: "POST" });
+    if (res.ok && res.body) {
+      posts.set(post.id, res.body);
+      renderPosts();
+    } else {
+      flash("bad", plainWords(problemText(res.body, verb === "cancel" ? "Could not cancel." : "Could not retry.")));
+      await loadPosts();
+    }
+  }
+
+  function targetActions(cell, post, target) {
+    let shape = "";
+    if (target.status === "scheduled" || target.status === "paused") shape = "cancel";
+    else if (target.status === "failed" && post.media_deleted) shape = "deleted";
+    else if (target.status === "failed") shape = "retry";
+    if (cell.dataset.shape === shape) return;
+    cell.dataset.shape = shape;
+    cell.textContent = "";
+    cell.className = shape === "deleted" ? "muted" : "";
+    const where = platformName(target.platform) || target.platform;
+    if (shape === "cancel" || shape === "retry") {
+      const button = document.createElement("button");
+      button.className = "secondary";
+      button.textContent = shape === "cancel" ? "Cancel" : "Retry";
+      button.setAttribute("aria-label", `${button.textContent} the ${where} post`);
+      button.onclick = () => targetAction(posts.get(post.id) || post, target, shape);
+      cell.appendChild(button);
+    } else if (shape === "deleted") {
+      cell.textContent = post.kind && post.kind !== "video" ? "media deleted" : "video deleted";
+    }
+  }
+
+  function renderPosts() {
+    const body = $("posts-body");
+    const wanted = new Set();
+    let previous = null;
+    for (const id of postOrder) {
+      const post = posts.get(id);
+      if (!post) continue;
       for (const target of post.targets) {
-        const row = body.insertRow();
-        row.insertCell().textContent = new Date(post.created_at).toLocaleString();
-        row.insertCell().textContent =
-          target.platform + (post.kind && post.kind !== "video" ? ` (${post.kind === "photo" ? "photo post" : "article"})` : "");
-        const status = row.insertCell();
+        wanted.add(target.id);
+        let row = body.querySelector(`tr[data-target="${CSS.escape(target.id)}"]`);
+        if (!row) {
+          row = document.createElement("tr");
+          row.dataset.target = target.id;
+          row.dataset.post = post.id;
+          row.dataset.platform = target.platform;
+        }
+        placeAfter(body, row, previous);
+        previous = row;
+        const [created, where, status, result, actions] = cellsOf(row, 5);
+        created.dataset.label = "Created";
+        where.dataset.label = "Where";
+        status.dataset.label = "Status";
+        result.dataset.label = "Result";
+        setText(created, new Date(post.created_at).toLocaleString());
+        setText(where,
+          target.platform + (post.kind && post.kind !== "video" ? ` (${post.kind === "photo" ? "photo post" : "article"})` : ""));
         let text = target.status;
         if (target.status === "publishing" && target.bytes_total) {
           text += ` ${Math.round((100 * (target.bytes_sent || 0)) / target.bytes_total)}%`;
         }
-        status.textContent = text;
-        status.className = "status " + target.status;
-        const result = row.insertCell();
-        if (target.remote_url) {
-          const link = document.createElement("a");
-          link.href = target.remote_url;
-          link.textContent = "open";
-          link.target = "_blank";
-          result.appendChild(link);
-        } else {
-          result.textContent = target.last_error || "";
+        setText(status, text);
+        if (status.className !== "status " + target.status) status.className = "status " + target.status;
+        const link = target.remote_url || "";
+        if (result.dataset.link !== link || (!link && result.textContent !== (target.last_error || ""))) {
+          result.dataset.link = link;
+          result.textContent = "";
+          if (link) {
+            const a = document.createElement("a");
+            a.href = link;
+            a.textContent = "open";
+            a.target = "_blank";
+            a.rel = "noopener";
+            result.appendChild(a);
+          } else {
+            result.textContent = target.last_error || "";
+          }
         }
-        const actions = row.insertCell();
-        if (target.status === "scheduled" || target.status === "paused") {
-          const cancel = document.createElement("button");
-          cancel.className = "secondary";
-          cancel.textContent = "Cancel";
-          cancel.onclick = async () => { await api(`/api/v1/posts/${post.id}/cancel`, { method: "POST" }); loadPosts(); };
-          actions.appendChild(cancel);
-        }
-        if (target.status === "failed" && post.media_deleted) {
-          actions.textContent = post.kind && post.kind !== "video" ? "media deleted" : "video deleted";
-          actions.className = "muted";
-        } else if (target.status === "failed") {
-          const retry = document.createElement("button");
-          retry.className = "secondary";
-          retry.textContent = "Retry";
-          retry.onclick = async () => { await api(`/api/v1/posts/${post.id}/retry`, { method: "POST" }); loadPosts(); };
-          actions.appendChild(retry);
-        }
+        targetActions(actions, post, target);
       }
     }
+    for (const row of [...body.rows]) if (!wanted.has(row.dataset.target)) row.remove();
+    show("posts-more", Boolean(postsCursor));
   }
 
   $("consent-form").addEventListener("submit", async (event) => {
@@ -543,24 +758,185 @@
           name = shorter;
         }
         if (place && name !== field) {
-          place.textContent += (place.textContent ? " " : "") + `${field}: ${error.message}`;
+          place.textContent += (place.textContent ? " " : "") + `${field}: ${plainWords(error.message)}`;
           continue;
         }
       }
-      if (place) place.textContent += (place.textContent ? " " : "") + error.message;
-      else loose.push(`${field}: ${error.message}`);
+      if (place) place.textContent += (place.textContent ? " " : "") + plainWords(error.message);
+      else loose.push(`${field}: ${plainWords(error.message)}`);
     }
     if (loose.length) $("post-errors").textContent = loose.join("; ");
     else if (!errors.length) $("post-errors").textContent = problemText(body, fallback);
   }
 
-  async function uploadFile(file) {
-    const media = await api("/api/v1/media", {
-      method: "POST",
-      headers: { "content-type": file.type || "application/octet-stream" },
-      body: file,
+  // Uploads one file with XMLHttpRequest, whose upload events give the progress that
+  // fetch() cannot: shown as a bar and a percentage ("Uploading clip.mp4: 42%").
+  // Resolves to the same shape as api().
+  function uploadFile(file) {
+    return new Promise((resolve) => {
+      const bar = $("upload-bar");
+      const words = $("upload-progress");
+      const request = new XMLHttpRequest();
+      request.open("POST", "/api/v1/media");
+      request.withCredentials = true;
+      request.setRequestHeader("content-type", file.type || "application/octet-stream");
+      bar.value = 0;
+      bar.max = 100;
+      show("upload-bar", true);
+      words.textContent = `Uploading ${file.name}: 0%`;
+      request.upload.addEventListener("progress", (event) => {
+        if (!event.lengthComputable || !event.total) return;
+        const percent = Math.floor((100 * event.loaded) / event.total);
+        bar.value = percent;
+        bar.setAttribute("value", String(percent));
+        words.textContent = `Uploading ${file.name}: ${percent}%`;
+      });
+      const done = (status, text) => {
+        let body = null;
+        const type = request.getResponseHeader("content-type") || "";
+        if (type.includes("json")) { try { body = JSON.parse(text); } catch (e) { body = null; } }
+        resolve({ status, ok: status >= 200 && status < 300, body, headers: null });
+      };
+      request.addEventListener("load", () => {
+        words.textContent = request.status === 201 ? `Uploaded ${file.name}.` : "";
+        done(request.status, request.responseText);
+      });
+      request.addEventListener("error", () => {
+        words.textContent = "";
+        done(0, "");
+        flash("bad", `The upload of ${file.name} was interrupted; check the connection and try again.`);
+      });
+      request.send(file);
     });
-    return media;
+  }
+
+  // Validator wording into what a person reads: pydantic prefixes its own errors
+  // ("Value error, …") and names types ("Input should be a valid string").
+  function plainWords(message) {
+    let text = String(message || "").replace(/^(Value|Assertion) error,\s*/i, "");
+    text = text.replace(/^Field required$/i, "This is required.")
+      .replace(/^String should have at most (\d+) characters?$/i, "At most $1 characters.")
+      .replace(/^String should have at least 1 character$/i, "This is required.")
+      .replace(/^Input should be (.*)$/i, "Choose $1.");
+    return text ? text.charAt(0).toUpperCase() + text.slice(1) : text;
+  }
+
+  // The limits a platform's registry states in its fields' descriptions
+  // ("≤ 2200 UTF-16 code units.", "≤ 5000 bytes (UTF-8)", "1–100 characters",
+  // "≤ 16384 characters.", "≤ 500 characters in total."), counted as it says.
+  function describedLimit(prop) {
+    const words = String(prop.description || "");
+    let match = /(?:≤|at most)\s*(\d+)\s*(UTF-16 code units|bytes|characters)/i.exec(words);
+    let min = 0;
+    if (!match) {
+      match = /(\d+)\s*[–-]\s*(\d+)\s*(characters)/i.exec(words);
+      if (!match) return null;
+      min = Number(match[1]);
+      return { min, max: Number(match[2]), unit: "characters" };
+    }
+    return { min, max: Number(match[1]), unit: match[2].toLowerCase() };
+  }
+
+  function measure(text, unit) {
+    if (unit === "bytes") return new TextEncoder().encode(text).length;
+    if (unit.startsWith("utf-16")) return text.length; // JS strings are UTF-16
+    return [...text].length; // characters: code points
+  }
+
+  // What is wrong with one target's block before anything is uploaded: each
+  // problem as [field name, words], from the platform's JSON Schema
+  // (GET /api/v1/posts/platforms): required fields, choices, patterns, minimums,
+  // and the limits its descriptions state. The server checks all of it again.
+  function blockProblems(spec, fieldset) {
+    const problems = [];
+    if (!spec || !spec.fields) return problems;
+    const required = new Set(spec.fields.required || []);
+    for (const [name, prop] of Object.entries(spec.fields.properties || {})) {
+      const input = fieldset.querySelector(`[name="${name}"]`);
+      if (!input || input.closest(".block-field").classList.contains("hidden")) continue;
+      const label = prop.title || name;
+      const kinds = prop.anyOf ? prop.anyOf.filter((p) => p.type !== "null") : [prop];
+      const rule = kinds[0] || prop;
+      const type = input.dataset.type;
+      const value = input.value;
+      if (type === "boolean") continue;
+      if (value.trim() === "") {
+        if (required.has(name)) problems.push([name, `${label} is required.`]);
+        continue;
+      }
+      if ((type === "integer" || type === "number")) {
+        const number = Number(value);
+        if (!Number.isFinite(number) || (type === "integer" && !Number.isInteger(number))) {
+          problems.push([name, `${label} must be a whole number.`]);
+        } else if (rule.minimum !== undefined && number < rule.minimum) {
+          problems.push([name, `${label} must be ${rule.minimum} or more.`]);
+        } else if (rule.maximum !== undefined && number > rule.maximum) {
+          problems.push([name, `${label} must be ${rule.maximum} or less.`]);
+        }
+        continue;
+      }
+      if (prop.enum && !prop.enum.includes(value)) {
+        problems.push([name, `Choose one of: ${prop.enum.join(", ")}.`]);
+        continue;
+      }
+      if (rule.pattern && type !== "array" && !new RegExp(rule.pattern, "u").test(value)) {
+        problems.push([name, `${label} is not in the expected form.`]);
+        continue;
+      }
+      const limit = describedLimit(prop);
+      if (limit) {
+        const text = type === "array" ? value.split(",").map((t) => t.trim()).join("") : value;
+        const used = measure(text, limit.unit);
+        const unit = limit.unit.startsWith("utf-16") ? "characters" : limit.unit;
+        if (used > limit.max) {
+          problems.push([name, `${label} is too long: ${used} ${unit}, at most ${limit.max}.`]);
+        } else if (used < limit.min) {
+          problems.push([name, `${label} needs at least ${limit.min} ${unit}.`]);
+        }
+      }
+    }
+    return problems;
+  }
+
+  // Everything that can be checked in the browser, before any upload. Writes each
+  // problem under its field; true when there is none.
+  function checkForm(kind, chosen) {
+    let fine = true;
+    const say = (place, words) => {
+      if (!place) return;
+      place.textContent += (place.textContent ? " " : "") + words;
+      fine = false;
+    };
+    if (kind === "video" && !$("video").files[0]) say(document.querySelector('[data-field="media_id"]'), "Choose a video first.");
+    if (kind === "photo") {
+      const count = picked.length + $("image-upload").files.length;
+      if (!count) say(document.querySelector('[data-field="image_ids"]'), "Choose or add at least one image.");
+    }
+    if (kind === "article") {
+      if (!$("article-title").value.trim()) say(document.querySelector('[data-field="article.title"]'), "The article needs a title.");
+      if (!$("article-body").value.trim()) say(document.querySelector('[data-field="article.body_html"]'), "The article needs a body.");
+    }
+    if (!chosen.length) { $("post-errors").textContent = "Choose at least one account."; fine = false; }
+    const when = $("when").value;
+    if (when && new Date(when).getTime() < Date.now() - 60_000) {
+      say(document.querySelector('[data-field="scheduled_at"]'), "This time has passed; leave it empty to publish now.");
+    }
+    for (const box of chosen) {
+      const row = box.closest(".target");
+      const spec = (catalogue || {})[box.dataset.platform];
+      if (kind === "photo" && spec && spec.max_images) {
+        const count = picked.length + $("image-upload").files.length;
+        if (count > spec.max_images) {
+          say(row.querySelector('[data-error=""]'), `${spec.label} takes at most ${spec.max_images} images; ${count} are chosen.`);
+        }
+      }
+      const fieldset = row.querySelector("fieldset.block");
+      if (!fieldset) continue;
+      for (const [name, words] of blockProblems(spec, fieldset)) {
+        say(row.querySelector(`[data-error="${name}"]`) || row.querySelector('[data-error=""]'), words);
+      }
+    }
+    return fine;
   }
 
   $("post-form").addEventListener("submit", async (event) => {
@@ -569,17 +945,8 @@
     const kind = chosenKind();
     const chosen = [...document.querySelectorAll('input[name="target"]:checked:enabled')];
     const payload = { kind };
-    if (kind === "video" && !$("video").files[0]) {
-      document.querySelector('[data-field="media_id"]').textContent = "Choose a video first.";
-      return;
-    }
-    if (kind === "photo" && !picked.length && !$("image-upload").files.length) {
-      document.querySelector('[data-field="image_ids"]').textContent = "Choose or add at least one image.";
-      return;
-    }
-    if (!chosen.length) { $("post-errors").textContent = "Choose at least one account."; return; }
+    if (!checkForm(kind, chosen)) return; // nothing is uploaded for a form that cannot go
     $("queue-button").disabled = true;
-    $("upload-progress").textContent = "uploading…";
     try {
       if (kind === "video") {
         const media = await uploadFile($("video").files[0]);
@@ -629,7 +996,12 @@
       });
       if (res.status === 201 || res.status === 200) {
         flash("ok", "Queued.");
+        const ticked = new Set(sent);
         $("post-form").reset();
+        // the "Post to" ticks stay as they were: the next post usually goes to the same accounts
+        for (const box of document.querySelectorAll('#targets input[name="target"]')) {
+          box.checked = ticked.has(box.value);
+        }
         picked = [];
         await Promise.all([loadPosts(), loadMedia()]); // "Your media" counts posts per file
         applyKind();
@@ -638,7 +1010,7 @@
       }
     } finally {
       $("queue-button").disabled = false;
-      $("upload-progress").textContent = "";
+      show("upload-bar", false);
     }
   });
 
@@ -646,5 +1018,17 @@
   loginLinks($("connect-buttons"), true);
   authErrorFromUrl();
   loadMe();
-  setInterval(() => { if (!$("posts").classList.contains("hidden")) loadPosts(); }, 2000);
+  $("posts-more").addEventListener("click", loadMorePosts);
+  // One refresh loop for what changes behind the page's back: the posts' status
+  // and the accounts' (revoked, needing a reconnect, a channel linked elsewhere).
+  let refreshing = false;
+  setInterval(async () => {
+    if (refreshing || $("posts").classList.contains("hidden") || document.hidden) return;
+    refreshing = true;
+    try {
+      await Promise.all([loadPosts(), loadAccounts()]);
+    } finally {
+      refreshing = false;
+    }
+  }, 2000);
 })();
