@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -307,9 +307,18 @@ def build_router(
         client_id: ClientId,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
         cursor: Annotated[str | None, Query(max_length=200)] = None,
+        order: Annotated[
+            Literal["created", "due"],
+            Query(
+                description="created: newest first; due: by publish time (scheduled_at), "
+                "soonest first. A cursor is good for the order that gave it."
+            ),
+        ] = "created",
     ) -> PostPage:
-        """The client's posts, newest first."""
-        items, next_cursor = await posts.page(client_id=client_id, limit=limit, cursor=cursor)
+        """The client's posts, newest first or (``order=due``) by publish time."""
+        items, next_cursor = await posts.page(
+            client_id=client_id, limit=limit, cursor=cursor, order=order
+        )
         return PostPage(items=items, next_cursor=next_cursor)
 
     @router.get("/posts/export", response_model=PostsExport, tags=["posts"])

@@ -33,7 +33,7 @@ from sqlalchemy.orm import selectinload
 from cachalot_common import platforms
 from cachalot_common.articles import ArticleError, Node, parse
 from cachalot_common.problems import Problem
-from cachalot_queue.paging import cut_page, newest_first
+from cachalot_queue.paging import cut_page, newest_first, soonest_first
 from cachalot_queue.schemas import (
     ArticlePublic,
     MediaExport,
@@ -345,17 +345,26 @@ class PostService:
         return to_public(post, media_deleted=post.id in gone)
 
     async def page(
-        self, *, client_id: UUID, limit: int, cursor: str | None
+        self, *, client_id: UUID, limit: int, cursor: str | None, order: str = "created"
     ) -> tuple[list[PostPublic], str | None]:
-        query = newest_first(
-            _with_targets(select(Post)).where(Post.client_id == client_id),
-            created_at=Post.created_at,
-            id_=Post.id,
-            cursor=cursor,
-            limit=limit,
-        )
+        """A page of the client's posts and the next page's cursor: ``order`` "created"
+        is newest first, "due" by publish time (``scheduled_at``), soonest first. A
+        cursor is good for the order that gave it; a bad one is a 422 naming ``cursor``."""
+        mine = _with_targets(select(Post)).where(Post.client_id == client_id)
+        if order == "due":
+            query = soonest_first(
+                mine, key=Post.scheduled_at, id_=Post.id, cursor=cursor, limit=limit
+            )
+        else:
+            query = newest_first(
+                mine, created_at=Post.created_at, id_=Post.id, cursor=cursor, limit=limit
+            )
         async with self._reader() as session:
-            posts, next_cursor = cut_page(list((await session.scalars(query)).all()), limit)
+            posts, next_cursor = cut_page(
+                list((await session.scalars(query)).all()),
+                limit,
+                key=(lambda p: p.scheduled_at) if order == "due" else None,
+            )
             gone = await deleted_media(session, posts)
         return [to_public(p, media_deleted=p.id in gone) for p in posts], next_cursor
 
