@@ -558,6 +558,19 @@
   let postOrder = []; // post ids in the list's order
   let postsCursor = null; // the next page's cursor; null once every page is shown
   let morePages = 0; // pages loaded with "Load more"
+  let postsGeneration = 0; // bumped when the list is reset (order changed, signed out)
+
+  // "newest first" (created) or "by publish time" (due, the queue's ?order=due)
+  function postsOrder() {
+    return $("posts-order").value === "due" ? "due" : "created";
+  }
+
+  // Times in the browser's own time zone, named once above the table.
+  const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  const WHEN = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short", timeZone: ZONE });
+  function when(iso) {
+    return iso ? WHEN.format(new Date(iso)) : "";
+  }
 
   function mergePosts(items, { top }) {
     const ids = items.map((p) => p.id);
@@ -572,8 +585,9 @@
   }
 
   async function loadPosts() {
-    const res = await api(`/api/v1/posts?limit=${POSTS_PAGE}`);
-    if (!res.ok) return;
+    const generation = postsGeneration;
+    const res = await api(`/api/v1/posts?limit=${POSTS_PAGE}&order=${postsOrder()}`);
+    if (!res.ok || generation !== postsGeneration) return; // the list was reset meanwhile
     const items = res.body.items || [];
     if (!morePages) postsCursor = res.body.next_cursor || null; // one page shown: its cursor
     mergePosts(items, { top: true });
@@ -593,7 +607,8 @@
     const button = $("posts-more");
     button.disabled = true;
     try {
-      const res = await api(`/api/v1/posts?limit=${POSTS_PAGE}&cursor=${encodeURIComponent(postsCursor)}`);
+      const res = await api(
+        `/api/v1/posts?limit=${POSTS_PAGE}&order=${postsOrder()}&cursor=${encodeURIComponent(postsCursor)}`);
       if (!res.ok) { flash("bad", problemText(res.body, "Could not load more posts.")); return; }
       mergePosts(res.body.items || [], { top: false });
       morePages += 1;
@@ -609,6 +624,7 @@
     postOrder = [];
     postsCursor = null;
     morePages = 0;
+    postsGeneration += 1;
     $("posts-body").textContent = "";
     show("posts-more", false);
   }
@@ -664,12 +680,15 @@
         }
         placeAfter(body, row, previous);
         previous = row;
-        const [created, where, status, result, actions] = cellsOf(row, 5);
+        const [due, created, where, status, result, actions] = cellsOf(row, 6);
+        due.dataset.label = "Publish at";
+        setText(due, when(post.scheduled_at));
+        row.dataset.due = post.scheduled_at;
         created.dataset.label = "Created";
         where.dataset.label = "Where";
         status.dataset.label = "Status";
         result.dataset.label = "Result";
-        setText(created, new Date(post.created_at).toLocaleString());
+        setText(created, when(post.created_at));
         setText(where,
           target.platform + (post.kind && post.kind !== "video" ? ` (${post.kind === "photo" ? "photo post" : "article"})` : ""));
         let text = target.status;
@@ -1019,6 +1038,11 @@
   authErrorFromUrl();
   loadMe();
   $("posts-more").addEventListener("click", loadMorePosts);
+  $("posts-zone").textContent = `Times are in your time zone, ${ZONE}.`;
+  $("posts-order").addEventListener("change", async () => {
+    forgetPosts();
+    await loadPosts();
+  });
   // One refresh loop for what changes behind the page's back: the posts' status
   // and the accounts' (revoked, needing a reconnect, a channel linked elsewhere).
   let refreshing = false;

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -85,7 +86,7 @@ def dashboard(stack: EmbeddedStack, browser: Any) -> Iterator[Any]:
         httpx.post(
             f"{stack.sandbox}/sandbox/oauth/{oauth}/config", json={"auto_consent": 0}, timeout=5
         ).raise_for_status()
-    context = browser.new_context()
+    context = browser.new_context(timezone_id="Asia/Tokyo")
     page = context.new_page()
     page.on("dialog", lambda dialog: dialog.accept())
     try:
@@ -228,6 +229,25 @@ def test_older_posts_are_reached_with_load_more(dashboard: Any) -> None:
     every = page.eval_on_selector_all("#posts-body tr", "rows => rows.map(r => r.dataset.post)")
     assert len(set(every)) > 21
     assert every[: len(first)] == first
+
+
+def test_the_schedule_lists_posts_by_publish_time_in_the_named_time_zone(
+    dashboard: Any,
+) -> None:
+    page = dashboard
+    page.select_option("#posts-order", "due")
+    page.wait_for_selector("#posts-body tr", timeout=15_000)
+    assert page.text_content("#posts-zone") == "Times are in your time zone, Asia/Tokyo."
+    due = page.eval_on_selector_all("#posts-body tr", "rows => rows.map(r => r.dataset.due)")
+    times = [datetime.fromisoformat(d) for d in due]
+    assert times == sorted(times)
+    shown = page.text_content("#posts-body tr:first-child td:first-child") or ""
+    expected = times[0].astimezone(ZoneInfo("Asia/Tokyo"))
+    assert (
+        f"{expected:%H}:{expected:%M}" in shown
+        or f"{expected.hour % 12 or 12}:{expected:%M}" in shown
+    )
+    page.select_option("#posts-order", "created")
 
 
 def test_at_phone_width_nothing_lies_past_the_screen_edge(dashboard: Any) -> None:
