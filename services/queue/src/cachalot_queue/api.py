@@ -44,6 +44,7 @@ from cachalot_queue.schemas import (
     PostPage,
     PostPublic,
     PostsExport,
+    PostUpdate,
 )
 from cachalot_queue.tables import Media
 
@@ -334,6 +335,24 @@ def build_router(
     )
     async def get_post(post_id: UUID, client_id: ClientId) -> PostPublic:
         return await posts.get(client_id=client_id, post_id=post_id)
+
+    @router.patch(
+        "/posts/{post_id}",
+        response_model=PostPublic,
+        tags=["posts"],
+        responses=problem_responses(
+            404,
+            409,
+            descriptions={409: "A target to change was already handed to a publisher."},
+        ),
+    )
+    async def update_post(post_id: UUID, body: PostUpdate, client_id: ClientId) -> PostPublic:
+        """Reschedule a post or change its targets' settings until it is dispatched
+        (see ``PostUpdate``); checked by the rules of ``POST /posts``, every problem a
+        422 naming its field."""
+        post = await posts.update(client_id=client_id, post_id=post_id, body=body, now=clock())
+        runtime.scheduler_wake.set()
+        return post
 
     @router.post(
         "/posts/{post_id}/cancel",

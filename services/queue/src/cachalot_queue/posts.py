@@ -35,11 +35,13 @@ from cachalot_common.articles import ArticleError, Node, parse
 from cachalot_common.problems import Problem
 from cachalot_queue.paging import cut_page, newest_first, soonest_first
 from cachalot_queue.schemas import (
+    ArticleCreate,
     ArticlePublic,
     MediaExport,
     PostCreate,
     PostPublic,
     PostsExport,
+    PostUpdate,
     TargetCreate,
     TargetPublic,
 )
@@ -250,16 +252,83 @@ class PostService:
             gone = await deleted_media(session, [post])
         return to_public(post, media_deleted=post.id in gone)
 
+    def _when_errors(self, scheduled_at: datetime, now: datetime) -> list[dict[str, Any]]:
+        """What is wrong with a publish time (DESIGN: not past beyond the grace, a year
+        ahead at most), named ``scheduled_at``."""
+        if scheduled_at < now - self._grace:
+            return [_error("scheduled_at", "is in the past; leave it out to publish now")]
+        if scheduled_at > now + MAX_SCHEDULE_AHEAD:
+            return [_error("scheduled_at", "is more than a year ahead")]
+        return []
+
+    async def update(
+        self, *, client_id: UUID, post_id: UUID, body: PostUpdate, now: datetime
+    ) -> PostPublic:
+        """Reschedule and/or change the targets' settings of a post not yet dispatched.
+
+        The new settings are checked as a new post with the same content would be
+        (:meth:`_build`), so the rules are the same. Raises ``Problem`` 404 (no such
+        post of this client), 422 naming each field (``scheduled_at``,
+        ``targets[i].account_id`` for an account that is no target of the post,
+        ``targets[i].<platform>.<field>``), and 409 when a target to change, or
+        every target, was already handed to a publisher or is finished.
+        """
+        errors = self._when_errors(body.scheduled_at, now) if body.scheduled_at else []
+        options: dict[UUID, dict[str, Any]] = {}
+        async with self._reader() as reading:
+            post = await reading.scalar(
+                _with_targets(select(Post)).where(Post.id == post_id, Post.client_id == client_id)
+            )
+            if post is None:
+                raise _not_found()
+            if body.targets is not None:
+                mine = {t.account_id for t in post.targets}
+                for index, item in enumerate(body.targets):
+                    if item.account_id not in mine:
+                        message = "this account is not a target of this post"
+                        errors.append(_error(f"targets[{index}].account_id", message))
+            if errors:
+                raise _invalid(errors)
+            if body.targets is not None:
+                built, _ = await self._build(reading, client_id, _as_create(post, body), now)
+                options = {t.account_id: t.options for t in built.targets if t.options}
+        async with self._factory() as session, session.begin():
+            post = await self._locked(session, client_id, post_id)
+            open_ = [t for t in post.targets if t.status in CANCELLABLE]
+            named = {item.account_id for item in body.targets or []}
+            late = [t for t in post.targets if t.account_id in named and t not in open_]
+            if not open_ or late:
+                raise Problem(
+                    409,
+                    "Too late to change: "
+                    + (
+                        "the post was already handed to its publishers or is finished."
+                        if not open_
+                        else ", ".join(f"targets[{t.position}] ({t.platform})" for t in late)
+                        + " already handed to a publisher or finished."
+                    ),
+                    title="Already dispatched",
+                )
+            if body.scheduled_at is not None:
+                when = max(body.scheduled_at, now)
+                post.scheduled_at = when
+                for target in open_:
+                    target.due_at = when
+                    target.updated_at = now
+            for target in open_:
+                if target.account_id in options:
+                    target.options = options[target.account_id]
+                    target.updated_at = now
+            gone = await deleted_media(session, [post])
+            return to_public(post, media_deleted=post.id in gone)
+
     async def _build(
         self, session: AsyncSession, client_id: UUID, body: PostCreate, now: datetime
     ) -> tuple[Post, list[str]]:
         """The post to insert, and the field that named each of its files (in order)."""
         content, errors = await _read_content(session, client_id, body)
         scheduled_at = body.scheduled_at or now
-        if scheduled_at < now - self._grace:
-            errors.append(_error("scheduled_at", "is in the past; leave it out to publish now"))
-        elif scheduled_at > now + MAX_SCHEDULE_AHEAD:
-            errors.append(_error("scheduled_at", "is more than a year ahead"))
+        errors += self._when_errors(scheduled_at, now)
         scheduled_at = max(scheduled_at, now)
         ids = [t.account_id for t in body.targets]
         found = await session.scalars(
@@ -573,6 +642,23 @@ def _content_field(where: str, platform: str, name: str) -> str:
 
 def _with_targets(query: Any) -> Any:
     return query.options(selectinload(Post.targets), selectinload(Post.files))
+
+
+def _as_create(post: Post, body: PostUpdate) -> PostCreate:
+    """A new post with ``post``'s content and ``body``'s targets: what :meth:`_build`
+    checks an edit against (the content as it is now: a deleted file is said)."""
+    cover = next((f.media_id for f in post.files if f.role == "cover"), None)
+    return PostCreate(
+        kind=post.kind,  # type: ignore[arg-type]
+        media_id=post.media_id if post.kind == "video" else None,
+        image_ids=[f.media_id for f in post.files if f.role == "image"] or None,
+        article=ArticleCreate(
+            title=post.article_title, body_html=post.article_body or "", cover_media_id=cover
+        )
+        if post.kind == "article" and post.article_title is not None
+        else None,
+        targets=list(body.targets or []),
+    )
 
 
 def _chosen(post: Post, target_id: UUID | None) -> list[Target]:
