@@ -662,6 +662,76 @@
     }
   }
 
+  // A datetime-local value (the browser's zone) for an ISO time.
+  function localInput(iso) {
+    const d = new Date(iso);
+    const pad = (n) => String(n).padStart(2, "0");
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  }
+
+  // The publish time, and on a post's first row a "Reschedule" control while any of
+  // its targets is not yet handed to a publisher (PATCH /api/v1/posts/{id}).
+  function publishAt(cell, post, first) {
+    const open = first && post.targets.some((t) => t.status === "scheduled" || t.status === "paused");
+    const shape = open ? "edit" : "";
+    if (cell.dataset.shape !== shape) {
+      cell.dataset.shape = shape;
+      cell.textContent = "";
+      const time = document.createElement("span");
+      time.className = "when";
+      cell.appendChild(time);
+      if (open) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "secondary small";
+        button.textContent = "Reschedule";
+        const form = document.createElement("form");
+        form.className = "reschedule hidden";
+        const id = `when-${post.id}`;
+        const label = document.createElement("label");
+        label.htmlFor = id;
+        label.textContent = "New publish time";
+        const input = document.createElement("input");
+        input.type = "datetime-local";
+        input.id = id;
+        const save = document.createElement("button");
+        save.type = "submit";
+        save.textContent = "Save";
+        const error = document.createElement("div");
+        error.className = "field-error";
+        form.append(label, input, save, error);
+        button.onclick = () => {
+          input.value = localInput((posts.get(post.id) || post).scheduled_at);
+          form.classList.toggle("hidden");
+          if (!form.classList.contains("hidden")) input.focus();
+        };
+        form.addEventListener("submit", async (event) => {
+          event.preventDefault();
+          error.textContent = "";
+          if (!input.value) { error.textContent = "Choose a date and time."; return; }
+          const res = await api(`/api/v1/posts/${post.id}`, {
+            method: "PATCH",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ scheduled_at: new Date(input.value).toISOString() }),
+          });
+          if (res.ok && res.body) {
+            posts.set(post.id, res.body);
+            form.classList.add("hidden");
+            flash("ok", "Rescheduled.");
+            renderPosts();
+          } else {
+            const first = res.body && Array.isArray(res.body.errors) && res.body.errors[0];
+            error.textContent = first && first.field === "scheduled_at"
+              ? `This time ${first.message}.` // "is in the past…", "is more than a year ahead"
+              : plainWords(first ? first.message : problemText(res.body, "Could not reschedule."));
+          }
+        });
+        cell.append(button, form);
+      }
+    }
+    setText(cell.querySelector(".when"), when(post.scheduled_at));
+  }
+
   function renderPosts() {
     const body = $("posts-body");
     const wanted = new Set();
@@ -682,7 +752,7 @@
         previous = row;
         const [due, created, where, status, result, actions] = cellsOf(row, 6);
         due.dataset.label = "Publish at";
-        setText(due, when(post.scheduled_at));
+        publishAt(due, post, target === post.targets[0]);
         row.dataset.due = post.scheduled_at;
         created.dataset.label = "Created";
         where.dataset.label = "Where";

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 
 from cachalot_testing.media import video_file
 from cachalot_testing.stack import EmbeddedStack
@@ -25,6 +26,7 @@ ALICE = "-000sandboxAliceOpenId"
 VIDEO = video_file()
 TIKTOK = '#targets .target[data-platform="tiktok"]'
 YOUTUBE = '#targets .target[data-platform="youtube"]'
+CONSOLE_ERRORS: list[str] = []  # the module page's console errors and uncaught exceptions
 
 
 def two_days_ahead() -> str:
@@ -89,6 +91,8 @@ def dashboard(stack: EmbeddedStack, browser: Any) -> Iterator[Any]:
     context = browser.new_context(timezone_id="Asia/Tokyo")
     page = context.new_page()
     page.on("dialog", lambda dialog: dialog.accept())
+    page.on("console", lambda m: CONSOLE_ERRORS.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: CONSOLE_ERRORS.append(str(error)))
     try:
         page.goto(f"{stack.gateway}/")
         page.click('#signin-buttons a[data-platform="tiktok"]')
@@ -250,6 +254,30 @@ def test_the_schedule_lists_posts_by_publish_time_in_the_named_time_zone(
     page.select_option("#posts-order", "created")
 
 
+def test_a_queued_post_is_rescheduled_from_its_row(dashboard: Any) -> None:
+    page = dashboard
+    [post] = queue_by_api(page, 1, ["tiktok"])
+    row = f'#posts-body tr[data-post="{post}"]'
+    page.wait_for_selector(f"{row} button:has-text('Reschedule')", timeout=10_000)
+    before = page.get_attribute(row, "data-due")
+    page.click(f"{row} button:has-text('Reschedule')")
+    page.fill(f"{row} form.reschedule input", "2020-01-01T10:00")
+    page.click(f"{row} form.reschedule button[type=submit]")
+    error = f"{row} form.reschedule .field-error"
+    page.wait_for_selector(f"{error}:not(:empty)", timeout=10_000)
+    assert page.text_content(error) == "This time is in the past; leave it out to publish now."
+    later = datetime.now() + timedelta(days=3, hours=1)
+    page.fill(f"{row} form.reschedule input", later.strftime("%Y-%m-%dT%H:%M"))
+    page.click(f"{row} form.reschedule button[type=submit]")
+    page.wait_for_function(
+        f"document.querySelector('{row}').dataset.due !== {before!r}", timeout=10_000
+    )
+    due = datetime.fromisoformat(page.get_attribute(row, "data-due") or "")
+    tokyo = later.replace(tzinfo=ZoneInfo("Asia/Tokyo"))  # the page's zone
+    assert abs((due - tokyo).total_seconds()) < 60
+    assert page.is_hidden(f"{row} form.reschedule")
+
+
 def test_at_phone_width_nothing_lies_past_the_screen_edge(dashboard: Any) -> None:
     page = dashboard
     page.set_viewport_size({"width": 390, "height": 844})
@@ -265,6 +293,27 @@ def test_at_phone_width_nothing_lies_past_the_screen_edge(dashboard: Any) -> Non
             assert page.is_visible(control)
     finally:
         page.set_viewport_size({"width": 1280, "height": 800})
+
+
+def test_the_dashboard_has_no_serious_accessibility_violations_nor_console_errors(
+    dashboard: Any,
+) -> None:
+    page = dashboard
+    CONSOLE_ERRORS.clear()  # earlier tests made the API refuse on purpose (422, 409)
+    page.reload()
+    page.wait_for_selector("#posts-body tr", timeout=15_000)
+    page.wait_for_timeout(4500)  # two refreshes
+    assert CONSOLE_ERRORS == []
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 844})
+        results = Axe().run(page)
+        serious = [
+            (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+            for v in results.response["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+        assert serious == [], (width, serious)
+    page.set_viewport_size({"width": 1280, "height": 800})
 
 
 def test_an_account_disconnected_elsewhere_shows_in_the_table_without_a_reload(
