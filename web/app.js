@@ -275,9 +275,13 @@
     return account.status;
   }
 
-  async function loadAccounts() {
+  async function loadAccounts({ refresh = false } = {}) {
     const res = await api("/api/v1/accounts");
-    if (res.status === 401) { accounts = []; return; }
+    if (res.status === 401) { // signed out or erased in another tab: show the sign-in
+      accounts = [];
+      if (refresh && !$("accounts").classList.contains("hidden")) await loadMe();
+      return;
+    }
     if (!res.ok) return; // keep what is shown; the next refresh tries again
     accounts = Array.isArray(res.body) ? res.body : (res.body && res.body.items) || [];
     const body = $("accounts-body");
@@ -1120,7 +1124,7 @@
     if (refreshing || $("posts").classList.contains("hidden") || document.hidden) return;
     refreshing = true;
     try {
-      await Promise.all([loadPosts(), loadAccounts()]);
+      await Promise.all([loadPosts(), loadAccounts({ refresh: true })]);
     } finally {
       refreshing = false;
     }
