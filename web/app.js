@@ -654,6 +654,14 @@
     cell.textContent = "";
     cell.className = shape === "deleted" ? "muted" : "";
     const where = platformName(target.platform) || target.platform;
+    if (shape === "cancel" && (catalogue || {})[target.platform] && catalogue[target.platform].fields) {
+      const edit = document.createElement("button");
+      edit.className = "secondary";
+      edit.textContent = "Edit";
+      edit.setAttribute("aria-label", `Edit the ${where} post`);
+      edit.onclick = () => openEditor(posts.get(post.id) || post, target.id);
+      cell.appendChild(edit);
+    }
     if (shape === "cancel" || shape === "retry") {
       const button = document.createElement("button");
       button.className = "secondary";
@@ -735,6 +743,79 @@
     }
     setText(cell.querySelector(".when"), when(post.scheduled_at));
   }
+
+  // "Edit": one target's settings (its platform's fields, filled from what was queued)
+  // in a dialog, checked like the composer's, then PATCH /api/v1/posts/{id}.
+  let editing = null; // {post, target}
+  function openEditor(post, targetId) {
+    const target = post.targets.find((t) => t.id === targetId);
+    const spec = (catalogue || {})[target.platform];
+    if (!target || !spec || !spec.fields) return;
+    editing = { post, target };
+    const name = spec.label || target.platform;
+    $("edit-title").textContent = `Edit the ${name} post`;
+    $("edit-errors").textContent = "";
+    const box = $("edit-fields");
+    box.textContent = "";
+    const fieldset = document.createElement("fieldset");
+    fieldset.className = "block";
+    const legend = document.createElement("legend");
+    legend.textContent = name;
+    fieldset.appendChild(legend);
+    const required = new Set(spec.fields.required || []);
+    const options = target.options || {};
+    for (const [field, prop] of Object.entries(spec.fields.properties || {})) {
+      const wrap = fieldFor({ id: `edit-${target.id}` }, field, prop, required.has(field));
+      if (wrap.dataset.kind && wrap.dataset.kind !== (post.kind || "video")) wrap.classList.add("hidden");
+      const input = wrap.querySelector("[name]");
+      const value = options[field];
+      if (value !== undefined && value !== null) {
+        if (input.dataset.type === "boolean") input.checked = Boolean(value);
+        else if (Array.isArray(value)) input.value = value.join(", ");
+        else input.value = String(value);
+      }
+      fieldset.appendChild(wrap);
+    }
+    box.appendChild(fieldset);
+    $("edit-dialog").showModal();
+  }
+
+  $("edit-close").addEventListener("click", () => $("edit-dialog").close());
+  $("edit-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!editing) return;
+    const { post, target } = editing;
+    const fieldset = $("edit-fields").querySelector("fieldset.block");
+    for (const el of $("edit-form").querySelectorAll(".field-error")) el.textContent = "";
+    const spec = (catalogue || {})[target.platform];
+    const problems = blockProblems(spec, fieldset);
+    for (const [field, words] of problems) {
+      const place = fieldset.querySelector(`[data-error="${field}"]`) || $("edit-errors");
+      place.textContent += (place.textContent ? " " : "") + words;
+    }
+    if (problems.length) return;
+    const res = await api(`/api/v1/posts/${post.id}`, {
+      method: "PATCH",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        targets: [{ account_id: target.account_id, [target.platform]: blockValue(fieldset) }],
+      }),
+    });
+    if (res.ok && res.body) {
+      posts.set(post.id, res.body);
+      renderPosts();
+      $("edit-dialog").close();
+      flash("ok", "Changes saved.");
+      return;
+    }
+    const errors = res.body && Array.isArray(res.body.errors) ? res.body.errors : [];
+    for (const error of errors) {
+      const field = /^targets\[0\]\.[a-z]+\.([a-z_]+)/.exec(String(error.field || ""));
+      const place = (field && fieldset.querySelector(`[data-error="${field[1]}"]`)) || $("edit-errors");
+      place.textContent += (place.textContent ? " " : "") + plainWords(error.message);
+    }
+    if (!errors.length) $("edit-errors").textContent = plainWords(problemText(res.body, "Could not save."));
+  });
 
   function renderPosts() {
     const body = $("posts-body");

@@ -278,6 +278,32 @@ def test_a_queued_post_is_rescheduled_from_its_row(dashboard: Any) -> None:
     assert page.is_hidden(f"{row} form.reschedule")
 
 
+def test_a_queued_targets_settings_are_edited_in_a_dialog_by_the_composers_rules(
+    dashboard: Any,
+) -> None:
+    page = dashboard
+    [post] = queue_by_api(page, 1, ["youtube"])
+    row = f'#posts-body tr[data-post="{post}"][data-platform="youtube"]'
+    page.wait_for_selector(f"{row} button:has-text('Edit')", timeout=10_000)
+    page.click(f"{row} button:has-text('Edit')")
+    title = '#edit-dialog [name="title"]'
+    assert page.is_visible("#edit-dialog")
+    assert page.input_value(title) == "by the API"
+    page.fill(title, "")
+    page.click("#edit-save")
+    assert page.text_content('#edit-dialog [data-error="title"]') == "Title is required."
+    page.fill(title, "a <b> title")  # refused by the server: YouTube takes no < or >
+    page.click("#edit-save")
+    error = '#edit-dialog [data-error="title"]'
+    page.wait_for_selector(f"{error}:not(:empty)", timeout=10_000)
+    assert "Value error" not in (page.text_content(error) or "")
+    page.fill(title, "Edited")
+    page.click("#edit-save")
+    page.wait_for_selector("#edit-dialog", state="hidden", timeout=10_000)
+    saved = page.evaluate(f"fetch('/api/v1/posts/{post}').then((r) => r.json())")
+    assert saved["targets"][0]["options"]["title"] == "Edited"
+
+
 def test_at_phone_width_nothing_lies_past_the_screen_edge(dashboard: Any) -> None:
     page = dashboard
     page.set_viewport_size({"width": 390, "height": 844})
