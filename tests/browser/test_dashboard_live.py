@@ -304,6 +304,24 @@ def test_a_queued_targets_settings_are_edited_in_a_dialog_by_the_composers_rules
     assert saved["targets"][0]["options"]["title"] == "Edited"
 
 
+def test_a_target_is_cancelled_with_the_keyboard_alone(dashboard: Any) -> None:
+    page = dashboard
+    [post] = queue_by_api(page, 1, ["tiktok"])
+    page.reload()
+    button = f'#posts-body tr[data-post="{post}"] button:has-text("Cancel")'
+    page.wait_for_selector(button, timeout=10_000)
+    page.locator(button).evaluate("(b) => { b.dataset.goal = 'yes'; }")
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    for _ in range(400):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.dataset.goal === 'yes'"):
+            break
+    else:
+        raise AssertionError("the Cancel button is not reached with Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f'#posts-body tr[data-post="{post}"] .status.cancelled', timeout=10_000)
+
+
 def test_at_phone_width_nothing_lies_past_the_screen_edge(dashboard: Any) -> None:
     page = dashboard
     page.set_viewport_size({"width": 390, "height": 844})
@@ -380,6 +398,9 @@ def test_a_telegram_account_without_a_channel_says_so_and_offers_to_link_one(
         row = '#accounts-body tr[data-platform="telegram"]'
         page.wait_for_selector(row, timeout=15_000)
         assert page.text_content(f"{row} .status") == "no channel linked"
+        composer = '#targets .target[data-platform="telegram"]'
+        assert "Link a channel" in (page.text_content(f"{composer} .reason") or "")
+        assert page.is_disabled(f'{composer} input[name="target"]')
         page.fill(f'{row} input[name="channel_id"]', "not a channel")
         page.click(f"{row} button:has-text('Link a channel')")
         error = f'{row} [data-error="channel_id"]'
