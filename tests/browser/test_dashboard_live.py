@@ -7,9 +7,11 @@ the others used, which also frees the sandbox's people for other tests.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -322,11 +324,24 @@ def test_a_target_is_cancelled_with_the_keyboard_alone(dashboard: Any) -> None:
     page.wait_for_selector(f'#posts-body tr[data-post="{post}"] .status.cancelled', timeout=10_000)
 
 
-def test_at_phone_width_nothing_lies_past_the_screen_edge(dashboard: Any) -> None:
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the screens are kept: ``CACHALOT_SCREENSHOT_DIR``, else the run's temp dir."""
+    chosen = os.environ.get("CACHALOT_SCREENSHOT_DIR")
+    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_at_phone_width_nothing_lies_past_the_screen_edge(
+    dashboard: Any, screenshots: Path
+) -> None:
     page = dashboard
+    page.screenshot(path=str(screenshots / "dashboard-1280.png"), full_page=True)
     page.set_viewport_size({"width": 390, "height": 844})
     try:
         page.wait_for_timeout(300)
+        page.screenshot(path=str(screenshots / "dashboard-390.png"), full_page=True)
         assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
         for control in ["#logout", "#accounts-body button:has-text('Disconnect') >> nth=0"]:
             page.locator(control).scroll_into_view_if_needed()
