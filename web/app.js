@@ -992,6 +992,7 @@
       .replace(/^String should have at most (\d+) characters?$/i, "At most $1 characters.")
       .replace(/^String should have at least 1 character$/i, "This is required.")
       .replace(/^Input should be (.*)$/i, "Choose $1.");
+    if (/^(is|must) /.test(text)) text = `This ${text}`; // the server's words follow the field's name
     return text ? text.charAt(0).toUpperCase() + text.slice(1) : text;
   }
 
