@@ -117,6 +117,7 @@
       ["consent", "accounts", "compose", "posts", "media", "data"].forEach((id) => show(id, false));
       $("who").textContent = "";
       show("logout", false);
+      forgetPosts();
       return;
     }
     const client = me.body || {};
@@ -178,55 +179,136 @@
     }
   }
 
-  async function loadAccounts() {
-    const res = await api("/api/v1/accounts");
-    accounts = res.ok ? (Array.isArray(res.body) ? res.body : (res.body && res.body.items) || []) : [];
-    const body = $("accounts-body");
-    body.textContent = "";
-    for (const account of accounts) {
-      const row = body.insertRow();
-      row.insertCell().textContent = account.platform;
-      row.insertCell().textContent = account.display_name || "—";
-      const status = row.insertCell();
-      status.textContent = account.status;
-      status.className = "status " + account.status;
-      row.insertCell().textContent = (account.scopes || []).join(", ");
-      const actions = row.insertCell();
-      if (account.needs_channel) {
-        // Telegram: our bot posts to a channel the client links (and links again if it broke).
-        if (account.status_reason) status.title = account.status_reason;
-        const link = document.createElement("button");
-        link.textContent = "Link a channel";
-        link.onclick = async () => {
-          const channel = prompt(
-            "Add our bot to your channel as an administrator with the right to post messages, " +
-            "then enter the channel's @username or its -100… id:");
-          if (!channel) return;
-          const res2 = await api(`/api/v1/accounts/${account.id}/telegram-channel`, {
-            method: "PUT",
-            headers: { "Content-Type": "application/json" },
-            body: JSON.stringify({ channel: channel.trim() }),
-          });
-          flash(res2.ok ? "ok" : "bad", res2.ok ? "Channel linked." : problemText(res2.body, "Could not link the channel."));
+  // Each account's row is kept by its id and only what changed is written, so the
+  // table can be refreshed every few seconds (an account revoked or needing a
+  // reconnect elsewhere shows here) without losing focus or a half-typed channel.
+  function cellsOf(row, count) {
+    while (row.cells.length < count) row.insertCell();
+    return row.cells;
+  }
+
+  // Puts `node` right after `previous` (first when null) in `parent`, moving it only when
+  // it is elsewhere: a moved element loses keyboard focus.
+  function placeAfter(parent, node, previous) {
+    const expected = previous ? previous.nextSibling : parent.firstChild;
+    if (node !== expected) parent.insertBefore(node, expected);
+  }
+
+  function setText(el, text) {
+    if (el.textContent !== text) el.textContent = text;
+  }
+
+  // A Telegram account posts to a channel the client links (auth's
+  // POST /api/v1/accounts/telegram/channel); until one is linked it cannot be posted to.
+  function needsChannel(account) {
+    return account.platform === "telegram" && !account.channel_id && account.status !== "revoked";
+  }
+
+  function accountActions(cell, account) {
+    const shape = `${account.status}|${needsChannel(account)}`;
+    if (cell.dataset.shape === shape) return;
+    cell.dataset.shape = shape;
+    cell.textContent = "";
+    if (account.status !== "ok") {
+      const again = document.createElement("a");
+      again.className = "button secondary";
+      again.href = `/api/v1/auth/${account.platform}/login?next=/`;
+      again.textContent = "Reconnect";
+      cell.appendChild(again);
+    }
+    if (needsChannel(account)) {
+      const form = document.createElement("form");
+      form.className = "link-channel";
+      const id = `channel-${account.id}`;
+      const label = document.createElement("label");
+      label.htmlFor = id;
+      label.textContent = "Channel (@name or -100… id)";
+      const input = document.createElement("input");
+      input.type = "text";
+      input.id = id;
+      input.name = "channel_id";
+      input.placeholder = "@mychannel";
+      const button = document.createElement("button");
+      button.type = "submit";
+      button.textContent = "Link a channel";
+      const error = document.createElement("div");
+      error.className = "field-error";
+      error.dataset.error = "channel_id";
+      const hint = document.createElement("div");
+      hint.className = "muted hint";
+      hint.textContent = "Add our bot to the channel as an administrator allowed to post, then link it here.";
+      form.append(label, input, hint, button, error);
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        error.textContent = "";
+        const res = await api("/api/v1/accounts/telegram/channel", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ channel_id: input.value.trim() }),
+        });
+        if (res.ok) {
+          flash("ok", "Channel linked.");
           await loadAccounts();
-        };
-        actions.appendChild(link);
-      } else if (account.status !== "ok") {
-        const again = document.createElement("a");
-        again.className = "button secondary";
-        again.href = `/api/v1/auth/${account.platform}/login?next=/`;
-        again.textContent = "Reconnect";
-        actions.appendChild(again);
+        } else {
+          const first = res.body && Array.isArray(res.body.errors) && res.body.errors[0];
+          error.textContent = plainWords(
+            first && first.type === "string_pattern_mismatch"
+              ? "Write the channel as @name or as its numeric id starting with -100."
+              : (first && first.message) || problemText(res.body, "Could not link the channel."));
+        }
+      });
+      cell.appendChild(form);
+    }
+    const remove = document.createElement("button");
+    remove.className = "secondary";
+    remove.textContent = "Disconnect";
+    remove.onclick = async () => {
+      const res2 = await api(`/api/v1/accounts/${account.id}`, { method: "DELETE" });
+      flash(res2.ok ? "ok" : "bad", res2.ok ? "Disconnected." : problemText(res2.body, "Could not disconnect."));
+      await loadMe();
+    };
+    cell.appendChild(remove);
+  }
+
+  function accountStatusText(account) {
+    if (needsChannel(account)) return "no channel linked";
+    return account.status;
+  }
+
+  async function loadAccounts({ refresh = false } = {}) {
+    const res = await api("/api/v1/accounts");
+    if (res.status === 401) { // signed out or erased in another tab: show the sign-in
+      accounts = [];
+      if (refresh && !$("accounts").classList.contains("hidden")) await loadMe();
+      return;
+    }
+    if (!res.ok) return; // keep what is shown; the next refresh tries again
+    accounts = Array.isArray(res.body) ? res.body : (res.body && res.body.items) || [];
+    const body = $("accounts-body");
+    const keep = new Set(accounts.map((a) => a.id));
+    for (const row of [...body.rows]) if (!keep.has(row.dataset.account)) row.remove();
+    let previous = null;
+    for (const account of accounts) {
+      let row = body.querySelector(`tr[data-account="${CSS.escape(account.id)}"]`);
+      if (!row) {
+        row = document.createElement("tr");
+        row.dataset.account = account.id;
+        row.dataset.platform = account.platform;
       }
-      const remove = document.createElement("button");
-      remove.className = "secondary";
-      remove.textContent = "Disconnect";
-      remove.onclick = async () => {
-        const res2 = await api(`/api/v1/accounts/${account.id}`, { method: "DELETE" });
-        flash(res2.ok ? "ok" : "bad", res2.ok ? "Disconnected." : problemText(res2.body, "Could not disconnect."));
-        await loadMe();
-      };
-      actions.appendChild(remove);
+      placeAfter(body, row, previous);
+      previous = row;
+      const [platform, name, status, scopes, actions] = cellsOf(row, 5);
+      platform.dataset.label = "Platform";
+      name.dataset.label = "Name";
+      status.dataset.label = "Status";
+      scopes.dataset.label = "Scopes";
+      setText(platform, account.platform);
+      setText(name, account.display_name || "—");
+      setText(status, accountStatusText(account));
+      const statusClass = "status " + (needsChannel(account) ? "needs-channel" : account.status);
+      if (status.className !== statusClass) status.className = statusClass;
+      setText(scopes, (account.scopes || []).join(", "));
+      accountActions(actions, account);
     }
     await renderTargets();
   }
@@ -345,13 +427,26 @@
   async function renderTargets() {
     const specs = await loadCatalogue();
     const targets = $("targets");
-    const before = new Set([...targets.querySelectorAll('input[name="target"]')]
-      .filter((b) => !b.checked).map((b) => b.value));
-    targets.textContent = "";
+    // rows are kept by account: a refresh of the accounts never clears a tick or a field
+    const keep = new Set(accounts.map((a) => a.id));
+    for (const row of [...targets.querySelectorAll(".target")]) {
+      if (!keep.has(row.dataset.account)) row.remove();
+    }
+    let previous = null;
     for (const account of accounts) {
       const spec = specs[account.platform];
       const name = (spec && spec.label) || platformName(account.platform) || account.platform;
+      const existing = targets.querySelector(`.target[data-account="${CSS.escape(account.id)}"]`);
+      if (existing) {
+        existing.dataset.status = account.status;
+        existing.dataset.channel = needsChannel(account) ? "missing" : "";
+        placeAfter(targets, existing, previous); // the accounts' order, moved only if out of it
+        previous = existing;
+        continue;
+      }
       const row = document.createElement("div");
+      row.dataset.status = account.status;
+      row.dataset.channel = needsChannel(account) ? "missing" : "";
       row.className = "target";
       row.dataset.account = account.id;
       row.dataset.platform = account.platform;
@@ -361,7 +456,7 @@
       box.value = account.id;
       box.dataset.platform = account.platform;
       box.name = "target";
-      box.defaultChecked = box.checked = account.status === "ok" && !before.has(account.id);
+      box.checked = account.status === "ok" && !needsChannel(account);
       label.appendChild(box);
       label.append(` ${name}: ${account.display_name || account.id}`);
       row.appendChild(label);
@@ -385,7 +480,8 @@
         row.appendChild(fieldset);
       }
       box.addEventListener("change", applyKind);
-      targets.appendChild(row);
+      placeAfter(targets, row, previous);
+      previous = row;
     }
     applyKind();
   }
@@ -399,7 +495,9 @@
     for (const row of document.querySelectorAll("#targets .target")) {
       const spec = (catalogue || {})[row.dataset.platform];
       const name = (spec && spec.label) || platformName(row.dataset.platform) || row.dataset.platform;
-      const why = refusal(spec, name, kind);
+      const why = row.dataset.channel === "missing"
+        ? "Link a channel to this Telegram account first (under Connected accounts)."
+        : refusal(spec, name, kind);
       const box = row.querySelector('input[name="target"]');
       box.disabled = Boolean(why);
       row.classList.toggle("disabled", Boolean(why));
@@ -454,54 +552,326 @@
     }
   }
 
+  // The client's posts, a page at a time ("Load more" follows the API's keyset
+  // `next_cursor`). Every refresh re-reads the first page and each unfinished post of
+  // the pages below it, and writes into the rows kept by target id only what changed:
+  // focus stays where it was and a click never lands on a replaced button.
+  const POSTS_PAGE = 20;
+  const FINISHED = new Set(["published", "failed", "cancelled"]);
+  const posts = new Map(); // post id → post (the API's PostPublic)
+  let postOrder = []; // post ids in the list's order
+  let postsCursor = null; // the next page's cursor; null once every page is shown
+  let morePages = 0; // pages loaded with "Load more"
+  let postsGeneration = 0; // bumped when the list is reset (order changed, signed out)
+
+  // "newest first" (created) or "by publish time" (due, the queue's ?order=due)
+  function postsOrder() {
+    return $("posts-order").value === "due" ? "due" : "created";
+  }
+
+  // Times in the browser's own time zone, named once above the table.
+  const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  const WHEN = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short", timeZone: ZONE });
+  function when(iso) {
+    return iso ? WHEN.format(new Date(iso)) : "";
+  }
+
+  function mergePosts(items, { top }) {
+    const ids = items.map((p) => p.id);
+    for (const post of items) posts.set(post.id, post);
+    if (top) {
+      const seen = new Set(ids);
+      postOrder = [...ids, ...postOrder.filter((id) => !seen.has(id))];
+    } else {
+      const known = new Set(postOrder);
+      postOrder = [...postOrder, ...ids.filter((id) => !known.has(id))];
+    }
+  }
+
   async function loadPosts() {
-    const res = await api("/api/v1/posts");
+    const generation = postsGeneration;
+    const res = await api(`/api/v1/posts?limit=${POSTS_PAGE}&order=${postsOrder()}`);
+    if (!res.ok || generation !== postsGeneration) return; // the list was reset meanwhile
+    const items = res.body.items || [];
+    if (!morePages) postsCursor = res.body.next_cursor || null; // one page shown: its cursor
+    mergePosts(items, { top: true });
+    const first = new Set(items.map((p) => p.id));
+    const stale = postOrder.filter((id) => !first.has(id) &&
+      posts.get(id).targets.some((t) => !FINISHED.has(t.status)));
+    for (const id of stale) {
+      const one = await api(`/api/v1/posts/${id}`);
+      if (one.ok) posts.set(id, one.body);
+      else if (one.status === 404) { posts.delete(id); postOrder = postOrder.filter((p) => p !== id); }
+    }
+    renderPosts();
+  }
+
+  async function loadMorePosts() {
+    if (!postsCursor) return;
+    const button = $("posts-more");
+    button.disabled = true;
+    try {
+      const res = await api(
+        `/api/v1/posts?limit=${POSTS_PAGE}&order=${postsOrder()}&cursor=${encodeURIComponent(postsCursor)}`);
+      if (!res.ok) { flash("bad", problemText(res.body, "Could not load more posts.")); return; }
+      mergePosts(res.body.items || [], { top: false });
+      morePages += 1;
+      postsCursor = res.body.next_cursor || null;
+      renderPosts();
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  function forgetPosts() {
+    posts.clear();
+    postOrder = [];
+    postsCursor = null;
+    morePages = 0;
+    postsGeneration += 1;
+    $("posts-body").textContent = "";
+    show("posts-more", false);
+  }
+
+  async function targetAction(post, target, verb) {
+    const res = await api(`/api/v1/posts/${post.id}/targets/${target.id}/${verb}`, { method: "POST" });
+    if (res.ok && res.body) {
+      posts.set(post.id, res.body);
+      renderPosts();
+    } else {
+      flash("bad", plainWords(problemText(res.body, verb === "cancel" ? "Could not cancel." : "Could not retry.")));
+      await loadPosts();
+    }
+  }
+
+  function targetActions(cell, post, target) {
+    let shape = "";
+    if (target.status === "scheduled" || target.status === "paused") shape = "cancel";
+    else if (target.status === "failed" && post.media_deleted) shape = "deleted";
+    else if (target.status === "failed") shape = "retry";
+    if (cell.dataset.shape === shape) return;
+    cell.dataset.shape = shape;
+    cell.textContent = "";
+    cell.className = shape === "deleted" ? "muted" : "";
+    const where = platformName(target.platform) || target.platform;
+    if (shape === "cancel" && (catalogue || {})[target.platform] && catalogue[target.platform].fields) {
+      const edit = document.createElement("button");
+      edit.className = "secondary";
+      edit.textContent = "Edit";
+      edit.setAttribute("aria-label", `Edit the ${where} post`);
+      edit.onclick = () => openEditor(posts.get(post.id) || post, target.id);
+      cell.appendChild(edit);
+    }
+    if (shape === "cancel" || shape === "retry") {
+      const button = document.createElement("button");
+      button.className = "secondary";
+      button.textContent = shape === "cancel" ? "Cancel" : "Retry";
+      button.setAttribute("aria-label", `${button.textContent} the ${where} post`);
+      button.onclick = () => targetAction(posts.get(post.id) || post, target, shape);
+      cell.appendChild(button);
+    } else if (shape === "deleted") {
+      cell.textContent = post.kind && post.kind !== "video" ? "media deleted" : "video deleted";
+    }
+  }
+
+  // A datetime-local value (the browser's zone) for an ISO time.
+  function localInput(iso) {
+    const d = new Date(iso);
+    const pad = (n) => String(n).padStart(2, "0");
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  }
+
+  // The publish time, and on a post's first row a "Reschedule" control while any of
+  // its targets is not yet handed to a publisher (PATCH /api/v1/posts/{id}).
+  function publishAt(cell, post, first) {
+    const open = first && post.targets.some((t) => t.status === "scheduled" || t.status === "paused");
+    const shape = open ? "edit" : "";
+    if (cell.dataset.shape !== shape) {
+      cell.dataset.shape = shape;
+      cell.textContent = "";
+      const time = document.createElement("span");
+      time.className = "when";
+      cell.appendChild(time);
+      if (open) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "secondary small";
+        button.textContent = "Reschedule";
+        const form = document.createElement("form");
+        form.className = "reschedule hidden";
+        const id = `when-${post.id}`;
+        const label = document.createElement("label");
+        label.htmlFor = id;
+        label.textContent = "New publish time";
+        const input = document.createElement("input");
+        input.type = "datetime-local";
+        input.id = id;
+        const save = document.createElement("button");
+        save.type = "submit";
+        save.textContent = "Save";
+        const error = document.createElement("div");
+        error.className = "field-error";
+        form.append(label, input, save, error);
+        button.onclick = () => {
+          input.value = localInput((posts.get(post.id) || post).scheduled_at);
+          form.classList.toggle("hidden");
+          if (!form.classList.contains("hidden")) input.focus();
+        };
+        form.addEventListener("submit", async (event) => {
+          event.preventDefault();
+          error.textContent = "";
+          if (!input.value) { error.textContent = "Choose a date and time."; return; }
+          const res = await api(`/api/v1/posts/${post.id}`, {
+            method: "PATCH",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ scheduled_at: new Date(input.value).toISOString() }),
+          });
+          if (res.ok && res.body) {
+            posts.set(post.id, res.body);
+            form.classList.add("hidden");
+            flash("ok", "Rescheduled.");
+            renderPosts();
+          } else {
+            const first = res.body && Array.isArray(res.body.errors) && res.body.errors[0];
+            error.textContent = first && first.field === "scheduled_at"
+              ? `This time ${first.message}.` // "is in the past…", "is more than a year ahead"
+              : plainWords(first ? first.message : problemText(res.body, "Could not reschedule."));
+          }
+        });
+        cell.append(button, form);
+      }
+    }
+    setText(cell.querySelector(".when"), when(post.scheduled_at));
+  }
+
+  // "Edit": one target's settings (its platform's fields, filled from what was queued)
+  // in a dialog, checked like the composer's, then PATCH /api/v1/posts/{id}.
+  let editing = null; // {post, target}
+  function openEditor(post, targetId) {
+    const target = post.targets.find((t) => t.id === targetId);
+    const spec = (catalogue || {})[target.platform];
+    if (!target || !spec || !spec.fields) return;
+    editing = { post, target };
+    const name = spec.label || target.platform;
+    $("edit-title").textContent = `Edit the ${name} post`;
+    $("edit-errors").textContent = "";
+    const box = $("edit-fields");
+    box.textContent = "";
+    const fieldset = document.createElement("fieldset");
+    fieldset.className = "block";
+    const legend = document.createElement("legend");
+    legend.textContent = name;
+    fieldset.appendChild(legend);
+    const required = new Set(spec.fields.required || []);
+    const options = target.options || {};
+    for (const [field, prop] of Object.entries(spec.fields.properties || {})) {
+      const wrap = fieldFor({ id: `edit-${target.id}` }, field, prop, required.has(field));
+      if (wrap.dataset.kind && wrap.dataset.kind !== (post.kind || "video")) wrap.classList.add("hidden");
+      const input = wrap.querySelector("[name]");
+      const value = options[field];
+      if (value !== undefined && value !== null) {
+        if (input.dataset.type === "boolean") input.checked = Boolean(value);
+        else if (Array.isArray(value)) input.value = value.join(", ");
+        else input.value = String(value);
+      }
+      fieldset.appendChild(wrap);
+    }
+    box.appendChild(fieldset);
+    $("edit-dialog").showModal();
+  }
+
+  $("edit-close").addEventListener("click", () => $("edit-dialog").close());
+  $("edit-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!editing) return;
+    const { post, target } = editing;
+    const fieldset = $("edit-fields").querySelector("fieldset.block");
+    for (const el of $("edit-form").querySelectorAll(".field-error")) el.textContent = "";
+    const spec = (catalogue || {})[target.platform];
+    const problems = blockProblems(spec, fieldset);
+    for (const [field, words] of problems) {
+      const place = fieldset.querySelector(`[data-error="${field}"]`) || $("edit-errors");
+      place.textContent += (place.textContent ? " " : "") + words;
+    }
+    if (problems.length) return;
+    const res = await api(`/api/v1/posts/${post.id}`, {
+      method: "PATCH",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        targets: [{ account_id: target.account_id, [target.platform]: blockValue(fieldset) }],
+      }),
+    });
+    if (res.ok && res.body) {
+      posts.set(post.id, res.body);
+      renderPosts();
+      $("edit-dialog").close();
+      flash("ok", "Changes saved.");
+      return;
+    }
+    const errors = res.body && Array.isArray(res.body.errors) ? res.body.errors : [];
+    for (const error of errors) {
+      const field = /^targets\[0\]\.[a-z]+\.([a-z_]+)/.exec(String(error.field || ""));
+      const place = (field && fieldset.querySelector(`[data-error="${field[1]}"]`)) || $("edit-errors");
+      place.textContent += (place.textContent ? " " : "") + plainWords(error.message);
+    }
+    if (!errors.length) $("edit-errors").textContent = plainWords(problemText(res.body, "Could not save."));
+  });
+
+  function renderPosts() {
     const body = $("posts-body");
-    body.textContent = "";
-    if (!res.ok) return;
-    for (const post of res.body.items || []) {
+    const wanted = new Set();
+    let previous = null;
+    for (const id of postOrder) {
+      const post = posts.get(id);
+      if (!post) continue;
       for (const target of post.targets) {
-        const row = body.insertRow();
-        row.insertCell().textContent = new Date(post.created_at).toLocaleString();
-        row.insertCell().textContent =
-          target.platform + (post.kind && post.kind !== "video" ? ` (${post.kind === "photo" ? "photo post" : "article"})` : "");
-        const status = row.insertCell();
+        wanted.add(target.id);
+        let row = body.querySelector(`tr[data-target="${CSS.escape(target.id)}"]`);
+        if (!row) {
+          row = document.createElement("tr");
+          row.dataset.target = target.id;
+          row.dataset.post = post.id;
+          row.dataset.platform = target.platform;
+        }
+        placeAfter(body, row, previous);
+        previous = row;
+        const [due, created, where, status, result, actions] = cellsOf(row, 6);
+        due.dataset.label = "Publish at";
+        publishAt(due, post, target === post.targets[0]);
+        row.dataset.due = post.scheduled_at;
+        created.dataset.label = "Created";
+        where.dataset.label = "Where";
+        status.dataset.label = "Status";
+        result.dataset.label = "Result";
+        setText(created, when(post.created_at));
+        setText(where,
+          target.platform + (post.kind && post.kind !== "video" ? ` (${post.kind === "photo" ? "photo post" : "article"})` : ""));
         let text = target.status;
         if (target.status === "publishing" && target.bytes_total) {
           text += ` ${Math.round((100 * (target.bytes_sent || 0)) / target.bytes_total)}%`;
         }
-        status.textContent = text;
-        status.className = "status " + target.status;
-        const result = row.insertCell();
-        if (target.remote_url) {
-          const link = document.createElement("a");
-          link.href = target.remote_url;
-          link.textContent = "open";
-          link.target = "_blank";
-          result.appendChild(link);
-        } else {
-          result.textContent = target.last_error || "";
+        setText(status, text);
+        if (status.className !== "status " + target.status) status.className = "status " + target.status;
+        const link = target.remote_url || "";
+        if (result.dataset.link !== link || (!link && result.textContent !== (target.last_error || ""))) {
+          result.dataset.link = link;
+          result.textContent = "";
+          if (link) {
+            const a = document.createElement("a");
+            a.href = link;
+            a.textContent = "open";
+            a.target = "_blank";
+            a.rel = "noopener";
+            result.appendChild(a);
+          } else {
+            result.textContent = target.last_error || "";
+          }
         }
-        const actions = row.insertCell();
-        if (target.status === "scheduled" || target.status === "paused") {
-          const cancel = document.createElement("button");
-          cancel.className = "secondary";
-          cancel.textContent = "Cancel";
-          cancel.onclick = async () => { await api(`/api/v1/posts/${post.id}/cancel`, { method: "POST" }); loadPosts(); };
-          actions.appendChild(cancel);
-        }
-        if (target.status === "failed" && post.media_deleted) {
-          actions.textContent = post.kind && post.kind !== "video" ? "media deleted" : "video deleted";
-          actions.className = "muted";
-        } else if (target.status === "failed") {
-          const retry = document.createElement("button");
-          retry.className = "secondary";
-          retry.textContent = "Retry";
-          retry.onclick = async () => { await api(`/api/v1/posts/${post.id}/retry`, { method: "POST" }); loadPosts(); };
-          actions.appendChild(retry);
-        }
+        targetActions(actions, post, target);
       }
     }
+    for (const row of [...body.rows]) if (!wanted.has(row.dataset.target)) row.remove();
+    show("posts-more", Boolean(postsCursor));
   }
 
   $("consent-form").addEventListener("submit", async (event) => {
@@ -562,24 +932,186 @@
           name = shorter;
         }
         if (place && name !== field) {
-          place.textContent += (place.textContent ? " " : "") + `${field}: ${error.message}`;
+          place.textContent += (place.textContent ? " " : "") + `${field}: ${plainWords(error.message)}`;
           continue;
         }
       }
-      if (place) place.textContent += (place.textContent ? " " : "") + error.message;
-      else loose.push(`${field}: ${error.message}`);
+      if (place) place.textContent += (place.textContent ? " " : "") + plainWords(error.message);
+      else loose.push(`${field}: ${plainWords(error.message)}`);
     }
     if (loose.length) $("post-errors").textContent = loose.join("; ");
     else if (!errors.length) $("post-errors").textContent = problemText(body, fallback);
   }
 
-  async function uploadFile(file) {
-    const media = await api("/api/v1/media", {
-      method: "POST",
-      headers: { "content-type": file.type || "application/octet-stream" },
-      body: file,
+  // Uploads one file with XMLHttpRequest, whose upload events give the progress that
+  // fetch() cannot: shown as a bar and a percentage ("Uploading clip.mp4: 42%").
+  // Resolves to the same shape as api().
+  function uploadFile(file) {
+    return new Promise((resolve) => {
+      const bar = $("upload-bar");
+      const words = $("upload-progress");
+      const request = new XMLHttpRequest();
+      request.open("POST", "/api/v1/media");
+      request.withCredentials = true;
+      request.setRequestHeader("content-type", file.type || "application/octet-stream");
+      bar.value = 0;
+      bar.max = 100;
+      show("upload-bar", true);
+      words.textContent = `Uploading ${file.name}: 0%`;
+      request.upload.addEventListener("progress", (event) => {
+        if (!event.lengthComputable || !event.total) return;
+        const percent = Math.floor((100 * event.loaded) / event.total);
+        bar.value = percent;
+        bar.setAttribute("value", String(percent));
+        words.textContent = `Uploading ${file.name}: ${percent}%`;
+      });
+      const done = (status, text) => {
+        let body = null;
+        const type = request.getResponseHeader("content-type") || "";
+        if (type.includes("json")) { try { body = JSON.parse(text); } catch (e) { body = null; } }
+        resolve({ status, ok: status >= 200 && status < 300, body, headers: null });
+      };
+      request.addEventListener("load", () => {
+        words.textContent = request.status === 201 ? `Uploaded ${file.name}.` : "";
+        done(request.status, request.responseText);
+      });
+      request.addEventListener("error", () => {
+        words.textContent = "";
+        done(0, "");
+        flash("bad", `The upload of ${file.name} was interrupted; check the connection and try again.`);
+      });
+      request.send(file);
     });
-    return media;
+  }
+
+  // Validator wording into what a person reads: pydantic prefixes its own errors
+  // ("Value error, …") and names types ("Input should be a valid string").
+  function plainWords(message) {
+    let text = String(message || "").replace(/^(Value|Assertion) error,\s*/i, "");
+    text = text.replace(/^Field required$/i, "This is required.")
+      .replace(/^String should have at most (\d+) characters?$/i, "At most $1 characters.")
+      .replace(/^String should have at least 1 character$/i, "This is required.")
+      .replace(/^Input should be (.*)$/i, "Choose $1.");
+    if (/^(is|must) /.test(text)) text = `This ${text}`; // the server's words follow the field's name
+    return text ? text.charAt(0).toUpperCase() + text.slice(1) : text;
+  }
+
+  // The limits a platform's registry states in its fields' descriptions
+  // ("≤ 2200 UTF-16 code units.", "≤ 5000 bytes (UTF-8)", "1–100 characters",
+  // "≤ 16384 characters.", "≤ 500 characters in total."), counted as it says.
+  function describedLimit(prop) {
+    const words = String(prop.description || "");
+    let match = /(?:≤|at most)\s*(\d+)\s*(UTF-16 code units|bytes|characters)/i.exec(words);
+    let min = 0;
+    if (!match) {
+      match = /(\d+)\s*[–-]\s*(\d+)\s*(characters)/i.exec(words);
+      if (!match) return null;
+      min = Number(match[1]);
+      return { min, max: Number(match[2]), unit: "characters" };
+    }
+    return { min, max: Number(match[1]), unit: match[2].toLowerCase() };
+  }
+
+  function measure(text, unit) {
+    if (unit === "bytes") return new TextEncoder().encode(text).length;
+    if (unit.startsWith("utf-16")) return text.length; // JS strings are UTF-16
+    return [...text].length; // characters: code points
+  }
+
+  // What is wrong with one target's block before anything is uploaded: each
+  // problem as [field name, words], from the platform's JSON Schema
+  // (GET /api/v1/posts/platforms): required fields, choices, patterns, minimums,
+  // and the limits its descriptions state. The server checks all of it again.
+  function blockProblems(spec, fieldset) {
+    const problems = [];
+    if (!spec || !spec.fields) return problems;
+    const required = new Set(spec.fields.required || []);
+    for (const [name, prop] of Object.entries(spec.fields.properties || {})) {
+      const input = fieldset.querySelector(`[name="${name}"]`);
+      if (!input || input.closest(".block-field").classList.contains("hidden")) continue;
+      const label = prop.title || name;
+      const kinds = prop.anyOf ? prop.anyOf.filter((p) => p.type !== "null") : [prop];
+      const rule = kinds[0] || prop;
+      const type = input.dataset.type;
+      const value = input.value;
+      if (type === "boolean") continue;
+      if (value.trim() === "") {
+        if (required.has(name)) problems.push([name, `${label} is required.`]);
+        continue;
+      }
+      if ((type === "integer" || type === "number")) {
+        const number = Number(value);
+        if (!Number.isFinite(number) || (type === "integer" && !Number.isInteger(number))) {
+          problems.push([name, `${label} must be a whole number.`]);
+        } else if (rule.minimum !== undefined && number < rule.minimum) {
+          problems.push([name, `${label} must be ${rule.minimum} or more.`]);
+        } else if (rule.maximum !== undefined && number > rule.maximum) {
+          problems.push([name, `${label} must be ${rule.maximum} or less.`]);
+        }
+        continue;
+      }
+      if (prop.enum && !prop.enum.includes(value)) {
+        problems.push([name, `Choose one of: ${prop.enum.join(", ")}.`]);
+        continue;
+      }
+      if (rule.pattern && type !== "array" && !new RegExp(rule.pattern, "u").test(value)) {
+        problems.push([name, `${label} is not in the expected form.`]);
+        continue;
+      }
+      const limit = describedLimit(prop);
+      if (limit) {
+        const text = type === "array" ? value.split(",").map((t) => t.trim()).join("") : value;
+        const used = measure(text, limit.unit);
+        const unit = limit.unit.startsWith("utf-16") ? "characters" : limit.unit;
+        if (used > limit.max) {
+          problems.push([name, `${label} is too long: ${used} ${unit}, at most ${limit.max}.`]);
+        } else if (used < limit.min) {
+          problems.push([name, `${label} needs at least ${limit.min} ${unit}.`]);
+        }
+      }
+    }
+    return problems;
+  }
+
+  // Everything that can be checked in the browser, before any upload. Writes each
+  // problem under its field; true when there is none.
+  function checkForm(kind, chosen) {
+    let fine = true;
+    const say = (place, words) => {
+      if (!place) return;
+      place.textContent += (place.textContent ? " " : "") + words;
+      fine = false;
+    };
+    if (kind === "video" && !$("video").files[0]) say(document.querySelector('[data-field="media_id"]'), "Choose a video first.");
+    if (kind === "photo") {
+      const count = picked.length + $("image-upload").files.length;
+      if (!count) say(document.querySelector('[data-field="image_ids"]'), "Choose or add at least one image.");
+    }
+    if (kind === "article") {
+      if (!$("article-title").value.trim()) say(document.querySelector('[data-field="article.title"]'), "The article needs a title.");
+      if (!$("article-body").value.trim()) say(document.querySelector('[data-field="article.body_html"]'), "The article needs a body.");
+    }
+    if (!chosen.length) { $("post-errors").textContent = "Choose at least one account."; fine = false; }
+    const when = $("when").value;
+    if (when && new Date(when).getTime() < Date.now() - 60_000) {
+      say(document.querySelector('[data-field="scheduled_at"]'), "This time has passed; leave it empty to publish now.");
+    }
+    for (const box of chosen) {
+      const row = box.closest(".target");
+      const spec = (catalogue || {})[box.dataset.platform];
+      if (kind === "photo" && spec && spec.max_images) {
+        const count = picked.length + $("image-upload").files.length;
+        if (count > spec.max_images) {
+          say(row.querySelector('[data-error=""]'), `${spec.label} takes at most ${spec.max_images} images; ${count} are chosen.`);
+        }
+      }
+      const fieldset = row.querySelector("fieldset.block");
+      if (!fieldset) continue;
+      for (const [name, words] of blockProblems(spec, fieldset)) {
+        say(row.querySelector(`[data-error="${name}"]`) || row.querySelector('[data-error=""]'), words);
+      }
+    }
+    return fine;
   }
 
   $("post-form").addEventListener("submit", async (event) => {
@@ -588,17 +1120,8 @@
     const kind = chosenKind();
     const chosen = [...document.querySelectorAll('input[name="target"]:checked:enabled')];
     const payload = { kind };
-    if (kind === "video" && !$("video").files[0]) {
-      document.querySelector('[data-field="media_id"]').textContent = "Choose a video first.";
-      return;
-    }
-    if (kind === "photo" && !picked.length && !$("image-upload").files.length) {
-      document.querySelector('[data-field="image_ids"]').textContent = "Choose or add at least one image.";
-      return;
-    }
-    if (!chosen.length) { $("post-errors").textContent = "Choose at least one account."; return; }
+    if (!checkForm(kind, chosen)) return; // nothing is uploaded for a form that cannot go
     $("queue-button").disabled = true;
-    $("upload-progress").textContent = "uploading…";
     try {
       if (kind === "video") {
         const media = await uploadFile($("video").files[0]);
@@ -648,7 +1171,12 @@
       });
       if (res.status === 201 || res.status === 200) {
         flash("ok", "Queued.");
+        const ticked = new Set(sent);
         $("post-form").reset();
+        // the "Post to" ticks stay as they were: the next post usually goes to the same accounts
+        for (const box of document.querySelectorAll('#targets input[name="target"]')) {
+          box.checked = ticked.has(box.value);
+        }
         picked = [];
         await Promise.all([loadPosts(), loadMedia()]); // "Your media" counts posts per file
         applyKind();
@@ -657,7 +1185,7 @@
       }
     } finally {
       $("queue-button").disabled = false;
-      $("upload-progress").textContent = "";
+      show("upload-bar", false);
     }
   });
 
@@ -665,5 +1193,22 @@
   loginLinks($("connect-buttons"), true);
   authErrorFromUrl();
   loadMe();
-  setInterval(() => { if (!$("posts").classList.contains("hidden")) loadPosts(); }, 2000);
+  $("posts-more").addEventListener("click", loadMorePosts);
+  $("posts-zone").textContent = `Times are in your time zone, ${ZONE}.`;
+  $("posts-order").addEventListener("change", async () => {
+    forgetPosts();
+    await loadPosts();
+  });
+  // One refresh loop for what changes behind the page's back: the posts' status
+  // and the accounts' (revoked, needing a reconnect, a channel linked elsewhere).
+  let refreshing = false;
+  setInterval(async () => {
+    if (refreshing || $("posts").classList.contains("hidden") || document.hidden) return;
+    refreshing = true;
+    try {
+      await Promise.all([loadPosts(), loadAccounts({ refresh: true })]);
+    } finally {
+      refreshing = false;
+    }
+  }, 2000);
 })();

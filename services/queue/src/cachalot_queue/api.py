@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -44,6 +44,7 @@ from cachalot_queue.schemas import (
     PostPage,
     PostPublic,
     PostsExport,
+    PostUpdate,
 )
 from cachalot_queue.tables import Media
 
@@ -307,9 +308,18 @@ def build_router(
         client_id: ClientId,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
         cursor: Annotated[str | None, Query(max_length=200)] = None,
+        order: Annotated[
+            Literal["created", "due"],
+            Query(
+                description="created: newest first; due: by publish time (scheduled_at), "
+                "soonest first. A cursor is good for the order that gave it."
+            ),
+        ] = "created",
     ) -> PostPage:
-        """The client's posts, newest first."""
-        items, next_cursor = await posts.page(client_id=client_id, limit=limit, cursor=cursor)
+        """The client's posts, newest first or (``order=due``) by publish time."""
+        items, next_cursor = await posts.page(
+            client_id=client_id, limit=limit, cursor=cursor, order=order
+        )
         return PostPage(items=items, next_cursor=next_cursor)
 
     @router.get("/posts/export", response_model=PostsExport, tags=["posts"])
@@ -325,6 +335,24 @@ def build_router(
     )
     async def get_post(post_id: UUID, client_id: ClientId) -> PostPublic:
         return await posts.get(client_id=client_id, post_id=post_id)
+
+    @router.patch(
+        "/posts/{post_id}",
+        response_model=PostPublic,
+        tags=["posts"],
+        responses=problem_responses(
+            404,
+            409,
+            descriptions={409: "A target to change was already handed to a publisher."},
+        ),
+    )
+    async def update_post(post_id: UUID, body: PostUpdate, client_id: ClientId) -> PostPublic:
+        """Reschedule a post or change its targets' settings until it is dispatched
+        (see ``PostUpdate``); checked by the rules of ``POST /posts``, every problem a
+        422 naming its field."""
+        post = await posts.update(client_id=client_id, post_id=post_id, body=body, now=clock())
+        runtime.scheduler_wake.set()
+        return post
 
     @router.post(
         "/posts/{post_id}/cancel",
@@ -351,6 +379,51 @@ def build_router(
     async def retry_post(post_id: UUID, client_id: ClientId) -> PostPublic:
         """Queue the failed targets again."""
         post = await posts.retry(client_id=client_id, post_id=post_id, now=clock())
+        runtime.relay_wake.set()
+        runtime.scheduler_wake.set()
+        return post
+
+    @router.post(
+        "/posts/{post_id}/targets/{target_id}/cancel",
+        response_model=PostPublic,
+        tags=["posts"],
+        responses=problem_responses(
+            404,
+            409,
+            descriptions={
+                404: "No such post, or no such target of it.",
+                409: "The target is already being published.",
+            },
+        ),
+    )
+    async def cancel_target(post_id: UUID, target_id: UUID, client_id: ClientId) -> PostPublic:
+        """Cancel one target of the post, by the rules of ``POST /posts/{id}/cancel``;
+        the post's other targets are left as they are."""
+        post = await posts.cancel(
+            client_id=client_id, post_id=post_id, target_id=target_id, now=clock()
+        )
+        runtime.relay_wake.set()
+        return post
+
+    @router.post(
+        "/posts/{post_id}/targets/{target_id}/retry",
+        response_model=PostPublic,
+        tags=["posts"],
+        responses=problem_responses(
+            404,
+            409,
+            descriptions={
+                404: "No such post, or no such target of it.",
+                409: "The target has not failed, its account was lost, or the media was deleted.",
+            },
+        ),
+    )
+    async def retry_target(post_id: UUID, target_id: UUID, client_id: ClientId) -> PostPublic:
+        """Queue one failed target again, by the rules of ``POST /posts/{id}/retry``;
+        the post's other targets are left as they are."""
+        post = await posts.retry(
+            client_id=client_id, post_id=post_id, target_id=target_id, now=clock()
+        )
         runtime.relay_wake.set()
         runtime.scheduler_wake.set()
         return post

@@ -7,6 +7,7 @@ The client only passes back what it was given; anything else is a 422 naming
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
@@ -46,11 +47,35 @@ def newest_first(
     return query.order_by(created_at.desc(), id_.desc()).limit(limit + 1)
 
 
-def cut_page(rows: list[RowT], limit: int) -> tuple[list[RowT], str | None]:
-    """The page of ``rows`` (fetched by :func:`newest_first`) and the next page's cursor."""
+def soonest_first(
+    query: SelectT,
+    *,
+    key: InstrumentedAttribute[datetime],
+    id_: InstrumentedAttribute[UUID],
+    cursor: str | None,
+    limit: int,
+) -> SelectT:
+    """``query`` after ``cursor`` (if any), by ``key`` ascending (the soonest first), then
+    by id; one row more than ``limit``. The cursor is the same token as
+    :func:`newest_first`'s, holding ``key``'s value; a bad one is a 422 naming ``cursor``."""
+    if cursor:
+        after, last_id = read_cursor(cursor)
+        query = query.where(or_(key > after, and_(key == after, id_ > last_id)))
+    return query.order_by(key.asc(), id_.asc()).limit(limit + 1)
+
+
+def cut_page(
+    rows: list[RowT], limit: int, *, key: Callable[[RowT], datetime] | None = None
+) -> tuple[list[RowT], str | None]:
+    """The page of ``rows`` (fetched by :func:`newest_first` or :func:`soonest_first`) and
+    the next page's cursor; ``key`` reads the ordering time of a row (``created_at``
+    when not given)."""
     page = rows[:limit]
     more = len(rows) > limit and bool(page)
-    return page, write_cursor(page[-1].created_at, page[-1].id) if more else None
+    if not more:
+        return page, None
+    last = page[-1]
+    return page, write_cursor(key(last) if key else last.created_at, last.id)
 
 
 def write_cursor(created_at: datetime, last_id: UUID) -> str:

@@ -33,13 +33,15 @@ from sqlalchemy.orm import selectinload
 from cachalot_common import platforms
 from cachalot_common.articles import ArticleError, Node, parse
 from cachalot_common.problems import Problem
-from cachalot_queue.paging import cut_page, newest_first
+from cachalot_queue.paging import cut_page, newest_first, soonest_first
 from cachalot_queue.schemas import (
+    ArticleCreate,
     ArticlePublic,
     MediaExport,
     PostCreate,
     PostPublic,
     PostsExport,
+    PostUpdate,
     TargetCreate,
     TargetPublic,
 )
@@ -250,16 +252,83 @@ class PostService:
             gone = await deleted_media(session, [post])
         return to_public(post, media_deleted=post.id in gone)
 
+    def _when_errors(self, scheduled_at: datetime, now: datetime) -> list[dict[str, Any]]:
+        """What is wrong with a publish time (DESIGN: not past beyond the grace, a year
+        ahead at most), named ``scheduled_at``."""
+        if scheduled_at < now - self._grace:
+            return [_error("scheduled_at", "is in the past; leave it out to publish now")]
+        if scheduled_at > now + MAX_SCHEDULE_AHEAD:
+            return [_error("scheduled_at", "is more than a year ahead")]
+        return []
+
+    async def update(
+        self, *, client_id: UUID, post_id: UUID, body: PostUpdate, now: datetime
+    ) -> PostPublic:
+        """Reschedule and/or change the targets' settings of a post not yet dispatched.
+
+        The new settings are checked as a new post with the same content would be
+        (:meth:`_build`), so the rules are the same. Raises ``Problem`` 404 (no such
+        post of this client), 422 naming each field (``scheduled_at``,
+        ``targets[i].account_id`` for an account that is no target of the post,
+        ``targets[i].<platform>.<field>``), and 409 when a target to change, or
+        every target, was already handed to a publisher or is finished.
+        """
+        errors = self._when_errors(body.scheduled_at, now) if body.scheduled_at else []
+        options: dict[UUID, dict[str, Any]] = {}
+        async with self._reader() as reading:
+            post = await reading.scalar(
+                _with_targets(select(Post)).where(Post.id == post_id, Post.client_id == client_id)
+            )
+            if post is None:
+                raise _not_found()
+            if body.targets is not None:
+                mine = {t.account_id for t in post.targets}
+                for index, item in enumerate(body.targets):
+                    if item.account_id not in mine:
+                        message = "this account is not a target of this post"
+                        errors.append(_error(f"targets[{index}].account_id", message))
+            if errors:
+                raise _invalid(errors)
+            if body.targets is not None:
+                built, _ = await self._build(reading, client_id, _as_create(post, body), now)
+                options = {t.account_id: t.options for t in built.targets if t.options}
+        async with self._factory() as session, session.begin():
+            post = await self._locked(session, client_id, post_id)
+            open_ = [t for t in post.targets if t.status in CANCELLABLE]
+            named = {item.account_id for item in body.targets or []}
+            late = [t for t in post.targets if t.account_id in named and t not in open_]
+            if not open_ or late:
+                raise Problem(
+                    409,
+                    "Too late to change: "
+                    + (
+                        "the post was already handed to its publishers or is finished."
+                        if not open_
+                        else ", ".join(f"targets[{t.position}] ({t.platform})" for t in late)
+                        + " already handed to a publisher or finished."
+                    ),
+                    title="Already dispatched",
+                )
+            if body.scheduled_at is not None:
+                when = max(body.scheduled_at, now)
+                post.scheduled_at = when
+                for target in open_:
+                    target.due_at = when
+                    target.updated_at = now
+            for target in open_:
+                if target.account_id in options:
+                    target.options = options[target.account_id]
+                    target.updated_at = now
+            gone = await deleted_media(session, [post])
+            return to_public(post, media_deleted=post.id in gone)
+
     async def _build(
         self, session: AsyncSession, client_id: UUID, body: PostCreate, now: datetime
     ) -> tuple[Post, list[str]]:
         """The post to insert, and the field that named each of its files (in order)."""
         content, errors = await _read_content(session, client_id, body)
         scheduled_at = body.scheduled_at or now
-        if scheduled_at < now - self._grace:
-            errors.append(_error("scheduled_at", "is in the past; leave it out to publish now"))
-        elif scheduled_at > now + MAX_SCHEDULE_AHEAD:
-            errors.append(_error("scheduled_at", "is more than a year ahead"))
+        errors += self._when_errors(scheduled_at, now)
         scheduled_at = max(scheduled_at, now)
         ids = [t.account_id for t in body.targets]
         found = await session.scalars(
@@ -345,17 +414,26 @@ class PostService:
         return to_public(post, media_deleted=post.id in gone)
 
     async def page(
-        self, *, client_id: UUID, limit: int, cursor: str | None
+        self, *, client_id: UUID, limit: int, cursor: str | None, order: str = "created"
     ) -> tuple[list[PostPublic], str | None]:
-        query = newest_first(
-            _with_targets(select(Post)).where(Post.client_id == client_id),
-            created_at=Post.created_at,
-            id_=Post.id,
-            cursor=cursor,
-            limit=limit,
-        )
+        """A page of the client's posts and the next page's cursor: ``order`` "created"
+        is newest first, "due" by publish time (``scheduled_at``), soonest first. A
+        cursor is good for the order that gave it; a bad one is a 422 naming ``cursor``."""
+        mine = _with_targets(select(Post)).where(Post.client_id == client_id)
+        if order == "due":
+            query = soonest_first(
+                mine, key=Post.scheduled_at, id_=Post.id, cursor=cursor, limit=limit
+            )
+        else:
+            query = newest_first(
+                mine, created_at=Post.created_at, id_=Post.id, cursor=cursor, limit=limit
+            )
         async with self._reader() as session:
-            posts, next_cursor = cut_page(list((await session.scalars(query)).all()), limit)
+            posts, next_cursor = cut_page(
+                list((await session.scalars(query)).all()),
+                limit,
+                key=(lambda p: p.scheduled_at) if order == "due" else None,
+            )
             gone = await deleted_media(session, posts)
         return [to_public(p, media_deleted=p.id in gone) for p in posts], next_cursor
 
@@ -384,12 +462,20 @@ class PostService:
             media=[MediaExport.model_validate(m, from_attributes=True) for m in media],
         )
 
-    async def cancel(self, *, client_id: UUID, post_id: UUID, now: datetime) -> PostPublic:
-        """Cancel every target not yet handed to a publisher."""
+    async def cancel(
+        self, *, client_id: UUID, post_id: UUID, now: datetime, target_id: UUID | None = None
+    ) -> PostPublic:
+        """Cancel every target not yet handed to a publisher, or only ``target_id``'s.
+
+        Raises ``Problem`` 404 (no such post of this client, or no such target of
+        it) and 409 when what is asked is already being published; cancelling
+        what is already finished changes nothing (the post is returned).
+        """
         async with self._factory() as session, session.begin():
             post = await self._locked(session, client_id, post_id)
-            pending = [t for t in post.targets if t.status in CANCELLABLE]
-            if not pending and any(t.status in IN_FLIGHT for t in post.targets):
+            chosen = _chosen(post, target_id)
+            pending = [t for t in chosen if t.status in CANCELLABLE]
+            if not pending and any(t.status in IN_FLIGHT for t in chosen):
                 raise Problem(
                     409,
                     "Too late to cancel: the post is already being published.",
@@ -403,8 +489,11 @@ class PostService:
             gone = await deleted_media(session, [post])
             return to_public(post, media_deleted=post.id in gone)
 
-    async def retry(self, *, client_id: UUID, post_id: UUID, now: datetime) -> PostPublic:
-        """Queue failed targets again, with a fresh attempt budget.
+    async def retry(
+        self, *, client_id: UUID, post_id: UUID, now: datetime, target_id: UUID | None = None
+    ) -> PostPublic:
+        """Queue failed targets again (or only ``target_id``, by the same rules), with a
+        fresh attempt budget.
 
         Only targets whose account the client still holds are retried (issue 8
         item 2): a target whose account was disconnected, erased or connected
@@ -412,16 +501,17 @@ class PostService:
         this client), 409 with one ``errors`` entry per target that cannot be
         retried, naming why, when nothing can be, and 409 when the post's video
         was deleted (``DELETE /api/v1/media/{id}`` allows that once the post is
-        finished with it).
+        finished with it). With ``target_id``, a 404 when the post has no such target.
         """
         async with self._factory() as session, session.begin():
             post = await self._locked(session, client_id, post_id)
-            failed = [t for t in post.targets if t.status == "failed"]
+            chosen = _chosen(post, target_id)
+            failed = [t for t in chosen if t.status == "failed"]
             accounts = await account_views(session, {t.account_id for t in failed})
             lost = {t.id: account_loss(t.client_id, accounts.get(t.account_id)) for t in failed}
             retryable = [t for t in failed if lost[t.id] is None]
             if not retryable:
-                raise _cannot_retry(post, lost)
+                raise _cannot_retry(chosen, lost)
             # held (FOR SHARE) until commit, so a delete of a file waits for this retry
             kept = await _files_kept(session, client_id, [f.media_id for f in post.files])
             gone = [f.media_id for f in post.files if f.media_id not in kept]
@@ -554,10 +644,37 @@ def _with_targets(query: Any) -> Any:
     return query.options(selectinload(Post.targets), selectinload(Post.files))
 
 
-def _cannot_retry(post: Post, lost: dict[UUID, Change | None]) -> Problem:
+def _as_create(post: Post, body: PostUpdate) -> PostCreate:
+    """A new post with ``post``'s content and ``body``'s targets: what :meth:`_build`
+    checks an edit against (the content as it is now: a deleted file is said)."""
+    cover = next((f.media_id for f in post.files if f.role == "cover"), None)
+    return PostCreate(
+        kind=post.kind,  # type: ignore[arg-type]
+        media_id=post.media_id if post.kind == "video" else None,
+        image_ids=[f.media_id for f in post.files if f.role == "image"] or None,
+        article=ArticleCreate(
+            title=post.article_title, body_html=post.article_body or "", cover_media_id=cover
+        )
+        if post.kind == "article" and post.article_title is not None
+        else None,
+        targets=list(body.targets or []),
+    )
+
+
+def _chosen(post: Post, target_id: UUID | None) -> list[Target]:
+    """Every target of ``post``, or the one ``target_id`` names (404 if it has none)."""
+    if target_id is None:
+        return list(post.targets)
+    chosen = [t for t in post.targets if t.id == target_id]
+    if not chosen:
+        raise Problem(404, "No such target of this post.")
+    return chosen
+
+
+def _cannot_retry(targets: Sequence[Target], lost: dict[UUID, Change | None]) -> Problem:
     """409 naming, per target, why it cannot be retried (lost account or not failed)."""
     errors = []
-    for target in post.targets:
+    for target in targets:
         where = f"targets[{target.position}]"
         loss = lost.get(target.id)
         if loss is not None:
@@ -566,7 +683,11 @@ def _cannot_retry(post: Post, lost: dict[UUID, Change | None]) -> Problem:
             errors.append(_error(where, target.last_error or "", target.last_code or ""))
     if not errors:
         return Problem(
-            409, "Nothing to retry: no target of this post has failed.", title="Not failed"
+            409,
+            "Nothing to retry: no target of this post has failed."
+            if len(targets) != 1
+            else "Nothing to retry: this target has not failed.",
+            title="Not failed",
         )
     reasons = " ".join(f"{e['field']}: {e['message']}" for e in errors)
     return Problem(

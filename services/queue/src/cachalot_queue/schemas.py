@@ -93,6 +93,22 @@ class PostCreate(_Input):
     )
 
 
+class PostUpdate(_Input):
+    """Reschedule or edit a post until it is dispatched (``PATCH /api/v1/posts/{id}``).
+
+    ``scheduled_at``: the new publish time, by the rules of creation (not past,
+    at most a year ahead). ``targets``: new settings for some of the post's
+    targets, each named by its ``account_id`` with its platform's block, checked
+    as on creation against the post's content (errors name ``targets[i]`` of this
+    body). Only targets not yet handed to a publisher (scheduled or paused) change.
+    """
+
+    scheduled_at: AwareDatetime | None = Field(
+        default=None, description="The new publish time (with a time zone)."
+    )
+    targets: list[TargetCreate] | None = Field(default=None, min_length=1, max_length=MAX_TARGETS)
+
+
 class MediaPublic(BaseModel):
     """One stored file and what the probe read of it (units in the names; sizes in pixels)."""
 

@@ -116,6 +116,7 @@ class Post(Base):
     __table_args__ = (
         UniqueConstraint("client_id", "idempotency_key", name="uq_posts_idempotency"),
         Index("ix_posts_client_created", "client_id", "created_at", "id"),
+        Index("ix_posts_client_scheduled", "client_id", "scheduled_at", "id"),
         Index("ix_posts_media", "media_id"),
     )
 

@@ -344,6 +344,31 @@ async def test_posts_are_listed_newest_first_a_page_at_a_time(queue: QueueServer
     assert bad.json()["errors"][0]["field"] == "cursor"
 
 
+async def test_posts_are_listed_by_publish_time_soonest_first_with_order_due(
+    queue: QueueServer,
+) -> None:
+    client = queue.client()
+    youtube = await client.account("youtube")
+    offsets = [7200, 600, 86400, 3600, 60]
+    made = {o: (await client.queue(youtube=youtube, at=at_offset(o)))["id"] for o in offsets}
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 2, "order": "due"}
+        if cursor:
+            params["cursor"] = cursor
+        response = await client.http.get("/api/v1/posts", params=params)
+        assert response.status_code == 200, response.text
+        seen += [p["id"] for p in response.json()["items"]]
+        cursor = response.json()["next_cursor"]
+        if not cursor:
+            break
+    assert seen == [made[o] for o in sorted(offsets)]
+    bad = await client.http.get("/api/v1/posts", params={"order": "soonest"})
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "order"
+
+
 async def test_concurrent_retries_with_one_idempotency_key_still_make_one_post(
     queue: QueueServer,
 ) -> None:

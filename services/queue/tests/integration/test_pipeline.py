@@ -663,3 +663,77 @@ async def test_every_command_carries_a_grant_bound_to_its_target(
     assert (grant.client_id, grant.account_id) == (client.id, tiktok)
     assert (grant.platform, grant.attempt) == ("tiktok", 1)
     assert grant.expires_at - time.time() > 3000
+
+
+async def test_cancel_and_retry_of_one_target_leave_the_posts_other_targets_alone(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client = queue.client()
+    youtube = await client.account("youtube")
+    tiktok = await client.account("tiktok")
+    later = await client.queue(youtube=youtube, tiktok=tiktok, at=at_offset(3600))
+    first, second = (t["id"] for t in later["targets"])
+    base = f"/api/v1/posts/{later['id']}/targets"
+    cancelled = await client.http.post(f"{base}/{second}/cancel")
+    assert cancelled.status_code == 200, cancelled.text
+    assert [t["status"] for t in cancelled.json()["targets"]] == ["scheduled", "cancelled"]
+    missing = await client.http.post(f"{base}/{uuid.uuid4()}/cancel")
+    assert missing.status_code == 404
+    not_failed = await client.http.post(f"{base}/{first}/retry")
+    assert not_failed.status_code == 409
+    assert not_failed.json()["detail"] == "Nothing to retry: this target has not failed."
+    other = queue.client()
+    assert (await other.http.post(f"{base}/{first}/cancel")).status_code == 404
+
+    now_post = await client.queue(youtube=youtube, tiktok=tiktok)
+    await dispatched(recorder, now_post, index=0)
+    await dispatched(recorder, now_post, index=1)
+    for index in (0, 1):
+        await queue.result(now_post, index=index, type="failed", code="boom", reason="Broken.")
+        await until_status(queue, now_post, "failed", index=index)
+    target = now_post["targets"][1]["id"]
+    retried = await client.http.post(f"/api/v1/posts/{now_post['id']}/targets/{target}/retry")
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["targets"][0]["status"] == "failed"
+    assert retried.json()["targets"][1]["status"] == "scheduled"
+    await dispatched(recorder, now_post, index=1, count=2)
+    assert await status_of(queue, now_post, 0) == "failed"
+    assert len(recorder.commands(now_post["targets"][0]["id"], reconcile=False)) == 1
+
+
+async def test_a_post_is_rescheduled_and_edited_until_dispatched_by_the_rules_of_creation(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client = queue.client()
+    youtube = await client.account("youtube")
+    tiktok = await client.account("tiktok")
+    post = await client.queue(youtube=youtube, tiktok=tiktok, at=at_offset(3600))
+    path = f"/api/v1/posts/{post['id']}"
+    sooner = at_offset(1.0)
+    changed = await client.http.patch(
+        path,
+        json={
+            "scheduled_at": sooner.isoformat(),
+            "targets": [{"account_id": str(youtube), "youtube": {"title": "A new title"}}],
+        },
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["targets"][0]["options"]["title"] == "A new title"
+    assert changed.json()["targets"][1]["options"]["privacy_level"] == "SELF_ONLY"
+    for bad, field in [
+        ({"scheduled_at": at_offset(-3600).isoformat()}, "scheduled_at"),
+        ({"targets": [{"account_id": str(uuid.uuid4())}]}, "targets[0].account_id"),
+        (
+            {"targets": [{"account_id": str(youtube), "youtube": {"title": "x" * 101}}]},
+            "targets[0].youtube.title",
+        ),
+    ]:
+        refused = await client.http.patch(path, json=bad)
+        assert refused.status_code == 422, (bad, refused.text)
+        assert refused.json()["errors"][0]["field"] == field
+    assert (await queue.client().http.patch(path, json={})).status_code == 404
+    commands = await dispatched(recorder, post, index=0)
+    assert commands[0].value["options"]["title"] == "A new title"
+    await dispatched(recorder, post, index=1)
+    too_late = await client.http.patch(path, json={"scheduled_at": at_offset(3600).isoformat()})
+    assert too_late.status_code == 409

@@ -1,0 +1,441 @@
+"""Browser: the dashboard's nine defects of issue 12, as a new user meets them.
+
+One client (Alice on TikTok, then YouTube connected too) is signed in once for
+the module; each test drives the same page. The last tests disconnect what
+the others used, which also frees the sandbox's people for other tests.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+from cachalot_testing.media import video_file
+from cachalot_testing.stack import EmbeddedStack
+
+pytestmark = pytest.mark.browser
+
+ALICE = "-000sandboxAliceOpenId"
+VIDEO = video_file()
+TIKTOK = '#targets .target[data-platform="tiktok"]'
+YOUTUBE = '#targets .target[data-platform="youtube"]'
+CONSOLE_ERRORS: list[str] = []  # the module page's console errors and uncaught exceptions
+
+
+def two_days_ahead() -> str:
+    """A ``datetime-local`` value two days ahead: nothing is published meanwhile."""
+    return (datetime.now() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+
+
+def queue_until_accepted(page: Any) -> None:
+    """Click Queue until the queue has learned the accounts from accounts.v1."""
+    for _ in range(30):
+        page.click("#queue-button")
+        page.wait_for_selector("#queue-button:enabled", timeout=30_000)
+        if page.is_visible("#flash.ok") and page.text_content("#flash") == "Queued.":
+            return
+        page.wait_for_timeout(300)
+    raise AssertionError(page.text_content("#post-errors"))
+
+
+QUEUE_BY_API = """async ([count, when, platforms]) => {
+  const accounts = await (await fetch('/api/v1/accounts')).json();
+  const list = Array.isArray(accounts) ? accounts : accounts.items;
+  const targets = list.filter((a) => a.status === 'ok' && platforms.includes(a.platform))
+    .map((a) => a.platform === 'youtube'
+      ? { account_id: a.id, youtube: { title: 'by the API' } } : { account_id: a.id });
+  const media = await (await fetch('/api/v1/media', {
+    method: 'POST', headers: { 'content-type': 'video/mp4' },
+    body: await (await fetch(window.__video)).blob() })).json();
+  const ids = [];
+  for (let i = 0; i < count; i++) {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const res = await fetch('/api/v1/posts', {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ media_id: media.id, targets, scheduled_at: when }) });
+      if (res.status === 201) { ids.push((await res.json()).id); break; }
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }
+  return ids;
+}"""
+
+
+def queue_by_api(page: Any, count: int, platforms: list[str]) -> list[str]:
+    """``count`` posts for the client's ``platforms`` accounts, made through the API."""
+    when = (datetime.now().astimezone() + timedelta(days=2)).isoformat()
+    page.evaluate(
+        "async (bytes) => { window.__video = URL.createObjectURL("
+        "new Blob([new Uint8Array(bytes)], { type: 'video/mp4' })); }",
+        list(VIDEO.read_bytes()),
+    )
+    ids: list[str] = page.evaluate(QUEUE_BY_API, [count, when, platforms])
+    assert len(ids) == count
+    return ids
+
+
+@pytest.fixture(scope="module")
+def dashboard(stack: EmbeddedStack, browser: Any) -> Iterator[Any]:
+    """Alice signed in with TikTok, consented, and her YouTube channel connected."""
+    for oauth in ("tiktok", "google"):
+        httpx.post(
+            f"{stack.sandbox}/sandbox/oauth/{oauth}/config", json={"auto_consent": 0}, timeout=5
+        ).raise_for_status()
+    context = browser.new_context(timezone_id="Asia/Tokyo")
+    page = context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.on("console", lambda m: CONSOLE_ERRORS.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: CONSOLE_ERRORS.append(str(error)))
+    try:
+        page.goto(f"{stack.gateway}/")
+        page.click('#signin-buttons a[data-platform="tiktok"]')
+        page.wait_for_selector("button.allow", timeout=15_000)
+        page.check(f'input[name="sandbox_user"][value="{ALICE}"]')
+        page.click("button.allow")
+        page.wait_for_selector("#consent:not(.hidden)", timeout=15_000)
+        page.fill("#email", f"live-{uuid.uuid4().hex[:6]}@example.com")
+        page.check("#adult")
+        page.click("#consent-form button[type=submit]")
+        page.wait_for_selector(f'{TIKTOK} input[name="target"]:checked', timeout=15_000)
+        page.click('#connect-buttons a[data-platform="youtube"]')
+        page.wait_for_selector("button.allow", timeout=15_000)
+        page.click("button.allow")
+        page.wait_for_selector(f'{YOUTUBE} input[name="target"]:checked', timeout=15_000)
+        yield page
+    finally:
+        page.evaluate(
+            """async () => {
+              const list = await (await fetch('/api/v1/accounts')).json();
+              for (const a of (Array.isArray(list) ? list : list.items || [])) {
+                await fetch('/api/v1/accounts/' + a.id, { method: 'DELETE' });
+              }
+            }"""
+        )
+        context.close()
+
+
+def test_a_missing_youtube_title_is_shown_under_it_before_anything_is_uploaded(
+    dashboard: Any,
+) -> None:
+    page = dashboard
+    uploads: list[str] = []
+    page.on(
+        "request",
+        lambda r: (
+            uploads.append(r.url) if "/api/v1/media" in r.url and r.method == "POST" else None
+        ),
+    )
+    page.set_input_files("#video", str(VIDEO))
+    page.fill(f'{YOUTUBE} [name="title"]', "")
+    page.fill(f'{TIKTOK} [name="caption"]', "ok")
+    page.click("#queue-button")
+    assert page.text_content(f'{YOUTUBE} [data-error="title"]') == "Title is required."
+    assert page.text_content(f'{TIKTOK} [data-error="caption"]') == ""
+    page.fill(f'{TIKTOK} [name="caption"]', "😀" * 1101)  # 2202 UTF-16 units, as TikTok counts
+    page.click("#queue-button")
+    assert page.text_content(f'{TIKTOK} [data-error="caption"]') == (
+        "Caption is too long: 2202 characters, at most 2200."
+    )
+    page.wait_for_timeout(300)
+    assert uploads == []
+    page.fill(f'{TIKTOK} [name="caption"]', "")
+
+
+def test_a_server_refusal_reads_in_plain_words_under_its_field(dashboard: Any) -> None:
+    page = dashboard
+    page.set_input_files("#video", str(VIDEO))
+    page.fill(f'{YOUTUBE} [name="title"]', "a <b>bold</b> title")  # YouTube refuses < and >
+    page.fill("#when", two_days_ahead())
+    page.click("#queue-button")
+    error = f'{YOUTUBE} [data-error="title"]'
+    page.wait_for_selector(f"{error}:not(:empty)", timeout=30_000)
+    words = page.text_content(error) or ""
+    assert "Value error" not in words
+    assert "targets[" not in words
+    assert words[0].isupper()
+
+
+def test_the_upload_shows_its_progress_in_the_browser(dashboard: Any) -> None:
+    page = dashboard
+    page.evaluate(
+        """() => {
+          window.__progress = [];
+          const bar = document.getElementById('upload-bar');
+          new MutationObserver(() => window.__progress.push(
+            [bar.value, document.getElementById('upload-progress').textContent]
+          )).observe(bar, { attributes: true });
+        }"""
+    )
+    page.set_input_files("#video", str(VIDEO))
+    page.fill(f'{YOUTUBE} [name="title"]', "progress")
+    page.fill("#when", two_days_ahead())
+    queue_until_accepted(page)
+    seen = page.evaluate("window.__progress")
+    assert seen, "the bar never moved"
+    assert seen[-1][0] == 100
+    assert any(f"{VIDEO.name}: 100%" in text for _, text in seen)
+
+
+def test_after_queueing_the_post_to_ticks_stay_as_they_were(dashboard: Any) -> None:
+    page = dashboard
+    page.uncheck(f'{YOUTUBE} input[name="target"]')
+    page.set_input_files("#video", str(VIDEO))
+    page.fill("#when", two_days_ahead())
+    queue_until_accepted(page)
+    assert page.is_checked(f'{TIKTOK} input[name="target"]')
+    assert not page.is_checked(f'{YOUTUBE} input[name="target"]')
+    page.check(f'{YOUTUBE} input[name="target"]')
+
+
+def test_cancel_on_one_targets_row_cancels_that_target_only(dashboard: Any) -> None:
+    page = dashboard
+    [post] = queue_by_api(page, 1, ["tiktok", "youtube"])
+    row = '#posts-body tr[data-post="{}"][data-platform="{}"]'
+    page.wait_for_selector(
+        row.format(post, "youtube") + " button:has-text('Cancel')", timeout=10_000
+    )
+    page.click(row.format(post, "youtube") + " button:has-text('Cancel')")
+    page.wait_for_selector(row.format(post, "youtube") + " .status.cancelled", timeout=10_000)
+    page.wait_for_timeout(2500)  # a refresh or two
+    assert page.text_content(row.format(post, "tiktok") + " .status") == "scheduled"
+    assert page.is_visible(row.format(post, "tiktok") + " button:has-text('Cancel')")
+
+
+def test_the_posts_table_keeps_its_rows_and_the_keyboard_focus_across_refreshes(
+    dashboard: Any,
+) -> None:
+    page = dashboard
+    button = "#posts-body tr:has(.status.scheduled) button:has-text('Cancel') >> nth=0"
+    page.wait_for_selector(button, timeout=10_000)
+    page.focus(button)
+    page.evaluate("document.activeElement.dataset.marked = 'yes'")
+    page.wait_for_timeout(4500)  # two refreshes at least
+    assert page.evaluate("document.activeElement.dataset.marked") == "yes"
+    assert page.evaluate("document.activeElement.isConnected")
+
+
+def test_older_posts_are_reached_with_load_more(dashboard: Any) -> None:
+    page = dashboard
+    queue_by_api(page, 21, ["tiktok"])
+    page.reload()
+    page.wait_for_selector("#posts-more:not(.hidden)", timeout=15_000)
+    first = page.eval_on_selector_all("#posts-body tr", "rows => rows.map(r => r.dataset.post)")
+    assert len(set(first)) == 20
+    page.click("#posts-more")
+    page.wait_for_selector("#posts-more.hidden", state="attached", timeout=15_000)
+    every = page.eval_on_selector_all("#posts-body tr", "rows => rows.map(r => r.dataset.post)")
+    assert len(set(every)) > 21
+    assert every[: len(first)] == first
+
+
+def test_the_schedule_lists_posts_by_publish_time_in_the_named_time_zone(
+    dashboard: Any,
+) -> None:
+    page = dashboard
+    page.select_option("#posts-order", "due")
+    page.wait_for_selector("#posts-body tr", timeout=15_000)
+    assert page.text_content("#posts-zone") == "Times are in your time zone, Asia/Tokyo."
+    due = page.eval_on_selector_all("#posts-body tr", "rows => rows.map(r => r.dataset.due)")
+    times = [datetime.fromisoformat(d) for d in due]
+    assert times == sorted(times)
+    shown = page.text_content("#posts-body tr:first-child td:first-child") or ""
+    expected = times[0].astimezone(ZoneInfo("Asia/Tokyo"))
+    assert (
+        f"{expected:%H}:{expected:%M}" in shown
+        or f"{expected.hour % 12 or 12}:{expected:%M}" in shown
+    )
+    page.select_option("#posts-order", "created")
+
+
+def test_a_queued_post_is_rescheduled_from_its_row(dashboard: Any) -> None:
+    page = dashboard
+    [post] = queue_by_api(page, 1, ["tiktok"])
+    row = f'#posts-body tr[data-post="{post}"]'
+    page.wait_for_selector(f"{row} button:has-text('Reschedule')", timeout=10_000)
+    before = page.get_attribute(row, "data-due")
+    page.click(f"{row} button:has-text('Reschedule')")
+    page.fill(f"{row} form.reschedule input", "2020-01-01T10:00")
+    page.click(f"{row} form.reschedule button[type=submit]")
+    error = f"{row} form.reschedule .field-error"
+    page.wait_for_selector(f"{error}:not(:empty)", timeout=10_000)
+    assert page.text_content(error) == "This time is in the past; leave it out to publish now."
+    later = datetime.now() + timedelta(days=3, hours=1)
+    page.fill(f"{row} form.reschedule input", later.strftime("%Y-%m-%dT%H:%M"))
+    page.click(f"{row} form.reschedule button[type=submit]")
+    page.wait_for_function(
+        f"document.querySelector('{row}').dataset.due !== {before!r}", timeout=10_000
+    )
+    due = datetime.fromisoformat(page.get_attribute(row, "data-due") or "")
+    tokyo = later.replace(tzinfo=ZoneInfo("Asia/Tokyo"))  # the page's zone
+    assert abs((due - tokyo).total_seconds()) < 60
+    assert page.is_hidden(f"{row} form.reschedule")
+
+
+def test_a_queued_targets_settings_are_edited_in_a_dialog_by_the_composers_rules(
+    dashboard: Any,
+) -> None:
+    page = dashboard
+    [post] = queue_by_api(page, 1, ["youtube"])
+    row = f'#posts-body tr[data-post="{post}"][data-platform="youtube"]'
+    page.wait_for_selector(f"{row} button:has-text('Edit')", timeout=10_000)
+    page.click(f"{row} button:has-text('Edit')")
+    title = '#edit-dialog [name="title"]'
+    assert page.is_visible("#edit-dialog")
+    assert page.input_value(title) == "by the API"
+    page.fill(title, "")
+    page.click("#edit-save")
+    assert page.text_content('#edit-dialog [data-error="title"]') == "Title is required."
+    page.fill(title, "a <b> title")  # refused by the server: YouTube takes no < or >
+    page.click("#edit-save")
+    error = '#edit-dialog [data-error="title"]'
+    page.wait_for_selector(f"{error}:not(:empty)", timeout=10_000)
+    assert "Value error" not in (page.text_content(error) or "")
+    page.fill(title, "Edited")
+    page.click("#edit-save")
+    page.wait_for_selector("#edit-dialog", state="hidden", timeout=10_000)
+    saved = page.evaluate(f"fetch('/api/v1/posts/{post}').then((r) => r.json())")
+    assert saved["targets"][0]["options"]["title"] == "Edited"
+
+
+def test_a_target_is_cancelled_with_the_keyboard_alone(dashboard: Any) -> None:
+    page = dashboard
+    [post] = queue_by_api(page, 1, ["tiktok"])
+    page.reload()
+    button = f'#posts-body tr[data-post="{post}"] button:has-text("Cancel")'
+    page.wait_for_selector(button, timeout=10_000)
+    page.locator(button).evaluate("(b) => { b.dataset.goal = 'yes'; }")
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    for _ in range(400):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.dataset.goal === 'yes'"):
+            break
+    else:
+        raise AssertionError("the Cancel button is not reached with Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f'#posts-body tr[data-post="{post}"] .status.cancelled', timeout=10_000)
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the screens are kept: ``CACHALOT_SCREENSHOT_DIR``, else the run's temp dir."""
+    chosen = os.environ.get("CACHALOT_SCREENSHOT_DIR")
+    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_at_phone_width_nothing_lies_past_the_screen_edge(
+    dashboard: Any, screenshots: Path
+) -> None:
+    page = dashboard
+    page.screenshot(path=str(screenshots / "dashboard-1280.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    try:
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(screenshots / "dashboard-390.png"), full_page=True)
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+        for control in ["#logout", "#accounts-body button:has-text('Disconnect') >> nth=0"]:
+            page.locator(control).scroll_into_view_if_needed()
+            box = page.locator(control).bounding_box()
+            assert box is not None, control
+            assert box["x"] >= 0, control
+            assert box["x"] + box["width"] <= 390, control
+            assert page.is_visible(control)
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 800})
+
+
+def test_the_dashboard_has_no_serious_accessibility_violations_nor_console_errors(
+    dashboard: Any,
+) -> None:
+    page = dashboard
+    CONSOLE_ERRORS.clear()  # earlier tests made the API refuse on purpose (422, 409)
+    page.reload()
+    page.wait_for_selector("#posts-body tr", timeout=15_000)
+    page.wait_for_timeout(4500)  # two refreshes
+    assert CONSOLE_ERRORS == []
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 844})
+        results = Axe().run(page)
+        serious = [
+            (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+            for v in results.response["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+        assert serious == [], (width, serious)
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+
+def test_an_account_disconnected_elsewhere_shows_in_the_table_without_a_reload(
+    dashboard: Any,
+) -> None:
+    page = dashboard
+    youtube = '#accounts-body tr[data-platform="youtube"] .status'
+    assert page.text_content(youtube) == "ok"
+    page.evaluate(  # as another tab would
+        """async () => {
+          const list = await (await fetch('/api/v1/accounts')).json();
+          const all = Array.isArray(list) ? list : list.items;
+          const yt = all.find((a) => a.platform === 'youtube');
+          await fetch('/api/v1/accounts/' + yt.id, { method: 'DELETE' });
+        }"""
+    )
+    page.wait_for_function(
+        f"document.querySelector('{youtube}') === null"
+        f" || document.querySelector('{youtube}').textContent !== 'ok'",
+        timeout=8_000,
+    )
+
+
+def test_a_telegram_account_without_a_channel_says_so_and_offers_to_link_one(
+    stack: EmbeddedStack, browser: Any
+) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        page.goto(f"{stack.gateway}/")
+        page.click('#signin-buttons a[data-platform="telegram"]')
+        page.wait_for_selector("form button[name=user]", timeout=15_000)
+        page.click("form button[name=user] >> nth=0")
+        page.wait_for_selector("#consent:not(.hidden)", timeout=15_000)
+        page.fill("#email", f"tg-{uuid.uuid4().hex[:6]}@example.com")
+        page.check("#adult")
+        page.click("#consent-form button[type=submit]")
+        row = '#accounts-body tr[data-platform="telegram"]'
+        page.wait_for_selector(row, timeout=15_000)
+        assert page.text_content(f"{row} .status") == "no channel linked"
+        composer = '#targets .target[data-platform="telegram"]'
+        assert "Link a channel" in (page.text_content(f"{composer} .reason") or "")
+        assert page.is_disabled(f'{composer} input[name="target"]')
+        page.fill(f'{row} input[name="channel_id"]', "not a channel")
+        page.click(f"{row} button:has-text('Link a channel')")
+        error = f'{row} [data-error="channel_id"]'
+        page.wait_for_selector(f"{error}:not(:empty)", timeout=15_000)
+        assert "@name" in (page.text_content(error) or "")
+        page.fill(f'{row} input[name="channel_id"]', "@nosuchchannel_here")
+        page.click(f"{row} button:has-text('Link a channel')")
+        page.wait_for_function(
+            f"(t => t && !t.includes('@name'))(document.querySelector('{error}').textContent)",
+            timeout=15_000,
+        )
+        assert page.text_content(error)
+        assert page.text_content(f"{row} .status") == "no channel linked"
+    finally:
+        page.evaluate(
+            """async () => {
+              const list = await (await fetch('/api/v1/accounts')).json();
+              for (const a of (Array.isArray(list) ? list : list.items || [])) {
+                await fetch('/api/v1/accounts/' + a.id, { method: 'DELETE' });
+              }
+            }"""
+        )
+        context.close()
