@@ -60,6 +60,7 @@ from cachalot_queue.operator import OperatorConsole, broker_publish, build_opera
 from cachalot_queue.outbox import build_relay, session_factory
 from cachalot_queue.posts import PostService
 from cachalot_queue.results import EventHandlers
+from cachalot_queue.retention import MediaRetention
 from cachalot_queue.revocations import Revocations
 from cachalot_queue.settings import QueueSettings
 from cachalot_queue.states import RetryPolicy
@@ -115,6 +116,7 @@ class Runtime:
     registry: Mapping[str, PlatformSpec] = field(default_factory=lambda: platforms.REGISTRY)
     """The platforms posts are checked against (tests give one where a platform takes more)."""
     media_quota: MediaQuota = field(init=False)
+    retention: MediaRetention = field(init=False)
     links: MediaLinks | None = field(init=False)
     # seconds the broker and the consumers have been working (the broker watch's)
     listening_for_s: Callable[[], float] | None = None
@@ -138,6 +140,12 @@ class Runtime:
             disk_reserve_bytes=self.settings.media_disk_reserve_bytes,
             partial_grace_s=self.settings.media_partial_grace_s,
             lock_rows=self.postgres,
+            clock=self.clock,
+        )
+        self.retention = MediaRetention(
+            self.factory,
+            media_dir=self.settings.media_dir,
+            days=self.settings.media_retention_days,
             clock=self.clock,
         )
 
@@ -229,6 +237,9 @@ def create_app(
         await runtime.media_quota.sweep()  # what a killed queue left mid-upload
         runtime.tasks.append(
             asyncio.create_task(runtime.media_quota.run_sweeper(), name="queue-media-sweeper")
+        )
+        runtime.tasks.append(
+            asyncio.create_task(runtime.retention.run(), name="queue-media-retention")
         )
         await runtime.revocations.load()  # before the first request is served
         await watch.start()

@@ -40,6 +40,13 @@ class QueueSettings(ServiceSettings, KafkaSettings):
         ge=0,
         description="Free space an upload must leave on the media volume; short of it → 507.",
     )
+    media_retention_days: float | None = Field(
+        default=30.0,
+        gt=0,
+        description="A file whose posts have all been finished (published, cancelled or "
+        "failed) this many days is deleted (the privacy policy's promise); unset: kept until "
+        "the client deletes it.",
+    )
     media_partial_grace_s: float = Field(
         default=60.0,
         ge=0,

@@ -11,14 +11,16 @@ import os
 import time
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from queue_support import VIDEO, QueueServer, at_offset, eventually, start_queue
+from queue_support import VIDEO, QueueServer, at_offset, eventually, now, start_queue
 from sqlalchemy import delete
 
+from cachalot_queue.retention import MediaRetention
 from cachalot_queue.tables import Media
 
 pytestmark = pytest.mark.integration
@@ -253,3 +255,35 @@ async def test_a_delete_racing_a_new_post_never_leaves_the_post_without_its_vide
         else:
             assert (removed.status_code, created.status_code) == (204, 422), created.text
             assert stored_file(library, media["id"]) == []
+
+
+async def test_the_files_of_posts_finished_longer_than_the_retention_go_and_the_rest_stay(
+    library: QueueServer,
+) -> None:
+    """Issue 11 item 8: media is kept only as long as the privacy policy says."""
+    client = library.client()
+    account = await client.account("youtube")
+    finished = await client.queue(youtube=account, at=at_offset(3600))
+    assert (await client.http.post(f"/api/v1/posts/{finished['id']}/cancel")).status_code == 200
+    waiting = await client.queue(youtube=account, at=at_offset(3600))
+    runtime = library.runtime
+    assert await runtime.retention.expire() == 0, "nothing is old enough today"
+
+    later = MediaRetention(
+        runtime.factory,
+        media_dir=runtime.settings.media_dir,
+        days=30,
+        clock=lambda: now() + timedelta(days=31),
+    )
+    assert await later.expire() == 1
+    assert stored_file(library, finished["media_id"]) == []
+    assert stored_file(library, waiting["media_id"]), "a scheduled post still needs its file"
+    shown = await client.get(finished["id"])
+    assert shown["media_deleted"] is True
+    never = MediaRetention(
+        runtime.factory,
+        media_dir=runtime.settings.media_dir,
+        days=None,
+        clock=lambda: now() + timedelta(days=3650),
+    )
+    assert await never.expire() == 0

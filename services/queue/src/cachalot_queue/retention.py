@@ -1,0 +1,107 @@
+"""Media retention: the files of finished posts are kept for a while, then deleted.
+
+The privacy policy promises that media is kept only as long as the client
+wants it (issue 11 item 8): the client deletes a file at any time
+(``DELETE /api/v1/media/{id}``, once no post needs it), and a file every one of
+whose posts has been finished for ``CACHALOT_MEDIA_RETENTION_DAYS`` is deleted
+by itself. "Finished" is a target out of the states that read the file
+(:data:`cachalot_queue.states.NEEDS_MEDIA`: published, cancelled or failed)
+and unchanged since. A file no post uses yet (uploaded for later) is the
+client's to keep. Deleting a failed post's file ends its retries: a retry
+then answers 409 "video deleted", as after a deletion by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import or_, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cachalot_queue.media_store import remove_files
+from cachalot_queue.states import NEEDS_MEDIA
+from cachalot_queue.tables import Media, Post, PostMedia, Target
+
+logger = logging.getLogger(__name__)
+
+BATCH = 200
+"""Files deleted per transaction."""
+
+
+class MediaRetention:
+    """Deletes the files of posts finished more than ``days`` ago (``None``: never)."""
+
+    def __init__(
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        *,
+        media_dir: Path,
+        days: float | None,
+        clock: Callable[[], datetime],
+        every_s: float = 3600.0,
+    ) -> None:
+        self._factory = factory
+        self._media_dir = media_dir
+        self.days = days
+        self._clock = clock
+        self._every_s = every_s
+
+    async def expire(self) -> int:
+        """Delete every file whose posts all finished ``days`` ago or earlier (rows first,
+        then the files, in batches); returns how many media rows went."""
+        if self.days is None:
+            return 0
+        cutoff = self._clock() - timedelta(days=self.days)
+        gone = 0
+        while True:
+            async with self._factory() as session, session.begin():
+                uses = union_all(
+                    select(
+                        PostMedia.media_id.label("media_id"), PostMedia.post_id.label("post_id")
+                    ),
+                    select(Post.media_id.label("media_id"), Post.id.label("post_id")).where(
+                        Post.media_id.is_not(None)
+                    ),
+                ).subquery()
+                open_posts = select(Target.post_id).where(
+                    or_(Target.status.in_(NEEDS_MEDIA), Target.updated_at > cutoff)
+                )
+                held = select(uses.c.media_id).where(uses.c.post_id.in_(open_posts))
+                rows = (
+                    await session.scalars(
+                        select(Media)
+                        .where(
+                            Media.id.in_(select(uses.c.media_id)),
+                            Media.id.not_in(held),
+                            Media.created_at <= cutoff,
+                        )
+                        .limit(BATCH)
+                        .with_for_update(skip_locked=True)
+                    )
+                ).all()
+                names = [m.path for m in rows]
+                for media in rows:
+                    await session.delete(media)
+            if not rows:
+                return gone
+            gone += len(rows)
+            # after the commit: a stop before this line leaves the files to the next run
+            await asyncio.to_thread(remove_files, self._media_dir, names)
+            logger.info(
+                "media retention deleted %d file(s) of posts finished before %s",
+                len(rows),
+                cutoff.isoformat(),
+            )
+
+    async def run(self) -> None:
+        """Expire now, then every ``every_s`` seconds, until cancelled."""
+        while True:
+            try:
+                await self.expire()
+            except Exception:
+                logger.exception("media retention failed; trying again later")
+            await asyncio.sleep(self._every_s)
