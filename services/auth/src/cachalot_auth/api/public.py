@@ -348,7 +348,8 @@ def create_router(svc: Services) -> APIRouter:
     @router.put(
         "/accounts/{account_id}/telegram-channel",
         tags=["accounts"],
-        responses=problem_responses(401, 404, 422),
+        dependencies=client_only,
+        responses=problem_responses(401, 403, 404, 422),
     )
     async def put_channel(
         account_id: str, body: ChannelLinkIn, svc: ServicesDep, session: SessionDep
