@@ -10,7 +10,7 @@ Migrations are Alembic, one directory per service, run at start-up (or by
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -131,7 +131,24 @@ def run_alembic_env(target_metadata: MetaData, *, version_table: str | None = No
         with context.begin_transaction():
             context.run_migrations()
     else:
-        asyncio.run(_run_alembic_online(url, options))
+        _run_in_own_loop(_run_alembic_online(url, options))
+
+
+def _run_in_own_loop(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` on a new event loop in this thread (migrations run in a worker thread).
+
+    Not ``asyncio.run``: on closing, it lists every task of the process through
+    ``asyncio.all_tasks``, whose shared weak set another thread's loop may be
+    changing at that moment ("Set changed size during iteration" after its
+    retries, seen with two services migrating in one process under load). The
+    migration leaves no task of its own behind, so there is nothing to cancel.
+    """
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(work)
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        loop.close()
 
 
 async def _run_alembic_online(url: str, options: dict[str, Any]) -> None:
