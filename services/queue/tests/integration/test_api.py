@@ -230,18 +230,6 @@ async def test_a_video_longer_than_tiktok_takes_is_refused_for_tiktok_but_not_fo
     assert taken.status_code == 201, taken.text
 
 
-async def test_an_account_of_a_platform_not_yet_publishable_cannot_be_targeted(
-    queue: QueueServer,
-) -> None:
-    client = queue.client()
-    vk = await client.account("vk")
-    media = await client.upload()
-    response = await client.post({"media_id": media["id"], "targets": [{"account_id": str(vk)}]})
-    assert response.status_code == 422
-    assert response.json()["errors"][0]["field"] == "targets[0].account_id"
-    assert response.json()["errors"][0]["message"] == "publishing to VK is not supported yet"
-
-
 async def test_an_account_that_needs_reconnecting_cannot_be_targeted(queue: QueueServer) -> None:
     client = queue.client()
     youtube = await client.account("youtube", event="reauth_required")

@@ -70,6 +70,8 @@ REGISTRY = {
         _tiktok,
         kinds=frozenset({"video", "photo", "article"}),
         max_images=35,
+        # the real TikTok takes JPEG or WebP photos; these tests' images are PNG
+        limits=dataclasses.replace(_tiktok.limits, image=platforms.MediaLimits()),
         checks=(*_tiktok.checks, images_fit, title_fits),
     ),
     "youtube": dataclasses.replace(_youtube, kinds=frozenset({"video", "photo"}), max_images=10),
@@ -260,7 +262,8 @@ async def test_every_problem_with_a_photo_post_names_its_field(kinds: QueueServe
     took = await client.post({"kind": "photo", "image_ids": distinct, "targets": targets[:1]})
     assert took.status_code == 201, took.text  # TikTok (here) takes 35
     assert fields(at_tiktok) == {"image_ids[1]": f"takes images of at most {IMAGE_MAX_BYTES} bytes"}
-    long_caption = {"account_id": str(tiktok), "tiktok": {"caption": "x" * 2201}}
+    # a photo post's caption is TikTok's description: at most 4000 UTF-16 units
+    long_caption = {"account_id": str(tiktok), "tiktok": {"caption": "x" * 4001}}
     caption = await client.post(
         {"kind": "photo", "image_ids": [small["id"]], "targets": [targets[1], long_caption]}
     )
@@ -339,7 +342,7 @@ async def test_a_kind_the_platform_cannot_take_is_refused_naming_the_target(
     )
 
     assert fields(response) == {
-        "targets[0].account_id": "TikTok cannot take article posts; it takes video posts"
+        "targets[0].account_id": "TikTok cannot take article posts; it takes video or photo posts"
     }
     listed = await client.http.get("/api/v1/posts/platforms")
     assert listed.status_code == 200, listed.text
