@@ -550,7 +550,12 @@ class BrokerWatch:
                     await ensure_topics(self.settings.kafka_bootstrap, self.plan)
                 except Exception as error:
                     logger.warning("broker watch: could not ensure topics (%s)", error)
-            await restart_subscribers(self.broker.subscribers)
+            try:
+                await restart_subscribers(self.broker.subscribers)
+            except Exception as error:  # a timeout included: the next probe tries again
+                logger.error("broker watch: restarting consumers failed (%r); trying again", error)
+                self.up = False  # the next answer from the broker counts as a comeback
+                return
             for health in health_of(self.broker):
                 health.commit_ok()
             self.restarts += 1
@@ -558,10 +563,21 @@ class BrokerWatch:
             logger.warning("broker watch: consumers restarted")
 
 
-async def restart_subscribers(subscribers: Iterable[Any]) -> None:
-    """Stop every subscriber, then start them all at once (one rebalance, not one each)."""
+RESTART_TIMEOUT_S = 30.0
+"""The longest a subscriber's stop, or the start of them all, may take in a restart: a
+consumer whose coordinator vanished with the broker can wait on it without end."""
+
+
+async def restart_subscribers(
+    subscribers: Iterable[Any], *, timeout_s: float = RESTART_TIMEOUT_S
+) -> None:
+    """Stop every subscriber (each given ``timeout_s`` seconds, then left), then start them
+    all at once (one rebalance, not one each); raises ``TimeoutError`` when the start takes
+    longer than ``timeout_s`` (the caller tries again)."""
     subscribers = list(subscribers)
     for subscriber in subscribers:
         with contextlib.suppress(Exception):
-            await subscriber.stop()
-    await asyncio.gather(*(subscriber.start() for subscriber in subscribers))
+            await asyncio.wait_for(subscriber.stop(), timeout=timeout_s)
+    await asyncio.wait_for(
+        asyncio.gather(*(subscriber.start() for subscriber in subscribers)), timeout=timeout_s
+    )
