@@ -14,6 +14,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from cachalot_testing.ports import free_port
@@ -59,6 +60,7 @@ class PostgresCluster:
             raise RuntimeError(f"{Path(args[0]).name} failed ({result.returncode}): {message}")
 
     def start(self) -> PostgresCluster:
+        """initdb, then start the server (``-w``: returns once it accepts connections)."""
         self._run(
             _bin("initdb"),
             "-D",
@@ -69,6 +71,10 @@ class PostgresCluster:
             "--encoding=UTF8",
             "--no-sync",
         )
+        self._start_server()
+        return self
+
+    def _start_server(self) -> None:
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
@@ -85,7 +91,13 @@ class PostgresCluster:
             "-w",
             "start",
         )
-        return self
+
+    def restart(self, *, down_s: float = 0.0) -> None:
+        """Crash the server (immediate stop: no checkpoint, clients cut off), stay down
+        ``down_s`` seconds, start it again on the same port and data; its databases stay."""
+        self._run(_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        time.sleep(down_s)
+        self._start_server()
 
     def stop(self) -> None:
         with contextlib.suppress(RuntimeError, FileNotFoundError):

@@ -1,0 +1,81 @@
+"""The fault suite's short form (issue 11 item 7; the full one is ``bench/chaos.py``).
+
+The whole embedded system with its own Tansu broker, three clients queueing
+TikTok, YouTube and VK posts with a distinct video each and contact-form
+messages throughout. Counted from the sandbox's records (the SHA-256 of the
+bytes each platform received, the operator chat by a unique marker), never
+from the queue's view: nothing lost, nothing published twice, nothing stuck,
+every message delivered, and a probe queued right after each fault is on every
+platform within 60 s.
+
+Faults are grouped to keep CI fast: every service ``kill -9``-ed at once
+(queue, auth, the publishers, notifier, contact), then 429s, 5xx and dropped
+connections on every platform's sandbox at once; the full bench applies them
+one at a time, and also restarts PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from cachalot_testing.chaos import PLATFORM_FAULTS, SERVICE_FAULTS, ChaosRun, Report
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+
+SHORT = {
+    "posts_per_client": 2,
+    "spread_s": 20.0,
+    "writer_every_s": 5.0,
+    "contact_every_s": 2.0,
+    "recovery_limit_s": 60.0,
+}
+
+
+@pytest.fixture(scope="module")
+def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChaosRun]:
+    """A stack of its own: its broker is killed, which would break every other e2e test."""
+    with ChaosRun(tmp_path_factory.mktemp("chaos-var"), database="sqlite", clients=3) as run:
+        yield run
+
+
+def _explain(report: Report) -> str:
+    return "\n".join(report.lines())
+
+
+def test_services_killed_and_platform_faults_lose_nothing_double_nothing_and_recover_in_a_minute(
+    chaos: ChaosRun,
+) -> None:
+    report = chaos.phase(
+        "service kill -9s and platform faults",
+        ["+".join(SERVICE_FAULTS), "+".join(PLATFORM_FAULTS)],
+        window_s=45,
+        **SHORT,
+    )
+    assert report.accepted > 0, _explain(report)
+    assert report.exactly_once == report.accepted, _explain(report)
+    assert (report.twice, report.lost, report.stuck) == (0, 0, 0), _explain(report)
+    assert report.contact_accepted > 0, _explain(report)
+    assert report.contact_delivered == report.contact_accepted, _explain(report)
+    assert report.contact_twice == 0, _explain(report)
+    assert report.slow() == [], _explain(report)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 11 item 6: after Tansu restarts empty, topics come back auto-created with "
+    "other partition counts and consumers do not regain their group, so results and contact "
+    "messages made after the restart are not applied (fixed on branch consumer-kit)",
+)
+def test_a_broker_that_lost_everything_loses_nothing_doubles_nothing_and_recovers_in_a_minute(
+    chaos: ChaosRun,
+) -> None:
+    """Last in this module: it may leave the stack broken for good."""
+    report = chaos.phase("broker restart", ["broker"], window_s=15, **SHORT)
+    assert report.accepted > 0, _explain(report)
+    assert report.exactly_once == report.accepted, _explain(report)
+    assert (report.twice, report.lost, report.stuck) == (0, 0, 0), _explain(report)
+    assert report.contact_delivered == report.contact_accepted, _explain(report)
+    assert report.contact_twice == 0, _explain(report)
+    assert report.slow() == [], _explain(report)
