@@ -1,6 +1,6 @@
 """The fault suite's short form (issue 11 item 7; the full one is ``bench/chaos.py``).
 
-The whole embedded system with its own Tansu broker, three clients queueing
+The whole embedded system with its own Tansu broker, two clients queueing
 TikTok, YouTube and VK posts with a distinct video each and contact-form
 messages throughout. Counted from the sandbox's records (the SHA-256 of the
 bytes each platform received, the operator chat by a unique marker), never
@@ -10,8 +10,9 @@ platform within 60 s.
 
 Faults are grouped to keep CI fast: every service ``kill -9``-ed at once
 (queue, auth, the publishers, notifier, contact), then 429s, 5xx and dropped
-connections on every platform's sandbox at once; the full bench applies them
-one at a time, and also restarts PostgreSQL.
+connections on every platform's sandbox at once (TikTok's dropped upload only:
+its 429 and 5xx cost 90 s of waiting by design); the full bench applies them one
+at a time, with TikTok's 429 and 5xx, and also restarts PostgreSQL.
 """
 
 from __future__ import annotations
@@ -20,23 +21,26 @@ from collections.abc import Iterator
 
 import pytest
 
-from cachalot_testing.chaos import PLATFORM_FAULTS, SERVICE_FAULTS, ChaosRun, Report
+from cachalot_testing.chaos import SERVICE_FAULTS, ChaosRun, Report
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
+# TikTok names no wait, so publisher-tiktok waits 60 s after a 429 and 30 s after a 5xx by
+# design; CI meets TikTok's dropped upload only (10 s), the bench meets all three
+PLATFORMS = "platform:tiktok-drop+platform:youtube+platform:vk+platform:telegram"
 SHORT = {
-    "posts_per_client": 2,
-    "spread_s": 20.0,
+    "spread_s": 15.0,
     "writer_every_s": 5.0,
     "contact_every_s": 2.0,
     "recovery_limit_s": 60.0,
+    "settle_s": 2.0,
 }
 
 
 @pytest.fixture(scope="module")
 def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChaosRun]:
     """A stack of its own: its broker is killed, which would break every other e2e test."""
-    with ChaosRun(tmp_path_factory.mktemp("chaos-var"), database="sqlite", clients=3) as run:
+    with ChaosRun(tmp_path_factory.mktemp("chaos-var"), database="sqlite", clients=2) as run:
         yield run
 
 
@@ -49,7 +53,8 @@ def test_services_killed_and_platform_faults_lose_nothing_double_nothing_and_rec
 ) -> None:
     report = chaos.phase(
         "service kill -9s and platform faults",
-        ["+".join(SERVICE_FAULTS), "+".join(PLATFORM_FAULTS)],
+        ["+".join(SERVICE_FAULTS), PLATFORMS],
+        posts_per_client=2,
         window_s=45,
         **SHORT,
     )
@@ -64,6 +69,7 @@ def test_services_killed_and_platform_faults_lose_nothing_double_nothing_and_rec
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,  # a count or a recovery time, not a broken suite
     reason="issue 11 item 6: after Tansu restarts empty, topics come back auto-created with "
     "other partition counts and consumers do not regain their group, so results and contact "
     "messages made after the restart are not applied (fixed on branch consumer-kit)",
@@ -72,7 +78,7 @@ def test_a_broker_that_lost_everything_loses_nothing_doubles_nothing_and_recover
     chaos: ChaosRun,
 ) -> None:
     """Last in this module: it may leave the stack broken for good."""
-    report = chaos.phase("broker restart", ["broker"], window_s=15, **SHORT)
+    report = chaos.phase("broker restart", ["broker"], posts_per_client=1, window_s=10, **SHORT)
     assert report.accepted > 0, _explain(report)
     assert report.exactly_once == report.accepted, _explain(report)
     assert (report.twice, report.lost, report.stuck) == (0, 0, 0), _explain(report)

@@ -34,6 +34,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,14 @@ SERVICE_FAULTS = (
     "kill:contact",
 )
 PLATFORM_FAULTS = ("platform:tiktok", "platform:youtube", "platform:vk", "platform:telegram")
+PLATFORM_WAITS_S = {
+    # publisher-tiktok waits by design when TikTok names no time (TikTok sends no
+    # Retry-After): 429 → 60 s, 5xx → 30 s (reasons.py), network → 10 s (outcome.network);
+    # one probe may meet all three, one after the other
+    "platform:tiktok": 100.0,
+    "platform:tiktok-drop": 10.0,
+}
+"""Waits a fault's answers impose by design, allowed on top of the recovery limit."""
 DATABASE_SERVICES = (
     "auth",
     "notifier",
@@ -109,6 +118,8 @@ class Recovery:
     fault: str
     seconds: float | None
     parts: list[str] = field(default_factory=list)
+    allowed_wait_s: float = 0.0
+    """What the platform's answers impose by design (:data:`PLATFORM_WAITS_S`)."""
     """Each part's time when recovered (``tiktok post 3.1 s``), else the parts never seen."""
 
 
@@ -139,7 +150,9 @@ class Report:
     def slow(self) -> list[Recovery]:
         """Faults not recovered from within the limit."""
         return [
-            r for r in self.recoveries if r.seconds is None or r.seconds >= self.recovery_limit_s
+            r
+            for r in self.recoveries
+            if r.seconds is None or r.seconds >= self.recovery_limit_s + r.allowed_wait_s
         ]
 
     def holds(self) -> bool:
@@ -172,10 +185,11 @@ class Report:
             f"recovery (probe everywhere), limit {self.recovery_limit_s:.0f} s:",
         ]
         for r in self.recoveries:
+            allowed = f" +{r.allowed_wait_s:.0f} s the platform imposes" if r.allowed_wait_s else ""
             if r.seconds is None:
-                out.append(f"  {r.fault:<26} NOT RECOVERED   never: {', '.join(r.parts)}")
+                out.append(f"  {r.fault:<26} NOT RECOVERED{allowed}   never: {', '.join(r.parts)}")
             else:
-                out.append(f"  {r.fault:<26} {r.seconds:6.1f} s   ({', '.join(r.parts)})")
+                out.append(f"  {r.fault:<26} {r.seconds:6.1f} s{allowed}   ({', '.join(r.parts)})")
         out.append("targets " + ("HOLD" if self.holds() else "NOT MET"))
         return out
 
@@ -390,17 +404,15 @@ class ChaosRun:
             raise ValueError(f"unknown fault {fault!r}")
 
     def _platform_fault(self, platform: str) -> None:
-        """429s, 5xx and dropped connections on the platform's next calls."""
-        if platform == "tiktok":
-            for endpoint, kind, times in (
-                ("init", "rate_limit", 1),
-                ("upload", "http_5xx", 1),
-                ("upload", "drop_connection", 1),
-            ):
+        """429s, 5xx and dropped connections on the platform's next calls, one of each kind
+        its sandbox has (``tiktok-drop``: only TikTok's dropped upload, a 10 s wait)."""
+        if platform in ("tiktok", "tiktok-drop"):
+            kinds = [("init", "rate_limit"), ("upload", "http_5xx"), ("upload", "drop_connection")]
+            for endpoint, kind in kinds if platform == "tiktok" else kinds[2:]:
                 self._sandbox(
                     "POST",
                     "/sandbox/tiktok/faults",
-                    {"endpoint": endpoint, "kind": kind, "times": times},
+                    {"endpoint": endpoint, "kind": kind, "times": 1},
                 )
         elif platform == "youtube":
             for fault in (
@@ -552,43 +564,65 @@ class ChaosRun:
         lock: threading.Lock,
     ) -> Recovery:
         """Apply ``fault``, send a probe (a post to every platform of client 0, due now, and a
-        contact message), and time until each part of it is at the platform."""
+        contact message, side by side, each retried while refused), and time until each part
+        is at the platform (the sandbox's records)."""
         self.log(f"fault: {fault}")
-        prober = self.clients[0]
+        allowed = sum(PLATFORM_WAITS_S.get(each, 0.0) for each in fault.split("+"))
+        limit_s += allowed
         at = time.monotonic()
         self.apply(fault)
         time.sleep(0.5)  # the fault takes hold (a killed process is gone, not restarting yet)
-        marker, accepted = self.submit_contact()  # first: the queue's restart must not delay it
-        while not accepted and time.monotonic() - at < limit_s:
-            time.sleep(0.5)
-            marker, accepted = self.submit_contact()
+
+        def contact() -> str | None:
+            while time.monotonic() - at < limit_s:
+                marker, accepted = self.submit_contact()
+                if accepted:
+                    return marker
+                time.sleep(0.5)
+            return None
+
         left = max(1.0, limit_s - (time.monotonic() - at))
-        probe = self.queue_post(prober, due_in_s=0, phase=f"probe {fault}", give_up_after_s=left)
-        with lock:
-            targets.extend(probe)
-            if accepted:
-                contacts.append(marker)
-        parts = {f"{t.platform} post": (t.platform, t.sha256) for t in probe}
         seen: dict[str, float] = {}
-        while time.monotonic() - at < limit_s and probe and accepted:
-            counts = self.platform_counts()
-            now = time.monotonic() - at
-            for name, key in parts.items():
-                if key in counts:
-                    seen.setdefault(name, now)
-            if any(marker in text for text in self.operator_messages()):
-                seen.setdefault("contact", now)
-            if len(seen) == len(parts) + 1:
-                took = max(seen.values())
-                detail = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(seen.items()))
-                self.log(f"  recovered in {took:.1f} s ({detail})")
-                return Recovery(fault, took, [f"{k} {v:.1f} s" for k, v in sorted(seen.items())])
-            time.sleep(0.5)
-        waiting = [name for name in [*parts, "contact"] if name not in seen]
+        probe: list[Target] | None = None
+        marker: str | None = None
+        with ThreadPoolExecutor(2) as pool:
+            probing = pool.submit(
+                self.queue_post,
+                self.clients[0],
+                due_in_s=0,
+                phase=f"probe {fault}",
+                give_up_after_s=left,
+            )
+            messaging = pool.submit(contact)
+            while time.monotonic() - at < limit_s:
+                now = time.monotonic() - at
+                if probe is None and probing.done():
+                    probe = probing.result()
+                    with lock:
+                        targets.extend(probe)
+                if marker is None and messaging.done():
+                    marker = messaging.result()
+                    with lock:
+                        contacts.extend([marker] if marker else [])
+                if probe:
+                    counts = self.platform_counts()
+                    for t in probe:
+                        if (t.platform, t.sha256) in counts:
+                            seen.setdefault(f"{t.platform} post", now)
+                if marker and any(marker in text for text in self.operator_messages()):
+                    seen.setdefault("contact", now)
+                if probe and marker and len(seen) == len(probe) + 1:
+                    took = max(seen.values())
+                    parts = [f"{k} {v:.1f} s" for k, v in sorted(seen.items())]
+                    self.log(f"  recovered in {took:.1f} s ({', '.join(parts)})")
+                    return Recovery(fault, took, parts, allowed)
+                time.sleep(0.5)
+        names = [f"{t.platform} post" for t in probe or []] + ["contact"]
+        waiting = [name for name in names if name not in seen]
         if not probe:
             waiting.insert(0, "post accepted")
         self.log(f"  not recovered in {limit_s:.0f} s: waiting for {', '.join(waiting)}")
-        return Recovery(fault, None, waiting)
+        return Recovery(fault, None, waiting, allowed)
 
     def _wait_final(
         self, targets: Sequence[Target], contacts: Sequence[str], window_s: float
