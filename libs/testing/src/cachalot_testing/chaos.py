@@ -63,6 +63,8 @@ PLATFORM_WAITS_S = {
     # one probe may meet all three, one after the other
     "platform:tiktok": 100.0,
     "platform:tiktok-drop": 10.0,
+    # publisher-vk: error 6 (too many requests) → 1 s, error 10 (internal) → 30 s (publisher.py)
+    "platform:vk": 31.0,
 }
 """Waits a fault's answers impose by design, allowed on top of the recovery limit."""
 DATABASE_SERVICES = (
@@ -551,8 +553,7 @@ class ChaosRun:
         self._wait_final(targets, contacts, window_s)
         time.sleep(settle_s)
         self._count(report, targets, contacts)
-        for line in report.lines():
-            self.log(line)
+        self.log(f"[{name}] done: targets {'hold' if report.holds() else 'NOT MET'}")
         return report
 
     def _fault_and_probe(
