@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from cachalot_testing.chaos import PLATFORM_FAULTS, SERVICE_FAULTS, ChaosRun
+from cachalot_testing.chaos import PLATFORM_FAULTS, ChaosRun
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -53,17 +53,17 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
-    faults = [f for f in args.faults.split(",") if f] or [
-        *SERVICE_FAULTS,
-        *PLATFORM_FAULTS,
-        "broker",
-        *(["postgres"] if args.database == "postgres" else []),
-    ]
     started = time.monotonic()
     with (
         tempfile.TemporaryDirectory(prefix="cachalot-chaos-") as var,
         ChaosRun(Path(var), database=args.database, clients=args.clients) as run,
     ):
+        faults = [f for f in args.faults.split(",") if f] or [
+            *run.service_faults(),
+            *PLATFORM_FAULTS,
+            "broker",
+            *(["postgres"] if args.database == "postgres" else []),
+        ]
         # faults the system should survive first, then those that may break it for good
         survivable = [f for f in faults if f not in ("broker", "postgres")]
         reports = []

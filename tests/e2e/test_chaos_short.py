@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from cachalot_testing.chaos import SERVICE_FAULTS, ChaosRun, Report
+from cachalot_testing.chaos import ChaosRun, Report
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -56,7 +56,7 @@ def test_killed_services_platform_faults_and_a_database_crash_lose_nothing_and_r
 ) -> None:
     report = chaos.phase(
         "service kill -9s, platform faults, PostgreSQL restart",
-        ["+".join(SERVICE_FAULTS), PLATFORMS, "postgres"],
+        ["+".join(chaos.service_faults()), PLATFORMS, "postgres"],
         posts_per_client=2,
         window_s=45,
         **SHORT,

@@ -216,12 +216,17 @@ class ChaosRun:
         self.var_dir = var_dir
         self.database = database
         self.client_count = max(1, clients)
-        self.log = log
+        self._log = log
+        self._started = time.monotonic()
         self.postgres: PostgresCluster | None = None
         self.stack: EmbeddedStack | None = None
         self.clients: list[Client] = []
         self.platforms: tuple[str, ...] = ()
         self._contact_lock = threading.Lock()
+
+    def log(self, line: str) -> None:
+        """``line`` with the seconds since the run began."""
+        self._log(f"{time.monotonic() - self._started:7.1f} s  {line}")
 
     # --- set-up -----------------------------------------------------------------------------
 
@@ -302,6 +307,11 @@ class ChaosRun:
             if not http.get(f"{gateway}/api/v1/me").json().get("consent_given"):
                 give_consent(http, gateway)
             return Client(n, httpx.Cookies(http.cookies), accounts)
+
+    def service_faults(self) -> list[str]:
+        """``kill:<name>`` for every service the stack runs (the sandbox, the platforms' fake,
+        apart): :data:`SERVICE_FAULTS` and any service added since."""
+        return [f"kill:{name}" for name in self._stack.info["services"] if name != "sandbox"]
 
     # --- work -------------------------------------------------------------------------------
 
