@@ -65,6 +65,7 @@ PLATFORM_WAITS_S = {
     "platform:tiktok-drop": 10.0,
     # publisher-vk: error 6 (too many requests) → 1 s, error 10 (internal) → 30 s (publisher.py)
     "platform:vk": 31.0,
+    "platform:vk-rate": 1.0,
 }
 """Waits a fault's answers impose by design, allowed on top of the recovery limit."""
 DATABASE_SERVICES = (
@@ -417,7 +418,8 @@ class ChaosRun:
 
     def _platform_fault(self, platform: str) -> None:
         """429s, 5xx and dropped connections on the platform's next calls, one of each kind
-        its sandbox has (``tiktok-drop``: only TikTok's dropped upload, a 10 s wait)."""
+        its sandbox has (``tiktok-drop``: only TikTok's dropped upload, a 10 s wait;
+        ``vk-rate``: only VK's error 6, a 1 s wait)."""
         if platform in ("tiktok", "tiktok-drop"):
             kinds = [("init", "rate_limit"), ("upload", "http_5xx"), ("upload", "drop_connection")]
             for endpoint, kind in kinds if platform == "tiktok" else kinds[2:]:
@@ -433,10 +435,11 @@ class ChaosRun:
                 {"kind": "drop_mid_chunk", "times": 1},
             ):
                 self._sandbox("POST", "/sandbox/youtube/faults", fault)
-        elif platform == "vk":
-            for code, times in ((6, 1), (10, 1)):  # too many requests; internal server error
+        elif platform in ("vk", "vk-rate"):
+            # VK answers HTTP 200 with an error code: 6 too many requests, 10 internal error
+            for code in (6, 10) if platform == "vk" else (6,):
                 self._sandbox(
-                    "POST", "/sandbox/vk/faults", {"method": "*", "code": code, "times": times}
+                    "POST", "/sandbox/vk/faults", {"method": "*", "code": code, "times": 1}
                 )
         elif platform == "telegram":
             self._sandbox(
