@@ -241,6 +241,21 @@ def test_the_access_log_keeps_the_path_but_never_the_query_string(
     assert record["status"] == 200
 
 
+def test_the_access_log_masks_a_media_links_signature(gateway: dict[str, Any]) -> None:
+    signature = "SIGNATUREabcdefghijklmnopqrstuvwxyz0123456"
+    path = f"/media/v1/6f1c2d3e-0000-4000-8000-000000000001/1790000000/{signature}"
+    assert httpx.get(gateway["base"] + path).status_code == 200
+    log = gateway["workdir"] / "access.log"
+    deadline = time.monotonic() + 5
+    while "/media/v1/" not in log.read_text():
+        assert time.monotonic() < deadline, "no access log line"
+        time.sleep(0.05)
+    text = log.read_text()
+    assert signature not in text
+    record = json.loads(next(line for line in text.splitlines() if "/media/v1/" in line))
+    assert record["path"] == path.replace(signature, "***")
+
+
 def test_a_service_that_is_down_answers_503_problem_with_retry_after(
     gateway: dict[str, Any],
 ) -> None:

@@ -45,7 +45,7 @@ def test_queueing_a_post_counts_it_in_your_media_without_a_reload(
         page.wait_for_selector('#targets input[data-platform="tiktok"]:checked', timeout=15_000)
 
         page.set_input_files("#video", str(VIDEO))
-        page.fill("#tt-caption", "counted at once")
+        page.fill('#targets [data-platform="tiktok"] [name="caption"]', "counted at once")
         ahead = datetime.now() + timedelta(days=2)  # nothing is published meanwhile
         page.fill("#when", ahead.strftime("%Y-%m-%dT%H:%M"))
         for _ in range(30):  # the queue may not have learned the account from accounts.v1 yet

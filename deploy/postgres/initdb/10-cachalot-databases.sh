@@ -19,6 +19,7 @@ SERVICES=(
   "publisher_tiktok PUBLISHER_TIKTOK_DB_PASSWORD"
   "publisher_youtube PUBLISHER_YOUTUBE_DB_PASSWORD"
   "publisher_vk PUBLISHER_VK_DB_PASSWORD"
+  "publisher_instagram PUBLISHER_INSTAGRAM_DB_PASSWORD"
 )
 
 missing=()

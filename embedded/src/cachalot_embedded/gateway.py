@@ -46,6 +46,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from cachalot_common.problems import PROBLEM_JSON
 from cachalot_embedded.openapi import DOCUMENT_PATH
 from cachalot_embedded.routes import (
+    MEDIA_LINKS,
     BadPath,
     body_limit_bytes,
     has_session_cookie,
@@ -283,6 +284,8 @@ def create_gateway(
             proxy,
             methods=[*_METHODS],
         ),
+        # signed media links (routes.MEDIA_LINKS): to the queue, for anyone
+        Route(MEDIA_LINKS[0] + "/{path:path}", proxy, methods=[*_METHODS]),
     ]
     if web_dir is not None and (web_dir / "index.html").exists():
         index = web_dir / "index.html"

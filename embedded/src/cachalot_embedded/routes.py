@@ -38,6 +38,11 @@ ROUTES: Final[tuple[tuple[str, str], ...]] = (
     ("/api/v1/posts", "queue"),
 )
 
+# Signed media links (issue 10 item 2): public (the link is the capability:
+# Instagram's crawler sends no cookie), served by the queue (GET/HEAD: others 405),
+# and never logged with their signature (the last segment).
+MEDIA_LINKS: Final[tuple[str, str]] = ("/media/v1", "queue")
+
 # Regexes over the normalised path; nginx.conf has one location for each,
 # the only API locations without the session-cookie check.
 PUBLIC: Final[tuple[str, ...]] = (
@@ -74,6 +79,8 @@ def _under(path: str, prefix: str) -> bool:
 
 def service_for(path: str) -> str | None:
     """The service that owns the normalised ``path``, or None when no route matches."""
+    if path.startswith(MEDIA_LINKS[0] + "/"):
+        return MEDIA_LINKS[1]
     for prefix, service in ROUTES:
         if _under(path, prefix.rstrip("/")):
             return service
@@ -81,8 +88,9 @@ def service_for(path: str) -> str | None:
 
 
 def is_public(path: str) -> bool:
-    """True when the normalised ``path`` may be called without a session (:data:`PUBLIC`)."""
-    return any(pattern.search(path) for pattern in _PUBLIC)
+    """True when the normalised ``path`` may be called without a session (:data:`PUBLIC`,
+    and the signed media links)."""
+    return path.startswith(MEDIA_LINKS[0] + "/") or any(p.search(path) for p in _PUBLIC)
 
 
 def body_limit_bytes(path: str) -> int:

@@ -53,6 +53,13 @@ SERVICES: tuple[ServiceSpec, ...] = (
         service_identity=True,
     ),
     ServiceSpec(
+        "publisher-instagram",
+        "cachalot_publisher_instagram",
+        8107,
+        database=True,
+        service_identity=True,
+    ),
+    ServiceSpec(
         "publisher-vk", "cachalot_publisher_vk", 8109, database=True, service_identity=True
     ),
 )

@@ -50,7 +50,7 @@ def test_an_article_whose_plain_text_is_too_long_is_refused_on_its_body() -> Non
 def test_eleven_images_are_refused_and_each_oversized_one_is_named() -> None:
     images = [Image() for _ in range(10)] + [Image(width=13_000, height=2_000)]
     errors = VK.check(VKFields().to_options(), platforms.Content(kind="photo", images=images))
-    assert [e.field for e in errors] == ["images[10].width", "images"]
+    assert [e.field for e in errors] == ["images", "images[10].width"]
 
 
 def test_a_photo_too_thin_for_vk_is_named() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
 from typing import Any, get_args
@@ -11,6 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from cachalot_common import platforms
 from cachalot_common.events import MediaRef, PlatformOptions
+from cachalot_common.platforms.instagram import InstagramFields
 from cachalot_common.platforms.tiktok import TikTokFields
 from cachalot_common.platforms.youtube import YouTubeFields
 from cachalot_common.service_auth import PUBLISHER_SERVICES, publisher_of
@@ -54,7 +56,7 @@ def test_publish_topics_and_publisher_services_are_derived_from_the_name() -> No
 
 
 def test_a_platform_without_a_fields_model_takes_no_posts() -> None:
-    assert {"tiktok", "youtube", "vk"} <= {s.name for s in platforms.publishable()}
+    assert {"tiktok", "youtube", "instagram", "vk"} <= {s.name for s in platforms.publishable()}
     for spec in platforms.REGISTRY.values():
         if spec.fields is not None:
             continue
@@ -63,7 +65,10 @@ def test_a_platform_without_a_fields_model_takes_no_posts() -> None:
 
 
 def test_every_publishable_block_turns_into_options_a_publish_command_accepts() -> None:
-    samples = {"youtube": YouTubeFields(title="t")}  # a block with required fields
+    samples = {
+        "youtube": YouTubeFields(title="t"),  # a block with required fields
+        "instagram": InstagramFields(caption="c"),
+    }
     adapter: TypeAdapter[object] = TypeAdapter(PlatformOptions)
     for spec in platforms.publishable():
         assert spec.fields is not None
@@ -192,3 +197,19 @@ def test_a_platform_refuses_a_kind_of_post_it_cannot_take_naming_the_kind() -> N
     (error,) = youtube.check(YouTubeFields(title="t").to_options(), photo)
     assert error.field == "kind"
     assert error.message == "YouTube cannot take photo posts; it takes video posts"
+
+
+def test_a_photo_post_with_more_images_than_the_platform_takes_is_refused_naming_images() -> None:
+    taking = dataclasses.replace(
+        platforms.get("tiktok"), kinds=frozenset({"video", "photo"}), max_images=2
+    )
+    image = video(None).video
+    options = TikTokFields().to_options()
+
+    two = taking.check(options, platforms.Content(kind="photo", images=(image, image)))  # type: ignore[arg-type]
+    (error,) = taking.check(options, platforms.Content(kind="photo", images=(image,) * 3))  # type: ignore[arg-type]
+
+    assert two == []
+    assert error.field == "images"
+    assert error.message == "TikTok takes at most 2 images in a post; this one has 3"
+    assert platforms.get("youtube").max_images == 10  # DESIGN.md "Post kinds": 1–10

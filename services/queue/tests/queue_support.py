@@ -12,7 +12,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +27,7 @@ from sqlalchemy import select
 from cachalot_common.events import AccountChanged, PublishResult
 from cachalot_common.grants import generate_signing_key
 from cachalot_common.kafka import encode
+from cachalot_common.platforms import PlatformSpec
 from cachalot_common.sessions import COOKIE_NAME, Session, issue_session
 from cachalot_common.topics import ACCOUNTS, NOTIFY, POSTS_RESULT, POSTS_STATUS, publish_topic
 from cachalot_queue.dispatch import Granter
@@ -42,7 +43,11 @@ GRANTS = Granter(key=GRANT_KEY, lifetime_s=3600)
 FIXTURES = Path(__file__).parent / "fixtures"
 VIDEO = video_bytes()
 """A real 360×640, 30 fps, 3 s MP4 every platform takes (cachalot_testing.media)."""
-WATCHED = (publish_topic("tiktok"), publish_topic("youtube"), POSTS_STATUS, NOTIFY)
+WATCHED = (
+    *(publish_topic(p) for p in ("tiktok", "youtube", "instagram", "vk")),
+    POSTS_STATUS,
+    NOTIFY,
+)
 
 
 def now() -> datetime:
@@ -306,8 +311,11 @@ async def start_queue(
     kafka_bootstrap: str,
     kafka_idempotence: bool,
     media_dir: Path,
+    registry: Mapping[str, PlatformSpec] | None = None,
     **overrides: Any,
 ) -> QueueServer:
+    """A queue on ``database_url`` with test settings (``overrides`` replace them) and,
+    when given, its own platform ``registry``."""
     values: dict[str, Any] = {
         "database_url": database_url,
         "kafka_bootstrap": kafka_bootstrap,
@@ -329,7 +337,7 @@ async def start_queue(
     }
     values.update(overrides)
     settings = QueueSettings(**values)
-    app = create_app(settings)
+    app = create_app(settings, registry=registry)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")

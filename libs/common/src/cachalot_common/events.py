@@ -103,6 +103,13 @@ class MediaRef(BaseModel):
     height: int | None = Field(default=None, ge=1, description="Pixels.")
     frame_rate: float | None = Field(default=None, gt=0, description="Frames per second.")
     video_codec: str | None = Field(default=None, description="FFmpeg's name (h264, hevc, vp9).")
+    url: str | None = Field(
+        default=None,
+        repr=False,
+        description="For platforms that fetch media (Instagram): a signed, expiring link to this "
+        "file under CACHALOT_PUBLIC_URL, filled by the queue at dispatch. A capability until it "
+        "expires: kept out of repr; the access logs mask its signature.",
+    )
 
 
 class Article(BaseModel):

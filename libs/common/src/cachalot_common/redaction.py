@@ -30,6 +30,14 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?i)\b(bearer|oauth)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 " + _MASK),
     # JWTs (service tokens, publish grants, id tokens): header.payload.signature
     (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), _MASK),
+    # signed media links (/media/v1/<id>/<expires>/<signature>), also percent-encoded
+    (re.compile(r"(/media/v1/[^/\s?#]+/[^/\s?#]+/)[A-Za-z0-9_-]{8,}"), r"\1" + _MASK),
+    (
+        re.compile(
+            r"(?i)(%2Fmedia%2Fv1%2F(?:(?!%2F)[^/\s?#&])+%2F(?:(?!%2F)[^/\s?#&])+%2F)[A-Za-z0-9_-]{8,}"
+        ),
+        r"\1" + _MASK,
+    ),
     # TikTok-style token prefixes
     (re.compile(r"\b(act|rft|clt)\.[A-Za-z0-9._-]{8,}"), r"\1." + _MASK),
 )

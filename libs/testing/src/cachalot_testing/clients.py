@@ -49,10 +49,12 @@ def give_consent(http: httpx.Client, gateway: str) -> dict[str, Any]:
     return dict(agreed.json())
 
 
-def upload_media(http: httpx.Client, gateway: str, data: bytes) -> dict[str, Any]:
-    """``POST /api/v1/media`` (video/mp4); the media as the API returns it."""
+def upload_media(
+    http: httpx.Client, gateway: str, data: bytes, content_type: str = "video/mp4"
+) -> dict[str, Any]:
+    """``POST /api/v1/media`` (a video by default); the media as the API returns it."""
     response = http.post(
-        f"{gateway}/api/v1/media", content=data, headers={"content-type": "video/mp4"}
+        f"{gateway}/api/v1/media", content=data, headers={"content-type": content_type}
     )
     assert response.status_code == 201, response.text
     return dict(response.json())

@@ -617,6 +617,38 @@ CASES: tuple[Case, ...] = (
         reaches=("queue", "/api/v1/media"),
         forwarded_header=("transfer-encoding", b"chunked"),
     ),
+    # ---- signed media links (issue 10 item 2): public, to the queue, normalised
+    _c(
+        "a signed media link reaches the queue without a session",
+        "GET",
+        b"/media/v1/6f1c2d3e-0000-4000-8000-000000000001/1790000000/" + b"s" * 43,
+        200,
+        reaches=("queue", "/media/v1/6f1c2d3e-0000-4000-8000-000000000001/1790000000/" + "s" * 43),
+    ),
+    _c(
+        "a media link's range request reaches the queue with its Range header",
+        "GET",
+        b"/media/v1/m/1790000000/sig",
+        200,
+        headers=((b"Range", b"bytes=0-99"),),
+        reaches=("queue", "/media/v1/m/1790000000/sig"),
+        forwarded_header=("range", b"bytes=0-99"),
+    ),
+    _c(
+        "a media link is forwarded normalised",
+        "GET",
+        b"/media/v1//m/./1790000000/sig",
+        200,
+        reaches=("queue", "/media/v1/m/1790000000/sig"),
+    ),
+    _c(
+        "dot segments do not climb from a media link into the API",
+        "GET",
+        b"/media/v1/../../api/v1/posts",
+        401,
+        problem=True,
+    ),
+    _c("a media link's encoded slash is refused", "GET", b"/media/v1/a%2Fb/1/s", 400, problem=True),
 )
 
 

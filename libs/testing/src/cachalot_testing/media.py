@@ -81,3 +81,11 @@ def video_file(
 def video_bytes() -> bytes:
     """The bytes of the default :func:`video_file`: a video every platform takes."""
     return video_file().read_bytes()
+
+
+def image_file(
+    *, width: int = 1080, height: int = 1080, suffix: str = ".jpg", colour: str = "0x33aa66"
+) -> Path:
+    """A real still image (JPEG for ``.jpg``, PNG for ``.png``), cached; sizes in pixels."""
+    picture = f"color=c={colour}:size={width}x{height}:rate=1:duration=1"
+    return ffmpeg_made(suffix, "-f", "lavfi", "-i", picture, "-frames:v", "1")

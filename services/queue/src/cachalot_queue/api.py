@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
 
+from cachalot_common.events import POST_KINDS
 from cachalot_common.problems import Problem, field_errors, problem_response, problem_responses
 from cachalot_common.sessions import CurrentClient
 from cachalot_common.untrusted import StrictJsonRoute
@@ -37,6 +38,8 @@ from cachalot_queue.schemas import (
     MediaPage,
     MediaPublic,
     MediaUsage,
+    PlatformList,
+    PlatformPublic,
     PostCreate,
     PostPage,
     PostPublic,
@@ -267,7 +270,8 @@ def build_router(
             ),
         ] = None,
     ) -> PostPublic:
-        """Queue a video for some of the client's connected accounts."""
+        """Queue a video, a photo post or an article for some of the client's connected
+        accounts (see ``PostCreate``); every problem is a 422 naming its field."""
         created = await posts.create(
             client_id=client_id, body=body, idempotency_key=idempotency_key, now=clock()
         )
@@ -278,6 +282,25 @@ def build_router(
             runtime.scheduler_wake.set()
             runtime.relay_wake.set()
         return created.post
+
+    @router.get("/posts/platforms", response_model=PlatformList, tags=["posts"])
+    async def list_platforms(client_id: ClientId) -> PlatformList:
+        """Every platform, in the order people see them: whether posts may target it,
+        the kinds of post it takes, and the JSON Schema of its block (``targets[i].<name>``),
+        from which the dashboard builds each target's fields."""
+        return PlatformList(
+            items=[
+                PlatformPublic(
+                    name=spec.name,
+                    label=spec.label,
+                    publishable=spec.publishable,
+                    kinds=[k for k in POST_KINDS if k in spec.kinds],
+                    max_images=spec.max_images,
+                    fields=spec.fields.model_json_schema() if spec.fields is not None else None,
+                )
+                for spec in runtime.registry.values()
+            ]
+        )
 
     @router.get("/posts", response_model=PostPage, tags=["posts"])
     async def list_posts(
@@ -388,7 +411,7 @@ def _media_problem(failure: MediaNotFound | MediaInUse) -> Problem:
     names = ", ".join(str(p) for p in failure.posts)
     return Problem(
         409,
-        f"This video is still needed by post(s) {names}, not yet published, cancelled or "
+        f"This file is still needed by post(s) {names}, not yet published, cancelled or "
         "failed; cancel them or wait until they finish, then delete it.",
         title="Media in use",
         type_="https://cachalot.dev/problems/media-in-use",

@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 from uuid import UUID
@@ -45,14 +46,15 @@ from pydantic import ValidationError
 from sqlalchemy import ColumnElement, Select, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from cachalot_common.events import MediaRef, PublishVideo
+from cachalot_common.events import MediaRef, PublishPost
 from cachalot_common.grants import GRANT_ISSUER, GrantSigningKey, mint_grant
 from cachalot_common.platforms import label_of
 from cachalot_common.topics import Platform, publish_topic
 from cachalot_queue import states
+from cachalot_queue.media_links import MediaLinks
 from cachalot_queue.outbox import enqueue
 from cachalot_queue.states import IN_FLIGHT, AccountView, Change
-from cachalot_queue.tables import Account, Media, Post, Target
+from cachalot_queue.tables import Account, Media, Post, PostMedia, Target
 from cachalot_queue.transitions import account_views, apply_change
 from cachalot_queue.wakeup import Wakeup
 
@@ -62,15 +64,27 @@ Clock = Callable[[], datetime]
 
 
 class Granter:
-    """Signs the publish grant of one dispatch with the queue's private grant key (EdDSA)."""
+    """Signs the publish grant of one dispatch with the queue's private grant key (EdDSA),
+    and the media links of a command whose platform fetches media (``links``)."""
 
     def __init__(
-        self, *, key: GrantSigningKey, lifetime_s: float, issuer: str = GRANT_ISSUER
+        self,
+        *,
+        key: GrantSigningKey,
+        lifetime_s: float,
+        issuer: str = GRANT_ISSUER,
+        links: MediaLinks | None = None,
     ) -> None:
-        """``lifetime_s``: seconds a grant may be used to lease (a long upload's length)."""
+        """``lifetime_s``: seconds a grant may be used to lease (a long upload's length);
+        ``links``: None when the queue has no public URL (no links are made)."""
         self._key = key
         self._lifetime_s = lifetime_s
         self._issuer = issuer
+        self.links = links
+
+    def sign_media(self, command: PublishPost) -> PublishPost:
+        """``command`` with signed links to its files when its platform fetches them."""
+        return command if self.links is None else self.links.sign_command(command)
 
     def grant(self, target: Target) -> str:
         """A grant bound to ``target``'s post, client, account, platform and current attempt."""
@@ -87,53 +101,126 @@ class Granter:
         )
 
 
-def publish_command(target: Target, media: Media, *, reconcile: bool, grant: str) -> PublishVideo:
-    """The order a publisher gets for one target's current attempt, with its ``grant``."""
-    return PublishVideo.model_validate(
-        {
-            "post_id": target.post_id,
-            "target_id": target.id,
-            "client_id": target.client_id,
-            "account_id": target.account_id,
-            "platform": target.platform,
-            "attempt": target.attempt,
-            "media": MediaRef(
-                media_id=media.id,
-                path=media.path,
-                size=media.size,
-                sha256=media.sha256,
-                content_type=media.content_type,  # type: ignore[arg-type]
-                duration_sec=media.duration_sec,
-                width=media.width,
-                height=media.height,
-                frame_rate=media.frame_rate,
-                video_codec=media.video_codec,
-            ),
-            "options": target.options,
-            "reconcile": reconcile,
-            "grant": grant,
-        }
+@dataclass(frozen=True, slots=True)
+class PostContent:
+    """What every command of one post carries: its kind, its files in order as
+    ``(role, media row)`` (``None``: the row is gone) and an article's title and body."""
+
+    kind: str
+    files: tuple[tuple[str, Media | None], ...] = ()
+    title: str | None = None
+    body_html: str | None = None
+
+
+def media_ref(media: Media) -> MediaRef:
+    """The command's reference to one stored file, with what the probe read of it."""
+    return MediaRef(
+        media_id=media.id,
+        path=media.path,
+        size=media.size,
+        sha256=media.sha256,
+        content_type=media.content_type,  # type: ignore[arg-type]
+        duration_sec=media.duration_sec,
+        width=media.width,
+        height=media.height,
+        frame_rate=media.frame_rate,
+        video_codec=media.video_codec,
     )
 
 
+def publish_command(
+    target: Target, content: PostContent, *, reconcile: bool, grant: str
+) -> PublishPost:
+    """The order a publisher gets for one target's current attempt, with its ``grant``.
+
+    A video post carries ``media``, a photo post ``images`` (in order), an
+    article ``article`` (with its ``cover``). Raises ``KeyError`` when a file's
+    row is gone and ``ValidationError`` when the stored post makes no command.
+    """
+    refs: dict[str, list[MediaRef]] = {"video": [], "image": [], "cover": []}
+    for role, media in content.files:
+        if media is None:
+            raise KeyError(f"a {role} of post {target.post_id} is no longer stored")
+        refs[role].append(media_ref(media))
+    payload: dict[str, object] = {
+        "post_id": target.post_id,
+        "target_id": target.id,
+        "client_id": target.client_id,
+        "account_id": target.account_id,
+        "platform": target.platform,
+        "attempt": target.attempt,
+        "kind": content.kind,
+        "options": target.options,
+        "reconcile": reconcile,
+        "grant": grant,
+    }
+    if content.kind == "video":
+        payload["media"] = refs["video"][0] if refs["video"] else None
+    elif content.kind == "photo":
+        payload["images"] = tuple(refs["image"])
+    else:
+        payload["article"] = {
+            "title": content.title,
+            "body_html": content.body_html,
+            "cover": refs["cover"][0] if refs["cover"] else None,
+        }
+    return PublishPost.model_validate(payload)
+
+
 def send_command(
-    session: AsyncSession, target: Target, media: Media, *, reconcile: bool, grants: Granter
+    session: AsyncSession,
+    target: Target,
+    content: PostContent,
+    *,
+    reconcile: bool,
+    grants: Granter,
 ) -> None:
     enqueue(
         session,
         publish_topic(cast(Platform, target.platform)),
         str(target.account_id),
-        publish_command(target, media, reconcile=reconcile, grant=grants.grant(target)),
+        grants.sign_media(
+            publish_command(target, content, reconcile=reconcile, grant=grants.grant(target))
+        ),
     )
 
 
-async def media_for(session: AsyncSession, targets: Sequence[Target]) -> dict[UUID, Media]:
-    """post id → media, in one query."""
+async def contents_for(session: AsyncSession, targets: Sequence[Target]) -> dict[UUID, PostContent]:
+    """post id → what its commands carry, in two queries (posts; their files with media).
+
+    A video post without ``post_media`` rows (inserted in bulk by a benchmark
+    or a test, as before post kinds) is read by ``posts.media_id``, a third
+    query made only then.
+    """
     post_ids = {t.post_id for t in targets}
-    rows = await session.execute(
-        select(Post.id, Media).join(Media, Media.id == Post.media_id).where(Post.id.in_(post_ids))
+    posts = (
+        await session.execute(
+            select(Post.id, Post.kind, Post.media_id, Post.article_title, Post.article_body).where(
+                Post.id.in_(post_ids)
+            )
+        )
+    ).all()
+    files = await session.execute(
+        select(PostMedia.post_id, PostMedia.role, Media)
+        .outerjoin(Media, Media.id == PostMedia.media_id)
+        .where(PostMedia.post_id.in_(post_ids))
+        .order_by(PostMedia.post_id, PostMedia.position)
     )
-    return {post_id: media for post_id, media in rows.tuples()}
+    found: dict[UUID, list[tuple[str, Media | None]]] = {}
+    for post_id, role, media in files.tuples():
+        found.setdefault(post_id, []).append((role, media))
+    bare = {row.media_id for row in posts if row.id not in found and row.media_id is not None}
+    if bare:
+        videos = {m.id: m for m in (await session.scalars(select(Media).where(Media.id.in_(bare))))}
+        for row in posts:
+            if row.id not in found and row.media_id is not None:
+                found[row.id] = [("video", videos.get(row.media_id))]
+    return {
+        row.id: PostContent(
+            row.kind, tuple(found.get(row.id, ())), row.article_title, row.article_body
+        )
+        for row in posts
+    }
 
 
 class Worker:
@@ -222,27 +309,21 @@ class Scheduler(Worker):
             targets = await self.claim(session, now)
             if not targets:
                 return 0
-            media = await media_for(session, targets)
+            contents = await contents_for(session, targets)
             for target in targets:
                 apply_change(session, target, Change(status="dispatched"), now=now)
                 try:
                     send_command(
                         session,
                         target,
-                        media[target.post_id],
+                        contents[target.post_id],
                         reconcile=False,
                         grants=self._grants,
                     )
                 except (ValidationError, KeyError) as error:
                     # A row no command can be built from must not block the others.
                     logger.error("target %s cannot be dispatched: %s", target.id, error)
-                    broken = Change(
-                        status="failed",
-                        reason="The post's stored settings are invalid; queue it again.",
-                        code="invalid_target",
-                        notify_operator=True,
-                    )
-                    apply_change(session, target, broken, now=now)
+                    apply_change(session, target, _BROKEN, now=now)
         return len(targets)
 
     async def claim(self, session: AsyncSession, now: datetime) -> list[Target]:
@@ -323,6 +404,14 @@ def _tick_engine(reader: async_sessionmaker[AsyncSession]) -> AsyncEngine | None
         return bind
     return bind.execution_options(isolation_level="AUTOCOMMIT")
 
+
+_BROKEN = Change(
+    status="failed",
+    reason="The post's stored settings are invalid; queue it again.",
+    code="invalid_target",
+    notify_operator=True,
+)
+"""A target no command can be built from (it must not block the others)."""
 
 _REAUTH_PAUSE = Change(
     status="paused",
@@ -425,7 +514,7 @@ class Reconciler(Worker):
             targets = list((await session.scalars(query)).all())
             if not targets:
                 return 0
-            media = await media_for(session, targets)
+            contents = await contents_for(session, targets)
             accounts = await account_views(session, {t.account_id for t in targets})
             for target in targets:
                 loss = states.account_loss(target.client_id, accounts.get(target.account_id))
@@ -445,9 +534,18 @@ class Reconciler(Worker):
                     continue
                 target.reconciles += 1
                 target.last_activity_at = now
-                send_command(
-                    session, target, media[target.post_id], reconcile=True, grants=self._grants
-                )
+                try:
+                    send_command(
+                        session,
+                        target,
+                        contents[target.post_id],
+                        reconcile=True,
+                        grants=self._grants,
+                    )
+                except (ValidationError, KeyError) as error:
+                    logger.error("target %s cannot be reconciled: %s", target.id, error)
+                    apply_change(session, target, _BROKEN, now=now)
+                    continue
                 logger.info(
                     "re-sent target %s attempt %s for a status check", target.id, target.attempt
                 )

@@ -3,7 +3,8 @@
 ``DELETE /api/v1/me`` is answered by auth, which deletes the client and emits
 ``accounts.v1`` type ``deleted`` for each of its accounts (the only cause of
 that type). On the first of them the queue erases everything it holds of the
-client: the videos (files first, then their rows), posts, targets and the
+client: the media files (videos and images; files first, then their rows),
+posts with their ``post_media`` rows, targets and the
 commands and status events for them still waiting in the outbox. The account
 projections stay, without their display names, so that an older event
 arriving late is still recognised as stale and changes nothing.
@@ -25,7 +26,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cachalot_queue.media_store import remove_files
-from cachalot_queue.tables import Account, Media, OutboxMessage, Post, Target
+from cachalot_queue.tables import Account, Media, OutboxMessage, Post, PostMedia, Target
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ async def erase_rows(session: AsyncSession, client_id: UUID) -> int:
             )
         )
     await session.execute(delete(Target).where(Target.client_id == client_id))
+    owned = select(Post.id).where(Post.client_id == client_id).scalar_subquery()
+    await session.execute(delete(PostMedia).where(PostMedia.post_id.in_(owned)))
     await session.execute(delete(Post).where(Post.client_id == client_id))
     await session.execute(delete(Media).where(Media.client_id == client_id))
     await session.execute(

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import random
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +24,7 @@ from faststream.kafka import KafkaBroker
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from cachalot_common import platforms
 from cachalot_common.app import create_service_app, serve
 from cachalot_common.db import (
     create_engine,
@@ -37,6 +38,7 @@ from cachalot_common.guards import SignedIn, session_check
 from cachalot_common.health import broker_check
 from cachalot_common.kafka import build_broker, consumer_options, start_broker, subscribe
 from cachalot_common.logging import setup_logging
+from cachalot_common.platforms import PlatformSpec
 from cachalot_common.redaction import register_secret
 from cachalot_common.sessions import (
     MemoryRevocations,
@@ -50,6 +52,7 @@ from cachalot_queue.api import build_router, on_validation_error
 from cachalot_queue.consumers import subscribe_batch
 from cachalot_queue.dispatch import Granter, Reconciler, Scheduler
 from cachalot_queue.media_library import MediaLibrary
+from cachalot_queue.media_links import MediaLinks, links_router
 from cachalot_queue.media_quota import MediaQuota
 from cachalot_queue.metrics import run_depth_sampler
 from cachalot_queue.outbox import OutboxRelay, session_factory
@@ -108,9 +111,23 @@ class Runtime:
     scheduler_wake: Wakeup = field(default_factory=Wakeup)
     relay_wake: Wakeup = field(default_factory=Wakeup)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    registry: Mapping[str, PlatformSpec] = field(default_factory=lambda: platforms.REGISTRY)
+    """The platforms posts are checked against (tests give one where a platform takes more)."""
     media_quota: MediaQuota = field(init=False)
+    links: MediaLinks | None = field(init=False)
 
     def __post_init__(self) -> None:
+        public_url = self.settings.public_url
+        self.links = (
+            MediaLinks(
+                key=self.settings.media_link_key_bytes(),
+                public_url=public_url,
+                ttl_s=self.settings.media_url_ttl_s,
+                clock=self.clock,
+            )
+            if public_url
+            else None
+        )
         self.media_quota = MediaQuota(
             self.factory,
             media_dir=self.settings.media_dir,
@@ -132,7 +149,10 @@ def create_app(
     broker: KafkaBroker | None = None,
     clock: Callable[[], datetime] = utcnow,
     rng: random.Random | None = None,
+    registry: Mapping[str, PlatformSpec] | None = None,
 ) -> FastAPI:
+    """The queue's app; ``registry`` (default :data:`cachalot_common.platforms.REGISTRY`)
+    says which platforms take which kinds of post and checks their limits."""
     tracer = setup_tracing(SERVICE, otlp_endpoint=settings.otlp_endpoint)
     engine = build_engine(settings.database_url)
     reader = build_reader(settings.database_url, engine)
@@ -153,6 +173,7 @@ def create_app(
             media_dir=settings.media_dir,
             clock=clock,
         ),
+        registry=registry if registry is not None else platforms.REGISTRY,
     )
     handlers = EventHandlers(
         runtime.factory,
@@ -242,10 +263,17 @@ def create_app(
             revocations=runtime.revocations.memory,
         ),
     )
+    if runtime.links is not None:
+        app.include_router(
+            links_router(runtime.links, reader=runtime.reader, media_dir=settings.media_dir)
+        )
     app.include_router(
         build_router(
             posts=PostService(
-                runtime.factory, reader=runtime.reader, schedule_grace_s=settings.schedule_grace_s
+                runtime.factory,
+                reader=runtime.reader,
+                schedule_grace_s=settings.schedule_grace_s,
+                registry=runtime.registry,
             ),
             media=MediaLibrary(
                 runtime.factory,
@@ -275,6 +303,7 @@ def start_workers(runtime: Runtime) -> None:
         key=settings.grant_key(),
         lifetime_s=settings.grant_lifetime_s,
         issuer=settings.service_name,
+        links=runtime.links,
     )
     scheduler = Scheduler(
         runtime.factory,

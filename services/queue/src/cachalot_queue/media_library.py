@@ -1,4 +1,7 @@
-"""A client's stored videos: list them with the posts that use them, and delete them.
+"""A client's stored files: list them with the posts that use them, and delete them.
+
+A file is used by a post as its video, one of its images or its article's
+cover (``post_media``); everything below holds for each of those roles.
 
 A client who reaches the media quota (:mod:`cachalot_queue.media_quota`) frees
 room by deleting videos. A video can be deleted once every post made from it
@@ -31,7 +34,7 @@ from cachalot_queue.media_store import remove_files
 from cachalot_queue.paging import cut_page, newest_first
 from cachalot_queue.schemas import MediaExport, MediaItem, MediaPage, MediaUsage
 from cachalot_queue.states import NEEDS_MEDIA
-from cachalot_queue.tables import Media, Post, Target
+from cachalot_queue.tables import Media, Post, PostMedia, Target
 
 logger = logging.getLogger(__name__)
 
@@ -140,11 +143,12 @@ async def _posts_of(
     if not media_ids:
         return posts, needed
     rows = await session.execute(
-        select(Post.media_id, Post.id)
-        .where(Post.client_id == client_id, Post.media_id.in_(media_ids))
+        select(PostMedia.media_id, Post.id)
+        .join(Post, Post.id == PostMedia.post_id)
+        .where(Post.client_id == client_id, PostMedia.media_id.in_(media_ids))
         .order_by(Post.created_at, Post.id)
     )
-    pairs = list(rows.tuples())
+    pairs = list(dict.fromkeys(rows.tuples()))  # a file used twice in one post counts once
     busy = (
         set(
             (

@@ -5,26 +5,37 @@ client, the platform block matches the account, the time is not past) is
 checked here against the database, and every problem is reported at once,
 each naming its field the way the client wrote it (``targets[1].youtube``).
 A post of another client is simply not found (404), never "forbidden".
+
+A post is a video (``media_id``), a photo post (``image_ids``, in order) or an
+article (``article``: title, body in :mod:`cachalot_common.articles` HTML,
+optional cover image). Every file it uses is a ``post_media`` row, and each
+target's platform holds the content against its limits through the registry
+(:meth:`~cachalot_common.platforms.PlatformSpec.check`), which refuses a kind
+the platform cannot take (named ``targets[i].account_id``). The registry is
+given by the composition root (tests give one where a platform takes more).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final
 from uuid import UUID, uuid4
 
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from cachalot_common import platforms
+from cachalot_common.articles import ArticleError, Node, parse
 from cachalot_common.problems import Problem
 from cachalot_queue.paging import cut_page, newest_first
 from cachalot_queue.schemas import (
+    ArticlePublic,
     MediaExport,
     PostCreate,
     PostPublic,
@@ -33,7 +44,7 @@ from cachalot_queue.schemas import (
     TargetPublic,
 )
 from cachalot_queue.states import CANCELLABLE, IN_FLIGHT, Change, account_loss
-from cachalot_queue.tables import Account, Media, Post, Target
+from cachalot_queue.tables import Account, Media, Post, PostMedia, Target
 from cachalot_queue.transitions import account_views, announce, apply_change
 
 MAX_SCHEDULE_AHEAD: Final = timedelta(days=366)
@@ -56,8 +67,108 @@ def _invalid(errors: list[dict[str, Any]]) -> Problem:
     return Problem(422, f"Invalid input: {names}.", errors=errors)
 
 
+#: Fields added with post kinds, left out of the hash at their defaults, so a video post's
+#: Idempotency-Key sent before the upgrade still matches the same body after it.
+_KIND_FIELDS: Final = ("kind", "image_ids", "article")
+
+
 def request_hash(body: PostCreate) -> str:
-    return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+    """sha256 (hex) of the body as JSON: an Idempotency-Key is for this body only."""
+    plain = {n for n in _KIND_FIELDS if getattr(body, n) == PostCreate.model_fields[n].default}
+    return hashlib.sha256(body.model_dump_json(exclude=plain).encode()).hexdigest()
+
+
+@dataclass(slots=True)
+class _Content:
+    """What a post carries, read from the client's media rows; ``complete`` when every
+    file was found and fits the kind (only then are the platforms' checks run)."""
+
+    facts: platforms.Content
+    files: list[tuple[str, UUID, str]] = field(default_factory=list)
+    """(role, media id, the field that named it), in position order."""
+    complete: bool = True
+
+
+async def _read_content(
+    session: AsyncSession, client_id: UUID, body: PostCreate
+) -> tuple[_Content, list[dict[str, Any]]]:
+    """The post's content and every problem with it, named as the client wrote it
+    (``media_id``, ``image_ids[3]``, ``article.body_html``, ``article.cover_media_id``)."""
+    errors: list[dict[str, Any]] = []
+    kind = body.kind
+    given = {
+        "media_id": body.media_id is not None,
+        "image_ids": body.image_ids is not None,
+        "article": body.article is not None,
+    }
+    own = {"video": "media_id", "photo": "image_ids", "article": "article"}[kind]
+    for name, present in given.items():
+        if present and name != own:
+            errors.append(_error(name, f"a {kind} post does not take {name}; leave it out"))
+    if not given[own]:
+        what = {
+            "media_id": "its video (upload it with POST /api/v1/media)",
+            "image_ids": "1–10 images (JPEG or PNG, uploaded with POST /api/v1/media)",
+            "article": "a title and a body",
+        }[own]
+        errors.append(_error(own, f"required for a {kind} post: {what}", "missing"))
+    wanted: list[tuple[str, UUID, str]] = []  # (role, id, field)
+    if kind == "video" and body.media_id is not None:
+        wanted.append(("video", body.media_id, "media_id"))
+    if kind == "photo" and body.image_ids is not None:
+        wanted += [("image", m, f"image_ids[{i}]") for i, m in enumerate(body.image_ids)]
+    nodes: list[Node] = []
+    if kind == "article" and body.article is not None:
+        try:
+            nodes = parse(body.article.body_html)
+        except ArticleError as error:
+            errors.append(_error("article.body_html", str(error)))
+        if body.article.cover_media_id is not None:
+            wanted.append(("cover", body.article.cover_media_id, "article.cover_media_id"))
+    ids = {m for _, m, _ in wanted}
+    rows = (
+        {
+            m.id: m
+            for m in (
+                await session.scalars(
+                    select(Media).where(Media.id.in_(ids), Media.client_id == client_id)
+                )
+            ).all()
+        }
+        if ids
+        else {}
+    )
+    found: dict[str, list[Media]] = {"video": [], "image": [], "cover": []}
+    first: dict[UUID, str] = {}
+    complete = not errors
+    for role, media_id, name in wanted:
+        media = rows.get(media_id)
+        problem = None
+        if media is None:
+            problem = "no such media; upload it with POST /api/v1/media"
+        elif role == "video" and not media.content_type.startswith("video/"):
+            problem = "is an image; a video post needs a video (MP4, MOV or WebM)"
+        elif role != "video" and not media.content_type.startswith("image/"):
+            problem = "is a video; this takes an image (JPEG or PNG)"
+        elif role == "image" and media_id in first:
+            problem = f"is already in this post at {first[media_id]}"
+        if problem is not None:
+            errors.append(_error(name, problem))
+            complete = False
+            continue
+        assert media is not None
+        first.setdefault(media_id, name)
+        found[role].append(media)
+    article = body.article
+    content = platforms.Content(
+        kind=kind,
+        video=found["video"][0] if found["video"] else None,
+        images=tuple(found["image"]),
+        title=article.title if article is not None else None,
+        nodes=tuple(nodes),
+        cover=found["cover"][0] if found["cover"] else None,
+    )
+    return _Content(content, wanted, complete), errors
 
 
 class PostService:
@@ -67,14 +178,24 @@ class PostService:
         *,
         reader: async_sessionmaker[AsyncSession] | None = None,
         schedule_grace_s: float,
+        registry: Mapping[str, platforms.PlatformSpec] = platforms.REGISTRY,
     ) -> None:
+        """``registry``: name → platform spec (:data:`cachalot_common.platforms.REGISTRY`)."""
         self._factory = factory
         self._reader = reader or factory
         self._grace = timedelta(seconds=schedule_grace_s)
+        self._registry = registry
 
     async def create(
         self, *, client_id: UUID, body: PostCreate, idempotency_key: str | None, now: datetime
     ) -> Created:
+        """Queue ``body`` (or give back the post an earlier request with the same key made).
+
+        Raises ``Problem`` 422 with one ``errors`` entry per problem, each naming its
+        field (``image_ids[2]``, ``article.body_html``, ``targets[1].tiktok.caption``,
+        ``targets[0].account_id`` for an account whose platform cannot take the kind),
+        and 422 naming ``Idempotency-Key`` when the key was used for another body.
+        """
         digest = request_hash(body)
         if idempotency_key is not None:
             existing = await self._replay(client_id, idempotency_key, digest)
@@ -83,12 +204,14 @@ class PostService:
         # Checks read outside the write transaction, which then only inserts:
         # an account that changes meanwhile is handled by its event like any other.
         async with self._reader() as reading:
-            post = await self._build(reading, client_id, body, now)
+            post, named = await self._build(reading, client_id, body, now)
         try:
             async with self._factory() as session, session.begin():
-                # the video may have been deleted since it was checked; held until commit
-                if await _media_kept(session, client_id, post.media_id) is None:
-                    raise _invalid([_error("media_id", "no such media; it was just deleted")])
+                # a file may have been deleted since it was checked; held until commit
+                kept = await _files_kept(session, client_id, [f.media_id for f in post.files])
+                gone = [n for f, n in zip(post.files, named, strict=True) if f.media_id not in kept]
+                if gone:
+                    raise _invalid([_error(n, "no such media; it was just deleted") for n in gone])
                 post.idempotency_key = idempotency_key
                 post.request_hash = digest if idempotency_key else None
                 session.add(post)
@@ -125,19 +248,13 @@ class PostService:
             )
         async with self._reader() as session:
             gone = await deleted_media(session, [post])
-        return to_public(post, media_deleted=post.media_id in gone)
+        return to_public(post, media_deleted=post.id in gone)
 
     async def _build(
         self, session: AsyncSession, client_id: UUID, body: PostCreate, now: datetime
-    ) -> Post:
-        errors: list[dict[str, Any]] = []
-        media = await session.get(Media, body.media_id)
-        if media is None or media.client_id != client_id:
-            errors.append(_error("media_id", "no such media; upload it with POST /api/v1/media"))
-            media = None
-        elif media.kind != "video":
-            errors.append(_error("media_id", "is an image; a video post needs a video"))
-            media = None
+    ) -> tuple[Post, list[str]]:
+        """The post to insert, and the field that named each of its files (in order)."""
+        content, errors = await _read_content(session, client_id, body)
         scheduled_at = body.scheduled_at or now
         if scheduled_at < now - self._grace:
             errors.append(_error("scheduled_at", "is in the past; leave it out to publish now"))
@@ -153,7 +270,10 @@ class PostService:
         post = Post(
             id=post_id,
             client_id=client_id,
-            media_id=body.media_id,
+            kind=body.kind,
+            media_id=body.media_id if body.kind == "video" else None,
+            article_title=body.article.title if body.article is not None else None,
+            article_body=body.article.body_html if body.article is not None else None,
             scheduled_at=scheduled_at,
             created_at=now,
         )
@@ -169,8 +289,8 @@ class PostService:
             if account is None:
                 errors.append(_error(f"{where}.account_id", "not one of your connected accounts"))
                 continue
-            spec = platforms.find(account.platform)
-            name = platforms.label_of(account.platform)
+            spec = self._registry.get(account.platform)
+            name = spec.label if spec is not None else account.platform
             if account.status != "connected":
                 message = (
                     f"this {name} account must be reconnected first"
@@ -184,7 +304,7 @@ class PostService:
                     _error(f"{where}.account_id", f"publishing to {name} is not supported yet")
                 )
                 continue
-            options, problems = _target_options(spec, item, media, where)
+            options, problems = _target_options(self._registry, spec, item, content, where)
             errors += problems
             if options is None:
                 continue
@@ -208,7 +328,11 @@ class PostService:
         if errors:
             raise _invalid(errors)
         post.targets = targets
-        return post
+        post.files = [
+            PostMedia(post_id=post_id, position=i, media_id=m, role=role)
+            for i, (role, m, _) in enumerate(content.files)
+        ]
+        return post, [n for _, _, n in content.files]
 
     async def get(self, *, client_id: UUID, post_id: UUID) -> PostPublic:
         async with self._reader() as session:
@@ -218,7 +342,7 @@ class PostService:
             gone = await deleted_media(session, [post] if post else [])
         if post is None:
             raise _not_found()
-        return to_public(post, media_deleted=post.media_id in gone)
+        return to_public(post, media_deleted=post.id in gone)
 
     async def page(
         self, *, client_id: UUID, limit: int, cursor: str | None
@@ -233,10 +357,11 @@ class PostService:
         async with self._reader() as session:
             posts, next_cursor = cut_page(list((await session.scalars(query)).all()), limit)
             gone = await deleted_media(session, posts)
-        return [to_public(p, media_deleted=p.media_id in gone) for p in posts], next_cursor
+        return [to_public(p, media_deleted=p.id in gone) for p in posts], next_cursor
 
     async def export(self, *, client_id: UUID) -> PostsExport:
-        """Every post and video of the client, for its data export."""
+        """Every post (each with its kind, files and article) and every file of the client,
+        for its data export."""
         async with self._reader() as session:
             posts = (
                 await session.scalars(
@@ -252,7 +377,10 @@ class PostService:
             ).all()
         kept = {m.id for m in media}
         return PostsExport(
-            posts=[to_public(p, media_deleted=p.media_id not in kept) for p in posts],
+            posts=[
+                to_public(p, media_deleted=any(f.media_id not in kept for f in p.files))
+                for p in posts
+            ],
             media=[MediaExport.model_validate(m, from_attributes=True) for m in media],
         )
 
@@ -273,7 +401,7 @@ class PostService:
                 )
                 apply_change(session, target, change, now=now)
             gone = await deleted_media(session, [post])
-            return to_public(post, media_deleted=post.media_id in gone)
+            return to_public(post, media_deleted=post.id in gone)
 
     async def retry(self, *, client_id: UUID, post_id: UUID, now: datetime) -> PostPublic:
         """Queue failed targets again, with a fresh attempt budget.
@@ -294,15 +422,20 @@ class PostService:
             retryable = [t for t in failed if lost[t.id] is None]
             if not retryable:
                 raise _cannot_retry(post, lost)
-            # held (FOR SHARE) until commit, so a delete of the video waits for this retry
-            if await _media_kept(session, client_id, post.media_id) is None:
+            # held (FOR SHARE) until commit, so a delete of a file waits for this retry
+            kept = await _files_kept(session, client_id, [f.media_id for f in post.files])
+            gone = [f.media_id for f in post.files if f.media_id not in kept]
+            if gone:
+                video = post.kind == "video"
+                what = "video was" if video else "images or cover were"
+                redo = "the video" if video else "them"
                 raise Problem(
                     409,
-                    "This post's video was deleted, so it cannot be published again; "
-                    "upload the video again and queue a new post.",
-                    title="Video deleted",
+                    f"This post's {what} deleted, so it cannot be published again; "
+                    f"upload {redo} again and queue a new post.",
+                    title="Video deleted" if video else "Media deleted",
                     type_="https://cachalot.dev/problems/media-deleted",
-                    media_id=str(post.media_id),
+                    media_id=str(gone[0]),
                 )
             for target in retryable:
                 target.budget_start = target.attempt
@@ -311,10 +444,8 @@ class PostService:
             return to_public(post)
 
     async def _locked(self, session: AsyncSession, client_id: UUID, post_id: UUID) -> Post:
-        post = await session.scalar(
-            select(Post)
-            .options(selectinload(Post.targets))
-            .where(Post.id == post_id, Post.client_id == client_id)
+        post: Post | None = await session.scalar(
+            _with_targets(select(Post)).where(Post.id == post_id, Post.client_id == client_id)
         )
         if post is None:
             raise _not_found()
@@ -324,35 +455,52 @@ class PostService:
 
 
 async def deleted_media(session: AsyncSession, posts: Sequence[Post]) -> set[UUID]:
-    """The media ids of ``posts`` whose video was deleted (its row is gone)."""
-    wanted = {p.media_id for p in posts}
+    """The ids of ``posts`` a file of which (video, image, cover) was deleted (its row is gone).
+
+    ``posts`` must have their ``files`` loaded (:func:`_with_targets`).
+    """
+    wanted = {f.media_id for p in posts for f in p.files}
     if not wanted:
         return set()
-    kept = await session.scalars(select(Media.id).where(Media.id.in_(wanted)))
-    return wanted - set(kept.all())
+    kept = set((await session.scalars(select(Media.id).where(Media.id.in_(wanted)))).all())
+    return {p.id for p in posts if any(f.media_id not in kept for f in p.files)}
 
 
-async def _media_kept(session: AsyncSession, client_id: UUID, media_id: UUID) -> UUID | None:
-    """``media_id`` if the client still keeps that video, share-locked to the transaction's end."""
-    query = select(Media.id).where(Media.id == media_id, Media.client_id == client_id)
-    return await session.scalar(query.with_for_update(read=True))
+async def _files_kept(session: AsyncSession, client_id: UUID, media_ids: list[UUID]) -> set[UUID]:
+    """Those of ``media_ids`` the client still keeps, share-locked to the transaction's end."""
+    if not media_ids:
+        return set()
+    query = select(Media.id).where(Media.id.in_(set(media_ids)), Media.client_id == client_id)
+    return set((await session.scalars(query.with_for_update(read=True))).all())
 
 
 def _target_options(
-    spec: platforms.PlatformSpec, item: TargetCreate, media: Media | None, where: str
+    registry: Mapping[str, platforms.PlatformSpec],
+    spec: platforms.PlatformSpec,
+    item: TargetCreate,
+    content: _Content,
+    where: str,
 ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """The command's options for one target of a publishable platform, and the problems
-    with them, each named the way the client wrote it (``targets[1].youtube``,
-    ``targets[1].media.frame_rate`` when the file does not fit the platform).
+    with them, each named the way the client wrote it (:func:`_content_field`).
 
     Options are ``None`` when the block is wrong or missing: a block of another
     platform, or none where the platform requires one (its fields model has
-    required fields). The registry's :meth:`~cachalot_common.platforms.PlatformSpec.check`
-    then holds the options and the file's probed facts against the platform's
-    limits (TikTok: at most 600 s, 23–60 frames per second, 360–4096 px a side).
+    required fields). A platform that cannot take the post's kind is said first (filling
+    in its block would not help). The registry's
+    :meth:`~cachalot_common.platforms.PlatformSpec.check` then holds the options against
+    the content (TikTok's 600 s, a platform's image count, caption lengths after
+    parsing...), once the content itself is complete and right.
     """
-    for other in platforms.publishable():
-        if other.name != spec.name and item.block(other.name) is not None:
+    kind = content.facts.kind
+    if kind not in spec.kinds:  # said first: filling in the block would not help
+        # the registry words the refusal; it reads no option for it
+        refused = spec.check(_NoOptions(), platforms.Content(kind))
+        return None, [
+            _error(_content_field(where, spec.name, e.field), e.message, e.type) for e in refused
+        ]
+    for other in registry.values():
+        if other.publishable and other.name != spec.name and item.block(other.name) is not None:
             message = f"this is a {spec.label} account; put its settings in {where}.{spec.name}"
             return None, [_error(f"{where}.{other.name}", message)]
     block = item.block(spec.name) or spec.default_fields()
@@ -361,25 +509,49 @@ def _target_options(
         message = f"required for a {spec.label} account ({needed})"
         return None, [_error(f"{where}.{spec.name}", message, "missing")]
     options = block.to_options()
-    problems = [
-        _error(
-            f"{where}.{e.field}"
-            if e.field.startswith("media")
-            else f"{where}.{spec.name}.{e.field}",
-            e.message,
-            e.type,
-        )
-        for e in (
-            spec.check(options, platforms.Content(kind="video", video=media))
-            if media is not None
-            else []
-        )
-    ]
+    # with content missing or wrong (already reported) the checks would misname images
+    found = spec.check(options, content.facts) if content.complete else []
+    problems = [_error(_content_field(where, spec.name, e.field), e.message, e.type) for e in found]
     return options.model_dump(mode="json"), problems
 
 
+class _NoOptions(BaseModel):
+    """Options for asking the registry whether a platform takes a kind (it reads none)."""
+
+
+def _content_field(where: str, platform: str, name: str) -> str:
+    """Where the client wrote what a registry check names (:class:`platforms.FieldError`).
+
+    ``kind`` → ``targets[i].account_id`` (that account cannot take this kind of
+    post); ``media`` → ``media_id``; a fact of the video that does not fit this
+    target's platform, ``media.<fact>`` → ``targets[i].media.<fact>`` (the same
+    file may fit another target); ``images`` → ``image_ids``; ``images[j]`` →
+    ``image_ids[j]`` and its facts ``images[j].<fact>`` →
+    ``targets[i].image_ids[j].<fact>``; ``article.cover`` (and its facts) →
+    ``article.cover_media_id`` (``targets[i].article.cover_media_id.<fact>``);
+    other ``article.*`` as they are; anything else is an option of the target's
+    block, ``targets[i].<platform>.<name>``.
+    """
+    if name == "kind":
+        return f"{where}.account_id"
+    if name == "media":
+        return "media_id"
+    if name.startswith("media."):
+        return f"{where}.{name}"
+    if name == "images" or name.startswith("images["):
+        field = "image_ids" + name[len("images") :]
+        return f"{where}.{field}" if field.count(".") else field
+    if name == "article.cover":
+        return "article.cover_media_id"
+    if name.startswith("article.cover."):
+        return f"{where}.article.cover_media_id" + name[len("article.cover") :]
+    if name == "article" or name.startswith("article."):
+        return name
+    return f"{where}.{platform}.{name}"
+
+
 def _with_targets(query: Any) -> Any:
-    return query.options(selectinload(Post.targets))
+    return query.options(selectinload(Post.targets), selectinload(Post.files))
 
 
 def _cannot_retry(post: Post, lost: dict[UUID, Change | None]) -> Problem:
@@ -410,9 +582,18 @@ def _not_found() -> Problem:
 
 
 def to_public(post: Post, *, media_deleted: bool = False) -> PostPublic:
+    """The API's view of ``post`` (its ``targets`` and ``files`` loaded)."""
+    cover = next((f.media_id for f in post.files if f.role == "cover"), None)
     return PostPublic(
         id=post.id,
+        kind=post.kind,  # type: ignore[arg-type]
         media_id=post.media_id,
+        image_ids=[f.media_id for f in post.files if f.role == "image"],
+        article=ArticlePublic(
+            title=post.article_title, body_html=post.article_body or "", cover_media_id=cover
+        )
+        if post.kind == "article" and post.article_title is not None
+        else None,
         media_deleted=media_deleted,
         scheduled_at=post.scheduled_at,
         created_at=post.created_at,

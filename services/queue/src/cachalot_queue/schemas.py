@@ -17,9 +17,11 @@ from uuid import UUID
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model
 
 from cachalot_common import platforms
-from cachalot_common.events import TargetStatus
+from cachalot_common.events import PostKind, PublishPost, TargetStatus
 
 MAX_TARGETS = 20
+MAX_IMAGES = PublishPost.model_fields["images"].metadata[0].max_length
+"""The most images any platform takes in one post (TikTok's 35, the command's own limit)."""
 
 
 class _Input(BaseModel):
@@ -52,10 +54,39 @@ else:
     )
 
 
-class PostCreate(_Input):
-    """Queue a video for one or more of the client's connected accounts."""
+class ArticleCreate(_Input):
+    """An article: a title, a body in the article HTML subset, optionally a cover image."""
 
-    media_id: UUID = Field(description="From POST /api/v1/media.")
+    title: str = Field(min_length=1, max_length=256)
+    body_html: str = Field(
+        min_length=1,
+        max_length=200_000,
+        description="HTML limited to p, h3, h4, blockquote, ul/ol/li, a href (http, https, "
+        "mailto, tg), b/strong, i/em, u, s, br (cachalot_common.articles).",
+    )
+    cover_media_id: UUID | None = Field(
+        default=None, description="An image (JPEG or PNG) from POST /api/v1/media."
+    )
+
+
+class PostCreate(_Input):
+    """Queue a video, a photo post or an article for some of the client's connected accounts.
+
+    The content goes with ``kind``: ``media_id`` (a video) for ``video``,
+    ``image_ids`` (images, in order) for ``photo``, ``article`` for ``article``;
+    each target's platform must take that kind (``GET /api/v1/posts/platforms``).
+    """
+
+    kind: PostKind = Field(default="video", description="video, photo or article.")
+    media_id: UUID | None = Field(default=None, description="A video post's video.")
+    image_ids: list[UUID] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_IMAGES,
+        description="A photo post's images (JPEG or PNG), in order: 1–10 on most platforms "
+        "(each platform's max_images; TikTok takes 35).",
+    )
+    article: ArticleCreate | None = Field(default=None, description="An article post's content.")
     targets: list[TargetCreate] = Field(min_length=1, max_length=MAX_TARGETS)
     scheduled_at: AwareDatetime | None = Field(
         default=None, description="When to publish (with a time zone); now if absent."
@@ -100,13 +131,22 @@ class TargetPublic(BaseModel):
     options: dict[str, Any]
 
 
+class ArticlePublic(BaseModel):
+    title: str
+    body_html: str
+    cover_media_id: UUID | None = None
+
+
 class PostPublic(BaseModel):
     id: UUID
-    media_id: UUID
+    kind: PostKind = "video"
+    media_id: UUID | None = Field(default=None, description="A video post's video.")
+    image_ids: list[UUID] = Field(default_factory=list, description="A photo post's images.")
+    article: ArticlePublic | None = None
     media_deleted: bool = Field(
         default=False,
-        description="The client deleted this video after the post was finished with it; "
-        "media_id is kept for the post's history, the file is gone.",
+        description="The client deleted a file of this post (its video, an image, the cover) "
+        "after the post was finished with it; the ids are kept for the post's history.",
     )
     scheduled_at: datetime
     created_at: datetime
@@ -130,12 +170,14 @@ class PostPage(BaseModel):
 
 
 class MediaItem(MediaExport):
-    """One stored video, with the posts that use it."""
+    """One stored file, with the posts that use it."""
 
-    posts: list[UUID] = Field(description="Posts made from this video, oldest first.")
+    posts: list[UUID] = Field(
+        description="Posts made with this file (as video, image or cover), oldest first."
+    )
     needed_by: list[UUID] = Field(
         description="Those of them still scheduled, paused or publishing: while any is "
-        "listed here, the video cannot be deleted (409)."
+        "listed here, the file cannot be deleted (409)."
     )
 
 
@@ -149,3 +191,21 @@ class MediaUsage(BaseModel):
 class MediaPage(MediaUsage):
     items: list[MediaItem]
     next_cursor: str | None = Field(default=None, description="Pass as ?cursor= for more.")
+
+
+class PlatformPublic(BaseModel):
+    """One platform as the composer shows it (from the registry, cachalot_common.platforms)."""
+
+    name: str
+    label: str
+    publishable: bool = Field(description="Whether posts may target its accounts today.")
+    kinds: list[PostKind] = Field(description="The kinds of post it takes.")
+    max_images: int = Field(description="The most images of one photo post.")
+    fields: dict[str, Any] | None = Field(
+        default=None,
+        description="JSON Schema of its block (targets[i].<name>); None when not publishable.",
+    )
+
+
+class PlatformList(BaseModel):
+    items: list[PlatformPublic]

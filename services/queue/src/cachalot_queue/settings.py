@@ -80,6 +80,17 @@ class QueueSettings(ServiceSettings, KafkaSettings):
         description="How long a command's publish grant can lease tokens (a long upload); "
         "past it the publisher reports retryable and the next dispatch brings a fresh one.",
     )
+    media_url_ttl_s: float = Field(
+        default=24 * 3600.0,
+        ge=60,
+        description="How long a signed media link (for platforms that fetch media, such as "
+        "Instagram) works after dispatch; longer than the platform's processing.",
+    )
+    media_link_key: SecretStr | None = Field(
+        default=None,
+        description="Signs media links (HMAC-SHA256, at least 32 bytes). Unset: derived from "
+        "CACHALOT_SESSION_SECRET. Links are made only when CACHALOT_PUBLIC_URL is set.",
+    )
     schedule_grace_s: float = Field(
         default=30.0, ge=0, description="scheduled_at this far in the past is taken as now."
     )
@@ -91,10 +102,26 @@ class QueueSettings(ServiceSettings, KafkaSettings):
         require_real_grant_key(str(info.data.get("environment", "production")), key)
         return value
 
+    @field_validator("media_link_key")
+    @classmethod
+    def _link_key_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < 32:
+            raise ValueError("must be at least 32 bytes")
+        return value
+
     @model_validator(mode="after")
     def _real_secret_in_production(self) -> QueueSettings:
         require_real_secret(self.environment, "CACHALOT_SESSION_SECRET", self.session_secret)
         return self
+
+    def media_link_key_bytes(self) -> bytes:
+        """The media link key: ``CACHALOT_MEDIA_LINK_KEY`` or one derived from the session
+        secret (:func:`cachalot_queue.media_links.derive_key`)."""
+        from cachalot_queue.media_links import derive_key
+
+        if self.media_link_key is not None:
+            return self.media_link_key.get_secret_value().encode()
+        return derive_key(self.session_secret.get_secret_value())
 
     def grant_key(self) -> GrantSigningKey:
         """The parsed ``CACHALOT_GRANT_SIGNING_KEY`` (checked at start)."""

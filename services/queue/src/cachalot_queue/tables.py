@@ -4,6 +4,8 @@
 * ``media``: videos in the media store (a deleted video's row goes, its posts stay);
 * ``media_reservations``: bytes held for uploads in progress (the per-client quota);
 * ``posts`` and ``targets``: one target per (post, account), the unit of publishing;
+* ``post_media``: every file a post uses (its video, its images in order, an
+  article's cover), so deletion guards, erasure, export and dispatch see them all;
 * ``outbox``: events written in the same transaction as the change they describe;
 * ``session_revocations``: auth's ``sessions.v1`` events (logout, erasure), kept
   until the sessions they end expire, so a restart still refuses them.
@@ -118,8 +120,12 @@ class Post(Base):
 
     id: Mapped[UUID] = mapped_column(primary_key=True)
     client_id: Mapped[UUID]
-    # media.id, without a foreign key: a deleted video leaves its finished posts in place
-    media_id: Mapped[UUID]
+    kind: Mapped[str] = mapped_column(String(8), default="video", server_default="video")
+    # media.id of a video post's video, without a foreign key: a deleted video leaves its
+    # finished posts in place; None for photo and article posts (their files: post_media)
+    media_id: Mapped[UUID | None]
+    article_title: Mapped[str | None] = mapped_column(String(256))
+    article_body: Mapped[str | None] = mapped_column(Text, comment="the client's HTML subset")
     scheduled_at: Mapped[datetime]
     created_at: Mapped[datetime]
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
@@ -128,6 +134,25 @@ class Post(Base):
     targets: Mapped[list[Target]] = relationship(
         back_populates="post", order_by="Target.position", lazy="raise"
     )
+    files: Mapped[list[PostMedia]] = relationship(
+        order_by="PostMedia.position", lazy="raise", cascade="all, delete-orphan"
+    )
+
+
+class PostMedia(Base):
+    """One file of a post: ``video`` (position 0), ``image`` (0..n-1, in the post's order)
+    or ``cover`` (an article's). ``media_id`` has no foreign key, like ``posts.media_id``:
+    a file deleted once its posts are finished leaves their history in place."""
+
+    __tablename__ = "post_media"
+    __table_args__ = (Index("ix_post_media_media", "media_id"),)
+
+    post_id: Mapped[UUID] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    media_id: Mapped[UUID]
+    role: Mapped[str] = mapped_column(String(8), comment="video, image or cover")
 
 
 class Target(Base):

@@ -234,14 +234,12 @@ async def test_an_account_of_a_platform_not_yet_publishable_cannot_be_targeted(
     queue: QueueServer,
 ) -> None:
     client = queue.client()
-    instagram = await client.account("instagram")
+    vk = await client.account("vk")
     media = await client.upload()
-    response = await client.post(
-        {"media_id": media["id"], "targets": [{"account_id": str(instagram)}]}
-    )
+    response = await client.post({"media_id": media["id"], "targets": [{"account_id": str(vk)}]})
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "targets[0].account_id"
-    assert response.json()["errors"][0]["message"] == "publishing to Instagram is not supported yet"
+    assert response.json()["errors"][0]["message"] == "publishing to VK is not supported yet"
 
 
 async def test_an_account_that_needs_reconnecting_cannot_be_targeted(queue: QueueServer) -> None:

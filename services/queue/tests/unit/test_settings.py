@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from pydantic import ValidationError
 
 from cachalot_common.grants import (
     DEV_GRANT_SIGNING_KEY,
@@ -13,6 +14,7 @@ from cachalot_common.grants import (
     verify_grant,
 )
 from cachalot_common.settings import load_settings
+from cachalot_queue.media_links import derive_key
 from cachalot_queue.settings import QueueSettings
 
 SESSION = "queue-settings-session-secret-0123456789"
@@ -55,3 +57,12 @@ def test_the_development_grant_key_is_refused_in_production_only() -> None:
         environment="production", session_secret=SESSION, grant_signing_key=real.setting()
     )
     assert production.grant_key().kid == "prod-1"
+
+
+def test_a_media_link_key_shorter_than_32_bytes_is_refused_and_unset_it_is_derived() -> None:
+    base = {"session_secret": "s" * 40, "environment": "test"}
+    with pytest.raises(ValidationError, match="at least 32 bytes"):
+        QueueSettings(**base, media_link_key="short")  # type: ignore[arg-type]
+    assert QueueSettings(**base).media_link_key_bytes() == derive_key("s" * 40)  # type: ignore[arg-type]
+    chosen = QueueSettings(**base, media_link_key="k" * 32)  # type: ignore[arg-type]
+    assert chosen.media_link_key_bytes() == b"k" * 32

@@ -60,4 +60,4 @@ def test_a_target_takes_one_optional_block_per_publishable_platform_of_the_regis
     assert target.block("tiktok") == TikTokFields()
     assert target.block("youtube") is None
     with pytest.raises(ValidationError):  # connectable, not publishable: no block for it yet
-        TargetCreate.model_validate({"account_id": str(uuid.uuid4()), "instagram": {}})
+        TargetCreate.model_validate({"account_id": str(uuid.uuid4()), "vk": {}})

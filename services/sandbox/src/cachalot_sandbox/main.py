@@ -17,6 +17,7 @@ from cachalot_common.settings import load_settings
 from cachalot_sandbox import (
     google_auth,
     instagram_auth,
+    instagram_graph,
     telegram,
     telegram_login,
     tiktok_auth,
@@ -36,6 +37,7 @@ PLATFORM_MODULES: tuple[ModuleType, ...] = (
     google_auth,
     youtube_upload,
     instagram_auth,
+    instagram_graph,
     vk_auth,
     vk_api,
 )

@@ -9,12 +9,11 @@ model in :mod:`cachalot_common.events` and its name in
 :data:`cachalot_common.topics.Platform`; a unit test fails until the three
 agree.
 
-Instagram and Telegram can be connected but not yet published to:
-their specs have no fields model, but their media limits are declared here
-already (data only), from shared/reference/platforms.md §3–5 and, where it is
-marked uncertain or silent, the pages named in each ``source``. Where a vendor's
-"MB" is ambiguous the smaller reading (10^6 bytes) is used, so a file we pass
-is never one the platform refuses for its size.
+Telegram can be connected but not yet published to: its spec has no fields
+model, but its media limits are declared here already (data only), from
+shared/reference/platforms.md §5 and the pages named in its ``source``. Where a
+vendor's "MB" is ambiguous the smaller reading (10^6 bytes) is used, so a file
+we pass is never one the platform refuses for its size.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from cachalot_common.platforms import tiktok, vk, youtube
+from cachalot_common.platforms import instagram, tiktok, vk, youtube
 from cachalot_common.platforms.spec import (
     Content,
     FieldError,
@@ -54,28 +53,6 @@ __all__ = [
 
 MB: Final = 1000**2
 
-INSTAGRAM_LIMITS: Final = Limits(
-    video=MediaLimits(  # Reels: every single video is a reel (§3.3)
-        types=frozenset({"video/mp4", "video/quicktime"}),
-        max_bytes=300 * MB,
-        min_duration_s=3,
-        max_duration_s=15 * 60,
-        min_frame_rate=23,
-        max_frame_rate=60,
-        max_width_px=1920,
-        min_aspect=0.01,
-        max_aspect=10,
-        codecs=frozenset({"h264", "hevc"}),
-    ),
-    image=MediaLimits(
-        types=frozenset({"image/jpeg"}), max_bytes=8 * MB, min_aspect=4 / 5, max_aspect=1.91
-    ),
-    source="shared/reference/platforms.md §3.3 (Reels ≤300 MB, 3 s–15 min, 9:16 recommended; "
-    "images JPEG only, ≤8 MB, 4:5–1.91:1; marked uncertain there). Checked with the search "
-    "tool: frame rate 23–60, width ≤1920 px and aspect 0.01:1–10:1 (help.circleboom.com, "
-    "ayrshare.com media guidelines, both citing Meta's reference); sources say 300 MB or 1 GB "
-    "for a reel: 300 MB kept. 9:16 is only recommended, so not enforced.",
-)
 TELEGRAM_LIMITS: Final = Limits(
     video=MediaLimits(types=frozenset({"video/mp4"}), max_bytes=50 * MB),
     image=MediaLimits(
@@ -96,7 +73,7 @@ REGISTRY: Final[Mapping[str, PlatformSpec]] = MappingProxyType(
         for spec in (
             tiktok.SPEC,
             youtube.SPEC,
-            PlatformSpec(name="instagram", label="Instagram", limits=INSTAGRAM_LIMITS),
+            instagram.SPEC,
             vk.SPEC,
             PlatformSpec(
                 name="telegram", label="Telegram", sign_in="widget", limits=TELEGRAM_LIMITS

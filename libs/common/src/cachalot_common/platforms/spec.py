@@ -258,6 +258,12 @@ class PlatformSpec:
     fields: type[PlatformFields] | None = None
     limits: Limits = Limits()
     checks: tuple[Check, ...] = ()
+    max_images: int = 10
+    """The most images one photo post may carry here (DESIGN.md "Post kinds": 1–10; TikTok
+    takes up to 35). Only read when ``kinds`` has ``photo``."""
+    fetches_media: bool = False
+    """The platform fetches the post's files from a URL (Instagram, TikTok photo mode): the
+    queue puts a signed, expiring link in each ``MediaRef.url`` of its commands."""
 
     @property
     def publishable(self) -> bool:
@@ -304,6 +310,14 @@ class PlatformSpec:
                 )
             ]
         errors: list[FieldError] = []
+        if content.kind == "photo" and len(content.images) > self.max_images:
+            errors.append(
+                FieldError(
+                    "images",
+                    f"{self.label} takes at most {self.max_images} images in a post; "
+                    f"this one has {len(content.images)}",
+                )
+            )
         if content.video is not None:
             errors += self.limits.check(self.label, content.video)
         for index, image in enumerate(content.images):

@@ -36,6 +36,7 @@ MB: Final = 1000**2
 
 VK_TEXT_MAX: Final = 16_384
 VK_ATTACHMENTS_MAX: Final = 10
+"""``wall.post`` attachments (dev.vk.com): a photo post's images, the registry's ``max_images``."""
 VK_LIMITS: Final = Limits(
     video=MediaLimits(types=frozenset({"video/mp4", "video/quicktime"})),
     image=MediaLimits(
@@ -108,24 +109,12 @@ def text_fits(options: object, content: Content) -> list[FieldError]:
     ]
 
 
-def attachments_fit(options: object, content: Content) -> list[FieldError]:
-    """At most 10 attachments in one wall post (each image's own limits are in VK_LIMITS)."""
-    count = len(content.images) + (1 if content.cover is not None else 0)
-    if count <= VK_ATTACHMENTS_MAX:
-        return []
-    return [
-        FieldError(
-            "images",
-            f"VK takes at most {VK_ATTACHMENTS_MAX} images in one post; this one has {count}",
-        )
-    ]
-
-
 SPEC: Final = PlatformSpec(
     name="vk",
     label="VK",
     kinds=frozenset({"video", "photo", "article"}),
     fields=VKFields,
     limits=VK_LIMITS,
-    checks=(text_fits, attachments_fit),
+    max_images=VK_ATTACHMENTS_MAX,
+    checks=(text_fits,),
 )

@@ -1,0 +1,1 @@
+"""publisher-instagram: queued Reels, images and carousels → Instagram, once per target."""

@@ -1,0 +1,3 @@
+from cachalot_publisher_instagram.main import main
+
+main()

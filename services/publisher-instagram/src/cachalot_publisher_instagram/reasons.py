@@ -1,0 +1,102 @@
+"""What a container that ended in ``ERROR`` means to a person, and whether to try again.
+
+Subcodes from Meta's "Instagram Platform → Error Codes" reference (2026
+edition, read with the search tool); the ``status`` text of a container in
+``ERROR`` carries one. A subcode not listed falls back to the words in the
+status, then to a generic "processing failed" reason. Never a bare number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerFailure:
+    code: str  # our machine-readable code
+    reason: str  # for people: what happened and what to do
+    retry: bool  # a new container may well succeed (the fault was Instagram's or transient)
+
+
+_BY_SUBCODE: Final[dict[int, ContainerFailure]] = {
+    2207001: ContainerFailure(
+        "instagram_server_error",
+        "Instagram had a server error while processing the media; it will be tried again.",
+        True,
+    ),
+    2207003: ContainerFailure(
+        "media_download_timeout",
+        "Instagram took too long to download the media from our link; it will be tried again.",
+        True,
+    ),
+    2207004: ContainerFailure(
+        "image_too_large",
+        "Instagram refused an image larger than 8 MB: make it smaller "
+        "(or lower its JPEG quality) and post again.",
+        False,
+    ),
+    2207005: ContainerFailure(
+        "unsupported_image_format",
+        "Instagram takes JPEG images only: convert the image to JPEG and post again.",
+        False,
+    ),
+    2207009: ContainerFailure(
+        "unsupported_aspect_ratio",
+        "Instagram refused the image's shape: crop it to between 4:5 "
+        "(portrait) and 1.91:1 (landscape) and post again.",
+        False,
+    ),
+    2207020: ContainerFailure(
+        "container_expired",
+        "Instagram's copy of the media expired before it was published; it will be uploaded again.",
+        True,
+    ),
+    2207026: ContainerFailure(
+        "unsupported_video_format",
+        "Instagram could not use this video's format: export it as "
+        "MP4 (H.264 video, AAC audio, under 15 minutes and 300 MB) and post again.",
+        False,
+    ),
+    2207032: ContainerFailure(
+        "container_failed",
+        "Instagram could not create the post's media; it will be tried again.",
+        True,
+    ),
+    2207052: ContainerFailure(
+        "media_fetch_failed",
+        "Instagram could not download the media from our link (is "
+        "CACHALOT_PUBLIC_URL reachable from the internet?); it will be tried again.",
+        True,
+    ),
+    2207053: ContainerFailure(
+        "upload_failed",
+        "Instagram had an unknown error while taking the video; it will be tried again.",
+        True,
+    ),
+}
+
+PROCESSING_FAILED: Final = ContainerFailure(
+    "processing_failed",
+    "Instagram could not process the media (it said: {status}). Check that the video or "
+    "image plays and meets Instagram's specifications, then retry.",
+    False,
+)
+SILENT_VIDEO: Final = ContainerFailure(
+    "silent_video",
+    "Instagram could not process the video's sound: the video has no audio track (or the "
+    "added audio could not be used). Add a sound track to the video and post again.",
+    False,
+)
+
+
+def container_failure(status: str, subcode: int | None) -> ContainerFailure:
+    """The failure a container in ``ERROR`` stands for (``status``: Instagram's text)."""
+    if subcode is not None and subcode in _BY_SUBCODE:
+        return _BY_SUBCODE[subcode]
+    if "audio" in status.lower() or "silent" in status.lower():
+        return SILENT_VIDEO
+    words = status.removeprefix("Error:").strip() or "no details"
+    return ContainerFailure(
+        PROCESSING_FAILED.code, PROCESSING_FAILED.reason.format(status=words), False
+    )

@@ -1,0 +1,48 @@
+"""Container errors and Graph errors, as people and the runtime read them."""
+
+from __future__ import annotations
+
+import httpx
+
+from cachalot_publisher_instagram.graph import (
+    ContainerStatus,
+    NotFound,
+    PermissionMissing,
+    QuotaUsed,
+    Refused,
+    Transient,
+    Unauthorized,
+    _error,
+)
+from cachalot_publisher_instagram.reasons import container_failure
+
+
+def test_a_container_error_becomes_a_reason_never_a_bare_code() -> None:
+    for status, code, retry in (
+        ("Error: Unsupported format (2207026)", "unsupported_video_format", False),
+        (
+            "Error: It takes too long to download the media. (2207003)",
+            "media_download_timeout",
+            True,
+        ),
+        ("Error: The video has no audio track and no audio was added.", "silent_video", False),
+        ("Error: something new", "processing_failed", False),
+    ):
+        found = ContainerStatus("ERROR", status)
+        failure = container_failure(found.status, found.subcode)
+        assert (failure.code, failure.retry) == (code, retry), status
+        assert "2207" not in failure.reason
+
+
+def graph_error(status: int, **error: object) -> Exception:
+    return _error(httpx.Response(status, json={"error": {"message": "m", **error}}))
+
+
+def test_graph_errors_are_classified_by_code_and_subcode() -> None:
+    assert isinstance(graph_error(401, code=190), Unauthorized)
+    assert isinstance(graph_error(403, code=10), PermissionMissing)
+    assert isinstance(graph_error(400, code=9, error_subcode=2207042), QuotaUsed)
+    assert isinstance(graph_error(400, code=4), Transient)
+    assert isinstance(graph_error(500, code=2), Transient)
+    assert isinstance(graph_error(400, code=100, error_subcode=33), NotFound)
+    assert isinstance(graph_error(400, code=100), Refused)

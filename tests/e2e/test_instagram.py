@@ -1,0 +1,192 @@
+"""End to end, issue 10: a Reel to Instagram through the whole system, as `make dev` runs it.
+
+The sandbox's Instagram fetches the video from the signed link the queue put
+in the command, through the embedded gateway (real HTTP, by range requests),
+exactly as Meta's crawler fetches from ``CACHALOT_PUBLIC_URL``. Each test
+queues a distinct video (the sample Reel with a trailing ``free`` box) so
+the sandbox's record of what it fetched (SHA-256 per item) proves the bytes
+and counts the posts.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cachalot_testing.clients import create_post, give_consent, upload_media
+from cachalot_testing.stack import EmbeddedStack
+
+pytestmark = pytest.mark.e2e
+
+REEL = Path(__file__).resolve().parents[1] / "fixtures" / "reel-4s.mp4"  # Reels are ≥ 3 s
+SIGNED = re.compile(r"/media/v1/[0-9a-f-]{36}/\d+/[A-Za-z0-9_-]{43}")
+
+
+def _reel(tag: str) -> bytes:
+    payload = tag.encode()
+    return REEL.read_bytes() + struct.pack(">I", 8 + len(payload)) + b"free" + payload
+
+
+def _graph(stack: EmbeddedStack, path: str, body: dict[str, Any] | None = None) -> Any:
+    url = f"{stack.sandbox}/sandbox/instagram/graph/{path}"
+    answer = httpx.post(url, json=body, timeout=10) if body is not None else httpx.get(url)
+    answer.raise_for_status()
+    return answer.json()
+
+
+def _connect_instagram(http: httpx.Client, gateway: str, user: str) -> dict[str, Any]:
+    start = http.get(
+        f"{gateway}/api/v1/auth/instagram/login", params={"next": "/"}, follow_redirects=False
+    )
+    assert start.status_code == 302, start.text
+    allow = httpx.URL(start.headers["location"]).copy_merge_params(
+        {"sandbox_auto": "allow", "sandbox_user": user}
+    )
+    landed = http.get(allow, follow_redirects=True)
+    assert "connected=instagram" in str(landed.url), f"{landed.url} {landed.status_code}"
+    give_consent(http, gateway)
+    accounts = http.get(f"{gateway}/api/v1/accounts").json()
+    return dict(next(a for a in accounts if a["platform"] == "instagram"))
+
+
+@pytest.fixture(scope="module")
+def instagram(stack: EmbeddedStack) -> Iterator[tuple[httpx.Client, dict[str, Any]]]:
+    """A signed-in client with an Instagram account connected and consent given."""
+    with httpx.Client(timeout=30) as http:
+        account = _connect_instagram(
+            http, stack.gateway, f"sandbox-extra-ig-{uuid.uuid4().hex[:6]}"
+        )
+        _graph(stack, "config", {"range_chunk_bytes": 4096, "processing_delay_s": 0.3})
+        yield http, account
+        _graph(
+            stack,
+            "config",
+            {"processing_delay_s": 0.3, "quota_total": 50, "quota_duration_s": 86400},
+        )
+
+
+def _queue_reel(
+    http: httpx.Client, stack: EmbeddedStack, account: dict[str, Any], tag: str
+) -> tuple[str, str]:
+    media = upload_media(http, stack.gateway, _reel(tag))
+    body = {
+        "media_id": media["id"],
+        "targets": [{"account_id": account["id"], "instagram": {"caption": f"{tag} #whale"}}],
+    }
+    return create_post(http, stack.gateway, body), str(media["sha256"])
+
+
+def _wait_for(http: httpx.Client, stack: EmbeddedStack, post_id: str, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    post: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        post = http.get(f"{stack.gateway}/api/v1/posts/{post_id}").json()
+        if post["targets"][0]["status"] in ("published", "failed"):
+            return post["targets"][0]
+        time.sleep(0.3)
+    raise AssertionError(f"post never finished: {post}")
+
+
+def _published_with(stack: EmbeddedStack, sha256: str) -> list[dict[str, Any]]:
+    media = _graph(stack, "media")["media"]
+    return [m for m in media if any(i["sha256"] == sha256 for i in m["items"])]
+
+
+def test_a_reel_is_published_once_from_its_signed_link_with_identical_bytes(
+    instagram: tuple[httpx.Client, dict[str, Any]], stack: EmbeddedStack
+) -> None:
+    http, account = instagram
+    post_id, sha256 = _queue_reel(http, stack, account, f"reel-{uuid.uuid4().hex[:6]}")
+    target = _wait_for(http, stack, post_id)
+    assert (target["status"], target["last_error"]) == ("published", None)
+    time.sleep(1.0)  # a late duplicate would show up now
+    published = _published_with(stack, sha256)
+    assert len(published) == 1, published
+    (reel,) = published
+    assert (reel["media_type"], reel["product"]) == ("VIDEO", "REELS")
+    assert reel["caption"].endswith("#whale")
+    assert target["remote_id"] == reel["id"]
+    assert target["remote_url"] == reel["permalink"]
+    (item,) = reel["items"]
+    assert item["content_type"] == "video/mp4"
+    assert item["requests"] > 1, "the sandbox fetched by range requests"
+    logs = [stack.output()]
+    logs += [p.read_text(errors="replace") for p in (stack.var_dir / "access-logs").glob("*")]
+    assert any("/media/v1/" in text for text in logs), "the queue logged the fetch"
+    assert not [m for text in logs for m in SIGNED.findall(text)], "a signature was logged"
+
+
+def test_a_container_that_ends_in_error_fails_the_post_with_a_reason_a_person_can_act_on(
+    instagram: tuple[httpx.Client, dict[str, Any]], stack: EmbeddedStack
+) -> None:
+    http, account = instagram
+    _graph(stack, "faults", {"kind": "error", "subcode": 2207026, "message": "Unsupported format"})
+    post_id, sha256 = _queue_reel(http, stack, account, f"bad-{uuid.uuid4().hex[:6]}")
+    target = _wait_for(http, stack, post_id)
+    assert target["status"] == "failed"
+    assert "MP4" in target["last_error"], target["last_error"]
+    assert "2207026" not in target["last_error"]
+    assert _published_with(stack, sha256) == []
+
+
+def test_a_used_up_publishing_quota_is_retried_after_the_window_frees(
+    instagram: tuple[httpx.Client, dict[str, Any]], stack: EmbeddedStack
+) -> None:
+    http, account = instagram
+    window_s = 8
+    _graph(stack, "config", {"quota_total": 1, "quota_duration_s": window_s})
+    _graph(stack, "quota/use", {"user_id": account["platform_user_id"], "count": 1})
+    started = time.monotonic()
+    try:
+        post_id, sha256 = _queue_reel(http, stack, account, f"quota-{uuid.uuid4().hex[:6]}")
+        deadline = time.monotonic() + 20
+        seen_retry = False
+        while time.monotonic() < deadline and not seen_retry:
+            target = http.get(f"{stack.gateway}/api/v1/posts/{post_id}").json()["targets"][0]
+            seen_retry = "limit" in (target["last_error"] or "")
+            time.sleep(0.2)
+        assert seen_retry, target
+        assert _published_with(stack, sha256) == []
+        target = _wait_for(http, stack, post_id)
+    finally:
+        _graph(stack, "config", {"quota_total": 50, "quota_duration_s": 86400})
+    assert target["status"] == "published", target
+    assert time.monotonic() - started >= window_s - 2
+    assert len(_published_with(stack, sha256)) == 1
+
+
+def test_a_publisher_killed_while_the_container_is_in_progress_publishes_once_after_restart(
+    instagram: tuple[httpx.Client, dict[str, Any]], stack: EmbeddedStack
+) -> None:
+    http, account = instagram
+    _graph(stack, "config", {"processing_delay_s": 6})
+    try:
+        before = len(_graph(stack, "media")["containers"])
+        post_id, sha256 = _queue_reel(http, stack, account, f"kill-{uuid.uuid4().hex[:6]}")
+        deadline = time.monotonic() + 30
+        while len(_graph(stack, "media")["containers"]) == before:
+            assert time.monotonic() < deadline, "no container was made"
+            time.sleep(0.1)
+        (made,) = _graph(stack, "media")["containers"][before:]
+        assert made["status_code"] == "IN_PROGRESS"
+        killed = stack.kill("publisher-instagram")
+        deadline = time.monotonic() + 30
+        while stack.processes().get("publisher-instagram") in (None, killed):
+            assert time.monotonic() < deadline, "the supervisor did not restart the publisher"
+            time.sleep(0.2)
+        target = _wait_for(http, stack, post_id, timeout=90)
+    finally:
+        _graph(stack, "config", {"processing_delay_s": 0.3})
+    assert target["status"] == "published", target
+    time.sleep(1.0)
+    assert len(_published_with(stack, sha256)) == 1
+    containers = _graph(stack, "media")["containers"][before:]
+    assert [c["id"] for c in containers] == [made["id"]], "the redelivery made a second container"

@@ -1,0 +1,135 @@
+"""End to end, issue 10: a video, a photo post and an article to a VK wall, as `make dev` runs it.
+
+Each post carries a unique tag in its text, so the sandbox's record of wall
+posts (text and the SHA-256 of each attached file) proves the bytes and
+counts the posts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from cachalot_testing.clients import create_post, give_consent, upload_media
+from cachalot_testing.media import image_file, video_bytes
+from cachalot_testing.stack import EmbeddedStack
+
+pytestmark = pytest.mark.e2e
+
+
+def _connect_vk(http: httpx.Client, gateway: str, user: str) -> dict[str, Any]:
+    start = http.get(
+        f"{gateway}/api/v1/auth/vk/login", params={"next": "/"}, follow_redirects=False
+    )
+    assert start.status_code == 302, start.text
+    allow = httpx.URL(start.headers["location"]).copy_merge_params(
+        {"sandbox_auto": "allow", "sandbox_user": user}
+    )
+    landed = http.get(allow, follow_redirects=True)
+    assert "connected=vk" in str(landed.url), f"{landed.url} {landed.status_code}"
+    give_consent(http, gateway)
+    accounts = http.get(f"{gateway}/api/v1/accounts").json()
+    return dict(next(a for a in accounts if a["platform"] == "vk"))
+
+
+@pytest.fixture(scope="module")
+def vk(stack: EmbeddedStack) -> Iterator[tuple[httpx.Client, dict[str, Any]]]:
+    """A signed-in client with a VK account connected and consent given."""
+    with httpx.Client(timeout=30) as http:
+        # VK user ids are numbers: the sandbox's second VK user (the first signs in elsewhere)
+        yield http, _connect_vk(http, stack.gateway, "100000002")
+
+
+def _wall(stack: EmbeddedStack, tag: str) -> list[dict[str, Any]]:
+    posts = httpx.get(f"{stack.sandbox}/sandbox/vk/posts", timeout=10).json()["posts"]
+    return [p for p in posts if tag in p["message"]]
+
+
+def _finished(http: httpx.Client, stack: EmbeddedStack, post_id: str, timeout: float = 90) -> Any:
+    deadline = time.monotonic() + timeout
+    post: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        post = http.get(f"{stack.gateway}/api/v1/posts/{post_id}").json()
+        if post["targets"][0]["status"] in ("published", "failed"):
+            return post["targets"][0]
+        time.sleep(0.3)
+    raise AssertionError(f"post never finished: {post}")
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_a_video_a_photo_post_and_an_article_each_reach_the_wall_once_with_identical_bytes(
+    vk: tuple[httpx.Client, dict[str, Any]], stack: EmbeddedStack
+) -> None:
+    http, account = vk
+    tag = uuid.uuid4().hex[:8]
+    video = video_bytes()
+    images = [image_file(colour=c).read_bytes() for c in ("0x112233", "0x445566")]
+    video_id = upload_media(http, stack.gateway, video)["id"]
+    image_ids = [upload_media(http, stack.gateway, b, "image/jpeg")["id"] for b in images]
+    target = {"account_id": account["id"]}
+    posts = {
+        "video": create_post(
+            http,
+            stack.gateway,
+            {"media_id": video_id, "targets": [target | {"vk": {"message": f"video {tag}"}}]},
+        ),
+        "photo": create_post(
+            http,
+            stack.gateway,
+            {
+                "kind": "photo",
+                "image_ids": image_ids,
+                "targets": [target | {"vk": {"message": f"photos {tag}"}}],
+            },
+        ),
+        "article": create_post(
+            http,
+            stack.gateway,
+            {
+                "kind": "article",
+                "article": {
+                    "title": f"Article {tag}",
+                    "body_html": '<p>Read <a href="https://example.com/a">this</a>.</p>',
+                    "cover_media_id": image_ids[0],
+                },
+                "targets": [target],
+            },
+        ),
+    }
+    for kind, post_id in posts.items():
+        finished = _finished(http, stack, post_id)
+        assert finished["status"] == "published", (kind, finished)
+        assert finished["remote_url"].startswith("https://vk.com/wall")
+    (video_post,) = _wall(stack, f"video {tag}")
+    assert [f["sha256"] for f in video_post["files"]] == [_sha(video)]
+    (photo_post,) = _wall(stack, f"photos {tag}")
+    assert [f["sha256"] for f in photo_post["files"]] == [_sha(b) for b in images]
+    (article,) = _wall(stack, f"Article {tag}")
+    assert article["message"] == f"Article {tag}\n\nRead this (https://example.com/a)."
+    assert [f["sha256"] for f in article["files"]] == [_sha(images[0])]
+
+
+def test_a_kind_or_a_limit_vk_refuses_is_named_when_the_post_is_queued(
+    vk: tuple[httpx.Client, dict[str, Any]], stack: EmbeddedStack
+) -> None:
+    http, account = vk
+    refused = http.post(
+        f"{stack.gateway}/api/v1/posts",
+        json={
+            "kind": "article",
+            "article": {"title": "t", "body_html": "<p>" + "word " * 4000 + "</p>"},
+            "targets": [{"account_id": account["id"]}],
+        },
+    )
+    assert refused.status_code == 422, refused.text
+    assert [e["field"] for e in refused.json()["errors"]] == ["article.body_html"]
+    assert "16384" in refused.json()["errors"][0]["message"]
