@@ -18,7 +18,8 @@ right after it is on every platform and its contact message reached the
 operator). Targets: 0 lost, 0 twice, 0 stuck, every message, recovery < 60 s.
 
 Run: ``uv run --frozen python bench/chaos.py`` (``--database sqlite``,
-``--faults kill:queue,broker``, ``--clients 4``, ``--posts 6``). Exit status 1
+``--faults kill:queue,broker``, ``--clients 4``, ``--posts 6``, ``--env
+CACHALOT_RECONCILE_AFTER_S=8`` to try a setting). Exit status 1
 when a target is not met.
 """
 
@@ -43,6 +44,13 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--window", type=float, default=120.0, help="recovery window, seconds")
     parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="CACHALOT_X=VALUE",
+        help="a setting for every service (repeat; e.g. CACHALOT_RECONCILE_AFTER_S=8)",
+    )
+    parser.add_argument(
         "--faults",
         default="",
         help="comma-separated faults (default: every service, the platforms, the broker, "
@@ -56,7 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     with (
         tempfile.TemporaryDirectory(prefix="cachalot-chaos-") as var,
-        ChaosRun(Path(var), database=args.database, clients=args.clients) as run,
+        ChaosRun(
+            Path(var),
+            database=args.database,
+            clients=args.clients,
+            env=dict(item.split("=", 1) for item in args.env),
+        ) as run,
     ):
         faults = [f for f in args.faults.split(",") if f] or [
             *run.service_faults(),

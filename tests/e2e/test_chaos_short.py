@@ -60,7 +60,7 @@ def test_killed_services_platform_faults_and_a_database_crash_lose_nothing_and_r
         "service kill -9s, platform faults, PostgreSQL restart",
         ["+".join(chaos.service_faults()), PLATFORMS, "postgres"],
         posts_per_client=2,
-        window_s=45,
+        window_s=60,
         **SHORT,
     )
     assert report.accepted > 0, _explain(report)
@@ -83,7 +83,7 @@ def test_a_broker_that_lost_everything_loses_nothing_doubles_nothing_and_recover
     chaos: ChaosRun,
 ) -> None:
     """Last in this module: it may leave the stack broken for good."""
-    report = chaos.phase("broker restart", ["broker"], posts_per_client=1, window_s=10, **SHORT)
+    report = chaos.phase("broker restart", ["broker"], posts_per_client=1, window_s=60, **SHORT)
     assert report.accepted > 0, _explain(report)
     assert report.exactly_once == report.accepted, _explain(report)
     assert (report.twice, report.lost, report.stuck) == (0, 0, 0), _explain(report)

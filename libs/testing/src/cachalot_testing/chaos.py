@@ -33,7 +33,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,7 +201,8 @@ class ChaosRun:
     """One stack, its clients, and the faults; phases count their own posts only.
 
     ``database`` is ``"sqlite"`` (embedded default) or ``"postgres"`` (a private
-    cluster the ``postgres`` fault can restart). Use as a context manager; the
+    cluster the ``postgres`` fault can restart); ``env`` adds ``CACHALOT_*`` settings
+    (the defaults are measured unless told). Use as a context manager; the
     stack (and cluster) stop on exit. Raises ``RuntimeError`` or
     ``TimeoutError`` when the stack does not come up.
     """
@@ -212,9 +213,11 @@ class ChaosRun:
         *,
         database: str = "sqlite",
         clients: int = 3,
+        env: Mapping[str, str] | None = None,
         log: Callable[[str], None] = print,
     ) -> None:
         self.var_dir = var_dir
+        self.env = dict(env or {})
         self.database = database
         self.client_count = max(1, clients)
         self._log = log
@@ -243,7 +246,7 @@ class ChaosRun:
         self.close()
 
     def start(self) -> None:
-        env = dict(STACK_ENV)
+        env = {**STACK_ENV, **self.env}
         if self.database == "postgres":
             self.postgres = PostgresCluster().start()
             for name in DATABASE_SERVICES:
