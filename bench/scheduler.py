@@ -45,11 +45,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cachalot_common.db import is_sqlite, run_migrations_async
 from cachalot_common.grants import generate_signing_key
+from cachalot_common.wakeup import Wakeup
 from cachalot_queue.dispatch import Granter, Scheduler
 from cachalot_queue.main import ALEMBIC_DIR, build_engine, build_reader
 from cachalot_queue.outbox import session_factory
 from cachalot_queue.tables import Account, Media, Post, Target
-from cachalot_queue.wakeup import Wakeup
 
 CLIENTS, ACCOUNTS, DUE_SET = 20, 100, 10
 CHUNK = 10_000

@@ -15,18 +15,18 @@ import struct
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from cachalot_testing.clients import create_post, give_consent, upload_media
+from cachalot_testing.media import video_file
 from cachalot_testing.stack import EmbeddedStack
 
 pytestmark = pytest.mark.e2e
 
-REEL = Path(__file__).resolve().parents[1] / "fixtures" / "reel-4s.mp4"  # Reels are ≥ 3 s
+REEL = video_file(seconds=4)  # Reels are 3 s to 15 min at 23–60 fps
 SIGNED = re.compile(r"/media/v1/[0-9a-f-]{36}/\d+/[A-Za-z0-9_-]{43}")
 
 

@@ -125,6 +125,8 @@ def base_environment(
         "CACHALOT_LOG_FORMAT": "text",
         "CACHALOT_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "CACHALOT_KAFKA_IDEMPOTENCE": "true" if idempotence else "false",
+        # the services create the topic plan again when the broker comes back empty
+        "CACHALOT_KAFKA_ENSURE_TOPICS": "true",
         "CACHALOT_TRUSTED_PROXIES": '["127.0.0.1"]',
         "CACHALOT_PUBLIC_URL": gateway_url,
         "CACHALOT_DASHBOARD_URL": gateway_url,

@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from faststream.kafka import TestKafkaBroker
 
+from cachalot_common.consuming import raw_body
 from cachalot_common.events import PublishResult, PublishVideo
-from cachalot_common.kafka import encode, raw_body
+from cachalot_common.kafka import encode
 from cachalot_common.leases import LeaseRefused, LeaseUnavailable
 from cachalot_common.topics import POSTS_RESULT, dlq, publish_topic
 from cachalot_publishing.app import PublisherParts, build_publisher_app

@@ -2,11 +2,10 @@
 
 * producers wait for ``acks=all``; idempotence follows the setting (Tansu
   rejects idempotent producers, so embedded mode turns it off);
-* consumers acknowledge after the handler succeeds, never before
-  (``NACK_ON_ERROR``: a failed handler's message is delivered again);
-* a message that does not decode goes to ``<topic>.dlq`` with its key and the
-  reason, and the consumer carries on, so a poison message never blocks a
-  partition;
+* consumers are registered with the kit in :mod:`cachalot_common.consuming`
+  (decode or dead-letter, acknowledge after success, recover after the
+  broker lost everything); the broker's default stays ``NACK_ON_ERROR`` for
+  any subscriber built by hand;
 * FastStream's telemetry middleware carries W3C trace context in headers.
 """
 
@@ -14,23 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from faststream import AckPolicy
-from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
-from faststream.message import StreamMessage
 from opentelemetry.sdk.trace import TracerProvider
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from cachalot_common.settings import KafkaSettings
-from cachalot_common.text import truncate
-from cachalot_common.topics import dlq
 
 logger = logging.getLogger(__name__)
-
-ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def build_broker(
@@ -96,93 +89,3 @@ async def publish_event(
         key=raw_key,
         headers={"content-type": "application/json"},
     )
-
-
-def subscribe(
-    broker: KafkaBroker,
-    topic: str,
-    model: type[ModelT],
-    handler: Callable[[ModelT], Awaitable[None]],
-    *,
-    group_id: str | None,
-    **options: Any,
-) -> None:
-    """Register ``handler`` for ``topic`` with decode-or-DLQ and ack-after-success.
-
-    The handler receives the decoded model. Decoding happens here, not in
-    FastStream's argument validation, so a poison message is caught, sent to
-    ``<topic>.dlq`` and acknowledged instead of being retried forever.
-
-    ``group_id=None`` makes a broadcast subscriber: no group, so every
-    replica reads every partition from the start of the topic (nothing is
-    committed; a restart reads it again, so the handler must be idempotent).
-    A failed handler rewinds to its message, which is delivered again, as a
-    group subscriber's would be. For state each replica keeps in memory,
-    such as session revocations.
-    """
-    broadcast = group_id is None
-
-    async def consume(body: bytes, message: KafkaMessage) -> None:
-        try:
-            event = model.model_validate_json(body)
-        except ValidationError as error:
-            await send_to_dlq(broker, topic, message, reason=describe_validation_error(error))
-            return
-        try:
-            await handler(event)
-        except Exception:
-            if broadcast:  # no group to commit to: rewind so the message comes again
-                await message.nack()
-            raise
-
-    consume.__name__ = f"on_{topic.replace('.', '_')}"
-    options.setdefault("auto_offset_reset", "earliest")
-    if broadcast:
-        options["ack_policy"] = AckPolicy.MANUAL  # a commit needs a group
-        for group_only in ("session_timeout_ms", "heartbeat_interval_ms"):
-            options.pop(group_only, None)
-    broker.subscriber(topic, group_id=group_id, decoder=raw_body, **options)(consume)
-
-
-async def raw_body(message: StreamMessage[Any]) -> bytes:
-    """Hand the handler the raw bytes: decoding (and its failures) is ours, not FastStream's."""
-    return bytes(message.body)
-
-
-async def send_to_dlq(
-    broker: KafkaBroker, topic: str, message: KafkaMessage, *, reason: str
-) -> None:
-    """Park a message we cannot read, keeping its key and headers."""
-    await send_record_to_dlq(broker, topic, message.raw_message, message.body, reason=reason)
-
-
-async def send_record_to_dlq(
-    broker: KafkaBroker, topic: str, record: Any, body: bytes, *, reason: str
-) -> None:
-    """Park one consumed record (an aiokafka ``ConsumerRecord``) as :func:`send_to_dlq` does.
-
-    Batch consumers use it directly: their message carries many records.
-    """
-    headers = {
-        k: v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
-        for k, v in (getattr(record, "headers", None) or ())
-    }
-    headers.update(
-        {
-            "x-dlq-reason": reason,
-            "x-dlq-source-topic": topic,
-            "x-dlq-source-partition": str(getattr(record, "partition", "")),
-            "x-dlq-source-offset": str(getattr(record, "offset", "")),
-        }
-    )
-    await broker.publish(body, topic=dlq(topic), key=getattr(record, "key", None), headers=headers)
-    logger.warning("message sent to %s: %s", dlq(topic), reason)
-
-
-def describe_validation_error(error: ValidationError) -> str:
-    """A short DLQ reason: the first failing field and its message, without the input value."""
-    errors = error.errors()
-    if not errors:
-        return "undecodable message"
-    loc = ".".join(str(p) for p in errors[0]["loc"]) or "body"
-    return truncate(f"undecodable message: {loc}: {errors[0]['msg']}", 300)

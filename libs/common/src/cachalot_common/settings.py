@@ -125,6 +125,14 @@ class KafkaSettings(BaseSettings):
             "use a short one."
         ),
     )
+    kafka_ensure_topics: bool = Field(
+        default=False,
+        description=(
+            "Create the planned topics (cachalot_common.topic_plan) whenever the broker "
+            "comes back without them; embedded mode turns it on (Tansu keeps nothing), "
+            "compose and Kubernetes create topics with their own job."
+        ),
+    )
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)

@@ -2,8 +2,10 @@
 
 The subscriber on ``posts.publish.<platform>.v1`` (group
 ``publisher-<platform>``, manual acknowledgement: offsets are committed by
-the runtime) is registered here, when the app is built, so FastStream's
-``TestKafkaBroker`` drives the real handler. The platform itself is made in
+the runtime, in partition order) is registered here, when the app is built,
+so FastStream's ``TestKafkaBroker`` drives the real handler. Decoding and the
+DLQ are the consumer kit's (``cachalot_common.consuming``), and its broker
+watch restarts the subscriber when the broker comes back empty. The platform itself is made in
 the lifespan by ``make_publisher`` (it may open a database, an HTTP
 client...), before the broker starts.
 """
@@ -22,19 +24,18 @@ from fastapi import FastAPI
 from faststream import AckPolicy
 from faststream.kafka import KafkaMessage
 from opentelemetry.sdk.trace import TracerProvider
-from pydantic import ValidationError
 
 from cachalot_common.app import create_service_app
-from cachalot_common.events import PublishVideo
-from cachalot_common.health import ReadinessCheck, broker_check
-from cachalot_common.kafka import (
-    build_broker,
-    consumer_options,
-    describe_validation_error,
+from cachalot_common.consuming import (
+    BrokerWatch,
+    dead_letter_message,
+    decode,
     raw_body,
-    send_to_dlq,
-    start_broker,
+    watch_subscriber,
 )
+from cachalot_common.events import PublishVideo
+from cachalot_common.health import ReadinessCheck
+from cachalot_common.kafka import build_broker, consumer_options
 from cachalot_common.leases import LeaseClient, LeaseSource
 from cachalot_common.topics import Platform as PlatformName
 from cachalot_common.topics import publish_topic
@@ -74,8 +75,8 @@ def build_publisher_app(
     ``make_publisher(parts)`` is an async context manager yielding the
     platform (entered in the lifespan, left at shutdown). ``leases`` and
     ``results`` replace auth's lease endpoint and the Kafka result sink
-    (tests). ``app.state.runtime`` and ``app.state.broker`` are exposed for
-    tests. The consumer group is ``publisher-<platform>``.
+    (tests). ``app.state.runtime``, ``app.state.broker`` and ``app.state.watch`` are
+    exposed for tests. The consumer group is ``publisher-<platform>``.
     """
     service = f"publisher-{platform}"
     broker = build_broker(settings, client_id=service, tracer_provider=tracer_provider)
@@ -104,13 +105,15 @@ def build_publisher_app(
         """Decode (or park in the DLQ) and hand over to the runtime; never waits on a publish."""
         record = message.raw_message
         partition = TopicPartition(record.topic, record.partition)  # type: ignore[union-attr]
-        try:
-            command = PublishVideo.model_validate_json(body)
-        except ValidationError as error:
-            await send_to_dlq(broker, topic, message, reason=describe_validation_error(error))
+        command = decode(PublishVideo, body)
+        if isinstance(command, str):
+            await dead_letter_message(broker, message, reason=command, topic=topic)
             runtime.skip(partition, record.offset)  # type: ignore[union-attr]
             return
         runtime.accept(command, partition, record.offset)  # type: ignore[union-attr]
+
+    watch_subscriber(broker, subscriber, f"{service}:{topic}")
+    watch = BrokerWatch(broker, settings)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -119,14 +122,14 @@ def build_publisher_app(
             async with make_publisher(parts) as publisher:
                 runtime.attach(publisher, lambda: subscriber.consumer)
                 await runtime.start()
-                await start_broker(broker)
+                await watch.start()
                 try:
                     yield
                 finally:
                     try:
                         await runtime.stop()  # commands in flight end without results
                     finally:
-                        await broker.stop()
+                        await watch.stop()
         finally:
             await lease_http.aclose()
 
@@ -134,10 +137,11 @@ def build_publisher_app(
         title=f"cachalot-{service}",
         settings=settings,
         lifespan=lifespan,  # type: ignore[arg-type]
-        readiness={"broker": broker_check(broker), **dict(readiness or {})},
+        readiness={**watch.readiness(), **dict(readiness or {})},
         tracer_provider=tracer_provider,
         description=description or f"Publishes queued videos to {label}.",
     )
     app.state.runtime = runtime
     app.state.broker = broker
+    app.state.watch = watch
     return app

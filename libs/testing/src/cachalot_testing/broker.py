@@ -70,6 +70,14 @@ class TansuBroker:
                 self._process.wait()
         self._process = None
 
+    def kill(self) -> None:
+        """``kill -9``: the broker dies with everything it held; :meth:`start` brings it
+        back on the same port, empty (as embedded mode's supervisor does)."""
+        if self._process and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
+
     def restart(self) -> None:
         """Stop and start on the same port: the broker comes back empty."""
         self.stop()

@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from faststream.kafka import KafkaBroker
 from sqlalchemy import delete, select
@@ -39,8 +40,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cachalot_auth.models import SpentAttempt, utcnow
+from cachalot_common.consuming import subscribe
 from cachalot_common.events import PostStatusChanged
-from cachalot_common.kafka import subscribe
 from cachalot_common.service_auth import LEEWAY_S
 from cachalot_common.topics import POSTS_STATUS
 
@@ -115,7 +116,7 @@ class AttemptLedger:
         )
         return over is not None and attempt <= over
 
-    def subscribe(self, broker: KafkaBroker, **options: object) -> None:
+    def subscribe(self, broker: KafkaBroker, **options: Any) -> None:
         """Follow ``posts.status.v1`` on ``broker`` in auth's own consumer group (each event
         once across replicas; the table is shared), decode-or-DLQ by the shared kit."""
         subscribe(

@@ -20,7 +20,7 @@ from cachalot_auth.browser_binding import AttemptSigner
 from cachalot_auth.clients import ClientService
 from cachalot_auth.custody import TokenVault
 from cachalot_auth.leasing import TokenKeeper
-from cachalot_auth.outbox import OutboxRelay, Publish
+from cachalot_auth.models import OutboxMessage
 from cachalot_auth.posts_archive import PostsArchive
 from cachalot_auth.providers import build_providers
 from cachalot_auth.providers.base import HttpCaller, Provider
@@ -31,6 +31,7 @@ from cachalot_auth.service_tokens import SpentTokens
 from cachalot_auth.settings import AuthSettings
 from cachalot_auth.signin import SignInService
 from cachalot_common.app import create_service_app, serve
+from cachalot_common.consuming import BrokerWatch
 from cachalot_common.db import (
     create_engine,
     database_check,
@@ -39,9 +40,9 @@ from cachalot_common.db import (
     session_factory,
 )
 from cachalot_common.guards import SignedIn, service_check, session_check
-from cachalot_common.health import broker_check
-from cachalot_common.kafka import build_broker, consumer_options, start_broker
+from cachalot_common.kafka import build_broker, consumer_options
 from cachalot_common.logging import setup_logging
+from cachalot_common.outbox import OutboxRelay, Publish, kafka_publish
 from cachalot_common.redaction import register_secret
 from cachalot_common.settings import load_settings
 from cachalot_common.telemetry import instrument_httpx_client, setup_tracing
@@ -49,15 +50,6 @@ from cachalot_common.telemetry import instrument_httpx_client, setup_tracing
 logger = logging.getLogger(__name__)
 
 ALEMBIC_DIR = Path(__file__).parent / "alembic"
-
-
-def _kafka_publisher(broker: KafkaBroker) -> Publish:
-    async def publish(topic: str, key: str, payload: bytes) -> None:
-        await broker.publish(
-            payload, topic=topic, key=key.encode(), headers={"content-type": "application/json"}
-        )
-
-    return publish
 
 
 def create_app(
@@ -90,15 +82,17 @@ def create_app(
         broker = build_broker(settings, client_id="auth", tracer_provider=tracer_provider)
     if publish is None:
         assert broker is not None
-        publish = _kafka_publisher(broker)
+        publish = kafka_publish(broker)
     attempts = AttemptLedger(
         factory,
         grant_lifetime_s=settings.grant_lifetime_s,
         lock_rows=not is_sqlite(settings.database_url),
     )
+    watch: BrokerWatch | None = None
     if broker is not None:
         attempts.subscribe(broker, **consumer_options(settings))
-    relay = OutboxRelay(factory, publish, interval_s=settings.outbox_poll_interval_s)
+        watch = BrokerWatch(broker, settings)
+    relay = OutboxRelay(factory, OutboxMessage, publish, idle_s=settings.outbox_poll_interval_s)
     bot_token = settings.telegram_bot_token.get_secret_value()
     bot = (
         BotApi(caller, api_base=settings.telegram_api_base, bot_token=bot_token)
@@ -145,8 +139,8 @@ def create_app(
         if settings.auto_migrate:
             await run_migrations_async(ALEMBIC_DIR, settings.database_url)
         tasks: list[asyncio.Task[None]] = []
-        if broker is not None:
-            tasks.append(asyncio.create_task(_connect(broker), name="broker-connect"))
+        if watch is not None:
+            tasks.append(asyncio.create_task(_connect(watch), name="broker-connect"))
         tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
         if run_background:
             tasks.append(
@@ -168,15 +162,15 @@ def create_app(
             await asyncio.gather(*tasks, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await relay.drain()
-            if broker is not None:
-                await broker.stop()
+            if watch is not None:
+                await watch.stop()
             if http_client is None:
                 await http.aclose()
             await engine.dispose()
 
     readiness = {"database": database_check(engine)}
-    if broker is not None:
-        readiness["broker"] = broker_check(broker)
+    if watch is not None:
+        readiness.update(watch.readiness())
     app = create_service_app(
         title="cachalot-auth",
         settings=settings,
@@ -204,12 +198,12 @@ def create_app(
     return app
 
 
-async def _connect(broker: KafkaBroker) -> None:
-    """Start the broker, retrying: auth keeps serving leases while Kafka is away."""
+async def _connect(watch: BrokerWatch) -> None:
+    """Start the broker and its watch, retrying: auth keeps serving leases while Kafka is away."""
     delay = 0.5
     while True:
         try:
-            await start_broker(broker)
+            await watch.start()
             return
         except asyncio.CancelledError:
             raise

@@ -3,24 +3,23 @@
 Each handler turns one event into spans (:mod:`messages`) and a dedupe key,
 and calls the service. The four topics share ONE consumer (group
 ``notifier``): each extra group member costs a rebalance at start, seconds
-on Tansu. It keeps ``cachalot_common.kafka.subscribe``'s contract: decode or
-park in ``<topic>.dlq`` and carry on, acknowledge only after the handler
-succeeded. A handler only records the message (:mod:`service`) and returns,
-so the consumer never waits on Telegram; the background sender delivers it,
-and parks a message Telegram refuses for good in ``<topic>.dlq`` with the
-reason (:func:`dlq_parker`).
+on Tansu. It is registered with the consumer kit (``cachalot_common.consuming``):
+decode or park in ``<topic>.dlq`` and carry on, acknowledge only after the
+handler succeeded, recover after the broker lost everything. A handler only
+records the message (:mod:`service`) and returns, so the consumer never waits
+on Telegram; the background sender delivers it, and parks a message Telegram
+refuses for good in ``<topic>.dlq`` with the reason (:func:`dlq_parker`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from faststream.kafka import KafkaBroker, KafkaMessage
-from pydantic import BaseModel, ValidationError
+from faststream.kafka import KafkaBroker
 
 from cachalot_common import topics
+from cachalot_common.consuming import Route, subscribe
 from cachalot_common.events import (
     AccountChanged,
     ContactSubmitted,
@@ -28,7 +27,7 @@ from cachalot_common.events import (
     NotifyRequested,
     PostStatusChanged,
 )
-from cachalot_common.kafka import encode, send_to_dlq
+from cachalot_common.kafka import encode
 from cachalot_common.text import truncate
 from cachalot_notifier import messages
 from cachalot_notifier.dedupe import NotificationKey
@@ -44,9 +43,16 @@ TELEGRAM = "operator_telegram"
 
 
 def register_handlers(
-    broker: KafkaBroker, notifier: OperatorNotifier, *, email_configured: bool = False
+    broker: KafkaBroker,
+    notifier: OperatorNotifier,
+    *,
+    email_configured: bool = False,
+    **options: Any,
 ) -> None:
-    """Subscribe the notifier to every topic it reads (group ``notifier``)."""
+    """Subscribe the notifier to every topic it reads (group ``notifier``).
+
+    ``options``: subscriber options (``cachalot_common.kafka.consumer_options``).
+    """
 
     async def tell_operator(topic: str, event: Event, key: str, spans: list[Span]) -> None:
         await notifier.notify(
@@ -94,24 +100,13 @@ def register_handlers(
             topics.NOTIFY, event, str(event.recipient or ""), messages.notify_requested(event)
         )
 
-    routes: dict[str, tuple[type[BaseModel], Callable[[Any], Awaitable[None]]]] = {
-        topics.CONTACT_SUBMITTED: (ContactSubmitted, on_contact_submitted),
-        topics.POSTS_STATUS: (PostStatusChanged, on_post_status),
-        topics.ACCOUNTS: (AccountChanged, on_account_changed),
-        topics.NOTIFY: (NotifyRequested, on_notify),
+    routes: dict[str, Route[Any]] = {
+        topics.CONTACT_SUBMITTED: Route(ContactSubmitted, on_contact_submitted),
+        topics.POSTS_STATUS: Route(PostStatusChanged, on_post_status),
+        topics.ACCOUNTS: Route(AccountChanged, on_account_changed),
+        topics.NOTIFY: Route(NotifyRequested, on_notify),
     }
-
-    async def consume(body: Any, message: KafkaMessage) -> None:
-        topic = message.raw_message.topic  # type: ignore[union-attr]
-        model, handler = routes[topic]
-        try:
-            event = model.model_validate_json(message.body)
-        except ValidationError as error:
-            await send_to_dlq(broker, topic, message, reason=_reason(error))
-            return
-        await handler(event)
-
-    broker.subscriber(*routes, group_id=GROUP_ID, auto_offset_reset="earliest")(consume)
+    subscribe(broker, routes, group_id=GROUP_ID, **options)
 
 
 def dlq_parker(broker: KafkaBroker) -> Park:
@@ -131,11 +126,3 @@ def dlq_parker(broker: KafkaBroker) -> Park:
         )
 
     return park
-
-
-def _reason(error: ValidationError) -> str:
-    first = error.errors()[0] if error.errors() else None
-    if first is None:
-        return "undecodable message"
-    where = ".".join(str(part) for part in first["loc"]) or "body"
-    return truncate(f"undecodable message: {where}: {first['msg']}", 300)

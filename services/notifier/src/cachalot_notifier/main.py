@@ -23,6 +23,7 @@ from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
 
 from cachalot_common.app import create_service_app, serve
+from cachalot_common.consuming import BrokerWatch
 from cachalot_common.db import (
     create_engine,
     database_check,
@@ -30,8 +31,7 @@ from cachalot_common.db import (
     run_migrations_async,
     session_factory,
 )
-from cachalot_common.health import broker_check
-from cachalot_common.kafka import build_broker, start_broker
+from cachalot_common.kafka import build_broker, consumer_options
 from cachalot_common.logging import setup_logging
 from cachalot_common.redaction import register_secret
 from cachalot_common.settings import load_settings
@@ -94,7 +94,13 @@ def create_app(
         wake=sender.wake,
         clock=clock_now,
     )
-    register_handlers(broker, notifier, email_configured=settings.smtp_host is not None)
+    register_handlers(
+        broker,
+        notifier,
+        email_configured=settings.smtp_host is not None,
+        **consumer_options(settings),
+    )
+    watch = BrokerWatch(broker, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -109,7 +115,7 @@ def create_app(
                 moved,
                 moved,
             )
-        await start_broker(broker)
+        await watch.start()  # starts the broker's subscribers and watches the broker
         sending = asyncio.create_task(sender.run(), name="notifier sender")
         try:
             yield
@@ -117,7 +123,7 @@ def create_app(
             sending.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sending
-            await broker.stop()
+            await watch.stop()
             await http.aclose()
             await engine.dispose()
 
@@ -125,7 +131,7 @@ def create_app(
         title="cachalot-notifier",
         settings=settings,
         lifespan=lifespan,
-        readiness={"kafka": broker_check(broker), "database": database_check(engine)},
+        readiness={**watch.readiness(), "database": database_check(engine)},
         tracer_provider=provider,
         description="Telegram messages to the operator for leads, failed posts and "
         "accounts that need re-authorisation.",

@@ -10,6 +10,10 @@ The reconciler re-sends the command of a target stuck in dispatched or
 publishing past a timeout with ``reconcile=True``: the publisher then asks the
 platform what became of it before sending anything (never a blind
 re-upload). That also recovers commands a broker lost (Tansu restarts empty).
+A target is failed as ``no_answer`` only after ``max_reconciles`` such checks
+left for the publisher: a check still waiting in the outbox (the broker is
+away) is neither counted nor taken as silence, since the post may well be on
+the platform.
 
 Only targets whose account is connected *and held by the post's client* are
 dispatched (a re-assigned account never inherits another client's work); the
@@ -50,13 +54,13 @@ from cachalot_common.events import MediaRef, PublishPost
 from cachalot_common.grants import GRANT_ISSUER, GrantSigningKey, mint_grant
 from cachalot_common.platforms import label_of
 from cachalot_common.topics import Platform, publish_topic
+from cachalot_common.wakeup import Wakeup
 from cachalot_queue import states
 from cachalot_queue.media_links import MediaLinks
 from cachalot_queue.outbox import enqueue
 from cachalot_queue.states import IN_FLIGHT, AccountView, Change
-from cachalot_queue.tables import Account, Media, Post, PostMedia, Target
+from cachalot_queue.tables import Account, Media, OutboxMessage, Post, PostMedia, Target
 from cachalot_queue.transitions import account_views, apply_change
-from cachalot_queue.wakeup import Wakeup
 
 logger = logging.getLogger(__name__)
 
@@ -221,6 +225,29 @@ async def contents_for(session: AsyncSession, targets: Sequence[Target]) -> dict
         )
         for row in posts
     }
+
+
+async def commands_waiting(
+    session: AsyncSession, targets: Sequence[Target]
+) -> set[tuple[str, str]]:
+    """(platform, account id) of ``targets`` with a publish command still unsent in the outbox.
+
+    Commands are keyed by account id on ``posts.publish.<platform>.v1``
+    (DESIGN.md, "Kafka topics"), so an unsent row of that topic and key may
+    be this target's command or check.
+    """
+    wanted = {publish_topic(cast(Platform, t.platform)): t.platform for t in targets}
+    keys = {str(t.account_id) for t in targets}
+    rows = await session.execute(
+        select(OutboxMessage.topic, OutboxMessage.key)
+        .where(
+            OutboxMessage.sent_at.is_(None),
+            OutboxMessage.topic.in_(wanted),
+            OutboxMessage.key.in_(keys),
+        )
+        .distinct()
+    )
+    return {(wanted[topic], key) for topic, key in rows.tuples()}
 
 
 class Worker:
@@ -483,9 +510,11 @@ class Reconciler(Worker):
         max_reconciles: int,
         grants: Granter,
         batch: int = 200,
+        listening_for_s: Callable[[], float] | None = None,
     ) -> None:
         self._factory = factory
         self._grants = grants
+        self._listening_for_s = listening_for_s
         self._clock = clock
         self._relay_wake = relay_wake
         self._lock = claim_with_lock
@@ -500,7 +529,17 @@ class Reconciler(Worker):
         return self._interval
 
     async def reconcile_once(self) -> int:
-        """Re-send (reconcile=True) or give up on targets silent past the timeout."""
+        """Re-send (reconcile=True) or give up on targets silent past the timeout.
+
+        Silence counts only while the queue can hear: if ``listening_for_s``
+        (the broker watch's) says the broker or the result consumer has been
+        back for less than the timeout, nothing is checked or failed this
+        round (an answer may be waiting unread).
+        """
+        if self._listening_for_s is not None and (
+            self._listening_for_s() < self._silent.total_seconds()
+        ):
+            return 0
         now = self._clock()
         query = (
             select(Target)
@@ -516,10 +555,17 @@ class Reconciler(Worker):
                 return 0
             contents = await contents_for(session, targets)
             accounts = await account_views(session, {t.account_id for t in targets})
+            waiting = await commands_waiting(session, targets)
             for target in targets:
                 loss = states.account_loss(target.client_id, accounts.get(target.account_id))
                 if loss is not None:  # nobody may lease for it any more: nothing to ask
                     apply_change(session, target, loss, now=now)
+                    continue
+                if (target.platform, str(target.account_id)) in waiting:
+                    # The last command (or check) for this account has not left the
+                    # outbox (broker away): nothing was asked, so silence proves
+                    # nothing. Neither count nor fail; look again after the timeout.
+                    target.last_activity_at = now
                     continue
                 if target.reconciles >= self._max:
                     name = label_of(target.platform)

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cachalot_common import platforms
 from cachalot_common.app import create_service_app, serve
+from cachalot_common.consuming import BrokerWatch, subscribe, subscribe_batch
 from cachalot_common.db import (
     create_engine,
     database_check,
@@ -35,8 +36,7 @@ from cachalot_common.db import (
 )
 from cachalot_common.events import AccountChanged, PublishResult, SessionEnded, utcnow
 from cachalot_common.guards import SignedIn, session_check
-from cachalot_common.health import broker_check
-from cachalot_common.kafka import build_broker, consumer_options, start_broker, subscribe
+from cachalot_common.kafka import build_broker, consumer_options
 from cachalot_common.logging import setup_logging
 from cachalot_common.platforms import PlatformSpec
 from cachalot_common.redaction import register_secret
@@ -48,20 +48,19 @@ from cachalot_common.sessions import (
 from cachalot_common.settings import load_settings
 from cachalot_common.telemetry import setup_tracing
 from cachalot_common.topics import ACCOUNTS, POSTS_RESULT, SESSIONS
+from cachalot_common.wakeup import Wakeup
 from cachalot_queue.api import build_router, on_validation_error
-from cachalot_queue.consumers import subscribe_batch
 from cachalot_queue.dispatch import Granter, Reconciler, Scheduler
 from cachalot_queue.media_library import MediaLibrary
 from cachalot_queue.media_links import MediaLinks, links_router
 from cachalot_queue.media_quota import MediaQuota
 from cachalot_queue.metrics import run_depth_sampler
-from cachalot_queue.outbox import OutboxRelay, session_factory
+from cachalot_queue.outbox import build_relay, session_factory
 from cachalot_queue.posts import PostService
 from cachalot_queue.results import EventHandlers
 from cachalot_queue.revocations import Revocations
 from cachalot_queue.settings import QueueSettings
 from cachalot_queue.states import RetryPolicy
-from cachalot_queue.wakeup import Wakeup
 
 SERVICE = "queue"
 ALEMBIC_DIR = Path(__file__).parent / "alembic"
@@ -115,6 +114,8 @@ class Runtime:
     """The platforms posts are checked against (tests give one where a platform takes more)."""
     media_quota: MediaQuota = field(init=False)
     links: MediaLinks | None = field(init=False)
+    # seconds the broker and the consumers have been working (the broker watch's)
+    listening_for_s: Callable[[], float] | None = None
 
     def __post_init__(self) -> None:
         public_url = self.settings.public_url
@@ -214,6 +215,10 @@ def create_app(
         **timeouts,
     )
 
+    # A broker that lost everything: topics again, consumers rejoin (DESIGN.md).
+    watch = BrokerWatch(runtime.broker, settings)
+    runtime.listening_for_s = watch.listening_for_s
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.auto_migrate:
@@ -224,7 +229,7 @@ def create_app(
             asyncio.create_task(runtime.media_quota.run_sweeper(), name="queue-media-sweeper")
         )
         await runtime.revocations.load()  # before the first request is served
-        await start_broker(runtime.broker)
+        await watch.start()
         runtime.tasks.append(
             asyncio.create_task(runtime.revocations.run_pruner(), name="queue-revocations")
         )
@@ -238,7 +243,7 @@ def create_app(
             for task in runtime.tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            await runtime.broker.stop()
+            await watch.stop()
             await runtime.engine.dispose()
             await reader.dispose()
 
@@ -246,7 +251,7 @@ def create_app(
         title="cachalot-queue",
         settings=settings,
         lifespan=lifespan,
-        readiness={"database": database_check(reader), "broker": broker_check(runtime.broker)},
+        readiness={"database": database_check(reader), **watch.readiness()},
         tracer_provider=tracer,
         # Every client route needs the session: checked before a body byte is read.
         signed_in=[
@@ -292,7 +297,7 @@ def start_workers(runtime: Runtime) -> None:
     """Scheduler, reconciler, outbox relay and the depth sampler as tasks of this process."""
     settings = runtime.settings
     lock = runtime.postgres
-    relay = OutboxRelay(
+    relay = build_relay(
         runtime.factory,
         runtime.broker,
         reader=runtime.reader,
@@ -324,6 +329,7 @@ def start_workers(runtime: Runtime) -> None:
         silent_after_s=settings.reconcile_after_s,
         max_reconciles=settings.max_reconciles,
         grants=grants,
+        listening_for_s=runtime.listening_for_s,
     )
     for name, job in (
         ("relay", relay.run),

@@ -31,13 +31,13 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cachalot_common.events import AccountChanged, PublishResult, TargetStatus
+from cachalot_common.wakeup import Wakeup
 from cachalot_queue import states
 from cachalot_queue.erase import erase_client
 from cachalot_queue.metrics import count_on_commit, observe_published
 from cachalot_queue.states import LOST_WITH_ACCOUNT, Change, RetryPolicy
 from cachalot_queue.tables import Account, Post, Target
 from cachalot_queue.transitions import account_views, apply_change, snapshot
-from cachalot_queue.wakeup import Wakeup
 
 logger = logging.getLogger(__name__)
 

@@ -17,16 +17,18 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from queue_support import FIXTURES, QueueServer, Recorder, eventually, now, start_queue
+from queue_support import VIDEO as VIDEO_OF_QUEUE_TESTS
+from queue_support import QueueServer, Recorder, eventually, now, start_queue
 from sqlalchemy import delete
 
 from cachalot_queue.media_links import NOT_FOUND, MediaLinks
 from cachalot_queue.tables import Media
+from cachalot_testing.media import video_file
 
 pytestmark = pytest.mark.integration
 
-VIDEO = (FIXTURES / "tiny.mp4").read_bytes()
-REEL = (FIXTURES / "reel-4s.mp4").read_bytes()  # Reels are at least 3 s
+VIDEO = VIDEO_OF_QUEUE_TESTS  # what ApiClient.upload() sends by default
+REEL = video_file(seconds=4).read_bytes()  # Reels are 3 s to 15 min at 23–60 fps
 PUBLIC = "https://cachalot.example"
 
 
@@ -178,7 +180,7 @@ async def test_an_instagram_command_carries_a_working_link_and_a_youtube_one_non
     client = queue.client()
     instagram = await client.account("instagram")
     youtube = await client.account("youtube")
-    media = await client.upload("reel-4s.mp4")
+    media = await client.upload(REEL)
     body: dict[str, Any] = {
         "media_id": media["id"],
         "targets": [
@@ -213,7 +215,7 @@ async def test_a_caption_with_31_hashtags_is_refused_naming_the_target_field(
     client = queue.client()
     youtube = await client.account("youtube")
     instagram = await client.account("instagram")
-    media = await client.upload("reel-4s.mp4")
+    media = await client.upload(REEL)
     caption = " ".join(f"#tag{i}" for i in range(31))
     response = await client.post(
         {

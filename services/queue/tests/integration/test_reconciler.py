@@ -1,25 +1,41 @@
-"""The reconciler re-checks silent targets, then gives up with a reason (test-driven clock)."""
+"""The reconciler asks the platform (through the publisher) before it fails anything.
+
+A target silent past the timeout gets a status check (``reconcile=True``: the
+publisher asks the platform what became of it, never uploads blindly); only
+after ``max_reconciles`` checks that left for the publisher went unanswered
+is it failed as ``no_answer``. A check still waiting in the outbox (the broker
+is away) is no check; an answer to a check is applied. Test-driven clock, on
+SQLite and PostgreSQL.
+"""
 
 from __future__ import annotations
 
 import json
+import random
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from queue_support import GRANTS
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cachalot_common.db import run_migrations_async, transaction
+from cachalot_common.db import is_sqlite, run_migrations_async, transaction
+from cachalot_common.events import PublishResult, utcnow
+from cachalot_common.wakeup import Wakeup
 from cachalot_queue.dispatch import Reconciler
 from cachalot_queue.main import ALEMBIC_DIR, build_engine
 from cachalot_queue.outbox import session_factory
+from cachalot_queue.results import EventHandlers
+from cachalot_queue.states import RetryPolicy
 from cachalot_queue.tables import Account, Media, OutboxMessage, Post, Target
-from cachalot_queue.wakeup import Wakeup
 
 pytestmark = pytest.mark.integration
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+COMMANDS = "posts.publish.tiktok.v1"
 
 
 class Clock:
@@ -30,71 +46,189 @@ class Clock:
         return self.now
 
 
-async def test_a_silent_target_is_checked_a_few_times_then_fails_with_a_reason(
-    tmp_path: Path,
-) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'queue.db'}"
+@dataclass
+class World:
+    factory: async_sessionmaker[AsyncSession]
+    clock: Clock
+    reconciler: Reconciler
+    target_id: uuid.UUID
+    post_id: uuid.UUID
+    account_id: uuid.UUID
+    lock: bool
+
+    async def target(self) -> Target:
+        async with self.factory() as session:
+            target = await session.get(Target, self.target_id)
+        assert target is not None
+        return target
+
+    async def checks(self) -> list[dict[str, object]]:
+        async with self.factory() as session:
+            rows = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+        return [json.loads(r.payload) for r in rows if r.topic == COMMANDS]
+
+    async def relay_sent_everything(self) -> None:
+        """What the outbox relay does once the broker took the rows."""
+        async with transaction(self.factory) as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.sent_at.is_(None))
+                .values(sent_at=utcnow())
+            )
+
+    async def silent_round(self) -> int:
+        self.clock.now += timedelta(seconds=61)
+        return await self.reconciler.reconcile_once()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[World]:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'queue.db'}"
+    else:
+        url = request.getfixturevalue("postgres_database")
     await run_migrations_async(ALEMBIC_DIR, url)
     engine = build_engine(url)
     factory = session_factory(engine)
     client_id, target_id = uuid.uuid4(), uuid.uuid4()
-    try:
-        async with transaction(factory) as session:
-            account = Account(
-                id=uuid.uuid4(),
-                client_id=client_id,
-                platform="tiktok",
-                status="connected",
-                changed_at=START,
+    async with transaction(factory) as session:
+        account = Account(
+            id=uuid.uuid4(),
+            client_id=client_id,
+            platform="tiktok",
+            status="connected",
+            changed_at=START,
+        )
+        media = Media(
+            id=uuid.uuid4(),
+            client_id=client_id,
+            path="v.mp4",
+            size=3,
+            sha256="a" * 64,
+            content_type="video/mp4",
+            created_at=START,
+        )
+        post = Post(
+            id=uuid.uuid4(),
+            client_id=client_id,
+            media_id=media.id,
+            scheduled_at=START,
+            created_at=START,
+        )
+        session.add_all([account, media, post])
+        await session.flush()
+        session.add(
+            Target(
+                id=target_id, post_id=post.id, position=0, client_id=client_id,
+                account_id=account.id, platform="tiktok",
+                options={"platform": "tiktok", "caption": "c"}, status="publishing",
+                attempt=2, budget_start=0, reconciles=0, last_activity_at=START,
+                updated_at=START,
             )
-            media = Media(
-                id=uuid.uuid4(),
-                client_id=client_id,
-                path="v.mp4",
-                size=3,
-                sha256="a" * 64,
-                content_type="video/mp4",
-                created_at=START,
-            )
-            post = Post(
-                id=uuid.uuid4(),
-                client_id=client_id,
-                media_id=media.id,
-                scheduled_at=START,
-                created_at=START,
-            )
-            session.add_all([account, media, post])
-            await session.flush()
-            session.add(
-                Target(
-                    id=target_id, post_id=post.id, position=0, client_id=client_id,
-                    account_id=account.id, platform="tiktok",
-                    options={"platform": "tiktok", "caption": "c"}, status="publishing",
-                    attempt=2, budget_start=0, reconciles=0, last_activity_at=START,
-                    updated_at=START,
-                )
-            )  # fmt: skip
-        clock = Clock()
-        reconciler = Reconciler(
-            factory, clock=clock, relay_wake=Wakeup(), claim_with_lock=False,
-            silent_after_s=60, max_reconciles=2, grants=GRANTS,
         )  # fmt: skip
-        clock.now = START + timedelta(seconds=59)
-        assert await reconciler.reconcile_once() == 0, "not silent long enough yet"
-        for _ in range(3):
-            clock.now += timedelta(seconds=61)
-            assert await reconciler.reconcile_once() == 1
-        async with factory() as session:
-            rows = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
-            target = await session.get(Target, target_id)
-        commands = [json.loads(r.payload) for r in rows if r.topic == "posts.publish.tiktok.v1"]
-        assert [(c["attempt"], c["reconcile"]) for c in commands] == [(2, True), (2, True)]
-        assert target is not None
-        assert target.status == "failed"
-        assert target.last_code == "no_answer"
-        assert "did not report back" in (target.last_error or "")
-        topics = [r.topic for r in rows]
-        assert "notify.v1" in topics
-        assert "posts.status.v1" in topics
+    clock = Clock()
+    lock = not is_sqlite(url)
+    reconciler = Reconciler(
+        factory, clock=clock, relay_wake=Wakeup(), claim_with_lock=lock,
+        silent_after_s=60, max_reconciles=2, grants=GRANTS,
+    )  # fmt: skip
+    try:
+        yield World(factory, clock, reconciler, target_id, post.id, account.id, lock)
     finally:
         await engine.dispose()
+
+
+async def test_a_silent_target_is_checked_a_few_times_then_fails_with_a_reason(
+    world: World,
+) -> None:
+    world.clock.now = START + timedelta(seconds=59)
+    assert await world.reconciler.reconcile_once() == 0, "not silent long enough yet"
+    for _ in range(3):
+        assert await world.silent_round() == 1
+        await world.relay_sent_everything()
+    commands = await world.checks()
+    assert [(c["attempt"], c["reconcile"]) for c in commands] == [(2, True), (2, True)]
+    target = await world.target()
+    assert target.status == "failed"
+    assert target.last_code == "no_answer"
+    assert "did not report back" in (target.last_error or "")
+    async with world.factory() as session:
+        topics = list(await session.scalars(select(OutboxMessage.topic)))
+    assert "notify.v1" in topics
+    assert "posts.status.v1" in topics
+
+
+async def test_a_check_that_never_left_the_outbox_is_neither_counted_nor_taken_for_silence(
+    world: World,
+) -> None:
+    assert await world.silent_round() == 1  # the first check is written...
+    for _ in range(5):  # ...but the broker is away: the relay cannot send it
+        await world.silent_round()
+    target = await world.target()
+    assert target.status == "publishing", "nothing was asked, so nothing may be concluded"
+    assert target.reconciles == 1
+    assert len(await world.checks()) == 1, "no pile of checks behind the first"
+
+    await world.relay_sent_everything()  # the broker is back
+    assert await world.silent_round() == 1
+    assert [c["reconcile"] for c in await world.checks()] == [True, True]
+    assert (await world.target()).status == "publishing"
+
+
+async def test_a_check_answered_published_makes_the_target_published_never_no_answer(
+    world: World, tmp_path: Path
+) -> None:
+    handlers = EventHandlers(
+        world.factory,
+        policy=RetryPolicy(max_attempts=3, base_s=5, max_s=60),
+        clock=world.clock,
+        rng=random.Random(1),
+        relay_wake=Wakeup(),
+        scheduler_wake=Wakeup(),
+        lock_rows=world.lock,
+        media_dir=tmp_path,
+    )
+    for _ in range(2):  # both checks leave; the answer to the last one arrives late
+        assert await world.silent_round() == 1
+        await world.relay_sent_everything()
+    await handlers.on_results(
+        [
+            PublishResult(
+                type="published",
+                post_id=world.post_id,
+                target_id=world.target_id,
+                account_id=world.account_id,
+                platform="tiktok",
+                attempt=2,
+                remote_id="7300000000000000001",
+                remote_url="https://www.tiktok.com/@ann/video/7300000000000000001",
+            )
+        ]
+    )
+    for _ in range(3):
+        await world.silent_round()
+    target = await world.target()
+    assert target.status == "published"
+    assert target.last_code != "no_answer"
+
+
+async def test_silence_while_the_queue_cannot_hear_answers_neither_checks_nor_fails(
+    world: World,
+) -> None:
+    listening = [0.0]  # the broker watch: seconds the broker and consumers have worked
+    world.reconciler = Reconciler(
+        world.factory, clock=world.clock, relay_wake=Wakeup(), claim_with_lock=world.lock,
+        silent_after_s=60, max_reconciles=2, grants=GRANTS,
+        listening_for_s=lambda: listening[0],
+    )  # fmt: skip
+    for _ in range(5):  # the broker is gone, or back but the consumers are rejoining
+        assert await world.silent_round() == 0
+        await world.relay_sent_everything()
+    listening[0] = 30.0  # back, but not yet for a whole silence
+    assert await world.silent_round() == 0
+    assert (await world.target()).status == "publishing"
+    assert await world.checks() == []
+
+    listening[0] = 61.0  # listening for longer than the timeout: silence means something
+    assert await world.silent_round() == 1
+    assert [c["reconcile"] for c in await world.checks()] == [True]

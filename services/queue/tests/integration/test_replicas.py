@@ -14,11 +14,12 @@ from sqlalchemy import select
 
 from cachalot_common.db import run_migrations_async, transaction
 from cachalot_common.events import utcnow
+from cachalot_common.outbox import OutboxRelay
+from cachalot_common.wakeup import Wakeup
 from cachalot_queue.dispatch import Scheduler
 from cachalot_queue.main import ALEMBIC_DIR, build_engine
-from cachalot_queue.outbox import OutboxRelay, session_factory
+from cachalot_queue.outbox import build_relay, session_factory
 from cachalot_queue.tables import Account, Media, OutboxMessage, Post, Target
-from cachalot_queue.wakeup import Wakeup
 
 pytestmark = pytest.mark.integration
 TARGETS = 300
@@ -118,7 +119,7 @@ async def test_two_schedulers_and_two_relays_share_the_work_without_overlap(
 
         brokers = [RecordingBroker(), RecordingBroker()]
         relays = [
-            OutboxRelay(f, b, wake=Wakeup(), claim_with_lock=True, batch=40)  # type: ignore[arg-type]
+            build_relay(f, b, wake=Wakeup(), claim_with_lock=True, batch=40)  # type: ignore[arg-type]
             for f, b in zip(factories, brokers, strict=True)
         ]
 

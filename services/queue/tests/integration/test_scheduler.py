@@ -25,11 +25,11 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
 from cachalot_common.db import run_migrations_async, transaction
+from cachalot_common.wakeup import Wakeup
 from cachalot_queue.dispatch import Scheduler, due_query, next_due_query
 from cachalot_queue.main import ALEMBIC_DIR, build_engine
 from cachalot_queue.outbox import session_factory
 from cachalot_queue.tables import Account, Media, OutboxMessage, Post, Target
-from cachalot_queue.wakeup import Wakeup
 
 pytestmark = pytest.mark.integration
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

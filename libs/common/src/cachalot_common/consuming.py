@@ -1,0 +1,567 @@
+"""The one consumer kit: decode or dead-letter, acknowledge after success, recover.
+
+Every CACHALOT consumer is registered with :func:`subscribe` (one topic or a
+map of topics to handlers) or :func:`subscribe_batch`, when the app is built,
+so ``TestKafkaBroker`` drives the real handlers. For each record:
+
+* the body is decoded here, not by FastStream: a record that does not decode
+  goes to ``<topic>.dlq`` (DESIGN.md, "Kafka topics") with its key, its
+  headers and ``x-dlq-reason`` / ``x-dlq-source-{topic,partition,offset}``,
+  and is acknowledged: a poison message never blocks a partition;
+* a handler that raises one of ``dead_letter_on`` refuses that very record
+  for good: it is parked the same way, its reason ``refused: <error>``;
+* any other error is transient: after a pause that grows per failure in a
+  row (``retry_pause_s`` doubling up to ``retry_pause_max_s``) the record is
+  rewound and delivered again, so a database or platform outage is one
+  log line every few seconds, not a spin;
+* the offset is committed only after the handler succeeded (ack after
+  success). A commit the broker refuses (a broker that restarted empty no
+  longer knows the group) is counted, not raised: the record is simply
+  delivered again later, and :class:`BrokerWatch` restarts a consumer whose
+  commits keep failing.
+
+:class:`BrokerWatch` is what survives a broker that lost everything (Tansu
+keeps nothing, DESIGN.md "Delivery guarantees"): it probes the broker every
+``probe_interval_s``; when the broker comes back (or a topic it should have
+is missing or changed its partition count) it ensures the topics of
+:mod:`cachalot_common.topic_plan` (when ``CACHALOT_KAFKA_ENSURE_TOPICS``) and
+restarts every subscriber, which joins its group afresh and reads every
+partition from the committed position (or the earliest). Its
+:meth:`BrokerWatch.readiness` checks make ``/readyz`` fail while the broker
+is gone or a consumer is stuck.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from aiokafka.admin import AIOKafkaAdminClient
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.message import StreamMessage
+from pydantic import BaseModel, ValidationError
+
+from cachalot_common.health import ReadinessCheck
+from cachalot_common.settings import KafkaSettings
+from cachalot_common.text import truncate
+from cachalot_common.topic_plan import ensure_topics, planned_partitions
+from cachalot_common.topics import dlq
+
+logger = logging.getLogger(__name__)
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+REASON_HEADER = "x-dlq-reason"
+
+
+@dataclass(frozen=True)
+class Route(Generic[ModelT]):
+    """What one topic's records decode to and who handles them."""
+
+    model: type[ModelT]
+    handler: Callable[[ModelT], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class ErrorPolicy:
+    """What a handler's exception means (see the module docstring).
+
+    ``dead_letter_on``: exception types that refuse the record for good (parked
+    in ``<topic>.dlq``); anything else is retried after a growing pause, in
+    seconds.
+    """
+
+    dead_letter_on: tuple[type[BaseException], ...] = ()
+    retry_pause_s: float = 0.2
+    retry_pause_max_s: float = 5.0
+
+    def pause_s(self, failures: int) -> float:
+        """The pause before the ``failures``-th redelivery in a row (1-based)."""
+        return float(min(self.retry_pause_max_s, self.retry_pause_s * 2 ** max(0, failures - 1)))
+
+
+@dataclass
+class GroupHealth:
+    """Commit and handler outcomes of one subscriber, for recovery and readiness."""
+
+    name: str
+    commit_failures: int = 0
+    failing_since: float | None = None  # monotonic time of the first failure in a row
+    handler_failures: int = 0
+    last_error: str = ""
+
+    def commit_ok(self) -> None:
+        self.commit_failures = 0
+        self.failing_since = None
+
+    def commit_failed(self, error: BaseException) -> None:
+        self.commit_failures += 1
+        self.last_error = type(error).__name__
+        if self.failing_since is None:
+            self.failing_since = time.monotonic()
+            logger.warning(
+                "%s: offset commit refused (%s); the record will come again", self.name, error
+            )
+
+    def failing_for_s(self) -> float:
+        return 0.0 if self.failing_since is None else time.monotonic() - self.failing_since
+
+
+@dataclass
+class _Registry:
+    groups: dict[int, GroupHealth] = field(default_factory=dict)  # id(subscriber) → health
+
+
+_REGISTRIES: weakref.WeakKeyDictionary[KafkaBroker, _Registry] = weakref.WeakKeyDictionary()
+
+
+def _registry(broker: KafkaBroker) -> _Registry:
+    registry = _REGISTRIES.get(broker)
+    if registry is None:
+        registry = _REGISTRIES[broker] = _Registry()
+    return registry
+
+
+def health_of(broker: KafkaBroker) -> list[GroupHealth]:
+    """The health records of every subscriber the kit registered on ``broker``."""
+    return list(_registry(broker).groups.values())
+
+
+async def raw_body(message: StreamMessage[Any]) -> bytes:
+    """The raw bytes for the handler: decoding (and its failures) is the kit's job."""
+    return bytes(message.body)
+
+
+async def _raw_records(message: StreamMessage[Any]) -> Any:
+    """A batch's raw values: a poison record must not fail the whole batch."""
+    return [record.value or b"" for record in message.raw_message]
+
+
+def decode(model: type[ModelT], body: bytes) -> ModelT | str:
+    """``body`` as ``model``, or the DLQ reason why it is not one (no input value in it)."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as error:
+        return describe_validation_error(error)
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """A short DLQ reason: the first failing field and its message, without the input value."""
+    errors = error.errors()
+    if not errors:
+        return "undecodable message"
+    loc = ".".join(str(p) for p in errors[0]["loc"]) or "body"
+    return truncate(f"undecodable message: {loc}: {errors[0]['msg']}", 300)
+
+
+async def dead_letter(
+    broker: KafkaBroker, topic: str, record: Any, body: bytes, *, reason: str
+) -> None:
+    """Park one consumed record (an aiokafka ``ConsumerRecord``) in ``<topic>.dlq``.
+
+    Keeps its key and headers and adds ``x-dlq-reason`` (at most 300
+    characters) and ``x-dlq-source-topic``/``-partition``/``-offset``.
+    """
+    headers = {
+        k: v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+        for k, v in (getattr(record, "headers", None) or ())
+    }
+    headers.update(
+        {
+            REASON_HEADER: truncate(reason, 300),
+            "x-dlq-source-topic": topic,
+            "x-dlq-source-partition": str(getattr(record, "partition", "")),
+            "x-dlq-source-offset": str(getattr(record, "offset", "")),
+        }
+    )
+    await broker.publish(body, topic=dlq(topic), key=getattr(record, "key", None), headers=headers)
+    logger.warning("message sent to %s: %s", dlq(topic), truncate(reason, 300))
+
+
+async def dead_letter_message(
+    broker: KafkaBroker, message: KafkaMessage, *, reason: str, topic: str | None = None
+) -> None:
+    """:func:`dead_letter` of the record behind one FastStream message."""
+    record = message.raw_message
+    source = topic or str(getattr(record, "topic", ""))
+    await dead_letter(broker, source, record, message.body, reason=reason)
+
+
+class _Acks:
+    """Ack after success, rewind after failure, count refused commits."""
+
+    def __init__(self, health: GroupHealth, policy: ErrorPolicy, *, group: bool) -> None:
+        self.health = health
+        self.policy = policy
+        self.group = group
+        self.failures = 0
+
+    async def success(self, message: KafkaMessage) -> None:
+        self.failures = 0
+        if not self.group:
+            return  # a broadcast reader has no group to commit to
+        try:
+            await message.ack()
+        except Exception as error:
+            self.health.commit_failed(error)
+        else:
+            self.health.commit_ok()
+
+    async def failure(self, message: KafkaMessage, error: BaseException) -> None:
+        self.failures += 1
+        self.health.handler_failures += 1
+        self.health.last_error = type(error).__name__
+        # FastStream logs the error itself; the pause bounds how often
+        await asyncio.sleep(self.policy.pause_s(self.failures))
+        if hasattr(getattr(message, "consumer", None), "seek"):  # not in TestKafkaBroker
+            await message.nack()  # rewinds to the record: it is delivered again
+
+
+def _options(group_id: str | None, options: dict[str, Any]) -> dict[str, Any]:
+    options = dict(options)
+    options.setdefault("auto_offset_reset", "earliest")
+    options["ack_policy"] = AckPolicy.MANUAL  # the kit acknowledges; FastStream does not
+    if group_id is None:
+        for group_only in ("session_timeout_ms", "heartbeat_interval_ms"):
+            options.pop(group_only, None)
+    return options
+
+
+def subscribe(
+    broker: KafkaBroker,
+    topic: str | Mapping[str, Route[Any]],
+    model: type[ModelT] | None = None,
+    handler: Callable[[ModelT], Awaitable[None]] | None = None,
+    *,
+    group_id: str | None,
+    policy: ErrorPolicy | None = None,
+    **options: Any,
+) -> None:
+    """Register a handler for ``topic`` (or handlers for several topics on one consumer).
+
+    ``topic`` is a topic name with ``model`` and ``handler``, or a mapping of
+    topic names to :class:`Route` (one consumer, one group member, for all of
+    them). Records are decoded or dead-lettered, handler errors follow
+    ``policy`` (:class:`ErrorPolicy`), and the offset is committed after the
+    handler succeeded. ``options`` go to ``KafkaBroker.subscriber``.
+
+    ``group_id=None`` makes a broadcast subscriber: no group, so every
+    replica reads every partition from the start of the topic and nothing is
+    committed; the handler must be idempotent. For state each replica keeps
+    in memory, such as session revocations.
+    """
+    if isinstance(topic, str):
+        if model is None or handler is None:
+            raise TypeError("subscribe(topic, ...) needs a model and a handler")
+        routes: dict[str, Route[Any]] = {topic: Route(model, handler)}
+    else:
+        routes = dict(topic)
+    rules = policy or ErrorPolicy()
+    name = f"{group_id or 'broadcast'}:{','.join(routes)}"
+    health = GroupHealth(name)
+    acks = _Acks(health, rules, group=group_id is not None)
+
+    async def handle(body: bytes, record: Any) -> None:
+        source = str(getattr(record, "topic", "")) or next(iter(routes))
+        route = routes[source]
+        event = decode(route.model, body)
+        if isinstance(event, str):
+            await dead_letter(broker, source, record, body, reason=event)
+            return
+        try:
+            await route.handler(event)
+        except rules.dead_letter_on as error:
+            await dead_letter(broker, source, record, body, reason=f"refused: {error}")
+
+    async def consume(body: bytes, message: KafkaMessage) -> None:
+        try:
+            await handle(body, message.raw_message)
+        except Exception as error:
+            await acks.failure(message, error)  # never commit past an unhandled record
+            raise  # FastStream logs it (TestKafkaBroker hands it to the test)
+        await acks.success(message)
+
+    consume.__name__ = "on_" + "_".join(t.replace(".", "_") for t in routes)
+    subscriber = broker.subscriber(
+        *routes, group_id=group_id, decoder=raw_body, **_options(group_id, options)
+    )
+    subscriber(consume)
+    _registry(broker).groups[id(subscriber)] = health
+
+
+def subscribe_batch(
+    broker: KafkaBroker,
+    topic: str,
+    model: type[ModelT],
+    handler: Callable[[list[ModelT]], Awaitable[None]],
+    *,
+    group_id: str,
+    max_records: int = 500,
+    policy: ErrorPolicy | None = None,
+    **options: Any,
+) -> None:
+    """Like :func:`subscribe`, a batch at a time (one transaction for many records).
+
+    Each record is decoded alone: an undecodable one is dead-lettered and the
+    rest of the batch goes on. On a handler error the whole batch is rewound
+    and delivered again (the handler must be idempotent).
+    """
+    rules = policy or ErrorPolicy()
+    health = GroupHealth(f"{group_id}:{topic}")
+    acks = _Acks(health, rules, group=True)
+
+    async def handle(bodies: list[bytes], records: Any) -> None:
+        events: list[ModelT] = []
+        for body, record in zip(bodies, records, strict=True):
+            event = decode(model, body)
+            if isinstance(event, str):
+                await dead_letter(broker, topic, record, body, reason=event)
+            else:
+                events.append(event)
+        if events:
+            await handler(events)
+
+    async def consume(bodies: list[bytes], message: KafkaMessage) -> None:
+        try:
+            await handle(bodies, message.raw_message)
+        except Exception as error:
+            await acks.failure(message, error)  # the whole batch comes again
+            raise  # FastStream logs it (TestKafkaBroker hands it to the test)
+        await acks.success(message)
+
+    consume.__name__ = f"on_{topic.replace('.', '_')}_batch"
+    subscriber = broker.subscriber(
+        topic,
+        group_id=group_id,
+        batch=True,
+        max_records=max_records,
+        batch_timeout_ms=50,
+        decoder=_raw_records,
+        **_options(group_id, options),
+    )
+    subscriber(consume)
+    _registry(broker).groups[id(subscriber)] = health
+
+
+def watch_subscriber(broker: KafkaBroker, subscriber: Any, name: str) -> GroupHealth:
+    """Let :class:`BrokerWatch` look after a subscriber the kit did not build.
+
+    For consumers that commit by themselves (the publishing runtime's ordered
+    commits): they report refused commits to the returned record.
+    """
+    health = GroupHealth(name)
+    _registry(broker).groups[id(subscriber)] = health
+    return health
+
+
+def in_memory(broker: KafkaBroker) -> bool:
+    """True under FastStream's ``TestKafkaBroker`` (no broker to watch)."""
+    from faststream.kafka.testing import FakeProducer
+
+    return isinstance(getattr(broker.config, "producer", None), FakeProducer)
+
+
+class BrokerWatch:
+    """Notices a broker that went away or came back empty, and puts consumers right.
+
+    ``start()`` starts the broker (every subscriber at once) and the probe;
+    ``stop()`` stops both. ``restarts`` counts consumer restarts (tests read it).
+    """
+
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        settings: KafkaSettings,
+        *,
+        probe_interval_s: float = 0.5,
+        stuck_after_s: float | None = None,
+        plan: Mapping[str, int] | None = None,
+    ) -> None:
+        self.broker = broker
+        self.settings = settings
+        self.probe_interval_s = probe_interval_s
+        # a consumer whose commits fail for longer than a group session (plus a
+        # join, seconds on Tansu) is not going to recover on its own
+        self.stuck_after_s = stuck_after_s or max(5.0, 2 * settings.kafka_session_timeout_ms / 1000)
+        self.plan = dict(plan) if plan is not None else planned_partitions()
+        self.up = True
+        self.restarts = 0
+        self._steady_since: float | None = None  # monotonic; None while gone or recovering
+        self._seen: dict[str, int] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._admin: AIOKafkaAdminClient | None = None
+        self._restarting = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Start every subscriber at once (see :func:`cachalot_common.kafka.start_broker`)."""
+        from cachalot_common.kafka import start_broker
+
+        if self.settings.kafka_ensure_topics and not in_memory(self.broker):
+            try:
+                await ensure_topics(self.settings.kafka_bootstrap, self.plan)
+            except Exception as error:  # the broker may be slow to come; the watch retries
+                logger.warning("could not ensure topics at start (%s)", error)
+        await start_broker(self.broker)
+        self._steady_since = time.monotonic()
+        if in_memory(self.broker):
+            return
+        with contextlib.suppress(Exception):
+            self._seen = await self._partitions()
+        self._task = asyncio.create_task(self._run(), name="broker-watch")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._close_admin()
+        await self.broker.stop()
+
+    def readiness(self) -> dict[str, ReadinessCheck]:
+        """``broker`` (answers now) and ``consumers`` (none stuck) for ``/readyz``."""
+
+        async def broker_answers() -> bool:
+            if in_memory(self.broker):
+                return True
+            if not self.up:
+                return False
+            try:
+                await asyncio.wait_for(self._partitions(), timeout=1.5)
+            except Exception:
+                return False
+            return True
+
+        async def consumers_move() -> bool:
+            return not self.stuck()
+
+        return {"broker": broker_answers, "consumers": consumers_move}
+
+    def listening_for_s(self) -> float:
+        """Seconds the broker has answered and every consumer has been reading (0 if not now).
+
+        What a silence may be measured against: an answer sent while the
+        broker was gone or the consumers were rejoining may not have been
+        read yet (the queue's reconciler waits for this before it concludes
+        anything from silence).
+        """
+        if self._steady_since is None or not self.up or self.stuck():
+            return 0.0
+        return time.monotonic() - self._steady_since
+
+    def stuck(self) -> list[str]:
+        """Names of subscribers whose commits have failed for longer than ``stuck_after_s``."""
+        return [h.name for h in health_of(self.broker) if h.failing_for_s() > self.stuck_after_s]
+
+    async def _admin_client(self) -> AIOKafkaAdminClient:
+        if self._admin is None:
+            admin = AIOKafkaAdminClient(
+                bootstrap_servers=self.settings.kafka_bootstrap,
+                client_id="cachalot-broker-watch",
+                request_timeout_ms=2000,
+            )
+            await admin.start()
+            self._admin = admin
+        return self._admin
+
+    async def _close_admin(self) -> None:
+        if self._admin is not None:
+            admin, self._admin = self._admin, None
+            with contextlib.suppress(Exception):
+                await admin.close()
+
+    async def _partitions(self) -> dict[str, int]:
+        """Partition count of every topic the broker has now (raises if it does not answer)."""
+        admin = await self._admin_client()
+        try:
+            # a metadata request for every topic; no topic is auto-created by it
+            metadata = await admin._client.fetch_all_metadata()
+        except Exception:
+            await self._close_admin()
+            raise
+        return {
+            topic: len(metadata.partitions_for_topic(topic) or ()) for topic in metadata.topics()
+        }
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.probe_interval_s)
+            try:
+                await self.probe()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("broker watch: probe failed")
+
+    async def probe(self) -> None:
+        """One look at the broker; recover if it came back or consumers are stuck."""
+        try:
+            seen = await asyncio.wait_for(self._partitions(), timeout=3.0)
+        except Exception as error:
+            if self.up:
+                logger.error("broker %s is gone (%s)", self.settings.kafka_bootstrap, error)
+            self.up = False
+            self._steady_since = None
+            return
+        came_back = not self.up
+        self.up = True
+        changed = self._changed(seen)
+        stuck = self.stuck()
+        if came_back or changed or stuck:
+            why = (
+                "the broker came back"
+                if came_back
+                else f"topics changed: {', '.join(changed)}"
+                if changed
+                else f"consumers stuck: {', '.join(stuck)}"
+            )
+            await self.recover(why)
+            with contextlib.suppress(Exception):
+                seen = await self._partitions()
+        self._seen = seen
+
+    def _changed(self, seen: Mapping[str, int]) -> list[str]:
+        """Topics we read or plan that vanished or changed their partition count."""
+        watched = set(self.plan) | self._subscribed()
+        return sorted(
+            t for t in watched if t in self._seen and seen.get(t) != self._seen.get(t)
+        ) + sorted(t for t in self.plan if t not in seen and self.settings.kafka_ensure_topics)
+
+    def _subscribed(self) -> set[str]:
+        names: set[str] = set()
+        for subscriber in self.broker.subscribers:
+            names.update(getattr(subscriber, "topics", ()) or ())
+        return names
+
+    async def recover(self, why: str) -> None:
+        """Ensure the planned topics, then restart every subscriber (a fresh group join)."""
+        async with self._restarting:
+            self._steady_since = None
+            logger.warning("broker watch: %s; ensuring topics and restarting consumers", why)
+            if self.settings.kafka_ensure_topics:
+                try:
+                    await ensure_topics(self.settings.kafka_bootstrap, self.plan)
+                except Exception as error:
+                    logger.warning("broker watch: could not ensure topics (%s)", error)
+            await restart_subscribers(self.broker.subscribers)
+            for health in health_of(self.broker):
+                health.commit_ok()
+            self.restarts += 1
+            self._steady_since = time.monotonic()
+            logger.warning("broker watch: consumers restarted")
+
+
+async def restart_subscribers(subscribers: Iterable[Any]) -> None:
+    """Stop every subscriber, then start them all at once (one rebalance, not one each)."""
+    subscribers = list(subscribers)
+    for subscriber in subscribers:
+        with contextlib.suppress(Exception):
+            await subscriber.stop()
+    await asyncio.gather(*(subscriber.start() for subscriber in subscribers))

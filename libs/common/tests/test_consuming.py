@@ -1,0 +1,417 @@
+"""The consumer kit: decode-or-DLQ, the error policy, ack after success, in memory and on Tansu."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from faststream.kafka import KafkaBroker, KafkaMessage, TestKafkaBroker
+
+from cachalot_common.consuming import (
+    BrokerWatch,
+    ErrorPolicy,
+    Route,
+    health_of,
+    raw_body,
+    subscribe,
+)
+from cachalot_common.events import ContactSubmitted, NotifyRequested
+from cachalot_common.kafka import build_broker, consumer_options, encode, publish_event
+from cachalot_common.settings import KafkaSettings
+from cachalot_testing.broker import TansuBroker
+
+
+def _event() -> ContactSubmitted:
+    return ContactSubmitted(
+        name="Ann", contact="@ann_smith", contact_kind="telegram", category="other", message="hi"
+    )
+
+
+async def test_handler_gets_the_decoded_event_in_memory() -> None:
+    broker = build_broker(KafkaSettings(), client_id="t")
+    seen: list[ContactSubmitted] = []
+
+    async def handle(event: ContactSubmitted) -> None:
+        seen.append(event)
+
+    subscribe(broker, "contact.submitted.v1", ContactSubmitted, handle, group_id="t")
+    async with TestKafkaBroker(broker) as test_broker:
+        event = _event()
+        await test_broker.publish(encode(event), topic="contact.submitted.v1", key=b"k")
+    assert [e.event_id for e in seen] == [event.event_id]
+
+
+async def test_poison_message_goes_to_the_dlq_in_memory() -> None:
+    broker = build_broker(KafkaSettings(), client_id="t")
+    parked: list[bytes] = []
+
+    async def handle(event: ContactSubmitted) -> None:
+        raise AssertionError("must not be called")
+
+    subscribe(broker, "contact.submitted.v1", ContactSubmitted, handle, group_id="t")
+
+    @broker.subscriber("contact.submitted.v1.dlq")
+    async def on_dlq(body: bytes) -> None:
+        parked.append(body)
+
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish(b"{not json", topic="contact.submitted.v1", key=b"k")
+    assert parked == [b"{not json"]
+
+
+async def test_real_broker_parks_poison_and_delivers_the_next_good_message(
+    kafka_bootstrap: str, kafka_idempotence: bool
+) -> None:
+    topic = f"t{uuid.uuid4().hex[:8]}.v1"
+    settings = KafkaSettings(kafka_bootstrap=kafka_bootstrap, kafka_idempotence=kafka_idempotence)
+    broker = build_broker(settings, client_id="test")
+    received: asyncio.Queue[ContactSubmitted] = asyncio.Queue()
+
+    async def handle(event: ContactSubmitted) -> None:
+        await received.put(event)
+
+    subscribe(broker, topic, ContactSubmitted, handle, group_id=f"g-{topic}")
+    await broker.start()
+    try:
+        await broker.publish(b'{"oops": true}', topic=topic, key=b"bad")
+        good = _event()
+        await publish_event(broker, topic, good, key=str(good.event_id))
+        got = await asyncio.wait_for(received.get(), timeout=30)
+        assert got.event_id == good.event_id
+    finally:
+        await broker.stop()
+
+    consumer = AIOKafkaConsumer(
+        f"{topic}.dlq", bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        batch = await consumer.getmany(timeout_ms=10_000)
+        records = [r for rs in batch.values() for r in rs]
+    finally:
+        await consumer.stop()
+    assert [r.value for r in records] == [b'{"oops": true}']
+    assert records[0].key == b"bad"
+    headers = dict(records[0].headers)
+    assert b"undecodable" in headers["x-dlq-reason"]
+
+
+async def test_every_broadcast_subscriber_reads_the_whole_topic_and_retries_a_failure(
+    kafka_bootstrap: str, kafka_idempotence: bool
+) -> None:
+    topic = f"b{uuid.uuid4().hex[:8]}.v1"
+    settings = KafkaSettings(kafka_bootstrap=kafka_bootstrap, kafka_idempotence=kafka_idempotence)
+    first = build_broker(settings, client_id="replica-1")
+    second = build_broker(settings, client_id="replica-2")
+    seen: dict[str, list[uuid.UUID]] = {"replica-1": [], "replica-2": []}
+    failures = [1]
+
+    def recorder(name: str) -> Callable[[ContactSubmitted], Awaitable[None]]:
+        async def handle(event: ContactSubmitted) -> None:
+            if name == "replica-1" and failures:
+                failures.pop()
+                raise RuntimeError("database away for a moment")
+            seen[name].append(event.event_id)
+
+        return handle
+
+    events = [_event(), _event()]
+    await first.start()  # publish before the subscribers exist: they read from the start
+    try:
+        for event in events:
+            await publish_event(first, topic, event, key="k")
+    finally:
+        await first.stop()
+    first = build_broker(settings, client_id="replica-1")
+    subscribe(first, topic, ContactSubmitted, recorder("replica-1"), group_id=None)
+    subscribe(second, topic, ContactSubmitted, recorder("replica-2"), group_id=None)
+    await first.start()
+    await second.start()
+    try:
+        wanted = [e.event_id for e in events]
+        for _ in range(300):
+            if seen["replica-1"] == wanted and seen["replica-2"] == wanted:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await first.stop()
+        await second.stop()
+    assert seen == {"replica-1": wanted, "replica-2": wanted}
+
+
+# --- the kit's rules in memory (TestKafkaBroker) -------------------------------------------
+
+
+class Parked:
+    """What reached ``<topic>.dlq``: bodies, keys and headers."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[bytes, bytes | None, dict[str, str]]] = []
+
+    def listen(self, broker: KafkaBroker, topic: str) -> None:
+        @broker.subscriber(f"{topic}.dlq", decoder=raw_body)
+        async def on_dlq(body: bytes, message: KafkaMessage) -> None:
+            self.records.append((message.body, message.raw_message.key, dict(message.headers)))  # type: ignore[union-attr]
+
+
+async def test_a_bad_payload_is_parked_with_its_key_and_the_reason_and_the_next_is_handled() -> (
+    None
+):
+    broker = build_broker(KafkaSettings(), client_id="t")
+    seen: list[str] = []
+    parked = Parked()
+
+    async def handle(event: ContactSubmitted) -> None:
+        seen.append(event.message)
+
+    subscribe(broker, "contact.submitted.v1", ContactSubmitted, handle, group_id="t")
+    parked.listen(broker, "contact.submitted.v1")
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish(
+            b'{"name": "Ann"}',
+            topic="contact.submitted.v1",
+            key=b"sub-1",
+            headers={"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+        )
+        await test_broker.publish(encode(_event()), topic="contact.submitted.v1", key=b"sub-2")
+    assert seen == ["hi"]
+    [(body, key, headers)] = parked.records
+    assert body == b'{"name": "Ann"}'
+    assert key == b"sub-1"
+    assert headers["x-dlq-reason"].startswith("undecodable message: contact: Field required")
+    assert headers["x-dlq-source-topic"] == "contact.submitted.v1"
+    assert "x-dlq-source-partition" in headers
+    assert "x-dlq-source-offset" in headers
+    assert headers["traceparent"].startswith("00-0af76519"), "the original headers are kept"
+
+
+async def test_a_record_the_handler_refuses_for_good_is_parked_with_the_refusal() -> None:
+    class Refused(Exception):
+        pass
+
+    broker = build_broker(KafkaSettings(), client_id="t")
+    calls: list[str] = []
+    parked = Parked()
+
+    async def handle(event: ContactSubmitted) -> None:
+        calls.append(event.message)
+        raise Refused("the platform says this text can never be sent")
+
+    subscribe(
+        broker,
+        "contact.submitted.v1",
+        ContactSubmitted,
+        handle,
+        group_id="t",
+        policy=ErrorPolicy(dead_letter_on=(Refused,)),
+    )
+    parked.listen(broker, "contact.submitted.v1")
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish(encode(_event()), topic="contact.submitted.v1", key=b"k")
+    assert calls == ["hi"], "refused once, not retried"
+    [(_, key, headers)] = parked.records
+    assert key == b"k"
+    assert headers["x-dlq-reason"] == "refused: the platform says this text can never be sent"
+
+
+async def test_any_other_handler_error_is_not_acknowledged_and_not_parked() -> None:
+    broker = build_broker(KafkaSettings(), client_id="t")
+    parked = Parked()
+
+    async def handle(event: ContactSubmitted) -> None:
+        raise ConnectionError("database away")
+
+    subscribe(
+        broker,
+        "contact.submitted.v1",
+        ContactSubmitted,
+        handle,
+        group_id="t",
+        policy=ErrorPolicy(retry_pause_s=0.01),
+    )
+    parked.listen(broker, "contact.submitted.v1")
+    async with TestKafkaBroker(broker) as test_broker:
+        with pytest.raises(ConnectionError):
+            await test_broker.publish(encode(_event()), topic="contact.submitted.v1", key=b"k")
+    assert parked.records == []
+
+
+async def test_one_consumer_of_several_topics_decodes_each_with_its_own_model() -> None:
+    broker = build_broker(KafkaSettings(), client_id="t")
+    seen: list[str] = []
+    parked = Parked()
+
+    async def on_contact(event: ContactSubmitted) -> None:
+        seen.append(f"contact {event.message}")
+
+    async def on_notify(event: NotifyRequested) -> None:
+        seen.append(f"notify {event.text}")
+
+    subscribe(
+        broker,
+        {
+            "contact.submitted.v1": Route(ContactSubmitted, on_contact),
+            "notify.v1": Route(NotifyRequested, on_notify),
+        },
+        group_id="t",
+    )
+    parked.listen(broker, "notify.v1")
+    async with TestKafkaBroker(broker) as test_broker:
+        await test_broker.publish(encode(_event()), topic="contact.submitted.v1", key=b"a")
+        await test_broker.publish(
+            encode(NotifyRequested(channel="operator_telegram", text="hello")),
+            topic="notify.v1",
+            key=b"b",
+        )
+        await test_broker.publish(encode(_event()), topic="notify.v1", key=b"c")
+    assert seen == ["contact hi", "notify hello"]
+    assert [key for _, key, _ in parked.records] == [b"c"], "a contact is not a notify request"
+
+
+def test_the_pause_before_a_redelivery_grows_and_is_capped() -> None:
+    policy = ErrorPolicy(retry_pause_s=0.2, retry_pause_max_s=5.0)
+    assert [policy.pause_s(n) for n in (1, 2, 3, 6, 50)] == [0.2, 0.4, 0.8, 5.0, 5.0]
+
+
+def test_a_consumer_whose_commits_keep_failing_is_reported_stuck() -> None:
+    broker = build_broker(KafkaSettings(), client_id="t")
+
+    async def handle(event: ContactSubmitted) -> None:
+        return None
+
+    subscribe(broker, "contact.submitted.v1", ContactSubmitted, handle, group_id="t")
+    watch = BrokerWatch(broker, KafkaSettings(), stuck_after_s=0.05)
+    [health] = health_of(broker)
+    assert watch.stuck() == []
+    health.commit_failed(RuntimeError("CommitFailedError"))
+    assert watch.stuck() == []
+    time.sleep(0.1)
+    assert watch.stuck() == ["t:contact.submitted.v1"]
+    health.commit_ok()
+    assert watch.stuck() == []
+
+
+# --- a broker that lost everything (a real Tansu, killed and started again empty) ---------
+
+
+@pytest.mark.integration
+async def test_a_consumer_recovers_its_group_and_commits_after_the_broker_comes_back_empty(
+    tmp_path: Path,
+) -> None:
+    tansu = TansuBroker(log_path=tmp_path / "tansu.log").start()
+    topic = f"r{uuid.uuid4().hex[:8]}.v1"
+    settings = KafkaSettings(
+        kafka_bootstrap=tansu.bootstrap,
+        kafka_idempotence=False,
+        kafka_session_timeout_ms=3000,
+        kafka_ensure_topics=True,
+    )
+    broker = build_broker(settings, client_id="r")
+    received: asyncio.Queue[str] = asyncio.Queue()
+
+    async def handle(event: ContactSubmitted) -> None:
+        await received.put(event.message)
+
+    subscribe(broker, topic, ContactSubmitted, handle, group_id="g", **consumer_options(settings))
+    watch = BrokerWatch(broker, settings, probe_interval_s=0.2, plan={topic: 4, f"{topic}.dlq": 1})
+    ready = watch.readiness()
+    try:
+        await watch.start()
+        await publish_event(broker, topic, _event_saying("before"), key="k")
+        assert await asyncio.wait_for(received.get(), timeout=30) == "before"
+        assert await ready["broker"]()
+        assert await ready["consumers"]()
+
+        tansu.kill()
+        await _eventually(lambda: _not(ready["broker"]), "readiness red while gone")
+        tansu.start()  # same port, nothing in it
+        await _eventually(lambda: _restarted(watch), "the watch restarts the consumers")
+        await _eventually(ready["broker"], "readiness green again")
+
+        assert await _partitions(tansu.bootstrap, topic) == 4
+        words = {f"after-{n}" for n in range(12)}  # twelve keys: every partition gets some
+        for word in sorted(words):
+            await _publish_until_taken(broker, topic, _event_saying(word))
+        got = {await asyncio.wait_for(received.get(), timeout=30) for _ in words}
+        assert got == words, "records on every partition of the new topic are read"
+        await _eventually(
+            lambda: _committed_past_zero(tansu.bootstrap, "g", topic), "commits succeed again"
+        )
+        assert watch.stuck() == []
+    finally:
+        await watch.stop()
+        tansu.stop()
+
+
+def _event_saying(message: str) -> ContactSubmitted:
+    return ContactSubmitted(
+        name="Ann", contact="@ann_smith", contact_kind="telegram", category="other", message=message
+    )
+
+
+async def _not(check: Callable[[], Awaitable[bool]]) -> bool:
+    return not await check()
+
+
+async def _restarted(watch: BrokerWatch) -> bool:
+    return watch.restarts >= 1
+
+
+async def _eventually(
+    check: Callable[[], Awaitable[bool]], what: str, timeout: float = 30.0
+) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        try:
+            if await check():
+                return
+        except Exception:
+            pass
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"not within {timeout}s: {what}")
+
+
+async def _publish_until_taken(broker: KafkaBroker, topic: str, event: ContactSubmitted) -> None:
+    for _ in range(100):
+        try:
+            await publish_event(broker, topic, event, key=event.message)
+            return
+        except Exception:
+            await asyncio.sleep(0.2)
+    raise AssertionError("the producer never reconnected")
+
+
+async def _partitions(bootstrap: str, topic: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return len(described["partitions"])
+
+
+async def _committed_past_zero(bootstrap: str, group: str, topic: str) -> bool:
+    """Whether ``group`` has committed past offset 0 on some partition of ``topic``.
+
+    Asked as the group's consumers ask (OffsetFetch through a consumer of the
+    group that joins nothing): Tansu's answer to the admin client's newer
+    OffsetFetch version does not parse in aiokafka.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        for partition in partitions:
+            offset = await consumer.committed(TopicPartition(topic, partition))
+            if offset is not None and offset > 0:
+                return True
+    finally:
+        await consumer.stop()
+    return False

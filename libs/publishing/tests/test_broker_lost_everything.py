@@ -1,0 +1,84 @@
+"""A publisher whose broker comes back empty takes commands again and commits them.
+
+Tansu keeps nothing: after a restart the group, its offsets and the topic are
+gone. The consumer kit's broker watch (``cachalot_common.consuming``) makes
+the publisher's subscriber join afresh; the runtime's ordered commits start
+over on the new topic (offsets from the old one are never committed into it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from cachalot_testing.broker import TansuBroker
+
+from .fakes import FakePlatform, make_command, store_video
+from .kafka_harness import TOPIC, Queue, publisher
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+
+async def test_after_the_broker_restarts_empty_commands_are_published_and_committed_again(
+    tmp_path: Path,
+) -> None:
+    tansu = TansuBroker(log_path=tmp_path / "tansu.log").start()
+    video = store_video(tmp_path)
+    try:
+        queue = Queue(tansu.bootstrap)
+        await queue.start()
+        async with publisher(
+            tmp_path, tansu.bootstrap, FakePlatform(), kafka_ensure_topics=True
+        ) as running:
+            before = make_command(video)
+            await queue.send(before)
+            await queue.final(before.target_id)
+            await queue.stop()
+
+            tansu.kill()
+            await asyncio.sleep(1.0)
+            tansu.start()  # same port, empty
+            watch = running.app.state.watch
+            deadline = asyncio.get_running_loop().time() + 30
+            while watch.restarts < 1:  # the subscriber joined the new broker's group afresh
+                assert asyncio.get_running_loop().time() < deadline, "no restart"
+                await asyncio.sleep(0.1)
+            queue = Queue(tansu.bootstrap)
+            await queue.start()
+
+            commands = [make_command(video) for _ in range(8)]
+            for command in commands:
+                await _send_until_taken(queue, command)
+            for command in commands:
+                await queue.final(command.target_id, timeout=60)
+
+            consumer = running.app.state.broker.subscribers[0].consumer
+
+            async def committed_on_new_topic() -> bool:
+                for partition in consumer.assignment():
+                    offset = await consumer.committed(partition)
+                    if offset:
+                        return True
+                return False
+
+            deadline = asyncio.get_running_loop().time() + 30
+            while not await committed_on_new_topic():
+                assert asyncio.get_running_loop().time() < deadline, (
+                    f"no commit on {TOPIC} after the restart: {running.runtime.commits}"
+                )
+                await asyncio.sleep(0.2)
+        await queue.stop()
+    finally:
+        tansu.stop()
+
+
+async def _send_until_taken(queue: Queue, command: object) -> None:
+    for _ in range(100):
+        try:
+            await queue.send(command)  # type: ignore[arg-type]
+            return
+        except Exception:
+            await asyncio.sleep(0.2)
+    raise AssertionError("the producer never reconnected")
