@@ -138,6 +138,8 @@ class Report:
     lost: int = 0
     stuck: int = 0
     stuck_on_platform: int = 0
+    stuck_targets: list[str] = field(default_factory=list)
+    """The first stuck ones: platform, status, the queue's attempts and error, what queued it."""
     statuses: Counter[str] = field(default_factory=Counter)
     contact_accepted: int = 0
     contact_refused: int = 0
@@ -180,6 +182,7 @@ class Report:
             f"lost (final, not on platform)    {self.lost:6d}",
             f"stuck (not final after window)   {self.stuck:6d}   (of which on the platform: "
             f"{self.stuck_on_platform})",
+            *(f"  stuck: {line}" for line in self.stuck_targets[:6]),
             "queue's final statuses           "
             + (", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items())) or "-"),
             f"contact accepted / delivered     {self.contact_accepted:6d} / "
@@ -227,6 +230,7 @@ class ChaosRun:
         self.clients: list[Client] = []
         self.platforms: tuple[str, ...] = ()
         self._contact_lock = threading.Lock()
+        self._details: dict[tuple[str, str], str] = {}
 
     def log(self, line: str) -> None:
         """``line`` with the seconds since the run began."""
@@ -495,6 +499,11 @@ class ChaosRun:
                         post = http.get(f"{self._stack.gateway}/api/v1/posts/{post_id}").json()
                         for target in post["targets"]:
                             out[post_id, target["platform"]] = target["status"]
+                            self._details[post_id, target["platform"]] = (
+                                f"attempts {target['attempts']}, "
+                                f"next {target.get('next_attempt_at') or '-'}, "
+                                f"error {target.get('last_error_code') or '-'}"
+                            )
                     except (httpx.HTTPError, KeyError, ValueError):
                         pass
         return out
@@ -527,7 +536,7 @@ class ChaosRun:
         for client in self.clients:
             for k in range(posts_per_client):
                 due = 3 + spread_s * (k + client.index / len(self.clients)) / posts_per_client
-                accepted = self.queue_post(client, due_in_s=due, phase=name)
+                accepted = self.queue_post(client, due_in_s=due, phase="queued up front")
                 targets += accepted
                 report.refused += 0 if accepted else 1
         self.log(f"[{name}] {len(targets)} targets queued, due over {spread_s:.0f} s")
@@ -539,7 +548,7 @@ class ChaosRun:
             while not stop.wait(writer_every_s):
                 client = self.clients[n % len(self.clients)]
                 n += 1
-                accepted = self.queue_post(client, due_in_s=2, phase=name, give_up_after_s=30)
+                accepted = self.queue_post(client, due_in_s=2, phase="writer", give_up_after_s=30)
                 with lock:
                     targets.extend(accepted)
                     report.refused += 0 if accepted else 1
@@ -667,6 +676,10 @@ class ChaosRun:
             else:
                 report.stuck += 1
                 report.stuck_on_platform += 1 if copies else 0
+                detail = self._details.get((t.post_id, t.platform), "")
+                report.stuck_targets.append(
+                    f"{t.platform} {status} ({detail}; {t.phase}; on platform {copies})"
+                )
             if copies == 1:
                 report.exactly_once += 1
             elif copies > 1:
