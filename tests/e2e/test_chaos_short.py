@@ -72,13 +72,6 @@ def test_killed_services_platform_faults_and_a_database_crash_lose_nothing_and_r
     assert report.slow() == [], _explain(report)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,  # a count or a recovery time, not a broken suite
-    reason="issue 11 item 6: after Tansu restarts empty, topics come back auto-created with "
-    "other partition counts and consumers do not regain their group, so results and contact "
-    "messages made after the restart are not applied (fixed on branch consumer-kit)",
-)
 def test_a_broker_that_lost_everything_loses_nothing_doubles_nothing_and_recovers_in_a_minute(
     chaos: ChaosRun,
 ) -> None:

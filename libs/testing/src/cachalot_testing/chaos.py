@@ -252,7 +252,9 @@ class ChaosRun:
     def start(self) -> None:
         env = {**STACK_ENV, **self.env}
         if self.database == "postgres":
-            self.postgres = PostgresCluster().start()
+            # durable: the fast test settings (fsync and synchronous commit off) let a crash
+            # lose commits already acknowledged to clients, which no production server does
+            self.postgres = PostgresCluster(durable=True).start()
             for name in DATABASE_SERVICES:
                 url = self.postgres.create_database(name.replace("-", "_"))
                 env[f"CACHALOT_{name.upper().replace('-', '_')}_DATABASE_URL"] = url

@@ -35,7 +35,10 @@ def _bin(name: str) -> str:
 class PostgresCluster:
     """A private cluster; ``url(db)`` gives an asyncpg SQLAlchemy URL."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        """``durable``: fsync and synchronous commits on, as in production, so a crash
+        (:meth:`restart`) loses no acknowledged commit; off by default for speed."""
+        self.durable = durable
         self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="cachalot-pg-"))
         self.data = self.root / "data"
@@ -75,10 +78,14 @@ class PostgresCluster:
         return self
 
     def _start_server(self) -> None:
+        fast = (
+            ""
+            if self.durable
+            else ("-c fsync=off -c synchronous_commit=off -c full_page_writes=off ")
+        )
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=200"
+            f"{fast}-c max_connections=200"
         )
         self._run(
             _bin("pg_ctl"),
