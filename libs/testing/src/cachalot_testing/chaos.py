@@ -33,7 +33,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -719,10 +719,3 @@ def _connect(http: httpx.Client, gateway: str, platform: str, user: str) -> str:
     accounts = http.get(f"{gateway}/api/v1/accounts").json()
     mine = [a for a in accounts if a["platform"] == platform]
     return str(mine[-1]["id"])
-
-
-@contextlib.contextmanager
-def chaos_run(var_dir: Path, **options: Any) -> Iterator[ChaosRun]:
-    """:class:`ChaosRun` started for the ``with`` block, stopped after it."""
-    with ChaosRun(var_dir, **options) as run:
-        yield run
