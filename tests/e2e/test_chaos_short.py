@@ -73,7 +73,7 @@ def test_killed_services_platform_faults_and_a_database_crash_lose_nothing_and_r
 
 
 @pytest.mark.xfail(
-    strict=False,  # it passed in three runs of five: strict would fail those
+    strict=False,  # it passed in four runs of six: strict would fail those
     raises=AssertionError,  # a count or a recovery time, not a broken suite
     reason="issue 11 item 6, intermittent on main with the consumer kit: after the broker "
     "restart one service's broker watch sometimes logs 'restarting consumers' and never "
