@@ -14,6 +14,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from cachalot_testing.ports import free_port
@@ -34,7 +35,10 @@ def _bin(name: str) -> str:
 class PostgresCluster:
     """A private cluster; ``url(db)`` gives an asyncpg SQLAlchemy URL."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        """``durable``: fsync and synchronous commits on, as in production, so a crash
+        (:meth:`restart`) loses no acknowledged commit; off by default for speed."""
+        self.durable = durable
         self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="cachalot-pg-"))
         self.data = self.root / "data"
@@ -59,6 +63,7 @@ class PostgresCluster:
             raise RuntimeError(f"{Path(args[0]).name} failed ({result.returncode}): {message}")
 
     def start(self) -> PostgresCluster:
+        """initdb, then start the server (``-w``: returns once it accepts connections)."""
         self._run(
             _bin("initdb"),
             "-D",
@@ -69,10 +74,18 @@ class PostgresCluster:
             "--encoding=UTF8",
             "--no-sync",
         )
+        self._start_server()
+        return self
+
+    def _start_server(self) -> None:
+        fast = (
+            ""
+            if self.durable
+            else ("-c fsync=off -c synchronous_commit=off -c full_page_writes=off ")
+        )
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=200"
+            f"{fast}-c max_connections=200"
         )
         self._run(
             _bin("pg_ctl"),
@@ -85,7 +98,13 @@ class PostgresCluster:
             "-w",
             "start",
         )
-        return self
+
+    def restart(self, *, down_s: float = 0.0) -> None:
+        """Crash the server (immediate stop: no checkpoint, clients cut off), stay down
+        ``down_s`` seconds, start it again on the same port and data; its databases stay."""
+        self._run(_bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        time.sleep(down_s)
+        self._start_server()
 
     def stop(self) -> None:
         with contextlib.suppress(RuntimeError, FileNotFoundError):

@@ -112,7 +112,7 @@ class EmbeddedStack:
             if "-m" in words and words.index("-m") + 1 < len(words):
                 module = words[words.index("-m") + 1]
                 found[module.removeprefix("cachalot_").replace("_", "-")] = int(entry.name)
-            elif words and words[0].endswith("tansu"):
+            elif words and Path(words[0]).name.startswith("tansu"):  # tansu-v0.6.0-510f3e2
                 found["kafka"] = int(entry.name)
         return found
 

@@ -1,0 +1,113 @@
+"""The fault suite that counts (issue 11 item 7): faults on the whole system, counted.
+
+Starts the whole embedded system (``make dev`` on free ports, its own Tansu under
+the stack's supervisor) on a private PostgreSQL (``--database sqlite`` for the
+embedded default), signs in ``--clients`` clients through the sandbox's OAuth
+pages (TikTok and VK each; the first also YouTube), queues posts with a distinct
+video each due over a few minutes, and then, while a writer keeps queueing posts
+and contact-form messages, applies every fault in turn: ``kill -9`` of each
+service, the broker (Tansu restarts empty), PostgreSQL, and the sandbox's 429s,
+5xx and dropped connections on each platform. See
+``libs/testing/src/cachalot_testing/chaos.py`` for how each figure is counted
+(from the sandbox's records: bytes' SHA-256 per platform, the operator chat).
+
+Prints, per phase, Jepsen-style: targets accepted, published exactly once,
+published twice, lost, stuck (not final after the window), contact messages
+accepted vs delivered, and each fault's recovery time (until a probe queued
+right after it is on every platform and its contact message reached the
+operator). Targets: 0 lost, 0 twice, 0 stuck, every message, recovery < 60 s.
+
+Run: ``uv run --frozen python bench/chaos.py`` (``--database sqlite``,
+``--faults kill:queue,broker``, ``--clients 4``, ``--posts 6``, ``--env
+CACHALOT_RECONCILE_AFTER_S=8`` to try a setting). Exit status 1
+when a target is not met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from cachalot_testing.chaos import PLATFORM_FAULTS, ChaosRun
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="bench/chaos.py", description=__doc__)
+    parser.add_argument("--database", choices=("postgres", "sqlite"), default="postgres")
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--posts", type=int, default=6, help="posts per client queued up front")
+    parser.add_argument(
+        "--spread", type=float, default=180.0, help="seconds the posts are due over"
+    )
+    parser.add_argument("--window", type=float, default=120.0, help="recovery window, seconds")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="CACHALOT_X=VALUE",
+        help="a setting for every service (repeat; e.g. CACHALOT_RECONCILE_AFTER_S=8)",
+    )
+    parser.add_argument(
+        "--faults",
+        default="",
+        help="comma-separated faults (default: every service, the platforms, the broker, "
+        "then PostgreSQL)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    started = time.monotonic()
+    with (
+        tempfile.TemporaryDirectory(prefix="cachalot-chaos-") as var,
+        ChaosRun(
+            Path(var),
+            database=args.database,
+            clients=args.clients,
+            env=dict(item.split("=", 1) for item in args.env),
+        ) as run,
+    ):
+        faults = [f for f in args.faults.split(",") if f] or [
+            *run.service_faults(),
+            *PLATFORM_FAULTS,
+            "broker",
+            *(["postgres"] if args.database == "postgres" else []),
+        ]
+        # faults the system should survive first, then those that may break it for good
+        survivable = [f for f in faults if f not in ("broker", "postgres")]
+        reports = []
+        if survivable:
+            reports.append(
+                run.phase(
+                    "service kill -9s and platform faults",
+                    survivable,
+                    posts_per_client=args.posts,
+                    spread_s=args.spread,
+                    window_s=args.window,
+                )
+            )
+        for fault in ("postgres", "broker"):
+            if fault in faults:
+                reports.append(
+                    run.phase(
+                        f"{fault} restart",
+                        [fault],
+                        posts_per_client=max(1, args.posts // 2),
+                        spread_s=30,
+                        window_s=args.window,
+                    )
+                )
+        print()
+        for report in reports:
+            print("\n".join(report.lines()))
+            print()
+        print(f"total {time.monotonic() - started:.0f} s")
+        return 0 if all(r.holds() for r in reports) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
