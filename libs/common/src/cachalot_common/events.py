@@ -343,6 +343,15 @@ class PostStatusChanged(Event):
         "dispatch raises it). Auth reads it to refuse the publish grants of attempts that are "
         "over. None from a queue older than this field.",
     )
+    bytes_sent: int | None = Field(
+        default=None,
+        ge=0,
+        description="Publishing progress: bytes of the post's files sent to the platform so "
+        "far (status publishing; a progress event has previous == status == publishing).",
+    )
+    bytes_total: int | None = Field(
+        default=None, ge=0, description="Publishing progress: bytes the platform will get."
+    )
 
 
 # --- notify.v1 -------------------------------------------------------------------------

@@ -52,6 +52,7 @@ from cachalot_common.topics import ACCOUNTS, POSTS_RESULT, SESSIONS
 from cachalot_common.wakeup import Wakeup
 from cachalot_queue.api import build_router, on_validation_error
 from cachalot_queue.dispatch import Granter, Reconciler, Scheduler
+from cachalot_queue.live import LiveFeed, live_router
 from cachalot_queue.media_library import MediaLibrary
 from cachalot_queue.media_links import MediaLinks, links_router
 from cachalot_queue.media_quota import MediaQuota
@@ -120,6 +121,8 @@ class Runtime:
     links: MediaLinks | None = field(init=False)
     # seconds the broker and the consumers have been working (the broker watch's)
     listening_for_s: Callable[[], float] | None = None
+    live_feed: LiveFeed | None = None
+    """The dashboard's live feed (GET /api/v1/events) of this replica."""
 
     def __post_init__(self) -> None:
         public_url = self.settings.public_url
@@ -225,6 +228,15 @@ def create_app(
         **timeouts,
     )
 
+    # The dashboard's live feed: every replica reads both topics whole (cachalot_queue.live).
+    feed = LiveFeed(
+        settings.kafka_bootstrap,
+        buffer_events=settings.live_buffer_events,
+        backfill_per_partition=settings.live_backfill_per_partition,
+        client_id=f"{SERVICE}-live",
+    )
+    runtime.live_feed = feed
+
     # A broker that lost everything: topics again, consumers rejoin (DESIGN.md).
     watch = BrokerWatch(runtime.broker, settings)
     runtime.listening_for_s = watch.listening_for_s
@@ -243,6 +255,7 @@ def create_app(
         )
         await runtime.revocations.load()  # before the first request is served
         await watch.start()
+        await feed.start()
         runtime.tasks.append(
             asyncio.create_task(runtime.revocations.run_pruner(), name="queue-revocations")
         )
@@ -256,6 +269,7 @@ def create_app(
             for task in runtime.tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await feed.stop()
             await watch.stop()
             await runtime.engine.dispose()
             await reader.dispose()
@@ -281,6 +295,7 @@ def create_app(
             revocations=runtime.revocations.memory,
         ),
     )
+    app.include_router(live_router(feed, heartbeat_s=settings.live_heartbeat_s))
     if runtime.links is not None:
         app.include_router(
             links_router(runtime.links, reader=runtime.reader, media_dir=settings.media_dir)

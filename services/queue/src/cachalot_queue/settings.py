@@ -109,6 +109,25 @@ class QueueSettings(ServiceSettings, KafkaSettings):
     schedule_grace_s: float = Field(
         default=30.0, ge=0, description="scheduled_at this far in the past is taken as now."
     )
+    live_heartbeat_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=50,
+        description="The live feed (GET /api/v1/events) writes at least this often, so "
+        "proxies keep the stream open (below the gateways' 60 s read timeouts).",
+    )
+    live_buffer_events: int = Field(
+        default=20_000,
+        ge=1,
+        description="Recent posts.status.v1 and accounts.v1 records each replica keeps to "
+        "replay after a reconnect (Last-Event-ID); an older gap makes the page reload.",
+    )
+    live_backfill_per_partition: int = Field(
+        default=500,
+        ge=0,
+        description="Records per partition a starting replica reads back, so it can resume "
+        "streams another replica was serving.",
+    )
 
     @field_validator("grant_signing_key")
     @classmethod

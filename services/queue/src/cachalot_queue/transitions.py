@@ -1,6 +1,7 @@
 """Persisting a :class:`~cachalot_queue.states.Change`: the row and its events together.
 
-Every status change writes ``posts.status.v1`` (and, for failures people must
+Every status change (and a publishing progress crossing a
+:data:`PROGRESS_STEP_PERCENT` step) writes ``posts.status.v1`` (and, for failures people must
 act on, ``notify.v1`` to the operator) into the outbox inside the caller's
 transaction, so the change and its announcement are one unit of work.
 """
@@ -58,11 +59,14 @@ async def account_views(session: AsyncSession, ids: set[UUID]) -> dict[UUID, Acc
 def apply_change(session: AsyncSession, target: Target, change: Change, *, now: datetime) -> bool:
     """Apply ``change`` to ``target`` and queue its events; False if not allowed."""
     if change.touch_only:
+        before = progress_step(target.bytes_sent, target.bytes_total)
         target.bytes_sent = (
             change.bytes_sent if change.bytes_sent is not None else target.bytes_sent
         )
         target.bytes_total = change.bytes_total or target.bytes_total
         target.last_activity_at = now
+        if progress_step(target.bytes_sent, target.bytes_total) != before:
+            announce(session, target, cast(TargetStatus, target.status), change)
         return True
     previous = cast(TargetStatus, target.status)
     if not can_move(previous, change.status):
@@ -96,6 +100,18 @@ def apply_change(session: AsyncSession, target: Target, change: Change, *, now: 
     return True
 
 
+PROGRESS_STEP_PERCENT = 5
+"""A progress update is announced on ``posts.status.v1`` only when it crosses a step of this
+many percent (at most 20 events per attempt, whatever the publisher reports)."""
+
+
+def progress_step(sent: int | None, total: int | None) -> int | None:
+    """The :data:`PROGRESS_STEP_PERCENT` step ``sent`` of ``total`` bytes is in (None: unknown)."""
+    if sent is None or not total:
+        return None
+    return min(100, 100 * sent // total) // PROGRESS_STEP_PERCENT
+
+
 def _count(session: AsyncSession, platform: str, previous: TargetStatus, change: Change) -> None:
     """Failures for good, and failed attempts scheduled again, once the change commits."""
     reason = change.code or "unknown"
@@ -123,6 +139,8 @@ def announce(
             reason=change.reason,
             remote_url=target.remote_url if change.status == "published" else None,
             attempt=target.attempt,
+            bytes_sent=target.bytes_sent if change.status in IN_FLIGHT else None,
+            bytes_total=target.bytes_total if change.status in IN_FLIGHT else None,
         ),
     )
     if change.notify_operator:

@@ -1,0 +1,357 @@
+"""The live feed (``GET /api/v1/events``) on a real broker: what arrives, for whom, after a drop.
+
+Status events are the queue's own (a real post dispatched, a publisher's progress
+and result) or, where a test needs many or needs them on another replica, events
+sent to ``posts.status.v1`` as the queue writes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from queue_support import SECRET, QueueServer, eventually, start_queue
+
+from cachalot_common.events import AccountChanged, PostStatusChanged, SessionEnded, utcnow
+from cachalot_common.sessions import COOKIE_NAME, issue_session
+from cachalot_common.topics import ACCOUNTS, POSTS_STATUS, SESSIONS
+from cachalot_queue.live import LiveFeed, format_id, parse_id
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Message:
+    event: str | None
+    data: str | None
+    id: str | None
+    comment: str | None
+
+    def json(self) -> Any:
+        assert self.data is not None
+        return json.loads(self.data)
+
+
+@dataclass
+class Stream:
+    """An open ``GET /api/v1/events``: every message (events and heartbeats) as it arrives."""
+
+    response: httpx.Response
+    messages: list[Message] = field(default_factory=list)
+    closed: bool = False
+
+    def named(self, name: str) -> list[Message]:
+        return [m for m in self.messages if m.event == name]
+
+    def last_id(self) -> str | None:
+        ids = [m.id for m in self.messages if m.id is not None]
+        return ids[-1] if ids else None
+
+
+async def _pump(stream: Stream) -> None:
+    fields: dict[str, str] = {}
+    comment: str | None = None
+    try:
+        async for line in stream.response.aiter_lines():
+            if line == "":
+                if fields or comment is not None:
+                    stream.messages.append(
+                        Message(fields.get("event"), fields.get("data"), fields.get("id"), comment)
+                    )
+                fields, comment = {}, None
+            elif line.startswith(":"):
+                comment = line[1:].strip()
+            else:
+                name, _, value = line.partition(":")
+                fields[name] = value[1:] if value.startswith(" ") else value
+    except httpx.HTTPError:
+        pass
+    stream.closed = True
+
+
+@contextlib.asynccontextmanager
+async def listen(
+    base_url: str, token: str, last_event_id: str | None = None
+) -> AsyncIterator[Stream]:
+    headers = {"Accept": "text/event-stream"}
+    if last_event_id is not None:
+        headers["Last-Event-ID"] = last_event_id
+    async with (
+        httpx.AsyncClient(base_url=base_url, cookies={COOKIE_NAME: token}, timeout=30) as http,
+        http.stream("GET", "/api/v1/events", headers=headers) as response,
+    ):
+        assert response.status_code == 200, await response.aread()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        stream = Stream(response)
+        task = asyncio.create_task(_pump(stream))
+        try:
+            await eventually(lambda: stream.named("ready"), timeout=20)
+            yield stream
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def session_token(client_id: uuid.UUID) -> str:
+    token, _ = issue_session(client_id=client_id, secret=SECRET, lifetime_s=3600)
+    return token
+
+
+def status_event(client_id: uuid.UUID, post_id: uuid.UUID, status: str) -> PostStatusChanged:
+    return PostStatusChanged(
+        post_id=post_id,
+        target_id=uuid.uuid4(),
+        client_id=client_id,
+        account_id=uuid.uuid4(),
+        platform="youtube",
+        status=status,  # type: ignore[arg-type]
+        previous="scheduled",
+        attempt=1,
+    )
+
+
+async def test_a_posts_status_and_publishing_progress_in_percent_arrive_on_its_clients_stream(
+    queue: QueueServer,
+) -> None:
+    client = queue.client()
+    youtube = await client.account("youtube")
+    async with listen(queue.base_url, session_token(client.id)) as stream:
+        assert stream.named("ready")[0].json() == {"resumed": False}
+        post = await client.queue(youtube=youtube)
+        target_id = post["targets"][0]["id"]
+
+        def statuses() -> list[Any]:
+            return [m.json() for m in stream.named("status") if m.json()["target_id"] == target_id]
+
+        await eventually(lambda: any(s["status"] == "dispatched" for s in statuses()), timeout=20)
+        await queue.result(post, type="progress", bytes_sent=500, bytes_total=1000)
+        half = await eventually(lambda: [s for s in statuses() if s["percent"] == 50], timeout=20)
+        assert half[0]["status"] == "publishing"
+        assert half[0]["bytes_total"] == 1000
+        await queue.result(post, type="published", remote_url="https://youtu.be/x", remote_id="x")
+        done = await eventually(
+            lambda: [s for s in statuses() if s["status"] == "published"], timeout=20
+        )
+        assert done[0]["remote_url"] == "https://youtu.be/x"
+        assert done[0]["post_id"] == post["id"]
+        assert all(m.id for m in stream.named("status")), "every event has an id to resume from"
+
+
+async def test_an_accounts_change_arrives_on_its_clients_stream(queue: QueueServer) -> None:
+    client = queue.client()
+    account_id = uuid.uuid4()
+    async with listen(queue.base_url, session_token(client.id)) as stream:
+        await client.account_event(account_id, "tiktok", "reauth_required", reason="expired")
+        arrived = await eventually(lambda: stream.named("account"), timeout=20)
+        assert arrived[0].json()["account_id"] == str(account_id)
+        assert arrived[0].json()["status"] == "reauth_required"
+        assert arrived[0].json()["reason"] == "expired"
+
+
+async def test_another_clients_events_never_arrive_on_a_stream(queue: QueueServer) -> None:
+    mine, theirs = uuid.uuid4(), uuid.uuid4()
+    async with listen(queue.base_url, session_token(mine)) as stream:
+        other_post = uuid.uuid4()
+        await queue.kafka.send(
+            POSTS_STATUS, status_event(theirs, other_post, "failed"), str(other_post)
+        )
+        await queue.kafka.send(
+            ACCOUNTS,
+            AccountChanged(
+                type="revoked", account_id=uuid.uuid4(), client_id=theirs, platform="vk"
+            ),
+            str(uuid.uuid4()),
+        )
+        # then one of ours on the same partition as theirs (same key): it comes after theirs
+        own = status_event(mine, other_post, "published")
+        await queue.kafka.send(POSTS_STATUS, own, str(other_post))
+        await eventually(lambda: stream.named("status"), timeout=20)
+        await asyncio.sleep(0.5)
+        assert [m.json()["target_id"] for m in stream.named("status")] == [str(own.target_id)]
+        assert not stream.named("account")
+        assert str(theirs) not in "".join(m.data or "" for m in stream.messages)
+
+
+async def test_a_stream_resumed_with_last_event_id_replays_what_was_missed_and_nothing_twice(
+    queue: QueueServer,
+) -> None:
+    client_id, post_id = uuid.uuid4(), uuid.uuid4()
+    token = session_token(client_id)
+    first = status_event(client_id, post_id, "dispatched")
+    async with listen(queue.base_url, token) as stream:
+        await queue.kafka.send(POSTS_STATUS, first, str(post_id))
+        await eventually(lambda: stream.named("status"), timeout=20)
+        resume_from = stream.last_id()
+    # the connection drops; two events happen meanwhile
+    missed = [status_event(client_id, post_id, s) for s in ("publishing", "published")]
+    for event in missed:
+        await queue.kafka.send(POSTS_STATUS, event, str(post_id))
+    await eventually(
+        lambda: (
+            (pos := parse_id(resume_from))
+            and sum(queue_position(queue).values()) >= sum(pos.values()) + 2
+        ),
+        timeout=20,
+    )
+    async with listen(queue.base_url, token, last_event_id=resume_from) as again:
+        assert again.named("ready")[0].json() == {"resumed": True}
+        await eventually(lambda: len(again.named("status")) >= 2, timeout=20)
+        await asyncio.sleep(0.3)
+        got = [m.json()["target_id"] for m in again.named("status")]
+        assert got == [str(e.target_id) for e in missed]
+
+
+def queue_position(queue: QueueServer) -> dict[Any, int]:
+    """The replica's feed position (what it has read of both topics)."""
+    return dict(_feed(queue).position)
+
+
+def _feed(queue: QueueServer) -> LiveFeed:
+    feed = queue.runtime.live_feed
+    assert feed is not None
+    return feed
+
+
+async def test_a_stream_of_a_session_that_signs_out_is_ended_and_not_reopened(
+    queue: QueueServer,
+) -> None:
+    client_id = uuid.uuid4()
+    token, session = issue_session(client_id=client_id, secret=SECRET, lifetime_s=3600)
+    async with listen(queue.base_url, token) as stream:
+        await queue.kafka.send(
+            SESSIONS,
+            SessionEnded(
+                type="revoked",
+                client_id=client_id,
+                session_id=session.session_id,
+                expires_at=utcnow() + timedelta(hours=1),
+            ),
+            str(client_id),
+        )
+        await eventually(lambda: stream.named("ended"), timeout=20)
+        assert stream.named("ended")[0].json() == {"reason": "signed_out"}
+        await eventually(lambda: stream.closed, timeout=10)
+    async with httpx.AsyncClient(
+        base_url=queue.base_url, cookies={COOKIE_NAME: token}, timeout=10
+    ) as http:
+        again = await http.get("/api/v1/events")
+        assert again.status_code == 401
+        assert again.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_an_operators_session_gets_no_stream(queue: QueueServer) -> None:
+    response = await queue.operator().get("/api/v1/events")
+    assert response.status_code == 403
+
+
+@pytest.fixture
+async def replicas(
+    kafka_bootstrap: str, kafka_idempotence: bool, tmp_path: Path
+) -> AsyncIterator[list[QueueServer]]:
+    """Two queue replicas on one broker, with short heartbeats and a small replay ring."""
+    servers = [  # one after the other: Alembic's migrations are not safe to run at once
+        await start_queue(
+            f"sqlite+aiosqlite:///{tmp_path / f'q{n}.db'}",
+            kafka_bootstrap,
+            kafka_idempotence,
+            tmp_path / f"media{n}",
+            live_heartbeat_s=0.5,
+            live_buffer_events=50,
+        )
+        for n in (1, 2)
+    ]
+    yield list(servers)
+    for server in servers:
+        await server.stop()
+        await server.kafka.stop()
+
+
+async def test_two_replicas_each_deliver_every_event_to_the_clients_connected_to_them(
+    replicas: list[QueueServer],
+) -> None:
+    one, two = replicas
+    a, b = uuid.uuid4(), uuid.uuid4()
+    async with (
+        listen(one.base_url, session_token(a)) as on_one,
+        listen(two.base_url, session_token(b)) as on_two,
+    ):
+        sent = {}
+        for who in (a, b):
+            for _ in range(3):
+                post = uuid.uuid4()
+                event = status_event(who, post, "published")
+                sent.setdefault(who, []).append(str(event.target_id))
+                await one.kafka.send(POSTS_STATUS, event, str(post))
+        await eventually(lambda: len(on_one.named("status")) >= 3, timeout=20)
+        await eventually(lambda: len(on_two.named("status")) >= 3, timeout=20)
+        assert sorted(m.json()["target_id"] for m in on_one.named("status")) == sorted(sent[a])
+        assert sorted(m.json()["target_id"] for m in on_two.named("status")) == sorted(sent[b])
+        # heartbeats keep both streams alive and carry the resume point
+        await eventually(lambda: [m for m in on_two.messages if m.comment], timeout=5)
+        beat = [m for m in on_two.messages if m.comment][-1]
+        assert beat.comment == "keep-alive"
+        assert beat.id
+
+
+async def test_a_stream_dropped_on_one_replica_resumes_on_the_other_without_a_gap(
+    replicas: list[QueueServer],
+) -> None:
+    one, two = replicas
+    client_id, post_id = uuid.uuid4(), uuid.uuid4()
+    token = session_token(client_id)
+    async with listen(one.base_url, token) as stream:
+        await one.kafka.send(
+            POSTS_STATUS, status_event(client_id, post_id, "dispatched"), str(post_id)
+        )
+        await eventually(lambda: stream.named("status"), timeout=20)
+        resume_from = stream.last_id()
+    missed = status_event(client_id, post_id, "published")
+    await one.kafka.send(POSTS_STATUS, missed, str(post_id))
+    async with listen(two.base_url, token, last_event_id=resume_from) as again:
+        assert again.named("ready")[0].json() == {"resumed": True}
+        await eventually(lambda: again.named("status"), timeout=20)
+        await asyncio.sleep(0.3)
+        assert [m.json()["target_id"] for m in again.named("status")] == [str(missed.target_id)]
+
+
+async def test_a_gap_older_than_the_replay_ring_or_an_unreadable_id_tells_the_page_to_reload(
+    replicas: list[QueueServer],
+) -> None:
+    one, _ = replicas
+    client_id, post_id = uuid.uuid4(), uuid.uuid4()
+    token = session_token(client_id)
+    async with listen(one.base_url, token) as stream:
+        resume_from = stream.last_id()
+    assert resume_from is not None
+    feed = _feed(one)
+    before = sum(feed.position.values())
+    for _ in range(60):  # more than the ring's 50
+        await one.kafka.send(
+            POSTS_STATUS, status_event(uuid.uuid4(), post_id, "published"), str(post_id)
+        )
+    await eventually(lambda: sum(feed.position.values()) >= before + 60, timeout=20)
+    async with listen(one.base_url, token, last_event_id=resume_from) as again:
+        assert again.named("ready")[0].json() == {"resumed": False}
+    for garbage in ("x", "s0.-1", "q0.5", "s0.1-" * 600):
+        async with listen(one.base_url, token, last_event_id=garbage) as again:
+            assert again.named("ready")[0].json() == {"resumed": False}
+
+
+def test_an_event_id_is_the_position_it_names() -> None:
+    position = parse_id("s0.12-s3.4-a1.7")
+    assert position is not None
+    assert format_id(position) == "a1.7-s0.12-s3.4"
+    assert parse_id(format_id(position)) == position
+    assert parse_id(None) is None
+    assert parse_id("") is None
+    assert parse_id("s0.1-z1.2") is None
