@@ -37,6 +37,7 @@ from cachalot_testing.gateway import (
     StandIn,
     case_id,
     check,
+    check_event_stream,
     check_openapi,
     check_service_down,
     send_raw,
@@ -368,3 +369,28 @@ def test_after_refusing_a_forged_session_the_gateway_stops_taking_the_body(
     assert answered_s < 1.0
     assert hung_up_s is not None, f"still taking the body after {sent} bytes"
     assert hung_up_s < 3.0, (hung_up_s, sent)
+
+
+def test_the_live_feed_streams_through_unbuffered_and_ends_when_the_client_goes(
+    gateway: dict[str, Any],
+) -> None:
+    check_event_stream(gateway["base"], gateway["services"]["queue"])
+
+
+def test_the_live_feeds_location_turns_buffering_off_and_outlasts_the_heartbeat() -> None:
+    """nginx's own buffering would hold the events; its read timeout must exceed the
+    queue's longest heartbeat (CACHALOT_LIVE_HEARTBEAT_S, at most 50 s)."""
+    from cachalot_queue.settings import QueueSettings
+
+    block = re.search(
+        r"location ~ \^/api/v1/events\(\?:/\|\$\) \{(?P<body>[^}]*)\}", NGINX_CONF.read_text()
+    )
+    assert block is not None
+    body = block.group("body")
+    assert "proxy_buffering off;" in body
+    assert "proxy_cache off;" in body
+    timeout = re.search(r"proxy_read_timeout (\d+)s;", body)
+    assert timeout is not None
+    longest_heartbeat = QueueSettings.model_fields["live_heartbeat_s"].metadata
+    le = next(m.le for m in longest_heartbeat if getattr(m, "le", None) is not None)
+    assert int(timeout.group(1)) > le

@@ -31,6 +31,7 @@ from cachalot_testing.gateway import (
     StandIn,
     case_id,
     check,
+    check_event_stream,
     check_openapi,
     check_service_down,
     send_raw,
@@ -236,3 +237,22 @@ def test_the_dashboard_and_the_gateways_health_are_served(gateway: Gateway) -> N
 
 def test_the_openapi_document_is_served_to_anyone_as_nginx_serves_it(gateway: Gateway) -> None:
     check_openapi(gateway.base, gateway.stand_ins, DOCUMENT_FILE.read_bytes())
+
+
+def test_the_live_feed_streams_through_unbuffered_and_ends_when_the_client_goes(
+    gateway: Gateway,
+) -> None:
+    check_event_stream(gateway.base, gateway.stand_ins["queue"])
+
+
+def test_the_gateways_read_timeout_outlasts_the_live_feeds_heartbeat() -> None:
+    """A stream is kept while the queue writes at least every CACHALOT_LIVE_HEARTBEAT_S."""
+    import inspect
+
+    from cachalot_embedded.gateway import TIMEOUT_S
+    from cachalot_queue.settings import QueueSettings
+
+    metadata = QueueSettings.model_fields["live_heartbeat_s"].metadata
+    longest = next(m.le for m in metadata if getattr(m, "le", None) is not None)
+    assert longest < TIMEOUT_S
+    assert inspect.signature(create_gateway).parameters["timeout_s"].default == TIMEOUT_S

@@ -40,6 +40,8 @@ ROUTES: Final[tuple[tuple[str, str], ...]] = (
     ("/api/v1/operator", "queue"),
     ("/api/v1/media", "queue"),
     ("/api/v1/posts", "queue"),
+    # the dashboard's live feed (Server-Sent Events): streamed, never buffered
+    ("/api/v1/events", "queue"),
 )
 
 # Signed media links (issue 10 item 2): public (the link is the capability:

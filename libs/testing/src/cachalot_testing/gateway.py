@@ -54,6 +54,14 @@ ANSWER_EARLY = "X-Stand-In-Answer-Early"
 # A stand-in that gets this header waits that many seconds before it reads
 # the body, as a service that hangs.
 STALL = "X-Stand-In-Stall"
+# A stand-in that gets this header ("COUNT,INTERVAL_S") answers as the live
+# feed does: a text/event-stream, chunked, one event every INTERVAL_S seconds
+# (COUNT of them), each written and flushed on its own, then a pause as long
+# as the whole stream before it ends; the time each event was written is kept
+# (``StandIn.stream_writes``), and ``StandIn.stream_gone`` is set when a write
+# fails because the client (through the gateway) went away.
+STREAM = "X-Stand-In-Stream"
+EVENTS_PATH = "/api/v1/events"
 SERVICES = ("contact", "auth", "queue")
 
 
@@ -79,6 +87,8 @@ class StandIn:
         self.name = name
         self.seen: list[Seen] = []
         self.first_bytes = threading.Event()
+        self.stream_writes: list[float] = []
+        self.stream_gone = threading.Event()
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -155,7 +165,38 @@ class StandIn:
                 self.wfile.write(body)
                 self.close_connection = True
 
+            def _stream(self, spec: str) -> None:
+                count, interval = spec.split(",")
+                headers = [(k.lower(), v.encode("latin-1")) for k, v in self.headers.items()]
+                stand_in.seen.append(Seen(self.command, self.path, headers, 0))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-store")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                self.wfile.flush()
+                try:
+                    for n in range(int(count) * 50):  # after COUNT events, heartbeats only
+                        if n < int(count):
+                            text = f'id: s0.{n}\nevent: status\ndata: {{"n": {n}}}\n\n'
+                        else:
+                            text = f": keep-alive\nid: s0.{count}\n\n"
+                        data = text.encode()
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                        self.wfile.flush()
+                        stand_in.stream_writes.append(time.monotonic())
+                        time.sleep(float(interval))
+                    self.wfile.write(b"0\r\n\r\n")
+                    self.wfile.flush()
+                except OSError:
+                    stand_in.stream_gone.set()
+                self.close_connection = True
+
             def _answer(self) -> None:
+                stream = self.headers.get(STREAM)
+                if stream:
+                    self._stream(stream)
+                    return
                 if "cachalot_session=forged" in (self.headers.get("Cookie") or ""):
                     self._answer_early(401)
                     return
@@ -843,3 +884,49 @@ def check_openapi(base: str, stand_ins: dict[str, StandIn], document: bytes) -> 
     assert refused.json()["title"] == PROBLEM_TITLES[405]
     assert refused.headers["allow"] == "GET, HEAD"
     assert {name: list(s.seen) for name, s in stand_ins.items() if s.seen} == {}
+
+
+def check_event_stream(base: str, stand_in: StandIn) -> None:
+    """The live feed passes through the gateway unbuffered, and a client that goes away
+    ends the service's stream.
+
+    The stand-in writes an event every 0.4 s: each must reach the client about
+    when it was written (a buffering proxy holds them until its buffer fills or
+    the stream ends), as ``text/event-stream`` with nothing added that a
+    browser's EventSource would refuse; then the client hangs up and the
+    stand-in's next writes must fail within seconds (the gateway closes its
+    side, so a dropped browser does not hold a service's stream for ever).
+    """
+    stand_in.stream_writes.clear()
+    stand_in.stream_gone.clear()
+    split = urlsplit(base)
+    sock = socket.create_connection((split.hostname or "127.0.0.1", split.port or 80), timeout=10)
+    try:
+        sock.sendall(
+            f"GET {EVENTS_PATH} HTTP/1.1\r\nHost: gateway\r\nAccept: text/event-stream\r\n"
+            f"Cookie: {SESSION[1].decode()}\r\n{STREAM}: 4,0.4\r\n\r\n".encode()
+        )
+        received = b""
+        arrivals: dict[int, float] = {}
+        deadline = time.monotonic() + 10
+        while len(arrivals) < 4 and time.monotonic() < deadline:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+            for n in range(4):
+                if n not in arrivals and f'data: {{"n": {n}}}'.encode() in received:
+                    arrivals[n] = time.monotonic()
+        head = received.split(b"\r\n\r\n", 1)[0].decode("latin-1").lower()
+        assert head.startswith("http/1.1 200"), head
+        assert "content-type: text/event-stream" in head, head
+        assert "content-encoding" not in head, head
+        assert len(arrivals) == 4, f"events held back by the gateway: {received!r}"
+        writes = stand_in.stream_writes[:4]
+        for n in range(4):
+            lag = arrivals[n] - writes[n]
+            assert lag < 0.3, f"event {n} arrived {lag:.2f}s after it was written (buffered)"
+    finally:
+        sock.close()
+    assert stand_in.stream_gone.wait(10), "the service's stream outlived the client"
+    assert stand_in.seen[-1].target == EVENTS_PATH
