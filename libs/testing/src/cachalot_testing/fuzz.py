@@ -79,6 +79,17 @@ class Report:
         return "\n".join(lines)
 
 
+def _streams(document: Mapping[str, Any], path: str, method: str) -> bool:
+    """Whether the operation answers with a stream that does not end (Server-Sent Events:
+    the live feed, tested by its own tests); such operations are left out."""
+    responses = document.get("paths", {}).get(path, {}).get(method.lower(), {}).get("responses")
+    return any(
+        "text/event-stream" in (answer.get("content") or {})
+        for answer in (responses or {}).values()
+        if isinstance(answer, dict)
+    )
+
+
 def _describe(case: schemathesis.Case[Any]) -> str:
     """The generated input, without cookies or headers (a session cookie is a secret)."""
     parts = [f"{case.method.upper()} {case.formatted_path}"]
@@ -112,7 +123,8 @@ def fuzz_openapi(
     """Send generated requests for every operation of ``document`` to ``base_url``.
 
     ``exclude`` and ``run_last`` hold operation labels such as ``"DELETE
-    /api/v1/me"`` (run last: operations that end the session). Only paths
+    /api/v1/me"`` (run last: operations that end the session); operations whose
+    answer is an endless ``text/event-stream`` are left out. Only paths
     starting with ``path_prefix`` are exercised. ``headers_for`` gives headers
     made afresh for each request (a single-use service token, say). Returns a :class:`Report`;
     raises nothing for a finding (the caller asserts on the report).
@@ -125,7 +137,11 @@ def fuzz_openapi(
             raise result.err()  # the document itself is broken: say so
         operation = result.ok()
         label = f"{operation.method.upper()} {operation.path}"
-        if label not in exclude and operation.path.startswith(path_prefix):
+        if (
+            label not in exclude
+            and operation.path.startswith(path_prefix)
+            and not _streams(document, operation.path, operation.method)
+        ):
             operations.append((label in run_last, label, operation))
     operations.sort(key=lambda item: (item[0], item[1]))
 
