@@ -1199,16 +1199,43 @@
     forgetPosts();
     await loadPosts();
   });
-  // One refresh loop for what changes behind the page's back: the posts' status
-  // and the accounts' (revoked, needing a reconnect, a channel linked elsewhere).
-  let refreshing = false;
-  setInterval(async () => {
-    if (refreshing || $("posts").classList.contains("hidden") || document.hidden) return;
-    refreshing = true;
-    try {
-      await Promise.all([loadPosts(), loadAccounts({ refresh: true })]);
-    } finally {
-      refreshing = false;
+  // What changes behind the page's back (a post's status and progress, an account
+  // revoked or needing a reconnect) is pushed by the server (web/live.js): a status
+  // event is written into the post's row as it is; a post this page has not seen
+  // yet, an account change, or a reconnect that could not resume re-reads the lists.
+  // The lists are refreshed on a timer only while the stream is down (live.js).
+  let refreshing = null;
+  function refreshLists() {
+    if ($("posts").classList.contains("hidden")) return Promise.resolve();
+    if (!refreshing) {
+      refreshing = Promise.all([loadPosts(), loadAccounts({ refresh: true })])
+        .finally(() => { refreshing = null; });
     }
-  }, 2000);
+    return refreshing;
+  }
+  let unseenPosts = null; // one list read for a burst of events about unseen posts
+  function applyStatus(event) {
+    const post = posts.get(event.post_id);
+    const target = post && post.targets.find((t) => t.id === event.target_id);
+    if (!target) {
+      if (!unseenPosts) unseenPosts = setTimeout(() => { unseenPosts = null; loadPosts(); }, 300);
+      return;
+    }
+    target.status = event.status;
+    if (event.bytes_total != null) {
+      target.bytes_total = event.bytes_total;
+      target.bytes_sent = event.bytes_sent;
+    }
+    if (event.remote_url) target.remote_url = event.remote_url;
+    if (event.status === "published") target.last_error = null;
+    else if (event.reason) target.last_error = event.reason;
+    renderPosts();
+  }
+  window.CachalotLive.start({
+    status: applyStatus,
+    account: () => loadAccounts({ refresh: true }),
+    reload: refreshLists,
+    refresh: refreshLists,
+    ended: loadMe,
+  });
 })();

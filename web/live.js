@@ -1,0 +1,148 @@
+// CACHALOT dashboard: live updates pushed by the server (GET /api/v1/events,
+// Server-Sent Events; the queue's cachalot_queue.live says what is sent).
+//
+// window.CachalotLive.start(handlers) opens the stream while the signed-in part
+// of the page is shown (#posts visible) and closes it when it is hidden (signed
+// out). The browser's EventSource reconnects by itself and sends the last event
+// id (Last-Event-ID), so the server replays what was missed; when it cannot
+// (the gap is too old, or this is a first connection) its "ready" event says
+// {resumed: false} and the lists are read again (handlers.reload).
+//
+// While the stream is down the lists are refreshed slowly (every FALLBACK_MS),
+// and only then; the connection state is said in #live-state (role=status).
+//
+// handlers: {status(data), account(data), reload(), ended(), refresh()}.
+(function () {
+  "use strict";
+
+  const URL = "/api/v1/events";
+  const FALLBACK_MS = 30000; // the slow refresh while the stream is down
+  const DOWN_AFTER_MS = 5000; // reconnecting this long counts as down
+  const RETRY_MS = [2000, 5000, 10000, 30000]; // a stream the browser gave up on
+
+  const TEXT = {
+    connecting: "Live updates: connecting…",
+    on: "Live updates: on",
+    reconnecting: "Live updates: reconnecting…",
+    off: "Live updates: off — the lists refresh every 30 seconds",
+  };
+
+  function stateElement() {
+    let el = document.getElementById("live-state");
+    if (el) return el;
+    el = document.createElement("p");
+    el.id = "live-state";
+    el.className = "muted live-state";
+    el.setAttribute("role", "status");
+    el.setAttribute("aria-live", "polite");
+    const section = document.getElementById("posts");
+    const heading = section && section.querySelector("h2");
+    if (heading) heading.after(el);
+    else if (section) section.prepend(el);
+    return el;
+  }
+
+  function start(handlers) {
+    let source = null;
+    let fallback = null; // the slow refresh timer while the stream is down
+    let downTimer = null; // reconnecting → counted as down after DOWN_AFTER_MS
+    let retryTimer = null; // a new EventSource after the browser gave up
+    let failures = 0;
+
+    function say(state) {
+      const el = stateElement();
+      if (el.dataset.state === state) return;
+      el.dataset.state = state;
+      el.textContent = TEXT[state];
+    }
+
+    function startFallback() {
+      if (fallback) return;
+      say("off");
+      fallback = setInterval(() => {
+        if (!document.hidden) handlers.refresh();
+      }, FALLBACK_MS);
+    }
+
+    function stopFallback() {
+      if (fallback) clearInterval(fallback);
+      fallback = null;
+      if (downTimer) clearTimeout(downTimer);
+      downTimer = null;
+    }
+
+    function parsed(event) {
+      try {
+        return JSON.parse(event.data);
+      } catch (error) {
+        return null;
+      }
+    }
+
+    function open() {
+      if (source) return;
+      say(failures ? "reconnecting" : "connecting");
+      source = new EventSource(URL);
+      source.addEventListener("ready", (event) => {
+        failures = 0;
+        stopFallback();
+        say("on");
+        const data = parsed(event);
+        if (!data || !data.resumed) handlers.reload();
+      });
+      source.addEventListener("status", (event) => {
+        const data = parsed(event);
+        if (data) handlers.status(data);
+      });
+      source.addEventListener("account", (event) => {
+        const data = parsed(event);
+        if (data) handlers.account(data);
+      });
+      source.addEventListener("ended", () => {
+        close();
+        say("off");
+        handlers.ended();
+      });
+      source.onerror = () => {
+        if (!source) return;
+        if (source.readyState === EventSource.CLOSED) {
+          // the browser will not retry (a 401, a 5xx): we do, more and more slowly
+          source = null;
+          failures += 1;
+          startFallback();
+          const wait = RETRY_MS[Math.min(failures - 1, RETRY_MS.length - 1)];
+          retryTimer = setTimeout(() => { retryTimer = null; if (wanted()) open(); }, wait);
+          return;
+        }
+        failures += 1;
+        say("reconnecting");
+        if (!downTimer && !fallback) downTimer = setTimeout(() => { downTimer = null; startFallback(); }, DOWN_AFTER_MS);
+      };
+    }
+
+    function close() {
+      if (source) source.close();
+      source = null;
+      if (retryTimer) clearTimeout(retryTimer);
+      retryTimer = null;
+      stopFallback();
+    }
+
+    function wanted() {
+      const section = document.getElementById("posts");
+      return Boolean(section) && !section.classList.contains("hidden");
+    }
+
+    function follow() {
+      if (wanted()) open();
+      else { close(); failures = 0; }
+    }
+
+    const section = document.getElementById("posts");
+    if (section) new MutationObserver(follow).observe(section, { attributes: true, attributeFilter: ["class"] });
+    follow();
+    return { close, state: () => stateElement().dataset.state };
+  }
+
+  window.CachalotLive = { start };
+})();
