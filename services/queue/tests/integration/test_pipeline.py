@@ -140,7 +140,22 @@ async def test_progress_and_publication_are_recorded_and_announced(
     assert shown["bytes_sent"] == 4000
     target = post["targets"][0]["id"]
     await eventually(lambda: "published" in recorder.statuses(target))
-    assert recorder.statuses(target) == ["scheduled", "dispatched", "publishing", "published"]
+    # progress crossing a 5 % step is announced too (the dashboard shows it in percent)
+    assert recorder.statuses(target) == [
+        "scheduled",
+        "dispatched",
+        "publishing",
+        "publishing",
+        "published",
+    ]
+    progress = [
+        (s.value["bytes_sent"], s.value["bytes_total"])
+        for s in recorder.seen
+        if s.topic == POSTS_STATUS
+        and s.value.get("target_id") == str(target)
+        and s.value["status"] == "publishing"
+    ]
+    assert progress == [(1000, 4000), (3000, 4000)]
 
 
 async def _bytes(queue: QueueServer, post: dict[str, Any], sent: int) -> bool:
