@@ -31,6 +31,9 @@ stays current and a resume replays only what was really missed.
 from that offset, a partition the id does not name, a malformed id, or an
 offset past the log's end because the broker lost its topics) is said with the
 first event, ``ready`` with ``{"resumed": false}``: the page reloads its lists.
+A broker that loses its log under open streams (offsets start again lower) makes
+each of them send ``ready`` ``{"resumed": false}`` again and follow on from the
+new offsets.
 A first connection gets the same ``ready``; a complete resume gets
 ``{"resumed": true}`` followed by the replayed events.
 
@@ -189,6 +192,10 @@ class LiveFeed:
         self.position: Position = {}
         self._start: Position = {}  # from here on, the ring holds every record
         self._changed = asyncio.Event()
+        self.epoch = 0
+        """Bumped when a partition's offsets go back (the broker lost its log)."""
+        self.restarted: Position = {}
+        """Partition → the offset its log started again from (the latest such restart)."""
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
@@ -271,6 +278,8 @@ class LiveFeed:
             logger.warning("live feed: %s restarted at offset %d", tp, record.offset)
             self._ring = deque(e for e in self._ring if e.tp != tp)
             self._start[tp] = record.offset
+            self.restarted[tp] = record.offset
+            self.epoch += 1
         self._seq += 1
         self._ring.append(_entry(self._seq, record))
         self.position[tp] = record.offset + 1
@@ -335,12 +344,18 @@ class ClientStream:
         self._heartbeat_s = heartbeat_s
         asked = parse_id(last_event_id)
         self.resumed = feed.resumable(asked)
+        self._epoch = feed.epoch
         if self.resumed and asked is not None:
             self._cursor = 0  # walk the whole ring; records up to ``asked`` are skipped
             self._position: Position = dict(asked)
         else:
-            self._cursor = feed.last_seq
-            self._position = dict(feed.position)
+            self._restart()
+
+    def _restart(self) -> None:
+        """Follow from the feed's present position (the page reloads its lists)."""
+        self._epoch = self._feed.epoch
+        self._cursor = self._feed.last_seq
+        self._position = dict(self._feed.position)
 
     def _id(self) -> str:
         return format_id(self._position)
@@ -366,6 +381,12 @@ class ClientStream:
             if not self._still_signed_in():
                 yield ServerSentEvent(json.dumps({"reason": "signed_out"}), event="ended")
                 return
+            if self._feed.epoch != self._epoch:  # the broker lost its log: offsets restarted
+                self._epoch = self._feed.epoch
+                for tp, low in self._feed.restarted.items():
+                    self._position[tp] = min(self._position.get(tp, low), low)
+                yield ServerSentEvent(json.dumps({"resumed": False}), event="ready", id=self._id())
+                last_write = time.monotonic()
             sent = self._pending()
             for message in sent:
                 yield message

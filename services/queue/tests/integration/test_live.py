@@ -19,12 +19,13 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka import ConsumerRecord, TopicPartition
 from queue_support import SECRET, QueueServer, eventually, start_queue
 
 from cachalot_common.events import AccountChanged, PostStatusChanged, SessionEnded, utcnow
 from cachalot_common.sessions import COOKIE_NAME, issue_session
 from cachalot_common.topics import ACCOUNTS, POSTS_STATUS, SESSIONS
-from cachalot_queue.live import LiveFeed, format_id, parse_id
+from cachalot_queue.live import ClientStream, LiveFeed, format_id, parse_id
 
 pytestmark = pytest.mark.integration
 
@@ -355,3 +356,37 @@ def test_an_event_id_is_the_position_it_names() -> None:
     assert parse_id(None) is None
     assert parse_id("") is None
     assert parse_id("s0.1-z1.2") is None
+
+
+def _record(offset: int, event: PostStatusChanged) -> ConsumerRecord[bytes, bytes]:
+    value = event.model_dump_json().encode()
+    return ConsumerRecord(POSTS_STATUS, 0, offset, 0, 0, None, value, None, 0, len(value), [])
+
+
+async def test_open_streams_are_told_to_reload_when_the_brokers_offsets_start_again() -> None:
+    """A broker that lost its log (Tansu restarted empty) numbers records from 0 again:
+    a stream past those offsets would skip them, so it says ``ready`` (not resumed)
+    and follows the new offsets."""
+    feed = LiveFeed("127.0.0.1:9", buffer_events=100, backfill_per_partition=0)
+    client_id, post_id = uuid.uuid4(), uuid.uuid4()
+    feed._take(
+        TopicPartition(POSTS_STATUS, 0), _record(40, status_event(client_id, post_id, "dispatched"))
+    )
+    stream = ClientStream(
+        feed,
+        client_id=client_id,
+        last_event_id=None,
+        still_signed_in=lambda: True,
+        heartbeat_s=30,
+    )
+    events = stream.events()
+    assert (await anext(events)).event == "ready"
+    after_loss = status_event(client_id, post_id, "published")
+    feed._take(TopicPartition(POSTS_STATUS, 0), _record(0, after_loss))
+    again = await anext(events)
+    assert again.event == "ready"
+    assert json.loads(again.data) == {"resumed": False}
+    arrived = await anext(events)
+    assert arrived.event == "status"
+    assert json.loads(arrived.data)["target_id"] == str(after_loss.target_id)
+    await events.aclose()
