@@ -6,7 +6,9 @@
 // out). The browser's EventSource reconnects by itself and sends the last event
 // id (Last-Event-ID), so the server replays what was missed; when it cannot
 // (the gap is too old, or this is a first connection) its "ready" event says
-// {resumed: false} and the lists are read again (handlers.reload).
+// {resumed: false} and the lists are read again (handlers.reload). When the
+// browser gives up (an answer other than 200, e.g. 503 while the queue restarts)
+// a new EventSource is opened later with the last id in ?resume=.
 //
 // While the stream is down the lists are refreshed slowly (every FALLBACK_MS),
 // and only then; the connection state is said in #live-state (role=status).
@@ -48,6 +50,7 @@
     let downTimer = null; // reconnecting → counted as down after DOWN_AFTER_MS
     let retryTimer = null; // a new EventSource after the browser gave up
     let failures = 0;
+    let lastId = ""; // the id of the last event seen, to resume a stream opened anew
 
     function say(state) {
       const el = stateElement();
@@ -82,12 +85,16 @@
     function open() {
       if (source) return;
       say(failures ? "reconnecting" : "connecting");
-      source = new EventSource(URL);
+      // a new EventSource cannot send Last-Event-ID: the last id goes in the query
+      source = new EventSource(lastId ? `${URL}?resume=${encodeURIComponent(lastId)}` : URL);
+      const remember = (event) => { if (event.lastEventId) lastId = event.lastEventId; };
+      for (const name of ["ready", "status", "account"]) source.addEventListener(name, remember);
       source.addEventListener("ready", (event) => {
         failures = 0;
         stopFallback();
         say("on");
         const data = parsed(event);
+        stateElement().dataset.resumed = String(Boolean(data && data.resumed));
         if (!data || !data.resumed) handlers.reload();
       });
       source.addEventListener("status", (event) => {
@@ -135,7 +142,7 @@
 
     function follow() {
       if (wanted()) open();
-      else { close(); failures = 0; }
+      else { close(); failures = 0; lastId = ""; }
     }
 
     const section = document.getElementById("posts");

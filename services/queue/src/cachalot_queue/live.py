@@ -16,6 +16,10 @@ partition of both topics (``group_id=None``), starts a little before their end
 started can still resume a stream another replica was serving) and keeps the
 last :attr:`LiveFeed.buffer_events` records in a ring.
 
+A browser resends the last id by itself when it reconnects; a page that had to
+open a new ``EventSource`` (the browser gives up after an answer other than 200,
+such as the gateway's 503 while the queue restarts) passes it as ``?resume=``.
+
 **Event ids are Kafka positions.** An event's ``id`` is the vector of "next
 offset" per partition of the two topics up to which the stream has delivered
 everything for its client, e.g. ``s0.120-s1.98-s2.7-s3.55-a0.4-a1.0-a2.9-a3.2``
@@ -69,7 +73,7 @@ from typing import Annotated, Any, Final
 from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from pydantic import ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
@@ -421,6 +425,14 @@ def live_router(feed: LiveFeed, *, heartbeat_s: float) -> APIRouter:
         request: Request,
         client_id: CurrentClient,
         last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+        resume: Annotated[
+            str | None,
+            Query(
+                max_length=MAX_ID_CHARS,
+                description="The last event id, for a new EventSource (which cannot send "
+                "Last-Event-ID) after the browser gave up on the old one; the header wins.",
+            ),
+        ] = None,
     ) -> EventSourceResponse:
         with contextlib.suppress(TimeoutError):  # a replica that just started
             await asyncio.wait_for(feed.ready.wait(), READY_WAIT_S)
@@ -437,7 +449,7 @@ def live_router(feed: LiveFeed, *, heartbeat_s: float) -> APIRouter:
         stream = ClientStream(
             feed,
             client_id=client_id,
-            last_event_id=last_event_id,
+            last_event_id=last_event_id or resume,
             still_signed_in=still_signed_in,
             heartbeat_s=heartbeat_s,
         )

@@ -81,14 +81,17 @@ async def _pump(stream: Stream) -> None:
 
 @contextlib.asynccontextmanager
 async def listen(
-    base_url: str, token: str, last_event_id: str | None = None
+    base_url: str, token: str, last_event_id: str | None = None, *, in_query: bool = False
 ) -> AsyncIterator[Stream]:
     headers = {"Accept": "text/event-stream"}
-    if last_event_id is not None:
+    params = {}
+    if last_event_id is not None and in_query:
+        params["resume"] = last_event_id
+    elif last_event_id is not None:
         headers["Last-Event-ID"] = last_event_id
     async with (
         httpx.AsyncClient(base_url=base_url, cookies={COOKIE_NAME: token}, timeout=30) as http,
-        http.stream("GET", "/api/v1/events", headers=headers) as response,
+        http.stream("GET", "/api/v1/events", headers=headers, params=params) as response,
     ):
         assert response.status_code == 200, await response.aread()
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -323,6 +326,11 @@ async def test_a_stream_dropped_on_one_replica_resumes_on_the_other_without_a_ga
         await eventually(lambda: again.named("status"), timeout=20)
         await asyncio.sleep(0.3)
         assert [m.json()["target_id"] for m in again.named("status")] == [str(missed.target_id)]
+    # a page that opened a new EventSource passes the id in the query: the same replay
+    async with listen(two.base_url, token, last_event_id=resume_from, in_query=True) as third:
+        assert third.named("ready")[0].json() == {"resumed": True}
+        await eventually(lambda: third.named("status"), timeout=20)
+        assert [m.json()["target_id"] for m in third.named("status")] == [str(missed.target_id)]
 
 
 async def test_a_gap_older_than_the_replay_ring_or_an_unreadable_id_tells_the_page_to_reload(
