@@ -210,6 +210,15 @@ def build_router(
         ``used_bytes``, ``quota_bytes`` and ``upload_bytes``, before the body is
         read when Content-Length is given; leaving less than the disk reserve
         free → 507 with Retry-After.
+
+        Large files are better sent resumably, by the tus 1.0.0 protocol
+        (tus.io) at ``/api/v1/media/uploads``: ``POST`` with ``Upload-Length``
+        and ``Upload-Metadata`` (``filename``, ``filetype``) → 201 with a
+        ``Location`` whose last segment is the new media's id (32 hex digits);
+        ``PATCH`` pieces at ``Upload-Offset``; ``HEAD`` for the offset after a
+        dropped connection; ``DELETE`` to abandon. The size is held against
+        the quota at creation; the finished file is checked as here, and an
+        unfinished one goes with its hold after ``Upload-Expires`` (a day).
         """
         limit = runtime.settings.max_media_bytes
         declared = request.headers.get("content-length")
