@@ -18,6 +18,7 @@ import asyncio
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -202,6 +203,14 @@ def _expires(data: Path) -> datetime | None:
         return parsedate_to_datetime(str(info["expires"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def remove_client_uploads(media_dir: Path, client_id: UUID) -> list[UUID]:
+    """Delete every unfinished resumable upload of ``client_id``; the ids of those removed."""
+    folder = media_dir / INCOMING / TUS_DIR / str(client_id)
+    removed = [i for i, data, _ in unfinished_uploads(media_dir) if data.parent == folder]
+    shutil.rmtree(folder, ignore_errors=True)
+    return removed
 
 
 def _require_media(head: bytes) -> MediaType:

@@ -346,3 +346,21 @@ async def test_the_library_gives_a_small_picture_of_each_video_and_image_to_its_
     await clear(client)
     assert not kept.exists()  # deleting the media deletes its picture
     assert (await client.http.get(f"/api/v1/media/{video['id']}/thumbnail")).status_code == 404
+
+
+async def test_an_erased_clients_unfinished_uploads_and_pictures_go_with_it(
+    queue: QueueServer,
+) -> None:
+    client = queue.client()
+    tiktok = await client.account("tiktok")
+    video = await client.upload()
+    assert (await client.http.get(f"/api/v1/media/{video['id']}/thumbnail")).status_code == 200
+    picture = queue.runtime.settings.media_dir / ".thumbs" / f"{video['id']}.jpg"
+    location = await created(client)
+    assert (await patch(client, location, 0, VIDEO[:4000])).status_code == 204
+
+    await client.account_event(tiktok, "tiktok", "deleted", reason="the client erased their data")
+
+    assert upload_files(queue, client) == []
+    assert await holds(queue, client) == []
+    assert not picture.exists()
