@@ -223,3 +223,69 @@ def test_a_video_is_deleted_only_once_no_waiting_post_needs_it_and_says_which_us
     asked = uploads.dialogs[-1]
     assert asked.startswith("Delete this video? It was used by the post of")
     assert asked.count("tiktok: cancelled") == 2, asked
+
+
+def slow_uploads(page: Any, bytes_per_s: int) -> Any:
+    """Chromium's own network throttling (DevTools protocol): a slow line for uploads."""
+    session = page.context.new_cdp_session(page)
+    session.send("Network.enable")
+    session.send(
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": 50,
+            "downloadThroughput": -1,
+            "uploadThroughput": bytes_per_s,
+        },
+    )
+    return session
+
+
+def bar_value(page: Any) -> int:
+    return int(page.evaluate("document.getElementById('upload-bar').value"))
+
+
+def test_pause_holds_an_upload_where_it_is_resume_finishes_it_and_cancel_drops_it(
+    bob: tuple[Any, Uploads],
+) -> None:
+    page, uploads = bob
+    session = slow_uploads(page, 3000)  # the 18 KB video takes about six seconds
+    try:
+        page.set_input_files("#video", str(VIDEO))
+        page.fill(f'{TIKTOK} [name="caption"]', "paused and resumed")
+        page.fill("#when", two_days_ahead())
+        page.click("#queue-button")
+        page.wait_for_function(
+            "() => document.getElementById('upload-bar').value > 0", timeout=20_000
+        )
+        page.click("#upload-pause")
+        page.wait_for_selector("#upload-progress:has-text('Paused at')")
+        held = bar_value(page)
+        assert 0 < held < 100
+        page.wait_for_timeout(1500)
+        assert bar_value(page) == held  # nothing moves while paused
+        page.click("#upload-pause")  # now "Resume"
+        page.wait_for_selector("#queue-button:enabled", timeout=30_000)
+        if page.text_content("#flash") != "Queued.":
+            queue_until_accepted(page)
+        assert page.text_content("#flash") == "Queued."
+
+        page.evaluate("document.getElementById('flash').textContent = ''")
+        page.set_input_files("#video", str(VIDEO))
+        page.fill(f'{TIKTOK} [name="caption"]', "cancelled")
+        page.fill("#when", two_days_ahead())
+        before = page.text_content("#media-usage")
+        page.click("#queue-button")
+        page.wait_for_function(
+            "() => document.getElementById('upload-bar').value > 0", timeout=20_000
+        )
+        page.click("#upload-cancel")
+        page.wait_for_selector("#post-errors:has-text('The upload was cancelled.')")
+        assert page.text_content("#upload-progress") == f"The upload of {VIDEO.name} was cancelled."
+        assert uploads.seen[-1][0] == "DELETE"  # the server was told to drop what it had
+        assert page.text_content("#flash") != "Queued."
+        page.reload()
+        page.wait_for_selector("#media-usage:has-text('used of')")
+        assert page.text_content("#media-usage") == before  # no file kept, no quota held
+    finally:
+        session.detach()
