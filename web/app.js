@@ -143,40 +143,21 @@
     return i === 0 ? `${n} bytes` : `${n.toFixed(1)} ${units[i]}`;
   }
 
-  // The client's videos with the room they take: a video no unfinished post needs
-  // can be deleted to free its share of the quota.
+  // The client's files with the room they take (web/uploads.js draws the library:
+  // picture, duration, size, the posts using each, "Use in a new post" and "Delete").
   async function loadMedia() {
     const res = await api("/api/v1/media?limit=100");
-    const body = $("media-body");
-    body.textContent = "";
     if (!res.ok) return;
     $("media-usage").textContent =
       `${formatBytes(res.body.used_bytes)} used of ${formatBytes(res.body.quota_bytes)}.`;
-    images = (res.body.items || []).filter((m) => m.content_type.startsWith("image/"));
+    const items = res.body.items || [];
+    images = items.filter((m) => m.content_type.startsWith("image/"));
     renderImageChoices();
-    for (const item of res.body.items || []) {
-      const isImage = item.content_type.startsWith("image/");
-      const row = body.insertRow();
-      row.dataset.media = item.id;
-      row.insertCell().textContent = new Date(item.created_at).toLocaleString();
-      row.insertCell().textContent = formatBytes(item.size);
-      row.insertCell().textContent = item.content_type;
-      const busy = item.needed_by.length;
-      row.insertCell().textContent =
-        `${item.posts.length}` + (busy ? ` (${busy} not finished)` : "");
-      const remove = document.createElement("button");
-      remove.className = "secondary";
-      remove.textContent = "Delete";
-      remove.onclick = async () => {
-        const what = isImage ? "image" : "video";
-        if (!confirm(`Delete this ${what}? Posts made with it keep their history.`)) return;
-        const res2 = await api(`/api/v1/media/${item.id}`, { method: "DELETE" });
-        const done = isImage ? "Image deleted." : "Video deleted.";
-        flash(res2.ok ? "ok" : "bad", res2.ok ? done : problemText(res2.body, "Could not delete."));
-        await loadMedia();
-      };
-      row.insertCell().appendChild(remove);
-    }
+    window.CachalotUploads.renderLibrary($("media-body"), items, {
+      onFlash: flash,
+      onChange: loadMedia,
+      onChosen: () => applyKind(),
+    });
   }
 
   // Each account's row is kept by its id and only what changed is written, so the
@@ -943,45 +924,13 @@
     else if (!errors.length) $("post-errors").textContent = problemText(body, fallback);
   }
 
-  // Uploads one file with XMLHttpRequest, whose upload events give the progress that
-  // fetch() cannot: shown as a bar and a percentage ("Uploading clip.mp4: 42%").
-  // Resolves to the same shape as api().
+  // Uploads one file resumably (tus, web/uploads.js): progress bar and percentage,
+  // Pause/Resume and Cancel, resumed after a dropped connection. With no file, the
+  // video chosen from "Your media" is used as it is. Resolves to the same shape as api().
   function uploadFile(file) {
-    return new Promise((resolve) => {
-      const bar = $("upload-bar");
-      const words = $("upload-progress");
-      const request = new XMLHttpRequest();
-      request.open("POST", "/api/v1/media");
-      request.withCredentials = true;
-      request.setRequestHeader("content-type", file.type || "application/octet-stream");
-      bar.value = 0;
-      bar.max = 100;
-      show("upload-bar", true);
-      words.textContent = `Uploading ${file.name}: 0%`;
-      request.upload.addEventListener("progress", (event) => {
-        if (!event.lengthComputable || !event.total) return;
-        const percent = Math.floor((100 * event.loaded) / event.total);
-        bar.value = percent;
-        bar.setAttribute("value", String(percent));
-        words.textContent = `Uploading ${file.name}: ${percent}%`;
-      });
-      const done = (status, text) => {
-        let body = null;
-        const type = request.getResponseHeader("content-type") || "";
-        if (type.includes("json")) { try { body = JSON.parse(text); } catch (e) { body = null; } }
-        resolve({ status, ok: status >= 200 && status < 300, body, headers: null });
-      };
-      request.addEventListener("load", () => {
-        words.textContent = request.status === 201 ? `Uploaded ${file.name}.` : "";
-        done(request.status, request.responseText);
-      });
-      request.addEventListener("error", () => {
-        words.textContent = "";
-        done(0, "");
-        flash("bad", `The upload of ${file.name} was interrupted; check the connection and try again.`);
-      });
-      request.send(file);
-    });
+    const reused = window.CachalotUploads.reused();
+    if (!file && reused) return Promise.resolve({ status: 201, ok: true, body: reused });
+    return window.CachalotUploads.upload(file);
   }
 
   // Validator wording into what a person reads: pydantic prefixes its own errors
@@ -1082,7 +1031,7 @@
       place.textContent += (place.textContent ? " " : "") + words;
       fine = false;
     };
-    if (kind === "video" && !$("video").files[0]) say(document.querySelector('[data-field="media_id"]'), "Choose a video first.");
+    if (kind === "video" && !$("video").files[0] && !window.CachalotUploads.reused()) say(document.querySelector('[data-field="media_id"]'), "Choose a video first.");
     if (kind === "photo") {
       const count = picked.length + $("image-upload").files.length;
       if (!count) say(document.querySelector('[data-field="image_ids"]'), "Choose or add at least one image.");

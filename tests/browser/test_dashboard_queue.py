@@ -56,7 +56,7 @@ def test_queueing_a_post_counts_it_in_your_media_without_a_reload(
             page.wait_for_timeout(300)
         assert page.text_content("#flash") == "Queued.", page.text_content("#post-errors")
 
-        posts_cell = "#media-body tr:first-child td:nth-child(4)"
+        posts_cell = '#media-body tr:first-child td[data-label="Posts"]'
         page.wait_for_selector(f"{posts_cell}:has-text('1 (1 not finished)')", timeout=5_000)
         # frees the sandbox's person for other tests (its targets are cancelled)
         page.click("#accounts-body button:has-text('Disconnect')")

@@ -723,6 +723,46 @@ CASES: tuple[Case, ...] = (
         reaches=("queue", "/api/v1/media"),
         forwarded_header=("transfer-encoding", b"chunked"),
     ),
+    # ---- resumable uploads (tus, issue 12 item 3): its headers and pieces pass through
+    _c(
+        "a tus creation reaches the queue with its Upload-Length",
+        "POST",
+        b"/api/v1/media/uploads",
+        200,
+        headers=(
+            SESSION,
+            (b"Tus-Resumable", b"1.0.0"),
+            (b"Upload-Length", b"4500000000"),
+            (b"Upload-Metadata", b"filename Y2xpcC5tcDQ=,filetype dmlkZW8vbXA0"),
+        ),
+        reaches=("queue", "/api/v1/media/uploads"),
+        forwarded_header=("upload-length", b"4500000000"),
+    ),
+    _c(
+        "a tus piece (PATCH) is forwarded whole with its Upload-Offset",
+        "PATCH",
+        b"/api/v1/media/uploads/0123456789abcdef0123456789abcdef",
+        200,
+        headers=(
+            SESSION,
+            (b"Tus-Resumable", b"1.0.0"),
+            (b"Upload-Offset", b"8388608"),
+            (b"Content-Type", b"application/offset+octet-stream"),
+        ),
+        body=b"v" * (2 * 1024 * KIB),
+        reaches=("queue", "/api/v1/media/uploads/0123456789abcdef0123456789abcdef"),
+        forwarded_header=("upload-offset", b"8388608"),
+    ),
+    _c(
+        "a tus piece without a session is refused before its body is read",
+        "PATCH",
+        b"/api/v1/media/uploads/0123456789abcdef0123456789abcdef",
+        401,
+        headers=((b"Tus-Resumable", b"1.0.0"), (b"Upload-Offset", b"0")),
+        body=b"v" * (2 * 1024 * KIB),
+        problem=True,
+        no_body_reaches=True,
+    ),
     # ---- signed media links (issue 10 item 2): public, to the queue, normalised
     _c(
         "a signed media link reaches the queue without a session",

@@ -8,7 +8,7 @@ errors name fields the way the client wrote them: ``targets[1].youtube.title``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -16,7 +16,7 @@ from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from starlette.requests import ClientDisconnect
 
 from cachalot_common.events import POST_KINDS
@@ -28,6 +28,7 @@ from cachalot_queue.media_quota import DiskFull, MediaQuota, QuotaExceeded
 from cachalot_queue.media_store import (
     NotAVideo,
     PartialLost,
+    StoredMedia,
     UnusableMedia,
     UploadTooLarge,
     store_upload,
@@ -35,6 +36,7 @@ from cachalot_queue.media_store import (
 from cachalot_queue.posts import PostService
 from cachalot_queue.revocations import ClientErased, Revocations
 from cachalot_queue.schemas import (
+    MediaItem,
     MediaPage,
     MediaPublic,
     MediaUsage,
@@ -113,6 +115,46 @@ async def refuse_if_erased(revocations: Revocations, client_id: UUID) -> None:
         ) from error
 
 
+async def receive_media(
+    runtime: Any,
+    clock: Callable[[], datetime],
+    chunks: AsyncIterator[bytes],
+    *,
+    client_id: UUID,
+    media_id: UUID,
+    size: int | None,
+) -> StoredMedia:
+    """Store one upload the way every upload is stored, and record it as ``media_id``.
+
+    The one path of ``POST /api/v1/media`` and of a finished resumable upload
+    (:mod:`cachalot_queue.resumable`): the disk reserve and the client's quota
+    checked for ``size`` bytes (None: unknown, held as the bytes arrive) before
+    the first byte is read, the bytes streamed through the quota's meter into
+    :func:`store_upload` (sniffed, capped, hashed, probed), then the row written
+    in place of the hold. Raises the matching :class:`Problem` (413, 415, 422,
+    503, 507, 400) with nothing kept and the hold dropped.
+    """
+    quota: MediaQuota = runtime.media_quota
+    try:
+        quota.check_disk(size or 0)
+        await quota.hold(client_id=client_id, media_id=media_id, size=size or 0)
+        stored = await store_upload(
+            quota.metered(chunks, client_id=client_id, media_id=media_id, held=size or 0),
+            media_dir=runtime.settings.media_dir,
+            media_id=media_id,
+            max_bytes=runtime.settings.max_media_bytes,
+            max_image_bytes=runtime.settings.max_image_bytes,
+        )
+        await quota.keep(Media(client_id=client_id, created_at=clock(), **asdict(stored)))
+    except BaseException as failure:  # every way out drops the hold (the store drops the file)
+        await quota.release(media_id)
+        problem = upload_problem(failure)
+        if problem is None:
+            raise
+        raise problem from failure
+    return stored
+
+
 def build_router(
     *,
     posts: PostService,
@@ -168,34 +210,24 @@ def build_router(
         ``used_bytes``, ``quota_bytes`` and ``upload_bytes``, before the body is
         read when Content-Length is given; leaving less than the disk reserve
         free → 507 with Retry-After.
+
+        Large files are better sent resumably, by the tus 1.0.0 protocol
+        (tus.io) at ``/api/v1/media/uploads``: ``POST`` with ``Upload-Length``
+        and ``Upload-Metadata`` (``filename``, ``filetype``) → 201 with a
+        ``Location`` whose last segment is the new media's id (32 hex digits);
+        ``PATCH`` pieces at ``Upload-Offset``; ``HEAD`` for the offset after a
+        dropped connection; ``DELETE`` to abandon. The size is held against
+        the quota at creation; the finished file is checked as here, and an
+        unfinished one goes with its hold after ``Upload-Expires`` (a day).
         """
         limit = runtime.settings.max_media_bytes
         declared = request.headers.get("content-length")
         size = int(declared) if declared and declared.isascii() and declared.isdigit() else None
         if size is not None and size > limit:
             raise _too_large(limit)
-        quota: MediaQuota = runtime.media_quota
-        media_id = uuid4()
-        try:
-            # before the body is read: the disk's reserve, then the client's quota
-            quota.check_disk(size or 0)
-            await quota.hold(client_id=client_id, media_id=media_id, size=size or 0)
-            stored = await store_upload(
-                quota.metered(
-                    request.stream(), client_id=client_id, media_id=media_id, held=size or 0
-                ),
-                media_dir=runtime.settings.media_dir,
-                media_id=media_id,
-                max_bytes=limit,
-                max_image_bytes=runtime.settings.max_image_bytes,
-            )
-            await quota.keep(Media(client_id=client_id, created_at=clock(), **asdict(stored)))
-        except BaseException as failure:  # every way out drops the hold (the store drops the file)
-            await quota.release(media_id)
-            problem = _upload_problem(failure)
-            if problem is None:
-                raise
-            raise problem from failure
+        stored = await receive_media(
+            runtime, clock, request.stream(), client_id=client_id, media_id=uuid4(), size=size
+        )
         await refuse_if_erased(runtime.revocations, client_id)
         return MediaPublic.model_validate(stored, from_attributes=True)
 
@@ -250,6 +282,45 @@ def build_router(
         except (MediaNotFound, MediaInUse) as failure:
             raise _media_problem(failure) from failure
         return Response(status_code=204)
+
+    @router.get(
+        "/media/{media_id}",
+        response_model=MediaItem,
+        tags=["media"],
+        responses=problem_responses(404, descriptions={404: "The client has no such file."}),
+    )
+    async def get_media(media_id: UUID, client_id: ClientId) -> MediaItem:
+        """One file of the client's (a finished resumable upload's id is the UUID of its
+        32 hex digits), with the posts made with it."""
+        try:
+            return await media.get(client_id=client_id, media_id=media_id)
+        except MediaNotFound as failure:
+            raise _media_problem(failure) from failure
+
+    @router.get(
+        "/media/{media_id}/thumbnail",
+        response_class=FileResponse,
+        tags=["media"],
+        responses={
+            200: {"content": {"image/jpeg": {}}, "description": "A JPEG, 320 px a side at most."},
+            **problem_responses(
+                404, descriptions={404: "No such file, or no picture can be made of it."}
+            ),
+        },
+    )
+    async def media_thumbnail(media_id: UUID, client_id: ClientId) -> FileResponse:
+        """A small picture of the file: a video's frame at one second, or the image."""
+        try:
+            path = await media.thumbnail(client_id=client_id, media_id=media_id)
+        except MediaNotFound as failure:
+            raise _media_problem(failure) from failure
+        except UnusableMedia as failure:
+            raise Problem(
+                404, f"No picture can be made of this file: {failure.reason}."
+            ) from failure
+        return FileResponse(
+            path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"}
+        )
 
     @router.post(
         "/posts",
@@ -431,7 +502,7 @@ def build_router(
     return router
 
 
-def _upload_problem(failure: BaseException) -> Problem | None:
+def upload_problem(failure: BaseException) -> Problem | None:
     """The problem an upload failure answers with; None for anything else (re-raised)."""
     if isinstance(failure, UploadTooLarge):
         return _too_large(failure.max_bytes, failure.kind)

@@ -3,7 +3,8 @@
 ``DELETE /api/v1/me`` is answered by auth, which deletes the client and emits
 ``accounts.v1`` type ``deleted`` for each of its accounts (the only cause of
 that type). On the first of them the queue erases everything it holds of the
-client: the media files (videos and images; files first, then their rows),
+client: the media files (videos and images; files first, then their rows)
+with their thumbnails and its unfinished resumable uploads,
 posts with their ``post_media`` rows, targets and the
 commands and status events for them still waiting in the outbox. The account
 projections stay, without their display names, so that an older event
@@ -25,8 +26,17 @@ from uuid import UUID
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cachalot_queue.media_store import remove_files
-from cachalot_queue.tables import Account, Media, OutboxMessage, Post, PostMedia, Target
+from cachalot_queue.media_store import remove_client_uploads, remove_files
+from cachalot_queue.tables import (
+    Account,
+    Media,
+    MediaReservation,
+    OutboxMessage,
+    Post,
+    PostMedia,
+    Target,
+)
+from cachalot_queue.thumbnails import THUMBS
 
 logger = logging.getLogger(__name__)
 
@@ -64,9 +74,15 @@ async def erase_rows(session: AsyncSession, client_id: UUID) -> int:
 
 
 async def erase_client(session: AsyncSession, client_id: UUID, media_dir: Path) -> None:
-    """Erase the client in ``session``'s transaction, after removing its video files."""
+    """Erase the client in ``session``'s transaction, after removing its video files,
+    their thumbnails and its unfinished resumable uploads (with their quota holds)."""
     names = await media_files(session, client_id)
     removed = await asyncio.to_thread(remove_files, media_dir, names)
+    thumbs = [f"{name.partition('.')[0]}.jpg" for name in names]
+    await asyncio.to_thread(remove_files, media_dir / THUMBS, thumbs)
+    unfinished = await asyncio.to_thread(remove_client_uploads, media_dir, client_id)
+    if unfinished:
+        await session.execute(delete(MediaReservation).where(MediaReservation.id.in_(unfinished)))
     posts = await erase_rows(session, client_id)
     logger.info(
         "client %s erased: %d posts, %d videos (%d files removed)",

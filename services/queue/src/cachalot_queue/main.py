@@ -61,6 +61,7 @@ from cachalot_queue.operator import OperatorConsole, broker_publish, build_opera
 from cachalot_queue.outbox import build_relay, session_factory
 from cachalot_queue.posts import PostService
 from cachalot_queue.results import EventHandlers
+from cachalot_queue.resumable import RelativeLocation, build_tus_router
 from cachalot_queue.retention import MediaRetention
 from cachalot_queue.revocations import Revocations
 from cachalot_queue.settings import QueueSettings
@@ -318,6 +319,9 @@ def create_app(
             clock=clock,
         )
     )
+    # tus, its own protocol: left out of the OpenAPI document (see cachalot_queue.resumable)
+    app.include_router(build_tus_router(runtime=runtime, clock=clock), include_in_schema=False)
+    app.add_middleware(RelativeLocation)
     app.include_router(
         build_operator_router(
             OperatorConsole(

@@ -24,6 +24,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from pathlib import Path
+from typing import cast
 from uuid import UUID
 
 from sqlalchemy import select
@@ -33,8 +34,10 @@ from cachalot_queue.media_quota import used_bytes
 from cachalot_queue.media_store import remove_files
 from cachalot_queue.paging import cut_page, newest_first
 from cachalot_queue.schemas import MediaExport, MediaItem, MediaPage, MediaUsage
+from cachalot_queue.sniff import MediaType
 from cachalot_queue.states import NEEDS_MEDIA
 from cachalot_queue.tables import Media, Post, PostMedia, Target
+from cachalot_queue.thumbnails import make_thumbnail, thumbnail_path
 
 logger = logging.getLogger(__name__)
 
@@ -95,20 +98,39 @@ class MediaLibrary:
             posts, needed = await _posts_of(session, client_id, [m.id for m in rows])
             used = await used_bytes(session, client_id)
         return MediaPage(
-            items=[
-                MediaItem.model_validate(
-                    {
-                        **MediaExport.model_validate(m, from_attributes=True).model_dump(),
-                        "posts": posts[m.id],
-                        "needed_by": needed[m.id],
-                    }
-                )
-                for m in rows
-            ],
+            items=[_item(m, posts[m.id], needed[m.id]) for m in rows],
             next_cursor=next_cursor,
             used_bytes=used,
             quota_bytes=self._quota_bytes,
         )
+
+    async def get(self, *, client_id: UUID, media_id: UUID) -> MediaItem:
+        """One of the client's files with its posts; :class:`MediaNotFound` otherwise."""
+        async with self._reader() as session:
+            media = await session.scalar(
+                select(Media).where(Media.id == media_id, Media.client_id == client_id)
+            )
+            if media is None:
+                raise MediaNotFound(media_id)
+            posts, needed = await _posts_of(session, client_id, [media_id])
+        return _item(media, posts[media_id], needed[media_id])
+
+    async def thumbnail(self, *, client_id: UUID, media_id: UUID) -> Path:
+        """The file's small JPEG (made on first call, then kept); :class:`MediaNotFound`
+        when the client has no such file, :class:`~cachalot_queue.probe.Unusable` when
+        no picture can be made of it."""
+        async with self._reader() as session:
+            media = await session.scalar(
+                select(Media).where(Media.id == media_id, Media.client_id == client_id)
+            )
+        if media is None:
+            raise MediaNotFound(media_id)
+        out = thumbnail_path(self._media_dir, media_id)
+        if not out.is_file():
+            source = self._media_dir / Path(media.path).name
+            kind = cast(MediaType, media.content_type)  # one of these, as sniffed when stored
+            await asyncio.to_thread(make_thumbnail, source, kind, out)
+        return out
 
     async def delete(self, *, client_id: UUID, media_id: UUID) -> None:
         """Delete the video's row, then its file; its bytes no longer count against the quota.
@@ -131,7 +153,18 @@ class MediaLibrary:
             await session.delete(media)
         # after the commit: a stop before this line leaves the file to the sweep
         removed = await asyncio.to_thread(remove_files, self._media_dir, [name])
+        thumbnail_path(self._media_dir, media_id).unlink(missing_ok=True)
         logger.info("client %s deleted media %s (%d file removed)", client_id, media_id, removed)
+
+
+def _item(media: Media, posts: list[UUID], needed: list[UUID]) -> MediaItem:
+    return MediaItem.model_validate(
+        {
+            **MediaExport.model_validate(media, from_attributes=True).model_dump(),
+            "posts": posts,
+            "needed_by": needed,
+        }
+    )
 
 
 async def _posts_of(

@@ -38,7 +38,13 @@ from uuid import UUID
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cachalot_queue.media_store import INCOMING, PART_SUFFIX, stored_id
+from cachalot_queue.media_store import (
+    INCOMING,
+    PART_SUFFIX,
+    remove_upload,
+    stored_id,
+    unfinished_uploads,
+)
 from cachalot_queue.tables import Media, MediaReservation
 
 logger = logging.getLogger(__name__)
@@ -174,6 +180,14 @@ class MediaQuota:
             await session.execute(delete(MediaReservation).where(MediaReservation.id == media.id))
         self._live.discard(media.id)
 
+    def forget(self, media_id: UUID) -> None:
+        """This process no longer writes upload ``media_id`` (its hold stays in the table).
+
+        For a resumable upload between its pieces: the sweep keeps its hold
+        while its bytes wait in ``.incoming/tus`` and it has not expired.
+        """
+        self._live.discard(media_id)
+
     async def release(self, media_id: UUID) -> None:
         """Drop the hold of a failed upload; runs to the end even when cancelled."""
         self._live.discard(media_id)
@@ -204,10 +218,21 @@ class MediaQuota:
                     logger.info("removed the partial upload %s left by a stopped queue", stem)
                     continue
                 parts.add(stem)
+        # resumable uploads between pieces keep their holds until they expire
+        now = self._clock()
+        expired: list[UUID] = []
+        for media_id, data, expires in unfinished_uploads(self._media_dir):
+            if expires is not None and expires <= now and media_id not in self._live:
+                with contextlib.suppress(OSError):
+                    remove_upload(data)
+                    logger.info("removed the resumable upload %s: it expired unfinished", media_id)
+                expired.append(media_id)
+                continue
+            parts.add(str(media_id))
         stored = {i: p for p in self._stored_files() if (i := stored_id(p.name)) is not None}
         # a stored file whose upload has not recorded its row yet still needs its hold
         parts |= {str(i) for i in stored}
-        before = self._clock() - timedelta(seconds=self.partial_grace_s)
+        before = now - timedelta(seconds=self.partial_grace_s)
         async with self._factory() as session, session.begin():
             rows = await session.scalars(
                 select(MediaReservation).where(MediaReservation.created_at <= before)
@@ -215,6 +240,10 @@ class MediaQuota:
             for row in rows:
                 if str(row.id) not in parts and row.id not in self._live:
                     await session.delete(row)
+            if expired:  # their uploads are gone for good: no grace to wait
+                await session.execute(
+                    delete(MediaReservation).where(MediaReservation.id.in_(expired))
+                )
         await self._sweep_orphans(stored, cutoff)
         return removed
 

@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
+import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Final
 from uuid import UUID
@@ -28,6 +32,8 @@ from cachalot_queue.sniff import SNIFF_BYTES, MediaType, sniff
 
 INCOMING: Final = ".incoming"
 PART_SUFFIX: Final = ".part"
+TUS_DIR: Final = "tus"
+"""Resumable (tus) uploads: ``.incoming/tus/<client id>/<id>`` and ``<id>.info``."""
 
 EXTENSIONS: Final[dict[MediaType, str]] = {
     "video/mp4": ".mp4",
@@ -156,6 +162,54 @@ def remove_files(media_dir: Path, names: list[str]) -> int:
         except FileNotFoundError:
             continue
         removed += 1
+    return removed
+
+
+def tus_root(media_dir: Path) -> Path:
+    """Where unfinished uploads live: ``<media_dir>/.incoming/tus/<client id>/<id>[.info]``."""
+    return media_dir / INCOMING / TUS_DIR
+
+
+def remove_upload(data: Path) -> None:
+    """Delete an upload's bytes and its ``.info`` (whichever are there)."""
+    data.unlink(missing_ok=True)
+    data.with_name(data.name + ".info").unlink(missing_ok=True)
+
+
+def unfinished_uploads(media_dir: Path) -> list[tuple[UUID, Path, datetime | None]]:
+    """Every tus upload on the volume: (media id, its data file, when it expires)."""
+    root = tus_root(media_dir)
+    found: list[tuple[UUID, Path, datetime | None]] = []
+    if not root.is_dir():
+        return found
+    for folder in root.iterdir():
+        if not folder.is_dir():
+            continue
+        for data in folder.iterdir():
+            if not data.is_file() or len(data.name) != 32:
+                continue
+            try:
+                media_id = UUID(hex=data.name)
+            except ValueError:
+                continue
+            found.append((media_id, data, _expires(data)))
+    return found
+
+
+def _expires(data: Path) -> datetime | None:
+    """``expires`` of the upload's ``.info`` (RFC 7231 date, as the library writes it)."""
+    try:
+        info = json.loads(data.with_name(data.name + ".info").read_text())
+        return parsedate_to_datetime(str(info["expires"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def remove_client_uploads(media_dir: Path, client_id: UUID) -> list[UUID]:
+    """Delete every unfinished resumable upload of ``client_id``; the ids of those removed."""
+    folder = media_dir / INCOMING / TUS_DIR / str(client_id)
+    removed = [i for i, data, _ in unfinished_uploads(media_dir) if data.parent == folder]
+    shutil.rmtree(folder, ignore_errors=True)
     return removed
 
 

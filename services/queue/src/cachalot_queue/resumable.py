@@ -1,0 +1,235 @@
+"""Resumable uploads: the tus 1.0.0 protocol (https://tus.io/protocols/resumable-upload)
+at ``/api/v1/media/uploads``, served by ``tuspyserver`` (a FastAPI router).
+
+A browser (``tus-js-client``) creates an upload with ``POST`` (``Upload-Length``
+and ``Upload-Metadata`` ``filename``, ``filetype``), sends the bytes in ``PATCH``
+pieces at ``Upload-Offset``, asks ``HEAD`` where the server stands after a dropped
+connection and goes on from there; ``DELETE`` abandons it. What this module adds
+to the library, so a tus upload is held to the rules of ``POST /api/v1/media``:
+
+- **Owner**: every route needs the client's session (:func:`current_client`);
+  an upload's bytes live in ``.incoming/tus/<client id>/``, so another client's
+  upload id is simply not found (404), never "forbidden".
+- **Quota and caps**: the creation declares its size, which is refused past
+  ``CACHALOT_MAX_MEDIA_BYTES`` (413), held against the client's media quota
+  (413 with ``used_bytes``, ``quota_bytes``, ``upload_bytes``) and checked against
+  the disk reserve (507) before anything is written; the library refuses a
+  ``PATCH`` past the declared length. ``Upload-Defer-Length`` (no size known),
+  ``Upload-Concat`` (concatenation) and a body on the creation request
+  (creation-with-upload, which the library reads into memory) are refused
+  with 400: the library cannot switch those extensions off.
+- **One way in**: when the last byte arrives, the file goes through the same
+  code as ``POST /api/v1/media`` (:func:`cachalot_queue.api.receive_media`:
+  sniffed, capped, hashed, probed, recorded, the hold replaced by the row), with
+  the upload's id as the media id (``Location: …/uploads/<32 hex digits>``,
+  the UUID of the media). Its answer is that of a refused ``POST /media`` (415,
+  422 naming ``file``…); the partial upload is removed either way.
+- **Expiry**: an upload not finished by its ``Upload-Expires`` (a day after its
+  creation, :data:`EXPIRY_DAYS`) is refused by the library (410) and removed
+  with its hold by :meth:`MediaQuota.sweep`.
+- **Location**: written as a path (``/api/v1/media/uploads/<id>``), so it
+  holds behind any proxy whatever ``Host`` it forwards (:class:`RelativeLocation`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Depends, Request, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from tuspyserver import create_tus_router
+
+from cachalot_common.problems import Problem
+from cachalot_common.sessions import current_client
+from cachalot_queue.api import receive_media, upload_problem
+from cachalot_queue.media_quota import MediaQuota
+from cachalot_queue.media_store import remove_upload, tus_root
+
+PREFIX: Final = "/api/v1/media/uploads"
+READ_BYTES: Final = 1024 * 1024
+"""How much of a finished upload is read at a time on its way into the store."""
+TUS_VERSION: Final = "1.0.0"
+EXPIRY_DAYS: Final = 1
+"""An unfinished upload's life (the library counts whole days from its creation)."""
+_MEDIA_ID: Final = "cachalot_media_id"
+
+
+def client_dir(media_dir: Path, client_id: UUID) -> Path:
+    return tus_root(media_dir) / str(client_id)
+
+
+def build_tus_router(*, runtime: Any, clock: Callable[[], datetime]) -> APIRouter:
+    """The tus routes under :data:`PREFIX`, with the checks the module docstring lists.
+
+    Include it with ``include_in_schema=False``: tus is its own protocol, not a
+    JSON API; the routes are described in ``POST /api/v1/media``'s document.
+    """
+    settings = runtime.settings
+    quota: MediaQuota = runtime.media_quota
+    media_dir: Path = settings.media_dir
+
+    async def owner_files(
+        request: Request, client_id: UUID = Depends(current_client)
+    ) -> Callable[[dict[str, Any]], dict[str, str]]:
+        """The library's ``file_dep``: the client's own folder (and, on creation, the id)."""
+        folder = str(client_dir(media_dir, client_id))
+
+        def files(_metadata: dict[str, Any]) -> dict[str, str]:
+            media_id = getattr(request.state, _MEDIA_ID, None)
+            if request.method == "POST" and media_id is not None:
+                return {"files_dir": folder, "uid": media_id.hex}
+            return {"files_dir": folder}
+
+        return files
+
+    async def before_create(
+        request: Request, client_id: UUID = Depends(current_client)
+    ) -> Callable[[dict[str, Any], dict[str, Any]], Awaitable[None]]:
+        """The library's ``pre_create_dep``: refuse what cannot be held, then hold the size."""
+
+        async def check(metadata: dict[str, Any], info: dict[str, Any]) -> None:
+            headers = request.headers
+            if headers.get("upload-concat") is not None:
+                raise _header_problem("Upload-Concat", "concatenation is not offered")
+            if info.get("defer_length") or info.get("size") is None:
+                raise _header_problem(
+                    "Upload-Length", "give the file's size; uploads of unknown size are not taken"
+                )
+            body = headers.get("content-length", "0").strip()
+            if body not in ("", "0") or headers.get("transfer-encoding"):
+                raise _header_problem(
+                    "Content-Length", "send the bytes with PATCH after the upload is created"
+                )
+            for key in ("filename", "filetype"):
+                if not str(metadata.get(key) or "").strip():
+                    raise _header_problem("Upload-Metadata", f"it needs {key}")
+            size = int(info["size"])
+            limit = settings.max_media_bytes
+            if size > limit:
+                raise Problem(
+                    413, f"The video is larger than the {limit}-byte limit.", max_bytes=limit
+                )
+            media_id = uuid4()
+            try:
+                quota.check_disk(size)
+                await quota.hold(client_id=client_id, media_id=media_id, size=size)
+            except BaseException as failure:
+                await quota.release(media_id)
+                problem = upload_problem(failure)
+                if problem is None:
+                    raise
+                raise problem from failure
+            quota.forget(media_id)  # held in the table; this process writes no part file
+            setattr(request.state, _MEDIA_ID, media_id)
+
+        return check
+
+    async def on_complete(
+        client_id: UUID = Depends(current_client),
+    ) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
+        """The library's ``upload_complete_dep``: the finished file into the store."""
+
+        async def store(path: str, _metadata: dict[str, Any]) -> None:
+            source = Path(path)
+            try:
+                media_id = UUID(hex=source.name)
+            except ValueError as error:  # not one of ours: never created by before_create
+                raise Problem(404, "No such upload.") from error
+            size = source.stat().st_size
+            try:
+                await receive_media(
+                    runtime,
+                    clock,
+                    _read_file(source),
+                    client_id=client_id,
+                    media_id=media_id,
+                    size=size,
+                )
+            finally:
+                await asyncio.to_thread(remove_upload, source)
+
+        return store
+
+    router = APIRouter()
+
+    @router.delete(PREFIX + "/{uid}", status_code=204, response_class=Response)
+    async def terminate(uid: str, client_id: UUID = Depends(current_client)) -> Response:
+        """tus termination: the client's upload and its hold go at once (else 404).
+
+        Ours rather than the library's, which leaves the hold to the sweep.
+        """
+        try:
+            media_id = UUID(hex=uid)
+        except ValueError as error:
+            raise Problem(404, "No such upload.") from error
+        data = client_dir(media_dir, client_id) / media_id.hex
+        if not data.is_file():
+            raise Problem(404, "No such upload.")
+        await asyncio.to_thread(remove_upload, data)
+        await quota.release(media_id)
+        return Response(status_code=204, headers={"Tus-Resumable": TUS_VERSION})
+
+    # Its hints say sync callables; it awaits what they return (async is documented).
+    make: Any = create_tus_router
+    tus: APIRouter = make(
+        prefix=PREFIX,
+        files_dir=str(tus_root(media_dir)),
+        max_size=settings.max_media_bytes,
+        auth=current_client,
+        days_to_keep=EXPIRY_DAYS,
+        upload_complete_dep=on_complete,
+        pre_create_dep=before_create,
+        file_dep=owner_files,
+        tags=["media"],
+    )
+    router.include_router(tus)  # after ours: the first route that matches answers
+    return router
+
+
+async def _read_file(path: Path) -> AsyncIterator[bytes]:
+    """The finished upload's bytes, a piece at a time (reads in a worker thread)."""
+    with open(path, "rb") as source:  # noqa: ASYNC230 (each read goes to a thread)
+        while chunk := await asyncio.to_thread(source.read, READ_BYTES):
+            yield chunk
+
+
+def _header_problem(header: str, why: str) -> Problem:
+    return Problem(
+        400,
+        f"{header}: {why}.",
+        errors=[{"field": header, "in": "header", "message": why, "type": "value_error"}],
+    )
+
+
+class RelativeLocation:
+    """ASGI middleware: a tus creation's ``Location`` as a path, not ``scheme://host/…``.
+
+    The library builds it from ``Host``/``X-Forwarded-Host``, which a proxy may
+    forward without the port the browser used; the path alone is right behind any.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(PREFIX):
+            await self.app(scope, receive, send)
+            return
+
+        async def relative(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = []
+                for name, value in message.get("headers", []):
+                    if name.lower() == b"location" and b"://" in value:
+                        after = value.split(b"://", 1)[1]
+                        value = b"/" + after.split(b"/", 1)[1] if b"/" in after else b"/"
+                    headers.append((name, value))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, relative)

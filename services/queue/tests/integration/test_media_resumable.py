@@ -1,0 +1,366 @@
+"""Resumable uploads (tus 1.0.0) at /api/v1/media/uploads, held to the rules of POST /media.
+
+Issue 12 item 3: a large video is uploaded from the browser in pieces, survives a
+dropped connection (HEAD says where the server stands; the client goes on from
+there), is stored by the same code as a plain upload (sniffed, probed, hashed,
+capped), counts against the client's quota from its creation, belongs to the
+client who made it, and goes when abandoned. The protocol is spoken here by
+hand (httpx), header by header, as the spec writes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import io
+import json
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import av
+import httpx
+import pytest
+from queue_support import VIDEO, ApiClient, QueueServer, eventually, start_queue
+from sqlalchemy import select
+
+from cachalot_queue.tables import Media, MediaReservation
+from cachalot_testing.media import image_file
+
+pytestmark = pytest.mark.integration
+
+TUS = {"Tus-Resumable": "1.0.0"}
+ENDPOINT = "/api/v1/media/uploads"
+QUOTA = 2 * len(VIDEO) + len(VIDEO) // 2  # two tiny videos fit, a third does not
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+async def queue(
+    request: pytest.FixtureRequest,
+    kafka_bootstrap: str,
+    kafka_idempotence: bool,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[QueueServer]:
+    root = tmp_path_factory.mktemp(f"queue-tus-{request.param}")
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{root / 'queue.db'}"
+    else:
+        url = request.getfixturevalue("postgres").create_database(f"q_{uuid.uuid4().hex[:12]}")
+    server = await start_queue(
+        url, kafka_bootstrap, kafka_idempotence, root / "media", media_quota_bytes=QUOTA
+    )
+    yield server
+    await server.stop()
+    await server.kafka.stop()
+
+
+def metadata(filename: str = "clip.mp4", filetype: str = "video/mp4") -> str:
+    def b64(text: str) -> str:
+        return base64.b64encode(text.encode()).decode()
+
+    return f"filename {b64(filename)},filetype {b64(filetype)}"
+
+
+async def create(client: ApiClient, size: int, **headers: str) -> httpx.Response:
+    return await client.http.post(
+        ENDPOINT,
+        headers={**TUS, "Upload-Length": str(size), "Upload-Metadata": metadata(), **headers},
+    )
+
+
+async def created(client: ApiClient, size: int = len(VIDEO)) -> str:
+    """A new upload's path (its Location)."""
+    response = await create(client, size)
+    assert response.status_code == 201, response.text
+    location = response.headers["location"]
+    assert location.startswith(ENDPOINT + "/"), location  # a path: right behind any proxy
+    assert response.headers["tus-resumable"] == "1.0.0"
+    assert "upload-expires" in {k.lower() for k in response.headers}
+    return location
+
+
+async def patch(client: ApiClient, location: str, offset: int, piece: Any) -> httpx.Response:
+    return await client.http.patch(
+        location,
+        content=piece,
+        headers={
+            **TUS,
+            "Upload-Offset": str(offset),
+            "Content-Type": "application/offset+octet-stream",
+        },
+    )
+
+
+async def offset_of(client: ApiClient, location: str) -> int:
+    response = await client.http.head(location, headers=TUS)
+    assert response.status_code == 200, response.status_code
+    assert response.headers["cache-control"] == "no-store"
+    return int(response.headers["upload-offset"])
+
+
+def media_id_of(location: str) -> uuid.UUID:
+    return uuid.UUID(hex=location.rsplit("/", 1)[1])
+
+
+def upload_files(queue: QueueServer, client: ApiClient) -> list[Path]:
+    """The client's unfinished uploads' files (bytes and ``.info``)."""
+    root = queue.runtime.settings.media_dir / ".incoming" / "tus" / str(client.id)
+    return [p for p in root.rglob("*") if p.is_file()] if root.is_dir() else []
+
+
+async def holds(queue: QueueServer, client: ApiClient) -> list[MediaReservation]:
+    async with queue.runtime.reader() as session:
+        rows = await session.scalars(
+            select(MediaReservation).where(MediaReservation.client_id == client.id)
+        )
+        return list(rows.all())
+
+
+async def clear(client: ApiClient) -> None:
+    """Delete the client's stored media (the module's queue has a small quota)."""
+    for item in (await client.http.get("/api/v1/media?limit=100")).json()["items"]:
+        assert (await client.http.delete(f"/api/v1/media/{item['id']}")).status_code == 204
+
+
+async def test_an_upload_sent_in_pieces_is_stored_as_a_plain_upload_would_be(
+    queue: QueueServer,
+) -> None:
+    client = queue.client()
+    location = await created(client)
+    assert await offset_of(client, location) == 0
+    third = len(VIDEO) // 3
+    pieces = [VIDEO[:third], VIDEO[third : 2 * third], VIDEO[2 * third :]]
+    offset = 0
+    for piece in pieces:
+        response = await patch(client, location, offset, piece)
+        assert response.status_code == 204, response.text
+        offset += len(piece)
+        assert int(response.headers["upload-offset"]) == offset
+
+    media_id = media_id_of(location)
+    got = await client.http.get(f"/api/v1/media/{media_id}")
+    assert got.status_code == 200, got.text
+    media = got.json()
+    plain = await client.upload()  # the same bytes by POST /media
+    assert media["sha256"] == hashlib.sha256(VIDEO).hexdigest() == plain["sha256"]
+    for fact in ("kind", "width", "height", "duration_sec", "frame_rate", "video_codec", "size"):
+        assert media[fact] == plain[fact], fact
+    assert upload_files(queue, client) == []  # the partial bytes went once stored
+    assert await holds(queue, client) == []  # the hold became the media row
+    await clear(client)
+
+
+async def test_after_a_dropped_connection_head_tells_the_offset_and_the_upload_resumes(
+    queue: QueueServer,
+) -> None:
+    client = queue.client()
+    location = await created(client)
+    first = VIDEO[: len(VIDEO) // 2]
+    # the connection drops mid-body: the headers promise every byte, half of them come
+    host, port = client.http.base_url.host, client.http.base_url.port
+    assert port is not None
+    _, writer = await asyncio.open_connection(host, port)
+    cookie = "; ".join(f"{k}={v}" for k, v in client.http.cookies.items())
+    writer.write(
+        (
+            f"PATCH {location} HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\n"
+            f"Tus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"
+            f"Content-Type: application/offset+octet-stream\r\n"
+            f"Content-Length: {len(VIDEO)}\r\n\r\n"
+        ).encode()
+        + first
+    )
+    await writer.drain()
+    await asyncio.sleep(0.5)
+    writer.transport.abort()  # no goodbye: a reset, as when the train enters a tunnel
+
+    async def server_has_it() -> bool:
+        return await offset_of(client, location) > 0
+
+    await eventually(server_has_it, timeout=10)
+    offset = await offset_of(client, location)
+    assert 0 < offset <= len(first)  # what arrived is kept, nothing past it
+    stale = await patch(client, location, 0, VIDEO)  # a client that forgot to ask first
+    assert stale.status_code == 409
+    done = await patch(client, location, offset, VIDEO[offset:])
+    assert done.status_code == 204, done.text
+    media = (await client.http.get(f"/api/v1/media/{media_id_of(location)}")).json()
+    assert media["sha256"] == hashlib.sha256(VIDEO).hexdigest()
+    await clear(client)
+
+
+async def test_another_clients_upload_id_is_not_found_whatever_is_asked(
+    queue: QueueServer,
+) -> None:
+    owner, stranger = queue.client(), queue.client()
+    location = await created(owner)
+    assert (await patch(owner, location, 0, VIDEO[:1000])).status_code == 204
+
+    assert (await stranger.http.head(location, headers=TUS)).status_code == 404
+    assert (await patch(stranger, location, 1000, VIDEO[1000:])).status_code == 404
+    assert (await stranger.http.delete(location, headers=TUS)).status_code == 404
+    assert (await stranger.http.get(f"/api/v1/media/{media_id_of(location)}")).status_code == 404
+
+    assert await offset_of(owner, location) == 1000  # untouched by the stranger
+    assert (await owner.http.delete(location, headers=TUS)).status_code == 204
+    assert (await owner.http.head(location, headers=TUS)).status_code == 404
+    assert await holds(queue, owner) == []  # cancelling frees the quota at once
+
+
+async def test_an_upload_is_held_against_the_quota_from_its_creation(queue: QueueServer) -> None:
+    client = queue.client()
+    await client.upload()
+    location = await created(client)  # declared, nothing sent yet: its size is held
+    over = await create(client, len(VIDEO))
+    assert over.status_code == 413, over.text
+    body = over.json()
+    assert over.headers["content-type"] == "application/problem+json"
+    assert body["used_bytes"] == 2 * len(VIDEO)
+    assert body["quota_bytes"] == QUOTA
+    assert body["upload_bytes"] == len(VIDEO)
+    plain = await client.http.post(
+        "/api/v1/media", content=VIDEO, headers={"Content-Type": "video/mp4"}
+    )
+    assert plain.status_code == 413  # a plain upload counts the resumable one too
+    assert (await client.http.get("/api/v1/media/usage")).json()["used_bytes"] == 2 * len(VIDEO)
+    assert (await client.http.delete(location, headers=TUS)).status_code == 204
+    assert (await create(client, len(VIDEO))).status_code == 201
+    huge = await create(client, queue.runtime.settings.max_media_bytes + 1)
+    assert huge.status_code == 413
+    assert huge.json()["max_bytes"] == queue.runtime.settings.max_media_bytes
+
+
+async def test_a_finished_upload_that_is_no_video_is_refused_as_a_plain_upload_is(
+    queue: QueueServer,
+) -> None:
+    client = queue.client()
+    junk = b"GIF89a" + b"\0" * 5000
+    location = await created(client, len(junk))
+    refused = await patch(client, location, 0, junk)
+    assert refused.status_code == 415, refused.text
+    assert refused.json()["errors"][0]["field"] == "file"
+    assert (await client.http.head(location, headers=TUS)).status_code == 404
+    assert upload_files(queue, client) == []
+    assert await holds(queue, client) == []
+    assert (await client.http.get("/api/v1/media")).json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("headers", "field"),
+    [
+        ({"Upload-Length": "", "Upload-Defer-Length": "1"}, "Upload-Length"),
+        ({"Upload-Concat": "partial"}, "Upload-Concat"),
+        ({"Upload-Metadata": ""}, "Upload-Metadata"),
+    ],
+)
+async def test_a_creation_the_quota_cannot_hold_is_refused_naming_its_header(
+    queue: QueueServer, headers: dict[str, str], field: str
+) -> None:
+    client = queue.client()
+    sent = {**TUS, "Upload-Length": "1000", "Upload-Metadata": metadata(), **headers}
+    response = await client.http.post(ENDPOINT, headers={k: v for k, v in sent.items() if v})
+    assert response.status_code == 400, response.text
+    assert response.json()["errors"][0]["field"] == field
+    assert await holds(queue, client) == []
+
+
+async def test_a_creation_carrying_bytes_is_refused_before_they_are_read(
+    queue: QueueServer,
+) -> None:
+    client = queue.client()
+    response = await client.http.post(
+        ENDPOINT,
+        content=VIDEO,
+        headers={**TUS, "Upload-Length": str(len(VIDEO)), "Upload-Metadata": metadata()},
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "Content-Length"
+    assert upload_files(queue, client) == []
+
+
+async def test_an_abandoned_upload_is_removed_with_its_hold_once_it_expires(
+    queue: QueueServer,
+) -> None:
+    client = queue.client()
+    location = await created(client)
+    assert (await patch(client, location, 0, VIDEO[:5000])).status_code == 204
+    await queue.runtime.media_quota.sweep()  # not expired: kept, hold and all
+    assert await offset_of(client, location) == 5000
+    assert len(await holds(queue, client)) == 1
+
+    (data,) = [p for p in upload_files(queue, client) if p.name == media_id_of(location).hex]
+    info_path = data.with_name(data.name + ".info")
+    info = json.loads(info_path.read_text())
+    info["expires"] = "Mon, 01 Jan 2024 00:00:00 GMT"  # its Upload-Expires has passed
+    info_path.write_text(json.dumps(info))
+    gone = await client.http.head(location, headers=TUS)
+    assert gone.status_code == 410  # the library refuses it before the sweep runs
+
+    await queue.runtime.media_quota.sweep()
+    assert upload_files(queue, client) == []
+    assert await holds(queue, client) == []
+    assert (await client.http.head(location, headers=TUS)).status_code == 404
+
+
+async def test_the_plain_upload_still_works_beside_the_resumable_one(queue: QueueServer) -> None:
+    client = queue.client()
+    media = await client.upload()
+    async with queue.runtime.reader() as session:
+        assert await session.get(Media, uuid.UUID(media["id"])) is not None
+    await clear(client)
+
+
+def picture_size(data: bytes) -> tuple[int, int]:
+    """(width, height) of a JPEG, read back with PyAV."""
+    with av.open(io.BytesIO(data), format="jpeg_pipe") as box:
+        frame = next(box.decode(video=0))
+        return frame.width, frame.height
+
+
+async def test_the_library_gives_a_small_picture_of_each_video_and_image_to_its_owner_only(
+    queue: QueueServer,
+) -> None:
+    client, stranger = queue.client(), queue.client()
+    video = await client.upload()
+    image = await client.upload(
+        image_file(width=1200, height=800, suffix=".png").read_bytes(),
+        **{"Content-Type": "image/png"},
+    )
+    shot = await client.http.get(f"/api/v1/media/{video['id']}/thumbnail")
+    assert shot.status_code == 200, shot.text
+    assert shot.headers["content-type"] == "image/jpeg"
+    assert shot.content[:2] == b"\xff\xd8"
+    assert picture_size(shot.content) == (180, 320)  # 360×640 scaled to 320 on its long side
+    still = await client.http.get(f"/api/v1/media/{image['id']}/thumbnail")
+    assert still.status_code == 200
+    assert picture_size(still.content) == (320, 212)
+
+    assert (await stranger.http.get(f"/api/v1/media/{video['id']}/thumbnail")).status_code == 404
+    listed = (await client.http.get(f"/api/v1/media/{video['id']}")).json()
+    assert listed["duration_sec"] == pytest.approx(3.0, abs=0.1)
+    assert listed["size"] == len(VIDEO)
+    kept = queue.runtime.settings.media_dir / ".thumbs" / f"{video['id']}.jpg"
+    assert kept.is_file()
+    await clear(client)
+    assert not kept.exists()  # deleting the media deletes its picture
+    assert (await client.http.get(f"/api/v1/media/{video['id']}/thumbnail")).status_code == 404
+
+
+async def test_an_erased_clients_unfinished_uploads_and_pictures_go_with_it(
+    queue: QueueServer,
+) -> None:
+    client = queue.client()
+    tiktok = await client.account("tiktok")
+    video = await client.upload()
+    assert (await client.http.get(f"/api/v1/media/{video['id']}/thumbnail")).status_code == 200
+    picture = queue.runtime.settings.media_dir / ".thumbs" / f"{video['id']}.jpg"
+    location = await created(client)
+    assert (await patch(client, location, 0, VIDEO[:4000])).status_code == 204
+
+    await client.account_event(tiktok, "tiktok", "deleted", reason="the client erased their data")
+
+    assert upload_files(queue, client) == []
+    assert await holds(queue, client) == []
+    assert not picture.exists()

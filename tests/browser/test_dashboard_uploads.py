@@ -1,0 +1,291 @@
+"""Browser: resumable uploads and the media library (issue 12, item 3).
+
+A video goes up in pieces (tus, tus-js-client against the queue through the
+embedded gateway) with a progress bar; the page loses its connection midway
+(Playwright takes the whole context offline and the request in flight fails),
+says so, and when the connection is back it asks the server where it stands and
+sends only the rest. "Your media" then shows the file with its picture, length
+and size; it is reused for a second post without a new upload, refused for
+deletion while those posts wait (naming them), and deleted once they are
+cancelled, the confirmation saying which posts used it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cachalot_testing.media import video_file
+from cachalot_testing.stack import EmbeddedStack
+
+pytestmark = pytest.mark.browser
+
+BOB = "-000sandboxBobOpenId"
+VIDEO = video_file()
+CHUNK = 4096  # bytes per PATCH: the 18 KB test video goes in five pieces
+TIKTOK = '#targets [data-platform="tiktok"]'
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the screens are kept: ``CACHALOT_SCREENSHOT_DIR``, else the run's temp dir."""
+    chosen = os.environ.get("CACHALOT_SCREENSHOT_DIR")
+    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+class Uploads:
+    """The page's tus requests as the browser sent them, and the cut the test makes."""
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+        self.seen: list[tuple[str, str | None]] = []  # (method, Upload-Offset)
+        self.cut_at: int | None = None  # drop the connection at this PATCH (1-based)
+        self.dialogs: list[str] = []  # what the page asked (confirm) before deleting
+
+    def handle(self, route: Any, request: Any) -> None:
+        self.seen.append((request.method, request.headers.get("upload-offset")))
+        patches = sum(1 for method, _ in self.seen if method == "PATCH")
+        if request.method == "PATCH" and patches == self.cut_at:
+            self.cut_at = None
+            self.context.set_offline(True)  # the train enters the tunnel
+            route.abort("internetdisconnected")
+            return
+        route.continue_()
+
+
+@pytest.fixture(scope="module")
+def bob(stack: EmbeddedStack, browser: Any) -> Iterator[tuple[Any, Uploads]]:
+    """Bob signed in with TikTok and consented; the page records its tus requests."""
+    httpx.post(
+        f"{stack.sandbox}/sandbox/oauth/tiktok/config", json={"auto_consent": 0}, timeout=5
+    ).raise_for_status()
+    context = browser.new_context()
+    context.add_init_script(f"window.CACHALOT_UPLOAD_CHUNK_BYTES = {CHUNK};")
+    page = context.new_page()
+    uploads = Uploads(context)
+    page.route("**/api/v1/media/uploads**", uploads.handle)
+    page.on("dialog", lambda dialog: (uploads.dialogs.append(dialog.message), dialog.accept()))
+    try:
+        page.goto(f"{stack.gateway}/")
+        page.click('#signin-buttons a[data-platform="tiktok"]')
+        page.wait_for_selector("button.allow", timeout=15_000)
+        page.check(f'input[name="sandbox_user"][value="{BOB}"]')
+        page.click("button.allow")
+        page.wait_for_selector("#consent:not(.hidden), #posts:not(.hidden)", timeout=15_000)
+        if page.is_visible("#consent"):  # the sandbox's person may have signed in before
+            page.fill("#email", f"uploads-{uuid.uuid4().hex[:6]}@example.com")
+            page.check("#adult")
+            page.click("#consent-form button[type=submit]")
+        page.wait_for_selector(f'{TIKTOK} input[name="target"]:checked', timeout=15_000)
+        yield page, uploads
+    finally:
+        context.set_offline(False)
+        page.unroute("**/api/v1/media/uploads**")
+        # frees the sandbox's person for other tests (its targets are cancelled)
+        if page.is_visible("#accounts-body button:has-text('Disconnect')"):
+            page.click("#accounts-body button:has-text('Disconnect')")
+            page.wait_for_selector("#accounts-body .status.ok", state="detached", timeout=15_000)
+        context.close()
+
+
+def queue_until_accepted(page: Any) -> None:
+    """Click Queue until the queue has learned the account from accounts.v1."""
+    for _ in range(30):
+        page.click("#queue-button")
+        page.wait_for_selector("#queue-button:enabled", timeout=60_000)
+        if page.is_visible("#flash.ok") and page.text_content("#flash") == "Queued.":
+            return
+        page.wait_for_timeout(300)
+    raise AssertionError(page.text_content("#post-errors"))
+
+
+def two_days_ahead() -> str:
+    return (datetime.now() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+
+
+def test_an_upload_cut_off_by_a_lost_connection_resumes_where_it_stopped(
+    bob: tuple[Any, Uploads], screenshots: Path
+) -> None:
+    page, uploads = bob
+    page.evaluate(
+        """() => {
+          window.__progress = [];
+          const bar = document.getElementById('upload-bar');
+          new MutationObserver(() => window.__progress.push(bar.value))
+            .observe(bar, { attributes: true });
+        }"""
+    )
+    uploads.cut_at = 3  # two pieces arrive, the third is lost with the connection
+    page.set_input_files("#video", str(VIDEO))
+    page.fill(f'{TIKTOK} [name="caption"]', "sent in pieces")
+    page.fill("#when", two_days_ahead())
+    page.click("#queue-button")
+
+    page.wait_for_selector("#upload-progress:has-text('Connection lost at')", timeout=20_000)
+    assert page.is_visible("#upload-bar")
+    stopped_at = page.evaluate("document.getElementById('upload-bar').value")
+    assert 0 < stopped_at < 100, stopped_at
+    assert page.text_content("#upload-pause") == "Resume"
+    page.screenshot(path=str(screenshots / "upload-offline-1280.png"), full_page=True)
+
+    page.context.set_offline(False)  # back online: the page goes on by itself
+    page.wait_for_selector("#queue-button:enabled", timeout=30_000)  # the upload ended
+    assert page.is_hidden("#upload-controls")
+    if page.text_content("#flash") != "Queued.":  # the queue may not know Bob's account yet
+        queue_until_accepted(page)
+    assert page.text_content("#flash") == "Queued."
+    progress = page.evaluate("window.__progress")
+    assert progress[-1] == 100 or 100 in progress, progress
+
+    creations = [offset for method, offset in uploads.seen if method == "POST"]
+    assert len(creations) >= 1
+    heads = [i for i, (method, _) in enumerate(uploads.seen) if method == "HEAD"]
+    assert heads, "the page never asked where the server stood"
+    after = [int(offset or 0) for method, offset in uploads.seen[heads[0] :] if method == "PATCH"]
+    assert after, "nothing was sent after the HEAD"
+    assert after[0] == 2 * CHUNK  # it went on from what the server had, not from 0
+
+
+def test_your_media_shows_the_upload_with_its_picture_and_reuses_it_in_a_new_post(
+    bob: tuple[Any, Uploads], screenshots: Path
+) -> None:
+    page, uploads = bob
+    row = "#media-body tr:first-child"
+    page.wait_for_selector(f"{row} td.thumb img", timeout=15_000)
+    page.wait_for_function(
+        "() => { const img = document.querySelector('#media-body tr:first-child td.thumb img');"
+        " return img && img.complete && img.naturalWidth > 0; }",
+        timeout=15_000,
+    )
+    assert page.text_content(f'{row} td[data-label="Length"]') == "0:03"
+    assert "KiB" in (page.text_content(f'{row} td[data-label="Size"]') or "")
+    assert page.text_content(f'{row} td[data-label="Posts"]') == "1 (1 not finished)"
+    page.screenshot(path=str(screenshots / "media-library-1280.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    try:
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(screenshots / "media-library-390.png"), full_page=True)
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 800})
+
+    sent_before = len(uploads.seen)
+    page.click(f"{row} button:has-text('Use in a new post')")
+    page.wait_for_selector("#video-reused:not(.hidden)")
+    assert "0:03" in (page.text_content("#video-reused") or "")
+    page.fill(f'{TIKTOK} [name="caption"]', "the same video again")
+    page.fill("#when", two_days_ahead())
+    queue_until_accepted(page)
+    assert len(uploads.seen) == sent_before  # nothing uploaded again
+    page.wait_for_selector(f'{row} td[data-label="Posts"]:has-text("2 (2 not finished)")')
+    assert page.is_hidden("#video-reused")  # the next post starts afresh
+
+
+def test_a_video_is_deleted_only_once_no_waiting_post_needs_it_and_says_which_used_it(
+    bob: tuple[Any, Uploads],
+) -> None:
+    page, uploads = bob
+    row = "#media-body tr:first-child"
+    media_id = page.get_attribute(row, "data-media")
+    page.click(f"{row} button:has-text('Delete')")
+    page.wait_for_selector("#flash.bad", timeout=15_000)
+    refusal = page.text_content("#flash") or ""
+    assert "cannot be deleted yet" in refusal
+    assert refusal.count("tiktok: scheduled") == 2, refusal  # both waiting posts named
+    assert page.is_visible(f'#media-body tr[data-media="{media_id}"]')
+
+    page.evaluate(
+        """async (id) => {
+          const media = await (await fetch('/api/v1/media/' + id)).json();
+          for (const post of media.posts) {
+            await fetch('/api/v1/posts/' + post + '/cancel', { method: 'POST' });
+          }
+        }""",
+        media_id,
+    )
+    page.reload()
+    page.wait_for_selector(
+        f'#media-body tr[data-media="{media_id}"] td[data-label="Posts"]:text-is("2")'
+    )
+    page.click(f'#media-body tr[data-media="{media_id}"] button:has-text("Delete")')
+    page.wait_for_selector("#flash.ok", timeout=15_000)
+    assert page.text_content("#flash") == "Video deleted."
+    page.wait_for_selector(f'#media-body tr[data-media="{media_id}"]', state="detached")
+    asked = uploads.dialogs[-1]
+    assert asked.startswith("Delete this video? It was used by the post of")
+    assert asked.count("tiktok: cancelled") == 2, asked
+
+
+def slow_uploads(page: Any, bytes_per_s: int) -> Any:
+    """Chromium's own network throttling (DevTools protocol): a slow line for uploads."""
+    session = page.context.new_cdp_session(page)
+    session.send("Network.enable")
+    session.send(
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": 50,
+            "downloadThroughput": -1,
+            "uploadThroughput": bytes_per_s,
+        },
+    )
+    return session
+
+
+def bar_value(page: Any) -> int:
+    return int(page.evaluate("document.getElementById('upload-bar').value"))
+
+
+def test_pause_holds_an_upload_where_it_is_resume_finishes_it_and_cancel_drops_it(
+    bob: tuple[Any, Uploads],
+) -> None:
+    page, uploads = bob
+    session = slow_uploads(page, 3000)  # the 18 KB video takes about six seconds
+    try:
+        page.set_input_files("#video", str(VIDEO))
+        page.fill(f'{TIKTOK} [name="caption"]', "paused and resumed")
+        page.fill("#when", two_days_ahead())
+        page.click("#queue-button")
+        page.wait_for_function(
+            "() => document.getElementById('upload-bar').value > 0", timeout=20_000
+        )
+        page.click("#upload-pause")
+        page.wait_for_selector("#upload-progress:has-text('Paused at')")
+        held = bar_value(page)
+        assert 0 < held < 100
+        page.wait_for_timeout(1500)
+        assert bar_value(page) == held  # nothing moves while paused
+        page.click("#upload-pause")  # now "Resume"
+        page.wait_for_selector("#queue-button:enabled", timeout=30_000)
+        if page.text_content("#flash") != "Queued.":
+            queue_until_accepted(page)
+        assert page.text_content("#flash") == "Queued."
+
+        page.evaluate("document.getElementById('flash').textContent = ''")
+        page.set_input_files("#video", str(VIDEO))
+        page.fill(f'{TIKTOK} [name="caption"]', "cancelled")
+        page.fill("#when", two_days_ahead())
+        before = page.text_content("#media-usage")
+        page.click("#queue-button")
+        page.wait_for_function(
+            "() => document.getElementById('upload-bar').value > 0", timeout=20_000
+        )
+        page.click("#upload-cancel")
+        page.wait_for_selector("#post-errors:has-text('The upload was cancelled.')")
+        assert page.text_content("#upload-progress") == f"The upload of {VIDEO.name} was cancelled."
+        assert uploads.seen[-1][0] == "DELETE"  # the server was told to drop what it had
+        assert page.text_content("#flash") != "Queued."
+        page.reload()
+        page.wait_for_selector("#media-usage:has-text('used of')")
+        assert page.text_content("#media-usage") == before  # no file kept, no quota held
+    finally:
+        session.detach()

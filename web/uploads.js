@@ -1,0 +1,290 @@
+// Uploads and the media library of the dashboard (issue 12, item 3). Plain JS, no
+// build step; loaded before app.js, which calls window.CachalotUploads.
+//
+// Uploads are resumable: the tus 1.0.0 protocol with tus-js-client (vendored in
+// /vendor/tus-js-client, see /vendor/README.md) against the queue's
+// /api/v1/media/uploads. A file goes in pieces (PATCH) with a progress bar; Pause
+// stops it and Resume asks the server where it stands (HEAD) and goes on from
+// there; Cancel deletes what was sent. A dropped connection is tried again a few
+// times, and when the browser says it is offline the upload waits for the
+// "online" event and then resumes by itself. A page reloaded mid-upload finds the
+// upload again (tus-js-client keeps its address in localStorage) when the same
+// file is chosen. The server checks the finished file as it checks a plain upload.
+//
+// The library lists the client's files with a small picture, duration and size, the
+// posts made with each, "Use in a new post" and "Delete" (which first says which posts
+// use the file, and refuses while a post not yet published needs it).
+"use strict";
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const ENDPOINT = "/api/v1/media/uploads";
+  // Bytes per PATCH: what a dropped connection can cost at most. A page (or a test)
+  // may set window.CACHALOT_UPLOAD_CHUNK_BYTES before choosing a file.
+  const CHUNK_BYTES = 8 * 1024 * 1024;
+  const RETRY_DELAYS_MS = [0, 1000, 3000, 5000, 10000];
+  let reused = null; // a library file chosen for the next video post (the media item)
+
+  function formatBytes(n) {
+    const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    let i = 0;
+    while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
+    return i === 0 ? `${n} bytes` : `${n.toFixed(1)} ${units[i]}`;
+  }
+
+  function formatDuration(seconds) {
+    if (seconds == null) return "";
+    const whole = Math.round(seconds);
+    const m = Math.floor(whole / 60);
+    const s = String(whole % 60).padStart(2, "0");
+    return `${m}:${s}`;
+  }
+
+  // The media id of a finished upload: its address ends in the 32 hex digits of it.
+  function mediaIdOf(url) {
+    const hex = String(url).split("/").pop();
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  }
+
+  async function json(path, options = {}) {
+    const response = await fetch(path, { credentials: "same-origin", ...options });
+    const type = response.headers.get("content-type") || "";
+    const body = type.includes("json") ? await response.json().catch(() => null) : null;
+    return { status: response.status, ok: response.ok, body };
+  }
+
+  // Uploads `file` with the form's bar, words and buttons. Resolves to api()'s shape:
+  // {status: 201, body: media} once stored; the server's refusal as it answered
+  // (413 quota, 415 type, 422 unusable…); {status: 0} when the client cancelled.
+  function upload(file) {
+    const bar = $("upload-bar");
+    const words = $("upload-progress");
+    const pause = $("upload-pause");
+    const cancel = $("upload-cancel");
+    const controls = $("upload-controls");
+    const chunk = Number(window.CACHALOT_UPLOAD_CHUNK_BYTES) || CHUNK_BYTES;
+    return new Promise((resolve) => {
+      let paused = false;
+      let finished = false;
+      let percent = 0;
+      const say = (text) => { words.textContent = text; };
+      const setBar = (value) => {
+        percent = value;
+        bar.value = value;
+        bar.setAttribute("value", String(value));
+      };
+      const end = (result) => {
+        if (finished) return;
+        finished = true;
+        window.removeEventListener("online", whenOnline);
+        controls.classList.add("hidden");
+        pause.onclick = null;
+        cancel.onclick = null;
+        resolve(result);
+      };
+      const task = new window.tus.Upload(file, {
+        endpoint: ENDPOINT,
+        chunkSize: chunk,
+        retryDelays: RETRY_DELAYS_MS,
+        metadata: { filename: file.name, filetype: file.type || "application/octet-stream" },
+        storeFingerprintForResuming: true,
+        removeFingerprintOnSuccess: true,
+        onProgress(sent, total) {
+          if (!total) return;
+          setBar(Math.floor((100 * sent) / total));
+          if (!paused) say(`Uploading ${file.name}: ${percent}%`);
+        },
+        async onSuccess() {
+          setBar(100);
+          say(`Uploaded ${file.name}; checking it…`);
+          const got = await json(`/api/v1/media/${mediaIdOf(task.url)}`);
+          say(got.ok ? `Uploaded ${file.name}.` : "");
+          end(got.ok ? { status: 201, ok: true, body: got.body } : got);
+        },
+        onError(error) {
+          const answer = error && error.originalResponse;
+          const status = answer ? answer.getStatus() : 0;
+          if (status >= 400 && status < 500) {
+            // refused for good (quota, type, unusable file, the upload expired)
+            let body = null;
+            try { body = JSON.parse(answer.getBody()); } catch (e) { body = null; }
+            say("");
+            end({ status, ok: false, body });
+            return;
+          }
+          // the connection went (or the server could not answer): keep what was sent
+          paused = true;
+          pause.textContent = "Resume";
+          if (navigator.onLine === false) {
+            say(`Connection lost at ${percent}% of ${file.name}; the upload goes on when you are back online.`);
+          } else {
+            say(`The upload of ${file.name} stopped at ${percent}%; press Resume to go on.`);
+          }
+        },
+      });
+      function resume() {
+        if (finished) return;
+        paused = false;
+        pause.textContent = "Pause";
+        say(`Resuming ${file.name} at ${percent}%…`);
+        task.start(); // asks the server where it stands (HEAD), then sends the rest
+      }
+      function whenOnline() {
+        if (paused && !finished) resume();
+      }
+      window.addEventListener("online", whenOnline);
+      pause.textContent = "Pause";
+      pause.onclick = () => {
+        if (paused) { resume(); return; }
+        paused = true;
+        task.abort(false); // the server keeps what it has
+        pause.textContent = "Resume";
+        say(`Paused at ${percent}% of ${file.name}.`);
+      };
+      cancel.onclick = async () => {
+        paused = true;
+        say(`Cancelling ${file.name}…`);
+        try { await task.abort(true); } catch (e) { /* nothing was created yet */ }
+        say(`The upload of ${file.name} was cancelled.`);
+        end({ status: 0, ok: false, cancelled: true, body: { detail: "The upload was cancelled." } });
+      };
+      setBar(0);
+      bar.max = 100;
+      bar.classList.remove("hidden");
+      controls.classList.remove("hidden");
+      say(`Uploading ${file.name}: 0%`);
+      task.findPreviousUploads().then((previous) => {
+        if (previous.length) task.resumeFromPreviousUpload(previous[0]);
+        task.start();
+      });
+    });
+  }
+
+  // A library file chosen for the next video post (shown under the file input).
+  function reuse(item) {
+    reused = item;
+    const note = $("video-reused");
+    note.textContent = "";
+    if (!item) { note.classList.add("hidden"); return; }
+    note.append(`Using your video of ${formatDuration(item.duration_sec)} (${formatBytes(item.size)}) from "Your media". `);
+    const clear = document.createElement("button");
+    clear.type = "button";
+    clear.className = "secondary";
+    clear.textContent = "Choose another";
+    clear.onclick = () => reuse(null);
+    note.appendChild(clear);
+    note.classList.remove("hidden");
+  }
+
+  function useInPost(item, onChosen) {
+    const kind = item.kind === "image" ? "photo" : "video";
+    const radio = document.querySelector(`input[name="kind"][value="${kind}"]`);
+    if (radio && !radio.checked) radio.click();
+    if (kind === "video") {
+      $("video").value = "";
+      reuse(item);
+    } else {
+      const tick = document.querySelector(`#image-choices input[value="${item.id}"]`);
+      if (tick && !tick.checked) tick.click();
+    }
+    if (onChosen) onChosen(kind);
+    $("compose").scrollIntoView({ block: "start" });
+    const focus = kind === "video" ? $("video-reused").querySelector("button") : $("image-choices");
+    if (focus) focus.focus();
+  }
+
+  // "Post of 2 Dec 10:00, TikTok: scheduled" for each post, read from the API.
+  async function describePosts(ids) {
+    const lines = [];
+    for (const id of ids.slice(0, 10)) {
+      const got = await json(`/api/v1/posts/${id}`);
+      if (!got.ok) { lines.push(`a post (${id.slice(0, 8)})`); continue; }
+      const post = got.body;
+      const when = new Date(post.scheduled_at || post.created_at).toLocaleString();
+      const targets = (post.targets || []).map((t) => `${t.platform}: ${t.status}`).join(", ");
+      lines.push(`the post of ${when} (${targets})`);
+    }
+    if (ids.length > 10) lines.push(`and ${ids.length - 10} more`);
+    return lines;
+  }
+
+  async function remove(item, done) {
+    const what = item.kind === "image" ? "image" : "video";
+    if (item.needed_by.length) {
+      const lines = await describePosts(item.needed_by);
+      done("bad", `This ${what} cannot be deleted yet: ${lines.join("; ")} still need it. ` +
+        "Cancel those posts or wait until they are published, then delete it.");
+      return;
+    }
+    const lines = await describePosts(item.posts);
+    const used = lines.length
+      ? `It was used by ${lines.join("; ")}. Those posts keep their history but can no longer be retried.`
+      : "No post uses it.";
+    if (!window.confirm(`Delete this ${what}? ${used}`)) return;
+    const res = await json(`/api/v1/media/${item.id}`, { method: "DELETE" });
+    if (res.ok && reused && reused.id === item.id) reuse(null);
+    const fine = what === "image" ? "Image deleted." : "Video deleted.";
+    const problem = res.body && (res.body.detail || res.body.title);
+    done(res.ok ? "ok" : "bad", res.ok ? fine : problem || "Could not delete.");
+  }
+
+  // Writes the library's rows into `tbody`: picture, when, duration, size, type, posts,
+  // and the two actions. `onFlash(kind, text)` tells the result; `onChange()` reloads.
+  function renderLibrary(tbody, items, { onFlash, onChange, onChosen }) {
+    tbody.textContent = "";
+    for (const item of items) {
+      const what = item.kind === "image" ? "image" : "video";
+      const row = tbody.insertRow();
+      row.dataset.media = item.id;
+      const cell = (label, text) => {
+        const td = row.insertCell();
+        td.dataset.label = label;
+        if (text !== undefined) td.textContent = text;
+        return td;
+      };
+      const picture = cell("Picture");
+      picture.className = "thumb";
+      const img = document.createElement("img");
+      img.src = `/api/v1/media/${item.id}/thumbnail`;
+      img.alt = `${what} uploaded ${new Date(item.created_at).toLocaleString()}`;
+      img.width = 64;
+      img.loading = "lazy";
+      picture.appendChild(img);
+      cell("Uploaded", new Date(item.created_at).toLocaleString());
+      cell("Length", item.kind === "image" ? `${item.width}×${item.height}` : formatDuration(item.duration_sec));
+      cell("Size", formatBytes(item.size));
+      cell("Type", item.content_type);
+      const busy = item.needed_by.length;
+      cell("Posts", `${item.posts.length}` + (busy ? ` (${busy} not finished)` : ""));
+      const actions = row.insertCell();
+      actions.className = "actions";
+      const use = document.createElement("button");
+      use.type = "button";
+      use.className = "secondary";
+      use.textContent = "Use in a new post";
+      use.setAttribute("aria-label", `Use this ${what} in a new post`);
+      use.onclick = () => useInPost(item, onChosen);
+      const del = document.createElement("button");
+      del.type = "button";
+      del.className = "secondary";
+      del.textContent = "Delete";
+      del.setAttribute("aria-label", `Delete this ${what}`);
+      del.onclick = () => remove(item, async (kind, text) => { onFlash(kind, text); await onChange(); });
+      actions.append(use, del);
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const form = $("post-form");
+    if (form) form.addEventListener("reset", () => reuse(null));
+    const input = $("video");
+    if (input) input.addEventListener("change", () => { if (input.files[0]) reuse(null); });
+  });
+
+  window.CachalotUploads = {
+    upload,
+    renderLibrary,
+    reused: () => reused,
+    reuse,
+    formatDuration,
+  };
+})();
