@@ -252,6 +252,10 @@ def test_a_12000_character_article_is_a_telegraph_page_with_its_cover_announced_
     assert served.status_code == 200
     assert served.headers["content-type"] == "image/jpeg"
     assert served.content == cover, "the page's cover is the client's bytes"
+    signature = src.rsplit("/", 1)[1]
+    logs = [stack.output()]
+    logs += [p.read_text(errors="replace") for p in (stack.var_dir / "access-logs").glob("*")]
+    assert not [text for text in logs if signature in text], "the cover link's signature was logged"
     assert len(rest) == 23
     [announced] = [m for m in _messages(stack) if m["text"].startswith(title)]
     assert announced["method"] == "sendMessage"
