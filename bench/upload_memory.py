@@ -265,6 +265,7 @@ class VKBench:
     module = "cachalot_publisher_vk"
     scopes = ["wall", "video", "photos", "groups"]
     subject = "100000042"  # VK user ids are numbers
+    curl_subject = "100000043"
 
     def prepare_sandbox(self, ctx: Context) -> None:
         httpx.post(f"{ctx.sandbox}/sandbox/vk/reset").raise_for_status()
@@ -283,9 +284,10 @@ class VKBench:
         return sum(1 for p in posts for f in p["files"] if f["sha256"] == video.sha256)
 
     def curl_upload(self, ctx: Context, video: Video) -> float:
+        """The same form POSTed by curl to an upload URL of its own, timed by the sandbox."""
         token = httpx.post(
             f"{ctx.sandbox}/sandbox/tokens",
-            json={"platform": "vk", "subject": "100000043", "scopes": self.scopes},
+            json={"platform": "vk", "subject": self.curl_subject, "scopes": self.scopes},
         ).json()["access_token"]
         saved = httpx.post(
             f"{ctx.sandbox}/vk/method/video.save",
@@ -293,12 +295,20 @@ class VKBench:
         ).json()["response"]
         args = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Expect:"]
         args += ["-F", f"video_file=@{video.path};type=video/mp4", saved["upload_url"]]
-        started = time.perf_counter()
         done = subprocess.run(args, capture_output=True, text=True, check=True)
-        seconds = time.perf_counter() - started
         if done.stdout.strip() != "200":
             raise RuntimeError(f"curl upload failed: HTTP {done.stdout.strip()}")
-        return seconds
+        return self._sandbox_seconds(ctx, self.curl_subject)
+
+    def upload_seconds(self, ctx: Context, video: Video) -> float:
+        """The publisher's upload as the sandbox saw it: the POST's arrival to its last byte."""
+        return self._sandbox_seconds(ctx, self.subject)
+
+    @staticmethod
+    def _sandbox_seconds(ctx: Context, user_id: str) -> float:
+        uploads = httpx.get(f"{ctx.sandbox}/sandbox/vk/posts").json()["uploads"]
+        upload = [u for u in uploads if u["user_id"] == user_id][-1]  # this round's
+        return float(upload["completed_at"] - upload["started_at"])
 
 
 class TelegramBench:
