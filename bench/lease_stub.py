@@ -20,12 +20,23 @@ from cachalot_testing.ports import free_port, wait_for_port
 
 class LeaseStub:
     def __init__(
-        self, *, sandbox: str, platform: str, scopes: list[str], services: dict[str, str]
+        self,
+        *,
+        sandbox: str,
+        platform: str,
+        scopes: list[str],
+        services: dict[str, str],
+        subject: str | None = None,
+        destination: str | None = None,
     ) -> None:
+        """``subject``: the platform user every token is for (default ``user-<account id>``;
+        VK's are numbers); ``destination``: the lease's ``destination`` (Telegram's channel)."""
         self.sandbox = sandbox
         self.platform = platform
         self.scopes = scopes
         self.services = services
+        self.subject = subject
+        self.destination = destination
         self.port = free_port()
         self._tokens: dict[str, str] = {}
         self._server: uvicorn.Server | None = None
@@ -52,7 +63,7 @@ class LeaseStub:
                         f"{self.sandbox}/sandbox/tokens",
                         json={
                             "platform": self.platform,
-                            "subject": f"user-{account_id}",
+                            "subject": self.subject or f"user-{account_id}",
                             "scopes": self.scopes,
                         },
                     )
@@ -64,7 +75,8 @@ class LeaseStub:
                     "access_token": self._tokens[account_id],
                     "expires_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
                     "scopes": self.scopes,
-                    "platform_user_id": f"user-{account_id}",
+                    "platform_user_id": self.subject or f"user-{account_id}",
+                    "destination": self.destination,
                 }
             )
 

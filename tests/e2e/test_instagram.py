@@ -1,4 +1,4 @@
-"""End to end, issue 10: a Reel to Instagram through the whole system, as `make dev` runs it.
+"""End to end, issue 10: a Reel, a photo and a carousel to Instagram, as `make dev` runs it.
 
 The sandbox's Instagram fetches the video from the signed link the queue put
 in the command, through the embedded gateway (real HTTP, by range requests),
@@ -10,6 +10,7 @@ and counts the posts.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import struct
 import time
@@ -21,7 +22,7 @@ import httpx
 import pytest
 
 from cachalot_testing.clients import create_post, give_consent, upload_media
-from cachalot_testing.media import video_file
+from cachalot_testing.media import image_file, video_file
 from cachalot_testing.stack import EmbeddedStack
 
 pytestmark = pytest.mark.e2e
@@ -190,3 +191,71 @@ def test_a_publisher_killed_while_the_container_is_in_progress_publishes_once_af
     assert len(_published_with(stack, sha256)) == 1
     containers = _graph(stack, "media")["containers"][before:]
     assert [c["id"] for c in containers] == [made["id"]], "the redelivery made a second container"
+
+
+def test_a_photo_and_a_carousel_are_published_once_each_only_after_their_containers_finish(
+    instagram: tuple[httpx.Client, dict[str, Any]], stack: EmbeddedStack
+) -> None:
+    """One image → an IMAGE post; three → a container per image, then a CAROUSEL one.
+
+    Processing takes 1.5 s per container, so the publisher must poll; the
+    sandbox refuses ``media_publish`` on an unfinished container and counts
+    every call, so one call per post proves it waited for ``FINISHED``.
+    """
+    http, account = instagram
+    tag = uuid.uuid4().hex[:6]
+    colours = ("0x103050", "0x305070", "0x507090", "0x7090b0")
+    images = [image_file(colour=c).read_bytes() for c in colours]
+    ids = [upload_media(http, stack.gateway, b, "image/jpeg")["id"] for b in images]
+    before = _graph(stack, "media")
+    _graph(stack, "config", {"processing_delay_s": 1.5})
+    try:
+        posts = {
+            "single": create_post(
+                http,
+                stack.gateway,
+                {
+                    "kind": "photo",
+                    "image_ids": ids[:1],
+                    "targets": [
+                        {"account_id": account["id"], "instagram": {"caption": f"one {tag}"}}
+                    ],
+                },
+            ),
+            "carousel": create_post(
+                http,
+                stack.gateway,
+                {
+                    "kind": "photo",
+                    "image_ids": ids[1:],
+                    "targets": [
+                        {"account_id": account["id"], "instagram": {"caption": f"three {tag}"}}
+                    ],
+                },
+            ),
+        }
+        targets = {kind: _wait_for(http, stack, post_id) for kind, post_id in posts.items()}
+    finally:
+        _graph(stack, "config", {"processing_delay_s": 0.3})
+    time.sleep(1.0)  # a late duplicate would show up now
+    after = _graph(stack, "media")
+    mine = {m["caption"]: m for m in after["media"] if tag in m["caption"]}
+    assert set(mine) == {f"one {tag}", f"three {tag}"}, mine
+    single, carousel = mine[f"one {tag}"], mine[f"three {tag}"]
+    assert (single["media_type"], single["product"]) == ("IMAGE", "FEED")
+    assert [i["sha256"] for i in single["items"]] == [hashlib.sha256(images[0]).hexdigest()]
+    assert carousel["media_type"] == "CAROUSEL_ALBUM"
+    assert [i["sha256"] for i in carousel["items"]] == [
+        hashlib.sha256(b).hexdigest() for b in images[1:]
+    ]
+    assert all(i["content_type"] == "image/jpeg" for i in single["items"] + carousel["items"])
+    for kind, media in (("single", single), ("carousel", carousel)):
+        assert targets[kind]["status"] == "published", targets[kind]
+        assert targets[kind]["remote_id"] == media["id"]
+        assert targets[kind]["remote_url"] == media["permalink"]
+        assert media["permalink"].startswith("https://www.instagram.com/p/")
+    made = after["containers"][len(before["containers"]) :]
+    assert sorted((c["kind"], c["is_carousel_item"]) for c in made) == sorted(
+        [("IMAGE", False), ("IMAGE", True), ("IMAGE", True), ("IMAGE", True), ("CAROUSEL", False)]
+    ), made
+    assert after["publish_calls"] - before["publish_calls"] == 2, "media_publish before FINISHED"

@@ -1,4 +1,5 @@
-"""End to end: a Telegram person signs in, queues a video, links a channel, and it is posted.
+"""End to end: a Telegram person signs in, queues a video, links a channel, and it is posted;
+then a photo album and a long article (a Telegraph page with its cover) go to the same channel.
 
 Everything runs as `make dev` runs it (gateway, auth, queue, publisher-telegram,
 sandbox, a real broker); only Telegram is a fake. A post queued before a channel
@@ -8,6 +9,7 @@ is linked waits ("link a channel first") and goes out, once, when it is linked.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,6 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
+from cachalot_testing.clients import create_post, upload_media
+from cachalot_testing.media import image_file
 from cachalot_testing.stack import EmbeddedStack
 
 pytestmark = pytest.mark.e2e
@@ -130,3 +134,135 @@ def test_a_video_queued_before_the_channel_is_linked_goes_out_once_after_linking
     ).json()["messages"]
     assert [(p["method"], p["text"]) for p in posted] == [("sendVideo", f"Whale {marker}")]
     assert posted[0]["files"][0]["sha256"] == hashlib.sha256(VIDEO.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def linked(client: httpx.Client, stack: EmbeddedStack) -> dict[str, Any]:
+    """The client's Telegram account with the channel linked (linked here when run alone)."""
+    account = _telegram_account(client, stack)
+    if account["needs_channel"]:
+        httpx.post(
+            f"{stack.sandbox}/sandbox/telegram/channels",
+            json={
+                "id": CHANNEL_ID,
+                "username": "cachalot_e2e",
+                "title": "E2E channel",
+                "admins": [{"user_id": PERSON, "status": "creator"}],
+            },
+            timeout=5,
+        ).raise_for_status()
+        linked = client.put(
+            f"{stack.gateway}/api/v1/accounts/{account['id']}/telegram-channel",
+            json={"channel": "@cachalot_e2e"},
+        )
+        assert linked.status_code == 200, linked.text
+        account = linked.json()
+    return account
+
+
+def _queue(client: httpx.Client, stack: EmbeddedStack, body: dict[str, Any]) -> str:
+    return create_post(client, stack.gateway, body)
+
+
+def _done(client: httpx.Client, stack: EmbeddedStack, post_id: str) -> dict[str, Any]:
+    return dict(
+        _until(
+            lambda: (
+                t
+                if (t := _target(client, stack, post_id))["status"] in ("published", "failed")
+                else None
+            )
+        )
+    )
+
+
+def _messages(stack: EmbeddedStack) -> list[dict[str, Any]]:
+    return list(
+        httpx.get(
+            f"{stack.sandbox}/sandbox/telegram/messages",
+            params={"chat_id": str(CHANNEL_ID)},
+            timeout=5,
+        ).json()["messages"]
+    )
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_a_three_photo_album_goes_out_once_as_one_media_group_in_order(
+    client: httpx.Client, stack: EmbeddedStack, linked: dict[str, Any]
+) -> None:
+    marker = uuid.uuid4().hex[:8]
+    images = [image_file(colour=c).read_bytes() for c in ("0x601020", "0x802040", "0xa04060")]
+    ids = [upload_media(client, stack.gateway, b, "image/jpeg")["id"] for b in images]
+    post_id = _queue(
+        client,
+        stack,
+        {
+            "kind": "photo",
+            "image_ids": ids,
+            "targets": [
+                {"account_id": linked["id"], "telegram": {"caption": f"<i>Album</i> {marker}"}}
+            ],
+        },
+    )
+    done = _done(client, stack, post_id)
+    assert done["status"] == "published", done
+    time.sleep(1.0)  # a late duplicate would show up now
+    [first] = [m for m in _messages(stack) if m["text"] == f"Album {marker}"]
+    album = [m for m in _messages(stack) if m["media_group_id"] == first["media_group_id"]]
+    assert [m["method"] for m in album] == ["sendMediaGroup"] * 3
+    assert [m["files"][0]["sha256"] for m in album] == [_sha(b) for b in images]
+    assert done["remote_url"] == f"https://t.me/cachalot_e2e/{first['message_id']}"
+
+
+def test_a_12000_character_article_is_a_telegraph_page_with_its_cover_announced_once(
+    client: httpx.Client, stack: EmbeddedStack, linked: dict[str, Any]
+) -> None:
+    marker = uuid.uuid4().hex[:8]
+    cover = image_file(width=1200, height=630, colour="0x224466").read_bytes()
+    cover_id = upload_media(client, stack.gateway, cover, "image/jpeg")["id"]
+    body = "".join(
+        f"<p>Part {i}: " + "the sperm whale dives deeper than any other " * 12 + "</p>"
+        for i in range(23)
+    )
+    assert len(parse_text(body)) > 12_000
+    title = f"Deep divers {marker}"
+    post_id = _queue(
+        client,
+        stack,
+        {
+            "kind": "article",
+            "article": {"title": title, "body_html": body, "cover_media_id": cover_id},
+            "targets": [{"account_id": linked["id"]}],
+        },
+    )
+    done = _done(client, stack, post_id)
+    assert done["status"] == "published", done
+    time.sleep(1.0)
+    pages = httpx.get(f"{stack.sandbox}/sandbox/telegraph/pages", timeout=5).json()["pages"]
+    [page] = [p for p in pages if p["title"] == title]
+    figure, *rest = page["content"]
+    assert figure["tag"] == "figure"
+    [img] = figure["children"]
+    src = img["attrs"]["src"]
+    assert src.startswith(f"{stack.gateway}/media/v1/{cover_id}/"), src
+    served = httpx.get(src, timeout=10)
+    assert served.status_code == 200
+    assert served.headers["content-type"] == "image/jpeg"
+    assert served.content == cover, "the page's cover is the client's bytes"
+    signature = src.rsplit("/", 1)[1]
+    logs = [stack.output()]
+    logs += [p.read_text(errors="replace") for p in (stack.var_dir / "access-logs").glob("*")]
+    assert not [text for text in logs if signature in text], "the cover link's signature was logged"
+    assert len(rest) == 23
+    [announced] = [m for m in _messages(stack) if m["text"].startswith(title)]
+    assert announced["method"] == "sendMessage"
+    assert any(e.get("url") == page["url"] for e in announced["entities"])
+    assert done["remote_url"] == f"https://t.me/cachalot_e2e/{announced['message_id']}"
+
+
+def parse_text(body_html: str) -> str:
+    """The article's text as readers see it (tags dropped)."""
+    return re.sub(r"<[^>]+>", "", body_html)

@@ -110,6 +110,27 @@ async def test_an_upload_over_50_mb_is_refused_with_413_and_a_photo_over_10_mb_w
     assert (await client.get("/sandbox/telegram/messages")).json()["count"] == 0
 
 
+async def test_as_a_local_bot_api_server_the_fake_takes_uploads_over_50_mb() -> None:
+    local = create_app(SandboxSettings(telegram_bot_token=TOKEN, telegram_local_bot_api=True))  # type: ignore[arg-type]
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=local), base_url="http://sandbox"
+        ) as http:
+            telegram.reset()
+            await http.post(
+                "/sandbox/telegram/channels",
+                json={"id": CHANNEL_ID, "title": "Posts", "bot_status": "administrator"},
+            )
+            body = os.urandom(1024) * (51 * 1024)
+            sent = await upload(http, "sendVideo", {"video": ("v.mp4", body, "video/mp4")})
+            assert sent.status_code == 200, sent.text
+            [message] = (await http.get("/sandbox/telegram/messages")).json()["messages"]
+            assert message["files"][0]["sha256"] == hashlib.sha256(body).hexdigest()
+    finally:
+        telegram.reset()
+        create_app(SandboxSettings(telegram_bot_token=TOKEN))  # type: ignore[arg-type]  # the cloud cap again
+
+
 async def test_a_media_group_posts_2_to_10_photos_from_attach_parts(client):
     photos = [os.urandom(1000 + i) for i in range(3)]
     media = [{"type": "photo", "media": f"attach://p{i}"} for i in range(3)]

@@ -108,6 +108,18 @@ def test_an_upload_url_is_good_for_one_upload_and_needs_its_field(api: httpx.Cli
     assert "error" in again  # one-shot: the first (wrong) upload used it
 
 
+def test_each_finished_upload_is_listed_with_its_size_and_timing_for_benchmarks(
+    api: httpx.Client,
+) -> None:
+    token = mint(api)
+    url = call(api, token, "video.save", name="v")["response"]["upload_url"]  # type: ignore[index]
+    before = time.time()
+    api.post(url, files={"video_file": ("v.mp4", b"d" * 5000, "video/mp4")}).raise_for_status()
+    [upload] = api.get("/sandbox/vk/posts").json()["uploads"]
+    assert (upload["kind"], upload["user_id"], upload["size"]) == ("video", "501", 5000)
+    assert before <= upload["started_at"] <= upload["completed_at"] <= time.time()
+
+
 def test_posting_on_a_wall_the_user_does_not_administer_is_error_214(api: httpx.Client) -> None:
     token = mint(api)
     assert call(api, token, "wall.post", owner_id=-99, message="x")["error"]["error_code"] == 214  # type: ignore[index]

@@ -12,8 +12,13 @@ What goes out (core.telegram.org/bots/api; limits in
   article as caption when it fits 1024; otherwise a Telegraph page
   (``createPage`` with the article's nodes) announced by ``sendMessage``:
   title, lead and the page's link, whose preview gives readers Instant View.
-  The cover is not on the Telegraph page: Telegraph takes images by URL only
-  and the media store has no public URL yet (issue 10 item 2).
+  The cover opens the page as ``<figure><img src=…></figure>``. Telegraph takes
+  images by URL only: its ``/upload`` was never part of the API (telegra.ph/api
+  lists no upload method) and was switched off for new media in September 2024
+  (t.me/durov/343; python273/telegraph#58), so ``src`` is the cover's signed
+  link (``MediaRef.url``, which the queue makes for Telegram articles with the
+  long page lifetime, ``CACHALOT_MEDIA_COVER_URL_TTL_S``). Without a link (the
+  queue has no ``CACHALOT_PUBLIC_URL``) the page goes out without its cover.
 
 The channel is the lease's ``destination`` (auth's linked chat id).
 
@@ -152,6 +157,17 @@ def announcement(title: str, nodes: list[Node], url: str) -> str:
     return "\n\n".join(parts)
 
 
+def page_nodes(nodes: list[Node], cover: MediaRef | None) -> list[Node]:
+    """The Telegraph page's content: the cover as a leading ``figure``/``img`` when it has a
+    public link (``cover.url``), then the article's nodes; ``nodes`` alone otherwise."""
+    if cover is None or not cover.url:
+        if cover is not None:
+            logger.warning("an article's cover has no public link; its page goes without it")
+        return nodes
+    figure: Node = {"tag": "figure", "children": [{"tag": "img", "attrs": {"src": cover.url}}]}
+    return [figure, *nodes]
+
+
 def message_url(message: dict[str, Any], fallback_chat: str) -> str | None:
     """``https://t.me/<username>/<id>``, or ``https://t.me/c/<id>/<id>`` in a private channel."""
     chat = message.get("chat") or {}
@@ -267,7 +283,7 @@ class TelegramPlatform:
                 )
                 params = {"caption": text, "parse_mode": "HTML", **_common(options)}
                 return Send("sendPhoto", params, [cover])
-        page = await self._page(command, record, article.title, nodes)
+        page = await self._page(command, record, article.title, page_nodes(nodes, article.cover))
         params = {
             "text": announcement(article.title, nodes, page.url),
             "parse_mode": "HTML",

@@ -17,9 +17,9 @@ because a post cannot be looked up afterwards:
   out, an answer we cannot read): Telegram may have posted
   (:class:`OutcomeUnknown`).
 
-Uploads are ``multipart/form-data`` built here and streamed from the file
-in ``read_bytes`` reads (a worker thread each), with a ``Content-Length``,
-so memory stays flat whatever the size; files are named ``attach://<name>``
+Uploads are ``multipart/form-data`` streamed from the file in ``read_bytes``
+reads (:mod:`cachalot_publishing.multipart`), with a ``Content-Length``, so
+memory stays flat whatever the size; files are named ``attach://<name>``
 in ``sendMediaGroup``'s ``media``. The bot token is in the URL path and
 never in a log line or an exception (the ``httpx`` errors are reduced to
 their type).
@@ -28,16 +28,15 @@ their type).
 from __future__ import annotations
 
 import json
-import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 
-ProgressHook = Callable[[int, int], Awaitable[None]]
+from cachalot_publishing.multipart import MultipartBody, ProgressHook, UploadFile
+
+__all__ = ["BotApi", "BotApiError", "MultipartBody", "NotSent", "OutcomeUnknown", "UploadFile"]
 
 
 @dataclass(frozen=True)
@@ -69,67 +68,6 @@ class OutcomeUnknown(Exception):
     """The request may have reached Telegram, but its answer was lost."""
 
     detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class UploadFile:
-    """One file of a multipart call: form field ``field`` (``attach://field`` in media)."""
-
-    field: str
-    path: Path
-    size: int
-    content_type: str
-    filename: str
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\r", "").replace("\n", " ")
-
-
-class MultipartBody:
-    """``multipart/form-data`` of text fields and files, streamed, with its exact length."""
-
-    def __init__(
-        self, fields: Mapping[str, str], files: Sequence[UploadFile], *, read_bytes: int
-    ) -> None:
-        self.boundary = secrets.token_hex(16)
-        self._read_bytes = read_bytes
-        self._parts: list[bytes | UploadFile] = []
-        dash = f"--{self.boundary}\r\n".encode()
-        for name, value in fields.items():
-            head = f'Content-Disposition: form-data; name="{_escape(name)}"\r\n\r\n'
-            self._parts += [dash + head.encode() + value.encode() + b"\r\n"]
-        for file in files:
-            head = (
-                f'Content-Disposition: form-data; name="{_escape(file.field)}"; '
-                f'filename="{_escape(file.filename)}"\r\nContent-Type: {file.content_type}\r\n\r\n'
-            )
-            self._parts += [dash + head.encode(), file, b"\r\n"]
-        self._parts.append(f"--{self.boundary}--\r\n".encode())
-        self.file_bytes = sum(f.size for f in files)
-        self.length = sum(p.size if isinstance(p, UploadFile) else len(p) for p in self._parts)
-
-    @property
-    def content_type(self) -> str:
-        return f"multipart/form-data; boundary={self.boundary}"
-
-    async def stream(self, progress: ProgressHook | None) -> AsyncIterator[bytes]:
-        sent = 0
-        for part in self._parts:
-            if not isinstance(part, UploadFile):
-                yield part
-                continue
-            left = part.size
-            async with await anyio.open_file(part.path, "rb") as handle:
-                while left > 0:
-                    block = await handle.read(min(self._read_bytes, left))
-                    if not block:
-                        raise OSError(f"{part.filename} ended {left} bytes early")
-                    left -= len(block)
-                    sent += len(block)
-                    yield block
-                    if progress is not None:
-                        await progress(sent, self.file_bytes)
 
 
 class BotApi:

@@ -120,6 +120,32 @@ async def test_a_12000_character_article_becomes_a_telegraph_page_announced_in_t
     assert telegram_length(post["raw_text"]) <= 4096
 
 
+async def test_a_long_articles_cover_opens_its_telegraph_page_by_its_signed_link(
+    publisher: ServiceProcess,
+    telegram: httpx.Client,
+    commands: Commands,
+    results: Results,
+    random_file: RandomFile,
+) -> None:
+    body = "".join(f"<p>Part {i}: " + "whales sing at dusk " * 30 + "</p>" for i in range(10))
+    link = "https://cachalot.example/media/v1/cover/1999999999/" + "s" * 43
+    cover = commands.ref(random_file(40_000, ".jpg"), "image/jpeg").model_copy(update={"url": link})
+    article = Article(title="With a cover", body_html=body, cover=cover)
+    command = commands.command("article", article=article)
+    await commands.send(command)
+
+    result = await results.final(command.target_id)
+    assert result.type == "published", result.reason
+    [page] = telegram.get("/sandbox/telegraph/pages").json()["pages"]
+    assert page["content"] == [
+        {"tag": "figure", "children": [{"tag": "img", "attrs": {"src": link}}]},
+        *parse(body),
+    ]
+    [post] = posts(telegram)
+    assert post["method"] == "sendMessage"  # the announcement; its preview shows the cover
+    assert post["text"].startswith("With a cover\n\nPart 0: whales")
+
+
 async def test_a_429_retry_after_is_waited_out_in_full_then_the_post_goes_out_once(
     publisher: ServiceProcess,
     telegram: httpx.Client,

@@ -38,6 +38,7 @@ from cachalot_common.text import truncate
 from cachalot_publisher_vk.store import WallPostStore
 from cachalot_publisher_vk.vk import RATE_LIMITED, VKApi, VKApiError
 from cachalot_publishing import outcome
+from cachalot_publishing.multipart import ProgressHook
 from cachalot_publishing.outcome import Outcome, Published, failed, retryable
 from cachalot_publishing.ports import Context, TokenRejected
 
@@ -159,7 +160,7 @@ class VKPlatform:
                 command, ctx, "video.save", name=title, wallpost=0, group_id=group_id
             )
             answer = await self._upload_file(
-                saved["upload_url"], "video_file", path, ref.content_type
+                saved["upload_url"], "video_file", path, ref.content_type, ctx.progress
             )
             owner_id = answer.get("owner_id", saved["owner_id"])
             return f"video{owner_id}_{answer.get('video_id', saved['video_id'])}"
@@ -177,10 +178,17 @@ class VKPlatform:
         return f"photo{photo['owner_id']}_{photo['id']}"
 
     async def _upload_file(
-        self, url: str, field: str, path: Path, content_type: str
+        self,
+        url: str,
+        field: str,
+        path: Path,
+        content_type: str,
+        progress: ProgressHook | None = None,
     ) -> dict[str, Any]:
         try:
-            return await self._api.upload(url, field=field, path=path, content_type=content_type)
+            return await self._api.upload(
+                url, field=field, path=path, content_type=content_type, progress=progress
+            )
         except VKApiError as error:
             raise failed(
                 outcome.MEDIA_INVALID, f"VK's upload server refused the file: {error.message}"
@@ -189,6 +197,10 @@ class VKPlatform:
             raise outcome.unavailable(LABEL, error.response.status_code) from None
         except httpx.TransportError as error:
             raise outcome.network(LABEL, type(error).__name__) from None
+        except OSError as error:  # the file, while streaming: VK got a broken body
+            raise outcome.retryable(
+                outcome.MEDIA_UNREADABLE, f"Reading the media failed ({type(error).__name__}).", 30
+            ) from None
 
     async def _own_id(self, command: PublishPost, ctx: Context) -> int:
         (user,) = await self._call(command, ctx, "users.get")

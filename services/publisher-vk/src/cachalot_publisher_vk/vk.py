@@ -22,7 +22,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
+
+from cachalot_publishing.multipart import MultipartBody, ProgressHook, UploadFile
 
 RATE_LIMITED = 6
 """Too many requests per second."""
@@ -91,16 +94,26 @@ class VKApi:
         return body["response"]
 
     async def upload(
-        self, upload_url: str, *, field: str, path: Path, content_type: str
+        self,
+        upload_url: str,
+        *,
+        field: str,
+        path: Path,
+        content_type: str,
+        progress: ProgressHook | None = None,
     ) -> dict[str, Any]:
-        """POST the file at ``path`` to ``upload_url`` as multipart ``field`` (streamed) and
-        return the upload server's JSON; raises :class:`VKApiError` when it refuses."""
-        with path.open("rb") as file:
-            response = await self._http.post(
-                upload_url,
-                files={field: (path.name, file, content_type)},
-                timeout=self._upload_timeout,
-            )
+        """POST the file at ``path`` to ``upload_url`` as multipart ``field`` (streamed from
+        disk in 1 MiB reads off the event loop, :mod:`cachalot_publishing.multipart`) and
+        return the upload server's JSON; raises :class:`VKApiError` when it refuses,
+        ``OSError`` if the file is shorter than it was."""
+        size = (await anyio.Path(path).stat()).st_size
+        body = MultipartBody({}, [UploadFile(field, path, size, content_type, path.name)])
+        response = await self._http.post(
+            upload_url,
+            content=body.stream(progress),
+            headers={"Content-Type": body.content_type, "Content-Length": str(body.length)},
+            timeout=self._upload_timeout,
+        )
         response.raise_for_status()
         body = response.json()
         if not isinstance(body, dict) or "error" in body:

@@ -132,6 +132,7 @@ class Runtime:
                 key=self.settings.media_link_key_bytes(),
                 public_url=public_url,
                 ttl_s=self.settings.media_url_ttl_s,
+                cover_ttl_s=self.settings.media_cover_url_ttl_s,
                 clock=self.clock,
             )
             if public_url

@@ -19,7 +19,13 @@ expired, the media deleted or its client erased, the file gone) is the same
 404, so the answer tells an outsider nothing. The key is
 ``CACHALOT_MEDIA_LINK_KEY``, or, unset, derived from the session secret
 (HMAC-SHA256 with a fixed label: a key of its own without another secret to
-deploy; changing either ends every link, which lasts a day at most).
+deploy; changing either ends every link).
+
+A link lasts ``CACHALOT_MEDIA_URL_TTL_S`` (a day): long enough for a platform
+to fetch. An article's cover is the exception: it goes on a page that stays
+up (Telegram's Telegraph page, which takes images by URL only), so its link
+lasts ``CACHALOT_MEDIA_COVER_URL_TTL_S`` (a year). It still ends at once when
+the media is deleted (by the client or by retention) or its client erased.
 
 Serving is Starlette's ``FileResponse``: single and multiple ``Range``
 requests (206 with ``Content-Range``; 416 for a range past the end),
@@ -69,17 +75,26 @@ class MediaLinks:
 
     ``public_url``: the origin (and path prefix) people and platforms reach the
     gateway at (``CACHALOT_PUBLIC_URL``); ``ttl_s``: how long a link works
-    (``CACHALOT_MEDIA_URL_TTL_S``); ``clock``: now (UTC, aware).
+    (``CACHALOT_MEDIA_URL_TTL_S``); ``cover_ttl_s``: how long an article cover's link
+    works (``CACHALOT_MEDIA_COVER_URL_TTL_S``; ``ttl_s`` when None); ``clock``: now
+    (UTC, aware).
     """
 
     def __init__(
-        self, *, key: bytes, public_url: str, ttl_s: float, clock: Callable[[], datetime]
+        self,
+        *,
+        key: bytes,
+        public_url: str,
+        ttl_s: float,
+        clock: Callable[[], datetime],
+        cover_ttl_s: float | None = None,
     ) -> None:
         if len(key) < 32:
             raise ValueError("a media link key needs at least 32 bytes")
         self._key = key
         self._base = public_url.rstrip("/")
         self._ttl_s = ttl_s
+        self._cover_ttl_s = ttl_s if cover_ttl_s is None else cover_ttl_s
         self._clock = clock
 
     def _signature(self, media_id: UUID, expires: int) -> str:
@@ -87,18 +102,21 @@ class MediaLinks:
         digest = hmac.new(self._key, message, hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
-    def url(self, media_id: UUID) -> str:
-        """The link to ``media_id``, working for ``ttl_s`` from now (whole seconds, rounded up)."""
-        expires = int(self._clock().timestamp() + self._ttl_s) + 1
+    def url(self, media_id: UUID, *, ttl_s: float | None = None) -> str:
+        """The link to ``media_id``, working for ``ttl_s`` (default: the links' ``ttl_s``)
+        from now, in whole seconds rounded up."""
+        lifetime = self._ttl_s if ttl_s is None else ttl_s
+        expires = int(self._clock().timestamp() + lifetime) + 1
         return f"{self._base}{PREFIX}/{media_id}/{expires}/{self._signature(media_id, expires)}"
 
-    def sign(self, ref: MediaRef) -> MediaRef:
+    def sign(self, ref: MediaRef, *, ttl_s: float | None = None) -> MediaRef:
         """``ref`` with its ``url`` set to a fresh link (the dispatcher's one step)."""
-        return ref.model_copy(update={"url": self.url(ref.media_id)})
+        return ref.model_copy(update={"url": self.url(ref.media_id, ttl_s=ttl_s)})
 
     def sign_command(self, command: PublishPost) -> PublishPost:
         """``command`` with a fresh link in each of its files' ``url`` when its platform
-        fetches this kind of post's files (``PlatformSpec.fetches_media``); unchanged otherwise."""
+        fetches this kind of post's files (``PlatformSpec.fetches_media``); unchanged otherwise.
+        An article's cover gets the cover lifetime (it is shown from a page that stays up)."""
         spec = find(command.platform)
         if spec is None or command.kind not in spec.fetches_media:
             return command
@@ -106,7 +124,7 @@ class MediaLinks:
         if command.media is not None:
             update["media"] = self.sign(command.media)
         if command.article is not None and command.article.cover is not None:
-            cover = self.sign(command.article.cover)
+            cover = self.sign(command.article.cover, ttl_s=self._cover_ttl_s)
             update["article"] = command.article.model_copy(update={"cover": cover})
         return command.model_copy(update=update)
 

@@ -93,6 +93,13 @@ class QueueSettings(ServiceSettings, KafkaSettings):
         description="How long a signed media link (for platforms that fetch media, such as "
         "Instagram) works after dispatch; longer than the platform's processing.",
     )
+    media_cover_url_ttl_s: float = Field(
+        default=365 * 24 * 3600.0,
+        ge=60,
+        description="How long the signed link to an article's cover works: Telegram articles "
+        "published as Telegraph pages show the cover from it (Telegraph takes images by URL "
+        "only). Deleting the media or erasing its client ends it at once.",
+    )
     media_link_key: SecretStr | None = Field(
         default=None,
         description="Signs media links (HMAC-SHA256, at least 32 bytes). Unset: derived from "

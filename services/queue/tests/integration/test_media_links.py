@@ -23,12 +23,13 @@ from sqlalchemy import delete
 
 from cachalot_queue.media_links import NOT_FOUND, MediaLinks
 from cachalot_queue.tables import Media
-from cachalot_testing.media import video_file
+from cachalot_testing.media import image_file, video_file
 
 pytestmark = pytest.mark.integration
 
 VIDEO = VIDEO_OF_QUEUE_TESTS  # what ApiClient.upload() sends by default
-REEL = video_file(seconds=4).read_bytes()  # Reels are 3 s to 15 min at 23–60 fps
+REEL = video_file(seconds=4).read_bytes()
+COVER = image_file(colour="0x204060").read_bytes()  # Reels are 3 s to 15 min at 23–60 fps
 PUBLIC = "https://cachalot.example"
 
 
@@ -207,6 +208,37 @@ async def test_an_instagram_command_carries_a_working_link_and_a_youtube_one_non
     async with httpx.AsyncClient() as http:
         assert (await http.get(local(queue, link))).content == REEL
     assert recorder.commands(by_platform["youtube"])[0].value["media"].get("url") is None
+
+
+async def test_a_telegram_articles_cover_link_lasts_the_page_lifetime_and_ends_on_deletion(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client = queue.client()
+    telegram = await client.account("telegram")
+    cover = await client.upload(COVER, **{"Content-Type": "image/jpeg"})
+    body: dict[str, Any] = {
+        "kind": "article",
+        "article": {
+            "title": "A long read",
+            "body_html": "<p>Hello.</p>",
+            "cover_media_id": cover["id"],
+        },
+        "targets": [{"account_id": str(telegram), "telegram": {"article_as": "telegraph"}}],
+    }
+    response = await client.post(body)
+    assert response.status_code == 201, response.text
+    target_id = response.json()["targets"][0]["id"]
+    await eventually(lambda: recorder.commands(target_id), timeout=20)
+    link = recorder.commands(target_id)[0].value["article"]["cover"]["url"]
+    assert link.startswith(f"{PUBLIC}/media/v1/{cover['id']}/")
+    expires = int(link.rsplit("/", 2)[1])
+    year = 365 * 24 * 3600
+    assert year - 60 < expires - now().timestamp() <= year + 2
+    async with httpx.AsyncClient() as http:
+        assert (await http.get(local(queue, link))).content == COVER
+        async with queue.runtime.factory() as session, session.begin():
+            await session.execute(delete(Media).where(Media.id == uuid.UUID(cover["id"])))
+        assert (await http.get(local(queue, link))).status_code == 404
 
 
 async def test_a_caption_with_31_hashtags_is_refused_naming_the_target_field(

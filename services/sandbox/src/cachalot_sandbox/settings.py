@@ -23,6 +23,11 @@ class SandboxSettings(ServiceSettings):
     # Telegram
     telegram_bot_token: SecretStr = SecretStr("123456789:AAsandboxsandboxsandboxsandboxsandb")
     telegram_bot_username: str = "cachalot_sandbox_bot"
+    telegram_local_bot_api: bool = Field(
+        default=False,
+        description="Act as a local Bot API server (telegram-bot-api --local): uploads up to "
+        "2000 MB instead of 50 MB. The same variable tells the queue and publisher-telegram.",
+    )
     telegram_bot_domain: str | None = Field(
         default=None,
         description="The domain linked to the bot (BotFather /setdomain); the login page "

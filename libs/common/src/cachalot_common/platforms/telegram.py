@@ -26,6 +26,9 @@ characters after parsing and ``article_as`` is not ``telegraph`` — or, with a
 cover, one ``sendPhoto`` whose caption is the article when it fits 1024;
 otherwise a Telegraph page announced in the channel (``article_as="message"``
 with an article too long for one message is refused here, naming the field).
+The cover opens the Telegraph page as an image by URL (Telegraph takes no
+uploads since September 2024), so an article's commands carry the cover's
+signed link (``fetches_media``).
 """
 
 from __future__ import annotations
@@ -57,6 +60,8 @@ LOCAL_VIDEO_MAX_BYTES: Final = 2000 * 1024 * 1024
 LOCAL_BOT_API_ENV: Final = "CACHALOT_TELEGRAM_LOCAL_BOT_API"
 TELEGRAPH_CONTENT_MAX_BYTES: Final = 64 * 1024
 """``createPage``'s ``content``: "up to 64 KB" (telegra.ph/api#createPage)."""
+COVER_NODE_BYTES: Final = 512
+"""Room kept in a page's content for the cover's ``figure``/``img`` node and its signed link."""
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
@@ -188,6 +193,8 @@ def content_fits(options: BaseModel, content: Content) -> list[FieldError]:
             )
     if content.kind == "article" and getattr(options, "article_as", "auto") != "message":
         size = len(json.dumps(list(content.nodes), ensure_ascii=False).encode())
+        if content.cover is not None:
+            size += COVER_NODE_BYTES
         if size > TELEGRAPH_CONTENT_MAX_BYTES:
             errors.append(
                 FieldError(
@@ -222,4 +229,6 @@ SPEC: Final = PlatformSpec(
     limits=TELEGRAM_LIMITS,
     max_images=TELEGRAM_PHOTOS_MAX,
     checks=(content_fits,),
+    # an article's cover goes on its Telegraph page by URL (Telegraph has no upload)
+    fetches_media=frozenset({"article"}),
 )

@@ -35,7 +35,12 @@ from cachalot_sandbox.settings import SandboxSettings
 from cachalot_sandbox.telegram.chats import ChatDirectory, create_channel_controls
 from cachalot_sandbox.telegram.entities import EntityParseError, parse_text, utf16_len
 from cachalot_sandbox.telegram.errors import BotApiError, bad_request, chat_not_found
-from cachalot_sandbox.telegram.media import MediaMethods, StoredFile
+from cachalot_sandbox.telegram.media import (
+    LOCAL_MAX_UPLOAD_BYTES,
+    MAX_UPLOAD_BYTES,
+    MediaMethods,
+    StoredFile,
+)
 from cachalot_sandbox.telegram.state import (
     AnswerDelay,
     ChatMigrationControl,
@@ -75,6 +80,9 @@ class Target:
 
 def create_router(settings: SandboxSettings) -> APIRouter:
     router = APIRouter()
+    state.files.max_upload_bytes = (
+        LOCAL_MAX_UPLOAD_BYTES if settings.telegram_local_bot_api else MAX_UPLOAD_BYTES
+    )
     bot_token = settings.telegram_bot_token.get_secret_value()
     bot_id = int(bot_token.split(":", 1)[0]) if bot_token.split(":", 1)[0].isdigit() else 1
     bot_user = {

@@ -12,7 +12,9 @@ as reference/platforms.md §5.2 records):
   refused with HTTP 413 ``Request Entity Too Large``, as api.telegram.org's
   front does; a photo over 10 MB (10 MiB) with 400 ``Bad Request:
   PHOTO_SAVE_FILE_INVALID`` [the exact description is uncertain: reports
-  differ; the status and the limit are documented];
+  differ; the status and the limit are documented]; with
+  ``CACHALOT_TELEGRAM_LOCAL_BOT_API=true`` the fake acts as a local
+  ``telegram-bot-api --local`` server and takes uploads up to 2000 MB;
 * captions: 0–1024 characters after entity parsing (``Bad Request: message
   caption is too long``), parse errors as for ``sendMessage``;
 * ``sendMediaGroup``: 2–10 items (``Bad Request: wrong number of media in the
@@ -43,6 +45,7 @@ from cachalot_sandbox.telegram.entities import EntityParseError, parse_text, utf
 from cachalot_sandbox.telegram.errors import BotApiError, bad_request
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+LOCAL_MAX_UPLOAD_BYTES = 2000 * 1024 * 1024
 MAX_PHOTO_BYTES = 10 * 1024 * 1024
 MAX_CAPTION_LENGTH = 1024
 _COPY_BLOCK = 1024 * 1024
@@ -77,6 +80,7 @@ class FileStore:
     def __init__(self) -> None:
         self._dir: Path | None = None
         self.files: dict[str, StoredFile] = {}
+        self.max_upload_bytes = MAX_UPLOAD_BYTES
 
     def _root(self) -> Path:
         if self._dir is None or not self._dir.exists():
@@ -93,7 +97,7 @@ class FileStore:
         with path.open("wb") as out:
             while block := await upload.read(_COPY_BLOCK):
                 size += len(block)
-                if size > MAX_UPLOAD_BYTES:
+                if size > self.max_upload_bytes:
                     out.close()
                     path.unlink(missing_ok=True)
                     raise BotApiError(413, "Request Entity Too Large")

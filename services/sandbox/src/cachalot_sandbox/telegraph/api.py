@@ -262,8 +262,12 @@ def create_router(settings: SandboxSettings) -> APIRouter:
 
     @router.delete("/sandbox/telegraph", tags=["sandbox"])
     async def forget() -> dict[str, int]:
+        """Forget the pages, faults and call counts; accounts stay, as Telegraph's do (a
+        publisher's access token keeps working across tests)."""
         count = len(state.pages)
-        state.reset()
+        state.pages.clear()
+        state.faults.clear()
+        state.calls.clear()
         return {"deleted": count}
 
     return router

@@ -65,6 +65,9 @@ class Upload:
     user_id: str
     video_id: int | None = None
     used: bool = False
+    started_at: float | None = None  # the upload POST arrived (its body then streams in)
+    completed_at: float | None = None  # every byte read and hashed
+    size: int = 0
 
 
 @dataclass
@@ -244,6 +247,7 @@ def create_router(settings: SandboxSettings) -> APIRouter:
             if pending is None or pending.used:
                 return JSONResponse({"error": "invalid upload url", "error_code": 1})
             pending.used = True
+            pending.started_at = time.time()
         form = await request.form(max_part_size=1024 * 1024)
         part = form.get("video_file" if pending.kind == "video" else "photo")
         if not isinstance(part, UploadFile):
@@ -259,6 +263,7 @@ def create_router(settings: SandboxSettings) -> APIRouter:
             size += len(chunk)
         if size == 0:
             return JSONResponse({"error": "empty file", "error_code": 3})
+        pending.completed_at, pending.size = time.time(), size
         if pending.kind == "video":
             assert pending.video_id is not None
             key = _ATTACHMENT.format(kind="video", owner=pending.owner_id, id=pending.video_id)
@@ -303,6 +308,18 @@ def create_router(settings: SandboxSettings) -> APIRouter:
                     for p in STATE.posts
                 ],
                 "calls": list(STATE.call_log),
+                # each upload's timing, for benchmarks (bench/upload_memory.py)
+                "uploads": [
+                    {
+                        "kind": u.kind,
+                        "user_id": u.user_id,
+                        "size": u.size,
+                        "started_at": u.started_at,
+                        "completed_at": u.completed_at,
+                    }
+                    for u in STATE.uploads.values()
+                    if u.completed_at is not None
+                ],
             }
 
     @router.post("/sandbox/vk/communities")
