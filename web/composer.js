@@ -258,7 +258,15 @@
     loadCreator(state);
   }
 
+  // Read when the composer is on screen (before consent, auth refuses the read);
+  // a failed read is tried again while it is shown.
+  const composeShown = () => {
+    const section = document.getElementById("compose");
+    return !section || !section.classList.contains("hidden");
+  };
+
   async function loadCreator(state) {
+    if (state.checksVideo && !composeShown()) { state.infoAt = 0; return; } // the edit dialog always reads
     state.infoAt = Date.now();
     state.who.textContent = "Reading this TikTok account's settings…";
     let res;
@@ -274,6 +282,9 @@
       state.who.textContent = "";
       state.creatorError.textContent = `We could not read this TikTok account's settings: ${state.infoError}`;
       syncTikTok(state);
+      clearTimeout(state.retry);
+      if (res && res.status === 404) return; // gone: nothing to try again
+      state.retry = setTimeout(() => { if (document.body.contains(state.container)) loadCreator(state); }, 10_000);
       return;
     }
     state.info = body;
@@ -562,6 +573,17 @@
     },
   };
   window.CachalotComposer = api;
+
+  // the composer shown (consent given, an account connected): read what was not read yet
+  const section = document.getElementById("compose");
+  if (section) {
+    new MutationObserver(() => {
+      if (!composeShown()) return;
+      for (const state of live) {
+        if (state.platform === "tiktok" && !state.info && document.body.contains(state.container)) loadCreator(state);
+      }
+    }).observe(section, { attributes: true, attributeFilter: ["class"] });
+  }
 
   document.addEventListener("change", (event) => {
     if (event.target && event.target.id === "video") readVideo(event.target.files[0]);
