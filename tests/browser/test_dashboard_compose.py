@@ -235,6 +235,38 @@ def test_commercial_content_needs_a_choice_shows_its_label_and_is_never_private(
     )
 
 
+def test_tiktoks_choices_are_made_with_the_keyboard_alone(composer: dict[str, Any]) -> None:
+    page = composer["page"]
+    box = row(composer["tiktok"][1])
+    privacy = f'{box} select[name="privacy_level"]'
+    page.focus(privacy)
+    page.keyboard.press("ArrowDown")  # the first offered audience, chosen by the person
+    assert page.input_value(privacy) == "FOLLOWER_OF_CREATOR"
+    page.focus(f"{box} .tt-allow input >> nth=0")
+    page.keyboard.press("Space")
+    assert page.is_checked(f"{box} .tt-allow input >> nth=0")
+    page.keyboard.press("Tab")  # duet is greyed: the keyboard goes past it
+    assert (
+        page.evaluate("document.activeElement.parentElement.textContent")
+        .strip()
+        .startswith("Stitch")
+    )
+    page.focus(f"{box} .tt-disclosure input >> nth=0")
+    page.keyboard.press("Space")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Space")  # "Your brand"
+    assert page.text_content(f"{box} .tt-label") == (
+        'Your video will be labeled "Promotional content".'
+    )
+    for selector in (
+        f"{box} .tt-disclosure input >> nth=1",
+        f"{box} .tt-disclosure input >> nth=0",
+    ):
+        page.uncheck(selector)
+    page.uncheck(f"{box} .tt-allow input >> nth=0")
+    page.select_option(privacy, "")
+
+
 def test_counters_count_as_each_platform_does(composer: dict[str, Any]) -> None:
     page = composer["page"]
     tiktok = row(composer["tiktok"][0])

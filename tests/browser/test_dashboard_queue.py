@@ -52,7 +52,9 @@ def test_queueing_a_post_counts_it_in_your_media_without_a_reload(
             timeout=15_000,
         )
         assert page.text_content('#targets [data-error="creator"]') == ""
-        page.select_option('#targets .target[data-platform="tiktok"] [name="privacy_level"]', "SELF_ONLY")
+        page.select_option(
+            '#targets .target[data-platform="tiktok"] [name="privacy_level"]', "SELF_ONLY"
+        )
         ahead = datetime.now() + timedelta(days=2)  # nothing is published meanwhile
         page.fill("#when", ahead.strftime("%Y-%m-%dT%H:%M"))
         for _ in range(30):  # the queue may not have learned the account from accounts.v1 yet
