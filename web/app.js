@@ -284,7 +284,8 @@
       status.dataset.label = "Status";
       scopes.dataset.label = "Scopes";
       setText(platform, account.platform);
-      setText(name, account.display_name || "—");
+      setText(name, (account.display_name || "—") +
+        (account.channel_title || account.channel_id ? ` · channel: ${account.channel_title || account.channel_id}` : ""));
       setText(status, accountStatusText(account));
       const statusClass = "status " + (needsChannel(account) ? "needs-channel" : account.status);
       if (status.className !== statusClass) status.className = statusClass;
@@ -389,6 +390,7 @@
   function blockValue(fieldset) {
     const block = {};
     for (const input of fieldset.querySelectorAll("[name]")) {
+      if (input.closest("[data-own]")) continue; // composer.js's parts: see its adjust()
       if (input.closest(".block-field").classList.contains("hidden")) continue;
       const type = input.dataset.type;
       if (type === "boolean") block[input.name] = input.checked;
@@ -459,6 +461,7 @@
           fieldset.appendChild(fieldFor(account, field, prop, required.has(field)));
         }
         row.appendChild(fieldset);
+        if (window.CachalotComposer) window.CachalotComposer.enhance(row, account, spec, { box });
       }
       box.addEventListener("change", applyKind);
       placeAfter(targets, row, previous);
@@ -643,6 +646,14 @@
       edit.onclick = () => openEditor(posts.get(post.id) || post, target.id);
       cell.appendChild(edit);
     }
+    if (shape === "retry" && (catalogue || {})[target.platform] && catalogue[target.platform].fields) {
+      const mend = document.createElement("button");
+      mend.className = "secondary";
+      mend.textContent = "Edit and queue again";
+      mend.setAttribute("aria-label", `Edit the ${where} post and queue it again`);
+      mend.onclick = () => openEditor(posts.get(post.id) || post, target.id, { requeue: true });
+      cell.appendChild(mend);
+    }
     if (shape === "cancel" || shape === "retry") {
       const button = document.createElement("button");
       button.className = "secondary";
@@ -727,14 +738,17 @@
 
   // "Edit": one target's settings (its platform's fields, filled from what was queued)
   // in a dialog, checked like the composer's, then PATCH /api/v1/posts/{id}.
-  let editing = null; // {post, target}
-  function openEditor(post, targetId) {
+  // `requeue`: "Edit and queue again" for a failed target: the changes are saved
+  // (PATCH takes a failed target's settings), then the target is retried.
+  let editing = null; // {post, target, requeue, holder}
+  function openEditor(post, targetId, { requeue = false } = {}) {
     const target = post.targets.find((t) => t.id === targetId);
     const spec = (catalogue || {})[target.platform];
     if (!target || !spec || !spec.fields) return;
-    editing = { post, target };
+    editing = { post, target, requeue, holder: null };
     const name = spec.label || target.platform;
-    $("edit-title").textContent = `Edit the ${name} post`;
+    $("edit-title").textContent = requeue ? `Edit the ${name} post and queue it again` : `Edit the ${name} post`;
+    $("edit-save").textContent = requeue ? "Save and queue again" : "Save";
     $("edit-errors").textContent = "";
     const box = $("edit-fields");
     box.textContent = "";
@@ -757,19 +771,31 @@
       }
       fieldset.appendChild(wrap);
     }
-    box.appendChild(fieldset);
+    const holder = document.createElement("div"); // composer.js keeps its state per holder
+    holder.appendChild(fieldset);
+    box.appendChild(holder);
+    editing.holder = holder;
+    if (window.CachalotComposer) {
+      window.CachalotComposer.enhance(holder, { id: target.account_id, platform: target.platform }, spec,
+        { values: options, kind: post.kind || "video" });
+    }
     $("edit-dialog").showModal();
   }
+  window.CachalotDashboard = { openEditor };
 
   $("edit-close").addEventListener("click", () => $("edit-dialog").close());
   $("edit-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     if (!editing) return;
-    const { post, target } = editing;
+    const { post, target, requeue, holder } = editing;
     const fieldset = $("edit-fields").querySelector("fieldset.block");
     for (const el of $("edit-form").querySelectorAll(".field-error")) el.textContent = "";
     const spec = (catalogue || {})[target.platform];
     const problems = blockProblems(spec, fieldset);
+    const flagged = new Set(problems.map(([field]) => field));
+    for (const problem of window.CachalotComposer ? window.CachalotComposer.check(holder) : []) {
+      if (!flagged.has(problem[0])) problems.push(problem);
+    }
     for (const [field, words] of problems) {
       const place = fieldset.querySelector(`[data-error="${field}"]`) || $("edit-errors");
       place.textContent += (place.textContent ? " " : "") + words;
@@ -779,14 +805,34 @@
       method: "PATCH",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({
-        targets: [{ account_id: target.account_id, [target.platform]: blockValue(fieldset) }],
+        targets: [{
+          account_id: target.account_id,
+          [target.platform]: window.CachalotComposer
+            ? window.CachalotComposer.adjust(holder, blockValue(fieldset)) : blockValue(fieldset),
+        }],
       }),
     });
+    if (res.ok && res.body && requeue) {
+      const again = await api(`/api/v1/posts/${post.id}/targets/${target.id}/retry`, { method: "POST" });
+      if (!again.ok) {
+        posts.set(post.id, res.body);
+        renderPosts();
+        $("edit-errors").textContent = `Saved, but not queued again: ${plainWords(problemText(again.body, "try Retry."))}`;
+        return;
+      }
+      posts.set(post.id, again.body);
+      renderPosts();
+      $("edit-dialog").close();
+      flash("ok", "Changes saved; queued again.");
+      document.dispatchEvent(new CustomEvent("cachalot:post-changed", { detail: again.body }));
+      return;
+    }
     if (res.ok && res.body) {
       posts.set(post.id, res.body);
       renderPosts();
       $("edit-dialog").close();
       flash("ok", "Changes saved.");
+      document.dispatchEvent(new CustomEvent("cachalot:post-changed", { detail: res.body }));
       return;
     }
     const errors = res.body && Array.isArray(res.body.errors) ? res.body.errors : [];
@@ -853,6 +899,8 @@
     }
     for (const row of [...body.rows]) if (!wanted.has(row.dataset.target)) row.remove();
     show("posts-more", Boolean(postsCursor));
+    // schedule.js merges what changed into its list and calendar
+    document.dispatchEvent(new CustomEvent("cachalot:posts", { detail: [...posts.values()] }));
   }
 
   $("consent-form").addEventListener("submit", async (event) => {
@@ -937,6 +985,7 @@
   // ("Value error, …") and names types ("Input should be a valid string").
   function plainWords(message) {
     let text = String(message || "").replace(/^(Value|Assertion) error,\s*/i, "");
+    text = text.replace(/\bUTF-16 (?:code )?units\b/g, "characters (an emoji counts as two)");
     text = text.replace(/^Field required$/i, "This is required.")
       .replace(/^String should have at most (\d+) characters?$/i, "At most $1 characters.")
       .replace(/^String should have at least 1 character$/i, "This is required.")
@@ -1056,7 +1105,13 @@
       }
       const fieldset = row.querySelector("fieldset.block");
       if (!fieldset) continue;
+      const flagged = new Set();
       for (const [name, words] of blockProblems(spec, fieldset)) {
+        flagged.add(name);
+        say(row.querySelector(`[data-error="${name}"]`) || row.querySelector('[data-error=""]'), words);
+      }
+      for (const [name, words] of window.CachalotComposer ? window.CachalotComposer.check(row) : []) {
+        if (flagged.has(name)) continue; // said once, by the schema's check
         say(row.querySelector(`[data-error="${name}"]`) || row.querySelector('[data-error=""]'), words);
       }
     }
@@ -1109,6 +1164,9 @@
         const target = { account_id: box.value };
         const fieldset = box.closest(".target").querySelector("fieldset.block");
         if (fieldset) target[box.dataset.platform] = blockValue(fieldset);
+        if (fieldset && window.CachalotComposer) {
+          window.CachalotComposer.adjust(box.closest(".target"), target[box.dataset.platform]);
+        }
         return target;
       });
       const when = $("when").value;

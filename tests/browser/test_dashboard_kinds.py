@@ -89,9 +89,11 @@ def test_each_kind_shows_which_accounts_take_it_and_errors_sit_under_their_field
         older, newer = store_images(stack, client_id, 2)
         page.reload()
         page.wait_for_selector(f'{TIKTOK} input[name="target"]:checked', timeout=15_000)
-        # the block's fields come from the registry: TikTok's caption and privacy
+        # the block's fields come from the registry: TikTok's caption and privacy, the
+        # privacy read from creator_info with none chosen (TikTok's Direct Post rules)
         assert page.is_visible(f'{TIKTOK} textarea[name="caption"]')
-        assert page.input_value(f'{TIKTOK} select[name="privacy_level"]') == "SELF_ONLY"
+        page.wait_for_selector(f"{TIKTOK} .tt-who strong", timeout=15_000)
+        assert page.input_value(f'{TIKTOK} select[name="privacy_level"]') == ""
         assert not page.is_visible(f'{TIKTOK} [name="photo_title"]')  # a photo post's field
 
         page.check('input[name="kind"][value="article"]')
@@ -141,6 +143,7 @@ def test_each_kind_shows_which_accounts_take_it_and_errors_sit_under_their_field
         assert page.text_content("#post-errors") == ""
 
         page.fill(caption, "a video, at last")
+        page.select_option(f'{TIKTOK} select[name="privacy_level"]', "SELF_ONLY")
         for _ in range(30):  # the queue may not have learned the account from accounts.v1 yet
             page.click("#queue-button")
             page.wait_for_selector("#queue-button:enabled", timeout=15_000)

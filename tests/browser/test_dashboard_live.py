@@ -36,8 +36,18 @@ def two_days_ahead() -> str:
     return (datetime.now() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
 
 
+def choose_what_each_platform_asks(page: Any) -> None:
+    """TikTok's privacy and YouTube's made-for-kids have no default: the person chooses."""
+    if page.is_checked(f'{TIKTOK} input[name="target"]'):
+        page.wait_for_selector(f"{TIKTOK} .tt-who strong", timeout=15_000)
+        page.select_option(f'{TIKTOK} select[name="privacy_level"]', "SELF_ONLY")
+    if page.is_checked(f'{YOUTUBE} input[name="target"]'):
+        page.check(f"{YOUTUBE} .yt-kids input[value=no]")
+
+
 def queue_until_accepted(page: Any) -> None:
     """Click Queue until the queue has learned the accounts from accounts.v1."""
+    choose_what_each_platform_asks(page)
     for _ in range(30):
         page.click("#queue-button")
         page.wait_for_selector("#queue-button:enabled", timeout=30_000)
@@ -155,6 +165,7 @@ def test_a_server_refusal_reads_in_plain_words_under_its_field(dashboard: Any) -
     page.set_input_files("#video", str(VIDEO))
     page.fill(f'{YOUTUBE} [name="title"]', "a <b>bold</b> title")  # YouTube refuses < and >
     page.fill("#when", two_days_ahead())
+    choose_what_each_platform_asks(page)
     page.click("#queue-button")
     error = f'{YOUTUBE} [data-error="title"]'
     page.wait_for_selector(f"{error}:not(:empty)", timeout=30_000)

@@ -46,6 +46,15 @@ def test_queueing_a_post_counts_it_in_your_media_without_a_reload(
 
         page.set_input_files("#video", str(VIDEO))
         page.fill('#targets [data-platform="tiktok"] [name="caption"]', "counted at once")
+        page.wait_for_function(
+            "document.querySelector('#targets .target[data-platform=\"tiktok\"] .tt-who strong')"
+            " || document.querySelector('#targets [data-error=\"creator\"]').textContent",
+            timeout=15_000,
+        )
+        assert page.text_content('#targets [data-error="creator"]') == ""
+        page.select_option(
+            '#targets .target[data-platform="tiktok"] [name="privacy_level"]', "SELF_ONLY"
+        )
         ahead = datetime.now() + timedelta(days=2)  # nothing is published meanwhile
         page.fill("#when", ahead.strftime("%Y-%m-%dT%H:%M"))
         for _ in range(30):  # the queue may not have learned the account from accounts.v1 yet

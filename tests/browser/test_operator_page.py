@@ -31,7 +31,7 @@ def test_an_operator_signs_in_with_telegram_and_sees_a_failed_post_with_its_reas
         reason = row.query_selector(".reason")
         assert reason is not None
         assert reason.text_content()
-        assert page.is_visible("#clients-body tr")
+        page.wait_for_selector("#clients-body tr", timeout=15_000)  # loaded beside the list above
         assert page.text_content("#who") == "Карина"
     finally:
         context.close()

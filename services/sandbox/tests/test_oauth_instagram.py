@@ -237,3 +237,14 @@ async def test_a_queued_transient_fault_answers_one_refresh(api):
     assert failed.status_code == 500
     assert failed.json()["error"]["is_transient"] is True
     assert ok.status_code == 200
+
+
+async def test_an_on_demand_user_is_named_like_a_person_not_usersandbox_extra(api):
+    cb, _ = await authorize(api, sandbox_user="sandbox-extra-load7")
+    short = (await exchange(api, cb["code"])).json()["data"][0]
+    long = (await long_lived(api, short["access_token"])).json()["access_token"]
+    me = await api.get(
+        "/instagram/v23.0/me", params={"fields": "user_id,username", "access_token": long}
+    )
+    assert me.json()["username"] == "extra.load7"
+    assert "usersandbox" not in me.text

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -160,6 +161,9 @@ def problem_response(
     return ProblemResponse(body, status_code=status, headers=headers)
 
 
+_JARGON = re.compile(r"^(?:Value error|Assertion failed),\s*")
+
+
 def field_errors(raw: list[Any]) -> list[dict[str, Any]]:
     """Pydantic/FastAPI errors as ``{field, message, type}``, field without 'body.'."""
     out: list[dict[str, Any]] = []
@@ -171,6 +175,8 @@ def field_errors(raw: list[Any]) -> list[dict[str, Any]]:
             where = "body"
         field = ".".join(loc) if loc else where
         message = str(item.get("msg", "invalid value"))
+        # a person reads the validator's reason, not its class ("Value error, …")
+        message = _JARGON.sub("", message, count=1)
         if item.get("type") == "extra_forbidden":
             message = "unknown field"
         out.append({"field": field, "in": where, "message": message, "type": item.get("type")})

@@ -71,6 +71,7 @@ def account_public(account: Account) -> dict[str, Any]:
         "status_reason": account.status_reason,
         "scopes": account.scope_list(),
         "channel_id": account.channel_id,
+        "channel_title": account.channel_title,
         # a Telegram account posts only once a channel is linked (and its link holds)
         "needs_channel": platforms.get(account.platform).sign_in == "widget"
         and (account.channel_id is None or account.status == "reauth_required"),
@@ -111,6 +112,11 @@ class ClientService:
         if client is None:
             raise NotSignedIn()
         return client
+
+    async def client_id(self, session: Session | None) -> str:
+        """The id of the client behind a live session; :class:`NotSignedIn` otherwise."""
+        async with self._factory() as db:
+            return (await self.client_of(db, session)).id
 
     async def live(self, session: Session | None) -> Session | None:
         """``session`` if our sessions table still holds it unrevoked and unexpired, else None."""
@@ -317,9 +323,8 @@ class ClientService:
         async with self._factory() as db, db.begin():
             client = await self.client_of(db, session)
             account = await self._own_account(db, client, account.id)
-            account.channel_id = channel.id
-            if channel.title:
-                account.display_name = channel.title
+            account.channel_id = channel.id  # the account keeps its own name (issue 12)
+            account.channel_title = channel.title
             account.status = "ok"
             account.status_reason = None
             account.updated_at = utcnow()

@@ -198,6 +198,25 @@ class TokenKeeper:
             self._audit(db, account, request.service, grant, refreshed=leased.refreshed)
         return leased
 
+    async def for_owner(self, account_id: str, client_id: str) -> LeasedToken:
+        """A usable access token of ``client_id``'s own account, for a read the dashboard
+        asks on the client's behalf (TikTok's ``creator_info`` while composing): no publish
+        grant, nothing posted. Refreshed first when it is about to expire.
+
+        Raises :class:`AccountNotFound` (no such account of this client),
+        :class:`LeaseRefused` (revoked, needs a reconnect, no consent, no token) and
+        ``PlatformUnavailable`` (refresh impossible right now).
+        """
+        async with self._factory() as db:
+            snap = await self._load(db, account_id, lock=False)
+            if snap.account.client_id != client_id:
+                raise AccountNotFound(account_id)
+            await self._check_usable(db, snap.account)
+            if self._fresh(snap.access, utcnow()):
+                return self._leased(snap, refreshed=False)
+            seen = snap.access.ciphertext if snap.access is not None else None
+        return await self.refresh(account_id, seen_ciphertext=seen)
+
     async def _bind(
         self, db: AsyncSession, account: Account, request: LeaseRequest
     ) -> PublishGrant:

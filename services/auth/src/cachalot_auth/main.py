@@ -18,6 +18,7 @@ from cachalot_auth.api.deps import Services
 from cachalot_auth.attempts import AttemptLedger
 from cachalot_auth.browser_binding import AttemptSigner
 from cachalot_auth.clients import ClientService
+from cachalot_auth.creator_info import CreatorInfo, ReadsCreatorInfo
 from cachalot_auth.custody import TokenVault
 from cachalot_auth.leasing import TokenKeeper
 from cachalot_auth.models import OutboxMessage
@@ -144,6 +145,9 @@ def create_app(
             telegram_max_age_s=settings.telegram_auth_max_age_s,
             on_commit=relay.nudge,
         ),
+        creator_info=CreatorInfo(keeper=keeper, tiktok=tiktok)
+        if isinstance(tiktok := platforms.get("tiktok"), ReadsCreatorInfo)
+        else None,
     )
 
     @contextlib.asynccontextmanager

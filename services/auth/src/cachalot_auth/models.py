@@ -81,6 +81,8 @@ class Account(Base):
     scopes: Mapped[str] = mapped_column(Text, default="")
     device_id: Mapped[str | None] = mapped_column(String(256))
     channel_id: Mapped[str | None] = mapped_column(String(64))
+    # the linked channel's title, shown beside the account's own name (issue 12)
+    channel_title: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     connected_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

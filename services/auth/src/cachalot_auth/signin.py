@@ -458,6 +458,7 @@ class SignInService:
         account.client_id = client_id
         account.device_id = None
         account.channel_id = None
+        account.channel_title = None
         account.refreshed_at = None
 
     async def _live_client(self, db: AsyncSession, current: Session | None) -> str | None:

@@ -66,7 +66,8 @@ async def test_a_telegram_person_links_a_channel_where_our_bot_may_post(
     account = linked.json()
     assert account["id"] == before["id"]
     assert account["channel_id"] == str(CHANNEL_ID)  # the numeric id, even for an @username
-    assert account["display_name"] == "My Channel"
+    assert account["display_name"] == before["display_name"]  # the person's name is kept
+    assert account["channel_title"] == "My Channel"  # the channel is shown beside it
     assert account["status"] == "ok"
     assert [(a["platform"], a["channel_id"]) for a in listed] == [("telegram", str(CHANNEL_ID))]
 
@@ -82,7 +83,7 @@ async def test_a_telegram_person_links_a_channel_where_our_bot_may_post(
     topic, _, payload = [e for e in auth.events.published if e[1] == account["id"]][-1]
     assert topic == "accounts.v1"
     assert payload["type"] == "connected"
-    assert payload["display_name"] == "My Channel"
+    assert payload["display_name"] == before["display_name"]
     assert "AAsandbox" not in str(payload)
 
 

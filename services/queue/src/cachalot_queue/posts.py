@@ -271,7 +271,9 @@ class PostService:
         post of this client), 422 naming each field (``scheduled_at``,
         ``targets[i].account_id`` for an account that is no target of the post,
         ``targets[i].<platform>.<field>``), and 409 when a target to change, or
-        every target, was already handed to a publisher or is finished.
+        every target, was already handed to a publisher or is finished. A *failed*
+        target's settings may be changed (then ``POST .../targets/{id}/retry`` queues
+        it again with them); a new time needs a target not yet dispatched.
         """
         errors = self._when_errors(body.scheduled_at, now) if body.scheduled_at else []
         options: dict[UUID, dict[str, Any]] = {}
@@ -296,8 +298,15 @@ class PostService:
             post = await self._locked(session, client_id, post_id)
             open_ = [t for t in post.targets if t.status in CANCELLABLE]
             named = {item.account_id for item in body.targets or []}
-            late = [t for t in post.targets if t.account_id in named and t not in open_]
-            if not open_ or late:
+            # a failed target's settings may change too, so that it can be queued again
+            # with them ("edit and queue again", issue 12): its time stays the retry's
+            mended = [t for t in post.targets if t.account_id in named and t.status == "failed"]
+            late = [
+                t
+                for t in post.targets
+                if t.account_id in named and t not in open_ and t not in mended
+            ]
+            if late or (not open_ and (body.scheduled_at is not None or not mended)):
                 raise Problem(
                     409,
                     "Too late to change: "
@@ -315,7 +324,7 @@ class PostService:
                 for target in open_:
                     target.due_at = when
                     target.updated_at = now
-            for target in open_:
+            for target in [*open_, *mended]:
                 if target.account_id in options:
                     target.options = options[target.account_id]
                     target.updated_at = now

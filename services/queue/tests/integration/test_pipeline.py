@@ -752,3 +752,34 @@ async def test_a_post_is_rescheduled_and_edited_until_dispatched_by_the_rules_of
     await dispatched(recorder, post, index=1)
     too_late = await client.http.patch(path, json={"scheduled_at": at_offset(3600).isoformat()})
     assert too_late.status_code == 409
+
+
+async def test_a_failed_targets_settings_are_edited_and_it_is_queued_again_with_them(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client = queue.client()
+    youtube = await client.account("youtube")
+    post = await client.queue(youtube=youtube)
+    path = f"/api/v1/posts/{post['id']}"
+    await dispatched(recorder, post)
+    await queue.result(post, type="failed", code="invalid_title", reason="YouTube: bad title")
+    await until_status(queue, post, "failed")
+
+    moved = await client.http.patch(path, json={"scheduled_at": at_offset(3600).isoformat()})
+    assert moved.status_code == 409, "a failed post gets no new time, only new settings"
+    bad = await client.http.patch(
+        path, json={"targets": [{"account_id": str(youtube), "youtube": {"title": ""}}]}
+    )
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "targets[0].youtube.title"
+    edited = await client.http.patch(
+        path, json={"targets": [{"account_id": str(youtube), "youtube": {"title": "Mended"}}]}
+    )
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["targets"][0]["status"] == "failed"
+    assert edited.json()["targets"][0]["options"]["title"] == "Mended"
+    target = post["targets"][0]["id"]
+    again = await client.http.post(f"{path}/targets/{target}/retry")
+    assert again.status_code == 200, again.text
+    commands = await dispatched(recorder, post, count=2)
+    assert commands[1].value["options"]["title"] == "Mended"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from cachalot_auth.clients import ClientService
+from cachalot_auth.creator_info import CreatorInfo
 from cachalot_auth.leasing import TokenKeeper
 from cachalot_auth.operators import OperatorService
 from cachalot_auth.posts_archive import PostsArchive
@@ -35,6 +36,7 @@ class Services:
     posts_archive: PostsArchive
     spent_tokens: SpentTokens
     operators: OperatorService
+    creator_info: CreatorInfo | None = None  # None: TikTok is not set up
 
 
 def services(request: Request) -> Services:

@@ -20,7 +20,10 @@ from cachalot_auth.api.deps import (
 )
 from cachalot_auth.browser_binding import cookie_name, safe_next
 from cachalot_auth.clients import ChannelRefused, NotFound, NotSignedIn
+from cachalot_auth.creator_info import CreatorInfoRefused
+from cachalot_auth.leasing import AccountNotFound, LeaseRefused
 from cachalot_auth.posts_archive import PostsUnavailable
+from cachalot_auth.providers.base import PlatformUnavailable
 from cachalot_auth.signin import ConsentAgain, SignInFailed
 from cachalot_common import platforms
 from cachalot_common.problems import Problem, problem_responses
@@ -375,6 +378,50 @@ def create_router(svc: Services) -> APIRouter:
                 422,
                 refused.detail,
                 errors=[{"field": "channel", "in": "body", "message": refused.detail}],
+            ) from None
+
+    @router.get(
+        "/accounts/{account_id}/tiktok/creator-info",
+        tags=["accounts"],
+        dependencies=client_only,
+        responses=problem_responses(401, 403, 404, 409, 502, 503),
+    )
+    async def creator_info(
+        account_id: str, svc: ServicesDep, session: SessionDep
+    ) -> dict[str, Any]:
+        """What TikTok's composer must show for this TikTok account, read live from
+        ``creator_info`` (kept 30 s): ``{nickname, username, avatar_url,
+        privacy_level_options, comment_disabled, duet_disabled, stitch_disabled,
+        max_video_post_duration_sec, can_post, cannot_post_reason}``.
+
+        404: not the client's TikTok account; 409: the account must be reconnected;
+        502: TikTok refused the read; 503: TikTok is not answering.
+        Source: shared/reference/platforms.md §1.2 (creator_info, Direct Post UX rules).
+        """
+        if svc.creator_info is None:
+            raise Problem(404, "TikTok is not set up on this server.")
+        try:
+            client_id = await svc.clients.client_id(session)
+        except NotSignedIn:
+            raise _not_signed_in() from None
+        try:
+            return await svc.creator_info.read(client_id, account_id)
+        except AccountNotFound:
+            raise Problem(404, "No such TikTok account.") from None
+        except LeaseRefused as refused:
+            raise Problem(
+                409,
+                f"This TikTok account must be reconnected before posting ({refused.detail}).",
+            ) from None
+        except CreatorInfoRefused as refused:
+            raise Problem(
+                502, f"TikTok refused to say what this account may post ({refused.code})."
+            ) from None
+        except PlatformUnavailable:
+            raise Problem(
+                503,
+                "TikTok is not answering right now; try again in a minute.",
+                headers={"Retry-After": "30"},
             ) from None
 
     return router

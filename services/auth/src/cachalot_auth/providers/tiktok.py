@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import httpx
 from authlib.common.urls import add_params_to_uri
@@ -147,3 +147,34 @@ class TikTok:
         url = f"{self._api}/v2/oauth/revoke/"
         form = {"client_key": self._key, "client_secret": self._secret, "token": grant.access_token}
         await self._http.call(lambda c: c.post(url, data=form), lambda r: None)
+
+    async def creator_info(self, access_token: str) -> dict[str, Any]:
+        """``POST /v2/post/publish/creator_info/query/`` (scope ``video.publish``): the
+        creator's ``data`` (nickname, privacy_level_options, comment/duet/stitch_disabled,
+        max_video_post_duration_sec, ...). shared/reference/platforms.md §1.2 creator_info.
+
+        Raises :class:`PlatformOAuthError` with TikTok's ``error.code`` (the posting caps
+        ``spam_risk_*`` and ``reached_active_user_cap`` come with HTTP 200, a dead token
+        with 401), :class:`PlatformUnavailable` after retries on 5xx/429.
+        """
+        url = f"{self._api}/v2/post/publish/creator_info/query/"
+        headers = {
+            "Authorization": f"Bearer {access_token}",
+            "Content-Type": "application/json; charset=UTF-8",
+        }
+
+        def parse(response: httpx.Response) -> dict[str, Any]:
+            try:
+                body = response.json()
+            except ValueError:
+                raise PlatformOAuthError("invalid_response", "not JSON") from None
+            error = (body or {}).get("error") or {}
+            code = str(error.get("code") or ("ok" if response.status_code == 200 else "unknown"))
+            if code != "ok":
+                raise PlatformOAuthError(code, str(error.get("message") or ""))
+            data = (body or {}).get("data")
+            if not isinstance(data, dict):
+                raise PlatformOAuthError("invalid_response", "no data in the answer")
+            return data
+
+        return await self._http.call(lambda c: c.post(url, headers=headers), parse)

@@ -311,11 +311,14 @@ def _check_version(version: str | None) -> None:
 
 def _profile(subject: str) -> dict[str, Any]:
     user = next((u for u in USERS if u.id == subject), None)
+    # an on-demand user (``sandbox-extra-<name>``) reads like a person's handle, as the
+    # consent page names it ("Extra <name>"), not "usersandbox-extra-<name>" (issue 12)
+    short = subject.removeprefix("sandbox-extra-")
     return {
         "id": user.extra["app_scoped_id"] if user else f"91{subject}",
         "user_id": subject,
-        "username": user.username if user else f"user{subject}",
-        "name": user.display_name if user else f"Sandbox {subject}",
+        "username": user.username if user else f"extra.{short}".lower(),
+        "name": user.display_name if user else f"Extra {short}",
         "account_type": user.extra["account_type"] if user else "BUSINESS",
         "profile_picture_url": user.avatar_url if user else "https://sandbox.invalid/ig.jpg",
         "followers_count": 321,

@@ -1,0 +1,114 @@
+"""TikTok's ``creator_info`` for the dashboard's composer (issue 12 item 2).
+
+TikTok's Direct Post UX rules (shared/reference/platforms.md §1.2, "Direct Post UX
+rules") make the composer read ``creator_info`` when it opens: the creator's nickname,
+the privacy levels the person picks from (no preselected value), which of comment,
+duet and stitch the creator turned off, the longest video allowed, and whether the
+creator may post at all right now (the posting caps ``spam_risk_*`` and
+``reached_active_user_cap``, which TikTok answers with HTTP 200).
+
+TikTok allows 20 calls a minute per token, shared with publisher-tiktok's reads at
+publish time, so an answer is kept :data:`KEEP_S` seconds per account.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol, runtime_checkable
+
+from cachalot_auth.leasing import AccountNotFound, TokenKeeper
+from cachalot_auth.providers.base import PlatformOAuthError
+
+KEEP_S: Final = 30.0
+
+# What the person reads when TikTok says the creator cannot post now (platforms.md §1.2).
+CANNOT_POST: Final = {
+    "spam_risk_too_many_posts": "TikTok says this account has posted too much today; "
+    "try again tomorrow.",
+    "spam_risk_user_banned_from_posting": "TikTok does not let this account post right now.",
+    "reached_active_user_cap": "TikTok's daily limit of people posting through CACHALOT is "
+    "reached; try again tomorrow.",
+}
+
+
+@runtime_checkable
+class ReadsCreatorInfo(Protocol):
+    async def creator_info(self, access_token: str) -> dict[str, Any]: ...
+
+
+class CreatorInfoRefused(Exception):
+    """TikTok refused the read for a reason other than a posting cap (``code``: TikTok's)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(slots=True)
+class CreatorInfo:
+    """Reads and briefly keeps ``creator_info`` per account."""
+
+    keeper: TokenKeeper
+    tiktok: ReadsCreatorInfo
+    keep_s: float = KEEP_S
+    _kept: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
+
+    async def read(self, client_id: str, account_id: str) -> dict[str, Any]:
+        """``{nickname, username, avatar_url, privacy_level_options: [str],
+        comment_disabled, duet_disabled, stitch_disabled, max_video_post_duration_sec,
+        can_post: bool, cannot_post_reason: str | None}`` for the client's TikTok account.
+
+        Raises ``AccountNotFound`` (not the client's, or not a TikTok account),
+        ``LeaseRefused`` (needs a reconnect), ``PlatformUnavailable`` and
+        :class:`CreatorInfoRefused`.
+        """
+        now = time.monotonic()
+        kept = self._kept.get(account_id)
+        token = await self.keeper.for_owner(account_id, client_id)  # ownership, every time
+        if token.platform != "tiktok":
+            raise AccountNotFound(account_id)
+        if kept is not None and now - kept[0] < self.keep_s:
+            return kept[1]
+        try:
+            data = await self.tiktok.creator_info(token.access_token)
+        except PlatformOAuthError as error:
+            if error.code not in CANNOT_POST:
+                raise CreatorInfoRefused(error.code) from None
+            answer: dict[str, Any] = {
+                "nickname": None,
+                "username": None,
+                "avatar_url": None,
+                "privacy_level_options": [],
+                "comment_disabled": True,
+                "duet_disabled": True,
+                "stitch_disabled": True,
+                "max_video_post_duration_sec": None,
+                "can_post": False,
+                "cannot_post_reason": CANNOT_POST[error.code],
+            }
+        else:
+            options = data.get("privacy_level_options")
+            duration = data.get("max_video_post_duration_sec")
+            answer = {
+                "nickname": _text(data.get("creator_nickname")),
+                "username": _text(data.get("creator_username")),
+                "avatar_url": _text(data.get("creator_avatar_url")),
+                "privacy_level_options": [str(o) for o in options]
+                if isinstance(options, list)
+                else [],
+                "comment_disabled": data.get("comment_disabled") is True,
+                "duet_disabled": data.get("duet_disabled") is True,
+                "stitch_disabled": data.get("stitch_disabled") is True,
+                "max_video_post_duration_sec": duration
+                if isinstance(duration, int) and not isinstance(duration, bool)
+                else None,
+                "can_post": True,
+                "cannot_post_reason": None,
+            }
+        self._kept[account_id] = (now, answer)
+        return answer
+
+
+def _text(value: object) -> str | None:
+    return str(value) if value else None

@@ -1,0 +1,104 @@
+"""TikTok's creator_info read for the composer (issue 12 item 2), over real HTTP
+against the sandbox's TikTok: what the creator may post, live, kept 30 s."""
+
+from __future__ import annotations
+
+import httpx
+
+
+async def set_creator(sandbox, **options) -> None:
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(f"{sandbox.base_url}/sandbox/tiktok/creator", json=options)
+        answer.raise_for_status()
+
+
+async def arm_fault(sandbox, **fault) -> None:
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(f"{sandbox.base_url}/sandbox/tiktok/faults", json=fault)
+        answer.raise_for_status()
+
+
+async def test_the_composer_reads_the_creators_nickname_privacy_options_and_switches_live(
+    auth, sign_in, consent, fresh_sandbox
+):
+    await set_creator(
+        fresh_sandbox,
+        privacy_level_options=["FOLLOWER_OF_CREATOR", "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY"],
+        duet_disabled=True,
+        max_video_post_duration_sec=180,
+    )
+    async with auth.browser() as browser:
+        await sign_in(browser, "tiktok")
+        await consent(browser)
+        [account] = (await browser.get("/api/v1/accounts")).json()
+        answer = await browser.get(f"/api/v1/accounts/{account['id']}/tiktok/creator-info")
+
+    assert answer.status_code == 200, answer.text
+    info = answer.json()
+    assert info["nickname"].startswith("Sandbox ")
+    assert info["privacy_level_options"] == [
+        "FOLLOWER_OF_CREATOR",
+        "MUTUAL_FOLLOW_FRIENDS",
+        "SELF_ONLY",
+    ]
+    assert (info["comment_disabled"], info["duet_disabled"], info["stitch_disabled"]) == (
+        False,
+        True,
+        False,
+    )
+    assert info["max_video_post_duration_sec"] == 180
+    assert info["can_post"] is True
+    assert "access_token" not in answer.text
+
+
+async def test_a_creator_at_tiktoks_posting_cap_is_told_so_in_words(
+    auth, sign_in, consent, fresh_sandbox
+):
+    await arm_fault(
+        fresh_sandbox, endpoint="creator_info", kind="spam_risk", detail="spam_risk_too_many_posts"
+    )
+    async with auth.browser() as browser:
+        await sign_in(browser, "tiktok")
+        await consent(browser)
+        [account] = (await browser.get("/api/v1/accounts")).json()
+        answer = await browser.get(f"/api/v1/accounts/{account['id']}/tiktok/creator-info")
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["can_post"] is False
+    assert "posted too much today" in answer.json()["cannot_post_reason"]
+
+
+async def test_creator_info_is_only_for_the_clients_own_tiktok_accounts(
+    auth, sign_in, consent, fresh_sandbox
+):
+    async with auth.browser() as alice:
+        await sign_in(alice, "tiktok")
+        await consent(alice)
+        [account] = (await alice.get("/api/v1/accounts")).json()
+    async with auth.browser() as stranger:
+        await sign_in(stranger, "youtube")
+        await consent(stranger)
+        [youtube] = (await stranger.get("/api/v1/accounts")).json()
+        other = await stranger.get(f"/api/v1/accounts/{account['id']}/tiktok/creator-info")
+        not_tiktok = await stranger.get(f"/api/v1/accounts/{youtube['id']}/tiktok/creator-info")
+        nonsense = await stranger.get("/api/v1/accounts/not-an-id/tiktok/creator-info")
+    async with auth.browser() as nobody:
+        signed_out = await nobody.get(f"/api/v1/accounts/{account['id']}/tiktok/creator-info")
+
+    assert (other.status_code, not_tiktok.status_code, nonsense.status_code) == (404, 404, 404)
+    assert signed_out.status_code == 401
+
+
+async def test_creator_info_is_kept_thirty_seconds_within_tiktoks_rate(
+    auth, sign_in, consent, fresh_sandbox
+):
+    async with auth.browser() as browser:
+        await sign_in(browser, "tiktok")
+        await consent(browser)
+        [account] = (await browser.get("/api/v1/accounts")).json()
+        first = await browser.get(f"/api/v1/accounts/{account['id']}/tiktok/creator-info")
+        await set_creator(fresh_sandbox, comment_disabled=True)
+        second = await browser.get(f"/api/v1/accounts/{account['id']}/tiktok/creator-info")
+
+    assert first.status_code == second.status_code == 200
+    assert second.json()["comment_disabled"] is False  # the kept answer, not a second call
