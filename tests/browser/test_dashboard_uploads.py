@@ -108,6 +108,16 @@ def queue_until_accepted(page: Any) -> None:
     raise AssertionError(page.text_content("#post-errors"))
 
 
+def choose_tiktok_privacy(page: Any) -> None:
+    """Make the choice TikTok's Direct Post rules leave to the person (no default privacy)."""
+    page.wait_for_function(
+        "document.querySelector('#targets .target[data-platform=\"tiktok\"] .tt-who strong')"
+        " || document.querySelector('#targets [data-error=\"creator\"]').textContent",
+        timeout=15_000,
+    )
+    page.select_option(f'{TIKTOK} [name="privacy_level"]', "SELF_ONLY")
+
+
 def two_days_ahead() -> str:
     return (datetime.now() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
 
@@ -127,6 +137,7 @@ def test_an_upload_cut_off_by_a_lost_connection_resumes_where_it_stopped(
     uploads.cut_at = 3  # two pieces arrive, the third is lost with the connection
     page.set_input_files("#video", str(VIDEO))
     page.fill(f'{TIKTOK} [name="caption"]', "sent in pieces")
+    choose_tiktok_privacy(page)
     page.fill("#when", two_days_ahead())
     page.click("#queue-button")
 
@@ -183,6 +194,7 @@ def test_your_media_shows_the_upload_with_its_picture_and_reuses_it_in_a_new_pos
     page.wait_for_selector("#video-reused:not(.hidden)")
     assert "0:03" in (page.text_content("#video-reused") or "")
     page.fill(f'{TIKTOK} [name="caption"]', "the same video again")
+    choose_tiktok_privacy(page)
     page.fill("#when", two_days_ahead())
     queue_until_accepted(page)
     assert len(uploads.seen) == sent_before  # nothing uploaded again
@@ -253,6 +265,7 @@ def test_pause_holds_an_upload_where_it_is_resume_finishes_it_and_cancel_drops_i
     try:
         page.set_input_files("#video", str(VIDEO))
         page.fill(f'{TIKTOK} [name="caption"]', "paused and resumed")
+        choose_tiktok_privacy(page)
         page.fill("#when", two_days_ahead())
         page.click("#queue-button")
         page.wait_for_function(
@@ -273,6 +286,7 @@ def test_pause_holds_an_upload_where_it_is_resume_finishes_it_and_cancel_drops_i
         page.evaluate("document.getElementById('flash').textContent = ''")
         page.set_input_files("#video", str(VIDEO))
         page.fill(f'{TIKTOK} [name="caption"]', "cancelled")
+        choose_tiktok_privacy(page)
         page.fill("#when", two_days_ahead())
         before = page.text_content("#media-usage")
         page.click("#queue-button")
