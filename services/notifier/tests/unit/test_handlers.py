@@ -20,6 +20,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from faststream.kafka import KafkaMessage, TestKafkaBroker
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 from cachalot_common import topics
@@ -554,3 +555,24 @@ async def test_a_long_message_full_of_overrides_is_cut_between_whole_characters(
     assert "1️⃣⟨U+202E⟩1️⃣" in body
     # no keycap split from its digit by the cut
     assert "1\ufe0f" not in body.replace("1\ufe0f\u20e3", "")
+
+
+# ---- issue 13 item 7: dead letters are counted for the CachalotDeadLettersGrowing alert
+
+
+def dead_letters(topic: str) -> float:
+    return REGISTRY.get_sample_value("cachalot_dead_letters_total", {"topic": topic}) or 0.0
+
+
+async def test_every_message_parked_in_a_dlq_is_counted_by_its_source_topic(harness, sandbox):
+    before = dead_letters(topics.CONTACT_SUBMITTED)
+    # undecodable: parked by the consumer kit
+    await harness.broker.publish(b"{not json", topic=topics.CONTACT_SUBMITTED, key=b"bad")
+    assert dead_letters(topics.CONTACT_SUBMITTED) == before + 1
+    # refused for good by Telegram: parked by the sender
+    too_long = {"status": 400, "description": "Bad Request: message is too long"}
+    await sandbox.queue_faults(too_long, too_long)
+    await harness.publish(topics.CONTACT_SUBMITTED, contact())
+    await harness.settle()
+    assert len(harness.dlq) == 2
+    assert dead_letters(topics.CONTACT_SUBMITTED) == before + 2
