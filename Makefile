@@ -5,11 +5,15 @@ UV = $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PYTEST_ARGS ?=
 MYPY_PACKAGES := $(foreach d,$(wildcard libs/*/src/cachalot_* services/*/src/cachalot_* embedded/src/cachalot_*),-p $(notdir $(d)))
 
-.PHONY: dev test lint fmt setup bench clean
+.PHONY: dev test lint fmt setup tools bench clean
 
 setup:  ## install uv (if missing) and the workspace's locked environment
 	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
 	@$(UV) sync --all-packages --frozen --quiet
+
+tools: setup  ## the deploy files' validators (deploy/tools.txt) into .tools/; promtool: apt-get install prometheus
+	@$(UV) venv --quiet --allow-existing --python 3.11 .tools
+	@$(UV) pip install --quiet --python .tools/bin/python -r deploy/tools.txt
 
 dev: setup  ## the whole system on the embedded default (broker, services, sandbox)
 	@$(UV) run --frozen cachalot-dev
@@ -35,4 +39,4 @@ bench: setup  ## benchmarks (not part of `make test`); figures in README.md
 	@$(UV) run --frozen python bench/scheduler.py
 
 clean:
-	rm -rf var .venv .mypy_cache .ruff_cache
+	rm -rf var .venv .tools .mypy_cache .ruff_cache

@@ -6,6 +6,8 @@
 // (GET /api/v1/posts/platforms: kinds, JSON Schema of targets[i].<platform>).
 "use strict";
 (function () {
+  // Text from platforms and people: invisible and bidirectional characters as codes (shown.js).
+  const shown = window.cachalotShown;
   const PLATFORMS = [
     ["tiktok", "TikTok"], ["youtube", "YouTube"], ["instagram", "Instagram"],
     ["vk", "VK"], ["telegram", "Telegram"],
@@ -21,7 +23,7 @@
   function flash(kind, text) {
     const el = $("flash");
     el.className = "notice " + kind;
-    el.textContent = text;
+    el.textContent = shown(text);
   }
 
   async function api(path, options = {}) {
@@ -176,7 +178,8 @@
   }
 
   function setText(el, text) {
-    if (el.textContent !== text) el.textContent = text;
+    const value = shown(text);
+    if (el.textContent !== value) el.textContent = value;
   }
 
   // A Telegram account posts to a channel the client links (auth's
@@ -891,7 +894,7 @@
             a.rel = "noopener";
             result.appendChild(a);
           } else {
-            result.textContent = target.last_error || "";
+            result.textContent = shown(target.last_error || "");
           }
         }
         targetActions(actions, post, target);

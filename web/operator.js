@@ -3,6 +3,8 @@
 (function () {
   "use strict";
   const $ = (id) => document.getElementById(id);
+  // Invisible and bidirectional characters shown as codes (shown.js).
+  const shown = window.cachalotShown;
   const TOPICS = [
     "posts.result.v1", "accounts.v1", "posts.status.v1", "notify.v1", "sessions.v1",
     "contact.submitted.v1", "posts.publish.tiktok.v1", "posts.publish.youtube.v1",
@@ -16,7 +18,7 @@
   function flash(kind, text) {
     const el = $("flash");
     el.className = "notice " + kind;
-    el.textContent = text;
+    el.textContent = shown(text);
   }
 
   async function api(path, options = {}) {
@@ -29,7 +31,7 @@
 
   function cell(row, text) {
     const td = document.createElement("td");
-    td.textContent = text == null ? "" : String(text);
+    td.textContent = shown(text);
     row.appendChild(td);
     return td;
   }
@@ -143,7 +145,7 @@
       return;
     }
     show(true);
-    $("who").textContent = me.body.display_name || me.body.telegram_user_id;
+    $("who").textContent = shown(me.body.display_name || me.body.telegram_user_id);
     for (const topic of TOPICS) {
       const option = document.createElement("option");
       option.value = option.textContent = topic;

@@ -12,6 +12,7 @@ with. Skipped where nginx is not installed (`apt-get install nginx-light`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -19,7 +20,8 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,9 @@ import httpx
 import pytest
 import yaml
 
-from cachalot_embedded.routes import ROUTES
+from cachalot_common.sessions import COOKIE_NAME, Role, issue_session
+from cachalot_embedded.openapi import BUILDERS, _no_cachalot_environment
+from cachalot_embedded.routes import MEDIA_PREFIX, ROUTES, service_for
 from cachalot_testing.gateway import (
     CASES,
     FORGED_SESSION,
@@ -43,6 +47,7 @@ from cachalot_testing.gateway import (
     send_raw,
 )
 from cachalot_testing.ports import free_port
+from cachalot_testing.slashes import ServedApp, check_toggled, send, slash_requests
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_CONF = ROOT / "deploy" / "gateway" / "nginx.conf"
@@ -67,7 +72,7 @@ def upstreams_file(mode: str) -> str:
     return text
 
 
-def with_stand_ins(text: str, mode: str, services: dict[str, StandIn]) -> str:
+def with_stand_ins(text: str, mode: str, services: Mapping[str, Any]) -> str:
     """``text`` with each service's host:port swapped for its stand-in's address."""
     if mode == "compose":
         pattern = r"^(\s*)([\w-]+) \2:\d+;$"  # the map: "contact contact:8101;"
@@ -90,13 +95,23 @@ def with_stand_ins(text: str, mode: str, services: dict[str, StandIn]) -> str:
 
 @pytest.fixture(scope="module", params=MODES)
 def gateway(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    services = {name: StandIn(name) for name in {service for _, service in ROUTES}}
+    try:
+        with running_nginx(request.param, services) as running:
+            yield running
+    finally:
+        for server in services.values():
+            server.stop()
+
+
+@contextlib.contextmanager
+def running_nginx(mode: str, services: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """The committed nginx.conf in ``mode`` in front of ``services`` (each with a ``port``)."""
     assert NGINX is not None
-    mode: str = request.param
     # nginx's workers run as nobody when the tests run as root: their temp
     # dirs must be reachable, so not under pytest's private (0700) tmp tree.
     workdir = Path(tempfile.mkdtemp(prefix="cachalot-gateway-"))
     workdir.chmod(0o755)
-    services = {name: StandIn(name) for name in {service for _, service in ROUTES}}
     port = free_port()
     conf = NGINX_CONF.read_text()
     conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{port};")
@@ -139,8 +154,6 @@ def gateway(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     finally:
         process.terminate()
         process.wait(timeout=10)
-        for server in services.values():
-            server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -394,3 +407,63 @@ def test_the_live_feeds_location_turns_buffering_off_and_outlasts_the_heartbeat(
     longest_heartbeat = QueueSettings.model_fields["live_heartbeat_s"].metadata
     le = next(m.le for m in longest_heartbeat if getattr(m, "le", None) is not None)
     assert int(timeout.group(1)) > le
+
+
+# ---- issue 11 (A1): a trailing slash is a 404 problem, never a redirect, behind nginx too
+
+
+@pytest.fixture(scope="module", params=MODES)
+def gateway_to_real_services(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """nginx in front of the real contact, auth and queue apps (lifespan off: routing only)."""
+    with tempfile.TemporaryDirectory(prefix="cachalot-slashes-") as tmp:
+        with _no_cachalot_environment():
+            apps = {name: build(Path(tmp)) for name, build in BUILDERS.items()}
+        served = {name: ServedApp(app) for name, app in apps.items()}
+        try:
+            with running_nginx(request.param, served) as running:
+                yield {**running, "apps": apps, "served": served}
+        finally:
+            for app in served.values():
+                app.stop()
+
+
+def _session(path: str) -> dict[str, str]:
+    role: Role = "operator" if path.startswith("/api/v1/operator") else "client"
+    token, _ = issue_session(
+        client_id=uuid.uuid4(), secret="openapi-throwaway-secret", lifetime_s=600, role=role
+    )
+    return {COOKIE_NAME: token}
+
+
+def test_a_contact_post_with_a_trailing_slash_is_a_404_problem_through_nginx(
+    gateway_to_real_services: dict[str, Any],
+) -> None:
+    answer = httpx.post(
+        gateway_to_real_services["base"] + "/api/v1/contact/",
+        json={"name": "A", "contact": "a@example.com", "message": "hi"},
+    )
+    assert answer.status_code == 404
+    assert "location" not in answer.headers
+    assert answer.headers["content-type"].startswith("application/problem+json")
+
+
+def test_every_public_route_with_its_slash_toggled_is_a_404_problem_through_nginx(
+    gateway_to_real_services: dict[str, Any],
+) -> None:
+    running = gateway_to_real_services
+    internal = [app.address for app in running["served"].values()]
+    walked = 0
+    with httpx.Client(base_url=running["base"], follow_redirects=False, timeout=10) as client:
+        for service, app in running["apps"].items():
+            for request in slash_requests(app, prefix="/api/"):
+                if service_for(request.as_written) != service:
+                    continue
+                if request.as_written.startswith(MEDIA_PREFIX):
+                    # nginx asks the queue's live session check first (auth_request),
+                    # which needs the queue's lifespan; the queue's own 404 for these
+                    # is walked in embedded/tests/test_trailing_slashes.py.
+                    continue
+                answer = send(client, request, request.toggled, _session(request.as_written))
+                check_toggled(answer, request, internal)
+                walked += 1
+    assert walked >= 20

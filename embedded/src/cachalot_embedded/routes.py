@@ -63,7 +63,9 @@ SESSION_COOKIE: Final = COOKIE_NAME
 # (CACHALOT_MAX_MEDIA_BYTES), so the queue answers an oversize video with its
 # own 413 naming its limit; a post is JSON of at most 20 targets with a
 # 5000-byte description each (1 MiB holds the largest with room); every other
-# body is a small JSON form (contact's own cap is 16 KiB).
+# body is a small JSON form (contact's own cap is its form's worst case,
+# every character escaped: 52 KiB; embedded/tests checks every public JSON
+# route's worst case fits under its cap here).
 MEDIA_PREFIX: Final = "/api/v1/media"
 MEDIA_MAX_BODY_BYTES: Final = 5 * 1024**3
 POSTS_PREFIX: Final = "/api/v1/posts"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import httpx
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
 from cachalot_common.app import create_service_app
@@ -97,3 +97,24 @@ async def test_metrics_are_served_for_a_scraper_and_kept_out_of_the_openapi_docu
     assert metrics.headers["content-type"].startswith("text/plain")
     assert 'cachalot_test_things_total{kind="a"} 1.0' in metrics.text
     assert "/metrics" not in schema["paths"]
+
+
+async def test_a_path_off_a_route_by_a_trailing_slash_is_a_404_problem_not_a_redirect() -> None:
+    app = _app()
+    router = APIRouter(prefix="/api/v1/dir")
+
+    @router.get("/")
+    async def listing() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    app.include_router(router)
+    transport = httpx.ASGITransport(app=app)
+    # The Host an embedded gateway sends: the service's own internal address.
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8101") as client:
+        for method, path in (("POST", "/things/"), ("GET", "/api/v1/dir"), ("GET", "/healthz/")):
+            answer = await client.request(method, path, json={"name": "a", "count": 1})
+            assert answer.status_code == 404, path
+            assert "location" not in answer.headers, path
+            assert answer.headers["content-type"].startswith("application/problem+json"), path
+            assert "8101" not in answer.text
+        assert (await client.get("/api/v1/dir/")).status_code == 200

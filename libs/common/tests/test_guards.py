@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 from fastapi import APIRouter, FastAPI, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from cachalot_common.app import create_service_app
 from cachalot_common.guards import DEFAULT_MAX_BODY_BYTES, SignedIn, service_check, session_check
+from cachalot_common.json_size import round_up_kib
 from cachalot_common.service_auth import mint_service_token
 from cachalot_common.sessions import COOKIE_NAME, issue_session
 from cachalot_common.settings import ServiceSettings
@@ -359,3 +360,41 @@ def test_the_openapi_document_lists_each_guard_answer_where_it_applies() -> None
     assert {"403", "415"} <= set(video)
     assert "413" not in video  # the route documents its own cap
     assert "video/*" in video["415"]["description"]
+
+
+class Letter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(max_length=10_000)
+
+
+def _letters_app() -> FastAPI:
+    app = create_service_app(title="letters", settings=ServiceSettings(public_url=GATEWAY))
+
+    @app.post("/api/v1/letters")
+    async def write(letter: Letter) -> dict[str, int]:
+        return {"characters": len(letter.text)}
+
+    return app
+
+
+async def test_a_bounded_json_route_is_capped_at_its_worst_case_not_at_the_default() -> None:
+    # Issue 11 (A2): 9,999 characters outside the BMP, each a 12-byte escape,
+    # is a valid letter of 120 KB, past the 64 KiB default cap.
+    valid = json.dumps({"text": "\U0001f600" * 9_999}, ensure_ascii=True).encode()
+    assert len(valid) > DEFAULT_MAX_BODY_BYTES
+    headers = {"content-type": "application/json"}
+    answer = await Call("POST", "/api/v1/letters", headers, [valid]).send_to(_letters_app())
+    assert answer.status == 200, answer.body
+    assert answer.json() == {"characters": 9_999}
+    # one character too many: the decoded text is refused, naming the field
+    over = json.dumps({"text": "я" * 10_001}, ensure_ascii=True).encode()
+    answer = await Call("POST", "/api/v1/letters", headers, [over]).send_to(_letters_app())
+    assert answer.status == 422
+    assert [e["field"] for e in answer.json()["errors"]] == ["text"]
+    # a body no valid letter can be: 413 naming the cap, unread
+    cap = round_up_kib(2 + 12 * 10_000 + 16 + 6 * 4 + 2 + 1 + 1 + 16)
+    chunks = _mega_chunks(cap + 1024, size=1024)
+    answer = await Call("POST", "/api/v1/letters", headers, chunks).send_to(_letters_app())
+    assert answer.status == 413
+    assert answer.json()["max_bytes"] == cap
+    assert answer.chunks_read == 0

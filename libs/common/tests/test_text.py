@@ -119,3 +119,79 @@ def test_a_cut_is_always_whole_clusters_of_the_text_within_the_limit(text, limit
     room = max(limit, 0) - (length(ellipsis, count) if marked else 0)
     following = clusters(text[len(kept) :])
     assert length(kept + following[0], count) > room
+
+
+# ---- issue 11 (A3): invisible format characters shown to the operator as codes
+
+import sys  # noqa: E402
+import unicodedata  # noqa: E402
+
+from cachalot_common.text import (  # noqa: E402
+    BIDI_CONTROLS,
+    VISIBLE_FORMAT,
+    reveal_invisible,
+    shown_code,
+)
+
+TROJAN = 'access_level = "user\u202e \u2066// Check if admin\u2069 \u2066"'
+
+
+def test_the_issue_input_a_right_to_left_override_is_shown_as_its_code() -> None:
+    assert reveal_invisible("abc\u202etxt.exe") == "abc⟨U+202E⟩txt.exe"
+    shown = reveal_invisible(TROJAN)
+    for code in ("⟨U+202E⟩", "⟨U+2066⟩", "⟨U+2069⟩"):
+        assert code in shown
+    assert not BIDI_CONTROLS & set(shown)
+
+
+def test_every_bidirectional_control_of_uax9_is_shown_wherever_it_stands() -> None:
+    assert len(BIDI_CONTROLS) == 12
+    for char in BIDI_CONTROLS:
+        assert unicodedata.bidirectional(char) in {
+            "AL",
+            "L",
+            "R",
+            "LRE",
+            "RLE",
+            "PDF",
+            "LRO",
+            "RLO",
+            "LRI",
+            "RLI",
+            "FSI",
+            "PDI",
+        }
+        for text in (char, f"a{char}b", f"😀{char}", f"{char}\u0301"):
+            assert char not in reveal_invisible(text), (hex(ord(char)), text)
+            assert shown_code(char) in reveal_invisible(text)
+
+
+def test_every_format_character_alone_between_letters_is_shown() -> None:
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        if unicodedata.category(char) != "Cf" or char in VISIBLE_FORMAT:
+            continue
+        shown = reveal_invisible(f"a {char}b")
+        if char in ("\u200c", "\u200d") or "\U000e0020" <= char <= "\U000e007f":
+            continue  # after a space they extend it: checked below
+        assert char not in shown, hex(code)
+
+
+def test_joiners_and_tags_that_write_a_character_are_kept_and_stray_ones_shown() -> None:
+    family = "👨\u200d👩\u200d👧"
+    persian = "می\u200cخواهم"
+    scotland = "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"
+    for text in (family, persian, scotland, "1\ufe0f\u20e3", "e\u0301"):
+        assert reveal_invisible(text) == text
+    assert reveal_invisible("\u200dx") == "⟨U+200D⟩x"
+    hidden = "hi" + "".join(chr(0xE0000 + ord(c)) for c in "run me")  # ASCII smuggled in tags
+    assert reveal_invisible(hidden).startswith("hi⟨U+E0072⟩⟨U+E0075⟩")
+    assert reveal_invisible("pay\u00adpal\u200b") == "pay⟨U+00AD⟩pal⟨U+200B⟩"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8")))
+def test_no_bidirectional_control_survives_and_revealing_twice_changes_nothing(text: str) -> None:
+    shown = reveal_invisible(text)
+    assert not BIDI_CONTROLS & set(shown)
+    assert reveal_invisible(shown) == shown

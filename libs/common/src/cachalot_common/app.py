@@ -51,12 +51,21 @@ def create_service_app(
     proof of who is calling checked first on the paths ``signed_in`` names,
     body types and sizes bounded. Only the sandbox, a fake of the
     platforms, turns them off (``guarded=False``).
+
+    A path that differs from a route only by a trailing slash is a 404
+    problem, never a redirect: Starlette's ``redirect_slashes`` builds the
+    ``Location`` from the ``Host`` the service was called with, which behind
+    a gateway is the service's internal address (issue 11: ``POST
+    /api/v1/contact/`` answered 307 to ``http://127.0.0.1:8101/...``), and a
+    307 re-sends a form's body to wherever it points. Every route has one
+    spelling; the OpenAPI document says which.
     """
     app = FastAPI(
         title=title,
         description=description,
         version=version,
         lifespan=lifespan,
+        redirect_slashes=False,
         **fastapi_options,
     )
     install_problem_handlers(app)

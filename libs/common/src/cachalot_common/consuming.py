@@ -49,6 +49,7 @@ from faststream.message import StreamMessage
 from pydantic import BaseModel, ValidationError
 
 from cachalot_common.health import ReadinessCheck
+from cachalot_common.metrics import count_dead_letter
 from cachalot_common.settings import KafkaSettings
 from cachalot_common.text import truncate
 from cachalot_common.topic_plan import ensure_topics, planned_partitions
@@ -182,6 +183,7 @@ async def dead_letter(
         }
     )
     await broker.publish(body, topic=dlq(topic), key=getattr(record, "key", None), headers=headers)
+    count_dead_letter(topic)
     logger.warning("message sent to %s: %s", dlq(topic), truncate(reason, 300))
 
 

@@ -29,8 +29,11 @@ headers alone:
 4. **How big it is** (413, naming ``max_bytes``): a declared
    ``Content-Length`` over the route's cap is refused at once, and the bytes
    of a chunked body are counted as the route reads them. The cap is
-   :attr:`Guards.max_body_bytes` (64 KiB) for JSON routes, or the route's own
-   (``openapi_extra={"x-max-body-bytes": n}``). Streaming routes (a declared
+   the route's own (``openapi_extra={"x-max-body-bytes": n}``), else the
+   largest body its JSON schema allows with every character escaped
+   (:mod:`cachalot_common.json_size`: a cap that never refuses a valid
+   request, issue 11), else :attr:`Guards.max_body_bytes` (64 KiB) for a
+   JSON route whose schema sets no bound. Streaming routes (a declared
    ``requestBody`` of other types) bound their own body and keep streaming.
 
 The rules for a route come from its operation in the service's OpenAPI
@@ -55,6 +58,7 @@ from starlette.requests import cookie_parser
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cachalot_common.json_size import round_up_kib, worst_case_json_bytes
 from cachalot_common.problems import PROBLEM_JSON, problem_response
 from cachalot_common.service_auth import ServiceAuthError, verify_service_token
 from cachalot_common.sessions import COOKIE_NAME, SessionError, read_session
@@ -171,21 +175,37 @@ class BodyRule:
 MAX_BODY_EXTENSION = "x-max-body-bytes"
 
 
-def body_rule(operation: Mapping[str, Any], default_max_bytes: int) -> BodyRule:
+def body_rule(
+    operation: Mapping[str, Any],
+    default_max_bytes: int,
+    document: Mapping[str, Any] | None = None,
+) -> BodyRule:
     """The rule an OpenAPI operation's own declaration implies.
 
     No ``requestBody``: the route takes no body (FastAPI reads none; form
     types are refused). A JSON-only body (FastAPI parses it, or the route
-    reads it whole): capped at ``default_max_bytes`` or the operation's
-    ``x-max-body-bytes``. Any other declared types: the route streams its
-    body and bounds it itself (unless ``x-max-body-bytes`` says otherwise).
+    reads it whole): capped at the operation's ``x-max-body-bytes``, else at
+    the largest body its schema allows with every character escaped
+    (:func:`cachalot_common.json_size.worst_case_json_bytes`, its ``$ref``s
+    resolved in ``document``; rounded up to a KiB), else, for a schema with
+    no bound, at ``default_max_bytes``. The limits a person meets are the
+    schema's character limits, checked on the decoded text (422 naming the
+    field): the byte cap never refuses a body a valid request can be (issue
+    11). Any other declared types: the route streams its body and bounds it
+    itself (unless ``x-max-body-bytes`` says otherwise).
     """
     own_max = operation.get(MAX_BODY_EXTENSION)
-    declared = tuple(operation.get("requestBody", {}).get("content", {}))
+    content = operation.get("requestBody", {}).get("content", {})
+    declared = tuple(content)
     if not declared:
         return BodyRule(None, own_max)
     if declared == (JSON_TYPE,):
-        return BodyRule(declared, own_max if own_max is not None else default_max_bytes)
+        if own_max is not None:
+            return BodyRule(declared, own_max)
+        worst = None
+        if document is not None:
+            worst = worst_case_json_bytes(content[JSON_TYPE].get("schema", {}), document)
+        return BodyRule(declared, round_up_kib(worst) if worst is not None else default_max_bytes)
     return BodyRule(declared, own_max)
 
 
@@ -214,7 +234,10 @@ def route_rules(schema: Mapping[str, Any], default_max_bytes: int) -> list[Route
             if method.upper() in UNSAFE_METHODS:
                 rules.append(
                     RouteRule(
-                        method.upper(), path, pattern, body_rule(operation, default_max_bytes)
+                        method.upper(),
+                        path,
+                        pattern,
+                        body_rule(operation, default_max_bytes, schema),
                     )
                 )
     # Starlette tries routes in order; a literal path listed after a template
@@ -413,7 +436,7 @@ def document_guards(app: FastAPI, guards: Guards) -> None:
         for path, item in schema.get("paths", {}).items():
             gate = next((g for g in guards.signed_in if g.covers(path)), None)
             for method, operation in item.items():
-                rule = body_rule(operation, guards.max_body_bytes)
+                rule = body_rule(operation, guards.max_body_bytes, schema)
                 responses = operation.setdefault("responses", {})
                 for status, response in _guard_responses(method.upper(), rule, gate).items():
                     responses.setdefault(status, response)

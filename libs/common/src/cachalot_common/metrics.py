@@ -31,6 +31,21 @@ def install_metrics(app: FastAPI) -> None:
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
+# --- dead letters --------------------------------------------------------------------
+
+DEAD_LETTERS = Counter(
+    "cachalot_dead_letters_total",
+    "Messages parked in <topic>.dlq by this process, by source topic "
+    "(undecodable, or refused for good); the CachalotDeadLettersGrowing alert reads it.",
+    ["topic"],
+)
+
+
+def count_dead_letter(topic: str) -> None:
+    """Count one message parked in ``<topic>.dlq`` (``topic``: the source topic)."""
+    DEAD_LETTERS.labels(topic).inc()
+
+
 # --- publishers ------------------------------------------------------------------------
 
 PUBLISHER_RESULTS = Counter(

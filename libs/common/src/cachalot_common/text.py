@@ -24,6 +24,7 @@ other two.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Final, Literal
 
 import regex
@@ -89,3 +90,78 @@ def truncate(
     if mark > limit:
         return prefix(text, limit, count=count)
     return prefix(text, limit - mark, count=count) + ellipsis
+
+
+# ---------------------------------------------------------------- invisible characters
+#
+# Issue 11 (A3): a contact message holding U+202E RIGHT-TO-LEFT OVERRIDE reached
+# the operator's Telegram and reordered what the operator read ("Trojan Source",
+# CVE-2021-42574). Unicode's bidirectional algorithm (UAX #9 §2) lets these
+# explicit formatting characters reorder the text after them; a reader cannot see
+# them. Text from a client or the public is shown to the operator only through
+# :func:`reveal_invisible`.
+
+#: UAX #9 explicit directional formatting characters and the implicit marks:
+#: ALM, LRM, RLM, LRE, RLE, PDF, LRO, RLO, LRI, RLI, FSI, PDI.
+BIDI_CONTROLS: Final = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+_ZWJ: Final = "\u200d"
+_ZWNJ: Final = "\u200c"
+_BLACK_FLAG: Final = "\U0001f3f4"
+_CANCEL_TAG: Final = "\U000e007f"
+#: Format characters that draw a visible sign (Unicode's
+#: Prepended_Concatenation_Mark: the Arabic number signs, Syriac abbreviation mark...).
+VISIBLE_FORMAT: Final = frozenset(
+    "\u0600\u0601\u0602\u0603\u0604\u0605\u06dd\u070f\u0890\u0891\u08e2\U000110bd\U000110cd"
+)
+
+
+def shown_code(char: str) -> str:
+    """``char`` as a visible code: ``⟨U+202E⟩``."""
+    return f"⟨U+{ord(char):04X}⟩"
+
+
+def _is_tag(char: str) -> bool:
+    return "\U000e0020" <= char <= _CANCEL_TAG
+
+
+def _kept(char: str, index: int, flag: bool) -> bool:
+    """Whether ``char``, at ``index`` in its cluster (a flag tag sequence or not), is kept."""
+    if char in BIDI_CONTROLS:
+        return False
+    if unicodedata.category(char) != "Cf" or char in VISIBLE_FORMAT:
+        return True
+    if index == 0:
+        return False
+    return char in (_ZWJ, _ZWNJ) or (flag and _is_tag(char))
+
+
+def reveal_invisible(text: str) -> str:
+    """``text`` with every invisible format character a reader could be fooled by made visible.
+
+    Each is replaced by its code, ``⟨U+XXXX⟩`` (:func:`shown_code`):
+
+    * every bidirectional control (:data:`BIDI_CONTROLS`, UAX #9): they can
+      reorder what follows them, so they are never passed on;
+    * every other format character (general category ``Cf``: zero-width
+      space, word joiner, soft hyphen, BOM, invisible operators, interlinear
+      annotation, the language tag...), which draws nothing;
+
+    except those that are part of how a character is written, kept inside
+    their grapheme cluster (UAX #29): ZWJ and ZWNJ after a base (emoji ZWJ
+    sequences, Persian and Indic spelling), tag characters inside a flag tag
+    sequence (🏴 + tags + U+E007F, as in the flag of Scotland), and the
+    format characters that draw a sign (Prepended_Concatenation_Mark). A
+    ZWJ, ZWNJ or tag that starts a cluster, or tags outside a flag (text
+    hidden in tag characters), are shown as codes. Other characters,
+    controls included (the caller shows those its own way), are unchanged.
+    """
+    if text.isascii():
+        return text
+    out: list[str] = []
+    for cluster in clusters(text):
+        flag = cluster.startswith(_BLACK_FLAG) and cluster.endswith(_CANCEL_TAG)
+        for index, char in enumerate(cluster):
+            out.append(char if _kept(char, index, flag) else shown_code(char))
+    return "".join(out)

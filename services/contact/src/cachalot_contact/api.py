@@ -16,12 +16,19 @@ from cachalot_contact.body import read_json_body
 from cachalot_contact.intake import Intake
 from cachalot_contact.log import LogUnavailable
 from cachalot_contact.ratelimit import RateLimiter
-from cachalot_contact.schemas import Accepted, ContactForm
+from cachalot_contact.schemas import MAX_BODY_BYTES, Accepted, ContactForm
 from cachalot_contact.settings import ContactSettings
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 RESPONSES: dict[int | str, dict[str, Any]] = {
-    413: {"description": "Body larger than 16 KiB.", **_PROBLEM},
+    413: {
+        "description": (
+            f"Body larger than {MAX_BODY_BYTES} bytes (by default): more than any valid "
+            "form needs, every character escaped. The character limits are checked "
+            "on the decoded text (422)."
+        ),
+        **_PROBLEM,
+    },
     415: {"description": "Body is not JSON.", **_PROBLEM},
     422: {"description": "Invalid fields, each named in `errors`.", **_PROBLEM},
     429: {"description": "Too many submissions from this IP; see Retry-After.", **_PROBLEM},

@@ -1,4 +1,4 @@
-"""Reading the request body: JSON only, 16 KiB at most, however it is sent.
+"""Reading the request body: JSON only, at most the form's worst case in bytes, however it is sent.
 
 The size is checked twice: a ``Content-Length`` over the limit is refused
 before a byte is read, and the bytes actually received are counted as they

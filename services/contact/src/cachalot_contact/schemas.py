@@ -18,6 +18,7 @@ from pydantic import (
     field_validator,
 )
 
+from cachalot_common.json_size import round_up_kib, worst_case_json_bytes
 from cachalot_contact.validation import ContactKind, normalise_contact
 
 Category = Literal["video_production", "seo_articles", "auto_posting", "other"]
@@ -69,6 +70,14 @@ class ContactForm(BaseModel):
     def is_bot(self) -> bool:
         """The honeypot was filled in: a bot, to be dropped without a trace."""
         return bool(self.website.strip())
+
+
+FORM_SCHEMA: Final = ContactForm.model_json_schema()
+# The byte cap: the largest body a valid form can be, every character
+# escaped as JSON allows (cachalot_common.json_size). The character limits
+# above are what a person meets (422 naming the field); this only stops
+# bodies no valid form needs (413).
+MAX_BODY_BYTES: Final = round_up_kib(worst_case_json_bytes(FORM_SCHEMA, FORM_SCHEMA) or 0)
 
 
 class Accepted(BaseModel):

@@ -19,8 +19,13 @@
     ``python -m cachalot_contact relay`` beside it (a sidecar sharing the log
     directory). Tests also use ``external`` for "appended, not yet
     published".
-``CACHALOT_CONTACT_MAX_BODY_BYTES`` (default ``16384``)
-    Larger request bodies answer 413.
+``CACHALOT_CONTACT_MAX_BODY_BYTES`` (default: the form's worst case, 52 KiB)
+    Larger request bodies answer 413. The default is the largest body a
+    valid form can be with every character ``\\u``-escaped (a character
+    outside the BMP as a surrogate pair, 12 bytes): ``schemas.MAX_BODY_BYTES``
+    from ``cachalot_common.json_size``. The limits a person meets are the
+    fields' character limits, checked on the decoded text (422 naming the
+    field); set this lower only knowing that some valid forms are refused.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from limits import RateLimitItem, parse_many
 from pydantic import Field, field_validator
 
 from cachalot_common.settings import KafkaSettings, ServiceSettings
+from cachalot_contact.schemas import MAX_BODY_BYTES
 
 
 class ContactSettings(ServiceSettings, KafkaSettings):
@@ -56,7 +62,7 @@ class ContactSettings(ServiceSettings, KafkaSettings):
         default="process",
         description="process: a child process; inline: in the HTTP process; external: elsewhere.",
     )
-    contact_max_body_bytes: int = Field(default=16 * 1024, ge=1024)
+    contact_max_body_bytes: int = Field(default=MAX_BODY_BYTES, ge=1024)
 
     @field_validator("contact_default_region")
     @classmethod

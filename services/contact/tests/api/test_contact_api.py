@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from cachalot_contact.schemas import MAX_BODY_BYTES
 from cachalot_contact.verify import verify_file
 
 URL = "/api/v1/contact"
@@ -100,19 +101,21 @@ async def test_a_form_encoded_body_is_415(make_settings, serve, publisher):
     assert missing.status_code == 415
 
 
-async def test_a_body_over_16_kib_is_413_by_its_content_length(
+async def test_a_body_over_the_forms_worst_case_is_413_by_its_content_length(
     make_settings, serve, publisher, form
 ):
     async with serve(make_settings(), publisher=publisher) as client:
-        response = await client.post(URL, json=form(message="m" * 17000))
+        response = await client.post(URL, json=form(message="m" * (MAX_BODY_BYTES + 1)))
     assert response.status_code == 413
-    assert response.json()["max_bytes"] == 16384
+    assert response.json()["max_bytes"] == MAX_BODY_BYTES
 
 
-async def test_a_chunked_body_over_16_kib_is_413_as_it_streams(make_settings, serve, publisher):
+async def test_a_chunked_body_over_the_forms_worst_case_is_413_as_it_streams(
+    make_settings, serve, publisher
+):
     async def chunks() -> AsyncIterator[bytes]:
         yield b'{"name": "Ada", "message": "'
-        for _ in range(20):
+        for _ in range(MAX_BODY_BYTES // 1024 + 4):
             yield b"m" * 1024
         yield b'"}'
 
@@ -259,3 +262,53 @@ async def test_a_client_that_hangs_up_mid_body_is_answered_400_and_logs_no_error
     assert " 500 " not in hung_up, hung_up
     assert " 400 " in hung_up, hung_up
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+# ---- issue 11 (A2): the character limit is checked on decoded text, not on bytes
+
+
+def escaped(body: dict[str, object], *, indent: int | None = None) -> bytes:
+    """``body`` as clients that escape everything send it (``\\uXXXX``, ASCII only)."""
+    return json.dumps(body, ensure_ascii=True, indent=indent).encode("ascii")
+
+
+async def test_a_3999_character_message_sent_ascii_escaped_is_accepted_not_413(
+    make_settings, serve, publisher, form
+):
+    # The issue's input: Cyrillic, 6 bytes a letter escaped (24 KB > the old 16 KiB cap).
+    body = escaped(form(message="я" * 3999))
+    assert len(body) > 16 * 1024
+    async with serve(make_settings(), publisher=publisher) as client:
+        response = await client.post(
+            URL, content=body, headers={"Content-Type": "application/json"}
+        )
+    assert response.status_code == 202, response.text
+
+
+async def test_every_field_at_its_limit_in_astral_characters_pretty_printed_is_accepted(
+    make_settings, serve, publisher, form
+):
+    # The worst case: a character outside the BMP is a 12-byte surrogate pair escaped.
+    body = escaped(form(name="😀" * 100, message="😀" * 4000, contact="+7 916 123-45-67"), indent=4)
+    assert len(body) > 48_000
+    async with serve(make_settings(), publisher=publisher) as client:
+        response = await client.post(
+            URL, content=body, headers={"Content-Type": "application/json"}
+        )
+    assert response.status_code == 202, response.text
+
+
+async def test_a_message_over_its_character_limit_is_422_naming_the_field_however_sent(
+    make_settings, serve, publisher, form
+):
+    async with serve(make_settings(), publisher=publisher) as client:
+        for body in (
+            escaped(form(message="я" * 4001)),
+            json.dumps(form(message="я" * 4001), ensure_ascii=False).encode(),
+            escaped(form(message="😀" * 4001)),
+        ):
+            response = await client.post(
+                URL, content=body, headers={"Content-Type": "application/json"}
+            )
+            assert response.status_code == 422, response.text
+            assert fields_named(response) == {"message"}

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from cachalot_common.text import length, prefix
+from cachalot_common.text import length, prefix, reveal_invisible
 
 ParseMode = Literal["HTML", "MarkdownV2"]
 Style = Literal["plain", "bold", "italic", "code"]
@@ -51,10 +51,14 @@ def visible(text: str) -> str:
 
     Line breaks of every flavour become ``\\n`` (Telegram deletes ``\\r``); other
     control characters, which Telegram deletes, become their visible
-    Unicode "control pictures" (``\\x07`` shows as ``␇``).
+    Unicode "control pictures" (``\\x07`` shows as ``␇``); bidirectional
+    controls and other invisible format characters become their codes
+    (``⟨U+202E⟩``, :func:`cachalot_common.text.reveal_invisible`), so what
+    the operator reads is in the order it was typed (issue 11: "Trojan
+    Source", CVE-2021-42574).
     """
     text = _NEWLINES.sub("\n", text)
-    return _CONTROLS.sub(_control_picture, text)
+    return reveal_invisible(_CONTROLS.sub(_control_picture, text))
 
 
 def _control_picture(match: re.Match[str]) -> str:

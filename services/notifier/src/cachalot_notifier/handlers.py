@@ -28,6 +28,7 @@ from cachalot_common.events import (
     PostStatusChanged,
 )
 from cachalot_common.kafka import encode
+from cachalot_common.metrics import count_dead_letter
 from cachalot_common.text import truncate
 from cachalot_notifier import messages
 from cachalot_notifier.dedupe import NotificationKey
@@ -124,5 +125,6 @@ def dlq_parker(broker: KafkaBroker) -> Park:
                 "x-dlq-source-topic": row.source_topic,
             },
         )
+        count_dead_letter(row.source_topic)
 
     return park

@@ -20,6 +20,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from faststream.kafka import KafkaMessage, TestKafkaBroker
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 from cachalot_common import topics
@@ -479,3 +480,99 @@ async def test_a_slow_answer_times_out_and_is_retried(tmp_path, sandbox_http, sa
     [message] = await sandbox_http.messages()
     assert "Name: Slow" in message["text"]
     assert await sandbox_http.send_calls() == 2
+
+
+# ---- issue 11 (A3): bidirectional controls never reach the operator's Telegram
+
+RLO = "\u202e"
+ISOLATES = "\u2066\u2067\u2068\u2069"
+BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+async def test_a_right_to_left_override_in_a_contact_message_is_shown_as_its_code(harness, sandbox):
+    # The issue's input: the operator would read "Pay 0001 USD" for what was typed.
+    event = contact(name=f"Ada{RLO}evil", message=f"Pay {RLO}DSU 1000{ISOLATES} now\u200b")
+    await harness.publish(topics.CONTACT_SUBMITTED, event)
+    await harness.settle()
+    [message] = await sandbox.messages()
+    text = message["text"]
+    assert not BIDI & set(text)
+    assert "Name: Ada⟨U+202E⟩evil\n" in text
+    assert "Pay ⟨U+202E⟩DSU 1000⟨U+2066⟩⟨U+2067⟩⟨U+2068⟩⟨U+2069⟩ now⟨U+200B⟩" in text
+
+
+@pytest.mark.parametrize("parse_mode", ["MarkdownV2"], indirect=True)
+async def test_in_markdown_v2_mode_bidi_controls_are_shown_as_codes_too(
+    harness, sandbox, parse_mode
+):
+    await harness.publish(topics.CONTACT_SUBMITTED, contact(message=f"a{RLO}b_c"))
+    await harness.settle()
+    [message] = await sandbox.messages()
+    assert "a⟨U+202E⟩b_c" in message["text"]
+    assert RLO not in message["text"]
+
+
+async def test_bidi_controls_in_reasons_names_and_notices_are_shown_as_codes(harness, sandbox):
+    failed = post_status("failed", f"Refused: {RLO}gnp.exe")
+    changed = account("reauth_required").model_copy(
+        update={"display_name": f"Ada{RLO}'s channel", "reason": f"x{ISOLATES}y"}
+    )
+    notice = NotifyRequested(
+        channel="operator_telegram", subject=f"Client {RLO}Ada", text="note \u2067z\u2069"
+    )
+    await harness.publish(topics.POSTS_STATUS, failed)
+    await harness.publish(topics.ACCOUNTS, changed)
+    await harness.publish(topics.NOTIFY, notice)
+    await harness.settle()
+    texts = [m["text"] for m in await sandbox.messages()]
+    assert len(texts) == 3
+    joined = "\n".join(texts)
+    assert not BIDI & set(joined)
+    assert "Reason: Refused: ⟨U+202E⟩gnp.exe" in joined
+    assert "Account: Ada⟨U+202E⟩'s channel" in joined
+    assert "Reason: x⟨U+2066⟩⟨U+2067⟩⟨U+2068⟩⟨U+2069⟩y" in joined
+    assert "Client ⟨U+202E⟩Ada" in joined
+    assert "note ⟨U+2067⟩z⟨U+2069⟩" in joined
+
+
+async def test_emoji_sequences_and_joiners_that_write_a_word_arrive_unchanged(harness, sandbox):
+    scotland = "🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"
+    typed = f"👨\u200d👩\u200d👧 می\u200cخواهم {scotland} 1️⃣"
+    await harness.publish(topics.CONTACT_SUBMITTED, contact(message=typed))
+    await harness.settle()
+    [message] = await sandbox.messages()
+    assert f"\n\n{typed}\n\n" in message["text"]
+
+
+async def test_a_long_message_full_of_overrides_is_cut_between_whole_characters(harness, sandbox):
+    typed = f"1️⃣{RLO}" * 1000  # 4,000 code points: each override grows to 9 characters shown
+    await harness.publish(topics.CONTACT_SUBMITTED, contact(message=typed))
+    await harness.settle()
+    [message] = await sandbox.messages()
+    text = message["text"]
+    assert not BIDI & set(text)
+    body = text.split("\n\n", 1)[1]
+    assert "1️⃣⟨U+202E⟩1️⃣" in body
+    # no keycap split from its digit by the cut
+    assert "1\ufe0f" not in body.replace("1\ufe0f\u20e3", "")
+
+
+# ---- issue 13 item 7: dead letters are counted for the CachalotDeadLettersGrowing alert
+
+
+def dead_letters(topic: str) -> float:
+    return REGISTRY.get_sample_value("cachalot_dead_letters_total", {"topic": topic}) or 0.0
+
+
+async def test_every_message_parked_in_a_dlq_is_counted_by_its_source_topic(harness, sandbox):
+    before = dead_letters(topics.CONTACT_SUBMITTED)
+    # undecodable: parked by the consumer kit
+    await harness.broker.publish(b"{not json", topic=topics.CONTACT_SUBMITTED, key=b"bad")
+    assert dead_letters(topics.CONTACT_SUBMITTED) == before + 1
+    # refused for good by Telegram: parked by the sender
+    too_long = {"status": 400, "description": "Bad Request: message is too long"}
+    await sandbox.queue_faults(too_long, too_long)
+    await harness.publish(topics.CONTACT_SUBMITTED, contact())
+    await harness.settle()
+    assert len(harness.dlq) == 2
+    assert dead_letters(topics.CONTACT_SUBMITTED) == before + 2

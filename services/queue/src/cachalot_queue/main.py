@@ -383,7 +383,16 @@ def start_workers(runtime: Runtime) -> None:
         ("relay", relay.run),
         ("scheduler", scheduler.run),
         ("reconciler", reconciler.run),
-        ("depth", partial(run_depth_sampler, runtime.reader, settings.metrics_interval_s)),
+        (
+            "depth",
+            partial(
+                run_depth_sampler,
+                runtime.reader,
+                settings.metrics_interval_s,
+                stuck_after_s=settings.reconcile_after_s,
+                clock=runtime.clock,
+            ),
+        ),
     ):
         runtime.tasks.append(asyncio.create_task(job(), name=f"queue-{name}"))
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from cachalot_common.dead_letters import DeadLetterReader
 from cachalot_common.topics import POSTS_RESULT, dlq
+from cachalot_queue.metrics import sample_depth
 from cachalot_queue.operator import OperatorConsole, RedriveIn, broker_publish
 from cachalot_queue.tables import DlqRedrive
 from cachalot_testing.roles import WRONG_ROLE, wrong_role_requests
@@ -212,3 +213,20 @@ async def test_a_re_drive_the_broker_refuses_keeps_no_audit_row_and_can_be_tried
         where, operator_id=operator_id
     )
     assert sent["topic"] == POSTS_RESULT
+
+
+async def test_stuck_targets_are_counted_for_the_alert_by_the_consoles_rule(
+    queue: QueueServer,
+) -> None:
+    # issue 13 item 7: cachalot_queue_stuck_targets feeds CachalotPostsStuck
+    client = queue.client()
+    await client.queue(tiktok=await client.account("tiktok"), at=at_offset(600))
+    after = queue.runtime.settings.reconcile_after_s
+    reader = queue.runtime.reader
+    today = await sample_depth(reader, stuck_after_s=after, clock=now)
+    later = now() + timedelta(hours=1)
+    an_hour_on = await sample_depth(reader, stuck_after_s=after, clock=lambda: later)
+    assert an_hour_on.get("tiktok", 0) >= today.get("tiktok", 0) + 1
+    async with httpx.AsyncClient(base_url=queue.base_url) as http:
+        exposed = (await http.get("/metrics")).text
+    assert 'cachalot_queue_stuck_targets{platform="tiktok"}' in exposed
