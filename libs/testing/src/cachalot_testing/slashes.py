@@ -85,18 +85,22 @@ def slash_requests(app: Any, *, prefix: str = "/") -> list[SlashRequest]:
     """One request per (route, method) of ``app`` whose path starts with ``prefix``.
 
     ``app``: a FastAPI app (:func:`routes`). Routes that take any tail
-    (``{x:path}``) and the root ``/`` are left out: no slash to toggle.
+    (``{x:path}``) and the root ``/`` are left out: no slash to toggle; so is
+    a toggled spelling the app itself declares for that method (tus servers
+    declare creation at ``/uploads`` and ``/uploads/``, tus.io protocol 1.0.0).
     """
     requests: list[SlashRequest] = []
-    for path, methods in sorted(routes(app).items()):
+    declared = routes(app)
+    for path, methods in sorted(declared.items()):
         if path == "/" or not path.startswith(prefix):
             continue
         filled = _fill(path)
         if filled is None:
             continue
         toggled = filled[:-1] if filled.endswith("/") else filled + "/"
+        toggled_route = path[:-1] if path.endswith("/") else path + "/"
         for method in _METHODS:
-            if method in methods:
+            if method in methods and method not in declared.get(toggled_route, ()):
                 requests.append(SlashRequest(method, path, filled, toggled))
     return requests
 
