@@ -399,6 +399,7 @@ class BrokerWatch:
         self._admin: AIOKafkaAdminClient | None = None
         self._restarting = asyncio.Lock()
         self._recovered: list[Callable[[], Awaitable[None]]] = []
+        self._slow = 0  # probes in a row that got no answer in time
 
     async def start(self) -> None:
         """Start every subscriber at once (see :func:`cachalot_common.kafka.start_broker`)."""
@@ -527,11 +528,18 @@ class BrokerWatch:
         try:
             seen = await asyncio.wait_for(self._partitions(), timeout=3.0)
         except Exception as error:
+            self._slow += isinstance(error, TimeoutError)
+            if isinstance(error, TimeoutError) and self.up and self._slow < 2:
+                # One slow answer on a loaded machine is not a broker that went
+                # away: declaring it gone restarts every consumer for nothing
+                # (issue 11, seen under load). A refused connection counts at once.
+                return
             if self.up:
                 logger.error("broker %s is gone (%s)", self.settings.kafka_bootstrap, error)
             self.up = False
             self._steady_since = None
             return
+        self._slow = 0
         came_back = not self.up
         self.up = True
         changed = self._changed(seen)
