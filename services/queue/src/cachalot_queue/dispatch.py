@@ -509,6 +509,11 @@ async def _account_views_shared(session: AsyncSession, ids: set[UUID]) -> dict[U
     }
 
 
+FOLLOWUP = timedelta(seconds=30)
+"""After a broker loss, targets still silent this long after their status check are asked once
+more (not counted), before the ordinary silence timeout."""
+
+
 class Reconciler(Worker):
     name = "reconciler"
 
@@ -537,6 +542,7 @@ class Reconciler(Worker):
         self._interval = max(0.1, min(silent_after_s / 4, 15.0))
         self._lost_before: datetime | None = None
         self._lost_wake = Wakeup()
+        self._followup: tuple[datetime, datetime] | None = None  # (when, before)
 
     def commands_lost(self) -> None:
         """The broker came back and may have lost what it held (Tansu keeps nothing).
@@ -561,8 +567,20 @@ class Reconciler(Worker):
                 self._relay_wake.set()
             if self._lost_before == lost_before:  # no newer loss meanwhile
                 self._lost_before = None
+            # A broker that just came back can lose what it took right after,
+            # too (Tansu: the first produce to a re-created partition races,
+            # "AlreadyExists"): what is still silent a while later is asked once more.
+            asked = max(self._clock(), lost_before)
+            self._followup = (asked + FOLLOWUP, asked + timedelta(microseconds=1))
+        elif self._followup is not None and self._clock() >= self._followup[0]:
+            _, before = self._followup
+            self._followup = None
+            if await self.recheck_lost(before):
+                self._relay_wake.set()
         if await self.reconcile_once():
             self._relay_wake.set()
+        if self._followup is not None:
+            return min(self._interval, FOLLOWUP.total_seconds())
         return self._interval
 
     async def recheck_lost(self, before: datetime) -> int:

@@ -263,3 +263,16 @@ async def test_commands_a_broker_lost_are_checked_at_once_after_it_came_back_not
     world.clock.now += timedelta(seconds=1)
     await world.reconciler.step()
     assert len(await world.checks()) == 2, "a check the new broker lost too is sent again"
+
+    await world.relay_sent_everything()
+    world.clock.now += timedelta(seconds=29)
+    await world.reconciler.step()
+    assert len(await world.checks()) == 2
+    world.clock.now += timedelta(seconds=2)  # still silent 30 s after that check: once more
+    await world.reconciler.step()
+    assert len(await world.checks()) == 3
+    await world.relay_sent_everything()
+    world.clock.now += timedelta(seconds=20)
+    await world.reconciler.step()
+    assert len(await world.checks()) == 3, "once, then the ordinary timeout rules"
+    assert (await world.target()).reconciles == 0
