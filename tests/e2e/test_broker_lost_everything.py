@@ -9,9 +9,16 @@ post in flight ends published exactly once on the sandbox; a contact
 submission made after the restart reaches the operator's Telegram; and the
 outage costs a bounded number of error lines, not a loop.
 
+Ready means working: once every /readyz (the consumers' and the contact
+relay's) is green again, a contact reaches Telegram within 30 s and every
+post in flight ends final within 90 s, with the reconciler's default 900 s
+timeout: the queue asks again about the commands the broker lost because it
+came back, not because they fell silent.
+
 On the code before the consumer kit this test fails: the contact made after
 the restart never reaches Telegram, and the stack logs ~12,700 error lines
-in two minutes.
+in two minutes. Before the queue asked again after a loss, posts stayed
+``dispatched`` past the 90 s.
 """
 
 from __future__ import annotations
