@@ -400,6 +400,8 @@ class BrokerWatch:
         self._task: asyncio.Task[None] | None = None
         self._admin: AIOKafkaAdminClient | None = None
         self._restarting = asyncio.Lock()
+        self._recovered: list[Callable[[], Awaitable[None]]] = []
+        self._slow = 0  # probes in a row that got no answer in time
 
     async def start(self) -> None:
         """Start every subscriber at once (see :func:`cachalot_common.kafka.start_broker`)."""
@@ -442,9 +444,30 @@ class BrokerWatch:
             return True
 
         async def consumers_move() -> bool:
-            return not self.stuck()
+            # Not while a recovery is under way: a consumer that is being
+            # restarted reads nothing, whatever the broker answers (issue 11:
+            # readiness was green for the ~10 s of the notifier's rejoin).
+            return self.recovered() and not self.stuck()
 
         return {"broker": broker_answers, "consumers": consumers_move}
+
+    def recovered(self) -> bool:
+        """False from the moment the broker is seen gone until every consumer has
+        been restarted after its return (and while a restart is under way)."""
+        if in_memory(self.broker):
+            return True
+        return self.up and self._steady_since is not None
+
+    def after_recovery(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Call ``callback`` after each recovery from a broker that came back (or
+        whose topics changed), once every consumer has been restarted.
+
+        What the broker held may be gone with it (Tansu keeps nothing): a
+        service whose commands were in flight uses this to ask again (the
+        queue's reconciler re-sends status checks). A failing callback is
+        logged, not raised.
+        """
+        self._recovered.append(callback)
 
     def listening_for_s(self) -> float:
         """Seconds the broker has answered and every consumer has been reading (0 if not now).
@@ -507,11 +530,18 @@ class BrokerWatch:
         try:
             seen = await asyncio.wait_for(self._partitions(), timeout=3.0)
         except Exception as error:
+            self._slow += isinstance(error, TimeoutError)
+            if isinstance(error, TimeoutError) and self.up and self._slow < 2:
+                # One slow answer on a loaded machine is not a broker that went
+                # away: declaring it gone restarts every consumer for nothing
+                # (issue 11, seen under load). A refused connection counts at once.
+                return
             if self.up:
                 logger.error("broker %s is gone (%s)", self.settings.kafka_bootstrap, error)
             self.up = False
             self._steady_since = None
             return
+        self._slow = 0
         came_back = not self.up
         self.up = True
         changed = self._changed(seen)
@@ -524,7 +554,7 @@ class BrokerWatch:
                 if changed
                 else f"consumers stuck: {', '.join(stuck)}"
             )
-            await self.recover(why)
+            await self.recover(why, lost=came_back or bool(changed))
             with contextlib.suppress(Exception):
                 seen = await self._partitions()
         self._seen = seen
@@ -542,10 +572,16 @@ class BrokerWatch:
             names.update(getattr(subscriber, "topics", ()) or ())
         return names
 
-    async def recover(self, why: str) -> None:
-        """Ensure the planned topics, then restart every subscriber (a fresh group join)."""
+    async def recover(self, why: str, *, lost: bool = True) -> None:
+        """Ensure the planned topics, then restart every subscriber (a fresh group join).
+
+        ``lost``: what the broker held may be gone (it came back, or topics
+        changed), so the :meth:`after_recovery` callbacks run afterwards; not
+        for consumers that were merely stuck.
+        """
         async with self._restarting:
             self._steady_since = None
+            began = time.monotonic()
             logger.warning("broker watch: %s; ensuring topics and restarting consumers", why)
             if self.settings.kafka_ensure_topics:
                 try:
@@ -553,7 +589,7 @@ class BrokerWatch:
                 except Exception as error:
                     logger.warning("broker watch: could not ensure topics (%s)", error)
             try:
-                await restart_subscribers(self.broker.subscribers)
+                stopped_s = await restart_subscribers(self.broker.subscribers)
             except Exception as error:  # a timeout included: the next probe tries again
                 logger.error("broker watch: restarting consumers failed (%r); trying again", error)
                 self.up = False  # the next answer from the broker counts as a comeback
@@ -562,7 +598,18 @@ class BrokerWatch:
                 health.commit_ok()
             self.restarts += 1
             self._steady_since = time.monotonic()
-            logger.warning("broker watch: consumers restarted")
+            logger.warning(
+                "broker watch: consumers restarted in %.1fs (their stop took %.1fs)",
+                self._steady_since - began,
+                stopped_s,
+            )
+            if not lost:
+                return
+            for callback in self._recovered:
+                try:
+                    await callback()
+                except Exception:
+                    logger.exception("broker watch: a recovery callback failed")
 
 
 RESTART_TIMEOUT_S = 30.0
@@ -572,14 +619,19 @@ consumer whose coordinator vanished with the broker can wait on it without end."
 
 async def restart_subscribers(
     subscribers: Iterable[Any], *, timeout_s: float = RESTART_TIMEOUT_S
-) -> None:
-    """Stop every subscriber (each given ``timeout_s`` seconds, then left), then start them
-    all at once (one rebalance, not one each); raises ``TimeoutError`` when the start takes
-    longer than ``timeout_s`` (the caller tries again)."""
+) -> float:
+    """Stop every subscriber at once (each given ``timeout_s`` seconds, then left), then
+    start them all at once (one rebalance, not one each); the seconds the stops took.
+    Raises ``TimeoutError`` when the start takes longer than ``timeout_s`` (the caller
+    tries again)."""
     subscribers = list(subscribers)
-    for subscriber in subscribers:
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(subscriber.stop(), timeout=timeout_s)
+    began = time.monotonic()
+    await asyncio.gather(
+        *(asyncio.wait_for(subscriber.stop(), timeout=timeout_s) for subscriber in subscribers),
+        return_exceptions=True,
+    )
+    stopped = time.monotonic() - began
     await asyncio.wait_for(
         asyncio.gather(*(subscriber.start() for subscriber in subscribers)), timeout=timeout_s
     )
+    return stopped

@@ -75,7 +75,8 @@ def create_app(
         relay = None
         if mode == "process":
             child = RelayProcess(settings)
-            readiness["relay"] = child.alive
+            running = child
+            readiness["relay"] = lambda: running.publishing(log.durable_offset)
             readiness["broker"] = lambda: _reachable(settings.kafka_bootstrap)
 
     @contextlib.asynccontextmanager

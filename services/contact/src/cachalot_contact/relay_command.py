@@ -15,6 +15,11 @@ disk.
 * ``--parent PID``: it also stops that way once process ``PID`` (the service
   that started it) is gone, even after a SIGKILL, so no orphan outlives the
   service.
+* Every ``HEALTH_INTERVAL_S`` it writes ``relay.health`` in the log directory:
+  whether its own producer gets an answer from the broker now, and how far
+  it has published (``{"ok": bool, "cursor": byte offset, "at": unix time}``).
+  The service's ``/readyz`` reads it (:mod:`cachalot_contact.relay_process`):
+  a relay that is alive but cannot publish is not ready (issue 11).
 """
 
 from __future__ import annotations
@@ -23,11 +28,14 @@ import argparse
 import asyncio
 import contextlib
 import fcntl
+import json
 import logging
 import os
 import signal
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from cachalot_common.logging import setup_logging
 from cachalot_common.settings import load_settings
@@ -41,6 +49,8 @@ from cachalot_contact.tail import LogTail
 SERVICE = "contact-relay"
 DRAIN_S = 3.0
 WATCH_S = 0.5
+HEALTH_FILE = "relay.health"
+HEALTH_INTERVAL_S = 1.0
 logger = logging.getLogger(__name__)
 
 
@@ -88,6 +98,28 @@ async def watch_parent(parent: int, stop: asyncio.Event) -> None:
     stop.set()
 
 
+def write_health(path: Path, *, ok: bool, cursor: int) -> None:
+    """Replace ``path`` with the relay's state (atomically: a reader sees old or new)."""
+    scratch = path.with_suffix(".tmp")
+    scratch.write_text(json.dumps({"ok": ok, "cursor": cursor, "at": time.time()}))
+    os.replace(scratch, path)
+
+
+async def report_health(relay: Relay, publisher: Any, path: Path) -> None:
+    """Write ``relay.health`` every ``HEALTH_INTERVAL_S`` until cancelled (more often
+    until the producer first answers, so a relay that just connected says so)."""
+    answered = False
+    while True:
+        try:
+            ok = bool(await publisher.ready())
+        except Exception:
+            ok = False
+        answered = answered or ok
+        with contextlib.suppress(OSError):
+            await asyncio.to_thread(write_health, path, ok=ok, cursor=relay.cursor.offset)
+        await asyncio.sleep(HEALTH_INTERVAL_S if answered else HEALTH_INTERVAL_S / 10)
+
+
 async def run(settings: ContactSettings, *, parent: int | None) -> int:
     """Relay until stopped; the exit code."""
     stop = asyncio.Event()
@@ -117,9 +149,14 @@ async def run(settings: ContactSettings, *, parent: int | None) -> int:
             "relay: publishing %s to %s (pid %d)", settings.log_path, CONTACT_SUBMITTED, os.getpid()
         )
         task = asyncio.create_task(relay.run(), name="contact-relay")
+        health = asyncio.create_task(
+            report_health(relay, publisher, settings.contact_log_dir / HEALTH_FILE),
+            name="contact-relay-health",
+        )
         stopping = asyncio.create_task(stop.wait())
         await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stopping.cancel()
+        health.cancel()
         if task.done():  # it only ends by failing
             task.result()
         await drain(relay, task, DRAIN_S)

@@ -10,19 +10,27 @@ If the child dies it is started again after a pause that doubles from 1 s up
 to 30 s (reset once a child has run for a minute), and readiness reports
 ``relay: failing`` meanwhile. Nothing is lost while it is down: the log keeps
 every submission and the cursor says where to resume.
+
+Alive is not enough: readiness also fails while the child's own producer gets
+no answer from the broker, while its report (``relay.health``, written every
+second) is older than ``STALE_S``, and while durable submissions have waited
+unpublished for longer than ``LAG_S`` (issue 11: after a broker restart
+``/readyz`` said ok while nothing reached the operator).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
 import sys
+import time
 
 from cachalot_common.settings import settings_env
-from cachalot_contact.relay_command import DRAIN_S
+from cachalot_contact.relay_command import DRAIN_S, HEALTH_FILE
 from cachalot_contact.settings import ContactSettings
 
 logger = logging.getLogger(__name__)
@@ -30,6 +38,8 @@ logger = logging.getLogger(__name__)
 FIRST_PAUSE_S = 1.0
 MAX_PAUSE_S = 30.0
 STEADY_S = 60.0
+STALE_S = 5.0
+LAG_S = 5.0
 
 
 class RelayProcess:
@@ -37,6 +47,9 @@ class RelayProcess:
 
     def __init__(self, settings: ContactSettings) -> None:
         self.environment = {**os.environ, **settings_env(settings)}
+        self.health_path = settings.contact_log_dir / HEALTH_FILE
+        self._behind_since: float | None = None
+        self._cursor_seen = -1
         self._process: asyncio.subprocess.Process | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -48,6 +61,27 @@ class RelayProcess:
     async def alive(self) -> bool:
         """Readiness: the child is running."""
         return self._process is not None and self._process.returncode is None
+
+    async def publishing(self, durable_offset: int) -> bool:
+        """Readiness: alive, its producer answered within ``STALE_S`` seconds, and no
+        durable submission (``durable_offset``: the log's) waits longer than ``LAG_S``."""
+        if not await self.alive():
+            return False
+        try:
+            state = json.loads(await asyncio.to_thread(self.health_path.read_text))
+        except (OSError, ValueError):
+            return False
+        if not state.get("ok") or time.time() - float(state.get("at", 0)) > STALE_S:
+            return False
+        cursor = int(state.get("cursor", 0))
+        if cursor >= durable_offset:
+            self._behind_since = None
+            return True
+        now = time.monotonic()
+        if self._behind_since is None or cursor != self._cursor_seen:
+            self._behind_since = now  # behind, but moving: the clock starts again
+        self._cursor_seen = cursor
+        return now - self._behind_since <= LAG_S
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._supervise(), name="contact-relay-process")

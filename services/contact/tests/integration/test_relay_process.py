@@ -229,3 +229,47 @@ async def test_the_relay_never_publishes_what_the_writer_has_not_marked_durable(
     finally:
         terminate(relay, timeout=15)
         mark.close()
+
+
+async def test_readiness_fails_while_the_relay_cannot_publish_although_the_broker_port_answers(
+    tmp_path: Path, kafka_bootstrap: str
+) -> None:
+    """Issue 11: alive and a port that accepts connections is not a working relay.
+
+    The bootstrap first points at a socket that accepts connections and never
+    speaks Kafka (a broker that came back but does not answer): the old
+    checks (``broker``: a TCP connect; ``relay``: the child is alive) both said
+    ok. Then the real broker: ready, and a submission reaches the topic.
+    """
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(64)
+    port = silent.getsockname()[1]
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    service = started_service(tmp_path / "a", f"127.0.0.1:{port}")
+    try:
+        wait_until(lambda: relay_children(service.pid or 0), 30, "no relay child")
+        submit(service.base_url)
+        for _ in range(3):  # checked a few times over several seconds: never ok
+            ready = httpx.get(service.base_url + "/readyz", timeout=5)
+            assert ready.status_code == 503
+            checks = ready.json()["checks"]
+            assert checks["broker"] == "ok", "the port answers"
+            assert checks["relay"] == "failing", checks
+            time.sleep(2)
+    finally:
+        service.stop()
+        silent.close()
+
+    service = started_service(tmp_path / "b", kafka_bootstrap)
+    try:
+        wait_until(
+            lambda: httpx.get(service.base_url + "/readyz", timeout=5).status_code == 200,
+            30,
+            "ready once the relay publishes",
+        )
+    finally:
+        service.stop()

@@ -509,6 +509,11 @@ async def _account_views_shared(session: AsyncSession, ids: set[UUID]) -> dict[U
     }
 
 
+FOLLOWUP = timedelta(seconds=30)
+"""After a broker loss, targets still silent this long after their status check are asked once
+more (not counted), before the ordinary silence timeout."""
+
+
 class Reconciler(Worker):
     name = "reconciler"
 
@@ -535,11 +540,107 @@ class Reconciler(Worker):
         self._max = max_reconciles
         self._batch = batch
         self._interval = max(0.1, min(silent_after_s / 4, 15.0))
+        self._lost_before: datetime | None = None
+        self._lost_wake = Wakeup()
+        self._followup: tuple[datetime, datetime] | None = None  # (when, before)
+
+    def commands_lost(self) -> None:
+        """The broker came back and may have lost what it held (Tansu keeps nothing).
+
+        Every command the queue sent before now may be gone with it, unread: the
+        next round re-sends a status check for each target still in flight
+        (:meth:`recheck_lost`), at once rather than after the silence timeout.
+        Called by the broker watch after its consumers rejoined.
+        """
+        now = self._clock()
+        if self._lost_before is None or now > self._lost_before:
+            self._lost_before = now
+        self._lost_wake.set()
+
+    async def _wait(self, seconds: float) -> None:
+        await self._lost_wake.wait(seconds)
 
     async def step(self) -> float:
+        lost_before = self._lost_before
+        if lost_before is not None:
+            if await self.recheck_lost(lost_before):
+                self._relay_wake.set()
+            if self._lost_before == lost_before:  # no newer loss meanwhile
+                self._lost_before = None
+            # A broker that just came back can lose what it took right after,
+            # too (Tansu: the first produce to a re-created partition races,
+            # "AlreadyExists"): what is still silent a while later is asked once more.
+            asked = max(self._clock(), lost_before)
+            self._followup = (asked + FOLLOWUP, asked + timedelta(microseconds=1))
+        elif self._followup is not None and self._clock() >= self._followup[0]:
+            _, before = self._followup
+            self._followup = None
+            if await self.recheck_lost(before):
+                self._relay_wake.set()
         if await self.reconcile_once():
             self._relay_wake.set()
+        if self._followup is not None:
+            return min(self._interval, FOLLOWUP.total_seconds())
         return self._interval
+
+    async def recheck_lost(self, before: datetime) -> int:
+        """Re-send a status check (``reconcile=True``) for every target in flight whose
+        last command left before ``before``; the number of targets looked at.
+
+        The broker lost those commands (or their results' offsets), so waiting
+        for silence would leave the posts ``dispatched`` for the whole timeout
+        (issue 11: 15 minutes). The check is not counted against
+        ``max_reconciles`` (it is no silence of the publisher's) and asks the
+        platform first: the publishers' guards (platform session or publish id
+        recorded before the first byte, status check on redelivery) keep a
+        target that did go out from being published twice. A command still in
+        the outbox goes to the new broker anyway and is left alone.
+        """
+        total = 0
+        while True:
+            now = self._clock()
+            query = (
+                select(Target)
+                .where(Target.status.in_(IN_FLIGHT), Target.last_activity_at < before)
+                .order_by(Target.last_activity_at)
+                .limit(self._batch)
+            )
+            if self._lock:
+                query = query.with_for_update(skip_locked=True)
+            async with self._factory() as session, session.begin():
+                targets = list((await session.scalars(query)).all())
+                if not targets:
+                    return total
+                contents = await contents_for(session, targets)
+                accounts = await account_views(session, {t.account_id for t in targets})
+                waiting = await commands_waiting(session, targets)
+                for target in targets:
+                    target.last_activity_at = max(now, before)
+                    loss = states.account_loss(target.client_id, accounts.get(target.account_id))
+                    if loss is not None:
+                        apply_change(session, target, loss, now=now)
+                        continue
+                    if (target.platform, str(target.account_id)) in waiting:
+                        continue  # not sent yet: it goes to the broker as it is now
+                    try:
+                        send_command(
+                            session,
+                            target,
+                            contents[target.post_id],
+                            reconcile=True,
+                            grants=self._grants,
+                        )
+                    except (ValidationError, KeyError) as error:
+                        logger.error("target %s cannot be reconciled: %s", target.id, error)
+                        apply_change(session, target, _BROKEN, now=now)
+                        continue
+                    logger.info(
+                        "re-sent target %s attempt %s for a status check: the broker "
+                        "came back and may have lost its command",
+                        target.id,
+                        target.attempt,
+                    )
+            total += len(targets)
 
     async def reconcile_once(self) -> int:
         """Re-send (reconcile=True) or give up on targets silent past the timeout.

@@ -124,6 +124,8 @@ class Runtime:
     listening_for_s: Callable[[], float] | None = None
     live_feed: LiveFeed | None = None
     """The dashboard's live feed (GET /api/v1/events) of this replica."""
+    # told when the broker came back and may have lost the commands in it
+    commands_lost: list[Callable[[], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         public_url = self.settings.public_url
@@ -242,6 +244,12 @@ def create_app(
     # A broker that lost everything: topics again, consumers rejoin (DESIGN.md).
     watch = BrokerWatch(runtime.broker, settings)
     runtime.listening_for_s = watch.listening_for_s
+
+    async def commands_lost() -> None:
+        for tell in runtime.commands_lost:
+            tell()
+
+    watch.after_recovery(commands_lost)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -379,6 +387,7 @@ def start_workers(runtime: Runtime) -> None:
         grants=grants,
         listening_for_s=runtime.listening_for_s,
     )
+    runtime.commands_lost.append(reconciler.commands_lost)
     for name, job in (
         ("relay", relay.run),
         ("scheduler", scheduler.run),

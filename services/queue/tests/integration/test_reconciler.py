@@ -232,3 +232,47 @@ async def test_silence_while_the_queue_cannot_hear_answers_neither_checks_nor_fa
     listening[0] = 61.0  # listening for longer than the timeout: silence means something
     assert await world.silent_round() == 1
     assert [c["reconcile"] for c in await world.checks()] == [True]
+
+
+async def test_commands_a_broker_lost_are_checked_at_once_after_it_came_back_not_after_the_timeout(
+    world: World,
+) -> None:
+    await world.relay_sent_everything()
+    world.clock.now = START + timedelta(seconds=5)  # far from silent (timeout: 60 s)
+    await world.reconciler.step()
+    assert await world.checks() == [], "no loss, no silence: nothing to ask"
+
+    world.reconciler.commands_lost()  # the broker watch: back, empty, consumers rejoined
+    await world.reconciler.step()
+    checks = await world.checks()
+    assert [(c["attempt"], c["reconcile"]) for c in checks] == [(2, True)]
+    target = await world.target()
+    assert target.status == "publishing"
+    assert target.reconciles == 0, "a lost command is no silence of the publisher's"
+
+    world.clock.now += timedelta(seconds=1)
+    world.reconciler.commands_lost()  # a second loss while that check waits in the outbox
+    await world.reconciler.step()
+    assert len(await world.checks()) == 1, "the waiting check goes to the new broker as it is"
+
+    await world.relay_sent_everything()
+    world.clock.now += timedelta(seconds=1)
+    await world.reconciler.step()
+    assert len(await world.checks()) == 1, "asked once per loss, not on every round"
+    world.reconciler.commands_lost()
+    world.clock.now += timedelta(seconds=1)
+    await world.reconciler.step()
+    assert len(await world.checks()) == 2, "a check the new broker lost too is sent again"
+
+    await world.relay_sent_everything()
+    world.clock.now += timedelta(seconds=29)
+    await world.reconciler.step()
+    assert len(await world.checks()) == 2
+    world.clock.now += timedelta(seconds=2)  # still silent 30 s after that check: once more
+    await world.reconciler.step()
+    assert len(await world.checks()) == 3
+    await world.relay_sent_everything()
+    world.clock.now += timedelta(seconds=20)
+    await world.reconciler.step()
+    assert len(await world.checks()) == 3, "once, then the ordinary timeout rules"
+    assert (await world.target()).reconciles == 0
