@@ -127,6 +127,9 @@ def setup_logging(service: str, *, level: str = "INFO", fmt: str = "json") -> No
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    # FastStream sets its logger to INFO on import: without this its two lines per
+    # consumed message ("Received", "Processed") ignored CACHALOT_LOG_LEVEL
+    logging.getLogger("faststream").setLevel(logging.NOTSET)
 
 
 def log_extra(**fields: Any) -> dict[str, Any]:

@@ -10,16 +10,23 @@ drives the real handler. Decoding and the DLQ are the consumer kit's
 when the broker comes back empty. The platform itself is made in
 the lifespan by ``make_publisher`` (it may open a database, an HTTP
 client...), before the broker starts.
+
+:func:`create_database_publisher` is the whole composition root of a platform
+whose steps keep state in their own database and call the platform over one
+kept-alive HTTP client (every publisher), and :func:`publisher_main` its
+process entry point, so a publisher's ``main`` is a few lines.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+import sys
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 from aiokafka import TopicPartition
@@ -29,8 +36,9 @@ from faststream.kafka import KafkaMessage
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
 from opentelemetry.sdk.trace import TracerProvider
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cachalot_common.app import create_service_app
+from cachalot_common.app import create_service_app, serve
 from cachalot_common.consuming import (
     BrokerWatch,
     dead_letter,
@@ -38,10 +46,20 @@ from cachalot_common.consuming import (
     raw_records,
     watch_subscriber,
 )
+from cachalot_common.db import (
+    create_engine,
+    database_check,
+    run_migrations,
+    run_migrations_async,
+)
 from cachalot_common.events import PublishVideo
 from cachalot_common.health import ReadinessCheck
 from cachalot_common.kafka import build_broker, consumer_options
 from cachalot_common.leases import LeaseClient, LeaseSource
+from cachalot_common.logging import setup_logging
+from cachalot_common.redaction import register_secret
+from cachalot_common.settings import load_settings
+from cachalot_common.telemetry import instrument_httpx_client, setup_tracing
 from cachalot_common.topics import Platform as PlatformName
 from cachalot_common.topics import publish_topic
 from cachalot_publishing.http import platform_http_client
@@ -158,6 +176,105 @@ def build_publisher_app(
     app.state.broker = broker
     app.state.watch = watch
     return app
+
+
+SettingsT = TypeVar("SettingsT", bound=PublisherSettings)
+
+
+@dataclass(frozen=True)
+class PlatformWiring:
+    """What a platform's ``build`` gets: its settings, its database engine and the
+    kept-alive HTTP client for every call to the platform (closed at shutdown)."""
+
+    settings: PublisherSettings
+    engine: AsyncEngine
+    http: httpx.AsyncClient
+
+
+def create_database_publisher(
+    settings: PublisherSettings,
+    *,
+    platform: PlatformName,
+    label: str,
+    description: str,
+    alembic_dir: Path,
+    http_timeout_s: float,
+    build: Callable[[PlatformWiring], Platform],
+    leases: LeaseSource | None = None,
+    results: ResultSink | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> FastAPI:
+    """``publisher-<platform>`` whose platform keeps state in its own database.
+
+    ``settings`` (the platform's class) also carries ``database_url`` and
+    ``auto_migrate``. In the lifespan: migrations to head
+    (when ``auto_migrate``), then one :func:`platform_http_client` of
+    ``2 × publish_concurrency`` connections with ``http_timeout_s`` per read
+    (connect 10 s; traced when ``tracer_provider`` is given), then
+    ``build(wiring)`` makes the platform; at shutdown the client is closed and
+    the engine disposed. ``/readyz`` checks the database. The rest is
+    :func:`build_publisher_app`'s.
+    """
+    database_url: str = getattr(settings, "database_url")  # noqa: B009 - a platform's field
+    auto_migrate: bool = getattr(settings, "auto_migrate")  # noqa: B009
+    engine = create_engine(database_url)
+
+    @contextlib.asynccontextmanager
+    async def make_publisher(_: PublisherParts) -> AsyncIterator[Platform]:
+        if auto_migrate:
+            await run_migrations_async(alembic_dir, database_url)
+        timeout = httpx.Timeout(http_timeout_s, connect=10.0)
+        try:
+            async with platform_http_client(
+                timeout=timeout, max_connections=settings.publish_concurrency * 2
+            ) as http:
+                if tracer_provider is not None:
+                    instrument_httpx_client(http, tracer_provider)
+                yield build(PlatformWiring(settings=settings, engine=engine, http=http))
+        finally:
+            await engine.dispose()
+
+    return build_publisher_app(
+        settings,
+        platform=platform,
+        label=label,
+        make_publisher=make_publisher,
+        leases=leases,
+        results=results,
+        tracer_provider=tracer_provider,
+        readiness={"database": database_check(engine)},
+        description=description,
+    )
+
+
+def publisher_main(
+    service: str,
+    settings_class: type[SettingsT],
+    create_app: Callable[..., FastAPI],
+    alembic_dir: Path,
+    *,
+    secrets: Callable[[SettingsT], Iterable[str]] = lambda _: (),
+    commands: Mapping[str, Callable[[SettingsT], None]] | None = None,
+) -> None:
+    """A publisher process: settings from the environment (exit 2 on a bad one),
+    logging, every secret registered for redaction (the service secret and
+    ``secrets(settings)``), then by ``sys.argv``: ``migrate`` only runs the
+    migrations (``settings.database_url``), a name in ``commands`` runs that
+    command, nothing serves ``create_app(settings, tracer_provider=...)``."""
+    settings = load_settings(settings_class, service)
+    setup_logging(service, level=settings.log_level, fmt=settings.log_format)
+    register_secret(settings.service_secret.get_secret_value())
+    for secret in secrets(settings):
+        register_secret(secret)
+    arguments = sys.argv[1:]
+    if arguments == ["migrate"]:
+        run_migrations(alembic_dir, getattr(settings, "database_url"))  # noqa: B009
+        return
+    if len(arguments) == 1 and arguments[0] in (commands or {}):
+        (commands or {})[arguments[0]](settings)
+        return
+    provider = setup_tracing(service, otlp_endpoint=settings.otlp_endpoint)
+    serve(create_app(settings, tracer_provider=provider), settings)
 
 
 def _trace_of(record: Any) -> otel_context.Context:

@@ -12,16 +12,17 @@ import pytest
 
 from cachalot_testing.plugin import PostgresServer
 from cachalot_testing.processes import ServiceProcess
+from cachalot_testing.publisher import PublisherProcesses, start_sandbox
+from cachalot_testing.publisher import publisher_env as base_env
 
-from .harness import SERVICE_SECRET, Commands, LeaseServer, LinkServer, Results
+from .harness import SERVICE, SERVICE_SECRET, Commands, LeaseServer, LinkServer, Results
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    log = tmp_path_factory.mktemp("sandbox") / "sandbox.log"
-    process = ServiceProcess("cachalot_sandbox", env={}, log_path=log).start(timeout=120)
+    process = start_sandbox(tmp_path_factory.mktemp("sandbox"))
     yield process
     process.stop()
 
@@ -86,27 +87,23 @@ def publisher(
     database_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ServiceProcess]:
-    env = {
-        "CACHALOT_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "CACHALOT_KAFKA_IDEMPOTENCE": str(kafka_idempotence).lower(),
-        "CACHALOT_DATABASE_URL": database_url,
-        "CACHALOT_AUTH_URL": lease_server.url,
-        "CACHALOT_SERVICE_NAME": "publisher-instagram",
-        "CACHALOT_SERVICE_SECRET": SERVICE_SECRET,
-        "CACHALOT_INSTAGRAM_API_BASE": f"{sandbox.base_url}/instagram",
-        "CACHALOT_INSTAGRAM_POLL_INTERVAL_S": "0.2",
-        "CACHALOT_INSTAGRAM_POLL_MAX_S": "2",
-        "CACHALOT_MEDIA_DIR": str(media_dir),
-        "CACHALOT_KAFKA_SESSION_TIMEOUT_MS": "6000",
-        "CACHALOT_LOG_LEVEL": "INFO",
-        "CACHALOT_ENVIRONMENT": "test",
-    }
-    log = tmp_path_factory.mktemp("publisher") / "publisher.log"
-    process = ServiceProcess("cachalot_publisher_instagram", env=env, log_path=log)
-    process.start(timeout=180)
-    process.wait_healthy(path="/readyz", timeout=60)
-    yield process
-    process.stop()
+    env = base_env(
+        service=SERVICE,
+        secret=SERVICE_SECRET,
+        kafka_bootstrap=kafka_bootstrap,
+        kafka_idempotence=kafka_idempotence,
+        database_url=database_url,
+        auth_url=lease_server.url,
+        media_dir=media_dir,
+        CACHALOT_INSTAGRAM_API_BASE=f"{sandbox.base_url}/instagram",
+        CACHALOT_INSTAGRAM_POLL_INTERVAL_S="0.2",
+        CACHALOT_INSTAGRAM_POLL_MAX_S="2",
+    )
+    processes = PublisherProcesses(
+        "cachalot_publisher_instagram", env, tmp_path_factory.mktemp("publisher")
+    )
+    yield processes.start()
+    processes.stop_all()
 
 
 @pytest.fixture(scope="session")

@@ -152,7 +152,7 @@ async def test_a_container_published_before_its_media_id_was_recorded_is_not_pub
     with httpx.Client(base_url=f"{sandbox.base_url}/instagram", headers=auth) as ig:
         made = ig.post(
             "/me/media",
-            data={"image_url": commands.ref(image).url or "", "caption": command.options.caption},
+            data={"image_url": commands.links.link(image), "caption": command.options.caption},
         )  # type: ignore[union-attr]
         container = made.json()["id"]
         while (

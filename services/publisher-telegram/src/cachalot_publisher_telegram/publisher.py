@@ -376,21 +376,22 @@ class TelegramPlatform:
             await self._reports.migrated(command, old=chat_id, new=new)
             return new
         description = error.description.lower()
-        if error.status == 403 or any(words in description for words in _NO_RIGHTS):
+        if error.error_code == 403 or any(words in description for words in _NO_RIGHTS):
             reason = fix_reason(self._bot_username)
             await self._reports.broken(command, chat_id=chat_id, reason=reason)
             raise outcome.reauth(reason, code=CHANNEL_LINK_BROKEN)
-        if error.status == 401:
+        if error.error_code == 401:
             raise outcome.retryable(
                 BOT_UNAUTHORIZED,
                 "Telegram refused our bot's token; the operator must fix it. Will retry.",
                 600,
             )
-        if error.status >= 500:
-            raise outcome.unavailable(LABEL, error.status)
-        if error.status == 413:
+        if error.error_code >= 500:
+            raise outcome.unavailable(LABEL, error.error_code)
+        if error.error_code == 413:
             raise outcome.failed(TELEGRAM_REFUSED, "Telegram says the file is too large to send.")
-        raise outcome.failed(TELEGRAM_REFUSED, f"Telegram refused the post: {error.description}")
+        refused = error.description[:300]
+        raise outcome.failed(TELEGRAM_REFUSED, f"Telegram refused the post: {refused}")
 
 
 def _target(command: PublishVideo) -> Target:

@@ -1,16 +1,14 @@
 """The Bot API calls that post to a channel, with uploads streamed from the media store.
 
-TODO(notifier-tg): the notifier's branch adds a shared Bot API error model
-(``cachalot_common.telegram_api.BotApiError`` with ``retry_after`` and
-``migrate_to_chat_id``); merge :class:`BotApiError` into it once it is on main.
-
 Every answer is ``{"ok": true, "result": ...}`` or ``{"ok": false,
 "error_code", "description", "parameters"?}`` (core.telegram.org/bots/api,
 "Making requests"). What an answer proves about the post matters here,
 because a post cannot be looked up afterwards:
 
 * a Bot API error answer (JSON ``ok: false``) or a proxy's 502/503 page:
-  nothing was posted (:class:`BotApiError`, ``posted=False``);
+  nothing was posted (``cachalot_common.telegram_api.BotApiError``, the model
+  the notifier and auth read answers with: ``error_code``, ``description``,
+  ``retry_after`` and ``migrate_to_chat_id`` from ``parameters``);
 * no connection at all (``httpx.ConnectError``, a connect timeout): nothing
   was posted (:class:`NotSent`);
 * anything else (the connection dropped or timed out after the request went
@@ -34,26 +32,10 @@ from typing import Any
 
 import httpx
 
+from cachalot_common.telegram_api import BotApiError
 from cachalot_publishing.multipart import MultipartBody, ProgressHook, UploadFile
 
 __all__ = ["BotApi", "BotApiError", "MultipartBody", "NotSent", "OutcomeUnknown", "UploadFile"]
-
-
-@dataclass(frozen=True)
-class BotApiError(Exception):
-    """Telegram answered ``ok: false``: the call did nothing.
-
-    ``retry_after`` (seconds, 429) and ``migrate_to_chat_id`` (the group became
-    a supergroup) come from the answer's ``parameters``.
-    """
-
-    status: int
-    description: str
-    retry_after: float | None = None
-    migrate_to_chat_id: int | None = None
-
-    def __str__(self) -> str:
-        return f"Bot API {self.status}: {self.description}"
 
 
 @dataclass(frozen=True)
@@ -109,26 +91,15 @@ class BotApi:
             raise NotSent(type(error).__name__) from None
         except httpx.HTTPError as error:
             raise OutcomeUnknown(type(error).__name__) from None
-        return _result(response)
+        return _result(method, response)
 
 
-def _result(response: httpx.Response) -> Any:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and body.get("ok") is True:
-        return body.get("result")
-    if isinstance(body, dict) and body.get("ok") is False:
-        parameters = body.get("parameters") or {}
-        retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
-        migrate = parameters.get("migrate_to_chat_id") if isinstance(parameters, dict) else None
-        raise BotApiError(
-            status=int(body.get("error_code") or response.status_code),
-            description=str(body.get("description", ""))[:300],
-            retry_after=float(retry_after) if isinstance(retry_after, int | float) else None,
-            migrate_to_chat_id=int(migrate) if isinstance(migrate, int) else None,
-        )
-    if response.status_code in (502, 503):  # the proxy in front could not reach the Bot API
-        raise BotApiError(response.status_code, f"HTTP {response.status_code}")
+def _result(method: str, response: httpx.Response) -> Any:
+    """``result`` of an ``ok: true`` answer; :class:`BotApiError` for an ``ok: false`` one or
+    a proxy's 502/503 page (nothing posted); :class:`OutcomeUnknown` for any other answer."""
+    error = BotApiError.from_response(method, response)
+    if error is None:
+        return response.json().get("result")
+    if error.bot_api_answer or response.status_code in (502, 503):
+        raise error
     raise OutcomeUnknown(f"HTTP {response.status_code} without a Bot API answer")

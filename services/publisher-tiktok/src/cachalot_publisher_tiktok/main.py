@@ -6,34 +6,18 @@ Tests pass their own ``leases`` (a stand-in for the auth service) or
 
 from __future__ import annotations
 
-import contextlib
-import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 
-from cachalot_common.app import serve
-from cachalot_common.db import (
-    create_engine,
-    database_check,
-    run_migrations,
-    run_migrations_async,
-)
 from cachalot_common.leases import LeaseSource
-from cachalot_common.logging import setup_logging
-from cachalot_common.redaction import register_secret
-from cachalot_common.settings import load_settings
-from cachalot_common.telemetry import instrument_httpx_client, setup_tracing
 from cachalot_publisher_tiktok.limiter import AccountLimiter
 from cachalot_publisher_tiktok.publisher import TikTokPlatform
 from cachalot_publisher_tiktok.sessions import SessionStore
 from cachalot_publisher_tiktok.settings import PublisherSettings
 from cachalot_publisher_tiktok.tiktok import TikTokClient
-from cachalot_publishing.app import PublisherParts, build_publisher_app
-from cachalot_publishing.http import platform_http_client
+from cachalot_publishing.app import PlatformWiring, create_database_publisher, publisher_main
 from cachalot_publishing.results import ResultSink
 
 SERVICE = "publisher-tiktok"
@@ -48,7 +32,6 @@ def create_app(
     tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
     """The publisher: consumes ``posts.publish.tiktok.v1`` in group ``publisher-tiktok``."""
-    engine = create_engine(settings.database_url)
     limiter = AccountLimiter(
         {
             "creator_info": settings.tiktok_creator_info_per_minute,
@@ -57,49 +40,31 @@ def create_app(
         }
     )
 
-    @contextlib.asynccontextmanager
-    async def make_publisher(_: PublisherParts) -> AsyncIterator[TikTokPlatform]:
-        if settings.auto_migrate:
-            await run_migrations_async(ALEMBIC_DIR, settings.database_url)
-        timeout = httpx.Timeout(settings.tiktok_http_timeout_s, connect=10.0)
-        try:
-            async with platform_http_client(
-                timeout=timeout, max_connections=settings.publish_concurrency * 2
-            ) as http:
-                if tracer_provider is not None:
-                    instrument_httpx_client(http, tracer_provider)
-                yield TikTokPlatform(
-                    settings=settings,
-                    tiktok=TikTokClient(http, settings.tiktok_api_base),
-                    sessions=SessionStore(engine),
-                    limiter=limiter,
-                )
-        finally:
-            await engine.dispose()
+    def build(wiring: PlatformWiring) -> TikTokPlatform:
+        return TikTokPlatform(
+            settings=settings,
+            tiktok=TikTokClient(wiring.http, settings.tiktok_api_base),
+            sessions=SessionStore(wiring.engine),
+            limiter=limiter,
+        )
 
-    return build_publisher_app(
+    return create_database_publisher(
         settings,
         platform="tiktok",
         label="TikTok",
-        make_publisher=make_publisher,
+        description="Publishes queued videos to TikTok (Direct Post, chunked upload).",
+        alembic_dir=ALEMBIC_DIR,
+        http_timeout_s=settings.tiktok_http_timeout_s,
+        build=build,
         leases=leases,
         results=results,
         tracer_provider=tracer_provider,
-        readiness={"database": database_check(engine)},
-        description="Publishes queued videos to TikTok (Direct Post, chunked upload).",
     )
 
 
 def main() -> None:
     """``python -m cachalot_publisher_tiktok`` serves; ``… migrate`` only migrates."""
-    settings = load_settings(PublisherSettings, "cachalot-publisher-tiktok")
-    setup_logging(SERVICE, level=settings.log_level, fmt=settings.log_format)
-    register_secret(settings.service_secret.get_secret_value())
-    if sys.argv[1:] == ["migrate"]:
-        run_migrations(ALEMBIC_DIR, settings.database_url)
-        return
-    provider = setup_tracing(SERVICE, otlp_endpoint=settings.otlp_endpoint)
-    serve(create_app(settings, tracer_provider=provider), settings)
+    publisher_main(SERVICE, PublisherSettings, create_app, ALEMBIC_DIR)
 
 
 if __name__ == "__main__":

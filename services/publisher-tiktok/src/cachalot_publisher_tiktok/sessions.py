@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cachalot_publisher_tiktok.models import UploadSession
@@ -56,7 +56,15 @@ class RecordedSession:
     fail_reason: str | None
 
 
-_LATEST = select(*(_TABLE.c[name] for name in RecordedSession.__slots__))
+# built once, values bound per call: building a statement per call cost more than running it
+_LATEST = (
+    select(*(_TABLE.c[name] for name in RecordedSession.__slots__))
+    .where(_TABLE.c.target_id == bindparam("b_target_id"))
+    .order_by(_TABLE.c.created_at.desc(), _TABLE.c.attempt.desc())
+    .limit(1)
+)
+_INSERT = insert(_TABLE)
+_MARK = update(_TABLE).where(_TABLE.c.publish_id == bindparam("b_publish_id"))
 
 
 class SessionStore:
@@ -67,25 +75,19 @@ class SessionStore:
 
     async def latest(self, target_id: uuid.UUID) -> RecordedSession | None:
         """The most recent session of a target (any attempt)."""
-        query = (
-            _LATEST.where(_TABLE.c.target_id == target_id)
-            .order_by(_TABLE.c.created_at.desc(), _TABLE.c.attempt.desc())
-            .limit(1)
-        )
         async with self._engine.connect() as connection:
-            row = (await connection.execute(query)).first()
+            row = (await connection.execute(_LATEST, {"b_target_id": target_id})).first()
         return None if row is None else RecordedSession(*row)
 
     async def record(self, new: NewSession) -> None:
         """Write the publish_id down; committed when this returns, before any byte is sent."""
         async with self._engine.begin() as connection:
-            await connection.execute(insert(_TABLE).values(**_fields(new), state="uploading"))
+            await connection.execute(_INSERT, {**_fields(new), "state": "uploading"})
 
     async def mark(self, publish_id: str, state: str, **fields: Any) -> None:
         """Set a session's ``state`` and ``fields`` (remote id and URL, failure code, reason)."""
-        query = update(_TABLE).where(_TABLE.c.publish_id == publish_id)
         async with self._engine.begin() as connection:
-            await connection.execute(query.values(state=state, **fields))
+            await connection.execute(_MARK, {"state": state, **fields, "b_publish_id": publish_id})
 
 
 def _fields(new: NewSession) -> dict[str, Any]:

@@ -66,6 +66,15 @@ class TikTokClient:
     def __init__(self, client: httpx.AsyncClient, api_base: str) -> None:
         self._client = client
         self._base = api_base.rstrip("/")
+        # each endpoint's URL parsed once: httpx parses a str URL on every request
+        # (about half of building a request)
+        self._urls: dict[str, httpx.URL] = {}
+
+    def _url(self, path: str) -> httpx.URL:
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = httpx.URL(self._base + path)
+        return url
 
     async def creator_info(self, token: str) -> CreatorInfo:
         data = await self._call("/v2/post/publish/creator_info/query/", token, None)
@@ -154,7 +163,7 @@ class TikTokClient:
     async def _call(self, path: str, token: str, body: dict[str, Any] | None) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}", "Content-Type": JSON}
         try:
-            response = await self._client.post(self._base + path, headers=headers, json=body)
+            response = await self._client.post(self._url(path), headers=headers, json=body)
         except httpx.HTTPError as failure:
             raise TikTokUnreachable(f"{path}: {type(failure).__name__}") from None
         envelope = _json(response)

@@ -10,126 +10,61 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import shutil
-import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 
-from cachalot_common.events import MediaRef, PublishResult, PublishVideo, TikTokOptions
-from cachalot_common.service_auth import ServiceAuthError, verify_service_token
-from cachalot_common.topics import POSTS_RESULT, publish_topic
+from cachalot_common.events import MediaRef, PublishVideo, TikTokOptions
+from cachalot_common.topics import publish_topic
 from cachalot_testing.plugin import PostgresServer
-from cachalot_testing.ports import free_port, wait_for_port
 from cachalot_testing.processes import ServiceProcess
+from cachalot_testing.publisher import Commands, LeaseStandIn, Results, start_sandbox
+from cachalot_testing.publisher import publisher_env as base_env
 
+SERVICE = "publisher-tiktok"
 SERVICE_SECRET = "test-publisher-tiktok-secret-0123456789"
 FIXTURE_MP4 = Path(__file__).parent.parent / "fixtures" / "testsrc-1s.mp4"
 MB = 1024 * 1024
 STARTUP_TIMEOUT_S = 120.0  # a loaded two-core machine takes a while to import everything
 
 
-@dataclass
-class LeaseStub:
+class LeaseStub(LeaseStandIn):
     """What auth's lease endpoint does, minus the OAuth: verify, mint, remember."""
 
-    sandbox: str
-    port: int = field(default_factory=free_port)
-    tokens: dict[str, str] = field(default_factory=dict)
-    calls: list[dict[str, Any]] = field(default_factory=list)
-    reauth: set[str] = field(default_factory=set)
-    refusals: dict[str, str] = field(default_factory=dict)  # account → auth's 403 code
-    issued: list[str] = field(default_factory=list)
+    def __init__(self, sandbox: str) -> None:
+        super().__init__(
+            sandbox,
+            service=SERVICE,
+            secret=SERVICE_SECRET,
+            platform="tiktok",
+            scopes=["video.publish", "user.info.basic"],
+            subject=lambda account_id: f"open-{account_id}",
+        )
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def reset(self) -> None:
-        self.tokens.clear()
-        self.calls.clear()
-        self.reauth.clear()
-        self.refusals.clear()
-
-    def app(self) -> FastAPI:
-        app = FastAPI()
-
-        @app.post("/internal/v1/accounts/{account_id}/lease")
-        async def lease(account_id: str, request: Request) -> JSONResponse:
-            bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
-            try:
-                verify_service_token(bearer, secrets={"publisher-tiktok": SERVICE_SECRET})
-            except ServiceAuthError:
-                return JSONResponse({"detail": "bad service token"}, status_code=401)
-            body = await request.json()
-            self.calls.append({"account_id": account_id, **body})
-            if account_id in self.refusals:
-                return JSONResponse(
-                    {"code": self.refusals[account_id], "detail": "refused"}, status_code=403
-                )
-            if account_id in self.reauth:
-                return JSONResponse(
-                    {"code": "reauth_required", "detail": "reconnect"}, status_code=409
-                )
-            if body.get("force_refresh") or account_id not in self.tokens:
-                async with httpx.AsyncClient() as client:
-                    minted = await client.post(
-                        f"{self.sandbox}/sandbox/tokens",
-                        json={
-                            "platform": "tiktok",
-                            "subject": f"open-{account_id}",
-                            "scopes": ["video.publish", "user.info.basic"],
-                        },
-                    )
-                self.tokens[account_id] = minted.json()["access_token"]
-                self.issued.append(self.tokens[account_id])
-            return JSONResponse(
-                {
-                    "account_id": account_id,
-                    "platform": "tiktok",
-                    "access_token": self.tokens[account_id],
-                    "expires_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
-                    "scopes": ["video.publish"],
-                    "platform_user_id": f"open-{account_id}",
-                }
-            )
-
-        return app
+    async def lease_body(self, account_id: str, body: dict[str, Any]) -> dict[str, Any] | Any:
+        return {**await super().lease_body(account_id, body), "scopes": ["video.publish"]}
 
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    process = ServiceProcess(
-        "cachalot_sandbox", env={}, log_path=tmp_path_factory.mktemp("sbx") / "sandbox.log"
-    ).start(timeout=STARTUP_TIMEOUT_S)
+    process = start_sandbox(tmp_path_factory.mktemp("sbx"))
     yield process.base_url
     process.stop()
 
 
 @pytest.fixture(scope="module")
 def lease_stub(sandbox: str) -> Iterator[LeaseStub]:
-    stub = LeaseStub(sandbox)
-    server = uvicorn.Server(
-        uvicorn.Config(stub.app(), host="127.0.0.1", port=stub.port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for_port(stub.port)
+    stub = LeaseStub(sandbox).start()
     yield stub
-    server.should_exit = True
-    thread.join(timeout=5)
+    stub.stop()
 
 
 @pytest.fixture
@@ -155,24 +90,18 @@ def publisher_env(
     postgres: PostgresServer,
     media_dir: Path,
 ) -> dict[str, str]:
-    database = postgres.create_database(f"t_{uuid.uuid4().hex[:12]}")
-    return {
-        "CACHALOT_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "CACHALOT_KAFKA_IDEMPOTENCE": str(kafka_idempotence).lower(),
-        "CACHALOT_KAFKA_SESSION_TIMEOUT_MS": "6000",
-        "CACHALOT_DATABASE_URL": database,
-        "CACHALOT_MEDIA_DIR": str(media_dir),
-        "CACHALOT_TIKTOK_API_BASE": f"{sandbox}/tiktok",
-        "CACHALOT_AUTH_URL": lease_stub.url,
-        "CACHALOT_SERVICE_NAME": "publisher-tiktok",
-        "CACHALOT_SERVICE_SECRET": SERVICE_SECRET,
-        "CACHALOT_TIKTOK_CHUNK_SIZE": str(5 * MB),
-        "CACHALOT_TIKTOK_STATUS_POLL_S": "0.2",
-        # every chunk's progress report, however quick (the tests check them)
-        "CACHALOT_PUBLISH_PROGRESS_INTERVAL_S": "0",
-        "CACHALOT_ENVIRONMENT": "test",
-        "CACHALOT_LOG_LEVEL": "INFO",
-    }
+    return base_env(
+        service=SERVICE,
+        secret=SERVICE_SECRET,
+        kafka_bootstrap=kafka_bootstrap,
+        kafka_idempotence=kafka_idempotence,
+        database_url=postgres.create_database(f"t_{uuid.uuid4().hex[:12]}"),
+        auth_url=lease_stub.url,
+        media_dir=media_dir,
+        CACHALOT_TIKTOK_API_BASE=f"{sandbox}/tiktok",
+        CACHALOT_TIKTOK_CHUNK_SIZE=str(5 * MB),
+        CACHALOT_TIKTOK_STATUS_POLL_S="0.2",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -223,89 +152,32 @@ def command_partitions(publisher_env: dict[str, str]) -> int:
     return asyncio.run(partition_count(bootstrap, publish_topic("tiktok")))
 
 
-class Kafka:
+class Kafka(Results):
     """Send commands like the queue does; watch results like the queue does."""
 
-    def __init__(self, bootstrap: str, idempotence: bool) -> None:
-        self.bootstrap = bootstrap
-        self.idempotence = idempotence
-        self.results: list[PublishResult] = []
-        self._producer: AIOKafkaProducer | None = None
-        self._consumer: AIOKafkaConsumer | None = None
-        self._task: asyncio.Task[None] | None = None
+    def __init__(self, bootstrap: str, idempotence: bool, media_dir: Path) -> None:
+        super().__init__(bootstrap, from_latest=True)
+        self.results = self.seen
+        self.commands = Commands(bootstrap, idempotence, media_dir)
 
-    async def start(self) -> None:
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=self.idempotence
-        )
-        await self._producer.start()
-        self._consumer = AIOKafkaConsumer(
-            POSTS_RESULT,
-            bootstrap_servers=self.bootstrap,
-            group_id=f"test-{uuid.uuid4().hex[:8]}",
-            auto_offset_reset="latest",
-        )
-        await self._consumer.start()
-        await self._wait_assigned()
-        self._task = asyncio.create_task(self._collect())
-
-    async def _wait_assigned(self) -> None:
-        assert self._consumer is not None
-        for _ in range(200):
-            if self._consumer.assignment():
-                return
-            await asyncio.sleep(0.05)
-        raise TimeoutError("result consumer got no partitions")
-
-    async def _collect(self) -> None:
-        assert self._consumer is not None
-        async for message in self._consumer:
-            self.results.append(PublishResult.model_validate_json(message.value))
+    async def start(self) -> Kafka:
+        await self.commands.start()
+        await super().start()
+        return self
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        if self._consumer is not None:
-            await self._consumer.stop()
-        if self._producer is not None:
-            await self._producer.stop()
+        await super().stop()
+        await self.commands.stop()
 
     async def send(self, command: PublishVideo) -> None:
-        assert self._producer is not None
-        await self._producer.send_and_wait(
-            publish_topic("tiktok"),
-            command.model_dump_json().encode(),
-            key=str(command.account_id).encode(),
-        )
-
-    async def final(
-        self, target_id: uuid.UUID, attempt: int = 1, timeout: float = 60
-    ) -> PublishResult:
-        """The first non-progress result of a target's attempt."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for result in self.results:
-                if (
-                    result.target_id == target_id
-                    and result.attempt == attempt
-                    and result.type != "progress"
-                ):
-                    return result
-            await asyncio.sleep(0.05)
-        raise TimeoutError(f"no final result for {target_id} attempt {attempt}")
-
-    def progress(self, target_id: uuid.UUID) -> list[int]:
-        return [
-            r.bytes_sent or 0
-            for r in self.results
-            if r.target_id == target_id and r.type == "progress"
-        ]
+        await self.commands.send(command)
 
 
 @pytest.fixture
-async def kafka(kafka_bootstrap: str, kafka_idempotence: bool) -> AsyncIterator[Kafka]:
-    client = Kafka(kafka_bootstrap, kafka_idempotence)
-    await client.start()
+async def kafka(
+    kafka_bootstrap: str, kafka_idempotence: bool, media_dir: Path
+) -> AsyncIterator[Kafka]:
+    client = await Kafka(kafka_bootstrap, kafka_idempotence, media_dir).start()
     yield client
     await client.stop()
 

@@ -12,16 +12,17 @@ import pytest
 
 from cachalot_testing.plugin import PostgresServer
 from cachalot_testing.processes import ServiceProcess
+from cachalot_testing.publisher import PublisherProcesses, start_sandbox
+from cachalot_testing.publisher import publisher_env as base_env
 
-from .harness import SERVICE_SECRET, Commands, LeaseServer, Results
+from .harness import SERVICE, SERVICE_SECRET, Commands, LeaseServer, Results
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    log = tmp_path_factory.mktemp("sandbox") / "sandbox.log"
-    process = ServiceProcess("cachalot_sandbox", env={}, log_path=log).start(timeout=120)
+    process = start_sandbox(tmp_path_factory.mktemp("sandbox"))
     yield process
     process.stop()
 
@@ -60,41 +61,27 @@ def publisher_env(
     media_dir: Path,
     module_database: str,
 ) -> dict[str, str]:
-    return {
-        "CACHALOT_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "CACHALOT_KAFKA_IDEMPOTENCE": str(kafka_idempotence).lower(),
-        "CACHALOT_DATABASE_URL": module_database,
-        "CACHALOT_AUTH_URL": lease_server.url,
-        "CACHALOT_SERVICE_NAME": "publisher-vk",
-        "CACHALOT_SERVICE_SECRET": SERVICE_SECRET,
-        "CACHALOT_VK_API_BASE": f"{sandbox.base_url}/vk",
-        "CACHALOT_MEDIA_DIR": str(media_dir),
-        "CACHALOT_PUBLISH_PROGRESS_INTERVAL_S": "0",
-        "CACHALOT_KAFKA_SESSION_TIMEOUT_MS": "6000",
-        "CACHALOT_LOG_LEVEL": "INFO",
-        "CACHALOT_ENVIRONMENT": "test",
-    }
+    return base_env(
+        service=SERVICE,
+        secret=SERVICE_SECRET,
+        kafka_bootstrap=kafka_bootstrap,
+        kafka_idempotence=kafka_idempotence,
+        database_url=module_database,
+        auth_url=lease_server.url,
+        media_dir=media_dir,
+        CACHALOT_VK_API_BASE=f"{sandbox.base_url}/vk",
+    )
 
 
 @pytest.fixture(scope="module")
 def start_publisher(
     publisher_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[[], ServiceProcess]]:
-    started: list[ServiceProcess] = []
-    logs = tmp_path_factory.mktemp("publisher-vk")
-
-    def start() -> ServiceProcess:
-        process = ServiceProcess(
-            "cachalot_publisher_vk", env=publisher_env, log_path=logs / f"p-{len(started)}.log"
-        )
-        started.append(process)
-        process.start(timeout=180)
-        process.wait_healthy(path="/readyz", timeout=60)
-        return process
-
-    yield start
-    for process in started:
-        process.stop()
+    processes = PublisherProcesses(
+        "cachalot_publisher_vk", publisher_env, tmp_path_factory.mktemp("publisher-vk")
+    )
+    yield processes.start
+    processes.stop_all()
 
 
 @pytest.fixture(scope="module")
@@ -104,14 +91,16 @@ def publisher(start_publisher: Callable[[], ServiceProcess]) -> ServiceProcess:
 
 @pytest.fixture(scope="session")
 async def results(kafka_bootstrap: str) -> AsyncIterator[Results]:
-    collector = await Results(kafka_bootstrap).start()
+    collector = await Results(kafka_bootstrap, from_latest=True).start()
     yield collector
     await collector.stop()
 
 
 @pytest.fixture(scope="session")
-async def commands(kafka_bootstrap: str, media_dir: Path) -> AsyncIterator[Commands]:
-    producer = await Commands(kafka_bootstrap, media_dir).start()
+async def commands(
+    kafka_bootstrap: str, kafka_idempotence: bool, media_dir: Path
+) -> AsyncIterator[Commands]:
+    producer = await Commands(kafka_bootstrap, kafka_idempotence, media_dir).start()
     yield producer
     await producer.stop()
 

@@ -11,16 +11,17 @@ import pytest
 
 from cachalot_testing.plugin import PostgresServer
 from cachalot_testing.processes import ServiceProcess
+from cachalot_testing.publisher import PublisherProcesses, start_sandbox
+from cachalot_testing.publisher import publisher_env as base_env
 
-from .harness import SERVICE_SECRET, Commands, LeaseServer, Results
+from .harness import SERVICE, SERVICE_SECRET, Commands, LeaseServer, Results
 
 CHUNK = 256 * 1024
 
 
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    log = tmp_path_factory.mktemp("sandbox") / "sandbox.log"
-    process = ServiceProcess("cachalot_sandbox", env={}, log_path=log).start(timeout=120)
+    process = start_sandbox(tmp_path_factory.mktemp("sandbox"))
     yield process
     process.stop()
 
@@ -51,23 +52,19 @@ def publisher_env(
     media_dir: Path,
     module_database: str,
 ) -> dict[str, str]:
-    return {
-        "CACHALOT_KAFKA_BOOTSTRAP": kafka_bootstrap,
-        "CACHALOT_KAFKA_IDEMPOTENCE": str(kafka_idempotence).lower(),
-        "CACHALOT_DATABASE_URL": module_database,
-        "CACHALOT_AUTH_URL": lease_server.url,
-        "CACHALOT_SERVICE_NAME": "publisher-youtube",
-        "CACHALOT_SERVICE_SECRET": SERVICE_SECRET,
-        "CACHALOT_YOUTUBE_API_BASE": f"{sandbox.base_url}/youtube",
-        "CACHALOT_MEDIA_DIR": str(media_dir),
-        "CACHALOT_YOUTUBE_CHUNK_BYTES": str(CHUNK),
-        "CACHALOT_YOUTUBE_BACKOFF_INITIAL_S": "0.05",
-        "CACHALOT_YOUTUBE_BACKOFF_MAX_S": "0.2",
-        "CACHALOT_PUBLISH_PROGRESS_INTERVAL_S": "0",
-        "CACHALOT_KAFKA_SESSION_TIMEOUT_MS": "6000",
-        "CACHALOT_LOG_LEVEL": "INFO",
-        "CACHALOT_ENVIRONMENT": "test",
-    }
+    return base_env(
+        service=SERVICE,
+        secret=SERVICE_SECRET,
+        kafka_bootstrap=kafka_bootstrap,
+        kafka_idempotence=kafka_idempotence,
+        database_url=module_database,
+        auth_url=lease_server.url,
+        media_dir=media_dir,
+        CACHALOT_YOUTUBE_API_BASE=f"{sandbox.base_url}/youtube",
+        CACHALOT_YOUTUBE_CHUNK_BYTES=str(CHUNK),
+        CACHALOT_YOUTUBE_BACKOFF_INITIAL_S="0.05",
+        CACHALOT_YOUTUBE_BACKOFF_MAX_S="0.2",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -75,23 +72,11 @@ def start_publisher(
     publisher_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[[], ServiceProcess]]:
     """Starts publisher processes (each on its own port), stops them at the end."""
-    started: list[ServiceProcess] = []
-    logs = tmp_path_factory.mktemp("publisher")
-
-    def start() -> ServiceProcess:
-        process = ServiceProcess(
-            "cachalot_publisher_youtube",
-            env=publisher_env,
-            log_path=logs / f"publisher-{len(started)}.log",
-        )
-        started.append(process)
-        process.start(timeout=180)
-        process.wait_healthy(path="/readyz", timeout=60)
-        return process
-
-    yield start
-    for process in started:
-        process.stop()
+    processes = PublisherProcesses(
+        "cachalot_publisher_youtube", publisher_env, tmp_path_factory.mktemp("publisher")
+    )
+    yield processes.start
+    processes.stop_all()
 
 
 @pytest.fixture(scope="session")
