@@ -65,9 +65,8 @@ def _publisher(platform: str) -> Callable[[Path], Any]:
         package = f"cachalot_publisher_{platform}"
         main = importlib.import_module(f"{package}.main")
         settings_module = importlib.import_module(f"{package}.settings")
-        settings_class = getattr(settings_module, "Settings", None) or getattr(
-            settings_module, "PublisherSettings"
-        )
+        fallback = settings_module.PublisherSettings  # tiktok names its class so
+        settings_class = getattr(settings_module, "Settings", fallback)
         extra = {"telegram_bot_token": "0:asyncapi-throwaway"} if platform == "telegram" else {}
         settings = settings_class(
             database_url=f"sqlite+aiosqlite:///{workdir / f'{platform}.db'}", **extra
