@@ -118,3 +118,43 @@ async def test_a_path_off_a_route_by_a_trailing_slash_is_a_404_problem_not_a_red
             assert answer.headers["content-type"].startswith("application/problem+json"), path
             assert "8101" not in answer.text
         assert (await client.get("/api/v1/dir/")).status_code == 200
+
+
+async def test_asyncapi_documents_what_the_broker_decodes_and_the_service_produces() -> None:
+    from faststream.kafka import KafkaBroker
+
+    from cachalot_common.asyncapi import Produced
+    from cachalot_common.consuming import subscribe
+
+    async def handle(_: _Body) -> None:
+        return None
+
+    broker = KafkaBroker("localhost:1")  # built, never connected
+    subscribe(broker, "things.v1", _Body, handle, group_id="things")
+    app = create_service_app(
+        title="t",
+        settings=ServiceSettings(),
+        produces=[Produced("made.v1", _Body, "A thing was made.")],
+    )
+    app.state.broker = broker
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.get("/asyncapi")
+        openapi = (await client.get("/openapi.json")).json()
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    document = response.json()
+    assert document["asyncapi"] == "3.0.0"
+    assert document["info"] == {"title": "t", "version": "0.1.0"}
+    channels = {name: c["address"] for name, c in document["channels"].items()}
+    assert channels == {
+        "things.v1:consume": "things.v1",
+        "things.v1.dlq:send": "things.v1.dlq",
+        "made.v1:send": "made.v1",
+    }
+    assert {o["action"] for o in document["operations"].values()} == {"receive", "send"}
+    for message in document["components"]["messages"].values():
+        assert message["payload"] == {"$ref": "#/components/schemas/_Body"}
+    assert set(document["components"]["schemas"]["_Body"]["properties"]) == {"name", "count"}
+    assert list(broker.publishers) == []  # the live broker gained nothing: wire unchanged
+    assert "/asyncapi" not in openapi["paths"]

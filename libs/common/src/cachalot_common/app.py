@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from opentelemetry.sdk.trace import TracerProvider
 
 from cachalot_common.access_log import AccessLogMiddleware, setup_access_log
+from cachalot_common.asyncapi import Produced, asyncapi_document, asyncapi_router
 from cachalot_common.guards import Guards, SignedIn, install_guards
 from cachalot_common.health import ReadinessCheck, health_router
 from cachalot_common.metrics import install_metrics
@@ -41,6 +42,7 @@ def create_service_app(
     guarded: bool = True,
     description: str = "",
     version: str = "0.1.0",
+    produces: Sequence[Produced] = (),
     **fastapi_options: Any,
 ) -> FastAPI:
     """A FastAPI app with problem details, probes, metrics, access log and tracing.
@@ -59,6 +61,10 @@ def create_service_app(
     /api/v1/contact/`` answered 307 to ``http://127.0.0.1:8101/...``), and a
     307 re-sends a form's body to wherever it points. Every route has one
     spelling; the OpenAPI document says which.
+
+    ``GET /asyncapi`` serves the service's AsyncAPI 3.0 document
+    (:mod:`cachalot_common.asyncapi`): what ``app.state.broker`` (if set)
+    consumes, and the events named in ``produces``.
     """
     app = FastAPI(
         title=title,
@@ -79,6 +85,8 @@ def create_service_app(
             ),
         )
     app.include_router(health_router(readiness))
+    app.state.produces = tuple(produces)
+    app.include_router(asyncapi_router(service_asyncapi))
     install_metrics(app)
     app.add_middleware(AccessLogMiddleware, trusted_proxies=settings.trusted_proxies)
     if tracer_provider is not None:
@@ -102,4 +110,15 @@ def serve(app: FastAPI, settings: ServiceSettings, *, access_log_dir: Path | Non
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=10,
+    )
+
+
+def service_asyncapi(request: Request | FastAPI) -> dict[str, Any]:
+    """The AsyncAPI document of an app built by :func:`create_service_app` (or of its request)."""
+    app: FastAPI = request.app if isinstance(request, Request) else request
+    return asyncapi_document(
+        getattr(app.state, "broker", None),
+        title=app.title,
+        version=app.version,
+        produced=getattr(app.state, "produces", ()),
     )

@@ -118,6 +118,8 @@ class GroupHealth:
 @dataclass
 class _Registry:
     groups: dict[int, GroupHealth] = field(default_factory=dict)  # id(subscriber) → health
+    # topic → (model, group id): what the kit decodes, for the AsyncAPI document
+    consumed: dict[str, tuple[type[BaseModel], str | None]] = field(default_factory=dict)
 
 
 _REGISTRIES: weakref.WeakKeyDictionary[KafkaBroker, _Registry] = weakref.WeakKeyDictionary()
@@ -133,6 +135,18 @@ def _registry(broker: KafkaBroker) -> _Registry:
 def health_of(broker: KafkaBroker) -> list[GroupHealth]:
     """The health records of every subscriber the kit registered on ``broker``."""
     return list(_registry(broker).groups.values())
+
+
+def consumed_routes(broker: KafkaBroker) -> dict[str, tuple[type[BaseModel], str | None]]:
+    """Every topic the kit subscribed ``broker`` to: its model and group (None: broadcast)."""
+    return dict(_registry(broker).consumed)
+
+
+def consumes(
+    broker: KafkaBroker, topic: str, model: type[BaseModel], *, group_id: str | None
+) -> None:
+    """Record what a subscriber built by hand decodes, for the AsyncAPI document."""
+    _registry(broker).consumed[topic] = (model, group_id)
 
 
 async def raw_body(message: StreamMessage[Any]) -> bytes:
@@ -296,6 +310,7 @@ def subscribe(
     )
     subscriber(consume)
     _registry(broker).groups[id(subscriber)] = health
+    _registry(broker).consumed.update((t, (r.model, group_id)) for t, r in routes.items())
 
 
 def subscribe_batch(
@@ -350,6 +365,7 @@ def subscribe_batch(
     )
     subscriber(consume)
     _registry(broker).groups[id(subscriber)] = health
+    _registry(broker).consumed[topic] = (model, group_id)
 
 
 def watch_subscriber(broker: KafkaBroker, subscriber: Any, name: str) -> GroupHealth:

@@ -39,8 +39,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cachalot_common.app import create_service_app, serve
+from cachalot_common.asyncapi import Produced
 from cachalot_common.consuming import (
     BrokerWatch,
+    consumes,
     dead_letter,
     decode,
     raw_records,
@@ -52,7 +54,7 @@ from cachalot_common.db import (
     run_migrations,
     run_migrations_async,
 )
-from cachalot_common.events import PublishVideo
+from cachalot_common.events import PublishResult, PublishVideo
 from cachalot_common.health import ReadinessCheck
 from cachalot_common.kafka import build_broker, consumer_options
 from cachalot_common.leases import LeaseClient, LeaseSource
@@ -60,8 +62,8 @@ from cachalot_common.logging import setup_logging
 from cachalot_common.redaction import register_secret
 from cachalot_common.settings import load_settings
 from cachalot_common.telemetry import instrument_httpx_client, setup_tracing
+from cachalot_common.topics import POSTS_RESULT, publish_topic
 from cachalot_common.topics import Platform as PlatformName
-from cachalot_common.topics import publish_topic
 from cachalot_publishing.http import platform_http_client
 from cachalot_publishing.ports import Platform
 from cachalot_publishing.results import KafkaResults, ResultSink
@@ -144,6 +146,7 @@ def build_publisher_app(
             runtime.accept(command, partition, record.offset, trace_context=_trace_of(record))
 
     watch_subscriber(broker, subscriber, f"{service}:{topic}")
+    consumes(broker, topic, PublishVideo, group_id=service)
     watch = BrokerWatch(broker, settings)
 
     @contextlib.asynccontextmanager
@@ -171,6 +174,7 @@ def build_publisher_app(
         readiness={**watch.readiness(), **dict(readiness or {})},
         tracer_provider=tracer_provider,
         description=description or f"Publishes queued videos to {label}.",
+        produces=[Produced(POSTS_RESULT, PublishResult, "Progress and outcome of each command.")],
     )
     app.state.runtime = runtime
     app.state.broker = broker

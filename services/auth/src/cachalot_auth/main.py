@@ -33,6 +33,7 @@ from cachalot_auth.service_tokens import SpentTokens
 from cachalot_auth.settings import AuthSettings
 from cachalot_auth.signin import SignInService
 from cachalot_common.app import create_service_app, serve
+from cachalot_common.asyncapi import Produced
 from cachalot_common.consuming import BrokerWatch
 from cachalot_common.db import (
     create_engine,
@@ -41,6 +42,7 @@ from cachalot_common.db import (
     run_migrations_async,
     session_factory,
 )
+from cachalot_common.events import AccountChanged, SessionEnded
 from cachalot_common.guards import SignedIn, service_check, session_check
 from cachalot_common.kafka import build_broker, consumer_options
 from cachalot_common.logging import setup_logging
@@ -48,6 +50,7 @@ from cachalot_common.outbox import OutboxRelay, Publish, kafka_publish
 from cachalot_common.redaction import register_secret
 from cachalot_common.settings import load_settings
 from cachalot_common.telemetry import instrument_httpx_client, setup_tracing
+from cachalot_common.topics import ACCOUNTS, SESSIONS
 
 logger = logging.getLogger(__name__)
 
@@ -202,8 +205,13 @@ def create_app(
             SignedIn(("/internal",), service_check(services.service_secrets), proof="service JWT"),
         ],
         description="Sign-in with the platforms, encrypted token custody, token leases.",
+        produces=[
+            Produced(ACCOUNTS, AccountChanged, "An account connected, refreshed or lost (outbox)."),
+            Produced(SESSIONS, SessionEnded, "A client's sessions ended: revoke them (outbox)."),
+        ],
     )
     app.state.services = services
+    app.state.broker = broker
     app.state.relay = relay
     app.state.keeper = keeper
     app.state.attempts = attempts

@@ -17,10 +17,13 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 
 from cachalot_common.app import create_service_app, serve
+from cachalot_common.asyncapi import Produced
+from cachalot_common.events import ContactSubmitted
 from cachalot_common.health import ReadinessCheck
 from cachalot_common.logging import setup_logging
 from cachalot_common.settings import load_settings
 from cachalot_common.telemetry import setup_tracing
+from cachalot_common.topics import CONTACT_SUBMITTED
 from cachalot_contact.api import install_routes
 from cachalot_contact.cursor import CursorFile
 from cachalot_contact.intake import Intake
@@ -110,6 +113,9 @@ def create_app(
         readiness=readiness,
         tracer_provider=tracer_provider,
         description="Public contact form: validated, rate limited, logged durably, relayed.",
+        produces=[
+            Produced(CONTACT_SUBMITTED, ContactSubmitted, "A contact form message (relayed log).")
+        ],
     )
     install_routes(app, settings, Intake(log), limiter)
     return app

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cachalot_common import platforms
 from cachalot_common.app import create_service_app, serve
+from cachalot_common.asyncapi import Produced
 from cachalot_common.consuming import BrokerWatch, subscribe, subscribe_batch
 from cachalot_common.db import (
     create_engine,
@@ -35,7 +36,15 @@ from cachalot_common.db import (
     run_migrations_async,
 )
 from cachalot_common.dead_letters import DeadLetterReader
-from cachalot_common.events import AccountChanged, PublishResult, SessionEnded, utcnow
+from cachalot_common.events import (
+    AccountChanged,
+    NotifyRequested,
+    PostStatusChanged,
+    PublishPost,
+    PublishResult,
+    SessionEnded,
+    utcnow,
+)
 from cachalot_common.guards import SignedIn, session_check
 from cachalot_common.kafka import build_broker, consumer_options
 from cachalot_common.logging import setup_logging
@@ -48,7 +57,15 @@ from cachalot_common.sessions import (
 )
 from cachalot_common.settings import load_settings
 from cachalot_common.telemetry import setup_tracing
-from cachalot_common.topics import ACCOUNTS, POSTS_RESULT, SESSIONS
+from cachalot_common.topics import (
+    ACCOUNTS,
+    NOTIFY,
+    PLATFORMS,
+    POSTS_RESULT,
+    POSTS_STATUS,
+    SESSIONS,
+    publish_topic,
+)
 from cachalot_common.wakeup import Wakeup
 from cachalot_queue.api import build_router, on_validation_error
 from cachalot_queue.dispatch import Granter, Reconciler, Scheduler
@@ -295,9 +312,18 @@ def create_app(
             SignedIn(("/api/v1",), session_check(settings.session_secret.get_secret_value()))
         ],
         description="Post queue: media upload, posts, scheduling, publishing status.",
+        produces=[
+            *(
+                Produced(publish_topic(p), PublishPost, f"Publish one target on {p} (outbox).")
+                for p in PLATFORMS
+            ),
+            Produced(POSTS_STATUS, PostStatusChanged, "A target's status changed (outbox)."),
+            Produced(NOTIFY, NotifyRequested, "Tell a client something (outbox)."),
+        ],
     )
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.state.runtime = runtime
+    app.state.broker = runtime.broker
     install_session_verifier(
         app,
         SessionVerifier(
