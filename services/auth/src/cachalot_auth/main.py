@@ -21,6 +21,7 @@ from cachalot_auth.clients import ClientService
 from cachalot_auth.custody import TokenVault
 from cachalot_auth.leasing import TokenKeeper
 from cachalot_auth.models import OutboxMessage
+from cachalot_auth.notices import ClientNotices
 from cachalot_auth.operators import OperatorService
 from cachalot_auth.posts_archive import PostsArchive
 from cachalot_auth.providers import build_providers
@@ -144,6 +145,7 @@ def create_app(
             telegram_max_age_s=settings.telegram_auth_max_age_s,
             on_commit=relay.nudge,
         ),
+        notices=ClientNotices(factory=factory, on_commit=relay.nudge),
     )
 
     @contextlib.asynccontextmanager

@@ -8,6 +8,7 @@ from fastapi import Request
 
 from cachalot_auth.clients import ClientService
 from cachalot_auth.leasing import TokenKeeper
+from cachalot_auth.notices import ClientNotices
 from cachalot_auth.operators import OperatorService
 from cachalot_auth.posts_archive import PostsArchive
 from cachalot_auth.ratelimit import IpRateLimit
@@ -35,6 +36,7 @@ class Services:
     posts_archive: PostsArchive
     spent_tokens: SpentTokens
     operators: OperatorService
+    notices: ClientNotices
 
 
 def services(request: Request) -> Services:
