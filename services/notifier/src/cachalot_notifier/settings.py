@@ -90,7 +90,15 @@ class NotifierSettings(ServiceSettings, KafkaSettings):
     service_secret: SecretStr | None = None
     session_secret: SecretStr | None = None
 
-    @field_validator("smtp_host", "smtp_username", "smtp_from", mode="before")
+    @field_validator(
+        "smtp_host",
+        "smtp_username",
+        "smtp_from",
+        "smtp_password",
+        "service_secret",
+        "session_secret",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # compose passes an unset variable as ""
