@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -193,8 +194,9 @@ def settings(database: str, kafka_bootstrap: str, kafka_idempotence: bool, smtp_
 
 
 async def test_a_target_that_failed_for_good_sends_the_client_one_email_in_text_and_html(
-    settings, contacts, inbox, producer
+    settings, contacts, inbox, producer, caplog
 ):
+    caplog.set_level(logging.DEBUG)
     client_id, address = contacts.add()
     event = failed(client_id, "The sandbox refused the video: spam_risk_too_many_posts")
     async with notifiers(1, settings, contacts):
@@ -217,6 +219,11 @@ async def test_a_target_that_failed_for_good_sends_the_client_one_email_in_text_
     raw = mail.as_string()
     for secret in (SESSION_SECRET, SERVICE_SECRET, BOT_TOKEN, BOT_TOKEN.split(":")[1]):
         assert secret not in raw
+    # the notifier's own log lines (not the test SMTP server's, "mail.log"): the
+    # mailer said what it did, and never to which address
+    ours = [r for r in caplog.records if not r.name.startswith("mail.log")]
+    assert any("e-mail notice" in r.getMessage() for r in ours)
+    assert not [r.getMessage() for r in ours if address in r.getMessage()]
 
 
 async def test_an_account_to_reconnect_is_told_in_russian_when_that_is_the_clients_language(
