@@ -8,7 +8,8 @@
 * :meth:`ClientNotices.publish_policy`: the operator publishes a privacy-policy
   version; in one transaction the version is recorded (its primary key
   refuses a second publication) and one ``notify.v1``
-  ``ClientNoticeRequested`` per client with an active OAuth account goes into
+  ``ClientNoticeRequested`` per client with an active OAuth account (and an
+  address: one who never gave one cannot be written to) goes into
   the outbox (client id and version only, never the address). The notifier
   sends one e-mail per (version, client) whatever the redeliveries.
 """
@@ -87,7 +88,11 @@ class ClientNotices:
                     clients = (
                         await db.scalars(
                             select(Account.client_id)
-                            .where(Account.status.in_(ACTIVE_ACCOUNT_STATES))
+                            .join(Client, Client.id == Account.client_id)
+                            .where(
+                                Account.status.in_(ACTIVE_ACCOUNT_STATES),
+                                Client.email.is_not(None),  # no address, no e-mail to send
+                            )
                             .distinct()
                             .order_by(Account.client_id)
                         )

@@ -88,6 +88,8 @@ async def test_a_policy_version_is_announced_once_to_each_client_with_an_active_
         await sign_in(kept, "tiktok")
         await consent(kept, "kept@example.com")
         kept_id = (await kept.get("/api/v1/me")).json()["client_id"]
+        async with auth_notices.browser() as silent:  # an account, but never an address
+            await sign_in(silent, "telegram")
         await sign_in(gone, "youtube")
         [account] = (await gone.get("/api/v1/accounts")).json()
         assert (await gone.delete(f"/api/v1/accounts/{account['id']}")).status_code == 204
