@@ -37,7 +37,8 @@ from cachalot_notifier.main import create_app
 from cachalot_notifier.settings import NotifierSettings
 from cachalot_testing.ports import free_port
 
-pytestmark = pytest.mark.integration
+# a consumer-group join on Tansu takes seconds, and more on a loaded machine
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
 BOT_TOKEN = "918273645:AAnotifierTESTtokenNEVERinLOGS_12345"
 SESSION_SECRET = "unsubscribe-signing-TEST-secret-never-in-mail-0123456789"
@@ -319,7 +320,7 @@ async def test_a_client_who_clicked_unsubscribe_gets_no_more_failure_emails(
         await publish_event(producer, topics.POSTS_STATUS, second, key=str(second.post_id))
         app: Any = notifier._transport.app  # type: ignore[attr-defined]
         store = app.state.mailer._store
-        states = await eventually(lambda: _states_done(store, client_id, 2), timeout=30)
+        states = await eventually(lambda: _states_done(store, client_id, 2))
     assert [s[1] for s in states] == ["sent", "skipped"]
     assert len(inbox.to(address)) == 1
 
@@ -350,7 +351,7 @@ async def test_a_transient_smtp_refusal_is_retried_and_a_permanent_one_recorded(
         inbox.refusals[:] = ["554 5.7.1 Message rejected"]
         bad = failed(doomed_id, "refused for good")
         await publish_event(producer, topics.POSTS_STATUS, bad, key=str(bad.post_id))
-        states = await eventually(lambda: _states_done(store, doomed_id, 1), timeout=30)
+        states = await eventually(lambda: _states_done(store, doomed_id, 1))
     [(_, state, attempts, error)] = states
     assert (state, attempts) == ("failed", 1)
     assert error.startswith("SMTP 554 5.7.1")
