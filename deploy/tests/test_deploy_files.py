@@ -874,8 +874,14 @@ def check_gateway_is_the_way_in(manifests: list[dict[str, Any]], *, where: str) 
     monitoring = {"namespaceSelector": {"matchLabels": {NAMESPACE_LABEL: "monitoring"}}}
     assert controller in allowed_peers(manifests, GATEWAY), f"{where}: no way in"
     # Pods of this namespace that may call each service, besides the gateway:
-    # publishers lease tokens from auth, auth gathers the queue's export.
-    callers = {"auth": set(publisher_names()), "queue": {"auth"}, "contact": set()}
+    # publishers lease tokens from auth, auth gathers the queue's export, the
+    # notifier reads a client's e-mail address from auth (issue 12 item 6).
+    callers = {
+        "auth": set(publisher_names()) | {"notifier"},
+        "queue": {"auth"},
+        "contact": set(),
+        "notifier": set(),
+    }
     for service in routed:
         peers = allowed_peers(manifests, service)
         assert controller not in peers, f"{where}: the controller reaches {service} directly"

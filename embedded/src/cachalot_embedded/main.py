@@ -22,6 +22,7 @@ from pathlib import Path
 import uvicorn
 
 from cachalot_embedded.gateway import create_gateway
+from cachalot_embedded.mailbox import Mailbox
 from cachalot_embedded.openapi import DOCUMENT_FILE
 from cachalot_embedded.stack import (
     SANDBOX,
@@ -117,6 +118,7 @@ async def run(args: argparse.Namespace) -> int:
         )
         return 2
 
+    mailbox: Mailbox | None = None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -156,6 +158,15 @@ async def run(args: argparse.Namespace) -> int:
                 "cachalot-dev", f"could not create topics ({error}); relying on auto-create", "33"
             )
         dev_secrets = load_dev_secrets(var_dir)
+        smtp_port: int | None = None
+        if "CACHALOT_SMTP_HOST" not in user_env:  # the user's own relay wins
+            mailbox = Mailbox(
+                var_dir / "mail",
+                _free_port() if args.free_ports else _mail_port(),
+                lambda line: supervisor.say("mailbox", line),
+            )
+            mailbox.start()
+            smtp_port = mailbox.port
         base = base_environment(
             var_dir=var_dir,
             kafka_bootstrap=bootstrap,
@@ -166,6 +177,7 @@ async def run(args: argparse.Namespace) -> int:
             queue_url=f"http://127.0.0.1:{ports['queue']}",
             dev_secrets=dev_secrets,
             embedded_broker=embedded_broker,
+            smtp_port=smtp_port,
         )
         started: dict[str, str] = {}
         wanted = {name.strip() for name in args.services.split(",") if name.strip()}
@@ -221,6 +233,12 @@ async def run(args: argparse.Namespace) -> int:
         await _wait_port(args.port)
         _write_stack_file(var_dir, gateway_url, sandbox_url, bootstrap, started)
         _print_banner(supervisor, gateway_url, sandbox_url, bootstrap, started)
+        if mailbox is not None:
+            supervisor.say(
+                "cachalot-dev",
+                f"  e-mail to clients  kept as .eml files in {mailbox.directory} "
+                f"(SMTP 127.0.0.1:{mailbox.port})",
+            )
         await stop.wait()
         supervisor.say("cachalot-dev", "stopping…")
         server.should_exit = True
@@ -230,7 +248,17 @@ async def run(args: argparse.Namespace) -> int:
     finally:
         (var_dir / "dev-stack.json").unlink(missing_ok=True)
         await supervisor.stop_all()
+        if mailbox is not None:
+            mailbox.stop()
         supervisor.say("cachalot-dev", "stopped")
+
+
+MAIL_PORT = 8025
+"""The development mailbox's SMTP port, when free (else any free port)."""
+
+
+def _mail_port() -> int:
+    return MAIL_PORT if _port_free(MAIL_PORT) else _free_port()
 
 
 def _free_port() -> int:

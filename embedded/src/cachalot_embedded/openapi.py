@@ -95,6 +95,23 @@ def _queue(workdir: Path) -> Any:
     return create_app(settings)
 
 
+def _notifier(workdir: Path) -> Any:
+    from cachalot_notifier.main import create_app
+    from cachalot_notifier.settings import NotifierSettings
+
+    settings = NotifierSettings(
+        environment="test",
+        database_url=f"sqlite+aiosqlite:///{workdir / 'notifier.db'}",
+        telegram_bot_token="123456:openapi-throwaway",  # type: ignore[arg-type]
+        operator_chat_id="1",
+        smtp_host="127.0.0.1",  # e-mail on: its unsubscribe routes are public
+        smtp_from="openapi@example.invalid",
+        service_secret="openapi-throwaway-secret",  # type: ignore[arg-type]
+        session_secret="openapi-throwaway-secret",  # type: ignore[arg-type]
+    )
+    return create_app(settings)
+
+
 async def _discard(topic: str, key: str, payload: bytes) -> None:
     """auth's event publisher while only its OpenAPI is wanted: nothing is published."""
 
@@ -104,6 +121,7 @@ BUILDERS: Final[Mapping[str, Callable[[Path], Any]]] = {
     "contact": _contact,
     "auth": _auth,
     "queue": _queue,
+    "notifier": _notifier,
 }
 
 

@@ -37,11 +37,14 @@ ROUTES: Final[tuple[tuple[str, str], ...]] = (
     # the operator's: sign-in is under /api/v1/auth; the first match wins
     ("/api/v1/operator/me", "auth"),
     ("/api/v1/operator/clients", "auth"),
+    ("/api/v1/operator/policy-versions", "auth"),
     ("/api/v1/operator", "queue"),
     ("/api/v1/media", "queue"),
     ("/api/v1/posts", "queue"),
     # the dashboard's live feed (Server-Sent Events): streamed, never buffered
     ("/api/v1/events", "queue"),
+    # e-mail notices: the one-click unsubscribe link (RFC 8058) is the notifier's
+    ("/api/v1/notices", "notifier"),
 )
 
 # Signed media links (issue 10 item 2): public (the link is the capability:
@@ -54,6 +57,7 @@ MEDIA_LINKS: Final[tuple[str, str]] = ("/media/v1", "queue")
 PUBLIC: Final[tuple[str, ...]] = (
     r"^/api/v1/contact(?:/|$)",  # the contact form
     r"^/api/v1/auth/[\w-]+/(?:login|callback)$",  # OAuth start and finish
+    r"^/api/v1/notices/unsubscribe$",  # the link in an e-mail: signed, no cookie (RFC 8058)
 )
 _PUBLIC = tuple(re.compile(pattern) for pattern in PUBLIC)
 

@@ -39,7 +39,8 @@ SANDBOX = ServiceSpec("sandbox", "cachalot_sandbox", 8090)
 SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("auth", "cachalot_auth", 8103, database=True),
     ServiceSpec("contact", "cachalot_contact", 8101),
-    ServiceSpec("notifier", "cachalot_notifier", 8102, database=True),
+    # the notifier reads a client's e-mail address from auth (a service identity)
+    ServiceSpec("notifier", "cachalot_notifier", 8102, database=True, service_identity=True),
     # the queue signs the publish grant of every command with its private grant key
     ServiceSpec("queue", "cachalot_queue", 8104, database=True, signs_grants=True),
     ServiceSpec(
@@ -120,13 +121,26 @@ def base_environment(
     queue_url: str,
     dev_secrets: dict[str, str],
     embedded_broker: bool = True,
+    smtp_port: int | None = None,
 ) -> dict[str, str]:
     """The embedded defaults every process starts from (before the user's own)."""
     credentials = {name: dev_secrets[f"service_secret_{name}"] for name in SERVICE_IDENTITIES}
     # Tansu holds a consumer-group join for about half the session timeout; Apache
     # Kafka refuses one below its group.min.session.timeout.ms (6 s by default).
     session_timeout = "3000" if embedded_broker else "10000"
+    # e-mail to clients goes to the development mailbox (var/mail/, cachalot_embedded.mailbox)
+    mail = (
+        {
+            "CACHALOT_SMTP_HOST": "127.0.0.1",
+            "CACHALOT_SMTP_PORT": str(smtp_port),
+            "CACHALOT_SMTP_STARTTLS": "false",
+            "CACHALOT_SMTP_FROM": "CACHALOT (dev) <notices@cachalot.localhost>",
+        }
+        if smtp_port is not None
+        else {}
+    )
     return {
+        **mail,
         "CACHALOT_KAFKA_SESSION_TIMEOUT_MS": session_timeout,
         "CACHALOT_ENVIRONMENT": "development",
         "CACHALOT_LOG_FORMAT": "text",

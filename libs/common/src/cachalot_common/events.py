@@ -400,3 +400,27 @@ class SessionEnded(Event):
         if (self.type == "revoked") != (self.session_id is not None):
             raise ValueError("session_id is required for type revoked and only for it")
         return self
+
+
+# --- notify.v1: notices to a client (auth → notifier) ---------------------------------
+
+ClientNoticeKind = Literal["policy_changed"]
+
+
+class ClientNoticeRequested(Event):
+    """Tell one client something by e-mail (auth → notifier on ``notify.v1``, key client id).
+
+    Carries the client's id, never its address: the notifier looks the address
+    up from auth when it sends (``GET /internal/v1/clients/{id}/contact``), so
+    the address stays in auth's database and out of Kafka, logs and traces.
+    ``policy_changed``: the operator published privacy-policy version
+    ``policy_version``; the notifier sends it once per (version, client)
+    whatever the redeliveries, and it is sent even to a client who switched
+    notices off (it is a legal notice, not a notification).
+    """
+
+    type: Literal["client_notice.requested"] = "client_notice.requested"
+    client_id: UUID
+    notice: ClientNoticeKind
+    policy_version: str = Field(min_length=1, max_length=64)
+    policy_url: str | None = Field(default=None, max_length=500)

@@ -139,9 +139,12 @@ class ClientService:
                 "email_at": _iso(client.email_at),
                 "adult_confirmed_at": _iso(client.adult_confirmed_at),
                 "consent_given": bool(client.email and client.adult_confirmed_at),
+                "language": client.language,
             }
 
-    async def consent(self, session: Session | None, *, email: str) -> dict[str, Any]:
+    async def consent(
+        self, session: Session | None, *, email: str, language: str | None = None
+    ) -> dict[str, Any]:
         """Record the client's 18+ confirmation and email (privacy policy: no one under 18).
 
         Until both are given, leases of the client's accounts are refused with
@@ -152,7 +155,8 @@ class ClientService:
         (:mod:`cachalot_queue.results`), the notifier ignores it. Accounts
         needing reauthorisation get nothing: their targets wait for a reconnect.
 
-        Returns :meth:`me`. Raises :class:`NotSignedIn`.
+        ``language`` (``en``/``ru``): the language of the client's e-mails, kept
+        when given. Returns :meth:`me`. Raises :class:`NotSignedIn`.
         """
         now = utcnow()
         emitted = False
@@ -161,6 +165,8 @@ class ClientService:
             had_consent = bool(client.email and client.adult_confirmed_at)
             if client.adult_confirmed_at is None:
                 client.adult_confirmed_at = now
+            if language is not None:
+                client.language = language
             if client.email != email:
                 client.email = email
                 client.email_at = now

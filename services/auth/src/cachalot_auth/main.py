@@ -22,6 +22,7 @@ from cachalot_auth.creator_info import CreatorInfo, ReadsCreatorInfo
 from cachalot_auth.custody import TokenVault
 from cachalot_auth.leasing import TokenKeeper
 from cachalot_auth.models import OutboxMessage
+from cachalot_auth.notices import ClientNotices
 from cachalot_auth.operators import OperatorService
 from cachalot_auth.posts_archive import PostsArchive
 from cachalot_auth.providers import build_providers
@@ -151,6 +152,7 @@ def create_app(
         creator_info=CreatorInfo(keeper=keeper, tiktok=tiktok)
         if isinstance(tiktok := platforms.get("tiktok"), ReadsCreatorInfo)
         else None,
+        notices=ClientNotices(factory=factory, on_commit=relay.nudge),
     )
 
     @contextlib.asynccontextmanager

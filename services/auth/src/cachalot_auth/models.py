@@ -63,6 +63,8 @@ class Client(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     email_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     adult_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    """The language of the client's e-mails (``en``/``ru``), when it said; else English."""
 
 
 class Account(Base):
@@ -212,3 +214,21 @@ class OutboxMessage(Base):
     payload: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PolicyVersion(Base):
+    """A privacy-policy version the operator published; each is announced once.
+
+    Publishing writes this row and, in the same transaction, one
+    ``notify.v1`` ``ClientNoticeRequested`` per client with an active OAuth
+    account (outbox): the primary key refuses a second publication of a
+    version, and the notifier sends one e-mail per (version, client).
+    """
+
+    __tablename__ = "policy_versions"
+
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    published_by: Mapped[str] = mapped_column(String(36))
+    recipients: Mapped[int] = mapped_column(Integer, default=0)

@@ -14,14 +14,16 @@ refuses for good in ``<topic>.dlq`` with the reason (:func:`dlq_parker`).
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any
 
 from faststream.kafka import KafkaBroker
+from pydantic import Field, RootModel
 
 from cachalot_common import topics
 from cachalot_common.consuming import Route, subscribe
 from cachalot_common.events import (
     AccountChanged,
+    ClientNoticeRequested,
     ContactSubmitted,
     Event,
     NotifyRequested,
@@ -34,26 +36,41 @@ from cachalot_notifier import messages
 from cachalot_notifier.dedupe import NotificationKey
 from cachalot_notifier.deliveries import Claimed
 from cachalot_notifier.formatting import Span
+from cachalot_notifier.mail_render import ACCOUNT_REAUTH, POLICY_CHANGED, POST_FAILED
+from cachalot_notifier.mail_store import Notice
 from cachalot_notifier.sender import Park
-from cachalot_notifier.service import OperatorNotifier
+from cachalot_notifier.service import ClientMail, OperatorNotifier
 
 logger = logging.getLogger(__name__)
 
 GROUP_ID = "notifier"
 TELEGRAM = "operator_telegram"
+EMAIL = "email"
+
+
+class NotifyMessage(
+    RootModel[Annotated[NotifyRequested | ClientNoticeRequested, Field(discriminator="type")]]
+):
+    """What ``notify.v1`` carries: a free-form request, or a notice to one client."""
 
 
 def register_handlers(
     broker: KafkaBroker,
     notifier: OperatorNotifier,
     *,
-    email_configured: bool = False,
+    mail: ClientMail | None = None,
     **options: Any,
 ) -> None:
     """Subscribe the notifier to every topic it reads (group ``notifier``).
 
-    ``options``: subscriber options (``cachalot_common.kafka.consumer_options``).
+    ``mail``: e-mail to clients (None when ``CACHALOT_SMTP_HOST`` is unset:
+    nothing is recorded for clients). ``options``: subscriber options
+    (``cachalot_common.kafka.consumer_options``).
     """
+
+    async def tell_client(notice: Notice) -> None:
+        if mail is not None:
+            await mail.record(notice)
 
     async def tell_operator(topic: str, event: Event, key: str, spans: list[Span]) -> None:
         await notifier.notify(
@@ -77,6 +94,20 @@ def register_handlers(
         await tell_operator(
             topics.POSTS_STATUS, event, str(event.post_id), messages.post_failed(event)
         )
+        await tell_client(
+            Notice(
+                dedupe_key=str(NotificationKey(topics.POSTS_STATUS, event.event_id, EMAIL)),
+                kind=POST_FAILED,
+                client_id=event.client_id,
+                facts={
+                    "platform": event.platform,
+                    "post_id": str(event.post_id),
+                    "target_id": str(event.target_id),
+                    "account_id": str(event.account_id),
+                    "reason": event.reason,
+                },
+            )
+        )
 
     async def on_account_changed(event: AccountChanged) -> None:
         if event.type != "reauth_required":
@@ -87,10 +118,35 @@ def register_handlers(
             str(event.account_id),
             messages.account_reauth_required(event),
         )
+        await tell_client(
+            Notice(
+                dedupe_key=str(NotificationKey(topics.ACCOUNTS, event.event_id, EMAIL)),
+                kind=ACCOUNT_REAUTH,
+                client_id=event.client_id,
+                facts={
+                    "platform": event.platform,
+                    "account_id": str(event.account_id),
+                    "display_name": event.display_name,
+                    "reason": event.reason,
+                },
+            )
+        )
 
-    async def on_notify(event: NotifyRequested) -> None:
+    async def on_notify(message: NotifyMessage) -> None:
+        event = message.root
+        if isinstance(event, ClientNoticeRequested):
+            # one per (version, client), whatever the events: redelivered, or sent twice
+            await tell_client(
+                Notice(
+                    dedupe_key=f"policy:{event.policy_version}:{event.client_id}",
+                    kind=POLICY_CHANGED,
+                    client_id=event.client_id,
+                    facts={"policy_version": event.policy_version, "policy_url": event.policy_url},
+                )
+            )
+            return
         if event.channel == "email":
-            if not email_configured:
+            if mail is None:
                 logger.warning(
                     "email to a client requested (event %s) but email is not configured "
                     "(no CACHALOT_SMTP_HOST); dropping it",
@@ -105,7 +161,7 @@ def register_handlers(
         topics.CONTACT_SUBMITTED: Route(ContactSubmitted, on_contact_submitted),
         topics.POSTS_STATUS: Route(PostStatusChanged, on_post_status),
         topics.ACCOUNTS: Route(AccountChanged, on_account_changed),
-        topics.NOTIFY: Route(NotifyRequested, on_notify),
+        topics.NOTIFY: Route(NotifyMessage, on_notify),
     }
     subscribe(broker, routes, group_id=GROUP_ID, **options)
 

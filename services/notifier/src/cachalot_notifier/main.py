@@ -36,10 +36,14 @@ from cachalot_common.logging import setup_logging
 from cachalot_common.redaction import register_secret
 from cachalot_common.settings import load_settings
 from cachalot_common.telemetry import instrument_httpx_client, setup_tracing
+from cachalot_notifier import unsubscribe
+from cachalot_notifier.contacts import AuthContactBook, ContactBook
 from cachalot_notifier.deliveries import DeliveryStore
 from cachalot_notifier.handlers import dlq_parker, register_handlers
+from cachalot_notifier.mail_store import EmailStore
+from cachalot_notifier.mailer import Mailer, MailPolicy, MailTransport, SmtpServer, SmtpTransport
 from cachalot_notifier.sender import Clock, Sender, SendPolicy
-from cachalot_notifier.service import OperatorChannel, OperatorNotifier
+from cachalot_notifier.service import ClientMail, OperatorChannel, OperatorNotifier
 from cachalot_notifier.settings import NotifierSettings
 from cachalot_notifier.telegram import TelegramBot
 
@@ -57,12 +61,18 @@ def create_app(
     tracer_provider: TracerProvider | None = None,
     clock: Clock | None = None,
     sender_poll_s: float = 1.0,
+    contacts: ContactBook | None = None,
+    mail_transport: MailTransport | None = None,
 ) -> FastAPI:
-    """The notifier app; its lifespan migrates, starts the broker and the sender, closes all.
+    """The notifier app; its lifespan migrates, starts the broker and the senders, closes all.
 
-    ``clock`` (epoch seconds) and ``sender_poll_s`` let tests drive the sender's time.
+    ``clock`` (epoch seconds) and ``sender_poll_s`` let tests drive the sender's time;
+    ``contacts`` replaces the lookup at auth, ``mail_transport`` the SMTP client.
     """
     register_secret(settings.telegram_bot_token.get_secret_value())
+    for secret in (settings.smtp_password, settings.service_secret, settings.session_secret):
+        if secret is not None:
+            register_secret(secret.get_secret_value())
     provider = tracer_provider or TracerProvider()
     broker = broker or build_broker(settings, client_id=SERVICE, tracer_provider=provider)
     engine = create_engine(settings.database_url)
@@ -94,12 +104,54 @@ def create_app(
         wake=sender.wake,
         clock=clock_now,
     )
-    register_handlers(
-        broker,
-        notifier,
-        email_configured=settings.smtp_host is not None,
-        **consumer_options(settings),
-    )
+    sessions = session_factory(engine)
+    mailer: Mailer | None = None
+    mail: ClientMail | None = None
+    opt_outs = unsubscribe.OptOuts(sessions)
+    links: unsubscribe.UnsubscribeLinks | None = None
+    if settings.email_enabled:
+        # the settings' validator made these required with a host
+        assert settings.smtp_host is not None
+        assert settings.smtp_from is not None
+        assert settings.session_secret is not None
+        assert settings.service_secret is not None
+        public_url = settings.public_url or "http://127.0.0.1:8000"
+        links = unsubscribe.UnsubscribeLinks(secret=settings.session_secret, public_url=public_url)
+        email_store = EmailStore(sessions)
+        mailer = Mailer(
+            store=email_store,
+            contacts=contacts
+            or AuthContactBook(
+                http,
+                auth_url=settings.auth_url,
+                service=settings.service_name,
+                secret=settings.service_secret,
+            ),
+            transport=mail_transport
+            or SmtpTransport(
+                SmtpServer(
+                    host=settings.smtp_host,
+                    port=settings.smtp_port,
+                    starttls=settings.smtp_starttls,
+                    username=settings.smtp_username,
+                    password=settings.smtp_password,
+                    timeout_s=settings.smtp_timeout_s,
+                )
+            ),
+            links=links,
+            opt_outs=opt_outs,
+            policy=MailPolicy(
+                sender=settings.smtp_from,
+                dashboard_url=f"{public_url.rstrip('/')}/",
+                backoff_initial_s=settings.smtp_backoff_initial_s,
+                backoff_max_s=settings.smtp_backoff_max_s,
+                lease_s=3 * settings.smtp_timeout_s + 5,
+                poll_s=sender_poll_s,
+            ),
+            clock=clock_now,
+        )
+        mail = ClientMail(store=email_store, wake=mailer.wake, clock=clock_now)
+    register_handlers(broker, notifier, mail=mail, **consumer_options(settings))
     watch = BrokerWatch(broker, settings)
 
     @asynccontextmanager
@@ -116,13 +168,17 @@ def create_app(
                 moved,
             )
         await watch.start()  # starts the broker's subscribers and watches the broker
-        sending = asyncio.create_task(sender.run(), name="notifier sender")
+        tasks = [asyncio.create_task(sender.run(), name="notifier sender")]
+        if mailer is not None:
+            tasks.append(asyncio.create_task(mailer.run(), name="notifier mailer"))
         try:
             yield
         finally:
-            sending.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sending
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await watch.stop()
             await http.aclose()
             await engine.dispose()
@@ -134,12 +190,16 @@ def create_app(
         readiness={**watch.readiness(), "database": database_check(engine)},
         tracer_provider=provider,
         description="Telegram messages to the operator for leads, failed posts and "
-        "accounts that need re-authorisation.",
+        "accounts that need re-authorisation; e-mail to clients about their failed posts, "
+        "accounts to reconnect and privacy-policy versions, with a one-click unsubscribe.",
     )
+    if links is not None:
+        app.include_router(unsubscribe.create_router(links, opt_outs))
     app.state.broker = broker
     app.state.notifier = notifier
     app.state.sender = sender
     app.state.deliveries = store
+    app.state.mailer = mailer
     return app
 
 

@@ -63,3 +63,51 @@ class ChatMigration(Base):
     old_chat_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     new_chat_id: Mapped[str] = mapped_column(String(64))
     migrated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+EMAIL_STATES = ("pending", "sent", "failed", "skipped")
+
+
+class EmailNotice(Base):
+    """One e-mail to a client: recorded by the Kafka handler, sent by the mail sender.
+
+    ``dedupe_key`` is unique, so a redelivered event, or the same event in a
+    second replica, records nothing new: a failed target and an account to
+    reconnect are keyed by their event, a policy notice by (version, client),
+    so each client gets one per version whatever happens to the events.
+    The address is not stored: it is looked up from auth when the mail is
+    sent. ``facts`` is the JSON the mail is written from (platform, post,
+    reason); it is forgotten once the row is finished.
+    States: ``pending`` → ``sent`` (with the server's reply), ``failed`` (a
+    5xx reply: permanent, RFC 5321 §4.2.1), or ``skipped`` (notices switched
+    off, no address, client erased). Times the sender compares are epoch seconds.
+    """
+
+    __tablename__ = "email_notices"
+    __table_args__ = (Index("ix_email_notices_state_not_before", "state", "not_before"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    client_id: Mapped[UUID] = mapped_column(Uuid, index=True)
+    facts: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[float] = mapped_column(Float, default=0.0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    message_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class NoticeOptOut(Base):
+    """A client who switched e-mail notices off (the one-click link, RFC 8058)."""
+
+    __tablename__ = "notice_opt_outs"
+
+    client_id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    opted_out_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

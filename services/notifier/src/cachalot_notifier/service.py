@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from cachalot_notifier.dedupe import NotificationKey
 from cachalot_notifier.deliveries import DeliveryStore, Intent
 from cachalot_notifier.formatting import ParseMode, Span, render, shown_text
+from cachalot_notifier.mail_store import EmailStore, Notice
 
 logger = logging.getLogger(__name__)
 
@@ -67,4 +68,28 @@ class OperatorNotifier:
             self._wake()
         else:
             logger.info("notification %s was already recorded; skipping the redelivery", key)
+        return recorded
+
+
+class ClientMail:
+    """Records e-mail notices to clients once; the mailer (:mod:`mailer`) sends them."""
+
+    def __init__(
+        self,
+        *,
+        store: EmailStore,
+        wake: Callable[[], None] = lambda: None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._wake = wake
+        self._clock = clock
+
+    async def record(self, notice: Notice) -> bool:
+        """Record ``notice`` unless its key was recorded before; True when this call did."""
+        recorded = await self._store.record(notice, now=self._clock())
+        if recorded:
+            self._wake()
+        else:
+            logger.info("e-mail notice %s was already recorded; nothing new", notice.dedupe_key)
         return recorded

@@ -22,9 +22,29 @@
     unless 1.
 ``CACHALOT_DATABASE_URL`` (default ``sqlite+aiosqlite:///./var/notifier.db``)
     The deliveries table (claimed, pending and sent notifications).
-``CACHALOT_SMTP_HOST`` (default unset)
-    Email is not wired yet: ``notify.v1`` email requests are logged as
-    "not configured" and acknowledged.
+``CACHALOT_SMTP_HOST`` (default unset: no e-mail to clients)
+    The SMTP server that carries e-mail to clients (failed posts, accounts
+    to reconnect, privacy-policy versions). Unset: those notices are not
+    recorded, and ``notify.v1`` e-mail requests are logged as "not configured".
+``CACHALOT_SMTP_PORT`` (default 587), ``CACHALOT_SMTP_STARTTLS`` (default true)
+    Submission port with STARTTLS (RFC 6409, RFC 3207); ``false`` for a local
+    relay or the embedded sink.
+``CACHALOT_SMTP_USERNAME`` / ``CACHALOT_SMTP_PASSWORD`` (secret)
+    SMTP AUTH, when the relay asks for it (both or neither).
+``CACHALOT_SMTP_FROM`` (required with a host)
+    The ``From`` of every mail, e.g. ``CACHALOT <notices@example.com>``.
+``CACHALOT_SMTP_TIMEOUT_S``, ``..._BACKOFF_INITIAL_S``, ``..._BACKOFF_MAX_S``
+    A 4xx reply, a dropped connection or a timeout is retried with
+    exponential backoff (RFC 5321 §4.2.1: 4yz is transient); a 5xx is
+    recorded as failed for good.
+``CACHALOT_AUTH_URL``, ``CACHALOT_SERVICE_NAME``, ``CACHALOT_SERVICE_SECRET`` (secret)
+    Where the notifier looks up a client's address and language at send
+    time (auth's internal API, with a service JWT). Required with a host.
+``CACHALOT_PUBLIC_URL``
+    The base of the one-click unsubscribe link (RFC 8058).
+``CACHALOT_SESSION_SECRET`` (secret; required with a host)
+    The unsubscribe links are signed with a key derived from it (HMAC-SHA256
+    with its own purpose label, so a link is never a session).
 """
 
 from __future__ import annotations
@@ -32,7 +52,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from cachalot_common.settings import KafkaSettings, ServiceSettings, require_real_secret
 
@@ -57,6 +77,56 @@ class NotifierSettings(ServiceSettings, KafkaSettings):
     telegram_misconfigured_pause_s: float = Field(default=30.0, ge=0)
     telegram_retry_after_scale: float = Field(default=1.0, gt=0, le=1)
     smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = True
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str | None = None
+    smtp_timeout_s: float = Field(default=30.0, gt=0)
+    smtp_backoff_initial_s: float = Field(default=5.0, ge=0)
+    smtp_backoff_max_s: float = Field(default=900.0, ge=0)
+    auth_url: str = "http://127.0.0.1:8103"
+    service_name: str = "notifier"
+    service_secret: SecretStr | None = None
+    session_secret: SecretStr | None = None
+
+    @field_validator(
+        "smtp_host",
+        "smtp_username",
+        "smtp_from",
+        "smtp_password",
+        "service_secret",
+        "session_secret",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # compose passes an unset variable as ""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _email_complete(self) -> NotifierSettings:
+        if self.smtp_host is None:
+            return self
+        missing = [
+            name
+            for name, value in (
+                ("CACHALOT_SMTP_FROM", self.smtp_from),
+                ("CACHALOT_SERVICE_SECRET", self.service_secret),
+                ("CACHALOT_SESSION_SECRET", self.session_secret),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError(f"e-mail (CACHALOT_SMTP_HOST) also needs {', '.join(missing)}")
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise ValueError("CACHALOT_SMTP_USERNAME and CACHALOT_SMTP_PASSWORD go together")
+        return self
+
+    @property
+    def email_enabled(self) -> bool:
+        """Whether e-mail to clients is configured (``CACHALOT_SMTP_HOST`` set)."""
+        return self.smtp_host is not None
 
     @field_validator("telegram_retry_after_scale")
     @classmethod

@@ -68,3 +68,30 @@ def test_a_scaled_retry_after_is_refused_in_production(environment, capsys):
     with pytest.raises(SystemExit):
         load_settings(NotifierSettings, "cachalot-notifier")
     assert "CACHALOT_TELEGRAM_RETRY_AFTER_SCALE" in capsys.readouterr().err
+
+
+def test_an_smtp_host_without_a_sender_or_the_secrets_it_needs_stops_the_service_naming_them(
+    environment, capsys
+):
+    environment.setenv("CACHALOT_TELEGRAM_BOT_TOKEN", "1:abc")
+    environment.setenv("CACHALOT_OPERATOR_CHAT_ID", "12345")
+    environment.setenv("CACHALOT_SMTP_HOST", "smtp.example.com")
+    for name in ("SMTP_FROM", "SERVICE_SECRET", "SESSION_SECRET", "SMTP_USERNAME"):
+        environment.delenv(f"CACHALOT_{name}", raising=False)
+    environment.setenv("CACHALOT_SMTP_PASSWORD", "relay-PASSWORD-never-shown")
+    with pytest.raises(SystemExit):
+        load_settings(NotifierSettings, "cachalot-notifier")
+    error = capsys.readouterr().err
+    for name in ("CACHALOT_SMTP_FROM", "CACHALOT_SERVICE_SECRET", "CACHALOT_SESSION_SECRET"):
+        assert name in error
+    assert "never-shown" not in error
+
+
+def test_blank_smtp_variables_as_compose_passes_them_mean_no_email(environment):
+    environment.setenv("CACHALOT_TELEGRAM_BOT_TOKEN", "1:abc")
+    environment.setenv("CACHALOT_OPERATOR_CHAT_ID", "12345")
+    for name in ("SMTP_HOST", "SMTP_USERNAME", "SMTP_PASSWORD", "SMTP_FROM", "SERVICE_SECRET"):
+        environment.setenv(f"CACHALOT_{name}", "")
+    settings = load_settings(NotifierSettings, "cachalot-notifier")
+    assert not settings.email_enabled
+    assert settings.smtp_password is None

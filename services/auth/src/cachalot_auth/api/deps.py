@@ -9,6 +9,7 @@ from fastapi import Request
 from cachalot_auth.clients import ClientService
 from cachalot_auth.creator_info import CreatorInfo
 from cachalot_auth.leasing import TokenKeeper
+from cachalot_auth.notices import ClientNotices
 from cachalot_auth.operators import OperatorService
 from cachalot_auth.posts_archive import PostsArchive
 from cachalot_auth.ratelimit import IpRateLimit
@@ -36,6 +37,7 @@ class Services:
     posts_archive: PostsArchive
     spent_tokens: SpentTokens
     operators: OperatorService
+    notices: ClientNotices
     creator_info: CreatorInfo | None = None  # None: TikTok is not set up
 
 

@@ -1,5 +1,6 @@
 """Internal API for publishers: token leases (contract: ``cachalot_common.leases``) and
-publisher-telegram's reports on a linked channel (``…/telegram-channel``).
+publisher-telegram's reports on a linked channel (``…/telegram-channel``); for the
+notifier: a client's contact (``/internal/v1/clients/{id}/contact``).
 
 Every refusal is logged with the calling service, the account and a ``code``,
 never with a token, a service JWT or a grant.
@@ -32,6 +33,8 @@ from cachalot_common.untrusted import StrictJsonRoute
 logger = logging.getLogger(__name__)
 
 ServicesDep = Annotated[Services, Depends(services)]
+NOTIFIER = "notifier"
+"""The one service that may read a client's e-mail address (to write to it)."""
 
 
 class LeaseIn(BaseModel):
@@ -179,5 +182,24 @@ def create_router() -> APIRouter:
             )
             raise Problem(403, forbidden.detail, code=forbidden.code) from None
         return Response(status_code=204)
+
+    @router.get(
+        "/clients/{client_id}/contact",
+        responses=problem_responses(401, 403, 404),
+    )
+    async def client_contact(client_id: str, who: CallerDep, svc: ServicesDep) -> dict[str, Any]:
+        """The client's e-mail address and language, for the notifier alone (403 for others).
+
+        The address is in this answer's body only: the path names the client
+        id, so access logs and spans never hold an address. 404: no such
+        client (erased): the notifier writes to nobody.
+        """
+        if who.service != NOTIFIER:
+            logger.warning("contact refused: service=%s refusal=not_the_notifier", who.service)
+            raise Problem(403, "Only the notifier reads a client's contact.", code="forbidden")
+        contact = await svc.notices.contact(client_id)
+        if contact is None:
+            raise Problem(404, "No such client.")
+        return {"email": contact.email, "language": contact.language}
 
     return router

@@ -15,9 +15,11 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from cachalot_auth.api.deps import Services, current_operator, services
 from cachalot_auth.browser_binding import cookie_name, safe_next
+from cachalot_auth.notices import PolicyVersionExists
 from cachalot_auth.operators import PURPOSE, NotAnOperator, NotSignedIn
 from cachalot_auth.signin import SignInFailed
 from cachalot_common.problems import Problem, problem_response, problem_responses
@@ -26,11 +28,34 @@ from cachalot_common.untrusted import StrictJsonRoute
 
 logger = logging.getLogger(__name__)
 
+
+def _https_or_http(value: str) -> str:
+    if not value.startswith(("https://", "http://")) or any(c.isspace() for c in value):
+        raise ValueError("must be an http(s) address")
+    return value
+
+
+HttpUrlStr = Annotated[str, Field(max_length=500), AfterValidator(_https_or_http)]
+
 OPERATOR_PAGE = "/operator.html"
 """Where an operator lands after sign-in (web/operator.html)."""
 CALLBACK_PATH = f"/api/v1/auth/{PURPOSE}/callback"
 
 ServicesDep = Annotated[Services, Depends(services)]
+
+
+class PolicyVersionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="The version's name as the policy page shows it, e.g. 2026-12-01.",
+    )
+    url: HttpUrlStr | None = Field(default=None, description="Where the new text is read.")
+
+
 OperatorDep = Annotated[Session, Depends(current_operator)]
 
 _WIDGET_QUERY = [
@@ -139,5 +164,42 @@ def create_router(svc: Services) -> APIRouter:
     async def operator_clients(svc: ServicesDep, session: OperatorDep) -> dict[str, Any]:
         """Every client: name, e-mail, consent, accounts with their status. Never a token."""
         return {"items": await svc.operators.clients()}
+
+    @router.post(
+        "/operator/policy-versions",
+        status_code=201,
+        tags=["operator"],
+        responses=problem_responses(401, 403, 409, 422),
+    )
+    async def publish_policy_version(
+        body: PolicyVersionIn, svc: ServicesDep, session: OperatorDep
+    ) -> dict[str, Any]:
+        """Publish a privacy-policy version: every client with an active OAuth account gets
+        one e-mail about it (the notifier sends it; clients cannot switch it off).
+
+        409 when the version was published before (it is announced once).
+        """
+        try:
+            done = await svc.notices.publish_policy(
+                version=body.version, url=body.url, operator_id=session.client_id
+            )
+        except PolicyVersionExists:
+            raise Problem(
+                409,
+                f"Version {body.version} was published before; each version is announced once.",
+                errors=[{"field": "version", "in": "body", "message": "already published"}],
+            ) from None
+        logger.info(
+            "policy version %s published by operator %s: %d clients to tell",
+            done.version,
+            session.client_id,
+            done.recipients,
+        )
+        return {
+            "version": done.version,
+            "url": done.url,
+            "published_at": done.published_at.isoformat(),
+            "recipients": done.recipients,
+        }
 
     return router

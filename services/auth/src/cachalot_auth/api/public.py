@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Request, Response
@@ -43,6 +43,10 @@ class ConsentIn(BaseModel):
 
     adult: bool = Field(description="The client confirms being 18 or older.")
     email: EmailStr = Field(description="Where service notices go.")
+    language: Literal["en", "ru"] | None = Field(
+        default=None,
+        description="The language of the e-mails (the dashboard's); left as it was when absent.",
+    )
 
 
 class ChannelIn(BaseModel):
@@ -257,7 +261,7 @@ def create_router(svc: Services) -> APIRouter:
                 errors=[{"field": "adult", "in": "body", "message": "must be true"}],
             )
         try:
-            return await svc.clients.consent(session, email=str(body.email))
+            return await svc.clients.consent(session, email=str(body.email), language=body.language)
         except NotSignedIn:
             raise _not_signed_in() from None
 

@@ -1,0 +1,119 @@
+"""What the notifier needs to write to clients (issue 12, items 6 and 7): a client's
+address and language for the notifier alone, and privacy-policy versions the operator
+publishes, announced once to every client with an active OAuth account."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cachalot_common import topics
+from cachalot_common.service_auth import PUBLISHER_SERVICES, mint_service_token
+
+OPERATOR = "700000002"  # Bob, a sandbox Telegram user
+NOTIFIER_SECRET = "notifier-test-secret-0123456789abcdef"
+SECRETS = {
+    **{s: f"{s}-test-secret-0123456789" for s in PUBLISHER_SERVICES.values()},
+    "notifier": NOTIFIER_SECRET,
+}
+
+
+@pytest.fixture
+async def auth_notices(auth_on: Any, tmp_path: Path) -> AsyncIterator[Any]:
+    async with auth_on(
+        f"sqlite+aiosqlite:///{tmp_path}/auth.db",
+        operator_telegram_ids=[int(OPERATOR)],
+        service_credentials=json.dumps(SECRETS),
+    ) as running:
+        yield running
+
+
+async def operator_sign_in(browser: httpx.AsyncClient) -> None:
+    start = await browser.get("/api/v1/auth/operator/login")
+    widget = await browser.get(
+        httpx.URL(start.headers["location"]).copy_merge_params(
+            {"sandbox_auto": "1", "user": OPERATOR}
+        )
+    )
+    landed = await browser.get(widget.headers["location"])
+    assert landed.status_code == 302, landed.text
+
+
+async def contact_of(running: Any, client_id: str, service: str = "notifier") -> httpx.Response:
+    token = mint_service_token(service=service, secret=SECRETS[service])
+    async with running.browser() as http:
+        return await http.get(
+            f"/internal/v1/clients/{client_id}/contact",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+
+async def test_the_notifier_alone_reads_a_clients_address_and_language(
+    auth_notices, sign_in, caplog
+):
+    async with auth_notices.browser() as browser:
+        await sign_in(browser, "tiktok")
+        given = await browser.post(
+            "/api/v1/me/consent",
+            json={"adult": True, "email": "ada.notices@example.com", "language": "ru"},
+        )
+        assert given.status_code == 200, given.text
+        assert given.json()["language"] == "ru"
+        client_id = given.json()["client_id"]
+    read = await contact_of(auth_notices, client_id)
+    assert read.status_code == 200, read.text
+    assert read.json() == {"email": "ada.notices@example.com", "language": "ru"}
+    publisher = await contact_of(auth_notices, client_id, PUBLISHER_SERVICES["tiktok"])
+    assert publisher.status_code == 403
+    assert (await contact_of(auth_notices, str(uuid.uuid4()))).status_code == 404
+    async with auth_notices.browser() as http:
+        assert (await http.get(f"/internal/v1/clients/{client_id}/contact")).status_code == 401
+    assert "ada.notices@example.com" not in caplog.text
+
+
+async def test_a_policy_version_is_announced_once_to_each_client_with_an_active_account(
+    auth_notices, sign_in, consent
+):
+    async with (
+        auth_notices.browser() as kept,
+        auth_notices.browser() as gone,
+        auth_notices.browser() as operator,
+    ):
+        await sign_in(kept, "tiktok")
+        await consent(kept, "kept@example.com")
+        kept_id = (await kept.get("/api/v1/me")).json()["client_id"]
+        async with auth_notices.browser() as silent:  # an account, but never an address
+            await sign_in(silent, "telegram")
+        await sign_in(gone, "youtube")
+        [account] = (await gone.get("/api/v1/accounts")).json()
+        assert (await gone.delete(f"/api/v1/accounts/{account['id']}")).status_code == 204
+        # a client may not publish a policy; an operator may, once per version
+        refused = await kept.post("/api/v1/operator/policy-versions", json={"version": "2026-12"})
+        assert refused.status_code == 403
+        await operator_sign_in(operator)
+        body = {"version": "2026-12", "url": "https://cachalot.test/privacy"}
+        first = await operator.post("/api/v1/operator/policy-versions", json=body)
+        again = await operator.post("/api/v1/operator/policy-versions", json=body)
+        bad = await operator.post("/api/v1/operator/policy-versions", json={"version": "x y"})
+    assert first.status_code == 201, first.text
+    assert first.json()["recipients"] == 1
+    assert again.status_code == 409
+    assert again.json()["errors"][0]["field"] == "version"
+    assert bad.status_code == 422
+    await auth_notices.app.state.relay.drain()
+    notices = [
+        (key, payload)
+        for topic, key, payload in auth_notices.events.published
+        if topic == topics.NOTIFY
+    ]
+    assert [key for key, _ in notices] == [kept_id]
+    [(_, payload)] = notices
+    assert payload["type"] == "client_notice.requested"
+    assert payload["policy_version"] == "2026-12"
+    assert "kept@example.com" not in json.dumps(payload)  # the address never enters Kafka

@@ -1,0 +1,184 @@
+"""What a client reads: each notice in English and Russian, as plain text and HTML.
+
+A notice is written from its ``facts`` (the JSON recorded with the row) in
+the client's language (auth's, English when unknown). The mail carries no
+token, grant or secret: it names the platform, the account, the post and the
+reason, and links to the dashboard. Notices other than the policy one carry
+the one-click unsubscribe link (RFC 8058: ``List-Unsubscribe`` with an HTTPS
+URI and ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``); the policy
+notice always goes, so it has none. Text from outside (a platform's reason,
+an account's name) is escaped in the HTML part, never interpreted.
+
+The ``Message-ID`` is derived from the notice's unique key, so a mail sent
+again after a crash between the server's 250 and the record of it carries
+the same id and a receiving system can tell it is the same mail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate, parseaddr
+from typing import Any
+
+from cachalot_common.platforms import label_of
+from cachalot_notifier.contacts import Language
+
+POST_FAILED = "post_failed"
+ACCOUNT_REAUTH = "account_reauth"
+POLICY_CHANGED = "policy_changed"
+KINDS = (POST_FAILED, ACCOUNT_REAUTH, POLICY_CHANGED)
+ALWAYS_SENT = frozenset({POLICY_CHANGED})
+"""Notices a client cannot switch off (the policy promises them)."""
+
+
+@dataclass(frozen=True)
+class Written:
+    subject: str
+    paragraphs: list[str]
+    link: tuple[str, str] | None = None  # (label, url)
+
+
+def _platform(facts: dict[str, Any]) -> str:
+    try:
+        return str(label_of(facts.get("platform", "")))
+    except (KeyError, ValueError):
+        return str(facts.get("platform") or "")
+
+
+def write(kind: str, facts: dict[str, Any], language: Language, *, dashboard_url: str) -> Written:
+    """The subject and paragraphs of one notice; raises ``KeyError`` for an unknown kind."""
+    ru = language == "ru"
+    platform = _platform(facts)
+    reason = str(facts.get("reason") or ("причина не указана" if ru else "no reason given"))
+    if kind == POST_FAILED:
+        post = str(facts.get("post_id", ""))
+        if ru:
+            return Written(
+                f"Публикация в {platform} не удалась",
+                [
+                    f"Публикация {post} в {platform} не удалась, и повторных попыток не будет.",
+                    f"Причина: {reason}",
+                    "Откройте панель, чтобы исправить публикацию и поставить её в очередь снова.",
+                ],
+                ("Открыть панель", dashboard_url),
+            )
+        return Written(
+            f"Your post to {platform} failed",
+            [
+                f"Post {post} to {platform} failed and will not be tried again.",
+                f"Reason: {reason}",
+                "Open the dashboard to fix the post and queue it again.",
+            ],
+            ("Open the dashboard", dashboard_url),
+        )
+    if kind == ACCOUNT_REAUTH:
+        name = str(facts.get("display_name") or facts.get("account_id") or "")
+        if ru:
+            return Written(
+                f"Подключите аккаунт {platform} заново",
+                [
+                    f"Аккаунт {platform} «{name}» нужно подключить заново: {platform} больше "
+                    "не принимает наш доступ.",
+                    f"Причина: {reason}",
+                    "Публикации в этот аккаунт ждут, пока вы не подключите его снова.",
+                ],
+                ("Подключить снова", dashboard_url),
+            )
+        return Written(
+            f"Reconnect your {platform} account",
+            [
+                f"Your {platform} account “{name}” needs to be connected again: {platform} "
+                "no longer accepts our access.",
+                f"Reason: {reason}",
+                "Posts to this account wait until you reconnect it.",
+            ],
+            ("Reconnect", dashboard_url),
+        )
+    if kind == POLICY_CHANGED:
+        version = str(facts.get("policy_version", ""))
+        url = str(facts.get("policy_url") or dashboard_url)
+        if ru:
+            return Written(
+                f"Политика конфиденциальности изменилась (версия {version})",
+                [
+                    f"Мы опубликовали новую версию политики конфиденциальности: {version}.",
+                    "Мы пишем каждому клиенту с подключённым аккаунтом, как обещает политика. "
+                    "Это письмо приходит, даже если уведомления выключены.",
+                ],
+                ("Прочитать политику", url),
+            )
+        return Written(
+            f"Our privacy policy changed (version {version})",
+            [
+                f"We published a new version of our privacy policy: {version}.",
+                "We write to every client with a connected account, as the policy promises. "
+                "This e-mail is sent even when notices are switched off.",
+            ],
+            ("Read the policy", url),
+        )
+    raise KeyError(kind)
+
+
+def _footer(language: Language, unsubscribe_url: str | None) -> tuple[str, str]:
+    if unsubscribe_url is None:
+        return "", ""
+    if language == "ru":
+        words, label = "Не хотите получать такие письма?", "Отписаться одним нажатием"
+    else:
+        words, label = "Don't want these e-mails?", "Switch notices off with one click"
+    return (
+        f"{words} {label}: {unsubscribe_url}",
+        f'{words} <a href="{html.escape(unsubscribe_url)}">{label}</a>',
+    )
+
+
+def message_id(dedupe_key: str, sender: str) -> str:
+    """A Message-ID (RFC 5322 §3.6.4) derived from the notice's key and the From domain."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "cachalot.invalid"
+    digest = hashlib.sha256(dedupe_key.encode()).hexdigest()[:32]
+    return f"<notice.{digest}@{domain}>"
+
+
+def compose(
+    written: Written,
+    *,
+    language: Language,
+    sender: str,
+    recipient: str,
+    dedupe_key: str,
+    unsubscribe_url: str | None,
+) -> EmailMessage:
+    """The MIME message: ``multipart/alternative`` of text/plain and text/html (RFC 2046)."""
+    text_footer, html_footer = _footer(language, unsubscribe_url)
+    lines = [*written.paragraphs]
+    if written.link:
+        lines.append(f"{written.link[0]}: {written.link[1]}")
+    if text_footer:
+        lines += ["--", text_footer]
+    body_html = "".join(f"<p>{html.escape(p)}</p>\n" for p in written.paragraphs)
+    if written.link:
+        label, url = written.link
+        body_html += f'<p><a href="{html.escape(url)}">{html.escape(label)}</a></p>\n'
+    if html_footer:
+        body_html += f'<hr>\n<p style="font-size:small;color:#555">{html_footer}</p>\n'
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = recipient
+    message["Subject"] = written.subject
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = message_id(dedupe_key, sender)
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
+    if unsubscribe_url is not None:
+        message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message.set_content("\n\n".join(lines) + "\n")
+    message.add_alternative(
+        f'<!doctype html>\n<html lang="{language}"><head><meta charset="utf-8">'
+        f"<title>{html.escape(written.subject)}</title></head>\n<body>\n{body_html}</body></html>\n",
+        subtype="html",
+    )
+    message["Content-Language"] = language  # after the parts: set_content clears Content-*
+    return message
