@@ -158,7 +158,9 @@ async def producer(kafka_bootstrap: str, kafka_idempotence: bool) -> AsyncIterat
     await broker.stop()
 
 
-async def eventually(probe: Callable[[], Any], *, timeout: float = 120.0, every: float = 0.1) -> Any:
+async def eventually(
+    probe: Callable[[], Any], *, timeout: float = 120.0, every: float = 0.1
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = probe()
