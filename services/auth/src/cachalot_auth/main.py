@@ -43,7 +43,7 @@ from cachalot_common.db import (
     run_migrations_async,
     session_factory,
 )
-from cachalot_common.events import AccountChanged, SessionEnded
+from cachalot_common.events import AccountChanged, ClientNoticeRequested, SessionEnded
 from cachalot_common.guards import SignedIn, service_check, session_check
 from cachalot_common.kafka import build_broker, consumer_options
 from cachalot_common.logging import setup_logging
@@ -51,7 +51,7 @@ from cachalot_common.outbox import OutboxRelay, Publish, kafka_publish
 from cachalot_common.redaction import register_secret
 from cachalot_common.settings import load_settings
 from cachalot_common.telemetry import instrument_httpx_client, setup_tracing
-from cachalot_common.topics import ACCOUNTS, SESSIONS
+from cachalot_common.topics import ACCOUNTS, NOTIFY, SESSIONS
 
 logger = logging.getLogger(__name__)
 
@@ -210,6 +210,11 @@ def create_app(
         produces=[
             Produced(ACCOUNTS, AccountChanged, "An account connected, refreshed or lost (outbox)."),
             Produced(SESSIONS, SessionEnded, "A client's sessions ended: revoke them (outbox)."),
+            Produced(
+                NOTIFY,
+                ClientNoticeRequested,
+                "E-mail a client a notice, e.g. a new privacy-policy version (outbox).",
+            ),
         ],
     )
     app.state.services = services
