@@ -117,6 +117,8 @@ class PublishRuntime:
         self._rebalancing = False  # between a revoke and the assignment that follows
         self._synthetic = itertools.count()
         self._committer: asyncio.Task[None] | None = None
+        # a commit not confirmed within a group session is for a group that has moved on
+        self._commit_timeout_s = settings.kafka_session_timeout_ms / 1000
         self._idle = asyncio.Event()
         self._idle.set()
         self.listener = _Listener(self)
@@ -390,7 +392,11 @@ class PublishRuntime:
     # --- offsets and flow control ---------------------------------------------------------
 
     async def commit(self, partitions: set[TopicPartition] | None = None) -> None:
-        """Commit each partition's finished prefix (of ``partitions``, or of all assigned)."""
+        """Commit each partition's finished prefix (of ``partitions``, or of all assigned).
+
+        Raises ``TimeoutError`` when the broker has not confirmed within a group
+        session (``kafka_session_timeout_ms``), or aiokafka's error for a refused commit.
+        """
         offsets = self.tracker.committable()
         consumer = self._consumer()
         if consumer is not None:
@@ -401,7 +407,15 @@ class PublishRuntime:
         if not offsets:
             return
         if consumer is not None:
-            await consumer.commit(offsets)
+            # Bounded: aiokafka retries a commit whose group coordinator is unknown
+            # without end, even once its consumer is closed (a retriable
+            # GroupCoordinatorNotAvailableError, and a closed coordinator looks for
+            # none). A commit under way when the broker died would hold the commit
+            # loop on the old consumer after the broker watch replaced it, and
+            # nothing would be committed again (issue 11). Not committed: the
+            # offsets stay committable and the next round tries on the consumer
+            # then in use.
+            await asyncio.wait_for(consumer.commit(offsets), timeout=self._commit_timeout_s)
         self.tracker.committed(offsets)
         self.commits.append(offsets)
 
