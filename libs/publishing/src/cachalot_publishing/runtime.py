@@ -80,6 +80,7 @@ class _Job:
     partition: TopicPartition
     offset: int
     trace_context: otel_context.Context
+    epoch: int  # the tracker's epoch of the partition when the offset was registered
     task: asyncio.Task[None] | None = None
     holds_slot: bool = False
     finished: bool = False
@@ -179,7 +180,7 @@ class PublishRuntime:
             logger.info("offset %s of %s seen twice; ignored", offset, partition)
             return
         context = trace_context if trace_context is not None else otel_context.get_current()
-        job = _Job(command, partition, offset, context)
+        job = _Job(command, partition, offset, context, self.tracker.epoch(partition))
         self._jobs.add(job)
         self._idle.clear()
         self.scheduler.push(command.client_id, command.account_id, job)
@@ -257,7 +258,7 @@ class PublishRuntime:
             self._jobs.discard(job)
             self.scheduler.release(job.command.account_id)
             if job.finished:
-                self.tracker.complete(job.partition, job.offset)
+                self.tracker.complete(job.partition, job.offset, job.epoch)
             self._release_slot(job)
             self._pump()
             self._apply_backpressure()
