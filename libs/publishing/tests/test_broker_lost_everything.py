@@ -82,3 +82,69 @@ async def _send_until_taken(queue: Queue, command: object) -> None:
         except Exception:
             await asyncio.sleep(0.2)
     raise AssertionError("the producer never reconnected")
+
+
+async def test_a_commit_under_way_when_the_broker_dies_does_not_stop_later_commits(
+    tmp_path: Path,
+) -> None:
+    """The runtime's commit loop was inside ``consumer.commit`` when Tansu died.
+
+    aiokafka retries a commit whose group coordinator is unknown without end,
+    even after its consumer was closed (``GroupCoordinatorNotAvailableError`` is
+    retriable and a closed coordinator never looks one up again): the broker
+    watch restarts the subscriber, and the loop waits forever on the old one, so
+    nothing is committed again (issue 11, e2e ``publisher-tiktok commits on
+    posts.publish.tiktok.v1 again`` not within 30 s, about 1 run in 16).
+    """
+    tansu = TansuBroker(log_path=tmp_path / "tansu.log").start()
+    video = store_video(tmp_path)
+    try:
+        queue = Queue(tansu.bootstrap)
+        await queue.start()
+        async with publisher(
+            tmp_path, tansu.bootstrap, FakePlatform(), kafka_ensure_topics=True
+        ) as running:
+            before = make_command(video)
+            await queue.send(before)
+            await queue.final(before.target_id)
+            await queue.stop()
+
+            tansu.kill()
+            # A command that finished just before the kill: its offset is
+            # committable, so the next round of the loop commits into the dead broker.
+            consumer = running.app.state.broker.subscribers[0].consumer
+            partition = sorted(consumer.assignment())[0]
+            running.runtime.skip(partition, 1_000)
+            await asyncio.sleep(1.5)  # the round is under way, retrying
+            tansu.start()  # same port, empty
+            watch = running.app.state.watch
+            deadline = asyncio.get_running_loop().time() + 30
+            while watch.restarts < 1:
+                assert asyncio.get_running_loop().time() < deadline, "no restart"
+                await asyncio.sleep(0.1)
+            queue = Queue(tansu.bootstrap)
+            await queue.start()
+
+            commands = [make_command(video) for _ in range(4)]
+            for command in commands:
+                await _send_until_taken(queue, command)
+            for command in commands:
+                await queue.final(command.target_id, timeout=60)
+
+            consumer = running.app.state.broker.subscribers[0].consumer
+
+            async def committed_on_new_topic() -> bool:
+                for tp in consumer.assignment():
+                    if await consumer.committed(tp):
+                        return True
+                return False
+
+            deadline = asyncio.get_running_loop().time() + 30
+            while not await committed_on_new_topic():
+                assert asyncio.get_running_loop().time() < deadline, (
+                    f"no commit on {TOPIC} after the restart: {list(running.runtime.commits)}"
+                )
+                await asyncio.sleep(0.2)
+        await queue.stop()
+    finally:
+        tansu.stop()

@@ -74,3 +74,21 @@ def test_the_commit_point_is_always_the_first_unfinished_offset(count, order, st
             assert point is None
         if not unfinished:
             assert point == offsets[-1] + 1
+
+
+def test_a_command_taken_before_its_partition_was_forgotten_completes_nothing_after() -> None:
+    # The broker restarted empty while offset 3 was publishing: the partition is
+    # read again from offset 0, and the old command's end must not mark the new
+    # offset 3 finished (a commit would pass a command that has not finished).
+    tracker: OffsetTracker[str] = OffsetTracker()
+    tracker.register("p", 3)
+    old = tracker.epoch("p")
+    tracker.forget(["p"])
+    for offset in range(4):
+        tracker.register("p", offset)
+    for offset in (0, 1, 2):
+        tracker.complete("p", offset, tracker.epoch("p"))
+    tracker.complete("p", 3, old)
+    assert tracker.committable() == {"p": 3}
+    tracker.complete("p", 3, tracker.epoch("p"))
+    assert tracker.committable() == {"p": 4}

@@ -34,6 +34,7 @@ class OffsetTracker(Generic[P]):
 
     def __init__(self) -> None:
         self._partitions: dict[P, _Partition] = {}
+        self._epochs: dict[P, int] = {}  # bumped by forget(): offsets before it are another log's
 
     def register(self, partition: P, offset: int) -> bool:
         """Note that ``offset`` was received; False if it is not past the last one registered
@@ -45,8 +46,20 @@ class OffsetTracker(Generic[P]):
         state.pending.append(offset)
         return True
 
-    def complete(self, partition: P, offset: int) -> None:
-        """``offset`` finished (its final result is acknowledged, or it was skipped)."""
+    def epoch(self, partition: P) -> int:
+        """How many times ``partition`` was forgotten: note it with an offset registered."""
+        return self._epochs.get(partition, 0)
+
+    def complete(self, partition: P, offset: int, epoch: int | None = None) -> None:
+        """``offset`` finished (its final result is acknowledged, or it was skipped).
+
+        ``epoch``: :meth:`epoch` when ``offset`` was registered; a command taken
+        before the partition was forgotten (revoked, or read again from a broker
+        that restarted empty, whose offsets start over) completes nothing of what
+        came after, even at the same offset number.
+        """
+        if epoch is not None and epoch != self.epoch(partition):
+            return
         state = self._partitions.get(partition)
         if state is None or offset not in state.pending:
             return
@@ -82,6 +95,7 @@ class OffsetTracker(Generic[P]):
         """Drop what is known about ``partitions`` (revoked, or assigned afresh)."""
         for partition in partitions:
             self._partitions.pop(partition, None)
+            self._epochs[partition] = self.epoch(partition) + 1
 
     def partitions(self) -> list[P]:
         return list(self._partitions)

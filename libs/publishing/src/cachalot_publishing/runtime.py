@@ -80,6 +80,7 @@ class _Job:
     partition: TopicPartition
     offset: int
     trace_context: otel_context.Context
+    epoch: int  # the tracker's epoch of the partition when the offset was registered
     task: asyncio.Task[None] | None = None
     holds_slot: bool = False
     finished: bool = False
@@ -117,6 +118,8 @@ class PublishRuntime:
         self._rebalancing = False  # between a revoke and the assignment that follows
         self._synthetic = itertools.count()
         self._committer: asyncio.Task[None] | None = None
+        # a commit not confirmed within a group session is for a group that has moved on
+        self._commit_timeout_s = settings.kafka_session_timeout_ms / 1000
         self._idle = asyncio.Event()
         self._idle.set()
         self.listener = _Listener(self)
@@ -177,7 +180,7 @@ class PublishRuntime:
             logger.info("offset %s of %s seen twice; ignored", offset, partition)
             return
         context = trace_context if trace_context is not None else otel_context.get_current()
-        job = _Job(command, partition, offset, context)
+        job = _Job(command, partition, offset, context, self.tracker.epoch(partition))
         self._jobs.add(job)
         self._idle.clear()
         self.scheduler.push(command.client_id, command.account_id, job)
@@ -255,7 +258,7 @@ class PublishRuntime:
             self._jobs.discard(job)
             self.scheduler.release(job.command.account_id)
             if job.finished:
-                self.tracker.complete(job.partition, job.offset)
+                self.tracker.complete(job.partition, job.offset, job.epoch)
             self._release_slot(job)
             self._pump()
             self._apply_backpressure()
@@ -390,7 +393,11 @@ class PublishRuntime:
     # --- offsets and flow control ---------------------------------------------------------
 
     async def commit(self, partitions: set[TopicPartition] | None = None) -> None:
-        """Commit each partition's finished prefix (of ``partitions``, or of all assigned)."""
+        """Commit each partition's finished prefix (of ``partitions``, or of all assigned).
+
+        Raises ``TimeoutError`` when the broker has not confirmed within a group
+        session (``kafka_session_timeout_ms``), or aiokafka's error for a refused commit.
+        """
         offsets = self.tracker.committable()
         consumer = self._consumer()
         if consumer is not None:
@@ -401,7 +408,15 @@ class PublishRuntime:
         if not offsets:
             return
         if consumer is not None:
-            await consumer.commit(offsets)
+            # Bounded: aiokafka retries a commit whose group coordinator is unknown
+            # without end, even once its consumer is closed (a retriable
+            # GroupCoordinatorNotAvailableError, and a closed coordinator looks for
+            # none). A commit under way when the broker died would hold the commit
+            # loop on the old consumer after the broker watch replaced it, and
+            # nothing would be committed again (issue 11). Not committed: the
+            # offsets stay committable and the next round tries on the consumer
+            # then in use.
+            await asyncio.wait_for(consumer.commit(offsets), timeout=self._commit_timeout_s)
         self.tracker.committed(offsets)
         self.commits.append(offsets)
 
