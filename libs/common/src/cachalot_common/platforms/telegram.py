@@ -23,9 +23,11 @@ tell: the sandbox is not api.telegram.org either, yet it keeps the cloud limit.
 
 Articles: one message (``sendMessage``, HTML) when the rendered article fits 4096
 characters after parsing and ``article_as`` is not ``telegraph`` — or, with a
-cover, one ``sendPhoto`` whose caption is the article when it fits 1024;
-otherwise a Telegraph page announced in the channel (``article_as="message"``
-with an article too long for one message is refused here, naming the field).
+cover, one ``sendPhoto`` whose caption is the article when it fits 1024, or,
+with ``article_as="message"`` and more than 1024, one message whose link preview
+is the cover; otherwise a Telegraph page announced in the channel
+(``article_as="message"`` with an article too long for one message is refused
+here, naming the field).
 The cover opens the Telegraph page as an image by URL (Telegraph takes no
 uploads since September 2024), so an article's commands carry the cover's
 signed link (``fetches_media``).
