@@ -202,7 +202,7 @@ class TelegramOptions(BaseModel):
     platform: Literal["telegram"] = "telegram"
     caption: str = Field(
         default="",
-        description="Video and photo posts: the caption, ≤1024 characters after entity parsing.",
+        description="Video and photo posts: the caption, ≤1024 UTF-16 units after entity parsing.",
     )
     disable_link_preview: bool = False
     disable_notification: bool = False

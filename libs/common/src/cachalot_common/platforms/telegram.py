@@ -147,7 +147,8 @@ class TelegramFields(PlatformFields):
 
     caption: str = Field(
         default="",
-        description="Video and photo posts: Telegram HTML, ≤ 1024 characters after entity parsing.",
+        description="Video and photo posts: Telegram HTML, ≤ 1024 UTF-16 units after entity "
+        "parsing.",
     )
     disable_link_preview: bool = Field(default=False, description="No link preview under text.")
     disable_notification: bool = Field(default=False, description="Post silently.")
@@ -166,8 +167,8 @@ class TelegramFields(PlatformFields):
         length = telegram_length(value)
         if length > TELEGRAM_CAPTION_MAX:
             raise ValueError(
-                f"Telegram captions are at most {TELEGRAM_CAPTION_MAX} characters after entity "
-                f"parsing; this one is {length}"
+                f"Telegram captions are at most {TELEGRAM_CAPTION_MAX} UTF-16 units after "
+                f"entity parsing (an emoji is often two); this one is {length}"
             )
         return value
 
@@ -214,9 +215,9 @@ def content_fits(options: BaseModel, content: Content) -> list[FieldError]:
             errors.append(
                 FieldError(
                     "article_as",
-                    f"this article is {length} characters as a Telegram message (at most "
-                    f"{TELEGRAM_TEXT_MAX}); choose 'auto' or 'telegraph' to post it as a "
-                    "Telegraph page",
+                    f"this article is {length} UTF-16 units as a Telegram message (at most "
+                    f"{TELEGRAM_TEXT_MAX}, counted after entity parsing); choose 'auto' or "
+                    "'telegraph' to post it as a Telegraph page",
                 )
             )
     return errors
