@@ -415,6 +415,22 @@ async def test_an_account_needing_reauthorisation_tells_the_operator(harness, sa
     assert "Reason: invalid_grant: token revoked" in message["text"]
 
 
+async def test_a_telegram_channel_our_bot_cannot_post_to_is_not_called_a_reauthorisation(
+    harness, sandbox
+):
+    fix = "add @cachalot_bot as an administrator of the channel, then link it again"
+    event = account("reauth_required").model_copy(
+        update={"platform": "telegram", "code": "channel_link_broken", "reason": fix}
+    )
+    await harness.publish(topics.ACCOUNTS, event)
+    await harness.settle()
+    [message] = await sandbox.messages()
+    assert message["text"].startswith("Telegram channel cannot be posted to\n")
+    assert f"Reason: {fix}" in message["text"]
+    assert "re-authorisation\n" not in message["text"]
+    assert "no re-authorisation is needed" in message["text"]
+
+
 async def test_notify_requests_for_the_operator_are_sent_and_emails_are_skipped(harness, sandbox):
     await harness.publish(
         topics.NOTIFY,

@@ -105,8 +105,19 @@ def fix_reason(bot_username: str | None) -> str:
     """What the client must do when our bot cannot post in their channel."""
     bot = f"@{bot_username}" if bot_username else "our bot"
     return (
-        f"Our bot cannot post in your Telegram channel: add {bot} as an administrator of the "
-        "channel with the right to post messages, then link the channel again in the dashboard."
+        f"Telegram: our bot cannot post in your channel: add {bot} as an administrator of the "
+        "channel with the right to post messages, then link the channel again in the dashboard; "
+        "the post then goes out."
+    )
+
+
+def not_linked_reason(bot_username: str | None) -> str:
+    """What the client must do when their Telegram account has no channel linked yet."""
+    bot = f"@{bot_username}" if bot_username else "our bot"
+    return (
+        f"Telegram: not posted yet: link a channel first: add {bot} as an administrator of "
+        "your channel with the right to post messages, then link the channel in the dashboard; "
+        "the post then goes out."
     )
 
 
@@ -225,10 +236,7 @@ class TelegramPlatform:
                 raise outcome.failed(OUTCOME_UNKNOWN, UNKNOWN_REASON)
         lease = await ctx.lease()
         if not lease.destination:
-            raise outcome.reauth(
-                "Telegram: not posted yet: link a channel first (in the dashboard).",
-                code=CHANNEL_NOT_LINKED,
-            )
+            raise outcome.reauth(not_linked_reason(self._bot_username), code=CHANNEL_NOT_LINKED)
         send = await self._plan(command, command.options, ctx, record)
         return await self._post(command, ctx, lease.destination, send)
 
