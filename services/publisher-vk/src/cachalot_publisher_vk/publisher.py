@@ -59,8 +59,9 @@ def _community_refused(error: VKApiError, owner: int) -> bool:
     """Whether ``error`` says the account may not act as community ``-owner``: error 214
     ("Access to adding post denied") or 15 ("Access denied") on ``wall.post``, or 15 with
     VK's "not an administrator" words on an upload made with ``group_id``
-    (dev.vk.com/ru/reference/errors)."""
-    if owner >= 0:
+    (VKCOM/vk-api-schema errors.json). A 214 about the daily limit ("you can only add 50 posts
+    a day") is not about the community."""
+    if owner >= 0 or " a day" in error.message:
         return False
     if error.code == 214 or (error.code == 15 and error.method == "wall.post"):
         return True
