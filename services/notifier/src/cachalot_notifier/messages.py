@@ -72,6 +72,7 @@ def post_failed(event: PostStatusChanged) -> list[Span]:
         *_line("Target", str(event.target_id), "code"),
         *_line("Client", str(event.client_id), "code"),
         *_line("Account", str(event.account_id), "code"),
+        *(_line("Attempts", str(event.attempt)) if event.attempt is not None else []),
         Span("Reason: ", "bold"),
         Span(visible(event.reason or "not given"), truncatable=True),
         Span("\n\n"),

@@ -387,6 +387,14 @@ async def test_a_failed_post_tells_the_operator_why(harness, sandbox):
     assert "Reason: Video rejected: <too long>" in message["text"]
 
 
+async def test_a_failed_post_says_how_many_attempts_were_made(harness, sandbox):
+    event = post_status("failed").model_copy(update={"attempt": 3})
+    await harness.publish(topics.POSTS_STATUS, event)
+    await harness.settle()
+    [message] = await sandbox.messages()
+    assert "Attempts: 3\n" in message["text"]
+
+
 async def test_other_post_states_are_not_the_operators_business(harness, sandbox):
     await harness.publish(topics.POSTS_STATUS, post_status("published", None))
     await harness.settle()
