@@ -112,6 +112,8 @@ def test_a_video_queued_before_the_channel_is_linked_goes_out_once_after_linking
         lambda: t if (t := _target(client, stack, post_id))["status"] == "paused" else None
     )
     assert "link a channel first" in (waiting["last_error"] or "")
+    assert "reconnect" not in waiting["last_error"].lower(), "the fix, not a re-authorisation"
+    assert waiting["last_error_code"] == "channel_not_linked"
 
     linked = client.put(
         f"{stack.gateway}/api/v1/accounts/{account['id']}/telegram-channel",

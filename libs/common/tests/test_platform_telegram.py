@@ -43,8 +43,18 @@ def test_a_caption_is_counted_after_entity_parsing_not_by_its_markup() -> None:
     markup = "<b>" + "a" * 1000 + "</b> <a href='https://example.com'>" + "b" * 23 + "</a>"
     assert len(markup) > 1024
     TelegramFields(caption=markup)  # 1024 characters of text once parsed
-    with pytest.raises(ValidationError, match="at most 1024 characters after entity parsing"):
+    with pytest.raises(ValidationError, match="at most 1024 UTF-16 units after entity parsing"):
         TelegramFields(caption="<i>" + "é" * 1025 + "</i>")
+
+
+def test_a_caption_of_1024_whales_is_refused_in_utf16_units_as_telegram_counts_them() -> None:
+    with pytest.raises(ValidationError) as refused:
+        TelegramFields(caption="\N{SPOUTING WHALE}" * 1024)
+    message = str(refused.value)
+    assert "at most 1024 UTF-16 units after entity parsing" in message
+    assert "this one is 2048" in message
+    assert "characters" not in message
+    TelegramFields(caption="\N{SPOUTING WHALE}" * 512)
 
 
 @pytest.mark.parametrize(

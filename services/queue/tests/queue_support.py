@@ -297,6 +297,7 @@ class ApiClient:
         *,
         youtube: uuid.UUID | None = None,
         tiktok: uuid.UUID | None = None,
+        telegram: uuid.UUID | None = None,
         at: datetime | None = None,
     ) -> dict[str, Any]:
         """Upload the fixture and queue it for the given accounts."""
@@ -306,6 +307,8 @@ class ApiClient:
             targets.append({"account_id": str(youtube), "youtube": {"title": "A test video"}})
         if tiktok:
             targets.append({"account_id": str(tiktok), "tiktok": {"caption": "hello"}})
+        if telegram:
+            targets.append({"account_id": str(telegram), "telegram": {"caption": "hello"}})
         body: dict[str, Any] = {"media_id": media["id"], "targets": targets}
         if at is not None:
             body["scheduled_at"] = at.isoformat()

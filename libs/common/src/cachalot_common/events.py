@@ -73,6 +73,12 @@ class AccountChanged(Event):
     display_name: str | None = None
     scopes: list[str] = Field(default_factory=list)
     reason: str | None = Field(default=None, description="Why, for people (reauth, revoke).")
+    code: str | None = Field(
+        default=None,
+        description="Why, for machines (reauth_required): channel_link_broken when our bot "
+        "cannot post in the account's Telegram channel (the client makes it an admin and links "
+        "the channel again; the sign-in is fine); none for a token needing re-authorisation.",
+    )
 
 
 # --- posts.publish.<platform>.v1 --------------------------------------------------------
@@ -202,7 +208,7 @@ class TelegramOptions(BaseModel):
     platform: Literal["telegram"] = "telegram"
     caption: str = Field(
         default="",
-        description="Video and photo posts: the caption, ≤1024 characters after entity parsing.",
+        description="Video and photo posts: the caption, ≤1024 UTF-16 units after entity parsing.",
     )
     disable_link_preview: bool = False
     disable_notification: bool = False

@@ -310,7 +310,13 @@ class TokenKeeper:
                     "our bot can no longer post in the linked channel; link the channel again"
                 )
                 account.updated_at = utcnow()
-                account_event(db, account, "reauth_required", reason=account.status_reason)
+                account_event(
+                    db,
+                    account,
+                    "reauth_required",
+                    reason=account.status_reason,
+                    code=CHANNEL_LINK_BROKEN,
+                )
                 changed = True
         if changed:
             self._on_commit()

@@ -20,7 +20,12 @@ from cachalot_common.events import AccountChanged, SessionEnded, SessionEndType
 
 
 def account_event(
-    session: AsyncSession, account: Account, type_: str, *, reason: str | None = None
+    session: AsyncSession,
+    account: Account,
+    type_: str,
+    *,
+    reason: str | None = None,
+    code: str | None = None,
 ) -> AccountChanged:
     """Add an ``accounts.v1`` event about ``account`` to the current transaction."""
     event = AccountChanged(
@@ -31,6 +36,7 @@ def account_event(
         display_name=account.display_name,
         scopes=account.scope_list(),
         reason=reason,
+        code=code,
     )
     session.add(
         OutboxMessage(topic=topics.ACCOUNTS, key=account.id, payload=event.model_dump_json())

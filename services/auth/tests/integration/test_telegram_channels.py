@@ -403,6 +403,8 @@ async def test_a_broken_link_reported_by_the_publisher_pauses_the_account_until_
     assert (stored.status, stored.status_reason) == ("reauth_required", fix)
     await auth.app.state.relay.drain()
     assert auth.events.types(account_id)[-1] == "reauth_required"
+    [event] = [p for _, k, p in auth.events.published if k == account_id][-1:]
+    assert event["code"] == "channel_link_broken"  # the channel, not the sign-in
     async with httpx.AsyncClient() as http:
         with pytest.raises(LeaseReauthRequired) as refused:
             await lease_client(auth, http).lease(uuid.UUID(account_id), post_id=uuid.uuid4())

@@ -72,6 +72,7 @@ def post_failed(event: PostStatusChanged) -> list[Span]:
         *_line("Target", str(event.target_id), "code"),
         *_line("Client", str(event.client_id), "code"),
         *_line("Account", str(event.account_id), "code"),
+        *(_line("Attempts", str(event.attempt)) if event.attempt is not None else []),
         Span("Reason: ", "bold"),
         Span(visible(event.reason or "not given"), truncatable=True),
         Span("\n\n"),
@@ -81,7 +82,28 @@ def post_failed(event: PostStatusChanged) -> list[Span]:
 
 
 def account_reauth_required(event: AccountChanged) -> list[Span]:
-    """An account's token is dead: its posts are paused until the client reconnects."""
+    """An account's token is dead: its posts are paused until the client reconnects.
+
+    With ``code`` ``channel_link_broken`` the sign-in is fine: our bot cannot post in the
+    account's Telegram channel, and its posts wait until the client fixes that.
+    """
+    if event.code == "channel_link_broken":
+        return fit(
+            [
+                Span(f"{label_of(event.platform)} channel cannot be posted to\n", "bold"),
+                *_line("Account", event.display_name or str(event.account_id)),
+                *_line("Account id", str(event.account_id), "code"),
+                *_line("Client", str(event.client_id), "code"),
+                Span("Reason: ", "bold"),
+                Span(visible(event.reason or "not given"), truncatable=True),
+                Span("\n"),
+                Span(
+                    "Its posts wait until the client makes our bot an administrator of the "
+                    "channel and links it again; no re-authorisation is needed.\n\n"
+                ),
+                Span(f"Event {event.event_id} · {_when(event.occurred_at)}", "italic"),
+            ]
+        )
     spans = [
         Span(f"{label_of(event.platform)} account needs re-authorisation\n", "bold"),
         *_line("Account", event.display_name or str(event.account_id)),

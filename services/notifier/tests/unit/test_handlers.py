@@ -387,6 +387,14 @@ async def test_a_failed_post_tells_the_operator_why(harness, sandbox):
     assert "Reason: Video rejected: <too long>" in message["text"]
 
 
+async def test_a_failed_post_says_how_many_attempts_were_made(harness, sandbox):
+    event = post_status("failed").model_copy(update={"attempt": 3})
+    await harness.publish(topics.POSTS_STATUS, event)
+    await harness.settle()
+    [message] = await sandbox.messages()
+    assert "Attempts: 3\n" in message["text"]
+
+
 async def test_other_post_states_are_not_the_operators_business(harness, sandbox):
     await harness.publish(topics.POSTS_STATUS, post_status("published", None))
     await harness.settle()
@@ -413,6 +421,22 @@ async def test_an_account_needing_reauthorisation_tells_the_operator(harness, sa
     assert message["text"].startswith("YouTube account needs re-authorisation\n")
     assert "Account: Ada's channel" in message["text"]
     assert "Reason: invalid_grant: token revoked" in message["text"]
+
+
+async def test_a_telegram_channel_our_bot_cannot_post_to_is_not_called_a_reauthorisation(
+    harness, sandbox
+):
+    fix = "add @cachalot_bot as an administrator of the channel, then link it again"
+    event = account("reauth_required").model_copy(
+        update={"platform": "telegram", "code": "channel_link_broken", "reason": fix}
+    )
+    await harness.publish(topics.ACCOUNTS, event)
+    await harness.settle()
+    [message] = await sandbox.messages()
+    assert message["text"].startswith("Telegram channel cannot be posted to\n")
+    assert f"Reason: {fix}" in message["text"]
+    assert "re-authorisation\n" not in message["text"]
+    assert "no re-authorisation is needed" in message["text"]
 
 
 async def test_notify_requests_for_the_operator_are_sent_and_emails_are_skipped(harness, sandbox):

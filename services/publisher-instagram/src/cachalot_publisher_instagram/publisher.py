@@ -262,10 +262,13 @@ class InstagramPlatform:
                     container,
                     failure.code,
                 )
+                if failure.operator_hint:
+                    logger.error("operator: %s (%s)", failure.operator_hint, failure.code)
+                # every reason starts "Instagram …": no label prefix
                 if failure.retry:
                     await self._store.forget_containers(ctx.command.target_id)
-                    raise retryable(failure.code, f"Instagram: {failure.reason}", TRANSIENT_RETRY_S)
-                raise failed(failure.code, f"Instagram: {failure.reason}")
+                    raise retryable(failure.code, failure.reason, TRANSIENT_RETRY_S)
+                raise failed(failure.code, failure.reason)
             reason = "Instagram is still processing the media; checking again later."
             if time.monotonic() - started >= self._polling.max_s:
                 raise retryable(outcome.PROCESSING_TIMEOUT, reason, self._polling.interval_s)

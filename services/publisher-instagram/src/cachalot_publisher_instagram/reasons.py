@@ -15,8 +15,9 @@ from typing import Final
 @dataclass(frozen=True, slots=True)
 class ContainerFailure:
     code: str  # our machine-readable code
-    reason: str  # for people: what happened and what to do
+    reason: str  # for the client: what happened and what to do, starting "Instagram …"
     retry: bool  # a new container may well succeed (the fault was Instagram's or transient)
+    operator_hint: str | None = None  # for the operator's log: what only they can fix
 
 
 _BY_SUBCODE: Final[dict[int, ContainerFailure]] = {
@@ -65,9 +66,11 @@ _BY_SUBCODE: Final[dict[int, ContainerFailure]] = {
     ),
     2207052: ContainerFailure(
         "media_fetch_failed",
-        "Instagram could not download the media from our link (is "
-        "CACHALOT_PUBLIC_URL reachable from the internet?); it will be tried again.",
+        "Instagram could not fetch the media from our link; the operator has been told, and "
+        "it will be tried again.",
         True,
+        "Instagram could not fetch a media link: is CACHALOT_PUBLIC_URL reachable from the "
+        "internet (DNS, TLS, the /media/v1/ route)?",
     ),
     2207053: ContainerFailure(
         "upload_failed",

@@ -87,6 +87,24 @@ async def test_a_png_is_refused_by_instagram_with_a_reason_to_convert_it_to_jpeg
     assert "JPEG" in result.reason
 
 
+async def test_a_failed_fetch_tells_the_client_the_operator_knows_not_which_setting_to_check(
+    publisher: ServiceProcess,
+    commands: Commands,
+    results: Results,
+    graph: httpx.Client,
+    media: Callable[[str], Path],
+) -> None:
+    graph.post("/faults", json={"kind": "fetch_fail", "times": 1}).raise_for_status()
+    command = commands.command(media("green.jpg"))
+    await commands.send(command)
+    result = await results.wait(command.target_id, "published", "failed", "retryable")
+    assert (result.type, result.code) == ("retryable", "media_fetch_failed")
+    assert result.reason == (
+        "Instagram could not fetch the media from our link; the operator has been told, and "
+        "it will be tried again."
+    )
+
+
 async def test_a_command_without_a_media_link_fails_saying_which_setting_is_missing(
     publisher: ServiceProcess,
     commands: Commands,

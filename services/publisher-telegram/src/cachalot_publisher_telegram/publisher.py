@@ -9,7 +9,9 @@ What goes out (core.telegram.org/bots/api; limits in
 * article → ``sendMessage`` (HTML, ``link_preview_options`` as the client
   chose) when it fits one message (4096 after entity parsing) and
   ``article_as`` is not ``telegraph``; with a cover, ``sendPhoto`` with the
-  article as caption when it fits 1024; otherwise a Telegraph page
+  article as caption when it fits 1024; with a cover, ``article_as="message"``
+  and more than 1024, ``sendMessage`` whose link preview is the cover (its
+  signed link, shown large above the text); otherwise a Telegraph page
   (``createPage`` with the article's nodes) announced by ``sendMessage``:
   title, lead and the page's link, whose preview gives readers Instant View.
   The cover opens the page as ``<figure><img src=…></figure>``. Telegraph takes
@@ -79,6 +81,7 @@ CHANNEL_NOT_LINKED = "channel_not_linked"
 TELEGRAM_REFUSED = "telegram_refused"
 BOT_UNAUTHORIZED = "bot_unauthorized"
 TELEGRAPH_REFUSED = "telegraph_refused"
+ARTICLE_TOO_LONG = "article_too_long"
 LEAD_MAX = 700
 
 UNKNOWN_REASON = (
@@ -102,8 +105,19 @@ def fix_reason(bot_username: str | None) -> str:
     """What the client must do when our bot cannot post in their channel."""
     bot = f"@{bot_username}" if bot_username else "our bot"
     return (
-        f"Our bot cannot post in your Telegram channel: add {bot} as an administrator of the "
-        "channel with the right to post messages, then link the channel again in the dashboard."
+        f"Telegram: our bot cannot post in your channel: add {bot} as an administrator of the "
+        "channel with the right to post messages, then link the channel again in the dashboard; "
+        "the post then goes out."
+    )
+
+
+def not_linked_reason(bot_username: str | None) -> str:
+    """What the client must do when their Telegram account has no channel linked yet."""
+    bot = f"@{bot_username}" if bot_username else "our bot"
+    return (
+        f"Telegram: not posted yet: link a channel first: add {bot} as an administrator of "
+        "your channel with the right to post messages, then link the channel in the dashboard; "
+        "the post then goes out."
     )
 
 
@@ -222,10 +236,7 @@ class TelegramPlatform:
                 raise outcome.failed(OUTCOME_UNKNOWN, UNKNOWN_REASON)
         lease = await ctx.lease()
         if not lease.destination:
-            raise outcome.reauth(
-                "Telegram: not posted yet: link a channel first (in the dashboard).",
-                code=CHANNEL_NOT_LINKED,
-            )
+            raise outcome.reauth(not_linked_reason(self._bot_username), code=CHANNEL_NOT_LINKED)
         send = await self._plan(command, command.options, ctx, record)
         return await self._post(command, ctx, lease.destination, send)
 
@@ -283,12 +294,39 @@ class TelegramPlatform:
                 )
                 params = {"caption": text, "parse_mode": "HTML", **_common(options)}
                 return Send("sendPhoto", params, [cover])
+        if options.article_as == "message":
+            return self._message_with_cover(text, length, article.cover, options)
         page = await self._page(command, record, article.title, page_nodes(nodes, article.cover))
         params = {
             "text": announcement(article.title, nodes, page.url),
             "parse_mode": "HTML",
             "link_preview_options": {**preview, "url": page.url, "prefer_large_media": True},
         }
+        return Send("sendMessage", params | _common(options))
+
+    def _message_with_cover(
+        self, text: str, length: int, cover: MediaRef | None, options: TelegramOptions
+    ) -> Send:
+        """``article_as="message"`` when the article is too long for a caption: one message
+        whose link preview is the cover (above the text, large), so the client's choice holds.
+
+        The queue refuses an article longer than :data:`TELEGRAM_TEXT_MAX` as a message
+        (``targets[i].telegram.article_as``); one that got here anyway fails, never silently
+        becoming a Telegraph page. Without the cover's public link (``cover.url``: the queue has
+        no ``CACHALOT_PUBLIC_URL``) or with ``disable_link_preview`` the message goes without it.
+        """
+        if length > TELEGRAM_TEXT_MAX:
+            raise outcome.failed(
+                ARTICLE_TOO_LONG,
+                f"This article is {length} UTF-16 code units as a Telegram message (Telegram "
+                f"allows {TELEGRAM_TEXT_MAX}); post it with article_as 'auto' or 'telegraph'.",
+            )
+        preview: dict[str, Any] = {"is_disabled": options.disable_link_preview}
+        if cover is not None and cover.url and not options.disable_link_preview:
+            preview |= {"url": cover.url, "show_above_text": True, "prefer_large_media": True}
+        elif cover is not None and not options.disable_link_preview:
+            logger.warning("an article's cover has no public link; its message goes without it")
+        params = {"text": text, "parse_mode": "HTML", "link_preview_options": preview}
         return Send("sendMessage", params | _common(options))
 
     async def _page(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -144,6 +145,37 @@ async def test_a_long_articles_cover_opens_its_telegraph_page_by_its_signed_link
     [post] = posts(telegram)
     assert post["method"] == "sendMessage"  # the announcement; its preview shows the cover
     assert post["text"].startswith("With a cover\n\nPart 0: whales")
+
+
+async def test_article_as_message_with_a_cover_and_2000_characters_is_one_message_showing_the_cover(
+    publisher: ServiceProcess,
+    telegram: httpx.Client,
+    commands: Commands,
+    results: Results,
+    random_file: RandomFile,
+) -> None:
+    body = "".join(f"<p>Part {i}: " + "whales sing at dusk " * 10 + "</p>" for i in range(10))
+    assert 1024 < telegram_length(body) < 4096
+    link = "https://cachalot.example/media/v1/cover/1999999999/" + "s" * 43
+    cover = commands.ref(random_file(40_000, ".jpg"), "image/jpeg").model_copy(update={"url": link})
+    article = Article(title="As a message", body_html=body, cover=cover)
+    command = commands.command("article", article=article, article_as="message")
+    await commands.send(command)
+
+    result = await results.final(command.target_id)
+    assert result.type == "published", result.reason
+    assert telegram.get("/sandbox/telegraph/pages").json()["count"] == 0
+    [post] = posts(telegram)
+    assert post["method"] == "sendMessage"
+    assert post["text"].startswith("As a message\n\nPart 0: whales")
+    assert post["text"].endswith("Part 9: " + "whales sing at dusk " * 9 + "whales sing at dusk")
+    preview = json.loads(post["options"]["link_preview_options"])
+    assert preview == {
+        "is_disabled": False,
+        "url": link,
+        "show_above_text": True,
+        "prefer_large_media": True,
+    }
 
 
 async def test_a_429_retry_after_is_waited_out_in_full_then_the_post_goes_out_once(

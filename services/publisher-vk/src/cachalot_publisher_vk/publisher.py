@@ -52,11 +52,37 @@ CAPTCHA_REQUIRED: Final = "captcha_required"  # VK's own: error 14
 POSTING_NOT_ALLOWED: Final = "posting_not_allowed"  # VK's own: errors 15/214 on a wall
 PERMISSION_MISSING: Final = "permission_missing"  # the token lacks a right (error 15/7)
 PLATFORM_REJECTED: Final = "platform_rejected"  # VK refused the request (error 100…)
+NOT_COMMUNITY_ADMIN: Final = "community_not_administered"  # 214/15 acting as a community
 
 
-def vk_outcome(error: VKApiError) -> Outcome:
-    """The runtime outcome for a VK error other than 5 (see the module docstring)."""
+def _community_refused(error: VKApiError, owner: int) -> bool:
+    """Whether ``error`` says the account may not act as community ``-owner``: error 214
+    ("Access to adding post denied") or 15 ("Access denied") on ``wall.post``, or 15 with
+    VK's "not an administrator" words on an upload made with ``group_id``
+    (VKCOM/vk-api-schema errors.json). A 214 about the daily limit ("you can only add 50 posts
+    a day") is not about the community."""
+    if owner >= 0 or " a day" in error.message:
+        return False
+    if error.code == 214 or (error.code == 15 and error.method == "wall.post"):
+        return True
+    return error.code == 15 and "administrator" in error.message.lower()
+
+
+def vk_outcome(error: VKApiError, owner: int = 0) -> Outcome:
+    """The runtime outcome for a VK error other than 5 (see the module docstring).
+
+    ``owner``: the command's ``owner_id`` (negative: a community), so that a refusal to act
+    as that community names it instead of asking for rights the account already granted.
+    """
     code = error.code
+    if _community_refused(error, owner):
+        return failed(
+            NOT_COMMUNITY_ADMIN,
+            f"VK does not let this account post as the community {owner} "
+            f"(vk.com/club{-owner}): it is not an administrator or editor there (VK error "
+            f"{code}). Choose a community this account manages as owner_id, or have the "
+            "community's administrator make it an editor, then retry.",
+        )
     if code == RATE_LIMITED:
         return outcome.rate_limited(LABEL, 1.0)
     if code == 9:
@@ -224,7 +250,8 @@ class VKPlatform:
                 return await _guard(ctx.call_with_token(attempt))
             except VKApiError as error:
                 if error.code != RATE_LIMITED or tries == RATE_LIMIT_TRIES:
-                    raise vk_outcome(error) from None
+                    owner = getattr(command.options, "owner_id", None) or 0
+                    raise vk_outcome(error, owner) from None
                 await ctx.sleep(1.0, code=outcome.RATE_LIMITED, reason="VK: 3 calls a second")
         raise AssertionError("unreachable")
 

@@ -89,8 +89,21 @@ async def test_a_community_the_client_does_not_administer_fails_with_what_to_do(
     command = commands.command(owner_id=-777, message="hello")
     await commands.send(command)
     result = await results.final(command.target_id)
-    assert (result.type, result.code) == ("failed", "posting_not_allowed")
+    assert (result.type, result.code) == ("failed", "community_not_administered")
+    assert "the community -777 (vk.com/club777)" in (result.reason or "")
     assert "administrator" in (result.reason or "")
+    assert posts_of(vk) == []
+
+
+async def test_an_upload_to_a_community_the_client_does_not_administer_names_the_community(
+    commands: Commands, results: Results, vk: httpx.Client, make_file: Callable[..., Path]
+) -> None:
+    command = commands.command(owner_id=-778, images=[make_file(5000, image=True)])
+    await commands.send(command)
+    result = await results.final(command.target_id)
+    assert (result.type, result.code) == ("failed", "community_not_administered")
+    assert "the community -778 (vk.com/club778)" in (result.reason or "")
+    assert "Reconnect" not in (result.reason or "")
     assert posts_of(vk) == []
 
 

@@ -129,14 +129,15 @@ class EventHandlers:
 
         A dead token also marks the account's projection ``reauth_required`` (new
         posts to it are refused, due targets pause at claim); missing consent
-        (``consent_required``) does not: the account is fine, only its client
-        has to act, and auth's ``connected`` on consent resumes the targets.
+        (``consent_required``) or a Telegram channel our bot cannot post to
+        (:data:`states.CHANNEL_CODES`) does not: the account is fine, only its client
+        has to act, and auth's ``connected`` (consent, a linked channel) resumes the targets.
         """
         account = await session.get(Account, paused.account_id)
         if (
             account is not None
             and account.status == "connected"
-            and change.code != states.CONSENT_REQUIRED
+            and change.code not in states.WAITS_FOR_CLIENT
         ):
             account.status = "reauth_required"  # changed_at kept: auth's next event wins
         query = select(Target).where(
@@ -165,7 +166,10 @@ class EventHandlers:
                 session.add(account)
             account.client_id = event.client_id
             account.platform = event.platform
-            account.status = event.type
+            # a Telegram channel our bot cannot post to is not a dead sign-in: the account
+            # stays connected (new posts wait at their result, saying the fix)
+            channel = event.type == "reauth_required" and event.code in states.CHANNEL_CODES
+            account.status = "connected" if channel else event.type
             account.display_name = event.display_name
             account.changed_at = event.occurred_at
             if event.type == "deleted":  # the client erased their data: erase ours too
@@ -188,6 +192,7 @@ class EventHandlers:
                     cast(TargetStatus, target.status),
                     event.reason,
                     reassigned=target.client_id != event.client_id,
+                    code=event.code,
                 )
                 if change is None:
                     continue

@@ -55,6 +55,15 @@ CONSENT_REQUIRED: Final = "consent_required"
 """A result's code when auth refused the lease because the client has not confirmed 18+ and
 given an email (privacy policy): the target pauses, the account is not marked for reconnection;
 auth's ``connected`` event on consent resumes it."""
+CHANNEL_CODES: Final = frozenset({"channel_link_broken", "channel_not_linked"})
+"""A Telegram account's channel cannot be posted to (our bot is no admin there, or no channel is
+linked): publisher-telegram's codes. The target waits with the publisher's reason, which says
+the fix (make the bot an admin, link a channel); nothing is wrong with the account's sign-in, so
+it is not worded or marked as needing re-authorisation. Linking the channel emits ``connected``,
+which resumes it."""
+WAITS_FOR_CLIENT: Final = frozenset({CONSENT_REQUIRED, *CHANNEL_CODES})
+"""Pauses a client's act ends, not a re-authorisation: the reason is kept as the publisher gave
+it and the account's projection stays ``connected``."""
 NEEDS_MEDIA: Final[frozenset[TargetStatus]] = frozenset(
     {"scheduled", "dispatched", "publishing", "paused"}
 )
@@ -234,11 +243,11 @@ def _on_result(
             bytes_total=result.bytes_total,
         )
     reason = _reason(name, result)
-    if result.reauth_required and result.code == CONSENT_REQUIRED:
+    if result.reauth_required and result.code in WAITS_FOR_CLIENT:
         return Change(
             status="paused",
             reason=reason,
-            code=CONSENT_REQUIRED,
+            code=result.code,
             pause_account=True,  # the account's other scheduled targets wait too
             notify_operator=False,
         )
@@ -289,8 +298,12 @@ def on_account(
     reason: str | None,
     *,
     reassigned: bool = False,
+    code: str | None = None,
 ) -> Change | None:
     """What an account's change does to one of its targets.
+
+    ``code``: the event's (``channel_link_broken``: a Telegram channel our bot cannot post
+    to; the target pauses with that code and auth's reason, the fix, not a reconnect).
 
     ``reassigned``: the event names another client than the target's (the
     account changed hands), so the target is lost whatever the event says.
@@ -303,6 +316,14 @@ def on_account(
             status="cancelled",
             reason=(None if reassigned else reason) or _LOSS_REASONS[f"account_{kind}"],
             code=f"account_{kind}",
+        )
+    if event_type == "reauth_required" and status == "scheduled" and code in CHANNEL_CODES:
+        return Change(
+            status="paused",
+            reason=reason
+            or "Telegram: our bot cannot post in the linked channel; make it an "
+            "administrator of the channel and link the channel again.",
+            code=code,
         )
     if event_type == "reauth_required" and status == "scheduled":
         return Change(

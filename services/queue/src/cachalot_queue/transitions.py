@@ -15,10 +15,8 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cachalot_common.events import NotifyRequested, PostStatusChanged, TargetStatus
-from cachalot_common.platforms import label_of
-from cachalot_common.text import truncate
-from cachalot_common.topics import NOTIFY, POSTS_STATUS, Platform
+from cachalot_common.events import PostStatusChanged, TargetStatus
+from cachalot_common.topics import POSTS_STATUS, Platform
 from cachalot_queue.metrics import FAILURES, RETRIES, count_on_commit
 from cachalot_queue.outbox import enqueue
 from cachalot_queue.states import (
@@ -143,20 +141,5 @@ def announce(
             bytes_total=target.bytes_total if change.status in IN_FLIGHT else None,
         ),
     )
-    if change.notify_operator:
-        name = label_of(target.platform)
-        text = (
-            f"{name} post failed for good.\n"
-            f"post {target.post_id}, target {target.id}, account {target.account_id}\n"
-            f"attempts: {target.attempt}\nreason: {change.reason or 'none given'}"
-        )
-        enqueue(
-            session,
-            NOTIFY,
-            OPERATOR_KEY,
-            NotifyRequested(
-                channel="operator_telegram",
-                subject=f"{name} post failed",
-                text=truncate(text, 3500, count="utf16"),
-            ),
-        )
+    # the operator hears of a failure from the notifier, which reads this very event
+    # (posts.status.v1, status "failed"); a notify.v1 here as well sent it twice (issue 10)

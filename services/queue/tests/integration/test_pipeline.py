@@ -228,7 +228,9 @@ async def test_attempts_are_capped_then_the_target_fails_and_the_operator_is_tol
     shown = (await client.get(post["id"]))["targets"][0]
     assert shown["attempts"] == cap
     assert f"gave up after {cap} attempts" in shown["last_error"]
-    await eventually(lambda: recorder.notices(post["targets"][0]["id"]))
+    # the notifier tells the operator from the failed status; no second notify.v1
+    await eventually(lambda: "failed" in recorder.statuses(post["targets"][0]["id"]))
+    assert recorder.notices(post["targets"][0]["id"]) == []
 
 
 async def test_a_permanent_failure_keeps_its_reason_tells_the_operator_and_can_be_retried(
@@ -248,9 +250,8 @@ async def test_a_permanent_failure_keeps_its_reason_tells_the_operator_and_can_b
     shown = (await client.get(post["id"]))["targets"][0]
     assert shown["last_error"] == reason
     assert shown["last_error_code"] == "unaudited_client_can_only_post_to_private_accounts"
-    [notice] = await eventually(lambda: recorder.notices(post["targets"][0]["id"]))
-    assert notice.value["channel"] == "operator_telegram"
-    assert reason in notice.value["text"]
+    await eventually(lambda: "failed" in recorder.statuses(post["targets"][0]["id"]))
+    assert recorder.notices(post["targets"][0]["id"]) == []  # one message: the notifier's
 
     cancel = await client.http.post(f"/api/v1/posts/{post['id']}/cancel")
     assert cancel.status_code == 200
@@ -315,6 +316,43 @@ async def test_missing_consent_pauses_with_its_own_reason_and_the_consent_event_
     assert again["targets"][0]["status"] == "scheduled"
 
     await client.account_event(tiktok, "tiktok", "connected", reason="Consent given.")
+    await until_status(queue, later, "scheduled")
+    commands = await dispatched(recorder, first, count=2)
+    assert commands[-1].value["attempt"] == 2
+
+
+async def test_a_telegram_channel_our_bot_cannot_post_to_waits_with_the_fix_not_a_reconnect(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client = queue.client()
+    telegram = await client.account("telegram")
+    first = await client.queue(telegram=telegram)
+    later = await client.queue(telegram=telegram, at=at_offset(60))
+    await dispatched(recorder, first)
+    reason = (
+        "Telegram: our bot cannot post in your channel: add @cachalot_bot as an administrator "
+        "of the channel with the right to post messages, then link the channel again in the "
+        "dashboard; the post then goes out."
+    )
+    await queue.result(
+        first, type="failed", code="channel_link_broken", reason=reason, reauth_required=True
+    )
+    await until_status(queue, first, "paused")
+    await until_status(queue, later, "paused")
+    for post in (first, later):
+        target = await queue.target(post["targets"][0]["id"])
+        assert (target.last_code, target.last_error) == ("channel_link_broken", reason)
+    await client.account_event(
+        telegram, "telegram", "reauth_required", reason=reason, code="channel_link_broken"
+    )
+    async with queue.runtime.reader() as session:
+        account = await session.get(Account, telegram, populate_existing=True)
+        assert account is not None
+        assert account.status == "connected", "a channel problem is no dead sign-in"
+    again = await client.queue(telegram=telegram, at=at_offset(60))  # accepted; it waits too
+    assert again["targets"][0]["status"] == "scheduled"
+
+    await client.account_event(telegram, "telegram", "connected", reason="Channel linked.")
     await until_status(queue, later, "scheduled")
     commands = await dispatched(recorder, first, count=2)
     assert commands[-1].value["attempt"] == 2

@@ -38,7 +38,7 @@ async def test_a_telegram_caption_over_1024_characters_after_parsing_is_a_422_na
     assert too_long.status_code == 422, too_long.text
     problem = too_long.json()
     assert [e["field"] for e in problem["errors"]] == ["targets[0].telegram.caption"]
-    assert "1024 characters after entity parsing" in problem["errors"][0]["message"]
+    assert "1024 UTF-16 units after entity parsing" in problem["errors"][0]["message"]
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

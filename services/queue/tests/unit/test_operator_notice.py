@@ -1,4 +1,4 @@
-"""The operator's notice of a failure is cut between whole characters (issue 11, item 3)."""
+"""A failure reaches the operator once: from posts.status.v1 through the notifier (issue 10)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from cachalot_common.events import NotifyRequested
-from cachalot_common.text import clusters, length
+from cachalot_common.events import PostStatusChanged
 from cachalot_queue.outbox import session_factory
 from cachalot_queue.states import Change
 from cachalot_queue.tables import Target
@@ -18,7 +17,7 @@ from cachalot_queue.transitions import announce
 KEYCAP = "1\ufe0f\u20e3"
 
 
-async def test_a_long_failure_reason_reaches_the_operator_cut_between_whole_characters(
+async def test_a_failure_is_announced_once_on_posts_status_and_not_again_as_a_notify(
     tmp_path: Path,
 ):
     engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path}/q.db")
@@ -27,23 +26,16 @@ async def test_a_long_failure_reason_reaches_the_operator_cut_between_whole_char
         post_id=uuid.uuid4(),
         client_id=uuid.uuid4(),
         account_id=uuid.uuid4(),
-        platform="youtube",
+        platform="vk",
         status="failed",
         attempt=3,
     )
-    reason = "x" + KEYCAP * 1500  # a platform's error text, longer than the notice allows
+    reason = "x" + KEYCAP * 1500
     change = Change(status="failed", reason=reason, code="platform_error", notify_operator=True)
     async with session_factory(engine)() as session:
         announce(session, target, "dispatched", change)
         rows = session.info["cachalot_outbox"]
     await engine.dispose()
-    [notice] = [
-        NotifyRequested.model_validate(json.loads(r["payload"]))
-        for r in rows
-        if r["topic"] == "notify.v1"
-    ]
-    assert length(notice.text, "utf16") <= 3500
-    assert notice.text.endswith("…")
-    kept = notice.text.split("reason: x", 1)[1].removesuffix("…")
-    assert kept == KEYCAP * (len(kept) // 3)
-    assert clusters(notice.text)[-2] == KEYCAP
+    assert [r["topic"] for r in rows] == ["posts.status.v1"]  # the notifier tells the operator
+    [event] = [PostStatusChanged.model_validate(json.loads(r["payload"])) for r in rows]
+    assert (event.status, event.reason, event.attempt) == ("failed", reason, 3)

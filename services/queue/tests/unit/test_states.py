@@ -143,6 +143,30 @@ def test_missing_consent_pauses_with_its_own_code_and_the_persons_reason() -> No
     assert not change.notify_operator
 
 
+@pytest.mark.parametrize("code", ["channel_link_broken", "channel_not_linked"])
+def test_a_telegram_channel_problem_pauses_with_the_fix_not_a_reconnect(code: str) -> None:
+    reason = (
+        "Telegram: our bot cannot post in your channel: add @cachalot_bot as an administrator "
+        "of the channel with the right to post messages, then link the channel again."
+    )
+    change = decide(
+        target("dispatched", platform="telegram"),
+        result("failed", code=code, reason=reason, reauth_required=True),
+    )
+    assert (change.status, change.code) == ("paused", code)
+    assert change.reason == reason
+    assert "reconnect" not in (change.reason or "").lower()
+    assert change.pause_account
+    assert not change.notify_operator
+
+
+def test_a_broken_channel_event_pauses_scheduled_targets_with_its_own_code_and_the_fix() -> None:
+    fix = "Our bot cannot post in your Telegram channel: make it an administrator."
+    change = on_account("reauth_required", "scheduled", fix, code="channel_link_broken")
+    assert change is not None
+    assert (change.status, change.code, change.reason) == ("paused", "channel_link_broken", fix)
+
+
 def test_missing_consent_reported_after_consent_was_given_in_flight_reschedules_at_once() -> None:
     change = on_result(
         target("dispatched"),

@@ -23,9 +23,11 @@ tell: the sandbox is not api.telegram.org either, yet it keeps the cloud limit.
 
 Articles: one message (``sendMessage``, HTML) when the rendered article fits 4096
 characters after parsing and ``article_as`` is not ``telegraph`` — or, with a
-cover, one ``sendPhoto`` whose caption is the article when it fits 1024;
-otherwise a Telegraph page announced in the channel (``article_as="message"``
-with an article too long for one message is refused here, naming the field).
+cover, one ``sendPhoto`` whose caption is the article when it fits 1024, or,
+with ``article_as="message"`` and more than 1024, one message whose link preview
+is the cover; otherwise a Telegraph page announced in the channel
+(``article_as="message"`` with an article too long for one message is refused
+here, naming the field).
 The cover opens the Telegraph page as an image by URL (Telegraph takes no
 uploads since September 2024), so an article's commands carry the cover's
 signed link (``fetches_media``).
@@ -145,7 +147,8 @@ class TelegramFields(PlatformFields):
 
     caption: str = Field(
         default="",
-        description="Video and photo posts: Telegram HTML, ≤ 1024 characters after entity parsing.",
+        description="Video and photo posts: Telegram HTML, ≤ 1024 UTF-16 units after entity "
+        "parsing.",
     )
     disable_link_preview: bool = Field(default=False, description="No link preview under text.")
     disable_notification: bool = Field(default=False, description="Post silently.")
@@ -164,8 +167,8 @@ class TelegramFields(PlatformFields):
         length = telegram_length(value)
         if length > TELEGRAM_CAPTION_MAX:
             raise ValueError(
-                f"Telegram captions are at most {TELEGRAM_CAPTION_MAX} characters after entity "
-                f"parsing; this one is {length}"
+                f"Telegram captions are at most {TELEGRAM_CAPTION_MAX} UTF-16 units after "
+                f"entity parsing (an emoji is often two); this one is {length}"
             )
         return value
 
@@ -212,9 +215,9 @@ def content_fits(options: BaseModel, content: Content) -> list[FieldError]:
             errors.append(
                 FieldError(
                     "article_as",
-                    f"this article is {length} characters as a Telegram message (at most "
-                    f"{TELEGRAM_TEXT_MAX}); choose 'auto' or 'telegraph' to post it as a "
-                    "Telegraph page",
+                    f"this article is {length} UTF-16 units as a Telegram message (at most "
+                    f"{TELEGRAM_TEXT_MAX}, counted after entity parsing); choose 'auto' or "
+                    "'telegraph' to post it as a Telegraph page",
                 )
             )
     return errors
