@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from cachalot_common.app import service_asyncapi
+from cachalot_common.topics import PLATFORMS
 from cachalot_embedded.openapi import _contact, _no_cachalot_environment, _queue
 
 ROOT: Final = Path(__file__).resolve().parents[3]
@@ -67,7 +68,9 @@ def _publisher(platform: str) -> Callable[[Path], Any]:
         settings_module = importlib.import_module(f"{package}.settings")
         fallback = settings_module.PublisherSettings  # tiktok names its class so
         settings_class = getattr(settings_module, "Settings", fallback)
-        extra = {"telegram_bot_token": "0:asyncapi-throwaway"} if platform == "telegram" else {}
+        # a publisher that needs a bot token to start gets a throwaway one
+        needs_token = "telegram_bot_token" in settings_class.model_fields
+        extra = {"telegram_bot_token": "0:asyncapi-throwaway"} if needs_token else {}
         settings = settings_class(
             database_url=f"sqlite+aiosqlite:///{workdir / f'{platform}.db'}", **extra
         )
@@ -81,10 +84,7 @@ BUILDERS: Final[Mapping[str, Callable[[Path], Any]]] = {
     "contact": _contact,
     "notifier": _notifier,
     "queue": _queue,
-    **{
-        f"publisher-{p}": _publisher(p)
-        for p in ("tiktok", "youtube", "instagram", "vk", "telegram")
-    },
+    **{f"publisher-{p}": _publisher(p) for p in PLATFORMS},
 }
 
 
