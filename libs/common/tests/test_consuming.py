@@ -297,6 +297,32 @@ def test_a_consumer_whose_commits_keep_failing_is_reported_stuck() -> None:
     assert watch.stuck() == []
 
 
+async def test_a_service_started_on_the_in_memory_broker_runs_no_real_consume_loop() -> None:
+    """Under ``TestKafkaBroker`` the watch starts the broker the test way: a subscriber's own
+    ``start()`` would run a consume loop on FastStream's ``FakeConsumer`` (no ``getone``), fail at
+    once and be restarted by FastStream's task supervisor without end, a busy loop whose task
+    list grows until every later test in the process crawls (seen as a 90-minute CI hang)."""
+    broker = build_broker(KafkaSettings(), client_id="t")
+    seen: list[str] = []
+
+    async def handle(event: ContactSubmitted) -> None:
+        seen.append(event.message)
+
+    subscribe(broker, "contact.submitted.v1", ContactSubmitted, handle, group_id="t")
+    watch = BrokerWatch(broker, KafkaSettings())
+    async with TestKafkaBroker(broker) as test_broker:
+        await watch.start()
+        try:
+            for _ in range(50):
+                await asyncio.sleep(0)
+            tasks = [len(getattr(s, "tasks", ())) for s in broker.subscribers]
+            await test_broker.publish(encode(_event()), topic="contact.submitted.v1", key=b"k")
+        finally:
+            await watch.stop()
+    assert tasks == [0] * len(tasks)
+    assert seen == ["hi"]
+
+
 # --- a broker that lost everything (a real Tansu, killed and started again empty) ---------
 
 

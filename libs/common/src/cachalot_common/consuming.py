@@ -49,6 +49,7 @@ from faststream.message import StreamMessage
 from pydantic import BaseModel, ValidationError
 
 from cachalot_common.health import ReadinessCheck
+from cachalot_common.kafka import in_memory, start_broker
 from cachalot_common.metrics import count_dead_letter
 from cachalot_common.settings import KafkaSettings
 from cachalot_common.text import truncate
@@ -379,13 +380,6 @@ def watch_subscriber(broker: KafkaBroker, subscriber: Any, name: str) -> GroupHe
     return health
 
 
-def in_memory(broker: KafkaBroker) -> bool:
-    """True under FastStream's ``TestKafkaBroker`` (no broker to watch)."""
-    from faststream.kafka.testing import FakeProducer
-
-    return isinstance(getattr(broker.config, "producer", None), FakeProducer)
-
-
 class BrokerWatch:
     """Notices a broker that went away or came back empty, and puts consumers right.
 
@@ -421,8 +415,6 @@ class BrokerWatch:
 
     async def start(self) -> None:
         """Start every subscriber at once (see :func:`cachalot_common.kafka.start_broker`)."""
-        from cachalot_common.kafka import start_broker
-
         if self.settings.kafka_ensure_topics and not in_memory(self.broker):
             try:
                 await ensure_topics(self.settings.kafka_bootstrap, self.plan)

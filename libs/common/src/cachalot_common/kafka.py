@@ -55,7 +55,15 @@ def consumer_options(settings: KafkaSettings) -> dict[str, Any]:
         "auto_offset_reset": "earliest",
         "session_timeout_ms": session,
         "heartbeat_interval_ms": max(100, session // 3),
+        "max_poll_interval_ms": settings.kafka_max_poll_interval_ms,
     }
+
+
+def in_memory(broker: KafkaBroker) -> bool:
+    """True under FastStream's ``TestKafkaBroker`` (no broker to connect to or watch)."""
+    from faststream.kafka.testing import FakeProducer
+
+    return isinstance(getattr(broker.config, "producer", None), FakeProducer)
 
 
 async def start_broker(broker: KafkaBroker) -> None:
@@ -65,7 +73,15 @@ async def start_broker(broker: KafkaBroker) -> None:
     broker may hold each join for seconds (Tansu: about five). FastStream's
     own ``start()`` starts subscribers in sequence, so a service with four
     subscriptions would wait four times; started together it waits once.
+
+    Under ``TestKafkaBroker`` the broker's own (patched) ``start()`` is used:
+    a subscriber's ``start()`` would run a consume loop on FastStream's
+    ``FakeConsumer``, which has no ``getone``; it fails at once and
+    FastStream's task supervisor restarts it without end (a busy loop).
     """
+    if in_memory(broker):
+        await broker.start()
+        return
     await broker.connect()
     await asyncio.gather(*(subscriber.start() for subscriber in broker.subscribers))
     for publisher in broker.publishers:
