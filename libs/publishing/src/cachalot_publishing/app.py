@@ -128,7 +128,6 @@ def build_publisher_app(
         batch_timeout_ms=100,  # only when nothing is waiting: a fetch returns what it has
         decoder=raw_records,
         listener=runtime.listener,
-        max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
         **consumer_options(settings),
     )
 

@@ -57,11 +57,6 @@ class PublisherSettings(ServiceSettings, GrantVerifierSettings, KafkaSettings):
     publish_progress_interval_s: float = Field(
         default=1.0, ge=0, description="At most one progress result per command per interval."
     )
-    kafka_max_poll_interval_ms: int = Field(
-        default=300_000,
-        ge=10_000,
-        description="The consumer's max.poll.interval; handlers return at once, so the default.",
-    )
 
     @model_validator(mode="after")
     def _real_secret(self) -> PublisherSettings:

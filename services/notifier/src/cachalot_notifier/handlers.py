@@ -59,9 +59,10 @@ def register_handlers(
     notifier: OperatorNotifier,
     *,
     mail: ClientMail | None = None,
+    group_id: str = GROUP_ID,
     **options: Any,
 ) -> None:
-    """Subscribe the notifier to every topic it reads (group ``notifier``).
+    """Subscribe the notifier to every topic it reads, in one group (``CACHALOT_CONSUMER_GROUP``).
 
     ``mail``: e-mail to clients (None when ``CACHALOT_SMTP_HOST`` is unset:
     nothing is recorded for clients). ``options``: subscriber options
@@ -163,7 +164,7 @@ def register_handlers(
         topics.ACCOUNTS: Route(AccountChanged, on_account_changed),
         topics.NOTIFY: Route(NotifyMessage, on_notify),
     }
-    subscribe(broker, routes, group_id=GROUP_ID, **options)
+    subscribe(broker, routes, group_id=group_id, **options)
 
 
 def dlq_parker(broker: KafkaBroker) -> Park:

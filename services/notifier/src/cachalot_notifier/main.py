@@ -151,7 +151,9 @@ def create_app(
             clock=clock_now,
         )
         mail = ClientMail(store=email_store, wake=mailer.wake, clock=clock_now)
-    register_handlers(broker, notifier, mail=mail, **consumer_options(settings))
+    register_handlers(
+        broker, notifier, mail=mail, group_id=settings.consumer_group, **consumer_options(settings)
+    )
     watch = BrokerWatch(broker, settings)
 
     @asynccontextmanager

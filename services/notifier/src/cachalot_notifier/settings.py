@@ -67,6 +67,7 @@ class NotifierSettings(ServiceSettings, KafkaSettings):
     http_port: int = Field(default=8102, ge=0, le=65535)
     database_url: str = "sqlite+aiosqlite:///./var/notifier.db"
     auto_migrate: bool = Field(default=True, description="Run migrations at start-up.")
+    consumer_group: str = Field(default="notifier", description="Kafka consumer group id.")
     telegram_bot_token: SecretStr = Field(description="Bot API token (secret).")
     operator_chat_id: str = Field(description="Operator's chat: numeric id or @channel.")
     telegram_api_base: str = DEFAULT_TELEGRAM_API_BASE
