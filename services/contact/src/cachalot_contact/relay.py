@@ -272,6 +272,8 @@ class Relay:
         self.save_interval = save_interval
         self.linger = linger
         self.cursor = Cursor()
+        self.acknowledged_at: float | None = None
+        """Unix time the broker last acknowledged a batch (an answer, for readiness)."""
 
     def _start_cursor(self) -> Cursor:
         cursor = self.cursor_file.load()
@@ -336,6 +338,7 @@ class Relay:
             await self._publish_all(events)  # the common case: no retry machinery
         except Exception:
             await self._retrying(lambda: self._publish_all(events))
+        self.acknowledged_at = time.time()
         self.cursor = Cursor(offset=self.cursor.offset + len(data), seq=last_seq)
 
     async def _retrying(self, action: Callable[[], Awaitable[None]]) -> None:

@@ -16,8 +16,9 @@ disk.
   that started it) is gone, even after a SIGKILL, so no orphan outlives the
   service.
 * Every ``HEALTH_INTERVAL_S`` it writes ``relay.health`` in the log directory:
-  whether its own producer gets an answer from the broker now, and how far
-  it has published (``{"ok": bool, "cursor": byte offset, "at": unix time}``).
+  whether its own producer got an answer from the broker this time, when it
+  last did, and how far it has published (``{"ok": bool, "answered_at": unix
+  time or null, "cursor": byte offset, "at": unix time}``).
   The service's ``/readyz`` reads it (:mod:`cachalot_contact.relay_process`):
   a relay that is alive but cannot publish is not ready (issue 11).
 """
@@ -98,26 +99,32 @@ async def watch_parent(parent: int, stop: asyncio.Event) -> None:
     stop.set()
 
 
-def write_health(path: Path, *, ok: bool, cursor: int) -> None:
+def write_health(path: Path, *, ok: bool, answered_at: float | None, cursor: int) -> None:
     """Replace ``path`` with the relay's state (atomically: a reader sees old or new)."""
     scratch = path.with_suffix(".tmp")
-    scratch.write_text(json.dumps({"ok": ok, "cursor": cursor, "at": time.time()}))
+    state = {"ok": ok, "answered_at": answered_at, "cursor": cursor, "at": time.time()}
+    scratch.write_text(json.dumps(state))
     os.replace(scratch, path)
 
 
 async def report_health(relay: Relay, publisher: Any, path: Path) -> None:
     """Write ``relay.health`` every ``HEALTH_INTERVAL_S`` until cancelled (more often
     until the producer first answers, so a relay that just connected says so)."""
-    answered = False
+    answered_at: float | None = None
     while True:
         try:
             ok = bool(await publisher.ready())
         except Exception:
             ok = False
-        answered = answered or ok
+        if ok:
+            answered_at = time.time()
+        if relay.acknowledged_at is not None:  # an acknowledged batch is an answer too
+            answered_at = max(answered_at or 0.0, relay.acknowledged_at)
         with contextlib.suppress(OSError):
-            await asyncio.to_thread(write_health, path, ok=ok, cursor=relay.cursor.offset)
-        await asyncio.sleep(HEALTH_INTERVAL_S if answered else HEALTH_INTERVAL_S / 10)
+            await asyncio.to_thread(
+                write_health, path, ok=ok, answered_at=answered_at, cursor=relay.cursor.offset
+            )
+        await asyncio.sleep(HEALTH_INTERVAL_S if answered_at else HEALTH_INTERVAL_S / 10)
 
 
 async def run(settings: ContactSettings, *, parent: int | None) -> int:

@@ -28,6 +28,8 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from cachalot_common.settings import settings_env
 from cachalot_contact.relay_command import DRAIN_S, HEALTH_FILE
@@ -40,6 +42,16 @@ MAX_PAUSE_S = 30.0
 STEADY_S = 60.0
 STALE_S = 5.0
 LAG_S = 5.0
+
+
+def answering(state: Mapping[str, Any], *, now: float) -> bool:
+    """Whether a ``relay.health`` record (see :mod:`cachalot_contact.relay_command`) says the
+    relay is alive and its producer got an answer within ``STALE_S`` seconds of ``now``
+    (unix time). One slow metadata answer on a loaded machine is not a broker that went away:
+    what counts is the last answer, not the last probe."""
+    written = float(state.get("at") or 0)
+    answered = float(state.get("answered_at") or 0)
+    return now - written <= STALE_S and now - answered <= STALE_S
 
 
 class RelayProcess:
@@ -71,7 +83,7 @@ class RelayProcess:
             state = json.loads(await asyncio.to_thread(self.health_path.read_text))
         except (OSError, ValueError):
             return False
-        if not state.get("ok") or time.time() - float(state.get("at", 0)) > STALE_S:
+        if not answering(state, now=time.time()):
             return False
         cursor = int(state.get("cursor", 0))
         if cursor >= durable_offset:

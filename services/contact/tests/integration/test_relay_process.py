@@ -94,7 +94,17 @@ async def test_the_service_runs_its_relay_as_a_child_and_starts_it_again_if_it_d
         [child] = wait_until(lambda: relay_children(service.pid), 30, "no relay child")
         first = submit(service.base_url)
         await wait_for_events({first})
-        ready = httpx.get(service.base_url + "/readyz", timeout=5).json()
+        # readiness follows the relay's health record (written every second): it says ok
+        # once the relay's producer has had an answer, not necessarily at the first publish
+        ready = wait_until(
+            lambda: (
+                (r := httpx.get(service.base_url + "/readyz", timeout=5).json())["status"]
+                == "ready"
+                and r
+            ),
+            10,
+            "the service never said ready",
+        )
         assert ready["checks"] == {
             "log": "ok",
             "rate_limit_store": "ok",

@@ -10,6 +10,7 @@ from pathlib import Path
 from cachalot_contact.cursor import Cursor, CursorFile
 from cachalot_contact.log import ContactLog
 from cachalot_contact.relay import Relay
+from cachalot_contact.relay_process import STALE_S, answering
 
 
 def event(n: int) -> dict[str, object]:
@@ -123,3 +124,17 @@ async def test_the_cursor_file_is_replaced_whole(tmp_path: Path):
     assert not (tmp_path / "relay.cursor.tmp").exists()
     (tmp_path / "relay.cursor").write_text("{half")
     assert cursor_file.load() == Cursor()
+
+
+def test_readiness_counts_the_relays_last_answer_from_the_broker_not_its_last_probe() -> None:
+    """One slow metadata answer under load made ``/readyz`` say ``relay: failing`` while the
+    relay was publishing (a clean-clone CI failure); a broker silent for longer still counts."""
+    now = 1_000_000.0
+    slow_probe = {"ok": False, "answered_at": now - 1.0, "cursor": 10, "at": now - 0.5}
+    assert answering(slow_probe, now=now)
+    gone = {"ok": False, "answered_at": now - STALE_S - 1, "cursor": 10, "at": now - 0.5}
+    assert not answering(gone, now=now)
+    never = {"ok": False, "answered_at": None, "cursor": 0, "at": now}
+    assert not answering(never, now=now)
+    relay_stopped_writing = {"ok": True, "answered_at": now - 6, "cursor": 10, "at": now - 6}
+    assert not answering(relay_stopped_writing, now=now)
