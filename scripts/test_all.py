@@ -6,18 +6,26 @@ package also mirrors how a service is built and shipped alone. The last line
 is the total, ``N passed, N failed, N skipped``; the exit code is non-zero if
 any package failed (pytest's "no tests collected" counts as a failure too:
 a package whose tests vanished is a bug).
+
+Output is passed through as it comes, not line by line, so a log cut short
+shows the last test that ran. A package that runs longer than
+``PACKAGE_TIMEOUT_S`` (``CACHALOT_TEST_PACKAGE_TIMEOUT_S``) is stopped and
+counted as failed, so one hang cannot use up a whole CI run.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)")
+PACKAGE_TIMEOUT_S = float(os.environ.get("CACHALOT_TEST_PACKAGE_TIMEOUT_S", "1200"))
 
 
 def targets() -> list[str]:
@@ -25,6 +33,16 @@ def targets() -> list[str]:
     found += sorted(str(p.parent.relative_to(ROOT)) for p in ROOT.glob("services/*/tests"))
     found += [t for t in ("embedded", "deploy", "tests") if any((ROOT / t).rglob("test_*.py"))]
     return found
+
+
+def stop_overdue(process: subprocess.Popen[bytes], target: str) -> None:
+    """Stop a package's pytest that ran past ``PACKAGE_TIMEOUT_S`` (SIGTERM, then SIGKILL)."""
+    print(f"\n=== {target}: still running after {PACKAGE_TIMEOUT_S:.0f}s, stopped", flush=True)
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 def main(argv: list[str]) -> int:
@@ -41,15 +59,20 @@ def main(argv: list[str]) -> int:
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            text=True,
         )
-        last = ""
+        timer = threading.Timer(PACKAGE_TIMEOUT_S, stop_overdue, (process, target))
+        timer.start()
         assert process.stdout is not None
-        for line in process.stdout:
-            sys.stdout.write(line)
-            if line.strip():
-                last = line
+        seen = bytearray()
+        while chunk := os.read(process.stdout.fileno(), 65536):
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+            seen += chunk
+            del seen[:-4096]
         code = process.wait()
+        timer.cancel()
+        lines = [line for line in seen.decode(errors="replace").splitlines() if line.strip()]
+        last = lines[-1] if lines else ""
         for number, kind in COUNT.findall(last):
             key = "failed" if kind.startswith("error") else kind
             if key in totals:
