@@ -142,8 +142,6 @@ def base_environment(
     return {
         **mail,
         "CACHALOT_KAFKA_SESSION_TIMEOUT_MS": session_timeout,
-        # Tansu holds a join this long for a member that left mid-rebalance
-        "CACHALOT_KAFKA_MAX_POLL_INTERVAL_MS": "60000" if embedded_broker else "300000",
         "CACHALOT_ENVIRONMENT": "development",
         "CACHALOT_LOG_FORMAT": "text",
         "CACHALOT_KAFKA_BOOTSTRAP": kafka_bootstrap,

@@ -130,11 +130,9 @@ class KafkaSettings(BaseSettings):
         ge=1000,
         le=3_600_000,
         description=(
-            "The consumer's max.poll.interval.ms, which is also its rebalance timeout: how "
-            "long a group join waits for a member of the last generation. Apache Kafka drops "
-            "a vanished member at its session timeout; Tansu waits this long for one that "
-            "left during a rebalance, so embedded mode and tests use a short one. Every "
-            "handler returns within seconds (long work is handed off), so it is never reached."
+            "The consumer's max.poll.interval.ms (also its rebalance timeout), the same for "
+            "every service. Every handler returns within seconds (long work is handed off), "
+            "so Kafka's default is kept."
         ),
     )
     kafka_ensure_topics: bool = Field(

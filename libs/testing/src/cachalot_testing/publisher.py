@@ -378,7 +378,6 @@ def publisher_env(
         "CACHALOT_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "CACHALOT_KAFKA_IDEMPOTENCE": str(kafka_idempotence).lower(),
         "CACHALOT_KAFKA_SESSION_TIMEOUT_MS": "6000",
-        "CACHALOT_KAFKA_MAX_POLL_INTERVAL_MS": "20000",
         "CACHALOT_DATABASE_URL": database_url,
         "CACHALOT_AUTH_URL": auth_url,
         "CACHALOT_SERVICE_NAME": service,
