@@ -13,11 +13,16 @@ from cachalot_testing.stack import EmbeddedStack
 
 pytestmark = pytest.mark.e2e
 
+#: (what is typed, what the operator reads): every character as typed, except that an
+#: invisible format character is shown as its code (issue 11, Trojan Source, UAX #9).
 HOSTILE_MESSAGES = [
-    "<b>bold?</b> <script>alert(1)</script> & &amp; &lt;",
-    "MarkdownV2 _*[]()~`>#+-=|{}.!\\ specials",
-    "emoji 🐋🎬✨ and RTL مرحبا and zero\u200bwidth",
-    "line one\nline two\n\n  indented line\tand a tab",
+    ("<b>bold?</b> <script>alert(1)</script> & &amp; &lt;",) * 2,
+    ("MarkdownV2 _*[]()~`>#+-=|{}.!\\ specials",) * 2,
+    (
+        "emoji 🐋🎬✨ and RTL مرحبا and zero\u200bwidth",
+        "emoji 🐋🎬✨ and RTL مرحبا and zero⟨U+200B⟩width",
+    ),
+    ("line one\nline two\n\n  indented line\tand a tab",) * 2,
 ]
 
 
@@ -39,9 +44,9 @@ def _wait_for_text(stack: EmbeddedStack, needle: str, timeout: float = 30.0) -> 
     raise AssertionError(f"no operator message containing {needle!r} within {timeout}s")
 
 
-@pytest.mark.parametrize("message", HOSTILE_MESSAGES)
-def test_submission_reaches_the_operator_exactly_as_typed(
-    stack: EmbeddedStack, message: str
+@pytest.mark.parametrize(("message", "shown"), HOSTILE_MESSAGES)
+def test_submission_reaches_the_operator_as_typed_with_invisible_characters_shown(
+    stack: EmbeddedStack, message: str, shown: str
 ) -> None:
     marker = uuid.uuid4().hex[:10]
     name = f"Ann <i>{marker}</i>"
@@ -63,7 +68,7 @@ def test_submission_reaches_the_operator_exactly_as_typed(
     assert len(texts) == 1, "the operator got the submission more than once"
     text = texts[0]
     assert name in text
-    assert message in text
+    assert shown in text
     assert "@ann_smith" in text
 
 
