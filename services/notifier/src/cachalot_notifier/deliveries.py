@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cachalot_common.db import transaction
 from cachalot_common.events import utcnow
 from cachalot_common.text import truncate
+from cachalot_notifier import leases
 from cachalot_notifier.dedupe import NotificationKey
 from cachalot_notifier.models import ChatMigration, Delivery
 
@@ -131,37 +132,9 @@ class DeliveryStore:
 
     async def claim(self, row_id: int, *, owner: str, now: float, lease_s: float) -> Claimed | None:
         """Take the row for ``lease_s`` seconds if it is pending, due and free; else None."""
-        async with transaction(self._sessions) as session:
-            result: Any = await session.execute(
-                update(Delivery)
-                .where(
-                    Delivery.id == row_id,
-                    Delivery.state == "pending",
-                    Delivery.not_before <= now,
-                    (Delivery.claimed_until.is_(None)) | (Delivery.claimed_until < now),
-                )
-                .values(
-                    claimed_by=owner,
-                    claimed_until=now + lease_s,
-                    attempts=Delivery.attempts + 1,
-                )
-            )
-            if result.rowcount != 1:
-                return None
-            row = await session.get_one(Delivery, row_id)
-            return Claimed(
-                id=row.id,
-                dedupe_key=row.dedupe_key,
-                source_topic=row.source_topic,
-                lane=row.lane,
-                chat_id=row.chat_id,
-                text=row.text,
-                parse_mode=row.parse_mode,
-                plain_text=row.plain_text,
-                attempts=row.attempts,
-                event_key=row.event_key,
-                event_json=row.event_json,
-            )
+        return await leases.claim(
+            self._sessions, Delivery, row_id, _claimed, owner=owner, now=now, lease_s=lease_s
+        )
 
     async def mark_sent(
         self, claimed: Claimed, *, owner: str, message_id: int, chat_id: int | str
@@ -197,12 +170,7 @@ class DeliveryStore:
         )
 
     async def _finish(self, claimed: Claimed, owner: str, **values: Any) -> None:
-        async with transaction(self._sessions) as session:
-            await session.execute(
-                update(Delivery)
-                .where(Delivery.id == claimed.id, Delivery.claimed_by == owner)
-                .values(claimed_by=None, claimed_until=None, **values)
-            )
+        await leases.release(self._sessions, Delivery, claimed.id, owner=owner, **values)
 
     async def migrate_chat(self, old: str, new: str) -> None:
         """Remember that ``old`` became ``new``; pending rows for ``old`` go to ``new``."""
@@ -231,3 +199,19 @@ class DeliveryStore:
                 seen.add(new)
                 chat_id = new
         return chat_id
+
+
+def _claimed(row: Delivery) -> Claimed:
+    return Claimed(
+        id=row.id,
+        dedupe_key=row.dedupe_key,
+        source_topic=row.source_topic,
+        lane=row.lane,
+        chat_id=row.chat_id,
+        text=row.text,
+        parse_mode=row.parse_mode,
+        plain_text=row.plain_text,
+        attempts=row.attempts,
+        event_key=row.event_key,
+        event_json=row.event_json,
+    )

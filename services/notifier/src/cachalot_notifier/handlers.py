@@ -43,7 +43,6 @@ from cachalot_notifier.service import ClientMail, OperatorNotifier
 
 logger = logging.getLogger(__name__)
 
-GROUP_ID = "notifier"
 TELEGRAM = "operator_telegram"
 EMAIL = "email"
 
@@ -58,8 +57,8 @@ def register_handlers(
     broker: KafkaBroker,
     notifier: OperatorNotifier,
     *,
+    group_id: str,
     mail: ClientMail | None = None,
-    group_id: str = GROUP_ID,
     **options: Any,
 ) -> None:
     """Subscribe the notifier to every topic it reads, in one group (``CACHALOT_CONSUMER_GROUP``).

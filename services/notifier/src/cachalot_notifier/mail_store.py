@@ -15,13 +15,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cachalot_common.db import transaction
 from cachalot_common.events import utcnow
 from cachalot_common.text import truncate
+from cachalot_notifier import leases
 from cachalot_notifier.models import EmailNotice
 
 
@@ -74,11 +75,7 @@ class EmailStore:
         async with self._sessions() as session:
             rows = await session.scalars(
                 select(EmailNotice.id)
-                .where(
-                    EmailNotice.state == "pending",
-                    EmailNotice.not_before <= now,
-                    (EmailNotice.claimed_until.is_(None)) | (EmailNotice.claimed_until < now),
-                )
+                .where(leases.takeable(EmailNotice, now))
                 .order_by(EmailNotice.id)
                 .limit(limit)
             )
@@ -88,32 +85,9 @@ class EmailStore:
         self, row_id: int, *, owner: str, now: float, lease_s: float
     ) -> ClaimedNotice | None:
         """Take the row for ``lease_s`` seconds if it is pending, due and free; else None."""
-        async with transaction(self._sessions) as session:
-            result: Any = await session.execute(
-                update(EmailNotice)
-                .where(
-                    EmailNotice.id == row_id,
-                    EmailNotice.state == "pending",
-                    EmailNotice.not_before <= now,
-                    (EmailNotice.claimed_until.is_(None)) | (EmailNotice.claimed_until < now),
-                )
-                .values(
-                    claimed_by=owner,
-                    claimed_until=now + lease_s,
-                    attempts=EmailNotice.attempts + 1,
-                )
-            )
-            if result.rowcount != 1:
-                return None
-            row = await session.get_one(EmailNotice, row_id)
-            return ClaimedNotice(
-                id=row.id,
-                dedupe_key=row.dedupe_key,
-                kind=row.kind,
-                client_id=row.client_id,
-                facts=json.loads(row.facts or "{}"),
-                attempts=row.attempts,
-            )
+        return await leases.claim(
+            self._sessions, EmailNotice, row_id, _claimed, owner=owner, now=now, lease_s=lease_s
+        )
 
     async def finish(
         self,
@@ -140,12 +114,7 @@ class EmailStore:
         await self._update(row, owner, not_before=at, last_error=truncate(error, 300))
 
     async def _update(self, row: ClaimedNotice, owner: str, **values: Any) -> None:
-        async with transaction(self._sessions) as session:
-            await session.execute(
-                update(EmailNotice)
-                .where(EmailNotice.id == row.id, EmailNotice.claimed_by == owner)
-                .values(claimed_by=None, claimed_until=None, **values)
-            )
+        await leases.release(self._sessions, EmailNotice, row.id, owner=owner, **values)
 
     async def states(self, client_id: uuid.UUID) -> list[tuple[str, str, int, str | None]]:
         """(kind, state, attempts, last_error) of a client's notices, oldest first (tests, ops)."""
@@ -161,3 +130,14 @@ class EmailStore:
                 .order_by(EmailNotice.id)
             )
             return [tuple(r) for r in rows.all()]  # type: ignore[misc]
+
+
+def _claimed(row: EmailNotice) -> ClaimedNotice:
+    return ClaimedNotice(
+        id=row.id,
+        dedupe_key=row.dedupe_key,
+        kind=row.kind,
+        client_id=row.client_id,
+        facts=json.loads(row.facts or "{}"),
+        attempts=row.attempts,
+    )

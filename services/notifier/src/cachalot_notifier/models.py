@@ -13,10 +13,26 @@ class Base(DeclarativeBase):
     pass
 
 
+class LeasedRow:
+    """The columns of a row a sender takes for a while (:mod:`cachalot_notifier.leases`).
+
+    ``not_before``/``claimed_until`` are epoch seconds; ``attempts`` counts takings.
+    """
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[float] = mapped_column(Float, default=0.0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_until: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
 DELIVERY_STATES = ("pending", "sent", "undeliverable")
 
 
-class Delivery(Base):
+class Delivery(LeasedRow, Base):
     """One operator message: recorded by the Kafka handler, sent by the background sender.
 
     ``dedupe_key`` is unique: recording it is the atomic "already sent?"
@@ -29,9 +45,6 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (Index("ix_deliveries_state_lane_id", "state", "lane", "id"),)
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
-    )
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
     source_topic: Mapped[str] = mapped_column(String(200))
     event_id: Mapped[UUID] = mapped_column(Uuid)
@@ -43,11 +56,6 @@ class Delivery(Base):
     plain_text: Mapped[str] = mapped_column(Text)
     event_key: Mapped[str] = mapped_column(String(300), default="")
     event_json: Mapped[str] = mapped_column(Text, default="")
-    state: Mapped[str] = mapped_column(String(20), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    not_before: Mapped[float] = mapped_column(Float, default=0.0)
-    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    claimed_until: Mapped[float | None] = mapped_column(Float, nullable=True)
     last_error: Mapped[str | None] = mapped_column(String(300), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -68,7 +76,7 @@ class ChatMigration(Base):
 EMAIL_STATES = ("pending", "sent", "failed", "skipped")
 
 
-class EmailNotice(Base):
+class EmailNotice(LeasedRow, Base):
     """One e-mail to a client: recorded by the Kafka handler, sent by the mail sender.
 
     ``dedupe_key`` is unique, so a redelivered event, or the same event in a
@@ -86,18 +94,10 @@ class EmailNotice(Base):
     __tablename__ = "email_notices"
     __table_args__ = (Index("ix_email_notices_state_not_before", "state", "not_before"),)
 
-    id: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
-    )
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(40))
     client_id: Mapped[UUID] = mapped_column(Uuid, index=True)
     facts: Mapped[str] = mapped_column(Text, default="")
-    state: Mapped[str] = mapped_column(String(20), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    not_before: Mapped[float] = mapped_column(Float, default=0.0)
-    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    claimed_until: Mapped[float | None] = mapped_column(Float, nullable=True)
     last_error: Mapped[str | None] = mapped_column(String(300), nullable=True)
     message_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -627,17 +627,7 @@ class Reconciler(Worker):
                         continue
                     if (target.platform, str(target.account_id)) in waiting:
                         continue  # not sent yet: it goes to the broker as it is now
-                    try:
-                        send_command(
-                            session,
-                            target,
-                            contents[target.post_id],
-                            reconcile=True,
-                            grants=self._grants,
-                        )
-                    except (ValidationError, KeyError) as error:
-                        logger.error("target %s cannot be reconciled: %s", target.id, error)
-                        apply_change(session, target, _BROKEN, now=now)
+                    if not self._send_status_check(session, target, contents, now=now):
                         continue
                     logger.info(
                         "re-sent target %s attempt %s for a status check: the broker "
@@ -646,6 +636,29 @@ class Reconciler(Worker):
                         target.attempt,
                     )
             total += len(targets)
+
+    def _send_status_check(
+        self,
+        session: AsyncSession,
+        target: Target,
+        contents: dict[UUID, PostContent],
+        *,
+        now: datetime,
+    ) -> bool:
+        """Queue the target's command again as a status check; False if it cannot be rebuilt.
+
+        A target whose stored content no longer makes a valid command is failed
+        (``_BROKEN``) instead of being re-sent.
+        """
+        try:
+            send_command(
+                session, target, contents[target.post_id], reconcile=True, grants=self._grants
+            )
+        except (ValidationError, KeyError) as error:
+            logger.error("target %s cannot be reconciled: %s", target.id, error)
+            apply_change(session, target, _BROKEN, now=now)
+            return False
+        return True
 
     async def reconcile_once(self) -> int:
         """Re-send (reconcile=True) or give up on targets silent past the timeout.
@@ -699,17 +712,7 @@ class Reconciler(Worker):
                     continue
                 target.reconciles += 1
                 target.last_activity_at = now
-                try:
-                    send_command(
-                        session,
-                        target,
-                        contents[target.post_id],
-                        reconcile=True,
-                        grants=self._grants,
-                    )
-                except (ValidationError, KeyError) as error:
-                    logger.error("target %s cannot be reconciled: %s", target.id, error)
-                    apply_change(session, target, _BROKEN, now=now)
+                if not self._send_status_check(session, target, contents, now=now):
                     continue
                 logger.info(
                     "re-sent target %s attempt %s for a status check", target.id, target.attempt
