@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import CommitFailedError
 from faststream.kafka import TestKafkaBroker
 
 from cachalot_common.consuming import raw_body
@@ -444,3 +446,44 @@ async def test_finished_commands_are_committed_in_partition_order(media_dir, vid
 
 
 pytestmark = pytest.mark.timeout(60)
+
+
+class _Consumer(AIOKafkaConsumer):
+    """A consumer whose commits the group coordinator refuses until ``refusing`` is False."""
+
+    def __init__(self) -> None:  # no client: only what the runtime's commits use
+        self._closed = True
+        self.refusing = True
+        self.committed: list[dict[Any, int]] = []
+
+    def assignment(self) -> set[Any]:
+        return {TopicPartition(TOPIC, p) for p in range(16)}
+
+    async def commit(self, offsets: dict[Any, int]) -> None:
+        if self.refusing:
+            raise CommitFailedError("the group rebalanced")
+        self.committed.append(offsets)
+
+
+async def test_refused_offset_commits_are_reported_to_the_broker_watch_until_one_succeeds(
+    media_dir, video
+) -> None:
+    """The broker watch restarts a consumer whose commits keep failing; it can only do so
+    for the publisher if the runtime's own commits are reported to it."""
+    async with running(media_dir) as h:
+        consumer = _Consumer()
+        assert h.runtime.health is not None, "the runtime reports to no broker watch"
+        h.runtime.attach(h.platform, lambda: consumer)
+        command = make_command(video)
+        await h.send(command)
+        await h.final(command.target_id)
+        await eventually(
+            lambda: h.runtime.health is not None and h.runtime.health.commit_failures > 0
+        )
+        assert h.runtime.health.failing_for_s() > 0
+
+        consumer.refusing = False
+        await eventually(lambda: bool(consumer.committed))
+        await eventually(
+            lambda: h.runtime.health is not None and h.runtime.health.failing_since is None
+        )

@@ -144,7 +144,7 @@ def build_publisher_app(
                 continue
             runtime.accept(command, partition, record.offset, trace_context=_trace_of(record))
 
-    watch_subscriber(broker, subscriber, f"{service}:{topic}")
+    runtime.health = watch_subscriber(broker, subscriber, f"{service}:{topic}")
     consumes(broker, topic, PublishVideo, group_id=service)
     watch = BrokerWatch(broker, settings)
 

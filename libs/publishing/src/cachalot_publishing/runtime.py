@@ -49,6 +49,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
+from cachalot_common.consuming import GroupHealth
 from cachalot_common.events import MediaRef, PublishResult, PublishVideo
 from cachalot_common.leases import Lease, LeaseSource
 from cachalot_common.metrics import PUBLISHER_ATTEMPT_SECONDS, count_result
@@ -108,6 +109,9 @@ class PublishRuntime:
         self.tracker: OffsetTracker[TopicPartition] = OffsetTracker()
         self.scheduler: FairScheduler[UUID, UUID, _Job] = FairScheduler()
         self.commits: deque[dict[TopicPartition, int]] = deque(maxlen=64)  # the latest commits
+        #: where refused commits are reported (:func:`cachalot_common.consuming.watch_subscriber`):
+        #: the broker watch restarts a consumer whose commits keep failing
+        self.health: GroupHealth | None = None
         self._platform: Platform | None = None
         self._consumer_of: Callable[[], Any] = lambda: None
         self._jobs: set[_Job] = set()
@@ -429,6 +433,11 @@ class PublishRuntime:
                 raise
             except Exception as error:  # a rebalance in progress; the next round retries
                 logger.info("offset commit deferred (%s)", type(error).__name__)
+                if self.health is not None:
+                    self.health.commit_failed(error)
+            else:
+                if self.health is not None:
+                    self.health.commit_ok()
 
     def _apply_backpressure(self) -> None:
         consumer = self._consumer()
