@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -458,3 +460,53 @@ async def _committed_past_zero(bootstrap: str, group: str, topic: str) -> bool:
     finally:
         await consumer.stop()
     return False
+
+
+async def test_a_commit_the_broker_never_answers_counts_as_refused_within_a_group_session(
+    tmp_path: Path,
+) -> None:
+    """Tansu stops answering (SIGSTOP) while the handler runs, so the commit after it
+    hangs: aiokafka would retry it without end and hold the consume loop inside one
+    record. Bounded by the group session, it counts as refused (the broker watch
+    restarts a consumer whose commits keep failing), and the record comes again."""
+    tansu = TansuBroker(log_path=tmp_path / "tansu.log").start()
+    topic = f"h{uuid.uuid4().hex[:8]}.v1"
+    settings = KafkaSettings(
+        kafka_bootstrap=tansu.bootstrap,
+        kafka_idempotence=False,
+        kafka_session_timeout_ms=3000,
+        kafka_ensure_topics=True,
+    )
+    broker = build_broker(settings, client_id="h")
+    seen: list[str] = []
+    frozen = False
+
+    async def handle(event: ContactSubmitted) -> None:
+        nonlocal frozen
+        seen.append(event.message)
+        if not frozen and tansu.pid is not None:
+            frozen = True
+            os.kill(tansu.pid, signal.SIGSTOP)  # the commit after this handler gets no answer
+
+    subscribe(broker, topic, ContactSubmitted, handle, group_id="h", **consumer_options(settings))
+    watch = BrokerWatch(broker, settings, probe_interval_s=0.2, plan={topic: 1, f"{topic}.dlq": 1})
+    [health] = health_of(broker)
+    try:
+        await watch.start()
+        await publish_event(broker, topic, _event_saying("once"), key="k")
+        await _eventually_true(lambda: frozen, "the handler ran", timeout=30)
+        started = time.monotonic()
+        await _eventually_true(lambda: health.commit_failures > 0, "commit counted as refused")
+        assert time.monotonic() - started < 3 * 3.0, "bounded by about one group session"
+    finally:
+        if tansu.pid is not None:
+            os.kill(tansu.pid, signal.SIGCONT)
+        await watch.stop()
+        tansu.stop()
+
+
+async def _eventually_true(check: Callable[[], bool], what: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"not within {timeout}s: {what}"
+        await asyncio.sleep(0.05)

@@ -211,13 +211,29 @@ async def dead_letter_message(
     await dead_letter(broker, source, record, message.body, reason=reason)
 
 
-class _Acks:
-    """Ack after success, rewind after failure, count refused commits."""
+#: A commit not confirmed within this long (seconds) counts as refused, when the
+#: subscriber's options give no ``session_timeout_ms`` (Kafka's default group session).
+DEFAULT_COMMIT_TIMEOUT_S = 45.0
 
-    def __init__(self, health: GroupHealth, policy: ErrorPolicy, *, group: bool) -> None:
+
+class _Acks:
+    """Ack after success, rewind after failure, count refused commits.
+
+    A commit is bounded by ``commit_timeout_s`` (the group's session): aiokafka
+    retries a commit whose group coordinator is unknown without end (a broker
+    that died mid-commit), which would hold the consume loop inside one
+    handler and hide the fault from :class:`BrokerWatch`. Timed out, it counts
+    as refused: the record comes again, and commits failing for longer than
+    ``stuck_after_s`` get the consumer restarted.
+    """
+
+    def __init__(
+        self, health: GroupHealth, policy: ErrorPolicy, *, group: bool, commit_timeout_s: float
+    ) -> None:
         self.health = health
         self.policy = policy
         self.group = group
+        self.commit_timeout_s = commit_timeout_s
         self.failures = 0
 
     async def success(self, message: KafkaMessage) -> None:
@@ -225,7 +241,7 @@ class _Acks:
         if not self.group:
             return  # a broadcast reader has no group to commit to
         try:
-            await message.ack()
+            await asyncio.wait_for(message.ack(), timeout=self.commit_timeout_s)
         except Exception as error:
             self.health.commit_failed(error)
         else:
@@ -239,6 +255,12 @@ class _Acks:
         await asyncio.sleep(self.policy.pause_s(self.failures))
         if hasattr(getattr(message, "consumer", None), "seek"):  # not in TestKafkaBroker
             await message.nack()  # rewinds to the record: it is delivered again
+
+
+def _commit_timeout_s(options: Mapping[str, Any]) -> float:
+    """How long an offset commit may take: the group's session (``session_timeout_ms``)."""
+    session_ms = options.get("session_timeout_ms")
+    return session_ms / 1000 if session_ms else DEFAULT_COMMIT_TIMEOUT_S
 
 
 def _options(group_id: str | None, options: dict[str, Any]) -> dict[str, Any]:
@@ -283,7 +305,9 @@ def subscribe(
     rules = policy or ErrorPolicy()
     name = f"{group_id or 'broadcast'}:{','.join(routes)}"
     health = GroupHealth(name)
-    acks = _Acks(health, rules, group=group_id is not None)
+    acks = _Acks(
+        health, rules, group=group_id is not None, commit_timeout_s=_commit_timeout_s(options)
+    )
 
     async def handle(body: bytes, record: Any) -> None:
         source = str(getattr(record, "topic", "")) or next(iter(routes))
@@ -333,7 +357,7 @@ def subscribe_batch(
     """
     rules = policy or ErrorPolicy()
     health = GroupHealth(f"{group_id}:{topic}")
-    acks = _Acks(health, rules, group=True)
+    acks = _Acks(health, rules, group=True, commit_timeout_s=_commit_timeout_s(options))
 
     async def handle(bodies: list[bytes], records: Any) -> None:
         events: list[ModelT] = []
