@@ -244,7 +244,10 @@ async def test_any_other_handler_error_is_not_acknowledged_and_not_parked() -> N
     assert parked.records == []
 
 
-async def test_one_consumer_of_several_topics_decodes_each_with_its_own_model() -> None:
+@pytest.mark.parametrize("max_records", [1, 50], ids=["record by record", "a fetch at a time"])
+async def test_one_consumer_of_several_topics_decodes_each_with_its_own_model(
+    max_records: int,
+) -> None:
     broker = build_broker(KafkaSettings(), client_id="t")
     seen: list[str] = []
     parked = Parked()
@@ -262,6 +265,7 @@ async def test_one_consumer_of_several_topics_decodes_each_with_its_own_model() 
             "notify.v1": Route(NotifyRequested, on_notify),
         },
         group_id="t",
+        max_records=max_records,
     )
     parked.listen(broker, "notify.v1")
     async with TestKafkaBroker(broker) as test_broker:
@@ -510,3 +514,55 @@ async def _eventually_true(check: Callable[[], bool], what: str, timeout: float 
     while not check():
         assert time.monotonic() < deadline, f"not within {timeout}s: {what}"
         await asyncio.sleep(0.05)
+
+
+async def test_a_fetch_at_a_time_handles_every_record_in_order_parks_poison_and_commits_the_end(
+    tmp_path: Path,
+) -> None:
+    tansu = TansuBroker(log_path=tmp_path / "tansu.log").start()
+    topic = f"b{uuid.uuid4().hex[:8]}.v1"
+    settings = KafkaSettings(
+        kafka_bootstrap=tansu.bootstrap, kafka_idempotence=False, kafka_ensure_topics=True
+    )
+    broker = build_broker(settings, client_id="b")
+    seen: list[str] = []
+
+    async def handle(event: ContactSubmitted) -> None:
+        seen.append(event.message)
+
+    subscribe(
+        broker,
+        topic,
+        ContactSubmitted,
+        handle,
+        group_id="b",
+        max_records=50,
+        **consumer_options(settings),
+    )
+    watch = BrokerWatch(broker, settings, probe_interval_s=0.2, plan={topic: 1, f"{topic}.dlq": 1})
+    words = [f"m{n:02d}" for n in range(30)]
+    try:
+        await watch.start()
+        for n, word in enumerate(words):
+            await publish_event(broker, topic, _event_saying(word), key="k")
+            if n == 10:
+                await broker.publish(b"{not json", topic=topic, key=b"k")
+        await _eventually_true(lambda: len(seen) == len(words), "every record handled")
+        assert seen == words, "in order, the poison record skipped"
+        consumer = AIOKafkaConsumer(bootstrap_servers=tansu.bootstrap, group_id="b")
+        await consumer.start()
+        try:
+            end = len(words) + 1
+
+            async def committed() -> int | None:
+                return await consumer.committed(TopicPartition(topic, 0))
+
+            deadline = time.monotonic() + 15
+            while await committed() != end:
+                assert time.monotonic() < deadline, f"committed {await committed()}, not {end}"
+                await asyncio.sleep(0.1)
+        finally:
+            await consumer.stop()
+    finally:
+        await watch.stop()
+        tansu.stop()

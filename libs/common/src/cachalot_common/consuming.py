@@ -281,6 +281,7 @@ def subscribe(
     *,
     group_id: str | None,
     policy: ErrorPolicy | None = None,
+    max_records: int = 1,
     **options: Any,
 ) -> None:
     """Register a handler for ``topic`` (or handlers for several topics on one consumer).
@@ -290,6 +291,12 @@ def subscribe(
     them). Records are decoded or dead-lettered, handler errors follow
     ``policy`` (:class:`ErrorPolicy`), and the offset is committed after the
     handler succeeded. ``options`` go to ``KafkaBroker.subscriber``.
+
+    ``max_records`` > 1 takes up to that many records per fetch and hands them
+    to the handlers one by one, in order, with one commit after the last (a
+    busy topic whose records mostly need little work, such as status events
+    most readers skip, costs one commit per fetch, not per record). A handler
+    error rewinds to the start of the fetch: the records before it come again.
 
     ``group_id=None`` makes a broadcast subscriber: no group, so every
     replica reads every partition from the start of the topic and nothing is
@@ -329,11 +336,35 @@ def subscribe(
             raise  # FastStream logs it (TestKafkaBroker hands it to the test)
         await acks.success(message)
 
-    consume.__name__ = "on_" + "_".join(t.replace(".", "_") for t in routes)
-    subscriber = broker.subscriber(
-        *routes, group_id=group_id, decoder=raw_body, **_options(group_id, options)
-    )
-    subscriber(consume)
+    async def consume_fetch(bodies: list[bytes], message: KafkaMessage) -> None:
+        try:
+            for body, record in zip(bodies, message.raw_message, strict=True):
+                await handle(body, record)
+        except Exception as error:
+            await acks.failure(message, error)  # the whole fetch comes again
+            raise
+        await acks.success(message)
+
+    name = "on_" + "_".join(t.replace(".", "_") for t in routes)
+    if max_records > 1:
+        consume_fetch.__name__ = name
+        batch = broker.subscriber(
+            *routes,
+            group_id=group_id,
+            batch=True,
+            max_records=max_records,
+            batch_timeout_ms=50,  # only when nothing is waiting: a fetch returns what it has
+            decoder=raw_records,
+            **_options(group_id, options),
+        )
+        batch(consume_fetch)
+        subscriber: Any = batch
+    else:
+        consume.__name__ = name
+        subscriber = broker.subscriber(
+            *routes, group_id=group_id, decoder=raw_body, **_options(group_id, options)
+        )
+        subscriber(consume)
     _registry(broker).groups[id(subscriber)] = health
     _registry(broker).consumed.update((t, (r.model, group_id)) for t, r in routes.items())
 

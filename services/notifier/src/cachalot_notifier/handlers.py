@@ -44,6 +44,8 @@ from cachalot_notifier.service import ClientMail, OperatorNotifier
 logger = logging.getLogger(__name__)
 
 TELEGRAM = "operator_telegram"
+#: Records handled per fetch, with one offset commit after them.
+FETCH_MAX_RECORDS = 100
 EMAIL = "email"
 
 
@@ -163,7 +165,9 @@ def register_handlers(
         topics.ACCOUNTS: Route(AccountChanged, on_account_changed),
         topics.NOTIFY: Route(NotifyMessage, on_notify),
     }
-    subscribe(broker, routes, group_id=group_id, **options)
+    # A fetch at a time: most records (status events of posts that did not fail) need no
+    # work, and one commit per fetch instead of per record is most of their cost.
+    subscribe(broker, routes, group_id=group_id, max_records=FETCH_MAX_RECORDS, **options)
 
 
 def dlq_parker(broker: KafkaBroker) -> Park:

@@ -350,7 +350,8 @@ async def test_a_transient_smtp_refusal_is_retried_and_a_permanent_one_recorded(
         assert "refused twice" in body_of(mail, "plain")
         app: Any = notifier._transport.app  # type: ignore[attr-defined]
         store = app.state.mailer._store
-        [(kind, state, attempts, _)] = await store.states(client_id)
+        # the row is marked sent just after the server took the mail: wait for that write
+        [(kind, state, attempts, _)] = await eventually(lambda: _states_done(store, client_id, 1))
         assert (kind, state, attempts) == ("post_failed", "sent", 3)
 
         doomed_id, doomed = contacts.add()
