@@ -14,9 +14,13 @@ from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker, KafkaMessage, TestKafkaBroker
 
 from cachalot_common.consuming import (
+    COMMIT_TIMEOUT_S,
     BrokerWatch,
     ErrorPolicy,
+    GroupHealth,
     Route,
+    _Acks,
+    _commit_timeout_s,
     health_of,
     raw_body,
     subscribe,
@@ -297,6 +301,30 @@ def test_a_consumer_whose_commits_keep_failing_is_reported_stuck() -> None:
     assert watch.stuck() == []
 
 
+class _CommitThatNeverAnswers:
+    """A message whose commit waits as aiokafka's does for a coordinator that is gone."""
+
+    async def ack(self) -> None:
+        await asyncio.Event().wait()
+
+
+async def test_a_commit_that_never_answers_counts_as_refused_within_a_group_session() -> None:
+    """Issue 11: aiokafka retries a commit whose coordinator is unknown without end, so a
+    commit under way when the broker died held the consumer, committed nothing and was
+    never reported; now it is a refused commit after a session, which the watch counts."""
+    health = GroupHealth("queue:posts.result.v1")
+    acks = _Acks(health, ErrorPolicy(), group=True, commit_timeout_s=0.1)
+    async with asyncio.timeout(5):
+        await acks.success(_CommitThatNeverAnswers())  # type: ignore[arg-type]
+    assert health.commit_failures == 1
+    assert health.last_error == "TimeoutError"
+
+
+def test_a_commit_is_given_the_subscribers_group_session() -> None:
+    assert _commit_timeout_s(consumer_options(KafkaSettings(kafka_session_timeout_ms=3000))) == 3.0
+    assert _commit_timeout_s({}) == COMMIT_TIMEOUT_S
+
+
 async def test_a_service_started_on_the_in_memory_broker_runs_no_real_consume_loop() -> None:
     """Under ``TestKafkaBroker`` the watch starts the broker the test way: a subscriber's own
     ``start()`` would run a consume loop on FastStream's ``FakeConsumer`` (no ``getone``), fail at
@@ -363,7 +391,11 @@ async def test_a_consumer_recovers_its_group_and_commits_after_the_broker_comes_
         tansu.kill()
         await _eventually(lambda: _not(ready["broker"]), "readiness red while gone")
         await _eventually(lambda: _not(ready["consumers"]), "consumers red while cut off")
+        # stopped while the broker is gone, not when it is back: a consumer left running
+        # joins the new broker's group at once, and the restart then waited for it
+        await _eventually(lambda: _all_stopped(broker), "consumers stopped while gone")
         tansu.start()  # same port, nothing in it
+        back = asyncio.get_running_loop().time()
         # Ready only once the consumers have rejoined: while the broker answers
         # but the restart is under way, nothing is read (issue 11).
         seen_while_restarting: list[bool] = []
@@ -371,6 +403,8 @@ async def test_a_consumer_recovers_its_group_and_commits_after_the_broker_comes_
             if watch.up:
                 seen_while_restarting.append(await ready["consumers"]())
             await asyncio.sleep(0.02)
+        rejoined_s = asyncio.get_running_loop().time() - back
+        print(f"consumers rejoined {rejoined_s:.1f}s after the broker came back")
         assert seen_while_restarting
         assert not any(seen_while_restarting)
         await _eventually(ready["broker"], "readiness green again")
@@ -400,6 +434,10 @@ def _event_saying(message: str) -> ContactSubmitted:
 
 async def _not(check: Callable[[], Awaitable[bool]]) -> bool:
     return not await check()
+
+
+async def _all_stopped(broker: KafkaBroker) -> bool:
+    return all(getattr(s, "consumer", None) is None for s in broker.subscribers)
 
 
 async def _restarted(watch: BrokerWatch) -> bool:

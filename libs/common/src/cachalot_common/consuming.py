@@ -212,12 +212,28 @@ async def dead_letter_message(
 
 
 class _Acks:
-    """Ack after success, rewind after failure, count refused commits."""
+    """Ack after success, rewind after failure, count refused commits.
 
-    def __init__(self, health: GroupHealth, policy: ErrorPolicy, *, group: bool) -> None:
+    A commit is given ``commit_timeout_s`` (a group session): aiokafka retries a
+    commit whose group coordinator is unknown without end (a retriable
+    ``GroupCoordinatorNotAvailableError``), so a commit under way when the
+    broker died held the handler, and with it the consumer, until the watch
+    replaced it; one that does not answer in time counts as refused, so
+    :class:`BrokerWatch` sees a stuck consumer and restarts it (issue 11).
+    """
+
+    def __init__(
+        self,
+        health: GroupHealth,
+        policy: ErrorPolicy,
+        *,
+        group: bool,
+        commit_timeout_s: float | None = None,
+    ) -> None:
         self.health = health
         self.policy = policy
         self.group = group
+        self.commit_timeout_s = commit_timeout_s or COMMIT_TIMEOUT_S
         self.failures = 0
 
     async def success(self, message: KafkaMessage) -> None:
@@ -225,8 +241,8 @@ class _Acks:
         if not self.group:
             return  # a broadcast reader has no group to commit to
         try:
-            await message.ack()
-        except Exception as error:
+            await asyncio.wait_for(message.ack(), timeout=self.commit_timeout_s)
+        except Exception as error:  # TimeoutError included
             self.health.commit_failed(error)
         else:
             self.health.commit_ok()
@@ -239,6 +255,16 @@ class _Acks:
         await asyncio.sleep(self.policy.pause_s(self.failures))
         if hasattr(getattr(message, "consumer", None), "seek"):  # not in TestKafkaBroker
             await message.nack()  # rewinds to the record: it is delivered again
+
+
+COMMIT_TIMEOUT_S = 10.0
+"""How long a commit may take when the subscriber's options name no group session."""
+
+
+def _commit_timeout_s(options: Mapping[str, Any]) -> float:
+    """A group session (``session_timeout_ms`` of the subscriber's options), in seconds."""
+    session_ms = options.get("session_timeout_ms")
+    return float(session_ms) / 1000 if session_ms else COMMIT_TIMEOUT_S
 
 
 def _options(group_id: str | None, options: dict[str, Any]) -> dict[str, Any]:
@@ -283,7 +309,9 @@ def subscribe(
     rules = policy or ErrorPolicy()
     name = f"{group_id or 'broadcast'}:{','.join(routes)}"
     health = GroupHealth(name)
-    acks = _Acks(health, rules, group=group_id is not None)
+    acks = _Acks(
+        health, rules, group=group_id is not None, commit_timeout_s=_commit_timeout_s(options)
+    )
 
     async def handle(body: bytes, record: Any) -> None:
         source = str(getattr(record, "topic", "")) or next(iter(routes))
@@ -333,7 +361,7 @@ def subscribe_batch(
     """
     rules = policy or ErrorPolicy()
     health = GroupHealth(f"{group_id}:{topic}")
-    acks = _Acks(health, rules, group=True)
+    acks = _Acks(health, rules, group=True, commit_timeout_s=_commit_timeout_s(options))
 
     async def handle(bodies: list[bytes], records: Any) -> None:
         events: list[ModelT] = []
@@ -412,6 +440,7 @@ class BrokerWatch:
         self._restarting = asyncio.Lock()
         self._recovered: list[Callable[[], Awaitable[None]]] = []
         self._slow = 0  # probes in a row that got no answer in time
+        self._pausing: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Start every subscriber at once (see :func:`cachalot_common.kafka.start_broker`)."""
@@ -429,6 +458,10 @@ class BrokerWatch:
         self._task = asyncio.create_task(self._run(), name="broker-watch")
 
     async def stop(self) -> None:
+        if self._pausing is not None:
+            self._pausing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pausing
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -546,6 +579,7 @@ class BrokerWatch:
                 return
             if self.up:
                 logger.error("broker %s is gone (%s)", self.settings.kafka_bootstrap, error)
+                self._pausing = asyncio.create_task(self._stop_consumers(), name="consumers-stop")
             self.up = False
             self._steady_since = None
             return
@@ -579,6 +613,25 @@ class BrokerWatch:
         for subscriber in self.broker.subscribers:
             names.update(getattr(subscriber, "topics", ()) or ())
         return names
+
+    async def _stop_consumers(self) -> None:
+        """The broker is gone: stop every subscriber now, not when it is back.
+
+        A consumer left running keeps trying its old group and, the moment the
+        broker answers again, joins it, so the restart that follows found a
+        member to wait for: Tansu held the fresh join about 7 s (its rebalance
+        wait) on every service. Stopped while the broker is away, the consumers
+        only join once, fresh, when :meth:`recover` starts them (issue 11).
+        """
+        async with self._restarting:
+            if self.up:  # it came back before the stop began: recover() restarts them
+                return
+            began = time.monotonic()
+            await stop_subscribers(self.broker.subscribers, timeout_s=STOP_TIMEOUT_S)
+            logger.warning(
+                "broker watch: consumers stopped until the broker is back (%.1fs)",
+                time.monotonic() - began,
+            )
 
     async def recover(self, why: str, *, lost: bool = True) -> None:
         """Ensure the planned topics, then restart every subscriber (a fresh group join).
@@ -625,6 +678,31 @@ RESTART_TIMEOUT_S = 30.0
 consumer whose coordinator vanished with the broker can wait on it without end."""
 
 
+STOP_TIMEOUT_S = 10.0
+"""The longest a subscriber's stop may take while the broker is gone (its group cannot be
+left then; the consumer is closed all the same)."""
+
+
+async def stop_subscribers(subscribers: Iterable[Any], *, timeout_s: float) -> None:
+    """Stop every subscriber at once, each given ``timeout_s`` seconds (then left as it is).
+    Stopping one already stopped does nothing."""
+    await asyncio.gather(*(_stop(s, timeout_s) for s in subscribers), return_exceptions=True)
+
+
+async def _stop(subscriber: Any, timeout_s: float) -> None:
+    try:
+        await asyncio.wait_for(subscriber.stop(), timeout=timeout_s)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        # With the broker gone, aiokafka's close can end in the CancelledError of a
+        # coordination task that is already over; the consumer is closed (a second
+        # stop returns at once) but the subscriber still holds it: a second stop
+        # lets go of it, so the next start makes a fresh one.
+        await asyncio.wait_for(subscriber.stop(), timeout=timeout_s)
+
+
 async def restart_subscribers(
     subscribers: Iterable[Any], *, timeout_s: float = RESTART_TIMEOUT_S
 ) -> float:
@@ -634,10 +712,7 @@ async def restart_subscribers(
     tries again)."""
     subscribers = list(subscribers)
     began = time.monotonic()
-    await asyncio.gather(
-        *(asyncio.wait_for(subscriber.stop(), timeout=timeout_s) for subscriber in subscribers),
-        return_exceptions=True,
-    )
+    await stop_subscribers(subscribers, timeout_s=timeout_s)
     stopped = time.monotonic() - began
     await asyncio.wait_for(
         asyncio.gather(*(subscriber.start() for subscriber in subscribers)), timeout=timeout_s
