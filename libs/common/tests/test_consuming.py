@@ -23,6 +23,8 @@ from cachalot_common.consuming import (
     _commit_timeout_s,
     health_of,
     raw_body,
+    restart_subscribers,
+    stop_subscribers,
     subscribe,
 )
 from cachalot_common.events import ContactSubmitted, NotifyRequested
@@ -318,6 +320,46 @@ async def test_a_commit_that_never_answers_counts_as_refused_within_a_group_sess
         await acks.success(_CommitThatNeverAnswers())  # type: ignore[arg-type]
     assert health.commit_failures == 1
     assert health.last_error == "TimeoutError"
+
+
+class _Subscriber:
+    """A subscriber as the watch restarts it; its start can end in a stray cancellation."""
+
+    def __init__(self, start_cancelled: bool = False) -> None:
+        self.start_cancelled = start_cancelled
+        self.consumer: object | None = object()
+        self.started = 0
+
+    async def stop(self) -> None:
+        self.consumer = None
+
+    async def start(self) -> None:
+        self.started += 1
+        if self.start_cancelled:
+            raise asyncio.CancelledError
+        self.consumer = object()
+
+
+async def test_a_start_that_ends_in_a_stray_cancellation_is_an_error_the_watch_survives() -> None:
+    """A CancelledError out of a consumer's start (aiokafka ends some of its tasks so) went
+    through restart_subscribers and ended the broker watch's own task: no probe after it,
+    consumers stopped for good. Now it is a ConnectionError; the next probe tries again."""
+    good, bad = _Subscriber(), _Subscriber(start_cancelled=True)
+    with pytest.raises(ConnectionError):
+        await restart_subscribers([good, bad], timeout_s=5)
+    assert good.started == bad.started == 1
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+    bad.start_cancelled = False
+    await restart_subscribers([good, bad], timeout_s=5)
+    assert good.consumer is not None
+    assert bad.consumer is not None
+
+
+async def test_the_consumers_are_stopped_whatever_the_state_they_are_in() -> None:
+    subscribers = [_Subscriber(), _Subscriber()]
+    await stop_subscribers(subscribers, timeout_s=5)
+    await stop_subscribers(subscribers, timeout_s=5)  # stopping again does nothing
+    assert [s.consumer for s in subscribers] == [None, None]
 
 
 def test_a_commit_is_given_the_subscribers_group_session() -> None:
