@@ -65,15 +65,18 @@ SESSION_COOKIE: Final = COOKIE_NAME
 
 # Bodies: a video upload streams up to a little over the queue's 4 GiB cap
 # (CACHALOT_MAX_MEDIA_BYTES), so the queue answers an oversize video with its
-# own 413 naming its limit; a post is JSON of at most 20 targets with a
-# 5000-byte description each (1 MiB holds the largest with room); every other
+# own 413 naming its limit; a post is JSON of at most 20 targets, each with
+# its platform's text limits, and an article of up to 200,000 characters: the
+# queue caps it at the largest valid post with every character escaped
+# (cachalot_queue.schemas.largest_body_bytes, about 6.1 MiB), and 8 MiB holds
+# that with room; every other
 # body is a small JSON form (contact's own cap is its form's worst case,
 # every character escaped: 52 KiB; embedded/tests checks every public JSON
 # route's worst case fits under its cap here).
 MEDIA_PREFIX: Final = "/api/v1/media"
 MEDIA_MAX_BODY_BYTES: Final = 5 * 1024**3
 POSTS_PREFIX: Final = "/api/v1/posts"
-POSTS_MAX_BODY_BYTES: Final = 1024**2
+POSTS_MAX_BODY_BYTES: Final = 8 * 1024**2
 DEFAULT_MAX_BODY_BYTES: Final = 64 * 1024
 
 _ESCAPE = re.compile(rb"%([0-9A-Fa-f]{2})")

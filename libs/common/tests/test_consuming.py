@@ -16,11 +16,15 @@ from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker, KafkaMessage, TestKafkaBroker
 
 from cachalot_common.consuming import (
+    COMMIT_TIMEOUT_S,
     BrokerWatch,
     ErrorPolicy,
     Route,
+    _commit_timeout_s,
     health_of,
     raw_body,
+    restart_subscribers,
+    stop_subscribers,
     subscribe,
 )
 from cachalot_common.events import ContactSubmitted, NotifyRequested
@@ -303,6 +307,51 @@ def test_a_consumer_whose_commits_keep_failing_is_reported_stuck() -> None:
     assert watch.stuck() == []
 
 
+class _Subscriber:
+    """A subscriber as the watch restarts it; its start can end in a stray cancellation."""
+
+    def __init__(self, start_cancelled: bool = False) -> None:
+        self.start_cancelled = start_cancelled
+        self.consumer: object | None = object()
+        self.started = 0
+
+    async def stop(self) -> None:
+        self.consumer = None
+
+    async def start(self) -> None:
+        self.started += 1
+        if self.start_cancelled:
+            raise asyncio.CancelledError
+        self.consumer = object()
+
+
+async def test_a_start_that_ends_in_a_stray_cancellation_is_an_error_the_watch_survives() -> None:
+    """A CancelledError out of a consumer's start (aiokafka ends some of its tasks so) went
+    through restart_subscribers and ended the broker watch's own task: no probe after it,
+    consumers stopped for good. Now it is a ConnectionError; the next probe tries again."""
+    good, bad = _Subscriber(), _Subscriber(start_cancelled=True)
+    with pytest.raises(ConnectionError):
+        await restart_subscribers([good, bad], timeout_s=5)
+    assert good.started == bad.started == 1
+    assert asyncio.current_task().cancelling() == 0  # type: ignore[union-attr]
+    bad.start_cancelled = False
+    await restart_subscribers([good, bad], timeout_s=5)
+    assert good.consumer is not None
+    assert bad.consumer is not None
+
+
+async def test_the_consumers_are_stopped_whatever_the_state_they_are_in() -> None:
+    subscribers = [_Subscriber(), _Subscriber()]
+    await stop_subscribers(subscribers, timeout_s=5)
+    await stop_subscribers(subscribers, timeout_s=5)  # stopping again does nothing
+    assert [s.consumer for s in subscribers] == [None, None]
+
+
+def test_a_commit_is_given_the_subscribers_group_session() -> None:
+    assert _commit_timeout_s(consumer_options(KafkaSettings(kafka_session_timeout_ms=3000))) == 3.0
+    assert _commit_timeout_s({}) == COMMIT_TIMEOUT_S
+
+
 async def test_a_service_started_on_the_in_memory_broker_runs_no_real_consume_loop() -> None:
     """Under ``TestKafkaBroker`` the watch starts the broker the test way: a subscriber's own
     ``start()`` would run a consume loop on FastStream's ``FakeConsumer`` (no ``getone``), fail at
@@ -369,7 +418,11 @@ async def test_a_consumer_recovers_its_group_and_commits_after_the_broker_comes_
         tansu.kill()
         await _eventually(lambda: _not(ready["broker"]), "readiness red while gone")
         await _eventually(lambda: _not(ready["consumers"]), "consumers red while cut off")
+        # stopped while the broker is gone, not when it is back: a consumer left running
+        # joins the new broker's group at once, and the restart then waited for it
+        await _eventually(lambda: _all_stopped(broker), "consumers stopped while gone")
         tansu.start()  # same port, nothing in it
+        back = asyncio.get_running_loop().time()
         # Ready only once the consumers have rejoined: while the broker answers
         # but the restart is under way, nothing is read (issue 11).
         seen_while_restarting: list[bool] = []
@@ -377,6 +430,8 @@ async def test_a_consumer_recovers_its_group_and_commits_after_the_broker_comes_
             if watch.up:
                 seen_while_restarting.append(await ready["consumers"]())
             await asyncio.sleep(0.02)
+        rejoined_s = asyncio.get_running_loop().time() - back
+        print(f"consumers rejoined {rejoined_s:.1f}s after the broker came back")
         assert seen_while_restarting
         assert not any(seen_while_restarting)
         await _eventually(ready["broker"], "readiness green again")
@@ -406,6 +461,10 @@ def _event_saying(message: str) -> ContactSubmitted:
 
 async def _not(check: Callable[[], Awaitable[bool]]) -> bool:
     return not await check()
+
+
+async def _all_stopped(broker: KafkaBroker) -> bool:
+    return all(getattr(s, "consumer", None) is None for s in broker.subscribers)
 
 
 async def _restarted(watch: BrokerWatch) -> bool:

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from cachalot_common.json_size import round_up_kib, worst_case_json_bytes
+from cachalot_common.json_size import TOTAL_CHARS, round_up_kib, worst_case_json_bytes
 
 
 class Inner(BaseModel):
@@ -85,3 +85,19 @@ def test_caps_are_rounded_up_to_a_whole_kib() -> None:
     assert round_up_kib(1) == 1024
     assert round_up_kib(1024) == 1024
     assert round_up_kib(53084) == 53248
+
+
+def test_an_array_with_a_total_character_bound_counts_the_characters_once() -> None:
+    """YouTube's tags: at most 250 of them and 500 characters together, not 500 each."""
+    schema = {
+        "type": "array",
+        "maxItems": 250,
+        "items": {"type": "string", "maxLength": 500},
+        TOTAL_CHARS: 500,
+    }
+    size = worst_case_json_bytes(schema, schema)
+    assert size is not None
+    assert size < 500 * 12 + 250 * 20 + 100
+    as_sent = json.dumps(["\U0001f600" * 250, "\U0001f600" * 250], ensure_ascii=True, indent=2)
+    assert len(as_sent.encode()) <= size
+    assert len(json.dumps(["x"] * 250, indent=8).encode()) <= size

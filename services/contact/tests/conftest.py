@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +14,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from cachalot_common.events import ContactSubmitted
+from cachalot_common.topics import CONTACT_SUBMITTED
 from cachalot_contact.main import create_app
-from cachalot_contact.relay import Outgoing
 from cachalot_contact.settings import ContactSettings
 from cachalot_testing.ports import free_port
 
@@ -33,29 +33,17 @@ class RecordingPublisher:
         self.attempts = 0
         self.published = asyncio.Event()
 
-    async def connect(self) -> None:
-        return None
-
-    async def publish(self, message: Outgoing) -> None:
+    async def __call__(self, topic: str, key: str, payload: bytes) -> None:
+        """A ``cachalot_common.outbox.Publish``: one event, acknowledged or raising."""
         self.attempts += 1
         if self.failures > 0:
             self.failures -= 1
             raise ConnectionError("broker unreachable")
-        event = ContactSubmitted.model_validate_json(message.value)
-        assert message.key == str(event.event_id).encode(), "key != event id"
+        assert topic == CONTACT_SUBMITTED
+        event = ContactSubmitted.model_validate_json(payload)
+        assert key == str(event.event_id), "key != event id"
         self.events.append(event)
         self.published.set()
-
-    async def publish_many(self, events: Sequence[Outgoing]) -> Sequence[BaseException | None]:
-        outcomes: list[BaseException | None] = []
-        for event in events:
-            try:
-                await self.publish(event)
-            except ConnectionError as error:
-                outcomes.append(error)
-            else:
-                outcomes.append(None)
-        return outcomes
 
     async def wait_for(self, count: int, timeout: float = 5.0) -> None:
         async with asyncio.timeout(timeout):

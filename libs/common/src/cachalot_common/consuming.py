@@ -467,6 +467,7 @@ class BrokerWatch:
         self._restarting = asyncio.Lock()
         self._recovered: list[Callable[[], Awaitable[None]]] = []
         self._slow = 0  # probes in a row that got no answer in time
+        self._pausing: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Start every subscriber at once (see :func:`cachalot_common.kafka.start_broker`)."""
@@ -484,6 +485,10 @@ class BrokerWatch:
         self._task = asyncio.create_task(self._run(), name="broker-watch")
 
     async def stop(self) -> None:
+        if self._pausing is not None:
+            self._pausing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pausing
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -601,6 +606,7 @@ class BrokerWatch:
                 return
             if self.up:
                 logger.error("broker %s is gone (%s)", self.settings.kafka_bootstrap, error)
+                self._pausing = asyncio.create_task(self._stop_consumers(), name="consumers-stop")
             self.up = False
             self._steady_since = None
             return
@@ -634,6 +640,25 @@ class BrokerWatch:
         for subscriber in self.broker.subscribers:
             names.update(getattr(subscriber, "topics", ()) or ())
         return names
+
+    async def _stop_consumers(self) -> None:
+        """The broker is gone: stop every subscriber now, not when it is back.
+
+        A consumer left running keeps trying its old group and, the moment the
+        broker answers again, joins it, so the restart that follows found a
+        member to wait for: Tansu held the fresh join about 7 s (its rebalance
+        wait) on every service. Stopped while the broker is away, the consumers
+        only join once, fresh, when :meth:`recover` starts them (issue 11).
+        """
+        async with self._restarting:
+            if self.up:  # it came back before the stop began: recover() restarts them
+                return
+            began = time.monotonic()
+            await stop_subscribers(self.broker.subscribers, timeout_s=STOP_TIMEOUT_S)
+            logger.warning(
+                "broker watch: consumers stopped until the broker is back (%.1fs)",
+                time.monotonic() - began,
+            )
 
     async def recover(self, why: str, *, lost: bool = True) -> None:
         """Ensure the planned topics, then restart every subscriber (a fresh group join).
@@ -680,21 +705,55 @@ RESTART_TIMEOUT_S = 30.0
 consumer whose coordinator vanished with the broker can wait on it without end."""
 
 
+STOP_TIMEOUT_S = 10.0
+"""The longest a subscriber's stop may take while the broker is gone (its group cannot be
+left then; the consumer is closed all the same)."""
+
+
+async def stop_subscribers(subscribers: Iterable[Any], *, timeout_s: float) -> None:
+    """Stop every subscriber at once, each given ``timeout_s`` seconds (then left as it is).
+    Stopping one already stopped does nothing."""
+    await asyncio.gather(*(_stop(s, timeout_s) for s in subscribers), return_exceptions=True)
+
+
+async def _stop(subscriber: Any, timeout_s: float) -> None:
+    try:
+        await asyncio.wait_for(subscriber.stop(), timeout=timeout_s)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        # With the broker gone, aiokafka's close can end in the CancelledError of a
+        # coordination task that is already over; the consumer is closed (a second
+        # stop returns at once) but the subscriber still holds it: a second stop
+        # lets go of it, so the next start makes a fresh one.
+        await asyncio.wait_for(subscriber.stop(), timeout=timeout_s)
+
+
 async def restart_subscribers(
     subscribers: Iterable[Any], *, timeout_s: float = RESTART_TIMEOUT_S
 ) -> float:
     """Stop every subscriber at once (each given ``timeout_s`` seconds, then left), then
     start them all at once (one rebalance, not one each); the seconds the stops took.
-    Raises ``TimeoutError`` when the start takes longer than ``timeout_s`` (the caller
-    tries again)."""
+    Raises ``TimeoutError`` when the start takes longer than ``timeout_s``, and
+    ``ConnectionError`` when a start ends in a ``CancelledError`` nobody asked for (the
+    caller tries again either way)."""
     subscribers = list(subscribers)
     began = time.monotonic()
-    await asyncio.gather(
-        *(asyncio.wait_for(subscriber.stop(), timeout=timeout_s) for subscriber in subscribers),
-        return_exceptions=True,
-    )
+    await stop_subscribers(subscribers, timeout_s=timeout_s)
     stopped = time.monotonic() - began
-    await asyncio.wait_for(
-        asyncio.gather(*(subscriber.start() for subscriber in subscribers)), timeout=timeout_s
-    )
+    try:
+        await asyncio.wait_for(
+            asyncio.gather(*(subscriber.start() for subscriber in subscribers)), timeout=timeout_s
+        )
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        # aiokafka can end a start in the CancelledError of one of its own tasks (seen
+        # on a stop with the broker gone). Raised as it is, it ended the broker watch's
+        # task without a word: consumers left stopped for good, readiness red, nothing
+        # committed again (issue 11, the fault suite's "restarting consumers" never
+        # followed by "consumers restarted"). As an error, the next probe tries again.
+        raise ConnectionError("a consumer's start was cancelled from within") from None
     return stopped

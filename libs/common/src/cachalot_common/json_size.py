@@ -19,7 +19,10 @@ Worst case per JSON value (RFC 8259 §7: any character may be written as
   escaped (6 bytes: they are ASCII);
 - a number: :data:`NUMBER_BYTES`; ``true``/``false``/``null``: 5/4;
 - ``enum``/``const``: the longest value, escaped;
-- an array of at most ``maxItems``: the items and their commas;
+- an array of at most ``maxItems``: the items and their commas; an array of
+  strings whose characters add up to at most :data:`TOTAL_CHARS` (a schema
+  extension: YouTube's tags, 500 characters together) counts those characters
+  once, not ``maxLength`` for every item;
 - an object: every declared property (key escaped, colon, value, comma); an
   object that allows properties it does not declare is unbounded;
 - ``anyOf``/``oneOf``/``allOf``: the largest alternative;
@@ -41,6 +44,8 @@ ESCAPED_CHAR_BYTES: Final = 12  # "\\uD83D\\uDE00": one code point outside the B
 ESCAPED_ASCII_BYTES: Final = 6  # "\\u0041"
 NUMBER_BYTES: Final = 32  # "-1.7976931348623157e+308" and room
 WHITESPACE_PER_VALUE: Final = 16  # a newline and indentation before each value
+TOTAL_CHARS: Final = "x-max-total-chars"
+"""Schema extension of an array of strings: its items' characters add up to at most this."""
 # The longest text of each string format pydantic documents without a maxLength.
 FORMAT_CHARS: Final[Mapping[str, int]] = {
     "uuid": 36,
@@ -115,10 +120,14 @@ def _size(
     if kind == "array":
         if "maxItems" not in schema:
             return None
+        items = int(schema["maxItems"])
+        if TOTAL_CHARS in schema:  # each item's quotes, comma and spacing, the characters once
+            chars = int(schema[TOTAL_CHARS]) * ESCAPED_CHAR_BYTES
+            return 2 + items * (3 + WHITESPACE_PER_VALUE) + chars + WHITESPACE_PER_VALUE
         item = _size(schema.get("items", {}), document, seen)
         if item is None:
             return None
-        return 2 + int(schema["maxItems"]) * (item + 1) + WHITESPACE_PER_VALUE
+        return 2 + items * (item + 1) + WHITESPACE_PER_VALUE
     if kind == "object" or "properties" in schema:
         if schema.get("additionalProperties", True) is not False:
             return None

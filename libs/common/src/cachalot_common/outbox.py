@@ -1,11 +1,20 @@
-"""The one outbox relay: events written with their change, published after commit.
+"""The one outbox relay: events written durably with their change, published after.
 
-A service writes an event as a row of its own ``outbox`` table in the
-transaction of the change it describes (DESIGN.md, "Delivery guarantees");
-:class:`OutboxRelay` publishes unsent rows in id order and marks them sent
-only after the broker acknowledged them. A crash between publish and mark
+A service writes an event where its change is written (DESIGN.md, "Delivery
+guarantees"): a row of its own ``outbox`` table in the same transaction
+(auth, queue), or a line of an append-only hash-chained log (contact).
+:class:`OutboxRelay` publishes what its :class:`OutboxSource` holds after
+its cursor, in order, and marks it acknowledged only after the broker
+acknowledged every event of the batch. A crash between publish and mark
 publishes again (consumers dedupe on ``event_id``); a broker that is down,
-or came back empty, just means the rows wait and go out when it answers.
+or came back empty, just means the events wait and go out when it answers.
+
+A source gives the relay three things: a batch of events after its cursor
+(:meth:`OutboxSource.batch`, with the means to acknowledge it), a wait for
+more (:meth:`OutboxSource.wait`) and a place to keep its cursor on the way
+out (:meth:`OutboxSource.close`); the relay's :meth:`OutboxRelay.health`
+says when the broker last acknowledged anything. :class:`TableSource` is
+the database table; the contact service's log source lives with its log.
 
 A service's table meets :class:`OutboxTable`: ``id`` (ascending), ``topic``,
 ``key``, ``payload`` (the event's JSON), ``sent_at``, and optionally
@@ -20,7 +29,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol
 
@@ -38,6 +49,66 @@ logger = logging.getLogger(__name__)
 
 Publish = Callable[[str, str, bytes], Awaitable[Any]]
 """``publish(topic, key, payload)``: send one event and wait for the broker's ack."""
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One event as it goes on its topic: ``payload`` is the event's JSON (bytes)."""
+
+    topic: str
+    key: str
+    payload: bytes
+    trace: Mapping[str, str] | None = None
+
+
+async def _nothing() -> None:
+    return None
+
+
+@dataclass(slots=True)
+class Batch:
+    """Events after a source's cursor, in order.
+
+    ``acknowledge()`` moves the cursor past the batch; the relay calls it only
+    once the broker acknowledged every event. ``taken`` counts the entries the
+    batch covers, which is more than ``len(events)`` when a source skips an
+    entry it cannot publish (the relay keeps reading while ``taken`` > 0).
+    """
+
+    events: Sequence[Outgoing]
+    acknowledge: Callable[[], Awaitable[None]] = _nothing
+    taken: int = -1
+
+    def __post_init__(self) -> None:
+        if self.taken < 0:
+            self.taken = len(self.events)
+
+
+class OutboxSource(Protocol):
+    """Where an outbox's events wait for the relay."""
+
+    def batch(self, limit: int) -> contextlib.AbstractAsyncContextManager[Batch]:
+        """At most ``limit`` unacknowledged events after the cursor, held while the block runs
+        (a database source keeps its row locks until the block ends)."""
+        ...
+
+    async def wait(self, wake: Wakeup, seconds: float) -> None:
+        """Return when more events may be there: ``wake`` was set, the source saw new
+        events, or ``seconds`` passed."""
+        ...
+
+    async def close(self) -> None:
+        """The relay stopped: keep the cursor (a file-backed source saves it)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RelayHealth:
+    """``answered_at``: unix time of the broker's last acknowledgement (``None``: never);
+    ``failures``: publish rounds failed in a row (0 while publishing works)."""
+
+    answered_at: float | None
+    failures: int
 
 
 class OutboxTable(Protocol):
@@ -62,12 +133,12 @@ def kafka_publish(broker: KafkaBroker) -> Publish:
     return publish
 
 
-class OutboxRelay:
-    """Publishes a service's outbox, in id order; :meth:`nudge` after a commit sends at once.
+class TableSource:
+    """A service's outbox table (:class:`OutboxTable`) as an :class:`OutboxSource`.
 
-    ``table``: the service's mapped outbox class (:class:`OutboxTable`).
     ``reader``: sessions for the unlocked read (SQLite: a pool of its own).
-    ``idle_s``: how long to wait for a nudge when nothing is left.
+    ``claim_with_lock``: claim rows ``FOR UPDATE SKIP LOCKED`` and mark them in
+    the same transaction (PostgreSQL, several relays on one table).
     ``keep_sent``: sent rows older than this are deleted (every minute);
     ``None`` keeps them.
     """
@@ -76,88 +147,42 @@ class OutboxRelay:
         self,
         factory: async_sessionmaker[AsyncSession],
         table: type[Any],
-        publish: Publish,
         *,
         reader: async_sessionmaker[AsyncSession] | None = None,
-        wake: Wakeup | None = None,
         claim_with_lock: bool = False,
-        batch: int = 500,
-        idle_s: float = 0.2,
-        publish_timeout_s: float = 30.0,
         keep_sent: timedelta | None = None,
     ) -> None:
         self._factory = factory
         self._reader = reader or factory
         self._table = table
-        self._publish_one = publish
-        self._wake = wake or Wakeup()
         self._lock = claim_with_lock
-        self._batch = batch
-        self._idle_s = idle_s
-        self._timeout = publish_timeout_s
         self._keep_sent = keep_sent
-        self._draining = asyncio.Lock()
+        self._purged_at = 0.0
 
-    def nudge(self) -> None:
-        """Something was committed: publish now, not at the next round."""
-        self._wake.set()
+    @contextlib.asynccontextmanager
+    async def batch(self, limit: int) -> AsyncIterator[Batch]:
+        if self._keep_sent is not None and time.monotonic() - self._purged_at > 60:
+            self._purged_at = time.monotonic()
+            await self.purge_sent()
+        if self._lock:
+            async with self._factory() as session, session.begin():
+                rows = await self._claim(session, limit)
+                yield Batch(_events(rows), lambda: self._mark(session, [r.id for r in rows]))
+            return
+        async with self._reader() as session:
+            rows = await self._claim(session, limit)
 
-    async def drain(self) -> int:
-        """Publish everything unsent now; how many rows were published."""
-        total = 0
-        while sent := await self.relay_once():
-            total += sent
-        return total
+        async def acknowledge() -> None:
+            async with self._factory() as session, session.begin():
+                await self._mark(session, [r.id for r in rows])
 
-    async def run(self) -> None:
-        """Relay until cancelled; a failing broker is retried with a growing pause.
+        yield Batch(_events(rows), acknowledge)
 
-        One warning when publishing starts failing and one when it works
-        again, not one per round.
-        """
-        failures = 0
-        purged_at = 0.0
-        loop = asyncio.get_running_loop()
-        while True:
-            try:
-                sent = await self.relay_once()
-                if failures:
-                    logger.warning("outbox relay: publishing again after %d failures", failures)
-                failures = 0
-                if self._keep_sent is not None and loop.time() - purged_at > 60:
-                    purged_at = loop.time()
-                    await self.purge_sent()
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
-                failures += 1
-                if failures == 1:
-                    logger.warning(
-                        "outbox relay: publish failed (%s); rows wait and are retried",
-                        type(error).__name__,
-                    )
-                await asyncio.sleep(min(5.0, 0.2 * 2**failures))
-                continue
-            if sent < self._batch:
-                await self._wake.wait(self._idle_s)
+    async def wait(self, wake: Wakeup, seconds: float) -> None:
+        await wake.wait(seconds)
 
-    async def relay_once(self) -> int:
-        """Publish one batch (at most ``batch`` rows); the number of rows published."""
-        async with self._draining:  # one round at a time in this process: no double sends
-            if self._lock:
-                async with self._factory() as session, session.begin():
-                    rows = await self._claim(session)
-                    if rows:
-                        await self._publish_all(rows)
-                        await self._mark(session, [r.id for r in rows])
-                    return len(rows)
-            async with self._reader() as session:
-                rows = await self._claim(session)
-            if rows:
-                await self._publish_all(rows)
-                async with self._factory() as session, session.begin():
-                    await self._mark(session, [r.id for r in rows])
-            return len(rows)
+    async def close(self) -> None:
+        return None
 
     async def purge_sent(self) -> None:
         """Delete rows sent longer ago than ``keep_sent``."""
@@ -170,21 +195,163 @@ class OutboxRelay:
                 delete(table).where(table.sent_at.is_not(None), table.sent_at < cutoff)
             )
 
-    async def _claim(self, session: AsyncSession) -> list[Any]:
+    async def _claim(self, session: AsyncSession, limit: int) -> list[Any]:
         table = self._table
-        query = select(table).where(table.sent_at.is_(None)).order_by(table.id).limit(self._batch)
+        query = select(table).where(table.sent_at.is_(None)).order_by(table.id).limit(limit)
         if self._lock:
             query = query.with_for_update(skip_locked=True)
         return list((await session.scalars(query)).all())
 
     async def _mark(self, session: AsyncSession, ids: list[int]) -> None:
-        table = self._table
-        await session.execute(update(table).where(table.id.in_(ids)).values(sent_at=utcnow()))
+        if ids:
+            table = self._table
+            await session.execute(update(table).where(table.id.in_(ids)).values(sent_at=utcnow()))
 
-    async def _publish_all(self, rows: list[Any]) -> None:
-        # Sends are queued in id order, so per-key (per-partition) order holds;
+
+def _events(rows: list[Any]) -> list[Outgoing]:
+    return [
+        Outgoing(r.topic, r.key, r.payload.encode(), getattr(r, "trace", None) or None)
+        for r in rows
+    ]
+
+
+class OutboxRelay:
+    """Publishes an outbox's events in order; :meth:`nudge` after a commit sends at once.
+
+    ``source``: where the events wait (:class:`OutboxSource`; for a table,
+    :class:`TableSource` or :meth:`for_table`).
+    ``batch``: at most this many events a round, awaited together.
+    ``idle_s``: how long to wait for more when the source had less than a batch.
+    ``publish_timeout_s``: a batch not acknowledged in this time fails and is retried.
+    ``first_backoff_s``/``max_backoff_s``: the pause after a failed round doubles
+    from the first up to the cap.
+    """
+
+    def __init__(
+        self,
+        source: OutboxSource,
+        publish: Publish,
+        *,
+        wake: Wakeup | None = None,
+        batch: int = 500,
+        idle_s: float = 0.2,
+        publish_timeout_s: float = 30.0,
+        first_backoff_s: float = 0.2,
+        max_backoff_s: float = 5.0,
+    ) -> None:
+        self.source = source
+        self._publish_one = publish
+        self._wake = wake or Wakeup()
+        self._batch = batch
+        self._idle_s = idle_s
+        self._timeout = publish_timeout_s
+        self._first_backoff = first_backoff_s
+        self._max_backoff = max_backoff_s
+        self._draining = asyncio.Lock()
+        self._answered_at: float | None = None
+        self._failures = 0
+
+    @classmethod
+    def for_table(
+        cls,
+        factory: async_sessionmaker[AsyncSession],
+        table: type[Any],
+        publish: Publish,
+        *,
+        reader: async_sessionmaker[AsyncSession] | None = None,
+        claim_with_lock: bool = False,
+        keep_sent: timedelta | None = None,
+        **options: Any,
+    ) -> OutboxRelay:
+        """The relay over a service's outbox table (see :class:`TableSource`)."""
+        source = TableSource(
+            factory, table, reader=reader, claim_with_lock=claim_with_lock, keep_sent=keep_sent
+        )
+        return cls(source, publish, **options)
+
+    def nudge(self) -> None:
+        """Something was committed: publish now, not at the next round."""
+        self._wake.set()
+
+    def health(self) -> RelayHealth:
+        """When the broker last acknowledged a batch, and how many rounds failed since."""
+        return RelayHealth(self._answered_at, self._failures)
+
+    async def drain(self) -> int:
+        """Publish everything there is now; how many entries were taken."""
+        total = 0
+        while taken := await self.relay_once():
+            total += taken
+        return total
+
+    async def run(self) -> None:
+        """Relay until cancelled; a failing broker is retried with a growing pause.
+
+        One warning when publishing starts failing and one when it works
+        again, not one per round.
+        """
+        while True:
+            try:
+                taken = await self.relay_once()
+                if self._failures:
+                    logger.warning(
+                        "outbox relay: publishing again after %d failures", self._failures
+                    )
+                self._failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                self._failures += 1
+                if self._failures == 1:
+                    logger.warning(
+                        "outbox relay: publish failed (%s); events wait and are retried",
+                        type(error).__name__,
+                    )
+                pause = self._first_backoff * 2 ** (self._failures - 1)
+                await asyncio.sleep(min(self._max_backoff, pause))
+                continue
+            if taken < self._batch:
+                await self.source.wait(self._wake, self._idle_s)
+
+    async def stop(self, task: asyncio.Task[None], seconds: float) -> None:
+        """Stop ``task`` (running :meth:`run`) between two batches, publish for the rest of
+        ``seconds`` what is still there, then let the source keep its cursor
+        (:meth:`OutboxSource.close`). A broker that does not answer leaves the rest for
+        the next start."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        try:
+            async with asyncio.timeout(seconds), self._draining:
+                task.cancel()  # not in the middle of a batch: no event is sent twice
+        except TimeoutError:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        try:
+            async with asyncio.timeout(max(deadline - loop.time(), 0.0)):
+                await self.drain()
+        except Exception as error:
+            logger.warning(
+                "outbox relay: stopped with events unpublished (%s)", type(error).__name__
+            )
+        finally:
+            await self.source.close()
+
+    async def relay_once(self) -> int:
+        """Publish one batch (at most ``batch`` events); how many entries it took."""
+        async with self._draining, self.source.batch(self._batch) as batch:
+            # one round at a time in this process: no double sends
+            if batch.events:
+                await self._publish_all(batch.events)
+                self._answered_at = time.time()
+            if batch.taken:
+                await batch.acknowledge()
+            return batch.taken
+
+    async def _publish_all(self, events: Sequence[Outgoing]) -> None:
+        # Sends are queued in order, so per-key (per-partition) order holds;
         # awaiting them together lets the producer batch them.
-        sends = [asyncio.ensure_future(self._publish(row)) for row in rows]
+        sends = [asyncio.ensure_future(self._publish(event)) for event in events]
         try:
             await asyncio.wait_for(asyncio.gather(*sends), timeout=self._timeout)
         except BaseException:
@@ -194,10 +361,11 @@ class OutboxRelay:
                 await asyncio.gather(*sends, return_exceptions=True)
             raise
 
-    async def _publish(self, row: Any) -> Any:
-        carrier: Mapping[str, str] = getattr(row, "trace", None) or {}
-        token = otel_context.attach(propagate.extract(dict(carrier)))
+    async def _publish(self, event: Outgoing) -> Any:
+        if not event.trace:
+            return await self._publish_one(event.topic, event.key, event.payload)
+        token = otel_context.attach(propagate.extract(dict(event.trace)))
         try:
-            return await self._publish_one(row.topic, row.key, row.payload.encode())
+            return await self._publish_one(event.topic, event.key, event.payload)
         finally:
             otel_context.detach(token)

@@ -98,7 +98,9 @@ def create_app(
     if broker is not None:
         attempts.subscribe(broker, **consumer_options(settings))
         watch = BrokerWatch(broker, settings)
-    relay = OutboxRelay(factory, OutboxMessage, publish, idle_s=settings.outbox_poll_interval_s)
+    relay = OutboxRelay.for_table(
+        factory, OutboxMessage, publish, idle_s=settings.outbox_poll_interval_s
+    )
     bot_token = settings.telegram_bot_token.get_secret_value()
     bot = (
         BotApi(caller, api_base=settings.telegram_api_base, bot_token=bot_token)

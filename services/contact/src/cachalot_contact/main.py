@@ -21,6 +21,7 @@ from cachalot_common.asyncapi import Produced
 from cachalot_common.events import ContactSubmitted
 from cachalot_common.health import ReadinessCheck
 from cachalot_common.logging import setup_logging
+from cachalot_common.outbox import OutboxRelay, Publish
 from cachalot_common.settings import load_settings
 from cachalot_common.telemetry import setup_tracing
 from cachalot_common.topics import CONTACT_SUBMITTED
@@ -31,11 +32,11 @@ from cachalot_contact.log import ContactLog
 from cachalot_contact.ratelimit import RateLimiter
 from cachalot_contact.relay import (
     BrokerEventPublisher,
-    EventPublisher,
     KafkaEventPublisher,
-    Relay,
-    drain,
+    LogSource,
+    connect_then_run,
     kafka_publisher,
+    log_relay,
     probe_bootstrap,
 )
 from cachalot_contact.relay_process import RelayProcess
@@ -50,11 +51,12 @@ logger = logging.getLogger(__name__)
 def create_app(
     settings: ContactSettings,
     *,
-    publisher: EventPublisher | None = None,
+    publisher: Publish | None = None,
     limiter: RateLimiter | None = None,
     tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
-    """The contact app. Without ``publisher`` the relay publishes to the configured Kafka.
+    """The contact app. Without ``publisher`` (``publish(topic, key, payload)``, awaiting the
+    broker's ack) the relay publishes to the configured Kafka.
 
     The relay runs where ``CACHALOT_CONTACT_RELAY`` says (a child process by
     default); a ``publisher`` given in code always runs it inline.
@@ -73,7 +75,9 @@ def create_app(
             kafka = kafka_publisher(settings, client_id=SERVICE, tracer_provider=tracer_provider)
             publisher = kafka
             readiness["broker"] = kafka.ready
-        relay: Relay | None = Relay(log, CursorFile(settings.cursor_path), publisher)
+        relay: OutboxRelay | None = log_relay(
+            LogSource(log, CursorFile(settings.cursor_path)), publisher
+        )
     else:
         relay = None
         if mode == "process":
@@ -87,7 +91,8 @@ def create_app(
         await log.open()
         relay_task: asyncio.Task[None] | None = None
         if relay is not None:
-            relay_task = asyncio.create_task(relay.run(), name="contact-relay")
+            connect = kafka.connect if kafka is not None else _connected
+            relay_task = asyncio.create_task(connect_then_run(relay, connect), name="contact-relay")
         elif child is not None:
             child.start()
         else:
@@ -100,7 +105,7 @@ def create_app(
         finally:
             await log.close()
             if relay is not None and relay_task is not None:
-                await drain(relay, relay_task, RELAY_DRAIN_S)
+                await relay.stop(relay_task, RELAY_DRAIN_S)
             if child is not None:
                 await child.stop()
             if kafka is not None:
@@ -123,6 +128,10 @@ def create_app(
 
 async def _log_writable(log: ContactLog, settings: ContactSettings) -> bool:
     return log.writable and os.access(settings.contact_log_dir, os.W_OK)
+
+
+async def _connected() -> None:
+    """A publisher given in code needs no connection."""
 
 
 async def _reachable(bootstrap: str) -> bool:

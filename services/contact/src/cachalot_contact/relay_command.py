@@ -39,11 +39,12 @@ from pathlib import Path
 from typing import Any
 
 from cachalot_common.logging import setup_logging
+from cachalot_common.outbox import OutboxRelay
 from cachalot_common.settings import load_settings
 from cachalot_common.telemetry import setup_tracing
 from cachalot_common.topics import CONTACT_SUBMITTED
 from cachalot_contact.cursor import CursorFile
-from cachalot_contact.relay import Relay, drain, kafka_publisher
+from cachalot_contact.relay import LogSource, connect_then_run, kafka_publisher, log_relay
 from cachalot_contact.settings import ContactSettings
 from cachalot_contact.tail import LogTail
 
@@ -107,7 +108,7 @@ def write_health(path: Path, *, ok: bool, answered_at: float | None, cursor: int
     os.replace(scratch, path)
 
 
-async def report_health(relay: Relay, publisher: Any, path: Path) -> None:
+async def report_health(relay: OutboxRelay, source: LogSource, publisher: Any, path: Path) -> None:
     """Write ``relay.health`` every ``HEALTH_INTERVAL_S`` until cancelled (more often
     until the producer first answers, so a relay that just connected says so)."""
     answered_at: float | None = None
@@ -118,11 +119,12 @@ async def report_health(relay: Relay, publisher: Any, path: Path) -> None:
             ok = False
         if ok:
             answered_at = time.time()
-        if relay.acknowledged_at is not None:  # an acknowledged batch is an answer too
-            answered_at = max(answered_at or 0.0, relay.acknowledged_at)
+        acknowledged_at = relay.health().answered_at
+        if acknowledged_at is not None:  # an acknowledged batch is an answer too
+            answered_at = max(answered_at or 0.0, acknowledged_at)
         with contextlib.suppress(OSError):
             await asyncio.to_thread(
-                write_health, path, ok=ok, answered_at=answered_at, cursor=relay.cursor.offset
+                write_health, path, ok=ok, answered_at=answered_at, cursor=source.cursor.offset
             )
         await asyncio.sleep(HEALTH_INTERVAL_S if answered_at else HEALTH_INTERVAL_S / 10)
 
@@ -148,16 +150,17 @@ async def run(settings: ContactSettings, *, parent: int | None) -> int:
         else None
     )
     publisher = kafka_publisher(settings, client_id=SERVICE, tracer_provider=provider)
-    relay = Relay(tail, CursorFile(settings.cursor_path), publisher)
+    source = LogSource(tail, CursorFile(settings.cursor_path))
+    relay = log_relay(source, publisher)
     try:
         if not await wait_for_writer(tail, stop):
             return 0
         logger.info(
             "relay: publishing %s to %s (pid %d)", settings.log_path, CONTACT_SUBMITTED, os.getpid()
         )
-        task = asyncio.create_task(relay.run(), name="contact-relay")
+        task = asyncio.create_task(connect_then_run(relay, publisher.connect), name="contact-relay")
         health = asyncio.create_task(
-            report_health(relay, publisher, settings.contact_log_dir / HEALTH_FILE),
+            report_health(relay, source, publisher, settings.contact_log_dir / HEALTH_FILE),
             name="contact-relay-health",
         )
         stopping = asyncio.create_task(stop.wait())
@@ -166,7 +169,7 @@ async def run(settings: ContactSettings, *, parent: int | None) -> int:
         health.cancel()
         if task.done():  # it only ends by failing
             task.result()
-        await drain(relay, task, DRAIN_S)
+        await relay.stop(task, DRAIN_S)
         return 0
     finally:
         if watcher is not None:

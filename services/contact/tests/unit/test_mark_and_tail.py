@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cachalot_common.events import ContactSubmitted
+from cachalot_common.topics import CONTACT_SUBMITTED
 from cachalot_contact.chain import Link, make_line
 from cachalot_contact.intake import submitted_event
 from cachalot_contact.log import ContactLog
@@ -103,10 +104,11 @@ def test_a_log_line_goes_on_the_topic_as_the_event_it_holds():
     line, _ = make_line(event, Link())
     seq, message = outgoing(line.rstrip(b"\n"))
     assert seq == 1
-    assert message.key == str(submission).encode()
-    decoded = ContactSubmitted.model_validate_json(message.value)
+    assert message.key == str(submission)
+    assert message.topic == CONTACT_SUBMITTED
+    decoded = ContactSubmitted.model_validate_json(message.payload)
     assert decoded.model_dump(mode="json") == event  # the event, exactly as built
-    assert json.loads(message.value) == event
+    assert json.loads(message.payload) == event
 
 
 def test_a_line_not_in_the_logs_form_is_refused():

@@ -7,9 +7,10 @@ import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+from cachalot_common.outbox import OutboxRelay
 from cachalot_contact.cursor import Cursor, CursorFile
 from cachalot_contact.log import ContactLog
-from cachalot_contact.relay import Relay
+from cachalot_contact.relay import LogSource, log_relay
 from cachalot_contact.relay_process import STALE_S, answering
 
 
@@ -29,23 +30,24 @@ def event(n: int) -> dict[str, object]:
 
 
 @contextlib.asynccontextmanager
-async def running(tmp_path: Path, publisher: object) -> AsyncIterator[tuple[ContactLog, Relay]]:
+async def running(tmp_path: Path, publisher: object) -> AsyncIterator[tuple[ContactLog, LogSource]]:
+    """The contact log under the shared relay (``cachalot_common.outbox``), stopped as the
+    service stops it."""
     log = ContactLog(tmp_path / "c.log")
     await log.open()
-    relay = Relay(log, CursorFile(tmp_path / "relay.cursor"), publisher, max_backoff=0.05)  # type: ignore[arg-type]
+    source = LogSource(log, CursorFile(tmp_path / "relay.cursor"))
+    relay: OutboxRelay = log_relay(source, publisher, max_backoff_s=0.05, first_backoff_s=0.01)  # type: ignore[arg-type]
     task = asyncio.create_task(relay.run())
     try:
-        yield log, relay
+        yield log, source
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await relay.stop(task, 0.2)
         await log.close()
 
 
-async def wait_until_caught_up(log: ContactLog, relay: Relay) -> None:
+async def wait_until_caught_up(log: ContactLog, source: LogSource) -> None:
     async with asyncio.timeout(5):
-        while relay.cursor.offset < log.durable_offset:
+        while source.cursor.offset < log.durable_offset:
             await asyncio.sleep(0.005)
 
 

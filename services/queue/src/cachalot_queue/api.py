@@ -20,6 +20,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.requests import ClientDisconnect
 
 from cachalot_common.events import POST_KINDS
+from cachalot_common.guards import MAX_BODY_EXTENSION
 from cachalot_common.problems import Problem, field_errors, problem_response, problem_responses
 from cachalot_common.sessions import CurrentClient
 from cachalot_common.untrusted import StrictJsonRoute
@@ -47,6 +48,7 @@ from cachalot_queue.schemas import (
     PostPublic,
     PostsExport,
     PostUpdate,
+    largest_body_bytes,
 )
 from cachalot_queue.tables import Media
 
@@ -327,6 +329,7 @@ def build_router(
         status_code=201,
         response_model=PostPublic,
         tags=["posts"],
+        openapi_extra={MAX_BODY_EXTENSION: largest_body_bytes(PostCreate)},
     )
     async def create_post(
         body: PostCreate,
@@ -411,6 +414,7 @@ def build_router(
         "/posts/{post_id}",
         response_model=PostPublic,
         tags=["posts"],
+        openapi_extra={MAX_BODY_EXTENSION: largest_body_bytes(PostUpdate)},
         responses=problem_responses(
             404,
             409,

@@ -86,7 +86,7 @@ def build_relay(
 
     Sent rows are kept an hour (enough to see what went out), then deleted.
     """
-    return OutboxRelay(
+    return OutboxRelay.for_table(
         factory,
         OutboxMessage,
         kafka_publish(broker),

@@ -11,13 +11,14 @@ in :mod:`cachalot_queue.posts`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Union
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model
 
 from cachalot_common import platforms
 from cachalot_common.events import PostKind, PublishPost, TargetStatus
+from cachalot_common.json_size import round_up_kib, worst_case_json_bytes
 
 MAX_TARGETS = 20
 MAX_IMAGES = PublishPost.model_fields["images"].metadata[0].max_length
@@ -225,3 +226,34 @@ class PlatformPublic(BaseModel):
 
 class PlatformList(BaseModel):
     items: list[PlatformPublic]
+
+
+def largest_body_bytes(model: type[BaseModel]) -> int:
+    """The most bytes a valid ``PostCreate`` or ``PostUpdate`` body can take, every character
+    escaped as JSON allows (:mod:`cachalot_common.json_size`), rounded up to a KiB.
+
+    A valid target carries the block of its account's platform only (any other block is
+    a 422, :mod:`cachalot_queue.posts`), so each target counts as the largest one-platform
+    target rather than all blocks at once; each platform's text fields declare their
+    platform's limit (``cachalot_common.platforms.spec.max_chars``). The routes' byte cap
+    is this (issue 11: a valid post escaped past the old 64 KiB cap was refused 413);
+    a longer field within it is a 422 naming the field.
+    Raises ``ValueError`` if some field of ``model`` has no bound.
+    """
+    blocks: list[dict[str, Any]] = [
+        {"account_id": (UUID, ...), spec.name: (spec.fields | None, None)}  # type: ignore[operator]
+        for spec in platforms.publishable()
+    ]
+    one_platform = tuple(
+        create_model(f"OneTarget{i}", __base__=_Input, **block) for i, block in enumerate(blocks)
+    )
+    largest = create_model(
+        f"Largest{model.__name__}",
+        __base__=model,
+        targets=(list[Union[one_platform]] | None, Field(max_length=MAX_TARGETS)),  # type: ignore[valid-type,arg-type]  # noqa: UP007
+    )
+    schema = largest.model_json_schema()
+    size = worst_case_json_bytes(schema, schema)
+    if size is None:
+        raise ValueError(f"{model.__name__} has a field without a bound")
+    return round_up_kib(size)

@@ -397,3 +397,67 @@ async def test_the_export_holds_every_post_and_video_of_the_client_and_no_one_el
         "posts": [],
         "media": [],
     }
+
+
+async def test_a_post_at_every_text_limit_sent_escaped_is_taken_and_one_character_more_is_a_422(
+    queue: QueueServer,
+) -> None:
+    """Issue 11: the route capped bodies at 64 KiB while the platforms' text fields had no
+    bound, so a valid post whose text a client sent ``\\uXXXX``-escaped (6 bytes a letter,
+    as ``json.dumps`` does) was refused 413. Every text field now carries its platform's
+    limit and the cap is the largest valid post: this one is ~130 KB on the wire."""
+    import json
+
+    client = queue.client()
+    vk = await client.account("vk")
+    youtube = await client.account("youtube")
+    tiktok = await client.account("tiktok")
+    media = await client.upload()
+    letter = "я"  # two UTF-8 bytes, one UTF-16 unit, "\\u044f" escaped
+
+    def body(vk_message: str) -> bytes:
+        post = {
+            "media_id": media["id"],
+            "targets": [
+                {"account_id": str(vk), "vk": {"message": vk_message}},
+                {
+                    "account_id": str(youtube),
+                    "youtube": {
+                        "title": letter * 100,
+                        "description": letter * 2500,  # 5000 bytes as YouTube counts
+                        "tags": [letter * 249, letter * 250],  # 500 with the comma
+                    },
+                },
+                {"account_id": str(tiktok), "tiktok": {"caption": letter * 2200}},
+            ],
+        }
+        return json.dumps(post, ensure_ascii=True).encode()
+
+    at_limit = body(letter * 16_384)
+    assert len(at_limit) > 64 * 1024  # the old cap, which refused it 413
+    headers = {"Content-Type": "application/json"}
+    taken = await client.http.post("/api/v1/posts", content=at_limit, headers=headers)
+    assert taken.status_code == 201, taken.text[:500]
+    assert taken.json()["targets"][0]["options"]["message"] == letter * 16_384
+
+    over = await client.http.post("/api/v1/posts", content=body(letter * 16_385), headers=headers)
+    assert over.status_code == 422, over.text[:500]
+    assert over.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in over.json()["errors"]] == ["targets[0].vk.message"]
+
+
+async def test_a_body_larger_than_any_valid_post_is_refused_413_before_it_is_read(
+    queue: QueueServer,
+) -> None:
+    from cachalot_queue.schemas import PostCreate, largest_body_bytes
+
+    client = queue.client()
+    cap = largest_body_bytes(PostCreate)
+    response = await client.http.post(
+        "/api/v1/posts",
+        content=b" " * (cap + 1),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 413, response.text[:300]
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["max_bytes"] == cap

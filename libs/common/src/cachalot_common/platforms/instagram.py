@@ -36,6 +36,7 @@ from cachalot_common.platforms.spec import (
     MediaLimits,
     PlatformFields,
     PlatformSpec,
+    max_chars,
 )
 
 INSTAGRAM_CAPTION_MAX: Final = 2200
@@ -105,7 +106,9 @@ class InstagramFields(PlatformFields):
     """An Instagram post's caption, and whether a Reel also shows in the feed."""
 
     caption: str = Field(
-        default="", description="≤ 2,200 characters, ≤ 30 hashtags, ≤ 20 @mentions."
+        default="",
+        description="≤ 2,200 characters, ≤ 30 hashtags, ≤ 20 @mentions.",
+        json_schema_extra=max_chars(INSTAGRAM_CAPTION_MAX),
     )
     share_to_feed: bool = Field(default=True, description="Reels: also show in the feed.")
 

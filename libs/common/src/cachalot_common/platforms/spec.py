@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, JsonValue
 
 from cachalot_common.events import POST_KINDS, PostKind
 from cachalot_common.topics import Platform, publish_topic
@@ -103,6 +103,21 @@ class PlatformFields(BaseModel):
     def to_options(self) -> BaseModel:
         """The ``PublishVideo.options`` this block stands for."""
         raise NotImplementedError
+
+
+def max_chars(limit: int) -> dict[str, JsonValue]:
+    """The JSON-schema bound of a text field: at most ``limit`` characters (code points).
+
+    A platform counts text its own way (UTF-16 units for TikTok and Telegram,
+    UTF-8 bytes for a YouTube description, characters elsewhere); the field's
+    validator counts that way and gives the platform's message. Each of those
+    counts is at least the number of code points, so a text within the
+    platform's limit is within ``maxLength`` too, and the schema (OpenAPI,
+    the body cap of ``cachalot_common.json_size``) can say how long a valid
+    field can be. ``platforms`` tests check every text field has one and that
+    its validator refuses a longer text.
+    """
+    return {"maxLength": limit}
 
 
 Check = Callable[[BaseModel, Content], list[FieldError]]

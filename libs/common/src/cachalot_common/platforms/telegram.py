@@ -51,10 +51,16 @@ from cachalot_common.platforms.spec import (
     MediaLimits,
     PlatformFields,
     PlatformSpec,
+    max_chars,
 )
 
 TELEGRAM_TEXT_MAX: Final = 4096
 TELEGRAM_CAPTION_MAX: Final = 1024
+TELEGRAM_CAPTION_HTML_MAX: Final = 16 * TELEGRAM_CAPTION_MAX
+"""A caption's HTML as sent: Telegram limits only the text after entity parsing (1024
+UTF-16 units, shared/reference/platforms.md §5) and documents no bound for the markup, so
+this is ours, not Telegram's: 16 characters of markup per unit of text leaves room for a
+link or a tag around every character (``<b>x</b>`` is 8) and bounds the request."""
 TELEGRAM_PHOTO_MAX_BYTES: Final = 10 * 1000 * 1000
 TELEGRAM_PHOTOS_MAX: Final = 10
 CLOUD_VIDEO_MAX_BYTES: Final = 50 * 1024 * 1024
@@ -148,7 +154,8 @@ class TelegramFields(PlatformFields):
     caption: str = Field(
         default="",
         description="Video and photo posts: Telegram HTML, ≤ 1024 UTF-16 units after entity "
-        "parsing.",
+        f"parsing, ≤ {TELEGRAM_CAPTION_HTML_MAX} characters as sent (markup included).",
+        json_schema_extra=max_chars(TELEGRAM_CAPTION_HTML_MAX),
     )
     disable_link_preview: bool = Field(default=False, description="No link preview under text.")
     disable_notification: bool = Field(default=False, description="Post silently.")
@@ -161,6 +168,11 @@ class TelegramFields(PlatformFields):
     @field_validator("caption")
     @classmethod
     def _caption_fits(cls, value: str) -> str:
+        if len(value) > TELEGRAM_CAPTION_HTML_MAX:
+            raise ValueError(
+                f"Telegram captions are at most {TELEGRAM_CAPTION_HTML_MAX} characters as sent "
+                f"(markup included); this one is {len(value)}"
+            )
         problem = telegram_html_problem(value)
         if problem:
             raise ValueError(f"the caption is Telegram HTML and does not parse: {problem}")

@@ -41,6 +41,7 @@ from cachalot_common.platforms.spec import (
     MediaLimits,
     PlatformFields,
     PlatformSpec,
+    max_chars,
 )
 from cachalot_common.text import length
 
@@ -77,6 +78,7 @@ class TikTokFields(PlatformFields):
         default="",
         description="Video posts: post_info.title, ≤ 2200 UTF-16 code units; photo posts: "
         "post_info.description, ≤ 4000.",
+        json_schema_extra=max_chars(TIKTOK_PHOTO_DESCRIPTION_MAX_UTF16),
     )
     privacy_level: Literal[
         "PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"
@@ -89,7 +91,9 @@ class TikTokFields(PlatformFields):
     brand_organic_toggle: bool = False
     is_aigc: bool = False
     photo_title: str = Field(
-        default="", description="Photo posts: post_info.title, ≤ 90 UTF-16 code units."
+        default="",
+        description="Photo posts: post_info.title, ≤ 90 UTF-16 code units.",
+        json_schema_extra=max_chars(TIKTOK_PHOTO_TITLE_MAX_UTF16),
     )
     photo_cover_index: int = Field(
         default=0, ge=0, description="Photo posts: which image (from 0) is the cover."

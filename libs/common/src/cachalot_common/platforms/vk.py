@@ -30,6 +30,7 @@ from cachalot_common.platforms.spec import (
     MediaLimits,
     PlatformFields,
     PlatformSpec,
+    max_chars,
 )
 
 MB: Final = 1000**2
@@ -56,7 +57,11 @@ VK_LIMITS: Final = Limits(
 class VKFields(PlatformFields):
     """The wall post's text and where it goes."""
 
-    message: str = Field(default="", description=f"≤ {VK_TEXT_MAX} characters.")
+    message: str = Field(
+        default="",
+        description=f"≤ {VK_TEXT_MAX} characters.",
+        json_schema_extra=max_chars(VK_TEXT_MAX),
+    )
     owner_id: int | None = Field(
         default=None,
         description="None: the account's own wall; -<id>: a community the client administers.",

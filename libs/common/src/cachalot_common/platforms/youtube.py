@@ -17,11 +17,19 @@ from typing import Final, Literal
 from pydantic import Field, field_validator
 
 from cachalot_common.events import YouTubeOptions
-from cachalot_common.platforms.spec import Limits, MediaLimits, PlatformFields, PlatformSpec
+from cachalot_common.json_size import TOTAL_CHARS
+from cachalot_common.platforms.spec import (
+    Limits,
+    MediaLimits,
+    PlatformFields,
+    PlatformSpec,
+    max_chars,
+)
 
 YOUTUBE_TITLE_MAX: Final = 100
 YOUTUBE_DESCRIPTION_MAX_BYTES: Final = 5000
 YOUTUBE_TAGS_MAX_CHARS: Final = 500
+YOUTUBE_TAGS_MAX_ITEMS: Final = (YOUTUBE_TAGS_MAX_CHARS + 1) // 2
 
 
 def youtube_tags_length(tags: list[str]) -> int:
@@ -32,10 +40,26 @@ def youtube_tags_length(tags: list[str]) -> int:
 class YouTubeFields(PlatformFields):
     """YouTube snippet and status for one target."""
 
-    title: str = Field(description="1–100 characters, no '<' or '>'.")
-    description: str = Field(default="", description="≤ 5000 bytes (UTF-8), no '<' or '>'.")
-    tags: list[str] = Field(default_factory=list, description="≤ 500 characters in total.")
-    category_id: str = Field(default="22", pattern=r"^[0-9]{1,4}$")
+    title: str = Field(
+        description="1–100 characters, no '<' or '>'.",
+        json_schema_extra=max_chars(YOUTUBE_TITLE_MAX),
+    )
+    description: str = Field(
+        default="",
+        description="≤ 5000 bytes (UTF-8), no '<' or '>'.",
+        json_schema_extra=max_chars(YOUTUBE_DESCRIPTION_MAX_BYTES),
+    )
+    tags: list[str] = Field(
+        default_factory=list,
+        description="≤ 500 characters in total.",
+        # each tag has a character and all but one a comma: at most 250 tags
+        json_schema_extra={
+            "maxItems": YOUTUBE_TAGS_MAX_ITEMS,
+            "items": {"type": "string", **max_chars(YOUTUBE_TAGS_MAX_CHARS)},
+            TOTAL_CHARS: YOUTUBE_TAGS_MAX_CHARS,
+        },
+    )
+    category_id: str = Field(default="22", pattern=r"^[0-9]{1,4}$", max_length=4)
     privacy_status: Literal["public", "unlisted", "private"] = "private"
     made_for_kids: bool = False
 
@@ -69,6 +93,12 @@ class YouTubeFields(PlatformFields):
     @field_validator("tags")
     @classmethod
     def _tags_fit(cls, value: list[str]) -> list[str]:
+        sent = sum(len(t) for t in value)
+        if sent > YOUTUBE_TAGS_MAX_CHARS:  # spaces around a tag are dropped, but sent
+            raise ValueError(
+                f"YouTube allows {YOUTUBE_TAGS_MAX_CHARS} characters of tags in total; "
+                f"these are {sent} as sent"
+            )
         tags = [t.strip() for t in value]
         if any(not t for t in tags):
             raise ValueError("tags may not be empty")
