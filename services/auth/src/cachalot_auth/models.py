@@ -7,7 +7,7 @@ No column ever holds a token in clear: ``tokens.ciphertext`` is sealed by
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import (
     BigInteger,
@@ -67,8 +67,23 @@ class Client(Base):
     """The language of the client's e-mails (``en``/``ru``), when it said; else English."""
 
 
+NEEDS_CHANNEL: Final = "needs_channel"
+"""An account status: a Telegram account whose channel is the problem (none linked, or our
+bot can no longer post there). The sign-in is fine; the client links a channel (issue 10)."""
+CHANNEL_NOT_LINKED: Final = "channel_not_linked"
+CHANNEL_LINK_BROKEN: Final = "channel_link_broken"
+CHANNEL_NOT_LINKED_REASON: Final = (
+    "link a channel first: add our bot as an administrator of your channel with "
+    "the right to post messages, then link the channel in the dashboard"
+)
+
+
 class Account(Base):
-    """A social account a client connected."""
+    """A social account a client connected.
+
+    ``status``: ``ok``; ``reauth_required`` (sign in again); :data:`NEEDS_CHANNEL`
+    (Telegram: link a channel); ``revoked`` (given up).
+    """
 
     __tablename__ = "accounts"
     __table_args__ = (UniqueConstraint("platform", "platform_user_id", name="uq_account_identity"),)

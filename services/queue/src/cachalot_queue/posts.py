@@ -45,7 +45,7 @@ from cachalot_queue.schemas import (
     TargetCreate,
     TargetPublic,
 )
-from cachalot_queue.states import CANCELLABLE, IN_FLIGHT, Change, account_loss
+from cachalot_queue.states import CANCELLABLE, IN_FLIGHT, NEEDS_CHANNEL, Change, account_loss
 from cachalot_queue.tables import Account, Media, Post, PostMedia, Target
 from cachalot_queue.transitions import account_views, announce, apply_change
 
@@ -373,6 +373,10 @@ class PostService:
                 message = (
                     f"this {name} account must be reconnected first"
                     if account.status == "reauth_required"
+                    else f"this {name} account has no channel our bot can post to: add our bot "
+                    "as an administrator of your channel with the right to post messages, then "
+                    "link a channel to the account in the dashboard"
+                    if account.status == NEEDS_CHANNEL
                     else f"this {name} account is disconnected"
                 )
                 errors.append(_error(f"{where}.account_id", message))
