@@ -76,6 +76,12 @@ class AccountChanged(Event):
     display_name: str | None = None
     scopes: list[str] = Field(default_factory=list)
     reason: str | None = Field(default=None, description="Why, for people (reauth, revoke).")
+    communities: list[int] | None = Field(
+        default=None,
+        description="VK: ids of the communities the account's person administers, as VK's "
+        "groups.get filter=admin said at the last sign-in (added for issue 10: the queue checks "
+        "a post's owner_id against it); None when not known or another platform.",
+    )
     code: str | None = Field(
         default=None,
         description="Why, for machines. needs_channel: channel_not_linked (no channel linked "

@@ -98,6 +98,9 @@ class Account(Base):
     scopes: Mapped[str] = mapped_column(Text, default="")
     device_id: Mapped[str | None] = mapped_column(String(256))
     channel_id: Mapped[str | None] = mapped_column(String(64))
+    # VK: the communities the person administered at the last sign-in, ids space-separated
+    # (None: not known); carried to the queue on accounts.v1 (issue 10)
+    communities: Mapped[str | None] = mapped_column(Text)
     # the linked channel's title, shown beside the account's own name (issue 12)
     channel_title: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -107,6 +110,12 @@ class Account(Base):
 
     def scope_list(self) -> list[str]:
         return [s for s in self.scopes.split(" ") if s]
+
+    def community_list(self) -> list[int] | None:
+        """:attr:`communities` as ids, ``None`` when not known."""
+        if self.communities is None:
+            return None
+        return [int(c) for c in self.communities.split(" ") if c]
 
 
 class Token(Base):

@@ -410,6 +410,12 @@ class SignInService:
             no_channel = widget and account.channel_id is None
             account.display_name = identity.display_name or account.display_name
             account.scopes = " ".join(granted)
+            if identity.communities is not None or moved:  # refreshed at every sign-in
+                account.communities = (
+                    None
+                    if identity.communities is None
+                    else " ".join(str(c) for c in identity.communities)
+                )
             if link_broken:
                 account.status = NEEDS_CHANNEL
             elif no_channel:

@@ -390,6 +390,7 @@ class PostService:
             errors += problems
             if options is None:
                 continue
+            errors += _community_errors(account, options, where)
             targets.append(
                 Target(
                     id=uuid4(),
@@ -575,6 +576,31 @@ async def _files_kept(session: AsyncSession, client_id: UUID, media_ids: list[UU
         return set()
     query = select(Media.id).where(Media.id.in_(set(media_ids)), Media.client_id == client_id)
     return set((await session.scalars(query.with_for_update(read=True))).all())
+
+
+def _community_errors(
+    account: Account, options: dict[str, Any], where: str
+) -> list[dict[str, Any]]:
+    """A VK ``owner_id`` of a community the account's person does not administer, named.
+
+    ``account.communities``: what VK's ``groups.get`` filter=admin said when the account was
+    last connected (auth, on ``accounts.v1``); ``None`` (not known: connected before auth read
+    it, or without the ``groups`` right) checks nothing, and publisher-vk's refusal (VK errors
+    214 / 15) still says it when the post goes out. Own wall (no ``owner_id``) is always fine.
+    """
+    owner = options.get("owner_id") if account.platform == "vk" else None
+    if not isinstance(owner, int) or owner >= 0 or account.communities is None:
+        return []
+    if -owner in account.communities:
+        return []
+    return [
+        _error(
+            f"{where}.vk.owner_id",
+            f"this VK account does not administer community {-owner} (as VK said when it was "
+            "connected); choose a community it runs, or leave owner_id out for its own wall. "
+            "Made an administrator since? Reconnect the account so we learn it.",
+        )
+    ]
 
 
 def _target_options(

@@ -174,6 +174,8 @@ class EventHandlers:
             account.status = states.NEEDS_CHANNEL if channel else event.type
             account.display_name = event.display_name
             account.changed_at = event.occurred_at
+            if event.communities is not None or event.type == "connected":
+                account.communities = event.communities  # refreshed at every sign-in
             if event.type == "deleted":  # the client erased their data: erase ours too
                 await session.flush()
                 await erase_client(session, event.client_id, self._media_dir)
