@@ -133,3 +133,76 @@ def test_a_kind_or_a_limit_vk_refuses_is_named_when_the_post_is_queued(
     assert refused.status_code == 422, refused.text
     assert [e["field"] for e in refused.json()["errors"]] == ["article.body_html"]
     assert "16384" in refused.json()["errors"][0]["message"]
+
+
+def _community(stack: EmbeddedStack, group_id: int, admins: list[str]) -> None:
+    httpx.post(
+        f"{stack.sandbox}/sandbox/vk/communities",
+        json={"id": group_id, "admins": admins, "name": f"Community {group_id}"},
+        timeout=10,
+    ).raise_for_status()
+
+
+def _post_as(
+    http: httpx.Client, stack: EmbeddedStack, account: dict[str, Any], owner: int, tag: str
+) -> httpx.Response:
+    media = upload_media(
+        http, stack.gateway, image_file(colour="0x778899").read_bytes(), "image/jpeg"
+    )
+    return http.post(
+        f"{stack.gateway}/api/v1/posts",
+        json={
+            "kind": "photo",
+            "image_ids": [media["id"]],
+            "targets": [{"account_id": account["id"], "vk": {"message": tag, "owner_id": owner}}],
+        },
+    )
+
+
+def test_a_community_the_person_does_not_run_is_refused_when_queued_and_one_they_run_is_posted_to(
+    vk: tuple[httpx.Client, dict[str, Any]], stack: EmbeddedStack
+) -> None:
+    """What VK's groups.get filter=admin said at sign-in decides, refreshed by a reconnect."""
+    http, account = vk
+    base = 7_100_000 + int(uuid.uuid4().hex[:4], 16)
+    ours, theirs = base, base + 1
+    _community(stack, ours, [account["platform_user_id"]])
+    _community(stack, theirs, ["100000001"])
+    account = _connect_vk(http, stack.gateway, account["platform_user_id"])  # a reconnect
+    tag = uuid.uuid4().hex[:8]
+    refused = _post_as(http, stack, account, -theirs, f"theirs {tag}")
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["errors"]
+    assert error["field"] == "targets[0].vk.owner_id"
+    assert str(theirs) in error["message"]
+    assert _wall(stack, f"theirs {tag}") == []
+
+    accepted = _post_as(http, stack, account, -ours, f"ours {tag}")
+    assert accepted.status_code == 201, accepted.text
+    finished = _finished(http, stack, accepted.json()["id"])
+    assert finished["status"] == "published", finished
+    [posted] = _wall(stack, f"ours {tag}")
+    assert posted["owner_id"] == -ours
+
+
+def test_a_community_the_person_stopped_running_after_connecting_fails_naming_it(
+    vk: tuple[httpx.Client, dict[str, Any]], stack: EmbeddedStack
+) -> None:
+    """Fix 3 of the fresh-user try: VK errors 214 / 15 for a community become
+    ``community_not_administered`` naming the community, not a request for rights."""
+    http, account = vk
+    group = 7_200_000 + int(uuid.uuid4().hex[:4], 16)
+    _community(stack, group, [account["platform_user_id"]])
+    account = _connect_vk(http, stack.gateway, account["platform_user_id"])
+    _community(stack, group, ["100000001"])  # demoted on VK after connecting
+    tag = uuid.uuid4().hex[:8]
+    queued = _post_as(http, stack, account, -group, f"demoted {tag}")
+    assert queued.status_code == 201, queued.text  # as far as we knew, they ran it
+    finished = _finished(http, stack, queued.json()["id"])
+    assert (finished["status"], finished["last_error_code"]) == (
+        "failed",
+        "community_not_administered",
+    ), finished
+    assert f"vk.com/club{group}" in finished["last_error"]
+    assert "reconnect" not in finished["last_error"].lower()
+    assert _wall(stack, f"demoted {tag}") == []
