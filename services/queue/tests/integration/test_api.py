@@ -26,6 +26,7 @@ async def test_every_route_refuses_a_request_without_a_session(queue: QueueServe
             ("POST", "/api/v1/posts"),
             ("GET", "/api/v1/posts"),
             ("GET", "/api/v1/posts/export"),
+            ("GET", "/api/v1/posts/platforms"),
             ("GET", f"/api/v1/posts/{uuid.uuid4()}"),
             ("POST", f"/api/v1/posts/{uuid.uuid4()}/cancel"),
             ("POST", f"/api/v1/posts/{uuid.uuid4()}/retry"),
