@@ -184,8 +184,12 @@
 
   // A Telegram account posts to a channel the client links (auth's
   // POST /api/v1/accounts/telegram/channel); until one is linked it cannot be posted to.
+  // Auth says so (needs_channel: none linked, or our bot can no longer post in it); the
+  // sign-in is fine then, so the fix offered is linking a channel, never "Reconnect".
   function needsChannel(account) {
-    return account.platform === "telegram" && !account.channel_id && account.status !== "revoked";
+    if (account.status === "revoked") return false;
+    if (typeof account.needs_channel === "boolean") return account.needs_channel;
+    return account.platform === "telegram" && (!account.channel_id || account.status === "needs_channel");
   }
 
   function accountActions(cell, account) {
@@ -193,7 +197,7 @@
     if (cell.dataset.shape === shape) return;
     cell.dataset.shape = shape;
     cell.textContent = "";
-    if (account.status !== "ok") {
+    if (account.status !== "ok" && account.status !== "needs_channel") {
       const again = document.createElement("a");
       again.className = "button secondary";
       again.href = `/api/v1/auth/${account.platform}/login?next=/`;
@@ -255,7 +259,7 @@
   }
 
   function accountStatusText(account) {
-    if (needsChannel(account)) return "no channel linked";
+    if (needsChannel(account)) return account.channel_id ? "channel link broken" : "no channel linked";
     return account.status;
   }
 

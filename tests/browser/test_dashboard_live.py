@@ -440,6 +440,45 @@ def test_a_telegram_account_without_a_channel_says_so_and_offers_to_link_one(
         )
         assert page.text_content(error)
         assert page.text_content(f"{row} .status") == "no channel linked"
+        assert page.query_selector(f"{row} a:has-text('Reconnect')") is None, "no sign-in fix"
+
+        # our bot loses the linked channel: the fix offered is linking it again, not a sign-in
+        account = page.evaluate(
+            """async () => {
+              const list = await (await fetch('/api/v1/accounts')).json();
+              const all = Array.isArray(list) ? list : list.items;
+              return all.find((a) => a.platform === 'telegram');
+            }"""
+        )
+        channel = {
+            "id": -1003000000077,
+            "username": "cachalot_lost",
+            "title": "Lost channel",
+            "admins": [{"user_id": int(account["platform_user_id"]), "status": "creator"}],
+        }
+        sandbox = f"{stack.sandbox}/sandbox/telegram/channels"
+        httpx.post(sandbox, json=channel, timeout=5).raise_for_status()
+        page.fill(f'{row} input[name="channel_id"]', "@cachalot_lost")
+        page.click(f"{row} button:has-text('Link a channel')")
+        page.wait_for_function(
+            f"document.querySelector('{row} .status').textContent === 'ok'", timeout=15_000
+        )
+        httpx.post(sandbox, json=channel | {"bot_status": "left"}, timeout=5).raise_for_status()
+        queued = page.evaluate(
+            """async (id) => (await fetch('/api/v1/posts', {method: 'POST',
+                 headers: {'content-type': 'application/json'},
+                 body: JSON.stringify({kind: 'article',
+                   article: {title: 'Lost', body_html: '<p>Whales.</p>'},
+                   targets: [{account_id: id}]})})).status""",
+            account["id"],
+        )
+        assert queued == 201
+        page.wait_for_function(
+            f"document.querySelector('{row} .status').textContent === 'channel link broken'",
+            timeout=30_000,
+        )
+        assert page.query_selector(f"{row} a:has-text('Reconnect')") is None, "no sign-in fix"
+        assert page.is_visible(f"{row} button:has-text('Link a channel')")
     finally:
         page.evaluate(
             """async () => {

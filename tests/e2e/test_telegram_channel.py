@@ -2,13 +2,16 @@
 then a photo album and a long article (a Telegraph page with its cover) go to the same channel.
 
 Everything runs as `make dev` runs it (gateway, auth, queue, publisher-telegram,
-sandbox, a real broker); only Telegram is a fake. A post queued before a channel
-is linked waits ("link a channel first") and goes out, once, when it is linked.
+sandbox, a real broker); only Telegram is a fake. A post to an account with no
+channel is refused when queued, naming the target and the fix (link a channel); it
+goes out, once, after linking. A link our bot loses makes the account
+``needs_channel``: its waiting posts pause, new ones are refused, linking again resumes.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import time
 import uuid
@@ -71,7 +74,7 @@ def _until(check: Any, timeout: float = 60) -> Any:
     raise AssertionError("condition never held")
 
 
-def test_a_video_queued_before_the_channel_is_linked_goes_out_once_after_linking(
+def test_a_video_for_an_account_without_a_channel_is_refused_then_goes_out_once_after_linking(
     client: httpx.Client, stack: EmbeddedStack
 ) -> None:
     httpx.post(
@@ -85,7 +88,7 @@ def test_a_video_queued_before_the_channel_is_linked_goes_out_once_after_linking
         timeout=5,
     ).raise_for_status()
     account = _telegram_account(client, stack)
-    assert account["needs_channel"] is True
+    assert (account["status"], account["needs_channel"]) == ("needs_channel", True)
 
     media = client.post(
         f"{stack.gateway}/api/v1/media",
@@ -99,7 +102,26 @@ def test_a_video_queued_before_the_channel_is_linked_goes_out_once_after_linking
             {"account_id": account["id"], "telegram": {"caption": f"<b>Whale</b> {marker}"}}
         ],
     }
-    created = _until(
+    refused = _until(  # the queue learns of the account from auth's accounts.v1
+        lambda: (
+            r
+            if (r := client.post(f"{stack.gateway}/api/v1/posts", json=body)).status_code == 422
+            else None
+        ),
+        timeout=30,
+    )
+    [error] = refused.json()["errors"]
+    assert error["field"] == "targets[0].account_id"
+    assert "link a channel" in error["message"]
+    assert "reconnect" not in error["message"].lower(), "the fix, not a re-authorisation"
+
+    linked = client.put(
+        f"{stack.gateway}/api/v1/accounts/{account['id']}/telegram-channel",
+        json={"channel": "@cachalot_e2e"},
+    )
+    assert linked.status_code == 200, linked.text
+    assert (linked.json()["status"], linked.json()["needs_channel"]) == ("ok", False)
+    created = _until(  # accepted once the queue has auth's connected
         lambda: (
             r
             if (r := client.post(f"{stack.gateway}/api/v1/posts", json=body)).status_code == 201
@@ -108,19 +130,6 @@ def test_a_video_queued_before_the_channel_is_linked_goes_out_once_after_linking
         timeout=30,
     )
     post_id = created.json()["id"]
-    waiting = _until(
-        lambda: t if (t := _target(client, stack, post_id))["status"] == "paused" else None
-    )
-    assert "link a channel first" in (waiting["last_error"] or "")
-    assert "reconnect" not in waiting["last_error"].lower(), "the fix, not a re-authorisation"
-    assert waiting["last_error_code"] == "channel_not_linked"
-
-    linked = client.put(
-        f"{stack.gateway}/api/v1/accounts/{account['id']}/telegram-channel",
-        json={"channel": "@cachalot_e2e"},
-    )
-    assert linked.status_code == 200, linked.text
-    assert linked.json()["needs_channel"] is False
 
     done = _until(
         lambda: (
@@ -268,3 +277,93 @@ def test_a_12000_character_article_is_a_telegraph_page_with_its_cover_announced_
 def parse_text(body_html: str) -> str:
     """The article's text as readers see it (tags dropped)."""
     return re.sub(r"<[^>]+>", "", body_html)
+
+
+def test_an_article_as_a_message_with_a_cover_is_one_message_previewing_the_cover(
+    client: httpx.Client, stack: EmbeddedStack, linked: dict[str, Any]
+) -> None:
+    """Fix 1 of the fresh-user try: ``article_as: "message"`` was ignored (a Telegraph page)."""
+    marker = uuid.uuid4().hex[:8]
+    cover = image_file(width=800, height=420, colour="0x335577").read_bytes()
+    cover_id = upload_media(client, stack.gateway, cover, "image/jpeg")["id"]
+    body = "".join(f"<p>Part {i}: " + "whales sing at dusk " * 10 + "</p>" for i in range(10))
+    title = f"As a message {marker}"
+    post_id = _queue(
+        client,
+        stack,
+        {
+            "kind": "article",
+            "article": {"title": title, "body_html": body, "cover_media_id": cover_id},
+            "targets": [{"account_id": linked["id"], "telegram": {"article_as": "message"}}],
+        },
+    )
+    done = _done(client, stack, post_id)
+    assert done["status"] == "published", done
+    time.sleep(1.0)  # a late second message would show up now
+    mine = [m for m in _messages(stack) if title in m["text"]]
+    assert [m["method"] for m in mine] == ["sendMessage"]
+    [message] = mine
+    assert message["text"].startswith(f"{title}\n\nPart 0: whales")
+    assert 2000 < len(message["text"]) <= 4096
+    pages = httpx.get(f"{stack.sandbox}/sandbox/telegraph/pages", timeout=5).json()["pages"]
+    assert [p for p in pages if p["title"] == title] == [], "no Telegraph page"
+    preview = json.loads(message["options"]["link_preview_options"])
+    assert preview["is_disabled"] is False
+    assert preview["show_above_text"] is True
+    assert preview["url"].startswith(f"{stack.gateway}/media/v1/{cover_id}/")
+    assert httpx.get(preview["url"], timeout=10).content == cover
+    assert done["remote_url"] == f"https://t.me/cachalot_e2e/{message['message_id']}"
+
+
+def test_a_channel_our_bot_lost_pauses_the_account_until_linked_again_without_a_reconnect(
+    client: httpx.Client, stack: EmbeddedStack, linked: dict[str, Any]
+) -> None:
+    """Auth's needs_channel end to end: the publisher finds the link broken; the account needs
+    a channel (not a sign-in), new posts are refused naming the target, linking resumes."""
+    marker = uuid.uuid4().hex[:8]
+    channel = {
+        "id": CHANNEL_ID,
+        "username": "cachalot_e2e",
+        "title": "E2E channel",
+        "admins": [{"user_id": PERSON, "status": "creator"}],
+    }
+    sandbox = f"{stack.sandbox}/sandbox/telegram/channels"
+    httpx.post(sandbox, json=channel | {"bot_status": "left"}, timeout=5).raise_for_status()
+    try:
+        body = {
+            "kind": "article",
+            "article": {"title": f"Lost {marker}", "body_html": "<p>Whales.</p>"},
+            "targets": [{"account_id": linked["id"]}],
+        }
+        post_id = _queue(client, stack, body)
+        paused = _until(
+            lambda: t if (t := _target(client, stack, post_id))["status"] == "paused" else None
+        )
+        assert paused["last_error_code"] == "channel_link_broken"
+        assert "reconnect" not in (paused["last_error"] or "").lower()
+        account = _until(
+            lambda: (
+                a if (a := _telegram_account(client, stack))["status"] == "needs_channel" else None
+            )
+        )
+        assert account["needs_channel"] is True
+        refused = _until(
+            lambda: (
+                r
+                if (r := client.post(f"{stack.gateway}/api/v1/posts", json=body)).status_code == 422
+                else None
+            ),
+            timeout=30,
+        )
+        assert refused.json()["errors"][0]["field"] == "targets[0].account_id"
+    finally:
+        httpx.post(sandbox, json=channel, timeout=5).raise_for_status()
+    again = client.put(
+        f"{stack.gateway}/api/v1/accounts/{linked['id']}/telegram-channel",
+        json={"channel": "@cachalot_e2e"},
+    )
+    assert again.status_code == 200, again.text
+    assert again.json()["status"] == "ok"
+    done = _done(client, stack, post_id)
+    assert done["status"] == "published", done
+    assert len([m for m in _messages(stack) if m["text"].startswith(f"Lost {marker}")]) == 1

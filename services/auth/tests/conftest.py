@@ -56,6 +56,7 @@ class Sandbox:
             "instagram_auth_base": f"{b}/instagram",
             "instagram_api_base": f"{b}/instagram",
             "vk_auth_base": f"{b}/vk",
+            "vk_api_base": f"{b}/vk",
             "telegram_api_base": f"{b}/telegram",
             "tiktok_client_key": "sandbox-tiktok-client-key",
             "tiktok_client_secret": "sandbox-tiktok-client-secret",

@@ -301,6 +301,19 @@ class ApiClient:
         at: datetime | None = None,
     ) -> dict[str, Any]:
         """Upload the fixture and queue it for the given accounts."""
+        response = await self.post_raw(youtube=youtube, tiktok=tiktok, telegram=telegram, at=at)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    async def post_raw(
+        self,
+        *,
+        youtube: uuid.UUID | None = None,
+        tiktok: uuid.UUID | None = None,
+        telegram: uuid.UUID | None = None,
+        at: datetime | None = None,
+    ) -> httpx.Response:
+        """What :meth:`queue` sends, answered as it came (an upload, then ``POST /posts``)."""
         media = await self.upload()
         targets: list[dict[str, Any]] = []
         if youtube:
@@ -312,9 +325,7 @@ class ApiClient:
         body: dict[str, Any] = {"media_id": media["id"], "targets": targets}
         if at is not None:
             body["scheduled_at"] = at.isoformat()
-        response = await self.post(body)
-        assert response.status_code == 201, response.text
-        return dict(response.json())
+        return await self.post(body)
 
     async def get(self, post_id: Any) -> dict[str, Any]:
         response = await self.http.get(f"/api/v1/posts/{post_id}")

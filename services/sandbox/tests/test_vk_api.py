@@ -132,3 +132,39 @@ def test_an_armed_fault_answers_its_code_then_clears(api: httpx.Client) -> None:
     assert error["error_code"] == 14
     assert "captcha_sid" in error
     assert "response" in call(api, token, "wall.post", message="x")
+
+
+def test_groups_get_lists_the_communities_the_user_administers_with_filter_admin(
+    api: httpx.Client,
+) -> None:
+    """groups.get as VK answers it: ids by default, objects with ``extended=1``; ``filter=admin``
+    keeps the communities the user runs, none it only belongs to; ``offset``/``count`` page."""
+    for community in (
+        {"id": 30, "admins": ["501"], "name": "Whales"},
+        {"id": 10, "admins": ["501", "777"]},
+        {"id": 20, "admins": ["777"], "members": ["501"]},
+        {"id": 40, "admins": ["777"]},
+    ):
+        api.post("/sandbox/vk/communities", json=community).raise_for_status()
+    token = mint(api, ("wall", "groups"))
+    assert call(api, token, "groups.get", filter="admin")["response"] == {
+        "count": 2,
+        "items": [10, 30],
+    }
+    assert call(api, token, "groups.get")["response"] == {"count": 3, "items": [10, 20, 30]}
+    assert call(api, token, "groups.get", filter="admin", offset=1, count=1)["response"] == {
+        "count": 2,
+        "items": [30],
+    }
+    extended = call(api, token, "groups.get", filter="admin", extended=1)["response"]
+    assert extended["count"] == 2  # type: ignore[index]
+    whales = extended["items"][1]  # type: ignore[index]
+    assert (whales["id"], whales["name"], whales["is_admin"], whales["admin_level"]) == (
+        30,
+        "Whales",
+        1,
+        3,
+    )
+    assert call(api, token, "groups.get", filter="nonsense")["error"]["error_code"] == 100  # type: ignore[index]
+    without = mint(api, ("wall",))
+    assert call(api, without, "groups.get", filter="admin")["error"]["error_code"] == 15  # type: ignore[index]

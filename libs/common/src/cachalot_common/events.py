@@ -60,7 +60,10 @@ class ContactSubmitted(Event):
 
 # --- accounts.v1 ----------------------------------------------------------------------
 
-AccountEventType = Literal["connected", "reauth_required", "revoked", "deleted"]
+AccountEventType = Literal["connected", "reauth_required", "needs_channel", "revoked", "deleted"]
+"""``needs_channel`` (added for issue 10): a Telegram account whose sign-in is fine but whose
+channel is the problem (``code`` says which); its posts wait, new ones are refused when queued,
+until the client links a channel (then ``connected``)."""
 
 
 class AccountChanged(Event):
@@ -73,11 +76,19 @@ class AccountChanged(Event):
     display_name: str | None = None
     scopes: list[str] = Field(default_factory=list)
     reason: str | None = Field(default=None, description="Why, for people (reauth, revoke).")
+    communities: list[int] | None = Field(
+        default=None,
+        description="VK: ids of the communities the account's person administers, as VK's "
+        "groups.get filter=admin said at the last sign-in (added for issue 10: the queue checks "
+        "a post's owner_id against it); None when not known or another platform.",
+    )
     code: str | None = Field(
         default=None,
-        description="Why, for machines (reauth_required): channel_link_broken when our bot "
-        "cannot post in the account's Telegram channel (the client makes it an admin and links "
-        "the channel again; the sign-in is fine); none for a token needing re-authorisation.",
+        description="Why, for machines. needs_channel: channel_not_linked (no channel linked "
+        "yet) or channel_link_broken (our bot cannot post in the account's Telegram channel: "
+        "the client makes it an admin and links the channel again; the sign-in is fine). "
+        "Older auth sent channel_link_broken with reauth_required. None for a token needing "
+        "re-authorisation.",
     )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cachalot_auth.custody import TokenVault
 from cachalot_auth.models import (
+    NEEDS_CHANNEL,
     Account,
     Client,
     LeaseAudit,
@@ -74,7 +75,8 @@ def account_public(account: Account) -> dict[str, Any]:
         "channel_title": account.channel_title,
         # a Telegram account posts only once a channel is linked (and its link holds)
         "needs_channel": platforms.get(account.platform).sign_in == "widget"
-        and (account.channel_id is None or account.status == "reauth_required"),
+        and account.status != "revoked"
+        and (account.channel_id is None or account.status in (NEEDS_CHANNEL, "reauth_required")),
         "connected_at": _iso(account.connected_at),
         "refreshed_at": _iso(account.refreshed_at),
     }

@@ -45,7 +45,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cachalot_auth.attempts import AttemptLedger
 from cachalot_auth.custody import TokenVault
-from cachalot_auth.models import Account, Client, LeaseAudit, Token, utcnow
+from cachalot_auth.models import (
+    CHANNEL_LINK_BROKEN,
+    CHANNEL_NOT_LINKED,
+    CHANNEL_NOT_LINKED_REASON,
+    NEEDS_CHANNEL,
+    Account,
+    Client,
+    LeaseAudit,
+    Token,
+    utcnow,
+)
 from cachalot_auth.outbox import account_event
 from cachalot_auth.providers.base import (
     PlatformOAuthError,
@@ -261,15 +271,13 @@ class TokenKeeper:
         The lease says where (``destination``, the channel's chat id) once the
         channel is linked and the link holds; ``access_token`` is empty.
         """
-        if account.status == "reauth_required":  # the publisher found the link broken
+        # needs_channel: the publisher found the link broken, or none was ever linked
+        # (reauth_required: a row stored before needs_channel existed)
+        if account.channel_id and account.status in (NEEDS_CHANNEL, "reauth_required"):
             raise LeaseRefused(CHANNEL_LINK_BROKEN, _refusal(account))
+        if not account.channel_id and account.status in (NEEDS_CHANNEL, "ok"):
+            raise LeaseRefused(CHANNEL_NOT_LINKED, CHANNEL_NOT_LINKED_REASON)
         await self._check_usable(db, account)
-        if not account.channel_id:
-            raise LeaseRefused(
-                CHANNEL_NOT_LINKED,
-                "link a channel first: add our bot as an administrator of your channel with "
-                "the right to post messages, then link the channel in the dashboard",
-            )
         return LeasedToken(
             account_id=account.id,
             platform=account.platform,
@@ -288,8 +296,9 @@ class TokenKeeper:
 
         ``migrated``: Telegram moved the chat; the new id is stored when the account
         still has the old one. ``broken``: our bot may not post there any more; the
-        account becomes ``reauth_required`` with ``report.reason`` (the fix) and
-        ``accounts.v1`` says so (its posts wait until the client links a channel
+        account becomes ``needs_channel`` with ``report.reason`` (the fix) and
+        ``accounts.v1`` says so (type ``needs_channel``, code ``channel_link_broken``;
+        its posts wait until the client links a channel
         again). Answers whether anything changed. Raises :class:`AccountNotFound`,
         :class:`LeaseForbidden`.
         """
@@ -305,7 +314,7 @@ class TokenKeeper:
                 account.updated_at = utcnow()
                 changed = True
             elif report.event == "broken" and account.status == "ok":
-                account.status = "reauth_required"
+                account.status = NEEDS_CHANNEL
                 account.status_reason = report.reason or (
                     "our bot can no longer post in the linked channel; link the channel again"
                 )
@@ -313,7 +322,7 @@ class TokenKeeper:
                 account_event(
                     db,
                     account,
-                    "reauth_required",
+                    NEEDS_CHANNEL,
                     reason=account.status_reason,
                     code=CHANNEL_LINK_BROKEN,
                 )
@@ -462,8 +471,8 @@ class TokenKeeper:
         )
 
 
-CHANNEL_NOT_LINKED = "channel_not_linked"
-CHANNEL_LINK_BROKEN = "channel_link_broken"
+__all__ = ["CHANNEL_LINK_BROKEN", "CHANNEL_NOT_LINKED"]  # their home is models; kept here too
+
 CHANNEL_LEASE_LIFETIME = timedelta(minutes=5)
 """Short: a publisher's cached lease must not outlive a re-linked or migrated channel long."""
 

@@ -7,7 +7,7 @@ No column ever holds a token in clear: ``tokens.ciphertext`` is sealed by
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import (
     BigInteger,
@@ -67,8 +67,23 @@ class Client(Base):
     """The language of the client's e-mails (``en``/``ru``), when it said; else English."""
 
 
+NEEDS_CHANNEL: Final = "needs_channel"
+"""An account status: a Telegram account whose channel is the problem (none linked, or our
+bot can no longer post there). The sign-in is fine; the client links a channel (issue 10)."""
+CHANNEL_NOT_LINKED: Final = "channel_not_linked"
+CHANNEL_LINK_BROKEN: Final = "channel_link_broken"
+CHANNEL_NOT_LINKED_REASON: Final = (
+    "link a channel first: add our bot as an administrator of your channel with "
+    "the right to post messages, then link the channel in the dashboard"
+)
+
+
 class Account(Base):
-    """A social account a client connected."""
+    """A social account a client connected.
+
+    ``status``: ``ok``; ``reauth_required`` (sign in again); :data:`NEEDS_CHANNEL`
+    (Telegram: link a channel); ``revoked`` (given up).
+    """
 
     __tablename__ = "accounts"
     __table_args__ = (UniqueConstraint("platform", "platform_user_id", name="uq_account_identity"),)
@@ -83,6 +98,9 @@ class Account(Base):
     scopes: Mapped[str] = mapped_column(Text, default="")
     device_id: Mapped[str | None] = mapped_column(String(256))
     channel_id: Mapped[str | None] = mapped_column(String(64))
+    # VK: the communities the person administered at the last sign-in, ids space-separated
+    # (None: not known); carried to the queue on accounts.v1 (issue 10)
+    communities: Mapped[str | None] = mapped_column(Text)
     # the linked channel's title, shown beside the account's own name (issue 12)
     channel_title: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -92,6 +110,12 @@ class Account(Base):
 
     def scope_list(self) -> list[str]:
         return [s for s in self.scopes.split(" ") if s]
+
+    def community_list(self) -> list[int] | None:
+        """:attr:`communities` as ids, ``None`` when not known."""
+        if self.communities is None:
+            return None
+        return [int(c) for c in self.communities.split(" ") if c]
 
 
 class Token(Base):

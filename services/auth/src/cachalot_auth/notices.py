@@ -29,7 +29,7 @@ from cachalot_auth.models import Account, Client, OutboxMessage, PolicyVersion, 
 from cachalot_common import topics
 from cachalot_common.events import ClientNoticeRequested
 
-ACTIVE_ACCOUNT_STATES = ("ok", "reauth_required")
+ACTIVE_ACCOUNT_STATES = ("ok", "reauth_required", "needs_channel")
 """An OAuth account still held for the client: connected, or waiting for a reconnect
 (not ``revoked``/``deleted``). The privacy policy promises the e-mail to these clients."""
 LANGUAGES = ("en", "ru")

@@ -35,6 +35,7 @@ def account_event(
         platform=account.platform,  # type: ignore[arg-type]
         display_name=account.display_name,
         scopes=account.scope_list(),
+        communities=account.community_list(),
         reason=reason,
         code=code,
     )

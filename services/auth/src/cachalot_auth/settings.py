@@ -85,6 +85,11 @@ class AuthSettings(ServiceSettings, GrantVerifierSettings, KafkaSettings, Operat
     vk_client_id: str = ""
     vk_client_secret: SecretStr = SecretStr("")
     vk_auth_base: str = "https://id.vk.com"
+    vk_api_base: str = Field(
+        default="https://api.vk.com",
+        description="VK API base (publisher-vk's setting of the same name): groups.get at "
+        "sign-in lists the communities the person administers.",
+    )
     telegram_bot_token: SecretStr = SecretStr("")
     telegram_bot_username: str = ""
     telegram_api_base: str = "https://api.telegram.org"

@@ -42,6 +42,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cachalot_auth.browser_binding import Attempt, AttemptSigner, BindingError, state_hash
 from cachalot_auth.custody import TokenVault
 from cachalot_auth.models import (
+    CHANNEL_NOT_LINKED,
+    CHANNEL_NOT_LINKED_REASON,
+    NEEDS_CHANNEL,
     Account,
     Client,
     OAuthAttempt,
@@ -67,7 +70,7 @@ from cachalot_common.untrusted import same_secret
 
 logger = logging.getLogger(__name__)
 
-HELD_STATUSES = frozenset({"ok", "reauth_required"})
+HELD_STATUSES = frozenset({"ok", "reauth_required", NEEDS_CHANNEL})
 """Account statuses in which the account still belongs to its client (see the module doc)."""
 
 CallbackUrl = Callable[[str], str]
@@ -396,15 +399,29 @@ class SignInService:
                 db.add(account)
             # A channel link found broken stays so until the channel is linked again:
             # signing in proves who the person is, not that our bot may post there.
+            # (reauth_required: a broken link stored before needs_channel existed)
+            widget = platforms.get(platform).sign_in == "widget"
             link_broken = (
                 not moved
-                and account.status == "reauth_required"
-                and platforms.get(platform).sign_in == "widget"
+                and widget
+                and account.status in (NEEDS_CHANNEL, "reauth_required")
                 and account.channel_id is not None
             )
+            no_channel = widget and account.channel_id is None
             account.display_name = identity.display_name or account.display_name
             account.scopes = " ".join(granted)
-            if not link_broken:
+            if identity.communities is not None or moved:  # refreshed at every sign-in
+                account.communities = (
+                    None
+                    if identity.communities is None
+                    else " ".join(str(c) for c in identity.communities)
+                )
+            if link_broken:
+                account.status = NEEDS_CHANNEL
+            elif no_channel:
+                account.status = NEEDS_CHANNEL
+                account.status_reason = CHANNEL_NOT_LINKED_REASON
+            else:
                 account.status = "reauth_required" if missing else "ok"
                 account.status_reason = (
                     f"missing permissions: {', '.join(missing)}" if missing else None
@@ -416,7 +433,15 @@ class SignInService:
             await db.flush()
             if tokens is not None:
                 await self._store_tokens(db, account, tokens, now)
-            if not missing and not link_broken:
+            if no_channel:  # the queue refuses posts to it until a channel is linked
+                account_event(
+                    db,
+                    account,
+                    NEEDS_CHANNEL,
+                    reason=account.status_reason,
+                    code=CHANNEL_NOT_LINKED,
+                )
+            elif not missing and not link_broken:
                 account_event(db, account, "connected")
             elif moved:  # the queue must still learn that the account changed hands
                 account_event(db, account, "reauth_required", reason=account.status_reason)

@@ -400,9 +400,9 @@ async def test_a_broken_link_reported_by_the_publisher_pauses_the_account_until_
     )
     assert broken.status_code == 204, broken.text
     stored = await stored_account(auth)
-    assert (stored.status, stored.status_reason) == ("reauth_required", fix)
+    assert (stored.status, stored.status_reason) == ("needs_channel", fix)
     await auth.app.state.relay.drain()
-    assert auth.events.types(account_id)[-1] == "reauth_required"
+    assert auth.events.types(account_id)[-1] == "needs_channel"  # not a re-authorisation
     [event] = [p for _, k, p in auth.events.published if k == account_id][-1:]
     assert event["code"] == "channel_link_broken"  # the channel, not the sign-in
     async with httpx.AsyncClient() as http:
@@ -414,7 +414,7 @@ async def test_a_broken_link_reported_by_the_publisher_pauses_the_account_until_
     async with auth.browser() as browser:
         await sign_in(browser, "telegram")
         [listed] = (await browser.get("/api/v1/accounts")).json()
-        assert listed["needs_channel"] is True
+        assert (listed["status"], listed["needs_channel"]) == ("needs_channel", True)
         again = await browser.put(
             f"/api/v1/accounts/{account_id}/telegram-channel", json={"channel": "@mychannel"}
         )
@@ -451,3 +451,35 @@ async def test_a_migrated_chat_id_is_stored_and_reports_need_the_publishers_gran
     )
     assert moved.status_code == 204, moved.text
     assert (await stored_account(auth)).channel_id == "-1005555555555"
+
+
+async def test_a_telegram_sign_in_without_a_channel_is_stored_and_announced_as_needing_one(
+    auth, sign_in, consent, fresh_sandbox
+):
+    await set_up_channel(fresh_sandbox)
+    async with auth.browser() as browser:
+        await sign_in(browser, "telegram")
+        await consent(browser)
+        [account] = (await browser.get("/api/v1/accounts")).json()
+    assert (account["status"], account["needs_channel"]) == ("needs_channel", True)
+    await auth.app.state.relay.drain()
+    assert auth.events.types(account["id"])[-1] == "needs_channel"
+    [event] = [p for _, k, p in auth.events.published if k == account["id"]][-1:]
+    assert event["code"] == "channel_not_linked"
+    assert "link a channel" in event["reason"]
+
+
+async def test_signing_in_again_keeps_a_broken_channel_link_needing_a_channel(
+    auth, sign_in, consent, grant, fresh_sandbox, service_secrets
+):
+    account_id = await linked_telegram(auth, sign_in, consent, fresh_sandbox)
+    row = await stored_account(auth)
+    await report(auth, service_secrets, grant, row, event="broken", chat_id=str(CHANNEL_ID))
+    async with auth.browser() as browser:
+        await sign_in(browser, "telegram")
+        [listed] = (await browser.get("/api/v1/accounts")).json()
+    assert (listed["id"], listed["status"], listed["needs_channel"]) == (
+        account_id,
+        "needs_channel",
+        True,
+    )

@@ -36,7 +36,12 @@ from cachalot_notifier import messages
 from cachalot_notifier.dedupe import NotificationKey
 from cachalot_notifier.deliveries import Claimed
 from cachalot_notifier.formatting import Span
-from cachalot_notifier.mail_render import ACCOUNT_REAUTH, POLICY_CHANGED, POST_FAILED
+from cachalot_notifier.mail_render import (
+    ACCOUNT_CHANNEL,
+    ACCOUNT_REAUTH,
+    POLICY_CHANGED,
+    POST_FAILED,
+)
 from cachalot_notifier.mail_store import Notice
 from cachalot_notifier.sender import Park
 from cachalot_notifier.service import ClientMail, OperatorNotifier
@@ -112,7 +117,12 @@ def register_handlers(
         )
 
     async def on_account_changed(event: AccountChanged) -> None:
-        if event.type != "reauth_required":
+        # needs_channel: only a link found broken is news (a sign-in with no channel yet is
+        # not); reauth_required with that code is what auth sent before needs_channel
+        channel = event.code == "channel_link_broken"
+        if event.type == "needs_channel" and not channel:
+            return
+        if event.type not in ("reauth_required", "needs_channel"):
             return
         await tell_operator(
             topics.ACCOUNTS,
@@ -123,7 +133,7 @@ def register_handlers(
         await tell_client(
             Notice(
                 dedupe_key=str(NotificationKey(topics.ACCOUNTS, event.event_id, EMAIL)),
-                kind=ACCOUNT_REAUTH,
+                kind=ACCOUNT_CHANNEL if channel else ACCOUNT_REAUTH,
                 client_id=event.client_id,
                 facts={
                     "platform": event.platform,

@@ -28,8 +28,10 @@ from cachalot_notifier.contacts import Language
 
 POST_FAILED = "post_failed"
 ACCOUNT_REAUTH = "account_reauth"
+ACCOUNT_CHANNEL = "account_channel"
+"""A Telegram account's channel cannot be posted to any more: link it again (no sign-in)."""
 POLICY_CHANGED = "policy_changed"
-KINDS = (POST_FAILED, ACCOUNT_REAUTH, POLICY_CHANGED)
+KINDS = (POST_FAILED, ACCOUNT_REAUTH, ACCOUNT_CHANNEL, POLICY_CHANGED)
 ALWAYS_SENT = frozenset({POLICY_CHANGED})
 """Notices a client cannot switch off (the policy promises them)."""
 
@@ -96,6 +98,29 @@ def write(kind: str, facts: dict[str, Any], language: Language, *, dashboard_url
                 "Posts to this account wait until you reconnect it.",
             ],
             ("Reconnect", dashboard_url),
+        )
+    if kind == ACCOUNT_CHANNEL:
+        name = str(facts.get("display_name") or facts.get("account_id") or "")
+        if ru:
+            return Written(
+                f"Привяжите канал {platform} заново",
+                [
+                    f"Наш бот больше не может публиковать в канал, привязанный к аккаунту "
+                    f"{platform} «{name}». Входить заново не нужно.",
+                    f"Что сделать: {reason}",
+                    "Публикации в этот канал ждут, пока вы не привяжете канал снова.",
+                ],
+                ("Привязать канал", dashboard_url),
+            )
+        return Written(
+            f"Link your {platform} channel again",
+            [
+                f"Our bot can no longer post in the channel linked to your {platform} account "
+                f"“{name}”. There is no need to sign in again.",
+                f"What to do: {reason}",
+                "Posts to this channel wait until you link the channel again.",
+            ],
+            ("Link a channel", dashboard_url),
         )
     if kind == POLICY_CHANGED:
         version = str(facts.get("policy_version", ""))

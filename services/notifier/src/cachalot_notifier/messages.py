@@ -84,7 +84,8 @@ def post_failed(event: PostStatusChanged) -> list[Span]:
 def account_reauth_required(event: AccountChanged) -> list[Span]:
     """An account's token is dead: its posts are paused until the client reconnects.
 
-    With ``code`` ``channel_link_broken`` the sign-in is fine: our bot cannot post in the
+    With ``code`` ``channel_link_broken`` (type ``needs_channel``, or ``reauth_required`` from
+    older auth) the sign-in is fine: our bot cannot post in the
     account's Telegram channel, and its posts wait until the client fixes that.
     """
     if event.code == "channel_link_broken":

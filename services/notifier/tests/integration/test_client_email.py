@@ -255,6 +255,42 @@ async def test_an_account_to_reconnect_is_told_in_russian_when_that_is_the_clien
     assert "invalid_grant" in body_of(mail, "plain")
 
 
+@pytest.mark.parametrize("language", ["en", "ru"])
+async def test_a_telegram_channel_to_link_again_is_worded_as_linking_not_reconnecting(
+    settings, contacts, inbox, producer, language
+):
+    client_id, address = contacts.add(language=language)
+    fix = "add @cachalot_bot as an administrator of the channel, then link it again"
+    not_linked = AccountChanged(
+        type="needs_channel",
+        account_id=uuid.uuid4(),
+        client_id=client_id,
+        platform="telegram",
+        display_name="Ada",
+        code="channel_not_linked",  # a fresh sign-in: nothing broke, no e-mail
+        reason="link a channel first",
+    )
+    broken = not_linked.model_copy(
+        update={"event_id": uuid.uuid4(), "code": "channel_link_broken", "reason": fix}
+    )
+    async with notifiers(1, settings, contacts):
+        for event in (not_linked, broken):
+            await publish_event(producer, topics.ACCOUNTS, event, key=str(event.account_id))
+        [mail] = await eventually(lambda: inbox.to(address))
+        await asyncio.sleep(1.0)
+    assert len(inbox.to(address)) == 1
+    text = body_of(mail, "plain")
+    assert fix in text
+    if language == "en":
+        assert mail["Subject"] == "Link your Telegram channel again"
+        assert "no need to sign in again" in text
+    else:
+        assert mail["Subject"] == "Привяжите канал Telegram заново"
+        assert "входить заново не нужно" in text.lower()
+    for word in ("reconnect", "подключите", "connected again", "no longer accepts"):
+        assert word not in (mail["Subject"] + text).lower()
+
+
 async def test_a_policy_version_reaches_each_eligible_client_exactly_once_with_two_notifiers(
     settings, contacts, inbox, producer
 ):

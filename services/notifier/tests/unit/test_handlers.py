@@ -427,9 +427,13 @@ async def test_a_telegram_channel_our_bot_cannot_post_to_is_not_called_a_reautho
     harness, sandbox
 ):
     fix = "add @cachalot_bot as an administrator of the channel, then link it again"
-    event = account("reauth_required").model_copy(
+    event = account("needs_channel").model_copy(
         update={"platform": "telegram", "code": "channel_link_broken", "reason": fix}
     )
+    fresh = account("needs_channel").model_copy(  # a sign-in with no channel yet: no message
+        update={"platform": "telegram", "code": "channel_not_linked", "reason": "link one"}
+    )
+    await harness.publish(topics.ACCOUNTS, fresh)
     await harness.publish(topics.ACCOUNTS, event)
     await harness.settle()
     [message] = await sandbox.messages()

@@ -386,7 +386,7 @@ class Scheduler(Worker):
         if not due:
             return []
         accounts = await account_views(session, {t.account_id for t in due})
-        waiting = {i for i, account in accounts.items() if account.status == "reauth_required"}
+        waiting = {i for i, a in accounts.items() if a.status in _PAUSED_FOR}
         if waiting and self._lock:
             # A pause must not miss a reconnect committed meanwhile: read those
             # again FOR SHARE (an account event then waits for this claim); one
@@ -405,8 +405,8 @@ class Scheduler(Worker):
             status = account.status if held and account is not None else None
             if status == "connected":
                 ready.append(target)
-            elif status == "reauth_required":
-                apply_change(session, target, _REAUTH_PAUSE, now=now)
+            elif status in _PAUSED_FOR:
+                apply_change(session, target, _PAUSED_FOR[status], now=now)
             else:
                 # microseconds apart: deferred targets keep their order among themselves
                 target.due_at = now + self._recheck + timedelta(microseconds=later)
@@ -460,6 +460,14 @@ _REAUTH_PAUSE = Change(
     code="reauth_required",
 )
 """What the accounts.v1 handler does to a scheduled target on reauth (states.on_account)."""
+
+_PAUSED_FOR: dict[str, Change] = {
+    "reauth_required": _REAUTH_PAUSE,
+    states.NEEDS_CHANNEL: Change(
+        status="paused", reason=states.CHANNEL_PAUSE_REASON, code="channel_not_linked"
+    ),
+}
+"""The pause a due target gets at claim, by its account's status (as on its accounts.v1 event)."""
 
 
 def _scheduled() -> ColumnElement[bool]:

@@ -45,7 +45,7 @@ from cachalot_queue.schemas import (
     TargetCreate,
     TargetPublic,
 )
-from cachalot_queue.states import CANCELLABLE, IN_FLIGHT, Change, account_loss
+from cachalot_queue.states import CANCELLABLE, IN_FLIGHT, NEEDS_CHANNEL, Change, account_loss
 from cachalot_queue.tables import Account, Media, Post, PostMedia, Target
 from cachalot_queue.transitions import account_views, announce, apply_change
 
@@ -373,6 +373,10 @@ class PostService:
                 message = (
                     f"this {name} account must be reconnected first"
                     if account.status == "reauth_required"
+                    else f"this {name} account has no channel our bot can post to: add our bot "
+                    "as an administrator of your channel with the right to post messages, then "
+                    "link a channel to the account in the dashboard"
+                    if account.status == NEEDS_CHANNEL
                     else f"this {name} account is disconnected"
                 )
                 errors.append(_error(f"{where}.account_id", message))
@@ -386,6 +390,7 @@ class PostService:
             errors += problems
             if options is None:
                 continue
+            errors += _community_errors(account, options, where)
             targets.append(
                 Target(
                     id=uuid4(),
@@ -571,6 +576,31 @@ async def _files_kept(session: AsyncSession, client_id: UUID, media_ids: list[UU
         return set()
     query = select(Media.id).where(Media.id.in_(set(media_ids)), Media.client_id == client_id)
     return set((await session.scalars(query.with_for_update(read=True))).all())
+
+
+def _community_errors(
+    account: Account, options: dict[str, Any], where: str
+) -> list[dict[str, Any]]:
+    """A VK ``owner_id`` of a community the account's person does not administer, named.
+
+    ``account.communities``: what VK's ``groups.get`` filter=admin said when the account was
+    last connected (auth, on ``accounts.v1``); ``None`` (not known: connected before auth read
+    it, or without the ``groups`` right) checks nothing, and publisher-vk's refusal (VK errors
+    214 / 15) still says it when the post goes out. Own wall (no ``owner_id``) is always fine.
+    """
+    owner = options.get("owner_id") if account.platform == "vk" else None
+    if not isinstance(owner, int) or owner >= 0 or account.communities is None:
+        return []
+    if -owner in account.communities:
+        return []
+    return [
+        _error(
+            f"{where}.vk.owner_id",
+            f"this VK account does not administer community {-owner} (as VK said when it was "
+            "connected); choose a community it runs, or leave owner_id out for its own wall. "
+            "Made an administrator since? Reconnect the account so we learn it.",
+        )
+    ]
 
 
 def _target_options(

@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 _ACCOUNT_AFFECTS: dict[str, tuple[str, ...]] = {
     "reauth_required": ("scheduled",),
+    states.NEEDS_CHANNEL: ("scheduled",),
     "connected": ("paused",),
     "revoked": tuple(LOST_WITH_ACCOUNT),
 }
@@ -128,18 +129,19 @@ class EventHandlers:
         """Hold every other pending target of that account too.
 
         A dead token also marks the account's projection ``reauth_required`` (new
-        posts to it are refused, due targets pause at claim); missing consent
-        (``consent_required``) or a Telegram channel our bot cannot post to
-        (:data:`states.CHANNEL_CODES`) does not: the account is fine, only its client
-        has to act, and auth's ``connected`` (consent, a linked channel) resumes the targets.
+        posts to it are refused, due targets pause at claim); a Telegram channel our
+        bot cannot post to (:data:`states.CHANNEL_CODES`) marks it ``needs_channel``
+        (new posts refused saying to link one); missing consent (``consent_required``)
+        does not: the account is fine, only its client has to act. Auth's ``connected``
+        (consent, a linked channel) resumes the targets.
         """
         account = await session.get(Account, paused.account_id)
-        if (
-            account is not None
-            and account.status == "connected"
-            and change.code not in states.WAITS_FOR_CLIENT
-        ):
-            account.status = "reauth_required"  # changed_at kept: auth's next event wins
+        if account is not None and account.status == "connected":
+            # changed_at kept: auth's next event wins
+            if change.code in states.CHANNEL_CODES:
+                account.status = states.NEEDS_CHANNEL
+            elif change.code not in states.WAITS_FOR_CLIENT:
+                account.status = "reauth_required"
         query = select(Target).where(
             Target.account_id == paused.account_id,
             Target.status == "scheduled",
@@ -167,11 +169,13 @@ class EventHandlers:
             account.client_id = event.client_id
             account.platform = event.platform
             # a Telegram channel our bot cannot post to is not a dead sign-in: the account
-            # stays connected (new posts wait at their result, saying the fix)
-            channel = event.type == "reauth_required" and event.code in states.CHANNEL_CODES
-            account.status = "connected" if channel else event.type
+            # needs a channel (new posts are refused naming the fix, pending ones wait)
+            channel = states.channel_problem(event.type, event.code)
+            account.status = states.NEEDS_CHANNEL if channel else event.type
             account.display_name = event.display_name
             account.changed_at = event.occurred_at
+            if event.communities is not None or event.type == "connected":
+                account.communities = event.communities  # refreshed at every sign-in
             if event.type == "deleted":  # the client erased their data: erase ours too
                 await session.flush()
                 await erase_client(session, event.client_id, self._media_dir)

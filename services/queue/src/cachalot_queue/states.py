@@ -62,6 +62,25 @@ the fix (make the bot an admin, link a channel); nothing is wrong with the accou
 it is not worded or marked as needing re-authorisation. Linking the channel emits ``connected``,
 which resumes it."""
 WAITS_FOR_CLIENT: Final = frozenset({CONSENT_REQUIRED, *CHANNEL_CODES})
+NEEDS_CHANNEL: Final = "needs_channel"
+"""An account status (auth's ``accounts.v1`` type, or a channel code on a result): a Telegram
+account whose channel cannot be posted to. New posts to it are refused when queued, naming the
+target; its pending targets wait (:data:`CHANNEL_PAUSE_REASON` unless auth gave the fix)."""
+CHANNEL_PAUSE_REASON: Final = (
+    "Telegram: link a channel to this account first: add our bot as an administrator of your "
+    "channel with the right to post messages, then link the channel in the dashboard; the post "
+    "then goes out."
+)
+
+
+def channel_problem(event_type: str, code: str | None) -> bool:
+    """Whether an ``accounts.v1`` event says the account's channel (not its sign-in) is the
+    problem: ``needs_channel``, or ``reauth_required`` with a channel code (older auth)."""
+    return event_type == NEEDS_CHANNEL or (
+        event_type == "reauth_required" and code in CHANNEL_CODES
+    )
+
+
 """Pauses a client's act ends, not a re-authorisation: the reason is kept as the publisher gave
 it and the account's projection stays ``connected``."""
 NEEDS_MEDIA: Final[frozenset[TargetStatus]] = frozenset(
@@ -133,7 +152,8 @@ class Change:
 class AccountView:
     """What the rules need to know about a target's account (the queue's projection)."""
 
-    status: str  # the last accounts.v1 event type: connected, reauth_required, revoked, deleted
+    status: str  # the last accounts.v1 event type: connected, reauth_required, needs_channel,
+    # revoked, deleted
     client_id: UUID
 
 
@@ -302,8 +322,10 @@ def on_account(
 ) -> Change | None:
     """What an account's change does to one of its targets.
 
-    ``code``: the event's (``channel_link_broken``: a Telegram channel our bot cannot post
-    to; the target pauses with that code and auth's reason, the fix, not a reconnect).
+    ``code``: the event's. ``needs_channel`` (or ``reauth_required`` with a channel code, as
+    older auth sent it): a Telegram channel our bot cannot post to or none linked; the target
+    pauses with that code (``channel_not_linked`` when none) and auth's reason, the fix, not a
+    reconnect.
 
     ``reassigned``: the event names another client than the target's (the
     account changed hands), so the target is lost whatever the event says.
@@ -317,13 +339,18 @@ def on_account(
             reason=(None if reassigned else reason) or _LOSS_REASONS[f"account_{kind}"],
             code=f"account_{kind}",
         )
-    if event_type == "reauth_required" and status == "scheduled" and code in CHANNEL_CODES:
+    if channel_problem(event_type, code) and status == "scheduled":
+        broken = code == "channel_link_broken"
         return Change(
             status="paused",
             reason=reason
-            or "Telegram: our bot cannot post in the linked channel; make it an "
-            "administrator of the channel and link the channel again.",
-            code=code,
+            or (
+                "Telegram: our bot cannot post in the linked channel; make it an "
+                "administrator of the channel and link the channel again."
+                if broken
+                else CHANNEL_PAUSE_REASON
+            ),
+            code=code if code in CHANNEL_CODES else "channel_not_linked",
         )
     if event_type == "reauth_required" and status == "scheduled":
         return Change(

@@ -73,6 +73,9 @@ class Account(Base):
     status: Mapped[str] = mapped_column(String(24))
     display_name: Mapped[str | None] = mapped_column(String(200))
     changed_at: Mapped[datetime] = mapped_column(comment="occurred_at of the last event applied")
+    communities: Mapped[list[int] | None] = mapped_column(
+        JSON, comment="VK: communities administered at the last sign-in (None: not known)"
+    )
 
 
 class Media(Base):

@@ -26,6 +26,7 @@ async def test_every_route_refuses_a_request_without_a_session(queue: QueueServe
             ("POST", "/api/v1/posts"),
             ("GET", "/api/v1/posts"),
             ("GET", "/api/v1/posts/export"),
+            ("GET", "/api/v1/posts/platforms"),
             ("GET", f"/api/v1/posts/{uuid.uuid4()}"),
             ("POST", f"/api/v1/posts/{uuid.uuid4()}/cancel"),
             ("POST", f"/api/v1/posts/{uuid.uuid4()}/retry"),
@@ -461,3 +462,36 @@ async def test_a_body_larger_than_any_valid_post_is_refused_413_before_it_is_rea
     assert response.status_code == 413, response.text[:300]
     assert response.headers["content-type"] == "application/problem+json"
     assert response.json()["max_bytes"] == cap
+
+
+async def test_a_vk_community_the_account_does_not_administer_is_refused_when_queued(
+    queue: QueueServer,
+) -> None:
+    """Auth's accounts.v1 carries what VK's groups.get filter=admin said at sign-in; a
+    reconnect refreshes it; an account whose list is unknown is checked at publish time."""
+    client = queue.client()
+    vk = await client.account("vk", communities=[41])
+    media = await client.upload()
+
+    async def post(owner_id: int | None, account: uuid.UUID = vk) -> httpx.Response:
+        fields: dict[str, Any] = {"message": "whales"}
+        if owner_id is not None:
+            fields["owner_id"] = owner_id
+        return await client.post(
+            {"media_id": media["id"], "targets": [{"account_id": str(account), "vk": fields}]}
+        )
+
+    refused = await post(-42)
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["errors"]
+    assert error["field"] == "targets[0].vk.owner_id"
+    assert "42" in error["message"]
+    assert "administer" in error["message"]
+    assert (await post(-41)).status_code == 201
+    assert (await post(None)).status_code == 201  # the account's own wall
+
+    await client.account_event(vk, "vk", "connected", communities=[41, 42])  # a reconnect
+    assert (await post(-42)).status_code == 201
+
+    unknown = await client.account("vk")  # connected before auth read communities
+    assert (await post(-42, unknown)).status_code == 201

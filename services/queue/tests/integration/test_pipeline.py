@@ -343,14 +343,18 @@ async def test_a_telegram_channel_our_bot_cannot_post_to_waits_with_the_fix_not_
         target = await queue.target(post["targets"][0]["id"])
         assert (target.last_code, target.last_error) == ("channel_link_broken", reason)
     await client.account_event(
-        telegram, "telegram", "reauth_required", reason=reason, code="channel_link_broken"
+        telegram, "telegram", "needs_channel", reason=reason, code="channel_link_broken"
     )
     async with queue.runtime.reader() as session:
         account = await session.get(Account, telegram, populate_existing=True)
         assert account is not None
-        assert account.status == "connected", "a channel problem is no dead sign-in"
-    again = await client.queue(telegram=telegram, at=at_offset(60))  # accepted; it waits too
-    assert again["targets"][0]["status"] == "scheduled"
+        assert account.status == "needs_channel", "a channel problem is no dead sign-in"
+    refused = await client.post_raw(telegram=telegram, at=at_offset(60))
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["errors"]
+    assert error["field"] == "targets[0].account_id"
+    assert "link a channel" in error["message"]
+    assert "reconnect" not in error["message"].lower()
 
     await client.account_event(telegram, "telegram", "connected", reason="Channel linked.")
     await until_status(queue, later, "scheduled")
@@ -821,3 +825,27 @@ async def test_a_failed_targets_settings_are_edited_and_it_is_queued_again_with_
     assert again.status_code == 200, again.text
     commands = await dispatched(recorder, post, count=2)
     assert commands[1].value["options"]["title"] == "Mended"
+
+
+@pytest.mark.parametrize("event", ["needs_channel", "reauth_required"])
+async def test_a_telegram_account_without_a_usable_channel_is_refused_when_queued_naming_the_target(
+    queue: QueueServer, event: str
+) -> None:
+    """``reauth_required`` with a channel code: what auth sent before ``needs_channel``."""
+    client = queue.client()
+    telegram = await client.account("telegram")
+    waiting = await client.queue(telegram=telegram, at=at_offset(600))
+    await client.account_event(
+        telegram, "telegram", event, reason="link a channel first", code="channel_not_linked"
+    )
+    await until_status(queue, waiting, "paused")
+    target = await queue.target(waiting["targets"][0]["id"])
+    assert target.last_code == "channel_not_linked"
+    refused = await client.post_raw(telegram=telegram)
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["errors"]
+    assert error["field"] == "targets[0].account_id"
+    assert "link a channel" in error["message"]
+    await client.account_event(telegram, "telegram", "connected")
+    await until_status(queue, waiting, "scheduled")
+    assert (await client.post_raw(telegram=telegram, at=at_offset(600))).status_code == 201

@@ -66,3 +66,11 @@ def test_a_media_link_key_shorter_than_32_bytes_is_refused_and_unset_it_is_deriv
     assert QueueSettings(**base).media_link_key_bytes() == derive_key("s" * 40)  # type: ignore[arg-type]
     chosen = QueueSettings(**base, media_link_key="k" * 32)  # type: ignore[arg-type]
     assert chosen.media_link_key_bytes() == b"k" * 32
+
+
+@pytest.mark.parametrize("name", ["media_url_ttl_s", "media_cover_url_ttl_s"])
+def test_a_signed_media_link_lasts_at_least_60_seconds(name: str) -> None:
+    """A platform fetches some time after it is asked; the README says the minimum."""
+    assert getattr(QueueSettings(session_secret=SESSION, **{name: 60}), name) == 60
+    with pytest.raises(ValidationError, match=name):
+        QueueSettings(session_secret=SESSION, **{name: 59})

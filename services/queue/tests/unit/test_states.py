@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from cachalot_common.events import PublishResult
+from cachalot_common.events import AccountEventType, PublishResult
 from cachalot_queue.states import (
     ALLOWED,
     AccountView,
@@ -160,11 +160,22 @@ def test_a_telegram_channel_problem_pauses_with_the_fix_not_a_reconnect(code: st
     assert not change.notify_operator
 
 
-def test_a_broken_channel_event_pauses_scheduled_targets_with_its_own_code_and_the_fix() -> None:
+@pytest.mark.parametrize("event", ["needs_channel", "reauth_required"])
+def test_a_broken_channel_event_pauses_scheduled_targets_with_its_own_code_and_the_fix(
+    event: AccountEventType,
+) -> None:
     fix = "Our bot cannot post in your Telegram channel: make it an administrator."
-    change = on_account("reauth_required", "scheduled", fix, code="channel_link_broken")
+    change = on_account(event, "scheduled", fix, code="channel_link_broken")
     assert change is not None
     assert (change.status, change.code, change.reason) == ("paused", "channel_link_broken", fix)
+
+
+def test_a_needs_channel_event_without_a_code_pauses_saying_to_link_a_channel() -> None:
+    change = on_account("needs_channel", "scheduled", None)
+    assert change is not None
+    assert (change.status, change.code) == ("paused", "channel_not_linked")
+    assert "link" in (change.reason or "")
+    assert "reconnect" not in (change.reason or "").lower()
 
 
 def test_missing_consent_reported_after_consent_was_given_in_flight_reschedules_at_once() -> None:

@@ -38,6 +38,6 @@ def build_providers(settings: AuthSettings, http: HttpCaller) -> dict[str, Provi
             token_base=s.instagram_token_url_base(),
             api_base=s.instagram_api_base,
         ),
-        VK(http, client_id=s.vk_client_id, auth_base=s.vk_auth_base),
+        VK(http, client_id=s.vk_client_id, auth_base=s.vk_auth_base, api_base=s.vk_api_base),
     )
     return {provider.name: provider for provider in built}

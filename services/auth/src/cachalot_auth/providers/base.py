@@ -78,6 +78,9 @@ class StoredGrant:
 class Identity:
     platform_user_id: str
     display_name: str | None
+    communities: tuple[int, ...] | None = None
+    """VK: ids of the communities the person administers (``groups.get`` filter=admin) at
+    this sign-in; ``None`` when not asked or VK refused (unknown, so nothing is checked)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,6 +107,8 @@ class VKState:
     posts: list[WallPost] = field(default_factory=list)
     by_guid: dict[tuple[int, str], WallPost] = field(default_factory=dict)
     communities: dict[int, set[str]] = field(default_factory=dict)  # id → admin user ids
+    members: dict[int, set[str]] = field(default_factory=dict)  # id → other member user ids
+    names: dict[int, str] = field(default_factory=dict)
     calls: dict[str, deque[float]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     call_log: list[str] = field(default_factory=list)
@@ -119,6 +121,8 @@ class VKState:
             self.posts.clear()
             self.by_guid.clear()
             self.communities.clear()
+            self.members.clear()
+            self.names.clear()
             self.calls.clear()
             self.faults.clear()
             self.call_log.clear()
@@ -130,6 +134,62 @@ STATE = VKState()
 class CommunityRequest(BaseModel):
     id: int = Field(gt=0)
     admins: list[str] = Field(description="VK user ids that administer it.")
+    members: list[str] = Field(
+        default_factory=list, description="VK user ids that only belong to it (no admin)."
+    )
+    name: str | None = Field(default=None, description="Its name (default: Community <id>).")
+
+
+_ADMIN_FILTERS = frozenset({"admin", "editor", "moder"})
+_GROUP_FILTERS = frozenset({"groups", "publics", "events", "advertiser", "hasAddress"})
+
+
+def _groups_get(params: dict[str, str], issued: IssuedToken) -> dict[str, Any]:
+    """``groups.get`` for the token's user (VK's ``user_id`` of another person is refused).
+
+    ``filter``: a comma list; ``admin``/``editor``/``moder`` keep the communities the user
+    administers (the sandbox's managers are all administrators, so the three agree), the
+    type filters change nothing (every sandbox community is a group); an unknown value is
+    error 100. ``offset``, ``count`` (≤ 1000, VK's default and maximum) page the list, sorted
+    by id; ``count`` in the answer is the total. ``extended=1``: community objects with
+    ``is_admin`` and ``admin_level`` (3: administrator) instead of ids.
+    """
+    user = issued.subject
+    asked = _int(params, "user_id", required=False)
+    if asked is not None and str(asked) != user:
+        raise VKError(30, "This profile is private")
+    filters = {f for f in params.get("filter", "").split(",") if f}
+    if filters - _ADMIN_FILTERS - _GROUP_FILTERS:
+        raise VKError(100, "One of the parameters specified was missing or invalid: filter")
+    offset = _int(params, "offset", required=False) or 0
+    count = _int(params, "count", required=False)
+    count = 1000 if count is None else count
+    if offset < 0 or not 0 <= count <= 1000:
+        raise VKError(100, "One of the parameters specified was missing or invalid: count")
+    with STATE.lock:
+        runs = {c for c, admins in STATE.communities.items() if user in admins}
+        belongs = runs | {c for c, members in STATE.members.items() if user in members}
+        names = dict(STATE.names)
+    chosen = sorted(runs if filters & _ADMIN_FILTERS else belongs)
+    page = chosen[offset : offset + count]
+    if params.get("extended") != "1":
+        return {"count": len(chosen), "items": page}
+    return {
+        "count": len(chosen),
+        "items": [
+            {
+                "id": c,
+                "name": names.get(c, f"Community {c}"),
+                "screen_name": f"club{c}",
+                "is_closed": 0,
+                "type": "group",
+                "is_admin": int(c in runs),
+                **({"admin_level": 3} if c in runs else {}),
+                "is_member": 1,
+            }
+            for c in page
+        ],
+    }
 
 
 class FaultRequest(BaseModel):
@@ -326,6 +386,9 @@ def create_router(settings: SandboxSettings) -> APIRouter:
     async def community(request: CommunityRequest) -> dict[str, Any]:
         with STATE.lock:
             STATE.communities[request.id] = set(request.admins)
+            STATE.members[request.id] = set(request.members)
+            if request.name is not None:
+                STATE.names[request.id] = request.name
         return {"id": request.id, "admins": request.admins}
 
     @router.post("/sandbox/vk/faults")
@@ -380,10 +443,7 @@ def _call(name: str, params: dict[str, str], issued: IssuedToken, base: str) -> 
     if name == "users.get":
         return [{"id": int(issued.subject), "first_name": "Sandbox", "last_name": "User"}]
     if name == "groups.get":
-        user = issued.subject
-        with STATE.lock:
-            mine = sorted(c for c, admins in STATE.communities.items() if user in admins)
-        return {"count": len(mine), "items": mine}
+        return _groups_get(params, issued)
     raise VKError(3, f"Unknown method passed: {name}")
 
 
