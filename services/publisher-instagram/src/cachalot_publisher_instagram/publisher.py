@@ -56,7 +56,7 @@ from cachalot_publisher_instagram.graph import (
     Transient,
     Unauthorized,
 )
-from cachalot_publisher_instagram.reasons import container_failure
+from cachalot_publisher_instagram.reasons import container_failure, quota_reason
 from cachalot_publisher_instagram.store import ContainerStore
 from cachalot_publishing import outcome
 from cachalot_publishing.outcome import Published, failed, retryable
@@ -163,8 +163,8 @@ class InstagramPlatform:
         except QuotaUsed:
             raise retryable(
                 QUOTA_USED,
-                "Instagram: this account reached its publishing limit for the last 24 hours; "
-                "the post goes out when the limit frees.",
+                "Instagram: this account reached its publishing limit (Instagram refused "
+                "media_publish); the post goes out when the limit frees.",
                 await self._quota_wait(command, None),
             ) from None
         except Transient as error:
@@ -283,8 +283,7 @@ class InstagramPlatform:
             return
         raise retryable(
             QUOTA_USED,
-            f"Instagram: this account published {limit.used} of its {limit.total} posts allowed "
-            "in 24 hours; the post goes out when the limit frees.",
+            quota_reason(limit.used, limit.total, limit.duration_s),
             await self._quota_wait(ctx.command, limit),
         )
 
