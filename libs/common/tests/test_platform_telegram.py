@@ -149,6 +149,14 @@ def test_an_article_too_long_for_one_message_is_refused_only_when_one_message_wa
     assert "Telegraph" in errors[0].message
 
 
+def test_a_caption_on_an_article_is_refused_naming_the_caption_not_dropped_silently() -> None:
+    article = platforms.Content(kind="article", title="T", nodes=parse("<p>body</p>"))
+    errors = SPEC.check(TelegramOptions(caption="read this"), article)
+    assert [e.field for e in errors] == ["caption"]
+    assert "leave it empty" in errors[0].message
+    assert SPEC.check(TelegramOptions(), article) == []
+
+
 def test_an_article_past_telegraphs_64_kb_of_content_is_refused() -> None:
     huge = platforms.Content(
         kind="article", title="Huge", nodes=parse("<p>" + "x" * 70_000 + "</p>")

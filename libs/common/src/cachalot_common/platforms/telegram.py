@@ -197,8 +197,17 @@ def _mb(size: int) -> str:
 
 
 def content_fits(options: BaseModel, content: Content) -> list[FieldError]:
-    """Sizes and counts Telegram refuses: the video, the images, an article as one message."""
+    """Sizes and counts Telegram refuses: the video, the images, an article as one message;
+    and a caption on an article (no Telegram call would carry it)."""
     errors: list[FieldError] = []
+    if content.kind == "article" and getattr(options, "caption", ""):
+        errors.append(
+            FieldError(
+                "caption",
+                "an article is posted from its title and body; the caption is for video and "
+                "photo posts: leave it empty (it would be silently dropped)",
+            )
+        )
     if content.kind == "video" and content.video is not None:
         limit = video_limit_bytes()
         if content.video.size > limit:
