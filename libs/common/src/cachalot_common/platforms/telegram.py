@@ -200,7 +200,8 @@ def content_fits(options: BaseModel, content: Content) -> list[FieldError]:
     """Sizes and counts Telegram refuses: the video, the images, an article as one message;
     and a caption on an article (no Telegram call would carry it)."""
     errors: list[FieldError] = []
-    if content.kind == "article" and getattr(options, "caption", ""):
+    caption: object = getattr(options, "caption", None)
+    if content.kind == "article" and isinstance(caption, str) and caption:
         errors.append(
             FieldError(
                 "caption",
