@@ -155,6 +155,7 @@ class InstagramPlatform:
                     await self._store.record_permalink(command.target_id, found.permalink)
                 return Published(remote_id=remote, remote_url=found.permalink if found else None)
             await self._check_quota(ctx)
+            await ctx.confirm_lease()  # disconnected while the container was processed?
             media_id = await self._call(ctx, lambda t: self._graph.publish(t, container))
             await self._store.record_media(command.target_id, media_id, datetime.now(UTC))
             logger.info("target %s published as Instagram media %s", command.target_id, media_id)
