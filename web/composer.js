@@ -48,11 +48,15 @@
     const tags = text.split(",").map((t) => t.trim()).filter(Boolean);
     return tags.reduce((n, t) => n + t.length + (t.includes(" ") ? 2 : 0), 0) + Math.max(0, tags.length - 1);
   }
-  // Telegram counts the text after entity parsing (tags not counted), in UTF-16 units.
-  function telegramLength(html) {
-    const doc = new DOMParser().parseFromString(`<body>${html}</body>`, "text/html");
-    return (doc.body.textContent || "").length;
+  // Telegram's caption box is plain text: what a person types is sent escaped
+  // (parse_mode=HTML takes a bare "<" as a tag and refuses the post), so the
+  // count is the text itself, as Telegram counts it after parsing (UTF-16 units,
+  // trimmed). A caption written as HTML through the API shows as its text when edited.
+  const escapeTelegram = (t) => t.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  function telegramText(html) {
+    return new DOMParser().parseFromString(`<body>${html}</body>`, "text/html").body.textContent || "";
   }
+  const telegramLength = (text) => units.utf16(text.trim());
 
   // platform → field → (text, kind) → {used, max, unit, extra: [{what, used, max}]}
   const COUNTS = {
@@ -73,7 +77,7 @@
     },
     vk: { message: (t) => ({ used: units.points(t), max: 16384, unit: "characters" }) },
     telegram: {
-      caption: (t) => ({ used: telegramLength(t), max: 1024, unit: "characters", note: "tags are not counted" }),
+      caption: (t) => ({ used: telegramLength(t), max: 1024, unit: "characters", note: "emoji count as two, as Telegram counts" }),
     },
   };
 
@@ -471,7 +475,6 @@
     } else {
       const field = state.platform === "vk" ? "message" : "caption";
       let text = fieldValue(state, field);
-      if (state.platform === "telegram") text = new DOMParser().parseFromString(`<body>${text}</body>`, "text/html").body.textContent || "";
       card.append(el("p", { class: "who" }, el("strong", { text: state.accountName })), media, el("p", { class: "text" }, richText(text)));
     }
     box.append(card);
@@ -527,6 +530,10 @@
       parts.set(container, state);
       if (state.platform === "tiktok") tiktokParts(state, values);
       if (state.platform === "youtube") youtubeParts(state, values);
+      if (state.platform === "telegram" && values && typeof values.caption === "string") {
+        const box = fieldset.querySelector('[name="caption"]');
+        if (box) box.value = box.defaultValue = telegramText(values.caption);
+      }
       addCounters(state);
       if (!values) {
         state.preview = el("div", { class: "preview", "data-own": "", "aria-label": `Preview on ${state.label}`, role: "group" });
@@ -561,6 +568,7 @@
       if (!state) return block;
       if (state.platform === "tiktok") tiktokAdjust(state, block);
       if (state.platform === "youtube") block.made_for_kids = state.kidsYes.checked;
+      if (state.platform === "telegram" && typeof block.caption === "string") block.caption = escapeTelegram(block.caption);
       return block;
     },
 

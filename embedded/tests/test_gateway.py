@@ -131,6 +131,15 @@ def test_one_persons_cookie_is_never_sent_with_anothers_request(gateway: Gateway
         assert bob.get("/api/v1/contact").json()["cookie"] is None
 
 
+def test_an_answer_through_the_gateway_carries_one_date_and_one_server_header(
+    gateway: Gateway,
+) -> None:
+    answer = httpx.get(f"{gateway.base}/api/v1/contact")
+    assert answer.status_code == 200
+    assert len(answer.headers.get_list("date")) == 1
+    assert len(answer.headers.get_list("server")) <= 1
+
+
 def test_forwarded_for_from_an_outsider_is_replaced(gateway: Gateway) -> None:
     seen = httpx.get(
         f"{gateway.base}/api/v1/contact", headers={"X-Forwarded-For": "6.6.6.6"}

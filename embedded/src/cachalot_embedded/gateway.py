@@ -75,6 +75,10 @@ HOP_BY_HOP = frozenset(
         b"content-length",
     }
 )
+EDGE_OWN: Final = frozenset({b"date", b"server"})
+"""Answer headers the gateway's own server writes: the service's are dropped, as nginx's
+``proxy_pass`` hides them by default (``proxy_hide_header``: Date, Server), so an answer
+carries one ``date``, not two."""
 RETRY_AFTER_S: Final = 5
 CONNECT_TIMEOUT_S: Final = 5.0
 TIMEOUT_S: Final = 60.0
@@ -250,7 +254,8 @@ def create_gateway(
         response.raw_headers = [
             (name, value)
             for name, value in upstream.headers
-            if name.lower() not in HOP_BY_HOP or name.lower() == b"content-length"
+            if (name.lower() not in HOP_BY_HOP or name.lower() == b"content-length")
+            and name.lower() not in EDGE_OWN
         ]
         if upstream.body_cut_short:
             # The client is still sending a body nobody will read: uvicorn

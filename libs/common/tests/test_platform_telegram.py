@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from cachalot_common import platforms
-from cachalot_common.articles import parse
+from cachalot_common.articles import ArticleError, parse
 from cachalot_common.events import MediaRef, TelegramOptions
 from cachalot_common.platforms.telegram import (
     CLOUD_VIDEO_MAX_BYTES,
@@ -18,6 +18,7 @@ from cachalot_common.platforms.telegram import (
     TelegramFields,
     video_limit_bytes,
 )
+from cachalot_common.telegram_entities import EntityParseError, parse_text
 
 SPEC = platforms.get("telegram")
 MB = 1024 * 1024
@@ -59,12 +60,48 @@ def test_a_caption_of_1024_whales_is_refused_in_utf16_units_as_telegram_counts_t
 
 @pytest.mark.parametrize(
     ("caption", "says"),
-    [("<b>open", "<b> is never closed"), ("<div>x</div>", "no <div>"), ("x</i>", "closes no")],
+    [
+        ("<b>open", 'end tag corresponding to start tag "b"'),
+        ("<div>x</div>", 'Unsupported start tag "div"'),
+        ("x</i>", "Unexpected end tag"),
+        ("<b><i>x</b></i>", "Unmatched end tag"),
+    ],
 )
 def test_a_caption_telegram_could_not_parse_is_refused_when_queued(caption: str, says: str) -> None:
     with pytest.raises(ValidationError, match=says):
         TelegramFields(caption=caption)
     TelegramFields(caption='<b>bold <i>both</i></b> <a href="https://x.example">link</a> &amp;')
+
+
+@pytest.mark.parametrize("caption", ["1 < 2 & 3 > 2", "I <3 whales", "a <b", "x <= y"])
+def test_a_bare_less_than_sign_is_refused_when_queued_as_telegrams_parser_refuses_it(
+    caption: str,
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        TelegramFields(caption=caption)
+    message = str(refused.value)
+    assert "caption" in message
+    assert "write &lt; for a literal <" in message
+    with pytest.raises(EntityParseError):  # the sandbox's Bot API refuses it too
+        parse_text(caption, "html")
+    escaped = caption.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    assert TelegramFields(caption=escaped).caption == escaped
+    assert parse_text(escaped, "html").text == caption
+
+
+def test_a_caption_is_counted_as_telegram_counts_it_not_as_a_browser_decodes_it() -> None:
+    # Telegram knows four named entities: "&nbsp;" stays six characters, "&hellip;" eight
+    TelegramFields(caption="&nbsp;" * 170)  # 1020
+    with pytest.raises(ValidationError, match="this one is 1026"):
+        TelegramFields(caption="&nbsp;" * 171)
+
+
+def test_a_javascript_link_in_a_caption_is_refused_as_in_an_article() -> None:
+    with pytest.raises(ValidationError, match="must start with one of http, https, mailto, tg"):
+        TelegramFields(caption='<a href="javascript:alert(1)">x</a>')
+    with pytest.raises(ArticleError, match="must start with one of http, https, mailto, tg"):
+        parse('<p><a href="javascript:alert(1)">x</a></p>')
+    TelegramFields(caption='<a href="tg://resolve?domain=x">x</a> <a href="mailto:a@b.c">m</a>')
 
 
 def test_a_video_over_50_mb_is_refused_on_the_cloud_bot_api(
@@ -110,6 +147,14 @@ def test_an_article_too_long_for_one_message_is_refused_only_when_one_message_wa
     errors = SPEC.check(TelegramOptions(article_as="message"), article)
     assert [e.field for e in errors] == ["article_as"]
     assert "Telegraph" in errors[0].message
+
+
+def test_a_caption_on_an_article_is_refused_naming_the_caption_not_dropped_silently() -> None:
+    article = platforms.Content(kind="article", title="T", nodes=parse("<p>body</p>"))
+    errors = SPEC.check(TelegramOptions(caption="read this"), article)
+    assert [e.field for e in errors] == ["caption"]
+    assert "leave it empty" in errors[0].message
+    assert SPEC.check(TelegramOptions(), article) == []
 
 
 def test_an_article_past_telegraphs_64_kb_of_content_is_refused() -> None:

@@ -216,3 +216,21 @@ async def test_an_expired_grant_gets_no_cached_token(tmp_path: Path) -> None:
         CommandTokens(cache, make_command(video, account_id=account, client_id=client), "TikTok")
     )
     assert len(leases.calls) == 2
+
+
+async def test_a_lease_confirmed_before_the_last_step_asks_auth_and_stops_a_disconnected_account(
+    tmp_path: Path,
+) -> None:
+    video = store_video(tmp_path)
+    command = make_command(video)
+    leases = FakeLeases()
+    tokens = CommandTokens(LeaseCache(leases, label="Instagram", grant_keys=KEYS), command, "IG")
+    await tokens.token()
+    await tokens.confirm()  # still connected: auth asked again, not the cache
+    assert [c["force_refresh"] for c in leases.calls] == [False, False]
+    leases.failures[command.account_id] = LeaseReauthRequired("revoked", "disconnected")
+    await tokens.token()  # the cache would still serve the token...
+    with pytest.raises(Outcome) as ended:
+        await tokens.confirm()  # ...but auth, asked before publishing, refuses it
+    assert (ended.value.kind, ended.value.code) == ("reauth", "revoked")
+    assert len(leases.calls) == 3

@@ -32,6 +32,8 @@ from html.parser import HTMLParser
 from typing import Any, Final, TypeAlias
 from urllib.parse import urlsplit
 
+from cachalot_common.telegram_entities import EntityParseError, parse_text, utf16_len
+
 Node: TypeAlias = "str | dict[str, Any]"
 """A Telegraph Node: text, or ``{"tag": str, "attrs": {"href": str}?, "children": [Node]?}``."""
 
@@ -238,8 +240,16 @@ def utf16_length(text: str) -> int:
 
 
 def telegram_length(message_html: str) -> int:
-    """The length Telegram checks: the message's text after entity parsing, in UTF-16 units."""
-    return utf16_length(plain_text(_TelegramText.nodes(message_html)))
+    """The length Telegram checks: the message's text after entity parsing, in UTF-16 units.
+
+    Parsed as the Bot API parses ``parse_mode=HTML`` (four named entities only,
+    cleaned and trimmed: :func:`cachalot_common.telegram_entities.parse_text`);
+    HTML Telegram would refuse is counted by its text as a browser reads it.
+    """
+    try:
+        return utf16_len(parse_text(message_html, "html").text)
+    except EntityParseError:
+        return utf16_length(plain_text(_TelegramText.nodes(message_html)))
 
 
 class _TelegramText(HTMLParser):

@@ -55,6 +55,15 @@ class Context(Protocol):
         :meth:`call_with_token` raises for lease failures."""
         ...
 
+    async def confirm_lease(self) -> None:
+        """Ask auth, not the cache, whether the account is still the command's client's;
+        call it right before the step that makes the post visible (Instagram
+        ``media_publish``, TikTok ``init``, VK ``wall.post``, Telegram ``send*``). An
+        account disconnected meanwhile raises the ``reauth`` Outcome (code ``revoked``),
+        which the queue turns into ``cancelled``/``account_revoked`` since the account is
+        lost; other lease failures raise what :meth:`call_with_token` raises."""
+        ...
+
     async def progress(self, bytes_sent: int, bytes_total: int) -> None:
         """Report upload progress (throttled by the runtime; the last one always goes)."""
         ...

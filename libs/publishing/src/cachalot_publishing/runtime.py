@@ -528,6 +528,9 @@ class _Context:
     async def lease(self) -> Lease:
         return await self._tokens.lease()
 
+    async def confirm_lease(self) -> None:
+        await self._tokens.confirm()
+
     async def progress(self, bytes_sent: int, bytes_total: int) -> None:
         await self._runtime._progress(self._job, bytes_sent, bytes_total)
 

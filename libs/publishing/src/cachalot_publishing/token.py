@@ -144,6 +144,20 @@ class LeaseCache:
         self._cache[command.account_id] = _Cached(lease, str(command.client_id), expires)
         return lease
 
+    async def confirm(self, command: PublishVideo) -> Lease:
+        """Ask auth again, whatever the cache holds: is the account still this client's?
+
+        Called right before a step that cannot be taken back (a post made visible),
+        so an account disconnected or reassigned while the command ran stops it
+        there. Not a forced refresh (auth hands back the current token). Raises
+        the Outcomes :meth:`lease` raises; a refused account is forgotten.
+        """
+        lease = await self._lease(command, force=False)
+        self._cache[command.account_id] = _Cached(
+            lease, str(command.client_id), lease.expires_at.timestamp()
+        )
+        return lease
+
     def forget(self, account_id: UUID) -> None:
         """Drop an account's cached lease (its token was refused)."""
         self._cache.pop(account_id, None)
@@ -194,6 +208,10 @@ class CommandTokens:
         if self._lease is None or not self._cache.fresh(self._lease):
             self._lease = await self._cache.lease(self._command)
         return self._lease
+
+    async def confirm(self) -> None:
+        """Auth confirms the lease now (:meth:`LeaseCache.confirm`); raises its Outcomes."""
+        self._lease = await self._cache.confirm(self._command)
 
     async def call(self, request: Callable[[str], Awaitable[T]]) -> T:
         """``request(token)``; a :class:`TokenRejected` gets one forced refresh per command,

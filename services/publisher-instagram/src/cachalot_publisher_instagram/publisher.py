@@ -56,7 +56,7 @@ from cachalot_publisher_instagram.graph import (
     Transient,
     Unauthorized,
 )
-from cachalot_publisher_instagram.reasons import container_failure
+from cachalot_publisher_instagram.reasons import container_failure, quota_reason
 from cachalot_publisher_instagram.store import ContainerStore
 from cachalot_publishing import outcome
 from cachalot_publishing.outcome import Published, failed, retryable
@@ -155,6 +155,7 @@ class InstagramPlatform:
                     await self._store.record_permalink(command.target_id, found.permalink)
                 return Published(remote_id=remote, remote_url=found.permalink if found else None)
             await self._check_quota(ctx)
+            await ctx.confirm_lease()  # disconnected while the container was processed?
             media_id = await self._call(ctx, lambda t: self._graph.publish(t, container))
             await self._store.record_media(command.target_id, media_id, datetime.now(UTC))
             logger.info("target %s published as Instagram media %s", command.target_id, media_id)
@@ -163,8 +164,8 @@ class InstagramPlatform:
         except QuotaUsed:
             raise retryable(
                 QUOTA_USED,
-                "Instagram: this account reached its publishing limit for the last 24 hours; "
-                "the post goes out when the limit frees.",
+                "Instagram: this account reached its publishing limit (Instagram refused "
+                "media_publish); the post goes out when the limit frees.",
                 await self._quota_wait(command, None),
             ) from None
         except Transient as error:
@@ -283,8 +284,7 @@ class InstagramPlatform:
             return
         raise retryable(
             QUOTA_USED,
-            f"Instagram: this account published {limit.used} of its {limit.total} posts allowed "
-            "in 24 hours; the post goes out when the limit frees.",
+            quota_reason(limit.used, limit.total, limit.duration_s),
             await self._quota_wait(ctx.command, limit),
         )
 

@@ -103,3 +103,22 @@ def container_failure(status: str, subcode: int | None) -> ContainerFailure:
     return ContainerFailure(
         PROCESSING_FAILED.code, PROCESSING_FAILED.reason.format(status=words), False
     )
+
+
+def window_words(duration_s: int) -> str:
+    """``quota_duration`` (seconds, from ``content_publishing_limit``'s ``config``) in words:
+    86400 → "24 hours", 3600 → "1 hour", 90 → "90 seconds"."""
+    for unit, seconds in (("hour", 3600), ("minute", 60)):
+        if duration_s >= seconds and duration_s % seconds == 0:
+            count = duration_s // seconds
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{duration_s} second{'' if duration_s == 1 else 's'}"
+
+
+def quota_reason(used: int, total: int, duration_s: int) -> str:
+    """Why a post waits for Instagram's rolling publishing quota, with its real window
+    (``content_publishing_limit``: ``quota_usage`` of ``quota_total`` per ``quota_duration``)."""
+    return (
+        f"Instagram: this account published {used} of its {total} posts allowed in "
+        f"{window_words(duration_s)}; the post goes out when the limit frees."
+    )

@@ -201,3 +201,31 @@ async def test_a_container_published_before_its_media_id_was_recorded_is_not_pub
     (post,) = published(graph, image)
     assert (result.remote_id, result.remote_url) == (media_id, post["permalink"])
     assert graph.get("/media").json()["publish_calls"] == calls
+
+
+async def test_an_account_disconnected_while_its_media_is_processed_is_not_published(
+    publisher: ServiceProcess,
+    commands: Commands,
+    results: Results,
+    graph: httpx.Client,
+    lease_server: Any,
+    media: Callable[[str], Path],
+) -> None:
+    graph.post("/config", json={"processing_delay_s": 1.5})
+    image = media("green.jpg")
+    command = commands.command(image, caption="disconnected meanwhile")
+    account = str(command.account_id)
+    await commands.send(command)
+    for _ in range(200):  # the container is being made with the account's first lease
+        if any(call["account_id"] == account for call in lease_server.calls):
+            break
+        await asyncio.sleep(0.02)
+    lease_server.reauth.add(account)  # auth: disconnected (its lease is refused from now on)
+    try:
+        result = await results.final(command.target_id)
+    finally:
+        lease_server.reauth.discard(account)
+    assert (result.type, result.reauth_required) == ("failed", True), result.reason
+    assert published(graph, image) == []
+    asked = [call for call in lease_server.calls if call["account_id"] == account]
+    assert len(asked) >= 2, "auth was asked again before media_publish"

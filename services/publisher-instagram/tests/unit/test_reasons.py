@@ -14,7 +14,7 @@ from cachalot_publisher_instagram.graph import (
     Unauthorized,
     _error,
 )
-from cachalot_publisher_instagram.reasons import container_failure
+from cachalot_publisher_instagram.reasons import container_failure, quota_reason
 
 
 def test_a_container_error_becomes_a_reason_never_a_bare_code() -> None:
@@ -46,3 +46,10 @@ def test_graph_errors_are_classified_by_code_and_subcode() -> None:
     assert isinstance(graph_error(500, code=2), Transient)
     assert isinstance(graph_error(400, code=100, error_subcode=33), NotFound)
     assert isinstance(graph_error(400, code=100), Refused)
+
+
+def test_the_quota_reason_names_the_window_instagram_gave_not_always_24_hours() -> None:
+    assert "allowed in 24 hours" in quota_reason(50, 50, 86400)
+    assert "allowed in 1 hour;" in quota_reason(5, 5, 3600)
+    assert "allowed in 90 seconds" in quota_reason(2, 2, 90)
+    assert "allowed in 10 minutes" in quota_reason(2, 2, 600)

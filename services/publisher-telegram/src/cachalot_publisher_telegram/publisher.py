@@ -352,6 +352,7 @@ class TelegramPlatform:
         self, command: PublishVideo, ctx: Context, chat_id: str, send: Send
     ) -> Published:
         target = _target(command)
+        await ctx.confirm_lease()  # the account may have been disconnected meanwhile
         for _ in range(self._attempts):
             await self._store.begin_send(
                 target, attempt=command.attempt, chat_id=chat_id, method=send.method

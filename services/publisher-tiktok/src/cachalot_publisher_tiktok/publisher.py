@@ -128,6 +128,7 @@ class TikTokPlatform:
         async def init(token: str) -> tuple[str, str]:
             return await self.tiktok.init_direct_post(token, post_info, plan)
 
+        await ctx.confirm_lease()  # the account may have been disconnected since the lease
         publish_id, upload_url = await self._call(ctx, "init", init)
         await self.sessions.record(
             NewSession(

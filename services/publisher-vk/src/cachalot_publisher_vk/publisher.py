@@ -156,6 +156,7 @@ class VKPlatform:
         if owner == 0:
             owner = _owner_of(attachments) or await self._own_id(command, ctx)
         text = wall_text(options, _content(command))
+        await ctx.confirm_lease()  # the account may have been disconnected during the uploads
         response = await self._call(
             command,
             ctx,

@@ -9,7 +9,9 @@ slipped in) and reads the facts the platforms' limits are checked against:
   count) whose first frame decodes; its codec, width and height (pixels),
   average frame rate (frames per second), duration (seconds, the container's
   or else the stream's) and the audio codec, if there is an audio stream;
-- an image (JPEG, PNG) needs one picture that decodes; its width and height.
+- an image (JPEG, PNG) needs one picture that decodes completely, without an
+  error FFmpeg would conceal (a JPEG cut short decodes as grey rows otherwise);
+  its width and height.
 
 Only the first frame is decoded: enough to know the stream is what it says,
 cheap for a 4 GB file. No picture over :data:`MAX_PIXELS` is ever decoded
@@ -55,6 +57,9 @@ _DEMUXERS: Final[dict[MediaType, str]] = {
     "image/jpeg": "jpeg_pipe",
     "image/png": "png_pipe",
 }
+_WHOLE_PICTURE: Final = {"err_detect": "explode"}
+"""An image's decoder stops at its first error: FFmpeg otherwise conceals a cut JPEG (grey
+rows below what arrived) and returns a frame of the declared size."""
 _IMAGE_CODECS: Final[dict[MediaType, str]] = {"image/jpeg": "mjpeg", "image/png": "png"}
 _JPEG_SOF: Final = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # not DHT, JPG, DAC
 
@@ -133,7 +138,13 @@ def _image(box: av.container.InputContainer, content_type: MediaType) -> Probed:
     pictures = list(box.streams.video)
     if len(pictures) != 1 or pictures[0].codec_context.name != _IMAGE_CODECS[content_type]:
         raise Unusable("the image holds no picture")
-    frame = _first_frame(box, pictures[0], "image")
+    try:
+        frame = _first_frame(box, pictures[0], "image", _WHOLE_PICTURE)
+    except av.error.FFmpegError as error:
+        raise Unusable(
+            "the image is cut short or damaged: its picture does not decode to the end "
+            f"({_plain(error)}); upload the whole file again"
+        ) from error
     return Probed(kind="image", width=frame.width, height=frame.height)
 
 
@@ -148,9 +159,12 @@ def _refuse_size(width: int, height: int, noun: str) -> None:
 
 
 def _first_frame(
-    box: av.container.InputContainer, stream: av.video.stream.VideoStream, noun: str
+    box: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    noun: str,
+    options: dict[str, str] | None = None,
 ) -> av.VideoFrame:
-    stream.codec_context.options = dict(_LIMITS)
+    stream.codec_context.options = {**_LIMITS, **(options or {})}
     stream.codec_context.thread_count = 1
     for count, packet in enumerate(box.demux()):
         if count >= MAX_PACKETS:

@@ -139,6 +139,31 @@ async def test_a_png_claiming_to_be_a_png_but_holding_zeros_is_refused_with_422(
 
 
 @pytest.mark.parametrize(
+    ("name", "content_type"), [("picture.jpg", "image/jpeg"), ("picture.png", "image/png")]
+)
+async def test_an_image_cut_short_is_refused_with_422_saying_so_not_taken_at_its_declared_size(
+    probing: QueueServer, files: dict[str, bytes], name: str, content_type: str
+) -> None:
+    # FFmpeg conceals a cut JPEG (grey rows below what arrived): its header still says 320×180
+    cut = files[name][: len(files[name]) // 2]
+    problem = await _refused_leaving_nothing(probing, cut, 422, content_type)
+    assert problem["errors"][0]["field"] == "file"
+    assert "cut short or damaged" in problem["errors"][0]["message"]
+
+
+async def test_a_jpeg_with_bytes_after_its_end_marker_is_still_taken(
+    probing: QueueServer, files: dict[str, bytes]
+) -> None:
+    response = await probing.client().http.post(
+        "/api/v1/media",
+        content=files["picture.jpg"] + bytes(range(256)) * 4,
+        headers={"Content-Type": "image/jpeg"},
+    )
+    assert response.status_code == 201, response.text
+    assert (response.json()["width"], response.json()["height"]) == (320, 180)
+
+
+@pytest.mark.parametrize(
     ("name", "content_type"), [("picture.png", "image/png"), ("picture.jpg", "image/jpeg")]
 )
 async def test_a_png_or_jpeg_is_taken_by_its_content_with_its_dimensions(

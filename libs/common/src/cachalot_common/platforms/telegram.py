@@ -37,12 +37,17 @@ from __future__ import annotations
 
 import json
 import os
-from html.parser import HTMLParser
 from typing import Final, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator
 
-from cachalot_common.articles import ArticleError, telegram_length, to_telegram_html
+from cachalot_common.articles import (
+    LINK_SCHEMES,
+    ArticleError,
+    telegram_length,
+    to_telegram_html,
+)
 from cachalot_common.events import TelegramOptions
 from cachalot_common.platforms.spec import (
     Content,
@@ -52,6 +57,13 @@ from cachalot_common.platforms.spec import (
     PlatformFields,
     PlatformSpec,
     max_chars,
+)
+from cachalot_common.telegram_entities import (
+    HTML_TAGS,
+    EntityParseError,
+    ParsedText,
+    parse_text,
+    utf16_len,
 )
 
 TELEGRAM_TEXT_MAX: Final = 4096
@@ -104,43 +116,47 @@ def video_limit_bytes(local: bool | None = None) -> int:
     return LOCAL_VIDEO_MAX_BYTES if local else CLOUD_VIDEO_MAX_BYTES
 
 
-TELEGRAM_HTML_TAGS: Final = frozenset(
-    {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
-     "blockquote", "tg-spoiler", "span", "tg-emoji"}
-)  # fmt: skip
+TELEGRAM_HTML_TAGS: Final = HTML_TAGS
 """Tags of the Bot API's HTML style (core.telegram.org/bots/api#html-style)."""
 
+_HTML_FIX: Final = (
+    "write &lt; for a literal <, &gt; for >, &amp; for &; tags are only "
+    + ", ".join(sorted(HTML_TAGS))
+)
 
-class _TagCheck(HTMLParser):
-    """Finds what Telegram's HTML parser refuses: an unknown tag or one left open."""
 
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.open: list[str] = []
-        self.problem: str | None = None
+def _fix(error: EntityParseError) -> str:
+    words = str(error)
+    if "end tag corresponding" in words or "Unmatched end tag" in words:
+        return "close every tag you open, innermost first (<b><i>x</i></b>), or " + _HTML_FIX
+    return _HTML_FIX
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag not in TELEGRAM_HTML_TAGS:
-            self.problem = self.problem or f"Telegram's HTML has no <{tag}>"
-        self.open.append(tag)
 
-    def handle_endtag(self, tag: str) -> None:
-        if not self.open or self.open[-1] != tag:
-            self.problem = self.problem or f"</{tag}> closes no open <{tag}>"
-            return
-        self.open.pop()
+def parse_telegram_html(text: str) -> tuple[ParsedText | None, str | None]:
+    """``text`` parsed as Telegram parses a ``parse_mode=HTML`` message, or why it cannot be.
+
+    Returns ``(parsed, None)`` or ``(None, problem)``: the problem is Telegram's own
+    words ("can't parse entities: ...") and a fix in words. The parser is the one
+    the sandbox's Bot API uses (:mod:`cachalot_common.telegram_entities`, after
+    TDLib's ``parse_html``), so what passes here passes there. A link (``<a href>``)
+    must use a scheme of :data:`cachalot_common.articles.LINK_SCHEMES`, the rule
+    articles follow.
+    """
+    try:
+        parsed = parse_text(text, "html")
+    except EntityParseError as error:
+        return None, f'Telegram would answer "can\'t parse entities: {error}"; {_fix(error)}'
+    for entity in parsed.entities:
+        url = str(entity.get("url", ""))
+        if entity["type"] == "text_link" and urlsplit(url).scheme.lower() not in LINK_SCHEMES:
+            schemes = ", ".join(sorted(LINK_SCHEMES))
+            return None, f'the link "{url[:80]}" must start with one of {schemes}:'
+    return parsed, None
 
 
 def telegram_html_problem(text: str) -> str | None:
-    """Why Telegram would answer "can't parse entities" for ``text``, or None."""
-    check = _TagCheck()
-    check.feed(text)
-    check.close()
-    if check.problem:
-        return check.problem
-    if check.open:
-        return f"<{check.open[-1]}> is never closed"
-    return None
+    """Why Telegram would answer "can't parse entities" for ``text`` (with a fix), or None."""
+    return parse_telegram_html(text)[1]
 
 
 def article_message(content_title: str | None, nodes: list[object]) -> str:
@@ -173,10 +189,10 @@ class TelegramFields(PlatformFields):
                 f"Telegram captions are at most {TELEGRAM_CAPTION_HTML_MAX} characters as sent "
                 f"(markup included); this one is {len(value)}"
             )
-        problem = telegram_html_problem(value)
-        if problem:
+        parsed, problem = parse_telegram_html(value)
+        if parsed is None:
             raise ValueError(f"the caption is Telegram HTML and does not parse: {problem}")
-        length = telegram_length(value)
+        length = utf16_len(parsed.text)
         if length > TELEGRAM_CAPTION_MAX:
             raise ValueError(
                 f"Telegram captions are at most {TELEGRAM_CAPTION_MAX} UTF-16 units after "
@@ -193,8 +209,18 @@ def _mb(size: int) -> str:
 
 
 def content_fits(options: BaseModel, content: Content) -> list[FieldError]:
-    """Sizes and counts Telegram refuses: the video, the images, an article as one message."""
+    """Sizes and counts Telegram refuses: the video, the images, an article as one message;
+    and a caption on an article (no Telegram call would carry it)."""
     errors: list[FieldError] = []
+    caption: object = getattr(options, "caption", None)
+    if content.kind == "article" and isinstance(caption, str) and caption:
+        errors.append(
+            FieldError(
+                "caption",
+                "an article is posted from its title and body; the caption is for video and "
+                "photo posts: leave it empty (it would be silently dropped)",
+            )
+        )
     if content.kind == "video" and content.video is not None:
         limit = video_limit_bytes()
         if content.video.size > limit:
