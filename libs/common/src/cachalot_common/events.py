@@ -433,3 +433,6 @@ class ClientNoticeRequested(Event):
     notice: ClientNoticeKind
     policy_version: str = Field(min_length=1, max_length=64)
     policy_url: str | None = Field(default=None, max_length=500)
+    policy_summary: str | None = Field(
+        default=None, max_length=500, description="What changed, in the operator's words."
+    )

@@ -229,6 +229,7 @@ class PolicyVersion(Base):
 
     version: Mapped[str] = mapped_column(String(64), primary_key=True)
     url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    summary: Mapped[str | None] = mapped_column(String(500), nullable=True)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     published_by: Mapped[str] = mapped_column(String(36))
     recipients: Mapped[int] = mapped_column(Integer, default=0)
