@@ -81,10 +81,11 @@ class TikTokFields(PlatformFields):
     privacy_level: Literal[
         "PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"
     ] = Field(
-        description="Who can see the post, chosen by the person from the account's "
-        "privacy_level_options (GET /api/v1/accounts/{id}/tiktok/creator-info). Required, "
-        "with no default: TikTok's Direct Post UX rules forbid a preselected value "
-        "(shared/reference/platforms.md §1.2)."
+        # shown under the field on the dashboard: words for people (the options come from
+        # GET /api/v1/accounts/{id}/tiktok/creator-info; TikTok's Direct Post UX rules,
+        # shared/reference/platforms.md §1.2, forbid a preselected value)
+        description="Who can see the post, picked from the choices TikTok offers for this "
+        "account; there is no default."
     )
     disable_comment: bool = False
     disable_duet: bool = False
