@@ -73,7 +73,12 @@ class Client:
         body = {
             "media_id": media,
             "scheduled_at": iso_at(due),
-            "targets": [{"account_id": self.account, "tiktok": {"caption": caption}}],
+            "targets": [
+                {
+                    "account_id": self.account,
+                    "tiktok": {"privacy_level": "SELF_ONLY", "caption": caption},
+                }
+            ],
         }
         return create_post(self.http, self.stack.gateway, body)
 

@@ -187,7 +187,11 @@ def make_clients(
 
 def post_body(media_id: str, account: tuple[str, str], n: int, due: str) -> dict[str, Any]:
     platform, account_id = account
-    options = {"caption": f"bench {n}"} if platform == "tiktok" else {"title": f"bench {n}"}
+    options: dict[str, Any] = (
+        {"caption": f"bench {n}", "privacy_level": "SELF_ONLY"}  # TikTok: no default privacy
+        if platform == "tiktok"
+        else {"title": f"bench {n}"}
+    )
     return {
         "media_id": media_id,
         "scheduled_at": due,

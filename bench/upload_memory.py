@@ -121,7 +121,7 @@ class TikTokBench:
         }
 
     def command(self, video: Video) -> PublishVideo:
-        return _command("tiktok", video, TikTokOptions(caption="bench"))
+        return _command("tiktok", video, TikTokOptions(caption="bench", privacy_level="SELF_ONLY"))
 
     def published_count(self, ctx: Context, video: Video) -> int:
         counts = httpx.get(f"{ctx.sandbox}/sandbox/tiktok/posts").json()["counts_by_sha256"]

@@ -798,9 +798,11 @@
     const fieldset = $("edit-fields").querySelector("fieldset.block");
     for (const el of $("edit-form").querySelectorAll(".field-error")) el.textContent = "";
     const spec = (catalogue || {})[target.platform];
-    const problems = blockProblems(spec, fieldset);
+    // the composer's words for a field it checks itself (TikTok's privacy) win over the
+    // schema's generic "… is required."
+    const problems = window.CachalotComposer ? window.CachalotComposer.check(holder) : [];
     const flagged = new Set(problems.map(([field]) => field));
-    for (const problem of window.CachalotComposer ? window.CachalotComposer.check(holder) : []) {
+    for (const problem of blockProblems(spec, fieldset)) {
       if (!flagged.has(problem[0])) problems.push(problem);
     }
     for (const [field, words] of problems) {
@@ -1112,13 +1114,15 @@
       }
       const fieldset = row.querySelector("fieldset.block");
       if (!fieldset) continue;
+      // said once: the composer's words for a field it checks itself (TikTok's privacy,
+      // required by the schema too) win over the schema's generic "… is required."
       const flagged = new Set();
-      for (const [name, words] of blockProblems(spec, fieldset)) {
+      for (const [name, words] of window.CachalotComposer ? window.CachalotComposer.check(row) : []) {
         flagged.add(name);
         say(row.querySelector(`[data-error="${name}"]`) || row.querySelector('[data-error=""]'), words);
       }
-      for (const [name, words] of window.CachalotComposer ? window.CachalotComposer.check(row) : []) {
-        if (flagged.has(name)) continue; // said once, by the schema's check
+      for (const [name, words] of blockProblems(spec, fieldset)) {
+        if (flagged.has(name)) continue;
         say(row.querySelector(`[data-error="${name}"]`) || row.querySelector('[data-error=""]'), words);
       }
     }

@@ -1,4 +1,5 @@
-// The operator's page: Telegram sign-in, the clients, posts in trouble, dead letters.
+// The operator's page: Telegram sign-in, the clients, posts in trouble, privacy-policy
+// versions (publish one: every client with a connected account gets one e-mail), dead letters.
 // Plain JS, no build. Every text from the API goes in with textContent (never HTML).
 (function () {
   "use strict";
@@ -38,7 +39,9 @@
 
   function show(signedIn) {
     $("signin").classList.toggle("hidden", signedIn);
-    for (const id of ["clients", "trouble", "dlq"]) $(id).classList.toggle("hidden", !signedIn);
+    for (const id of ["clients", "trouble", "policy", "dlq"]) {
+      $(id).classList.toggle("hidden", !signedIn);
+    }
     $("logout").classList.toggle("hidden", !signedIn);
   }
 
@@ -134,6 +137,91 @@
     await loadDlq();
   }
 
+  async function loadPolicyVersions() {
+    const answer = await api("/api/v1/operator/policy-versions");
+    const body = $("policy-body");
+    body.textContent = "";
+    for (const item of (answer.ok && answer.body.items) || []) {
+      const row = document.createElement("tr");
+      row.dataset.version = item.version;
+      const version = cell(row, "");
+      if (item.url) {
+        const link = document.createElement("a");
+        link.href = item.url;
+        link.rel = "noopener";
+        link.textContent = shown(item.version);
+        version.appendChild(link);
+      } else {
+        version.textContent = shown(item.version);
+      }
+      cell(row, new Date(item.published_at).toLocaleString());
+      cell(row, item.summary || "—");
+      cell(row, String(item.recipients)).className = "recipients";
+      // at phone width the cells stack, each with its column's name (style.css)
+      ["Version", "Published", "What changed", "Clients e-mailed"].forEach((name, i) => {
+        row.children[i].dataset.label = name;
+      });
+      body.appendChild(row);
+    }
+  }
+
+  function policyErrors(errors) {
+    for (const box of $("policy-form").querySelectorAll(".field-error")) box.textContent = "";
+    for (const input of $("policy-form").querySelectorAll("input, textarea")) {
+      input.removeAttribute("aria-invalid");
+    }
+    for (const error of errors) {
+      const box = $("policy-form").querySelector(`.field-error[data-field="${error.field}"]`);
+      const input = $(`policy-${error.field}`);
+      if (box) box.textContent = shown(error.message);
+      if (input) input.setAttribute("aria-invalid", "true");
+    }
+  }
+
+  async function publishPolicy(event) {
+    event.preventDefault();
+    const version = $("policy-version").value.trim();
+    const summary = $("policy-summary").value.trim();
+    const url = $("policy-url").value.trim();
+    const problems = [];
+    if (!version) problems.push({ field: "version", message: "Give the version a name, e.g. 2026-12-01." });
+    else if (!$("policy-version").checkValidity()) {
+      problems.push({ field: "version", message: "Letters, digits, dots, dashes and underscores only." });
+    }
+    if (url && !/^https?:\/\/[^\s/]+/.test(url)) {
+      problems.push({ field: "url", message: "Give a full link starting with https://." });
+    }
+    policyErrors(problems);
+    if (problems.length) {
+      $(`policy-${problems[0].field}`).focus();
+      return;
+    }
+    const button = $("policy-publish");
+    button.disabled = true;
+    try {
+      const answer = await api("/api/v1/operator/policy-versions", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ version, summary: summary || null, url: url || null }),
+      });
+      if (answer.ok) {
+        $("policy-form").reset();
+        const n = answer.body.recipients;
+        flash("ok", `Version ${answer.body.version} published; ${n} client${n === 1 ? "" : "s"} will get one e-mail each.`);
+        await loadPolicyVersions();
+        return;
+      }
+      const errors = ((answer.body && answer.body.errors) || []).map((e) => ({
+        field: String(e.field || "").split(".").pop(),
+        message: e.message,
+      }));
+      policyErrors(errors);
+      flash("bad", (answer.body && answer.body.detail) || "The version could not be published.");
+    } finally {
+      button.disabled = false;
+    }
+  }
+
   async function start() {
     const params = new URLSearchParams(location.search);
     const error = params.get("auth_error");
@@ -152,6 +240,7 @@
       $("dlq-topic").appendChild(option);
     }
     $("dlq-topic").addEventListener("change", loadDlq);
+    $("policy-form").addEventListener("submit", publishPolicy);
     for (const radio of document.querySelectorAll("input[name=trouble]")) {
       radio.addEventListener("change", loadTrouble);
     }
@@ -159,7 +248,7 @@
       await api("/api/v1/auth/logout", { method: "POST" });
       location.href = "/operator.html";
     });
-    await Promise.all([loadClients(), loadTrouble(), loadDlq()]);
+    await Promise.all([loadClients(), loadTrouble(), loadPolicyVersions(), loadDlq()]);
   }
 
   start();

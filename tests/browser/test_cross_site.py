@@ -105,7 +105,9 @@ def _scheduled_post(client: httpx.Client, stack: EmbeddedStack) -> dict[str, Any
     body = {
         "media_id": media.json()["id"],
         "scheduled_at": (datetime.now(UTC) + timedelta(hours=2)).isoformat(),
-        "targets": [{"account_id": tiktok, "tiktok": {"caption": "not yet"}}],
+        "targets": [
+            {"account_id": tiktok, "tiktok": {"privacy_level": "SELF_ONLY", "caption": "not yet"}}
+        ],
     }
     deadline = time.monotonic() + 30
     while True:  # the queue learns the account from accounts.v1
@@ -164,7 +166,8 @@ window.done = (async () => {{
     fetch("{stack.gateway}/api/v1/posts", {{method: "POST", credentials: "include",
       mode: "no-cors", headers: {{"Content-Type": "text/plain"}},
       body: JSON.stringify({{media_id: "{post["media_id"]}", targets: [
-        {{account_id: "{post["targets"][0]["account_id"]}", tiktok: {{caption: "x"}}}}]}})}}),
+        {{account_id: "{post["targets"][0]["account_id"]}",
+          tiktok: {{caption: "x", privacy_level: "SELF_ONLY"}}}}]}})}}),
   ];
   for (const attempt of tries) {{ try {{ await attempt; }} catch (e) {{}} }}
   return "sent";

@@ -62,7 +62,9 @@ QUEUE_BY_API = """async ([count, when, platforms]) => {
   const list = Array.isArray(accounts) ? accounts : accounts.items;
   const targets = list.filter((a) => a.status === 'ok' && platforms.includes(a.platform))
     .map((a) => a.platform === 'youtube'
-      ? { account_id: a.id, youtube: { title: 'by the API' } } : { account_id: a.id });
+      ? { account_id: a.id, youtube: { title: 'by the API' } }
+      : a.platform === 'tiktok' ? { account_id: a.id, tiktok: { privacy_level: 'SELF_ONLY' } }
+        : { account_id: a.id });
   const media = await (await fetch('/api/v1/media', {
     method: 'POST', headers: { 'content-type': 'video/mp4' },
     body: await (await fetch(window.__video)).blob() })).json();

@@ -36,7 +36,8 @@ QUEUE_ONE = """async ([bytes, when]) => {
     const res = await fetch('/api/v1/posts', {
       method: 'POST', headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ media_id: media.id, scheduled_at: when,
-        targets: accounts.map((a) => ({ account_id: a.id, tiktok: { caption: 'pushed' } })) }) });
+        targets: accounts.map((a) => ({
+          account_id: a.id, tiktok: { caption: 'pushed', privacy_level: 'SELF_ONLY' } })) }) });
     if (res.status === 201) return await res.json();
     await new Promise((r) => setTimeout(r, 300));
   }

@@ -303,3 +303,72 @@ def test_pause_holds_an_upload_where_it_is_resume_finishes_it_and_cancel_drops_i
         assert page.text_content("#media-usage") == before  # no file kept, no quota held
     finally:
         session.detach()
+
+
+PLACED = """(ids) => ids.map((id) => {
+  const box = document.getElementById(id).getBoundingClientRect();
+  return { id, left: box.left, right: box.right, width: box.width, height: box.height };
+})"""
+
+
+def assert_fits_a_phone(page: Any, width: int = 390) -> None:
+    """No sideways scroll; the bar, its words and both buttons on screen, buttons tappable
+    (at least 24×24 CSS px, WCAG 2.2 success criterion 2.5.8)."""
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= width
+    ids = ["upload-bar", "upload-progress", "upload-pause", "upload-cancel"]
+    for box in page.evaluate(PLACED, ids):
+        assert box["left"] >= 0, box
+        assert box["right"] <= width, box
+        if box["id"] in ("upload-pause", "upload-cancel"):
+            assert box["width"] >= 24, box
+            assert box["height"] >= 24, box
+
+
+def test_the_upload_screen_at_phone_width_shows_progress_and_its_buttons_work(
+    bob: tuple[Any, Uploads], screenshots: Path, tmp_path: Path
+) -> None:
+    page, uploads = bob
+    # a phone's file name is long and has no space to break at
+    video = tmp_path / "VID_20261201_031500_0123456789_from_the_boat_trip_whales.mp4"
+    video.write_bytes(VIDEO.read_bytes())
+    session = slow_uploads(page, 2000)  # the 18 KB video takes about nine seconds
+    page.set_viewport_size({"width": 390, "height": 844})
+    try:
+        page.set_input_files("#video", str(video))
+        page.fill(f'{TIKTOK} [name="caption"]', "uploaded from a phone")
+        choose_tiktok_privacy(page)
+        page.fill("#when", two_days_ahead())
+        page.click("#queue-button")
+        page.wait_for_function(
+            "() => document.getElementById('upload-bar').value > 0", timeout=20_000
+        )
+        assert page.is_visible("#upload-bar")
+        assert page.is_visible("#upload-controls")
+        assert_fits_a_phone(page)
+        page.screenshot(path=str(screenshots / "upload-progress-390.png"), full_page=True)
+
+        page.click("#upload-pause")
+        page.wait_for_selector("#upload-progress:has-text('Paused at')")
+        held = bar_value(page)
+        assert 0 < held < 100
+        assert page.text_content("#upload-pause") == "Resume"
+        assert_fits_a_phone(page)
+        page.screenshot(path=str(screenshots / "upload-paused-390.png"), full_page=True)
+        page.set_viewport_size({"width": 1280, "height": 800})
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(screenshots / "upload-paused-1280.png"), full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})
+
+        page.click("#upload-pause")  # Resume, by a tap at phone width
+        page.wait_for_function(
+            f"() => document.getElementById('upload-bar').value > {held}", timeout=20_000
+        )
+        assert_fits_a_phone(page)
+        page.click("#upload-cancel")
+        page.wait_for_selector("#post-errors:has-text('The upload was cancelled.')")
+        assert uploads.seen[-1][0] == "DELETE"
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+        page.screenshot(path=str(screenshots / "upload-cancelled-390.png"), full_page=True)
+    finally:
+        session.detach()
+        page.set_viewport_size({"width": 1280, "height": 800})

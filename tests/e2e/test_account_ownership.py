@@ -100,7 +100,12 @@ def test_a_retry_after_the_account_changed_hands_is_refused_and_publishes_nothin
     ).raise_for_status()
     body = {
         "media_id": media.json()["id"],
-        "targets": [{"account_id": account, "tiktok": {"caption": "Ann's video"}}],
+        "targets": [
+            {
+                "account_id": account,
+                "tiktok": {"privacy_level": "SELF_ONLY", "caption": "Ann's video"},
+            }
+        ],
     }
     created = _until(
         lambda: (
@@ -168,7 +173,12 @@ def test_a_stranger_signing_in_through_an_account_the_client_disconnected_gets_a
                 f"{stack.gateway}/api/v1/posts",
                 json={
                     "media_id": media.json()["id"],
-                    "targets": [{"account_id": tiktok, "tiktok": {"caption": "not Ann's"}}],
+                    "targets": [
+                        {
+                            "account_id": tiktok,
+                            "tiktok": {"privacy_level": "SELF_ONLY", "caption": "not Ann's"},
+                        }
+                    ],
                 },
             )
             export = stranger.get(f"{stack.gateway}/api/v1/me/export")

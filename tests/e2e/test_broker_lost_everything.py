@@ -122,7 +122,12 @@ def _queue_posts(stack: EmbeddedStack, http: httpx.Client, run: str) -> dict[str
         body = {
             "media_id": media["id"],
             "scheduled_at": iso_at(time.time() + 2),
-            "targets": [{"account_id": accounts[n % 3], "tiktok": {"caption": f"{run} {n}"}}],
+            "targets": [
+                {
+                    "account_id": accounts[n % 3],
+                    "tiktok": {"privacy_level": "SELF_ONLY", "caption": f"{run} {n}"},
+                }
+            ],
         }
         expected[create_post(http, stack.gateway, body)] = media["sha256"]
     return expected
@@ -134,7 +139,10 @@ def _queue_marker(stack: EmbeddedStack, http: httpx.Client, run: str) -> str:
     media = upload_media(http, stack.gateway, _video(f"{run}/marker"))
     body = {
         "media_id": media["id"],
-        "targets": [{"account_id": a, "tiktok": {"caption": f"{run} marker"}} for a in accounts],
+        "targets": [
+            {"account_id": a, "tiktok": {"privacy_level": "SELF_ONLY", "caption": f"{run} marker"}}
+            for a in accounts
+        ],
     }
     create_post(http, stack.gateway, body)
     return str(media["sha256"])

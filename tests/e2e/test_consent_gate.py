@@ -54,7 +54,12 @@ def test_a_post_queued_before_consent_waits_for_it_and_is_published_once_given(
         media = upload_media(http, stack.gateway, VIDEO)
         body = {
             "media_id": media["id"],
-            "targets": [{"account_id": account, "tiktok": {"caption": "after consent"}}],
+            "targets": [
+                {
+                    "account_id": account,
+                    "tiktok": {"privacy_level": "SELF_ONLY", "caption": "after consent"},
+                }
+            ],
         }
         post_id = create_post(http, stack.gateway, body)
 

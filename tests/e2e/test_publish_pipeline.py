@@ -105,7 +105,10 @@ def test_a_queued_video_is_published_on_tiktok_and_youtube_with_identical_bytes(
     body = {
         "media_id": media["id"],
         "targets": [
-            {"account_id": accounts["tiktok"], "tiktok": {"caption": f"whale {marker} 🐋"}},
+            {
+                "account_id": accounts["tiktok"],
+                "tiktok": {"privacy_level": "SELF_ONLY", "caption": f"whale {marker} 🐋"},
+            },
             {"account_id": accounts["youtube"], "youtube": {"title": f"Whale {marker}"}},
         ],
     }
@@ -181,12 +184,22 @@ def test_a_post_cancelled_before_its_time_is_never_published(
     cancelled_body = {
         "media_id": media["id"],
         "scheduled_at": _iso(due),
-        "targets": [{"account_id": accounts["tiktok"], "tiktok": {"caption": f"never {tag}"}}],
+        "targets": [
+            {
+                "account_id": accounts["tiktok"],
+                "tiktok": {"privacy_level": "SELF_ONLY", "caption": f"never {tag}"},
+            }
+        ],
     }
     marker_body = {
         "media_id": media["id"],
         "scheduled_at": _iso(due + 1),
-        "targets": [{"account_id": accounts["tiktok"], "tiktok": {"caption": f"marker {tag}"}}],
+        "targets": [
+            {
+                "account_id": accounts["tiktok"],
+                "tiktok": {"privacy_level": "SELF_ONLY", "caption": f"marker {tag}"},
+            }
+        ],
     }
     created = _create_post(client, stack, cancelled_body, str(uuid.uuid4()))
     assert created.status_code == 201, created.text

@@ -101,7 +101,13 @@ def _queue_load(stack: EmbeddedStack, run: str) -> dict[str, str]:
                                 "media_id": media["id"],
                                 "scheduled_at": iso_at(time.time() + 3),
                                 "targets": [
-                                    {"account_id": account, "tiktok": {"caption": f"{run} {p}"}}
+                                    {
+                                        "account_id": account,
+                                        "tiktok": {
+                                            "privacy_level": "SELF_ONLY",
+                                            "caption": f"{run} {p}",
+                                        },
+                                    }
                                 ],
                             },
                         )
@@ -200,7 +206,12 @@ def test_twenty_posts_of_one_account_due_at_once_are_published_in_their_schedule
                 body = {
                     "media_id": media["id"],
                     "scheduled_at": iso_at(due + n / 1000),
-                    "targets": [{"account_id": account, "tiktok": {"caption": f"#{n:02d}"}}],
+                    "targets": [
+                        {
+                            "account_id": account,
+                            "tiktok": {"privacy_level": "SELF_ONLY", "caption": f"#{n:02d}"},
+                        }
+                    ],
                 }
                 create_post(http, crash_stack.gateway, body)
         deadline = time.monotonic() + 45

@@ -56,7 +56,12 @@ def _published_post(http: httpx.Client, stack: EmbeddedStack) -> tuple[str, str]
     assert media.status_code == 201, media.text
     body = {
         "media_id": media.json()["id"],
-        "targets": [{"account_id": account, "tiktok": {"caption": "spent grant"}}],
+        "targets": [
+            {
+                "account_id": account,
+                "tiktok": {"privacy_level": "SELF_ONLY", "caption": "spent grant"},
+            }
+        ],
     }
     deadline = time.monotonic() + 30
     while True:  # the queue may not have learned the account from accounts.v1 yet

@@ -72,6 +72,7 @@ def test_every_publishable_block_turns_into_options_a_publish_command_accepts() 
         "youtube": YouTubeFields(title="t"),  # a block with required fields
         "instagram": InstagramFields(caption="c"),
         "telegram": TelegramFields(),
+        "tiktok": TikTokFields(privacy_level="MUTUAL_FOLLOW_FRIENDS"),
     }
     adapter: TypeAdapter[object] = TypeAdapter(PlatformOptions)
     for spec in platforms.publishable():
@@ -86,8 +87,9 @@ def test_every_publishable_block_turns_into_options_a_publish_command_accepts() 
 def test_a_block_is_required_only_where_a_field_has_no_default() -> None:
     assert platforms.get("youtube").required_fields == ("title",)
     assert platforms.get("youtube").default_fields() is None
-    assert platforms.get("tiktok").required_fields == ()
-    assert platforms.get("tiktok").default_fields() == TikTokFields()
+    # TikTok's privacy level is the person's choice, never preselected (platforms.md §1.2)
+    assert platforms.get("tiktok").required_fields == ("privacy_level",)
+    assert platforms.get("tiktok").default_fields() is None
 
 
 def test_labels_are_for_people_and_an_unknown_name_is_shown_as_it_is() -> None:
@@ -111,7 +113,7 @@ def test_only_telegram_signs_in_with_its_widget() -> None:
 
 def test_tiktok_takes_at_most_600_seconds_of_video_through_its_api() -> None:
     tiktok = platforms.get("tiktok")
-    options = TikTokFields().to_options()
+    options = TikTokFields(privacy_level="SELF_ONLY").to_options()
     assert tiktok.limits.max_duration_s == 600
     assert tiktok.check(options, video(600.0)) == []
     assert tiktok.check(options, video(None)) == []  # unknown length: TikTok decides
@@ -130,7 +132,7 @@ def test_a_1080_by_1920_30_fps_h264_video_of_ten_seconds_fits_every_platform() -
 
 def test_tiktok_refuses_a_10_fps_320_by_240_video_naming_each_fact() -> None:
     errors = platforms.get("tiktok").check(
-        TikTokFields().to_options(),
+        TikTokFields(privacy_level="SELF_ONLY").to_options(),
         video(5.0, width=320, height=240, frame_rate=10.0, video_codec="mpeg4"),
     )
     assert [(e.field, e.message) for e in errors] == [
@@ -178,8 +180,8 @@ def test_youtube_has_no_length_limit_of_ours() -> None:
 
 def test_a_tiktok_cover_frame_must_lie_inside_the_video() -> None:
     tiktok = platforms.get("tiktok")
-    inside = TikTokFields(video_cover_timestamp_ms=4000).to_options()
-    past = TikTokFields(video_cover_timestamp_ms=4001).to_options()
+    inside = TikTokFields(privacy_level="SELF_ONLY", video_cover_timestamp_ms=4000).to_options()
+    past = TikTokFields(privacy_level="SELF_ONLY", video_cover_timestamp_ms=4001).to_options()
     assert tiktok.check(inside, video(4.0)) == []
     assert tiktok.check(past, video(None)) == []
     (error,) = tiktok.check(past, video(4.0))
@@ -189,11 +191,22 @@ def test_a_tiktok_cover_frame_must_lie_inside_the_video() -> None:
 
 def test_the_blocks_keep_the_platforms_field_limits() -> None:
     with pytest.raises(ValidationError, match="4000 UTF-16"):
-        TikTokFields(caption="😀" * 2001)
+        TikTokFields(privacy_level="SELF_ONLY", caption="😀" * 2001)
     with pytest.raises(ValidationError, match="at most 100 characters"):
         YouTubeFields(title="x" * 101)
     with pytest.raises(ValidationError):
         TikTokFields.model_validate({"colour": "red"})
+
+
+def test_tiktok_has_no_default_privacy_and_branded_content_is_never_private() -> None:
+    with pytest.raises(ValidationError) as missing:
+        TikTokFields.model_validate({"caption": "hello"})
+    assert [e["loc"] for e in missing.value.errors()] == [("privacy_level",)]
+    with pytest.raises(ValidationError, match="cannot be posted as “Only me”") as branded:
+        TikTokFields(privacy_level="SELF_ONLY", brand_content_toggle=True)
+    assert [e["loc"] for e in branded.value.errors()] == [("brand_content_toggle",)]
+    TikTokFields(privacy_level="PUBLIC_TO_EVERYONE", brand_content_toggle=True)
+    TikTokFields(privacy_level="SELF_ONLY", brand_organic_toggle=True)  # your own brand: fine
 
 
 def test_a_platform_refuses_a_kind_of_post_it_cannot_take_naming_the_kind() -> None:
@@ -209,7 +222,7 @@ def test_a_photo_post_with_more_images_than_the_platform_takes_is_refused_naming
         platforms.get("tiktok"), kinds=frozenset({"video", "photo"}), max_images=2
     )
     image = video(None).video
-    options = TikTokFields().to_options()
+    options = TikTokFields(privacy_level="SELF_ONLY").to_options()
 
     two = taking.check(options, platforms.Content(kind="photo", images=(image, image)))  # type: ignore[arg-type]
     (error,) = taking.check(options, platforms.Content(kind="photo", images=(image,) * 3))  # type: ignore[arg-type]

@@ -37,40 +37,44 @@ def photos(count: int, **facts: Any) -> platforms.Content:
 
 def test_tiktok_takes_photo_posts_of_one_to_35_jpeg_images() -> None:
     assert "photo" in TIKTOK.kinds
-    options = TikTokFields(photo_title="Trip", caption="Days by the sea").to_options()
+    options = TikTokFields(
+        privacy_level="SELF_ONLY", photo_title="Trip", caption="Days by the sea"
+    ).to_options()
     assert TIKTOK.check(options, photos(1)) == []
     assert TIKTOK.check(options, photos(35)) == []
 
 
 def test_36_images_are_refused_naming_the_images_field() -> None:
-    (error,) = TIKTOK.check(TikTokFields().to_options(), photos(36))
+    (error,) = TIKTOK.check(TikTokFields(privacy_level="SELF_ONLY").to_options(), photos(36))
     assert error.field == "images"
     assert error.message == "TikTok takes at most 35 images in a post; this one has 36"
 
 
 def test_a_png_image_is_refused_naming_the_image_and_its_content_type() -> None:
     content = platforms.Content(kind="photo", images=(image(), image("image/png")))
-    (error,) = TIKTOK.check(TikTokFields().to_options(), content)
+    (error,) = TIKTOK.check(TikTokFields(privacy_level="SELF_ONLY").to_options(), content)
     assert error.field == "images[1].content_type"
     assert "image/jpeg, image/webp" in error.message
 
 
 def test_an_image_over_20_mb_is_refused_naming_its_size() -> None:
-    (error,) = TIKTOK.check(TikTokFields().to_options(), photos(1, size=20_000_001))
+    (error,) = TIKTOK.check(
+        TikTokFields(privacy_level="SELF_ONLY").to_options(), photos(1, size=20_000_001)
+    )
     assert error.field == "images[0].size"
 
 
 def test_a_photo_title_over_90_utf16_units_is_refused_on_the_photo_title_field() -> None:
-    TikTokFields(photo_title="😀" * 45)
+    TikTokFields(privacy_level="SELF_ONLY", photo_title="😀" * 45)
     with pytest.raises(ValidationError) as raised:
-        TikTokFields(photo_title="😀" * 45 + "a")
+        TikTokFields(privacy_level="SELF_ONLY", photo_title="😀" * 45 + "a")
     (error,) = raised.value.errors()
     assert error["loc"] == ("photo_title",)
     assert "90 UTF-16 units" in error["msg"]
 
 
 def test_a_photo_description_may_be_4000_units_but_a_video_caption_only_2200() -> None:
-    long = TikTokFields(caption="a" * 4000).to_options()
+    long = TikTokFields(privacy_level="SELF_ONLY", caption="a" * 4000).to_options()
     assert TIKTOK.check(long, photos(2)) == []
     video = platforms.Content(
         kind="video", video=image("video/mp4", duration_sec=5.0, width=None, height=None)
@@ -81,13 +85,22 @@ def test_a_photo_description_may_be_4000_units_but_a_video_caption_only_2200() -
 
 
 def test_the_cover_index_must_name_one_of_the_images() -> None:
-    assert TIKTOK.check(TikTokFields(photo_cover_index=2).to_options(), photos(3)) == []
-    (error,) = TIKTOK.check(TikTokFields(photo_cover_index=3).to_options(), photos(3))
+    assert (
+        TIKTOK.check(
+            TikTokFields(privacy_level="SELF_ONLY", photo_cover_index=2).to_options(), photos(3)
+        )
+        == []
+    )
+    (error,) = TIKTOK.check(
+        TikTokFields(privacy_level="SELF_ONLY", photo_cover_index=3).to_options(), photos(3)
+    )
     assert error.field == "photo_cover_index"
 
 
 def test_duet_and_stitch_flags_do_not_stop_a_photo_post() -> None:
-    options = TikTokFields(disable_duet=True, disable_stitch=True).to_options()
+    options = TikTokFields(
+        privacy_level="SELF_ONLY", disable_duet=True, disable_stitch=True
+    ).to_options()
     assert TIKTOK.check(options, photos(2)) == []
 
 

@@ -147,7 +147,7 @@ def make_command(
             sha256=video.sha256,
             content_type="video/mp4",
         ),
-        options=TikTokOptions(caption="hi"),
+        options=TikTokOptions(caption="hi", privacy_level="SELF_ONLY"),
         grant=signed if grant else None,
     )
 

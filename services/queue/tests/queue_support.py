@@ -319,7 +319,12 @@ class ApiClient:
         if youtube:
             targets.append({"account_id": str(youtube), "youtube": {"title": "A test video"}})
         if tiktok:
-            targets.append({"account_id": str(tiktok), "tiktok": {"caption": "hello"}})
+            targets.append(
+                {
+                    "account_id": str(tiktok),
+                    "tiktok": {"privacy_level": "SELF_ONLY", "caption": "hello"},
+                }
+            )
         if telegram:
             targets.append({"account_id": str(telegram), "telegram": {"caption": "hello"}})
         body: dict[str, Any] = {"media_id": media["id"], "targets": targets}

@@ -160,7 +160,10 @@ class TikTokOptions(BaseModel):
     caption: str = Field(default="", description="post_info.title, ≤2200 UTF-16 units.")
     privacy_level: Literal[
         "PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"
-    ] = "SELF_ONLY"
+    ] = Field(
+        description="Chosen by the person from creator_info's privacy_level_options; no "
+        "default (TikTok's Direct Post UX rules, shared/reference/platforms.md §1.2)."
+    )
     disable_comment: bool = False
     disable_duet: bool = False
     disable_stitch: bool = False
@@ -441,3 +444,6 @@ class ClientNoticeRequested(Event):
     notice: ClientNoticeKind
     policy_version: str = Field(min_length=1, max_length=64)
     policy_url: str | None = Field(default=None, max_length=500)
+    policy_summary: str | None = Field(
+        default=None, max_length=500, description="What changed, in the operator's words."
+    )

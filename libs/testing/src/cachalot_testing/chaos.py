@@ -702,6 +702,8 @@ def _fields(platform: str, marker: str) -> dict[str, Any]:
         return {"title": f"Chaos {marker}"}
     if platform == "vk":
         return {"message": f"Chaos {marker}"}
+    if platform == "tiktok":  # TikTok's privacy level has no default: chosen here
+        return {"caption": f"Chaos {marker}", "privacy_level": "SELF_ONLY"}
     return {"caption": f"Chaos {marker}"}
 
 

@@ -52,7 +52,12 @@ def failed_post(http: httpx.Client, gateway: str, sandbox: str, *, caption: str)
         gateway,
         {
             "media_id": media["id"],
-            "targets": [{"account_id": account, "tiktok": {"caption": caption}}],
+            "targets": [
+                {
+                    "account_id": account,
+                    "tiktok": {"privacy_level": "SELF_ONLY", "caption": caption},
+                }
+            ],
         },
     )
     deadline = time.monotonic() + 60

@@ -8,16 +8,26 @@ creator may post at all right now (the posting caps ``spam_risk_*`` and
 ``reached_active_user_cap``, which TikTok answers with HTTP 200).
 
 TikTok allows 20 calls a minute per token, shared with publisher-tiktok's reads at
-publish time, so an answer is kept :data:`KEEP_S` seconds per account.
+publish time, so an answer is kept :data:`KEEP_S` seconds per account in auth's
+database (:class:`~cachalot_auth.models.CreatorInfoKept`), which every auth replica
+shares: the composer costs at most one call per account per 30 s (2 a minute) however
+many replicas answer it. Two replicas missing at the same instant may both call (the
+later write wins); that is one call more, not a new bound.
 """
 
 from __future__ import annotations
 
-import time
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Final, Protocol, runtime_checkable
 
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from cachalot_auth.leasing import AccountNotFound, TokenKeeper
+from cachalot_auth.models import CreatorInfoKept, utcnow
 from cachalot_auth.providers.base import PlatformOAuthError
 
 KEEP_S: Final = 30.0
@@ -47,12 +57,14 @@ class CreatorInfoRefused(Exception):
 
 @dataclass(slots=True)
 class CreatorInfo:
-    """Reads and briefly keeps ``creator_info`` per account."""
+    """Reads ``creator_info`` per account and keeps it :attr:`keep_s` seconds in the
+    database every replica shares."""
 
     keeper: TokenKeeper
     tiktok: ReadsCreatorInfo
+    factory: async_sessionmaker[AsyncSession]
     keep_s: float = KEEP_S
-    _kept: dict[str, tuple[float, dict[str, Any]]] = field(default_factory=dict)
+    clock: Callable[[], datetime] = field(default=utcnow)
 
     async def read(self, client_id: str, account_id: str) -> dict[str, Any]:
         """``{nickname, username, avatar_url, privacy_level_options: [str],
@@ -63,13 +75,13 @@ class CreatorInfo:
         ``LeaseRefused`` (needs a reconnect), ``PlatformUnavailable`` and
         :class:`CreatorInfoRefused`.
         """
-        now = time.monotonic()
-        kept = self._kept.get(account_id)
         token = await self.keeper.for_owner(account_id, client_id)  # ownership, every time
         if token.platform != "tiktok":
             raise AccountNotFound(account_id)
-        if kept is not None and now - kept[0] < self.keep_s:
-            return kept[1]
+        now = self.clock()
+        kept = await self._kept(account_id, now)
+        if kept is not None:
+            return kept
         try:
             data = await self.tiktok.creator_info(token.access_token)
         except PlatformOAuthError as error:
@@ -106,8 +118,35 @@ class CreatorInfo:
                 "can_post": True,
                 "cannot_post_reason": None,
             }
-        self._kept[account_id] = (now, answer)
+        await self._keep(account_id, now, answer)
         return answer
+
+    async def _kept(self, account_id: str, now: datetime) -> dict[str, Any] | None:
+        """The kept answer if it is younger than :attr:`keep_s` (a clock set back counts
+        as stale, not as fresh)."""
+        async with self.factory() as db:
+            row = await db.get(CreatorInfoKept, account_id)
+            if row is None or not timedelta(0) <= now - row.read_at < timedelta(
+                seconds=self.keep_s
+            ):
+                return None
+            answer: dict[str, Any] = json.loads(row.answer)
+            return answer
+
+    async def _keep(self, account_id: str, now: datetime, answer: dict[str, Any]) -> None:
+        try:
+            async with self.factory() as db, db.begin():
+                row = await db.get(CreatorInfoKept, account_id)
+                if row is None:
+                    db.add(
+                        CreatorInfoKept(
+                            account_id=account_id, read_at=now, answer=json.dumps(answer)
+                        )
+                    )
+                else:
+                    row.read_at, row.answer = now, json.dumps(answer)
+        except IntegrityError:
+            pass  # another replica kept its answer first, or the account was just deleted
 
 
 def _text(value: object) -> str | None:

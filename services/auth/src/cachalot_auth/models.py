@@ -253,6 +253,27 @@ class PolicyVersion(Base):
 
     version: Mapped[str] = mapped_column(String(64), primary_key=True)
     url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    summary: Mapped[str | None] = mapped_column(String(500), nullable=True)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     published_by: Mapped[str] = mapped_column(String(36))
     recipients: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CreatorInfoKept(Base):
+    """TikTok's last ``creator_info`` answer for an account, shared by every auth replica.
+
+    TikTok allows 20 ``creator_info`` calls a minute per token (shared/reference/
+    platforms.md §1.2); keeping the answer here rather than in each replica's memory
+    bounds the dashboard's calls per account whatever the number of replicas
+    (:mod:`cachalot_auth.creator_info`). ``answer`` is the JSON the composer reads (a
+    nickname, the privacy levels, the switches; never a token); the row goes with its
+    account (erasure deletes accounts).
+    """
+
+    __tablename__ = "creator_info_kept"
+
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    answer: Mapped[str] = mapped_column(Text)

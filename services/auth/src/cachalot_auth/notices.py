@@ -47,8 +47,12 @@ class Contact:
 
 @dataclass(frozen=True)
 class Published:
+    """A published policy version; ``recipients``: the clients one e-mail each was
+    requested for (an active OAuth account and an address) when it was published."""
+
     version: str
     url: str | None
+    summary: str | None
     published_at: datetime
     recipients: int
 
@@ -73,10 +77,35 @@ class ClientNotices:
             language = client.language if client.language in LANGUAGES else None
             return Contact(email=client.email, language=language)
 
+    async def policy_versions(self) -> list[Published]:
+        """Every published policy version, newest first (the operator page's list)."""
+        async with self._factory() as db:
+            rows = await db.scalars(
+                select(PolicyVersion).order_by(
+                    PolicyVersion.published_at.desc(), PolicyVersion.version.desc()
+                )
+            )
+            return [
+                Published(
+                    version=r.version,
+                    url=r.url,
+                    summary=r.summary,
+                    published_at=r.published_at,
+                    recipients=r.recipients,
+                )
+                for r in rows
+            ]
+
     async def publish_policy(
-        self, *, version: str, url: str | None, operator_id: uuid.UUID
+        self,
+        *,
+        version: str,
+        url: str | None,
+        operator_id: uuid.UUID,
+        summary: str | None = None,
     ) -> Published:
-        """Record ``version`` and announce it to every client with an active OAuth account.
+        """Record ``version`` (with the operator's ``summary`` of what changed, ≤ 500
+        characters) and announce it to every client with an active OAuth account.
 
         Raises :class:`PolicyVersionExists` when ``version`` was published before.
         """
@@ -102,6 +131,7 @@ class ClientNotices:
                         PolicyVersion(
                             version=version,
                             url=url,
+                            summary=summary,
                             published_at=now,
                             published_by=str(operator_id),
                             recipients=len(clients),
@@ -114,6 +144,7 @@ class ClientNotices:
                             notice="policy_changed",
                             policy_version=version,
                             policy_url=url,
+                            policy_summary=summary,
                         )
                         db.add(
                             OutboxMessage(
@@ -123,4 +154,10 @@ class ClientNotices:
             except IntegrityError:
                 raise PolicyVersionExists(version) from None
         self._on_commit()
-        return Published(version=version, url=url, published_at=now, recipients=len(clients))
+        return Published(
+            version=version,
+            url=url,
+            summary=summary,
+            published_at=now,
+            recipients=len(clients),
+        )

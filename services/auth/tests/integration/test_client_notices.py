@@ -97,12 +97,23 @@ async def test_a_policy_version_is_announced_once_to_each_client_with_an_active_
         refused = await kept.post("/api/v1/operator/policy-versions", json={"version": "2026-12"})
         assert refused.status_code == 403
         await operator_sign_in(operator)
-        body = {"version": "2026-12", "url": "https://cachalot.test/privacy"}
+        body = {
+            "version": "2026-12",
+            "url": "https://cachalot.test/privacy",
+            "summary": "E-mail addresses are kept 30 days after erasure, not 90.",
+        }
         first = await operator.post("/api/v1/operator/policy-versions", json=body)
         again = await operator.post("/api/v1/operator/policy-versions", json=body)
         bad = await operator.post("/api/v1/operator/policy-versions", json={"version": "x y"})
+        listed = await operator.get("/api/v1/operator/policy-versions")
+        not_for_clients = await kept.get("/api/v1/operator/policy-versions")
     assert first.status_code == 201, first.text
     assert first.json()["recipients"] == 1
+    assert listed.status_code == 200, listed.text
+    assert [(v["version"], v["summary"], v["recipients"]) for v in listed.json()["items"]] == [
+        ("2026-12", body["summary"], 1)
+    ]
+    assert not_for_clients.status_code == 403
     assert again.status_code == 409
     assert again.json()["errors"][0]["field"] == "version"
     assert bad.status_code == 422
@@ -116,4 +127,5 @@ async def test_a_policy_version_is_announced_once_to_each_client_with_an_active_
     [(_, payload)] = notices
     assert payload["type"] == "client_notice.requested"
     assert payload["policy_version"] == "2026-12"
+    assert payload["policy_summary"] == body["summary"]
     assert "kept@example.com" not in json.dumps(payload)  # the address never enters Kafka

@@ -3,7 +3,12 @@ against the sandbox's TikTok: what the creator may post, live, kept 30 s."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import httpx
+
+from cachalot_common.crypto import generate_key
 
 
 async def set_creator(sandbox, **options) -> None:
@@ -102,3 +107,26 @@ async def test_creator_info_is_kept_thirty_seconds_within_tiktoks_rate(
 
     assert first.status_code == second.status_code == 200
     assert second.json()["comment_disabled"] is False  # the kept answer, not a second call
+
+
+async def test_two_auth_replicas_share_the_kept_creator_info_so_tiktok_is_asked_once(
+    auth_on: Any, sign_in, consent, fresh_sandbox, tmp_path: Path
+):
+    url = f"sqlite+aiosqlite:///{tmp_path}/auth.db"
+    keys = f"v1:{generate_key()}"  # both replicas unseal the same tokens
+    async with auth_on(url, token_keys=keys) as one, auth_on(url, token_keys=keys) as two:
+        async with one.browser() as browser:
+            await sign_in(browser, "tiktok")
+            await consent(browser)
+            [account] = (await browser.get("/api/v1/accounts")).json()
+            path = f"/api/v1/accounts/{account['id']}/tiktok/creator-info"
+            first = await browser.get(path)
+            session = browser.cookies["cachalot_session"]
+        await set_creator(fresh_sandbox, comment_disabled=True)
+        async with two.browser() as other:
+            other.cookies.set("cachalot_session", session)
+            second = await other.get(path)
+
+    assert first.status_code == second.status_code == 200, second.text
+    assert second.json() == first.json()  # the other replica's kept answer: no second call
+    assert second.json()["comment_disabled"] is False

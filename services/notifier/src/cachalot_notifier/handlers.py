@@ -153,7 +153,11 @@ def register_handlers(
                     dedupe_key=f"policy:{event.policy_version}:{event.client_id}",
                     kind=POLICY_CHANGED,
                     client_id=event.client_id,
-                    facts={"policy_version": event.policy_version, "policy_url": event.policy_url},
+                    facts={
+                        "policy_version": event.policy_version,
+                        "policy_url": event.policy_url,
+                        "policy_summary": event.policy_summary,
+                    },
                 )
             )
             return

@@ -125,11 +125,13 @@ def write(kind: str, facts: dict[str, Any], language: Language, *, dashboard_url
     if kind == POLICY_CHANGED:
         version = str(facts.get("policy_version", ""))
         url = str(facts.get("policy_url") or dashboard_url)
+        summary = str(facts.get("policy_summary") or "")
         if ru:
             return Written(
                 f"Политика конфиденциальности изменилась (версия {version})",
                 [
                     f"Мы опубликовали новую версию политики конфиденциальности: {version}.",
+                    *([f"Что изменилось: {summary}"] if summary else []),
                     "Мы пишем каждому клиенту с подключённым аккаунтом, как обещает политика. "
                     "Это письмо приходит, даже если уведомления выключены.",
                 ],
@@ -139,6 +141,7 @@ def write(kind: str, facts: dict[str, Any], language: Language, *, dashboard_url
             f"Our privacy policy changed (version {version})",
             [
                 f"We published a new version of our privacy policy: {version}.",
+                *([f"What changed: {summary}"] if summary else []),
                 "We write to every client with a connected account, as the policy promises. "
                 "This e-mail is sent even when notices are switched off.",
             ],

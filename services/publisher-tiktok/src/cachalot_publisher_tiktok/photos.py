@@ -3,7 +3,7 @@
 TikTok pulls photos; nothing is uploaded (shared/reference/platforms.md §1.2
 "Photo posts"). Fresh: every image is in the media store and carries the
 signed, expiring URL the queue's dispatcher gave it (``MediaRef.url``) →
-``creator_info`` (privacy level offered?) → ``content/init`` (``DIRECT_POST``,
+``creator_info`` (choices allowed now?) → ``content/init`` (``DIRECT_POST``,
 ``PHOTO``, ``PULL_FROM_URL``) → record the ``publish_id`` at once → poll
 ``status/fetch`` (``PROCESSING_DOWNLOAD`` while TikTok pulls, then
 ``PROCESSING_UPLOAD``, then ``PUBLISH_COMPLETE`` or ``FAILED``), each wait
@@ -19,7 +19,7 @@ before the row is committed leaves a publish this service does not know of.
 
 ``post_info`` for photos (TikTok's photo reference): ``title`` is
 ``photo_title`` (≤ 90), ``description`` is ``caption`` (≤ 4000),
-``privacy_level``, ``disable_comment`` (what the creator turned off stays off),
+``privacy_level``, ``disable_comment`` (a creator who turned comments off fails the target),
 ``auto_add_music``, ``brand_content_toggle``, ``brand_organic_toggle``. The
 duet, stitch, cover-frame and AIGC fields are video fields: not sent.
 """
@@ -114,9 +114,10 @@ async def _fresh(platform: TikTokPlatform, ctx: Context, options: TikTokOptions)
         ctx.media_file(ref)  # in the store, of its recorded size (what TikTok will pull)
     urls = photo_urls(command.images)
     info = await platform._call(ctx, "creator_info", platform.tiktok.creator_info)
-    if options.privacy_level not in info.privacy_level_options:
-        raise reasons.privacy_not_offered(options.privacy_level, info.privacy_level_options)
-    post_info = photo_post_info(options, comment_off=info.comment_disabled)
+    refused = reasons.against_creator_info(options, info, duration_s=None, photo=True)
+    if refused is not None:
+        raise refused
+    post_info = photo_post_info(options)
 
     async def init(token: str) -> str:
         return await platform.tiktok.init_photo_post(
@@ -151,13 +152,14 @@ async def _fresh(platform: TikTokPlatform, ctx: Context, options: TikTokOptions)
     return await _poll(platform, ctx, publish_id, info.username)
 
 
-def photo_post_info(options: TikTokOptions, *, comment_off: bool) -> dict[str, Any]:
-    """``post_info`` of a photo post (see the module docstring for what is sent)."""
+def photo_post_info(options: TikTokOptions) -> dict[str, Any]:
+    """``post_info`` of a photo post (see the module docstring for what is sent), as the
+    person chose it (already held against ``creator_info``)."""
     return {
         "title": options.photo_title,
         "description": options.caption,
         "privacy_level": options.privacy_level,
-        "disable_comment": options.disable_comment or comment_off,
+        "disable_comment": options.disable_comment,
         "auto_add_music": options.auto_add_music,
         "brand_content_toggle": options.brand_content_toggle,
         "brand_organic_toggle": options.brand_organic_toggle,

@@ -1,6 +1,7 @@
 """Publishing one video to one TikTok account, safely against redelivery.
 
-Fresh: ``creator_info`` (privacy level offered? duration allowed?) →
+Fresh: ``creator_info`` (the person's choices allowed for this account now?
+:func:`reasons.against_creator_info`) →
 ``video/init`` → record the ``publish_id`` → PUT each chunk, streamed from
 the media store → poll ``status/fetch``. Redelivered (a session is
 recorded): ask TikTok where it stands, resume the upload from the bytes it
@@ -115,15 +116,11 @@ class TikTokPlatform:
         except VideoTooLarge as error:
             raise failed("video_too_large", f"TikTok: {error}.") from None
         info = await self._call(ctx, "creator_info", self.tiktok.creator_info)
-        if options.privacy_level not in info.privacy_level_options:
-            raise reasons.privacy_not_offered(options.privacy_level, info.privacy_level_options)
         duration = command.video().duration_sec
-        max_s = info.max_video_post_duration_sec
-        if duration is not None and max_s is not None and duration > max_s:
-            raise reasons.too_long(duration, max_s)
-        post_info = _post_info(
-            options, info.comment_disabled, info.duet_disabled, info.stitch_disabled
-        )
+        refused = reasons.against_creator_info(options, info, duration_s=duration, photo=False)
+        if refused is not None:
+            raise refused
+        post_info = _post_info(options)
 
         async def init(token: str) -> tuple[str, str]:
             return await self.tiktok.init_direct_post(token, post_info, plan)
@@ -294,16 +291,15 @@ class TikTokPlatform:
         return await self._call(ctx, "status", fetch)
 
 
-def _post_info(
-    options: TikTokOptions, comment_off: bool, duet_off: bool, stitch_off: bool
-) -> dict[str, Any]:
-    """post_info for init; what the creator turned off stays off."""
+def _post_info(options: TikTokOptions) -> dict[str, Any]:
+    """post_info for init, as the person chose it (already held against ``creator_info``
+    by :func:`reasons.against_creator_info`)."""
     info: dict[str, Any] = {
         "title": options.caption,
         "privacy_level": options.privacy_level,
-        "disable_comment": options.disable_comment or comment_off,
-        "disable_duet": options.disable_duet or duet_off,
-        "disable_stitch": options.disable_stitch or stitch_off,
+        "disable_comment": options.disable_comment,
+        "disable_duet": options.disable_duet,
+        "disable_stitch": options.disable_stitch,
         "brand_content_toggle": options.brand_content_toggle,
         "brand_organic_toggle": options.brand_organic_toggle,
         "is_aigc": options.is_aigc,

@@ -9,7 +9,8 @@ shares (``network``, ``platform_unavailable``, ``rate_limited``,
 
 from __future__ import annotations
 
-from cachalot_publisher_tiktok.tiktok import TikTokApiError, TikTokUnreachable
+from cachalot_common.events import TikTokOptions
+from cachalot_publisher_tiktok.tiktok import CreatorInfo, TikTokApiError, TikTokUnreachable
 from cachalot_publishing import outcome
 from cachalot_publishing.outcome import Outcome, failed, reauth, retryable
 from cachalot_publishing.token import reauth_reason
@@ -64,7 +65,14 @@ PERMANENT: dict[str, str] = {
 REAUTH = {"access_token_invalid", "scope_not_authorized", "scope_permission_missed", "auth_removed"}
 REAUTH_REASON = reauth_reason(LABEL)
 
-__all__ = ["Outcome", "from_api_error", "from_fail_reason", "privacy_not_offered", "too_long"]
+__all__ = [
+    "Outcome",
+    "against_creator_info",
+    "from_api_error",
+    "from_fail_reason",
+    "privacy_not_offered",
+    "too_long",
+]
 
 
 def _reauth(tiktok_code: str) -> Outcome:
@@ -121,3 +129,48 @@ def too_long(duration_s: float, max_s: int) -> Outcome:
 def _clock(seconds: float) -> str:
     whole = round(seconds)
     return f"{whole // 60}:{whole % 60:02d} min"
+
+
+def against_creator_info(
+    options: TikTokOptions, info: CreatorInfo, *, duration_s: float | None, photo: bool
+) -> Outcome | None:
+    """Why the person's choices cannot be posted to this account as it is now, or ``None``.
+
+    Checked against a live ``creator_info`` before ``init``, so that the target fails
+    with what to change rather than with TikTok's refusal (shared/reference/platforms.md
+    §1.2, creator_info and the Direct Post UX rules): the privacy level must be one of
+    ``privacy_level_options``; branded content cannot be ``SELF_ONLY``; an interaction
+    (comments; for videos also duets and stitches) the creator turned off in TikTok
+    cannot be allowed (the composer greys it out; a client of the API may still ask);
+    a video may be at most ``max_video_post_duration_sec`` long (``duration_s`` in
+    seconds, ``None`` when unknown). Duet and stitch do not apply to photo posts.
+    """
+    if options.privacy_level not in info.privacy_level_options:
+        return privacy_not_offered(options.privacy_level, info.privacy_level_options)
+    if options.brand_content_toggle and options.privacy_level == "SELF_ONLY":
+        return failed(
+            "branded_content_private",
+            "TikTok: branded content (a paid partnership) cannot be posted as “Only me”. "
+            "Choose who can see the post, or turn branded content off, and queue it again.",
+        )
+    turned_off = [
+        noun
+        for noun, asked, off in (
+            ("comments", not options.disable_comment, info.comment_disabled),
+            ("duets", not options.disable_duet and not photo, info.duet_disabled),
+            ("stitches", not options.disable_stitch and not photo, info.stitch_disabled),
+        )
+        if asked and off
+    ]
+    if turned_off:
+        named = " and ".join(turned_off)
+        return failed(
+            "interaction_turned_off",
+            f"TikTok: this account has turned off {named} in the TikTok app, so this post "
+            f"cannot allow them. Stop allowing {named} for this post (or turn them back on "
+            "in TikTok) and queue it again.",
+        )
+    max_s = info.max_video_post_duration_sec
+    if not photo and duration_s is not None and max_s is not None and duration_s > max_s:
+        return too_long(duration_s, max_s)
+    return None

@@ -213,7 +213,9 @@ class Video:
                 content_type="video/mp4",
                 duration_sec=1.0,
             ),
-            options=TikTokOptions(caption="Hello from CACHALOT", **options),
+            options=TikTokOptions(
+                **{"caption": "Hello from CACHALOT", "privacy_level": "SELF_ONLY", **options}
+            ),
             grant=f"grant-of-{target_id}-attempt-{attempt}",  # the stub only records it
         )
 

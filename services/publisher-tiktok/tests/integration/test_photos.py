@@ -109,7 +109,13 @@ def photo_command(
         kind="photo",
         images=tuple(i.ref for i in images),
         options=TikTokOptions(
-            caption="Days by the sea", photo_title="Trip", photo_cover_index=1, **options
+            **{
+                "caption": "Days by the sea",
+                "photo_title": "Trip",
+                "photo_cover_index": 1,
+                "privacy_level": "SELF_ONLY",
+                **options,
+            }
         ),
         grant=f"grant-of-{target_id}",
     )

@@ -214,6 +214,33 @@ async def test_a_privacy_level_the_account_does_not_offer_fails_with_a_clear_rea
     assert posts(sbx)["publishes"] == []
 
 
+async def test_allowing_comments_the_creator_turned_off_fails_before_tiktok_is_asked(
+    sbx, publisher, kafka, small_video
+) -> None:
+    sbx.post("/sandbox/tiktok/creator", json={"comment_disabled": True}).raise_for_status()
+    allowing = small_video.command(privacy_level="PUBLIC_TO_EVERYONE")
+    await kafka.send(allowing)
+    result = await kafka.final(allowing.target_id)
+    assert (result.type, result.code) == ("failed", "interaction_turned_off")
+    assert "turned off comments in the TikTok app" in (result.reason or "")
+    assert posts(sbx)["publishes"] == []
+    # the same post with comments off, as the composer sends it, goes up
+    off = small_video.command(privacy_level="PUBLIC_TO_EVERYONE", disable_comment=True)
+    await kafka.send(off)
+    assert (await kafka.final(off.target_id)).type == "published"
+
+
+async def test_branded_content_queued_as_only_me_fails_before_tiktok_is_asked(
+    sbx, publisher, kafka, small_video
+) -> None:
+    # a command queued before the queue refused this (the queue now says 422)
+    command = small_video.command(privacy_level="SELF_ONLY", brand_content_toggle=True)
+    await kafka.send(command)
+    result = await kafka.final(command.target_id)
+    assert (result.type, result.code) == ("failed", "branded_content_private")
+    assert posts(sbx)["publishes"] == []
+
+
 async def test_an_unaudited_app_posting_publicly_fails_saying_so(
     sbx, publisher, kafka, small_video
 ) -> None:

@@ -55,9 +55,14 @@ def test_photo_failures_read_as_something_a_person_can_act_on(code: str, words: 
 
 def test_a_photo_post_sends_title_description_and_music_but_no_video_fields() -> None:
     options = TikTokOptions(
-        caption="desc", photo_title="title", auto_add_music=True, disable_duet=True
+        caption="desc",
+        photo_title="title",
+        privacy_level="SELF_ONLY",
+        auto_add_music=True,
+        disable_duet=True,
+        disable_comment=True,
     )
-    info = photos.photo_post_info(options, comment_off=True)
+    info = photos.photo_post_info(options)
     assert info["title"] == "title"
     assert info["description"] == "desc"
     assert info["auto_add_music"] is True

@@ -615,10 +615,10 @@ def _target_options(
 
     Options are ``None`` when the block is wrong or missing: a block of another
     platform, or none where the platform requires one (its fields model has
-    required fields). A platform that cannot take the post's kind is said first (filling
-    in its block would not help). The registry's
-    :meth:`~cachalot_common.platforms.PlatformSpec.check` then holds the options against
-    the content (TikTok's 600 s, a platform's image count, caption lengths after
+    required fields, each then named: ``targets[i].tiktok.privacy_level``). A platform
+    that cannot take the post's kind is said first (filling in its block would not help).
+    The registry's :meth:`~cachalot_common.platforms.PlatformSpec.check` then holds the
+    options against the content (TikTok's 600 s, a platform's image count, caption lengths after
     parsing...), once the content itself is complete and right.
     """
     kind = content.facts.kind
@@ -633,10 +633,12 @@ def _target_options(
             message = f"this is a {spec.label} account; put its settings in {where}.{spec.name}"
             return None, [_error(f"{where}.{other.name}", message)]
     block = item.block(spec.name) or spec.default_fields()
-    if block is None:
-        needed = ", ".join(spec.required_fields)
-        message = f"required for a {spec.label} account ({needed})"
-        return None, [_error(f"{where}.{spec.name}", message, "missing")]
+    if block is None:  # each field the client must choose is named (TikTok's privacy_level)
+        message = f"required for a {spec.label} account; there is no default"
+        return None, [
+            _error(f"{where}.{spec.name}.{name}", message, "missing")
+            for name in spec.required_fields
+        ]
     options = block.to_options()
     # with content missing or wrong (already reported) the checks would misname images
     found = spec.check(options, content.facts) if content.complete else []

@@ -139,7 +139,7 @@ def _cases(media: str, yt: str, tt: str) -> list[tuple[dict[str, Any], str]]:
         base: dict[str, Any] = {
             "media_id": media,
             "targets": [
-                {"account_id": tt, "tiktok": {"caption": "ok"}},
+                {"account_id": tt, "tiktok": {"privacy_level": "SELF_ONLY", "caption": "ok"}},
                 {"account_id": yt, "youtube": {"title": "ok"}},
             ],
         }
@@ -163,7 +163,14 @@ def _cases(media: str, yt: str, tt: str) -> list[tuple[dict[str, Any], str]]:
         (yt_fields(privacy_status="friends"), "targets[1].youtube.privacy_status"),
         (yt_fields(colour="red"), "targets[1].youtube.colour"),
         (
-            body(targets=[{"account_id": tt, "tiktok": {"caption": "😀" * 1101}}]),
+            body(
+                targets=[
+                    {
+                        "account_id": tt,
+                        "tiktok": {"privacy_level": "SELF_ONLY", "caption": "😀" * 1101},
+                    }
+                ]
+            ),
             "targets[0].tiktok.caption",
         ),
         (
@@ -171,11 +178,35 @@ def _cases(media: str, yt: str, tt: str) -> list[tuple[dict[str, Any], str]]:
             "targets[0].tiktok.privacy_level",
         ),
         (
-            body(targets=[{"account_id": tt, "tiktok": {"video_cover_timestamp_ms": 5000}}]),
+            body(
+                targets=[
+                    {
+                        "account_id": tt,
+                        "tiktok": {"privacy_level": "SELF_ONLY", "video_cover_timestamp_ms": 5000},
+                    }
+                ]
+            ),
             "targets[0].tiktok.video_cover_timestamp_ms",
         ),
-        (body(targets=[{"account_id": yt}]), "targets[0].youtube"),
-        (body(targets=[{"account_id": yt, "tiktok": {}}]), "targets[0].tiktok"),
+        (body(targets=[{"account_id": yt}]), "targets[0].youtube.title"),
+        (
+            body(targets=[{"account_id": yt, "tiktok": {"privacy_level": "SELF_ONLY"}}]),
+            "targets[0].tiktok",
+        ),
+        # TikTok's privacy level has no default, sent block or not (platforms.md §1.2)
+        (body(targets=[{"account_id": tt}]), "targets[0].tiktok.privacy_level"),
+        (body(targets=[{"account_id": tt, "tiktok": {}}]), "targets[0].tiktok.privacy_level"),
+        (
+            body(
+                targets=[
+                    {
+                        "account_id": tt,
+                        "tiktok": {"privacy_level": "SELF_ONLY", "brand_content_toggle": True},
+                    }
+                ]
+            ),
+            "targets[0].tiktok.brand_content_toggle",
+        ),
         (body(targets=[{"account_id": str(uuid.uuid4())}]), "targets[0].account_id"),
         (body(targets=[{"account_id": "not-a-uuid"}]), "targets[0].account_id"),
         (body(targets=[{"account_id": tt}, {"account_id": tt}]), "targets[1].account_id"),
@@ -212,7 +243,12 @@ async def test_a_video_longer_than_tiktok_takes_is_refused_for_tiktok_but_not_fo
     )
     assert media["duration_sec"] == pytest.approx(601, abs=1)
 
-    refused = await client.post({"media_id": media["id"], "targets": [{"account_id": str(tiktok)}]})
+    refused = await client.post(
+        {
+            "media_id": media["id"],
+            "targets": [{"account_id": str(tiktok), "tiktok": {"privacy_level": "SELF_ONLY"}}],
+        }
+    )
     assert refused.status_code == 422, refused.text
     assert refused.json()["errors"] == [
         {

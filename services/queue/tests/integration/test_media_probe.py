@@ -233,7 +233,7 @@ async def test_a_10_fps_video_queued_to_tiktok_is_refused_naming_the_targets_fra
         {
             "media_id": media["id"],
             "targets": [
-                {"account_id": str(tiktok)},
+                {"account_id": str(tiktok), "tiktok": {"privacy_level": "SELF_ONLY"}},
                 {"account_id": str(youtube), "youtube": {"title": "slow"}},
             ],
         }
@@ -262,7 +262,12 @@ async def test_a_video_smaller_than_360_px_queued_to_tiktok_is_refused_naming_bo
     client = probing.client()
     tiktok = await client.account("tiktok")
     media = await client.upload(video_file(width=320, height=240, seconds=1).read_bytes())
-    refused = await client.post({"media_id": media["id"], "targets": [{"account_id": str(tiktok)}]})
+    refused = await client.post(
+        {
+            "media_id": media["id"],
+            "targets": [{"account_id": str(tiktok), "tiktok": {"privacy_level": "SELF_ONLY"}}],
+        }
+    )
     assert refused.status_code == 422, refused.text
     fields = [e["field"] for e in refused.json()["errors"]]
     assert fields == ["targets[0].media.width", "targets[0].media.height"]

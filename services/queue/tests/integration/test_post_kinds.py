@@ -152,7 +152,12 @@ async def test_a_photo_post_is_dispatched_with_its_images_in_order(
         {
             "kind": "photo",
             "image_ids": [i["id"] for i in order],
-            "targets": [{"account_id": str(tiktok), "tiktok": {"caption": "three"}}],
+            "targets": [
+                {
+                    "account_id": str(tiktok),
+                    "tiktok": {"privacy_level": "SELF_ONLY", "caption": "three"},
+                }
+            ],
         }
     )
 
@@ -181,7 +186,7 @@ async def test_an_article_is_dispatched_with_its_title_body_and_cover(
         {
             "kind": "article",
             "article": {"title": "News", "body_html": body, "cover_media_id": cover["id"]},
-            "targets": [{"account_id": str(tiktok)}],
+            "targets": [{"account_id": str(tiktok), "tiktok": {"privacy_level": "SELF_ONLY"}}],
         }
     )
 
@@ -222,7 +227,7 @@ async def test_every_problem_with_a_photo_post_names_its_field(kinds: QueueServe
     video = await client.upload()
     elsewhere = await add_image(kinds.client())
     targets = [
-        {"account_id": str(tiktok), "tiktok": {"caption": "three"}},
+        {"account_id": str(tiktok), "tiktok": {"privacy_level": "SELF_ONLY", "caption": "three"}},
         {"account_id": str(youtube), "youtube": {"title": "photos"}},
     ]
 
@@ -263,7 +268,10 @@ async def test_every_problem_with_a_photo_post_names_its_field(kinds: QueueServe
     assert took.status_code == 201, took.text  # TikTok (here) takes 35
     assert fields(at_tiktok) == {"image_ids[1]": f"takes images of at most {IMAGE_MAX_BYTES} bytes"}
     # a photo post's caption is TikTok's description: at most 4000 UTF-16 units
-    long_caption = {"account_id": str(tiktok), "tiktok": {"caption": "x" * 4001}}
+    long_caption = {
+        "account_id": str(tiktok),
+        "tiktok": {"privacy_level": "SELF_ONLY", "caption": "x" * 4001},
+    }
     caption = await client.post(
         {"kind": "photo", "image_ids": [small["id"]], "targets": [targets[1], long_caption]}
     )
@@ -286,30 +294,46 @@ async def test_every_problem_with_an_article_or_a_kind_names_its_field(
                 "body_html": "<p>hi</p><script>x</script>",
                 "cover_media_id": video["id"],
             },
-            "targets": [{"account_id": str(tiktok)}, {"account_id": str(youtube)}],
+            "targets": [
+                {"account_id": str(tiktok), "tiktok": {"privacy_level": "SELF_ONLY"}},
+                {"account_id": str(youtube)},
+            ],
         }
     )
     fits = await client.post(
         {
             "kind": "article",
             "article": {"title": "t" * (TITLE_MAX + 1), "body_html": "<p>hi</p>"},
-            "targets": [{"account_id": str(tiktok)}],
+            "targets": [{"account_id": str(tiktok), "tiktok": {"privacy_level": "SELF_ONLY"}}],
         }
     )
     mixed = await client.post(
         {
             "image_ids": [image["id"]],
             "article": {"title": "t", "body_html": "<p>hi</p>"},
-            "targets": [{"account_id": str(tiktok)}],
+            "targets": [{"account_id": str(tiktok), "tiktok": {"privacy_level": "SELF_ONLY"}}],
         }
     )
     empty = await client.post(
-        {"kind": "photo", "image_ids": [], "targets": [{"account_id": str(tiktok)}]}
+        {
+            "kind": "photo",
+            "image_ids": [],
+            "targets": [{"account_id": str(tiktok), "tiktok": {"privacy_level": "SELF_ONLY"}}],
+        }
     )
     thirty_six = await client.post(
-        {"kind": "photo", "image_ids": [image["id"]] * 36, "targets": [{"account_id": str(tiktok)}]}
+        {
+            "kind": "photo",
+            "image_ids": [image["id"]] * 36,
+            "targets": [{"account_id": str(tiktok), "tiktok": {"privacy_level": "SELF_ONLY"}}],
+        }
     )
-    unknown = await client.post({"kind": "story", "targets": [{"account_id": str(tiktok)}]})
+    unknown = await client.post(
+        {
+            "kind": "story",
+            "targets": [{"account_id": str(tiktok), "tiktok": {"privacy_level": "SELF_ONLY"}}],
+        }
+    )
 
     found = fields(bad_body)
     assert set(found) == {"article.body_html", "article.cover_media_id", "targets[1].account_id"}
@@ -337,7 +361,7 @@ async def test_a_kind_the_platform_cannot_take_is_refused_naming_the_target(
         {
             "kind": "article",
             "article": {"title": "News", "body_html": "<p>Hello</p>"},
-            "targets": [{"account_id": str(tiktok)}],
+            "targets": [{"account_id": str(tiktok), "tiktok": {"privacy_level": "SELF_ONLY"}}],
         }
     )
 
@@ -370,7 +394,7 @@ async def test_an_image_a_scheduled_photo_post_uses_cannot_be_deleted(
         {
             "kind": "photo",
             "image_ids": [first["id"], second["id"]],
-            "targets": [{"account_id": str(tiktok)}],
+            "targets": [{"account_id": str(tiktok), "tiktok": {"privacy_level": "SELF_ONLY"}}],
             "scheduled_at": at_offset(3600).isoformat(),
         }
     )
@@ -378,7 +402,7 @@ async def test_an_image_a_scheduled_photo_post_uses_cannot_be_deleted(
         {
             "kind": "article",
             "article": {"title": "t", "body_html": "<p>b</p>", "cover_media_id": cover["id"]},
-            "targets": [{"account_id": str(tiktok)}],
+            "targets": [{"account_id": str(tiktok), "tiktok": {"privacy_level": "SELF_ONLY"}}],
             "scheduled_at": at_offset(3600).isoformat(),
         }
     )
@@ -413,7 +437,7 @@ async def test_the_export_holds_each_posts_kind_and_files(kinds: QueueServer) ->
         {
             "kind": "photo",
             "image_ids": [image["id"]],
-            "targets": [{"account_id": str(tiktok)}],
+            "targets": [{"account_id": str(tiktok), "tiktok": {"privacy_level": "SELF_ONLY"}}],
             "scheduled_at": later,
         }
     )
@@ -422,7 +446,7 @@ async def test_the_export_holds_each_posts_kind_and_files(kinds: QueueServer) ->
         {
             "kind": "article",
             "article": {"title": "T", "body_html": body, "cover_media_id": cover["id"]},
-            "targets": [{"account_id": str(tiktok)}],
+            "targets": [{"account_id": str(tiktok), "tiktok": {"privacy_level": "SELF_ONLY"}}],
             "scheduled_at": later,
         }
     )
@@ -447,7 +471,7 @@ async def test_erasing_a_client_removes_its_photo_posts_files_and_rows(kinds: Qu
         {
             "kind": "photo",
             "image_ids": [image["id"]],
-            "targets": [{"account_id": str(tiktok)}],
+            "targets": [{"account_id": str(tiktok), "tiktok": {"privacy_level": "SELF_ONLY"}}],
             "scheduled_at": at_offset(3600).isoformat(),
         }
     )
@@ -475,7 +499,7 @@ async def test_a_video_post_sent_with_its_key_before_post_kinds_is_still_replaye
     client = kinds.client()
     tiktok = await client.account("tiktok")
     media = await client.upload()
-    targets = [{"account_id": str(tiktok)}]
+    targets = [{"account_id": str(tiktok), "tiktok": {"privacy_level": "SELF_ONLY"}}]
 
     first = await client.post(
         {"media_id": media["id"], "targets": targets}, **{"Idempotency-Key": "k1"}
@@ -507,7 +531,7 @@ async def test_a_retried_photo_post_carries_its_images_again_until_one_is_delete
         {
             "kind": "photo",
             "image_ids": [i["id"] for i in images],
-            "targets": [{"account_id": str(tiktok)}],
+            "targets": [{"account_id": str(tiktok), "tiktok": {"privacy_level": "SELF_ONLY"}}],
         }
     )
     post = response.json()

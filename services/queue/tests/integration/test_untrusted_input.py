@@ -50,7 +50,12 @@ async def test_a_lone_surrogate_in_a_tiktok_caption_is_a_422_too(queue: QueueSer
     media = await client.upload()
     body = {
         "media_id": media["id"],
-        "targets": [{"account_id": str(account), "tiktok": {"caption": "x\udfff"}}],
+        "targets": [
+            {
+                "account_id": str(account),
+                "tiktok": {"privacy_level": "SELF_ONLY", "caption": "x\udfff"},
+            }
+        ],
     }
     response = await client.http.post(
         "/api/v1/posts", content=_escaped(body), headers={"Content-Type": "application/json"}
@@ -129,7 +134,10 @@ async def test_any_text_in_every_text_field_is_queued_or_refused_naming_it_never
                     "account_id": str(youtube),
                     "youtube": {"title": title, "description": description, "tags": tags},
                 },
-                {"account_id": str(tiktok), "tiktok": {"caption": caption}},
+                {
+                    "account_id": str(tiktok),
+                    "tiktok": {"privacy_level": "SELF_ONLY", "caption": caption},
+                },
             ],
         }
         with httpx.Client(base_url=queue.base_url, cookies=cookies, timeout=30) as http:

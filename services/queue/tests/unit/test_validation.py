@@ -17,9 +17,9 @@ from cachalot_queue.schemas import TargetCreate
 def test_tiktok_counts_caption_length_in_utf16_units() -> None:
     assert utf16_units("abc") == 3
     assert utf16_units("😀") == 2
-    TikTokFields(caption="😀" * 2000)
+    TikTokFields(privacy_level="SELF_ONLY", caption="😀" * 2000)
     with pytest.raises(ValidationError, match="4000"):  # a photo post's description
-        TikTokFields(caption="😀" * 2000 + "a")
+        TikTokFields(privacy_level="SELF_ONLY", caption="😀" * 2000 + "a")
 
 
 @pytest.mark.parametrize("title", ["", "   ", "x" * 101, "a < b", "a > b"])
@@ -56,8 +56,10 @@ def test_a_target_takes_one_optional_block_per_publishable_platform_of_the_regis
     for spec in platforms.publishable():
         assert fields[spec.name].annotation == (spec.fields | None)
         assert fields[spec.name].default is None
-    target = TargetCreate.model_validate({"account_id": str(uuid.uuid4()), "tiktok": {}})
-    assert target.block("tiktok") == TikTokFields()
+    target = TargetCreate.model_validate(
+        {"account_id": str(uuid.uuid4()), "tiktok": {"privacy_level": "SELF_ONLY"}}
+    )
+    assert target.block("tiktok") == TikTokFields(privacy_level="SELF_ONLY")
     assert target.block("youtube") is None
     with pytest.raises(ValidationError):  # a block for no platform at all
         TargetCreate.model_validate({"account_id": str(uuid.uuid4()), "myspace": {}})

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from cachalot_common.events import TikTokOptions
 from cachalot_common.platforms.spec import (
@@ -82,7 +82,13 @@ class TikTokFields(PlatformFields):
     )
     privacy_level: Literal[
         "PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"
-    ] = "SELF_ONLY"
+    ] = Field(
+        # shown under the field on the dashboard: words for people (the options come from
+        # GET /api/v1/accounts/{id}/tiktok/creator-info; TikTok's Direct Post UX rules,
+        # shared/reference/platforms.md §1.2, forbid a preselected value)
+        description="Who can see the post, picked from the choices TikTok offers for this "
+        "account; there is no default."
+    )
     disable_comment: bool = False
     disable_duet: bool = False
     disable_stitch: bool = False
@@ -111,6 +117,18 @@ class TikTokFields(PlatformFields):
                 f"TikTok captions are at most {TIKTOK_PHOTO_DESCRIPTION_MAX_UTF16} UTF-16 units "
                 f"(a photo post's description; {TIKTOK_CAPTION_MAX_UTF16} for a video); "
                 f"this one is {units}"
+            )
+        return value
+
+    @field_validator("brand_content_toggle")
+    @classmethod
+    def _branded_content_is_not_private(cls, value: bool, info: ValidationInfo) -> bool:
+        """Branded content cannot be posted as ``SELF_ONLY`` (TikTok's Direct Post UX rules,
+        shared/reference/platforms.md §1.2 rule 3); ``privacy_level`` is validated first."""
+        if value and info.data.get("privacy_level") == "SELF_ONLY":
+            raise ValueError(
+                "branded content (a paid partnership) cannot be posted as “Only me”: "
+                "choose who can see it, or turn branded content off"
             )
         return value
 

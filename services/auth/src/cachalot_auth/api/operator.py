@@ -19,7 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from cachalot_auth.api.deps import Services, current_operator, services
 from cachalot_auth.browser_binding import cookie_name, safe_next
-from cachalot_auth.notices import PolicyVersionExists
+from cachalot_auth.notices import PolicyVersionExists, Published
 from cachalot_auth.operators import PURPOSE, NotAnOperator, NotSignedIn
 from cachalot_auth.signin import SignInFailed
 from cachalot_common.problems import Problem, problem_response, problem_responses
@@ -54,6 +54,12 @@ class PolicyVersionIn(BaseModel):
         description="The version's name as the policy page shows it, e.g. 2026-12-01.",
     )
     url: HttpUrlStr | None = Field(default=None, description="Where the new text is read.")
+    summary: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="What changed, in a few words; shown in the e-mail and the operator page.",
+    )
 
 
 OperatorDep = Annotated[Session, Depends(current_operator)]
@@ -181,7 +187,10 @@ def create_router(svc: Services) -> APIRouter:
         """
         try:
             done = await svc.notices.publish_policy(
-                version=body.version, url=body.url, operator_id=session.client_id
+                version=body.version,
+                url=body.url,
+                summary=body.summary,
+                operator_id=session.client_id,
             )
         except PolicyVersionExists:
             raise Problem(
@@ -195,11 +204,25 @@ def create_router(svc: Services) -> APIRouter:
             session.client_id,
             done.recipients,
         )
-        return {
-            "version": done.version,
-            "url": done.url,
-            "published_at": done.published_at.isoformat(),
-            "recipients": done.recipients,
-        }
+        return _policy_version(done)
+
+    @router.get(
+        "/operator/policy-versions", tags=["operator"], responses=problem_responses(401, 403)
+    )
+    async def policy_versions(svc: ServicesDep, session: OperatorDep) -> dict[str, Any]:
+        """Every published policy version, newest first: ``{items: [{version, url, summary,
+        published_at, recipients}]}``; ``recipients`` is how many clients were sent the
+        e-mail (one each, through the notifier)."""
+        return {"items": [_policy_version(v) for v in await svc.notices.policy_versions()]}
 
     return router
+
+
+def _policy_version(done: Published) -> dict[str, Any]:
+    return {
+        "version": done.version,
+        "url": done.url,
+        "summary": done.summary,
+        "published_at": done.published_at.isoformat(),
+        "recipients": done.recipients,
+    }

@@ -1,0 +1,37 @@
+"""The policy notice says what changed when the operator wrote it (issue 12 item 6)."""
+
+from __future__ import annotations
+
+from cachalot_notifier.mail_render import POLICY_CHANGED, compose, write
+
+DASHBOARD = "https://cachalot.test/"
+
+
+def test_a_policy_notice_carries_the_operators_summary_in_both_languages_escaped() -> None:
+    facts = {
+        "policy_version": "2026-12",
+        "policy_url": "https://cachalot.test/privacy.html",
+        "policy_summary": "Addresses kept 30 days <not 90>.",
+    }
+    english = write(POLICY_CHANGED, facts, "en", dashboard_url=DASHBOARD)
+    russian = write(POLICY_CHANGED, facts, "ru", dashboard_url=DASHBOARD)
+    assert "What changed: Addresses kept 30 days <not 90>." in english.paragraphs
+    assert "Что изменилось: Addresses kept 30 days <not 90>." in russian.paragraphs
+    message = compose(
+        english,
+        language="en",
+        sender="CACHALOT <noreply@cachalot.test>",
+        recipient="ada@example.com",
+        dedupe_key="policy:2026-12:x",
+        unsubscribe_url=None,
+    )
+    html_part = message.get_body(("html",))
+    assert html_part is not None
+    assert "30 days &lt;not 90&gt;." in html_part.get_content()
+
+
+def test_a_policy_notice_without_a_summary_reads_as_before() -> None:
+    facts = {"policy_version": "2026-12", "policy_url": None, "policy_summary": None}
+    written = write(POLICY_CHANGED, facts, "en", dashboard_url=DASHBOARD)
+    assert not any(p.startswith("What changed") for p in written.paragraphs)
+    assert written.link == ("Read the policy", DASHBOARD)
