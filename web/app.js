@@ -1113,11 +1113,15 @@
         const bytes = limit.unit === "bytes";
         const number = window.I18N.number;
         if (used > limit.max) {
-          problems.push([name, t(bytes ? "{label} is too long: {used} bytes, at most {max}." : "{label} is too long: {used} characters, at most {max}.",
-            { label, used: number(used), max: number(limit.max), n: limit.max })]);
+          const vars = { label, used: number(used), max: number(limit.max), n: limit.max };
+          problems.push([name, bytes
+            ? t("{label} is too long: {used} bytes, at most {max}.", vars)
+            : t("{label} is too long: {used} characters, at most {max}.", vars)]);
         } else if (used < limit.min) {
-          problems.push([name, t(bytes ? "{label} needs at least {min} bytes." : "{label} needs at least {min} characters.",
-            { label, min: number(limit.min), n: limit.min })]);
+          const vars = { label, min: number(limit.min), n: limit.min };
+          problems.push([name, bytes
+            ? t("{label} needs at least {min} bytes.", vars)
+            : t("{label} needs at least {min} characters.", vars)]);
         }
       }
     }

@@ -175,8 +175,10 @@
       const c = rule(input.value, state.kind());
       const what = label.endsWith(REQUIRED) ? label.slice(0, -REQUIRED.length).trim() : label;
       if (c.used > c.max) {
-        const words = t(c.unit === "bytes" ? "{label} is too long: {used} bytes, at most {max}." : "{label} is too long: {used} characters, at most {max}.",
-          { label: what, used: number(c.used), max: number(c.max), n: c.max });
+        const vars = { label: what, used: number(c.used), max: number(c.max), n: c.max };
+        const words = c.unit === "bytes"
+          ? t("{label} is too long: {used} bytes, at most {max}.", vars)
+          : t("{label} is too long: {used} characters, at most {max}.", vars);
         problems.push([name, c.note ? `${words.replace(/\.$/, "")} (${c.note}).` : words]);
       }
       for (const e of c.extra || []) {

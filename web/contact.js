@@ -14,12 +14,12 @@
   // A field's error in the page's language: the contact service's checks by
   // their pydantic type (services/contact), its own words for anything else.
   const FIELD_WORDS = {
-    missing: "This is required.",
-    string_too_short: "This is required.",
-    string_too_long: "This is too long.",
-    string_pattern_mismatch: "This is not in the expected form.",
-    literal_error: "Choose one of the options.",
-    enum: "Choose one of the options.",
+    missing: t("This is required."),
+    string_too_short: t("This is required."),
+    string_too_long: t("This is too long."),
+    string_pattern_mismatch: t("This is not in the expected form."),
+    literal_error: t("Choose one of the options."),
+    enum: t("Choose one of the options."),
   };
   function fieldMessage(error) {
     if (error.field === "contact" && error.type !== "missing") {
@@ -27,7 +27,7 @@
     }
     if (error.field === "message" && error.type === "value_error") return t("Write a message.");
     const words = FIELD_WORDS[error.type];
-    return words ? t(words) : error.message;
+    return words || error.message;
   }
 
   form.addEventListener("submit", async (event) => {

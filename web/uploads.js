@@ -251,7 +251,9 @@
       picture.className = "thumb";
       const img = document.createElement("img");
       img.src = `/api/v1/media/${item.id}/thumbnail`;
-      img.alt = t(image ? "image uploaded {when}" : "video uploaded {when}", { when: when(item.created_at) });
+      img.alt = image
+        ? t("image uploaded {when}", { when: when(item.created_at) })
+        : t("video uploaded {when}", { when: when(item.created_at) });
       img.width = 64;
       img.loading = "lazy";
       picture.appendChild(img);
