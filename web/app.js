@@ -366,7 +366,7 @@
       for (const value of prop.enum) {
         const option = document.createElement("option");
         option.value = value;
-        option.textContent = value;
+        option.textContent = t(value); // the registry's values, in words where the catalogue has them
         option.defaultSelected = option.selected = value === prop.default; // reset() keeps it
         input.appendChild(option);
       }

@@ -58,23 +58,23 @@
   // platform → field → (text, kind) → {used, max, unit, extra: [{what, used, max}]}
   const COUNTS = {
     tiktok: {
-      caption: (t, kind) => ({ used: units.utf16(t), max: kind === "photo" ? 4000 : 2200, unit: "characters",
-        note: t("emoji count as two, as TikTok counts"), extra: [{ what: "hashtags", used: count(HASHTAG, t) }] }),
-      photo_title: (t) => ({ used: units.utf16(t), max: 90, unit: "characters" }),
+      caption: (s, kind) => ({ used: units.utf16(s), max: kind === "photo" ? 4000 : 2200, unit: "characters",
+        note: t("emoji count as two, as TikTok counts"), extra: [{ what: "hashtags", used: count(HASHTAG, s) }] }),
+      photo_title: (s) => ({ used: units.utf16(s), max: 90, unit: "characters" }),
     },
     youtube: {
-      title: (t) => ({ used: units.points(t), max: 100, min: 1, unit: "characters" }),
-      description: (t) => ({ used: units.bytes(t), max: 5000, unit: "bytes",
-        note: t("YouTube counts bytes: most letters outside English take two"), extra: [{ what: "hashtags", used: count(HASHTAG, t) }] }),
-      tags: (t) => ({ used: youtubeTags(t), max: 500, unit: "characters", note: t("counted as YouTube does: commas, and quotes around tags with spaces") }),
+      title: (s) => ({ used: units.points(s), max: 100, min: 1, unit: "characters" }),
+      description: (s) => ({ used: units.bytes(s), max: 5000, unit: "bytes",
+        note: t("YouTube counts bytes: most letters outside English take two"), extra: [{ what: "hashtags", used: count(HASHTAG, s) }] }),
+      tags: (s) => ({ used: youtubeTags(s), max: 500, unit: "characters", note: t("counted as YouTube does: commas, and quotes around tags with spaces") }),
     },
     instagram: {
-      caption: (t) => ({ used: units.points(t), max: 2200, unit: "characters",
-        extra: [{ what: "hashtags", used: count(HASHTAG, t), max: 30 }, { what: "@mentions", used: count(MENTION, t), max: 20 }] }),
+      caption: (s) => ({ used: units.points(s), max: 2200, unit: "characters",
+        extra: [{ what: "hashtags", used: count(HASHTAG, s), max: 30 }, { what: "@mentions", used: count(MENTION, s), max: 20 }] }),
     },
-    vk: { message: (t) => ({ used: units.points(t), max: 16384, unit: "characters" }) },
+    vk: { message: (s) => ({ used: units.points(s), max: 16384, unit: "characters" }) },
     telegram: {
-      caption: (t) => ({ used: telegramLength(t), max: 1024, unit: "characters", note: t("tags are not counted") }),
+      caption: (s) => ({ used: telegramLength(s), max: 1024, unit: "characters", note: t("tags are not counted") }),
     },
   };
 
