@@ -306,6 +306,7 @@ STATUSES = {
     "revoked",
 }
 
+
 def schema_words() -> set[str]:
     """The fields' titles, descriptions and choices the dashboard builds from the queue's
     registry (GET /api/v1/posts/platforms: each platform's JSON Schema), looked up by value."""
