@@ -9,7 +9,7 @@
   // Text from platforms and people: invisible and bidirectional characters as codes (shown.js).
   const shown = window.cachalotShown;
   // The page's language (web/i18n.js): words from /i18n/<lang>.json, numbers and dates by Intl.
-  const { t, lang: LANG } = window.I18N;
+  const { t, lang: LANG, locale: LOCALE } = window.I18N;
   const PLATFORMS = [
     ["tiktok", "TikTok"], ["youtube", "YouTube"], ["instagram", "Instagram"],
     ["vk", "VK"], ["telegram", "Telegram"],
@@ -339,7 +339,7 @@
   function refusal(spec, name, kind) {
     if (!spec || !spec.publishable) return t("Publishing to {name} is not supported yet.", { name });
     if (!spec.kinds.includes(kind)) {
-      const takes = new Intl.ListFormat(LANG, { type: "disjunction" }).format(spec.kinds.map((k) => KIND_WORDS[k]));
+      const takes = new Intl.ListFormat(LOCALE, { type: "disjunction" }).format(spec.kinds.map((k) => KIND_WORDS[k]));
       return t("{platform} cannot take {kind} posts; it takes {takes} posts", { platform: spec.label, kind: KIND_WORDS[kind], takes });
     }
     return "";
@@ -580,7 +580,7 @@
 
   // Times in the browser's own time zone, named once above the table.
   const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
-  const WHEN = new Intl.DateTimeFormat(LANG, { dateStyle: "medium", timeStyle: "short", timeZone: ZONE });
+  const WHEN = new Intl.DateTimeFormat(LOCALE, { dateStyle: "medium", timeStyle: "short", timeZone: ZONE });
   function when(iso) {
     return iso ? WHEN.format(new Date(iso)) : "";
   }
@@ -1092,9 +1092,9 @@
         if (!Number.isFinite(number) || (type === "integer" && !Number.isInteger(number))) {
           problems.push([name, t("{label} must be a whole number.", { label })]);
         } else if (rule.minimum !== undefined && number < rule.minimum) {
-          problems.push([name, t("{label} must be {limit} or more.", { label, limit: window.I18N.number(rule.minimum) })]);
+          problems.push([name, t("{label} must be {limit} or more.", { label, limit: rule.minimum })]);
         } else if (rule.maximum !== undefined && number > rule.maximum) {
-          problems.push([name, t("{label} must be {limit} or less.", { label, limit: window.I18N.number(rule.maximum) })]);
+          problems.push([name, t("{label} must be {limit} or less.", { label, limit: rule.maximum })]);
         }
         continue;
       }
@@ -1111,14 +1111,14 @@
         const text = type === "array" ? value.split(",").map((t) => t.trim()).join("") : value;
         const used = measure(text, limit.unit);
         const bytes = limit.unit === "bytes";
-        const number = window.I18N.number;
+        // the numbers as typed in the rule, ungrouped ("2202 characters, at most 2200")
         if (used > limit.max) {
-          const vars = { label, used: number(used), max: number(limit.max), n: limit.max };
+          const vars = { label, used, max: limit.max, n: limit.max };
           problems.push([name, bytes
             ? t("{label} is too long: {used} bytes, at most {max}.", vars)
             : t("{label} is too long: {used} characters, at most {max}.", vars)]);
         } else if (used < limit.min) {
-          const vars = { label, min: number(limit.min), n: limit.min };
+          const vars = { label, min: limit.min, n: limit.min };
           problems.push([name, bytes
             ? t("{label} needs at least {min} bytes.", vars)
             : t("{label} needs at least {min} characters.", vars)]);

@@ -175,7 +175,7 @@
       const c = rule(input.value, state.kind());
       const what = label.endsWith(REQUIRED) ? label.slice(0, -REQUIRED.length).trim() : label;
       if (c.used > c.max) {
-        const vars = { label: what, used: number(c.used), max: number(c.max), n: c.max };
+        const vars = { label: what, used: c.used, max: c.max, n: c.max };
         const words = c.unit === "bytes"
           ? t("{label} is too long: {used} bytes, at most {max}.", vars)
           : t("{label} is too long: {used} characters, at most {max}.", vars);
@@ -184,7 +184,7 @@
       for (const e of c.extra || []) {
         if (e.max !== undefined && e.used > e.max) {
           problems.push([name, t("{label} has {amount}; {platform} takes at most {max}.",
-            { label: what, amount: amount(e.what, e.used), platform: state.label, max: number(e.max) })]);
+            { label: what, amount: amount(e.what, e.used), platform: state.label, max: e.max })]);
         }
       }
     }
@@ -338,8 +338,8 @@
     const isBranded = on && state.branded.checked;
     const isOwn = on && state.own.checked;
     const labelled = (label) => (photo
-      ? t("Your photo will be labeled \u201c{label}\u201d.", { label })
-      : t("Your video will be labeled \u201c{label}\u201d.", { label }));
+      ? t("Your photo will be labeled \"{label}\".", { label })
+      : t("Your video will be labeled \"{label}\".", { label }));
     state.labelLine.textContent = isBranded
       ? labelled(t("Paid partnership"))
       : isOwn ? labelled(t("Promotional content")) : on
@@ -379,7 +379,7 @@
     const longest = state.info.max_video_post_duration_sec;
     if (state.kind() === "video" && state.checksVideo && longest && video.duration && video.duration > longest) {
       problems.push(["creator", t("This TikTok account can post videos up to {longest} seconds; this one is {length} seconds.",
-        { longest: number(longest), length: number(Math.ceil(video.duration)), n: longest })]);
+        { longest, length: Math.ceil(video.duration), n: longest })]);
     }
     return problems;
   }

@@ -6,7 +6,9 @@
 // one catalogue per language, /i18n/<lang>.json, keyed by the English text
 // (gettext's way: a missing entry shows the English). A value may be an object of
 // CLDR plural forms ({one, few, many, other}) chosen by Intl.PluralRules for
-// vars.n. "{name}" in a message is replaced by vars.name.
+// vars.n. "{name}" in a message is replaced by vars.name. Dates and numbers: Intl
+// with I18N.locale (the browser's own tag in that language, e.g. "en-GB", else the
+// language), each page naming the client's time zone beside its times.
 //
 // Static text: an element with `data-i18n` has its text replaced by the
 // translation of its (whitespace-collapsed) English text; `data-i18n-attr="a b"`
@@ -44,8 +46,11 @@
   const explicit = stored();
   const lang = explicit || fromBrowser();
   document.documentElement.lang = lang;
+  // For Intl: the browser's own tag when it is in this language ("en-GB" keeps its
+  // day-month order), else the language alone.
+  const locale = (navigator.languages || []).find((tag) => String(tag).toLowerCase().split("-")[0] === lang) || lang;
   let messages = {};
-  const plurals = new Intl.PluralRules(lang);
+  const plurals = new Intl.PluralRules(locale);
   const hooks = [];
 
   function t(key, vars) {
@@ -75,7 +80,7 @@
     }
   }
 
-  const number = (value, options) => new Intl.NumberFormat(lang, options).format(value);
+  const number = (value, options) => new Intl.NumberFormat(locale, options).format(value);
 
   async function choose(value) {
     if (!LANGUAGES.includes(value)) return;
@@ -105,6 +110,7 @@
 
   window.I18N = {
     lang,
+    locale,
     explicit: explicit !== null,
     languages: LANGUAGES,
     t,

@@ -10,9 +10,9 @@
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
-  const { t, lang: LANG } = window.I18N; // web/i18n.js
+  const { t, lang: LANG, locale: LOCALE } = window.I18N; // web/i18n.js
   const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
-  const WHEN = new Intl.DateTimeFormat(LANG, { dateStyle: "full", timeStyle: "short", timeZone: ZONE });
+  const WHEN = new Intl.DateTimeFormat(LOCALE, { dateStyle: "full", timeStyle: "short", timeZone: ZONE });
   const OPEN = new Set(["scheduled", "paused"]);
   const NAMES = { tiktok: "TikTok", youtube: "YouTube", instagram: "Instagram", vk: "VK", telegram: "Telegram" };
   const posts = new Map(); // id → post (PostPublic)
@@ -152,7 +152,7 @@
         el("label", { for: id, text: t("New publish time ({zone})", { zone: ZONE }) }), input,
         el("button", { type: "submit", text: t("Save time") }), error);
       const toggle = el("button", { type: "button", class: "secondary small", text: t("Change time"),
-        "aria-label": t("Change the time of \u201c{post}\u201d", { post: textOf(post).slice(0, 40) }) });
+        "aria-label": t("Change the time of \"{post}\"", { post: textOf(post).slice(0, 40) }) });
       toggle.onclick = () => {
         form.classList.toggle("hidden");
         if (!form.classList.contains("hidden")) {

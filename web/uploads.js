@@ -17,8 +17,8 @@
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
-  const { t, lang: LANG, number } = window.I18N; // web/i18n.js
-  const WHEN = new Intl.DateTimeFormat(LANG, { dateStyle: "medium", timeStyle: "short" });
+  const { t, locale, number } = window.I18N; // web/i18n.js
+  const WHEN = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" });
   const when = (iso) => WHEN.format(new Date(iso));
   const pc = (value) => number(value / 100, { style: "percent", maximumFractionDigits: 0 });
   const ENDPOINT = "/api/v1/media/uploads";
@@ -171,7 +171,7 @@
     const note = $("video-reused");
     note.textContent = "";
     if (!item) { note.classList.add("hidden"); return; }
-    note.append(t("Using your video of {length} ({size}) from \u201cYour media\u201d.", { length: formatDuration(item.duration_sec), size: formatBytes(item.size) }) + " ");
+    note.append(t("Using your video of {length} ({size}) from \"Your media\".", { length: formatDuration(item.duration_sec), size: formatBytes(item.size) }) + " ");
     const clear = document.createElement("button");
     clear.type = "button";
     clear.className = "secondary";
