@@ -44,6 +44,7 @@ VISIBLE_ATTRIBUTES = ("placeholder", "aria-label", "title", "alt")
 # Two words of Latin letters in a row: how English text looks (a class list such as
 # "muted hint" looks the same, so literals that are only markup are listed below).
 ENGLISH = re.compile(r"[A-Za-z]{2,}[,.;:!?'’]? +[A-Za-z]{2,}")
+WORD = re.compile(r"[A-Z][a-z]+[.!?]?")  # one capitalised word: a button's or a heading's
 MARKUP = re.compile(
     r"^(?:[a-z0-9{}-]+(?: [a-z0-9{}-]+)*"  # class lists: "button secondary", "card card-{}"
     r"|[#.\[][^ ]*(?: [#.>\[a-z][^ ]*)*"  # selectors: "#post-form .field-error"
@@ -270,6 +271,18 @@ def used_keys() -> set[str]:
     return keys
 
 
+def english_in_script(source: str) -> list[tuple[int, str]]:
+    """Literals of ``source`` a person would read as English, not passed to ``t(``."""
+    left: list[tuple[int, str]] = []
+    for literal in js_strings(source):
+        text = literal.text.strip()
+        word = WORD.fullmatch(text) and text not in NAMES  # "Retry", "Saved."
+        if literal.translated or not (ENGLISH.search(text) or word) or MARKUP.match(text):
+            continue
+        left.append((literal.line, text))
+    return left
+
+
 def english_left() -> list[str]:
     """User-visible English that does not go through the catalogue, as "file:line: text"."""
     left: list[str] = []
@@ -278,11 +291,8 @@ def english_left() -> list[str]:
             if not item.translated:
                 left.append(f"{page} <{item.where}>: {item.text}")
     for script in SCRIPTS:
-        for literal in js_strings((WEB / script).read_text(encoding="utf-8")):
-            text = literal.text.strip()
-            if literal.translated or not ENGLISH.search(text) or MARKUP.match(text):
-                continue
-            left.append(f"{script}:{literal.line}: {text}")
+        for line, text in english_in_script((WEB / script).read_text(encoding="utf-8")):
+            left.append(f"{script}:{line}: {text}")
     return left
 
 
@@ -384,13 +394,20 @@ def test_the_scan_finds_english_written_past_the_catalogue() -> None:
       el.textContent = "Could not save the post.";
       ok.textContent = t("Could not save the post.");
       row.className = "muted hint";
+      retry.textContent = "Retry";
       hint.textContent = `Uploaded ${name} just now`;
       const re = /"not a string" at all/g;
       label.append(t("Seen by: {who}", { who: words[x] || t("not chosen yet") }));
     """
+    assert [text for _, text in english_in_script(source)] == [
+        "Could not save the post.",
+        "Retry",
+        "Uploaded {} just now",
+    ]
     found = [(s.text, s.translated) for s in js_strings(source)]
     assert ("Could not save the post.", False) in found
     assert ("Could not save the post.", True) in found
     assert ("Uploaded {} just now", False) in found
+    assert ("Retry", False) in found
     assert ("not chosen yet", True) in found
     assert all("not a string" not in text for text, _ in found)
