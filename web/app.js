@@ -1030,7 +1030,7 @@
 
   // A publish time the queue refused ("is in the past…", "is more than a year ahead").
   function scheduleWords(message) {
-    if (/in the past/i.test(message)) return t("This time has passed; choose a later one.");
+    if (/in the past/i.test(message)) return t("This time is in the past; leave it out to publish now.");
     if (/year ahead/i.test(message)) return t("This time is more than a year ahead.");
     return `${t("This time")} ${message}.`;
   }

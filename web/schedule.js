@@ -105,7 +105,7 @@
     }
     const first = res.body && Array.isArray(res.body.errors) && res.body.errors[0];
     return first && first.field === "scheduled_at"
-      ? (/in the past/i.test(first.message) ? t("This time has passed; choose a later one.")
+      ? (/in the past/i.test(first.message) ? t("This time is in the past; leave it out to publish now.")
         : /year ahead/i.test(first.message) ? t("This time is more than a year ahead.") : `${t("This time")} ${first.message}.`)
       : words(res.body, t("Could not move the post."));
   }
