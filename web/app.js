@@ -8,6 +8,8 @@
 (function () {
   // Text from platforms and people: invisible and bidirectional characters as codes (shown.js).
   const shown = window.cachalotShown;
+  // The page's language (web/i18n.js): words from /i18n/<lang>.json, numbers and dates by Intl.
+  const { t, lang: LANG, locale: LOCALE } = window.I18N;
   const PLATFORMS = [
     ["tiktok", "TikTok"], ["youtube", "YouTube"], ["instagram", "Instagram"],
     ["vk", "VK"], ["telegram", "Telegram"],
@@ -18,7 +20,7 @@
   let catalogue = null; // platform name → {label, publishable, kinds, max_images, fields}
   let images = []; // the client's uploaded images (media items), newest first
   let picked = []; // image ids of the photo post, in the order ticked
-  const KIND_WORDS = { video: "video", photo: "photo", article: "article" };
+  const KIND_WORDS = { video: t("video"), photo: t("photo"), article: t("article") };
 
   function flash(kind, text) {
     const el = $("flash");
@@ -37,7 +39,7 @@
   function problemText(body, fallback) {
     if (!body) return fallback;
     if (Array.isArray(body.errors) && body.errors.length) {
-      return body.errors.map((e) => `${e.field}: ${e.message}`).join("; ");
+      return body.errors.map((e) => `${e.field}: ${plainWords(e.message)}`).join("; ");
     }
     return body.detail || fallback;
   }
@@ -48,7 +50,7 @@
       const link = document.createElement("a");
       link.className = "button" + (label ? " secondary" : "");
       link.href = `/api/v1/auth/${key}/login?next=/`;
-      link.textContent = label ? name : `Sign in with ${name}`;
+      link.textContent = label ? name : t("Sign in with {name}", { name });
       link.dataset.platform = key;
       container.appendChild(link);
     }
@@ -60,28 +62,26 @@
   // unknown code or platform gets the generic message.
   const SIGN_IN_ERRORS = {
     access_denied: (name) =>
-      `You declined access on ${name}. To connect it, sign in again and allow access.`,
+      t("You declined access on {name}. To connect it, sign in again and allow access.", { name }),
     missing_scopes: (name) =>
-      `${name} was connected without some of the permissions CACHALOT needs. ` +
-      "Sign in again and keep every permission ticked.",
-    state_missing: () => "This sign-in was not started from this browser. Start it again here.",
-    state_invalid: () => "This sign-in link is not valid for this browser. Start the sign-in again.",
-    state_expired: () => "The sign-in took longer than 10 minutes. Start it again.",
+      t("{name} was connected without some of the permissions CACHALOT needs. Sign in again and keep every permission ticked.", { name }),
+    state_missing: () => t("This sign-in was not started from this browser. Start it again here."),
+    state_invalid: () => t("This sign-in link is not valid for this browser. Start the sign-in again."),
+    state_expired: () => t("The sign-in took longer than 10 minutes. Start it again."),
     state_mismatch: () =>
-      "This sign-in does not match the one this browser started. Start it again.",
-    state_replayed: () => "This sign-in link was already used. Start the sign-in again.",
-    code_missing: (name) => `${name} did not send the sign-in code back. Start the sign-in again.`,
+      t("This sign-in does not match the one this browser started. Start it again."),
+    state_replayed: () => t("This sign-in link was already used. Start the sign-in again."),
+    code_missing: (name) => t("{name} did not send the sign-in code back. Start the sign-in again.", { name }),
     sign_in_failed: (name) =>
-      `${name} refused the sign-in. Start it again; if it keeps failing, contact us.`,
-    platform_unavailable: (name) => `${name} is not answering right now. Try again in a few minutes.`,
-    account_in_use: (name, known) =>
-      (known ? `This ${name} account` : "This account") +
-      " is already connected to another CACHALOT client. " +
-      `Sign out and sign in with it, or use another ${known ? `${name} ` : ""}account.`,
-    not_configured: (name) => `Sign-in with ${name} is not set up on this server. Contact us.`,
+      t("{name} refused the sign-in. Start it again; if it keeps failing, contact us.", { name }),
+    platform_unavailable: (name) => t("{name} is not answering right now. Try again in a few minutes.", { name }),
+    account_in_use: (name, known) => known
+      ? t("This {name} account is already connected to another CACHALOT client. Sign out and sign in with it, or use another {name} account.", { name })
+      : t("This account is already connected to another CACHALOT client. Sign out and sign in with it, or use another account."),
+    not_configured: (name) => t("Sign-in with {name} is not set up on this server. Contact us.", { name }),
   };
   const GENERIC_SIGN_IN_ERROR = (name) =>
-    `Sign-in with ${name} did not complete. Start it again; if it keeps failing, contact us.`;
+    t("Sign-in with {name} did not complete. Start it again; if it keeps failing, contact us.", { name });
 
   function platformName(key) {
     const known = PLATFORMS.find(([k]) => k === key);
@@ -92,7 +92,7 @@
   // (the query's value is never shown) and a message words itself to suit.
   function signInMessage(code, platform) {
     const known = platformName(platform) !== null;
-    const name = platformName(platform) || "the platform";
+    const name = platformName(platform) || t("the platform");
     const own = Object.prototype.hasOwnProperty.call(SIGN_IN_ERRORS, code);
     const text = (own ? SIGN_IN_ERRORS[code] : GENERIC_SIGN_IN_ERROR)(name, known);
     return text.charAt(0).toUpperCase() + text.slice(1);
@@ -107,7 +107,7 @@
       history.replaceState(null, "", "/");
     } else if (connected !== null) {
       const name = platformName(connected);
-      flash("ok", name ? `Connected ${name}.` : "Account connected.");
+      flash("ok", name ? t("Connected {name}.", { name }) : t("Account connected."));
       history.replaceState(null, "", "/");
     }
   }
@@ -125,8 +125,9 @@
     const client = me.body || {};
     show("signin", false);
     show("logout", true);
-    $("who").textContent = client.email || "signed in";
+    $("who").textContent = client.email || t("signed in");
     const consented = Boolean(client.adult_confirmed_at || client.adult_confirmed) && Boolean(client.email);
+    followLanguage(client, consented);
     show("consent", !consented);
     show("accounts", true);
     show("data", true);
@@ -138,11 +139,32 @@
     await loadMedia();
   }
 
+  // E-mails follow the page's language (auth keeps it with the consent,
+  // POST /api/v1/me/consent `language`): sent when the client switches, and once
+  // when a consented client's kept choice differs from what auth holds.
+  let consentedClient = null;
+  function followLanguage(client, consented) {
+    consentedClient = consented ? client : null;
+    if (consented && window.I18N.explicit && client.language !== LANG) sendLanguage(LANG);
+  }
+  async function sendLanguage(language) {
+    if (!consentedClient) return;
+    await api("/api/v1/me/consent", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: consentedClient.email, adult: true, language }),
+    });
+  }
+  window.I18N.onSwitch(sendLanguage);
+
+  // Sizes in binary units with the language's digits and unit names ("1,5 МиБ").
   function formatBytes(n) {
-    const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    const units = [t("bytes"), t("KiB"), t("MiB"), t("GiB"), t("TiB")];
     let i = 0;
     while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
-    return i === 0 ? `${n} bytes` : `${n.toFixed(1)} ${units[i]}`;
+    return i === 0
+      ? t("{size} bytes", { size: window.I18N.number(n), n })
+      : `${window.I18N.number(n, { minimumFractionDigits: 1, maximumFractionDigits: 1 })} ${units[i]}`;
   }
 
   // The client's files with the room they take (web/uploads.js draws the library:
@@ -151,7 +173,7 @@
     const res = await api("/api/v1/media?limit=100");
     if (!res.ok) return;
     $("media-usage").textContent =
-      `${formatBytes(res.body.used_bytes)} used of ${formatBytes(res.body.quota_bytes)}.`;
+      t("{used} used of {quota}.", { used: formatBytes(res.body.used_bytes), quota: formatBytes(res.body.quota_bytes) });
     const items = res.body.items || [];
     images = items.filter((m) => m.content_type.startsWith("image/"));
     renderImageChoices();
@@ -201,7 +223,7 @@
       const again = document.createElement("a");
       again.className = "button secondary";
       again.href = `/api/v1/auth/${account.platform}/login?next=/`;
-      again.textContent = "Reconnect";
+      again.textContent = t("Reconnect");
       cell.appendChild(again);
     }
     if (needsChannel(account)) {
@@ -210,7 +232,7 @@
       const id = `channel-${account.id}`;
       const label = document.createElement("label");
       label.htmlFor = id;
-      label.textContent = "Channel (@name or -100… id)";
+      label.textContent = t("Channel (@name or -100… id)");
       const input = document.createElement("input");
       input.type = "text";
       input.id = id;
@@ -218,13 +240,13 @@
       input.placeholder = "@mychannel";
       const button = document.createElement("button");
       button.type = "submit";
-      button.textContent = "Link a channel";
+      button.textContent = t("Link a channel");
       const error = document.createElement("div");
       error.className = "field-error";
       error.dataset.error = "channel_id";
       const hint = document.createElement("div");
       hint.className = "muted hint";
-      hint.textContent = "Add our bot to the channel as an administrator allowed to post, then link it here.";
+      hint.textContent = t("Add our bot to the channel as an administrator allowed to post, then link it here.");
       form.append(label, input, hint, button, error);
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
@@ -235,32 +257,32 @@
           body: JSON.stringify({ channel_id: input.value.trim() }),
         });
         if (res.ok) {
-          flash("ok", "Channel linked.");
+          flash("ok", t("Channel linked."));
           await loadAccounts();
         } else {
           const first = res.body && Array.isArray(res.body.errors) && res.body.errors[0];
           error.textContent = plainWords(
             first && first.type === "string_pattern_mismatch"
-              ? "Write the channel as @name or as its numeric id starting with -100."
-              : (first && first.message) || problemText(res.body, "Could not link the channel."));
+              ? t("Write the channel as @name or as its numeric id starting with -100.")
+              : (first && first.message) || problemText(res.body, t("Could not link the channel.")));
         }
       });
       cell.appendChild(form);
     }
     const remove = document.createElement("button");
     remove.className = "secondary";
-    remove.textContent = "Disconnect";
+    remove.textContent = t("Disconnect");
     remove.onclick = async () => {
       const res2 = await api(`/api/v1/accounts/${account.id}`, { method: "DELETE" });
-      flash(res2.ok ? "ok" : "bad", res2.ok ? "Disconnected." : problemText(res2.body, "Could not disconnect."));
+      flash(res2.ok ? "ok" : "bad", res2.ok ? t("Disconnected.") : problemText(res2.body, t("Could not disconnect.")));
       await loadMe();
     };
     cell.appendChild(remove);
   }
 
   function accountStatusText(account) {
-    if (needsChannel(account)) return account.channel_id ? "channel link broken" : "no channel linked";
-    return account.status;
+    if (needsChannel(account)) return t(account.channel_id ? "channel link broken" : "no channel linked");
+    return t(account.status);
   }
 
   async function loadAccounts({ refresh = false } = {}) {
@@ -286,13 +308,13 @@
       placeAfter(body, row, previous);
       previous = row;
       const [platform, name, status, scopes, actions] = cellsOf(row, 5);
-      platform.dataset.label = "Platform";
-      name.dataset.label = "Name";
-      status.dataset.label = "Status";
-      scopes.dataset.label = "Scopes";
+      platform.dataset.label = t("Platform");
+      name.dataset.label = t("Name");
+      status.dataset.label = t("Status");
+      scopes.dataset.label = t("Scopes");
       setText(platform, account.platform);
       setText(name, (account.display_name || "—") +
-        (account.channel_title || account.channel_id ? ` · channel: ${account.channel_title || account.channel_id}` : ""));
+        (account.channel_title || account.channel_id ? ` · ${t("channel:")} ${account.channel_title || account.channel_id}` : ""));
       setText(status, accountStatusText(account));
       const statusClass = "status " + (needsChannel(account) ? "needs-channel" : account.status);
       if (status.className !== statusClass) status.className = statusClass;
@@ -319,10 +341,10 @@
   // Why an account cannot be posted to with this kind ("" when it can), in the
   // registry's words (cachalot_common.platforms.PlatformSpec.check).
   function refusal(spec, name, kind) {
-    if (!spec || !spec.publishable) return `Publishing to ${name} is not supported yet.`;
+    if (!spec || !spec.publishable) return t("Publishing to {name} is not supported yet.", { name });
     if (!spec.kinds.includes(kind)) {
-      const takes = spec.kinds.map((k) => KIND_WORDS[k]).join(" or ");
-      return `${spec.label} cannot take ${KIND_WORDS[kind]} posts; it takes ${takes} posts`;
+      const takes = new Intl.ListFormat(LOCALE, { type: "disjunction" }).format(spec.kinds.map((k) => KIND_WORDS[k]));
+      return t("{platform} cannot take {kind} posts; it takes {takes} posts", { platform: spec.label, kind: KIND_WORDS[kind], takes });
     }
     return "";
   }
@@ -342,13 +364,13 @@
     let input;
     const label = document.createElement("label");
     label.htmlFor = id;
-    label.textContent = (prop.title || name) + (required ? " (required)" : "");
+    label.textContent = t(prop.title || name) + (required ? ` ${t("(required)")}` : "");
     if (prop.enum) {
       input = document.createElement("select");
       for (const value of prop.enum) {
         const option = document.createElement("option");
         option.value = value;
-        option.textContent = value;
+        option.textContent = t(value); // the registry's values, in words where the catalogue has them
         option.defaultSelected = option.selected = value === prop.default; // reset() keeps it
         input.appendChild(option);
       }
@@ -375,7 +397,7 @@
     input.dataset.type = type;
     if (type === "boolean") {
       label.appendChild(input);
-      label.append(` ${prop.title || name}`);
+      label.append(` ${t(prop.title || name)}`);
       wrap.appendChild(label);
     } else {
       wrap.appendChild(label);
@@ -384,7 +406,7 @@
     if (prop.description) {
       const hint = document.createElement("div");
       hint.className = "muted hint";
-      hint.textContent = prop.description;
+      hint.textContent = t(prop.description);
       wrap.appendChild(hint);
     }
     const error = document.createElement("div");
@@ -487,7 +509,7 @@
       const spec = (catalogue || {})[row.dataset.platform];
       const name = (spec && spec.label) || platformName(row.dataset.platform) || row.dataset.platform;
       const why = row.dataset.channel === "missing"
-        ? "Link a channel to this Telegram account first (under Connected accounts)."
+        ? t("Link a channel to this Telegram account first (under Connected accounts).")
         : refusal(spec, name, kind);
       const box = row.querySelector('input[name="target"]');
       box.disabled = Boolean(why);
@@ -506,7 +528,7 @@
   function renderImageChoices() {
     const box = $("image-choices");
     picked = picked.filter((id) => images.some((m) => m.id === id));
-    box.textContent = images.length ? "" : "No images uploaded yet.";
+    box.textContent = images.length ? "" : t("No images uploaded yet.");
     for (const image of images) {
       const label = document.createElement("label");
       label.className = "image-choice";
@@ -520,7 +542,7 @@
         renderImageChoices();
       });
       label.appendChild(tick);
-      label.append(` ${new Date(image.created_at).toLocaleString()} · ${formatBytes(image.size)}`);
+      label.append(` ${when(image.created_at)} · ${formatBytes(image.size)}`);
       const order = document.createElement("span");
       order.className = "order";
       order.textContent = picked.includes(image.id) ? `#${picked.indexOf(image.id) + 1}` : "";
@@ -532,12 +554,12 @@
     cover.textContent = "";
     const none = document.createElement("option");
     none.value = "";
-    none.textContent = "No cover";
+    none.textContent = t("No cover");
     cover.appendChild(none);
     for (const image of images) {
       const option = document.createElement("option");
       option.value = image.id;
-      option.textContent = `${new Date(image.created_at).toLocaleString()} · ${formatBytes(image.size)}`;
+      option.textContent = `${when(image.created_at)} · ${formatBytes(image.size)}`;
       option.selected = image.id === chosen;
       cover.appendChild(option);
     }
@@ -562,7 +584,7 @@
 
   // Times in the browser's own time zone, named once above the table.
   const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
-  const WHEN = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short", timeZone: ZONE });
+  const WHEN = new Intl.DateTimeFormat(LOCALE, { dateStyle: "medium", timeStyle: "short", timeZone: ZONE });
   function when(iso) {
     return iso ? WHEN.format(new Date(iso)) : "";
   }
@@ -604,7 +626,7 @@
     try {
       const res = await api(
         `/api/v1/posts?limit=${POSTS_PAGE}&order=${postsOrder()}&cursor=${encodeURIComponent(postsCursor)}`);
-      if (!res.ok) { flash("bad", problemText(res.body, "Could not load more posts.")); return; }
+      if (!res.ok) { flash("bad", problemText(res.body, t("Could not load more posts."))); return; }
       mergePosts(res.body.items || [], { top: false });
       morePages += 1;
       postsCursor = res.body.next_cursor || null;
@@ -630,7 +652,7 @@
       posts.set(post.id, res.body);
       renderPosts();
     } else {
-      flash("bad", plainWords(problemText(res.body, verb === "cancel" ? "Could not cancel." : "Could not retry.")));
+      flash("bad", plainWords(problemText(res.body, verb === "cancel" ? t("Could not cancel.") : t("Could not retry."))));
       await loadPosts();
     }
   }
@@ -648,28 +670,30 @@
     if (shape === "cancel" && (catalogue || {})[target.platform] && catalogue[target.platform].fields) {
       const edit = document.createElement("button");
       edit.className = "secondary";
-      edit.textContent = "Edit";
-      edit.setAttribute("aria-label", `Edit the ${where} post`);
+      edit.textContent = t("Edit");
+      edit.setAttribute("aria-label", t("Edit the {platform} post", { platform: where }));
       edit.onclick = () => openEditor(posts.get(post.id) || post, target.id);
       cell.appendChild(edit);
     }
     if (shape === "retry" && (catalogue || {})[target.platform] && catalogue[target.platform].fields) {
       const mend = document.createElement("button");
       mend.className = "secondary";
-      mend.textContent = "Edit and queue again";
-      mend.setAttribute("aria-label", `Edit the ${where} post and queue it again`);
+      mend.textContent = t("Edit and queue again");
+      mend.setAttribute("aria-label", t("Edit the {platform} post and queue it again", { platform: where }));
       mend.onclick = () => openEditor(posts.get(post.id) || post, target.id, { requeue: true });
       cell.appendChild(mend);
     }
     if (shape === "cancel" || shape === "retry") {
       const button = document.createElement("button");
       button.className = "secondary";
-      button.textContent = shape === "cancel" ? "Cancel" : "Retry";
-      button.setAttribute("aria-label", `${button.textContent} the ${where} post`);
+      button.textContent = shape === "cancel" ? t("Cancel") : t("Retry");
+      button.setAttribute("aria-label", shape === "cancel"
+        ? t("Cancel the {platform} post", { platform: where })
+        : t("Retry the {platform} post", { platform: where }));
       button.onclick = () => targetAction(posts.get(post.id) || post, target, shape);
       cell.appendChild(button);
     } else if (shape === "deleted") {
-      cell.textContent = post.kind && post.kind !== "video" ? "media deleted" : "video deleted";
+      cell.textContent = post.kind && post.kind !== "video" ? t("media deleted") : t("video deleted");
     }
   }
 
@@ -695,19 +719,19 @@
         const button = document.createElement("button");
         button.type = "button";
         button.className = "secondary small";
-        button.textContent = "Reschedule";
+        button.textContent = t("Reschedule");
         const form = document.createElement("form");
         form.className = "reschedule hidden";
         const id = `when-${post.id}`;
         const label = document.createElement("label");
         label.htmlFor = id;
-        label.textContent = "New publish time";
+        label.textContent = t("New publish time");
         const input = document.createElement("input");
         input.type = "datetime-local";
         input.id = id;
         const save = document.createElement("button");
         save.type = "submit";
-        save.textContent = "Save";
+        save.textContent = t("Save");
         const error = document.createElement("div");
         error.className = "field-error";
         form.append(label, input, save, error);
@@ -719,7 +743,7 @@
         form.addEventListener("submit", async (event) => {
           event.preventDefault();
           error.textContent = "";
-          if (!input.value) { error.textContent = "Choose a date and time."; return; }
+          if (!input.value) { error.textContent = t("Choose a date and time."); return; }
           const res = await api(`/api/v1/posts/${post.id}`, {
             method: "PATCH",
             headers: { "content-type": "application/json" },
@@ -728,13 +752,13 @@
           if (res.ok && res.body) {
             posts.set(post.id, res.body);
             form.classList.add("hidden");
-            flash("ok", "Rescheduled.");
+            flash("ok", t("Rescheduled."));
             renderPosts();
           } else {
             const first = res.body && Array.isArray(res.body.errors) && res.body.errors[0];
             error.textContent = first && first.field === "scheduled_at"
-              ? `This time ${first.message}.` // "is in the past…", "is more than a year ahead"
-              : plainWords(first ? first.message : problemText(res.body, "Could not reschedule."));
+              ? scheduleWords(first.message)
+              : plainWords(first ? first.message : problemText(res.body, t("Could not reschedule.")));
           }
         });
         cell.append(button, form);
@@ -754,8 +778,10 @@
     if (!target || !spec || !spec.fields) return;
     editing = { post, target, requeue, holder: null };
     const name = spec.label || target.platform;
-    $("edit-title").textContent = requeue ? `Edit the ${name} post and queue it again` : `Edit the ${name} post`;
-    $("edit-save").textContent = requeue ? "Save and queue again" : "Save";
+    $("edit-title").textContent = requeue
+      ? t("Edit the {platform} post and queue it again", { platform: name })
+      : t("Edit the {platform} post", { platform: name });
+    $("edit-save").textContent = requeue ? t("Save and queue again") : t("Save");
     $("edit-errors").textContent = "";
     const box = $("edit-fields");
     box.textContent = "";
@@ -826,13 +852,13 @@
       if (!again.ok) {
         posts.set(post.id, res.body);
         renderPosts();
-        $("edit-errors").textContent = `Saved, but not queued again: ${plainWords(problemText(again.body, "try Retry."))}`;
+        $("edit-errors").textContent = t("Saved, but not queued again: {why}", { why: plainWords(problemText(again.body, t("try Retry."))) });
         return;
       }
       posts.set(post.id, again.body);
       renderPosts();
       $("edit-dialog").close();
-      flash("ok", "Changes saved; queued again.");
+      flash("ok", t("Changes saved; queued again."));
       document.dispatchEvent(new CustomEvent("cachalot:post-changed", { detail: again.body }));
       return;
     }
@@ -840,7 +866,7 @@
       posts.set(post.id, res.body);
       renderPosts();
       $("edit-dialog").close();
-      flash("ok", "Changes saved.");
+      flash("ok", t("Changes saved."));
       document.dispatchEvent(new CustomEvent("cachalot:post-changed", { detail: res.body }));
       return;
     }
@@ -850,7 +876,7 @@
       const place = (field && fieldset.querySelector(`[data-error="${field[1]}"]`)) || $("edit-errors");
       place.textContent += (place.textContent ? " " : "") + plainWords(error.message);
     }
-    if (!errors.length) $("edit-errors").textContent = plainWords(problemText(res.body, "Could not save."));
+    if (!errors.length) $("edit-errors").textContent = plainWords(problemText(res.body, t("Could not save.")));
   });
 
   function renderPosts() {
@@ -872,19 +898,19 @@
         placeAfter(body, row, previous);
         previous = row;
         const [due, created, where, status, result, actions] = cellsOf(row, 6);
-        due.dataset.label = "Publish at";
+        due.dataset.label = t("Publish at");
         publishAt(due, post, target === post.targets[0]);
         row.dataset.due = post.scheduled_at;
-        created.dataset.label = "Created";
-        where.dataset.label = "Where";
-        status.dataset.label = "Status";
-        result.dataset.label = "Result";
+        created.dataset.label = t("Created");
+        where.dataset.label = t("Where");
+        status.dataset.label = t("Status");
+        result.dataset.label = t("Result");
         setText(created, when(post.created_at));
         setText(where,
-          target.platform + (post.kind && post.kind !== "video" ? ` (${post.kind === "photo" ? "photo post" : "article"})` : ""));
-        let text = target.status;
+          target.platform + (post.kind && post.kind !== "video" ? ` (${post.kind === "photo" ? t("photo post") : t("article")})` : ""));
+        let text = t(target.status);
         if (target.status === "publishing" && target.bytes_total) {
-          text += ` ${Math.round((100 * (target.bytes_sent || 0)) / target.bytes_total)}%`;
+          text += ` ${window.I18N.number((target.bytes_sent || 0) / target.bytes_total, { style: "percent", maximumFractionDigits: 0 })}`;
         }
         setText(status, text);
         if (status.className !== "status " + target.status) status.className = "status " + target.status;
@@ -895,7 +921,7 @@
           if (link) {
             const a = document.createElement("a");
             a.href = link;
-            a.textContent = "open";
+            a.textContent = t("open");
             a.target = "_blank";
             a.rel = "noopener";
             result.appendChild(a);
@@ -917,10 +943,10 @@
     const res = await api("/api/v1/me/consent", {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ email: $("email").value, adult: $("adult").checked }),
+      body: JSON.stringify({ email: $("email").value, adult: $("adult").checked, language: LANG }),
     });
-    if (res.ok) { flash("ok", "Thank you."); await loadMe(); }
-    else flash("bad", problemText(res.body, "Could not save."));
+    if (res.ok) { flash("ok", t("Thank you.")); await loadMe(); }
+    else showConsentErrors(res.body);
   });
 
   $("logout").addEventListener("click", async () => {
@@ -929,9 +955,9 @@
   });
 
   $("erase").addEventListener("click", async () => {
-    if (!confirm("Delete your account, your connected accounts and your posts? This cannot be undone.")) return;
+    if (!confirm(t("Delete your account, your connected accounts and your posts? This cannot be undone."))) return;
     const res = await api("/api/v1/me", { method: "DELETE" });
-    flash(res.ok ? "ok" : "bad", res.ok ? "Your data was deleted." : problemText(res.body, "Could not delete."));
+    flash(res.ok ? "ok" : "bad", res.ok ? t("Your data was deleted.") : problemText(res.body, t("Could not delete.")));
     await loadMe();
   });
 
@@ -992,15 +1018,36 @@
 
   // Validator wording into what a person reads: pydantic prefixes its own errors
   // ("Value error, …") and names types ("Input should be a valid string").
+  // The validator messages a person meets most are said in the page's language;
+  // anything else stays in the server's English.
   function plainWords(message) {
     let text = String(message || "").replace(/^(Value|Assertion) error,\s*/i, "");
-    text = text.replace(/\bUTF-16 (?:code )?units\b/g, "characters (an emoji counts as two)");
-    text = text.replace(/^Field required$/i, "This is required.")
-      .replace(/^String should have at most (\d+) characters?$/i, "At most $1 characters.")
-      .replace(/^String should have at least 1 character$/i, "This is required.")
-      .replace(/^Input should be (.*)$/i, "Choose $1.");
-    if (/^(is|must) /.test(text)) text = `This ${text}`; // the server's words follow the field's name
+    if (/^Field required$/i.test(text) || /^String should have at least 1 character$/i.test(text)) {
+      return t("This is required.");
+    }
+    const most = /^String should have at most (\d+) characters?$/i.exec(text);
+    if (most) return t("At most {n} characters.", { n: Number(most[1]) });
+    if (/^value is not a valid email address/i.test(text)) return t("Write a valid e-mail address.");
+    text = text.replace(/\bUTF-16 (?:code )?units\b/g, t("characters (an emoji counts as two)"));
+    text = text.replace(/^Input should be (.*)$/i, `${t("Choose")} $1.`);
+    if (/^(is|must) /.test(text)) text = `${t("This")} ${text}`; // the server's words follow the field's name
     return text ? text.charAt(0).toUpperCase() + text.slice(1) : text;
+  }
+
+  // A publish time the queue refused ("is in the past…", "is more than a year ahead").
+  function scheduleWords(message) {
+    if (/in the past/i.test(message)) return t("This time is in the past; leave it out to publish now.");
+    if (/year ahead/i.test(message)) return t("This time is more than a year ahead.");
+    return `${t("This time")} ${message}.`;
+  }
+
+  // The consent form's own field errors in the page's language (auth's ConsentIn).
+  function showConsentErrors(body) {
+    const errors = body && Array.isArray(body.errors) ? body.errors : [];
+    const email = errors.find((e) => e.field === "email");
+    if (email) flash("bad", t("Write a valid e-mail address."));
+    else if (errors.some((e) => e.field === "adult")) flash("bad", t("Confirm you are 18 or older to continue."));
+    else flash("bad", problemText(body, t("Could not save.")));
   }
 
   // The limits a platform's registry states in its fields' descriptions
@@ -1036,44 +1083,51 @@
     for (const [name, prop] of Object.entries(spec.fields.properties || {})) {
       const input = fieldset.querySelector(`[name="${name}"]`);
       if (!input || input.closest(".block-field").classList.contains("hidden")) continue;
-      const label = prop.title || name;
+      const label = t(prop.title || name);
       const kinds = prop.anyOf ? prop.anyOf.filter((p) => p.type !== "null") : [prop];
       const rule = kinds[0] || prop;
       const type = input.dataset.type;
       const value = input.value;
       if (type === "boolean") continue;
       if (value.trim() === "") {
-        if (required.has(name)) problems.push([name, `${label} is required.`]);
+        if (required.has(name)) problems.push([name, t("{label} is required.", { label })]);
         continue;
       }
       if ((type === "integer" || type === "number")) {
         const number = Number(value);
         if (!Number.isFinite(number) || (type === "integer" && !Number.isInteger(number))) {
-          problems.push([name, `${label} must be a whole number.`]);
+          problems.push([name, t("{label} must be a whole number.", { label })]);
         } else if (rule.minimum !== undefined && number < rule.minimum) {
-          problems.push([name, `${label} must be ${rule.minimum} or more.`]);
+          problems.push([name, t("{label} must be {limit} or more.", { label, limit: rule.minimum })]);
         } else if (rule.maximum !== undefined && number > rule.maximum) {
-          problems.push([name, `${label} must be ${rule.maximum} or less.`]);
+          problems.push([name, t("{label} must be {limit} or less.", { label, limit: rule.maximum })]);
         }
         continue;
       }
       if (prop.enum && !prop.enum.includes(value)) {
-        problems.push([name, `Choose one of: ${prop.enum.join(", ")}.`]);
+        problems.push([name, t("Choose one of: {choices}.", { choices: prop.enum.join(", ") })]);
         continue;
       }
       if (rule.pattern && type !== "array" && !new RegExp(rule.pattern, "u").test(value)) {
-        problems.push([name, `${label} is not in the expected form.`]);
+        problems.push([name, t("{label} is not in the expected form.", { label })]);
         continue;
       }
       const limit = describedLimit(prop);
       if (limit) {
         const text = type === "array" ? value.split(",").map((t) => t.trim()).join("") : value;
         const used = measure(text, limit.unit);
-        const unit = limit.unit.startsWith("utf-16") ? "characters" : limit.unit;
+        const bytes = limit.unit === "bytes";
+        // the numbers as typed in the rule, ungrouped ("2202 characters, at most 2200")
         if (used > limit.max) {
-          problems.push([name, `${label} is too long: ${used} ${unit}, at most ${limit.max}.`]);
+          const vars = { label, used, max: limit.max, n: limit.max };
+          problems.push([name, bytes
+            ? t("{label} is too long: {used} bytes, at most {max}.", vars)
+            : t("{label} is too long: {used} characters, at most {max}.", vars)]);
         } else if (used < limit.min) {
-          problems.push([name, `${label} needs at least ${limit.min} ${unit}.`]);
+          const vars = { label, min: limit.min, n: limit.min };
+          problems.push([name, bytes
+            ? t("{label} needs at least {min} bytes.", vars)
+            : t("{label} needs at least {min} characters.", vars)]);
         }
       }
     }
@@ -1089,19 +1143,19 @@
       place.textContent += (place.textContent ? " " : "") + words;
       fine = false;
     };
-    if (kind === "video" && !$("video").files[0] && !window.CachalotUploads.reused()) say(document.querySelector('[data-field="media_id"]'), "Choose a video first.");
+    if (kind === "video" && !$("video").files[0] && !window.CachalotUploads.reused()) say(document.querySelector('[data-field="media_id"]'), t("Choose a video first."));
     if (kind === "photo") {
       const count = picked.length + $("image-upload").files.length;
-      if (!count) say(document.querySelector('[data-field="image_ids"]'), "Choose or add at least one image.");
+      if (!count) say(document.querySelector('[data-field="image_ids"]'), t("Choose or add at least one image."));
     }
     if (kind === "article") {
-      if (!$("article-title").value.trim()) say(document.querySelector('[data-field="article.title"]'), "The article needs a title.");
-      if (!$("article-body").value.trim()) say(document.querySelector('[data-field="article.body_html"]'), "The article needs a body.");
+      if (!$("article-title").value.trim()) say(document.querySelector('[data-field="article.title"]'), t("The article needs a title."));
+      if (!$("article-body").value.trim()) say(document.querySelector('[data-field="article.body_html"]'), t("The article needs a body."));
     }
-    if (!chosen.length) { $("post-errors").textContent = "Choose at least one account."; fine = false; }
+    if (!chosen.length) { $("post-errors").textContent = t("Choose at least one account."); fine = false; }
     const when = $("when").value;
     if (when && new Date(when).getTime() < Date.now() - 60_000) {
-      say(document.querySelector('[data-field="scheduled_at"]'), "This time has passed; leave it empty to publish now.");
+      say(document.querySelector('[data-field="scheduled_at"]'), t("This time has passed; leave it empty to publish now."));
     }
     for (const box of chosen) {
       const row = box.closest(".target");
@@ -1109,7 +1163,7 @@
       if (kind === "photo" && spec && spec.max_images) {
         const count = picked.length + $("image-upload").files.length;
         if (count > spec.max_images) {
-          say(row.querySelector('[data-error=""]'), `${spec.label} takes at most ${spec.max_images} images; ${count} are chosen.`);
+          say(row.querySelector('[data-error=""]'), t("{platform} takes at most {max} images; {count} are chosen.", { platform: spec.label, max: spec.max_images, count, n: count }));
         }
       }
       const fieldset = row.querySelector("fieldset.block");
@@ -1140,7 +1194,7 @@
     try {
       if (kind === "video") {
         const media = await uploadFile($("video").files[0]);
-        if (media.status !== 201) { showErrors(media.body, "Upload failed.", []); return; }
+        if (media.status !== 201) { showErrors(media.body, t("Upload failed."), []); return; }
         payload.media_id = media.body.id;
         loadMedia();
       } else if (kind === "photo") {
@@ -1148,7 +1202,7 @@
           const media = await uploadFile(file);
           if (media.status !== 201) {
             document.querySelector('[data-field="image_ids"]').textContent =
-              `${file.name}: ${problemText(media.body, "Upload failed.")}`;
+              `${file.name}: ${problemText(media.body, t("Upload failed."))}`;
             return;
           }
           picked.push(media.body.id);
@@ -1162,7 +1216,7 @@
           const media = await uploadFile(file);
           if (media.status !== 201) {
             document.querySelector('[data-field="article.cover_media_id"]').textContent =
-              problemText(media.body, "Upload failed.");
+              problemText(media.body, t("Upload failed."));
             return;
           }
           payload.article.cover_media_id = media.body.id;
@@ -1188,7 +1242,7 @@
         body: JSON.stringify(payload),
       });
       if (res.status === 201 || res.status === 200) {
-        flash("ok", "Queued.");
+        flash("ok", t("Queued."));
         const ticked = new Set(sent);
         $("post-form").reset();
         // the "Post to" ticks stay as they were: the next post usually goes to the same accounts
@@ -1199,7 +1253,7 @@
         await Promise.all([loadPosts(), loadMedia()]); // "Your media" counts posts per file
         applyKind();
       } else {
-        showErrors(res.body, "Could not queue the post.", sent);
+        showErrors(res.body, t("Could not queue the post."), sent);
       }
     } finally {
       $("queue-button").disabled = false;
@@ -1212,7 +1266,7 @@
   authErrorFromUrl();
   loadMe();
   $("posts-more").addEventListener("click", loadMorePosts);
-  $("posts-zone").textContent = `Times are in your time zone, ${ZONE}.`;
+  $("posts-zone").textContent = t("Times are in your time zone, {zone}.", { zone: ZONE });
   $("posts-order").addEventListener("change", async () => {
     forgetPosts();
     await loadPosts();

@@ -16,19 +16,20 @@
 // into the platform's block through adjust().
 "use strict";
 (function () {
+  const { t, number } = window.I18N; // web/i18n.js: words and numbers in the page's language
   const PRIVACY_WORDS = {
-    PUBLIC_TO_EVERYONE: "Everyone",
-    MUTUAL_FOLLOW_FRIENDS: "Friends (followers you follow back)",
-    FOLLOWER_OF_CREATOR: "Followers",
-    SELF_ONLY: "Only me",
+    PUBLIC_TO_EVERYONE: t("Everyone"),
+    MUTUAL_FOLLOW_FRIENDS: t("Friends (followers you follow back)"),
+    FOLLOWER_OF_CREATOR: t("Followers"),
+    SELF_ONLY: t("Only me"),
   };
-  const YOUTUBE_PRIVACY = { public: "Public", unlisted: "Unlisted (anyone with the link)", private: "Private" };
+  const YOUTUBE_PRIVACY = { public: t("Public"), unlisted: t("Unlisted (anyone with the link)"), private: t("Private") };
   // YouTube's assignable video categories (videoCategories.list, regionCode=US).
   const YOUTUBE_CATEGORIES = [
-    ["1", "Film & Animation"], ["2", "Autos & Vehicles"], ["10", "Music"], ["15", "Pets & Animals"],
-    ["17", "Sports"], ["19", "Travel & Events"], ["20", "Gaming"], ["22", "People & Blogs"],
-    ["23", "Comedy"], ["24", "Entertainment"], ["25", "News & Politics"], ["26", "Howto & Style"],
-    ["27", "Education"], ["28", "Science & Technology"], ["29", "Nonprofits & Activism"],
+    ["1", t("Film & Animation")], ["2", t("Autos & Vehicles")], ["10", t("Music")], ["15", t("Pets & Animals")],
+    ["17", t("Sports")], ["19", t("Travel & Events")], ["20", t("Gaming")], ["22", t("People & Blogs")],
+    ["23", t("Comedy")], ["24", t("Entertainment")], ["25", t("News & Politics")], ["26", t("Howto & Style")],
+    ["27", t("Education")], ["28", t("Science & Technology")], ["29", t("Nonprofits & Activism")],
   ];
   const MUSIC_URL = "https://www.tiktok.com/legal/page/global/music-usage-confirmation/en";
   const BRANDED_URL = "https://www.tiktok.com/legal/page/global/bc-policy/en";
@@ -61,23 +62,23 @@
   // platform → field → (text, kind) → {used, max, unit, extra: [{what, used, max}]}
   const COUNTS = {
     tiktok: {
-      caption: (t, kind) => ({ used: units.utf16(t), max: kind === "photo" ? 4000 : 2200, unit: "characters",
-        note: "emoji count as two, as TikTok counts", extra: [{ what: "hashtags", used: count(HASHTAG, t) }] }),
-      photo_title: (t) => ({ used: units.utf16(t), max: 90, unit: "characters" }),
+      caption: (s, kind) => ({ used: units.utf16(s), max: kind === "photo" ? 4000 : 2200, unit: "characters",
+        note: t("emoji count as two, as TikTok counts"), extra: [{ what: "hashtags", used: count(HASHTAG, s) }] }),
+      photo_title: (s) => ({ used: units.utf16(s), max: 90, unit: "characters" }),
     },
     youtube: {
-      title: (t) => ({ used: units.points(t), max: 100, min: 1, unit: "characters" }),
-      description: (t) => ({ used: units.bytes(t), max: 5000, unit: "bytes",
-        note: "YouTube counts bytes: most letters outside English take two", extra: [{ what: "hashtags", used: count(HASHTAG, t) }] }),
-      tags: (t) => ({ used: youtubeTags(t), max: 500, unit: "characters", note: "counted as YouTube does: commas, and quotes around tags with spaces" }),
+      title: (s) => ({ used: units.points(s), max: 100, min: 1, unit: "characters" }),
+      description: (s) => ({ used: units.bytes(s), max: 5000, unit: "bytes",
+        note: t("YouTube counts bytes: most letters outside English take two"), extra: [{ what: "hashtags", used: count(HASHTAG, s) }] }),
+      tags: (s) => ({ used: youtubeTags(s), max: 500, unit: "characters", note: t("counted as YouTube does: commas, and quotes around tags with spaces") }),
     },
     instagram: {
-      caption: (t) => ({ used: units.points(t), max: 2200, unit: "characters",
-        extra: [{ what: "hashtags", used: count(HASHTAG, t), max: 30 }, { what: "@mentions", used: count(MENTION, t), max: 20 }] }),
+      caption: (s) => ({ used: units.points(s), max: 2200, unit: "characters",
+        extra: [{ what: "hashtags", used: count(HASHTAG, s), max: 30 }, { what: "@mentions", used: count(MENTION, s), max: 20 }] }),
     },
-    vk: { message: (t) => ({ used: units.points(t), max: 16384, unit: "characters" }) },
+    vk: { message: (s) => ({ used: units.points(s), max: 16384, unit: "characters" }) },
     telegram: {
-      caption: (t) => ({ used: telegramLength(t), max: 1024, unit: "characters", note: "emoji count as two, as Telegram counts" }),
+      caption: (s) => ({ used: telegramLength(s), max: 1024, unit: "characters", note: t("emoji count as two, as Telegram counts") }),
     },
   };
 
@@ -113,7 +114,7 @@
       if (input.type === "checkbox") {
         label.textContent = "";
         label.append(input, ` ${words}`);
-      } else label.textContent = words + (/\(required\)$/.test(label.textContent) ? " (required)" : "");
+      } else label.textContent = words + (label.textContent.endsWith(REQUIRED) ? ` ${REQUIRED}` : "");
       for (const hint of wrap.querySelectorAll(":scope > .hint")) if (/post_info|UTF-16/.test(hint.textContent)) hint.remove();
     }
   }
@@ -124,11 +125,24 @@
   }
 
   // ---- counters ---------------------------------------------------------------
+  // "{used} of {max} characters", plural forms chosen by the limit (Intl.PluralRules).
+  const REQUIRED = t("(required)");
+  const UNIT_OF = {
+    characters: (vars) => t("{used} of {max} characters", vars),
+    bytes: (vars) => t("{used} of {max} bytes", vars),
+  };
+  const EXTRA_OF = {
+    hashtags: (vars) => t("{count} hashtags", vars),
+    "@mentions": (vars) => t("{count} @mentions", vars),
+  };
+  function amount(what, used) {
+    return EXTRA_OF[what]({ count: number(used), n: used });
+  }
   function counterText(c) {
-    let text = `${c.used.toLocaleString()} of ${c.max.toLocaleString()} ${c.unit}`;
-    if (c.used > c.max) text += ` — ${(c.used - c.max).toLocaleString()} too many`;
+    let text = UNIT_OF[c.unit]({ used: number(c.used), max: number(c.max), n: c.max });
+    if (c.used > c.max) text += ` — ${t("{count} too many", { count: number(c.used - c.max), n: c.used - c.max })}`;
     for (const e of c.extra || []) {
-      text += ` · ${e.used} ${e.what}` + (e.max !== undefined ? ` (at most ${e.max})` : "");
+      text += ` · ${amount(e.what, e.used)}` + (e.max !== undefined ? ` ${t("(at most {max})", { max: number(e.max) })}` : "");
     }
     return text;
   }
@@ -163,14 +177,18 @@
       const input = wrap.querySelector(`[name="${name}"]`);
       const label = (wrap.querySelector("label") || {}).textContent || name;
       const c = rule(input.value, state.kind());
-      const what = label.replace(/\s*\(required\)$/, "");
+      const what = label.endsWith(REQUIRED) ? label.slice(0, -REQUIRED.length).trim() : label;
       if (c.used > c.max) {
-        problems.push([name, `${what} is too long: ${c.used} ${c.unit}, at most ${c.max}` +
-          (c.note ? ` (${c.note}).` : ".")]);
+        const vars = { label: what, used: c.used, max: c.max, n: c.max };
+        const words = c.unit === "bytes"
+          ? t("{label} is too long: {used} bytes, at most {max}.", vars)
+          : t("{label} is too long: {used} characters, at most {max}.", vars);
+        problems.push([name, c.note ? `${words.replace(/\.$/, "")} (${c.note}).` : words]);
       }
       for (const e of c.extra || []) {
         if (e.max !== undefined && e.used > e.max) {
-          problems.push([name, `${what} has ${e.used} ${e.what}; ${state.label} takes at most ${e.max}.`]);
+          problems.push([name, t("{label} has {amount}; {platform} takes at most {max}.",
+            { label: what, amount: amount(e.what, e.used), platform: state.label, max: e.max })]);
         }
       }
     }
@@ -188,14 +206,14 @@
       if (wrap) wrap.remove();
     }
     relabel(container, {
-      caption: "Caption",
-      video_cover_timestamp_ms: "Cover frame (milliseconds from the start; empty: TikTok chooses)",
-      is_aigc: "This content is AI-generated",
-      photo_title: "Photo post title",
-      photo_cover_index: "Cover image (0 is the first)",
-      auto_add_music: "Let TikTok add music (photo posts)",
+      caption: t("Caption"),
+      video_cover_timestamp_ms: t("Cover frame (milliseconds from the start; empty: TikTok chooses)"),
+      is_aigc: t("This content is AI-generated"),
+      photo_title: t("Photo post title"),
+      photo_cover_index: t("Cover image (0 is the first)"),
+      auto_add_music: t("Let TikTok add music (photo posts)"),
     });
-    const who = el("p", { class: "tt-who", role: "status", text: "Reading this TikTok account's settings…" });
+    const who = el("p", { class: "tt-who", role: "status", text: t("Reading this TikTok account's settings…") });
     const creatorError = el("div", { class: "field-error", "data-error": "creator" });
     const head = el("div", { class: "tt-head", "data-own": "" }, who, creatorError);
     fieldset.querySelector("legend").after(head);
@@ -203,22 +221,22 @@
     // privacy: the generic select, refilled from creator_info, nothing preselected
     const privacy = fieldset.querySelector('[name="privacy_level"]');
     const privacyLabel = fieldset.querySelector(`label[for="${privacy.id}"]`);
-    privacyLabel.textContent = "Who can see this post (required)";
+    privacyLabel.textContent = `${t("Who can see this post")} ${REQUIRED}`;
     privacy.textContent = "";
-    privacy.append(el("option", { value: "", text: "Choose who can see this post", defaultSelected: true }));
+    privacy.append(el("option", { value: "", text: t("Choose who can see this post"), defaultSelected: true }));
     privacy.disabled = true;
     const privacyHint = el("div", { class: "muted hint", id: `tt-privacy-hint-${key}` });
     privacy.closest(".block-field").querySelector(".field-error").before(privacyHint);
     privacy.setAttribute("aria-describedby", privacyHint.id);
 
     const switches = {};
-    const interactions = el("fieldset", { class: "tt-allow", "data-own": "" }, el("legend", { text: "Allow others to" }));
-    for (const [name, words] of [["comment", "Comment"], ["duet", "Duet"], ["stitch", "Stitch"]]) {
+    const interactions = el("fieldset", { class: "tt-allow", "data-own": "" }, el("legend", { text: t("Allow others to") }));
+    for (const [name, words] of [["comment", t("Comment")], ["duet", t("Duet")], ["stitch", t("Stitch")]]) {
       const id = `tt-${name}-${key}`;
       const box = el("input", { type: "checkbox", id, defaultChecked: values ? values[`disable_${name}`] === false : false });
       box.checked = box.defaultChecked;
       const label = el("label", { class: "inline", for: id }, box, ` ${words}`);
-      const note = el("span", { class: "muted hint tt-off hidden", text: " (turned off in this account's TikTok settings)" });
+      const note = el("span", { class: "muted hint tt-off hidden", text: ` ${t("(turned off in this account's TikTok settings)")}` });
       label.append(note);
       switches[name] = { box, label, note };
       interactions.append(label);
@@ -235,15 +253,15 @@
     }
     const labelLine = el("p", { class: "tt-label", role: "status" });
     const choices = el("div", { class: "tt-brands" },
-      el("label", { class: "check", for: own.id }, own, " Your brand",
-        el("span", { class: "muted hint", text: " — you are promoting yourself or your own business" })),
-      el("label", { class: "check", for: branded.id }, branded, " Branded content",
-        el("span", { class: "muted hint", text: " — you are promoting another brand or a third party" })),
+      el("label", { class: "check", for: own.id }, own, ` ${t("Your brand")}`,
+        el("span", { class: "muted hint", text: ` — ${t("you are promoting yourself or your own business")}` })),
+      el("label", { class: "check", for: branded.id }, branded, ` ${t("Branded content")}`,
+        el("span", { class: "muted hint", text: ` — ${t("you are promoting another brand or a third party")}` })),
       labelLine);
     const disclosure = el("fieldset", { class: "tt-disclosure", "data-own": "" },
-      el("legend", { text: "Commercial content disclosure" }),
-      el("label", { class: "check", for: disclose.id }, disclose, " This post promotes a brand, product or service"),
-      el("div", { class: "muted hint", text: "Turn this on if the post promotes yourself, a third party, or both." }),
+      el("legend", { text: t("Commercial content disclosure") }),
+      el("label", { class: "check", for: disclose.id }, disclose, ` ${t("This post promotes a brand, product or service")}`),
+      el("div", { class: "muted hint", text: t("Turn this on if the post promotes yourself, a third party, or both.") }),
       choices,
       el("div", { class: "field-error", "data-error": "disclosure" }));
     const consent = el("p", { class: "tt-consent", "data-own": "" });
@@ -272,7 +290,7 @@
   async function loadCreator(state) {
     if (state.checksVideo && !composeShown()) { state.infoAt = 0; return; } // the edit dialog always reads
     state.infoAt = Date.now();
-    state.who.textContent = "Reading this TikTok account's settings…";
+    state.who.textContent = t("Reading this TikTok account's settings…");
     let res;
     try {
       res = await fetch(`/api/v1/accounts/${encodeURIComponent(state.accountId)}/tiktok/creator-info`, { credentials: "same-origin" });
@@ -282,9 +300,9 @@
     const body = res ? await res.json().catch(() => null) : null;
     if (!res || !res.ok || !body) {
       state.info = null;
-      state.infoError = (body && body.detail) || "TikTok could not be reached; try again in a minute.";
+      state.infoError = (body && body.detail) || t("TikTok could not be reached; try again in a minute.");
       state.who.textContent = "";
-      state.creatorError.textContent = `We could not read this TikTok account's settings: ${state.infoError}`;
+      state.creatorError.textContent = t("We could not read this TikTok account's settings: {why}", { why: state.infoError });
       syncTikTok(state);
       clearTimeout(state.retry);
       if (res && res.status === 404) return; // gone: nothing to try again
@@ -295,11 +313,11 @@
     state.infoError = "";
     state.creatorError.textContent = body.can_post ? "" : body.cannot_post_reason;
     state.who.textContent = "";
-    state.who.append("Posting to TikTok as ", el("strong", { text: body.nickname || "this account" }),
+    state.who.append(`${t("Posting to TikTok as")} `, el("strong", { text: body.nickname || t("this account") }),
       body.username ? ` (@${body.username})` : "");
     const previous = state.privacy.value || state.wanted || "";
     state.privacy.textContent = "";
-    state.privacy.append(el("option", { value: "", text: "Choose who can see this post", defaultSelected: true }));
+    state.privacy.append(el("option", { value: "", text: t("Choose who can see this post"), defaultSelected: true }));
     for (const option of body.privacy_level_options) {
       state.privacy.append(el("option", { value: option, text: PRIVACY_WORDS[option] || option }));
     }
@@ -323,44 +341,49 @@
     state.choices.classList.toggle("hidden", !on);
     const isBranded = on && state.branded.checked;
     const isOwn = on && state.own.checked;
-    const thing = photo ? "photo" : "video";
+    const labelled = (label) => (photo
+      ? t("Your photo will be labeled \"{label}\".", { label })
+      : t("Your video will be labeled \"{label}\".", { label }));
     state.labelLine.textContent = isBranded
-      ? `Your ${thing} will be labeled "Paid partnership".`
-      : isOwn ? `Your ${thing} will be labeled "Promotional content".` : on
-        ? "Choose whether this promotes your own brand, another brand, or both." : "";
+      ? labelled(t("Paid partnership"))
+      : isOwn ? labelled(t("Promotional content")) : on
+        ? t("Choose whether this promotes your own brand, another brand, or both.") : "";
     // branded content cannot be private (TikTok's rule): "Only me" is greyed out
     const selfOnly = state.privacy.querySelector('option[value="SELF_ONLY"]');
     if (selfOnly) {
       selfOnly.disabled = isBranded;
-      selfOnly.textContent = isBranded ? "Only me (not for branded content)" : PRIVACY_WORDS.SELF_ONLY;
+      selfOnly.textContent = isBranded ? t("Only me (not for branded content)") : PRIVACY_WORDS.SELF_ONLY;
       if (isBranded && state.privacy.value === "SELF_ONLY") state.privacy.value = "";
     }
-    state.privacyHint.textContent = isBranded ? "Branded content cannot be private." : "";
+    state.privacyHint.textContent = isBranded ? t("Branded content cannot be private.") : "";
     state.consent.textContent = "";
-    state.consent.append("By posting, you agree to TikTok's ");
+    state.consent.append(`${t("By posting, you agree to TikTok's")} `);
     if (isBranded) {
-      state.consent.append(el("a", { href: BRANDED_URL, target: "_blank", rel: "noopener", text: "Branded Content Policy" }), " and ");
+      state.consent.append(el("a", { href: BRANDED_URL, target: "_blank", rel: "noopener", text: t("Branded Content Policy") }), ` ${t("and")} `);
     }
-    state.consent.append(el("a", { href: MUSIC_URL, target: "_blank", rel: "noopener", text: "Music Usage Confirmation" }), ".");
+    state.consent.append(el("a", { href: MUSIC_URL, target: "_blank", rel: "noopener", text: t("Music Usage Confirmation") }), ".");
   }
 
   function tiktokProblems(state) {
     const problems = [];
     if (!state.info) {
-      problems.push(["creator", `We could not read this TikTok account's settings${state.infoError ? `: ${state.infoError}` : " yet; wait a moment"}.`]);
+      problems.push(["creator", state.infoError
+        ? t("We could not read this TikTok account's settings: {why}", { why: state.infoError })
+        : t("We could not read this TikTok account's settings yet; wait a moment.")]);
       return problems;
     }
     if (!state.info.can_post) {
-      problems.push(["creator", state.info.cannot_post_reason || "TikTok does not let this account post right now."]);
+      problems.push(["creator", state.info.cannot_post_reason || t("TikTok does not let this account post right now.")]);
       return problems;
     }
-    if (!state.privacy.value) problems.push(["privacy_level", "Choose who can see this post."]);
+    if (!state.privacy.value) problems.push(["privacy_level", t("Choose who can see this post.")]);
     if (state.disclose.checked && !state.own.checked && !state.branded.checked) {
-      problems.push(["disclosure", "Choose whether this promotes your own brand, another brand (branded content), or both."]);
+      problems.push(["disclosure", t("Choose whether this promotes your own brand, another brand (branded content), or both.")]);
     }
     const longest = state.info.max_video_post_duration_sec;
     if (state.kind() === "video" && state.checksVideo && longest && video.duration && video.duration > longest) {
-      problems.push(["creator", `This TikTok account can post videos up to ${longest} seconds; this one is ${Math.ceil(video.duration)} seconds.`]);
+      problems.push(["creator", t("This TikTok account can post videos up to {longest} seconds; this one is {length} seconds.",
+        { longest, length: Math.ceil(video.duration), n: longest })]);
     }
     return problems;
   }
@@ -387,18 +410,18 @@
       }
       category.replaceWith(select);
       const label = container.querySelector(`label[for="${select.id}"]`);
-      if (label) label.textContent = "Category";
+      if (label) label.textContent = t("Category");
     }
     const privacy = container.querySelector('fieldset.block [name="privacy_status"]');
     if (privacy) {
       for (const option of privacy.options) option.textContent = YOUTUBE_PRIVACY[option.value] || option.value;
       const label = container.querySelector(`label[for="${privacy.id}"]`);
-      if (label) label.textContent = "Who can see it";
+      if (label) label.textContent = t("Who can see it");
     }
     const tags = container.querySelector('fieldset.block [name="tags"]');
     if (tags) {
       const label = container.querySelector(`label[for="${tags.id}"]`);
-      if (label) label.textContent = "Tags, separated by commas";
+      if (label) label.textContent = t("Tags, separated by commas");
     }
     const kids = wrapOf(container, "made_for_kids");
     const name = `mfk-${state.key}`;
@@ -409,10 +432,10 @@
       (values.made_for_kids ? yes : no).defaultChecked = true;
     }
     const group = el("fieldset", { class: "yt-kids", "data-own": "" },
-      el("legend", { text: "Is this video made for kids? (required)" }),
-      el("label", { class: "inline", for: yes.id }, yes, " Yes, it's made for kids"),
-      el("label", { class: "inline", for: no.id }, no, " No, it's not made for kids"),
-      el("div", { class: "muted hint", text: "YouTube requires this answer for every video (COPPA); we do not choose for you." }),
+      el("legend", { text: `${t("Is this video made for kids?")} ${REQUIRED}` }),
+      el("label", { class: "inline", for: yes.id }, yes, ` ${t("Yes, it's made for kids")}`),
+      el("label", { class: "inline", for: no.id }, no, ` ${t("No, it's not made for kids")}`),
+      el("div", { class: "muted hint", text: t("YouTube requires this answer for every video (COPPA); we do not choose for you.") }),
       el("div", { class: "field-error", "data-error": "made_for_kids" }));
     if (kids) kids.replaceWith(group);
     else container.querySelector("fieldset.block").append(group);
@@ -421,7 +444,7 @@
 
   function youtubeProblems(state) {
     if (state.kidsYes.checked || state.kidsNo.checked) return [];
-    return [["made_for_kids", "Say whether this video is made for kids; YouTube requires an answer."]];
+    return [["made_for_kids", t("Say whether this video is made for kids; YouTube requires an answer.")]];
   }
 
   // ---- preview -----------------------------------------------------------------
@@ -447,23 +470,23 @@
     if (!box) return;
     const kind = state.kind();
     box.textContent = "";
-    box.append(el("p", { class: "preview-head", text: `Preview on ${state.label}` }));
+    box.append(el("p", { class: "preview-head", text: t("Preview on {platform}", { platform: state.label }) }));
     const card = el("div", { class: `card card-${state.platform}` });
     const media = kind === "video" && video.thumb
-      ? el("img", { src: video.thumb, alt: `First frame of ${video.name}`, class: "thumb" })
-      : el("div", { class: "thumb none", text: kind === "article" ? "Article" : kind === "photo" ? "Photo post" : video.name || "No video chosen yet" });
+      ? el("img", { src: video.thumb, alt: t("First frame of {file}", { file: video.name }), class: "thumb" })
+      : el("div", { class: "thumb none", text: kind === "article" ? t("Article") : kind === "photo" ? t("Photo post") : video.name || t("No video chosen yet") });
     if (state.platform === "tiktok") {
       const info = state.info || {};
-      card.append(media, el("p", { class: "who" }, el("strong", { text: info.username ? `@${info.username}` : info.nickname || "TikTok account" })));
+      card.append(media, el("p", { class: "who" }, el("strong", { text: info.username ? `@${info.username}` : info.nickname || t("TikTok account") })));
       if (kind === "photo" && fieldValue(state, "photo_title")) card.append(el("p", { class: "title", text: fieldValue(state, "photo_title") }));
       card.append(el("p", { class: "text" }, richText(fieldValue(state, "caption"))));
       const label = state.disclose && state.disclose.checked
-        ? state.branded.checked ? "Paid partnership" : state.own.checked ? "Promotional content" : "" : "";
+        ? state.branded.checked ? t("Paid partnership") : state.own.checked ? t("Promotional content") : "" : "";
       if (label) card.append(el("p", { class: "chip", text: label }));
-      card.append(el("p", { class: "muted hint", text: `Seen by: ${PRIVACY_WORDS[state.privacy.value] || "not chosen yet"}` }));
+      card.append(el("p", { class: "muted hint", text: t("Seen by: {who}", { who: PRIVACY_WORDS[state.privacy.value] || t("not chosen yet") }) }));
     } else if (state.platform === "youtube") {
-      card.append(media, el("p", { class: "title", text: fieldValue(state, "title") || "(no title yet)" }));
-      const kids = state.kidsYes.checked ? "made for kids" : state.kidsNo.checked ? "not made for kids" : "made for kids: not answered";
+      card.append(media, el("p", { class: "title", text: fieldValue(state, "title") || t("(no title yet)") }));
+      const kids = state.kidsYes.checked ? t("made for kids") : state.kidsNo.checked ? t("not made for kids") : t("made for kids: not answered");
       const privacy = state.container.querySelector('fieldset.block [name="privacy_status"]');
       const category = state.container.querySelector('fieldset.block [name="category_id"]');
       const words = [privacy && privacy.selectedOptions[0] ? privacy.selectedOptions[0].textContent : "",
@@ -471,7 +494,7 @@
       card.append(el("p", { class: "muted hint", text: words.filter(Boolean).join(" · ") }));
       card.append(el("p", { class: "text" }, richText(fieldValue(state, "description"))));
       const tags = fieldValue(state, "tags").split(",").map((t) => t.trim()).filter(Boolean);
-      if (tags.length) card.append(el("p", { class: "muted hint", text: `Tags: ${tags.join(", ")}` }));
+      if (tags.length) card.append(el("p", { class: "muted hint", text: t("Tags: {tags}", { tags: tags.join(", ") }) }));
     } else {
       const field = state.platform === "vk" ? "message" : "caption";
       let text = fieldValue(state, field);
@@ -536,7 +559,7 @@
       }
       addCounters(state);
       if (!values) {
-        state.preview = el("div", { class: "preview", "data-own": "", "aria-label": `Preview on ${state.label}`, role: "group" });
+        state.preview = el("div", { class: "preview", "data-own": "", "aria-label": t("Preview on {platform}", { platform: state.label }), role: "group" });
         fieldset.append(state.preview);
         live.add(state);
       }

@@ -4,10 +4,30 @@
 (function () {
   const form = document.getElementById("contact-form");
   const result = document.getElementById("result");
+  const t = window.I18N.t;
 
   function show(kind, text) {
     result.className = "notice " + kind;
     result.textContent = text;
+  }
+
+  // A field's error in the page's language: the contact service's checks by
+  // their pydantic type (services/contact), its own words for anything else.
+  const FIELD_WORDS = {
+    missing: t("This is required."),
+    string_too_short: t("This is required."),
+    string_too_long: t("This is too long."),
+    string_pattern_mismatch: t("This is not in the expected form."),
+    literal_error: t("Choose one of the options."),
+    enum: t("Choose one of the options."),
+  };
+  function fieldMessage(error) {
+    if (error.field === "contact" && error.type !== "missing") {
+      return t("Write a Telegram username (@name) or a phone number with its country code.");
+    }
+    if (error.field === "message" && error.type === "value_error") return t("Write a message.");
+    const words = FIELD_WORDS[error.type];
+    return words || error.message;
   }
 
   form.addEventListener("submit", async (event) => {
@@ -26,21 +46,23 @@
       const body = await response.json().catch(() => ({}));
       if (response.status === 202) {
         form.reset();
-        show("ok", "Thank you! We got your message and will get back to you soon.");
+        show("ok", t("Thank you! We got your message and will get back to you soon."));
       } else if (response.status === 422 && Array.isArray(body.errors)) {
         for (const error of body.errors) {
           const slot = form.querySelector(`.field-error[data-field="${error.field}"]`);
-          if (slot) slot.textContent = error.message;
+          if (slot) slot.textContent = fieldMessage(error);
         }
-        show("bad", "Please check the highlighted fields.");
+        show("bad", t("Please check the highlighted fields."));
       } else if (response.status === 429) {
         const wait = response.headers.get("Retry-After");
-        show("bad", `Too many messages from your address. Try again in ${wait || "a few"} seconds.`);
+        show("bad", wait
+          ? t("Too many messages from your address. Try again in {n} seconds.", { n: Number(wait) })
+          : t("Too many messages from your address. Try again in a few seconds."));
       } else {
-        show("bad", body.detail || `Something went wrong (${response.status}). Please try again.`);
+        show("bad", body.detail || t("Something went wrong ({status}). Please try again.", { status: response.status }));
       }
     } catch (err) {
-      show("bad", "Could not reach the server. Check your connection and try again.");
+      show("bad", t("Could not reach the server. Check your connection and try again."));
     } finally {
       button.disabled = false;
     }

@@ -22,11 +22,12 @@
   const DOWN_AFTER_MS = 5000; // reconnecting this long counts as down
   const RETRY_MS = [2000, 5000, 10000, 30000]; // a stream the browser gave up on
 
+  const t = window.I18N.t; // web/i18n.js
   const TEXT = {
-    connecting: "Live updates: connecting…",
-    on: "Live updates: on",
-    reconnecting: "Live updates: reconnecting…",
-    off: "Live updates: off — the lists refresh every 30 seconds",
+    connecting: t("Live updates: connecting…"),
+    on: t("Live updates: on"),
+    reconnecting: t("Live updates: reconnecting…"),
+    off: t("Live updates: off — the lists refresh every 30 seconds"),
   };
 
   function stateElement() {

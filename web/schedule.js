@@ -10,8 +10,9 @@
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
+  const { t, lang: LANG, locale: LOCALE } = window.I18N; // web/i18n.js
   const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
-  const WHEN = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "short", timeZone: ZONE });
+  const WHEN = new Intl.DateTimeFormat(LOCALE, { dateStyle: "full", timeStyle: "short", timeZone: ZONE });
   const OPEN = new Set(["scheduled", "paused"]);
   const NAMES = { tiktok: "TikTok", youtube: "YouTube", instagram: "Instagram", vk: "VK", telegram: "Telegram" };
   const posts = new Map(); // id → post (PostPublic)
@@ -65,7 +66,7 @@
         }
       }
     }
-    return post.kind === "photo" ? "Photo post" : post.kind === "article" ? "Article" : "Video";
+    return post.kind === "photo" ? t("Photo post") : post.kind === "article" ? t("Article") : t("Video");
   }
 
   function accountName(target) {
@@ -87,7 +88,7 @@
     // the media library's small picture (GET /api/v1/media/{id}/thumbnail, web/uploads.js)
     const url = item && (item.thumbnail_url || `/api/v1/media/${encodeURIComponent(item.id)}/thumbnail`);
     if (url) return el("img", { class: "thumb", src: url, alt: "" });
-    const glyph = post.kind === "article" ? "Article" : post.kind === "photo" ? "Photo" : "Video";
+    const glyph = post.kind === "article" ? t("Article") : post.kind === "photo" ? t("Photo") : t("Video");
     return el("div", { class: `thumb none kind-${post.kind || "video"}`, "aria-hidden": "true", text: glyph });
   }
 
@@ -99,21 +100,22 @@
     });
     if (res.ok && res.body) {
       merge([res.body]);
-      say("ok", `Moved to ${WHEN.format(new Date(res.body.scheduled_at))}.`);
+      say("ok", t("Moved to {when}.", { when: WHEN.format(new Date(res.body.scheduled_at)) }));
       return "";
     }
     const first = res.body && Array.isArray(res.body.errors) && res.body.errors[0];
     return first && first.field === "scheduled_at"
-      ? `This time ${first.message}.`
-      : words(res.body, "Could not move the post.");
+      ? (/in the past/i.test(first.message) ? t("This time is in the past; leave it out to publish now.")
+        : /year ahead/i.test(first.message) ? t("This time is more than a year ahead.") : `${t("This time")} ${first.message}.`)
+      : words(res.body, t("Could not move the post."));
   }
 
   async function targetVerb(post, target, verb) {
     const res = await api(`/api/v1/posts/${post.id}/targets/${target.id}/${verb}`, { method: "POST" });
     if (res.ok && res.body) {
       merge([res.body]);
-      say("ok", verb === "cancel" ? "Cancelled." : "Queued again.");
-    } else say("bad", words(res.body, verb === "cancel" ? "Could not cancel." : "Could not retry."));
+      say("ok", verb === "cancel" ? t("Cancelled.") : t("Queued again."));
+    } else say("bad", words(res.body, verb === "cancel" ? t("Could not cancel.") : t("Could not retry.")));
   }
 
   function editor(post, target, requeue) {
@@ -128,16 +130,16 @@
     for (const target of post.targets) {
       const line = el("li", { "data-target": target.id, "data-platform": target.platform },
         el("span", { class: "account", text: accountName(target) }), " ",
-        el("span", { class: `status ${target.status}`, text: target.status }));
+        el("span", { class: `status ${target.status}`, text: t(target.status) }));
       if (target.last_error && target.status === "failed") line.append(el("span", { class: "muted hint", text: ` ${target.last_error}` }));
       const where = NAMES[target.platform] || target.platform;
       const button = (text, label, onclick) => el("button", { type: "button", class: "secondary small", text, onclick, "aria-label": label });
       if (OPEN.has(target.status)) {
-        line.append(button("Edit", `Edit the ${where} post`, () => editor(post, target, false)));
-        line.append(button("Cancel", `Cancel the ${where} post`, () => targetVerb(post, target, "cancel")));
+        line.append(button(t("Edit"), t("Edit the {platform} post", { platform: where }), () => editor(post, target, false)));
+        line.append(button(t("Cancel"), t("Cancel the {platform} post", { platform: where }), () => targetVerb(post, target, "cancel")));
       } else if (target.status === "failed" && !post.media_deleted) {
-        line.append(button("Edit and queue again", `Edit the ${where} post and queue it again`, () => editor(post, target, true)));
-        line.append(button("Retry", `Retry the ${where} post`, () => targetVerb(post, target, "retry")));
+        line.append(button(t("Edit and queue again"), t("Edit the {platform} post and queue it again", { platform: where }), () => editor(post, target, true)));
+        line.append(button(t("Retry"), t("Retry the {platform} post", { platform: where }), () => targetVerb(post, target, "retry")));
       }
       list.append(line);
     }
@@ -147,10 +149,10 @@
       const input = el("input", { type: "datetime-local", id, value: localInput(post.scheduled_at) });
       const error = el("div", { class: "field-error", role: "alert" });
       const form = el("form", { class: "move hidden" },
-        el("label", { for: id, text: `New publish time (${ZONE})` }), input,
-        el("button", { type: "submit", text: "Save time" }), error);
-      const toggle = el("button", { type: "button", class: "secondary small", text: "Change time",
-        "aria-label": `Change the time of "${textOf(post).slice(0, 40)}"` });
+        el("label", { for: id, text: t("New publish time ({zone})", { zone: ZONE }) }), input,
+        el("button", { type: "submit", text: t("Save time") }), error);
+      const toggle = el("button", { type: "button", class: "secondary small", text: t("Change time"),
+        "aria-label": t("Change the time of \"{post}\"", { post: textOf(post).slice(0, 40) }) });
       toggle.onclick = () => {
         form.classList.toggle("hidden");
         if (!form.classList.contains("hidden")) {
@@ -161,7 +163,7 @@
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
         error.textContent = "";
-        if (!input.value) { error.textContent = "Choose a date and time."; return; }
+        if (!input.value) { error.textContent = t("Choose a date and time."); return; }
         toggle.focus(); // the item is rebuilt with the new time; focus comes back to this button
         const problem = await reschedule(post, new Date(input.value));
         if (problem && document.body.contains(input)) input.focus();
@@ -229,7 +231,20 @@
       initialView: phone ? "listWeek" : "dayGridMonth",
       timeZone: "local", // the browser's zone, named above the calendar
       headerToolbar: { left: "prev,next today", center: "title", right: "dayGridMonth,timeGridWeek,listWeek" },
-      buttonText: { today: "Today", month: "Month", week: "Week", list: "List" },
+      // the calendar's own words in the page's language (its vendored ru locale: week from
+      // Monday, "+ ещё N", day and month names), our button names, and the hints its ru
+      // locale does not have (FullCalendar's English ones otherwise)
+      locale: LANG,
+      buttonText: { today: t("Today"), month: t("Month"), week: t("Week"), list: t("List") },
+      ...(LANG === "en" ? {} : {
+          buttonHints: { prev: t("Previous period"), next: t("Next period"), today: t("Go to today") },
+          viewHint: (view) => t("Show as: {view}", { view }),
+          moreLinkHint: (n) => t("Show {n} more posts", { n }),
+          navLinkHint: (date) => t("Go to {date}", { date }),
+          closeHint: t("Close"),
+          timeHint: t("Time"),
+          eventHint: t("Post"),
+        }),
       height: "auto",
       firstDay: 1,
       nowIndicator: true,
@@ -244,7 +259,7 @@
         const post = posts.get(info.event.extendedProps.postId);
         if (!post) return;
         info.el.setAttribute("aria-label",
-          `${info.event.title}, ${WHEN.format(info.event.start)}${isOpen(post) ? ", can be moved" : ""}`);
+          `${info.event.title}, ${WHEN.format(info.event.start)}${isOpen(post) ? `, ${t("can be moved")}` : ""}`);
         info.el.dataset.post = post.id;
       },
       eventClick: (info) => {
@@ -257,7 +272,7 @@
       },
       eventDrop: async (info) => {
         const post = posts.get(info.event.extendedProps.postId);
-        const problem = post ? await reschedule(post, info.event.start) : "This post is gone.";
+        const problem = post ? await reschedule(post, info.event.start) : t("This post is gone.");
         if (problem) {
           info.revert();
           say("bad", problem);
@@ -331,7 +346,7 @@
   document.addEventListener("cachalot:post-changed", (event) => merge([event.detail]));
 
   // Shown with "Your posts" (app.js shows that section once the client is signed in).
-  $("schedule-zone").textContent = `Times are in your time zone, ${ZONE}.`;
+  $("schedule-zone").textContent = t("Times are in your time zone, {zone}.", { zone: ZONE });
   const posted = $("posts");
   const follow = () => {
     const on = !posted.classList.contains("hidden");

@@ -17,6 +17,10 @@
 "use strict";
 (function () {
   const $ = (id) => document.getElementById(id);
+  const { t, locale, number } = window.I18N; // web/i18n.js
+  const WHEN = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" });
+  const when = (iso) => WHEN.format(new Date(iso));
+  const pc = (value) => number(value / 100, { style: "percent", maximumFractionDigits: 0 });
   const ENDPOINT = "/api/v1/media/uploads";
   // Bytes per PATCH: what a dropped connection can cost at most. A page (or a test)
   // may set window.CACHALOT_UPLOAD_CHUNK_BYTES before choosing a file.
@@ -25,10 +29,12 @@
   let reused = null; // a library file chosen for the next video post (the media item)
 
   function formatBytes(n) {
-    const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    const units = [t("bytes"), t("KiB"), t("MiB"), t("GiB"), t("TiB")];
     let i = 0;
     while (n >= 1024 && i < units.length - 1) { n /= 1024; i += 1; }
-    return i === 0 ? `${n} bytes` : `${n.toFixed(1)} ${units[i]}`;
+    return i === 0
+      ? t("{size} bytes", { size: number(n), n })
+      : `${number(n, { minimumFractionDigits: 1, maximumFractionDigits: 1 })} ${units[i]}`;
   }
 
   function formatDuration(seconds) {
@@ -91,13 +97,13 @@
         onProgress(sent, total) {
           if (!total) return;
           setBar(Math.floor((100 * sent) / total));
-          if (!paused) say(`Uploading ${file.name}: ${percent}%`);
+          if (!paused) say(t("Uploading {file}: {percent}", { file: file.name, percent: pc(percent) }));
         },
         async onSuccess() {
           setBar(100);
-          say(`Uploaded ${file.name}; checking it…`);
+          say(t("Uploaded {file}; checking it…", { file: file.name }));
           const got = await json(`/api/v1/media/${mediaIdOf(task.url)}`);
-          say(got.ok ? `Uploaded ${file.name}.` : "");
+          say(got.ok ? t("Uploaded {file}.", { file: file.name }) : "");
           end(got.ok ? { status: 201, ok: true, body: got.body } : got);
         },
         onError(error) {
@@ -113,45 +119,45 @@
           }
           // the connection went (or the server could not answer): keep what was sent
           paused = true;
-          pause.textContent = "Resume";
+          pause.textContent = t("Resume");
           if (navigator.onLine === false) {
-            say(`Connection lost at ${percent}% of ${file.name}; the upload goes on when you are back online.`);
+            say(t("Connection lost at {percent} of {file}; the upload goes on when you are back online.", { file: file.name, percent: pc(percent) }));
           } else {
-            say(`The upload of ${file.name} stopped at ${percent}%; press Resume to go on.`);
+            say(t("The upload of {file} stopped at {percent}; press Resume to go on.", { file: file.name, percent: pc(percent) }));
           }
         },
       });
       function resume() {
         if (finished) return;
         paused = false;
-        pause.textContent = "Pause";
-        say(`Resuming ${file.name} at ${percent}%…`);
+        pause.textContent = t("Pause");
+        say(t("Resuming {file} at {percent}…", { file: file.name, percent: pc(percent) }));
         task.start(); // asks the server where it stands (HEAD), then sends the rest
       }
       function whenOnline() {
         if (paused && !finished) resume();
       }
       window.addEventListener("online", whenOnline);
-      pause.textContent = "Pause";
+      pause.textContent = t("Pause");
       pause.onclick = () => {
         if (paused) { resume(); return; }
         paused = true;
         task.abort(false); // the server keeps what it has
-        pause.textContent = "Resume";
-        say(`Paused at ${percent}% of ${file.name}.`);
+        pause.textContent = t("Resume");
+        say(t("Paused at {percent} of {file}.", { file: file.name, percent: pc(percent) }));
       };
       cancel.onclick = async () => {
         paused = true;
-        say(`Cancelling ${file.name}…`);
+        say(t("Cancelling {file}…", { file: file.name }));
         try { await task.abort(true); } catch (e) { /* nothing was created yet */ }
-        say(`The upload of ${file.name} was cancelled.`);
-        end({ status: 0, ok: false, cancelled: true, body: { detail: "The upload was cancelled." } });
+        say(t("The upload of {file} was cancelled.", { file: file.name }));
+        end({ status: 0, ok: false, cancelled: true, body: { detail: t("The upload was cancelled.") } });
       };
       setBar(0);
       bar.max = 100;
       bar.classList.remove("hidden");
       controls.classList.remove("hidden");
-      say(`Uploading ${file.name}: 0%`);
+      say(t("Uploading {file}: {percent}", { file: file.name, percent: pc(0) }));
       task.findPreviousUploads().then((previous) => {
         if (previous.length) task.resumeFromPreviousUpload(previous[0]);
         task.start();
@@ -165,11 +171,11 @@
     const note = $("video-reused");
     note.textContent = "";
     if (!item) { note.classList.add("hidden"); return; }
-    note.append(`Using your video of ${formatDuration(item.duration_sec)} (${formatBytes(item.size)}) from "Your media". `);
+    note.append(t("Using your video of {length} ({size}) from \"Your media\".", { length: formatDuration(item.duration_sec), size: formatBytes(item.size) }) + " ");
     const clear = document.createElement("button");
     clear.type = "button";
     clear.className = "secondary";
-    clear.textContent = "Choose another";
+    clear.textContent = t("Choose another");
     clear.onclick = () => reuse(null);
     note.appendChild(clear);
     note.classList.remove("hidden");
@@ -197,34 +203,34 @@
     const lines = [];
     for (const id of ids.slice(0, 10)) {
       const got = await json(`/api/v1/posts/${id}`);
-      if (!got.ok) { lines.push(`a post (${id.slice(0, 8)})`); continue; }
+      if (!got.ok) { lines.push(t("a post ({id})", { id: id.slice(0, 8) })); continue; }
       const post = got.body;
-      const when = new Date(post.scheduled_at || post.created_at).toLocaleString();
-      const targets = (post.targets || []).map((t) => `${t.platform}: ${t.status}`).join(", ");
-      lines.push(`the post of ${when} (${targets})`);
+      const targets = (post.targets || []).map((target) => `${target.platform}: ${t(target.status)}`).join(", ");
+      lines.push(t("the post of {when} ({targets})", { when: when(post.scheduled_at || post.created_at), targets }));
     }
-    if (ids.length > 10) lines.push(`and ${ids.length - 10} more`);
+    if (ids.length > 10) lines.push(t("and {n} more", { n: ids.length - 10 }));
     return lines;
   }
 
   async function remove(item, done) {
-    const what = item.kind === "image" ? "image" : "video";
+    const image = item.kind === "image";
     if (item.needed_by.length) {
-      const lines = await describePosts(item.needed_by);
-      done("bad", `This ${what} cannot be deleted yet: ${lines.join("; ")} still need it. ` +
-        "Cancel those posts or wait until they are published, then delete it.");
+      const lines = (await describePosts(item.needed_by)).join("; ");
+      done("bad", image
+        ? t("This image cannot be deleted yet: {posts} still need it. Cancel those posts or wait until they are published, then delete it.", { posts: lines })
+        : t("This video cannot be deleted yet: {posts} still need it. Cancel those posts or wait until they are published, then delete it.", { posts: lines }));
       return;
     }
     const lines = await describePosts(item.posts);
     const used = lines.length
-      ? `It was used by ${lines.join("; ")}. Those posts keep their history but can no longer be retried.`
-      : "No post uses it.";
-    if (!window.confirm(`Delete this ${what}? ${used}`)) return;
+      ? t("It was used by {posts}. Those posts keep their history but can no longer be retried.", { posts: lines.join("; ") })
+      : t("No post uses it.");
+    if (!window.confirm(`${image ? t("Delete this image?") : t("Delete this video?")} ${used}`)) return;
     const res = await json(`/api/v1/media/${item.id}`, { method: "DELETE" });
     if (res.ok && reused && reused.id === item.id) reuse(null);
-    const fine = what === "image" ? "Image deleted." : "Video deleted.";
+    const fine = image ? t("Image deleted.") : t("Video deleted.");
     const problem = res.body && (res.body.detail || res.body.title);
-    done(res.ok ? "ok" : "bad", res.ok ? fine : problem || "Could not delete.");
+    done(res.ok ? "ok" : "bad", res.ok ? fine : problem || t("Could not delete."));
   }
 
   // Writes the library's rows into `tbody`: picture, when, duration, size, type, posts,
@@ -232,7 +238,7 @@
   function renderLibrary(tbody, items, { onFlash, onChange, onChosen }) {
     tbody.textContent = "";
     for (const item of items) {
-      const what = item.kind === "image" ? "image" : "video";
+      const image = item.kind === "image";
       const row = tbody.insertRow();
       row.dataset.media = item.id;
       const cell = (label, text) => {
@@ -241,44 +247,49 @@
         if (text !== undefined) td.textContent = text;
         return td;
       };
-      const picture = cell("Picture");
+      const picture = cell(t("Picture"));
       picture.className = "thumb";
       const img = document.createElement("img");
       img.src = `/api/v1/media/${item.id}/thumbnail`;
-      img.alt = `${what} uploaded ${new Date(item.created_at).toLocaleString()}`;
+      img.alt = image
+        ? t("image uploaded {when}", { when: when(item.created_at) })
+        : t("video uploaded {when}", { when: when(item.created_at) });
       img.width = 64;
       img.loading = "lazy";
       picture.appendChild(img);
-      cell("Uploaded", new Date(item.created_at).toLocaleString());
-      cell("Length", item.kind === "image" ? `${item.width}×${item.height}` : formatDuration(item.duration_sec));
-      cell("Size", formatBytes(item.size));
-      cell("Type", item.content_type);
+      cell(t("Uploaded"), when(item.created_at));
+      cell(t("Length"), image ? `${item.width}×${item.height}` : formatDuration(item.duration_sec));
+      cell(t("Size"), formatBytes(item.size));
+      cell(t("Type"), item.content_type);
       const busy = item.needed_by.length;
-      cell("Posts", `${item.posts.length}` + (busy ? ` (${busy} not finished)` : ""));
+      cell(t("Posts"), number(item.posts.length) + (busy ? ` ${t("({n} not finished)", { n: busy })}` : ""));
       const actions = row.insertCell();
       actions.className = "actions";
       const use = document.createElement("button");
       use.type = "button";
       use.className = "secondary";
-      use.textContent = "Use in a new post";
-      use.setAttribute("aria-label", `Use this ${what} in a new post`);
+      use.textContent = t("Use in a new post");
+      use.setAttribute("aria-label", image ? t("Use this image in a new post") : t("Use this video in a new post"));
       use.onclick = () => useInPost(item, onChosen);
       const del = document.createElement("button");
       del.type = "button";
       del.className = "secondary";
-      del.textContent = "Delete";
-      del.setAttribute("aria-label", `Delete this ${what}`);
+      del.textContent = t("Delete");
+      del.setAttribute("aria-label", image ? t("Delete this image") : t("Delete this video"));
       del.onclick = () => remove(item, async (kind, text) => { onFlash(kind, text); await onChange(); });
       actions.append(use, del);
     }
   }
 
-  document.addEventListener("DOMContentLoaded", () => {
+  // web/i18n.js loads this script after the page is parsed (DOMContentLoaded may be gone)
+  function wire() {
     const form = $("post-form");
     if (form) form.addEventListener("reset", () => reuse(null));
     const input = $("video");
     if (input) input.addEventListener("change", () => { if (input.files[0]) reuse(null); });
-  });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", wire);
+  else wire();
 
   window.CachalotUploads = {
     upload,
