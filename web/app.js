@@ -281,7 +281,7 @@
   }
 
   function accountStatusText(account) {
-    if (needsChannel(account)) return t(account.channel_id ? "channel link broken" : "no channel linked");
+    if (needsChannel(account)) return account.channel_id ? t("channel link broken") : t("no channel linked");
     return t(account.status);
   }
 
