@@ -320,7 +320,12 @@ def create_app(
                 for p in PLATFORMS
             ),
             Produced(POSTS_STATUS, PostStatusChanged, "A target's status changed (outbox)."),
-            Produced(NOTIFY, NotifyRequested, "Tell a client something (outbox)."),
+            Produced(
+                NOTIFY,
+                NotifyRequested,
+                "Tell a client something, or the operator that a client approved a "
+                "proposal or asked for changes (outbox).",
+            ),
         ],
     )
     app.add_exception_handler(RequestValidationError, on_validation_error)
