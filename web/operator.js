@@ -68,7 +68,7 @@
     const select = $("deliver-account");
     select.textContent = "";
     for (const account of (client && client.accounts) || []) {
-      if (account.status !== "connected") continue;
+      if (account.status !== "ok") continue; // auth: ok, reauth_required or revoked
       const option = document.createElement("option");
       option.value = account.id;
       option.dataset.platform = account.platform;

@@ -42,8 +42,12 @@ def test_an_operator_delivers_on_its_page_and_the_client_answers_on_the_dashboar
         operator.set_input_files("#deliver-file", str(video_file()))
         operator.fill("#deliver-text", f"made for you {marker}")
         operator.fill("#deliver-note", "Friday's video")
+        operator.wait_for_selector("#deliver-account option", state="attached")
         operator.click("#deliver-send")
-        operator.wait_for_selector("#flash.ok", timeout=30_000)
+        operator.wait_for_selector("#flash.ok, #flash.bad", timeout=30_000)
+        assert "ok" in (operator.get_attribute("#flash", "class") or ""), operator.text_content(
+            "#flash"
+        )
         row = operator.wait_for_selector("#deliveries-body tr.proposed", timeout=15_000)
         proposal = row.get_attribute("data-proposal")
 

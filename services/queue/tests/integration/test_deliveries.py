@@ -291,3 +291,16 @@ async def test_the_clients_export_has_its_deliveries_and_erasure_removes_them(
 
 async def _zero(count: Any) -> bool:
     return bool(await count() == 0)
+
+
+async def test_a_post_the_client_queued_itself_has_a_trail_starting_with_its_own_act(
+    queue: QueueServer,
+) -> None:
+    client = queue.client()
+    post = await client.queue(tiktok=await client.account("tiktok"), at=at_offset(3600))
+    trail = (await client.http.get(f"/api/v1/posts/{post['id']}/audit")).json()["items"]
+    assert [(i["action"], i["actor_role"], i["actor_id"]) for i in trail] == [
+        ("queued", "client", str(client.id))
+    ]
+    stranger = queue.client()
+    assert (await stranger.http.get(f"/api/v1/posts/{post['id']}/audit")).status_code == 404
