@@ -123,3 +123,9 @@ def test_an_operators_delivery_approved_by_the_client_is_published_once_and_the_
         ).json()["items"]
         assert view[0]["proposals"][0]["status"] == "approved"
         assert view[0]["proposals"][0]["post_id"] == post_id
+
+        # the client's data export (auth's, with the queue's part) holds them
+        export = client.get(f"{gateway}/api/v1/me/export").json()
+        [kept] = [d for d in export["deliveries"] if d["id"] == delivery.json()["id"]]
+        assert kept["proposals"][0]["post_id"] == post_id
+        assert {"delivered", "approved", "published"} <= {a["action"] for a in export["audit"]}
