@@ -257,6 +257,11 @@ async def test_an_operator_session_can_never_queue_approve_edit_or_publish_a_cli
         json={"media_id": delivery["media_id"], "targets": delivery["proposals"][0]["targets"]},
     )
     assert answer.status_code == 403
+    # the resumable upload (tus, not in the OpenAPI document) is the client's too
+    tus = await operator.post(
+        "/api/v1/media/uploads", headers={"Tus-Resumable": "1.0.0", "Upload-Length": "16"}
+    )
+    assert tus.status_code == 403
     assert (await client.http.get("/api/v1/posts")).json()["items"] == []
 
 
