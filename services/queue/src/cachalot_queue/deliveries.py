@@ -24,7 +24,7 @@ Both sides read a post's audit trail (:mod:`cachalot_queue.audit`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
@@ -627,10 +627,12 @@ def build_delivery_routers(
     upload: Callable[[Request, UUID], Any],
     clock: Callable[[], datetime],
     wake: Callable[[], None],
+    refuse_if_erased: Callable[[UUID], Awaitable[None]],
 ) -> tuple[APIRouter, APIRouter]:
     """(the operator's router, the client's router). ``upload(request, client_id)`` stores
     a request's body as one of the client's files (the path of ``POST /api/v1/media``);
-    ``wake()`` tells the scheduler and relay a post was queued."""
+    ``wake()`` tells the scheduler and relay a post was queued; ``refuse_if_erased`` is
+    ``POST /api/v1/posts``'s check after its write (a client erased meanwhile: 401)."""
     operator = APIRouter(
         prefix="/api/v1/operator",
         route_class=StrictJsonRoute,
@@ -727,6 +729,7 @@ def build_delivery_routers(
         proposal, queued = await deliveries.approve(
             client_id=client_id, proposal_id=proposal_id, now=clock()
         )
+        await refuse_if_erased(client_id)
         if queued:
             wake()
         return proposal

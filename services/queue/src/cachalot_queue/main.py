@@ -68,7 +68,7 @@ from cachalot_common.topics import (
     publish_topic,
 )
 from cachalot_common.wakeup import Wakeup
-from cachalot_queue.api import build_router, on_validation_error, upload_body
+from cachalot_queue.api import build_router, on_validation_error, refuse_if_erased, upload_body
 from cachalot_queue.deliveries import DeliveryService, build_delivery_routers
 from cachalot_queue.dispatch import Granter, Reconciler, Scheduler
 from cachalot_queue.live import LiveFeed, live_router
@@ -359,7 +359,11 @@ def create_app(
         runtime.relay_wake.set()
 
     operator_deliveries, proposals = build_delivery_routers(
-        deliveries, upload=upload_for, clock=clock, wake=queued
+        deliveries,
+        upload=upload_for,
+        clock=clock,
+        wake=queued,
+        refuse_if_erased=partial(refuse_if_erased, runtime.revocations),
     )
     # before the posts' routes: /api/v1/posts/proposals is not /api/v1/posts/{post_id}
     app.include_router(proposals)
