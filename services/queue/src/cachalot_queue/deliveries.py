@@ -31,7 +31,7 @@ from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
@@ -321,6 +321,53 @@ class DeliveryService:
                     )
                 )
         [public] = await self._page(select(Delivery).where(Delivery.id == delivery.id))
+        return public
+
+    async def propose(
+        self, *, delivery_id: UUID, body: ProposalIn, operator_id: UUID, now: datetime
+    ) -> DeliveryPublic:
+        """One more proposal for a delivery (e.g. after the client asked for changes),
+        checked as :meth:`deliver` checks one. Raises 404 (no such delivery) and 422 naming
+        the field as ``POST /api/v1/posts`` would (``targets[i]...``, ``scheduled_at``)."""
+        async with self._reader() as db:
+            delivery = await db.get(Delivery, delivery_id)
+            if delivery is None:
+                raise Problem(404, "No such delivery.")
+            content = dict(delivery.content)
+            client_id = delivery.client_id
+        await self._posts.check(
+            client_id=client_id,
+            body=self._post_body(content, body.targets, body.scheduled_at),
+            now=now,
+        )
+        async with self._factory() as db, db.begin():
+            last = await db.scalar(
+                select(func.max(Proposal.position)).where(Proposal.delivery_id == delivery_id)
+            )
+            proposal = Proposal(
+                id=uuid4(),
+                delivery_id=delivery_id,
+                position=(last if last is not None else -1) + 1,
+                client_id=client_id,
+                targets={"items": _dumped(body.targets)},
+                scheduled_at=body.scheduled_at,
+                status="proposed",
+                created_at=now,
+                updated_at=now,
+            )
+            db.add(proposal)
+            db.add(
+                _audit(
+                    client_id=client_id,
+                    action="proposed",
+                    role="operator",
+                    actor=operator_id,
+                    at=now,
+                    delivery_id=delivery_id,
+                    proposal_id=proposal.id,
+                )
+            )
+        [public] = await self._page(select(Delivery).where(Delivery.id == delivery_id))
         return public
 
     async def listed(self, *, client_id: UUID | None, limit: int) -> list[DeliveryPublic]:
@@ -681,6 +728,19 @@ def build_delivery_routers(
         """Deliver content of a client's library with proposals for the client to approve;
         nothing is queued until the client approves."""
         return await deliveries.deliver(body, operator_id=op.client_id, now=clock())
+
+    @operator.post(
+        "/deliveries/{delivery_id}/proposals",
+        status_code=201,
+        response_model=DeliveryPublic,
+        responses=problem_responses(404),
+    )
+    async def propose(delivery_id: UUID, body: ProposalIn, op: CurrentOperator) -> DeliveryPublic:
+        """Propose once more for a delivery (after the client asked for changes); the
+        delivery comes back with all its proposals."""
+        return await deliveries.propose(
+            delivery_id=delivery_id, body=body, operator_id=op.client_id, now=clock()
+        )
 
     @operator.get("/deliveries", response_model=DeliveryPage)
     async def operator_deliveries(

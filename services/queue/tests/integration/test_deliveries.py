@@ -216,6 +216,22 @@ async def test_the_client_edits_and_asks_for_changes_and_the_operator_sees_the_c
     assert seen["proposals"][0]["comment"] == "Please cut the intro"
     assert [a["action"] for a in seen["audit"]][-2:] == ["edited", "changes_requested"]
 
+    # the operator answers with a new proposal; the client sees both
+    again = await operator.post(
+        f"/api/v1/operator/deliveries/{delivery['id']}/proposals",
+        json={"targets": [{"account_id": account, "tiktok": {"caption": "short"}}]},
+    )
+    assert again.status_code == 201, again.text
+    assert [p["status"] for p in again.json()["proposals"]] == ["changes_requested", "proposed"]
+    wrong = await operator.post(
+        f"/api/v1/operator/deliveries/{delivery['id']}/proposals",
+        json={"targets": [{"account_id": account, "tiktok": {"caption": "z" * 2201}}]},
+    )
+    assert wrong.status_code == 422
+    assert wrong.json()["errors"][0]["field"] == "targets[0].tiktok.caption"
+    mine = (await client.http.get("/api/v1/posts/proposals")).json()["items"]
+    assert len(mine[0]["proposals"]) == 2
+
     # the client may still approve it as it now stands; then it is closed
     approved = await client.http.post(f"/api/v1/posts/proposals/{proposal}/approve")
     assert approved.status_code == 200, approved.text
