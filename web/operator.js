@@ -1,5 +1,6 @@
-// The operator's page: Telegram sign-in, the clients, posts in trouble, privacy-policy
-// versions (publish one: every client with a connected account gets one e-mail), dead letters.
+// The operator's page: Telegram sign-in, the clients, deliveries with proposals, posts in
+// trouble, privacy-policy versions (publish one: every client with a connected account gets
+// one e-mail), dead letters.
 // Plain JS, no build. Every text from the API goes in with textContent (never HTML).
 (function () {
   "use strict";
@@ -39,10 +40,112 @@
 
   function show(signedIn) {
     $("signin").classList.toggle("hidden", signedIn);
-    for (const id of ["clients", "trouble", "policy", "dlq"]) {
+    for (const id of ["clients", "deliver", "trouble", "policy", "dlq"]) {
       $(id).classList.toggle("hidden", !signedIn);
     }
     $("logout").classList.toggle("hidden", !signedIn);
+  }
+
+  // The main text of each platform's block (the per-platform option models of posts).
+  const TEXT_FIELD = {
+    tiktok: "caption", youtube: "title", instagram: "caption", vk: "message", telegram: "caption",
+  };
+  let knownClients = [];
+
+  function fillDeliverClients() {
+    const select = $("deliver-client");
+    const chosen = select.value;
+    select.textContent = "";
+    for (const client of knownClients) {
+      const option = document.createElement("option");
+      option.value = client.client_id;
+      option.textContent = shown(client.name || client.email || client.client_id);
+      select.appendChild(option);
+    }
+    if (chosen) select.value = chosen;
+    fillDeliverAccounts();
+  }
+
+  function fillDeliverAccounts() {
+    const client = knownClients.find((c) => c.client_id === $("deliver-client").value);
+    const select = $("deliver-account");
+    select.textContent = "";
+    for (const account of (client && client.accounts) || []) {
+      if (account.status !== "ok") continue; // auth: ok, reauth_required or revoked
+      const option = document.createElement("option");
+      option.value = account.id;
+      option.dataset.platform = account.platform;
+      option.textContent = shown(`${account.platform}: ${account.display_name || account.id}`);
+      select.appendChild(option);
+    }
+  }
+
+  async function deliver(event) {
+    event.preventDefault();
+    const file = $("deliver-file").files[0];
+    const clientId = $("deliver-client").value;
+    const account = $("deliver-account").selectedOptions[0];
+    if (!file || !clientId || !account) return;
+    $("deliver-send").disabled = true;
+    try {
+      const uploaded = await api(
+        `/api/v1/operator/media?client_id=${encodeURIComponent(clientId)}`,
+        { method: "POST", headers: { "Content-Type": file.type || "application/octet-stream" }, body: file },
+      );
+      if (!uploaded.ok) {
+        flash("bad", (uploaded.body && uploaded.body.detail) || "The upload failed.");
+        return;
+      }
+      const platform = account.dataset.platform;
+      const image = uploaded.body.kind === "image";
+      const at = $("deliver-at").value;
+      const body = {
+        client_id: clientId,
+        kind: image ? "photo" : "video",
+        note: $("deliver-note").value || null,
+        proposals: [{
+          targets: [{ account_id: account.value, [platform]: { [TEXT_FIELD[platform]]: $("deliver-text").value } }],
+          scheduled_at: at ? new Date(at).toISOString() : null,
+        }],
+      };
+      if (image) body.image_ids = [uploaded.body.id];
+      else body.media_id = uploaded.body.id;
+      const answer = await api("/api/v1/operator/deliveries", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      if (answer.ok) {
+        flash("ok", "Delivered; the client has been offered the proposal.");
+        $("deliver-form").reset();
+        fillDeliverAccounts();
+      } else {
+        const fields = ((answer.body && answer.body.errors) || []).map((e) => `${e.field}: ${e.message}`);
+        flash("bad", [(answer.body && answer.body.detail) || "The delivery failed.", ...fields].join(" "));
+      }
+    } finally {
+      $("deliver-send").disabled = false;
+      await loadDeliveries();
+    }
+  }
+
+  async function loadDeliveries() {
+    const answer = await api("/api/v1/operator/deliveries");
+    const body = $("deliveries-body");
+    body.textContent = "";
+    for (const delivery of (answer.ok && answer.body.items) || []) {
+      for (const proposal of delivery.proposals) {
+        const row = document.createElement("tr");
+        row.dataset.proposal = proposal.id;
+        row.className = "proposal " + proposal.status;
+        cell(row, new Date(delivery.created_at).toLocaleString());
+        cell(row, delivery.client_id.slice(0, 8));
+        cell(row, proposal.status.replace("_", " ")).className = "status";
+        cell(row, proposal.comment || "—").className = "comment";
+        cell(row, proposal.post_id ? proposal.post_id.slice(0, 8) : "—");
+        body.appendChild(row);
+      }
+    }
   }
 
   async function loadClients() {
@@ -52,6 +155,8 @@
     ]);
     const counts = {};
     for (const item of (summary.ok && summary.body.items) || []) counts[item.client_id] = item;
+    knownClients = (clients.ok && clients.body.items) || [];
+    fillDeliverClients();
     const body = $("clients-body");
     body.textContent = "";
     for (const client of (clients.ok && clients.body.items) || []) {
@@ -241,6 +346,8 @@
     }
     $("dlq-topic").addEventListener("change", loadDlq);
     $("policy-form").addEventListener("submit", publishPolicy);
+    $("deliver-client").addEventListener("change", fillDeliverAccounts);
+    $("deliver-form").addEventListener("submit", deliver);
     for (const radio of document.querySelectorAll("input[name=trouble]")) {
       radio.addEventListener("change", loadTrouble);
     }
@@ -248,7 +355,7 @@
       await api("/api/v1/auth/logout", { method: "POST" });
       location.href = "/operator.html";
     });
-    await Promise.all([loadClients(), loadTrouble(), loadPolicyVersions(), loadDlq()]);
+    await Promise.all([loadClients(), loadTrouble(), loadPolicyVersions(), loadDlq(), loadDeliveries()]);
   }
 
   start();

@@ -457,6 +457,8 @@ def test_the_gateway_caps_bodies_as_the_embedded_gateway_does() -> None:
     for prefix, cap in (
         ("/api/v1/posts", POSTS_MAX_BODY_BYTES),
         ("/api/v1/media", MEDIA_MAX_BODY_BYTES),
+        ("/api/v1/operator/deliveries", POSTS_MAX_BODY_BYTES),
+        ("/api/v1/operator/media", MEDIA_MAX_BODY_BYTES),
     ):
         size = re.search(r"client_max_body_size (\w+);", nginx_block(prefix))
         assert size, prefix
@@ -830,6 +832,8 @@ def check_gateway_is_the_way_in(manifests: list[dict[str, Any]], *, where: str) 
     assert paths == {
         "/api/v1/posts": POSTS_MAX_BODY_BYTES,
         "/api/v1/media": MEDIA_MAX_BODY_BYTES,
+        "/api/v1/operator/deliveries": POSTS_MAX_BODY_BYTES,
+        "/api/v1/operator/media": MEDIA_MAX_BODY_BYTES,
         "/media/v1": DEFAULT_MAX_BODY_BYTES,
     }, f"{where}: the Ingress body caps differ from the gateway's"
     links = next(

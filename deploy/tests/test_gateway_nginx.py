@@ -31,7 +31,7 @@ import yaml
 
 from cachalot_common.sessions import COOKIE_NAME, Role, issue_session
 from cachalot_embedded.openapi import BUILDERS, _no_cachalot_environment
-from cachalot_embedded.routes import MEDIA_PREFIX, ROUTES, service_for
+from cachalot_embedded.routes import MEDIA_PREFIX, OPERATOR_MEDIA_PREFIX, ROUTES, service_for
 from cachalot_testing.gateway import (
     CASES,
     FORGED_SESSION,
@@ -308,6 +308,29 @@ def test_an_upload_goes_through_after_one_session_check_with_the_cookie_and_no_b
     assert [(r.method, r.target) for r in queue.seen] == [("GET", "/api/v1/media")]
 
 
+def test_an_operators_upload_into_a_clients_library_streams_after_an_operator_session_check(
+    gateway: dict[str, Any],
+) -> None:
+    queue: StandIn = gateway["services"]["queue"]
+    queue.seen.clear()
+    answer = send_raw(
+        gateway["base"],
+        "POST",
+        b"/api/v1/operator/media?client_id=x",
+        headers=(SESSION,),
+        body=b"v" * (256 * 1024),
+    )
+    assert answer.status == 200, answer
+    check_request, upload = queue.seen
+    assert (check_request.method, check_request.target) == (
+        "GET",
+        "/api/v1/operator/deliveries?limit=1",
+    )
+    assert check_request.received == 0
+    assert (upload.method, upload.received) == ("POST", 256 * 1024)
+    assert upload.target.startswith("/api/v1/operator/media")
+
+
 def test_an_upload_whose_session_cannot_be_checked_is_a_503_to_retry(
     gateway: dict[str, Any],
 ) -> None:
@@ -458,10 +481,11 @@ def test_every_public_route_with_its_slash_toggled_is_a_404_problem_through_ngin
             for request in slash_requests(app, prefix="/api/"):
                 if service_for(request.as_written) != service:
                     continue
-                if request.as_written.startswith(MEDIA_PREFIX):
+                if request.as_written.startswith((MEDIA_PREFIX, OPERATOR_MEDIA_PREFIX)):
                     # nginx asks the queue's live session check first (auth_request),
                     # which needs the queue's lifespan; the queue's own 404 for these
-                    # is walked in embedded/tests/test_trailing_slashes.py.
+                    # is walked in embedded/tests/test_trailing_slashes.py. So for an
+                    # operator's upload into a client's library (its own session check).
                     continue
                 answer = send(client, request, request.toggled, _session(request.as_written))
                 check_toggled(answer, request, internal)

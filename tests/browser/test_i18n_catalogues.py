@@ -37,6 +37,7 @@ SCRIPTS = (
     "live.js",
     "shown.js",
     "contact.js",
+    "proposals.js",
 )
 # Words a person sees in both languages as they are: the product's and the platforms' names.
 NAMES = {"CACHALOT", "TikTok", "YouTube", "Instagram", "VK", "Telegram"}

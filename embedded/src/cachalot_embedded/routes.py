@@ -38,6 +38,10 @@ ROUTES: Final[tuple[tuple[str, str], ...]] = (
     ("/api/v1/operator/me", "auth"),
     ("/api/v1/operator/clients", "auth"),
     ("/api/v1/operator/policy-versions", "auth"),
+    # an operator's upload into a client's library and its deliveries (bodies as
+    # the client's upload and posts: see body_limit_bytes)
+    ("/api/v1/operator/media", "queue"),
+    ("/api/v1/operator/deliveries", "queue"),
     ("/api/v1/operator", "queue"),
     ("/api/v1/media", "queue"),
     ("/api/v1/posts", "queue"),
@@ -76,6 +80,10 @@ SESSION_COOKIE: Final = COOKIE_NAME
 MEDIA_PREFIX: Final = "/api/v1/media"
 MEDIA_MAX_BODY_BYTES: Final = 5 * 1024**3
 POSTS_PREFIX: Final = "/api/v1/posts"
+# an operator's upload into a client's library is a video upload; a delivery holds
+# a post's content and its proposals, as large as a post (cachalot_queue.deliveries)
+OPERATOR_MEDIA_PREFIX: Final = "/api/v1/operator/media"
+DELIVERIES_PREFIX: Final = "/api/v1/operator/deliveries"
 POSTS_MAX_BODY_BYTES: Final = 8 * 1024**2
 DEFAULT_MAX_BODY_BYTES: Final = 64 * 1024
 
@@ -110,9 +118,9 @@ def is_public(path: str) -> bool:
 
 def body_limit_bytes(path: str) -> int:
     """The largest request body, in bytes, the gateway lets through for ``path``."""
-    if _under(path, MEDIA_PREFIX):
+    if _under(path, MEDIA_PREFIX) or _under(path, OPERATOR_MEDIA_PREFIX):
         return MEDIA_MAX_BODY_BYTES
-    if _under(path, POSTS_PREFIX):
+    if _under(path, POSTS_PREFIX) or _under(path, DELIVERIES_PREFIX):
         return POSTS_MAX_BODY_BYTES
     return DEFAULT_MAX_BODY_BYTES
 

@@ -2,7 +2,8 @@
 
 ``GET /api/v1/me/export`` answers with everything CACHALOT holds of the
 client: auth's part (client, accounts, token leases) and the queue's (posts
-with their texts and outcomes, video metadata), which the queue serves at
+with their texts and outcomes, video metadata, deliveries and proposals made to
+the client, the posts' audit trail), which the queue serves at
 ``GET /api/v1/posts/export`` to the same session. Auth asks for it on the
 client's behalf, forwarding the session cookie the browser sent, so the
 queue applies exactly the access rules it applies to the dashboard and no
@@ -28,7 +29,8 @@ class PostsUnavailable(RuntimeError):
 
 
 class PostsArchive:
-    """Fetches ``{"posts": [...], "media": [...]}`` from the queue for one session."""
+    """Fetches ``{"posts", "media", "deliveries", "audit"}`` (lists) from the queue for one
+    session."""
 
     def __init__(self, http: httpx.AsyncClient, queue_url: str) -> None:
         self.http = http
@@ -46,4 +48,11 @@ class PostsArchive:
         body = response.json()
         if not isinstance(body, dict) or not {"posts", "media"} <= set(body):
             raise PostsUnavailable("the queue's answer is not a posts export")
-        return {"posts": body["posts"], "media": body["media"]}
+        # deliveries made to the client, their proposals and the posts' audit trail (issue 13
+        # item 2); a queue older than them has none to give
+        return {
+            "posts": body["posts"],
+            "media": body["media"],
+            "deliveries": body.get("deliveries", []),
+            "audit": body.get("audit", []),
+        }

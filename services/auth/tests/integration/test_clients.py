@@ -128,6 +128,7 @@ async def test_export_and_erase_remove_everything_of_the_client(
         assert export["client"]["email"] == "client@example.com"
         assert len(export["accounts"]) == 1
         assert export["posts"] == []
+        assert (export["deliveries"], export["audit"]) == ([], [])  # the queue's, passed on
         assert [m["id"] for m in export["media"]] == [uploaded.json()["id"]]
         assert export["media"][0]["sha256"] == hashlib.sha256(video).hexdigest()
         assert (await browser.delete("/api/v1/me")).status_code == 204

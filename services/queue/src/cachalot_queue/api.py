@@ -24,6 +24,7 @@ from cachalot_common.guards import MAX_BODY_EXTENSION
 from cachalot_common.problems import Problem, field_errors, problem_response, problem_responses
 from cachalot_common.sessions import CurrentClient
 from cachalot_common.untrusted import StrictJsonRoute
+from cachalot_queue.deliveries import DeliveryService, FullExport
 from cachalot_queue.media_library import MediaInUse, MediaLibrary, MediaNotFound
 from cachalot_queue.media_quota import DiskFull, MediaQuota, QuotaExceeded
 from cachalot_queue.media_store import (
@@ -46,7 +47,6 @@ from cachalot_queue.schemas import (
     PostCreate,
     PostPage,
     PostPublic,
-    PostsExport,
     PostUpdate,
     largest_body_bytes,
 )
@@ -157,9 +157,29 @@ async def receive_media(
     return stored
 
 
+async def upload_body(
+    runtime: Any, clock: Callable[[], datetime], request: Request, client_id: UUID
+) -> MediaPublic:
+    """Store the request's body as one of ``client_id``'s files: the one path of
+    ``POST /api/v1/media`` and of an operator's upload into a client's library
+    (:mod:`cachalot_queue.deliveries`). Raises :func:`receive_media`'s problems, 413 at
+    once for a declared Content-Length over the cap, 401 for a client erased meanwhile."""
+    limit = runtime.settings.max_media_bytes
+    declared = request.headers.get("content-length")
+    size = int(declared) if declared and declared.isascii() and declared.isdigit() else None
+    if size is not None and size > limit:
+        raise _too_large(limit)
+    stored = await receive_media(
+        runtime, clock, request.stream(), client_id=client_id, media_id=uuid4(), size=size
+    )
+    await refuse_if_erased(runtime.revocations, client_id)
+    return MediaPublic.model_validate(stored, from_attributes=True)
+
+
 def build_router(
     *,
     posts: PostService,
+    deliveries: DeliveryService,
     media: MediaLibrary,
     runtime: Any,
     clock: Callable[[], datetime],
@@ -222,16 +242,7 @@ def build_router(
         the quota at creation; the finished file is checked as here, and an
         unfinished one goes with its hold after ``Upload-Expires`` (a day).
         """
-        limit = runtime.settings.max_media_bytes
-        declared = request.headers.get("content-length")
-        size = int(declared) if declared and declared.isascii() and declared.isdigit() else None
-        if size is not None and size > limit:
-            raise _too_large(limit)
-        stored = await receive_media(
-            runtime, clock, request.stream(), client_id=client_id, media_id=uuid4(), size=size
-        )
-        await refuse_if_erased(runtime.revocations, client_id)
-        return MediaPublic.model_validate(stored, from_attributes=True)
+        return await upload_body(runtime, clock, request, client_id)
 
     @router.get(
         "/media",
@@ -396,10 +407,13 @@ def build_router(
         )
         return PostPage(items=items, next_cursor=next_cursor)
 
-    @router.get("/posts/export", response_model=PostsExport, tags=["posts"])
-    async def export_posts(client_id: ClientId) -> PostsExport:
-        """Every post and video (metadata) of the client: its part of the data export."""
-        return await posts.export(client_id=client_id)
+    @router.get("/posts/export", response_model=FullExport, tags=["posts"])
+    async def export_posts(client_id: ClientId) -> FullExport:
+        """Every post and video (metadata) of the client, the deliveries made to it with
+        their proposals, and the posts' audit trail: its part of the data export."""
+        base = await posts.export(client_id=client_id)
+        delivered, trail = await deliveries.export(client_id=client_id)
+        return FullExport(**dict(base), deliveries=delivered, audit=trail)
 
     @router.get(
         "/posts/{post_id}",

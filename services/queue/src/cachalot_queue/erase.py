@@ -5,7 +5,8 @@
 that type). On the first of them the queue erases everything it holds of the
 client: the media files (videos and images; files first, then their rows)
 with their thumbnails and its unfinished resumable uploads,
-posts with their ``post_media`` rows, targets and the
+posts with their ``post_media`` rows, targets, the deliveries operators made to it
+with their proposals, its audit trail, and the
 commands and status events for them still waiting in the outbox. The account
 projections stay, without their display names, so that an older event
 arriving late is still recognised as stale and changes nothing.
@@ -29,11 +30,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from cachalot_queue.media_store import remove_client_uploads, remove_files
 from cachalot_queue.tables import (
     Account,
+    AuditEntry,
+    Delivery,
     Media,
     MediaReservation,
     OutboxMessage,
     Post,
     PostMedia,
+    Proposal,
     Target,
 )
 from cachalot_queue.thumbnails import THUMBS
@@ -63,6 +67,10 @@ async def erase_rows(session: AsyncSession, client_id: UUID) -> int:
             )
         )
     await session.execute(delete(Target).where(Target.client_id == client_id))
+    # deliveries made to it (their proposals go with them) and every audit entry of it
+    await session.execute(delete(AuditEntry).where(AuditEntry.client_id == client_id))
+    await session.execute(delete(Proposal).where(Proposal.client_id == client_id))
+    await session.execute(delete(Delivery).where(Delivery.client_id == client_id))
     owned = select(Post.id).where(Post.client_id == client_id).scalar_subquery()
     await session.execute(delete(PostMedia).where(PostMedia.post_id.in_(owned)))
     await session.execute(delete(Post).where(Post.client_id == client_id))

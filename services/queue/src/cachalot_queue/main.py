@@ -17,8 +17,9 @@ from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from faststream.kafka import KafkaBroker
 from sqlalchemy import event
@@ -67,7 +68,8 @@ from cachalot_common.topics import (
     publish_topic,
 )
 from cachalot_common.wakeup import Wakeup
-from cachalot_queue.api import build_router, on_validation_error
+from cachalot_queue.api import build_router, on_validation_error, refuse_if_erased, upload_body
+from cachalot_queue.deliveries import DeliveryService, build_delivery_routers
 from cachalot_queue.dispatch import Granter, Reconciler, Scheduler
 from cachalot_queue.live import LiveFeed, live_router
 from cachalot_queue.media_library import MediaLibrary
@@ -318,7 +320,12 @@ def create_app(
                 for p in PLATFORMS
             ),
             Produced(POSTS_STATUS, PostStatusChanged, "A target's status changed (outbox)."),
-            Produced(NOTIFY, NotifyRequested, "Tell a client something (outbox)."),
+            Produced(
+                NOTIFY,
+                NotifyRequested,
+                "Tell a client something, or the operator that a client approved a "
+                "proposal or asked for changes (outbox).",
+            ),
         ],
     )
     app.add_exception_handler(RequestValidationError, on_validation_error)
@@ -336,14 +343,34 @@ def create_app(
         app.include_router(
             links_router(runtime.links, reader=runtime.reader, media_dir=settings.media_dir)
         )
+    posts = PostService(
+        runtime.factory,
+        reader=runtime.reader,
+        schedule_grace_s=settings.schedule_grace_s,
+        registry=runtime.registry,
+    )
+    deliveries = DeliveryService(runtime.factory, reader=runtime.reader, posts=posts)
+
+    async def upload_for(request: Request, client_id: UUID) -> Any:
+        return await upload_body(runtime, clock, request, client_id)
+
+    def queued() -> None:
+        runtime.scheduler_wake.set()
+        runtime.relay_wake.set()
+
+    operator_deliveries, proposals = build_delivery_routers(
+        deliveries,
+        upload=upload_for,
+        clock=clock,
+        wake=queued,
+        refuse_if_erased=partial(refuse_if_erased, runtime.revocations),
+    )
+    # before the posts' routes: /api/v1/posts/proposals is not /api/v1/posts/{post_id}
+    app.include_router(proposals)
     app.include_router(
         build_router(
-            posts=PostService(
-                runtime.factory,
-                reader=runtime.reader,
-                schedule_grace_s=settings.schedule_grace_s,
-                registry=runtime.registry,
-            ),
+            posts=posts,
+            deliveries=deliveries,
             media=MediaLibrary(
                 runtime.factory,
                 reader=runtime.reader,
@@ -357,6 +384,7 @@ def create_app(
     # tus, its own protocol: left out of the OpenAPI document (see cachalot_queue.resumable)
     app.include_router(build_tus_router(runtime=runtime, clock=clock), include_in_schema=False)
     app.add_middleware(RelativeLocation)
+    app.include_router(operator_deliveries)
     app.include_router(
         build_operator_router(
             OperatorConsole(

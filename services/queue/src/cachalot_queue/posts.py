@@ -229,6 +229,12 @@ class PostService:
             return Created(existing, replayed=True)
         return Created(public, replayed=False)
 
+    async def check(self, *, client_id: UUID, body: PostCreate, now: datetime) -> None:
+        """Check ``body`` by every rule of :meth:`create`, keeping nothing (a proposal is
+        checked so before it is offered to the client). Raises the same 422 ``Problem``."""
+        async with self._reader() as reading:
+            await self._build(reading, client_id, body, now)
+
     async def _replay(self, client_id: UUID, key: str, digest: str) -> PostPublic | None:
         async with self._reader() as session:
             post = await session.scalar(

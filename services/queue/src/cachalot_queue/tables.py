@@ -264,3 +264,80 @@ class SessionRevocation(Base):
     session_id: Mapped[str | None] = mapped_column(String(64))
     occurred_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True, comment="kept until then")
+
+
+class Delivery(Base):
+    """What an operator delivered into a client's media library (issue 13 item 2).
+
+    ``content`` is the post's content as ``POST /api/v1/posts`` takes it (``kind``
+    and ``media_id``, ``image_ids`` or ``article``): the files are the client's own
+    ``media`` rows, uploaded by the operator. The operator never queues it: only the
+    client's approval of one of its proposals does (DESIGN.md "Roles").
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_client_created", "client_id", "created_at"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    client_id: Mapped[UUID]
+    operator_id: Mapped[UUID]
+    content: Mapped[dict[str, Any]]
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+    proposals: Mapped[list[Proposal]] = relationship(
+        order_by="Proposal.position", lazy="raise", cascade="all, delete-orphan"
+    )
+
+
+class Proposal(Base):
+    """How and when the operator proposes to post a delivery: targets of the client's
+    accounts with per-target texts (``targets``: ``POST /api/v1/posts``'s ``targets``)
+    and a suggested time. ``status``: ``proposed``, ``changes_requested`` (the client's
+    ``comment`` says what) or ``approved`` (``post_id`` is the post the approval made)."""
+
+    __tablename__ = "proposals"
+    __table_args__ = (Index("ix_proposals_client_status", "client_id", "status"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True)
+    delivery_id: Mapped[UUID] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    client_id: Mapped[UUID]
+    targets: Mapped[dict[str, Any]] = mapped_column(comment='{"items": [TargetCreate, ...]}')
+    scheduled_at: Mapped[datetime | None] = mapped_column(comment="suggested; None: at approval")
+    status: Mapped[str] = mapped_column(String(20))
+    comment: Mapped[str | None] = mapped_column(Text)
+    post_id: Mapped[UUID | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """One step of a delivery's or a post's life, by whom and when (both sides read it).
+
+    ``action``: ``delivered``, ``proposed`` (operator), ``edited``, ``approved``,
+    ``changes_requested`` (client), ``leased`` (a dispatch whose grant lets the
+    publisher lease the account's token), ``published`` (the queue). ``actor_role``:
+    ``operator``, ``client`` or ``queue``; ``actor_id`` the operator's or client's id.
+    """
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (
+        Index("ix_audit_post", "post_id"),
+        Index("ix_audit_delivery", "delivery_id"),
+        Index("ix_audit_client", "client_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    client_id: Mapped[UUID]
+    delivery_id: Mapped[UUID | None]
+    proposal_id: Mapped[UUID | None]
+    post_id: Mapped[UUID | None]
+    target_id: Mapped[UUID | None]
+    action: Mapped[str] = mapped_column(String(24))
+    actor_role: Mapped[str] = mapped_column(String(10))
+    actor_id: Mapped[UUID | None]
+    at: Mapped[datetime]
+    detail: Mapped[dict[str, Any] | None]

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cachalot_common.events import PostStatusChanged, TargetStatus
 from cachalot_common.topics import POSTS_STATUS, Platform
+from cachalot_queue.audit import record_transition
 from cachalot_queue.metrics import FAILURES, RETRIES, count_on_commit
 from cachalot_queue.outbox import enqueue
 from cachalot_queue.states import (
@@ -95,6 +96,7 @@ def apply_change(session: AsyncSession, target: Target, change: Change, *, now: 
         target.last_code = change.code
     _count(session, target.platform, previous, change)
     announce(session, target, previous, change)
+    record_transition(session, target, change.status, now)
     return True
 
 

@@ -433,6 +433,8 @@ async def test_the_export_holds_every_post_and_video_of_the_client_and_no_one_el
     assert (await queue.client().http.get("/api/v1/posts/export")).json() == {
         "posts": [],
         "media": [],
+        "deliveries": [],
+        "audit": [],
     }
 
 

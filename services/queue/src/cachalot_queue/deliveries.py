@@ -1,0 +1,817 @@
+"""Deliveries and proposals: the operator hands content over, the client decides (issue 13 item 2).
+
+An operator uploads a video, images or an article's cover into a **client's** media
+library (``POST /api/v1/operator/media?client_id=``: the client's own ``media`` rows,
+against its quota) and delivers it with one or more **proposals**
+(``POST /api/v1/operator/deliveries``): targets among the client's accounts with
+per-target texts in the platform blocks ``POST /api/v1/posts`` takes, and a suggested
+time. Each proposal is checked by the rules of a post (:meth:`PostService.check`), so
+what the client approves can be queued as it is.
+
+The client lists them (``GET /api/v1/posts/proposals``), edits one (``PATCH``), approves it
+(``POST .../approve``: the post is made by :meth:`PostService.create`, the one path of
+``POST /api/v1/posts``, with an Idempotency-Key of the proposal, so a repeated
+approval gives the same post) or asks for changes with a comment
+(``POST .../request-changes``). Both acts are the client's (its session, recorded with
+its id and the time) and tell the operator on Telegram through the notifier
+(``notify.v1`` :class:`~cachalot_common.events.NotifyRequested`, via the outbox).
+
+An operator never queues, approves or publishes: its routes here write deliveries
+and proposals only, and every route that makes or changes a post takes a client's
+session (:data:`~cachalot_common.sessions.CurrentClient`: 403 for an operator's).
+Both sides read a post's audit trail (:mod:`cachalot_queue.audit`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Query, Request
+from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
+
+from cachalot_common.events import NotifyRequested, PostKind
+from cachalot_common.problems import Problem, problem_responses
+from cachalot_common.sessions import CurrentClient, CurrentOperator
+from cachalot_common.text import truncate
+from cachalot_common.topics import NOTIFY
+from cachalot_common.untrusted import StrictJsonRoute
+from cachalot_queue.outbox import enqueue
+from cachalot_queue.posts import PostService
+from cachalot_queue.schemas import (
+    MAX_IMAGES,
+    MAX_TARGETS,
+    ArticleCreate,
+    ArticlePublic,
+    MediaPublic,
+    PostCreate,
+    PostsExport,
+    TargetCreate,
+    _Input,
+)
+from cachalot_queue.tables import Account, AuditEntry, Delivery, Post, Proposal
+
+MAX_PROPOSALS = 10
+IDEMPOTENCY_PREFIX = "cachalot-proposal-"
+"""The Idempotency-Key an approval creates its post with (then the proposal's id)."""
+OPEN = ("proposed", "changes_requested")
+ProposalStatus = Literal["proposed", "changes_requested", "approved"]
+
+
+class ProposalIn(_Input):
+    """One way to post a delivery: targets of the client's accounts, each with its
+    platform's block (as ``POST /api/v1/posts``), and a suggested time."""
+
+    targets: list[TargetCreate] = Field(min_length=1, max_length=MAX_TARGETS)
+    scheduled_at: AwareDatetime | None = Field(
+        default=None, description="The suggested publish time; none: when approved."
+    )
+
+
+class DeliveryCreate(_Input):
+    """Content put into the client's library (files uploaded with
+    ``POST /api/v1/operator/media?client_id=``) and how the operator proposes to post it."""
+
+    client_id: UUID
+    kind: PostKind = Field(default="video", description="video, photo or article.")
+    media_id: UUID | None = Field(default=None, description="A video delivery's video.")
+    image_ids: list[UUID] | None = Field(default=None, min_length=1, max_length=MAX_IMAGES)
+    article: ArticleCreate | None = None
+    note: str | None = Field(default=None, max_length=2000, description="For the client.")
+    proposals: list[ProposalIn] = Field(min_length=1, max_length=MAX_PROPOSALS)
+
+
+class ProposalUpdate(_Input):
+    """The client's edit of a proposal still open: new targets (all of them, each with its
+    block) and/or a new time; checked by the rules of ``POST /api/v1/posts``."""
+
+    targets: list[TargetCreate] | None = Field(default=None, min_length=1, max_length=MAX_TARGETS)
+    scheduled_at: AwareDatetime | None = None
+
+
+class ChangesRequest(_Input):
+    comment: str = Field(min_length=1, max_length=2000, description="What to change.")
+
+
+class AuditPublic(BaseModel):
+    """One step: ``delivered``, ``proposed`` (operator), ``edited``, ``approved``,
+    ``changes_requested`` (client), ``queued`` (a post the client made itself),
+    ``leased`` (a dispatch, whose grant lets the publisher lease the account's token),
+    ``published`` (queue)."""
+
+    action: str
+    actor_role: Literal["operator", "client", "queue"]
+    actor_id: UUID | None = None
+    at: datetime
+    delivery_id: UUID | None = None
+    proposal_id: UUID | None = None
+    post_id: UUID | None = None
+    target_id: UUID | None = None
+    detail: dict[str, Any] | None = None
+
+
+class ProposalPublic(BaseModel):
+    id: UUID
+    delivery_id: UUID
+    status: ProposalStatus
+    targets: list[dict[str, Any]] = Field(description="As POST /api/v1/posts takes them.")
+    scheduled_at: datetime | None = None
+    comment: str | None = Field(default=None, description="The client's request for changes.")
+    post_id: UUID | None = Field(default=None, description="The post the approval queued.")
+    created_at: datetime
+    updated_at: datetime
+
+
+class DeliveryPublic(BaseModel):
+    id: UUID
+    client_id: UUID
+    operator_id: UUID
+    kind: PostKind
+    media_id: UUID | None = None
+    image_ids: list[UUID] = Field(default_factory=list)
+    article: ArticlePublic | None = None
+    note: str | None = None
+    created_at: datetime
+    proposals: list[ProposalPublic]
+    audit: list[AuditPublic] = Field(description="Oldest first.")
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryPublic]
+
+
+class FullExport(PostsExport):
+    """Everything the queue holds of one client (part of ``GET /api/v1/me/export``)."""
+
+    deliveries: list[DeliveryPublic] = Field(
+        default_factory=list, description="Deliveries made to it, oldest first, with proposals."
+    )
+    audit: list[AuditPublic] = Field(
+        default_factory=list, description="Every audit entry of its posts and deliveries."
+    )
+
+
+class AuditTrail(BaseModel):
+    post_id: UUID
+    items: list[AuditPublic] = Field(description="Oldest first.")
+
+
+def _audit(
+    *,
+    client_id: UUID,
+    action: str,
+    role: str,
+    actor: UUID | None,
+    at: datetime,
+    delivery_id: UUID | None = None,
+    proposal_id: UUID | None = None,
+    post_id: UUID | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    return AuditEntry(
+        client_id=client_id,
+        delivery_id=delivery_id,
+        proposal_id=proposal_id,
+        post_id=post_id,
+        action=action,
+        actor_role=role,
+        actor_id=actor,
+        at=at,
+        detail=detail,
+    )
+
+
+def _audit_public(entry: AuditEntry) -> AuditPublic:
+    return AuditPublic.model_validate(entry, from_attributes=True)
+
+
+def _renamed(problem: Problem, prefix: str) -> list[dict[str, Any]]:
+    """The 422's field errors, those of a proposal's own fields under ``prefix``."""
+    out = []
+    for error in problem.errors or []:
+        field = str(error.get("field", ""))
+        if field.startswith(("targets", "scheduled_at")):
+            error = {**error, "field": f"{prefix}.{field}"}
+        out.append(error)
+    return out
+
+
+class DeliveryService:
+    """Deliveries, proposals and the audit trail, on the queue's database."""
+
+    def __init__(
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        *,
+        reader: async_sessionmaker[AsyncSession],
+        posts: PostService,
+    ) -> None:
+        self._factory = factory
+        self._reader = reader
+        self._posts = posts
+
+    async def client_known(self, client_id: UUID) -> None:
+        """404 unless the queue knows ``client_id`` (an account of it, not erased)."""
+        async with self._reader() as db:
+            found = await db.scalar(
+                select(Account.id)
+                .where(Account.client_id == client_id, Account.status != "deleted")
+                .limit(1)
+            )
+        if found is None:
+            raise Problem(
+                404,
+                "No such client here: it has no connected account.",
+                errors=[{"field": "client_id", "in": "query", "message": "no such client"}],
+            )
+
+    def _post_body(
+        self, content: dict[str, Any], targets: Sequence[Any], at: datetime | None
+    ) -> PostCreate:
+        return PostCreate.model_validate(
+            {
+                **content,
+                "targets": [
+                    t.model_dump(mode="json", exclude_none=True) if isinstance(t, BaseModel) else t
+                    for t in targets
+                ],
+                "scheduled_at": at.isoformat() if at is not None else None,
+            }
+        )
+
+    async def deliver(
+        self, body: DeliveryCreate, *, operator_id: UUID, now: datetime
+    ) -> DeliveryPublic:
+        """Record a delivery and its proposals for ``body.client_id``, each proposal checked
+        as a post of that client would be (its files, accounts, blocks, time).
+
+        Raises :class:`Problem` 404 naming ``client_id`` (unknown client) and 422 with
+        every problem, a proposal's named ``proposals[i].targets[j]...`` and the
+        content's as ``POST /api/v1/posts`` names them (``media_id``, ``image_ids[k]``).
+        """
+        await self.client_known(body.client_id)
+        content = body.model_dump(mode="json", include={"kind", "media_id", "image_ids", "article"})
+        errors: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for index, proposal in enumerate(body.proposals):
+            try:
+                await self._posts.check(
+                    client_id=body.client_id,
+                    body=self._post_body(content, proposal.targets, proposal.scheduled_at),
+                    now=now,
+                )
+            except Problem as problem:
+                for error in _renamed(problem, f"proposals[{index}]"):
+                    if error["field"] not in seen:
+                        seen.add(error["field"])
+                        errors.append(error)
+        if errors:
+            names = ", ".join(e["field"] for e in errors)
+            raise Problem(422, f"Invalid input: {names}.", errors=errors)
+        delivery = Delivery(
+            id=uuid4(),
+            client_id=body.client_id,
+            operator_id=operator_id,
+            content=content,
+            note=body.note,
+            created_at=now,
+        )
+        delivery.proposals = [
+            Proposal(
+                id=uuid4(),
+                delivery_id=delivery.id,
+                position=i,
+                client_id=body.client_id,
+                targets={"items": _dumped(p.targets)},
+                scheduled_at=p.scheduled_at,
+                status="proposed",
+                created_at=now,
+                updated_at=now,
+            )
+            for i, p in enumerate(body.proposals)
+        ]
+        async with self._factory() as db, db.begin():
+            db.add(delivery)
+            db.add(
+                _audit(
+                    client_id=body.client_id,
+                    action="delivered",
+                    role="operator",
+                    actor=operator_id,
+                    at=now,
+                    delivery_id=delivery.id,
+                    detail={"kind": body.kind},
+                )
+            )
+            for made in delivery.proposals:
+                db.add(
+                    _audit(
+                        client_id=body.client_id,
+                        action="proposed",
+                        role="operator",
+                        actor=operator_id,
+                        at=now,
+                        delivery_id=delivery.id,
+                        proposal_id=made.id,
+                    )
+                )
+        [public] = await self._page(select(Delivery).where(Delivery.id == delivery.id))
+        return public
+
+    async def propose(
+        self, *, delivery_id: UUID, body: ProposalIn, operator_id: UUID, now: datetime
+    ) -> DeliveryPublic:
+        """One more proposal for a delivery (e.g. after the client asked for changes),
+        checked as :meth:`deliver` checks one. Raises 404 (no such delivery) and 422 naming
+        the field as ``POST /api/v1/posts`` would (``targets[i]...``, ``scheduled_at``)."""
+        async with self._reader() as db:
+            delivery = await db.get(Delivery, delivery_id)
+            if delivery is None:
+                raise Problem(404, "No such delivery.")
+            content = dict(delivery.content)
+            client_id = delivery.client_id
+        await self._posts.check(
+            client_id=client_id,
+            body=self._post_body(content, body.targets, body.scheduled_at),
+            now=now,
+        )
+        async with self._factory() as db, db.begin():
+            last = await db.scalar(
+                select(func.max(Proposal.position)).where(Proposal.delivery_id == delivery_id)
+            )
+            proposal = Proposal(
+                id=uuid4(),
+                delivery_id=delivery_id,
+                position=(last if last is not None else -1) + 1,
+                client_id=client_id,
+                targets={"items": _dumped(body.targets)},
+                scheduled_at=body.scheduled_at,
+                status="proposed",
+                created_at=now,
+                updated_at=now,
+            )
+            db.add(proposal)
+            db.add(
+                _audit(
+                    client_id=client_id,
+                    action="proposed",
+                    role="operator",
+                    actor=operator_id,
+                    at=now,
+                    delivery_id=delivery_id,
+                    proposal_id=proposal.id,
+                )
+            )
+        [public] = await self._page(select(Delivery).where(Delivery.id == delivery_id))
+        return public
+
+    async def listed(self, *, client_id: UUID | None, limit: int) -> list[DeliveryPublic]:
+        """Deliveries newest first: one client's, or (``None``, the operator) everyone's."""
+        query = select(Delivery)
+        if client_id is not None:
+            query = query.where(Delivery.client_id == client_id)
+        return await self._page(query.order_by(Delivery.created_at.desc()).limit(limit))
+
+    async def _page(self, query: Any) -> list[DeliveryPublic]:
+        async with self._reader() as db:
+            deliveries = list(
+                (await db.scalars(query.options(selectinload(Delivery.proposals)))).all()
+            )
+            ids = [d.id for d in deliveries]
+            entries = (
+                list(
+                    (
+                        await db.scalars(
+                            select(AuditEntry)
+                            .where(AuditEntry.delivery_id.in_(ids))
+                            .order_by(AuditEntry.at, AuditEntry.id)
+                        )
+                    ).all()
+                )
+                if ids
+                else []
+            )
+        by_delivery: dict[UUID, list[AuditPublic]] = {}
+        for entry in entries:
+            assert entry.delivery_id is not None
+            by_delivery.setdefault(entry.delivery_id, []).append(_audit_public(entry))
+        return [_public(d, by_delivery.get(d.id, [])) for d in deliveries]
+
+    async def _open(self, db: AsyncSession, client_id: UUID, proposal_id: UUID) -> Proposal:
+        """The client's proposal, row-locked (404: none of this client's)."""
+        proposal = await db.scalar(
+            select(Proposal)
+            .where(Proposal.id == proposal_id, Proposal.client_id == client_id)
+            .with_for_update()
+        )
+        if proposal is None:
+            raise Problem(404, "No such proposal.")
+        return proposal
+
+    async def _content(self, db: AsyncSession, proposal: Proposal) -> dict[str, Any]:
+        delivery = await db.get(Delivery, proposal.delivery_id)
+        assert delivery is not None
+        return dict(delivery.content)
+
+    async def edit(
+        self, *, client_id: UUID, proposal_id: UUID, body: ProposalUpdate, now: datetime
+    ) -> ProposalPublic:
+        """The client changes an open proposal's targets and/or time, checked by the rules
+        of a post (422 naming ``targets[i]...``, ``scheduled_at``); 404 none of its own,
+        409 already approved."""
+        async with self._reader() as db:
+            proposal = await db.scalar(
+                select(Proposal).where(Proposal.id == proposal_id, Proposal.client_id == client_id)
+            )
+            if proposal is None:
+                raise Problem(404, "No such proposal.")
+            content = await self._content(db, proposal)
+        targets: Sequence[Any] = (
+            body.targets if body.targets is not None else proposal.targets["items"]
+        )
+        at = body.scheduled_at if body.scheduled_at is not None else proposal.scheduled_at
+        await self._posts.check(
+            client_id=client_id, body=self._post_body(content, targets, at), now=now
+        )
+        async with self._factory() as db, db.begin():
+            proposal = await self._open(db, client_id, proposal_id)
+            _still_open(proposal)
+            changed = []
+            if body.targets is not None:
+                proposal.targets = {"items": _dumped(body.targets)}
+                changed.append("targets")
+            if body.scheduled_at is not None:
+                proposal.scheduled_at = body.scheduled_at
+                changed.append("scheduled_at")
+            proposal.updated_at = now
+            db.add(
+                _audit(
+                    client_id=client_id,
+                    action="edited",
+                    role="client",
+                    actor=client_id,
+                    at=now,
+                    delivery_id=proposal.delivery_id,
+                    proposal_id=proposal.id,
+                    detail={"changed": changed},
+                )
+            )
+            return _proposal_public(proposal)
+
+    async def approve(
+        self, *, client_id: UUID, proposal_id: UUID, now: datetime
+    ) -> tuple[ProposalPublic, bool]:
+        """The client's approval: the post is queued by :meth:`PostService.create` (the path
+        and checks of ``POST /api/v1/posts``), the approval recorded as the client's act and
+        the operator told. Returns the proposal and whether a post was newly queued.
+
+        Approving again gives the same proposal and post (the Idempotency-Key
+        ``cachalot-proposal-<id>``). Raises 404 (none of the client's), 422 as
+        ``POST /api/v1/posts`` (e.g. ``scheduled_at`` passed: edit it first).
+        """
+        async with self._reader() as db:
+            proposal = await db.scalar(
+                select(Proposal).where(Proposal.id == proposal_id, Proposal.client_id == client_id)
+            )
+            if proposal is None:
+                raise Problem(404, "No such proposal.")
+            if proposal.status == "approved":
+                return _proposal_public(proposal), False
+            content = await self._content(db, proposal)
+        body = self._post_body(content, proposal.targets["items"], proposal.scheduled_at)
+        created = await self._posts.create(
+            client_id=client_id,
+            body=body,
+            idempotency_key=f"{IDEMPOTENCY_PREFIX}{proposal_id}",
+            now=now,
+        )
+        post = created.post
+        async with self._factory() as db, db.begin():
+            proposal = await self._open(db, client_id, proposal_id)
+            if proposal.status == "approved":  # a concurrent approval finished first
+                return _proposal_public(proposal), False
+            proposal.status = "approved"
+            proposal.post_id = post.id
+            proposal.updated_at = now
+            db.add(
+                _audit(
+                    client_id=client_id,
+                    action="approved",
+                    role="client",
+                    actor=client_id,
+                    at=now,
+                    delivery_id=proposal.delivery_id,
+                    proposal_id=proposal.id,
+                    post_id=post.id,
+                    detail={"scheduled_at": post.scheduled_at.isoformat()},
+                )
+            )
+            platforms = ", ".join(t.platform for t in post.targets)
+            enqueue(
+                db,
+                NOTIFY,
+                str(client_id),
+                NotifyRequested(
+                    channel="operator_telegram",
+                    subject="Proposal approved",
+                    text=f"Client {client_id} approved proposal {proposal.id} of delivery "
+                    f"{proposal.delivery_id}: post {post.id} is queued for "
+                    f"{post.scheduled_at:%Y-%m-%d %H:%M} UTC on {platforms}.",
+                ),
+            )
+            return _proposal_public(proposal), not created.replayed
+
+    async def request_changes(
+        self, *, client_id: UUID, proposal_id: UUID, comment: str, now: datetime
+    ) -> ProposalPublic:
+        """The client sends an open proposal back with ``comment``; the operator is told.
+        404 none of the client's, 409 already approved."""
+        async with self._factory() as db, db.begin():
+            proposal = await self._open(db, client_id, proposal_id)
+            _still_open(proposal)
+            proposal.status = "changes_requested"
+            proposal.comment = comment
+            proposal.updated_at = now
+            db.add(
+                _audit(
+                    client_id=client_id,
+                    action="changes_requested",
+                    role="client",
+                    actor=client_id,
+                    at=now,
+                    delivery_id=proposal.delivery_id,
+                    proposal_id=proposal.id,
+                    detail={"comment": comment},
+                )
+            )
+            enqueue(
+                db,
+                NOTIFY,
+                str(client_id),
+                NotifyRequested(
+                    channel="operator_telegram",
+                    subject="Changes requested",
+                    text=f"Client {client_id} asks for changes to proposal {proposal.id} of "
+                    f"delivery {proposal.delivery_id}: {truncate(comment, 2000)}",
+                ),
+            )
+            return _proposal_public(proposal)
+
+    async def trail(self, *, post_id: UUID, client_id: UUID | None) -> AuditTrail:
+        """A post's audit trail, oldest first: its delivery and proposal (delivered,
+        proposed, edited, approved) or ``queued`` by the client itself, then each
+        dispatch (``leased``) and ``published``. ``client_id``: only that client's post
+        (404 otherwise); None for the operator (any client's)."""
+        async with self._reader() as db:
+            query = select(Post).where(Post.id == post_id)
+            if client_id is not None:
+                query = query.where(Post.client_id == client_id)
+            post = await db.scalar(query)
+            if post is None:
+                raise Problem(404, "No such post.")
+            proposal = await db.scalar(select(Proposal).where(Proposal.post_id == post_id))
+            where = AuditEntry.post_id == post_id
+            if proposal is not None:
+                where = or_(
+                    where,
+                    AuditEntry.proposal_id == proposal.id,
+                    (AuditEntry.delivery_id == proposal.delivery_id)
+                    & AuditEntry.proposal_id.is_(None),
+                )
+            entries = (
+                await db.scalars(
+                    select(AuditEntry).where(where).order_by(AuditEntry.at, AuditEntry.id)
+                )
+            ).all()
+        items = [_audit_public(e) for e in entries]
+        if proposal is None:
+            items.insert(
+                0,
+                AuditPublic(
+                    action="queued",
+                    actor_role="client",
+                    actor_id=post.client_id,
+                    at=post.created_at,
+                    post_id=post.id,
+                ),
+            )
+        return AuditTrail(post_id=post_id, items=items)
+
+    async def export(self, *, client_id: UUID) -> tuple[list[DeliveryPublic], list[AuditPublic]]:
+        """The client's deliveries (with proposals and their trail) and its posts' trail
+        entries, oldest first: its part of the data export."""
+        deliveries = await self._page(
+            select(Delivery)
+            .where(Delivery.client_id == client_id)
+            .order_by(Delivery.created_at, Delivery.id)
+        )
+        async with self._reader() as db:
+            entries = (
+                await db.scalars(
+                    select(AuditEntry)
+                    .where(AuditEntry.client_id == client_id)
+                    .order_by(AuditEntry.at, AuditEntry.id)
+                )
+            ).all()
+        return deliveries, [_audit_public(e) for e in entries]
+
+
+def _dumped(targets: Sequence[BaseModel]) -> list[dict[str, Any]]:
+    """Targets as JSON, as ``POST /api/v1/posts`` takes them (blocks not sent left out)."""
+    return [t.model_dump(mode="json", exclude_none=True) for t in targets]
+
+
+def _still_open(proposal: Proposal) -> None:
+    if proposal.status not in OPEN:
+        raise Problem(
+            409,
+            "This proposal was already approved; its post is changed or cancelled as a post.",
+            title="Already approved",
+            post_id=str(proposal.post_id),
+        )
+
+
+def _proposal_public(proposal: Proposal) -> ProposalPublic:
+    return ProposalPublic(
+        id=proposal.id,
+        delivery_id=proposal.delivery_id,
+        status=proposal.status,  # type: ignore[arg-type]
+        targets=list(proposal.targets["items"]),
+        scheduled_at=proposal.scheduled_at,
+        comment=proposal.comment,
+        post_id=proposal.post_id,
+        created_at=proposal.created_at,
+        updated_at=proposal.updated_at,
+    )
+
+
+def _public(delivery: Delivery, audit: list[AuditPublic]) -> DeliveryPublic:
+    content = delivery.content
+    article = content.get("article")
+    return DeliveryPublic(
+        id=delivery.id,
+        client_id=delivery.client_id,
+        operator_id=delivery.operator_id,
+        kind=content.get("kind", "video"),
+        media_id=content.get("media_id"),
+        image_ids=content.get("image_ids") or [],
+        article=ArticlePublic.model_validate(article) if article else None,
+        note=delivery.note,
+        created_at=delivery.created_at,
+        proposals=[_proposal_public(p) for p in delivery.proposals],
+        audit=audit,
+    )
+
+
+def build_delivery_routers(
+    deliveries: DeliveryService,
+    *,
+    upload: Callable[[Request, UUID], Any],
+    clock: Callable[[], datetime],
+    wake: Callable[[], None],
+    refuse_if_erased: Callable[[UUID], Awaitable[None]],
+) -> tuple[APIRouter, APIRouter]:
+    """(the operator's router, the client's router). ``upload(request, client_id)`` stores
+    a request's body as one of the client's files (the path of ``POST /api/v1/media``);
+    ``wake()`` tells the scheduler and relay a post was queued; ``refuse_if_erased`` is
+    ``POST /api/v1/posts``'s check after its write (a client erased meanwhile: 401)."""
+    operator = APIRouter(
+        prefix="/api/v1/operator",
+        route_class=StrictJsonRoute,
+        tags=["deliveries"],
+        responses=problem_responses(401, 403, 422),
+    )
+    client = APIRouter(
+        prefix="/api/v1",
+        route_class=StrictJsonRoute,
+        tags=["proposals"],
+        responses=problem_responses(401, 403, 422),
+    )
+
+    @operator.post(
+        "/media",
+        status_code=201,
+        response_model=MediaPublic,
+        responses=problem_responses(404, 413, 415, 507),
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    t: {"schema": {"type": "string", "format": "binary"}}
+                    for t in ("video/mp4", "image/jpeg", "image/png", "application/octet-stream")
+                },
+            }
+        },
+    )
+    async def operator_upload(
+        request: Request,
+        op: CurrentOperator,
+        client_id: Annotated[UUID, Query(description="The client whose library gets it.")],
+    ) -> Any:
+        """Upload a video or an image into a client's media library (raw body, as
+        ``POST /api/v1/media``: same checks, the client's quota): the file is the client's."""
+        await deliveries.client_known(client_id)
+        return await upload(request, client_id)
+
+    @operator.post(
+        "/deliveries",
+        status_code=201,
+        response_model=DeliveryPublic,
+        responses=problem_responses(404),
+    )
+    async def deliver(body: DeliveryCreate, op: CurrentOperator) -> DeliveryPublic:
+        """Deliver content of a client's library with proposals for the client to approve;
+        nothing is queued until the client approves."""
+        return await deliveries.deliver(body, operator_id=op.client_id, now=clock())
+
+    @operator.post(
+        "/deliveries/{delivery_id}/proposals",
+        status_code=201,
+        response_model=DeliveryPublic,
+        responses=problem_responses(404),
+    )
+    async def propose(delivery_id: UUID, body: ProposalIn, op: CurrentOperator) -> DeliveryPublic:
+        """Propose once more for a delivery (after the client asked for changes); the
+        delivery comes back with all its proposals."""
+        return await deliveries.propose(
+            delivery_id=delivery_id, body=body, operator_id=op.client_id, now=clock()
+        )
+
+    @operator.get("/deliveries", response_model=DeliveryPage)
+    async def operator_deliveries(
+        op: CurrentOperator,
+        client_id: UUID | None = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    ) -> DeliveryPage:
+        """Deliveries of one client or all, newest first, with each proposal's status, the
+        client's comments and the trail."""
+        return DeliveryPage(items=await deliveries.listed(client_id=client_id, limit=limit))
+
+    @operator.get(
+        "/posts/{post_id}/audit", response_model=AuditTrail, responses=problem_responses(404)
+    )
+    async def operator_trail(post_id: UUID, op: CurrentOperator) -> AuditTrail:
+        """A post's audit trail (any client's)."""
+        return await deliveries.trail(post_id=post_id, client_id=None)
+
+    @client.get("/posts/proposals", response_model=DeliveryPage)
+    async def client_proposals(
+        client_id: CurrentClient, limit: Annotated[int, Query(ge=1, le=200)] = 50
+    ) -> DeliveryPage:
+        """What operators delivered to the client, newest first, with their proposals."""
+        return DeliveryPage(items=await deliveries.listed(client_id=client_id, limit=limit))
+
+    @client.patch(
+        "/posts/proposals/{proposal_id}",
+        response_model=ProposalPublic,
+        responses=problem_responses(404, 409),
+    )
+    async def edit_proposal(
+        proposal_id: UUID, body: ProposalUpdate, client_id: CurrentClient
+    ) -> ProposalPublic:
+        """Change an open proposal's targets or time (rules of ``POST /api/v1/posts``)."""
+        return await deliveries.edit(
+            client_id=client_id, proposal_id=proposal_id, body=body, now=clock()
+        )
+
+    @client.post(
+        "/posts/proposals/{proposal_id}/approve",
+        response_model=ProposalPublic,
+        responses=problem_responses(404),
+    )
+    async def approve_proposal(proposal_id: UUID, client_id: CurrentClient) -> ProposalPublic:
+        """Approve: queue the post as proposed (``post_id``); the operator is told."""
+        proposal, queued = await deliveries.approve(
+            client_id=client_id, proposal_id=proposal_id, now=clock()
+        )
+        await refuse_if_erased(client_id)
+        if queued:
+            wake()
+        return proposal
+
+    @client.post(
+        "/posts/proposals/{proposal_id}/request-changes",
+        response_model=ProposalPublic,
+        responses=problem_responses(404, 409),
+    )
+    async def request_changes(
+        proposal_id: UUID, body: ChangesRequest, client_id: CurrentClient
+    ) -> ProposalPublic:
+        """Send a proposal back to the operator with a comment; the operator is told."""
+        return await deliveries.request_changes(
+            client_id=client_id, proposal_id=proposal_id, comment=body.comment, now=clock()
+        )
+
+    @client.get(
+        "/posts/{post_id}/audit", response_model=AuditTrail, responses=problem_responses(404)
+    )
+    async def client_trail(post_id: UUID, client_id: CurrentClient) -> AuditTrail:
+        """The post's audit trail: delivered by, proposed, edited, approved, leased, published."""
+        return await deliveries.trail(post_id=post_id, client_id=client_id)
+
+    return operator, client

@@ -1,0 +1,327 @@
+"""Deliveries and proposals (issue 13 item 2): the operator delivers into a client's library
+and proposes; only the client's approval queues a post; both sides read the trail."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from queue_support import VIDEO, ApiClient, QueueServer, Recorder, at_offset, eventually
+from sqlalchemy import func, select
+
+from cachalot_queue.tables import AuditEntry, Delivery, Proposal
+from cachalot_testing.roles import WRONG_ROLE, wrong_role_requests
+
+pytestmark = pytest.mark.integration
+
+
+async def operator_upload(operator: httpx.AsyncClient, client: ApiClient) -> dict[str, Any]:
+    answer = await operator.post(
+        "/api/v1/operator/media",
+        params={"client_id": str(client.id)},
+        content=VIDEO,
+        headers={"Content-Type": "video/mp4"},
+    )
+    assert answer.status_code == 201, answer.text
+    return dict(answer.json())
+
+
+async def deliver(
+    operator: httpx.AsyncClient, client: ApiClient, media_id: str, *proposals: dict[str, Any]
+) -> httpx.Response:
+    return await operator.post(
+        "/api/v1/operator/deliveries",
+        json={
+            "client_id": str(client.id),
+            "media_id": media_id,
+            "note": "Your November video",
+            "proposals": list(proposals),
+        },
+    )
+
+
+def tiktok(account: uuid.UUID, caption: str = "from the factory") -> dict[str, Any]:
+    return {"account_id": str(account), "tiktok": {"caption": caption}}
+
+
+async def delivered(queue: QueueServer) -> tuple[ApiClient, httpx.AsyncClient, dict[str, Any]]:
+    """A client with a TikTok account and a delivery of one video with one proposal."""
+    client = queue.client()
+    account = await client.account("tiktok")
+    operator = queue.operator()
+    media = await operator_upload(operator, client)
+    answer = await deliver(
+        operator, client, media["id"], {"targets": [tiktok(account)], "scheduled_at": None}
+    )
+    assert answer.status_code == 201, answer.text
+    return client, operator, dict(answer.json())
+
+
+async def test_an_operators_upload_lands_in_the_clients_library_and_its_proposals_in_its_dashboard(
+    queue: QueueServer,
+) -> None:
+    client = queue.client()
+    account = await client.account("tiktok")
+    operator = queue.operator()
+    media = await operator_upload(operator, client)
+    mine = (await client.http.get(f"/api/v1/media/{media['id']}")).json()
+    assert mine["id"] == media["id"]  # the client's own file, on its quota
+
+    later = at_offset(3600).isoformat()
+    answer = await deliver(
+        operator,
+        client,
+        media["id"],
+        {"targets": [tiktok(account, "first idea")], "scheduled_at": later},
+        {"targets": [tiktok(account, "second idea")]},
+    )
+    assert answer.status_code == 201, answer.text
+    listed = (await client.http.get("/api/v1/posts/proposals")).json()["items"]
+    [delivery] = [d for d in listed if d["id"] == answer.json()["id"]]
+    assert delivery["media_id"] == media["id"]
+    assert delivery["note"] == "Your November video"
+    assert [p["status"] for p in delivery["proposals"]] == ["proposed", "proposed"]
+    assert delivery["proposals"][0]["targets"][0]["tiktok"]["caption"] == "first idea"
+    assert [(a["action"], a["actor_role"]) for a in delivery["audit"]] == [
+        ("delivered", "operator"),
+        ("proposed", "operator"),
+        ("proposed", "operator"),
+    ]
+    # nothing is queued until the client approves
+    assert (await client.http.get("/api/v1/posts")).json()["items"] == []
+
+
+async def test_a_proposal_breaking_a_platform_rule_is_a_422_naming_the_proposals_field(
+    queue: QueueServer,
+) -> None:
+    client = queue.client()
+    account = await client.account("tiktok")
+    operator = queue.operator()
+    media = await operator_upload(operator, client)
+    answer = await deliver(
+        operator,
+        client,
+        media["id"],
+        {"targets": [tiktok(account)]},
+        {"targets": [tiktok(account, "x" * 2201)], "scheduled_at": at_offset(-3600).isoformat()},
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    fields = {e["field"] for e in answer.json()["errors"]}
+    assert fields == {"proposals[1].targets[0].tiktok.caption", "proposals[1].scheduled_at"}
+
+    stranger = queue.client()
+    theirs = await stranger.upload()
+    answer = await deliver(operator, client, theirs["id"], {"targets": [tiktok(account)]})
+    assert answer.status_code == 422
+    assert {e["field"] for e in answer.json()["errors"]} == {"media_id"}
+
+    nobody = await operator.post(
+        "/api/v1/operator/media",
+        params={"client_id": str(uuid.uuid4())},
+        content=VIDEO,
+        headers={"Content-Type": "video/mp4"},
+    )
+    assert nobody.status_code == 404
+    assert nobody.json()["errors"][0]["field"] == "client_id"
+
+
+async def test_approving_queues_the_post_once_as_the_clients_act_and_tells_the_operator(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client, operator, delivery = await delivered(queue)
+    proposal = delivery["proposals"][0]["id"]
+    first = await client.http.post(f"/api/v1/posts/proposals/{proposal}/approve")
+    again = await client.http.post(f"/api/v1/posts/proposals/{proposal}/approve")
+    assert first.status_code == again.status_code == 200, first.text
+    assert first.json()["status"] == "approved"
+    post_id = first.json()["post_id"]
+    assert again.json()["post_id"] == post_id
+    posts = (await client.http.get("/api/v1/posts")).json()["items"]
+    assert [p["id"] for p in posts] == [post_id]
+    assert posts[0]["targets"][0]["options"]["caption"] == "from the factory"
+
+    [notice] = await eventually(lambda: recorder.notices(f"approved proposal {proposal}"))
+    assert notice.value["channel"] == "operator_telegram"
+    assert post_id in notice.value["text"]
+
+    post = await client.get(post_id)
+    await eventually(lambda: recorder.commands(post["targets"][0]["id"]), timeout=15)
+    await queue.result(post, type="published", remote_id="v1", remote_url="https://t.example/v1")
+
+    async def trail_until_published() -> list[dict[str, Any]] | None:
+        answer = await client.http.get(f"/api/v1/posts/{post_id}/audit")
+        assert answer.status_code == 200, answer.text
+        items: list[dict[str, Any]] = answer.json()["items"]
+        return items if items[-1]["action"] == "published" else None
+
+    items = await eventually(trail_until_published, timeout=15)
+    assert [(i["action"], i["actor_role"]) for i in items] == [
+        ("delivered", "operator"),
+        ("proposed", "operator"),
+        ("approved", "client"),
+        ("leased", "queue"),
+        ("published", "queue"),
+    ]
+    assert items[0]["actor_id"] == delivery["operator_id"]
+    assert items[2]["actor_id"] == str(client.id)
+    assert items[4]["detail"]["remote_url"] == "https://t.example/v1"
+    seen = (await operator.get(f"/api/v1/operator/posts/{post_id}/audit")).json()["items"]
+    assert seen == items  # the operator reads the same trail
+
+
+async def test_the_client_edits_and_asks_for_changes_and_the_operator_sees_the_comment(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client, operator, delivery = await delivered(queue)
+    proposal = delivery["proposals"][0]["id"]
+    account = delivery["proposals"][0]["targets"][0]["account_id"]
+    bad = await client.http.patch(
+        f"/api/v1/posts/proposals/{proposal}",
+        json={"targets": [{"account_id": account, "tiktok": {"caption": "y" * 2201}}]},
+    )
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["field"] == "targets[0].tiktok.caption"
+    when = (at_offset(7200) + timedelta(seconds=1)).isoformat()
+    edited = await client.http.patch(
+        f"/api/v1/posts/proposals/{proposal}",
+        json={
+            "targets": [{"account_id": account, "tiktok": {"caption": "mine"}}],
+            "scheduled_at": when,
+        },
+    )
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["targets"][0]["tiktok"]["caption"] == "mine"
+
+    asked = await client.http.post(
+        f"/api/v1/posts/proposals/{proposal}/request-changes",
+        json={"comment": "Please cut the intro"},
+    )
+    assert asked.status_code == 200, asked.text
+    empty = await client.http.post(
+        f"/api/v1/posts/proposals/{proposal}/request-changes", json={"comment": ""}
+    )
+    assert empty.status_code == 422
+    assert empty.json()["errors"][0]["field"] == "comment"
+    await eventually(lambda: recorder.notices("Please cut the intro"))
+
+    listed = (
+        await operator.get("/api/v1/operator/deliveries", params={"client_id": str(client.id)})
+    ).json()["items"]
+    [seen] = listed
+    assert seen["proposals"][0]["status"] == "changes_requested"
+    assert seen["proposals"][0]["comment"] == "Please cut the intro"
+    assert [a["action"] for a in seen["audit"]][-2:] == ["edited", "changes_requested"]
+
+    # the operator answers with a new proposal; the client sees both
+    again = await operator.post(
+        f"/api/v1/operator/deliveries/{delivery['id']}/proposals",
+        json={"targets": [{"account_id": account, "tiktok": {"caption": "short"}}]},
+    )
+    assert again.status_code == 201, again.text
+    assert [p["status"] for p in again.json()["proposals"]] == ["changes_requested", "proposed"]
+    wrong = await operator.post(
+        f"/api/v1/operator/deliveries/{delivery['id']}/proposals",
+        json={"targets": [{"account_id": account, "tiktok": {"caption": "z" * 2201}}]},
+    )
+    assert wrong.status_code == 422
+    assert wrong.json()["errors"][0]["field"] == "targets[0].tiktok.caption"
+    mine = (await client.http.get("/api/v1/posts/proposals")).json()["items"]
+    assert len(mine[0]["proposals"]) == 2
+
+    # the client may still approve it as it now stands; then it is closed
+    approved = await client.http.post(f"/api/v1/posts/proposals/{proposal}/approve")
+    assert approved.status_code == 200, approved.text
+    late = await client.http.patch(
+        f"/api/v1/posts/proposals/{proposal}", json={"scheduled_at": when}
+    )
+    assert late.status_code == 409
+    other = queue.client()
+    assert (await other.http.post(f"/api/v1/posts/proposals/{proposal}/approve")).status_code == 404
+
+
+async def test_an_operator_session_can_never_queue_approve_edit_or_publish_a_clients_post(
+    queue: QueueServer,
+) -> None:
+    client, operator, delivery = await delivered(queue)
+    proposal = delivery["proposals"][0]["id"]
+    document = (await operator.get("/openapi.json")).json()
+    writes = [
+        r
+        for r in wrong_role_requests(document)
+        if r.role == "client" and r.method in {"POST", "PATCH", "PUT", "DELETE"}
+    ]
+    paths = {(r.method, r.path.rsplit("/", 1)[-1]) for r in writes}
+    assert {("POST", "approve"), ("POST", "request-changes"), ("POST", "posts")} <= paths
+    assert ("POST", "retry") in paths
+    assert "PATCH" in {r.method for r in writes if "/proposals/" in r.path}  # the client's edit
+    for request in writes:
+        answer = await operator.request(
+            request.method, request.path, headers=request.headers, content=request.body
+        )
+        assert answer.status_code == 403, (request, answer.text)
+        assert answer.json()["type"] == WRONG_ROLE
+    # with the real proposal's id too
+    for path in (f"{proposal}/approve", f"{proposal}/request-changes"):
+        answer = await operator.post(f"/api/v1/posts/proposals/{path}", json={"comment": "x"})
+        assert answer.status_code == 403
+    answer = await operator.post(
+        "/api/v1/posts",
+        json={"media_id": delivery["media_id"], "targets": delivery["proposals"][0]["targets"]},
+    )
+    assert answer.status_code == 403
+    # the resumable upload (tus, not in the OpenAPI document) is the client's too
+    tus = await operator.post(
+        "/api/v1/media/uploads", headers={"Tus-Resumable": "1.0.0", "Upload-Length": "16"}
+    )
+    assert tus.status_code == 403
+    assert (await client.http.get("/api/v1/posts")).json()["items"] == []
+
+
+async def test_the_clients_export_has_its_deliveries_and_erasure_removes_them(
+    queue: QueueServer,
+) -> None:
+    client, _, delivery = await delivered(queue)
+    proposal = delivery["proposals"][0]["id"]
+    assert (await client.http.post(f"/api/v1/posts/proposals/{proposal}/approve")).is_success
+    export = (await client.http.get("/api/v1/posts/export")).json()
+    assert [d["id"] for d in export["deliveries"]] == [delivery["id"]]
+    assert export["deliveries"][0]["proposals"][0]["status"] == "approved"
+    assert {"delivered", "proposed", "approved"} <= {a["action"] for a in export["audit"]}
+
+    account = uuid.UUID(delivery["proposals"][0]["targets"][0]["account_id"])
+    await client.account_event(account, "tiktok", "deleted", reason="the client erased their data")
+
+    async def left() -> int:
+        async with queue.runtime.reader() as session:
+            total = 0
+            for table in (Delivery, Proposal, AuditEntry):
+                total += (
+                    await session.scalar(
+                        select(func.count()).select_from(table).where(table.client_id == client.id)
+                    )
+                    or 0
+                )
+            return total
+
+    await eventually(lambda: _zero(left), timeout=15)
+
+
+async def _zero(count: Any) -> bool:
+    return bool(await count() == 0)
+
+
+async def test_a_post_the_client_queued_itself_has_a_trail_starting_with_its_own_act(
+    queue: QueueServer,
+) -> None:
+    client = queue.client()
+    post = await client.queue(tiktok=await client.account("tiktok"), at=at_offset(3600))
+    trail = (await client.http.get(f"/api/v1/posts/{post['id']}/audit")).json()["items"]
+    assert [(i["action"], i["actor_role"], i["actor_id"]) for i in trail] == [
+        ("queued", "client", str(client.id))
+    ]
+    stranger = queue.client()
+    assert (await stranger.http.get(f"/api/v1/posts/{post['id']}/audit")).status_code == 404

@@ -1,0 +1,127 @@
+// The client's proposals (issue 13 item 2): what an operator delivered into the
+// client's library with how and when to post it. Approve (queues the post, as the
+// client's own act) or ask for changes with a comment. Plain JS, no build; every
+// text from the API goes in with textContent (never HTML).
+(function () {
+  "use strict";
+  const $ = (id) => document.getElementById(id);
+  const shown = window.cachalotShown || ((text) => String(text));
+  const { t, locale: LOCALE } = window.I18N; // web/i18n.js
+  const when = (iso) => new Date(iso).toLocaleString(LOCALE);
+  const STATUS = { proposed: t("proposed"), changes_requested: t("changes requested"), approved: t("approved") };
+  const KIND = { video: t("a video"), photo: t("a photo post"), article: t("an article") };
+
+  async function api(path, options = {}) {
+    const response = await fetch(path, { credentials: "same-origin", ...options });
+    let body = null;
+    const type = response.headers.get("content-type") || "";
+    if (type.includes("json")) body = await response.json().catch(() => null);
+    return { status: response.status, ok: response.ok, body };
+  }
+
+  function say(kind, text) {
+    const el = $("flash");
+    el.className = "notice " + kind;
+    el.textContent = shown(text);
+  }
+
+  function problemText(body, fallback) {
+    if (body && Array.isArray(body.errors) && body.errors.length) {
+      return body.errors.map((e) => `${e.field}: ${e.message}`).join("; ");
+    }
+    return (body && body.detail) || fallback;
+  }
+
+  function cell(row, text) {
+    const td = document.createElement("td");
+    td.textContent = shown(text);
+    row.appendChild(td);
+    return td;
+  }
+
+  function describeTargets(targets) {
+    return targets.map((target) => {
+      const platform = Object.keys(target).find((k) => k !== "account_id") || "";
+      const block = target[platform] || {};
+      const text = block.caption || block.title || block.message || "";
+      return `${platform}: ${text}`;
+    }).join("\n");
+  }
+
+  function button(label, cls, onClick) {
+    const el = document.createElement("button");
+    el.type = "button";
+    el.className = cls;
+    el.textContent = label;
+    el.addEventListener("click", onClick);
+    return el;
+  }
+
+  async function approve(proposal) {
+    const answer = await api(`/api/v1/posts/proposals/${proposal.id}/approve`, { method: "POST" });
+    if (answer.ok) say("ok", t("Approved: the post is queued."));
+    else say("bad", problemText(answer.body, t("The approval failed.")));
+    await load();
+  }
+
+  async function requestChanges(proposal, input) {
+    const comment = input.value.trim();
+    if (!comment) {
+      input.focus();
+      say("bad", t("Say what should change."));
+      return;
+    }
+    const answer = await api(`/api/v1/posts/proposals/${proposal.id}/request-changes`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ comment }),
+    });
+    if (answer.ok) say("ok", t("Sent back to our team with your comment."));
+    else say("bad", problemText(answer.body, t("The request failed.")));
+    await load();
+  }
+
+  async function load() {
+    const answer = await api("/api/v1/posts/proposals");
+    const section = $("proposals");
+    if (!answer.ok || !answer.body.items.length) {
+      section.classList.add("hidden");
+      return;
+    }
+    section.classList.remove("hidden");
+    const body = $("proposals-body");
+    body.textContent = "";
+    for (const delivery of answer.body.items) {
+      for (const proposal of delivery.proposals) {
+        const row = document.createElement("tr");
+        row.dataset.proposal = proposal.id;
+        row.className = "proposal " + proposal.status;
+        cell(row, when(delivery.created_at));
+        cell(row, (KIND[delivery.kind] || delivery.kind) + (delivery.note ? ` — ${delivery.note}` : ""));
+        cell(row, describeTargets(proposal.targets)).style.whiteSpace = "pre-line";
+        cell(row, proposal.scheduled_at ? when(proposal.scheduled_at) : t("when approved"));
+        const status = cell(row, STATUS[proposal.status] || proposal.status);
+        status.className = "status";
+        if (proposal.comment) status.title = proposal.comment;
+        const actions = cell(row, "");
+        if (proposal.status !== "approved") {
+          const input = document.createElement("input");
+          input.type = "text";
+          input.maxLength = 2000;
+          input.placeholder = t("What should change?");
+          input.className = "comment";
+          input.setAttribute("aria-label", t("What should change?"));
+          actions.appendChild(button(t("Approve"), "approve", () => approve(proposal)));
+          actions.appendChild(input);
+          actions.appendChild(button(t("Request changes"), "secondary request-changes", () => requestChanges(proposal, input)));
+        } else if (proposal.post_id) {
+          actions.textContent = t("queued");
+        }
+        body.appendChild(row);
+      }
+    }
+  }
+
+  window.CachalotProposals = { load };
+  load();
+})();
