@@ -1,4 +1,4 @@
-"""OpenTelemetry for a service: one tracer provider, FastAPI, httpx and Kafka.
+"""OpenTelemetry for a service: one tracer provider, FastAPI, httpx, Kafka, SQL.
 
 Traces go over OTLP/HTTP to Jaeger when ``CACHALOT_OTLP_ENDPOINT`` is set; in
 embedded mode and tests nothing is exported unless asked (tests pass their
@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace import Span
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cachalot_common.redaction import redact_url
 
@@ -117,3 +118,33 @@ def instrument_httpx_client(
         _scrub_request_span_async if isinstance(client, httpx.AsyncClient) else _scrub_request_span
     )
     HTTPXClientInstrumentor.instrument_client(client, tracer_provider=provider, request_hook=hook)
+
+
+def instrument_engine(engine: AsyncEngine, provider: TracerProvider | None) -> None:
+    """One client span per SQL statement on ``engine`` (SQLAlchemy 2 async).
+
+    OpenTelemetry's SQLAlchemy instrumentation hooks a *sync* engine's cursor
+    events; an :class:`AsyncEngine` runs its statements through
+    ``engine.sync_engine``, so that is the engine traced (its ``EngineTracer``
+    is used directly: ``SQLAlchemyInstrumentor().instrument()`` is once per
+    process and also patches ``create_engine`` globally, and the queue has two
+    engines). A span carries the statement with its placeholders
+    (``db.statement``: ``... WHERE id = $1``), the database's name, host and
+    user, never the bound parameters (tokens, e-mail addresses: the
+    instrumentation reads ``params`` only to pass them on), and no SQL
+    comment is added (``enable_commenter`` off).
+
+    Nothing is hooked when ``provider`` is None or records no spans
+    (:func:`setup_tracing` with nowhere to export), for the reason
+    :func:`instrument_httpx_client` gives.
+    """
+    if provider is None or provider.sampler is _NOT_RECORDED:
+        return
+    from opentelemetry.instrumentation.sqlalchemy.version import __version__
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry.metrics import NoOpMeter
+
+    tracer = trace.get_tracer("opentelemetry.instrumentation.sqlalchemy", __version__, provider)
+    # connection-pool usage goes to Prometheus' side, not OpenTelemetry metrics
+    usage = NoOpMeter("cachalot").create_up_down_counter("db.client.connections.usage")
+    EngineTracer(tracer, engine.sync_engine, usage, False, {}, False)  # type: ignore[no-untyped-call]

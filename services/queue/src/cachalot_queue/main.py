@@ -56,7 +56,7 @@ from cachalot_common.sessions import (
     install_session_verifier,
 )
 from cachalot_common.settings import load_settings
-from cachalot_common.telemetry import setup_tracing
+from cachalot_common.telemetry import instrument_engine, setup_tracing
 from cachalot_common.topics import (
     ACCOUNTS,
     NOTIFY,
@@ -191,6 +191,9 @@ def create_app(
     tracer = setup_tracing(SERVICE, otlp_endpoint=settings.otlp_endpoint)
     engine = build_engine(settings.database_url)
     reader = build_reader(settings.database_url, engine)
+    instrument_engine(engine, tracer)
+    if reader is not engine:
+        instrument_engine(reader, tracer)
     factory = session_factory(engine)
     reader_factory = session_factory(reader)
     runtime = Runtime(
