@@ -102,7 +102,8 @@ async def test_each_sql_statement_of_an_async_engine_is_a_child_span_without_its
     assert any(s.startswith("SELECT id FROM vault") for s in statements), statements
     trace_id = request.get_span_context().trace_id
     for span in spans:
-        assert span.context is not None and span.context.trace_id == trace_id  # one trace
+        assert span.context is not None
+        assert span.context.trace_id == trace_id
         assert span.kind.name == "CLIENT"
         assert secret not in span.name
         for value in (span.attributes or {}).values():

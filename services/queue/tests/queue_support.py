@@ -43,7 +43,7 @@ GRANTS = Granter(key=GRANT_KEY, lifetime_s=3600)
 FIXTURES = Path(__file__).parent / "fixtures"
 VIDEO = video_bytes()
 """A real 360×640, 30 fps, 3 s MP4 every platform takes (cachalot_testing.media)."""
-TRACE_UI = "http://traces.test:16686"
+TRACE_URL_TEMPLATE = "http://traces.test:16686/trace/{trace_id}"
 """The tracing UI the console links to (nothing answers there)."""
 WATCHED = (
     *(publish_topic(p) for p in ("tiktok", "youtube", "instagram", "vk", "telegram")),
@@ -350,7 +350,7 @@ async def start_queue(
         "max_attempts": 3,
         "environment": "test",
         "log_format": "text",
-        "trace_ui_url": TRACE_UI,
+        "trace_url_template": TRACE_URL_TEMPLATE,
     }
     values.update(overrides)
     settings = QueueSettings(**values)

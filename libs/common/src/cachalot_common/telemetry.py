@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.resources import Resource
@@ -51,6 +51,36 @@ def _scrub_server_span(span: Span, scope: dict[str, Any]) -> None:
 
 
 _NOT_RECORDED = ParentBased(ALWAYS_OFF)
+
+
+def trace_link(template: str | None, trace_id: str | None) -> str | None:
+    """``template`` with ``{trace_id}`` replaced by the 32-hex-digit ``trace_id``, or None
+    when either is missing (``CACHALOT_TRACE_URL_TEMPLATE``, the queue's and the notifier's
+    setting: the operator console's links and the operator's Telegram message)."""
+    if not template or not trace_id:
+        return None
+    return template.replace("{trace_id}", trace_id)
+
+
+def current_trace_id() -> str | None:
+    """The current span's W3C trace id (32 hex digits), or None outside any valid span."""
+    context = trace.get_current_span().get_span_context()
+    return trace.format_trace_id(context.trace_id) if context.is_valid else None
+
+
+def current_traceparent() -> str | None:
+    """The W3C ``traceparent`` of the current span (``00-<trace>-<span>-<flags>``, 55
+    characters), or None outside any valid span.
+
+    For work a request starts and a background loop finishes later (the queue's
+    scheduler dispatching a post): kept with the row, it lets that work join the
+    request's trace (W3C Trace Context, https://www.w3.org/TR/trace-context/).
+    """
+    if not trace.get_current_span().get_span_context().is_valid:
+        return None
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent")
 
 
 def setup_tracing(
@@ -140,8 +170,8 @@ def instrument_engine(engine: AsyncEngine, provider: TracerProvider | None) -> N
     """
     if provider is None or provider.sampler is _NOT_RECORDED:
         return
-    from opentelemetry.instrumentation.sqlalchemy.version import __version__
     from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry.instrumentation.sqlalchemy.version import __version__
     from opentelemetry.metrics import NoOpMeter
 
     tracer = trace.get_tracer("opentelemetry.instrumentation.sqlalchemy", __version__, provider)

@@ -46,6 +46,7 @@ class Intent:
     plain_text: str
     event_key: str
     event_json: str
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class Claimed:
     attempts: int
     event_key: str
     event_json: str
+    traceparent: str | None = None
 
 
 _FORGOTTEN: dict[str, Any] = {"text": "", "plain_text": "", "event_json": ""}
@@ -104,6 +106,7 @@ class DeliveryStore:
                         attempts=0,
                         not_before=now,
                         created_at=utcnow(),
+                        traceparent=intent.traceparent,
                     )
                 )
         except IntegrityError:
@@ -161,6 +164,7 @@ class DeliveryStore:
                 attempts=row.attempts,
                 event_key=row.event_key,
                 event_json=row.event_json,
+                traceparent=row.traceparent,
             )
 
     async def mark_sent(

@@ -91,6 +91,7 @@ def create_app(
         store=store,
         park=dlq_parker(broker),
         clock=clock_now,
+        tracer=provider.get_tracer("cachalot_notifier.sender"),
         policy=SendPolicy(
             backoff_initial_s=settings.telegram_backoff_initial_s,
             backoff_max_s=settings.telegram_backoff_max_s,
@@ -157,7 +158,12 @@ def create_app(
         )
         mail = ClientMail(store=email_store, wake=mailer.wake, clock=clock_now)
     register_handlers(
-        broker, notifier, mail=mail, group_id=settings.consumer_group, **consumer_options(settings)
+        broker,
+        notifier,
+        mail=mail,
+        group_id=settings.consumer_group,
+        trace_url_template=settings.trace_url_template,
+        **consumer_options(settings),
     )
     watch = BrokerWatch(broker, settings)
 

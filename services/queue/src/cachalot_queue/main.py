@@ -371,7 +371,7 @@ def create_app(
                 publish=broker_publish(runtime.broker),
                 clock=clock,
                 stuck_after_s=settings.reconcile_after_s,
-                trace_ui_url=settings.trace_ui_url,
+                trace_url_template=settings.trace_url_template,
             )
         )
     )
