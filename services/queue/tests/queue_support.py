@@ -158,8 +158,15 @@ class Kafka:
     async def stop(self) -> None:
         await self._producer.stop()
 
-    async def send(self, topic: str, event: BaseModel, key: str) -> None:
-        await self._producer.send_and_wait(topic, encode(event), key=key.encode())
+    async def send(
+        self, topic: str, event: BaseModel, key: str, headers: dict[str, str] | None = None
+    ) -> None:
+        await self._producer.send_and_wait(
+            topic,
+            encode(event),
+            key=key.encode(),
+            headers=[(k, v.encode()) for k, v in (headers or {}).items()] or None,
+        )
 
     async def raw(self, topic: str, value: bytes, key: str) -> None:
         await self._producer.send_and_wait(topic, value, key=key.encode())
@@ -224,7 +231,13 @@ class QueueServer:
         assert found is not None
         return found
 
-    async def result(self, post: dict[str, Any], index: int = 0, **fields: Any) -> PublishResult:
+    async def result(
+        self,
+        post: dict[str, Any],
+        index: int = 0,
+        headers: dict[str, str] | None = None,
+        **fields: Any,
+    ) -> PublishResult:
         """Send a publisher's result for ``post``'s target ``index`` (current attempt)."""
         target = post["targets"][index]
         current = await self.target(target["id"])
@@ -236,7 +249,7 @@ class QueueServer:
             attempt=fields.pop("attempt", current.attempt),
             **fields,
         )
-        await self.kafka.send(POSTS_RESULT, event, key=post["id"])
+        await self.kafka.send(POSTS_RESULT, event, key=post["id"], headers=headers)
         return event
 
 

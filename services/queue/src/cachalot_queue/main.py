@@ -232,7 +232,13 @@ def create_app(
     group = settings.consumer_group
     timeouts = consumer_options(settings)
     subscribe_batch(
-        runtime.broker, POSTS_RESULT, PublishResult, handlers.on_results, group_id=group, **timeouts
+        runtime.broker,
+        POSTS_RESULT,
+        PublishResult,
+        handlers.on_results,
+        group_id=group,
+        trace_contexts=True,  # each result in its post's trace (issue 13 item 4)
+        **timeouts,
     )
     subscribe(
         runtime.broker,

@@ -252,3 +252,32 @@ async def test_the_scheduler_dispatches_a_post_in_the_trace_of_the_request_that_
     assert command.headers["traceparent"].split("-")[1] == trace_id
     target = await queue.target(answer.json()["targets"][0]["id"])
     assert target.trace_id == trace_id
+
+
+async def test_a_results_status_continues_the_results_trace_though_results_come_in_batches(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    """Results are applied a batch per transaction; each one's status event still goes on
+    in the trace its record came in, so the notifier's message joins the post's trace."""
+    client = queue.client()
+    post = await client.queue(tiktok=await client.account("tiktok"))
+    await dispatched(recorder, post)
+    trace_id = uuid.uuid4().hex
+    await queue.result(
+        post,
+        type="failed",
+        code="spam_risk_too_many_posts",
+        reason="refused",
+        headers={"traceparent": f"00-{trace_id}-{'2' * 16}-01"},
+    )
+    target = post["targets"][0]["id"]
+
+    async def failed_status() -> Any:
+        return [
+            s
+            for s in recorder.seen
+            if s.value.get("target_id") == target and s.value.get("status") == "failed"
+        ]
+
+    [status] = await eventually(failed_status, timeout=15)
+    assert status.headers["traceparent"].split("-")[1] == trace_id
