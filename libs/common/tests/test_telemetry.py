@@ -120,3 +120,21 @@ def test_with_nowhere_to_export_no_engine_is_hooked(tmp_path: Path) -> None:
     assert not engine.sync_engine.dispatch.before_cursor_execute
     instrument_engine(engine, TracerProvider())  # a provider that records: hooked
     assert engine.sync_engine.dispatch.before_cursor_execute
+
+
+def test_exported_spans_name_their_service_and_carry_no_bytes_attribute() -> None:
+    """Phoenix cannot store a span with a bytes attribute (FastStream's Kafka record key):
+    the trace broke at every Kafka hop until such values were made text."""
+    from cachalot_common.telemetry import setup_tracing
+
+    exporter = InMemorySpanExporter()
+    provider = setup_tracing("probe", exporter=exporter)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with provider.get_tracer("t").start_as_current_span(
+        "process", attributes={"messaging.kafka.message.key": b"account-1\xff"}
+    ):
+        pass
+    [span] = [s for s in exporter.get_finished_spans() if s.name == "process"][:1]
+    attributes = dict(span.attributes or {})
+    assert attributes["cachalot.service"] == "probe"
+    assert attributes["messaging.kafka.message.key"] == "account-1\ufffd"

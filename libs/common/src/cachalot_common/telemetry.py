@@ -89,13 +89,22 @@ def current_traceparent() -> str | None:
 
 class _ServiceOnEachSpan(SpanProcessor):
     """Writes ``cachalot.service`` on each span: a UI that shows span attributes but not
-    the resource (Phoenix's REST API) still tells which service made it."""
+    the resource (Phoenix's REST API) still tells which service made it.
+
+    Also turns a ``bytes`` attribute into text (UTF-8, undecodable bytes replaced):
+    FastStream records a Kafka record's key as bytes, OTLP carries it as
+    ``bytes_value`` and Phoenix cannot store such a span (it dropped every Kafka
+    "process" span, cutting the trace in two at each hop).
+    """
 
     def __init__(self, service: str) -> None:
         self._service = service
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         span.set_attribute("cachalot.service", self._service)
+        for key, value in dict(getattr(span, "attributes", None) or {}).items():
+            if isinstance(value, bytes):
+                span.set_attribute(key, value.decode("utf-8", "replace"))
 
 
 def setup_tracing(
