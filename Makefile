@@ -5,7 +5,9 @@ UV = $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PYTEST_ARGS ?=
 MYPY_PACKAGES := $(foreach d,$(wildcard libs/*/src/cachalot_* services/*/src/cachalot_* embedded/src/cachalot_*),-p $(notdir $(d)))
 
-.PHONY: dev test lint fmt setup tools bench clean
+TRACES ?=
+
+.PHONY: dev test lint fmt setup tools traces bench clean
 
 setup:  ## install uv (if missing) and the workspace's locked environment
 	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
@@ -15,8 +17,12 @@ tools: setup  ## the deploy files' validators (deploy/tools.txt) into .tools/; p
 	@$(UV) venv --quiet --allow-existing --python 3.11 .tools
 	@$(UV) pip install --quiet --python .tools/bin/python -r deploy/tools.txt
 
-dev: setup  ## the whole system on the embedded default (broker, services, sandbox)
-	@$(UV) run --frozen cachalot-dev
+traces: setup  ## the embedded tracing UI (Arize Phoenix, embedded/traces.txt) into .traces/
+	@$(UV) venv --quiet --allow-existing --python 3.11 .traces
+	@$(UV) pip install --quiet --python .traces/bin/python -r embedded/traces.txt
+
+dev: setup $(if $(TRACES),traces)  ## the whole system on the embedded default; TRACES=1: with a tracing UI
+	@CACHALOT_DEV_TRACES=$(TRACES) $(UV) run --frozen cachalot-dev
 
 test: setup  ## every test: unit, integration (Tansu, PostgreSQL), end to end, browser
 	@$(UV) run --frozen python scripts/test_all.py $(PYTEST_ARGS)
@@ -39,4 +45,4 @@ bench: setup  ## benchmarks (not part of `make test`); figures in README.md
 	@$(UV) run --frozen python bench/scheduler.py
 
 clean:
-	rm -rf var .venv .tools .mypy_cache .ruff_cache
+	rm -rf var .venv .tools .traces .mypy_cache .ruff_cache

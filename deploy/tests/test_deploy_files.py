@@ -51,7 +51,9 @@ ENV_EXAMPLE = DEPLOY / "compose.env.example"
 TOPICS_SCRIPT = DEPLOY / "kafka" / "create-topics.sh"
 INITDB_SCRIPT = DEPLOY / "postgres" / "initdb" / "10-cachalot-databases.sh"
 
-INFRASTRUCTURE = frozenset({"kafka", "kafka-init", "postgres", "jaeger", "volume-init"})
+INFRASTRUCTURE = frozenset(
+    {"kafka", "kafka-init", "postgres", "jaeger", "prometheus", "volume-init"}
+)
 GATEWAY = "gateway"
 SANDBOX = "sandbox"
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"

@@ -234,3 +234,76 @@ def test_the_stuck_dead_letter_and_failure_rate_alerts_exist_and_read_real_metri
         assert used <= exported, f"{rule['alert']} reads {used - exported}, which no code exports"
         tested = ALERT_TESTS.read_text()
         assert f"alertname: {rule['alert']}" in tested, f"{rule['alert']} has no promtool test"
+
+
+# ------------------------------------------------------------------ the rules, mounted
+
+PROMETHEUS_CONFIG = PROMETHEUS / "prometheus.yml"
+MONITORING = K8S / "monitoring"
+
+
+def test_compose_runs_a_prometheus_whose_config_promtool_accepts_with_the_alert_rules() -> None:
+    """docker-compose.yml's Prometheus mounts prometheus.yml and alerts.yml side by side,
+    and ``promtool check config`` follows the config's ``rule_files`` to the rules."""
+    spec = yaml.safe_load(COMPOSE_FILE.read_text())
+    prometheus = spec["services"]["prometheus"]
+    mounts = {m.split(":")[1]: m.split(":")[0] for m in prometheus["volumes"]}
+    assert mounts["/etc/prometheus/alerts.yml"] == "./deploy/prometheus/alerts.yml"
+    assert mounts["/etc/prometheus/prometheus.yml"] == "./deploy/prometheus/prometheus.yml"
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prometheus["command"]
+    config = yaml.safe_load(PROMETHEUS_CONFIG.read_text())
+    assert config["rule_files"] == ["alerts.yml"]  # beside the config, in the container too
+    # every service with a /metrics is scraped, on the port compose gives it
+    scraped = {
+        name: entry["port"]
+        for job in config["scrape_configs"]
+        for entry in job["dns_sd_configs"]
+        for name in entry["names"]
+    }
+    for name, service in spec["services"].items():
+        port = (service.get("environment") or {}).get("CACHALOT_HTTP_PORT")
+        if port and name != "sandbox":
+            assert scraped.get(name) == int(port), f"{name} is not scraped on {port}"
+    done = run(tool("promtool"), "check", "config", str(PROMETHEUS_CONFIG))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 rule files found" in done.stdout + done.stderr
+
+
+def test_kubernetes_monitoring_mounts_the_same_alert_rules_into_its_prometheus(
+    tmp_path: Path,
+) -> None:
+    """deploy/k8s/monitoring: the ConfigMap of rules is deploy/prometheus/alerts.yml, mounted
+    where the config's ``rule_files`` looks, and the manifests are strictly valid.
+
+    (Debian's promtool is built without Kubernetes discovery, so the config's rule
+    path is checked here and the rules themselves by the promtool tests above.)
+    """
+    assert (MONITORING / "alerts.yml").read_text() == ALERTS.read_text(), (
+        "deploy/k8s/monitoring/alerts.yml differs from deploy/prometheus/alerts.yml: copy it"
+    )
+    done = run(tool("kubectl"), "kustomize", str(MONITORING))
+    assert done.returncode == 0, done.stderr
+    manifests = tmp_path / "monitoring.yaml"
+    manifests.write_text(done.stdout)
+    docs = [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+    maps = {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == "ConfigMap"}
+    rules_map = next(m for name, m in maps.items() if name.startswith("cachalot-alert-rules"))
+    assert rules_map["data"]["alerts.yml"] == ALERTS.read_text()
+    config_map = next(m for name, m in maps.items() if name.startswith("prometheus-config"))
+    config = yaml.safe_load(config_map["data"]["prometheus.yml"])
+    deployment = next(doc for doc in docs if doc["kind"] == "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in pod["containers"][0]["volumeMounts"]}
+    assert (
+        volumes[mounts["/etc/prometheus/rules"]]["configMap"]["name"]
+        == rules_map["metadata"]["name"]
+    )
+    assert config["rule_files"] == ["/etc/prometheus/rules/*.yml"]
+    assert all(
+        doc["metadata"].get("namespace") == "monitoring"
+        for doc in docs
+        if doc["kind"] != "ClusterRole" and doc["kind"] != "ClusterRoleBinding"
+    )
+    checked = validate(manifests)
+    assert checked.returncode == 0, checked.stdout + checked.stderr

@@ -265,3 +265,49 @@ def test_the_gateways_read_timeout_outlasts_the_live_feeds_heartbeat() -> None:
     longest = next(m.le for m in metadata if getattr(m, "le", None) is not None)
     assert longest < TIMEOUT_S
     assert inspect.signature(create_gateway).parameters["timeout_s"].default == TIMEOUT_S
+
+
+def test_with_tracing_each_api_request_is_a_gateway_span_the_service_continues() -> None:
+    """`make dev TRACES=1`: the gateway's span joins the caller's trace and the service gets
+    the gateway span's context (issue 13 item 4); the dashboard's files are not traced."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    stand_in = StandIn("contact")
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_gateway(
+                {"contact": stand_in.url}, web_dir=ROOT / "web", tracer_provider=provider
+            ),
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+        )
+    )
+    threading.Thread(target=server.run, daemon=True).start()
+    wait_for_port(port)
+    caller_trace = "4bf92f3577b34da6a3ce929d0e0e4736"
+    try:
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/api/v1/contact",
+            json={"name": "Ann"},
+            headers={"traceparent": f"00-{caller_trace}-00f067aa0ba902b7-01"},
+            timeout=10,
+        )
+        assert answer.status_code < 500
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 200
+    finally:
+        server.should_exit = True
+        stand_in.stop()
+    [seen] = stand_in.seen
+    [traceparent] = [v.decode() for k, v in seen.headers if k.lower() == "traceparent"]
+    [span] = exporter.get_finished_spans()  # the page was not traced
+    assert span.context is not None
+    assert span.name.startswith("POST /api/v1/contact")
+    assert f"{span.context.trace_id:032x}" == caller_trace
+    assert traceparent == f"00-{caller_trace}-{span.context.span_id:016x}-01"

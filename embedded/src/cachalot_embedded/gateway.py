@@ -28,11 +28,14 @@ OpenAPI document (:mod:`cachalot_embedded.openapi`), the file nginx serves.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
+from opentelemetry import propagate
+from opentelemetry.sdk.trace import TracerProvider
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
@@ -44,6 +47,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cachalot_common.problems import PROBLEM_JSON
+from cachalot_common.telemetry import scrub_server_span
 from cachalot_embedded.openapi import DOCUMENT_PATH
 from cachalot_embedded.routes import (
     MEDIA_LINKS,
@@ -154,6 +158,7 @@ def create_gateway(
     trusted_proxies: frozenset[str] = frozenset(),
     openapi_file: Path | None = None,
     timeout_s: float = TIMEOUT_S,
+    tracer_provider: TracerProvider | None = None,
 ) -> Starlette:
     """A Starlette app proxying ``/api/...`` to ``upstreams[service]`` base URLs.
 
@@ -165,6 +170,10 @@ def create_gateway(
     methods get 405.
     ``timeout_s``: how long a service may take to accept a piece of a body,
     or to answer once the body is sent, before the answer is a 504.
+    ``tracer_provider``: each proxied request is a server span of the gateway
+    (continuing the caller's ``traceparent``, if any) and the service is sent
+    that span's context instead of the caller's, so a trace shows the gateway
+    hop (issue 13 item 4); None: headers pass as they came.
     """
     trusted = trusted_proxies
     # No client library sits between: nothing stores one person's Set-Cookie
@@ -211,6 +220,8 @@ def create_gateway(
         elif "chunked" in request.headers.get("transfer-encoding", "").lower():
             headers.append((b"transfer-encoding", b"chunked"))
         headers.insert(0, (b"host", target_host))
+        if tracer_provider is not None:
+            headers = _with_current_trace(headers)
         target = request.scope["raw_path"]
         if request.scope.get("query_string"):
             target += b"?" + request.scope["query_string"]
@@ -301,7 +312,34 @@ def create_gateway(
         routes.append(Route("/", spa))
         routes.append(Mount("/", app=_Dashboard(directory=web_dir, html=True)))
 
-    return Starlette(routes=routes, middleware=[Middleware(NormalisePath)])
+    middleware = [Middleware(NormalisePath)]
+    if tracer_provider is not None:
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+        # the API and media links are traced; probes and the dashboard's files are not
+        untraced = r"^(?!https?://[^/]+(/api/|" + re.escape(MEDIA_LINKS[0]) + "/))"
+        middleware.insert(
+            0,
+            Middleware(
+                OpenTelemetryMiddleware,  # type: ignore[arg-type]
+                tracer_provider=tracer_provider,
+                excluded_urls=untraced,
+                exclude_spans=["receive", "send"],
+                server_request_hook=scrub_server_span,
+            ),
+        )
+    return Starlette(routes=routes, middleware=middleware)
+
+
+_TRACE_HEADERS = frozenset({b"traceparent", b"tracestate", b"baggage"})
+
+
+def _with_current_trace(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``headers`` with the caller's trace context replaced by the current span's."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    kept = [(n, v) for n, v in headers if n.lower() not in _TRACE_HEADERS]
+    return kept + [(k.encode("ascii"), v.encode("latin-1")) for k, v in carrier.items()]
 
 
 async def _relay(upstream: Upstream) -> AsyncIterator[bytes]:

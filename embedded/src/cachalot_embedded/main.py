@@ -21,6 +21,8 @@ from pathlib import Path
 
 import uvicorn
 
+from cachalot_common.telemetry import setup_tracing
+from cachalot_embedded import traces
 from cachalot_embedded.gateway import create_gateway
 from cachalot_embedded.mailbox import Mailbox
 from cachalot_embedded.openapi import DOCUMENT_FILE
@@ -167,6 +169,41 @@ async def run(args: argparse.Namespace) -> int:
             )
             mailbox.start()
             smtp_port = mailbox.port
+        tracing: traces.TracingUi | None = None
+        if traces.wanted():
+            binary = traces.phoenix_binary()
+            if binary is None:
+                supervisor.say(
+                    "cachalot-dev",
+                    f"TRACES=1 but no tracing UI is installed: {traces.INSTALL}",
+                    "31",
+                )
+                return 2
+            tracing = traces.TracingUi(
+                port=int(user_env.get("CACHALOT_DEV_TRACES_PORT", "0")) or _free_port(),
+                grpc_port=_free_port(),
+                working_dir=var_dir / "traces",
+            )
+            phoenix = Child(
+                "traces (phoenix)",
+                tracing.argv(binary),
+                env=tracing.environment(),
+                health_url=f"{tracing.url}/healthz",
+            )
+            await supervisor.start(phoenix)
+            # a minute or more: Ctrl-C meanwhile stops at once
+            healthy = asyncio.create_task(
+                supervisor.wait_healthy(phoenix, timeout=traces.START_TIMEOUT_S)
+            )
+            stopped = asyncio.create_task(stop.wait())
+            await asyncio.wait({healthy, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if not healthy.done():
+                healthy.cancel()
+                return 0
+            if not healthy.result():
+                supervisor.say("cachalot-dev", "the tracing UI did not start", "31")
+                return 1
         base = base_environment(
             var_dir=var_dir,
             kafka_bootstrap=bootstrap,
@@ -179,6 +216,9 @@ async def run(args: argparse.Namespace) -> int:
             embedded_broker=embedded_broker,
             smtp_port=smtp_port,
         )
+        if tracing is not None:  # the user's own CACHALOT_* still win (process_environment)
+            base["CACHALOT_OTLP_ENDPOINT"] = tracing.otlp_endpoint
+            base["CACHALOT_TRACE_URL_TEMPLATE"] = tracing.url_template
         started: dict[str, str] = {}
         wanted = {name.strip() for name in args.services.split(",") if name.strip()}
         for spec in (SANDBOX, *SERVICES):
@@ -210,10 +250,15 @@ async def run(args: argparse.Namespace) -> int:
                 return 1
 
         web_dir = Path(__file__).resolve().parents[3] / "web"
+        otlp_endpoint = user_env.get("CACHALOT_OTLP_ENDPOINT") or base.get("CACHALOT_OTLP_ENDPOINT")
         gateway = create_gateway(
             started,
             web_dir=web_dir if web_dir.exists() else None,
             openapi_file=DOCUMENT_FILE if DOCUMENT_FILE.exists() else None,
+            # the gateway's own span, when the services export theirs
+            tracer_provider=setup_tracing("gateway", otlp_endpoint=otlp_endpoint)
+            if otlp_endpoint
+            else None,
         )
         server = uvicorn.Server(
             uvicorn.Config(
@@ -231,8 +276,14 @@ async def run(args: argparse.Namespace) -> int:
         server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
         serving = asyncio.create_task(server.serve())
         await _wait_port(args.port)
-        _write_stack_file(var_dir, gateway_url, sandbox_url, bootstrap, started)
+        traces_url = tracing.url if tracing is not None else None
+        _write_stack_file(var_dir, gateway_url, sandbox_url, bootstrap, started, traces_url)
         _print_banner(supervisor, gateway_url, sandbox_url, bootstrap, started)
+        if tracing is not None:
+            supervisor.say(
+                "cachalot-dev",
+                f"  traces (Phoenix)  {tracing.url}/   a trace: {tracing.url_template}",
+            )
         if mailbox is not None:
             supervisor.say(
                 "cachalot-dev",
@@ -268,10 +319,22 @@ def _free_port() -> int:
 
 
 def _write_stack_file(
-    var_dir: Path, gateway: str, sandbox: str, bootstrap: str, started: dict[str, str]
+    var_dir: Path,
+    gateway: str,
+    sandbox: str,
+    bootstrap: str,
+    started: dict[str, str],
+    traces_url: str | None = None,
 ) -> None:
-    """Where everything listens, for scripts and tests (written once all is healthy)."""
-    data = {"gateway": gateway, "sandbox": sandbox, "kafka": bootstrap, "services": started}
+    """Where everything listens, for scripts and tests (written once all is healthy);
+    ``traces``: the tracing UI (``make dev TRACES=1``), else null."""
+    data = {
+        "gateway": gateway,
+        "sandbox": sandbox,
+        "kafka": bootstrap,
+        "services": started,
+        "traces": traces_url,
+    }
     target = var_dir / "dev-stack.json"
     temporary = target.with_suffix(".tmp")
     temporary.write_text(json.dumps(data, indent=2))

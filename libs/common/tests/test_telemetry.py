@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
+import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -55,3 +58,83 @@ def test_with_nowhere_to_export_platform_clients_are_left_unwrapped() -> None:
     assert not getattr(client, "_is_instrumented_by_opentelemetry", False)
     instrument_httpx_client(client, TracerProvider())  # a provider that records: wrapped
     assert getattr(client, "_is_instrumented_by_opentelemetry", False)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/spans.db"
+    url: str = request.getfixturevalue("postgres_database")
+    return url
+
+
+async def test_each_sql_statement_of_an_async_engine_is_a_child_span_without_its_parameters(
+    database_url: str,
+) -> None:
+    from sqlalchemy import text
+
+    from cachalot_common.db import create_engine
+    from cachalot_common.telemetry import instrument_engine
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    engine = create_engine(database_url)
+    instrument_engine(engine, provider)
+    secret = "tok-" + "s3cr3t" * 4
+    try:
+        with provider.get_tracer("test").start_as_current_span("request") as request:
+            async with engine.begin() as connection:
+                await connection.execute(text("CREATE TABLE vault (id INTEGER, token TEXT)"))
+                await connection.execute(
+                    text("INSERT INTO vault (id, token) VALUES (:id, :token)"),
+                    {"id": 1, "token": secret},
+                )
+                found = await connection.execute(
+                    text("SELECT id FROM vault WHERE token = :token"), {"token": secret}
+                )
+                assert found.scalar_one() == 1
+    finally:
+        await engine.dispose()
+    spans = [s for s in exporter.get_finished_spans() if s.name != "request"]
+    statements = [str((s.attributes or {}).get("db.statement", "")) for s in spans]
+    assert any(s.startswith("INSERT INTO vault") for s in statements), statements
+    assert any(s.startswith("SELECT id FROM vault") for s in statements), statements
+    trace_id = request.get_span_context().trace_id
+    for span in spans:
+        assert span.context is not None
+        assert span.context.trace_id == trace_id
+        assert span.kind.name == "CLIENT"
+        assert secret not in span.name
+        for value in (span.attributes or {}).values():
+            assert secret not in str(value)
+
+
+def test_with_nowhere_to_export_no_engine_is_hooked(tmp_path: Path) -> None:
+    from cachalot_common.db import create_engine
+    from cachalot_common.telemetry import instrument_engine, setup_tracing
+
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/quiet.db")
+    instrument_engine(engine, setup_tracing("bench-probe"))
+    instrument_engine(engine, None)
+    assert not engine.sync_engine.dispatch.before_cursor_execute
+    instrument_engine(engine, TracerProvider())  # a provider that records: hooked
+    assert engine.sync_engine.dispatch.before_cursor_execute
+
+
+def test_exported_spans_name_their_service_and_carry_no_bytes_attribute() -> None:
+    """Phoenix cannot store a span with a bytes attribute (FastStream's Kafka record key):
+    the trace broke at every Kafka hop until such values were made text."""
+    from cachalot_common.telemetry import setup_tracing
+
+    exporter = InMemorySpanExporter()
+    provider = setup_tracing("probe", exporter=exporter)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with provider.get_tracer("t").start_as_current_span(
+        "process", attributes={"messaging.kafka.message.key": b"account-1\xff"}
+    ):
+        pass
+    [span] = [s for s in exporter.get_finished_spans() if s.name == "process"][:1]
+    attributes = dict(span.attributes or {})
+    assert attributes["cachalot.service"] == "probe"
+    assert attributes["messaging.kafka.message.key"] == "account-1\ufffd"

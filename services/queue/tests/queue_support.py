@@ -43,7 +43,7 @@ GRANTS = Granter(key=GRANT_KEY, lifetime_s=3600)
 FIXTURES = Path(__file__).parent / "fixtures"
 VIDEO = video_bytes()
 """A real 360×640, 30 fps, 3 s MP4 every platform takes (cachalot_testing.media)."""
-TRACE_UI = "http://traces.test:16686"
+TRACE_URL_TEMPLATE = "http://traces.test:16686/trace/{trace_id}"
 """The tracing UI the console links to (nothing answers there)."""
 WATCHED = (
     *(publish_topic(p) for p in ("tiktok", "youtube", "instagram", "vk", "telegram")),
@@ -158,8 +158,15 @@ class Kafka:
     async def stop(self) -> None:
         await self._producer.stop()
 
-    async def send(self, topic: str, event: BaseModel, key: str) -> None:
-        await self._producer.send_and_wait(topic, encode(event), key=key.encode())
+    async def send(
+        self, topic: str, event: BaseModel, key: str, headers: dict[str, str] | None = None
+    ) -> None:
+        await self._producer.send_and_wait(
+            topic,
+            encode(event),
+            key=key.encode(),
+            headers=[(k, v.encode()) for k, v in (headers or {}).items()] or None,
+        )
 
     async def raw(self, topic: str, value: bytes, key: str) -> None:
         await self._producer.send_and_wait(topic, value, key=key.encode())
@@ -224,7 +231,13 @@ class QueueServer:
         assert found is not None
         return found
 
-    async def result(self, post: dict[str, Any], index: int = 0, **fields: Any) -> PublishResult:
+    async def result(
+        self,
+        post: dict[str, Any],
+        index: int = 0,
+        headers: dict[str, str] | None = None,
+        **fields: Any,
+    ) -> PublishResult:
         """Send a publisher's result for ``post``'s target ``index`` (current attempt)."""
         target = post["targets"][index]
         current = await self.target(target["id"])
@@ -236,7 +249,7 @@ class QueueServer:
             attempt=fields.pop("attempt", current.attempt),
             **fields,
         )
-        await self.kafka.send(POSTS_RESULT, event, key=post["id"])
+        await self.kafka.send(POSTS_RESULT, event, key=post["id"], headers=headers)
         return event
 
 
@@ -366,7 +379,7 @@ async def start_queue(
         "max_attempts": 3,
         "environment": "test",
         "log_format": "text",
-        "trace_ui_url": TRACE_UI,
+        "trace_url_template": TRACE_URL_TEMPLATE,
     }
     values.update(overrides)
     settings = QueueSettings(**values)

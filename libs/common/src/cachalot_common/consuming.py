@@ -46,6 +46,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.message import StreamMessage
+from opentelemetry import propagate
+from opentelemetry.context import Context
 from pydantic import BaseModel, ValidationError
 
 from cachalot_common.health import ReadinessCheck
@@ -158,6 +160,16 @@ async def raw_body(message: StreamMessage[Any]) -> bytes:
 async def raw_records(message: StreamMessage[Any]) -> Any:
     """A batch's raw values: a poison record must not fail the whole batch."""
     return [record.value or b"" for record in message.raw_message]
+
+
+def record_context(record: Any) -> Context:
+    """The OpenTelemetry context a consumed record (aiokafka ``ConsumerRecord``) carries in
+    its W3C ``traceparent``/``tracestate`` headers (an empty one without them)."""
+    carrier = {
+        str(k): v.decode("latin-1") if isinstance(v, bytes) else str(v)
+        for k, v in (getattr(record, "headers", None) or ())
+    }
+    return propagate.extract(carrier, context=Context())
 
 
 def decode(model: type[ModelT], body: bytes) -> ModelT | str:
@@ -373,11 +385,12 @@ def subscribe_batch(
     broker: KafkaBroker,
     topic: str,
     model: type[ModelT],
-    handler: Callable[[list[ModelT]], Awaitable[None]],
+    handler: Callable[..., Awaitable[None]],
     *,
     group_id: str,
     max_records: int = 500,
     policy: ErrorPolicy | None = None,
+    trace_contexts: bool = False,
     **options: Any,
 ) -> None:
     """Like :func:`subscribe`, a batch at a time (one transaction for many records).
@@ -385,6 +398,10 @@ def subscribe_batch(
     Each record is decoded alone: an undecodable one is dead-lettered and the
     rest of the batch goes on. On a handler error the whole batch is rewound
     and delivered again (the handler must be idempotent).
+    ``trace_contexts``: the handler is called ``handler(events, contexts)``,
+    ``contexts[i]`` the OpenTelemetry context of ``events[i]``'s record (its
+    ``traceparent`` header), so work done for one record, and the events it
+    sends, stay in that record's trace (a batch has no single one).
     """
     rules = policy or ErrorPolicy()
     health = GroupHealth(f"{group_id}:{topic}")
@@ -392,14 +409,17 @@ def subscribe_batch(
 
     async def handle(bodies: list[bytes], records: Any) -> None:
         events: list[ModelT] = []
+        contexts: list[Context] = []
         for body, record in zip(bodies, records, strict=True):
             event = decode(model, body)
             if isinstance(event, str):
                 await dead_letter(broker, topic, record, body, reason=event)
             else:
                 events.append(event)
+                if trace_contexts:
+                    contexts.append(record_context(record))
         if events:
-            await handler(events)
+            await (handler(events, contexts) if trace_contexts else handler(events))
 
     async def consume(bodies: list[bytes], message: KafkaMessage) -> None:
         try:

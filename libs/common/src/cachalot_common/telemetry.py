@@ -1,4 +1,4 @@
-"""OpenTelemetry for a service: one tracer provider, FastAPI, httpx and Kafka.
+"""OpenTelemetry for a service: one tracer provider, FastAPI, httpx, Kafka, SQL.
 
 Traces go over OTLP/HTTP to Jaeger when ``CACHALOT_OTLP_ENDPOINT`` is set; in
 embedded mode and tests nothing is exported unless asked (tests pass their
@@ -12,14 +12,16 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
-from opentelemetry import trace
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace import Span
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cachalot_common.redaction import redact_url
 
@@ -49,7 +51,60 @@ def _scrub_server_span(span: Span, scope: dict[str, Any]) -> None:
                 span.set_attribute(key, redact_url(str(value)))
 
 
+scrub_server_span = _scrub_server_span
+"""A server request hook (ASGI/FastAPI instrumentation) that redacts the URL's secrets."""
+
 _NOT_RECORDED = ParentBased(ALWAYS_OFF)
+
+
+def trace_link(template: str | None, trace_id: str | None) -> str | None:
+    """``template`` with ``{trace_id}`` replaced by the 32-hex-digit ``trace_id``, or None
+    when either is missing (``CACHALOT_TRACE_URL_TEMPLATE``, the queue's and the notifier's
+    setting: the operator console's links and the operator's Telegram message)."""
+    if not template or not trace_id:
+        return None
+    return template.replace("{trace_id}", trace_id)
+
+
+def current_trace_id() -> str | None:
+    """The current span's W3C trace id (32 hex digits), or None outside any valid span."""
+    context = trace.get_current_span().get_span_context()
+    return trace.format_trace_id(context.trace_id) if context.is_valid else None
+
+
+def current_traceparent() -> str | None:
+    """The W3C ``traceparent`` of the current span (``00-<trace>-<span>-<flags>``, 55
+    characters), or None outside any valid span.
+
+    For work a request starts and a background loop finishes later (the queue's
+    scheduler dispatching a post): kept with the row, it lets that work join the
+    request's trace (W3C Trace Context, https://www.w3.org/TR/trace-context/).
+    """
+    if not trace.get_current_span().get_span_context().is_valid:
+        return None
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier.get("traceparent")
+
+
+class _ServiceOnEachSpan(SpanProcessor):
+    """Writes ``cachalot.service`` on each span: a UI that shows span attributes but not
+    the resource (Phoenix's REST API) still tells which service made it.
+
+    Also turns a ``bytes`` attribute into text (UTF-8, undecodable bytes replaced):
+    FastStream records a Kafka record's key as bytes, OTLP carries it as
+    ``bytes_value`` and Phoenix cannot store such a span (it dropped every Kafka
+    "process" span, cutting the trace in two at each hop).
+    """
+
+    def __init__(self, service: str) -> None:
+        self._service = service
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        span.set_attribute("cachalot.service", self._service)
+        for key, value in dict(getattr(span, "attributes", None) or {}).items():
+            if isinstance(value, bytes):
+                span.set_attribute(key, value.decode("utf-8", "replace"))
 
 
 def setup_tracing(
@@ -66,11 +121,14 @@ def setup_tracing(
     ``trace_id``, but no span objects are filled and dropped (issue 9: spans
     nobody exports cost about a millisecond of every post per service).
     """
-    resource = Resource.create({"service.name": service})
+    # openinference.project.name: the one project of Phoenix (make dev TRACES=1) that
+    # every service's spans go to, so a trace is whole in one place
+    resource = Resource.create({"service.name": service, "openinference.project.name": "cachalot"})
     if exporter is None and not otlp_endpoint:
         provider = TracerProvider(resource=resource, sampler=_NOT_RECORDED)
     else:
         provider = TracerProvider(resource=resource)
+        provider.add_span_processor(_ServiceOnEachSpan(service))
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     elif otlp_endpoint:
@@ -117,3 +175,33 @@ def instrument_httpx_client(
         _scrub_request_span_async if isinstance(client, httpx.AsyncClient) else _scrub_request_span
     )
     HTTPXClientInstrumentor.instrument_client(client, tracer_provider=provider, request_hook=hook)
+
+
+def instrument_engine(engine: AsyncEngine, provider: TracerProvider | None) -> None:
+    """One client span per SQL statement on ``engine`` (SQLAlchemy 2 async).
+
+    OpenTelemetry's SQLAlchemy instrumentation hooks a *sync* engine's cursor
+    events; an :class:`AsyncEngine` runs its statements through
+    ``engine.sync_engine``, so that is the engine traced (its ``EngineTracer``
+    is used directly: ``SQLAlchemyInstrumentor().instrument()`` is once per
+    process and also patches ``create_engine`` globally, and the queue has two
+    engines). A span carries the statement with its placeholders
+    (``db.statement``: ``... WHERE id = $1``), the database's name, host and
+    user, never the bound parameters (tokens, e-mail addresses: the
+    instrumentation reads ``params`` only to pass them on), and no SQL
+    comment is added (``enable_commenter`` off).
+
+    Nothing is hooked when ``provider`` is None or records no spans
+    (:func:`setup_tracing` with nowhere to export), for the reason
+    :func:`instrument_httpx_client` gives.
+    """
+    if provider is None or provider.sampler is _NOT_RECORDED:
+        return
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry.instrumentation.sqlalchemy.version import __version__
+    from opentelemetry.metrics import NoOpMeter
+
+    tracer = trace.get_tracer("opentelemetry.instrumentation.sqlalchemy", __version__, provider)
+    # connection-pool usage goes to Prometheus' side, not OpenTelemetry metrics
+    usage = NoOpMeter("cachalot").create_up_down_counter("db.client.connections.usage")
+    EngineTracer(tracer, engine.sync_engine, usage, False, {}, False)  # type: ignore[no-untyped-call]

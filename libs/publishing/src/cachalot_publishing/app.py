@@ -61,7 +61,11 @@ from cachalot_common.leases import LeaseClient, LeaseSource
 from cachalot_common.logging import setup_logging
 from cachalot_common.redaction import register_secret
 from cachalot_common.settings import load_settings
-from cachalot_common.telemetry import instrument_httpx_client, setup_tracing
+from cachalot_common.telemetry import (
+    instrument_engine,
+    instrument_httpx_client,
+    setup_tracing,
+)
 from cachalot_common.topics import POSTS_RESULT, publish_topic
 from cachalot_common.topics import Platform as PlatformName
 from cachalot_publishing.http import platform_http_client
@@ -221,6 +225,7 @@ def create_database_publisher(
     database_url: str = getattr(settings, "database_url")  # noqa: B009 - a platform's field
     auto_migrate: bool = getattr(settings, "auto_migrate")  # noqa: B009
     engine = create_engine(database_url)
+    instrument_engine(engine, tracer_provider)
 
     @contextlib.asynccontextmanager
     async def make_publisher(_: PublisherParts) -> AsyncIterator[Platform]:

@@ -50,7 +50,11 @@ from cachalot_common.logging import setup_logging
 from cachalot_common.outbox import OutboxRelay, Publish, kafka_publish
 from cachalot_common.redaction import register_secret
 from cachalot_common.settings import load_settings
-from cachalot_common.telemetry import instrument_httpx_client, setup_tracing
+from cachalot_common.telemetry import (
+    instrument_engine,
+    instrument_httpx_client,
+    setup_tracing,
+)
 from cachalot_common.topics import ACCOUNTS, NOTIFY, SESSIONS
 
 logger = logging.getLogger(__name__)
@@ -75,6 +79,7 @@ def create_app(
     ``publish`` is given, publishes its events there.
     """
     engine = create_engine(settings.database_url)
+    instrument_engine(engine, tracer_provider)
     factory = session_factory(engine)
     vault = TokenVault(settings.key_ring())
     http = http_client or httpx.AsyncClient(timeout=settings.http_timeout_s)

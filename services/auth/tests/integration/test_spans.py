@@ -46,5 +46,7 @@ async def test_no_token_or_code_in_any_span(
     text = span_text(exporter)
     assert "/v2/oauth/token/" in text  # the platform calls were traced...
     assert "/lease" in text
+    assert "db.statement=SELECT" in text
+    assert "db.statement=INSERT" in text
     for secret in [*seen, code, "sandbox-tiktok-client-secret"]:
         assert secret not in text  # ...without their secrets

@@ -47,6 +47,7 @@ class Intent:
     plain_text: str
     event_key: str
     event_json: str
+    traceparent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class Claimed:
     attempts: int
     event_key: str
     event_json: str
+    traceparent: str | None = None
 
 
 _FORGOTTEN: dict[str, Any] = {"text": "", "plain_text": "", "event_json": ""}
@@ -105,6 +107,7 @@ class DeliveryStore:
                         attempts=0,
                         not_before=now,
                         created_at=utcnow(),
+                        traceparent=intent.traceparent,
                     )
                 )
         except IntegrityError:
@@ -214,4 +217,5 @@ def _claimed(row: Delivery) -> Claimed:
         attempts=row.attempts,
         event_key=row.event_key,
         event_json=row.event_json,
+        traceparent=row.traceparent,
     )

@@ -31,6 +31,7 @@ from cachalot_common.events import (
 )
 from cachalot_common.kafka import encode
 from cachalot_common.metrics import count_dead_letter
+from cachalot_common.telemetry import current_trace_id, trace_link
 from cachalot_common.text import truncate
 from cachalot_notifier import messages
 from cachalot_notifier.dedupe import NotificationKey
@@ -66,12 +67,15 @@ def register_handlers(
     *,
     group_id: str,
     mail: ClientMail | None = None,
+    trace_url_template: str | None = None,
     **options: Any,
 ) -> None:
     """Subscribe the notifier to every topic it reads, in one group (``CACHALOT_CONSUMER_GROUP``).
 
     ``mail``: e-mail to clients (None when ``CACHALOT_SMTP_HOST`` is unset:
-    nothing is recorded for clients). ``options``: subscriber options
+    nothing is recorded for clients). ``trace_url_template``
+    (``CACHALOT_TRACE_URL_TEMPLATE``): the failed post's message links its trace,
+    the one this event travels in. ``options``: subscriber options
     (``cachalot_common.kafka.consumer_options``).
     """
 
@@ -99,7 +103,12 @@ def register_handlers(
         if event.status != "failed":
             return
         await tell_operator(
-            topics.POSTS_STATUS, event, str(event.post_id), messages.post_failed(event)
+            topics.POSTS_STATUS,
+            event,
+            str(event.post_id),
+            messages.post_failed(
+                event, trace_url=trace_link(trace_url_template, current_trace_id())
+            ),
         )
         await tell_client(
             Notice(

@@ -35,7 +35,11 @@ from cachalot_common.kafka import build_broker, consumer_options
 from cachalot_common.logging import setup_logging
 from cachalot_common.redaction import register_secret
 from cachalot_common.settings import load_settings
-from cachalot_common.telemetry import instrument_httpx_client, setup_tracing
+from cachalot_common.telemetry import (
+    instrument_engine,
+    instrument_httpx_client,
+    setup_tracing,
+)
 from cachalot_notifier import unsubscribe
 from cachalot_notifier.contacts import AuthContactBook, ContactBook
 from cachalot_notifier.deliveries import DeliveryStore
@@ -76,6 +80,7 @@ def create_app(
     provider = tracer_provider or TracerProvider()
     broker = broker or build_broker(settings, client_id=SERVICE, tracer_provider=provider)
     engine = create_engine(settings.database_url)
+    instrument_engine(engine, tracer_provider)
     http = http_client or httpx.AsyncClient(timeout=settings.telegram_timeout_s)
     instrument_httpx_client(http, provider)
     bot = TelegramBot(http, api_base=settings.telegram_api_base, token=settings.telegram_bot_token)
@@ -86,6 +91,7 @@ def create_app(
         store=store,
         park=dlq_parker(broker),
         clock=clock_now,
+        tracer=provider.get_tracer("cachalot_notifier.sender"),
         policy=SendPolicy(
             backoff_initial_s=settings.telegram_backoff_initial_s,
             backoff_max_s=settings.telegram_backoff_max_s,
@@ -152,7 +158,12 @@ def create_app(
         )
         mail = ClientMail(store=email_store, wake=mailer.wake, clock=clock_now)
     register_handlers(
-        broker, notifier, mail=mail, group_id=settings.consumer_group, **consumer_options(settings)
+        broker,
+        notifier,
+        mail=mail,
+        group_id=settings.consumer_group,
+        trace_url_template=settings.trace_url_template,
+        **consumer_options(settings),
     )
     watch = BrokerWatch(broker, settings)
 

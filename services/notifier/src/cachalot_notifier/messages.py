@@ -64,8 +64,9 @@ def contact_submitted(event: ContactSubmitted) -> list[Span]:
     return fit(spans)
 
 
-def post_failed(event: PostStatusChanged) -> list[Span]:
-    """A target failed for good: which post, where, and the reason a person can act on."""
+def post_failed(event: PostStatusChanged, *, trace_url: str | None = None) -> list[Span]:
+    """A target failed for good: which post, where, the reason a person can act on and,
+    with ``trace_url``, the link to the post's trace in the tracing UI."""
     spans = [
         Span(f"Post failed on {label_of(event.platform)}\n", "bold"),
         *_line("Post", str(event.post_id), "code"),
@@ -75,7 +76,9 @@ def post_failed(event: PostStatusChanged) -> list[Span]:
         *(_line("Attempts", str(event.attempt)) if event.attempt is not None else []),
         Span("Reason: ", "bold"),
         Span(visible(event.reason or "not given"), truncatable=True),
-        Span("\n\n"),
+        Span("\n"),
+        *(_line("Trace", trace_url) if trace_url else []),
+        Span("\n"),
         Span(f"Event {event.event_id} · {_when(event.occurred_at)}", "italic"),
     ]
     return fit(spans)

@@ -61,6 +61,8 @@ class Delivery(LeasedRow, Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     telegram_message_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     telegram_chat_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # W3C traceparent of the event's handling: the sender's Telegram call continues it
+    traceparent: Mapped[str | None] = mapped_column(String(55), nullable=True)
 
 
 class ChatMigration(Base):

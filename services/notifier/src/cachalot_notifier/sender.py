@@ -45,6 +45,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from opentelemetry import propagate, trace
+
 from cachalot_common.telegram_api import BotApiError, BotApiUnreachable
 from cachalot_notifier.deliveries import Claimed, DeliveryStore
 from cachalot_notifier.formatting import ParseMode
@@ -86,8 +88,10 @@ class Sender:
         park: Park,
         policy: SendPolicy | None = None,
         clock: Clock = time.time,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self._bot = bot
+        self._tracer = tracer or trace.get_tracer(__name__)
         self._store = store
         self._park = park
         self._policy = policy or SendPolicy()
@@ -153,8 +157,15 @@ class Sender:
 
     async def _attempt(self, row: Claimed) -> None:
         mode: ParseMode | None = row.parse_mode  # type: ignore[assignment]
+        # the send continues the trace of the event that asked for it (the
+        # sender runs outside the Kafka handler; issue 13 item 4)
+        parent = propagate.extract({"traceparent": row.traceparent}) if row.traceparent else None
         try:
-            sent = await self._bot.send_message(row.chat_id, row.text, parse_mode=mode)
+            with self._tracer.start_as_current_span(
+                "notifier send telegram", context=parent, kind=trace.SpanKind.PRODUCER
+            ) as span:
+                span.set_attribute("cachalot.notification", row.dedupe_key)
+                sent = await self._bot.send_message(row.chat_id, row.text, parse_mode=mode)
         except BotApiUnreachable as error:
             await self._later(row, self._backoff(row), str(error))
             return

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cachalot_common.telemetry import current_traceparent
 from cachalot_notifier.dedupe import NotificationKey
 from cachalot_notifier.deliveries import DeliveryStore, Intent
 from cachalot_notifier.formatting import ParseMode, Span, render, shown_text
@@ -62,6 +63,7 @@ class OperatorNotifier:
             plain_text=shown_text(spans),
             event_key=event_key,
             event_json=event_json,
+            traceparent=current_traceparent(),
         )
         recorded = await self._store.record(intent, now=self._clock())
         if recorded:

@@ -70,6 +70,13 @@ class NotifierSettings(ServiceSettings, KafkaSettings):
     consumer_group: str = Field(default="notifier", description="Kafka consumer group id.")
     telegram_bot_token: SecretStr = Field(description="Bot API token (secret).")
     operator_chat_id: str = Field(description="Operator's chat: numeric id or @channel.")
+    trace_url_template: str | None = Field(
+        default=None,
+        description="A trace's page in the tracing UI, {trace_id} standing for its W3C id "
+        "(the queue's setting of the same name): the operator's message about a failed post "
+        "links the post's trace there; unset: no link.",
+        pattern=r"^$|\{trace_id\}",  # empty: no link
+    )
     telegram_api_base: str = DEFAULT_TELEGRAM_API_BASE
     telegram_parse_mode: Literal["HTML", "MarkdownV2"] = "HTML"
     telegram_timeout_s: float = Field(default=10.0, gt=0)

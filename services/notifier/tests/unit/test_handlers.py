@@ -20,6 +20,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from faststream.kafka import KafkaMessage, TestKafkaBroker
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY
 from sqlalchemy import text
 
@@ -142,6 +145,7 @@ async def start_notifier(
     settings: NotifierSettings,
     sandbox_app: FastAPI | None,
     clock: Clock,
+    tracer_provider: TracerProvider | None = None,
 ) -> Harness:
     """The notifier app on a TestKafkaBroker; ``sandbox_app=None``: the app's own HTTP client
     (its timeout) to ``settings.telegram_api_base``."""
@@ -156,7 +160,14 @@ async def start_notifier(
     http = None
     if sandbox_app is not None:
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=sandbox_app))
-    app = create_app(settings, broker=broker, http_client=http, clock=clock, sender_poll_s=0.05)
+    app = create_app(
+        settings,
+        broker=broker,
+        http_client=http,
+        clock=clock,
+        sender_poll_s=0.05,
+        tracer_provider=tracer_provider,
+    )
     test_broker = await stack.enter_async_context(TestKafkaBroker(broker))
     await stack.enter_async_context(app.router.lifespan_context(app))
     return Harness(test_broker, dlq, app, clock, settings.database_url)
@@ -385,6 +396,32 @@ async def test_a_failed_post_tells_the_operator_why(harness, sandbox):
     assert message["text"].startswith("Post failed on TikTok\n")
     assert f"Post: {event.post_id}" in message["text"]
     assert "Reason: Video rejected: <too long>" in message["text"]
+
+
+async def test_a_failed_post_links_its_trace_and_the_telegram_call_joins_that_trace(
+    tmp_path: Path, sandbox_app: FastAPI, sandbox: Any
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    settings = settings_for(
+        f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}",
+        trace_url_template="http://traces.test/redirects/traces/{trace_id}",
+    )
+    async with AsyncExitStack() as stack:
+        harness = await start_notifier(stack, settings, sandbox_app, Clock(), provider)
+        # the queue publishes the status inside the post's trace
+        with provider.get_tracer("queue").start_as_current_span("queue result") as queue_span:
+            await harness.publish(topics.POSTS_STATUS, post_status("failed"))
+        await harness.settle()
+    trace_id = f"{queue_span.get_span_context().trace_id:032x}"
+    [message] = await sandbox.messages()
+    assert f"Trace: http://traces.test/redirects/traces/{trace_id}\n" in message["text"]
+    [send] = [s for s in exporter.get_finished_spans() if s.name == "notifier send telegram"]
+    assert send.context is not None
+    assert f"{send.context.trace_id:032x}" == trace_id  # the sender ran later, in that trace
+    calls = [s for s in exporter.get_finished_spans() if s.parent == send.context]
+    assert calls  # the Bot API call itself, under the send
 
 
 async def test_a_failed_post_says_how_many_attempts_were_made(harness, sandbox):

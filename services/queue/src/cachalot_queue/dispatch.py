@@ -47,7 +47,7 @@ from datetime import datetime, timedelta
 from typing import cast
 from uuid import UUID
 
-from opentelemetry import trace
+from opentelemetry import propagate, trace
 from pydantic import ValidationError
 from sqlalchemy import ColumnElement, Select, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -184,15 +184,24 @@ def send_command(
 ) -> None:
     """Queue ``target``'s command in the caller's transaction, inside a dispatch span.
 
-    The span (a child of the current one, if any) is what the command's trace
-    context carries, so the publish, the platform calls and the result join it;
-    its W3C trace id is kept on the target (``trace_id``) for the operator console.
+    The span is what the command's trace context carries, so the publish, the
+    platform calls and the result join it; its W3C trace id is kept on the
+    target (``trace_id``) for the operator console. A dispatch continues the
+    trace of the request that queued the target (``target.traceparent``: the
+    scheduler runs outside any request, so one trace covers the dashboard's
+    request to the published post, issue 13 item 4); a reconcile, or a target
+    queued without one, is a child of the current span, if any.
     """
     command = grants.sign_media(
         publish_command(target, content, reconcile=reconcile, grant=grants.grant(target))
     )
     name = f"queue {'reconcile' if reconcile else 'dispatch'} {target.platform}"
-    with _tracer.start_as_current_span(name) as span:
+    parent = (
+        propagate.extract({"traceparent": target.traceparent})
+        if target.traceparent and not reconcile
+        else None
+    )
+    with _tracer.start_as_current_span(name, context=parent) as span:
         span.set_attribute("cachalot.target_id", str(target.id))
         span.set_attribute("cachalot.post_id", str(target.post_id))
         enqueue(

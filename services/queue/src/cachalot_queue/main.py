@@ -57,7 +57,7 @@ from cachalot_common.sessions import (
     install_session_verifier,
 )
 from cachalot_common.settings import load_settings
-from cachalot_common.telemetry import setup_tracing
+from cachalot_common.telemetry import instrument_engine, setup_tracing
 from cachalot_common.topics import (
     ACCOUNTS,
     NOTIFY,
@@ -193,6 +193,9 @@ def create_app(
     tracer = setup_tracing(SERVICE, otlp_endpoint=settings.otlp_endpoint)
     engine = build_engine(settings.database_url)
     reader = build_reader(settings.database_url, engine)
+    instrument_engine(engine, tracer)
+    if reader is not engine:
+        instrument_engine(reader, tracer)
     factory = session_factory(engine)
     reader_factory = session_factory(reader)
     runtime = Runtime(
@@ -231,7 +234,13 @@ def create_app(
     group = settings.consumer_group
     timeouts = consumer_options(settings)
     subscribe_batch(
-        runtime.broker, POSTS_RESULT, PublishResult, handlers.on_results, group_id=group, **timeouts
+        runtime.broker,
+        POSTS_RESULT,
+        PublishResult,
+        handlers.on_results,
+        group_id=group,
+        trace_contexts=True,  # each result in its post's trace (issue 13 item 4)
+        **timeouts,
     )
     subscribe(
         runtime.broker,
@@ -396,7 +405,7 @@ def create_app(
                 publish=broker_publish(runtime.broker),
                 clock=clock,
                 stuck_after_s=settings.reconcile_after_s,
-                trace_ui_url=settings.trace_ui_url,
+                trace_url_template=settings.trace_url_template,
             )
         )
     )

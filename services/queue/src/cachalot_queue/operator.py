@@ -12,7 +12,7 @@ never queues, retries or cancels a client's post (DESIGN.md "Roles").
   for longer than ``CACHALOT_RECONCILE_AFTER_S``. The trace is the one of the
   target's latest dispatch (``targets.trace_id``, recorded by
   :func:`cachalot_queue.dispatch.send_command`), linked as
-  ``{CACHALOT_TRACE_UI_URL}/trace/{trace id}`` when that setting is set.
+  ``CACHALOT_TRACE_URL_TEMPLATE`` with the trace id in it, when that is set.
 * ``GET /api/v1/operator/dlq?topic=…``: the newest records of ``<topic>.dlq``;
   ``POST /api/v1/operator/dlq/redrive``: one of them back to its topic, with
   its key and the ``x-redriven-*`` headers, once (``dlq_redrives`` is the audit,
@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cachalot_common.dead_letters import DeadLetterReader, Publish, redrive, source_topics
 from cachalot_common.problems import Problem, problem_responses
 from cachalot_common.sessions import CurrentOperator
+from cachalot_common.telemetry import trace_link
 from cachalot_common.untrusted import StrictJsonRoute
 from cachalot_queue.states import IN_FLIGHT
 from cachalot_queue.tables import DlqRedrive, Post, Target
@@ -57,13 +58,6 @@ class RedriveIn(BaseModel):
     )
     partition: int = Field(ge=0, le=100_000, description="The record's partition in the DLQ.")
     offset: int = Field(ge=0, description="The record's offset in the DLQ.")
-
-
-def trace_url(ui_url: str | None, trace_id: str | None) -> str | None:
-    """``{ui_url}/trace/{trace_id}`` (Jaeger's and compatible UIs' path), or None."""
-    if not ui_url or not trace_id:
-        return None
-    return f"{ui_url.rstrip('/')}/trace/{trace_id}"
 
 
 def _topic(value: str, where: str) -> str:
@@ -88,7 +82,7 @@ class OperatorConsole:
         publish: Publish,
         clock: Callable[[], datetime],
         stuck_after_s: float,
-        trace_ui_url: str | None,
+        trace_url_template: str | None,
         publish_timeout_s: float = 10.0,
     ) -> None:
         self._factory = factory
@@ -97,7 +91,7 @@ class OperatorConsole:
         self._publish = publish
         self._clock = clock
         self._stuck = timedelta(seconds=stuck_after_s)
-        self._trace_ui = trace_ui_url
+        self._trace_template = trace_url_template
         self._publish_timeout_s = publish_timeout_s
 
     async def summary(self) -> list[dict[str, Any]]:
@@ -169,7 +163,7 @@ class OperatorConsole:
             "scheduled_at": scheduled_at.isoformat(),
             "updated_at": target.updated_at.isoformat(),
             "trace_id": target.trace_id,
-            "trace_url": trace_url(self._trace_ui, target.trace_id),
+            "trace_url": trace_link(self._trace_template, target.trace_id),
         }
 
     async def dead_letters(self, topic: str, *, limit: int) -> list[dict[str, Any]]:

@@ -33,6 +33,7 @@ from sqlalchemy.orm import selectinload
 from cachalot_common import platforms
 from cachalot_common.articles import ArticleError, Node, parse
 from cachalot_common.problems import Problem
+from cachalot_common.telemetry import current_traceparent
 from cachalot_queue.paging import cut_page, newest_first, soonest_first
 from cachalot_queue.schemas import (
     ArticleCreate,
@@ -412,6 +413,7 @@ class PostService:
                     reconciles=0,
                     due_at=scheduled_at,
                     updated_at=now,
+                    traceparent=current_traceparent(),
                 )
             )
         if errors:

@@ -18,15 +18,18 @@ account is lost cancels it (unless it says published): see
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import cast
 from uuid import UUID
 
+from opentelemetry import trace
+from opentelemetry.context import Context
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -40,6 +43,7 @@ from cachalot_queue.tables import Account, Post, Target
 from cachalot_queue.transitions import account_views, apply_change, snapshot
 
 logger = logging.getLogger(__name__)
+_tracer = trace.get_tracer(__name__)
 
 _ACCOUNT_AFFECTS: dict[str, tuple[str, ...]] = {
     "reauth_required": ("scheduled",),
@@ -76,8 +80,15 @@ class EventHandlers:
     async def on_result(self, result: PublishResult) -> None:
         await self.on_results([result])
 
-    async def on_results(self, results: list[PublishResult]) -> None:
-        """Apply a batch of results in order, in one transaction."""
+    async def on_results(
+        self, results: list[PublishResult], contexts: Sequence[Context] = ()
+    ) -> None:
+        """Apply a batch of results in order, in one transaction.
+
+        ``contexts[i]``: the trace context of ``results[i]``'s record; the result is
+        applied in a span of that trace, so the status events it queues (outbox rows
+        carry the current context) continue the post's trace to the notifier.
+        """
         now = self._clock()
         query = (
             select(Target)
@@ -92,30 +103,32 @@ class EventHandlers:
             targets = {t.id: t for t in (await session.scalars(query)).all()}
             accounts = await account_views(session, {t.account_id for t in targets.values()})
             connected_at = await _connected_at(session, targets.values(), results)
-            for result in results:
-                target = targets.get(result.target_id)
-                if target is None or target.post_id != result.post_id:
-                    logger.info("result for unknown target %s ignored", result.target_id)
-                    continue
-                change = states.on_result(
-                    snapshot(target),
-                    result,
-                    policy=self._policy,
-                    now=now,
-                    rng=self._rng,
-                    loss=states.account_loss(target.client_id, accounts.get(target.account_id)),
-                    connected_since_dispatch=_after(
-                        connected_at.get(target.account_id), target.last_activity_at
-                    ),
-                )
-                if change is None or not apply_change(session, target, change, now=now):
-                    continue
-                announced = announced or not change.touch_only
-                rescheduled = rescheduled or change.status == "scheduled"
-                if change.status == "published":
-                    published.append(target)
-                if change.pause_account:
-                    await self._pause_account(session, target, change, now)
+            for index, result in enumerate(results):
+                context = contexts[index] if index < len(contexts) else None
+                with _result_span(result, context):
+                    target = targets.get(result.target_id)
+                    if target is None or target.post_id != result.post_id:
+                        logger.info("result for unknown target %s ignored", result.target_id)
+                        continue
+                    change = states.on_result(
+                        snapshot(target),
+                        result,
+                        policy=self._policy,
+                        now=now,
+                        rng=self._rng,
+                        loss=states.account_loss(target.client_id, accounts.get(target.account_id)),
+                        connected_since_dispatch=_after(
+                            connected_at.get(target.account_id), target.last_activity_at
+                        ),
+                    )
+                    if change is None or not apply_change(session, target, change, now=now):
+                        continue
+                    announced = announced or not change.touch_only
+                    rescheduled = rescheduled or change.status == "scheduled"
+                    if change.status == "published":
+                        published.append(target)
+                    if change.pause_account:
+                        await self._pause_account(session, target, change, now)
             if published:
                 await _count_published(session, published, now)
         if announced:
@@ -225,6 +238,17 @@ async def _connected_at(
         )
     )
     return dict(rows.tuples().all())
+
+
+@contextlib.contextmanager
+def _result_span(result: PublishResult, context: Context | None) -> Iterator[None]:
+    """``queue result <type>``: a span in the trace of the result's record (``context``),
+    or of the current one without it."""
+    name = f"queue result {result.type}"
+    with _tracer.start_as_current_span(name, context=context) as span:
+        span.set_attribute("cachalot.target_id", str(result.target_id))
+        span.set_attribute("cachalot.post_id", str(result.post_id))
+        yield
 
 
 def _after(event_at: datetime | None, dispatched_at: datetime | None) -> bool:

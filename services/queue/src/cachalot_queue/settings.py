@@ -105,10 +105,13 @@ class QueueSettings(ServiceSettings, KafkaSettings):
         description="Signs media links (HMAC-SHA256, at least 32 bytes). Unset: derived from "
         "CACHALOT_SESSION_SECRET. Links are made only when CACHALOT_PUBLIC_URL is set.",
     )
-    trace_ui_url: str | None = Field(
+    trace_url_template: str | None = Field(
         default=None,
-        description="The tracing UI (e.g. http://127.0.0.1:16686): the operator console links "
-        "a target to {CACHALOT_TRACE_UI_URL}/trace/{trace id}; unset: no links.",
+        description="A trace's page in the tracing UI, {trace_id} standing for its W3C id: "
+        "http://127.0.0.1:16686/trace/{trace_id} (Jaeger), "
+        "http://127.0.0.1:6006/redirects/traces/{trace_id} (Phoenix, `make dev TRACES=1`). "
+        "The operator console links each target's trace there; unset: no links.",
+        pattern=r"^$|\{trace_id\}",  # empty: no links
     )
     dlq_read_timeout_s: float = Field(
         default=5.0, gt=0, le=60, description="How long the operator's DLQ read may take."

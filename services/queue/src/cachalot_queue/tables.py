@@ -201,6 +201,9 @@ class Target(Base):
     trace_id: Mapped[str | None] = mapped_column(
         String(32), comment="W3C trace id of the latest dispatch"
     )
+    traceparent: Mapped[str | None] = mapped_column(
+        String(55), comment="W3C traceparent of the request that queued it"
+    )
 
     post: Mapped[Post] = relationship(back_populates="targets", lazy="raise")
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from queue_support import TRACE_UI, QueueServer, Recorder, at_offset, eventually, now
+from queue_support import QueueServer, Recorder, at_offset, eventually, now
 from sqlalchemy import select
 
 from cachalot_common.dead_letters import DeadLetterReader
@@ -60,7 +60,7 @@ async def test_a_failed_post_of_any_client_shows_with_its_reason_and_the_trace_o
     # the trace the command travelled in: its traceparent's trace id, linked in the UI
     trace_id = command.headers["traceparent"].split("-")[1]
     assert item["trace_id"] == trace_id
-    assert item["trace_url"] == f"{TRACE_UI}/trace/{trace_id}"
+    assert item["trace_url"] == f"http://traces.test:16686/trace/{trace_id}"
 
 
 async def test_paused_posts_are_listed_and_the_summary_counts_each_clients_targets_by_status(
@@ -95,7 +95,7 @@ async def test_a_post_due_long_ago_and_never_dispatched_is_stuck(queue: QueueSer
         publish=broker_publish(queue.runtime.broker),
         clock=lambda: later,
         stuck_after_s=queue.runtime.settings.reconcile_after_s,
-        trace_ui_url=None,
+        trace_url_template=None,
     )
     [item] = [i for i in await console.troubled("stuck", limit=500) if i["post_id"] == post["id"]]
     assert item["stuck"] is True
@@ -195,7 +195,7 @@ async def test_a_re_drive_the_broker_refuses_keeps_no_audit_row_and_can_be_tried
             publish=publish,
             clock=now,
             stuck_after_s=60,
-            trace_ui_url=None,
+            trace_url_template=None,
         )
 
     async def parked() -> list[dict[str, Any]]:
@@ -230,3 +230,54 @@ async def test_stuck_targets_are_counted_for_the_alert_by_the_consoles_rule(
     async with httpx.AsyncClient(base_url=queue.base_url) as http:
         exposed = (await http.get("/metrics")).text
     assert 'cachalot_queue_stuck_targets{platform="tiktok"}' in exposed
+
+
+async def test_the_scheduler_dispatches_a_post_in_the_trace_of_the_request_that_queued_it(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    """The dashboard's request, the dispatch and the command are one trace (issue 13 item 4):
+    the scheduler runs outside any request, so the target keeps the request's traceparent."""
+    client = queue.client()
+    tiktok = await client.account("tiktok")
+    media = await client.upload()
+    trace_id = uuid.uuid4().hex
+    body = {
+        "media_id": media["id"],
+        "targets": [{"account_id": str(tiktok), "tiktok": {"caption": "traced"}}],
+        "scheduled_at": (now() + timedelta(seconds=1)).isoformat(),  # the scheduler's, later
+    }
+    answer = await client.post(body, traceparent=f"00-{trace_id}-{'1' * 16}-01")
+    assert answer.status_code == 201, answer.text
+    [command] = await dispatched(recorder, answer.json())
+    assert command.headers["traceparent"].split("-")[1] == trace_id
+    target = await queue.target(answer.json()["targets"][0]["id"])
+    assert target.trace_id == trace_id
+
+
+async def test_a_results_status_continues_the_results_trace_though_results_come_in_batches(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    """Results are applied a batch per transaction; each one's status event still goes on
+    in the trace its record came in, so the notifier's message joins the post's trace."""
+    client = queue.client()
+    post = await client.queue(tiktok=await client.account("tiktok"))
+    await dispatched(recorder, post)
+    trace_id = uuid.uuid4().hex
+    await queue.result(
+        post,
+        type="failed",
+        code="spam_risk_too_many_posts",
+        reason="refused",
+        headers={"traceparent": f"00-{trace_id}-{'2' * 16}-01"},
+    )
+    target = post["targets"][0]["id"]
+
+    async def failed_status() -> Any:
+        return [
+            s
+            for s in recorder.seen
+            if s.value.get("target_id") == target and s.value.get("status") == "failed"
+        ]
+
+    [status] = await eventually(failed_status, timeout=15)
+    assert status.headers["traceparent"].split("-")[1] == trace_id
