@@ -45,7 +45,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     processes, a few minutes on a loaded two-core machine."""
     for item in items:
         callspec = getattr(item, "callspec", None)
-        if callspec is not None and callspec.params.get("stack") == "distributed":
+        in_layout = callspec is not None and callspec.params.get("stack") == "distributed"
+        if in_layout or "distributed_stack" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.timeout(DISTRIBUTED_TIMEOUT_S))
 
 
