@@ -6,8 +6,8 @@ What ``docker compose --profile sandbox up`` would run, on this machine:
   running ``deploy/postgres/initdb`` itself (with the roles' passwords
   required by ``pg_hba.conf``, so each service really signs in as its role);
 * the topics made by running ``deploy/kafka/create-topics.sh`` itself, with a
-  stand-in for Kafka's ``kafka-topics.sh`` (``KAFKA_BIN``) that creates them
-  through the Kafka protocol on the broker (Tansu here, Apache Kafka there);
+  stand-in for Kafka's ``kafka-topics.sh`` (``KAFKA_BIN``) that writes each
+  ``--create`` down; one Kafka admin client then makes them on the broker;
 * every service of ``docker-compose.yml`` as separate processes, each with the
   environment compose gives it: its ``environment:`` block interpolated from a
   ``.env`` written from ``deploy/compose.env.example`` the way the operator is
@@ -43,7 +43,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -77,7 +77,6 @@ DEFAULT_REPLICAS = {
     "publisher-instagram": 2,
     "publisher-telegram": 2,
 }
-# The container ports compose's services listen on: `name:port` in a URL is a service.
 _INTERPOLATION = re.compile(r"\$\{(\w+)(?:(:?-)([^${}]*))?\}")
 
 
@@ -589,6 +588,3 @@ class DistributedStack:
     def pids(self) -> dict[str, list[int | None]]:
         """Each service's replicas' process ids (``None`` for one not running)."""
         return {name: [p.pid for p in replicas] for name, replicas in self.processes.items()}
-
-    def names(self) -> Iterable[str]:
-        return self.processes.keys()
