@@ -22,8 +22,9 @@ What ``docker compose --profile sandbox up`` would run, on this machine:
 What differs from a Docker host, and only that (:func:`localize`): host names
 become ``127.0.0.1`` and the ports are free ones (replicas share a host
 here), named volumes are directories under ``var_dir``, the broker is Tansu,
-which refuses idempotent producers (so ``CACHALOT_KAFKA_IDEMPOTENCE`` is
-false, as in embedded mode), and Jaeger is a sink that accepts and counts
+which refuses idempotent producers and holds a group join for half the
+session timeout (so ``CACHALOT_KAFKA_IDEMPOTENCE`` is false and the session
+timeout 3 s, as in embedded mode), and Jaeger is a sink that accepts and counts
 OTLP requests. A variable a service needs that compose does not give it makes
 the service fail here as it would there: a bug in the deploy files.
 """
@@ -170,7 +171,8 @@ def localize(
     ``hosts``: ``service:port`` (compose's name and container port) → ``127.0.0.1:port``;
     ``mounts``: a container path → the directory standing in for its volume; the process
     listens on ``127.0.0.1:port``. Tansu takes no idempotent producer (embedded mode's
-    ``CACHALOT_KAFKA_IDEMPOTENCE=false``)."""
+    ``CACHALOT_KAFKA_IDEMPOTENCE=false``), and holds a group join for half the session
+    timeout (embedded mode's 3 s)."""
     local: dict[str, str] = {}
     for name, value in env.items():
         for address, here in hosts.items():
@@ -184,6 +186,9 @@ def localize(
     local["CACHALOT_HTTP_HOST"] = "127.0.0.1"
     local["CACHALOT_HTTP_PORT"] = str(port)
     local["CACHALOT_KAFKA_IDEMPOTENCE"] = "false"
+    # Tansu holds a group join for about half the session timeout (KafkaSettings): with
+    # compose's 10 s default a second replica took over a minute to join its groups
+    local["CACHALOT_KAFKA_SESSION_TIMEOUT_MS"] = "3000"
     return local
 
 
