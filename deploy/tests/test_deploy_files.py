@@ -1029,3 +1029,30 @@ def test_the_topic_script_waits_for_the_broker_then_creates_each_topic_idempoten
         assert args[args.index("--bootstrap-server") + 1] == "broker.test:9092"
         assert args[args.index("--replication-factor") + 1] == "3"
         assert "min.insync.replicas=2" in args
+
+
+def test_the_telegram_video_limit_setting_reaches_the_queue_as_it_reaches_publisher_telegram() -> (
+    None
+):
+    """The queue checks a Telegram video against the limit CACHALOT_TELEGRAM_LOCAL_BOT_API
+    names, publisher-telegram sends by it: both must get the operator's one value (found by
+    the distributed layout: compose and Kubernetes gave it to publisher-telegram alone)."""
+    from cachalot_testing.distributed import compose_environment
+
+    dotenv = {"CACHALOT_TELEGRAM_LOCAL_BOT_API": "true"}
+    for service in ("queue", "publisher-telegram"):
+        assert compose_environment(service, dotenv)["CACHALOT_TELEGRAM_LOCAL_BOT_API"] == "true"
+    maps = {
+        m["metadata"]["name"]: m.get("data", {})
+        for m in yaml.safe_load_all((ROOT / "deploy/k8s/base/config.yaml").read_text())
+        if m
+    }
+    values = {
+        maps[name].get(
+            "CACHALOT_TELEGRAM_LOCAL_BOT_API",
+            maps["cachalot-config"].get("CACHALOT_TELEGRAM_LOCAL_BOT_API"),
+        )
+        for name in ("queue-config", "publisher-telegram-config")
+    }
+    assert None not in values, values
+    assert len(values) == 1, values

@@ -49,11 +49,12 @@ INSTALL = {
 }
 # The metrics the alerts are about: the modules that define them (imported to
 # fill the registry the way each service's process does).
-METRIC_MODULES = ("cachalot_common.metrics", "cachalot_queue.metrics")
+METRIC_MODULES = ("cachalot_common.metrics", "cachalot_common.health", "cachalot_queue.metrics")
 REQUIRED_ALERTS = {
     "CachalotPostsStuck",
     "CachalotDeadLettersGrowing",
     "CachalotPublishFailureRateHigh",
+    "CachalotDependencyDown",
 }
 
 

@@ -44,6 +44,7 @@ def _wait_for_text(stack: EmbeddedStack, needle: str, timeout: float = 30.0) -> 
     raise AssertionError(f"no operator message containing {needle!r} within {timeout}s")
 
 
+@pytest.mark.layouts("embedded", "distributed")
 @pytest.mark.parametrize(("message", "shown"), HOSTILE_MESSAGES)
 def test_submission_reaches_the_operator_as_typed_with_invisible_characters_shown(
     stack: EmbeddedStack, message: str, shown: str
@@ -72,6 +73,7 @@ def test_submission_reaches_the_operator_as_typed_with_invisible_characters_show
     assert "@ann_smith" in text
 
 
+@pytest.mark.layouts("embedded", "distributed")
 def test_bad_input_through_the_gateway_names_the_field(stack: EmbeddedStack) -> None:
     response = httpx.post(
         f"{stack.gateway}/api/v1/contact",

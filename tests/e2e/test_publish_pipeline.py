@@ -90,6 +90,7 @@ def _wait_for(
     raise AssertionError(f"post never reached {done}: {post}")
 
 
+@pytest.mark.layouts("embedded", "distributed")
 def test_a_queued_video_is_published_on_tiktok_and_youtube_with_identical_bytes(
     client: httpx.Client, stack: EmbeddedStack
 ) -> None:

@@ -27,9 +27,12 @@ import pytest
 
 from cachalot_testing.broker import TansuBroker
 from cachalot_testing.clients import connect_tiktok, create_post, iso_at, upload_media
+from cachalot_testing.distributed import DistributedStack
 from cachalot_testing.media import video_file
 from cachalot_testing.processes import ServiceProcess
 from cachalot_testing.stack import EmbeddedStack
+
+Stack = EmbeddedStack | DistributedStack
 
 pytestmark = pytest.mark.e2e
 
@@ -76,12 +79,13 @@ def _video(n: str) -> bytes:
     return VIDEO.read_bytes() + struct.pack(">I", 8 + len(payload)) + b"free" + payload
 
 
-def _sandbox(stack: EmbeddedStack) -> dict[str, Any]:
+def _sandbox(stack: Stack) -> dict[str, Any]:
     return dict(httpx.get(f"{stack.sandbox}/sandbox/tiktok/posts", timeout=10).json())
 
 
-def _queue_load(stack: EmbeddedStack, run: str) -> dict[str, str]:
-    """Five clients of two accounts, two posts each due now; post id → sha256 of its video."""
+def _queue_load(stack: Stack, run: str, *, due_in_s: float | None = 3) -> dict[str, str]:
+    """Five clients of two accounts, two posts each due ``due_in_s`` seconds after their
+    upload (``None``: to publish now); post id → sha256 of its video."""
     expected: dict[str, str] = {}
     bodies = []
     for c in range(ACCOUNTS // 2):
@@ -99,7 +103,6 @@ def _queue_load(stack: EmbeddedStack, run: str) -> dict[str, str]:
                             media["sha256"],
                             {
                                 "media_id": media["id"],
-                                "scheduled_at": iso_at(time.time() + 3),
                                 "targets": [
                                     {
                                         "account_id": account,
@@ -109,7 +112,12 @@ def _queue_load(stack: EmbeddedStack, run: str) -> dict[str, str]:
                                         },
                                     }
                                 ],
-                            },
+                            }
+                            | (
+                                {}
+                                if due_in_s is None
+                                else {"scheduled_at": iso_at(time.time() + due_in_s)}
+                            ),
                         )
                     )
     for cookies, sha, body in bodies:
@@ -118,7 +126,7 @@ def _queue_load(stack: EmbeddedStack, run: str) -> dict[str, str]:
     return expected
 
 
-def _wait_uploading(stack: EmbeddedStack, at_least: int, timeout: float = 30) -> None:
+def _wait_uploading(stack: Stack, at_least: int, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         publishes = _sandbox(stack)["publishes"]
@@ -128,7 +136,7 @@ def _wait_uploading(stack: EmbeddedStack, at_least: int, timeout: float = 30) ->
     raise AssertionError(f"fewer than {at_least} uploads in flight: {_sandbox(stack)}")
 
 
-def _wait_published(stack: EmbeddedStack, expected: dict[str, str], timeout: float = 45) -> None:
+def _wait_published(stack: Stack, expected: dict[str, str], timeout: float = 45) -> None:
     wanted = set(expected.values())
     deadline = time.monotonic() + timeout
     counts: dict[str, int] = {}
@@ -145,7 +153,7 @@ def _wait_published(stack: EmbeddedStack, expected: dict[str, str], timeout: flo
     assert seen == dict.fromkeys(wanted, 1), f"each video exactly once: {seen}"
 
 
-def _throttle(stack: EmbeddedStack, bps: int) -> None:
+def _throttle(stack: Stack, bps: int) -> None:
     httpx.post(
         f"{stack.sandbox}/sandbox/tiktok/config",
         json={"upload_throttle_bps": bps, "processing_delay_s": 0, "rate_limits_enabled": False},
@@ -227,3 +235,29 @@ def test_twenty_posts_of_one_account_due_at_once_are_published_in_their_schedule
         assert mine == [f"#{n:02d}" for n in range(20)]
     finally:
         publisher.stop()
+
+
+def test_a_queue_replica_and_a_publisher_replica_killed_mid_upload_lose_and_double_nothing(
+    distributed_stack: DistributedStack,
+) -> None:
+    """The deploy files' layout (two replicas of each): with twenty uploads in flight,
+    ``kill -9`` of the first queue and the first TikTok publisher; the survivors take their
+    partitions over (the gateway sends the clients to the queue left) and every video is on
+    the platform exactly once. The killed replicas start again afterwards, as compose's
+    ``restart: unless-stopped`` does."""
+    stack = distributed_stack
+    try:
+        _throttle(stack, THROTTLE_BPS)
+        # to publish at once: twenty uploads on a loaded machine outlast a due time
+        expected = _queue_load(stack, f"d{uuid.uuid4().hex[:6]}", due_in_s=None)
+        _wait_uploading(stack, at_least=ACCOUNTS // 2, timeout=90)
+        stack.kill("queue", 0)
+        stack.kill("publisher-tiktok", 0)
+        _throttle(stack, 0)
+        _wait_published(stack, expected, timeout=120)
+        for survivor in ("queue", "publisher-tiktok"):
+            assert "Traceback" not in stack.processes[survivor][1].output(), survivor
+    finally:
+        _throttle(stack, 0)
+        stack.restart("queue", 0, timeout=240)
+        stack.restart("publisher-tiktok", 0, timeout=240)

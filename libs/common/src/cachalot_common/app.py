@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from cachalot_common.access_log import AccessLogMiddleware, setup_access_log
 from cachalot_common.asyncapi import Produced, asyncapi_document, asyncapi_router
 from cachalot_common.guards import Guards, SignedIn, install_guards
-from cachalot_common.health import ReadinessCheck, health_router
+from cachalot_common.health import ReadinessCheck, dependency_probe, health_router
 from cachalot_common.metrics import install_metrics
 from cachalot_common.problems import install_problem_handlers
 from cachalot_common.settings import ServiceSettings
@@ -37,6 +37,7 @@ def create_service_app(
     settings: ServiceSettings,
     lifespan: Lifespan | None = None,
     readiness: Mapping[str, ReadinessCheck] | None = None,
+    dependencies: Mapping[str, ReadinessCheck] | None = None,
     tracer_provider: TracerProvider | None = None,
     signed_in: Sequence[SignedIn] = (),
     guarded: bool = True,
@@ -62,6 +63,10 @@ def create_service_app(
     307 re-sends a form's body to wherever it points. Every route has one
     spelling; the OpenAPI document says which.
 
+    ``readiness`` checks gate ``/readyz`` (503: send no traffic); ``dependencies``
+    are ones the service waits out while taking traffic: reported there and as
+    ``cachalot_dependency_up`` (:mod:`cachalot_common.health`).
+
     ``GET /asyncapi`` serves the service's AsyncAPI 3.0 document
     (:mod:`cachalot_common.asyncapi`): what ``app.state.broker`` (if set)
     consumes, and the events named in ``produces``.
@@ -84,10 +89,11 @@ def create_service_app(
                 signed_in=signed_in,
             ),
         )
-    app.include_router(health_router(readiness))
+    probe = dependency_probe(dependencies) if dependencies else None
+    app.include_router(health_router(readiness, probe))
     app.state.produces = tuple(produces)
     app.include_router(asyncapi_router(service_asyncapi))
-    install_metrics(app)
+    install_metrics(app, before=probe)
     app.add_middleware(AccessLogMiddleware, trusted_proxies=settings.trusted_proxies)
     if tracer_provider is not None:
         instrument_app(app, tracer_provider)

@@ -23,11 +23,14 @@ from cachalot_common.events import PublishResult, PublishVideo
 METRICS_PATH = "/metrics"
 
 
-def install_metrics(app: FastAPI) -> None:
-    """Serve the process's metrics at ``/metrics`` (not in the OpenAPI document)."""
+def install_metrics(app: FastAPI, *, before: Callable[[], Awaitable[object]] | None = None) -> None:
+    """Serve the process's metrics at ``/metrics`` (not in the OpenAPI document);
+    ``before`` runs first at each scrape (the dependency gauges are measured then)."""
 
     @app.get(METRICS_PATH, include_in_schema=False)
     async def metrics() -> Response:
+        if before is not None:
+            await before()
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 

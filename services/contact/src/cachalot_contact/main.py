@@ -67,6 +67,10 @@ def create_app(
         "log": lambda: _log_writable(log, settings),
         "rate_limit_store": limiter.healthy,
     }
+    # The form takes submissions whatever Kafka does: they wait in the durable log, so
+    # the broker and the relay are dependencies reported, not reasons to refuse traffic
+    # (issue 13 item 6; the CachalotDependencyDown alert tells the operator).
+    dependencies: dict[str, ReadinessCheck] = {}
     mode = "inline" if publisher is not None else settings.contact_relay
     kafka: KafkaPublisher | None = None
     child: RelayProcess | None = None
@@ -74,7 +78,7 @@ def create_app(
         if publisher is None:
             kafka = kafka_publisher(settings, client_id=SERVICE, tracer_provider=tracer_provider)
             publisher = kafka
-            readiness["broker"] = kafka.ready
+            dependencies["broker"] = kafka.ready
         relay: OutboxRelay | None = log_relay(
             LogSource(log, CursorFile(settings.cursor_path)), publisher
         )
@@ -83,8 +87,8 @@ def create_app(
         if mode == "process":
             child = RelayProcess(settings)
             running = child
-            readiness["relay"] = lambda: running.publishing(log.durable_offset)
-            readiness["broker"] = lambda: _reachable(settings.kafka_bootstrap)
+            dependencies["relay"] = lambda: running.publishing(log.durable_offset)
+            dependencies["broker"] = lambda: _reachable(settings.kafka_bootstrap)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -116,6 +120,7 @@ def create_app(
         settings=settings,
         lifespan=lifespan,  # type: ignore[arg-type]
         readiness=readiness,
+        dependencies=dependencies,
         tracer_provider=tracer_provider,
         description="Public contact form: validated, rate limited, logged durably, relayed.",
         produces=[

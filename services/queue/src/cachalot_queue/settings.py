@@ -113,6 +113,12 @@ class QueueSettings(ServiceSettings, KafkaSettings):
         "The operator console links each target's trace there; unset: no links.",
         pattern=r"^$|\{trace_id\}",  # empty: no links
     )
+    telegram_local_bot_api: bool = Field(
+        default=False,
+        description="Telegram videos are checked against a local Bot API server's 2000 MB, "
+        "not the cloud's 50 MB; publisher-telegram's value (the post checks read this "
+        "variable: cachalot_common.platforms.telegram.local_bot_api).",
+    )
     dlq_read_timeout_s: float = Field(
         default=5.0, gt=0, le=60, description="How long the operator's DLQ read may take."
     )
