@@ -52,6 +52,14 @@
   };
   let knownClients = [];
 
+  // A target's block: its main text, and for TikTok the privacy the operator proposes
+  // (TikTok's Direct Post rules: chosen, never defaulted; the server names it if left out).
+  function options(platform) {
+    const block = { [TEXT_FIELD[platform]]: $("deliver-text").value };
+    if (platform === "tiktok" && $("deliver-privacy").value) block.privacy_level = $("deliver-privacy").value;
+    return block;
+  }
+
   function fillDeliverClients() {
     const select = $("deliver-client");
     const chosen = select.value;
@@ -104,7 +112,7 @@
         kind: image ? "photo" : "video",
         note: $("deliver-note").value || null,
         proposals: [{
-          targets: [{ account_id: account.value, [platform]: { [TEXT_FIELD[platform]]: $("deliver-text").value } }],
+          targets: [{ account_id: account.value, [platform]: options(platform) }],
           scheduled_at: at ? new Date(at).toISOString() : null,
         }],
       };

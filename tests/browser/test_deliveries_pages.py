@@ -42,6 +42,7 @@ def test_an_operator_delivers_on_its_page_and_the_client_answers_on_the_dashboar
         operator.set_input_files("#deliver-file", str(video_file()))
         operator.fill("#deliver-text", f"made for you {marker}")
         operator.fill("#deliver-note", "Friday's video")
+        operator.select_option("#deliver-privacy", "SELF_ONLY")
         operator.wait_for_selector("#deliver-account option", state="attached")
         operator.click("#deliver-send")
         operator.wait_for_selector("#flash.ok, #flash.bad", timeout=30_000)

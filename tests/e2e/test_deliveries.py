@@ -67,7 +67,17 @@ def test_an_operators_delivery_approved_by_the_client_is_published_once_and_the_
                 "media_id": media_id,
                 "note": "Ready for Friday",
                 "proposals": [
-                    {"targets": [{"account_id": account, "tiktok": {"caption": caption}}]}
+                    {
+                        "targets": [
+                            {
+                                "account_id": account,
+                                "tiktok": {
+                                    "caption": caption,
+                                    "privacy_level": "PUBLIC_TO_EVERYONE",
+                                },
+                            }
+                        ]
+                    }
                 ],
             },
         )

@@ -467,7 +467,10 @@ async def test_a_post_at_every_text_limit_sent_escaped_is_taken_and_one_characte
                         "tags": [letter * 249, letter * 250],  # 500 with the comma
                     },
                 },
-                {"account_id": str(tiktok), "tiktok": {"caption": letter * 2200}},
+                {
+                    "account_id": str(tiktok),
+                    "tiktok": {"caption": letter * 2200, "privacy_level": "SELF_ONLY"},
+                },
             ],
         }
         return json.dumps(post, ensure_ascii=True).encode()

@@ -44,7 +44,10 @@ async def deliver(
 
 
 def tiktok(account: uuid.UUID, caption: str = "from the factory") -> dict[str, Any]:
-    return {"account_id": str(account), "tiktok": {"caption": caption}}
+    return {
+        "account_id": str(account),
+        "tiktok": {"caption": caption, "privacy_level": "PUBLIC_TO_EVERYONE"},
+    }
 
 
 async def delivered(queue: QueueServer) -> tuple[ApiClient, httpx.AsyncClient, dict[str, Any]]:
@@ -181,7 +184,14 @@ async def test_the_client_edits_and_asks_for_changes_and_the_operator_sees_the_c
     account = delivery["proposals"][0]["targets"][0]["account_id"]
     bad = await client.http.patch(
         f"/api/v1/posts/proposals/{proposal}",
-        json={"targets": [{"account_id": account, "tiktok": {"caption": "y" * 2201}}]},
+        json={
+            "targets": [
+                {
+                    "account_id": account,
+                    "tiktok": {"caption": "y" * 2201, "privacy_level": "SELF_ONLY"},
+                }
+            ]
+        },
     )
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "targets[0].tiktok.caption"
@@ -189,7 +199,9 @@ async def test_the_client_edits_and_asks_for_changes_and_the_operator_sees_the_c
     edited = await client.http.patch(
         f"/api/v1/posts/proposals/{proposal}",
         json={
-            "targets": [{"account_id": account, "tiktok": {"caption": "mine"}}],
+            "targets": [
+                {"account_id": account, "tiktok": {"caption": "mine", "privacy_level": "SELF_ONLY"}}
+            ],
             "scheduled_at": when,
         },
     )
@@ -219,13 +231,27 @@ async def test_the_client_edits_and_asks_for_changes_and_the_operator_sees_the_c
     # the operator answers with a new proposal; the client sees both
     again = await operator.post(
         f"/api/v1/operator/deliveries/{delivery['id']}/proposals",
-        json={"targets": [{"account_id": account, "tiktok": {"caption": "short"}}]},
+        json={
+            "targets": [
+                {
+                    "account_id": account,
+                    "tiktok": {"caption": "short", "privacy_level": "SELF_ONLY"},
+                }
+            ]
+        },
     )
     assert again.status_code == 201, again.text
     assert [p["status"] for p in again.json()["proposals"]] == ["changes_requested", "proposed"]
     wrong = await operator.post(
         f"/api/v1/operator/deliveries/{delivery['id']}/proposals",
-        json={"targets": [{"account_id": account, "tiktok": {"caption": "z" * 2201}}]},
+        json={
+            "targets": [
+                {
+                    "account_id": account,
+                    "tiktok": {"caption": "z" * 2201, "privacy_level": "SELF_ONLY"},
+                }
+            ]
+        },
     )
     assert wrong.status_code == 422
     assert wrong.json()["errors"][0]["field"] == "targets[0].tiktok.caption"

@@ -243,7 +243,12 @@ async def test_the_scheduler_dispatches_a_post_in_the_trace_of_the_request_that_
     trace_id = uuid.uuid4().hex
     body = {
         "media_id": media["id"],
-        "targets": [{"account_id": str(tiktok), "tiktok": {"caption": "traced"}}],
+        "targets": [
+            {
+                "account_id": str(tiktok),
+                "tiktok": {"caption": "traced", "privacy_level": "SELF_ONLY"},
+            }
+        ],
         "scheduled_at": (now() + timedelta(seconds=1)).isoformat(),  # the scheduler's, later
     }
     answer = await client.post(body, traceparent=f"00-{trace_id}-{'1' * 16}-01")
