@@ -53,8 +53,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from cachalot_common.events import (
     MediaRef,
+    PublishPost,
     PublishResult,
-    PublishVideo,
     TelegramOptions,
     TikTokOptions,
     VKOptions,
@@ -98,7 +98,7 @@ class PlatformBench(Protocol):
 
     def prepare_sandbox(self, ctx: Context) -> None: ...
     def publisher_env(self, ctx: Context) -> dict[str, str]: ...
-    def command(self, video: Video) -> PublishVideo: ...
+    def command(self, video: Video) -> PublishPost: ...
     def published_count(self, ctx: Context, video: Video) -> int: ...
     def curl_upload(self, ctx: Context, video: Video) -> float: ...
 
@@ -120,7 +120,7 @@ class TikTokBench:
             "CACHALOT_SERVICE_NAME": "publisher-tiktok",
         }
 
-    def command(self, video: Video) -> PublishVideo:
+    def command(self, video: Video) -> PublishPost:
         return _command("tiktok", video, TikTokOptions(caption="bench", privacy_level="SELF_ONLY"))
 
     def published_count(self, ctx: Context, video: Video) -> int:
@@ -215,7 +215,7 @@ class YouTubeBench:
             "CACHALOT_SERVICE_NAME": "publisher-youtube",
         }
 
-    def command(self, video: Video) -> PublishVideo:
+    def command(self, video: Video) -> PublishPost:
         return _command("youtube", video, YouTubeOptions(title="bench"))
 
     def published_count(self, ctx: Context, video: Video) -> int:
@@ -277,7 +277,7 @@ class VKBench:
             "CACHALOT_SERVICE_NAME": "publisher-vk",
         }
 
-    def command(self, video: Video) -> PublishVideo:
+    def command(self, video: Video) -> PublishPost:
         return _command("vk", video, VKOptions(message="bench"))
 
     def published_count(self, ctx: Context, video: Video) -> int:
@@ -339,7 +339,7 @@ class TelegramBench:
             "CACHALOT_SERVICE_NAME": "publisher-telegram",
         }
 
-    def command(self, video: Video) -> PublishVideo:
+    def command(self, video: Video) -> PublishPost:
         return _command("telegram", video, TelegramOptions(caption="bench"))
 
     def published_count(self, ctx: Context, video: Video) -> int:
@@ -378,8 +378,8 @@ PLATFORMS: dict[str, type[PlatformBench]] = {
 }
 
 
-def _command(platform: Any, video: Video, options: Any) -> PublishVideo:
-    return PublishVideo(
+def _command(platform: Any, video: Video, options: Any) -> PublishPost:
+    return PublishPost(
         post_id=uuid.uuid4(),
         target_id=uuid.uuid4(),
         client_id=uuid.uuid4(),
@@ -442,7 +442,7 @@ class RssSampler(threading.Thread):
 
 
 async def publish_and_watch(
-    ctx: Context, command: PublishVideo, size: int
+    ctx: Context, command: PublishPost, size: int
 ) -> tuple[float, PublishResult]:
     """Send the command; (seconds until the last byte was accepted, final result)."""
     consumer = AIOKafkaConsumer(

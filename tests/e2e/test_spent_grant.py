@@ -1,7 +1,7 @@
 """End to end, issue 8 item 3: a publish grant leases nothing once its post is published.
 
 The attack as it was reported: with publisher-tiktok's service credentials and
-a grant read from Kafka (it travels in the ``PublishVideo`` command and lives
+a grant read from Kafka (it travels in the ``PublishPost`` command and lives
 6 h), auth leased the client's token again for a post already published. Auth
 now follows the queue's ``posts.status.v1`` and refuses (403 ``grant_spent``).
 """
@@ -82,7 +82,7 @@ def _published_post(http: httpx.Client, stack: EmbeddedStack) -> tuple[str, str]
 
 
 async def _command_of(bootstrap: str, post_id: str) -> dict[str, Any]:
-    """The PublishVideo command for ``post_id`` as a reader of the topic sees it."""
+    """The PublishPost command for ``post_id`` as a reader of the topic sees it."""
     consumer = AIOKafkaConsumer(
         publish_topic("tiktok"),
         bootstrap_servers=bootstrap,

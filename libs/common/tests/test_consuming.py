@@ -16,7 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker, KafkaMessage, TestKafkaBroker
 
 from cachalot_common.consuming import (
-    COMMIT_TIMEOUT_S,
+    DEFAULT_COMMIT_TIMEOUT_S,
     BrokerWatch,
     ErrorPolicy,
     Route,
@@ -349,7 +349,7 @@ async def test_the_consumers_are_stopped_whatever_the_state_they_are_in() -> Non
 
 def test_a_commit_is_given_the_subscribers_group_session() -> None:
     assert _commit_timeout_s(consumer_options(KafkaSettings(kafka_session_timeout_ms=3000))) == 3.0
-    assert _commit_timeout_s({}) == COMMIT_TIMEOUT_S
+    assert _commit_timeout_s({}) == DEFAULT_COMMIT_TIMEOUT_S
 
 
 async def test_a_service_started_on_the_in_memory_broker_runs_no_real_consume_loop() -> None:

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from pydantic import ValidationError
 
-from cachalot_common.events import AccountChanged, PostStatusChanged, PublishVideo
+from cachalot_common.events import AccountChanged, PostStatusChanged, PublishPost
 
 
 def test_a_field_added_to_an_event_is_ignored_by_a_reader_that_does_not_know_it() -> None:
@@ -30,7 +30,7 @@ def test_a_field_added_to_an_event_is_ignored_by_a_reader_that_does_not_know_it(
 
 def test_an_unknown_option_of_a_publish_command_is_refused_not_dropped() -> None:
     with pytest.raises(ValidationError):
-        PublishVideo.model_validate(
+        PublishPost.model_validate(
             {
                 "post_id": str(uuid.uuid4()),
                 "target_id": str(uuid.uuid4()),

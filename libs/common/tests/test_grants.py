@@ -10,7 +10,7 @@ import uuid
 import jwt
 import pytest
 
-from cachalot_common.events import MediaRef, PublishVideo
+from cachalot_common.events import MediaRef, PublishPost
 from cachalot_common.grants import (
     DEV_GRANT_PUBLIC_KEYS,
     DEV_GRANT_SIGNING_KEY,
@@ -223,7 +223,7 @@ def test_each_platform_has_exactly_one_publisher_service() -> None:
 
 def test_a_command_keeps_its_grant_out_of_repr_and_logs_mask_it() -> None:
     signed = grant()
-    command = PublishVideo(
+    command = PublishPost(
         **IDS,
         platform="youtube",
         attempt=2,
@@ -235,5 +235,5 @@ def test_a_command_keeps_its_grant_out_of_repr_and_logs_mask_it() -> None:
     )
     assert signed not in repr(command)
     assert signed not in str(command)
-    assert PublishVideo.model_validate_json(command.model_dump_json()).grant == signed
+    assert PublishPost.model_validate_json(command.model_dump_json()).grant == signed
     assert signed not in redact(f"lease for {command.model_dump_json()}")

@@ -18,7 +18,10 @@ from cachalot_common import platforms
 from cachalot_common.json_size import TOTAL_CHARS, worst_case_json_bytes
 from cachalot_common.platforms.youtube import YOUTUBE_TAGS_MAX_CHARS, YouTubeFields
 
-REQUIRED: dict[str, dict[str, Any]] = {"youtube": {"title": "ok"}}
+REQUIRED: dict[str, dict[str, Any]] = {
+    "youtube": {"title": "ok"},
+    "tiktok": {"privacy_level": "SELF_ONLY"},
+}
 
 
 def text_fields() -> list[tuple[platforms.PlatformSpec, str, int]]:

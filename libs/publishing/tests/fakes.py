@@ -4,7 +4,7 @@
   per target (wait, fail, raise, ask for a token...);
 * :class:`FakeLeases`: auth's lease endpoint, counting calls and checking
   grants as auth does (a grant that does not verify is refused);
-* :func:`make_command`: a ``PublishVideo`` with a real (queue-signed) grant;
+* :func:`make_command`: a ``PublishPost`` with a real (queue-signed) grant;
 * :func:`forged_grants`: grants for a command that nobody holding the queue's
   private key signed.
 """
@@ -22,14 +22,14 @@ from typing import Any
 
 import jwt
 
-from cachalot_common.events import MediaRef, PublishVideo, TikTokOptions
+from cachalot_common.events import MediaRef, PublishPost, TikTokOptions
 from cachalot_common.grants import GrantError, generate_signing_key, mint_grant, verify_grant
 from cachalot_common.leases import Lease, LeaseError, LeaseRefused
 from cachalot_publishing.outcome import Published
 from cachalot_publishing.ports import Context
 from cachalot_publishing.settings import PublisherSettings
 
-Step = Callable[[PublishVideo, Context], Awaitable[Published]]
+Step = Callable[[PublishPost, Context], Awaitable[Published]]
 GRANT_KEY = generate_signing_key("publishing-tests")  # the queue's private grant key
 
 
@@ -45,7 +45,7 @@ class FakePlatform:
     running: int = 0
     most_running: int = 0
 
-    async def publish(self, command: PublishVideo, ctx: Context) -> Published:
+    async def publish(self, command: PublishPost, ctx: Context) -> Published:
         self.started.append(command.target_id)
         self.running += 1
         self.most_running = max(self.most_running, self.running)
@@ -119,7 +119,7 @@ def make_command(
     attempt: int = 1,
     grant: bool = True,
     platform: str = "tiktok",
-) -> PublishVideo:
+) -> PublishPost:
     post_id, target_id = uuid.uuid4(), uuid.uuid4()
     account_id = account_id or uuid.uuid4()
     client_id = client_id or uuid.uuid4()
@@ -133,7 +133,7 @@ def make_command(
         key=GRANT_KEY,
         lifetime_s=3600,
     )
-    return PublishVideo(
+    return PublishPost(
         post_id=post_id,
         target_id=target_id,
         client_id=client_id,
@@ -178,7 +178,7 @@ async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
         await asyncio.sleep(0.01)
 
 
-def forged_grants(command: PublishVideo) -> dict[str, str]:
+def forged_grants(command: PublishPost) -> dict[str, str]:
     """Grants naming exactly ``command`` (its claims and the queue's ``kid``) that the
     queue's private key did not sign: what someone able to write to the publish topic
     could make."""

@@ -17,7 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from fastapi import FastAPI
 
-from cachalot_common.events import PublishResult, PublishVideo
+from cachalot_common.events import PublishPost, PublishResult
 from cachalot_common.topics import POSTS_RESULT, publish_topic
 from cachalot_publishing.app import PublisherParts, build_publisher_app
 from cachalot_publishing.ports import Platform
@@ -86,7 +86,7 @@ class Queue:
         if self._producer is not None:
             await self._producer.stop()
 
-    async def send(self, command: PublishVideo, *, partition: int | None = None) -> int:
+    async def send(self, command: PublishPost, *, partition: int | None = None) -> int:
         """Send a command (key = account id); its offset."""
         assert self._producer is not None
         sent = await self._producer.send_and_wait(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cachalot_common.events import PublishVideo
+from cachalot_common.events import PublishPost
 from cachalot_publishing.outcome import Published
 from cachalot_publishing.ports import Context
 
@@ -31,7 +31,7 @@ async def test_stopping_mid_flight_sends_no_result_and_redelivers_exactly_the_un
     try:
         never = asyncio.Event()
 
-        async def stuck(command: PublishVideo, ctx: Context) -> Published:
+        async def stuck(command: PublishPost, ctx: Context) -> Published:
             await never.wait()
             raise AssertionError("unreachable")
 
@@ -74,7 +74,7 @@ async def test_past_the_buffer_limit_fetching_pauses_and_resumes_below_half(
     try:
         gate = asyncio.Event()
 
-        async def held(command: PublishVideo, ctx: Context) -> Published:
+        async def held(command: PublishPost, ctx: Context) -> Published:
             await gate.wait()
             return Published("held")
 

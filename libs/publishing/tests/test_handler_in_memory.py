@@ -16,7 +16,7 @@ from aiokafka.errors import CommitFailedError
 from faststream.kafka import TestKafkaBroker
 
 from cachalot_common.consuming import raw_body
-from cachalot_common.events import PublishResult, PublishVideo
+from cachalot_common.events import PublishPost, PublishResult
 from cachalot_common.kafka import encode
 from cachalot_common.leases import LeaseRefused, LeaseUnavailable
 from cachalot_common.topics import POSTS_RESULT, dlq, publish_topic
@@ -46,7 +46,7 @@ class Harness:
     results: list[PublishResult]
     dead_letters: list[bytes]
 
-    async def send(self, command: PublishVideo) -> None:
+    async def send(self, command: PublishPost) -> None:
         await self.broker.publish(
             encode(command), topic=TOPIC, key=str(command.account_id).encode()
         )
@@ -129,7 +129,7 @@ async def test_a_batch_of_records_is_handed_over_one_by_one_and_a_poison_one_is_
 async def test_an_unexpected_error_is_a_retryable_internal_error_naming_only_its_type(
     media_dir, video
 ) -> None:
-    async def boom(command: PublishVideo, ctx: Context) -> Published:
+    async def boom(command: PublishPost, ctx: Context) -> Published:
         raise KeyError("access_token=very-secret-value")
 
     async with running(media_dir) as h:
@@ -145,11 +145,11 @@ async def test_an_unexpected_error_is_a_retryable_internal_error_naming_only_its
 async def test_a_wait_longer_than_the_inline_maximum_goes_back_to_the_queue_in_full(
     media_dir, video
 ) -> None:
-    async def rate_limited(command: PublishVideo, ctx: Context) -> Published:
+    async def rate_limited(command: PublishPost, ctx: Context) -> Published:
         await ctx.sleep(330, code="rate_limited", reason="TikTok's rate limit was reached.")
         raise AssertionError("a 330 s wait must not be slept")
 
-    async def short_wait(command: PublishVideo, ctx: Context) -> Published:
+    async def short_wait(command: PublishPost, ctx: Context) -> Published:
         await ctx.sleep(0.05, code="rate_limited", reason="short")
         return Published("after-a-short-wait")
 
@@ -174,7 +174,7 @@ async def test_a_refused_token_gets_one_forced_refresh_and_a_second_refusal_asks
     refusals: dict[uuid.UUID, int] = {}
 
     def refusing(times: int):
-        async def publish(command: PublishVideo, ctx: Context) -> Published:
+        async def publish(command: PublishPost, ctx: Context) -> Published:
             async def call(token: str) -> str:
                 seen = refusals.setdefault(command.target_id, 0)
                 if seen < times:
@@ -208,7 +208,7 @@ async def test_a_refused_token_gets_one_forced_refresh_and_a_second_refusal_asks
 async def test_lease_failures_are_retryable_or_refused_with_the_shared_codes(
     media_dir, video
 ) -> None:
-    async def with_token(command: PublishVideo, ctx: Context) -> Published:
+    async def with_token(command: PublishPost, ctx: Context) -> Published:
         async def call(token: str) -> str:
             return token
 
@@ -231,7 +231,7 @@ async def test_lease_failures_are_retryable_or_refused_with_the_shared_codes(
 async def test_an_accounts_lease_is_reused_only_for_commands_whose_grant_names_it(
     media_dir, video
 ) -> None:
-    async def with_token(command: PublishVideo, ctx: Context) -> Published:
+    async def with_token(command: PublishPost, ctx: Context) -> Published:
         async def call(token: str) -> str:
             return token
 
@@ -264,7 +264,7 @@ async def test_commands_forged_onto_the_topic_never_publish_with_the_accounts_ca
     (account, client) into new commands whose grants the queue did not sign."""
     used: dict[uuid.UUID, str] = {}
 
-    async def with_token(command: PublishVideo, ctx: Context) -> Published:
+    async def with_token(command: PublishPost, ctx: Context) -> Published:
         async def call(token: str) -> str:
             used[command.target_id] = token
             return token
@@ -292,7 +292,7 @@ async def test_commands_forged_onto_the_topic_never_publish_with_the_accounts_ca
 
 
 async def test_the_media_file_check_names_the_fault(media_dir, video) -> None:
-    async def needs_file(command: PublishVideo, ctx: Context) -> Published:
+    async def needs_file(command: PublishPost, ctx: Context) -> Published:
         ctx.media_file()
         return Published("x")
 
@@ -331,7 +331,7 @@ async def test_a_slow_account_does_not_delay_another_and_an_account_keeps_its_or
 ) -> None:
     gate = asyncio.Event()
 
-    async def slow(command: PublishVideo, ctx: Context) -> Published:
+    async def slow(command: PublishPost, ctx: Context) -> Published:
         await gate.wait()
         return Published("slow")
 
@@ -358,11 +358,11 @@ async def test_no_more_publishes_run_at_once_than_the_concurrency_and_waits_free
 ) -> None:
     gate = asyncio.Event()
 
-    async def busy(command: PublishVideo, ctx: Context) -> Published:
+    async def busy(command: PublishPost, ctx: Context) -> Published:
         await gate.wait()
         return Published("busy")
 
-    async def waits(command: PublishVideo, ctx: Context) -> Published:
+    async def waits(command: PublishPost, ctx: Context) -> Published:
         await ctx.sleep(0.5, code="processing_timeout", reason="processing")
         return Published("done")
 
@@ -392,7 +392,7 @@ async def test_no_more_publishes_run_at_once_than_the_concurrency_and_waits_free
 async def test_a_publish_quicker_than_the_progress_interval_sends_only_its_final_result(
     media_dir, video
 ) -> None:
-    async def uploads(command: PublishVideo, ctx: Context) -> Published:
+    async def uploads(command: PublishPost, ctx: Context) -> Published:
         for sent in range(10, 101, 10):
             await ctx.progress(sent, 100)
         return Published("x")
@@ -409,7 +409,7 @@ async def test_a_publish_quicker_than_the_progress_interval_sends_only_its_final
 async def test_progress_is_throttled_and_once_reported_the_last_report_always_goes(
     media_dir, video
 ) -> None:
-    async def uploads(command: PublishVideo, ctx: Context) -> Published:
+    async def uploads(command: PublishPost, ctx: Context) -> Published:
         await asyncio.sleep(0.25)  # past the interval: the first report goes
         for sent in range(10, 101, 10):
             await ctx.progress(sent, 100)
@@ -427,7 +427,7 @@ async def test_progress_is_throttled_and_once_reported_the_last_report_always_go
 async def test_finished_commands_are_committed_in_partition_order(media_dir, video) -> None:
     gate = asyncio.Event()
 
-    async def slow(command: PublishVideo, ctx: Context) -> Published:
+    async def slow(command: PublishPost, ctx: Context) -> Published:
         await gate.wait()
         return Published("slow")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cachalot_common.events import PublishVideo
+from cachalot_common.events import PublishPost
 from cachalot_publishing.outcome import Published
 from cachalot_publishing.ports import Context
 
@@ -30,7 +30,7 @@ class FirstSightingHangs:
     held: set[uuid.UUID] = field(default_factory=set)
     runs: Counter[uuid.UUID] = field(default_factory=Counter)
 
-    async def publish(self, command: PublishVideo, ctx: Context) -> Published:
+    async def publish(self, command: PublishPost, ctx: Context) -> Published:
         self.runs[command.target_id] += 1
         if command.target_id in self.held and self.runs[command.target_id] == 1:
             await asyncio.Event().wait()

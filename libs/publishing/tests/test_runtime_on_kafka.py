@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cachalot_common.events import PublishVideo
+from cachalot_common.events import PublishPost
 from cachalot_publishing.outcome import Published
 from cachalot_publishing.ports import Context
 
@@ -50,7 +50,7 @@ async def test_twenty_commands_of_one_account_complete_in_their_order(
 ) -> None:
     _, video = media
 
-    async def jittery(command: PublishVideo, ctx: Context) -> Published:
+    async def jittery(command: PublishPost, ctx: Context) -> Published:
         await asyncio.sleep(random.uniform(0, 0.05))
         return Published(str(command.target_id))
 
@@ -72,7 +72,7 @@ async def test_a_thirty_second_publish_of_one_account_neither_delays_another_nor
 ) -> None:
     _, video = media
 
-    async def thirty_seconds(command: PublishVideo, ctx: Context) -> Published:
+    async def thirty_seconds(command: PublishPost, ctx: Context) -> Published:
         await asyncio.sleep(30)  # longer than max.poll.interval (10 s) on purpose
         return Published("slow")
 
@@ -94,7 +94,7 @@ async def test_a_retry_after_of_330_seconds_goes_back_to_the_queue_in_full_witho
 ) -> None:
     _, video = media
 
-    async def rate_limited(command: PublishVideo, ctx: Context) -> Published:
+    async def rate_limited(command: PublishPost, ctx: Context) -> Published:
         await ctx.sleep(330, code="rate_limited", reason="TikTok's rate limit was reached.")
         raise AssertionError("not slept")
 
@@ -114,7 +114,7 @@ async def test_the_committed_offset_never_passes_an_unfinished_command(
     _, video = media
     gate = asyncio.Event()
 
-    async def held(command: PublishVideo, ctx: Context) -> Published:
+    async def held(command: PublishPost, ctx: Context) -> Published:
         await gate.wait()
         return Published("held")
 

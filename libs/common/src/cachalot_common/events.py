@@ -304,10 +304,6 @@ class PublishPost(Event):
         return sum(f.size for f in self.files())
 
 
-PublishVideo = PublishPost
-"""The name before post kinds; kept while services move to :class:`PublishPost`."""
-
-
 # --- posts.result.v1 -------------------------------------------------------------------
 
 ResultType = Literal["progress", "published", "failed", "retryable"]

@@ -2,7 +2,7 @@
 
 Issue 8 item 3: a token is leased only to publish content the client queued.
 Auth cannot see the queue's tables, so the queue vouches for each dispatch:
-when the scheduler or the reconciler sends a ``PublishVideo`` command it signs
+when the scheduler or the reconciler sends a ``PublishPost`` command it signs
 a short JWT that binds the post, the target, the client, the account, the
 platform and the attempt. The publisher passes it on in its lease request and
 auth checks it against the account as it is now (same account, same platform,
@@ -28,7 +28,7 @@ topic who lacks that publisher's secret can do nothing with it at auth; and
 a publisher only reuses its cached lease for a grant that verifies with the
 queue's public key and names exactly that command, so nobody without the
 queue's private key can forge one. It is still kept out of text:
-:class:`~cachalot_common.events.PublishVideo` leaves it out of ``repr`` and
+:class:`~cachalot_common.events.PublishPost` leaves it out of ``repr`` and
 :mod:`cachalot_common.redaction` masks JWT-shaped strings.
 
 A grant is not single-use: a publisher may lease several times for one

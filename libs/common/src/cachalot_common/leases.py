@@ -6,7 +6,7 @@ Contract (the auth service implements it, publishers use this client):
 with ``Authorization: Bearer <service JWT>`` (see :mod:`service_auth`; a
 fresh one per request: auth refuses a second use of its ``jti``) and JSON
 ``{"post_id", "target_id", "grant", "force_refresh"}``, where ``grant`` is the
-queue's signed publish grant carried by the ``PublishVideo`` command (see
+queue's signed publish grant carried by the ``PublishPost`` command (see
 :mod:`grants`: EdDSA, verified with the queue's public keys,
 ``CACHALOT_GRANT_PUBLIC_KEYS``). A publisher may serve a later command of the
 same account from its cached lease instead of calling again, but only once

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
 
-from cachalot_common.events import PublishResult, PublishVideo
+from cachalot_common.events import PublishPost, PublishResult
 
 METRICS_PATH = "/metrics"
 
@@ -71,11 +71,11 @@ def count_result(result: PublishResult) -> None:
 
 
 def timed_publishing(
-    platform: str, handle: Callable[[PublishVideo], Awaitable[None]]
-) -> Callable[[PublishVideo], Awaitable[None]]:
+    platform: str, handle: Callable[[PublishPost], Awaitable[None]]
+) -> Callable[[PublishPost], Awaitable[None]]:
     """``handle``, timing each command into ``cachalot_publisher_attempt_seconds``."""
 
-    async def timed(command: PublishVideo) -> None:
+    async def timed(command: PublishPost) -> None:
         began = time.monotonic()
         try:
             await handle(command)

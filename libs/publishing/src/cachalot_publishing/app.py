@@ -54,7 +54,7 @@ from cachalot_common.db import (
     run_migrations,
     run_migrations_async,
 )
-from cachalot_common.events import PublishResult, PublishVideo
+from cachalot_common.events import PublishPost, PublishResult
 from cachalot_common.health import ReadinessCheck
 from cachalot_common.kafka import build_broker, consumer_options
 from cachalot_common.leases import LeaseClient, LeaseSource
@@ -141,7 +141,7 @@ def build_publisher_app(
         never waits on a publish. Each command keeps the trace context of its own record."""
         for body, record in zip(bodies, message.raw_message, strict=True):
             partition = TopicPartition(record.topic, record.partition)
-            command = decode(PublishVideo, body)
+            command = decode(PublishPost, body)
             if isinstance(command, str):
                 await dead_letter(broker, topic, record, body, reason=command)
                 runtime.skip(partition, record.offset)
@@ -149,7 +149,7 @@ def build_publisher_app(
             runtime.accept(command, partition, record.offset, trace_context=_trace_of(record))
 
     runtime.health = watch_subscriber(broker, subscriber, f"{service}:{topic}")
-    consumes(broker, topic, PublishVideo, group_id=service)
+    consumes(broker, topic, PublishPost, group_id=service)
     watch = BrokerWatch(broker, settings)
 
     @contextlib.asynccontextmanager

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from cachalot_common.events import MediaRef, PublishVideo
+from cachalot_common.events import MediaRef, PublishPost
 from cachalot_common.leases import Lease
 from cachalot_publishing.outcome import Published
 from cachalot_publishing.token import TokenRejected
@@ -35,7 +35,7 @@ class Context(Protocol):
     """What the runtime offers one publish (one command)."""
 
     @property
-    def command(self) -> PublishVideo: ...
+    def command(self) -> PublishPost: ...
 
     def media_file(self, media: MediaRef | None = None) -> Path:
         """The checked file of ``media`` (default: the post's video) — inside the media
@@ -81,4 +81,4 @@ class Platform(Protocol):
     name: str
     label: str
 
-    async def publish(self, command: PublishVideo, ctx: Context) -> Published: ...
+    async def publish(self, command: PublishPost, ctx: Context) -> Published: ...

@@ -50,7 +50,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from cachalot_common.consuming import GroupHealth
-from cachalot_common.events import MediaRef, PublishResult, PublishVideo
+from cachalot_common.events import MediaRef, PublishPost, PublishResult
 from cachalot_common.leases import Lease, LeaseSource
 from cachalot_common.metrics import PUBLISHER_ATTEMPT_SECONDS, count_result
 from cachalot_publishing.media_file import media_file
@@ -77,7 +77,7 @@ SEND_RETRY_MAX_S = 5.0
 
 @dataclass(eq=False)
 class _Job:
-    command: PublishVideo
+    command: PublishPost
     partition: TopicPartition
     offset: int
     trace_context: otel_context.Context
@@ -165,7 +165,7 @@ class PublishRuntime:
 
     def accept(
         self,
-        command: PublishVideo,
+        command: PublishPost,
         partition: TopicPartition,
         offset: int,
         *,
@@ -513,7 +513,7 @@ class _Context:
         self._media: dict[UUID, Path] = {}
 
     @property
-    def command(self) -> PublishVideo:
+    def command(self) -> PublishPost:
         return self._job.command
 
     def media_file(self, media: MediaRef | None = None) -> Path:

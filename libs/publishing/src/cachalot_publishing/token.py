@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 from uuid import UUID
 
-from cachalot_common.events import PublishVideo
+from cachalot_common.events import PublishPost
 from cachalot_common.grants import GrantError, GrantKeyRing, verify_grant
 from cachalot_common.leases import (
     CONSENT_REQUIRED,
@@ -75,7 +75,7 @@ class _Cached:
     expires_at_s: float
 
 
-def grant_covers(command: PublishVideo, keys: GrantKeyRing, now_s: float) -> bool:
+def grant_covers(command: PublishPost, keys: GrantKeyRing, now_s: float) -> bool:
     """Whether ``command``'s grant verifies with ``keys`` (at ``now_s``, Unix seconds) and
     binds exactly this command: account, platform, post, target, client and attempt."""
     try:
@@ -119,7 +119,7 @@ class LeaseCache:
         """Whether ``lease`` is still good for a while (not within ``renew_before_s`` of expiry)."""
         return lease.expires_at.timestamp() - self._renew_before_s > self._clock()
 
-    async def lease(self, command: PublishVideo, *, force: bool = False) -> Lease:
+    async def lease(self, command: PublishPost, *, force: bool = False) -> Lease:
         """An access token for ``command``'s account, from the cache when it may serve.
 
         Raises :class:`Outcome`: ``reauth`` (auth says reconnect; or, with code
@@ -144,7 +144,7 @@ class LeaseCache:
         self._cache[command.account_id] = _Cached(lease, str(command.client_id), expires)
         return lease
 
-    async def confirm(self, command: PublishVideo) -> Lease:
+    async def confirm(self, command: PublishPost) -> Lease:
         """Ask auth again, whatever the cache holds: is the account still this client's?
 
         Called right before a step that cannot be taken back (a post made visible),
@@ -162,7 +162,7 @@ class LeaseCache:
         """Drop an account's cached lease (its token was refused)."""
         self._cache.pop(account_id, None)
 
-    async def _lease(self, command: PublishVideo, *, force: bool) -> Lease:
+    async def _lease(self, command: PublishPost, *, force: bool) -> Lease:
         try:
             lease = await self._leases.lease(
                 command.account_id,
@@ -192,7 +192,7 @@ class LeaseCache:
 class CommandTokens:
     """One command's view of the cache: at most one forced refresh, then reauth."""
 
-    def __init__(self, cache: LeaseCache, command: PublishVideo, label: str) -> None:
+    def __init__(self, cache: LeaseCache, command: PublishPost, label: str) -> None:
         self._cache = cache
         self._command = command
         self._label = label

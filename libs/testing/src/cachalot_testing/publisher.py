@@ -7,7 +7,7 @@
   fields by subclassing (:meth:`LeaseStandIn.routes`, :meth:`LeaseStandIn.lease_body`).
 * :class:`Results`: every ``PublishResult`` on ``posts.result.v1``, collected
   in the background; tests wait on the ones they expect.
-* :class:`Commands`: puts ``PublishVideo`` commands on
+* :class:`Commands`: puts ``PublishPost`` commands on
   ``posts.publish.<platform>.v1`` keyed by account, as the queue does; a
   platform's harness adds its own command factory.
 * :func:`start_sandbox`, :func:`publisher_env` and :class:`PublisherProcesses`:
@@ -34,7 +34,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from cachalot_common.events import MediaRef, PublishResult, PublishVideo
+from cachalot_common.events import MediaRef, PublishPost, PublishResult
 from cachalot_common.service_auth import ServiceAuthError, verify_service_token
 from cachalot_common.topics import POSTS_RESULT, publish_topic
 from cachalot_testing.ports import free_port
@@ -336,7 +336,7 @@ class Commands:
             url=url,
         )
 
-    async def send(self, command: PublishVideo) -> None:
+    async def send(self, command: PublishPost) -> None:
         assert self._producer is not None
         await self._producer.send_and_wait(
             publish_topic(command.platform),

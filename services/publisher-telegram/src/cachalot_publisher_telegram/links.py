@@ -24,16 +24,16 @@ from typing import Protocol
 
 import httpx
 
-from cachalot_common.events import PublishVideo
+from cachalot_common.events import PublishPost
 from cachalot_common.service_auth import mint_service_token
 
 logger = logging.getLogger(__name__)
 
 
 class ChannelReports(Protocol):
-    async def migrated(self, command: PublishVideo, *, old: str, new: str) -> None: ...
+    async def migrated(self, command: PublishPost, *, old: str, new: str) -> None: ...
 
-    async def broken(self, command: PublishVideo, *, chat_id: str, reason: str) -> None: ...
+    async def broken(self, command: PublishPost, *, chat_id: str, reason: str) -> None: ...
 
 
 class AuthChannelReports:
@@ -47,7 +47,7 @@ class AuthChannelReports:
         self._service = service
         self._secret = secret
 
-    async def _report(self, command: PublishVideo, body: dict[str, str | None]) -> None:
+    async def _report(self, command: PublishPost, body: dict[str, str | None]) -> None:
         token = mint_service_token(service=self._service, secret=self._secret)
         body |= {
             "grant": command.grant,
@@ -77,10 +77,10 @@ class AuthChannelReports:
                 response.status_code,
             )
 
-    async def migrated(self, command: PublishVideo, *, old: str, new: str) -> None:
+    async def migrated(self, command: PublishPost, *, old: str, new: str) -> None:
         await self._report(
             command, {"event": "migrated", "chat_id": old, "migrate_to_chat_id": new}
         )
 
-    async def broken(self, command: PublishVideo, *, chat_id: str, reason: str) -> None:
+    async def broken(self, command: PublishPost, *, chat_id: str, reason: str) -> None:
         await self._report(command, {"event": "broken", "chat_id": chat_id, "reason": reason})

@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cachalot_common.articles import Node, lead, parse, telegram_length, to_telegram_html
-from cachalot_common.events import MediaRef, PublishVideo, TelegramOptions
+from cachalot_common.events import MediaRef, PublishPost, TelegramOptions
 from cachalot_common.platforms.telegram import TELEGRAM_CAPTION_MAX, TELEGRAM_TEXT_MAX
 from cachalot_publisher_telegram.links import ChannelReports
 from cachalot_publisher_telegram.store import PostRecord, PostStore, Target
@@ -220,7 +220,7 @@ class TelegramPlatform:
         self._bot_username = bot_username
         self._attempts = attempts
 
-    async def publish(self, command: PublishVideo, ctx: Context) -> Published:
+    async def publish(self, command: PublishPost, ctx: Context) -> Published:
         if command.platform != "telegram" or not isinstance(command.options, TelegramOptions):
             raise outcome.failed(outcome.WRONG_PLATFORM, "This command is not for Telegram.")
         record = await self._store.get(command.target_id)
@@ -242,7 +242,7 @@ class TelegramPlatform:
 
     async def _plan(
         self,
-        command: PublishVideo,
+        command: PublishPost,
         options: TelegramOptions,
         ctx: Context,
         record: PostRecord | None,
@@ -272,7 +272,7 @@ class TelegramPlatform:
 
     async def _article(
         self,
-        command: PublishVideo,
+        command: PublishPost,
         options: TelegramOptions,
         ctx: Context,
         record: PostRecord | None,
@@ -330,7 +330,7 @@ class TelegramPlatform:
         return Send("sendMessage", params | _common(options))
 
     async def _page(
-        self, command: PublishVideo, record: PostRecord | None, title: str, nodes: list[Node]
+        self, command: PublishPost, record: PostRecord | None, title: str, nodes: list[Node]
     ) -> Page:
         if record is not None and record.telegraph_path and record.telegraph_url:
             return Page(record.telegraph_path, record.telegraph_url)
@@ -349,7 +349,7 @@ class TelegramPlatform:
         return page
 
     async def _post(
-        self, command: PublishVideo, ctx: Context, chat_id: str, send: Send
+        self, command: PublishPost, ctx: Context, chat_id: str, send: Send
     ) -> Published:
         target = _target(command)
         await ctx.confirm_lease()  # the account may have been disconnected meanwhile
@@ -399,7 +399,7 @@ class TelegramPlatform:
         raise outcome.rate_limited(LABEL, 60)
 
     async def _refusal(
-        self, command: PublishVideo, ctx: Context, chat_id: str, error: BotApiError
+        self, command: PublishPost, ctx: Context, chat_id: str, error: BotApiError
     ) -> str | None:
         """Wait (``retry_after``), follow (``migrate_to_chat_id``: the new id), or raise."""
         if error.retry_after is not None:
@@ -433,5 +433,5 @@ class TelegramPlatform:
         raise outcome.failed(TELEGRAM_REFUSED, f"Telegram refused the post: {refused}")
 
 
-def _target(command: PublishVideo) -> Target:
+def _target(command: PublishPost) -> Target:
     return Target(command.target_id, command.post_id, command.account_id)

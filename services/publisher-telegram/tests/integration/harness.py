@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from cachalot_common.events import Article, PostKind, PublishVideo, TelegramOptions
+from cachalot_common.events import Article, PostKind, PublishPost, TelegramOptions
 from cachalot_testing.publisher import Commands as BaseCommands
 from cachalot_testing.publisher import LeaseStandIn, sha256_of
 from cachalot_testing.publisher import Results as BaseResults
@@ -94,7 +94,7 @@ class Results(BaseResults):
 
 
 class Commands(BaseCommands):
-    """``PublishVideo`` commands for ``posts.publish.telegram.v1``."""
+    """``PublishPost`` commands for ``posts.publish.telegram.v1``."""
 
     def command(
         self,
@@ -104,8 +104,8 @@ class Commands(BaseCommands):
         images: tuple[Path, ...] = (),
         article: Article | None = None,
         **options: Any,
-    ) -> PublishVideo:
-        return PublishVideo(
+    ) -> PublishPost:
+        return PublishPost(
             post_id=uuid.uuid4(),
             target_id=uuid.uuid4(),
             client_id=uuid.uuid4(),

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 
-from cachalot_common.events import MediaRef, PublishVideo, TikTokOptions
+from cachalot_common.events import MediaRef, PublishPost, TikTokOptions
 from cachalot_publisher_tiktok import reasons
 from cachalot_publisher_tiktok.sessions import NewSession
 from cachalot_publisher_tiktok.tiktok import PublishStatus
@@ -72,7 +72,7 @@ PHOTO_REASONS: Final[dict[str, str]] = {
 }
 
 
-async def publish(platform: TikTokPlatform, command: PublishVideo, ctx: Context) -> Published:
+async def publish(platform: TikTokPlatform, command: PublishPost, ctx: Context) -> Published:
     """Publish ``command``'s images as one TikTok photo post, or carry on the recorded one.
 
     Raises the :class:`~cachalot_publishing.outcome.Outcome` of a post that did

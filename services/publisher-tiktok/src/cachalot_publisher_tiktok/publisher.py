@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import anyio
 
-from cachalot_common.events import PublishVideo, TikTokOptions
+from cachalot_common.events import PublishPost, TikTokOptions
 from cachalot_publisher_tiktok import photos, reasons
 from cachalot_publisher_tiktok.chunking import ChunkPlan, VideoTooLarge, plan_chunks
 from cachalot_publisher_tiktok.limiter import AccountLimiter, Endpoint
@@ -65,7 +65,7 @@ class TikTokPlatform:
         self.sessions = sessions
         self.limiter = limiter
 
-    async def publish(self, command: PublishVideo, ctx: Context) -> Published:
+    async def publish(self, command: PublishPost, ctx: Context) -> Published:
         """Publish ``command``'s video, resuming a recorded publish instead of starting anew."""
         if not isinstance(command.options, TikTokOptions):
             raise failed(outcome.WRONG_PLATFORM, "Not a TikTok post.")

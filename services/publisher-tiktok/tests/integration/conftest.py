@@ -22,7 +22,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from cachalot_common.events import MediaRef, PublishVideo, TikTokOptions
+from cachalot_common.events import MediaRef, PublishPost, TikTokOptions
 from cachalot_common.topics import publish_topic
 from cachalot_testing.plugin import PostgresServer
 from cachalot_testing.processes import ServiceProcess
@@ -169,7 +169,7 @@ class Kafka(Results):
         await super().stop()
         await self.commands.stop()
 
-    async def send(self, command: PublishVideo) -> None:
+    async def send(self, command: PublishPost) -> None:
         await self.commands.send(command)
 
 
@@ -196,9 +196,9 @@ class Video:
         target_id: uuid.UUID | None = None,
         account_id: uuid.UUID | None = None,
         **options: Any,
-    ) -> PublishVideo:
+    ) -> PublishPost:
         target_id = target_id or uuid.uuid4()
-        return PublishVideo(
+        return PublishPost(
             post_id=uuid.uuid4(),
             target_id=target_id,
             client_id=uuid.uuid4(),

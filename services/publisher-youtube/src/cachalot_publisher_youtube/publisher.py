@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from cachalot_common.events import PublishVideo, YouTubeOptions
+from cachalot_common.events import PublishPost, YouTubeOptions
 from cachalot_publisher_youtube.store import UploadRecord, UploadStore
 from cachalot_publisher_youtube.youtube import (
     CannotLookUp,
@@ -136,7 +136,7 @@ class YouTubePlatform:
         self._retry = retry
         self._record_every_s = record_progress_every_s
 
-    async def publish(self, command: PublishVideo, ctx: Context) -> Published:
+    async def publish(self, command: PublishPost, ctx: Context) -> Published:
         """Publish ``command``'s video once per target; raises :class:`Outcome` otherwise."""
         options = command.options
         if not isinstance(options, YouTubeOptions):

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from cachalot_common.events import PublishVideo, YouTubeOptions
+from cachalot_common.events import PublishPost, YouTubeOptions
 from cachalot_testing.publisher import Commands as BaseCommands
 from cachalot_testing.publisher import LeaseStandIn, Results, sha256_of
 
@@ -52,10 +52,10 @@ class LeaseServer(LeaseStandIn):
 
 
 class Commands(BaseCommands):
-    """``PublishVideo`` commands for ``posts.publish.youtube.v1``."""
+    """``PublishPost`` commands for ``posts.publish.youtube.v1``."""
 
-    def command(self, media: Path, **options: Any) -> PublishVideo:
-        return PublishVideo(
+    def command(self, media: Path, **options: Any) -> PublishPost:
+        return PublishPost(
             post_id=uuid.uuid4(),
             target_id=uuid.uuid4(),
             client_id=uuid.uuid4(),

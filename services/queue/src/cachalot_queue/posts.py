@@ -596,15 +596,16 @@ def _community_errors(
     it, or without the ``groups`` right) checks nothing, and publisher-vk's refusal (VK errors
     214 / 15) still says it when the post goes out. Own wall (no ``owner_id``) is always fine.
     """
-    owner = options.get("owner_id") if account.platform == "vk" else None
+    owner = options.get("owner_id")  # VK's: a community is a negative id (platforms.vk)
     if not isinstance(owner, int) or owner >= 0 or account.communities is None:
         return []
     if -owner in account.communities:
         return []
     return [
         _error(
-            f"{where}.vk.owner_id",
-            f"this VK account does not administer community {-owner} (as VK said when it was "
+            f"{where}.{account.platform}.owner_id",
+            f"this {platforms.label_of(account.platform)} account does not administer community "
+            f"{-owner} (as the platform said when it was "
             "connected); choose a community it runs, or leave owner_id out for its own wall. "
             "Made an administrator since? Reconnect the account so we learn it.",
         )

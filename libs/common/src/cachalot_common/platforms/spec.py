@@ -101,7 +101,7 @@ class PlatformFields(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
     def to_options(self) -> BaseModel:
-        """The ``PublishVideo.options`` this block stands for."""
+        """The ``PublishPost.options`` this block stands for."""
         raise NotImplementedError
 
 

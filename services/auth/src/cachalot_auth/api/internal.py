@@ -45,7 +45,7 @@ class LeaseIn(BaseModel):
     grant: str | None = Field(
         default=None,
         max_length=4096,
-        description="The queue's publish grant from the PublishVideo command (required).",
+        description="The queue's publish grant from the PublishPost command (required).",
     )
     force_refresh: bool = Field(
         default=False, description="Refresh first even if unexpired (after a platform 401)."
