@@ -297,7 +297,9 @@
     for (const post of items) {
       const before = posts.get(post.id);
       if (!before || JSON.stringify(before) !== JSON.stringify(post)) {
-        posts.set(post.id, post);
+        // a copy: app.js updates its own post objects in place as live statuses arrive,
+        // and a shared object would always compare equal to itself here (never redrawn)
+        posts.set(post.id, structuredClone(post));
         changed = true;
       }
     }
