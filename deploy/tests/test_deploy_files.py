@@ -31,6 +31,7 @@ from cachalot_common import topics
 from cachalot_common.settings import ServiceSettings, env_name
 from cachalot_embedded.routes import (
     DEFAULT_MAX_BODY_BYTES,
+    DELIVERIES_MAX_BODY_BYTES,
     MEDIA_MAX_BODY_BYTES,
     POSTS_MAX_BODY_BYTES,
     PUBLIC,
@@ -459,7 +460,7 @@ def test_the_gateway_caps_bodies_as_the_embedded_gateway_does() -> None:
     for prefix, cap in (
         ("/api/v1/posts", POSTS_MAX_BODY_BYTES),
         ("/api/v1/media", MEDIA_MAX_BODY_BYTES),
-        ("/api/v1/operator/deliveries", POSTS_MAX_BODY_BYTES),
+        ("/api/v1/operator/deliveries", DELIVERIES_MAX_BODY_BYTES),
         ("/api/v1/operator/media", MEDIA_MAX_BODY_BYTES),
     ):
         size = re.search(r"client_max_body_size (\w+);", nginx_block(prefix))
@@ -834,7 +835,7 @@ def check_gateway_is_the_way_in(manifests: list[dict[str, Any]], *, where: str) 
     assert paths == {
         "/api/v1/posts": POSTS_MAX_BODY_BYTES,
         "/api/v1/media": MEDIA_MAX_BODY_BYTES,
-        "/api/v1/operator/deliveries": POSTS_MAX_BODY_BYTES,
+        "/api/v1/operator/deliveries": DELIVERIES_MAX_BODY_BYTES,
         "/api/v1/operator/media": MEDIA_MAX_BODY_BYTES,
         "/media/v1": DEFAULT_MAX_BODY_BYTES,
     }, f"{where}: the Ingress body caps differ from the gateway's"

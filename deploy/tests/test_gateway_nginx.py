@@ -227,7 +227,7 @@ def test_video_uploads_stream_through_while_other_routes_keep_a_small_body_limit
     assert answer.json()["received"] == size
     assert streamed_before_the_end == [True]
     too_big = httpx.post(
-        gateway["base"] + "/api/v1/posts", content=b"x" * size, headers=[SESSION], timeout=30
+        gateway["base"] + "/api/v1/contact", content=b"x" * size, headers=[SESSION], timeout=30
     )
     assert too_big.status_code == 413
 

@@ -72,7 +72,8 @@ SESSION_COOKIE: Final = COOKIE_NAME
 # own 413 naming its limit; a post is JSON of at most 20 targets, each with
 # its platform's text limits, and an article of up to 200,000 characters: the
 # queue caps it at the largest valid post with every character escaped
-# (cachalot_queue.schemas.largest_body_bytes, about 6.1 MiB), and 8 MiB holds
+# (cachalot_queue.schemas.largest_body_bytes, about 6.1 MiB; a proposal edit, about
+# 10.4 MiB), and 16 MiB holds
 # that with room; every other
 # body is a small JSON form (contact's own cap is its form's worst case,
 # every character escaped: 52 KiB; embedded/tests checks every public JSON
@@ -84,7 +85,10 @@ POSTS_PREFIX: Final = "/api/v1/posts"
 # a post's content and its proposals, as large as a post (cachalot_queue.deliveries)
 OPERATOR_MEDIA_PREFIX: Final = "/api/v1/operator/media"
 DELIVERIES_PREFIX: Final = "/api/v1/operator/deliveries"
-POSTS_MAX_BODY_BYTES: Final = 8 * 1024**2
+POSTS_MAX_BODY_BYTES: Final = 16 * 1024**2
+# a delivery (operators only) holds up to 10 proposals, each as large as a post edit:
+# about 107 MiB at worst, every character escaped (embedded/tests checks it fits)
+DELIVERIES_MAX_BODY_BYTES: Final = 128 * 1024**2
 DEFAULT_MAX_BODY_BYTES: Final = 64 * 1024
 
 _ESCAPE = re.compile(rb"%([0-9A-Fa-f]{2})")
@@ -120,7 +124,9 @@ def body_limit_bytes(path: str) -> int:
     """The largest request body, in bytes, the gateway lets through for ``path``."""
     if _under(path, MEDIA_PREFIX) or _under(path, OPERATOR_MEDIA_PREFIX):
         return MEDIA_MAX_BODY_BYTES
-    if _under(path, POSTS_PREFIX) or _under(path, DELIVERIES_PREFIX):
+    if _under(path, DELIVERIES_PREFIX):
+        return DELIVERIES_MAX_BODY_BYTES
+    if _under(path, POSTS_PREFIX):
         return POSTS_MAX_BODY_BYTES
     return DEFAULT_MAX_BODY_BYTES
 

@@ -78,7 +78,8 @@ DEFAULT_REPLICAS = {
     "publisher-instagram": 2,
     "publisher-telegram": 2,
 }
-_INTERPOLATION = re.compile(r"\$\{(\w+)(?:(:?-)([^${}]*))?\}")
+# a default may hold ``{name}`` placeholders of its own (CACHALOT_TRACE_URL_TEMPLATE's {trace_id})
+_INTERPOLATION = re.compile(r"\$\{(\w+)(?:(:?-)((?:[^${}]|\{\w*\})*))?\}")
 
 
 def interpolate(text: str, env: Mapping[str, str]) -> str:

@@ -650,12 +650,12 @@ CASES: tuple[Case, ...] = (
         reaches=("queue", "/api/v1/posts"),
     ),
     _c(
-        "a post body over 1 MiB",
+        "a post body over 16 MiB",
         "POST",
         b"/api/v1/posts",
         413,
         headers=(SESSION,),
-        body=b"p" * (1024 * KIB + 1),
+        body=b"p" * (16 * 1024 * KIB + 1),
         problem=True,
     ),
     _c(

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from queue_support import VIDEO, QueueServer, at_offset
 
-from cachalot_common.guards import DEFAULT_MAX_BODY_BYTES
+from cachalot_queue.schemas import PostCreate, largest_body_bytes
 
 pytestmark = pytest.mark.integration
 
@@ -100,12 +100,13 @@ async def test_a_post_body_is_json_and_bounded(queue: QueueServer) -> None:
         "/api/v1/posts", content=b'{"media_id": "x"}', headers={"Content-Type": "text/plain"}
     )
     assert as_text.status_code == 415
+    cap = largest_body_bytes(PostCreate)  # the largest valid post, every character escaped
     huge = await client.http.post(
         "/api/v1/posts",
-        json={"media_id": str(uuid.uuid4()), "targets": [], "pad": "x" * DEFAULT_MAX_BODY_BYTES},
+        json={"media_id": str(uuid.uuid4()), "targets": [], "pad": "x" * cap},
     )
     assert huge.status_code == 413
-    assert huge.json()["max_bytes"] == DEFAULT_MAX_BODY_BYTES
+    assert huge.json()["max_bytes"] == cap
 
 
 async def test_the_openapi_document_lists_the_guards_answers(queue: QueueServer) -> None:

@@ -121,7 +121,8 @@ async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
             Target(
                 id=target_id, post_id=post.id, position=0, client_id=client_id,
                 account_id=account.id, platform="tiktok",
-                options={"platform": "tiktok", "caption": "c"}, status="publishing",
+                options={"platform": "tiktok", "caption": "c", "privacy_level": "SELF_ONLY"},
+                status="publishing",
                 attempt=2, budget_start=0, reconciles=0, last_activity_at=START,
                 updated_at=START,
             )

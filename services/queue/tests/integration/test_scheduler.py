@@ -104,7 +104,9 @@ class Database:
                 [
                     {"id": t, "post_id": p, "position": 0, "client_id": self.client_id,
                      "account_id": account_id, "platform": "tiktok",
-                     "options": {"platform": "tiktok", "caption": "c"}, "status": status,
+                     "options": {"platform": "tiktok", "caption": "c",
+                                 "privacy_level": "SELF_ONLY"},
+                     "status": status,
                      "attempt": 0, "budget_start": 0, "reconciles": 0,
                      "due_at": at if status == "scheduled" else None, "updated_at": START}
                     for t, p, at in zip(ids, posts, due, strict=True)
