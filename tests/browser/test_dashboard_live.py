@@ -155,7 +155,7 @@ def test_a_missing_youtube_title_is_shown_under_it_before_anything_is_uploaded(
     page.fill(f'{TIKTOK} [name="caption"]', "😀" * 1101)  # 2202 UTF-16 units, as TikTok counts
     page.click("#queue-button")
     assert page.text_content(f'{TIKTOK} [data-error="caption"]') == (
-        "Caption is too long: 2202 characters, at most 2200."
+        "Caption is too long: 2202 characters, at most 2200 (emoji count as two, as TikTok counts)."
     )
     page.wait_for_timeout(300)
     assert uploads == []
