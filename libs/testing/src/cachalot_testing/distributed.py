@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import contextlib
 import os
 import re
@@ -497,7 +498,10 @@ class DistributedStack:
         calls = [
             line.split("\0")[:-1] for line in (bin_dir / "created").read_text().splitlines() if line
         ]
-        asyncio.run(_apply_topic_calls(calls))
+        # in a thread of its own: a test session may already run an event loop in this
+        # one (Playwright's sync API does), where asyncio.run() is refused
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, _apply_topic_calls(calls)).result()
 
     def _hosts(self, replica: int) -> dict[str, str]:
         """compose's ``name:port`` → this machine; a service reaches the same-numbered
