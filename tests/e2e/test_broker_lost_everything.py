@@ -23,8 +23,6 @@ in two minutes. Before the queue asked again after a loss, posts stayed
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import re
 import struct
 import time
@@ -40,6 +38,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from cachalot_common.topic_plan import PARTITIONS
 from cachalot_testing.broker import TansuBroker
 from cachalot_testing.clients import connect_tiktok, create_post, iso_at, upload_media
+from cachalot_testing.loops import run_coroutine
 from cachalot_testing.stack import EmbeddedStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -170,13 +169,10 @@ def _committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
         finally:
             await consumer.stop()
 
-    # In a thread of its own: after the browser tests, Playwright's event loop runs in
-    # this thread and asyncio.run() is refused (which read as "nothing committed").
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        try:
-            return pool.submit(asyncio.run, read()).result()
-        except Exception:  # the group or topic not there (yet)
-            return {}
+    try:  # not asyncio.run(): after the browser tests a loop runs in this thread
+        return run_coroutine(read())
+    except Exception:  # the group or topic not there (yet)
+        return {}
 
 
 def _error_lines(text: str) -> list[str]:

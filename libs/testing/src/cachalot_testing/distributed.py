@@ -31,9 +31,7 @@ the service fail here as it would there: a bug in the deploy files.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import concurrent.futures
 import contextlib
 import os
 import re
@@ -53,6 +51,7 @@ from typing import Any
 import httpx
 import yaml
 
+from cachalot_testing.loops import run_coroutine
 from cachalot_testing.ports import free_port
 from cachalot_testing.postgres import PostgresCluster, _bin
 from cachalot_testing.processes import ServiceProcess, terminate
@@ -498,10 +497,7 @@ class DistributedStack:
         calls = [
             line.split("\0")[:-1] for line in (bin_dir / "created").read_text().splitlines() if line
         ]
-        # in a thread of its own: a test session may already run an event loop in this
-        # one (Playwright's sync API does), where asyncio.run() is refused
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            pool.submit(asyncio.run, _apply_topic_calls(calls)).result()
+        run_coroutine(_apply_topic_calls(calls))
 
     def _hosts(self, replica: int) -> dict[str, str]:
         """compose's ``name:port`` → this machine; a service reaches the same-numbered
