@@ -377,6 +377,8 @@ async def start_queue(
         "reconcile_after_s": 2.0,
         "max_reconciles": 3,
         "max_attempts": 3,
+        # how long a refusal waits for an account event (the catch-up tests send theirs later)
+        "account_catch_up_s": 1.5,
         "environment": "test",
         "log_format": "text",
         "trace_url_template": TRACE_URL_TEMPLATE,
@@ -396,6 +398,17 @@ async def start_queue(
     kafka = Kafka(kafka_bootstrap, kafka_idempotence)
     await kafka.start()
     return QueueServer(app.state.runtime, f"http://127.0.0.1:{port}", server, task, kafka)
+
+
+async def until_status(
+    queue: QueueServer, post: dict[str, Any], status: str, index: int = 0, timeout: float = 20
+) -> None:
+    """Wait until ``post``'s target ``index`` has ``status`` in the queue's database."""
+
+    async def reached() -> bool:
+        return (await queue.target(post["targets"][index]["id"])).status == status
+
+    await eventually(reached, timeout=timeout)
 
 
 def at_offset(seconds: float) -> datetime:

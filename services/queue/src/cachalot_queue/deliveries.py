@@ -41,6 +41,7 @@ from cachalot_common.sessions import CurrentClient, CurrentOperator
 from cachalot_common.text import truncate
 from cachalot_common.topics import NOTIFY
 from cachalot_common.untrusted import StrictJsonRoute
+from cachalot_queue.catch_up import read_until
 from cachalot_queue.outbox import enqueue
 from cachalot_queue.posts import PostService
 from cachalot_queue.schemas import (
@@ -217,12 +218,19 @@ class DeliveryService:
 
     async def client_known(self, client_id: UUID) -> None:
         """404 unless the queue knows ``client_id`` (an account of it, not erased)."""
-        async with self._reader() as db:
-            found = await db.scalar(
-                select(Account.id)
-                .where(Account.client_id == client_id, Account.status != "deleted")
-                .limit(1)
-            )
+
+        async def read() -> UUID | None:
+            async with self._reader() as db:
+                return await db.scalar(
+                    select(Account.id)
+                    .where(Account.client_id == client_id, Account.status != "deleted")
+                    .limit(1)
+                )
+
+        # a client who connected its first account a moment ago: the copy may lag (catch_up)
+        found = await read_until(
+            read, lambda f: f is not None, wait_s=self._posts.account_catch_up_s
+        )
         if found is None:
             raise Problem(
                 404,

@@ -356,6 +356,7 @@ def create_app(
         runtime.factory,
         reader=runtime.reader,
         schedule_grace_s=settings.schedule_grace_s,
+        account_catch_up_s=settings.account_catch_up_s,
         registry=runtime.registry,
     )
     deliveries = DeliveryService(runtime.factory, reader=runtime.reader, posts=posts)

@@ -34,6 +34,7 @@ from cachalot_common import platforms
 from cachalot_common.articles import ArticleError, Node, parse
 from cachalot_common.problems import Problem
 from cachalot_common.telemetry import current_traceparent
+from cachalot_queue.catch_up import read_until
 from cachalot_queue.paging import cut_page, newest_first, soonest_first
 from cachalot_queue.schemas import (
     ArticleCreate,
@@ -46,7 +47,13 @@ from cachalot_queue.schemas import (
     TargetCreate,
     TargetPublic,
 )
-from cachalot_queue.states import CANCELLABLE, IN_FLIGHT, NEEDS_CHANNEL, Change, account_loss
+from cachalot_queue.states import (
+    CANCELLABLE,
+    IN_FLIGHT,
+    NEEDS_CHANNEL,
+    Change,
+    account_loss,
+)
 from cachalot_queue.tables import Account, Media, Post, PostMedia, Target
 from cachalot_queue.transitions import account_views, announce, apply_change
 
@@ -181,13 +188,37 @@ class PostService:
         *,
         reader: async_sessionmaker[AsyncSession] | None = None,
         schedule_grace_s: float,
+        account_catch_up_s: float = 0.0,
         registry: Mapping[str, platforms.PlatformSpec] = platforms.REGISTRY,
     ) -> None:
-        """``registry``: name → platform spec (:data:`cachalot_common.platforms.REGISTRY`)."""
+        """``registry``: name → platform spec (:data:`cachalot_common.platforms.REGISTRY`);
+        ``account_catch_up_s``: how long a target's account may take to appear, or to turn
+        connected, in the queue's copy before the post is refused (:mod:`.catch_up`)."""
         self._factory = factory
         self._reader = reader or factory
         self._grace = timedelta(seconds=schedule_grace_s)
+        self._catch_up_s = account_catch_up_s
         self._registry = registry
+
+    @property
+    def account_catch_up_s(self) -> float:
+        return self._catch_up_s
+
+    async def _accounts(self, client_id: UUID, ids: Sequence[UUID]) -> dict[UUID, Account]:
+        """The client's accounts among ``ids`` (others absent), read until each is known and
+        connected or :attr:`account_catch_up_s` has passed (:func:`.catch_up.read_until`)."""
+
+        async def read() -> dict[UUID, Account]:
+            async with self._reader() as db:
+                found = await db.scalars(
+                    select(Account).where(Account.id.in_(ids), Account.client_id == client_id)
+                )
+                return {a.id: a for a in found.all()}
+
+        def settled(accounts: dict[UUID, Account]) -> bool:
+            return all(i in accounts and accounts[i].status == "connected" for i in ids)
+
+        return await read_until(read, settled, wait_s=self._catch_up_s)
 
     async def create(
         self, *, client_id: UUID, body: PostCreate, idempotency_key: str | None, now: datetime
@@ -346,11 +377,7 @@ class PostService:
         scheduled_at = body.scheduled_at or now
         errors += self._when_errors(scheduled_at, now)
         scheduled_at = max(scheduled_at, now)
-        ids = [t.account_id for t in body.targets]
-        found = await session.scalars(
-            select(Account).where(Account.id.in_(ids), Account.client_id == client_id)
-        )
-        accounts = {a.id: a for a in found.all()}
+        accounts = await self._accounts(client_id, [t.account_id for t in body.targets])
         post_id = uuid4()
         post = Post(
             id=post_id,

@@ -125,6 +125,15 @@ class QueueSettings(ServiceSettings, KafkaSettings):
     schedule_grace_s: float = Field(
         default=30.0, ge=0, description="scheduled_at this far in the past is taken as now."
     )
+    account_catch_up_s: float = Field(
+        default=3.0,
+        ge=0,
+        le=30,
+        description="How long a request waits for auth's accounts.v1 event before it is "
+        "refused for an account the queue does not know yet, or does not see connected "
+        "yet (read-your-writes: a client who links a channel or connects an account in "
+        "auth and queues at once is not refused by the queue's lagging copy).",
+    )
     live_heartbeat_s: float = Field(
         default=15.0,
         gt=0,

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from queue_support import VIDEO, QueueServer, at_offset, eventually, now, start_queue
+from queue_support import VIDEO, QueueServer, at_offset, now, start_queue, until_status
 from sqlalchemy import delete
 
 from cachalot_queue.retention import MediaRetention
@@ -56,13 +56,6 @@ def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     return dict(response.json())
-
-
-async def until_status(queue: QueueServer, post: dict[str, Any], status: str) -> None:
-    async def reached() -> bool:
-        return (await queue.target(post["targets"][0]["id"])).status == status
-
-    await eventually(reached, timeout=20)
 
 
 async def test_deleting_a_video_frees_its_quota_so_a_new_upload_fits(

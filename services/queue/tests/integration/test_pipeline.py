@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from queue_support import GRANT_KEY, QueueServer, Recorder, at_offset, eventually, now
+from queue_support import GRANT_KEY, QueueServer, Recorder, at_offset, eventually, now, until_status
 from sqlalchemy import select
 
 from cachalot_common.events import PublishResult
@@ -41,15 +41,6 @@ async def dispatched(
 
 async def status_of(queue: QueueServer, post: dict[str, Any], index: int = 0) -> str:
     return (await queue.target(post["targets"][index]["id"])).status
-
-
-async def until_status(
-    queue: QueueServer, post: dict[str, Any], status: str, index: int = 0, timeout: float = 15
-) -> None:
-    async def reached() -> bool:
-        return await status_of(queue, post, index) == status
-
-    await eventually(reached, timeout=timeout)
 
 
 async def test_posts_scheduled_seconds_ahead_are_dispatched_within_a_second_of_their_time(

@@ -33,6 +33,7 @@ from queue_support import (
     at_offset,
     eventually,
     start_queue,
+    until_status,
 )
 from sqlalchemy import func, select
 
@@ -512,13 +513,6 @@ async def test_a_video_post_sent_with_its_key_before_post_kinds_is_still_replaye
     assert again.status_code == 201
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json()["id"] == first.json()["id"]
-
-
-async def until_status(queue: QueueServer, post: dict[str, Any], status: str) -> None:
-    async def reached() -> bool:
-        return (await queue.target(post["targets"][0]["id"])).status == status
-
-    await eventually(reached, timeout=20)
 
 
 async def test_a_retried_photo_post_carries_its_images_again_until_one_is_deleted(
