@@ -204,19 +204,24 @@ class PostService:
     def account_catch_up_s(self) -> float:
         return self._catch_up_s
 
-    async def _accounts(self, client_id: UUID, ids: Sequence[UUID]) -> dict[UUID, Account]:
-        """The client's accounts among ``ids`` (others absent), read until each is known and
+    async def _accounts(
+        self, session: AsyncSession, client_id: UUID, ids: Sequence[UUID]
+    ) -> dict[UUID, Account]:
+        """The client's accounts among ``ids`` (others absent), read in ``session``; when one
+        is missing or not connected, read again in fresh sessions until each is known and
         connected or :attr:`account_catch_up_s` has passed (:func:`.catch_up.read_until`)."""
-
-        async def read() -> dict[UUID, Account]:
-            async with self._reader() as db:
-                found = await db.scalars(
-                    select(Account).where(Account.id.in_(ids), Account.client_id == client_id)
-                )
-                return {a.id: a for a in found.all()}
+        query = select(Account).where(Account.id.in_(ids), Account.client_id == client_id)
 
         def settled(accounts: dict[UUID, Account]) -> bool:
             return all(i in accounts and accounts[i].status == "connected" for i in ids)
+
+        accounts = {a.id: a for a in (await session.scalars(query)).all()}
+        if settled(accounts) or self._catch_up_s <= 0:
+            return accounts
+
+        async def read() -> dict[UUID, Account]:
+            async with self._reader() as db:  # a new snapshot each time
+                return {a.id: a for a in (await db.scalars(query)).all()}
 
         return await read_until(read, settled, wait_s=self._catch_up_s)
 
@@ -377,7 +382,7 @@ class PostService:
         scheduled_at = body.scheduled_at or now
         errors += self._when_errors(scheduled_at, now)
         scheduled_at = max(scheduled_at, now)
-        accounts = await self._accounts(client_id, [t.account_id for t in body.targets])
+        accounts = await self._accounts(session, client_id, [t.account_id for t in body.targets])
         post_id = uuid4()
         post = Post(
             id=post_id,
