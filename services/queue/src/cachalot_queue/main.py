@@ -173,6 +173,7 @@ class Runtime:
             media_dir=self.settings.media_dir,
             days=self.settings.media_retention_days,
             clock=self.clock,
+            audit_days=self.settings.audit_retention_days,
         )
 
     @property
