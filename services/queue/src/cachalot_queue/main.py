@@ -39,8 +39,8 @@ from cachalot_common.db import (
 from cachalot_common.dead_letters import DeadLetterReader
 from cachalot_common.events import (
     AccountChanged,
-    NotifyRequested,
     PostStatusChanged,
+    ProposalAnswered,
     PublishPost,
     PublishResult,
     SessionEnded,
@@ -332,9 +332,9 @@ def create_app(
             Produced(POSTS_STATUS, PostStatusChanged, "A target's status changed (outbox)."),
             Produced(
                 NOTIFY,
-                NotifyRequested,
-                "Tell a client something, or the operator that a client approved a "
-                "proposal or asked for changes (outbox).",
+                ProposalAnswered,
+                "Tell the operator that a client approved a proposal or asked for "
+                "changes (outbox).",
             ),
         ],
     )

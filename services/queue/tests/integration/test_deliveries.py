@@ -148,9 +148,12 @@ async def test_approving_queues_the_post_once_as_the_clients_act_and_tells_the_o
     assert [p["id"] for p in posts] == [post_id]
     assert posts[0]["targets"][0]["options"]["caption"] == "from the factory"
 
-    [notice] = await eventually(lambda: recorder.notices(f"approved proposal {proposal}"))
-    assert notice.value["channel"] == "operator_telegram"
-    assert post_id in notice.value["text"]
+    [notice] = await eventually(lambda: recorder.answers(proposal))
+    assert notice.key == str(client.id)
+    assert notice.value["answer"] == "approved"
+    assert notice.value["post_id"] == post_id
+    assert notice.value["operator_id"] == delivery["operator_id"]
+    assert notice.value["platforms"] == ["tiktok"]
 
     post = await client.get(post_id)
     await eventually(lambda: recorder.commands(post["targets"][0]["id"]), timeout=15)
@@ -219,7 +222,9 @@ async def test_the_client_edits_and_asks_for_changes_and_the_operator_sees_the_c
     )
     assert empty.status_code == 422
     assert empty.json()["errors"][0]["field"] == "comment"
-    await eventually(lambda: recorder.notices("Please cut the intro"))
+    [answer] = await eventually(lambda: recorder.answers(proposal))
+    assert answer.value["answer"] == "changes_requested"
+    assert answer.value["comment"] == "Please cut the intro"
 
     listed = (
         await operator.get("/api/v1/operator/deliveries", params={"client_id": str(client.id)})
