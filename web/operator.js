@@ -160,7 +160,8 @@
             ? window.CachalotTrail.read(`/api/v1/operator/posts/${proposal.post_id}/audit`)
             : window.CachalotTrail.ofProposal(delivery, proposal)),
         }));
-        ["Delivered", "Client", "Proposal", "Client's comment", "Post", "History"].forEach((name, i) => {
+        // (the History cell says its name itself)
+        ["Delivered", "Client", "Proposal", "Client's comment", "Post"].forEach((name, i) => {
           row.children[i].dataset.label = name;
         });
         body.appendChild(row);

@@ -5,8 +5,10 @@ keyboard) and both sides read a post's history (issue 13 item 2)."""
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -78,6 +80,15 @@ def test_an_operator_delivers_on_its_page_and_the_client_answers_on_the_dashboar
         client_context.close()
 
 
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the screens are kept: ``CACHALOT_SCREENSHOT_DIR``, else the run's temp dir."""
+    chosen = os.environ.get("CACHALOT_SCREENSHOT_DIR")
+    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def _signed_in_operator(http: httpx.Client, gateway: str) -> list[dict[str, Any]]:
     """The operator's session cookies (signed in through the sandbox Telegram widget)."""
     assert operator_sign_in(http, gateway, DEV_OPERATOR).status_code == 302
@@ -113,7 +124,7 @@ def _close_history(page: Any, where: str) -> None:
 
 
 def test_a_proposal_is_edited_at_phone_width_by_keyboard_and_both_sides_read_its_history(
-    stack: EmbeddedStack, browser: Any
+    stack: EmbeddedStack, browser: Any, screenshots: Path
 ) -> None:
     gateway = stack.gateway
     marker = uuid.uuid4().hex[:8]
@@ -184,6 +195,7 @@ def test_a_proposal_is_edited_at_phone_width_by_keyboard_and_both_sides_read_its
             f"document.querySelector('{caption_error}').textContent.length > 0"
         )
         assert "2201" in (client.text_content(caption_error) or "")
+        client.screenshot(path=str(screenshots / "proposal-edit-390.png"), full_page=True)
         assert client.evaluate("document.getElementById('edit-dialog').open")
 
         # the server's refusal of the time, under the time field
@@ -208,6 +220,7 @@ def test_a_proposal_is_edited_at_phone_width_by_keyboard_and_both_sides_read_its
         assert "Delivered by operator" in history
         assert "Proposed by operator" in history
         assert "Edited by you (texts)" in history
+        client.screenshot(path=str(screenshots / "proposal-history-390.png"), full_page=True)
         assert client.evaluate("document.scrollingElement.scrollWidth") <= 390
         assert _serious(client) == []
 
@@ -226,6 +239,7 @@ def test_a_proposal_is_edited_at_phone_width_by_keyboard_and_both_sides_read_its
         seen = _open_history(operator, theirs)
         assert "Edited by the client (texts)" in seen
         assert "Changes requested by the client: “Shorter, please”" in seen
+        operator.screenshot(path=str(screenshots / "operator-history-390.png"), full_page=True)
         assert operator.evaluate("document.scrollingElement.scrollWidth") <= 390
         assert _serious(operator) == []
 
@@ -267,6 +281,7 @@ def test_a_proposal_is_edited_at_phone_width_by_keyboard_and_both_sides_read_its
         positions = [trail.find(step) for step in steps]
         assert -1 not in positions, trail
         assert positions == sorted(positions), trail
+        client.screenshot(path=str(screenshots / "post-history-390.png"), full_page=True)
         assert client.evaluate("document.scrollingElement.scrollWidth") <= 390
 
         operator.reload()
