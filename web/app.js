@@ -662,8 +662,9 @@
     if (target.status === "scheduled" || target.status === "paused") shape = "cancel";
     else if (target.status === "failed" && post.media_deleted) shape = "deleted";
     else if (target.status === "failed") shape = "retry";
-    if (cell.dataset.shape === shape) return;
-    cell.dataset.shape = shape;
+    const first = post.targets[0] && post.targets[0].id === target.id;
+    if (cell.dataset.shape === shape + (first ? "+history" : "")) return;
+    cell.dataset.shape = shape + (first ? "+history" : "");
     cell.textContent = "";
     cell.className = shape === "deleted" ? "muted" : "";
     const where = platformName(target.platform) || target.platform;
@@ -694,6 +695,14 @@
       cell.appendChild(button);
     } else if (shape === "deleted") {
       cell.textContent = post.kind && post.kind !== "video" ? t("media deleted") : t("video deleted");
+    }
+    // the post's audit trail (queued or delivered and approved, leased, published), on its first row
+    if (first && window.CachalotTrail) {
+      cell.appendChild(window.CachalotTrail.details({
+        viewer: "client",
+        label: t("History of this post"),
+        load: () => window.CachalotTrail.read(`/api/v1/posts/${post.id}/audit`),
+      }));
     }
   }
 
@@ -771,30 +780,20 @@
   // in a dialog, checked like the composer's, then PATCH /api/v1/posts/{id}.
   // `requeue`: "Edit and queue again" for a failed target: the changes are saved
   // (PATCH takes a failed target's settings), then the target is retried.
-  let editing = null; // {post, target, requeue, holder}
-  function openEditor(post, targetId, { requeue = false } = {}) {
-    const target = post.targets.find((t) => t.id === targetId);
-    const spec = (catalogue || {})[target.platform];
-    if (!target || !spec || !spec.fields) return;
-    editing = { post, target, requeue, holder: null };
-    const name = spec.label || target.platform;
-    $("edit-title").textContent = requeue
-      ? t("Edit the {platform} post and queue it again", { platform: name })
-      : t("Edit the {platform} post", { platform: name });
-    $("edit-save").textContent = requeue ? t("Save and queue again") : t("Save");
-    $("edit-errors").textContent = "";
-    const box = $("edit-fields");
-    box.textContent = "";
+  let editing = null; // {post, target, requeue, holder} or {proposal, parts, done}
+
+  // One target's block (its platform's fields, filled from `options`) in a fieldset
+  // inside its own holder (composer.js keeps its state per holder), enhanced as the composer's.
+  function blockEditor(spec, { key, platform, accountId, options, kind, legend }) {
     const fieldset = document.createElement("fieldset");
     fieldset.className = "block";
-    const legend = document.createElement("legend");
-    legend.textContent = name;
-    fieldset.appendChild(legend);
+    const title = document.createElement("legend");
+    title.textContent = legend;
+    fieldset.appendChild(title);
     const required = new Set(spec.fields.required || []);
-    const options = target.options || {};
     for (const [field, prop] of Object.entries(spec.fields.properties || {})) {
-      const wrap = fieldFor({ id: `edit-${target.id}` }, field, prop, required.has(field));
-      if (wrap.dataset.kind && wrap.dataset.kind !== (post.kind || "video")) wrap.classList.add("hidden");
+      const wrap = fieldFor({ id: key }, field, prop, required.has(field));
+      if (wrap.dataset.kind && wrap.dataset.kind !== kind) wrap.classList.add("hidden");
       const input = wrap.querySelector("[name]");
       const value = options[field];
       if (value !== undefined && value !== null) {
@@ -804,47 +803,168 @@
       }
       fieldset.appendChild(wrap);
     }
-    const holder = document.createElement("div"); // composer.js keeps its state per holder
+    const holder = document.createElement("div");
     holder.appendChild(fieldset);
-    box.appendChild(holder);
-    editing.holder = holder;
+    $("edit-fields").appendChild(holder);
     if (window.CachalotComposer) {
-      window.CachalotComposer.enhance(holder, { id: target.account_id, platform: target.platform }, spec,
-        { values: options, kind: post.kind || "video" });
+      window.CachalotComposer.enhance(holder, { id: accountId, platform }, spec, { values: options, kind });
     }
+    return { holder, fieldset, spec, platform, accountId };
+  }
+
+  // The composer's checks of one block, each problem written under its field (or in the
+  // dialog's own line); true when there is none.
+  function checkBlock(part) {
+    const problems = window.CachalotComposer ? window.CachalotComposer.check(part.holder) : [];
+    // the composer's words for a field it checks itself (TikTok's privacy) win over the
+    // schema's generic "… is required."
+    const flagged = new Set(problems.map(([field]) => field));
+    for (const problem of blockProblems(part.spec, part.fieldset)) {
+      if (!flagged.has(problem[0])) problems.push(problem);
+    }
+    for (const [field, words] of problems) {
+      const place = part.fieldset.querySelector(`[data-error="${field}"]`) || $("edit-errors");
+      place.textContent += (place.textContent ? " " : "") + words;
+    }
+    return !problems.length;
+  }
+
+  function blockOf(part) {
+    return window.CachalotComposer
+      ? window.CachalotComposer.adjust(part.holder, blockValue(part.fieldset)) : blockValue(part.fieldset);
+  }
+
+  function openEditor(post, targetId, { requeue = false } = {}) {
+    const target = post.targets.find((t) => t.id === targetId);
+    const spec = (catalogue || {})[target.platform];
+    if (!target || !spec || !spec.fields) return;
+    const name = spec.label || target.platform;
+    $("edit-title").textContent = requeue
+      ? t("Edit the {platform} post and queue it again", { platform: name })
+      : t("Edit the {platform} post", { platform: name });
+    $("edit-save").textContent = requeue ? t("Save and queue again") : t("Save");
+    $("edit-errors").textContent = "";
+    $("edit-fields").textContent = "";
+    const part = blockEditor(spec, {
+      key: `edit-${target.id}`, platform: target.platform, accountId: target.account_id,
+      options: target.options || {}, kind: post.kind || "video", legend: name,
+    });
+    editing = { post, target, requeue, holder: part.holder, part };
     $("edit-dialog").showModal();
   }
-  window.CachalotDashboard = { openEditor };
+
+  // "Edit" of a proposal from our team (proposals.js): every target's texts and the
+  // suggested time, checked as the composer checks, then
+  // PATCH /api/v1/posts/proposals/{id}; the server's field errors
+  // (targets[i].<platform>.<field>, scheduled_at) go under their fields. `done()` after saving.
+  async function openProposalEditor(delivery, proposal, done) {
+    const specs = await loadCatalogue();
+    const kind = delivery.kind || "video";
+    $("edit-title").textContent = t("Edit the proposal");
+    $("edit-save").textContent = t("Save");
+    $("edit-errors").textContent = "";
+    $("edit-fields").textContent = "";
+    const parts = [];
+    for (const [i, target] of proposal.targets.entries()) {
+      const platform = Object.keys(target).find((k) => k !== "account_id");
+      const spec = specs[platform];
+      const account = accounts.find((a) => a.id === target.account_id);
+      if (!spec || !spec.fields) {
+        $("edit-errors").textContent = t("Publishing to {name} is not supported yet.", { name: platform });
+        continue;
+      }
+      const label = spec.label || platform;
+      parts.push(blockEditor(spec, {
+        key: `proposal-${proposal.id}-${i}`, platform, accountId: target.account_id,
+        options: target[platform] || {}, kind,
+        legend: account && account.display_name ? `${label}: ${shown(account.display_name)}` : label,
+      }));
+    }
+    const wrap = document.createElement("div");
+    wrap.className = "proposal-time";
+    const label = document.createElement("label");
+    label.htmlFor = "edit-when";
+    label.textContent = proposal.scheduled_at
+      ? t("Publish at") : t("Publish at (leave empty: when you approve)");
+    const input = document.createElement("input");
+    input.type = "datetime-local";
+    input.id = "edit-when";
+    input.setAttribute("aria-describedby", "edit-when-error");
+    if (proposal.scheduled_at) input.value = localInput(proposal.scheduled_at);
+    const error = document.createElement("div");
+    error.className = "field-error";
+    error.id = "edit-when-error";
+    error.dataset.error = "scheduled_at";
+    wrap.append(label, input, error);
+    $("edit-fields").appendChild(wrap);
+    editing = { proposal, parts, done, time: input, timeError: error };
+    $("edit-dialog").showModal();
+  }
+  window.CachalotDashboard = { openEditor, openProposalEditor };
+
+  async function saveProposal() {
+    const { proposal, parts, done, time, timeError } = editing;
+    let fine = true;
+    for (const part of parts) fine = checkBlock(part) && fine;
+    time.removeAttribute("aria-invalid");
+    if (!time.value && proposal.scheduled_at) {
+      timeError.textContent = t("Choose a date and time.");
+      time.setAttribute("aria-invalid", "true");
+      fine = false;
+    }
+    if (!fine || !parts.length) {
+      const first = $("edit-form").querySelector(".field-error:not(:empty)");
+      const near = first && first.closest(".block-field, .proposal-time, fieldset");
+      const field = near && near.querySelector("input,select,textarea");
+      if (field) field.focus();
+      return;
+    }
+    const body = { targets: parts.map((part) => ({ account_id: part.accountId, [part.platform]: blockOf(part) })) };
+    if (time.value) body.scheduled_at = new Date(time.value).toISOString();
+    const res = await api(`/api/v1/posts/proposals/${proposal.id}`, {
+      method: "PATCH",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    if (res.ok) {
+      $("edit-dialog").close();
+      if (done) await done(res.body);
+      return;
+    }
+    const errors = res.body && Array.isArray(res.body.errors) ? res.body.errors : [];
+    for (const error of errors) {
+      const name = String(error.field || "");
+      const field = /^targets\[(\d+)\]\.[a-z]+\.([a-z_]+)/.exec(name);
+      let place = $("edit-errors");
+      let words = plainWords(error.message);
+      if (name === "scheduled_at") {
+        place = timeError;
+        words = scheduleWords(error.message);
+        time.setAttribute("aria-invalid", "true");
+      } else if (field && parts[Number(field[1])]) {
+        place = parts[Number(field[1])].fieldset.querySelector(`[data-error="${field[2]}"]`) || place;
+      } else if (name) {
+        words = `${name}: ${words}`;
+      }
+      place.textContent += (place.textContent ? " " : "") + words;
+    }
+    if (!errors.length) $("edit-errors").textContent = plainWords(problemText(res.body, t("Could not save.")));
+  }
 
   $("edit-close").addEventListener("click", () => $("edit-dialog").close());
   $("edit-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     if (!editing) return;
-    const { post, target, requeue, holder } = editing;
-    const fieldset = $("edit-fields").querySelector("fieldset.block");
     for (const el of $("edit-form").querySelectorAll(".field-error")) el.textContent = "";
-    const spec = (catalogue || {})[target.platform];
-    // the composer's words for a field it checks itself (TikTok's privacy) win over the
-    // schema's generic "… is required."
-    const problems = window.CachalotComposer ? window.CachalotComposer.check(holder) : [];
-    const flagged = new Set(problems.map(([field]) => field));
-    for (const problem of blockProblems(spec, fieldset)) {
-      if (!flagged.has(problem[0])) problems.push(problem);
-    }
-    for (const [field, words] of problems) {
-      const place = fieldset.querySelector(`[data-error="${field}"]`) || $("edit-errors");
-      place.textContent += (place.textContent ? " " : "") + words;
-    }
-    if (problems.length) return;
+    if (editing.proposal) { await saveProposal(); return; }
+    const { post, target, requeue, part } = editing;
+    const fieldset = part.fieldset;
+    if (!checkBlock(part)) return;
     const res = await api(`/api/v1/posts/${post.id}`, {
       method: "PATCH",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({
-        targets: [{
-          account_id: target.account_id,
-          [target.platform]: window.CachalotComposer
-            ? window.CachalotComposer.adjust(holder, blockValue(fieldset)) : blockValue(fieldset),
-        }],
+        targets: [{ account_id: target.account_id, [target.platform]: blockOf(part) }],
       }),
     });
     if (res.ok && res.body && requeue) {

@@ -147,10 +147,23 @@
         row.dataset.proposal = proposal.id;
         row.className = "proposal " + proposal.status;
         cell(row, new Date(delivery.created_at).toLocaleString());
-        cell(row, delivery.client_id.slice(0, 8));
+        const client = knownClients.find((c) => c.client_id === delivery.client_id);
+        cell(row, (client && (client.name || client.email)) || delivery.client_id.slice(0, 8));
         cell(row, proposal.status.replace("_", " ")).className = "status";
         cell(row, proposal.comment || "—").className = "comment";
         cell(row, proposal.post_id ? proposal.post_id.slice(0, 8) : "—");
+        // the trail: the delivery's and this proposal's steps; once approved, the post's
+        cell(row, "").appendChild(window.CachalotTrail.details({
+          viewer: "operator",
+          label: "History of this proposal",
+          load: async () => (proposal.post_id
+            ? window.CachalotTrail.read(`/api/v1/operator/posts/${proposal.post_id}/audit`)
+            : window.CachalotTrail.ofProposal(delivery, proposal)),
+        }));
+        // (the History cell says its name itself)
+        ["Delivered", "Client", "Proposal", "Client's comment", "Post"].forEach((name, i) => {
+          row.children[i].dataset.label = name;
+        });
         body.appendChild(row);
       }
     }
@@ -206,6 +219,11 @@
       } else {
         trace.textContent = item.trace_id ? item.trace_id.slice(0, 12) : "—";
       }
+      cell(row, "").appendChild(window.CachalotTrail.details({
+        viewer: "operator",
+        label: "History of this post",
+        load: () => window.CachalotTrail.read(`/api/v1/operator/posts/${item.post_id}/audit`),
+      }));
       body.appendChild(row);
     }
   }
@@ -363,7 +381,8 @@
       await api("/api/v1/auth/logout", { method: "POST" });
       location.href = "/operator.html";
     });
-    await Promise.all([loadClients(), loadTrouble(), loadPolicyVersions(), loadDlq(), loadDeliveries()]);
+    await loadClients(); // the deliveries name their clients
+    await Promise.all([loadTrouble(), loadPolicyVersions(), loadDlq(), loadDeliveries()]);
   }
 
   start();

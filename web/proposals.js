@@ -81,6 +81,17 @@
     await load();
   }
 
+  // "Edit": the proposal's texts per target and its time in the dashboard's edit dialog,
+  // checked as the composer checks (app.js openProposalEditor).
+  function edit(delivery, proposal) {
+    window.CachalotDashboard.openProposalEditor(delivery, proposal, async () => {
+      say("ok", t("Changes saved."));
+      await load();
+    });
+  }
+
+  const LABELS = [t("Delivered"), t("What"), t("Where and text"), t("Suggested time"), t("Status"), t("Actions")];
+
   async function load() {
     const answer = await api("/api/v1/posts/proposals");
     const section = $("proposals");
@@ -102,7 +113,12 @@
         cell(row, proposal.scheduled_at ? when(proposal.scheduled_at) : t("when approved"));
         const status = cell(row, STATUS[proposal.status] || proposal.status);
         status.className = "status";
-        if (proposal.comment) status.title = proposal.comment;
+        if (proposal.comment) {
+          const said = document.createElement("div");
+          said.className = "muted comment-sent";
+          said.textContent = shown(t("Your comment: {comment}", { comment: proposal.comment }));
+          status.appendChild(said);
+        }
         const actions = cell(row, "");
         if (proposal.status !== "approved") {
           const input = document.createElement("input");
@@ -111,12 +127,36 @@
           input.placeholder = t("What should change?");
           input.className = "comment";
           input.setAttribute("aria-label", t("What should change?"));
+          const editButton = button(t("Edit"), "secondary edit", () => edit(delivery, proposal));
+          editButton.setAttribute("aria-label", t("Edit this proposal's texts and time"));
+          actions.appendChild(editButton);
           actions.appendChild(button(t("Approve"), "approve", () => approve(proposal)));
-          actions.appendChild(input);
-          actions.appendChild(button(t("Request changes"), "secondary request-changes", () => requestChanges(proposal, input)));
+          // a form: Enter in the comment sends it
+          const form = document.createElement("form");
+          form.className = "changes";
+          form.noValidate = true;
+          const send = button(t("Request changes"), "secondary request-changes", () => {});
+          send.type = "submit";
+          form.append(input, send);
+          form.addEventListener("submit", (event) => {
+            event.preventDefault();
+            requestChanges(proposal, input);
+          });
+          actions.appendChild(form);
         } else if (proposal.post_id) {
           actions.textContent = t("queued");
         }
+        // the history: the delivery's and this proposal's steps; once approved, the post's
+        const url = proposal.post_id ? `/api/v1/posts/${proposal.post_id}/audit` : null;
+        actions.appendChild(window.CachalotTrail.details({
+          viewer: "client",
+          label: t("History of this proposal"),
+          load: async () => {
+            if (!url) return window.CachalotTrail.ofProposal(delivery, proposal);
+            return window.CachalotTrail.read(url);
+          },
+        }));
+        [...row.children].forEach((td, i) => { td.dataset.label = LABELS[i]; });
         body.appendChild(row);
       }
     }

@@ -1,17 +1,23 @@
 """Browser: an operator delivers a video with a proposal on the operator page; the client
-asks for changes, then approves it on the dashboard; the operator sees both (issue 13 item 2)."""
+asks for changes, then approves it on the dashboard; the operator sees both. The client
+edits a proposal (the composer's checks and the server's field errors, at 390 px, with the
+keyboard) and both sides read a post's history (issue 13 item 2)."""
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 
 from cachalot_testing.clients import connect_tiktok
 from cachalot_testing.media import video_file
-from cachalot_testing.operators import DEV_OPERATOR
+from cachalot_testing.operators import DEV_OPERATOR, operator_sign_in
 from cachalot_testing.stack import EmbeddedStack
 
 pytestmark = pytest.mark.browser
@@ -69,6 +75,218 @@ def test_an_operator_delivers_on_its_page_and_the_client_answers_on_the_dashboar
         client.wait_for_selector(f"{mine}.approved", timeout=15_000)
         operator.reload()
         operator.wait_for_selector(f"{theirs}.approved", timeout=15_000)
+    finally:
+        operator_context.close()
+        client_context.close()
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the screens are kept: ``CACHALOT_SCREENSHOT_DIR``, else the run's temp dir."""
+    chosen = os.environ.get("CACHALOT_SCREENSHOT_DIR")
+    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _signed_in_operator(http: httpx.Client, gateway: str) -> list[dict[str, Any]]:
+    """The operator's session cookies (signed in through the sandbox Telegram widget)."""
+    assert operator_sign_in(http, gateway, DEV_OPERATOR).status_code == 302
+    return [{"name": c.name, "value": c.value, "url": gateway} for c in http.cookies.jar]
+
+
+def _serious(page: Any) -> list[Any]:
+    """axe's serious and critical violations on the page as it is now."""
+    found = Axe().run(page).response["violations"]
+    return [
+        (v["id"], [n["target"] for n in v["nodes"]][:3])
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def _open_history(page: Any, where: str) -> str:
+    """Open the History disclosure in ``where`` with the keyboard; its list's text."""
+    summary = f"{where} details.trail summary"
+    page.focus(summary)
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f"{where} details.trail[open] ol.trail-list li", timeout=10_000)
+    page.wait_for_function(
+        "(s) => !document.querySelector(s).hasAttribute('aria-busy')",
+        arg=f"{where} details.trail ol.trail-list",
+    )
+    return page.text_content(f"{where} details.trail ol.trail-list") or ""
+
+
+def _close_history(page: Any, where: str) -> None:
+    page.focus(f"{where} details.trail summary")
+    page.keyboard.press("Enter")
+
+
+def test_a_proposal_is_edited_at_phone_width_by_keyboard_and_both_sides_read_its_history(
+    stack: EmbeddedStack, browser: Any, screenshots: Path
+) -> None:
+    gateway = stack.gateway
+    marker = uuid.uuid4().hex[:8]
+    with httpx.Client(timeout=60) as http, httpx.Client(timeout=60) as operator_http:
+        account = connect_tiktok(http, gateway, f"sandbox-extra-edit-{marker}")
+        client_id = http.get(f"{gateway}/api/v1/me").json()["client_id"]
+        client_cookie = http.cookies.get("cachalot_session")
+        operator_cookies = _signed_in_operator(operator_http, gateway)
+        uploaded = operator_http.post(
+            f"{gateway}/api/v1/operator/media",
+            params={"client_id": client_id},
+            content=video_file().read_bytes(),
+            headers={"Content-Type": "video/mp4"},
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        delivered = operator_http.post(
+            f"{gateway}/api/v1/operator/deliveries",
+            json={
+                "client_id": client_id,
+                "media_id": uploaded.json()["id"],
+                "proposals": [
+                    {
+                        "targets": [
+                            {
+                                "account_id": account,
+                                "tiktok": {
+                                    "caption": f"proposed {marker}",
+                                    "privacy_level": "SELF_ONLY",
+                                },
+                            }
+                        ]
+                    }
+                ],
+            },
+        )
+        assert delivered.status_code == 201, delivered.text
+        proposal = delivered.json()["proposals"][0]["id"]
+    assert client_cookie
+
+    phone = {"width": 390, "height": 844}
+    client_context = browser.new_context(viewport=phone)
+    client_context.add_cookies(
+        [{"name": "cachalot_session", "value": client_cookie, "url": gateway}]
+    )
+    operator_context = browser.new_context(viewport=phone)
+    operator_context.add_cookies(operator_cookies)
+    client, operator = client_context.new_page(), operator_context.new_page()
+    try:
+        client.goto(f"{gateway}/")
+        mine = f"#proposals-body tr[data-proposal='{proposal}']"
+        client.wait_for_selector(mine, timeout=15_000)
+
+        # Edit, with the keyboard: the dialog holds the target's TikTok block, filled
+        client.focus(f"{mine} button.edit")
+        client.keyboard.press("Enter")
+        client.wait_for_selector("#edit-dialog[open] .tt-who strong", timeout=15_000)
+        assert client.input_value('#edit-dialog [name="privacy_level"]') == "SELF_ONLY"
+        assert client.input_value('#edit-dialog [name="caption"]') == f"proposed {marker}"
+        assert client.evaluate("document.scrollingElement.scrollWidth") <= 390
+        assert _serious(client) == []
+
+        # the composer's own check, under the field, before anything is sent
+        client.fill('#edit-dialog [name="caption"]', "x" * 2201)
+        client.focus("#edit-save")
+        client.keyboard.press("Enter")
+        caption_error = '#edit-dialog [data-error="caption"]'
+        client.wait_for_function(
+            f"document.querySelector('{caption_error}').textContent.length > 0"
+        )
+        assert "2201" in (client.text_content(caption_error) or "")
+        client.screenshot(path=str(screenshots / "proposal-edit-390.png"), full_page=True)
+        assert client.evaluate("document.getElementById('edit-dialog').open")
+
+        # the server's refusal of the time, under the time field
+        client.fill('#edit-dialog [name="caption"]', f"edited {marker}")
+        client.fill("#edit-when", "2020-01-02T10:00")
+        client.focus("#edit-save")
+        client.keyboard.press("Enter")
+        client.wait_for_function(
+            "document.getElementById('edit-when-error').textContent.length > 0", timeout=10_000
+        )
+        assert client.get_attribute("#edit-when", "aria-invalid") == "true"
+        assert client.text_content('#edit-dialog [data-error="caption"]') == ""
+
+        # mended: empty time (as proposed: when approved), saved
+        client.fill("#edit-when", "")
+        client.focus("#edit-save")
+        client.keyboard.press("Enter")
+        client.wait_for_function("!document.getElementById('edit-dialog').open", timeout=10_000)
+        client.wait_for_selector(f"{mine}:has-text('edited {marker}')", timeout=10_000)
+
+        history = _open_history(client, mine)
+        assert "Delivered by operator" in history
+        assert "Proposed by operator" in history
+        assert "Edited by you (texts)" in history
+        client.screenshot(path=str(screenshots / "proposal-history-390.png"), full_page=True)
+        assert client.evaluate("document.scrollingElement.scrollWidth") <= 390
+        assert _serious(client) == []
+
+        # request changes: type the comment and press Enter
+        client.focus(f"{mine} input.comment")
+        client.keyboard.type("Shorter, please")
+        client.keyboard.press("Enter")
+        client.wait_for_selector(f"{mine}.changes_requested", timeout=15_000)
+        assert "Your comment: Shorter, please" in (client.text_content(f"{mine} .status") or "")
+
+        # the operator sees the comment and the same history
+        operator.goto(f"{gateway}/operator.html")
+        theirs = f"#deliveries-body tr[data-proposal='{proposal}']"
+        operator.wait_for_selector(f"{theirs}.changes_requested", timeout=15_000)
+        assert operator.text_content(f"{theirs} .comment") == "Shorter, please"
+        seen = _open_history(operator, theirs)
+        assert "Edited by the client (texts)" in seen
+        assert "Changes requested by the client: “Shorter, please”" in seen
+        operator.screenshot(path=str(screenshots / "operator-history-390.png"), full_page=True)
+        assert operator.evaluate("document.scrollingElement.scrollWidth") <= 390
+        assert _serious(operator) == []
+
+        # approved as it now stands: published at once; the post's history has every step
+        client.focus(f"{mine} button.approve")
+        client.keyboard.press("Enter")
+        client.wait_for_selector(f"{mine}.approved", timeout=15_000)
+        post_id = client.evaluate(
+            "async (id) => (await (await fetch('/api/v1/posts/proposals')).json())"
+            ".items.flatMap((d) => d.proposals).find((p) => p.id === id).post_id",
+            proposal,
+        )
+        assert post_id
+
+        def published() -> bool:
+            post = client.evaluate(
+                "async (id) => await (await fetch(`/api/v1/posts/${id}`)).json()", post_id
+            )
+            status = post["targets"][0]["status"]
+            assert status not in ("failed", "cancelled"), post
+            return bool(status == "published")
+
+        deadline = time.monotonic() + 90
+        while not published():
+            assert time.monotonic() < deadline, "the approved post was not published in 90 s"
+            time.sleep(0.5)
+        row = f"#posts-body tr[data-post='{post_id}']"
+        client.reload()
+        client.wait_for_selector(f"{row} details.trail", timeout=15_000)
+        trail = _open_history(client, row)
+        steps = [
+            "Delivered by operator",
+            "Edited by you",
+            "Changes requested by you",
+            "Approved by you",
+            "Leased for TikTok",
+            "Published on TikTok",
+        ]
+        positions = [trail.find(step) for step in steps]
+        assert -1 not in positions, trail
+        assert positions == sorted(positions), trail
+        client.screenshot(path=str(screenshots / "post-history-390.png"), full_page=True)
+        assert client.evaluate("document.scrollingElement.scrollWidth") <= 390
+
+        operator.reload()
+        operator.wait_for_selector(f"{theirs}.approved", timeout=15_000)
+        assert "Published on TikTok" in _open_history(operator, theirs)
     finally:
         operator_context.close()
         client_context.close()

@@ -38,6 +38,7 @@ SCRIPTS = (
     "shown.js",
     "contact.js",
     "proposals.js",
+    "trail.js",
 )
 # Words a person sees in both languages as they are: the product's and the platforms' names.
 NAMES = {"CACHALOT", "TikTok", "YouTube", "Instagram", "VK", "Telegram"}

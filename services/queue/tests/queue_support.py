@@ -142,6 +142,16 @@ class Recorder:
     def notices(self, text: str) -> list[Seen]:
         return [s for s in self.seen if s.topic == NOTIFY and text in s.value.get("text", "")]
 
+    def answers(self, proposal_id: Any) -> list[Seen]:
+        """The ``proposal.answered`` events of one proposal on ``notify.v1``."""
+        return [
+            s
+            for s in self.seen
+            if s.topic == NOTIFY
+            and s.value.get("type") == "proposal.answered"
+            and s.value.get("proposal_id") == str(proposal_id)
+        ]
+
 
 class Kafka:
     """A producer for the events other services would send."""

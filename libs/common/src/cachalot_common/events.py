@@ -418,6 +418,35 @@ class SessionEnded(Event):
         return self
 
 
+# --- notify.v1: a client's answer to an operator's proposal (queue → notifier) ---------
+
+ProposalAnswer = Literal["approved", "changes_requested"]
+
+
+class ProposalAnswered(Event):
+    """A client answered an operator's proposal (queue → notifier on ``notify.v1``, key
+    the client's id, via the queue's outbox); the notifier tells the operator on Telegram
+    (issue 13 item 2).
+
+    ``approved``: the approval queued post ``post_id`` for ``scheduled_at`` on
+    ``platforms``; ``changes_requested``: the client's ``comment`` says what to change
+    (its words as typed: the notifier shows invisible characters as codes).
+    """
+
+    type: Literal["proposal.answered"] = "proposal.answered"
+    answer: ProposalAnswer
+    client_id: UUID
+    operator_id: UUID = Field(description="Who delivered it.")
+    delivery_id: UUID
+    proposal_id: UUID
+    comment: str | None = Field(default=None, max_length=2000)
+    post_id: UUID | None = Field(default=None, description="approved: the post it queued.")
+    scheduled_at: datetime | None = Field(default=None, description="approved: when it posts.")
+    platforms: list[str] = Field(
+        default_factory=list, max_length=16, description="approved: where it posts."
+    )
+
+
 # --- notify.v1: notices to a client (auth → notifier) ---------------------------------
 
 ClientNoticeKind = Literal["policy_changed"]

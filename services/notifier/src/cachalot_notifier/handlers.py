@@ -28,6 +28,7 @@ from cachalot_common.events import (
     Event,
     NotifyRequested,
     PostStatusChanged,
+    ProposalAnswered,
 )
 from cachalot_common.kafka import encode
 from cachalot_common.metrics import count_dead_letter
@@ -56,9 +57,15 @@ EMAIL = "email"
 
 
 class NotifyMessage(
-    RootModel[Annotated[NotifyRequested | ClientNoticeRequested, Field(discriminator="type")]]
+    RootModel[
+        Annotated[
+            NotifyRequested | ClientNoticeRequested | ProposalAnswered,
+            Field(discriminator="type"),
+        ]
+    ]
 ):
-    """What ``notify.v1`` carries: a free-form request, or a notice to one client."""
+    """What ``notify.v1`` carries: a free-form request, a notice to one client, or a
+    client's answer to an operator's proposal."""
 
 
 def register_handlers(
@@ -168,6 +175,11 @@ def register_handlers(
                         "policy_summary": event.policy_summary,
                     },
                 )
+            )
+            return
+        if isinstance(event, ProposalAnswered):
+            await tell_operator(
+                topics.NOTIFY, event, str(event.client_id), messages.proposal_answered(event)
             )
             return
         if event.channel == "email":

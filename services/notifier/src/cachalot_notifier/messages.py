@@ -17,6 +17,7 @@ from cachalot_common.events import (
     ContactSubmitted,
     NotifyRequested,
     PostStatusChanged,
+    ProposalAnswered,
 )
 from cachalot_common.platforms import label_of
 from cachalot_common.text import truncate
@@ -131,5 +132,36 @@ def notify_requested(event: NotifyRequested) -> list[Span]:
         Span(visible(event.text), truncatable=True),
         Span("\n\n"),
         Span(f"Event {event.event_id} · {_when(event.occurred_at)}", "italic"),
+    ]
+    return fit(spans)
+
+
+def proposal_answered(event: ProposalAnswered) -> list[Span]:
+    """A client approved an operator's proposal (the post, when and where it posts) or
+    asked for changes (its comment as typed, the part cut if the whole is too long)."""
+    ids = [
+        *_line("Client", str(event.client_id), "code"),
+        *_line("Delivery", str(event.delivery_id), "code"),
+    ]
+    footer = Span(f"Event {event.event_id} · {_when(event.occurred_at)}", "italic")
+    if event.answer == "approved":
+        at = _when(event.scheduled_at) if event.scheduled_at else "now"
+        spans = [
+            Span("Proposal approved\n", "bold"),
+            Span(f"Client {event.client_id} approved proposal {event.proposal_id}: "),
+            Span(f"post {event.post_id} is queued for {at} on "),
+            Span(_field(", ".join(label_of(p) for p in event.platforms) or "—") + ".\n"),
+            *ids,
+            Span("\n"),
+            footer,
+        ]
+        return fit(spans)
+    spans = [
+        Span("Changes requested\n", "bold"),
+        Span(f"Client {event.client_id} asks for changes to proposal {event.proposal_id}:\n"),
+        Span(visible(event.comment or "—"), truncatable=True),
+        Span("\n\n"),
+        *ids,
+        footer,
     ]
     return fit(spans)

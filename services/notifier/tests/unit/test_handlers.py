@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from cachalot_common.events import (
     ContactSubmitted,
     NotifyRequested,
     PostStatusChanged,
+    ProposalAnswered,
 )
 from cachalot_common.kafka import build_broker, publish_event
 from cachalot_notifier.main import create_app
@@ -491,6 +493,42 @@ async def test_notify_requests_for_the_operator_are_sent_and_emails_are_skipped(
     await harness.settle()
     [message] = await sandbox.messages()
     assert message["text"].startswith("Queue <stuck>\n10 > 5 & 1\n\n")
+
+
+async def test_a_clients_answer_to_a_proposal_tells_the_operator_in_words(harness, sandbox):
+    client, operator = uuid.uuid4(), uuid.uuid4()
+    delivery, proposal, post = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    approved = ProposalAnswered(
+        answer="approved",
+        client_id=client,
+        operator_id=operator,
+        delivery_id=delivery,
+        proposal_id=proposal,
+        post_id=post,
+        scheduled_at=datetime(2026, 12, 4, 9, 30, tzinfo=UTC),
+        platforms=["tiktok", "vk"],
+    )
+    asked = ProposalAnswered(
+        answer="changes_requested",
+        client_id=client,
+        operator_id=operator,
+        delivery_id=delivery,
+        proposal_id=proposal,
+        comment="Shorter <please> \u200b & quicker",
+    )
+    await harness.publish(topics.NOTIFY, asked)
+    await harness.publish(topics.NOTIFY, approved)
+    await harness.settle()
+    first, second = await sandbox.messages()
+    assert first["text"].startswith(
+        f"Changes requested\nClient {client} asks for changes to proposal {proposal}:\n"
+        "Shorter <please> ⟨U+200B⟩ & quicker\n"
+    )
+    assert second["text"].startswith(
+        f"Proposal approved\nClient {client} approved proposal {proposal}: post {post} is "
+        "queued for 2026-12-04 09:30:00 UTC on TikTok, VK.\n"
+    )
+    assert f"Delivery: {delivery}" in second["text"]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -14,7 +14,7 @@ The client lists them (``GET /api/v1/posts/proposals``), edits one (``PATCH``), 
 approval gives the same post) or asks for changes with a comment
 (``POST .../request-changes``). Both acts are the client's (its session, recorded with
 its id and the time) and tell the operator on Telegram through the notifier
-(``notify.v1`` :class:`~cachalot_common.events.NotifyRequested`, via the outbox).
+(``notify.v1`` :class:`~cachalot_common.events.ProposalAnswered`, via the outbox).
 
 An operator never queues, approves or publishes: its routes here write deliveries
 and proposals only, and every route that makes or changes a post takes a client's
@@ -35,10 +35,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
-from cachalot_common.events import NotifyRequested, PostKind
+from cachalot_common.events import PostKind, ProposalAnswered
 from cachalot_common.problems import Problem, problem_responses
 from cachalot_common.sessions import CurrentClient, CurrentOperator
-from cachalot_common.text import truncate
 from cachalot_common.topics import NOTIFY
 from cachalot_common.untrusted import StrictJsonRoute
 from cachalot_queue.catch_up import read_until
@@ -519,17 +518,21 @@ class DeliveryService:
                     detail={"scheduled_at": post.scheduled_at.isoformat()},
                 )
             )
-            platforms = ", ".join(t.platform for t in post.targets)
+            delivery = await db.get(Delivery, proposal.delivery_id)
+            assert delivery is not None
             enqueue(
                 db,
                 NOTIFY,
                 str(client_id),
-                NotifyRequested(
-                    channel="operator_telegram",
-                    subject="Proposal approved",
-                    text=f"Client {client_id} approved proposal {proposal.id} of delivery "
-                    f"{proposal.delivery_id}: post {post.id} is queued for "
-                    f"{post.scheduled_at:%Y-%m-%d %H:%M} UTC on {platforms}.",
+                ProposalAnswered(
+                    answer="approved",
+                    client_id=client_id,
+                    operator_id=delivery.operator_id,
+                    delivery_id=proposal.delivery_id,
+                    proposal_id=proposal.id,
+                    post_id=post.id,
+                    scheduled_at=post.scheduled_at,
+                    platforms=[t.platform for t in post.targets],
                 ),
             )
             return _proposal_public(proposal), not created.replayed
@@ -557,15 +560,19 @@ class DeliveryService:
                     detail={"comment": comment},
                 )
             )
+            delivery = await db.get(Delivery, proposal.delivery_id)
+            assert delivery is not None
             enqueue(
                 db,
                 NOTIFY,
                 str(client_id),
-                NotifyRequested(
-                    channel="operator_telegram",
-                    subject="Changes requested",
-                    text=f"Client {client_id} asks for changes to proposal {proposal.id} of "
-                    f"delivery {proposal.delivery_id}: {truncate(comment, 2000)}",
+                ProposalAnswered(
+                    answer="changes_requested",
+                    client_id=client_id,
+                    operator_id=delivery.operator_id,
+                    delivery_id=proposal.delivery_id,
+                    proposal_id=proposal.id,
+                    comment=comment,
                 ),
             )
             return _proposal_public(proposal)

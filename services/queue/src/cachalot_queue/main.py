@@ -39,8 +39,8 @@ from cachalot_common.db import (
 from cachalot_common.dead_letters import DeadLetterReader
 from cachalot_common.events import (
     AccountChanged,
-    NotifyRequested,
     PostStatusChanged,
+    ProposalAnswered,
     PublishPost,
     PublishResult,
     SessionEnded,
@@ -173,6 +173,7 @@ class Runtime:
             media_dir=self.settings.media_dir,
             days=self.settings.media_retention_days,
             clock=self.clock,
+            audit_days=self.settings.audit_retention_days,
         )
 
     @property
@@ -331,9 +332,9 @@ def create_app(
             Produced(POSTS_STATUS, PostStatusChanged, "A target's status changed (outbox)."),
             Produced(
                 NOTIFY,
-                NotifyRequested,
-                "Tell a client something, or the operator that a client approved a "
-                "proposal or asked for changes (outbox).",
+                ProposalAnswered,
+                "Tell the operator that a client approved a proposal or asked for "
+                "changes (outbox).",
             ),
         ],
     )

@@ -9,6 +9,14 @@ by itself. "Finished" is a target out of the states that read the file
 and unchanged since. A file no post uses yet (uploaded for later) is the
 client's to keep. Deleting a failed post's file ends its retries: a retry
 then answers 409 "video deleted", as after a deletion by hand.
+
+The same job deletes the audit trail's entries (:mod:`cachalot_queue.audit`)
+older than ``CACHALOT_AUDIT_RETENTION_DAYS`` (issue 13 item 2), except those a
+post or proposal still in progress needs to show who asked for it: an entry of
+a post some target of which is not finished, or changed within the period, and
+an entry of a delivery one of whose proposals changed within the period or
+whose approved post is such a post. The client's erasure deletes them all at
+once (:mod:`cachalot_queue.erase`).
 """
 
 from __future__ import annotations
@@ -19,12 +27,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import or_, select, union_all
+from sqlalchemy import delete, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cachalot_queue.media_store import remove_files
 from cachalot_queue.states import NEEDS_MEDIA
-from cachalot_queue.tables import Media, Post, PostMedia, Target
+from cachalot_queue.tables import AuditEntry, Media, Post, PostMedia, Proposal, Target
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +41,8 @@ BATCH = 200
 
 
 class MediaRetention:
-    """Deletes the files of posts finished more than ``days`` ago (``None``: never)."""
+    """Deletes the files of posts finished more than ``days`` ago, and audit entries older
+    than ``audit_days`` (``None``: never, for either)."""
 
     def __init__(
         self,
@@ -43,12 +52,49 @@ class MediaRetention:
         days: float | None,
         clock: Callable[[], datetime],
         every_s: float = 3600.0,
+        audit_days: float | None = None,
     ) -> None:
         self._factory = factory
         self._media_dir = media_dir
         self.days = days
+        self.audit_days = audit_days
         self._clock = clock
         self._every_s = every_s
+
+    async def expire_audit(self) -> int:
+        """Delete the audit entries older than ``audit_days`` that no unfinished post or
+        recently changed proposal needs (see the module's text); returns how many went."""
+        if self.audit_days is None:
+            return 0
+        cutoff = self._clock() - timedelta(days=self.audit_days)
+        open_posts = select(Target.post_id).where(
+            or_(Target.status.in_(NEEDS_MEDIA), Target.updated_at > cutoff)
+        )
+        held_deliveries = select(Proposal.delivery_id).where(
+            or_(Proposal.updated_at > cutoff, Proposal.post_id.in_(open_posts))
+        )
+        async with self._factory() as session, session.begin():
+            result = await session.execute(
+                delete(AuditEntry)
+                .where(
+                    AuditEntry.at <= cutoff,
+                    or_(AuditEntry.post_id.is_(None), AuditEntry.post_id.not_in(open_posts)),
+                    or_(
+                        AuditEntry.delivery_id.is_(None),
+                        AuditEntry.delivery_id.not_in(held_deliveries),
+                    ),
+                )
+                .execution_options(synchronize_session=False)
+            )
+        gone = int(getattr(result, "rowcount", 0) or 0)
+        if gone:
+            logger.info(
+                "audit retention deleted %d entr%s older than %s",
+                gone,
+                "y" if gone == 1 else "ies",
+                cutoff.isoformat(),
+            )
+        return gone
 
     async def expire(self) -> int:
         """Delete every file whose posts all finished ``days`` ago or earlier (rows first,
@@ -98,10 +144,14 @@ class MediaRetention:
             )
 
     async def run(self) -> None:
-        """Expire now, then every ``every_s`` seconds, until cancelled."""
+        """Expire files and audit entries now, then every ``every_s`` seconds, until cancelled."""
         while True:
             try:
                 await self.expire()
             except Exception:
                 logger.exception("media retention failed; trying again later")
+            try:
+                await self.expire_audit()
+            except Exception:
+                logger.exception("audit retention failed; trying again later")
             await asyncio.sleep(self._every_s)

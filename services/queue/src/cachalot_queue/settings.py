@@ -47,6 +47,14 @@ class QueueSettings(ServiceSettings, KafkaSettings):
         "failed) this many days is deleted (the privacy policy's promise); unset: kept until "
         "the client deletes it.",
     )
+    audit_retention_days: float | None = Field(
+        default=400.0,
+        gt=0,
+        description="Audit trail entries (who delivered, proposed, edited, approved, leased, "
+        "published) older than this many days are deleted, except those of a post still in "
+        "progress or of a proposal changed within the period (400: over a year of proof of "
+        "who approved what); unset: kept until the client erases its data.",
+    )
     media_partial_grace_s: float = Field(
         default=60.0,
         ge=0,

@@ -331,6 +331,7 @@ class AuditEntry(Base):
         Index("ix_audit_post", "post_id"),
         Index("ix_audit_delivery", "delivery_id"),
         Index("ix_audit_client", "client_id"),
+        Index("ix_audit_at", "at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

@@ -9,10 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from queue_support import VIDEO, ApiClient, QueueServer, Recorder, at_offset, eventually
-from sqlalchemy import func, select
+from queue_support import VIDEO, ApiClient, QueueServer, Recorder, at_offset, eventually, now
+from sqlalchemy import func, select, update
 
-from cachalot_queue.tables import AuditEntry, Delivery, Proposal
+from cachalot_queue.retention import MediaRetention
+from cachalot_queue.tables import AuditEntry, Delivery, Proposal, Target
 from cachalot_testing.roles import WRONG_ROLE, wrong_role_requests
 
 pytestmark = pytest.mark.integration
@@ -147,9 +148,12 @@ async def test_approving_queues_the_post_once_as_the_clients_act_and_tells_the_o
     assert [p["id"] for p in posts] == [post_id]
     assert posts[0]["targets"][0]["options"]["caption"] == "from the factory"
 
-    [notice] = await eventually(lambda: recorder.notices(f"approved proposal {proposal}"))
-    assert notice.value["channel"] == "operator_telegram"
-    assert post_id in notice.value["text"]
+    [notice] = await eventually(lambda: recorder.answers(proposal))
+    assert notice.key == str(client.id)
+    assert notice.value["answer"] == "approved"
+    assert notice.value["post_id"] == post_id
+    assert notice.value["operator_id"] == delivery["operator_id"]
+    assert notice.value["platforms"] == ["tiktok"]
 
     post = await client.get(post_id)
     await eventually(lambda: recorder.commands(post["targets"][0]["id"]), timeout=15)
@@ -218,7 +222,9 @@ async def test_the_client_edits_and_asks_for_changes_and_the_operator_sees_the_c
     )
     assert empty.status_code == 422
     assert empty.json()["errors"][0]["field"] == "comment"
-    await eventually(lambda: recorder.notices("Please cut the intro"))
+    [answer] = await eventually(lambda: recorder.answers(proposal))
+    assert answer.value["answer"] == "changes_requested"
+    assert answer.value["comment"] == "Please cut the intro"
 
     listed = (
         await operator.get("/api/v1/operator/deliveries", params={"client_id": str(client.id)})
@@ -351,3 +357,72 @@ async def test_a_post_the_client_queued_itself_has_a_trail_starting_with_its_own
     ]
     stranger = queue.client()
     assert (await stranger.http.get(f"/api/v1/posts/{post['id']}/audit")).status_code == 404
+
+
+async def test_audit_entries_past_the_retention_go_unless_a_post_or_proposal_in_progress_needs_them(
+    queue: QueueServer,
+) -> None:
+    long_ago = now() - timedelta(days=500)
+
+    async def approved(at: Any) -> tuple[ApiClient, str, str]:
+        client, _, delivery = await delivered(queue)
+        proposal = delivery["proposals"][0]["id"]
+        if at is not None:
+            edited = await client.http.patch(
+                f"/api/v1/posts/proposals/{proposal}", json={"scheduled_at": at.isoformat()}
+            )
+            assert edited.status_code == 200, edited.text
+        answer = await client.http.post(f"/api/v1/posts/proposals/{proposal}/approve")
+        assert answer.status_code == 200, answer.text
+        return client, proposal, answer.json()["post_id"]
+
+    # a post still to be published, a post cancelled long ago, a proposal the client
+    # answered today, and one nobody touched since: all written long ago
+    waiting, _, _ = await approved(at_offset(86400 * 30))
+    cancelled, old_proposal, old_post = await approved(at_offset(3600))
+    assert (await cancelled.http.post(f"/api/v1/posts/{old_post}/cancel")).status_code == 200
+    answered, _, _ = await delivered(queue)
+    forgotten, _, forgotten_delivery = await delivered(queue)
+    clients = [waiting, cancelled, answered, forgotten]
+    async with queue.runtime.factory() as session, session.begin():
+        await session.execute(
+            update(AuditEntry)
+            .where(AuditEntry.client_id.in_([c.id for c in clients]))
+            .values(at=long_ago)
+        )
+        await session.execute(
+            update(Target).where(Target.post_id == uuid.UUID(old_post)).values(updated_at=long_ago)
+        )
+        for proposal_id in (old_proposal, forgotten_delivery["proposals"][0]["id"]):
+            await session.execute(
+                update(Proposal)
+                .where(Proposal.id == uuid.UUID(proposal_id))
+                .values(updated_at=long_ago)
+            )
+
+    async def actions(client: ApiClient) -> list[str]:
+        async with queue.runtime.reader() as session:
+            rows = await session.scalars(
+                select(AuditEntry.action)
+                .where(AuditEntry.client_id == client.id)
+                .order_by(AuditEntry.id)
+            )
+            return list(rows)
+
+    before = {c.id: await actions(c) for c in clients}
+    runtime = queue.runtime
+    keep_all = MediaRetention(
+        runtime.factory, media_dir=runtime.settings.media_dir, days=None, clock=now
+    )
+    assert await keep_all.expire_audit() == 0, "no retention set: nothing goes"
+    assert runtime.settings.audit_retention_days == 400, "the default"
+    job = MediaRetention(
+        runtime.factory, media_dir=runtime.settings.media_dir, days=None, clock=now, audit_days=400
+    )
+    assert await job.expire_audit() >= 5
+    assert await actions(waiting) == before[waiting.id]
+    assert before[waiting.id] == ["delivered", "proposed", "edited", "approved"]
+    assert await actions(answered) == before[answered.id] == ["delivered", "proposed"]
+    assert await actions(cancelled) == []
+    assert await actions(forgotten) == []
+    assert await job.expire_audit() == 0
