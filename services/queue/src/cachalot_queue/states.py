@@ -9,8 +9,21 @@
         │     is missing) ──reconnect / consent (accounts.v1 connected)──▶ scheduled
         └──▶ cancelled (client, or account revoked/deleted; also from paused)
 
+    dispatched, publishing ──unknown outcome──▶ unconfirmed
+        unconfirmed ──client: "mark as published", or a later published result──▶ published
+        unconfirmed ──client: "publish again" (a new attempt)──▶ scheduled
+
     scheduled, paused, failed ──account lost──▶ cancelled
     dispatched, publishing ──account lost, then any result but published──▶ cancelled
+
+``unconfirmed`` (issue 10): the attempt may have posted and nobody can look it up (the
+publisher's ``unknown`` result: Telegram has no lookup of sent messages and no idempotency
+key; or, for such a platform, a publisher silent through every status check). It is not a
+failure: not worded, counted or mailed as one, and never tried again by itself, since that
+could post twice. The client looks at the platform and says which it is. The term follows the
+field's others (participles saying what is known of the post: scheduled, published, failed);
+what to do ("check your channel") is the reason's business. It stays unconfirmed when the
+account is lost (whether the post is out does not change with the account).
 
 An account is *lost* to a target (issue 8 item 2: tokens publish only what the
 client queued) when it is disconnected, erased, unknown, or now held by a
@@ -33,16 +46,19 @@ from typing import Final
 from uuid import UUID
 
 from cachalot_common.events import AccountEventType, PublishResult, TargetStatus
-from cachalot_common.platforms import label_of
+from cachalot_common.platforms import find, label_of
 
 ALLOWED: Final[dict[TargetStatus, frozenset[TargetStatus]]] = {
     "scheduled": frozenset({"dispatched", "paused", "cancelled"}),
     "dispatched": frozenset(
-        {"publishing", "published", "failed", "scheduled", "paused", "cancelled"}
+        {"publishing", "published", "failed", "scheduled", "paused", "cancelled", "unconfirmed"}
     ),
-    "publishing": frozenset({"published", "failed", "scheduled", "paused", "cancelled"}),
+    "publishing": frozenset(
+        {"published", "failed", "scheduled", "paused", "cancelled", "unconfirmed"}
+    ),
     "paused": frozenset({"scheduled", "cancelled"}),
     "failed": frozenset({"scheduled", "cancelled"}),
+    "unconfirmed": frozenset({"published", "scheduled"}),
     "published": frozenset(),
     "cancelled": frozenset(),
 }
@@ -51,6 +67,10 @@ CANCELLABLE: Final = frozenset({"scheduled", "paused"})
 LOST_WITH_ACCOUNT: Final = frozenset({"scheduled", "paused", "failed"})
 """Targets cancelled as soon as their account is lost (in-flight ones: at their result)."""
 TERMINAL: Final = frozenset({"published", "cancelled"})
+UNCONFIRMED: Final = "unconfirmed"
+OUTCOME_UNKNOWN: Final = "outcome_unknown"
+"""The code of an unknown outcome (``cachalot_publishing.outcome.OUTCOME_UNKNOWN``)."""
+CONFIRMED_BY_CLIENT: Final = "confirmed_by_client"
 CONSENT_REQUIRED: Final = "consent_required"
 """A result's code when auth refused the lease because the client has not confirmed 18+ and
 given an email (privacy policy): the target pauses, the account is not marked for reconnection;
@@ -241,7 +261,11 @@ def _on_result(
     now: datetime,
     rng: random.Random,
 ) -> Change | None:
-    if result.attempt != target.attempt or target.status not in IN_FLIGHT:
+    if result.attempt != target.attempt:
+        return None
+    if target.status == UNCONFIRMED and result.type == "published":
+        pass  # a later status check found the post after all
+    elif target.status not in IN_FLIGHT:
         return None
     name = label_of(target.platform)
     if result.type == "progress":
@@ -263,6 +287,8 @@ def _on_result(
             bytes_total=result.bytes_total,
         )
     reason = _reason(name, result)
+    if result.type == "unknown" or result.code == OUTCOME_UNKNOWN:  # "failed" from older ones
+        return unconfirmed(reason)
     if result.reauth_required and result.code in WAITS_FOR_CLIENT:
         return Change(
             status="paused",
@@ -298,6 +324,45 @@ def _on_result(
         )
     return Change(
         status="failed", reason=reason, code=result.code or "failed", notify_operator=True
+    )
+
+
+def unconfirmed(reason: str) -> Change:
+    """The attempt may have posted and cannot be looked up: the client checks (module doc)."""
+    return Change(status="unconfirmed", reason=reason, code=OUTCOME_UNKNOWN)
+
+
+def no_answer(platform: str, checks: int) -> Change:
+    """A target whose publisher stayed silent through ``checks`` status checks.
+
+    Failed (``no_answer``) where the platform can look a post up: had the publisher been
+    there, a check would have settled it. Where it cannot (``looks_up_posts`` false), the
+    publisher may have posted before it went silent: ``unconfirmed``, for the client to check.
+    """
+    spec = find(platform)
+    name = label_of(platform)
+    if spec is not None and not spec.looks_up_posts:
+        return unconfirmed(
+            f"{name}: we could not confirm whether the post went out (the publisher did not "
+            f"report back after {checks} status checks). Look on {name}: if the post is there, "
+            "mark it as published; if it is not, publish it again."
+        )
+    return Change(
+        status="failed",
+        reason=f"{name}: the publisher did not report back after {checks} status checks; "
+        "check the account on the platform, then retry.",
+        code="no_answer",
+        notify_operator=True,
+    )
+
+
+def confirmed_by_client(url: str | None) -> Change:
+    """The client saw the post on the platform ("mark as published"), at ``url`` if given."""
+    return Change(
+        status="published",
+        reason="Marked as published by the client.",
+        code=CONFIRMED_BY_CLIENT,
+        remote_url=url,
     )
 
 

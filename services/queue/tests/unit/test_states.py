@@ -17,6 +17,8 @@ from cachalot_queue.states import (
     TargetState,
     account_loss,
     can_move,
+    confirmed_by_client,
+    no_answer,
     on_account,
     on_result,
 )
@@ -310,3 +312,76 @@ def test_a_published_result_still_counts_when_the_account_is_lost_meanwhile() ->
     )  # fmt: skip
     assert change is not None
     assert change.status == "published"
+
+
+# --- unconfirmed: the outcome nobody can look up (issue 10) ----------------------------
+
+
+def test_an_unknown_outcome_leaves_the_target_unconfirmed_not_failed_and_tells_no_operator() -> (
+    None
+):
+    reason = "Telegram: we could not confirm whether the post went out. Check your channel."
+    change = decide(
+        target("publishing", platform="telegram"),
+        result("unknown", code="outcome_unknown", reason=reason),
+    )
+    assert (change.status, change.code, change.reason) == ("unconfirmed", "outcome_unknown", reason)
+    assert not change.notify_operator
+    assert not change.pause_account
+
+
+def test_an_unknown_outcome_sent_as_failed_by_an_older_publisher_is_unconfirmed_too() -> None:
+    change = decide(target(platform="telegram"), result("failed", code="outcome_unknown"))
+    assert change.status == "unconfirmed"
+
+
+def test_an_unconfirmed_target_is_published_or_queued_again_only() -> None:
+    assert ALLOWED["unconfirmed"] == frozenset({"published", "scheduled"})
+    assert can_move("publishing", "unconfirmed")
+    assert can_move("dispatched", "unconfirmed")
+    assert not can_move("scheduled", "unconfirmed")
+
+
+def test_an_unconfirmed_target_is_never_retried_by_a_retryable_or_failed_result() -> None:
+    for kind in ("retryable", "failed", "progress", "unknown"):
+        assert decide(target("unconfirmed"), result(kind, bytes_sent=1)) is None
+
+
+def test_a_later_published_result_for_the_same_attempt_settles_an_unconfirmed_target() -> None:
+    change = decide(target("unconfirmed"), result("published", remote_id="m1"))
+    assert (change.status, change.remote_id) == ("published", "m1")
+    assert decide(target("unconfirmed", attempt=2), result("published", attempt=1)) is None
+
+
+def test_an_unknown_outcome_stays_unconfirmed_when_the_account_is_lost_meanwhile() -> None:
+    loss = account_loss(uuid.uuid4(), None)
+    change = on_result(
+        target(platform="telegram"),
+        result("unknown", code="outcome_unknown"),
+        policy=POLICY,
+        now=NOW,
+        rng=random.Random(1),
+        loss=loss,
+    )
+    assert change.status == "unconfirmed"
+
+
+def test_the_client_marking_it_published_keeps_the_link_it_gave() -> None:
+    change = confirmed_by_client("https://t.me/c/1/2")
+    assert (change.status, change.remote_url, change.code) == (
+        "published",
+        "https://t.me/c/1/2",
+        "confirmed_by_client",
+    )
+
+
+def test_silence_through_every_check_is_unconfirmed_where_the_platform_cannot_look_posts_up() -> (
+    None
+):
+    telegram = no_answer("telegram", 3)
+    assert telegram.status == "unconfirmed"
+    assert not telegram.notify_operator
+    assert "fail" not in (telegram.reason or "").lower()
+    youtube = no_answer("youtube", 3)
+    assert (youtube.status, youtube.code) == ("failed", "no_answer")
+    assert youtube.notify_operator
