@@ -129,3 +129,21 @@ async def test_the_two_actions_answer_409_for_a_target_that_is_not_unconfirmed_a
         answer = await stranger.http.post(action(post, name), json={})
         assert answer.status_code == 404, name
     assert (await queue.target(post["targets"][0]["id"])).status == "unconfirmed"
+
+
+async def test_the_operator_console_lists_unconfirmed_targets_of_every_client_with_the_reason(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client = queue.client()
+    post = await unconfirmed_post(queue, recorder, client)
+    answer = await queue.operator().get("/api/v1/operator/posts", params={"status": "unconfirmed"})
+    assert answer.status_code == 200, answer.text
+    [item] = [i for i in answer.json()["items"] if i["post_id"] == post["id"]]
+    assert (item["client_id"], item["status"], item["reason"], item["code"]) == (
+        str(client.id),
+        "unconfirmed",
+        UNKNOWN_REASON,
+        "outcome_unknown",
+    )
+    failed = await queue.operator().get("/api/v1/operator/posts", params={"status": "failed"})
+    assert post["id"] not in [i["post_id"] for i in failed.json()["items"]]
