@@ -312,6 +312,7 @@ STATUSES = {
     "failed",
     "cancelled",
     "paused",
+    "unconfirmed",
     "ok",
     "reauth_required",
     "revoked",
