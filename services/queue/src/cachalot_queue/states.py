@@ -122,6 +122,9 @@ class RetryPolicy:
     max_attempts: int = 5
     base_s: float = 5.0
     max_s: float = 1800.0
+    wait_deadline_s: float = 86400.0
+    """How long after a budget's first dispatch platform-requested waits may go on (issue
+    11): they use no attempt, so this bounds them instead."""
 
     def delay(self, attempts_used: int, retry_after_s: float | None, rng: random.Random) -> float:
         """Seconds before the next attempt (never sooner than the platform asked).
@@ -145,6 +148,18 @@ class TargetState:
     budget_start: int
     platform: str
     bytes_sent: int | None = None
+    waits: int = 0
+    """Platform-requested waits in this budget (:data:`PLATFORM_WAIT_CODES`)."""
+    budget_started_at: datetime | None = None
+    """The first dispatch of this budget (None before it, or from rows older than it)."""
+
+
+PLATFORM_WAIT_CODES: Final = frozenset({"rate_limited"})
+"""Retryable results that are the platform asking us to wait (429 with ``retry_after``, the
+publisher handing a long wait back: ``cachalot_publishing.outcome.RATE_LIMITED``), not an
+attempt that went wrong: they use no attempt of the budget (five 429s in a row must not fail
+a post the platform only delayed, issue 11), only time, up to ``RetryPolicy.wait_deadline_s``
+after the budget's first dispatch."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +177,7 @@ class Change:
     notify_operator: bool = False
     pause_account: bool = False
     touch_only: bool = False  # no status change: progress bytes only, no event
+    platform_wait: bool = False  # the platform asked to wait: counts no attempt
 
     @property
     def clears_error(self) -> bool:
@@ -306,8 +322,10 @@ def _on_result(
             pause_account=True,
             notify_operator=False,
         )
+    if result.type == "retryable" and result.code in PLATFORM_WAIT_CODES:
+        return _platform_wait(target, result, reason, policy=policy, now=now, rng=rng)
     if result.type == "retryable":
-        used = target.attempt - target.budget_start
+        used = target.attempt - target.budget_start - target.waits
         if used >= policy.max_attempts:
             return Change(
                 status="failed",
@@ -324,6 +342,41 @@ def _on_result(
         )
     return Change(
         status="failed", reason=reason, code=result.code or "failed", notify_operator=True
+    )
+
+
+def _platform_wait(
+    target: TargetState,
+    result: PublishResult,
+    reason: str,
+    *,
+    policy: RetryPolicy,
+    now: datetime,
+    rng: random.Random,
+) -> Change:
+    """The platform asked us to wait: scheduled again after its ``retry_after`` (our backoff
+    when it gave none), using no attempt; failed once that would end past the deadline."""
+    used = target.attempt - target.budget_start - target.waits - 1  # this one is no attempt
+    delay = policy.delay(max(1, used), result.retry_after_s, rng)
+    due = now + timedelta(seconds=delay)
+    started = target.budget_started_at or now
+    deadline = started + timedelta(seconds=policy.wait_deadline_s)
+    if due > deadline:
+        hours = policy.wait_deadline_s / 3600
+        return Change(
+            status="failed",
+            reason=f"{reason} (gave up: the platform kept asking us to wait for more than "
+            f"{hours:g} h since the first attempt)",
+            code=result.code or "rate_limited",
+            notify_operator=True,
+        )
+    return Change(
+        status="scheduled",
+        reason=f"{reason} (the platform asked us to wait; next in {delay:.0f} s; this uses "
+        "no attempt)",
+        code=result.code,
+        due_at=due,
+        platform_wait=True,
     )
 
 

@@ -385,3 +385,52 @@ def test_silence_through_every_check_is_unconfirmed_where_the_platform_cannot_lo
     youtube = no_answer("youtube", 3)
     assert (youtube.status, youtube.code) == ("failed", "no_answer")
     assert youtube.notify_operator
+
+
+# --- waits the platform asked for use no attempt (issue 11) -----------------------------
+
+
+def test_five_platform_waits_in_a_row_use_no_attempt_and_the_post_is_still_tried() -> None:
+    started = NOW - timedelta(minutes=30)
+    for attempt in range(1, 6):  # five 429s in a row, with max_attempts 3
+        state = target(attempt=attempt, waits=attempt - 1, budget_started_at=started)
+        change = decide(
+            state, result("retryable", attempt=attempt, code="rate_limited", retry_after_s=60)
+        )
+        assert change.status == "scheduled", attempt
+        assert change.platform_wait
+        assert change.due_at == NOW + timedelta(seconds=60)
+        assert "uses no attempt" in change.reason
+    # then an ordinary failure still has its whole budget: the first of three
+    state = target(attempt=6, waits=5, budget_started_at=started)
+    assert decide(state, result("retryable", attempt=6, code="http_503")).status == "scheduled"
+
+
+def test_platform_waits_end_in_a_failure_past_the_total_deadline() -> None:
+    policy = RetryPolicy(max_attempts=3, base_s=10, max_s=100, wait_deadline_s=3600)
+    state = target(attempt=2, waits=1, budget_started_at=NOW - timedelta(minutes=50))
+    short = on_result(
+        state,
+        result("retryable", attempt=2, code="rate_limited", retry_after_s=300),
+        policy=policy,
+        now=NOW,
+        rng=random.Random(1),
+    )
+    assert short.status == "scheduled"
+    long = on_result(
+        state,
+        result("retryable", attempt=2, code="rate_limited", retry_after_s=900),
+        policy=policy,
+        now=NOW,
+        rng=random.Random(1),
+    )
+    assert (long.status, long.code) == ("failed", "rate_limited")
+    assert "more than 1 h" in long.reason
+    assert long.notify_operator
+
+
+def test_other_retryable_results_still_count_against_the_attempt_budget() -> None:
+    state = target(attempt=3, waits=0)
+    change = decide(state, result("retryable", attempt=3, code="network", retry_after_s=10))
+    assert change.status == "failed"
+    assert not change.platform_wait
