@@ -672,8 +672,9 @@
 
   // An unconfirmed target (we could not confirm whether its post went out, issue 10): the
   // client looked at the platform and says which it is. "Publish again" is a new attempt
-  // that may post a second time, so it asks first.
-  function unconfirmedActions(cell, post, target, where) {
+  // that may post a second time, so it asks first; it is not offered once the media was
+  // deleted (`again` false).
+  function unconfirmedActions(cell, post, target, where, again) {
     const link = document.createElement("input");
     link.type = "url";
     link.name = "remote_url";
@@ -687,15 +688,17 @@
       const url = link.value.trim();
       targetAction(posts.get(post.id) || post, target, "mark-published", url ? { url } : {});
     };
-    const again = document.createElement("button");
-    again.className = "secondary";
-    again.textContent = t("Publish again");
-    again.setAttribute("aria-label", t("Publish the {platform} post again", { platform: where }));
-    again.onclick = () => {
+    cell.append(link, mark);
+    if (!again) return;
+    const repost = document.createElement("button");
+    repost.className = "secondary";
+    repost.textContent = t("Publish again");
+    repost.setAttribute("aria-label", t("Publish the {platform} post again", { platform: where }));
+    repost.onclick = () => {
       if (!window.confirm(t("Publish again? If the first post did go out, it will appear twice."))) return;
       targetAction(posts.get(post.id) || post, target, "publish-again");
     };
-    cell.append(link, mark, again);
+    cell.append(repost);
   }
 
   function targetActions(cell, post, target) {
@@ -703,8 +706,7 @@
     if (target.status === "scheduled" || target.status === "paused") shape = "cancel";
     else if (target.status === "failed" && post.media_deleted) shape = "deleted";
     else if (target.status === "failed") shape = "retry";
-    else if (target.status === "unconfirmed" && post.media_deleted) shape = "deleted";
-    else if (target.status === "unconfirmed") shape = "unconfirmed";
+    else if (target.status === "unconfirmed") shape = post.media_deleted ? "unconfirmed-kept" : "unconfirmed";
     if (cell.dataset.shape === shape) return;
     cell.dataset.shape = shape;
     cell.textContent = "";
@@ -735,8 +737,8 @@
         : t("Retry the {platform} post", { platform: where }));
       button.onclick = () => targetAction(posts.get(post.id) || post, target, shape);
       cell.appendChild(button);
-    } else if (shape === "unconfirmed") {
-      unconfirmedActions(cell, post, target, where);
+    } else if (shape.startsWith("unconfirmed")) {
+      unconfirmedActions(cell, post, target, where, shape === "unconfirmed");
     } else if (shape === "deleted") {
       cell.textContent = post.kind && post.kind !== "video" ? t("media deleted") : t("video deleted");
     }
