@@ -646,15 +646,59 @@
     show("posts-more", false);
   }
 
-  async function targetAction(post, target, verb) {
-    const res = await api(`/api/v1/posts/${post.id}/targets/${target.id}/${verb}`, { method: "POST" });
+  const ACTION_FAILED = {
+    cancel: () => t("Could not cancel."),
+    retry: () => t("Could not retry."),
+    "mark-published": () => t("Could not mark it as published."),
+    "publish-again": () => t("Could not publish it again."),
+  };
+
+  // `body`: the JSON sent (mark-published's optional link); the others send none.
+  async function targetAction(post, target, verb, body) {
+    const options = { method: "POST" };
+    if (body !== undefined) {
+      options.headers = { "content-type": "application/json" };
+      options.body = JSON.stringify(body);
+    }
+    const res = await api(`/api/v1/posts/${post.id}/targets/${target.id}/${verb}`, options);
     if (res.ok && res.body) {
       posts.set(post.id, res.body);
       renderPosts();
     } else {
-      flash("bad", plainWords(problemText(res.body, verb === "cancel" ? t("Could not cancel.") : t("Could not retry."))));
+      flash("bad", plainWords(problemText(res.body, ACTION_FAILED[verb]())));
       await loadPosts();
     }
+  }
+
+  // An unconfirmed target (we could not confirm whether its post went out, issue 10): the
+  // client looked at the platform and says which it is. "Publish again" is a new attempt
+  // that may post a second time, so it asks first; it is not offered once the media was
+  // deleted (`again` false).
+  function unconfirmedActions(cell, post, target, where, again) {
+    const link = document.createElement("input");
+    link.type = "url";
+    link.name = "remote_url";
+    link.placeholder = t("Link to the post (optional)");
+    link.setAttribute("aria-label", t("Link to the {platform} post (optional)", { platform: where }));
+    const mark = document.createElement("button");
+    mark.className = "secondary";
+    mark.textContent = t("Mark as published");
+    mark.setAttribute("aria-label", t("Mark the {platform} post as published", { platform: where }));
+    mark.onclick = () => {
+      const url = link.value.trim();
+      targetAction(posts.get(post.id) || post, target, "mark-published", url ? { url } : {});
+    };
+    cell.append(link, mark);
+    if (!again) return;
+    const repost = document.createElement("button");
+    repost.className = "secondary";
+    repost.textContent = t("Publish again");
+    repost.setAttribute("aria-label", t("Publish the {platform} post again", { platform: where }));
+    repost.onclick = () => {
+      if (!window.confirm(t("Publish again? If the first post did go out, it will appear twice."))) return;
+      targetAction(posts.get(post.id) || post, target, "publish-again");
+    };
+    cell.append(repost);
   }
 
   function targetActions(cell, post, target) {
@@ -662,6 +706,7 @@
     if (target.status === "scheduled" || target.status === "paused") shape = "cancel";
     else if (target.status === "failed" && post.media_deleted) shape = "deleted";
     else if (target.status === "failed") shape = "retry";
+    else if (target.status === "unconfirmed") shape = post.media_deleted ? "unconfirmed-kept" : "unconfirmed";
     const first = post.targets[0] && post.targets[0].id === target.id;
     if (cell.dataset.shape === shape + (first ? "+history" : "")) return;
     cell.dataset.shape = shape + (first ? "+history" : "");
@@ -693,6 +738,8 @@
         : t("Retry the {platform} post", { platform: where }));
       button.onclick = () => targetAction(posts.get(post.id) || post, target, shape);
       cell.appendChild(button);
+    } else if (shape.startsWith("unconfirmed")) {
+      unconfirmedActions(cell, post, target, where, shape === "unconfirmed");
     } else if (shape === "deleted") {
       cell.textContent = post.kind && post.kind !== "video" ? t("media deleted") : t("video deleted");
     }

@@ -110,12 +110,30 @@
       : words(res.body, t("Could not move the post."));
   }
 
+  const VERB_DONE = {
+    cancel: () => t("Cancelled."),
+    retry: () => t("Queued again."),
+    "publish-again": () => t("Queued again."),
+    "mark-published": () => t("Marked as published."),
+  };
+  const VERB_FAILED = {
+    cancel: () => t("Could not cancel."),
+    retry: () => t("Could not retry."),
+    "publish-again": () => t("Could not publish it again."),
+    "mark-published": () => t("Could not mark it as published."),
+  };
+
   async function targetVerb(post, target, verb) {
-    const res = await api(`/api/v1/posts/${post.id}/targets/${target.id}/${verb}`, { method: "POST" });
+    const options = { method: "POST" };
+    if (verb === "mark-published") {
+      options.headers = { "content-type": "application/json" };
+      options.body = "{}";
+    }
+    const res = await api(`/api/v1/posts/${post.id}/targets/${target.id}/${verb}`, options);
     if (res.ok && res.body) {
       merge([res.body]);
-      say("ok", verb === "cancel" ? t("Cancelled.") : t("Queued again."));
-    } else say("bad", words(res.body, verb === "cancel" ? t("Could not cancel.") : t("Could not retry.")));
+      say("ok", VERB_DONE[verb]());
+    } else say("bad", words(res.body, VERB_FAILED[verb]()));
   }
 
   function editor(post, target, requeue) {
@@ -131,7 +149,7 @@
       const line = el("li", { "data-target": target.id, "data-platform": target.platform },
         el("span", { class: "account", text: accountName(target) }), " ",
         el("span", { class: `status ${target.status}`, text: t(target.status) }));
-      if (target.last_error && target.status === "failed") line.append(el("span", { class: "muted hint", text: ` ${target.last_error}` }));
+      if (target.last_error && (target.status === "failed" || target.status === "unconfirmed")) line.append(el("span", { class: "muted hint", text: ` ${target.last_error}` }));
       const where = NAMES[target.platform] || target.platform;
       const button = (text, label, onclick) => el("button", { type: "button", class: "secondary small", text, onclick, "aria-label": label });
       if (OPEN.has(target.status)) {
@@ -140,6 +158,14 @@
       } else if (target.status === "failed" && !post.media_deleted) {
         line.append(button(t("Edit and queue again"), t("Edit the {platform} post and queue it again", { platform: where }), () => editor(post, target, true)));
         line.append(button(t("Retry"), t("Retry the {platform} post", { platform: where }), () => targetVerb(post, target, "retry")));
+      } else if (target.status === "unconfirmed") {
+        // we could not confirm whether it went out (issue 10): the client says which it is
+        line.append(button(t("Mark as published"), t("Mark the {platform} post as published", { platform: where }), () => targetVerb(post, target, "mark-published")));
+        if (!post.media_deleted) {
+          line.append(button(t("Publish again"), t("Publish the {platform} post again", { platform: where }), () => {
+            if (window.confirm(t("Publish again? If the first post did go out, it will appear twice."))) targetVerb(post, target, "publish-again");
+          }));
+        }
       }
       list.append(line);
     }

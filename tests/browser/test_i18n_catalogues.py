@@ -313,6 +313,7 @@ STATUSES = {
     "failed",
     "cancelled",
     "paused",
+    "unconfirmed",
     "ok",
     "reauth_required",
     "revoked",

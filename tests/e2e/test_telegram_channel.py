@@ -367,3 +367,56 @@ def test_a_channel_our_bot_lost_pauses_the_account_until_linked_again_without_a_
     done = _done(client, stack, post_id)
     assert done["status"] == "published", done
     assert len([m for m in _messages(stack) if m["text"].startswith(f"Lost {marker}")]) == 1
+
+
+def test_a_publisher_killed_while_telegrams_answer_is_in_flight_leaves_the_post_unconfirmed_not_failed(  # noqa: E501
+    client: httpx.Client, stack: EmbeddedStack, linked: dict[str, Any]
+) -> None:
+    """Issue 10: Telegram posts the message, publisher-telegram dies (kill -9) before its
+    answer; the supervisor restarts it and the command comes again. Telegram cannot be asked
+    what became of it, so the target is ``unconfirmed`` ("check your channel"), never
+    ``failed`` and never posted a second time by itself; the client marks it published."""
+    marker = uuid.uuid4().hex[:8]
+    title = f"Unconfirmed {marker}"
+    httpx.post(
+        f"{stack.sandbox}/sandbox/telegram/delays", json={"seconds": 30}, timeout=5
+    ).raise_for_status()
+    try:
+        post_id = _queue(
+            client,
+            stack,
+            {
+                "kind": "article",
+                "article": {"title": title, "body_html": "<p>Whales sing at dusk.</p>"},
+                "targets": [{"account_id": linked["id"], "telegram": {}}],
+            },
+        )
+        _until(lambda: [m for m in _messages(stack) if title in m["text"]], timeout=60)
+        killed = stack.kill("publisher-telegram")  # posted; the answer dies with the process
+    finally:
+        httpx.delete(f"{stack.sandbox}/sandbox/telegram/delays", timeout=5)
+    _until(lambda: stack.processes().get("publisher-telegram") not in (None, killed), 30)
+    target = _until(
+        lambda: t if (t := _target(client, stack, post_id))["status"] != "dispatched" else None,
+        timeout=150,
+    )
+    if target["status"] == "publishing":
+        target = _until(
+            lambda: t if (t := _target(client, stack, post_id))["status"] != "publishing" else None,
+            timeout=150,
+        )
+    assert target["status"] == "unconfirmed", target
+    assert target["last_error_code"] == "outcome_unknown"
+    assert "Check your channel" in target["last_error"]
+    time.sleep(1.0)
+    [message] = [m for m in _messages(stack) if title in m["text"]]  # once, not again
+    link = f"https://t.me/cachalot_e2e/{message['message_id']}"
+    marked = client.post(
+        f"{stack.gateway}/api/v1/posts/{post_id}/targets/{target['id']}/mark-published",
+        json={"url": link},
+    )
+    assert marked.status_code == 200, marked.text
+    assert (marked.json()["targets"][0]["status"], marked.json()["targets"][0]["remote_url"]) == (
+        "published",
+        link,
+    )

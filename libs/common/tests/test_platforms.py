@@ -231,3 +231,9 @@ def test_a_photo_post_with_more_images_than_the_platform_takes_is_refused_naming
     assert error.field == "images"
     assert error.message == "TikTok takes at most 2 images in a post; this one has 3"
     assert platforms.get("youtube").max_images == 10  # DESIGN.md "Post kinds": 1–10
+
+
+def test_only_telegram_cannot_look_up_what_became_of_a_post_whose_answer_was_lost() -> None:
+    """Issue 10: Telegram's Bot API has no lookup of sent messages and no idempotency key;
+    YouTube and TikTok look the upload up, Instagram reads its container, VK's ``guid``."""
+    assert {n for n in platforms.names() if not platforms.get(n).looks_up_posts} == {"telegram"}

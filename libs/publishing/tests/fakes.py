@@ -22,7 +22,7 @@ from typing import Any
 
 import jwt
 
-from cachalot_common.events import MediaRef, PublishPost, TikTokOptions
+from cachalot_common.events import MediaRef, PublishPost, TelegramOptions, TikTokOptions
 from cachalot_common.grants import GrantError, generate_signing_key, mint_grant, verify_grant
 from cachalot_common.leases import Lease, LeaseError, LeaseRefused
 from cachalot_publishing.outcome import Published
@@ -147,7 +147,9 @@ def make_command(
             sha256=video.sha256,
             content_type="video/mp4",
         ),
-        options=TikTokOptions(caption="hi", privacy_level="SELF_ONLY"),
+        options=TelegramOptions(caption="hi")
+        if platform == "telegram"
+        else TikTokOptions(caption="hi", privacy_level="SELF_ONLY"),
         grant=signed if grant else None,
     )
 

@@ -20,6 +20,7 @@ from cachalot_common.events import PublishPost, PublishResult
 from cachalot_common.kafka import encode
 from cachalot_common.leases import LeaseRefused, LeaseUnavailable
 from cachalot_common.topics import POSTS_RESULT, dlq, publish_topic
+from cachalot_publishing import outcome
 from cachalot_publishing.app import PublisherParts, build_publisher_app
 from cachalot_publishing.outcome import Published
 from cachalot_publishing.ports import Context, TokenRejected
@@ -45,10 +46,11 @@ class Harness:
     leases: FakeLeases
     results: list[PublishResult]
     dead_letters: list[bytes]
+    topic: str = TOPIC
 
     async def send(self, command: PublishPost) -> None:
         await self.broker.publish(
-            encode(command), topic=TOPIC, key=str(command.account_id).encode()
+            encode(command), topic=self.topic, key=str(command.account_id).encode()
         )
 
     def finals(self, target_id: uuid.UUID) -> list[PublishResult]:
@@ -60,8 +62,11 @@ class Harness:
 
 
 @contextlib.asynccontextmanager
-async def running(media_dir: Path, **overrides: Any) -> AsyncIterator[Harness]:
-    platform, leases = FakePlatform(), FakeLeases()
+async def running(
+    media_dir: Path, *, name: str = "tiktok", label: str = "TikTok", **overrides: Any
+) -> AsyncIterator[Harness]:
+    platform, leases = FakePlatform(name=name, label=label), FakeLeases()
+    topic = publish_topic(name)
 
     @contextlib.asynccontextmanager
     async def make_publisher(_: PublisherParts) -> AsyncIterator[FakePlatform]:
@@ -69,8 +74,8 @@ async def running(media_dir: Path, **overrides: Any) -> AsyncIterator[Harness]:
 
     app = build_publisher_app(
         settings_for(media_dir, **overrides),
-        platform="tiktok",
-        label="TikTok",
+        platform=name,
+        label=label,
         make_publisher=make_publisher,
         leases=leases,
     )
@@ -82,12 +87,12 @@ async def running(media_dir: Path, **overrides: Any) -> AsyncIterator[Harness]:
     async def collect(body: bytes) -> None:
         results.append(PublishResult.model_validate_json(body))
 
-    @broker.subscriber(dlq(TOPIC), decoder=raw_body)
+    @broker.subscriber(dlq(topic), decoder=raw_body)
     async def parked(body: bytes) -> None:
         dead.append(body)
 
     async with TestKafkaBroker(broker) as test_broker, app.router.lifespan_context(app):
-        yield Harness(test_broker, app.state.runtime, platform, leases, results, dead)
+        yield Harness(test_broker, app.state.runtime, platform, leases, results, dead, topic)
 
 
 async def test_a_command_gets_exactly_one_published_result(media_dir, video) -> None:
@@ -99,6 +104,29 @@ async def test_a_command_gets_exactly_one_published_result(media_dir, video) -> 
         assert (result.type, result.remote_id) == ("published", f"remote-{command.target_id}")
         assert len(h.finals(command.target_id)) == 1
         assert result.bytes_total == video.size
+
+
+@pytest.mark.parametrize(
+    ("name", "label", "sent_as"),
+    [("telegram", "Telegram", "unknown"), ("tiktok", "TikTok", "retryable")],
+)
+async def test_an_unknown_outcome_reaches_the_queue_as_unknown_only_where_the_platform_cannot_look_the_post_up(  # noqa: E501
+    media_dir, video, name, label, sent_as
+) -> None:
+    async with running(media_dir, name=name, label=label) as h:
+        command = make_command(video, platform=name)
+
+        async def answer_lost(_: PublishPost, __: Context) -> Published:
+            raise outcome.unknown(label, "channel")
+
+        h.platform.scripts[command.target_id] = answer_lost
+        await h.send(command)
+        result = await h.final(command.target_id)
+        assert (result.type, result.code) == (sent_as, "outcome_unknown")
+        assert result.reason is not None
+        assert "could not confirm" in result.reason
+        assert "fail" not in result.reason.lower()
+        assert not result.reauth_required
 
 
 async def test_an_undecodable_command_goes_to_the_dlq_and_the_next_one_publishes(

@@ -306,7 +306,11 @@ class PublishPost(Event):
 
 # --- posts.result.v1 -------------------------------------------------------------------
 
-ResultType = Literal["progress", "published", "failed", "retryable"]
+ResultType = Literal["progress", "published", "failed", "retryable", "unknown"]
+"""``unknown``: the publisher cannot tell whether the post went out (its platform's answer was
+lost, and the platform has no way to look a post up: ``PlatformSpec.looks_up_posts``); the
+queue marks the target ``unconfirmed`` for the client to check, never failed, never sent again
+by itself (issue 10)."""
 
 
 class PublishResult(Event):
@@ -335,8 +339,18 @@ class PublishResult(Event):
 # --- posts.status.v1 -------------------------------------------------------------------
 
 TargetStatus = Literal[
-    "scheduled", "dispatched", "publishing", "published", "failed", "cancelled", "paused"
+    "scheduled",
+    "dispatched",
+    "publishing",
+    "published",
+    "failed",
+    "cancelled",
+    "paused",
+    "unconfirmed",
 ]
+"""A target's state. ``unconfirmed``: the attempt may or may not have posted and nobody can
+look it up (Telegram has no lookup of sent messages); the client checks the platform, then
+marks it published or publishes it again (issue 10). Not a failure: not mailed as one."""
 
 
 class PostStatusChanged(Event):

@@ -9,7 +9,14 @@ A platform's publish returns :class:`Published` or raises an :class:`Outcome`:
   pauses (sent as ``failed`` with ``reauth_required``): the account's
   authorisation is gone (``reauth_required`` or the platform's code: until
   the client reconnects), or the client has not given its 18+ consent and
-  email yet (``consent_required``: until they do; the account itself is fine).
+  email yet (``consent_required``: until they do; the account itself is fine);
+* ``unknown``: the one call that makes the post visible was made and its
+  answer lost (a crash, a cut connection), so it may or may not have posted
+  (:func:`unknown`). One rule for every platform: where the platform can look
+  the post up (``PlatformSpec.looks_up_posts``) the runtime sends it as
+  ``retryable`` (the next attempt looks before it posts); where it cannot
+  (Telegram), as ``unknown``, which the queue shows as ``unconfirmed`` for the
+  client to check, never as a failure and never tried again by itself.
 
 Codes are machine-readable and shared: one fault has one code on every
 platform (:data:`COMMON_CODES`). A platform adds its own codes only for
@@ -22,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
-OutcomeKind = Literal["failed", "retryable", "reauth"]
+OutcomeKind = Literal["failed", "retryable", "reauth", "unknown"]
 
 # --- the shared codes ------------------------------------------------------------------
 NETWORK: Final = "network"  # the platform did not answer (connection refused, reset, timeout)
@@ -40,6 +47,7 @@ MEDIA_INVALID: Final = "media_invalid"  # the path points outside the media stor
 MEDIA_UNREADABLE: Final = "media_unreadable"  # reading the file failed mid-upload (retryable)
 WRONG_PLATFORM: Final = "wrong_platform"  # a command for another platform reached us
 INTERNAL_ERROR: Final = "internal_error"  # a bug or an unexpected error in the publisher
+OUTCOME_UNKNOWN: Final = "outcome_unknown"  # may have posted; the platform cannot look it up
 
 COMMON_CODES: Final = frozenset(
     {
@@ -58,6 +66,7 @@ COMMON_CODES: Final = frozenset(
         MEDIA_UNREADABLE,
         WRONG_PLATFORM,
         INTERNAL_ERROR,
+        OUTCOME_UNKNOWN,
     }
 )
 
@@ -96,6 +105,23 @@ def retryable(code: str, reason: str, retry_after_s: float | None = None) -> Out
 def reauth(reason: str, code: str = REAUTH_REQUIRED) -> Outcome:
     """The account must be reconnected; ``code`` may name the platform's cause."""
     return Outcome("reauth", code, reason)
+
+
+def unknown(platform_label: str, where: str = "account") -> Outcome:
+    """The post may have gone out: the answer to the call that makes it visible was lost.
+
+    ``where``: what the client looks at ("channel", "wall"). The reason is the same on every
+    platform, with no word of failure: the client checks, then marks the target published or
+    publishes it again (queue: ``unconfirmed``). Sent as ``retryable`` for a platform that can
+    look the post up (see the module docstring).
+    """
+    return Outcome(
+        "unknown",
+        OUTCOME_UNKNOWN,
+        f"{platform_label}: we could not confirm whether the post went out (the answer to our "
+        f"request was lost). Check your {where}: if the post is there, mark it as published; "
+        "if it is not, publish it again.",
+    )
 
 
 CONSENT_REASON: Final = (

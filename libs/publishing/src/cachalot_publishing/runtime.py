@@ -28,6 +28,12 @@ handler outlives ``max.poll.interval``) and the group never evicts us.
   platform's :class:`Published` or :class:`Outcome`, or, for any other
   exception, a retryable ``internal_error`` naming the error's type (never
   its message, which might hold a secret). A cancelled command sends none.
+* **An unknown outcome** (:func:`~cachalot_publishing.outcome.unknown`: the
+  post may have gone out) goes to the queue as ``unknown`` only for a
+  platform that cannot look a post up (``PlatformSpec.looks_up_posts``, the
+  registry's), and as ``retryable`` for the others, whose next attempt asks
+  the platform before it posts. Platforms raise it; this is the one place
+  that decides.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
+from cachalot_common import platforms
 from cachalot_common.consuming import GroupHealth
 from cachalot_common.events import MediaRef, PublishPost, PublishResult
 from cachalot_common.leases import Lease, LeaseSource
@@ -127,6 +134,10 @@ class PublishRuntime:
         self._idle = asyncio.Event()
         self._idle.set()
         self.listener = _Listener(self)
+        spec = platforms.find(platform)
+        #: whether an ``unknown`` outcome can be settled by asking the platform again
+        #: (:data:`~cachalot_common.platforms.PlatformSpec.looks_up_posts`; one rule for all)
+        self._looks_up = spec.looks_up_posts if spec is not None else True
 
     # --- wiring -------------------------------------------------------------------------
 
@@ -328,8 +339,11 @@ class PublishRuntime:
                 bytes_total=command.bytes_total,
             )
         elif isinstance(ending, Outcome):
+            kind = ending.kind
+            if kind == "unknown" and self._looks_up:
+                kind = "retryable"  # the next attempt looks the post up before posting
             fields.update(
-                type="failed" if ending.kind == "reauth" else ending.kind,
+                type="failed" if kind == "reauth" else kind,
                 code=ending.code,
                 reason=ending.reason,
                 retry_after_s=ending.retry_after_s,

@@ -43,6 +43,7 @@ from cachalot_notifier.mail_render import (
     ACCOUNT_REAUTH,
     POLICY_CHANGED,
     POST_FAILED,
+    POST_UNCONFIRMED,
 )
 from cachalot_notifier.mail_store import Notice
 from cachalot_notifier.sender import Park
@@ -107,20 +108,23 @@ def register_handlers(
         )
 
     async def on_post_status(event: PostStatusChanged) -> None:
-        if event.status != "failed":
+        # unconfirmed (issue 10): the post may be out; a "please check", never a failure
+        if event.status == "failed":
+            kind, spans = POST_FAILED, messages.post_failed
+        elif event.status == "unconfirmed":
+            kind, spans = POST_UNCONFIRMED, messages.post_unconfirmed
+        else:
             return
         await tell_operator(
             topics.POSTS_STATUS,
             event,
             str(event.post_id),
-            messages.post_failed(
-                event, trace_url=trace_link(trace_url_template, current_trace_id())
-            ),
+            spans(event, trace_url=trace_link(trace_url_template, current_trace_id())),
         )
         await tell_client(
             Notice(
                 dedupe_key=str(NotificationKey(topics.POSTS_STATUS, event.event_id, EMAIL)),
-                kind=POST_FAILED,
+                kind=kind,
                 client_id=event.client_id,
                 facts={
                     "platform": event.platform,

@@ -31,7 +31,9 @@ ACCOUNT_REAUTH = "account_reauth"
 ACCOUNT_CHANNEL = "account_channel"
 """A Telegram account's channel cannot be posted to any more: link it again (no sign-in)."""
 POLICY_CHANGED = "policy_changed"
-KINDS = (POST_FAILED, ACCOUNT_REAUTH, ACCOUNT_CHANNEL, POLICY_CHANGED)
+POST_UNCONFIRMED = "post_unconfirmed"
+"""We could not confirm whether a post went out (issue 10): please check; not a failure."""
+KINDS = (POST_FAILED, POST_UNCONFIRMED, ACCOUNT_REAUTH, ACCOUNT_CHANNEL, POLICY_CHANGED)
 ALWAYS_SENT = frozenset({POLICY_CHANGED})
 """Notices a client cannot switch off (the policy promises them)."""
 
@@ -73,6 +75,35 @@ def write(kind: str, facts: dict[str, Any], language: Language, *, dashboard_url
                 f"Post {post} to {platform} failed and will not be tried again.",
                 f"Reason: {reason}",
                 "Open the dashboard to fix the post and queue it again.",
+            ],
+            ("Open the dashboard", dashboard_url),
+        )
+    if kind == POST_UNCONFIRMED:
+        post = str(facts.get("post_id", ""))
+        if ru:
+            return Written(
+                f"Проверьте публикацию в {platform}",
+                [
+                    f"Мы не смогли подтвердить, вышла ли публикация {post} в {platform}: "
+                    f"ответ {platform} на наш запрос потерялся, а найти публикацию задним "
+                    "числом нельзя.",
+                    f"Подробности: {reason}",
+                    "Посмотрите канал или аккаунт. Если публикация там есть, отметьте её в "
+                    "панели как опубликованную (можно со ссылкой); если нет, опубликуйте её "
+                    "снова. Сами мы её повторно не отправим, чтобы не вышло двух публикаций.",
+                ],
+                ("Открыть панель", dashboard_url),
+            )
+        return Written(
+            f"Please check your post on {platform}",
+            [
+                f"We could not confirm whether post {post} went out on {platform}: "
+                f"{platform}'s answer to our request was lost, and there is no way to look the "
+                "post up afterwards.",
+                f"Details: {reason}",
+                "Please look at your channel or account. If the post is there, mark it as "
+                "published in the dashboard (a link is optional); if it is not, publish it "
+                "again. We will not send it again by ourselves, so it cannot appear twice.",
             ],
             ("Open the dashboard", dashboard_url),
         )

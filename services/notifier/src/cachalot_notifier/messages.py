@@ -85,6 +85,29 @@ def post_failed(event: PostStatusChanged, *, trace_url: str | None = None) -> li
     return fit(spans)
 
 
+def post_unconfirmed(event: PostStatusChanged, *, trace_url: str | None = None) -> list[Span]:
+    """We could not confirm whether a post went out (issue 10): the client is asked to check
+    and settle it in the dashboard. Not worded as a failure: it may well be published."""
+    spans = [
+        Span(f"Please check: a post on {label_of(event.platform)} is unconfirmed\n", "bold"),
+        *_line("Post", str(event.post_id), "code"),
+        *_line("Target", str(event.target_id), "code"),
+        *_line("Client", str(event.client_id), "code"),
+        *_line("Account", str(event.account_id), "code"),
+        Span("Why: ", "bold"),
+        Span(visible(event.reason or "not given"), truncatable=True),
+        Span("\n"),
+        Span(
+            "The client is asked to look, then mark it published or publish it again; "
+            "nothing is sent again by itself.\n"
+        ),
+        *(_line("Trace", trace_url) if trace_url else []),
+        Span("\n"),
+        Span(f"Event {event.event_id} · {_when(event.occurred_at)}", "italic"),
+    ]
+    return fit(spans)
+
+
 def account_reauth_required(event: AccountChanged) -> list[Span]:
     """An account's token is dead: its posts are paused until the client reconnects.
 

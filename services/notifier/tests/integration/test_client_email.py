@@ -291,6 +291,33 @@ async def test_a_telegram_channel_to_link_again_is_worded_as_linking_not_reconne
         assert word not in (mail["Subject"] + text).lower()
 
 
+@pytest.mark.parametrize("language", ["en", "ru"])
+async def test_an_unconfirmed_post_is_mailed_as_please_check_never_as_a_failure(
+    settings, contacts, inbox, producer, language
+):
+    client_id, address = contacts.add(language=language)
+    reason = "Telegram: we could not confirm whether the post went out. Check your channel."
+    event = failed(client_id, reason).model_copy(
+        update={"status": "unconfirmed", "platform": "telegram"}
+    )
+    async with notifiers(1, settings, contacts):
+        await publish_event(producer, topics.POSTS_STATUS, event, key=str(event.post_id))
+        [mail] = await eventually(lambda: inbox.to(address))
+    text = body_of(mail, "plain")
+    assert reason in text
+    assert str(event.post_id) in text
+    if language == "en":
+        assert mail["Subject"] == "Please check your post on Telegram"
+        assert "mark it as published" in text
+        assert "publish it again" in text
+    else:
+        assert mail["Subject"] == "Проверьте публикацию в Telegram"
+        assert "отметьте её в панели как опубликованную" in text
+        assert "опубликуйте её снова" in text
+    for word in ("failed", "will not be tried", "не удалась", "повторных попыток не будет"):
+        assert word not in (mail["Subject"] + text).lower()
+
+
 async def test_a_policy_version_reaches_each_eligible_client_exactly_once_with_two_notifiers(
     settings, contacts, inbox, producer
 ):

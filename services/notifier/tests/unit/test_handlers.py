@@ -434,6 +434,17 @@ async def test_a_failed_post_says_how_many_attempts_were_made(harness, sandbox):
     assert "Attempts: 3\n" in message["text"]
 
 
+async def test_an_unconfirmed_post_asks_for_a_check_and_is_not_called_a_failure(harness, sandbox):
+    event = post_status("unconfirmed", "Telegram: we could not confirm whether it went out")
+    await harness.publish(topics.POSTS_STATUS, event)
+    await harness.settle()
+    [message] = await sandbox.messages()
+    assert message["text"].startswith("Please check: a post on TikTok is unconfirmed\n")
+    assert f"Post: {event.post_id}" in message["text"]
+    assert "we could not confirm whether it went out" in message["text"]
+    assert "fail" not in message["text"].lower()
+
+
 async def test_other_post_states_are_not_the_operators_business(harness, sandbox):
     await harness.publish(topics.POSTS_STATUS, post_status("published", None))
     await harness.settle()

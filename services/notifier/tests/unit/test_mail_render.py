@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from cachalot_notifier.mail_render import POLICY_CHANGED, compose, write
+import pytest
+
+from cachalot_notifier.mail_render import POLICY_CHANGED, POST_UNCONFIRMED, compose, write
 
 DASHBOARD = "https://cachalot.test/"
 
@@ -35,3 +37,23 @@ def test_a_policy_notice_without_a_summary_reads_as_before() -> None:
     written = write(POLICY_CHANGED, facts, "en", dashboard_url=DASHBOARD)
     assert not any(p.startswith("What changed") for p in written.paragraphs)
     assert written.link == ("Read the policy", DASHBOARD)
+
+
+@pytest.mark.parametrize(
+    ("language", "subject", "asks"),
+    [
+        ("en", "Please check your post on Telegram", ("mark it as published", "publish it again")),
+        ("ru", "Проверьте публикацию в Telegram", ("как опубликованную", "опубликуйте её снова")),
+    ],
+)
+def test_an_unconfirmed_post_is_worded_as_a_check_with_both_actions_never_as_a_failure(
+    language: str, subject: str, asks: tuple[str, str]
+) -> None:
+    facts = {"platform": "telegram", "post_id": "p-1", "reason": "Check your channel."}
+    written = write(POST_UNCONFIRMED, facts, language, dashboard_url=DASHBOARD)  # type: ignore[arg-type]
+    text = " ".join([written.subject, *written.paragraphs])
+    assert written.subject == subject
+    assert all(ask in text for ask in asks)
+    assert "Check your channel." in text
+    for word in ("fail", "не удал", "повторных попыток не будет"):
+        assert word not in text.lower()

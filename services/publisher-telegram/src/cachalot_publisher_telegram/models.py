@@ -19,9 +19,10 @@ class PostRow(Base):
     cleared when Telegram answered an error (nothing was posted); the message
     ids are written after its answer. A row found started with no message id
     means a call whose answer was lost (crash, dropped connection): Telegram
-    has no lookup of sent messages, so the target fails ``outcome_unknown``
-    rather than posting twice. ``unknown_reported_attempt`` remembers that
-    failure: only a later attempt (the client's retry) may post again.
+    has no lookup of sent messages, so the attempt ends ``outcome_unknown`` (the
+    target unconfirmed) rather than posting twice. ``unknown_reported_attempt``
+    remembers that answer: only a later attempt (the client's "publish again")
+    may post again.
     The Telegraph page, made before the announcement, is kept so a retry
     announces the same page.
     """

@@ -32,9 +32,11 @@ call, and Telegram has no way to look up a message after the fact, so:
    a Bot API error answer or no connection at all clears it (nothing was posted);
    a success records the message ids;
 3. a target found begun with no message id (a crash or a lost answer) is not
-   posted again: it fails ``outcome_unknown`` with a reason telling the client to
-   look at the channel and retry if the post is missing. That failure is
-   remembered; only a later attempt (the client's retry) posts again.
+   posted again: it ends ``unknown`` (:func:`cachalot_publishing.outcome.unknown`,
+   code ``outcome_unknown``), which the queue shows as ``unconfirmed``: the client
+   looks at the channel, then marks it published or publishes it again. That
+   answer is remembered; only a later attempt (the client's "publish again")
+   posts again.
 
 A Telegraph page made before a crash is reused on the next delivery; one made
 in the instant between ``createPage``'s answer and its record is orphaned
@@ -75,7 +77,7 @@ from cachalot_publishing.ports import Context
 logger = logging.getLogger(__name__)
 
 LABEL = "Telegram"
-OUTCOME_UNKNOWN = "outcome_unknown"
+OUTCOME_UNKNOWN = outcome.OUTCOME_UNKNOWN
 CHANNEL_LINK_BROKEN = "channel_link_broken"
 CHANNEL_NOT_LINKED = "channel_not_linked"
 TELEGRAM_REFUSED = "telegram_refused"
@@ -84,11 +86,6 @@ TELEGRAPH_REFUSED = "telegraph_refused"
 ARTICLE_TOO_LONG = "article_too_long"
 LEAD_MAX = 700
 
-UNKNOWN_REASON = (
-    "Telegram may have posted this: the answer to our request was lost, and Telegram offers "
-    "no way to look a post up. Look at the channel, and retry this target only if the post "
-    "is missing (a retry posts it again)."
-)
 # Telegram's words when our bot may not post in the chat (403s and a few 400s).
 _NO_RIGHTS = (
     "bot is not a member",
@@ -233,7 +230,7 @@ class TelegramPlatform:
             )
             if not retried:
                 await self._store.unknown_reported(command.target_id, command.attempt)
-                raise outcome.failed(OUTCOME_UNKNOWN, UNKNOWN_REASON)
+                raise outcome.unknown(LABEL, "channel")
         lease = await ctx.lease()
         if not lease.destination:
             raise outcome.reauth(not_linked_reason(self._bot_username), code=CHANNEL_NOT_LINKED)
@@ -373,7 +370,7 @@ class TelegramPlatform:
                     error.detail,
                 )
                 await self._store.unknown_reported(command.target_id, command.attempt)
-                raise outcome.failed(OUTCOME_UNKNOWN, UNKNOWN_REASON) from None
+                raise outcome.unknown(LABEL, "channel") from None
             except NotSent as error:
                 await self._store.not_sent(command.target_id)
                 raise outcome.network(LABEL, error.detail) from None

@@ -99,7 +99,7 @@ class PostStore:
                 row.remote_url = remote_url
 
     async def unknown_reported(self, target_id: UUID, attempt: int) -> None:
-        """The target failed ``outcome_unknown`` in ``attempt``; a later attempt may post."""
+        """``attempt`` ended ``outcome_unknown`` (unconfirmed); a later attempt may post."""
         async with transaction(self._sessions) as session:
             row = await session.get(PostRow, str(target_id))
             if row is not None:

@@ -38,6 +38,7 @@ from cachalot_queue.media_store import (
 from cachalot_queue.posts import PostService
 from cachalot_queue.revocations import ClientErased, Revocations
 from cachalot_queue.schemas import (
+    MarkPublished,
     MediaItem,
     MediaPage,
     MediaPublic,
@@ -511,6 +512,58 @@ def build_router(
         """Queue one failed target again, by the rules of ``POST /posts/{id}/retry``;
         the post's other targets are left as they are."""
         post = await posts.retry(
+            client_id=client_id, post_id=post_id, target_id=target_id, now=clock()
+        )
+        runtime.relay_wake.set()
+        runtime.scheduler_wake.set()
+        return post
+
+    @router.post(
+        "/posts/{post_id}/targets/{target_id}/mark-published",
+        response_model=PostPublic,
+        tags=["posts"],
+        responses=problem_responses(
+            404,
+            409,
+            422,
+            descriptions={
+                404: "No such post, or no such target of it.",
+                409: "The target is not unconfirmed.",
+                422: "``url`` is not an http(s) link of at most 1000 characters.",
+            },
+        ),
+    )
+    async def mark_published(
+        post_id: UUID, target_id: UUID, client_id: ClientId, body: MarkPublished
+    ) -> PostPublic:
+        """An ``unconfirmed`` target (we could not confirm whether its post went out) is
+        published: the client saw it on the platform, at ``url`` if given."""
+        url = str(body.url) if body.url is not None else None
+        post = await posts.mark_published(
+            client_id=client_id, post_id=post_id, target_id=target_id, url=url, now=clock()
+        )
+        runtime.relay_wake.set()
+        return post
+
+    @router.post(
+        "/posts/{post_id}/targets/{target_id}/publish-again",
+        response_model=PostPublic,
+        tags=["posts"],
+        responses=problem_responses(
+            404,
+            409,
+            descriptions={
+                404: "No such post, or no such target of it.",
+                409: "The target is not unconfirmed, its account was lost, or the media was "
+                "deleted.",
+            },
+        ),
+    )
+    async def publish_again(post_id: UUID, target_id: UUID, client_id: ClientId) -> PostPublic:
+        """An ``unconfirmed`` target whose post the client did not find is queued again: a
+        new attempt, which may post a second time if the first did go out (the client's
+        choice, never the queue's)."""
+        post = await posts.publish_again(
             client_id=client_id, post_id=post_id, target_id=target_id, now=clock()
         )
         runtime.relay_wake.set()

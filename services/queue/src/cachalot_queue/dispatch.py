@@ -10,7 +10,8 @@ The reconciler re-sends the command of a target stuck in dispatched or
 publishing past a timeout with ``reconcile=True``: the publisher then asks the
 platform what became of it before sending anything (never a blind
 re-upload). That also recovers commands a broker lost (Tansu restarts empty).
-A target is failed as ``no_answer`` only after ``max_reconciles`` such checks
+A target is given up on (:func:`states.no_answer`: failed ``no_answer``, or
+``unconfirmed`` where the platform cannot look a post up) only after ``max_reconciles`` checks
 left for the publisher: a check still waiting in the outbox (the broker is
 away) is neither counted nor taken as silence, since the post may well be on
 the platform.
@@ -54,7 +55,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cachalot_common.events import MediaRef, PublishPost
 from cachalot_common.grants import GRANT_ISSUER, GrantSigningKey, mint_grant
-from cachalot_common.platforms import label_of
 from cachalot_common.topics import Platform, publish_topic
 from cachalot_common.wakeup import Wakeup
 from cachalot_queue import states
@@ -717,14 +717,7 @@ class Reconciler(Worker):
                     target.last_activity_at = now
                     continue
                 if target.reconciles >= self._max:
-                    name = label_of(target.platform)
-                    reason = (
-                        f"{name}: the publisher did not report back after {target.reconciles} "
-                        "status checks; check the account on the platform, then retry."
-                    )
-                    change = Change(
-                        status="failed", reason=reason, code="no_answer", notify_operator=True
-                    )
+                    change = states.no_answer(target.platform, target.reconciles)
                     apply_change(session, target, change, now=now)
                     continue
                 target.reconciles += 1

@@ -222,6 +222,7 @@ def create_app(
             max_attempts=settings.max_attempts,
             base_s=settings.backoff_base_s,
             max_s=settings.backoff_max_s,
+            wait_deadline_s=settings.platform_wait_deadline_s,
         ),
         clock=clock,
         rng=runtime.rng,

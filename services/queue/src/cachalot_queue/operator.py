@@ -6,8 +6,9 @@ never queues, retries or cancels a client's post (DESIGN.md "Roles").
 
 * ``GET /api/v1/operator/posts/summary``: per client, its posts and its
   targets by status (the operator's clients table joins it with auth's list).
-* ``GET /api/v1/operator/posts?status=failed|paused|stuck``: targets of every
-  client in trouble, with the reason and a link to their trace. *Stuck*: in
+* ``GET /api/v1/operator/posts?status=failed|paused|unconfirmed|stuck``: targets of
+  every client in trouble, with the reason and a link to their trace. *Unconfirmed*:
+  the post may have gone out and nobody could look it up; the client checks (issue 10). *Stuck*: in
   flight (dispatched, publishing) and silent, or scheduled and not dispatched,
   for longer than ``CACHALOT_RECONCILE_AFTER_S``. The trace is the one of the
   target's latest dispatch (``targets.trace_id``, recorded by
@@ -44,7 +45,7 @@ from cachalot_queue.tables import DlqRedrive, Post, Target
 
 logger = logging.getLogger(__name__)
 
-Trouble = Literal["failed", "paused", "stuck"]
+Trouble = Literal["failed", "paused", "unconfirmed", "stuck"]
 DLQ_SOURCES = source_topics()
 
 
@@ -276,7 +277,8 @@ def build_operator_router(console: OperatorConsole) -> APIRouter:
         status: Trouble,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> dict[str, Any]:
-        """Targets of all clients that failed, are paused or stuck: reason and trace link."""
+        """Targets of all clients that failed, are paused, unconfirmed or stuck: reason and
+        trace link."""
         return {"items": await console.troubled(status, limit=limit)}
 
     @router.get("/dlq", responses=problem_responses(503))

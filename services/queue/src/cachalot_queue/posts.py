@@ -51,8 +51,10 @@ from cachalot_queue.states import (
     CANCELLABLE,
     IN_FLIGHT,
     NEEDS_CHANNEL,
+    UNCONFIRMED,
     Change,
     account_loss,
+    confirmed_by_client,
 )
 from cachalot_queue.tables import Account, Media, Post, PostMedia, Target
 from cachalot_queue.transitions import account_views, announce, apply_change
@@ -561,31 +563,91 @@ class PostService:
             post = await self._locked(session, client_id, post_id)
             chosen = _chosen(post, target_id)
             failed = [t for t in chosen if t.status == "failed"]
-            accounts = await account_views(session, {t.account_id for t in failed})
-            lost = {t.id: account_loss(t.client_id, accounts.get(t.account_id)) for t in failed}
-            retryable = [t for t in failed if lost[t.id] is None]
-            if not retryable:
-                raise _cannot_retry(chosen, lost)
-            # held (FOR SHARE) until commit, so a delete of a file waits for this retry
-            kept = await _files_kept(session, client_id, [f.media_id for f in post.files])
-            gone = [f.media_id for f in post.files if f.media_id not in kept]
-            if gone:
-                video = post.kind == "video"
-                what = "video was" if video else "images or cover were"
-                redo = "the video" if video else "them"
-                raise Problem(
-                    409,
-                    f"This post's {what} deleted, so it cannot be published again; "
-                    f"upload {redo} again and queue a new post.",
-                    title="Video deleted" if video else "Media deleted",
-                    type_="https://cachalot.dev/problems/media-deleted",
-                    media_id=str(gone[0]),
-                )
-            for target in retryable:
-                target.budget_start = target.attempt
-                change = Change(status="scheduled", reason="Retry requested.", due_at=now)
-                apply_change(session, target, change, now=now)
+            if not failed:
+                raise _cannot_retry(chosen, {})
+            await self._schedule_again(
+                session, post, failed, client_id, now=now, reason="Retry requested.", asked=chosen
+            )
             return to_public(post)
+
+    async def mark_published(
+        self, *, client_id: UUID, post_id: UUID, target_id: UUID, url: str | None, now: datetime
+    ) -> PostPublic:
+        """The client saw an ``unconfirmed`` target's post on the platform: it is published
+        (at ``url`` when given). Issue 10: the outcome nobody could look up.
+
+        Raises ``Problem`` 404 (no such post of this client, or no such target of it) and 409
+        when the target is not ``unconfirmed``. Marking one already published (by this act or a
+        late result) changes nothing.
+        """
+        async with self._factory() as session, session.begin():
+            post = await self._locked(session, client_id, post_id)
+            (target,) = _chosen(post, target_id)
+            if target.status == "published":
+                return to_public(post)
+            if target.status != UNCONFIRMED:
+                raise _not_unconfirmed(target)
+            apply_change(session, target, confirmed_by_client(url), now=now)
+            return to_public(post)
+
+    async def publish_again(
+        self, *, client_id: UUID, post_id: UUID, target_id: UUID, now: datetime
+    ) -> PostPublic:
+        """The client found no post for an ``unconfirmed`` target: queue it again, a new
+        attempt with a fresh budget (the client's explicit act; the queue never does this by
+        itself, as it could post twice).
+
+        Raises ``Problem`` 404 (no such post or target), 409 when the target is not
+        ``unconfirmed``, its account is no longer the client's, or the media was deleted.
+        """
+        async with self._factory() as session, session.begin():
+            post = await self._locked(session, client_id, post_id)
+            (target,) = _chosen(post, target_id)
+            if target.status != UNCONFIRMED:
+                raise _not_unconfirmed(target)
+            await self._schedule_again(
+                session, post, [target], client_id, now=now, reason="Publish again requested."
+            )
+            return to_public(post)
+
+    async def _schedule_again(
+        self,
+        session: AsyncSession,
+        post: Post,
+        candidates: list[Target],
+        client_id: UUID,
+        *,
+        now: datetime,
+        reason: str,
+        asked: list[Target] | None = None,
+    ) -> None:
+        """Queue ``candidates`` again with a fresh budget, if their account is still the
+        client's and the post's files are kept (409 naming why otherwise, per target of
+        ``asked``, default ``candidates``)."""
+        accounts = await account_views(session, {t.account_id for t in candidates})
+        lost = {t.id: account_loss(t.client_id, accounts.get(t.account_id)) for t in candidates}
+        retryable = [t for t in candidates if lost[t.id] is None]
+        if not retryable:
+            raise _cannot_retry(asked if asked is not None else candidates, lost)
+        # held (FOR SHARE) until commit, so a delete of a file waits for this retry
+        kept = await _files_kept(session, client_id, [f.media_id for f in post.files])
+        gone = [f.media_id for f in post.files if f.media_id not in kept]
+        if gone:
+            video = post.kind == "video"
+            what = "video was" if video else "images or cover were"
+            redo = "the video" if video else "them"
+            raise Problem(
+                409,
+                f"This post's {what} deleted, so it cannot be published again; "
+                f"upload {redo} again and queue a new post.",
+                title="Video deleted" if video else "Media deleted",
+                type_="https://cachalot.dev/problems/media-deleted",
+                media_id=str(gone[0]),
+            )
+        for target in retryable:
+            target.budget_start = target.attempt
+            change = Change(status="scheduled", reason=reason, due_at=now)
+            apply_change(session, target, change, now=now)
 
     async def _locked(self, session: AsyncSession, client_id: UUID, post_id: UUID) -> Post:
         post: Post | None = await session.scalar(
@@ -777,6 +839,15 @@ def _cannot_retry(targets: Sequence[Target], lost: dict[UUID, Change | None]) ->
         f"Cannot retry: the account is no longer yours to publish to. {reasons}",
         title="Account lost",
         errors=errors,
+    )
+
+
+def _not_unconfirmed(target: Target) -> Problem:
+    return Problem(
+        409,
+        f"This target is {target.status}, not unconfirmed: only a post whose outcome could not "
+        "be confirmed is marked as published or published again this way.",
+        title="Not unconfirmed",
     )
 
 

@@ -14,7 +14,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Union
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    create_model,
+    field_validator,
+)
 
 from cachalot_common import platforms
 from cachalot_common.events import PostKind, PublishPost, TargetStatus
@@ -108,6 +116,27 @@ class PostUpdate(_Input):
         default=None, description="The new publish time (with a time zone)."
     )
     targets: list[TargetCreate] | None = Field(default=None, min_length=1, max_length=MAX_TARGETS)
+
+
+class MarkPublished(_Input):
+    """``POST /api/v1/posts/{id}/targets/{target_id}/mark-published``: the client saw an
+    ``unconfirmed`` target's post on the platform."""
+
+    url: HttpUrl | None = Field(
+        default=None,
+        description="Where the post is (http or https, at most 1000 characters); optional.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url_fits(cls, url: HttpUrl | None) -> HttpUrl | None:
+        if url is not None and len(str(url)) > REMOTE_URL_MAX:
+            raise ValueError(f"A link is at most {REMOTE_URL_MAX} characters.")
+        return url
+
+
+REMOTE_URL_MAX = 1000
+"""The length of ``targets.remote_url``."""
 
 
 class MediaPublic(BaseModel):

@@ -68,6 +68,12 @@ class QueueSettings(ServiceSettings, KafkaSettings):
     max_attempts: int = Field(default=5, ge=1, description="Dispatches per run before failing.")
     backoff_base_s: float = Field(default=5.0, gt=0, description="First retry delay.")
     backoff_max_s: float = Field(default=1800.0, gt=0, description="Longest retry delay.")
+    platform_wait_deadline_s: float = Field(
+        default=86400.0,
+        gt=0,
+        description="Waits a platform asks for (429, retry_after) use no attempt; they may go "
+        "on this long (seconds) after the first attempt, then the target fails.",
+    )
     reconcile_after_s: float = Field(
         default=900.0,
         gt=0,

@@ -9,8 +9,21 @@
         │     is missing) ──reconnect / consent (accounts.v1 connected)──▶ scheduled
         └──▶ cancelled (client, or account revoked/deleted; also from paused)
 
+    dispatched, publishing ──unknown outcome──▶ unconfirmed
+        unconfirmed ──client: "mark as published", or a later published result──▶ published
+        unconfirmed ──client: "publish again" (a new attempt)──▶ scheduled
+
     scheduled, paused, failed ──account lost──▶ cancelled
     dispatched, publishing ──account lost, then any result but published──▶ cancelled
+
+``unconfirmed`` (issue 10): the attempt may have posted and nobody can look it up (the
+publisher's ``unknown`` result: Telegram has no lookup of sent messages and no idempotency
+key; or, for such a platform, a publisher silent through every status check). It is not a
+failure: not worded, counted or mailed as one, and never tried again by itself, since that
+could post twice. The client looks at the platform and says which it is. The term follows the
+field's others (participles saying what is known of the post: scheduled, published, failed);
+what to do ("check your channel") is the reason's business. It stays unconfirmed when the
+account is lost (whether the post is out does not change with the account).
 
 An account is *lost* to a target (issue 8 item 2: tokens publish only what the
 client queued) when it is disconnected, erased, unknown, or now held by a
@@ -33,16 +46,19 @@ from typing import Final
 from uuid import UUID
 
 from cachalot_common.events import AccountEventType, PublishResult, TargetStatus
-from cachalot_common.platforms import label_of
+from cachalot_common.platforms import find, label_of
 
 ALLOWED: Final[dict[TargetStatus, frozenset[TargetStatus]]] = {
     "scheduled": frozenset({"dispatched", "paused", "cancelled"}),
     "dispatched": frozenset(
-        {"publishing", "published", "failed", "scheduled", "paused", "cancelled"}
+        {"publishing", "published", "failed", "scheduled", "paused", "cancelled", "unconfirmed"}
     ),
-    "publishing": frozenset({"published", "failed", "scheduled", "paused", "cancelled"}),
+    "publishing": frozenset(
+        {"published", "failed", "scheduled", "paused", "cancelled", "unconfirmed"}
+    ),
     "paused": frozenset({"scheduled", "cancelled"}),
     "failed": frozenset({"scheduled", "cancelled"}),
+    "unconfirmed": frozenset({"published", "scheduled"}),
     "published": frozenset(),
     "cancelled": frozenset(),
 }
@@ -51,6 +67,10 @@ CANCELLABLE: Final = frozenset({"scheduled", "paused"})
 LOST_WITH_ACCOUNT: Final = frozenset({"scheduled", "paused", "failed"})
 """Targets cancelled as soon as their account is lost (in-flight ones: at their result)."""
 TERMINAL: Final = frozenset({"published", "cancelled"})
+UNCONFIRMED: Final = "unconfirmed"
+OUTCOME_UNKNOWN: Final = "outcome_unknown"
+"""The code of an unknown outcome (``cachalot_publishing.outcome.OUTCOME_UNKNOWN``)."""
+CONFIRMED_BY_CLIENT: Final = "confirmed_by_client"
 CONSENT_REQUIRED: Final = "consent_required"
 """A result's code when auth refused the lease because the client has not confirmed 18+ and
 given an email (privacy policy): the target pauses, the account is not marked for reconnection;
@@ -102,6 +122,9 @@ class RetryPolicy:
     max_attempts: int = 5
     base_s: float = 5.0
     max_s: float = 1800.0
+    wait_deadline_s: float = 86400.0
+    """How long after a budget's first dispatch platform-requested waits may go on (issue
+    11): they use no attempt, so this bounds them instead."""
 
     def delay(self, attempts_used: int, retry_after_s: float | None, rng: random.Random) -> float:
         """Seconds before the next attempt (never sooner than the platform asked).
@@ -125,6 +148,18 @@ class TargetState:
     budget_start: int
     platform: str
     bytes_sent: int | None = None
+    waits: int = 0
+    """Platform-requested waits in this budget (:data:`PLATFORM_WAIT_CODES`)."""
+    budget_started_at: datetime | None = None
+    """The first dispatch of this budget (None before it, or from rows older than it)."""
+
+
+PLATFORM_WAIT_CODES: Final = frozenset({"rate_limited"})
+"""Retryable results that are the platform asking us to wait (429 with ``retry_after``, the
+publisher handing a long wait back: ``cachalot_publishing.outcome.RATE_LIMITED``), not an
+attempt that went wrong: they use no attempt of the budget (five 429s in a row must not fail
+a post the platform only delayed, issue 11), only time, up to ``RetryPolicy.wait_deadline_s``
+after the budget's first dispatch."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +177,7 @@ class Change:
     notify_operator: bool = False
     pause_account: bool = False
     touch_only: bool = False  # no status change: progress bytes only, no event
+    platform_wait: bool = False  # the platform asked to wait: counts no attempt
 
     @property
     def clears_error(self) -> bool:
@@ -241,7 +277,11 @@ def _on_result(
     now: datetime,
     rng: random.Random,
 ) -> Change | None:
-    if result.attempt != target.attempt or target.status not in IN_FLIGHT:
+    if result.attempt != target.attempt:
+        return None
+    if target.status == UNCONFIRMED and result.type == "published":
+        pass  # a later status check found the post after all
+    elif target.status not in IN_FLIGHT:
         return None
     name = label_of(target.platform)
     if result.type == "progress":
@@ -263,6 +303,8 @@ def _on_result(
             bytes_total=result.bytes_total,
         )
     reason = _reason(name, result)
+    if result.type == "unknown" or result.code == OUTCOME_UNKNOWN:  # "failed" from older ones
+        return unconfirmed(reason)
     if result.reauth_required and result.code in WAITS_FOR_CLIENT:
         return Change(
             status="paused",
@@ -280,8 +322,10 @@ def _on_result(
             pause_account=True,
             notify_operator=False,
         )
+    if result.type == "retryable" and result.code in PLATFORM_WAIT_CODES:
+        return _platform_wait(target, result, reason, policy=policy, now=now, rng=rng)
     if result.type == "retryable":
-        used = target.attempt - target.budget_start
+        used = target.attempt - target.budget_start - target.waits
         if used >= policy.max_attempts:
             return Change(
                 status="failed",
@@ -298,6 +342,80 @@ def _on_result(
         )
     return Change(
         status="failed", reason=reason, code=result.code or "failed", notify_operator=True
+    )
+
+
+def _platform_wait(
+    target: TargetState,
+    result: PublishResult,
+    reason: str,
+    *,
+    policy: RetryPolicy,
+    now: datetime,
+    rng: random.Random,
+) -> Change:
+    """The platform asked us to wait: scheduled again after its ``retry_after`` (our backoff
+    when it gave none), using no attempt; failed once that would end past the deadline."""
+    used = target.attempt - target.budget_start - target.waits - 1  # this one is no attempt
+    delay = policy.delay(max(1, used), result.retry_after_s, rng)
+    due = now + timedelta(seconds=delay)
+    started = target.budget_started_at or now
+    deadline = started + timedelta(seconds=policy.wait_deadline_s)
+    if due > deadline:
+        hours = policy.wait_deadline_s / 3600
+        return Change(
+            status="failed",
+            reason=f"{reason} (gave up: the platform kept asking us to wait for more than "
+            f"{hours:g} h since the first attempt)",
+            code=result.code or "rate_limited",
+            notify_operator=True,
+        )
+    return Change(
+        status="scheduled",
+        reason=f"{reason} (the platform asked us to wait; next in {delay:.0f} s; this uses "
+        "no attempt)",
+        code=result.code,
+        due_at=due,
+        platform_wait=True,
+    )
+
+
+def unconfirmed(reason: str) -> Change:
+    """The attempt may have posted and cannot be looked up: the client checks (module doc)."""
+    return Change(status="unconfirmed", reason=reason, code=OUTCOME_UNKNOWN)
+
+
+def no_answer(platform: str, checks: int) -> Change:
+    """A target whose publisher stayed silent through ``checks`` status checks.
+
+    Failed (``no_answer``) where the platform can look a post up: had the publisher been
+    there, a check would have settled it. Where it cannot (``looks_up_posts`` false), the
+    publisher may have posted before it went silent: ``unconfirmed``, for the client to check.
+    """
+    spec = find(platform)
+    name = label_of(platform)
+    if spec is not None and not spec.looks_up_posts:
+        return unconfirmed(
+            f"{name}: we could not confirm whether the post went out (the publisher did not "
+            f"report back after {checks} status checks). Look on {name}: if the post is there, "
+            "mark it as published; if it is not, publish it again."
+        )
+    return Change(
+        status="failed",
+        reason=f"{name}: the publisher did not report back after {checks} status checks; "
+        "check the account on the platform, then retry.",
+        code="no_answer",
+        notify_operator=True,
+    )
+
+
+def confirmed_by_client(url: str | None) -> Change:
+    """The client saw the post on the platform ("mark as published"), at ``url`` if given."""
+    return Change(
+        status="published",
+        reason="Marked as published by the client.",
+        code=CONFIRMED_BY_CLIENT,
+        remote_url=url,
     )
 
 

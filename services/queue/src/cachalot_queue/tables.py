@@ -189,6 +189,15 @@ class Target(Base):
     attempt: Mapped[int] = mapped_column(Integer, default=0, comment="dispatches so far")
     budget_start: Mapped[int] = mapped_column(Integer, default=0, comment="attempt at run start")
     reconciles: Mapped[int] = mapped_column(Integer, default=0)
+    waits: Mapped[int] = mapped_column(
+        Integer,
+        default=0,
+        server_default="0",
+        comment="platform-requested waits in this budget (not attempts)",
+    )
+    budget_started_at: Mapped[datetime | None] = mapped_column(
+        comment="first dispatch of this budget"
+    )
     due_at: Mapped[datetime | None]
     last_activity_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]

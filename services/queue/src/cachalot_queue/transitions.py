@@ -39,6 +39,8 @@ def snapshot(target: Target) -> TargetState:
         budget_start=target.budget_start,
         platform=target.platform,
         bytes_sent=target.bytes_sent,
+        waits=target.waits or 0,
+        budget_started_at=target.budget_started_at,
     )
 
 
@@ -73,12 +75,17 @@ def apply_change(session: AsyncSession, target: Target, change: Change, *, now: 
     target.status = change.status
     target.updated_at = now
     if change.status == "dispatched":
+        if target.attempt == target.budget_start:  # the budget's first dispatch
+            target.budget_started_at = now
+            target.waits = 0
         target.attempt += 1
         target.reconciles = 0
         target.bytes_sent = None
         target.due_at = None
     elif change.status == "scheduled":
         target.due_at = change.due_at or max(now, target.due_at or now)
+        if change.platform_wait:
+            target.waits = (target.waits or 0) + 1
     if change.status in IN_FLIGHT:
         target.last_activity_at = now
     if change.bytes_sent is not None:

@@ -278,3 +278,26 @@ async def test_commands_a_broker_lost_are_checked_at_once_after_it_came_back_not
     await world.reconciler.step()
     assert len(await world.checks()) == 3, "once, then the ordinary timeout rules"
     assert (await world.target()).reconciles == 0
+
+
+async def test_a_silent_target_on_a_platform_that_cannot_look_posts_up_ends_unconfirmed(
+    world: World,
+) -> None:
+    """Issue 10: Telegram cannot say whether the silent publisher posted before it went quiet,
+    so the client is asked to check (``unconfirmed``), nothing is failed."""
+    async with transaction(world.factory) as session:
+        await session.execute(
+            update(Target)
+            .where(Target.id == world.target_id)
+            .values(platform="telegram", options={"platform": "telegram", "caption": "c"})
+        )
+        await session.execute(
+            update(Account).where(Account.id == world.account_id).values(platform="telegram")
+        )
+    for _ in range(3):
+        assert await world.silent_round() == 1
+        await world.relay_sent_everything()
+    target = await world.target()
+    assert (target.status, target.last_code) == ("unconfirmed", "outcome_unknown")
+    assert "could not confirm whether the post went out" in (target.last_error or "")
+    assert "fail" not in (target.last_error or "").lower()

@@ -17,6 +17,8 @@ from cachalot_queue.states import (
     TargetState,
     account_loss,
     can_move,
+    confirmed_by_client,
+    no_answer,
     on_account,
     on_result,
 )
@@ -310,3 +312,125 @@ def test_a_published_result_still_counts_when_the_account_is_lost_meanwhile() ->
     )  # fmt: skip
     assert change is not None
     assert change.status == "published"
+
+
+# --- unconfirmed: the outcome nobody can look up (issue 10) ----------------------------
+
+
+def test_an_unknown_outcome_leaves_the_target_unconfirmed_not_failed_and_tells_no_operator() -> (
+    None
+):
+    reason = "Telegram: we could not confirm whether the post went out. Check your channel."
+    change = decide(
+        target("publishing", platform="telegram"),
+        result("unknown", code="outcome_unknown", reason=reason),
+    )
+    assert (change.status, change.code, change.reason) == ("unconfirmed", "outcome_unknown", reason)
+    assert not change.notify_operator
+    assert not change.pause_account
+
+
+def test_an_unknown_outcome_sent_as_failed_by_an_older_publisher_is_unconfirmed_too() -> None:
+    change = decide(target(platform="telegram"), result("failed", code="outcome_unknown"))
+    assert change.status == "unconfirmed"
+
+
+def test_an_unconfirmed_target_is_published_or_queued_again_only() -> None:
+    assert ALLOWED["unconfirmed"] == frozenset({"published", "scheduled"})
+    assert can_move("publishing", "unconfirmed")
+    assert can_move("dispatched", "unconfirmed")
+    assert not can_move("scheduled", "unconfirmed")
+
+
+def test_an_unconfirmed_target_is_never_retried_by_a_retryable_or_failed_result() -> None:
+    for kind in ("retryable", "failed", "progress", "unknown"):
+        assert decide(target("unconfirmed"), result(kind, bytes_sent=1)) is None
+
+
+def test_a_later_published_result_for_the_same_attempt_settles_an_unconfirmed_target() -> None:
+    change = decide(target("unconfirmed"), result("published", remote_id="m1"))
+    assert (change.status, change.remote_id) == ("published", "m1")
+    assert decide(target("unconfirmed", attempt=2), result("published", attempt=1)) is None
+
+
+def test_an_unknown_outcome_stays_unconfirmed_when_the_account_is_lost_meanwhile() -> None:
+    loss = account_loss(uuid.uuid4(), None)
+    change = on_result(
+        target(platform="telegram"),
+        result("unknown", code="outcome_unknown"),
+        policy=POLICY,
+        now=NOW,
+        rng=random.Random(1),
+        loss=loss,
+    )
+    assert change.status == "unconfirmed"
+
+
+def test_the_client_marking_it_published_keeps_the_link_it_gave() -> None:
+    change = confirmed_by_client("https://t.me/c/1/2")
+    assert (change.status, change.remote_url, change.code) == (
+        "published",
+        "https://t.me/c/1/2",
+        "confirmed_by_client",
+    )
+
+
+def test_silence_through_every_check_is_unconfirmed_where_the_platform_cannot_look_posts_up() -> (
+    None
+):
+    telegram = no_answer("telegram", 3)
+    assert telegram.status == "unconfirmed"
+    assert not telegram.notify_operator
+    assert "fail" not in (telegram.reason or "").lower()
+    youtube = no_answer("youtube", 3)
+    assert (youtube.status, youtube.code) == ("failed", "no_answer")
+    assert youtube.notify_operator
+
+
+# --- waits the platform asked for use no attempt (issue 11) -----------------------------
+
+
+def test_five_platform_waits_in_a_row_use_no_attempt_and_the_post_is_still_tried() -> None:
+    started = NOW - timedelta(minutes=30)
+    for attempt in range(1, 6):  # five 429s in a row, with max_attempts 3
+        state = target(attempt=attempt, waits=attempt - 1, budget_started_at=started)
+        change = decide(
+            state, result("retryable", attempt=attempt, code="rate_limited", retry_after_s=60)
+        )
+        assert change.status == "scheduled", attempt
+        assert change.platform_wait
+        assert change.due_at == NOW + timedelta(seconds=60)
+        assert "uses no attempt" in change.reason
+    # then an ordinary failure still has its whole budget: the first of three
+    state = target(attempt=6, waits=5, budget_started_at=started)
+    assert decide(state, result("retryable", attempt=6, code="http_503")).status == "scheduled"
+
+
+def test_platform_waits_end_in_a_failure_past_the_total_deadline() -> None:
+    policy = RetryPolicy(max_attempts=3, base_s=10, max_s=100, wait_deadline_s=3600)
+    state = target(attempt=2, waits=1, budget_started_at=NOW - timedelta(minutes=50))
+    short = on_result(
+        state,
+        result("retryable", attempt=2, code="rate_limited", retry_after_s=300),
+        policy=policy,
+        now=NOW,
+        rng=random.Random(1),
+    )
+    assert short.status == "scheduled"
+    long = on_result(
+        state,
+        result("retryable", attempt=2, code="rate_limited", retry_after_s=900),
+        policy=policy,
+        now=NOW,
+        rng=random.Random(1),
+    )
+    assert (long.status, long.code) == ("failed", "rate_limited")
+    assert "more than 1 h" in long.reason
+    assert long.notify_operator
+
+
+def test_other_retryable_results_still_count_against_the_attempt_budget() -> None:
+    state = target(attempt=3, waits=0)
+    change = decide(state, result("retryable", attempt=3, code="network", retry_after_s=10))
+    assert change.status == "failed"
+    assert not change.platform_wait

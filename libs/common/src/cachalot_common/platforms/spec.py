@@ -281,6 +281,14 @@ class PlatformSpec:
     takes; TikTok: photo posts, ``PULL_FROM_URL``): the queue puts a signed, expiring link
     in each ``MediaRef.url`` of those commands."""
 
+    looks_up_posts: bool = True
+    """Whether its publisher can find out what became of an attempt whose answer was lost
+    (a crash, a cut connection): YouTube and TikTok look the upload up, Instagram reads its
+    container's status, VK answers a repeated ``wall.post`` with the same ``guid`` with the
+    same post. Telegram cannot (the Bot API has no lookup of sent messages and no idempotency
+    key): such an attempt ends ``unknown`` and its target ``unconfirmed`` for the client to
+    check (issue 10); the publishing runtime and the queue's reconciler read this flag."""
+
     @property
     def publishable(self) -> bool:
         """Whether posts may target an account of this platform today."""

@@ -272,4 +272,6 @@ SPEC: Final = PlatformSpec(
     checks=(content_fits,),
     # an article's cover goes on its Telegraph page by URL (Telegraph has no upload)
     fetches_media=frozenset({"article"}),
+    # the Bot API has no lookup of sent messages and no idempotency key
+    looks_up_posts=False,
 )
