@@ -58,7 +58,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from cachalot_common.articles import Node, lead, parse, telegram_length, to_telegram_html
+from cachalot_common.articles import Node, lead_html, parse, telegram_length, to_telegram_html
 from cachalot_common.events import MediaRef, PublishPost, TelegramOptions
 from cachalot_common.platforms.telegram import TELEGRAM_CAPTION_MAX, TELEGRAM_TEXT_MAX
 from cachalot_publisher_telegram.links import ChannelReports
@@ -163,13 +163,16 @@ def _common(options: TelegramOptions) -> dict[str, Any]:
 
 
 def announcement(title: str, nodes: list[Node], url: str) -> str:
-    """Title, lead (cut at a word past :data:`LEAD_MAX`) and the Telegraph link, in HTML."""
-    teaser = lead(nodes)
-    if len(teaser) > LEAD_MAX:
-        teaser = teaser[:LEAD_MAX].rsplit(" ", 1)[0] + "…"
+    """Title, lead and the Telegraph link, in HTML.
+
+    The lead is the first paragraph with its links, bold and italic kept
+    (:func:`cachalot_common.articles.lead_html`), at most :data:`LEAD_MAX` UTF-16 units of
+    text, cut at a word between grapheme clusters.
+    """
+    teaser = lead_html(nodes, LEAD_MAX)
     parts = [f"<b>{html.escape(title, quote=False)}</b>"]
     if teaser:
-        parts.append(html.escape(teaser, quote=False))
+        parts.append(teaser)
     parts.append(f'<a href="{html.escape(url)}">Read the article</a>')
     return "\n\n".join(parts)
 

@@ -121,6 +121,24 @@ async def test_a_12000_character_article_becomes_a_telegraph_page_announced_in_t
     assert telegram_length(post["raw_text"]) <= 4096
 
 
+async def test_a_short_article_announced_with_its_telegraph_page_keeps_the_leads_links(
+    publisher: ServiceProcess, telegram: httpx.Client, commands: Commands, results: Results
+) -> None:
+    body = '<p>Read <a href="https://example.com/guide">the guide</a> and <i>act</i>.</p>'
+    article = Article(title="Short", body_html=body)
+    command = commands.command("article", article=article, article_as="telegraph")
+    await commands.send(command)
+
+    result = await results.final(command.target_id)
+    assert result.type == "published", result.reason
+    [page] = telegram.get("/sandbox/telegraph/pages").json()["pages"]
+    [post] = posts(telegram)
+    assert post["text"] == "Short\n\nRead the guide and act.\n\nRead the article"
+    links = [(e["offset"], e["length"], e["url"]) for e in post["entities"] if e.get("url")]
+    assert links == [(12, 9, "https://example.com/guide"), (32, 16, page["url"])]
+    assert {e["type"] for e in post["entities"]} == {"bold", "italic", "text_link"}
+
+
 async def test_a_long_articles_cover_opens_its_telegraph_page_by_its_signed_link(
     publisher: ServiceProcess,
     telegram: httpx.Client,
