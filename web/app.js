@@ -349,6 +349,39 @@
     return "";
   }
 
+  // VK's owner_id: the account's own wall (the default: no owner_id is sent) or one of
+  // the communities its person ran at the last sign-in (auth's accounts API,
+  // `communities`), each as -<community id>, as VK's wall.post takes it.
+  function wallChoice(account) {
+    const select = document.createElement("select");
+    const own = document.createElement("option");
+    own.value = "";
+    own.textContent = t("Own wall");
+    own.defaultSelected = own.selected = true; // reset() keeps it
+    select.appendChild(own);
+    for (const id of account.communities || []) select.appendChild(communityOption(-id));
+    return select;
+  }
+
+  // A reconnect may change the communities: the select follows, keeping the choice if it is
+  // still offered.
+  function refreshWalls(row, account) {
+    const select = row.querySelector('select[name="owner_id"]');
+    if (!select) return;
+    const offered = ["", ...(account.communities || []).map((id) => String(-id))];
+    if (offered.join() === [...select.options].map((o) => o.value).join()) return;
+    const chosen = select.value;
+    select.replaceChildren(...wallChoice(account).options);
+    select.value = offered.includes(chosen) ? chosen : "";
+  }
+
+  function communityOption(ownerId) {
+    const option = document.createElement("option");
+    option.value = String(ownerId);
+    option.textContent = ownerId < 0 ? t("Community {id}", { id: String(-ownerId) }) : String(ownerId);
+    return option;
+  }
+
   // One form control per property of the platform's block (its JSON Schema):
   // an enum is a select, a boolean a checkbox, a number a number box, a list a
   // comma-separated line, text a line or (captions, descriptions, messages) a box.
@@ -365,7 +398,10 @@
     const label = document.createElement("label");
     label.htmlFor = id;
     label.textContent = t(prop.title || name) + (required ? ` ${t("(required)")}` : "");
-    if (prop.enum) {
+    const wall = account.platform === "vk" && name === "owner_id";
+    if (wall) {
+      input = wallChoice(account);
+    } else if (prop.enum) {
       input = document.createElement("select");
       for (const value of prop.enum) {
         const option = document.createElement("option");
@@ -403,10 +439,13 @@
       wrap.appendChild(label);
       wrap.appendChild(input);
     }
-    if (prop.description) {
+    const words = !wall ? prop.description && t(prop.description)
+      : account.communities ? t("The account's own wall, or a community it ran when it was last connected.")
+        : t("Reconnect this VK account to choose a community it runs.");
+    if (words) {
       const hint = document.createElement("div");
       hint.className = "muted hint";
-      hint.textContent = t(prop.description);
+      hint.textContent = words;
       wrap.appendChild(hint);
     }
     const error = document.createElement("div");
@@ -450,6 +489,7 @@
       const name = (spec && spec.label) || platformName(account.platform) || account.platform;
       const existing = targets.querySelector(`.target[data-account="${CSS.escape(account.id)}"]`);
       if (existing) {
+        if (account.platform === "vk") refreshWalls(existing, account);
         existing.dataset.status = account.status;
         existing.dataset.channel = needsChannel(account) ? "missing" : "";
         placeAfter(targets, existing, previous); // the accounts' order, moved only if out of it
@@ -839,10 +879,15 @@
     fieldset.appendChild(title);
     const required = new Set(spec.fields.required || []);
     for (const [field, prop] of Object.entries(spec.fields.properties || {})) {
-      const wrap = fieldFor({ id: key }, field, prop, required.has(field));
+      const owner = accounts.find((a) => a.id === accountId) || {};
+      const wrap = fieldFor({ ...owner, id: key, platform }, field, prop, required.has(field));
       if (wrap.dataset.kind && wrap.dataset.kind !== kind) wrap.classList.add("hidden");
       const input = wrap.querySelector("[name]");
       const value = options[field];
+      if (input.tagName === "SELECT" && typeof value === "number"
+        && ![...input.options].some((o) => o.value === String(value))) {
+        input.appendChild(communityOption(value)); // a wall no longer listed stays as it was
+      }
       if (value !== undefined && value !== null) {
         if (input.dataset.type === "boolean") input.checked = Boolean(value);
         else if (Array.isArray(value)) input.value = value.join(", ");

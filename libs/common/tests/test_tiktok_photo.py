@@ -109,3 +109,33 @@ def test_a_media_ref_may_carry_the_signed_url_the_platform_pulls_from() -> None:
     assert (
         image(url="https://cachalot.example/m/1?sig=x").url == "https://cachalot.example/m/1?sig=x"
     )
+
+
+@pytest.mark.parametrize(
+    ("width", "height"), [(1080, 1920), (1920, 1080), (1080, 1080), (640, 480), (1080, 1350)]
+)
+def test_photos_up_to_1080p_either_way_up_are_taken(width: int, height: int) -> None:
+    options = TikTokFields(privacy_level="SELF_ONLY").to_options()
+    assert TIKTOK.check(options, photos(1, width=width, height=height)) == []
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "field"),
+    [
+        (1080, 1921, "images[1].height"),  # the longer side over 1920
+        (2000, 1000, "images[1].width"),
+        (1200, 1600, "images[1].width"),  # the shorter side over 1080
+        (1600, 1200, "images[1].height"),
+        (1200, 1200, "images[1].width"),
+        (4032, 3024, "images[1].width"),  # a phone camera's photo
+    ],
+)
+def test_a_photo_larger_than_1080p_is_refused_naming_the_side_that_is_over(
+    width: int, height: int, field: str
+) -> None:
+    content = platforms.Content(kind="photo", images=(image(), image(width=width, height=height)))
+    (error,) = TIKTOK.check(TikTokFields(privacy_level="SELF_ONLY").to_options(), content)
+    assert error.field == field
+    assert error.message == (
+        f"TikTok takes at most 1080×1920 px (either way up); this image is {width}×{height}"
+    )

@@ -304,3 +304,39 @@ async def test_a_username_belongs_to_one_channel(client):
     )
     assert clash.status_code == 409
     assert clash.json()["errors"][0]["field"] == "username"
+
+
+async def test_a_set_up_chat_that_moves_keeps_its_people_and_username_under_its_new_title(
+    client: httpx.AsyncClient,
+) -> None:
+    await set_up(client)
+    moved_to = -1009876543210
+    moved = await client.put(
+        f"/sandbox/telegram/migrations/{CHANNEL_ID}",
+        json={"migrate_to_chat_id": moved_to, "title": "My Channel, upgraded"},
+    )
+    assert moved.status_code == 200, moved.text
+    refused = await call(client, "sendMessage", chat_id=CHANNEL_ID, text="x")
+    assert refused.json()["parameters"] == {"migrate_to_chat_id": moved_to}
+    chat = (await call(client, "getChat", chat_id=moved_to)).json()["result"]
+    assert (chat["id"], chat["title"], chat["username"]) == (
+        moved_to,
+        "My Channel, upgraded",
+        "mychannel",
+    )
+    assert (await call(client, "getChat", chat_id="@mychannel")).json()["result"]["id"] == moved_to
+    creator = await call(client, "getChatMember", chat_id=moved_to, user_id=ALICE)
+    assert creator.json()["result"]["status"] == "creator"
+    sent = await call(client, "sendMessage", chat_id=moved_to, text="x")
+    assert sent.json()["result"]["chat"]["title"] == "My Channel, upgraded"
+
+
+async def test_a_title_for_a_chat_that_is_not_set_up_is_refused_naming_it(
+    client: httpx.AsyncClient,
+) -> None:
+    refused = await client.put(
+        "/sandbox/telegram/migrations/-4242",
+        json={"migrate_to_chat_id": -1009876543210, "title": "New"},
+    )
+    assert refused.status_code == 422
+    assert [e["field"] for e in refused.json()["errors"]] == ["title"]

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from cachalot_testing.media import image_file
 from cachalot_testing.ports import free_port
 from cachalot_testing.processes import ServiceProcess
 
@@ -224,6 +225,24 @@ def test_a_photo_that_cannot_be_pulled_or_read_fails_with_tiktoks_reason(
     done = final_status(api, token, response.json()["data"]["publish_id"])
     assert (done["status"], done["fail_reason"]) == ("FAILED", fail_reason)
     assert api.get("/sandbox/tiktok/posts").json()["posts"] == []
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "fail_reason"),
+    [(1080, 1920, None), (1920, 1080, None), (1080, 1922, "picture_size_check_failed"),
+     (1200, 1200, "picture_size_check_failed")],
+)  # fmt: skip
+def test_a_photo_larger_than_1080p_fails_with_picture_size_check_failed(
+    api: httpx.Client, images: Images, width: int, height: int, fail_reason: str | None
+) -> None:
+    token = mint(api)
+    photo = image_file(width=width, height=height).read_bytes()
+    response = photo_init(api, token, [images.put(jpeg()), images.put(photo)])
+    done = final_status(api, token, response.json()["data"]["publish_id"])
+    if fail_reason is None:
+        assert done["status"] == "PUBLISH_COMPLETE", done
+    else:
+        assert (done["status"], done["fail_reason"]) == ("FAILED", fail_reason)
 
 
 def test_an_armed_pull_fault_fails_the_post_with_photo_pull_failed(

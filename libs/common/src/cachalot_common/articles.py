@@ -32,7 +32,13 @@ from html.parser import HTMLParser
 from typing import Any, Final, TypeAlias
 from urllib.parse import urlsplit
 
-from cachalot_common.telegram_entities import EntityParseError, parse_text, utf16_len
+from cachalot_common.telegram_entities import (
+    EntityParseError,
+    cut,
+    parse_text,
+    to_html,
+    utf16_len,
+)
 
 Node: TypeAlias = "str | dict[str, Any]"
 """A Telegraph Node: text, or ``{"tag": str, "attrs": {"href": str}?, "children": [Node]?}``."""
@@ -232,6 +238,23 @@ def lead(nodes: list[Node]) -> str:
     """The first paragraph's plain text (an announcement's teaser); empty if there is none."""
     blocks = _blocks(nodes, _plain_inline)
     return blocks[0] if blocks else ""
+
+
+def lead_html(nodes: list[Node], limit: int) -> str:
+    """The first paragraph as Telegram HTML (an announcement's teaser): its links, bold and
+    italic kept as the Bot API parses them (``parse_mode=HTML``), its text (after entity
+    parsing) at most ``limit`` UTF-16 units, cut between grapheme clusters at a word with
+    "…" when longer (:func:`cachalot_common.telegram_entities.cut`). Empty if there is no
+    paragraph. Raises nothing.
+    """
+    blocks = _blocks(nodes, _telegram_inline)
+    if not blocks:
+        return ""
+    try:
+        parsed = parse_text(blocks[0], "html")
+    except EntityParseError:  # not expected: the block is our own escaped HTML
+        parsed = parse_text(lead(nodes), None)
+    return to_html(cut(parsed, limit))
 
 
 def utf16_length(text: str) -> int:

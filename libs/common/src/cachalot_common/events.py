@@ -82,6 +82,13 @@ class AccountChanged(Event):
         "groups.get filter=admin said at the last sign-in (added for issue 10: the queue checks "
         "a post's owner_id against it); None when not known or another platform.",
     )
+    platform_user_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The person's id on the platform (auth's platform_user_id; added for "
+        "issue 10: a VK owner_id that is positive must be this id, the person's own wall); "
+        "None from an older auth.",
+    )
     code: str | None = Field(
         default=None,
         description="Why, for machines. needs_channel: channel_not_linked (no channel linked "

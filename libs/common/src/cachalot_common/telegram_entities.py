@@ -11,9 +11,12 @@ and trimmed the way Telegram stores a message.
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from cachalot_common.text import prefix
 
 MARKDOWN_V2_RESERVED = frozenset("_*[]()~`>#+-=|{}.!")
 """Characters that must be escaped with ``\\`` outside entities (MarkdownV2)."""
@@ -585,3 +588,116 @@ def _trim(parsed: ParsedText) -> ParsedText:
 
 def _entity_order(entity: dict[str, Any]) -> tuple[int, int]:
     return entity["offset"], -entity["length"]
+
+
+# --- back to HTML, and cutting -----------------------------------------------------------
+
+_HTML_OF_ENTITY = {
+    "bold": ("<b>", "</b>"),
+    "italic": ("<i>", "</i>"),
+    "underline": ("<u>", "</u>"),
+    "strikethrough": ("<s>", "</s>"),
+    "spoiler": ("<tg-spoiler>", "</tg-spoiler>"),
+    "code": ("<code>", "</code>"),
+    "pre": ("<pre>", "</pre>"),
+    "blockquote": ("<blockquote>", "</blockquote>"),
+    "expandable_blockquote": ("<blockquote expandable>", "</blockquote>"),
+}
+
+
+def _open_tag(entity: dict[str, Any]) -> str:
+    if entity["type"] == "text_link":
+        return f'<a href="{html.escape(str(entity["url"]), quote=True)}">'
+    if entity["type"] == "custom_emoji":
+        return f'<tg-emoji emoji-id="{html.escape(str(entity["custom_emoji_id"]))}">'
+    if entity["type"] == "pre" and entity.get("language"):
+        language = html.escape(str(entity["language"]), quote=True)
+        return f'<pre><code class="language-{language}">'
+    return _HTML_OF_ENTITY[entity["type"]][0]
+
+
+def _close_tag(entity: dict[str, Any]) -> str:
+    if entity["type"] == "text_link":
+        return "</a>"
+    if entity["type"] == "custom_emoji":
+        return "</tg-emoji>"
+    if entity["type"] == "pre" and entity.get("language"):
+        return "</code></pre>"
+    return _HTML_OF_ENTITY[entity["type"]][1]
+
+
+def _renders(entity: dict[str, Any]) -> bool:
+    return entity["type"] in _HTML_OF_ENTITY or entity["type"] in ("text_link", "custom_emoji")
+
+
+def to_html(parsed: ParsedText) -> str:
+    """``parsed`` written back as Bot API HTML: :func:`parse_html` of the result gives the
+    same text and entities (for the entity types HTML can spell: bold, italic, underline,
+    strikethrough, spoiler, code, pre, blockquote, text links, custom emoji; others such as
+    ``mention`` or ``url`` are found by Telegram itself and left out). Entities that cross
+    are closed and opened again around the crossing. Offsets are UTF-16 units.
+    """
+    entities = sorted((e for e in parsed.entities if _renders(e)), key=_entity_order)
+    out: list[str] = []
+    stack: list[dict[str, Any]] = []
+    pending = 0  # index into ``entities`` of the next one to open
+
+    def at(offset: int) -> None:
+        nonlocal pending
+        if any(e["offset"] + e["length"] <= offset for e in stack):
+            reopen: list[dict[str, Any]] = []
+            while any(e["offset"] + e["length"] <= offset for e in stack):
+                top = stack.pop()
+                out.append(_close_tag(top))
+                if top["offset"] + top["length"] > offset:
+                    reopen.append(top)
+            for entity in reversed(reopen):
+                out.append(_open_tag(entity))
+                stack.append(entity)
+        while pending < len(entities) and entities[pending]["offset"] <= offset:
+            entity = entities[pending]
+            pending += 1
+            if entity["length"] > 0:
+                out.append(_open_tag(entity))
+                stack.append(entity)
+
+    offset = 0
+    for char in parsed.text:
+        at(offset)
+        out.append(html.escape(char, quote=False))
+        offset += utf16_len(char)
+    at(offset)
+    while stack:
+        out.append(_close_tag(stack.pop()))
+    return "".join(out)
+
+
+def cut(parsed: ParsedText, limit: int, *, ellipsis: str = "…") -> ParsedText:
+    """``parsed`` when its text fits ``limit`` UTF-16 units, else a shorter copy ending in
+    ``ellipsis`` whose text (ellipsis included) fits.
+
+    The text is cut between grapheme clusters (UAX #29, :func:`cachalot_common.text.prefix`:
+    a flag, a family emoji or a letter with its accents is kept or dropped whole), at the
+    last space or line break when one is in the second half of what fits (so words stay
+    whole), and trailing whitespace is dropped. Entities are clipped to what is kept (a link
+    cut in its text still leads to its URL) and those left empty are dropped; the ellipsis
+    is outside every entity. ``limit`` smaller than the ellipsis gives an empty text.
+    """
+    if utf16_len(parsed.text) <= limit:
+        return parsed
+    room = limit - utf16_len(ellipsis)
+    if room <= 0:
+        return ParsedText("")
+    head = prefix(parsed.text, room, count="utf16")
+    ends_a_word = parsed.text[len(head) : len(head) + 1].isspace()
+    space = max(head.rfind(" "), head.rfind("\n"))
+    if not ends_a_word and space > len(head) // 2:
+        head = head[:space]
+    head = head.rstrip(_TRIM)
+    end = utf16_len(head)
+    entities = []
+    for entity in parsed.entities:
+        stop = min(entity["offset"] + entity["length"], end)
+        if stop > entity["offset"]:
+            entities.append({**entity, "length": stop - entity["offset"]})
+    return ParsedText(head + ellipsis, sorted(entities, key=_entity_order))

@@ -294,9 +294,11 @@ class TokenKeeper:
     ) -> bool:
         """The publisher's word on an account's channel, bound like a lease (caller + grant).
 
-        ``migrated``: Telegram moved the chat; the new id is stored when the account
-        still has the old one. ``broken``: our bot may not post there any more; the
-        account becomes ``needs_channel`` with ``report.reason`` (the fix) and
+        ``migrated``: Telegram moved the chat; the new id (and ``report.title``, the
+        new chat's title, when given) is stored when the account still has the old id,
+        so the dashboard names the channel the posts now go to. ``broken``: our bot
+        may not post there any more; the account becomes ``needs_channel`` with
+        ``report.reason`` (the fix) and
         ``accounts.v1`` says so (type ``needs_channel``, code ``channel_link_broken``;
         its posts wait until the client links a channel
         again). Answers whether anything changed. Raises :class:`AccountNotFound`,
@@ -311,6 +313,8 @@ class TokenKeeper:
                 return False
             if report.event == "migrated" and report.migrate_to_chat_id:
                 account.channel_id = report.migrate_to_chat_id
+                if report.title:
+                    account.channel_title = report.title
                 account.updated_at = utcnow()
                 changed = True
             elif report.event == "broken" and account.status == "ok":
@@ -484,6 +488,8 @@ class ChannelReport:
     event: Literal["migrated", "broken"]
     chat_id: str
     migrate_to_chat_id: str | None = None
+    title: str | None = None
+    """``migrated``: the new chat's title (``getChat``), when the publisher could read it."""
     reason: str | None = None
 
 

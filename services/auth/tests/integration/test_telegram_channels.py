@@ -453,6 +453,48 @@ async def test_a_migrated_chat_id_is_stored_and_reports_need_the_publishers_gran
     assert (await stored_account(auth)).channel_id == "-1005555555555"
 
 
+async def test_a_migrated_chat_report_with_the_new_title_renames_the_channel_the_client_sees(
+    auth, sign_in, consent, grant, fresh_sandbox, service_secrets
+):
+    await linked_telegram(auth, sign_in, consent, fresh_sandbox)
+    row = await stored_account(auth)
+    moved = await report(
+        auth,
+        service_secrets,
+        grant,
+        row,
+        event="migrated",
+        chat_id=str(CHANNEL_ID),
+        migrate_to_chat_id="-1005555555555",
+        title="My channel (supergroup)",
+    )
+    assert moved.status_code == 204, moved.text
+    async with auth.browser() as browser:
+        await sign_in(browser, "telegram")
+        [listed] = (await browser.get("/api/v1/accounts")).json()
+    assert (listed["channel_id"], listed["channel_title"]) == (
+        "-1005555555555",
+        "My channel (supergroup)",
+    )
+    # a report naming a chat the account no longer posts to changes nothing
+    stale = await report(
+        auth,
+        service_secrets,
+        grant,
+        row,
+        event="migrated",
+        chat_id=str(CHANNEL_ID),
+        migrate_to_chat_id="-1006666666666",
+        title="Someone else's",
+    )
+    assert stale.status_code == 204
+    stored = await stored_account(auth)
+    assert (stored.channel_id, stored.channel_title) == (
+        "-1005555555555",
+        "My channel (supergroup)",
+    )
+
+
 async def test_a_telegram_sign_in_without_a_channel_is_stored_and_announced_as_needing_one(
     auth, sign_in, consent, fresh_sandbox
 ):

@@ -37,8 +37,10 @@ async def test_a_vk_sign_in_records_the_communities_the_person_administers_and_s
         await consent(browser)
         [account] = (await browser.get("/api/v1/accounts")).json()
     assert account["platform_user_id"] == ALICE
+    assert account["communities"] == [41]  # the dashboard offers them for owner_id
     event = await last_event(auth, account["id"])
     assert (event["type"], event["communities"]) == ("connected", [41])
+    assert event["platform_user_id"] == ALICE  # the queue takes owner_id = this id only
 
     await community(fresh_sandbox, 42, ["999", ALICE])  # now Alice runs it too
     async with auth.browser() as browser:
@@ -58,6 +60,7 @@ async def test_a_vk_sign_in_without_the_groups_right_leaves_the_communities_unkn
         await sign_in(browser, "vk", scopes="vkid.personal_info wall video photos")
         await consent(browser)
         [account] = (await browser.get("/api/v1/accounts")).json()
+    assert account["communities"] is None
     event = await last_event(auth, account["id"])
     assert event["type"] == "connected"
     assert event["communities"] is None  # unknown: the queue does not check owner_id then

@@ -6,9 +6,10 @@ request) and the command's publish grant, which binds the report to an
 account this publisher is posting for right now (auth checks both, as for a
 lease):
 
-* ``{"event": "migrated", "chat_id", "migrate_to_chat_id", "grant", ...}``:
-  Telegram moved the chat (``migrate_to_chat_id``); auth stores the new id
-  when the account still has the old one;
+* ``{"event": "migrated", "chat_id", "migrate_to_chat_id", "title"?, "grant", ...}``:
+  Telegram moved the chat (``migrate_to_chat_id``); auth stores the new id,
+  and the new chat's title (``getChat``, sent when Telegram gave one), when the
+  account still has the old id;
 * ``{"event": "broken", "chat_id", "reason", "grant", ...}``: our bot may no
   longer post there; auth marks the account so (the client is told to link
   the channel again; its posts wait) and emits ``accounts.v1``.
@@ -31,7 +32,9 @@ logger = logging.getLogger(__name__)
 
 
 class ChannelReports(Protocol):
-    async def migrated(self, command: PublishPost, *, old: str, new: str) -> None: ...
+    async def migrated(
+        self, command: PublishPost, *, old: str, new: str, title: str | None = None
+    ) -> None: ...
 
     async def broken(self, command: PublishPost, *, chat_id: str, reason: str) -> None: ...
 
@@ -77,10 +80,14 @@ class AuthChannelReports:
                 response.status_code,
             )
 
-    async def migrated(self, command: PublishPost, *, old: str, new: str) -> None:
-        await self._report(
-            command, {"event": "migrated", "chat_id": old, "migrate_to_chat_id": new}
-        )
+    async def migrated(
+        self, command: PublishPost, *, old: str, new: str, title: str | None = None
+    ) -> None:
+        body: dict[str, str | None] = {"event": "migrated", "chat_id": old}
+        body["migrate_to_chat_id"] = new
+        if title:
+            body["title"] = title
+        await self._report(command, body)
 
     async def broken(self, command: PublishPost, *, chat_id: str, reason: str) -> None:
         await self._report(command, {"event": "broken", "chat_id": chat_id, "reason": reason})

@@ -44,8 +44,11 @@ in the instant between ``createPage``'s answer and its record is orphaned
 
 Faults: ``retry_after`` is honoured in full through ``ctx.sleep`` (a long wait
 goes back to the queue as ``retryable``); ``migrate_to_chat_id`` is followed at
-once and reported to auth; a bot that is not in the channel or may not post
-marks the link broken at auth and pauses the account's posts (``reauth`` with
+once, remembered (later posts go to the new id while a cached lease still names
+the old one) and reported to auth with the new chat's title (``getChat``), so
+the account's recorded channel id and title follow the move; a bot that is not
+in the channel or may not post marks the link broken at auth and pauses the
+account's posts (``reauth`` with
 code ``channel_link_broken``) with a reason saying how to fix it; 5xx →
 ``retryable``; any other refusal → ``failed`` with Telegram's description.
 """
@@ -57,7 +60,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from cachalot_common.articles import Node, lead, parse, telegram_length, to_telegram_html
+from cachalot_common.articles import Node, lead_html, parse, telegram_length, to_telegram_html
 from cachalot_common.events import MediaRef, PublishPost, TelegramOptions
 from cachalot_common.platforms.telegram import TELEGRAM_CAPTION_MAX, TELEGRAM_TEXT_MAX
 from cachalot_publisher_telegram.links import ChannelReports
@@ -157,13 +160,16 @@ def _common(options: TelegramOptions) -> dict[str, Any]:
 
 
 def announcement(title: str, nodes: list[Node], url: str) -> str:
-    """Title, lead (cut at a word past :data:`LEAD_MAX`) and the Telegraph link, in HTML."""
-    teaser = lead(nodes)
-    if len(teaser) > LEAD_MAX:
-        teaser = teaser[:LEAD_MAX].rsplit(" ", 1)[0] + "…"
+    """Title, lead and the Telegraph link, in HTML.
+
+    The lead is the first paragraph with its links, bold and italic kept
+    (:func:`cachalot_common.articles.lead_html`), at most :data:`LEAD_MAX` UTF-16 units of
+    text, cut at a word between grapheme clusters.
+    """
+    teaser = lead_html(nodes, LEAD_MAX)
     parts = [f"<b>{html.escape(title, quote=False)}</b>"]
     if teaser:
-        parts.append(html.escape(teaser, quote=False))
+        parts.append(teaser)
     parts.append(f'<a href="{html.escape(url)}">Read the article</a>')
     return "\n\n".join(parts)
 
@@ -216,6 +222,9 @@ class TelegramPlatform:
         self._reports = reports
         self._bot_username = bot_username
         self._attempts = attempts
+        self._moved: dict[str, str] = {}
+        """Chats Telegram moved (old id → new id), followed at once while a cached lease
+        still names the old id (auth stores the new one when told)."""
 
     async def publish(self, command: PublishPost, ctx: Context) -> Published:
         if command.platform != "telegram" or not isinstance(command.options, TelegramOptions):
@@ -235,7 +244,8 @@ class TelegramPlatform:
         if not lease.destination:
             raise outcome.reauth(not_linked_reason(self._bot_username), code=CHANNEL_NOT_LINKED)
         send = await self._plan(command, command.options, ctx, record)
-        return await self._post(command, ctx, lease.destination, send)
+        chat_id = self._moved.get(lease.destination, lease.destination)
+        return await self._post(command, ctx, chat_id, send)
 
     async def _plan(
         self,
@@ -409,7 +419,9 @@ class TelegramPlatform:
         if error.migrate_to_chat_id is not None:
             new = str(error.migrate_to_chat_id)
             logger.info("account %s: chat moved to a new id; following", command.account_id)
-            await self._reports.migrated(command, old=chat_id, new=new)
+            self._moved[chat_id] = new
+            title = await self._chat_title(new)
+            await self._reports.migrated(command, old=chat_id, new=new, title=title)
             return new
         description = error.description.lower()
         if error.error_code == 403 or any(words in description for words in _NO_RIGHTS):
@@ -428,6 +440,18 @@ class TelegramPlatform:
             raise outcome.failed(TELEGRAM_REFUSED, "Telegram says the file is too large to send.")
         refused = error.description[:300]
         raise outcome.failed(TELEGRAM_REFUSED, f"Telegram refused the post: {refused}")
+
+    async def _chat_title(self, chat_id: str) -> str | None:
+        """``getChat``'s title of the chat a post moved to (a supergroup may be renamed as
+        it is upgraded); ``None`` when Telegram does not say (best effort: the move is
+        reported either way)."""
+        try:
+            chat = await self._bot.call("getChat", {"chat_id": chat_id})
+        except (BotApiError, NotSent, OutcomeUnknown) as error:
+            logger.info("getChat of a moved chat failed (%s); title not reported", error)
+            return None
+        title = chat.get("title") if isinstance(chat, dict) else None
+        return title[:256] if isinstance(title, str) and title else None
 
 
 def _target(command: PublishPost) -> Target:

@@ -121,6 +121,24 @@ async def test_a_12000_character_article_becomes_a_telegraph_page_announced_in_t
     assert telegram_length(post["raw_text"]) <= 4096
 
 
+async def test_a_short_article_announced_with_its_telegraph_page_keeps_the_leads_links(
+    publisher: ServiceProcess, telegram: httpx.Client, commands: Commands, results: Results
+) -> None:
+    body = '<p>Read <a href="https://example.com/guide">the guide</a> and <i>act</i>.</p>'
+    article = Article(title="Short", body_html=body)
+    command = commands.command("article", article=article, article_as="telegraph")
+    await commands.send(command)
+
+    result = await results.final(command.target_id)
+    assert result.type == "published", result.reason
+    [page] = telegram.get("/sandbox/telegraph/pages").json()["pages"]
+    [post] = posts(telegram)
+    assert post["text"] == "Short\n\nRead the guide and act.\n\nRead the article"
+    links = [(e["offset"], e["length"], e["url"]) for e in post["entities"] if e.get("url")]
+    assert links == [(12, 9, "https://example.com/guide"), (32, 16, page["url"])]
+    assert {e["type"] for e in post["entities"]} == {"bold", "italic", "text_link"}
+
+
 async def test_a_long_articles_cover_opens_its_telegraph_page_by_its_signed_link(
     publisher: ServiceProcess,
     telegram: httpx.Client,
@@ -207,15 +225,18 @@ async def test_migrate_to_chat_id_is_followed_and_reported_to_auth(
     results: Results,
     auth_stand_in: AuthStandIn,
 ) -> None:
-    moved_to = -1002000000002
-    telegram.post(
-        "/sandbox/telegram/channels", json={"id": moved_to, "title": "Moved", "username": "moved"}
-    ).raise_for_status()
+    # a chat of this test's own: the publisher (shared by the module) remembers moves
+    chat, moved_to = -1002000000001, -1002000000002
+    for chat_id, name in ((chat, "before"), (moved_to, "moved")):
+        telegram.post(
+            "/sandbox/telegram/channels", json={"id": chat_id, "title": name, "username": name}
+        ).raise_for_status()
     telegram.post(
         "/sandbox/telegram/faults",
         json={"responses": [{"status": 400, "migrate_to_chat_id": moved_to}]},
     ).raise_for_status()
     command = commands.command("article", article=Article(title="Moved", body_html="<p>Hi</p>"))
+    auth_stand_in.destinations[str(command.account_id)] = str(chat)
     await commands.send(command)
 
     result = await results.final(command.target_id)
@@ -224,8 +245,47 @@ async def test_migrate_to_chat_id_is_followed_and_reported_to_auth(
     assert post["chat_id"] == moved_to
     [report] = [r for r in auth_stand_in.reports if r["account_id"] == str(command.account_id)]
     assert report["event"] == "migrated"
-    assert (report["chat_id"], report["migrate_to_chat_id"]) == (str(CHANNEL_ID), str(moved_to))
+    assert (report["chat_id"], report["migrate_to_chat_id"]) == (str(chat), str(moved_to))
+    assert report["title"] == "moved"  # getChat of the chat it moved to
     assert report["grant"] == command.grant
+
+
+async def test_a_moved_chat_is_reported_with_its_new_title_and_later_posts_go_straight_there(
+    publisher: ServiceProcess,
+    telegram: httpx.Client,
+    commands: Commands,
+    results: Results,
+    auth_stand_in: AuthStandIn,
+) -> None:
+    # a chat of this test's own (the publisher, shared by the module, remembers moves)
+    chat, moved_to = -1002000000013, -1002000000014
+    telegram.post(
+        "/sandbox/telegram/channels", json={"id": chat, "title": "Posts", "username": "posts13"}
+    ).raise_for_status()
+    telegram.put(
+        f"/sandbox/telegram/migrations/{chat}",
+        json={"migrate_to_chat_id": moved_to, "title": "Posts, upgraded"},
+    ).raise_for_status()
+    first = commands.command("article", article=Article(title="One", body_html="<p>Hi</p>"))
+    auth_stand_in.destinations[str(first.account_id)] = str(chat)
+    await commands.send(first)
+    assert (await results.final(first.target_id)).type == "published"
+    [report] = [r for r in auth_stand_in.reports if r["account_id"] == str(first.account_id)]
+    assert (report["event"], report["migrate_to_chat_id"], report["title"]) == (
+        "migrated",
+        str(moved_to),
+        "Posts, upgraded",
+    )
+    # a lease cached before auth heard of the move still names the old chat: the
+    # publisher remembers the move and does not knock at the old id again
+    calls_before = telegram.get("/sandbox/telegram/calls").json()["calls"]["sendMessage"]
+    second = commands.command("article", article=Article(title="Two", body_html="<p>Hi</p>"))
+    auth_stand_in.destinations[str(second.account_id)] = str(chat)
+    await commands.send(second)
+    assert (await results.final(second.target_id)).type == "published"
+    calls = telegram.get("/sandbox/telegram/calls").json()["calls"]["sendMessage"]
+    assert calls == calls_before + 1
+    assert [p["chat_id"] for p in posts(telegram)] == [moved_to, moved_to]
 
 
 async def test_a_bot_that_is_no_admin_fails_with_the_fix_and_marks_the_link_broken(

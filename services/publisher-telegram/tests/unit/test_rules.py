@@ -9,6 +9,7 @@ from email.policy import HTTP
 from pathlib import Path
 
 from cachalot_common.articles import parse, telegram_length
+from cachalot_common.telegram_entities import parse_text, utf16_len
 from cachalot_publisher_telegram.publisher import announcement, message_url
 from cachalot_publisher_telegram.telegram import MultipartBody, UploadFile
 
@@ -49,6 +50,38 @@ def test_an_announcement_fits_one_message_whatever_the_lead() -> None:
     assert telegram_length(text) < 1000
     assert text.startswith("<b>A &lt;title&gt; &amp; more</b>\n\nword word")
     assert text.endswith('<a href="https://telegra.ph/A-11-30">Read the article</a>')
+
+
+def test_an_announcement_keeps_the_leads_links_and_formatting_as_telegram_parses_them() -> None:
+    nodes = parse(
+        '<p>See <a href="https://example.com/guide?a=1&amp;b=2">the guide</a> and '
+        "<b>act</b> 👨‍👩‍👧.</p><p>More.</p>"
+    )
+    text = announcement("Title", nodes, "https://telegra.ph/T-12-01")
+    parsed = parse_text(text, "html")
+    assert parsed.text == "Title\n\nSee the guide and act 👨‍👩‍👧.\n\nRead the article"
+    links = [(e["offset"], e["length"], e["url"]) for e in parsed.entities if e.get("url")]
+    assert links == [
+        (11, 9, "https://example.com/guide?a=1&b=2"),
+        (utf16_len(parsed.text) - 16, 16, "https://telegra.ph/T-12-01"),
+    ]
+
+
+def test_a_long_lead_is_cut_between_graphemes_and_its_links_survive() -> None:
+    nodes = parse('<p><a href="https://example.com/">Start</a> ' + "🇺🇦" * 2000 + "</p>")
+    text = announcement("Title", nodes, "https://telegra.ph/T-12-01")
+    parsed = parse_text(text, "html")
+    teaser = parsed.text.split("\n\n")[1]
+    assert teaser.endswith("…")
+    assert utf16_len(teaser) <= 700
+    flags = teaser.removeprefix("Start ").removesuffix("…")
+    assert flags == "🇺🇦" * (len(flags) // 2)  # whole flags only
+    assert parsed.entities[1] == {
+        "type": "text_link",
+        "offset": 7,
+        "length": 5,
+        "url": "https://example.com/",
+    }
 
 
 def test_message_links_use_the_username_or_the_private_channel_form() -> None:

@@ -683,14 +683,30 @@ async def _files_kept(session: AsyncSession, client_id: UUID, media_ids: list[UU
 def _community_errors(
     account: Account, options: dict[str, Any], where: str
 ) -> list[dict[str, Any]]:
-    """A VK ``owner_id`` of a community the account's person does not administer, named.
+    """A VK ``owner_id`` of a community the account's person does not administer, or of
+    someone else's wall, named (``targets[i].vk.owner_id``).
 
     ``account.communities``: what VK's ``groups.get`` filter=admin said when the account was
     last connected (auth, on ``accounts.v1``); ``None`` (not known: connected before auth read
     it, or without the ``groups`` right) checks nothing, and publisher-vk's refusal (VK errors
     214 / 15) still says it when the post goes out. Own wall (no ``owner_id``) is always fine.
+    A positive ``owner_id`` is a person's wall (dev.vk.com ``wall.post``): only the
+    account's own id (``account.platform_user_id``) is taken; while that id is not known
+    (an older auth), every positive id is refused, since leaving ``owner_id`` out posts to
+    the same wall.
     """
     owner = options.get("owner_id")  # VK's: a community is a negative id (platforms.vk)
+    if isinstance(owner, int) and owner > 0:
+        if account.platform_user_id is not None and str(owner) == account.platform_user_id:
+            return []
+        return [
+            _error(
+                f"{where}.{account.platform}.owner_id",
+                f"{owner} is another person's wall: this "
+                f"{platforms.label_of(account.platform)} account posts only to its own wall "
+                "(leave owner_id out) or to a community it runs (-<community id>).",
+            )
+        ]
     if not isinstance(owner, int) or owner >= 0 or account.communities is None:
         return []
     if -owner in account.communities:

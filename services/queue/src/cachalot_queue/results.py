@@ -189,6 +189,8 @@ class EventHandlers:
             account.changed_at = event.occurred_at
             if event.communities is not None or event.type == "connected":
                 account.communities = event.communities  # refreshed at every sign-in
+            if event.platform_user_id is not None:
+                account.platform_user_id = event.platform_user_id
             if event.type == "deleted":  # the client erased their data: erase ours too
                 await session.flush()
                 await erase_client(session, event.client_id, self._media_dir)

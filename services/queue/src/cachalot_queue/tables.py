@@ -76,6 +76,9 @@ class Account(Base):
     communities: Mapped[list[int] | None] = mapped_column(
         JSON, comment="VK: communities administered at the last sign-in (None: not known)"
     )
+    platform_user_id: Mapped[str | None] = mapped_column(
+        String(64), comment="The person's id on the platform (None: not known)"
+    )
 
 
 class Media(Base):

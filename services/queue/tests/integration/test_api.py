@@ -536,3 +536,32 @@ async def test_a_vk_community_the_account_does_not_administer_is_refused_when_qu
 
     unknown = await client.account("vk")  # connected before auth read communities
     assert (await post(-42, unknown)).status_code == 201
+
+
+async def test_a_positive_vk_owner_id_other_than_the_accounts_own_is_refused_naming_the_field(
+    queue: QueueServer,
+) -> None:
+    """A positive owner_id is a person's wall: only the account's own id (auth's
+    platform_user_id on accounts.v1) is taken; while it is not known, none is."""
+    client = queue.client()
+    vk = await client.account("vk", communities=[41], platform_user_id="7001")
+    media = await client.upload()
+
+    async def post(owner_id: int, account: uuid.UUID = vk) -> httpx.Response:
+        block = {"message": "whales", "owner_id": owner_id}
+        return await client.post(
+            {"media_id": media["id"], "targets": [{"account_id": str(account), "vk": block}]}
+        )
+
+    refused = await post(7002)
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["errors"]
+    assert error["field"] == "targets[0].vk.owner_id"
+    assert "7002 is another person's wall" in error["message"]
+    assert (await post(7001)).status_code == 201  # its own wall, by id
+    assert (await post(-41)).status_code == 201
+
+    older = await client.account("vk")  # an older auth sent no platform_user_id
+    unknown = await post(7001, older)
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "targets[0].vk.owner_id"

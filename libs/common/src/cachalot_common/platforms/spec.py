@@ -130,7 +130,10 @@ class MediaLimits:
 
     Every field is optional (``None``: no limit known). Units are in the names;
     ``*_aspect`` is width / height (9:16 is 0.5625); ``*_side_px`` holds for
-    both width and height; ``codecs`` are FFmpeg's names (``h264``, ``hevc``).
+    both width and height; ``max_long_side_px`` / ``max_short_side_px`` bound
+    the longer and the shorter side whichever way the file is turned (TikTok's
+    "1080p at most": 1920 and 1080, so 1080×1920 and 1920×1080 both fit);
+    ``codecs`` are FFmpeg's names (``h264``, ``hevc``).
     """
 
     types: frozenset[str] | None = None
@@ -142,6 +145,8 @@ class MediaLimits:
     min_side_px: int | None = None
     max_side_px: int | None = None
     max_width_px: int | None = None
+    max_long_side_px: int | None = None
+    max_short_side_px: int | None = None
     max_sides_sum_px: int | None = None
     min_aspect: float | None = None
     max_aspect: float | None = None
@@ -205,6 +210,7 @@ class MediaLimits:
                     "media.width", f"{label} takes at most {self.max_width_px} px wide; {size}"
                 )
             )
+        errors += self._check_orientation_free_size(label, width, height, size)
         if self.max_sides_sum_px is not None and width + height > self.max_sides_sum_px:
             errors.append(
                 FieldError(
@@ -223,6 +229,29 @@ class MediaLimits:
                 )
             )
         return errors
+
+    def _check_orientation_free_size(
+        self, label: str, width: int, height: int, size: str
+    ) -> list[FieldError]:
+        """The longer side within ``max_long_side_px`` and the shorter within
+        ``max_short_side_px``; the error names the side that is over (``media.width`` or
+        ``media.height``; the width when a square is over)."""
+        long_side, short_side = max(width, height), min(width, height)
+        long_over = self.max_long_side_px is not None and long_side > self.max_long_side_px
+        short_over = self.max_short_side_px is not None and short_side > self.max_short_side_px
+        if not (long_over or short_over):
+            return []
+        if long_over:
+            fact = "width" if width >= height else "height"
+        else:
+            fact = "width" if width <= height else "height"
+        if self.max_short_side_px is not None and self.max_long_side_px is not None:
+            limit = f"at most {self.max_short_side_px}×{self.max_long_side_px} px (either way up)"
+        elif self.max_long_side_px is not None:
+            limit = f"at most {self.max_long_side_px} px on the longer side"
+        else:
+            limit = f"at most {self.max_short_side_px} px on the shorter side"
+        return [FieldError(f"media.{fact}", f"{label} takes {limit}; {size}")]
 
 
 def _within(value: float, low: float | None, high: float | None) -> bool:

@@ -19,8 +19,13 @@ Formats: TikTok's guide lists JPEG and WebP only, and several integrators
 report PNG refused on the photo endpoint, so a PNG image is refused here
 (``images[i].content_type``) rather than failing at TikTok after the pull.
 At most 20 MB per image, read as 20,000,000 bytes (the stricter reading).
-TikTok's "1080p at most" picture size is not checked: its wording is
-uncertain and TikTok appears to scale larger photos down.
+Picture size: TikTok's media transfer guide says "1080p at most" (checked
+with the search tool; integrators' guides spell it 1080 × 1920 or 1920 × 1080
+px, a square at most 1080 × 1080), and TikTok's status has a
+``picture_size_check_failed`` reason for a post it refuses after the pull. We read it as
+the longer side ≤ 1920 px and the shorter ≤ 1080 px, either way up, refused
+when queued naming ``images[i].width`` or ``images[i].height`` (whichever side
+is over). No lower bound is documented for photos, so none is checked.
 ``photo_cover_index`` must name one of the images. ``disable_duet``,
 ``disable_stitch`` and ``video_cover_timestamp_ms`` do not apply to a photo
 post (TikTok's photo ``post_info`` has no such fields): they are ignored,
@@ -52,6 +57,8 @@ TIKTOK_MAX_IMAGES: Final = 35
 TIKTOK_IMAGE: Final = MediaLimits(
     types=frozenset({"image/jpeg", "image/webp"}),
     max_bytes=20_000_000,
+    max_long_side_px=1920,
+    max_short_side_px=1080,
 )
 TIKTOK_MAX_DURATION_S: Final = 600.0
 TIKTOK_VIDEO: Final = MediaLimits(
@@ -209,8 +216,8 @@ SPEC: Final = PlatformSpec(
         image=TIKTOK_IMAGE,
         source=(
             "shared/reference/platforms.md §1.2 Media limits and Photo posts "
-            "(developers.tiktok.com); image formats and 20 MB from TikTok's media transfer "
-            "guide, PNG refusal reported by integrators"
+            "(developers.tiktok.com); image formats, 20 MB and 1080p (1080×1920 either way "
+            "up) from TikTok's media transfer guide, PNG refusal reported by integrators"
         ),
     ),
     checks=(cover_within_video, caption_fits_kind, photo_count_and_cover),

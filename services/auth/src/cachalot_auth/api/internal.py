@@ -58,6 +58,13 @@ class ChannelReportIn(BaseModel):
     event: Literal["migrated", "broken"]
     chat_id: str = Field(pattern=r"^-?\d{1,20}$", description="The chat id the post went to.")
     migrate_to_chat_id: str | None = Field(default=None, pattern=r"^-?\d{1,20}$")
+    title: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="migrated: the new chat's title as getChat gave it (stored as the "
+        "account's channel title).",
+    )
     reason: str | None = Field(default=None, max_length=500, description="For people: the fix.")
     post_id: uuid.UUID
     target_id: uuid.UUID | None = None
@@ -167,6 +174,7 @@ def create_router() -> APIRouter:
             event=body.event,
             chat_id=body.chat_id,
             migrate_to_chat_id=body.migrate_to_chat_id,
+            title=body.title,
             reason=body.reason,
         )
         try:

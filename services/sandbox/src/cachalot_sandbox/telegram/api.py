@@ -31,6 +31,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.datastructures import UploadFile
 
+from cachalot_common.problems import Problem
 from cachalot_sandbox.settings import SandboxSettings
 from cachalot_sandbox.telegram.chats import ChatDirectory, create_channel_controls
 from cachalot_sandbox.telegram.entities import EntityParseError, parse_text, utf16_len
@@ -313,7 +314,27 @@ def create_router(settings: SandboxSettings) -> APIRouter:
     @router.put("/sandbox/telegram/migrations/{chat_id}", tags=["sandbox"])
     async def migrate_chat(chat_id: str, control: ChatMigrationControl) -> dict[str, Any]:
         """Upgrade a group to a supergroup: sends to ``chat_id`` answer 400 with
-        ``parameters.migrate_to_chat_id``, as Telegram does."""
+        ``parameters.migrate_to_chat_id``, as Telegram does.
+
+        A set-up chat (``/sandbox/telegram/channels``) moves with its people, our
+        bot's rights and its @username: the new id answers ``getChat`` and posts as the
+        old one did, under ``title`` when given (else the old title). ``title`` for a
+        chat that is not set up is a 422 naming it."""
+        old = chats.registered(chat_id)
+        if old is None and control.title is not None:
+            raise Problem(
+                422,
+                "a title applies to a set-up chat only",
+                errors=[
+                    {"field": "title", "in": "body", "message": f"no chat {chat_id} is set up"}
+                ],
+            )
+        if old is not None:
+            moved = old.model_copy(
+                update={"id": control.migrate_to_chat_id, "title": control.title or old.title}
+            )
+            state.channels[old.id] = old.model_copy(update={"username": None})  # it moves too
+            state.channels[moved.id] = moved
         state.migrated[chat_id] = control.migrate_to_chat_id
         return {"chat_id": chat_id, "migrate_to_chat_id": control.migrate_to_chat_id}
 

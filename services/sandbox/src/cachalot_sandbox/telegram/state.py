@@ -64,6 +64,12 @@ class ChatMigrationControl(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     migrate_to_chat_id: int = Field(le=CHANNEL_ID_MAX, description="The supergroup's id (-100…).")
+    title: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="The chat's title after the move (a set-up chat only; default: unchanged).",
+    )
 
 
 class Latency(BaseModel):

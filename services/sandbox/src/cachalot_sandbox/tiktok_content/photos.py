@@ -25,9 +25,12 @@ each): status ``PROCESSING_DOWNLOAD`` meanwhile. A pull that fails (network
 error, non-200, an armed ``pull`` fault) ends the post ``FAILED`` with
 ``photo_pull_failed``; a file that is not JPEG or WebP by its magic bytes
 (PNG included: TikTok's photo endpoint takes JPG/JPEG/WEBP only) with
-``file_format_check_failed``; one over 20,000,000 bytes with
-``picture_size_check_failed``. Each pulled image's SHA-256 and size are
-recorded and shown by ``GET /sandbox/tiktok/posts``.
+``file_format_check_failed``; one over 20,000,000 bytes, or larger than 1080p
+(TikTok's media transfer guide: "1080p at most"; read as the longer side over
+1920 px or the shorter over 1080 px, either way up, as the registry's
+``cachalot_common.platforms.tiktok`` does; sizes read from the JPEG SOF marker
+or the WebP header in the first 256 KiB), with ``picture_size_check_failed``.
+Each pulled image's SHA-256 and size are recorded and shown by ``GET /sandbox/tiktok/posts``.
 """
 
 from __future__ import annotations
@@ -49,6 +52,9 @@ MAX_IMAGES: Final = 35
 MAX_TITLE_UTF16: Final = 90
 MAX_DESCRIPTION_UTF16: Final = 4000
 MAX_IMAGE_BYTES: Final = 20_000_000
+MAX_LONG_SIDE_PX: Final = 1920
+MAX_SHORT_SIDE_PX: Final = 1080
+HEAD_BYTES: Final = 256 * 1024
 PULL_TIMEOUT_S: Final = 30.0
 _pulls: set[asyncio.Task[None]] = set()  # strong references while pulls run
 
@@ -150,14 +156,19 @@ async def fetch_image(client: httpx.AsyncClient, url: str) -> dict[str, Any]:
                 size += len(piece)
                 if size > MAX_IMAGE_BYTES:
                     raise PullFailed("picture_size_check_failed")
-                if len(head) < 16:
-                    head += piece[: 16 - len(head)]
+                if len(head) < HEAD_BYTES:
+                    head += piece[: HEAD_BYTES - len(head)]
                 digest.update(piece)
     except httpx.HTTPError:
         raise PullFailed("photo_pull_failed") from None
     content_type = image_type(head)
     if content_type is None:
         raise PullFailed("file_format_check_failed")
+    size_px = picture_size(head)
+    if size_px is not None and (
+        max(size_px) > MAX_LONG_SIDE_PX or min(size_px) > MAX_SHORT_SIDE_PX
+    ):
+        raise PullFailed("picture_size_check_failed")
     return {"sha256": digest.hexdigest(), "size": size, "content_type": content_type}
 
 
@@ -167,4 +178,56 @@ def image_type(head: bytes) -> str | None:
         return "image/jpeg"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image/webp"
+    return None
+
+
+def picture_size(head: bytes) -> tuple[int, int] | None:
+    """(width, height) in pixels from a JPEG's SOF marker or a WebP header; ``None`` when
+    ``head`` does not say (the check is then skipped)."""
+    if head.startswith(b"\xff\xd8"):
+        return _jpeg_size(head)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP" and len(head) >= 30:
+        chunk = head[12:16]
+        if chunk == b"VP8X":
+            width = int.from_bytes(head[24:27], "little") + 1
+            height = int.from_bytes(head[27:30], "little") + 1
+            return width, height
+        if chunk == b"VP8 " and head[23:26] == b"\x9d\x01\x2a":
+            width = int.from_bytes(head[26:28], "little") & 0x3FFF
+            height = int.from_bytes(head[28:30], "little") & 0x3FFF
+            return width, height
+        if chunk == b"VP8L" and head[20] == 0x2F:
+            bits = int.from_bytes(head[21:25], "little")
+            return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    return None
+
+
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # frame headers (not DHT, JPG, DAC)
+
+
+def _jpeg_size(head: bytes) -> tuple[int, int] | None:
+    i = 2
+    while i + 10 <= len(head):
+        if head[i] != 0xFF:
+            return None
+        marker = head[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # no length
+            i += 2
+            continue
+        if marker in _SOF:
+            # a frame header is whole: 8- or 12-bit samples, 1, 3 or 4 components, and a
+            # length that fits them (random bytes after a JPEG's magic are not read as one)
+            length = int.from_bytes(head[i + 2 : i + 4], "big")
+            components = head[i + 9] if i + 9 < len(head) else 0
+            if head[i + 4] not in (8, 12) or components not in (1, 3, 4):
+                return None
+            if length != 8 + 3 * components:
+                return None
+            height = int.from_bytes(head[i + 5 : i + 7], "big")
+            width = int.from_bytes(head[i + 7 : i + 9], "big")
+            return (width, height) if width and height else None
+        i += 2 + int.from_bytes(head[i + 2 : i + 4], "big")
     return None
