@@ -11,6 +11,7 @@ import httpx
 import pytest
 from queue_support import FIXTURES, VIDEO, QueueServer, at_offset
 
+from cachalot_queue.main import create_app
 from cachalot_testing.media import video_file
 
 pytestmark = pytest.mark.integration
@@ -536,3 +537,23 @@ async def test_a_vk_community_the_account_does_not_administer_is_refused_when_qu
 
     unknown = await client.account("vk")  # connected before auth read communities
     assert (await post(-42, unknown)).status_code == 201
+
+
+async def test_the_privacy_facts_are_public_and_state_the_configured_media_retention(
+    queue: QueueServer, tmp_path: Any
+) -> None:
+    """web/privacy.html states what GET /api/v1/privacy answers, read with no session; the
+    figure is the setting's (CACHALOT_MEDIA_RETENTION_DAYS), never a copy of it."""
+    async with httpx.AsyncClient(base_url=queue.base_url) as anonymous:
+        facts = await anonymous.get("/api/v1/privacy")
+        assert facts.status_code == 200, facts.text
+        assert facts.json() == {"media_retention_days": queue.runtime.settings.media_retention_days}
+        assert (await anonymous.get("/api/v1/posts")).status_code == 401  # the rest is not
+    for days in (7.0, None):
+        settings = queue.runtime.settings.model_copy(
+            update={"media_retention_days": days, "media_dir": tmp_path / "media"}
+        )
+        app = create_app(settings)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://queue") as http:
+            assert (await http.get("/api/v1/privacy")).json() == {"media_retention_days": days}
