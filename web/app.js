@@ -141,11 +141,13 @@
 
   // E-mails follow the page's language (auth keeps it with the consent,
   // POST /api/v1/me/consent `language`): sent when the client switches, and once
-  // when a consented client's kept choice differs from what auth holds.
+  // when a consented client's kept choice differs from what auth holds. A browser
+  // where no language was chosen takes the account's (the page reloads in it).
   let consentedClient = null;
   function followLanguage(client, consented) {
     consentedClient = consented ? client : null;
     if (consented && window.I18N.explicit && client.language !== LANG) sendLanguage(LANG);
+    else if (client.language) window.I18N.adopt(client.language);
   }
   async function sendLanguage(language) {
     if (!consentedClient) return;

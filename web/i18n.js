@@ -1,8 +1,11 @@
 // English and Russian for the dashboard and the contact page (issue 12, item 7).
 //
 // The language: the one the person chose on the page (kept in localStorage under
-// "cachalot.language"), else the browser's first of navigator.languages we have
-// (the same list it sends as Accept-Language), else English. Messages come from
+// "cachalot.language"), else the one saved on the signed-in client's account (the
+// language the e-mails are written in: the dashboard reads it from GET /api/v1/me
+// and keeps it under "cachalot.language.account", I18N.adopt), else the browser's
+// first of navigator.languages we have (the same list it sends as
+// Accept-Language), else English. Messages come from
 // one catalogue per language, /i18n/<lang>.json, keyed by the English text
 // (gettext's way: a missing entry shows the English). A value may be an object of
 // CLDR plural forms ({one, few, many, other}) chosen by Intl.PluralRules for
@@ -23,11 +26,12 @@
 (function () {
   const LANGUAGES = ["en", "ru"];
   const STORE = "cachalot.language";
+  const ACCOUNT = "cachalot.language.account";
   const script = document.currentScript;
 
-  function stored() {
+  function stored(key = STORE) {
     try {
-      const value = localStorage.getItem(STORE);
+      const value = localStorage.getItem(key);
       return LANGUAGES.includes(value) ? value : null;
     } catch (err) {
       return null; // storage switched off: the browser's language each time
@@ -44,7 +48,7 @@
   }
 
   const explicit = stored();
-  const lang = explicit || fromBrowser();
+  const lang = explicit || stored(ACCOUNT) || fromBrowser();
   document.documentElement.lang = lang;
   // For Intl: the browser's own tag when it is in this language ("en-GB" keeps its
   // day-month order), else the language alone.
@@ -91,6 +95,17 @@
     location.reload();
   }
 
+  // The signed-in client's account language (GET /api/v1/me `language`): kept for
+  // this browser's pages while no language was chosen here; the page reloads in it
+  // when it differs. A choice made here wins. True when the page is reloading.
+  function adopt(value) {
+    if (explicit || !LANGUAGES.includes(value)) return false;
+    try { localStorage.setItem(ACCOUNT, value); } catch (err) { return false; }
+    if (value === lang || stored(ACCOUNT) !== value) return false; // kept, or not keepable
+    location.reload();
+    return true;
+  }
+
   function wireSwitch() {
     const select = document.getElementById("language");
     if (!select) return;
@@ -117,6 +132,7 @@
     translate,
     number,
     choose,
+    adopt,
     onSwitch: (hook) => hooks.push(hook),
   };
 

@@ -5,6 +5,9 @@
 (function () {
   "use strict";
   const $ = (id) => document.getElementById(id);
+  // The page's language (web/i18n.js): words from /i18n/<lang>.json, dates by Intl.
+  const t = window.I18N.t;
+  const when = (iso) => new Date(iso).toLocaleString(window.I18N.locale);
   // Invisible and bidirectional characters shown as codes (shown.js).
   const shown = window.cachalotShown;
   const TOPICS = [
@@ -13,8 +16,8 @@
     "posts.publish.instagram.v1", "posts.publish.vk.v1", "posts.publish.telegram.v1",
   ];
   const SIGN_IN_ERRORS = {
-    sign_in_failed: "Telegram's sign-in data could not be verified; please try again.",
-    state_expired: "The sign-in took too long; please try again.",
+    sign_in_failed: t("Telegram's sign-in data could not be verified; please try again."),
+    state_expired: t("The sign-in took too long; please try again."),
   };
 
   function flash(kind, text) {
@@ -45,6 +48,10 @@
     }
     $("logout").classList.toggle("hidden", !signedIn);
   }
+
+  const PROPOSAL_STATUS = {
+    proposed: t("proposed"), changes_requested: t("changes requested"), approved: t("approved"),
+  };
 
   // The main text of each platform's block (the per-platform option models of posts).
   const TEXT_FIELD = {
@@ -101,7 +108,7 @@
         { method: "POST", headers: { "Content-Type": file.type || "application/octet-stream" }, body: file },
       );
       if (!uploaded.ok) {
-        flash("bad", (uploaded.body && uploaded.body.detail) || "The upload failed.");
+        flash("bad", (uploaded.body && uploaded.body.detail) || t("The upload failed."));
         return;
       }
       const platform = account.dataset.platform;
@@ -124,12 +131,12 @@
         body: JSON.stringify(body),
       });
       if (answer.ok) {
-        flash("ok", "Delivered; the client has been offered the proposal.");
+        flash("ok", t("Delivered; the client has been offered the proposal."));
         $("deliver-form").reset();
         fillDeliverAccounts();
       } else {
         const fields = ((answer.body && answer.body.errors) || []).map((e) => `${e.field}: ${e.message}`);
-        flash("bad", [(answer.body && answer.body.detail) || "The delivery failed.", ...fields].join(" "));
+        flash("bad", [(answer.body && answer.body.detail) || t("The delivery failed."), ...fields].join(" "));
       }
     } finally {
       $("deliver-send").disabled = false;
@@ -146,22 +153,22 @@
         const row = document.createElement("tr");
         row.dataset.proposal = proposal.id;
         row.className = "proposal " + proposal.status;
-        cell(row, new Date(delivery.created_at).toLocaleString());
+        cell(row, when(delivery.created_at));
         const client = knownClients.find((c) => c.client_id === delivery.client_id);
         cell(row, (client && (client.name || client.email)) || delivery.client_id.slice(0, 8));
-        cell(row, proposal.status.replace("_", " ")).className = "status";
+        cell(row, PROPOSAL_STATUS[proposal.status] || proposal.status).className = "status";
         cell(row, proposal.comment || "—").className = "comment";
         cell(row, proposal.post_id ? proposal.post_id.slice(0, 8) : "—");
         // the trail: the delivery's and this proposal's steps; once approved, the post's
         cell(row, "").appendChild(window.CachalotTrail.details({
           viewer: "operator",
-          label: "History of this proposal",
+          label: t("History of this proposal"),
           load: async () => (proposal.post_id
             ? window.CachalotTrail.read(`/api/v1/operator/posts/${proposal.post_id}/audit`)
             : window.CachalotTrail.ofProposal(delivery, proposal)),
         }));
         // (the History cell says its name itself)
-        ["Delivered", "Client", "Proposal", "Client's comment", "Post"].forEach((name, i) => {
+        [t("Delivered"), t("Client"), t("Proposal"), t("Client's comment"), t("Post")].forEach((name, i) => {
           row.children[i].dataset.label = name;
         });
         body.appendChild(row);
@@ -214,14 +221,14 @@
         link.target = "_blank";
         link.rel = "noopener";
         link.className = "trace";
-        link.textContent = "trace";
+        link.textContent = t("trace");
         trace.appendChild(link);
       } else {
         trace.textContent = item.trace_id ? item.trace_id.slice(0, 12) : "—";
       }
       cell(row, "").appendChild(window.CachalotTrail.details({
         viewer: "operator",
-        label: "History of this post",
+        label: t("History of this post"),
         load: () => window.CachalotTrail.read(`/api/v1/operator/posts/${item.post_id}/audit`),
       }));
       body.appendChild(row);
@@ -234,7 +241,7 @@
     const body = $("dlq-body");
     body.textContent = "";
     if (!answer.ok) {
-      flash("bad", (answer.body && answer.body.detail) || "The dead letters could not be read.");
+      flash("bad", (answer.body && answer.body.detail) || t("The dead letters could not be read."));
       return;
     }
     for (const item of answer.body.items) {
@@ -245,11 +252,11 @@
       cell(row, item.value.slice(0, 200));
       const action = cell(row, "");
       if (item.redriven_by) {
-        action.textContent = "re-driven";
+        action.textContent = t("re-driven");
       } else {
         const button = document.createElement("button");
         button.className = "secondary redrive";
-        button.textContent = "Re-drive";
+        button.textContent = t("Re-drive");
         button.addEventListener("click", () => redrive(topic, item));
         action.appendChild(button);
       }
@@ -263,13 +270,24 @@
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ topic, partition: item.partition, offset: item.offset }),
     });
-    if (answer.ok) flash("ok", `Sent back to ${answer.body.topic}.`);
-    else flash("bad", (answer.body && answer.body.detail) || "The re-drive failed.");
+    if (answer.ok) flash("ok", t("Sent back to {topic}.", { topic: answer.body.topic }));
+    else flash("bad", (answer.body && answer.body.detail) || t("The re-drive failed."));
     await loadDlq();
   }
 
+  // What became of each version's e-mails: the notifier's records (GET
+  // /api/v1/operator/policy-deliveries); auth's `recipients` is how many were requested.
+  const POLICY_COLUMNS = [
+    t("Version"), t("Published"), t("What changed"), t("E-mails requested"),
+    t("E-mails delivered"), t("E-mails not delivered"), t("E-mails waiting"),
+  ];
   async function loadPolicyVersions() {
-    const answer = await api("/api/v1/operator/policy-versions");
+    const [answer, mailed] = await Promise.all([
+      api("/api/v1/operator/policy-versions"),
+      api("/api/v1/operator/policy-deliveries"),
+    ]);
+    const outcome = {};
+    for (const item of (mailed.ok && mailed.body.items) || []) outcome[item.version] = item;
     const body = $("policy-body");
     body.textContent = "";
     for (const item of (answer.ok && answer.body.items) || []) {
@@ -285,20 +303,31 @@
       } else {
         version.textContent = shown(item.version);
       }
-      cell(row, new Date(item.published_at).toLocaleString());
+      cell(row, when(item.published_at));
       cell(row, item.summary || "—");
-      cell(row, String(item.recipients)).className = "recipients";
+      cell(row, window.I18N.number(item.recipients)).className = "recipients";
+      const done = outcome[item.version];
+      if (mailed.ok) {
+        const sent = done ? done.sent : 0;
+        // not delivered: refused for good by the mail server, or no address any more
+        const failed = done ? done.failed + done.skipped : 0;
+        // requested but not finished yet: still in the notifier, or not reached it yet
+        const waiting = Math.max(0, item.recipients - sent - failed);
+        cell(row, window.I18N.number(sent)).className = "sent";
+        cell(row, window.I18N.number(failed)).className = "failed";
+        cell(row, window.I18N.number(waiting)).className = "waiting";
+      } else {
+        for (const name of ["sent", "failed", "waiting"]) cell(row, t("unknown")).className = name;
+      }
       // at phone width the cells stack, each with its column's name (style.css)
-      ["Version", "Published", "What changed", "Clients e-mailed"].forEach((name, i) => {
-        row.children[i].dataset.label = name;
-      });
+      POLICY_COLUMNS.forEach((name, i) => { row.children[i].dataset.label = name; });
       body.appendChild(row);
     }
   }
 
   function policyErrors(errors) {
     for (const box of $("policy-form").querySelectorAll(".field-error")) box.textContent = "";
-    for (const input of $("policy-form").querySelectorAll("input, textarea")) {
+    for (const input of $("policy-form").querySelectorAll("input,textarea")) {
       input.removeAttribute("aria-invalid");
     }
     for (const error of errors) {
@@ -315,12 +344,12 @@
     const summary = $("policy-summary").value.trim();
     const url = $("policy-url").value.trim();
     const problems = [];
-    if (!version) problems.push({ field: "version", message: "Give the version a name, e.g. 2026-12-01." });
+    if (!version) problems.push({ field: "version", message: t("Give the version a name, e.g. 2026-12-01.") });
     else if (!$("policy-version").checkValidity()) {
-      problems.push({ field: "version", message: "Letters, digits, dots, dashes and underscores only." });
+      problems.push({ field: "version", message: t("Letters, digits, dots, dashes and underscores only.") });
     }
     if (url && !/^https?:\/\/[^\s/]+/.test(url)) {
-      problems.push({ field: "url", message: "Give a full link starting with https://." });
+      problems.push({ field: "url", message: t("Give a full link starting with https://.") });
     }
     policyErrors(problems);
     if (problems.length) {
@@ -338,7 +367,7 @@
       if (answer.ok) {
         $("policy-form").reset();
         const n = answer.body.recipients;
-        flash("ok", `Version ${answer.body.version} published; ${n} client${n === 1 ? "" : "s"} will get one e-mail each.`);
+        flash("ok", t("Version {version} published; {n} clients will get one e-mail each.", { version: answer.body.version, n }));
         await loadPolicyVersions();
         return;
       }
@@ -347,7 +376,7 @@
         message: e.message,
       }));
       policyErrors(errors);
-      flash("bad", (answer.body && answer.body.detail) || "The version could not be published.");
+      flash("bad", (answer.body && answer.body.detail) || t("The version could not be published."));
     } finally {
       button.disabled = false;
     }
@@ -356,11 +385,11 @@
   async function start() {
     const params = new URLSearchParams(location.search);
     const error = params.get("auth_error");
-    if (error) flash("bad", SIGN_IN_ERRORS[error] || "Sign-in failed; please try again.");
+    if (error) flash("bad", SIGN_IN_ERRORS[error] || t("Sign-in failed; please try again."));
     const me = await api("/api/v1/operator/me");
     if (!me.ok) {
       show(false);
-      if (me.status === 403) flash("bad", "This browser is signed in as a client, not an operator.");
+      if (me.status === 403) flash("bad", t("This browser is signed in as a client, not an operator."));
       return;
     }
     show(true);

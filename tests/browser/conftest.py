@@ -1,12 +1,19 @@
-"""A real Chromium (Debian's) driven by Playwright, shared by the browser tests."""
+"""A real Chromium (Debian's) driven by Playwright, shared by the browser tests, and the
+one way they sign a client in: :func:`sign_in` (built on :func:`connect`,
+:func:`give_consent` and :func:`disconnect_all`)."""
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import pytest
+
+from cachalot_testing.stack import EmbeddedStack
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -31,3 +38,104 @@ def browser() -> Iterator[Any]:
         )
         yield instance
         instance.close()
+
+
+def connect(page: Any, stack: EmbeddedStack, platform: str, user: str | None = None) -> None:
+    """Sign in with (or connect one more account of) ``platform`` in ``page``'s browser:
+    the sandbox's consent is given by the test (``sandbox_auto=allow``) as sandbox person
+    ``user`` (None: the platform's first), then the dashboard is loaded again."""
+    start = page.context.request.get(
+        f"{stack.gateway}/api/v1/auth/{platform}/login?next=/", max_redirects=0
+    )
+    assert start.status == 302, start.text()
+    params = {"sandbox_auto": "allow"} | ({"sandbox_user": user} if user else {})
+    page.goto(str(httpx.URL(start.headers["location"]).copy_merge_params(params)))
+    page.wait_for_url(f"{stack.gateway}/**", timeout=15_000)
+
+
+def give_consent(page: Any, email: str) -> None:
+    """The dashboard's consent form (an address, 18 or over) when it asks; then the composer."""
+    page.wait_for_selector("#consent:not(.hidden), #posts:not(.hidden)", timeout=15_000)
+    if page.is_visible("#consent"):
+        page.fill("#email", email)
+        page.check("#adult")
+        page.click("#consent-form button[type=submit]")
+    page.wait_for_selector("#compose:not(.hidden)", timeout=15_000)
+
+
+def disconnect_all(page: Any) -> None:
+    """Disconnect every account of the page's client (frees the sandbox's people)."""
+    page.evaluate(
+        """async () => {
+          const list = await (await fetch('/api/v1/accounts')).json();
+          for (const a of (Array.isArray(list) ? list : list.items || [])) {
+            await fetch('/api/v1/accounts/' + a.id, { method: 'DELETE' });
+          }
+        }"""
+    )
+
+
+class SignIn:
+    """Opens dashboards signed in as clients (the :func:`sign_in` fixture)."""
+
+    def __init__(self, stack: EmbeddedStack, browser: Any) -> None:
+        self.stack = stack
+        self.browser = browser
+
+    def connect(self, page: Any, platform: str, user: str | None = None) -> None:
+        """One more account for the page's client (:func:`connect`)."""
+        connect(page, self.stack, platform, user)
+
+    disconnect_all = staticmethod(disconnect_all)
+
+    @contextmanager
+    def __call__(
+        self,
+        first: tuple[str, str | None],
+        *more: tuple[str, str | None],
+        email: str,
+        console: list[str] | None = None,
+        setup: Callable[[Any], None] | None = None,
+        on_dialog: Callable[[Any], None] | None = None,
+        before_consent: Callable[[Any], None] | None = None,
+        **context_options: Any,
+    ) -> Iterator[Any]:
+        """A new browser context (``context_options``: Playwright's ``new_context``) whose
+        page accepts dialogs (or hands them to ``on_dialog``) and appends console errors
+        and uncaught exceptions to ``console``; ``setup(page)`` runs before anything is
+        loaded (init scripts, routes); the ``first`` (platform, sandbox person) signs in,
+        consent is given with a unique address made from ``email`` if the client has not
+        given it (``before_consent(page)`` runs first), the ``more`` are connected to the
+        same client. On leaving, every account is disconnected (freeing the sandbox's
+        people for other modules) and the context closed."""
+        context = self.browser.new_context(**context_options)
+        page = context.new_page()
+        page.on("dialog", on_dialog or (lambda dialog: dialog.accept()))
+        if setup is not None:
+            setup(page)
+        if console is not None:
+            page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda error: console.append(str(error)))
+        try:
+            connect(page, self.stack, *first)
+            if before_consent is not None:
+                page.wait_for_selector("#consent:not(.hidden), #posts:not(.hidden)")
+                before_consent(page)
+            give_consent(page, f"{email}-{uuid.uuid4().hex[:6]}@example.com")
+            for platform, user in more:
+                connect(page, self.stack, platform, user)
+            yield page
+        finally:
+            disconnect_all(page)
+            context.close()
+
+
+@pytest.fixture(scope="module")
+def sign_in(stack: EmbeddedStack, browser: Any) -> SignIn:
+    """The one way the browser tests sign a client in::
+
+    with sign_in(("tiktok", USER), ("youtube", None), email="me", console=ERRORS,
+                 locale="ru-RU") as page:
+        ...
+    """
+    return SignIn(stack, browser)

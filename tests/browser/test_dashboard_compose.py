@@ -54,19 +54,6 @@ def row(account_id: str) -> str:
     return f'#targets .target[data-account="{account_id}"]'
 
 
-def connect(page: Any, stack: EmbeddedStack, platform: str, user: str) -> None:
-    """Sign in (or connect) ``platform`` as the sandbox's ``user``, in this browser."""
-    start = page.context.request.get(
-        f"{stack.gateway}/api/v1/auth/{platform}/login?next=/", max_redirects=0
-    )
-    assert start.status == 302, start.text()
-    consent = httpx.URL(start.headers["location"]).copy_merge_params(
-        {"sandbox_auto": "allow", "sandbox_user": user}
-    )
-    page.goto(str(consent))
-    page.wait_for_url(f"{stack.gateway}/**", timeout=15_000)
-
-
 def accounts(page: Any) -> list[dict[str, Any]]:
     listed: list[dict[str, Any]] = page.evaluate(
         "async () => await (await fetch('/api/v1/accounts')).json()"
@@ -117,43 +104,30 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def composer(stack: EmbeddedStack, browser: Any) -> Iterator[dict[str, Any]]:
+def composer(stack: EmbeddedStack, sign_in: Any) -> Iterator[dict[str, Any]]:
     """The page, signed in with two TikTok accounts and a YouTube channel, consented."""
     httpx.post(
         f"{stack.sandbox}/sandbox/tiktok/creator", json=CREATOR, timeout=5
     ).raise_for_status()
-    context = browser.new_context(timezone_id=ZONE, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.on("dialog", lambda dialog: dialog.accept())
-    page.on("console", lambda m: CONSOLE_ERRORS.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: CONSOLE_ERRORS.append(str(error)))
     try:
-        connect(page, stack, "tiktok", TIKTOK_A)
-        page.wait_for_selector("#consent:not(.hidden)", timeout=15_000)
-        page.fill("#email", f"compose-{uuid.uuid4().hex[:6]}@example.com")
-        page.check("#adult")
-        page.click("#consent-form button[type=submit]")
-        page.wait_for_selector("#compose:not(.hidden)", timeout=15_000)
-        connect(page, stack, "tiktok", TIKTOK_B)
-        connect(page, stack, "youtube", YOUTUBE_USER)
-        listed = accounts(page)
-        tiktoks = [a["id"] for a in listed if a["platform"] == "tiktok"]
-        youtube = next(a["id"] for a in listed if a["platform"] == "youtube")
-        assert len(tiktoks) == 2, listed
-        page.wait_for_selector(f"{row(youtube)} fieldset.block", timeout=15_000)
-        for account in tiktoks:
-            page.wait_for_selector(f"{row(account)} .tt-who strong", timeout=15_000)
-        yield {"page": page, "tiktok": tiktoks, "youtube": youtube, "stack": stack}
+        with sign_in(
+            ("tiktok", TIKTOK_A),
+            ("tiktok", TIKTOK_B),
+            ("youtube", YOUTUBE_USER),
+            email="compose",
+            console=CONSOLE_ERRORS,
+            timezone_id=ZONE,
+            viewport={"width": 1280, "height": 900},
+        ) as page:
+            listed = accounts(page)
+            tiktoks = [a["id"] for a in listed if a["platform"] == "tiktok"]
+            youtube = next(a["id"] for a in listed if a["platform"] == "youtube")
+            assert len(tiktoks) == 2, listed
+            page.wait_for_selector(f"{row(youtube)} fieldset.block", timeout=15_000)
+            for account in tiktoks:
+                page.wait_for_selector(f"{row(account)} .tt-who strong", timeout=15_000)
+            yield {"page": page, "tiktok": tiktoks, "youtube": youtube, "stack": stack}
     finally:
-        page.evaluate(
-            """async () => {
-              const list = await (await fetch('/api/v1/accounts')).json();
-              for (const a of (Array.isArray(list) ? list : list.items || [])) {
-                await fetch('/api/v1/accounts/' + a.id, { method: 'DELETE' });
-              }
-            }"""
-        )
-        context.close()
         httpx.post(
             f"{stack.sandbox}/sandbox/tiktok/creator", json=DEFAULT_CREATOR, timeout=5
         ).raise_for_status()
@@ -581,7 +555,7 @@ def test_composer_and_schedule_pass_axe_without_console_errors_at_desktop_and_ph
 
 
 def test_a_telegram_account_keeps_its_name_and_shows_its_linked_channel_beside_it(
-    stack: EmbeddedStack, browser: Any
+    stack: EmbeddedStack, browser: Any, sign_in: Any
 ) -> None:
     channel = {
         "id": -1009876501234,
@@ -615,12 +589,5 @@ def test_a_telegram_account_keeps_its_name_and_shows_its_linked_channel_beside_i
         )
         assert page.text_content(f"{account} td >> nth=1") == f"{name} · channel: Compose Channel"
     finally:
-        page.evaluate(
-            """async () => {
-              const list = await (await fetch('/api/v1/accounts')).json();
-              for (const a of (Array.isArray(list) ? list : list.items || [])) {
-                await fetch('/api/v1/accounts/' + a.id, { method: 'DELETE' });
-              }
-            }"""
-        )
+        sign_in.disconnect_all(page)
         context.close()

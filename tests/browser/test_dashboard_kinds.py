@@ -20,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
@@ -65,25 +64,9 @@ def store_images(stack: EmbeddedStack, client_id: str, count: int) -> list[str]:
 
 
 def test_each_kind_shows_which_accounts_take_it_and_errors_sit_under_their_fields(
-    stack: EmbeddedStack, browser: Any
+    stack: EmbeddedStack, sign_in: Any
 ) -> None:
-    httpx.post(
-        f"{stack.sandbox}/sandbox/oauth/tiktok/config", json={"auto_consent": 0}, timeout=5
-    ).raise_for_status()
-    context = browser.new_context()
-    page = context.new_page()
-    page.on("dialog", lambda dialog: dialog.accept())
-    try:
-        page.goto(f"{stack.gateway}/")
-        page.click('#signin-buttons a[data-platform="tiktok"]')
-        page.wait_for_selector("button.allow", timeout=15_000)
-        page.check(f'input[name="sandbox_user"][value="{BOB}"]')
-        page.click("button.allow")
-        page.wait_for_selector("#consent:not(.hidden), #posts:not(.hidden)", timeout=15_000)
-        if page.is_visible("#consent"):
-            page.fill("#email", f"kinds-{uuid.uuid4().hex[:6]}@example.com")
-            page.check("#adult")
-            page.click("#consent-form button[type=submit]")
+    with sign_in(("tiktok", BOB), email="kinds") as page:
         page.wait_for_selector(f'{TIKTOK} input[name="target"]:checked', timeout=15_000)
         client_id = page.evaluate("fetch('/api/v1/me').then((r) => r.json())")["client_id"]
         older, newer = store_images(stack, client_id, 2)
@@ -151,8 +134,3 @@ def test_each_kind_shows_which_accounts_take_it_and_errors_sit_under_their_field
                 break
             page.wait_for_timeout(300)
         assert page.text_content("#flash") == "Queued.", page.text_content(f"{TIKTOK}")
-        # frees the sandbox's person for other tests (its targets are cancelled)
-        page.click("#accounts-body button:has-text('Disconnect')")
-        page.wait_for_selector("#accounts-body .status.ok", state="detached", timeout=15_000)
-    finally:
-        context.close()

@@ -13,14 +13,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
@@ -79,19 +77,6 @@ def fits_and_passes_axe(page: Any, screenshots: Path, name: str) -> None:
         serious = serious_violations(page)
         assert serious == [], (name, width, json.dumps(serious)[:2000])
     page.set_viewport_size({"width": 1280, "height": 900})
-
-
-def connect(page: Any, stack: EmbeddedStack, platform: str, user: str) -> None:
-    """Sign in (or connect) ``platform`` as the sandbox's ``user``, in this browser."""
-    start = page.context.request.get(
-        f"{stack.gateway}/api/v1/auth/{platform}/login?next=/", max_redirects=0
-    )
-    assert start.status == 302, start.text()
-    consent = httpx.URL(start.headers["location"]).copy_merge_params(
-        {"sandbox_auto": "allow", "sandbox_user": user}
-    )
-    page.goto(str(consent))
-    page.wait_for_url(f"{stack.gateway}/**", timeout=15_000)
 
 
 def me(page: Any) -> dict[str, Any]:
@@ -179,24 +164,20 @@ def test_switching_from_english_to_russian_is_kept_after_a_reload(
 
 
 @pytest.fixture(scope="module")
-def russian(stack: EmbeddedStack, browser: Any) -> Iterator[dict[str, Any]]:
+def russian(sign_in: Any) -> Iterator[dict[str, Any]]:
     """A Russian browser in Moscow: TikTok and YouTube connected, consented, one post queued."""
-    context = browser.new_context(
-        locale="ru-RU", timezone_id=ZONE, viewport={"width": 1280, "height": 900}
-    )
-    page = context.new_page()
-    page.on("dialog", lambda dialog: dialog.accept())
-    page.on("console", lambda m: CONSOLE_ERRORS.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: CONSOLE_ERRORS.append(str(error)))
-    try:
-        connect(page, stack, "tiktok", TIKTOK_USER)
-        page.wait_for_selector("#consent:not(.hidden)", timeout=15_000)
-        assert page.text_content("#consent h2") == "Прежде чем начать"
-        page.fill("#email", f"lang-{uuid.uuid4().hex[:6]}@example.com")
-        page.check("#adult")
-        page.click("#consent-form button[type=submit]")
-        page.wait_for_selector("#compose:not(.hidden)", timeout=15_000)
-        connect(page, stack, "youtube", YOUTUBE_USER)
+    consent_heading: list[str | None] = []
+    with sign_in(
+        ("tiktok", TIKTOK_USER),
+        ("youtube", YOUTUBE_USER),
+        email="lang",
+        console=CONSOLE_ERRORS,
+        before_consent=lambda page: consent_heading.append(page.text_content("#consent h2")),
+        locale="ru-RU",
+        timezone_id=ZONE,
+        viewport={"width": 1280, "height": 900},
+    ) as page:
+        assert consent_heading == ["Прежде чем начать"]
         accounts = page.evaluate("async () => await (await fetch('/api/v1/accounts')).json()")
         tiktok = next(a["id"] for a in accounts if a["platform"] == "tiktok")
         youtube = next(a["id"] for a in accounts if a["platform"] == "youtube")
@@ -226,16 +207,6 @@ def russian(stack: EmbeddedStack, browser: Any) -> Iterator[dict[str, Any]]:
         page.reload()
         page.wait_for_selector(f'#posts-body tr[data-post="{post["id"]}"]', timeout=15_000)
         yield {"page": page, "post": post, "when": when, "tiktok": tiktok, "youtube": youtube}
-    finally:
-        page.evaluate(
-            """async () => {
-              const list = await (await fetch('/api/v1/accounts')).json();
-              for (const a of (Array.isArray(list) ? list : list.items || [])) {
-                await fetch('/api/v1/accounts/' + a.id, { method: 'DELETE' });
-              }
-            }"""
-        )
-        context.close()
 
 
 def test_a_russian_browser_gets_the_dashboard_in_russian_and_its_language_is_sent_at_consent(
@@ -320,3 +291,37 @@ def test_switching_to_english_while_signed_in_tells_auth_so_e_mails_follow(
         page.select_option("#language", "ru")
     page.wait_for_selector("#compose:not(.hidden)", timeout=15_000)
     assert me(page)["language"] == "ru"
+
+
+def test_a_browser_with_no_saved_choice_takes_the_language_saved_on_the_account(
+    russian: dict[str, Any], stack: EmbeddedStack, sign_in: Any
+) -> None:
+    """The client (Russian on its account, as its e-mails) signs in on an English browser
+    where no language was chosen: after sign-in the dashboard and the other pages are
+    in Russian. A browser where English was chosen stays English."""
+    assert me(russian["page"])["language"] == "ru"
+    context = russian["page"].context.browser.new_context(locale="en-US")
+    try:
+        page = context.new_page()
+        sign_in.connect(page, "tiktok", TIKTOK_USER)
+        page.wait_for_function("document.documentElement.lang === 'ru'", timeout=15_000)
+        page.wait_for_selector("#compose:not(.hidden)", timeout=15_000)
+        assert page.text_content("#compose h2") == "Новая публикация"
+        assert page.evaluate("localStorage.getItem('cachalot.language')") is None  # not chosen
+        page.goto(f"{stack.gateway}/privacy.html")
+        page.wait_for_selector("#retention[data-days]", timeout=10_000)
+        assert page.text_content("h1") == "Что мы обещаем о ваших данных"
+        assert me(page)["language"] == "ru"  # nothing was sent back
+    finally:
+        context.close()
+    chosen = russian["page"].context.browser.new_context(locale="en-US")
+    try:
+        page = chosen.new_page()
+        page.add_init_script("localStorage.setItem('cachalot.language', 'en')")
+        sign_in.connect(page, "tiktok", TIKTOK_USER)
+        page.wait_for_selector("#compose:not(.hidden)", timeout=15_000)
+        page.wait_for_timeout(1000)  # a reload into the account's language would come now
+        assert page.get_attribute("html", "lang") == "en"
+        assert page.text_content("#compose h2") == "New post"
+    finally:
+        chosen.close()

@@ -96,43 +96,18 @@ def queue_by_api(page: Any, count: int, platforms: list[str]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def dashboard(stack: EmbeddedStack, browser: Any) -> Iterator[Any]:
+def dashboard(sign_in: Any) -> Iterator[Any]:
     """Alice signed in with TikTok, consented, and her YouTube channel connected."""
-    for oauth in ("tiktok", "google"):
-        httpx.post(
-            f"{stack.sandbox}/sandbox/oauth/{oauth}/config", json={"auto_consent": 0}, timeout=5
-        ).raise_for_status()
-    context = browser.new_context(timezone_id="Asia/Tokyo")
-    page = context.new_page()
-    page.on("dialog", lambda dialog: dialog.accept())
-    page.on("console", lambda m: CONSOLE_ERRORS.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: CONSOLE_ERRORS.append(str(error)))
-    try:
-        page.goto(f"{stack.gateway}/")
-        page.click('#signin-buttons a[data-platform="tiktok"]')
-        page.wait_for_selector("button.allow", timeout=15_000)
-        page.check(f'input[name="sandbox_user"][value="{ALICE}"]')
-        page.click("button.allow")
-        page.wait_for_selector("#consent:not(.hidden)", timeout=15_000)
-        page.fill("#email", f"live-{uuid.uuid4().hex[:6]}@example.com")
-        page.check("#adult")
-        page.click("#consent-form button[type=submit]")
+    with sign_in(
+        ("tiktok", ALICE),
+        ("youtube", None),
+        email="live",
+        console=CONSOLE_ERRORS,
+        timezone_id="Asia/Tokyo",
+    ) as page:
         page.wait_for_selector(f'{TIKTOK} input[name="target"]:checked', timeout=15_000)
-        page.click('#connect-buttons a[data-platform="youtube"]')
-        page.wait_for_selector("button.allow", timeout=15_000)
-        page.click("button.allow")
         page.wait_for_selector(f'{YOUTUBE} input[name="target"]:checked', timeout=15_000)
         yield page
-    finally:
-        page.evaluate(
-            """async () => {
-              const list = await (await fetch('/api/v1/accounts')).json();
-              for (const a of (Array.isArray(list) ? list : list.items || [])) {
-                await fetch('/api/v1/accounts/' + a.id, { method: 'DELETE' });
-              }
-            }"""
-        )
-        context.close()
 
 
 def test_a_missing_youtube_title_is_shown_under_it_before_anything_is_uploaded(
@@ -410,7 +385,7 @@ def test_an_account_disconnected_elsewhere_shows_in_the_table_without_a_reload(
 
 
 def test_a_telegram_account_without_a_channel_says_so_and_offers_to_link_one(
-    stack: EmbeddedStack, browser: Any
+    stack: EmbeddedStack, browser: Any, sign_in: Any
 ) -> None:
     context = browser.new_context()
     page = context.new_page()
@@ -482,12 +457,5 @@ def test_a_telegram_account_without_a_channel_says_so_and_offers_to_link_one(
         assert page.query_selector(f"{row} a:has-text('Reconnect')") is None, "no sign-in fix"
         assert page.is_visible(f"{row} button:has-text('Link a channel')")
     finally:
-        page.evaluate(
-            """async () => {
-              const list = await (await fetch('/api/v1/accounts')).json();
-              for (const a of (Array.isArray(list) ? list : list.items || [])) {
-                await fetch('/api/v1/accounts/' + a.id, { method: 'DELETE' });
-              }
-            }"""
-        )
+        sign_in.disconnect_all(page)
         context.close()

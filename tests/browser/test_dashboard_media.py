@@ -8,14 +8,11 @@ usage, and a Delete button per video.
 from __future__ import annotations
 
 import base64
-import uuid
 from typing import Any
 
-import httpx
 import pytest
 
 from cachalot_testing.media import video_file
-from cachalot_testing.stack import EmbeddedStack
 
 pytestmark = pytest.mark.browser
 
@@ -32,26 +29,10 @@ UPLOAD = """async (data) => {
 
 
 def test_a_client_deletes_a_video_from_its_media_list_and_the_usage_drops(
-    stack: EmbeddedStack, browser: Any
+    sign_in: Any,
 ) -> None:
-    httpx.post(
-        f"{stack.sandbox}/sandbox/oauth/tiktok/config", json={"auto_consent": 0}, timeout=5
-    ).raise_for_status()
-    context = browser.new_context()
-    page = context.new_page()
-    page.on("dialog", lambda dialog: dialog.accept())
-    try:
-        page.goto(f"{stack.gateway}/")
-        page.click('#signin-buttons a[data-platform="tiktok"]')
-        page.wait_for_selector("button.allow", timeout=15_000)
-        # Bob, not the first person: the sign-in test needs Alice never seen before
-        page.check(f'input[name="sandbox_user"][value="{BOB}"]')
-        page.click("button.allow")
-        page.wait_for_selector("#consent:not(.hidden), #posts:not(.hidden)", timeout=15_000)
-        if page.is_visible("#consent"):  # the sandbox's person may have signed in before
-            page.fill("#email", f"media-{uuid.uuid4().hex[:6]}@example.com")
-            page.check("#adult")
-            page.click("#consent-form button[type=submit]")
+    # Bob, not the first person: the sign-in test needs Alice never seen before
+    with sign_in(("tiktok", BOB), email="media") as page:
         page.wait_for_selector("#media-usage:has-text('used of 20.0 GiB')", timeout=15_000)
         before = page.text_content("#media-usage")
 
@@ -68,8 +49,3 @@ def test_a_client_deletes_a_video_from_its_media_list_and_the_usage_drops(
         assert page.text_content("#flash") == "Video deleted."
         page.wait_for_selector(row, state="detached", timeout=15_000)
         assert page.text_content("#media-usage") == before
-        # frees the sandbox's person for other tests
-        page.click("#accounts-body button:has-text('Disconnect')")
-        page.wait_for_selector("#accounts-body .status.ok", state="detached", timeout=15_000)
-    finally:
-        context.close()

@@ -9,12 +9,10 @@ is made while the stream is up.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
 from cachalot_testing.media import video_file
@@ -46,39 +44,13 @@ QUEUE_ONE = """async ([bytes, when]) => {
 
 
 @pytest.fixture(scope="module")
-def signed_in(stack: EmbeddedStack, browser: Any) -> Iterator[tuple[Any, Any]]:
+def signed_in(stack: EmbeddedStack, sign_in: Any) -> Iterator[tuple[Any, Any]]:
     """Bob's dashboard (the page under watch) and a second tab of the same session."""
-    httpx.post(
-        f"{stack.sandbox}/sandbox/oauth/tiktok/config", json={"auto_consent": 0}, timeout=5
-    ).raise_for_status()
-    context = browser.new_context()
-    page = context.new_page()
-    page.on("dialog", lambda dialog: dialog.accept())
-    try:
-        page.goto(f"{stack.gateway}/")
-        page.click('#signin-buttons a[data-platform="tiktok"]')
-        page.wait_for_selector("button.allow", timeout=15_000)
-        page.check(f'input[name="sandbox_user"][value="{BOB}"]')
-        page.click("button.allow")
-        page.wait_for_selector("#consent:not(.hidden), #posts:not(.hidden)", timeout=15_000)
-        if page.is_visible("#consent"):
-            page.fill("#email", f"push-{uuid.uuid4().hex[:6]}@example.com")
-            page.check("#adult")
-            page.click("#consent-form button[type=submit]")
+    with sign_in(("tiktok", BOB), email="push") as page:
         page.wait_for_selector('#targets input[data-platform="tiktok"]:checked', timeout=15_000)
-        other = context.new_page()
+        other = page.context.new_page()
         other.goto(f"{stack.gateway}/privacy.html")  # same origin, not the dashboard
         yield page, other
-    finally:
-        page.evaluate(
-            """async () => {
-              const list = await (await fetch('/api/v1/accounts')).json();
-              for (const a of (Array.isArray(list) ? list : list.items || [])) {
-                await fetch('/api/v1/accounts/' + a.id, { method: 'DELETE' });
-              }
-            }"""
-        )
-        context.close()
 
 
 def test_the_connection_state_is_said_to_assistive_technology(signed_in: tuple[Any, Any]) -> None:

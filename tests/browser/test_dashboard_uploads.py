@@ -13,17 +13,14 @@ cancelled, the confirmation saying which posts used it.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from cachalot_testing.media import video_file
-from cachalot_testing.stack import EmbeddedStack
 
 pytestmark = pytest.mark.browser
 
@@ -63,38 +60,26 @@ class Uploads:
 
 
 @pytest.fixture(scope="module")
-def bob(stack: EmbeddedStack, browser: Any) -> Iterator[tuple[Any, Uploads]]:
+def bob(sign_in: Any) -> Iterator[tuple[Any, Uploads]]:
     """Bob signed in with TikTok and consented; the page records its tus requests."""
-    httpx.post(
-        f"{stack.sandbox}/sandbox/oauth/tiktok/config", json={"auto_consent": 0}, timeout=5
-    ).raise_for_status()
-    context = browser.new_context()
-    context.add_init_script(f"window.CACHALOT_UPLOAD_CHUNK_BYTES = {CHUNK};")
-    page = context.new_page()
-    uploads = Uploads(context)
-    page.route("**/api/v1/media/uploads**", uploads.handle)
-    page.on("dialog", lambda dialog: (uploads.dialogs.append(dialog.message), dialog.accept()))
-    try:
-        page.goto(f"{stack.gateway}/")
-        page.click('#signin-buttons a[data-platform="tiktok"]')
-        page.wait_for_selector("button.allow", timeout=15_000)
-        page.check(f'input[name="sandbox_user"][value="{BOB}"]')
-        page.click("button.allow")
-        page.wait_for_selector("#consent:not(.hidden), #posts:not(.hidden)", timeout=15_000)
-        if page.is_visible("#consent"):  # the sandbox's person may have signed in before
-            page.fill("#email", f"uploads-{uuid.uuid4().hex[:6]}@example.com")
-            page.check("#adult")
-            page.click("#consent-form button[type=submit]")
+    recorded: list[Uploads] = []
+
+    def record(page: Any) -> None:
+        page.context.add_init_script(f"window.CACHALOT_UPLOAD_CHUNK_BYTES = {CHUNK};")
+        recorded.append(Uploads(page.context))
+        page.route("**/api/v1/media/uploads**", recorded[0].handle)
+
+    def on_dialog(dialog: Any) -> None:
+        recorded[0].dialogs.append(dialog.message)
+        dialog.accept()
+
+    with sign_in(("tiktok", BOB), email="uploads", setup=record, on_dialog=on_dialog) as page:
         page.wait_for_selector(f'{TIKTOK} input[name="target"]:checked', timeout=15_000)
-        yield page, uploads
-    finally:
-        context.set_offline(False)
-        page.unroute("**/api/v1/media/uploads**")
-        # frees the sandbox's person for other tests (its targets are cancelled)
-        if page.is_visible("#accounts-body button:has-text('Disconnect')"):
-            page.click("#accounts-body button:has-text('Disconnect')")
-            page.wait_for_selector("#accounts-body .status.ok", state="detached", timeout=15_000)
-        context.close()
+        try:
+            yield page, recorded[0]
+        finally:
+            page.context.set_offline(False)
+            page.unroute("**/api/v1/media/uploads**")
 
 
 def queue_until_accepted(page: Any) -> None:

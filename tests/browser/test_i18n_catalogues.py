@@ -25,9 +25,8 @@ from pathlib import Path
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 CATALOGUES = WEB / "i18n"
-# The client's pages; operator.html/.js (the operator's own page) and privacy.html
-# (the policy's text, one legal version) are not translated.
-PAGES = ("index.html", "contact.html")
+# Every page a person reads: the client's, the policy and the operator's own.
+PAGES = ("index.html", "contact.html", "privacy.html", "operator.html")
 SCRIPTS = (
     "i18n.js",
     "app.js",
@@ -39,6 +38,8 @@ SCRIPTS = (
     "contact.js",
     "proposals.js",
     "trail.js",
+    "privacy.js",
+    "operator.js",
 )
 # Words a person sees in both languages as they are: the product's and the platforms' names.
 NAMES = {"CACHALOT", "TikTok", "YouTube", "Instagram", "VK", "Telegram"}

@@ -125,3 +125,87 @@ def test_an_operator_publishes_a_policy_version_from_the_page_and_each_client_ge
     assert text is not None
     assert f"What changed: {summary}" in text.get_content()
     assert mails
+
+
+def test_the_operator_page_is_in_russian_and_shows_how_many_policy_emails_were_delivered(
+    stack: EmbeddedStack, browser: Any, screenshots: Path
+) -> None:
+    """A Russian browser gets the operator page in Russian; each published version shows
+    how many e-mails were requested (auth), and how many the notifier delivered, could not
+    deliver and still holds (GET /api/v1/operator/policy-deliveries through the gateway)."""
+    with httpx.Client(timeout=30) as client:
+        connect_tiktok(client, stack.gateway, f"sandbox-extra-policy-{uuid.uuid4().hex[:8]}")
+        address = client.get(f"{stack.gateway}/api/v1/me").json()["email"]
+    version = f"ru-{uuid.uuid4().hex[:8]}"
+    errors: list[str] = []
+    context = browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(f"{stack.gateway}/operator.html")
+        page.wait_for_selector("#signin-telegram:text('Войти через Telegram')", timeout=10_000)
+        assert page.text_content("#signin h2") == "Вход для оператора"
+        page.click("#signin-telegram")
+        page.wait_for_selector("button[name=user]", timeout=15_000)
+        page.click("button[name=user][value='700000003']")  # Карина, the dev operator
+        page.wait_for_selector("#policy:not(.hidden)", timeout=15_000)
+        page.wait_for_load_state("networkidle")
+        errors.clear()  # the signed-out page's own 401 before the sign-in is expected
+        assert page.get_attribute("html", "lang") == "ru"
+        assert page.text_content("#policy h2") == "Версии политики конфиденциальности"
+        assert page.text_content("#clients h2") == "Клиенты"
+        assert page.text_content("#policy-publish") == "Опубликовать и написать клиентам"
+        page.click("#policy-publish")  # no name: said at the field, in Russian
+        assert page.text_content("#policy-version-error") == (
+            "Дайте версии имя, например 2026-12-01."
+        )
+        page.fill("#policy-version", version)
+        page.fill("#policy-summary", "Проверка доставки.")
+        with page.expect_response(
+            lambda r: (
+                r.url.endswith("/api/v1/operator/policy-versions") and r.request.method == "POST"
+            )
+        ) as answer:
+            page.click("#policy-publish")
+        requested = answer.value.json()["recipients"]
+        assert requested >= 1
+        assert f"Версия {version} опубликована" in (page.text_content("#flash") or "")
+
+        deadline = time.monotonic() + 60
+        while not policy_mails(stack.var_dir, address, version):
+            assert time.monotonic() < deadline, "the policy e-mail never arrived"
+            time.sleep(0.3)
+        row = f"#policy-body tr[data-version='{version}']"
+        deadline = time.monotonic() + 60
+        while True:  # every requested e-mail handled by the notifier
+            page.reload()
+            page.wait_for_selector(f"{row} .waiting", timeout=15_000)
+            if page.text_content(f"{row} .waiting") == "0":
+                break
+            assert time.monotonic() < deadline, page.text_content(row)
+            time.sleep(1)
+        sent = int(page.text_content(f"{row} .sent") or "-1")
+        missed = int(page.text_content(f"{row} .failed") or "-1")
+        assert int(page.text_content(f"{row} .recipients") or "0") == requested
+        assert sent >= 1  # this test's client, at least: its e-mail is in the mailbox
+        assert sent + missed == requested
+        headers = page.eval_on_selector_all(
+            "#policy thead th", "cells => cells.map((c) => c.textContent)"
+        )
+        assert headers[-3:] == ["Писем доставлено", "Писем не доставлено", "Писем в ожидании"]
+        for width in (1280, 390):
+            page.set_viewport_size({"width": width, "height": 844})
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(screenshots / f"operator-ru-{width}.png"), full_page=True)
+            assert page.evaluate("document.scrollingElement.scrollWidth") <= width
+            results = Axe().run(page)
+            serious = [
+                (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+                for v in results.response["violations"]
+                if v["impact"] in ("serious", "critical")
+            ]
+            assert serious == [], (width, json.dumps(serious)[:2000])
+    finally:
+        context.close()
+    assert errors == []

@@ -38,6 +38,8 @@ ROUTES: Final[tuple[tuple[str, str], ...]] = (
     ("/api/v1/operator/me", "auth"),
     ("/api/v1/operator/clients", "auth"),
     ("/api/v1/operator/policy-versions", "auth"),
+    # what became of each policy version's e-mails: the notifier's records
+    ("/api/v1/operator/policy-deliveries", "notifier"),
     # an operator's upload into a client's library and its deliveries (bodies as
     # the client's upload and posts: see body_limit_bytes)
     ("/api/v1/operator/media", "queue"),
@@ -49,6 +51,8 @@ ROUTES: Final[tuple[tuple[str, str], ...]] = (
     ("/api/v1/events", "queue"),
     # e-mail notices: the one-click unsubscribe link (RFC 8058) is the notifier's
     ("/api/v1/notices", "notifier"),
+    # what the privacy page states from settings (media retention): the queue's
+    ("/api/v1/privacy", "queue"),
 )
 
 # Signed media links (issue 10 item 2): public (the link is the capability:
@@ -62,6 +66,7 @@ PUBLIC: Final[tuple[str, ...]] = (
     r"^/api/v1/contact(?:/|$)",  # the contact form
     r"^/api/v1/auth/[\w-]+/(?:login|callback)$",  # OAuth start and finish
     r"^/api/v1/notices/unsubscribe$",  # the link in an e-mail: signed, no cookie (RFC 8058)
+    r"^/api/v1/privacy$",  # the privacy page's facts (web/privacy.html), read by anyone
 )
 _PUBLIC = tuple(re.compile(pattern) for pattern in PUBLIC)
 

@@ -5,7 +5,8 @@ turns each ``/api/…`` operation into one request a session of the other role
 would send (path parameters filled, a small body of a type the route takes),
 so a test can assert that every one is refused with the 403 *wrong role*
 problem (cachalot_common.sessions), whatever its parameters or body say.
-Routes under ``/api/v1/auth/`` (sign-in and logout: any role, or none) are left out.
+Routes under ``/api/v1/auth/`` (sign-in and logout: any role, or none) and the
+public routes of :data:`PUBLIC_PATHS` (anyone, signed in or not) are left out.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ SIGN_IN_PREFIX = "/api/v1/auth/"
 OPERATOR_PREFIX = "/api/v1/operator/"
 WRONG_ROLE = "https://cachalot.dev/problems/wrong-role"
 METHODS = ("get", "post", "put", "patch", "delete")
+#: Served to anyone (cachalot_embedded.routes.PUBLIC): the privacy page's facts (queue).
+PUBLIC_PATHS = frozenset({"/api/v1/privacy"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +47,7 @@ def wrong_role_requests(openapi: dict[str, Any]) -> list[RoleRequest]:
     """One request per ``/api`` operation outside sign-in, its path parameters filled."""
     requests: list[RoleRequest] = []
     for path, item in openapi.get("paths", {}).items():
-        if not path.startswith("/api/") or path.startswith(SIGN_IN_PREFIX):
+        if not path.startswith("/api/") or path.startswith(SIGN_IN_PREFIX) or path in PUBLIC_PATHS:
             continue
         filled = path
         while "{" in filled:

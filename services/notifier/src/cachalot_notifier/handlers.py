@@ -46,6 +46,7 @@ from cachalot_notifier.mail_render import (
     POST_UNCONFIRMED,
 )
 from cachalot_notifier.mail_store import Notice
+from cachalot_notifier.operator_api import policy_key
 from cachalot_notifier.sender import Park
 from cachalot_notifier.service import ClientMail, OperatorNotifier
 
@@ -170,7 +171,7 @@ def register_handlers(
             # one per (version, client), whatever the events: redelivered, or sent twice
             await tell_client(
                 Notice(
-                    dedupe_key=f"policy:{event.policy_version}:{event.client_id}",
+                    dedupe_key=policy_key(event.policy_version, event.client_id),
                     kind=POLICY_CHANGED,
                     client_id=event.client_id,
                     facts={

@@ -23,7 +23,7 @@ from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
 
 from cachalot_common.app import create_service_app, serve
-from cachalot_common.consuming import BrokerWatch
+from cachalot_common.consuming import BrokerWatch, subscribe
 from cachalot_common.db import (
     create_engine,
     database_check,
@@ -31,16 +31,20 @@ from cachalot_common.db import (
     run_migrations_async,
     session_factory,
 )
+from cachalot_common.events import SessionEnded
+from cachalot_common.guards import SignedIn, session_check
 from cachalot_common.kafka import build_broker, consumer_options
 from cachalot_common.logging import setup_logging
 from cachalot_common.redaction import register_secret
+from cachalot_common.sessions import MemoryRevocations, SessionVerifier, install_session_verifier
 from cachalot_common.settings import load_settings
 from cachalot_common.telemetry import (
     instrument_engine,
     instrument_httpx_client,
     setup_tracing,
 )
-from cachalot_notifier import unsubscribe
+from cachalot_common.topics import SESSIONS
+from cachalot_notifier import operator_api, unsubscribe
 from cachalot_notifier.contacts import AuthContactBook, ContactBook
 from cachalot_notifier.deliveries import DeliveryStore
 from cachalot_notifier.handlers import dlq_parker, register_handlers
@@ -165,6 +169,24 @@ def create_app(
         trace_url_template=settings.trace_url_template,
         **consumer_options(settings),
     )
+    verifier: SessionVerifier | None = None
+    signed_in: list[SignedIn] = []
+    if settings.email_enabled:
+        # operators read how the policy e-mails went (operator_api): the session is
+        # checked here, with the ends auth announces (every replica reads them whole)
+        assert settings.session_secret is not None
+        session_key = settings.session_secret.get_secret_value()
+        ends = operator_api.SessionEnds(MemoryRevocations())
+        subscribe(
+            broker,
+            SESSIONS,
+            SessionEnded,
+            ends.on_session,
+            group_id=None,
+            **consumer_options(settings),
+        )
+        verifier = SessionVerifier(secret=session_key, revocations=ends.memory)
+        signed_in.append(SignedIn(("/api/v1/operator",), session_check(session_key)))
     watch = BrokerWatch(broker, settings)
 
     @asynccontextmanager
@@ -202,12 +224,16 @@ def create_app(
         lifespan=lifespan,
         readiness={**watch.readiness(), "database": database_check(engine)},
         tracer_provider=provider,
+        signed_in=signed_in,
         description="Telegram messages to the operator for leads, failed posts and "
         "accounts that need re-authorisation; e-mail to clients about their failed posts, "
         "accounts to reconnect and privacy-policy versions, with a one-click unsubscribe.",
     )
     if links is not None:
         app.include_router(unsubscribe.create_router(links, opt_outs))
+    if verifier is not None:
+        install_session_verifier(app, verifier)
+        app.include_router(operator_api.create_router(sessions))
     app.state.broker = broker
     app.state.notifier = notifier
     app.state.sender = sender

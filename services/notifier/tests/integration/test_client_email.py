@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -29,11 +30,18 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from faststream.kafka import KafkaBroker
 
 from cachalot_common import topics
-from cachalot_common.events import AccountChanged, ClientNoticeRequested, PostStatusChanged
+from cachalot_common.events import (
+    AccountChanged,
+    ClientNoticeRequested,
+    PostStatusChanged,
+    SessionEnded,
+)
 from cachalot_common.kafka import build_broker, publish_event
+from cachalot_common.sessions import COOKIE_NAME, issue_session, read_session
 from cachalot_common.settings import KafkaSettings
 from cachalot_notifier.contacts import Contact
 from cachalot_notifier.main import create_app
+from cachalot_notifier.operator_api import STATES
 from cachalot_notifier.settings import NotifierSettings
 from cachalot_testing.ports import free_port
 
@@ -427,3 +435,66 @@ async def test_a_transient_smtp_refusal_is_retried_and_a_permanent_one_recorded(
     assert error.startswith("SMTP 554 5.7.1")
     assert doomed not in error  # the address is never recorded
     assert inbox.to(doomed) == []
+
+
+async def _policy_counts(
+    client: httpx.AsyncClient, cookie: str, version: str, recorded: int
+) -> Any:
+    answer = await client.get("/api/v1/operator/policy-deliveries", cookies={COOKIE_NAME: cookie})
+    assert answer.status_code == 200, answer.text
+    found = [item for item in answer.json()["items"] if item["version"] == version]
+    if not found or found[0]["pending"] or sum(found[0][s] for s in STATES) < recorded:
+        return None  # not every e-mail recorded and finished yet
+    return found[0]
+
+
+async def test_an_operator_reads_how_many_policy_emails_were_delivered_failed_and_skipped(
+    settings, contacts, inbox, producer
+):
+    """What became of each requested e-mail (issue 12): one delivered, one refused for good
+    by the SMTP server, one client with no address any more. Operators only; a session
+    auth announces ended on sessions.v1 is refused within seconds."""
+    reached, refused = contacts.add(), contacts.add()
+    gone = uuid.uuid4()  # erased since: auth knows no address
+    version = f"counts-{uuid.uuid4().hex[:6]}"
+    operator, _ = issue_session(
+        client_id=uuid.uuid4(), secret=SESSION_SECRET, lifetime_s=600, role="operator"
+    )
+    client, _ = issue_session(client_id=reached[0], secret=SESSION_SECRET, lifetime_s=600)
+    inbox.refusals.append("550 5.1.1 mailbox unavailable")  # the first DATA, for good
+    async with notifiers(1, settings, contacts) as (notifier,):
+        for client_id in (reached[0], refused[0], gone):
+            event = ClientNoticeRequested(
+                client_id=client_id, notice="policy_changed", policy_version=version
+            )
+            await publish_event(producer, topics.NOTIFY, event, key=str(client_id))
+        counts = await eventually(lambda: _policy_counts(notifier, operator, version, 3))
+        assert counts is not None, "the policy e-mails were never all handled"
+        assert (counts["sent"], counts["failed"], counts["skipped"]) == (1, 1, 1)
+        assert len([m for _, rcpts, m in inbox.messages if version in str(m["Subject"])]) == 1
+
+        nobody = await notifier.get("/api/v1/operator/policy-deliveries")
+        assert nobody.status_code == 401
+        assert nobody.headers["content-type"].startswith("application/problem+json")
+        wrong = await notifier.get(
+            "/api/v1/operator/policy-deliveries", cookies={COOKIE_NAME: client}
+        )
+        assert wrong.status_code == 403
+
+        # the operator signs out: auth announces it, and the cookie stops working here
+        ended = read_session(operator, secret=SESSION_SECRET)
+        signed_out = SessionEnded(
+            type="revoked",
+            client_id=ended.client_id,
+            session_id=ended.session_id,
+            expires_at=datetime.fromtimestamp(ended.expires_at, UTC),
+        )
+        await publish_event(producer, topics.SESSIONS, signed_out, key=str(ended.client_id))
+
+        async def refused_now() -> bool:
+            answer = await notifier.get(
+                "/api/v1/operator/policy-deliveries", cookies={COOKIE_NAME: operator}
+            )
+            return answer.status_code == 401
+
+        assert await eventually(refused_now, timeout=60)

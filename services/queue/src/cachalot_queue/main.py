@@ -81,12 +81,15 @@ from cachalot_queue.outbox import build_relay, session_factory
 from cachalot_queue.posts import PostService
 from cachalot_queue.results import EventHandlers
 from cachalot_queue.resumable import RelativeLocation, build_tus_router
-from cachalot_queue.retention import MediaRetention
+from cachalot_queue.retention import MediaRetention, privacy_router
 from cachalot_queue.revocations import Revocations
 from cachalot_queue.settings import QueueSettings
 from cachalot_queue.states import RetryPolicy
 
 SERVICE = "queue"
+#: The queue's routes behind the gateway that need a session (every one under /api/v1
+#: but the public retention.PRIVACY_PATH).
+SIGNED_IN_PREFIXES = ("/api/v1/media", "/api/v1/posts", "/api/v1/events", "/api/v1/operator")
 ALEMBIC_DIR = Path(__file__).parent / "alembic"
 
 
@@ -320,9 +323,10 @@ def create_app(
         lifespan=lifespan,
         readiness={"database": database_check(reader), **watch.readiness()},
         tracer_provider=tracer,
-        # Every client route needs the session: checked before a body byte is read.
+        # Every client and operator route needs the session: checked before a body byte
+        # is read. Only the privacy facts (retention.PRIVACY_PATH) are public.
         signed_in=[
-            SignedIn(("/api/v1",), session_check(settings.session_secret.get_secret_value()))
+            SignedIn(SIGNED_IN_PREFIXES, session_check(settings.session_secret.get_secret_value()))
         ],
         description="Post queue: media upload, posts, scheduling, publishing status.",
         produces=[
@@ -350,6 +354,7 @@ def create_app(
         ),
     )
     app.include_router(live_router(feed, heartbeat_s=settings.live_heartbeat_s))
+    app.include_router(privacy_router(settings.media_retention_days))
     if runtime.links is not None:
         app.include_router(
             links_router(runtime.links, reader=runtime.reader, media_dir=settings.media_dir)

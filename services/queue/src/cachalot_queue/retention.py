@@ -27,6 +27,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
 from sqlalchemy import delete, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -38,6 +40,30 @@ logger = logging.getLogger(__name__)
 
 BATCH = 200
 """Files deleted per transaction."""
+
+PRIVACY_PATH = "/api/v1/privacy"
+"""Public (no session): what the privacy page (web/privacy.html) states from settings."""
+
+
+class PrivacyFacts(BaseModel):
+    media_retention_days: float | None = Field(
+        description="Days a file is kept once every post using it has finished "
+        "(CACHALOT_MEDIA_RETENTION_DAYS); null: kept until the client deletes it."
+    )
+
+
+def privacy_router(days: float | None) -> APIRouter:
+    """``GET`` :data:`PRIVACY_PATH`: the configured retention, so the policy page never
+    states a figure the service does not apply. Public, as the page is; cached 5 minutes."""
+    router = APIRouter(tags=["privacy"])
+
+    @router.get(PRIVACY_PATH, response_model=PrivacyFacts)
+    async def privacy_facts(response: Response) -> PrivacyFacts:
+        """How long uploaded media is kept after its posts finished (the policy's promise)."""
+        response.headers["Cache-Control"] = "public, max-age=300"
+        return PrivacyFacts(media_retention_days=days)
+
+    return router
 
 
 class MediaRetention:

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from queue_support import FIXTURES, VIDEO, QueueServer, at_offset
 
+from cachalot_queue.main import create_app
 from cachalot_testing.media import video_file
 
 pytestmark = pytest.mark.integration
@@ -565,3 +566,23 @@ async def test_a_positive_vk_owner_id_other_than_the_accounts_own_is_refused_nam
     unknown = await post(7001, older)
     assert unknown.status_code == 422
     assert unknown.json()["errors"][0]["field"] == "targets[0].vk.owner_id"
+
+
+async def test_the_privacy_facts_are_public_and_state_the_configured_media_retention(
+    queue: QueueServer, tmp_path: Any
+) -> None:
+    """web/privacy.html states what GET /api/v1/privacy answers, read with no session; the
+    figure is the setting's (CACHALOT_MEDIA_RETENTION_DAYS), never a copy of it."""
+    async with httpx.AsyncClient(base_url=queue.base_url) as anonymous:
+        facts = await anonymous.get("/api/v1/privacy")
+        assert facts.status_code == 200, facts.text
+        assert facts.json() == {"media_retention_days": queue.runtime.settings.media_retention_days}
+        assert (await anonymous.get("/api/v1/posts")).status_code == 401  # the rest is not
+    for days in (7.0, None):
+        settings = queue.runtime.settings.model_copy(
+            update={"media_retention_days": days, "media_dir": tmp_path / "media"}
+        )
+        app = create_app(settings)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://queue") as http:
+            assert (await http.get("/api/v1/privacy")).json() == {"media_retention_days": days}
