@@ -16,11 +16,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker, KafkaMessage, TestKafkaBroker
 
 from cachalot_common.consuming import (
-    DEFAULT_COMMIT_TIMEOUT_S,
     BrokerWatch,
     ErrorPolicy,
     Route,
-    _commit_timeout_s,
     health_of,
     raw_body,
     restart_subscribers,
@@ -28,7 +26,14 @@ from cachalot_common.consuming import (
     subscribe,
 )
 from cachalot_common.events import ContactSubmitted, NotifyRequested
-from cachalot_common.kafka import build_broker, consumer_options, encode, publish_event
+from cachalot_common.kafka import (
+    DEFAULT_COMMIT_TIMEOUT_S,
+    build_broker,
+    commit_timeout_s,
+    consumer_options,
+    encode,
+    publish_event,
+)
 from cachalot_common.settings import KafkaSettings
 from cachalot_testing.broker import TansuBroker
 
@@ -348,8 +353,9 @@ async def test_the_consumers_are_stopped_whatever_the_state_they_are_in() -> Non
 
 
 def test_a_commit_is_given_the_subscribers_group_session() -> None:
-    assert _commit_timeout_s(consumer_options(KafkaSettings(kafka_session_timeout_ms=3000))) == 3.0
-    assert _commit_timeout_s({}) == DEFAULT_COMMIT_TIMEOUT_S
+    options = consumer_options(KafkaSettings(kafka_session_timeout_ms=3000))
+    assert commit_timeout_s(options["session_timeout_ms"]) == 3.0
+    assert commit_timeout_s(None) == DEFAULT_COMMIT_TIMEOUT_S
 
 
 async def test_a_service_started_on_the_in_memory_broker_runs_no_real_consume_loop() -> None:

@@ -46,6 +46,16 @@ def test_expired_or_long_lived_service_token_is_refused() -> None:
             verify_service_token(token, secrets=SECRETS)
 
 
+def test_a_token_verified_once_is_refused_again_once_its_services_secret_is_rotated() -> None:
+    token = mint_service_token(service="queue", secret=SECRETS["queue"])
+    assert verify_service_token(token, secrets=SECRETS).service == "queue"
+    assert verify_service_token(token, secrets=SECRETS).token_id  # the second check, remembered
+    with pytest.raises(ServiceAuthError):
+        verify_service_token(token, secrets={**SECRETS, "queue": "rotated-secret-0123456789"})
+    with pytest.raises(ServiceAuthError):
+        verify_service_token(token, secrets=SECRETS, audience="someone-else")
+
+
 def test_session_round_trip_and_tampering() -> None:
     client_id = uuid.uuid4()
     token, session = issue_session(client_id=client_id, secret="s" * 32, lifetime_s=60)

@@ -138,3 +138,28 @@ def test_exported_spans_name_their_service_and_carry_no_bytes_attribute() -> Non
     attributes = dict(span.attributes or {})
     assert attributes["cachalot.service"] == "probe"
     assert attributes["messaging.kafka.message.key"] == "account-1\ufffd"
+
+
+async def test_a_request_to_an_instrumented_app_makes_one_server_span_and_none_per_message() -> (
+    None
+):
+    from fastapi import FastAPI
+
+    from cachalot_common.telemetry import instrument_app
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    app = FastAPI()
+
+    @app.post("/echo")
+    async def echo(body: dict[str, int]) -> dict[str, int]:
+        return body
+
+    instrument_app(app, provider)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.post("/echo", json={"a": 1})
+    assert response.json() == {"a": 1}
+    spans = exporter.get_finished_spans()
+    assert [span.kind.name for span in spans] == ["SERVER"], [span.name for span in spans]

@@ -51,7 +51,7 @@ from opentelemetry.context import Context
 from pydantic import BaseModel, ValidationError
 
 from cachalot_common.health import ReadinessCheck
-from cachalot_common.kafka import in_memory, start_broker
+from cachalot_common.kafka import commit_timeout_s, in_memory, start_broker
 from cachalot_common.metrics import count_dead_letter
 from cachalot_common.settings import KafkaSettings
 from cachalot_common.text import truncate
@@ -223,11 +223,6 @@ async def dead_letter_message(
     await dead_letter(broker, source, record, message.body, reason=reason)
 
 
-#: A commit not confirmed within this long (seconds) counts as refused, when the
-#: subscriber's options give no ``session_timeout_ms`` (Kafka's default group session).
-DEFAULT_COMMIT_TIMEOUT_S = 45.0
-
-
 class _Acks:
     """Ack after success, rewind after failure, count refused commits.
 
@@ -267,12 +262,6 @@ class _Acks:
         await asyncio.sleep(self.policy.pause_s(self.failures))
         if hasattr(getattr(message, "consumer", None), "seek"):  # not in TestKafkaBroker
             await message.nack()  # rewinds to the record: it is delivered again
-
-
-def _commit_timeout_s(options: Mapping[str, Any]) -> float:
-    """How long an offset commit may take: the group's session (``session_timeout_ms``)."""
-    session_ms = options.get("session_timeout_ms")
-    return session_ms / 1000 if session_ms else DEFAULT_COMMIT_TIMEOUT_S
 
 
 def _options(group_id: str | None, options: dict[str, Any]) -> dict[str, Any]:
@@ -325,7 +314,10 @@ def subscribe(
     name = f"{group_id or 'broadcast'}:{','.join(routes)}"
     health = GroupHealth(name)
     acks = _Acks(
-        health, rules, group=group_id is not None, commit_timeout_s=_commit_timeout_s(options)
+        health,
+        rules,
+        group=group_id is not None,
+        commit_timeout_s=commit_timeout_s(options.get("session_timeout_ms")),
     )
 
     async def handle(body: bytes, record: Any) -> None:
@@ -405,7 +397,12 @@ def subscribe_batch(
     """
     rules = policy or ErrorPolicy()
     health = GroupHealth(f"{group_id}:{topic}")
-    acks = _Acks(health, rules, group=True, commit_timeout_s=_commit_timeout_s(options))
+    acks = _Acks(
+        health,
+        rules,
+        group=True,
+        commit_timeout_s=commit_timeout_s(options.get("session_timeout_ms")),
+    )
 
     async def handle(bodies: list[bytes], records: Any) -> None:
         events: list[ModelT] = []

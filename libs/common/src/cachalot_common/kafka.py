@@ -48,6 +48,23 @@ def build_broker(
     )
 
 
+#: A commit not confirmed within this long (seconds) counts as refused, when no group
+#: session is given (Kafka's default ``session.timeout.ms``).
+DEFAULT_COMMIT_TIMEOUT_S = 45.0
+
+
+def commit_timeout_s(session_timeout_ms: int | None) -> float:
+    """Seconds an offset commit may take before it counts as refused: the consumer group's
+    session (``session_timeout_ms``, milliseconds; a commit not confirmed within it is for
+    a group that has moved on), or :data:`DEFAULT_COMMIT_TIMEOUT_S` when none is given.
+
+    The one bound of every commit: the kit's subscribers
+    (:mod:`cachalot_common.consuming`, from their ``session_timeout_ms`` option) and the
+    publishing runtime (from ``kafka_session_timeout_ms``).
+    """
+    return session_timeout_ms / 1000 if session_timeout_ms else DEFAULT_COMMIT_TIMEOUT_S
+
+
 def consumer_options(settings: KafkaSettings) -> dict[str, Any]:
     """Subscriber options every consumer shares: group timing, where a new group starts."""
     session = settings.kafka_session_timeout_ms

@@ -36,6 +36,8 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol
 
 from faststream.kafka import KafkaBroker
+from faststream.kafka.response import KafkaPublishCommand
+from faststream.response import PublishType
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
 from sqlalchemy import delete, select, update
@@ -123,12 +125,30 @@ class OutboxTable(Protocol):
 
 
 def kafka_publish(broker: KafkaBroker) -> Publish:
-    """A :data:`Publish` over a FastStream broker (JSON content type, key as bytes)."""
+    """A :data:`Publish` straight to ``broker``'s producer: the record's value is the
+    payload, its key the key's UTF-8 bytes, its headers ``content-type:
+    application/json``, a ``correlation_id`` and the current trace context (W3C
+    ``traceparent``/``tracestate``; the relay restores each event's own around its send).
+
+    Not through the broker's publish middlewares (FastStream's telemetry and logging):
+    they opened a producer span and a logging scope per record, about two fifths of the
+    queue's CPU while a backlog drained (issue 9), for a record that already carries the
+    trace it belongs to. A consumer's span continues that trace directly. Under
+    FastStream's ``TestKafkaBroker`` the producer is its in-memory one.
+    """
 
     async def publish(topic: str, key: str, payload: bytes) -> Any:
-        return await broker.publish(
-            payload, topic=topic, key=key.encode(), headers={"content-type": "application/json"}
+        headers = {"content-type": "application/json"}
+        propagate.inject(headers)
+        command = KafkaPublishCommand(
+            payload,
+            topic=topic,
+            key=key.encode(),
+            headers=headers,
+            correlation_id=broker.config.id_generator(),
+            _publish_type=PublishType.PUBLISH,
         )
+        return await broker.config.producer.publish(command)
 
     return publish
 

@@ -65,10 +65,39 @@ def mint_service_token(
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
+_VERIFIED_MAX = 1024
+_verified: dict[tuple[str, str], tuple[str, ServiceIdentity]] = {}
+"""(token, audience) → (the secret that verified it, its identity): the last tokens verified."""
+
+
 def verify_service_token(
     token: str, *, secrets: Mapping[str, str], audience: str = "cachalot-auth"
 ) -> ServiceIdentity:
-    """Check the token against the secret of the service it claims to be."""
+    """Check the token against the secret of the service it claims to be.
+
+    Raises :class:`ServiceAuthError`. A token this process verified already (the same
+    bytes, for the same audience, with the same service's secret) and not yet expired
+    (``exp`` + :data:`LEEWAY_S`) is not decoded again: a request to auth's internal
+    routes is checked by the guard middleware and then by the route, which identifies
+    the caller (issue 9: the second check was a tenth of auth's CPU per lease). Single
+    use is not this function's business (auth's ``spent_service_tokens``).
+    """
+    known = _verified.get((token, audience))
+    if known is not None:
+        secret, identity = known
+        if (
+            secrets.get(identity.service) == secret
+            and time.time() <= identity.expires_at + LEEWAY_S
+        ):
+            return identity
+    identity = _verify(token, secrets=secrets, audience=audience)
+    if len(_verified) >= _VERIFIED_MAX:
+        _verified.clear()
+    _verified[(token, audience)] = (secrets[identity.service], identity)
+    return identity
+
+
+def _verify(token: str, *, secrets: Mapping[str, str], audience: str) -> ServiceIdentity:
     try:
         unverified = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError as error:

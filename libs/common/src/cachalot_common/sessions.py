@@ -208,10 +208,13 @@ def install_session_verifier(app: FastAPI, verifier: SessionVerifier) -> None:
     app.state.session_verifier = verifier
 
 
-def current_session(request: Request) -> Session:
+async def current_session(request: Request) -> Session:
     """The live session of the request's cookie, or a 401 problem.
 
-    The app must have a verifier (:func:`install_session_verifier`).
+    The app must have a verifier (:func:`install_session_verifier`). This and the two
+    dependencies below are coroutines: FastAPI runs a plain ``def`` dependency in a worker
+    thread, a thread hand-off per dependency per request (issue 9: creating a post went
+    through three).
     """
     verifier: SessionVerifier = request.app.state.session_verifier
     try:
@@ -240,7 +243,7 @@ def wrong_role(needed: Role) -> Problem:
     return Problem(403, detail, title="Wrong role", type_=WRONG_ROLE, role_required=needed)
 
 
-def current_client(session: CurrentSession) -> UUID:
+async def current_client(session: CurrentSession) -> UUID:
     """The signed-in client's id (see :func:`current_session`); 403 for an operator."""
     if session.role != "client":
         raise wrong_role("client")
@@ -250,7 +253,7 @@ def current_client(session: CurrentSession) -> UUID:
 CurrentClient = Annotated[UUID, Depends(current_client)]
 
 
-def current_operator(session: CurrentSession) -> Session:
+async def current_operator(session: CurrentSession) -> Session:
     """The signed-in operator's live session; 401 without one, 403 for a client's."""
     if session.role != "operator":
         raise wrong_role("operator")

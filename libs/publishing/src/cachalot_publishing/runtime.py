@@ -58,6 +58,7 @@ from opentelemetry import trace
 from cachalot_common import platforms
 from cachalot_common.consuming import GroupHealth
 from cachalot_common.events import MediaRef, PublishPost, PublishResult
+from cachalot_common.kafka import commit_timeout_s
 from cachalot_common.leases import Lease, LeaseSource
 from cachalot_common.metrics import PUBLISHER_ATTEMPT_SECONDS, count_result
 from cachalot_publishing.media_file import media_file
@@ -130,7 +131,7 @@ class PublishRuntime:
         self._synthetic = itertools.count()
         self._committer: asyncio.Task[None] | None = None
         # a commit not confirmed within a group session is for a group that has moved on
-        self._commit_timeout_s = settings.kafka_session_timeout_ms / 1000
+        self._commit_timeout_s = commit_timeout_s(settings.kafka_session_timeout_ms)
         self._idle = asyncio.Event()
         self._idle.set()
         self.listener = _Listener(self)

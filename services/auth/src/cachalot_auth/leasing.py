@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cachalot_auth.attempts import AttemptLedger
@@ -192,12 +192,12 @@ class TokenKeeper:
             grant = await self._bind(db, snap.account, request)
             if _posts_to_channel(snap.account):
                 leased = await self._channel_lease(db, snap.account)
-                self._audit(db, snap.account, request.service, grant, refreshed=False)
+                await self._audit(db, snap.account, request.service, grant, refreshed=False)
                 return leased
             await self._check_usable(db, snap.account)
             if not force_refresh and self._fresh(snap.access, utcnow()):
                 leased = self._leased(snap, refreshed=False)
-                self._audit(db, snap.account, request.service, grant, refreshed=False)
+                await self._audit(db, snap.account, request.service, grant, refreshed=False)
                 return leased
             seen = snap.access.ciphertext if snap.access is not None else None
         leased = await self.refresh(account_id, force=force_refresh, seen_ciphertext=seen)
@@ -205,7 +205,7 @@ class TokenKeeper:
             account = await db.get(Account, account_id)
             assert account is not None
             grant = await self._bind(db, account, request)  # it may have changed meanwhile
-            self._audit(db, account, request.service, grant, refreshed=leased.refreshed)
+            await self._audit(db, account, request.service, grant, refreshed=leased.refreshed)
         return leased
 
     async def for_owner(self, account_id: str, client_id: str) -> LeasedToken:
@@ -459,11 +459,12 @@ class TokenKeeper:
         )
 
     @staticmethod
-    def _audit(
+    async def _audit(
         db: AsyncSession, account: Account, service: str, grant: PublishGrant, *, refreshed: bool
     ) -> None:
-        db.add(
-            LeaseAudit(
+        """One ``lease_audit`` row, as one INSERT (not the ORM's unit of work at commit)."""
+        await db.execute(
+            insert(LeaseAudit).values(
                 account_id=account.id,
                 client_id=account.client_id,
                 service=service,

@@ -11,13 +11,14 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from cachalot_auth.service_tokens import SpentTokens, TokenReplayed
 from cachalot_common.leases import (
     LeaseError,
     LeaseReauthRequired,
     LeaseRefused,
     LeaseUnavailable,
 )
-from cachalot_common.service_auth import mint_service_token
+from cachalot_common.service_auth import ServiceIdentity, mint_service_token
 
 
 async def connected_tiktok(auth, sign_in, consent) -> str:
@@ -367,4 +368,28 @@ async def test_spent_service_tokens_are_forgotten_once_they_expire(
         await lease_client(auth, http).lease(account_id, post_id=uuid.uuid4())
     async with auth.app.state.factory() as db:
         kept = await db.scalar(select(func.count()).select_from(SpentServiceToken))
-    assert kept == 1, "only the live token is remembered"
+    assert kept == 2, "a prune at most every prune_every_s: the expired row is still there"
+
+    ticks = [0.0]
+    ledger = SpentTokens(auth.app.state.factory, prune_every_s=10.0, clock=lambda: ticks[0])
+    await ledger.spend(identity("first"))  # the ledger's first spend prunes
+    async with auth.app.state.factory() as db:
+        kept = await db.scalar(select(func.count()).select_from(SpentServiceToken))
+    assert kept == 2, "the live token and this one"
+    async with auth.app.state.factory() as db, db.begin():
+        await db.execute(update(SpentServiceToken).values(expires_at=datetime.now(UTC)))
+    ticks[0] = 9.9
+    await ledger.spend(identity("second"))
+    ticks[0] = 10.0
+    await ledger.spend(identity("third"))
+    async with auth.app.state.factory() as db:
+        kept_ids = set((await db.scalars(select(SpentServiceToken.token_id))).all())
+    assert kept_ids == {"second", "third"}, "only the live tokens are remembered"
+    with pytest.raises(TokenReplayed):
+        await ledger.spend(identity("third"))
+
+
+def identity(token_id: str) -> ServiceIdentity:
+    return ServiceIdentity(
+        service="publisher-tiktok", token_id=token_id, expires_at=int(time.time()) + 60
+    )

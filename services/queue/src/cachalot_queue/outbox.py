@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from cachalot_common.events import utcnow
-from cachalot_common.outbox import OutboxRelay, kafka_publish
+from cachalot_common.outbox import OutboxRelay, Publish, kafka_publish
 from cachalot_common.wakeup import Wakeup
 from cachalot_queue.tables import OutboxMessage
 
@@ -75,7 +75,7 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 def build_relay(
     factory: async_sessionmaker[AsyncSession],
-    broker: KafkaBroker,
+    broker: KafkaBroker | Publish,
     *,
     reader: async_sessionmaker[AsyncSession] | None = None,
     wake: Wakeup,
@@ -84,12 +84,14 @@ def build_relay(
 ) -> OutboxRelay:
     """The shared relay (``cachalot_common.outbox``) over the queue's ``outbox`` table.
 
+    ``broker``: where the events go (its producer, :func:`~cachalot_common.outbox.kafka_publish`),
+    or a :data:`~cachalot_common.outbox.Publish` of the test's own.
     Sent rows are kept an hour (enough to see what went out), then deleted.
     """
     return OutboxRelay.for_table(
         factory,
         OutboxMessage,
-        kafka_publish(broker),
+        kafka_publish(broker) if isinstance(broker, KafkaBroker) else broker,
         reader=reader,
         wake=wake,
         claim_with_lock=claim_with_lock,

@@ -31,7 +31,7 @@ class RecordingBroker:
     def __init__(self) -> None:
         self.published: list[tuple[str, bytes]] = []
 
-    async def publish(self, message: bytes, *, topic: str, **_: Any) -> None:
+    async def publish(self, topic: str, key: str, message: bytes) -> None:
         await asyncio.sleep(0)
         self.published.append((topic, message))
 
@@ -119,7 +119,7 @@ async def test_two_schedulers_and_two_relays_share_the_work_without_overlap(
 
         brokers = [RecordingBroker(), RecordingBroker()]
         relays = [
-            build_relay(f, b, wake=Wakeup(), claim_with_lock=True, batch=40)  # type: ignore[arg-type]
+            build_relay(f, b.publish, wake=Wakeup(), claim_with_lock=True, batch=40)
             for f, b in zip(factories, brokers, strict=True)
         ]
 
