@@ -9,6 +9,14 @@ acknowledged every event of the batch. A crash between publish and mark
 publishes again (consumers dedupe on ``event_id``); a broker that is down,
 or came back empty, just means the events wait and go out when it answers.
 
+An acknowledgement is trusted only once an :class:`AckCheck` confirmed it
+(:class:`cachalot_common.broker_acks.KafkaAckCheck` for Kafka): Tansu, which
+keeps nothing, acknowledges a record sent to a topic it no longer has, and
+creating that topic afterwards hides the record (issue 11: contact messages
+accepted while the embedded broker restarted were acknowledged and lost). A
+batch whose acknowledgement is not confirmed counts as a failed round: it is
+not marked, its topics are ensured, and it is sent again (at least once).
+
 A source gives the relay three things: a batch of events after its cursor
 (:meth:`OutboxSource.batch`, with the means to acknowledge it), a wait for
 more (:meth:`OutboxSource.wait`) and a place to keep its cursor on the way
@@ -30,7 +38,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol
@@ -82,6 +90,40 @@ class Batch:
     def __post_init__(self) -> None:
         if self.taken < 0:
             self.taken = len(self.events)
+
+
+class UntrustedAck(ConnectionError):
+    """The broker acknowledged a batch, but the acknowledgement cannot be trusted (the
+    topic was missing, the records cannot be read back, the broker restarted meanwhile)."""
+
+
+class AckCheck(Protocol):
+    """Decides whether a broker's acknowledgements can be trusted (see the module docstring)."""
+
+    async def before(self, topics: Collection[str]) -> None:
+        """Called before a batch for ``topics`` is sent: make sure they exist (ensure them
+        where topics are ensured) and note the broker's incarnation. Raises when the
+        broker does not answer."""
+        ...
+
+    async def confirm(self, acks: Sequence[Acked]) -> None:
+        """Called after every event of the batch was acknowledged at ``acks``. Raises
+        :class:`UntrustedAck` unless each record is readable on the broker that
+        :meth:`before` saw."""
+        ...
+
+    async def close(self) -> None:
+        """The relay stopped: let go of the check's connections."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Acked:
+    """Where the broker says one event was written."""
+
+    topic: str
+    partition: int
+    offset: int
 
 
 class OutboxSource(Protocol):
@@ -225,6 +267,8 @@ class OutboxRelay:
     ``publish_timeout_s``: a batch not acknowledged in this time fails and is retried.
     ``first_backoff_s``/``max_backoff_s``: the pause after a failed round doubles
     from the first up to the cap.
+    ``check``: confirms each batch's acknowledgements before the batch is marked
+    (:class:`AckCheck`; every Kafka relay has one, a fake publisher in tests may not).
     """
 
     def __init__(
@@ -238,8 +282,10 @@ class OutboxRelay:
         publish_timeout_s: float = 30.0,
         first_backoff_s: float = 0.2,
         max_backoff_s: float = 5.0,
+        check: AckCheck | None = None,
     ) -> None:
         self.source = source
+        self.check = check
         self._publish_one = publish
         self._wake = wake or Wakeup()
         self._batch = batch
@@ -274,7 +320,8 @@ class OutboxRelay:
         self._wake.set()
 
     def health(self) -> RelayHealth:
-        """When the broker last acknowledged a batch, and how many rounds failed since."""
+        """When the broker last acknowledged a batch (confirmed by the check, if any), and
+        how many rounds failed since; ``failures`` > 0 means it cannot publish now."""
         return RelayHealth(self._answered_at, self._failures)
 
     async def drain(self) -> int:
@@ -288,8 +335,15 @@ class OutboxRelay:
         """Relay until cancelled; a failing broker is retried with a growing pause.
 
         One warning when publishing starts failing and one when it works
-        again, not one per round.
+        again, not one per round. The check's connections are closed when it ends.
         """
+        try:
+            await self._run()
+        finally:
+            if self.check is not None:
+                await self.check.close()
+
+    async def _run(self) -> None:
         while True:
             try:
                 taken = await self.relay_once()
@@ -302,10 +356,11 @@ class OutboxRelay:
                 raise
             except Exception as error:
                 self._failures += 1
-                if self._failures == 1:
+                if self._failures == 1 or isinstance(error, UntrustedAck):
                     logger.warning(
-                        "outbox relay: publish failed (%s); events wait and are retried",
+                        "outbox relay: publish failed (%s%s); events wait and are retried",
                         type(error).__name__,
+                        f": {error}" if isinstance(error, UntrustedAck) else "",
                     )
                 pause = self._first_backoff * 2 ** (self._failures - 1)
                 await asyncio.sleep(min(self._max_backoff, pause))
@@ -336,24 +391,30 @@ class OutboxRelay:
             )
         finally:
             await self.source.close()
+            if self.check is not None:
+                await self.check.close()
 
     async def relay_once(self) -> int:
         """Publish one batch (at most ``batch`` events); how many entries it took."""
         async with self._draining, self.source.batch(self._batch) as batch:
             # one round at a time in this process: no double sends
             if batch.events:
-                await self._publish_all(batch.events)
+                if self.check is not None:
+                    await self.check.before({event.topic for event in batch.events})
+                results = await self._publish_all(batch.events)
+                if self.check is not None:
+                    await self.check.confirm(_acked(batch.events, results))
                 self._answered_at = time.time()
             if batch.taken:
                 await batch.acknowledge()
             return batch.taken
 
-    async def _publish_all(self, events: Sequence[Outgoing]) -> None:
+    async def _publish_all(self, events: Sequence[Outgoing]) -> list[Any]:
         # Sends are queued in order, so per-key (per-partition) order holds;
         # awaiting them together lets the producer batch them.
         sends = [asyncio.ensure_future(self._publish(event)) for event in events]
         try:
-            await asyncio.wait_for(asyncio.gather(*sends), timeout=self._timeout)
+            return await asyncio.wait_for(asyncio.gather(*sends), timeout=self._timeout)
         except BaseException:
             for send in sends:
                 send.cancel()
@@ -369,3 +430,17 @@ class OutboxRelay:
             return await self._publish_one(event.topic, event.key, event.payload)
         finally:
             otel_context.detach(token)
+
+
+def _acked(events: Sequence[Outgoing], results: Sequence[Any]) -> list[Acked]:
+    """Where each event was written, from the publisher's results (aiokafka's
+    ``RecordMetadata``: ``topic``, ``partition``, ``offset``). A result without them
+    cannot be confirmed: :class:`UntrustedAck`."""
+    acked = []
+    for event, result in zip(events, results, strict=True):
+        partition = getattr(result, "partition", None)
+        offset = getattr(result, "offset", None)
+        if not isinstance(partition, int) or not isinstance(offset, int) or offset < 0:
+            raise UntrustedAck(f"the publisher gave no offset for an event on {event.topic}")
+        acked.append(Acked(event.topic, partition, offset))
+    return acked

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from cachalot_common.events import utcnow
-from cachalot_common.outbox import OutboxRelay, kafka_publish
+from cachalot_common.outbox import AckCheck, OutboxRelay, kafka_publish
 from cachalot_common.wakeup import Wakeup
 from cachalot_queue.tables import OutboxMessage
 
@@ -81,10 +81,12 @@ def build_relay(
     wake: Wakeup,
     claim_with_lock: bool,
     batch: int = 500,
+    check: AckCheck | None = None,
 ) -> OutboxRelay:
     """The shared relay (``cachalot_common.outbox``) over the queue's ``outbox`` table.
 
-    Sent rows are kept an hour (enough to see what went out), then deleted.
+    Sent rows are kept an hour (enough to see what went out), then deleted. ``check``
+    confirms each batch's acknowledgements (``cachalot_common.broker_acks.ack_check``).
     """
     return OutboxRelay.for_table(
         factory,
@@ -95,4 +97,5 @@ def build_relay(
         claim_with_lock=claim_with_lock,
         batch=batch,
         keep_sent=timedelta(hours=1),
+        check=check,
     )
