@@ -204,3 +204,52 @@ async def test_a_relay_without_offsets_from_its_publisher_does_not_trust_it(
     finally:
         await check.close()
     assert source.cursor == 0
+
+
+async def test_batches_confirmed_just_before_the_broker_restarts_empty_are_sent_again(
+    broker: TansuBroker,
+) -> None:
+    """Read back and confirmed, then the broker died before anyone read them: Tansu
+    keeps nothing, so the relay puts back what it confirmed within ``replay_s``."""
+    requeued: list[int] = []
+
+    class RequeueingSource(ListSource):
+        @contextlib.asynccontextmanager
+        async def batch(self, limit: int) -> AsyncIterator[Batch]:
+            start = self.cursor
+            async with ListSource.batch(self, limit) as batch:
+
+                async def requeue() -> None:
+                    requeued.append(start)
+                    self.cursor = min(self.cursor, start)
+
+                batch.requeue = requeue
+                yield batch
+
+    source = RequeueingSource()
+    producer = AIOKafkaProducer(
+        bootstrap_servers=broker.bootstrap, acks="all", enable_idempotence=False
+    )
+    await producer.start()
+
+    async def publish(topic: str, key: str, payload: bytes) -> Any:
+        return await (await producer.send(topic, payload, key=key.encode()))
+
+    check = KafkaAckCheck(broker.bootstrap, ensure=True, plan=PLAN)
+    relay = OutboxRelay(source, publish, check=check, first_backoff_s=0.1, max_backoff_s=0.5)
+    run = asyncio.create_task(relay.run())
+    try:
+        source.add("confirmed")
+        relay.nudge()
+        await eventually(lambda: source.cursor == 1, "confirmed")
+        broker.kill()
+        await asyncio.to_thread(broker.start)  # empty
+        await eventually(lambda: bool(requeued), "put back once the broker was seen gone")
+        await eventually(lambda: source.cursor == 1, "sent again", timeout=60)
+        assert "confirmed" in await read_values(broker.bootstrap)
+    finally:
+        run.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await run
+        await producer.stop()
+    assert requeued == [0]

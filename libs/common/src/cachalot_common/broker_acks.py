@@ -79,9 +79,11 @@ class KafkaAckCheck:
         self._client: AIOKafkaClient | None = None
         self._pinned: dict[Any, Any] = {}
         self._known: set[str] = set()  # topics seen on the pinned connections
+        self._lost = False  # a pinned connection closed since the last confirmation
 
     async def before(self, topics: Collection[str]) -> None:
         """Make sure ``topics`` exist and pin the connections this batch is judged by."""
+        self._notice_loss()
         client = await self._started()
         live = self._live(client)
         if live and live == self._pinned and set(topics) <= self._known:
@@ -104,6 +106,7 @@ class KafkaAckCheck:
     async def confirm(self, acks: Sequence[Acked]) -> None:
         """Raise :class:`UntrustedAck` unless every acknowledged record is served by the
         broker :meth:`before` saw (see the module docstring)."""
+        self._notice_loss()
         client = await self._started()
         pinned = self._pinned
         try:
@@ -119,9 +122,22 @@ class KafkaAckCheck:
         if not pinned or any(live.get(key) is not conn for key, conn in pinned.items()):
             self._known = set()
             raise UntrustedAck("the broker connection was replaced during the batch (restart?)")
+        self._lost = False
+
+    def lost(self) -> bool:
+        """A connection the last confirmation was made on has closed since (the broker
+        restarted, or it was idle for aiokafka's ``connections_max_idle_ms``); true until
+        the next confirmation."""
+        self._notice_loss()
+        return self._lost
+
+    def _notice_loss(self) -> None:
+        if any(not conn.connected() for conn in self._pinned.values()):
+            self._lost = True
 
     async def close(self) -> None:
         """Close the check's client (a later call starts a new one)."""
+        self._notice_loss()  # a broker that went is remembered across the new client
         client, self._client = self._client, None
         self._pinned, self._known = {}, set()
         if client is not None:

@@ -35,6 +35,7 @@ process is the only writer and reading is enough.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -81,11 +82,15 @@ class Batch:
     once the broker acknowledged every event. ``taken`` counts the entries the
     batch covers, which is more than ``len(events)`` when a source skips an
     entry it cannot publish (the relay keeps reading while ``taken`` > 0).
+    ``requeue()`` puts the batch back after it was acknowledged (its events go
+    out again): the relay calls it when the broker that confirmed the batch is
+    seen gone within ``OutboxRelay(replay_s=...)`` (Tansu keeps nothing).
     """
 
     events: Sequence[Outgoing]
     acknowledge: Callable[[], Awaitable[None]] = _nothing
     taken: int = -1
+    requeue: Callable[[], Awaitable[None]] = _nothing
 
     def __post_init__(self) -> None:
         if self.taken < 0:
@@ -110,6 +115,11 @@ class AckCheck(Protocol):
         """Called after every event of the batch was acknowledged at ``acks``. Raises
         :class:`UntrustedAck` unless each record is readable on the broker that
         :meth:`before` saw."""
+        ...
+
+    def lost(self) -> bool:
+        """The broker that confirmed the last batch is gone (its connection closed):
+        what it held may be gone with it."""
         ...
 
     async def close(self) -> None:
@@ -209,16 +219,22 @@ class TableSource:
         if self._lock:
             async with self._factory() as session, session.begin():
                 rows = await self._claim(session, limit)
-                yield Batch(_events(rows), lambda: self._mark(session, [r.id for r in rows]))
+                ids = [r.id for r in rows]
+                yield Batch(
+                    _events(rows),
+                    lambda: self._mark(session, ids),
+                    requeue=lambda: self._unmark(ids),
+                )
             return
         async with self._reader() as session:
             rows = await self._claim(session, limit)
+        ids = [r.id for r in rows]
 
         async def acknowledge() -> None:
             async with self._factory() as session, session.begin():
-                await self._mark(session, [r.id for r in rows])
+                await self._mark(session, ids)
 
-        yield Batch(_events(rows), acknowledge)
+        yield Batch(_events(rows), acknowledge, requeue=lambda: self._unmark(ids))
 
     async def wait(self, wake: Wakeup, seconds: float) -> None:
         await wake.wait(seconds)
@@ -243,6 +259,13 @@ class TableSource:
         if self._lock:
             query = query.with_for_update(skip_locked=True)
         return list((await session.scalars(query)).all())
+
+    async def _unmark(self, ids: list[int]) -> None:
+        """Rows sent again by the next round (those not purged meanwhile)."""
+        if ids:
+            table = self._table
+            async with self._factory() as session, session.begin():
+                await session.execute(update(table).where(table.id.in_(ids)).values(sent_at=None))
 
     async def _mark(self, session: AsyncSession, ids: list[int]) -> None:
         if ids:
@@ -269,6 +292,10 @@ class OutboxRelay:
     from the first up to the cap.
     ``check``: confirms each batch's acknowledgements before the batch is marked
     (:class:`AckCheck`; every Kafka relay has one, a fake publisher in tests may not).
+    ``replay_s``: batches confirmed this many seconds before the check sees the broker
+    gone (:meth:`AckCheck.lost`) are put back and sent again: a broker that keeps
+    nothing (Tansu) loses what its consumers had not read yet (at least once; the
+    consumers dedupe by ``event_id``).
     """
 
     def __init__(
@@ -283,9 +310,14 @@ class OutboxRelay:
         first_backoff_s: float = 0.2,
         max_backoff_s: float = 5.0,
         check: AckCheck | None = None,
+        replay_s: float = 30.0,
     ) -> None:
         self.source = source
         self.check = check
+        self._replay_s = replay_s
+        self._confirmed: collections.deque[tuple[float, Callable[[], Awaitable[None]]]] = (
+            collections.deque()
+        )
         self._publish_one = publish
         self._wake = wake or Wakeup()
         self._batch = batch
@@ -366,6 +398,7 @@ class OutboxRelay:
                 await asyncio.sleep(min(self._max_backoff, pause))
                 continue
             if taken < self._batch:
+                await self.replay_if_lost()
                 await self.source.wait(self._wake, self._idle_s)
 
     async def stop(self, task: asyncio.Task[None], seconds: float) -> None:
@@ -403,11 +436,33 @@ class OutboxRelay:
                     await self.check.before({event.topic for event in batch.events})
                 results = await self._publish_all(batch.events)
                 if self.check is not None:
+                    if self.check.lost():  # the broker went since the last batch
+                        await self.replay_if_lost()
                     await self.check.confirm(_acked(batch.events, results))
+                    self._confirmed.append((time.monotonic(), batch.requeue))
                 self._answered_at = time.time()
             if batch.taken:
                 await batch.acknowledge()
             return batch.taken
+
+    async def replay_if_lost(self) -> int:
+        """If the broker that confirmed recent batches is gone, put back those confirmed
+        within ``replay_s`` (they go out again); how many batches were put back."""
+        horizon = time.monotonic() - self._replay_s
+        while self._confirmed and self._confirmed[0][0] < horizon:
+            self._confirmed.popleft()
+        if self.check is None or not self._confirmed or not self.check.lost():
+            return 0
+        batches = list(self._confirmed)
+        self._confirmed.clear()
+        for _, requeue in batches:
+            await requeue()
+        logger.warning(
+            "outbox relay: the broker that confirmed the last %d batches is gone; "
+            "sending them again",
+            len(batches),
+        )
+        return len(batches)
 
     async def _publish_all(self, events: Sequence[Outgoing]) -> list[Any]:
         # Sends are queued in order, so per-key (per-partition) order holds;
