@@ -72,14 +72,6 @@ def test_killed_services_platform_faults_and_a_database_crash_lose_nothing_and_r
     assert report.slow() == [], _explain(report)
 
 
-@pytest.mark.xfail(
-    strict=False,  # it passed in four runs of six: strict would fail those
-    raises=AssertionError,  # a count or a recovery time, not a broken suite
-    reason="issue 11 item 6, intermittent on main with the consumer kit: after the broker "
-    "restart one service's broker watch sometimes logs 'restarting consumers' and never "
-    "'consumers restarted' (publisher-youtube in one run: 8 targets left dispatched; the "
-    "notifier in another: contact messages never delivered); a plain test once fixed",
-)
 def test_a_broker_that_lost_everything_loses_nothing_doubles_nothing_and_recovers_in_a_minute(
     chaos: ChaosRun,
 ) -> None:

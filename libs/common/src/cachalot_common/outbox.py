@@ -9,6 +9,14 @@ acknowledged every event of the batch. A crash between publish and mark
 publishes again (consumers dedupe on ``event_id``); a broker that is down,
 or came back empty, just means the events wait and go out when it answers.
 
+An acknowledgement is trusted only once an :class:`AckCheck` confirmed it
+(:class:`cachalot_common.broker_acks.KafkaAckCheck` for Kafka): Tansu, which
+keeps nothing, acknowledges a record sent to a topic it no longer has, and
+creating that topic afterwards hides the record (issue 11: contact messages
+accepted while the embedded broker restarted were acknowledged and lost). A
+batch whose acknowledgement is not confirmed counts as a failed round: it is
+not marked, its topics are ensured, and it is sent again (at least once).
+
 A source gives the relay three things: a batch of events after its cursor
 (:meth:`OutboxSource.batch`, with the means to acknowledge it), a wait for
 more (:meth:`OutboxSource.wait`) and a place to keep its cursor on the way
@@ -27,10 +35,11 @@ process is the only writer and reading is enough.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol
@@ -75,15 +84,58 @@ class Batch:
     once the broker acknowledged every event. ``taken`` counts the entries the
     batch covers, which is more than ``len(events)`` when a source skips an
     entry it cannot publish (the relay keeps reading while ``taken`` > 0).
+    ``requeue()`` puts the batch back after it was acknowledged (its events go
+    out again): the relay calls it when the broker that confirmed the batch is
+    seen gone within ``OutboxRelay(replay_s=...)`` (Tansu keeps nothing).
     """
 
     events: Sequence[Outgoing]
     acknowledge: Callable[[], Awaitable[None]] = _nothing
     taken: int = -1
+    requeue: Callable[[], Awaitable[None]] = _nothing
 
     def __post_init__(self) -> None:
         if self.taken < 0:
             self.taken = len(self.events)
+
+
+class UntrustedAck(ConnectionError):
+    """The broker acknowledged a batch, but the acknowledgement cannot be trusted (the
+    topic was missing, the records cannot be read back, the broker restarted meanwhile)."""
+
+
+class AckCheck(Protocol):
+    """Decides whether a broker's acknowledgements can be trusted (see the module docstring)."""
+
+    async def before(self, topics: Collection[str]) -> None:
+        """Called before a batch for ``topics`` is sent: make sure they exist (ensure them
+        where topics are ensured) and note the broker's incarnation. Raises when the
+        broker does not answer."""
+        ...
+
+    async def confirm(self, acks: Sequence[Acked]) -> None:
+        """Called after every event of the batch was acknowledged at ``acks``. Raises
+        :class:`UntrustedAck` unless each record is readable on the broker that
+        :meth:`before` saw."""
+        ...
+
+    def lost(self) -> bool:
+        """The broker that confirmed the last batch is gone (its connection closed):
+        what it held may be gone with it."""
+        ...
+
+    async def close(self) -> None:
+        """The relay stopped: let go of the check's connections."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Acked:
+    """Where the broker says one event was written."""
+
+    topic: str
+    partition: int
+    offset: int
 
 
 class OutboxSource(Protocol):
@@ -187,16 +239,22 @@ class TableSource:
         if self._lock:
             async with self._factory() as session, session.begin():
                 rows = await self._claim(session, limit)
-                yield Batch(_events(rows), lambda: self._mark(session, [r.id for r in rows]))
+                ids = [r.id for r in rows]
+                yield Batch(
+                    _events(rows),
+                    lambda: self._mark(session, ids),
+                    requeue=lambda: self._unmark(ids),
+                )
             return
         async with self._reader() as session:
             rows = await self._claim(session, limit)
+        ids = [r.id for r in rows]
 
         async def acknowledge() -> None:
             async with self._factory() as session, session.begin():
-                await self._mark(session, [r.id for r in rows])
+                await self._mark(session, ids)
 
-        yield Batch(_events(rows), acknowledge)
+        yield Batch(_events(rows), acknowledge, requeue=lambda: self._unmark(ids))
 
     async def wait(self, wake: Wakeup, seconds: float) -> None:
         await wake.wait(seconds)
@@ -222,6 +280,13 @@ class TableSource:
             query = query.with_for_update(skip_locked=True)
         return list((await session.scalars(query)).all())
 
+    async def _unmark(self, ids: list[int]) -> None:
+        """Rows sent again by the next round (those not purged meanwhile)."""
+        if ids:
+            table = self._table
+            async with self._factory() as session, session.begin():
+                await session.execute(update(table).where(table.id.in_(ids)).values(sent_at=None))
+
     async def _mark(self, session: AsyncSession, ids: list[int]) -> None:
         if ids:
             table = self._table
@@ -245,6 +310,12 @@ class OutboxRelay:
     ``publish_timeout_s``: a batch not acknowledged in this time fails and is retried.
     ``first_backoff_s``/``max_backoff_s``: the pause after a failed round doubles
     from the first up to the cap.
+    ``check``: confirms each batch's acknowledgements before the batch is marked
+    (:class:`AckCheck`; every Kafka relay has one, a fake publisher in tests may not).
+    ``replay_s``: batches confirmed this many seconds before the check sees the broker
+    gone (:meth:`AckCheck.lost`) are put back and sent again: a broker that keeps
+    nothing (Tansu) loses what its consumers had not read yet (at least once; the
+    consumers dedupe by ``event_id``).
     """
 
     def __init__(
@@ -258,8 +329,15 @@ class OutboxRelay:
         publish_timeout_s: float = 30.0,
         first_backoff_s: float = 0.2,
         max_backoff_s: float = 5.0,
+        check: AckCheck | None = None,
+        replay_s: float = 30.0,
     ) -> None:
         self.source = source
+        self.check = check
+        self._replay_s = replay_s
+        self._confirmed: collections.deque[tuple[float, Callable[[], Awaitable[None]]]] = (
+            collections.deque()
+        )
         self._publish_one = publish
         self._wake = wake or Wakeup()
         self._batch = batch
@@ -294,7 +372,8 @@ class OutboxRelay:
         self._wake.set()
 
     def health(self) -> RelayHealth:
-        """When the broker last acknowledged a batch, and how many rounds failed since."""
+        """When the broker last acknowledged a batch (confirmed by the check, if any), and
+        how many rounds failed since; ``failures`` > 0 means it cannot publish now."""
         return RelayHealth(self._answered_at, self._failures)
 
     async def drain(self) -> int:
@@ -308,8 +387,15 @@ class OutboxRelay:
         """Relay until cancelled; a failing broker is retried with a growing pause.
 
         One warning when publishing starts failing and one when it works
-        again, not one per round.
+        again, not one per round. The check's connections are closed when it ends.
         """
+        try:
+            await self._run()
+        finally:
+            if self.check is not None:
+                await self.check.close()
+
+    async def _run(self) -> None:
         while True:
             try:
                 taken = await self.relay_once()
@@ -322,15 +408,17 @@ class OutboxRelay:
                 raise
             except Exception as error:
                 self._failures += 1
-                if self._failures == 1:
+                if self._failures == 1 or isinstance(error, UntrustedAck):
                     logger.warning(
-                        "outbox relay: publish failed (%s); events wait and are retried",
+                        "outbox relay: publish failed (%s%s); events wait and are retried",
                         type(error).__name__,
+                        f": {error}" if isinstance(error, UntrustedAck) else "",
                     )
                 pause = self._first_backoff * 2 ** (self._failures - 1)
                 await asyncio.sleep(min(self._max_backoff, pause))
                 continue
             if taken < self._batch:
+                await self.replay_if_lost()
                 await self.source.wait(self._wake, self._idle_s)
 
     async def stop(self, task: asyncio.Task[None], seconds: float) -> None:
@@ -356,24 +444,52 @@ class OutboxRelay:
             )
         finally:
             await self.source.close()
+            if self.check is not None:
+                await self.check.close()
 
     async def relay_once(self) -> int:
         """Publish one batch (at most ``batch`` events); how many entries it took."""
         async with self._draining, self.source.batch(self._batch) as batch:
             # one round at a time in this process: no double sends
             if batch.events:
-                await self._publish_all(batch.events)
+                if self.check is not None:
+                    await self.check.before({event.topic for event in batch.events})
+                results = await self._publish_all(batch.events)
+                if self.check is not None:
+                    if self.check.lost():  # the broker went since the last batch
+                        await self.replay_if_lost()
+                    await self.check.confirm(_acked(batch.events, results))
+                    self._confirmed.append((time.monotonic(), batch.requeue))
                 self._answered_at = time.time()
             if batch.taken:
                 await batch.acknowledge()
             return batch.taken
 
-    async def _publish_all(self, events: Sequence[Outgoing]) -> None:
+    async def replay_if_lost(self) -> int:
+        """If the broker that confirmed recent batches is gone, put back those confirmed
+        within ``replay_s`` (they go out again); how many batches were put back."""
+        horizon = time.monotonic() - self._replay_s
+        while self._confirmed and self._confirmed[0][0] < horizon:
+            self._confirmed.popleft()
+        if self.check is None or not self._confirmed or not self.check.lost():
+            return 0
+        batches = list(self._confirmed)
+        self._confirmed.clear()
+        for _, requeue in batches:
+            await requeue()
+        logger.warning(
+            "outbox relay: the broker that confirmed the last %d batches is gone; "
+            "sending them again",
+            len(batches),
+        )
+        return len(batches)
+
+    async def _publish_all(self, events: Sequence[Outgoing]) -> list[Any]:
         # Sends are queued in order, so per-key (per-partition) order holds;
         # awaiting them together lets the producer batch them.
         sends = [asyncio.ensure_future(self._publish(event)) for event in events]
         try:
-            await asyncio.wait_for(asyncio.gather(*sends), timeout=self._timeout)
+            return await asyncio.wait_for(asyncio.gather(*sends), timeout=self._timeout)
         except BaseException:
             for send in sends:
                 send.cancel()
@@ -389,3 +505,17 @@ class OutboxRelay:
             return await self._publish_one(event.topic, event.key, event.payload)
         finally:
             otel_context.detach(token)
+
+
+def _acked(events: Sequence[Outgoing], results: Sequence[Any]) -> list[Acked]:
+    """Where each event was written, from the publisher's results (aiokafka's
+    ``RecordMetadata``: ``topic``, ``partition``, ``offset``). A result without them
+    cannot be confirmed: :class:`UntrustedAck`."""
+    acked = []
+    for event, result in zip(events, results, strict=True):
+        partition = getattr(result, "partition", None)
+        offset = getattr(result, "offset", None)
+        if not isinstance(partition, int) or not isinstance(offset, int) or offset < 0:
+            raise UntrustedAck(f"the publisher gave no offset for an event on {event.topic}")
+        acked.append(Acked(event.topic, partition, offset))
+    return acked

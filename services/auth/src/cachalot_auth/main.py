@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -35,6 +36,7 @@ from cachalot_auth.settings import AuthSettings
 from cachalot_auth.signin import SignInService
 from cachalot_common.app import create_service_app, serve
 from cachalot_common.asyncapi import Produced
+from cachalot_common.broker_acks import ack_check
 from cachalot_common.consuming import BrokerWatch
 from cachalot_common.db import (
     create_engine,
@@ -91,6 +93,7 @@ def create_app(
     platforms = providers if providers is not None else build_providers(settings, caller)
     if broker is None and publish is None:
         broker = build_broker(settings, client_id="auth", tracer_provider=tracer_provider)
+    checked = publish is None  # a publisher given in code gives no offsets to read back
     if publish is None:
         assert broker is not None
         publish = kafka_publish(broker)
@@ -104,7 +107,11 @@ def create_app(
         attempts.subscribe(broker, **consumer_options(settings))
         watch = BrokerWatch(broker, settings)
     relay = OutboxRelay.for_table(
-        factory, OutboxMessage, publish, idle_s=settings.outbox_poll_interval_s
+        factory,
+        OutboxMessage,
+        publish,
+        idle_s=settings.outbox_poll_interval_s,
+        check=ack_check(settings, broker=broker) if checked else None,
     )
     bot_token = settings.telegram_bot_token.get_secret_value()
     bot = (
@@ -190,6 +197,8 @@ def create_app(
             await asyncio.gather(*tasks, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await relay.drain()
+            if relay.check is not None:
+                await relay.check.close()
             if watch is not None:
                 await watch.stop()
             if http_client is None:
@@ -204,6 +213,8 @@ def create_app(
         settings=settings,
         lifespan=lifespan,
         readiness=readiness,
+        # events wait in the outbox while the relay cannot publish: reported (issue 11)
+        dependencies={"relay": partial(_relay_publishes, relay)},
         tracer_provider=tracer_provider,
         # Checked before a body byte is read; sign-in and logout need no session.
         signed_in=[
@@ -235,6 +246,11 @@ def create_app(
     app.include_router(public.create_router(services))
     app.include_router(internal.create_router())
     return app
+
+
+async def _relay_publishes(relay: OutboxRelay) -> bool:
+    """Readiness: the outbox relay's last round succeeded."""
+    return relay.health().failures == 0
 
 
 async def _connect(watch: BrokerWatch) -> None:

@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from cachalot_common.app import create_service_app, serve
 from cachalot_common.asyncapi import Produced
+from cachalot_common.broker_acks import ack_check
 from cachalot_common.events import ContactSubmitted
 from cachalot_common.health import ReadinessCheck
 from cachalot_common.logging import setup_logging
@@ -75,13 +76,15 @@ def create_app(
     kafka: KafkaPublisher | None = None
     child: RelayProcess | None = None
     if mode == "inline":
+        check = None
         if publisher is None:
             kafka = kafka_publisher(settings, client_id=SERVICE, tracer_provider=tracer_provider)
             publisher = kafka
             dependencies["broker"] = kafka.ready
-        relay: OutboxRelay | None = log_relay(
-            LogSource(log, CursorFile(settings.cursor_path)), publisher
-        )
+            check = ack_check(settings)  # acknowledgements read back (issue 11)
+        inline = log_relay(LogSource(log, CursorFile(settings.cursor_path)), publisher, check=check)
+        relay: OutboxRelay | None = inline
+        dependencies["relay"] = lambda: _publishes(inline)
     else:
         relay = None
         if mode == "process":
@@ -133,6 +136,11 @@ def create_app(
 
 async def _log_writable(log: ContactLog, settings: ContactSettings) -> bool:
     return log.writable and os.access(settings.contact_log_dir, os.W_OK)
+
+
+async def _publishes(relay: OutboxRelay) -> bool:
+    """Readiness: the relay's last publish round succeeded."""
+    return relay.health().failures == 0
 
 
 async def _connected() -> None:

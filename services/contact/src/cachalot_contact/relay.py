@@ -156,7 +156,11 @@ class LogSource:
             if time.monotonic() - self._saved_at >= self.save_interval:
                 await self._save()
 
-        yield Batch(events, acknowledge, taken)
+        async def requeue() -> None:
+            if self.cursor.offset > start.offset:  # from there again (later lines too)
+                self.cursor = start
+
+        yield Batch(events, acknowledge, taken, requeue)
 
     async def wait(self, wake: Wakeup, seconds: float) -> None:
         """Until the log has durable lines past the cursor (then ``linger`` more), or

@@ -17,8 +17,10 @@ disk.
   service.
 * Every ``HEALTH_INTERVAL_S`` it writes ``relay.health`` in the log directory:
   whether its own producer got an answer from the broker this time, when it
-  last did, and how far it has published (``{"ok": bool, "answered_at": unix
-  time or null, "cursor": byte offset, "at": unix time}``).
+  last did, how far it has published and how many publish rounds failed in a
+  row (``{"ok": bool, "answered_at": unix time or null, "cursor": byte offset,
+  "failures": int, "at": unix time}``; a round fails when the broker refuses,
+  or when its acknowledgement cannot be read back).
   The service's ``/readyz`` reads it (:mod:`cachalot_contact.relay_process`):
   a relay that is alive but cannot publish is not ready (issue 11).
 """
@@ -38,6 +40,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from cachalot_common.broker_acks import ack_check
 from cachalot_common.logging import setup_logging
 from cachalot_common.outbox import OutboxRelay
 from cachalot_common.settings import load_settings
@@ -100,10 +103,18 @@ async def watch_parent(parent: int, stop: asyncio.Event) -> None:
     stop.set()
 
 
-def write_health(path: Path, *, ok: bool, answered_at: float | None, cursor: int) -> None:
+def write_health(
+    path: Path, *, ok: bool, answered_at: float | None, cursor: int, failures: int = 0
+) -> None:
     """Replace ``path`` with the relay's state (atomically: a reader sees old or new)."""
     scratch = path.with_suffix(".tmp")
-    state = {"ok": ok, "answered_at": answered_at, "cursor": cursor, "at": time.time()}
+    state = {
+        "ok": ok,
+        "answered_at": answered_at,
+        "cursor": cursor,
+        "failures": failures,
+        "at": time.time(),
+    }
     scratch.write_text(json.dumps(state))
     os.replace(scratch, path)
 
@@ -124,7 +135,12 @@ async def report_health(relay: OutboxRelay, source: LogSource, publisher: Any, p
             answered_at = max(answered_at or 0.0, acknowledged_at)
         with contextlib.suppress(OSError):
             await asyncio.to_thread(
-                write_health, path, ok=ok, answered_at=answered_at, cursor=source.cursor.offset
+                write_health,
+                path,
+                ok=ok,
+                answered_at=answered_at,
+                cursor=source.cursor.offset,
+                failures=relay.health().failures,
             )
         await asyncio.sleep(HEALTH_INTERVAL_S if answered_at else HEALTH_INTERVAL_S / 10)
 
@@ -151,7 +167,8 @@ async def run(settings: ContactSettings, *, parent: int | None) -> int:
     )
     publisher = kafka_publisher(settings, client_id=SERVICE, tracer_provider=provider)
     source = LogSource(tail, CursorFile(settings.cursor_path))
-    relay = log_relay(source, publisher)
+    # every acknowledgement is read back before the cursor moves (issue 11)
+    relay = log_relay(source, publisher, check=ack_check(settings))
     try:
         if not await wait_for_writer(tail, stop):
             return 0

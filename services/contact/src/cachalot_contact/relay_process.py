@@ -46,12 +46,15 @@ LAG_S = 5.0
 
 def answering(state: Mapping[str, Any], *, now: float) -> bool:
     """Whether a ``relay.health`` record (see :mod:`cachalot_contact.relay_command`) says the
-    relay is alive and its producer got an answer within ``STALE_S`` seconds of ``now``
-    (unix time). One slow metadata answer on a loaded machine is not a broker that went away:
-    what counts is the last answer, not the last probe."""
+    relay is alive, its producer got an answer within ``STALE_S`` seconds of ``now``
+    (unix time) and its last publish round succeeded (a broker that answers but whose
+    acknowledgements cannot be read back is failing too, issue 11). One slow metadata
+    answer on a loaded machine is not a broker that went away: what counts is the last
+    answer, not the last probe."""
     written = float(state.get("at") or 0)
     answered = float(state.get("answered_at") or 0)
-    return now - written <= STALE_S and now - answered <= STALE_S
+    failing = int(state.get("failures") or 0) > 0  # its last round did not publish
+    return now - written <= STALE_S and now - answered <= STALE_S and not failing
 
 
 class RelayProcess:

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cachalot_common.topic_plan import ensure_topics
 from cachalot_testing.broker import TansuBroker
 from cachalot_testing.processes import ServiceProcess
 
@@ -61,7 +62,7 @@ async def test_a_submission_appears_on_the_topic_with_its_id_as_key(
     assert ready.json() == {
         "status": "ready",
         "checks": {"log": "ok", "rate_limit_store": "ok"},
-        "dependencies": {"broker": "ok"},
+        "dependencies": {"broker": "ok", "relay": "ok"},
     }
 
 
@@ -139,3 +140,40 @@ async def test_a_tampered_line_of_a_real_log_fails_verify_naming_it(
     result = subprocess.run([*VERIFY, str(log_path)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert "line 2:" in result.stdout
+
+
+async def test_submissions_taken_while_the_broker_restarts_empty_reach_the_topic(
+    tmp_path, read_topic, wait_for_ids
+):
+    """Issue 11 (fresh-user try): ``kill -9`` of the broker, two submissions 0.5 s later,
+    the broker back empty a second after the kill and its topics ensured by the other
+    services' broker watches. The relay's producer sent them to a topic the new broker
+    did not have yet; the broker acknowledged them, creating the topic hid them, and the
+    relay had moved its cursor past them. Now the relay reads every acknowledgement
+    back before it moves, and readiness says degraded while it cannot publish."""
+    broker = TansuBroker(log_path=tmp_path / "tansu.log").start()
+    await ensure_topics(broker.bootstrap)
+    service = contact_process(tmp_path, broker.bootstrap, CACHALOT_KAFKA_ENSURE_TOPICS="true")
+    service.start(timeout=STARTUP_S)
+    try:
+        async with httpx.AsyncClient(base_url=service.base_url, timeout=10) as client:
+            first = (await client.post(URL, json=FORM)).json()["id"]
+            await wait_for_ids(lambda: read_topic(broker.bootstrap), {first}, 30)
+            broker.kill()
+            await asyncio.sleep(0.5)
+            ids = []
+            for n in range(2):
+                response = await client.post(URL, json={**FORM, "name": f"During {n}"})
+                assert response.status_code == 202
+                ids.append(response.json()["id"])
+            await asyncio.sleep(0.5)
+            ready = (await client.get("/readyz")).json()
+            assert ready["status"] == "degraded", ready
+            await asyncio.to_thread(broker.start)  # empty: no topics, no records
+            await asyncio.sleep(0.2)
+            await ensure_topics(broker.bootstrap)  # what every broker watch does now
+            events = await wait_for_ids(lambda: read_topic(broker.bootstrap), set(ids), 30)
+            assert sorted(str(e.event_id) for e in events if str(e.event_id) in ids) == sorted(ids)
+    finally:
+        service.stop()
+        broker.stop()

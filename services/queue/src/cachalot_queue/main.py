@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from cachalot_common import platforms
 from cachalot_common.app import create_service_app, serve
 from cachalot_common.asyncapi import Produced
+from cachalot_common.broker_acks import ack_check
 from cachalot_common.consuming import BrokerWatch, subscribe, subscribe_batch
 from cachalot_common.db import (
     create_engine,
@@ -49,6 +50,7 @@ from cachalot_common.events import (
 from cachalot_common.guards import SignedIn, session_check
 from cachalot_common.kafka import build_broker, consumer_options
 from cachalot_common.logging import setup_logging
+from cachalot_common.outbox import OutboxRelay
 from cachalot_common.platforms import PlatformSpec
 from cachalot_common.redaction import register_secret
 from cachalot_common.sessions import (
@@ -136,6 +138,8 @@ class Runtime:
     revocations: Revocations
     scheduler_wake: Wakeup = field(default_factory=Wakeup)
     relay_wake: Wakeup = field(default_factory=Wakeup)
+    relay: OutboxRelay | None = None
+    """The outbox relay while the workers run (readiness reads its health)."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     registry: Mapping[str, PlatformSpec] = field(default_factory=lambda: platforms.REGISTRY)
     """The platforms posts are checked against (tests give one where a platform takes more)."""
@@ -322,6 +326,9 @@ def create_app(
         settings=settings,
         lifespan=lifespan,
         readiness={"database": database_check(reader), **watch.readiness()},
+        # a relay that cannot publish (or whose acknowledgements are not confirmed):
+        # commands wait in the outbox; reported, not a reason to refuse posts (issue 11)
+        dependencies={"relay": partial(_relay_publishes, runtime)},
         tracer_provider=tracer,
         # Every client and operator route needs the session: checked before a body byte
         # is read. Only the privacy facts (retention.PRIVACY_PATH) are public.
@@ -420,6 +427,11 @@ def create_app(
     return app
 
 
+async def _relay_publishes(runtime: Runtime) -> bool:
+    """Readiness: the outbox relay's last round succeeded (true while no workers run)."""
+    return runtime.relay is None or runtime.relay.health().failures == 0
+
+
 def start_workers(runtime: Runtime) -> None:
     """Scheduler, reconciler, outbox relay and the depth sampler as tasks of this process."""
     settings = runtime.settings
@@ -430,7 +442,9 @@ def start_workers(runtime: Runtime) -> None:
         reader=runtime.reader,
         wake=runtime.relay_wake,
         claim_with_lock=lock,
+        check=ack_check(settings, broker=runtime.broker),
     )
+    runtime.relay = relay
     grants = Granter(
         key=settings.grant_key(),
         lifetime_s=settings.grant_lifetime_s,

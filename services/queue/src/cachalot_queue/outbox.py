@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from cachalot_common.events import utcnow
-from cachalot_common.outbox import OutboxRelay, Publish, kafka_publish
+from cachalot_common.outbox import AckCheck, OutboxRelay, Publish, kafka_publish
 from cachalot_common.wakeup import Wakeup
 from cachalot_queue.tables import OutboxMessage
 
@@ -81,12 +81,14 @@ def build_relay(
     wake: Wakeup,
     claim_with_lock: bool,
     batch: int = 500,
+    check: AckCheck | None = None,
 ) -> OutboxRelay:
     """The shared relay (``cachalot_common.outbox``) over the queue's ``outbox`` table.
 
     ``broker``: where the events go (its producer, :func:`~cachalot_common.outbox.kafka_publish`),
     or a :data:`~cachalot_common.outbox.Publish` of the test's own.
-    Sent rows are kept an hour (enough to see what went out), then deleted.
+    Sent rows are kept an hour (enough to see what went out), then deleted. ``check``
+    confirms each batch's acknowledgements (``cachalot_common.broker_acks.ack_check``).
     """
     return OutboxRelay.for_table(
         factory,
@@ -97,4 +99,5 @@ def build_relay(
         claim_with_lock=claim_with_lock,
         batch=batch,
         keep_sent=timedelta(hours=1),
+        check=check,
     )

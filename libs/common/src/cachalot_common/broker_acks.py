@@ -1,0 +1,223 @@
+"""Whether a Kafka broker's acknowledgement can be trusted: the outbox relay's check.
+
+Tansu (embedded mode, memory only) acknowledges a record sent to a topic it
+does not have, without creating the topic; when the topic is created
+afterwards (by a broker watch ensuring topics, :mod:`cachalot_common.topic_plan`)
+its high watermark starts again at 0, so the acknowledged record is never
+served (issue 11: contact messages sent while the broker restarted were
+acknowledged, the relay moved on, and the operator never got them; the topic's
+end offsets said 1, reading from 0 returned nothing). A producer whose
+metadata predates the restart sends exactly such records: it does not ask
+again before sending to a partition it knows.
+
+:class:`KafkaAckCheck` is the relay's :class:`~cachalot_common.outbox.AckCheck`:
+
+* before a batch, the topics must exist (where topics are ensured,
+  ``CACHALOT_KAFKA_ENSURE_TOPICS``, missing ones are created first), and the
+  check pins its connections to the broker (one TCP connection per node);
+* after the acknowledgements, a metadata request (which creates nothing) must
+  still list every topic, a fetch at each partition's last acknowledged offset
+  (the read back) must be answered with a high watermark past it (Kafka's and
+  Tansu's fetch answer from the watermark: a record it will not serve fails
+  here), and the
+  pinned connections must be the same live ones: a broker that restarted in
+  between (a new incarnation) closed them. Kafka's protocol as aiokafka speaks
+  it (metadata v5) gives no topic ids or leader epochs, and Tansu keeps its
+  cluster id across restarts, so the connection is the incarnation here.
+
+Anything not confirmed raises :class:`~cachalot_common.outbox.UntrustedAck`:
+the relay does not mark the batch and sends it again (consumers dedupe on
+``event_id``). Costs one metadata request and one fetch (a batch a partition) per batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from aiokafka.client import AIOKafkaClient
+from aiokafka.protocol.fetch import FetchRequest
+from aiokafka.structs import TopicPartition
+
+from cachalot_common.outbox import Acked, UntrustedAck
+from cachalot_common.settings import KafkaSettings
+from cachalot_common.topic_plan import PARTITIONS, ensure_topics, planned_partitions
+
+logger = logging.getLogger(__name__)
+
+READ_BACK_WAIT_MS = 200
+"""How long the read-back fetch may wait for a record that is not there (a record that
+is there is answered at once; Tansu answers nothing at all to a fetch that may not wait)."""
+
+
+class KafkaAckCheck:
+    """The :class:`~cachalot_common.outbox.AckCheck` for a Kafka broker (see the module).
+
+    ``bootstrap``: the broker list; ``ensure``: create missing topics before a batch
+    (the plan's partition counts, :data:`~cachalot_common.topic_plan.PARTITIONS` for
+    a topic not in the plan); ``timeout_s``: the longest each request may take.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        ensure: bool,
+        plan: Mapping[str, int] | None = None,
+        timeout_s: float = 5.0,
+        client_id: str = "cachalot-outbox-check",
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.ensure = ensure
+        self.plan = dict(plan) if plan is not None else planned_partitions()
+        self.timeout_s = timeout_s
+        self.client_id = client_id
+        self._client: AIOKafkaClient | None = None
+        self._pinned: dict[Any, Any] = {}
+        self._known: set[str] = set()  # topics seen on the pinned connections
+        self._lost = False  # a pinned connection closed since the last confirmation
+
+    async def before(self, topics: Collection[str]) -> None:
+        """Make sure ``topics`` exist and pin the connections this batch is judged by."""
+        self._notice_loss()
+        client = await self._started()
+        live = self._live(client)
+        if live and live == self._pinned and set(topics) <= self._known:
+            return  # same connections (same broker), topics already seen on them
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                present = await self._topics(client)
+                missing = sorted(set(topics) - present)
+                if missing and self.ensure:
+                    plan = {**self.plan, **{t: self.plan.get(t, PARTITIONS) for t in missing}}
+                    created = await ensure_topics(self.bootstrap, plan)
+                    logger.warning("outbox: the broker lacked topics; created %s", created)
+                    present = await self._topics(client)
+        except Exception:
+            await self.close()
+            raise
+        self._known = present
+        self._pinned = self._live(client)
+
+    async def confirm(self, acks: Sequence[Acked]) -> None:
+        """Raise :class:`UntrustedAck` unless every acknowledged record is served by the
+        broker :meth:`before` saw (see the module docstring)."""
+        self._notice_loss()
+        client = await self._started()
+        pinned = self._pinned
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                await self._confirm(client, acks)
+        except UntrustedAck:
+            self._known = set()
+            raise
+        except Exception as error:
+            await self.close()
+            raise UntrustedAck(f"acknowledgements not confirmed ({error!r})") from error
+        live = self._live(client)
+        if not pinned or any(live.get(key) is not conn for key, conn in pinned.items()):
+            self._known = set()
+            raise UntrustedAck("the broker connection was replaced during the batch (restart?)")
+        self._lost = False
+
+    def lost(self) -> bool:
+        """A connection the last confirmation was made on has closed since (the broker
+        restarted, or it was idle for aiokafka's ``connections_max_idle_ms``); true until
+        the next confirmation."""
+        self._notice_loss()
+        return self._lost
+
+    def _notice_loss(self) -> None:
+        if any(not conn.connected() for conn in self._pinned.values()):
+            self._lost = True
+
+    async def close(self) -> None:
+        """Close the check's client (a later call starts a new one)."""
+        self._notice_loss()  # a broker that went is remembered across the new client
+        client, self._client = self._client, None
+        self._pinned, self._known = {}, set()
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await client.close()
+
+    async def _confirm(self, client: AIOKafkaClient, acks: Sequence[Acked]) -> None:
+        metadata = await client.fetch_all_metadata()
+        topics = set(metadata.topics())
+        missing = sorted({a.topic for a in acks} - topics)
+        if missing:
+            raise UntrustedAck(f"acknowledged by a broker without {', '.join(missing)}")
+        last: dict[TopicPartition, int] = {}
+        for ack in acks:
+            tp = TopicPartition(ack.topic, ack.partition)
+            last[tp] = max(last.get(tp, -1), ack.offset)
+        by_leader: dict[int, dict[str, list[tuple[int, int, int]]]] = defaultdict(
+            lambda: defaultdict(list)
+        )
+        for tp, offset in last.items():
+            leader = metadata.leader_for_partition(tp)
+            if leader is None or leader < 0:
+                raise UntrustedAck(f"{tp.topic}[{tp.partition}] has no leader")
+            # read back at the last acknowledged offset: served at once when it is there
+            by_leader[leader][tp.topic].append((tp.partition, offset, 1))
+        for leader, wanted in by_leader.items():
+            request = FetchRequest(READ_BACK_WAIT_MS, 1, 1, 0, list(wanted.items()))
+            response = await client.send(leader, request)
+            answered: set[TopicPartition] = set()
+            for topic, partitions in response.topics:
+                for partition, error_code, high, *_ in partitions:
+                    tp = TopicPartition(topic, partition)
+                    answered.add(tp)
+                    if error_code != 0 or high <= last.get(tp, high):
+                        raise UntrustedAck(
+                            f"{topic}[{partition}] serves up to {high} (error {error_code}), "
+                            f"{last.get(tp, -1) + 1} acknowledged: the records are not there"
+                        )
+            asked = {TopicPartition(t, p[0]) for t, ps in wanted.items() for p in ps}
+            if asked - answered:
+                raise UntrustedAck(f"no read-back answer for {sorted(asked - answered)}")
+
+    async def _topics(self, client: AIOKafkaClient) -> set[str]:
+        # a metadata request for every topic: it creates none (aiokafka's per-topic
+        # request would let the broker auto-create)
+        return set((await client.fetch_all_metadata()).topics())
+
+    async def _started(self) -> AIOKafkaClient:
+        if self._client is None:
+            client = AIOKafkaClient(
+                bootstrap_servers=self.bootstrap,
+                client_id=self.client_id,
+                request_timeout_ms=int(self.timeout_s * 1000),
+            )
+            try:
+                await client.bootstrap()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await client.close()
+                raise
+            self._client = client
+        return self._client
+
+    @staticmethod
+    def _live(client: AIOKafkaClient) -> dict[Any, Any]:
+        """The client's open connections to brokers it knows by id (not the bootstrap one)."""
+        return {
+            key: conn
+            for key, conn in client._conns.items()
+            if isinstance(key[0], int) and conn.connected()
+        }
+
+
+def ack_check(settings: KafkaSettings, *, broker: object | None = None) -> KafkaAckCheck | None:
+    """The check for a relay publishing to ``settings``' Kafka; ``None`` when it publishes
+    through FastStream's in-memory ``TestKafkaBroker`` (``broker``), which has no broker
+    to read back from. Missing topics are created where ``CACHALOT_KAFKA_ENSURE_TOPICS``."""
+    if broker is not None:
+        from cachalot_common.kafka import in_memory
+
+        if in_memory(broker):  # type: ignore[arg-type]
+            return None
+    return KafkaAckCheck(settings.kafka_bootstrap, ensure=settings.kafka_ensure_topics)
