@@ -89,7 +89,9 @@ async def test_a_broker_outage_is_retried_without_losing_the_place(
         await log.append(event(2))
         await flaky.wait_for(2)
         await wait_until_caught_up(log, relay)
-    assert sorted(e.name for e in flaky.events) == ["n1", "n2"]
+    # at least once: a batch's sends run together, so one acknowledged beside a failed one
+    # goes again with its batch (the notifier drops it by event_id); none is lost
+    assert {e.name for e in flaky.events} == {"n1", "n2"}
     assert flaky.attempts >= 6
 
 
