@@ -51,6 +51,7 @@ from typing import Any
 import httpx
 import yaml
 
+from cachalot_testing.broker import claim, release
 from cachalot_testing.loops import run_coroutine
 from cachalot_testing.ports import free_port
 from cachalot_testing.postgres import PostgresCluster, _bin
@@ -350,15 +351,18 @@ class DistributedStack:
 
     # ------------------------------------------------------------------ start and stop
     def start(self, timeout: float = 300.0) -> DistributedStack:
-        self.var_dir.mkdir(parents=True, exist_ok=True)
-        services = compose_services()
-        for name in services:
-            self.ports[name] = [free_port() for _ in range(self.replicas.get(name, 1))]
-        self.dotenv = self._write_dotenv()
-        self.trace_sink = _TraceSink()
-        self._create_databases()
-        self._create_topics()
+        """Databases, topics, every replica, then nginx; ``BrokerInUse`` (before anything
+        starts) when the broker serves another stack (:func:`cachalot_testing.broker.claim`)."""
+        claim(self.kafka_bootstrap, str(self.var_dir))
         try:
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+            services = compose_services()
+            for name in services:
+                self.ports[name] = [free_port() for _ in range(self.replicas.get(name, 1))]
+            self.dotenv = self._write_dotenv()
+            self.trace_sink = _TraceSink()
+            self._create_databases()
+            self._create_topics()
             for name in services:
                 self.processes[name] = [
                     self._process(name, n) for n in range(len(self.ports[name]))
@@ -389,6 +393,7 @@ class DistributedStack:
             self.trace_sink.stop()
             self.trace_sink = None
         shutil.rmtree(self.gateway_dir, ignore_errors=True)
+        release(self.kafka_bootstrap, str(self.var_dir))
 
     def kill(self, name: str, replica: int = 0) -> int:
         """``kill -9`` of replica ``replica`` of ``name``; returns its process id."""

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from cachalot_testing import broker
 from cachalot_testing.processes import ServiceProcess, terminate
 
 
@@ -32,6 +33,7 @@ class EmbeddedStack:
         self.var_dir = var_dir
         self.services = tuple(services)
         self.env = dict(env or {})
+        self._bootstrap = kafka_bootstrap
         if kafka_bootstrap:
             self.env["CACHALOT_KAFKA_BOOTSTRAP"] = kafka_bootstrap
         self.log_path = var_dir / "stack.log"
@@ -40,7 +42,20 @@ class EmbeddedStack:
         self._spawned: list[ServiceProcess] = []
 
     def start(self, timeout: float = 90.0) -> EmbeddedStack:
-        self.var_dir.mkdir(parents=True, exist_ok=True)
+        """Start every process; returns once the runner wrote ``dev-stack.json``.
+
+        ``TimeoutError`` after ``timeout`` seconds, ``RuntimeError`` if the runner
+        exited, ``BrokerInUse`` (before anything starts) when ``kafka_bootstrap``
+        serves another running stack (:func:`cachalot_testing.broker.claim`).
+        """
+        if self._bootstrap:
+            broker.claim(self._bootstrap, str(self.var_dir))
+        try:
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+            self.log_path.touch()
+        except OSError:
+            broker.release(self._bootstrap or "", str(self.var_dir))
+            raise
         stack_file = self.var_dir / "dev-stack.json"
         stack_file.unlink(missing_ok=True)
         argv = [
@@ -60,6 +75,7 @@ class EmbeddedStack:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
+                self.stop()
                 raise RuntimeError(f"embedded stack exited:\n{self.output()[-4000:]}")
             if stack_file.exists():
                 self.info = json.loads(stack_file.read_text())
@@ -167,4 +183,6 @@ class EmbeddedStack:
             return None
         code = terminate(self._process, timeout=timeout)
         self._process = None
+        if self._bootstrap:  # its services have left the broker's groups
+            broker.release(self._bootstrap, str(self.var_dir))
         return code
