@@ -45,6 +45,7 @@ from cachalot_common.db import (
 )
 from cachalot_common.events import AccountChanged, ClientNoticeRequested, SessionEnded
 from cachalot_common.guards import SignedIn, service_check, session_check
+from cachalot_common.health import declared_dependencies
 from cachalot_common.kafka import build_broker, consumer_options
 from cachalot_common.logging import setup_logging
 from cachalot_common.outbox import OutboxRelay, Publish, kafka_publish
@@ -204,6 +205,8 @@ def create_app(
         settings=settings,
         lifespan=lifespan,
         readiness=readiness,
+        # what it commits waits in its outbox while the broker is away
+        dependencies=declared_dependencies(outbox=lambda: relay),
         tracer_provider=tracer_provider,
         # Checked before a body byte is read; sign-in and logout need no session.
         signed_in=[

@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from cachalot_common.app import create_service_app, serve
 from cachalot_common.asyncapi import Produced
 from cachalot_common.events import ContactSubmitted
-from cachalot_common.health import ReadinessCheck
+from cachalot_common.health import ReadinessCheck, declared_dependencies
 from cachalot_common.logging import setup_logging
 from cachalot_common.outbox import OutboxRelay, Publish
 from cachalot_common.settings import load_settings
@@ -78,17 +78,21 @@ def create_app(
         if publisher is None:
             kafka = kafka_publisher(settings, client_id=SERVICE, tracer_provider=tracer_provider)
             publisher = kafka
-            dependencies["broker"] = kafka.ready
         relay: OutboxRelay | None = log_relay(
             LogSource(log, CursorFile(settings.cursor_path)), publisher
         )
+        inline = relay
+        own = {"broker": kafka.ready} if kafka is not None else {}
+        dependencies = declared_dependencies(outbox=lambda: inline, **own)
     else:
         relay = None
         if mode == "process":
             child = RelayProcess(settings)
             running = child
-            dependencies["relay"] = lambda: running.publishing(log.durable_offset)
-            dependencies["broker"] = lambda: _reachable(settings.kafka_bootstrap)
+            dependencies = declared_dependencies(
+                relay=lambda: running.publishing(log.durable_offset),
+                broker=lambda: _reachable(settings.kafka_bootstrap),
+            )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -47,8 +47,10 @@ from cachalot_common.events import (
     utcnow,
 )
 from cachalot_common.guards import SignedIn, session_check
+from cachalot_common.health import declared_dependencies
 from cachalot_common.kafka import build_broker, consumer_options
 from cachalot_common.logging import setup_logging
+from cachalot_common.outbox import OutboxRelay
 from cachalot_common.platforms import PlatformSpec
 from cachalot_common.redaction import register_secret
 from cachalot_common.sessions import (
@@ -145,6 +147,8 @@ class Runtime:
     """The dashboard's live feed (GET /api/v1/events) of this replica."""
     # told when the broker came back and may have lost the commands in it
     commands_lost: list[Callable[[], None]] = field(default_factory=list)
+    relay: OutboxRelay | None = None
+    """The outbox relay of this replica (set by :func:`start_workers`)."""
 
     def __post_init__(self) -> None:
         public_url = self.settings.public_url
@@ -317,6 +321,10 @@ def create_app(
         settings=settings,
         lifespan=lifespan,
         readiness={"database": database_check(reader), **watch.readiness()},
+        # posts are taken into the outbox whatever the broker does; the relay waits it out
+        dependencies=declared_dependencies(
+            outbox=(lambda: runtime.relay) if settings.run_workers else None
+        ),
         tracer_provider=tracer,
         # Every client route needs the session: checked before a body byte is read.
         signed_in=[
@@ -423,6 +431,7 @@ def start_workers(runtime: Runtime) -> None:
         wake=runtime.relay_wake,
         claim_with_lock=lock,
     )
+    runtime.relay = relay
     grants = Granter(
         key=settings.grant_key(),
         lifetime_s=settings.grant_lifetime_s,
