@@ -150,4 +150,4 @@ def test_a_dependency_named_twice_is_refused() -> None:
         return True
 
     with pytest.raises(ValueError, match="'relay' declared twice"):
-        declared_dependencies(outbox=lambda: None, relay=own)
+        declared_dependencies(outbox=lambda: None, own={"relay": own})

@@ -169,7 +169,7 @@ def declared_dependencies(
     *,
     outbox: Callable[[], _Relay | None] | None = None,
     services: Mapping[str, str] | None = None,
-    **own: ReadinessCheck,
+    own: Mapping[str, ReadinessCheck] | None = None,
 ) -> dict[str, ReadinessCheck]:
     """What a service waits out while taking traffic, name → check, for
     ``create_service_app(dependencies=...)``: the relay of the ``outbox``
@@ -187,7 +187,7 @@ def declared_dependencies(
         add("relay", relay_publishing(outbox))
     for name, base_url in (services or {}).items():
         add(name, service_answers(base_url))
-    for name, check in own.items():
+    for name, check in (own or {}).items():
         add(name, check)
     return named
 

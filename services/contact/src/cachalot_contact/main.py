@@ -82,16 +82,19 @@ def create_app(
             LogSource(log, CursorFile(settings.cursor_path)), publisher
         )
         inline = relay
-        own = {"broker": kafka.ready} if kafka is not None else {}
-        dependencies = declared_dependencies(outbox=lambda: inline, **own)
+        dependencies = declared_dependencies(
+            outbox=lambda: inline, own={"broker": kafka.ready} if kafka is not None else None
+        )
     else:
         relay = None
         if mode == "process":
             child = RelayProcess(settings)
             running = child
             dependencies = declared_dependencies(
-                relay=lambda: running.publishing(log.durable_offset),
-                broker=lambda: _reachable(settings.kafka_bootstrap),
+                own={
+                    "relay": lambda: running.publishing(log.durable_offset),
+                    "broker": lambda: _reachable(settings.kafka_bootstrap),
+                }
             )
 
     @contextlib.asynccontextmanager

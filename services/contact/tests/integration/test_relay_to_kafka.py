@@ -61,7 +61,7 @@ async def test_a_submission_appears_on_the_topic_with_its_id_as_key(
     assert ready.json() == {
         "status": "ready",
         "checks": {"log": "ok", "rate_limit_store": "ok"},
-        "dependencies": {"broker": "ok"},
+        "dependencies": {"broker": "ok", "relay": "ok"},
     }
 
 
