@@ -21,6 +21,18 @@ from cachalot_testing import broker
 from cachalot_testing.processes import ServiceProcess, terminate
 
 
+def with_secret_parts(values: Iterable[str]) -> list[str]:
+    """Each value, and the part after its first ``:`` when it has one (a key ring's
+    ``v1:<key>``, a signing key's ``<kid>:<key>``, a bot token's ``<id>:<secret>``):
+    what a leak check looks for."""
+    found: list[str] = []
+    for value in values:
+        found.append(value)
+        if ":" in value:
+            found.append(value.split(":", 1)[1])
+    return found
+
+
 class EmbeddedStack:
     def __init__(
         self,
@@ -102,6 +114,21 @@ class EmbeddedStack:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def logs(self) -> dict[str, str]:
+        """Every log this stack wrote, whole, by name: the output of every process
+        (``stack output``) and each service's access log."""
+        found = {"stack output": self.output()}
+        for path in (self.var_dir / "access-logs").glob("*"):
+            found[path.name] = path.read_text(errors="replace")
+        return found
+
+    def own_secrets(self) -> list[str]:
+        """The deployment's own secrets this stack generated (``dev-secrets.json``: session
+        and state secrets, token key, bot token, service secrets, grant signing key), each
+        whole and, for a ``<id>:<secret>`` value, its secret part."""
+        generated = json.loads((self.var_dir / "dev-secrets.json").read_text())
+        return with_secret_parts(generated.values())
 
     def processes(self) -> dict[str, int]:
         """The stack's running children by name (``sandbox``, ``queue``, ``publisher-tiktok``…).
