@@ -181,7 +181,8 @@ def _record_span(record: Any) -> Iterator[None]:
     in a trace of its own (the records' traces only linked), so a handler run
     under it would start every record's work, and the events it sends, in a new
     trace (issue 13: the operator's Telegram message for a failed post linked a
-    trace other than the post's). Each record is handled under its own span.
+    trace other than the post's). Each record is handled under its own span,
+    in the trace its record carries, else in the current one.
     """
     topic = str(getattr(record, "topic", ""))
     attributes: dict[str, str | int] = {
@@ -191,9 +192,12 @@ def _record_span(record: Any) -> Iterator[None]:
         "messaging.kafka.destination.partition": int(getattr(record, "partition", -1)),
         "messaging.kafka.message.offset": int(getattr(record, "offset", -1)),
     }
+    carried = record_context(record)
+    parent = trace.get_current_span(carried).get_span_context()
     with _tracer.start_as_current_span(
         f"{topic} process",
-        context=record_context(record),
+        # a record without a trace context stays in the current one (the fetch's)
+        context=carried if parent.is_valid else None,
         kind=trace.SpanKind.CONSUMER,
         attributes=attributes,
     ):
