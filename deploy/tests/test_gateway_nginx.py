@@ -15,9 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import shutil
 import socket
-import subprocess
 import tempfile
 import time
 import uuid
@@ -46,18 +44,11 @@ from cachalot_testing.gateway import (
     check_service_down,
     send_raw,
 )
-from cachalot_testing.ports import free_port
+from cachalot_testing.nginx import NGINX, NGINX_CONF, OPENAPI_FILE, NginxGateway
 from cachalot_testing.slashes import ServedApp, check_toggled, send, slash_requests
 
 ROOT = Path(__file__).resolve().parents[2]
-NGINX_CONF = ROOT / "deploy" / "gateway" / "nginx.conf"
-OPENAPI_FILE = ROOT / "deploy" / "gateway" / "openapi.json"
-OPENAPI_IN_IMAGE = "/usr/share/nginx/cachalot/openapi.json"  # the Dockerfile's COPY
-UPSTREAMS_INCLUDE = "include /etc/nginx/cachalot/upstreams.conf;"
 MODES = ("compose", "kubernetes")
-NGINX = shutil.which("nginx") or next(
-    (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None
-)
 
 pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed")
 
@@ -107,54 +98,11 @@ def gateway(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
 @contextlib.contextmanager
 def running_nginx(mode: str, services: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     """The committed nginx.conf in ``mode`` in front of ``services`` (each with a ``port``)."""
-    assert NGINX is not None
-    # nginx's workers run as nobody when the tests run as root: their temp
-    # dirs must be reachable, so not under pytest's private (0700) tmp tree.
-    workdir = Path(tempfile.mkdtemp(prefix="cachalot-gateway-"))
-    workdir.chmod(0o755)
-    port = free_port()
-    conf = NGINX_CONF.read_text()
-    conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{port};")
-    conf = conf.replace("pid /tmp/nginx.pid;", f"pid {workdir}/nginx.pid;")
-    conf = re.sub(r"_temp_path /tmp/", f"_temp_path {workdir}/", conf)
-    conf = conf.replace(
-        "access_log /dev/stdout cachalot;", f"access_log {workdir}/access.log cachalot;"
-    )
-    # A copy of web/: the checkout may sit where nobody cannot read.
-    shutil.copytree(ROOT / "web", workdir / "html")
-    for path in [workdir / "html", *(workdir / "html").rglob("*")]:
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    conf = conf.replace("root /usr/share/nginx/html;", f"root {workdir / 'html'};")
-    shutil.copy(OPENAPI_FILE, workdir / "openapi.json")
-    (workdir / "openapi.json").chmod(0o644)
-    assert f"alias {OPENAPI_IN_IMAGE};" in conf
-    conf = conf.replace(f"alias {OPENAPI_IN_IMAGE};", f"alias {workdir / 'openapi.json'};")
-    assert conf.count(UPSTREAMS_INCLUDE) == 1
-    conf = conf.replace(UPSTREAMS_INCLUDE, with_stand_ins(upstreams_file(mode), mode, services))
-    if not Path("/etc/nginx/mime.types").exists():
-        conf = conf.replace("include /etc/nginx/mime.types;", "types { text/html html; }")
-    (workdir / "nginx.conf").write_text(conf)
-    process = subprocess.Popen(
-        [NGINX, "-p", str(workdir), "-c", str(workdir / "nginx.conf"), "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL,
-        stderr=(workdir / "error.log").open("w"),
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            httpx.get(f"{base}/healthz", timeout=1)
-            break
-        except httpx.TransportError:
-            assert process.poll() is None, (workdir / "error.log").read_text()
-            assert time.monotonic() < deadline, "nginx did not start"
-            time.sleep(0.05)
+    running = NginxGateway(with_stand_ins(upstreams_file(mode), mode, services)).start(timeout=10)
     try:
-        yield {"base": base, "services": services, "workdir": workdir, "mode": mode}
+        yield {"base": running.base, "services": services, "workdir": running.workdir, "mode": mode}
     finally:
-        process.terminate()
-        process.wait(timeout=10)
-        shutil.rmtree(workdir, ignore_errors=True)
+        running.stop()
 
 
 @pytest.mark.parametrize("case", CASES, ids=case_id)

@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from cachalot_embedded.traces import PROJECT, phoenix_binary
+from cachalot_testing.broker import TansuBroker
 from cachalot_testing.operators import DEV_OPERATOR, failed_post, operator_sign_in
 from cachalot_testing.stack import EmbeddedStack
 
@@ -30,27 +31,35 @@ pytestmark = [pytest.mark.e2e, pytest.mark.traces, pytest.mark.timeout(600)]
 
 
 @pytest.fixture(scope="module")
-def traced_stack(
-    tmp_path_factory: pytest.TempPathFactory, kafka_bootstrap: str
-) -> Iterator[EmbeddedStack]:
-    """A stack of its own, exporting to Phoenix (the session's stack exports nothing)."""
+def traced_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedStack]:
+    """A stack of its own, exporting to Phoenix (the session's stack exports nothing).
+
+    On a broker of its own: on the session's, the session's stack (started by
+    any earlier test) is in the same consumer groups, and its publisher-tiktok
+    took this stack's command and its queue the result, so the post stayed
+    ``dispatched`` in a whole session and passed alone (cachalot_testing.broker).
+    """
     if phoenix_binary() is None:
         message = "the tracing UI is not installed: make traces (embedded/traces.txt)"
         if os.environ.get("CI"):
             pytest.fail(f"{message}; .ci/run installs it")
         pytest.skip(message)
+    broker = TansuBroker(log_path=tmp_path_factory.mktemp("traced-tansu") / "tansu.log").start()
     var_dir: Path = tmp_path_factory.mktemp("traced-var")
     running = EmbeddedStack(
         var_dir,
-        kafka_bootstrap=kafka_bootstrap,
+        kafka_bootstrap=broker.bootstrap,
         env={
             "CACHALOT_DEV_TRACES": "1",
             "CACHALOT_CONTACT_RATE_LIMITS": "10000/minute",
             "CACHALOT_AUTH_RATE_LIMIT": "10000/minute",
         },
-    ).start(timeout=420)
-    yield running
-    running.stop()
+    )
+    try:
+        yield running.start(timeout=420)
+    finally:
+        running.stop()
+        broker.stop()
 
 
 def spans_of(ui: str, trace_id: str) -> list[dict[str, Any]]:
@@ -79,11 +88,6 @@ def service_of(span: dict[str, Any]) -> str:
     return str(span["attributes"].get("cachalot.service", "?"))
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open (issue 13 item 4): passed on its branch; in the whole tests session of the "
-    "clean-clone run of 2026-12-01 its post stayed 'dispatched' for 60 s (cause not found yet)",
-)
 def test_one_trace_follows_a_failed_post_from_the_dashboard_to_the_operators_telegram(
     traced_stack: EmbeddedStack,
 ) -> None:

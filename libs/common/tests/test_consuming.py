@@ -11,9 +11,13 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from faststream.kafka import KafkaBroker, KafkaMessage, TestKafkaBroker
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from cachalot_common.consuming import (
     BrokerWatch,
@@ -35,6 +39,7 @@ from cachalot_common.kafka import (
     publish_event,
 )
 from cachalot_common.settings import KafkaSettings
+from cachalot_common.topic_plan import ensure_topics
 from cachalot_testing.broker import TansuBroker
 
 
@@ -631,5 +636,57 @@ async def test_a_fetch_at_a_time_handles_every_record_in_order_parks_poison_and_
         finally:
             await consumer.stop()
     finally:
+        await watch.stop()
+        tansu.stop()
+
+
+async def test_a_fetch_at_a_time_handles_each_record_in_its_own_trace(tmp_path: Path) -> None:
+    """FastStream's telemetry gives a fetch of several records one span in a new trace;
+    each record's handler must still run in the record's trace (issue 13: the
+    notifier, reading a fetch at a time, linked the operator's message to a trace
+    other than the failed post's)."""
+    tansu = TansuBroker(log_path=tmp_path / "tansu.log").start()
+    topic = f"t{uuid.uuid4().hex[:8]}.v1"
+    settings = KafkaSettings(
+        kafka_bootstrap=tansu.bootstrap, kafka_idempotence=False, kafka_ensure_topics=True
+    )
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    broker = build_broker(settings, client_id="t", tracer_provider=provider)
+    seen: dict[str, str] = {}
+
+    async def handle(event: ContactSubmitted) -> None:
+        seen[event.message] = f"{trace.get_current_span().get_span_context().trace_id:032x}"
+
+    subscribe(
+        broker,
+        topic,
+        ContactSubmitted,
+        handle,
+        group_id="t",
+        max_records=50,
+        **consumer_options(settings),
+    )
+    traces = {f"m{n}": uuid.uuid4().hex for n in range(3)}
+    watch = BrokerWatch(broker, settings, probe_interval_s=0.2, plan={topic: 1, f"{topic}.dlq": 1})
+    producer = AIOKafkaProducer(bootstrap_servers=tansu.bootstrap)
+    try:
+        await ensure_topics(tansu.bootstrap, {topic: 1, f"{topic}.dlq": 1})
+        await producer.start()
+        for word, trace_id in traces.items():  # all waiting before the consumer starts: one fetch
+            await producer.send_and_wait(
+                topic,
+                encode(_event_saying(word)),
+                key=b"k",
+                headers=[("traceparent", f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01".encode())],
+            )
+        await watch.start()
+        await _eventually_true(lambda: len(seen) == len(traces), "every record handled")
+        assert seen == traces
+        fetches = [s for s in exporter.get_finished_spans() if s.name == f"{topic} process"]
+        assert fetches, "FastStream's span of the fetch (the case this is about) was made"
+    finally:
+        await producer.stop()
         await watch.stop()
         tansu.stop()

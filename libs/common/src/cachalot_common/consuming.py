@@ -38,7 +38,7 @@ import contextlib
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -46,7 +46,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.message import StreamMessage
-from opentelemetry import propagate
+from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from pydantic import BaseModel, ValidationError
 
@@ -59,6 +59,7 @@ from cachalot_common.topic_plan import ensure_topics, planned_partitions
 from cachalot_common.topics import dlq
 
 logger = logging.getLogger(__name__)
+_tracer = trace.get_tracer(__name__)
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -170,6 +171,37 @@ def record_context(record: Any) -> Context:
         for k, v in (getattr(record, "headers", None) or ())
     }
     return propagate.extract(carrier, context=Context())
+
+
+@contextlib.contextmanager
+def _record_span(record: Any) -> Iterator[None]:
+    """``<topic> process``, a consumer span in the trace of ``record`` (its ``traceparent``).
+
+    FastStream's telemetry middleware gives a fetch of several records one span
+    in a trace of its own (the records' traces only linked), so a handler run
+    under it would start every record's work, and the events it sends, in a new
+    trace (issue 13: the operator's Telegram message for a failed post linked a
+    trace other than the post's). Each record is handled under its own span,
+    in the trace its record carries, else in the current one.
+    """
+    topic = str(getattr(record, "topic", ""))
+    attributes: dict[str, str | int] = {
+        "messaging.system": "kafka",
+        "messaging.operation": "process",
+        "messaging.destination.name": topic,
+        "messaging.kafka.destination.partition": int(getattr(record, "partition", -1)),
+        "messaging.kafka.message.offset": int(getattr(record, "offset", -1)),
+    }
+    carried = record_context(record)
+    parent = trace.get_current_span(carried).get_span_context()
+    with _tracer.start_as_current_span(
+        f"{topic} process",
+        # a record without a trace context stays in the current one (the fetch's)
+        context=carried if parent.is_valid else None,
+        kind=trace.SpanKind.CONSUMER,
+        attributes=attributes,
+    ):
+        yield
 
 
 def decode(model: type[ModelT], body: bytes) -> ModelT | str:
@@ -343,7 +375,8 @@ def subscribe(
     async def consume_fetch(bodies: list[bytes], message: KafkaMessage) -> None:
         try:
             for body, record in zip(bodies, message.raw_message, strict=True):
-                await handle(body, record)
+                with _record_span(record):
+                    await handle(body, record)
         except Exception as error:
             await acks.failure(message, error)  # the whole fetch comes again
             raise

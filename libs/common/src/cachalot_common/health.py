@@ -9,14 +9,23 @@ contact form's durable log) are reported beside them and leave it 200 with
 ``cachalot_dependency_up{dependency}`` (1 answers, 0 does not), evaluated at
 every ``/readyz`` and every ``/metrics`` scrape, which the
 ``CachalotDependencyDown`` alert (deploy/prometheus/alerts.yml) reads.
+
+Every service declares its dependencies with one helper,
+:func:`declared_dependencies`: its outbox relay (publishing, or failing in a
+row), the services it calls over HTTP (``/healthz`` of auth for a publisher's
+leases, of auth for the notifier's client addresses) and any check of its own
+(contact: its broker and its relay child). What a service cannot serve a
+request without (its database; for a consumer, the broker and its consumers)
+stays a ``check``.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
+import httpx
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from prometheus_client import Gauge
@@ -119,6 +128,68 @@ def health_router(
         return JSONResponse(body, status_code=200 if ready else 503)
 
     return router
+
+
+class _RelayHealth(Protocol):
+    @property
+    def failures(self) -> int: ...
+
+
+class _Relay(Protocol):
+    def health(self) -> _RelayHealth: ...
+
+
+def relay_publishing(relay: Callable[[], _Relay | None]) -> ReadinessCheck:
+    """A dependency: the outbox relay ``relay()`` returns is publishing (its last
+    round did not fail; :class:`cachalot_common.outbox.OutboxRelay`). ``None`` (no
+    relay runs in this process, e.g. a queue with ``CACHALOT_RUN_WORKERS=0``) is
+    failing: nothing this process commits leaves it."""
+
+    async def check() -> bool:
+        running = relay()
+        return running is not None and running.health().failures == 0
+
+    return check
+
+
+def service_answers(base_url: str, *, timeout_s: float = 1.5) -> ReadinessCheck:
+    """A dependency: the service at ``base_url`` answers ``GET /healthz`` with 200 within
+    ``timeout_s`` seconds (its liveness, not its readiness: a service that waits out
+    its own dependencies still serves us)."""
+    url = f"{base_url.rstrip('/')}/healthz"
+
+    async def check() -> bool:
+        async with httpx.AsyncClient(timeout=timeout_s, trust_env=False) as client:
+            return (await client.get(url)).status_code == 200
+
+    return check
+
+
+def declared_dependencies(
+    *,
+    outbox: Callable[[], _Relay | None] | None = None,
+    services: Mapping[str, str] | None = None,
+    own: Mapping[str, ReadinessCheck] | None = None,
+) -> dict[str, ReadinessCheck]:
+    """What a service waits out while taking traffic, name → check, for
+    ``create_service_app(dependencies=...)``: the relay of the ``outbox``
+    (``"relay"``, see :func:`relay_publishing`), each of ``services`` (name → base URL, see
+    :func:`service_answers`) and the service's ``own`` checks under their names.
+    ``ValueError`` when a name is given twice."""
+    named: dict[str, ReadinessCheck] = {}
+
+    def add(name: str, check: ReadinessCheck) -> None:
+        if name in named:
+            raise ValueError(f"dependency {name!r} declared twice")
+        named[name] = check
+
+    if outbox is not None:
+        add("relay", relay_publishing(outbox))
+    for name, base_url in (services or {}).items():
+        add(name, service_answers(base_url))
+    for name, check in (own or {}).items():
+        add(name, check)
+    return named
 
 
 def broker_check(broker: object) -> ReadinessCheck:

@@ -55,7 +55,7 @@ from cachalot_common.db import (
     run_migrations_async,
 )
 from cachalot_common.events import PublishPost, PublishResult
-from cachalot_common.health import ReadinessCheck
+from cachalot_common.health import ReadinessCheck, declared_dependencies
 from cachalot_common.kafka import build_broker, consumer_options
 from cachalot_common.leases import LeaseClient, LeaseSource
 from cachalot_common.logging import setup_logging
@@ -175,6 +175,10 @@ def build_publisher_app(
         settings=settings,
         lifespan=lifespan,  # type: ignore[arg-type]
         readiness={**watch.readiness(), **dict(readiness or {})},
+        # a command waits (its lease is asked again) while auth is away
+        dependencies=declared_dependencies(
+            services={"auth": settings.auth_url} if leases is None else None
+        ),
         tracer_provider=tracer_provider,
         description=description or f"Publishes queued videos to {label}.",
         produces=[Produced(POSTS_RESULT, PublishResult, "Progress and outcome of each command.")],

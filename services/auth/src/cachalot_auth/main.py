@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from functools import partial
 from pathlib import Path
 
 import httpx
@@ -47,6 +46,7 @@ from cachalot_common.db import (
 )
 from cachalot_common.events import AccountChanged, ClientNoticeRequested, SessionEnded
 from cachalot_common.guards import SignedIn, service_check, session_check
+from cachalot_common.health import declared_dependencies
 from cachalot_common.kafka import build_broker, consumer_options
 from cachalot_common.logging import setup_logging
 from cachalot_common.outbox import OutboxRelay, Publish, kafka_publish
@@ -213,8 +213,9 @@ def create_app(
         settings=settings,
         lifespan=lifespan,
         readiness=readiness,
-        # events wait in the outbox while the relay cannot publish: reported (issue 11)
-        dependencies={"relay": partial(_relay_publishes, relay)},
+        # what it commits waits in its outbox while the broker is away (or while the
+        # relay's acknowledgements are not confirmed: issue 11)
+        dependencies=declared_dependencies(outbox=lambda: relay),
         tracer_provider=tracer_provider,
         # Checked before a body byte is read; sign-in and logout need no session.
         signed_in=[
@@ -246,11 +247,6 @@ def create_app(
     app.include_router(public.create_router(services))
     app.include_router(internal.create_router())
     return app
-
-
-async def _relay_publishes(relay: OutboxRelay) -> bool:
-    """Readiness: the outbox relay's last round succeeded."""
-    return relay.health().failures == 0
 
 
 async def _connect(watch: BrokerWatch) -> None:

@@ -20,7 +20,7 @@ from cachalot_common.app import create_service_app, serve
 from cachalot_common.asyncapi import Produced
 from cachalot_common.broker_acks import ack_check
 from cachalot_common.events import ContactSubmitted
-from cachalot_common.health import ReadinessCheck
+from cachalot_common.health import ReadinessCheck, declared_dependencies
 from cachalot_common.logging import setup_logging
 from cachalot_common.outbox import OutboxRelay, Publish
 from cachalot_common.settings import load_settings
@@ -80,18 +80,25 @@ def create_app(
         if publisher is None:
             kafka = kafka_publisher(settings, client_id=SERVICE, tracer_provider=tracer_provider)
             publisher = kafka
-            dependencies["broker"] = kafka.ready
             check = ack_check(settings)  # acknowledgements read back (issue 11)
-        inline = log_relay(LogSource(log, CursorFile(settings.cursor_path)), publisher, check=check)
-        relay: OutboxRelay | None = inline
-        dependencies["relay"] = lambda: _publishes(inline)
+        relay: OutboxRelay | None = log_relay(
+            LogSource(log, CursorFile(settings.cursor_path)), publisher, check=check
+        )
+        inline = relay
+        dependencies = declared_dependencies(
+            outbox=lambda: inline, own={"broker": kafka.ready} if kafka is not None else None
+        )
     else:
         relay = None
         if mode == "process":
             child = RelayProcess(settings)
             running = child
-            dependencies["relay"] = lambda: running.publishing(log.durable_offset)
-            dependencies["broker"] = lambda: _reachable(settings.kafka_bootstrap)
+            dependencies = declared_dependencies(
+                own={
+                    "relay": lambda: running.publishing(log.durable_offset),
+                    "broker": lambda: _reachable(settings.kafka_bootstrap),
+                }
+            )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -136,11 +143,6 @@ def create_app(
 
 async def _log_writable(log: ContactLog, settings: ContactSettings) -> bool:
     return log.writable and os.access(settings.contact_log_dir, os.W_OK)
-
-
-async def _publishes(relay: OutboxRelay) -> bool:
-    """Readiness: the relay's last publish round succeeded."""
-    return relay.health().failures == 0
 
 
 async def _connected() -> None:

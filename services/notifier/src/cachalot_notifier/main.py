@@ -33,6 +33,7 @@ from cachalot_common.db import (
 )
 from cachalot_common.events import SessionEnded
 from cachalot_common.guards import SignedIn, session_check
+from cachalot_common.health import declared_dependencies
 from cachalot_common.kafka import build_broker, consumer_options
 from cachalot_common.logging import setup_logging
 from cachalot_common.redaction import register_secret
@@ -223,6 +224,12 @@ def create_app(
         settings=settings,
         lifespan=lifespan,
         readiness={**watch.readiness(), "database": database_check(engine)},
+        # client e-mails wait (and are tried again) while auth cannot give an address
+        dependencies=declared_dependencies(
+            services={"auth": settings.auth_url}
+            if mailer is not None and contacts is None
+            else None
+        ),
         tracer_provider=provider,
         signed_in=signed_in,
         description="Telegram messages to the operator for leads, failed posts and "

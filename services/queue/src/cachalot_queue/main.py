@@ -48,6 +48,7 @@ from cachalot_common.events import (
     utcnow,
 )
 from cachalot_common.guards import SignedIn, session_check
+from cachalot_common.health import declared_dependencies
 from cachalot_common.kafka import build_broker, consumer_options
 from cachalot_common.logging import setup_logging
 from cachalot_common.outbox import OutboxRelay
@@ -152,6 +153,8 @@ class Runtime:
     """The dashboard's live feed (GET /api/v1/events) of this replica."""
     # told when the broker came back and may have lost the commands in it
     commands_lost: list[Callable[[], None]] = field(default_factory=list)
+    relay: OutboxRelay | None = None
+    """The outbox relay of this replica (set by :func:`start_workers`)."""
 
     def __post_init__(self) -> None:
         public_url = self.settings.public_url
@@ -326,9 +329,11 @@ def create_app(
         settings=settings,
         lifespan=lifespan,
         readiness={"database": database_check(reader), **watch.readiness()},
-        # a relay that cannot publish (or whose acknowledgements are not confirmed):
-        # commands wait in the outbox; reported, not a reason to refuse posts (issue 11)
-        dependencies={"relay": partial(_relay_publishes, runtime)},
+        # posts are taken into the outbox whatever the broker does; the relay waits it out
+        # (and resends what a broker that lost its state acknowledged: issue 11)
+        dependencies=declared_dependencies(
+            outbox=(lambda: runtime.relay) if settings.run_workers else None
+        ),
         tracer_provider=tracer,
         # Every client and operator route needs the session: checked before a body byte
         # is read. Only the privacy facts (retention.PRIVACY_PATH) are public.
@@ -425,11 +430,6 @@ def create_app(
         )
     )
     return app
-
-
-async def _relay_publishes(runtime: Runtime) -> bool:
-    """Readiness: the outbox relay's last round succeeded (true while no workers run)."""
-    return runtime.relay is None or runtime.relay.health().failures == 0
 
 
 def start_workers(runtime: Runtime) -> None:
