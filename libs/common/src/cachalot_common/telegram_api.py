@@ -243,7 +243,7 @@ class ChatWaits:
         left = self.left(chat_id)
         if left <= 0:
             return
-        seconds = max(1, math.ceil(left / self._scale))
+        seconds = max(1, math.ceil(left / self._scale - 1e-9))  # 3.3 / 0.02 is not 165
         raise BotApiError(
             method,
             http_status=429,
