@@ -12,7 +12,7 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -81,6 +81,18 @@ async def stop_tasks(tasks: list[asyncio.Task[None]], *, timeout_s: float) -> li
     if left:
         logger.error("%s did not stop within %.0fs of shutdown; left behind", left, timeout_s)
     return left
+
+
+async def close_within(name: str, closing: Awaitable[None], timeout_s: float) -> bool:
+    """Await ``closing`` at most ``timeout_s`` seconds; False (and an error log) if it did not
+    finish, so one stuck resource never holds the rest of a shutdown."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            await closing
+    except TimeoutError:
+        logger.error("%s did not close within %.0fs of shutdown; left behind", name, timeout_s)
+        return False
+    return True
 
 
 def create_app(
@@ -220,9 +232,9 @@ def create_app(
             yield
         finally:
             await stop_tasks(tasks, timeout_s=STOP_TIMEOUT_S)
-            await watch.stop()
-            await http.aclose()
-            await engine.dispose()
+            await close_within("the broker's consumers", watch.stop(), STOP_TIMEOUT_S)
+            await close_within("the HTTP client", http.aclose(), STOP_TIMEOUT_S)
+            await close_within("the database pool", engine.dispose(), STOP_TIMEOUT_S)
 
     app = create_service_app(
         title="cachalot-notifier",
