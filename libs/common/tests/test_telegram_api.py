@@ -5,7 +5,12 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from cachalot_common.telegram_api import BotApiError, ResponseParameters, bot_api_result
+from cachalot_common.telegram_api import (
+    BotApiError,
+    ChatWaits,
+    ResponseParameters,
+    bot_api_result,
+)
 
 
 def answer(status: int, body: object = None, **headers: str) -> httpx.Response:
@@ -83,3 +88,51 @@ def test_parameters_of_the_wrong_type_count_as_absent():
     )
     assert ResponseParameters.parse({"retry_after": -3}).retry_after is None
     assert ResponseParameters.parse([1, 2]) == ResponseParameters()
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_429_holds_its_chat_for_every_caller_until_the_wait_is_over_and_no_other_chat():
+    clock = FakeClock()
+    waits = ChatWaits(clock=clock)
+    met = error_of(
+        answer(429, {"ok": False, "error_code": 429, "parameters": {"retry_after": 330}})
+    )
+    with pytest.raises(BotApiError), waits.guard("sendMessage", 42):
+        raise met
+    clock.now += 328.5
+    with pytest.raises(BotApiError) as held:
+        waits.check("sendPhoto", "42")  # any method; the chat by its id, int or str
+    assert held.value.held
+    assert held.value.kind == "rate_limited"
+    assert held.value.retry_after == 2  # whole seconds left, rounded up
+    waits.check("sendMessage", 43)  # another chat goes on
+    clock.now += 1.5
+    waits.check("sendMessage", 42)  # the wait is over
+
+
+def test_a_scaled_wait_is_held_scaled_and_told_in_telegram_seconds():
+    clock = FakeClock()
+    waits = ChatWaits(clock=clock, scale=0.02)
+    waits.learn(
+        7,
+        BotApiError(
+            "sendMessage",
+            http_status=429,
+            error_code=429,
+            description="x",
+            parameters=ResponseParameters(retry_after=330),
+        ),
+    )
+    clock.now += 3.3  # half of 330 × 0.02
+    with pytest.raises(BotApiError) as held:
+        waits.check("sendMessage", 7)
+    assert held.value.retry_after == 165
+    clock.now += 3.31
+    waits.check("sendMessage", 7)

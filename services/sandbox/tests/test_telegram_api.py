@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -145,7 +146,13 @@ async def test_length_is_counted_after_entity_parsing(client):
 async def test_queued_faults_answer_the_next_calls_in_order_then_normal_service(client):
     queued = await client.post(
         "/sandbox/telegram/faults",
-        json={"responses": [{"status": 429, "retry_after": 2}, {"status": 500}, {"status": 502}]},
+        json={
+            "responses": [
+                {"status": 429, "retry_after": 2, "hold_s": 0},  # this answer only
+                {"status": 500},
+                {"status": 502},
+            ]
+        },
     )
     assert queued.status_code == 201
     payload = {"chat_id": CHAT, "text": "hello"}
@@ -171,6 +178,43 @@ async def test_queued_faults_answer_the_next_calls_in_order_then_normal_service(
     assert messages["count"] == 1
     calls = (await client.get("/sandbox/telegram/calls")).json()
     assert calls["calls"]["sendMessage"] == 4
+
+
+async def test_a_429_holds_its_chat_for_the_wait_and_a_call_that_ignores_it_makes_it_longer(
+    client,
+):
+    """As Telegram: the wait belongs to the chat (any posting method), not to the call that
+    met it; another chat goes on; each call during the wait is refused with what is left,
+    one Telegram second longer, and counted."""
+    fault = {"status": 429, "retry_after": 30, "hold_s": 1.5}  # 30 Telegram s = 1.5 s here
+    await client.post("/sandbox/telegram/faults", json={"responses": [fault]})
+    payload = {"chat_id": CHAT, "text": "hello"}
+    first = await client.post(bot("sendMessage"), json=payload)
+    assert first.json()["parameters"] == {"retry_after": 30}
+
+    ignored = await client.post(bot("sendMessage"), json=payload)
+    assert ignored.status_code == 429
+    assert 30 <= ignored.json()["parameters"]["retry_after"] <= 31  # lengthened by one
+    other = await client.post(bot("sendMessage"), json={"chat_id": CHAT + 1, "text": "x"})
+    assert other.status_code == 200
+    waits = (await client.get("/sandbox/telegram/waits")).json()
+    assert waits["ignored"] == {str(CHAT): 1}
+    assert 1.4 < waits["waiting"][str(CHAT)] <= 1.55
+
+    await asyncio.sleep(1.6)
+    assert (await client.post(bot("sendMessage"), json=payload)).status_code == 200
+    assert (await client.get("/sandbox/telegram/waits")).json()["waiting"] == {}
+
+
+async def test_flood_control_makes_an_ignored_wait_longer_and_counts_the_call(client):
+    await client.put("/sandbox/telegram/flood", json={"per_chat_per_second": 1, "burst": 1})
+    payload = {"chat_id": CHAT, "text": "x"}
+    answers = [await client.post(bot("sendMessage"), json=payload) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 429, 429, 429]
+    waits = [a.json()["parameters"]["retry_after"] for a in answers[1:]]
+    assert waits[0] < waits[1] < waits[2]
+    ignored = (await client.get("/sandbox/telegram/waits")).json()["ignored"]
+    assert ignored == {str(CHAT): 2}  # the first 429 was met, the next two ignored it
 
 
 async def test_pending_faults_can_be_seen_and_cleared(client):

@@ -167,7 +167,7 @@ async def test_queued_faults_answer_posting_calls_with_retry_after_and_migrate_t
         "/sandbox/telegram/faults",
         json={
             "responses": [
-                {"status": 429, "retry_after": 2, "method": "sendPhoto"},
+                {"status": 429, "retry_after": 2, "method": "sendPhoto", "hold_s": 0},
                 {"status": 400, "migrate_to_chat_id": -1009999999999},
             ]
         },

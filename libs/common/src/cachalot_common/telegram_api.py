@@ -24,10 +24,22 @@ service that calls the Bot API (see ``publisher-telegram``)::
 
     response = await http.post(f"{base}/bot{token}/sendMessage", json=payload)
     result = bot_api_result("sendMessage", response)   # or raises BotApiError
+
+A flood wait belongs to the chat, not to the request that met it: Telegram's
+limits are per chat (core.telegram.org/bots/faq, "My bot is hitting limits":
+about one message a second to a chat, 20 a minute to a group) and a call to
+the chat before ``retry_after`` has passed is refused again, the wait made
+longer. :class:`ChatWaits` keeps that rule for every caller: whatever
+method, topic or post meets a 429, every later call naming the same chat is
+held (refused here, without a request) until the wait is over.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -96,6 +108,7 @@ class BotApiError(Exception):
         description: str,
         parameters: ResponseParameters | None = None,
         bot_api_answer: bool = True,
+        held: bool = False,
     ) -> None:
         super().__init__(f"{method}: {error_code} {description}")
         self.method = method
@@ -105,6 +118,8 @@ class BotApiError(Exception):
         self.parameters = parameters or ResponseParameters()
         self.bot_api_answer = bot_api_answer
         """False when the answer was not the Bot API's JSON (a proxy's page)."""
+        self.held = held
+        """True when no request was made: the chat still owes a flood wait (:class:`ChatWaits`)."""
 
     @property
     def retry_after(self) -> int | None:
@@ -181,6 +196,89 @@ def bot_api_result(method: str, response: httpx.Response) -> Any:
     return response.json().get("result")
 
 
+class ChatWaits:
+    """The flood waits Telegram asked of each chat, for one bot; shared by all its callers.
+
+    Use :meth:`guard` around every call that names a chat (``chat_id``)::
+
+        with waits.guard("sendMessage", chat_id):
+            result = bot_api_result("sendMessage", await http.post(url, json=payload))
+
+    * before the call: if the chat still owes a wait, :class:`BotApiError`
+      (429, ``held=True``, ``retry_after`` = the whole seconds left) is
+      raised and no request is made;
+    * a 429 from the call: the chat waits ``retry_after`` seconds from now
+      (a 429 without one: nothing is recorded; the caller backs off).
+
+    ``clock`` is in seconds (``time.monotonic`` unless a test drives time);
+    ``scale`` multiplies Telegram's ``retry_after`` the way the caller does
+    when a test shortens waits (``CACHALOT_TELEGRAM_RETRY_AFTER_SCALE``), so
+    the wait held here and the caller's own wait stay one: a held error's
+    ``retry_after`` is in Telegram's (unscaled) seconds. Chats are told
+    apart by ``str(chat_id)``. One process only: another replica learns a
+    chat's wait from its own first 429.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, scale: float = 1.0) -> None:
+        if scale <= 0:
+            raise ValueError("scale must be positive")
+        self._clock = clock
+        self._scale = scale
+        self._until: dict[str, float] = {}
+
+    def left(self, chat_id: object) -> float:
+        """Seconds (of the clock) the chat must still wait; 0 when it may be called."""
+        key = str(chat_id)
+        until = self._until.get(key)
+        if until is None:
+            return 0.0
+        left = until - self._clock()
+        if left <= 0:
+            del self._until[key]
+            return 0.0
+        return left
+
+    def check(self, method: str, chat_id: object) -> None:
+        """Raise the chat's remaining wait as a held 429; return when it owes none."""
+        left = self.left(chat_id)
+        if left <= 0:
+            return
+        seconds = max(1, math.ceil(left / self._scale - 1e-9))  # 3.3 / 0.02 is not 165
+        raise BotApiError(
+            method,
+            http_status=429,
+            error_code=429,
+            description=f"Too Many Requests: the chat still waits {seconds} s; not sent",
+            parameters=ResponseParameters(retry_after=seconds),
+            bot_api_answer=False,
+            held=True,
+        )
+
+    def learn(self, chat_id: object, error: BotApiError) -> None:
+        """Record the wait a 429 for ``chat_id`` asked for (other errors: nothing)."""
+        if error.held or error.kind != "rate_limited" or error.retry_after is None:
+            return
+        until = self._clock() + error.retry_after * self._scale
+        key = str(chat_id)
+        self._until[key] = max(until, self._until.get(key, until))
+
+    @contextlib.contextmanager
+    def guard(self, method: str, chat_id: object | None) -> Iterator[None]:
+        """:meth:`check` before the block, :meth:`learn` from a :class:`BotApiError` it raises.
+
+        ``chat_id`` None (a call naming no chat): no check, nothing learnt.
+        """
+        if chat_id is None:
+            yield
+            return
+        self.check(method, chat_id)
+        try:
+            yield
+        except BotApiError as error:
+            self.learn(chat_id, error)
+            raise
+
+
 async def call_bot_api(
     client: httpx.AsyncClient,
     url: str,
@@ -188,21 +286,27 @@ async def call_bot_api(
     *,
     json: dict[str, Any] | None = None,
     data: dict[str, str] | None = None,
+    waits: ChatWaits | None = None,
 ) -> Any:
     """POST one Bot API call (no retries): its ``result``.
 
     ``url`` is the method's full URL (it holds the token and is never
-    shown). Raises :class:`BotApiUnreachable` (network error, timeout) or
-    :class:`BotApiError`, both chained ``from None`` so no httpx text (which
-    holds the URL) travels with them.
+    shown). With ``waits``, a call whose body names a ``chat_id`` keeps that
+    chat's flood wait (:class:`ChatWaits`). Raises :class:`BotApiUnreachable`
+    (network error, timeout) or :class:`BotApiError` (a held 429 included),
+    both chained ``from None`` so no httpx text (which holds the URL) travels
+    with them.
     """
-    try:
-        response = await client.post(url, json=json, data=data)
-    except httpx.TimeoutException as error:
-        raise BotApiUnreachable(method, f"timed out ({type(error).__name__})") from None
-    except httpx.HTTPError as error:
-        raise BotApiUnreachable(method, f"network error ({type(error).__name__})") from None
-    return bot_api_result(method, response)
+    body: dict[str, Any] = json if json is not None else dict(data or {})
+    chat_id = body.get("chat_id") if waits is not None else None
+    with waits.guard(method, chat_id) if waits is not None else contextlib.nullcontext():
+        try:
+            response = await client.post(url, json=json, data=data)
+        except httpx.TimeoutException as error:
+            raise BotApiUnreachable(method, f"timed out ({type(error).__name__})") from None
+        except httpx.HTTPError as error:
+            raise BotApiUnreachable(method, f"network error ({type(error).__name__})") from None
+        return bot_api_result(method, response)
 
 
 _KIND_BY_CODE: dict[int, BotApiErrorKind] = {

@@ -77,6 +77,26 @@ async def test_widget_data_for_an_operator_with_a_bad_hash_signs_nobody_in(auth_
     assert await count(auth_ops, OperatorSessionRow) == 0
 
 
+async def test_operator_widget_data_that_repeats_a_field_is_a_400_naming_it(
+    auth_ops, fresh_sandbox
+):
+    async with auth_ops.browser() as browser:
+        start = await browser.get("/api/v1/auth/operator/login")
+        state = httpx.URL(httpx.URL(start.headers["location"]).params["return_to"]).params["state"]
+        data = (
+            await browser.get(
+                f"{fresh_sandbox.base_url}/sandbox/telegram/login-data", params={"id": OPERATOR}
+            )
+        ).json()
+        items = [("state", state), *((k, str(v)) for k, v in data.items() if v is not None)]
+        back = await browser.get(
+            "/api/v1/auth/operator/callback", params=[*items, ("auth_date", "1")]
+        )
+    assert back.status_code == 400
+    assert [e["field"] for e in back.json()["errors"]] == ["auth_date"]
+    assert await count(auth_ops, OperatorSessionRow) == 0
+
+
 async def test_a_client_session_is_refused_by_operator_endpoints_and_an_operator_by_client_ones(
     auth_ops, sign_in
 ):

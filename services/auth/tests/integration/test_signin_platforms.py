@@ -145,6 +145,35 @@ async def test_telegram_data_with_a_field_we_do_not_know_signs_in_and_a_tampered
     assert query_of(tampered)["reason"] == "invalid_signature"
 
 
+async def test_telegram_data_that_repeats_a_field_is_refused_naming_it_whichever_copy_is_signed(
+    auth, fresh_sandbox
+):
+    """Last value wins no more: ``id`` twice (Telegram's signed one and another) is a 400
+    problem naming ``id``, in either order, and nobody is signed in."""
+    for order in ("signed first", "signed last"):
+        async with auth.browser() as browser:
+            start = await browser.get("/api/v1/auth/telegram/login")
+            return_to = httpx.URL(start.headers["location"])
+            return_to = httpx.URL(return_to.params["return_to"])
+            data = (
+                await browser.get(
+                    f"{fresh_sandbox.base_url}/sandbox/telegram/login-data",
+                    params={"id": "700000001"},
+                )
+            ).json()
+            items = [(k, str(v)) for k, v in data.items() if v is not None]
+            other = ("id", "700000002")
+            items = [*items, other] if order == "signed first" else [other, *items]
+            landed = await browser.get(return_to.copy_merge_params(items))
+            assert landed.status_code == 400, order
+            assert landed.headers["content-type"].startswith("application/problem+json")
+            problem = landed.json()
+            assert problem["errors"] == [
+                {"field": "id", "in": "query", "message": "sent more than once"}
+            ]
+            assert "cachalot_session" not in browser.cookies
+
+
 async def test_linking_a_channel_requires_telegram_sign_in_first(auth, sign_in):
     async with auth.browser() as browser:
         await sign_in(browser, "tiktok")

@@ -162,6 +162,25 @@ class DeliveryStore:
         """Try again no earlier than ``at`` (epoch seconds); the lease is released."""
         await self._finish(claimed, owner, not_before=at, last_error=truncate(error, 300))
 
+    async def hold_chat(self, chat_id: str, *, until: float) -> int:
+        """Telegram asked ``chat_id`` to wait: its pending rows are not due before ``until``.
+
+        ``until`` is epoch seconds; rows already due later keep their time. Held
+        in the table, so another replica and a restart keep the wait too.
+        Returns how many rows were held.
+        """
+        async with transaction(self._sessions) as session:
+            result: Any = await session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.chat_id == chat_id,
+                    Delivery.state == "pending",
+                    Delivery.not_before < until,
+                )
+                .values(not_before=until)
+            )
+            return int(result.rowcount or 0)
+
     async def as_plain_text(self, claimed: Claimed, *, owner: str, now: float) -> None:
         """Telegram refused the formatted text: the row is sent as plain text from now on."""
         await self._finish(claimed, owner, text=claimed.plain_text, parse_mode=None, not_before=now)

@@ -28,7 +28,6 @@ of it leaves a lease that expires, and the mail is sent again, with the same
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import re
@@ -44,6 +43,7 @@ import aiosmtplib
 from aiosmtplib.errors import SMTPRecipientsRefused
 from pydantic import SecretStr
 
+from cachalot_common.wakeup import wait_event
 from cachalot_notifier.contacts import ContactBook, ContactUnavailable
 from cachalot_notifier.mail_render import ALWAYS_SENT, compose, write
 from cachalot_notifier.mail_store import ClaimedNotice, EmailStore
@@ -176,8 +176,7 @@ class Mailer:
             except Exception:
                 logger.exception("mail sender pass failed; trying again")
             self._woken.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._woken.wait(), timeout=self._policy.poll_s)
+            await wait_event(self._woken, self._policy.poll_s)  # never swallows a cancel
 
     async def drain_once(self) -> int:
         """One pass: claim and send every due notice; returns how many were tried."""

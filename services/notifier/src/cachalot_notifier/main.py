@@ -9,11 +9,10 @@ upgrades the database.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from cachalot_common.logging import setup_logging
 from cachalot_common.redaction import register_secret
 from cachalot_common.sessions import MemoryRevocations, SessionVerifier, install_session_verifier
 from cachalot_common.settings import load_settings
+from cachalot_common.telegram_api import ChatWaits
 from cachalot_common.telemetry import (
     instrument_engine,
     instrument_httpx_client,
@@ -60,6 +60,44 @@ logger = logging.getLogger(__name__)
 
 SERVICE = "notifier"
 ALEMBIC_DIR = Path(__file__).parent / "alembic"
+
+
+STOP_TIMEOUT_S = 10.0
+"""How long the lifespan waits for its background tasks to end once cancelled."""
+
+
+async def stop_tasks(tasks: list[asyncio.Task[None]], *, timeout_s: float) -> list[str]:
+    """Cancel ``tasks`` and wait at most ``timeout_s`` seconds for them to end.
+
+    A task still running then (it swallowed its cancellation, or waits on
+    something that ignores it) is logged by name and left behind, so the
+    rest of the shutdown (the broker's consumers, the database) still runs.
+    Returns the names of the tasks left behind.
+    """
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return []
+    _, pending = await asyncio.wait(tasks, timeout=timeout_s)
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            logger.error("%s ended with an error", task.get_name(), exc_info=task.exception())
+    left = sorted(task.get_name() for task in pending)
+    if left:
+        logger.error("%s did not stop within %.0fs of shutdown; left behind", left, timeout_s)
+    return left
+
+
+async def close_within(name: str, closing: Awaitable[None], timeout_s: float) -> bool:
+    """Await ``closing`` at most ``timeout_s`` seconds; False (and an error log) if it did not
+    finish, so one stuck resource never holds the rest of a shutdown."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            await closing
+    except TimeoutError:
+        logger.error("%s did not close within %.0fs of shutdown; left behind", name, timeout_s)
+        return False
+    return True
 
 
 def create_app(
@@ -88,9 +126,15 @@ def create_app(
     instrument_engine(engine, tracer_provider)
     http = http_client or httpx.AsyncClient(timeout=settings.telegram_timeout_s)
     instrument_httpx_client(http, provider)
-    bot = TelegramBot(http, api_base=settings.telegram_api_base, token=settings.telegram_bot_token)
-    store = DeliveryStore(session_factory(engine))
     clock_now: Clock = clock or time.time
+    bot = TelegramBot(
+        http,
+        api_base=settings.telegram_api_base,
+        token=settings.telegram_bot_token,
+        # a 429 holds the chat, whichever lane met it (the sender's clock and scale)
+        waits=ChatWaits(clock=clock_now, scale=settings.telegram_retry_after_scale),
+    )
+    store = DeliveryStore(session_factory(engine))
     sender = Sender(
         bot=bot,
         store=store,
@@ -210,14 +254,10 @@ def create_app(
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await watch.stop()
-            await http.aclose()
-            await engine.dispose()
+            await stop_tasks(tasks, timeout_s=STOP_TIMEOUT_S)
+            await close_within("the broker's consumers", watch.stop(), STOP_TIMEOUT_S)
+            await close_within("the HTTP client", http.aclose(), STOP_TIMEOUT_S)
+            await close_within("the database pool", engine.dispose(), STOP_TIMEOUT_S)
 
     app = create_service_app(
         title="cachalot-notifier",

@@ -4,15 +4,20 @@ The Kafka handler only records a delivery (:mod:`deliveries`) and commits,
 so no handler ever waits on Telegram. This task sends them:
 
 * one lane (destination + topic) is one queue: only its oldest pending row
-  is tried, and lanes run concurrently, so a lane Telegram told to wait, or
-  a slow destination, never holds another;
+  is tried, and lanes run concurrently, so a slow destination never holds
+  another; but a flood wait belongs to the chat (Bot API: limits are per
+  chat, and a wait that is ignored is made longer), so a 429 met by one
+  lane holds every lane to that chat, and no other;
 * each try is one Bot API call under a lease (:meth:`DeliveryStore.claim`);
   whatever Telegram answers decides the next step, by ``error_code`` and
   ``parameters`` (:mod:`cachalot_common.telegram_api`):
 
   - 200: the message id is recorded;
-  - 429: the row waits ``parameters.retry_after`` seconds in full (never
-    less; a proxy's ``Retry-After`` header likewise), then is tried again;
+  - 429: the row, and every pending row for the same chat, waits
+    ``parameters.retry_after`` seconds in full (never less; a proxy's
+    ``Retry-After`` header likewise), then is tried again; meanwhile the bot
+    (:class:`~cachalot_common.telegram_api.ChatWaits`) refuses any call to
+    that chat without making it, so a row recorded during the wait waits too;
   - 400 with ``parameters.migrate_to_chat_id``: the group became a
     supergroup; the move is remembered, every pending row for the old chat
     follows, the row is sent again at once, and a warning names the
@@ -36,7 +41,6 @@ replica, keeps honouring it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import random
@@ -48,6 +52,7 @@ from dataclasses import dataclass
 from opentelemetry import propagate, trace
 
 from cachalot_common.telegram_api import BotApiError, BotApiUnreachable
+from cachalot_common.wakeup import wait_event
 from cachalot_notifier.deliveries import Claimed, DeliveryStore
 from cachalot_notifier.formatting import ParseMode
 from cachalot_notifier.telegram import TelegramBot
@@ -113,8 +118,7 @@ class Sender:
                 except Exception:  # the database may be away for a moment
                     logger.exception("the sender could not read the deliveries; trying again")
                     pause = self._policy.poll_s
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=max(pause, 0.01))
+                await wait_event(self._wake, max(pause, 0.01))  # never swallows a cancel
                 self._wake.clear()
         finally:
             for task in self._lanes.values():
@@ -183,13 +187,18 @@ class Sender:
             said = error.retry_after
             wait = said * self._policy.retry_after_scale if said is not None else None
             wait = wait if wait is not None else self._backoff(row)
-            logger.warning(
-                "telegram asked lane %s to wait (%s); next try in %.1fs, other lanes go on",
-                row.lane,
-                error,
-                wait,
-            )
-            await self._later(row, wait, str(error))
+            if not error.held:
+                logger.warning(
+                    "telegram asked chat %s to wait (%s, met by lane %s); its lanes try again "
+                    "in %.1fs, other chats go on",
+                    row.chat_id,
+                    error,
+                    row.lane,
+                    wait,
+                )
+            until = self._clock() + wait
+            await self._store.hold_chat(row.chat_id, until=until)
+            await self._store.reschedule(row, owner=self._owner, at=until, error=str(error))
         elif kind == "chat_migrated":
             await self._follow_migration(row, error)
         elif kind == "bad_request":

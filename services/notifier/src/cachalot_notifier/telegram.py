@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from cachalot_common.telegram_api import BotApiError, BotApiUnreachable, call_bot_api
+from cachalot_common.telegram_api import BotApiError, BotApiUnreachable, ChatWaits, call_bot_api
 from cachalot_notifier.formatting import ParseMode
 
 __all__ = ["BotApiError", "BotApiUnreachable", "SentMessage", "TelegramBot"]
@@ -34,12 +34,25 @@ class SentMessage:
 
 
 class TelegramBot:
-    """One bot, talking to one Bot API host through a shared httpx client."""
+    """One bot, talking to one Bot API host through a shared httpx client.
 
-    def __init__(self, client: httpx.AsyncClient, *, api_base: str, token: SecretStr) -> None:
+    Every call naming a chat keeps that chat's flood wait (``waits``,
+    :class:`~cachalot_common.telegram_api.ChatWaits`): after a 429, a call to
+    the same chat raises a held 429 with the seconds left and reaches nobody.
+    """
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        api_base: str,
+        token: SecretStr,
+        waits: ChatWaits | None = None,
+    ) -> None:
         self._client = client
         self._api_base = api_base.rstrip("/")
         self._token = token
+        self._waits = waits or ChatWaits()
 
     async def send_message(
         self, chat_id: int | str, text: str, *, parse_mode: ParseMode | None = None
@@ -81,4 +94,4 @@ class TelegramBot:
     async def call(self, method: str, payload: dict[str, Any]) -> Any:
         """One Bot API call: its ``result``; :class:`BotApiError` / :class:`BotApiUnreachable`."""
         url = f"{self._api_base}/bot{self._token.get_secret_value()}/{method}"
-        return await call_bot_api(self._client, url, method, json=payload)
+        return await call_bot_api(self._client, url, method, json=payload, waits=self._waits)

@@ -149,7 +149,8 @@ async def notifiers(
     count: int, settings: Any, contacts: Contacts
 ) -> AsyncIterator[list[httpx.AsyncClient]]:
     """``count`` notifier replicas (one group, one database); an HTTP client for each."""
-    async with AsyncExitStack() as stack:
+    stack = AsyncExitStack()
+    async with stack:
         clients = []
         for _ in range(count):
             app = create_app(settings, contacts=contacts, sender_poll_s=0.1)
@@ -158,7 +159,16 @@ async def notifiers(
                 transport=httpx.ASGITransport(app=app), base_url="https://cachalot.test"
             )
             clients.append(await stack.enter_async_context(client))
-        yield clients
+        try:
+            yield clients
+        finally:
+            # the notifiers' shutdown is bounded (their lifespan gives up on a stuck
+            # task after 10 s): a longer one is a fault, shown with every task's stack
+            closing = asyncio.create_task(stack.aclose())
+            done, _ = await asyncio.wait({closing}, timeout=60)
+            if not done:
+                print_tasks("the notifiers did not stop within 60 s")
+            await closing
 
 
 @pytest.fixture
@@ -173,14 +183,31 @@ async def producer(kafka_bootstrap: str, kafka_idempotence: bool) -> AsyncIterat
 async def eventually(
     probe: Callable[[], Any], *, timeout: float = 120.0, every: float = 0.1
 ) -> Any:
+    """``probe()``'s first truthy value; its last value after ``timeout`` seconds, when the
+    stack of every task still running is printed (what the notifier was stuck in)."""
     deadline = time.monotonic() + timeout
     while True:
         value = probe()
         if isinstance(value, Awaitable):
-            value = await value
-        if value or time.monotonic() > deadline:
+            try:
+                value = await asyncio.wait_for(value, max(deadline - time.monotonic(), 1))
+            except TimeoutError:
+                print_tasks(f"the probe did not answer within {timeout} s")
+                raise
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            print_tasks(f"nothing within {timeout} s")
             return value
         await asyncio.sleep(every)
+
+
+def print_tasks(why: str) -> None:
+    """Print every asyncio task's stack (a hang's evidence, instead of a bare timeout)."""
+    print(f"--- {why}: the tasks still running ---")
+    for task in asyncio.all_tasks():
+        print(f"task {task.get_name()}:")
+        task.print_stack(limit=12)
 
 
 def body_of(message: EmailMessage, subtype: str) -> str:

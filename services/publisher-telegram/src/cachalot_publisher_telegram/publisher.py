@@ -410,6 +410,13 @@ class TelegramPlatform:
     ) -> str | None:
         """Wait (``retry_after``), follow (``migrate_to_chat_id``: the new id), or raise."""
         if error.retry_after is not None:
+            logger.info(
+                "target %s: chat %s waits %d s (%s)",
+                command.target_id,
+                chat_id,
+                error.retry_after,
+                "held by an earlier 429" if error.held else "Telegram's 429",
+            )
             await ctx.sleep(
                 error.retry_after,
                 code=outcome.RATE_LIMITED,

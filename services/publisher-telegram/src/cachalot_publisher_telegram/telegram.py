@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from cachalot_common.telegram_api import BotApiError
+from cachalot_common.telegram_api import BotApiError, ChatWaits
 from cachalot_publishing.multipart import MultipartBody, ProgressHook, UploadFile
 
 __all__ = ["BotApi", "BotApiError", "MultipartBody", "NotSent", "OutcomeUnknown", "UploadFile"]
@@ -53,19 +53,33 @@ class OutcomeUnknown(Exception):
 
 
 class BotApi:
-    """Calls of our bot; ``api_base`` is ``CACHALOT_TELEGRAM_API_BASE``."""
+    """Calls of our bot; ``api_base`` is ``CACHALOT_TELEGRAM_API_BASE``.
+
+    A 429 holds its chat for every post of this process (``waits``,
+    :class:`~cachalot_common.telegram_api.ChatWaits`): until ``retry_after``
+    has passed, a call naming that chat raises a held 429 (``held=True``,
+    the seconds left) without reaching Telegram.
+    """
 
     def __init__(
-        self, http: httpx.AsyncClient, *, api_base: str, bot_token: str, read_bytes: int
+        self,
+        http: httpx.AsyncClient,
+        *,
+        api_base: str,
+        bot_token: str,
+        read_bytes: int,
+        waits: ChatWaits | None = None,
     ) -> None:
         self._http = http
         self._base = f"{api_base.rstrip('/')}/bot{bot_token}"
         self._read_bytes = read_bytes
+        self._waits = waits or ChatWaits()
 
     async def call(self, method: str, params: Mapping[str, Any]) -> Any:
         """A call with a form body (objects JSON-encoded); the ``result`` of its answer."""
         data = {k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items()}
-        return await self._send(method, lambda url: self._http.post(url, data=data))
+        with self._waits.guard(method, params.get("chat_id")):
+            return await self._send(method, lambda url: self._http.post(url, data=data))
 
     async def upload(
         self,
@@ -79,10 +93,11 @@ class BotApi:
         fields = {k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items()}
         body = MultipartBody(fields, files, read_bytes=self._read_bytes)
         headers = {"Content-Type": body.content_type, "Content-Length": str(body.length)}
-        return await self._send(
-            method,
-            lambda url: self._http.post(url, content=body.stream(progress), headers=headers),
-        )
+        with self._waits.guard(method, params.get("chat_id")):
+            return await self._send(
+                method,
+                lambda url: self._http.post(url, content=body.stream(progress), headers=headers),
+            )
 
     async def _send(self, method: str, request: Callable[[str], Awaitable[httpx.Response]]) -> Any:
         try:

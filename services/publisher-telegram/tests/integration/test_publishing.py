@@ -218,6 +218,41 @@ async def test_a_429_retry_after_is_waited_out_in_full_then_the_post_goes_out_on
     assert len(posts(telegram)) == 1
 
 
+async def test_a_429_holds_the_channel_for_every_post_not_only_the_one_that_met_it(
+    publisher: ServiceProcess,
+    telegram: httpx.Client,
+    commands: Commands,
+    results: Results,
+    random_file: RandomFile,
+) -> None:
+    """The flood wait belongs to the chat (Bot API): a second post to the same channel,
+    sent while the first waits out its 429, waits too, and never calls Telegram before
+    the wait is over (the sandbox holds the chat as Telegram does and counts such calls)."""
+    before = telegram.get("/sandbox/telegram/waits").json()["ignored"]
+    photos_before = telegram.get("/sandbox/telegram/calls").json()["calls"].get("sendPhoto", 0)
+    telegram.post(
+        "/sandbox/telegram/faults",
+        json={"responses": [{"status": 429, "retry_after": 4, "method": "sendPhoto"}]},
+    ).raise_for_status()
+    first = commands.command("photo", images=(random_file(10_000, ".jpg"),))
+    second = commands.command("photo", images=(random_file(10_000, ".jpg"),))
+    began = time.monotonic()
+    await commands.send(first)
+    deadline = time.monotonic() + 30
+    while f"target {first.target_id}: chat" not in publisher.output():  # the 429 is read
+        assert time.monotonic() < deadline, "the first post never met its 429"
+        await asyncio.sleep(0.05)
+    await commands.send(second)
+
+    for command in (first, second):
+        result = await results.final(command.target_id)
+        assert result.type == "published", result.reason
+    assert time.monotonic() - began >= 4
+    assert telegram.get("/sandbox/telegram/waits").json()["ignored"] == before
+    photos = telegram.get("/sandbox/telegram/calls").json()["calls"]["sendPhoto"]
+    assert photos - photos_before == 3  # the 429, then each post once
+
+
 async def test_migrate_to_chat_id_is_followed_and_reported_to_auth(
     publisher: ServiceProcess,
     telegram: httpx.Client,

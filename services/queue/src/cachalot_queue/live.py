@@ -80,6 +80,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from cachalot_common.events import AccountChanged, PostStatusChanged
 from cachalot_common.sessions import COOKIE_NAME, CurrentClient, SessionError, SessionVerifier
 from cachalot_common.topics import ACCOUNTS, POSTS_STATUS
+from cachalot_common.wakeup import wait_event
 
 logger = logging.getLogger(__name__)
 
@@ -326,8 +327,7 @@ class LiveFeed:
 
     async def wait(self, timeout_s: float) -> None:
         """Until new records arrive or ``timeout_s`` passes."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._changed.wait(), timeout_s)
+        await wait_event(self._changed, timeout_s)  # a cancellation always propagates
 
 
 class ClientStream:

@@ -7,8 +7,9 @@ slipped in) and reads the facts the platforms' limits are checked against:
 
 - a video needs a video stream (cover art attached to an audio file does not
   count) whose first frame decodes; its codec, width and height (pixels),
-  average frame rate (frames per second), duration (seconds, the container's
-  or else the stream's) and the audio codec, if there is an audio stream;
+  average frame rate (frames per second), duration (seconds, the video
+  stream's own, or else the container's; a stream of one frame or far shorter
+  than the file is refused) and the audio codec, if there is an audio stream;
 - an image (JPEG, PNG) needs one picture that decodes completely, without an
   error FFmpeg would conceal (a JPEG cut short decodes as grey rows otherwise);
   its width and height.
@@ -103,7 +104,9 @@ def probe(path: Path, content_type: MediaType) -> Probed:
             with av.open(file, "r", format=demuxer, options=_LIMITS) as box:
                 return _image(box, content_type) if noun == "image" else _video(box)
     except av.error.FFmpegError as error:
-        raise Unusable(f"the {noun} cannot be read: {_plain(error)}") from error
+        raise Unusable(
+            f"the {noun} is damaged or unreadable ({_plain(error)}); upload the file again"
+        ) from error
 
 
 def _video(box: av.container.InputContainer) -> Probed:
@@ -111,16 +114,17 @@ def _video(box: av.container.InputContainer) -> Probed:
         s for s in box.streams.video if not s.disposition & av.stream.Disposition.attached_pic
     ]
     if not streams:
+        if not box.streams.audio:  # nothing at all: the container's index is broken
+            raise Unusable(
+                "the video is damaged or unreadable: its container lists no streams at all; "
+                "upload the file again"
+            )
         raise Unusable("the file has no video stream (an audio-only file is not a video)")
     video = streams[0]
     width, height = video.codec_context.width, video.codec_context.height
     _refuse_size(width, height, "video")
     frame_rate = video.average_rate or video.guessed_rate
-    duration = None
-    if box.duration is not None and box.duration > 0:
-        duration = box.duration / av.time_base
-    elif video.duration and video.time_base:
-        duration = float(video.duration * video.time_base)
+    duration = _video_duration(box, video)
     _first_frame(box, video, "video")
     audio = box.streams.audio[0].codec_context.name if box.streams.audio else None
     return Probed(
@@ -132,6 +136,39 @@ def _video(box: av.container.InputContainer) -> Probed:
         video_codec=video.codec_context.name,
         audio_codec=audio,
     )
+
+
+SHORTEST_SHARE: Final = 0.5
+"""A video stream must last at least this share of the file: the rest would be sound over
+no picture (a platform shows a still frame or refuses it)."""
+
+
+def _video_duration(
+    box: av.container.InputContainer, video: av.video.stream.VideoStream
+) -> float | None:
+    """The VIDEO stream's duration (seconds), not the container's: a 20 s sound track with
+    one frame of picture is a container of 20 s and a video of 0.04 s.
+
+    Raises :class:`Unusable` for a video stream of a single frame, or one lasting less than
+    :data:`SHORTEST_SHARE` of the container, naming both durations. The container's
+    duration stands in only when the stream does not say its own.
+    """
+    whole = box.duration / av.time_base if box.duration and box.duration > 0 else None
+    if video.frames == 1:
+        raise Unusable(
+            "the video stream is a single frame"
+            + (f" in a file of {whole:.1f} s" if whole else "")
+            + " (a still picture over sound is not a video)"
+        )
+    own = float(video.duration * video.time_base) if video.duration and video.time_base else None
+    if own is None:
+        return whole
+    if whole is not None and own < whole * SHORTEST_SHARE:
+        raise Unusable(
+            f"the video stream lasts {own:.2f} s of the file's {whole:.1f} s "
+            "(the rest is sound without picture)"
+        )
+    return own
 
 
 def _image(box: av.container.InputContainer, content_type: MediaType) -> Probed:
@@ -174,7 +211,7 @@ def _first_frame(
         for frame in packet.decode():  # the last, empty packet flushes the decoder
             if isinstance(frame, av.VideoFrame):
                 return frame
-    raise Unusable(f"no frame of the {noun} could be decoded")
+    raise Unusable(f"the {noun} is damaged: no frame of it could be decoded")
 
 
 def _header_size(file: BinaryIO, content_type: MediaType) -> tuple[int, int]:

@@ -11,6 +11,7 @@ the images). Every file here is made by ffmpeg once per session.
 
 from __future__ import annotations
 
+import random
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -40,7 +41,26 @@ def files() -> dict[str, bytes]:
     blanked = bytearray(video_file(audio=False).read_bytes())  # moov first, then mdat
     start = blanked.index(b"mdat") + 4
     blanked[start:] = bytes(len(blanked) - start)  # every frame zeroed, the header intact
+    index_broken = bytearray(video_file().read_bytes())
+    moov = index_broken.index(b"moov") + 4
+    rng = random.Random(11)
+    index_broken[moov : moov + 2000] = bytes(rng.randrange(256) for _ in range(2000))
+    one_frame = ffmpeg_made(
+        ".mp4",
+        *("-f", "lavfi", "-i", "sine=frequency=440:duration=20"),
+        *("-f", "lavfi", "-i", "color=size=320x240:rate=25:duration=0.04"),
+        *("-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac"),
+    )
+    few_frames = ffmpeg_made(
+        ".mp4",
+        *("-f", "lavfi", "-i", "sine=frequency=440:duration=20"),
+        *("-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=2"),
+        *("-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac"),
+    )
     return {
+        "index-broken.mp4": bytes(index_broken),
+        "one-frame-20s-sound.mp4": one_frame.read_bytes(),
+        "2s-picture-20s-sound.mp4": few_frames.read_bytes(),
         "blank-frames.mp4": bytes(blanked),
         "audio-only.mp4": audio_only.read_bytes(),
         "720p.mp4": hd.read_bytes(),
@@ -107,6 +127,31 @@ async def test_an_audio_only_mp4_is_refused_with_422_saying_it_has_no_video_stre
     assert "no video stream" in problem["errors"][0]["message"]
 
 
+async def test_an_mp4_whose_index_is_garbage_is_refused_as_damaged_not_as_audio_only(
+    probing: QueueServer, files: dict[str, bytes]
+) -> None:
+    problem = await _refused_leaving_nothing(probing, files["index-broken.mp4"], 422)
+    assert problem["errors"][0]["field"] == "file"
+    assert "damaged or unreadable" in problem["errors"][0]["message"]
+    assert "no video stream" not in problem["detail"]
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("one-frame-20s-sound.mp4", "the video stream is a single frame in a file of 20.0 s"),
+        ("2s-picture-20s-sound.mp4", "the video stream lasts 2.00 s of the file's 20.0 s"),
+    ],
+)
+async def test_sound_with_a_picture_far_shorter_than_it_is_refused_naming_both_durations(
+    probing: QueueServer, files: dict[str, bytes], name: str, why: str
+) -> None:
+    """Used to be taken with the container's 20 s: the duration is the video stream's."""
+    problem = await _refused_leaving_nothing(probing, files[name], 422)
+    assert problem["errors"][0]["field"] == "file"
+    assert why in problem["errors"][0]["message"]
+
+
 async def test_a_text_file_named_mp4_is_refused_with_415(
     probing: QueueServer, files: dict[str, bytes]
 ) -> None:
@@ -119,7 +164,7 @@ async def test_a_truncated_mp4_is_refused_with_422_as_unreadable(
 ) -> None:
     problem = await _refused_leaving_nothing(probing, files["truncated.mp4"], 422)
     assert problem["errors"][0]["field"] == "file"
-    assert "cannot be read" in problem["errors"][0]["message"]
+    assert "damaged or unreadable" in problem["errors"][0]["message"]
 
 
 async def test_an_mp4_whose_frames_are_zeros_is_refused_with_422_as_undecodable(

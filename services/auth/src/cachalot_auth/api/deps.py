@@ -108,3 +108,31 @@ async def current_operator(request: Request) -> Session:
             type_="https://cachalot.dev/problems/not-signed-in",
         )
     return live
+
+
+def callback_params(request: Request) -> dict[str, str]:
+    """A sign-in callback's query fields, each sent once: ``{name: value}``.
+
+    A field sent more than once (``?id=1&id=2``) is refused, never read
+    "last value wins": the Telegram Login Widget's data-check-string has each
+    field once (core.telegram.org/widgets/login#checking-authorization), and a
+    reader that picks one of two values may check the hash over one and take
+    the identity from the other. The same holds for an OAuth callback's
+    ``code`` and ``state`` (RFC 6749 §3.1: "Request and response parameters
+    MUST NOT be included more than once"). Raises :class:`Problem` 400 naming
+    every repeated field.
+    """
+    query = request.query_params
+    repeated = sorted({key for key in query if len(query.getlist(key)) > 1})
+    if repeated:
+        names = ", ".join(repeated)
+        raise Problem(
+            400,
+            f"The sign-in answer repeats {names}: each field must be sent once. Start the "
+            "sign-in again from the dashboard.",
+            title="Repeated sign-in field",
+            errors=[
+                {"field": key, "in": "query", "message": "sent more than once"} for key in repeated
+            ],
+        )
+    return dict(query)

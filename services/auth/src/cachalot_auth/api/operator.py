@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from cachalot_auth.api.deps import Services, current_operator, services
+from cachalot_auth.api.deps import Services, callback_params, current_operator, services
 from cachalot_auth.browser_binding import cookie_name, safe_next
 from cachalot_auth.notices import PolicyVersionExists, Published
 from cachalot_auth.operators import PURPOSE, NotAnOperator, NotSignedIn
@@ -116,7 +116,13 @@ def create_router(svc: Services) -> APIRouter:
         responses={
             302: {"description": "To the operator page, signed in or with `auth_error`."},
             **problem_responses(
-                403, 429, descriptions={403: "A genuine Telegram user who is not an operator."}
+                400,
+                403,
+                429,
+                descriptions={
+                    400: "A field of the widget's data was sent more than once.",
+                    403: "A genuine Telegram user who is not an operator.",
+                },
             ),
         },
         openapi_extra={"parameters": _WIDGET_QUERY},
@@ -127,9 +133,10 @@ def create_router(svc: Services) -> APIRouter:
         A person whose Telegram id is not in ``CACHALOT_OPERATOR_TELEGRAM_IDS``
         gets a 403 problem and nothing is stored.
         """
+        params = callback_params(request)  # a field sent twice is a 400
         try:
             done = await svc.operators.finish(
-                dict(request.query_params), cookie=request.cookies.get(cookie_name(PURPOSE))
+                params, cookie=request.cookies.get(cookie_name(PURPOSE))
             )
         except NotAnOperator:
             logger.info("operator sign-in refused: Telegram user not listed")

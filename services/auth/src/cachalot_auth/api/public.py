@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from cachalot_auth.api.deps import (
     Services,
+    callback_params,
     current_session,
     refuse_operator,
     services,
@@ -187,7 +188,7 @@ def create_router(svc: Services) -> APIRouter:
         "/auth/{platform}/callback",
         dependencies=limited,
         tags=["sign-in"],
-        responses={**_TO_DASHBOARD, **problem_responses(404, 429)},
+        responses={**_TO_DASHBOARD, **problem_responses(400, 404, 429)},
         openapi_extra={"parameters": _CALLBACK_QUERY},
     )
     async def callback(
@@ -195,7 +196,7 @@ def create_router(svc: Services) -> APIRouter:
     ) -> Response:
         """Finish sign-in: session cookie, then 302 to our own dashboard only."""
         platform = _platform(platform)
-        params = dict(request.query_params)
+        params = callback_params(request)  # a field sent twice is a 400
         try:
             done = await svc.signin.finish(
                 platform, params, cookie=request.cookies.get(cookie_name(platform)), current=session

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import httpx
 
 from cachalot_auth.providers.base import HttpCaller, PlatformOAuthError, PlatformUnavailable
-from cachalot_common.telegram_api import BotApiError, BotApiErrorKind, bot_api_result
+from cachalot_common.telegram_api import BotApiError, BotApiErrorKind, ChatWaits, bot_api_result
 from cachalot_common.text import truncate
 from cachalot_common.untrusted import same_secret
 
@@ -110,23 +110,42 @@ class BotApi:
     (:mod:`cachalot_common.telegram_api`), never by their description. A 429
     is not retried on our own clock: it ends the call at once as
     :class:`TelegramBusy` carrying Telegram's ``retry_after`` (a person is
-    waiting on the other end). Network errors and 5xx are retried by
+    waiting on the other end). That wait belongs to the chat
+    (:class:`~cachalot_common.telegram_api.ChatWaits`): until it has passed,
+    a call naming the chat ends as :class:`TelegramBusy` with the seconds
+    left, without a request. Network errors and 5xx are retried by
     :class:`HttpCaller`.
     """
 
-    def __init__(self, http: HttpCaller, *, api_base: str, bot_token: str) -> None:
+    def __init__(
+        self,
+        http: HttpCaller,
+        *,
+        api_base: str,
+        bot_token: str,
+        waits: ChatWaits | None = None,
+    ) -> None:
         self._http = http
         self._base = f"{api_base.rstrip('/')}/bot{bot_token}"
+        self._waits = waits or ChatWaits()
         self.username: str | None = None
         """Our bot's @username (without @), learnt from ``getMe``."""
 
     async def _call(self, method: str, params: Mapping[str, str]) -> object:
         url = f"{self._base}/{method}"
+        chat_id = params.get("chat_id")
+        if chat_id is not None:
+            try:
+                self._waits.check(method, chat_id)
+            except BotApiError as held:
+                raise TelegramBusy(held.retry_after) from None
 
         async def send(client: httpx.AsyncClient) -> httpx.Response:
             response = await client.post(url, data=dict(params))
             error = BotApiError.from_response(method, response)
             if error is not None and error.kind == "rate_limited":
+                if chat_id is not None:
+                    self._waits.learn(chat_id, error)
                 raise TelegramBusy(error.retry_after)  # HttpCaller would retry it sooner
             return response
 

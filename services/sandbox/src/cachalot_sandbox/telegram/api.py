@@ -43,7 +43,9 @@ from cachalot_sandbox.telegram.media import (
     StoredFile,
 )
 from cachalot_sandbox.telegram.state import (
+    POSTING_METHODS,
     AnswerDelay,
+    ChatBan,
     ChatMigrationControl,
     Fault,
     FaultQueue,
@@ -128,15 +130,46 @@ def create_router(settings: SandboxSettings) -> APIRouter:
         else:
             chat = _chat(params.get("chat_id"))
         if state.flood is not None:
-            wait = state.flood.admit(str(chat["id"]), time.monotonic())
+            wait, ignored = state.flood.admit(str(chat["id"]), time.monotonic())
+            if ignored:
+                state.ignored_waits[str(chat["id"])] += 1
             if wait > 0:
-                retry_after = max(1, math.ceil(wait))
-                raise BotApiError(
-                    429,
-                    f"Too Many Requests: retry after {retry_after}",
-                    {"retry_after": retry_after},
-                )
+                raise _too_many(max(1, math.ceil(wait)))
         return Target(chat=chat, requested=str(params.get("chat_id")), channel=channel is not None)
+
+    def chat_key(value: Any) -> str:
+        """The chat a ``chat_id`` names, as flood waits are kept: its numeric id."""
+        channel = chats.registered(value)
+        if channel is not None:
+            return str(channel.chat()["id"])
+        try:
+            return str(_chat(value)["id"])
+        except BotApiError:
+            return str(value)
+
+    def check_wait(params: dict[str, Any]) -> None:
+        """A posting call to a chat under a queued 429's wait: refused, the wait longer."""
+        key = chat_key(params.get("chat_id"))
+        ban = state.bans.get(key)
+        if ban is None:
+            return
+        left = ban.refuse(time.monotonic())
+        if left is None:
+            del state.bans[key]
+            return
+        state.ignored_waits[key] += 1
+        raise _too_many(left)
+
+    def hold_chat(params: dict[str, Any], fault: Fault) -> None:
+        """A queued 429 answering a posting call puts its chat under the wait (``hold_s``)."""
+        if fault.status != 429 or fault.body == "html":
+            return
+        retry_after = fault.retry_after if fault.retry_after is not None else 1
+        hold = fault.hold_s if fault.hold_s is not None else float(retry_after)
+        if hold > 0:
+            second = hold / retry_after if retry_after else hold
+            key = chat_key(params.get("chat_id"))
+            state.bans[key] = ChatBan(until=time.monotonic() + hold, second=second)
 
     def finish(
         target: Target,
@@ -268,10 +301,15 @@ def create_router(settings: SandboxSettings) -> APIRouter:
                 raise BotApiError(401, "Unauthorized")
             if known is None:
                 raise BotApiError(404, "Not Found")
+            params = await _params(request)
+            posting = known[0].lower() in POSTING_METHODS
+            if posting:  # Telegram answers a chat under a flood wait before anything else
+                check_wait(params)
             fault = state.next_fault(known[0])
             if fault is not None:
+                if posting:
+                    hold_chat(params, fault)
                 raise await _apply_fault(fault)
-            params = await _params(request)
             result = await known[1](params)
         except BotApiError as error:
             return error.response()
@@ -366,6 +404,20 @@ def create_router(settings: SandboxSettings) -> APIRouter:
         state.flood = None
         return {"flood_control": None}
 
+    @router.get("/sandbox/telegram/waits", tags=["sandbox"])
+    async def flood_waits() -> dict[str, Any]:
+        """Chats under a flood wait (seconds left) and, per chat, the posting calls made
+        while it owed one (each refused, and the wait made longer, as Telegram does)."""
+        now = time.monotonic()
+        return {
+            "waiting": {
+                chat: round(ban.until - now, 3)
+                for chat, ban in state.bans.items()
+                if ban.until > now
+            },
+            "ignored": dict(state.ignored_waits),
+        }
+
     @router.get("/sandbox/telegram/flood", tags=["sandbox"])
     async def get_flood_control() -> dict[str, Any]:
         control = state.flood.control.model_dump() if state.flood else None
@@ -397,6 +449,12 @@ def create_router(settings: SandboxSettings) -> APIRouter:
         return {"calls": dict(state.calls)}
 
     return router
+
+
+def _too_many(retry_after: int) -> BotApiError:
+    return BotApiError(
+        429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+    )
 
 
 class _ProxyError(Exception):

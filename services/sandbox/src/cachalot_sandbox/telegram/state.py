@@ -6,6 +6,7 @@ One process-wide instance; ``reset()`` forgets everything between tests.
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -29,6 +30,16 @@ class Fault(BaseModel):
     status: int = Field(ge=400, le=599, description="HTTP status to answer with.")
     retry_after: int | None = Field(
         default=None, ge=0, description="For 429: parameters.retry_after (seconds)."
+    )
+    hold_s: float | None = Field(
+        default=None,
+        ge=0,
+        le=3600,
+        description="For 429 on a posting call: how long (real seconds) the chat then stays "
+        "under the wait, as Telegram holds it: every posting call to it meanwhile is answered "
+        "429 with what is left, and each such call makes the wait one Telegram second longer. "
+        "Default: retry_after (Telegram's own time); a test that shortens its client's waits "
+        "(a retry_after scale) gives the shortened time; 0: this answer only.",
     )
     migrate_to_chat_id: int | None = Field(
         default=None,
@@ -95,24 +106,60 @@ class FloodControl(BaseModel):
 class _Bucket:
     tokens: float
     updated: float
+    told_until: float = 0.0
+    """When the wait of the last 429 given to this chat ends."""
 
 
 @dataclass
 class FloodGate:
-    """A token bucket per chat; ``admit`` answers the seconds to wait (0 = go)."""
+    """A token bucket per chat; ``admit`` answers the seconds to wait (0 = go).
+
+    A call made before the wait of this chat's last 429 has passed ignores
+    it: like Telegram, the gate refuses it and makes the wait longer (the
+    call still takes a token, so the bucket goes below zero).
+    """
 
     control: FloodControl
     buckets: dict[str, _Bucket] = field(default_factory=dict)
 
-    def admit(self, chat_key: str, now: float) -> float:
+    def admit(self, chat_key: str, now: float) -> tuple[float, bool]:
+        """(seconds to wait, 0 = go; whether the call ignored a wait already given)."""
         rate, burst = self.control.per_chat_per_second, float(self.control.burst)
         bucket = self.buckets.setdefault(chat_key, _Bucket(burst, now))
         bucket.tokens = min(burst, bucket.tokens + (now - bucket.updated) * rate)
         bucket.updated = now
-        if bucket.tokens >= 1.0:
+        ignored = now < bucket.told_until
+        if ignored:
             bucket.tokens -= 1.0
-            return 0.0
-        return (1.0 - bucket.tokens) / rate
+        elif bucket.tokens >= 1.0:
+            bucket.tokens -= 1.0
+            return 0.0, False
+        wait = (1.0 - bucket.tokens) / rate
+        bucket.told_until = now + wait
+        return wait, ignored
+
+
+@dataclass
+class ChatBan:
+    """A chat a 429 told to wait (a queued fault's ``hold_s``): refused until ``until``.
+
+    ``until`` is ``time.monotonic()`` seconds; ``second`` is one Telegram second in
+    real seconds (``hold_s / retry_after``), what an ignored call adds.
+    """
+
+    until: float
+    second: float
+    ignored: int = 0
+
+    def refuse(self, now: float) -> int | None:
+        """A call at ``now``: None when the ban is over, else the whole Telegram seconds
+        left to tell it (the ban is made one Telegram second longer)."""
+        if now >= self.until:
+            return None
+        self.ignored += 1
+        self.until += self.second
+        left = (self.until - now) / self.second if self.second > 0 else 1.0
+        return max(1, math.ceil(left - 1e-9))
 
 
 class AnswerDelay(BaseModel):
@@ -166,6 +213,10 @@ class TelegramState:
     faults: deque[Fault] = field(default_factory=deque)
     calls: Counter[str] = field(default_factory=Counter)
     flood: FloodGate | None = None
+    bans: dict[str, ChatBan] = field(default_factory=dict)
+    """Chats under a queued 429's wait (its ``hold_s``), by chat id."""
+    ignored_waits: Counter[str] = field(default_factory=Counter)
+    """Posting calls per chat made while the chat owed a wait (bans and flood control)."""
     channels: dict[int, Channel] = field(default_factory=dict)
     migrated: dict[str, int] = field(default_factory=dict)
     """Group chat id → the supergroup it became."""
@@ -201,6 +252,8 @@ class TelegramState:
         self.faults.clear()
         self.calls.clear()
         self.flood = None
+        self.bans.clear()
+        self.ignored_waits.clear()
         self.channels.clear()
         self.migrated.clear()
         self.blocked.clear()
