@@ -140,7 +140,8 @@ class Runtime:
     scheduler_wake: Wakeup = field(default_factory=Wakeup)
     relay_wake: Wakeup = field(default_factory=Wakeup)
     relay: OutboxRelay | None = None
-    """The outbox relay while the workers run (readiness reads its health)."""
+    """The outbox relay of this replica while its workers run (set by :func:`start_workers`;
+    readiness reads its health)."""
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     registry: Mapping[str, PlatformSpec] = field(default_factory=lambda: platforms.REGISTRY)
     """The platforms posts are checked against (tests give one where a platform takes more)."""
@@ -153,8 +154,6 @@ class Runtime:
     """The dashboard's live feed (GET /api/v1/events) of this replica."""
     # told when the broker came back and may have lost the commands in it
     commands_lost: list[Callable[[], None]] = field(default_factory=list)
-    relay: OutboxRelay | None = None
-    """The outbox relay of this replica (set by :func:`start_workers`)."""
 
     def __post_init__(self) -> None:
         public_url = self.settings.public_url
