@@ -50,7 +50,7 @@
   // Paragraphs, list items and line breaks stay lines of their own.
   function plain(html) {
     const body = new DOMParser().parseFromString(`<body>${html}</body>`, "text/html").body;
-    for (const block of body.querySelectorAll("p, li, h3, h4, blockquote, br")) block.append("\n");
+    for (const block of body.querySelectorAll("p,li,h3,h4,blockquote,br")) block.append("\n");
     return (body.textContent || "").replace(/[^\S\n]+/g, " ").replace(/ *\n[\s]*/g, "\n").trim();
   }
 
