@@ -67,6 +67,13 @@
     return block;
   }
 
+  // A client as the operator tells it from others: two may share a name, so the name
+  // goes with the e-mail (or, without one, the id's first characters).
+  function clientLabel(client) {
+    const which = client.email || client.client_id.slice(0, 8);
+    return client.name ? `${client.name} — ${which}` : which;
+  }
+
   function fillDeliverClients() {
     const select = $("deliver-client");
     const chosen = select.value;
@@ -74,7 +81,7 @@
     for (const client of knownClients) {
       const option = document.createElement("option");
       option.value = client.client_id;
-      option.textContent = shown(client.name || client.email || client.client_id);
+      option.textContent = shown(clientLabel(client));
       select.appendChild(option);
     }
     if (chosen) select.value = chosen;
@@ -155,7 +162,7 @@
         row.className = "proposal " + proposal.status;
         cell(row, when(delivery.created_at));
         const client = knownClients.find((c) => c.client_id === delivery.client_id);
-        cell(row, (client && (client.name || client.email)) || delivery.client_id.slice(0, 8));
+        cell(row, client ? clientLabel(client) : delivery.client_id.slice(0, 8));
         cell(row, PROPOSAL_STATUS[proposal.status] || proposal.status).className = "status";
         cell(row, proposal.comment || "—").className = "comment";
         cell(row, proposal.post_id ? proposal.post_id.slice(0, 8) : "—");

@@ -39,13 +39,71 @@
     return td;
   }
 
-  function describeTargets(targets) {
-    return targets.map((target) => {
-      const platform = Object.keys(target).find((k) => k !== "account_id") || "";
+  const PLATFORM = { tiktok: "TikTok", youtube: "YouTube", instagram: "Instagram", vk: "VK", telegram: "Telegram" };
+  // a block's texts, in the order a reader meets them (the per-platform option models of posts)
+  const TEXTS = ["title", "photo_title", "caption", "description", "photo_description", "message", "text"];
+  const PREVIEW_CHARS = 400;
+  let accountsById = new Map();
+
+  // HTML (an article's body, a Telegram caption) as the words a reader sees: parsed into an
+  // inert document (no script runs, no image loads) and put on the page as text only.
+  // Paragraphs, list items and line breaks stay lines of their own.
+  function plain(html) {
+    const body = new DOMParser().parseFromString(`<body>${html}</body>`, "text/html").body;
+    for (const block of body.querySelectorAll("p,li,h3,h4,blockquote,br")) block.append("\n");
+    return (body.textContent || "").replace(/[^\S\n]+/g, " ").replace(/ *\n[\s]*/g, "\n").trim();
+  }
+
+  function cut(text, most) {
+    return text.length > most ? text.slice(0, most - 1).trimEnd() + "…" : text;
+  }
+
+  function line(parent, cls, text) {
+    const el = document.createElement("div");
+    el.className = cls;
+    el.textContent = shown(text);
+    parent.appendChild(el);
+    return el;
+  }
+
+  // "What": the kind and note, the picture (the video's or first image's or cover's
+  // thumbnail from the library), and for an article its title and the start of its body.
+  function describeWhat(td, delivery) {
+    const pictured = delivery.media_id || (delivery.image_ids || [])[0] ||
+      (delivery.article && delivery.article.cover_media_id);
+    if (pictured) {
+      const img = document.createElement("img");
+      img.className = "thumb proposal-thumb";
+      img.src = `/api/v1/media/${encodeURIComponent(pictured)}/thumbnail`;
+      img.alt = t("Picture of the delivered content");
+      img.addEventListener("error", () => img.remove()); // no thumbnail (yet): the words stay
+      td.appendChild(img);
+    }
+    line(td, "what-kind", (KIND[delivery.kind] || delivery.kind) + (delivery.note ? ` — ${delivery.note}` : ""));
+    if (delivery.article) {
+      line(td, "article-title", delivery.article.title || "");
+      line(td, "article-preview muted", cut(plain(delivery.article.body_html || ""), PREVIEW_CHARS));
+    }
+  }
+
+  // "Where and text": each target as "Platform: account name", then its texts.
+  function describeTargets(td, targets) {
+    for (const target of targets) {
+      const account = accountsById.get(target.account_id) || {};
+      const platform = Object.keys(target).find((k) => k !== "account_id" && target[k] && typeof target[k] === "object")
+        || account.platform || "";
       const block = target[platform] || {};
-      const text = block.caption || block.title || block.message || "";
-      return `${platform}: ${text}`;
-    }).join("\n");
+      const item = document.createElement("div");
+      item.className = "proposal-target";
+      item.dataset.account = target.account_id;
+      line(item, "target-where", `${PLATFORM[platform] || platform || t("Account")}: ${account.display_name || target.account_id}`);
+      const texts = TEXTS.filter((k) => typeof block[k] === "string" && block[k].trim());
+      // Telegram's texts are HTML (shown as their words); the other platforms' are plain text
+      const words = (text) => (platform === "telegram" ? plain(text) : text);
+      for (const key of texts) line(item, "target-text", cut(words(block[key]), PREVIEW_CHARS));
+      if (!texts.length) line(item, "target-text muted", t("(no text)"));
+      td.appendChild(item);
+    }
   }
 
   function button(label, cls, onClick) {
@@ -93,7 +151,9 @@
   const LABELS = [t("Delivered"), t("What"), t("Where and text"), t("Suggested time"), t("Status"), t("Actions")];
 
   async function load() {
-    const answer = await api("/api/v1/posts/proposals");
+    const [answer, accounts] = await Promise.all([api("/api/v1/posts/proposals"), api("/api/v1/accounts")]);
+    const listed = accounts.ok ? (Array.isArray(accounts.body) ? accounts.body : (accounts.body && accounts.body.items) || []) : [];
+    accountsById = new Map(listed.map((a) => [a.id, a]));
     const section = $("proposals");
     if (!answer.ok || !answer.body.items.length) {
       section.classList.add("hidden");
@@ -108,8 +168,8 @@
         row.dataset.proposal = proposal.id;
         row.className = "proposal " + proposal.status;
         cell(row, when(delivery.created_at));
-        cell(row, (KIND[delivery.kind] || delivery.kind) + (delivery.note ? ` — ${delivery.note}` : ""));
-        cell(row, describeTargets(proposal.targets)).style.whiteSpace = "pre-line";
+        describeWhat(cell(row, ""), delivery);
+        describeTargets(cell(row, ""), proposal.targets);
         cell(row, proposal.scheduled_at ? when(proposal.scheduled_at) : t("when approved"));
         const status = cell(row, STATUS[proposal.status] || proposal.status);
         status.className = "status";

@@ -5,6 +5,7 @@ keyboard) and both sides read a post's history (issue 13 item 2)."""
 
 from __future__ import annotations
 
+import html
 import os
 import time
 import uuid
@@ -16,7 +17,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from cachalot_testing.clients import connect_tiktok
-from cachalot_testing.media import video_file
+from cachalot_testing.media import image_file, video_file
 from cachalot_testing.operators import DEV_OPERATOR, operator_sign_in
 from cachalot_testing.stack import EmbeddedStack
 
@@ -290,3 +291,79 @@ def test_a_proposal_is_edited_at_phone_width_by_keyboard_and_both_sides_read_its
     finally:
         operator_context.close()
         client_context.close()
+
+
+ARTICLE_VK_PERSON = "100000001"  # the sandbox's first VK person; sign_in frees it on leaving
+
+
+def test_the_client_reads_an_article_proposals_title_text_cover_and_accounts_before_approving(
+    stack: EmbeddedStack, browser: Any, sign_in: Any
+) -> None:
+    """Issue 13's fresh-user try: the dashboard showed an article proposal as "an article"
+    and its block-less target as ":" (the client approved blind). Now the title, a plain-text
+    start of the body (its HTML never runs), the cover's thumbnail and "VK: <account name>";
+    on the operator's page the client is told from a namesake by its e-mail."""
+    gateway = stack.gateway
+    marker = uuid.uuid4().hex[:8]
+    errors: list[str] = []
+    with sign_in(("vk", ARTICLE_VK_PERSON), email="reads-article", console=errors) as page:
+        me = page.evaluate("async () => (await fetch('/api/v1/me')).json()")
+        accounts = page.evaluate("async () => (await fetch('/api/v1/accounts')).json()")
+        vk = next(a for a in accounts if a["platform"] == "vk")
+        with httpx.Client(timeout=30) as http:
+            operator_cookies = _signed_in_operator(http, gateway)
+            cover = http.post(
+                f"{gateway}/api/v1/operator/media",
+                params={"client_id": me["client_id"]},
+                content=image_file().read_bytes(),
+                headers={"content-type": "image/jpeg"},
+            )
+            assert cover.status_code in (200, 201), cover.text
+            # written as text (escaped): shown as these characters, never made an element
+            typed = '<img src="x" onerror="window.__ran = 1">'
+            body_html = (
+                f"<p>First <b>words</b> of {marker}</p>"
+                f"<p>{html.escape(typed)} Second paragraph.</p>"
+            )
+            delivered = http.post(
+                f"{gateway}/api/v1/operator/deliveries",
+                json={
+                    "client_id": me["client_id"],
+                    "kind": "article",
+                    "article": {
+                        "title": f"Whales {marker}",
+                        "body_html": body_html,
+                        "cover_media_id": cover.json()["id"],
+                    },
+                    "proposals": [{"targets": [{"account_id": vk["id"]}]}],
+                },
+            )
+            assert delivered.status_code == 201, delivered.text
+        proposal = delivered.json()["proposals"][0]["id"]
+        page.reload()
+        mine = f"#proposals-body tr[data-proposal='{proposal}']"
+        page.wait_for_selector(mine, timeout=15_000)
+        assert page.text_content(f"{mine} .article-title") == f"Whales {marker}"
+        preview = page.text_content(f"{mine} .article-preview") or ""
+        assert preview == f"First words of {marker}\n{typed} Second paragraph.", preview
+        assert page.query_selector(f"{mine} .article-preview *") is None
+        assert page.text_content(f"{mine} .target-where") == f"VK: {vk['display_name']}"
+        page.wait_for_function(
+            "(s) => { const i = document.querySelector(s);"
+            " return i && i.complete && i.naturalWidth > 0; }",
+            arg=f"{mine} img.proposal-thumb",
+            timeout=15_000,
+        )
+        assert page.evaluate("window.__ran") is None
+        assert errors == []
+
+        operator_context = browser.new_context()
+        operator_context.add_cookies(operator_cookies)
+        operator = operator_context.new_page()
+        try:
+            operator.goto(f"{gateway}/operator.html")
+            option = f"#deliver-client option[value='{me['client_id']}']"
+            operator.wait_for_selector(option, state="attached", timeout=15_000)
+            assert me["email"] in (operator.text_content(option) or "")
+        finally:
+            operator_context.close()

@@ -110,6 +110,40 @@ async def test_each_sql_statement_of_an_async_engine_is_a_child_span_without_its
             assert secret not in str(value)
 
 
+async def test_a_statement_outside_any_span_is_not_recorded_and_one_inside_a_span_is(
+    tmp_path: Path,
+) -> None:
+    """A poll loop's SELECT (no parent span) would be a one-span trace of its own."""
+    from sqlalchemy import text
+
+    from cachalot_common.db import create_engine
+    from cachalot_common.telemetry import instrument_engine
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/polls.db")
+    instrument_engine(engine, provider)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1 AS poll"))
+        with provider.get_tracer("test").start_as_current_span("consume") as consume:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 2 AS handled"))
+    finally:
+        await engine.dispose()
+    spans = exporter.get_finished_spans()
+    statements = [str((s.attributes or {}).get("db.statement", "")) for s in spans]
+    assert not any("poll" in s for s in statements), statements
+    assert any("handled" in s for s in statements), statements
+    roots = [s for s in spans if s.parent is None]
+    assert [s.name for s in roots] == ["consume"]
+    assert all(
+        s.context is not None and s.context.trace_id == consume.get_span_context().trace_id
+        for s in spans
+    )
+
+
 def test_with_nowhere_to_export_no_engine_is_hooked(tmp_path: Path) -> None:
     from cachalot_common.db import create_engine
     from cachalot_common.telemetry import instrument_engine, setup_tracing

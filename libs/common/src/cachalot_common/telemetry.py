@@ -8,6 +8,8 @@ instrumentation are redacted: a Telegram URL carries the bot token.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -184,6 +186,32 @@ def instrument_httpx_client(
     HTTPXClientInstrumentor.instrument_client(client, tracer_provider=provider, request_hook=hook)
 
 
+class _ChildSpansOnly(trace.Tracer):
+    """A tracer whose spans are recorded only under a parent span.
+
+    ``start_span`` with no valid current (or given) parent span returns the
+    non-recording :data:`opentelemetry.trace.INVALID_SPAN`, so nothing is
+    exported and no trace is started; with a parent it is the wrapped tracer's
+    span. Used for database statements (see :func:`instrument_engine`).
+    """
+
+    def __init__(self, tracer: trace.Tracer) -> None:
+        self._tracer = tracer
+
+    def start_span(self, name: str, context: Any = None, *args: Any, **kwargs: Any) -> trace.Span:
+        if not trace.get_current_span(context).get_span_context().is_valid:
+            return trace.INVALID_SPAN
+        return self._tracer.start_span(name, context, *args, **kwargs)
+
+    @contextlib.contextmanager
+    def start_as_current_span(  # type: ignore[override]
+        self, name: str, context: Any = None, *args: Any, **kwargs: Any
+    ) -> Iterator[trace.Span]:
+        span = self.start_span(name, context, *args, **kwargs)
+        with trace.use_span(span, end_on_exit=True) as current:
+            yield current
+
+
 def instrument_engine(engine: AsyncEngine, provider: TracerProvider | None) -> None:
     """One client span per SQL statement on ``engine`` (SQLAlchemy 2 async).
 
@@ -198,6 +226,13 @@ def instrument_engine(engine: AsyncEngine, provider: TracerProvider | None) -> N
     instrumentation reads ``params`` only to pass them on), and no SQL
     comment is added (``enable_commenter`` off).
 
+    A statement run outside any span (a poll loop: the queue's due-post and
+    outbox SELECTs, the notifier's, auth's) is not recorded: each would be a
+    one-span trace of its own, hundreds a minute, burying the request and
+    consumer traces in the UI (issue 13's fresh-user try: > 700 root traces a
+    minute in Phoenix). Statements inside a request or consumer span are
+    recorded as its children.
+
     Nothing is hooked when ``provider`` is None or records no spans
     (:func:`setup_tracing` with nowhere to export), for the reason
     :func:`instrument_httpx_client` gives.
@@ -208,7 +243,9 @@ def instrument_engine(engine: AsyncEngine, provider: TracerProvider | None) -> N
     from opentelemetry.instrumentation.sqlalchemy.version import __version__
     from opentelemetry.metrics import NoOpMeter
 
-    tracer = trace.get_tracer("opentelemetry.instrumentation.sqlalchemy", __version__, provider)
+    tracer = _ChildSpansOnly(
+        trace.get_tracer("opentelemetry.instrumentation.sqlalchemy", __version__, provider)
+    )
     # connection-pool usage goes to Prometheus' side, not OpenTelemetry metrics
     usage = NoOpMeter("cachalot").create_up_down_counter("db.client.connections.usage")
     EngineTracer(tracer, engine.sync_engine, usage, False, {}, False)  # type: ignore[no-untyped-call]
