@@ -51,6 +51,7 @@
 
   const PROPOSAL_STATUS = {
     proposed: t("proposed"), changes_requested: t("changes requested"), approved: t("approved"),
+    superseded: t("superseded"),
   };
 
   // The main text of each platform's block (the per-platform option models of posts).

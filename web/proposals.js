@@ -8,7 +8,10 @@
   const shown = window.cachalotShown || ((text) => String(text));
   const { t, locale: LOCALE } = window.I18N; // web/i18n.js
   const when = (iso) => new Date(iso).toLocaleString(LOCALE);
-  const STATUS = { proposed: t("proposed"), changes_requested: t("changes requested"), approved: t("approved") };
+  const STATUS = {
+    proposed: t("proposed"), changes_requested: t("changes requested"), approved: t("approved"),
+    superseded: t("superseded"),
+  };
   const KIND = { video: t("a video"), photo: t("a photo post"), article: t("an article") };
 
   async function api(path, options = {}) {
@@ -180,7 +183,8 @@
           status.appendChild(said);
         }
         const actions = cell(row, "");
-        if (proposal.status !== "approved") {
+        // approved, or superseded by the operator's answer to a request for changes: closed
+        if (proposal.status !== "approved" && proposal.status !== "superseded") {
           const input = document.createElement("input");
           input.type = "text";
           input.maxLength = 2000;

@@ -49,6 +49,14 @@
           { platform, attempt: detail.attempt || 1 });
       case "published":
         return t("Published on {platform}", { platform });
+      case "superseded":
+        return t("Replaced by a newer proposal of operator {who}", { who: short(entry.actor_id) });
+      case "failed":
+        return t("Failed on {platform}: {reason}", { platform, reason: detail.reason || detail.code || "" });
+      case "cancelled":
+        return t("Cancelled for {platform}: {reason}", { platform, reason: detail.reason || detail.code || "" });
+      case "unconfirmed":
+        return t("Not confirmed on {platform}: look at the account to see whether it is there", { platform });
       default:
         return entry.action;
     }

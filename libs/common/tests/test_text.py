@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cachalot_common.text import clusters, length, prefix, truncate
+from cachalot_common.text import clusters, has_visible, length, prefix, truncate
 
 KEYCAP = "1\ufe0f\u20e3"  # 1️⃣: digit, emoji presentation, combining enclosing keycap
 FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # 👨‍👩‍👧‍👦
@@ -195,3 +195,26 @@ def test_no_bidirectional_control_survives_and_revealing_twice_changes_nothing(t
     shown = reveal_invisible(text)
     assert not BIDI_CONTROLS & set(shown)
     assert reveal_invisible(shown) == shown
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "\u200b\u200b",
+        "\t\n\u00a0\u3000",
+        "\u3164\u2800",
+        "\u200d\ufeff\u202e",
+        " \u0301",
+    ],
+)
+def test_a_text_of_spaces_format_characters_or_blank_letters_has_nothing_visible(
+    text: str,
+) -> None:
+    assert not has_visible(text)
+
+
+@pytest.mark.parametrize("text", ["a", ".", "🙂", "\u200bok\u200b", "e\u0301", "Привет"])
+def test_a_text_with_one_character_that_draws_something_has_something_visible(text: str) -> None:
+    assert has_visible(text)

@@ -165,3 +165,31 @@ def reveal_invisible(text: str) -> str:
         for index, char in enumerate(cluster):
             out.append(char if _kept(char, index, flag) else shown_code(char))
     return "".join(out)
+
+
+BLANK_LETTERS: Final = frozenset("\u115f\u1160\u3164\uffa0\u2800\u180e")
+"""Characters of letter or symbol classes that draw nothing (Hangul fillers, the
+blank Braille pattern, the Mongolian vowel separator): used to fake a non-empty text."""
+
+_UNSEEN_CATEGORIES: Final = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Cs"})
+
+
+def has_visible(text: str) -> bool:
+    """Whether ``text`` has a character a reader can see.
+
+    Not seen: white space and separators (``Zs``, ``Zl``, ``Zp``), controls (``Cc``),
+    format characters (``Cf``: zero-width space, joiners, BOM, bidirectional controls),
+    lone surrogates, the blank letters of :data:`BLANK_LETTERS`, and combining marks
+    (``M*``: what is seen is their base, so marks on a space or alone do not count).
+    Unassigned code points count as seen (an emoji newer than this Python's Unicode). ``"   "``,
+    ``"\\u200b\\u200b"`` and ``"\\u3164"`` have none; ``"a"``, ``"🙂"`` and ``"."`` do.
+    """
+    for cluster in clusters(text):
+        for char in cluster:
+            if char in BLANK_LETTERS:
+                continue
+            category = unicodedata.category(char)
+            if category in _UNSEEN_CATEGORIES or category.startswith("M"):
+                continue
+            return True
+    return False

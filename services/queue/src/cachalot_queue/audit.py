@@ -4,8 +4,9 @@ People's acts (an operator's delivery and proposals, a client's edit, approval o
 request for changes) are written by :mod:`cachalot_queue.deliveries` as
 :class:`~cachalot_queue.tables.AuditEntry` rows in the transaction of the act.
 The queue's own steps of a post, each dispatch (whose publish grant lets the
-publisher lease the account's token: ``leased``) and the publication
-(``published``), are recorded by :func:`record_transition` from
+publisher lease the account's token: ``leased``) and how the attempt ended
+(``published``, ``failed``, ``cancelled``, ``unconfirmed``, with the reason's
+code and words), are recorded by :func:`record_transition` from
 :func:`cachalot_queue.transitions.apply_change`; those rows are gathered on the
 session and written by one multi-row INSERT just before it commits, as the
 outbox's are, so the scheduler's transaction gains no round trip.
@@ -26,20 +27,41 @@ from cachalot_queue.tables import AuditEntry, Target
 _PENDING = "cachalot_audit"
 
 #: Target statuses that are a step of the trail, and the action each is written as.
-RECORDED = {"dispatched": "leased", "published": "published"}
+RECORDED = {
+    "dispatched": "leased",
+    "published": "published",
+    "failed": "failed",
+    "cancelled": "cancelled",
+    "unconfirmed": "unconfirmed",
+}
 
 
-def record_transition(session: AsyncSession, target: Target, status: str, at: Any) -> None:
+def record_transition(
+    session: AsyncSession,
+    target: Target,
+    status: str,
+    at: Any,
+    *,
+    reason: str | None = None,
+    code: str | None = None,
+) -> None:
     """Add the trail's entry for ``target`` reaching ``status`` (if it is one of
-    :data:`RECORDED`), written with the caller's transaction."""
+    :data:`RECORDED`), written with the caller's transaction. ``reason``/``code``: why an
+    attempt ended other than published (the change's), kept in ``detail``."""
     action = RECORDED.get(status)
     if action is None or not isinstance(session.sync_session, OutboxSession):
         return
     detail: dict[str, Any] = {"platform": target.platform, "account_id": str(target.account_id)}
     if action == "leased":
         detail["attempt"] = target.attempt
-    elif target.remote_url:
-        detail["remote_url"] = target.remote_url
+    elif action == "published":
+        if target.remote_url:
+            detail["remote_url"] = target.remote_url
+    else:
+        if code is not None:
+            detail["code"] = code
+        if reason is not None:
+            detail["reason"] = reason
     session.info.setdefault(_PENDING, []).append(
         {
             "client_id": target.client_id,

@@ -20,6 +20,16 @@ An operator never queues, approves or publishes: its routes here write deliverie
 and proposals only, and every route that makes or changes a post takes a client's
 session (:data:`~cachalot_common.sessions.CurrentClient`: 403 for an operator's).
 Both sides read a post's audit trail (:mod:`cachalot_queue.audit`).
+
+**Superseded proposals** (the rule a person expects: one answer per request). When the
+client asks for changes on a proposal and the operator answers with a new one
+(``POST .../deliveries/{id}/proposals``), every proposal of that delivery that stands
+at ``changes_requested`` becomes ``superseded``: it can no longer be approved, edited
+or sent back (409 naming the proposal that replaced it, ``superseded_by``), so the
+content is not posted once per version. Proposals the operator made side by side on
+purpose (several in one delivery, or added while none was sent back) stay open, and
+the client may approve more than one of them. A delivery holds at most
+:data:`MAX_PROPOSALS` proposals in all (422 naming ``proposals``).
 """
 
 from __future__ import annotations
@@ -30,14 +40,15 @@ from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy import func, or_, select
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from cachalot_common.events import PostKind, ProposalAnswered
 from cachalot_common.problems import Problem, problem_responses
 from cachalot_common.sessions import CurrentClient, CurrentOperator
+from cachalot_common.text import has_visible
 from cachalot_common.topics import NOTIFY
 from cachalot_common.untrusted import StrictJsonRoute
 from cachalot_queue.catch_up import read_until
@@ -60,7 +71,7 @@ MAX_PROPOSALS = 10
 IDEMPOTENCY_PREFIX = "cachalot-proposal-"
 """The Idempotency-Key an approval creates its post with (then the proposal's id)."""
 OPEN = ("proposed", "changes_requested")
-ProposalStatus = Literal["proposed", "changes_requested", "approved"]
+ProposalStatus = Literal["proposed", "changes_requested", "approved", "superseded"]
 
 
 class ProposalIn(_Input):
@@ -95,14 +106,27 @@ class ProposalUpdate(_Input):
 
 
 class ChangesRequest(_Input):
-    comment: str = Field(min_length=1, max_length=2000, description="What to change.")
+    comment: str = Field(
+        min_length=1, max_length=2000, description="What to change: at least one visible character."
+    )
+
+    @field_validator("comment")
+    @classmethod
+    def _visible(cls, comment: str) -> str:
+        """422 naming ``comment`` when nothing of it can be seen (spaces, zero-width
+        characters: :func:`cachalot_common.text.has_visible`): the operator would get an
+        empty message."""
+        if not has_visible(comment):
+            raise ValueError("has no visible character: say what to change")
+        return comment
 
 
 class AuditPublic(BaseModel):
-    """One step: ``delivered``, ``proposed`` (operator), ``edited``, ``approved``,
-    ``changes_requested`` (client), ``queued`` (a post the client made itself),
-    ``leased`` (a dispatch, whose grant lets the publisher lease the account's token),
-    ``published`` (queue)."""
+    """One step: ``delivered``, ``proposed``, ``superseded`` (operator: a new proposal
+    answered a request for changes), ``edited``, ``approved``, ``changes_requested``
+    (client), ``queued`` (a post the client made itself), ``leased`` (a dispatch, whose
+    grant lets the publisher lease the account's token), ``published``, ``failed``,
+    ``cancelled``, ``unconfirmed`` (queue; ``detail`` has ``code`` and ``reason``)."""
 
     action: str
     actor_role: Literal["operator", "client", "queue"]
@@ -334,8 +358,11 @@ class DeliveryService:
         self, *, delivery_id: UUID, body: ProposalIn, operator_id: UUID, now: datetime
     ) -> DeliveryPublic:
         """One more proposal for a delivery (e.g. after the client asked for changes),
-        checked as :meth:`deliver` checks one. Raises 404 (no such delivery) and 422 naming
-        the field as ``POST /api/v1/posts`` would (``targets[i]...``, ``scheduled_at``)."""
+        checked as :meth:`deliver` checks one. The delivery's proposals at
+        ``changes_requested`` become ``superseded`` (the module's rule). Raises 404 (no such
+        delivery), 422 naming ``proposals`` when the delivery already has
+        :data:`MAX_PROPOSALS`, and 422 naming the field as ``POST /api/v1/posts`` would
+        (``targets[i]...``, ``scheduled_at``)."""
         async with self._reader() as db:
             delivery = await db.get(Delivery, delivery_id)
             if delivery is None:
@@ -348,9 +375,38 @@ class DeliveryService:
             now=now,
         )
         async with self._factory() as db, db.begin():
-            last = await db.scalar(
-                select(func.max(Proposal.position)).where(Proposal.delivery_id == delivery_id)
-            )
+            # the delivery's row lock serialises two proposals for it (count and positions)
+            await db.get(Delivery, delivery_id, with_for_update=True)
+            last, count = (
+                await db.execute(
+                    select(func.max(Proposal.position), func.count()).where(
+                        Proposal.delivery_id == delivery_id
+                    )
+                )
+            ).one()
+            if count >= MAX_PROPOSALS:
+                raise Problem(
+                    422,
+                    f"This delivery already has {count} proposals, the most it can hold"
+                    f" ({MAX_PROPOSALS}); deliver the content again to propose more.",
+                    errors=[
+                        {
+                            "field": "proposals",
+                            "in": "body",
+                            "message": f"at most {MAX_PROPOSALS} proposals per delivery",
+                        }
+                    ],
+                )
+            superseded = (
+                await db.scalars(
+                    select(Proposal.id)
+                    .where(
+                        Proposal.delivery_id == delivery_id,
+                        Proposal.status == "changes_requested",
+                    )
+                    .with_for_update()
+                )
+            ).all()
             proposal = Proposal(
                 id=uuid4(),
                 delivery_id=delivery_id,
@@ -374,6 +430,25 @@ class DeliveryService:
                     proposal_id=proposal.id,
                 )
             )
+            if superseded:
+                await db.execute(
+                    update(Proposal)
+                    .where(Proposal.id.in_(superseded))
+                    .values(status="superseded", updated_at=now)
+                )
+                for old in superseded:
+                    db.add(
+                        _audit(
+                            client_id=client_id,
+                            action="superseded",
+                            role="operator",
+                            actor=operator_id,
+                            at=now,
+                            delivery_id=delivery_id,
+                            proposal_id=old,
+                            detail={"by": str(proposal.id)},
+                        )
+                    )
         [public] = await self._page(select(Delivery).where(Delivery.id == delivery_id))
         return public
 
@@ -447,7 +522,7 @@ class DeliveryService:
         )
         async with self._factory() as db, db.begin():
             proposal = await self._open(db, client_id, proposal_id)
-            _still_open(proposal)
+            await _still_open(db, proposal)
             changed = []
             if body.targets is not None:
                 proposal.targets = {"items": _dumped(body.targets)}
@@ -478,8 +553,11 @@ class DeliveryService:
         the operator told. Returns the proposal and whether a post was newly queued.
 
         Approving again gives the same proposal and post (the Idempotency-Key
-        ``cachalot-proposal-<id>``). Raises 404 (none of the client's), 422 as
-        ``POST /api/v1/posts`` (e.g. ``scheduled_at`` passed: edit it first).
+        ``cachalot-proposal-<id>``). Raises 404 (none of the client's), 409 when the
+        proposal was superseded by the operator's answer to a request for changes
+        (``superseded_by``: the module's rule), 422 as ``POST /api/v1/posts`` (e.g.
+        ``scheduled_at`` passed: edit it first). An approval that read the proposal open
+        before a new proposal superseded it still completes (its post is already queued).
         """
         async with self._reader() as db:
             proposal = await db.scalar(
@@ -489,6 +567,7 @@ class DeliveryService:
                 raise Problem(404, "No such proposal.")
             if proposal.status == "approved":
                 return _proposal_public(proposal), False
+            await _still_open(db, proposal)
             content = await self._content(db, proposal)
         body = self._post_body(content, proposal.targets["items"], proposal.scheduled_at)
         created = await self._posts.create(
@@ -544,7 +623,7 @@ class DeliveryService:
         404 none of the client's, 409 already approved."""
         async with self._factory() as db, db.begin():
             proposal = await self._open(db, client_id, proposal_id)
-            _still_open(proposal)
+            await _still_open(db, proposal)
             proposal.status = "changes_requested"
             proposal.comment = comment
             proposal.updated_at = now
@@ -641,7 +720,24 @@ def _dumped(targets: Sequence[BaseModel]) -> list[dict[str, Any]]:
     return [t.model_dump(mode="json", exclude_none=True) for t in targets]
 
 
-def _still_open(proposal: Proposal) -> None:
+async def _still_open(db: AsyncSession, proposal: Proposal) -> None:
+    """409 unless the proposal is open: approved (``post_id``) or superseded
+    (``superseded_by``: the proposal that answered the request for changes)."""
+    if proposal.status == "superseded":
+        detail = await db.scalar(
+            select(AuditEntry.detail)
+            .where(AuditEntry.proposal_id == proposal.id, AuditEntry.action == "superseded")
+            .order_by(AuditEntry.at.desc())
+            .limit(1)
+        )
+        raise Problem(
+            409,
+            "This proposal was superseded: you asked for changes and the operator answered"
+            " with a new proposal of the same delivery; approve or edit that one.",
+            title="Superseded",
+            delivery_id=str(proposal.delivery_id),
+            superseded_by=(detail or {}).get("by"),
+        )
     if proposal.status not in OPEN:
         raise Problem(
             409,
@@ -797,7 +893,7 @@ def build_delivery_routers(
     @client.post(
         "/posts/proposals/{proposal_id}/approve",
         response_model=ProposalPublic,
-        responses=problem_responses(404),
+        responses=problem_responses(404, 409),
     )
     async def approve_proposal(proposal_id: UUID, client_id: CurrentClient) -> ProposalPublic:
         """Approve: queue the post as proposed (``post_id``); the operator is told."""

@@ -8,7 +8,8 @@ with their thumbnails and its unfinished resumable uploads,
 posts with their ``post_media`` rows, targets, the deliveries operators made to it
 with their proposals, its audit trail, and the
 commands and status events for them still waiting in the outbox. The account
-projections stay, without their display names, so that an older event
+projections stay, without anything of the person (display name, platform user id,
+VK communities: only ids, platform, status and time are left), so that an older event
 arriving late is still recognised as stale and changes nothing.
 
 Files go first: if the process dies half-way, the event is redelivered (it is
@@ -76,7 +77,9 @@ async def erase_rows(session: AsyncSession, client_id: UUID) -> int:
     await session.execute(delete(Post).where(Post.client_id == client_id))
     await session.execute(delete(Media).where(Media.client_id == client_id))
     await session.execute(
-        update(Account).where(Account.client_id == client_id).values(display_name=None)
+        update(Account)
+        .where(Account.client_id == client_id)
+        .values(display_name=None, platform_user_id=None, communities=None)
     )
     return len(post_ids)
 

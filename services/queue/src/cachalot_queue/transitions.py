@@ -103,7 +103,7 @@ def apply_change(session: AsyncSession, target: Target, change: Change, *, now: 
         target.last_code = change.code
     _count(session, target.platform, previous, change)
     announce(session, target, previous, change)
-    record_transition(session, target, change.status, now)
+    record_transition(session, target, change.status, now, reason=change.reason, code=change.code)
     return True
 
 

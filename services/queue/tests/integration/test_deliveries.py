@@ -13,7 +13,7 @@ from queue_support import VIDEO, ApiClient, QueueServer, Recorder, at_offset, ev
 from sqlalchemy import func, select, update
 
 from cachalot_queue.retention import MediaRetention
-from cachalot_queue.tables import AuditEntry, Delivery, Proposal, Target
+from cachalot_queue.tables import Account, AuditEntry, Delivery, Proposal, Target
 from cachalot_testing.roles import WRONG_ROLE, wrong_role_requests
 
 pytestmark = pytest.mark.integration
@@ -247,7 +247,7 @@ async def test_the_client_edits_and_asks_for_changes_and_the_operator_sees_the_c
         },
     )
     assert again.status_code == 201, again.text
-    assert [p["status"] for p in again.json()["proposals"]] == ["changes_requested", "proposed"]
+    assert [p["status"] for p in again.json()["proposals"]] == ["superseded", "proposed"]
     wrong = await operator.post(
         f"/api/v1/operator/deliveries/{delivery['id']}/proposals",
         json={
@@ -264,15 +264,138 @@ async def test_the_client_edits_and_asks_for_changes_and_the_operator_sees_the_c
     mine = (await client.http.get("/api/v1/posts/proposals")).json()["items"]
     assert len(mine[0]["proposals"]) == 2
 
-    # the client may still approve it as it now stands; then it is closed
-    approved = await client.http.post(f"/api/v1/posts/proposals/{proposal}/approve")
+    # the client approves the new one; then it is closed
+    newer = again.json()["proposals"][1]["id"]
+    approved = await client.http.post(f"/api/v1/posts/proposals/{newer}/approve")
     assert approved.status_code == 200, approved.text
-    late = await client.http.patch(
-        f"/api/v1/posts/proposals/{proposal}", json={"scheduled_at": when}
-    )
+    late = await client.http.patch(f"/api/v1/posts/proposals/{newer}", json={"scheduled_at": when})
     assert late.status_code == 409
     other = queue.client()
     assert (await other.http.post(f"/api/v1/posts/proposals/{proposal}/approve")).status_code == 404
+
+
+async def test_a_proposal_sent_back_and_answered_anew_is_superseded_so_the_content_posts_once(
+    queue: QueueServer,
+) -> None:
+    client, operator, delivery = await delivered(queue)
+    first = delivery["proposals"][0]["id"]
+    account = delivery["proposals"][0]["targets"][0]["account_id"]
+    asked = await client.http.post(
+        f"/api/v1/posts/proposals/{first}/request-changes", json={"comment": "Shorter, please"}
+    )
+    assert asked.status_code == 200, asked.text
+    again = await operator.post(
+        f"/api/v1/operator/deliveries/{delivery['id']}/proposals",
+        json={"targets": [tiktok(uuid.UUID(account), "short")]},
+    )
+    assert again.status_code == 201, again.text
+    second = again.json()["proposals"][1]["id"]
+    assert [p["status"] for p in again.json()["proposals"]] == ["superseded", "proposed"]
+
+    old = await client.http.post(f"/api/v1/posts/proposals/{first}/approve")
+    assert old.status_code == 409, old.text
+    assert old.json()["title"] == "Superseded"
+    assert old.json()["superseded_by"] == second
+    assert "superseded" in old.json()["detail"]
+    for late in (
+        client.http.patch(f"/api/v1/posts/proposals/{first}", json={"scheduled_at": None}),
+        client.http.post(
+            f"/api/v1/posts/proposals/{first}/request-changes", json={"comment": "and again"}
+        ),
+    ):
+        assert (await late).status_code == 409
+    new = await client.http.post(f"/api/v1/posts/proposals/{second}/approve")
+    assert new.status_code == 200, new.text
+    assert len((await client.http.get("/api/v1/posts")).json()["items"]) == 1
+    listed = (await client.http.get("/api/v1/posts/proposals")).json()["items"][0]
+    assert ("superseded", "operator") in {(a["action"], a["actor_role"]) for a in listed["audit"]}
+
+
+async def test_proposals_made_side_by_side_on_purpose_can_each_be_approved(
+    queue: QueueServer,
+) -> None:
+    client = queue.client()
+    account = await client.account("tiktok")
+    operator = queue.operator()
+    media = await operator_upload(operator, client)
+    answer = await deliver(
+        operator,
+        client,
+        media["id"],
+        {"targets": [tiktok(account, "morning")], "scheduled_at": None},
+        {"targets": [tiktok(account, "evening")], "scheduled_at": at_offset(7200).isoformat()},
+    )
+    assert answer.status_code == 201, answer.text
+    ids = [p["id"] for p in answer.json()["proposals"]]
+    more = await operator.post(
+        f"/api/v1/operator/deliveries/{answer.json()['id']}/proposals",
+        json={"targets": [tiktok(account, "night")]},
+    )
+    assert [p["status"] for p in more.json()["proposals"]] == ["proposed"] * 3  # none sent back
+    for proposal in ids:
+        approved = await client.http.post(f"/api/v1/posts/proposals/{proposal}/approve")
+        assert approved.status_code == 200, approved.text
+    assert len((await client.http.get("/api/v1/posts")).json()["items"]) == 2
+
+
+@pytest.mark.parametrize("comment", ["   ", "\u200b\u200b", "\u3164", " \n\t\u2060 "])
+async def test_a_request_for_changes_with_nothing_visible_is_a_422_naming_the_comment(
+    queue: QueueServer, comment: str
+) -> None:
+    client, _, delivery = await delivered(queue)
+    proposal = delivery["proposals"][0]["id"]
+    blank = await client.http.post(
+        f"/api/v1/posts/proposals/{proposal}/request-changes", json={"comment": comment}
+    )
+    assert blank.status_code == 422, blank.text
+    assert [e["field"] for e in blank.json()["errors"]] == ["comment"]
+    listed = (await client.http.get("/api/v1/posts/proposals")).json()["items"][0]
+    assert listed["proposals"][0]["status"] == "proposed"
+
+
+async def test_a_delivery_holds_at_most_ten_proposals_counting_those_added_later(
+    queue: QueueServer,
+) -> None:
+    client, operator, delivery = await delivered(queue)
+    account = uuid.UUID(delivery["proposals"][0]["targets"][0]["account_id"])
+    path = f"/api/v1/operator/deliveries/{delivery['id']}/proposals"
+    for n in range(9):
+        added = await operator.post(path, json={"targets": [tiktok(account, f"take {n}")]})
+        assert added.status_code == 201, added.text
+    assert len(added.json()["proposals"]) == 10
+    over = await operator.post(path, json={"targets": [tiktok(account, "one more")]})
+    assert over.status_code == 422, over.text
+    assert [e["field"] for e in over.json()["errors"]] == ["proposals"]
+    listed = (await client.http.get("/api/v1/posts/proposals")).json()["items"][0]
+    assert len(listed["proposals"]) == 10
+
+
+async def test_the_trail_of_a_failed_then_cancelled_post_records_how_each_attempt_ended(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client, _, delivery = await delivered(queue)
+    proposal = delivery["proposals"][0]["id"]
+    approved = await client.http.post(f"/api/v1/posts/proposals/{proposal}/approve")
+    post = await client.get(approved.json()["post_id"])
+    await eventually(lambda: recorder.commands(post["targets"][0]["id"]), timeout=15)
+    await queue.result(post, type="failed", code="spam_risk", reason="TikTok: spam risk")
+
+    async def trail_until(action: str) -> list[dict[str, Any]] | None:
+        answer = await client.http.get(f"/api/v1/posts/{post['id']}/audit")
+        items: list[dict[str, Any]] = answer.json()["items"]
+        return items if items[-1]["action"] == action else None
+
+    items = await eventually(lambda: trail_until("failed"), timeout=15)
+    assert [i["action"] for i in items][-2:] == ["leased", "failed"]
+    assert items[-1]["actor_role"] == "queue"
+    assert items[-1]["detail"]["code"] == "spam_risk"
+    assert items[-1]["detail"]["reason"] == "TikTok: spam risk"
+    # the account revoked: the failed target is cancelled (it will never be retried)
+    account = uuid.UUID(post["targets"][0]["account_id"])
+    await client.account_event(account, "tiktok", "revoked", reason="access revoked")
+    items = await eventually(lambda: trail_until("cancelled"), timeout=15)
+    assert [i["action"] for i in items][-3:] == ["leased", "failed", "cancelled"]
+    assert items[-1]["detail"]["reason"]
 
 
 async def test_an_operator_session_can_never_queue_approve_edit_or_publish_a_clients_post(
@@ -340,6 +463,34 @@ async def test_the_clients_export_has_its_deliveries_and_erasure_removes_them(
             return total
 
     await eventually(lambda: _zero(left), timeout=15)
+
+
+async def test_erasure_leaves_nothing_of_the_person_on_the_account_placeholder(
+    queue: QueueServer,
+) -> None:
+    client = queue.client()
+    account = await client.account(
+        "vk", display_name="Ivan Petrov", platform_user_id="1234567", communities=[42, 43]
+    )
+    async with queue.runtime.reader() as session:
+        kept = await session.get(Account, account)
+        assert kept is not None
+        assert kept.platform_user_id == "1234567"
+    # the worst case: the deletion itself still names the person
+    await client.account_event(
+        account,
+        "vk",
+        "deleted",
+        reason="the client erased their data",
+        display_name="Ivan Petrov",
+        platform_user_id="1234567",
+        communities=[42],
+    )
+    async with queue.runtime.reader() as session:
+        row = await session.get(Account, account)
+    assert row is not None  # kept so that a late older event is seen as stale
+    assert (row.display_name, row.platform_user_id, row.communities) == (None, None, None)
+    assert row.status == "deleted"
 
 
 async def _zero(count: Any) -> bool:
