@@ -218,3 +218,22 @@ def test_a_text_of_spaces_format_characters_or_blank_letters_has_nothing_visible
 @pytest.mark.parametrize("text", ["a", ".", "🙂", "\u200bok\u200b", "e\u0301", "Привет"])
 def test_a_text_with_one_character_that_draws_something_has_something_visible(text: str) -> None:
     assert has_visible(text)
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x01", "\x1b", "\x1f", "\x7f", "\x85"])
+def test_a_control_character_other_than_a_line_break_or_tab_is_refused(char: str) -> None:
+    from cachalot_common.text import text_problem
+
+    problem = text_problem(f"ab{char}c")
+    assert problem is not None
+    assert f"U+{ord(char):04X} at character 3" in problem
+    assert text_problem("line\nnext\r\n\tindented") is None
+
+
+@pytest.mark.parametrize("blank", ["", "  \u200b ", "\u3000\ufeff\u2060", "\u3164", "\t\n"])
+def test_a_required_text_of_only_spaces_or_invisible_characters_is_blank(blank: str) -> None:
+    from cachalot_common.text import text_problem
+
+    assert text_problem(blank, required=True) is not None
+    assert text_problem(blank) is None  # an optional text may be empty or blank
+    assert text_problem(f"{blank}x", required=True) is None

@@ -115,6 +115,28 @@ async def test_the_full_flow_returns_tokens_and_user_info_with_the_granted_email
     assert public.json()["user"]["user_id"] == "100000001"
 
 
+async def test_an_on_demand_extra_user_signs_in_with_a_stable_numeric_vk_id(api):
+    ids = []
+    for _ in range(2):
+        verifier, challenge = pkce_pair()
+        cb = await authorize(api, challenge, sandbox_user="sandbox-extra-load-7")
+        response = await exchange(api, cb, verifier)
+        assert response.status_code == 200, response.text
+        tokens = response.json()
+        assert isinstance(tokens["user_id"], int)
+        ids.append(tokens["user_id"])
+        info = await api.post(
+            "/vk/oauth2/user_info",
+            data={"client_id": CLIENT_ID, "access_token": tokens["access_token"]},
+        )
+        assert info.json()["user"]["user_id"] == str(tokens["user_id"])
+        assert info.json()["user"]["first_name"] == "Extra"
+    assert ids[0] == ids[1] != 100000001
+    verifier, challenge = pkce_pair()
+    other = await authorize(api, challenge, sandbox_user="sandbox-extra-load-8")
+    assert (await exchange(api, other, verifier)).json()["user_id"] != ids[0]
+
+
 async def test_pkce_is_mandatory_at_authorize(api):
     cb = await authorize(api, "", code_challenge_method="s256")
 

@@ -28,6 +28,7 @@ import unicodedata
 from typing import Final, Literal
 
 import regex
+from pydantic import BaseModel, ValidationInfo, field_validator
 
 Count = Literal["graphemes", "utf16", "codepoints"]
 
@@ -193,3 +194,63 @@ def has_visible(text: str) -> bool:
                 continue
             return True
     return False
+
+
+# ---------------------------------------------------------------- text a client sends
+#
+# Issue 10 (fresh-user try): an article title of "  \u200b " was queued, and a NUL in a
+# caption was forwarded to VK and Telegram. One rule for every text field the API takes
+# (:class:`CheckedText`): no control character but a line break or a tab, and a field that
+# must have content (``min_length`` ≥ 1) must have something a reader can see.
+
+#: Control characters text may hold: tab, line feed, carriage return (CRLF line ends).
+ALLOWED_CONTROLS: Final = frozenset("\t\n\r")
+
+
+def is_blank(text: str) -> bool:
+    """Whether ``text`` shows nothing (not :func:`has_visible`): only white space, format
+    characters (category Cf: U+200B ZERO WIDTH SPACE, U+FEFF...), controls, combining marks
+    and blank letters."""
+    return not has_visible(text)
+
+
+def text_problem(text: str, *, required: bool = False) -> str | None:
+    """Why ``text`` may not be sent to a platform, or ``None`` when it may.
+
+    Refused: a control character (Unicode category Cc: C0, DEL, C1) other than
+    :data:`ALLOWED_CONTROLS` — NUL ends a C string at the receiver, and the others are
+    not text (Unicode §23.1); with ``required``, a text that :func:`is_blank`.
+    """
+    for index, char in enumerate(text):
+        if unicodedata.category(char) == "Cc" and char not in ALLOWED_CONTROLS:
+            return (
+                f"contains the control character U+{ord(char):04X} at character {index + 1}; "
+                "text may hold line breaks and tabs but no other control character"
+            )
+    if required and is_blank(text):
+        return "must have visible text; it holds only spaces or invisible characters"
+    return None
+
+
+class CheckedText(BaseModel):
+    """Base of every input model whose strings a client writes: each ``str`` field (and each
+    string of a ``list[str]``) passes :func:`text_problem`, ``required`` when the field has
+    ``min_length`` ≥ 1; a failure is a validation error at the field (422 naming it)."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text_is_sendable(cls, value: object, info: ValidationInfo) -> object:
+        if isinstance(value, str):
+            texts = [value]
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            texts = list(value)
+        else:
+            return value
+        name = info.field_name
+        spec = cls.model_fields.get(name) if name is not None else None
+        required = spec is not None and any(getattr(m, "min_length", 0) >= 1 for m in spec.metadata)
+        for text in texts:
+            problem = text_problem(text, required=required and isinstance(value, str))
+            if problem is not None:
+                raise ValueError(problem)
+        return value

@@ -256,7 +256,7 @@ class InstagramPlatform:
             if status.status_code == "EXPIRED":
                 raise _Gone
             if status.status_code == "ERROR":
-                failure = container_failure(status.status, status.subcode)
+                failure = container_failure(status.status, status.subcode, ctx.command.kind)
                 logger.warning(
                     "target %s: Instagram container %s ended in ERROR (%s)",
                     ctx.command.target_id,

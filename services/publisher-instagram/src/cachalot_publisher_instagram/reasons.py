@@ -4,12 +4,17 @@ Subcodes from Meta's "Instagram Platform → Error Codes" reference (2026
 edition, read with the search tool); the ``status`` text of a container in
 ``ERROR`` carries one. A subcode not listed falls back to the words in the
 status, then to a generic "processing failed" reason. Never a bare number.
+A reason speaks of the post's kind: a photo post's failure never talks of
+video, sound or MP4 (issue 10, fresh-user try: subcode 2207026 on a photo post
+said "this video's format").
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Final
+
+from cachalot_common.events import PostKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +90,28 @@ PROCESSING_FAILED: Final = ContainerFailure(
     "image plays and meets Instagram's specifications, then retry.",
     False,
 )
+_PHOTO_PROCESSING_FAILED: Final = (
+    "Instagram could not process the images (it said: {status}). Check that each image "
+    "opens, is a JPEG and meets Instagram's specifications, then retry."
+)
+_VIDEO_PROCESSING_FAILED: Final = (
+    "Instagram could not process the video (it said: {status}). Check that the video plays "
+    "and meets Instagram's specifications, then retry."
+)
+_PHOTO_BY_SUBCODE: Final[dict[int, ContainerFailure]] = {
+    2207026: ContainerFailure(
+        "unsupported_image_format",
+        "Instagram could not use an image's format: save each image as a JPEG "
+        "(sRGB, at most 8 MB) and post again.",
+        False,
+    ),
+    2207053: ContainerFailure(
+        "upload_failed",
+        "Instagram had an unknown error while taking the images; it will be tried again.",
+        True,
+    ),
+}
+"""Subcodes whose video wording does not fit a photo post: the same fault, in its words."""
 SILENT_VIDEO: Final = ContainerFailure(
     "silent_video",
     "Instagram could not process the video's sound: the video has no audio track (or the "
@@ -93,16 +120,21 @@ SILENT_VIDEO: Final = ContainerFailure(
 )
 
 
-def container_failure(status: str, subcode: int | None) -> ContainerFailure:
-    """The failure a container in ``ERROR`` stands for (``status``: Instagram's text)."""
+def container_failure(
+    status: str, subcode: int | None, kind: PostKind = "video"
+) -> ContainerFailure:
+    """The failure a container in ``ERROR`` stands for (``status``: Instagram's text), worded
+    for a post of ``kind``: a photo post's reason speaks of images, never of video or sound."""
+    photo = kind != "video"
+    if subcode is not None and photo and subcode in _PHOTO_BY_SUBCODE:
+        return _PHOTO_BY_SUBCODE[subcode]
     if subcode is not None and subcode in _BY_SUBCODE:
         return _BY_SUBCODE[subcode]
-    if "audio" in status.lower() or "silent" in status.lower():
+    if not photo and ("audio" in status.lower() or "silent" in status.lower()):
         return SILENT_VIDEO
     words = status.removeprefix("Error:").strip() or "no details"
-    return ContainerFailure(
-        PROCESSING_FAILED.code, PROCESSING_FAILED.reason.format(status=words), False
-    )
+    reason = _PHOTO_PROCESSING_FAILED if photo else _VIDEO_PROCESSING_FAILED
+    return ContainerFailure(PROCESSING_FAILED.code, reason.format(status=words), False)
 
 
 def window_words(duration_s: int) -> str:

@@ -34,6 +34,25 @@ def test_a_container_error_becomes_a_reason_never_a_bare_code() -> None:
         assert "2207" not in failure.reason
 
 
+def test_a_photo_posts_container_error_speaks_of_images_never_of_video_or_sound() -> None:
+    video_words = ("video", "mp4", "audio", "sound", "h.264")
+    for status in (
+        "Error: Unsupported format (2207026)",
+        "Error: The media has no audio track, silent (2207053)",
+        "Error: silent media",
+        "Error: something new",
+    ):
+        found = ContainerStatus("ERROR", status)
+        photo = container_failure(found.status, found.subcode, "photo")
+        words = photo.reason.lower().replace(status.lower().removeprefix("error:").strip(), "")
+        assert not [w for w in video_words if w in words], (status, photo.reason)
+        assert "image" in photo.reason, photo.reason
+        assert photo.code not in ("unsupported_video_format", "silent_video"), status
+    assert container_failure("Error: x (2207026)", 2207026, "video").code == (
+        "unsupported_video_format"
+    )
+
+
 def graph_error(status: int, **error: object) -> Exception:
     return _error(httpx.Response(status, json={"error": {"message": "m", **error}}))
 

@@ -132,7 +132,10 @@ class VKPlatform:
             raise failed(outcome.WRONG_PLATFORM, "This command is not for VK.")
         record = await self._store.get(command.target_id)
         if record is not None and record.wall_post_id is not None:
-            return self._published(record.owner_id, record.wall_post_id)
+            owner = record.owner_id  # rows written before the real owner was kept hold 0
+            if owner == 0:
+                owner = _owner_of(list(record.attachments)) or await self._own_id(command, ctx)
+            return self._published(owner, record.wall_post_id)
         owner = options.owner_id or 0  # 0: the account's own wall
         if record is None:
             await self._store.start(
@@ -168,7 +171,7 @@ class VKPlatform:
             guid=str(command.target_id),
         )
         wall_post_id = int(response["post_id"])
-        await self._store.record_post(command.target_id, wall_post_id)
+        await self._store.record_post(command.target_id, wall_post_id, owner_id=owner)
         return self._published(owner, wall_post_id)
 
     @staticmethod

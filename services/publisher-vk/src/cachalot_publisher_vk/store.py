@@ -57,8 +57,15 @@ class WallPostStore:
                     [a for a in row.attachments.split(",") if a] + [attachment]
                 )
 
-    async def record_post(self, target_id: UUID, wall_post_id: int) -> None:
+    async def record_post(self, target_id: UUID, wall_post_id: int, *, owner_id: int) -> None:
+        """Remember the wall post VK made and the wall it is on.
+
+        ``owner_id`` is the wall's real id (the user's VK id for their own wall, ``-group`` for
+        a community), never the 0 ``start`` may have saved for "own wall": a redelivered command
+        replays this record, and ``<owner>_<post>`` is the post's id and link on VK.
+        """
         async with transaction(self._sessions) as session:
             row = await session.get(WallPostRow, str(target_id))
             if row is not None:
                 row.wall_post_id = wall_post_id
+                row.owner_id = owner_id

@@ -181,4 +181,10 @@ async def test_a_redelivered_command_answers_published_without_a_second_post(
     while len(results.finals(command.target_id)) < 2 and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     assert [r.type for r in results.finals(command.target_id)] == ["published", "published"]
-    assert len(posts_of(vk)) == 1
+    (post,) = posts_of(vk)
+    owner = vk_user_of(command.account_id)
+    wall_id = f"{owner}_{post['post_id']}"
+    # an own-wall post is queued with no owner_id: the replay names the user's wall, not "0_N"
+    assert [(r.remote_id, r.remote_url) for r in results.finals(command.target_id)] == [
+        (wall_id, f"https://vk.com/wall{wall_id}")
+    ] * 2

@@ -28,7 +28,9 @@ lasts ``CACHALOT_MEDIA_COVER_URL_TTL_S`` (a year). It still ends at once when
 the media is deleted (by the client or by retention) or its client erased.
 
 Serving is Starlette's ``FileResponse``: single and multiple ``Range``
-requests (206 with ``Content-Range``; 416 for a range past the end),
+requests (206 with ``Content-Range``; 416 for a range past the end; a
+``Range`` that does not parse is ignored — 200, the whole file — as RFC 9110
+§14.2 lets a server do, where Starlette answers 400: :class:`_RangeTolerantFile`),
 ``ETag``/``Last-Modified`` and ``If-Range``, ``HEAD``. The answer carries
 ``Cache-Control: private, no-store`` so no cache in between keeps serving a
 file after it is deleted.
@@ -51,7 +53,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, MalformedRangeHeader, Response
 
 from cachalot_common.events import MediaRef, PublishPost
 from cachalot_common.platforms import find
@@ -149,6 +151,21 @@ class MediaLinks:
 NOT_FOUND: Final = "This media link is not valid, has expired, or its file was deleted."
 
 
+class _RangeTolerantFile(FileResponse):
+    """Starlette's ``FileResponse``, but a malformed ``Range`` (``bytes=abc``, an unknown
+    unit, last < first, too many ranges) is ignored and the whole file is served (200):
+    RFC 9110 §14.2, "a server MAY ignore the Range header field" and "an origin server
+    MUST ignore a Range header field that contains a range unit it does not understand";
+    a fetching platform then gets the file rather than an error."""
+
+    @classmethod
+    def _parse_range_header(cls, http_range: str, file_size: int) -> list[tuple[int, int]]:
+        try:
+            return super()._parse_range_header(http_range, file_size)
+        except MalformedRangeHeader:
+            return []  # no ranges: the whole file, 200
+
+
 def links_router(
     links: MediaLinks, *, reader: async_sessionmaker[AsyncSession], media_dir: Path
 ) -> APIRouter:
@@ -184,7 +201,7 @@ def links_router(
             return problem_response(404, NOT_FOUND)
         if stat.st_size != media.size:
             return problem_response(404, NOT_FOUND)
-        return FileResponse(
+        return _RangeTolerantFile(
             path,
             media_type=media.content_type,
             stat_result=stat,

@@ -577,14 +577,13 @@ class PostService:
         (at ``url`` when given). Issue 10: the outcome nobody could look up.
 
         Raises ``Problem`` 404 (no such post of this client, or no such target of it) and 409
-        when the target is not ``unconfirmed``. Marking one already published (by this act or a
-        late result) changes nothing.
+        when the target is not ``unconfirmed`` — one already published (by this act or a late
+        result) too, as ``publish_again`` answers: a 200 that changed nothing would let a client
+        believe its second, different link was kept (issue 10, fresh-user try).
         """
         async with self._factory() as session, session.begin():
             post = await self._locked(session, client_id, post_id)
             (target,) = _chosen(post, target_id)
-            if target.status == "published":
-                return to_public(post)
             if target.status != UNCONFIRMED:
                 raise _not_unconfirmed(target)
             apply_change(session, target, confirmed_by_client(url), now=now)

@@ -27,13 +27,16 @@ from pydantic import (
 from cachalot_common import platforms
 from cachalot_common.events import PostKind, PublishPost, TargetStatus
 from cachalot_common.json_size import round_up_kib, worst_case_json_bytes
+from cachalot_common.text import CheckedText
 
 MAX_TARGETS = 20
 MAX_IMAGES = PublishPost.model_fields["images"].metadata[0].max_length
 """The most images any platform takes in one post (TikTok's 35, the command's own limit)."""
 
 
-class _Input(BaseModel):
+class _Input(CheckedText):
+    """Strict input; every string passes the one text rule (:class:`CheckedText`)."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
 

@@ -108,6 +108,11 @@ async def test_a_signed_link_serves_the_file_with_its_type_ranges_and_validators
         past = await http.get(link, headers={"Range": f"bytes={len(VIDEO) + 5}-"})
         assert past.status_code == 416
         assert past.headers["content-range"] == f"bytes */{len(VIDEO)}"
+        # RFC 9110 §14.2: a Range that does not parse is ignored, the whole file comes (not 400)
+        for bad in ("bytes=abc", "bytes=5-1", "items=0-9", "bytes"):
+            ignored = await http.get(link, headers={"Range": bad})
+            assert (ignored.status_code, ignored.content) == (200, VIDEO), bad
+            assert "content-range" not in ignored.headers
         head = await http.head(link)
         assert head.status_code == 200
         assert head.headers["content-length"] == str(len(VIDEO))

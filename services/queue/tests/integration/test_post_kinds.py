@@ -549,3 +549,52 @@ async def test_a_retried_photo_post_carries_its_images_again_until_one_is_delete
     refused = problem(await client.http.post(f"/api/v1/posts/{post['id']}/retry"), 409)
     assert refused["type"] == "https://cachalot.dev/problems/media-deleted"
     assert refused["media_id"] == images[1]["id"]
+
+
+async def test_a_blank_title_or_a_control_character_in_any_text_is_refused_naming_its_field(
+    kinds: QueueServer,
+) -> None:
+    """Issue 10 (fresh-user try): "  \\u200b " was a title and a NUL went on to VK."""
+    client = kinds.client()
+    tiktok = await client.account("tiktok")
+    video = await client.upload()
+    blank = await client.post(
+        {
+            "kind": "article",
+            "article": {"title": "  \u200b ", "body_html": "<p>hi</p>"},
+            "targets": [{"account_id": str(tiktok), "tiktok": {"privacy_level": "SELF_ONLY"}}],
+        }
+    )
+    assert fields(blank) == {
+        "article.title": "must have visible text; it holds only spaces or invisible characters"
+    }
+    for char in ("\x00", "\x07", "\x7f"):
+        nul = await client.post(
+            {
+                "media_id": video["id"],
+                "targets": [
+                    {
+                        "account_id": str(tiktok),
+                        "tiktok": {"privacy_level": "SELF_ONLY", "caption": f"hi{char}there"},
+                    }
+                ],
+            }
+        )
+        found = fields(nul)
+        assert list(found) == ["targets[0].tiktok.caption"]
+        assert (
+            f"control character U+{ord(char):04X} at character 3"
+            in found["targets[0].tiktok.caption"]
+        )
+    fine = await client.post(
+        {
+            "media_id": video["id"],
+            "targets": [
+                {
+                    "account_id": str(tiktok),
+                    "tiktok": {"privacy_level": "SELF_ONLY", "caption": "two\r\nlines\tand a tab"},
+                }
+            ],
+        }
+    )
+    assert fine.status_code == 201, fine.text

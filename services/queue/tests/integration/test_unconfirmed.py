@@ -67,11 +67,16 @@ async def test_marking_an_unconfirmed_target_published_keeps_the_link_and_clears
     assert (shown["status"], shown["remote_url"]) == ("published", "https://t.me/mychannel/42")
     assert shown["last_error"] is None
     assert len(recorder.commands(post["targets"][0]["id"], reconcile=False)) == 1
-    again = await client.http.post(action(post, "mark-published"), json={})
-    assert again.status_code == 200, "marking it again changes nothing"
-    assert again.json()["targets"][0]["remote_url"] == "https://t.me/mychannel/42"
+    # once published, both actions answer 409 (a 200 would read as "the new link was kept")
+    again = await client.http.post(
+        action(post, "mark-published"), json={"url": "https://t.me/mychannel/43"}
+    )
+    assert again.status_code == 409, again.text
+    assert "is published, not unconfirmed" in again.json()["detail"]
     refused = await client.http.post(action(post, "publish-again"))
     assert refused.status_code == 409
+    kept = await client.http.get(f"/api/v1/posts/{post['id']}")
+    assert kept.json()["targets"][0]["remote_url"] == "https://t.me/mychannel/42"
 
 
 async def test_marking_published_without_a_link_is_taken_and_a_non_http_link_is_a_422(

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, JsonValue
 
 from cachalot_common.events import POST_KINDS, PostKind
+from cachalot_common.text import CheckedText
 from cachalot_common.topics import Platform, publish_topic
 
 if TYPE_CHECKING:
@@ -95,8 +96,9 @@ class FieldError:
     type: str = "value_error"
 
 
-class PlatformFields(BaseModel):
-    """Base of every target block: strict input, turned into the command's options."""
+class PlatformFields(CheckedText):
+    """Base of every target block: strict input, turned into the command's options; every
+    string passes the one text rule of :class:`cachalot_common.text.CheckedText`."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 

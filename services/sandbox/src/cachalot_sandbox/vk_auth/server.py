@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from typing import Any
@@ -124,7 +125,7 @@ def api_router(settings: SandboxSettings) -> APIRouter:
         code = STATE.issue_code(
             client_id=client_id,
             redirect_uri=req.redirect_uri,
-            subject=user.id,
+            subject=vk_user_id(user),
             scopes=granted,
             challenge=req.params["code_challenge"],
             challenge_method="S256",
@@ -290,8 +291,26 @@ def _id_token(grant: Grant) -> str:
     )
 
 
+_EXTRA_IDS: dict[str, FakeUser] = {}
+"""On-demand users signed in so far, by the VK id :func:`vk_user_id` gave them."""
+
+
+def vk_user_id(user: FakeUser) -> str:
+    """The VK id (digits: VK ids are numbers, read with ``int`` everywhere) of ``user``.
+
+    A listed user's id is its own; an on-demand ``sandbox-extra-<name>`` user (load tests,
+    as on the other sandboxes) gets a stable one, 800000000 + sha256(<name>) mod 10**8.
+    """
+    if user.id.isdigit():
+        return user.id
+    digest = hashlib.sha256(user.id.encode()).digest()
+    number = str(800_000_000 + int.from_bytes(digest[:8], "big") % 100_000_000)
+    _EXTRA_IDS[number] = user
+    return number
+
+
 def _user(subject: str, scopes: frozenset[str], *, masked: bool) -> dict[str, Any]:
-    user = next((u for u in USERS if u.id == subject), None)
+    user = next((u for u in USERS if u.id == subject), None) or _EXTRA_IDS.get(subject)
     first, _, last = (user.display_name if user else f"Sandbox {subject}").partition(" ")
     extra = user.extra if user else {}
     email = user.email if user and user.email else f"id{subject}@sandbox.example"
