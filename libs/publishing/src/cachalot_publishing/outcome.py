@@ -79,7 +79,8 @@ class Published:
     remote_url: str | None = None
 
 
-@dataclass(frozen=True)
+# not frozen: Python sets __traceback__ on an exception passing a @contextmanager
+@dataclass(eq=False)
 class Outcome(Exception):
     """How an attempt ends when it does not end published (raise it)."""
 

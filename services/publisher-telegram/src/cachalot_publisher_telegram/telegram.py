@@ -38,14 +38,16 @@ from cachalot_publishing.multipart import MultipartBody, ProgressHook, UploadFil
 __all__ = ["BotApi", "BotApiError", "MultipartBody", "NotSent", "OutcomeUnknown", "UploadFile"]
 
 
-@dataclass(frozen=True)
+# not frozen: Python sets __traceback__ on an exception passing a @contextmanager
+@dataclass(eq=False)
 class NotSent(Exception):
     """Telegram was not reached; ``detail`` is the error's type."""
 
     detail: str
 
 
-@dataclass(frozen=True)
+# not frozen: Python sets __traceback__ on an exception passing a @contextmanager
+@dataclass(eq=False)
 class OutcomeUnknown(Exception):
     """The request may have reached Telegram, but its answer was lost."""
 

@@ -28,7 +28,8 @@ from cachalot_common.redaction import register_secret
 _FLOOD = re.compile(r"^FLOOD_WAIT_(\d+)$")
 
 
-@dataclass(frozen=True)
+# not frozen: Python sets __traceback__ on an exception passing a @contextmanager
+@dataclass(eq=False)
 class TelegraphError(Exception):
     """Telegraph refused (``error``) or could not be reached (``reachable`` false)."""
 
