@@ -61,6 +61,7 @@ from cachalot_common.events import MediaRef, PublishPost, PublishResult
 from cachalot_common.kafka import commit_timeout_s
 from cachalot_common.leases import Lease, LeaseSource
 from cachalot_common.metrics import PUBLISHER_ATTEMPT_SECONDS, count_result
+from cachalot_common.wakeup import wait_event
 from cachalot_publishing.media_file import media_file
 from cachalot_publishing.offsets import OffsetTracker
 from cachalot_publishing.outcome import (
@@ -212,7 +213,8 @@ class PublishRuntime:
 
     async def wait_idle(self, timeout: float = 30.0) -> None:
         """Until no command is in hand (tests)."""
-        await asyncio.wait_for(self._idle.wait(), timeout)
+        if not await wait_event(self._idle, timeout):
+            raise TimeoutError(f"commands still in hand after {timeout} s")
 
     @property
     def in_hand(self) -> int:

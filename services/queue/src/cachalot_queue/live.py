@@ -434,8 +434,7 @@ def live_router(feed: LiveFeed, *, heartbeat_s: float) -> APIRouter:
             ),
         ] = None,
     ) -> EventSourceResponse:
-        with contextlib.suppress(TimeoutError):  # a replica that just started
-            await asyncio.wait_for(feed.ready.wait(), READY_WAIT_S)
+        await wait_event(feed.ready, READY_WAIT_S)  # a replica that just started
         verifier: SessionVerifier = request.app.state.session_verifier
         token = request.cookies.get(COOKIE_NAME)
 
