@@ -173,6 +173,22 @@ def record_context(record: Any) -> Context:
     return propagate.extract(carrier, context=Context())
 
 
+def process_attributes(topic: str, partition: int = -1, offset: int = -1) -> dict[str, str | int]:
+    """The attributes of a span that processes one Kafka record of ``topic``
+    (OpenTelemetry semantic conventions for messaging spans, ``process``
+    operation); ``-1``: not known (a batch handler given only trace contexts)."""
+    attributes: dict[str, str | int] = {
+        "messaging.system": "kafka",
+        "messaging.operation": "process",
+        "messaging.destination.name": topic,
+    }
+    if partition >= 0:
+        attributes["messaging.kafka.destination.partition"] = partition
+    if offset >= 0:
+        attributes["messaging.kafka.message.offset"] = offset
+    return attributes
+
+
 @contextlib.contextmanager
 def _record_span(record: Any) -> Iterator[None]:
     """``<topic> process``, a consumer span in the trace of ``record`` (its ``traceparent``).
@@ -185,13 +201,9 @@ def _record_span(record: Any) -> Iterator[None]:
     in the trace its record carries, else in the current one.
     """
     topic = str(getattr(record, "topic", ""))
-    attributes: dict[str, str | int] = {
-        "messaging.system": "kafka",
-        "messaging.operation": "process",
-        "messaging.destination.name": topic,
-        "messaging.kafka.destination.partition": int(getattr(record, "partition", -1)),
-        "messaging.kafka.message.offset": int(getattr(record, "offset", -1)),
-    }
+    attributes = process_attributes(
+        topic, int(getattr(record, "partition", -1)), int(getattr(record, "offset", -1))
+    )
     carried = record_context(record)
     parent = trace.get_current_span(carried).get_span_context()
     with _tracer.start_as_current_span(

@@ -33,7 +33,9 @@ from opentelemetry.context import Context
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cachalot_common.consuming import process_attributes
 from cachalot_common.events import AccountChanged, PublishResult, TargetStatus
+from cachalot_common.topics import POSTS_RESULT
 from cachalot_common.wakeup import Wakeup
 from cachalot_queue import states
 from cachalot_queue.erase import erase_client
@@ -244,10 +246,20 @@ async def _connected_at(
 
 @contextlib.contextmanager
 def _result_span(result: PublishResult, context: Context | None) -> Iterator[None]:
-    """``queue result <type>``: a span in the trace of the result's record (``context``),
-    or of the current one without it."""
+    """``queue result <type>``: the consumer span that processes one result record, in
+    the trace of that record (``context``), or of the current one without it.
+
+    The batch subscriber's own span covers a whole fetch in a trace of its own, so
+    this span carries the messaging ``process`` attributes (OpenTelemetry semantic
+    conventions) that tell a trace viewer the post's trace went through Kafka here.
+    """
     name = f"queue result {result.type}"
-    with _tracer.start_as_current_span(name, context=context) as span:
+    with _tracer.start_as_current_span(
+        name,
+        context=context,
+        kind=trace.SpanKind.CONSUMER,
+        attributes=process_attributes(POSTS_RESULT),
+    ) as span:
         span.set_attribute("cachalot.target_id", str(result.target_id))
         span.set_attribute("cachalot.post_id", str(result.post_id))
         yield
