@@ -147,6 +147,28 @@ class SignIn:
         telegram_channel(self.stack, channel_id, username, title)
 
     @contextmanager
+    def page(
+        self,
+        console: list[str] | None = None,
+        on_dialog: Callable[[Any], None] | None = None,
+        **context_options: Any,
+    ) -> Iterator[Any]:
+        """A page in a new browser context (``context_options``: Playwright's
+        ``new_context``), signed in as no one, that accepts dialogs (or hands them to
+        ``on_dialog``) and appends console errors and uncaught exceptions to ``console``;
+        the context is closed on leaving."""
+        context = self.browser.new_context(**context_options)
+        page = context.new_page()
+        page.on("dialog", on_dialog or (lambda dialog: dialog.accept()))
+        if console is not None:
+            page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda error: console.append(str(error)))
+        try:
+            yield page
+        finally:
+            context.close()
+
+    @contextmanager
     def __call__(
         self,
         first: tuple[str, str | None],
@@ -158,34 +180,38 @@ class SignIn:
         before_consent: Callable[[Any], None] | None = None,
         **context_options: Any,
     ) -> Iterator[Any]:
-        """A new browser context (``context_options``: Playwright's ``new_context``) whose
-        page accepts dialogs (or hands them to ``on_dialog``) and appends console errors
-        and uncaught exceptions to ``console``; ``setup(page)`` runs before anything is
-        loaded (init scripts, routes); the ``first`` (platform, sandbox person) signs in,
-        consent is given with a unique address made from ``email`` if the client has not
-        given it (``before_consent(page)`` runs first), the ``more`` are connected to the
-        same client. On leaving, every account is disconnected (freeing the sandbox's
-        people for other modules) and the context closed."""
-        context = self.browser.new_context(**context_options)
-        page = context.new_page()
-        page.on("dialog", on_dialog or (lambda dialog: dialog.accept()))
-        if setup is not None:
-            setup(page)
-        if console is not None:
-            page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda error: console.append(str(error)))
-        try:
-            connect(page, self.stack, *first)
-            if before_consent is not None:
-                page.wait_for_selector("#consent:not(.hidden), #posts:not(.hidden)")
-                before_consent(page)
-            give_consent(page, f"{email}-{uuid.uuid4().hex[:6]}@example.com")
-            for platform, user in more:
-                connect(page, self.stack, platform, user)
-            yield page
-        finally:
-            disconnect_all(page)
-            context.close()
+        """A :meth:`page` (``console``, ``on_dialog``, ``context_options`` as there);
+        ``setup(page)`` runs before anything is loaded (init scripts, routes); the
+        ``first`` (platform, sandbox person) signs in, consent is given with a unique
+        address made from ``email`` if the client has not given it
+        (``before_consent(page)`` runs first), the ``more`` are connected to the same
+        client. On leaving, every account is disconnected (freeing the sandbox's people for
+        other modules) and the context closed."""
+        with self.page(console, on_dialog, **context_options) as page:
+            if setup is not None:
+                setup(page)
+            try:
+                yield self._signed_in(page, first, more, email, before_consent)
+            finally:
+                disconnect_all(page)
+
+    def _signed_in(
+        self,
+        page: Any,
+        first: tuple[str, str | None],
+        more: tuple[tuple[str, str | None], ...],
+        email: str,
+        before_consent: Callable[[Any], None] | None,
+    ) -> Any:
+        """``page`` once its client is signed in, has consented and has every account."""
+        connect(page, self.stack, *first)
+        if before_consent is not None:
+            page.wait_for_selector("#consent:not(.hidden), #posts:not(.hidden)")
+            before_consent(page)
+        give_consent(page, f"{email}-{uuid.uuid4().hex[:6]}@example.com")
+        for platform, user in more:
+            connect(page, self.stack, platform, user)
+        return page
 
 
 @pytest.fixture(scope="module")

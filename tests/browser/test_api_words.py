@@ -27,17 +27,13 @@ SPAM = "Аккаунт исчерпал дневной лимит публика
 
 
 def test_the_russian_operator_page_words_statuses_reasons_and_field_errors_from_the_api(
-    stack: EmbeddedStack, browser: Any, serious_violations: Any
+    stack: EmbeddedStack, sign_in: Any, serious_violations: Any
 ) -> None:
     with httpx.Client(timeout=30) as client:
         post_id = failed_post(client, stack.gateway, stack.sandbox, caption="в ошибке")
         client_id = client.get(f"{stack.gateway}/api/v1/me").json()["client_id"]
     errors: list[str] = []
-    context = browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
+    with sign_in.page(errors, locale="ru-RU", viewport={"width": 1280, "height": 900}) as page:
         page.goto(f"{stack.gateway}/operator.html")
         page.click("#signin-telegram")
         page.click(f"button[name=user][value='{DEV_OPERATOR}']")
@@ -64,8 +60,6 @@ def test_the_russian_operator_page_words_statuses_reasons_and_field_errors_from_
         label = page.text_content("label[for=deliver-privacy]") or ""
         assert flash == f"Передать не удалось. {label}: Обязательное поле.", flash
         assert serious_violations(page) == []
-    finally:
-        context.close()
     assert [e for e in errors if "status of 422" not in e] == []  # the refused delivery's own
 
 
