@@ -6,24 +6,13 @@ import json
 import sqlite3
 from pathlib import Path
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
-
 from cachalot_auth.main import ALEMBIC_DIR
 from cachalot_auth.models import Base
-from cachalot_common.db import run_migrations
+from cachalot_common.db import run_migrations, schema_differences
 
 
 def test_migrations_match_the_models(tmp_path: Path) -> None:
-    database = tmp_path / "auth.db"
-    run_migrations(ALEMBIC_DIR, f"sqlite+aiosqlite:///{database}")
-    engine = create_engine(f"sqlite:///{database}")
-    with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": False})
-        differences = compare_metadata(context, Base.metadata)
-    engine.dispose()
-    assert differences == []
+    assert schema_differences(ALEMBIC_DIR, Base.metadata, tmp_path / "auth.db") == []
 
 
 def test_vk_community_ids_stored_before_names_keep_their_ids_without_names(
