@@ -36,11 +36,13 @@ fmt: setup
 	@$(UV) run --frozen ruff format .
 	@$(UV) run --frozen ruff check --fix .
 
-bench: setup  ## benchmarks (not part of `make test`); figures in README.md
+bench: setup  ## benchmarks (not part of `make test`), every platform each bench drives; figures in README.md
 	@$(UV) run --frozen python bench/contact_intake.py
-	@$(UV) run --frozen python bench/pipeline.py --quick
+	@$(UV) run --frozen python bench/pipeline.py --quick --platforms tiktok,youtube,vk
 	@$(UV) run --frozen python bench/upload_memory.py --platform tiktok
 	@$(UV) run --frozen python bench/upload_memory.py --platform youtube
+	@$(UV) run --frozen python bench/upload_memory.py --platform vk
+	@$(UV) run --frozen python bench/upload_memory.py --platform telegram
 	@$(UV) run --frozen python bench/lease_latency.py
 	@$(UV) run --frozen python bench/scheduler.py
 

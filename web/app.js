@@ -357,26 +357,32 @@
     own.textContent = t("Own wall");
     own.defaultSelected = own.selected = true; // reset() keeps it
     select.appendChild(own);
-    for (const id of account.communities || []) select.appendChild(communityOption(-id));
+    for (const id of account.communities || []) select.appendChild(communityOption(-id, account));
     return select;
   }
 
-  // A reconnect may change the communities: the select follows, keeping the choice if it is
-  // still offered.
+  // A reconnect may change the communities or their names: the select follows, keeping the
+  // choice if it is still offered.
   function refreshWalls(row, account) {
     const select = row.querySelector('select[name="owner_id"]');
     if (!select) return;
     const offered = ["", ...(account.communities || []).map((id) => String(-id))];
-    if (offered.join() === [...select.options].map((o) => o.value).join()) return;
+    const fresh = wallChoice(account);
+    const shown = (options) => [...options].map((o) => `${o.value} ${o.textContent}`).join("\n");
+    if (shown(fresh.options) === shown(select.options)) return;
     const chosen = select.value;
-    select.replaceChildren(...wallChoice(account).options);
+    select.replaceChildren(...fresh.options);
     select.value = offered.includes(chosen) ? chosen : "";
   }
 
-  function communityOption(ownerId) {
+  // A community as "name (id)", its name as VK's groups.get gave it at the last sign-in
+  // (auth's `community_details`); "Community <id>" while its name is not known.
+  function communityOption(ownerId, account) {
     const option = document.createElement("option");
     option.value = String(ownerId);
-    option.textContent = ownerId < 0 ? t("Community {id}", { id: String(-ownerId) }) : String(ownerId);
+    const known = ((account && account.community_details) || []).find((c) => c.id === -ownerId);
+    option.textContent = ownerId >= 0 ? String(ownerId)
+      : known && known.name ? `${known.name} (${-ownerId})` : t("Community {id}", { id: String(-ownerId) });
     return option;
   }
 

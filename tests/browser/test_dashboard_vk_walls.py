@@ -1,5 +1,6 @@
 """Browser: a VK target's wall is chosen from the account's own wall and the communities its
-person ran at sign-in (issue 10: auth's accounts API lists them), never typed as a number."""
+person ran at sign-in, shown as "name (id)" (issue 10: auth's accounts API lists them with
+their names), never typed as a number."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def test_the_vk_wall_is_a_choice_of_own_wall_or_a_community_the_person_runs(
     ours = 7_200_000 + int(uuid.uuid4().hex[:4], 16)
     httpx.post(
         f"{stack.sandbox}/sandbox/vk/communities",
-        json={"id": ours, "admins": [ALICE], "name": f"Community {ours}"},
+        json={"id": ours, "admins": [ALICE], "name": "Whale watchers"},
         timeout=10,
     ).raise_for_status()
     httpx.post(
@@ -49,7 +50,8 @@ def test_the_vk_wall_is_a_choice_of_own_wall_or_a_community_the_person_runs(
         offered = page.eval_on_selector_all(
             f"{wall} option", "(options) => options.map((o) => [o.value, o.textContent])"
         )
-        assert offered == [["", "Own wall"], [str(-ours), f"Community {ours}"]]
+        # each community by its name as VK gave it, and its id (issue 10: not the id alone)
+        assert offered == [["", "Own wall"], [str(-ours), f"Whale watchers ({ours})"]]
         assert page.input_value(wall) == ""  # the own wall unless the person picks one
 
         page.set_input_files("#video", str(VIDEO))

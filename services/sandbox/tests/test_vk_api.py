@@ -140,7 +140,7 @@ def test_groups_get_lists_the_communities_the_user_administers_with_filter_admin
     """groups.get as VK answers it: ids by default, objects with ``extended=1``; ``filter=admin``
     keeps the communities the user runs, none it only belongs to; ``offset``/``count`` page."""
     for community in (
-        {"id": 30, "admins": ["501"], "name": "Whales"},
+        {"id": 30, "admins": ["501"], "name": "Whales", "screen_name": "whales"},
         {"id": 10, "admins": ["501", "777"]},
         {"id": 20, "admins": ["777"], "members": ["501"]},
         {"id": 40, "admins": ["777"]},
@@ -165,6 +165,13 @@ def test_groups_get_lists_the_communities_the_user_administers_with_filter_admin
         1,
         3,
     )
+    first = extended["items"][0]  # type: ignore[index]
+    assert (whales["screen_name"], first["screen_name"], first["name"]) == (
+        "whales",
+        "club10",  # VK's address for a community that chose none
+        "Community 10",
+    )
+    assert first["photo_50"].endswith(".png")  # every group object has its photos
     assert call(api, token, "groups.get", filter="nonsense")["error"]["error_code"] == 100  # type: ignore[index]
     without = mint(api, ("wall",))
     assert call(api, without, "groups.get", filter="admin")["error"]["error_code"] == 15  # type: ignore[index]

@@ -105,6 +105,25 @@ async def run_migrations_async(alembic_dir: Path, url: str, revision: str = "hea
     await asyncio.to_thread(run_migrations, alembic_dir, url, revision)
 
 
+def schema_differences(alembic_dir: Path, metadata: MetaData, database: Path) -> list[Any]:
+    """What Alembic's autogenerate finds between ``metadata`` (the tables the code maps) and
+    the schema the service's migrations build in a new SQLite file at ``database``; ``[]``
+    when they agree. Column types are not compared (SQLite keeps few of them). For each
+    service's test that its migrations and models match."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    run_migrations(alembic_dir, f"sqlite+aiosqlite:///{database}")
+    engine = create_engine(f"sqlite:///{database}")
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": False})
+            return list(compare_metadata(context, metadata))
+    finally:
+        engine.dispose()
+
+
 def run_alembic_env(target_metadata: MetaData, *, version_table: str | None = None) -> None:
     """The whole body of a service's Alembic ``env.py``.
 

@@ -66,6 +66,20 @@ channel is the problem (``code`` says which); its posts wait, new ones are refus
 until the client links a channel (then ``connected``)."""
 
 
+class Community(BaseModel):
+    """A VK community an account's person administers, as VK's ``groups.get`` with
+    ``extended=1`` describes it (dev.vk.com, the group object: ``id``, ``name``,
+    ``screen_name``)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    id: int = Field(gt=0, description="The community's id (its wall is -id).")
+    name: str | None = Field(default=None, max_length=256, description="Its name.")
+    screen_name: str | None = Field(
+        default=None, max_length=64, description="Its short address (vk.com/<screen_name>)."
+    )
+
+
 class AccountChanged(Event):
     """A connected social account changed state (auth → queue, notifier)."""
 
@@ -81,6 +95,12 @@ class AccountChanged(Event):
         description="VK: ids of the communities the account's person administers, as VK's "
         "groups.get filter=admin said at the last sign-in (added for issue 10: the queue checks "
         "a post's owner_id against it); None when not known or another platform.",
+    )
+    community_details: list[Community] | None = Field(
+        default=None,
+        description="VK: each of ``communities`` with its name and screen name, as VK's "
+        "groups.get extended=1 said at the last sign-in (added for issue 10, so people see "
+        "names, not ids); None when not known, another platform, or an older auth.",
     )
     platform_user_id: str | None = Field(
         default=None,

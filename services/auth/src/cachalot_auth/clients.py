@@ -74,8 +74,13 @@ def account_public(account: Account) -> dict[str, Any]:
         "channel_id": account.channel_id,
         "channel_title": account.channel_title,
         # VK: the communities the person administered at the last sign-in (the dashboard's
-        # owner_id choices); None when not known or another platform
+        # owner_id choices), ids and each with its name; None when not known or another platform
         "communities": account.community_list(),
+        "community_details": (
+            None
+            if (details := account.community_details()) is None
+            else [c.model_dump() for c in details]
+        ),
         # a Telegram account posts only once a channel is linked (and its link holds)
         "needs_channel": platforms.get(account.platform).sign_in == "widget"
         and account.status != "revoked"

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     DateTime,
@@ -23,6 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from cachalot_common.events import Community
 
 
 def utcnow() -> datetime:
@@ -98,9 +101,10 @@ class Account(Base):
     scopes: Mapped[str] = mapped_column(Text, default="")
     device_id: Mapped[str | None] = mapped_column(String(256))
     channel_id: Mapped[str | None] = mapped_column(String(64))
-    # VK: the communities the person administered at the last sign-in, ids space-separated
-    # (None: not known); carried to the queue on accounts.v1 (issue 10)
-    communities: Mapped[str | None] = mapped_column(Text)
+    # VK: the communities the person administered at the last sign-in, each
+    # {"id", "name", "screen_name"} as groups.get extended=1 gave it, by id (None: not
+    # known); carried to the queue on accounts.v1 (issue 10)
+    vk_communities: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON(none_as_null=True))
     # the linked channel's title, shown beside the account's own name (issue 12)
     channel_title: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -111,11 +115,16 @@ class Account(Base):
     def scope_list(self) -> list[str]:
         return [s for s in self.scopes.split(" ") if s]
 
-    def community_list(self) -> list[int] | None:
-        """:attr:`communities` as ids, ``None`` when not known."""
-        if self.communities is None:
+    def community_details(self) -> list[Community] | None:
+        """:attr:`vk_communities` as :class:`Community` objects, ``None`` when not known."""
+        if self.vk_communities is None:
             return None
-        return [int(c) for c in self.communities.split(" ") if c]
+        return [Community.model_validate(c) for c in self.vk_communities]
+
+    def community_list(self) -> list[int] | None:
+        """The ids of :meth:`community_details`, ``None`` when not known."""
+        details = self.community_details()
+        return None if details is None else [c.id for c in details]
 
 
 class Token(Base):

@@ -36,6 +36,7 @@ def account_event(
         display_name=account.display_name,
         scopes=account.scope_list(),
         communities=account.community_list(),
+        community_details=account.community_details(),
         platform_user_id=account.platform_user_id,
         reason=reason,
         code=code,

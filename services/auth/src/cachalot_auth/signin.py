@@ -411,10 +411,10 @@ class SignInService:
             account.display_name = identity.display_name or account.display_name
             account.scopes = " ".join(granted)
             if identity.communities is not None or moved:  # refreshed at every sign-in
-                account.communities = (
+                account.vk_communities = (
                     None
                     if identity.communities is None
-                    else " ".join(str(c) for c in identity.communities)
+                    else [c.model_dump() for c in identity.communities]
                 )
             if link_broken:
                 account.status = NEEDS_CHANNEL

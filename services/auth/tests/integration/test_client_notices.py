@@ -129,3 +129,27 @@ async def test_a_policy_version_is_announced_once_to_each_client_with_an_active_
     assert payload["policy_version"] == "2026-12"
     assert payload["policy_summary"] == body["summary"]
     assert "kept@example.com" not in json.dumps(payload)  # the address never enters Kafka
+
+
+async def test_a_policy_summary_or_link_with_a_control_character_or_nothing_visible_is_refused(
+    auth_notices: Any,
+) -> None:
+    """The one text rule (``cachalot_common.text.CheckedText``) on what the operator writes:
+    the summary goes into every client's e-mail, so a NUL or a blank one is a 422 naming it."""
+    async with auth_notices.browser() as operator:
+        await operator_sign_in(operator)
+        for field, body in [
+            ("summary", {"version": "2027-01", "summary": "Kept 30 days\x00, not 90."}),
+            ("summary", {"version": "2027-01", "summary": " \u200b "}),
+            ("url", {"version": "2027-01", "url": "https://cachalot.test/privacy\x07"}),
+        ]:
+            refused = await operator.post("/api/v1/operator/policy-versions", json=body)
+            assert refused.status_code == 422, (body, refused.text)
+            assert [e["field"] for e in refused.json()["errors"]] == [field]
+        listed = await operator.get("/api/v1/operator/policy-versions")
+        fine = await operator.post(
+            "/api/v1/operator/policy-versions",
+            json={"version": "2027-01", "summary": "Two lines:\r\nkept 30 days."},
+        )
+    assert listed.json()["items"] == []  # nothing half-written
+    assert fine.status_code == 201, fine.text

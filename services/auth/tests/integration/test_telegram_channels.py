@@ -525,3 +525,23 @@ async def test_signing_in_again_keeps_a_broken_channel_link_needing_a_channel(
         "needs_channel",
         True,
     )
+
+
+async def test_a_channel_report_with_a_control_character_or_a_blank_title_is_refused_naming_it(
+    auth, sign_in, consent, grant, fresh_sandbox, service_secrets
+):
+    """The one text rule (``cachalot_common.text.CheckedText``) on the publisher's report:
+    the title is shown to the client, the reason sent to them."""
+    await linked_telegram(auth, sign_in, consent, fresh_sandbox)
+    row = await stored_account(auth)
+    moved = {"event": "migrated", "chat_id": str(CHANNEL_ID), "migrate_to_chat_id": "-1005555"}
+    for field, body in [
+        ("title", {**moved, "title": "My\x00channel"}),
+        ("title", {**moved, "title": "\u2800\u200b"}),
+        ("reason", {"event": "broken", "chat_id": str(CHANNEL_ID), "reason": "add\x1bthe bot"}),
+    ]:
+        refused = await report(auth, service_secrets, grant, row, **body)
+        assert refused.status_code == 422, (body, refused.text)
+        assert [e["field"] for e in refused.json()["errors"]] == [field]
+    stored = await stored_account(auth)
+    assert (stored.channel_id, stored.status) == (str(CHANNEL_ID), "ok")

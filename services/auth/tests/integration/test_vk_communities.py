@@ -1,5 +1,6 @@
 """The VK communities an account administers, learned at sign-in (VK's groups.get
-filter=admin) and carried to the queue on accounts.v1, so it can check a post's owner_id."""
+filter=admin extended=1) and carried to the queue on accounts.v1, so it can check a post's
+owner_id, each with its name, so the dashboard shows "name (id)"."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ async def last_event(auth: Any, account_id: str) -> dict[str, Any]:
 async def test_a_vk_sign_in_records_the_communities_the_person_administers_and_says_so(
     auth, sign_in, consent, fresh_sandbox
 ):
-    await community(fresh_sandbox, 41, [ALICE])
+    await community(fresh_sandbox, 41, [ALICE], name="Cats of Kazan", screen_name="kazancats")
     await community(fresh_sandbox, 42, ["999"], members=[ALICE])  # belongs, does not run it
     async with auth.browser() as browser:
         await sign_in(browser, "vk")
@@ -38,8 +39,11 @@ async def test_a_vk_sign_in_records_the_communities_the_person_administers_and_s
         [account] = (await browser.get("/api/v1/accounts")).json()
     assert account["platform_user_id"] == ALICE
     assert account["communities"] == [41]  # the dashboard offers them for owner_id
+    cats = {"id": 41, "name": "Cats of Kazan", "screen_name": "kazancats"}
+    assert account["community_details"] == [cats]  # and names them
     event = await last_event(auth, account["id"])
     assert (event["type"], event["communities"]) == ("connected", [41])
+    assert event["community_details"] == [cats]
     assert event["platform_user_id"] == ALICE  # the queue takes owner_id = this id only
 
     await community(fresh_sandbox, 42, ["999", ALICE])  # now Alice runs it too
@@ -47,6 +51,10 @@ async def test_a_vk_sign_in_records_the_communities_the_person_administers_and_s
         await sign_in(browser, "vk")
     event = await last_event(auth, account["id"])
     assert (event["type"], event["communities"]) == ("connected", [41, 42])
+    assert event["community_details"] == [
+        cats,
+        {"id": 42, "name": "Community 42", "screen_name": "club42"},  # the sandbox's defaults
+    ]
     async with auth.app.state.factory() as db:
         stored = (await db.scalars(select(Account))).one()
     assert stored.community_list() == [41, 42]
@@ -60,10 +68,11 @@ async def test_a_vk_sign_in_without_the_groups_right_leaves_the_communities_unkn
         await sign_in(browser, "vk", scopes="vkid.personal_info wall video photos")
         await consent(browser)
         [account] = (await browser.get("/api/v1/accounts")).json()
-    assert account["communities"] is None
+    assert (account["communities"], account["community_details"]) == (None, None)
     event = await last_event(auth, account["id"])
     assert event["type"] == "connected"
     assert event["communities"] is None  # unknown: the queue does not check owner_id then
+    assert event["community_details"] is None
 
 
 async def test_other_platforms_carry_no_communities(auth, sign_in, consent, fresh_sandbox):

@@ -42,8 +42,9 @@ A Telegraph page made before a crash is reused on the next delivery; one made
 in the instant between ``createPage``'s answer and its record is orphaned
 (unlisted, harmless), never announced twice.
 
-Faults: ``retry_after`` is honoured in full through ``ctx.sleep`` (a long wait
-goes back to the queue as ``retryable``); ``migrate_to_chat_id`` is followed at
+Faults: ``retry_after`` (and Telegraph's ``FLOOD_WAIT_<s>``) is honoured in full
+through ``ctx.sleep`` (a long wait goes back to the queue as ``retryable``
+``rate_limited``, which uses no attempt); ``migrate_to_chat_id`` is followed at
 once, remembered (later posts go to the new id while a cached lease still names
 the old one) and reported to auth with the new chat's title (``getChat``), so
 the account's recorded channel id and title follow the move; a bot that is not
@@ -303,7 +304,9 @@ class TelegramPlatform:
                 return Send("sendPhoto", params, [cover])
         if options.article_as == "message":
             return self._message_with_cover(text, length, article.cover, options)
-        page = await self._page(command, record, article.title, page_nodes(nodes, article.cover))
+        page = await self._page(
+            command, ctx, record, article.title, page_nodes(nodes, article.cover)
+        )
         params = {
             "text": announcement(article.title, nodes, page.url),
             "parse_mode": "HTML",
@@ -337,23 +340,44 @@ class TelegramPlatform:
         return Send("sendMessage", params | _common(options))
 
     async def _page(
-        self, command: PublishPost, record: PostRecord | None, title: str, nodes: list[Node]
+        self,
+        command: PublishPost,
+        ctx: Context,
+        record: PostRecord | None,
+        title: str,
+        nodes: list[Node],
     ) -> Page:
+        """The article's Telegraph page: the recorded one, or a new one (``createPage``).
+
+        Telegraph's ``FLOOD_WAIT_<s>`` is the platform asking us to wait, like a Bot API
+        429: waited out through ``ctx.sleep`` (a long one goes back to the queue as
+        ``rate_limited``, which uses no attempt), then asked again, at most ``attempts``
+        times. Raises :class:`~cachalot_publishing.outcome.Outcome`: ``network`` when
+        Telegraph cannot be reached, ``failed`` (``telegraph_refused``) for any other refusal.
+        """
         if record is not None and record.telegraph_path and record.telegraph_url:
             return Page(record.telegraph_path, record.telegraph_url)
-        try:
-            page = await self._telegraph.create_page(title, nodes)
-        except TelegraphError as error:
-            if not error.reachable:
-                raise outcome.network("Telegraph", error.error) from None
-            wait = error.flood_wait_s
-            if wait is not None:
-                raise outcome.rate_limited("Telegraph", wait) from None
-            raise outcome.failed(
-                TELEGRAPH_REFUSED, f"Telegraph refused the article's page ({error.error})."
-            ) from None
-        await self._store.telegraph_page(_target(command), path=page.path, url=page.url)
-        return page
+        for _ in range(self._attempts):
+            try:
+                page = await self._telegraph.create_page(title, nodes)
+            except TelegraphError as error:
+                if not error.reachable:
+                    raise outcome.network("Telegraph", error.error) from None
+                wait = error.flood_wait_s
+                if wait is None:
+                    raise outcome.failed(
+                        TELEGRAPH_REFUSED, f"Telegraph refused the article's page ({error.error})."
+                    ) from None
+                logger.info("target %s: Telegraph asks to wait %d s", command.target_id, wait)
+                await ctx.sleep(
+                    wait,
+                    code=outcome.RATE_LIMITED,
+                    reason=f"Telegraph asked to wait {wait:.0f} s; will retry.",
+                )
+                continue
+            await self._store.telegraph_page(_target(command), path=page.path, url=page.url)
+            return page
+        raise outcome.rate_limited("Telegraph", 60)
 
     async def _post(
         self, command: PublishPost, ctx: Context, chat_id: str, send: Send

@@ -218,6 +218,29 @@ async def test_a_429_retry_after_is_waited_out_in_full_then_the_post_goes_out_on
     assert len(posts(telegram)) == 1
 
 
+async def test_a_telegraph_flood_wait_is_waited_out_in_the_same_attempt_then_one_page_goes_out(
+    publisher: ServiceProcess, telegram: httpx.Client, commands: Commands, results: Results
+) -> None:
+    """Telegraph's FLOOD_WAIT_<s> is the platform asking us to wait, like a Bot API 429: it
+    is waited out (``ctx.sleep``) and uses no attempt, never handed back as a new one."""
+    telegram.post("/sandbox/telegraph/faults", json={"errors": ["FLOOD_WAIT_2"]}).raise_for_status()
+    body = "".join(
+        f"<p>Part {i}: " + "words enough to need a page " * 30 + "</p>" for i in range(8)
+    )
+    command = commands.command("article", article=Article(title="Waited out", body_html=body))
+    began = time.monotonic()
+    await commands.send(command)
+
+    result = await results.final(command.target_id)
+    assert (result.type, result.attempt) == ("published", command.attempt), result.reason
+    assert time.monotonic() - began >= 2
+    assert [r.type for r in results.finals(command.target_id)] == ["published"]
+    [page] = telegram.get("/sandbox/telegraph/pages").json()["pages"]
+    assert page["title"] == "Waited out"
+    [post] = posts(telegram)
+    assert page["url"] in post["options"]["link_preview_options"]
+
+
 async def test_a_429_holds_the_channel_for_every_post_not_only_the_one_that_met_it(
     publisher: ServiceProcess,
     telegram: httpx.Client,

@@ -27,11 +27,15 @@ up (Telegram's Telegraph page, which takes images by URL only), so its link
 lasts ``CACHALOT_MEDIA_COVER_URL_TTL_S`` (a year). It still ends at once when
 the media is deleted (by the client or by retention) or its client erased.
 
-Serving is Starlette's ``FileResponse``: single and multiple ``Range``
-requests (206 with ``Content-Range``; 416 for a range past the end; a
-``Range`` that does not parse is ignored — 200, the whole file — as RFC 9110
-§14.2 lets a server do, where Starlette answers 400: :class:`_RangeTolerantFile`),
-``ETag``/``Last-Modified`` and ``If-Range``, ``HEAD``. The answer carries
+Serving is Starlette's ``FileResponse`` (single and multiple ranges: 206 with
+``Content-Range``; ``ETag``/``Last-Modified``; ``HEAD``), but the ``Range`` it
+sees is one we checked first (:func:`satisfiable_ranges`, RFC 9110 §14): a
+``Range`` that does not parse, names another unit, comes with a method other
+than GET, or with an ``If-Range`` that does not match is ignored (200, the whole
+file; §14.2, §13.1.5; Starlette would answer 400 to the first two); one whose
+ranges are all past the end is 416 with ``Content-Range: bytes */<size>``
+(§15.5.17); otherwise only its satisfiable ranges reach ``FileResponse``
+(Starlette would answer 416 to a set with one range past the end). The answer carries
 ``Cache-Control: private, no-store`` so no cache in between keeps serving a
 file after it is deleted.
 """
@@ -47,13 +51,14 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.responses import FileResponse, MalformedRangeHeader, Response
+from starlette.responses import FileResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from cachalot_common.events import MediaRef, PublishPost
 from cachalot_common.platforms import find
@@ -149,21 +154,74 @@ class MediaLinks:
 
 
 NOT_FOUND: Final = "This media link is not valid, has expired, or its file was deleted."
+_SERVED_HEADERS: Final = {
+    "Cache-Control": "private, no-store",
+    "X-Robots-Tag": "noindex",
+    "Referrer-Policy": "no-referrer",
+}
 
 
-class _RangeTolerantFile(FileResponse):
-    """Starlette's ``FileResponse``, but a malformed ``Range`` (``bytes=abc``, an unknown
-    unit, last < first, too many ranges) is ignored and the whole file is served (200):
-    RFC 9110 §14.2, "a server MAY ignore the Range header field" and "an origin server
-    MUST ignore a Range header field that contains a range unit it does not understand";
-    a fetching platform then gets the file rather than an error."""
+_RANGE_SPEC: Final = re.compile(r"^(?:([0-9]+)-([0-9]*)|-([0-9]+))$")
+_TOKEN: Final = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
-    @classmethod
-    def _parse_range_header(cls, http_range: str, file_size: int) -> list[tuple[int, int]]:
-        try:
-            return super()._parse_range_header(http_range, file_size)
-        except MalformedRangeHeader:
-            return []  # no ranges: the whole file, 200
+
+def satisfiable_ranges(value: str, size: int) -> list[tuple[int, int]] | None:
+    """The satisfiable byte ranges of a ``Range`` header ``value`` for a ``size``-byte file,
+    each ``(first, last)`` inclusive and within the file, in the order asked.
+
+    RFC 9110 §14.1 (``bytes=`` then a comma list of ``first-[last]`` or ``-suffix``; empty
+    list elements and spaces around them allowed, §5.6.1): ``None`` when the header is to
+    be ignored (§14.2: another unit, or not that syntax, or an int-range whose last is
+    before its first); ``[]`` when none of its ranges is satisfiable (§14.1.1: a first at
+    or past the end, a suffix of 0), which is answered 416 (§15.5.17).
+    """
+    unit, equals, specs = value.partition("=")
+    if not equals or not _TOKEN.match(unit) or unit.lower() != "bytes":
+        return None
+    found: list[tuple[int, int]] = []
+    asked = 0
+    for element in specs.split(","):
+        spec = element.strip(" \t")
+        if not spec:
+            continue
+        match = _RANGE_SPEC.match(spec)
+        if match is None:
+            return None
+        asked += 1
+        first, last, suffix = match.groups()
+        if suffix is not None:
+            if int(suffix) > 0 and size > 0:
+                found.append((max(0, size - int(suffix)), size - 1))
+        elif last and int(last) < int(first):
+            return None
+        elif int(first) < size:
+            found.append((int(first), min(int(last), size - 1) if last else size - 1))
+    return found if asked else None
+
+
+def _if_range_holds(value: str | None, etag: str, last_modified: str) -> bool:
+    """RFC 9110 §13.1.5: no ``If-Range``, or one naming the file's strong ETag or its exact
+    Last-Modified date (a weak ETag never matches)."""
+    return value is None or (not value.startswith("W/") and value in (etag, last_modified))
+
+
+class _CheckedRangeFile(FileResponse):
+    """``FileResponse`` that sees only the ``Range`` we checked (module notes): ``ranges``
+    ``None`` serves the whole file; otherwise those ranges, written out as ``bytes=…``.
+    The request's own ``Range`` never reaches it (the ASGI scope it gets is a copy)."""
+
+    def __init__(
+        self, path: Path, *, ranges: list[tuple[int, int]] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(path, **kwargs)
+        self.ranges = ranges
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in (b"range", b"if-range")]
+        if self.ranges:
+            asked = ",".join(f"{first}-{last}" for first, last in self.ranges)
+            headers.append((b"range", f"bytes={asked}".encode("ascii")))
+        await super().__call__({**scope, "headers": headers}, receive, send)
 
 
 def links_router(
@@ -180,7 +238,7 @@ def links_router(
         response_class=FileResponse,
         responses={
             200: {"description": "The file (206 for a range)."},
-            **problem_responses(404),
+            **problem_responses(404, 416),
         },
         summary="A media file, by a signed, expiring link",
     )
@@ -201,15 +259,23 @@ def links_router(
             return problem_response(404, NOT_FOUND)
         if stat.st_size != media.size:
             return problem_response(404, NOT_FOUND)
-        return _RangeTolerantFile(
-            path,
-            media_type=media.content_type,
-            stat_result=stat,
-            headers={
-                "Cache-Control": "private, no-store",
-                "X-Robots-Tag": "noindex",
-                "Referrer-Policy": "no-referrer",
-            },
+        served = _CheckedRangeFile(
+            path, media_type=media.content_type, stat_result=stat, headers=_SERVED_HEADERS
         )
+        asked = request.headers.get("range")
+        if asked is None or request.method != "GET":  # §14.2: GET is the one range method
+            return served
+        if not _if_range_holds(
+            request.headers.get("if-range"), served.headers["etag"], served.headers["last-modified"]
+        ):
+            return served
+        served.ranges = satisfiable_ranges(asked, stat.st_size)
+        if served.ranges == []:
+            return problem_response(
+                416,
+                "None of the requested ranges is within the file.",
+                headers={**_SERVED_HEADERS, "Content-Range": f"bytes */{stat.st_size}"},
+            )
+        return served
 
     return router

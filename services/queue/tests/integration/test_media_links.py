@@ -122,6 +122,37 @@ async def test_a_signed_link_serves_the_file_with_its_type_ranges_and_validators
     assert any(f"/media/v1/{media['id']}/" in line and "***" in line for line in access_log)
 
 
+async def test_a_range_is_read_by_our_own_check_as_rfc_9110_says(queue: QueueServer) -> None:
+    """RFC 9110 §14.2 and §15.5.17: a range set with a satisfiable range serves it (206) even
+    beside one past the end; 416 (``Content-Range: bytes */<size>``) only when none is; GET
+    is the only method with range handling, so a HEAD's Range is ignored; an If-Range that
+    does not match ignores the Range, even one that could not be satisfied."""
+    media = await queue.client().upload()
+    link = local(queue, links(queue).url(uuid.UUID(media["id"])))
+    size = len(VIDEO)
+    async with httpx.AsyncClient() as http:
+        etag = (await http.head(link)).headers["etag"]
+        mixed = await http.get(link, headers={"Range": f"bytes=0-9, {size + 5}-{size + 9}"})
+        assert mixed.status_code == 206
+        assert mixed.headers["content-range"] == f"bytes 0-9/{size}"
+        assert mixed.content == VIDEO[:10]
+        spaced = await http.get(link, headers={"Range": "bytes=0-1,, 4-5 ,"})
+        assert spaced.status_code == 206  # empty list elements and spaces (RFC 9110 §5.6.1)
+        assert spaced.headers["content-type"].startswith("multipart/byteranges")
+        for none in (f"bytes={size}-", f"bytes={size + 5}-{size + 9}, -0"):
+            answer = await http.get(link, headers={"Range": none})
+            assert answer.status_code == 416, none
+            assert answer.headers["content-range"] == f"bytes */{size}"
+        head = await http.head(link, headers={"Range": "bytes=0-9"})
+        assert head.status_code == 200
+        assert head.headers["content-length"] == str(size)
+        assert "content-range" not in head.headers
+        stale = await http.get(link, headers={"Range": f"bytes={size}-", "If-Range": '"other"'})
+        assert (stale.status_code, stale.content) == (200, VIDEO)
+        fresh = await http.get(link, headers={"Range": "bytes=2-5", "If-Range": etag})
+        assert (fresh.status_code, fresh.content) == (206, VIDEO[2:6])
+
+
 async def test_expired_tampered_or_malformed_links_are_one_404_that_says_nothing_more(
     queue: QueueServer,
 ) -> None:

@@ -13,7 +13,7 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from cachalot_auth.api.deps import Services, services
 from cachalot_auth.leasing import (
@@ -28,6 +28,7 @@ from cachalot_auth.service_tokens import TokenReplayed
 from cachalot_common.crypto import TokenDecryptionError
 from cachalot_common.problems import Problem, problem_responses
 from cachalot_common.service_auth import ServiceAuthError, ServiceIdentity, verify_service_token
+from cachalot_common.text import CheckedText
 from cachalot_common.untrusted import StrictJsonRoute
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ NOTIFIER = "notifier"
 """The one service that may read a client's e-mail address (to write to it)."""
 
 
-class LeaseIn(BaseModel):
+class LeaseIn(CheckedText):
     model_config = ConfigDict(extra="forbid")
 
     post_id: uuid.UUID = Field(description="The post this token is for (must match the grant).")
@@ -52,7 +53,7 @@ class LeaseIn(BaseModel):
     )
 
 
-class ChannelReportIn(BaseModel):
+class ChannelReportIn(CheckedText):
     model_config = ConfigDict(extra="forbid")
 
     event: Literal["migrated", "broken"]

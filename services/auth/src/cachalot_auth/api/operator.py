@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
 
 from cachalot_auth.api.deps import Services, callback_params, current_operator, services
 from cachalot_auth.browser_binding import cookie_name, safe_next
@@ -24,6 +24,7 @@ from cachalot_auth.operators import PURPOSE, NotAnOperator, NotSignedIn
 from cachalot_auth.signin import SignInFailed
 from cachalot_common.problems import Problem, problem_response, problem_responses
 from cachalot_common.sessions import COOKIE_NAME, Session
+from cachalot_common.text import CheckedText
 from cachalot_common.untrusted import StrictJsonRoute
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ CALLBACK_PATH = f"/api/v1/auth/{PURPOSE}/callback"
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-class PolicyVersionIn(BaseModel):
+class PolicyVersionIn(CheckedText):
     model_config = ConfigDict(extra="forbid")
 
     version: str = Field(

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import ConfigDict, EmailStr, Field
 
 from cachalot_auth.api.deps import (
     Services,
@@ -29,6 +29,7 @@ from cachalot_auth.signin import ConsentAgain, SignInFailed
 from cachalot_common import platforms
 from cachalot_common.problems import Problem, problem_responses
 from cachalot_common.sessions import COOKIE_NAME, Session
+from cachalot_common.text import CheckedText
 from cachalot_common.untrusted import StrictJsonRoute
 
 SIGN_IN_PLATFORMS = platforms.names()
@@ -39,7 +40,7 @@ SessionDep = Annotated[Session | None, Depends(current_session)]
 ServicesDep = Annotated[Services, Depends(services)]
 
 
-class ConsentIn(BaseModel):
+class ConsentIn(CheckedText):
     model_config = ConfigDict(extra="forbid")
 
     adult: bool = Field(description="The client confirms being 18 or older.")
@@ -50,7 +51,7 @@ class ConsentIn(BaseModel):
     )
 
 
-class ChannelIn(BaseModel):
+class ChannelIn(CheckedText):
     model_config = ConfigDict(extra="forbid")
 
     channel_id: str = Field(
@@ -61,7 +62,7 @@ class ChannelIn(BaseModel):
     )
 
 
-class ChannelLinkIn(BaseModel):
+class ChannelLinkIn(CheckedText):
     model_config = ConfigDict(extra="forbid")
 
     channel: str = Field(

@@ -25,6 +25,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from cachalot_common.events import Community
 from cachalot_common.text import truncate
 
 T = TypeVar("T")
@@ -78,9 +79,10 @@ class StoredGrant:
 class Identity:
     platform_user_id: str
     display_name: str | None
-    communities: tuple[int, ...] | None = None
-    """VK: ids of the communities the person administers (``groups.get`` filter=admin) at
-    this sign-in; ``None`` when not asked or VK refused (unknown, so nothing is checked)."""
+    communities: tuple[Community, ...] | None = None
+    """VK: the communities the person administers (``groups.get`` filter=admin, extended=1:
+    id, name, screen name) at this sign-in, by id; ``None`` when not asked or VK refused
+    (unknown, so nothing is checked)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,8 @@ from cachalot_auth.providers.base import (
     oauth_json,
     split_scopes,
 )
+from cachalot_common.events import Community
+from cachalot_common.text import truncate
 
 SCOPES = ("vkid.personal_info", "wall", "video", "photos", "groups")
 """What publisher-vk calls needs (dev.vk.com, "Access rights"): ``wall`` for wall.post,
@@ -148,23 +150,24 @@ class VK:
             communities=communities,
         )
 
-    async def communities(self, access_token: str) -> tuple[int, ...] | None:
-        """Ids of the communities the token's person administers, sorted, or ``None``.
+    async def communities(self, access_token: str) -> tuple[Community, ...] | None:
+        """The communities the token's person administers, by id, or ``None``.
 
         ``POST <api>/method/groups.get`` with ``filter=admin`` (administrators, editors and
-        moderators are listed: dev.vk.com/method/groups.get), 1,000 a page (VK's maximum),
-        at most :data:`MAX_COMMUNITY_PAGES` pages. ``None`` when VK answers an error (with
-        HTTP 200, e.g. 15 without the ``groups`` right) or an unreadable body: unknown, so
-        the queue checks nothing and the publisher's refusal (214 / 15) still says it.
-        Raises :class:`PlatformUnavailable` after the caller's retries.
+        moderators are listed: dev.vk.com/method/groups.get) and ``extended=1`` (group
+        objects, so each comes with its ``name`` and ``screen_name``), 1,000 a page (VK's
+        maximum), at most :data:`MAX_COMMUNITY_PAGES` pages. ``None`` when VK answers an
+        error (with HTTP 200, e.g. 15 without the ``groups`` right) or an unreadable body:
+        unknown, so the queue checks nothing and the publisher's refusal (214 / 15) still
+        says it. Raises :class:`PlatformUnavailable` after the caller's retries.
         """
-        found: list[int] = []
+        found: dict[int, Community] = {}
         url = f"{self._api}/method/groups.get"
 
-        def parse(response: httpx.Response) -> tuple[int, list[int]] | None:
+        def parse(response: httpx.Response) -> tuple[int, list[Community]] | None:
             try:
                 answer = response.json()["response"]
-                return int(answer["count"]), [int(i) for i in answer["items"]]
+                return int(answer["count"]), [_community(item) for item in answer["items"]]
             except (ValueError, KeyError, TypeError):
                 return None
 
@@ -173,6 +176,7 @@ class VK:
                 "access_token": access_token,
                 "v": self._version,
                 "filter": "admin",
+                "extended": "1",
                 "count": "1000",
                 "offset": str(page * 1000),
             }
@@ -186,10 +190,10 @@ class VK:
             if read is None:
                 return None
             total, items = read
-            found += items
+            found |= {c.id: c for c in items}
             if not items or len(found) >= total:
                 break
-        return tuple(sorted(set(found)))
+        return tuple(found[i] for i in sorted(found))
 
     async def refresh(self, grant: StoredGrant) -> TokenSet:
         if not grant.refresh_token or not grant.device_id:
@@ -211,3 +215,15 @@ class VK:
         url = f"{self._auth}/oauth2/revoke"
         form = {"access_token": grant.access_token, "client_id": self._id}
         await self._http.call(lambda c: c.post(url, data=form), lambda r: None)
+
+
+def _community(item: Any) -> Community:
+    """One group object of ``groups.get`` ``extended=1``; its name and screen name cut to
+    the event's limits (VK's own are far shorter). Raises ``KeyError``/``TypeError``/
+    ``ValueError`` for an item that is not one."""
+    name, screen = item.get("name"), item.get("screen_name")
+    return Community(
+        id=int(item["id"]),
+        name=truncate(name, 256) if isinstance(name, str) and name else None,
+        screen_name=screen[:64] if isinstance(screen, str) and screen else None,
+    )

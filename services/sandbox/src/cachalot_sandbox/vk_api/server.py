@@ -109,6 +109,7 @@ class VKState:
     communities: dict[int, set[str]] = field(default_factory=dict)  # id → admin user ids
     members: dict[int, set[str]] = field(default_factory=dict)  # id → other member user ids
     names: dict[int, str] = field(default_factory=dict)
+    screen_names: dict[int, str] = field(default_factory=dict)
     calls: dict[str, deque[float]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     call_log: list[str] = field(default_factory=list)
@@ -123,6 +124,7 @@ class VKState:
             self.communities.clear()
             self.members.clear()
             self.names.clear()
+            self.screen_names.clear()
             self.calls.clear()
             self.faults.clear()
             self.call_log.clear()
@@ -138,9 +140,17 @@ class CommunityRequest(BaseModel):
         default_factory=list, description="VK user ids that only belong to it (no admin)."
     )
     name: str | None = Field(default=None, description="Its name (default: Community <id>).")
+    screen_name: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_.]{1,32}$",
+        description="Its short address (default: club<id>, as VK gives a community without one).",
+    )
 
 
 _ADMIN_FILTERS = frozenset({"admin", "editor", "moder"})
+PHOTOS = (50, 100, 200)
+"""The square photo sizes every group object carries (``photo_50``…): VK's camera picture
+for a community without one."""
 _GROUP_FILTERS = frozenset({"groups", "publics", "events", "advertiser", "hasAddress"})
 
 
@@ -152,7 +162,8 @@ def _groups_get(params: dict[str, str], issued: IssuedToken) -> dict[str, Any]:
     type filters change nothing (every sandbox community is a group); an unknown value is
     error 100. ``offset``, ``count`` (≤ 1000, VK's default and maximum) page the list, sorted
     by id; ``count`` in the answer is the total. ``extended=1``: community objects with
-    ``is_admin`` and ``admin_level`` (3: administrator) instead of ids.
+    ``id``, ``name``, ``screen_name``, ``is_closed``, ``type``, ``photo_50/100/200``,
+    ``is_admin``, ``admin_level`` (3: administrator) and ``is_member`` instead of ids.
     """
     user = issued.subject
     asked = _int(params, "user_id", required=False)
@@ -170,6 +181,7 @@ def _groups_get(params: dict[str, str], issued: IssuedToken) -> dict[str, Any]:
         runs = {c for c, admins in STATE.communities.items() if user in admins}
         belongs = runs | {c for c, members in STATE.members.items() if user in members}
         names = dict(STATE.names)
+        screen_names = dict(STATE.screen_names)
     chosen = sorted(runs if filters & _ADMIN_FILTERS else belongs)
     page = chosen[offset : offset + count]
     if params.get("extended") != "1":
@@ -180,9 +192,10 @@ def _groups_get(params: dict[str, str], issued: IssuedToken) -> dict[str, Any]:
             {
                 "id": c,
                 "name": names.get(c, f"Community {c}"),
-                "screen_name": f"club{c}",
+                "screen_name": screen_names.get(c, f"club{c}"),
                 "is_closed": 0,
                 "type": "group",
+                **{f"photo_{px}": f"https://vk.com/images/community_{px}.png" for px in PHOTOS},
                 "is_admin": int(c in runs),
                 **({"admin_level": 3} if c in runs else {}),
                 "is_member": 1,
@@ -389,6 +402,8 @@ def create_router(settings: SandboxSettings) -> APIRouter:
             STATE.members[request.id] = set(request.members)
             if request.name is not None:
                 STATE.names[request.id] = request.name
+            if request.screen_name is not None:
+                STATE.screen_names[request.id] = request.screen_name
         return {"id": request.id, "admins": request.admins}
 
     @router.post("/sandbox/vk/faults")
