@@ -218,6 +218,7 @@ class LeaseStandIn(ThreadedServer):
             self.confirm_requests += 1
             answers = []
             for item in (await request.json())["leases"]:
+                item["force_refresh"] = False  # a confirmation never forces a refresh
                 answer = await self._answer(item.pop("account_id"), item)
                 if isinstance(answer, JSONResponse):
                     problem = json.loads(bytes(answer.body))
