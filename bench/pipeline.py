@@ -214,9 +214,15 @@ async def create_posts(
         deadline = time.monotonic() + 30
         async with gate:
             while True:
-                response = await clients[owner].post(
-                    f"{gateway}/api/v1/posts", json=body, headers={"Idempotency-Key": key}
-                )
+                try:
+                    response = await clients[owner].post(
+                        f"{gateway}/api/v1/posts", json=body, headers={"Idempotency-Key": key}
+                    )
+                except httpx.TransportError:  # a kept-alive connection closed under load:
+                    if time.monotonic() > deadline:  # the Idempotency-Key makes a retry safe
+                        raise
+                    await asyncio.sleep(0.3)
+                    continue
                 if response.status_code in (200, 201):
                     return str(response.json()["id"])
                 if time.monotonic() > deadline:
