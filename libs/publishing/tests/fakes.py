@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +24,7 @@ import jwt
 
 from cachalot_common.events import MediaRef, PublishPost, TelegramOptions, TikTokOptions
 from cachalot_common.grants import GrantError, generate_signing_key, mint_grant, verify_grant
-from cachalot_common.leases import Lease, LeaseError, LeaseRefused
+from cachalot_common.leases import Lease, LeaseAsk, LeaseError, LeaseRefused
 from cachalot_publishing.outcome import Published
 from cachalot_publishing.ports import Context
 from cachalot_publishing.settings import PublisherSettings
@@ -63,11 +63,38 @@ class FakePlatform:
 
 @dataclass
 class FakeLeases:
-    """Auth's lease endpoint: a token per account, refreshed on force; ``failures`` raise."""
+    """Auth's lease endpoint: a token per account, refreshed on force; ``failures`` raise.
+
+    Confirmation batches answer each ask as a lease (recorded in ``calls`` too) and are
+    recorded in ``batches`` (the accounts of each); while ``hold`` is set, they wait for
+    ``release`` first (a slow auth: confirmations pile up behind the request out).
+    """
 
     calls: list[dict[str, Any]] = field(default_factory=list)
     failures: dict[uuid.UUID, LeaseError] = field(default_factory=dict)
     lifetime_s: float = 3600
+    batches: list[list[uuid.UUID]] = field(default_factory=list)
+    hold: bool = False
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def confirm(self, asks: Sequence[LeaseAsk]) -> list[Lease | LeaseError]:
+        self.batches.append([ask.account_id for ask in asks])
+        if self.hold:
+            await self.release.wait()
+        answers: list[Lease | LeaseError] = []
+        for ask in asks:  # checked now, after the wait: as auth checks when it gets them
+            try:
+                answers.append(
+                    await self.lease(
+                        ask.account_id,
+                        post_id=ask.post_id,
+                        target_id=ask.target_id,
+                        grant=ask.grant,
+                    )
+                )
+            except LeaseError as error:
+                answers.append(error)
+        return answers
 
     async def lease(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from pathlib import Path
@@ -234,3 +235,55 @@ async def test_a_lease_confirmed_before_the_last_step_asks_auth_and_stops_a_disc
         await tokens.confirm()  # ...but auth, asked before publishing, refuses it
     assert (ended.value.kind, ended.value.code) == ("reauth", "revoked")
     assert len(leases.calls) == 3
+
+
+async def test_confirmations_asked_while_one_is_out_go_together_each_checked_when_auth_gets_it(
+    tmp_path: Path,
+) -> None:
+    """Issue 9's race with batched confirmations: account C is disconnected after its
+    command asked for confirmation, while it waits behind the request out; auth's check
+    is made when the batch reaches it, so C is refused and B and D go on."""
+    video = store_video(tmp_path)
+    leases = FakeLeases(hold=True)
+    cache = LeaseCache(leases, label="TikTok", grant_keys=KEYS, confirm_batch_max=50)
+    a, b, c, d = (make_command(video) for _ in range(4))
+    for command in (a, b, c, d):
+        await token_of(CommandTokens(cache, command, "TikTok"))  # leased: now in the cache
+    first = asyncio.create_task(cache.confirm(a))
+    while not leases.batches:  # A's confirmation went at once, alone
+        await asyncio.sleep(0)
+    waiting = [asyncio.create_task(cache.confirm(x)) for x in (b, c, d)]
+    await asyncio.sleep(0)
+    assert leases.batches == [[a.account_id]]  # B, C, D wait for the request out
+    leases.failures[c.account_id] = LeaseReauthRequired("revoked", "disconnected")
+    leases.hold = False
+    leases.release.set()
+    assert (await first).account_id == a.account_id
+    ended = await asyncio.gather(*waiting, return_exceptions=True)
+    assert leases.batches == [[a.account_id], [b.account_id, c.account_id, d.account_id]]
+    assert cache.confirmations.requests == 2
+    assert [getattr(x, "account_id", None) for x in ended] == [b.account_id, None, d.account_id]
+    assert isinstance(ended[1], Outcome)
+    assert (ended[1].kind, ended[1].code) == ("reauth", "revoked")
+    with pytest.raises(Outcome):  # C's cached lease is gone with it: auth is asked again
+        await token_of(CommandTokens(cache, c, "TikTok"))
+
+
+async def test_a_batch_never_carries_more_than_its_limit_and_a_stopped_sender_leaves_no_one_waiting(
+    tmp_path: Path,
+) -> None:
+    video = store_video(tmp_path)
+    leases = FakeLeases(hold=True)
+    cache = LeaseCache(leases, label="TikTok", grant_keys=KEYS, confirm_batch_max=2)
+    commands = [make_command(video) for _ in range(5)]
+    asked = [asyncio.create_task(cache.confirm(x)) for x in commands]
+    while not leases.batches:
+        await asyncio.sleep(0)
+    await cache.confirmations.aclose()
+    ended = await asyncio.gather(*asked, return_exceptions=True)
+    assert all(isinstance(x, Outcome) and x.code == "lease_unavailable" for x in ended)
+    leases.hold = False
+    leases.release.set()
+    done = await asyncio.gather(*(cache.confirm(x) for x in commands))
+    assert [x.account_id for x in done] == [x.account_id for x in commands]
+    assert [len(batch) for batch in leases.batches] == [2, 2, 2, 1]  # the first one stopped

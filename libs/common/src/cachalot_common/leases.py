@@ -44,13 +44,24 @@ that command (:mod:`cachalot_publishing.token`); otherwise it calls:
   dashboard; not retryable (the client's act resumes: auth then emits
   ``accounts.v1`` ``connected`` for their accounts);
 * 503 problem: the platform's token endpoint is unreachable; retry later.
+
+``POST {CACHALOT_AUTH_URL}/internal/v1/leases/confirm`` (issue 9, a publisher's
+confirmation before a post's visible step, for many commands at once) with a
+fresh service JWT and JSON ``{"leases": [{"account_id", "post_id", "target_id",
+"grant"}, …]}`` (1 to :data:`MAX_CONFIRM_BATCH` items): 200 ``{"leases": [answer,
+…]}``, one answer per item in the same order, each what the single lease above
+answers for that item alone (never a forced refresh): ``{"status": 200, "lease":
+{the 200 body above}}`` or ``{"status": 403|404|409|500|503, "code", "detail"}``.
+Auth checks every item in one transaction when the request arrives. The whole
+request answers 401 (service credentials, as above) or 422 (a malformed body).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 import httpx
@@ -121,8 +132,31 @@ class Lease:
     __str__ = __repr__
 
 
+MAX_CONFIRM_BATCH = 100
+"""Most leases one confirmation request may carry (auth answers 422 past it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseAsk:
+    """One lease to confirm: the account, and the command's post, target and grant."""
+
+    account_id: UUID
+    post_id: UUID
+    target_id: UUID | None
+    grant: str | None
+
+    def __repr__(self) -> str:  # the grant stays out of log lines
+        return f"LeaseAsk(account_id={self.account_id}, post_id={self.post_id})"
+
+
 class LeaseSource(Protocol):
     """What a publisher needs from auth: :class:`LeaseClient` or a test's stand-in."""
+
+    async def confirm(self, asks: Sequence[LeaseAsk]) -> list[Lease | LeaseError]:
+        """Each of ``asks`` leased as :meth:`lease` would lease it (no forced refresh),
+        checked by auth when it gets them; one answer per ask, in order. Raises
+        :class:`LeaseError` when the request as a whole failed."""
+        ...
 
     async def lease(
         self,
@@ -177,23 +211,73 @@ class LeaseClient:
         except httpx.HTTPError as exc:
             raise LeaseUnavailable(f"auth unreachable: {type(exc).__name__}") from None
         if response.status_code == 200:
-            body = response.json()
-            return Lease(
-                account_id=UUID(body["account_id"]),
-                platform=body["platform"],
-                access_token=body["access_token"],
-                expires_at=datetime.fromisoformat(body["expires_at"]),
-                scopes=tuple(body.get("scopes") or ()),
-                platform_user_id=body.get("platform_user_id"),
-                destination=body.get("destination"),
+            return _lease_of(response.json())
+        raise _error_of(response.status_code, _field(response, "code"), _detail(response))
+
+    async def confirm(self, asks: Sequence[LeaseAsk]) -> list[Lease | LeaseError]:
+        """Confirm ``asks`` (at most :data:`MAX_CONFIRM_BATCH`) in one request; each answer
+        is a :class:`Lease` or the :class:`LeaseError` :meth:`lease` would raise for it.
+
+        Raises :class:`LeaseError` for the request as a whole, as :meth:`lease` does
+        (:class:`LeaseRefused` for 401, :class:`LeaseUnavailable` for auth unreachable,
+        another status, or an answer that does not match the asks).
+        """
+        token = mint_service_token(service=self._service, secret=self._secret)
+        items = [
+            {
+                "account_id": str(ask.account_id),
+                "post_id": str(ask.post_id),
+                "target_id": str(ask.target_id) if ask.target_id else None,
+                "grant": ask.grant,
+            }
+            for ask in asks
+        ]
+        try:
+            response = await self._client.post(
+                f"{self._base}/internal/v1/leases/confirm",
+                headers={"Authorization": f"Bearer {token}"},
+                json={"leases": items},
+                timeout=30.0,
             )
-        detail = _detail(response)
-        if response.status_code == 409:
-            code = _field(response, "code") or "reauth_required"
-            raise LeaseReauthRequired(code, detail)
-        if response.status_code in (401, 403, 404):
-            raise LeaseRefused(response.status_code, _field(response, "code"), detail)
-        raise LeaseUnavailable(f"lease failed ({response.status_code}): {detail}")
+        except httpx.HTTPError as exc:
+            raise LeaseUnavailable(f"auth unreachable: {type(exc).__name__}") from None
+        if response.status_code != 200:
+            raise _error_of(response.status_code, _field(response, "code"), _detail(response))
+        answers = response.json().get("leases")
+        if not isinstance(answers, list) or len(answers) != len(asks):
+            raise LeaseUnavailable("auth's confirmation answer does not match the request")
+        return [
+            _lease_of(answer["lease"])
+            if answer.get("status") == 200
+            else _error_of(
+                int(answer.get("status") or 500),
+                answer.get("code"),
+                str(answer.get("detail") or "no detail"),
+            )
+            for answer in answers
+        ]
+
+
+def _lease_of(body: dict[str, Any]) -> Lease:
+    """A lease from auth's 200 body."""
+    return Lease(
+        account_id=UUID(body["account_id"]),
+        platform=body["platform"],
+        access_token=body["access_token"],
+        expires_at=datetime.fromisoformat(body["expires_at"]),
+        scopes=tuple(body.get("scopes") or ()),
+        platform_user_id=body.get("platform_user_id"),
+        destination=body.get("destination"),
+    )
+
+
+def _error_of(status: int, code: str | None, detail: str) -> LeaseError:
+    """The :class:`LeaseError` for auth's refusal ``status`` with its ``code``."""
+    if status == 409:
+        return LeaseReauthRequired(code or "reauth_required", detail)
+    if status in (401, 403, 404):
+        return LeaseRefused(status, code, detail)
+    return LeaseUnavailable(f"lease failed ({status}): {detail}")
 
 
 def _field(response: httpx.Response, name: str) -> str | None:

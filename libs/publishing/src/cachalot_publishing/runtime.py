@@ -114,7 +114,12 @@ class PublishRuntime:
         self.platform_name = platform
         self.label = label
         self.results = results
-        self.tokens = LeaseCache(leases, label=label, grant_keys=settings.grant_keys())
+        self.tokens = LeaseCache(
+            leases,
+            label=label,
+            grant_keys=settings.grant_keys(),
+            confirm_batch_max=settings.publish_confirm_batch_max,
+        )
         self.tracker: OffsetTracker[TopicPartition] = OffsetTracker()
         self.scheduler: FairScheduler[UUID, UUID, _Job] = FairScheduler()
         self.commits: deque[dict[TopicPartition, int]] = deque(maxlen=64)  # the latest commits
@@ -160,6 +165,7 @@ class PublishRuntime:
         for job in running:
             self._cancel(job)
         await self._await_cancelled(running)
+        await self.tokens.confirmations.aclose()
         if self._committer is not None:
             self._committer.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
 
+from cachalot_common.leases import MAX_CONFIRM_BATCH
 from cachalot_common.settings import (
     GrantVerifierSettings,
     KafkaSettings,
@@ -49,6 +50,17 @@ class PublisherSettings(ServiceSettings, GrantVerifierSettings, KafkaSettings):
         description=(
             "Commands taken from Kafka per fetch (one handler call for the batch); the "
             "buffer limit may be passed by at most one fetch."
+        ),
+    )
+    publish_confirm_batch_max: int = Field(
+        default=50,
+        ge=1,
+        le=MAX_CONFIRM_BATCH,
+        description=(
+            "Most lease confirmations (auth's check before a post's visible step) in one "
+            "request to auth. One request is out at a time; confirmations asked meanwhile go "
+            "in the next, with no timer, so each is still auth's check made after its "
+            "command asked (cachalot_publishing.token)."
         ),
     )
     publish_commit_interval_s: float = Field(

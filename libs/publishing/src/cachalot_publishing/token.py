@@ -17,10 +17,25 @@
 * A platform that answers 401 raises :class:`TokenRejected`; the call is
   repeated once with a forced refresh; a second 401 within the same
   command means the account must be reconnected (``reauth``).
+* Right before a post's visible step a command asks auth again, whatever
+  the cache holds (:meth:`LeaseCache.confirm`; the security rule of issue 9:
+  a retried post must not go out on an account another client now holds).
+  Confirmations go to auth in batches (:class:`ConfirmBatches`): one request
+  is out at a time, and the confirmations asked meanwhile go together in the
+  next one (at most ``publish_confirm_batch_max``). No timer and no reuse of
+  an earlier answer: each confirmation is auth's check made *after* its
+  command asked, so the window in which an account disconnected or
+  reassigned can still be posted to is what it is without batching, the
+  time from auth's transaction to the visible step (auth's answer on its
+  way back, then the step's own request). A confirmation alone goes at
+  once; one asked while a request is out waits at most for that request.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -28,14 +43,20 @@ from dataclasses import dataclass
 from typing import TypeVar
 from uuid import UUID
 
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+
 from cachalot_common.events import PublishPost
 from cachalot_common.grants import GrantError, GrantKeyRing, verify_grant
 from cachalot_common.leases import (
     CONSENT_REQUIRED,
+    MAX_CONFIRM_BATCH,
     Lease,
+    LeaseAsk,
     LeaseError,
     LeaseReauthRequired,
     LeaseSource,
+    LeaseUnavailable,
 )
 from cachalot_common.redaction import register_secret
 from cachalot_publishing.outcome import (
@@ -49,6 +70,7 @@ from cachalot_publishing.outcome import (
 )
 
 logger = logging.getLogger(__name__)
+tracer = trace.get_tracer("cachalot_publishing")
 T = TypeVar("T")
 LEASE_RETRY_S = 15.0
 ACCOUNT_GONE = frozenset({"reauth_required", "revoked"})
@@ -92,11 +114,104 @@ def grant_covers(command: PublishPost, keys: GrantKeyRing, now_s: float) -> bool
     )
 
 
+class ConfirmBatches:
+    """Lease confirmations sent to auth together (see the module docstring).
+
+    ``max_batch``: most asks in one request (1 to
+    :data:`~cachalot_common.leases.MAX_CONFIRM_BATCH`). One request is out at a
+    time; each request gets its own span, linked to the span of every command
+    it confirms.
+    """
+
+    def __init__(self, leases: LeaseSource, *, max_batch: int) -> None:
+        if not 1 <= max_batch <= MAX_CONFIRM_BATCH:
+            raise ValueError(f"max_batch must be 1 to {MAX_CONFIRM_BATCH}")
+        self._leases = leases
+        self._max_batch = max_batch
+        self._waiting: list[_Waiting] = []
+        self._sender: asyncio.Task[None] | None = None
+        self.requests = 0
+        """Requests sent so far (each with 1 to ``max_batch`` asks)."""
+
+    async def confirm(self, ask: LeaseAsk) -> Lease:
+        """Auth's lease for ``ask``, checked by auth after this call; raises its
+        :class:`~cachalot_common.leases.LeaseError` (for this ask or the whole request)."""
+        waiting = _Waiting(ask, asyncio.get_running_loop().create_future(), _span_link())
+        self._waiting.append(waiting)
+        if self._sender is None or self._sender.done():
+            # its own context: a batch belongs to no one command's trace
+            self._sender = asyncio.create_task(
+                self._send(), name="lease-confirmations", context=contextvars.Context()
+            )
+        answer = await waiting.answer
+        if isinstance(answer, LeaseError):
+            raise answer
+        return answer
+
+    async def aclose(self) -> None:
+        """Stop sending; confirmations still waiting fail as ``LeaseUnavailable``."""
+        if self._sender is not None:
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender
+            self._sender = None
+
+    async def _send(self) -> None:
+        batch: list[_Waiting] = []
+        try:
+            while self._waiting:
+                batch = [w for w in self._waiting[: self._max_batch] if not w.answer.done()]
+                del self._waiting[: self._max_batch]
+                if not batch:
+                    continue
+                answers = await self._ask(batch)
+                for waiting, answer in zip(batch, answers, strict=True):
+                    if not waiting.answer.done():
+                        waiting.answer.set_result(answer)
+                batch = []
+        finally:  # cancelled: nobody is left waiting for ever
+            gone = LeaseUnavailable("the publisher is stopping")
+            for waiting in [*batch, *self._waiting]:
+                if not waiting.answer.done():
+                    waiting.answer.set_result(gone)
+            self._waiting.clear()
+
+    async def _ask(self, batch: list[_Waiting]) -> list[Lease | LeaseError]:
+        self.requests += 1
+        links = [trace.Link(w.link) for w in batch if w.link is not None]
+        with tracer.start_as_current_span(
+            "lease confirm",
+            context=otel_context.Context(),
+            links=links,
+            attributes={"cachalot.leases": len(batch)},
+        ):
+            try:
+                return await self._leases.confirm([w.ask for w in batch])
+            except LeaseError as error:
+                return [error] * len(batch)
+            except Exception as error:  # never leave the commands waiting
+                logger.warning("lease confirmation failed (%s)", type(error).__name__)
+                return [LeaseUnavailable(f"auth: {type(error).__name__}")] * len(batch)
+
+
+@dataclass(frozen=True, slots=True)
+class _Waiting:
+    ask: LeaseAsk
+    answer: asyncio.Future[Lease | LeaseError]
+    link: trace.SpanContext | None  # the asking command's span
+
+
+def _span_link() -> trace.SpanContext | None:
+    context = trace.get_current_span().get_span_context()
+    return context if context.is_valid else None
+
+
 class LeaseCache:
     """Leases per account (see the module docstring); one per process.
 
     ``grant_keys``: kid → the queue's public grant key; a cached lease serves only a
-    command whose grant verifies with them.
+    command whose grant verifies with them. ``confirm_batch_max``: most confirmations
+    in one request to auth (:class:`ConfirmBatches`).
     """
 
     def __init__(
@@ -106,6 +221,7 @@ class LeaseCache:
         label: str,
         grant_keys: GrantKeyRing,
         renew_before_s: float = 60.0,
+        confirm_batch_max: int = 50,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._leases = leases
@@ -114,6 +230,7 @@ class LeaseCache:
         self._renew_before_s = renew_before_s
         self._clock = clock
         self._cache: dict[UUID, _Cached] = {}
+        self.confirmations = ConfirmBatches(leases, max_batch=confirm_batch_max)
 
     def fresh(self, lease: Lease) -> bool:
         """Whether ``lease`` is still good for a while (not within ``renew_before_s`` of expiry)."""
@@ -149,10 +266,17 @@ class LeaseCache:
 
         Called right before a step that cannot be taken back (a post made visible),
         so an account disconnected or reassigned while the command ran stops it
-        there. Not a forced refresh (auth hands back the current token). Raises
-        the Outcomes :meth:`lease` raises; a refused account is forgotten.
+        there. Sent with the other commands' confirmations of the moment
+        (:class:`ConfirmBatches`), each checked by auth after its command asked.
+        Not a forced refresh (auth hands back the current token). Raises the
+        Outcomes :meth:`lease` raises; a refused account is forgotten.
         """
-        lease = await self._lease(command, force=False)
+        ask = LeaseAsk(command.account_id, command.post_id, command.target_id, command.grant)
+        try:
+            lease = await self.confirmations.confirm(ask)
+        except LeaseError as error:
+            raise self._refused(command, error) from None
+        register_secret(lease.access_token)
         self._cache[command.account_id] = _Cached(
             lease, str(command.client_id), lease.expires_at.timestamp()
         )
@@ -171,22 +295,25 @@ class LeaseCache:
                 grant=command.grant,
                 force_refresh=force,
             )
-        except LeaseReauthRequired as error:
-            self.forget(command.account_id)
-            if error.code == CONSENT_REQUIRED:
-                raise consent_required(self._label) from None
-            if error.code not in ACCOUNT_GONE:  # e.g. Telegram's channel_not_linked: auth says
-                raise reauth(f"{self._label}: not posted yet: {error}.", code=error.code) from None
-            raise reauth(reauth_reason(self._label), code=error.code) from None
         except LeaseError as error:
-            self.forget(command.account_id)
-            if error.retryable:
-                raise retryable(
-                    LEASE_UNAVAILABLE, f"No {self._label} token right now ({error}).", LEASE_RETRY_S
-                ) from None
-            raise failed(LEASE_REFUSED, f"No {self._label} token: {error}") from None
+            raise self._refused(command, error) from None
         register_secret(lease.access_token)
         return lease
+
+    def _refused(self, command: PublishPost, error: LeaseError) -> Outcome:
+        """The Outcome that ends ``command`` when auth gave no lease; forgets the account."""
+        self.forget(command.account_id)
+        if isinstance(error, LeaseReauthRequired):
+            if error.code == CONSENT_REQUIRED:
+                return consent_required(self._label)
+            if error.code not in ACCOUNT_GONE:  # e.g. Telegram's channel_not_linked: auth says
+                return reauth(f"{self._label}: not posted yet: {error}.", code=error.code)
+            return reauth(reauth_reason(self._label), code=error.code)
+        if error.retryable:
+            return retryable(
+                LEASE_UNAVAILABLE, f"No {self._label} token right now ({error}).", LEASE_RETRY_S
+            )
+        return failed(LEASE_REFUSED, f"No {self._label} token: {error}")
 
 
 class CommandTokens:
@@ -232,6 +359,7 @@ class CommandTokens:
 
 __all__ = [
     "CommandTokens",
+    "ConfirmBatches",
     "LeaseCache",
     "Outcome",
     "TokenRejected",

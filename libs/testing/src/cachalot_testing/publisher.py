@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import threading
 import time
 import uuid
@@ -78,7 +79,9 @@ class ThreadedServer:
 
 
 class LeaseStandIn(ThreadedServer):
-    """Auth's ``POST /internal/v1/accounts/{id}/lease`` for ``service``.
+    """Auth's ``POST /internal/v1/accounts/{id}/lease`` for ``service``, and its batches of
+    confirmations (``POST /internal/v1/leases/confirm``: each item answered as the lease
+    alone, recorded like one; ``confirm_requests`` counts the requests).
 
     Answers: 401 for a bad service JWT; 403 ``{"code": refusals[id]}``; 409
     ``reauth_required`` for accounts in ``reauth``; otherwise the account's
@@ -116,11 +119,13 @@ class LeaseStandIn(ThreadedServer):
         self.reauth: set[str] = set()
         self.refusals: dict[str, str] = {}  # account → auth's 403 code
         self.force_refreshes = 0
+        self.confirm_requests = 0
 
     def reset(self) -> None:
         """Forget tokens and recorded calls, refusals and reauth marks."""
         self.tokens.clear()
         self.calls.clear()
+        self.confirm_requests = 0
         self.reauth.clear()
         self.refusals.clear()
 
@@ -174,6 +179,23 @@ class LeaseStandIn(ThreadedServer):
             "platform_user_id": self.subject_of(account_id),
         }
 
+    async def _answer(self, account_id: str, body: dict[str, Any]) -> dict[str, Any] | JSONResponse:
+        """One lease (alone, or an item of a confirmation batch), recorded in ``calls``."""
+        self.calls.append({"account_id": account_id, **body})
+        self.grants.append(body.get("grant"))
+        if account_id in self.refusals:
+            return JSONResponse(
+                {"code": self.refusals[account_id], "detail": "refused"}, status_code=403
+            )
+        if account_id in self.reauth:
+            return JSONResponse(
+                {"code": "reauth_required", "detail": "reconnect the account"},
+                status_code=409,
+            )
+        if body.get("force_refresh"):
+            self.force_refreshes += 1
+        return await self.lease_body(account_id, body)
+
     def routes(self, app: FastAPI) -> None:
         """More of auth's endpoints a platform needs (none by default)."""
 
@@ -185,22 +207,25 @@ class LeaseStandIn(ThreadedServer):
             refused = self.refused(request)
             if refused is not None:
                 return refused
-            body = await request.json()
-            self.calls.append({"account_id": account_id, **body})
-            self.grants.append(body.get("grant"))
-            if account_id in self.refusals:
-                return JSONResponse(
-                    {"code": self.refusals[account_id], "detail": "refused"}, status_code=403
-                )
-            if account_id in self.reauth:
-                return JSONResponse(
-                    {"code": "reauth_required", "detail": "reconnect the account"},
-                    status_code=409,
-                )
-            if body.get("force_refresh"):
-                self.force_refreshes += 1
-            answer = await self.lease_body(account_id, body)
+            answer = await self._answer(account_id, await request.json())
             return answer if isinstance(answer, JSONResponse) else JSONResponse(answer)
+
+        @app.post("/internal/v1/leases/confirm")
+        async def confirm(request: Request) -> JSONResponse:
+            refused = self.refused(request)
+            if refused is not None:
+                return refused
+            self.confirm_requests += 1
+            answers = []
+            for item in (await request.json())["leases"]:
+                item["force_refresh"] = False  # a confirmation never forces a refresh
+                answer = await self._answer(item.pop("account_id"), item)
+                if isinstance(answer, JSONResponse):
+                    problem = json.loads(bytes(answer.body))
+                    answers.append({"status": answer.status_code, **problem})
+                else:
+                    answers.append({"status": 200, "lease": answer})
+            return JSONResponse({"leases": answers})
 
         self.routes(app)
         return app

@@ -19,8 +19,9 @@ replica and kept across restarts, and each row is kept for the grant lifetime
 leeway after its last event, then pruned: a grant minted before that event has
 expired by then and is refused by its signature check alone.
 
-The lease reads it with one primary-key lookup in the transaction it already
-opens (:meth:`AttemptLedger.is_spent`). The window: a grant stays usable
+The lease reads it with one indexed query in the transaction it already
+opens (:meth:`AttemptLedger.spent_of`, one query for a whole batch of
+confirmations). The window: a grant stays usable
 after its attempt ends only until the status event reaches auth, that is the
 queue's outbox relay plus Kafka delivery plus this consumer (about a second
 when all run; longer while auth's consumer or the broker is down).
@@ -30,7 +31,7 @@ Events from a queue older than the ``attempt`` field carry none and are skipped.
 from __future__ import annotations
 
 import logging
-import uuid
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -135,12 +136,16 @@ class AttemptLedger:
         await db.execute(delete(SpentAttempt).where(SpentAttempt.expires_at < now))
 
     @staticmethod
-    async def is_spent(db: AsyncSession, target_id: uuid.UUID, attempt: int) -> bool:
-        """True if ``attempt`` of ``target_id`` is over (one primary-key lookup in ``db``)."""
-        over = await db.scalar(
-            select(SpentAttempt.over_through).where(SpentAttempt.target_id == str(target_id))
+    async def spent_of(db: AsyncSession, target_ids: Iterable[str]) -> dict[str, int]:
+        """Target id → the highest attempt over, for those of ``target_ids`` with one
+        (one indexed query in ``db``); an attempt ``N`` of a target is spent when
+        ``N <=`` its value."""
+        rows = await db.execute(
+            select(SpentAttempt.target_id, SpentAttempt.over_through).where(
+                SpentAttempt.target_id.in_(list(target_ids))
+            )
         )
-        return over is not None and attempt <= over
+        return {target_id: over for target_id, over in rows.tuples()}
 
     def subscribe(self, broker: KafkaBroker, **options: Any) -> None:
         """Follow ``posts.status.v1`` on ``broker`` in auth's own consumer group (each event

@@ -27,6 +27,10 @@ account *now*, for an attempt that is not over (:mod:`cachalot_auth.attempts`:
 the queue's status events end attempts; one primary-key lookup in the lease's
 own transaction); otherwise :class:`LeaseForbidden` names the reason. The
 audit row records the grant's post and target.
+
+A publisher confirms a lease again right before a post's visible step
+(:meth:`TokenKeeper.confirm_many`): the same checks, for many commands in one
+request and one transaction (one query per table, one audit INSERT).
 """
 
 from __future__ import annotations
@@ -35,10 +39,10 @@ import asyncio
 import logging
 import uuid
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -65,6 +69,7 @@ from cachalot_auth.providers.base import (
 )
 from cachalot_auth.signin import store_tokens
 from cachalot_common import platforms
+from cachalot_common.crypto import TokenDecryptionError
 from cachalot_common.grants import GrantError, GrantKeyRing, PublishGrant, verify_grant
 from cachalot_common.service_auth import publisher_of
 
@@ -188,25 +193,121 @@ class TokenKeeper:
         not usable), ``PlatformUnavailable`` (refresh impossible right now).
         """
         async with self._factory() as db, db.begin():
-            snap = await self._load(db, account_id, lock=False)
-            grant = await self._bind(db, snap.account, request)
-            if _posts_to_channel(snap.account):
-                leased = await self._channel_lease(db, snap.account)
-                await self._audit(db, snap.account, request.service, grant, refreshed=False)
-                return leased
-            await self._check_usable(db, snap.account)
-            if not force_refresh and self._fresh(snap.access, utcnow()):
-                leased = self._leased(snap, refreshed=False)
-                await self._audit(db, snap.account, request.service, grant, refreshed=False)
-                return leased
-            seen = snap.access.ciphertext if snap.access is not None else None
-        leased = await self.refresh(account_id, force=force_refresh, seen_ciphertext=seen)
+            read = await self._read(db, [(account_id, request)])
+            answer = self._answer(read, account_id, request, force_refresh=force_refresh)
+            if isinstance(answer, LeasedToken):
+                await self._audit(db, [read.audit_row(account_id, request, refreshed=False)])
+                return answer
+        return await self._refresh_and_lease(account_id, request, answer, force=force_refresh)
+
+    async def confirm_many(
+        self, asks: Sequence[tuple[str, LeaseRequest]]
+    ) -> list[LeasedToken | LeaseFailure]:
+        """Each ``(account_id, request)`` answered as :meth:`lease` would answer it alone
+        (no forced refresh): a :class:`LeasedToken`, or the exception :meth:`lease`
+        would raise for it (a :data:`LeaseFailure`), in order.
+
+        A publisher's confirmations before the visible steps of many commands
+        (issue 9): every ask is checked in one transaction, with one query per
+        table for the whole batch, and audited by one INSERT; the rare ask whose
+        token must be refreshed first is then leased alone.
+        """
+        answers: list[LeasedToken | LeaseFailure | None] = [None] * len(asks)
+        stale: dict[int, str | None] = {}
         async with self._factory() as db, db.begin():
-            account = await db.get(Account, account_id)
-            assert account is not None
-            grant = await self._bind(db, account, request)  # it may have changed meanwhile
-            await self._audit(db, account, request.service, grant, refreshed=leased.refreshed)
+            read = await self._read(db, asks)
+            audits = []
+            for index, (account_id, request) in enumerate(asks):
+                try:
+                    answer = self._answer(read, account_id, request, force_refresh=False)
+                except LEASE_FAILURES as error:
+                    answers[index] = error
+                    continue
+                if isinstance(answer, LeasedToken):
+                    answers[index] = answer
+                    audits.append(read.audit_row(account_id, request, refreshed=False))
+                else:
+                    stale[index] = answer
+            await self._audit(db, audits)
+        for index, seen in stale.items():
+            account_id, request = asks[index]
+            try:
+                answers[index] = await self._refresh_and_lease(
+                    account_id, request, seen, force=False
+                )
+            except LEASE_FAILURES as error:
+                answers[index] = error
+        done = [answer for answer in answers if answer is not None]
+        assert len(done) == len(asks)
+        return done
+
+    async def _refresh_and_lease(
+        self, account_id: str, request: LeaseRequest, seen: str | None, *, force: bool
+    ) -> LeasedToken:
+        """Refresh (``seen``: the access ciphertext read before), then bind and audit again:
+        the account may have changed hands meanwhile."""
+        leased = await self.refresh(account_id, force=force, seen_ciphertext=seen)
+        async with self._factory() as db, db.begin():
+            read = await self._read(db, [(account_id, request)])
+            if account_id not in read.accounts:
+                raise AccountNotFound(account_id)
+            self._bind(read, read.accounts[account_id], request)
+            await self._audit(db, [read.audit_row(account_id, request, refreshed=leased.refreshed)])
         return leased
+
+    async def _read(self, db: AsyncSession, asks: Sequence[tuple[str, LeaseRequest]]) -> _Read:
+        """What leasing ``asks`` needs, one query per table: the accounts, their tokens
+        and clients, and the spent attempts of the targets their grants name (each grant
+        verified once here)."""
+        ids = {account_id for account_id, _ in asks if _is_uuid(account_id)}
+        accounts = {
+            a.id: a for a in (await db.scalars(select(Account).where(Account.id.in_(ids)))).all()
+        }
+        grants: dict[str | None, PublishGrant | GrantError] = {}
+        for _, request in asks:
+            if request.grant not in grants:
+                try:
+                    grants[request.grant] = verify_grant(request.grant, keys=self._grant_keys)
+                except GrantError as error:
+                    grants[request.grant] = error
+        targets = {str(g.target_id) for g in grants.values() if isinstance(g, PublishGrant)}
+        spent = await self._attempts.spent_of(db, targets) if targets else {}
+        tokens: dict[str, dict[str, Token]] = {}
+        clients: dict[str, Client] = {}
+        if accounts:
+            rows = await db.scalars(
+                select(Token)
+                .where(Token.account_id.in_(accounts))
+                .execution_options(populate_existing=True)
+            )
+            for token in rows.all():
+                tokens.setdefault(token.account_id, {})[token.kind] = token
+            owners = {a.client_id for a in accounts.values()}
+            clients = {
+                c.id: c for c in (await db.scalars(select(Client).where(Client.id.in_(owners))))
+            }
+        return _Read(accounts, tokens, clients, grants, spent)
+
+    def _answer(
+        self, read: _Read, account_id: str, request: LeaseRequest, *, force_refresh: bool
+    ) -> LeasedToken | str | None:
+        """The lease of ``account_id`` for ``request`` from ``read``, or, when its token must
+        be refreshed first, the access ciphertext seen (None: no access token).
+
+        Raises what :meth:`lease` raises, checked in its order: not found, the binding,
+        the channel (widget platforms), usable (status, consent).
+        """
+        account = read.accounts.get(account_id)
+        if account is None:
+            raise AccountNotFound(account_id)
+        self._bind(read, account, request)
+        if _posts_to_channel(account):
+            return _channel_lease(account, read.clients.get(account.client_id))
+        _check_usable(account, read.clients.get(account.client_id))
+        snap = read.snapshot(account)
+        if not force_refresh and self._fresh(snap.access, utcnow()):
+            return self._leased(snap, refreshed=False)
+        return snap.access.ciphertext if snap.access is not None else None
 
     async def for_owner(self, account_id: str, client_id: str) -> LeasedToken:
         """A usable access token of ``client_id``'s own account, for a read the dashboard
@@ -221,25 +322,27 @@ class TokenKeeper:
             snap = await self._load(db, account_id, lock=False)
             if snap.account.client_id != client_id:
                 raise AccountNotFound(account_id)
-            await self._check_usable(db, snap.account)
+            _check_usable(snap.account, await db.get(Client, snap.account.client_id))
             if self._fresh(snap.access, utcnow()):
                 return self._leased(snap, refreshed=False)
             seen = snap.access.ciphertext if snap.access is not None else None
         return await self.refresh(account_id, seen_ciphertext=seen)
 
-    async def _bind(
-        self, db: AsyncSession, account: Account, request: LeaseRequest
-    ) -> PublishGrant:
+    def _bind(self, read: _Read, account: Account, request: LeaseRequest) -> PublishGrant:
         """The request's grant, if it binds this caller to this account as it is now
-        and its attempt is not over (read in ``db``, the lease's transaction)."""
+        and its attempt is not over (as ``read`` in the lease's transaction)."""
         if request.service != publisher_of(account.platform):
             raise LeaseForbidden(
                 "wrong_platform", f"{request.service} may not lease {account.platform} accounts"
             )
-        try:
-            grant = verify_grant(request.grant, keys=self._grant_keys)
-        except GrantError as error:
-            raise LeaseForbidden(error.code, error.detail) from None
+        grant = read.grants.get(request.grant)
+        if grant is None:  # not read with the rest: verify it now
+            try:
+                grant = verify_grant(request.grant, keys=self._grant_keys)
+            except GrantError as error:
+                grant = error
+        if isinstance(grant, GrantError):
+            raise LeaseForbidden(grant.code, grant.detail)
         if str(grant.account_id) != account.id or grant.platform != account.platform:
             raise LeaseForbidden("grant_invalid", "the publish grant is for another account")
         if request.post_id is not None and str(grant.post_id) != request.post_id:
@@ -250,7 +353,8 @@ class TokenKeeper:
             raise LeaseForbidden(
                 "not_owner", "the account no longer belongs to the client who queued this post"
             )
-        if await self._attempts.is_spent(db, grant.target_id, grant.attempt):
+        over = read.spent.get(str(grant.target_id))
+        if over is not None and grant.attempt <= over:
             logger.warning(
                 "lease refused: service=%s account=%s target=%s attempt=%s refusal=grant_spent",
                 request.service,
@@ -264,30 +368,6 @@ class TokenKeeper:
                 "or dispatched again); only the current attempt's grant leases a token",
             )
         return grant
-
-    async def _channel_lease(self, db: AsyncSession, account: Account) -> LeasedToken:
-        """A widget account (Telegram) has no token: our bot posts to its linked channel.
-
-        The lease says where (``destination``, the channel's chat id) once the
-        channel is linked and the link holds; ``access_token`` is empty.
-        """
-        # needs_channel: the publisher found the link broken, or none was ever linked
-        # (reauth_required: a row stored before needs_channel existed)
-        if account.channel_id and account.status in (NEEDS_CHANNEL, "reauth_required"):
-            raise LeaseRefused(CHANNEL_LINK_BROKEN, _refusal(account))
-        if not account.channel_id and account.status in (NEEDS_CHANNEL, "ok"):
-            raise LeaseRefused(CHANNEL_NOT_LINKED, CHANNEL_NOT_LINKED_REASON)
-        await self._check_usable(db, account)
-        return LeasedToken(
-            account_id=account.id,
-            platform=account.platform,
-            access_token="",
-            expires_at=utcnow() + CHANNEL_LEASE_LIFETIME,
-            scopes=[],
-            platform_user_id=account.platform_user_id,
-            refreshed=False,
-            destination=account.channel_id,
-        )
 
     async def channel_report(
         self, account_id: str, request: LeaseRequest, report: ChannelReport
@@ -308,7 +388,7 @@ class TokenKeeper:
         async with self._factory() as db, db.begin():
             snap = await self._load(db, account_id, lock=True)
             account = snap.account
-            await self._bind(db, account, request)
+            self._bind(await self._read(db, [(account_id, request)]), account, request)
             if not _posts_to_channel(account) or account.channel_id != report.chat_id:
                 return False
             if report.event == "migrated" and report.migrate_to_chat_id:
@@ -431,16 +511,6 @@ class TokenKeeper:
             account=account, access=by_kind.get("access"), refresh=by_kind.get("refresh")
         )
 
-    async def _check_usable(self, db: AsyncSession, account: Account) -> None:
-        if account.status != "ok":
-            raise LeaseRefused(account.status, _refusal(account))
-        client = await db.get(Client, account.client_id)
-        if client is None or client.adult_confirmed_at is None or not client.email:
-            raise LeaseRefused(
-                "consent_required",
-                "the client has not yet confirmed being 18 or older and given an email",
-            )
-
     def _open(self, account: Account, token: Token | None) -> str | None:
         return self._vault.open(account, token) if token is not None else None
 
@@ -459,21 +529,11 @@ class TokenKeeper:
         )
 
     @staticmethod
-    async def _audit(
-        db: AsyncSession, account: Account, service: str, grant: PublishGrant, *, refreshed: bool
-    ) -> None:
-        """One ``lease_audit`` row, as one INSERT (not the ORM's unit of work at commit)."""
-        await db.execute(
-            insert(LeaseAudit).values(
-                account_id=account.id,
-                client_id=account.client_id,
-                service=service,
-                post_id=str(grant.post_id),
-                target_id=str(grant.target_id),
-                refreshed=refreshed,
-                leased_at=utcnow(),
-            )
-        )
+    async def _audit(db: AsyncSession, rows: list[dict[str, Any]]) -> None:
+        """``lease_audit`` rows (:meth:`_Read.audit_row`), as one INSERT (not the ORM's unit
+        of work at commit); none: nothing."""
+        if rows:
+            await db.execute(insert(LeaseAudit), rows)
 
 
 __all__ = ["CHANNEL_LINK_BROKEN", "CHANNEL_NOT_LINKED"]  # their home is models; kept here too
@@ -492,6 +552,96 @@ class ChannelReport:
     title: str | None = None
     """``migrated``: the new chat's title (``getChat``), when the publisher could read it."""
     reason: str | None = None
+
+
+LeaseFailure = (
+    AccountNotFound | LeaseForbidden | LeaseRefused | TokenDecryptionError | PlatformUnavailable
+)
+"""What a lease of one account may end in instead of a token."""
+LEASE_FAILURES = (
+    AccountNotFound,
+    LeaseForbidden,
+    LeaseRefused,
+    TokenDecryptionError,
+    PlatformUnavailable,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """What leases of some accounts need, read in their transaction (:meth:`TokenKeeper._read`)."""
+
+    accounts: dict[str, Account]
+    tokens: dict[str, dict[str, Token]]  # account id → kind → token
+    clients: dict[str, Client]
+    grants: dict[str | None, PublishGrant | GrantError]  # raw grant → verified, or why not
+    spent: dict[str, int]  # target id → the highest attempt over
+
+    def snapshot(self, account: Account) -> _Snapshot:
+        kinds = self.tokens.get(account.id, {})
+        return _Snapshot(account=account, access=kinds.get("access"), refresh=kinds.get("refresh"))
+
+    def audit_row(
+        self, account_id: str, request: LeaseRequest, *, refreshed: bool
+    ) -> dict[str, Any]:
+        """The ``lease_audit`` row of a lease granted for ``request`` (its grant verified)."""
+        account = self.accounts[account_id]
+        grant = self.grants[request.grant]
+        assert isinstance(grant, PublishGrant)
+        return {
+            "account_id": account.id,
+            "client_id": account.client_id,
+            "service": request.service,
+            "post_id": str(grant.post_id),
+            "target_id": str(grant.target_id),
+            "refreshed": refreshed,
+            "leased_at": utcnow(),
+        }
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_usable(account: Account, client: Client | None) -> None:
+    """Raise :class:`LeaseRefused` unless the account is ``ok`` and its client has given
+    the 18+ confirmation and an email (``client``: the account's, None if gone)."""
+    if account.status != "ok":
+        raise LeaseRefused(account.status, _refusal(account))
+    if client is None or client.adult_confirmed_at is None or not client.email:
+        raise LeaseRefused(
+            "consent_required",
+            "the client has not yet confirmed being 18 or older and given an email",
+        )
+
+
+def _channel_lease(account: Account, client: Client | None) -> LeasedToken:
+    """A widget account (Telegram) has no token: our bot posts to its linked channel.
+
+    The lease says where (``destination``, the channel's chat id) once the
+    channel is linked and the link holds; ``access_token`` is empty.
+    """
+    # needs_channel: the publisher found the link broken, or none was ever linked
+    # (reauth_required: a row stored before needs_channel existed)
+    if account.channel_id and account.status in (NEEDS_CHANNEL, "reauth_required"):
+        raise LeaseRefused(CHANNEL_LINK_BROKEN, _refusal(account))
+    if not account.channel_id and account.status in (NEEDS_CHANNEL, "ok"):
+        raise LeaseRefused(CHANNEL_NOT_LINKED, CHANNEL_NOT_LINKED_REASON)
+    _check_usable(account, client)
+    return LeasedToken(
+        account_id=account.id,
+        platform=account.platform,
+        access_token="",
+        expires_at=utcnow() + CHANNEL_LEASE_LIFETIME,
+        scopes=[],
+        platform_user_id=account.platform_user_id,
+        refreshed=False,
+        destination=account.channel_id,
+    )
 
 
 def _posts_to_channel(account: Account) -> bool:

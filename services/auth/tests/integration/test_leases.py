@@ -13,6 +13,9 @@ import pytest
 
 from cachalot_auth.service_tokens import SpentTokens, TokenReplayed
 from cachalot_common.leases import (
+    MAX_CONFIRM_BATCH,
+    Lease,
+    LeaseAsk,
     LeaseError,
     LeaseReauthRequired,
     LeaseRefused,
@@ -393,3 +396,108 @@ def identity(token_id: str) -> ServiceIdentity:
     return ServiceIdentity(
         service="publisher-tiktok", token_id=token_id, expires_at=int(time.time()) + 60
     )
+
+
+async def test_a_confirmation_batch_answers_each_lease_as_alone_once_the_accounts_changed(
+    auth_with_queue, sign_in, consent, lease_client, grant, account_row, expire
+):
+    """Issue 9's race, against the real auth: leases granted, then one account changes
+    hands and one is disconnected before the publisher's confirmation (sent for many
+    commands at once); each answer is what auth says *now*, item by item."""
+    auth = auth_with_queue  # the audit is read back through the data export
+    kept = await connected(auth, sign_in, consent, "tiktok", user="sandbox-extra-kept")
+    refreshed = await connected(auth, sign_in, consent, "youtube")
+    handed = await connected(auth, sign_in, consent, "tiktok", user="sandbox-extra-handed")
+    dropped = await connected(auth, sign_in, consent, "tiktok", user="sandbox-extra-dropped")
+    asks = []
+    for account_id in (kept, refreshed, handed, dropped):
+        post_id, target_id = uuid.uuid4(), uuid.uuid4()
+        signed = grant(await account_row(auth, account_id), post_id=post_id, target_id=target_id)
+        asks.append(LeaseAsk(uuid.UUID(account_id), post_id, target_id, signed))
+    unknown = LeaseAsk(uuid.uuid4(), uuid.uuid4(), None, asks[0].grant)
+    async with httpx.AsyncClient() as http:
+        tiktok = lease_client(auth, http).client("publisher-tiktok")
+        youtube = lease_client(auth, http).client("publisher-youtube")
+        before = [
+            await tiktok.confirm([asks[0], asks[2], asks[3]]),
+            await youtube.confirm(asks[1:2]),
+        ]
+        assert all(isinstance(a, Lease) for answers in before for a in answers)
+        # after the leases, before the visible steps:
+        alices = (await account_row(auth, handed)).client_id
+        async with auth.browser() as alice:
+            await sign_in(alice, "tiktok", user="sandbox-extra-handed")
+            assert (await alice.delete(f"/api/v1/accounts/{handed}")).status_code == 204
+        async with auth.browser() as other:  # a sign-in through it now starts a new client
+            await sign_in(other, "tiktok", user="sandbox-extra-handed")
+        assert (await account_row(auth, handed)).client_id != alices
+        async with auth.browser() as bob:
+            await sign_in(bob, "tiktok", user="sandbox-extra-dropped")
+            assert (await bob.delete(f"/api/v1/accounts/{dropped}")).status_code == 204
+        await expire(auth, refreshed)
+        answers = await tiktok.confirm([asks[0], asks[2], asks[3], unknown, asks[1]])
+        [refreshed_lease] = await youtube.confirm(asks[1:2])
+    ok, not_owner, revoked, not_found, wrong_platform = answers
+    assert isinstance(ok, Lease)
+    assert ok.account_id == uuid.UUID(kept)
+    assert isinstance(not_owner, LeaseRefused)
+    assert (not_owner.status, not_owner.code) == (403, "not_owner")
+    assert isinstance(revoked, LeaseReauthRequired)
+    assert revoked.code == "revoked"
+    assert isinstance(not_found, LeaseRefused)
+    assert not_found.status == 404
+    assert isinstance(wrong_platform, LeaseRefused)
+    assert wrong_platform.code == "wrong_platform"
+    assert isinstance(refreshed_lease, Lease)  # its token expired: refreshed first
+    assert refreshed_lease.access_token != before[1][0].access_token  # type: ignore[union-attr]
+    async with auth.browser() as owner:
+        await sign_in(owner, "tiktok", user="sandbox-extra-kept")
+        export = (await owner.get("/api/v1/me/export")).json()
+    audited = [(x["service"], x["target_id"]) for x in export["token_leases"]]
+    assert audited == [("publisher-tiktok", str(asks[0].target_id))] * 2  # leased, confirmed
+
+
+async def test_a_confirmation_batch_needs_service_credentials_and_at_most_its_limit_of_items(
+    auth, sign_in, consent, lease_client, grant, account_row
+):
+    account_id = await connected_tiktok(auth, sign_in, consent)
+    post_id = uuid.uuid4()
+    item = {
+        "account_id": account_id,
+        "post_id": str(post_id),
+        "grant": grant(await account_row(auth, account_id), post_id=post_id),
+    }
+    async with httpx.AsyncClient(base_url=auth.base_url) as http:
+        bare = await http.post("/internal/v1/leases/confirm", json={"leases": [item]})
+
+        def signed() -> dict[str, str]:
+            token = mint_service_token(
+                service="publisher-tiktok", secret="publisher-tiktok-test-secret-0123456789"
+            )
+            return {"Authorization": f"Bearer {token}"}
+
+        empty = await http.post(
+            "/internal/v1/leases/confirm", json={"leases": []}, headers=signed()
+        )
+        many = await http.post(
+            "/internal/v1/leases/confirm",
+            json={"leases": [item] * (MAX_CONFIRM_BATCH + 1)},
+            headers=signed(),
+        )
+        bad = await http.post(
+            "/internal/v1/leases/confirm",
+            json={"leases": [{**item, "account_id": "nope"}]},
+            headers=signed(),
+        )
+        one = await http.post(
+            "/internal/v1/leases/confirm", json={"leases": [item]}, headers=signed()
+        )
+    assert bare.status_code == 401
+    assert [r.status_code for r in (empty, many, bad)] == [422, 422, 422]
+    assert all(
+        r.headers["content-type"].startswith("application/problem+json") for r in (bare, bad)
+    )
+    assert "leases" in str(bad.json()["errors"])
+    [answer] = one.json()["leases"]
+    assert answer["status"] == 200
+    assert answer["lease"]["account_id"] == account_id

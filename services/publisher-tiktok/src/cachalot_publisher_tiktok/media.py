@@ -3,7 +3,10 @@
 Reads happen in a worker thread (a slow volume must not stall the event
 loop) while the previous block is on the wire: a small bounded queue of
 blocks keeps the socket busy, and memory stays at ``depth × read_size``
-whatever the video's size.
+whatever the video's size. A span of one block (a small video, the common
+case) is opened and read in one trip to the worker thread, with no reader
+task or queue (issue 9: two thread trips and a task per chunk were a
+visible part of the publisher's CPU per post).
 """
 
 from __future__ import annotations
@@ -20,7 +23,13 @@ READ_AHEAD = 4
 async def read_span(
     path: Path, first: int, length: int, read_size: int, *, depth: int = READ_AHEAD
 ) -> AsyncIterator[bytes]:
-    """Bytes ``first``..``first+length`` of ``path``, ``read_size`` at a time (never all)."""
+    """Bytes ``first``..``first+length`` of ``path``, ``read_size`` at a time (never all).
+
+    Raises ``OSError`` when the file cannot be read or ends before the span does.
+    """
+    if length <= read_size:
+        yield await asyncio.to_thread(_read_block, path, first, length)
+        return
     queue: asyncio.Queue[bytes | BaseException | None] = asyncio.Queue(maxsize=depth)
     fd = await asyncio.to_thread(os.open, path, os.O_RDONLY)
 
@@ -51,3 +60,15 @@ async def read_span(
         with contextlib.suppress(asyncio.CancelledError):
             await task
         os.close(fd)
+
+
+def _read_block(path: Path, first: int, length: int) -> bytes:
+    """Bytes ``first``..``first+length`` of ``path`` in one read (a worker thread's)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        data = os.pread(fd, length, first)
+    finally:
+        os.close(fd)
+    if len(data) < length:
+        raise OSError(f"{path.name} ended {length - len(data)} bytes early")
+    return data

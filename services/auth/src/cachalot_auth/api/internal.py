@@ -1,4 +1,5 @@
-"""Internal API for publishers: token leases (contract: ``cachalot_common.leases``) and
+"""Internal API for publishers: token leases and their confirmation in batches (contract:
+``cachalot_common.leases``) and
 publisher-telegram's reports on a linked channel (``…/telegram-channel``); for the
 notifier: a client's contact (``/internal/v1/clients/{id}/contact``).
 
@@ -17,15 +18,18 @@ from pydantic import ConfigDict, Field
 
 from cachalot_auth.api.deps import Services, services
 from cachalot_auth.leasing import (
+    LEASE_FAILURES,
     AccountNotFound,
     ChannelReport,
+    LeasedToken,
+    LeaseFailure,
     LeaseForbidden,
     LeaseRefused,
     LeaseRequest,
 )
-from cachalot_auth.providers.base import PlatformUnavailable
 from cachalot_auth.service_tokens import TokenReplayed
 from cachalot_common.crypto import TokenDecryptionError
+from cachalot_common.leases import MAX_CONFIRM_BATCH
 from cachalot_common.problems import Problem, problem_responses
 from cachalot_common.service_auth import ServiceAuthError, ServiceIdentity, verify_service_token
 from cachalot_common.text import CheckedText
@@ -70,6 +74,64 @@ class ChannelReportIn(CheckedText):
     post_id: uuid.UUID
     target_id: uuid.UUID | None = None
     grant: str | None = Field(default=None, max_length=4096)
+
+
+class ConfirmItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    account_id: uuid.UUID = Field(description="The account whose lease is confirmed.")
+    post_id: uuid.UUID = Field(description="The post (must match the grant).")
+    target_id: uuid.UUID | None = Field(default=None, description="Must match the grant if given.")
+    grant: str | None = Field(
+        default=None, max_length=4096, description="The command's publish grant (required)."
+    )
+
+
+class ConfirmIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    leases: list[ConfirmItemIn] = Field(
+        min_length=1,
+        max_length=MAX_CONFIRM_BATCH,
+        description="The leases to confirm; the answer has one entry per item, in order.",
+    )
+
+
+def _lease_body(leased: LeasedToken) -> dict[str, Any]:
+    """The 200 body of a lease (``cachalot_common.leases``)."""
+    return {
+        "account_id": leased.account_id,
+        "platform": leased.platform,
+        "access_token": leased.access_token,
+        "expires_at": leased.expires_at.isoformat(),
+        "scopes": leased.scopes,
+        "platform_user_id": leased.platform_user_id,
+        "destination": leased.destination,
+    }
+
+
+def _problem(error: LeaseFailure, service: str, account_id: str) -> Problem:
+    """The problem a lease of ``account_id`` ends in instead of a token, logged as such."""
+    if isinstance(error, AccountNotFound):
+        logger.warning(
+            "lease refused: service=%s account=%s refusal=not_found", service, account_id
+        )
+        return Problem(404, "No such account.")
+    if isinstance(error, LeaseForbidden):
+        logger.warning(
+            "lease refused: service=%s account=%s refusal=%s", service, account_id, error.code
+        )
+        return Problem(403, error.detail, code=error.code)
+    if isinstance(error, LeaseRefused):
+        return Problem(409, error.detail, code=error.code)
+    if isinstance(error, TokenDecryptionError):
+        logger.error("lease refused: %s", error)
+        return Problem(500, f"{error}; the operator must look at this account.")
+    return Problem(
+        503,
+        f"The platform's token endpoint is unavailable: {error}",
+        headers={"Retry-After": "30"},
+    )
 
 
 async def caller(request: Request, svc: ServicesDep) -> ServiceIdentity:
@@ -120,39 +182,36 @@ def create_router() -> APIRouter:
         )
         try:
             leased = await svc.keeper.lease(account_id, request, force_refresh=body.force_refresh)
-        except AccountNotFound:
-            logger.warning(
-                "lease refused: service=%s account=%s refusal=not_found", who.service, account_id
+        except LEASE_FAILURES as error:
+            raise _problem(error, who.service, account_id) from None
+        return _lease_body(leased)
+
+    @router.post("/leases/confirm", responses=problem_responses(401, 422))
+    async def confirm(body: ConfirmIn, who: CallerDep, svc: ServicesDep) -> dict[str, Any]:
+        """Many leases confirmed at once, each answered as ``…/lease`` would answer it alone
+        (never a forced refresh): a publisher's checks right before posts' visible steps."""
+        asks = [
+            (
+                str(item.account_id),
+                LeaseRequest(
+                    service=who.service,
+                    grant=item.grant,
+                    post_id=str(item.post_id),
+                    target_id=str(item.target_id) if item.target_id else None,
+                ),
             )
-            raise Problem(404, "No such account.") from None
-        except LeaseForbidden as forbidden:
-            logger.warning(
-                "lease refused: service=%s account=%s refusal=%s",
-                who.service,
-                account_id,
-                forbidden.code,
-            )
-            raise Problem(403, forbidden.detail, code=forbidden.code) from None
-        except LeaseRefused as refused:
-            raise Problem(409, refused.detail, code=refused.code) from None
-        except TokenDecryptionError as error:
-            logger.error("lease refused: %s", error)
-            raise Problem(500, f"{error}; the operator must look at this account.") from None
-        except PlatformUnavailable as error:
-            raise Problem(
-                503,
-                f"The platform's token endpoint is unavailable: {error}",
-                headers={"Retry-After": "30"},
-            ) from None
-        return {
-            "account_id": leased.account_id,
-            "platform": leased.platform,
-            "access_token": leased.access_token,
-            "expires_at": leased.expires_at.isoformat(),
-            "scopes": leased.scopes,
-            "platform_user_id": leased.platform_user_id,
-            "destination": leased.destination,
-        }
+            for item in body.leases
+        ]
+        answers = await svc.keeper.confirm_many(asks)
+        out: list[dict[str, Any]] = []
+        for (account_id, _), answer in zip(asks, answers, strict=True):
+            if isinstance(answer, LeasedToken):
+                out.append({"status": 200, "lease": _lease_body(answer)})
+            else:
+                problem = _problem(answer, who.service, account_id)
+                code = problem.extra.get("code")
+                out.append({"status": problem.status, "code": code, "detail": problem.detail})
+        return {"leases": out}
 
     @router.post(
         "/accounts/{account_id}/telegram-channel",
