@@ -76,7 +76,7 @@ class ChannelReportIn(CheckedText):
     grant: str | None = Field(default=None, max_length=4096)
 
 
-class ConfirmItemIn(BaseModel):
+class ConfirmItemIn(CheckedText):
     model_config = ConfigDict(extra="forbid")
 
     account_id: uuid.UUID = Field(description="The account whose lease is confirmed.")
@@ -87,7 +87,7 @@ class ConfirmItemIn(BaseModel):
     )
 
 
-class ConfirmIn(BaseModel):
+class ConfirmIn(CheckedText):
     model_config = ConfigDict(extra="forbid")
 
     leases: list[ConfirmItemIn] = Field(
