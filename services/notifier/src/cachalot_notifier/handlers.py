@@ -84,8 +84,8 @@ def register_handlers(
     ``mail``: e-mail to clients (None when ``CACHALOT_SMTP_HOST`` is unset:
     nothing is recorded for clients). ``trace_url_template``
     (``CACHALOT_TRACE_URL_TEMPLATE``): the failed post's and the approved
-    proposal's messages link the trace this event travels in (the post's). ``options``: subscriber options
-    (``cachalot_common.kafka.consumer_options``).
+    proposal's messages link the trace this event travels in (the post's).
+    ``options``: subscriber options (``cachalot_common.kafka.consumer_options``).
     """
 
     async def tell_client(notice: Notice) -> None:
