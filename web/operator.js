@@ -18,6 +18,7 @@
   const SIGN_IN_ERRORS = {
     sign_in_failed: t("Telegram's sign-in data could not be verified; please try again."),
     state_expired: t("The sign-in took too long; please try again."),
+    not_an_operator: t("This Telegram account is not an operator here. To get access, ask the administrator of this CACHALOT to add your Telegram user id to the operators' list (CACHALOT_OPERATOR_TELEGRAM_IDS), then sign in again."),
   };
 
   function flash(kind, text) {
@@ -393,7 +394,15 @@
   async function start() {
     const params = new URLSearchParams(location.search);
     const error = params.get("auth_error");
-    if (error) flash("bad", SIGN_IN_ERRORS[error] || t("Sign-in failed; please try again."));
+    if (error) {
+      let text = SIGN_IN_ERRORS[error] || t("Sign-in failed; please try again.");
+      // the query string is anyone's to write: only digits are shown as the id
+      const id = params.get("telegram_user_id") || "";
+      if (error === "not_an_operator" && /^\d{1,20}$/.test(id)) {
+        text += " " + t("Your Telegram user id: {id}.", { id });
+      }
+      flash("bad", text);
+    }
     const me = await api("/api/v1/operator/me");
     if (!me.ok) {
       show(false);

@@ -46,12 +46,15 @@ async def test_a_listed_telegram_user_signs_in_as_an_operator_and_sees_who_they_
     assert await count(auth_ops, Client) == 0  # an operator is not a client
 
 
-async def test_a_telegram_user_not_listed_gets_a_403_problem_and_nothing_is_created(auth_ops):
+async def test_a_telegram_user_not_listed_is_sent_back_to_the_page_saying_so_and_nothing_is_created(
+    auth_ops,
+):
     async with auth_ops.browser() as browser:
         refused = await operator_sign_in(browser, STRANGER)
-        assert refused.status_code == 403
-        assert refused.headers["content-type"].startswith("application/problem+json")
-        assert "CACHALOT_OPERATOR_TELEGRAM_IDS" in refused.json()["detail"]
+        assert refused.status_code == 302, refused.text  # a page in words, not a raw problem
+        assert refused.headers["location"] == (
+            f"/operator.html?auth_error=not_an_operator&platform=operator&telegram_user_id={STRANGER}"
+        )
         assert "cachalot_session" not in browser.cookies
         assert (await browser.get("/api/v1/operator/clients")).status_code == 401
     assert await count(auth_ops, OperatorSessionRow) == 0
