@@ -298,6 +298,9 @@ class ApiClient:
         async def applied() -> bool:
             async with self.server.runtime.reader() as session:
                 row = await session.scalar(select(Account).where(Account.id == account_id))
+            if row is not None and message.type == "updated":  # facts only, no new state
+                facts = message.creator_info
+                return row.creator_info == (facts.model_dump(mode="json") if facts else None)
             return row is not None and row.changed_at >= message.occurred_at
 
         await eventually(applied, timeout=20)

@@ -79,6 +79,9 @@ class Account(Base):
     platform_user_id: Mapped[str | None] = mapped_column(
         String(64), comment="The person's id on the platform (None: not known)"
     )
+    creator_info: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, comment="TikTok: creator_info at auth's last read (None: not known)"
+    )
 
 
 class Media(Base):
