@@ -162,7 +162,10 @@
         const row = document.createElement("tr");
         row.dataset.proposal = proposal.id;
         row.className = "proposal " + proposal.status;
-        cell(row, when(delivery.created_at));
+        // who delivered: the Telegram name recorded at the time (older deliveries: none)
+        cell(row, delivery.operator_name
+          ? t("{when} by {who}", { when: when(delivery.created_at), who: delivery.operator_name })
+          : when(delivery.created_at)).className = "delivered";
         const client = knownClients.find((c) => c.client_id === delivery.client_id);
         cell(row, client ? clientLabel(client) : delivery.client_id.slice(0, 8));
         cell(row, PROPOSAL_STATUS[proposal.status] || proposal.status).className = "status";

@@ -218,8 +218,9 @@ def test_a_proposal_is_edited_at_phone_width_by_keyboard_and_both_sides_read_its
         client.wait_for_selector(f"{mine}:has-text('edited {marker}')", timeout=10_000)
 
         history = _open_history(client, mine)
-        assert "Delivered by operator" in history
-        assert "Proposed by operator" in history
+        # named by their Telegram name as it was at sign-in (issue 13), not an id prefix
+        assert "Delivered by operator Карина" in history
+        assert "Proposed by operator Карина" in history
         assert "Edited by you (texts)" in history
         client.screenshot(path=str(screenshots / "proposal-history-390.png"), full_page=True)
         assert client.evaluate("document.scrollingElement.scrollWidth") <= 390

@@ -144,6 +144,7 @@ class OperatorService:
             secret=self._secret,
             lifetime_s=self._lifetime_s,
             role="operator",
+            name=user.display_name,  # recorded beside their acts by the queue (issue 13)
         )
         async with self._factory() as db, db.begin():
             db.add(

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from cachalot_auth.models import Client, OperatorSessionRow
 from cachalot_auth.operators import operator_id
+from cachalot_common.sessions import COOKIE_NAME, read_session
 from cachalot_testing.roles import WRONG_ROLE, wrong_role_requests
 
 OPERATOR = "700000002"  # Bob, a sandbox Telegram user: the listed operator of `auth_ops`
@@ -43,6 +44,10 @@ async def test_a_listed_telegram_user_signs_in_as_an_operator_and_sees_who_they_
     assert me.status_code == 200, me.text
     assert me.json()["telegram_user_id"] == OPERATOR
     assert me.json()["operator_id"] == str(operator_id(OPERATOR))
+    # the name the other services record beside the operator's acts (issue 13)
+    secret = auth_ops.settings.session_secret.get_secret_value()
+    session = read_session(browser.cookies[COOKIE_NAME], secret=secret)
+    assert session.name == me.json()["display_name"] == "Bob"  # Telegram's first name
     assert await count(auth_ops, Client) == 0  # an operator is not a client
 
 

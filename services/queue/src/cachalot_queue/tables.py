@@ -358,5 +358,8 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(24))
     actor_role: Mapped[str] = mapped_column(String(10))
     actor_id: Mapped[UUID | None]
+    actor_name: Mapped[str | None] = mapped_column(
+        String(200), comment="An operator's Telegram name at the act (None: not known)"
+    )
     at: Mapped[datetime]
     detail: Mapped[dict[str, Any] | None]
