@@ -20,6 +20,7 @@
   const SIGN_IN_ERRORS = {
     sign_in_failed: t("Telegram's sign-in data could not be verified; please try again."),
     state_expired: t("The sign-in took too long; please try again."),
+    not_an_operator: t("This Telegram account is not an operator here. To get access, ask the administrator of this CACHALOT to add your Telegram user id to the operators' list (CACHALOT_OPERATOR_TELEGRAM_IDS), then sign in again."),
   };
 
   function flash(kind, text) {
@@ -65,6 +66,61 @@
     return block;
   }
 
+  // The proposal being written: one target per chosen account, the same text for each.
+  function currentProposal() {
+    const accounts = Array.from($("deliver-account").selectedOptions);
+    const at = $("deliver-at").value;
+    return {
+      targets: accounts.map((a) => ({ account_id: a.value, [a.dataset.platform]: options(a.dataset.platform) })),
+      scheduled_at: at ? new Date(at).toISOString() : null,
+    };
+  }
+
+  // Proposals added with "Add another proposal", sent with the one being written.
+  let pending = [];
+  function showPending() {
+    const list = $("deliver-pending");
+    list.textContent = "";
+    pending.forEach((proposal, i) => {
+      const item = document.createElement("li");
+      item.textContent = t("Proposal {i}, accounts: {count}", { i: i + 1, count: proposal.targets.length });
+      list.appendChild(item);
+    });
+  }
+  function addProposal() {
+    clearFieldErrors();
+    const proposal = currentProposal();
+    if (!proposal.targets.length) {
+      fieldError("account", t("Choose at least one account."));
+      return;
+    }
+    pending.push(proposal);
+    showPending();
+    $("deliver-text").value = "";
+    $("deliver-at").value = "";
+  }
+
+  // Where each server error goes: the field of this form it names (the API's paths,
+  // proposals[i].targets[j].<platform>.<option>, media_id, image_ids[k], ...).
+  function errorField(path) {
+    if (/privacy_level|disable_(comment|duet|stitch)/.test(path)) return "privacy";
+    if (/\.(caption|title|message|text|description|photo_title)$/.test(path)) return "text";
+    if (/scheduled_at/.test(path)) return "scheduled_at";
+    if (/^(media_id|image_ids)|\.media\.|image_ids/.test(path)) return "file";
+    if (/targets|account_id/.test(path)) return "account";
+    if (path === "note") return "note";
+    if (path === "client_id") return "client_id";
+    return "file";
+  }
+  function fieldError(field, message) {
+    const box = document.querySelector(`#deliver-form .field-error[data-field="${field}"]`);
+    if (!box) return;
+    box.textContent = box.textContent ? `${box.textContent} ${shown(message)}` : shown(message);
+  }
+  function clearFieldErrors() {
+    for (const box of document.querySelectorAll("#deliver-form .field-error")) box.textContent = "";
+  }
+
   // A client as the operator tells it from others: two may share a name, so the name
   // goes with the e-mail (or, without one, the id's first characters).
   function clientLabel(client) {
@@ -98,6 +154,7 @@
       option.textContent = shown(`${account.platform}: ${account.display_name || account.id}`);
       select.appendChild(option);
     }
+    if (select.options.length) select.options[0].selected = true; // one or more: the first to start
   }
 
   // The delivery form's label of a field the API names
@@ -118,36 +175,47 @@
 
   async function deliver(event) {
     event.preventDefault();
-    const file = $("deliver-file").files[0];
+    clearFieldErrors();
+    const files = Array.from($("deliver-file").files);
     const clientId = $("deliver-client").value;
-    const account = $("deliver-account").selectedOptions[0];
-    if (!file || !clientId || !account) return;
+    const current = currentProposal();
+    const proposals = current.targets.length ? [...pending, current] : [...pending];
+    if (!files.length || !clientId) return;
+    const videos = files.filter((f) => f.type.startsWith("video/"));
+    if (videos.length && files.length > 1) {
+      fieldError("file", t("Choose one video, or only images for a photo post."));
+      return;
+    }
+    if (!proposals.length) {
+      fieldError("account", t("Choose at least one account."));
+      return;
+    }
     const partial = window.CachalotWhen.problem($("deliver-at"));
-    if (partial) { flash("bad", `${deliverLabel("scheduled_at")}: ${partial}`); return; }
+    if (partial) { fieldError("scheduled_at", partial); return; }
     $("deliver-send").disabled = true;
     try {
-      const uploaded = await api(
-        `/api/v1/operator/media?client_id=${encodeURIComponent(clientId)}`,
-        { method: "POST", headers: { "Content-Type": file.type || "application/octet-stream" }, body: file },
-      );
-      if (!uploaded.ok) {
-        flash("bad", words.problem(uploaded.body, t("The upload failed."), deliverLabel));
-        return;
+      const ids = [];
+      for (const file of files) { // in order: the photo post's images keep the order chosen
+        const uploaded = await api(
+          `/api/v1/operator/media?client_id=${encodeURIComponent(clientId)}`,
+          { method: "POST", headers: { "Content-Type": file.type || "application/octet-stream" }, body: file },
+        );
+        if (!uploaded.ok) {
+          fieldError("file", `${file.name}: ${words.problem(uploaded.body, t("The upload failed."), deliverLabel)}`);
+          flash("bad", t("The upload failed."));
+          return;
+        }
+        ids.push(uploaded.body.id);
       }
-      const platform = account.dataset.platform;
-      const image = uploaded.body.kind === "image";
-      const at = $("deliver-at").value;
+      const image = !videos.length;
       const body = {
         client_id: clientId,
         kind: image ? "photo" : "video",
         note: $("deliver-note").value || null,
-        proposals: [{
-          targets: [{ account_id: account.value, [platform]: options(platform) }],
-          scheduled_at: at ? new Date(at).toISOString() : null,
-        }],
+        proposals,
       };
-      if (image) body.image_ids = [uploaded.body.id];
-      else body.media_id = uploaded.body.id;
+      if (image) body.image_ids = ids;
+      else body.media_id = ids[0];
       const answer = await api("/api/v1/operator/deliveries", {
         method: "POST",
         headers: { "Content-Type": "application/json" },
@@ -156,8 +224,18 @@
       if (answer.ok) {
         flash("ok", t("Delivered; the client has been offered the proposal."));
         $("deliver-form").reset();
+        pending = [];
+        showPending();
         fillDeliverAccounts();
       } else {
+        // each error under the field it names (the proposal's number when there are several),
+        // and all of them, worded, in the notice
+        for (const error of (answer.body && answer.body.errors) || []) {
+          const path = String(error.field || "");
+          const which = /^proposals\[(\d+)\]/.exec(path);
+          const prefix = which && proposals.length > 1 ? t("Proposal {n}:", { n: Number(which[1]) + 1 }) + " " : "";
+          fieldError(errorField(path.replace(/^proposals\[\d+\]\./, "")), prefix + words.fieldError(error));
+        }
         flash("bad", `${t("The delivery failed.")} ${words.problem(answer.body, "", deliverLabel)}`.trim());
       }
     } finally {
@@ -175,7 +253,10 @@
         const row = document.createElement("tr");
         row.dataset.proposal = proposal.id;
         row.className = "proposal " + proposal.status;
-        cell(row, when(delivery.created_at));
+        // who delivered: the Telegram name recorded at the time (older deliveries: none)
+        cell(row, delivery.operator_name
+          ? t("{when} by {who}", { when: when(delivery.created_at), who: delivery.operator_name })
+          : when(delivery.created_at)).className = "delivered";
         const client = knownClients.find((c) => c.client_id === delivery.client_id);
         cell(row, client ? clientLabel(client) : delivery.client_id.slice(0, 8));
         cell(row, words.status(proposal.status)).className = "status";
@@ -409,7 +490,15 @@
   async function start() {
     const params = new URLSearchParams(location.search);
     const error = params.get("auth_error");
-    if (error) flash("bad", SIGN_IN_ERRORS[error] || t("Sign-in failed; please try again."));
+    if (error) {
+      let text = SIGN_IN_ERRORS[error] || t("Sign-in failed; please try again.");
+      // the query string is anyone's to write: only digits are shown as the id
+      const id = params.get("telegram_user_id") || "";
+      if (error === "not_an_operator" && /^\d{1,20}$/.test(id)) {
+        text += " " + t("Your Telegram user id: {id}.", { id });
+      }
+      flash("bad", text);
+    }
     const me = await api("/api/v1/operator/me");
     if (!me.ok) {
       show(false);
@@ -427,6 +516,7 @@
     $("policy-form").addEventListener("submit", publishPolicy);
     $("deliver-client").addEventListener("change", fillDeliverAccounts);
     $("deliver-form").addEventListener("submit", deliver);
+    $("deliver-another").addEventListener("click", addProposal);
     window.CachalotWhen.upgrade($("deliver-at")); // the suggested time in the page's language
     for (const radio of document.querySelectorAll("input[name=trouble]")) {
       radio.addEventListener("change", loadTrouble);

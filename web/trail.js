@@ -15,6 +15,8 @@
   const PLATFORM = { tiktok: "TikTok", youtube: "YouTube", instagram: "Instagram", vk: "VK", telegram: "Telegram" };
   const WHEN = new Intl.DateTimeFormat(I18N.locale, { dateStyle: "medium", timeStyle: "short" });
   const short = (id) => (id ? String(id).slice(0, 8) : "");
+  // an operator by the Telegram name recorded with the act, else (older entries) an id prefix
+  const operator = (entry) => entry.actor_name || short(entry.actor_id);
 
   // One entry in words; `viewer` is "client" (the client's own acts say "you") or "operator".
   function words(entry, viewer) {
@@ -23,9 +25,9 @@
     const platform = PLATFORM[detail.platform] || detail.platform || "";
     switch (entry.action) {
       case "delivered":
-        return t("Delivered by operator {who}", { who: short(entry.actor_id) });
+        return t("Delivered by operator {who}", { who: operator(entry) });
       case "proposed":
-        return t("Proposed by operator {who}", { who: short(entry.actor_id) });
+        return t("Proposed by operator {who}", { who: operator(entry) });
       case "edited": {
         const changed = detail.changed || [];
         const what = changed.includes("targets") && changed.includes("scheduled_at")
@@ -50,7 +52,7 @@
       case "published":
         return t("Published on {platform}", { platform });
       case "superseded":
-        return t("Replaced by a newer proposal of operator {who}", { who: short(entry.actor_id) });
+        return t("Replaced by a newer proposal of operator {who}", { who: operator(entry) });
       case "failed":
         return t("Failed on {platform}: {reason}", { platform, reason: detail.reason || detail.code || "" });
       case "cancelled":

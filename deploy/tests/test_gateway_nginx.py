@@ -39,6 +39,7 @@ from cachalot_testing.gateway import (
     StandIn,
     case_id,
     check,
+    check_api_docs,
     check_event_stream,
     check_openapi,
     check_service_down,
@@ -228,6 +229,12 @@ def test_the_openapi_document_is_served_to_anyone_as_the_embedded_gateway_serves
     gateway: dict[str, Any],
 ) -> None:
     check_openapi(gateway["base"], gateway["services"], OPENAPI_FILE.read_bytes())
+
+
+def test_the_api_docs_page_is_served_to_anyone_with_its_vendored_assets_as_embedded_serves_it(
+    gateway: dict[str, Any],
+) -> None:
+    check_api_docs(gateway["base"], gateway["services"])
 
 
 def test_an_upload_goes_through_after_one_session_check_with_the_cookie_and_no_body(

@@ -31,6 +31,7 @@ from cachalot_testing.gateway import (
     StandIn,
     case_id,
     check,
+    check_api_docs,
     check_event_stream,
     check_openapi,
     check_service_down,
@@ -246,6 +247,12 @@ def test_the_dashboard_and_the_gateways_health_are_served(gateway: Gateway) -> N
 
 def test_the_openapi_document_is_served_to_anyone_as_nginx_serves_it(gateway: Gateway) -> None:
     check_openapi(gateway.base, gateway.stand_ins, DOCUMENT_FILE.read_bytes())
+
+
+def test_the_api_docs_page_is_served_to_anyone_with_its_vendored_assets_as_nginx_serves_it(
+    gateway: Gateway,
+) -> None:
+    check_api_docs(gateway.base, gateway.stand_ins)
 
 
 def test_the_live_feed_streams_through_unbuffered_and_ends_when_the_client_goes(

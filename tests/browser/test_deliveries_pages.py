@@ -207,8 +207,9 @@ def test_a_proposal_is_edited_at_phone_width_by_keyboard_and_both_sides_read_its
         client.wait_for_selector(f"{mine}:has-text('edited {marker}')", timeout=10_000)
 
         history = _open_history(client, mine)
-        assert "Delivered by operator" in history
-        assert "Proposed by operator" in history
+        # named by their Telegram name as it was at sign-in (issue 13), not an id prefix
+        assert "Delivered by operator Карина" in history
+        assert "Proposed by operator Карина" in history
         assert "Edited by you (texts)" in history
         client.screenshot(path=str(screenshots / "proposal-history-390.png"), full_page=True)
         assert client.evaluate("document.scrollingElement.scrollWidth") <= 390
@@ -356,3 +357,69 @@ def test_the_client_reads_an_article_proposals_title_text_cover_and_accounts_bef
             assert me["email"] in (operator.text_content(option) or "")
         finally:
             operator_context.close()
+
+
+def test_an_operator_delivers_a_photo_post_to_several_accounts_with_several_proposals(
+    stack: EmbeddedStack, browser: Any
+) -> None:
+    """The operator page takes what the API takes: the images of a photo post (in order),
+    several target accounts per proposal and several proposals per delivery; a refusal
+    is shown under the field it names."""
+    marker = uuid.uuid4().hex[:8]
+    with httpx.Client(timeout=30) as http:
+        first = connect_tiktok(http, stack.gateway, f"sandbox-extra-multi-a-{marker}")
+        second = connect_tiktok(http, stack.gateway, f"sandbox-extra-multi-b-{marker}")
+        client_id = http.get(f"{stack.gateway}/api/v1/me").json()["client_id"]
+        context = browser.new_context()
+        page = context.new_page()
+        try:
+            page.goto(f"{stack.gateway}/operator.html")
+            page.click("#signin-telegram")
+            page.wait_for_selector("button[name=user]", timeout=15_000)
+            page.click(f"button[name=user][value='{DEV_OPERATOR}']")
+            page.wait_for_selector(f"#deliver-client option[value='{client_id}']", state="attached")
+            page.select_option("#deliver-client", client_id)
+            images = [image_file(colour="0x2266aa"), image_file(colour="0xaa6622")]
+            page.set_input_files("#deliver-file", [str(p) for p in images])
+            # proposal 1: both accounts, privacy left out (TikTok has no default)
+            page.wait_for_selector(f"#deliver-account option[value='{second}']", state="attached")
+            page.select_option("#deliver-account", [first, second])
+            page.fill("#deliver-text", f"two accounts {marker}")
+            page.click("#deliver-another")
+            page.wait_for_selector("#deliver-pending li")
+            # proposal 2: one account, privacy chosen
+            page.select_option("#deliver-account", [first])
+            page.fill("#deliver-text", f"one account {marker}")
+            page.select_option("#deliver-privacy", "SELF_ONLY")
+            page.click("#deliver-send")
+            page.wait_for_selector("#flash.bad", timeout=30_000)
+            privacy = page.text_content('#deliver-form .field-error[data-field="privacy"]') or ""
+            assert "Proposal 1:" in privacy  # under the field, with the proposal it is in
+            assert "required" in privacy.lower()  # worded by web/words.js
+
+            # mended: the first proposal written again with a privacy level
+            page.reload()
+            page.wait_for_selector(f"#deliver-client option[value='{client_id}']", state="attached")
+            page.select_option("#deliver-client", client_id)
+            page.set_input_files("#deliver-file", [str(p) for p in images])
+            page.wait_for_selector(f"#deliver-account option[value='{second}']", state="attached")
+            page.select_option("#deliver-account", [first, second])
+            page.fill("#deliver-text", f"two accounts {marker}")
+            page.select_option("#deliver-privacy", "SELF_ONLY")
+            page.click("#deliver-another")
+            page.select_option("#deliver-account", [second])
+            page.fill("#deliver-text", f"one account {marker}")
+            page.click("#deliver-send")
+            page.wait_for_selector("#flash.ok, #flash.bad", timeout=30_000)
+            assert "ok" in (page.get_attribute("#flash", "class") or ""), page.text_content(
+                "#deliver-form"
+            )
+        finally:
+            context.close()
+        offered = http.get(f"{stack.gateway}/api/v1/posts/proposals").json()["items"]
+    [delivery] = [d for d in offered if any(marker in str(p["targets"]) for p in d["proposals"])]
+    assert delivery["kind"] == "photo"
+    assert len(delivery["image_ids"]) == 2
+    targets = [[t["account_id"] for t in p["targets"]] for p in delivery["proposals"]]
+    assert targets == [[first, second], [second]]
+    assert delivery["proposals"][1]["targets"][0]["tiktok"]["privacy_level"] == "SELF_ONLY"

@@ -26,7 +26,7 @@ from pathlib import Path
 WEB = Path(__file__).resolve().parents[2] / "web"
 CATALOGUES = WEB / "i18n"
 # Every page a person reads: the client's, the policy and the operator's own.
-PAGES = ("index.html", "contact.html", "privacy.html", "operator.html")
+PAGES = ("index.html", "contact.html", "privacy.html", "operator.html", "api-docs.html")
 SCRIPTS = (
     "i18n.js",
     "app.js",
@@ -42,6 +42,7 @@ SCRIPTS = (
     "operator.js",
     "words.js",
     "when.js",
+    "api-docs.js",
 )
 # Words a person sees in both languages as they are: the product's and the platforms' names.
 NAMES = {"CACHALOT", "TikTok", "YouTube", "Instagram", "VK", "Telegram"}

@@ -35,3 +35,30 @@ def test_an_operator_signs_in_with_telegram_and_sees_a_failed_post_with_its_reas
         assert page.text_content("#who") == "Карина"
     finally:
         context.close()
+
+
+@pytest.mark.parametrize(
+    ("locale", "words"),
+    [("en-GB", "is not an operator here"), ("ru-RU", "здесь не оператор")],
+)
+def test_a_telegram_user_who_is_not_an_operator_reads_why_and_how_to_get_access(
+    stack: EmbeddedStack, browser: Any, locale: str, words: str
+) -> None:
+    context = browser.new_context(locale=locale)
+    page = context.new_page()
+    try:
+        page.goto(f"{stack.gateway}/operator.html")
+        page.click("#signin-telegram")
+        page.wait_for_selector("button[name=user]", timeout=15_000)
+        page.click("button[name=user][value='700000001']")  # a genuine user, not listed
+        page.wait_for_url("**/operator.html?**", timeout=15_000)
+        notice = page.wait_for_selector("#flash.bad", timeout=15_000)
+        assert notice is not None
+        text = notice.text_content() or ""
+        assert words in text
+        assert "CACHALOT_OPERATOR_TELEGRAM_IDS" in text
+        assert "700000001" in text  # the id the administrator adds
+        assert page.is_visible("#signin-telegram")  # and they may sign in again
+        assert "cachalot_session" not in {c["name"] for c in context.cookies()}
+    finally:
+        context.close()

@@ -151,3 +151,26 @@ def test_one_trace_follows_a_failed_post_from_the_dashboard_to_the_operators_tel
     everything = str(spans)
     assert "/bot" in everything
     assert not token or token not in everything
+
+
+def test_the_tracing_ui_takes_every_services_exports_without_a_console_line_for_each(
+    traced_stack: EmbeddedStack,
+) -> None:
+    """``make dev TRACES=1``'s console shows what goes wrong, not every OTLP export that
+    each service sends every few seconds (Phoenix's own log level: warnings and errors)."""
+    stack = traced_stack
+    ui = str(stack.info["traces"])
+    with httpx.Client(timeout=30) as client:
+        failed_post(client, stack.gateway, stack.sandbox, caption="quiet")
+    deadline = time.monotonic() + 90  # the marker: exports from the services have landed
+    while True:
+        answer = httpx.get(f"{ui}/v1/projects/{PROJECT}/spans", params={"limit": 5}, timeout=10)
+        if answer.status_code == 200 and answer.json()["data"]:
+            break
+        assert time.monotonic() < deadline, answer.text[:300]
+        time.sleep(2)
+    phoenix = [line for line in stack.output().splitlines() if "phoenix" in line]
+    assert phoenix  # its output is there: the banner it prints as it starts
+    # an access line per request ('"POST /v1/traces HTTP/1.1" 200'), none at all now
+    exports = [line for line in phoenix if '"POST /v1/traces' in line or '"GET /v1/' in line]
+    assert exports == [], exports[:5]

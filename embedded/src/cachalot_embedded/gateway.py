@@ -22,7 +22,9 @@ or drops the request answers 503, one that does not answer in time 504,
 both with ``Retry-After``.
 
 The gateway itself answers ``GET /api/v1/openapi.json`` with the public API's
-OpenAPI document (:mod:`cachalot_embedded.openapi`), the file nginx serves.
+OpenAPI document (:mod:`cachalot_embedded.openapi`), the file nginx serves, and
+``GET /api/v1/docs`` with the page that shows it (``web/api-docs.html``: Swagger
+UI, vendored under ``web/vendor``, reading that document), as nginx does.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cachalot_common.problems import PROBLEM_JSON
 from cachalot_common.telemetry import scrub_server_span
-from cachalot_embedded.openapi import DOCUMENT_PATH
+from cachalot_embedded.openapi import DOCS_PAGE, DOCS_PATH, DOCUMENT_PATH
 from cachalot_embedded.routes import (
     MEDIA_LINKS,
     BadPath,
@@ -166,8 +168,8 @@ def create_gateway(
     ``X-Forwarded-For`` is kept; from anyone else it is replaced.
     ``openapi_file``: the public API's OpenAPI document
     (:data:`cachalot_embedded.openapi.DOCUMENT_FILE`), served at
-    ``GET /api/v1/openapi.json`` to anyone, as nginx serves it; other
-    methods get 405.
+    ``GET /api/v1/openapi.json`` to anyone, as nginx serves it, with its page
+    ``web_dir/api-docs.html`` at ``GET /api/v1/docs``; other methods get 405.
     ``timeout_s``: how long a service may take to accept a piece of a body,
     or to answer once the body is sent, before the answer is a 504.
     ``tracer_provider``: each proxied request is a server span of the gateway
@@ -280,13 +282,22 @@ def create_gateway(
     async def readyz(_: Request) -> Response:
         return JSONResponse({"status": "ready"})
 
+    def read_only(request: Request) -> Response | None:
+        if request.method in ("GET", "HEAD"):
+            return None
+        refused = problem(405, "The OpenAPI document and its page are read with GET.")
+        refused.headers["Allow"] = "GET, HEAD"
+        return refused
+
     async def openapi(request: Request) -> Response:
-        if request.method not in ("GET", "HEAD"):
-            refused = problem(405, "The OpenAPI document is read with GET.")
-            refused.headers["Allow"] = "GET, HEAD"
-            return refused
         assert openapi_file is not None
-        return FileResponse(openapi_file, media_type="application/json")
+        return read_only(request) or FileResponse(openapi_file, media_type="application/json")
+
+    docs_page = web_dir / DOCS_PAGE if web_dir is not None else None
+
+    async def docs(request: Request) -> Response:
+        assert docs_page is not None
+        return read_only(request) or FileResponse(docs_page, media_type="text/html")
 
     routes: list[Route | Mount] = [
         Route("/healthz", healthz),
@@ -294,6 +305,8 @@ def create_gateway(
     ]
     if openapi_file is not None:
         routes.append(Route(DOCUMENT_PATH, openapi, methods=[*_METHODS]))
+        if docs_page is not None and docs_page.exists():
+            routes.append(Route(DOCS_PATH, docs, methods=[*_METHODS]))
     routes += [
         Route(
             "/api/{path:path}",

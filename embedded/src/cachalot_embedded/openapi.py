@@ -35,6 +35,8 @@ from cachalot_embedded.routes import ROUTES, service_for
 ROOT: Final = Path(__file__).resolve().parents[3]
 DOCUMENT_FILE: Final = ROOT / "deploy" / "gateway" / "openapi.json"
 DOCUMENT_PATH: Final = "/api/v1/openapi.json"  # where both gateways serve it
+DOCS_PATH: Final = "/api/v1/docs"  # the page that shows it (web/api-docs.html, Swagger UI)
+DOCS_PAGE: Final = "api-docs.html"  # in web/, the file both gateways serve at DOCS_PATH
 REGENERATE: Final = "uv run --frozen python -m cachalot_embedded.openapi"
 TITLE: Final = "CACHALOT public API"
 VERSION: Final = "1"  # the /api/v1 the paths carry

@@ -67,7 +67,10 @@ class TracingUi:
 
     def environment(self) -> dict[str, str]:
         """Phoenix's own settings: loopback only, its files under ``var/traces``, no
-        usage telemetry of its own (there is no network to send it to anyway)."""
+        usage telemetry of its own (there is no network to send it to anyway), and its
+        log at warnings and errors: at its default (info) its web server printed a line
+        for every OTLP export each service sends every few seconds, and every read of
+        its API, into ``make dev``'s console. The banner it prints as it starts stays."""
         self.working_dir.mkdir(parents=True, exist_ok=True)
         return {
             **os.environ,
@@ -77,4 +80,5 @@ class TracingUi:
             "PHOENIX_WORKING_DIR": str(self.working_dir),
             "PHOENIX_TELEMETRY_ENABLED": "false",
             "PHOENIX_LOG_MIGRATIONS": "false",  # every SQL statement of its migrations, else
+            "PHOENIX_LOGGING_LEVEL": "warning",  # its own and its web server's (access) log
         }

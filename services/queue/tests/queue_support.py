@@ -219,10 +219,17 @@ class QueueServer:
         self.server.should_exit = True
         await self.task
 
-    def operator(self, operator_id: uuid.UUID | None = None) -> httpx.AsyncClient:
-        """An HTTP client carrying an operator's session (role ``operator``)."""
+    def operator(
+        self, operator_id: uuid.UUID | None = None, *, name: str | None = None
+    ) -> httpx.AsyncClient:
+        """An HTTP client carrying an operator's session (role ``operator``; ``name``: their
+        Telegram name, as auth puts it in the session)."""
         token, _ = issue_session(
-            client_id=operator_id or uuid.uuid4(), secret=SECRET, lifetime_s=3600, role="operator"
+            client_id=operator_id or uuid.uuid4(),
+            secret=SECRET,
+            lifetime_s=3600,
+            role="operator",
+            name=name,
         )
         http = httpx.AsyncClient(base_url=self.base_url, cookies={COOKIE_NAME: token}, timeout=30.0)
         self.clients.append(http)
@@ -298,6 +305,9 @@ class ApiClient:
         async def applied() -> bool:
             async with self.server.runtime.reader() as session:
                 row = await session.scalar(select(Account).where(Account.id == account_id))
+            if row is not None and message.type == "updated":  # facts only, no new state
+                facts = message.creator_info
+                return row.creator_info == (facts.model_dump(mode="json") if facts else None)
             return row is not None and row.changed_at >= message.occurred_at
 
         await eventually(applied, timeout=20)

@@ -22,6 +22,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from cachalot_common import topics
+from cachalot_common.redaction import redact
 
 DLQ_HEADER_PREFIX = "x-dlq-"
 REASON = "x-dlq-reason"
@@ -61,17 +62,19 @@ class DeadLetter:
     reason: str | None = None
 
     def public(self) -> dict[str, Any]:
-        """For the operator: text fields (the value cut to :data:`MAX_VALUE_CHARS`)."""
-        text = self.value.decode("utf-8", "replace")
+        """For the operator: text fields (the value cut to :data:`MAX_VALUE_CHARS`), each
+        passed through :func:`cachalot_common.redaction.redact` (a parked record may carry
+        anything, a token among it; the re-drive still sends the record as it was)."""
+        text = redact(self.value.decode("utf-8", "replace"))
         return {
             "dlq_topic": self.dlq_topic,
             "partition": self.partition,
             "offset": self.offset,
-            "key": self.key.decode("utf-8", "replace") if self.key is not None else None,
+            "key": redact(self.key.decode("utf-8", "replace")) if self.key is not None else None,
             "source_topic": self.source_topic,
-            "reason": self.reason,
+            "reason": redact(self.reason) if self.reason is not None else None,
             "timestamp": self.timestamp.isoformat() if self.timestamp else None,
-            "headers": self.headers,
+            "headers": {name: redact(value) for name, value in self.headers.items()},
             "value": text[:MAX_VALUE_CHARS],
             "value_truncated": len(text) > MAX_VALUE_CHARS,
         }

@@ -60,10 +60,33 @@ class ContactSubmitted(Event):
 
 # --- accounts.v1 ----------------------------------------------------------------------
 
-AccountEventType = Literal["connected", "reauth_required", "needs_channel", "revoked", "deleted"]
+AccountEventType = Literal[
+    "connected", "reauth_required", "needs_channel", "revoked", "deleted", "updated"
+]
 """``needs_channel`` (added for issue 10): a Telegram account whose sign-in is fine but whose
 channel is the problem (``code`` says which); its posts wait, new ones are refused when queued,
-until the client links a channel (then ``connected``)."""
+until the client links a channel (then ``connected``). ``updated`` (added for issue 13): what
+auth knows of the account changed (TikTok's ``creator_info`` read again), not its state: a
+reader refreshes its facts and leaves the account's status and its posts as they are."""
+
+
+class CreatorInfoFacts(BaseModel):
+    """What TikTok's ``creator_info`` said of an account at auth's last read (added for issue
+    13): what the queue needs to refuse, when a post is queued, the choices TikTok would refuse
+    at publish time (shared/reference/platforms.md §1.2, creator_info and the Direct Post UX
+    rules). publisher-tiktok reads ``creator_info`` again before it posts: the final word."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    privacy_level_options: list[str] = Field(
+        description="The privacy levels the creator may post with (PUBLIC_TO_EVERYONE, ...)."
+    )
+    comment_disabled: bool = Field(description="The creator turned comments off in TikTok.")
+    duet_disabled: bool = Field(description="The creator turned duets off in TikTok.")
+    stitch_disabled: bool = Field(description="The creator turned stitches off in TikTok.")
+    max_video_post_duration_sec: int | None = Field(
+        default=None, ge=1, description="The longest video the creator may post, in seconds."
+    )
 
 
 class Community(BaseModel):
@@ -108,6 +131,11 @@ class AccountChanged(Event):
         description="The person's id on the platform (auth's platform_user_id; added for "
         "issue 10: a VK owner_id that is positive must be this id, the person's own wall); "
         "None from an older auth.",
+    )
+    creator_info: CreatorInfoFacts | None = Field(
+        default=None,
+        description="TikTok: what creator_info said at auth's last read of it (sent again, "
+        "type updated, when a read finds it changed); None when not known or another platform.",
     )
     code: str | None = Field(
         default=None,

@@ -64,12 +64,26 @@ class Session:
     expires_at: int
     issued_at: int = 0
     role: Role = "client"
+    name: str | None = None
+    """An operator's Telegram name at sign-in (first and last name, else @username), which
+    the queue records beside their acts (the ``name`` claim); None for clients."""
+
+
+NAME_MAX_CHARS = 200
+"""The longest ``name`` a session carries (the queue's ``audit_entries.actor_name``)."""
 
 
 def issue_session(
-    *, client_id: UUID, secret: str, lifetime_s: int, role: Role = "client"
+    *,
+    client_id: UUID,
+    secret: str,
+    lifetime_s: int,
+    role: Role = "client",
+    name: str | None = None,
 ) -> tuple[str, Session]:
-    """A new session token (``role`` in its ``role`` claim) and what it holds."""
+    """A new session token (``role`` in its ``role`` claim, ``name`` in ``name`` when given,
+    cut to :data:`NAME_MAX_CHARS`) and what it holds."""
+    name = name[:NAME_MAX_CHARS] if name else None
     now = int(time.time())
     session = Session(
         client_id=client_id,
@@ -77,6 +91,7 @@ def issue_session(
         expires_at=now + lifetime_s,
         issued_at=now,
         role=role,
+        name=name,
     )
     token = jwt.encode(
         {
@@ -86,6 +101,7 @@ def issue_session(
             "iat": now,
             "exp": session.expires_at,
             "role": role,
+            **({"name": name} if name else {}),
         },
         secret,
         algorithm=ALGORITHM,
@@ -120,6 +136,7 @@ def read_session(token: str | None, *, secret: str) -> Session:
             expires_at=int(claims["exp"]),
             issued_at=int(claims.get("iat", 0)),
             role=role,
+            name=str(claims["name"])[:NAME_MAX_CHARS] if claims.get("name") else None,
         )
     except (jwt.PyJWTError, ValueError, TypeError) as error:
         raise SessionError("session invalid or expired") from error

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import socket
 import struct
 import threading
@@ -922,6 +923,44 @@ def check_openapi(base: str, stand_ins: dict[str, StandIn], document: bytes) -> 
     assert refused.status == 405, refused
     assert refused.headers["content-type"].startswith("application/problem+json")
     assert refused.json()["title"] == PROBLEM_TITLES[405]
+    assert refused.headers["allow"] == "GET, HEAD"
+    assert {name: list(s.seen) for name, s in stand_ins.items() if s.seen} == {}
+
+
+def check_api_docs(base: str, stand_ins: dict[str, StandIn]) -> None:
+    """``GET /api/v1/docs`` is the docs page (``web/api-docs.html``) to anyone, from the
+    gateway itself, and every file it loads is a path of this origin that the gateway
+    serves with its type (vendored: no other host, no CDN); the page's script reads
+    ``/api/v1/openapi.json``. HEAD answers too; any other method is a 405 naming what is
+    allowed. No service sees any of it.
+    """
+    for stand_in in stand_ins.values():
+        stand_in.seen.clear()
+    page = send_raw(base, "GET", b"/api/v1/docs")
+    assert page.status == 200, (page.status, page.body[:300])
+    assert page.headers["content-type"].split(";")[0] == "text/html", page.headers
+    html = page.body.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert any(a.endswith("swagger-ui-bundle.js") for a in assets), assets
+    types = {".js": "javascript", ".css": "text/css", ".json": "application/json"}
+    for asset in assets:
+        assert asset.startswith("/"), asset  # this origin only
+        assert not asset.startswith("//"), asset
+        suffix = next((s for s in types if asset.endswith(s)), None)
+        if suffix is None:
+            continue  # a link to a page ("/")
+        served = send_raw(base, "GET", asset.encode())
+        assert served.status == 200, (asset, served.status)
+        assert types[suffix] in served.headers["content-type"], (asset, served.headers)
+    script = re.search(r'data-load="([^"]+)"', html)
+    assert script, "the page loads no script of its own"
+    own = send_raw(base, "GET", script.group(1).encode())
+    assert own.status == 200, own.status
+    assert b'"/api/v1/openapi.json"' in own.body, own.body[:300]
+    assert send_raw(base, "HEAD", b"/api/v1/docs").status == 200
+    refused = send_raw(base, "POST", b"/api/v1/docs", headers=(SESSION,), body=b"{}")
+    assert refused.status == 405, refused
+    assert refused.headers["content-type"].startswith("application/problem+json")
     assert refused.headers["allow"] == "GET, HEAD"
     assert {name: list(s.seen) for name, s in stand_ins.items() if s.seen} == {}
 

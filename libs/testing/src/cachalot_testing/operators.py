@@ -24,7 +24,7 @@ DEV_OPERATOR = "700000003"
 def operator_sign_in(http: httpx.Client, gateway: str, telegram_user: str) -> httpx.Response:
     """Our operator login, the sandbox widget answering as ``telegram_user``, our callback.
 
-    Returns the callback's answer (302 to the operator page, or the 403 problem).
+    Returns the callback's answer (302 to the operator page, signed in or with ``auth_error``).
     """
     start = http.get(f"{gateway}/api/v1/auth/operator/login", follow_redirects=False)
     assert start.status_code == 302, start.text

@@ -13,6 +13,12 @@ database (:class:`~cachalot_auth.models.CreatorInfoKept`), which every auth repl
 shares: the composer costs at most one call per account per 30 s (2 a minute) however
 many replicas answer it. Two replicas missing at the same instant may both call (the
 later write wins); that is one call more, not a new bound.
+
+What the queue needs of an answer (:class:`~cachalot_common.events.CreatorInfoFacts`:
+the privacy levels offered, the interactions turned off, the longest video) goes on
+``accounts.v1`` as an ``updated`` event, in the transaction that keeps the answer, when
+a read finds it different from the answer kept before (the first read included): the
+queue then refuses, when a post is queued, what TikTok would refuse at publish time.
 """
 
 from __future__ import annotations
@@ -27,8 +33,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cachalot_auth.leasing import AccountNotFound, TokenKeeper
-from cachalot_auth.models import CreatorInfoKept, utcnow
+from cachalot_auth.models import Account, CreatorInfoKept, utcnow
+from cachalot_auth.outbox import account_event
 from cachalot_auth.providers.base import PlatformOAuthError
+from cachalot_common.events import CreatorInfoFacts
 
 KEEP_S: Final = 30.0
 
@@ -65,6 +73,8 @@ class CreatorInfo:
     factory: async_sessionmaker[AsyncSession]
     keep_s: float = KEEP_S
     clock: Callable[[], datetime] = field(default=utcnow)
+    on_commit: Callable[[], None] = field(default=lambda: None)
+    """Called after a read that wrote an ``accounts.v1`` event commits (the relay's nudge)."""
 
     async def read(self, client_id: str, account_id: str) -> dict[str, Any]:
         """``{nickname, username, avatar_url, privacy_level_options: [str],
@@ -134,9 +144,12 @@ class CreatorInfo:
             return answer
 
     async def _keep(self, account_id: str, now: datetime, answer: dict[str, Any]) -> None:
+        facts = _facts(answer)
+        told = False
         try:
             async with self.factory() as db, db.begin():
                 row = await db.get(CreatorInfoKept, account_id)
+                before = _facts(json.loads(row.answer)) if row is not None else None
                 if row is None:
                     db.add(
                         CreatorInfoKept(
@@ -145,8 +158,22 @@ class CreatorInfo:
                     )
                 else:
                     row.read_at, row.answer = now, json.dumps(answer)
+                account = await db.get(Account, account_id)
+                if facts is not None and facts != before and account is not None:
+                    account_event(db, account, "updated", creator_info=facts)
+                    told = True
         except IntegrityError:
-            pass  # another replica kept its answer first, or the account was just deleted
+            return  # another replica kept its answer first, or the account was just deleted
+        if told:
+            self.on_commit()
+
+
+def _facts(answer: dict[str, Any]) -> CreatorInfoFacts | None:
+    """What the queue needs of a kept answer; None for "cannot post now" (no choice is
+    offered then, which says nothing of the account's own settings)."""
+    if not answer.get("can_post"):
+        return None
+    return CreatorInfoFacts.model_validate(answer)
 
 
 def _text(value: object) -> str | None:

@@ -163,7 +163,9 @@ def create_app(
             telegram_max_age_s=settings.telegram_auth_max_age_s,
             on_commit=relay.nudge,
         ),
-        creator_info=CreatorInfo(keeper=keeper, tiktok=tiktok, factory=factory)
+        creator_info=CreatorInfo(
+            keeper=keeper, tiktok=tiktok, factory=factory, on_commit=relay.nudge
+        )
         if isinstance(tiktok := platforms.get("tiktok"), ReadsCreatorInfo)
         else None,
         notices=ClientNotices(factory=factory, on_commit=relay.nudge),

@@ -47,7 +47,12 @@ def operator_id(telegram_user_id: str) -> uuid.UUID:
 
 
 class NotAnOperator(Exception):
-    """A genuine Telegram sign-in by a person not in ``CACHALOT_OPERATOR_TELEGRAM_IDS``."""
+    """A genuine Telegram sign-in by a person not in ``CACHALOT_OPERATOR_TELEGRAM_IDS``
+    (``telegram_user_id``: theirs, verified, which an administrator would add)."""
+
+    def __init__(self, telegram_user_id: str) -> None:
+        super().__init__(telegram_user_id)
+        self.telegram_user_id = telegram_user_id
 
 
 class NotSignedIn(Exception):
@@ -139,6 +144,7 @@ class OperatorService:
             secret=self._secret,
             lifetime_s=self._lifetime_s,
             role="operator",
+            name=user.display_name,  # recorded beside their acts by the queue (issue 13)
         )
         async with self._factory() as db, db.begin():
             db.add(

@@ -16,7 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cachalot_auth.models import Account, OutboxMessage
 from cachalot_common import topics
-from cachalot_common.events import AccountChanged, SessionEnded, SessionEndType
+from cachalot_common.events import (
+    AccountChanged,
+    CreatorInfoFacts,
+    SessionEnded,
+    SessionEndType,
+)
 
 
 def account_event(
@@ -26,8 +31,10 @@ def account_event(
     *,
     reason: str | None = None,
     code: str | None = None,
+    creator_info: CreatorInfoFacts | None = None,
 ) -> AccountChanged:
-    """Add an ``accounts.v1`` event about ``account`` to the current transaction."""
+    """Add an ``accounts.v1`` event about ``account`` to the current transaction
+    (``creator_info``: TikTok's, when this event carries a read of it)."""
     event = AccountChanged(
         type=type_,  # type: ignore[arg-type]
         account_id=account.id,  # type: ignore[arg-type]
@@ -40,6 +47,7 @@ def account_event(
         platform_user_id=account.platform_user_id,
         reason=reason,
         code=code,
+        creator_info=creator_info,
     )
     session.add(
         OutboxMessage(topic=topics.ACCOUNTS, key=account.id, payload=event.model_dump_json())

@@ -3,11 +3,16 @@ against the sandbox's TikTok: what the creator may post, live, kept 30 s."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
+from cachalot_auth.creator_info import CreatorInfo
+from cachalot_auth.models import OutboxMessage
+from cachalot_common import topics
 from cachalot_common.crypto import generate_key
 
 
@@ -130,3 +135,56 @@ async def test_two_auth_replicas_share_the_kept_creator_info_so_tiktok_is_asked_
     assert first.status_code == second.status_code == 200, second.text
     assert second.json() == first.json()  # the other replica's kept answer: no second call
     assert second.json()["comment_disabled"] is False
+
+
+async def account_updates(auth: Any, account_id: str) -> list[dict[str, Any]]:
+    """The ``updated`` events on accounts.v1 about the account, oldest first (the outbox
+    rows, written in the read's transaction, before any relay)."""
+    async with auth.app.state.factory() as db:
+        rows = (
+            await db.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.topic == topics.ACCOUNTS, OutboxMessage.key == account_id)
+                .order_by(OutboxMessage.id)
+            )
+        ).all()
+    events = [json.loads(r.payload) for r in rows]
+    return [e for e in events if e["type"] == "updated"]
+
+
+async def test_a_read_that_finds_creator_info_changed_tells_the_queue_on_accounts_v1(
+    auth, sign_in, consent, fresh_sandbox
+):
+    await set_creator(fresh_sandbox, privacy_level_options=["SELF_ONLY"], comment_disabled=True)
+    async with auth.browser() as browser:
+        await sign_in(browser, "tiktok")
+        await consent(browser)
+        [account] = (await browser.get("/api/v1/accounts")).json()
+        path = f"/api/v1/accounts/{account['id']}/tiktok/creator-info"
+        assert (await browser.get(path)).status_code == 200
+        assert (await browser.get(path)).status_code == 200  # kept: no second event
+        [first] = await account_updates(auth, account["id"])
+        assert first["creator_info"] == {
+            "privacy_level_options": ["SELF_ONLY"],
+            "comment_disabled": True,
+            "duet_disabled": False,
+            "stitch_disabled": False,
+            "max_video_post_duration_sec": first["creator_info"]["max_video_post_duration_sec"],
+        }
+
+        # read again later (a reader built from the same parts, keeping nothing)
+        services = auth.app.state.services
+        fresh = CreatorInfo(
+            keeper=services.creator_info.keeper,
+            tiktok=services.creator_info.tiktok,
+            factory=auth.app.state.factory,
+            keep_s=0,
+        )
+        client_id = first["client_id"]
+        await fresh.read(client_id, account["id"])  # unchanged: nothing new to tell
+        assert len(await account_updates(auth, account["id"])) == 1
+        await set_creator(fresh_sandbox, privacy_level_options=["SELF_ONLY", "PUBLIC_TO_EVERYONE"])
+        await fresh.read(client_id, account["id"])
+    first_again, changed = await account_updates(auth, account["id"])
+    assert first_again == first
+    assert changed["creator_info"]["privacy_level_options"] == ["SELF_ONLY", "PUBLIC_TO_EVERYONE"]

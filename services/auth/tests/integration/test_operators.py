@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from cachalot_auth.models import Client, OperatorSessionRow
 from cachalot_auth.operators import operator_id
+from cachalot_common.sessions import COOKIE_NAME, read_session
 from cachalot_testing.roles import WRONG_ROLE, wrong_role_requests
 
 OPERATOR = "700000002"  # Bob, a sandbox Telegram user: the listed operator of `auth_ops`
@@ -43,15 +44,22 @@ async def test_a_listed_telegram_user_signs_in_as_an_operator_and_sees_who_they_
     assert me.status_code == 200, me.text
     assert me.json()["telegram_user_id"] == OPERATOR
     assert me.json()["operator_id"] == str(operator_id(OPERATOR))
+    # the name the other services record beside the operator's acts (issue 13)
+    secret = auth_ops.settings.session_secret.get_secret_value()
+    session = read_session(browser.cookies[COOKIE_NAME], secret=secret)
+    assert session.name == me.json()["display_name"] == "Bob"  # Telegram's first name
     assert await count(auth_ops, Client) == 0  # an operator is not a client
 
 
-async def test_a_telegram_user_not_listed_gets_a_403_problem_and_nothing_is_created(auth_ops):
+async def test_a_telegram_user_not_listed_is_sent_back_to_the_page_saying_so_and_nothing_is_created(
+    auth_ops,
+):
     async with auth_ops.browser() as browser:
         refused = await operator_sign_in(browser, STRANGER)
-        assert refused.status_code == 403
-        assert refused.headers["content-type"].startswith("application/problem+json")
-        assert "CACHALOT_OPERATOR_TELEGRAM_IDS" in refused.json()["detail"]
+        assert refused.status_code == 302, refused.text  # a page in words, not a raw problem
+        assert refused.headers["location"] == (
+            f"/operator.html?auth_error=not_an_operator&platform=operator&telegram_user_id={STRANGER}"
+        )
         assert "cachalot_session" not in browser.cookies
         assert (await browser.get("/api/v1/operator/clients")).status_code == 401
     assert await count(auth_ops, OperatorSessionRow) == 0

@@ -83,9 +83,9 @@ def register_handlers(
 
     ``mail``: e-mail to clients (None when ``CACHALOT_SMTP_HOST`` is unset:
     nothing is recorded for clients). ``trace_url_template``
-    (``CACHALOT_TRACE_URL_TEMPLATE``): the failed post's message links its trace,
-    the one this event travels in. ``options``: subscriber options
-    (``cachalot_common.kafka.consumer_options``).
+    (``CACHALOT_TRACE_URL_TEMPLATE``): the failed post's and the approved
+    proposal's messages link the trace this event travels in (the post's).
+    ``options``: subscriber options (``cachalot_common.kafka.consumer_options``).
     """
 
     async def tell_client(notice: Notice) -> None:
@@ -108,6 +108,9 @@ def register_handlers(
             messages.contact_submitted(event),
         )
 
+    def trace_url() -> str | None:  # the trace this event travels in
+        return trace_link(trace_url_template, current_trace_id())
+
     async def on_post_status(event: PostStatusChanged) -> None:
         # unconfirmed (issue 10): the post may be out; a "please check", never a failure
         if event.status == "failed":
@@ -120,7 +123,7 @@ def register_handlers(
             topics.POSTS_STATUS,
             event,
             str(event.post_id),
-            spans(event, trace_url=trace_link(trace_url_template, current_trace_id())),
+            spans(event, trace_url=trace_url()),
         )
         await tell_client(
             Notice(
@@ -183,9 +186,8 @@ def register_handlers(
             )
             return
         if isinstance(event, ProposalAnswered):
-            await tell_operator(
-                topics.NOTIFY, event, str(event.client_id), messages.proposal_answered(event)
-            )
+            spans = messages.proposal_answered(event, trace_url=trace_url())
+            await tell_operator(topics.NOTIFY, event, str(event.client_id), spans)
             return
         if event.channel == "email":
             if mail is None:

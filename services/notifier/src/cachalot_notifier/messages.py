@@ -159,9 +159,10 @@ def notify_requested(event: NotifyRequested) -> list[Span]:
     return fit(spans)
 
 
-def proposal_answered(event: ProposalAnswered) -> list[Span]:
-    """A client approved an operator's proposal (the post, when and where it posts) or
-    asked for changes (its comment as typed, the part cut if the whole is too long)."""
+def proposal_answered(event: ProposalAnswered, *, trace_url: str | None = None) -> list[Span]:
+    """A client approved an operator's proposal (the post, when and where it posts, and with
+    ``trace_url`` the link to the trace the approval queued the post in) or asked for
+    changes (its comment as typed, the part cut if the whole is too long)."""
     ids = [
         *_line("Client", str(event.client_id), "code"),
         *_line("Delivery", str(event.delivery_id), "code"),
@@ -175,6 +176,7 @@ def proposal_answered(event: ProposalAnswered) -> list[Span]:
             Span(f"post {event.post_id} is queued for {at} on "),
             Span(_field(", ".join(label_of(p) for p in event.platforms) or "—") + ".\n"),
             *ids,
+            *(_line("Trace", trace_url) if trace_url else []),
             Span("\n"),
             footer,
         ]

@@ -560,6 +560,35 @@ async def test_a_clients_answer_to_a_proposal_tells_the_operator_in_words(harnes
     assert f"Delivery: {delivery}" in second["text"]
 
 
+async def test_an_approved_proposal_links_the_trace_its_post_was_queued_in(
+    tmp_path: Path, sandbox_app: FastAPI, sandbox: Any
+) -> None:
+    provider = TracerProvider()
+    settings = settings_for(
+        f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}",
+        trace_url_template="http://traces.test/redirects/traces/{trace_id}",
+    )
+    approved = ProposalAnswered(
+        answer="approved",
+        client_id=uuid.uuid4(),
+        operator_id=uuid.uuid4(),
+        delivery_id=uuid.uuid4(),
+        proposal_id=uuid.uuid4(),
+        post_id=uuid.uuid4(),
+        platforms=["tiktok"],
+    )
+    async with AsyncExitStack() as stack:
+        harness = await start_notifier(stack, settings, sandbox_app, Clock(), provider)
+        # the queue sends the answer inside the approval's trace, the one its post travels in
+        with provider.get_tracer("queue").start_as_current_span("queue approve") as approve:
+            await harness.publish(topics.NOTIFY, approved)
+        await harness.settle()
+    trace_id = f"{approve.get_span_context().trace_id:032x}"
+    [message] = await sandbox.messages()
+    assert message["text"].startswith("Proposal approved\n")
+    assert f"Trace: http://traces.test/redirects/traces/{trace_id}\n" in message["text"]
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def shared_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":

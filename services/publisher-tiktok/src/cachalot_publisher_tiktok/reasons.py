@@ -10,6 +10,7 @@ shares (``network``, ``platform_unavailable``, ``rate_limited``,
 from __future__ import annotations
 
 from cachalot_common.events import TikTokOptions
+from cachalot_common.platforms.tiktok import PRIVACY_NAMES
 from cachalot_publisher_tiktok.tiktok import CreatorInfo, TikTokApiError, TikTokUnreachable
 from cachalot_publishing import outcome
 from cachalot_publishing.outcome import Outcome, failed, reauth, retryable
@@ -17,12 +18,6 @@ from cachalot_publishing.token import reauth_reason
 
 LABEL = "TikTok"
 
-PRIVACY_NAMES = {
-    "PUBLIC_TO_EVERYONE": "Everyone",
-    "MUTUAL_FOLLOW_FRIENDS": "Friends",
-    "FOLLOWER_OF_CREATOR": "Followers",
-    "SELF_ONLY": "Only me",
-}
 
 PERMANENT: dict[str, str] = {
     "unaudited_client_can_only_post_to_private_accounts": (

@@ -131,6 +131,11 @@ class AuditPublic(BaseModel):
     action: str
     actor_role: Literal["operator", "client", "queue"]
     actor_id: UUID | None = None
+    actor_name: str | None = Field(
+        default=None,
+        description="An operator's Telegram name as it was when they acted (first and last "
+        "name, else @username); None for others, or acts recorded before names were.",
+    )
     at: datetime
     delivery_id: UUID | None = None
     proposal_id: UUID | None = None
@@ -155,6 +160,9 @@ class DeliveryPublic(BaseModel):
     id: UUID
     client_id: UUID
     operator_id: UUID
+    operator_name: str | None = Field(
+        default=None, description="The delivering operator's Telegram name (None: not known)."
+    )
     kind: PostKind
     media_id: UUID | None = None
     image_ids: list[UUID] = Field(default_factory=list)
@@ -192,12 +200,14 @@ def _audit(
     role: str,
     actor: UUID | None,
     at: datetime,
+    actor_name: str | None = None,
     delivery_id: UUID | None = None,
     proposal_id: UUID | None = None,
     post_id: UUID | None = None,
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
     return AuditEntry(
+        actor_name=actor_name,
         client_id=client_id,
         delivery_id=delivery_id,
         proposal_id=proposal_id,
@@ -276,7 +286,12 @@ class DeliveryService:
         )
 
     async def deliver(
-        self, body: DeliveryCreate, *, operator_id: UUID, now: datetime
+        self,
+        body: DeliveryCreate,
+        *,
+        operator_id: UUID,
+        now: datetime,
+        operator_name: str | None = None,
     ) -> DeliveryPublic:
         """Record a delivery and its proposals for ``body.client_id``, each proposal checked
         as a post of that client would be (its files, accounts, blocks, time).
@@ -334,6 +349,7 @@ class DeliveryService:
                     action="delivered",
                     role="operator",
                     actor=operator_id,
+                    actor_name=operator_name,
                     at=now,
                     delivery_id=delivery.id,
                     detail={"kind": body.kind},
@@ -346,6 +362,7 @@ class DeliveryService:
                         action="proposed",
                         role="operator",
                         actor=operator_id,
+                        actor_name=operator_name,
                         at=now,
                         delivery_id=delivery.id,
                         proposal_id=made.id,
@@ -355,7 +372,13 @@ class DeliveryService:
         return public
 
     async def propose(
-        self, *, delivery_id: UUID, body: ProposalIn, operator_id: UUID, now: datetime
+        self,
+        *,
+        delivery_id: UUID,
+        body: ProposalIn,
+        operator_id: UUID,
+        now: datetime,
+        operator_name: str | None = None,
     ) -> DeliveryPublic:
         """One more proposal for a delivery (e.g. after the client asked for changes),
         checked as :meth:`deliver` checks one. The delivery's proposals at
@@ -425,6 +448,7 @@ class DeliveryService:
                     action="proposed",
                     role="operator",
                     actor=operator_id,
+                    actor_name=operator_name,
                     at=now,
                     delivery_id=delivery_id,
                     proposal_id=proposal.id,
@@ -443,6 +467,7 @@ class DeliveryService:
                             action="superseded",
                             role="operator",
                             actor=operator_id,
+                            actor_name=operator_name,
                             at=now,
                             delivery_id=delivery_id,
                             proposal_id=old,
@@ -768,6 +793,7 @@ def _public(delivery: Delivery, audit: list[AuditPublic]) -> DeliveryPublic:
         id=delivery.id,
         client_id=delivery.client_id,
         operator_id=delivery.operator_id,
+        operator_name=next((a.actor_name for a in audit if a.action == "delivered"), None),
         kind=content.get("kind", "video"),
         media_id=content.get("media_id"),
         image_ids=content.get("image_ids") or [],
@@ -838,7 +864,9 @@ def build_delivery_routers(
     async def deliver(body: DeliveryCreate, op: CurrentOperator) -> DeliveryPublic:
         """Deliver content of a client's library with proposals for the client to approve;
         nothing is queued until the client approves."""
-        return await deliveries.deliver(body, operator_id=op.client_id, now=clock())
+        return await deliveries.deliver(
+            body, operator_id=op.client_id, operator_name=op.name, now=clock()
+        )
 
     @operator.post(
         "/deliveries/{delivery_id}/proposals",
@@ -850,7 +878,11 @@ def build_delivery_routers(
         """Propose once more for a delivery (after the client asked for changes); the
         delivery comes back with all its proposals."""
         return await deliveries.propose(
-            delivery_id=delivery_id, body=body, operator_id=op.client_id, now=clock()
+            delivery_id=delivery_id,
+            body=body,
+            operator_id=op.client_id,
+            operator_name=op.name,
+            now=clock(),
         )
 
     @operator.get("/deliveries", response_model=DeliveryPage)

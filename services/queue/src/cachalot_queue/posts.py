@@ -32,6 +32,7 @@ from sqlalchemy.orm import selectinload
 
 from cachalot_common import platforms
 from cachalot_common.articles import ArticleError, Node, parse
+from cachalot_common.events import CreatorInfoFacts
 from cachalot_common.problems import Problem
 from cachalot_common.telemetry import current_traceparent
 from cachalot_queue.catch_up import read_until
@@ -432,6 +433,7 @@ class PostService:
             if options is None:
                 continue
             errors += _community_errors(account, options, where)
+            errors += _account_errors(spec, account, item, content, where)
             targets.append(
                 Target(
                     id=uuid4(),
@@ -719,6 +721,29 @@ def _community_errors(
             "Made an administrator since? Reconnect the account so we learn it.",
         )
     ]
+
+
+def _account_errors(
+    spec: platforms.PlatformSpec,
+    account: Account,
+    item: TargetCreate,
+    content: _Content,
+    where: str,
+) -> list[dict[str, Any]]:
+    """The target's options against what its account allows now, as auth last told
+    (``accounts.v1``: TikTok's ``creator_info``), each named where the client wrote it
+    (``targets[i].tiktok.privacy_level``); nothing while the facts are not known. The
+    publisher reads them again before it posts: the final word."""
+    block = item.block(spec.name) or spec.default_fields()
+    if block is None:
+        return []
+    facts = platforms.AccountFacts(
+        creator_info=CreatorInfoFacts.model_validate(account.creator_info)
+        if account.creator_info is not None
+        else None
+    )
+    found = spec.check_account(block.to_options(), content.facts, facts)
+    return [_error(_content_field(where, spec.name, e.field), e.message, e.type) for e in found]
 
 
 def _target_options(

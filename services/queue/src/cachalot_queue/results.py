@@ -178,6 +178,10 @@ class EventHandlers:
             if account is not None and account.changed_at > event.occurred_at:
                 logger.info("stale %s event for account %s ignored", event.type, event.account_id)
                 return
+            if event.type == "updated":  # facts only: its state and its posts stay as they are
+                if account is not None and event.creator_info is not None:
+                    account.creator_info = event.creator_info.model_dump(mode="json")
+                return
             if account is None:
                 account = Account(id=event.account_id)
                 session.add(account)
@@ -193,6 +197,8 @@ class EventHandlers:
                 account.communities = event.communities  # refreshed at every sign-in
             if event.platform_user_id is not None:
                 account.platform_user_id = event.platform_user_id
+            if event.creator_info is not None:
+                account.creator_info = event.creator_info.model_dump(mode="json")
             if event.type == "deleted":  # the client erased their data: erase ours too
                 await session.flush()
                 await erase_client(session, event.client_id, self._media_dir)

@@ -79,6 +79,9 @@ class Account(Base):
     platform_user_id: Mapped[str | None] = mapped_column(
         String(64), comment="The person's id on the platform (None: not known)"
     )
+    creator_info: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON, comment="TikTok: creator_info at auth's last read (None: not known)"
+    )
 
 
 class Media(Base):
@@ -355,5 +358,8 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(24))
     actor_role: Mapped[str] = mapped_column(String(10))
     actor_id: Mapped[UUID | None]
+    actor_name: Mapped[str | None] = mapped_column(
+        String(200), comment="An operator's Telegram name at the act (None: not known)"
+    )
     at: Mapped[datetime]
     detail: Mapped[dict[str, Any] | None]

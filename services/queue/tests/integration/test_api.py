@@ -12,6 +12,7 @@ import pytest
 from queue_support import FIXTURES, VIDEO, QueueServer, at_offset
 
 from cachalot_queue.main import create_app
+from cachalot_queue.tables import Account
 from cachalot_testing.media import video_file
 
 pytestmark = pytest.mark.integration
@@ -537,6 +538,53 @@ async def test_a_vk_community_the_account_does_not_administer_is_refused_when_qu
 
     unknown = await client.account("vk")  # connected before auth read communities
     assert (await post(-42, unknown)).status_code == 201
+
+
+async def test_a_tiktok_choice_the_account_does_not_allow_is_refused_when_queued_naming_it(
+    queue: QueueServer,
+) -> None:
+    """Auth's accounts.v1 carries TikTok's creator_info (read at the composer, sent again as
+    ``updated`` when it changed): a privacy level it does not offer and an interaction the
+    creator turned off are 422s naming the option; ``updated`` changes no state; an
+    account whose creator_info is not known is left to publish time."""
+    client = queue.client()
+    facts = {
+        "privacy_level_options": ["SELF_ONLY", "MUTUAL_FOLLOW_FRIENDS"],
+        "comment_disabled": True,
+        "duet_disabled": False,
+        "stitch_disabled": False,
+        "max_video_post_duration_sec": 300,
+    }
+    tiktok = await client.account("tiktok", creator_info=facts)
+    media = await client.upload()
+
+    async def post(block: dict[str, Any], account: uuid.UUID = tiktok) -> httpx.Response:
+        return await client.post(
+            {"media_id": media["id"], "targets": [{"account_id": str(account), "tiktok": block}]}
+        )
+
+    refused = await post({"privacy_level": "PUBLIC_TO_EVERYONE"})
+    assert refused.status_code == 422, refused.text
+    named = {e["field"]: e["message"] for e in refused.json()["errors"]}
+    assert set(named) == {"targets[0].tiktok.privacy_level", "targets[0].tiktok.disable_comment"}
+    assert "“Everyone”" in named["targets[0].tiktok.privacy_level"]
+    assert "“Only me”, “Friends”" in named["targets[0].tiktok.privacy_level"]
+    assert "comments off" in named["targets[0].tiktok.disable_comment"]
+    assert (await post({"privacy_level": "SELF_ONLY", "disable_comment": True})).status_code == 201
+
+    # the creator changed their settings; auth read creator_info again: facts only
+    opened = {**facts, "privacy_level_options": ["PUBLIC_TO_EVERYONE"], "comment_disabled": False}
+    await client.account_event(tiktok, "tiktok", "updated", creator_info=opened)
+    assert (await post({"privacy_level": "PUBLIC_TO_EVERYONE"})).status_code == 201
+    still = await post({"privacy_level": "SELF_ONLY"})
+    assert still.json()["errors"][0]["field"] == "targets[0].tiktok.privacy_level"
+    async with queue.runtime.reader() as session:
+        row = await session.get(Account, tiktok)
+    assert row is not None
+    assert row.status == "connected"
+
+    unknown = await client.account("tiktok")  # creator_info never read: publish time decides
+    assert (await post({"privacy_level": "PUBLIC_TO_EVERYONE"}, unknown)).status_code == 201
 
 
 async def test_a_positive_vk_owner_id_other_than_the_accounts_own_is_refused_naming_the_field(

@@ -98,6 +98,33 @@ async def test_an_operators_upload_lands_in_the_clients_library_and_its_proposal
     assert (await client.http.get("/api/v1/posts")).json()["items"] == []
 
 
+async def test_the_operators_telegram_name_is_recorded_with_their_acts_for_both_sides(
+    queue: QueueServer,
+) -> None:
+    """Auth puts the operator's Telegram name in their session; the queue records it with
+    what they deliver and propose, so the trail and the deliveries name them."""
+    client = queue.client()
+    account = await client.account("tiktok")
+    operator = queue.operator(name="Карина Сэндбоксова")
+    media = await operator_upload(operator, client)
+    answer = await deliver(operator, client, media["id"], {"targets": [tiktok(account)]})
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["operator_name"] == "Карина Сэндбоксова"
+    listed = (await client.http.get("/api/v1/posts/proposals")).json()["items"]
+    [delivery] = [d for d in listed if d["id"] == answer.json()["id"]]
+    assert delivery["operator_name"] == "Карина Сэндбоксова"
+    assert [(a["action"], a["actor_name"]) for a in delivery["audit"]] == [
+        ("delivered", "Карина Сэндбоксова"),
+        ("proposed", "Карина Сэндбоксова"),
+    ]
+    theirs = (await operator.get("/api/v1/operator/deliveries")).json()["items"]
+    [same] = [d for d in theirs if d["id"] == answer.json()["id"]]
+    assert same["operator_name"] == "Карина Сэндбоксова"
+    nameless = queue.operator()  # a session from before names: the id is all there is
+    again = await deliver(nameless, client, media["id"], {"targets": [tiktok(account)]})
+    assert again.json()["operator_name"] is None
+
+
 async def test_a_proposal_breaking_a_platform_rule_is_a_422_naming_the_proposals_field(
     queue: QueueServer,
 ) -> None:

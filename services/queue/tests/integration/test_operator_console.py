@@ -148,6 +148,31 @@ async def test_a_dead_letter_is_listed_with_its_reason_and_re_driven_once_with_i
     assert copy["redriven_by"] is None
 
 
+async def test_a_dead_letter_carrying_a_token_is_shown_redacted_and_re_driven_as_it_was(
+    queue: QueueServer,
+) -> None:
+    key = f"dead-{uuid.uuid4().hex[:8]}"
+    token = "act.Zx81kQ0fakeTOKENvalue2y7"
+    value = f'{{"type": "published", "note": "Authorization: Bearer {token}"'.encode()
+    await queue.kafka.raw(POSTS_RESULT, value, key)  # cut short: no JSON, parked
+    operator = queue.operator()
+
+    async def parked() -> list[dict[str, Any]]:
+        answer = await operator.get("/api/v1/operator/dlq", params={"topic": POSTS_RESULT})
+        assert answer.status_code == 200, answer.text
+        return [i for i in answer.json()["items"] if i["key"] == key]
+
+    [letter] = await eventually(parked, timeout=30, every=0.5)
+    assert token not in str(letter)
+    assert "Bearer ***" in letter["value"]
+    where = {"topic": POSTS_RESULT, "partition": letter["partition"], "offset": letter["offset"]}
+    sent = await operator.post("/api/v1/operator/dlq/redrive", json=where)
+    assert sent.status_code == 200, sent.text
+    assert token not in sent.text
+    back = [r for r in await queue.kafka.read_all(POSTS_RESULT) if (r.key or b"").decode() == key]
+    assert [r.value for r in back] == [value, value]  # the record itself is not altered
+
+
 async def _two(parked: Any) -> list[dict[str, Any]] | None:
     letters: list[dict[str, Any]] = await parked()
     return letters if len(letters) == 2 else None

@@ -22,6 +22,7 @@ from typing import Final
 
 from cachalot_common.platforms import instagram, telegram, tiktok, vk, youtube
 from cachalot_common.platforms.spec import (
+    AccountFacts,
     Content,
     FieldError,
     Limits,
@@ -34,6 +35,7 @@ from cachalot_common.platforms.spec import (
 
 __all__ = [
     "REGISTRY",
+    "AccountFacts",
     "Content",
     "FieldError",
     "Limits",

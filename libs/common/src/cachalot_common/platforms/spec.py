@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-from cachalot_common.events import POST_KINDS, PostKind
+from cachalot_common.events import POST_KINDS, CreatorInfoFacts, PostKind
 from cachalot_common.text import CheckedText
 from cachalot_common.topics import Platform, publish_topic
 
@@ -134,6 +134,21 @@ def for_kinds(*kinds: PostKind) -> dict[str, JsonValue]:
 
 
 Check = Callable[[BaseModel, Content], list[FieldError]]
+
+
+@dataclass(frozen=True, slots=True)
+class AccountFacts:
+    """What the queue knows of a target's account from auth's ``accounts.v1`` events.
+
+    ``creator_info``: TikTok's, at auth's last read (None: not known, or another platform).
+    """
+
+    creator_info: CreatorInfoFacts | None = None
+
+
+AccountCheck = Callable[[BaseModel, Content, AccountFacts], list[FieldError]]
+"""A platform's check of the options against what the account allows (TikTok's privacy
+levels and turned-off interactions); checks nothing when the account's facts are not known."""
 """A platform's own options-against-content check, beyond :class:`Limits`."""
 
 
@@ -315,6 +330,7 @@ class PlatformSpec:
     fields: type[PlatformFields] | None = None
     limits: Limits = Limits()
     checks: tuple[Check, ...] = ()
+    account_checks: tuple[AccountCheck, ...] = ()
     max_images: int = 10
     """The most images one photo post may carry here (DESIGN.md "Post kinds": 1–10; TikTok
     takes up to 35). Only read when ``kinds`` has ``photo``."""
@@ -393,6 +409,16 @@ class PlatformSpec:
         for check in self.checks:
             errors += check(options, content)
         return errors
+
+    def check_account(
+        self, options: BaseModel, content: Content, account: AccountFacts
+    ) -> list[FieldError]:
+        """Every reason ``options`` do not fit what ``account`` allows now (its
+        ``account_checks``), each naming an option (``privacy_level``) or ``media.<fact>``;
+        empty when they fit or the facts are not known. Pure, no I/O."""
+        return [
+            error for check in self.account_checks for error in check(options, content, account)
+        ]
 
 
 def _renamed(errors: list[FieldError], where: str) -> list[FieldError]:

@@ -40,6 +40,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from cachalot_common.events import TikTokOptions
 from cachalot_common.platforms.spec import (
+    AccountFacts,
     Content,
     FieldError,
     Limits,
@@ -227,6 +228,72 @@ def photo_count_and_cover(options: BaseModel, content: Content) -> list[FieldErr
     return []
 
 
+PRIVACY_NAMES: Final = {
+    "PUBLIC_TO_EVERYONE": "Everyone",
+    "MUTUAL_FOLLOW_FRIENDS": "Friends",
+    "FOLLOWER_OF_CREATOR": "Followers",
+    "SELF_ONLY": "Only me",
+}
+"""How TikTok's composer names each privacy level (platforms.md §1.2, Direct Post UX rules)."""
+
+
+def within_creator_info(
+    options: BaseModel, content: Content, account: AccountFacts
+) -> list[FieldError]:
+    """The choices TikTok would refuse for this account, as ``creator_info`` last said
+    (shared/reference/platforms.md §1.2, creator_info and the Direct Post UX rules): a
+    privacy level it does not offer (``privacy_level``); an interaction the creator turned
+    off in TikTok that the post allows (``disable_comment``; for videos ``disable_duet``,
+    ``disable_stitch``); a video longer than the creator may post (``media.duration_sec``).
+    Nothing is checked while the account's ``creator_info`` is not known; publisher-tiktok
+    reads it again before it posts and has the final word."""
+    info = account.creator_info
+    if info is None:
+        return []
+    errors: list[FieldError] = []
+    chosen = str(getattr(options, "privacy_level", ""))
+    if chosen not in info.privacy_level_options:
+        offered = ", ".join(f"“{PRIVACY_NAMES.get(o, o)}”" for o in info.privacy_level_options)
+        errors.append(
+            FieldError(
+                "privacy_level",
+                f"this TikTok account does not offer “{PRIVACY_NAMES.get(chosen, chosen)}” "
+                f"(it offers {offered or 'none right now'}); choose one of those",
+            )
+        )
+    video = content.kind == "video"
+    for name, noun, off, applies in (
+        ("disable_comment", "comments", info.comment_disabled, True),
+        ("disable_duet", "duets", info.duet_disabled, video),
+        ("disable_stitch", "stitches", info.stitch_disabled, video),
+    ):
+        if applies and off and not getattr(options, name, False):
+            errors.append(
+                FieldError(
+                    name,
+                    f"this TikTok account has turned {noun} off in the TikTok app: set "
+                    f"{name} to true (or turn {noun} back on in TikTok)",
+                )
+            )
+    max_s = info.max_video_post_duration_sec
+    duration = content.video.duration_sec if content.video is not None else None
+    # over TikTok's own 600 s, the registry's limits say so already
+    if (
+        video
+        and max_s is not None
+        and duration is not None
+        and max_s < duration <= TIKTOK_MAX_DURATION_S
+    ):
+        errors.append(
+            FieldError(
+                "media.duration_sec",
+                f"this TikTok account may post videos of at most {max_s} s; "
+                f"this one is {duration:.0f} s",
+            )
+        )
+    return errors
+
+
 SPEC: Final = PlatformSpec(
     name="tiktok",
     label="TikTok",
@@ -244,4 +311,5 @@ SPEC: Final = PlatformSpec(
         ),
     ),
     checks=(cover_within_video, caption_fits_kind, photo_count_and_cover),
+    account_checks=(within_creator_info,),
 )

@@ -22,7 +22,7 @@ from cachalot_auth.browser_binding import cookie_name, safe_next
 from cachalot_auth.notices import PolicyVersionExists, Published
 from cachalot_auth.operators import PURPOSE, NotAnOperator, NotSignedIn
 from cachalot_auth.signin import SignInFailed
-from cachalot_common.problems import Problem, problem_response, problem_responses
+from cachalot_common.problems import Problem, problem_responses
 from cachalot_common.sessions import COOKIE_NAME, Session
 from cachalot_common.text import CheckedText
 from cachalot_common.untrusted import StrictJsonRoute
@@ -40,6 +40,16 @@ HttpUrlStr = Annotated[str, Field(max_length=500), AfterValidator(_https_or_http
 
 OPERATOR_PAGE = "/operator.html"
 """Where an operator lands after sign-in (web/operator.html)."""
+NOT_AN_OPERATOR = "not_an_operator"
+"""``auth_error`` of a genuine Telegram sign-in by someone not in the operators' list."""
+
+
+def _back_to_page(code: str, **facts: str) -> Response:
+    """302 to the operator page with ``auth_error=code`` (the words are the page's)."""
+    query = urlencode({"auth_error": code, "platform": PURPOSE, **facts})
+    return RedirectResponse(f"{OPERATOR_PAGE}?{query}", status_code=302)
+
+
 CALLBACK_PATH = f"/api/v1/auth/{PURPOSE}/callback"
 
 ServicesDep = Annotated[Services, Depends(services)]
@@ -115,15 +125,15 @@ def create_router(svc: Services) -> APIRouter:
         dependencies=limited,
         tags=["operator"],
         responses={
-            302: {"description": "To the operator page, signed in or with `auth_error`."},
+            302: {
+                "description": "To the operator page, signed in or with `auth_error`: "
+                f"`{NOT_AN_OPERATOR}` (with `telegram_user_id`) for a genuine Telegram user "
+                "who is not an operator, `sign_in_failed` or `state_expired`."
+            },
             **problem_responses(
                 400,
-                403,
                 429,
-                descriptions={
-                    400: "A field of the widget's data was sent more than once.",
-                    403: "A genuine Telegram user who is not an operator.",
-                },
+                descriptions={400: "A field of the widget's data was sent more than once."},
             ),
         },
         openapi_extra={"parameters": _WIDGET_QUERY},
@@ -131,27 +141,23 @@ def create_router(svc: Services) -> APIRouter:
     async def operator_callback(request: Request, svc: ServicesDep) -> Response:
         """Finish an operator's sign-in: an operator session cookie, then 302 to the page.
 
-        A person whose Telegram id is not in ``CACHALOT_OPERATOR_TELEGRAM_IDS``
-        gets a 403 problem and nothing is stored.
+        A person whose Telegram id is not in ``CACHALOT_OPERATOR_TELEGRAM_IDS`` is sent
+        back to the page with ``auth_error=not_an_operator`` and its Telegram user id (the
+        page says how to get access); nothing is stored.
         """
         params = callback_params(request)  # a field sent twice is a 400
         try:
             done = await svc.operators.finish(
                 params, cookie=request.cookies.get(cookie_name(PURPOSE))
             )
-        except NotAnOperator:
+        except NotAnOperator as refused:
+            # a person at a browser: the page says in words (EN/RU) why and how to get in
             logger.info("operator sign-in refused: Telegram user not listed")
-            response: Response = problem_response(
-                403,
-                "This Telegram account is not an operator of this CACHALOT: ask an "
-                "administrator to add your Telegram user id to CACHALOT_OPERATOR_TELEGRAM_IDS.",
-                title="Not an operator",
-                type_="https://cachalot.dev/problems/not-an-operator",
-                instance=request.url.path,
+            response: Response = _back_to_page(
+                NOT_AN_OPERATOR, telegram_user_id=str(refused.telegram_user_id)
             )
         except SignInFailed as failure:
-            query = urlencode({"auth_error": failure.code, "platform": PURPOSE})
-            response = RedirectResponse(f"{OPERATOR_PAGE}?{query}", status_code=302)
+            response = _back_to_page(failure.code)
         else:
             response = RedirectResponse(done.next_path, status_code=302)
             response.set_cookie(
