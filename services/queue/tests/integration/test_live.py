@@ -19,13 +19,14 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka import TopicPartition
 from queue_support import SECRET, Kafka, QueueServer, eventually, start_queue
 
 from cachalot_common.events import AccountChanged, PostStatusChanged, SessionEnded, utcnow
 from cachalot_common.sessions import COOKIE_NAME, issue_session
 from cachalot_common.topic_plan import ensure_topics
 from cachalot_common.topics import ACCOUNTS, POSTS_STATUS, SESSIONS
-from cachalot_queue.live import LiveFeed, format_id, parse_id
+from cachalot_queue.live import LiveFeed, Mark, format_id, parse_id, parse_mark
 from cachalot_testing.broker import TansuBroker
 
 pytestmark = pytest.mark.integration
@@ -365,6 +366,13 @@ def test_an_event_id_is_the_position_it_names() -> None:
     assert parse_id(None) is None
     assert parse_id("") is None
     assert parse_id("s0.1-z1.2") is None
+    # the k part names the record the id follows (where, and its Kafka timestamp in ms)
+    mark = Mark(TopicPartition(POSTS_STATUS, 3), 3, 1796123969829)
+    text = format_id(position, mark)
+    assert text == "a1.7-s0.12-s3.4-ks3.3.1796123969829"
+    assert parse_id(text) == position
+    assert parse_mark(text) == mark
+    assert parse_mark(format_id(position)) is None
 
 
 async def test_open_streams_get_every_record_of_the_log_a_broker_restarted_empty_holds(
