@@ -30,9 +30,47 @@
     return words || error.message;
   }
 
+  // Lengths are counted as the contact service counts them: in Unicode code points
+  // (pydantic's max_length on a Python str; a name is counted without its outer spaces).
+  // Not with the browser's maxlength, which counts UTF-16 units and cuts a paste silently,
+  // even inside a character (issue 11, fix11b: 571 family emoji are 3,997 code points and
+  // 6,281 units). Over the limit, the field says so and nothing is sent.
+  const limited = Array.from(form.querySelectorAll("[data-max-chars]"));
+  function charCount(field) {
+    const value = field.hasAttribute("data-strip") ? field.value.trim() : field.value;
+    return Array.from(value).length;
+  }
+  function overLimit(field) {
+    const max = Number(field.dataset.maxChars);
+    const n = charCount(field);
+    const counter = form.querySelector(`.char-count[data-count-for="${field.name}"]`);
+    if (counter) {
+      counter.textContent = t("{n} of {max} characters", { n, max });
+      counter.classList.toggle("over", n > max);
+    }
+    const slot = form.querySelector(`.field-error[data-field="${field.name}"]`);
+    const words = t("This is {n} characters; at most {max} are taken.", { n, max });
+    if (n > max) {
+      if (slot) slot.textContent = words;
+      field.setAttribute("aria-invalid", "true");
+      return true;
+    }
+    if (slot && slot.textContent === words) slot.textContent = "";
+    field.removeAttribute("aria-invalid");
+    return false;
+  }
+  limited.forEach((field) => {
+    field.addEventListener("input", () => overLimit(field));
+    overLimit(field);
+  });
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     form.querySelectorAll(".field-error").forEach((el) => (el.textContent = ""));
+    if (limited.map(overLimit).some(Boolean)) {
+      show("bad", t("Please check the highlighted fields."));
+      return;
+    }
     const data = Object.fromEntries(new FormData(form).entries());
     if (!data.website) delete data.website;
     const button = document.getElementById("send");
@@ -46,6 +84,7 @@
       const body = await response.json().catch(() => ({}));
       if (response.status === 202) {
         form.reset();
+        limited.forEach(overLimit);
         show("ok", t("Thank you! We got your message and will get back to you soon."));
       } else if (response.status === 422 && Array.isArray(body.errors)) {
         for (const error of body.errors) {

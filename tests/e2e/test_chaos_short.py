@@ -25,7 +25,9 @@ import pytest
 
 from cachalot_testing.chaos import ChaosRun, Report
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+# 240 s for each test's own work; the module's stack start (70-85 s on a loaded 2-core
+# machine, up to ChaosRun's 180 s) is budgeted apart, not taken out of the first test's
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240, func_only=True)]
 
 # TikTok names no wait, so publisher-tiktok waits 60 s after a 429 and 30 s after a 5xx by
 # design, and publisher-vk 30 s after VK's error 10; CI meets TikTok's dropped upload (10 s)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +12,16 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from queue_support import QueueServer, Recorder, start_queue
+
+from cachalot_testing.broker import TansuBroker
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[TansuBroker]:
+    """A Tansu of the test's own, to kill and restart empty."""
+    broker = TansuBroker(log_path=tmp_path / "tansu.log").start()
+    yield broker
+    broker.stop()
 
 
 @pytest.fixture(scope="session")

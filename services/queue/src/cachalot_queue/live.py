@@ -31,13 +31,31 @@ carry the id too (an ``id:`` line with no data updates the browser's
 ``lastEventId`` without firing an event), so a quiet stream's resume point
 stays current and a resume replays only what was really missed.
 
+**An id names its log**: its last part, ``k<topic><partition>.<offset>.<ms>``,
+is the newest record the stream had passed (where it is, and its Kafka
+timestamp in ms). A replica resumes an id only when its ring holds that record
+with that timestamp, so an id made on a broker's log that is gone (Tansu
+restarted empty and numbers records from 0 again) is never taken for a
+position in the new one, whatever its offsets.
+
 **A gap too old to replay** (the ring no longer holds a partition's records
-from that offset, a partition the id does not name, a malformed id, or an
-offset past the log's end because the broker lost its topics) is said with the
-first event, ``ready`` with ``{"resumed": false}``: the page reloads its lists.
-A broker that loses its log under open streams (offsets start again lower) makes
-each of them send ``ready`` ``{"resumed": false}`` again and follow on from the
-new offsets.
+from that offset, a partition the id does not name, a malformed id, an id whose
+record is not the one the ring holds, or an offset past the log's end because
+the broker lost its topics) is said with the first event, ``ready`` with
+``{"resumed": false}``: the page reloads its lists.
+
+**A broker that lost its log** is noticed by the reader (issue 11): a fetch
+answered with a log end below our position, a reader that reconnects and
+finds the end below it, a record numbered below it, or, whenever the reader's
+connection to the broker is a new one (the broker may have come back with a
+new log already grown past our position), the last record taken of a
+partition no longer at its offset with its timestamp (looked at before the
+new connection's records are taken). The feed then starts again from the new
+log's beginning: the ring is emptied, every open stream sends ``ready``
+``{"resumed": false}`` (the page reloads its lists) and then every record of
+the new log for its client. Readiness (``live``) is failing while the reader
+gets no answers from the broker (:meth:`LiveFeed.reading`).
+
 A first connection gets the same ``ready``; a complete resume gets
 ``{"resumed": true}`` followed by the replayed events.
 
@@ -88,9 +106,13 @@ TOPIC_KEYS: Final[Mapping[str, str]] = {POSTS_STATUS: "s", ACCOUNTS: "a"}
 """The letter each fed topic has in an event id."""
 _TOPICS_BY_KEY: Final = {key: topic for topic, key in TOPIC_KEYS.items()}
 _PART = re.compile(r"^([sa])(\d{1,6})\.(\d{1,19})$")
+_CHECK = re.compile(r"^k([sa])(\d{1,6})\.(\d{1,19})\.(\d{1,19})$")
 MAX_ID_CHARS: Final = 2048
 SESSION_CHECK_S: Final = 1.0
 READY_WAIT_S: Final = 10.0
+READ_STALE_S: Final = 5.0
+"""The reader counts as not reading when no fetch was answered for this long."""
+LOG_CHECK_WAIT_S: Final = 3.0
 RETRY_MS: Final = 3000
 """How long the browser waits before reconnecting (the ``retry:`` field)."""
 
@@ -98,24 +120,57 @@ Position = dict[TopicPartition, int]
 """Partition → the next offset (one past the last record taken)."""
 
 
-def format_id(position: Mapping[TopicPartition, int]) -> str:
-    """An event id from a position, e.g. ``s0.12-s1.3-a0.7`` (sorted, so stable)."""
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A record an id was made after: where it is and its Kafka timestamp (ms)."""
+
+    tp: TopicPartition
+    offset: int
+    stamp: int
+
+
+def format_id(position: Mapping[TopicPartition, int], mark: Mark | None = None) -> str:
+    """An event id from a position, e.g. ``s0.12-s1.3-a0.7-ks0.11.1764580000000``
+    (sorted, so stable; the ``k`` part is ``mark``, the log's record it follows)."""
     parts = sorted((TOPIC_KEYS[tp.topic], tp.partition, offset) for tp, offset in position.items())
-    return "-".join(f"{key}{partition}.{offset}" for key, partition, offset in parts)
+    text = "-".join(f"{key}{partition}.{offset}" for key, partition, offset in parts)
+    if mark is not None:
+        key = TOPIC_KEYS[mark.tp.topic]
+        text += f"-k{key}{mark.tp.partition}.{mark.offset}.{max(mark.stamp, 0)}"
+    return text
 
 
-def parse_id(text: str | None) -> Position | None:
-    """The position an event id names; None when absent, too long or malformed."""
+def _split(text: str | None) -> tuple[Position, Mark | None] | None:
     if not text or len(text) > MAX_ID_CHARS:
         return None
     position: Position = {}
+    mark: Mark | None = None
     for part in text.strip().split("-"):
+        checked = _CHECK.match(part)
+        if checked is not None and mark is None:
+            key, partition, offset, stamp = checked.groups()
+            mark = Mark(
+                TopicPartition(_TOPICS_BY_KEY[key], int(partition)), int(offset), int(stamp)
+            )
+            continue
         match = _PART.match(part)
         if match is None:
             return None
         key, partition, offset = match.groups()
         position[TopicPartition(_TOPICS_BY_KEY[key], int(partition))] = int(offset)
-    return position
+    return position, mark
+
+
+def parse_id(text: str | None) -> Position | None:
+    """The position an event id names; None when absent, too long or malformed."""
+    split = _split(text)
+    return None if split is None else split[0]
+
+
+def parse_mark(text: str | None) -> Mark | None:
+    """The record an event id was made after (its ``k`` part); None when it has none."""
+    split = _split(text)
+    return None if split is None else split[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,14 +180,20 @@ class Entry:
     seq: int
     tp: TopicPartition
     offset: int
+    stamp: int
     client_id: UUID | None
     event: str
     data: str
+
+    @property
+    def mark(self) -> Mark:
+        return Mark(self.tp, self.offset, self.stamp)
 
 
 def _entry(seq: int, record: ConsumerRecord[bytes, bytes]) -> Entry:
     """The ring entry for one record; an undecodable one is kept with no client (skipped)."""
     tp = TopicPartition(record.topic, record.partition)
+    stamp = record.timestamp
     try:
         if record.topic == POSTS_STATUS:
             status = PostStatusChanged.model_validate_json(record.value or b"")
@@ -157,7 +218,9 @@ def _entry(seq: int, record: ConsumerRecord[bytes, bytes]) -> Entry:
                 "percent": percent,
                 "occurred_at": status.occurred_at.isoformat(),
             }
-            return Entry(seq, tp, record.offset, status.client_id, "status", json.dumps(data))
+            return Entry(
+                seq, tp, record.offset, stamp, status.client_id, "status", json.dumps(data)
+            )
         account = AccountChanged.model_validate_json(record.value or b"")
         data = {
             "account_id": str(account.account_id),
@@ -167,10 +230,10 @@ def _entry(seq: int, record: ConsumerRecord[bytes, bytes]) -> Entry:
             "reason": account.reason,
             "occurred_at": account.occurred_at.isoformat(),
         }
-        return Entry(seq, tp, record.offset, account.client_id, "account", json.dumps(data))
+        return Entry(seq, tp, record.offset, stamp, account.client_id, "account", json.dumps(data))
     except ValidationError:
         logger.info("undecodable record at %s:%d skipped by the live feed", tp, record.offset)
-        return Entry(seq, tp, record.offset, None, "", "")
+        return Entry(seq, tp, record.offset, stamp, None, "", "")
 
 
 class LiveFeed:
@@ -197,13 +260,16 @@ class LiveFeed:
         self._seq = 0
         self.position: Position = {}
         self._start: Position = {}  # from here on, the ring holds every record
+        self._last: dict[TopicPartition, Entry] = {}  # the newest record taken, per partition
         self._changed = asyncio.Event()
         self.epoch = 0
-        """Bumped when a partition's offsets go back (the broker lost its log)."""
+        """Bumped when the broker is found to have lost its log (see the module)."""
         self.restarted: Position = {}
         """Partition → the offset its log started again from (the latest such restart)."""
         self._consumer: AIOKafkaConsumer | None = None
+        self._partitions: list[TopicPartition] = []
         self._task: asyncio.Task[None] | None = None
+        self._lost = False  # the log is gone: the reader starts again from the new one
         self.ready = asyncio.Event()
 
     # ---- reading the topics
@@ -243,15 +309,30 @@ class LiveFeed:
             await asyncio.sleep(0.1)
         ends = await consumer.end_offsets(partitions)
         starts = await consumer.beginning_offsets(partitions)
+        if any(ends[tp] < self.position.get(tp, 0) for tp in partitions):
+            self._restart_log(starts, "its log ends before our position")
         for tp in partitions:
             begin = max(starts[tp], ends[tp] - self.backfill_per_partition)
             if tp in self.position:  # a restart of the reader goes on from where it was
-                begin = max(begin, min(self.position[tp], ends[tp]))
+                begin = max(starts[tp], self.position[tp])
             else:
                 self.position[tp] = begin
                 self._start[tp] = begin
             consumer.seek(tp, begin)
+        self._partitions = partitions
         return partitions
+
+    def _restart_log(self, starts: Mapping[TopicPartition, int], why: str) -> None:
+        """The broker lost its log: follow the new one from its beginning (see the module)."""
+        logger.warning("live feed: the broker lost its log (%s); reading the new one", why)
+        self._ring.clear()
+        self._last.clear()
+        self.position = {tp: starts.get(tp, 0) for tp in set(self.position) | set(starts)}
+        self._start = dict(self.position)
+        self.restarted = dict(self.position)
+        self.epoch += 1
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     async def _read(self) -> None:
         # Subscribed with no group: every partition is assigned to this consumer (and
@@ -267,37 +348,118 @@ class LiveFeed:
         )
         self._consumer = consumer
         await consumer.start()
-        await self._assign(consumer)
+        partitions = await self._assign(consumer)
         self.ready.set()
+        pinned = _connections(consumer)
         while True:
             batch = await consumer.getmany(timeout_ms=1000, max_records=500)
+            conns = _connections(consumer)
+            if conns and _replaced(pinned, conns):
+                # a new connection: perhaps a broker that came back without its log, which
+                # may already have grown past our position; look before taking anything
+                same = await self._same_log()
+                if same is None:  # no answer: read this batch again after the next look
+                    for tp in batch:
+                        consumer.seek(tp, self.position[tp])
+                    continue
+                pinned = conns
+                if not same:
+                    self._lost = True
             for tp, records in batch.items():
                 for record in records:
                     self._take(tp, record)
             if batch:
                 self._changed.set()
                 self._changed = asyncio.Event()
+            # a fetch answered with the log's end below our position: a new, shorter log
+            short = [
+                tp
+                for tp in partitions
+                if (high := consumer.highwater(tp)) is not None and high < self.position[tp]
+            ]
+            if short or self._lost:
+                self._lost = False
+                why = f"{short[0]} ends before our position" if short else "offsets went back"
+                self._restart_log(await consumer.beginning_offsets(partitions), why)
+                for tp in partitions:
+                    consumer.seek(tp, self.position[tp])
 
     def _take(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
+        if self._lost:
+            return  # read again from the new log's beginning at once
         if record.offset < self.position.get(tp, 0):
             # offsets went back: the broker lost its log and started again
             logger.warning("live feed: %s restarted at offset %d", tp, record.offset)
-            self._ring = deque(e for e in self._ring if e.tp != tp)
-            self._start[tp] = record.offset
-            self.restarted[tp] = record.offset
-            self.epoch += 1
+            self._lost = True
+            return
         self._seq += 1
-        self._ring.append(_entry(self._seq, record))
+        entry = _entry(self._seq, record)
+        self._ring.append(entry)
+        self._last[tp] = entry
         self.position[tp] = record.offset + 1
         while len(self._ring) > self.buffer_events:
             old = self._ring.popleft()
             self._start[old.tp] = max(self._start.get(old.tp, 0), old.offset + 1)
 
+    async def _same_log(self) -> bool | None:
+        """Whether the broker still holds the last record taken of every partition at its
+        offset with its timestamp (a log that grew again past our position after the
+        broker lost it does not); None when the broker did not answer."""
+        marks = dict(self._last)
+        if not marks:
+            return True
+        reader = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            client_id=f"{self._client_id}-check",
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="none",
+        )
+        found: dict[TopicPartition, int] = {}
+        try:
+            async with asyncio.timeout(LOG_CHECK_WAIT_S * 2):
+                await reader.start()
+                ends = await reader.end_offsets(list(marks))
+                wanted = [tp for tp, entry in marks.items() if ends[tp] > entry.offset]
+                reader.assign(wanted)
+                for tp in wanted:
+                    reader.seek(tp, marks[tp].offset)
+                if wanted:
+                    batch = await reader.getmany(*wanted, timeout_ms=int(LOG_CHECK_WAIT_S * 1000))
+                    for tp, records in batch.items():
+                        for record in records:
+                            if record.offset == marks[tp].offset:
+                                found[tp] = record.timestamp
+        except Exception as error:
+            logger.warning("live feed: could not check the broker's log (%r)", error)
+            return None
+        finally:
+            with contextlib.suppress(Exception):
+                await reader.stop()
+        return all(found.get(tp) == entry.stamp for tp, entry in marks.items())
+
+    def reading(self) -> bool:
+        """Whether the reader has every partition and a fetch of each was answered within
+        :data:`READ_STALE_S` (the ``live`` readiness check)."""
+        consumer = self._consumer
+        if consumer is None or not self.ready.is_set() or not self._partitions:
+            return False
+        now_ms = time.time() * 1000
+        try:
+            polled = [consumer.last_poll_timestamp(tp) for tp in self._partitions]
+        except AssertionError:  # not assigned (a reader being replaced)
+            return False
+        return all(t is not None and now_ms - t <= READ_STALE_S * 1000 for t in polled)
+
     # ---- what a stream reads
 
-    def resumable(self, position: Position | None) -> bool:
-        """Whether every record after ``position`` is still in the ring (see the module)."""
+    def resumable(self, position: Position | None, mark: Mark | None = None) -> bool:
+        """Whether every record after ``position`` is still in the ring, and ``mark``
+        (the record the id was made after) is the ring's record at that offset: an id
+        of a log the broker lost is not (see the module)."""
         if position is None or not self.position:
+            return False
+        if any(offset > 0 for offset in position.values()) and not self._holds(mark):
             return False
         for tp, mine in self.position.items():
             theirs = position.get(tp)
@@ -306,6 +468,15 @@ class LiveFeed:
             if theirs > mine and self._caught_up(tp):
                 return False  # past the log's end: the broker lost it
         return True
+
+    def _holds(self, mark: Mark | None) -> bool:
+        if mark is None:
+            return False
+        return any(e.mark == mark for e in self._ring if e.tp == mark.tp)
+
+    def newest_mark(self) -> Mark | None:
+        """The newest record taken (an id's ``k`` part for a stream that passed it)."""
+        return self._ring[-1].mark if self._ring else None
 
     def _caught_up(self, tp: TopicPartition) -> bool:
         consumer = self._consumer
@@ -331,6 +502,19 @@ class LiveFeed:
         await wait_event(self._changed, timeout_s)  # a cancellation always propagates
 
 
+def _connections(consumer: AIOKafkaConsumer) -> dict[Any, Any]:
+    """The consumer's open connections to brokers it knows by id: a broker that restarted
+    (a new incarnation) closed them, and Tansu keeps its cluster id across restarts, so
+    the connection is what tells one incarnation from the next (as the outbox's
+    :class:`~cachalot_common.broker_acks.KafkaAckCheck` reads it)."""
+    client = consumer._client
+    return {k: c for k, c in client._conns.items() if isinstance(k[0], int) and c.connected()}
+
+
+def _replaced(pinned: Mapping[Any, Any], now: Mapping[Any, Any]) -> bool:
+    return any(now.get(key) is not conn for key, conn in pinned.items()) or not pinned
+
+
 class ClientStream:
     """One client's stream: resume, replay, live events and heartbeats (see the module)."""
 
@@ -348,8 +532,10 @@ class ClientStream:
         self._still_signed_in = still_signed_in
         self._heartbeat_s = heartbeat_s
         asked = parse_id(last_event_id)
-        self.resumed = feed.resumable(asked)
+        mark = parse_mark(last_event_id)
+        self.resumed = feed.resumable(asked, mark)
         self._epoch = feed.epoch
+        self._mark = mark
         if self.resumed and asked is not None:
             self._cursor = 0  # walk the whole ring; records up to ``asked`` are skipped
             self._position: Position = dict(asked)
@@ -361,9 +547,10 @@ class ClientStream:
         self._epoch = self._feed.epoch
         self._cursor = self._feed.last_seq
         self._position = dict(self._feed.position)
+        self._mark = self._feed.newest_mark()
 
     def _id(self) -> str:
-        return format_id(self._position)
+        return format_id(self._position, self._mark)
 
     def _pending(self) -> list[ServerSentEvent]:
         out: list[ServerSentEvent] = []
@@ -372,6 +559,7 @@ class ClientStream:
             if entry.offset < self._position.get(entry.tp, 0):
                 continue  # delivered before (the resume point is past it)
             self._position[entry.tp] = entry.offset + 1
+            self._mark = entry.mark
             if entry.client_id == self._client_id and entry.event:
                 out.append(ServerSentEvent(entry.data, event=entry.event, id=self._id()))
         return out
@@ -386,10 +574,11 @@ class ClientStream:
             if not self._still_signed_in():
                 yield ServerSentEvent(json.dumps({"reason": "signed_out"}), event="ended")
                 return
-            if self._feed.epoch != self._epoch:  # the broker lost its log: offsets restarted
+            if self._feed.epoch != self._epoch:  # the broker lost its log: read the new one
                 self._epoch = self._feed.epoch
-                for tp, low in self._feed.restarted.items():
-                    self._position[tp] = min(self._position.get(tp, low), low)
+                self._position = dict(self._feed.restarted)
+                self._cursor = 0  # the ring holds only the new log's records
+                self._mark = None
                 yield ServerSentEvent(json.dumps({"resumed": False}), event="ready", id=self._id())
                 last_write = time.monotonic()
             sent = self._pending()
@@ -400,6 +589,7 @@ class ClientStream:
             elif time.monotonic() - last_write >= self._heartbeat_s:
                 for tp, offset in self._feed.position.items():  # nothing of ours up to here
                     self._position[tp] = max(self._position.get(tp, 0), offset)
+                self._mark = self._feed.newest_mark() or self._mark
                 yield ServerSentEvent(comment="keep-alive", id=self._id())
                 last_write = time.monotonic()
             await self._feed.wait(min(SESSION_CHECK_S, self._heartbeat_s))

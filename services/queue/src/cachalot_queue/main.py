@@ -290,6 +290,9 @@ def create_app(
 
     watch.after_recovery(commands_lost)
 
+    async def live_reading() -> bool:
+        return feed.reading()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.auto_migrate:
@@ -327,7 +330,11 @@ def create_app(
         title="cachalot-queue",
         settings=settings,
         lifespan=lifespan,
-        readiness={"database": database_check(reader), **watch.readiness()},
+        readiness={
+            "database": database_check(reader),
+            **watch.readiness(),
+            "live": live_reading,
+        },
         # posts are taken into the outbox whatever the broker does; the relay waits it out
         # (and resends what a broker that lost its state acknowledged: issue 11)
         dependencies=declared_dependencies(

@@ -15,7 +15,12 @@ slipped in) and reads the facts the platforms' limits are checked against:
   its width and height.
 
 Only the first frame is decoded: enough to know the stream is what it says,
-cheap for a 4 GB file. No picture over :data:`MAX_PIXELS` is ever decoded
+cheap for a 4 GB file. Every packet of the video stream is then demuxed (read,
+not decoded): a file cut short (an MP4 with its index first, ``+faststart``,
+whose data stops early) still states its full duration and decodes its first
+frame, but its packets end where the data does; one whose video packets end
+more than :data:`MISSING_TOLERANCE_S` before the stated duration is refused
+naming both times (issue 11, fix11b). No picture over :data:`MAX_PIXELS` is ever decoded
 (FFmpeg's ``max_pixels`` on the demuxer's probing and on our decoder), and an
 image's size is read from its own header (PNG ``IHDR``, JPEG ``SOFn``) before
 FFmpeg sees it, so a small file that declares a huge picture is refused
@@ -126,6 +131,8 @@ def _video(box: av.container.InputContainer) -> Probed:
     frame_rate = video.average_rate or video.guessed_rate
     duration = _video_duration(box, video)
     _first_frame(box, video, "video")
+    if duration is not None:
+        _refuse_cut_short(box, video, duration)
     audio = box.streams.audio[0].codec_context.name if box.streams.audio else None
     return Probed(
         kind="video",
@@ -169,6 +176,40 @@ def _video_duration(
             "(the rest is sound without picture)"
         )
     return own
+
+
+MISSING_TOLERANCE_S: Final = 0.5
+"""How much earlier than the stated duration the video's packets may end (rounding of the
+last frame's duration, an edit list's offset) before the file counts as cut short."""
+
+
+def _refuse_cut_short(
+    box: av.container.InputContainer, video: av.video.stream.VideoStream, duration_s: float
+) -> None:
+    """Demux every packet of ``video`` (no decoding) and raise :class:`Unusable` when its data
+    ends more than :data:`MISSING_TOLERANCE_S` before ``duration_s`` (seconds): the file was
+    cut short (an interrupted copy or upload) though its index states the whole length."""
+    box.seek(0)
+    start: float | None = None
+    end = 0.0
+    try:
+        for packet in box.demux(video):
+            if packet.size == 0 or packet.is_corrupt or packet.pts is None:
+                continue  # the flush packet; a sample whose bytes are not all there
+            begin = float(packet.pts * packet.time_base)
+            start = begin if start is None else min(start, begin)
+            end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base))
+    except av.error.FFmpegError as error:
+        raise Unusable(
+            f"the video is cut short or damaged: its data stops being readable ({_plain(error)})"
+            "; upload the whole file again"
+        ) from error
+    present = end - (start or 0.0)
+    if present < duration_s - MISSING_TOLERANCE_S:
+        raise Unusable(
+            f"the video is cut short: its file holds {present:.1f} s of the {duration_s:.1f} s "
+            "it states; upload the whole file again"
+        )
 
 
 def _image(box: av.container.InputContainer, content_type: MediaType) -> Probed:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -14,13 +13,6 @@ from cachalot_common.topic_plan import ensure_topics
 from cachalot_testing.broker import TansuBroker
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def own_broker(tmp_path: Path) -> AsyncIterator[TansuBroker]:
-    broker = TansuBroker(log_path=tmp_path / "tansu.log").start()
-    yield broker
-    broker.stop()
 
 
 async def test_work_in_flight_when_the_broker_restarts_empty_is_dispatched_again(

@@ -19,13 +19,15 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import ConsumerRecord, TopicPartition
-from queue_support import SECRET, QueueServer, eventually, start_queue
+from aiokafka import TopicPartition
+from queue_support import SECRET, Kafka, QueueServer, eventually, start_queue
 
 from cachalot_common.events import AccountChanged, PostStatusChanged, SessionEnded, utcnow
 from cachalot_common.sessions import COOKIE_NAME, issue_session
+from cachalot_common.topic_plan import ensure_topics
 from cachalot_common.topics import ACCOUNTS, POSTS_STATUS, SESSIONS
-from cachalot_queue.live import ClientStream, LiveFeed, format_id, parse_id
+from cachalot_queue.live import LiveFeed, Mark, format_id, parse_id, parse_mark
+from cachalot_testing.broker import TansuBroker
 
 pytestmark = pytest.mark.integration
 
@@ -364,37 +366,77 @@ def test_an_event_id_is_the_position_it_names() -> None:
     assert parse_id(None) is None
     assert parse_id("") is None
     assert parse_id("s0.1-z1.2") is None
+    # the k part names the record the id follows (where, and its Kafka timestamp in ms)
+    mark = Mark(TopicPartition(POSTS_STATUS, 3), 3, 1796123969829)
+    text = format_id(position, mark)
+    assert text == "a1.7-s0.12-s3.4-ks3.3.1796123969829"
+    assert parse_id(text) == position
+    assert parse_mark(text) == mark
+    assert parse_mark(format_id(position)) is None
 
 
-def _record(offset: int, event: PostStatusChanged) -> ConsumerRecord[bytes, bytes]:
-    value = event.model_dump_json().encode()
-    return ConsumerRecord(POSTS_STATUS, 0, offset, 0, 0, None, value, None, 0, len(value), [])
-
-
-async def test_open_streams_are_told_to_reload_when_the_brokers_offsets_start_again() -> None:
-    """A broker that lost its log (Tansu restarted empty) numbers records from 0 again:
-    a stream past those offsets would skip them, so it says ``ready`` (not resumed)
-    and follows the new offsets."""
-    feed = LiveFeed("127.0.0.1:9", buffer_events=100, backfill_per_partition=0)
+async def test_open_streams_get_every_record_of_the_log_a_broker_restarted_empty_holds(
+    own_broker: TansuBroker, tmp_path: Path
+) -> None:
+    """Issue 11 (fix11b): Tansu killed and restarted empty numbers records from 0 again.
+    The feed read on from its old offsets, so the new log's first records (as many as it
+    had read before) never reached an open stream, the old id was resumed as if nothing
+    had happened, and readiness stayed green while the feed could not read. Here the new
+    log grows past the old position before the feed is back, the hardest case."""
+    await ensure_topics(own_broker.bootstrap)
+    queue = await start_queue(
+        f"sqlite+aiosqlite:///{tmp_path / 'queue.db'}",
+        own_broker.bootstrap,
+        False,
+        tmp_path / "media",
+        kafka_ensure_topics=True,
+        live_heartbeat_s=0.5,
+    )
     client_id, post_id = uuid.uuid4(), uuid.uuid4()
-    feed._take(
-        TopicPartition(POSTS_STATUS, 0), _record(40, status_event(client_id, post_id, "dispatched"))
-    )
-    stream = ClientStream(
-        feed,
-        client_id=client_id,
-        last_event_id=None,
-        still_signed_in=lambda: True,
-        heartbeat_s=30,
-    )
-    events = stream.events()
-    assert (await anext(events)).event == "ready"
-    after_loss = status_event(client_id, post_id, "published")
-    feed._take(TopicPartition(POSTS_STATUS, 0), _record(0, after_loss))
-    again = await anext(events)
-    assert again.event == "ready"
-    assert json.loads(again.data) == {"resumed": False}
-    arrived = await anext(events)
-    assert arrived.event == "status"
-    assert json.loads(arrived.data)["target_id"] == str(after_loss.target_id)
-    await events.aclose()
+    token = session_token(client_id)
+    try:
+        async with (
+            listen(queue.base_url, token) as stream,
+            httpx.AsyncClient(base_url=queue.base_url, timeout=10) as probe,
+        ):
+            for _ in range(3):
+                await queue.kafka.send(
+                    POSTS_STATUS, status_event(client_id, post_id, "dispatched"), str(post_id)
+                )
+            await eventually(lambda: len(stream.named("status")) == 3, timeout=20)
+            old_id = stream.last_id()
+            assert old_id is not None
+
+            own_broker.kill()
+            await eventually(lambda: _live_check(probe, "failing"), timeout=20)
+            await asyncio.to_thread(own_broker.start)  # empty
+            await ensure_topics(own_broker.bootstrap)
+            fresh = Kafka(own_broker.bootstrap, False)
+            await fresh.start()
+            try:
+                after = [status_event(client_id, post_id, "published") for _ in range(5)]
+                for event in after:
+                    await fresh.send(POSTS_STATUS, event, str(post_id))
+            finally:
+                await fresh.stop()
+
+            want = [str(e.target_id) for e in after]
+            await eventually(
+                lambda: [m.json()["target_id"] for m in stream.named("status")][3:] == want,
+                timeout=60,
+            )
+            reloads = [m.json() for m in stream.named("ready")]
+            assert reloads == [{"resumed": False}, {"resumed": False}]
+            await eventually(lambda: _live_check(probe, "ok"), timeout=20)
+        async with listen(queue.base_url, token, last_event_id=old_id) as again:
+            assert again.named("ready")[0].json() == {"resumed": False}  # the old log's id
+    finally:
+        if own_broker.pid is None:
+            await asyncio.to_thread(own_broker.start)
+        await queue.stop()
+        await queue.kafka.stop()
+
+
+async def _live_check(probe: httpx.AsyncClient, state: str) -> bool:
+    body = (await probe.get("/readyz")).json()
+    return bool(body.get("checks", {}).get("live") == state)

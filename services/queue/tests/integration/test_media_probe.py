@@ -57,7 +57,10 @@ def files() -> dict[str, bytes]:
         *("-f", "lavfi", "-i", "testsrc=size=320x240:rate=25:duration=2"),
         *("-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac"),
     )
+    tall = video_file(width=720, height=1280, seconds=10).read_bytes()  # +faststart
     return {
+        "tall-10s-first-third.mp4": tall[: len(tall) // 3],
+        "tall-10s-first-five-sixths.mp4": tall[: len(tall) * 5 // 6],
         "index-broken.mp4": bytes(index_broken),
         "one-frame-20s-sound.mp4": one_frame.read_bytes(),
         "2s-picture-20s-sound.mp4": few_frames.read_bytes(),
@@ -167,6 +170,24 @@ async def test_a_truncated_mp4_is_refused_with_422_as_unreadable(
     assert "damaged or unreadable" in problem["errors"][0]["message"]
 
 
+@pytest.mark.parametrize(
+    ("name", "holds"),
+    [("tall-10s-first-third.mp4", "1.5 s"), ("tall-10s-first-five-sixths.mp4", "8.")],
+)
+async def test_an_mp4_cut_short_after_its_index_is_refused_naming_what_it_holds_of_its_duration(
+    probing: QueueServer, files: dict[str, bytes], name: str, holds: str
+) -> None:
+    """A fresh user's file (fix11b): ``head -c`` of a +faststart MP4 keeps its index and
+    first frames, so its header says 10 s and the first frame decodes; it was taken as a
+    10.0 s video. Its video packets end early: refused naming both lengths."""
+    problem = await _refused_leaving_nothing(probing, files[name], 422)
+    assert problem["errors"][0]["field"] == "file"
+    message = problem["errors"][0]["message"]
+    assert "cut short" in message
+    assert f"holds {holds}" in message
+    assert "of the 10.0 s it states" in message
+
+
 async def test_an_mp4_whose_frames_are_zeros_is_refused_with_422_as_undecodable(
     probing: QueueServer, files: dict[str, bytes]
 ) -> None:
@@ -184,13 +205,18 @@ async def test_a_png_claiming_to_be_a_png_but_holding_zeros_is_refused_with_422(
 
 
 @pytest.mark.parametrize(
-    ("name", "content_type"), [("picture.jpg", "image/jpeg"), ("picture.png", "image/png")]
+    ("name", "content_type", "share"),
+    [
+        (name, content_type, share)
+        for name, content_type in (("picture.jpg", "image/jpeg"), ("picture.png", "image/png"))
+        for share in (0.34, 0.5, 0.98)
+    ],
 )
 async def test_an_image_cut_short_is_refused_with_422_saying_so_not_taken_at_its_declared_size(
-    probing: QueueServer, files: dict[str, bytes], name: str, content_type: str
+    probing: QueueServer, files: dict[str, bytes], name: str, content_type: str, share: float
 ) -> None:
     # FFmpeg conceals a cut JPEG (grey rows below what arrived): its header still says 320×180
-    cut = files[name][: len(files[name]) // 2]
+    cut = files[name][: int(len(files[name]) * share)]
     problem = await _refused_leaving_nothing(probing, cut, 422, content_type)
     assert problem["errors"][0]["field"] == "file"
     assert "cut short or damaged" in problem["errors"][0]["message"]

@@ -58,7 +58,12 @@ def test_the_service_migrates_serves_probes_and_keeps_its_secret_out_of_logs(
     try:
         service.wait_healthy(path="/readyz", timeout=60)
         ready = httpx.get(service.base_url + "/readyz").json()
-        assert ready["checks"] == {"database": "ok", "broker": "ok", "consumers": "ok"}
+        assert ready["checks"] == {
+            "database": "ok",
+            "broker": "ok",
+            "consumers": "ok",
+            "live": "ok",
+        }
         refused = httpx.get(service.base_url + "/api/v1/posts")
         assert refused.status_code == 401
         assert (tmp_path / "media").is_dir()
