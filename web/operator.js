@@ -103,6 +103,15 @@
     }
   }
 
+  // TikTok's Direct Post rule: who can see the post is chosen, never defaulted. Required
+  // while a TikTok account is chosen, so the browser's own check stops the form before
+  // anything is uploaded (as the composer checks before its uploads); set again on the
+  // send button's click, which comes before the form's check.
+  function requirePrivacy() {
+    const chosen = $("deliver-account").selectedOptions[0];
+    $("deliver-privacy").required = Boolean(chosen) && chosen.dataset.platform === "tiktok";
+  }
+
   async function deliver(event) {
     event.preventDefault();
     const file = $("deliver-file").files[0];
@@ -411,6 +420,8 @@
     $("policy-form").addEventListener("submit", publishPolicy);
     $("deliver-client").addEventListener("change", fillDeliverAccounts);
     $("deliver-form").addEventListener("submit", deliver);
+    $("deliver-send").addEventListener("click", requirePrivacy);
+    $("deliver-form").addEventListener("change", requirePrivacy);
     for (const radio of document.querySelectorAll("input[name=trouble]")) {
       radio.addEventListener("change", loadTrouble);
     }

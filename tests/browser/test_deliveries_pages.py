@@ -367,3 +367,41 @@ def test_the_client_reads_an_article_proposals_title_text_cover_and_accounts_bef
             assert me["email"] in (operator.text_content(option) or "")
         finally:
             operator_context.close()
+
+
+def test_the_operator_page_uploads_nothing_until_who_can_see_it_on_tiktok_is_chosen(
+    stack: EmbeddedStack, browser: Any
+) -> None:
+    marker = uuid.uuid4().hex[:8]
+    with httpx.Client(timeout=30) as http:
+        connect_tiktok(http, stack.gateway, f"sandbox-extra-pv-{marker}")
+        client_id = http.get(f"{stack.gateway}/api/v1/me").json()["client_id"]
+
+        def library() -> list[dict[str, Any]]:
+            return list(http.get(f"{stack.gateway}/api/v1/media").json()["items"])
+
+        context = browser.new_context()
+        page = context.new_page()
+        try:
+            page.goto(f"{stack.gateway}/operator.html")
+            page.click("#signin-telegram")
+            page.wait_for_selector("button[name=user]", timeout=15_000)
+            page.click(f"button[name=user][value='{DEV_OPERATOR}']")
+            page.wait_for_selector(f"#deliver-client option[value='{client_id}']", state="attached")
+            page.select_option("#deliver-client", client_id)
+            page.wait_for_selector("#deliver-account option", state="attached")
+            page.set_input_files("#deliver-file", str(video_file()))
+            page.fill("#deliver-text", f"no privacy yet {marker}")
+            page.click("#deliver-send")
+            # the browser's check stopped the form: nothing was sent, nothing uploaded
+            assert page.eval_on_selector("#deliver-privacy", "e => e.validity.valueMissing")
+            assert page.eval_on_selector("#deliver-privacy", "e => e.matches(':invalid')")
+            page.select_option("#deliver-privacy", "FOLLOWER_OF_CREATOR")
+            page.click("#deliver-send")
+            page.wait_for_selector("#flash.ok, #flash.bad", timeout=30_000)
+            assert "ok" in (page.get_attribute("#flash", "class") or ""), page.text_content(
+                "#flash"
+            )
+            assert len(library()) == 1  # the one upload, of the delivery that went
+        finally:
+            context.close()
