@@ -161,6 +161,13 @@
     }
   }
 
+  // An approved proposal's post: its id's start and where it stands per target.
+  function postCell(row, proposal) {
+    const standing = window.CachalotTrail.standing(proposal, (p) => p);
+    const id = proposal.post_id ? proposal.post_id.slice(0, 8) : "—";
+    cell(row, standing ? `${id} — ${standing}` : id).className = "post-standing";
+  }
+
   async function loadDeliveries() {
     const answer = await api("/api/v1/operator/deliveries");
     const body = $("deliveries-body");
@@ -170,12 +177,12 @@
         const row = document.createElement("tr");
         row.dataset.proposal = proposal.id;
         row.className = "proposal " + proposal.status;
-        cell(row, when(delivery.created_at));
+        cell(row, when(proposal.created_at)).className = "proposed-at"; // its own time
         const client = knownClients.find((c) => c.client_id === delivery.client_id);
         cell(row, client ? clientLabel(client) : delivery.client_id.slice(0, 8));
         cell(row, PROPOSAL_STATUS[proposal.status] || proposal.status).className = "status";
         cell(row, proposal.comment || "—").className = "comment";
-        cell(row, proposal.post_id ? proposal.post_id.slice(0, 8) : "—");
+        postCell(row, proposal);
         // the trail: the delivery's and this proposal's steps; once approved, the post's
         cell(row, "").appendChild(window.CachalotTrail.details({
           viewer: "operator",
@@ -185,7 +192,7 @@
             : window.CachalotTrail.ofProposal(delivery, proposal)),
         }));
         // (the History cell says its name itself)
-        [t("Delivered"), t("Client"), t("Proposal"), t("Client's comment"), t("Post")].forEach((name, i) => {
+        [t("Proposed"), t("Client"), t("Proposal"), t("Client's comment"), t("Post")].forEach((name, i) => {
           row.children[i].dataset.label = name;
         });
         body.appendChild(row);

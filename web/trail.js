@@ -136,5 +136,19 @@
     }
   }
 
-  window.CachalotTrail = { details, render, ofProposal, read, words };
+  // Where an approved proposal's post stands, per target ("TikTok: failed"), from the
+  // proposal's post_targets (GET .../proposals, .../deliveries); "" before approval.
+  // `label(platform)`: the page's name for a platform.
+  const POST_STATUS = {
+    scheduled: t("scheduled"), dispatched: t("dispatched"), publishing: t("publishing"),
+    published: t("published"), failed: t("failed"), paused: t("paused"),
+    cancelled: t("cancelled"), unconfirmed: t("unconfirmed"),
+  };
+  function standing(proposal, label) {
+    return (proposal.post_targets || [])
+      .map((s) => `${label(s.platform)}: ${POST_STATUS[s.status] || s.status}`)
+      .join(", ");
+  }
+
+  window.CachalotTrail = { details, render, ofProposal, read, words, standing };
 })();

@@ -405,3 +405,80 @@ def test_the_operator_page_uploads_nothing_until_who_can_see_it_on_tiktok_is_cho
             assert len(library()) == 1  # the one upload, of the delivery that went
         finally:
             context.close()
+
+
+def test_each_proposal_shows_its_own_time_and_where_its_post_stands_on_both_pages(
+    stack: EmbeddedStack, browser: Any
+) -> None:
+    marker = uuid.uuid4().hex[:8]
+    gateway = stack.gateway
+    with httpx.Client(timeout=30) as http, httpx.Client(timeout=30) as ops:
+        account = connect_tiktok(http, gateway, f"sandbox-extra-st-{marker}")
+        client_id = http.get(f"{gateway}/api/v1/me").json()["client_id"]
+        operator_sign_in(ops, gateway, DEV_OPERATOR)
+        media = ops.post(
+            f"{gateway}/api/v1/operator/media",
+            params={"client_id": client_id},
+            content=video_file().read_bytes(),
+            headers={"Content-Type": "video/mp4"},
+        ).json()
+        target = {
+            "account_id": account,
+            "tiktok": {"caption": marker, "privacy_level": "SELF_ONLY"},
+        }
+        delivery = ops.post(
+            f"{gateway}/api/v1/operator/deliveries",
+            json={
+                "client_id": client_id,
+                "media_id": media["id"],
+                "proposals": [{"targets": [target]}],
+            },
+        ).json()
+        first = delivery["proposals"][0]["id"]
+        httpx.post(
+            f"{stack.sandbox}/sandbox/tiktok/faults",
+            json={"endpoint": "creator_info", "kind": "spam_risk"},
+            timeout=5,
+        ).raise_for_status()
+        post_id = http.post(f"{gateway}/api/v1/posts/proposals/{first}/approve").json()["post_id"]
+        deadline = time.monotonic() + 60
+        while (
+            http.get(f"{gateway}/api/v1/posts/{post_id}").json()["targets"][0]["status"] != "failed"
+        ):
+            assert time.monotonic() < deadline, "the approved post did not fail"
+            time.sleep(0.3)
+        # a later proposal (seconds after the delivery): it shows its own time
+        later = ops.post(
+            f"{gateway}/api/v1/operator/deliveries/{delivery['id']}/proposals",
+            json={"targets": [target]},
+        ).json()
+        second = later["proposals"][1]
+        assert second["created_at"][:19] != delivery["created_at"][:19]
+        pages = [
+            ("client", f"{gateway}/", "#proposals-body", http.cookies.get("cachalot_session")),
+            (
+                "operator",
+                f"{gateway}/operator.html",
+                "#deliveries-body",
+                ops.cookies.get("cachalot_session"),
+            ),
+        ]
+        for who, url, table, cookie in pages:
+            context = browser.new_context()
+            context.add_cookies([{"name": "cachalot_session", "value": cookie, "url": gateway}])
+            page = context.new_page()
+            try:
+                page.goto(url)
+                row = f"{table} tr[data-proposal='{second['id']}']"
+                page.wait_for_selector(row, timeout=15_000)
+                own = page.evaluate(
+                    "iso => new Date(iso).toLocaleString(window.I18N.locale)", second["created_at"]
+                )
+                assert page.text_content(f"{row} .proposed-at") == own, who
+                standing = (
+                    page.text_content(f"{table} tr[data-proposal='{first}'] .post-standing") or ""
+                )
+                assert "failed" in standing, (who, standing)
+                assert "queued" not in standing, (who, standing)
+            finally:
+                context.close()

@@ -69,7 +69,7 @@ from cachalot_queue.schemas import (
     TargetCreate,
     _Input,
 )
-from cachalot_queue.tables import Account, AuditEntry, Delivery, Post, Proposal
+from cachalot_queue.tables import Account, AuditEntry, Delivery, Post, Proposal, Target
 
 MAX_PROPOSALS = 10
 IDEMPOTENCY_PREFIX = "cachalot-proposal-"
@@ -143,6 +143,13 @@ class AuditPublic(BaseModel):
     detail: dict[str, Any] | None = None
 
 
+class PostTargetState(BaseModel):
+    """Where an approved proposal's post stands on one platform (a target's status)."""
+
+    platform: str
+    status: str = Field(description="scheduled, dispatched, publishing, published, failed, …")
+
+
 class ProposalPublic(BaseModel):
     id: UUID
     delivery_id: UUID
@@ -151,6 +158,10 @@ class ProposalPublic(BaseModel):
     scheduled_at: datetime | None = None
     comment: str | None = Field(default=None, description="The client's request for changes.")
     post_id: UUID | None = Field(default=None, description="The post the approval queued.")
+    post_targets: list[PostTargetState] = Field(
+        default_factory=list,
+        description="The queued post's targets as they stand now, in order (once approved).",
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -511,11 +522,26 @@ class DeliveryService:
                 if ids
                 else []
             )
+            posts = [p.post_id for d in deliveries for p in d.proposals if p.post_id is not None]
+            rows = (
+                (
+                    await db.execute(
+                        select(Target.post_id, Target.platform, Target.status)
+                        .where(Target.post_id.in_(posts))
+                        .order_by(Target.post_id, Target.position)
+                    )
+                ).all()
+                if posts
+                else []
+            )
+        states: dict[UUID, list[PostTargetState]] = {}
+        for post_id, platform, status in rows:
+            states.setdefault(post_id, []).append(PostTargetState(platform=platform, status=status))
         by_delivery: dict[UUID, list[AuditPublic]] = {}
         for entry in entries:
             assert entry.delivery_id is not None
             by_delivery.setdefault(entry.delivery_id, []).append(_audit_public(entry))
-        return [_public(d, by_delivery.get(d.id, [])) for d in deliveries]
+        return [_public(d, by_delivery.get(d.id, []), states) for d in deliveries]
 
     async def _open(self, db: AsyncSession, client_id: UUID, proposal_id: UUID) -> Proposal:
         """The client's proposal, row-locked (404: none of this client's)."""
@@ -825,7 +851,9 @@ async def _still_open(db: AsyncSession, proposal: Proposal) -> None:
         )
 
 
-def _proposal_public(proposal: Proposal) -> ProposalPublic:
+def _proposal_public(
+    proposal: Proposal, states: dict[UUID, list[PostTargetState]] | None = None
+) -> ProposalPublic:
     return ProposalPublic(
         id=proposal.id,
         delivery_id=proposal.delivery_id,
@@ -834,12 +862,15 @@ def _proposal_public(proposal: Proposal) -> ProposalPublic:
         scheduled_at=proposal.scheduled_at,
         comment=proposal.comment,
         post_id=proposal.post_id,
+        post_targets=(states or {}).get(proposal.post_id, []) if proposal.post_id else [],
         created_at=proposal.created_at,
         updated_at=proposal.updated_at,
     )
 
 
-def _public(delivery: Delivery, audit: list[AuditPublic]) -> DeliveryPublic:
+def _public(
+    delivery: Delivery, audit: list[AuditPublic], states: dict[UUID, list[PostTargetState]]
+) -> DeliveryPublic:
     content = delivery.content
     article = content.get("article")
     return DeliveryPublic(
@@ -852,7 +883,7 @@ def _public(delivery: Delivery, audit: list[AuditPublic]) -> DeliveryPublic:
         article=ArticlePublic.model_validate(article) if article else None,
         note=delivery.note,
         created_at=delivery.created_at,
-        proposals=[_proposal_public(p) for p in delivery.proposals],
+        proposals=[_proposal_public(p, states) for p in delivery.proposals],
         audit=audit,
     )
 

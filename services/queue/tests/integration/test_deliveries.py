@@ -635,3 +635,26 @@ async def test_the_operators_422s_speak_of_the_client_and_the_clients_of_you(
     mine = {e["field"]: e["message"] for e in own.json()["errors"]}
     assert mine["targets[0].account_id"] == "not one of your connected accounts"
     assert "POST /api/v1/media" in mine["media_id"]
+
+
+async def test_an_approved_proposal_shows_where_its_post_stands_on_both_sides(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client, operator, delivery = await delivered(queue)
+    proposal = delivery["proposals"][0]["id"]
+    assert delivery["proposals"][0]["post_targets"] == []
+    approved = await client.http.post(f"/api/v1/posts/proposals/{proposal}/approve")
+    post = await client.get(approved.json()["post_id"])
+    await eventually(lambda: recorder.commands(post["targets"][0]["id"]), timeout=15)
+    await queue.result(post, type="failed", code="spam_risk", reason="TikTok: spam risk")
+
+    async def states(http: httpx.AsyncClient, path: str) -> list[dict[str, Any]] | None:
+        items = (await http.get(path)).json()["items"]
+        [mine] = [p for d in items for p in d["proposals"] if p["id"] == proposal]
+        found: list[dict[str, Any]] = mine["post_targets"]
+        return found if found and found[0]["status"] == "failed" else None
+
+    theirs = await eventually(lambda: states(client.http, "/api/v1/posts/proposals"), timeout=15)
+    assert theirs == [{"platform": "tiktok", "status": "failed"}]
+    ours = await states(operator, f"/api/v1/operator/deliveries?client_id={client.id}")
+    assert ours == theirs
