@@ -10,6 +10,9 @@
   const shown = window.cachalotShown;
   // The page's language (web/i18n.js): words from /i18n/<lang>.json, numbers and dates by Intl.
   const { t, lang: LANG, locale: LOCALE } = window.I18N;
+  // Statuses, error codes and the server's problems in the page's language (web/words.js).
+  const apiWords = window.CachalotWords;
+  const { fieldError } = apiWords;
   const PLATFORMS = [
     ["tiktok", "TikTok"], ["youtube", "YouTube"], ["instagram", "Instagram"],
     ["vk", "VK"], ["telegram", "Telegram"],
@@ -36,13 +39,7 @@
     return { status: response.status, ok: response.ok, body, headers: response.headers };
   }
 
-  function problemText(body, fallback) {
-    if (!body) return fallback;
-    if (Array.isArray(body.errors) && body.errors.length) {
-      return body.errors.map((e) => `${e.field}: ${plainWords(e.message)}`).join("; ");
-    }
-    return body.detail || fallback;
-  }
+  const problemText = (body, fallback) => apiWords.problem(body, fallback);
 
   function loginLinks(container, label) {
     container.textContent = "";
@@ -263,10 +260,9 @@
           await loadAccounts();
         } else {
           const first = res.body && Array.isArray(res.body.errors) && res.body.errors[0];
-          error.textContent = plainWords(
-            first && first.type === "string_pattern_mismatch"
-              ? t("Write the channel as @name or as its numeric id starting with -100.")
-              : (first && first.message) || problemText(res.body, t("Could not link the channel.")));
+          error.textContent = first && first.type === "string_pattern_mismatch"
+            ? t("Write the channel as @name or as its numeric id starting with -100.")
+            : first ? fieldError(first) : problemText(res.body, t("Could not link the channel."));
         }
       });
       cell.appendChild(form);
@@ -284,7 +280,7 @@
 
   function accountStatusText(account) {
     if (needsChannel(account)) return account.channel_id ? t("channel link broken") : t("no channel linked");
-    return t(account.status);
+    return apiWords.status(account.status);
   }
 
   async function loadAccounts({ refresh = false } = {}) {
@@ -387,13 +383,14 @@
   // One form control per property of the platform's block (its JSON Schema):
   // an enum is a select, a boolean a checkbox, a number a number box, a list a
   // comma-separated line, text a line or (captions, descriptions, messages) a box.
-  // A field named for another kind (photo_title, video_cover_timestamp_ms,
-  // article_as) is shown only with its kind.
+  // Its label is the schema's title and its hint the description, both through the
+  // catalogues; a field the registry marks for some kinds only (`x-kinds`,
+  // cachalot_common.platforms.spec.for_kinds: a Telegram caption is not for articles)
+  // is shown only with those kinds.
   function fieldFor(account, name, prop, required) {
     const wrap = document.createElement("div");
     wrap.className = "block-field";
-    const forKind = ["video", "photo", "article"].find((k) => name.startsWith(k + "_"));
-    if (forKind) wrap.dataset.kind = forKind;
+    if (Array.isArray(prop["x-kinds"])) wrap.dataset.kinds = prop["x-kinds"].join(" ");
     const id = `f-${account.id}-${name}`;
     const type = prop.type || ((prop.anyOf || []).map((p) => p.type).find((t) => t !== "null")) || "string";
     let input;
@@ -455,6 +452,11 @@
     error.dataset.error = name;
     wrap.appendChild(error);
     return wrap;
+  }
+
+  // Whether a field's block-field is for posts of `kind` (fieldFor's data-kinds).
+  function forKind(wrap, kind) {
+    return !wrap.dataset.kinds || wrap.dataset.kinds.split(" ").includes(kind);
   }
 
   function blockValue(fieldset) {
@@ -560,8 +562,8 @@
       const fieldset = row.querySelector("fieldset.block");
       if (fieldset) {
         fieldset.classList.toggle("hidden", Boolean(why) || !box.checked);
-        for (const field of fieldset.querySelectorAll(".block-field[data-kind]")) {
-          field.classList.toggle("hidden", field.dataset.kind !== kind);
+        for (const field of fieldset.querySelectorAll(".block-field[data-kinds]")) {
+          field.classList.toggle("hidden", !forKind(field, kind));
         }
       }
     }
@@ -707,7 +709,7 @@
       posts.set(post.id, res.body);
       renderPosts();
     } else {
-      flash("bad", plainWords(problemText(res.body, ACTION_FAILED[verb]())));
+      flash("bad", problemText(res.body, ACTION_FAILED[verb]()));
       await loadPosts();
     }
   }
@@ -835,13 +837,15 @@
         form.append(label, input, save, error);
         button.onclick = () => {
           input.value = localInput((posts.get(post.id) || post).scheduled_at);
+          window.CachalotWhen.show(input);
           form.classList.toggle("hidden");
-          if (!form.classList.contains("hidden")) input.focus();
+          if (!form.classList.contains("hidden")) window.CachalotWhen.focus(input);
         };
         form.addEventListener("submit", async (event) => {
           event.preventDefault();
           error.textContent = "";
-          if (!input.value) { error.textContent = t("Choose a date and time."); return; }
+          const partial = window.CachalotWhen.problem(input);
+          if (partial || !input.value) { error.textContent = partial || t("Choose a date and time."); return; }
           const res = await api(`/api/v1/posts/${post.id}`, {
             method: "PATCH",
             headers: { "content-type": "application/json" },
@@ -854,12 +858,11 @@
             renderPosts();
           } else {
             const first = res.body && Array.isArray(res.body.errors) && res.body.errors[0];
-            error.textContent = first && first.field === "scheduled_at"
-              ? scheduleWords(first.message)
-              : plainWords(first ? first.message : problemText(res.body, t("Could not reschedule.")));
+            error.textContent = first ? fieldError(first) : problemText(res.body, t("Could not reschedule."));
           }
         });
         cell.append(button, form);
+        window.CachalotWhen.upgrade(input); // the date and time in the page's language
       }
     }
     setText(cell.querySelector(".when"), when(post.scheduled_at));
@@ -883,7 +886,7 @@
     for (const [field, prop] of Object.entries(spec.fields.properties || {})) {
       const owner = accounts.find((a) => a.id === accountId) || {};
       const wrap = fieldFor({ ...owner, id: key, platform }, field, prop, required.has(field));
-      if (wrap.dataset.kind && wrap.dataset.kind !== kind) wrap.classList.add("hidden");
+      if (!forKind(wrap, kind)) wrap.classList.add("hidden");
       const input = wrap.querySelector("[name]");
       const value = options[field];
       if (input.tagName === "SELECT" && typeof value === "number"
@@ -991,6 +994,7 @@
     error.dataset.error = "scheduled_at";
     wrap.append(label, input, error);
     $("edit-fields").appendChild(wrap);
+    window.CachalotWhen.upgrade(input);
     editing = { proposal, parts, done, time: input, timeError: error };
     $("edit-dialog").showModal();
   }
@@ -1001,15 +1005,16 @@
     let fine = true;
     for (const part of parts) fine = checkBlock(part) && fine;
     time.removeAttribute("aria-invalid");
-    if (!time.value && proposal.scheduled_at) {
-      timeError.textContent = t("Choose a date and time.");
+    const partial = window.CachalotWhen.problem(time);
+    if (partial || (!time.value && proposal.scheduled_at)) {
+      timeError.textContent = partial || t("Choose a date and time.");
       time.setAttribute("aria-invalid", "true");
       fine = false;
     }
     if (!fine || !parts.length) {
       const first = $("edit-form").querySelector(".field-error:not(:empty)");
       const near = first && first.closest(".block-field, .proposal-time, fieldset");
-      const field = near && near.querySelector("input,select,textarea");
+      const field = near && near.querySelector("input:not([aria-hidden]),select,textarea");
       if (field) field.focus();
       return;
     }
@@ -1030,19 +1035,18 @@
       const name = String(error.field || "");
       const field = /^targets\[(\d+)\]\.[a-z]+\.([a-z_]+)/.exec(name);
       let place = $("edit-errors");
-      let words = plainWords(error.message);
+      let said = fieldError(error);
       if (name === "scheduled_at") {
         place = timeError;
-        words = scheduleWords(error.message);
         time.setAttribute("aria-invalid", "true");
       } else if (field && parts[Number(field[1])]) {
         place = parts[Number(field[1])].fieldset.querySelector(`[data-error="${field[2]}"]`) || place;
       } else if (name) {
-        words = `${name}: ${words}`;
+        said = `${name}: ${said}`;
       }
-      place.textContent += (place.textContent ? " " : "") + words;
+      place.textContent += (place.textContent ? " " : "") + said;
     }
-    if (!errors.length) $("edit-errors").textContent = plainWords(problemText(res.body, t("Could not save.")));
+    if (!errors.length) $("edit-errors").textContent = problemText(res.body, t("Could not save."));
   }
 
   $("edit-close").addEventListener("click", () => $("edit-dialog").close());
@@ -1066,7 +1070,7 @@
       if (!again.ok) {
         posts.set(post.id, res.body);
         renderPosts();
-        $("edit-errors").textContent = t("Saved, but not queued again: {why}", { why: plainWords(problemText(again.body, t("try Retry."))) });
+        $("edit-errors").textContent = t("Saved, but not queued again: {why}", { why: problemText(again.body, t("try Retry.")) });
         return;
       }
       posts.set(post.id, again.body);
@@ -1088,9 +1092,9 @@
     for (const error of errors) {
       const field = /^targets\[0\]\.[a-z]+\.([a-z_]+)/.exec(String(error.field || ""));
       const place = (field && fieldset.querySelector(`[data-error="${field[1]}"]`)) || $("edit-errors");
-      place.textContent += (place.textContent ? " " : "") + plainWords(error.message);
+      place.textContent += (place.textContent ? " " : "") + fieldError(error);
     }
-    if (!errors.length) $("edit-errors").textContent = plainWords(problemText(res.body, t("Could not save.")));
+    if (!errors.length) $("edit-errors").textContent = problemText(res.body, t("Could not save."));
   });
 
   function renderPosts() {
@@ -1122,14 +1126,15 @@
         setText(created, when(post.created_at));
         setText(where,
           target.platform + (post.kind && post.kind !== "video" ? ` (${post.kind === "photo" ? t("photo post") : t("article")})` : ""));
-        let text = t(target.status);
+        let text = apiWords.status(target.status);
         if (target.status === "publishing" && target.bytes_total) {
           text += ` ${window.I18N.number((target.bytes_sent || 0) / target.bytes_total, { style: "percent", maximumFractionDigits: 0 })}`;
         }
         setText(status, text);
         if (status.className !== "status " + target.status) status.className = "status " + target.status;
         const link = target.remote_url || "";
-        if (result.dataset.link !== link || (!link && result.textContent !== (target.last_error || ""))) {
+        const why = apiWords.reason(target.last_error_code, target.last_error, platformName(target.platform));
+        if (result.dataset.link !== link || (!link && result.textContent !== shown(why))) {
           result.dataset.link = link;
           result.textContent = "";
           if (link) {
@@ -1140,7 +1145,7 @@
             a.rel = "noopener";
             result.appendChild(a);
           } else {
-            result.textContent = shown(target.last_error || "");
+            result.textContent = shown(why);
           }
         }
         targetActions(actions, post, target);
@@ -1210,12 +1215,12 @@
           name = shorter;
         }
         if (place && name !== field) {
-          place.textContent += (place.textContent ? " " : "") + `${field}: ${plainWords(error.message)}`;
+          place.textContent += (place.textContent ? " " : "") + `${field}: ${fieldError(error)}`;
           continue;
         }
       }
-      if (place) place.textContent += (place.textContent ? " " : "") + plainWords(error.message);
-      else loose.push(`${field}: ${plainWords(error.message)}`);
+      if (place) place.textContent += (place.textContent ? " " : "") + fieldError(error);
+      else loose.push(`${field}: ${fieldError(error)}`);
     }
     if (loose.length) $("post-errors").textContent = loose.join("; ");
     else if (!errors.length) $("post-errors").textContent = problemText(body, fallback);
@@ -1228,31 +1233,6 @@
     const reused = window.CachalotUploads.reused();
     if (!file && reused) return Promise.resolve({ status: 201, ok: true, body: reused });
     return window.CachalotUploads.upload(file);
-  }
-
-  // Validator wording into what a person reads: pydantic prefixes its own errors
-  // ("Value error, …") and names types ("Input should be a valid string").
-  // The validator messages a person meets most are said in the page's language;
-  // anything else stays in the server's English.
-  function plainWords(message) {
-    let text = String(message || "").replace(/^(Value|Assertion) error,\s*/i, "");
-    if (/^Field required$/i.test(text) || /^String should have at least 1 character$/i.test(text)) {
-      return t("This is required.");
-    }
-    const most = /^String should have at most (\d+) characters?$/i.exec(text);
-    if (most) return t("At most {n} characters.", { n: Number(most[1]) });
-    if (/^value is not a valid email address/i.test(text)) return t("Write a valid e-mail address.");
-    text = text.replace(/\bUTF-16 (?:code )?units\b/g, t("characters (an emoji counts as two)"));
-    text = text.replace(/^Input should be (.*)$/i, `${t("Choose")} $1.`);
-    if (/^(is|must) /.test(text)) text = `${t("This")} ${text}`; // the server's words follow the field's name
-    return text ? text.charAt(0).toUpperCase() + text.slice(1) : text;
-  }
-
-  // A publish time the queue refused ("is in the past…", "is more than a year ahead").
-  function scheduleWords(message) {
-    if (/in the past/i.test(message)) return t("This time is in the past; leave it out to publish now.");
-    if (/year ahead/i.test(message)) return t("This time is more than a year ahead.");
-    return `${t("This time")} ${message}.`;
   }
 
   // The consent form's own field errors in the page's language (auth's ConsentIn).
@@ -1368,6 +1348,8 @@
     }
     if (!chosen.length) { $("post-errors").textContent = t("Choose at least one account."); fine = false; }
     const when = $("when").value;
+    const partial = window.CachalotWhen.problem($("when"));
+    if (partial) say(document.querySelector('[data-field="scheduled_at"]'), partial);
     if (when && new Date(when).getTime() < Date.now() - 60_000) {
       say(document.querySelector('[data-field="scheduled_at"]'), t("This time has passed; leave it empty to publish now."));
     }
@@ -1481,6 +1463,7 @@
   loadMe();
   $("posts-more").addEventListener("click", loadMorePosts);
   $("posts-zone").textContent = t("Times are in your time zone, {zone}.", { zone: ZONE });
+  window.CachalotWhen.upgrade($("when")); // the composer's publish time in the page's language
   $("posts-order").addEventListener("change", async () => {
     forgetPosts();
     await loadPosts();
@@ -1513,8 +1496,8 @@
       target.bytes_sent = event.bytes_sent;
     }
     if (event.remote_url) target.remote_url = event.remote_url;
-    if (event.status === "published") target.last_error = null;
-    else if (event.reason) target.last_error = event.reason;
+    if (event.status === "published") { target.last_error = null; target.last_error_code = null; }
+    else if (event.reason) { target.last_error = event.reason; target.last_error_code = event.code || null; }
     renderPosts();
   }
   window.CachalotLive.start({

@@ -104,21 +104,6 @@
     return checked ? checked.value : "video";
   }
 
-  // Labels in words in place of the schema's field names.
-  function relabel(container, labels) {
-    for (const [name, words] of Object.entries(labels)) {
-      const wrap = wrapOf(container, name);
-      if (!wrap) continue;
-      const input = wrap.querySelector(`[name="${name}"]`);
-      const label = wrap.querySelector("label");
-      if (input.type === "checkbox") {
-        label.textContent = "";
-        label.append(input, ` ${words}`);
-      } else label.textContent = words + (label.textContent.endsWith(REQUIRED) ? ` ${REQUIRED}` : "");
-      for (const hint of wrap.querySelectorAll(":scope > .hint")) if (/post_info|UTF-16/.test(hint.textContent)) hint.remove();
-    }
-  }
-
   function wrapOf(container, name) {
     const input = container.querySelector(`fieldset.block [name="${name}"]`);
     return input ? input.closest(".block-field") : null;
@@ -205,14 +190,6 @@
       const wrap = wrapOf(container, name);
       if (wrap) wrap.remove();
     }
-    relabel(container, {
-      caption: t("Caption"),
-      video_cover_timestamp_ms: t("Cover frame (milliseconds from the start; empty: TikTok chooses)"),
-      is_aigc: t("This content is AI-generated"),
-      photo_title: t("Photo post title"),
-      photo_cover_index: t("Cover image (0 is the first)"),
-      auto_add_music: t("Let TikTok add music (photo posts)"),
-    });
     const who = el("p", { class: "tt-who", role: "status", text: t("Reading this TikTok account's settings…") });
     const creatorError = el("div", { class: "field-error", "data-error": "creator" });
     const head = el("div", { class: "tt-head", "data-own": "" }, who, creatorError);
@@ -409,19 +386,10 @@
         select.append(el("option", { value: id, text: words, defaultSelected: id === current }));
       }
       category.replaceWith(select);
-      const label = container.querySelector(`label[for="${select.id}"]`);
-      if (label) label.textContent = t("Category");
     }
     const privacy = container.querySelector('fieldset.block [name="privacy_status"]');
     if (privacy) {
       for (const option of privacy.options) option.textContent = YOUTUBE_PRIVACY[option.value] || option.value;
-      const label = container.querySelector(`label[for="${privacy.id}"]`);
-      if (label) label.textContent = t("Who can see it");
-    }
-    const tags = container.querySelector('fieldset.block [name="tags"]');
-    if (tags) {
-      const label = container.querySelector(`label[for="${tags.id}"]`);
-      if (label) label.textContent = t("Tags, separated by commas");
     }
     const kids = wrapOf(container, "made_for_kids");
     const name = `mfk-${state.key}`;

@@ -10,6 +10,8 @@
   const when = (iso) => new Date(iso).toLocaleString(window.I18N.locale);
   // Invisible and bidirectional characters shown as codes (shown.js).
   const shown = window.cachalotShown;
+  // Statuses, error codes and the server's problems in the page's language (words.js).
+  const words = window.CachalotWords;
   const TOPICS = [
     "posts.result.v1", "accounts.v1", "posts.status.v1", "notify.v1", "sessions.v1",
     "contact.submitted.v1", "posts.publish.tiktok.v1", "posts.publish.youtube.v1",
@@ -48,11 +50,6 @@
     }
     $("logout").classList.toggle("hidden", !signedIn);
   }
-
-  const PROPOSAL_STATUS = {
-    proposed: t("proposed"), changes_requested: t("changes requested"), approved: t("approved"),
-    superseded: t("superseded"),
-  };
 
   // The main text of each platform's block (the per-platform option models of posts).
   const TEXT_FIELD = {
@@ -112,12 +109,30 @@
     $("deliver-privacy").required = Boolean(chosen) && chosen.dataset.platform === "tiktok";
   }
 
+  // The delivery form's label of a field the API names
+  // (proposals[0].targets[0].tiktok.privacy_level → "Who can see it on TikTok …").
+  const DELIVER_FIELDS = {
+    caption: "deliver-text", title: "deliver-text", message: "deliver-text",
+    privacy_level: "deliver-privacy", scheduled_at: "deliver-at", note: "deliver-note",
+    media_id: "deliver-file", image_ids: "deliver-file", file: "deliver-file",
+    client_id: "deliver-client", account_id: "deliver-account",
+  };
+  function deliverLabel(field) {
+    const name = String(field || "").split(".").pop().replace(/\[\d+\]$/, "");
+    const id = DELIVER_FIELDS[name];
+    // (a time's label is its group's: web/when.js gives it the id "<input id>-label")
+    const label = id && (document.getElementById(`${id}-label`) || document.querySelector(`label[for="${id}"]`));
+    return label ? label.textContent.trim() : "";
+  }
+
   async function deliver(event) {
     event.preventDefault();
     const file = $("deliver-file").files[0];
     const clientId = $("deliver-client").value;
     const account = $("deliver-account").selectedOptions[0];
     if (!file || !clientId || !account) return;
+    const partial = window.CachalotWhen.problem($("deliver-at"));
+    if (partial) { flash("bad", `${deliverLabel("scheduled_at")}: ${partial}`); return; }
     $("deliver-send").disabled = true;
     try {
       const uploaded = await api(
@@ -125,7 +140,7 @@
         { method: "POST", headers: { "Content-Type": file.type || "application/octet-stream" }, body: file },
       );
       if (!uploaded.ok) {
-        flash("bad", (uploaded.body && uploaded.body.detail) || t("The upload failed."));
+        flash("bad", words.problem(uploaded.body, t("The upload failed."), deliverLabel));
         return;
       }
       const platform = account.dataset.platform;
@@ -152,8 +167,7 @@
         $("deliver-form").reset();
         fillDeliverAccounts();
       } else {
-        const fields = ((answer.body && answer.body.errors) || []).map((e) => `${e.field}: ${e.message}`);
-        flash("bad", [(answer.body && answer.body.detail) || t("The delivery failed."), ...fields].join(" "));
+        flash("bad", `${t("The delivery failed.")} ${words.problem(answer.body, "", deliverLabel)}`.trim());
       }
     } finally {
       $("deliver-send").disabled = false;
@@ -180,7 +194,7 @@
         cell(row, when(proposal.created_at)).className = "proposed-at"; // its own time
         const client = knownClients.find((c) => c.client_id === delivery.client_id);
         cell(row, client ? clientLabel(client) : delivery.client_id.slice(0, 8));
-        cell(row, PROPOSAL_STATUS[proposal.status] || proposal.status).className = "status";
+        cell(row, words.status(proposal.status)).className = "status";
         cell(row, proposal.comment || "—").className = "comment";
         postCell(row, proposal);
         // the trail: the delivery's and this proposal's steps; once approved, the post's
@@ -216,10 +230,11 @@
       row.dataset.client = client.client_id;
       cell(row, client.name || client.client_id);
       cell(row, client.email || "—");
-      cell(row, client.accounts.map((a) => `${a.platform} (${a.status})`).join(", ") || "—");
+      cell(row, client.accounts.map((a) => `${a.platform} (${words.status(a.status)})`).join(", ") || "—");
       const mine = counts[client.client_id] || { posts: 0, targets: {} };
       cell(row, mine.posts);
-      cell(row, Object.entries(mine.targets).map(([s, n]) => `${s}: ${n}`).join(", ") || "—");
+      cell(row, Object.entries(mine.targets)
+        .map(([s, n]) => `${words.status(s)}: ${window.I18N.number(n)}`).join(", ") || "—");
       body.appendChild(row);
     }
   }
@@ -236,8 +251,8 @@
       cell(row, item.post_id.slice(0, 8));
       cell(row, item.client_id.slice(0, 8));
       cell(row, item.platform);
-      cell(row, item.status);
-      cell(row, item.reason || item.code || "—").className = "reason";
+      cell(row, words.status(item.status));
+      cell(row, words.reason(item.code, item.reason) || "—").className = "reason";
       const trace = cell(row, "");
       if (item.trace_url) {
         const link = document.createElement("a");
@@ -265,7 +280,7 @@
     const body = $("dlq-body");
     body.textContent = "";
     if (!answer.ok) {
-      flash("bad", (answer.body && answer.body.detail) || t("The dead letters could not be read."));
+      flash("bad", words.problem(answer.body, t("The dead letters could not be read.")));
       return;
     }
     for (const item of answer.body.items) {
@@ -295,7 +310,7 @@
       body: JSON.stringify({ topic, partition: item.partition, offset: item.offset }),
     });
     if (answer.ok) flash("ok", t("Sent back to {topic}.", { topic: answer.body.topic }));
-    else flash("bad", (answer.body && answer.body.detail) || t("The re-drive failed."));
+    else flash("bad", words.problem(answer.body, t("The re-drive failed.")));
     await loadDlq();
   }
 
@@ -357,7 +372,7 @@
     for (const error of errors) {
       const box = $("policy-form").querySelector(`.field-error[data-field="${error.field}"]`);
       const input = $(`policy-${error.field}`);
-      if (box) box.textContent = shown(error.message);
+      if (box) box.textContent = shown(error.words || words.fieldError(error));
       if (input) input.setAttribute("aria-invalid", "true");
     }
   }
@@ -368,12 +383,12 @@
     const summary = $("policy-summary").value.trim();
     const url = $("policy-url").value.trim();
     const problems = [];
-    if (!version) problems.push({ field: "version", message: t("Give the version a name, e.g. 2026-12-01.") });
+    if (!version) problems.push({ field: "version", words: t("Give the version a name, e.g. 2026-12-01.") });
     else if (!$("policy-version").checkValidity()) {
-      problems.push({ field: "version", message: t("Letters, digits, dots, dashes and underscores only.") });
+      problems.push({ field: "version", words: t("Letters, digits, dots, dashes and underscores only.") });
     }
     if (url && !/^https?:\/\/[^\s/]+/.test(url)) {
-      problems.push({ field: "url", message: t("Give a full link starting with https://.") });
+      problems.push({ field: "url", words: t("Give a full link starting with https://.") });
     }
     policyErrors(problems);
     if (problems.length) {
@@ -396,11 +411,12 @@
         return;
       }
       const errors = ((answer.body && answer.body.errors) || []).map((e) => ({
+        ...e,
         field: String(e.field || "").split(".").pop(),
-        message: e.message,
       }));
       policyErrors(errors);
-      flash("bad", (answer.body && answer.body.detail) || t("The version could not be published."));
+      flash("bad", errors.length ? t("The version could not be published.")
+        : words.problem(answer.body, t("The version could not be published.")));
     } finally {
       button.disabled = false;
     }
@@ -427,6 +443,7 @@
     $("policy-form").addEventListener("submit", publishPolicy);
     $("deliver-client").addEventListener("change", fillDeliverAccounts);
     $("deliver-form").addEventListener("submit", deliver);
+    window.CachalotWhen.upgrade($("deliver-at")); // the suggested time in the page's language
     $("deliver-send").addEventListener("click", requirePrivacy);
     $("deliver-form").addEventListener("change", requirePrivacy);
     for (const radio of document.querySelectorAll("input[name=trouble]")) {

@@ -28,12 +28,8 @@
     el.textContent = shown(text);
   }
 
-  function problemText(body, fallback) {
-    if (body && Array.isArray(body.errors) && body.errors.length) {
-      return body.errors.map((e) => `${e.field}: ${e.message}`).join("; ");
-    }
-    return (body && body.detail) || fallback;
-  }
+  // the server's problem in the page's language (web/words.js)
+  const problemText = (body, fallback) => window.CachalotWords.problem(body, fallback);
 
   function cell(row, text) {
     const td = document.createElement("td");

@@ -148,8 +148,11 @@
     for (const target of post.targets) {
       const line = el("li", { "data-target": target.id, "data-platform": target.platform },
         el("span", { class: "account", text: accountName(target) }), " ",
-        el("span", { class: `status ${target.status}`, text: t(target.status) }));
-      if (target.last_error && (target.status === "failed" || target.status === "unconfirmed")) line.append(el("span", { class: "muted hint", text: ` ${target.last_error}` }));
+        el("span", { class: `status ${target.status}`, text: window.CachalotWords.status(target.status) }));
+      if (target.last_error && (target.status === "failed" || target.status === "unconfirmed")) {
+        const why = window.CachalotWords.reason(target.last_error_code, target.last_error);
+        line.append(el("span", { class: "muted hint", text: ` ${why}` }));
+      }
       const where = NAMES[target.platform] || target.platform;
       const button = (text, label, onclick) => el("button", { type: "button", class: "secondary small", text, onclick, "aria-label": label });
       if (OPEN.has(target.status)) {
@@ -177,22 +180,25 @@
       const form = el("form", { class: "move hidden" },
         el("label", { for: id, text: t("New publish time ({zone})", { zone: ZONE }) }), input,
         el("button", { type: "submit", text: t("Save time") }), error);
+      window.CachalotWhen.upgrade(input); // day, month, year, hour, minute in the page's language
       const toggle = el("button", { type: "button", class: "secondary small", text: t("Change time"),
         "aria-label": t("Change the time of \"{post}\"", { post: textOf(post).slice(0, 40) }) });
       toggle.onclick = () => {
         form.classList.toggle("hidden");
         if (!form.classList.contains("hidden")) {
           input.value = localInput((posts.get(post.id) || post).scheduled_at);
-          input.focus();
+          window.CachalotWhen.show(input);
+          window.CachalotWhen.focus(input);
         }
       };
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
         error.textContent = "";
-        if (!input.value) { error.textContent = t("Choose a date and time."); return; }
+        const partial = window.CachalotWhen.problem(input);
+        if (partial || !input.value) { error.textContent = partial || t("Choose a date and time."); return; }
         toggle.focus(); // the item is rebuilt with the new time; focus comes back to this button
         const problem = await reschedule(post, new Date(input.value));
-        if (problem && document.body.contains(input)) input.focus();
+        if (problem && document.body.contains(input)) window.CachalotWhen.focus(input);
         if (problem) error.textContent = problem;
       });
       body.append(toggle, form);
@@ -202,7 +208,7 @@
   }
 
   const signature = (post) => JSON.stringify([post.scheduled_at, post.media_deleted,
-    post.targets.map((t) => [t.status, t.options, t.last_error, accountName(t)])]);
+    post.targets.map((t) => [t.status, t.options, t.last_error, t.last_error_code, accountName(t)])]);
 
   // Keeps each item by post id and rebuilds only a post that changed (and not while
   // a person is typing in it): focus stays where it was.

@@ -138,15 +138,10 @@
 
   // Where an approved proposal's post stands, per target ("TikTok: failed"), from the
   // proposal's post_targets (GET .../proposals, .../deliveries); "" before approval.
-  // `label(platform)`: the page's name for a platform.
-  const POST_STATUS = {
-    scheduled: t("scheduled"), dispatched: t("dispatched"), publishing: t("publishing"),
-    published: t("published"), failed: t("failed"), paused: t("paused"),
-    cancelled: t("cancelled"), unconfirmed: t("unconfirmed"),
-  };
+  // `label(platform)`: the page's name for a platform; statuses in words.js's words.
   function standing(proposal, label) {
     return (proposal.post_targets || [])
-      .map((s) => `${label(s.platform)}: ${POST_STATUS[s.status] || s.status}`)
+      .map((s) => `${label(s.platform)}: ${window.CachalotWords.status(s.status)}`)
       .join(", ");
   }
 

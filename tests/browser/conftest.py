@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from cachalot_common import platforms
 from cachalot_testing.stack import EmbeddedStack
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -40,17 +41,69 @@ def browser() -> Iterator[Any]:
         instance.close()
 
 
+def _serious_violations(page: Any) -> list[Any]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = Axe().run(page).response["violations"]
+    return [
+        (v["id"], [n["target"] for n in v["nodes"]][:3])
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.fixture(scope="session")
+def serious_violations() -> Callable[[Any], list[Any]]:
+    """axe's serious and critical violations on a page as it is now: (rule, first targets)."""
+    return _serious_violations
+
+
 def connect(page: Any, stack: EmbeddedStack, platform: str, user: str | None = None) -> None:
-    """Sign in with (or connect one more account of) ``platform`` in ``page``'s browser:
-    the sandbox's consent is given by the test (``sandbox_auto=allow``) as sandbox person
-    ``user`` (None: the platform's first), then the dashboard is loaded again."""
+    """Sign in with (or connect one more account of) ``platform`` in ``page``'s browser as
+    sandbox person ``user`` (None: the platform's first), then the dashboard is loaded
+    again. How a person signs in is the registry's (``PlatformSpec.sign_in``): an OAuth
+    platform's consent is given by the test (``sandbox_auto=allow``); on Telegram's Login
+    Widget the person's button is clicked (``user``: a Telegram user id)."""
     start = page.context.request.get(
         f"{stack.gateway}/api/v1/auth/{platform}/login?next=/", max_redirects=0
     )
     assert start.status == 302, start.text()
-    params = {"sandbox_auto": "allow"} | ({"sandbox_user": user} if user else {})
-    page.goto(str(httpx.URL(start.headers["location"]).copy_merge_params(params)))
+    if platforms.get(platform).sign_in == "widget":
+        page.goto(start.headers["location"])
+        person = f'form button[name=user][value="{user}"]' if user else "form button[name=user]"
+        page.click(f"{person} >> nth=0")
+    else:
+        params = {"sandbox_auto": "allow"} | ({"sandbox_user": user} if user else {})
+        page.goto(str(httpx.URL(start.headers["location"]).copy_merge_params(params)))
     page.wait_for_url(f"{stack.gateway}/**", timeout=15_000)
+
+
+def telegram_channel(stack: EmbeddedStack, channel_id: int, username: str, title: str) -> None:
+    """A channel in the sandbox's Telegram, made by the widget's first person (700000001),
+    where our bot is an administrator allowed to post."""
+    channel = {
+        "id": channel_id,
+        "username": username,
+        "title": title,
+        "admins": [{"user_id": 700000001, "status": "creator"}],
+        "bot_status": "administrator",
+        "bot_can_post_messages": True,
+    }
+    httpx.post(
+        f"{stack.sandbox}/sandbox/telegram/channels", json=channel, timeout=5
+    ).raise_for_status()
+
+
+def link_channel(page: Any, username: str) -> str:
+    """Link @``username`` to the page's Telegram account (Connected accounts), as a person
+    does; returns the account row's selector once its status reads ``ok``."""
+    row = '#accounts-body tr[data-platform="telegram"]'
+    page.fill(f"{row} input[name=channel_id]", f"@{username}")
+    page.click(f"{row} button:has-text('Link a channel')")
+    page.wait_for_function(
+        f"document.querySelector('{row} .status').textContent === 'ok'", timeout=15_000
+    )
+    return row
 
 
 def give_consent(page: Any, email: str) -> None:
@@ -87,6 +140,33 @@ class SignIn:
         connect(page, self.stack, platform, user)
 
     disconnect_all = staticmethod(disconnect_all)
+    link_channel = staticmethod(link_channel)
+
+    def telegram_channel(self, channel_id: int, username: str, title: str) -> None:
+        """A sandbox channel the Telegram person may link (:func:`telegram_channel`)."""
+        telegram_channel(self.stack, channel_id, username, title)
+
+    @contextmanager
+    def page(
+        self,
+        console: list[str] | None = None,
+        on_dialog: Callable[[Any], None] | None = None,
+        **context_options: Any,
+    ) -> Iterator[Any]:
+        """A page in a new browser context (``context_options``: Playwright's
+        ``new_context``), signed in as no one, that accepts dialogs (or hands them to
+        ``on_dialog``) and appends console errors and uncaught exceptions to ``console``;
+        the context is closed on leaving."""
+        context = self.browser.new_context(**context_options)
+        page = context.new_page()
+        page.on("dialog", on_dialog or (lambda dialog: dialog.accept()))
+        if console is not None:
+            page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda error: console.append(str(error)))
+        try:
+            yield page
+        finally:
+            context.close()
 
     @contextmanager
     def __call__(
@@ -100,34 +180,38 @@ class SignIn:
         before_consent: Callable[[Any], None] | None = None,
         **context_options: Any,
     ) -> Iterator[Any]:
-        """A new browser context (``context_options``: Playwright's ``new_context``) whose
-        page accepts dialogs (or hands them to ``on_dialog``) and appends console errors
-        and uncaught exceptions to ``console``; ``setup(page)`` runs before anything is
-        loaded (init scripts, routes); the ``first`` (platform, sandbox person) signs in,
-        consent is given with a unique address made from ``email`` if the client has not
-        given it (``before_consent(page)`` runs first), the ``more`` are connected to the
-        same client. On leaving, every account is disconnected (freeing the sandbox's
-        people for other modules) and the context closed."""
-        context = self.browser.new_context(**context_options)
-        page = context.new_page()
-        page.on("dialog", on_dialog or (lambda dialog: dialog.accept()))
-        if setup is not None:
-            setup(page)
-        if console is not None:
-            page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda error: console.append(str(error)))
-        try:
-            connect(page, self.stack, *first)
-            if before_consent is not None:
-                page.wait_for_selector("#consent:not(.hidden), #posts:not(.hidden)")
-                before_consent(page)
-            give_consent(page, f"{email}-{uuid.uuid4().hex[:6]}@example.com")
-            for platform, user in more:
-                connect(page, self.stack, platform, user)
-            yield page
-        finally:
-            disconnect_all(page)
-            context.close()
+        """A :meth:`page` (``console``, ``on_dialog``, ``context_options`` as there);
+        ``setup(page)`` runs before anything is loaded (init scripts, routes); the
+        ``first`` (platform, sandbox person) signs in, consent is given with a unique
+        address made from ``email`` if the client has not given it
+        (``before_consent(page)`` runs first), the ``more`` are connected to the same
+        client. On leaving, every account is disconnected (freeing the sandbox's people for
+        other modules) and the context closed."""
+        with self.page(console, on_dialog, **context_options) as page:
+            if setup is not None:
+                setup(page)
+            try:
+                yield self._signed_in(page, first, more, email, before_consent)
+            finally:
+                disconnect_all(page)
+
+    def _signed_in(
+        self,
+        page: Any,
+        first: tuple[str, str | None],
+        more: tuple[tuple[str, str | None], ...],
+        email: str,
+        before_consent: Callable[[Any], None] | None,
+    ) -> Any:
+        """``page`` once its client is signed in, has consented and has every account."""
+        connect(page, self.stack, *first)
+        if before_consent is not None:
+            page.wait_for_selector("#consent:not(.hidden), #posts:not(.hidden)")
+            before_consent(page)
+        give_consent(page, f"{email}-{uuid.uuid4().hex[:6]}@example.com")
+        for platform, user in more:
+            connect(page, self.stack, platform, user)
+        return page
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -437,10 +436,24 @@ def test_a_post_is_rescheduled_with_the_keyboard_alone(composer: dict[str, Any])
     item = f'#schedule-list li[data-post="{post_id}"]'
     page.focus(f"{item} button:has-text('Change time')")
     page.keyboard.press("Enter")
-    field = f"{item} input[type=datetime-local]"
-    assert page.evaluate("document.activeElement.type") == "datetime-local"
+    # the time's parts in the page's language (web/when.js), each chosen by typing its words
     new_time = (datetime.now() + timedelta(days=4)).replace(hour=9, minute=30)
-    page.fill(field, new_time.strftime("%Y-%m-%dT%H:%M"))
+    parts = page.eval_on_selector_all(
+        f"{item} .when-parts select", "ss => ss.map((s) => s.dataset.part)"
+    )
+    assert page.evaluate("document.activeElement.dataset.part") == parts[0]
+    wanted = {
+        "day": new_time.day,
+        "month": new_time.month,
+        "year": new_time.year,
+        "hour": 9,
+        "minute": 30,
+    }
+    for part in parts:
+        words = page.text_content(f"{item} select[data-part={part}] option[value='{wanted[part]}']")
+        page.keyboard.type(words or "")
+        page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.type") == "submit"  # Save time
     page.keyboard.press("Enter")
     page.wait_for_function(
         f"document.querySelector('{item} .when').textContent.includes('9:30')", timeout=10_000
@@ -555,39 +568,12 @@ def test_composer_and_schedule_pass_axe_without_console_errors_at_desktop_and_ph
 
 
 def test_a_telegram_account_keeps_its_name_and_shows_its_linked_channel_beside_it(
-    stack: EmbeddedStack, browser: Any, sign_in: Any
+    stack: EmbeddedStack, sign_in: Any
 ) -> None:
-    channel = {
-        "id": -1009876501234,
-        "username": "composechannel",
-        "title": "Compose Channel",
-        "admins": [{"user_id": 700000001, "status": "creator"}],
-        "bot_status": "administrator",
-        "bot_can_post_messages": True,
-    }
-    httpx.post(
-        f"{stack.sandbox}/sandbox/telegram/channels", json=channel, timeout=5
-    ).raise_for_status()
-    context = browser.new_context()
-    page = context.new_page()
-    try:
-        page.goto(f"{stack.gateway}/")
-        page.click('#signin-buttons a[data-platform="telegram"]')
-        page.wait_for_selector("form button[name=user]", timeout=15_000)
-        page.click("form button[name=user] >> nth=0")
-        page.wait_for_selector("#consent:not(.hidden)", timeout=15_000)
-        page.fill("#email", f"tgc-{uuid.uuid4().hex[:6]}@example.com")
-        page.check("#adult")
-        page.click("#consent-form button[type=submit]")
+    sign_in.telegram_channel(-1009876501234, "composechannel", "Compose Channel")
+    with sign_in(("telegram", None), email="tgc") as page:
         account = '#accounts-body tr[data-platform="telegram"]'
         page.wait_for_selector(f"{account} input[name=channel_id]", timeout=15_000)
         name = page.text_content(f"{account} td >> nth=1")
-        page.fill(f"{account} input[name=channel_id]", "@composechannel")
-        page.click(f"{account} button:has-text('Link a channel')")
-        page.wait_for_function(
-            f"document.querySelector('{account} .status').textContent === 'ok'", timeout=15_000
-        )
+        sign_in.link_channel(page, "composechannel")
         assert page.text_content(f"{account} td >> nth=1") == f"{name} · channel: Compose Channel"
-    finally:
-        sign_in.disconnect_all(page)
-        context.close()

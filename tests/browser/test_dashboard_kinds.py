@@ -15,6 +15,7 @@ server refused is fixed.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +25,7 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
+from cachalot_common import platforms
 from cachalot_queue.tables import Media
 from cachalot_testing.stack import EmbeddedStack
 
@@ -134,3 +136,47 @@ def test_each_kind_shows_which_accounts_take_it_and_errors_sit_under_their_field
                 break
             page.wait_for_timeout(300)
         assert page.text_content("#flash") == "Queued.", page.text_content(f"{TIKTOK}")
+
+
+def test_each_field_shows_only_with_its_kinds_and_is_labelled_in_words_in_both_languages(
+    stack: EmbeddedStack, sign_in: Any
+) -> None:
+    """The registry's fields (``x-kinds``, titles): a Telegram article offers no caption
+    (the API refuses one) but how to post it; a video the caption and not that; no label
+    is a field's name ("Owner Id", "Article As", "Share To Feed"), in English or Russian."""
+    sign_in.telegram_channel(-1009876507777, "kindschannel", "Kinds Channel")
+    # a label made from a field's name (pydantic's default title), unless it is a word too
+    models = [f for name in platforms.names() if (f := platforms.get(name).fields) is not None]
+    field_names = {
+        name.replace("_", " ").title() for model in models for name in model.model_fields
+    } - {field.title for model in models for field in model.model_fields.values()}
+    telegram = '#targets .target[data-platform="telegram"]'
+    labels = "ls => ls.map((l) => l.textContent.replace('(required)', '').trim())"
+    with sign_in(("telegram", None), ("vk", None), ("instagram", None), email="fields") as page:
+        sign_in.link_channel(page, "kindschannel")
+        page.wait_for_selector(f'{telegram} input[name="target"]:enabled', timeout=15_000)
+        page.check(f'{telegram} input[name="target"]')
+        page.check('input[name="kind"][value="article"]')
+        assert not page.is_visible(f'{telegram} [name="caption"]')
+        assert page.is_visible(f'{telegram} select[name="article_as"]')
+        assert page.is_visible(f'{telegram} [name="disable_link_preview"]')
+        assert page.text_content(f'{telegram} label[for$="-article_as"]') == (
+            "How to post the article"
+        )
+        page.check('input[name="kind"][value="video"]')
+        assert page.is_visible(f'{telegram} [name="caption"]')
+        assert not page.is_visible(f'{telegram} [name="article_as"]')
+        shown = page.eval_on_selector_all("#targets fieldset.block label", labels)
+        assert len(shown) > 6
+        assert [label for label in shown if label in field_names] == []
+
+        with page.expect_navigation():  # the page reloads in the language chosen
+            page.select_option("#language", "ru")
+        page.wait_for_selector(f"{telegram} fieldset.block", state="attached", timeout=15_000)
+        assert page.get_attribute("html", "lang") == "ru"
+        shown = page.eval_on_selector_all("#targets fieldset.block label", labels)
+        assert [label for label in shown if label in field_names] == []
+        assert "Куда публиковать" in shown
+        assert "Показать рилс и в ленте" in shown
+        russian = re.compile("[А-Яа-яЁё]")
+        assert [label for label in shown if not russian.search(label)] == []

@@ -8,7 +8,6 @@ the others used, which also frees the sandbox's people for other tests.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -385,19 +384,9 @@ def test_an_account_disconnected_elsewhere_shows_in_the_table_without_a_reload(
 
 
 def test_a_telegram_account_without_a_channel_says_so_and_offers_to_link_one(
-    stack: EmbeddedStack, browser: Any, sign_in: Any
+    stack: EmbeddedStack, sign_in: Any
 ) -> None:
-    context = browser.new_context()
-    page = context.new_page()
-    try:
-        page.goto(f"{stack.gateway}/")
-        page.click('#signin-buttons a[data-platform="telegram"]')
-        page.wait_for_selector("form button[name=user]", timeout=15_000)
-        page.click("form button[name=user] >> nth=0")
-        page.wait_for_selector("#consent:not(.hidden)", timeout=15_000)
-        page.fill("#email", f"tg-{uuid.uuid4().hex[:6]}@example.com")
-        page.check("#adult")
-        page.click("#consent-form button[type=submit]")
+    with sign_in(("telegram", None), email="tg") as page:
         row = '#accounts-body tr[data-platform="telegram"]'
         page.wait_for_selector(row, timeout=15_000)
         assert page.text_content(f"{row} .status") == "no channel linked"
@@ -456,6 +445,3 @@ def test_a_telegram_account_without_a_channel_says_so_and_offers_to_link_one(
         )
         assert page.query_selector(f"{row} a:has-text('Reconnect')") is None, "no sign-in fix"
         assert page.is_visible(f"{row} button:has-text('Link a channel')")
-    finally:
-        sign_in.disconnect_all(page)
-        context.close()

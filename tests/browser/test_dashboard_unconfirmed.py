@@ -8,7 +8,6 @@ mid-send leaves too.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import httpx
@@ -20,14 +19,6 @@ from cachalot_testing.stack import EmbeddedStack
 pytestmark = pytest.mark.browser
 
 VIDEO = video_file()
-CHANNEL = {
-    "id": -1009876505678,
-    "username": "uncertainchannel",
-    "title": "Uncertain Channel",
-    "admins": [{"user_id": 700000001, "status": "creator"}],
-    "bot_status": "administrator",
-    "bot_can_post_messages": True,
-}
 
 QUEUE = """async ([account, caption]) => {
   const media = await (await fetch('/api/v1/media', {
@@ -72,79 +63,63 @@ def target_of(page: Any, post_id: str) -> dict[str, Any]:
 
 
 def test_an_unconfirmed_post_is_published_again_or_marked_published_with_its_link(
-    stack: EmbeddedStack, browser: Any
+    stack: EmbeddedStack, sign_in: Any
 ) -> None:
-    httpx.post(
-        f"{stack.sandbox}/sandbox/telegram/channels", json=CHANNEL, timeout=5
-    ).raise_for_status()
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
+    sign_in.telegram_channel(-1009876505678, "uncertainchannel", "Uncertain Channel")
     dialogs: list[str] = []
 
     def answer(dialog: Any) -> None:
         dialogs.append(dialog.message)
         dialog.accept()
 
-    page.on("dialog", answer)
-    try:
-        page.goto(f"{stack.gateway}/")
-        page.click('#signin-buttons a[data-platform="telegram"]')
-        page.wait_for_selector("form button[name=user]", timeout=15_000)
-        page.click("form button[name=user] >> nth=0")
-        page.wait_for_selector("#consent:not(.hidden)", timeout=15_000)
-        page.fill("#email", f"unconfirmed-{uuid.uuid4().hex[:6]}@example.com")
-        page.check("#adult")
-        page.click("#consent-form button[type=submit]")
-        account_row = '#accounts-body tr[data-platform="telegram"]'
-        page.wait_for_selector(f"{account_row} input[name=channel_id]", timeout=15_000)
-        page.fill(f"{account_row} input[name=channel_id]", "@uncertainchannel")
-        page.click(f"{account_row} button:has-text('Link a channel')")
-        page.wait_for_function(
-            f"document.querySelector('{account_row} .status').textContent === 'ok'",
-            timeout=15_000,
-        )
-        account = page.get_attribute(account_row, "data-account") or page.evaluate(
-            "async () => (await (await fetch('/api/v1/accounts')).json())"
-            ".find((a) => a.platform === 'telegram').id"
-        )
+    with sign_in(
+        ("telegram", None),
+        email="unconfirmed",
+        on_dialog=answer,
+        viewport={"width": 1280, "height": 900},
+    ) as page:
+        try:
+            account_row = sign_in.link_channel(page, "uncertainchannel")
+            unconfirmed_then_settled(stack, page, account_row, dialogs)
+        finally:
+            httpx.delete(f"{stack.sandbox}/sandbox/telegram/faults", timeout=5)
 
-        # 1. Publish again: a new attempt, which posts
-        lose_the_next_answer(stack)
-        first = queue_video(page, account, "Uncertain one")
-        row = f'#posts-body tr[data-post="{first}"]'
-        page.wait_for_selector(f"{row} .status.unconfirmed", timeout=60_000)
-        assert page.text_content(f"{row} .status") == "unconfirmed"
-        reason = page.text_content(f"{row} td >> nth=4") or ""
-        assert "could not confirm whether the post went out" in reason
-        assert "fail" not in reason.lower()
-        page.click(f"{row} button:has-text('Publish again')")
-        page.wait_for_selector(f"{row} .status.published", timeout=60_000)
-        assert dialogs == ["Publish again? If the first post did go out, it will appear twice."]
-        again = target_of(page, first)
-        assert (again["status"], again["attempts"]) == ("published", 2)
 
-        # 2. Mark as published, with the link where the client saw it
-        lose_the_next_answer(stack)
-        second = queue_video(page, account, "Uncertain two")
-        row = f'#posts-body tr[data-post="{second}"]'
-        page.wait_for_selector(f"{row} .status.unconfirmed", timeout=60_000)
-        page.fill(f"{row} input[name=remote_url]", "https://t.me/uncertainchannel/77")
-        page.click(f"{row} button:has-text('Mark as published')")
-        page.wait_for_selector(f"{row} .status.published", timeout=15_000)
-        assert page.get_attribute(f"{row} td >> nth=4 >> a", "href") == (
-            "https://t.me/uncertainchannel/77"
-        )
-        marked = target_of(page, second)
-        assert (marked["status"], marked["attempts"]) == ("published", 1)
-        assert len(dialogs) == 1, "marking it published asks nothing"
-    finally:
-        page.evaluate(
-            """async () => {
-              const list = await (await fetch('/api/v1/accounts')).json();
-              for (const a of (Array.isArray(list) ? list : list.items || [])) {
-                await fetch('/api/v1/accounts/' + a.id, { method: 'DELETE' });
-              }
-            }"""
-        )
-        context.close()
-        httpx.delete(f"{stack.sandbox}/sandbox/telegram/faults", timeout=5)
+def unconfirmed_then_settled(
+    stack: EmbeddedStack, page: Any, account_row: str, dialogs: list[str]
+) -> None:
+    """One post published again and one marked published, in the linked channel."""
+    account = page.get_attribute(account_row, "data-account") or page.evaluate(
+        "async () => (await (await fetch('/api/v1/accounts')).json())"
+        ".find((a) => a.platform === 'telegram').id"
+    )
+
+    # 1. Publish again: a new attempt, which posts
+    lose_the_next_answer(stack)
+    first = queue_video(page, account, "Uncertain one")
+    row = f'#posts-body tr[data-post="{first}"]'
+    page.wait_for_selector(f"{row} .status.unconfirmed", timeout=60_000)
+    assert page.text_content(f"{row} .status") == "unconfirmed"
+    reason = page.text_content(f"{row} td >> nth=4") or ""
+    assert "could not confirm whether the post went out" in reason
+    assert "fail" not in reason.lower()
+    page.click(f"{row} button:has-text('Publish again')")
+    page.wait_for_selector(f"{row} .status.published", timeout=60_000)
+    assert dialogs == ["Publish again? If the first post did go out, it will appear twice."]
+    again = target_of(page, first)
+    assert (again["status"], again["attempts"]) == ("published", 2)
+
+    # 2. Mark as published, with the link where the client saw it
+    lose_the_next_answer(stack)
+    second = queue_video(page, account, "Uncertain two")
+    row = f'#posts-body tr[data-post="{second}"]'
+    page.wait_for_selector(f"{row} .status.unconfirmed", timeout=60_000)
+    page.fill(f"{row} input[name=remote_url]", "https://t.me/uncertainchannel/77")
+    page.click(f"{row} button:has-text('Mark as published')")
+    page.wait_for_selector(f"{row} .status.published", timeout=15_000)
+    assert page.get_attribute(f"{row} td >> nth=4 >> a", "href") == (
+        "https://t.me/uncertainchannel/77"
+    )
+    marked = target_of(page, second)
+    assert (marked["status"], marked["attempts"]) == ("published", 1)
+    assert len(dialogs) == 1, "marking it published asks nothing"

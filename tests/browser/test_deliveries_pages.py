@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 
 from cachalot_testing.clients import connect_tiktok
 from cachalot_testing.media import image_file, video_file
@@ -96,16 +95,6 @@ def _signed_in_operator(http: httpx.Client, gateway: str) -> list[dict[str, Any]
     return [{"name": c.name, "value": c.value, "url": gateway} for c in http.cookies.jar]
 
 
-def _serious(page: Any) -> list[Any]:
-    """axe's serious and critical violations on the page as it is now."""
-    found = Axe().run(page).response["violations"]
-    return [
-        (v["id"], [n["target"] for n in v["nodes"]][:3])
-        for v in found
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
 def _open_history(page: Any, where: str) -> str:
     """Open the History disclosure in ``where`` with the keyboard; its list's text."""
     summary = f"{where} details.trail summary"
@@ -125,7 +114,7 @@ def _close_history(page: Any, where: str) -> None:
 
 
 def test_a_proposal_is_edited_at_phone_width_by_keyboard_and_both_sides_read_its_history(
-    stack: EmbeddedStack, browser: Any, screenshots: Path
+    stack: EmbeddedStack, browser: Any, screenshots: Path, serious_violations: Any
 ) -> None:
     gateway = stack.gateway
     marker = uuid.uuid4().hex[:8]
@@ -185,7 +174,7 @@ def test_a_proposal_is_edited_at_phone_width_by_keyboard_and_both_sides_read_its
         assert client.input_value('#edit-dialog [name="privacy_level"]') == "SELF_ONLY"
         assert client.input_value('#edit-dialog [name="caption"]') == f"proposed {marker}"
         assert client.evaluate("document.scrollingElement.scrollWidth") <= 390
-        assert _serious(client) == []
+        assert serious_violations(client) == []
 
         # the composer's own check, under the field, before anything is sent
         client.fill('#edit-dialog [name="caption"]', "x" * 2201)
@@ -223,7 +212,7 @@ def test_a_proposal_is_edited_at_phone_width_by_keyboard_and_both_sides_read_its
         assert "Edited by you (texts)" in history
         client.screenshot(path=str(screenshots / "proposal-history-390.png"), full_page=True)
         assert client.evaluate("document.scrollingElement.scrollWidth") <= 390
-        assert _serious(client) == []
+        assert serious_violations(client) == []
 
         # request changes: type the comment and press Enter
         client.focus(f"{mine} input.comment")
@@ -242,7 +231,7 @@ def test_a_proposal_is_edited_at_phone_width_by_keyboard_and_both_sides_read_its
         assert "Changes requested by the client: “Shorter, please”" in seen
         operator.screenshot(path=str(screenshots / "operator-history-390.png"), full_page=True)
         assert operator.evaluate("document.scrollingElement.scrollWidth") <= 390
-        assert _serious(operator) == []
+        assert serious_violations(operator) == []
 
         # approved as it now stands: published at once; the post's history has every step
         client.focus(f"{mine} button.approve")

@@ -40,6 +40,8 @@ SCRIPTS = (
     "trail.js",
     "privacy.js",
     "operator.js",
+    "words.js",
+    "when.js",
 )
 # Words a person sees in both languages as they are: the product's and the platforms' names.
 NAMES = {"CACHALOT", "TikTok", "YouTube", "Instagram", "VK", "Telegram"}
@@ -306,19 +308,12 @@ def catalogue(lang: str) -> dict[str, object]:
 
 # Looked up by value: t(target.status) (cachalot_common.events.TargetStatus) and
 # t(account.status) (auth: ok, reauth_required, revoked).
-STATUSES = {
-    "scheduled",
-    "dispatched",
-    "publishing",
-    "published",
-    "failed",
-    "cancelled",
-    "paused",
-    "unconfirmed",
-    "ok",
-    "reauth_required",
-    "revoked",
-}
+def worded(map_name: str) -> set[str]:
+    """The keys of one map of web/words.js (``const STATUS = { scheduled: () => t(…), … }``)."""
+    source = (WEB / "words.js").read_text(encoding="utf-8")
+    body = re.search(rf"const {map_name} = {{\n(.*?)\n  }};", source, re.S)
+    assert body, map_name
+    return set(re.findall(r"^ {4}(\w+): ", body.group(1), re.M))
 
 
 def schema_words() -> set[str]:
@@ -362,7 +357,7 @@ def test_the_english_and_russian_catalogues_have_the_same_keys() -> None:
 
 
 def test_every_word_the_pages_look_up_is_in_both_catalogues() -> None:
-    wanted = used_keys() | STATUSES | (schema_words() - REPLACED)
+    wanted = used_keys() | (schema_words() - REPLACED)
     for lang in ("en", "ru"):
         assert sorted(wanted - set(catalogue(lang))) == [], lang
     # and nothing is kept that no page asks for
@@ -415,3 +410,43 @@ def test_the_scan_finds_english_written_past_the_catalogue() -> None:
     assert ("Retry", False) in found
     assert ("not chosen yet", True) in found
     assert all("not a string" not in text for text, _ in found)
+
+
+def test_every_status_and_shared_error_code_is_worded_in_the_pages_language() -> None:
+    """Statuses and codes come from the API; the pages word each through the catalogues
+    (web/words.js), whatever service says it: a target's and a proposal's states, an
+    account's, the publishers' shared outcome codes, TikTok's own and the queue's."""
+    from typing import get_args
+
+    from cachalot_common.events import TargetStatus
+    from cachalot_publisher_tiktok.reasons import PERMANENT as TIKTOK
+    from cachalot_publishing import outcome
+    from cachalot_queue import states
+    from cachalot_queue.deliveries import ProposalStatus
+
+    accounts = {"ok", "reauth_required", states.NEEDS_CHANNEL, "revoked"}
+    statuses = {*get_args(TargetStatus), *get_args(ProposalStatus), *accounts}
+    assert sorted(statuses - worded("STATUS")) == []
+    shared = {
+        value
+        for name, value in vars(outcome).items()
+        if name.isupper() and isinstance(value, str) and re.fullmatch(r"[a-z_]+", value)
+    }
+    lost = {f"account_{status}" for status in ("revoked", "deleted", "reassigned", "unknown")}
+    queue = {states.CONFIRMED_BY_CLIENT, states.CONSENT_REQUIRED, *states.CHANNEL_CODES, *lost}
+    assert sorted((shared | queue | set(TIKTOK)) - worded("CODES")) == []
+
+
+def test_every_field_of_every_platform_is_labelled_in_words() -> None:
+    """Each field of the registry has a title a person reads (not pydantic's one made from
+    its name, "Owner Id"), and the kinds it is marked for are ones its platform takes."""
+    from cachalot_common import platforms
+
+    for name in platforms.names():
+        spec = platforms.get(name)
+        if spec.fields is None:
+            continue
+        for field, info in spec.fields.model_fields.items():
+            assert info.title, (name, field)
+        for field, prop in spec.fields.model_json_schema()["properties"].items():
+            assert set(prop.get("x-kinds", [])) <= set(spec.kinds), (name, field)

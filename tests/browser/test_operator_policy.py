@@ -97,7 +97,9 @@ def test_an_operator_publishes_a_policy_version_from_the_page_and_each_client_ge
         page.wait_for_function(
             "document.querySelector('#policy-version-error').textContent.length > 0"
         )
-        assert "already published" in (page.text_content("#policy-version-error") or "")
+        assert page.text_content("#policy-version-error") == (
+            "This already exists; choose another name."
+        )
         assert len(page.query_selector_all(f"#policy-body tr[data-version='{version}']")) == 1
 
         for width in (1280, 390):
@@ -128,7 +130,7 @@ def test_an_operator_publishes_a_policy_version_from_the_page_and_each_client_ge
 
 
 def test_the_operator_page_is_in_russian_and_shows_how_many_policy_emails_were_delivered(
-    stack: EmbeddedStack, browser: Any, screenshots: Path
+    stack: EmbeddedStack, sign_in: Any, screenshots: Path
 ) -> None:
     """A Russian browser gets the operator page in Russian; each published version shows
     how many e-mails were requested (auth), and how many the notifier delivered, could not
@@ -138,11 +140,7 @@ def test_the_operator_page_is_in_russian_and_shows_how_many_policy_emails_were_d
         address = client.get(f"{stack.gateway}/api/v1/me").json()["email"]
     version = f"ru-{uuid.uuid4().hex[:8]}"
     errors: list[str] = []
-    context = browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
+    with sign_in.page(errors, locale="ru-RU", viewport={"width": 1280, "height": 900}) as page:
         page.goto(f"{stack.gateway}/operator.html")
         page.wait_for_selector("#signin-telegram:text('Войти через Telegram')", timeout=10_000)
         assert page.text_content("#signin h2") == "Вход для оператора"
@@ -206,6 +204,4 @@ def test_the_operator_page_is_in_russian_and_shows_how_many_policy_emails_were_d
                 if v["impact"] in ("serious", "critical")
             ]
             assert serious == [], (width, json.dumps(serious)[:2000])
-    finally:
-        context.close()
     assert errors == []

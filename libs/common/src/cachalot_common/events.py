@@ -372,6 +372,11 @@ class PostStatusChanged(Event):
     status: TargetStatus
     previous: TargetStatus | None = None
     reason: str | None = None
+    code: str | None = Field(
+        default=None,
+        description="The code of ``reason`` (the result's, e.g. rate_limited, outcome_unknown, "
+        "account_revoked): the dashboard words a known code in the client's language.",
+    )
     remote_url: str | None = None
     attempt: int | None = Field(
         default=None,

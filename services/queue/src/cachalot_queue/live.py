@@ -51,7 +51,7 @@ Events sent (``event:`` name → ``data`` JSON):
 
 * ``ready``: ``{"resumed": bool}``;
 * ``status``: ``{post_id, target_id, account_id, platform, status, previous,
-  reason, remote_url, bytes_sent, bytes_total, percent, occurred_at}``;
+  reason, code, remote_url, bytes_sent, bytes_total, percent, occurred_at}``;
   ``percent`` (0–100, integer) while publishing with a known size, else null;
 * ``account``: ``{account_id, platform, status, display_name, reason,
   occurred_at}`` (``status`` is the ``accounts.v1`` event type);
@@ -150,6 +150,7 @@ def _entry(seq: int, record: ConsumerRecord[bytes, bytes]) -> Entry:
                 "status": status.status,
                 "previous": status.previous,
                 "reason": status.reason,
+                "code": status.code,
                 "remote_url": status.remote_url,
                 "bytes_sent": status.bytes_sent,
                 "bytes_total": total,

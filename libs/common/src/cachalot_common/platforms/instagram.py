@@ -36,6 +36,7 @@ from cachalot_common.platforms.spec import (
     MediaLimits,
     PlatformFields,
     PlatformSpec,
+    for_kinds,
     max_chars,
 )
 
@@ -107,10 +108,16 @@ class InstagramFields(PlatformFields):
 
     caption: str = Field(
         default="",
+        title="Caption",
         description="≤ 2,200 characters, ≤ 30 hashtags, ≤ 20 @mentions.",
         json_schema_extra=max_chars(INSTAGRAM_CAPTION_MAX),
     )
-    share_to_feed: bool = Field(default=True, description="Reels: also show in the feed.")
+    share_to_feed: bool = Field(
+        default=True,
+        title="Also show the reel in the feed",
+        description="Reels: also show in the feed.",
+        json_schema_extra=for_kinds("video"),
+    )
 
     @field_validator("caption")
     @classmethod

@@ -122,6 +122,17 @@ def max_chars(limit: int) -> dict[str, JsonValue]:
     return {"maxLength": limit}
 
 
+def for_kinds(*kinds: PostKind) -> dict[str, JsonValue]:
+    """The JSON-schema mark of a field that only posts of ``kinds`` use (``x-kinds``).
+
+    The dashboard shows a field only for its kinds (one source: the registry, through
+    ``GET /api/v1/posts/platforms``); a field without the mark is for every kind the
+    platform takes. A platform's own check refuses a value the kind would drop
+    (Telegram's caption on an article, :mod:`cachalot_common.platforms.telegram`).
+    """
+    return {"x-kinds": [k for k in POST_KINDS if k in kinds]}
+
+
 Check = Callable[[BaseModel, Content], list[FieldError]]
 """A platform's own options-against-content check, beyond :class:`Limits`."""
 

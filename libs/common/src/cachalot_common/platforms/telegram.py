@@ -56,6 +56,7 @@ from cachalot_common.platforms.spec import (
     MediaLimits,
     PlatformFields,
     PlatformSpec,
+    for_kinds,
     max_chars,
 )
 from cachalot_common.telegram_entities import (
@@ -169,14 +170,26 @@ class TelegramFields(PlatformFields):
 
     caption: str = Field(
         default="",
+        title="Caption",
         description="Video and photo posts: Telegram HTML, ≤ 1024 UTF-16 units after entity "
         f"parsing, ≤ {TELEGRAM_CAPTION_HTML_MAX} characters as sent (markup included).",
-        json_schema_extra=max_chars(TELEGRAM_CAPTION_HTML_MAX),
+        json_schema_extra=max_chars(TELEGRAM_CAPTION_HTML_MAX) | for_kinds("video", "photo"),
     )
-    disable_link_preview: bool = Field(default=False, description="No link preview under text.")
-    disable_notification: bool = Field(default=False, description="Post silently.")
+    disable_link_preview: bool = Field(
+        default=False,
+        title="No link preview",
+        description="No link preview under text.",
+        json_schema_extra=for_kinds("article"),
+    )
+    disable_notification: bool = Field(
+        default=False,
+        title="Post silently",
+        description="Subscribers get the post without a sound.",
+    )
     article_as: Literal["auto", "message", "telegraph"] = Field(
         default="auto",
+        title="How to post the article",
+        json_schema_extra=for_kinds("article"),
         description="Articles: one message when it fits (auto), always one message (refused "
         "when too long), or always a Telegraph page announced in the channel.",
     )

@@ -46,6 +46,7 @@ from cachalot_common.platforms.spec import (
     MediaLimits,
     PlatformFields,
     PlatformSpec,
+    for_kinds,
     max_chars,
 )
 from cachalot_common.text import length
@@ -83,6 +84,7 @@ class TikTokFields(PlatformFields):
 
     caption: str = Field(
         default="",
+        title="Caption",
         description="Video posts: post_info.title, ≤ 2200 UTF-16 code units; photo posts: "
         "post_info.description, ≤ 4000.",
         json_schema_extra=max_chars(TIKTOK_PHOTO_DESCRIPTION_MAX_UTF16),
@@ -90,28 +92,49 @@ class TikTokFields(PlatformFields):
     privacy_level: Literal[
         "PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"
     ] = Field(
+        title="Who can see this post",
         # shown under the field on the dashboard: words for people (the options come from
         # GET /api/v1/accounts/{id}/tiktok/creator-info; TikTok's Direct Post UX rules,
         # shared/reference/platforms.md §1.2, forbid a preselected value)
         description="Who can see the post, picked from the choices TikTok offers for this "
-        "account; there is no default."
+        "account; there is no default.",
     )
-    disable_comment: bool = False
-    disable_duet: bool = False
-    disable_stitch: bool = False
-    video_cover_timestamp_ms: int | None = Field(default=None, ge=0)
-    brand_content_toggle: bool = False
-    brand_organic_toggle: bool = False
-    is_aigc: bool = False
+    # titles: the words the dashboard labels each field with (web/i18n: English and Russian)
+    disable_comment: bool = Field(default=False, title="Turn off comments")
+    disable_duet: bool = Field(
+        default=False, title="Turn off duets", json_schema_extra=for_kinds("video")
+    )
+    disable_stitch: bool = Field(
+        default=False, title="Turn off stitches", json_schema_extra=for_kinds("video")
+    )
+    video_cover_timestamp_ms: int | None = Field(
+        default=None,
+        ge=0,
+        title="Cover frame (milliseconds from the start; empty: TikTok chooses)",
+        json_schema_extra=for_kinds("video"),
+    )
+    brand_content_toggle: bool = Field(default=False, title="Branded content")
+    brand_organic_toggle: bool = Field(default=False, title="Your brand")
+    is_aigc: bool = Field(default=False, title="This content is AI-generated")
     photo_title: str = Field(
         default="",
+        title="Photo post title",
         description="Photo posts: post_info.title, ≤ 90 UTF-16 code units.",
-        json_schema_extra=max_chars(TIKTOK_PHOTO_TITLE_MAX_UTF16),
+        json_schema_extra=max_chars(TIKTOK_PHOTO_TITLE_MAX_UTF16) | for_kinds("photo"),
     )
     photo_cover_index: int = Field(
-        default=0, ge=0, description="Photo posts: which image (from 0) is the cover."
+        default=0,
+        ge=0,
+        title="Cover image (0 is the first)",
+        description="Photo posts: which image (from 0) is the cover.",
+        json_schema_extra=for_kinds("photo"),
     )
-    auto_add_music: bool = Field(default=False, description="Photo posts: TikTok adds music.")
+    auto_add_music: bool = Field(
+        default=False,
+        title="Let TikTok add music",
+        description="Photo posts: TikTok adds music.",
+        json_schema_extra=for_kinds("photo"),
+    )
 
     @field_validator("caption")
     @classmethod

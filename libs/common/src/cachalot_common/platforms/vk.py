@@ -59,11 +59,13 @@ class VKFields(PlatformFields):
 
     message: str = Field(
         default="",
+        title="Text",
         description=f"≤ {VK_TEXT_MAX} characters.",
         json_schema_extra=max_chars(VK_TEXT_MAX),
     )
     owner_id: int | None = Field(
         default=None,
+        title="Where to post",
         description="None: the account's own wall; -<id>: a community the client administers.",
     )
 

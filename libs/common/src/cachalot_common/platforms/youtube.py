@@ -41,16 +41,19 @@ class YouTubeFields(PlatformFields):
     """YouTube snippet and status for one target."""
 
     title: str = Field(
+        title="Title",
         description="1–100 characters, no '<' or '>'.",
         json_schema_extra=max_chars(YOUTUBE_TITLE_MAX),
     )
     description: str = Field(
         default="",
+        title="Description",
         description="≤ 5000 bytes (UTF-8), no '<' or '>'.",
         json_schema_extra=max_chars(YOUTUBE_DESCRIPTION_MAX_BYTES),
     )
     tags: list[str] = Field(
         default_factory=list,
+        title="Tags, separated by commas",
         description="≤ 500 characters in total.",
         # each tag has a character and all but one a comma: at most 250 tags
         json_schema_extra={
@@ -59,9 +62,11 @@ class YouTubeFields(PlatformFields):
             TOTAL_CHARS: YOUTUBE_TAGS_MAX_CHARS,
         },
     )
-    category_id: str = Field(default="22", pattern=r"^[0-9]{1,4}$", max_length=4)
-    privacy_status: Literal["public", "unlisted", "private"] = "private"
-    made_for_kids: bool = False
+    category_id: str = Field(default="22", pattern=r"^[0-9]{1,4}$", max_length=4, title="Category")
+    privacy_status: Literal["public", "unlisted", "private"] = Field(
+        default="private", title="Who can see it"
+    )
+    made_for_kids: bool = Field(default=False, title="Made for kids")
 
     @field_validator("title")
     @classmethod

@@ -203,7 +203,14 @@ def create_router(svc: Services) -> APIRouter:
             raise Problem(
                 409,
                 f"Version {body.version} was published before; each version is announced once.",
-                errors=[{"field": "version", "in": "body", "message": "already published"}],
+                errors=[
+                    {
+                        "field": "version",
+                        "in": "body",
+                        "message": "already published",
+                        "type": "already_exists",
+                    }
+                ],
             ) from None
         logger.info(
             "policy version %s published by operator %s: %d clients to tell",

@@ -1,0 +1,112 @@
+"""Browser: what the API says is shown in the page's language (issue 12 item 7).
+
+Statuses, a failed target's code and the server's field errors reach both pages in
+English; the Russian operator page and the Russian dashboard word each of them through
+the catalogues (web/words.js), the server's text kept only for what they have no words
+for. The sandbox's ``spam_risk`` fault makes TikTok refuse a post for good
+(:func:`cachalot_testing.operators.failed_post`).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from cachalot_testing.media import video_file
+from cachalot_testing.operators import DEV_OPERATOR, failed_post
+from cachalot_testing.stack import EmbeddedStack
+
+pytestmark = pytest.mark.browser
+
+RUSSIAN = re.compile("[А-Яа-яЁё]")
+VIDEO = video_file()
+SPAM = "Аккаунт исчерпал дневной лимит публикаций. Попробуйте завтра."  # spam_risk_too_many_posts
+
+
+def test_the_russian_operator_page_words_statuses_reasons_and_field_errors_from_the_api(
+    stack: EmbeddedStack, sign_in: Any, serious_violations: Any
+) -> None:
+    with httpx.Client(timeout=30) as client:
+        post_id = failed_post(client, stack.gateway, stack.sandbox, caption="в ошибке")
+        client_id = client.get(f"{stack.gateway}/api/v1/me").json()["client_id"]
+    errors: list[str] = []
+    with sign_in.page(errors, locale="ru-RU", viewport={"width": 1280, "height": 900}) as page:
+        page.goto(f"{stack.gateway}/operator.html")
+        page.click("#signin-telegram")
+        page.click(f"button[name=user][value='{DEV_OPERATOR}']")
+        row = f"#trouble-body tr[data-post='{post_id}']"
+        page.wait_for_selector(row, timeout=15_000)
+        errors.clear()  # the signed-out page's own 401 before the sign-in is expected
+        assert page.text_content(f"{row} td >> nth=3") == "ошибка"
+        assert page.text_content(f"{row} .reason") == SPAM
+
+        client_row = f"#clients-body tr[data-client='{client_id}']"
+        page.wait_for_selector(client_row, timeout=15_000)
+        assert page.text_content(f"{client_row} td >> nth=2") == "tiktok (подключён)"
+        assert page.text_content(f"{client_row} td >> nth=4") == "ошибка: 1"
+
+        # a TikTok proposal without a privacy: the server names the field, the page words it
+        page.select_option("#deliver-client", client_id)
+        page.set_input_files("#deliver-file", str(VIDEO))
+        page.fill("#deliver-text", "без приватности")
+        with page.expect_response(lambda r: r.url.endswith("/api/v1/operator/deliveries")) as sent:
+            page.click("#deliver-send")
+        assert sent.value.status == 422
+        page.wait_for_selector("#flash.bad", timeout=15_000)
+        flash = page.text_content("#flash") or ""
+        label = page.text_content("label[for=deliver-privacy]") or ""
+        assert flash == f"Передать не удалось. {label}: Обязательное поле.", flash
+        assert serious_violations(page) == []
+    assert [e for e in errors if "status of 422" not in e] == []  # the refused delivery's own
+
+
+def test_the_russian_dashboard_words_a_failed_posts_status_and_reason(
+    stack: EmbeddedStack, sign_in: Any, serious_violations: Any
+) -> None:
+    errors: list[str] = []
+    with sign_in(("tiktok", None), email="words", console=errors, locale="ru-RU") as page:
+        # the composer has read creator_info; the publisher's read is refused (spam_risk)
+        page.wait_for_selector('#targets .target[data-platform="tiktok"] .tt-who strong')
+        httpx.post(
+            f"{stack.sandbox}/sandbox/tiktok/faults",
+            json={"endpoint": "creator_info", "kind": "spam_risk"},
+            timeout=5,
+        ).raise_for_status()
+        account = page.get_attribute('#accounts-body tr[data-platform="tiktok"]', "data-account")
+        assert page.text_content('#accounts-body tr[data-platform="tiktok"] .status') == (
+            "подключён"
+        )
+        post_id = page.evaluate(
+            """async ([account, bytes]) => {
+              const media = await (await fetch('/api/v1/media', { method: 'POST',
+                headers: { 'content-type': 'video/mp4' },
+                body: new Blob([new Uint8Array(bytes)], { type: 'video/mp4' }) })).json();
+              for (let attempt = 0; attempt < 50; attempt++) {
+                const res = await fetch('/api/v1/posts', { method: 'POST',
+                  headers: { 'content-type': 'application/json' },
+                  body: JSON.stringify({ media_id: media.id, targets: [{ account_id: account,
+                    tiktok: { caption: 'слишком часто', privacy_level: 'SELF_ONLY' } }] }) });
+                if (res.status === 201) return (await res.json()).id;
+                await new Promise((r) => setTimeout(r, 300));
+              }
+              throw new Error('the queue never took the post');
+            }""",
+            [account, list(VIDEO.read_bytes())],
+        )
+        row = f'#posts-body tr[data-post="{post_id}"]'
+        page.wait_for_selector(f"{row} .status.failed", timeout=60_000)
+        assert page.text_content(f"{row} .status") == "ошибка"
+        page.wait_for_function(
+            f"document.querySelector('{row} td:nth-child(5)').textContent.includes('лимит')",
+            timeout=15_000,
+        )
+        assert page.text_content(f"{row} td >> nth=4") == f"TikTok: {SPAM}"
+        # after a reload too (the list read from the API, not only the pushed event)
+        page.reload()
+        page.wait_for_selector(f"{row} .status.failed", timeout=15_000)
+        assert page.text_content(f"{row} td >> nth=4") == f"TikTok: {SPAM}"
+        assert serious_violations(page) == []
+    assert errors == []

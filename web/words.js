@@ -1,0 +1,176 @@
+// What the API says, in the page's language (issue 12 item 7): statuses, the codes of a
+// target's last error, and problem details (RFC 9457: `detail`, `errors` naming fields).
+// One piece for the dashboard (app.js, proposals.js) and the operator's page (operator.js).
+//
+// - status(value): every status a person meets (a target's, cachalot_common.events
+//   TargetStatus; an account's, auth's Account.status; a proposal's, the queue's
+//   ProposalStatus) through the catalogue; an unknown one as it is.
+// - reason(code, text, platform): a known code of the shared vocabulary
+//   (cachalot_publishing.outcome, the queue's account and channel codes, TikTok's own) in the catalogue's
+//   words, prefixed with the platform's name; any other code keeps the server's text.
+// - fieldError(error): one of `errors` ({field, message, type}) worded by the page from its
+//   field and type (a publish time refused, a required field, a pattern, a length); the
+//   server's message (its validator jargon made plain) only when the page has no words.
+// - problem(body, fallback, label): a whole problem: each field error, after its field's label
+//   when label(field) gives one; without field errors the server's `detail` on an English
+//   page (the server writes English), else the page's own words (`fallback`) and the
+//   HTTP status's.
+// The tests (tests/browser/test_i18n_catalogues.py) check every status and code of the
+// Python vocabularies is here.
+"use strict";
+(function () {
+  const { t, lang } = window.I18N;
+
+  const STATUS = {
+    // a target's
+    scheduled: () => t("scheduled"),
+    dispatched: () => t("dispatched"),
+    publishing: () => t("publishing"),
+    published: () => t("published"),
+    failed: () => t("failed"),
+    cancelled: () => t("cancelled"),
+    paused: () => t("paused"),
+    unconfirmed: () => t("unconfirmed"),
+    // an account's
+    ok: () => t("ok"),
+    reauth_required: () => t("reauth_required"),
+    needs_channel: () => t("no channel linked"),
+    revoked: () => t("revoked"),
+    // a proposal's
+    proposed: () => t("proposed"),
+    changes_requested: () => t("changes requested"),
+    approved: () => t("approved"),
+    superseded: () => t("superseded"),
+  };
+  const own = (map, key) => Object.prototype.hasOwnProperty.call(map, key);
+  const status = (value) => (own(STATUS, value) ? STATUS[value]() : String(value ?? ""));
+
+  const CODES = {
+    network: () => t("The platform could not be reached; we will try again."),
+    platform_unavailable: () => t("The platform is not answering right now; we will try again."),
+    rate_limited: () => t("The platform's limit on posts was reached; we will try again later."),
+    processing_timeout: () => t("The platform is still processing the video; we will check again."),
+    upload_expired: () => t("The upload to the platform expired; it starts again."),
+    lease_unavailable: () => t("We could not get access to the account just now; we will try again."),
+    lease_refused: () => t("Access to the account was refused; reconnect it."),
+    reauth_required: () => t("Reconnect this account: the platform no longer accepts its sign-in."),
+    consent_required: () => t("Not posted yet: confirm you are 18 or older and give your e-mail address."),
+    media_missing: () => t("The file of this post is gone; upload it again."),
+    media_changed: () => t("The file of this post changed after it was queued; upload it again."),
+    media_invalid: () => t("The file of this post cannot be used; upload it again."),
+    media_unreadable: () => t("The file could not be read; we will try again."),
+    wrong_platform: () => t("This post was sent to the wrong publisher; contact us."),
+    internal_error: () => t("Something went wrong on our side; contact us if it keeps failing."),
+    outcome_unknown: () => t("We could not confirm whether the post went out: check the platform, then mark it published or publish it again."),
+    no_answer: () => t("The platform did not answer in time; we could not confirm whether the post went out."),
+    confirmed_by_client: () => t("Marked as published by you."),
+    account_revoked: () => t("The account was disconnected, so this post was cancelled."),
+    account_deleted: () => t("The account was removed, so this post was cancelled."),
+    account_reassigned: () => t("The account is now connected by someone else, so this post was cancelled."),
+    account_unknown: () => t("The account is not connected, so this post was cancelled."),
+    account_reauth_required: () => t("The account must be reconnected, so this post was cancelled."),
+    channel_not_linked: () => t("Link a channel to this Telegram account first (under Connected accounts)."),
+    channel_link_broken: () => t("Our bot can no longer post in the linked channel: make it an administrator again, then link the channel."),
+    // TikTok's own (cachalot_publisher_tiktok.reasons.PERMANENT)
+    unaudited_client_can_only_post_to_private_accounts: () => t("This account may only post privately (“Only me”) until the app is audited by TikTok. Choose “Only me” and queue the post again."),
+    privacy_level_option_mismatch: () => t("The chosen privacy level is not available for this account. Choose one the account offers and queue the post again."),
+    spam_risk_too_many_posts: () => t("This account has reached its daily posting limit. Try again tomorrow."),
+    spam_risk_user_banned_from_posting: () => t("This account is currently banned from posting. Check the account in the TikTok app."),
+    reached_active_user_cap: () => t("The app has reached its daily cap of posting users. Try again tomorrow."),
+    file_format_check_failed: () => t("The video's format could not be read. Upload an MP4 (H.264) and queue it again."),
+    duration_check_failed: () => t("The video's length is not accepted for this account. Trim the video and queue it again."),
+    frame_rate_check_failed: () => t("Videos need 23–60 frames per second. Re-export the video and queue it again."),
+    picture_size_check_failed: () => t("Videos need 360–4096 pixels on each side. Re-export the video and queue it again."),
+    publish_cancelled: () => t("The post was cancelled on the platform."),
+    spam_risk_text: () => t("The caption was flagged as spam. Change the caption and queue it again."),
+    spam_risk: () => t("This post was flagged as a spam risk and not published."),
+    invalid_file_upload: () => t("The uploaded file was refused. Upload the video again."),
+  };
+  function reason(code, text, platform) {
+    if (code && own(CODES, code)) return platform ? `${platform}: ${CODES[code]()}` : CODES[code]();
+    return String(text || code || "");
+  }
+
+  // Validator wording into what a person reads: pydantic prefixes its own errors
+  // ("Value error, …") and names types ("Input should be a valid string").
+  function plainWords(message) {
+    let text = String(message || "").replace(/^(Value|Assertion) error,\s*/i, "");
+    if (/^Field required$/i.test(text) || /^String should have at least 1 character$/i.test(text)) {
+      return t("This is required.");
+    }
+    const most = /^String should have at most (\d+) characters?$/i.exec(text);
+    if (most) return t("At most {n} characters.", { n: Number(most[1]) });
+    if (/^value is not a valid email address/i.test(text)) return t("Write a valid e-mail address.");
+    if (lang !== "en") return text ? text.charAt(0).toUpperCase() + text.slice(1) : text;
+    text = text.replace(/\bUTF-16 (?:code )?units\b/g, t("characters (an emoji counts as two)"));
+    text = text.replace(/^Input should be (.*)$/i, `${t("Choose")} $1.`);
+    if (/^(is|must) /.test(text)) text = `${t("This")} ${text}`; // the server's words follow the field's name
+    return text ? text.charAt(0).toUpperCase() + text.slice(1) : text;
+  }
+
+  // A publish time the queue refused ("is in the past…", "is more than a year ahead").
+  function scheduleWords(message) {
+    if (/in the past/i.test(message)) return t("This time is in the past; leave it out to publish now.");
+    if (/year ahead/i.test(message)) return t("This time is more than a year ahead.");
+    return plainWords(`${t("This time")} ${message}.`);
+  }
+
+  // By the error's type (pydantic's, or the services' own "missing"/"value_error"), then by
+  // its field where the type alone says too little.
+  const BY_TYPE = {
+    missing: () => t("This is required."),
+    string_too_short: () => t("This is required."),
+    string_pattern_mismatch: () => t("This is not in the expected form."),
+    literal_error: () => t("Choose one of the offered values."),
+    enum: () => t("Choose one of the offered values."),
+    extra_forbidden: () => t("This is not taken here; leave it out."),
+    int_parsing: () => t("Write a whole number."),
+    int_type: () => t("Write a whole number."),
+    greater_than_equal: () => t("This number is too small."),
+    less_than_equal: () => t("This number is too large."),
+    url_parsing: () => t("Give a full link starting with https://."),
+    url_scheme: () => t("Give a full link starting with https://."),
+    uuid_parsing: () => t("This is not one of the offered choices."),
+    json_invalid: () => t("The request could not be read; reload the page and try again."),
+    already_exists: () => t("This already exists; choose another name."),
+  };
+  const lastName = (field) => String(field || "").split(".").pop().replace(/\[\d+\]$/, "");
+
+  function fieldError(error) {
+    const name = lastName(error.field);
+    if (name === "scheduled_at" && error.type !== "missing") return scheduleWords(error.message || "");
+    if (error.type === "string_too_long") {
+      const most = /at most (\d+)/i.exec(error.message || "");
+      if (most) return t("At most {n} characters.", { n: Number(most[1]) });
+    }
+    if (own(BY_TYPE, error.type)) return BY_TYPE[error.type]();
+    if (name === "email") return t("Write a valid e-mail address.");
+    return plainWords(error.message);
+  }
+
+  const STATUS_WORDS = {
+    400: () => t("The request was refused."),
+    401: () => t("You are signed out; sign in again."),
+    403: () => t("You are not allowed to do this."),
+    404: () => t("It no longer exists."),
+    409: () => t("It changed meanwhile; reload the page and try again."),
+    413: () => t("It is too large."),
+    415: () => t("This type of file is not taken."),
+    422: () => t("Something in the form is not right."),
+    429: () => t("Too many requests; wait a minute and try again."),
+  };
+  function problem(body, fallback, label = () => "") {
+    const errors = body && Array.isArray(body.errors) ? body.errors : [];
+    if (errors.length) {
+      return errors.map((e) => [label(e.field), fieldError(e)].filter(Boolean).join(": ")).join(" ");
+    }
+    if (!body) return fallback;
+    if (lang === "en" && body.detail) return body.detail;
+    const code = Number(body.status);
+    const words = own(STATUS_WORDS, code) ? STATUS_WORDS[code]()
+      : code >= 500 ? t("The server had a problem; try again in a minute.") : "";
+    return [fallback, words].filter(Boolean).join(" ") || body.detail || "";
+  }
+
+  window.CachalotWords = { status, reason, fieldError, problem, plainWords, scheduleWords, knownCodes: Object.keys(CODES) };
+})();
