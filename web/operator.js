@@ -157,6 +157,15 @@
     if (select.options.length) select.options[0].selected = true; // one or more: the first to start
   }
 
+  // TikTok's Direct Post rule: who can see the post is chosen, never defaulted. Required
+  // while any TikTok account is chosen, so the browser's own check stops the form before
+  // anything is uploaded (as the composer checks before its uploads); set again on the
+  // send button's click, which comes before the form's check.
+  function requirePrivacy() {
+    const chosen = Array.from($("deliver-account").selectedOptions);
+    $("deliver-privacy").required = chosen.some((a) => a.dataset.platform === "tiktok");
+  }
+
   // The delivery form's label of a field the API names
   // (proposals[0].targets[0].tiktok.privacy_level → "Who can see it on TikTok …").
   const DELIVER_FIELDS = {
@@ -244,6 +253,13 @@
     }
   }
 
+  // An approved proposal's post: its id's start and where it stands per target.
+  function postCell(row, proposal) {
+    const standing = window.CachalotTrail.standing(proposal, (p) => p);
+    const id = proposal.post_id ? proposal.post_id.slice(0, 8) : "—";
+    cell(row, standing ? `${id} — ${standing}` : id).className = "post-standing";
+  }
+
   async function loadDeliveries() {
     const answer = await api("/api/v1/operator/deliveries");
     const body = $("deliveries-body");
@@ -253,15 +269,19 @@
         const row = document.createElement("tr");
         row.dataset.proposal = proposal.id;
         row.className = "proposal " + proposal.status;
-        // who delivered: the Telegram name recorded at the time (older deliveries: none)
-        cell(row, delivery.operator_name
-          ? t("{when} by {who}", { when: when(delivery.created_at), who: delivery.operator_name })
-          : when(delivery.created_at)).className = "delivered";
+        // when it was proposed (its own time) and who delivered: the Telegram name
+        // recorded at the time (older deliveries: none)
+        const at = cell(row, "");
+        const time = document.createElement("span");
+        time.className = "proposed-at";
+        time.textContent = when(proposal.created_at);
+        at.appendChild(time);
+        if (delivery.operator_name) at.append(" ", t("by {who}", { who: shown(delivery.operator_name) }));
         const client = knownClients.find((c) => c.client_id === delivery.client_id);
         cell(row, client ? clientLabel(client) : delivery.client_id.slice(0, 8));
         cell(row, words.status(proposal.status)).className = "status";
         cell(row, proposal.comment || "—").className = "comment";
-        cell(row, proposal.post_id ? proposal.post_id.slice(0, 8) : "—");
+        postCell(row, proposal);
         // the trail: the delivery's and this proposal's steps; once approved, the post's
         cell(row, "").appendChild(window.CachalotTrail.details({
           viewer: "operator",
@@ -271,7 +291,7 @@
             : window.CachalotTrail.ofProposal(delivery, proposal)),
         }));
         // (the History cell says its name itself)
-        [t("Delivered"), t("Client"), t("Proposal"), t("Client's comment"), t("Post")].forEach((name, i) => {
+        [t("Proposed"), t("Client"), t("Proposal"), t("Client's comment"), t("Post")].forEach((name, i) => {
           row.children[i].dataset.label = name;
         });
         body.appendChild(row);
@@ -518,6 +538,8 @@
     $("deliver-form").addEventListener("submit", deliver);
     $("deliver-another").addEventListener("click", addProposal);
     window.CachalotWhen.upgrade($("deliver-at")); // the suggested time in the page's language
+    $("deliver-send").addEventListener("click", requirePrivacy);
+    $("deliver-form").addEventListener("change", requirePrivacy);
     for (const radio of document.querySelectorAll("input[name=trouble]")) {
       radio.addEventListener("change", loadTrouble);
     }

@@ -147,7 +147,7 @@
     });
   }
 
-  const LABELS = [t("Delivered"), t("What"), t("Where and text"), t("Suggested time"), t("Status"), t("Actions")];
+  const LABELS = [t("Proposed"), t("What"), t("Where and text"), t("Suggested time"), t("Status"), t("Actions")];
 
   async function load() {
     const [answer, accounts] = await Promise.all([api("/api/v1/posts/proposals"), api("/api/v1/accounts")]);
@@ -166,7 +166,7 @@
         const row = document.createElement("tr");
         row.dataset.proposal = proposal.id;
         row.className = "proposal " + proposal.status;
-        cell(row, when(delivery.created_at));
+        cell(row, when(proposal.created_at)).className = "proposed-at"; // its own time
         describeWhat(cell(row, ""), delivery);
         describeTargets(cell(row, ""), proposal.targets);
         cell(row, proposal.scheduled_at ? when(proposal.scheduled_at) : t("when approved"));
@@ -204,7 +204,10 @@
           });
           actions.appendChild(form);
         } else if (proposal.post_id) {
-          actions.textContent = t("queued");
+          // where the post stands now (failed, published…), not only that it was queued
+          const standing = window.CachalotTrail.standing(proposal, (p) => PLATFORM[p] || p);
+          actions.textContent = shown(standing || t("queued"));
+          actions.className = "post-standing";
         }
         // the history: the delivery's and this proposal's steps; once approved, the post's
         const url = proposal.post_id ? `/api/v1/posts/${proposal.post_id}/audit` : null;

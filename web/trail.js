@@ -138,5 +138,14 @@
     }
   }
 
-  window.CachalotTrail = { details, render, ofProposal, read, words };
+  // Where an approved proposal's post stands, per target ("TikTok: failed"), from the
+  // proposal's post_targets (GET .../proposals, .../deliveries); "" before approval.
+  // `label(platform)`: the page's name for a platform; statuses in words.js's words.
+  function standing(proposal, label) {
+    return (proposal.post_targets || [])
+      .map((s) => `${label(s.platform)}: ${window.CachalotWords.status(s.status)}`)
+      .join(", ");
+  }
+
+  window.CachalotTrail = { details, render, ofProposal, read, words, standing };
 })();

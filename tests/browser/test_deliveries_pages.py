@@ -423,3 +423,118 @@ def test_an_operator_delivers_a_photo_post_to_several_accounts_with_several_prop
     targets = [[t["account_id"] for t in p["targets"]] for p in delivery["proposals"]]
     assert targets == [[first, second], [second]]
     assert delivery["proposals"][1]["targets"][0]["tiktok"]["privacy_level"] == "SELF_ONLY"
+
+
+def test_the_operator_page_uploads_nothing_until_who_can_see_it_on_tiktok_is_chosen(
+    stack: EmbeddedStack, browser: Any
+) -> None:
+    marker = uuid.uuid4().hex[:8]
+    with httpx.Client(timeout=30) as http:
+        connect_tiktok(http, stack.gateway, f"sandbox-extra-pv-{marker}")
+        client_id = http.get(f"{stack.gateway}/api/v1/me").json()["client_id"]
+
+        def library() -> list[dict[str, Any]]:
+            return list(http.get(f"{stack.gateway}/api/v1/media").json()["items"])
+
+        context = browser.new_context()
+        page = context.new_page()
+        try:
+            page.goto(f"{stack.gateway}/operator.html")
+            page.click("#signin-telegram")
+            page.wait_for_selector("button[name=user]", timeout=15_000)
+            page.click(f"button[name=user][value='{DEV_OPERATOR}']")
+            page.wait_for_selector(f"#deliver-client option[value='{client_id}']", state="attached")
+            page.select_option("#deliver-client", client_id)
+            page.wait_for_selector("#deliver-account option", state="attached")
+            page.set_input_files("#deliver-file", str(video_file()))
+            page.fill("#deliver-text", f"no privacy yet {marker}")
+            page.click("#deliver-send")
+            # the browser's check stopped the form: nothing was sent, nothing uploaded
+            assert page.eval_on_selector("#deliver-privacy", "e => e.validity.valueMissing")
+            assert page.eval_on_selector("#deliver-privacy", "e => e.matches(':invalid')")
+            page.select_option("#deliver-privacy", "FOLLOWER_OF_CREATOR")
+            page.click("#deliver-send")
+            page.wait_for_selector("#flash.ok, #flash.bad", timeout=30_000)
+            assert "ok" in (page.get_attribute("#flash", "class") or ""), page.text_content(
+                "#flash"
+            )
+            assert len(library()) == 1  # the one upload, of the delivery that went
+        finally:
+            context.close()
+
+
+def test_each_proposal_shows_its_own_time_and_where_its_post_stands_on_both_pages(
+    stack: EmbeddedStack, browser: Any
+) -> None:
+    marker = uuid.uuid4().hex[:8]
+    gateway = stack.gateway
+    with httpx.Client(timeout=30) as http, httpx.Client(timeout=30) as ops:
+        account = connect_tiktok(http, gateway, f"sandbox-extra-st-{marker}")
+        client_id = http.get(f"{gateway}/api/v1/me").json()["client_id"]
+        operator_sign_in(ops, gateway, DEV_OPERATOR)
+        media = ops.post(
+            f"{gateway}/api/v1/operator/media",
+            params={"client_id": client_id},
+            content=video_file().read_bytes(),
+            headers={"Content-Type": "video/mp4"},
+        ).json()
+        target = {
+            "account_id": account,
+            "tiktok": {"caption": marker, "privacy_level": "SELF_ONLY"},
+        }
+        delivery = ops.post(
+            f"{gateway}/api/v1/operator/deliveries",
+            json={
+                "client_id": client_id,
+                "media_id": media["id"],
+                "proposals": [{"targets": [target]}],
+            },
+        ).json()
+        first = delivery["proposals"][0]["id"]
+        httpx.post(
+            f"{stack.sandbox}/sandbox/tiktok/faults",
+            json={"endpoint": "creator_info", "kind": "spam_risk"},
+            timeout=5,
+        ).raise_for_status()
+        post_id = http.post(f"{gateway}/api/v1/posts/proposals/{first}/approve").json()["post_id"]
+        deadline = time.monotonic() + 60
+        while (
+            http.get(f"{gateway}/api/v1/posts/{post_id}").json()["targets"][0]["status"] != "failed"
+        ):
+            assert time.monotonic() < deadline, "the approved post did not fail"
+            time.sleep(0.3)
+        # a later proposal (seconds after the delivery): it shows its own time
+        later = ops.post(
+            f"{gateway}/api/v1/operator/deliveries/{delivery['id']}/proposals",
+            json={"targets": [target]},
+        ).json()
+        second = later["proposals"][1]
+        assert second["created_at"][:19] != delivery["created_at"][:19]
+        pages = [
+            ("client", f"{gateway}/", "#proposals-body", http.cookies.get("cachalot_session")),
+            (
+                "operator",
+                f"{gateway}/operator.html",
+                "#deliveries-body",
+                ops.cookies.get("cachalot_session"),
+            ),
+        ]
+        for who, url, table, cookie in pages:
+            context = browser.new_context()
+            context.add_cookies([{"name": "cachalot_session", "value": cookie, "url": gateway}])
+            page = context.new_page()
+            try:
+                page.goto(url)
+                row = f"{table} tr[data-proposal='{second['id']}']"
+                page.wait_for_selector(row, timeout=15_000)
+                own = page.evaluate(
+                    "iso => new Date(iso).toLocaleString(window.I18N.locale)", second["created_at"]
+                )
+                assert page.text_content(f"{row} .proposed-at") == own, who
+                standing = (
+                    page.text_content(f"{table} tr[data-proposal='{first}'] .post-standing") or ""
+                )
+                assert "failed" in standing, (who, standing)
+                assert "queued" not in standing, (who, standing)
+            finally:
+                context.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -199,3 +200,27 @@ async def redrive(letter: DeadLetter, publish: Publish, *, by: str) -> str:
     target = letter.source_topic or letter.dlq_topic.removesuffix(".dlq")
     await publish(letter.value, target, letter.key, redrive_headers(letter, by=by))
     return target
+
+
+def record_digest(letter: DeadLetter) -> str:
+    """The record's identity beside its position: SHA-256 (64 hex digits) of its timestamp
+    (ms), key, value and headers, each length-prefixed so no two records share an input.
+
+    A position (topic, partition, offset) names a record only while the broker keeps its
+    log: a broker that restarted empty (Tansu keeps nothing) writes new dead letters at
+    the offsets of the old ones. The producer's timestamp and the content tell them apart.
+    """
+    digest = hashlib.sha256()
+
+    def part(data: bytes) -> None:
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+
+    stamp = round(letter.timestamp.timestamp() * 1000) if letter.timestamp else -1
+    part(str(stamp).encode())
+    part(b"\x01" + letter.key if letter.key is not None else b"\x00")
+    part(letter.value)
+    for name, value in sorted(letter.headers.items()):
+        part(name.encode())
+        part(value.encode())
+    return digest.hexdigest()

@@ -34,12 +34,15 @@ the client may approve more than one of them. A delivery holds at most
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import json
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -50,10 +53,11 @@ from cachalot_common.problems import Problem, problem_responses
 from cachalot_common.sessions import CurrentClient, CurrentOperator
 from cachalot_common.text import has_visible
 from cachalot_common.topics import NOTIFY
-from cachalot_common.untrusted import StrictJsonRoute
+from cachalot_common.untrusted import StrictJsonRequest, StrictJsonRoute
 from cachalot_queue.catch_up import read_until
+from cachalot_queue.media_library import MediaLibrary
 from cachalot_queue.outbox import enqueue
-from cachalot_queue.posts import PostService
+from cachalot_queue.posts import OPERATOR_WORDS, PostService
 from cachalot_queue.schemas import (
     MAX_IMAGES,
     MAX_TARGETS,
@@ -65,7 +69,7 @@ from cachalot_queue.schemas import (
     TargetCreate,
     _Input,
 )
-from cachalot_queue.tables import Account, AuditEntry, Delivery, Post, Proposal
+from cachalot_queue.tables import Account, AuditEntry, Delivery, Post, Proposal, Target
 
 MAX_PROPOSALS = 10
 IDEMPOTENCY_PREFIX = "cachalot-proposal-"
@@ -144,6 +148,13 @@ class AuditPublic(BaseModel):
     detail: dict[str, Any] | None = None
 
 
+class PostTargetState(BaseModel):
+    """Where an approved proposal's post stands on one platform (a target's status)."""
+
+    platform: str
+    status: str = Field(description="scheduled, dispatched, publishing, published, failed, …")
+
+
 class ProposalPublic(BaseModel):
     id: UUID
     delivery_id: UUID
@@ -152,6 +163,10 @@ class ProposalPublic(BaseModel):
     scheduled_at: datetime | None = None
     comment: str | None = Field(default=None, description="The client's request for changes.")
     post_id: UUID | None = Field(default=None, description="The post the approval queued.")
+    post_targets: list[PostTargetState] = Field(
+        default_factory=list,
+        description="The queued post's targets as they stand now, in order (once approved).",
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -244,10 +259,14 @@ class DeliveryService:
         *,
         reader: async_sessionmaker[AsyncSession],
         posts: PostService,
+        media: MediaLibrary | None = None,
     ) -> None:
+        """``media``: the client's library, where the files of a refused delivery are
+        deleted again (:meth:`_discard_refused`); None keeps them."""
         self._factory = factory
         self._reader = reader
         self._posts = posts
+        self._media = media
 
     async def client_known(self, client_id: UUID) -> None:
         """404 unless the queue knows ``client_id`` (an account of it, not erased)."""
@@ -310,6 +329,7 @@ class DeliveryService:
                     client_id=body.client_id,
                     body=self._post_body(content, proposal.targets, proposal.scheduled_at),
                     now=now,
+                    words=OPERATOR_WORDS,
                 )
             except Problem as problem:
                 for error in _renamed(problem, f"proposals[{index}]"):
@@ -371,6 +391,29 @@ class DeliveryService:
         [public] = await self._page(select(Delivery).where(Delivery.id == delivery.id))
         return public
 
+    async def discard_refused(self, body: Any) -> None:
+        """After a refused delivery (any 422, of the request's shape or of its rules): the
+        files its raw JSON ``body`` names go from the client's library unless a post or
+        another delivery uses them. The operator uploaded them for this delivery (its page
+        uploads, then delivers; it knows no other file ids of the client), and they would
+        hold the client's quota for nothing. Names that are not ids are passed over."""
+        if self._media is None or not isinstance(body, dict):
+            return
+        client_id = _uuid(body.get("client_id"))
+        if client_id is None:
+            return
+        named = {_uuid(i) for i in _content_media(body)} - {None}
+        if not named:
+            return
+        async with self._reader() as db:
+            contents = (
+                await db.scalars(select(Delivery.content).where(Delivery.client_id == client_id))
+            ).all()
+        delivered = {_uuid(i) for c in contents for i in _content_media(c)}
+        orphans = [m for m in named - delivered if m is not None]
+        if orphans:
+            await self._media.delete_unused(client_id=client_id, media_ids=orphans)
+
     async def propose(
         self,
         *,
@@ -396,6 +439,7 @@ class DeliveryService:
             client_id=client_id,
             body=self._post_body(content, body.targets, body.scheduled_at),
             now=now,
+            words=OPERATOR_WORDS,
         )
         async with self._factory() as db, db.begin():
             # the delivery's row lock serialises two proposals for it (count and positions)
@@ -503,11 +547,26 @@ class DeliveryService:
                 if ids
                 else []
             )
+            posts = [p.post_id for d in deliveries for p in d.proposals if p.post_id is not None]
+            rows = (
+                (
+                    await db.execute(
+                        select(Target.post_id, Target.platform, Target.status)
+                        .where(Target.post_id.in_(posts))
+                        .order_by(Target.post_id, Target.position)
+                    )
+                ).all()
+                if posts
+                else []
+            )
+        states: dict[UUID, list[PostTargetState]] = {}
+        for post_id, platform, status in rows:
+            states.setdefault(post_id, []).append(PostTargetState(platform=platform, status=status))
         by_delivery: dict[UUID, list[AuditPublic]] = {}
         for entry in entries:
             assert entry.delivery_id is not None
             by_delivery.setdefault(entry.delivery_id, []).append(_audit_public(entry))
-        return [_public(d, by_delivery.get(d.id, [])) for d in deliveries]
+        return [_public(d, by_delivery.get(d.id, []), states) for d in deliveries]
 
     async def _open(self, db: AsyncSession, client_id: UUID, proposal_id: UUID) -> Proposal:
         """The client's proposal, row-locked (404: none of this client's)."""
@@ -740,6 +799,51 @@ class DeliveryService:
         return deliveries, [_audit_public(e) for e in entries]
 
 
+def _content_media(content: dict[str, Any]) -> list[Any]:
+    """The file ids a delivery's content names, as JSON (video, images, article cover)."""
+    article = content.get("article")
+    images = content.get("image_ids")
+    return [
+        content.get("media_id"),
+        *(images if isinstance(images, list) else ()),
+        article.get("cover_media_id") if isinstance(article, dict) else None,
+    ]
+
+
+def _uuid(value: Any) -> UUID | None:
+    try:
+        return UUID(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _discarding_route(deliveries: DeliveryService) -> type[APIRoute]:
+    """The delivery route's class: a 422 (the body's shape, FastAPI's, or the proposals'
+    rules, the service's) first lets :meth:`DeliveryService.discard_refused` delete the
+    files uploaded for it, then answers as any 422."""
+
+    class Route(StrictJsonRoute):
+        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+            handler = APIRoute.get_route_handler(self)
+
+            async def discarding(request: Request) -> Response:
+                strict = StrictJsonRequest(request.scope, request.receive)
+                try:
+                    return await handler(strict)
+                except (RequestValidationError, Problem) as refusal:
+                    if isinstance(refusal, RequestValidationError) or refusal.status == 422:
+                        try:
+                            body = json.loads(await strict.body())
+                        except ValueError:
+                            body = None
+                        await deliveries.discard_refused(body)
+                    raise
+
+            return discarding
+
+    return Route
+
+
 def _dumped(targets: Sequence[BaseModel]) -> list[dict[str, Any]]:
     """Targets as JSON, as ``POST /api/v1/posts`` takes them (blocks not sent left out)."""
     return [t.model_dump(mode="json", exclude_none=True) for t in targets]
@@ -772,7 +876,9 @@ async def _still_open(db: AsyncSession, proposal: Proposal) -> None:
         )
 
 
-def _proposal_public(proposal: Proposal) -> ProposalPublic:
+def _proposal_public(
+    proposal: Proposal, states: dict[UUID, list[PostTargetState]] | None = None
+) -> ProposalPublic:
     return ProposalPublic(
         id=proposal.id,
         delivery_id=proposal.delivery_id,
@@ -781,12 +887,15 @@ def _proposal_public(proposal: Proposal) -> ProposalPublic:
         scheduled_at=proposal.scheduled_at,
         comment=proposal.comment,
         post_id=proposal.post_id,
+        post_targets=(states or {}).get(proposal.post_id, []) if proposal.post_id else [],
         created_at=proposal.created_at,
         updated_at=proposal.updated_at,
     )
 
 
-def _public(delivery: Delivery, audit: list[AuditPublic]) -> DeliveryPublic:
+def _public(
+    delivery: Delivery, audit: list[AuditPublic], states: dict[UUID, list[PostTargetState]]
+) -> DeliveryPublic:
     content = delivery.content
     article = content.get("article")
     return DeliveryPublic(
@@ -800,7 +909,7 @@ def _public(delivery: Delivery, audit: list[AuditPublic]) -> DeliveryPublic:
         article=ArticlePublic.model_validate(article) if article else None,
         note=delivery.note,
         created_at=delivery.created_at,
-        proposals=[_proposal_public(p) for p in delivery.proposals],
+        proposals=[_proposal_public(p, states) for p in delivery.proposals],
         audit=audit,
     )
 
@@ -855,18 +964,23 @@ def build_delivery_routers(
         await deliveries.client_known(client_id)
         return await upload(request, client_id)
 
-    @operator.post(
-        "/deliveries",
-        status_code=201,
-        response_model=DeliveryPublic,
-        responses=problem_responses(404),
-    )
     async def deliver(body: DeliveryCreate, op: CurrentOperator) -> DeliveryPublic:
         """Deliver content of a client's library with proposals for the client to approve;
-        nothing is queued until the client approves."""
+        nothing is queued until the client approves. A refused delivery (422) takes the
+        files it named, that nothing else uses, out of the client's library again."""
         return await deliveries.deliver(
             body, operator_id=op.client_id, operator_name=op.name, now=clock()
         )
+
+    operator.add_api_route(
+        "/deliveries",
+        deliver,
+        methods=["POST"],
+        status_code=201,
+        response_model=DeliveryPublic,
+        responses=problem_responses(404),
+        route_class_override=_discarding_route(deliveries),
+    )
 
     @operator.post(
         "/deliveries/{delivery_id}/proposals",

@@ -384,7 +384,13 @@ def create_app(
         account_catch_up_s=settings.account_catch_up_s,
         registry=runtime.registry,
     )
-    deliveries = DeliveryService(runtime.factory, reader=runtime.reader, posts=posts)
+    library = MediaLibrary(
+        runtime.factory,
+        reader=runtime.reader,
+        media_dir=settings.media_dir,
+        quota_bytes=settings.media_quota_bytes,
+    )
+    deliveries = DeliveryService(runtime.factory, reader=runtime.reader, posts=posts, media=library)
 
     async def upload_for(request: Request, client_id: UUID) -> Any:
         return await upload_body(runtime, clock, request, client_id)
@@ -406,12 +412,7 @@ def create_app(
         build_router(
             posts=posts,
             deliveries=deliveries,
-            media=MediaLibrary(
-                runtime.factory,
-                reader=runtime.reader,
-                media_dir=settings.media_dir,
-                quota_bytes=settings.media_quota_bytes,
-            ),
+            media=library,
             runtime=runtime,
             clock=clock,
         )

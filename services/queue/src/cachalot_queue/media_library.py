@@ -156,6 +156,33 @@ class MediaLibrary:
         thumbnail_path(self._media_dir, media_id).unlink(missing_ok=True)
         logger.info("client %s deleted media %s (%d file removed)", client_id, media_id, removed)
 
+    async def delete_unused(self, *, client_id: UUID, media_ids: list[UUID]) -> list[UUID]:
+        """Delete those of ``media_ids`` (the client's) that no post ever used, rows then
+        files; the ids deleted. For files uploaded for something refused (an operator's
+        delivery, :meth:`DeliveryService.deliver`): nothing of the client's that a post
+        names goes, another client's id is not found and left alone."""
+        async with self._factory() as session, session.begin():
+            rows = (
+                await session.scalars(
+                    select(Media)
+                    .where(Media.id.in_(media_ids), Media.client_id == client_id)
+                    .with_for_update()
+                )
+            ).all()
+            posts, _ = await _posts_of(session, client_id, [m.id for m in rows])
+            unused = [m for m in rows if not posts[m.id]]
+            for media in unused:
+                await session.delete(media)
+        names = [m.path for m in unused]
+        removed = await asyncio.to_thread(remove_files, self._media_dir, names)
+        for media in unused:
+            thumbnail_path(self._media_dir, media.id).unlink(missing_ok=True)
+        if unused:
+            logger.info(
+                "client %s: %d unused media deleted (%d files)", client_id, len(unused), removed
+            )
+        return [m.id for m in unused]
+
 
 def _item(media: Media, posts: list[UUID], needed: list[UUID]) -> MediaItem:
     return MediaItem.model_validate(

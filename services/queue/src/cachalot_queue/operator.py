@@ -17,7 +17,9 @@ never queues, retries or cancels a client's post (DESIGN.md "Roles").
 * ``GET /api/v1/operator/dlq?topic=…``: the newest records of ``<topic>.dlq``;
   ``POST /api/v1/operator/dlq/redrive``: one of them back to its topic, with
   its key and the ``x-redriven-*`` headers, once (``dlq_redrives`` is the audit,
-  written before the publish and removed again if the broker refuses it).
+  written before the publish and removed again if the broker refuses it). A record is
+  its position *and* its digest (timestamp, key, value, headers): after a broker
+  restarted empty, new dead letters at old offsets are new records.
 """
 
 from __future__ import annotations
@@ -35,7 +37,13 @@ from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cachalot_common.dead_letters import DeadLetterReader, Publish, redrive, source_topics
+from cachalot_common.dead_letters import (
+    DeadLetterReader,
+    Publish,
+    record_digest,
+    redrive,
+    source_topics,
+)
 from cachalot_common.problems import Problem, problem_responses
 from cachalot_common.sessions import CurrentOperator
 from cachalot_common.telemetry import trace_link
@@ -172,12 +180,13 @@ class OperatorConsole:
         letters = await self._letters.latest(topic, limit=limit)
         async with self._reader() as db:
             done = {
-                (p, o): (str(by), at)
-                for p, o, by, at in (
+                (p, o, d): (str(by), at)
+                for p, o, d, by, at in (
                     await db.execute(
                         select(
                             DlqRedrive.dlq_partition,
                             DlqRedrive.dlq_offset,
+                            DlqRedrive.record_digest,
                             DlqRedrive.operator_id,
                             DlqRedrive.redriven_at,
                         ).where(DlqRedrive.dlq_topic == f"{topic}.dlq")
@@ -187,7 +196,7 @@ class OperatorConsole:
         out = []
         for letter in letters:
             item = letter.public()
-            by_at = done.get((letter.partition, letter.offset))
+            by_at = done.get((letter.partition, letter.offset, record_digest(letter)))
             item["redriven_by"] = by_at[0] if by_at else None
             item["redriven_at"] = by_at[1].isoformat() if by_at else None
             out.append(item)
@@ -213,6 +222,7 @@ class OperatorConsole:
             dlq_topic=letter.dlq_topic,
             dlq_partition=letter.partition,
             dlq_offset=letter.offset,
+            record_digest=record_digest(letter),
             source_topic=letter.source_topic or body.topic,
             key=letter.key.decode("utf-8", "replace")[:200] if letter.key else None,
             reason=letter.reason,

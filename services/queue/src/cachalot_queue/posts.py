@@ -102,8 +102,37 @@ class _Content:
     complete: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class Wording:
+    """The words of the check's 422s that depend on who reads them: the client checks its
+    own post, an operator a proposal for a client (its routes answer in the client's
+    third person, and it uploads with ``POST /api/v1/operator/media``)."""
+
+    video_missing: str
+    images_missing: str
+    no_such_media: str
+    not_an_account: str
+    whose_channel: str
+
+
+CLIENT_WORDS: Final = Wording(
+    video_missing="its video (upload it with POST /api/v1/media)",
+    images_missing="1–10 images (JPEG or PNG, uploaded with POST /api/v1/media)",
+    no_such_media="no such media; upload it with POST /api/v1/media",
+    not_an_account="not one of your connected accounts",
+    whose_channel="your channel",
+)
+OPERATOR_WORDS: Final = Wording(
+    video_missing="its video (upload it to the client's library first)",
+    images_missing="1–10 images (JPEG or PNG, uploaded to the client's library first)",
+    no_such_media="not in this client's library; upload it to the client's library first",
+    not_an_account="not one of this client's connected accounts",
+    whose_channel="the client's channel",
+)
+
+
 async def _read_content(
-    session: AsyncSession, client_id: UUID, body: PostCreate
+    session: AsyncSession, client_id: UUID, body: PostCreate, words: Wording
 ) -> tuple[_Content, list[dict[str, Any]]]:
     """The post's content and every problem with it, named as the client wrote it
     (``media_id``, ``image_ids[3]``, ``article.body_html``, ``article.cover_media_id``)."""
@@ -120,8 +149,8 @@ async def _read_content(
             errors.append(_error(name, f"a {kind} post does not take {name}; leave it out"))
     if not given[own]:
         what = {
-            "media_id": "its video (upload it with POST /api/v1/media)",
-            "image_ids": "1–10 images (JPEG or PNG, uploaded with POST /api/v1/media)",
+            "media_id": words.video_missing,
+            "image_ids": words.images_missing,
             "article": "a title and a body",
         }[own]
         errors.append(_error(own, f"required for a {kind} post: {what}", "missing"))
@@ -158,7 +187,7 @@ async def _read_content(
         media = rows.get(media_id)
         problem = None
         if media is None:
-            problem = "no such media; upload it with POST /api/v1/media"
+            problem = words.no_such_media
         elif role == "video" and not media.content_type.startswith("video/"):
             problem = "is an image; a video post needs a video (MP4, MOV or WebM)"
         elif role != "video" and not media.content_type.startswith("image/"):
@@ -269,11 +298,14 @@ class PostService:
             return Created(existing, replayed=True)
         return Created(public, replayed=False)
 
-    async def check(self, *, client_id: UUID, body: PostCreate, now: datetime) -> None:
+    async def check(
+        self, *, client_id: UUID, body: PostCreate, now: datetime, words: Wording = CLIENT_WORDS
+    ) -> None:
         """Check ``body`` by every rule of :meth:`create`, keeping nothing (a proposal is
-        checked so before it is offered to the client). Raises the same 422 ``Problem``."""
+        checked so before it is offered to the client). Raises the same 422 ``Problem``,
+        worded by ``words`` (:data:`OPERATOR_WORDS` when an operator's route asks)."""
         async with self._reader() as reading:
-            await self._build(reading, client_id, body, now)
+            await self._build(reading, client_id, body, now, words=words)
 
     async def _replay(self, client_id: UUID, key: str, digest: str) -> PostPublic | None:
         async with self._reader() as session:
@@ -378,10 +410,16 @@ class PostService:
             return to_public(post, media_deleted=post.id in gone)
 
     async def _build(
-        self, session: AsyncSession, client_id: UUID, body: PostCreate, now: datetime
+        self,
+        session: AsyncSession,
+        client_id: UUID,
+        body: PostCreate,
+        now: datetime,
+        *,
+        words: Wording = CLIENT_WORDS,
     ) -> tuple[Post, list[str]]:
         """The post to insert, and the field that named each of its files (in order)."""
-        content, errors = await _read_content(session, client_id, body)
+        content, errors = await _read_content(session, client_id, body, words)
         scheduled_at = body.scheduled_at or now
         errors += self._when_errors(scheduled_at, now)
         scheduled_at = max(scheduled_at, now)
@@ -407,7 +445,7 @@ class PostService:
                 continue
             seen.add(item.account_id)
             if account is None:
-                errors.append(_error(f"{where}.account_id", "not one of your connected accounts"))
+                errors.append(_error(f"{where}.account_id", words.not_an_account))
                 continue
             spec = self._registry.get(account.platform)
             name = spec.label if spec is not None else account.platform
@@ -416,8 +454,8 @@ class PostService:
                     f"this {name} account must be reconnected first"
                     if account.status == "reauth_required"
                     else f"this {name} account has no channel our bot can post to: add our bot "
-                    "as an administrator of your channel with the right to post messages, then "
-                    "link a channel to the account in the dashboard"
+                    f"as an administrator of {words.whose_channel} with the right to post "
+                    "messages, then link a channel to the account in the dashboard"
                     if account.status == NEEDS_CHANNEL
                     else f"this {name} account is disconnected"
                 )

@@ -246,18 +246,30 @@ class OutboxMessage(Base):
 class DlqRedrive(Base):
     """One message an operator sent back from ``<topic>.dlq`` to its topic (the audit).
 
-    The record (topic, partition, offset) is unique: a message is re-driven once.
+    A record is its position and its identity (``record_digest``,
+    :func:`cachalot_common.dead_letters.record_digest`), unique together: a message is
+    re-driven once, and a record a restarted broker wrote at the same position is another.
     """
 
     __tablename__ = "dlq_redrives"
     __table_args__ = (
-        UniqueConstraint("dlq_topic", "dlq_partition", "dlq_offset", name="uq_dlq_redrives_record"),
+        UniqueConstraint(
+            "dlq_topic",
+            "dlq_partition",
+            "dlq_offset",
+            "record_digest",
+            name="uq_dlq_redrives_record",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     dlq_topic: Mapped[str] = mapped_column(String(200))
     dlq_partition: Mapped[int] = mapped_column(Integer)
     dlq_offset: Mapped[int] = mapped_column(BigInteger)
+    record_digest: Mapped[str] = mapped_column(
+        String(64),
+        comment="SHA-256 of the record's timestamp, key, value, headers ('': before 0016)",
+    )
     source_topic: Mapped[str] = mapped_column(String(200))
     key: Mapped[str | None] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(Text)

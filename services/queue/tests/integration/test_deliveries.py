@@ -13,7 +13,7 @@ from queue_support import VIDEO, ApiClient, QueueServer, Recorder, at_offset, ev
 from sqlalchemy import func, select, update
 
 from cachalot_queue.retention import MediaRetention
-from cachalot_queue.tables import Account, AuditEntry, Delivery, Proposal, Target
+from cachalot_queue.tables import Account, AuditEntry, Delivery, Media, Proposal, Target
 from cachalot_testing.roles import WRONG_ROLE, wrong_role_requests
 
 pytestmark = pytest.mark.integration
@@ -604,3 +604,84 @@ async def test_audit_entries_past_the_retention_go_unless_a_post_or_proposal_in_
     assert await actions(cancelled) == []
     assert await actions(forgotten) == []
     assert await job.expire_audit() == 0
+
+
+async def test_a_refused_delivery_leaves_no_file_it_uploaded_in_the_clients_library(
+    queue: QueueServer,
+) -> None:
+    client = queue.client()
+    account = await client.account("tiktok")
+    operator = queue.operator()
+    used_before = (await client.http.get("/api/v1/media")).json()["used_bytes"]
+    media = await operator_upload(operator, client)
+    no_privacy = {"account_id": str(account), "tiktok": {"caption": "no privacy chosen"}}
+    answer = await deliver(operator, client, media["id"], {"targets": [no_privacy]})
+    assert answer.status_code == 422, answer.text
+    fields = {e["field"] for e in answer.json()["errors"]}
+    assert fields == {"proposals[0].targets[0].tiktok.privacy_level"}
+    assert (await client.http.get(f"/api/v1/media/{media['id']}")).status_code == 404
+    assert (await client.http.get("/api/v1/media")).json()["used_bytes"] == used_before
+
+    # a file a delivery already holds stays when another delivery naming it is refused
+    _, _, made = await delivered(queue)
+    held = made["media_id"]
+    refused = await operator.post(
+        "/api/v1/operator/deliveries",
+        json={
+            "client_id": made["client_id"],
+            "media_id": held,
+            "proposals": [{"targets": [no_privacy]}],
+        },
+    )
+    assert refused.status_code == 422
+    async with queue.runtime.reader() as session:
+        assert await session.get(Media, uuid.UUID(held)) is not None
+
+
+async def test_the_operators_422s_speak_of_the_client_and_the_clients_of_you(
+    queue: QueueServer,
+) -> None:
+    client = queue.client()
+    operator = queue.operator()
+    await client.account("tiktok")
+    stranger = await queue.client().account("tiktok")
+    answer = await deliver(operator, client, str(uuid.uuid4()), {"targets": [tiktok(stranger)]})
+    assert answer.status_code == 422
+    words = {e["field"]: e["message"] for e in answer.json()["errors"]}
+    assert words["proposals[0].targets[0].account_id"] == (
+        "not one of this client's connected accounts"
+    )
+    assert "upload it to the client's library first" in words["media_id"]
+    assert not [m for m in words.values() if "your" in m or "/api/v1/media" in m]
+
+    own = await client.http.post(
+        "/api/v1/posts",
+        json={"media_id": str(uuid.uuid4()), "targets": [tiktok(stranger)]},
+    )
+    assert own.status_code == 422
+    mine = {e["field"]: e["message"] for e in own.json()["errors"]}
+    assert mine["targets[0].account_id"] == "not one of your connected accounts"
+    assert "POST /api/v1/media" in mine["media_id"]
+
+
+async def test_an_approved_proposal_shows_where_its_post_stands_on_both_sides(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client, operator, delivery = await delivered(queue)
+    proposal = delivery["proposals"][0]["id"]
+    assert delivery["proposals"][0]["post_targets"] == []
+    approved = await client.http.post(f"/api/v1/posts/proposals/{proposal}/approve")
+    post = await client.get(approved.json()["post_id"])
+    await eventually(lambda: recorder.commands(post["targets"][0]["id"]), timeout=15)
+    await queue.result(post, type="failed", code="spam_risk", reason="TikTok: spam risk")
+
+    async def states(http: httpx.AsyncClient, path: str) -> list[dict[str, Any]] | None:
+        items = (await http.get(path)).json()["items"]
+        [mine] = [p for d in items for p in d["proposals"] if p["id"] == proposal]
+        found: list[dict[str, Any]] = mine["post_targets"]
+        return found if found and found[0]["status"] == "failed" else None
+
+    theirs = await eventually(lambda: states(client.http, "/api/v1/posts/proposals"), timeout=15)
+    assert theirs == [{"platform": "tiktok", "status": "failed"}]
+    ours = await states(operator, f"/api/v1/operator/deliveries?client_id={client.id}")
+    assert ours == theirs

@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 from queue_support import QueueServer, Recorder, at_offset, eventually, now
 from sqlalchemy import select
 
 from cachalot_common.dead_letters import DeadLetterReader
+from cachalot_common.problems import Problem
+from cachalot_common.topic_plan import ensure_topics
 from cachalot_common.topics import POSTS_RESULT, dlq
 from cachalot_queue.metrics import sample_depth
 from cachalot_queue.operator import OperatorConsole, RedriveIn, broker_publish
 from cachalot_queue.tables import DlqRedrive
+from cachalot_testing.broker import TansuBroker
 from cachalot_testing.roles import WRONG_ROLE, wrong_role_requests
 
 pytestmark = pytest.mark.integration
@@ -311,3 +316,63 @@ async def test_a_results_status_continues_the_results_trace_though_results_come_
 
     [status] = await eventually(failed_status, timeout=15)
     assert status.headers["traceparent"].split("-")[1] == trace_id
+
+
+async def test_a_dead_letter_at_an_offset_re_driven_before_the_broker_restarted_empty_is_new(
+    queue: QueueServer, tmp_path: Path
+) -> None:
+    """Tansu keeps nothing: after a restart the next dead letter lands at the offset of one
+    re-driven before. It is another record (listed as not re-driven, re-driven once)."""
+    tansu = TansuBroker(log_path=tmp_path / "tansu.log").start()
+    plan = {dlq(POSTS_RESULT): 1, POSTS_RESULT: 1}
+    sent: list[tuple[bytes, str, bytes | None]] = []
+
+    async def publish(value: bytes, topic: str, key: bytes | None, headers: Any) -> None:
+        sent.append((value, topic, key))
+
+    console = OperatorConsole(
+        queue.runtime.factory,
+        reader=queue.runtime.reader,
+        dead_letters=DeadLetterReader(tansu.bootstrap),
+        publish=publish,
+        clock=now,
+        stuck_after_s=60,
+        trace_url_template=None,
+    )
+
+    async def park(value: bytes) -> dict[str, Any]:
+        producer = AIOKafkaProducer(bootstrap_servers=tansu.bootstrap, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                dlq(POSTS_RESULT),
+                value,
+                key=b"same-key",
+                partition=0,
+                headers=[("x-dlq-source-topic", POSTS_RESULT.encode())],
+            )
+        finally:
+            await producer.stop()
+        [letter] = await console.dead_letters(POSTS_RESULT, limit=10)
+        return letter
+
+    operator_id = uuid.uuid4()
+    try:
+        await ensure_topics(tansu.bootstrap, plan)
+        first = await park(b"first life")
+        where = RedriveIn(topic=POSTS_RESULT, partition=0, offset=first["offset"])
+        await console.redrive(where, operator_id=operator_id)
+        with pytest.raises(Problem) as again:
+            await console.redrive(where, operator_id=operator_id)
+        assert again.value.status == 409
+        tansu.restart()  # empty
+        await ensure_topics(tansu.bootstrap, plan)
+        second = await park(b"second life")
+        assert (second["partition"], second["offset"]) == (first["partition"], first["offset"])
+        assert second["redriven_by"] is None
+        await console.redrive(where, operator_id=operator_id)
+        assert [v for v, _, _ in sent] == [b"first life", b"second life"]
+        [shown] = await console.dead_letters(POSTS_RESULT, limit=10)
+        assert shown["redriven_by"] == str(operator_id)
+    finally:
+        tansu.stop()
