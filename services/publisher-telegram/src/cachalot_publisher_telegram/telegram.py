@@ -80,7 +80,7 @@ class BotApi:
     async def call(self, method: str, params: Mapping[str, Any]) -> Any:
         """A call with a form body (objects JSON-encoded); the ``result`` of its answer."""
         data = {k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items()}
-        with self._waits.guard(method, params.get("chat_id")):
+        async with self._waits.guard(method, params.get("chat_id")):
             return await self._send(method, lambda url: self._http.post(url, data=data))
 
     async def upload(
@@ -95,7 +95,7 @@ class BotApi:
         fields = {k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items()}
         body = MultipartBody(fields, files, read_bytes=self._read_bytes)
         headers = {"Content-Type": body.content_type, "Content-Length": str(body.length)}
-        with self._waits.guard(method, params.get("chat_id")):
+        async with self._waits.guard(method, params.get("chat_id")):
             return await self._send(
                 method,
                 lambda url: self._http.post(url, content=body.stream(progress), headers=headers),
