@@ -57,10 +57,11 @@ class OutcomeUnknown(Exception):
 class BotApi:
     """Calls of our bot; ``api_base`` is ``CACHALOT_TELEGRAM_API_BASE``.
 
-    A 429 holds its chat for every post of this process (``waits``,
-    :class:`~cachalot_common.telegram_api.ChatWaits`): until ``retry_after``
-    has passed, a call naming that chat raises a held 429 (``held=True``,
-    the seconds left) without reaching Telegram.
+    A 429 holds its chat for every post (``waits``,
+    :class:`~cachalot_common.telegram_api.ChatWaits`; of every replica when the
+    waits are shared through the database, as the composition root does): until
+    ``retry_after`` has passed, a call naming that chat raises a held 429
+    (``held=True``, the seconds left) without reaching Telegram.
     """
 
     def __init__(
