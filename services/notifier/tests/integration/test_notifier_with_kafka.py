@@ -466,9 +466,8 @@ async def test_a_wait_one_replica_met_holds_the_other_replica_for_its_whole_leng
     ]
     frozen: list[int] = []
     try:
-        for replica in replicas:
+        for replica in replicas:  # one after the other: the first migrates the database
             replica.start(wait=False)
-        for replica in replicas:
             replica.wait_healthy(timeout=240)
         warm_up = contact(name="Both replicas joined")
         await submit(producer, warm_up)
