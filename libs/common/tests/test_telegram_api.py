@@ -98,29 +98,30 @@ class FakeClock:
         return self.now
 
 
-def test_a_429_holds_its_chat_for_every_caller_until_the_wait_is_over_and_no_other_chat():
+async def test_a_429_holds_its_chat_for_every_caller_until_the_wait_is_over_and_no_other_chat():
     clock = FakeClock()
     waits = ChatWaits(clock=clock)
     met = error_of(
         answer(429, {"ok": False, "error_code": 429, "parameters": {"retry_after": 330}})
     )
-    with pytest.raises(BotApiError), waits.guard("sendMessage", 42):
-        raise met
+    with pytest.raises(BotApiError):
+        async with waits.guard("sendMessage", 42):
+            raise met
     clock.now += 328.5
     with pytest.raises(BotApiError) as held:
-        waits.check("sendPhoto", "42")  # any method; the chat by its id, int or str
+        await waits.check("sendPhoto", "42")  # any method; the chat by its id, int or str
     assert held.value.held
     assert held.value.kind == "rate_limited"
     assert held.value.retry_after == 2  # whole seconds left, rounded up
-    waits.check("sendMessage", 43)  # another chat goes on
+    await waits.check("sendMessage", 43)  # another chat goes on
     clock.now += 1.5
-    waits.check("sendMessage", 42)  # the wait is over
+    await waits.check("sendMessage", 42)  # the wait is over
 
 
-def test_a_scaled_wait_is_held_scaled_and_told_in_telegram_seconds():
+async def test_a_scaled_wait_is_held_scaled_and_told_in_telegram_seconds():
     clock = FakeClock()
     waits = ChatWaits(clock=clock, scale=0.02)
-    waits.learn(
+    await waits.learn(
         7,
         BotApiError(
             "sendMessage",
@@ -132,7 +133,7 @@ def test_a_scaled_wait_is_held_scaled_and_told_in_telegram_seconds():
     )
     clock.now += 3.3  # half of 330 × 0.02
     with pytest.raises(BotApiError) as held:
-        waits.check("sendMessage", 7)
+        await waits.check("sendMessage", 7)
     assert held.value.retry_after == 165
     clock.now += 3.31
-    waits.check("sendMessage", 7)
+    await waits.check("sendMessage", 7)

@@ -39,11 +39,14 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.client import AIOKafkaClient
+from aiokafka.errors import OffsetOutOfRangeError
 from aiokafka.protocol.fetch import FetchRequest
 from aiokafka.structs import TopicPartition
 
-from cachalot_common.outbox import Acked, UntrustedAck
+from cachalot_common.outbox import Acked, Outgoing, UntrustedAck
 from cachalot_common.settings import KafkaSettings
 from cachalot_common.topic_plan import PARTITIONS, ensure_topics, planned_partitions
 
@@ -123,6 +126,110 @@ class KafkaAckCheck:
             self._known = set()
             raise UntrustedAck("the broker connection was replaced during the batch (restart?)")
         self._lost = False
+
+    async def consumed(self, acks: Sequence[Acked]) -> set[Acked]:
+        """Those of ``acks`` every consumer group reading their topic has committed past.
+
+        The readers of a topic are the groups the broker lists (ListGroups) with a
+        committed offset on any partition of it (OffsetFetch, one request a group);
+        a topic no group reads yet has nothing consumed."""
+        if not acks:
+            return set()
+        client = await self._started()
+        async with asyncio.timeout(self.timeout_s):
+            metadata = await client.fetch_all_metadata()
+        partitions = sorted(
+            TopicPartition(topic, partition)
+            for topic in {a.topic for a in acks}
+            for partition in metadata.partitions_for_topic(topic) or ()
+        )
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=self.bootstrap,
+            client_id=self.client_id,
+            request_timeout_ms=int(self.timeout_s * 1000),
+        )
+        await admin.start()
+        try:
+            async with asyncio.timeout(self.timeout_s * 4):
+                groups = [group for group, *_ in await admin.list_consumer_groups()]
+                committed = [
+                    {
+                        tp: meta.offset
+                        for tp, meta in (
+                            await admin.list_consumer_group_offsets(group, partitions=partitions)
+                        ).items()
+                    }
+                    for group in groups
+                ]
+        finally:
+            await admin.close()
+        readers: dict[str, list[dict[TopicPartition, int]]] = defaultdict(list)
+        for offsets in committed:
+            for topic in {tp.topic for tp, offset in offsets.items() if offset >= 0}:
+                readers[topic].append(offsets)
+        return {
+            ack
+            for ack in acks
+            if readers[ack.topic]
+            and all(
+                offsets.get(TopicPartition(ack.topic, ack.partition), -1) > ack.offset
+                for offsets in readers[ack.topic]
+            )
+        }
+
+    async def served(self, records: Sequence[tuple[Acked, Outgoing]]) -> set[Acked]:
+        """Those of ``records`` the broker serves now at their offsets with their own key
+        and payload (read with a consumer of no group); the check is pinned to the
+        broker there now, so :meth:`lost` is false afterwards."""
+        await self.close()
+        client = await self._started()
+        async with asyncio.timeout(self.timeout_s):
+            await self._topics(client)
+        wanted = {(a.topic, a.partition, a.offset): (a, e) for a, e in records}
+        served: set[Acked] = set()
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            client_id=self.client_id,
+            enable_auto_commit=False,
+            auto_offset_reset="none",
+            request_timeout_ms=int(self.timeout_s * 1000),
+        )
+        await consumer.start()
+        try:
+            starts: dict[TopicPartition, int] = {}
+            for ack, _ in records:
+                tp = TopicPartition(ack.topic, ack.partition)
+                starts[tp] = min(starts.get(tp, ack.offset), ack.offset)
+            ends = await consumer.end_offsets(list(starts))
+            readable = [tp for tp, start in starts.items() if ends.get(tp, 0) > start]
+            consumer.assign(readable)
+            for tp in readable:
+                consumer.seek(tp, starts[tp])
+            left = {k for k in wanted if ends.get(TopicPartition(k[0], k[1]), 0) > k[2]}
+            async with asyncio.timeout(self.timeout_s * 2):
+                while left:
+                    batch = await consumer.getmany(timeout_ms=READ_BACK_WAIT_MS * 2)
+                    for tp, got in batch.items():
+                        for record in got:
+                            pair = wanted.get((tp.topic, tp.partition, record.offset))
+                            if pair is not None and (record.key, record.value) == (
+                                pair[1].key.encode(),
+                                pair[1].payload,
+                            ):
+                                served.add(pair[0])
+                        if got:  # every wanted offset up to the last record read is decided
+                            last = got[-1].offset
+                            left = {
+                                k for k in left if k[:2] != (tp.topic, tp.partition) or k[2] > last
+                            }
+        except (TimeoutError, OffsetOutOfRangeError):
+            pass  # what was not read in time is not served
+        finally:
+            await consumer.stop()
+        self._pinned = self._live(client)
+        self._known = set()
+        self._lost = False
+        return served
 
     def lost(self) -> bool:
         """A connection the last confirmation was made on has closed since (the broker

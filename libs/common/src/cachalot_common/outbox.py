@@ -86,7 +86,8 @@ class Batch:
     entry it cannot publish (the relay keeps reading while ``taken`` > 0).
     ``requeue()`` puts the batch back after it was acknowledged (its events go
     out again): the relay calls it when the broker that confirmed the batch is
-    seen gone within ``OutboxRelay(replay_s=...)`` (Tansu keeps nothing).
+    seen gone before every consumer read it, and the broker there now does not
+    serve it (Tansu keeps nothing; see :class:`OutboxRelay`).
     """
 
     events: Sequence[Outgoing]
@@ -122,6 +123,18 @@ class AckCheck(Protocol):
     def lost(self) -> bool:
         """The broker that confirmed the last batch is gone (its connection closed):
         what it held may be gone with it."""
+        ...
+
+    async def consumed(self, acks: Sequence[Acked]) -> set[Acked]:
+        """Those of ``acks`` surely read: every consumer group that reads the record's
+        topic (has committed an offset on any of its partitions) has committed past the
+        record, and at least one group does. Raises when the broker does not answer."""
+        ...
+
+    async def served(self, records: Sequence[tuple[Acked, Outgoing]]) -> set[Acked]:
+        """Those of ``records`` the broker serves now at their acknowledged offsets, with
+        their own key and payload (a broker that kept them); afterwards :meth:`lost` is
+        false. Raises when the broker does not answer."""
         ...
 
     async def close(self) -> None:
@@ -312,10 +325,32 @@ class OutboxRelay:
     from the first up to the cap.
     ``check``: confirms each batch's acknowledgements before the batch is marked
     (:class:`AckCheck`; every Kafka relay has one, a fake publisher in tests may not).
-    ``replay_s``: batches confirmed this many seconds before the check sees the broker
-    gone (:meth:`AckCheck.lost`) are put back and sent again: a broker that keeps
-    nothing (Tansu) loses what its consumers had not read yet (at least once; the
-    consumers dedupe by ``event_id``).
+
+    **After the acknowledgement: kept until read.** A broker may lose records it
+    acknowledged before anyone read them: the embedded Tansu keeps nothing across a
+    restart; Apache Kafka with replication (``acks=all``, ``min.insync.replicas`` ≥ 2)
+    keeps them. A record is surely delivered once every consumer group that reads its
+    topic has committed past it (Kafka's own definition of consumed), so the relay
+    keeps each confirmed batch (its offsets, events and ``requeue``) until then:
+
+    * released when :meth:`AckCheck.consumed` says so for every record of it, asked
+      at most every ``consumed_poll_s`` and never sooner than ``replay_s`` after the
+      confirmation (a group that has not committed since a broker came back empty is
+      not seen as a reader yet: the floor covers its first poll);
+    * released anyway after ``keep_max_s`` (a topic nobody reads, a consumer stopped
+      for good), with a warning: memory stays bounded by what consumers lag behind;
+    * when the check sees the broker gone (:meth:`AckCheck.lost`), each kept batch is
+      read back from the broker that is there now (:meth:`AckCheck.served`: the
+      same key and payload at the same offset): a broker that kept it (Kafka with
+      replication, or a connection that merely closed) sends nothing twice; a batch
+      it does not serve (Tansu came back empty) is put back and sent again (at least
+      once; the consumers dedupe by ``event_id``).
+
+    A 30 s window alone (the rule before) lost an event confirmed earlier and not
+    yet read (a consumer down, or lagging, when the broker lost everything); a longer
+    fixed window would still lose it past the window, and would send duplicates on a
+    broker that kept everything. Costs, while batches are kept: a ListGroups and an
+    OffsetFetch per group every ``consumed_poll_s``; on a loss, one read per batch.
     """
 
     def __init__(
@@ -331,13 +366,16 @@ class OutboxRelay:
         max_backoff_s: float = 5.0,
         check: AckCheck | None = None,
         replay_s: float = 30.0,
+        keep_max_s: float = 3600.0,
+        consumed_poll_s: float = 5.0,
     ) -> None:
         self.source = source
         self.check = check
         self._replay_s = replay_s
-        self._confirmed: collections.deque[tuple[float, Callable[[], Awaitable[None]]]] = (
-            collections.deque()
-        )
+        self._keep_max_s = keep_max_s
+        self._consumed_poll_s = consumed_poll_s
+        self._consumed_asked_at = 0.0
+        self._kept: collections.deque[_Kept] = collections.deque()
         self._publish_one = publish
         self._wake = wake or Wakeup()
         self._batch = batch
@@ -399,6 +437,8 @@ class OutboxRelay:
         while True:
             try:
                 taken = await self.relay_once()
+                if taken < self._batch:  # idle: release what was read, replay what was lost
+                    await self.replay_if_lost()
                 if self._failures:
                     logger.warning(
                         "outbox relay: publishing again after %d failures", self._failures
@@ -418,7 +458,6 @@ class OutboxRelay:
                 await asyncio.sleep(min(self._max_backoff, pause))
                 continue
             if taken < self._batch:
-                await self.replay_if_lost()
                 await self.source.wait(self._wake, self._idle_s)
 
     async def stop(self, task: asyncio.Task[None], seconds: float) -> None:
@@ -458,31 +497,62 @@ class OutboxRelay:
                 if self.check is not None:
                     if self.check.lost():  # the broker went since the last batch
                         await self.replay_if_lost()
-                    await self.check.confirm(_acked(batch.events, results))
-                    self._confirmed.append((time.monotonic(), batch.requeue))
+                    acks = _acked(batch.events, results)
+                    await self.check.confirm(acks)
+                    self._kept.append(_Kept(time.monotonic(), acks, batch.events, batch.requeue))
                 self._answered_at = time.time()
             if batch.taken:
                 await batch.acknowledge()
             return batch.taken
 
+    def kept(self) -> int:
+        """How many confirmed batches are kept until read (see the class docstring)."""
+        return len(self._kept)
+
     async def replay_if_lost(self) -> int:
-        """If the broker that confirmed recent batches is gone, put back those confirmed
-        within ``replay_s`` (they go out again); how many batches were put back."""
-        horizon = time.monotonic() - self._replay_s
-        while self._confirmed and self._confirmed[0][0] < horizon:
-            self._confirmed.popleft()
-        if self.check is None or not self._confirmed or not self.check.lost():
+        """Release kept batches that were read; if the broker that confirmed the rest is
+        gone, put back those it no longer serves (they go out again). Returns how many
+        batches were put back. Raises when the broker does not answer (nothing changed)."""
+        if self.check is None:
             return 0
-        batches = list(self._confirmed)
-        self._confirmed.clear()
-        for _, requeue in batches:
-            await requeue()
-        logger.warning(
-            "outbox relay: the broker that confirmed the last %d batches is gone; "
-            "sending them again",
-            len(batches),
+        await self._release_consumed(self.check)
+        if not self._kept or not self.check.lost():
+            return 0
+        kept = list(self._kept)
+        served = await self.check.served(
+            [pair for item in kept for pair in zip(item.acks, item.events, strict=True)]
         )
-        return len(batches)
+        gone = [item for item in kept if not set(item.acks) <= served]
+        self._kept = collections.deque(item for item in kept if set(item.acks) <= served)
+        for item in gone:
+            await item.requeue()
+        if gone:
+            logger.warning(
+                "outbox relay: the broker lost %d of %d confirmed batches not yet read; "
+                "sending them again",
+                len(gone),
+                len(kept),
+            )
+        return len(gone)
+
+    async def _release_consumed(self, check: AckCheck) -> None:
+        now = time.monotonic()
+        while self._kept and now - self._kept[0].at > self._keep_max_s:
+            item = self._kept.popleft()
+            logger.warning(
+                "outbox relay: %d events on %s confirmed %.0f s ago and still not read by "
+                "every group: no longer kept for a broker loss",
+                len(item.acks),
+                ", ".join(sorted({a.topic for a in item.acks})),
+                now - item.at,
+            )
+        old = [item for item in self._kept if now - item.at >= self._replay_s]
+        if not old or now - self._consumed_asked_at < self._consumed_poll_s:
+            return
+        self._consumed_asked_at = now
+        read = await check.consumed([ack for item in old for ack in item.acks])
+        done = {id(item) for item in old if set(item.acks) <= read}
+        self._kept = collections.deque(item for item in self._kept if id(item) not in done)
 
     async def _publish_all(self, events: Sequence[Outgoing]) -> list[Any]:
         # Sends are queued in order, so per-key (per-partition) order holds;
@@ -505,6 +575,16 @@ class OutboxRelay:
             return await self._publish_one(event.topic, event.key, event.payload)
         finally:
             otel_context.detach(token)
+
+
+@dataclass(eq=False, slots=True)
+class _Kept:
+    """A confirmed batch kept until its records are read (``at``: monotonic seconds)."""
+
+    at: float
+    acks: list[Acked]
+    events: Sequence[Outgoing]
+    requeue: Callable[[], Awaitable[None]]
 
 
 def _acked(events: Sequence[Outgoing], results: Sequence[Any]) -> list[Acked]:

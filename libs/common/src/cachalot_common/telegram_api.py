@@ -31,19 +31,23 @@ about one message a second to a chat, 20 a minute to a group) and a call to
 the chat before ``retry_after`` has passed is refused again, the wait made
 longer. :class:`ChatWaits` keeps that rule for every caller: whatever
 method, topic or post meets a 429, every later call naming the same chat is
-held (refused here, without a request) until the wait is over.
+held (refused here, without a request) until the wait is over, in every
+replica of the service when the waits are shared (:class:`SharedChatWaits`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import httpx
+
+logger = logging.getLogger(__name__)
 
 BotApiErrorKind = Literal[
     "rate_limited",
@@ -196,12 +200,25 @@ def bot_api_result(method: str, response: httpx.Response) -> Any:
     return response.json().get("result")
 
 
+class SharedChatWaits(Protocol):
+    """Where the replicas of one service keep the chats' waits (epoch seconds), so a wait
+    one replica met holds the others too (:class:`cachalot_common.chat_waits.SqlChatWaits`)."""
+
+    async def until(self, chat: str) -> float | None:
+        """When ``chat``'s recorded wait ends (epoch seconds); None: never recorded."""
+        ...
+
+    async def hold(self, chat: str, until: float) -> None:
+        """Record that ``chat`` waits until ``until``; a later recorded end is kept."""
+        ...
+
+
 class ChatWaits:
     """The flood waits Telegram asked of each chat, for one bot; shared by all its callers.
 
     Use :meth:`guard` around every call that names a chat (``chat_id``)::
 
-        with waits.guard("sendMessage", chat_id):
+        async with waits.guard("sendMessage", chat_id):
             result = bot_api_result("sendMessage", await http.post(url, json=payload))
 
     * before the call: if the chat still owes a wait, :class:`BotApiError`
@@ -210,24 +227,37 @@ class ChatWaits:
     * a 429 from the call: the chat waits ``retry_after`` seconds from now
       (a 429 without one: nothing is recorded; the caller backs off).
 
-    ``clock`` is in seconds (``time.monotonic`` unless a test drives time);
+    ``clock`` is epoch seconds (``time.time`` unless a test drives time);
     ``scale`` multiplies Telegram's ``retry_after`` the way the caller does
     when a test shortens waits (``CACHALOT_TELEGRAM_RETRY_AFTER_SCALE``), so
     the wait held here and the caller's own wait stay one: a held error's
     ``retry_after`` is in Telegram's (unscaled) seconds. Chats are told
-    apart by ``str(chat_id)``. One process only: another replica learns a
-    chat's wait from its own first 429.
+    apart by ``str(chat_id)``.
+
+    ``shared`` (:class:`SharedChatWaits`, the service's database) makes a wait
+    one replica met hold every replica: a wait learnt is also recorded there, and
+    a chat this process knows no wait for is looked up there before each call
+    (one read). A failure to read it propagates (no call is made); a failure to
+    record it is logged, and the wait is still held here. Without ``shared`` a
+    wait holds this process only.
     """
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic, scale: float = 1.0) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        scale: float = 1.0,
+        shared: SharedChatWaits | None = None,
+    ) -> None:
         if scale <= 0:
             raise ValueError("scale must be positive")
         self._clock = clock
         self._scale = scale
+        self._shared = shared
         self._until: dict[str, float] = {}
 
     def left(self, chat_id: object) -> float:
-        """Seconds (of the clock) the chat must still wait; 0 when it may be called."""
+        """Seconds (of the clock) the chat must still wait, as this process knows; 0 when none."""
         key = str(chat_id)
         until = self._until.get(key)
         if until is None:
@@ -238,8 +268,14 @@ class ChatWaits:
             return 0.0
         return left
 
-    def check(self, method: str, chat_id: object) -> None:
-        """Raise the chat's remaining wait as a held 429; return when it owes none."""
+    async def check(self, method: str, chat_id: object) -> None:
+        """Raise the chat's remaining wait as a held 429; return when it owes none.
+
+        Reads ``shared`` unless this process already holds the chat."""
+        if self._shared is not None and self.left(chat_id) <= 0:
+            until = await self._shared.until(str(chat_id))
+            if until is not None and until > self._clock():
+                self._hold(str(chat_id), until)
         left = self.left(chat_id)
         if left <= 0:
             return
@@ -254,16 +290,26 @@ class ChatWaits:
             held=True,
         )
 
-    def learn(self, chat_id: object, error: BotApiError) -> None:
-        """Record the wait a 429 for ``chat_id`` asked for (other errors: nothing)."""
+    async def learn(self, chat_id: object, error: BotApiError) -> None:
+        """Record the wait a 429 for ``chat_id`` asked for (other errors: nothing); never raises."""
         if error.held or error.kind != "rate_limited" or error.retry_after is None:
             return
         until = self._clock() + error.retry_after * self._scale
         key = str(chat_id)
+        self._hold(key, until)
+        if self._shared is not None:
+            try:
+                await self._shared.hold(key, until)
+            except Exception:  # the 429 is what the caller must see, not the database's error
+                logger.warning(
+                    "could not record chat %s's wait for the other replicas", key, exc_info=True
+                )
+
+    def _hold(self, key: str, until: float) -> None:
         self._until[key] = max(until, self._until.get(key, until))
 
-    @contextlib.contextmanager
-    def guard(self, method: str, chat_id: object | None) -> Iterator[None]:
+    @contextlib.asynccontextmanager
+    async def guard(self, method: str, chat_id: object | None) -> AsyncIterator[None]:
         """:meth:`check` before the block, :meth:`learn` from a :class:`BotApiError` it raises.
 
         ``chat_id`` None (a call naming no chat): no check, nothing learnt.
@@ -271,11 +317,11 @@ class ChatWaits:
         if chat_id is None:
             yield
             return
-        self.check(method, chat_id)
+        await self.check(method, chat_id)
         try:
             yield
         except BotApiError as error:
-            self.learn(chat_id, error)
+            await self.learn(chat_id, error)
             raise
 
 
@@ -299,7 +345,7 @@ async def call_bot_api(
     """
     body: dict[str, Any] = json if json is not None else dict(data or {})
     chat_id = body.get("chat_id") if waits is not None else None
-    with waits.guard(method, chat_id) if waits is not None else contextlib.nullcontext():
+    async with waits.guard(method, chat_id) if waits is not None else _no_guard():
         try:
             response = await client.post(url, json=json, data=data)
         except httpx.TimeoutException as error:
@@ -307,6 +353,11 @@ async def call_bot_api(
         except httpx.HTTPError as error:
             raise BotApiUnreachable(method, f"network error ({type(error).__name__})") from None
         return bot_api_result(method, response)
+
+
+@contextlib.asynccontextmanager
+async def _no_guard() -> AsyncIterator[None]:
+    yield
 
 
 _KIND_BY_CODE: dict[int, BotApiErrorKind] = {

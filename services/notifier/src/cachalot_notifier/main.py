@@ -22,6 +22,7 @@ from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
 
 from cachalot_common.app import create_service_app, serve
+from cachalot_common.chat_waits import SqlChatWaits
 from cachalot_common.consuming import BrokerWatch, subscribe
 from cachalot_common.db import (
     create_engine,
@@ -51,6 +52,7 @@ from cachalot_notifier.deliveries import DeliveryStore
 from cachalot_notifier.handlers import dlq_parker, register_handlers
 from cachalot_notifier.mail_store import EmailStore
 from cachalot_notifier.mailer import Mailer, MailPolicy, MailTransport, SmtpServer, SmtpTransport
+from cachalot_notifier.models import chat_waits
 from cachalot_notifier.sender import Clock, Sender, SendPolicy
 from cachalot_notifier.service import ClientMail, OperatorChannel, OperatorNotifier
 from cachalot_notifier.settings import NotifierSettings
@@ -131,8 +133,13 @@ def create_app(
         http,
         api_base=settings.telegram_api_base,
         token=settings.telegram_bot_token,
-        # a 429 holds the chat, whichever lane met it (the sender's clock and scale)
-        waits=ChatWaits(clock=clock_now, scale=settings.telegram_retry_after_scale),
+        # a 429 holds the chat, whichever lane and whichever replica met it (the
+        # sender's clock and scale; the wait is kept in the database the replicas share)
+        waits=ChatWaits(
+            clock=clock_now,
+            scale=settings.telegram_retry_after_scale,
+            shared=SqlChatWaits(session_factory(engine), chat_waits),
+        ),
     )
     store = DeliveryStore(session_factory(engine))
     sender = Sender(

@@ -1,4 +1,5 @@
-"""The notifier's tables: deliveries (claimed, pending, sent) and chats Telegram migrated."""
+"""The notifier's tables: deliveries (claimed, pending, sent), chats Telegram migrated, and
+the chats' flood waits every replica keeps (:mod:`cachalot_common.chat_waits`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from uuid import UUID
 
 from sqlalchemy import BigInteger, DateTime, Float, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from cachalot_common.chat_waits import chat_waits_table
 
 
 class Base(DeclarativeBase):
@@ -73,6 +76,10 @@ class ChatMigration(Base):
     old_chat_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     new_chat_id: Mapped[str] = mapped_column(String(64))
     migrated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+chat_waits = chat_waits_table(Base.metadata)
+"""A 429's wait per chat, shared by the replicas (read before each Bot API call)."""
 
 
 EMAIL_STATES = ("pending", "sent", "failed", "skipped")

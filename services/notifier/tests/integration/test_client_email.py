@@ -154,7 +154,16 @@ async def notifiers(
         clients = []
         for _ in range(count):
             app = create_app(settings, contacts=contacts, sender_poll_s=0.1)
-            await stack.enter_async_context(app.router.lifespan_context(app))
+            # a start is bounded by nothing: each group consumer waits for its partition
+            # assignment (aiokafka's start), which a broker that never completes the
+            # group's join never gives; such a hang shows its stacks too
+            starting = asyncio.ensure_future(
+                stack.enter_async_context(app.router.lifespan_context(app))
+            )
+            done, _ = await asyncio.wait({starting}, timeout=120)
+            if not done:
+                print_tasks("a notifier did not start within 120 s")
+            await starting
             client = httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url="https://cachalot.test"
             )

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -85,8 +87,9 @@ def notifier_process(
     process = ServiceProcess(
         "cachalot_notifier", env=notifier_env, log_path=logs / "notifier.log"
     ).start(wait=False)
-    sandbox_process.wait_healthy(timeout=60)
-    process.wait_healthy(timeout=60)
+    # minutes, not seconds, on a machine shared with other jobs (80 s seen for the sandbox)
+    sandbox_process.wait_healthy(timeout=240)
+    process.wait_healthy(timeout=240)
     yield process
     process.stop()
 
@@ -340,14 +343,14 @@ JOINS = "assigned to partitions"
 """What FastStream logs each time the group gives the consumer its partitions (a rebalance)."""
 
 
-async def uncommitted(bootstrap: str, topic: str) -> int:
-    """Messages of ``topic`` the ``notifier`` group has not committed yet.
+async def uncommitted(bootstrap: str, topic: str, group: str = "notifier") -> int:
+    """Messages of ``topic`` the ``group`` has not committed yet.
 
     Read with OffsetFetch by a consumer that names the group but only assigns
     partitions by hand: it never joins the group, and never commits.
     """
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id="notifier", enable_auto_commit=False
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
     )
     await consumer.start()
     try:
@@ -407,8 +410,8 @@ async def test_a_429_of_330_seconds_holds_the_chat_in_full_while_the_consumer_go
     assert output.count(JOINS) == joins_before
 
 
-async def _none_left(bootstrap: str, topic: str) -> list[bool]:
-    return [True] if await uncommitted(bootstrap, topic) == 0 else []
+async def _none_left(bootstrap: str, topic: str, group: str = "notifier") -> list[bool]:
+    return [True] if await uncommitted(bootstrap, topic, group) == 0 else []
 
 
 async def test_two_replicas_on_one_database_send_each_event_once(
@@ -437,6 +440,88 @@ async def test_two_replicas_on_one_database_send_each_event_once(
         await operator.slow_down(0)
         second.stop()
     assert BOT_TOKEN not in second.output()
+
+
+@pytest.mark.timeout(900)  # two notifier starts: minutes on a loaded machine
+async def test_a_wait_one_replica_met_holds_the_other_replica_for_its_whole_length(
+    operator, producer, notifier_process, notifier_env, postgres, kafka_bootstrap, tmp_path
+):
+    """Two replicas (one group, one database) run; one meets Telegram's 429 (3000 s, 60 s
+    here) and is then frozen (SIGSTOP), so the other, which never met it, records and
+    sends everything that comes during the wait. It sends nothing before the wait is
+    over: it learns the chat's wait from the database (the sandbox counts every call
+    made during a wait; before, that replica made one)."""
+    wait = 3000 * RETRY_AFTER_SCALE
+    group = f"notifier-waits-{uuid.uuid4().hex[:6]}"
+    env = {
+        **notifier_env,
+        "CACHALOT_DATABASE_URL": str(postgres.create_database(f"notifier_{group[-6:]}")),
+        "CACHALOT_CONSUMER_GROUP": group,
+        "CACHALOT_KAFKA_SESSION_TIMEOUT_MS": "3000",
+    }
+    notifier_process.stop()  # the module's notifier would send these messages too
+    replicas = [
+        ServiceProcess("cachalot_notifier", env=env, log_path=tmp_path / f"replica{i}.log")
+        for i in (1, 2)
+    ]
+    frozen: list[int] = []
+    try:
+        for replica in replicas:  # one after the other: the first migrates the database
+            replica.start(wait=False)
+            replica.wait_healthy(timeout=240)
+        warm_up = contact(name="Both replicas joined")
+        await submit(producer, warm_up)
+        await operator.wait_for(str(warm_up.event_id), timeout=120)
+        await operator.quiet()
+
+        ignored_before = await operator.ignored_waits()
+        calls_before = await operator.send_calls()
+        await operator.queue_faults({"status": 429, "retry_after": 3000, "hold_s": wait})
+        held = contact(name="Held by a 429 one replica met")
+        submitted = time.monotonic()
+        await submit(producer, held)
+        await eventually(lambda: _more_calls(operator, calls_before), timeout=wait / 4)
+        started = time.monotonic()
+        [met] = await eventually(lambda: _met_the_429(replicas), timeout=wait / 4)
+        assert met.pid is not None
+        os.kill(met.pid, signal.SIGSTOP)  # the replica that knows the wait from Telegram
+        frozen.append(met.pid)
+
+        others = [contact(name=f"Recorded by the other replica {i}") for i in range(3)]
+        notes = [
+            NotifyRequested(channel="operator_telegram", text=f"other {i} {uuid.uuid4()}")
+            for i in range(3)
+        ]
+        for event in others:
+            await submit(producer, event)
+        for note in notes:
+            await publish_event(producer, topics.NOTIFY, note, key=str(uuid.uuid4()))
+        for topic in (topics.CONTACT_SUBMITTED, topics.NOTIFY):  # recorded, then committed
+            left = wait - (time.monotonic() - started)
+            assert await eventually(
+                lambda t=topic: _none_left(kafka_bootstrap, t, group), timeout=left
+            )
+        assert time.monotonic() - started < wait  # all recorded inside the wait
+
+        markers = [str(held.event_id), *(str(e.event_id) for e in others), *(n.text for n in notes)]
+        for marker in markers:
+            await operator.wait_for(marker, timeout=wait + 60)
+        assert time.monotonic() - submitted >= wait
+        await operator.quiet()
+        assert await operator.ignored_waits() == ignored_before  # no call during the wait
+        assert await operator.send_calls() - calls_before == 1 + len(markers)
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+        for replica in replicas:
+            replica.stop()
+        notifier_process.start(wait=False)  # the next tests wait for what it sends
+    for replica in replicas:
+        assert BOT_TOKEN not in replica.output()
+
+
+async def _met_the_429(replicas: list[ServiceProcess]) -> list[ServiceProcess]:
+    return [r for r in replicas if "telegram asked chat" in r.output()]
 
 
 async def test_a_crash_mid_delivery_loses_nothing_and_the_restart_sends_once(

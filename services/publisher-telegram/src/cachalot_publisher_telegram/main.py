@@ -17,9 +17,12 @@ import httpx
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 
+from cachalot_common.chat_waits import SqlChatWaits
 from cachalot_common.db import session_factory
 from cachalot_common.leases import LeaseSource
+from cachalot_common.telegram_api import ChatWaits
 from cachalot_publisher_telegram.links import AuthChannelReports, ChannelReports
+from cachalot_publisher_telegram.models import chat_waits
 from cachalot_publisher_telegram.publisher import TelegramPlatform
 from cachalot_publisher_telegram.settings import Settings
 from cachalot_publisher_telegram.store import PostStore
@@ -53,6 +56,8 @@ def create_app(
                 api_base=settings.telegram_api_base,
                 bot_token=settings.telegram_bot_token.get_secret_value(),
                 read_bytes=settings.telegram_read_bytes,
+                # a 429 holds the channel for every replica: the wait is kept in the database
+                waits=ChatWaits(shared=SqlChatWaits(session_factory(wiring.engine), chat_waits)),
             ),
             telegraph=Telegraph(
                 http,

@@ -1,4 +1,5 @@
-"""The one table publisher-telegram owns: what was sent for each target, and what was begun."""
+"""publisher-telegram's tables: what was sent for each target and what was begun, and the
+chats' flood waits every replica keeps (:mod:`cachalot_common.chat_waits`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from datetime import datetime
 
 from sqlalchemy import DateTime, Integer, String, Text, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from cachalot_common.chat_waits import chat_waits_table
 
 
 class Base(DeclarativeBase):
@@ -44,3 +47,7 @@ class PostRow(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+chat_waits = chat_waits_table(Base.metadata)
+"""A 429's wait per channel, shared by the replicas (read before each Bot API call)."""

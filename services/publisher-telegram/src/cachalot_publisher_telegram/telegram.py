@@ -57,10 +57,11 @@ class OutcomeUnknown(Exception):
 class BotApi:
     """Calls of our bot; ``api_base`` is ``CACHALOT_TELEGRAM_API_BASE``.
 
-    A 429 holds its chat for every post of this process (``waits``,
-    :class:`~cachalot_common.telegram_api.ChatWaits`): until ``retry_after``
-    has passed, a call naming that chat raises a held 429 (``held=True``,
-    the seconds left) without reaching Telegram.
+    A 429 holds its chat for every post (``waits``,
+    :class:`~cachalot_common.telegram_api.ChatWaits`; of every replica when the
+    waits are shared through the database, as the composition root does): until
+    ``retry_after`` has passed, a call naming that chat raises a held 429
+    (``held=True``, the seconds left) without reaching Telegram.
     """
 
     def __init__(
@@ -80,7 +81,7 @@ class BotApi:
     async def call(self, method: str, params: Mapping[str, Any]) -> Any:
         """A call with a form body (objects JSON-encoded); the ``result`` of its answer."""
         data = {k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items()}
-        with self._waits.guard(method, params.get("chat_id")):
+        async with self._waits.guard(method, params.get("chat_id")):
             return await self._send(method, lambda url: self._http.post(url, data=data))
 
     async def upload(
@@ -95,7 +96,7 @@ class BotApi:
         fields = {k: v if isinstance(v, str) else json.dumps(v) for k, v in params.items()}
         body = MultipartBody(fields, files, read_bytes=self._read_bytes)
         headers = {"Content-Type": body.content_type, "Content-Length": str(body.length)}
-        with self._waits.guard(method, params.get("chat_id")):
+        async with self._waits.guard(method, params.get("chat_id")):
             return await self._send(
                 method,
                 lambda url: self._http.post(url, content=body.stream(progress), headers=headers),

@@ -1,9 +1,10 @@
 """The publisher's exceptions pass through context managers as themselves.
 
 Found in the clean-clone CI run of 2026-12-01: ``OutcomeUnknown`` was a frozen dataclass, and a
-``@contextmanager`` it passes through (``ChatWaits.guard``) sets ``__traceback__`` on it, which a
-frozen dataclass refuses: the runtime got a ``FrozenInstanceError`` ("unexpected", retryable)
-instead of the unknown outcome, so a lost answer ended ``unconfirmed`` one attempt late.
+``@contextmanager`` it passes through (``ChatWaits.guard``, async since) sets ``__traceback__``
+on it, which a frozen dataclass refuses: the runtime got a ``FrozenInstanceError``
+("unexpected", retryable) instead of the unknown outcome, so a lost answer ended
+``unconfirmed`` one attempt late.
 """
 
 from __future__ import annotations
@@ -33,11 +34,16 @@ def passing() -> Iterator[None]:
     ],
     ids=["OutcomeUnknown", "NotSent", "Outcome"],
 )
-def test_an_error_raised_through_a_context_manager_comes_out_as_itself(error: Exception) -> None:
-    for manager in (passing(), ChatWaits().guard("sendVideo", -100123)):
-        with pytest.raises(type(error)) as raised, manager:
+async def test_an_error_raised_through_a_context_manager_comes_out_as_itself(
+    error: Exception,
+) -> None:
+    with pytest.raises(type(error)) as raised, passing():
+        raise error
+    assert raised.value is error
+    with pytest.raises(type(error)) as raised_async:
+        async with ChatWaits().guard("sendVideo", -100123):
             raise error
-        assert raised.value is error
+    assert raised_async.value is error
 
 
 def test_a_telegraph_error_comes_out_of_a_context_manager_as_itself() -> None:

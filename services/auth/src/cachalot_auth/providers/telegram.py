@@ -136,7 +136,7 @@ class BotApi:
         chat_id = params.get("chat_id")
         if chat_id is not None:
             try:
-                self._waits.check(method, chat_id)
+                await self._waits.check(method, chat_id)
             except BotApiError as held:
                 raise TelegramBusy(held.retry_after) from None
 
@@ -145,7 +145,7 @@ class BotApi:
             error = BotApiError.from_response(method, response)
             if error is not None and error.kind == "rate_limited":
                 if chat_id is not None:
-                    self._waits.learn(chat_id, error)
+                    await self._waits.learn(chat_id, error)
                 raise TelegramBusy(error.retry_after)  # HttpCaller would retry it sooner
             return response
 
