@@ -94,8 +94,9 @@ class AccountChanged(Event):
         description="Why, for machines. needs_channel: channel_not_linked (no channel linked "
         "yet) or channel_link_broken (our bot cannot post in the account's Telegram channel: "
         "the client makes it an admin and links the channel again; the sign-in is fine). "
-        "Older auth sent channel_link_broken with reauth_required. None for a token needing "
-        "re-authorisation.",
+        "Older auth sent channel_link_broken with reauth_required. reauth_required after a "
+        "refresh the platform refused: its OAuth error (invalid_grant...); None from an older "
+        "auth or a sign-in's own reasons.",
     )
 
 
@@ -372,6 +373,12 @@ class PostStatusChanged(Event):
     status: TargetStatus
     previous: TargetStatus | None = None
     reason: str | None = None
+    code: str | None = Field(
+        default=None,
+        description="Why, for machines: the result's code (cachalot_publishing.outcome's shared "
+        "codes or the platform's own, e.g. spam_risk_too_many_posts), which the notifier words "
+        "in the client's language; None when the change has none or from an older queue.",
+    )
     remote_url: str | None = None
     attempt: int | None = Field(
         default=None,

@@ -133,6 +133,7 @@ def register_handlers(
                     "target_id": str(event.target_id),
                     "account_id": str(event.account_id),
                     "reason": event.reason,
+                    "code": event.code,
                 },
             )
         )
@@ -161,6 +162,7 @@ def register_handlers(
                     "account_id": str(event.account_id),
                     "display_name": event.display_name,
                     "reason": event.reason,
+                    "code": event.code,
                 },
             )
         )

@@ -144,6 +144,7 @@ def announce(
             status=change.status,
             previous=previous,
             reason=change.reason,
+            code=change.code,
             remote_url=target.remote_url if change.status == "published" else None,
             attempt=target.attempt,
             bytes_sent=target.bytes_sent if change.status in IN_FLIGHT else None,
