@@ -264,8 +264,13 @@
     return !section || !section.classList.contains("hidden");
   };
 
+  // An account that must be reconnected (auth: reauth_required, revoked) has no token to
+  // read with: auth would only refuse (409/502), so it is not asked until reconnected.
+  const canRead = (state) => !state.container.dataset.status || state.container.dataset.status === "ok";
+
   async function loadCreator(state) {
     if (state.checksVideo && !composeShown()) { state.infoAt = 0; return; } // the edit dialog always reads
+    if (!canRead(state)) { state.infoAt = 0; return; }
     state.infoAt = Date.now();
     state.who.textContent = t("Reading this TikTok account's settings…");
     let res;
@@ -482,7 +487,17 @@
     const player = document.createElement("video");
     player.muted = true;
     player.preload = "metadata";
-    const finish = () => { URL.revokeObjectURL(url); done(); };
+    // the blob URL is revoked only once the player let go of it (src removed and
+    // loaded again), else Chromium still reads it and logs net::ERR_FILE_NOT_FOUND
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      player.removeAttribute("src");
+      player.load();
+      URL.revokeObjectURL(url);
+      done();
+    };
     player.addEventListener("loadedmetadata", () => {
       if (Number.isFinite(player.duration)) video.duration = player.duration;
       player.currentTime = Math.min(1, (player.duration || 0) / 2);

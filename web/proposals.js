@@ -226,5 +226,16 @@
   }
 
   window.CachalotProposals = { load };
-  load();
+  // Read once the client is known to be signed in (app.js shows "Your posts" after
+  // GET /api/v1/me answered 200): a signed-out page asks nothing but /me.
+  const posted = $("posts");
+  let loaded = false;
+  const follow = () => {
+    const on = !posted.classList.contains("hidden");
+    if (on && !loaded) load();
+    if (!on) $("proposals").classList.add("hidden");
+    loaded = on;
+  };
+  new MutationObserver(follow).observe(posted, { attributes: true, attributeFilter: ["class"] });
+  follow();
 })();

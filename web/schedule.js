@@ -182,7 +182,7 @@
         el("button", { type: "submit", text: t("Save time") }), error);
       window.CachalotWhen.upgrade(input); // day, month, year, hour, minute in the page's language
       const toggle = el("button", { type: "button", class: "secondary small", text: t("Change time"),
-        "aria-label": t("Change the time of \"{post}\"", { post: textOf(post).slice(0, 40) }) });
+        "aria-label": t("Change time: \"{post}\"", { post: textOf(post).slice(0, 40) }) }); // the visible words first (WCAG 2.5.3)
       toggle.onclick = () => {
         form.classList.toggle("hidden");
         if (!form.classList.contains("hidden")) {

@@ -445,3 +445,19 @@ def test_a_telegram_account_without_a_channel_says_so_and_offers_to_link_one(
         )
         assert page.query_selector(f"{row} a:has-text('Reconnect')") is None, "no sign-in fix"
         assert page.is_visible(f"{row} button:has-text('Link a channel')")
+
+
+def test_every_labelled_button_says_its_visible_words_in_its_name(dashboard: Any) -> None:
+    """WCAG 2.5.3 (label in name): a person saying the words they see reaches the button."""
+    page = dashboard
+    [post_id] = queue_by_api(page, 1, ["tiktok"])
+    page.click("#schedule-reload")  # made elsewhere: read the list again (not what this tests)
+    page.wait_for_selector(f'#schedule-list li[data-post="{post_id}"] button', timeout=15_000)
+    mismatched = page.evaluate(
+        """() => [...document.querySelectorAll('button[aria-label]')]
+          .filter((b) => b.offsetParent !== null && b.textContent.trim())
+          .filter((b) => !b.getAttribute('aria-label').toLowerCase()
+            .includes(b.textContent.trim().toLowerCase()))
+          .map((b) => [b.textContent.trim(), b.getAttribute('aria-label')])"""
+    )
+    assert mismatched == []

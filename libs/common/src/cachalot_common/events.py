@@ -142,8 +142,9 @@ class AccountChanged(Event):
         description="Why, for machines. needs_channel: channel_not_linked (no channel linked "
         "yet) or channel_link_broken (our bot cannot post in the account's Telegram channel: "
         "the client makes it an admin and links the channel again; the sign-in is fine). "
-        "Older auth sent channel_link_broken with reauth_required. None for a token needing "
-        "re-authorisation.",
+        "Older auth sent channel_link_broken with reauth_required. reauth_required after a "
+        "refresh the platform refused: its OAuth error (invalid_grant...); None from an older "
+        "auth or a sign-in's own reasons.",
     )
 
 
@@ -422,8 +423,10 @@ class PostStatusChanged(Event):
     reason: str | None = None
     code: str | None = Field(
         default=None,
-        description="The code of ``reason`` (the result's, e.g. rate_limited, outcome_unknown, "
-        "account_revoked): the dashboard words a known code in the client's language.",
+        description="Why, for machines: the result's code (cachalot_publishing.outcome's shared "
+        "codes or the platform's own, e.g. rate_limited, outcome_unknown, account_revoked, "
+        "spam_risk_too_many_posts), which the dashboard and the notifier word in the client's "
+        "language; None when the change has none or from an older queue.",
     )
     remote_url: str | None = None
     attempt: int | None = Field(

@@ -470,7 +470,11 @@ class TokenKeeper:
                     )
                     snap.account.updated_at = now
                     account_event(
-                        db, snap.account, "reauth_required", reason=snap.account.status_reason
+                        db,
+                        snap.account,
+                        "reauth_required",
+                        reason=snap.account.status_reason,
+                        code=error.code,
                     )
                 else:
                     self.refresh_count += 1

@@ -186,6 +186,8 @@ async def test_invalid_grant_marks_reauth_required_and_emits_the_event(
     assert first.value.code == "reauth_required"
     await auth.app.state.relay.drain()
     assert auth.events.types(account_id) == ["connected", "connected", "reauth_required"]
+    # the platform's refusal goes with it, for the notifier to word (issue 12 item 5)
+    assert auth.events.published[-1][2]["code"] == "invalid_grant"
     async with auth.browser() as browser:
         await sign_in(browser, "tiktok")
         account = (await browser.get("/api/v1/accounts")).json()[0]

@@ -136,6 +136,7 @@ def register_handlers(
                     "target_id": str(event.target_id),
                     "account_id": str(event.account_id),
                     "reason": event.reason,
+                    "code": event.code,
                 },
             )
         )
@@ -164,6 +165,7 @@ def register_handlers(
                     "account_id": str(event.account_id),
                     "display_name": event.display_name,
                     "reason": event.reason,
+                    "code": event.code,
                 },
             )
         )

@@ -52,11 +52,97 @@ def _platform(facts: dict[str, Any]) -> str:
         return str(facts.get("platform") or "")
 
 
+REASON_WORDS: dict[str, tuple[str, str]] = {
+    # the shared codes (cachalot_publishing.outcome)
+    "network": (
+        "{platform} did not answer us.",
+        "{platform} не ответил нам.",
+    ),
+    "platform_unavailable": (
+        "{platform} was unavailable.",
+        "{platform} был недоступен.",
+    ),
+    "rate_limited": (
+        "{platform} asked us to slow down (too many requests).",
+        "{platform} попросил нас отправлять реже (слишком много запросов).",
+    ),
+    "processing_timeout": (
+        "{platform} did not finish processing the video in time.",
+        "{platform} не успел обработать видео.",
+    ),
+    "reauth_required": (
+        "{platform} no longer accepts our access to the account: reconnect it.",
+        "{platform} больше не принимает наш доступ к аккаунту: подключите его заново.",
+    ),
+    "consent_required": (
+        "Confirm that you are 18 or over and give your e-mail address in the dashboard.",
+        "Подтвердите в панели, что вам есть 18 лет, и укажите адрес электронной почты.",
+    ),
+    "media_missing": (
+        "The video file is no longer stored with us: upload it again.",
+        "Файла видео у нас больше нет: загрузите его снова.",
+    ),
+    "media_changed": (
+        "The video file changed after it was queued: upload it again.",
+        "Файл видео изменился после постановки в очередь: загрузите его снова.",
+    ),
+    "internal_error": (
+        "Something went wrong on our side; our team has been told.",
+        "Что-то сломалось на нашей стороне; наша команда уже знает об этом.",
+    ),
+    # a platform's own codes (services/publisher-<platform>/reasons.py)
+    "spam_risk_too_many_posts": (
+        "{platform}: this account has reached its daily posting limit. Try again tomorrow.",
+        "{platform}: аккаунт исчерпал дневной лимит публикаций. Попробуйте завтра.",
+    ),
+    "spam_risk_user_banned_from_posting": (
+        "{platform}: this account is currently banned from posting. Check the account in the "
+        "{platform} app.",
+        "{platform}: этому аккаунту сейчас запрещено публиковать. Проверьте аккаунт в "
+        "приложении {platform}.",
+    ),
+    "reached_active_user_cap": (
+        "{platform}: the app has reached its daily cap of posting users. Try again tomorrow.",
+        "{platform}: приложение исчерпало дневной лимит публикующих пользователей. "
+        "Попробуйте завтра.",
+    ),
+    "duration_check_failed": (
+        "{platform} rejected the video's length for this account. Trim the video and queue it "
+        "again.",
+        "{platform} не принял длину видео для этого аккаунта. Обрежьте видео и поставьте его в "
+        "очередь снова.",
+    ),
+    "quota_exceeded": (
+        "{platform}'s daily quota for our app is used up. Try again tomorrow.",
+        "Дневная квота {platform} для нашего приложения исчерпана. Попробуйте завтра.",
+    ),
+    # OAuth's refusal of a refresh (RFC 6749 §5.2), sent by auth with reauth_required
+    "invalid_grant": (
+        "your sign-in with {platform} expired or was withdrawn (for example in {platform}'s "
+        "settings). Sign in with {platform} again to reconnect it.",
+        "ваш вход через {platform} истёк или был отозван (например, в настройках {platform}). "
+        "Войдите через {platform} снова, чтобы подключить аккаунт.",
+    ),
+}
+"""A result's or an account event's ``code`` in words, (English, Russian) with ``{platform}``
+the platform's label. A code not listed keeps the platform's own text (``reason``)."""
+
+
+def _reason(facts: dict[str, Any], ru: bool, platform: str) -> str:
+    """The reason in the client's language: its ``code``'s words, else the text as sent."""
+    words = REASON_WORDS.get(str(facts.get("code") or ""))
+    if words is not None:
+        return words[1 if ru else 0].format(platform=platform)
+    return str(facts.get("reason") or ("причина не указана" if ru else "no reason given"))
+
+
 def write(kind: str, facts: dict[str, Any], language: Language, *, dashboard_url: str) -> Written:
-    """The subject and paragraphs of one notice; raises ``KeyError`` for an unknown kind."""
+    """The subject and paragraphs of one notice; raises ``KeyError`` for an unknown kind.
+    ``facts``: the notice's JSON (``platform``, ``reason``, ``code``, ``post_id``,
+    ``display_name``, ``policy_*``); a known ``code`` is worded from :data:`REASON_WORDS`."""
     ru = language == "ru"
     platform = _platform(facts)
-    reason = str(facts.get("reason") or ("причина не указана" if ru else "no reason given"))
+    reason = _reason(facts, ru, platform)
     if kind == POST_FAILED:
         post = str(facts.get("post_id", ""))
         if ru:

@@ -277,6 +277,21 @@ async def test_a_target_that_failed_for_good_sends_the_client_one_email_in_text_
     assert not [r.getMessage() for r in ours if address in r.getMessage()]
 
 
+async def test_a_russian_client_reads_a_failure_reason_with_a_known_code_in_russian(
+    settings, contacts, inbox, producer
+):
+    client_id, address = contacts.add(language="ru")
+    event = failed(
+        client_id, "TikTok: this account has reached its daily posting limit. Try again tomorrow."
+    ).model_copy(update={"code": "spam_risk_too_many_posts"})
+    async with notifiers(1, settings, contacts):
+        await publish_event(producer, topics.POSTS_STATUS, event, key=str(event.post_id))
+        [mail] = await eventually(lambda: inbox.to(address))
+    text = body_of(mail, "plain")
+    assert "Причина: TikTok: аккаунт исчерпал дневной лимит публикаций." in text
+    assert "daily posting limit" not in text
+
+
 async def test_an_account_to_reconnect_is_told_in_russian_when_that_is_the_clients_language(
     settings, contacts, inbox, producer
 ):

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from cachalot_notifier.mail_render import POLICY_CHANGED, POST_UNCONFIRMED, compose, write
+from cachalot_notifier.contacts import Language
+from cachalot_notifier.mail_render import (
+    ACCOUNT_REAUTH,
+    POLICY_CHANGED,
+    POST_FAILED,
+    POST_UNCONFIRMED,
+    compose,
+    write,
+)
 
 DASHBOARD = "https://cachalot.test/"
 
@@ -57,3 +65,46 @@ def test_an_unconfirmed_post_is_worded_as_a_check_with_both_actions_never_as_a_f
     assert "Check your channel." in text
     for word in ("fail", "не удал", "повторных попыток не будет"):
         assert word not in text.lower()
+
+
+def test_a_russian_failure_notice_words_a_known_reason_code_in_russian() -> None:
+    facts = {
+        "platform": "tiktok",
+        "post_id": "p-1",
+        "code": "spam_risk_too_many_posts",
+        "reason": "TikTok: this account has reached its daily posting limit. Try again tomorrow.",
+    }
+    russian = write(POST_FAILED, facts, "ru", dashboard_url=DASHBOARD)
+    assert "Причина: TikTok: аккаунт исчерпал дневной лимит публикаций. Попробуйте завтра." in (
+        russian.paragraphs
+    )
+    assert not any("daily posting limit" in p for p in russian.paragraphs)
+    english = write(POST_FAILED, facts, "en", dashboard_url=DASHBOARD)
+    assert f"Reason: {facts['reason']}" in english.paragraphs
+
+
+def test_a_reason_code_the_notifier_does_not_know_keeps_the_platforms_text() -> None:
+    facts = {"platform": "youtube", "post_id": "p-2", "code": "brand_new", "reason": "As sent."}
+    russian = write(POST_FAILED, facts, "ru", dashboard_url=DASHBOARD)
+    assert "Причина: As sent." in russian.paragraphs
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        ("en", "Reason: your sign-in with TikTok expired or was withdrawn"),
+        ("ru", "Причина: ваш вход через TikTok истёк или был отозван"),
+    ],
+)
+def test_the_reconnect_notice_says_what_invalid_grant_means_instead_of_naming_it(
+    language: Language, words: str
+) -> None:
+    facts = {
+        "platform": "tiktok",
+        "display_name": "Ada",
+        "code": "invalid_grant",
+        "reason": "tiktok no longer accepts our access (invalid_grant); sign in again to reconnect",
+    }
+    written = write(ACCOUNT_REAUTH, facts, language, dashboard_url=DASHBOARD)
+    assert any(p.startswith(words) for p in written.paragraphs), written.paragraphs
+    assert not any("invalid_grant" in p for p in written.paragraphs)

@@ -39,3 +39,5 @@ async def test_a_failure_is_announced_once_on_posts_status_and_not_again_as_a_no
     assert [r["topic"] for r in rows] == ["posts.status.v1"]  # the notifier tells the operator
     [event] = [PostStatusChanged.model_validate(json.loads(r["payload"])) for r in rows]
     assert (event.status, event.reason, event.attempt) == ("failed", reason, 3)
+    # the code goes too: the notifier words it in the client's language (issue 12 item 5)
+    assert event.code == "platform_error"
