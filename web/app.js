@@ -733,7 +733,7 @@
     const mark = document.createElement("button");
     mark.className = "secondary";
     mark.textContent = t("Mark as published");
-    mark.setAttribute("aria-label", t("Mark the {platform} post as published", { platform: where }));
+    mark.setAttribute("aria-label", t("Mark as published: the {platform} post", { platform: where }));
     mark.onclick = () => {
       const url = link.value.trim();
       targetAction(posts.get(post.id) || post, target, "mark-published", url ? { url } : {});
@@ -743,7 +743,7 @@
     const repost = document.createElement("button");
     repost.className = "secondary";
     repost.textContent = t("Publish again");
-    repost.setAttribute("aria-label", t("Publish the {platform} post again", { platform: where }));
+    repost.setAttribute("aria-label", t("Publish again: the {platform} post", { platform: where }));
     repost.onclick = () => {
       if (!window.confirm(t("Publish again? If the first post did go out, it will appear twice."))) return;
       targetAction(posts.get(post.id) || post, target, "publish-again");
@@ -775,7 +775,7 @@
       const mend = document.createElement("button");
       mend.className = "secondary";
       mend.textContent = t("Edit and queue again");
-      mend.setAttribute("aria-label", t("Edit the {platform} post and queue it again", { platform: where }));
+      mend.setAttribute("aria-label", t("Edit and queue again: the {platform} post", { platform: where }));
       mend.onclick = () => openEditor(posts.get(post.id) || post, target.id, { requeue: true });
       cell.appendChild(mend);
     }
@@ -943,7 +943,7 @@
     if (!target || !spec || !spec.fields) return;
     const name = spec.label || target.platform;
     $("edit-title").textContent = requeue
-      ? t("Edit the {platform} post and queue it again", { platform: name })
+      ? t("Edit and queue again: the {platform} post", { platform: name })
       : t("Edit the {platform} post", { platform: name });
     $("edit-save").textContent = requeue ? t("Save and queue again") : t("Save");
     $("edit-errors").textContent = "";

@@ -159,13 +159,13 @@
         line.append(button(t("Edit"), t("Edit the {platform} post", { platform: where }), () => editor(post, target, false)));
         line.append(button(t("Cancel"), t("Cancel the {platform} post", { platform: where }), () => targetVerb(post, target, "cancel")));
       } else if (target.status === "failed" && !post.media_deleted) {
-        line.append(button(t("Edit and queue again"), t("Edit the {platform} post and queue it again", { platform: where }), () => editor(post, target, true)));
+        line.append(button(t("Edit and queue again"), t("Edit and queue again: the {platform} post", { platform: where }), () => editor(post, target, true)));
         line.append(button(t("Retry"), t("Retry the {platform} post", { platform: where }), () => targetVerb(post, target, "retry")));
       } else if (target.status === "unconfirmed") {
         // we could not confirm whether it went out (issue 10): the client says which it is
-        line.append(button(t("Mark as published"), t("Mark the {platform} post as published", { platform: where }), () => targetVerb(post, target, "mark-published")));
+        line.append(button(t("Mark as published"), t("Mark as published: the {platform} post", { platform: where }), () => targetVerb(post, target, "mark-published")));
         if (!post.media_deleted) {
-          line.append(button(t("Publish again"), t("Publish the {platform} post again", { platform: where }), () => {
+          line.append(button(t("Publish again"), t("Publish again: the {platform} post", { platform: where }), () => {
             if (window.confirm(t("Publish again? If the first post did go out, it will appear twice."))) targetVerb(post, target, "publish-again");
           }));
         }

@@ -269,7 +269,7 @@
       use.type = "button";
       use.className = "secondary";
       use.textContent = t("Use in a new post");
-      use.setAttribute("aria-label", image ? t("Use this image in a new post") : t("Use this video in a new post"));
+      use.setAttribute("aria-label", image ? t("Use in a new post: this image") : t("Use in a new post: this video"));
       use.onclick = () => useInPost(item, onChosen);
       const del = document.createElement("button");
       del.type = "button";
