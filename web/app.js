@@ -368,8 +368,8 @@
     if (!select) return;
     const offered = ["", ...(account.communities || []).map((id) => String(-id))];
     const fresh = wallChoice(account);
-    const shown = (options) => [...options].map((o) => `${o.value} ${o.textContent}`).join("\n");
-    if (shown(fresh.options) === shown(select.options)) return;
+    const listed = (options) => [...options].map((o) => `${o.value} ${o.textContent}`).join("\n");
+    if (listed(fresh.options) === listed(select.options)) return;
     const chosen = select.value;
     select.replaceChildren(...fresh.options);
     select.value = offered.includes(chosen) ? chosen : "";
@@ -382,7 +382,7 @@
     option.value = String(ownerId);
     const known = ((account && account.community_details) || []).find((c) => c.id === -ownerId);
     option.textContent = ownerId >= 0 ? String(ownerId)
-      : known && known.name ? `${known.name} (${-ownerId})` : t("Community {id}", { id: String(-ownerId) });
+      : known && known.name ? `${shown(known.name)} (${-ownerId})` : t("Community {id}", { id: String(-ownerId) });
     return option;
   }
 

@@ -54,9 +54,9 @@
       case "superseded":
         return t("Replaced by a newer proposal of operator {who}", { who: operator(entry) });
       case "failed":
-        return t("Failed on {platform}: {reason}", { platform, reason: detail.reason || detail.code || "" });
+        return t("Failed on {platform}: {reason}", { platform, reason: window.CachalotWords.reason(detail.code, detail.reason) });
       case "cancelled":
-        return t("Cancelled for {platform}: {reason}", { platform, reason: detail.reason || detail.code || "" });
+        return t("Cancelled for {platform}: {reason}", { platform, reason: window.CachalotWords.reason(detail.code, detail.reason) });
       case "unconfirmed":
         return t("Not confirmed on {platform}: look at the account to see whether it is there", { platform });
       default:

@@ -345,7 +345,7 @@ async def call_bot_api(
     """
     body: dict[str, Any] = json if json is not None else dict(data or {})
     chat_id = body.get("chat_id") if waits is not None else None
-    async with waits.guard(method, chat_id) if waits is not None else _no_guard():
+    async with waits.guard(method, chat_id) if waits is not None else contextlib.nullcontext():
         try:
             response = await client.post(url, json=json, data=data)
         except httpx.TimeoutException as error:
@@ -353,11 +353,6 @@ async def call_bot_api(
         except httpx.HTTPError as error:
             raise BotApiUnreachable(method, f"network error ({type(error).__name__})") from None
         return bot_api_result(method, response)
-
-
-@contextlib.asynccontextmanager
-async def _no_guard() -> AsyncIterator[None]:
-    yield
 
 
 _KIND_BY_CODE: dict[int, BotApiErrorKind] = {

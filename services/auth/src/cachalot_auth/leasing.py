@@ -24,9 +24,10 @@ account's platform (:data:`cachalot_common.service_auth.PUBLISHER_SERVICES`)
 and must bring the queue's publish grant (:mod:`cachalot_common.grants`) for
 this very account, platform and post, issued to the client that holds the
 account *now*, for an attempt that is not over (:mod:`cachalot_auth.attempts`:
-the queue's status events end attempts; one primary-key lookup in the lease's
-own transaction); otherwise :class:`LeaseForbidden` names the reason. The
-audit row records the grant's post and target.
+the queue's status events end attempts; one indexed query in the lease's own
+transaction, one ``IN`` query for a batch of confirmations); otherwise
+:class:`LeaseForbidden` names the reason. The audit row records the grant's post
+and target.
 
 A publisher confirms a lease again right before a post's visible step
 (:meth:`TokenKeeper.confirm_many`): the same checks, for many commands in one

@@ -218,14 +218,17 @@ class OperatorConsole:
                 f"{body.topic}.dlq has no record at partition {body.partition}, "
                 f"offset {body.offset}.",
             )
+        # the audit row keeps the key and reason as the console shows them (redacted: a
+        # parked record may carry a token); the record re-driven to Kafka is unaltered
+        public = letter.public()
         row = DlqRedrive(
             dlq_topic=letter.dlq_topic,
             dlq_partition=letter.partition,
             dlq_offset=letter.offset,
             record_digest=record_digest(letter),
             source_topic=letter.source_topic or body.topic,
-            key=letter.key.decode("utf-8", "replace")[:200] if letter.key else None,
-            reason=letter.reason,
+            key=public["key"][:200] if public["key"] else None,
+            reason=public["reason"],
             operator_id=operator_id,
             redriven_at=self._clock(),
         )

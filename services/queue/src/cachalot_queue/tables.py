@@ -268,7 +268,7 @@ class DlqRedrive(Base):
     dlq_offset: Mapped[int] = mapped_column(BigInteger)
     record_digest: Mapped[str] = mapped_column(
         String(64),
-        comment="SHA-256 of the record's timestamp, key, value, headers ('': before 0016)",
+        comment="SHA-256 of the record's timestamp, key, value, headers ('': before 0018)",
     )
     source_topic: Mapped[str] = mapped_column(String(200))
     key: Mapped[str | None] = mapped_column(String(200))

@@ -134,6 +134,7 @@ def for_kinds(*kinds: PostKind) -> dict[str, JsonValue]:
 
 
 Check = Callable[[BaseModel, Content], list[FieldError]]
+"""A platform's own options-against-content check, beyond :class:`Limits`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +150,6 @@ class AccountFacts:
 AccountCheck = Callable[[BaseModel, Content, AccountFacts], list[FieldError]]
 """A platform's check of the options against what the account allows (TikTok's privacy
 levels and turned-off interactions); checks nothing when the account's facts are not known."""
-"""A platform's own options-against-content check, beyond :class:`Limits`."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ def upgrade() -> None:
                 sa.String(length=64),
                 nullable=False,
                 server_default="",
-                comment="SHA-256 of the record's timestamp, key, value, headers ('': before 0016)",
+                comment="SHA-256 of the record's timestamp, key, value, headers ('': before 0018)",
             )
         )
         batch.drop_constraint("uq_dlq_redrives_record", type_="unique")
