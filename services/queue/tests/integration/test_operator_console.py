@@ -178,6 +178,34 @@ async def test_a_dead_letter_carrying_a_token_is_shown_redacted_and_re_driven_as
     assert [r.value for r in back] == [value, value]  # the record itself is not altered
 
 
+async def test_a_re_drive_records_the_letters_key_redacted_as_the_console_shows_it(
+    queue: QueueServer,
+) -> None:
+    """The audit row of a re-drive is kept long after the letter: what it copies of the
+    record (its key) is redacted, as :meth:`DeadLetter.public` shows it."""
+    marker = uuid.uuid4().hex[:8]
+    token = "act.Qw72pL0fakeTOKENvalue9x3"
+    key = f"dead-{marker} Authorization: Bearer {token}"
+    await queue.kafka.raw(POSTS_RESULT, b"not json", key)
+    operator = queue.operator()
+
+    async def parked() -> list[dict[str, Any]]:
+        answer = await operator.get("/api/v1/operator/dlq", params={"topic": POSTS_RESULT})
+        assert answer.status_code == 200, answer.text
+        return [i for i in answer.json()["items"] if marker in (i["key"] or "")]
+
+    [letter] = await eventually(parked, timeout=30, every=0.5)
+    assert token not in str(letter)
+    where = {"topic": POSTS_RESULT, "partition": letter["partition"], "offset": letter["offset"]}
+    sent = await operator.post("/api/v1/operator/dlq/redrive", json=where)
+    assert sent.status_code == 200, sent.text
+    async with queue.runtime.factory() as db:
+        rows = (await db.scalars(select(DlqRedrive))).all()
+    [row] = [r for r in rows if marker in (r.key or "")]
+    assert token not in f"{row.key} {row.reason}"
+    assert "Bearer ***" in (row.key or "")
+
+
 async def _two(parked: Any) -> list[dict[str, Any]] | None:
     letters: list[dict[str, Any]] = await parked()
     return letters if len(letters) == 2 else None
