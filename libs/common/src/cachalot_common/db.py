@@ -10,6 +10,8 @@ Migrations are Alembic, one directory per service, run at start-up (or by
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,6 +26,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import NullPool
+
+logger = logging.getLogger(__name__)
+
+_UPGRADING = threading.Lock()
+"""Held by the one Alembic command of this process that runs (see :func:`run_migrations`)."""
 
 
 def is_sqlite(url: str) -> bool:
@@ -93,6 +100,11 @@ def run_migrations(alembic_dir: Path, url: str, revision: str = "head") -> None:
     :func:`run_migrations_async` from inside one. On PostgreSQL, callers upgrading
     one database at once (replicas starting together) take turns on an advisory
     lock and the later ones find the schema at head (see :func:`_lock_migrations`).
+    Within one process upgrades run one at a time, whatever their database:
+    Alembic's ``context`` and ``op`` are module-wide proxies to the one command
+    running (``alembic.util.langhelpers.ModuleClsProxy``), so two at once in
+    threads would swap them (a ``KeyError`` when the first one ends). A caller
+    that must wait logs so at INFO first.
     """
     from alembic import command
     from alembic.config import Config
@@ -100,7 +112,13 @@ def run_migrations(alembic_dir: Path, url: str, revision: str = "head") -> None:
     config = Config()
     config.set_main_option("script_location", str(alembic_dir))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(config, revision)
+    if not _UPGRADING.acquire(blocking=False):
+        logger.info("migrations of %s wait for another upgrade in this process", alembic_dir)
+        _UPGRADING.acquire()
+    try:
+        command.upgrade(config, revision)
+    finally:
+        _UPGRADING.release()
 
 
 async def run_migrations_async(alembic_dir: Path, url: str, revision: str = "head") -> None:
