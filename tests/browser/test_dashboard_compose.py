@@ -496,13 +496,24 @@ def test_a_queued_targets_caption_is_edited_from_the_schedule(composer: dict[str
 def test_a_failed_target_is_edited_and_queued_again(composer: dict[str, Any]) -> None:
     page = composer["page"]
     account = composer["tiktok"][1]
-    # the creator does not offer "Everyone": the publisher refuses it for good
+    # queued with a level the creator offered; at publish TikTok answers that it is no
+    # longer available (the creator changed it since): failed for good, the person chooses
+    # again. (A level the creator does not offer is refused when queued, issue 13.)
+    httpx.post(
+        f"{composer['stack'].sandbox}/sandbox/tiktok/faults",
+        json={
+            "endpoint": "publish",
+            "kind": "fail_publish",
+            "detail": "privacy_level_option_mismatch",
+        },
+        timeout=5,
+    ).raise_for_status()
     post_id = queue_by_api(
         page,
         [
             {
                 "account_id": account,
-                "tiktok": {"caption": "x", "privacy_level": "PUBLIC_TO_EVERYONE"},
+                "tiktok": {"caption": "x", "privacy_level": "FOLLOWER_OF_CREATOR"},
             }
         ],
         None,
