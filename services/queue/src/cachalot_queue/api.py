@@ -126,8 +126,11 @@ async def receive_media(
     client_id: UUID,
     media_id: UUID,
     size: int | None,
+    uploaded_by: UUID | None = None,
 ) -> StoredMedia:
-    """Store one upload the way every upload is stored, and record it as ``media_id``.
+    """Store one upload the way every upload is stored, and record it as ``media_id``
+    (``uploaded_by``: the operator who uploads it into the client's library, None for the
+    client's own upload).
 
     The one path of ``POST /api/v1/media`` and of a finished resumable upload
     (:mod:`cachalot_queue.resumable`): the disk reserve and the client's quota
@@ -148,7 +151,14 @@ async def receive_media(
             max_bytes=runtime.settings.max_media_bytes,
             max_image_bytes=runtime.settings.max_image_bytes,
         )
-        await quota.keep(Media(client_id=client_id, created_at=clock(), **asdict(stored)))
+        await quota.keep(
+            Media(
+                client_id=client_id,
+                created_at=clock(),
+                uploaded_by=uploaded_by,
+                **asdict(stored),
+            )
+        )
     except BaseException as failure:  # every way out drops the hold (the store drops the file)
         await quota.release(media_id)
         problem = upload_problem(failure)
@@ -159,19 +169,31 @@ async def receive_media(
 
 
 async def upload_body(
-    runtime: Any, clock: Callable[[], datetime], request: Request, client_id: UUID
+    runtime: Any,
+    clock: Callable[[], datetime],
+    request: Request,
+    client_id: UUID,
+    uploaded_by: UUID | None = None,
 ) -> MediaPublic:
     """Store the request's body as one of ``client_id``'s files: the one path of
     ``POST /api/v1/media`` and of an operator's upload into a client's library
-    (:mod:`cachalot_queue.deliveries`). Raises :func:`receive_media`'s problems, 413 at
-    once for a declared Content-Length over the cap, 401 for a client erased meanwhile."""
+    (:mod:`cachalot_queue.deliveries`; ``uploaded_by``: that operator's id, recorded so a
+    refused delivery of theirs deletes only their own uploads). Raises
+    :func:`receive_media`'s problems, 413 at once for a declared Content-Length over the
+    cap, 401 for a client erased meanwhile."""
     limit = runtime.settings.max_media_bytes
     declared = request.headers.get("content-length")
     size = int(declared) if declared and declared.isascii() and declared.isdigit() else None
     if size is not None and size > limit:
         raise _too_large(limit)
     stored = await receive_media(
-        runtime, clock, request.stream(), client_id=client_id, media_id=uuid4(), size=size
+        runtime,
+        clock,
+        request.stream(),
+        client_id=client_id,
+        media_id=uuid4(),
+        size=size,
+        uploaded_by=uploaded_by,
     )
     await refuse_if_erased(runtime.revocations, client_id)
     return MediaPublic.model_validate(stored, from_attributes=True)

@@ -50,14 +50,19 @@ from sqlalchemy.orm import selectinload
 
 from cachalot_common.events import PostKind, ProposalAnswered
 from cachalot_common.problems import Problem, problem_responses
-from cachalot_common.sessions import CurrentClient, CurrentOperator
+from cachalot_common.sessions import (
+    CurrentClient,
+    CurrentOperator,
+    current_operator,
+    current_session,
+)
 from cachalot_common.text import has_visible
 from cachalot_common.topics import NOTIFY
 from cachalot_common.untrusted import StrictJsonRequest, StrictJsonRoute
 from cachalot_queue.catch_up import read_until
-from cachalot_queue.media_library import MediaLibrary
+from cachalot_queue.media_library import MediaLibrary, as_uuid, content_media
 from cachalot_queue.outbox import enqueue
-from cachalot_queue.posts import OPERATOR_WORDS, PostService
+from cachalot_queue.posts import OPERATOR_WORDS, PostService, hold_files
 from cachalot_queue.schemas import (
     MAX_IMAGES,
     MAX_TARGETS,
@@ -317,7 +322,9 @@ class DeliveryService:
 
         Raises :class:`Problem` 404 naming ``client_id`` (unknown client) and 422 with
         every problem, a proposal's named ``proposals[i].targets[j]...`` and the
-        content's as ``POST /api/v1/posts`` names them (``media_id``, ``image_ids[k]``).
+        content's as ``POST /api/v1/posts`` names them (``media_id``, ``image_ids[k]``),
+        also for a file deleted between the check and the write (a refused delivery's,
+        :meth:`discard_refused`).
         """
         await self.client_known(body.client_id)
         content = body.model_dump(mode="json", include={"kind", "media_id", "image_ids", "article"})
@@ -362,6 +369,11 @@ class DeliveryService:
             for i, p in enumerate(body.proposals)
         ]
         async with self._factory() as db, db.begin():
+            # a refused delivery may have deleted a file since it was checked (delete_unused):
+            # share-locked until commit, so either that delete waits and then sees this
+            # delivery, or this sees the file gone
+            named = [(f, UUID(m)) for f, m in content_media(content) if m is not None]
+            await hold_files(db, body.client_id, named, OPERATOR_WORDS)
             db.add(delivery)
             db.add(
                 _audit(
@@ -391,28 +403,25 @@ class DeliveryService:
         [public] = await self._page(select(Delivery).where(Delivery.id == delivery.id))
         return public
 
-    async def discard_refused(self, body: Any) -> None:
-        """After a refused delivery (any 422, of the request's shape or of its rules): the
-        files its raw JSON ``body`` names go from the client's library unless a post or
-        another delivery uses them. The operator uploaded them for this delivery (its page
-        uploads, then delivers; it knows no other file ids of the client), and they would
-        hold the client's quota for nothing. Names that are not ids are passed over."""
+    async def discard_refused(self, body: Any, *, operator_id: UUID) -> None:
+        """After a refused delivery (any 422, of the request's shape or of its rules) of
+        operator ``operator_id``: the files its raw JSON ``body`` names that this operator
+        uploaded into the client's library go again, unless a post or another delivery
+        uses them (:meth:`MediaLibrary.delete_unused`, which checks both in its delete's
+        transaction). The operator's page uploads, then delivers, and a refused delivery's
+        files would hold the client's quota for nothing; the client's own files and
+        another operator's stay whatever the body names. Names that are not ids are
+        passed over."""
         if self._media is None or not isinstance(body, dict):
             return
-        client_id = _uuid(body.get("client_id"))
+        client_id = as_uuid(body.get("client_id"))
         if client_id is None:
             return
-        named = {_uuid(i) for i in _content_media(body)} - {None}
-        if not named:
-            return
-        async with self._reader() as db:
-            contents = (
-                await db.scalars(select(Delivery.content).where(Delivery.client_id == client_id))
-            ).all()
-        delivered = {_uuid(i) for c in contents for i in _content_media(c)}
-        orphans = [m for m in named - delivered if m is not None]
-        if orphans:
-            await self._media.delete_unused(client_id=client_id, media_ids=orphans)
+        named = {u for _, m in content_media(body) if (u := as_uuid(m)) is not None}
+        if named:
+            await self._media.delete_unused(
+                client_id=client_id, media_ids=sorted(named), uploaded_by=operator_id
+            )
 
     async def propose(
         self,
@@ -799,21 +808,12 @@ class DeliveryService:
         return deliveries, [_audit_public(e) for e in entries]
 
 
-def _content_media(content: dict[str, Any]) -> list[Any]:
-    """The file ids a delivery's content names, as JSON (video, images, article cover)."""
-    article = content.get("article")
-    images = content.get("image_ids")
-    return [
-        content.get("media_id"),
-        *(images if isinstance(images, list) else ()),
-        article.get("cover_media_id") if isinstance(article, dict) else None,
-    ]
-
-
-def _uuid(value: Any) -> UUID | None:
+async def _signed_in_operator(request: Request) -> UUID | None:
+    """The id of the operator whose session the request carries; None without one (a
+    refusal is then a 401/403, and nothing of theirs is deleted)."""
     try:
-        return UUID(value) if isinstance(value, str) else None
-    except ValueError:
+        return (await current_operator(await current_session(request))).client_id
+    except Problem:
         return None
 
 
@@ -836,7 +836,9 @@ def _discarding_route(deliveries: DeliveryService) -> type[APIRoute]:
                             body = json.loads(await strict.body())
                         except ValueError:
                             body = None
-                        await deliveries.discard_refused(body)
+                        operator = await _signed_in_operator(strict)
+                        if operator is not None:
+                            await deliveries.discard_refused(body, operator_id=operator)
                     raise
 
             return discarding
@@ -917,13 +919,14 @@ def _public(
 def build_delivery_routers(
     deliveries: DeliveryService,
     *,
-    upload: Callable[[Request, UUID], Any],
+    upload: Callable[[Request, UUID, UUID], Any],
     clock: Callable[[], datetime],
     wake: Callable[[], None],
     refuse_if_erased: Callable[[UUID], Awaitable[None]],
 ) -> tuple[APIRouter, APIRouter]:
-    """(the operator's router, the client's router). ``upload(request, client_id)`` stores
-    a request's body as one of the client's files (the path of ``POST /api/v1/media``);
+    """(the operator's router, the client's router). ``upload(request, client_id,
+    operator_id)`` stores a request's body as one of the client's files (the path of
+    ``POST /api/v1/media``), recorded as that operator's upload;
     ``wake()`` tells the scheduler and relay a post was queued; ``refuse_if_erased`` is
     ``POST /api/v1/posts``'s check after its write (a client erased meanwhile: 401)."""
     operator = APIRouter(
@@ -962,7 +965,7 @@ def build_delivery_routers(
         """Upload a video or an image into a client's media library (raw body, as
         ``POST /api/v1/media``: same checks, the client's quota): the file is the client's."""
         await deliveries.client_known(client_id)
-        return await upload(request, client_id)
+        return await upload(request, client_id, op.client_id)
 
     async def deliver(body: DeliveryCreate, op: CurrentOperator) -> DeliveryPublic:
         """Deliver content of a client's library with proposals for the client to approve;

@@ -392,8 +392,8 @@ def create_app(
     )
     deliveries = DeliveryService(runtime.factory, reader=runtime.reader, posts=posts, media=library)
 
-    async def upload_for(request: Request, client_id: UUID) -> Any:
-        return await upload_body(runtime, clock, request, client_id)
+    async def upload_for(request: Request, client_id: UUID, operator_id: UUID) -> Any:
+        return await upload_body(runtime, clock, request, client_id, uploaded_by=operator_id)
 
     def queued() -> None:
         runtime.scheduler_wake.set()

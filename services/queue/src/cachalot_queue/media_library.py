@@ -24,7 +24,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 from uuid import UUID
 
 from sqlalchemy import select
@@ -36,7 +36,7 @@ from cachalot_queue.paging import cut_page, newest_first
 from cachalot_queue.schemas import MediaExport, MediaItem, MediaPage, MediaUsage
 from cachalot_queue.sniff import MediaType
 from cachalot_queue.states import NEEDS_MEDIA
-from cachalot_queue.tables import Media, Post, PostMedia, Target
+from cachalot_queue.tables import Delivery, Media, Post, PostMedia, Target
 from cachalot_queue.thumbnails import make_thumbnail, thumbnail_path
 
 logger = logging.getLogger(__name__)
@@ -156,21 +156,35 @@ class MediaLibrary:
         thumbnail_path(self._media_dir, media_id).unlink(missing_ok=True)
         logger.info("client %s deleted media %s (%d file removed)", client_id, media_id, removed)
 
-    async def delete_unused(self, *, client_id: UUID, media_ids: list[UUID]) -> list[UUID]:
-        """Delete those of ``media_ids`` (the client's) that no post ever used, rows then
-        files; the ids deleted. For files uploaded for something refused (an operator's
-        delivery, :meth:`DeliveryService.deliver`): nothing of the client's that a post
-        names goes, another client's id is not found and left alone."""
+    async def delete_unused(
+        self, *, client_id: UUID, media_ids: list[UUID], uploaded_by: UUID
+    ) -> list[UUID]:
+        """Delete those of ``media_ids`` that operator ``uploaded_by`` put in the client's
+        library (``POST /api/v1/operator/media``) and that no post and no delivery of the
+        client names, rows then files; the ids deleted. For the files of an operator's
+        refused delivery (:meth:`DeliveryService.discard_refused`): the client's own
+        uploads, another operator's, and another client's ids are left alone.
+
+        One transaction: the rows are locked (FOR UPDATE; SQLite's writers are serial)
+        before the posts and deliveries are read, and a post or a delivery locks the
+        rows it names (FOR SHARE) while it is written, so a delivery naming the same
+        file at the same moment either commits first and is seen here, or finds the
+        row gone and is refused (:meth:`DeliveryService.deliver`)."""
         async with self._factory() as session, session.begin():
             rows = (
                 await session.scalars(
                     select(Media)
-                    .where(Media.id.in_(media_ids), Media.client_id == client_id)
+                    .where(
+                        Media.id.in_(media_ids),
+                        Media.client_id == client_id,
+                        Media.uploaded_by == uploaded_by,
+                    )
                     .with_for_update()
                 )
             ).all()
             posts, _ = await _posts_of(session, client_id, [m.id for m in rows])
-            unused = [m for m in rows if not posts[m.id]]
+            delivered = await delivered_media(session, client_id) if rows else set()
+            unused = [m for m in rows if not posts[m.id] and m.id not in delivered]
             for media in unused:
                 await session.delete(media)
         names = [m.path for m in unused]
@@ -182,6 +196,35 @@ class MediaLibrary:
                 "client %s: %d unused media deleted (%d files)", client_id, len(unused), removed
             )
         return [m.id for m in unused]
+
+
+def content_media(content: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(field, value) of each file a post's or delivery's content names, as raw JSON:
+    ``media_id``, ``image_ids[k]``, ``article.cover_media_id`` (values unchecked)."""
+    article = content.get("article")
+    images = content.get("image_ids")
+    cover = article.get("cover_media_id") if isinstance(article, dict) else None
+    return [
+        ("media_id", content.get("media_id")),
+        *((f"image_ids[{k}]", m) for k, m in enumerate(images if isinstance(images, list) else ())),
+        ("article.cover_media_id", cover),
+    ]
+
+
+def as_uuid(value: Any) -> UUID | None:
+    """``value`` as an id when it is a string of one, else None."""
+    try:
+        return UUID(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+async def delivered_media(session: AsyncSession, client_id: UUID) -> set[UUID]:
+    """The ids of the files the client's deliveries name (any proposal's state)."""
+    contents = await session.scalars(
+        select(Delivery.content).where(Delivery.client_id == client_id)
+    )
+    return {u for c in contents for _, m in content_media(c) if (u := as_uuid(m)) is not None}
 
 
 def _item(media: Media, posts: list[UUID], needed: list[UUID]) -> MediaItem:

@@ -111,6 +111,7 @@ class Wording:
     video_missing: str
     images_missing: str
     no_such_media: str
+    media_deleted: str
     not_an_account: str
     whose_channel: str
 
@@ -119,6 +120,7 @@ CLIENT_WORDS: Final = Wording(
     video_missing="its video (upload it with POST /api/v1/media)",
     images_missing="1–10 images (JPEG or PNG, uploaded with POST /api/v1/media)",
     no_such_media="no such media; upload it with POST /api/v1/media",
+    media_deleted="no such media; it was just deleted",
     not_an_account="not one of your connected accounts",
     whose_channel="your channel",
 )
@@ -126,6 +128,7 @@ OPERATOR_WORDS: Final = Wording(
     video_missing="its video (upload it to the client's library first)",
     images_missing="1–10 images (JPEG or PNG, uploaded to the client's library first)",
     no_such_media="not in this client's library; upload it to the client's library first",
+    media_deleted="not in this client's library; it was just deleted",
     not_an_account="not one of this client's connected accounts",
     whose_channel="the client's channel",
 )
@@ -279,10 +282,8 @@ class PostService:
         try:
             async with self._factory() as session, session.begin():
                 # a file may have been deleted since it was checked; held until commit
-                kept = await _files_kept(session, client_id, [f.media_id for f in post.files])
-                gone = [n for f, n in zip(post.files, named, strict=True) if f.media_id not in kept]
-                if gone:
-                    raise _invalid([_error(n, "no such media; it was just deleted") for n in gone])
+                files = [f.media_id for f in post.files]
+                await hold_files(session, client_id, list(zip(named, files, strict=True)))
                 post.idempotency_key = idempotency_key
                 post.request_hash = digest if idempotency_key else None
                 session.add(post)
@@ -709,6 +710,22 @@ async def deleted_media(session: AsyncSession, posts: Sequence[Post]) -> set[UUI
         return set()
     kept = set((await session.scalars(select(Media.id).where(Media.id.in_(wanted)))).all())
     return {p.id for p in posts if any(f.media_id not in kept for f in p.files)}
+
+
+async def hold_files(
+    session: AsyncSession,
+    client_id: UUID,
+    named: Sequence[tuple[str, UUID]],
+    words: Wording = CLIENT_WORDS,
+) -> None:
+    """Share-lock the client's files ``named`` ((field, media id)) until the transaction
+    ends, so a delete waits for it (:meth:`MediaLibrary.delete`, ``delete_unused``: FOR
+    UPDATE) or went first. Raises the 422 ``Problem`` naming each field whose file was
+    deleted since it was checked."""
+    kept = await _files_kept(session, client_id, [m for _, m in named])
+    gone = [field for field, m in named if m not in kept]
+    if gone:
+        raise _invalid([_error(field, words.media_deleted) for field in gone])
 
 
 async def _files_kept(session: AsyncSession, client_id: UUID, media_ids: list[UUID]) -> set[UUID]:

@@ -102,6 +102,11 @@ class Media(Base):
     frame_rate: Mapped[float | None] = mapped_column(Float)
     video_codec: Mapped[str | None] = mapped_column(String(32))
     audio_codec: Mapped[str | None] = mapped_column(String(32))
+    # the operator who uploaded it into the client's library (POST /api/v1/operator/media);
+    # NULL: the client's own upload, or a row stored before migration 0019
+    uploaded_by: Mapped[UUID | None] = mapped_column(
+        comment="operator id of POST /api/v1/operator/media (NULL: the client's own upload)"
+    )
 
 
 class MediaReservation(Base):

@@ -3,6 +3,7 @@ and proposes; only the client's approval queues a post; both sides read the trai
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from queue_support import VIDEO, ApiClient, QueueServer, Recorder, at_offset, eventually, now
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, text, update
 
 from cachalot_queue.retention import MediaRetention
 from cachalot_queue.tables import Account, AuditEntry, Delivery, Media, Proposal, Target
@@ -622,10 +623,11 @@ async def test_a_refused_delivery_leaves_no_file_it_uploaded_in_the_clients_libr
     assert (await client.http.get(f"/api/v1/media/{media['id']}")).status_code == 404
     assert (await client.http.get("/api/v1/media")).json()["used_bytes"] == used_before
 
-    # a file a delivery already holds stays when another delivery naming it is refused
-    _, _, made = await delivered(queue)
+    # a file a delivery already holds stays when another delivery of the same operator
+    # naming it is refused (the check is in the delete's transaction: delete_unused)
+    _, same_operator, made = await delivered(queue)
     held = made["media_id"]
-    refused = await operator.post(
+    refused = await same_operator.post(
         "/api/v1/operator/deliveries",
         json={
             "client_id": made["client_id"],
@@ -636,6 +638,74 @@ async def test_a_refused_delivery_leaves_no_file_it_uploaded_in_the_clients_libr
     assert refused.status_code == 422
     async with queue.runtime.reader() as session:
         assert await session.get(Media, uuid.UUID(held)) is not None
+
+
+async def test_a_refused_delivery_deletes_no_file_its_operator_did_not_upload(
+    queue: QueueServer,
+) -> None:
+    """Only what this operator uploaded through ``POST /api/v1/operator/media`` goes: the
+    client's own unposted upload and another operator's stay, whatever the body names."""
+    client = queue.client()
+    account = await client.account("tiktok")
+    operator = queue.operator()
+    own = (await client.upload())["id"]
+    theirs = (await operator_upload(queue.operator(), client))["id"]
+    no_privacy = {"account_id": str(account), "tiktok": {"caption": "no privacy chosen"}}
+    for named in (own, theirs):
+        answer = await deliver(operator, client, named, {"targets": [no_privacy]})
+        assert answer.status_code == 422, answer.text
+        assert (await client.http.get(f"/api/v1/media/{named}")).status_code == 200
+    # the client can still post its own file
+    posted = await client.post({"media_id": own, "targets": [tiktok(account)]})
+    assert posted.status_code == 201, posted.text
+
+
+async def test_a_delivery_whose_file_a_refused_delivery_deletes_meanwhile_is_refused(
+    queue: QueueServer,
+) -> None:
+    """The race of two deliveries naming one fresh file, one refused: the accepted one holds
+    the file's row (FOR SHARE) while it is written, so a delete that took the row first
+    (as :meth:`MediaLibrary.delete_unused` does, FOR UPDATE) leaves it a 422, never a
+    delivery of a deleted file. PostgreSQL only: SQLite's writers are serial, and the
+    delivery's transaction reads the row after any delete committed before it."""
+    if not queue.runtime.postgres:
+        pytest.skip("row locks: PostgreSQL")
+    client = queue.client()
+    account = await client.account("tiktok")
+    operator = queue.operator()
+    media = uuid.UUID((await operator_upload(operator, client))["id"])
+
+    async def waiting_on_the_file_or_done() -> bool:
+        if delivering.done():  # it did not wait for the file: the assertions below say how
+            return True
+        async with queue.runtime.reader() as session:
+            waiting = await session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock' AND query LIKE '%FROM media%FOR SHARE%'"
+                )
+            )
+        return bool(waiting)
+
+    async with queue.runtime.factory() as deleting, deleting.begin():
+        await deleting.scalar(select(Media).where(Media.id == media).with_for_update())
+        delivering = asyncio.create_task(
+            deliver(operator, client, str(media), {"targets": [tiktok(account)]})
+        )
+        await eventually(waiting_on_the_file_or_done, timeout=15)  # checked, now writing
+        await deleting.execute(delete(Media).where(Media.id == media))
+    answer = await delivering
+    assert answer.status_code == 422, answer.text
+    [error] = answer.json()["errors"]
+    assert (error["field"], error["message"]) == (
+        "media_id",
+        "not in this client's library; it was just deleted",
+    )
+    async with queue.runtime.reader() as session:
+        held = await session.scalar(
+            select(func.count()).select_from(Delivery).where(Delivery.client_id == client.id)
+        )
+    assert held == 0
 
 
 async def test_the_operators_422s_speak_of_the_client_and_the_clients_of_you(
