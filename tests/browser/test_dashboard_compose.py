@@ -513,7 +513,11 @@ def test_a_failed_target_is_edited_and_queued_again(composer: dict[str, Any]) ->
         [
             {
                 "account_id": account,
-                "tiktok": {"caption": "x", "privacy_level": "FOLLOWER_OF_CREATOR"},
+                "tiktok": {
+                    "caption": "x",
+                    "privacy_level": "FOLLOWER_OF_CREATOR",
+                    "disable_duet": True,  # the creator turned duets off
+                },
             }
         ],
         None,
