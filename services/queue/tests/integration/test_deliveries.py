@@ -660,6 +660,7 @@ async def test_a_refused_delivery_deletes_no_file_its_operator_did_not_upload(
     assert posted.status_code == 201, posted.text
 
 
+@pytest.mark.parametrize("queue", ["postgres"], indirect=True)  # row locks (see below)
 async def test_a_delivery_whose_file_a_refused_delivery_deletes_meanwhile_is_refused(
     queue: QueueServer,
 ) -> None:
@@ -668,8 +669,6 @@ async def test_a_delivery_whose_file_a_refused_delivery_deletes_meanwhile_is_ref
     (as :meth:`MediaLibrary.delete_unused` does, FOR UPDATE) leaves it a 422, never a
     delivery of a deleted file. PostgreSQL only: SQLite's writers are serial, and the
     delivery's transaction reads the row after any delete committed before it."""
-    if not queue.runtime.postgres:
-        pytest.skip("row locks: PostgreSQL")
     client = queue.client()
     account = await client.account("tiktok")
     operator = queue.operator()
