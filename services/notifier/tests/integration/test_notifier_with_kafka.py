@@ -443,6 +443,58 @@ async def test_two_replicas_on_one_database_send_each_event_once(
 
 
 @pytest.mark.timeout(900)  # two notifier starts: minutes on a loaded machine
+async def _met_the_429(replicas: list[ServiceProcess]) -> list[ServiceProcess]:
+    return [r for r in replicas if "telegram asked chat" in r.output()]
+
+
+async def test_a_crash_mid_delivery_loses_nothing_and_the_restart_sends_once(
+    operator, producer, notifier_process
+):
+    """Runs last: kills the shared notifier while a delivery waits out a 429 (recorded, its
+    Kafka message already committed), then restarts it: the table delivers it once."""
+    delivered_before = contact()
+    await submit(producer, delivered_before)
+    await operator.wait_for(str(delivered_before.event_id))
+
+    await operator.queue_faults(
+        {"status": 429, "retry_after": 500, "hold_s": 500 * RETRY_AFTER_SCALE}
+    )
+    calls_before = await operator.send_calls()
+    event = contact()
+    await submit(producer, event)
+    await eventually(lambda: _more_calls(operator, calls_before))
+    notifier_process.kill()  # SIGKILL while the delivery waits out the 429
+    assert await operator.messages_with(str(event.event_id)) == []
+
+    notifier_process.start(wait=False)
+    notifier_process.wait_healthy(timeout=60)
+    await operator.wait_for(str(event.event_id), timeout=60)
+    await submit(producer, delivered_before)  # sent before the crash: the dedupe row survives
+    marker = contact()
+    await submit(producer, marker, key=str(delivered_before.event_id))
+    await operator.wait_for(str(marker.event_id))
+    assert len(await operator.messages_with(str(delivered_before.event_id))) == 1
+    assert len(await operator.messages_with(str(event.event_id))) == 1
+
+
+async def _more_calls(operator: Operator, before: int) -> list[int]:
+    now = await operator.send_calls()
+    return [now] if now > before else []
+
+
+def test_generated_requests_to_the_notifier_get_no_5xx_and_only_documented_answers(
+    notifier_process: ServiceProcess,
+) -> None:
+    """Schemathesis against its own OpenAPI document: the probes, the only HTTP it has."""
+    report = fuzz_service(notifier_process.base_url, max_examples=10)
+    print(report.summary())
+    assert "GET /readyz" in report.operations, report.summary()
+    assert report.findings == [], report.summary()
+
+
+# Last: it stops the module's notifier (its replicas would share the topics), and a
+# notifier restarted after that did not always rejoin its group on Tansu (a run of the
+# whole file, 13:05 UTC): no test after it depends on the module's notifier.
 async def test_a_wait_one_replica_met_holds_the_other_replica_for_its_whole_length(
     operator, producer, notifier_process, notifier_env, postgres, kafka_bootstrap, tmp_path
 ):
@@ -515,62 +567,6 @@ async def test_a_wait_one_replica_met_holds_the_other_replica_for_its_whole_leng
             os.kill(pid, signal.SIGCONT)
         for replica in replicas:
             replica.stop()
-        notifier_process.start(wait=False)  # the next tests wait for what it sends
+        notifier_process.start(wait=False)  # the module fixture stops it at the end
     for replica in replicas:
         assert BOT_TOKEN not in replica.output()
-    # the module's notifier is put back as the next tests expect it: started (minutes on a
-    # loaded machine), in its group again and through what it missed (its own database
-    # has none of it, so it sends it again): a marker sent now arrives last
-    notifier_process.wait_healthy(timeout=240)
-    back = contact(name="The module's notifier is back")
-    await submit(producer, back)
-    await operator.wait_for(str(back.event_id), timeout=240)
-
-
-async def _met_the_429(replicas: list[ServiceProcess]) -> list[ServiceProcess]:
-    return [r for r in replicas if "telegram asked chat" in r.output()]
-
-
-async def test_a_crash_mid_delivery_loses_nothing_and_the_restart_sends_once(
-    operator, producer, notifier_process
-):
-    """Runs last: kills the shared notifier while a delivery waits out a 429 (recorded, its
-    Kafka message already committed), then restarts it: the table delivers it once."""
-    delivered_before = contact()
-    await submit(producer, delivered_before)
-    await operator.wait_for(str(delivered_before.event_id))
-
-    await operator.queue_faults(
-        {"status": 429, "retry_after": 500, "hold_s": 500 * RETRY_AFTER_SCALE}
-    )
-    calls_before = await operator.send_calls()
-    event = contact()
-    await submit(producer, event)
-    await eventually(lambda: _more_calls(operator, calls_before))
-    notifier_process.kill()  # SIGKILL while the delivery waits out the 429
-    assert await operator.messages_with(str(event.event_id)) == []
-
-    notifier_process.start(wait=False)
-    notifier_process.wait_healthy(timeout=60)
-    await operator.wait_for(str(event.event_id), timeout=60)
-    await submit(producer, delivered_before)  # sent before the crash: the dedupe row survives
-    marker = contact()
-    await submit(producer, marker, key=str(delivered_before.event_id))
-    await operator.wait_for(str(marker.event_id))
-    assert len(await operator.messages_with(str(delivered_before.event_id))) == 1
-    assert len(await operator.messages_with(str(event.event_id))) == 1
-
-
-async def _more_calls(operator: Operator, before: int) -> list[int]:
-    now = await operator.send_calls()
-    return [now] if now > before else []
-
-
-def test_generated_requests_to_the_notifier_get_no_5xx_and_only_documented_answers(
-    notifier_process: ServiceProcess,
-) -> None:
-    """Schemathesis against its own OpenAPI document: the probes, the only HTTP it has."""
-    report = fuzz_service(notifier_process.base_url, max_examples=10)
-    print(report.summary())
-    assert "GET /readyz" in report.operations, report.summary()
-    assert report.findings == [], report.summary()
