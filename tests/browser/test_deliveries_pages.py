@@ -9,6 +9,7 @@ import html
 import os
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -503,7 +504,12 @@ def test_each_proposal_shows_its_own_time_and_where_its_post_stands_on_both_page
         ):
             assert time.monotonic() < deadline, "the approved post did not fail"
             time.sleep(0.3)
-        # a later proposal (seconds after the delivery): it shows its own time
+        # a later proposal (in a later second than the delivery, which the page
+        # shows to the second): it shows its own time, not the delivery's
+        delivered = datetime.fromisoformat(delivery["created_at"].replace("Z", "+00:00"))
+        delivered = delivered if delivered.tzinfo else delivered.replace(tzinfo=UTC)
+        while datetime.now(UTC) < delivered.replace(microsecond=0) + timedelta(seconds=1.05):
+            time.sleep(0.1)
         later = ops.post(
             f"{gateway}/api/v1/operator/deliveries/{delivery['id']}/proposals",
             json={"targets": [target]},
