@@ -411,7 +411,8 @@
       for (const value of prop.enum) {
         const option = document.createElement("option");
         option.value = value;
-        option.textContent = t(value); // the registry's values, in words where the catalogue has them
+        // the registry's words for each value (`x-choices`, spec.choice_words), else the value
+        option.textContent = t((prop["x-choices"] || {})[value] || value);
         option.defaultSelected = option.selected = value === prop.default; // reset() keeps it
         input.appendChild(option);
       }

@@ -180,6 +180,13 @@
     return problems;
   }
 
+  // Whether the block's option `name` is for the post's kind (its schema's `x-kinds`,
+  // cachalot_common.platforms.spec.for_kinds; no mark: every kind).
+  function forThisKind(state, name) {
+    const prop = ((state.fields || {}).properties || {})[name] || {};
+    return !Array.isArray(prop["x-kinds"]) || prop["x-kinds"].includes(state.kind());
+  }
+
   // ---- TikTok -------------------------------------------------------------------
   function tiktokParts(state, values) {
     const { container } = state;
@@ -372,6 +379,9 @@
 
   function tiktokAdjust(state, block) {
     for (const name of ["comment", "duet", "stitch"]) {
+      // an option this kind of post does not use (the registry's x-kinds: duets and
+      // stitches are for videos) is left out: the queue refuses it rather than drop it
+      if (!forThisKind(state, `disable_${name}`)) continue;
       const part = state.switches[name];
       block[`disable_${name}`] = !part.box.checked || part.box.disabled;
     }
@@ -531,6 +541,7 @@
         container, key: `${sequence}`, accountId: account.id, platform: account.platform,
         accountName: account.display_name || (spec && spec.label) || account.platform,
         label: (spec && spec.label) || account.platform, updates: [], accountBox: box,
+        fields: spec && spec.fields,
         kind: () => kind || kindOf(), checksVideo: !values,
       };
       parts.set(container, state);

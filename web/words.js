@@ -6,8 +6,10 @@
 //   TargetStatus; an account's, auth's Account.status; a proposal's, the queue's
 //   ProposalStatus) through the catalogue; an unknown one as it is.
 // - reason(code, text, platform): a known code of the shared vocabulary
-//   (cachalot_publishing.outcome, the queue's account and channel codes, TikTok's own) in the catalogue's
-//   words, prefixed with the platform's name; any other code keeps the server's text.
+//   (cachalot_publishing.outcome, the queue's account and channel codes, each publisher's own:
+//   TikTok's, Instagram's, VK's, Telegram's) in the catalogue's words, prefixed with the
+//   platform's name; a code whose text holds the platform's own facts (DETAILED) keeps that
+//   text on an English page; any other code keeps the server's text.
 // - fieldError(error): one of `errors` ({field, message, type}) worded by the page from its
 //   field and type (a publish time refused, a required field, a pattern, a length); the
 //   server's message (its validator jargon made plain) only when the page has no words.
@@ -85,10 +87,48 @@
     spam_risk_text: () => t("The caption was flagged as spam. Change the caption and queue it again."),
     spam_risk: () => t("This post was flagged as a spam risk and not published."),
     invalid_file_upload: () => t("The uploaded file was refused. Upload the video again."),
+    // Instagram's own (cachalot_publisher_instagram.publisher.OWN_CODES)
+    instagram_server_error: () => t("The platform had a server error while processing the media; it will be tried again."),
+    media_download_timeout: () => t("The platform took too long to download the media from our link; it will be tried again."),
+    image_too_large: () => t("An image is larger than 8 MB: make it smaller (or lower its JPEG quality) and post again."),
+    unsupported_image_format: () => t("An image's format cannot be used: save each image as a JPEG (sRGB, at most 8 MB) and post again."),
+    unsupported_aspect_ratio: () => t("An image's shape is refused: crop it to between 4:5 (portrait) and 1.91:1 (landscape) and post again."),
+    container_expired: () => t("The platform's copy of the media expired before it was published; it will be uploaded again."),
+    unsupported_video_format: () => t("The video's format cannot be used: export it as MP4 (H.264 video, AAC audio, under 15 minutes and 300 MB) and post again."),
+    container_failed: () => t("The platform could not create the post's media; it will be tried again."),
+    media_fetch_failed: () => t("The platform could not fetch the media from our link; our team has been told, and it will be tried again."),
+    upload_failed: () => t("The platform had an unknown error while taking the media; it will be tried again."),
+    processing_failed: () => t("The platform could not process the media. Check that each file opens and meets the platform's requirements, then retry."),
+    silent_video: () => t("The video has no sound track (or the added sound could not be used). Add a sound track to the video and post again."),
+    publishing_quota_used: () => t("This account reached the platform's limit on posts; the post goes out when the limit frees."),
+    media_link_missing: () => t("The platform fetches media from a public link, and none could be made; our team must set the public address. Contact us."),
+    unsupported_kind: () => t("The platform cannot take this kind of post."),
+    permission_missing: () => t("The account did not grant a right posting needs: reconnect it and allow everything it asks for."),
+    // VK's own (cachalot_publisher_vk.publisher.OWN_CODES)
+    captcha_required: () => t("VK asks this account to solve a captcha before it may post. Open VK in a browser, make one post by hand, then press Retry."),
+    posting_not_allowed: () => t("This account may not post on that wall. Post to your own wall, or to a community where you are an administrator or editor, and check the community allows wall posts."),
+    community_not_administered: () => t("This account is not an administrator or editor of the chosen community. Choose a community it manages, or have the community's administrator make it an editor, then retry."),
+    platform_rejected: () => t("The platform refused the request. Check the post, then retry."),
+    // Telegram's own (cachalot_publisher_telegram.publisher.OWN_CODES; the channel's two are above)
+    telegram_refused: () => t("Telegram refused the post. Check its text and files, then retry."),
+    bot_unauthorized: () => t("Telegram refused our bot's sign-in; our team must fix it. It will be tried again."),
+    telegraph_refused: () => t("Telegraph refused the article's page. Check the article, then retry."),
+    article_too_long: () => t("This article is too long for one Telegram message: choose a Telegraph page (or let it be chosen when needed) and queue it again."),
   };
+  // A family of codes by its prefix: Instagram's Graph API refusals (`graph_<its code>`).
+  const FAMILIES = {
+    graph_: () => t("The platform refused the post. Check it, then retry."),
+  };
+  // Codes whose server text carries the platform's own facts (its message, counts, a
+  // window): an English page shows that text, other languages the catalogue's words.
+  const DETAILED = new Set(["graph_", "processing_failed", "publishing_quota_used", "platform_rejected",
+    "community_not_administered", "telegram_refused", "telegraph_refused", "article_too_long"]);
   function reason(code, text, platform) {
-    if (code && own(CODES, code)) return platform ? `${platform}: ${CODES[code]()}` : CODES[code]();
-    return String(text || code || "");
+    const family = code && Object.keys(FAMILIES).find((prefix) => String(code).startsWith(prefix));
+    const words = code && own(CODES, code) ? CODES[code] : family ? FAMILIES[family] : null;
+    if (!words) return String(text || code || "");
+    if (lang === "en" && text && DETAILED.has(family || code)) return String(text);
+    return platform ? `${platform}: ${words()}` : words();
   }
 
   // Validator wording into what a person reads: pydantic prefixes its own errors

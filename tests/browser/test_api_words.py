@@ -24,6 +24,10 @@ pytestmark = pytest.mark.browser
 RUSSIAN = re.compile("[А-Яа-яЁё]")
 VIDEO = video_file()
 SPAM = "Аккаунт исчерпал дневной лимит публикаций. Попробуйте завтра."  # spam_risk_too_many_posts
+CAPTCHA = (  # captcha_required (VK's error 14)
+    "ВКонтакте просит этот аккаунт ввести капчу перед публикацией. Откройте ВКонтакте в "
+    "браузере, сделайте одну запись вручную и нажмите «Повторить»."
+)
 
 
 def test_the_russian_operator_page_words_statuses_reasons_and_field_errors_from_the_api(
@@ -116,3 +120,41 @@ def test_the_russian_dashboard_words_a_failed_posts_status_and_reason(
         assert page.text_content(f"{row} td >> nth=4") == f"TikTok: {SPAM}"
         assert serious_violations(page) == []
     assert errors == []
+
+
+def test_the_russian_dashboard_words_a_vk_refusal_by_its_code_not_the_servers_english(
+    stack: EmbeddedStack, sign_in: Any
+) -> None:
+    """VK's own codes (publisher-vk ``OWN_CODES``; Instagram's and Telegram's likewise) are
+    worded by the catalogues: error 14 is ``captcha_required``, shown in Russian."""
+    with sign_in(("vk", None), email="vk-words", locale="ru-RU") as page:
+        account = page.get_attribute('#accounts-body tr[data-platform="vk"]', "data-account")
+        httpx.post(
+            f"{stack.sandbox}/sandbox/vk/faults",
+            json={"method": "wall.post", "code": 14},
+            timeout=10,
+        ).raise_for_status()
+        post_id = page.evaluate(
+            """async ([account, bytes]) => {
+              const media = await (await fetch('/api/v1/media', { method: 'POST',
+                headers: { 'content-type': 'video/mp4' },
+                body: new Blob([new Uint8Array(bytes)], { type: 'video/mp4' }) })).json();
+              for (let attempt = 0; attempt < 50; attempt++) {
+                const res = await fetch('/api/v1/posts', { method: 'POST',
+                  headers: { 'content-type': 'application/json' },
+                  body: JSON.stringify({ media_id: media.id, targets: [{ account_id: account,
+                    vk: { message: 'капча' } }] }) });
+                if (res.status === 201) return (await res.json()).id;
+                await new Promise((r) => setTimeout(r, 300));
+              }
+              throw new Error('the queue never took the post');
+            }""",
+            [account, list(VIDEO.read_bytes())],
+        )
+        row = f'#posts-body tr[data-post="{post_id}"]'
+        page.wait_for_selector(f"{row} .status.failed", timeout=60_000)
+        page.wait_for_function(
+            f"document.querySelector('{row} td:nth-child(5)').textContent.includes('капчу')",
+            timeout=15_000,
+        )
+        assert page.text_content(f"{row} td >> nth=4") == f"VK: {CAPTCHA}"

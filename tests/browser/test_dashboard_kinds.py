@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from cachalot_common import platforms
 from cachalot_queue.tables import Media
+from cachalot_testing.media import image_file
 from cachalot_testing.stack import EmbeddedStack
 
 pytestmark = pytest.mark.browser
@@ -163,6 +164,12 @@ def test_each_field_shows_only_with_its_kinds_and_is_labelled_in_words_in_both_l
         assert page.text_content(f'{telegram} label[for$="-article_as"]') == (
             "How to post the article"
         )
+        choices = "os => os.map((o) => [o.value, o.textContent])"
+        assert page.eval_on_selector_all(f'{telegram} [name="article_as"] option', choices) == [
+            ["auto", "One message when it fits, else a Telegraph page"],
+            ["message", "Always one message"],
+            ["telegraph", "Always a Telegraph page announced in the channel"],
+        ]
         page.check('input[name="kind"][value="video"]')
         assert page.is_visible(f'{telegram} [name="caption"]')
         assert not page.is_visible(f'{telegram} [name="article_as"]')
@@ -180,3 +187,34 @@ def test_each_field_shows_only_with_its_kinds_and_is_labelled_in_words_in_both_l
         assert "Показать рилс и в ленте" in shown
         russian = re.compile("[А-Яа-яЁё]")
         assert [label for label in shown if not russian.search(label)] == []
+        worded = page.eval_on_selector_all(f'{telegram} [name="article_as"] option', choices)
+        assert [text for _, text in worded if not russian.search(text)] == []
+
+
+def test_a_tiktok_photo_post_from_the_composer_sends_no_video_only_option_and_is_queued(
+    stack: EmbeddedStack, sign_in: Any
+) -> None:
+    """TikTok's own switches (composer.js) leave out duets and stitches on a photo post:
+    they are video options (``x-kinds``) that the queue refuses on a photo post."""
+    with sign_in(("tiktok", BOB), email="tiktok-photo") as page:
+        page.wait_for_selector(f'{TIKTOK} input[name="target"]:checked', timeout=15_000)
+        page.check('input[name="kind"][value="photo"]')
+        page.set_input_files("#image-upload", str(image_file(width=1080, height=1350)))
+        page.wait_for_selector(f"{TIKTOK} .tt-who strong", timeout=15_000)
+        page.select_option(f'{TIKTOK} select[name="privacy_level"]', "SELF_ONLY")
+        page.fill(f'{TIKTOK} [name="photo_title"]', "Trip")
+        ahead = datetime.now() + timedelta(days=2)  # nothing is published meanwhile
+        page.fill("#when", ahead.strftime("%Y-%m-%dT%H:%M"))
+        for _ in range(30):  # the queue may not have learned the account from accounts.v1 yet
+            page.click("#queue-button")
+            page.wait_for_selector("#queue-button:enabled", timeout=15_000)
+            if page.is_visible("#flash.ok") and page.text_content("#flash") == "Queued.":
+                break
+            page.wait_for_timeout(300)
+        assert page.text_content("#flash") == "Queued.", page.text_content(f"{TIKTOK}")
+        post = page.evaluate(
+            "async () => (await (await fetch('/api/v1/posts?limit=1')).json()).items[0]"
+        )
+        (options,) = [t["options"] for t in post["targets"]]
+        assert (post["kind"], options["photo_title"]) == ("photo", "Trip")
+        assert (options["disable_duet"], options["disable_stitch"]) == (False, False)

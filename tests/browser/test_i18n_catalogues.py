@@ -329,7 +329,7 @@ def schema_words() -> set[str]:
             continue
         for prop in fields.model_json_schema().get("properties", {}).values():
             words |= {prop[key] for key in ("title", "description") if prop.get(key)}
-            words |= set(prop.get("enum") or [])
+            words |= set((prop.get("x-choices") or {}).values() or prop.get("enum") or [])
     return words
 
 
@@ -416,11 +416,16 @@ def test_the_scan_finds_english_written_past_the_catalogue() -> None:
 def test_every_status_and_shared_error_code_is_worded_in_the_pages_language() -> None:
     """Statuses and codes come from the API; the pages word each through the catalogues
     (web/words.js), whatever service says it: a target's and a proposal's states, an
-    account's, the publishers' shared outcome codes, TikTok's own and the queue's."""
+    account's, the publishers' shared outcome codes, each publisher's own (TikTok's,
+    Instagram's with its ``graph_<code>`` family, VK's, Telegram's) and the queue's."""
     from typing import get_args
 
     from cachalot_common.events import TargetStatus
+    from cachalot_publisher_instagram.publisher import GRAPH_REFUSED
+    from cachalot_publisher_instagram.publisher import OWN_CODES as INSTAGRAM
+    from cachalot_publisher_telegram.publisher import OWN_CODES as TELEGRAM
     from cachalot_publisher_tiktok.reasons import PERMANENT as TIKTOK
+    from cachalot_publisher_vk.publisher import OWN_CODES as VK
     from cachalot_publishing import outcome
     from cachalot_queue import states
     from cachalot_queue.deliveries import ProposalStatus
@@ -435,12 +440,15 @@ def test_every_status_and_shared_error_code_is_worded_in_the_pages_language() ->
     }
     lost = {f"account_{status}" for status in ("revoked", "deleted", "reassigned", "unknown")}
     queue = {states.CONFIRMED_BY_CLIENT, states.CONSENT_REQUIRED, *states.CHANNEL_CODES, *lost}
-    assert sorted((shared | queue | set(TIKTOK)) - worded("CODES")) == []
+    platforms = set(TIKTOK) | INSTAGRAM | VK | TELEGRAM
+    assert sorted((shared | queue | platforms) - worded("CODES")) == []
+    assert GRAPH_REFUSED in worded("FAMILIES")
 
 
 def test_every_field_of_every_platform_is_labelled_in_words() -> None:
     """Each field of the registry has a title a person reads (not pydantic's one made from
-    its name, "Owner Id"), and the kinds it is marked for are ones its platform takes."""
+    its name, "Owner Id"), the kinds it is marked for are ones its platform takes, and each
+    value of a choice is in words (``x-choices``), unless the composer words it (REPLACED)."""
     from cachalot_common import platforms
 
     for name in platforms.names():
@@ -451,3 +459,5 @@ def test_every_field_of_every_platform_is_labelled_in_words() -> None:
             assert info.title, (name, field)
         for field, prop in spec.fields.model_json_schema()["properties"].items():
             assert set(prop.get("x-kinds", [])) <= set(spec.kinds), (name, field)
+            raw = set(prop.get("enum") or []) - REPLACED
+            assert raw <= set(prop.get("x-choices") or {}), (name, field, raw)

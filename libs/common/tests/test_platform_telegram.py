@@ -153,7 +153,7 @@ def test_a_caption_on_an_article_is_refused_naming_the_caption_not_dropped_silen
     article = platforms.Content(kind="article", title="T", nodes=parse("<p>body</p>"))
     errors = SPEC.check(TelegramOptions(caption="read this"), article)
     assert [e.field for e in errors] == ["caption"]
-    assert "leave it empty" in errors[0].message
+    assert "only for video and photo posts on Telegram" in errors[0].message
     assert SPEC.check(TelegramOptions(), article) == []
 
 

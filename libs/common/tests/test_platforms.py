@@ -13,11 +13,13 @@ from pydantic import TypeAdapter, ValidationError
 from cachalot_common import platforms
 from cachalot_common.events import MediaRef, PlatformOptions
 from cachalot_common.platforms.instagram import InstagramFields
+from cachalot_common.platforms.spec import kinds_of
 from cachalot_common.platforms.telegram import TelegramFields
 from cachalot_common.platforms.tiktok import TikTokFields
 from cachalot_common.platforms.youtube import YouTubeFields
 from cachalot_common.service_auth import PUBLISHER_SERVICES, publisher_of
 from cachalot_common.topics import PLATFORMS, Platform, publish_topic
+from cachalot_testing.blocks import KindMarkedOption, block_with, kind_marked_options
 
 
 def video(duration_sec: float | None, **facts: Any) -> platforms.Content:
@@ -237,3 +239,24 @@ def test_only_telegram_cannot_look_up_what_became_of_a_post_whose_answer_was_los
     """Issue 10: Telegram's Bot API has no lookup of sent messages and no idempotency key;
     YouTube and TikTok look the upload up, Instagram reads its container, VK's ``guid``."""
     assert {n for n in platforms.names() if not platforms.get(n).looks_up_posts} == {"telegram"}
+
+
+@pytest.mark.parametrize("marked", kind_marked_options(), ids=str)
+def test_an_option_set_on_a_kind_of_post_that_would_not_use_it_is_refused_naming_both(
+    marked: KindMarkedOption,
+) -> None:
+    spec = platforms.get(marked.platform)
+    assert spec.fields is not None
+    options = spec.fields.model_validate(block_with(marked.platform, marked.option)).to_options()
+    content = platforms.Content(kind=marked.kind)  # type: ignore[arg-type]
+
+    (error,) = [e for e in spec.check(options, content) if e.field == marked.option]
+
+    assert f"this is a{'n' if marked.kind == 'article' else ''} {marked.kind} post" in error.message
+    assert f"{marked.option} is only for " in error.message
+    plain = spec.fields.model_validate(
+        {k: v for k, v in block_with(marked.platform, marked.option).items() if k != marked.option}
+    ).to_options()
+    assert spec.check_kinds(plain, marked.kind) == []  # its default is no value to drop
+    used = kinds_of(spec.fields.model_fields[marked.option]) or frozenset()
+    assert all(spec.check_kinds(options, kind) == [] for kind in used)

@@ -97,11 +97,15 @@ def test_the_cover_index_must_name_one_of_the_images() -> None:
     assert error.field == "photo_cover_index"
 
 
-def test_duet_and_stitch_flags_do_not_stop_a_photo_post() -> None:
+def test_duet_and_stitch_flags_on_a_photo_post_are_refused_not_dropped() -> None:
+    """A photo post has no duets or stitches: the flags (``x-kinds`` video) would be dropped,
+    so they are refused by name (their defaults pass)."""
     options = TikTokFields(
         privacy_level="SELF_ONLY", disable_duet=True, disable_stitch=True
     ).to_options()
-    assert TIKTOK.check(options, photos(2)) == []
+    errors = TIKTOK.check(options, photos(2))
+    assert [e.field for e in errors] == ["disable_duet", "disable_stitch"]
+    assert TIKTOK.check(TikTokFields(privacy_level="SELF_ONLY").to_options(), photos(2)) == []
 
 
 def test_a_media_ref_may_carry_the_signed_url_the_platform_pulls_from() -> None:

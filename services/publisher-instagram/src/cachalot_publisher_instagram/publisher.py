@@ -40,7 +40,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from cachalot_common.events import InstagramOptions, MediaRef, PublishPost
 from cachalot_publisher_instagram.graph import (
@@ -56,7 +56,7 @@ from cachalot_publisher_instagram.graph import (
     Transient,
     Unauthorized,
 )
-from cachalot_publisher_instagram.reasons import container_failure, quota_reason
+from cachalot_publisher_instagram.reasons import CODES, container_failure, quota_reason
 from cachalot_publisher_instagram.store import ContainerStore
 from cachalot_publishing import outcome
 from cachalot_publishing.outcome import Published, failed, retryable
@@ -68,6 +68,15 @@ T = TypeVar("T")
 LABEL = "Instagram"
 QUOTA_USED = "publishing_quota_used"  # Instagram's own: the rolling 24 h publishing limit
 MEDIA_LINK_MISSING = "media_link_missing"
+UNSUPPORTED_KIND = "unsupported_kind"
+PERMISSION_MISSING = "permission_missing"
+GRAPH_REFUSED = "graph_"
+"""The prefix of a refusal by the Graph API, followed by its error code (``graph_100``)."""
+OWN_CODES: Final = frozenset(
+    {*CODES, QUOTA_USED, MEDIA_LINK_MISSING, UNSUPPORTED_KIND, PERMISSION_MISSING}
+)
+"""Instagram's codes besides the shared ones (:mod:`cachalot_publishing.outcome`) and the
+``graph_<code>`` family: each worded by the dashboard (web/words.js)."""
 TRANSIENT_RETRY_S = 30.0
 LOOKUP_SKEW = timedelta(minutes=10)  # our clock against Instagram's timestamps
 
@@ -115,7 +124,7 @@ class InstagramPlatform:
         files = command.files()
         if command.kind not in ("video", "photo") or not files:
             raise failed(
-                "unsupported_kind",
+                UNSUPPORTED_KIND,
                 f"Instagram cannot take {command.kind} posts; post a video "
                 "(a Reel) or 1–10 JPEG images.",
             )
@@ -174,11 +183,11 @@ class InstagramPlatform:
             raise outcome.reauth(
                 "Instagram: the account did not allow publishing; reconnect Instagram and allow "
                 "content publishing.",
-                code="permission_missing",
+                code=PERMISSION_MISSING,
             ) from None
         except (Refused, NotFound) as error:
             raise failed(
-                f"graph_{error.code or error.status}",
+                f"{GRAPH_REFUSED}{error.code or error.status}",
                 f"Instagram refused the post: {error.message}",
             ) from None
 

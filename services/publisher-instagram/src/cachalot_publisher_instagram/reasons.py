@@ -154,3 +154,10 @@ def quota_reason(used: int, total: int, duration_s: int) -> str:
         f"Instagram: this account published {used} of its {total} posts allowed in "
         f"{window_words(duration_s)}; the post goes out when the limit frees."
     )
+
+
+CODES: Final = frozenset(
+    f.code
+    for f in (*_BY_SUBCODE.values(), *_PHOTO_BY_SUBCODE.values(), PROCESSING_FAILED, SILENT_VIDEO)
+)
+"""Every code a container's failure carries (the dashboard words each, web/words.js)."""

@@ -59,7 +59,7 @@ from __future__ import annotations
 import html
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from cachalot_common.articles import Node, lead_html, parse, telegram_length, to_telegram_html
 from cachalot_common.events import MediaRef, PublishPost, TelegramOptions
@@ -88,6 +88,18 @@ TELEGRAM_REFUSED = "telegram_refused"
 BOT_UNAUTHORIZED = "bot_unauthorized"
 TELEGRAPH_REFUSED = "telegraph_refused"
 ARTICLE_TOO_LONG = "article_too_long"
+OWN_CODES: Final = frozenset(
+    {
+        CHANNEL_LINK_BROKEN,
+        CHANNEL_NOT_LINKED,
+        TELEGRAM_REFUSED,
+        BOT_UNAUTHORIZED,
+        TELEGRAPH_REFUSED,
+        ARTICLE_TOO_LONG,
+    }
+)
+"""Telegram's codes besides the shared ones (:mod:`cachalot_publishing.outcome`): each worded
+by the dashboard (web/words.js)."""
 LEAD_MAX = 700
 
 # Telegram's words when our bot may not post in the chat (403s and a few 400s).

@@ -53,6 +53,17 @@ POSTING_NOT_ALLOWED: Final = "posting_not_allowed"  # VK's own: errors 15/214 on
 PERMISSION_MISSING: Final = "permission_missing"  # the token lacks a right (error 15/7)
 PLATFORM_REJECTED: Final = "platform_rejected"  # VK refused the request (error 100…)
 NOT_COMMUNITY_ADMIN: Final = "community_not_administered"  # 214/15 acting as a community
+OWN_CODES: Final = frozenset(
+    {
+        CAPTCHA_REQUIRED,
+        POSTING_NOT_ALLOWED,
+        PERMISSION_MISSING,
+        PLATFORM_REJECTED,
+        NOT_COMMUNITY_ADMIN,
+    }
+)
+"""VK's codes besides the shared ones (:mod:`cachalot_publishing.outcome`): each worded by
+the dashboard (web/words.js)."""
 
 
 def _community_refused(error: VKApiError, owner: int) -> bool:

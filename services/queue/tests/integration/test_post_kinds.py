@@ -40,6 +40,7 @@ from sqlalchemy import func, select
 from cachalot_common import platforms
 from cachalot_common.events import PublishPost
 from cachalot_queue.tables import Media, PostMedia
+from cachalot_testing.blocks import KindMarkedOption, block_with, kind_marked_options
 
 pytestmark = pytest.mark.integration
 
@@ -598,3 +599,33 @@ async def test_a_blank_title_or_a_control_character_in_any_text_is_refused_namin
         }
     )
     assert fine.status_code == 201, fine.text
+
+
+@pytest.mark.parametrize("marked", kind_marked_options(), ids=str)
+async def test_an_option_a_kind_of_post_would_not_use_is_refused_naming_it_and_the_kind(
+    queue: QueueServer, marked: KindMarkedOption
+) -> None:
+    """The registry's ``x-kinds`` hold for every platform when a post is queued: a value
+    the kind would drop (a TikTok ``photo_title`` on a video) is a 422 naming the option
+    and the kind; the same post without it is queued."""
+    client = queue.client()
+    account = await client.account(marked.platform)
+    if marked.kind == "video":
+        content: dict[str, Any] = {"media_id": (await client.upload())["id"]}
+    elif marked.kind == "photo":
+        image = await add_image(client, content_type="image/jpeg")
+        content = {"kind": "photo", "image_ids": [image["id"]]}
+    else:
+        content = {"kind": "article", "article": {"title": "T", "body_html": "<p>Body</p>"}}
+    block = block_with(marked.platform, marked.option)
+    target = {"account_id": str(account), marked.platform: block}
+
+    refused = fields(await client.post({**content, "targets": [target]}))
+
+    where = f"targets[0].{marked.platform}.{marked.option}"
+    assert list(refused) == [where]
+    assert f"{marked.option} is only for " in refused[where]
+    assert f" {marked.kind} post" in refused[where]
+    del block[marked.option]
+    queued = await client.post({**content, "targets": [target]})
+    assert queued.status_code == 201, queued.text

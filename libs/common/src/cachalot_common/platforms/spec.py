@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, JsonValue
+from pydantic.fields import FieldInfo
 
 from cachalot_common.events import POST_KINDS, CreatorInfoFacts, PostKind
 from cachalot_common.text import CheckedText
@@ -127,10 +128,32 @@ def for_kinds(*kinds: PostKind) -> dict[str, JsonValue]:
 
     The dashboard shows a field only for its kinds (one source: the registry, through
     ``GET /api/v1/posts/platforms``); a field without the mark is for every kind the
-    platform takes. A platform's own check refuses a value the kind would drop
-    (Telegram's caption on an article, :mod:`cachalot_common.platforms.telegram`).
+    platform takes. :meth:`PlatformSpec.check` refuses a value other than the field's
+    default on a post of another kind, which the platform would drop (a TikTok
+    ``photo_title`` on a video, a Telegram caption on an article): :func:`kinds_of`.
     """
     return {"x-kinds": [k for k in POST_KINDS if k in kinds]}
+
+
+def choice_words(words: dict[str, str]) -> dict[str, JsonValue]:
+    """The JSON-schema mark of a choice field's values in words (``x-choices``: value →
+    what a person reads, through the dashboard's catalogues), so no raw value ("auto",
+    "telegraph") is shown. ``platforms`` tests check it names every value of the enum."""
+    return {"x-choices": dict(words)}
+
+
+def kinds_of(field: FieldInfo) -> frozenset[PostKind] | None:
+    """The kinds of post a block field is for (its :func:`for_kinds` mark); ``None`` for a
+    field without the mark (every kind its platform takes)."""
+    extra = field.json_schema_extra
+    marked = extra.get("x-kinds") if isinstance(extra, dict) else None
+    if not isinstance(marked, list):
+        return None
+    return frozenset(k for k in POST_KINDS if k in marked)
+
+
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
 
 
 Check = Callable[[BaseModel, Content], list[FieldError]]
@@ -379,7 +402,8 @@ class PlatformSpec:
         """Every reason ``options`` (this platform's ``PublishPost.options``) cannot be
         published with ``content``; empty when they fit. Pure, no I/O.
 
-        First the file against :attr:`limits` (its duration, frame rate, size in
+        First the options a post of this kind would not use (:meth:`check_kinds`),
+        then the file against :attr:`limits` (its duration, frame rate, size in
         pixels, aspect, codec, bytes), then the platform's own ``checks``.
         Messages are for people and name the limit, e.g. "TikTok accepts at
         most 600 s through its API; this video is 754 s".
@@ -391,7 +415,7 @@ class PlatformSpec:
                     "kind", f"{self.label} cannot take {content.kind} posts; it takes {takes} posts"
                 )
             ]
-        errors: list[FieldError] = []
+        errors = self.check_kinds(options, content.kind)
         if content.kind == "photo" and len(content.images) > self.max_images:
             errors.append(
                 FieldError(
@@ -408,6 +432,32 @@ class PlatformSpec:
             errors += _renamed(self.limits.check(self.label, content.cover), "article.cover")
         for check in self.checks:
             errors += check(options, content)
+        return errors
+
+    def check_kinds(self, options: BaseModel, kind: PostKind) -> list[FieldError]:
+        """Each option that a post of ``kind`` would not use (its field's ``x-kinds``,
+        :func:`for_kinds`, leaves ``kind`` out) set to anything but its default, named by
+        the option with its kinds and ``kind`` in words ("photo_title is only for photo
+        posts on TikTok; this is a video post: leave it out"); the platform would drop it
+        silently. Empty when ``kind`` uses every option set. Pure."""
+        if self.fields is None:
+            return []
+        errors: list[FieldError] = []
+        for name, info in self.fields.model_fields.items():
+            kinds = kinds_of(info)
+            if kinds is None or kind in kinds:
+                continue
+            default = info.get_default(call_default_factory=True)
+            if getattr(options, name, default) == default:
+                continue
+            for_ = " and ".join(k for k in POST_KINDS if k in kinds)
+            errors.append(
+                FieldError(
+                    name,
+                    f"{name} is only for {for_} posts on {self.label}; this is "
+                    f"{_a(kind)} post, which would not use it: leave it out",
+                )
+            )
         return errors
 
     def check_account(

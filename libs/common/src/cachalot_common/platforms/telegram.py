@@ -56,6 +56,7 @@ from cachalot_common.platforms.spec import (
     MediaLimits,
     PlatformFields,
     PlatformSpec,
+    choice_words,
     for_kinds,
     max_chars,
 )
@@ -189,9 +190,16 @@ class TelegramFields(PlatformFields):
     article_as: Literal["auto", "message", "telegraph"] = Field(
         default="auto",
         title="How to post the article",
-        json_schema_extra=for_kinds("article"),
-        description="Articles: one message when it fits (auto), always one message (refused "
-        "when too long), or always a Telegraph page announced in the channel.",
+        json_schema_extra=for_kinds("article")
+        | choice_words(
+            {
+                "auto": "One message when it fits, else a Telegraph page",
+                "message": "Always one message",
+                "telegraph": "Always a Telegraph page announced in the channel",
+            }
+        ),
+        description="Articles: a message holds at most 4096 characters; a Telegraph page "
+        "holds a long article and opens in Instant View.",
     )
 
     @field_validator("caption")
@@ -222,18 +230,9 @@ def _mb(size: int) -> str:
 
 
 def content_fits(options: BaseModel, content: Content) -> list[FieldError]:
-    """Sizes and counts Telegram refuses: the video, the images, an article as one message;
-    and a caption on an article (no Telegram call would carry it)."""
+    """Sizes and counts Telegram refuses: the video, the images, an article as one message
+    (a caption on an article is the registry's ``x-kinds`` rule, ``PlatformSpec.check_kinds``)."""
     errors: list[FieldError] = []
-    caption: object = getattr(options, "caption", None)
-    if content.kind == "article" and isinstance(caption, str) and caption:
-        errors.append(
-            FieldError(
-                "caption",
-                "an article is posted from its title and body; the caption is for video and "
-                "photo posts: leave it empty (it would be silently dropped)",
-            )
-        )
     if content.kind == "video" and content.video is not None:
         limit = video_limit_bytes()
         if content.video.size > limit:
