@@ -331,17 +331,13 @@ class TokenKeeper:
 
     def _bind(self, read: _Read, account: Account, request: LeaseRequest) -> PublishGrant:
         """The request's grant, if it binds this caller to this account as it is now
-        and its attempt is not over (as ``read`` in the lease's transaction)."""
+        and its attempt is not over (as ``read`` in the lease's transaction; ``read`` is
+        :meth:`_read` of asks that include ``request``, so its grant is verified there)."""
         if request.service != publisher_of(account.platform):
             raise LeaseForbidden(
                 "wrong_platform", f"{request.service} may not lease {account.platform} accounts"
             )
-        grant = read.grants.get(request.grant)
-        if grant is None:  # not read with the rest: verify it now
-            try:
-                grant = verify_grant(request.grant, keys=self._grant_keys)
-            except GrantError as error:
-                grant = error
+        grant = read.grants[request.grant]
         if isinstance(grant, GrantError):
             raise LeaseForbidden(grant.code, grant.detail)
         if str(grant.account_id) != account.id or grant.platform != account.platform:

@@ -467,12 +467,13 @@ class PostService:
                     _error(f"{where}.account_id", f"publishing to {name} is not supported yet")
                 )
                 continue
-            options, problems = _target_options(self._registry, spec, item, content, where)
+            chosen, problems = _target_options(self._registry, spec, item, content, where)
             errors += problems
-            if options is None:
+            if chosen is None:
                 continue
+            options = chosen.model_dump(mode="json")
             errors += _community_errors(account, options, where)
-            errors += _account_errors(spec, account, item, content, where)
+            errors += _account_errors(spec, account, chosen, content, where)
             targets.append(
                 Target(
                     id=uuid4(),
@@ -781,23 +782,20 @@ def _community_errors(
 def _account_errors(
     spec: platforms.PlatformSpec,
     account: Account,
-    item: TargetCreate,
+    options: BaseModel,
     content: _Content,
     where: str,
 ) -> list[dict[str, Any]]:
-    """The target's options against what its account allows now, as auth last told
-    (``accounts.v1``: TikTok's ``creator_info``), each named where the client wrote it
-    (``targets[i].tiktok.privacy_level``); nothing while the facts are not known. The
-    publisher reads them again before it posts: the final word."""
-    block = item.block(spec.name) or spec.default_fields()
-    if block is None:
-        return []
+    """The target's ``options`` (:func:`_target_options`') against what its account allows
+    now, as auth last told (``accounts.v1``: TikTok's ``creator_info``), each named where
+    the client wrote it (``targets[i].tiktok.privacy_level``); nothing while the facts are
+    not known. The publisher reads them again before it posts: the final word."""
     facts = platforms.AccountFacts(
         creator_info=CreatorInfoFacts.model_validate(account.creator_info)
         if account.creator_info is not None
         else None
     )
-    found = spec.check_account(block.to_options(), content.facts, facts)
+    found = spec.check_account(options, content.facts, facts)
     return [_error(_content_field(where, spec.name, e.field), e.message, e.type) for e in found]
 
 
@@ -807,9 +805,10 @@ def _target_options(
     item: TargetCreate,
     content: _Content,
     where: str,
-) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """The command's options for one target of a publishable platform, and the problems
-    with them, each named the way the client wrote it (:func:`_content_field`).
+) -> tuple[BaseModel | None, list[dict[str, Any]]]:
+    """The command's options for one target of a publishable platform (the one place its
+    block becomes options), and the problems with them, each named the way the client
+    wrote it (:func:`_content_field`).
 
     Options are ``None`` when the block is wrong or missing: a block of another
     platform, or none where the platform requires one (its fields model has
@@ -841,7 +840,7 @@ def _target_options(
     # with content missing or wrong (already reported) the checks would misname images
     found = spec.check(options, content.facts) if content.complete else []
     problems = [_error(_content_field(where, spec.name, e.field), e.message, e.type) for e in found]
-    return options.model_dump(mode="json"), problems
+    return options, problems
 
 
 class _NoOptions(BaseModel):
