@@ -214,7 +214,9 @@
   }
 
   function accountActions(cell, account) {
-    const shape = `${account.status}|${needsChannel(account)}`;
+    // a VK person's communities or a Telegram channel: their names can be read again
+    const names = account.status === "ok" && (Array.isArray(account.communities) || Boolean(account.channel_id));
+    const shape = `${account.status}|${needsChannel(account)}|${names}`;
     if (cell.dataset.shape === shape) return;
     cell.dataset.shape = shape;
     cell.textContent = "";
@@ -266,6 +268,22 @@
         }
       });
       cell.appendChild(form);
+    }
+    if (names) {
+      // POST /api/v1/accounts/{id}/details: read again from the platform (at most once a
+      // minute per account; a change also reaches other tabs as an account event)
+      const again = document.createElement("button");
+      again.className = "secondary";
+      again.dataset.action = "read-names";
+      again.textContent = t("Refresh names");
+      again.onclick = async () => {
+        again.disabled = true;
+        const res = await api(`/api/v1/accounts/${account.id}/details`, { method: "POST" });
+        again.disabled = false;
+        flash(res.ok ? "ok" : "bad", res.ok ? t("Names read again from the platform.") : problemText(res.body, t("Could not read the names again.")));
+        if (res.ok) await loadAccounts();
+      };
+      cell.appendChild(again);
     }
     const remove = document.createElement("button");
     remove.className = "secondary";

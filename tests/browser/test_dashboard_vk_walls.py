@@ -1,6 +1,6 @@
 """Browser: a VK target's wall is chosen from the account's own wall and the communities its
 person ran at sign-in, shown as "name (id)" (issue 10: auth's accounts API lists them with
-their names), never typed as a number."""
+their names), never typed as a number; "Refresh names" reads them again from VK."""
 
 from __future__ import annotations
 
@@ -92,6 +92,20 @@ def test_the_vk_wall_is_a_choice_of_own_wall_or_a_community_the_person_runs(
         )
         assert refused[0] == 422
         assert [e["field"] for e in refused[1]["errors"]] == ["targets[0].vk.owner_id"]
+
+        # renamed on VK after sign-in: "Refresh names" reads the communities again
+        httpx.post(
+            f"{stack.sandbox}/sandbox/vk/communities",
+            json={"id": ours, "admins": [ALICE], "name": "Whale and dolphin watchers"},
+            timeout=10,
+        ).raise_for_status()
+        page.click('#accounts-body tr[data-platform="vk"] button[data-action="read-names"]')
+        page.wait_for_selector(
+            f'{wall} option:has-text("Whale and dolphin watchers ({ours})")',
+            state="attached",
+            timeout=15_000,
+        )
+        assert page.text_content("#flash") == "Names read again from the platform."
         page.click("#accounts-body button:has-text('Disconnect')")  # frees the sandbox person
         page.wait_for_selector("#flash.ok", timeout=15_000)
     finally:

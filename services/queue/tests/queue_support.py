@@ -307,7 +307,10 @@ class ApiClient:
                 row = await session.scalar(select(Account).where(Account.id == account_id))
             if row is not None and message.type == "updated":  # facts only, no new state
                 facts = message.creator_info
-                return row.creator_info == (facts.model_dump(mode="json") if facts else None)
+                known = message.communities is None or row.communities == message.communities
+                return known and (
+                    facts is None or row.creator_info == facts.model_dump(mode="json")
+                )
             return row is not None and row.changed_at >= message.occurred_at
 
         await eventually(applied, timeout=20)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Mapping
-from datetime import datetime
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, Final, Protocol, runtime_checkable
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -35,6 +35,7 @@ from cachalot_auth.providers.base import (
 )
 from cachalot_auth.providers.telegram import BotApi, ChannelNotUsable, TelegramBusy
 from cachalot_common import platforms
+from cachalot_common.events import Community
 from cachalot_common.sessions import Session
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,23 @@ class ChannelRefused(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+
+
+DETAILS_READ_EVERY: Final = timedelta(minutes=1)
+"""The least time between two reads of one account's details on the client's ask
+(:meth:`ClientService.read_details`): sooner, the kept ones are answered."""
+
+OwnerToken = Callable[[str, str], Awaitable[str]]
+"""``(account_id, client_id)`` → a usable access token of the client's own account
+(``TokenKeeper.for_owner``); raises its ``AccountNotFound``, ``LeaseRefused``,
+``PlatformUnavailable``."""
+
+
+@runtime_checkable
+class CommunityReader(Protocol):
+    """A provider that lists the communities a person administers (VK's ``groups.get``)."""
+
+    async def communities(self, access_token: str) -> tuple[Community, ...] | None: ...
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -99,12 +117,14 @@ class ClientService:
         providers: Mapping[str, Provider],
         bot: BotApi | None,
         on_commit: Callable[[], None],
+        owner_token: OwnerToken | None = None,
     ) -> None:
         self._factory = factory
         self._vault = vault
         self._providers = providers
         self._bot = bot
         self._on_commit = on_commit
+        self._owner_token = owner_token
 
     async def client_of(self, db: AsyncSession, session: Session | None) -> Client:
         """The client behind a live session (checked against our sessions table)."""
@@ -347,6 +367,59 @@ class ClientService:
             account_event(db, account, "connected")
             public = account_public(account)
         self._on_commit()
+        return public
+
+    async def read_details(self, session: Session | None, account_id: str) -> dict[str, Any]:
+        """The account (:func:`account_public`) after reading again what the platform says of
+        the places it posts to: the communities a VK person administers with their names
+        (``groups.get``, :class:`CommunityReader`) and a linked Telegram channel's title
+        (``getChat``). Sign-in reads them too; this keeps the names current in between.
+
+        At most once per :data:`DETAILS_READ_EVERY` per account (kept in
+        ``details_read_at``, so replicas share the bound); a sooner ask, or a revoked account,
+        answers what is kept. A change is told on ``accounts.v1`` (``updated``), which
+        refreshes the queue's community check and every open dashboard. A channel our bot
+        can no longer read keeps its title (the publisher reports a broken link itself).
+        Raises :class:`NotSignedIn`, :class:`NotFound`, the lease's ``LeaseRefused`` (the
+        account must be reconnected) and ``PlatformUnavailable``.
+        """
+        now = utcnow()
+        async with self._factory() as db:
+            client = await self.client_of(db, session)
+            account = await self._own_account(db, client, account_id)
+            last = account.details_read_at
+            if account.status == "revoked" or (
+                last is not None and timedelta(0) <= now - last < DETAILS_READ_EVERY
+            ):
+                return account_public(account)
+            provider = self._providers.get(account.platform)
+            channel_id, user_id = account.channel_id, account.platform_user_id
+        communities: list[dict[str, Any]] | None = None
+        if isinstance(provider, CommunityReader) and self._owner_token is not None:
+            token = await self._owner_token(account_id, client.id)
+            found = await provider.communities(token)
+            communities = None if found is None else [c.model_dump() for c in found]
+        title: str | None = None
+        if channel_id is not None and self._bot is not None:
+            try:
+                title = (await self._bot.check_channel(channel_id, user_id)).title
+            except (ChannelNotUsable, PlatformOAuthError):
+                title = None
+        async with self._factory() as db, db.begin():
+            client = await self.client_of(db, session)
+            account = await self._own_account(db, client, account_id)
+            account.details_read_at = now
+            changed = False
+            if communities is not None and communities != account.vk_communities:
+                account.vk_communities, changed = communities, True
+            if title and channel_id == account.channel_id and title != account.channel_title:
+                account.channel_title, changed = title, True
+            if changed:
+                account.updated_at = now
+                account_event(db, account, "updated")
+            public = account_public(account)
+        if changed:
+            self._on_commit()
         return public
 
     async def export(self, session: Session | None) -> dict[str, Any]:

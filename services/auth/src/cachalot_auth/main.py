@@ -128,6 +128,10 @@ def create_app(
         grant_keys=settings.grant_keys(),
         attempts=attempts,
     )
+
+    async def owner_token(account_id: str, client_id: str) -> str:
+        return (await keeper.for_owner(account_id, client_id)).access_token
+
     signin = SignInService(
         factory=factory,
         vault=vault,
@@ -146,7 +150,12 @@ def create_app(
         settings=settings,
         signin=signin,
         clients=ClientService(
-            factory=factory, vault=vault, providers=platforms, bot=bot, on_commit=relay.nudge
+            factory=factory,
+            vault=vault,
+            providers=platforms,
+            bot=bot,
+            on_commit=relay.nudge,
+            owner_token=owner_token,
         ),
         keeper=keeper,
         rate_limit=IpRateLimit(settings.auth_rate_limit, trusted_proxies=settings.trusted_proxies),

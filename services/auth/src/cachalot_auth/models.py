@@ -111,6 +111,9 @@ class Account(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     connected_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # when its community names / channel title were last read again on the client's ask
+    # (ClientService.read_details; at most once a minute)
+    details_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     def scope_list(self) -> list[str]:
         return [s for s in self.scopes.split(" ") if s]

@@ -545,3 +545,36 @@ async def test_a_channel_report_with_a_control_character_or_a_blank_title_is_ref
         assert [e["field"] for e in refused.json()["errors"]] == [field]
     stored = await stored_account(auth)
     assert (stored.channel_id, stored.status) == (str(CHANNEL_ID), "ok")
+
+
+async def test_a_renamed_channel_shows_its_new_title_once_the_client_asks_to_read_it_again(
+    auth, sign_in, fresh_sandbox
+):
+    """``POST /api/v1/accounts/{id}/details`` asks Telegram (``getChat``) for the linked
+    channel's title: renamed since it was linked, the new one is kept and told as
+    ``updated``; a channel our bot can no longer see keeps the title it had."""
+    await set_up_channel(fresh_sandbox)
+    async with auth.browser() as browser:
+        await sign_in(browser, "telegram")
+        linked = await browser.post(
+            "/api/v1/accounts/telegram/channel", json={"channel_id": str(CHANNEL_ID)}
+        )
+        assert linked.status_code == 200, linked.text
+        account_id = linked.json()["id"]
+        await set_up_channel(fresh_sandbox, title="My Renamed Channel")
+
+        read = await browser.post(f"/api/v1/accounts/{account_id}/details")
+
+        assert read.status_code == 200, read.text
+        assert read.json()["channel_title"] == "My Renamed Channel"
+        await auth.app.state.relay.drain()
+        assert auth.events.types(account_id)[-1] == "updated"
+        async with auth.app.state.factory() as db:
+            account = await db.get(Account, account_id)
+            assert account is not None
+            account.details_read_at = None  # as if a minute had passed
+            await db.commit()
+        await set_up_channel(fresh_sandbox, title="Gone", bot_status="left")
+        kept = await browser.post(f"/api/v1/accounts/{account_id}/details")
+        assert kept.status_code == 200, kept.text
+        assert kept.json()["channel_title"] == "My Renamed Channel"

@@ -4,6 +4,7 @@ owner_id, each with its name, so the dashboard shows "name (id)"."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
@@ -81,3 +82,43 @@ async def test_other_platforms_carry_no_communities(auth, sign_in, consent, fres
         await consent(browser)
         [account] = (await browser.get("/api/v1/accounts")).json()
     assert (await last_event(auth, account["id"])).get("communities") is None
+
+
+async def test_community_names_are_read_again_on_the_clients_ask_at_most_once_a_minute(
+    auth, sign_in, consent, fresh_sandbox
+):
+    """A community renamed (or a new one run) after sign-in shows once the client asks
+    (``POST /api/v1/accounts/{id}/details``): told on accounts.v1 as ``updated``; an ask
+    within a minute of the last read answers what is kept, without calling VK."""
+    await community(fresh_sandbox, 41, [ALICE], name="Cats of Kazan", screen_name="kazancats")
+    async with auth.browser() as browser:
+        await sign_in(browser, "vk")
+        await consent(browser)
+        [account] = (await browser.get("/api/v1/accounts")).json()
+        await community(fresh_sandbox, 41, [ALICE], name="Cats and Dogs of Kazan")
+        await community(fresh_sandbox, 43, [ALICE], name="Birds")
+
+        read = await browser.post(f"/api/v1/accounts/{account['id']}/details")
+
+        assert read.status_code == 200, read.text
+        renamed = [
+            {"id": 41, "name": "Cats and Dogs of Kazan", "screen_name": "kazancats"},
+            {"id": 43, "name": "Birds", "screen_name": "club43"},
+        ]
+        assert (read.json()["communities"], read.json()["community_details"]) == (
+            [41, 43],
+            renamed,
+        )
+        event = await last_event(auth, account["id"])
+        assert (event["type"], event["communities"]) == ("updated", [41, 43])
+        assert event["community_details"] == renamed
+
+        await community(fresh_sandbox, 41, [ALICE], name="Renamed again")
+        soon = await browser.post(f"/api/v1/accounts/{account['id']}/details")
+        assert soon.status_code == 200, soon.text
+        assert soon.json()["community_details"] == renamed  # kept: read less than a minute ago
+        elsewhere = await browser.post(f"/api/v1/accounts/{uuid.uuid4()}/details")
+        assert elsewhere.status_code == 404, elsewhere.text
+    async with auth.browser() as stranger:
+        refused = await stranger.post(f"/api/v1/accounts/{account['id']}/details")
+        assert refused.status_code == 401, refused.text

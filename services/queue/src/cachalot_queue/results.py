@@ -181,6 +181,8 @@ class EventHandlers:
             if event.type == "updated":  # facts only: its state and its posts stay as they are
                 if account is not None and event.creator_info is not None:
                     account.creator_info = event.creator_info.model_dump(mode="json")
+                if account is not None and event.communities is not None:
+                    account.communities = event.communities  # read again (auth's read_details)
                 return
             if account is None:
                 account = Account(id=event.account_id)

@@ -511,7 +511,8 @@ async def test_a_vk_community_the_account_does_not_administer_is_refused_when_qu
     queue: QueueServer,
 ) -> None:
     """Auth's accounts.v1 carries what VK's groups.get filter=admin said at sign-in; a
-    reconnect refreshes it; an account whose list is unknown is checked at publish time."""
+    reconnect refreshes it, and so does an ``updated`` read again; an account whose list is
+    unknown is checked at publish time."""
     client = queue.client()
     vk = await client.account("vk", communities=[41])
     media = await client.upload()
@@ -535,6 +536,10 @@ async def test_a_vk_community_the_account_does_not_administer_is_refused_when_qu
 
     await client.account_event(vk, "vk", "connected", communities=[41, 42])  # a reconnect
     assert (await post(-42)).status_code == 201
+    assert (await post(-43)).status_code == 422
+    # read again on the client's ask (auth's POST /api/v1/accounts/{id}/details)
+    await client.account_event(vk, "vk", "updated", communities=[41, 42, 43])
+    assert (await post(-43)).status_code == 201
 
     unknown = await client.account("vk")  # connected before auth read communities
     assert (await post(-42, unknown)).status_code == 201

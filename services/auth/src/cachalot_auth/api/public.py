@@ -386,6 +386,39 @@ def create_router(svc: Services) -> APIRouter:
                 errors=[{"field": "channel", "in": "body", "message": refused.detail}],
             ) from None
 
+    @router.post(
+        "/accounts/{account_id}/details",
+        tags=["accounts"],
+        dependencies=client_only,
+        responses=problem_responses(401, 403, 404, 409, 503),
+    )
+    async def read_details(
+        account_id: str, svc: ServicesDep, session: SessionDep
+    ) -> dict[str, Any]:
+        """Read again, from the platform, the names of the places this account posts to:
+        a VK person's communities (``groups.get``) and a Telegram channel's title
+        (``getChat``); the account as ``GET /api/v1/accounts`` lists it. At most once a
+        minute per account (a sooner ask answers what is kept); a change is pushed to open
+        dashboards. 404: not the client's account; 409: it must be reconnected first;
+        503: the platform is not answering.
+        """
+        try:
+            return await svc.clients.read_details(session, account_id)
+        except NotSignedIn:
+            raise _not_signed_in() from None
+        except (NotFound, AccountNotFound):
+            raise Problem(404, "No such account.") from None
+        except LeaseRefused as refused:
+            raise Problem(
+                409, f"This account must be reconnected first ({refused.detail})."
+            ) from None
+        except PlatformUnavailable:
+            raise Problem(
+                503,
+                "The platform is not answering right now; try again in a minute.",
+                headers={"Retry-After": "30"},
+            ) from None
+
     @router.get(
         "/accounts/{account_id}/tiktok/creator-info",
         tags=["accounts"],
