@@ -116,6 +116,19 @@ def give_consent(page: Any, email: str) -> None:
     page.wait_for_selector("#compose:not(.hidden)", timeout=15_000)
 
 
+def queue_composed(page: Any) -> None:
+    """Press "Queue" until the queue takes the composed post ("Queued."): it may not have
+    learned a just-connected account from accounts.v1 yet. Fails with what the page says."""
+    for _ in range(30):
+        page.click("#queue-button")
+        page.wait_for_selector("#queue-button:enabled", timeout=15_000)
+        if page.is_visible("#flash.ok") and page.text_content("#flash") == "Queued.":
+            return
+        page.wait_for_timeout(300)
+    errors = page.text_content("#post-errors") or page.text_content("#targets")
+    assert page.text_content("#flash") == "Queued.", errors
+
+
 def disconnect_all(page: Any) -> None:
     """Disconnect every account of the page's client (frees the sandbox's people)."""
     page.evaluate(
@@ -141,6 +154,7 @@ class SignIn:
 
     disconnect_all = staticmethod(disconnect_all)
     link_channel = staticmethod(link_channel)
+    queue_composed = staticmethod(queue_composed)
 
     def telegram_channel(self, channel_id: int, username: str, title: str) -> None:
         """A sandbox channel the Telegram person may link (:func:`telegram_channel`)."""

@@ -73,6 +73,29 @@ def test_the_russian_operator_page_words_statuses_reasons_and_field_errors_from_
     assert [e for e in errors if "status of 422" not in e] == []  # the refused delivery's own
 
 
+def queue_video(page: Any, account: str, block: dict[str, Any]) -> str:
+    """The id of a video post to ``account`` with its platform's ``block``, queued by the
+    page's own fetch (the queue may not have learned a just-connected account yet)."""
+    post_id: str = page.evaluate(
+        """async ([account, block, bytes]) => {
+          const media = await (await fetch('/api/v1/media', { method: 'POST',
+            headers: { 'content-type': 'video/mp4' },
+            body: new Blob([new Uint8Array(bytes)], { type: 'video/mp4' }) })).json();
+          for (let attempt = 0; attempt < 50; attempt++) {
+            const res = await fetch('/api/v1/posts', { method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ media_id: media.id,
+                targets: [{ account_id: account, ...block }] }) });
+            if (res.status === 201) return (await res.json()).id;
+            await new Promise((r) => setTimeout(r, 300));
+          }
+          throw new Error('the queue never took the post');
+        }""",
+        [account, block, list(VIDEO.read_bytes())],
+    )
+    return post_id
+
+
 def test_the_russian_dashboard_words_a_failed_posts_status_and_reason(
     stack: EmbeddedStack, sign_in: Any, serious_violations: Any
 ) -> None:
@@ -89,22 +112,8 @@ def test_the_russian_dashboard_words_a_failed_posts_status_and_reason(
         assert page.text_content('#accounts-body tr[data-platform="tiktok"] .status') == (
             "подключён"
         )
-        post_id = page.evaluate(
-            """async ([account, bytes]) => {
-              const media = await (await fetch('/api/v1/media', { method: 'POST',
-                headers: { 'content-type': 'video/mp4' },
-                body: new Blob([new Uint8Array(bytes)], { type: 'video/mp4' }) })).json();
-              for (let attempt = 0; attempt < 50; attempt++) {
-                const res = await fetch('/api/v1/posts', { method: 'POST',
-                  headers: { 'content-type': 'application/json' },
-                  body: JSON.stringify({ media_id: media.id, targets: [{ account_id: account,
-                    tiktok: { caption: 'слишком часто', privacy_level: 'SELF_ONLY' } }] }) });
-                if (res.status === 201) return (await res.json()).id;
-                await new Promise((r) => setTimeout(r, 300));
-              }
-              throw new Error('the queue never took the post');
-            }""",
-            [account, list(VIDEO.read_bytes())],
+        post_id = queue_video(
+            page, account, {"tiktok": {"caption": "слишком часто", "privacy_level": "SELF_ONLY"}}
         )
         row = f'#posts-body tr[data-post="{post_id}"]'
         page.wait_for_selector(f"{row} .status.failed", timeout=60_000)
@@ -134,23 +143,7 @@ def test_the_russian_dashboard_words_a_vk_refusal_by_its_code_not_the_servers_en
             json={"method": "wall.post", "code": 14},
             timeout=10,
         ).raise_for_status()
-        post_id = page.evaluate(
-            """async ([account, bytes]) => {
-              const media = await (await fetch('/api/v1/media', { method: 'POST',
-                headers: { 'content-type': 'video/mp4' },
-                body: new Blob([new Uint8Array(bytes)], { type: 'video/mp4' }) })).json();
-              for (let attempt = 0; attempt < 50; attempt++) {
-                const res = await fetch('/api/v1/posts', { method: 'POST',
-                  headers: { 'content-type': 'application/json' },
-                  body: JSON.stringify({ media_id: media.id, targets: [{ account_id: account,
-                    vk: { message: 'капча' } }] }) });
-                if (res.status === 201) return (await res.json()).id;
-                await new Promise((r) => setTimeout(r, 300));
-              }
-              throw new Error('the queue never took the post');
-            }""",
-            [account, list(VIDEO.read_bytes())],
-        )
+        post_id = queue_video(page, account, {"vk": {"message": "капча"}})
         row = f'#posts-body tr[data-post="{post_id}"]'
         page.wait_for_selector(f"{row} .status.failed", timeout=60_000)
         page.wait_for_function(

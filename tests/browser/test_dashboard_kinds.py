@@ -130,13 +130,7 @@ def test_each_kind_shows_which_accounts_take_it_and_errors_sit_under_their_field
 
         page.fill(caption, "a video, at last")
         page.select_option(f'{TIKTOK} select[name="privacy_level"]', "SELF_ONLY")
-        for _ in range(30):  # the queue may not have learned the account from accounts.v1 yet
-            page.click("#queue-button")
-            page.wait_for_selector("#queue-button:enabled", timeout=15_000)
-            if page.is_visible("#flash.ok") and page.text_content("#flash") == "Queued.":
-                break
-            page.wait_for_timeout(300)
-        assert page.text_content("#flash") == "Queued.", page.text_content(f"{TIKTOK}")
+        sign_in.queue_composed(page)
 
 
 def test_each_field_shows_only_with_its_kinds_and_is_labelled_in_words_in_both_languages(
@@ -205,13 +199,7 @@ def test_a_tiktok_photo_post_from_the_composer_sends_no_video_only_option_and_is
         page.fill(f'{TIKTOK} [name="photo_title"]', "Trip")
         ahead = datetime.now() + timedelta(days=2)  # nothing is published meanwhile
         page.fill("#when", ahead.strftime("%Y-%m-%dT%H:%M"))
-        for _ in range(30):  # the queue may not have learned the account from accounts.v1 yet
-            page.click("#queue-button")
-            page.wait_for_selector("#queue-button:enabled", timeout=15_000)
-            if page.is_visible("#flash.ok") and page.text_content("#flash") == "Queued.":
-                break
-            page.wait_for_timeout(300)
-        assert page.text_content("#flash") == "Queued.", page.text_content(f"{TIKTOK}")
+        sign_in.queue_composed(page)
         post = page.evaluate(
             "async () => (await (await fetch('/api/v1/posts?limit=1')).json()).items[0]"
         )

@@ -38,13 +38,7 @@ def test_queueing_a_post_counts_it_in_your_media_without_a_reload(
         )
         ahead = datetime.now() + timedelta(days=2)  # nothing is published meanwhile
         page.fill("#when", ahead.strftime("%Y-%m-%dT%H:%M"))
-        for _ in range(30):  # the queue may not have learned the account from accounts.v1 yet
-            page.click("#queue-button")
-            page.wait_for_selector("#queue-button:enabled", timeout=15_000)
-            if page.is_visible("#flash.ok") and page.text_content("#flash") == "Queued.":
-                break
-            page.wait_for_timeout(300)
-        assert page.text_content("#flash") == "Queued.", page.text_content("#post-errors")
+        sign_in.queue_composed(page)
 
         posts_cell = '#media-body tr:first-child td[data-label="Posts"]'
         page.wait_for_selector(f"{posts_cell}:has-text('1 (1 not finished)')", timeout=5_000)
