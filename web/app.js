@@ -292,6 +292,7 @@
     }
     if (!res.ok) return; // keep what is shown; the next refresh tries again
     accounts = Array.isArray(res.body) ? res.body : (res.body && res.body.items) || [];
+    if (posts.size) renderPosts(); // "Where" names each target's account
     const body = $("accounts-body");
     const keep = new Set(accounts.map((a) => a.id));
     for (const row of [...body.rows]) if (!keep.has(row.dataset.account)) row.remove();
@@ -1125,8 +1126,12 @@
         status.dataset.label = t("Status");
         result.dataset.label = t("Result");
         setText(created, when(post.created_at));
+        // the platform in words and the account by its name (two accounts of one
+        // platform are told apart); an account no longer connected: the platform alone
+        const account = accounts.find((a) => a.id === target.account_id);
+        const named = [platformName(target.platform) || target.platform, account && account.display_name].filter(Boolean).join(" · ");
         setText(where,
-          target.platform + (post.kind && post.kind !== "video" ? ` (${post.kind === "photo" ? t("photo post") : t("article")})` : ""));
+          named + (post.kind && post.kind !== "video" ? ` (${post.kind === "photo" ? t("photo post") : t("article")})` : ""));
         let text = apiWords.status(target.status);
         if (target.status === "publishing" && target.bytes_total) {
           text += ` ${window.I18N.number((target.bytes_sent || 0) / target.bytes_total, { style: "percent", maximumFractionDigits: 0 })}`;

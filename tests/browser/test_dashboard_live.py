@@ -202,6 +202,19 @@ def test_after_queueing_the_post_to_ticks_stay_as_they_were(dashboard: Any) -> N
     page.check(f'{YOUTUBE} input[name="target"]')
 
 
+def test_each_targets_row_names_its_account_beside_the_platform(dashboard: Any) -> None:
+    page = dashboard
+    [post] = queue_by_api(page, 1, ["tiktok", "youtube"])
+    listed = page.evaluate("fetch('/api/v1/accounts').then((r) => r.json())")
+    items = listed if isinstance(listed, list) else listed["items"]
+    names = {a["platform"]: a["display_name"] for a in items}
+    for platform, label in (("tiktok", "TikTok"), ("youtube", "YouTube")):
+        cell = f'#posts-body tr[data-post="{post}"][data-platform="{platform}"] td >> nth=2'
+        page.wait_for_selector(cell, timeout=10_000)
+        assert names[platform]
+        assert page.text_content(cell) == f"{label} · {names[platform]}"
+
+
 def test_cancel_on_one_targets_row_cancels_that_target_only(dashboard: Any) -> None:
     page = dashboard
     [post] = queue_by_api(page, 1, ["tiktok", "youtube"])
