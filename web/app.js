@@ -310,6 +310,7 @@
     }
     if (!res.ok) return; // keep what is shown; the next refresh tries again
     accounts = Array.isArray(res.body) ? res.body : (res.body && res.body.items) || [];
+    if (posts.size) renderPosts(); // "Where" names each target's account
     const body = $("accounts-body");
     const keep = new Set(accounts.map((a) => a.id));
     for (const row of [...body.rows]) if (!keep.has(row.dataset.account)) row.remove();
@@ -937,13 +938,8 @@
   // The composer's checks of one block, each problem written under its field (or in the
   // dialog's own line); true when there is none.
   function checkBlock(part) {
+    // the rest (lengths, patterns, required fields) is the server's: PATCH checks it
     const problems = window.CachalotComposer ? window.CachalotComposer.check(part.holder) : [];
-    // the composer's words for a field it checks itself (TikTok's privacy) win over the
-    // schema's generic "… is required."
-    const flagged = new Set(problems.map(([field]) => field));
-    for (const problem of blockProblems(part.spec, part.fieldset)) {
-      if (!flagged.has(problem[0])) problems.push(problem);
-    }
     for (const [field, words] of problems) {
       const place = part.fieldset.querySelector(`[data-error="${field}"]`) || $("edit-errors");
       place.textContent += (place.textContent ? " " : "") + words;
@@ -1149,8 +1145,12 @@
         status.dataset.label = t("Status");
         result.dataset.label = t("Result");
         setText(created, when(post.created_at));
+        // the platform in words and the account by its name (two accounts of one
+        // platform are told apart); an account no longer connected: the platform alone
+        const account = accounts.find((a) => a.id === target.account_id);
+        const named = [platformName(target.platform) || target.platform, account && account.display_name].filter(Boolean).join(" · ");
         setText(where,
-          target.platform + (post.kind && post.kind !== "video" ? ` (${post.kind === "photo" ? t("photo post") : t("article")})` : ""));
+          named + (post.kind && post.kind !== "video" ? ` (${post.kind === "photo" ? t("photo post") : t("article")})` : ""));
         let text = apiWords.status(target.status);
         if (target.status === "publishing" && target.bytes_total) {
           text += ` ${window.I18N.number((target.bytes_sent || 0) / target.bytes_total, { style: "percent", maximumFractionDigits: 0 })}`;
@@ -1215,10 +1215,12 @@
 
   // Each server error under the field it names (`image_ids[2]`, `article.body_html`,
   // `targets[1].tiktok.caption`, `targets[0].account_id`); what names no field shown
-  // here goes to the form's own line.
-  function showErrors(body, fallback, sent) {
+  // here goes to the form's own line. `keepSaid`: a field that already says something
+  // (the browser's own words) is left as it is.
+  function showErrors(body, fallback, sent, { keepSaid = false } = {}) {
     const errors = body && Array.isArray(body.errors) ? body.errors : [];
     const loose = [];
+    const said = new Set(keepSaid ? [...document.querySelectorAll("#post-form .field-error")].filter((el) => el.textContent) : []);
     for (const error of errors) {
       const field = String(error.field || "");
       let place = null;
@@ -1244,6 +1246,7 @@
           continue;
         }
       }
+      if (place && said.has(place)) continue;
       if (place) place.textContent += (place.textContent ? " " : "") + fieldError(error);
       else loose.push(`${field}: ${fieldError(error)}`);
     }
@@ -1269,92 +1272,11 @@
     else flash("bad", problemText(body, t("Could not save.")));
   }
 
-  // The limits a platform's registry states in its fields' descriptions
-  // ("≤ 2200 UTF-16 code units.", "≤ 5000 bytes (UTF-8)", "1–100 characters",
-  // "≤ 16384 characters.", "≤ 500 characters in total."), counted as it says.
-  function describedLimit(prop) {
-    const words = String(prop.description || "");
-    let match = /(?:≤|at most)\s*(\d+)\s*(UTF-16 code units|bytes|characters)/i.exec(words);
-    let min = 0;
-    if (!match) {
-      match = /(\d+)\s*[–-]\s*(\d+)\s*(characters)/i.exec(words);
-      if (!match) return null;
-      min = Number(match[1]);
-      return { min, max: Number(match[2]), unit: "characters" };
-    }
-    return { min, max: Number(match[1]), unit: match[2].toLowerCase() };
-  }
-
-  function measure(text, unit) {
-    if (unit === "bytes") return new TextEncoder().encode(text).length;
-    if (unit.startsWith("utf-16")) return text.length; // JS strings are UTF-16
-    return [...text].length; // characters: code points
-  }
-
-  // What is wrong with one target's block before anything is uploaded: each
-  // problem as [field name, words], from the platform's JSON Schema
-  // (GET /api/v1/posts/platforms): required fields, choices, patterns, minimums,
-  // and the limits its descriptions state. The server checks all of it again.
-  function blockProblems(spec, fieldset) {
-    const problems = [];
-    if (!spec || !spec.fields) return problems;
-    const required = new Set(spec.fields.required || []);
-    for (const [name, prop] of Object.entries(spec.fields.properties || {})) {
-      const input = fieldset.querySelector(`[name="${name}"]`);
-      if (!input || input.closest(".block-field").classList.contains("hidden")) continue;
-      const label = t(prop.title || name);
-      const kinds = prop.anyOf ? prop.anyOf.filter((p) => p.type !== "null") : [prop];
-      const rule = kinds[0] || prop;
-      const type = input.dataset.type;
-      const value = input.value;
-      if (type === "boolean") continue;
-      if (value.trim() === "") {
-        if (required.has(name)) problems.push([name, t("{label} is required.", { label })]);
-        continue;
-      }
-      if ((type === "integer" || type === "number")) {
-        const number = Number(value);
-        if (!Number.isFinite(number) || (type === "integer" && !Number.isInteger(number))) {
-          problems.push([name, t("{label} must be a whole number.", { label })]);
-        } else if (rule.minimum !== undefined && number < rule.minimum) {
-          problems.push([name, t("{label} must be {limit} or more.", { label, limit: rule.minimum })]);
-        } else if (rule.maximum !== undefined && number > rule.maximum) {
-          problems.push([name, t("{label} must be {limit} or less.", { label, limit: rule.maximum })]);
-        }
-        continue;
-      }
-      if (prop.enum && !prop.enum.includes(value)) {
-        problems.push([name, t("Choose one of: {choices}.", { choices: prop.enum.join(", ") })]);
-        continue;
-      }
-      if (rule.pattern && type !== "array" && !new RegExp(rule.pattern, "u").test(value)) {
-        problems.push([name, t("{label} is not in the expected form.", { label })]);
-        continue;
-      }
-      const limit = describedLimit(prop);
-      if (limit) {
-        const text = type === "array" ? value.split(",").map((t) => t.trim()).join("") : value;
-        const used = measure(text, limit.unit);
-        const bytes = limit.unit === "bytes";
-        // the numbers as typed in the rule, ungrouped ("2202 characters, at most 2200")
-        if (used > limit.max) {
-          const vars = { label, used, max: limit.max, n: limit.max };
-          problems.push([name, bytes
-            ? t("{label} is too long: {used} bytes, at most {max}.", vars)
-            : t("{label} is too long: {used} characters, at most {max}.", vars)]);
-        } else if (used < limit.min) {
-          const vars = { label, min: limit.min, n: limit.min };
-          problems.push([name, bytes
-            ? t("{label} needs at least {min} bytes.", vars)
-            : t("{label} needs at least {min} characters.", vars)]);
-        }
-      }
-    }
-    return problems;
-  }
-
-  // Everything that can be checked in the browser, before any upload. Writes each
-  // problem under its field; true when there is none.
+  // What only the browser can see before any upload (a file chosen, the accounts ticked,
+  // a time half filled in, how many images, what the composer asks of a person: TikTok's
+  // creator settings and disclosure, YouTube's made-for-kids answer). Every rule of the
+  // server is checked by the server itself (POST /api/v1/posts/check) before the upload.
+  // Writes each problem under its field; true when there is none.
   function checkForm(kind, chosen) {
     let fine = true;
     const say = (place, words) => {
@@ -1367,17 +1289,9 @@
       const count = picked.length + $("image-upload").files.length;
       if (!count) say(document.querySelector('[data-field="image_ids"]'), t("Choose or add at least one image."));
     }
-    if (kind === "article") {
-      if (!$("article-title").value.trim()) say(document.querySelector('[data-field="article.title"]'), t("The article needs a title."));
-      if (!$("article-body").value.trim()) say(document.querySelector('[data-field="article.body_html"]'), t("The article needs a body."));
-    }
     if (!chosen.length) { $("post-errors").textContent = t("Choose at least one account."); fine = false; }
-    const when = $("when").value;
     const partial = window.CachalotWhen.problem($("when"));
     if (partial) say(document.querySelector('[data-field="scheduled_at"]'), partial);
-    if (when && new Date(when).getTime() < Date.now() - 60_000) {
-      say(document.querySelector('[data-field="scheduled_at"]'), t("This time has passed; leave it empty to publish now."));
-    }
     for (const box of chosen) {
       const row = box.closest(".target");
       const spec = (catalogue || {})[box.dataset.platform];
@@ -1387,21 +1301,36 @@
           say(row.querySelector('[data-error=""]'), t("{platform} takes at most {max} images; {count} are chosen.", { platform: spec.label, max: spec.max_images, count, n: count }));
         }
       }
-      const fieldset = row.querySelector("fieldset.block");
-      if (!fieldset) continue;
-      // said once: the composer's words for a field it checks itself (TikTok's privacy,
-      // required by the schema too) win over the schema's generic "… is required."
-      const flagged = new Set();
       for (const [name, words] of window.CachalotComposer ? window.CachalotComposer.check(row) : []) {
-        flagged.add(name);
-        say(row.querySelector(`[data-error="${name}"]`) || row.querySelector('[data-error=""]'), words);
-      }
-      for (const [name, words] of blockProblems(spec, fieldset)) {
-        if (flagged.has(name)) continue;
         say(row.querySelector(`[data-error="${name}"]`) || row.querySelector('[data-error=""]'), words);
       }
     }
     return fine;
+  }
+
+  // The post as the form holds it, without the files still to be uploaded (a video or
+  // images chosen from "Your media" are in it already).
+  function draftPost(kind, chosen) {
+    const payload = { kind };
+    const reused = window.CachalotUploads.reused();
+    if (kind === "video" && reused && !$("video").files[0]) payload.media_id = reused.id;
+    if (kind === "photo" && picked.length) payload.image_ids = [...picked];
+    if (kind === "article") {
+      payload.article = { title: $("article-title").value, body_html: $("article-body").value };
+      if (!$("cover-upload").files[0] && $("article-cover").value) payload.article.cover_media_id = $("article-cover").value;
+    }
+    payload.targets = chosen.map((box) => {
+      const target = { account_id: box.value };
+      const fieldset = box.closest(".target").querySelector("fieldset.block");
+      if (fieldset) target[box.dataset.platform] = blockValue(fieldset);
+      if (fieldset && window.CachalotComposer) {
+        window.CachalotComposer.adjust(box.closest(".target"), target[box.dataset.platform]);
+      }
+      return target;
+    });
+    const when = $("when").value;
+    if (when) payload.scheduled_at = new Date(when).toISOString();
+    return payload;
   }
 
   $("post-form").addEventListener("submit", async (event) => {
@@ -1409,11 +1338,26 @@
     clearErrors();
     const kind = chosenKind();
     const chosen = [...document.querySelectorAll('input[name="target"]:checked:enabled')];
-    const payload = { kind };
-    if (!checkForm(kind, chosen)) return; // nothing is uploaded for a form that cannot go
+    const sent = chosen.map((box) => box.value);
+    const seen = checkForm(kind, chosen);
     $("queue-button").disabled = true;
     try {
-      if (kind === "video") {
+      // the server's rules, from the server, before a byte is uploaded; a field the
+      // browser already spoke about keeps the browser's words
+      const payload = draftPost(kind, chosen);
+      if (chosen.length) {
+        const checked = await api("/api/v1/posts/check", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(payload),
+        });
+        if (checked.status !== 204) {
+          showErrors(checked.body, t("Could not queue the post."), sent, { keepSaid: true });
+          return;
+        }
+      }
+      if (!seen) return; // nothing is uploaded for a form that cannot go
+      if (kind === "video" && !payload.media_id) {
         const media = await uploadFile($("video").files[0]);
         if (media.status !== 201) { showErrors(media.body, t("Upload failed."), []); return; }
         payload.media_id = media.body.id;
@@ -1430,8 +1374,7 @@
         }
         $("image-upload").value = "";
         payload.image_ids = [...picked];
-      } else {
-        payload.article = { title: $("article-title").value, body_html: $("article-body").value };
+      } else if (kind === "article") {
         const file = $("cover-upload").files[0];
         if (file) {
           const media = await uploadFile(file);
@@ -1441,22 +1384,8 @@
             return;
           }
           payload.article.cover_media_id = media.body.id;
-        } else if ($("article-cover").value) {
-          payload.article.cover_media_id = $("article-cover").value;
         }
       }
-      const sent = chosen.map((box) => box.value);
-      payload.targets = chosen.map((box) => {
-        const target = { account_id: box.value };
-        const fieldset = box.closest(".target").querySelector("fieldset.block");
-        if (fieldset) target[box.dataset.platform] = blockValue(fieldset);
-        if (fieldset && window.CachalotComposer) {
-          window.CachalotComposer.adjust(box.closest(".target"), target[box.dataset.platform]);
-        }
-        return target;
-      });
-      const when = $("when").value;
-      if (when) payload.scheduled_at = new Date(when).toISOString();
       const res = await api("/api/v1/posts", {
         method: "POST",
         headers: { "content-type": "application/json", "Idempotency-Key": crypto.randomUUID() },

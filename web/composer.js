@@ -154,32 +154,6 @@
     }
   }
 
-  function countProblems(state) {
-    const problems = [];
-    for (const [name, rule] of Object.entries(COUNTS[state.platform] || {})) {
-      const wrap = wrapOf(state.container, name);
-      if (!wrap || wrap.classList.contains("hidden")) continue;
-      const input = wrap.querySelector(`[name="${name}"]`);
-      const label = (wrap.querySelector("label") || {}).textContent || name;
-      const c = rule(input.value, state.kind());
-      const what = label.endsWith(REQUIRED) ? label.slice(0, -REQUIRED.length).trim() : label;
-      if (c.used > c.max) {
-        const vars = { label: what, used: c.used, max: c.max, n: c.max };
-        const words = c.unit === "bytes"
-          ? t("{label} is too long: {used} bytes, at most {max}.", vars)
-          : t("{label} is too long: {used} characters, at most {max}.", vars);
-        problems.push([name, c.note ? `${words.replace(/\.$/, "")} (${c.note}).` : words]);
-      }
-      for (const e of c.extra || []) {
-        if (e.max !== undefined && e.used > e.max) {
-          problems.push([name, t("{label} has {amount}; {platform} takes at most {max}.",
-            { label: what, amount: amount(e.what, e.used), platform: state.label, max: e.max })]);
-        }
-      }
-    }
-    return problems;
-  }
-
   // Whether the block's option `name` is for the post's kind (its schema's `x-kinds`,
   // cachalot_common.platforms.spec.for_kinds; no mark: every kind).
   function forThisKind(state, name) {
@@ -569,11 +543,13 @@
       refresh();
     },
 
-    // Problems this part sees before any upload, as [field, words].
+    // Problems only a person's answers here show, as [field, words] (TikTok's creator
+    // settings and disclosure, YouTube's made-for-kids); lengths and every other rule of
+    // the server are the server's (POST /api/v1/posts/check), the counters only show them.
     check(container) {
       const state = parts.get(container);
       if (!state) return [];
-      const problems = countProblems(state);
+      const problems = [];
       if (state.platform === "tiktok") problems.push(...tiktokProblems(state));
       if (state.platform === "youtube") problems.push(...youtubeProblems(state));
       return problems;

@@ -7,7 +7,9 @@
 // stops it and Resume asks the server where it stands (HEAD) and goes on from
 // there; Cancel deletes what was sent. A dropped connection is tried again a few
 // times, and when the browser says it is offline the upload waits for the
-// "online" event and then resumes by itself. A page reloaded mid-upload finds the
+// "online" event and then resumes by itself. A queue restarting under an upload (the
+// gateway answers 503) is waited out the same way: the upload keeps its address and goes
+// on from the offset the server kept. A page reloaded mid-upload finds the
 // upload again (tus-js-client keeps its address in localStorage) when the same
 // file is chosen. The server checks the finished file as it checks a plain upload.
 //
@@ -58,6 +60,29 @@
     return { status: response.status, ok: response.ok, body };
   }
 
+  // tus-js-client starts a new upload, from 0 %, when its HEAD (where does the server
+  // stand?) is answered anything but 2xx or 423: a queue restarting behind the gateway
+  // answers 503. Such an answer is made a failed request here, which the library tries
+  // again after RETRY_DELAYS_MS and then hands to onError (the upload waits, paused);
+  // the next HEAD that the server answers gives the offset it kept.
+  function resumingHttpStack() {
+    const inner = new window.tus.DefaultHttpStack({});
+    return {
+      getName: () => "CachalotResumingHttpStack",
+      createRequest(method, url) {
+        const request = inner.createRequest(method, url);
+        if (method !== "HEAD") return request;
+        const send = request.send.bind(request);
+        request.send = async (body) => {
+          const response = await send(body);
+          if (response.getStatus() >= 500) throw new Error(`HEAD answered ${response.getStatus()}`);
+          return response;
+        };
+        return request;
+      },
+    };
+  }
+
   // Uploads `file` with the form's bar, words and buttons. Resolves to api()'s shape:
   // {status: 201, body: media} once stored; the server's refusal as it answered
   // (413 quota, 415 type, 422 unusable…); {status: 0} when the client cancelled.
@@ -91,6 +116,7 @@
         endpoint: ENDPOINT,
         chunkSize: chunk,
         retryDelays: RETRY_DELAYS_MS,
+        httpStack: resumingHttpStack(),
         metadata: { filename: file.name, filetype: file.type || "application/octet-stream" },
         storeFingerprintForResuming: true,
         removeFingerprintOnSuccess: true,

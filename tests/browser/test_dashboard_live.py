@@ -124,20 +124,37 @@ def test_a_missing_youtube_title_is_shown_under_it_before_anything_is_uploaded(
     page.fill(f'{YOUTUBE} [name="title"]', "")
     page.fill(f'{TIKTOK} [name="caption"]', "ok")
     page.click("#queue-button")
-    assert page.text_content(f'{YOUTUBE} [data-error="title"]') == "Title is required."
+    title = f'{YOUTUBE} [data-error="title"]'
+    page.wait_for_selector(f"{title}:not(:empty)", timeout=15_000)  # the server's check
+    assert "required" in (page.text_content(title) or "")
     assert page.text_content(f'{TIKTOK} [data-error="caption"]') == ""
+    # the block's own shape first (a title, a privacy level), then the rules across it
+    page.fill(f'{YOUTUBE} [name="title"]', "a title")
+    choose_what_each_platform_asks(page)
     page.fill(f'{TIKTOK} [name="caption"]', "😀" * 1101)  # 2202 UTF-16 units, as TikTok counts
     page.click("#queue-button")
-    assert page.text_content(f'{TIKTOK} [data-error="caption"]') == (
-        "Caption is too long: 2202 characters, at most 2200 (emoji count as two, as TikTok counts)."
+    caption = f'{TIKTOK} [data-error="caption"]'
+    page.wait_for_selector(f"{caption}:not(:empty)", timeout=15_000)
+    assert page.text_content(caption) == (
+        "TikTok video captions are at most 2200 characters (an emoji counts as two); "
+        "this one is 2202"
     )
-    page.wait_for_timeout(300)
+    page.wait_for_selector("#queue-button:enabled")
     assert uploads == []
     page.fill(f'{TIKTOK} [name="caption"]', "")
 
 
-def test_a_server_refusal_reads_in_plain_words_under_its_field(dashboard: Any) -> None:
+def test_a_server_rule_is_checked_before_the_upload_and_said_in_plain_words_under_its_field(
+    dashboard: Any,
+) -> None:
     page = dashboard
+    uploads: list[str] = []
+    page.on(
+        "request",
+        lambda r: (
+            uploads.append(r.url) if "/api/v1/media" in r.url and r.method == "POST" else None
+        ),
+    )
     page.set_input_files("#video", str(VIDEO))
     page.fill(f'{YOUTUBE} [name="title"]', "a <b>bold</b> title")  # YouTube refuses < and >
     page.fill("#when", two_days_ahead())
@@ -149,6 +166,8 @@ def test_a_server_refusal_reads_in_plain_words_under_its_field(dashboard: Any) -
     assert "Value error" not in words
     assert "targets[" not in words
     assert words[0].isupper()
+    page.wait_for_selector("#queue-button:enabled")
+    assert uploads == []  # the check came before the upload (POST /api/v1/posts/check)
 
 
 def test_the_upload_shows_its_progress_in_the_browser(dashboard: Any) -> None:
@@ -181,6 +200,19 @@ def test_after_queueing_the_post_to_ticks_stay_as_they_were(dashboard: Any) -> N
     assert page.is_checked(f'{TIKTOK} input[name="target"]')
     assert not page.is_checked(f'{YOUTUBE} input[name="target"]')
     page.check(f'{YOUTUBE} input[name="target"]')
+
+
+def test_each_targets_row_names_its_account_beside_the_platform(dashboard: Any) -> None:
+    page = dashboard
+    [post] = queue_by_api(page, 1, ["tiktok", "youtube"])
+    listed = page.evaluate("fetch('/api/v1/accounts').then((r) => r.json())")
+    items = listed if isinstance(listed, list) else listed["items"]
+    names = {a["platform"]: a["display_name"] for a in items}
+    for platform, label in (("tiktok", "TikTok"), ("youtube", "YouTube")):
+        cell = f'#posts-body tr[data-post="{post}"][data-platform="{platform}"] td >> nth=2'
+        page.wait_for_selector(cell, timeout=10_000)
+        assert names[platform]
+        assert page.text_content(cell) == f"{label} · {names[platform]}"
 
 
 def test_cancel_on_one_targets_row_cancels_that_target_only(dashboard: Any) -> None:
@@ -280,7 +312,8 @@ def test_a_queued_targets_settings_are_edited_in_a_dialog_by_the_composers_rules
     assert page.input_value(title) == "by the API"
     page.fill(title, "")
     page.click("#edit-save")
-    assert page.text_content('#edit-dialog [data-error="title"]') == "Title is required."
+    page.wait_for_selector('#edit-dialog [data-error="title"]:not(:empty)', timeout=10_000)
+    assert "required" in (page.text_content('#edit-dialog [data-error="title"]') or "")
     page.fill(title, "a <b> title")  # refused by the server: YouTube takes no < or >
     page.click("#edit-save")
     error = '#edit-dialog [data-error="title"]'

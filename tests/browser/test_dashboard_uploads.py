@@ -13,7 +13,7 @@ cancelled, the confirmation saying which posts used it.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from cachalot_testing.media import video_file
+from cachalot_testing.stack import EmbeddedStack
 
 pytestmark = pytest.mark.browser
 
@@ -46,6 +47,8 @@ class Uploads:
         self.context = context
         self.seen: list[tuple[str, str | None]] = []  # (method, Upload-Offset)
         self.cut_at: int | None = None  # drop the connection at this PATCH (1-based)
+        self.kill_at: int | None = None  # restart the queue under this PATCH (1-based)
+        self.kill: Callable[[], object] = lambda: None
         self.dialogs: list[str] = []  # what the page asked (confirm) before deleting
 
     def handle(self, route: Any, request: Any) -> None:
@@ -56,6 +59,9 @@ class Uploads:
             self.context.set_offline(True)  # the train enters the tunnel
             route.abort("internetdisconnected")
             return
+        if request.method == "PATCH" and patches == self.kill_at:
+            self.kill_at = None
+            self.kill()  # the queue dies before this piece reaches it; the gateway says 503
         route.continue_()
 
 
@@ -149,6 +155,39 @@ def test_an_upload_cut_off_by_a_lost_connection_resumes_where_it_stopped(
     after = [int(offset or 0) for method, offset in uploads.seen[heads[0] :] if method == "PATCH"]
     assert after, "nothing was sent after the HEAD"
     assert after[0] == 2 * CHUNK  # it went on from what the server had, not from 0
+
+
+def test_an_upload_cut_off_by_a_queue_restart_goes_on_from_the_servers_offset(
+    bob: tuple[Any, Uploads], stack: EmbeddedStack
+) -> None:
+    """The queue is killed under the third piece (the gateway answers 503 to it and to
+    the HEADs that follow until the supervisor has it back): the upload keeps its
+    address and goes on from the two pieces the server kept, never from 0."""
+    page, uploads = bob
+    start = len(uploads.seen)
+    uploads.kill = lambda: stack.kill("queue")
+    uploads.kill_at = 3
+    page.evaluate("document.getElementById('flash').textContent = ''")
+    page.set_input_files("#video", str(VIDEO))
+    page.fill(f'{TIKTOK} [name="caption"]', "through a restart")
+    choose_tiktok_privacy(page)
+    page.fill("#when", two_days_ahead())
+    page.click("#queue-button")
+    for _ in range(120):  # the library's own retries, then Resume if they ran out
+        if page.is_enabled("#queue-button"):
+            break
+        if "press Resume" in (page.text_content("#upload-progress") or ""):
+            page.click("#upload-pause")
+        page.wait_for_timeout(1000)
+    page.wait_for_selector("#queue-button:enabled", timeout=30_000)
+    if page.text_content("#flash") != "Queued.":
+        queue_until_accepted(page)
+    assert page.text_content("#flash") == "Queued."
+    seen = uploads.seen[start:]
+    assert [m for m, _ in seen].count("POST") == 1, seen  # one upload, never a new one
+    patches = [int(offset or 0) for method, offset in seen if method == "PATCH"]
+    assert patches[:3] == [0, CHUNK, 2 * CHUNK], seen
+    assert min(patches[3:]) >= 2 * CHUNK, seen  # after the restart: from the server's offset
 
 
 def test_your_media_shows_the_upload_with_its_picture_and_reuses_it_in_a_new_post(

@@ -392,6 +392,27 @@ def build_router(
             runtime.relay_wake.set()
         return created.post
 
+    @router.post(
+        "/posts/check",
+        status_code=204,
+        response_class=Response,
+        tags=["posts"],
+        openapi_extra={MAX_BODY_EXTENSION: largest_body_bytes(PostCreate)},
+        responses=problem_responses(
+            422, descriptions={422: "What ``POST /posts`` would refuse, each field named."}
+        ),
+    )
+    async def check_post(body: PostCreate, client_id: ClientId) -> Response:
+        """Check a post by every rule of ``POST /posts`` without queueing it (a dry run:
+        nothing is kept, nothing is sent): 204 when it would be taken, else the same 422.
+
+        ``media_id`` (a video post) and ``image_ids`` (a photo post) may be left out while
+        the files are still to be uploaded: the dashboard checks the form before its
+        upload. What depends on the files themselves (a video's length, the number of
+        images) is then checked when the post is queued."""
+        await posts.check(client_id=client_id, body=body, now=clock(), files_to_come=True)
+        return Response(status_code=204)
+
     @router.get("/posts/platforms", response_model=PlatformList, tags=["posts"])
     async def list_platforms(client_id: ClientId) -> PlatformList:
         """Every platform, in the order people see them: whether posts may target it,

@@ -135,10 +135,19 @@ OPERATOR_WORDS: Final = Wording(
 
 
 async def _read_content(
-    session: AsyncSession, client_id: UUID, body: PostCreate, words: Wording
+    session: AsyncSession,
+    client_id: UUID,
+    body: PostCreate,
+    words: Wording,
+    *,
+    files_to_come: bool = False,
 ) -> tuple[_Content, list[dict[str, Any]]]:
     """The post's content and every problem with it, named as the client wrote it
-    (``media_id``, ``image_ids[3]``, ``article.body_html``, ``article.cover_media_id``)."""
+    (``media_id``, ``image_ids[3]``, ``article.body_html``, ``article.cover_media_id``).
+
+    ``files_to_come``: a video's ``media_id`` or a photo post's ``image_ids`` left out is
+    no problem (the files are not uploaded yet): the platforms' checks then run without
+    them (each skips what reads a file's facts), the rest waits for the post itself."""
     errors: list[dict[str, Any]] = []
     kind = body.kind
     given = {
@@ -150,7 +159,7 @@ async def _read_content(
     for name, present in given.items():
         if present and name != own:
             errors.append(_error(name, f"a {kind} post does not take {name}; leave it out"))
-    if not given[own]:
+    if not given[own] and not (files_to_come and own != "article"):
         what = {
             "media_id": words.video_missing,
             "image_ids": words.images_missing,
@@ -300,13 +309,27 @@ class PostService:
         return Created(public, replayed=False)
 
     async def check(
-        self, *, client_id: UUID, body: PostCreate, now: datetime, words: Wording = CLIENT_WORDS
+        self,
+        *,
+        client_id: UUID,
+        body: PostCreate,
+        now: datetime,
+        words: Wording = CLIENT_WORDS,
+        files_to_come: bool = False,
     ) -> None:
         """Check ``body`` by every rule of :meth:`create`, keeping nothing (a proposal is
-        checked so before it is offered to the client). Raises the same 422 ``Problem``,
-        worded by ``words`` (:data:`OPERATOR_WORDS` when an operator's route asks)."""
+        checked so before it is offered to the client; the dashboard's composer before it
+        uploads, ``POST /api/v1/posts/check``). Raises the same 422 ``Problem``, worded by
+        ``words`` (:data:`OPERATOR_WORDS` when an operator's route asks).
+
+        ``files_to_come``: the video or the images may be left out, not uploaded yet
+        (:func:`_read_content`); every other rule is checked, and what depends on the
+        files' facts (a video's length, a photo post's image count) when the post is made.
+        """
         async with self._reader() as reading:
-            await self._build(reading, client_id, body, now, words=words)
+            await self._build(
+                reading, client_id, body, now, words=words, files_to_come=files_to_come
+            )
 
     async def _replay(self, client_id: UUID, key: str, digest: str) -> PostPublic | None:
         async with self._reader() as session:
@@ -418,9 +441,13 @@ class PostService:
         now: datetime,
         *,
         words: Wording = CLIENT_WORDS,
+        files_to_come: bool = False,
     ) -> tuple[Post, list[str]]:
-        """The post to insert, and the field that named each of its files (in order)."""
-        content, errors = await _read_content(session, client_id, body, words)
+        """The post to insert, and the field that named each of its files (in order)
+        (``files_to_come``: see :meth:`check`)."""
+        content, errors = await _read_content(
+            session, client_id, body, words, files_to_come=files_to_come
+        )
         scheduled_at = body.scheduled_at or now
         errors += self._when_errors(scheduled_at, now)
         scheduled_at = max(scheduled_at, now)

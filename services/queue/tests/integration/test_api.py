@@ -26,6 +26,7 @@ async def test_every_route_refuses_a_request_without_a_session(queue: QueueServe
             ("GET", "/api/v1/media/usage"),
             ("DELETE", f"/api/v1/media/{uuid.uuid4()}"),
             ("POST", "/api/v1/posts"),
+            ("POST", "/api/v1/posts/check"),
             ("GET", "/api/v1/posts"),
             ("GET", "/api/v1/posts/export"),
             ("GET", "/api/v1/posts/platforms"),
@@ -232,6 +233,54 @@ async def test_every_bad_input_gets_a_422_naming_its_field(queue: QueueServer) -
         assert response.headers["content-type"] == "application/problem+json"
         assert field in [e["field"] for e in problem["errors"]], (field, problem)
         assert field in problem["detail"]
+
+
+async def test_the_dry_run_check_refuses_every_bad_input_as_queueing_would_and_keeps_nothing(
+    queue: QueueServer,
+) -> None:
+    client = queue.client()
+    youtube = await client.account("youtube")
+    tiktok = await client.account("tiktok")
+    media = await client.upload()
+    for body, field in _cases(media["id"], str(youtube), str(tiktok)):
+        checked = await client.http.post("/api/v1/posts/check", json=body)
+        queued = await client.post(body)
+        assert checked.status_code == 422, (field, checked.text)
+        assert checked.headers["content-type"] == "application/problem+json"
+        assert checked.json()["errors"] == queued.json()["errors"], field
+    listed = await client.http.get("/api/v1/posts")
+    assert listed.json()["items"] == []
+
+
+async def test_the_dry_run_check_takes_a_post_whose_video_is_still_to_be_uploaded(
+    queue: QueueServer,
+) -> None:
+    client = queue.client()
+    youtube = await client.account("youtube")
+    body: dict[str, Any] = {
+        "targets": [{"account_id": str(youtube), "youtube": {"title": "a title"}}],
+    }
+    checked = await client.http.post("/api/v1/posts/check", json=body)
+    assert checked.status_code == 204, checked.text
+    titled = {"targets": [{"account_id": str(youtube), "youtube": {"title": "a <b> title"}}]}
+    refused = await client.http.post("/api/v1/posts/check", json=titled)
+    assert refused.status_code == 422
+    assert [e["field"] for e in refused.json()["errors"]] == ["targets[0].youtube.title"]
+    tiktok = await client.account("tiktok")
+    long_caption = {
+        "targets": [
+            {
+                "account_id": str(tiktok),
+                "tiktok": {"privacy_level": "SELF_ONLY", "caption": "😀" * 1101},
+            }
+        ]
+    }
+    refused = await client.http.post("/api/v1/posts/check", json=long_caption)
+    assert refused.status_code == 422  # a video's 2200 UTF-16 units, a photo's 4000
+    assert [e["field"] for e in refused.json()["errors"]] == ["targets[0].tiktok.caption"]
+    missing = await client.post(body)  # queueing still needs the video
+    assert [e["field"] for e in missing.json()["errors"]] == ["media_id"]
+    assert (await client.http.get("/api/v1/posts")).json()["items"] == []
 
 
 async def test_a_video_longer_than_tiktok_takes_is_refused_for_tiktok_but_not_for_youtube(
