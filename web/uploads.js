@@ -75,7 +75,8 @@
         const send = request.send.bind(request);
         request.send = async (body) => {
           const response = await send(body);
-          if (response.getStatus() >= 500) throw new Error(`HEAD answered ${response.getStatus()}`);
+          // (the error is the library's to retry, never shown: onError words the pause)
+          if (response.getStatus() >= 500) throw new Error(`tus_head_${response.getStatus()}`);
           return response;
         };
         return request;
