@@ -216,6 +216,7 @@ async def create_posts(
 ) -> list[str]:
     """Create every post (Idempotency-Key each) as its client; retry while the queue learns."""
     gate = asyncio.Semaphore(concurrency)
+    transport_errors: list[str] = []
 
     async def one(owner: int, body: dict[str, Any]) -> str:
         key = str(uuid.uuid4())
@@ -226,8 +227,9 @@ async def create_posts(
                     response = await clients[owner].post(
                         f"{gateway}/api/v1/posts", json=body, headers={"Idempotency-Key": key}
                     )
-                except httpx.TransportError:  # a kept-alive connection closed under load:
-                    if time.monotonic() > deadline:  # the Idempotency-Key makes a retry safe
+                except httpx.TransportError as error:  # the Idempotency-Key makes a retry
+                    transport_errors.append(type(error).__name__)  # safe; counted, printed
+                    if time.monotonic() > deadline:
                         raise
                     await asyncio.sleep(0.3)
                     continue
@@ -237,7 +239,10 @@ async def create_posts(
                     raise RuntimeError(f"create failed: {response.status_code} {response.text}")
                 await asyncio.sleep(0.3)
 
-    return list(await asyncio.gather(*(one(o, b) for o, b in bodies)))
+    ids = list(await asyncio.gather(*(one(o, b) for o, b in bodies)))
+    if transport_errors:  # the gateway closed a kept-alive connection as it was reused?
+        print(f"creates sent again after a transport error: {transport_errors}", flush=True)
+    return ids
 
 
 class StatusWatcher:

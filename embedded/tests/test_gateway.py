@@ -7,6 +7,7 @@ front of the same stand-in services.
 
 from __future__ import annotations
 
+import http.client
 import socket
 import threading
 import time
@@ -18,6 +19,7 @@ import pytest
 import uvicorn
 
 from cachalot_embedded.gateway import create_gateway
+from cachalot_embedded.main import gateway_config
 from cachalot_embedded.openapi import DOCUMENT_FILE
 from cachalot_embedded.routes import BadPath, normalise_path, service_for
 from cachalot_testing.gateway import (
@@ -48,17 +50,14 @@ class Gateway:
         upstreams = {name: s.url for name, s in self.stand_ins.items()}
         self.port = free_port()
         self.server = uvicorn.Server(
-            uvicorn.Config(
+            gateway_config(
                 create_gateway(
                     upstreams,
                     web_dir=ROOT / "web",
                     openapi_file=DOCUMENT_FILE,
                     timeout_s=timeout_s,
                 ),
-                host="127.0.0.1",
-                port=self.port,
-                log_config=None,
-                proxy_headers=False,
+                self.port,
             )
         )
         threading.Thread(target=self.server.run, daemon=True).start()
@@ -235,6 +234,27 @@ def test_a_service_that_hangs_is_a_504_with_retry_after_when_the_timeout_passes(
     assert answer.headers["retry-after"].isdigit()
     assert answer.json()["title"] == "Gateway Timeout"
     assert took_s < 3.5, (why, took_s)
+
+
+def test_a_connection_left_idle_as_long_as_a_client_keeps_one_is_still_served(
+    gateway: Gateway,
+) -> None:
+    # httpx keeps an idle connection 5 s and then reuses it: a gateway that closed it at
+    # 5 s too (uvicorn's default) made the client's next request fail with ReadError
+    connection = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10)
+    try:
+        connection.request("GET", "/healthz")
+        first = connection.getresponse()
+        first.read()
+        kept = connection.sock
+        assert first.status == 200
+        assert kept is not None
+        time.sleep(5.5)  # the idle time itself is what is tested
+        connection.request("GET", "/healthz")  # RemoteDisconnected had the gateway closed it
+        assert connection.getresponse().status == 200
+        assert connection.sock is kept
+    finally:
+        connection.close()
 
 
 def test_the_dashboard_and_the_gateways_health_are_served(gateway: Gateway) -> None:

@@ -20,7 +20,9 @@ import sys
 from pathlib import Path
 
 import uvicorn
+from starlette.applications import Starlette
 
+from cachalot_common.app import KEEP_ALIVE_S
 from cachalot_common.telemetry import setup_tracing
 from cachalot_embedded import traces
 from cachalot_embedded.gateway import create_gateway
@@ -123,8 +125,21 @@ async def run(args: argparse.Namespace) -> int:
     mailbox: Mailbox | None = None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+    running = asyncio.current_task()
+    up = False
+
+    def on_signal() -> None:
+        # Before everything is up, the start itself is what a signal interrupts (each
+        # child's health wait takes up to a minute): cancel it, so the ``finally`` below
+        # stops every child already started, before whoever sent the signal gives up
+        # and SIGKILLs this process (the children, in sessions of their own, would
+        # outlive it).
+        if not up and not stop.is_set() and running is not None:
+            running.cancel()
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
 
     try:
         idempotence = user_env.get("CACHALOT_KAFKA_IDEMPOTENCE", "false").lower() == "true"
@@ -191,17 +206,8 @@ async def run(args: argparse.Namespace) -> int:
                 health_url=f"{tracing.url}/healthz",
             )
             await supervisor.start(phoenix)
-            # a minute or more: Ctrl-C meanwhile stops at once
-            healthy = asyncio.create_task(
-                supervisor.wait_healthy(phoenix, timeout=traces.START_TIMEOUT_S)
-            )
-            stopped = asyncio.create_task(stop.wait())
-            await asyncio.wait({healthy, stopped}, return_when=asyncio.FIRST_COMPLETED)
-            stopped.cancel()
-            if not healthy.done():
-                healthy.cancel()
-                return 0
-            if not healthy.result():
+            # a minute or more: Ctrl-C meanwhile stops at once (on_signal cancels the start)
+            if not await supervisor.wait_healthy(phoenix, timeout=traces.START_TIMEOUT_S):
                 supervisor.say("cachalot-dev", "the tracing UI did not start", "31")
                 return 1
         base = base_environment(
@@ -260,23 +266,15 @@ async def run(args: argparse.Namespace) -> int:
             if otlp_endpoint
             else None,
         )
-        server = uvicorn.Server(
-            uvicorn.Config(
-                gateway,
-                host="127.0.0.1",
-                port=args.port,
-                log_config=None,
-                access_log=False,
-                lifespan="on",
-                # the gateway is the edge: the peer is the client, whatever it claims
-                proxy_headers=False,
-            )
-        )
+        server = uvicorn.Server(gateway_config(gateway, args.port))
         # The supervisor owns SIGINT/SIGTERM; uvicorn must not take them over.
         server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
         serving = asyncio.create_task(server.serve())
         await _wait_port(args.port)
         traces_url = tracing.url if tracing is not None else None
+        up = True
+        if stop.is_set():
+            return 0
         _write_stack_file(var_dir, gateway_url, sandbox_url, bootstrap, started, traces_url)
         _print_banner(supervisor, gateway_url, sandbox_url, bootstrap, started)
         if tracing is not None:
@@ -296,12 +294,35 @@ async def run(args: argparse.Namespace) -> int:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(serving, 10)
         return 0
+    except asyncio.CancelledError:
+        if not stop.is_set() or running is None:
+            raise
+        running.uncancel()  # the signal's cancel, handled: the cleanup below must run
+        supervisor.say("cachalot-dev", "stopped before everything started")
+        return 0
     finally:
         (var_dir / "dev-stack.json").unlink(missing_ok=True)
         await supervisor.stop_all()
         if mailbox is not None:
             mailbox.stop()
         supervisor.say("cachalot-dev", "stopped")
+
+
+def gateway_config(gateway: Starlette, port: int) -> uvicorn.Config:
+    """How the gateway is served on 127.0.0.1:``port``: as nginx.conf serves the compose
+    one (no proxy headers believed: the peer is the client, whatever it claims; idle
+    connections kept :data:`cachalot_common.app.KEEP_ALIVE_S`, longer than a client keeps
+    its own)."""
+    return uvicorn.Config(
+        gateway,
+        host="127.0.0.1",
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        proxy_headers=False,
+        timeout_keep_alive=KEEP_ALIVE_S,
+    )
 
 
 MAIL_PORT = 8025

@@ -287,3 +287,27 @@ async def test_a_batch_never_carries_more_than_its_limit_and_a_stopped_sender_le
     done = await asyncio.gather(*(cache.confirm(x) for x in commands))
     assert [x.account_id for x in done] == [x.account_id for x in commands]
     assert [len(batch) for batch in leases.batches] == [2, 2, 2, 1]  # the first one stopped
+
+
+async def test_confirmations_asked_within_the_gathering_time_go_in_one_request_checked_after(
+    tmp_path: Path,
+) -> None:
+    """With ``confirm_gather_s``, the first ask's request waits for the ones after it;
+    auth's check is still made after each asked (C, disconnected while its confirmation
+    gathered, is refused)."""
+    video = store_video(tmp_path)
+    leases = FakeLeases()
+    cache = LeaseCache(
+        leases, label="TikTok", grant_keys=KEYS, confirm_batch_max=50, confirm_gather_s=0.5
+    )
+    a, b, c = (make_command(video) for _ in range(3))
+    asked = [asyncio.create_task(cache.confirm(a))]
+    await asyncio.sleep(0)  # A's request is gathering
+    asked += [asyncio.create_task(cache.confirm(x)) for x in (b, c)]
+    await asyncio.sleep(0)
+    leases.failures[c.account_id] = LeaseReauthRequired("revoked", "disconnected")
+    ended = await asyncio.gather(*asked, return_exceptions=True)
+    assert leases.batches == [[a.account_id, b.account_id, c.account_id]]
+    assert [getattr(x, "account_id", None) for x in ended] == [a.account_id, b.account_id, None]
+    assert isinstance(ended[2], Outcome)
+    assert ended[2].code == "revoked"

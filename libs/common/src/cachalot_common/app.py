@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import uvicorn
 from fastapi import FastAPI, Request
@@ -100,6 +100,15 @@ def create_service_app(
     return app
 
 
+KEEP_ALIVE_S: Final = 65
+"""How long a server of ours keeps an idle HTTP/1.1 connection open (nginx.conf's
+``keepalive_timeout``). It must outlast every client's own idle limit (httpx: 5 s,
+:func:`cachalot_publishing.http.platform_http_client`): with uvicorn's 5 s default
+both ends gave up on an idle connection at the same moment, and a request sent on it
+just as the server closed it failed with ``httpx.ReadError`` (seen under load, where
+the two clocks drift further apart)."""
+
+
 def serve(app: FastAPI, settings: ServiceSettings, *, access_log_dir: Path | None = None) -> None:
     """Run the app under uvicorn with this project's logging (not uvicorn's).
 
@@ -116,6 +125,7 @@ def serve(app: FastAPI, settings: ServiceSettings, *, access_log_dir: Path | Non
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=10,
+        timeout_keep_alive=KEEP_ALIVE_S,
     )
 
 

@@ -119,6 +119,7 @@ class PublishRuntime:
             label=label,
             grant_keys=settings.grant_keys(),
             confirm_batch_max=settings.publish_confirm_batch_max,
+            confirm_gather_s=settings.publish_confirm_gather_s,
         )
         self.tracker: OffsetTracker[TopicPartition] = OffsetTracker()
         self.scheduler: FairScheduler[UUID, UUID, _Job] = FairScheduler()

@@ -59,8 +59,18 @@ class PublisherSettings(ServiceSettings, GrantVerifierSettings, KafkaSettings):
         description=(
             "Most lease confirmations (auth's check before a post's visible step) in one "
             "request to auth. One request is out at a time; confirmations asked meanwhile go "
-            "in the next, with no timer, so each is still auth's check made after its "
-            "command asked (cachalot_publishing.token)."
+            "in the next, so each is still auth's check made after its command asked "
+            "(cachalot_publishing.token)."
+        ),
+    )
+    publish_confirm_gather_s: float = Field(
+        default=0.02,
+        ge=0,
+        le=1,
+        description=(
+            "Seconds a lease confirmation request waits for more to go with it (0: it "
+            "goes at once). The wait comes before auth's check, never between the check "
+            "and the post's visible step."
         ),
     )
     publish_commit_interval_s: float = Field(

@@ -7,6 +7,7 @@ can read (and check for leaked secrets).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -30,6 +31,49 @@ def terminate(process: subprocess.Popen[bytes], *, timeout: float) -> int:
             process.kill()
             process.wait()
     return process.returncode
+
+
+def _stat(pid: int) -> tuple[int, int] | None:
+    """(parent id, start time in clock ticks) of a live process, from ``/proc`` (Linux)."""
+    try:
+        fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    if fields[0] == "Z":  # a zombie: exited, waiting for its parent
+        return None
+    return int(fields[1]), int(fields[19])
+
+
+def descendants(pid: int) -> list[tuple[int, int]]:
+    """Every live process under ``pid`` (children, theirs…), each as (id, start time):
+    the start time tells it from a later process given the same id."""
+    parents: dict[int, list[tuple[int, int]]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := _stat(int(entry.name))) is not None:
+            parents.setdefault(stat[0], []).append((int(entry.name), stat[1]))
+    found: list[tuple[int, int]] = []
+    pending = [pid]
+    while pending:
+        for child in parents.get(pending.pop(), []):
+            found.append(child)
+            pending.append(child[0])
+    return found
+
+
+def end_processes(processes: list[tuple[int, int]], *, timeout: float) -> None:
+    """SIGTERM each of ``processes`` (id, start time) still alive, wait up to ``timeout``
+    for all, then SIGKILL the rest; a process whose id now names another is left alone."""
+
+    def alive() -> list[int]:
+        return [pid for pid, started in processes if (_stat(pid) or (0, -1))[1] == started]
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + timeout
+        while alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 class ServiceProcess:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cachalot_testing import broker
-from cachalot_testing.processes import ServiceProcess, terminate
+from cachalot_testing.processes import ServiceProcess, descendants, end_processes, terminate
 
 
 def with_secret_parts(values: Iterable[str]) -> list[str]:
@@ -203,13 +203,24 @@ class EmbeddedStack:
         return process
 
     def stop(self, timeout: float = 30.0) -> int | None:
+        """Stop the spawned processes, then the supervisor and everything it started.
+
+        Nothing of the stack outlives this call, even when the supervisor does not
+        stop its children itself (SIGKILLed after ``timeout`` seconds, or stopped while
+        it was still starting them). The supervisor's exit code, None if none ran.
+        """
         for spawned in self._spawned:
             spawned.stop(timeout=timeout)
         self._spawned.clear()
         if self._process is None:
             return None
+        # Its children run in sessions of their own: a supervisor that is killed, or
+        # exits before stopping them all, leaves them running (parent 1). Whatever ran
+        # under it when asked to stop is stopped here after it.
+        tree = descendants(self._process.pid)
         code = terminate(self._process, timeout=timeout)
         self._process = None
+        end_processes(tree, timeout=timeout)
         if self._bootstrap:  # its services have left the broker's groups
             broker.release(self._bootstrap, str(self.var_dir))
         return code

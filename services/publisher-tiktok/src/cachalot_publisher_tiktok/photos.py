@@ -113,10 +113,6 @@ async def _fresh(platform: TikTokPlatform, ctx: Context, options: TikTokOptions)
     for ref in command.images:
         ctx.media_file(ref)  # in the store, of its recorded size (what TikTok will pull)
     urls = photo_urls(command.images)
-    info = await platform._call(ctx, "creator_info", platform.tiktok.creator_info)
-    refused = reasons.against_creator_info(options, info, duration_s=None, photo=True)
-    if refused is not None:
-        raise refused
     post_info = photo_post_info(options)
 
     async def init(token: str) -> str:
@@ -125,7 +121,9 @@ async def _fresh(platform: TikTokPlatform, ctx: Context, options: TikTokOptions)
         )
 
     try:
-        publish_id = await platform._call(ctx, "init", init)
+        publish_id, info = await platform.checked_init(
+            ctx, options, init, duration_s=None, photo=True
+        )
     except Outcome as ending:
         raise _for_photos(ending) from None
     await platform.sessions.record(

@@ -1,7 +1,8 @@
 """Publishing one video to one TikTok account, safely against redelivery.
 
 Fresh: ``creator_info`` (the person's choices allowed for this account now?
-:func:`reasons.against_creator_info`) →
+:func:`reasons.against_creator_info`; an answer is kept a few seconds per account,
+:mod:`creators`) →
 ``video/init`` → record the ``publish_id`` → PUT each chunk, streamed from
 the media store → poll ``status/fetch``. Redelivered (a session is
 recorded): ask TikTok where it stands, resume the upload from the bytes it
@@ -27,18 +28,20 @@ import anyio
 from cachalot_common.events import PublishPost, TikTokOptions
 from cachalot_publisher_tiktok import photos, reasons
 from cachalot_publisher_tiktok.chunking import ChunkPlan, VideoTooLarge, plan_chunks
+from cachalot_publisher_tiktok.creators import CreatorInfoCache
 from cachalot_publisher_tiktok.limiter import AccountLimiter, Endpoint
 from cachalot_publisher_tiktok.media import read_span
 from cachalot_publisher_tiktok.sessions import NewSession, RecordedSession, SessionStore
 from cachalot_publisher_tiktok.settings import PublisherSettings
 from cachalot_publisher_tiktok.tiktok import (
+    CreatorInfo,
     PublishStatus,
     TikTokApiError,
     TikTokClient,
     TikTokUnreachable,
 )
 from cachalot_publishing import outcome
-from cachalot_publishing.outcome import Published, failed, retryable
+from cachalot_publishing.outcome import Outcome, Published, failed, retryable
 from cachalot_publishing.ports import Context, TokenRejected
 
 logger = logging.getLogger(__name__)
@@ -59,11 +62,13 @@ class TikTokPlatform:
         tiktok: TikTokClient,
         sessions: SessionStore,
         limiter: AccountLimiter,
+        creators: CreatorInfoCache | None = None,
     ) -> None:
         self.settings = settings
         self.tiktok = tiktok
         self.sessions = sessions
         self.limiter = limiter
+        self.creators = creators or CreatorInfoCache(settings.tiktok_creator_info_ttl_s)
 
     async def publish(self, command: PublishPost, ctx: Context) -> Published:
         """Publish ``command``'s video, resuming a recorded publish instead of starting anew."""
@@ -108,6 +113,51 @@ class TikTokPlatform:
         except (TikTokApiError, TikTokUnreachable) as error:
             raise reasons.from_api_error(error) from None
 
+    async def checked_init(
+        self,
+        ctx: Context,
+        options: TikTokOptions,
+        init: Callable[[str], Awaitable[T]],
+        *,
+        duration_s: float | None,
+        photo: bool,
+    ) -> tuple[T, CreatorInfo]:
+        """``init``'s answer, called once the person's choices hold against ``creator_info``
+        (:func:`reasons.against_creator_info`) and auth confirmed the lease, and that answer.
+
+        ``creator_info`` kept for this account (:mod:`creators`) stands in for a live one
+        when it allows the post; a kept answer that refuses it, or an ``init`` that fails
+        for good after one, is asked again, so that a refusal always says what TikTok says
+        now. Raises the refusal, or ``init``'s ``Outcome``.
+        """
+        account = ctx.command.account_id
+        kept = self.creators.get(account)
+        info = kept
+
+        def refusal(info: CreatorInfo) -> Outcome | None:
+            return reasons.against_creator_info(options, info, duration_s=duration_s, photo=photo)
+
+        if info is None or refusal(info) is not None:
+            info = await self._creator_info(ctx)
+            if (refused := refusal(info)) is not None:
+                raise refused
+        await ctx.confirm_lease()  # the account may have been disconnected since the lease
+        try:
+            return await self._call(ctx, "init", init), info
+        except Outcome as ending:
+            if info is not kept:
+                raise
+            self.creators.forget(account)
+            if ending.kind != "failed":
+                raise
+            raise refusal(await self._creator_info(ctx)) or ending from None
+
+    async def _creator_info(self, ctx: Context) -> CreatorInfo:
+        """TikTok's ``creator_info`` for the command's account now (kept for the next)."""
+        info = await self._call(ctx, "creator_info", self.tiktok.creator_info)
+        self.creators.put(ctx.command.account_id, info)
+        return info
+
     async def _fresh(self, ctx: Context, options: TikTokOptions) -> Published:
         command = ctx.command
         path = ctx.media_file()
@@ -115,18 +165,14 @@ class TikTokPlatform:
             plan = plan_chunks(command.video().size, self.settings.tiktok_chunk_size)
         except VideoTooLarge as error:
             raise failed("video_too_large", f"TikTok: {error}.") from None
-        info = await self._call(ctx, "creator_info", self.tiktok.creator_info)
-        duration = command.video().duration_sec
-        refused = reasons.against_creator_info(options, info, duration_s=duration, photo=False)
-        if refused is not None:
-            raise refused
         post_info = _post_info(options)
 
         async def init(token: str) -> tuple[str, str]:
             return await self.tiktok.init_direct_post(token, post_info, plan)
 
-        await ctx.confirm_lease()  # the account may have been disconnected since the lease
-        publish_id, upload_url = await self._call(ctx, "init", init)
+        (publish_id, upload_url), info = await self.checked_init(
+            ctx, options, init, duration_s=command.video().duration_sec, photo=False
+        )
         await self.sessions.record(
             NewSession(
                 publish_id=publish_id,

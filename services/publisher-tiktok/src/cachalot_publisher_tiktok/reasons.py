@@ -131,7 +131,8 @@ def against_creator_info(
 ) -> Outcome | None:
     """Why the person's choices cannot be posted to this account as it is now, or ``None``.
 
-    Checked against a live ``creator_info`` before ``init``, so that the target fails
+    Checked against ``creator_info`` before ``init`` (live, or kept up to 30 s per account
+    when it allows the post: :mod:`cachalot_publisher_tiktok.creators`), so that the target fails
     with what to change rather than with TikTok's refusal (shared/reference/platforms.md
     §1.2, creator_info and the Direct Post UX rules): the privacy level must be one of
     ``privacy_level_options``; branded content cannot be ``SELF_ONLY``; an interaction

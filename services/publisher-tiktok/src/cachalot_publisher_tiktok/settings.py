@@ -42,3 +42,11 @@ class PublisherSettings(RuntimeSettings):
     tiktok_creator_info_per_minute: int = Field(default=20, ge=1)
     tiktok_init_per_minute: int = Field(default=6, ge=1)
     tiktok_status_per_minute: int = Field(default=30, ge=1)
+    tiktok_creator_info_ttl_s: float = Field(
+        default=30.0,
+        ge=0,
+        description=(
+            "Seconds a creator_info answer is kept per account (0: ask before every post); "
+            "a kept answer that refuses a post, or an init failing after one, is asked again."
+        ),
+    )

@@ -214,6 +214,41 @@ async def test_a_privacy_level_the_account_does_not_offer_fails_with_a_clear_rea
     assert posts(sbx)["publishes"] == []
 
 
+async def test_one_accounts_posts_in_a_burst_ask_creator_info_once(
+    sbx, publisher, kafka, small_video
+) -> None:
+    # TikTok answers creator_info once a minute for this token: a second call is a 429
+    sbx.post("/sandbox/tiktok/config", json={"creator_info_per_minute": 1}).raise_for_status()
+    first = small_video.command(privacy_level="PUBLIC_TO_EVERYONE")
+    burst = [first] + [
+        small_video.command(privacy_level="PUBLIC_TO_EVERYONE", account_id=first.account_id)
+        for _ in range(2)
+    ]
+    for command in burst:
+        await kafka.send(command)
+    for command in burst:
+        result = await kafka.final(command.target_id)
+        assert result.type == "published", result
+    assert posts(sbx)["counts_by_sha256"] == {small_video.sha256: 3}
+
+
+async def test_a_change_in_the_app_after_a_kept_creator_info_still_fails_saying_what_changed(
+    sbx, publisher, kafka, small_video
+) -> None:
+    first = small_video.command(privacy_level="PUBLIC_TO_EVERYONE")
+    await kafka.send(first)
+    assert (await kafka.final(first.target_id)).type == "published"
+    # the creator makes the account private in the TikTok app: "Everyone" is gone
+    private = ["FOLLOWER_OF_CREATOR", "MUTUAL_FOLLOW_FRIENDS", "SELF_ONLY"]
+    sbx.post("/sandbox/tiktok/creator", json={"privacy_level_options": private})
+    again = small_video.command(privacy_level="PUBLIC_TO_EVERYONE", account_id=first.account_id)
+    await kafka.send(again)
+    result = await kafka.final(again.target_id)
+    assert (result.type, result.code) == ("failed", "privacy_level_not_offered")
+    assert "does not offer the privacy level “Everyone”" in (result.reason or "")
+    assert len(posts(sbx)["publishes"]) == 1
+
+
 async def test_allowing_comments_the_creator_turned_off_fails_before_tiktok_is_asked(
     sbx, publisher, kafka, small_video
 ) -> None:
