@@ -549,6 +549,23 @@
     });
     await loadClients(); // the deliveries name their clients
     await Promise.all([loadTrouble(), loadPolicyVersions(), loadDlq(), loadDeliveries()]);
+    // A proposal made, edited, approved or sent back (by a client, or in another tab) is
+    // pushed by the server (GET /api/v1/operator/events, web/live.js): the deliveries are
+    // read again, once for a burst; a client this page does not know yet, with the clients.
+    let due = null;
+    const reload = (event) => {
+      const unknown = event && !knownClients.some((c) => c.client_id === event.client_id);
+      if (due) return;
+      due = setTimeout(async () => {
+        due = null;
+        if (unknown) await loadClients();
+        await loadDeliveries();
+      }, 300);
+    };
+    window.CachalotLive.start(
+      { proposal: reload, reload: () => reload(), refresh: () => reload(), ended: () => location.reload() },
+      { url: "/api/v1/operator/events", section: "deliver" },
+    );
   }
 
   start();

@@ -14,18 +14,14 @@ pytestmark = pytest.mark.browser
 
 
 def test_an_operator_signs_in_with_telegram_and_sees_a_failed_post_with_its_reason(
-    stack: EmbeddedStack, browser: Any
+    stack: EmbeddedStack, browser: Any, sign_in: Any
 ) -> None:
     with httpx.Client(timeout=30) as client:
         post_id = failed_post(client, stack.gateway, stack.sandbox, caption="seen by an operator")
     context = browser.new_context()
     page = context.new_page()
     try:
-        page.goto(f"{stack.gateway}/operator.html")
-        page.click("#signin-telegram")
-        page.wait_for_selector("button[name=user]", timeout=15_000)
-        assert page.url.startswith(stack.sandbox)
-        page.click("button[name=user][value='700000003']")  # Карина, the dev operator
+        sign_in.operator(page)  # Карина, the dev operator
         row = page.wait_for_selector(f"#trouble-body tr[data-post='{post_id}']", timeout=15_000)
         assert row is not None
         reason = row.query_selector(".reason")
@@ -42,15 +38,12 @@ def test_an_operator_signs_in_with_telegram_and_sees_a_failed_post_with_its_reas
     [("en-GB", "is not an operator here"), ("ru-RU", "здесь не оператор")],
 )
 def test_a_telegram_user_who_is_not_an_operator_reads_why_and_how_to_get_access(
-    stack: EmbeddedStack, browser: Any, locale: str, words: str
+    stack: EmbeddedStack, browser: Any, sign_in: Any, locale: str, words: str
 ) -> None:
     context = browser.new_context(locale=locale)
     page = context.new_page()
     try:
-        page.goto(f"{stack.gateway}/operator.html")
-        page.click("#signin-telegram")
-        page.wait_for_selector("button[name=user]", timeout=15_000)
-        page.click("button[name=user][value='700000001']")  # a genuine user, not listed
+        sign_in.operator(page, "700000001", until=None)  # a genuine user, not listed
         page.wait_for_url("**/operator.html?**", timeout=15_000)
         notice = page.wait_for_selector("#flash.bad", timeout=15_000)
         assert notice is not None

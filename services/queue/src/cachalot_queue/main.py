@@ -42,6 +42,7 @@ from cachalot_common.events import (
     AccountChanged,
     PostStatusChanged,
     ProposalAnswered,
+    ProposalChanged,
     PublishPost,
     PublishResult,
     SessionEnded,
@@ -67,6 +68,7 @@ from cachalot_common.topics import (
     PLATFORMS,
     POSTS_RESULT,
     POSTS_STATUS,
+    PROPOSALS,
     SESSIONS,
     publish_topic,
 )
@@ -358,6 +360,12 @@ def create_app(
                 ProposalAnswered,
                 "Tell the operator that a client approved a proposal or asked for "
                 "changes (outbox).",
+            ),
+            Produced(
+                PROPOSALS,
+                ProposalChanged,
+                "An operator's proposal was made, edited, approved, sent back or superseded "
+                "(outbox; read by the live feeds of both pages).",
             ),
         ],
     )
