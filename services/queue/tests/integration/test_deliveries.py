@@ -806,3 +806,43 @@ async def test_an_approved_proposal_shows_where_its_post_stands_on_both_sides(
     assert theirs == [{"platform": "tiktok", "status": "failed"}]
     ours = await states(operator, f"/api/v1/operator/deliveries?client_id={client.id}")
     assert ours == theirs
+
+
+async def test_operator_uploads_no_post_or_delivery_names_are_swept_after_a_day_and_nothing_else(
+    queue: QueueServer,
+) -> None:
+    client, operator, delivery = await delivered(queue)  # its file: named by a delivery
+    named = delivery["media_id"]
+    orphan = (await operator_upload(operator, client))["id"]  # the tab closed: no delivery
+    fresh = (await operator_upload(operator, client))["id"]  # a delivery still being made
+    own = (await client.upload())["id"]  # the client's own, named by nothing
+    runtime = queue.runtime
+    assert runtime.settings.operator_upload_orphan_hours == 24, "the default"
+    long_ago = now() - timedelta(hours=25)
+    async with runtime.factory() as session, session.begin():
+        await session.execute(
+            update(Media)
+            .where(Media.id.in_([uuid.UUID(m) for m in (named, orphan, own)]))
+            .values(created_at=long_ago)
+        )
+        path = await session.scalar(select(Media.path).where(Media.id == uuid.UUID(orphan)))
+    assert path is not None
+    assert (runtime.settings.media_dir / path).exists()
+    never = MediaRetention(
+        runtime.factory, media_dir=runtime.settings.media_dir, days=None, clock=now
+    )
+    assert await never.sweep_orphans() == 0, "no library or hours: nothing goes"
+    job = MediaRetention(
+        runtime.factory,
+        media_dir=runtime.settings.media_dir,
+        days=None,
+        clock=now,
+        library=runtime.library,
+        orphan_hours=24,
+    )
+    assert await job.sweep_orphans() == 1
+    assert (await client.http.get(f"/api/v1/media/{orphan}")).status_code == 404
+    assert not (runtime.settings.media_dir / path).exists()
+    for kept in (named, fresh, own):
+        assert (await client.http.get(f"/api/v1/media/{kept}")).status_code == 200, kept
+    assert await job.sweep_orphans() == 0
