@@ -41,14 +41,14 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
@@ -254,30 +254,23 @@ def _audit_public(entry: AuditEntry) -> AuditPublic:
 
 
 def _tell_pages(
-    db: AsyncSession,
-    *,
-    change: ProposalChange,
-    status: ProposalStatus,
-    client_id: UUID,
-    operator_id: UUID,
-    delivery_id: UUID,
-    proposal_id: UUID,
-    post_id: UUID | None = None,
+    db: AsyncSession, change: ProposalChange, proposal: Proposal, operator_id: UUID
 ) -> None:
-    """The change on ``proposals.v1`` (outbox, in ``db``'s transaction): both pages'
-    live feeds read their proposals again (:class:`~cachalot_common.events.ProposalChanged`)."""
+    """``change`` of ``proposal`` (as it stands now) on ``proposals.v1`` (outbox, in
+    ``db``'s transaction): both pages' live feeds read their proposals again
+    (:class:`~cachalot_common.events.ProposalChanged`). ``operator_id``: who delivered."""
     enqueue(
         db,
         PROPOSALS,
-        str(client_id),
+        str(proposal.client_id),
         ProposalChanged(
             change=change,
-            status=status,
-            client_id=client_id,
+            status=cast(ProposalStatus, proposal.status),
+            client_id=proposal.client_id,
             operator_id=operator_id,
-            delivery_id=delivery_id,
-            proposal_id=proposal_id,
-            post_id=post_id,
+            delivery_id=proposal.delivery_id,
+            proposal_id=proposal.id,
+            post_id=proposal.post_id,
         ),
     )
 
@@ -438,15 +431,7 @@ class DeliveryService:
                         proposal_id=made.id,
                     )
                 )
-                _tell_pages(
-                    db,
-                    change="proposed",
-                    status="proposed",
-                    client_id=body.client_id,
-                    operator_id=operator_id,
-                    delivery_id=delivery.id,
-                    proposal_id=made.id,
-                )
+                _tell_pages(db, "proposed", made, operator_id)
         [public] = await self._page(select(Delivery).where(Delivery.id == delivery.id))
         return public
 
@@ -522,7 +507,7 @@ class DeliveryService:
                 )
             superseded = (
                 await db.scalars(
-                    select(Proposal.id)
+                    select(Proposal)
                     .where(
                         Proposal.delivery_id == delivery_id,
                         Proposal.status == "changes_requested",
@@ -554,44 +539,24 @@ class DeliveryService:
                     proposal_id=proposal.id,
                 )
             )
-            _tell_pages(
-                db,
-                change="proposed",
-                status="proposed",
-                client_id=client_id,
-                operator_id=operator_id,
-                delivery_id=delivery_id,
-                proposal_id=proposal.id,
-            )
-            if superseded:
-                await db.execute(
-                    update(Proposal)
-                    .where(Proposal.id.in_(superseded))
-                    .values(status="superseded", updated_at=now)
-                )
-                for old in superseded:
-                    db.add(
-                        _audit(
-                            client_id=client_id,
-                            action="superseded",
-                            role="operator",
-                            actor=operator_id,
-                            actor_name=operator_name,
-                            at=now,
-                            delivery_id=delivery_id,
-                            proposal_id=old,
-                            detail={"by": str(proposal.id)},
-                        )
-                    )
-                    _tell_pages(
-                        db,
-                        change="superseded",
-                        status="superseded",
+            _tell_pages(db, "proposed", proposal, operator_id)
+            for old in superseded:
+                old.status = "superseded"
+                old.updated_at = now
+                db.add(
+                    _audit(
                         client_id=client_id,
-                        operator_id=operator_id,
+                        action="superseded",
+                        role="operator",
+                        actor=operator_id,
+                        actor_name=operator_name,
+                        at=now,
                         delivery_id=delivery_id,
-                        proposal_id=old,
+                        proposal_id=old.id,
+                        detail={"by": str(proposal.id)},
                     )
+                )
+                _tell_pages(db, "superseded", old, operator_id)
         [public] = await self._page(select(Delivery).where(Delivery.id == delivery_id))
         return public
 
@@ -703,15 +668,7 @@ class DeliveryService:
             )
             delivery = await db.get(Delivery, proposal.delivery_id)
             assert delivery is not None
-            _tell_pages(
-                db,
-                change="edited",
-                status="proposed",
-                client_id=client_id,
-                operator_id=delivery.operator_id,
-                delivery_id=proposal.delivery_id,
-                proposal_id=proposal.id,
-            )
+            _tell_pages(db, "edited", proposal, delivery.operator_id)
             return _proposal_public(proposal)
 
     async def approve(
@@ -783,16 +740,7 @@ class DeliveryService:
                     platforms=[t.platform for t in post.targets],
                 ),
             )
-            _tell_pages(
-                db,
-                change="approved",
-                status="approved",
-                client_id=client_id,
-                operator_id=delivery.operator_id,
-                delivery_id=proposal.delivery_id,
-                proposal_id=proposal.id,
-                post_id=post.id,
-            )
+            _tell_pages(db, "approved", proposal, delivery.operator_id)
             return _proposal_public(proposal), not created.replayed
 
     async def request_changes(
@@ -833,15 +781,7 @@ class DeliveryService:
                     comment=comment,
                 ),
             )
-            _tell_pages(
-                db,
-                change="changes_requested",
-                status="changes_requested",
-                client_id=client_id,
-                operator_id=delivery.operator_id,
-                delivery_id=proposal.delivery_id,
-                proposal_id=proposal.id,
-            )
+            _tell_pages(db, "changes_requested", proposal, delivery.operator_id)
             return _proposal_public(proposal)
 
     async def trail(self, *, post_id: UUID, client_id: UUID | None) -> AuditTrail:
