@@ -145,7 +145,7 @@ def operator_signs_in(
     page.wait_for_selector("button[name=user]", timeout=15_000)
     page.click(f"button[name=user][value='{user}']")
     if until is not None:
-        page.wait_for_selector(until, timeout=20_000)
+        page.wait_for_selector(until, timeout=45_000)
     return page
 
 

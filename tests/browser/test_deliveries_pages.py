@@ -42,7 +42,7 @@ def test_an_operator_and_a_client_see_each_others_proposal_acts_live_on_pages_le
                 [{"name": "cachalot_session", "value": cookie, "url": gateway}]
             )
             client.goto(f"{gateway}/")
-            client.wait_for_selector("#live-state[data-state=on]", timeout=20_000)
+            client.wait_for_selector("#live-state[data-state=on]", timeout=45_000)
             sign_in.operator(operator)
             for page in (client, operator):
                 page.evaluate("window.cachalotNotReloaded = true")
