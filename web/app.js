@@ -1423,14 +1423,25 @@
     await loadPosts();
   });
   // What changes behind the page's back (a post's status and progress, an account
-  // revoked or needing a reconnect) is pushed by the server (web/live.js): a status
+  // revoked or needing a reconnect, a proposal) is pushed by the server (web/live.js): a status
   // event is written into the post's row as it is; a post this page has not seen
   // yet, an account change, or a reconnect that could not resume re-reads the lists.
   // The lists are refreshed on a timer only while the stream is down (live.js).
+  // An operator's proposal made or changed (by the operator, or by this client in
+  // another tab) re-reads the proposals, once for a burst (a delivery of several).
   let refreshing = null;
+  let proposalsDue = null;
+  function loadProposals() {
+    if (proposalsDue) return;
+    proposalsDue = setTimeout(() => {
+      proposalsDue = null;
+      if (window.CachalotProposals) window.CachalotProposals.load();
+    }, 300);
+  }
   function refreshLists() {
     if ($("posts").classList.contains("hidden")) return Promise.resolve();
     if (!refreshing) {
+      loadProposals();
       refreshing = Promise.all([loadPosts(), loadAccounts({ refresh: true })])
         .finally(() => { refreshing = null; });
     }
@@ -1457,6 +1468,7 @@
   window.CachalotLive.start({
     status: applyStatus,
     account: () => loadAccounts({ refresh: true }),
+    proposal: loadProposals,
     reload: refreshLists,
     refresh: refreshLists,
     ended: loadMe,

@@ -1,9 +1,11 @@
-// CACHALOT dashboard: live updates pushed by the server (GET /api/v1/events,
-// Server-Sent Events; the queue's cachalot_queue.live says what is sent).
+// CACHALOT dashboard and operator page: live updates pushed by the server
+// (Server-Sent Events; the queue's cachalot_queue.live says what is sent).
 //
-// window.CachalotLive.start(handlers) opens the stream while the signed-in part
-// of the page is shown (#posts visible) and closes it when it is hidden (signed
-// out). The browser's EventSource reconnects by itself and sends the last event
+// window.CachalotLive.start(handlers, options) opens the stream while the signed-in
+// part of the page is shown (the section options.section, "posts" by default, is
+// visible) and closes it when it is hidden (signed out). options.url is the stream:
+// GET /api/v1/events (the client's, by default) or GET /api/v1/operator/events (the
+// operator's: every client's proposal events). The browser's EventSource reconnects by itself and sends the last event
 // id (Last-Event-ID), so the server replays what was missed; when it cannot
 // (the gap is too old, or this is a first connection) its "ready" event says
 // {resumed: false} and the lists are read again (handlers.reload). When the
@@ -13,11 +15,12 @@
 // While the stream is down the lists are refreshed slowly (every FALLBACK_MS),
 // and only then; the connection state is said in #live-state (role=status).
 //
-// handlers: {status(data), account(data), reload(), ended(), refresh()}.
+// handlers: {status(data), account(data), proposal(data), reload(), ended(), refresh()}
+// (the events a page does not take need no handler).
 (function () {
   "use strict";
 
-  const URL = "/api/v1/events";
+  const EVENTS = ["status", "account", "proposal"]; // the data events (cachalot_queue.live)
   const FALLBACK_MS = 30000; // the slow refresh while the stream is down
   const DOWN_AFTER_MS = 5000; // reconnecting this long counts as down
   const RETRY_MS = [2000, 5000, 10000, 30000]; // a stream the browser gave up on
@@ -30,7 +33,7 @@
     off: t("Live updates: off — the lists refresh every 30 seconds"),
   };
 
-  function stateElement() {
+  function stateElement(sectionId) {
     let el = document.getElementById("live-state");
     if (el) return el;
     el = document.createElement("p");
@@ -38,14 +41,16 @@
     el.className = "muted live-state";
     el.setAttribute("role", "status");
     el.setAttribute("aria-live", "polite");
-    const section = document.getElementById("posts");
+    const section = document.getElementById(sectionId);
     const heading = section && section.querySelector("h2");
     if (heading) heading.after(el);
     else if (section) section.prepend(el);
     return el;
   }
 
-  function start(handlers) {
+  function start(handlers, options = {}) {
+    const URL = options.url || "/api/v1/events";
+    const SECTION = options.section || "posts";
     let source = null;
     let fallback = null; // the slow refresh timer while the stream is down
     let downTimer = null; // reconnecting → counted as down after DOWN_AFTER_MS
@@ -54,7 +59,7 @@
     let lastId = ""; // the id of the last event seen, to resume a stream opened anew
 
     function say(state) {
-      const el = stateElement();
+      const el = stateElement(SECTION);
       if (el.dataset.state === state) return;
       el.dataset.state = state;
       el.textContent = TEXT[state];
@@ -89,23 +94,21 @@
       // a new EventSource cannot send Last-Event-ID: the last id goes in the query
       source = new EventSource(lastId ? `${URL}?resume=${encodeURIComponent(lastId)}` : URL);
       const remember = (event) => { if (event.lastEventId) lastId = event.lastEventId; };
-      for (const name of ["ready", "status", "account"]) source.addEventListener(name, remember);
+      for (const name of ["ready", ...EVENTS]) source.addEventListener(name, remember);
       source.addEventListener("ready", (event) => {
         failures = 0;
         stopFallback();
         say("on");
         const data = parsed(event);
-        stateElement().dataset.resumed = String(Boolean(data && data.resumed));
+        stateElement(SECTION).dataset.resumed = String(Boolean(data && data.resumed));
         if (!data || !data.resumed) handlers.reload();
       });
-      source.addEventListener("status", (event) => {
-        const data = parsed(event);
-        if (data) handlers.status(data);
-      });
-      source.addEventListener("account", (event) => {
-        const data = parsed(event);
-        if (data) handlers.account(data);
-      });
+      for (const name of EVENTS) {
+        source.addEventListener(name, (event) => {
+          const data = parsed(event);
+          if (data && handlers[name]) handlers[name](data);
+        });
+      }
       source.addEventListener("ended", () => {
         close();
         say("off");
@@ -137,7 +140,7 @@
     }
 
     function wanted() {
-      const section = document.getElementById("posts");
+      const section = document.getElementById(SECTION);
       return Boolean(section) && !section.classList.contains("hidden");
     }
 
@@ -146,10 +149,10 @@
       else { close(); failures = 0; lastId = ""; }
     }
 
-    const section = document.getElementById("posts");
+    const section = document.getElementById(SECTION);
     if (section) new MutationObserver(follow).observe(section, { attributes: true, attributeFilter: ["class"] });
     follow();
-    return { close, state: () => stateElement().dataset.state };
+    return { close, state: () => stateElement(SECTION).dataset.state };
   }
 
   window.CachalotLive = { start };

@@ -44,6 +44,18 @@
     return td;
   }
 
+  // At phone width each row is a card whose cells stack, each with its column's name
+  // (style.css: td[data-label]): the names of the row's table header, as shown now
+  // (a column whose cell says what it is, such as History, is marked data-self-named).
+  function labelCells(row, body) {
+    const heads = body.closest("table").querySelectorAll("thead th");
+    [...row.children].forEach((td, i) => {
+      const head = heads[i];
+      const name = head && !head.hasAttribute("data-self-named") ? head.textContent.trim() : "";
+      if (name) td.dataset.label = name;
+    });
+  }
+
   function show(signedIn) {
     $("signin").classList.toggle("hidden", signedIn);
     for (const id of ["clients", "deliver", "trouble", "policy", "dlq"]) {
@@ -100,18 +112,30 @@
     $("deliver-at").value = "";
   }
 
-  // Where each server error goes: the field of this form it names (the API's paths,
-  // proposals[i].targets[j].<platform>.<option>, media_id, image_ids[k], ...).
-  function errorField(path) {
-    if (/privacy_level|disable_(comment|duet|stitch)/.test(path)) return "privacy";
-    if (/\.(caption|title|message|text|description|photo_title)$/.test(path)) return "text";
-    if (/scheduled_at/.test(path)) return "scheduled_at";
-    if (/^(media_id|image_ids)|\.media\.|image_ids/.test(path)) return "file";
-    if (/targets|account_id/.test(path)) return "account";
-    if (path === "note") return "note";
-    if (path === "client_id") return "client_id";
-    return "file";
+  // The delivery form's fields: each error box (data-field) and the input it is under.
+  const FORM_FIELDS = {
+    text: "deliver-text", privacy: "deliver-privacy", scheduled_at: "deliver-at",
+    note: "deliver-note", file: "deliver-file", client_id: "deliver-client",
+    account: "deliver-account",
+  };
+  // The one map from the API's field names to those fields, by a path's last name
+  // (proposals[i].targets[j].<platform>.<option>, media_id, image_ids[k], ...).
+  const API_FIELDS = {
+    caption: "text", title: "text", message: "text", text: "text", description: "text",
+    photo_title: "text", privacy_level: "privacy", disable_comment: "privacy",
+    disable_duet: "privacy", disable_stitch: "privacy", scheduled_at: "scheduled_at",
+    note: "note", media_id: "file", image_ids: "file", file: "file", client_id: "client_id",
+    account_id: "account", targets: "account",
+  };
+  // The form field an API path names (a target's media, e.g. targets[i].media.duration_sec,
+  // is the file); null when none.
+  function formField(path) {
+    const parts = String(path || "").split(".");
+    if (parts.includes("media")) return "file";
+    return API_FIELDS[parts.pop().replace(/\[\d+\]$/, "")] || null;
   }
+  // Where each server error goes (another of a target: under the accounts; else the file).
+  const errorField = (path) => formField(path) || (/targets/.test(path) ? "account" : "file");
   function fieldError(field, message) {
     const box = document.querySelector(`#deliver-form .field-error[data-field="${field}"]`);
     if (!box) return;
@@ -168,15 +192,8 @@
 
   // The delivery form's label of a field the API names
   // (proposals[0].targets[0].tiktok.privacy_level → "Who can see it on TikTok …").
-  const DELIVER_FIELDS = {
-    caption: "deliver-text", title: "deliver-text", message: "deliver-text",
-    privacy_level: "deliver-privacy", scheduled_at: "deliver-at", note: "deliver-note",
-    media_id: "deliver-file", image_ids: "deliver-file", file: "deliver-file",
-    client_id: "deliver-client", account_id: "deliver-account",
-  };
   function deliverLabel(field) {
-    const name = String(field || "").split(".").pop().replace(/\[\d+\]$/, "");
-    const id = DELIVER_FIELDS[name];
+    const id = FORM_FIELDS[formField(field)];
     // (a time's label is its group's: web/when.js gives it the id "<input id>-label")
     const label = id && (document.getElementById(`${id}-label`) || document.querySelector(`label[for="${id}"]`));
     return label ? label.textContent.trim() : "";
@@ -290,10 +307,7 @@
             ? window.CachalotTrail.read(`/api/v1/operator/posts/${proposal.post_id}/audit`)
             : window.CachalotTrail.ofProposal(delivery, proposal)),
         }));
-        // (the History cell says its name itself)
-        [t("Proposed"), t("Client"), t("Proposal"), t("Client's comment"), t("Post")].forEach((name, i) => {
-          row.children[i].dataset.label = name;
-        });
+        labelCells(row, body);
         body.appendChild(row);
       }
     }
@@ -320,6 +334,7 @@
       cell(row, mine.posts);
       cell(row, Object.entries(mine.targets)
         .map(([s, n]) => `${words.status(s)}: ${window.I18N.number(n)}`).join(", ") || "—");
+      labelCells(row, body);
       body.appendChild(row);
     }
   }
@@ -355,6 +370,7 @@
         label: t("History of this post"),
         load: () => window.CachalotTrail.read(`/api/v1/operator/posts/${item.post_id}/audit`),
       }));
+      labelCells(row, body);
       body.appendChild(row);
     }
   }
@@ -384,6 +400,7 @@
         button.addEventListener("click", () => redrive(topic, item));
         action.appendChild(button);
       }
+      labelCells(row, body);
       body.appendChild(row);
     }
   }
@@ -401,10 +418,6 @@
 
   // What became of each version's e-mails: the notifier's records (GET
   // /api/v1/operator/policy-deliveries); auth's `recipients` is how many were requested.
-  const POLICY_COLUMNS = [
-    t("Version"), t("Published"), t("What changed"), t("E-mails requested"),
-    t("E-mails delivered"), t("E-mails not delivered"), t("E-mails waiting"),
-  ];
   async function loadPolicyVersions() {
     const [answer, mailed] = await Promise.all([
       api("/api/v1/operator/policy-versions"),
@@ -443,8 +456,7 @@
       } else {
         for (const name of ["sent", "failed", "waiting"]) cell(row, t("unknown")).className = name;
       }
-      // at phone width the cells stack, each with its column's name (style.css)
-      POLICY_COLUMNS.forEach((name, i) => { row.children[i].dataset.label = name; });
+      labelCells(row, body);
       body.appendChild(row);
     }
   }
@@ -549,6 +561,23 @@
     });
     await loadClients(); // the deliveries name their clients
     await Promise.all([loadTrouble(), loadPolicyVersions(), loadDlq(), loadDeliveries()]);
+    // A proposal made, edited, approved or sent back (by a client, or in another tab) is
+    // pushed by the server (GET /api/v1/operator/events, web/live.js): the deliveries are
+    // read again, once for a burst; a client this page does not know yet, with the clients.
+    let due = null;
+    const reload = (event) => {
+      const unknown = event && !knownClients.some((c) => c.client_id === event.client_id);
+      if (due) return;
+      due = setTimeout(async () => {
+        due = null;
+        if (unknown) await loadClients();
+        await loadDeliveries();
+      }, 300);
+    };
+    window.CachalotLive.start(
+      { proposal: reload, reload: () => reload(), refresh: () => reload(), ended: () => location.reload() },
+      { url: "/api/v1/operator/events", section: "deliver" },
+    );
   }
 
   start();

@@ -31,6 +31,7 @@ TOPICS=(
   "posts.publish.telegram.v1 12 ${WEEK_MS}"
   "posts.result.v1 12 ${WEEK_MS}"
   "posts.status.v1 6 ${WEEK_MS}"
+  "proposals.v1 3 ${WEEK_MS}"
   "notify.v1 3 ${WEEK_MS}"
 )
 

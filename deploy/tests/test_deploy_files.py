@@ -160,6 +160,7 @@ def expected_topics() -> set[str]:
         topics.SESSIONS,
         topics.POSTS_RESULT,
         topics.POSTS_STATUS,
+        topics.PROPOSALS,
         topics.NOTIFY,
     }
     return names | {topics.publish_topic(platform) for platform in topics.PLATFORMS}

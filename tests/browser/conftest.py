@@ -1,6 +1,7 @@
 """A real Chromium (Debian's) driven by Playwright, shared by the browser tests, and the
 one way they sign a client in: :func:`sign_in` (built on :func:`connect`,
-:func:`give_consent` and :func:`disconnect_all`)."""
+:func:`give_consent` and :func:`disconnect_all`), and an operator:
+:func:`operator_signs_in` (``sign_in.operator``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import httpx
 import pytest
 
 from cachalot_common import platforms
+from cachalot_testing.operators import DEV_OPERATOR
 from cachalot_testing.stack import EmbeddedStack
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -141,6 +143,25 @@ def disconnect_all(page: Any) -> None:
     )
 
 
+OPERATOR_READY = "#live-state[data-state=on]"
+"""The operator page has read its lists and its live feed is on (web/operator.js)."""
+
+
+def operator_signs_in(
+    page: Any, stack: EmbeddedStack, user: str = DEV_OPERATOR, until: str | None = OPERATOR_READY
+) -> Any:
+    """``page`` opens the operator page and signs in through the sandbox's Telegram login
+    as ``user`` (the dev operator by default), then waits for ``until`` (a selector; by
+    default :data:`OPERATOR_READY`; None: no wait, e.g. for a refused sign-in)."""
+    page.goto(f"{stack.gateway}/operator.html")
+    page.click("#signin-telegram")
+    page.wait_for_selector("button[name=user]", timeout=15_000)
+    page.click(f"button[name=user][value='{user}']")
+    if until is not None:
+        page.wait_for_selector(until, timeout=45_000)
+    return page
+
+
 class SignIn:
     """Opens dashboards signed in as clients (the :func:`sign_in` fixture)."""
 
@@ -151,6 +172,12 @@ class SignIn:
     def connect(self, page: Any, platform: str, user: str | None = None) -> None:
         """One more account for the page's client (:func:`connect`)."""
         connect(page, self.stack, platform, user)
+
+    def operator(
+        self, page: Any, user: str = DEV_OPERATOR, until: str | None = OPERATOR_READY
+    ) -> Any:
+        """``page`` signed in on the operator page (:func:`operator_signs_in`)."""
+        return operator_signs_in(page, self.stack, user, until)
 
     disconnect_all = staticmethod(disconnect_all)
     link_channel = staticmethod(link_channel)

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from cachalot_testing.media import video_file
-from cachalot_testing.operators import DEV_OPERATOR, failed_post
+from cachalot_testing.operators import failed_post
 from cachalot_testing.stack import EmbeddedStack
 
 pytestmark = pytest.mark.browser
@@ -38,9 +38,7 @@ def test_the_russian_operator_page_words_statuses_reasons_and_field_errors_from_
         client_id = client.get(f"{stack.gateway}/api/v1/me").json()["client_id"]
     errors: list[str] = []
     with sign_in.page(errors, locale="ru-RU", viewport={"width": 1280, "height": 900}) as page:
-        page.goto(f"{stack.gateway}/operator.html")
-        page.click("#signin-telegram")
-        page.click(f"button[name=user][value='{DEV_OPERATOR}']")
+        sign_in.operator(page)
         row = f"#trouble-body tr[data-post='{post_id}']"
         page.wait_for_selector(row, timeout=15_000)
         errors.clear()  # the signed-out page's own 401 before the sign-in is expected

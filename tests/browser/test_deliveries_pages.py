@@ -24,61 +24,102 @@ from cachalot_testing.stack import EmbeddedStack
 pytestmark = pytest.mark.browser
 
 
-def test_an_operator_delivers_on_its_page_and_the_client_answers_on_the_dashboard(
-    stack: EmbeddedStack, browser: Any
+def test_an_operator_and_a_client_see_each_others_proposal_acts_live_on_pages_left_open(
+    stack: EmbeddedStack, browser: Any, sign_in: Any
 ) -> None:
+    """Both pages stay open, never reloaded: each act of one side (or of its other tab)
+    shows on the other through its live feed (proposals.v1)."""
     marker = uuid.uuid4().hex[:8]
-    with httpx.Client(timeout=30) as http:
-        connect_tiktok(http, stack.gateway, f"sandbox-extra-ui-{marker}")
-        client_id = http.get(f"{stack.gateway}/api/v1/me").json()["client_id"]
+    gateway = stack.gateway
+    with httpx.Client(timeout=30) as http, httpx.Client(timeout=30) as ops:
+        account = connect_tiktok(http, gateway, f"sandbox-extra-ui-{marker}")
+        client_id = http.get(f"{gateway}/api/v1/me").json()["client_id"]
         cookie = http.cookies.get("cachalot_session")
-    assert cookie
-    operator_context = browser.new_context()
-    client_context = browser.new_context()
-    client_context.add_cookies(
-        [{"name": "cachalot_session", "value": cookie, "url": stack.gateway}]
-    )
-    operator, client = operator_context.new_page(), client_context.new_page()
-    try:
-        operator.goto(f"{stack.gateway}/operator.html")
-        operator.click("#signin-telegram")
-        operator.wait_for_selector("button[name=user]", timeout=15_000)
-        operator.click(f"button[name=user][value='{DEV_OPERATOR}']")
-        operator.wait_for_selector(f"#deliver-client option[value='{client_id}']", state="attached")
-        operator.select_option("#deliver-client", client_id)
-        operator.set_input_files("#deliver-file", str(video_file()))
-        operator.fill("#deliver-text", f"made for you {marker}")
-        operator.fill("#deliver-note", "Friday's video")
-        operator.select_option("#deliver-privacy", "SELF_ONLY")
-        operator.wait_for_selector("#deliver-account option", state="attached")
-        operator.click("#deliver-send")
-        operator.wait_for_selector("#flash.ok, #flash.bad", timeout=30_000)
-        assert "ok" in (operator.get_attribute("#flash", "class") or ""), operator.text_content(
-            "#flash"
+        assert cookie
+        assert operator_sign_in(ops, gateway, DEV_OPERATOR).status_code == 302
+        with sign_in.page() as operator, sign_in.page() as client:
+            client.context.add_cookies(
+                [{"name": "cachalot_session", "value": cookie, "url": gateway}]
+            )
+            client.goto(f"{gateway}/")
+            client.wait_for_selector("#live-state[data-state=on]", timeout=45_000)
+            sign_in.operator(operator)
+            for page in (client, operator):
+                page.evaluate("window.cachalotNotReloaded = true")
+
+            # the operator delivers on its page: the client's dashboard shows it
+            operator.select_option("#deliver-client", client_id)
+            operator.set_input_files("#deliver-file", str(video_file()))
+            operator.fill("#deliver-text", f"made for you {marker}")
+            operator.fill("#deliver-note", "Friday's video")
+            operator.select_option("#deliver-privacy", "SELF_ONLY")
+            operator.wait_for_selector("#deliver-account option", state="attached")
+            operator.click("#deliver-send")
+            operator.wait_for_selector("#flash.ok, #flash.bad", timeout=30_000)
+            assert "ok" in (operator.get_attribute("#flash", "class") or ""), operator.text_content(
+                "#flash"
+            )
+            row = operator.wait_for_selector("#deliveries-body tr.proposed", timeout=15_000)
+            first = row.get_attribute("data-proposal")
+            mine = f"#proposals-body tr[data-proposal='{first}']"
+            client.wait_for_selector(mine, timeout=15_000)
+            assert marker in (client.text_content(mine) or "")
+
+            # the client sends it back on its dashboard: the operator's page shows it
+            client.fill(f"{mine} input.comment", "Shorter caption, please")
+            client.click(f"{mine} button.request-changes")
+            theirs = f"#deliveries-body tr[data-proposal='{first}']"
+            operator.wait_for_selector(f"{theirs}.changes_requested", timeout=15_000)
+            assert operator.text_content(f"{theirs} .comment") == "Shorter caption, please"
+
+            # the operator answers from another tab: both pages show the new proposal
+            # and the first superseded
+            [delivery] = [
+                d
+                for d in ops.get(f"{gateway}/api/v1/operator/deliveries").json()["items"]
+                if any(p["id"] == first for p in d["proposals"])
+            ]
+            target = {
+                "account_id": account,
+                "tiktok": {"caption": marker, "privacy_level": "SELF_ONLY"},
+            }
+            later = ops.post(
+                f"{gateway}/api/v1/operator/deliveries/{delivery['id']}/proposals",
+                json={"targets": [target]},
+            )
+            assert later.status_code == 201, later.text
+            second = later.json()["proposals"][-1]["id"]
+            new_mine = f"#proposals-body tr[data-proposal='{second}']"
+            new_theirs = f"#deliveries-body tr[data-proposal='{second}']"
+            client.wait_for_selector(f"{new_mine}.proposed", timeout=15_000)
+            client.wait_for_selector(f"{mine}.superseded", timeout=15_000)
+            operator.wait_for_selector(f"{new_theirs}.proposed", timeout=15_000)
+            operator.wait_for_selector(f"{theirs}.superseded", timeout=15_000)
+
+            # the client edits it in another tab: its dashboard shows the time chosen
+            at = (datetime.now(UTC) + timedelta(days=2)).replace(second=0, microsecond=0)
+            edited = http.patch(
+                f"{gateway}/api/v1/posts/proposals/{second}", json={"scheduled_at": at.isoformat()}
+            )
+            assert edited.status_code == 200, edited.text
+            client.wait_for_function(
+                "(s) => !document.querySelector(s).textContent.includes('when approved')",
+                arg=new_mine,
+                timeout=15_000,
+            )
+
+            # the client approves on its dashboard: the operator's page shows it
+            client.click(f"{new_mine} button.approve")
+            operator.wait_for_selector(f"{new_theirs}.approved", timeout=15_000)
+            for page in (client, operator):
+                assert page.evaluate("window.cachalotNotReloaded") is True
+        post_id = next(
+            p["post_id"]
+            for d in ops.get(f"{gateway}/api/v1/operator/deliveries").json()["items"]
+            for p in d["proposals"]
+            if p["id"] == second
         )
-        row = operator.wait_for_selector("#deliveries-body tr.proposed", timeout=15_000)
-        proposal = row.get_attribute("data-proposal")
-
-        client.goto(f"{stack.gateway}/")
-        mine = f"#proposals-body tr[data-proposal='{proposal}']"
-        client.wait_for_selector(mine, timeout=15_000)
-        assert marker in (client.text_content(mine) or "")
-        client.fill(f"{mine} input.comment", "Shorter caption, please")
-        client.click(f"{mine} button.request-changes")
-        client.wait_for_selector(f"{mine}.changes_requested", timeout=15_000)
-
-        operator.reload()
-        theirs = f"#deliveries-body tr[data-proposal='{proposal}']"
-        operator.wait_for_selector(f"{theirs}.changes_requested", timeout=15_000)
-        assert operator.text_content(f"{theirs} .comment") == "Shorter caption, please"
-
-        client.click(f"{mine} button.approve")
-        client.wait_for_selector(f"{mine}.approved", timeout=15_000)
-        operator.reload()
-        operator.wait_for_selector(f"{theirs}.approved", timeout=15_000)
-    finally:
-        operator_context.close()
-        client_context.close()
+        http.post(f"{gateway}/api/v1/posts/{post_id}/cancel")  # not published in two days
 
 
 @pytest.fixture(scope="module")
@@ -361,7 +402,7 @@ def test_the_client_reads_an_article_proposals_title_text_cover_and_accounts_bef
 
 
 def test_an_operator_delivers_a_photo_post_to_several_accounts_with_several_proposals(
-    stack: EmbeddedStack, browser: Any
+    stack: EmbeddedStack, browser: Any, sign_in: Any
 ) -> None:
     """The operator page takes what the API takes: the images of a photo post (in order),
     several target accounts per proposal and several proposals per delivery; a refusal
@@ -374,10 +415,7 @@ def test_an_operator_delivers_a_photo_post_to_several_accounts_with_several_prop
         context = browser.new_context()
         page = context.new_page()
         try:
-            page.goto(f"{stack.gateway}/operator.html")
-            page.click("#signin-telegram")
-            page.wait_for_selector("button[name=user]", timeout=15_000)
-            page.click(f"button[name=user][value='{DEV_OPERATOR}']")
+            sign_in.operator(page)
             page.wait_for_selector(f"#deliver-client option[value='{client_id}']", state="attached")
             page.select_option("#deliver-client", client_id)
             images = [image_file(colour="0x2266aa"), image_file(colour="0xaa6622")]
@@ -427,7 +465,7 @@ def test_an_operator_delivers_a_photo_post_to_several_accounts_with_several_prop
 
 
 def test_the_operator_page_uploads_nothing_until_who_can_see_it_on_tiktok_is_chosen(
-    stack: EmbeddedStack, browser: Any
+    stack: EmbeddedStack, browser: Any, sign_in: Any
 ) -> None:
     marker = uuid.uuid4().hex[:8]
     with httpx.Client(timeout=30) as http:
@@ -440,10 +478,7 @@ def test_the_operator_page_uploads_nothing_until_who_can_see_it_on_tiktok_is_cho
         context = browser.new_context()
         page = context.new_page()
         try:
-            page.goto(f"{stack.gateway}/operator.html")
-            page.click("#signin-telegram")
-            page.wait_for_selector("button[name=user]", timeout=15_000)
-            page.click(f"button[name=user][value='{DEV_OPERATOR}']")
+            sign_in.operator(page)
             page.wait_for_selector(f"#deliver-client option[value='{client_id}']", state="attached")
             page.select_option("#deliver-client", client_id)
             page.wait_for_selector("#deliver-account option", state="attached")

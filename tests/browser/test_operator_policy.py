@@ -44,7 +44,7 @@ def policy_mails(var_dir: Path, address: str, version: str) -> list[EmailMessage
 
 
 def test_an_operator_publishes_a_policy_version_from_the_page_and_each_client_gets_one_email(
-    stack: EmbeddedStack, browser: Any, screenshots: Path
+    stack: EmbeddedStack, browser: Any, sign_in: Any, screenshots: Path
 ) -> None:
     with httpx.Client(timeout=30) as client:  # a client with a connected account and an address
         connect_tiktok(client, stack.gateway, f"sandbox-extra-policy-{uuid.uuid4().hex[:8]}")
@@ -57,12 +57,7 @@ def test_an_operator_publishes_a_policy_version_from_the_page_and_each_client_ge
     page = context.new_page()
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     try:
-        page.goto(f"{stack.gateway}/operator.html")
-        page.click("#signin-telegram")
-        page.wait_for_selector("button[name=user]", timeout=15_000)
-        page.click("button[name=user][value='700000003']")  # Карина, the dev operator
-        page.wait_for_selector("#policy:not(.hidden)", timeout=15_000)
-        page.wait_for_load_state("networkidle")
+        sign_in.operator(page)  # Карина, the dev operator; lists read
         errors.clear()  # the signed-out page's own 401 before the sign-in is expected
 
         # a version needs a name: said at the field, nothing sent
@@ -144,11 +139,7 @@ def test_the_operator_page_is_in_russian_and_shows_how_many_policy_emails_were_d
         page.goto(f"{stack.gateway}/operator.html")
         page.wait_for_selector("#signin-telegram:text('Войти через Telegram')", timeout=10_000)
         assert page.text_content("#signin h2") == "Вход для оператора"
-        page.click("#signin-telegram")
-        page.wait_for_selector("button[name=user]", timeout=15_000)
-        page.click("button[name=user][value='700000003']")  # Карина, the dev operator
-        page.wait_for_selector("#policy:not(.hidden)", timeout=15_000)
-        page.wait_for_load_state("networkidle")
+        sign_in.operator(page)  # Карина, the dev operator; lists read
         errors.clear()  # the signed-out page's own 401 before the sign-in is expected
         assert page.get_attribute("html", "lang") == "ru"
         assert page.text_content("#policy h2") == "Версии политики конфиденциальности"

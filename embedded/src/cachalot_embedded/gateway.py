@@ -24,7 +24,8 @@ both with ``Retry-After``.
 The gateway itself answers ``GET /api/v1/openapi.json`` with the public API's
 OpenAPI document (:mod:`cachalot_embedded.openapi`), the file nginx serves, and
 ``GET /api/v1/docs`` with the page that shows it (``web/api-docs.html``: Swagger
-UI, vendored under ``web/vendor``, reading that document), as nginx does.
+UI, vendored once in :mod:`cachalot_common.docs` and served at its path, reading that
+document), as nginx does.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from cachalot_common.docs import SWAGGER_UI_PATH, swagger_ui_files
 from cachalot_common.problems import PROBLEM_JSON
 from cachalot_common.telemetry import scrub_server_span
 from cachalot_embedded.openapi import DOCS_PAGE, DOCS_PATH, DOCUMENT_PATH
@@ -323,6 +325,7 @@ def create_gateway(
             return FileResponse(index)
 
         routes.append(Route("/", spa))
+        routes.append(Mount(SWAGGER_UI_PATH, app=swagger_ui_files()))
         routes.append(Mount("/", app=_Dashboard(directory=web_dir, html=True)))
 
     middleware = [Middleware(NormalisePath)]

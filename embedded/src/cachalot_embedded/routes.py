@@ -44,6 +44,8 @@ ROUTES: Final[tuple[tuple[str, str], ...]] = (
     # the client's upload and posts: see body_limit_bytes)
     ("/api/v1/operator/media", "queue"),
     ("/api/v1/operator/deliveries", "queue"),
+    # the operator page's live feed (Server-Sent Events, as /api/v1/events below)
+    ("/api/v1/operator/events", "queue"),
     ("/api/v1/operator", "queue"),
     ("/api/v1/media", "queue"),
     ("/api/v1/posts", "queue"),

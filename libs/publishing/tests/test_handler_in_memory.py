@@ -16,7 +16,7 @@ from aiokafka.errors import CommitFailedError
 from faststream.kafka import TestKafkaBroker
 
 from cachalot_common.consuming import raw_body
-from cachalot_common.events import PublishPost, PublishResult
+from cachalot_common.events import PublishPost, PublishResult, utcnow
 from cachalot_common.kafka import encode
 from cachalot_common.leases import LeaseRefused, LeaseUnavailable
 from cachalot_common.topics import POSTS_RESULT, dlq, publish_topic
@@ -254,6 +254,32 @@ async def test_lease_failures_are_retryable_or_refused_with_the_shared_codes(
         result = await h.final(refused.target_id)
         assert (result.type, result.code) == ("failed", "lease_refused")
         assert "not_owner" in (result.reason or "")
+
+
+async def test_a_result_says_when_its_attempt_had_its_lease_and_none_when_auth_refused_it(
+    media_dir, video
+) -> None:
+    async def with_token(command: PublishPost, ctx: Context) -> Published:
+        async def call(token: str) -> str:
+            return token
+
+        await ctx.call_with_token(call)
+        await ctx.call_with_token(call)  # a second call: the same lease, the same time
+        return Published("x")
+
+    async with running(media_dir) as h:
+        leased, refused = make_command(video), make_command(video)
+        h.leases.failures[refused.account_id] = LeaseRefused(403, "not_owner", "refused")
+        for command in (leased, refused):
+            h.platform.scripts[command.target_id] = with_token
+        before = utcnow()
+        for command in (leased, refused):
+            await h.send(command)
+        published = await h.final(leased.target_id)
+        assert published.type == "published"
+        assert published.leased_at is not None
+        assert before <= published.leased_at <= utcnow()
+        assert (await h.final(refused.target_id)).leased_at is None
 
 
 async def test_an_accounts_lease_is_reused_only_for_commands_whose_grant_names_it(

@@ -29,7 +29,14 @@ from cachalot_common.grants import generate_signing_key
 from cachalot_common.kafka import encode
 from cachalot_common.platforms import PlatformSpec
 from cachalot_common.sessions import COOKIE_NAME, Session, issue_session
-from cachalot_common.topics import ACCOUNTS, NOTIFY, POSTS_RESULT, POSTS_STATUS, publish_topic
+from cachalot_common.topics import (
+    ACCOUNTS,
+    NOTIFY,
+    POSTS_RESULT,
+    POSTS_STATUS,
+    PROPOSALS,
+    publish_topic,
+)
 from cachalot_queue.dispatch import Granter
 from cachalot_queue.main import Runtime, create_app
 from cachalot_queue.settings import QueueSettings
@@ -48,6 +55,7 @@ TRACE_URL_TEMPLATE = "http://traces.test:16686/trace/{trace_id}"
 WATCHED = (
     *(publish_topic(p) for p in ("tiktok", "youtube", "instagram", "vk", "telegram")),
     POSTS_STATUS,
+    PROPOSALS,
     NOTIFY,
 )
 
@@ -141,6 +149,14 @@ class Recorder:
 
     def notices(self, text: str) -> list[Seen]:
         return [s for s in self.seen if s.topic == NOTIFY and text in s.value.get("text", "")]
+
+    def proposal_changes(self, proposal_id: Any) -> list[str]:
+        """The ``change`` of each ``proposals.v1`` event of one proposal, in order."""
+        return [
+            s.value["change"]
+            for s in self.seen
+            if s.topic == PROPOSALS and s.value.get("proposal_id") == str(proposal_id)
+        ]
 
     def answers(self, proposal_id: Any) -> list[Seen]:
         """The ``proposal.answered`` events of one proposal on ``notify.v1``."""

@@ -19,6 +19,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from cachalot_common.access_log import AccessLogMiddleware, setup_access_log
 from cachalot_common.asyncapi import Produced, asyncapi_document, asyncapi_router
+from cachalot_common.docs import install_docs
 from cachalot_common.guards import Guards, SignedIn, install_guards
 from cachalot_common.health import ReadinessCheck, dependency_probe, health_router
 from cachalot_common.metrics import install_metrics
@@ -70,15 +71,22 @@ def create_service_app(
     ``GET /asyncapi`` serves the service's AsyncAPI 3.0 document
     (:mod:`cachalot_common.asyncapi`): what ``app.state.broker`` (if set)
     consumes, and the events named in ``produces``.
+
+    ``GET /docs`` is Swagger UI from the copy vendored in this package
+    (:func:`cachalot_common.docs.install_docs`), not FastAPI's page, which loads it
+    from a CDN; FastAPI's ``/redoc`` (also a CDN's) is off.
     """
+    options: dict[str, Any] = {"docs_url": None, "redoc_url": None, **fastapi_options}
     app = FastAPI(
         title=title,
         description=description,
         version=version,
         lifespan=lifespan,
         redirect_slashes=False,
-        **fastapi_options,
+        **options,
     )
+    if options["docs_url"] is None:
+        install_docs(app)
     install_problem_handlers(app)
     if guarded:
         install_guards(

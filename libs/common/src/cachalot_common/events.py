@@ -390,6 +390,13 @@ class PublishResult(Event):
     reauth_required: bool = Field(
         default=False, description="The account's token is dead: pause until reconnect."
     )
+    leased_at: datetime | None = Field(
+        default=None,
+        description="When this attempt first had its token lease from auth (or a cached lease "
+        "its grant verified for), UTC, the publisher's clock: the audit trail's 'leased' step. "
+        "None when it had none (auth refused, or it ended before asking) or from an older "
+        "publisher.",
+    )
 
 
 # --- posts.status.v1 -------------------------------------------------------------------
@@ -522,6 +529,34 @@ class ProposalAnswered(Event):
     platforms: list[str] = Field(
         default_factory=list, max_length=16, description="approved: where it posts."
     )
+
+
+# --- proposals.v1: a proposal made or changed (queue → the live feeds) ------------------
+
+ProposalChange = Literal["proposed", "edited", "approved", "changes_requested", "superseded"]
+ProposalStatus = Literal["proposed", "changes_requested", "approved", "superseded"]
+
+
+class ProposalChanged(Event):
+    """An operator's proposal was made or changed (queue → the queue's live feeds on
+    ``proposals.v1``, key the client's id, via the outbox in the change's transaction).
+
+    The client's dashboard (``GET /api/v1/events``, the client's own proposals) and the
+    operator's page (``GET /api/v1/operator/events``, every client's) read their proposal
+    lists again when one comes (issue 13). ``change``: what happened (``proposed`` by the
+    operator, ``edited``/``approved``/``changes_requested`` by the client, ``superseded``
+    by the operator's new proposal); ``status``: where the proposal stands after it.
+    Ids only: no texts or comments (the pages read them with the session that may see them).
+    """
+
+    type: Literal["proposal.changed"] = "proposal.changed"
+    change: ProposalChange
+    status: ProposalStatus
+    client_id: UUID
+    operator_id: UUID = Field(description="Who delivered it.")
+    delivery_id: UUID
+    proposal_id: UUID
+    post_id: UUID | None = Field(default=None, description="approved: the post it queued.")
 
 
 # --- notify.v1: notices to a client (auth → notifier) ---------------------------------

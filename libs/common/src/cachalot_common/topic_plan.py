@@ -32,6 +32,7 @@ from cachalot_common.topics import (
     NOTIFY,
     POSTS_RESULT,
     POSTS_STATUS,
+    PROPOSALS,
     SESSIONS,
     dlq,
 )
@@ -43,7 +44,7 @@ PUBLISH_PARTITIONS = PARTITIONS
 def planned_partitions() -> dict[str, int]:
     """Every DESIGN topic, one publish topic per publishable platform of the registry,
     and the DLQ of each → partition count (:data:`PARTITIONS`)."""
-    plain = [CONTACT_SUBMITTED, ACCOUNTS, SESSIONS, POSTS_RESULT, POSTS_STATUS, NOTIFY]
+    plain = [CONTACT_SUBMITTED, ACCOUNTS, SESSIONS, POSTS_RESULT, POSTS_STATUS, PROPOSALS, NOTIFY]
     publish = [spec.publish_topic for spec in platforms.publishable()]
     plan = dict.fromkeys(plain, PARTITIONS)
     plan.update(dict.fromkeys(publish, PUBLISH_PARTITIONS))

@@ -13,6 +13,7 @@ POSTS_RESULT: Final = "posts.result.v1"
 POSTS_STATUS: Final = "posts.status.v1"
 NOTIFY: Final = "notify.v1"
 SESSIONS: Final = "sessions.v1"
+PROPOSALS: Final = "proposals.v1"
 
 
 def publish_topic(platform: Platform) -> str:

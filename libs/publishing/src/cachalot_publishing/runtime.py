@@ -96,6 +96,7 @@ class _Job:
     finished: bool = False
     last_progress_s: float = field(default=-1e18)  # set to the start when the publish runs
     reported: bool = False  # a progress result went out
+    tokens: CommandTokens | None = None  # the publish's tokens (its lease time), once it runs
 
 
 class PublishRuntime:
@@ -365,6 +366,7 @@ class PublishRuntime:
             account_id=command.account_id,
             platform=command.platform,
             attempt=command.attempt,
+            leased_at=job.tokens.leased_at if job.tokens is not None else None,
             **fields,
         )
 
@@ -533,7 +535,7 @@ class _Context:
     def __init__(self, runtime: PublishRuntime, job: _Job) -> None:
         self._runtime = runtime
         self._job = job
-        self._tokens = CommandTokens(runtime.tokens, job.command, runtime.label)
+        self._tokens = job.tokens = CommandTokens(runtime.tokens, job.command, runtime.label)
         self._media: dict[UUID, Path] = {}
 
     @property

@@ -44,13 +44,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 
-from cachalot_common.events import PublishPost
+from cachalot_common.events import PublishPost, utcnow
 from cachalot_common.grants import GrantError, GrantKeyRing, verify_grant
 from cachalot_common.leases import (
     CONSENT_REQUIRED,
@@ -329,7 +330,12 @@ class LeaseCache:
 
 
 class CommandTokens:
-    """One command's view of the cache: at most one forced refresh, then reauth."""
+    """One command's view of the cache: at most one forced refresh, then reauth.
+
+    ``leased_at``: when this command first had its lease (auth's answer, or a cached
+    lease its grant verified for), UTC; None until then. The publisher's results carry
+    it (``PublishResult.leased_at``) so the queue's audit trail says when the attempt's
+    lease was granted, not when it was dispatched."""
 
     def __init__(self, cache: LeaseCache, command: PublishPost, label: str) -> None:
         self._cache = cache
@@ -337,6 +343,13 @@ class CommandTokens:
         self._label = label
         self._refreshed = False
         self._lease: Lease | None = None
+        self.leased_at: datetime | None = None
+
+    def _had(self, lease: Lease) -> Lease:
+        if self.leased_at is None:
+            self.leased_at = utcnow()
+        self._lease = lease
+        return lease
 
     async def token(self) -> str:
         """The command's token: leased once, renewed when it nears expiry (a long upload)."""
@@ -345,12 +358,12 @@ class CommandTokens:
     async def lease(self) -> Lease:
         """The command's whole lease (its ``destination`` too), as :meth:`token` gets it."""
         if self._lease is None or not self._cache.fresh(self._lease):
-            self._lease = await self._cache.lease(self._command)
+            return self._had(await self._cache.lease(self._command))
         return self._lease
 
     async def confirm(self) -> None:
         """Auth confirms the lease now (:meth:`LeaseCache.confirm`); raises its Outcomes."""
-        self._lease = await self._cache.confirm(self._command)
+        self._had(await self._cache.confirm(self._command))
 
     async def call(self, request: Callable[[str], Awaitable[T]]) -> T:
         """``request(token)``; a :class:`TokenRejected` gets one forced refresh per command,

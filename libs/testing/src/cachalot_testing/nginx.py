@@ -25,6 +25,7 @@ from pathlib import Path
 
 import httpx
 
+from cachalot_common.docs import SWAGGER_UI_DIR, SWAGGER_UI_PATH
 from cachalot_testing.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -93,6 +94,7 @@ class NginxGateway:
         workdir = self.workdir
         # what the gateway image holds (deploy/gateway/Dockerfile), readable by nobody
         shutil.copytree(ROOT / "web", workdir / "html")
+        shutil.copytree(SWAGGER_UI_DIR, workdir / "html" / SWAGGER_UI_PATH.lstrip("/"))
         shutil.copy(OPENAPI_FILE, workdir / "openapi.json")
         for path in [workdir / "html", *(workdir / "html").rglob("*"), workdir / "openapi.json"]:
             path.chmod(0o755 if path.is_dir() else 0o644)

@@ -9,8 +9,12 @@ shares (``network``, ``platform_unavailable``, ``rate_limited``,
 
 from __future__ import annotations
 
-from cachalot_common.events import TikTokOptions
-from cachalot_common.platforms.tiktok import PRIVACY_NAMES
+from dataclasses import dataclass
+from typing import Final
+
+from cachalot_common.events import CreatorInfoFacts, TikTokOptions
+from cachalot_common.platforms.spec import AccountFacts, Content
+from cachalot_common.platforms.tiktok import PRIVACY_NAMES, within_creator_info
 from cachalot_publisher_tiktok.tiktok import CreatorInfo, TikTokApiError, TikTokUnreachable
 from cachalot_publishing import outcome
 from cachalot_publishing.outcome import Outcome, failed, reauth, retryable
@@ -126,22 +130,52 @@ def _clock(seconds: float) -> str:
     return f"{whole // 60}:{whole % 60:02d} min"
 
 
+@dataclass(frozen=True, slots=True)
+class _Length:
+    """A video's facts as the registry's account check reads them: its length only."""
+
+    duration_sec: float | None
+    size: int = 0
+    content_type: str = "video/mp4"
+    width: int | None = None
+    height: int | None = None
+    frame_rate: float | None = None
+    video_codec: str | None = None
+
+
+_TURNED_OFF: Final = (
+    ("disable_comment", "comments"),
+    ("disable_duet", "duets"),
+    ("disable_stitch", "stitches"),
+)
+
+
 def against_creator_info(
     options: TikTokOptions, info: CreatorInfo, *, duration_s: float | None, photo: bool
 ) -> Outcome | None:
     """Why the person's choices cannot be posted to this account as it is now, or ``None``.
 
     Checked against ``creator_info`` before ``init`` (live, or kept up to 30 s per account
-    when it allows the post: :mod:`cachalot_publisher_tiktok.creators`), so that the target fails
-    with what to change rather than with TikTok's refusal (shared/reference/platforms.md
-    §1.2, creator_info and the Direct Post UX rules): the privacy level must be one of
-    ``privacy_level_options``; branded content cannot be ``SELF_ONLY``; an interaction
-    (comments; for videos also duets and stitches) the creator turned off in TikTok
-    cannot be allowed (the composer greys it out; a client of the API may still ask);
-    a video may be at most ``max_video_post_duration_sec`` long (``duration_s`` in
-    seconds, ``None`` when unknown). Duet and stitch do not apply to photo posts.
+    when it allows the post: :mod:`cachalot_publisher_tiktok.creators`), so that the target
+    fails with what to change rather than with TikTok's refusal (shared/reference/platforms.md
+    §1.2, creator_info and the Direct Post UX rules). What is refused is the platform
+    registry's one check (:func:`cachalot_common.platforms.tiktok.within_creator_info`, the
+    queue's at queue time, here with TikTok's answer): a privacy level not offered, an
+    interaction the creator turned off (duets and stitches: videos only), a video longer
+    than the creator may post (``duration_s`` in seconds, ``None`` when unknown). This adds
+    the outcome's code and the words for the person, and branded content that cannot be
+    ``SELF_ONLY``.
     """
-    if options.privacy_level not in info.privacy_level_options:
+    facts = CreatorInfoFacts(
+        privacy_level_options=list(info.privacy_level_options),
+        comment_disabled=info.comment_disabled,
+        duet_disabled=info.duet_disabled,
+        stitch_disabled=info.stitch_disabled,
+        max_video_post_duration_sec=info.max_video_post_duration_sec or None,
+    )
+    content = Content(kind="photo") if photo else Content(kind="video", video=_Length(duration_s))
+    refused = {e.field for e in within_creator_info(options, content, AccountFacts(facts))}
+    if "privacy_level" in refused:
         return privacy_not_offered(options.privacy_level, info.privacy_level_options)
     if options.brand_content_toggle and options.privacy_level == "SELF_ONLY":
         return failed(
@@ -149,15 +183,7 @@ def against_creator_info(
             "TikTok: branded content (a paid partnership) cannot be posted as “Only me”. "
             "Choose who can see the post, or turn branded content off, and queue it again.",
         )
-    turned_off = [
-        noun
-        for noun, asked, off in (
-            ("comments", not options.disable_comment, info.comment_disabled),
-            ("duets", not options.disable_duet and not photo, info.duet_disabled),
-            ("stitches", not options.disable_stitch and not photo, info.stitch_disabled),
-        )
-        if asked and off
-    ]
+    turned_off = [noun for name, noun in _TURNED_OFF if name in refused]
     if turned_off:
         named = " and ".join(turned_off)
         return failed(
@@ -167,6 +193,6 @@ def against_creator_info(
             "in TikTok) and queue it again.",
         )
     max_s = info.max_video_post_duration_sec
-    if not photo and duration_s is not None and max_s is not None and duration_s > max_s:
+    if "media.duration_sec" in refused and duration_s is not None and max_s is not None:
         return too_long(duration_s, max_s)
     return None

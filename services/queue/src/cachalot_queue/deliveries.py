@@ -15,6 +15,10 @@ approval gives the same post) or asks for changes with a comment
 (``POST .../request-changes``). Both acts are the client's (its session, recorded with
 its id and the time) and tell the operator on Telegram through the notifier
 (``notify.v1`` :class:`~cachalot_common.events.ProposalAnswered`, via the outbox).
+Every act on a proposal (made, edited, approved, sent back, superseded) also writes
+``proposals.v1`` (:class:`~cachalot_common.events.ProposalChanged`, in the act's
+transaction), which the live feeds push to the client's dashboard and the operators'
+page (:mod:`cachalot_queue.live`).
 
 An operator never queues, approves or publishes: its routes here write deliveries
 and proposals only, and every route that makes or changes a post takes a client's
@@ -37,18 +41,24 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
-from cachalot_common.events import PostKind, ProposalAnswered
+from cachalot_common.events import (
+    PostKind,
+    ProposalAnswered,
+    ProposalChange,
+    ProposalChanged,
+    ProposalStatus,
+)
 from cachalot_common.problems import Problem, problem_responses
 from cachalot_common.sessions import (
     CurrentClient,
@@ -57,7 +67,7 @@ from cachalot_common.sessions import (
     current_session,
 )
 from cachalot_common.text import has_visible
-from cachalot_common.topics import NOTIFY
+from cachalot_common.topics import NOTIFY, PROPOSALS
 from cachalot_common.untrusted import StrictJsonRequest, StrictJsonRoute
 from cachalot_queue.catch_up import read_until
 from cachalot_queue.media_library import MediaLibrary, as_uuid, content_media
@@ -80,7 +90,6 @@ MAX_PROPOSALS = 10
 IDEMPOTENCY_PREFIX = "cachalot-proposal-"
 """The Idempotency-Key an approval creates its post with (then the proposal's id)."""
 OPEN = ("proposed", "changes_requested")
-ProposalStatus = Literal["proposed", "changes_requested", "approved", "superseded"]
 
 
 class ProposalIn(_Input):
@@ -133,8 +142,8 @@ class ChangesRequest(_Input):
 class AuditPublic(BaseModel):
     """One step: ``delivered``, ``proposed``, ``superseded`` (operator: a new proposal
     answered a request for changes), ``edited``, ``approved``, ``changes_requested``
-    (client), ``queued`` (a post the client made itself), ``leased`` (a dispatch, whose
-    grant lets the publisher lease the account's token), ``published``, ``failed``,
+    (client), ``queued`` (a post the client made itself), ``leased`` (an attempt's token
+    lease granted by auth, at the time the publisher had it), ``published``, ``failed``,
     ``cancelled``, ``unconfirmed`` (queue; ``detail`` has ``code`` and ``reason``)."""
 
     action: str
@@ -242,6 +251,28 @@ def _audit(
 
 def _audit_public(entry: AuditEntry) -> AuditPublic:
     return AuditPublic.model_validate(entry, from_attributes=True)
+
+
+def _tell_pages(
+    db: AsyncSession, change: ProposalChange, proposal: Proposal, operator_id: UUID
+) -> None:
+    """``change`` of ``proposal`` (as it stands now) on ``proposals.v1`` (outbox, in
+    ``db``'s transaction): both pages' live feeds read their proposals again
+    (:class:`~cachalot_common.events.ProposalChanged`). ``operator_id``: who delivered."""
+    enqueue(
+        db,
+        PROPOSALS,
+        str(proposal.client_id),
+        ProposalChanged(
+            change=change,
+            status=cast(ProposalStatus, proposal.status),
+            client_id=proposal.client_id,
+            operator_id=operator_id,
+            delivery_id=proposal.delivery_id,
+            proposal_id=proposal.id,
+            post_id=proposal.post_id,
+        ),
+    )
 
 
 def _renamed(problem: Problem, prefix: str) -> list[dict[str, Any]]:
@@ -400,6 +431,7 @@ class DeliveryService:
                         proposal_id=made.id,
                     )
                 )
+                _tell_pages(db, "proposed", made, operator_id)
         [public] = await self._page(select(Delivery).where(Delivery.id == delivery.id))
         return public
 
@@ -475,7 +507,7 @@ class DeliveryService:
                 )
             superseded = (
                 await db.scalars(
-                    select(Proposal.id)
+                    select(Proposal)
                     .where(
                         Proposal.delivery_id == delivery_id,
                         Proposal.status == "changes_requested",
@@ -507,26 +539,24 @@ class DeliveryService:
                     proposal_id=proposal.id,
                 )
             )
-            if superseded:
-                await db.execute(
-                    update(Proposal)
-                    .where(Proposal.id.in_(superseded))
-                    .values(status="superseded", updated_at=now)
-                )
-                for old in superseded:
-                    db.add(
-                        _audit(
-                            client_id=client_id,
-                            action="superseded",
-                            role="operator",
-                            actor=operator_id,
-                            actor_name=operator_name,
-                            at=now,
-                            delivery_id=delivery_id,
-                            proposal_id=old,
-                            detail={"by": str(proposal.id)},
-                        )
+            _tell_pages(db, "proposed", proposal, operator_id)
+            for old in superseded:
+                old.status = "superseded"
+                old.updated_at = now
+                db.add(
+                    _audit(
+                        client_id=client_id,
+                        action="superseded",
+                        role="operator",
+                        actor=operator_id,
+                        actor_name=operator_name,
+                        at=now,
+                        delivery_id=delivery_id,
+                        proposal_id=old.id,
+                        detail={"by": str(proposal.id)},
                     )
+                )
+                _tell_pages(db, "superseded", old, operator_id)
         [public] = await self._page(select(Delivery).where(Delivery.id == delivery_id))
         return public
 
@@ -636,6 +666,9 @@ class DeliveryService:
                     detail={"changed": changed},
                 )
             )
+            delivery = await db.get(Delivery, proposal.delivery_id)
+            assert delivery is not None
+            _tell_pages(db, "edited", proposal, delivery.operator_id)
             return _proposal_public(proposal)
 
     async def approve(
@@ -707,6 +740,7 @@ class DeliveryService:
                     platforms=[t.platform for t in post.targets],
                 ),
             )
+            _tell_pages(db, "approved", proposal, delivery.operator_id)
             return _proposal_public(proposal), not created.replayed
 
     async def request_changes(
@@ -747,13 +781,14 @@ class DeliveryService:
                     comment=comment,
                 ),
             )
+            _tell_pages(db, "changes_requested", proposal, delivery.operator_id)
             return _proposal_public(proposal)
 
     async def trail(self, *, post_id: UUID, client_id: UUID | None) -> AuditTrail:
         """A post's audit trail, oldest first: its delivery and proposal (delivered,
         proposed, edited, approved) or ``queued`` by the client itself, then each
-        dispatch (``leased``) and ``published``. ``client_id``: only that client's post
-        (404 otherwise); None for the operator (any client's)."""
+        attempt's lease granted (``leased``) and how it ended (``published``, ...).
+        ``client_id``: only that client's post (404 otherwise); None for the operator."""
         async with self._reader() as db:
             query = select(Post).where(Post.id == post_id)
             if client_id is not None:

@@ -1,8 +1,15 @@
 """The dashboard's live feed: ``GET /api/v1/events``, Server-Sent Events per signed-in client.
 
-Fed from ``posts.status.v1`` (a target's status, and publishing progress) and
+Fed from ``posts.status.v1`` (a target's status, and publishing progress),
 ``accounts.v1`` (an account connected, needing a reconnect, revoked), DESIGN.md
-"Server push".
+"Server push", and ``proposals.v1`` (an operator's proposal made, edited, approved,
+sent back: :class:`~cachalot_common.events.ProposalChanged`).
+
+**The operator's page has a stream of the same kind**, ``GET /api/v1/operator/events``
+(an operator's session): the same feed, ring, ids, resumes and session checks, with
+every client's ``proposal`` events and nothing else (an operator sees every client's
+deliveries, never their posts' or accounts' events here). A stream is one
+:class:`ClientStream` with a filter of the ring's entries (:func:`live_router`).
 
 **Every replica reads every event, with no consumer group.** The gateway may
 send a client's stream to any replica, so each replica must see all events of
@@ -11,7 +18,7 @@ behind on the broker for every replica that ever ran (and each start waits for
 a group join, seconds on Tansu) to keep offsets nobody needs: the feed is a
 broadcast held in memory, like the session revocations
 (:mod:`cachalot_queue.revocations`). So :class:`LiveFeed` assigns itself every
-partition of both topics (``group_id=None``), starts a little before their end
+partition of the three topics (``group_id=None``), starts a little before their end
 (:attr:`LiveFeed.backfill_per_partition` records, so a replica that just
 started can still resume a stream another replica was serving) and keeps the
 last :attr:`LiveFeed.buffer_events` records in a ring.
@@ -22,9 +29,11 @@ such as the gateway's 503 while the queue restarts) passes it as ``?resume=``.
 
 **Event ids are Kafka positions.** An event's ``id`` is the vector of "next
 offset" per partition of the two topics up to which the stream has delivered
-everything for its client, e.g. ``s0.120-s1.98-s2.7-s3.55-a0.4-a1.0-a2.9-a3.2``
-(``s`` posts.status.v1, ``a`` accounts.v1). Offsets are the broker's, the same
-on every replica, so the browser's ``Last-Event-ID`` can be resumed anywhere:
+everything for its client, e.g. ``s0.120-s1.98-s2.7-s3.55-a0.4-a1.0-a2.9-a3.2-p0.3-…``
+(``s`` posts.status.v1, ``a`` accounts.v1, ``p`` proposals.v1; an id made before
+``p`` existed names no ``p`` partition, so it is not resumed: the page reloads).
+Offsets are the broker's, the same on every replica, so the browser's
+``Last-Event-ID`` can be resumed anywhere:
 the replica replays, from its ring, the client's records past that vector
 (nothing missed, nothing delivered twice), then goes on live. Heartbeats
 carry the id too (an ``id:`` line with no data updates the browser's
@@ -73,6 +82,8 @@ Events sent (``event:`` name → ``data`` JSON):
   ``percent`` (0–100, integer) while publishing with a known size, else null;
 * ``account``: ``{account_id, platform, status, display_name, reason,
   occurred_at}`` (``status`` is the ``accounts.v1`` event type);
+* ``proposal``: ``{proposal_id, delivery_id, client_id, change, status, post_id,
+  occurred_at}`` (``change`` and ``status`` as in ``proposals.v1``);
 * ``ended``: ``{"reason": "signed_out"}``, then the stream closes.
 """
 
@@ -95,18 +106,24 @@ from fastapi import APIRouter, Header, Query, Request
 from pydantic import ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from cachalot_common.events import AccountChanged, PostStatusChanged
-from cachalot_common.sessions import COOKIE_NAME, CurrentClient, SessionError, SessionVerifier
-from cachalot_common.topics import ACCOUNTS, POSTS_STATUS
+from cachalot_common.events import AccountChanged, PostStatusChanged, ProposalChanged
+from cachalot_common.sessions import (
+    COOKIE_NAME,
+    CurrentClient,
+    CurrentOperator,
+    SessionError,
+    SessionVerifier,
+)
+from cachalot_common.topics import ACCOUNTS, POSTS_STATUS, PROPOSALS
 from cachalot_common.wakeup import wait_event
 
 logger = logging.getLogger(__name__)
 
-TOPIC_KEYS: Final[Mapping[str, str]] = {POSTS_STATUS: "s", ACCOUNTS: "a"}
+TOPIC_KEYS: Final[Mapping[str, str]] = {POSTS_STATUS: "s", ACCOUNTS: "a", PROPOSALS: "p"}
 """The letter each fed topic has in an event id."""
 _TOPICS_BY_KEY: Final = {key: topic for topic, key in TOPIC_KEYS.items()}
-_PART = re.compile(r"^([sa])(\d{1,6})\.(\d{1,19})$")
-_CHECK = re.compile(r"^k([sa])(\d{1,6})\.(\d{1,19})\.(\d{1,19})$")
+_PART = re.compile(r"^([sap])(\d{1,6})\.(\d{1,19})$")
+_CHECK = re.compile(r"^k([sap])(\d{1,6})\.(\d{1,19})\.(\d{1,19})$")
 MAX_ID_CHARS: Final = 2048
 SESSION_CHECK_S: Final = 1.0
 READY_WAIT_S: Final = 10.0
@@ -221,6 +238,20 @@ def _entry(seq: int, record: ConsumerRecord[bytes, bytes]) -> Entry:
             return Entry(
                 seq, tp, record.offset, stamp, status.client_id, "status", json.dumps(data)
             )
+        if record.topic == PROPOSALS:
+            proposal = ProposalChanged.model_validate_json(record.value or b"")
+            data = {
+                "proposal_id": str(proposal.proposal_id),
+                "delivery_id": str(proposal.delivery_id),
+                "client_id": str(proposal.client_id),
+                "change": proposal.change,
+                "status": proposal.status,
+                "post_id": str(proposal.post_id) if proposal.post_id else None,
+                "occurred_at": proposal.occurred_at.isoformat(),
+            }
+            return Entry(
+                seq, tp, record.offset, stamp, proposal.client_id, "proposal", json.dumps(data)
+            )
         account = AccountChanged.model_validate_json(record.value or b"")
         data = {
             "account_id": str(account.account_id),
@@ -237,7 +268,7 @@ def _entry(seq: int, record: ConsumerRecord[bytes, bytes]) -> Entry:
 
 
 class LiveFeed:
-    """Both topics read whole by this replica into a ring of recent records.
+    """The fed topics read whole by this replica into a ring of recent records.
 
     ``buffer_events``: records kept (all clients together); ``backfill_per_partition``:
     records read back from each partition's end at start. Raises nothing at start when
@@ -301,7 +332,7 @@ class LiveFeed:
                 await asyncio.sleep(1.0)
 
     async def _assign(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        """Wait for every partition of both topics (no group: all are ours), then seek."""
+        """Wait for every partition of the topics (no group: all are ours), then seek."""
         while True:
             partitions = sorted(consumer.assignment(), key=lambda tp: (tp.topic, tp.partition))
             if {tp.topic for tp in partitions} == set(TOPIC_KEYS):
@@ -515,20 +546,33 @@ def _replaced(pinned: Mapping[Any, Any], now: Mapping[Any, Any]) -> bool:
     return any(now.get(key) is not conn for key, conn in pinned.items()) or not pinned
 
 
+def client_entries(client_id: UUID) -> Callable[[Entry], bool]:
+    """What a client's stream sends: its own status, account and proposal events."""
+    return lambda entry: entry.client_id == client_id
+
+
+def operator_entries(entry: Entry) -> bool:
+    """What an operator's stream sends: every client's proposal events."""
+    return entry.event == "proposal" and entry.client_id is not None
+
+
 class ClientStream:
-    """One client's stream: resume, replay, live events and heartbeats (see the module)."""
+    """One page's stream: resume, replay, live events and heartbeats (see the module).
+
+    ``wants``: which ring entries it sends (:func:`client_entries`,
+    :func:`operator_entries`); the position moves past the others all the same."""
 
     def __init__(
         self,
         feed: LiveFeed,
         *,
-        client_id: UUID,
+        wants: Callable[[Entry], bool],
         last_event_id: str | None,
         still_signed_in: Callable[[], bool],
         heartbeat_s: float,
     ) -> None:
         self._feed = feed
-        self._client_id = client_id
+        self._wants = wants
         self._still_signed_in = still_signed_in
         self._heartbeat_s = heartbeat_s
         asked = parse_id(last_event_id)
@@ -560,7 +604,7 @@ class ClientStream:
                 continue  # delivered before (the resume point is past it)
             self._position[entry.tp] = entry.offset + 1
             self._mark = entry.mark
-            if entry.client_id == self._client_id and entry.event:
+            if entry.event and self._wants(entry):
                 out.append(ServerSentEvent(entry.data, event=entry.event, id=self._id()))
         return out
 
@@ -595,8 +639,44 @@ class ClientStream:
             await self._feed.wait(min(SESSION_CHECK_S, self._heartbeat_s))
 
 
+def _stream(
+    request: Request,
+    feed: LiveFeed,
+    *,
+    wants: Callable[[Entry], bool],
+    last_event_id: str | None,
+    heartbeat_s: float,
+) -> EventSourceResponse:
+    verifier: SessionVerifier = request.app.state.session_verifier
+    token = request.cookies.get(COOKIE_NAME)
+
+    def still_signed_in() -> bool:
+        try:
+            verifier.verify(token)
+        except SessionError:
+            return False
+        return True
+
+    stream = ClientStream(
+        feed,
+        wants=wants,
+        last_event_id=last_event_id,
+        still_signed_in=still_signed_in,
+        heartbeat_s=heartbeat_s,
+    )
+    return EventSourceResponse(stream.events())
+
+
+_RESUME_DOC: Final = (
+    "The last event id, for a new EventSource (which cannot send Last-Event-ID) after "
+    "the browser gave up on the old one; the header wins."
+)
+
+
 def live_router(feed: LiveFeed, *, heartbeat_s: float) -> APIRouter:
-    """``GET /api/v1/events`` (see the module); 401/403 problems as every client route."""
+    """``GET /api/v1/events`` (a client's) and ``GET /api/v1/operator/events`` (an
+    operator's: every client's proposals), see the module; 401/403 problems as every
+    client or operator route."""
     router = APIRouter(tags=["live"])
 
     @router.get(
@@ -605,44 +685,58 @@ def live_router(feed: LiveFeed, *, heartbeat_s: float) -> APIRouter:
         responses={
             200: {
                 "content": {"text/event-stream": {}},
-                "description": "Server-Sent Events: ready, status, account, ended.",
+                "description": "Server-Sent Events: ready, status, account, proposal, ended.",
             },
             401: {"description": "Not signed in, or the session ended."},
             403: {"description": "An operator's session."},
         },
-        summary="The signed-in client's live status, progress and account changes",
+        summary="The signed-in client's live status, progress, account and proposal changes",
     )
     async def events(
         request: Request,
         client_id: CurrentClient,
         last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
         resume: Annotated[
-            str | None,
-            Query(
-                max_length=MAX_ID_CHARS,
-                description="The last event id, for a new EventSource (which cannot send "
-                "Last-Event-ID) after the browser gave up on the old one; the header wins.",
-            ),
+            str | None, Query(max_length=MAX_ID_CHARS, description=_RESUME_DOC)
         ] = None,
     ) -> EventSourceResponse:
         await wait_event(feed.ready, READY_WAIT_S)  # a replica that just started
-        verifier: SessionVerifier = request.app.state.session_verifier
-        token = request.cookies.get(COOKIE_NAME)
-
-        def still_signed_in() -> bool:
-            try:
-                verifier.verify(token)
-            except SessionError:
-                return False
-            return True
-
-        stream = ClientStream(
+        return _stream(
+            request,
             feed,
-            client_id=client_id,
+            wants=client_entries(client_id),
             last_event_id=last_event_id or resume,
-            still_signed_in=still_signed_in,
             heartbeat_s=heartbeat_s,
         )
-        return EventSourceResponse(stream.events())
+
+    @router.get(
+        "/api/v1/operator/events",
+        response_class=EventSourceResponse,
+        responses={
+            200: {
+                "content": {"text/event-stream": {}},
+                "description": "Server-Sent Events: ready, proposal (every client's), ended.",
+            },
+            401: {"description": "Not signed in, or the session ended."},
+            403: {"description": "A client's session."},
+        },
+        summary="The operator's live proposal changes (made, edited, approved, sent back)",
+    )
+    async def operator_events(
+        request: Request,
+        _operator: CurrentOperator,
+        last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+        resume: Annotated[
+            str | None, Query(max_length=MAX_ID_CHARS, description=_RESUME_DOC)
+        ] = None,
+    ) -> EventSourceResponse:
+        await wait_event(feed.ready, READY_WAIT_S)
+        return _stream(
+            request,
+            feed,
+            wants=operator_entries,
+            last_event_id=last_event_id or resume,
+            heartbeat_s=heartbeat_s,
+        )
 
     return router

@@ -42,6 +42,7 @@ from cachalot_common.events import (
     AccountChanged,
     PostStatusChanged,
     ProposalAnswered,
+    ProposalChanged,
     PublishPost,
     PublishResult,
     SessionEnded,
@@ -67,6 +68,7 @@ from cachalot_common.topics import (
     PLATFORMS,
     POSTS_RESULT,
     POSTS_STATUS,
+    PROPOSALS,
     SESSIONS,
     publish_topic,
 )
@@ -146,6 +148,7 @@ class Runtime:
     registry: Mapping[str, PlatformSpec] = field(default_factory=lambda: platforms.REGISTRY)
     """The platforms posts are checked against (tests give one where a platform takes more)."""
     media_quota: MediaQuota = field(init=False)
+    library: MediaLibrary = field(init=False)
     retention: MediaRetention = field(init=False)
     links: MediaLinks | None = field(init=False)
     # seconds the broker and the consumers have been working (the broker watch's)
@@ -177,12 +180,20 @@ class Runtime:
             lock_rows=self.postgres,
             clock=self.clock,
         )
+        self.library = MediaLibrary(
+            self.factory,
+            reader=self.reader,
+            media_dir=self.settings.media_dir,
+            quota_bytes=self.settings.media_quota_bytes,
+        )
         self.retention = MediaRetention(
             self.factory,
             media_dir=self.settings.media_dir,
             days=self.settings.media_retention_days,
             clock=self.clock,
             audit_days=self.settings.audit_retention_days,
+            library=self.library,
+            orphan_hours=self.settings.operator_upload_orphan_hours,
         )
 
     @property
@@ -359,6 +370,12 @@ def create_app(
                 "Tell the operator that a client approved a proposal or asked for "
                 "changes (outbox).",
             ),
+            Produced(
+                PROPOSALS,
+                ProposalChanged,
+                "An operator's proposal was made, edited, approved, sent back or superseded "
+                "(outbox; read by the live feeds of both pages).",
+            ),
         ],
     )
     app.add_exception_handler(RequestValidationError, on_validation_error)
@@ -384,12 +401,7 @@ def create_app(
         account_catch_up_s=settings.account_catch_up_s,
         registry=runtime.registry,
     )
-    library = MediaLibrary(
-        runtime.factory,
-        reader=runtime.reader,
-        media_dir=settings.media_dir,
-        quota_bytes=settings.media_quota_bytes,
-    )
+    library = runtime.library
     deliveries = DeliveryService(runtime.factory, reader=runtime.reader, posts=posts, media=library)
 
     async def upload_for(request: Request, client_id: UUID, operator_id: UUID) -> Any:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 from uuid import UUID
@@ -196,6 +197,34 @@ class MediaLibrary:
                 "client %s: %d unused media deleted (%d files)", client_id, len(unused), removed
             )
         return [m.id for m in unused]
+
+    async def sweep_orphans(self, *, older_than: datetime) -> int:
+        """Delete the files operators uploaded into clients' libraries before ``older_than``
+        that no post and no delivery names: uploads of a delivery that was never made (a
+        later file's upload failed, or the tab was closed, before ``POST
+        /api/v1/operator/deliveries``). Each (client, operator) group goes through
+        :meth:`delete_unused`, which checks posts and deliveries again under its lock;
+        the client's own uploads are never touched. Returns how many went."""
+        async with self._reader() as session:
+            rows = (
+                await session.execute(
+                    select(Media.client_id, Media.uploaded_by, Media.id).where(
+                        Media.uploaded_by.is_not(None), Media.created_at <= older_than
+                    )
+                )
+            ).all()
+        groups: dict[tuple[UUID, UUID], list[UUID]] = {}
+        for client_id, operator_id, media_id in rows:
+            if operator_id is not None:
+                groups.setdefault((client_id, operator_id), []).append(media_id)
+        gone = 0
+        for (client_id, operator_id), ids in groups.items():
+            gone += len(
+                await self.delete_unused(
+                    client_id=client_id, media_ids=ids, uploaded_by=operator_id
+                )
+            )
+        return gone
 
 
 def content_media(content: dict[str, Any]) -> list[tuple[str, Any]]:

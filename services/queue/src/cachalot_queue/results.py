@@ -38,6 +38,7 @@ from cachalot_common.events import AccountChanged, PublishResult, TargetStatus
 from cachalot_common.topics import POSTS_RESULT
 from cachalot_common.wakeup import Wakeup
 from cachalot_queue import states
+from cachalot_queue.audit import record_lease
 from cachalot_queue.erase import erase_client
 from cachalot_queue.metrics import count_on_commit, observe_published
 from cachalot_queue.states import LOST_WITH_ACCOUNT, Change, RetryPolicy
@@ -123,8 +124,13 @@ class EventHandlers:
                             connected_at.get(target.account_id), target.last_activity_at
                         ),
                     )
+                    # the attempt's first result (the target still dispatched) says when
+                    # auth granted its lease: the trail's "leased" step (once per attempt)
+                    first = target.status == "dispatched" and result.attempt == target.attempt
                     if change is None or not apply_change(session, target, change, now=now):
                         continue
+                    if first and result.leased_at is not None:
+                        record_lease(session, target, result.leased_at)
                     announced = announced or not change.touch_only
                     rescheduled = rescheduled or change.status == "scheduled"
                     if change.status == "published":

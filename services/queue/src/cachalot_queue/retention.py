@@ -17,6 +17,14 @@ a post some target of which is not finished, or changed within the period, and
 an entry of a delivery one of whose proposals changed within the period or
 whose approved post is such a post. The client's erasure deletes them all at
 once (:mod:`cachalot_queue.erase`).
+
+And it sweeps **orphan operator uploads**: a file an operator uploaded into a
+client's library (``uploaded_by``) more than ``CACHALOT_OPERATOR_UPLOAD_ORPHAN_HOURS``
+(24) ago that no post and no delivery names. The operator page uploads a delivery's
+files one by one before it delivers; when a later upload fails or the tab is closed,
+the delivery is never made and the files would hold the client's quota for nothing
+(:meth:`cachalot_queue.media_library.MediaLibrary.sweep_orphans`). A refused delivery's
+files go at once (:meth:`cachalot_queue.deliveries.DeliveryService.discard_refused`).
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import delete, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cachalot_queue.media_library import MediaLibrary
 from cachalot_queue.media_store import remove_files
 from cachalot_queue.states import NEEDS_MEDIA
 from cachalot_queue.tables import AuditEntry, Media, Post, PostMedia, Proposal, Target
@@ -67,8 +76,9 @@ def privacy_router(days: float | None) -> APIRouter:
 
 
 class MediaRetention:
-    """Deletes the files of posts finished more than ``days`` ago, and audit entries older
-    than ``audit_days`` (``None``: never, for either)."""
+    """Deletes the files of posts finished more than ``days`` ago, audit entries older
+    than ``audit_days`` (``None``: never, for either), and operators' uploads no post or
+    delivery names after ``orphan_hours`` (``None`` or no ``library``: never)."""
 
     def __init__(
         self,
@@ -79,6 +89,8 @@ class MediaRetention:
         clock: Callable[[], datetime],
         every_s: float = 3600.0,
         audit_days: float | None = None,
+        library: MediaLibrary | None = None,
+        orphan_hours: float | None = None,
     ) -> None:
         self._factory = factory
         self._media_dir = media_dir
@@ -86,6 +98,19 @@ class MediaRetention:
         self.audit_days = audit_days
         self._clock = clock
         self._every_s = every_s
+        self._library = library
+        self.orphan_hours = orphan_hours
+
+    async def sweep_orphans(self) -> int:
+        """Delete operators' uploads older than ``orphan_hours`` that nothing names (see the
+        module's text); returns how many went."""
+        if self._library is None or self.orphan_hours is None:
+            return 0
+        cutoff = self._clock() - timedelta(hours=self.orphan_hours)
+        gone = await self._library.sweep_orphans(older_than=cutoff)
+        if gone:
+            logger.info("%d orphan operator upload(s) from before %s deleted", gone, cutoff)
+        return gone
 
     async def expire_audit(self) -> int:
         """Delete the audit entries older than ``audit_days`` that no unfinished post or
@@ -170,7 +195,8 @@ class MediaRetention:
             )
 
     async def run(self) -> None:
-        """Expire files and audit entries now, then every ``every_s`` seconds, until cancelled."""
+        """Expire files and audit entries and sweep orphan uploads now, then every
+        ``every_s`` seconds, until cancelled."""
         while True:
             try:
                 await self.expire()
@@ -180,4 +206,8 @@ class MediaRetention:
                 await self.expire_audit()
             except Exception:
                 logger.exception("audit retention failed; trying again later")
+            try:
+                await self.sweep_orphans()
+            except Exception:
+                logger.exception("the orphan upload sweep failed; trying again later")
             await asyncio.sleep(self._every_s)

@@ -47,6 +47,13 @@ class QueueSettings(ServiceSettings, KafkaSettings):
         "failed) this many days is deleted (the privacy policy's promise); unset: kept until "
         "the client deletes it.",
     )
+    operator_upload_orphan_hours: float | None = Field(
+        default=24.0,
+        gt=0,
+        description="A file an operator uploaded into a client's library that no post and "
+        "no delivery names after this many hours is deleted (a delivery never made: a later "
+        "upload failed or the tab was closed); unset: kept until the client deletes it.",
+    )
     audit_retention_days: float | None = Field(
         default=400.0,
         gt=0,

@@ -353,8 +353,8 @@ class AuditEntry(Base):
     """One step of a delivery's or a post's life, by whom and when (both sides read it).
 
     ``action``: ``delivered``, ``proposed`` (operator), ``edited``, ``approved``,
-    ``changes_requested`` (client), ``leased`` (a dispatch whose grant lets the
-    publisher lease the account's token), ``published`` (the queue). ``actor_role``:
+    ``changes_requested`` (client), ``leased`` (auth granted an attempt's token lease,
+    at the publisher's time of it), ``published`` (the queue). ``actor_role``:
     ``operator``, ``client`` or ``queue``; ``actor_id`` the operator's or client's id.
     """
 

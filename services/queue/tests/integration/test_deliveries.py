@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -185,7 +185,18 @@ async def test_approving_queues_the_post_once_as_the_clients_act_and_tells_the_o
 
     post = await client.get(post_id)
     await eventually(lambda: recorder.commands(post["targets"][0]["id"]), timeout=15)
-    await queue.result(post, type="published", remote_id="v1", remote_url="https://t.example/v1")
+    # the publisher had its lease from auth after the dispatch: the trail says when
+    leased_at = datetime.now(UTC)
+    dispatched = recorder.commands(post["targets"][0]["id"])[0].value["occurred_at"]
+    assert leased_at > datetime.fromisoformat(dispatched)
+    await queue.result(post, type="progress", bytes_sent=1, bytes_total=9, leased_at=leased_at)
+    await queue.result(
+        post,
+        type="published",
+        remote_id="v1",
+        remote_url="https://t.example/v1",
+        leased_at=leased_at,
+    )
 
     async def trail_until_published() -> list[dict[str, Any]] | None:
         answer = await client.http.get(f"/api/v1/posts/{post_id}/audit")
@@ -203,6 +214,7 @@ async def test_approving_queues_the_post_once_as_the_clients_act_and_tells_the_o
     ]
     assert items[0]["actor_id"] == delivery["operator_id"]
     assert items[2]["actor_id"] == str(client.id)
+    assert datetime.fromisoformat(items[3]["at"]).replace(tzinfo=UTC) == leased_at  # once
     assert items[4]["detail"]["remote_url"] == "https://t.example/v1"
     seen = (await operator.get(f"/api/v1/operator/posts/{post_id}/audit")).json()["items"]
     assert seen == items  # the operator reads the same trail
@@ -381,6 +393,45 @@ async def test_a_request_for_changes_with_nothing_visible_is_a_422_naming_the_co
     assert listed["proposals"][0]["status"] == "proposed"
 
 
+async def test_every_act_on_a_proposal_is_told_on_proposals_v1_for_both_pages_live_feeds(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    client, operator, delivery = await delivered(queue)
+    first = delivery["proposals"][0]["id"]
+    account = uuid.UUID(delivery["proposals"][0]["targets"][0]["account_id"])
+    edited = await client.http.patch(
+        f"/api/v1/posts/proposals/{first}", json={"targets": [tiktok(account, "shorter")]}
+    )
+    assert edited.status_code == 200, edited.text
+    sent_back = await client.http.post(
+        f"/api/v1/posts/proposals/{first}/request-changes", json={"comment": "Shorter, please"}
+    )
+    assert sent_back.status_code == 200, sent_back.text
+    path = f"/api/v1/operator/deliveries/{delivery['id']}/proposals"
+    added = await operator.post(path, json={"targets": [tiktok(account, "take two")]})
+    assert added.status_code == 201, added.text
+    second = added.json()["proposals"][-1]["id"]
+    approved = await client.http.post(f"/api/v1/posts/proposals/{second}/approve")
+    assert approved.status_code == 200, approved.text
+
+    def told(proposal: str, count: int) -> list[str]:
+        changes = recorder.proposal_changes(proposal)
+        return changes if len(changes) >= count else []
+
+    changes = ["proposed", "edited", "changes_requested", "superseded"]
+    assert await eventually(lambda: told(first, 4), timeout=15) == changes
+    assert await eventually(lambda: told(second, 2), timeout=15) == ["proposed", "approved"]
+    [event] = [
+        s.value
+        for s in recorder.seen
+        if s.value.get("proposal_id") == second and s.value.get("change") == "approved"
+    ]
+    assert event["post_id"] == approved.json()["post_id"]
+    assert event["client_id"] == str(client.id)
+    assert event["operator_id"] == delivery["operator_id"]
+    assert "Shorter" not in str([s.value for s in recorder.seen if s.topic == "proposals.v1"])
+
+
 async def test_a_delivery_holds_at_most_ten_proposals_counting_those_added_later(
     queue: QueueServer,
 ) -> None:
@@ -406,6 +457,7 @@ async def test_the_trail_of_a_failed_then_cancelled_post_records_how_each_attemp
     approved = await client.http.post(f"/api/v1/posts/proposals/{proposal}/approve")
     post = await client.get(approved.json()["post_id"])
     await eventually(lambda: recorder.commands(post["targets"][0]["id"]), timeout=15)
+    # auth refused the lease (the publisher had none): no "leased" step for that attempt
     await queue.result(post, type="failed", code="spam_risk", reason="TikTok: spam risk")
 
     async def trail_until(action: str) -> list[dict[str, Any]] | None:
@@ -414,7 +466,7 @@ async def test_the_trail_of_a_failed_then_cancelled_post_records_how_each_attemp
         return items if items[-1]["action"] == action else None
 
     items = await eventually(lambda: trail_until("failed"), timeout=15)
-    assert [i["action"] for i in items][-2:] == ["leased", "failed"]
+    assert [i["action"] for i in items][-2:] == ["approved", "failed"]
     assert items[-1]["actor_role"] == "queue"
     assert items[-1]["detail"]["code"] == "spam_risk"
     assert items[-1]["detail"]["reason"] == "TikTok: spam risk"
@@ -422,7 +474,7 @@ async def test_the_trail_of_a_failed_then_cancelled_post_records_how_each_attemp
     account = uuid.UUID(post["targets"][0]["account_id"])
     await client.account_event(account, "tiktok", "revoked", reason="access revoked")
     items = await eventually(lambda: trail_until("cancelled"), timeout=15)
-    assert [i["action"] for i in items][-3:] == ["leased", "failed", "cancelled"]
+    assert [i["action"] for i in items][-3:] == ["approved", "failed", "cancelled"]
     assert items[-1]["detail"]["reason"]
 
 
@@ -754,3 +806,43 @@ async def test_an_approved_proposal_shows_where_its_post_stands_on_both_sides(
     assert theirs == [{"platform": "tiktok", "status": "failed"}]
     ours = await states(operator, f"/api/v1/operator/deliveries?client_id={client.id}")
     assert ours == theirs
+
+
+async def test_operator_uploads_no_post_or_delivery_names_are_swept_after_a_day_and_nothing_else(
+    queue: QueueServer,
+) -> None:
+    client, operator, delivery = await delivered(queue)  # its file: named by a delivery
+    named = delivery["media_id"]
+    orphan = (await operator_upload(operator, client))["id"]  # the tab closed: no delivery
+    fresh = (await operator_upload(operator, client))["id"]  # a delivery still being made
+    own = (await client.upload())["id"]  # the client's own, named by nothing
+    runtime = queue.runtime
+    assert runtime.settings.operator_upload_orphan_hours == 24, "the default"
+    long_ago = now() - timedelta(hours=25)
+    async with runtime.factory() as session, session.begin():
+        await session.execute(
+            update(Media)
+            .where(Media.id.in_([uuid.UUID(m) for m in (named, orphan, own)]))
+            .values(created_at=long_ago)
+        )
+        path = await session.scalar(select(Media.path).where(Media.id == uuid.UUID(orphan)))
+    assert path is not None
+    assert (runtime.settings.media_dir / path).exists()
+    never = MediaRetention(
+        runtime.factory, media_dir=runtime.settings.media_dir, days=None, clock=now
+    )
+    assert await never.sweep_orphans() == 0, "no library or hours: nothing goes"
+    job = MediaRetention(
+        runtime.factory,
+        media_dir=runtime.settings.media_dir,
+        days=None,
+        clock=now,
+        library=runtime.library,
+        orphan_hours=24,
+    )
+    assert await job.sweep_orphans() == 1
+    assert (await client.http.get(f"/api/v1/media/{orphan}")).status_code == 404
+    assert not (runtime.settings.media_dir / path).exists()
+    for kept in (named, fresh, own):
+        assert (await client.http.get(f"/api/v1/media/{kept}")).status_code == 200, kept
+    assert await job.sweep_orphans() == 0

@@ -22,10 +22,16 @@ import pytest
 from aiokafka import TopicPartition
 from queue_support import SECRET, Kafka, QueueServer, eventually, start_queue
 
-from cachalot_common.events import AccountChanged, PostStatusChanged, SessionEnded, utcnow
+from cachalot_common.events import (
+    AccountChanged,
+    PostStatusChanged,
+    ProposalChanged,
+    SessionEnded,
+    utcnow,
+)
 from cachalot_common.sessions import COOKIE_NAME, issue_session
 from cachalot_common.topic_plan import ensure_topics
-from cachalot_common.topics import ACCOUNTS, POSTS_STATUS, SESSIONS
+from cachalot_common.topics import ACCOUNTS, POSTS_STATUS, PROPOSALS, SESSIONS
 from cachalot_queue.live import LiveFeed, Mark, format_id, parse_id, parse_mark
 from cachalot_testing.broker import TansuBroker
 
@@ -83,7 +89,12 @@ async def _pump(stream: Stream) -> None:
 
 @contextlib.asynccontextmanager
 async def listen(
-    base_url: str, token: str, last_event_id: str | None = None, *, in_query: bool = False
+    base_url: str,
+    token: str,
+    last_event_id: str | None = None,
+    *,
+    in_query: bool = False,
+    path: str = "/api/v1/events",
 ) -> AsyncIterator[Stream]:
     headers = {"Accept": "text/event-stream"}
     params = {}
@@ -93,7 +104,7 @@ async def listen(
         headers["Last-Event-ID"] = last_event_id
     async with (
         httpx.AsyncClient(base_url=base_url, cookies={COOKIE_NAME: token}, timeout=30) as http,
-        http.stream("GET", "/api/v1/events", headers=headers, params=params) as response,
+        http.stream("GET", path, headers=headers, params=params) as response,
     ):
         assert response.status_code == 200, await response.aread()
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -258,6 +269,72 @@ async def test_a_stream_of_a_session_that_signs_out_is_ended_and_not_reopened(
 async def test_an_operators_session_gets_no_stream(queue: QueueServer) -> None:
     response = await queue.operator().get("/api/v1/events")
     assert response.status_code == 403
+
+
+async def test_a_clients_session_gets_no_operator_stream(queue: QueueServer) -> None:
+    client = queue.client()
+    response = await client.http.get("/api/v1/operator/events")
+    assert response.status_code == 403
+
+
+def proposal_event(client_id: uuid.UUID, change: str = "proposed") -> ProposalChanged:
+    return ProposalChanged(
+        change=change,  # type: ignore[arg-type]
+        status="proposed" if change in ("proposed", "edited") else change,  # type: ignore[arg-type]
+        client_id=client_id,
+        operator_id=uuid.uuid4(),
+        delivery_id=uuid.uuid4(),
+        proposal_id=uuid.uuid4(),
+    )
+
+
+async def test_a_proposal_change_reaches_its_clients_stream_and_every_operators_stream_only(
+    queue: QueueServer,
+) -> None:
+    mine, theirs = uuid.uuid4(), uuid.uuid4()
+    operator, _ = issue_session(
+        client_id=uuid.uuid4(), secret=SECRET, lifetime_s=3600, role="operator"
+    )
+    async with (
+        listen(queue.base_url, session_token(mine)) as client_stream,
+        listen(queue.base_url, operator, path="/api/v1/operator/events") as operator_stream,
+    ):
+        # a post's status of the client: its stream has it, so the feed read it before the
+        # proposals below; the operator's stream passes it by
+        status = status_event(mine, uuid.uuid4(), "published")
+        await queue.kafka.send(POSTS_STATUS, status, str(status.post_id))
+        await eventually(lambda: client_stream.named("status"), timeout=20)
+        other = proposal_event(theirs)
+        own = proposal_event(mine, "changes_requested")
+        await queue.kafka.send(PROPOSALS, other, str(theirs))
+        await queue.kafka.send(PROPOSALS, own, str(mine))
+
+        def arrived(stream: Stream, count: int) -> list[Message]:
+            got = stream.named("proposal")
+            return got if len(got) >= count else []
+
+        [seen] = await eventually(lambda: arrived(client_stream, 1), timeout=20)
+        assert seen.json() == {
+            "proposal_id": str(own.proposal_id),
+            "delivery_id": str(own.delivery_id),
+            "client_id": str(mine),
+            "change": "changes_requested",
+            "status": "changes_requested",
+            "post_id": None,
+            "occurred_at": own.occurred_at.isoformat(),
+        }
+        both = await eventually(lambda: arrived(operator_stream, 2), timeout=20)
+        assert {m.json()["proposal_id"] for m in both} == {
+            str(own.proposal_id),
+            str(other.proposal_id),
+        }
+        assert not operator_stream.named("status")
+        assert not operator_stream.named("account")
+        # the client's stream never carries another client's proposal (same feed, later on)
+        later = proposal_event(mine, "approved")
+        await queue.kafka.send(PROPOSALS, later, str(mine))
+        await eventually(lambda: arrived(client_stream, 2), timeout=20)
+        assert str(theirs) not in "".join(m.data or "" for m in client_stream.messages)
 
 
 @pytest.fixture
