@@ -124,9 +124,11 @@ class ConfirmBatches:
 
     ``max_batch``: most asks in one request (1 to
     :data:`~cachalot_common.leases.MAX_CONFIRM_BATCH`). One request is out at a
-    time, sent ``gather_s`` seconds after the first ask it carries (at once when
-    ``max_batch`` asks wait); each request gets its own span, linked to the span
-    of every command it confirms.
+    time. Before each request the sender waits ``gather_s`` seconds for more asks
+    (not when ``max_batch`` wait already): an ask to an idle sender goes ``gather_s``
+    after it was made, one made while a request is out ``gather_s`` after that
+    request's answer. Each request gets its own span, linked to the span of every
+    command it confirms.
     """
 
     def __init__(self, leases: LeaseSource, *, max_batch: int, gather_s: float = 0.0) -> None:
