@@ -28,7 +28,7 @@ open a new ``EventSource`` (the browser gives up after an answer other than 200,
 such as the gateway's 503 while the queue restarts) passes it as ``?resume=``.
 
 **Event ids are Kafka positions.** An event's ``id`` is the vector of "next
-offset" per partition of the two topics up to which the stream has delivered
+offset" per partition of the three topics up to which the stream has delivered
 everything for its client, e.g. ``s0.120-s1.98-s2.7-s3.55-a0.4-a1.0-a2.9-a3.2-p0.3-…``
 (``s`` posts.status.v1, ``a`` accounts.v1, ``p`` proposals.v1; an id made before
 ``p`` existed names no ``p`` partition, so it is not resumed: the page reloads).

@@ -282,7 +282,8 @@ def create_app(
         **timeouts,
     )
 
-    # The dashboard's live feed: every replica reads both topics whole (cachalot_queue.live).
+    # The dashboard's live feed: every replica reads its three topics whole
+    # (cachalot_queue.live).
     feed = LiveFeed(
         settings.kafka_bootstrap,
         buffer_events=settings.live_buffer_events,
