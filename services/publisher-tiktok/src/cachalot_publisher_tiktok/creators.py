@@ -3,10 +3,10 @@
 TikTok's Direct Post rules ask for ``creator_info`` when the composer opens
 (shared/reference/platforms.md §1.2, "Direct Post UX rules"); the queue holds
 the person's choices against auth's last read when the post is queued, and the
-publisher holds them again against a live answer right before ``init``. One
-answer per account and publish was a quarter of the publisher's CPU in a burst
-(2,000 posts over 100 accounts: 20 ``creator_info`` calls per account in
-seconds, each the same answer). An answer is kept
+publisher holds them again right before ``init``. Asking TikTok before every
+publish was a fifth of the publisher's CPU in a burst (README.md, eighth session:
+2,000 posts over 100 accounts, 20 ``creator_info`` calls per account in seconds,
+each the same answer). An answer is kept
 ``CACHALOT_TIKTOK_CREATOR_INFO_TTL_S`` seconds (30; 0 keeps none), and never
 decides alone against the person: a kept answer that refuses the post, or an
 ``init`` that fails after one, is asked again

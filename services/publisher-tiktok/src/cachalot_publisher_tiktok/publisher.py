@@ -128,7 +128,8 @@ class TikTokPlatform:
         ``creator_info`` kept for this account (:mod:`creators`) stands in for a live one
         when it allows the post; a kept answer that refuses it, or an ``init`` that fails
         for good after one, is asked again, so that a refusal always says what TikTok says
-        now. Raises the refusal, or ``init``'s ``Outcome``.
+        now. Raises the refusal (an ``Outcome``), or the ``Outcome`` that ended the
+        ``creator_info`` call, auth's confirmation of the lease or ``init``.
         """
         account = ctx.command.account_id
         kept = self.creators.get(account)
