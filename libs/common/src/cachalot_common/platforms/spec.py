@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Final, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
@@ -25,6 +25,10 @@ from cachalot_common.topics import Platform, publish_topic
 
 if TYPE_CHECKING:
     from cachalot_common.articles import Node
+
+SHARED_WAITS: Final = frozenset({"rate_limited"})
+"""Wait codes every platform may send (``cachalot_publishing.outcome.RATE_LIMITED``: a 429 or
+our own per-account limit); a platform's own are :attr:`PlatformSpec.waits`."""
 
 SignIn = Literal["oauth", "widget"]
 """``oauth``: an OAuth consent page; ``widget``: Telegram's Login Widget (no user token)."""
@@ -338,6 +342,17 @@ class PlatformSpec:
     """The kinds of post whose files the platform fetches from a URL (Instagram: all it
     takes; TikTok: photo posts, ``PULL_FROM_URL``): the queue puts a signed, expiring link
     in each ``MediaRef.url`` of those commands."""
+
+    waits: frozenset[str] = frozenset()
+    """The platform's own codes for "wait, then ask again" (Instagram's rolling publishing quota,
+    YouTube's daily quota, VK's flood control), besides the shared :data:`SHARED_WAITS`. The
+    publisher raises them with ``cachalot_publishing.outcome.wait``; the queue schedules the
+    target again after the wait using no attempt (:meth:`is_wait`). Declared once here so the
+    queue never keeps a list of its own that drifts from what the publishers send (issue 10)."""
+
+    def is_wait(self, code: str | None) -> bool:
+        """Whether a retryable result with ``code`` is this platform asking us to wait."""
+        return code is not None and (code in SHARED_WAITS or code in self.waits)
 
     looks_up_posts: bool = True
     """Whether its publisher can find out what became of an attempt whose answer was lost
