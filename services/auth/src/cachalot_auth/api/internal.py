@@ -1,6 +1,7 @@
 """Internal API for publishers: token leases and their confirmation in batches (contract:
 ``cachalot_common.leases``) and
-publisher-telegram's reports on a linked channel (``…/telegram-channel``); for the
+publisher-telegram's reports on a linked channel (``…/telegram-channel``), a token the
+platform refused even after a refresh (``…/token-rejected``); for the
 notifier: a client's contact (``/internal/v1/clients/{id}/contact``).
 
 Every refusal is logged with the calling service, the account and a ``code``,
@@ -71,6 +72,14 @@ class ChannelReportIn(CheckedText):
         "account's channel title).",
     )
     reason: str | None = Field(default=None, max_length=500, description="For people: the fix.")
+    post_id: uuid.UUID
+    target_id: uuid.UUID | None = None
+    grant: str | None = Field(default=None, max_length=4096)
+
+
+class TokenRejectedIn(CheckedText):
+    model_config = ConfigDict(extra="forbid")
+
     post_id: uuid.UUID
     target_id: uuid.UUID | None = None
     grant: str | None = Field(default=None, max_length=4096)
@@ -244,6 +253,36 @@ def create_router() -> APIRouter:
         except LeaseForbidden as forbidden:
             logger.warning(
                 "channel report refused: service=%s account=%s refusal=%s",
+                who.service,
+                account_id,
+                forbidden.code,
+            )
+            raise Problem(403, forbidden.detail, code=forbidden.code) from None
+        return Response(status_code=204)
+
+    @router.post(
+        "/accounts/{account_id}/token-rejected",
+        status_code=204,
+        responses=problem_responses(401, 403, 404, 422),
+    )
+    async def token_rejected(
+        account_id: str, body: TokenRejectedIn, who: CallerDep, svc: ServicesDep
+    ) -> Response:
+        """The platform refused the account's token even after a forced refresh: the account
+        must be reconnected (``reauth_required``), bound like a lease (caller + grant)."""
+        request = LeaseRequest(
+            service=who.service,
+            grant=body.grant,
+            post_id=str(body.post_id),
+            target_id=str(body.target_id) if body.target_id else None,
+        )
+        try:
+            await svc.keeper.token_rejected(account_id, request)
+        except AccountNotFound:
+            raise Problem(404, "No such account.") from None
+        except LeaseForbidden as forbidden:
+            logger.warning(
+                "token rejection refused: service=%s account=%s refusal=%s",
                 who.service,
                 account_id,
                 forbidden.code,
