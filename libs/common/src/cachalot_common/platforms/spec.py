@@ -220,12 +220,17 @@ class MediaLimits:
         if duration is None or _within(duration, self.min_duration_s, self.max_duration_s):
             return []
         if self.max_duration_s is not None and duration > self.max_duration_s:
-            message = f"accepts at most {self.max_duration_s:.0f} s through its API"
+            limit = self.max_duration_s
+            message = f"accepts at most {limit:.0f} s through its API"
         else:
-            message = f"needs at least {self.min_duration_s:g} s"
-        return [
-            FieldError("media.duration_sec", f"{label} {message}; this {noun} is {duration:.0f} s")
-        ]
+            limit = self.min_duration_s or 0.0
+            message = f"needs at least {limit:g} s"
+        # whole seconds, but one decimal where they would read as the limit itself:
+        # 2.9 s is not "3 s" beside a 3 s minimum
+        shown = f"{duration:.0f}"
+        if round(duration) == round(limit):
+            shown = f"{duration:.1f}"
+        return [FieldError("media.duration_sec", f"{label} {message}; this {noun} is {shown} s")]
 
     def _check_size(self, label: str, width: int, height: int, noun: str) -> list[FieldError]:
         errors: list[FieldError] = []
