@@ -10,8 +10,10 @@ never with a token, a service JWT or a grant.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -172,6 +174,36 @@ async def caller(request: Request, svc: ServicesDep) -> ServiceIdentity:
 CallerDep = Annotated[ServiceIdentity, Depends(caller)]
 
 
+def _bound(who: ServiceIdentity, body: LeaseIn | ChannelReportIn | TokenRejectedIn) -> LeaseRequest:
+    """The lease-like binding of a publisher's request: its service, the command's grant,
+    post and target."""
+    return LeaseRequest(
+        service=who.service,
+        grant=body.grant,
+        post_id=str(body.post_id),
+        target_id=str(body.target_id) if body.target_id else None,
+    )
+
+
+@contextlib.contextmanager
+def _report_refusals(what: str, who: ServiceIdentity, account_id: str) -> Iterator[None]:
+    """A publisher's report bound like a lease: 404 for an unknown account, 403 (logged with
+    its ``code``, never the grant) when the caller or grant is not this account's."""
+    try:
+        yield
+    except AccountNotFound:
+        raise Problem(404, "No such account.") from None
+    except LeaseForbidden as forbidden:
+        logger.warning(
+            "%s refused: service=%s account=%s refusal=%s",
+            what,
+            who.service,
+            account_id,
+            forbidden.code,
+        )
+        raise Problem(403, forbidden.detail, code=forbidden.code) from None
+
+
 def create_router() -> APIRouter:
     router = APIRouter(prefix="/internal/v1", tags=["internal"], route_class=StrictJsonRoute)
 
@@ -183,12 +215,7 @@ def create_router() -> APIRouter:
         account_id: str, body: LeaseIn, who: CallerDep, svc: ServicesDep
     ) -> dict[str, Any]:
         """A valid access token for one post, refreshed first when needed; never refresh tokens."""
-        request = LeaseRequest(
-            service=who.service,
-            grant=body.grant,
-            post_id=str(body.post_id),
-            target_id=str(body.target_id) if body.target_id else None,
-        )
+        request = _bound(who, body)
         try:
             leased = await svc.keeper.lease(account_id, request, force_refresh=body.force_refresh)
         except LEASE_FAILURES as error:
@@ -233,12 +260,7 @@ def create_router() -> APIRouter:
         """The publisher's word on the linked channel: moved (``migrated``) or unusable
         (``broken``), bound like a lease: the caller is the account's publisher and the
         grant is for this account, for an attempt not over."""
-        request = LeaseRequest(
-            service=who.service,
-            grant=body.grant,
-            post_id=str(body.post_id),
-            target_id=str(body.target_id) if body.target_id else None,
-        )
+        request = _bound(who, body)
         report = ChannelReport(
             event=body.event,
             chat_id=body.chat_id,
@@ -246,18 +268,8 @@ def create_router() -> APIRouter:
             title=body.title,
             reason=body.reason,
         )
-        try:
+        with _report_refusals("channel report", who, account_id):
             await svc.keeper.channel_report(account_id, request, report)
-        except AccountNotFound:
-            raise Problem(404, "No such account.") from None
-        except LeaseForbidden as forbidden:
-            logger.warning(
-                "channel report refused: service=%s account=%s refusal=%s",
-                who.service,
-                account_id,
-                forbidden.code,
-            )
-            raise Problem(403, forbidden.detail, code=forbidden.code) from None
         return Response(status_code=204)
 
     @router.post(
@@ -270,24 +282,9 @@ def create_router() -> APIRouter:
     ) -> Response:
         """The platform refused the account's token even after a forced refresh: the account
         must be reconnected (``reauth_required``), bound like a lease (caller + grant)."""
-        request = LeaseRequest(
-            service=who.service,
-            grant=body.grant,
-            post_id=str(body.post_id),
-            target_id=str(body.target_id) if body.target_id else None,
-        )
-        try:
+        request = _bound(who, body)
+        with _report_refusals("token rejection", who, account_id):
             await svc.keeper.token_rejected(account_id, request)
-        except AccountNotFound:
-            raise Problem(404, "No such account.") from None
-        except LeaseForbidden as forbidden:
-            logger.warning(
-                "token rejection refused: service=%s account=%s refusal=%s",
-                who.service,
-                account_id,
-                forbidden.code,
-            )
-            raise Problem(403, forbidden.detail, code=forbidden.code) from None
         return Response(status_code=204)
 
     @router.get(
