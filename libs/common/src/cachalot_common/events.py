@@ -335,7 +335,7 @@ class PublishPost(Event):
         has["article"] = self.article is not None
         if not has[self.kind] or any(v for k, v in has.items() if k != self.kind):
             raise ValueError(
-                f"a {self.kind} post carries only its own content "
+                f"{self.kind} posts carry only their own content "
                 "(media for video, images for photo, article for article)"
             )
         return self

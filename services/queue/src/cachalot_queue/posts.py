@@ -158,7 +158,7 @@ async def _read_content(
     own = {"video": "media_id", "photo": "image_ids", "article": "article"}[kind]
     for name, present in given.items():
         if present and name != own:
-            errors.append(_error(name, f"a {kind} post does not take {name}; leave it out"))
+            errors.append(_error(name, f"{kind} posts do not take {name}; leave it out"))
     if not given[own] and not (files_to_come and own != "article"):
         what = {
             "media_id": words.video_missing,
@@ -854,11 +854,11 @@ def _target_options(
         ]
     for other in registry.values():
         if other.publishable and other.name != spec.name and item.block(other.name) is not None:
-            message = f"this is a {spec.label} account; put its settings in {where}.{spec.name}"
+            message = f"the account is on {spec.label}; put its settings in {where}.{spec.name}"
             return None, [_error(f"{where}.{other.name}", message)]
     block = item.block(spec.name) or spec.default_fields()
     if block is None:  # each field the client must choose is named (TikTok's privacy_level)
-        message = f"required for a {spec.label} account; there is no default"
+        message = f"required for {spec.label} accounts; there is no default"
         return None, [
             _error(f"{where}.{spec.name}.{name}", message, "missing")
             for name in spec.required_fields
