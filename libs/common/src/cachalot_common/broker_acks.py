@@ -36,8 +36,8 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -253,18 +253,8 @@ class KafkaAckCheck:
         """The admin client :meth:`consumed` asks with: one, kept between polls (the relay
         polls every few seconds while batches are kept) until an error or :meth:`close`."""
         if self._admin is None:
-            admin = AIOKafkaAdminClient(
-                bootstrap_servers=self.bootstrap,
-                client_id=self.client_id,
-                request_timeout_ms=int(self.timeout_s * 1000),
-            )
-            try:
-                await admin.start()
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await admin.close()
-                raise
-            self._admin = admin
+            admin = AIOKafkaAdminClient(**self._client_options())
+            self._admin = await _opened(admin, admin.start)
         return self._admin
 
     async def _close_admin(self) -> None:
@@ -316,19 +306,16 @@ class KafkaAckCheck:
 
     async def _started(self) -> AIOKafkaClient:
         if self._client is None:
-            client = AIOKafkaClient(
-                bootstrap_servers=self.bootstrap,
-                client_id=self.client_id,
-                request_timeout_ms=int(self.timeout_s * 1000),
-            )
-            try:
-                await client.bootstrap()
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await client.close()
-                raise
-            self._client = client
+            client = AIOKafkaClient(**self._client_options())
+            self._client = await _opened(client, client.bootstrap)
         return self._client
+
+    def _client_options(self) -> dict[str, Any]:
+        return {
+            "bootstrap_servers": self.bootstrap,
+            "client_id": self.client_id,
+            "request_timeout_ms": int(self.timeout_s * 1000),
+        }
 
     @staticmethod
     def _live(client: AIOKafkaClient) -> dict[Any, Any]:
@@ -338,6 +325,20 @@ class KafkaAckCheck:
             for key, conn in client._conns.items()
             if isinstance(key[0], int) and conn.connected()
         }
+
+
+Opened = TypeVar("Opened", AIOKafkaClient, AIOKafkaAdminClient)
+
+
+async def _opened(client: Opened, open_: Callable[[], Awaitable[Any]]) -> Opened:
+    """``client`` once ``open_()`` returned; closed (and the error raised) when it failed."""
+    try:
+        await open_()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await client.close()
+        raise
+    return client
 
 
 def ack_check(settings: KafkaSettings, *, broker: object | None = None) -> KafkaAckCheck | None:
