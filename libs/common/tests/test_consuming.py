@@ -736,7 +736,7 @@ async def test_a_consumer_started_after_the_leader_left_a_re_forming_group_gets_
         await leader.stop()  # ... and its leader leaves before it rejoined
         third = member("third")
         try:
-            await asyncio.wait_for(third.start(), timeout=90)
+            await asyncio.wait_for(third.start(), timeout=150)
             await publish_event(third.broker, topic, _event_saying("after"), key="k")
             assert await asyncio.wait_for(received.get(), timeout=30) == "after"
         finally:

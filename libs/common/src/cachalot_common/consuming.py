@@ -522,10 +522,12 @@ class BrokerWatch:
         # join, seconds on Tansu) is not going to recover on its own
         self.stuck_after_s = stuck_after_s or max(5.0, 2 * settings.kafka_session_timeout_ms / 1000)
         self.plan = dict(plan) if plan is not None else planned_partitions()
-        # a join on Tansu is held half a session and a sync as long again: a group not
-        # formed after two sessions and a margin is looked at (group_repair)
+        # a join on Tansu is held half a session and a sync as long again, and a loaded
+        # machine takes longer still; the look (group_repair) makes a healthy group
+        # re-form once, so only a group not formed after four sessions and a margin is
+        # looked at (the fault it repairs holds the group for ever)
         session_s = settings.kafka_session_timeout_ms / 1000
-        self.repair_after_s = repair_after_s or 2 * session_s + 5.0
+        self.repair_after_s = repair_after_s or 4 * session_s + 20.0
         self.up = True
         self.restarts = 0
         self._steady_since: float | None = None  # monotonic; None while gone or recovering
