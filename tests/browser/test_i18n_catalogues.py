@@ -36,6 +36,7 @@ SCRIPTS = (
     "live.js",
     "shown.js",
     "contact.js",
+    "lengths.js",
     "proposals.js",
     "trail.js",
     "privacy.js",
