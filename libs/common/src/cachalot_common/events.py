@@ -417,7 +417,12 @@ marks it published or publishes it again (issue 10). Not a failure: not mailed a
 
 
 class PostStatusChanged(Event):
-    """A target changed state, for people (queue → notifier, dashboard feed)."""
+    """A target changed state, for people (queue → notifier, dashboard feed).
+
+    ``previous == status`` is no transition: progress while publishing (with the bytes), or
+    a new time or new settings of a target not yet dispatched (an edit, without bytes),
+    announced so that the client's pages open elsewhere read the post again.
+    """
 
     type: Literal["post.status_changed"] = "post.status_changed"
     post_id: UUID
