@@ -1448,11 +1448,29 @@
     return refreshing;
   }
   let unseenPosts = null; // one list read for a burst of events about unseen posts
+  const editedPosts = new Map(); // post id → its read again, once for a burst (an event per target)
+  function readAgain(id) {
+    if (editedPosts.has(id)) return;
+    editedPosts.set(id, setTimeout(async () => {
+      editedPosts.delete(id);
+      const one = await api(`/api/v1/posts/${id}`);
+      if (!one.ok || !posts.has(id)) return;
+      posts.set(id, one.body);
+      renderPosts();
+      document.dispatchEvent(new CustomEvent("cachalot:post-changed", { detail: one.body }));
+    }, 300));
+  }
   function applyStatus(event) {
     const post = posts.get(event.post_id);
     const target = post && post.targets.find((t) => t.id === event.target_id);
     if (!target) {
       if (!unseenPosts) unseenPosts = setTimeout(() => { unseenPosts = null; loadPosts(); }, 300);
+      return;
+    }
+    // an edit made elsewhere (a new time, new settings): the queue announces it as the
+    // target's status again (previous == status) without progress bytes
+    if (event.previous === event.status && event.bytes_total == null) {
+      readAgain(event.post_id);
       return;
     }
     target.status = event.status;

@@ -30,15 +30,13 @@
     return words || error.message;
   }
 
-  // Lengths are counted as the contact service counts them: in Unicode code points
-  // (pydantic's max_length on a Python str; a name is counted without its outer spaces).
-  // Not with the browser's maxlength, which counts UTF-16 units and cuts a paste silently,
-  // even inside a character (issue 11, fix11b: 571 family emoji are 3,997 code points and
-  // 6,281 units). Over the limit, the field says so and nothing is sent.
+  // Lengths are counted as the contact service counts them (web/lengths.js: code points;
+  // a name is counted without its outer spaces). Over the limit, the field says so and
+  // nothing is sent.
   const limited = Array.from(form.querySelectorAll("[data-max-chars]"));
   function charCount(field) {
     const value = field.hasAttribute("data-strip") ? field.value.trim() : field.value;
-    return Array.from(value).length;
+    return window.CachalotLengths.count(value);
   }
   function overLimit(field) {
     const max = Number(field.dataset.maxChars);

@@ -218,6 +218,9 @@
     }
     const partial = window.CachalotWhen.problem($("deliver-at"));
     if (partial) { fieldError("scheduled_at", partial); return; }
+    const note = $("deliver-note");
+    const longNote = window.CachalotLengths.over(note.value, Number(note.dataset.maxChars));
+    if (longNote) { fieldError("note", longNote); note.focus(); return; } // before any upload
     $("deliver-send").disabled = true;
     try {
       const ids = [];
@@ -486,6 +489,11 @@
     }
     if (url && !/^https?:\/\/[^\s/]+/.test(url)) {
       problems.push({ field: "url", words: t("Give a full link starting with https://.") });
+    }
+    // lengths as the service counts them (web/lengths.js), each field's own limit
+    for (const [field, value] of [["version", version], ["summary", summary], ["url", url]]) {
+      const long = window.CachalotLengths.over(value, Number($(`policy-${field}`).dataset.maxChars));
+      if (long && !problems.some((p) => p.field === field)) problems.push({ field, words: long });
     }
     policyErrors(problems);
     if (problems.length) {

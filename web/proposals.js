@@ -8,6 +8,8 @@
   const shown = window.cachalotShown || ((text) => String(text));
   const { t, locale: LOCALE } = window.I18N; // web/i18n.js
   const when = (iso) => new Date(iso).toLocaleString(LOCALE);
+  // a request for changes' comment, in code points (queue ChangesRequest.comment)
+  const COMMENT_MAX = 2000;
   const STATUS = {
     proposed: t("proposed"), changes_requested: t("changes requested"), approved: t("approved"),
     superseded: t("superseded"),
@@ -128,6 +130,13 @@
       say("bad", t("Say what should change."));
       return;
     }
+    const long = window.CachalotLengths.over(comment, COMMENT_MAX);
+    if (long) {
+      input.focus();
+      input.setAttribute("aria-invalid", "true");
+      say("bad", long);
+      return;
+    }
     const answer = await api(`/api/v1/posts/proposals/${proposal.id}/request-changes`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
@@ -183,7 +192,6 @@
         if (proposal.status !== "approved" && proposal.status !== "superseded") {
           const input = document.createElement("input");
           input.type = "text";
-          input.maxLength = 2000;
           input.placeholder = t("What should change?");
           input.className = "comment";
           input.setAttribute("aria-label", t("What should change?"));

@@ -173,6 +173,14 @@
     uuid_parsing: () => t("This is not one of the offered choices."),
     json_invalid: () => t("The request could not be read; reload the page and try again."),
     already_exists: () => t("This already exists; choose another name."),
+    // an uploaded file the queue cannot use (cachalot_queue.probe.UnusableCode)
+    media_damaged: () => t("The file is damaged or cannot be read; upload it again."),
+    media_no_video_stream: () => t("The file has no picture: a sound-only file is not a video."),
+    media_still_picture: () => t("The video is one still picture over sound; upload a real video."),
+    media_mostly_sound: () => t("Most of the file is sound without picture; upload a video whose picture lasts."),
+    media_cut_short: () => t("The file is cut short; upload the whole file again."),
+    media_no_size: () => t("The file does not say how large its picture is; export it again."),
+    media_too_large: () => t("The picture is too large; make it smaller and upload it again."),
   };
   const lastName = (field) => String(field || "").split(".").pop().replace(/\[\d+\]$/, "");
 
@@ -183,6 +191,9 @@
       const most = /at most (\d+)/i.exec(error.message || "");
       if (most) return t("At most {n} characters.", { n: Number(most[1]) });
     }
+    // a file's refusal: the English page keeps the server's words, which carry the file's
+    // own facts (its lengths, its size); another language words it by its code
+    if (/^media_/.test(error.type || "") && lang === "en" && error.message) return plainWords(error.message);
     if (own(BY_TYPE, error.type)) return BY_TYPE[error.type]();
     if (name === "email") return t("Write a valid e-mail address.");
     return plainWords(error.message);

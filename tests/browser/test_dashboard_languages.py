@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from cachalot_testing.media import video_file
+from cachalot_testing.media import ffmpeg_made, video_file
 from cachalot_testing.stack import EmbeddedStack
 
 pytestmark = pytest.mark.browser
@@ -262,6 +262,25 @@ def test_field_errors_the_dashboard_words_itself_are_in_russian(russian: dict[st
     if page.is_checked(f'{youtube} input[name="target"]'):
         said = page.text_content(f'{youtube} [data-error="made_for_kids"]') or ""
         assert said == "Укажите, снято ли видео для детей: YouTube требует ответа."
+
+
+def test_a_file_the_queue_cannot_use_is_refused_in_russian_words_not_the_servers_english(
+    russian: dict[str, Any],
+) -> None:
+    """fresh11: an audio-only MP4's refusal reached the Russian page as the server's English
+    ("the file has no video stream…"); the page words it by the refusal's code."""
+    page = russian["page"]
+    sound = ffmpeg_made(".mp4", "-f", "lavfi", "-i", "sine=frequency=440:duration=3", "-c:a", "aac")
+    said = page.evaluate(
+        """async (bytes) => {
+          const res = await fetch("/api/v1/media", {
+            method: "POST", headers: {"Content-Type": "video/mp4"}, body: new Uint8Array(bytes),
+          });
+          return [res.status, window.CachalotWords.problem(await res.json(), "")];
+        }""",
+        list(sound.read_bytes()),
+    )
+    assert said == [422, "В файле нет изображения: файл только со звуком — не видео."]
 
 
 def test_the_russian_dashboard_passes_axe_and_fits_a_phone_without_console_errors(

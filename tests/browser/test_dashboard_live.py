@@ -299,6 +299,31 @@ def test_a_queued_post_is_rescheduled_from_its_row(dashboard: Any) -> None:
     assert page.is_hidden(f"{row} form.reschedule")
 
 
+def test_a_post_made_and_rescheduled_in_another_tab_shows_and_moves_here_without_a_reload(
+    dashboard: Any,
+) -> None:
+    """fresh12: an open tab learned only of status changes of posts it knew. The fetches
+    below go around the page's code, as another tab's would: only the live feed tells it."""
+    page = dashboard
+    [post] = queue_by_api(page, 1, ["tiktok"])
+    row = f'#posts-body tr[data-post="{post}"]'
+    page.wait_for_selector(row, timeout=15_000)
+    before = page.get_attribute(row, "data-due")
+    later = (datetime.now().astimezone() + timedelta(days=5)).replace(microsecond=0)
+    status = page.evaluate(
+        """async ([id, when]) => (await fetch('/api/v1/posts/' + id, {
+          method: 'PATCH', headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ scheduled_at: when }) })).status""",
+        [post, later.isoformat()],
+    )
+    assert status == 200
+    page.wait_for_function(
+        f"document.querySelector('{row}').dataset.due !== {before!r}", timeout=15_000
+    )
+    due = datetime.fromisoformat(page.get_attribute(row, "data-due") or "")
+    assert abs((due - later).total_seconds()) < 60
+
+
 def test_a_queued_targets_settings_are_edited_in_a_dialog_by_the_composers_rules(
     dashboard: Any,
 ) -> None:

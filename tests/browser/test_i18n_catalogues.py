@@ -36,6 +36,7 @@ SCRIPTS = (
     "live.js",
     "shown.js",
     "contact.js",
+    "lengths.js",
     "proposals.js",
     "trail.js",
     "privacy.js",
@@ -429,6 +430,7 @@ def test_every_status_and_shared_error_code_is_worded_in_the_pages_language() ->
     from cachalot_publishing import outcome
     from cachalot_queue import states
     from cachalot_queue.deliveries import ProposalStatus
+    from cachalot_queue.probe import UnusableCode
 
     accounts = {"ok", "reauth_required", states.NEEDS_CHANNEL, "revoked"}
     statuses = {*get_args(TargetStatus), *get_args(ProposalStatus), *accounts}
@@ -443,6 +445,9 @@ def test_every_status_and_shared_error_code_is_worded_in_the_pages_language() ->
     platforms = set(TIKTOK) | INSTAGRAM | VK | TELEGRAM
     assert sorted((shared | queue | platforms) - worded("CODES")) == []
     assert GRAPH_REFUSED in worded("FAMILIES")
+    # an uploaded file the queue cannot use: the error entry's type is media_<code>
+    unusable = {f"media_{code}" for code in get_args(UnusableCode)}
+    assert sorted(unusable - worded("BY_TYPE")) == []
 
 
 def test_every_field_of_every_platform_is_labelled_in_words() -> None:

@@ -164,6 +164,42 @@ def test_a_used_up_publishing_quota_is_retried_after_the_window_frees(
     assert len(_published_with(stack, sha256)) == 1
 
 
+def test_posts_queued_beyond_the_publishing_quota_all_go_out_as_it_frees_and_none_fail(
+    instagram: tuple[httpx.Client, dict[str, Any]], stack: EmbeddedStack
+) -> None:
+    """Seven photo posts to one account allowed one post per 20 s (the queue allows 5 attempts):
+    every waiting post is dispatched again when the window frees and one goes out per window,
+    so the last waits six times; each quota wait uses no attempt, so it still goes out (issue
+    10: posts 4-6 of 8 failed "gave up after 5 attempts")."""
+    http, account = instagram
+    tag = uuid.uuid4().hex[:6]
+    image = upload_media(
+        http, stack.gateway, image_file(colour="0x204060").read_bytes(), "image/jpeg"
+    )
+    _graph(stack, "config", {"quota_total": 1, "quota_duration_s": 20})
+    try:
+        posts = [
+            create_post(
+                http,
+                stack.gateway,
+                {
+                    "kind": "photo",
+                    "image_ids": [image["id"]],
+                    "targets": [
+                        {"account_id": account["id"], "instagram": {"caption": f"{n} {tag}"}}
+                    ],
+                },
+            )
+            for n in range(7)
+        ]
+        targets = [_wait_for(http, stack, post_id, timeout=300) for post_id in posts]
+    finally:
+        _graph(stack, "config", {"quota_total": 50, "quota_duration_s": 86400})
+    assert [t["status"] for t in targets] == ["published"] * 7, targets
+    mine = [m for m in _graph(stack, "media")["media"] if tag in m["caption"]]
+    assert len(mine) == 7, mine
+
+
 def test_a_publisher_killed_while_the_container_is_in_progress_publishes_once_after_restart(
     instagram: tuple[httpx.Client, dict[str, Any]], stack: EmbeddedStack
 ) -> None:

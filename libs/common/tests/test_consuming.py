@@ -691,3 +691,71 @@ async def test_a_fetch_at_a_time_handles_each_record_in_its_own_trace(tmp_path: 
         await producer.stop()
         await watch.stop()
         tansu.stop()
+
+
+# --- a group whose coordinator names a leader that left (Tansu 0.6.0) ----------------------
+
+
+@pytest.mark.integration
+async def test_a_consumer_started_after_the_leader_left_a_re_forming_group_gets_its_partitions(
+    tmp_path: Path,
+) -> None:
+    """Two members of one group; the second leaves, and the first (the group's leader)
+    leaves while the group re-forms: Tansu keeps the departed member as leader, so a
+    consumer started afterwards followed it, never got a partition and its start never
+    returned (issue 11, the notifier restarted after a second replica left). The kit
+    frees the group: the new consumer starts and reads."""
+    tansu = TansuBroker(log_path=tmp_path / "tansu.log").start()
+    topic = f"l{uuid.uuid4().hex[:8]}.v1"
+    settings = KafkaSettings(
+        kafka_bootstrap=tansu.bootstrap, kafka_idempotence=False, kafka_session_timeout_ms=3000
+    )
+    received: asyncio.Queue[str] = asyncio.Queue()
+
+    def member(name: str) -> BrokerWatch:
+        broker = build_broker(settings, client_id=name)
+
+        async def handle(event: ContactSubmitted) -> None:
+            await received.put(event.message)
+
+        subscribe(
+            broker, topic, ContactSubmitted, handle, group_id="g", **consumer_options(settings)
+        )
+        return BrokerWatch(broker, settings, probe_interval_s=60, plan={topic: 3})
+
+    leader, second = member("leader"), member("second")
+    try:
+        await ensure_topics(tansu.bootstrap, {topic: 3})
+        await leader.start()  # alone: the coordinator makes it the leader
+        await second.start()  # returns once the group has re-formed with both
+        await _eventually_true(
+            lambda: all(_assigned(w.broker) for w in (leader, second)), "both assigned"
+        )
+        await _eventually(lambda: _stable(tansu.bootstrap, "g", 2), "the group stable")
+        await second.stop()  # the group re-forms ...
+        await leader.stop()  # ... and its leader leaves before it rejoined
+        third = member("third")
+        try:
+            await asyncio.wait_for(third.start(), timeout=150)
+            await publish_event(third.broker, topic, _event_saying("after"), key="k")
+            assert await asyncio.wait_for(received.get(), timeout=30) == "after"
+        finally:
+            await third.stop()
+    finally:
+        tansu.stop()
+
+
+def _assigned(broker: KafkaBroker) -> bool:
+    consumers = [getattr(s, "consumer", None) for s in broker.subscribers]
+    return all(c is not None and c.assignment() for c in consumers)
+
+
+async def _stable(bootstrap: str, group: str, members: int) -> bool:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [response] = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    [described] = response.groups
+    return bool(described[2] == "Stable" and len(described[5]) == members)

@@ -157,6 +157,8 @@ def test_instagram_reels_last_3_s_to_15_min_within_0_01_to_10_aspect() -> None:
         "media.duration_sec",
         "Instagram needs at least 3 s; this video is 2 s",
     )
+    (nearly,) = limits.check("Instagram", video_ref(2.94, **FITS_ALL))
+    assert nearly.message == "Instagram needs at least 3 s; this video is 2.9 s"
     wide = {**FITS_ALL, "width": 1920, "height": 180}
     (aspect,) = limits.check("Instagram", video_ref(10.0, **wide))
     assert aspect.field == "media.aspect_ratio"

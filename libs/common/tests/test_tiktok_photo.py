@@ -95,6 +95,12 @@ def test_the_cover_index_must_name_one_of_the_images() -> None:
         TikTokFields(privacy_level="SELF_ONLY", photo_cover_index=3).to_options(), photos(3)
     )
     assert error.field == "photo_cover_index"
+    assert error.message.endswith("but the post's images are 0 to 2")
+    (one,) = TIKTOK.check(
+        TikTokFields(privacy_level="SELF_ONLY", photo_cover_index=1).to_options(), photos(1)
+    )
+    assert "1 images" not in one.message
+    assert one.message.endswith("but the post's images are image 0 only")
 
 
 def test_duet_and_stitch_flags_on_a_photo_post_are_refused_not_dropped() -> None:

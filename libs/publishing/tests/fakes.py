@@ -76,6 +76,10 @@ class FakeLeases:
     batches: list[list[uuid.UUID]] = field(default_factory=list)
     hold: bool = False
     release: asyncio.Event = field(default_factory=asyncio.Event)
+    rejections: list[uuid.UUID] = field(default_factory=list)
+
+    async def rejected(self, ask: LeaseAsk) -> None:
+        self.rejections.append(ask.account_id)
 
     async def confirm(self, asks: Sequence[LeaseAsk]) -> list[Lease | LeaseError]:
         self.batches.append([ask.account_id for ask in asks])

@@ -48,12 +48,13 @@ async def test_one_command_leases_once_however_many_calls_it_makes(tmp_path: Pat
     assert len(leases.calls) == 1
 
 
-async def test_a_second_refusal_in_the_same_command_asks_for_reauth(tmp_path: Path) -> None:
+async def test_a_second_refusal_in_the_same_command_asks_for_reauth_and_tells_auth(
+    tmp_path: Path,
+) -> None:
     video = store_video(tmp_path)
     leases = FakeLeases()
-    tokens = CommandTokens(
-        LeaseCache(leases, label="TikTok", grant_keys=KEYS), make_command(video), "TikTok"
-    )
+    command = make_command(video)
+    tokens = CommandTokens(LeaseCache(leases, label="TikTok", grant_keys=KEYS), command, "TikTok")
 
     async def refused(token: str) -> str:
         raise TokenRejected
@@ -62,6 +63,7 @@ async def test_a_second_refusal_in_the_same_command_asks_for_reauth(tmp_path: Pa
         await tokens.call(refused)
     assert (ended.value.kind, ended.value.code) == ("reauth", "reauth_required")
     assert [c["force_refresh"] for c in leases.calls] == [False, True]
+    assert leases.rejections == [command.account_id]  # the account shows it (issue 10)
 
 
 async def test_missing_consent_ends_the_command_with_its_own_code_and_what_to_do(

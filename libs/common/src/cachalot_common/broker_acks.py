@@ -36,8 +36,8 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -80,6 +80,7 @@ class KafkaAckCheck:
         self.timeout_s = timeout_s
         self.client_id = client_id
         self._client: AIOKafkaClient | None = None
+        self._admin: AIOKafkaAdminClient | None = None  # consumed()'s, kept between polls
         self._pinned: dict[Any, Any] = {}
         self._known: set[str] = set()  # topics seen on the pinned connections
         self._lost = False  # a pinned connection closed since the last confirmation
@@ -143,12 +144,7 @@ class KafkaAckCheck:
             for topic in {a.topic for a in acks}
             for partition in metadata.partitions_for_topic(topic) or ()
         )
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=self.bootstrap,
-            client_id=self.client_id,
-            request_timeout_ms=int(self.timeout_s * 1000),
-        )
-        await admin.start()
+        admin = await self._admin_started()
         try:
             async with asyncio.timeout(self.timeout_s * 4):
                 groups = [group for group, *_ in await admin.list_consumer_groups()]
@@ -161,8 +157,9 @@ class KafkaAckCheck:
                     }
                     for group in groups
                 ]
-        finally:
-            await admin.close()
+        except BaseException:
+            await self._close_admin()  # the next poll starts a new one
+            raise
         readers: dict[str, list[dict[TopicPartition, int]]] = defaultdict(list)
         for offsets in committed:
             for topic in {tp.topic for tp, offset in offsets.items() if offset >= 0}:
@@ -250,6 +247,21 @@ class KafkaAckCheck:
         if client is not None:
             with contextlib.suppress(Exception):
                 await client.close()
+        await self._close_admin()
+
+    async def _admin_started(self) -> AIOKafkaAdminClient:
+        """The admin client :meth:`consumed` asks with: one, kept between polls (the relay
+        polls every few seconds while batches are kept) until an error or :meth:`close`."""
+        if self._admin is None:
+            admin = AIOKafkaAdminClient(**self._client_options())
+            self._admin = await _opened(admin, admin.start)
+        return self._admin
+
+    async def _close_admin(self) -> None:
+        admin, self._admin = self._admin, None
+        if admin is not None:
+            with contextlib.suppress(Exception):
+                await admin.close()
 
     async def _confirm(self, client: AIOKafkaClient, acks: Sequence[Acked]) -> None:
         metadata = await client.fetch_all_metadata()
@@ -294,19 +306,16 @@ class KafkaAckCheck:
 
     async def _started(self) -> AIOKafkaClient:
         if self._client is None:
-            client = AIOKafkaClient(
-                bootstrap_servers=self.bootstrap,
-                client_id=self.client_id,
-                request_timeout_ms=int(self.timeout_s * 1000),
-            )
-            try:
-                await client.bootstrap()
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await client.close()
-                raise
-            self._client = client
+            client = AIOKafkaClient(**self._client_options())
+            self._client = await _opened(client, client.bootstrap)
         return self._client
+
+    def _client_options(self) -> dict[str, Any]:
+        return {
+            "bootstrap_servers": self.bootstrap,
+            "client_id": self.client_id,
+            "request_timeout_ms": int(self.timeout_s * 1000),
+        }
 
     @staticmethod
     def _live(client: AIOKafkaClient) -> dict[Any, Any]:
@@ -316,6 +325,20 @@ class KafkaAckCheck:
             for key, conn in client._conns.items()
             if isinstance(key[0], int) and conn.connected()
         }
+
+
+Opened = TypeVar("Opened", AIOKafkaClient, AIOKafkaAdminClient)
+
+
+async def _opened(client: Opened, open_: Callable[[], Awaitable[Any]]) -> Opened:
+    """``client`` once ``open_()`` returned; closed (and the error raised) when it failed."""
+    try:
+        await open_()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await client.close()
+        raise
+    return client
 
 
 def ack_check(settings: KafkaSettings, *, broker: object | None = None) -> KafkaAckCheck | None:

@@ -50,6 +50,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from pydantic import BaseModel, ValidationError
 
+from cachalot_common.group_repair import release_departed_leader
 from cachalot_common.health import ReadinessCheck
 from cachalot_common.kafka import commit_timeout_s, in_memory, start_broker
 from cachalot_common.metrics import count_dead_letter
@@ -512,6 +513,7 @@ class BrokerWatch:
         probe_interval_s: float = 0.5,
         stuck_after_s: float | None = None,
         plan: Mapping[str, int] | None = None,
+        repair_after_s: float | None = None,
     ) -> None:
         self.broker = broker
         self.settings = settings
@@ -520,6 +522,12 @@ class BrokerWatch:
         # join, seconds on Tansu) is not going to recover on its own
         self.stuck_after_s = stuck_after_s or max(5.0, 2 * settings.kafka_session_timeout_ms / 1000)
         self.plan = dict(plan) if plan is not None else planned_partitions()
+        # a join on Tansu is held half a session and a sync as long again, and a loaded
+        # machine takes longer still; the look (group_repair) makes a healthy group
+        # re-form once, so only a group not formed after four sessions and a margin is
+        # looked at (the fault it repairs holds the group for ever)
+        session_s = settings.kafka_session_timeout_ms / 1000
+        self.repair_after_s = repair_after_s or 4 * session_s + 20.0
         self.up = True
         self.restarts = 0
         self._steady_since: float | None = None  # monotonic; None while gone or recovering
@@ -538,7 +546,7 @@ class BrokerWatch:
                 await ensure_topics(self.settings.kafka_bootstrap, self.plan)
             except Exception as error:  # the broker may be slow to come; the watch retries
                 logger.warning("could not ensure topics at start (%s)", error)
-        await start_broker(self.broker)
+        await start_broker(self.broker, self.start_subscribers)
         self._steady_since = time.monotonic()
         if in_memory(self.broker):
             return
@@ -558,6 +566,19 @@ class BrokerWatch:
             self._task = None
         await self._close_admin()
         await self.broker.stop()
+
+    async def start_subscribers(self, subscribers: Iterable[Any]) -> None:
+        """Start ``subscribers`` all at once; a group whose members are still not
+        started after :meth:`repair_after_s` is looked at by its coordinator and freed
+        if it names a leader that left (:mod:`cachalot_common.group_repair`), then
+        waited for again. Returns when every start returned; a start's error is
+        raised (the others cancelled)."""
+        await start_repairing(
+            subscribers,
+            bootstrap=self.settings.kafka_bootstrap,
+            session_timeout_ms=self.settings.kafka_session_timeout_ms,
+            repair_after_s=self.repair_after_s,
+        )
 
     def readiness(self) -> dict[str, ReadinessCheck]:
         """``broker`` (answers now) and ``consumers`` (none stuck) for ``/readyz``."""
@@ -739,7 +760,9 @@ class BrokerWatch:
                 except Exception as error:
                     logger.warning("broker watch: could not ensure topics (%s)", error)
             try:
-                stopped_s = await restart_subscribers(self.broker.subscribers)
+                stopped_s = await restart_subscribers(
+                    self.broker.subscribers, start=self.start_subscribers
+                )
             except Exception as error:  # a timeout included: the next probe tries again
                 logger.error("broker watch: restarting consumers failed (%r); trying again", error)
                 self.up = False  # the next answer from the broker counts as a comeback
@@ -792,11 +815,67 @@ async def _stop(subscriber: Any, timeout_s: float) -> None:
         await asyncio.wait_for(subscriber.stop(), timeout=timeout_s)
 
 
+async def start_repairing(
+    subscribers: Iterable[Any], *, bootstrap: str, session_timeout_ms: int, repair_after_s: float
+) -> None:
+    """Start every subscriber at once and wait for all; while some have not started
+    after ``repair_after_s`` seconds (a group consumer's start waits for its partitions),
+    ask each of their groups' coordinator, once per wait, whether it holds the group
+    for a leader that left (:func:`cachalot_common.group_repair.release_departed_leader`,
+    ``session_timeout_ms`` the groups' session) and free it. A failed look is logged
+    and tried again after the next wait. A start's error is raised, the other starts
+    cancelled."""
+    pending = {asyncio.ensure_future(s.start()): s for s in subscribers}
+    try:
+        while pending:
+            done, _ = await asyncio.wait(pending, timeout=repair_after_s)
+            for task in done:
+                del pending[task]
+                task.result()
+            groups: dict[str, set[str]] = {}
+            for subscriber in pending.values():
+                group = getattr(subscriber, "group_id", None)
+                if group:
+                    groups.setdefault(group, set()).update(_topic_names(subscriber))
+            if groups:
+                logger.warning(
+                    "consumers of %s not started after %.0fs; asking their coordinator",
+                    ", ".join(sorted(groups)),
+                    repair_after_s,
+                )
+            await asyncio.gather(
+                *(
+                    _repair(bootstrap, group, topics, session_timeout_ms)
+                    for group, topics in groups.items()
+                )
+            )
+    finally:
+        for task in pending:
+            task.cancel()
+
+
+def _topic_names(subscriber: Any) -> set[str]:
+    return {str(getattr(t, "name", t)) for t in getattr(subscriber, "topics", ()) or ()}
+
+
+async def _repair(bootstrap: str, group: str, topics: set[str], session_timeout_ms: int) -> None:
+    try:
+        await release_departed_leader(
+            bootstrap, group, topics, session_timeout_ms=session_timeout_ms
+        )
+    except Exception as error:  # the next wait tries again
+        logger.warning("consumer group %s: could not ask its coordinator (%r)", group, error)
+
+
 async def restart_subscribers(
-    subscribers: Iterable[Any], *, timeout_s: float = RESTART_TIMEOUT_S
+    subscribers: Iterable[Any],
+    *,
+    timeout_s: float = RESTART_TIMEOUT_S,
+    start: Callable[[list[Any]], Awaitable[None]] | None = None,
 ) -> float:
     """Stop every subscriber at once (each given ``timeout_s`` seconds, then left), then
-    start them all at once (one rebalance, not one each); the seconds the stops took.
+    start them all at once (one rebalance, not one each; ``start`` starts the list, by
+    default each one's ``start()`` gathered); the seconds the stops took.
     Raises ``TimeoutError`` when the start takes longer than ``timeout_s``, and
     ``ConnectionError`` when a start ends in a ``CancelledError`` nobody asked for (the
     caller tries again either way)."""
@@ -805,9 +884,12 @@ async def restart_subscribers(
     await stop_subscribers(subscribers, timeout_s=timeout_s)
     stopped = time.monotonic() - began
     try:
-        await asyncio.wait_for(
-            asyncio.gather(*(subscriber.start() for subscriber in subscribers)), timeout=timeout_s
+        starting = (
+            start(subscribers)
+            if start is not None
+            else asyncio.gather(*(subscriber.start() for subscriber in subscribers))
         )
+        await asyncio.wait_for(starting, timeout=timeout_s)
     except asyncio.CancelledError:
         task = asyncio.current_task()
         if task is not None and task.cancelling():

@@ -335,7 +335,7 @@ class PublishPost(Event):
         has["article"] = self.article is not None
         if not has[self.kind] or any(v for k, v in has.items() if k != self.kind):
             raise ValueError(
-                f"a {self.kind} post carries only its own content "
+                f"{self.kind} posts carry only their own content "
                 "(media for video, images for photo, article for article)"
             )
         return self
@@ -417,7 +417,12 @@ marks it published or publishes it again (issue 10). Not a failure: not mailed a
 
 
 class PostStatusChanged(Event):
-    """A target changed state, for people (queue → notifier, dashboard feed)."""
+    """A target changed state, for people (queue → notifier, dashboard feed).
+
+    ``previous == status`` is no transition: progress while publishing (with the bytes), or
+    a new time or new settings of a target not yet dispatched (an edit, without bytes),
+    announced so that the client's pages open elsewhere read the post again.
+    """
 
     type: Literal["post.status_changed"] = "post.status_changed"
     post_id: UUID

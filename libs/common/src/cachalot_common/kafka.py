@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from faststream import AckPolicy
@@ -83,7 +84,9 @@ def in_memory(broker: KafkaBroker) -> bool:
     return isinstance(getattr(broker.config, "producer", None), FakeProducer)
 
 
-async def start_broker(broker: KafkaBroker) -> None:
+async def start_broker(
+    broker: KafkaBroker, start: Callable[[list[Any]], Awaitable[None]] | None = None
+) -> None:
     """Connect and start every subscriber at once, not one after another.
 
     A group consumer's start waits for its partition assignment, and a
@@ -95,12 +98,21 @@ async def start_broker(broker: KafkaBroker) -> None:
     a subscriber's ``start()`` would run a consume loop on FastStream's
     ``FakeConsumer``, which has no ``getone``; it fails at once and
     FastStream's task supervisor restarts it without end (a busy loop).
+
+    ``start``: what starts the list of subscribers (all at once); by default each
+    one's ``start()`` gathered (:class:`cachalot_common.consuming.BrokerWatch` passes
+    one that also frees a group its coordinator holds, see
+    :mod:`cachalot_common.group_repair`).
     """
     if in_memory(broker):
         await broker.start()
         return
     await broker.connect()
-    await asyncio.gather(*(subscriber.start() for subscriber in broker.subscribers))
+    subscribers = list(broker.subscribers)
+    if start is None:
+        await asyncio.gather(*(subscriber.start() for subscriber in subscribers))
+    else:
+        await start(subscribers)
     for publisher in broker.publishers:
         await publisher.start()
     broker.running = True

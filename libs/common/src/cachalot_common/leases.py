@@ -45,6 +45,11 @@ that command (:mod:`cachalot_publishing.token`); otherwise it calls:
   ``accounts.v1`` ``connected`` for their accounts);
 * 503 problem: the platform's token endpoint is unreachable; retry later.
 
+``POST {CACHALOT_AUTH_URL}/internal/v1/accounts/{account_id}/token-rejected`` with a fresh
+service JWT and JSON ``{"post_id", "target_id", "grant"}`` (bound as a lease is): the
+platform refused the account's token even after a forced refresh; auth marks the account
+``reauth_required`` and ``accounts.v1`` says so (204; 401, 403, 404 as for a lease).
+
 ``POST {CACHALOT_AUTH_URL}/internal/v1/leases/confirm`` (issue 9, a publisher's
 confirmation before a post's visible step, for many commands at once) with a
 fresh service JWT and JSON ``{"leases": [{"account_id", "post_id", "target_id",
@@ -168,6 +173,12 @@ class LeaseSource(Protocol):
         force_refresh: bool = False,
     ) -> Lease: ...
 
+    async def rejected(self, ask: LeaseAsk) -> None:
+        """Tell auth the platform refused the account's token even after a forced refresh
+        (the account must be reconnected). Raises :class:`LeaseError` when auth did not
+        take it."""
+        ...
+
 
 class LeaseClient:
     """Asks auth for access tokens, authenticating as this service."""
@@ -213,6 +224,29 @@ class LeaseClient:
         if response.status_code == 200:
             return _lease_of(response.json())
         raise _error_of(response.status_code, _field(response, "code"), _detail(response))
+
+    async def rejected(self, ask: LeaseAsk) -> None:
+        """``POST …/accounts/{id}/token-rejected``: the platform refused ``ask``'s account's
+        token even after a forced refresh; auth marks it ``reauth_required`` (204).
+
+        Raises :class:`LeaseError` as :meth:`lease` does for a refusal or auth unreachable.
+        """
+        token = mint_service_token(service=self._service, secret=self._secret)
+        try:
+            response = await self._client.post(
+                f"{self._base}/internal/v1/accounts/{ask.account_id}/token-rejected",
+                headers={"Authorization": f"Bearer {token}"},
+                json={
+                    "post_id": str(ask.post_id),
+                    "target_id": str(ask.target_id) if ask.target_id else None,
+                    "grant": ask.grant,
+                },
+                timeout=30.0,
+            )
+        except httpx.HTTPError as exc:
+            raise LeaseUnavailable(f"auth unreachable: {type(exc).__name__}") from None
+        if response.status_code != 204:
+            raise _error_of(response.status_code, _field(response, "code"), _detail(response))
 
     async def confirm(self, asks: Sequence[LeaseAsk]) -> list[Lease | LeaseError]:
         """Confirm ``asks`` (at most :data:`MAX_CONFIRM_BATCH`) in one request; each answer

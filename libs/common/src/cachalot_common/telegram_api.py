@@ -184,12 +184,21 @@ class BotApiError(Exception):
 
 
 class BotApiUnreachable(Exception):
-    """No answer at all: a network error or a timeout. Worth repeating; no URL in the text."""
+    """No answer at all: a network error or a timeout. Worth repeating; no URL in the text.
 
-    def __init__(self, method: str, reason: str) -> None:
+    ``may_have_arrived``: False only when the request cannot have reached Telegram
+    (no connection was made: ``httpx.ConnectError``, ``ConnectTimeout``, ``PoolTimeout``);
+    after a read timeout or a dropped connection Telegram may have acted on it.
+    """
+
+    def __init__(self, method: str, reason: str, *, may_have_arrived: bool = True) -> None:
         super().__init__(f"{method}: {reason}")
         self.method = method
         self.reason = reason
+        self.may_have_arrived = may_have_arrived
+
+
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 def bot_api_result(method: str, response: httpx.Response) -> Any:
@@ -349,9 +358,17 @@ async def call_bot_api(
         try:
             response = await client.post(url, json=json, data=data)
         except httpx.TimeoutException as error:
-            raise BotApiUnreachable(method, f"timed out ({type(error).__name__})") from None
+            raise BotApiUnreachable(
+                method,
+                f"timed out ({type(error).__name__})",
+                may_have_arrived=not isinstance(error, _NEVER_SENT),
+            ) from None
         except httpx.HTTPError as error:
-            raise BotApiUnreachable(method, f"network error ({type(error).__name__})") from None
+            raise BotApiUnreachable(
+                method,
+                f"network error ({type(error).__name__})",
+                may_have_arrived=not isinstance(error, _NEVER_SENT),
+            ) from None
         return bot_api_result(method, response)
 
 

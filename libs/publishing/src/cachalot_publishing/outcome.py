@@ -5,6 +5,11 @@ A platform's publish returns :class:`Published` or raises an :class:`Outcome`:
 * ``failed``: permanent, with a reason a person can act on;
 * ``retryable``: the queue tries again after ``retry_after_s`` (its backoff
   when none);
+* ``wait``: the platform asked us to wait (a rate limit, a used-up quota, flood
+  control): sent as ``retryable``; the queue schedules the target again after
+  ``retry_after_s`` using no attempt. Its code must be declared a wait in the
+  platform registry (``PlatformSpec.is_wait``: ``rate_limited`` everywhere, the
+  platform's own in ``PlatformSpec.waits``), which is what the queue reads;
 * ``reauth``: the client must act before the account can be used; the queue
   pauses (sent as ``failed`` with ``reauth_required``): the account's
   authorisation is gone (``reauth_required`` or the platform's code: until
@@ -29,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
-OutcomeKind = Literal["failed", "retryable", "reauth", "unknown"]
+OutcomeKind = Literal["failed", "retryable", "wait", "reauth", "unknown"]
 
 # --- the shared codes ------------------------------------------------------------------
 NETWORK: Final = "network"  # the platform did not answer (connection refused, reset, timeout)
@@ -103,6 +108,15 @@ def retryable(code: str, reason: str, retry_after_s: float | None = None) -> Out
     return Outcome("retryable", code, reason, retry_after_s)
 
 
+def wait(code: str, reason: str, retry_after_s: float | None) -> Outcome:
+    """The platform asked us to wait ``retry_after_s`` seconds (the queue's backoff when None).
+
+    ``code`` must be a wait of the platform in the registry (``PlatformSpec.is_wait``); the
+    runtime logs an error and the queue counts an attempt for one that is not.
+    """
+    return Outcome("wait", code, reason, retry_after_s)
+
+
 def reauth(reason: str, code: str = REAUTH_REQUIRED) -> Outcome:
     """The account must be reconnected; ``code`` may name the platform's cause."""
     return Outcome("reauth", code, reason)
@@ -158,6 +172,6 @@ def unavailable(platform_label: str, status: int, retry_after_s: float | None = 
 
 def rate_limited(platform_label: str, retry_after_s: float | None) -> Outcome:
     """The platform's (or our) rate limit; ``retry_after_s`` is honoured in full."""
-    return retryable(
+    return wait(
         RATE_LIMITED, f"{platform_label}'s rate limit was reached; will retry.", retry_after_s
     )

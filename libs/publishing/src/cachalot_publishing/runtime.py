@@ -147,6 +147,7 @@ class PublishRuntime:
         #: whether an ``unknown`` outcome can be settled by asking the platform again
         #: (:data:`~cachalot_common.platforms.PlatformSpec.looks_up_posts`; one rule for all)
         self._looks_up = spec.looks_up_posts if spec is not None else True
+        self._is_wait = spec.is_wait if spec is not None else platforms.SHARED_WAITS.__contains__
 
     # --- wiring -------------------------------------------------------------------------
 
@@ -353,6 +354,15 @@ class PublishRuntime:
             kind = ending.kind
             if kind == "unknown" and self._looks_up:
                 kind = "retryable"  # the next attempt looks the post up before posting
+            if kind == "wait":
+                kind = "retryable"  # the queue reads the registry: no attempt is used
+                if not self._is_wait(ending.code):
+                    logger.error(
+                        "%s: %s was raised as a wait but the registry does not declare it one "
+                        "(PlatformSpec.waits); the queue will count it as an attempt",
+                        self.platform_name,
+                        ending.code,
+                    )
             fields.update(
                 type="failed" if kind == "reauth" else kind,
                 code=ending.code,

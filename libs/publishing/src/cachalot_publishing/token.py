@@ -16,7 +16,8 @@
   token only for content the client queued).
 * A platform that answers 401 raises :class:`TokenRejected`; the call is
   repeated once with a forced refresh; a second 401 within the same
-  command means the account must be reconnected (``reauth``).
+  command means the account must be reconnected (``reauth``), and auth is
+  told so (``…/token-rejected``), so the account shows it, not only the post.
 * Right before a post's visible step a command asks auth again, whatever
   the cache holds (:meth:`LeaseCache.confirm`; the security rule of issue 9:
   a retried post must not go out on an account another client now holds).
@@ -297,6 +298,16 @@ class LeaseCache:
         )
         return lease
 
+    async def rejected(self, command: PublishPost) -> None:
+        """Tell auth the platform refused ``command``'s account's token even after a forced
+        refresh, so the account shows ``reauth_required`` everywhere (issue 10), not only in
+        the queue's pause. Best effort: the queue's pause does not depend on it."""
+        ask = LeaseAsk(command.account_id, command.post_id, command.target_id, command.grant)
+        try:
+            await self._leases.rejected(ask)
+        except LeaseError as error:
+            logger.warning("auth did not take the token rejection (%s)", type(error).__name__)
+
     def forget(self, account_id: UUID) -> None:
         """Drop an account's cached lease (its token was refused)."""
         self._cache.pop(account_id, None)
@@ -377,6 +388,7 @@ class CommandTokens:
             except TokenRejected:
                 self._cache.forget(self._command.account_id)
                 if self._refreshed:
+                    await self._cache.rejected(self._command)
                     raise reauth(reauth_reason(self._label)) from None
                 self._refreshed = True
                 logger.info("%s refused the token; forcing one lease refresh", self._label)

@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from cachalot_common.events import MediaRef, PublishPost, PublishResult
@@ -120,6 +120,7 @@ class LeaseStandIn(ThreadedServer):
         self.refusals: dict[str, str] = {}  # account → auth's 403 code
         self.force_refreshes = 0
         self.confirm_requests = 0
+        self.rejected: list[str] = []  # accounts the publisher said the platform refused
 
     def reset(self) -> None:
         """Forget tokens and recorded calls, refusals and reauth marks."""
@@ -128,6 +129,7 @@ class LeaseStandIn(ThreadedServer):
         self.confirm_requests = 0
         self.reauth.clear()
         self.refusals.clear()
+        self.rejected.clear()
 
     def subject_of(self, account_id: str) -> str:
         return self._subject(account_id)
@@ -226,6 +228,16 @@ class LeaseStandIn(ThreadedServer):
                 else:
                     answers.append({"status": 200, "lease": answer})
             return JSONResponse({"leases": answers})
+
+        @app.post("/internal/v1/accounts/{account_id}/token-rejected")
+        async def token_rejected(account_id: str, request: Request) -> Response:
+            refused = self.refused(request)
+            if refused is not None:
+                return refused
+            await request.json()
+            self.rejected.append(account_id)
+            self.reauth.add(account_id)  # as auth marks it reauth_required
+            return Response(status_code=204)
 
         self.routes(app)
         return app

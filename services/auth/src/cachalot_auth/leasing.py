@@ -415,6 +415,32 @@ class TokenKeeper:
             )
         return changed
 
+    async def token_rejected(self, account_id: str, request: LeaseRequest) -> bool:
+        """The publisher's word that the platform refused the account's token even after a
+        forced refresh (VK error 5, a second 401), bound like a lease (caller + grant).
+
+        The account becomes ``reauth_required`` and ``accounts.v1`` says so, so the dashboard
+        and ``GET /api/v1/accounts`` show what the queue's pause says (issue 10: one source of
+        truth for an account's state). Answers whether anything changed (an account not
+        ``ok`` is left as it is). Raises :class:`AccountNotFound`, :class:`LeaseForbidden`.
+        """
+        async with self._factory() as db, db.begin():
+            snap = await self._load(db, account_id, lock=True)
+            account = snap.account
+            self._bind(await self._read(db, [(account_id, request)]), account, request)
+            if account.status != "ok":
+                return False
+            account.status = "reauth_required"
+            account.status_reason = (
+                f"{account.platform} no longer accepts our access (it refused the token even "
+                "after a refresh); sign in again to reconnect"
+            )
+            account.updated_at = utcnow()
+            account_event(db, account, "reauth_required", reason=account.status_reason)
+        self._on_commit()
+        logger.warning("account %s needs reauthorisation (token rejected)", account_id)
+        return True
+
     async def refresh(
         self, account_id: str, *, force: bool = False, seen_ciphertext: str | None = None
     ) -> LeasedToken:

@@ -503,3 +503,31 @@ async def test_a_confirmation_batch_needs_service_credentials_and_at_most_its_li
     [answer] = one.json()["leases"]
     assert answer["status"] == 200
     assert answer["lease"]["account_id"] == account_id
+
+
+@pytest.mark.parametrize("platform", ["vk", "tiktok"])
+async def test_a_token_the_platform_refuses_after_a_refresh_shows_the_account_to_reconnect(
+    auth, sign_in, consent, lease_client, grant, account_row, platform
+):
+    """Issue 10: after VK's error 5 the queue paused the post "Reconnect VK" while the
+    accounts list said ``ok``. The publisher's word marks the account, on every platform."""
+    async with auth.browser() as browser, httpx.AsyncClient() as http:
+        await sign_in(browser, platform)
+        await consent(browser)
+        account_id = str((await browser.get("/api/v1/accounts")).json()[0]["id"])
+        row = await account_row(auth, account_id)
+        post_id, target_id = uuid.uuid4(), uuid.uuid4()
+        signed = grant(row, post_id=post_id, target_id=target_id)
+        ask = LeaseAsk(uuid.UUID(account_id), post_id, target_id, signed)
+        leases = lease_client(auth, http)
+        with pytest.raises(LeaseRefused) as forged:  # another publisher may not say so
+            await leases.client("publisher-youtube").rejected(ask)
+        assert forged.value.code == "wrong_platform"
+        assert (await browser.get("/api/v1/accounts")).json()[0]["status"] == "ok"
+        await leases.client(f"publisher-{platform}").rejected(ask)
+        [listed] = (await browser.get("/api/v1/accounts")).json()
+        with pytest.raises(LeaseReauthRequired):
+            await leases.lease(uuid.UUID(account_id), post_id=uuid.uuid4())
+    assert listed["status"] == "reauth_required", listed
+    await auth.app.state.relay.drain()
+    assert auth.events.types(account_id)[-1] == "reauth_required"

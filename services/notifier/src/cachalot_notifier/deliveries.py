@@ -12,10 +12,18 @@ Why the claim holds with any number of replicas:
 * the Telegram message id is written after Telegram's 200, by the owner of
   the lease only.
 
-At least once, still: a process that dies between Telegram's 200 and the
-write of the message id leaves a lease that expires, and the row is sent
-again. The Bot API has no idempotency key that could close that window; a
-lost lead costs more than a duplicate.
+At least once, still, but never silently twice: a process that dies between
+Telegram's 200 and the write of the message id leaves a lease that expires,
+and the row is sent again. The Bot API offers nothing that could close that
+window: ``sendMessage`` takes no idempotency key, and a bot cannot read a
+chat's history to look for its own message (``getUpdates`` carries what
+others send to the bot, not what it sent). A lost lead costs more than a
+duplicate, so the row is sent again, but marked: :meth:`DeliveryStore.calling`
+records when each call begins, and an answer read (any answer) clears it; a
+row taken with a call still open had a call whose outcome nobody learnt (a
+kill, a read timeout), is marked ``possibly_sent`` for good, and is sent
+with a notice saying it may repeat an earlier message (the event id in its
+footer tells the two apart; :func:`cachalot_notifier.formatting.repeat_notice`).
 """
 
 from __future__ import annotations
@@ -79,6 +87,7 @@ class Claimed:
 
 
 _FORGOTTEN: dict[str, Any] = {"text": "", "plain_text": "", "event_json": ""}
+_KEEP = object()  # a column _finish leaves as it is
 
 
 class DeliveryStore:
@@ -139,6 +148,19 @@ class DeliveryStore:
             self._sessions, Delivery, row_id, _claimed, owner=owner, now=now, lease_s=lease_s
         )
 
+    async def calling(self, claimed: Claimed, *, owner: str, now: float) -> bool:
+        """A sendMessage call for the row begins at ``now`` (epoch seconds); True when an
+        earlier call's outcome was never learnt, so the message may be in the chat already
+        (then the row stays ``possibly_sent`` for good). Raises ``LookupError`` when
+        ``owner`` no longer holds the row's lease."""
+        async with transaction(self._sessions) as session:
+            row = await session.get(Delivery, claimed.id, with_for_update=True)
+            if row is None or row.claimed_by != owner:
+                raise LookupError(f"delivery {claimed.id} is no longer leased by {owner}")
+            row.possibly_sent = bool(row.possibly_sent or row.call_started_at is not None)
+            row.call_started_at = now
+            return row.possibly_sent
+
     async def mark_sent(
         self, claimed: Claimed, *, owner: str, message_id: int, chat_id: int | str
     ) -> None:
@@ -158,9 +180,16 @@ class DeliveryStore:
             last_error=None,
         )
 
-    async def reschedule(self, claimed: Claimed, *, owner: str, at: float, error: str) -> None:
-        """Try again no earlier than ``at`` (epoch seconds); the lease is released."""
-        await self._finish(claimed, owner, not_before=at, last_error=truncate(error, 300))
+    async def reschedule(
+        self, claimed: Claimed, *, owner: str, at: float, error: str, answered: bool = True
+    ) -> None:
+        """Try again no earlier than ``at`` (epoch seconds); the lease is released.
+
+        ``answered=False``: the call got no answer and may have reached Telegram (a read
+        timeout, a dropped connection), so it stays open (see :meth:`calling`).
+        """
+        values: dict[str, Any] = {} if answered else {"call_started_at": _KEEP}
+        await self._finish(claimed, owner, not_before=at, last_error=truncate(error, 300), **values)
 
     async def hold_chat(self, chat_id: str, *, until: float) -> int:
         """Telegram asked ``chat_id`` to wait: its pending rows are not due before ``until``.
@@ -192,6 +221,11 @@ class DeliveryStore:
         )
 
     async def _finish(self, claimed: Claimed, owner: str, **values: Any) -> None:
+        """Release the lease with ``values``; the call is over (answered) unless told not."""
+        if values.get("call_started_at") is _KEEP:
+            del values["call_started_at"]
+        else:
+            values["call_started_at"] = None
         await leases.release(self._sessions, Delivery, claimed.id, owner=owner, **values)
 
     async def migrate_chat(self, old: str, new: str) -> None:

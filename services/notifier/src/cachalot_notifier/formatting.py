@@ -144,3 +144,26 @@ def fit(spans: list[Span], limit: int = TELEGRAM_TEXT_LIMIT) -> list[Span]:
 
 def _marker(dropped: int) -> str:
     return f" … [cut: {dropped} more characters]"
+
+
+REPEAT_NOTICE = (
+    "⚠ Possibly a repeat: the notifier stopped while sending this message before, so it "
+    "may already be above (same event id)."
+)
+"""The first line of a message whose earlier send has an unknown outcome (deliveries.py)."""
+
+
+def repeat_notice(
+    text: str, plain_text: str, parse_mode: ParseMode | None, limit: int = TELEGRAM_TEXT_LIMIT
+) -> tuple[str, ParseMode | None]:
+    """``text`` (rendered for ``parse_mode``; ``plain_text`` is what it shows) headed by
+    :data:`REPEAT_NOTICE`: the text and parse mode to send. Within ``limit`` UTF-16
+    units as shown: when the notice would push it over, the plain text is sent, its end
+    cut (with the usual marker) to make room."""
+    head = [Span(REPEAT_NOTICE, "bold"), Span("\n\n")]
+    if utf16_len(shown_text(head)) + utf16_len(plain_text) <= limit:
+        if parse_mode is None:
+            return shown_text(head) + text, None
+        return render(head, parse_mode) + text, parse_mode
+    spans = fit([*head, Span(plain_text, truncatable=True)], limit)
+    return shown_text(spans), None

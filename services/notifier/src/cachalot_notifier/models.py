@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import BigInteger, DateTime, Float, Index, Integer, String, Text, Uuid
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 from cachalot_common.chat_waits import chat_waits_table
 
@@ -66,6 +67,12 @@ class Delivery(LeasedRow, Base):
     telegram_chat_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # W3C traceparent of the event's handling: the sender's Telegram call continues it
     traceparent: Mapped[str | None] = mapped_column(String(55), nullable=True)
+    # epoch seconds a sendMessage call began; cleared when its answer was read, so a row
+    # taken with it set had a call whose outcome nobody learnt (a kill, a read timeout)
+    call_started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # set for good once such a row is taken: it may be in the chat already, and every
+    # later send of it says so (deliveries.py, "At least once")
+    possibly_sent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ChatMigration(Base):

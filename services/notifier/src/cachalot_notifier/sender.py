@@ -13,6 +13,10 @@ so no handler ever waits on Telegram. This task sends them:
   ``parameters`` (:mod:`cachalot_common.telegram_api`):
 
   - 200: the message id is recorded;
+  - before the call its start is recorded, and any answer clears it: a row
+    taken while a call is still open (a kill after Telegram's 200, a read
+    timeout) may be in the chat already, and is sent headed by a notice
+    saying it may repeat one (:mod:`deliveries`, "At least once");
   - 429: the row, and every pending row for the same chat, waits
     ``parameters.retry_after`` seconds in full (never less; a proxy's
     ``Retry-After`` header likewise), then is tried again; meanwhile the bot
@@ -54,7 +58,7 @@ from opentelemetry import propagate, trace
 from cachalot_common.telegram_api import BotApiError, BotApiUnreachable
 from cachalot_common.wakeup import wait_event
 from cachalot_notifier.deliveries import Claimed, DeliveryStore
-from cachalot_notifier.formatting import ParseMode
+from cachalot_notifier.formatting import ParseMode, repeat_notice
 from cachalot_notifier.telegram import TelegramBot
 
 logger = logging.getLogger(__name__)
@@ -161,6 +165,15 @@ class Sender:
 
     async def _attempt(self, row: Claimed) -> None:
         mode: ParseMode | None = row.parse_mode  # type: ignore[assignment]
+        text = row.text
+        if await self._store.calling(row, owner=self._owner, now=self._clock()):
+            # an earlier call's outcome is unknown: it may be in the chat already
+            logger.warning(
+                "delivery %s: an earlier send may have arrived (no answer was read); "
+                "sending it again marked as a possible repeat",
+                row.dedupe_key,
+            )
+            text, mode = repeat_notice(row.text, row.plain_text, mode)
         # the send continues the trace of the event that asked for it (the
         # sender runs outside the Kafka handler; issue 13 item 4)
         parent = propagate.extract({"traceparent": row.traceparent}) if row.traceparent else None
@@ -169,9 +182,11 @@ class Sender:
                 "notifier send telegram", context=parent, kind=trace.SpanKind.PRODUCER
             ) as span:
                 span.set_attribute("cachalot.notification", row.dedupe_key)
-                sent = await self._bot.send_message(row.chat_id, row.text, parse_mode=mode)
+                sent = await self._bot.send_message(row.chat_id, text, parse_mode=mode)
         except BotApiUnreachable as error:
-            await self._later(row, self._backoff(row), str(error))
+            await self._later(
+                row, self._backoff(row), str(error), answered=not error.may_have_arrived
+            )
             return
         except BotApiError as error:
             await self._refused(row, error)
@@ -282,5 +297,9 @@ class Sender:
         jitter: float = random.uniform(0, policy.backoff_initial_s)
         return float(base) + jitter
 
-    async def _later(self, row: Claimed, wait_s: float, error: str) -> None:
-        await self._store.reschedule(row, owner=self._owner, at=self._clock() + wait_s, error=error)
+    async def _later(
+        self, row: Claimed, wait_s: float, error: str, *, answered: bool = True
+    ) -> None:
+        await self._store.reschedule(
+            row, owner=self._owner, at=self._clock() + wait_s, error=error, answered=answered
+        )

@@ -13,12 +13,14 @@ from cachalot_common.events import ContactSubmitted, NotifyRequested
 from cachalot_common.text import clusters
 from cachalot_notifier import messages
 from cachalot_notifier.formatting import (
+    REPEAT_NOTICE,
     TELEGRAM_TEXT_LIMIT,
     Span,
     escape_html,
     escape_markdown_v2,
     fit,
     render,
+    repeat_notice,
     shown_text,
     utf16_len,
     visible,
@@ -228,3 +230,31 @@ def test_fit_always_keeps_whole_clusters_of_the_typed_text_within_the_limit(piec
     kept = spans[1].text
     assert typed.startswith(kept)
     assert len(kept) in {len("".join(clusters(typed)[:n])) for n in range(len(typed) + 1)}
+
+
+@pytest.mark.parametrize("mode", ["HTML", "MarkdownV2", None])
+def test_a_possible_repeat_is_headed_by_the_notice_in_its_own_parse_mode(mode) -> None:
+    spans = messages.contact_submitted(
+        ContactSubmitted(
+            name="<Ann>",
+            contact="@ann_smith",
+            contact_kind="telegram",
+            category="other",
+            message="a*b_c [x](y) & <b>",
+        )
+    )
+    plain = shown_text(spans)
+    text = render(spans, mode) if mode else plain
+    marked, marked_mode = repeat_notice(text, plain, mode)
+    assert marked_mode == mode
+    shown = parse_text(marked, mode).text if mode else marked
+    assert shown == REPEAT_NOTICE + "\n\n" + plain
+
+
+def test_a_possible_repeat_of_a_full_length_message_is_cut_to_fit_with_its_notice() -> None:
+    plain = "👨‍👩‍👧‍👦" * 600 + " end"  # 6,604 units: already over, as a worst case
+    marked, mode = repeat_notice(plain, plain, "HTML")
+    assert mode is None
+    assert marked.startswith(REPEAT_NOTICE)
+    assert utf16_len(marked) <= TELEGRAM_TEXT_LIMIT
+    assert "[cut:" in marked

@@ -22,9 +22,9 @@ each file's ``MediaRef.url`` (issue 10 item 2). Order of work for a target:
    delivery polls the same container;
 5. ``ERROR`` → a reason a person can act on (:mod:`reasons`), retryable when
    a new container may succeed; ``EXPIRED`` → new containers;
-6. read ``content_publishing_limit``: the quota used up → retryable
-   ``publishing_quota_used`` after the window frees (the oldest publish this
-   service made in the window, plus the window; else ``quota_retry_s``);
+6. read ``content_publishing_limit``: the quota used up → the wait
+   ``publishing_quota_used`` (no attempt used) until the window frees (the oldest publish
+   this service made in the window, plus the window; else ``quota_retry_s``);
 7. ``media_publish`` (only now, only ``FINISHED``), record the media id at
    once, read the permalink, answer ``published``.
 
@@ -171,7 +171,7 @@ class InstagramPlatform:
             link = await self._permalink(ctx, media_id)
             return Published(remote_id=media_id, remote_url=link)
         except QuotaUsed:
-            raise retryable(
+            raise outcome.wait(
                 QUOTA_USED,
                 "Instagram: this account reached its publishing limit (Instagram refused "
                 "media_publish); the post goes out when the limit frees.",
@@ -287,11 +287,11 @@ class InstagramPlatform:
             )
 
     async def _check_quota(self, ctx: Context) -> None:
-        """Raise the ``retryable`` Outcome when the rolling publishing quota is used up."""
+        """Raise the ``wait`` Outcome when the rolling publishing quota is used up."""
         limit = await self._call(ctx, self._graph.publishing_limit)
         if limit.used < limit.total:
             return
-        raise retryable(
+        raise outcome.wait(
             QUOTA_USED,
             quota_reason(limit.used, limit.total, limit.duration_s),
             await self._quota_wait(ctx.command, limit),

@@ -150,9 +150,15 @@ def window_words(duration_s: int) -> str:
 def quota_reason(used: int, total: int, duration_s: int) -> str:
     """Why a post waits for Instagram's rolling publishing quota, with its real window
     (``content_publishing_limit``: ``quota_usage`` of ``quota_total`` per ``quota_duration``)."""
+    window = window_words(duration_s)
+    if used > total:  # Instagram counts posts made elsewhere, or lowered the limit meanwhile
+        return (
+            f"Instagram: this account already published {used} posts in {window}, more than "
+            f"the {total} it allows now; the post goes out when the limit frees."
+        )
     return (
         f"Instagram: this account published {used} of its {total} posts allowed in "
-        f"{window_words(duration_s)}; the post goes out when the limit frees."
+        f"{window}; the post goes out when the limit frees."
     )
 
 

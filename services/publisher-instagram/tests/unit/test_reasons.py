@@ -72,3 +72,9 @@ def test_the_quota_reason_names_the_window_instagram_gave_not_always_24_hours() 
     assert "allowed in 1 hour;" in quota_reason(5, 5, 3600)
     assert "allowed in 90 seconds" in quota_reason(2, 2, 90)
     assert "allowed in 10 minutes" in quota_reason(2, 2, 600)
+
+
+def test_a_quota_used_beyond_its_total_is_said_as_more_than_allowed_not_of_it() -> None:
+    reason = quota_reason(11, 3, 86400)
+    assert "of its" not in reason
+    assert "already published 11 posts in 24 hours, more than the 3 it allows now" in reason

@@ -27,6 +27,7 @@ duet, stitch, cover-frame and AIGC fields are video fields: not sent.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -48,28 +49,57 @@ logger = logging.getLogger(__name__)
 MEDIA_URL_MISSING: Final = "media_url_missing"
 FINAL: Final = frozenset({"PUBLISH_COMPLETE", "FAILED", "SEND_TO_USER_INBOX"})
 
+
+@dataclass(frozen=True, slots=True)
+class PhotoFailure:
+    """What one of TikTok's photo codes means: ``reason`` for the client (what they can do),
+    whether a later attempt may succeed, and ``operator_hint`` for what only the service's
+    operator can fix (logged at error level, as Instagram's container failures are)."""
+
+    reason: str
+    retry: bool = False
+    operator_hint: str | None = None
+
+
 # TikTok's codes (init errors and status fail_reason values) that mean something
-# particular for a photo post, in words a person can act on
-PHOTO_REASONS: Final[dict[str, str]] = {
-    "photo_pull_failed": (
-        "TikTok could not download the photos from CACHALOT (photo_pull_failed). "
-        "CACHALOT's public address (CACHALOT_PUBLIC_URL) must be reachable from the "
-        "internet over HTTPS; check it, then queue the post again."
+# particular for a photo post
+PHOTO_REASONS: Final[dict[str, PhotoFailure]] = {
+    # TikTok's pull failed: our link unreachable for a moment (a 5xx, a timeout) or for good
+    # (CACHALOT_PUBLIC_URL wrong); retried like Instagram's media_fetch_failed
+    "photo_pull_failed": PhotoFailure(
+        "TikTok could not download the photos from our link; the operator has been told, and "
+        "it will be tried again.",
+        retry=True,
+        operator_hint="TikTok could not pull a photo: is CACHALOT_PUBLIC_URL reachable from "
+        "the internet over HTTPS (DNS, TLS, the /media/v1/ route)?",
     ),
-    "url_ownership_unverified": (
-        "TikTok refused to fetch the photos: CACHALOT's public address (CACHALOT_PUBLIC_URL) "
-        "is not a domain or URL prefix verified for the TikTok app. Verify it in the TikTok "
-        "developer portal, then queue the post again."
+    "url_ownership_unverified": PhotoFailure(
+        "TikTok would not fetch the photos from our service's address. This is for the "
+        "service's operator to fix and they have been told; queue the post again later "
+        "(video posts are not affected).",
+        operator_hint="CACHALOT_PUBLIC_URL is not a domain or URL prefix verified for the "
+        "TikTok app: verify it in the TikTok developer portal.",
     ),
-    "picture_size_check_failed": (
+    "picture_size_check_failed": PhotoFailure(
         "TikTok refused a photo's size (it takes images of at most 1080p and 20 MB). "
         "Resize the photos and queue the post again."
     ),
-    "file_format_check_failed": (
+    "file_format_check_failed": PhotoFailure(
         "TikTok could not read a photo: it takes JPEG or WebP images. "
         "Convert the photos and queue the post again."
     ),
 }
+PHOTO_RETRY_S: Final = 60.0
+
+
+def photo_failure(code: str) -> Outcome:
+    """The outcome of one of :data:`PHOTO_REASONS` (its operator hint logged)."""
+    known = PHOTO_REASONS[code]
+    if known.operator_hint:
+        logger.error("operator: %s (%s)", known.operator_hint, code)
+    if known.retry:
+        return retryable(code, known.reason, PHOTO_RETRY_S)
+    return failed(code, known.reason)
 
 
 async def publish(platform: TikTokPlatform, command: PublishPost, ctx: Context) -> Published:
@@ -77,7 +107,7 @@ async def publish(platform: TikTokPlatform, command: PublishPost, ctx: Context) 
 
     Raises the :class:`~cachalot_publishing.outcome.Outcome` of a post that did
     not publish: ``failed`` (reasons above, TikTok's permanent codes),
-    ``retryable`` (``media_url_missing`` when the queue gave no URL, network,
+    ``retryable`` (``photo_pull_failed``, ``media_url_missing`` when the queue gave no URL, network,
     rate limits, TikTok still processing), ``reauth``.
     """
     assert isinstance(command.options, TikTokOptions)  # checked by the caller
@@ -207,7 +237,7 @@ async def _finish(
 def from_fail_reason(fail_reason: str | None) -> Outcome:
     """The outcome of a photo post TikTok reports as FAILED (photo reasons first)."""
     if fail_reason in PHOTO_REASONS:
-        return failed(fail_reason, PHOTO_REASONS[fail_reason])
+        return photo_failure(fail_reason)
     ending = reasons.from_fail_reason(fail_reason)
     if ending.kind == "failed" and ending.reason.startswith("TikTok did not publish the video"):
         return failed(ending.code, f"TikTok did not publish the photos (reason: {ending.code}).")
@@ -217,5 +247,5 @@ def from_fail_reason(fail_reason: str | None) -> Outcome:
 def _for_photos(ending: Outcome) -> Outcome:
     """An init refusal in photo words when TikTok's code means something for photos."""
     if ending.kind == "failed" and ending.code in PHOTO_REASONS:
-        return failed(ending.code, PHOTO_REASONS[ending.code])
+        return photo_failure(ending.code)
     return ending

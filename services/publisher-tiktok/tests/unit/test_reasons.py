@@ -9,14 +9,14 @@ from cachalot_publisher_tiktok import reasons
 from cachalot_publisher_tiktok.tiktok import CreatorInfo, TikTokApiError, TikTokUnreachable
 
 
-def test_rate_limits_server_errors_and_network_trouble_are_retryable() -> None:
-    for error in (
-        TikTokApiError(429, "rate_limit_exceeded", ""),
-        TikTokApiError(503, "internal_error", ""),
-        TikTokUnreachable("upload: ReadError"),
+def test_rate_limits_are_waits_and_server_errors_and_network_trouble_are_retryable() -> None:
+    for error, kind in (
+        (TikTokApiError(429, "rate_limit_exceeded", ""), "wait"),
+        (TikTokApiError(503, "internal_error", ""), "retryable"),
+        (TikTokUnreachable("upload: ReadError"), "retryable"),
     ):
         outcome = reasons.from_api_error(error)
-        assert outcome.kind == "retryable"
+        assert outcome.kind == kind
         assert (outcome.retry_after_s or 0) > 0
 
 

@@ -39,7 +39,7 @@ from cachalot_publisher_vk.store import WallPostStore
 from cachalot_publisher_vk.vk import RATE_LIMITED, VKApi, VKApiError
 from cachalot_publishing import outcome
 from cachalot_publishing.multipart import ProgressHook
-from cachalot_publishing.outcome import Outcome, Published, failed, retryable
+from cachalot_publishing.outcome import Outcome, Published, failed
 from cachalot_publishing.ports import Context, TokenRejected
 
 logger = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def vk_outcome(error: VKApiError, owner: int = 0) -> Outcome:
     if code == RATE_LIMITED:
         return outcome.rate_limited(LABEL, 1.0)
     if code == 9:
-        return retryable(
+        return outcome.wait(
             outcome.RATE_LIMITED,
             "VK's flood control stopped this account for now (too many similar actions); "
             "will retry in a minute.",

@@ -170,6 +170,20 @@ async def test_an_expired_token_is_refreshed_once_and_the_post_goes_up(
     assert lease_server.force_refreshes == before + 1
 
 
+async def test_a_token_vk_refuses_even_after_the_forced_refresh_marks_the_account_at_auth(
+    commands: Commands, results: Results, vk: httpx.Client, lease_server: LeaseServer
+) -> None:
+    """Issue 10: the queue paused the post "Reconnect VK" while the accounts list showed
+    the account ``ok``: auth is told, so the account shows it too."""
+    vk.post("/faults", json={"method": "wall.post", "code": 5, "times": 3})
+    command = commands.command(message="a dead token")
+    await commands.send(command)
+    result = await results.final(command.target_id)
+    assert (result.type, result.reauth_required) == ("failed", True), result
+    assert lease_server.rejected == [str(command.account_id)]
+    assert posts_of(vk) == []
+
+
 async def test_a_redelivered_command_answers_published_without_a_second_post(
     commands: Commands, results: Results, vk: httpx.Client
 ) -> None:

@@ -154,14 +154,14 @@ class YouTubePlatform:
         try:
             video = await self._upload(ctx, options, path, record)
         except QuotaExceeded:
-            raise retryable(
+            raise outcome.wait(
                 QUOTA_EXCEEDED,
                 "YouTube: the project's daily API quota is used up; "
                 "the upload will be retried after it resets at midnight Pacific time.",
                 seconds_until_quota_reset(),
             ) from None
         except UploadLimitExceeded:
-            raise retryable(
+            raise outcome.wait(
                 UPLOAD_LIMIT_EXCEEDED,
                 "YouTube: this channel reached its daily upload limit; "
                 "the upload will be retried in 24 hours.",

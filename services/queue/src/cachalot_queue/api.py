@@ -658,7 +658,9 @@ def upload_problem(failure: BaseException) -> Problem | None:
             422,
             f"This file cannot be used: {failure.reason}.",
             title="Unusable media",
-            errors=[_file_error(failure.reason)],
+            # the entry's type is the reason's code (media_<probe.UnusableCode>), which the
+            # pages word in their language (web/words.js); the message keeps the file's facts
+            errors=[_file_error(failure.reason, f"media_{failure.code}")],
         )
     return None
 

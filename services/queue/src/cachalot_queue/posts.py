@@ -21,7 +21,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, cast
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel
@@ -32,7 +32,7 @@ from sqlalchemy.orm import selectinload
 
 from cachalot_common import platforms
 from cachalot_common.articles import ArticleError, Node, parse
-from cachalot_common.events import CreatorInfoFacts
+from cachalot_common.events import CreatorInfoFacts, TargetStatus
 from cachalot_common.problems import Problem
 from cachalot_common.telemetry import current_traceparent
 from cachalot_queue.catch_up import read_until
@@ -158,7 +158,7 @@ async def _read_content(
     own = {"video": "media_id", "photo": "image_ids", "article": "article"}[kind]
     for name, present in given.items():
         if present and name != own:
-            errors.append(_error(name, f"a {kind} post does not take {name}; leave it out"))
+            errors.append(_error(name, f"{kind} posts do not take {name}; leave it out"))
     if not given[own] and not (files_to_come and own != "article"):
         what = {
             "media_id": words.video_missing,
@@ -368,6 +368,10 @@ class PostService:
     ) -> PostPublic:
         """Reschedule and/or change the targets' settings of a post not yet dispatched.
 
+        Each target changed that is not yet dispatched is announced on ``posts.status.v1``
+        with ``previous == status`` (an edit, as a progress update is), so that the
+        client's pages open elsewhere read the post again (the live feed).
+
         The new settings are checked as a new post with the same content would be
         (:meth:`_build`), so the rules are the same. Raises ``Problem`` 404 (no such
         post of this client), 422 naming each field (``scheduled_at``,
@@ -420,16 +424,27 @@ class PostService:
                     ),
                     title="Already dispatched",
                 )
+            edited: dict[UUID, Target] = {}
             if body.scheduled_at is not None:
                 when = max(body.scheduled_at, now)
                 post.scheduled_at = when
                 for target in open_:
                     target.due_at = when
                     target.updated_at = now
+                    edited[target.id] = target
             for target in [*open_, *mended]:
                 if target.account_id in options:
                     target.options = options[target.account_id]
                     target.updated_at = now
+                    if target in open_:
+                        edited[target.id] = target
+            # Pages open elsewhere (another tab, another device) learn of the edit from the
+            # target's own status event, as of a progress update: previous == status. Not
+            # for a failed target's new settings: "failed" is what tells the operator and
+            # the client of a failure (the notifier); its page learns when it is retried.
+            for target in edited.values():
+                status = cast(TargetStatus, target.status)
+                announce(session, target, status, Change(status=status))
             gone = await deleted_media(session, [post])
             return to_public(post, media_deleted=post.id in gone)
 
@@ -854,11 +869,11 @@ def _target_options(
         ]
     for other in registry.values():
         if other.publishable and other.name != spec.name and item.block(other.name) is not None:
-            message = f"this is a {spec.label} account; put its settings in {where}.{spec.name}"
+            message = f"the account is on {spec.label}; put its settings in {where}.{spec.name}"
             return None, [_error(f"{where}.{other.name}", message)]
     block = item.block(spec.name) or spec.default_fields()
     if block is None:  # each field the client must choose is named (TikTok's privacy_level)
-        message = f"required for a {spec.label} account; there is no default"
+        message = f"required for {spec.label} accounts; there is no default"
         return None, [
             _error(f"{where}.{spec.name}.{name}", message, "missing")
             for name in spec.required_fields

@@ -70,12 +70,31 @@ _IMAGE_CODECS: Final[dict[MediaType, str]] = {"image/jpeg": "mjpeg", "image/png"
 _JPEG_SOF: Final = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # not DHT, JPG, DAC
 
 
-class Unusable(Exception):
-    """The file is of a type we take but cannot be used: ``reason`` says why, for people."""
+UnusableCode = Literal[
+    "damaged",
+    "no_video_stream",
+    "still_picture",
+    "mostly_sound",
+    "cut_short",
+    "no_size",
+    "too_large",
+]
+"""Why a file cannot be used, for a page to word in its own language: ``damaged`` (unreadable,
+no stream, no frame decodes), ``no_video_stream`` (sound only), ``still_picture`` (one frame),
+``mostly_sound`` (the picture stops long before the file), ``cut_short`` (its data stops
+before its stated end), ``no_size`` (no picture size stated), ``too_large`` (over
+:data:`MAX_SIDE_PX` on a side or :data:`MAX_PIXELS` in all)."""
 
-    def __init__(self, reason: str) -> None:
+
+class Unusable(Exception):
+    """The file is of a type we take but cannot be used: ``reason`` says why, for people
+    (English, with the file's own facts), ``code`` the same for a page to word
+    (:data:`UnusableCode`)."""
+
+    def __init__(self, reason: str, code: UnusableCode = "damaged") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.code: UnusableCode = code
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +143,9 @@ def _video(box: av.container.InputContainer) -> Probed:
                 "the video is damaged or unreadable: its container lists no streams at all; "
                 "upload the file again"
             )
-        raise Unusable("the file has no video stream (an audio-only file is not a video)")
+        raise Unusable(
+            "the file has no video stream (an audio-only file is not a video)", "no_video_stream"
+        )
     video = streams[0]
     width, height = video.codec_context.width, video.codec_context.height
     _refuse_size(width, height, "video")
@@ -165,7 +186,8 @@ def _video_duration(
         raise Unusable(
             "the video stream is a single frame"
             + (f" in a file of {whole:.1f} s" if whole else "")
-            + " (a still picture over sound is not a video)"
+            + " (a still picture over sound is not a video)",
+            "still_picture",
         )
     own = float(video.duration * video.time_base) if video.duration and video.time_base else None
     if own is None:
@@ -173,7 +195,8 @@ def _video_duration(
     if whole is not None and own < whole * SHORTEST_SHARE:
         raise Unusable(
             f"the video stream lasts {own:.2f} s of the file's {whole:.1f} s "
-            "(the rest is sound without picture)"
+            "(the rest is sound without picture)",
+            "mostly_sound",
         )
     return own
 
@@ -202,13 +225,15 @@ def _refuse_cut_short(
     except av.error.FFmpegError as error:
         raise Unusable(
             f"the video is cut short or damaged: its data stops being readable ({_plain(error)})"
-            "; upload the whole file again"
+            "; upload the whole file again",
+            "cut_short",
         ) from error
     present = end - (start or 0.0)
     if present < duration_s - MISSING_TOLERANCE_S:
         raise Unusable(
             f"the video is cut short: its file holds {present:.1f} s of the {duration_s:.1f} s "
-            "it states; upload the whole file again"
+            "it states; upload the whole file again",
+            "cut_short",
         )
 
 
@@ -221,18 +246,20 @@ def _image(box: av.container.InputContainer, content_type: MediaType) -> Probed:
     except av.error.FFmpegError as error:
         raise Unusable(
             "the image is cut short or damaged: its picture does not decode to the end "
-            f"({_plain(error)}); upload the whole file again"
+            f"({_plain(error)}); upload the whole file again",
+            "cut_short",
         ) from error
     return Probed(kind="image", width=frame.width, height=frame.height)
 
 
 def _refuse_size(width: int, height: int, noun: str) -> None:
     if width <= 0 or height <= 0:
-        raise Unusable(f"the {noun} does not say how large its picture is")
+        raise Unusable(f"the {noun} does not say how large its picture is", "no_size")
     if width > MAX_SIDE_PX or height > MAX_SIDE_PX or width * height > MAX_PIXELS:
         raise Unusable(
             f"the {noun} is {width}×{height} pixels; at most {MAX_SIDE_PX} on a side and "
-            f"{MAX_PIXELS // 1_000_000} million in all are taken"
+            f"{MAX_PIXELS // 1_000_000} million in all are taken",
+            "too_large",
         )
 
 

@@ -46,7 +46,7 @@ from typing import Final
 from uuid import UUID
 
 from cachalot_common.events import AccountEventType, PublishResult, TargetStatus
-from cachalot_common.platforms import find, label_of
+from cachalot_common.platforms import find, is_wait, label_of
 
 ALLOWED: Final[dict[TargetStatus, frozenset[TargetStatus]]] = {
     "scheduled": frozenset({"dispatched", "paused", "cancelled"}),
@@ -149,17 +149,17 @@ class TargetState:
     platform: str
     bytes_sent: int | None = None
     waits: int = 0
-    """Platform-requested waits in this budget (:data:`PLATFORM_WAIT_CODES`)."""
+    """Platform-requested waits in this budget (``cachalot_common.platforms.is_wait``)."""
     budget_started_at: datetime | None = None
     """The first dispatch of this budget (None before it, or from rows older than it)."""
 
 
-PLATFORM_WAIT_CODES: Final = frozenset({"rate_limited"})
-"""Retryable results that are the platform asking us to wait (429 with ``retry_after``, the
-publisher handing a long wait back: ``cachalot_publishing.outcome.RATE_LIMITED``), not an
-attempt that went wrong: they use no attempt of the budget (five 429s in a row must not fail
-a post the platform only delayed, issue 11), only time, up to ``RetryPolicy.wait_deadline_s``
-after the budget's first dispatch."""
+# Which retryable results are the platform asking us to wait (a 429 with ``retry_after``, a
+# used-up quota, flood control) is the registry's word (``PlatformSpec.is_wait``), the same the
+# publishers raise ``outcome.wait`` by: such a result is not an attempt that went wrong, so it
+# uses no attempt of the budget (five 429s in a row, or an Instagram quota shared by eight
+# posts, must not fail a post the platform only delayed: issues 10 and 11), only time, up to
+# ``RetryPolicy.wait_deadline_s`` after the budget's first dispatch.
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,7 +322,7 @@ def _on_result(
             pause_account=True,
             notify_operator=False,
         )
-    if result.type == "retryable" and result.code in PLATFORM_WAIT_CODES:
+    if result.type == "retryable" and is_wait(target.platform, result.code):
         return _platform_wait(target, result, reason, policy=policy, now=now, rng=rng)
     if result.type == "retryable":
         used = target.attempt - target.budget_start - target.waits
@@ -355,13 +355,17 @@ def _platform_wait(
     rng: random.Random,
 ) -> Change:
     """The platform asked us to wait: scheduled again after its ``retry_after`` (our backoff
-    when it gave none), using no attempt; failed once that would end past the deadline."""
+    when it gave none), using no attempt; failed once that would end past the deadline.
+
+    A budget's first wait is granted when it is no longer than the deadline itself, even if it
+    ends past it: a daily limit (YouTube's upload limit: 24 h) is waited out once."""
     used = target.attempt - target.budget_start - target.waits - 1  # this one is no attempt
     delay = policy.delay(max(1, used), result.retry_after_s, rng)
     due = now + timedelta(seconds=delay)
     started = target.budget_started_at or now
     deadline = started + timedelta(seconds=policy.wait_deadline_s)
-    if due > deadline:
+    first = target.waits == 0 and delay <= policy.wait_deadline_s
+    if due > deadline and not first:
         hours = policy.wait_deadline_s / 3600
         return Change(
             status="failed",

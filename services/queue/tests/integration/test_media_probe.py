@@ -155,6 +155,27 @@ async def test_sound_with_a_picture_far_shorter_than_it_is_refused_naming_both_d
     assert why in problem["errors"][0]["message"]
 
 
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("audio-only.mp4", "media_no_video_stream"),
+        ("index-broken.mp4", "media_damaged"),
+        ("one-frame-20s-sound.mp4", "media_still_picture"),
+        ("2s-picture-20s-sound.mp4", "media_mostly_sound"),
+        ("truncated.mp4", "media_damaged"),
+        ("tall-10s-first-third.mp4", "media_cut_short"),
+        ("blank-frames.mp4", "media_damaged"),
+    ],
+)
+async def test_each_unusable_files_refusal_carries_the_code_a_page_words_it_by(
+    probing: QueueServer, files: dict[str, bytes], name: str, code: str
+) -> None:
+    """The message is English with the file's facts; a page in another language words the
+    refusal by its code (web/words.js), not by the English (fresh11: Russian pages showed it)."""
+    problem = await _refused_leaving_nothing(probing, files[name], 422)
+    assert [(e["field"], e["type"]) for e in problem["errors"]] == [("file", code)]
+
+
 async def test_a_text_file_named_mp4_is_refused_with_415(
     probing: QueueServer, files: dict[str, bytes]
 ) -> None:

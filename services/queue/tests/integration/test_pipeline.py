@@ -787,6 +787,37 @@ async def test_a_post_is_rescheduled_and_edited_until_dispatched_by_the_rules_of
     assert too_late.status_code == 409
 
 
+async def test_each_open_target_edited_is_announced_again_so_pages_open_elsewhere_read_it(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    """fresh12: a tab open elsewhere learned of status changes only, never of a new time or
+    new settings. An edit is announced as the target's status again (previous == status),
+    for each target it changed and no other."""
+    client = queue.client()
+    youtube = await client.account("youtube")
+    tiktok = await client.account("tiktok")
+    post = await client.queue(youtube=youtube, tiktok=tiktok, at=at_offset(3600))
+    first, second = (t["id"] for t in post["targets"])
+    path = f"/api/v1/posts/{post['id']}"
+    moved = await client.http.patch(path, json={"scheduled_at": at_offset(7200).isoformat()})
+    assert moved.status_code == 200, moved.text
+    await eventually(
+        lambda: recorder.statuses(first) == recorder.statuses(second) == ["scheduled"] * 2
+    )
+    edited = await client.http.patch(
+        path, json={"targets": [{"account_id": str(youtube), "youtube": {"title": "Renamed"}}]}
+    )
+    assert edited.status_code == 200, edited.text
+    await eventually(lambda: recorder.statuses(first) == ["scheduled"] * 3)
+    again = [
+        s.value
+        for s in recorder.seen
+        if s.topic == POSTS_STATUS and s.value.get("target_id") in (first, second)
+    ]
+    assert [(e["previous"], e["status"]) for e in again[2:]] == [("scheduled", "scheduled")] * 3
+    assert recorder.statuses(second) == ["scheduled"] * 2  # the edit named only YouTube
+
+
 async def test_a_failed_targets_settings_are_edited_and_it_is_queued_again_with_them(
     queue: QueueServer, recorder: Recorder
 ) -> None:
@@ -816,6 +847,9 @@ async def test_a_failed_targets_settings_are_edited_and_it_is_queued_again_with_
     assert again.status_code == 200, again.text
     commands = await dispatched(recorder, post, count=2)
     assert commands[1].value["options"]["title"] == "Mended"
+    # the new settings were not announced as "failed" again: that would tell the client and
+    # the operator of the failure a second time (the notifier reads that status)
+    assert recorder.statuses(target).count("failed") == 1
 
 
 @pytest.mark.parametrize("event", ["needs_channel", "reauth_required"])

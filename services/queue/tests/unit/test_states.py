@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from cachalot_common import platforms
 from cachalot_common.events import AccountEventType, PublishResult
 from cachalot_queue.states import (
     ALLOWED,
@@ -404,6 +405,42 @@ def test_five_platform_waits_in_a_row_use_no_attempt_and_the_post_is_still_tried
     # then an ordinary failure still has its whole budget: the first of three
     state = target(attempt=6, waits=5, budget_started_at=started)
     assert decide(state, result("retryable", attempt=6, code="http_503")).status == "scheduled"
+
+
+@pytest.mark.parametrize(("platform", "code"), sorted(platforms.wait_codes()))
+def test_every_wait_a_publisher_may_send_uses_no_attempt_and_the_post_is_still_tried(
+    platform: str, code: str
+) -> None:
+    """Each (platform, code) the registry declares a wait, as the publishers raise them with
+    ``outcome.wait``: Instagram's ``publishing_quota_used``, YouTube's quotas, every 429."""
+    started = NOW - timedelta(minutes=30)
+    for attempt in range(1, 6):  # five waits in a row, with max_attempts 3
+        state = target(
+            attempt=attempt, waits=attempt - 1, budget_started_at=started, platform=platform
+        )
+        event = result("retryable", attempt=attempt, code=code, retry_after_s=30)
+        change = decide(state, event)
+        assert (change.status, change.platform_wait) == ("scheduled", True), (attempt, change)
+        assert change.due_at == NOW + timedelta(seconds=30)
+        assert "uses no attempt" in change.reason
+
+
+def test_a_daily_limit_as_long_as_the_whole_deadline_is_waited_out_once() -> None:
+    policy = RetryPolicy(max_attempts=3, base_s=10, max_s=100, wait_deadline_s=86400)
+    event = result("retryable", code="upload_limit_exceeded", retry_after_s=86400)
+    state = target(platform="youtube", budget_started_at=NOW - timedelta(seconds=5))
+    first = on_result(state, event, policy=policy, now=NOW, rng=random.Random(1))
+    assert (first.status, first.platform_wait) == ("scheduled", True)
+    again = target(platform="youtube", attempt=2, waits=1, budget_started_at=NOW)
+    later = NOW + timedelta(days=1)
+    second = on_result(
+        again,
+        result("retryable", attempt=2, code="upload_limit_exceeded", retry_after_s=86400),
+        policy=policy,
+        now=later,
+        rng=random.Random(1),
+    )
+    assert (second.status, second.code) == ("failed", "upload_limit_exceeded")
 
 
 def test_platform_waits_end_in_a_failure_past_the_total_deadline() -> None:

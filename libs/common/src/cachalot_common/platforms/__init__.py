@@ -22,6 +22,7 @@ from typing import Final
 
 from cachalot_common.platforms import instagram, telegram, tiktok, vk, youtube
 from cachalot_common.platforms.spec import (
+    SHARED_WAITS,
     AccountFacts,
     Content,
     FieldError,
@@ -35,6 +36,7 @@ from cachalot_common.platforms.spec import (
 
 __all__ = [
     "REGISTRY",
+    "SHARED_WAITS",
     "AccountFacts",
     "Content",
     "FieldError",
@@ -46,9 +48,11 @@ __all__ = [
     "SignIn",
     "find",
     "get",
+    "is_wait",
     "label_of",
     "names",
     "publishable",
+    "wait_codes",
 ]
 
 MB: Final = 1000**2
@@ -76,6 +80,20 @@ def get(name: str) -> PlatformSpec:
 def find(name: str) -> PlatformSpec | None:
     """The spec of ``name``, or ``None`` for a name that is not a platform."""
     return REGISTRY.get(name)
+
+
+def is_wait(platform: str, code: str | None) -> bool:
+    """Whether a retryable result with ``code`` from ``platform`` is the platform asking us to
+    wait (:meth:`PlatformSpec.is_wait`; only the shared waits for an unknown platform)."""
+    spec = REGISTRY.get(platform)
+    return spec.is_wait(code) if spec is not None else code in SHARED_WAITS
+
+
+def wait_codes() -> frozenset[tuple[str, str]]:
+    """Every (platform, code) a publisher may send as a wait: each platform's shared and own."""
+    return frozenset(
+        (spec.name, code) for spec in REGISTRY.values() for code in SHARED_WAITS | spec.waits
+    )
 
 
 def label_of(name: str) -> str:

@@ -139,4 +139,5 @@ SPEC: Final = PlatformSpec(
     limits=INSTAGRAM_LIMITS,
     max_images=CAROUSEL_MAX,
     fetches_media=frozenset({"video", "photo"}),
+    waits=frozenset({"publishing_quota_used"}),  # the rolling 24 h publishing limit
 )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Final, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 from pydantic.fields import FieldInfo
@@ -26,6 +26,10 @@ from cachalot_common.topics import Platform, publish_topic
 
 if TYPE_CHECKING:
     from cachalot_common.articles import Node
+
+SHARED_WAITS: Final = frozenset({"rate_limited"})
+"""Wait codes every platform may send (``cachalot_publishing.outcome.RATE_LIMITED``: a 429 or
+our own per-account limit); a platform's own are :attr:`PlatformSpec.waits`."""
 
 SignIn = Literal["oauth", "widget"]
 """``oauth``: an OAuth consent page; ``widget``: Telegram's Login Widget (no user token)."""
@@ -239,12 +243,17 @@ class MediaLimits:
         if duration is None or _within(duration, self.min_duration_s, self.max_duration_s):
             return []
         if self.max_duration_s is not None and duration > self.max_duration_s:
-            message = f"accepts at most {self.max_duration_s:.0f} s through its API"
+            limit = self.max_duration_s
+            message = f"accepts at most {limit:.0f} s through its API"
         else:
-            message = f"needs at least {self.min_duration_s:g} s"
-        return [
-            FieldError("media.duration_sec", f"{label} {message}; this {noun} is {duration:.0f} s")
-        ]
+            limit = self.min_duration_s or 0.0
+            message = f"needs at least {limit:g} s"
+        # whole seconds, but one decimal where they would read as the limit itself:
+        # 2.9 s is not "3 s" beside a 3 s minimum
+        shown = f"{duration:.0f}"
+        if round(duration) == round(limit):
+            shown = f"{duration:.1f}"
+        return [FieldError("media.duration_sec", f"{label} {message}; this {noun} is {shown} s")]
 
     def _check_size(self, label: str, width: int, height: int, noun: str) -> list[FieldError]:
         errors: list[FieldError] = []
@@ -361,6 +370,17 @@ class PlatformSpec:
     """The kinds of post whose files the platform fetches from a URL (Instagram: all it
     takes; TikTok: photo posts, ``PULL_FROM_URL``): the queue puts a signed, expiring link
     in each ``MediaRef.url`` of those commands."""
+
+    waits: frozenset[str] = frozenset()
+    """The platform's own codes for "wait, then ask again" (Instagram's rolling publishing quota,
+    YouTube's daily quota, VK's flood control), besides the shared :data:`SHARED_WAITS`. The
+    publisher raises them with ``cachalot_publishing.outcome.wait``; the queue schedules the
+    target again after the wait using no attempt (:meth:`is_wait`). Declared once here so the
+    queue never keeps a list of its own that drifts from what the publishers send (issue 10)."""
+
+    def is_wait(self, code: str | None) -> bool:
+        """Whether a retryable result with ``code`` is this platform asking us to wait."""
+        return code is not None and (code in SHARED_WAITS or code in self.waits)
 
     looks_up_posts: bool = True
     """Whether its publisher can find out what became of an attempt whose answer was lost

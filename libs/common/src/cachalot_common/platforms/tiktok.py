@@ -222,7 +222,8 @@ def photo_count_and_cover(options: BaseModel, content: Content) -> list[FieldErr
         return [
             FieldError(
                 "photo_cover_index",
-                f"the cover is image {cover} (counted from 0), but the post has {count} images",
+                f"the cover is image {cover} (counted from 0), but the post's images are "
+                f"{_counted(count)}",
             )
         ]
     return []
@@ -292,6 +293,11 @@ def within_creator_info(
             )
         )
     return errors
+
+
+def _counted(count: int) -> str:
+    """The images' numbers, said without a plural to get wrong: "image 0 only", "0 to 2"."""
+    return "image 0 only" if count == 1 else f"0 to {count - 1}"
 
 
 SPEC: Final = PlatformSpec(

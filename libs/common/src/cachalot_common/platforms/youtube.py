@@ -129,4 +129,6 @@ SPEC: Final = PlatformSpec(
         video=MediaLimits(max_bytes=256 * 1024**3),
         source="shared/reference/platforms.md §2.2 (videos.insert: max file 256 GB)",
     ),
+    # the project's daily API units; the channel's daily upload limit
+    waits=frozenset({"quota_exceeded", "upload_limit_exceeded"}),
 )

@@ -1,6 +1,7 @@
 """Internal API for publishers: token leases and their confirmation in batches (contract:
 ``cachalot_common.leases``) and
-publisher-telegram's reports on a linked channel (``…/telegram-channel``); for the
+publisher-telegram's reports on a linked channel (``…/telegram-channel``), a token the
+platform refused even after a refresh (``…/token-rejected``); for the
 notifier: a client's contact (``/internal/v1/clients/{id}/contact``).
 
 Every refusal is logged with the calling service, the account and a ``code``,
@@ -9,8 +10,10 @@ never with a token, a service JWT or a grant.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -71,6 +74,14 @@ class ChannelReportIn(CheckedText):
         "account's channel title).",
     )
     reason: str | None = Field(default=None, max_length=500, description="For people: the fix.")
+    post_id: uuid.UUID
+    target_id: uuid.UUID | None = None
+    grant: str | None = Field(default=None, max_length=4096)
+
+
+class TokenRejectedIn(CheckedText):
+    model_config = ConfigDict(extra="forbid")
+
     post_id: uuid.UUID
     target_id: uuid.UUID | None = None
     grant: str | None = Field(default=None, max_length=4096)
@@ -163,6 +174,36 @@ async def caller(request: Request, svc: ServicesDep) -> ServiceIdentity:
 CallerDep = Annotated[ServiceIdentity, Depends(caller)]
 
 
+def _bound(who: ServiceIdentity, body: LeaseIn | ChannelReportIn | TokenRejectedIn) -> LeaseRequest:
+    """The lease-like binding of a publisher's request: its service, the command's grant,
+    post and target."""
+    return LeaseRequest(
+        service=who.service,
+        grant=body.grant,
+        post_id=str(body.post_id),
+        target_id=str(body.target_id) if body.target_id else None,
+    )
+
+
+@contextlib.contextmanager
+def _report_refusals(what: str, who: ServiceIdentity, account_id: str) -> Iterator[None]:
+    """A publisher's report bound like a lease: 404 for an unknown account, 403 (logged with
+    its ``code``, never the grant) when the caller or grant is not this account's."""
+    try:
+        yield
+    except AccountNotFound:
+        raise Problem(404, "No such account.") from None
+    except LeaseForbidden as forbidden:
+        logger.warning(
+            "%s refused: service=%s account=%s refusal=%s",
+            what,
+            who.service,
+            account_id,
+            forbidden.code,
+        )
+        raise Problem(403, forbidden.detail, code=forbidden.code) from None
+
+
 def create_router() -> APIRouter:
     router = APIRouter(prefix="/internal/v1", tags=["internal"], route_class=StrictJsonRoute)
 
@@ -174,12 +215,7 @@ def create_router() -> APIRouter:
         account_id: str, body: LeaseIn, who: CallerDep, svc: ServicesDep
     ) -> dict[str, Any]:
         """A valid access token for one post, refreshed first when needed; never refresh tokens."""
-        request = LeaseRequest(
-            service=who.service,
-            grant=body.grant,
-            post_id=str(body.post_id),
-            target_id=str(body.target_id) if body.target_id else None,
-        )
+        request = _bound(who, body)
         try:
             leased = await svc.keeper.lease(account_id, request, force_refresh=body.force_refresh)
         except LEASE_FAILURES as error:
@@ -224,12 +260,7 @@ def create_router() -> APIRouter:
         """The publisher's word on the linked channel: moved (``migrated``) or unusable
         (``broken``), bound like a lease: the caller is the account's publisher and the
         grant is for this account, for an attempt not over."""
-        request = LeaseRequest(
-            service=who.service,
-            grant=body.grant,
-            post_id=str(body.post_id),
-            target_id=str(body.target_id) if body.target_id else None,
-        )
+        request = _bound(who, body)
         report = ChannelReport(
             event=body.event,
             chat_id=body.chat_id,
@@ -237,18 +268,23 @@ def create_router() -> APIRouter:
             title=body.title,
             reason=body.reason,
         )
-        try:
+        with _report_refusals("channel report", who, account_id):
             await svc.keeper.channel_report(account_id, request, report)
-        except AccountNotFound:
-            raise Problem(404, "No such account.") from None
-        except LeaseForbidden as forbidden:
-            logger.warning(
-                "channel report refused: service=%s account=%s refusal=%s",
-                who.service,
-                account_id,
-                forbidden.code,
-            )
-            raise Problem(403, forbidden.detail, code=forbidden.code) from None
+        return Response(status_code=204)
+
+    @router.post(
+        "/accounts/{account_id}/token-rejected",
+        status_code=204,
+        responses=problem_responses(401, 403, 404, 422),
+    )
+    async def token_rejected(
+        account_id: str, body: TokenRejectedIn, who: CallerDep, svc: ServicesDep
+    ) -> Response:
+        """The platform refused the account's token even after a forced refresh: the account
+        must be reconnected (``reauth_required``), bound like a lease (caller + grant)."""
+        request = _bound(who, body)
+        with _report_refusals("token rejection", who, account_id):
+            await svc.keeper.token_rejected(account_id, request)
         return Response(status_code=204)
 
     @router.get(
