@@ -191,6 +191,20 @@ class LeaseClient:
         self._secret = secret
         self._client = client
 
+    async def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        """``POST {auth}{path}`` with ``body`` as JSON and a fresh service JWT: auth's answer,
+        whatever its status. Raises :class:`LeaseUnavailable` when auth does not answer."""
+        token = mint_service_token(service=self._service, secret=self._secret)
+        try:
+            return await self._client.post(
+                f"{self._base}{path}",
+                headers={"Authorization": f"Bearer {token}"},
+                json=body,
+                timeout=30.0,
+            )
+        except httpx.HTTPError as exc:
+            raise LeaseUnavailable(f"auth unreachable: {type(exc).__name__}") from None
+
     async def lease(
         self,
         account_id: UUID,
@@ -206,21 +220,15 @@ class LeaseClient:
         (401/403/404, with auth's ``code``), :class:`LeaseUnavailable` (auth or
         the platform unreachable, 5xx).
         """
-        token = mint_service_token(service=self._service, secret=self._secret)
-        try:
-            response = await self._client.post(
-                f"{self._base}/internal/v1/accounts/{account_id}/lease",
-                headers={"Authorization": f"Bearer {token}"},
-                json={
-                    "post_id": str(post_id),
-                    "target_id": str(target_id) if target_id else None,
-                    "grant": grant,
-                    "force_refresh": force_refresh,
-                },
-                timeout=30.0,
-            )
-        except httpx.HTTPError as exc:
-            raise LeaseUnavailable(f"auth unreachable: {type(exc).__name__}") from None
+        response = await self._post(
+            f"/internal/v1/accounts/{account_id}/lease",
+            {
+                "post_id": str(post_id),
+                "target_id": str(target_id) if target_id else None,
+                "grant": grant,
+                "force_refresh": force_refresh,
+            },
+        )
         if response.status_code == 200:
             return _lease_of(response.json())
         raise _error_of(response.status_code, _field(response, "code"), _detail(response))
@@ -231,20 +239,14 @@ class LeaseClient:
 
         Raises :class:`LeaseError` as :meth:`lease` does for a refusal or auth unreachable.
         """
-        token = mint_service_token(service=self._service, secret=self._secret)
-        try:
-            response = await self._client.post(
-                f"{self._base}/internal/v1/accounts/{ask.account_id}/token-rejected",
-                headers={"Authorization": f"Bearer {token}"},
-                json={
-                    "post_id": str(ask.post_id),
-                    "target_id": str(ask.target_id) if ask.target_id else None,
-                    "grant": ask.grant,
-                },
-                timeout=30.0,
-            )
-        except httpx.HTTPError as exc:
-            raise LeaseUnavailable(f"auth unreachable: {type(exc).__name__}") from None
+        response = await self._post(
+            f"/internal/v1/accounts/{ask.account_id}/token-rejected",
+            {
+                "post_id": str(ask.post_id),
+                "target_id": str(ask.target_id) if ask.target_id else None,
+                "grant": ask.grant,
+            },
+        )
         if response.status_code != 204:
             raise _error_of(response.status_code, _field(response, "code"), _detail(response))
 
@@ -256,7 +258,6 @@ class LeaseClient:
         (:class:`LeaseRefused` for 401, :class:`LeaseUnavailable` for auth unreachable,
         another status, or an answer that does not match the asks).
         """
-        token = mint_service_token(service=self._service, secret=self._secret)
         items = [
             {
                 "account_id": str(ask.account_id),
@@ -266,15 +267,7 @@ class LeaseClient:
             }
             for ask in asks
         ]
-        try:
-            response = await self._client.post(
-                f"{self._base}/internal/v1/leases/confirm",
-                headers={"Authorization": f"Bearer {token}"},
-                json={"leases": items},
-                timeout=30.0,
-            )
-        except httpx.HTTPError as exc:
-            raise LeaseUnavailable(f"auth unreachable: {type(exc).__name__}") from None
+        response = await self._post("/internal/v1/leases/confirm", {"leases": items})
         if response.status_code != 200:
             raise _error_of(response.status_code, _field(response, "code"), _detail(response))
         answers = response.json().get("leases")
