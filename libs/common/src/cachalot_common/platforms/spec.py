@@ -373,7 +373,8 @@ class PlatformSpec:
 
     waits: frozenset[str] = frozenset()
     """The platform's own codes for "wait, then ask again" (Instagram's rolling publishing quota,
-    YouTube's daily quota, VK's flood control), besides the shared :data:`SHARED_WAITS`. The
+    YouTube's daily quota and upload limit), besides the shared :data:`SHARED_WAITS` (VK's flood
+    control and Telegram's ``retry_after`` are sent as the shared ``rate_limited``). The
     publisher raises them with ``cachalot_publishing.outcome.wait``; the queue schedules the
     target again after the wait using no attempt (:meth:`is_wait`). Declared once here so the
     queue never keeps a list of its own that drifts from what the publishers send (issue 10)."""
