@@ -25,6 +25,10 @@ PRUNE_AT = 4096  # entries before expired ones are dropped on the next put
 
 
 class CreatorInfoCache:
+    """account id → TikTok's last ``creator_info`` answer, kept ``ttl_s`` seconds (``clock``:
+    monotonic seconds). Memory: one entry per account asked within the TTL, the expired
+    ones dropped once :data:`PRUNE_AT` are kept. Not shared between replicas."""
+
     def __init__(self, ttl_s: float, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._ttl_s = ttl_s
         self._clock = clock
@@ -47,4 +51,5 @@ class CreatorInfoCache:
         self._kept[account_id] = (now + self._ttl_s, info)
 
     def forget(self, account_id: UUID) -> None:
+        """Drop the answer kept for ``account_id`` (it may be stale: the next asks TikTok)."""
         self._kept.pop(account_id, None)
