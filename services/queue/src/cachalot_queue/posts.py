@@ -524,6 +524,7 @@ class PostService:
                     client_id=client_id,
                     account_id=account.id,
                     platform=account.platform,
+                    account_name=account.display_name,
                     options=options,
                     status="scheduled",
                     attempt=0,
