@@ -134,13 +134,17 @@ TOLD: Final = frozenset({"failed", "unconfirmed"})
 """The statuses the notifier tells people of (the client's e-mail, the operator's message)."""
 
 
+def text_start(target: Target, article_title: str | None = None) -> str | None:
+    """The start of ``target``'s own words (the registry's ``text_fields``; else
+    ``article_title``), :data:`TEXT_START_GRAPHEMES` grapheme clusters at most with '…'
+    when cut (UAX #29, :func:`cachalot_common.text.truncate`); None when it has none."""
+    words = platforms.get(target.platform).text_of(target.options or {}) or article_title or ""
+    return truncate(words, TEXT_START_GRAPHEMES, count="graphemes") or None
+
+
 def _for_people(target: Target) -> dict[str, str | None]:
     """Which account and which post, as the people told of ``target`` know them."""
-    words = platforms.get(target.platform).text_of(target.options or {})
-    return {
-        "account_name": target.account_name,
-        "text_start": truncate(words, TEXT_START_GRAPHEMES, count="graphemes") or None,
-    }
+    return {"account_name": target.account_name, "text_start": text_start(target)}
 
 
 def announce(
