@@ -1149,8 +1149,11 @@
         // platform are told apart); an account no longer connected: the platform alone
         const account = accounts.find((a) => a.id === target.account_id);
         const named = [platformName(target.platform) || target.platform, account && account.display_name].filter(Boolean).join(" · ");
-        setText(where,
-          named + (post.kind && post.kind !== "video" ? ` (${post.kind === "photo" ? t("photo post") : t("article")})` : ""));
+        // and the post as the client knows it: the start of this target's own words
+        // (its title or caption; the queue cuts it between whole characters)
+        const kindWord = post.kind && post.kind !== "video" ? ` (${post.kind === "photo" ? t("photo post") : t("article")})` : "";
+        const words = target.text_start ? t("“{text}”", { text: target.text_start }) : ""; // setText shows it
+        setText(where, [named + kindWord, words].filter(Boolean).join(" — "));
         let text = apiWords.status(target.status);
         if (target.status === "publishing" && target.bytes_total) {
           text += ` ${window.I18N.number((target.bytes_sent || 0) / target.bytes_total, { style: "percent", maximumFractionDigits: 0 })}`;

@@ -299,6 +299,16 @@ def test_a_queued_post_is_rescheduled_from_its_row(dashboard: Any) -> None:
     assert page.is_hidden(f"{row} form.reschedule")
 
 
+def test_each_targets_row_shows_the_start_of_its_own_words(dashboard: Any) -> None:
+    """fresh10: the posts list showed no caption or title; two posts to one account at one
+    time could not be told apart."""
+    page = dashboard
+    [post] = queue_by_api(page, 1, ["youtube"])
+    where = f'#posts-body tr[data-post="{post}"] td[data-label="Where"]'
+    page.wait_for_selector(where, timeout=15_000)
+    assert "“by the API”" in (page.text_content(where) or "")
+
+
 def test_a_post_made_and_rescheduled_in_another_tab_shows_and_moves_here_without_a_reload(
     dashboard: Any,
 ) -> None:

@@ -58,6 +58,11 @@ def test_a_post_failed_in_the_sandbox_reaches_the_client_as_an_email_they_can_sw
         assert html is not None
         assert post_id in text.get_content()
         assert post_id in html.get_content()
+        # which post and where, as the client knows them (fresh12), not only the post's id
+        account = client.get(f"{stack.gateway}/api/v1/accounts").json()
+        accounts = account if isinstance(account, list) else account["items"]
+        [name] = [a["display_name"] for a in accounts if a["platform"] == "tiktok"]
+        assert f"Your post “mail me” to {name} on TikTok failed" in text.get_content()
         assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         link = urlsplit(str(mail["List-Unsubscribe"]).strip("<>"))
         assert f"{link.scheme}://{link.netloc}" == stack.gateway

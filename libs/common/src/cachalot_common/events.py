@@ -416,6 +416,10 @@ look it up (Telegram has no lookup of sent messages); the client checks the plat
 marks it published or publishes it again (issue 10). Not a failure: not mailed as one."""
 
 
+TEXT_START_GRAPHEMES: Final = 60
+"""How much of a post's words a status event carries for people (:class:`PostStatusChanged`)."""
+
+
 class PostStatusChanged(Event):
     """A target changed state, for people (queue → notifier, dashboard feed).
 
@@ -456,6 +460,17 @@ class PostStatusChanged(Event):
     )
     bytes_total: int | None = Field(
         default=None, ge=0, description="Publishing progress: bytes the platform will get."
+    )
+    account_name: str | None = Field(
+        default=None,
+        description="Failed or unconfirmed: the account's name as the client knew it when it "
+        "queued the post, so that people are told which account; None when unknown.",
+    )
+    text_start: str | None = Field(
+        default=None,
+        description="Failed or unconfirmed: the start of the post's own words (its title or "
+        f"caption: the platform registry's text_fields), at most {TEXT_START_GRAPHEMES} "
+        "grapheme clusters with '…' when cut (UAX #29); None when it has none.",
     )
 
 

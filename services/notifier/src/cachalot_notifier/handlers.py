@@ -137,6 +137,8 @@ def register_handlers(
                     "account_id": str(event.account_id),
                     "reason": event.reason,
                     "code": event.code,
+                    "account_name": event.account_name,
+                    "text_start": event.text_start,
                 },
             )
         )

@@ -136,20 +136,35 @@ def _reason(facts: dict[str, Any], ru: bool, platform: str) -> str:
     return str(facts.get("reason") or ("причина не указана" if ru else "no reason given"))
 
 
+def _which_post(facts: dict[str, Any], ru: bool, platform: str) -> str:
+    """ "your post “<its first words>” to <account> on <platform>", each part when known
+    (``text_start``, ``account_name``: the queue's status event), lower case first."""
+    text = str(facts.get("text_start") or "")
+    account = str(facts.get("account_name") or "")
+    if ru:
+        words = "ваша публикация" + (f" «{text}»" if text else "")
+        return words + (f" в аккаунт {account} ({platform})" if account else f" в {platform}")
+    words = "your post" + (f" “{text}”" if text else "")
+    return words + (f" to {account} on {platform}" if account else f" to {platform}")
+
+
 def write(kind: str, facts: dict[str, Any], language: Language, *, dashboard_url: str) -> Written:
     """The subject and paragraphs of one notice; raises ``KeyError`` for an unknown kind.
     ``facts``: the notice's JSON (``platform``, ``reason``, ``code``, ``post_id``,
-    ``display_name``, ``policy_*``); a known ``code`` is worded from :data:`REASON_WORDS`."""
+    ``account_name``, ``text_start``, ``display_name``, ``policy_*``); a known ``code`` is
+    worded from :data:`REASON_WORDS`."""
     ru = language == "ru"
     platform = _platform(facts)
     reason = _reason(facts, ru, platform)
     if kind == POST_FAILED:
         post = str(facts.get("post_id", ""))
+        which = _which_post(facts, ru, platform)
         if ru:
             return Written(
                 f"Публикация в {platform} не удалась",
                 [
-                    f"Публикация {post} в {platform} не удалась, и повторных попыток не будет.",
+                    f"{which[0].upper()}{which[1:]} не удалась, и повторных попыток не будет "
+                    f"(публикация {post}).",
                     f"Причина: {reason}",
                     "Откройте панель, чтобы исправить публикацию и поставить её в очередь снова.",
                 ],
@@ -158,7 +173,7 @@ def write(kind: str, facts: dict[str, Any], language: Language, *, dashboard_url
         return Written(
             f"Your post to {platform} failed",
             [
-                f"Post {post} to {platform} failed and will not be tried again.",
+                f"{which[0].upper()}{which[1:]} failed and will not be tried again (post {post}).",
                 f"Reason: {reason}",
                 "Open the dashboard to fix the post and queue it again.",
             ],
@@ -166,11 +181,12 @@ def write(kind: str, facts: dict[str, Any], language: Language, *, dashboard_url
         )
     if kind == POST_UNCONFIRMED:
         post = str(facts.get("post_id", ""))
+        which = _which_post(facts, ru, platform)
         if ru:
             return Written(
                 f"Проверьте публикацию в {platform}",
                 [
-                    f"Мы не смогли подтвердить, вышла ли публикация {post} в {platform}: "
+                    f"Мы не смогли подтвердить, вышла ли {which} (публикация {post}): "
                     f"ответ {platform} на наш запрос потерялся, а найти публикацию задним "
                     "числом нельзя.",
                     f"Подробности: {reason}",
@@ -183,7 +199,7 @@ def write(kind: str, facts: dict[str, Any], language: Language, *, dashboard_url
         return Written(
             f"Please check your post on {platform}",
             [
-                f"We could not confirm whether post {post} went out on {platform}: "
+                f"We could not confirm whether {which} went out (post {post}): "
                 f"{platform}'s answer to our request was lost, and there is no way to look the "
                 "post up afterwards.",
                 f"Details: {reason}",

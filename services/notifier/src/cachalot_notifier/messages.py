@@ -65,11 +65,21 @@ def contact_submitted(event: ContactSubmitted) -> list[Span]:
     return fit(spans)
 
 
+def _which(event: PostStatusChanged) -> list[Span]:
+    """The account's name and the post's first words, when the event carries them (shown
+    through :func:`visible`: a client wrote them)."""
+    return [
+        *(_line("Account name", event.account_name) if event.account_name else []),
+        *(_line("Text", event.text_start) if event.text_start else []),
+    ]
+
+
 def post_failed(event: PostStatusChanged, *, trace_url: str | None = None) -> list[Span]:
     """A target failed for good: which post, where, the reason a person can act on and,
     with ``trace_url``, the link to the post's trace in the tracing UI."""
     spans = [
         Span(f"Post failed on {label_of(event.platform)}\n", "bold"),
+        *_which(event),
         *_line("Post", str(event.post_id), "code"),
         *_line("Target", str(event.target_id), "code"),
         *_line("Client", str(event.client_id), "code"),
@@ -90,6 +100,7 @@ def post_unconfirmed(event: PostStatusChanged, *, trace_url: str | None = None) 
     and settle it in the dashboard. Not worded as a failure: it may well be published."""
     spans = [
         Span(f"Please check: a post on {label_of(event.platform)} is unconfirmed\n", "bold"),
+        *_which(event),
         *_line("Post", str(event.post_id), "code"),
         *_line("Target", str(event.target_id), "code"),
         *_line("Client", str(event.client_id), "code"),

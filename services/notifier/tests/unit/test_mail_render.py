@@ -83,6 +83,45 @@ def test_a_russian_failure_notice_words_a_known_reason_code_in_russian() -> None
     assert f"Reason: {facts['reason']}" in english.paragraphs
 
 
+@pytest.mark.parametrize(
+    ("kind", "language", "says"),
+    [
+        (POST_FAILED, "en", "Your post “Launch day” to @ann.films on TikTok failed"),
+        (
+            POST_FAILED,
+            "ru",
+            "Ваша публикация «Launch day» в аккаунт @ann.films (TikTok) не удалась",
+        ),
+        (POST_UNCONFIRMED, "en", "whether your post “Launch day” to @ann.films on TikTok went out"),
+        (POST_UNCONFIRMED, "ru", "вышла ли ваша публикация «Launch day» в аккаунт @ann.films"),
+    ],
+)
+def test_a_post_notice_names_the_account_and_the_posts_first_words_not_only_its_id(
+    kind: str, language: Language, says: str
+) -> None:
+    """fresh12: the e-mail said "Post <uuid> to TikTok"; a client with two TikTok accounts
+    could not tell which post or where. The id stays, for support."""
+    facts = {
+        "platform": "tiktok",
+        "post_id": "p-9",
+        "reason": "As sent.",
+        "account_name": "@ann.films",
+        "text_start": "Launch day",
+    }
+    written = write(kind, facts, language, dashboard_url=DASHBOARD)
+    text = " ".join(written.paragraphs)
+    assert says in text
+    assert "p-9" in text
+
+
+def test_a_post_notice_without_the_account_or_words_names_the_platform_alone() -> None:
+    """Events from a queue older than the names (or a post with no words) read as before."""
+    written = write(
+        POST_FAILED, {"platform": "vk", "post_id": "p-3"}, "en", dashboard_url=DASHBOARD
+    )
+    assert written.paragraphs[0] == "Your post to VK failed and will not be tried again (post p-3)."
+
+
 def test_a_reason_code_the_notifier_does_not_know_keeps_the_platforms_text() -> None:
     facts = {"platform": "youtube", "post_id": "p-2", "code": "brand_new", "reason": "As sent."}
     russian = write(POST_FAILED, facts, "ru", dashboard_url=DASHBOARD)

@@ -58,7 +58,7 @@ from cachalot_queue.states import (
     confirmed_by_client,
 )
 from cachalot_queue.tables import Account, Media, Post, PostMedia, Target
-from cachalot_queue.transitions import account_views, announce, apply_change
+from cachalot_queue.transitions import account_views, announce, apply_change, text_start
 
 MAX_SCHEDULE_AHEAD: Final = timedelta(days=366)
 
@@ -524,6 +524,7 @@ class PostService:
                     client_id=client_id,
                     account_id=account.id,
                     platform=account.platform,
+                    account_name=account.display_name,
                     options=options,
                     status="scheduled",
                     attempt=0,
@@ -1023,6 +1024,7 @@ def to_public(post: Post, *, media_deleted: bool = False) -> PostPublic:
                 bytes_total=t.bytes_total,
                 updated_at=t.updated_at,
                 options=t.options,
+                text_start=text_start(t, post.article_title),
             )
             for t in post.targets
         ],

@@ -178,6 +178,12 @@ class TargetPublic(BaseModel):
     bytes_total: int | None = None
     updated_at: datetime
     options: dict[str, Any]
+    text_start: str | None = Field(
+        default=None,
+        description="The target's own words as a person knows the post by (its title or "
+        "caption, the platform registry's text_fields; an article's title when the block has "
+        "none), at most 60 grapheme clusters with '…' when cut (UAX #29); None when none.",
+    )
 
 
 class ArticlePublic(BaseModel):

@@ -195,6 +195,9 @@ class Target(Base):
     client_id: Mapped[UUID]
     account_id: Mapped[UUID]
     platform: Mapped[str] = mapped_column(String(16))
+    account_name: Mapped[str | None] = mapped_column(
+        String(200), comment="the account's display name when the post was queued"
+    )
     options: Mapped[dict[str, Any]]
     status: Mapped[str] = mapped_column(String(16))
     attempt: Mapped[int] = mapped_column(Integer, default=0, comment="dispatches so far")

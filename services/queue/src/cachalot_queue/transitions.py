@@ -9,13 +9,15 @@ transaction, so the change and its announcement are one unit of work.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import cast
+from typing import Final, cast
 from uuid import UUID
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cachalot_common.events import PostStatusChanged, TargetStatus
+from cachalot_common import platforms
+from cachalot_common.events import TEXT_START_GRAPHEMES, PostStatusChanged, TargetStatus
+from cachalot_common.text import truncate
 from cachalot_common.topics import POSTS_STATUS, Platform
 from cachalot_queue.audit import record_transition
 from cachalot_queue.metrics import FAILURES, RETRIES, count_on_commit
@@ -128,6 +130,23 @@ def _count(session: AsyncSession, platform: str, previous: TargetStatus, change:
         count_on_commit(session, lambda: RETRIES.labels(platform, reason).inc())
 
 
+TOLD: Final = frozenset({"failed", "unconfirmed"})
+"""The statuses the notifier tells people of (the client's e-mail, the operator's message)."""
+
+
+def text_start(target: Target, article_title: str | None = None) -> str | None:
+    """The start of ``target``'s own words (the registry's ``text_fields``; else
+    ``article_title``), :data:`TEXT_START_GRAPHEMES` grapheme clusters at most with '…'
+    when cut (UAX #29, :func:`cachalot_common.text.truncate`); None when it has none."""
+    words = platforms.get(target.platform).text_of(target.options or {}) or article_title or ""
+    return truncate(words, TEXT_START_GRAPHEMES, count="graphemes") or None
+
+
+def _for_people(target: Target) -> dict[str, str | None]:
+    """Which account and which post, as the people told of ``target`` know them."""
+    return {"account_name": target.account_name, "text_start": text_start(target)}
+
+
 def announce(
     session: AsyncSession, target: Target, previous: TargetStatus | None, change: Change
 ) -> None:
@@ -149,6 +168,7 @@ def announce(
             attempt=target.attempt,
             bytes_sent=target.bytes_sent if change.status in IN_FLIGHT else None,
             bytes_total=target.bytes_total if change.status in IN_FLIGHT else None,
+            **(_for_people(target) if change.status in TOLD else {}),
         ),
     )
     # the operator hears of a failure from the notifier, which reads this very event

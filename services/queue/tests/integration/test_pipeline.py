@@ -818,6 +818,52 @@ async def test_each_open_target_edited_is_announced_again_so_pages_open_elsewher
     assert recorder.statuses(second) == ["scheduled"] * 2  # the edit named only YouTube
 
 
+async def test_a_failure_is_announced_naming_the_account_and_the_posts_first_words(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    """fresh12: the client's e-mail said "Post <uuid> to YouTube". The failed event carries
+    the account's name as the client knew it and the caption's start, cut between whole
+    characters (60 grapheme clusters and '…'), for the notifier to say which post."""
+    client = queue.client()
+    tiktok = await client.account("tiktok", display_name="Ann's films")
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"
+    caption = family * 70  # 70 characters a reader sees, 490 code points
+    media = await client.upload()
+    created = await client.post(
+        {
+            "media_id": media["id"],
+            "targets": [
+                {
+                    "account_id": str(tiktok),
+                    "tiktok": {"privacy_level": "SELF_ONLY", "caption": caption},
+                }
+            ],
+        }
+    )
+    assert created.status_code == 201, created.text
+    post = created.json()
+    await dispatched(recorder, post)
+    await queue.result(post, type="failed", code="spam_risk", reason="TikTok: refused")
+    target = post["targets"][0]["id"]
+
+    def failed() -> list[dict[str, Any]]:
+        return [
+            s.value
+            for s in recorder.seen
+            if s.topic == POSTS_STATUS
+            and s.value.get("target_id") == target
+            and s.value["status"] == "failed"
+        ]
+
+    [event] = await eventually(failed)
+    assert event["account_name"] == "Ann's films"
+    assert event["text_start"] == family * 59 + "…"
+    earlier = [
+        s.value for s in recorder.seen if s.topic == POSTS_STATUS and s.value["target_id"] == target
+    ]
+    assert all(e["text_start"] is None for e in earlier if e["status"] != "failed")
+
+
 async def test_a_failed_targets_settings_are_edited_and_it_is_queued_again_with_them(
     queue: QueueServer, recorder: Recorder
 ) -> None:

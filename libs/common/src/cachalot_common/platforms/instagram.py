@@ -136,6 +136,7 @@ SPEC: Final = PlatformSpec(
     label="Instagram",
     kinds=frozenset({"video", "photo"}),
     fields=InstagramFields,
+    text_fields=("caption",),
     limits=INSTAGRAM_LIMITS,
     max_images=CAROUSEL_MAX,
     fetches_media=frozenset({"video", "photo"}),

@@ -13,7 +13,7 @@ service name. Limits come from ``shared/reference/platforms.md``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final, Literal, Protocol
 
@@ -382,6 +382,19 @@ class PlatformSpec:
     def is_wait(self, code: str | None) -> bool:
         """Whether a retryable result with ``code`` is this platform asking us to wait."""
         return code is not None and (code in SHARED_WAITS or code in self.waits)
+
+    text_fields: tuple[str, ...] = ()
+    """The options that hold the post's own words, in the order a person knows the post by
+    (YouTube's title; TikTok's photo title, then its caption): :meth:`text_of`."""
+
+    def text_of(self, options: Mapping[str, object]) -> str:
+        """The first of :attr:`text_fields` that ``options`` (a target's block, as stored)
+        fills with more than blanks; "" when none does."""
+        for name in self.text_fields:
+            value = options.get(name)
+            if isinstance(value, str) and value.strip():
+                return value
+        return ""
 
     looks_up_posts: bool = True
     """Whether its publisher can find out what became of an attempt whose answer was lost

@@ -279,6 +279,7 @@ SPEC: Final = PlatformSpec(
     sign_in="widget",
     kinds=frozenset({"video", "photo", "article"}),
     fields=TelegramFields,
+    text_fields=("caption",),
     limits=TELEGRAM_LIMITS,
     max_images=TELEGRAM_PHOTOS_MAX,
     checks=(content_fits,),

@@ -307,6 +307,7 @@ SPEC: Final = PlatformSpec(
     fetches_media=frozenset({"photo"}),  # photo mode pulls from URLs; videos are uploaded
     max_images=TIKTOK_MAX_IMAGES,
     fields=TikTokFields,
+    text_fields=("photo_title", "caption"),
     limits=Limits(
         video=TIKTOK_VIDEO,
         image=TIKTOK_IMAGE,

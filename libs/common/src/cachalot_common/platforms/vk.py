@@ -121,6 +121,7 @@ SPEC: Final = PlatformSpec(
     label="VK",
     kinds=frozenset({"video", "photo", "article"}),
     fields=VKFields,
+    text_fields=("message",),
     limits=VK_LIMITS,
     max_images=VK_ATTACHMENTS_MAX,
     checks=(text_fits,),

@@ -125,6 +125,7 @@ SPEC: Final = PlatformSpec(
     name="youtube",
     label="YouTube",
     fields=YouTubeFields,
+    text_fields=("title",),
     limits=Limits(
         video=MediaLimits(max_bytes=256 * 1024**3),
         source="shared/reference/platforms.md §2.2 (videos.insert: max file 256 GB)",
