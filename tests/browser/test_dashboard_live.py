@@ -208,11 +208,15 @@ def test_each_targets_row_names_its_account_beside_the_platform(dashboard: Any) 
     listed = page.evaluate("fetch('/api/v1/accounts').then((r) => r.json())")
     items = listed if isinstance(listed, list) else listed["items"]
     names = {a["platform"]: a["display_name"] for a in items}
-    for platform, label in (("tiktok", "TikTok"), ("youtube", "YouTube")):
+    # and each target's own words after them (queue_by_api: a YouTube title, no TikTok caption)
+    for platform, label, words in (
+        ("tiktok", "TikTok", ""),
+        ("youtube", "YouTube", " — “by the API”"),
+    ):
         cell = f'#posts-body tr[data-post="{post}"][data-platform="{platform}"] td >> nth=2'
         page.wait_for_selector(cell, timeout=10_000)
         assert names[platform]
-        assert page.text_content(cell) == f"{label} · {names[platform]}"
+        assert page.text_content(cell) == f"{label} · {names[platform]}{words}"
 
 
 def test_cancel_on_one_targets_row_cancels_that_target_only(dashboard: Any) -> None:

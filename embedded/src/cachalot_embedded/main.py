@@ -127,6 +127,7 @@ async def run(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     running = asyncio.current_task()
     up = False
+    cleaning = False  # the ``finally`` below has begun: a signal must not cancel it
 
     def on_signal() -> None:
         # Before everything is up, the start itself is what a signal interrupts (each
@@ -134,7 +135,9 @@ async def run(args: argparse.Namespace) -> int:
         # stops every child already started, before whoever sent the signal gives up
         # and SIGKILLs this process (the children, in sessions of their own, would
         # outlive it).
-        if not up and not stop.is_set() and running is not None:
+        # A start that ended on its own (an error, a failed health wait) is in its
+        # cleanup already: a signal then only marks the stop.
+        if not up and not cleaning and not stop.is_set() and running is not None:
             running.cancel()
         stop.set()
 
@@ -301,6 +304,7 @@ async def run(args: argparse.Namespace) -> int:
         supervisor.say("cachalot-dev", "stopped before everything started")
         return 0
     finally:
+        cleaning = True
         (var_dir / "dev-stack.json").unlink(missing_ok=True)
         await supervisor.stop_all()
         if mailbox is not None:
