@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from queue_support import QueueServer, Recorder, start_queue
+from queue_support import QueueServer, Recorder, database_for, start_queue
 
 from cachalot_testing.broker import TansuBroker
 
@@ -42,11 +41,7 @@ async def queue(
 ) -> AsyncIterator[QueueServer]:
     """A running queue on SQLite and on PostgreSQL (each test runs on both)."""
     root = tmp_path_factory.mktemp(f"queue-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{root / 'queue.db'}"
-    else:
-        postgres = request.getfixturevalue("postgres")
-        url = postgres.create_database(f"q_{uuid.uuid4().hex[:12]}")
+    url = database_for(request, root)
     server = await start_queue(url, kafka_bootstrap, kafka_idempotence, root / "media")
     yield server
     await server.stop()

@@ -390,6 +390,14 @@ class ApiClient:
         return dict(response.json())
 
 
+def database_for(request: Any, root: Path) -> str:
+    """The database URL a parametrised fixture asks for (``request.param``): SQLite in ``root``,
+    or a new database on the session's PostgreSQL (the ``postgres`` fixture)."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{root / 'queue.db'}"
+    return str(request.getfixturevalue("postgres").create_database(f"q_{uuid.uuid4().hex[:12]}"))
+
+
 async def start_queue(
     database_url: str,
     kafka_bootstrap: str,
