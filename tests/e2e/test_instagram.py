@@ -164,6 +164,7 @@ def test_a_used_up_publishing_quota_is_retried_after_the_window_frees(
     assert len(_published_with(stack, sha256)) == 1
 
 
+@pytest.mark.timeout(420)  # seven 20 s windows and their dispatches: about 180 s
 def test_posts_queued_beyond_the_publishing_quota_all_go_out_as_it_frees_and_none_fail(
     instagram: tuple[httpx.Client, dict[str, Any]], stack: EmbeddedStack
 ) -> None:
