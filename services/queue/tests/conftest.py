@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from queue_support import QueueServer, Recorder, database_for, start_queue
+from queue_support import QueueServer, Recorder, own_queue
 
 from cachalot_testing.broker import TansuBroker
 
@@ -40,9 +40,7 @@ async def queue(
     recorder: Recorder,
 ) -> AsyncIterator[QueueServer]:
     """A running queue on SQLite and on PostgreSQL (each test runs on both)."""
-    root = tmp_path_factory.mktemp(f"queue-{request.param}")
-    url = database_for(request, root)
-    server = await start_queue(url, kafka_bootstrap, kafka_idempotence, root / "media")
-    yield server
-    await server.stop()
-    await server.kafka.stop()
+    async with own_queue(
+        request, kafka_bootstrap, kafka_idempotence, tmp_path_factory, "shared"
+    ) as server:
+        yield server

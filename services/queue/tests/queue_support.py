@@ -12,7 +12,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -396,6 +396,28 @@ def database_for(request: Any, root: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{root / 'queue.db'}"
     return str(request.getfixturevalue("postgres").create_database(f"q_{uuid.uuid4().hex[:12]}"))
+
+
+@contextlib.asynccontextmanager
+async def own_queue(
+    request: Any,
+    kafka_bootstrap: str,
+    kafka_idempotence: bool,
+    tmp_path_factory: Any,
+    name: str,
+    **overrides: Any,
+) -> AsyncIterator[QueueServer]:
+    """A queue of a fixture's own (``request.param``: sqlite or postgres, :func:`database_for`)
+    in a fresh ``queue-<name>-<param>`` folder, with ``overrides`` over the test settings;
+    stopped with its producer on exit."""
+    root = tmp_path_factory.mktemp(f"queue-{name}-{request.param}")
+    url = database_for(request, root)
+    server = await start_queue(url, kafka_bootstrap, kafka_idempotence, root / "media", **overrides)
+    try:
+        yield server
+    finally:
+        await server.stop()
+        await server.kafka.stop()
 
 
 async def start_queue(

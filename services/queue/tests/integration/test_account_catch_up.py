@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from queue_support import VIDEO, ApiClient, QueueServer, database_for, start_queue
+from queue_support import VIDEO, ApiClient, QueueServer, own_queue
 
 from cachalot_common.events import AccountChanged
 from cachalot_common.topics import ACCOUNTS
@@ -40,17 +40,15 @@ async def queue(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[QueueServer]:
     """A queue of this module's own whose wait for a lagging account is :data:`WINDOW_S`."""
-    root = tmp_path_factory.mktemp(f"queue-catch-up-{request.param}")
-    server = await start_queue(
-        database_for(request, root),
+    async with own_queue(
+        request,
         kafka_bootstrap,
         kafka_idempotence,
-        root / "media",
+        tmp_path_factory,
+        "catch-up",
         account_catch_up_s=WINDOW_S,
-    )
-    yield server
-    await server.stop()
-    await server.kafka.stop()
+    ) as server:
+        yield server
 
 
 def send_later(client: ApiClient, account_id: uuid.UUID, platform: str, **extra: Any) -> Any:

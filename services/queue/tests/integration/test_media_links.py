@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from queue_support import VIDEO as VIDEO_OF_QUEUE_TESTS
-from queue_support import QueueServer, Recorder, eventually, now, start_queue
+from queue_support import QueueServer, Recorder, eventually, now, own_queue
 from sqlalchemy import delete
 
 from cachalot_queue.media_links import NOT_FOUND, MediaLinks
@@ -40,16 +40,10 @@ async def queue(
     kafka_idempotence: bool,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[QueueServer]:
-    root = tmp_path_factory.mktemp(f"queue-links-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{root / 'queue.db'}"
-    else:
-        url = request.getfixturevalue("postgres").create_database(f"q_{uuid.uuid4().hex[:12]}")
-    server = await start_queue(
-        url, kafka_bootstrap, kafka_idempotence, root / "media", public_url=PUBLIC
-    )
-    yield server
-    await server.stop()
+    async with own_queue(
+        request, kafka_bootstrap, kafka_idempotence, tmp_path_factory, "links", public_url=PUBLIC
+    ) as server:
+        yield server
     await server.kafka.stop()
 
 

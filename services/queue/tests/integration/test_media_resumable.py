@@ -23,7 +23,7 @@ from typing import Any
 import av
 import httpx
 import pytest
-from queue_support import VIDEO, ApiClient, QueueServer, eventually, start_queue
+from queue_support import VIDEO, ApiClient, QueueServer, eventually, own_queue
 from sqlalchemy import select
 
 from cachalot_queue.tables import Media, MediaReservation
@@ -43,16 +43,15 @@ async def queue(
     kafka_idempotence: bool,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[QueueServer]:
-    root = tmp_path_factory.mktemp(f"queue-tus-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{root / 'queue.db'}"
-    else:
-        url = request.getfixturevalue("postgres").create_database(f"q_{uuid.uuid4().hex[:12]}")
-    server = await start_queue(
-        url, kafka_bootstrap, kafka_idempotence, root / "media", media_quota_bytes=QUOTA
-    )
-    yield server
-    await server.stop()
+    async with own_queue(
+        request,
+        kafka_bootstrap,
+        kafka_idempotence,
+        tmp_path_factory,
+        "tus",
+        media_quota_bytes=QUOTA,
+    ) as server:
+        yield server
     await server.kafka.stop()
 
 
