@@ -34,10 +34,8 @@
   // a name is counted without its outer spaces). Over the limit, the field says so and
   // nothing is sent.
   const limited = Array.from(form.querySelectorAll("[data-max-chars]"));
-  function charCount(field) {
-    const value = field.hasAttribute("data-strip") ? field.value.trim() : field.value;
-    return window.CachalotLengths.count(value);
-  }
+  const valueOf = (field) => (field.hasAttribute("data-strip") ? field.value.trim() : field.value);
+  const charCount = (field) => window.CachalotLengths.count(valueOf(field));
   function overLimit(field) {
     const max = Number(field.dataset.maxChars);
     const n = charCount(field);
@@ -47,13 +45,15 @@
       counter.classList.toggle("over", n > max);
     }
     const slot = form.querySelector(`.field-error[data-field="${field.name}"]`);
-    const words = t("This is {n} characters; at most {max} are taken.", { n, max });
-    if (n > max) {
-      if (slot) slot.textContent = words;
+    // the words of web/lengths.js; the slot remembers that they are its, so that a text
+    // brought back within the limit clears them (not another error the server gave)
+    const words = window.CachalotLengths.over(valueOf(field), max);
+    if (words) {
+      if (slot) { slot.textContent = words; slot.dataset.length = "1"; }
       field.setAttribute("aria-invalid", "true");
       return true;
     }
-    if (slot && slot.textContent === words) slot.textContent = "";
+    if (slot && slot.dataset.length) { slot.textContent = ""; delete slot.dataset.length; }
     field.removeAttribute("aria-invalid");
     return false;
   }

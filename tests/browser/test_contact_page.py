@@ -97,6 +97,12 @@ def test_a_pasted_message_is_counted_as_the_server_counts_it_and_never_cut_by_th
         error = page.text_content('.field-error[data-field="message"]')
         assert error == "This is 4004 characters; at most 4000 are taken."
         assert len(sent) == 1  # the over-long text was not sent
+        # brought back within the limit, the field's length error goes at once
+        page.fill("#message", "")
+        page.focus("#message")
+        page.keyboard.insert_text(within)
+        assert page.text_content('.field-error[data-field="message"]') == ""
+        assert page.get_attribute("#message", "aria-invalid") is None
     finally:
         page.close()
     # the server's own limit, counted the same way: 4,001 code points are refused naming it
