@@ -30,8 +30,11 @@
         return t("Proposed by operator {who}", { who: operator(entry) });
       case "edited": {
         const changed = detail.changed || [];
-        const what = changed.includes("targets") && changed.includes("scheduled_at")
+        const texts = changed.includes("targets") && changed.includes("scheduled_at")
           ? t("texts and time") : changed.includes("scheduled_at") ? t("time") : t("texts");
+        // a post's own edit may change its content (PATCH /api/v1/posts/{id})
+        const what = !changed.includes("content") ? texts
+          : changed.length === 1 ? t("content") : `${t("content")}, ${texts}`;
         return mine ? t("Edited by you ({what})", { what }) : t("Edited by the client ({what})", { what });
       }
       case "changes_requested":

@@ -57,7 +57,7 @@ from cachalot_queue.states import (
     account_loss,
     confirmed_by_client,
 )
-from cachalot_queue.tables import Account, Media, Post, PostMedia, Target
+from cachalot_queue.tables import Account, AuditEntry, Media, Post, PostMedia, Target
 from cachalot_queue.transitions import account_views, announce, apply_change, text_start
 
 MAX_SCHEDULE_AHEAD: Final = timedelta(days=366)
@@ -383,6 +383,8 @@ class PostService:
         """
         errors = self._when_errors(body.scheduled_at, now) if body.scheduled_at else []
         options: dict[UUID, dict[str, Any]] = {}
+        content = _content_change(body)
+        built: Post | None = None
         async with self._reader() as reading:
             post = await reading.scalar(
                 _with_targets(select(Post)).where(Post.id == post_id, Post.client_id == client_id)
@@ -397,11 +399,48 @@ class PostService:
                         errors.append(_error(f"targets[{index}].account_id", message))
             if errors:
                 raise _invalid(errors)
-            if body.targets is not None:
-                built, _ = await self._build(reading, client_id, _as_create(post, body), now)
-                options = {t.account_id: t.options for t in built.targets if t.options}
+            if content:
+                _refuse_content_change(post)
+            if body.targets is not None or content:
+                # the new content is checked against each other target whose account can
+                # take a post now; one waiting for a reconnect is checked when it is back
+                ready = set(
+                    (
+                        await reading.scalars(
+                            select(Account.id).where(
+                                Account.id.in_([t.account_id for t in post.targets]),
+                                Account.client_id == client_id,
+                                Account.status == "connected",
+                            )
+                        )
+                    ).all()
+                )
+                edit = _as_create(post, body, ready, self._registry)
+                try:
+                    built, _ = await self._build(reading, client_id, edit, now)
+                except Problem as problem:
+                    who = {t.account_id: self._whose(t) for t in post.targets}
+                    raise _named_for_edit(problem, body, edit, content, who) from None
+                named = {item.account_id for item in body.targets or []}
+                options = {
+                    t.account_id: t.options
+                    for t in built.targets
+                    if t.options and t.account_id in named
+                }
         async with self._factory() as session, session.begin():
             post = await self._locked(session, client_id, post_id)
+            if content:
+                _refuse_content_change(post)  # again, under the lock: a target may have gone
+                assert built is not None
+                post.media_id = built.media_id
+                post.article_title = built.article_title
+                post.article_body = built.article_body
+                post.files = [
+                    PostMedia(
+                        post_id=post.id, position=f.position, media_id=f.media_id, role=f.role
+                    )
+                    for f in built.files
+                ]
             open_ = [t for t in post.targets if t.status in CANCELLABLE]
             named = {item.account_id for item in body.targets or []}
             # a failed target's settings may change too, so that it can be queued again
@@ -412,7 +451,11 @@ class PostService:
                 for t in post.targets
                 if t.account_id in named and t not in open_ and t not in mended
             ]
-            if late or (not open_ and (body.scheduled_at is not None or not mended)):
+            # new content alone may go to failed targets: it is sent when they are retried
+            content_only = bool(content) and any(t.status == "failed" for t in post.targets)
+            if late or (
+                not open_ and (body.scheduled_at is not None or not (mended or content_only))
+            ):
                 raise Problem(
                     409,
                     "Too late to change: "
@@ -425,6 +468,10 @@ class PostService:
                     title="Already dispatched",
                 )
             edited: dict[UUID, Target] = {}
+            if content:
+                for target in open_:
+                    target.updated_at = now
+                    edited[target.id] = target
             if body.scheduled_at is not None:
                 when = max(body.scheduled_at, now)
                 post.scheduled_at = when
@@ -445,6 +492,27 @@ class PostService:
             for target in edited.values():
                 status = cast(TargetStatus, target.status)
                 announce(session, target, status, Change(status=status))
+            changed = [
+                name
+                for name, given in (
+                    ("content", bool(content)),
+                    ("targets", body.targets is not None),
+                    ("scheduled_at", body.scheduled_at is not None),
+                )
+                if given
+            ]
+            if changed:  # the client's act on the post's trail (issue 13 item 2)
+                session.add(
+                    AuditEntry(
+                        client_id=client_id,
+                        post_id=post.id,
+                        action="edited",
+                        actor_role="client",
+                        actor_id=client_id,
+                        at=now,
+                        detail={"changed": changed},
+                    )
+                )
             gone = await deleted_media(session, [post])
             return to_public(post, media_deleted=post.id in gone)
 
@@ -733,6 +801,12 @@ class PostService:
             change = Change(status="scheduled", reason=reason, due_at=now)
             apply_change(session, target, change, now=now)
 
+    def _whose(self, target: Target) -> str:
+        """ "TikTok (Ann's films)": a target's platform and account, as the client knows them."""
+        spec = self._registry.get(target.platform)
+        name = spec.label if spec is not None else target.platform
+        return f"{name} ({target.account_name})" if target.account_name else name
+
     async def _locked(self, session: AsyncSession, client_id: UUID, post_id: UUID) -> Post:
         post: Post | None = await session.scalar(
             _with_targets(select(Post)).where(Post.id == post_id, Post.client_id == client_id)
@@ -925,21 +999,113 @@ def _with_targets(query: Any) -> Any:
     return query.options(selectinload(Post.targets), selectinload(Post.files))
 
 
-def _as_create(post: Post, body: PostUpdate) -> PostCreate:
-    """A new post with ``post``'s content and ``body``'s targets: what :meth:`_build`
-    checks an edit against (the content as it is now: a deleted file is said)."""
+#: The fields of ``PATCH /api/v1/posts/{id}`` that change a post's content.
+_CONTENT_FIELDS: Final = ("media_id", "image_ids", "article")
+
+
+def _content_change(body: PostUpdate) -> list[str]:
+    """The content fields ``body`` gives (``media_id``, ``image_ids``, ``article``)."""
+    return [n for n in _CONTENT_FIELDS if getattr(body, n) is not None]
+
+
+def _refuse_content_change(post: Post) -> None:
+    """409 when a target of ``post`` is being published or done: the content is one for
+    every target, and what a platform took or is taking cannot change under it."""
+    busy = [t for t in post.targets if t.status not in {*CANCELLABLE, "failed", "cancelled"}]
+    if busy:
+        raise Problem(
+            409,
+            "Too late to change the content: "
+            + ", ".join(f"targets[{t.position}] ({t.platform})" for t in busy)
+            + " already handed to a publisher or finished; queue a new post instead.",
+            title="Already dispatched",
+        )
+
+
+def _block_of(registry: Mapping[str, platforms.PlatformSpec], target: Target) -> Any:
+    """``target``'s block as the client wrote it: its stored options (the block's
+    :meth:`~cachalot_common.platforms.PlatformFields.to_options`) without what the
+    options add (the ``platform`` tag)."""
+    spec = registry.get(target.platform)
+    if spec is None or spec.fields is None or target.options is None:
+        return None
+    return {k: v for k, v in target.options.items() if k in spec.fields.model_fields}
+
+
+def _as_create(
+    post: Post,
+    body: PostUpdate,
+    ready: set[UUID] | None = None,
+    registry: Mapping[str, platforms.PlatformSpec] | None = None,
+) -> PostCreate:
+    """A new post with the content ``body`` gives (else ``post``'s, as it is now: a deleted
+    file is said) and ``body``'s targets: what :meth:`_build` checks an edit against.
+
+    When the content changes, every other target of the post not cancelled whose account
+    is in ``ready`` follows ``body``'s, with its settings as stored, so that the new
+    content is checked against each platform it will go to."""
     cover = next((f.media_id for f in post.files if f.role == "cover"), None)
+    targets = list(body.targets or [])
+    if _content_change(body):
+        named = {t.account_id for t in targets}
+        targets += [
+            TargetCreate.model_validate(
+                {"account_id": t.account_id, t.platform: _block_of(registry, t)}
+            )
+            for t in post.targets
+            if t.account_id not in named
+            and t.status != "cancelled"
+            and t.account_id in (ready or set())
+            and registry is not None
+        ]
+    given = body.model_fields_set & set(_CONTENT_FIELDS)
     return PostCreate(
         kind=post.kind,  # type: ignore[arg-type]
-        media_id=post.media_id if post.kind == "video" else None,
-        image_ids=[f.media_id for f in post.files if f.role == "image"] or None,
-        article=ArticleCreate(
+        media_id=body.media_id
+        if "media_id" in given
+        else post.media_id
+        if post.kind == "video"
+        else None,
+        image_ids=body.image_ids
+        if "image_ids" in given
+        else [f.media_id for f in post.files if f.role == "image"] or None,
+        article=body.article
+        if "article" in given
+        else ArticleCreate(
             title=post.article_title, body_html=post.article_body or "", cover_media_id=cover
         )
         if post.kind == "article" and post.article_title is not None
         else None,
-        targets=list(body.targets or []),
+        targets=targets,
     )
+
+
+def _named_for_edit(
+    problem: Problem, body: PostUpdate, edit: PostCreate, content: list[str], who: dict[UUID, str]
+) -> Problem:
+    """``problem`` (a 422 of :meth:`PostService._build` for ``edit``) with each field named
+    as in ``body``: a target ``body`` does not name (checked only because the content
+    changes) is said at the content field, its words led by ``who[account_id]`` (its
+    platform and account, as the client knows them)."""
+    named = len(body.targets or [])
+    if problem.status != 422 or not content or problem.errors is None:
+        return problem
+    renamed = []
+    for error in problem.errors:
+        index = _target_index(str(error.get("field", "")))
+        if index is not None and index >= named:
+            whose = who.get(edit.targets[index].account_id, "another target")
+            error = {**error, "field": content[0], "message": f"{whose}: {error['message']}"}
+        renamed.append(error)
+    return _invalid(renamed)
+
+
+def _target_index(field: str) -> int | None:
+    """``i`` of a field named ``targets[i]…``, else None."""
+    if not field.startswith("targets["):
+        return None
+    digits = field[len("targets[") :].split("]", 1)[0]
+    return int(digits) if digits.isdigit() else None
 
 
 def _chosen(post: Post, target_id: UUID | None) -> list[Target]:

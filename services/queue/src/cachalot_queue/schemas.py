@@ -113,12 +113,28 @@ class PostUpdate(_Input):
     targets, each named by its ``account_id`` with its platform's block, checked
     as on creation against the post's content (errors name ``targets[i]`` of this
     body). Only targets not yet handed to a publisher (scheduled or paused) change.
+
+    The content changes with the field of the post's kind: ``media_id`` (video),
+    ``image_ids`` (photo) or ``article`` (article; the whole article). It is checked
+    against every target's platform, as on creation; the content is one for the whole
+    post, so it changes only while no target is being published or done (each is
+    scheduled, paused, failed or cancelled), else 409.
     """
 
     scheduled_at: AwareDatetime | None = Field(
         default=None, description="The new publish time (with a time zone)."
     )
     targets: list[TargetCreate] | None = Field(default=None, min_length=1, max_length=MAX_TARGETS)
+    media_id: UUID | None = Field(default=None, description="A video post's new video.")
+    image_ids: list[UUID] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_IMAGES,
+        description="A photo post's new images, in order (they replace the old ones).",
+    )
+    article: ArticleCreate | None = Field(
+        default=None, description="An article post's new title, body and cover (all three)."
+    )
 
 
 class MarkPublished(_Input):

@@ -629,3 +629,143 @@ async def test_an_option_a_kind_of_post_would_not_use_is_refused_naming_it_and_t
     del block[marked.option]
     queued = await client.post({**content, "targets": [target]})
     assert queued.status_code == 201, queued.text
+
+
+async def test_a_queued_photo_posts_images_and_an_articles_text_are_changed_and_sent_as_changed(
+    kinds: QueueServer, recorder: Recorder
+) -> None:
+    """fresh10 (issue 10, gap): PATCH changed a post's time and settings only; an article's
+    text or a photo post's images could not be changed before it went out."""
+    client = kinds.client()
+    tiktok = await client.account("tiktok")
+    old, new = (
+        [await add_image(client) for _ in range(2)],
+        [await add_image(client) for _ in range(3)],
+    )
+    block = {"account_id": str(tiktok), "tiktok": {"privacy_level": "SELF_ONLY"}}
+    later = at_offset(3600).isoformat()
+    photo = (
+        await client.post(
+            {
+                "kind": "photo",
+                "image_ids": [i["id"] for i in old],
+                "targets": [block],
+                "scheduled_at": later,
+            }
+        )
+    ).json()
+    article = (
+        await client.post(
+            {
+                "kind": "article",
+                "article": {"title": "Draft", "body_html": "<p>old</p>"},
+                "targets": [block],
+                "scheduled_at": later,
+            }
+        )
+    ).json()
+
+    order = [new[2]["id"], new[0]["id"], new[1]["id"]]
+    changed = await client.http.patch(f"/api/v1/posts/{photo['id']}", json={"image_ids": order})
+    cover = await add_image(client, content_type="image/jpeg")
+    story = {"title": "Final", "body_html": "<p>new <b>text</b></p>", "cover_media_id": cover["id"]}
+    rewritten = await client.http.patch(f"/api/v1/posts/{article['id']}", json={"article": story})
+
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["image_ids"] == order
+    assert rewritten.status_code == 200, rewritten.text
+    assert rewritten.json()["article"] == story
+    # the old images are free to delete; the new ones are held by the post
+    assert (await client.http.delete(f"/api/v1/media/{old[0]['id']}")).status_code == 204
+    held = problem(await client.http.delete(f"/api/v1/media/{new[1]['id']}"), 409)
+    assert held["posts"] == [photo["id"]]
+    trail = (await client.http.get(f"/api/v1/posts/{photo['id']}/audit")).json()["items"]
+    assert [(e["action"], (e["detail"] or {}).get("changed")) for e in trail][-1] == (
+        "edited",
+        ["content"],
+    )
+    # and they go out as changed
+    for post in (photo, article):
+        soon = {"scheduled_at": at_offset(0.5).isoformat()}
+        assert (
+            await client.http.patch(f"/api/v1/posts/{post['id']}", json=soon)
+        ).status_code == 200
+    sent_photo = await command(recorder, photo["targets"][0])
+    assert [str(r.media_id) for r in sent_photo.images] == order
+    sent_article = await command(recorder, article["targets"][0])
+    assert sent_article.article is not None
+    assert sent_article.article.cover is not None
+    assert (sent_article.article.title, sent_article.article.body_html) == (
+        "Final",
+        story["body_html"],
+    )
+    assert str(sent_article.article.cover.media_id) == cover["id"]
+
+
+async def test_new_content_is_checked_against_every_target_and_refused_naming_its_field(
+    kinds: QueueServer,
+) -> None:
+    client = kinds.client()
+    tiktok, youtube = await client.account("tiktok"), await client.account("youtube")
+    images = [await add_image(client) for _ in range(11)]
+    post = (
+        await client.post(
+            {
+                "kind": "photo",
+                "image_ids": [images[0]["id"]],
+                "targets": [
+                    {"account_id": str(tiktok), "tiktok": {"privacy_level": "SELF_ONLY"}},
+                    {"account_id": str(youtube), "youtube": {"title": "photos"}},
+                ],
+                "scheduled_at": at_offset(3600).isoformat(),
+            }
+        )
+    ).json()
+    path = f"/api/v1/posts/{post['id']}"
+
+    too_many = fields(await client.http.patch(path, json={"image_ids": [i["id"] for i in images]}))
+    wrong_kind = fields(await client.http.patch(path, json={"media_id": images[0]["id"]}))
+    unknown = fields(await client.http.patch(path, json={"image_ids": [str(uuid.uuid4())]}))
+    large = await add_image(client, size=IMAGE_MAX_BYTES + 1)
+    too_large = fields(await client.http.patch(path, json={"image_ids": [large["id"]]}))
+
+    assert "YouTube takes at most 10 images" in too_many["image_ids"]
+    assert "photo posts do not take media_id" in wrong_kind["media_id"]
+    assert "image_ids[0]" in unknown
+    assert f"at most {IMAGE_MAX_BYTES} bytes" in too_large["image_ids[0]"]
+    # nothing was half-changed
+    assert (await client.get(post["id"]))["image_ids"] == [images[0]["id"]]
+
+
+async def test_a_posts_content_changes_only_while_no_target_is_being_published_or_done(
+    kinds: QueueServer, recorder: Recorder
+) -> None:
+    client = kinds.client()
+    tiktok = await client.account("tiktok")
+    first, second = await add_image(client), await add_image(client)
+    post = (
+        await client.post(
+            {
+                "kind": "photo",
+                "image_ids": [first["id"]],
+                "targets": [{"account_id": str(tiktok), "tiktok": {"privacy_level": "SELF_ONLY"}}],
+            }
+        )
+    ).json()
+    path = f"/api/v1/posts/{post['id']}"
+    await until_status(kinds, post, "dispatched")
+
+    busy = problem(await client.http.patch(path, json={"image_ids": [second["id"]]}), 409)
+    await kinds.result(post, type="failed", code="spam_risk", reason="TikTok: spam risk")
+    await until_status(kinds, post, "failed")
+    mended = await client.http.patch(path, json={"image_ids": [second["id"]]})
+    retried = await client.http.post(f"{path}/retry")
+
+    assert "targets[0] (tiktok) already handed to a publisher" in busy["detail"]
+    assert mended.status_code == 200, mended.text
+    assert mended.json()["targets"][0]["status"] == "failed"
+    assert retried.status_code == 200, retried.text
+    sent = await eventually(lambda: recorder.commands(post["targets"][0]["id"])[1:], timeout=20)
+    assert [str(r.media_id) for r in PublishPost.model_validate(sent[0].value).images] == [
+        second["id"]
+    ]

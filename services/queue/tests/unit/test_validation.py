@@ -10,8 +10,10 @@ from pydantic import ValidationError
 from cachalot_common import platforms
 from cachalot_common.platforms.tiktok import TikTokFields, utf16_units
 from cachalot_common.platforms.youtube import YouTubeFields, youtube_tags_length
+from cachalot_common.problems import Problem
 from cachalot_queue.api import field_path
-from cachalot_queue.schemas import TargetCreate
+from cachalot_queue.posts import _named_for_edit
+from cachalot_queue.schemas import PostCreate, PostUpdate, TargetCreate
 
 
 def test_tiktok_counts_caption_length_in_utf16_units() -> None:
@@ -63,3 +65,34 @@ def test_a_target_takes_one_optional_block_per_publishable_platform_of_the_regis
     assert target.block("youtube") is None
     with pytest.raises(ValidationError):  # a block for no platform at all
         TargetCreate.model_validate({"account_id": str(uuid.uuid4()), "myspace": {}})
+
+
+def test_an_edits_error_on_a_target_it_did_not_name_is_said_at_the_content_it_changed() -> None:
+    """PATCH with new content checks it against every target; one the body does not name
+    has no ``targets[i]`` in the body, so its problem is said where the client changed
+    something, led by the target's platform and account."""
+    named, other = uuid.uuid4(), uuid.uuid4()
+    body = PostUpdate.model_validate(
+        {"image_ids": [str(uuid.uuid4())], "targets": [{"account_id": str(named)}]}
+    )
+    edit = PostCreate.model_validate(
+        {
+            "kind": "photo",
+            "image_ids": [str(uuid.uuid4())],
+            "targets": [{"account_id": str(named)}, {"account_id": str(other)}],
+        }
+    )
+    errors = [
+        {"field": "targets[0].tiktok.caption", "message": "too long", "type": "value_error"},
+        {"field": "targets[1].image_ids[0].aspect", "message": "too wide", "type": "value_error"},
+        {"field": "image_ids", "message": "at most 10", "type": "value_error"},
+    ]
+    problem = Problem(422, "Invalid input.", errors=errors)
+
+    said = _named_for_edit(problem, body, edit, ["image_ids"], {other: "Instagram (Ann)"})
+
+    assert said.errors == [
+        errors[0],
+        {"field": "image_ids", "message": "Instagram (Ann): too wide", "type": "value_error"},
+        errors[2],
+    ]
