@@ -22,6 +22,7 @@
   let accounts = [];
   let catalogue = null; // platform name → {label, publishable, kinds, max_images, fields}
   let images = []; // the client's uploaded images (media items), newest first
+  let videos = []; // the client's videos (the library), for changing a video post's
   let picked = []; // image ids of the photo post, in the order ticked
   const KIND_WORDS = { video: t("video"), photo: t("photo"), article: t("article") };
 
@@ -175,6 +176,7 @@
       t("{used} used of {quota}.", { used: formatBytes(res.body.used_bytes), quota: formatBytes(res.body.quota_bytes) });
     const items = res.body.items || [];
     images = items.filter((m) => m.content_type.startsWith("image/"));
+    videos = items.filter((m) => m.content_type.startsWith("video/"));
     renderImageChoices();
     window.CachalotUploads.renderLibrary($("media-body"), items, {
       onFlash: flash,
@@ -778,8 +780,10 @@
     else if (target.status === "failed") shape = "retry";
     else if (target.status === "unconfirmed") shape = post.media_deleted ? "unconfirmed-kept" : "unconfirmed";
     const first = post.targets[0] && post.targets[0].id === target.id;
-    if (cell.dataset.shape === shape + (first ? "+history" : "")) return;
-    cell.dataset.shape = shape + (first ? "+history" : "");
+    const content = first && contentOpen(post);
+    const key = shape + (first ? "+history" : "") + (content ? "+content" : "");
+    if (cell.dataset.shape === key) return;
+    cell.dataset.shape = key;
     cell.textContent = "";
     cell.className = shape === "deleted" ? "muted" : "";
     const where = platformName(target.platform) || target.platform;
@@ -812,6 +816,15 @@
       unconfirmedActions(cell, post, target, where, shape === "unconfirmed");
     } else if (shape === "deleted") {
       cell.textContent = post.kind && post.kind !== "video" ? t("media deleted") : t("video deleted");
+    }
+    // the post's own content (the video, the images, the article), on its first row while
+    // no target is being published or done (PATCH /api/v1/posts/{id} then takes it)
+    if (content) {
+      const change = document.createElement("button");
+      change.className = "secondary";
+      change.textContent = CONTENT_WORDS[post.kind || "video"]();
+      change.onclick = () => openContentEditor(posts.get(post.id) || post);
+      cell.appendChild(change);
     }
     // the post's audit trail (queued or delivered and approved, leased, published), on its first row
     if (first && window.CachalotTrail) {
@@ -952,6 +965,157 @@
       ? window.CachalotComposer.adjust(part.holder, blockValue(part.fieldset)) : blockValue(part.fieldset);
   }
 
+  // A post's content can change while each target is scheduled, paused, failed or cancelled
+  // and one is not cancelled (the server's rule: PATCH answers 409 otherwise).
+  const CONTENT_OPEN = new Set(["scheduled", "paused", "failed", "cancelled"]);
+  function contentOpen(post) {
+    return post.targets.every((x) => CONTENT_OPEN.has(x.status))
+      && post.targets.some((x) => x.status !== "cancelled");
+  }
+  const CONTENT_WORDS = {
+    video: () => t("Change the video"),
+    photo: () => t("Change the images"),
+    article: () => t("Change the article"),
+  };
+
+  // One labelled control in the edit dialog with its error slot (`data-error` = the API's field).
+  function contentField(labelText, control, field) {
+    const wrap = document.createElement("div");
+    wrap.className = "block-field";
+    const label = document.createElement("label");
+    label.htmlFor = control.id;
+    label.textContent = labelText;
+    const error = document.createElement("div");
+    error.className = "field-error";
+    error.dataset.error = field;
+    error.id = `${control.id}-error`;
+    control.setAttribute("aria-describedby", error.id);
+    wrap.append(label, control, error);
+    return wrap;
+  }
+
+  function fileOption(item, chosen) {
+    const option = document.createElement("option");
+    option.value = item.id;
+    option.textContent = `${when(item.created_at)} · ${formatBytes(item.size)}`;
+    option.selected = item.id === chosen;
+    return option;
+  }
+
+  // "Change the video / images / article": the post's content in the dialog, filled from the
+  // post, saved with PATCH /api/v1/posts/{id}; the server checks it against every target.
+  function openContentEditor(post) {
+    const kind = post.kind || "video";
+    $("edit-title").textContent = CONTENT_WORDS[kind]();
+    $("edit-save").textContent = t("Save");
+    $("edit-errors").textContent = "";
+    const box = $("edit-fields");
+    box.textContent = "";
+    let read;
+    if (kind === "article") {
+      const article = post.article || {};
+      const title = document.createElement("input");
+      title.type = "text";
+      title.id = "edit-article-title";
+      title.value = article.title || "";
+      const text = document.createElement("textarea");
+      text.id = "edit-article-body";
+      text.rows = 10;
+      text.value = article.body_html || "";
+      const cover = document.createElement("select");
+      cover.id = "edit-article-cover";
+      const none = document.createElement("option");
+      none.value = "";
+      none.textContent = t("No cover");
+      cover.appendChild(none);
+      for (const image of images) cover.appendChild(fileOption(image, article.cover_media_id));
+      box.append(
+        contentField(t("Title"), title, "article.title"),
+        contentField(t("Body"), text, "article.body_html"),
+        contentField(t("Cover image (optional)"), cover, "article.cover_media_id"),
+      );
+      read = () => ({ article: { title: title.value, body_html: text.value, cover_media_id: cover.value || null } });
+    } else if (kind === "photo") {
+      let chosen = (post.image_ids || []).filter((id) => images.some((m) => m.id === id));
+      const group = document.createElement("fieldset");
+      group.id = "edit-images";
+      const legend = document.createElement("legend");
+      legend.textContent = t("Images, in the order they are ticked");
+      group.appendChild(legend);
+      const draw = () => {
+        for (const label of [...group.querySelectorAll("label")]) label.remove();
+        for (const image of images) {
+          const label = document.createElement("label");
+          label.className = "image-choice";
+          const tick = document.createElement("input");
+          tick.type = "checkbox";
+          tick.value = image.id;
+          tick.checked = chosen.includes(image.id);
+          tick.addEventListener("change", () => {
+            chosen = tick.checked ? [...chosen, image.id] : chosen.filter((id) => id !== image.id);
+            draw();
+            group.querySelector(`input[value="${image.id}"]`).focus();
+          });
+          const order = document.createElement("span");
+          order.className = "order";
+          order.textContent = chosen.includes(image.id) ? `#${chosen.indexOf(image.id) + 1}` : "";
+          label.append(tick, ` ${when(image.created_at)} · ${formatBytes(image.size)}`, order);
+          group.appendChild(label);
+        }
+      };
+      draw();
+      const error = document.createElement("div");
+      error.className = "field-error";
+      error.dataset.error = "image_ids";
+      box.append(group, error);
+      read = () => (chosen.length ? { image_ids: chosen } : null);
+    } else {
+      const select = document.createElement("select");
+      select.id = "edit-video";
+      for (const video of videos) select.appendChild(fileOption(video, post.media_id));
+      box.appendChild(contentField(t("Video"), select, "media_id"));
+      read = () => (select.value ? { media_id: select.value } : null);
+    }
+    editing = { content: post, read };
+    $("edit-dialog").showModal();
+  }
+
+  async function saveContent() {
+    const { content: post, read } = editing;
+    const body = read();
+    if (!body) {
+      $("edit-errors").textContent = post.kind === "photo" ? t("Choose at least one image.") : t("Choose a video.");
+      return;
+    }
+    const res = await api(`/api/v1/posts/${post.id}`, {
+      method: "PATCH",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    if (res.ok && res.body) {
+      posts.set(post.id, res.body);
+      renderPosts();
+      $("edit-dialog").close();
+      flash("ok", t("Changes saved."));
+      document.dispatchEvent(new CustomEvent("cachalot:post-changed", { detail: res.body }));
+      return;
+    }
+    const errors = res.body && Array.isArray(res.body.errors) ? res.body.errors : [];
+    const form = $("edit-form");
+    for (const error of errors) {
+      const name = String(error.field || "");
+      // image_ids[2] and its facts are said at the images; article.* at their own field
+      const slot = form.querySelector(`[data-error="${name.startsWith("image_ids") ? "image_ids" : name}"]`);
+      const place = slot || $("edit-errors");
+      place.textContent += (place.textContent ? " " : "") + fieldError(error);
+    }
+    if (!errors.length) $("edit-errors").textContent = problemText(res.body, t("Could not save."));
+    const said = form.querySelector(".field-error:not(:empty)");
+    const near = said && said.closest(".block-field");
+    const control = near ? near.querySelector("input,select,textarea") : form.querySelector("#edit-images input");
+    if (control) control.focus();
+  }
+
   function openEditor(post, targetId, { requeue = false } = {}) {
     const target = post.targets.find((t) => t.id === targetId);
     const spec = (catalogue || {})[target.platform];
@@ -1076,6 +1240,7 @@
     if (!editing) return;
     for (const el of $("edit-form").querySelectorAll(".field-error")) el.textContent = "";
     if (editing.proposal) { await saveProposal(); return; }
+    if (editing.content) { await saveContent(); return; }
     const { post, target, requeue, part } = editing;
     const fieldset = part.fieldset;
     if (!checkBlock(part)) return;

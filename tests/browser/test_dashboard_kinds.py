@@ -209,3 +209,55 @@ def test_a_tiktok_photo_post_from_the_composer_sends_no_video_only_option_and_is
         (options,) = [t["options"] for t in post["targets"]]
         assert (post["kind"], options["photo_title"]) == ("photo", "Trip")
         assert (options["disable_duet"], options["disable_stitch"]) == (False, False)
+
+
+def test_a_queued_photo_posts_images_are_changed_from_its_row_and_errors_stay_in_the_dialog(
+    stack: EmbeddedStack, sign_in: Any
+) -> None:
+    """fresh10 (gap): a queued post's content could not be changed, only its time and
+    settings; "Change the images" on its row sends the new images with PATCH."""
+    with sign_in(("tiktok", BOB), email="change-images") as page:
+        page.wait_for_selector(f'{TIKTOK} input[name="target"]:checked', timeout=15_000)
+        accounts = page.evaluate("fetch('/api/v1/accounts').then((r) => r.json())")
+        tiktok = next(a["id"] for a in accounts if a["platform"] == "tiktok")
+        colours = ("0x3366aa", "0xaa3366", "0x66aa33")
+        first, second, third = (
+            page.evaluate(
+                """async (bytes) => (await (await fetch('/api/v1/media', {method: 'POST',
+                     headers: {'content-type': 'image/jpeg'},
+                     body: new Uint8Array(bytes)})).json()).id""",
+                list(image_file(colour=c).read_bytes()),
+            )
+            for c in colours
+        )
+        ahead = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+        body = {
+            "kind": "photo",
+            "image_ids": [first],
+            "targets": [{"account_id": tiktok, "tiktok": {"privacy_level": "SELF_ONLY"}}],
+            "scheduled_at": ahead,
+        }
+        post = page.evaluate(
+            """async (body) => (await fetch('/api/v1/posts', {method: 'POST',
+                 headers: {'content-type': 'application/json'},
+                 body: JSON.stringify(body)})).json()""",
+            body,
+        )
+        assert "id" in post, post
+        page.reload()
+        change = page.get_by_role("button", name="Change the images")
+        change.wait_for(timeout=15_000)
+        change.click()
+        dialog = page.locator("#edit-dialog")
+        dialog.locator(f'input[value="{first}"]').uncheck()
+        page.click("#edit-save")
+        assert "Choose at least one image." in dialog.locator("#edit-errors").inner_text()
+        dialog.locator(f'input[value="{third}"]').check()
+        dialog.locator(f'input[value="{second}"]').check()
+        assert dialog.locator(f'label:has(input[value="{second}"]) .order').inner_text() == "#2"
+        page.click("#edit-save")
+        page.wait_for_selector("#edit-dialog", state="hidden", timeout=15_000)
+        shown = page.evaluate(f"fetch('/api/v1/posts/{post['id']}').then((r) => r.json())")
+        assert shown["image_ids"] == [third, second]
+        trail = page.evaluate(f"fetch('/api/v1/posts/{post['id']}/audit').then((r) => r.json())")
+        assert trail["items"][-1]["action"] == "edited"
