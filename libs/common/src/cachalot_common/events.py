@@ -9,6 +9,8 @@ commands are orders (``PublishPost``), events are past tense
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime
 from typing import Annotated, Final, Literal
 from uuid import UUID, uuid4
@@ -339,6 +341,22 @@ class PublishPost(Event):
                 "(media for video, images for photo, article for article)"
             )
         return self
+
+    @property
+    def made_from(self) -> str:
+        """What a platform's partial work for this target is made from, as a fingerprint:
+        sha256 (hex, 64 characters) of the kind, each file's sha256 in order, the article's
+        title and body, and the options. A publisher that keeps partial work between
+        attempts (uploaded attachments, media containers) keeps this beside it and starts
+        again when a later attempt's differs: the client changed the post after a failure
+        (``PATCH /api/v1/posts/{id}`` on a failed target), so the old work is not this post."""
+        plain = {
+            "kind": self.kind,
+            "files": [f.sha256 for f in self.files()],
+            "article": [self.article.title, self.article.body_html] if self.article else None,
+            "options": self.options.model_dump(mode="json"),
+        }
+        return hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()
 
     def video(self) -> MediaRef:
         """The video of a video post; raises ``ValueError`` for another kind."""

@@ -148,12 +148,15 @@ class VKPlatform:
                 owner = _owner_of(list(record.attachments)) or await self._own_id(command, ctx)
             return self._published(owner, record.wall_post_id)
         owner = options.owner_id or 0  # 0: the account's own wall
-        if record is None:
+        made_from = command.made_from
+        if record is None or record.made_from != made_from:
+            # new, or changed by the client after a failure: the old uploads are not this post
             await self._store.start(
                 target_id=command.target_id,
                 post_id=command.post_id,
                 account_id=command.account_id,
                 owner_id=owner,
+                made_from=made_from,
             )
             attachments: list[str] = []
         else:

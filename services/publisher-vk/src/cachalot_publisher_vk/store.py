@@ -16,6 +16,7 @@ class WallPostRecord:
     owner_id: int
     attachments: tuple[str, ...]
     wall_post_id: int | None
+    made_from: str | None = None
 
 
 class WallPostStore:
@@ -30,14 +31,17 @@ class WallPostStore:
             if row is None:
                 return None
             attachments = tuple(a for a in row.attachments.split(",") if a)
-            return WallPostRecord(row.owner_id, attachments, row.wall_post_id)
+            return WallPostRecord(row.owner_id, attachments, row.wall_post_id, row.made_from)
 
     async def start(
-        self, *, target_id: UUID, post_id: UUID, account_id: UUID, owner_id: int
+        self, *, target_id: UUID, post_id: UUID, account_id: UUID, owner_id: int, made_from: str
     ) -> None:
-        """Create the target's record (once) before anything goes to VK."""
+        """Create the target's record before anything goes to VK, or start it again for
+        other content (``made_from`` differs and no wall post was made): the attachments
+        uploaded for the old files are forgotten."""
         async with transaction(self._sessions) as session:
-            if await session.get(WallPostRow, str(target_id)) is None:
+            row = await session.get(WallPostRow, str(target_id), with_for_update=True)
+            if row is None:
                 session.add(
                     WallPostRow(
                         target_id=str(target_id),
@@ -45,8 +49,13 @@ class WallPostStore:
                         account_id=str(account_id),
                         owner_id=owner_id,
                         attachments="",
+                        made_from=made_from,
                     )
                 )
+            elif row.wall_post_id is None and row.made_from != made_from:
+                row.attachments = ""
+                row.owner_id = owner_id
+                row.made_from = made_from
 
     async def add_attachment(self, target_id: UUID, attachment: str) -> None:
         """Remember one uploaded attachment (``photo-1_2``, ``video3_4``), in order."""

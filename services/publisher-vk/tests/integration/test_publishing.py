@@ -202,3 +202,29 @@ async def test_a_redelivered_command_answers_published_without_a_second_post(
     assert [(r.remote_id, r.remote_url) for r in results.finals(command.target_id)] == [
         (wall_id, f"https://vk.com/wall{wall_id}")
     ] * 2
+
+
+async def test_a_retry_after_the_client_changed_the_images_uploads_the_new_ones_not_the_old(
+    commands: Commands, results: Results, vk: httpx.Client, make_file: Callable[..., Path]
+) -> None:
+    """The attachments uploaded by a failed attempt were reused by the next one, whatever
+    its files: a post whose images the client changed after a failure (PATCH on a failed
+    target, then Retry) went up with the old images."""
+    old = [make_file(30_000 + i, image=True) for i in range(2)]
+    new = [make_file(40_000 + i, image=True) for i in range(2)]
+    vk.post("/faults", json={"method": "wall.post", "code": 14})
+    first = commands.command(images=old, message="photos")
+    await commands.send(first)
+    assert (await results.final(first.target_id)).code == "captcha_required"
+    again = first.model_copy(
+        update={"attempt": 2, "images": tuple(commands.ref(p, "image/png") for p in new)}
+    )
+    await commands.send(again)
+    deadline = time.monotonic() + 30
+    while len(results.finals(first.target_id)) < 2 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert results.finals(first.target_id)[-1].type == "published"
+    (post,) = posts_of(vk)
+    assert [f["sha256"] for f in post["files"]] == [sha(p) for p in new]
+    # the same attempt delivered twice still reuses what it uploaded (no change)
+    assert len(post["attachments"]) == 2
