@@ -29,6 +29,9 @@ class ContainerRow(Base):
     children: Mapped[str] = mapped_column(Text, default="")  # comma-separated item containers
     container_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     containers_created: Mapped[int] = mapped_column(default=0)
+    made_from: Mapped[str | None] = mapped_column(
+        String(64), nullable=True, comment="PublishPost.made_from of the containers"
+    )
     media_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     permalink: Mapped[str | None] = mapped_column(Text, nullable=True)
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

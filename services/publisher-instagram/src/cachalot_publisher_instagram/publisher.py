@@ -136,6 +136,11 @@ class InstagramPlatform:
                     "Instagram fetches media from a public link, and the queue made none: set "
                     "CACHALOT_PUBLIC_URL on the queue to the address Instagram can reach.",
                 )
+        if record is not None and record.made_from not in (None, command.made_from):
+            # the client changed the post after a failure: the containers hold the old
+            # media and caption (rows from before made_from was kept are trusted)
+            await self._store.forget_containers(command.target_id)
+            record = None
         started = time.monotonic()
         try:
             container = record.container_id if record is not None else None
@@ -214,6 +219,7 @@ class InstagramPlatform:
         command = ctx.command
         ids = {"target_id": command.target_id, "post_id": command.post_id}
         ids_account = {**ids, "account_id": command.account_id}
+        made_from = command.made_from
         if command.kind == "video":
             fields = {
                 "media_type": "REELS",
@@ -232,7 +238,9 @@ class InstagramPlatform:
                     ),
                 )
                 children.append(child)
-                await self._store.record_children(**ids_account, children=children)
+                await self._store.record_children(
+                    **ids_account, made_from=made_from, children=children
+                )
             for child in children:
                 status = await self._settle(ctx, child, started)
                 if status.status_code != "FINISHED":
@@ -243,7 +251,9 @@ class InstagramPlatform:
                 "caption": options.caption,
             }
         container = await self._call(ctx, lambda t: self._graph.create_container(t, fields))
-        await self._store.record_container(**ids_account, container_id=container)
+        await self._store.record_container(
+            **ids_account, made_from=made_from, container_id=container
+        )
         logger.info(
             "target %s: Instagram container %s made (%s)",
             command.target_id,

@@ -21,6 +21,7 @@ class ContainerRecord:
     media_id: str | None
     permalink: str | None
     created_at: datetime  # when the target's first container was recorded (UTC)
+    made_from: str | None = None  # PublishPost.made_from of the containers (None: before 0002)
 
 
 def _utc(value: datetime) -> datetime:
@@ -45,10 +46,16 @@ class ContainerStore:
                 media_id=row.media_id,
                 permalink=row.permalink,
                 created_at=_utc(row.created_at),
+                made_from=row.made_from,
             )
 
     async def _row(
-        self, session: AsyncSession, target_id: UUID, post_id: UUID, account_id: UUID
+        self,
+        session: AsyncSession,
+        target_id: UUID,
+        post_id: UUID,
+        account_id: UUID,
+        made_from: str,
     ) -> ContainerRow:
         row = await session.get(ContainerRow, str(target_id), with_for_update=True)
         if row is None:
@@ -60,22 +67,35 @@ class ContainerStore:
                 containers_created=0,
             )
             session.add(row)
+        row.made_from = made_from
         return row
 
     async def record_children(
-        self, *, target_id: UUID, post_id: UUID, account_id: UUID, children: list[str]
+        self,
+        *,
+        target_id: UUID,
+        post_id: UUID,
+        account_id: UUID,
+        made_from: str,
+        children: list[str],
     ) -> None:
-        """Remember the carousel's item containers made so far (in order)."""
+        """Remember the carousel's item containers made so far (in order), and what for."""
         async with transaction(self._sessions) as session:
-            row = await self._row(session, target_id, post_id, account_id)
+            row = await self._row(session, target_id, post_id, account_id, made_from)
             row.children = ",".join(children)
 
     async def record_container(
-        self, *, target_id: UUID, post_id: UUID, account_id: UUID, container_id: str
+        self,
+        *,
+        target_id: UUID,
+        post_id: UUID,
+        account_id: UUID,
+        made_from: str,
+        container_id: str,
     ) -> None:
-        """Remember the container to publish, as soon as Instagram made it."""
+        """Remember the container to publish, as soon as Instagram made it, and what for."""
         async with transaction(self._sessions) as session:
-            row = await self._row(session, target_id, post_id, account_id)
+            row = await self._row(session, target_id, post_id, account_id, made_from)
             row.container_id = container_id
             row.containers_created = (row.containers_created or 0) + 1
 

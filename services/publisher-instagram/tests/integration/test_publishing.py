@@ -229,3 +229,28 @@ async def test_an_account_disconnected_while_its_media_is_processed_is_not_publi
     assert published(graph, image) == []
     asked = [call for call in lease_server.calls if call["account_id"] == account]
     assert len(asked) >= 2, "auth was asked again before media_publish"
+
+
+async def test_a_retry_after_the_client_changed_the_caption_makes_a_new_container_for_it(
+    publisher: ServiceProcess,
+    commands: Commands,
+    results: Results,
+    graph: httpx.Client,
+    media: Callable[[str], Path],
+) -> None:
+    """A container holds its media and caption; the next attempt reused it whatever the
+    command said, so a post the client changed after a failure (PATCH on a failed target,
+    then Retry) went up as it was before the change."""
+    graph.post("/config", json={"processing_delay_s": 4})
+    image = media("blue.jpg")
+    command = commands.command(image, caption="before the change")
+    await commands.send(command)
+    waited = await results.wait(command.target_id, "published", "failed", "retryable")
+    assert waited.type == "retryable", waited.reason
+    graph.post("/config", json={"processing_delay_s": 0})
+    options = command.options.model_copy(update={"caption": "after the change"})
+    await commands.send(command.model_copy(update={"attempt": 2, "options": options}))
+    done = await results.wait(command.target_id, "published", "failed", "retryable", count=2)
+    assert done.type == "published", (done.code, done.reason)
+    (post,) = published(graph, image)
+    assert post["caption"] == "after the change"
