@@ -114,6 +114,9 @@ class Account(Base):
     # when its community names / channel title were last read again on the client's ask
     # (ClientService.read_details; at most once a minute)
     details_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # bumped each time tokens are stored (sign-in, reconnect, refresh): the version a lease
+    # carries, so a publisher's late report on a replaced token is told apart (never secret)
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def scope_list(self) -> list[str]:
         return [s for s in self.scopes.split(" ") if s]

@@ -514,8 +514,11 @@ async def store_tokens(
     An empty or absent refresh token never replaces a held one (Google sends
     none on re-consent), and both rows change in the caller's transaction,
     so a rotated refresh token is stored atomically with its access token.
+    Bumps ``account.token_version`` (the version leases carry, so a publisher's
+    report on a token stored before is told apart: :meth:`TokenKeeper.token_rejected`).
     """
     expires_at = now + timedelta(seconds=tokens.expires_in) if tokens.expires_in else None
+    account.token_version = (account.token_version or 0) + 1
     await _upsert(db, vault, account, "access", tokens.access_token, expires_at, now)
     if tokens.refresh_token:
         await _upsert(db, vault, account, "refresh", tokens.refresh_token, None, now)
