@@ -531,6 +531,7 @@ class PostService:
                     budget_start=0,
                     reconciles=0,
                     due_at=scheduled_at,
+                    created_at=now,
                     updated_at=now,
                     traceparent=current_traceparent(),
                 )

@@ -178,10 +178,15 @@ class Target(Base):
         # leads although constant: with it SQLite prefers this index even
         # without statistics (it never gathers any by itself) over
         # ix_targets_status_activity, which would sort the whole backlog.
+        # ``created_at, id`` after ``due_at``: targets due at the same moment (an
+        # account's posts held for a platform's quota window) are claimed oldest
+        # first, read in index order, on both databases (issue 10).
         Index(
             "ix_targets_due",
             "status",
             "due_at",
+            "created_at",
+            "id",
             postgresql_where=text("status = 'scheduled'"),
             sqlite_where=text("status = 'scheduled'"),
         ),
@@ -213,6 +218,9 @@ class Target(Base):
         comment="first dispatch of this budget"
     )
     due_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(
+        comment="when its post was queued (its post's created_at): claim order among equal due_at"
+    )
     last_activity_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
     remote_id: Mapped[str | None] = mapped_column(String(200))
