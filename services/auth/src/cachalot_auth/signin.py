@@ -64,6 +64,7 @@ from cachalot_auth.providers.base import (
 )
 from cachalot_auth.providers.telegram import verify_widget
 from cachalot_common import platforms
+from cachalot_common.events import ACCOUNT_NAME_MAX_CHARS
 from cachalot_common.sessions import Session, issue_session
 from cachalot_common.text import truncate
 from cachalot_common.untrusted import same_secret
@@ -408,7 +409,8 @@ class SignInService:
                 and account.channel_id is not None
             )
             no_channel = widget and account.channel_id is None
-            account.display_name = identity.display_name or account.display_name
+            if identity.display_name:  # a platform's name may be longer than we keep
+                account.display_name = identity.display_name[:ACCOUNT_NAME_MAX_CHARS]
             account.scopes = " ".join(granted)
             if identity.communities is not None or moved:  # refreshed at every sign-in
                 account.vk_communities = (

@@ -36,6 +36,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from cachalot_common.events import ACCOUNT_NAME_MAX_CHARS
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes on both backends (SQLite keeps no zone by itself)."""
@@ -71,7 +73,7 @@ class Account(Base):
     client_id: Mapped[UUID] = mapped_column(index=True)
     platform: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(24))
-    display_name: Mapped[str | None] = mapped_column(String(200))
+    display_name: Mapped[str | None] = mapped_column(String(ACCOUNT_NAME_MAX_CHARS))
     changed_at: Mapped[datetime] = mapped_column(comment="occurred_at of the last event applied")
     communities: Mapped[list[int] | None] = mapped_column(
         JSON, comment="VK: communities administered at the last sign-in (None: not known)"
@@ -201,7 +203,8 @@ class Target(Base):
     account_id: Mapped[UUID]
     platform: Mapped[str] = mapped_column(String(16))
     account_name: Mapped[str | None] = mapped_column(
-        String(200), comment="the account's display name when the post was queued"
+        String(ACCOUNT_NAME_MAX_CHARS),
+        comment="the account's display name when the post was queued",
     )
     options: Mapped[dict[str, Any]]
     status: Mapped[str] = mapped_column(String(16))
