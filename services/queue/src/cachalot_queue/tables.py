@@ -206,6 +206,9 @@ class Target(Base):
         String(ACCOUNT_NAME_MAX_CHARS),
         comment="the account's display name when the post was queued",
     )
+    article_title: Mapped[str | None] = mapped_column(
+        String(256), comment="an article's title (its post's): the words its events name"
+    )
     options: Mapped[dict[str, Any]]
     status: Mapped[str] = mapped_column(String(16))
     attempt: Mapped[int] = mapped_column(Integer, default=0, comment="dispatches so far")
