@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from queue_support import GRANTS
+from queue_support import GRANTS, database_for
 from sqlalchemy import Executable, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.compiler import compiles
@@ -142,10 +142,7 @@ class Database:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'queue.db'}"
-    else:
-        url = request.getfixturevalue("postgres").create_database(f"s_{uuid.uuid4().hex[:12]}")
+    url = database_for(request, tmp_path)
     await run_migrations_async(ALEMBIC_DIR, url)
     engine = build_engine(url)
     factory = session_factory(engine)
