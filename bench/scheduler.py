@@ -132,7 +132,7 @@ class Seed:
                  "account_id": account, "platform": "tiktok",
                  "options": {"platform": "tiktok", "caption": "bench"},
                  "status": "scheduled", "attempt": 0, "budget_start": 0, "reconciles": 0,
-                 "due_at": at, "updated_at": now}
+                 "due_at": at, "created_at": now, "updated_at": now}
             )  # fmt: skip
         return posts, targets
 

@@ -571,13 +571,17 @@
     await Promise.all([loadTrouble(), loadPolicyVersions(), loadDlq(), loadDeliveries()]);
     // A proposal made, edited, approved or sent back (by a client, or in another tab) is
     // pushed by the server (GET /api/v1/operator/events, web/live.js): the deliveries are
-    // read again, once for a burst; a client this page does not know yet, with the clients.
+    // read again, once for a burst; the clients too when any event of the burst names a
+    // client this page does not know yet (not only the burst's first).
     let due = null;
+    let clientsToo = false;
     const reload = (event) => {
-      const unknown = event && !knownClients.some((c) => c.client_id === event.client_id);
+      if (event && !knownClients.some((c) => c.client_id === event.client_id)) clientsToo = true;
       if (due) return;
       due = setTimeout(async () => {
         due = null;
+        const unknown = clientsToo;
+        clientsToo = false;
         if (unknown) await loadClients();
         await loadDeliveries();
       }, 300);

@@ -102,11 +102,15 @@ def test_an_operator_and_a_client_see_each_others_proposal_acts_live_on_pages_le
                 f"{gateway}/api/v1/posts/proposals/{second}", json={"scheduled_at": at.isoformat()}
             )
             assert edited.status_code == 200, edited.text
+            chosen = client.evaluate(  # the time as the page writes times, in its language
+                "(iso) => new Date(iso).toLocaleString(window.I18N.locale)", at.isoformat()
+            )
             client.wait_for_function(
-                "(s) => !document.querySelector(s).textContent.includes('when approved')",
-                arg=new_mine,
+                "([s, text]) => document.querySelector(s).textContent.includes(text)",
+                arg=[new_mine, chosen],
                 timeout=15_000,
             )
+            assert "when approved" not in (client.text_content(new_mine) or "")
 
             # the client approves on its dashboard: the operator's page shows it
             client.click(f"{new_mine} button.approve")
@@ -579,3 +583,72 @@ def test_each_proposal_shows_its_own_time_and_where_its_post_stands_on_both_page
                 assert "queued" not in standing, (who, standing)
             finally:
                 context.close()
+
+
+def _deliver(ops: httpx.Client, gateway: str, client_id: str, account: str, media: str) -> None:
+    delivered = ops.post(
+        f"{gateway}/api/v1/operator/deliveries",
+        json={
+            "client_id": client_id,
+            "media_id": media,
+            "proposals": [
+                {
+                    "targets": [
+                        {
+                            "account_id": account,
+                            "tiktok": {"caption": "for you", "privacy_level": "SELF_ONLY"},
+                        }
+                    ]
+                }
+            ],
+        },
+    )
+    assert delivered.status_code == 201, delivered.text
+
+
+def test_a_client_new_to_the_operator_page_is_learnt_from_any_event_of_a_burst_not_only_its_first(
+    stack: EmbeddedStack, sign_in: Any
+) -> None:
+    """Read-back of session 8: the page reads its events once per 300 ms burst, and read the
+    clients again only when the burst's *first* event named a client it did not know. A
+    delivery to a known client, then at once one to a new client: the new one is learnt."""
+    marker = uuid.uuid4().hex[:8]
+    gateway = stack.gateway
+    with (
+        httpx.Client(timeout=30) as known_http,
+        httpx.Client(timeout=30) as new_http,
+        httpx.Client(timeout=30) as ops,
+    ):
+        known_account = connect_tiktok(known_http, gateway, f"sandbox-extra-known-{marker}")
+        known = known_http.get(f"{gateway}/api/v1/me").json()["client_id"]
+        assert operator_sign_in(ops, gateway, DEV_OPERATOR).status_code == 302
+        with sign_in.page() as operator:
+            sign_in.operator(operator)
+            operator.wait_for_selector(f"#deliver-client option[value='{known}']", state="attached")
+            operator.wait_for_selector("#live-state[data-state=on]", timeout=45_000)
+            new_account = connect_tiktok(new_http, gateway, f"sandbox-extra-new-{marker}")
+            new = new_http.get(f"{gateway}/api/v1/me").json()["client_id"]
+            media = {}
+            for client_id in (known, new):
+                uploaded = ops.post(
+                    f"{gateway}/api/v1/operator/media",
+                    params={"client_id": client_id},
+                    content=video_file().read_bytes(),
+                    headers={"Content-Type": "video/mp4"},
+                )
+                assert uploaded.status_code == 201, uploaded.text
+                media[client_id] = uploaded.json()["id"]
+            # One burst, the known client's event first: the page's thread is kept busy
+            # while both are delivered (its stream holds them meanwhile), in the order our
+            # own stream of the same feed shows them.
+            operator.evaluate(
+                "setTimeout(() => { const end = Date.now() + 20000; while (Date.now() < end); })"
+            )
+            with ops.stream("GET", f"{gateway}/api/v1/operator/events") as feed:
+                lines = feed.iter_lines()
+                for client_id, account in ((known, known_account), (new, new_account)):
+                    _deliver(ops, gateway, client_id, account, media[client_id])
+                    next(line for line in lines if client_id in line)
+            operator.wait_for_selector(
+                f"#deliver-client option[value='{new}']", state="attached", timeout=60_000
+            )

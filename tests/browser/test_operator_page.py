@@ -21,8 +21,12 @@ def test_an_operator_signs_in_with_telegram_and_sees_a_failed_post_with_its_reas
         post_id = failed_post(client, stack.gateway, stack.sandbox, caption="seen by an operator")
     context = browser.new_context()
     page = context.new_page()
+    visited: list[str] = []
+    page.on("framenavigated", lambda frame: visited.append(frame.url))
     try:
         sign_in.operator(page)  # Карина, the dev operator
+        # signed in with Telegram: through the (sandbox's) Telegram login, back to our page
+        assert any(url.startswith(stack.sandbox) for url in visited), visited
         row = page.wait_for_selector(f"#trouble-body tr[data-post='{post_id}']", timeout=15_000)
         assert row is not None
         reason = row.query_selector(".reason")

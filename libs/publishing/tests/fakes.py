@@ -76,10 +76,11 @@ class FakeLeases:
     batches: list[list[uuid.UUID]] = field(default_factory=list)
     hold: bool = False
     release: asyncio.Event = field(default_factory=asyncio.Event)
-    rejections: list[uuid.UUID] = field(default_factory=list)
+    rejections: list[tuple[uuid.UUID, int | None]] = field(default_factory=list)
+    """Each token rejection reported: the account and the refused lease's version."""
 
-    async def rejected(self, ask: LeaseAsk) -> None:
-        self.rejections.append(ask.account_id)
+    async def rejected(self, ask: LeaseAsk, *, token_version: int | None) -> None:
+        self.rejections.append((ask.account_id, token_version))
 
     async def confirm(self, asks: Sequence[LeaseAsk]) -> list[Lease | LeaseError]:
         self.batches.append([ask.account_id for ask in asks])
@@ -125,6 +126,7 @@ class FakeLeases:
             expires_at=datetime.now(UTC) + timedelta(seconds=self.lifetime_s),
             scopes=("video.publish",),
             platform_user_id=None,
+            token_version=len(self.calls),  # each answer its own: as if stored anew
         )
 
 

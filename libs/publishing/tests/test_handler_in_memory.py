@@ -7,6 +7,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -259,12 +260,18 @@ async def test_lease_failures_are_retryable_or_refused_with_the_shared_codes(
 async def test_a_result_says_when_its_attempt_had_its_lease_and_none_when_auth_refused_it(
     media_dir, video
 ) -> None:
+    tokens: list[str] = []
+    between: list[datetime] = []
+
     async def with_token(command: PublishPost, ctx: Context) -> Published:
         async def call(token: str) -> str:
             return token
 
-        await ctx.call_with_token(call)
-        await ctx.call_with_token(call)  # a second call: the same lease, the same time
+        tokens.append(await ctx.call_with_token(call))
+        between.append(utcnow())
+        tokens.append(
+            await ctx.call_with_token(call)
+        )  # a second call: the same lease, the same time
         return Published("x")
 
     async with running(media_dir) as h:
@@ -280,6 +287,11 @@ async def test_a_result_says_when_its_attempt_had_its_lease_and_none_when_auth_r
         assert published.leased_at is not None
         assert before <= published.leased_at <= utcnow()
         assert (await h.final(refused.target_id)).leased_at is None
+    # the second call of the attempt: the same lease (one lease asked, the same token) and
+    # the result's time is the first lease's, from before the second call
+    assert tokens[0] == tokens[1]
+    assert [c["account_id"] for c in h.leases.calls].count(leased.account_id) == 1
+    assert published.leased_at <= between[0]
 
 
 async def test_an_accounts_lease_is_reused_only_for_commands_whose_grant_names_it(

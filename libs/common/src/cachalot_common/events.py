@@ -105,6 +105,11 @@ class Community(BaseModel):
     )
 
 
+ACCOUNT_NAME_MAX_CHARS = 256
+"""The longest account display name (characters): auth cuts a platform's name to it, and
+auth and the queue store up to it (``accounts.display_name``, ``targets.account_name``)."""
+
+
 class AccountChanged(Event):
     """A connected social account changed state (auth → queue, notifier)."""
 
@@ -112,7 +117,9 @@ class AccountChanged(Event):
     account_id: UUID
     client_id: UUID
     platform: Platform
-    display_name: str | None = None
+    display_name: str | None = Field(
+        default=None, description=f"At most {ACCOUNT_NAME_MAX_CHARS} characters (auth cuts it)."
+    )
     scopes: list[str] = Field(default_factory=list)
     reason: str | None = Field(default=None, description="Why, for people (reauth, revoke).")
     communities: list[int] | None = Field(

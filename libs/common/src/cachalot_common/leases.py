@@ -13,14 +13,16 @@ same account from its cached lease instead of calling again, but only once
 that command's grant verifies locally with the same public keys and binds
 that command (:mod:`cachalot_publishing.token`); otherwise it calls:
 
-* 200 ``{"account_id", "platform", "access_token", "expires_at",
-  "scopes", "platform_user_id", "destination"?}``: a valid access token (refreshed first
+* 200 ``{"account_id", "platform", "access_token", "expires_at", "scopes",
+  "platform_user_id", "destination"?, "token_version"}``: a valid access token (refreshed first
   when it was about to expire, or when ``force_refresh`` is true, which a
   publisher asks for once after the platform answered 401). Never the
   refresh token. Auth records the lease against the grant's post and target.
   ``destination`` (optional, may be absent): where the account's posts go when
   the account itself does not say (Telegram: the linked channel's chat id, the
   ``access_token`` then empty: the bot is ours; VK: the owner id to post to).
+  ``token_version`` (integer, not secret): the version of the account's stored tokens,
+  bumped each time auth stores them (sign-in, reconnect, refresh).
 * 401 missing service credentials, ``"code": "service_token_invalid"`` (unknown
   service, forged, expired, or living longer than 60 s) or ``"token_replayed"``
   (a service JWT used twice); not retryable;
@@ -46,9 +48,11 @@ that command (:mod:`cachalot_publishing.token`); otherwise it calls:
 * 503 problem: the platform's token endpoint is unreachable; retry later.
 
 ``POST {CACHALOT_AUTH_URL}/internal/v1/accounts/{account_id}/token-rejected`` with a fresh
-service JWT and JSON ``{"post_id", "target_id", "grant"}`` (bound as a lease is): the
-platform refused the account's token even after a forced refresh; auth marks the account
-``reauth_required`` and ``accounts.v1`` says so (204; 401, 403, 404 as for a lease).
+service JWT and JSON ``{"post_id", "target_id", "grant", "token_version"}`` (bound as a
+lease is; ``token_version``: the refused lease's): the platform refused the account's token
+even after a forced refresh; auth marks the account ``reauth_required`` and ``accounts.v1``
+says so, unless the account's tokens were stored again since that lease (the client
+reconnected: a stale report, ignored and logged) (204; 401, 403, 404 as for a lease).
 
 ``POST {CACHALOT_AUTH_URL}/internal/v1/leases/confirm`` (issue 9, a publisher's
 confirmation before a post's visible step, for many commands at once) with a
@@ -130,6 +134,9 @@ class Lease:
     platform_user_id: str | None
     destination: str | None = None
     """Telegram: the linked channel's chat id; VK: the owner id to post to."""
+    token_version: int | None = None
+    """The version of the account's stored tokens this lease was read from (auth's
+    ``token_version``; None from a stand-in that gives none); reported back with a refusal."""
 
     def __repr__(self) -> str:  # the token must never reach a log line
         return f"Lease(account_id={self.account_id}, platform={self.platform}, token=***)"
@@ -173,10 +180,10 @@ class LeaseSource(Protocol):
         force_refresh: bool = False,
     ) -> Lease: ...
 
-    async def rejected(self, ask: LeaseAsk) -> None:
-        """Tell auth the platform refused the account's token even after a forced refresh
-        (the account must be reconnected). Raises :class:`LeaseError` when auth did not
-        take it."""
+    async def rejected(self, ask: LeaseAsk, *, token_version: int | None) -> None:
+        """Tell auth the platform refused the account's token, of the lease whose
+        ``token_version`` is given, even after a forced refresh (the account must be
+        reconnected). Raises :class:`LeaseError` when auth did not take it."""
         ...
 
 
@@ -233,9 +240,10 @@ class LeaseClient:
             return _lease_of(response.json())
         raise _error_of(response.status_code, _field(response, "code"), _detail(response))
 
-    async def rejected(self, ask: LeaseAsk) -> None:
+    async def rejected(self, ask: LeaseAsk, *, token_version: int | None) -> None:
         """``POST …/accounts/{id}/token-rejected``: the platform refused ``ask``'s account's
-        token even after a forced refresh; auth marks it ``reauth_required`` (204).
+        token (of the lease with ``token_version``) even after a forced refresh; auth marks
+        it ``reauth_required`` unless the client reconnected since (204).
 
         Raises :class:`LeaseError` as :meth:`lease` does for a refusal or auth unreachable.
         """
@@ -245,6 +253,7 @@ class LeaseClient:
                 "post_id": str(ask.post_id),
                 "target_id": str(ask.target_id) if ask.target_id else None,
                 "grant": ask.grant,
+                "token_version": token_version,
             },
         )
         if response.status_code != 204:
@@ -295,6 +304,7 @@ def _lease_of(body: dict[str, Any]) -> Lease:
         scopes=tuple(body.get("scopes") or ()),
         platform_user_id=body.get("platform_user_id"),
         destination=body.get("destination"),
+        token_version=body.get("token_version"),
     )
 
 

@@ -298,13 +298,15 @@ class LeaseCache:
         )
         return lease
 
-    async def rejected(self, command: PublishPost) -> None:
-        """Tell auth the platform refused ``command``'s account's token even after a forced
-        refresh, so the account shows ``reauth_required`` everywhere (issue 10), not only in
-        the queue's pause. Best effort: the queue's pause does not depend on it."""
+    async def rejected(self, command: PublishPost, lease: Lease) -> None:
+        """Tell auth the platform refused ``command``'s account's token (``lease``'s) even
+        after a forced refresh, so the account shows ``reauth_required`` everywhere (issue 10),
+        not only in the queue's pause. The report names ``lease.token_version``: auth ignores
+        it when the client has reconnected since. Best effort: the queue's pause does not
+        depend on it."""
         ask = LeaseAsk(command.account_id, command.post_id, command.target_id, command.grant)
         try:
-            await self._leases.rejected(ask)
+            await self._leases.rejected(ask, token_version=lease.token_version)
         except LeaseError as error:
             logger.warning("auth did not take the token rejection (%s)", type(error).__name__)
 
@@ -381,19 +383,18 @@ class CommandTokens:
     async def call(self, request: Callable[[str], Awaitable[T]]) -> T:
         """``request(token)``; a :class:`TokenRejected` gets one forced refresh per command,
         a second one raises the ``reauth`` :class:`Outcome`."""
-        token = await self.token()
+        lease = await self.lease()
         while True:
             try:
-                return await request(token)
+                return await request(lease.access_token)
             except TokenRejected:
                 self._cache.forget(self._command.account_id)
                 if self._refreshed:
-                    await self._cache.rejected(self._command)
+                    await self._cache.rejected(self._command, lease)
                     raise reauth(reauth_reason(self._label)) from None
                 self._refreshed = True
                 logger.info("%s refused the token; forcing one lease refresh", self._label)
-                self._lease = await self._cache.lease(self._command, force=True)
-                token = self._lease.access_token
+                lease = self._lease = await self._cache.lease(self._command, force=True)
 
 
 __all__ = [

@@ -376,39 +376,59 @@ class ClientService:
         (``getChat``). Sign-in reads them too; this keeps the names current in between.
 
         At most once per :data:`DETAILS_READ_EVERY` per account (kept in
-        ``details_read_at``, so replicas share the bound); a sooner ask, or a revoked account,
-        answers what is kept. A change is told on ``accounts.v1`` (``updated``), which
+        ``details_read_at``, so replicas share the bound): the read is claimed by one
+        conditional UPDATE, so of asks at once only one calls the platform; a sooner ask, or
+        a revoked account, answers what is kept. A read that fails gives its claim back.
+        A change is told on ``accounts.v1`` (``updated``), which
         refreshes the queue's community check and every open dashboard. A channel our bot
         can no longer read keeps its title (the publisher reports a broken link itself).
         Raises :class:`NotSignedIn`, :class:`NotFound`, the lease's ``LeaseRefused`` (the
         account must be reconnected) and ``PlatformUnavailable``.
         """
         now = utcnow()
-        async with self._factory() as db:
-            client = await self.client_of(db, session)
-            account = await self._own_account(db, client, account_id)
-            last = account.details_read_at
-            if account.status == "revoked" or (
-                last is not None and timedelta(0) <= now - last < DETAILS_READ_EVERY
-            ):
-                return account_public(account)
-            provider = self._providers.get(account.platform)
-            channel_id, user_id = account.channel_id, account.platform_user_id
-        communities: list[dict[str, Any]] | None = None
-        if isinstance(provider, CommunityReader) and self._owner_token is not None:
-            token = await self._owner_token(account_id, client.id)
-            found = await provider.communities(token)
-            communities = None if found is None else [c.model_dump() for c in found]
-        title: str | None = None
-        if channel_id is not None and self._bot is not None:
-            try:
-                title = (await self._bot.check_channel(channel_id, user_id)).title
-            except (ChannelNotUsable, PlatformOAuthError):
-                title = None
         async with self._factory() as db, db.begin():
             client = await self.client_of(db, session)
             account = await self._own_account(db, client, account_id)
-            account.details_read_at = now
+            last = account.details_read_at
+            claimed = await db.execute(
+                update(Account)
+                .where(
+                    Account.id == account.id,
+                    Account.status != "revoked",
+                    (Account.details_read_at.is_(None))
+                    | (Account.details_read_at > now)  # a clock set back: read
+                    | (Account.details_read_at <= now - DETAILS_READ_EVERY),
+                )
+                .values(details_read_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                return account_public(account)
+            provider = self._providers.get(account.platform)
+            channel_id, user_id = account.channel_id, account.platform_user_id
+        try:
+            communities: list[dict[str, Any]] | None = None
+            if isinstance(provider, CommunityReader) and self._owner_token is not None:
+                token = await self._owner_token(account_id, client.id)
+                found = await provider.communities(token)
+                communities = None if found is None else [c.model_dump() for c in found]
+            title: str | None = None
+            if channel_id is not None and self._bot is not None:
+                try:
+                    title = (await self._bot.check_channel(channel_id, user_id)).title
+                except (ChannelNotUsable, PlatformOAuthError):
+                    title = None
+        except Exception:
+            async with self._factory() as db, db.begin():  # the claim back: ask again at once
+                await db.execute(
+                    update(Account)
+                    .where(Account.id == account_id, Account.details_read_at == now)
+                    .values(details_read_at=last)
+                )
+            raise
+        async with self._factory() as db, db.begin():
+            client = await self.client_of(db, session)
+            account = await self._own_account(db, client, account_id)
             changed = False
             if communities is not None and communities != account.vk_communities:
                 account.vk_communities, changed = communities, True

@@ -129,6 +129,8 @@ class LeasedToken:
     platform_user_id: str
     refreshed: bool
     destination: str | None = None
+    token_version: int = 0
+    """The account's :attr:`Account.token_version` when this token was read (not secret)."""
 
     def __repr__(self) -> str:
         return f"LeasedToken(account_id={self.account_id}, token=***)"
@@ -415,20 +417,33 @@ class TokenKeeper:
             )
         return changed
 
-    async def token_rejected(self, account_id: str, request: LeaseRequest) -> bool:
+    async def token_rejected(
+        self, account_id: str, request: LeaseRequest, *, token_version: int
+    ) -> bool:
         """The publisher's word that the platform refused the account's token even after a
         forced refresh (VK error 5, a second 401), bound like a lease (caller + grant).
 
-        The account becomes ``reauth_required`` and ``accounts.v1`` says so, so the dashboard
-        and ``GET /api/v1/accounts`` show what the queue's pause says (issue 10: one source of
-        truth for an account's state). Answers whether anything changed (an account not
-        ``ok`` is left as it is). Raises :class:`AccountNotFound`, :class:`LeaseForbidden`.
+        ``token_version``: the refused lease's :attr:`LeasedToken.token_version`. The account
+        becomes ``reauth_required`` and ``accounts.v1`` says so, so the dashboard and
+        ``GET /api/v1/accounts`` show what the queue's pause says (issue 10: one source of
+        truth for an account's state). Answers whether anything changed: an account not
+        ``ok`` is left as it is, and so is one whose tokens were stored again since that
+        lease (a late report on a token the client replaced by reconnecting; logged).
+        Raises :class:`AccountNotFound`, :class:`LeaseForbidden`.
         """
         async with self._factory() as db, db.begin():
             snap = await self._load(db, account_id, lock=True)
             account = snap.account
             self._bind(await self._read(db, [(account_id, request)]), account, request)
             if account.status != "ok":
+                return False
+            if token_version != account.token_version:
+                logger.info(
+                    "account %s: token rejection ignored, stale (reported version %s, held %s)",
+                    account_id,
+                    token_version,
+                    account.token_version,
+                )
                 return False
             account.status = "reauth_required"
             account.status_reason = (
@@ -553,6 +568,7 @@ class TokenKeeper:
             scopes=snap.account.scope_list(),
             platform_user_id=snap.account.platform_user_id,
             refreshed=refreshed,
+            token_version=snap.account.token_version,
         )
 
     @staticmethod

@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from cachalot_common.events import Community
+from cachalot_common.events import ACCOUNT_NAME_MAX_CHARS, Community
 
 
 def utcnow() -> datetime:
@@ -95,7 +95,7 @@ class Account(Base):
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     platform: Mapped[str] = mapped_column(String(16))
     platform_user_id: Mapped[str] = mapped_column(String(128))
-    display_name: Mapped[str | None] = mapped_column(String(256))
+    display_name: Mapped[str | None] = mapped_column(String(ACCOUNT_NAME_MAX_CHARS))
     status: Mapped[str] = mapped_column(String(24), default="ok")
     status_reason: Mapped[str | None] = mapped_column(Text)
     scopes: Mapped[str] = mapped_column(Text, default="")
@@ -114,6 +114,9 @@ class Account(Base):
     # when its community names / channel title were last read again on the client's ask
     # (ClientService.read_details; at most once a minute)
     details_read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # bumped each time tokens are stored (sign-in, reconnect, refresh): the version a lease
+    # carries, so a publisher's late report on a replaced token is told apart (never secret)
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def scope_list(self) -> list[str]:
         return [s for s in self.scopes.split(" ") if s]

@@ -64,6 +64,7 @@ from cachalot_auth.providers.base import (
 )
 from cachalot_auth.providers.telegram import verify_widget
 from cachalot_common import platforms
+from cachalot_common.events import ACCOUNT_NAME_MAX_CHARS
 from cachalot_common.sessions import Session, issue_session
 from cachalot_common.text import truncate
 from cachalot_common.untrusted import same_secret
@@ -408,7 +409,8 @@ class SignInService:
                 and account.channel_id is not None
             )
             no_channel = widget and account.channel_id is None
-            account.display_name = identity.display_name or account.display_name
+            if identity.display_name:  # a platform's name may be longer than we keep
+                account.display_name = identity.display_name[:ACCOUNT_NAME_MAX_CHARS]
             account.scopes = " ".join(granted)
             if identity.communities is not None or moved:  # refreshed at every sign-in
                 account.vk_communities = (
@@ -514,8 +516,11 @@ async def store_tokens(
     An empty or absent refresh token never replaces a held one (Google sends
     none on re-consent), and both rows change in the caller's transaction,
     so a rotated refresh token is stored atomically with its access token.
+    Bumps ``account.token_version`` (the version leases carry, so a publisher's
+    report on a token stored before is told apart: :meth:`TokenKeeper.token_rejected`).
     """
     expires_at = now + timedelta(seconds=tokens.expires_in) if tokens.expires_in else None
+    account.token_version = (account.token_version or 0) + 1
     await _upsert(db, vault, account, "access", tokens.access_token, expires_at, now)
     if tokens.refresh_token:
         await _upsert(db, vault, account, "refresh", tokens.refresh_token, None, now)

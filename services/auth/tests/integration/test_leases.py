@@ -520,14 +520,51 @@ async def test_a_token_the_platform_refuses_after_a_refresh_shows_the_account_to
         signed = grant(row, post_id=post_id, target_id=target_id)
         ask = LeaseAsk(uuid.UUID(account_id), post_id, target_id, signed)
         leases = lease_client(auth, http)
+        publisher = leases.client(f"publisher-{platform}")
+        refused = await publisher.lease(
+            ask.account_id, post_id=post_id, target_id=target_id, grant=signed
+        )
+        version = refused.token_version
         with pytest.raises(LeaseRefused) as forged:  # another publisher may not say so
-            await leases.client("publisher-youtube").rejected(ask)
+            await leases.client("publisher-youtube").rejected(ask, token_version=version)
         assert forged.value.code == "wrong_platform"
         assert (await browser.get("/api/v1/accounts")).json()[0]["status"] == "ok"
-        await leases.client(f"publisher-{platform}").rejected(ask)
+        await publisher.rejected(ask, token_version=version)
         [listed] = (await browser.get("/api/v1/accounts")).json()
         with pytest.raises(LeaseReauthRequired):
             await leases.lease(uuid.UUID(account_id), post_id=uuid.uuid4())
     assert listed["status"] == "reauth_required", listed
     await auth.app.state.relay.drain()
     assert auth.events.types(account_id)[-1] == "reauth_required"
+
+
+async def test_a_late_refusal_report_on_a_token_the_client_has_since_replaced_is_ignored(
+    auth, sign_in, consent, lease_client, grant, account_row, caplog
+):
+    """Read-back of session 8: the publisher's "refused even after a refresh" report may
+    arrive after the client reconnected (new tokens); it names the refused lease's token
+    version, and a report on an older version must not mark the new connection
+    ``reauth_required``. The version is a counter, never the token."""
+    async with auth.browser() as browser, httpx.AsyncClient() as http:
+        await sign_in(browser, "vk")
+        await consent(browser)
+        account_id = str((await browser.get("/api/v1/accounts")).json()[0]["id"])
+        row = await account_row(auth, account_id)
+        post_id, target_id = uuid.uuid4(), uuid.uuid4()
+        signed = grant(row, post_id=post_id, target_id=target_id)
+        ask = LeaseAsk(uuid.UUID(account_id), post_id, target_id, signed)
+        vk = lease_client(auth, http).client("publisher-vk")
+        before = await vk.lease(ask.account_id, post_id=post_id, target_id=target_id, grant=signed)
+        await sign_in(browser, "vk")  # the client reconnects: tokens stored anew
+        after = await vk.lease(ask.account_id, post_id=post_id, target_id=target_id, grant=signed)
+        with caplog.at_level(logging.INFO, logger="cachalot_auth.leasing"):
+            await vk.rejected(ask, token_version=before.token_version)
+        [stale] = (await browser.get("/api/v1/accounts")).json()
+        await vk.rejected(ask, token_version=after.token_version)
+        [current] = (await browser.get("/api/v1/accounts")).json()
+    assert isinstance(before.token_version, int)
+    assert isinstance(after.token_version, int)
+    assert after.token_version > before.token_version
+    assert stale["status"] == "ok", stale
+    assert "token rejection ignored, stale" in caplog.text
+    assert current["status"] == "reauth_required", current

@@ -4,6 +4,7 @@ owner_id, each with its name, so the dashboard shows "name (id)"."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -122,3 +123,30 @@ async def test_community_names_are_read_again_on_the_clients_ask_at_most_once_a_
     async with auth.browser() as stranger:
         refused = await stranger.post(f"/api/v1/accounts/{account['id']}/details")
         assert refused.status_code == 401, refused.text
+
+
+async def test_asks_at_once_to_read_the_names_again_call_vk_once(
+    auth, sign_in, consent, fresh_sandbox
+):
+    """The once-a-minute bound is one claim: of several asks at the same moment only one
+    reads VK's communities (before, each checked the bound, then each called VK)."""
+    await community(fresh_sandbox, 41, [ALICE], name="Cats of Kazan")
+    async with auth.browser() as browser, httpx.AsyncClient() as http:
+        await sign_in(browser, "vk")
+        await consent(browser)
+        [account] = (await browser.get("/api/v1/accounts")).json()
+
+        async def reads_of_groups() -> int:
+            calls = (await http.get(f"{fresh_sandbox.base_url}/sandbox/vk/posts")).json()
+            return int(calls["calls"].count("groups.get"))
+
+        before = await reads_of_groups()
+        await community(fresh_sandbox, 41, [ALICE], name="Cats and Dogs of Kazan")
+        asks = await asyncio.gather(
+            *(browser.post(f"/api/v1/accounts/{account['id']}/details") for _ in range(4))
+        )
+        after = await reads_of_groups()
+    assert [a.status_code for a in asks] == [200] * 4, [a.text for a in asks]
+    assert after - before == 1
+    names = [a.json()["community_details"][0]["name"] for a in asks]
+    assert "Cats and Dogs of Kazan" in names  # the one that read says the new name

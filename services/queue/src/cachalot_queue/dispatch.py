@@ -503,7 +503,10 @@ def next_due_query() -> Select[datetime | None]:
 
 
 def due_query(now: datetime, batch: int, *, lock: bool) -> Select[Target]:
-    """Up to ``batch`` scheduled targets due at ``now``, oldest first, from ``ix_targets_due``.
+    """Up to ``batch`` scheduled targets due at ``now``, from ``ix_targets_due``, in its order:
+    earliest ``due_at`` first, and among equal ones the oldest post first (``created_at``,
+    then ``id``), so an account's posts that wait for the same quota window go out in the
+    order they were queued (issue 10), whatever order their rows were written in.
 
     ``lock``: ``FOR UPDATE SKIP LOCKED`` (PostgreSQL), so replicas never claim
     the same target.
@@ -511,7 +514,7 @@ def due_query(now: datetime, batch: int, *, lock: bool) -> Select[Target]:
     query = (
         select(Target)
         .where(_scheduled(), Target.due_at <= now)
-        .order_by(Target.due_at)
+        .order_by(Target.due_at, Target.created_at, Target.id)
         .limit(batch)
     )
     return query.with_for_update(skip_locked=True) if lock else query

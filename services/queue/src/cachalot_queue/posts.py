@@ -593,12 +593,14 @@ class PostService:
                     account_id=account.id,
                     platform=account.platform,
                     account_name=account.display_name,
+                    article_title=post.article_title,
                     options=options,
                     status="scheduled",
                     attempt=0,
                     budget_start=0,
                     reconciles=0,
                     due_at=scheduled_at,
+                    created_at=now,
                     updated_at=now,
                     traceparent=current_traceparent(),
                 )
@@ -1190,7 +1192,7 @@ def to_public(post: Post, *, media_deleted: bool = False) -> PostPublic:
                 bytes_total=t.bytes_total,
                 updated_at=t.updated_at,
                 options=t.options,
-                text_start=text_start(t, post.article_title),
+                text_start=text_start(t),
             )
             for t in post.targets
         ],

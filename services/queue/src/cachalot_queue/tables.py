@@ -36,6 +36,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from cachalot_common.events import ACCOUNT_NAME_MAX_CHARS
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes on both backends (SQLite keeps no zone by itself)."""
@@ -71,7 +73,7 @@ class Account(Base):
     client_id: Mapped[UUID] = mapped_column(index=True)
     platform: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(24))
-    display_name: Mapped[str | None] = mapped_column(String(200))
+    display_name: Mapped[str | None] = mapped_column(String(ACCOUNT_NAME_MAX_CHARS))
     changed_at: Mapped[datetime] = mapped_column(comment="occurred_at of the last event applied")
     communities: Mapped[list[int] | None] = mapped_column(
         JSON, comment="VK: communities administered at the last sign-in (None: not known)"
@@ -178,10 +180,15 @@ class Target(Base):
         # leads although constant: with it SQLite prefers this index even
         # without statistics (it never gathers any by itself) over
         # ix_targets_status_activity, which would sort the whole backlog.
+        # ``created_at, id`` after ``due_at``: targets due at the same moment (an
+        # account's posts held for a platform's quota window) are claimed oldest
+        # first, read in index order, on both databases (issue 10).
         Index(
             "ix_targets_due",
             "status",
             "due_at",
+            "created_at",
+            "id",
             postgresql_where=text("status = 'scheduled'"),
             sqlite_where=text("status = 'scheduled'"),
         ),
@@ -196,7 +203,11 @@ class Target(Base):
     account_id: Mapped[UUID]
     platform: Mapped[str] = mapped_column(String(16))
     account_name: Mapped[str | None] = mapped_column(
-        String(200), comment="the account's display name when the post was queued"
+        String(ACCOUNT_NAME_MAX_CHARS),
+        comment="the account's display name when the post was queued",
+    )
+    article_title: Mapped[str | None] = mapped_column(
+        String(256), comment="an article's title (its post's): the words its events name"
     )
     options: Mapped[dict[str, Any]]
     status: Mapped[str] = mapped_column(String(16))
@@ -213,6 +224,9 @@ class Target(Base):
         comment="first dispatch of this budget"
     )
     due_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(
+        comment="when its post was queued (its post's created_at): claim order among equal due_at"
+    )
     last_activity_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
     remote_id: Mapped[str | None] = mapped_column(String(200))

@@ -134,11 +134,13 @@ TOLD: Final = frozenset({"failed", "unconfirmed"})
 """The statuses the notifier tells people of (the client's e-mail, the operator's message)."""
 
 
-def text_start(target: Target, article_title: str | None = None) -> str | None:
-    """The start of ``target``'s own words (the registry's ``text_fields``; else
-    ``article_title``), :data:`TEXT_START_GRAPHEMES` grapheme clusters at most with '…'
-    when cut (UAX #29, :func:`cachalot_common.text.truncate`); None when it has none."""
-    words = platforms.get(target.platform).text_of(target.options or {}) or article_title or ""
+def text_start(target: Target) -> str | None:
+    """The start of ``target``'s own words (the registry's ``text_fields``; else its
+    article's title, kept on the target so a status event needs no other row),
+    :data:`TEXT_START_GRAPHEMES` grapheme clusters at most with '…' when cut (UAX #29,
+    :func:`cachalot_common.text.truncate`); None when it has none."""
+    options = target.options or {}
+    words = platforms.get(target.platform).text_of(options) or target.article_title or ""
     return truncate(words, TEXT_START_GRAPHEMES, count="graphemes") or None
 
 

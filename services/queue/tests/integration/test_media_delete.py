@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from queue_support import VIDEO, QueueServer, at_offset, now, start_queue, until_status
+from queue_support import VIDEO, QueueServer, at_offset, now, own_queue, until_status
 from sqlalchemy import delete
 
 from cachalot_queue.retention import MediaRetention
@@ -35,17 +35,11 @@ async def library(
     kafka_idempotence: bool,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[QueueServer]:
-    root = tmp_path_factory.mktemp(f"queue-media-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{root / 'queue.db'}"
-    else:
-        url = request.getfixturevalue("postgres").create_database(f"q_{uuid.uuid4().hex[:12]}")
-    server = await start_queue(
-        url, kafka_bootstrap, kafka_idempotence, root / "media", media_quota_bytes=QUOTA
-    )
-    yield server
-    await server.stop()
-    await server.kafka.stop()
+    async with own_queue(
+        request, kafka_bootstrap, kafka_idempotence, tmp_path_factory, "media",
+        media_quota_bytes=QUOTA,
+    ) as server:  # fmt: skip
+        yield server
 
 
 def stored_file(queue: QueueServer, media_id: Any) -> list[Path]:

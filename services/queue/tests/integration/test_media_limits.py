@@ -11,11 +11,10 @@ import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from queue_support import SECRET, VIDEO, QueueServer, eventually, start_queue
+from queue_support import SECRET, VIDEO, QueueServer, eventually, own_queue
 from sqlalchemy import func, select
 
 from cachalot_common.sessions import COOKIE_NAME, issue_session
@@ -29,23 +28,6 @@ VIDEO_TYPE = {"Content-Type": "video/mp4"}
 QUOTA = 2 * len(VIDEO) + len(VIDEO) // 2  # two tiny videos fit, a third does not
 
 
-async def limited_queue(
-    request: pytest.FixtureRequest,
-    kafka_bootstrap: str,
-    kafka_idempotence: bool,
-    tmp_path_factory: pytest.TempPathFactory,
-    **overrides: Any,
-) -> QueueServer:
-    root = tmp_path_factory.mktemp(f"queue-limits-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{root / 'queue.db'}"
-    else:
-        url = request.getfixturevalue("postgres").create_database(f"q_{uuid.uuid4().hex[:12]}")
-    return await start_queue(
-        url, kafka_bootstrap, kafka_idempotence, root / "media", run_workers=False, **overrides
-    )
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 async def quota_queue(
     request: pytest.FixtureRequest,
@@ -53,12 +35,11 @@ async def quota_queue(
     kafka_idempotence: bool,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[QueueServer]:
-    server = await limited_queue(
-        request, kafka_bootstrap, kafka_idempotence, tmp_path_factory, media_quota_bytes=QUOTA
-    )
-    yield server
-    await server.stop()
-    await server.kafka.stop()
+    async with own_queue(
+        request, kafka_bootstrap, kafka_idempotence, tmp_path_factory, "limits",
+        run_workers=False, media_quota_bytes=QUOTA,
+    ) as server:  # fmt: skip
+        yield server
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -68,16 +49,12 @@ async def full_disk_queue(
     kafka_idempotence: bool,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[QueueServer]:
-    server = await limited_queue(
-        request,
-        kafka_bootstrap,
-        kafka_idempotence,
-        tmp_path_factory,
+    async with own_queue(
+        request, kafka_bootstrap, kafka_idempotence, tmp_path_factory, "limits",
+        run_workers=False,
         media_disk_reserve_bytes=10**18,  # more than any disk has: nothing fits
-    )
-    yield server
-    await server.stop()
-    await server.kafka.stop()
+    ) as server:  # fmt: skip
+        yield server
 
 
 def files_of(queue: QueueServer) -> set[Path]:

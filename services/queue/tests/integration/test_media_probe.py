@@ -12,13 +12,12 @@ the images). Every file here is made by ffmpeg once per session.
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from queue_support import QueueServer, start_queue
+from queue_support import QueueServer, own_queue
 from sqlalchemy import func, select
 
 from cachalot_queue.tables import Media, MediaReservation
@@ -86,17 +85,11 @@ async def probing(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[QueueServer]:
     """A queue on SQLite and on PostgreSQL whose image cap is small enough to reach."""
-    root = tmp_path_factory.mktemp(f"queue-probe-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{root / 'queue.db'}"
-    else:
-        url = request.getfixturevalue("postgres").create_database(f"q_{uuid.uuid4().hex[:12]}")
-    server = await start_queue(
-        url, kafka_bootstrap, kafka_idempotence, root / "media", max_image_bytes=IMAGE_CAP
-    )
-    yield server
-    await server.stop()
-    await server.kafka.stop()
+    async with own_queue(
+        request, kafka_bootstrap, kafka_idempotence, tmp_path_factory, "probe",
+        max_image_bytes=IMAGE_CAP,
+    ) as server:  # fmt: skip
+        yield server
 
 
 async def _refused_leaving_nothing(

@@ -864,6 +864,39 @@ async def test_a_failure_is_announced_naming_the_account_and_the_posts_first_wor
     assert all(e["text_start"] is None for e in earlier if e["status"] != "failed")
 
 
+async def test_a_failed_article_is_announced_by_its_title(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    """Read-back of session 8: an article has no caption; its words are its title, which
+    the dashboard showed but the failed event (the client's e-mail) did not carry."""
+    client = queue.client()
+    telegram = await client.account("telegram", display_name="Ann's channel")
+    created = await client.post(
+        {
+            "kind": "article",
+            "article": {"title": "Spring in Kazan", "body_html": "<p>Rain, then sun.</p>"},
+            "targets": [{"account_id": str(telegram), "telegram": {}}],
+        }
+    )
+    assert created.status_code == 201, created.text
+    post = created.json()
+    await dispatched(recorder, post)
+    await queue.result(post, type="failed", code="bad_request", reason="Telegram: refused")
+    target = post["targets"][0]["id"]
+
+    def failed() -> list[dict[str, Any]]:
+        return [
+            s.value
+            for s in recorder.seen
+            if s.topic == POSTS_STATUS
+            and s.value.get("target_id") == target
+            and s.value["status"] == "failed"
+        ]
+
+    [event] = await eventually(failed)
+    assert (event["account_name"], event["text_start"]) == ("Ann's channel", "Spring in Kazan")
+
+
 async def test_a_failed_targets_settings_are_edited_and_it_is_queued_again_with_them(
     queue: QueueServer, recorder: Recorder
 ) -> None:

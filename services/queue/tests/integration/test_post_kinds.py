@@ -32,7 +32,7 @@ from queue_support import (
     Recorder,
     at_offset,
     eventually,
-    start_queue,
+    own_queue,
     until_status,
 )
 from sqlalchemy import func, select
@@ -89,17 +89,10 @@ async def kinds(
     recorder: Recorder,
 ) -> AsyncIterator[QueueServer]:
     """A queue on each database whose registry is :data:`REGISTRY`."""
-    root = tmp_path_factory.mktemp(f"queue-kinds-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{root / 'queue.db'}"
-    else:
-        url = request.getfixturevalue("postgres").create_database(f"q_{uuid.uuid4().hex[:12]}")
-    server = await start_queue(
-        url, kafka_bootstrap, kafka_idempotence, root / "media", registry=REGISTRY
-    )
-    yield server
-    await server.stop()
-    await server.kafka.stop()
+    async with own_queue(
+        request, kafka_bootstrap, kafka_idempotence, tmp_path_factory, "kinds", registry=REGISTRY
+    ) as server:
+        yield server
 
 
 async def add_image(

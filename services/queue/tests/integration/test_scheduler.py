@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from queue_support import GRANTS
+from queue_support import GRANTS, database_for
 from sqlalchemy import Executable, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.compiler import compiles
@@ -85,18 +85,25 @@ class Database:
         return account.id
 
     async def targets(
-        self, account_id: Any, due: list[datetime], status: str = "scheduled"
+        self,
+        account_id: Any,
+        due: list[datetime],
+        status: str = "scheduled",
+        *,
+        created: list[datetime] | None = None,
     ) -> list[Any]:
-        """One post per due time, each with one target on ``account_id``."""
+        """One post per due time, each with one target on ``account_id``, written in this
+        order (``created``: each post's creation time; default all ``START``)."""
         posts = [uuid.uuid4() for _ in due]
         ids = [uuid.uuid4() for _ in due]
+        made = created or [START] * len(due)
         async with self.engine.begin() as connection:
             await connection.execute(
                 Post.__table__.insert(),
                 [
                     {"id": p, "client_id": self.client_id, "media_id": self.media_id,
-                     "scheduled_at": at, "created_at": START}
-                    for p, at in zip(posts, due, strict=True)
+                     "scheduled_at": at, "created_at": c}
+                    for p, at, c in zip(posts, due, made, strict=True)
                 ],
             )  # fmt: skip
             await connection.execute(
@@ -108,8 +115,9 @@ class Database:
                                  "privacy_level": "SELF_ONLY"},
                      "status": status,
                      "attempt": 0, "budget_start": 0, "reconciles": 0,
-                     "due_at": at if status == "scheduled" else None, "updated_at": START}
-                    for t, p, at in zip(ids, posts, due, strict=True)
+                     "due_at": at if status == "scheduled" else None, "created_at": c,
+                     "updated_at": START}
+                    for t, p, at, c in zip(ids, posts, due, made, strict=True)
                 ],
             )  # fmt: skip
         return ids
@@ -134,10 +142,7 @@ class Database:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'queue.db'}"
-    else:
-        url = request.getfixturevalue("postgres").create_database(f"s_{uuid.uuid4().hex[:12]}")
+    url = database_for(request, tmp_path)
     await run_migrations_async(ALEMBIC_DIR, url)
     engine = build_engine(url)
     factory = session_factory(engine)
@@ -250,3 +255,34 @@ async def test_a_claim_dispatches_only_to_accounts_the_posts_client_holds_and_co
     assert {c["client_id"] for c in commands} == {str(database.client_id)}
     statuses = [json.loads(r.payload) for r in rows if r.topic == "posts.status.v1"]
     assert [s["status"] for s in statuses if s["target_id"] == str(paused)] == ["paused"]
+
+
+async def test_posts_waiting_for_the_same_quota_window_are_claimed_oldest_first(
+    database: Database,
+) -> None:
+    """Issue 10: when a platform's quota window frees, an account's waiting posts share one
+    due time. They go out in the order they were queued, whatever order their rows were
+    written in or their waits were set in (each a platform result arriving on its own)."""
+    account = await database.account()
+    made = [START - timedelta(minutes=10 - i) for i in range(6)]  # made[0] is the oldest
+    written = [5, 2, 0, 4, 1, 3]  # the rows' write order differs from their creation order
+    ids: dict[int, Any] = {}
+    for index in written:
+        [ids[index]] = await database.targets(
+            account, [START + timedelta(hours=1)], created=[made[index]]
+        )
+    frees = START + timedelta(seconds=30)  # the window frees: every wait ends then
+    for index in [3, 0, 5, 1, 4, 2]:  # the waits are set as each result arrives
+        async with transaction(database.factory) as session:
+            target = await session.get(Target, ids[index])
+            assert target is not None
+            target.due_at = frees
+    clock = Clock()
+    clock.now = frees
+    scheduler = database.scheduler(clock, batch=4)
+    assert await scheduler.dispatch_due() == 4
+    assert await scheduler.dispatch_due() == 2
+    async with database.factory() as session:
+        rows = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+    commands = [json.loads(r.payload) for r in rows if r.topic == "posts.publish.tiktok.v1"]
+    assert [c["target_id"] for c in commands] == [str(ids[i]) for i in range(6)]

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import struct
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from queue_support import QueueServer, start_queue
+from queue_support import QueueServer, own_queue
 
 pytestmark = pytest.mark.integration
 
@@ -49,17 +48,11 @@ async def roomy_queue(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[QueueServer]:
     """A queue that takes uploads past Telegram's 50 MB (the shared one stops at 1 MiB)."""
-    root = tmp_path_factory.mktemp(f"roomy-{request.param}")
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{root / 'queue.db'}"
-    else:
-        url = request.getfixturevalue("postgres").create_database(f"q_{uuid.uuid4().hex[:12]}")
-    server = await start_queue(
-        url, kafka_bootstrap, kafka_idempotence, root / "media", max_media_bytes=80 * 1024 * 1024
-    )
-    yield server
-    await server.stop()
-    await server.kafka.stop()
+    async with own_queue(
+        request, kafka_bootstrap, kafka_idempotence, tmp_path_factory, "roomy",
+        max_media_bytes=80 * 1024 * 1024,
+    ) as server:  # fmt: skip
+        yield server
 
 
 async def test_a_60_mb_video_for_telegrams_cloud_bot_api_is_a_422(

@@ -85,6 +85,11 @@ class TokenRejectedIn(CheckedText):
     post_id: uuid.UUID
     target_id: uuid.UUID | None = None
     grant: str | None = Field(default=None, max_length=4096)
+    token_version: int = Field(
+        ge=0,
+        description="The refused lease's token_version: a report on tokens stored before "
+        "the account's current ones (the client reconnected since) is ignored.",
+    )
 
 
 class ConfirmItemIn(CheckedText):
@@ -118,6 +123,7 @@ def _lease_body(leased: LeasedToken) -> dict[str, Any]:
         "scopes": leased.scopes,
         "platform_user_id": leased.platform_user_id,
         "destination": leased.destination,
+        "token_version": leased.token_version,
     }
 
 
@@ -281,10 +287,11 @@ def create_router() -> APIRouter:
         account_id: str, body: TokenRejectedIn, who: CallerDep, svc: ServicesDep
     ) -> Response:
         """The platform refused the account's token even after a forced refresh: the account
-        must be reconnected (``reauth_required``), bound like a lease (caller + grant)."""
+        must be reconnected (``reauth_required``), bound like a lease (caller + grant); a
+        report on tokens stored before the current ones is ignored (still 204)."""
         request = _bound(who, body)
         with _report_refusals("token rejection", who, account_id):
-            await svc.keeper.token_rejected(account_id, request)
+            await svc.keeper.token_rejected(account_id, request, token_version=body.token_version)
         return Response(status_code=204)
 
     @router.get(
