@@ -435,6 +435,8 @@ class PostService:
                 post.media_id = built.media_id
                 post.article_title = built.article_title
                 post.article_body = built.article_body
+                for target in post.targets:  # each keeps the title its events are told by
+                    target.article_title = built.article_title
                 post.files = [
                     PostMedia(
                         post_id=post.id, position=f.position, media_id=f.media_id, role=f.role

@@ -668,6 +668,8 @@ async def test_a_queued_photo_posts_images_and_an_articles_text_are_changed_and_
     assert changed.json()["image_ids"] == order
     assert rewritten.status_code == 200, rewritten.text
     assert rewritten.json()["article"] == story
+    # its events name it by the new title (a failure's e-mail says which post)
+    assert (await kinds.target(article["targets"][0]["id"])).article_title == "Final"
     # the old images are free to delete; the new ones are held by the post
     assert (await client.http.delete(f"/api/v1/media/{old[0]['id']}")).status_code == 204
     held = problem(await client.http.delete(f"/api/v1/media/{new[1]['id']}"), 409)
