@@ -381,25 +381,7 @@ class PostService:
         target's settings may be changed (then ``POST .../targets/{id}/retry`` queues
         it again with them); a new time needs a target not yet dispatched.
         """
-        errors = self._when_errors(body.scheduled_at, now) if body.scheduled_at else []
-        options: dict[UUID, dict[str, Any]] = {}
-        async with self._reader() as reading:
-            post = await reading.scalar(
-                _with_targets(select(Post)).where(Post.id == post_id, Post.client_id == client_id)
-            )
-            if post is None:
-                raise _not_found()
-            if body.targets is not None:
-                mine = {t.account_id for t in post.targets}
-                for index, item in enumerate(body.targets):
-                    if item.account_id not in mine:
-                        message = "this account is not a target of this post"
-                        errors.append(_error(f"targets[{index}].account_id", message))
-            if errors:
-                raise _invalid(errors)
-            if body.targets is not None:
-                built, _ = await self._build(reading, client_id, _as_create(post, body), now)
-                options = {t.account_id: t.options for t in built.targets if t.options}
+        options = await self.check_update(client_id=client_id, post_id=post_id, body=body, now=now)
         async with self._factory() as session, session.begin():
             post = await self._locked(session, client_id, post_id)
             open_ = [t for t in post.targets if t.status in CANCELLABLE]
@@ -447,6 +429,40 @@ class PostService:
                 announce(session, target, status, Change(status=status))
             gone = await deleted_media(session, [post])
             return to_public(post, media_deleted=post.id in gone)
+
+    async def check_update(
+        self, *, client_id: UUID, post_id: UUID, body: PostUpdate, now: datetime
+    ) -> dict[UUID, dict[str, Any]]:
+        """Check an edit by every rule of :meth:`update`, keeping nothing: the new options
+        of each target named (by account id). Raises ``Problem`` 404 (no such post of this
+        client) or 422 with every problem, each naming its field; whether a target is too
+        late to change is :meth:`update`'s to say (it is read again there, locked)."""
+        errors = self._when_errors(body.scheduled_at, now) if body.scheduled_at else []
+        async with self._reader() as reading:
+            post = await reading.scalar(
+                _with_targets(select(Post)).where(Post.id == post_id, Post.client_id == client_id)
+            )
+            if post is None:
+                raise _not_found()
+            if body.targets is None:
+                if errors:
+                    raise _invalid(errors)
+                return {}
+            mine = {t.account_id for t in post.targets}
+            for index, item in enumerate(body.targets):
+                if item.account_id not in mine:
+                    message = "this account is not a target of this post"
+                    errors.append(_error(f"targets[{index}].account_id", message))
+            try:
+                built, _ = await self._build(reading, client_id, _as_create(post, body), now)
+            except Problem as refused:
+                # the rules' words too, in the same answer (issue 12: errors in one round)
+                named = {e["field"] for e in errors}
+                theirs = [e for e in _their_errors(refused) if e["field"] not in named]
+                raise _invalid(errors + theirs) from None
+            if errors:
+                raise _invalid(errors)
+            return {t.account_id: t.options for t in built.targets if t.options}
 
     async def _build(
         self,
@@ -986,6 +1002,13 @@ def _not_unconfirmed(target: Target) -> Problem:
         "be confirmed is marked as published or published again this way.",
         title="Not unconfirmed",
     )
+
+
+def _their_errors(refused: Problem) -> list[dict[str, Any]]:
+    """A 422's ``errors`` (raised again when it is another problem)."""
+    if refused.status != 422 or refused.errors is None:
+        raise refused
+    return refused.errors
 
 
 def _not_found() -> Problem:
