@@ -251,22 +251,36 @@
       hint.className = "muted hint";
       hint.textContent = t("Add our bot to the channel as an administrator allowed to post, then link it here.");
       form.append(label, input, hint, button, error);
+      input.setAttribute("aria-describedby", `${id}-error`);
+      error.id = `${id}-error`;
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
         error.textContent = "";
+        const channel = input.value.trim();
+        if (!channel) {
+          error.textContent = t("Write the channel's @name or its numeric id starting with -100.");
+          input.focus();
+          return;
+        }
         const res = await api("/api/v1/accounts/telegram/channel", {
           method: "POST",
           headers: { "content-type": "application/json" },
-          body: JSON.stringify({ channel_id: input.value.trim() }),
+          body: JSON.stringify({ channel_id: channel }),
         });
         if (res.ok) {
           flash("ok", t("Channel linked."));
           await loadAccounts();
+          // the form goes with the link: the account's row and its new status are where
+          // the person is now (the notice above says it to a screen reader)
+          focusRow($("accounts-body"), `tr[data-account="${CSS.escape(account.id)}"]`);
         } else {
+          // the form's shape (length, pattern) in the page's words, not the validator's;
+          // a refusal by its code (words.js)
           const first = res.body && Array.isArray(res.body.errors) && res.body.errors[0];
-          error.textContent = first && first.type === "string_pattern_mismatch"
+          error.textContent = first && /^string_/.test(first.type || "")
             ? t("Write the channel as @name or as its numeric id starting with -100.")
             : first ? fieldError(first) : problemText(res.body, t("Could not link the channel."));
+          input.focus();
         }
       });
       cell.appendChild(form);
@@ -718,6 +732,25 @@
     show("posts-more", false);
   }
 
+  // After an action whose control goes away or moves (Retry, Cancel, Save, a channel
+  // linked): the keyboard goes to the changed row's status, which a screen reader then
+  // reads (the notice above, role=status, says what was done). `selector` finds the row.
+  function focusRow(container, selector) {
+    const row = container.querySelector(selector);
+    const place = row && (row.querySelector(".status") || row.firstElementChild);
+    if (!place) return;
+    place.tabIndex = -1;
+    place.focus();
+  }
+  const targetRow = (target) => `[data-target="${CSS.escape(target.id)}"]`; // a table row, a list line
+
+  const ACTION_DONE = {
+    cancel: () => t("Cancelled."),
+    retry: () => t("Queued again."),
+    "mark-published": () => t("Marked as published."),
+    "publish-again": () => t("Queued again."),
+  };
+
   const ACTION_FAILED = {
     cancel: () => t("Could not cancel."),
     retry: () => t("Could not retry."),
@@ -736,6 +769,8 @@
     if (res.ok && res.body) {
       posts.set(post.id, res.body);
       renderPosts();
+      flash("ok", ACTION_DONE[verb]());
+      focusRow($("posts-body"), targetRow(target));
     } else {
       flash("bad", problemText(res.body, ACTION_FAILED[verb]()));
       await loadPosts();
@@ -895,6 +930,7 @@
             form.classList.add("hidden");
             flash("ok", t("Rescheduled."));
             renderPosts();
+            focusRow($("posts-body"), targetRow(res.body.targets[0]));
           } else {
             const first = res.body && Array.isArray(res.body.errors) && res.body.errors[0];
             error.textContent = first ? fieldError(first) : problemText(res.body, t("Could not reschedule."));
@@ -1131,7 +1167,11 @@
       key: `edit-${target.id}`, platform: target.platform, accountId: target.account_id,
       options: target.options || {}, kind: post.kind || "video", legend: name,
     });
-    editing = { post, target, requeue, holder: part.holder, part };
+    // where the person opened it (the posts table or the schedule's list): the changed
+    // target is shown there when the dialog closes
+    const from = document.activeElement && $("schedule-list").contains(document.activeElement)
+      ? $("schedule-list") : $("posts-body");
+    editing = { post, target, requeue, holder: part.holder, part, from };
     $("edit-dialog").showModal();
   }
 
@@ -1197,10 +1237,7 @@
       fine = false;
     }
     if (!fine || !parts.length) {
-      const first = $("edit-form").querySelector(".field-error:not(:empty)");
-      const near = first && first.closest(".block-field, .proposal-time, fieldset");
-      const field = near && near.querySelector("input:not([aria-hidden]),select,textarea");
-      if (field) field.focus();
+      focusFirstError($("edit-form"));
       return;
     }
     const body = { targets: parts.map((part) => ({ account_id: part.accountId, [part.platform]: blockOf(part) })) };
@@ -1232,6 +1269,7 @@
       place.textContent += (place.textContent ? " " : "") + said;
     }
     if (!errors.length) $("edit-errors").textContent = problemText(res.body, t("Could not save."));
+    focusFirstError($("edit-form"));
   }
 
   $("edit-close").addEventListener("click", () => $("edit-dialog").close());
@@ -1241,9 +1279,9 @@
     for (const el of $("edit-form").querySelectorAll(".field-error")) el.textContent = "";
     if (editing.proposal) { await saveProposal(); return; }
     if (editing.content) { await saveContent(); return; }
-    const { post, target, requeue, part } = editing;
+    const { post, target, requeue, part, from } = editing;
     const fieldset = part.fieldset;
-    if (!checkBlock(part)) return;
+    if (!checkBlock(part)) { focusFirstError($("edit-form")); return; }
     const res = await api(`/api/v1/posts/${post.id}`, {
       method: "PATCH",
       headers: { "content-type": "application/json" },
@@ -1263,6 +1301,7 @@
       renderPosts();
       $("edit-dialog").close();
       flash("ok", t("Changes saved; queued again."));
+      focusRow(from, targetRow(target));
       document.dispatchEvent(new CustomEvent("cachalot:post-changed", { detail: again.body }));
       return;
     }
@@ -1271,6 +1310,7 @@
       renderPosts();
       $("edit-dialog").close();
       flash("ok", t("Changes saved."));
+      focusRow(from, targetRow(target));
       document.dispatchEvent(new CustomEvent("cachalot:post-changed", { detail: res.body }));
       return;
     }
@@ -1281,6 +1321,7 @@
       place.textContent += (place.textContent ? " " : "") + fieldError(error);
     }
     if (!errors.length) $("edit-errors").textContent = problemText(res.body, t("Could not save."));
+    focusFirstError($("edit-form"));
   });
 
   function renderPosts() {
@@ -1375,6 +1416,25 @@
 
   for (const radio of document.querySelectorAll('input[name="kind"]')) {
     radio.addEventListener("change", applyKind);
+  }
+
+  // Focus what the first error said in `container` (in the page's order) speaks of, so a
+  // person, and a screen reader, lands on what to mend first: the field just before it
+  // (each error sits right after its field), or the error line itself when it names no
+  // field (the form's own line). True when there was an error to go to.
+  function focusFirstError(container) {
+    const first = container.querySelector(".field-error:not(:empty)");
+    if (!first) return false;
+    const usable = (c) => c.matches("input,select,textarea") && !c.disabled && c.type !== "hidden" &&
+      !c.closest("[aria-hidden=true]") && c.offsetParent !== null;
+    const named = first.dataset.field !== undefined || first.dataset.error !== undefined;
+    for (let node = named ? first.previousElementSibling : null; node; node = node.previousElementSibling) {
+      const control = [node, ...node.querySelectorAll("input,select,textarea")].find(usable);
+      if (control) { control.focus(); return true; }
+    }
+    first.tabIndex = -1;
+    first.focus();
+    return true;
   }
 
   function clearErrors() {
@@ -1521,10 +1581,11 @@
         });
         if (checked.status !== 204) {
           showErrors(checked.body, t("Could not queue the post."), sent, { keepSaid: true });
+          focusFirstError($("post-form"));
           return;
         }
       }
-      if (!seen) return; // nothing is uploaded for a form that cannot go
+      if (!seen) { focusFirstError($("post-form")); return; } // nothing is uploaded for a form that cannot go
       if (kind === "video" && !payload.media_id) {
         const media = await uploadFile($("video").files[0]);
         if (media.status !== 201) { showErrors(media.body, t("Upload failed."), []); return; }
@@ -1572,6 +1633,7 @@
         applyKind();
       } else {
         showErrors(res.body, t("Could not queue the post."), sent);
+        focusFirstError($("post-form"));
       }
     } finally {
       $("queue-button").disabled = false;

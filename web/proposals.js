@@ -142,8 +142,10 @@
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ comment }),
     });
-    if (answer.ok) say("ok", t("Sent back to our team with your comment."));
-    else say("bad", problemText(answer.body, t("The request failed.")));
+    if (answer.ok) {
+      input.value = ""; // sent: not kept for the list read again
+      say("ok", t("Sent back to our team with your comment."));
+    } else say("bad", problemText(answer.body, t("The request failed.")));
     await load();
   }
 
@@ -169,6 +171,7 @@
     }
     section.classList.remove("hidden");
     const body = $("proposals-body");
+    const kept = keepTyped(body);
     body.textContent = "";
     for (const delivery of answer.body.items) {
       for (const proposal of delivery.proposals) {
@@ -231,6 +234,35 @@
         body.appendChild(row);
       }
     }
+    kept();
+  }
+
+  // The list is read again on every proposal event (live.js, app.js): what the person was
+  // typing (a comment for each proposal still open) and where the keyboard was (the
+  // comment with its caret, or a button) come back in the new rows, so an operator's act
+  // elsewhere never wipes a comment half written. Returns what puts them back.
+  function keepTyped(body) {
+    const comments = new Map([...body.querySelectorAll("tr[data-proposal] input.comment")]
+      .filter((input) => input.value)
+      .map((input) => [input.closest("tr").dataset.proposal, input.value]));
+    const active = document.activeElement;
+    const row = active && body.contains(active) ? active.closest("tr[data-proposal]") : null;
+    const focus = row && active.classList[0]
+      ? { id: row.dataset.proposal, cls: active.classList[active.classList.length - 1],
+          tag: active.tagName.toLowerCase(), start: active.selectionStart, end: active.selectionEnd }
+      : null;
+    return () => {
+      for (const [id, value] of comments) {
+        const input = body.querySelector(`tr[data-proposal="${CSS.escape(id)}"] input.comment`);
+        if (input) input.value = value;
+      }
+      if (!focus) return;
+      const again = body.querySelector(
+        `tr[data-proposal="${CSS.escape(focus.id)}"] ${focus.tag}.${CSS.escape(focus.cls)}`);
+      if (!again) return;
+      again.focus();
+      if (focus.tag === "input" && focus.start !== null) again.setSelectionRange(focus.start, focus.end);
+    };
   }
 
   window.CachalotProposals = { load };

@@ -233,7 +233,13 @@
           const label = active.getAttribute("aria-label");
           const same = [...fresh.querySelectorAll("button")].find((b) =>
             label ? b.getAttribute("aria-label") === label : b.textContent === active.textContent);
-          (same || fresh.querySelector("button") || fresh).focus();
+          // a button gone with the change (Retry, Cancel): its target's new status, which a
+          // screen reader reads (the notice above says what was done)
+          const line = active.closest("li[data-target]");
+          const status = !same && line
+            ? fresh.querySelector(`li[data-target="${CSS.escape(line.dataset.target)}"] .status`) : null;
+          if (status) status.tabIndex = -1;
+          (same || status || fresh.querySelector("button") || fresh).focus();
         }
       }
       const expected = previous ? previous.nextSibling : list.firstChild;

@@ -181,6 +181,19 @@
     media_cut_short: () => t("The file is cut short; upload the whole file again."),
     media_no_size: () => t("The file does not say how large its picture is; export it again."),
     media_too_large: () => t("The picture is too large; make it smaller and upload it again."),
+    // a Telegram channel that cannot be linked (auth's ChannelRefused codes)
+    channel_bot_cannot_post: () => t("Our bot is an administrator of that channel but may not post: allow it to post messages, then try again."),
+    channel_bot_not_admin: () => t("Our bot is not an administrator of that channel: add it as an administrator allowed to post messages, then try again."),
+    channel_not_channel_admin: () => t("You are not an administrator of that channel."),
+    channel_channel_unknown: () => t("Telegram knows no such channel: check the @name or id (for a private channel, add our bot as an administrator first)."),
+    channel_not_a_channel: () => t("That is a group or a chat, not a channel."),
+    channel_telegram_not_set_up: () => t("Telegram is not set up on this server; contact us."),
+    channel_not_telegram: () => t("Only a Telegram account links a channel."),
+    channel_no_telegram_account: () => t("Sign in with Telegram first, then link a channel."),
+    channel_telegram_account_revoked: () => t("This Telegram account was disconnected: sign in with Telegram again, then link a channel."),
+    channel_telegram_refused: () => t("Telegram refused: check the channel, then try again."),
+    channel_telegram_busy: () => t("Telegram asks us to wait; try again in a minute."),
+    channel_telegram_unavailable: () => t("Telegram is not answering; try again in a few minutes."),
   };
   const lastName = (field) => String(field || "").split(".").pop().replace(/\[\d+\]$/, "");
 
@@ -193,7 +206,8 @@
     }
     // a file's refusal: the English page keeps the server's words, which carry the file's
     // own facts (its lengths, its size); another language words it by its code
-    if (/^media_/.test(error.type || "") && lang === "en" && error.message) return plainWords(error.message);
+    // so does a Telegram channel's refusal (its words name our bot's @username)
+    if (/^(media|channel)_/.test(error.type || "") && lang === "en" && error.message) return plainWords(error.message);
     if (own(BY_TYPE, error.type)) return BY_TYPE[error.type]();
     if (name === "email") return t("Write a valid e-mail address.");
     return plainWords(error.message);

@@ -278,21 +278,27 @@ def test_every_limit_is_checked_before_any_upload_and_said_at_its_field_in_plain
     page.fill(f'{youtube} [name="title"]', "")
     page.fill(f'{youtube} [name="description"]', "")
     page.click("#queue-button")
-    page.wait_for_selector(f'{youtube} [data-error="made_for_kids"]:not(:empty)')
-    page.wait_for_selector(f'{youtube} [data-error="title"]:not(:empty)')  # the server's check
+    # every error at once (issue 12: the caption's came only after the privacy was chosen
+    # and the title written: the schema's errors stopped the server's rules)
+    page.wait_for_selector(f'{tiktok} [data-error="caption"]:not(:empty)')
     said = {
         "privacy": page.text_content(f'{tiktok} [data-error="privacy_level"]'),
         "title": page.text_content(f'{youtube} [data-error="title"]'),
         "kids": page.text_content(f'{youtube} [data-error="made_for_kids"]'),
+        "caption": page.text_content(f'{tiktok} [data-error="caption"]'),
     }
-    # each block's own shape right, the server's rules across it come next
-    for account in composer["tiktok"]:
-        page.select_option(f'{row(account)} [name="privacy_level"]', "SELF_ONLY")
-    page.check(f"{youtube} .yt-kids input[value=no]")
-    page.fill(f'{youtube} [name="title"]', "A title")
-    page.click("#queue-button")
-    page.wait_for_selector(f'{tiktok} [data-error="caption"]:not(:empty)')
-    said["caption"] = page.text_content(f'{tiktok} [data-error="caption"]')
+    # and the first of them, in the page's order, has the focus: its field
+    focused = page.evaluate(
+        """() => {
+          const first = document.querySelector('#post-form .field-error:not(:empty)');
+          const here = document.activeElement;
+          const where = (el) => el.closest('.target') && el.closest('.target').dataset.account;
+          const same = where(first) === where(here);
+          return { error: first.dataset.error, field: here.name, same };
+        }"""
+    )
+    assert focused["same"], focused
+    assert focused["field"] == focused["error"], focused
     assert "2200" in said["caption"]
     assert "2202" in said["caption"]
     assert said["privacy"] == "Choose who can see this post."
@@ -303,6 +309,10 @@ def test_every_limit_is_checked_before_any_upload_and_said_at_its_field_in_plain
         assert "UTF-16" not in words
     page.wait_for_selector("#queue-button:enabled")
     assert uploads == []
+    for account in composer["tiktok"]:  # the form as the next tests expect it
+        page.select_option(f'{row(account)} [name="privacy_level"]', "SELF_ONLY")
+    page.check(f"{youtube} .yt-kids input[value=no]")
+    page.fill(f'{youtube} [name="title"]', "A title")
 
 
 def test_two_tiktok_accounts_and_youtube_each_get_their_own_fields_in_the_post(
@@ -484,6 +494,63 @@ def test_the_week_calendar_shows_the_post_at_its_time(
     page.click("#calendar .fc-dayGridMonth-button")
 
 
+def test_month_times_stay_on_one_line_and_list_days_keep_their_space_at_phone_width(
+    composer: dict[str, Any], screenshots: Path
+) -> None:
+    """Issue 12: the page's table rules reached the calendar's own tables. Cells that break
+    words anywhere let a long title squeeze its time into "09:" over "30" in the month
+    view; at 390 px every row and cell a block glued the list's day header into
+    "MondayDecember 2, 2026"."""
+    page = composer["page"]
+    at = datetime.now(UTC).replace(microsecond=0) + timedelta(days=2, hours=2)
+    long_title = "A title long enough to fill the whole width of its day in the month"
+    post_id = queue_by_api(
+        page, [{"account_id": composer["youtube"], "youtube": {"title": long_title}}], at
+    )
+    try:
+        page.click("#schedule-reload")
+        page.wait_for_selector(f'#schedule-list li[data-post="{post_id}"]', timeout=15_000)
+        page.click("#calendar .fc-dayGridMonth-button")
+        if page.is_enabled("#calendar .fc-today-button"):
+            page.click("#calendar .fc-today-button")
+        event = _event(page, post_id)
+        lines = page.eval_on_selector_all(
+            "#calendar .fc-daygrid .fc-event-time",
+            """times => times.map((time) => {
+              const range = document.createRange();
+              range.selectNodeContents(time);
+              const tops = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+              return [time.textContent, tops.size];
+            })""",
+        )
+        assert page.locator(f"{event} .fc-event-time").count()
+        assert all(count == 1 for _, count in lines), lines
+        page.screenshot(path=str(screenshots / "schedule-month-long-1280.png"), full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.click("#calendar .fc-listWeek-button")
+        if page.is_enabled("#calendar .fc-today-button"):
+            page.click("#calendar .fc-today-button")
+        _event(page, post_id)
+        gaps = page.eval_on_selector_all(
+            "#calendar .fc-list-day-cushion",
+            """days => days.map((day) => {
+              const text = day.querySelector('.fc-list-day-text').getBoundingClientRect();
+              const side = day.querySelector('.fc-list-day-side-text').getBoundingClientRect();
+              return side.top >= text.bottom - 1 ? 99 : side.left - text.right;
+            })""",
+        )
+        assert gaps, "no day in the list"
+        assert all(gap >= 8 for gap in gaps), gaps
+        page.screenshot(path=str(screenshots / "schedule-list-390.png"), full_page=True)
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.click("#calendar .fc-dayGridMonth-button")
+        page.evaluate(
+            "async (id) => { await fetch('/api/v1/posts/' + id + '/cancel', {method: 'POST'}); }",
+            post_id,
+        )
+
+
 def test_a_queued_targets_caption_is_edited_from_the_schedule(composer: dict[str, Any]) -> None:
     page = composer["page"]
     post_id = composer["queued"]
@@ -543,6 +610,12 @@ def test_a_failed_target_is_edited_and_queued_again(composer: dict[str, Any]) ->
         f"""(() => {{ const s = document.querySelector('{item} .status');
               return s && !s.classList.contains('failed'); }})()""",
         timeout=15_000,
+    )
+    # the keyboard is on the target's new status where the person was (the schedule's
+    # list), not left on the page's start with the dialog gone (issue 12)
+    assert page.evaluate(
+        "(s) => document.activeElement === document.querySelector(s)",
+        f"{item} li[data-target] .status",
     )
     again = post_of(page, post_id)["targets"][0]
     assert again["options"]["privacy_level"] == "SELF_ONLY"

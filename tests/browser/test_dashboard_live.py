@@ -358,11 +358,15 @@ def test_a_queued_targets_settings_are_edited_in_a_dialog_by_the_composers_rules
     error = '#edit-dialog [data-error="title"]'
     page.wait_for_selector(f"{error}:not(:empty)", timeout=10_000)
     assert "Value error" not in (page.text_content(error) or "")
+    assert page.evaluate(f"document.activeElement === document.querySelector('{title}')")
     page.fill(title, "Edited")
     page.click("#edit-save")
     page.wait_for_selector("#edit-dialog", state="hidden", timeout=10_000)
     saved = page.evaluate(f"fetch('/api/v1/posts/{post}').then((r) => r.json())")
     assert saved["targets"][0]["options"]["title"] == "Edited"
+    # the keyboard is on the edited row's status, and the notice says it was saved
+    assert page.evaluate(f"document.activeElement === document.querySelector('{row} .status')")
+    assert page.text_content("#flash") == "Changes saved."
 
 
 def test_a_target_is_cancelled_with_the_keyboard_alone(dashboard: Any) -> None:
@@ -380,7 +384,14 @@ def test_a_target_is_cancelled_with_the_keyboard_alone(dashboard: Any) -> None:
     else:
         raise AssertionError("the Cancel button is not reached with Tab")
     page.keyboard.press("Enter")
-    page.wait_for_selector(f'#posts-body tr[data-post="{post}"] .status.cancelled', timeout=10_000)
+    status = f'#posts-body tr[data-post="{post}"] .status'
+    page.wait_for_selector(f"{status}.cancelled", timeout=10_000)
+    # the button went with the change: the keyboard is on the row's new status (read out
+    # by a screen reader) and the notice above says what was done
+    page.wait_for_function(
+        f"document.activeElement === document.querySelector('{status}')", timeout=5_000
+    )
+    assert page.text_content("#flash") == "Cancelled."
 
 
 @pytest.fixture(scope="module")
@@ -465,11 +476,19 @@ def test_a_telegram_account_without_a_channel_says_so_and_offers_to_link_one(
         composer = '#targets .target[data-platform="telegram"]'
         assert "Link a channel" in (page.text_content(f"{composer} .reason") or "")
         assert page.is_disabled(f'{composer} input[name="target"]')
-        page.fill(f'{row} input[name="channel_id"]', "not a channel")
-        page.click(f"{row} button:has-text('Link a channel')")
         error = f'{row} [data-error="channel_id"]'
-        page.wait_for_selector(f"{error}:not(:empty)", timeout=15_000)
-        assert "@name" in (page.text_content(error) or "")
+        channel = f'{row} input[name="channel_id"]'
+        for typed in ("", "x", "not a channel"):  # words, never the validator's
+            page.fill(channel, typed)
+            page.click(f"{row} button:has-text('Link a channel')")
+            page.wait_for_selector(f"{error}:not(:empty)", timeout=15_000)
+            said = page.text_content(error) or ""
+            assert "@name" in said, (typed, said)
+            assert "String" not in said, (typed, said)
+            assert "required" not in said, (typed, said)
+            assert page.evaluate(
+                "(s) => document.activeElement === document.querySelector(s)", channel
+            )
         page.fill(f'{row} input[name="channel_id"]', "@nosuchchannel_here")
         page.click(f"{row} button:has-text('Link a channel')")
         page.wait_for_function(
@@ -500,6 +519,11 @@ def test_a_telegram_account_without_a_channel_says_so_and_offers_to_link_one(
         page.click(f"{row} button:has-text('Link a channel')")
         page.wait_for_function(
             f"document.querySelector('{row} .status').textContent === 'ok'", timeout=15_000
+        )
+        # the form went with the link: the keyboard is on the account's new status
+        page.wait_for_function(
+            f"document.activeElement === document.querySelector('{row} .status')",
+            timeout=5_000,
         )
         httpx.post(sandbox, json=channel | {"bot_status": "left"}, timeout=5).raise_for_status()
         queued = page.evaluate(

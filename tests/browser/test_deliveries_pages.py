@@ -96,6 +96,11 @@ def test_an_operator_and_a_client_see_each_others_proposal_acts_live_on_pages_le
             operator.wait_for_selector(f"{new_theirs}.proposed", timeout=15_000)
             operator.wait_for_selector(f"{theirs}.superseded", timeout=15_000)
 
+            # a comment half typed here when the list is read again (the edit below, made
+            # in another tab, is a proposal event) stays as it was, with the keyboard in it
+            client.fill(f"{new_mine} input.comment", "Half a thou")
+            client.focus(f"{new_mine} input.comment")
+
             # the client edits it in another tab: its dashboard shows the time chosen
             at = (datetime.now(UTC) + timedelta(days=2)).replace(second=0, microsecond=0)
             edited = http.patch(
@@ -111,6 +116,13 @@ def test_an_operator_and_a_client_see_each_others_proposal_acts_live_on_pages_le
                 timeout=15_000,
             )
             assert "when approved" not in (client.text_content(new_mine) or "")
+            assert client.input_value(f"{new_mine} input.comment") == "Half a thou"
+            assert client.evaluate(
+                "(s) => document.activeElement === document.querySelector(s)",
+                f"{new_mine} input.comment",
+            )
+            client.keyboard.type("ght")
+            assert client.input_value(f"{new_mine} input.comment") == "Half a thought"
 
             # the client approves on its dashboard: the operator's page shows it
             client.click(f"{new_mine} button.approve")

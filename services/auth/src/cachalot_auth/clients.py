@@ -53,9 +53,16 @@ class NotFound(Exception):
 
 
 class ChannelRefused(Exception):
-    def __init__(self, detail: str) -> None:
+    """A channel is not linked: ``detail`` says why (English), ``code`` which, for pages to
+    word it in their language (the problem's ``errors[].type`` is ``channel_<code>``):
+    :class:`ChannelNotUsable`'s codes, ``telegram_not_set_up``, ``not_telegram``,
+    ``no_telegram_account``, ``telegram_account_revoked``, ``telegram_refused`` (its words
+    in ``detail``), ``telegram_busy``, ``telegram_unavailable``."""
+
+    def __init__(self, detail: str, code: str) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.code = code
 
 
 DETAILS_READ_EVERY: Final = timedelta(minutes=1)
@@ -322,14 +329,14 @@ class ClientService:
         :class:`ChannelRefused` naming what to do.
         """
         if self._bot is None:
-            raise ChannelRefused("Telegram is not set up on this server")
+            raise ChannelRefused("Telegram is not set up on this server", "telegram_not_set_up")
         account: Account | None
         async with self._factory() as db:
             client = await self.client_of(db, session)
             if account_id is not None:
                 account = await self._own_account(db, client, account_id)
                 if account.platform != "telegram":
-                    raise ChannelRefused("only a Telegram account links a channel")
+                    raise ChannelRefused("only a Telegram account links a channel", "not_telegram")
             else:
                 account = await db.scalar(
                     select(Account).where(
@@ -337,25 +344,33 @@ class ClientService:
                     )
                 )
             if account is None:
-                raise ChannelRefused("sign in with Telegram first, then link a channel")
+                raise ChannelRefused(
+                    "sign in with Telegram first, then link a channel", "no_telegram_account"
+                )
             if account.status == "revoked":  # given up: only a new Telegram sign-in takes it back
                 raise ChannelRefused(
                     "this Telegram account was disconnected; sign in with Telegram again, "
-                    "then link a channel"
+                    "then link a channel",
+                    "telegram_account_revoked",
                 )
             user_id = account.platform_user_id
         try:
             channel = await self._bot.check_channel(channel_id, user_id)
         except ChannelNotUsable as refused:
-            raise ChannelRefused(str(refused)) from None
+            raise ChannelRefused(str(refused), refused.code) from None
         except PlatformOAuthError as error:
-            raise ChannelRefused(f"Telegram says: {error.description or error.code}") from None
+            raise ChannelRefused(
+                f"Telegram says: {error.description or error.code}", "telegram_refused"
+            ) from None
         except TelegramBusy as busy:
             raise ChannelRefused(
-                f"Telegram asks us to wait {busy.retry_after or 'a few'} seconds; try again then"
+                f"Telegram asks us to wait {busy.retry_after or 'a few'} seconds; try again then",
+                "telegram_busy",
             ) from None
         except PlatformUnavailable:
-            raise ChannelRefused("Telegram is not answering; try again in a few minutes") from None
+            raise ChannelRefused(
+                "Telegram is not answering; try again in a few minutes", "telegram_unavailable"
+            ) from None
         async with self._factory() as db, db.begin():
             client = await self.client_of(db, session)
             account = await self._own_account(db, client, account.id)

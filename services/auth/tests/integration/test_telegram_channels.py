@@ -102,67 +102,78 @@ async def test_the_bot_api_is_asked_who_runs_the_channel(auth, sign_in, fresh_sa
 
 
 @pytest.mark.parametrize(
-    ("channel_id", "setup", "says"),
+    ("channel_id", "setup", "says", "code"),
     [
         pytest.param(
             str(CHANNEL_ID),
             {"bot_status": "left"},
             "our bot is not an administrator of that channel",
+            "bot_not_admin",
             id="bot-left-the-channel",
         ),
         pytest.param(
             str(CHANNEL_ID),
             {"bot_status": "kicked"},
             "our bot is not an administrator of that channel",
+            "bot_not_admin",
             id="bot-banned",
         ),
         pytest.param(
             "@mychannel",
             {"bot_status": "member"},
             "our bot is not an administrator of that channel",
+            "bot_not_admin",
             id="bot-only-subscribed",
         ),
         pytest.param(
             str(CHANNEL_ID),
             {"bot_can_post_messages": False},
             "our bot may not post in that channel: add @cachalot_sandbox_bot as an administrator",
+            "bot_cannot_post",
             id="bot-admin-without-post-rights",
         ),
         pytest.param(
             str(CHANNEL_ID),
             {"admins": [{"user_id": BOB, "status": "creator"}], "members": [{"user_id": ALICE}]},
             "you are not an administrator of that channel",
+            "not_channel_admin",
             id="person-only-subscribed",
         ),
         pytest.param(
             str(CHANNEL_ID),
             {"admins": [{"user_id": BOB, "status": "creator"}]},
             "you are not an administrator of that channel",
+            "not_channel_admin",
             id="person-not-in-the-channel",
         ),
         pytest.param(
             "@nosuchchannel",
             {},
             "Telegram knows no channel @nosuchchannel",
+            "channel_unknown",
             id="unknown-username",
         ),
         pytest.param(
             "-1009999999999",
             {},
             "Telegram knows no channel -1009999999999",
+            "channel_unknown",
             id="unknown-id",
         ),
         pytest.param(
             str(CHANNEL_ID),
             {"username": None, "bot_status": "left"},
             "add @cachalot_sandbox_bot as an administrator of the channel with the right to post",
+            "channel_unknown",
             id="private-channel-without-our-bot",
         ),
     ],
 )
 async def test_a_channel_we_cannot_use_is_refused_with_a_problem_naming_channel_id(
-    auth, sign_in, fresh_sandbox, channel_id, setup, says
+    auth, sign_in, fresh_sandbox, channel_id, setup, says, code
 ):
+    """The words for a person reading English (with our bot's @username), and the code by
+    which a page words it in its own language (``errors[].type``, web/words.js)."""
     await set_up_channel(fresh_sandbox, **setup)
     async with auth.browser() as browser:
         await sign_in(browser, "telegram")
@@ -179,6 +190,7 @@ async def test_a_channel_we_cannot_use_is_refused_with_a_problem_naming_channel_
     problem = refused.json()
     assert says in problem["detail"]
     assert problem["errors"][0]["field"] == "channel_id"
+    assert problem["errors"][0]["type"] == f"channel_{code}"
     assert "AAsandbox" not in refused.text
     assert after["channel_id"] is None
     assert (await stored_account(auth)).channel_id is None

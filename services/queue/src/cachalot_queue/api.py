@@ -8,7 +8,7 @@ errors name fields the way the client wrote them: ``targets[1].youtube.title``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -17,12 +17,13 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel
 from starlette.requests import ClientDisconnect
 
 from cachalot_common.events import POST_KINDS
 from cachalot_common.guards import MAX_BODY_EXTENSION
 from cachalot_common.problems import Problem, field_errors, problem_response, problem_responses
-from cachalot_common.sessions import CurrentClient
+from cachalot_common.sessions import CurrentClient, current_client, current_session
 from cachalot_common.untrusted import StrictJsonRoute
 from cachalot_queue.deliveries import DeliveryService, FullExport
 from cachalot_queue.media_library import MediaInUse, MediaLibrary, MediaNotFound
@@ -50,6 +51,7 @@ from cachalot_queue.schemas import (
     PostPublic,
     PostUpdate,
     largest_body_bytes,
+    salvage,
 )
 from cachalot_queue.tables import Media
 
@@ -84,7 +86,8 @@ def field_path(loc: Sequence[Any]) -> str:
 
 
 async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
-    """Like the shared handler, with list positions written as ``[i]``."""
+    """Like the shared handler, with list positions written as ``[i]``; a body checked
+    further by its route's rules (:class:`GatheringRoute`) carries their errors too."""
     assert isinstance(exc, RequestValidationError)
     raw = list(exc.errors())
     errors = field_errors(raw)
@@ -97,10 +100,87 @@ async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
         return problem_response(
             422, "The request body is not valid JSON.", errors=errors, instance=request.url.path
         )
+    if isinstance(exc, RulesToo):
+        errors += beside(errors, exc.more)
     names = ", ".join(dict.fromkeys(e["field"] for e in errors))
     return problem_response(
         422, f"Invalid input: {names}.", errors=errors, instance=request.url.path
     )
+
+
+def beside(
+    said: Sequence[Mapping[str, Any]], more: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The errors of ``more`` not about a field ``said`` already names, nor about a part of
+    one (``targets[0].tiktok`` covers ``targets[0].tiktok.privacy_level``)."""
+    named = [str(e["field"]) for e in said]
+
+    def covered(field: str) -> bool:
+        return any(field == name or field.startswith((f"{name}.", f"{name}[")) for name in named)
+
+    return [e for e in more if not covered(str(e["field"]))]
+
+
+class RulesToo(RequestValidationError):
+    """A body that failed its schema, with what the route's rules say of the rest of it."""
+
+    def __init__(self, failed: RequestValidationError, more: list[dict[str, Any]]) -> None:
+        super().__init__(failed.errors(), body=failed.body)
+        self.more = more
+
+
+Rules = Callable[[Request, Any], Awaitable[list[dict[str, Any]]]]
+"""A route's rules run on a salvaged body: the errors they find (problem ``errors[]``)."""
+
+
+def gathers(
+    model: type[BaseModel], rules: Rules
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a route whose body, when it fails ``model``'s schema, is also checked by
+    ``rules`` (on the body with the failing fields taken out, :func:`schemas.salvage`), so
+    that one 422 names every problem (issue 12: a missing TikTok privacy hid a too-long
+    caption until the next try). Put it under the route's decorator."""
+
+    def mark(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+        endpoint.gathers = (model, rules)  # type: ignore[attr-defined]
+        return endpoint
+
+    return mark
+
+
+class GatheringRoute(StrictJsonRoute):
+    """:class:`StrictJsonRoute` that, for a route marked with :func:`gathers`, answers a
+    body failing its schema with the rules' errors beside the schema's (:class:`RulesToo`)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        marked: tuple[type[BaseModel], Rules] | None = getattr(self.endpoint, "gathers", None)
+        if marked is None:
+            return handler
+        model, rules = marked
+
+        async def gathering(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RulesToo:
+                raise
+            except RequestValidationError as failed:
+                salvaged = salvage(model, failed.body, failed.errors())
+                if salvaged is None:
+                    raise
+                raise RulesToo(failed, await rules(request, salvaged)) from None
+
+        return gathering
+
+
+async def rules_say(check: Awaitable[object]) -> list[dict[str, Any]]:
+    """The errors of the 422 ``check`` raises; none when it passes or refuses otherwise
+    (a post that is not there: the schema's errors are the answer)."""
+    try:
+        await check
+    except Problem as refused:
+        return list(refused.errors or []) if refused.status == 422 else []
+    return []
 
 
 ClientId = CurrentClient
@@ -210,7 +290,7 @@ def build_router(
     """Routes bound to the service objects built by the composition root."""
     # Every route needs a session (401) and validates something (422).
     router = APIRouter(
-        prefix="/api/v1", route_class=StrictJsonRoute, responses=problem_responses(401, 422)
+        prefix="/api/v1", route_class=GatheringRoute, responses=problem_responses(401, 422)
     )
 
     @router.post(
@@ -358,6 +438,25 @@ def build_router(
             path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"}
         )
 
+    async def check_create(request: Request, body: PostCreate) -> list[dict[str, Any]]:
+        client_id = await current_client(await current_session(request))
+        return await rules_say(posts.check(client_id=client_id, body=body, now=clock()))
+
+    async def check_draft(request: Request, body: PostCreate) -> list[dict[str, Any]]:
+        client_id = await current_client(await current_session(request))
+        check = posts.check(client_id=client_id, body=body, now=clock(), files_to_come=True)
+        return await rules_say(check)
+
+    async def check_update(request: Request, body: PostUpdate) -> list[dict[str, Any]]:
+        client_id = await current_client(await current_session(request))
+        try:
+            post_id = UUID(str(request.path_params["post_id"]))
+        except ValueError:
+            return []
+        return await rules_say(
+            posts.check_update(client_id=client_id, post_id=post_id, body=body, now=clock())
+        )
+
     @router.post(
         "/posts",
         status_code=201,
@@ -365,6 +464,7 @@ def build_router(
         tags=["posts"],
         openapi_extra={MAX_BODY_EXTENSION: largest_body_bytes(PostCreate)},
     )
+    @gathers(PostCreate, check_create)
     async def create_post(
         body: PostCreate,
         response: Response,
@@ -402,6 +502,7 @@ def build_router(
             422, descriptions={422: "What ``POST /posts`` would refuse, each field named."}
         ),
     )
+    @gathers(PostCreate, check_draft)
     async def check_post(body: PostCreate, client_id: ClientId) -> Response:
         """Check a post by every rule of ``POST /posts`` without queueing it (a dry run:
         nothing is kept, nothing is sent): 204 when it would be taken, else the same 422.
@@ -479,6 +580,7 @@ def build_router(
             descriptions={409: "A target to change was already handed to a publisher."},
         ),
     )
+    @gathers(PostUpdate, check_update)
     async def update_post(post_id: UUID, body: PostUpdate, client_id: ClientId) -> PostPublic:
         """Reschedule a post or change its targets' settings until it is dispatched
         (see ``PostUpdate``); checked by the rules of ``POST /posts``, every problem a

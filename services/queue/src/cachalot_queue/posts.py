@@ -381,52 +381,10 @@ class PostService:
         target's settings may be changed (then ``POST .../targets/{id}/retry`` queues
         it again with them); a new time needs a target not yet dispatched.
         """
-        errors = self._when_errors(body.scheduled_at, now) if body.scheduled_at else []
-        options: dict[UUID, dict[str, Any]] = {}
+        options, built = await self.check_update(
+            client_id=client_id, post_id=post_id, body=body, now=now
+        )
         content = _content_change(body)
-        built: Post | None = None
-        async with self._reader() as reading:
-            post = await reading.scalar(
-                _with_targets(select(Post)).where(Post.id == post_id, Post.client_id == client_id)
-            )
-            if post is None:
-                raise _not_found()
-            if body.targets is not None:
-                mine = {t.account_id for t in post.targets}
-                for index, item in enumerate(body.targets):
-                    if item.account_id not in mine:
-                        message = "this account is not a target of this post"
-                        errors.append(_error(f"targets[{index}].account_id", message))
-            if errors:
-                raise _invalid(errors)
-            if content:
-                _refuse_content_change(post)
-            if body.targets is not None or content:
-                # the new content is checked against each other target whose account can
-                # take a post now; one waiting for a reconnect is checked when it is back
-                ready = set(
-                    (
-                        await reading.scalars(
-                            select(Account.id).where(
-                                Account.id.in_([t.account_id for t in post.targets]),
-                                Account.client_id == client_id,
-                                Account.status == "connected",
-                            )
-                        )
-                    ).all()
-                )
-                edit = _as_create(post, body, ready, self._registry)
-                try:
-                    built, _ = await self._build(reading, client_id, edit, now)
-                except Problem as problem:
-                    who = {t.account_id: self._whose(t) for t in post.targets}
-                    raise _named_for_edit(problem, body, edit, content, who) from None
-                named = {item.account_id for item in body.targets or []}
-                options = {
-                    t.account_id: t.options
-                    for t in built.targets
-                    if t.options and t.account_id in named
-                }
         async with self._factory() as session, session.begin():
             post = await self._locked(session, client_id, post_id)
             if content:
@@ -517,6 +475,66 @@ class PostService:
                 )
             gone = await deleted_media(session, [post])
             return to_public(post, media_deleted=post.id in gone)
+
+    async def check_update(
+        self, *, client_id: UUID, post_id: UUID, body: PostUpdate, now: datetime
+    ) -> tuple[dict[UUID, dict[str, Any]], Post | None]:
+        """Check an edit by every rule of :meth:`update`, keeping nothing: the new options
+        of each target named (by account id), and when the content changes the post as
+        checked (the content to keep: ``media_id``, the article, ``files``). Raises
+        ``Problem`` 404 (no such post of this client), 409 (new content while a target is
+        being published or done) or 422 with every problem, each naming its field; whether
+        a target is too late to change is :meth:`update`'s to say (it is read again
+        there, locked)."""
+        errors = self._when_errors(body.scheduled_at, now) if body.scheduled_at else []
+        content = _content_change(body)
+        async with self._reader() as reading:
+            post = await reading.scalar(
+                _with_targets(select(Post)).where(Post.id == post_id, Post.client_id == client_id)
+            )
+            if post is None:
+                raise _not_found()
+            if body.targets is None and not content:
+                if errors:
+                    raise _invalid(errors)
+                return {}, None
+            if content:
+                _refuse_content_change(post)
+            mine = {t.account_id for t in post.targets}
+            for index, item in enumerate(body.targets or []):
+                if item.account_id not in mine:
+                    message = "this account is not a target of this post"
+                    errors.append(_error(f"targets[{index}].account_id", message))
+            # new content is checked against each other target whose account can take a
+            # post now; one waiting for a reconnect is checked when it is back
+            ready = set(
+                (
+                    await reading.scalars(
+                        select(Account.id).where(
+                            Account.id.in_(mine),
+                            Account.client_id == client_id,
+                            Account.status == "connected",
+                        )
+                    )
+                ).all()
+            )
+            edit = _as_create(post, body, ready, self._registry)
+            try:
+                built, _ = await self._build(reading, client_id, edit, now)
+            except Problem as refused:
+                # the rules' words too, in the same answer (issue 12: errors in one round)
+                who = {t.account_id: self._whose(t) for t in post.targets}
+                said = _named_for_edit(refused, body, edit, content, who)
+                named = {e["field"] for e in errors}
+                theirs = [e for e in _their_errors(said) if e["field"] not in named]
+                raise _invalid(errors + theirs) from None
+            if errors:
+                raise _invalid(errors)
+            names = {item.account_id for item in body.targets or []}
+            options = {
+                t.account_id: t.options for t in built.targets if t.options and t.account_id in names
+            }
+            return options, built if content else None
 
     async def _build(
         self,
@@ -1063,8 +1081,8 @@ def _as_create(
             and registry is not None
         ]
     given = body.model_fields_set & set(_CONTENT_FIELDS)
-    return PostCreate(
-        kind=post.kind,  # type: ignore[arg-type]
+    fields: dict[str, Any] = dict(
+        kind=post.kind,
         media_id=body.media_id
         if "media_id" in given
         else post.media_id
@@ -1082,6 +1100,8 @@ def _as_create(
         else None,
         targets=targets,
     )
+    # every other target may wait for a reconnect: the content is then checked alone
+    return PostCreate(**fields) if targets else PostCreate.model_construct(**fields)
 
 
 def _named_for_edit(
@@ -1156,6 +1176,13 @@ def _not_unconfirmed(target: Target) -> Problem:
         "be confirmed is marked as published or published again this way.",
         title="Not unconfirmed",
     )
+
+
+def _their_errors(refused: Problem) -> list[dict[str, Any]]:
+    """A 422's ``errors`` (raised again when it is another problem)."""
+    if refused.status != 422 or refused.errors is None:
+        raise refused
+    return refused.errors
 
 
 def _not_found() -> Problem:

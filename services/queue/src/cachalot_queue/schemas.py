@@ -10,9 +10,11 @@ in :mod:`cachalot_queue.posts`.
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Union
-from uuid import UUID
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, Union, get_args, get_origin
+from uuid import UUID, uuid4
 
 from pydantic import (
     AwareDatetime,
@@ -20,9 +22,11 @@ from pydantic import (
     ConfigDict,
     Field,
     HttpUrl,
+    ValidationError,
     create_model,
     field_validator,
 )
+from pydantic.fields import FieldInfo
 
 from cachalot_common import platforms
 from cachalot_common.events import PostKind, PublishPost, TargetStatus
@@ -311,3 +315,116 @@ def largest_body_bytes(model: type[BaseModel]) -> int:
     if size is None:
         raise ValueError(f"{model.__name__} has a field without a bound")
     return round_up_kib(size)
+
+
+#: How many times :func:`salvage` mends a body before it gives up (a stand-in may make a
+#: field that depends on it fail in turn, e.g. TikTok's branded content on "Only me").
+_SALVAGE_ROUNDS: Final = 4
+
+
+def salvage(model: type[_Body], raw: Any, errors: Sequence[Mapping[str, Any]]) -> _Body | None:
+    """A valid ``model`` made of ``raw`` (a request body that failed ``model``'s schema with
+    pydantic's ``errors``) with each failing field taken out, or ``None`` when that cannot
+    be made (the body is not an object, ``targets`` itself is wrong, ...).
+
+    A field taken out gets its default; a required one a stand-in of its type (the first
+    of a ``Literal``, a fresh UUID, ``"x"``, ``False``, ``0``, ``[]``), only so that the
+    rest of its target can be checked by the platform's rules. What is said about a field
+    taken out is said by the schema (its error): the caller drops the rules' words about it
+    (issue 12: a missing TikTok privacy hid the caption's too-long error until the next
+    round). ``errors``' ``loc`` may start with ``body`` (FastAPI's); the rest is a path
+    into ``raw``.
+    """
+    if not isinstance(raw, dict):
+        return None
+    body = copy.deepcopy(raw)
+    pending = [_body_loc(e.get("loc", ())) for e in errors]
+    for _ in range(_SALVAGE_ROUNDS):
+        for loc in pending:
+            if not _mend(model, body, loc):
+                return None
+        try:
+            return model.model_validate(body)
+        except ValidationError as again:
+            pending = [_body_loc(e["loc"]) for e in again.errors()]
+    return None
+
+
+_Body = TypeVar("_Body", bound=BaseModel)
+
+
+def _body_loc(loc: Sequence[Any]) -> tuple[str | int, ...]:
+    parts = tuple(loc)
+    return parts[1:] if parts and parts[0] == "body" else parts
+
+
+def _mend(model: type[BaseModel], body: dict[str, Any], loc: tuple[str | int, ...]) -> bool:
+    """Take the field at ``loc`` out of ``body`` (the innermost object key on its path: an
+    item of a list goes with its list) and put a stand-in where it is required. False when
+    nothing can be done (the path leaves ``body``, or no stand-in fits)."""
+    keyed = [i for i, part in enumerate(loc) if isinstance(part, str)]
+    if not keyed:
+        return False
+    cut = loc[: keyed[-1] + 1]
+    parent: Any = body
+    for part in cut[:-1]:
+        try:
+            parent = parent[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    if not isinstance(parent, dict):
+        return False
+    parent.pop(cut[-1], None)
+    info = _field_at(model, cut)
+    if info is None:
+        return False
+    if not info.is_required():
+        return True
+    stand_in = _stand_in(info.annotation)
+    if stand_in is _NONE:
+        return False
+    parent[cut[-1]] = stand_in
+    return True
+
+
+def _field_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> FieldInfo | None:
+    """The pydantic field ``loc`` names in ``model`` (list positions stepped over)."""
+    current: Any = model
+    info: FieldInfo | None = None
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        owner = _model_in(current)
+        if owner is None or part not in owner.model_fields:
+            return None
+        info = owner.model_fields[part]
+        current = info.annotation
+    return info
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model ``annotation`` holds (``X | None``, ``list[X]``), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+_NONE: Final = object()
+
+
+def _stand_in(annotation: Any) -> Any:
+    """A value of ``annotation`` the schema takes, or :data:`_NONE`."""
+    if get_origin(annotation) is Literal:
+        return get_args(annotation)[0]
+    if annotation is UUID:
+        return str(uuid4())
+    simple: dict[Any, Any] = {str: "x", bool: False, int: 0, float: 0.0}
+    if annotation in simple:
+        return simple[annotation]
+    if get_origin(annotation) is list:
+        return []
+    return _NONE

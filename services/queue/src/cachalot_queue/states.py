@@ -314,10 +314,14 @@ def _on_result(
             notify_operator=False,
         )
     if result.reauth_required:
+        # the publisher's reason says it (cachalot_publishing.token.reauth_reason: "TikTok:
+        # the account's authorisation is no longer valid. Reconnect TikTok …"); wrapped in
+        # ours it said it twice, the platform's name three times (issue 12)
         return Change(
             status="paused",
-            reason=f"{name}: the account must be reconnected before this can be published. "
-            f"({reason})",
+            reason=reason
+            if (result.reason or "").strip()
+            else f"{name}: the account must be reconnected before this can be published.",
             code=result.code or "reauth_required",
             pause_account=True,
             notify_operator=False,

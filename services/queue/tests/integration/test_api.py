@@ -252,6 +252,48 @@ async def test_the_dry_run_check_refuses_every_bad_input_as_queueing_would_and_k
     assert listed.json()["items"] == []
 
 
+async def test_a_body_failing_the_schema_is_answered_with_every_error_of_every_target_at_once(
+    queue: QueueServer,
+) -> None:
+    """Issue 12: an empty YouTube title or a missing TikTok privacy stopped the request at
+    the schema, so the rules' errors (a video caption past 2200 UTF-16 units, a time in the
+    past) came only after the client mended the first. Now one 422 names them all, on
+    ``POST /posts/check``, ``POST /posts`` and ``PATCH /posts/{id}`` alike."""
+    client = queue.client()
+    youtube = await client.account("youtube")
+    tiktok = await client.account("tiktok")
+    targets = [
+        {"account_id": str(youtube), "youtube": {"title": "", "description": "a <b>"}},
+        {"account_id": str(tiktok), "tiktok": {"caption": "x" * 2201}},
+    ]
+    past = at_offset(-3600).isoformat()
+    every = {
+        "targets[0].youtube.title",
+        "targets[0].youtube.description",
+        "targets[1].tiktok.privacy_level",
+        "targets[1].tiktok.caption",
+        "scheduled_at",
+    }
+
+    def fields(response: httpx.Response) -> list[str]:
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        return [e["field"] for e in response.json()["errors"]]
+
+    media = await client.upload()
+    draft = {"targets": targets, "scheduled_at": past}
+    checked = fields(await client.http.post("/api/v1/posts/check", json=draft))
+    assert sorted(checked) == sorted(every)  # each once: no rule repeats the schema's words
+    queued = fields(await client.post({**draft, "media_id": media["id"]}))
+    assert sorted(queued) == sorted(every)
+    assert (await client.http.get("/api/v1/posts")).json()["items"] == []
+    post = await client.queue(youtube=youtube, tiktok=tiktok, at=at_offset(3600))
+    edited = fields(await client.http.patch(f"/api/v1/posts/{post['id']}", json=draft))
+    assert sorted(edited) == sorted(every)
+    kept = (await client.http.get(f"/api/v1/posts/{post['id']}")).json()
+    assert kept["targets"][0]["options"]["title"] == "A test video"
+
+
 async def test_the_dry_run_check_takes_a_post_whose_video_is_still_to_be_uploaded(
     queue: QueueServer,
 ) -> None:

@@ -135,6 +135,18 @@ def test_a_dead_token_pauses_the_target_and_its_account() -> None:
     assert not change.notify_operator
 
 
+def test_a_dead_tokens_pause_says_to_reconnect_once_in_the_publishers_words() -> None:
+    said = (  # cachalot_publishing.token.reauth_reason("TikTok")
+        "TikTok: the account's authorisation is no longer valid. Reconnect TikTok "
+        "(and allow posting videos)."
+    )
+    change = decide(target("publishing"), result("failed", reason=said, reauth_required=True))
+    assert (change.status, change.reason) == ("paused", said)
+    assert change.reason.count("TikTok:") == 1
+    bare = decide(target("publishing"), result("failed", reauth_required=True))
+    assert bare.reason == "TikTok: the account must be reconnected before this can be published."
+
+
 def test_missing_consent_pauses_with_its_own_code_and_the_persons_reason() -> None:
     reason = "TikTok: not posted yet. Confirm in the dashboard that you are 18 or over."
     change = decide(

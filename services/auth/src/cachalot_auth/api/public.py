@@ -73,6 +73,18 @@ class ChannelLinkIn(CheckedText):
     )
 
 
+def _channel_refused(refused: ChannelRefused, field: str) -> Problem:
+    """422 naming ``field``: why in English, ``errors[].type`` ``channel_<code>`` for pages
+    to say it in their language."""
+    error = {
+        "field": field,
+        "in": "body",
+        "message": refused.detail,
+        "type": f"channel_{refused.code}",
+    }
+    return Problem(422, refused.detail, errors=[error])
+
+
 def _platform(platform: str) -> str:
     if platform not in SIGN_IN_PLATFORMS:
         raise Problem(
@@ -348,11 +360,7 @@ def create_router(svc: Services) -> APIRouter:
         except NotSignedIn:
             raise _not_signed_in() from None
         except ChannelRefused as refused:
-            raise Problem(
-                422,
-                refused.detail,
-                errors=[{"field": "channel_id", "in": "body", "message": refused.detail}],
-            ) from None
+            raise _channel_refused(refused, "channel_id") from None
 
     @router.put(
         "/accounts/{account_id}/telegram-channel",
@@ -380,11 +388,7 @@ def create_router(svc: Services) -> APIRouter:
         except NotFound:
             raise Problem(404, "No such account.") from None
         except ChannelRefused as refused:
-            raise Problem(
-                422,
-                refused.detail,
-                errors=[{"field": "channel", "in": "body", "message": refused.detail}],
-            ) from None
+            raise _channel_refused(refused, "channel") from None
 
     @router.post(
         "/accounts/{account_id}/details",

@@ -84,7 +84,14 @@ class TelegramChannel:
 
 
 class ChannelNotUsable(Exception):
-    """Linking is refused for a reason the person can fix; ``str()`` says how."""
+    """Linking is refused for a reason the person can fix; ``str()`` says how (English, with
+    the bot's @username), ``code`` which (``bot_cannot_post``, ``bot_not_admin``,
+    ``not_channel_admin``, ``channel_unknown``, ``not_a_channel``): pages word it by the code
+    in their language (web/words.js, ``channel_<code>``)."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class TelegramBusy(PlatformUnavailable):
@@ -187,11 +194,14 @@ class BotApi:
                 f"our bot may not post in that channel: {self.fix()}, then try again"
                 if bot.get("status") == "administrator"
                 else f"our bot is not an administrator of that channel: {self.fix()}, "
-                "then try again"
+                "then try again",
+                "bot_cannot_post" if bot.get("status") == "administrator" else "bot_not_admin",
             )
         person = await self._member(numeric, user_id, outside=("bad_request",))
         if person.get("status") not in ("creator", "administrator"):
-            raise ChannelNotUsable("you are not an administrator of that channel")
+            raise ChannelNotUsable(
+                "you are not an administrator of that channel", "not_channel_admin"
+            )
         title = chat.get("title") or chat.get("username")
         return TelegramChannel(id=numeric, title=str(title) if title else None)
 
@@ -203,13 +213,16 @@ class BotApi:
             if refused.error.kind in ("bad_request", "forbidden"):  # the bot cannot see it
                 raise ChannelNotUsable(
                     f"Telegram knows no channel {chat_id}: check the id or @username "
-                    f"(for a private channel, {self.fix()} first)"
+                    f"(for a private channel, {self.fix()} first)",
+                    "channel_unknown",
                 ) from None
             raise
         if not isinstance(chat, dict) or not isinstance(chat.get("id"), int):
             raise PlatformOAuthError("telegram_error", "getChat gave no chat id")
         if chat.get("type") != "channel":
-            raise ChannelNotUsable(f"{chat_id} is a {chat.get('type')} chat, not a channel")
+            raise ChannelNotUsable(
+                f"{chat_id} is a {chat.get('type')} chat, not a channel", "not_a_channel"
+            )
         return chat
 
     async def _member(
