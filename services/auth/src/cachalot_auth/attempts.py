@@ -37,7 +37,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from faststream.kafka import KafkaBroker
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -131,13 +131,13 @@ class AttemptLedger:
     def _upsert(db: AsyncSession) -> Any:
         """``INSERT … ON CONFLICT (target_id) DO UPDATE`` keeping the greater values, in
         the dialect of ``db`` (SQLite's two-argument ``max``, PostgreSQL's ``greatest``)."""
-        table = SpentAttempt.__table__
+        table: Table = SpentAttempt.__table__  # type: ignore[assignment]
+        statement: Any
+        greatest: Callable[..., Any]
         if db.get_bind().dialect.name == "postgresql":
-            statement: Any = postgresql.insert(table)
-            greatest = func.greatest
-        else:
-            statement = sqlite.insert(table)
-            greatest = func.max  # with two arguments, SQLite's scalar max
+            statement, greatest = postgresql.insert(table), func.greatest
+        else:  # with two arguments, SQLite's scalar max
+            statement, greatest = sqlite.insert(table), func.max
         return statement.on_conflict_do_update(
             index_elements=[table.c.target_id],
             set_={
