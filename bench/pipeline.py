@@ -344,7 +344,7 @@ async def run_pipeline(
     timeout: float,
     profile_dir: Path | None = None,
     profile_s: float = 20,
-    due_factor: float = 1.5,
+    due_factor: float = 2.0,
 ) -> PipelineResult:
     limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
     http = [
@@ -629,7 +629,7 @@ def main() -> int:
     parser.add_argument(
         "--due-factor",
         type=float,
-        default=1.5,
+        default=2.0,
         help="T = now + posts / rate × this + 3 s, the rate the slower of creation and the "
         "first 64 reschedules (raise it on a loaded machine, where T may pass)",
     )
