@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+
 import httpx
 from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel, ConfigDict, Field
 
-from cachalot_common.app import create_service_app
+from cachalot_common.app import GC_THRESHOLDS, create_service_app, tune_gc
 from cachalot_common.problems import Problem
 from cachalot_common.settings import ServiceSettings
 
@@ -158,3 +160,15 @@ async def test_asyncapi_documents_what_the_broker_decodes_and_the_service_produc
     assert set(document["components"]["schemas"]["_Body"]["properties"]) == {"name", "count"}
     assert list(broker.publishers) == []  # the live broker gained nothing: wire unchanged
     assert "/asyncapi" not in openapi["paths"]
+
+
+def test_a_served_process_freezes_what_it_built_and_collects_young_objects_less_often() -> None:
+    thresholds = gc.get_threshold()
+    try:
+        tune_gc()
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert gc.get_threshold()[0] > thresholds[0], "fewer collections than CPython's default"
+        assert gc.get_freeze_count() > 0, "what was built before serving is frozen"
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)

@@ -32,6 +32,8 @@ class Server:
     connections: int = 0
     hang_up_after_reply: bool = False
     stall: bool = False
+    set_cookie: bool = False
+    heads: list[bytes] = field(default_factory=list)
     writers: list[asyncio.StreamWriter] = field(default_factory=list)
 
 
@@ -47,6 +49,7 @@ async def http_server(tls: ssl.SSLContext | None = None) -> AsyncIterator[Server
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
+                server.heads.append(head)
                 length = 0
                 for line in head.split(b"\r\n"):
                     if line.lower().startswith(b"content-length:"):
@@ -55,8 +58,10 @@ async def http_server(tls: ssl.SSLContext | None = None) -> AsyncIterator[Server
                 if server.stall:
                     await asyncio.sleep(3600)
                 await asyncio.sleep(0.01)  # requests overlap
+                cookie = b"Set-Cookie: session=abc; Path=/\r\n" if server.set_cookie else b""
                 writer.write(
                     b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                    + cookie
                     + f"Content-Length: {len(body)}\r\n\r\n".encode()
                     + body
                 )
@@ -103,6 +108,21 @@ async def test_a_connection_the_server_closed_while_idle_is_replaced_not_used() 
             await asyncio.sleep(0.05)  # the hang-up reaches the idle connection
             assert (await http.post(server.url, content=b"x" * i)).content == b"x" * i
         assert server.connections == 5
+
+
+async def test_a_cookie_the_platform_sets_is_neither_kept_nor_sent_back() -> None:
+    async with (
+        http_server() as server,
+        platform_http_client(timeout=TIMEOUT, max_connections=2) as http,
+    ):
+        server.set_cookie = True
+        first = await http.post(server.url, content=b"a")
+        await http.post(server.url, content=b"b")
+        assert first.headers["set-cookie"].startswith("session=abc")
+        assert not http.cookies, "nothing kept"
+        assert not any(b"cookie:" in head.lower() for head in server.heads), "nothing sent"
+        with pytest.raises(TypeError):
+            http.cookies = {"session": "abc"}
 
 
 async def test_a_large_body_is_sent_whole_and_echoed_back() -> None:

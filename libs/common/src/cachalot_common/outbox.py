@@ -287,11 +287,16 @@ class TableSource:
             )
 
     async def _claim(self, session: AsyncSession, limit: int) -> list[Any]:
+        """Up to ``limit`` unsent rows in id order, as plain rows of the columns a batch
+        needs (no ORM objects: loading each into the session was most of a claim's cost)."""
         table = self._table
-        query = select(table).where(table.sent_at.is_(None)).order_by(table.id).limit(limit)
+        columns = [table.id, table.topic, table.key, table.payload]
+        if hasattr(table, "trace"):
+            columns.append(table.trace)
+        query = select(*columns).where(table.sent_at.is_(None)).order_by(table.id).limit(limit)
         if self._lock:
             query = query.with_for_update(skip_locked=True)
-        return list((await session.scalars(query)).all())
+        return list((await session.execute(query)).all())
 
     async def _unmark(self, ids: list[int]) -> None:
         """Rows sent again by the next round (those not purged meanwhile)."""

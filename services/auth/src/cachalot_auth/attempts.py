@@ -31,13 +31,14 @@ Events from a queue older than the ``attempt`` field carry none and are skipped.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from faststream.kafka import KafkaBroker
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cachalot_auth.models import SpentAttempt, utcnow
@@ -68,25 +69,31 @@ class AttemptLedger:
         factory: async_sessionmaker[AsyncSession],
         *,
         grant_lifetime_s: float,
-        lock_rows: bool = False,
+        prune_every_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``grant_lifetime_s``: seconds a row is kept after its last event (≥ the queue's
-        grant lifetime); ``lock_rows``: ``SELECT … FOR UPDATE`` (PostgreSQL)."""
+        grant lifetime); ``prune_every_s``: seconds between two prunes of expired rows
+        (0: with every batch)."""
         self._factory = factory
         self._keep = timedelta(seconds=grant_lifetime_s + LEEWAY_S)
-        self._lock_rows = lock_rows
+        self._prune_every_s = prune_every_s
+        self._clock = clock
+        self._pruned_at: float | None = None
 
     async def on_status(self, event: PostStatusChanged) -> None:
         """Record what ``event`` ends; idempotent (replays and duplicates change nothing)."""
         await self.on_statuses([event])
 
     async def on_statuses(self, events: list[PostStatusChanged]) -> None:
-        """Record what a batch of events ends, in one transaction; idempotent.
+        """Record what a batch of events ends, in one transaction and one statement; idempotent.
 
         Per target only the highest attempt over counts (the memory is a
-        ``max``), so the batch is reduced to one row write per target. A
-        concurrent first insert of the same target by another replica
-        (``IntegrityError``) makes the batch read its rows again, twice at most.
+        ``max``), so the batch is reduced to one row per target, written by one
+        ``INSERT … ON CONFLICT DO UPDATE`` that keeps the greater of the stored and
+        the new value (a concurrent write of the same target by another replica
+        waits for the row and then takes the max too: no read, no retry). Rows go
+        in target order, one lock order for every replica.
         """
         over: dict[str, int] = {}
         for event in events:
@@ -94,41 +101,50 @@ class AttemptLedger:
             if through is not None:
                 key = str(event.target_id)
                 over[key] = max(over.get(key, 0), through)
-        if not over:
-            return
-        for _ in range(2):
-            try:
-                await self._record(over)
-                return
-            except IntegrityError:
-                continue
-        await self._record(over)
+        if over:
+            await self._record(over)
 
     async def _record(self, over: dict[str, int]) -> None:
         """Raise each target's ``over_through`` to ``over[target]`` (target id → attempt)."""
         now = utcnow()
         keep_until = now + self._keep
+        rows = [
+            {"target_id": target_id, "over_through": over[target_id], "expires_at": keep_until}
+            for target_id in sorted(over)
+        ]
         async with self._factory() as db, db.begin():
-            await self.prune(db, now)
-            query = (
-                select(SpentAttempt)
-                .where(SpentAttempt.target_id.in_(over))
-                .order_by(SpentAttempt.target_id)  # one lock order for every replica
-            )
-            if self._lock_rows:
-                query = query.with_for_update()
-            rows = {row.target_id: row for row in (await db.scalars(query)).all()}
-            for target_id in sorted(over):
-                row = rows.get(target_id)
-                if row is None:
-                    db.add(
-                        SpentAttempt(
-                            target_id=target_id, over_through=over[target_id], expires_at=keep_until
-                        )
-                    )
-                else:
-                    row.over_through = max(row.over_through, over[target_id])
-                    row.expires_at = max(row.expires_at, keep_until)
+            if self._prune_due():
+                await self.prune(db, now)
+            await db.execute(self._upsert(db), rows)
+
+    def _prune_due(self) -> bool:
+        """Whether this batch prunes: at most once per ``prune_every_s`` (a DELETE with every
+        batch was a third of its statements; rows past ``expires_at`` refuse nothing that
+        the grant's own expiry does not, so pruning later changes no answer)."""
+        ticks = self._clock()
+        if self._pruned_at is not None and ticks - self._pruned_at < self._prune_every_s:
+            return False
+        self._pruned_at = ticks
+        return True
+
+    @staticmethod
+    def _upsert(db: AsyncSession) -> Any:
+        """``INSERT … ON CONFLICT (target_id) DO UPDATE`` keeping the greater values, in
+        the dialect of ``db`` (SQLite's two-argument ``max``, PostgreSQL's ``greatest``)."""
+        table: Table = SpentAttempt.__table__  # type: ignore[assignment]
+        statement: Any
+        greatest: Callable[..., Any]
+        if db.get_bind().dialect.name == "postgresql":
+            statement, greatest = postgresql.insert(table), func.greatest
+        else:  # with two arguments, SQLite's scalar max
+            statement, greatest = sqlite.insert(table), func.max
+        return statement.on_conflict_do_update(
+            index_elements=[table.c.target_id],
+            set_={
+                "over_through": greatest(table.c.over_through, statement.excluded.over_through),
+                "expires_at": greatest(table.c.expires_at, statement.excluded.expires_at),
+            },
+        )
 
     @staticmethod
     async def prune(db: AsyncSession, now: datetime) -> None:

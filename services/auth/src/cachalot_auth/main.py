@@ -40,7 +40,6 @@ from cachalot_common.consuming import BrokerWatch
 from cachalot_common.db import (
     create_engine,
     database_check,
-    is_sqlite,
     run_migrations_async,
     session_factory,
 )
@@ -100,7 +99,6 @@ def create_app(
     attempts = AttemptLedger(
         factory,
         grant_lifetime_s=settings.grant_lifetime_s,
-        lock_rows=not is_sqlite(settings.database_url),
     )
     watch: BrokerWatch | None = None
     if broker is not None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -170,13 +169,7 @@ def main() -> None:
         else None
     )
     app = create_app(settings, tracer_provider=provider)
-    # Everything built so far (modules, pydantic schemas, the app) lives as long
-    # as the process: freezing it keeps the collector from scanning it again and
-    # again under load (about a tenth of the CPU per request in
-    # bench/contact_intake.py).
-    gc.collect()
-    gc.freeze()
-    serve(app, settings)
+    serve(app, settings)  # freezes what was built so far (cachalot_common.app.tune_gc)
 
 
 if __name__ == "__main__":
