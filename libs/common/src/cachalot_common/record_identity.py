@@ -140,10 +140,14 @@ class RecordCheck:
         return {m for m in marks if m.same(found.get(m.place))}
 
     async def close(self) -> None:
+        """Stop the consumer (given :attr:`timeout_s`; an aiokafka consumer whose broker
+        restarted can wait on its fetcher for ever, and is then left as it is)."""
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
-            with contextlib.suppress(Exception):
-                await consumer.stop()
+            try:
+                await asyncio.wait_for(consumer.stop(), self.timeout_s)
+            except Exception as error:
+                logger.warning("record check: consumer not stopped (%r)", error)
 
     async def _read(
         self, wanted: set[Place], ends: Mapping[TopicPartition, int] | None
