@@ -145,8 +145,22 @@ async def test_every_broadcast_subscriber_reads_the_whole_topic_and_retries_a_fa
     finally:
         await first.stop()
     first = build_broker(settings, client_id="replica-1")
-    subscribe(first, topic, ContactSubmitted, recorder("replica-1"), group_id=None)
-    subscribe(second, topic, ContactSubmitted, recorder("replica-2"), group_id=None)
+    subscribe(
+        first,
+        topic,
+        ContactSubmitted,
+        recorder("replica-1"),
+        group_id=None,
+        bootstrap=kafka_bootstrap,
+    )
+    subscribe(
+        second,
+        topic,
+        ContactSubmitted,
+        recorder("replica-2"),
+        group_id=None,
+        bootstrap=kafka_bootstrap,
+    )
     await first.start()
     await second.start()
     try:
@@ -759,3 +773,64 @@ async def _stable(bootstrap: str, group: str, members: int) -> bool:
         await admin.close()
     [described] = response.groups
     return bool(described[2] == "Stable" and len(described[5]) == members)
+
+
+async def test_a_broadcast_reader_gets_every_record_of_a_log_that_grew_past_it_in_a_quick_restart(
+    tmp_path: Path,
+) -> None:
+    """Issue 11 (s8 MEDIUM): a reader with no group keeps its own offset. Tansu restarted
+    empty between two of its fetches, faster than the broker watch looks, and the new log
+    already held more records than the reader had read: the reader fetched on at its old
+    offset, and the new log's first records (revocations, session ends) were never seen.
+    The restart happens while this process is held (nothing in it can look in between)."""
+    tansu = TansuBroker(log_path=tmp_path / "tansu.log").start()
+    topic = f"q{uuid.uuid4().hex[:8]}.v1"
+    plan = {topic: 2, f"{topic}.dlq": 1}
+    settings = KafkaSettings(
+        kafka_bootstrap=tansu.bootstrap,
+        kafka_idempotence=False,
+        kafka_session_timeout_ms=3000,
+        kafka_ensure_topics=True,
+    )
+    broker = build_broker(settings, client_id="q")
+    seen: list[str] = []
+
+    async def handle(event: ContactSubmitted) -> None:
+        seen.append(event.message)
+
+    subscribe(
+        broker,
+        topic,
+        ContactSubmitted,
+        handle,
+        group_id=None,
+        bootstrap=tansu.bootstrap,
+        **consumer_options(settings),
+    )
+    watch = BrokerWatch(broker, settings, plan=plan)
+    try:
+        await watch.start()
+        before = [f"before-{n}" for n in range(6)]
+        for word in before:
+            await publish_event(broker, topic, _event_saying(word), key=word)
+        await _eventually_true(lambda: sorted(seen) == before, "the first log read", 30)
+
+        after = [f"after-{n}" for n in range(12)]  # more on each partition than before
+
+        async def write(bootstrap: str) -> None:
+            await ensure_topics(bootstrap, plan)
+            producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+            await producer.start()
+            try:
+                for word in after:
+                    event = encode(_event_saying(word))
+                    await producer.send_and_wait(topic, event, key=word.encode())
+            finally:
+                await producer.stop()
+
+        tansu.restart_unseen(write)  # this loop is held: no fetch, no probe in between
+
+        await _eventually_true(lambda: set(after) <= set(seen), "every record after", 30)
+    finally:
+        await watch.stop()
+        tansu.stop()

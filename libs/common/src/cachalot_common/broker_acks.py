@@ -39,14 +39,13 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.client import AIOKafkaClient
-from aiokafka.errors import OffsetOutOfRangeError
 from aiokafka.protocol.fetch import FetchRequest
 from aiokafka.structs import TopicPartition
 
 from cachalot_common.outbox import Acked, Outgoing, UntrustedAck
+from cachalot_common.record_identity import RecordCheck, RecordMark
 from cachalot_common.settings import KafkaSettings
 from cachalot_common.topic_plan import PARTITIONS, ensure_topics, planned_partitions
 
@@ -176,57 +175,26 @@ class KafkaAckCheck:
 
     async def served(self, records: Sequence[tuple[Acked, Outgoing]]) -> set[Acked]:
         """Those of ``records`` the broker serves now at their offsets with their own key
-        and payload (read with a consumer of no group); the check is pinned to the
+        and payload (read back by :class:`~cachalot_common.record_identity.RecordCheck`,
+        the readers' check too; not read in time: not served); the check is pinned to the
         broker there now, so :meth:`lost` is false afterwards."""
         await self.close()
         client = await self._started()
         async with asyncio.timeout(self.timeout_s):
             await self._topics(client)
-        wanted = {(a.topic, a.partition, a.offset): (a, e) for a, e in records}
-        served: set[Acked] = set()
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            client_id=self.client_id,
-            enable_auto_commit=False,
-            auto_offset_reset="none",
-            request_timeout_ms=int(self.timeout_s * 1000),
-        )
-        await consumer.start()
+        marks = {
+            RecordMark.sent(a.topic, a.partition, a.offset, e.key.encode(), e.payload): a
+            for a, e in records
+        }
+        reader = RecordCheck(self.bootstrap, client_id=self.client_id, timeout_s=self.timeout_s)
         try:
-            starts: dict[TopicPartition, int] = {}
-            for ack, _ in records:
-                tp = TopicPartition(ack.topic, ack.partition)
-                starts[tp] = min(starts.get(tp, ack.offset), ack.offset)
-            ends = await consumer.end_offsets(list(starts))
-            readable = [tp for tp, start in starts.items() if ends.get(tp, 0) > start]
-            consumer.assign(readable)
-            for tp in readable:
-                consumer.seek(tp, starts[tp])
-            left = {k for k in wanted if ends.get(TopicPartition(k[0], k[1]), 0) > k[2]}
-            async with asyncio.timeout(self.timeout_s * 2):
-                while left:
-                    batch = await consumer.getmany(timeout_ms=READ_BACK_WAIT_MS * 2)
-                    for tp, got in batch.items():
-                        for record in got:
-                            pair = wanted.get((tp.topic, tp.partition, record.offset))
-                            if pair is not None and (record.key, record.value) == (
-                                pair[1].key.encode(),
-                                pair[1].payload,
-                            ):
-                                served.add(pair[0])
-                        if got:  # every wanted offset up to the last record read is decided
-                            last = got[-1].offset
-                            left = {
-                                k for k in left if k[:2] != (tp.topic, tp.partition) or k[2] > last
-                            }
-        except (TimeoutError, OffsetOutOfRangeError):
-            pass  # what was not read in time is not served
+            held = await reader.held(marks)
         finally:
-            await consumer.stop()
+            await reader.close()
         self._pinned = self._live(client)
         self._known = set()
         self._lost = False
-        return served
+        return {marks[mark] for mark in held}
 
     def lost(self) -> bool:
         """A connection the last confirmation was made on has closed since (the broker

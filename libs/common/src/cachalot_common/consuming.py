@@ -42,6 +42,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -54,6 +55,7 @@ from cachalot_common.group_repair import release_departed_leader
 from cachalot_common.health import ReadinessCheck
 from cachalot_common.kafka import commit_timeout_s, in_memory, start_broker
 from cachalot_common.metrics import count_dead_letter
+from cachalot_common.record_identity import LogFollower, RecordCheck
 from cachalot_common.settings import KafkaSettings
 from cachalot_common.text import truncate
 from cachalot_common.topic_plan import ensure_topics, planned_partitions
@@ -125,6 +127,8 @@ class _Registry:
     groups: dict[int, GroupHealth] = field(default_factory=dict)  # id(subscriber) → health
     # topic → (model, group id): what the kit decodes, for the AsyncAPI document
     consumed: dict[str, tuple[type[BaseModel], str | None]] = field(default_factory=dict)
+    # the broadcast subscribers' read-back checks (closed with the broker watch)
+    checks: list[RecordCheck] = field(default_factory=list)
 
 
 _REGISTRIES: weakref.WeakKeyDictionary[KafkaBroker, _Registry] = weakref.WeakKeyDictionary()
@@ -319,6 +323,10 @@ def _options(group_id: str | None, options: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
+BROADCAST_MAX_RECORDS = 100
+"""The fewest records a broadcast subscriber takes per fetch (see :func:`subscribe`)."""
+
+
 def subscribe(
     broker: KafkaBroker,
     topic: str | Mapping[str, Route[Any]],
@@ -328,6 +336,7 @@ def subscribe(
     group_id: str | None,
     policy: ErrorPolicy | None = None,
     max_records: int = 1,
+    bootstrap: str | None = None,
     **options: Any,
 ) -> None:
     """Register a handler for ``topic`` (or handlers for several topics on one consumer).
@@ -347,7 +356,16 @@ def subscribe(
     ``group_id=None`` makes a broadcast subscriber: no group, so every
     replica reads every partition from the start of the topic and nothing is
     committed; the handler must be idempotent. For state each replica keeps
-    in memory, such as session revocations.
+    in memory, such as session revocations. Such a reader keeps its own
+    offsets, so a broker that came back with a new log already grown past
+    them would be read on from the middle (issue 11): each fetch is checked
+    against the last record taken of its partitions
+    (:class:`~cachalot_common.record_identity.LogFollower`, reading back on
+    ``bootstrap``, which a broadcast subscriber must be given), and a
+    partition whose log changed is handled and then read again from its new
+    log's beginning. It takes a fetch at a time (``max_records`` at least
+    :data:`BROADCAST_MAX_RECORDS`): one check per fetch, not per record.
+    Raises ``TypeError`` for a broadcast subscriber without ``bootstrap``.
     """
     if isinstance(topic, str):
         if model is None or handler is None:
@@ -355,6 +373,14 @@ def subscribe(
         routes: dict[str, Route[Any]] = {topic: Route(model, handler)}
     else:
         routes = dict(topic)
+    follower: LogFollower | None = None
+    if group_id is None:
+        if bootstrap is None:
+            raise TypeError("a broadcast subscriber (group_id=None) needs the bootstrap")
+        check = RecordCheck(bootstrap, client_id=f"broadcast-check:{','.join(routes)}")
+        _registry(broker).checks.append(check)
+        follower = LogFollower(check)
+        max_records = max(max_records, BROADCAST_MAX_RECORDS)
     rules = policy or ErrorPolicy()
     name = f"{group_id or 'broadcast'}:{','.join(routes)}"
     health = GroupHealth(name)
@@ -386,13 +412,29 @@ def subscribe(
         await acks.success(message)
 
     async def consume_fetch(bodies: list[bytes], message: KafkaMessage) -> None:
+        records: list[Any] = list(message.raw_message)  # type: ignore[arg-type]
+        consumer: Any = getattr(message, "consumer", None)
+        follow = follower is not None and hasattr(consumer, "highwater")  # not in memory
         try:
-            for body, record in zip(bodies, message.raw_message, strict=True):
+            changed: set[TopicPartition] = set()
+            if follower is not None and follow:
+                # before taking it: does this fetch continue the log we read?
+                changed = await follower.changed(
+                    {TopicPartition(r.topic, r.partition) for r in records},
+                    end=consumer.highwater,
+                )
+            for body, record in zip(bodies, records, strict=True):
                 with _record_span(record):
                     await handle(body, record)
         except Exception as error:
             await acks.failure(message, error)  # the whole fetch comes again
             raise
+        if follower is not None and follow:
+            for record in records:
+                follower.took(record)
+            if changed:  # handled all the same (idempotent); now the new log from its start
+                follower.forget(changed)
+                await consumer.seek_to_beginning(*changed)
         await acks.success(message)
 
     name = "on_" + "_".join(t.replace(".", "_") for t in routes)
@@ -566,6 +608,8 @@ class BrokerWatch:
             self._task = None
         await self._close_admin()
         await self.broker.stop()
+        for check in _registry(self.broker).checks:
+            await check.close()
 
     async def start_subscribers(self, subscribers: Iterable[Any]) -> None:
         """Start ``subscribers`` all at once; a group whose members are still not

@@ -16,9 +16,13 @@ result, so its post stayed ``dispatched``, but only in a whole session.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
+import threading
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from cachalot_testing.ports import free_port, wait_for_port
 
@@ -117,3 +121,25 @@ class TansuBroker:
         """Stop and start on the same port: the broker comes back empty."""
         self.stop()
         self.start()
+
+    def restart_unseen(self, meanwhile: Callable[[str], Coroutine[Any, Any, None]]) -> None:
+        """``kill -9``, start empty and run ``meanwhile(bootstrap)`` (ensure topics, write
+        records) on an event loop of its own, all without giving the calling thread's
+        event loop a turn: a restart quicker than any reader or broker watch running in
+        this process can look (what a loaded machine or a long pause makes of a
+        sub-second restart). Blocks; raises what ``meanwhile`` raised."""
+        self.kill()
+        self.start()
+        failed: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                asyncio.run(meanwhile(self.bootstrap))
+            except BaseException as error:  # raised in the caller's thread below
+                failed.append(error)
+
+        writer = threading.Thread(target=run, name="tansu-restart-unseen")
+        writer.start()
+        writer.join()
+        if failed:
+            raise failed[0]

@@ -235,6 +235,7 @@ def create_app(
             SessionEnded,
             ends.on_session,
             group_id=None,
+            bootstrap=settings.kafka_bootstrap,
             **consumer_options(settings),
         )
         verifier = SessionVerifier(secret=session_key, revocations=ends.memory)

@@ -55,11 +55,12 @@ the broker lost its topics) is said with the first event, ``ready`` with
 
 **A broker that lost its log** is noticed by the reader (issue 11): a fetch
 answered with a log end below our position, a reader that reconnects and
-finds the end below it, a record numbered below it, or, whenever the reader's
-connection to the broker is a new one (the broker may have come back with a
-new log already grown past our position), the last record taken of a
-partition no longer at its offset with its timestamp (looked at before the
-new connection's records are taken). The feed then starts again from the new
+finds the end below it, a record numbered below it, or, whenever a fetch
+brings records of a partition (the broker may have come back with a new log
+already grown past our position, between two fetches), the last record taken
+of that partition no longer at its offset with its content and timestamp
+(:class:`~cachalot_common.record_identity.LogFollower`, looked at before the
+fetch's records are taken). The feed then starts again from the new
 log's beginning: the ring is emptied, every open stream sends ``ready``
 ``{"resumed": false}`` (the page reloads its lists) and then every record of
 the new log for its client. Readiness (``live``) is failing while the reader
@@ -107,6 +108,7 @@ from pydantic import ValidationError
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from cachalot_common.events import AccountChanged, PostStatusChanged, ProposalChanged
+from cachalot_common.record_identity import LogFollower, RecordCheck
 from cachalot_common.sessions import (
     COOKIE_NAME,
     CurrentClient,
@@ -301,6 +303,10 @@ class LiveFeed:
         self._partitions: list[TopicPartition] = []
         self._task: asyncio.Task[None] | None = None
         self._lost = False  # the log is gone: the reader starts again from the new one
+        # the last record taken of each partition, checked whenever a fetch brings more
+        self._follower = LogFollower(
+            RecordCheck(bootstrap, client_id=f"{client_id}-check", timeout_s=LOG_CHECK_WAIT_S)
+        )
         self.ready = asyncio.Event()
 
     # ---- reading the topics
@@ -316,6 +322,7 @@ class LiveFeed:
                 await self._task
         if self._consumer is not None:
             await self._consumer.stop()
+        await self._follower.check.close()
 
     async def _run(self) -> None:
         while True:
@@ -350,6 +357,19 @@ class LiveFeed:
                 self.position[tp] = begin
                 self._start[tp] = begin
             consumer.seek(tp, begin)
+        # a partition started past its log's beginning with nothing taken yet: the record
+        # before where it starts is the one a new log must not be mistaken for
+        unmarked = [
+            (tp, self.position[tp] - 1)
+            for tp in partitions
+            if tp not in self._last and self.position[tp] > starts[tp]
+        ]
+        found = await self._follower.check.read(unmarked, ends=ends)
+        for place in unmarked:
+            mark = found.get(place)
+            if mark is None:
+                raise ConnectionError(f"the record before {place[0]}'s start was not read")
+            self._follower.took_mark(mark)
         self._partitions = partitions
         return partitions
 
@@ -358,6 +378,7 @@ class LiveFeed:
         logger.warning("live feed: the broker lost its log (%s); reading the new one", why)
         self._ring.clear()
         self._last.clear()
+        self._follower.forget()
         self.position = {tp: starts.get(tp, 0) for tp in set(self.position) | set(starts)}
         self._start = dict(self.position)
         self.restarted = dict(self.position)
@@ -381,21 +402,19 @@ class LiveFeed:
         await consumer.start()
         partitions = await self._assign(consumer)
         self.ready.set()
-        pinned = _connections(consumer)
         while True:
             batch = await consumer.getmany(timeout_ms=1000, max_records=500)
-            conns = _connections(consumer)
-            if conns and _replaced(pinned, conns):
-                # a new connection: perhaps a broker that came back without its log, which
-                # may already have grown past our position; look before taking anything
-                same = await self._same_log()
-                if same is None:  # no answer: read this batch again after the next look
+            if batch:
+                # perhaps a broker that came back without its log, which may already have
+                # grown past our position: look before taking anything (one read-back a fetch)
+                try:
+                    if await self._follower.changed(batch, end=consumer.highwater):
+                        self._lost = True
+                except Exception as error:  # no answer: read this batch again after a look
+                    logger.warning("live feed: could not check the broker's log (%r)", error)
                     for tp in batch:
                         consumer.seek(tp, self.position[tp])
                     continue
-                pinned = conns
-                if not same:
-                    self._lost = True
             for tp, records in batch.items():
                 for record in records:
                     self._take(tp, record)
@@ -427,47 +446,11 @@ class LiveFeed:
         entry = _entry(self._seq, record)
         self._ring.append(entry)
         self._last[tp] = entry
+        self._follower.took(record)
         self.position[tp] = record.offset + 1
         while len(self._ring) > self.buffer_events:
             old = self._ring.popleft()
             self._start[old.tp] = max(self._start.get(old.tp, 0), old.offset + 1)
-
-    async def _same_log(self) -> bool | None:
-        """Whether the broker still holds the last record taken of every partition at its
-        offset with its timestamp (a log that grew again past our position after the
-        broker lost it does not); None when the broker did not answer."""
-        marks = dict(self._last)
-        if not marks:
-            return True
-        reader = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            client_id=f"{self._client_id}-check",
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="none",
-        )
-        found: dict[TopicPartition, int] = {}
-        try:
-            async with asyncio.timeout(LOG_CHECK_WAIT_S * 2):
-                await reader.start()
-                ends = await reader.end_offsets(list(marks))
-                wanted = [tp for tp, entry in marks.items() if ends[tp] > entry.offset]
-                reader.assign(wanted)
-                for tp in wanted:
-                    reader.seek(tp, marks[tp].offset)
-                if wanted:
-                    batch = await reader.getmany(*wanted, timeout_ms=int(LOG_CHECK_WAIT_S * 1000))
-                    for tp, records in batch.items():
-                        for record in records:
-                            if record.offset == marks[tp].offset:
-                                found[tp] = record.timestamp
-        except Exception as error:
-            logger.warning("live feed: could not check the broker's log (%r)", error)
-            return None
-        finally:
-            with contextlib.suppress(Exception):
-                await reader.stop()
-        return all(found.get(tp) == entry.stamp for tp, entry in marks.items())
 
     def reading(self) -> bool:
         """Whether the reader has every partition and a fetch of each was answered within
@@ -531,19 +514,6 @@ class LiveFeed:
     async def wait(self, timeout_s: float) -> None:
         """Until new records arrive or ``timeout_s`` passes."""
         await wait_event(self._changed, timeout_s)  # a cancellation always propagates
-
-
-def _connections(consumer: AIOKafkaConsumer) -> dict[Any, Any]:
-    """The consumer's open connections to brokers it knows by id: a broker that restarted
-    (a new incarnation) closed them, and Tansu keeps its cluster id across restarts, so
-    the connection is what tells one incarnation from the next (as the outbox's
-    :class:`~cachalot_common.broker_acks.KafkaAckCheck` reads it)."""
-    client = consumer._client
-    return {k: c for k, c in client._conns.items() if isinstance(k[0], int) and c.connected()}
-
-
-def _replaced(pinned: Mapping[Any, Any], now: Mapping[Any, Any]) -> bool:
-    return any(now.get(key) is not conn for key, conn in pinned.items()) or not pinned
 
 
 def client_entries(client_id: UUID) -> Callable[[Entry], bool]:

@@ -279,6 +279,7 @@ def create_app(
         SessionEnded,
         runtime.revocations.on_session,
         group_id=None,
+        bootstrap=settings.kafka_bootstrap,
         **timeouts,
     )
 

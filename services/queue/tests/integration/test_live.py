@@ -525,3 +525,51 @@ async def test_open_streams_get_every_record_of_the_log_a_broker_restarted_empty
 async def _live_check(probe: httpx.AsyncClient, state: str) -> bool:
     body = (await probe.get("/readyz")).json()
     return bool(body.get("checks", {}).get("live") == state)
+
+
+async def test_open_streams_get_every_record_of_a_new_log_after_a_restart_quicker_than_any_look(
+    own_broker: TansuBroker, tmp_path: Path
+) -> None:
+    """Issue 11 (s8 MEDIUM): Tansu restarted empty between two of the feed's fetches, with
+    no moment for anything in the process to look, and the new log already longer than
+    what the feed had read: every record of the new log reaches the open stream, after a
+    ``ready`` that tells the page to reload."""
+    await ensure_topics(own_broker.bootstrap)
+    queue = await start_queue(
+        f"sqlite+aiosqlite:///{tmp_path / 'queue.db'}",
+        own_broker.bootstrap,
+        False,
+        tmp_path / "media",
+        kafka_ensure_topics=True,
+        live_heartbeat_s=0.5,
+    )
+    client_id, post_id = uuid.uuid4(), uuid.uuid4()
+    try:
+        async with listen(queue.base_url, session_token(client_id)) as stream:
+            for _ in range(3):
+                await queue.kafka.send(
+                    POSTS_STATUS, status_event(client_id, post_id, "dispatched"), str(post_id)
+                )
+            await eventually(lambda: len(stream.named("status")) == 3, timeout=20)
+            after = [status_event(client_id, post_id, "published") for _ in range(6)]
+
+            async def write(bootstrap: str) -> None:
+                await ensure_topics(bootstrap)
+                fresh = Kafka(bootstrap, False)
+                await fresh.start()
+                try:
+                    for event in after:
+                        await fresh.send(POSTS_STATUS, event, str(post_id))
+                finally:
+                    await fresh.stop()
+
+            own_broker.restart_unseen(write)  # this loop is held: no fetch in between
+            want = [str(e.target_id) for e in after]
+            await eventually(
+                lambda: [m.json()["target_id"] for m in stream.named("status")][3:] == want,
+                timeout=60,
+            )
+            assert [m.json() for m in stream.named("ready")][-1] == {"resumed": False}
+    finally:
+        await queue.stop()
+        await queue.kafka.stop()

@@ -21,6 +21,7 @@ from queue_support import (
     SECRET,
     VIDEO,
     ApiClient,
+    Kafka,
     QueueServer,
     at_offset,
     eventually,
@@ -33,11 +34,13 @@ from cachalot_common.db import run_migrations_async
 from cachalot_common.events import SessionEnded
 from cachalot_common.kafka import encode
 from cachalot_common.sessions import COOKIE_NAME, MemoryRevocations, issue_session
+from cachalot_common.topic_plan import ensure_topics
 from cachalot_common.topics import SESSIONS
 from cachalot_queue.main import ALEMBIC_DIR, create_app
 from cachalot_queue.revocations import Revocations
 from cachalot_queue.settings import QueueSettings
 from cachalot_queue.tables import Media, SessionRevocation
+from cachalot_testing.broker import TansuBroker
 
 pytestmark = pytest.mark.integration
 
@@ -280,3 +283,68 @@ async def test_the_handler_refuses_a_revoked_session_in_memory_broker(tmp_path: 
         assert rows == 1  # the redelivery changed nothing
     finally:
         await app.state.runtime.engine.dispose()
+
+
+async def test_sessions_ended_after_a_broker_restart_quicker_than_any_look_are_all_refused(
+    own_broker: TansuBroker, tmp_path: Path
+) -> None:
+    """Issue 11 (s8 MEDIUM): the revocations are read with no consumer group, from the
+    reader's own offsets. Tansu restarted empty between two fetches, quicker than the
+    broker watch looks, and the new log held more session ends than the reader had read:
+    it fetched on at its old offset and never saw the first ones, so those sessions stayed
+    valid. One client's sessions, so every end goes to one partition."""
+    await ensure_topics(own_broker.bootstrap)
+    queue = await start_queue(
+        f"sqlite+aiosqlite:///{tmp_path / 'queue.db'}",
+        own_broker.bootstrap,
+        False,
+        tmp_path / "media",
+        kafka_ensure_topics=True,
+    )
+    client_id = uuid.uuid4()
+
+    def session_and_its_end() -> tuple[str, SessionEnded]:
+        token, session = issue_session(client_id=client_id, secret=SECRET, lifetime_s=3600)
+        end = SessionEnded(
+            type="revoked",
+            client_id=client_id,
+            session_id=session.session_id,
+            expires_at=now() + timedelta(hours=1),
+        )
+        return token, end
+
+    async def all_refused(tokens: list[str]) -> None:
+        async with httpx.AsyncClient(base_url=queue.base_url, timeout=10) as http:
+
+            async def refused() -> bool:
+                for token in tokens:
+                    response = await http.get("/api/v1/posts", cookies={COOKIE_NAME: token})
+                    if response.status_code != 401:
+                        return False
+                return True
+
+            await eventually(refused, timeout=30, every=0.2)
+
+    try:
+        before = [session_and_its_end() for _ in range(3)]
+        for _, end in before:
+            await publish(queue, end)
+        await all_refused([token for token, _ in before])
+
+        after = [session_and_its_end() for _ in range(8)]
+
+        async def write(bootstrap: str) -> None:
+            await ensure_topics(bootstrap)
+            fresh = Kafka(bootstrap, False)
+            await fresh.start()
+            try:
+                for _, end in after:
+                    await fresh.send(SESSIONS, end, key=str(client_id))
+            finally:
+                await fresh.stop()
+
+        own_broker.restart_unseen(write)  # this loop is held: no fetch, no probe in between
+        await all_refused([token for token, _ in after])
+    finally:
+        await queue.stop()
+        await queue.kafka.stop()
