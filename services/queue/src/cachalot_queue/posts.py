@@ -532,7 +532,9 @@ class PostService:
                 raise _invalid(errors)
             names = {item.account_id for item in body.targets or []}
             options = {
-                t.account_id: t.options for t in built.targets if t.options and t.account_id in names
+                t.account_id: t.options
+                for t in built.targets
+                if t.options and t.account_id in names
             }
             return options, built if content else None
 
