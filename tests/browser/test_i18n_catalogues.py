@@ -466,3 +466,15 @@ def test_every_field_of_every_platform_is_labelled_in_words() -> None:
             assert set(prop.get("x-kinds", [])) <= set(spec.kinds), (name, field)
             raw = set(prop.get("enum") or []) - REPLACED
             assert raw <= set(prop.get("x-choices") or {}), (name, field, raw)
+
+
+def test_every_refusal_code_of_the_registry_is_worded_in_both_languages() -> None:
+    """A platform's limit refused reaches a Russian page in Russian (fresh10b: the registry's
+    refusals were all ``value_error``, so the page showed the server's English): every code
+    of :data:`cachalot_common.refusals.REFUSALS` (each ``FieldError`` and validator refusal
+    of the registry must carry one, :func:`cachalot_common.refusals.check`) is worded by
+    web/words.js, whose words the other tests here find in both catalogues."""
+    from cachalot_common.refusals import REFUSALS
+
+    assert sorted(set(REFUSALS) - worded("REFUSALS")) == []
+    assert sorted(worded("REFUSALS") - set(REFUSALS)) == []  # no words for a code never sent
