@@ -53,9 +53,24 @@ class NotFound(Exception):
 
 
 class ChannelRefused(Exception):
-    def __init__(self, detail: str) -> None:
+    """Linking refused: ``detail`` in English, ``code`` the error entry's ``type`` and
+    ``params`` its extra keys (:mod:`cachalot_common.refusals`, ``value_error`` without)."""
+
+    def __init__(
+        self, detail: str, code: str = "value_error", *, field: str | None = None, **params: str
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.code = code
+        self.field = field
+        self.params = params
+
+    def error(self, field: str) -> dict[str, Any]:
+        """The problem document's entry naming ``field`` (the channel's field of the route),
+        or the field this refusal is about when it is not the channel (``account_id``)."""
+        where = self.field or field
+        entry = {"field": where, "in": "body", "message": self.detail, "type": self.code}
+        return {**entry, **self.params}
 
 
 DETAILS_READ_EVERY: Final = timedelta(minutes=1)
@@ -315,7 +330,8 @@ class ClientService:
 
         ``channel_id``: ``@username`` or the numeric ``-100…`` id; the numeric id
         is stored (``getChat``). ``account_id``: that Telegram account of the
-        client (default: its Telegram account). Linking again mends a link the
+        client (default: its only Telegram account; refused naming ``account_id`` when it has
+        more than one, since any pick could be the wrong one). Linking again mends a link the
         publisher found broken (the account is ``ok`` again and ``connected`` is
         emitted, so its paused posts resume). Raises :class:`NotSignedIn`,
         :class:`NotFound` (no such account of this client) or
@@ -331,11 +347,21 @@ class ClientService:
                 if account.platform != "telegram":
                     raise ChannelRefused("only a Telegram account links a channel")
             else:
-                account = await db.scalar(
-                    select(Account).where(
-                        Account.client_id == client.id, Account.platform == "telegram"
+                found = list(
+                    await db.scalars(
+                        select(Account).where(
+                            Account.client_id == client.id, Account.platform == "telegram"
+                        )
                     )
                 )
+                live = [a for a in found if a.status != "revoked"]  # a revoked one is no pick
+                if len(live) > 1:
+                    raise ChannelRefused(
+                        f"you have {len(live)} Telegram accounts: name the one to link "
+                        "(account_id, or PUT /api/v1/accounts/{id}/telegram-channel)",
+                        field="account_id",
+                    )
+                account = (live or found)[0] if found else None
             if account is None:
                 raise ChannelRefused("sign in with Telegram first, then link a channel")
             if account.status == "revoked":  # given up: only a new Telegram sign-in takes it back
@@ -347,7 +373,7 @@ class ClientService:
         try:
             channel = await self._bot.check_channel(channel_id, user_id)
         except ChannelNotUsable as refused:
-            raise ChannelRefused(str(refused)) from None
+            raise ChannelRefused(str(refused), refused.code, **refused.params) from None
         except PlatformOAuthError as error:
             raise ChannelRefused(f"Telegram says: {error.description or error.code}") from None
         except TelegramBusy as busy:

@@ -84,7 +84,14 @@ class TelegramChannel:
 
 
 class ChannelNotUsable(Exception):
-    """Linking is refused for a reason the person can fix; ``str()`` says how."""
+    """Linking is refused for a reason the person can fix; ``str()`` says how. ``code`` and
+    ``params``: the refusal's code and numbers (:mod:`cachalot_common.refusals`) when it has
+    one, so a page words it in its language."""
+
+    def __init__(self, detail: str, code: str = "value_error", **params: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.params = params
 
 
 class TelegramBusy(PlatformUnavailable):
@@ -203,7 +210,9 @@ class BotApi:
             if refused.error.kind in ("bad_request", "forbidden"):  # the bot cannot see it
                 raise ChannelNotUsable(
                     f"Telegram knows no channel {chat_id}: check the id or @username "
-                    f"(for a private channel, {self.fix()} first)"
+                    f"(for a private channel, {self.fix()} first)",
+                    "channel_unknown",
+                    channel=chat_id,
                 ) from None
             raise
         if not isinstance(chat, dict) or not isinstance(chat.get("id"), int):
