@@ -478,3 +478,14 @@ def test_every_refusal_code_of_the_registry_is_worded_in_both_languages() -> Non
 
     assert sorted(set(REFUSALS) - worded("REFUSALS")) == []
     assert sorted(worded("REFUSALS") - set(REFUSALS)) == []  # no words for a code never sent
+
+
+def test_no_russian_message_keeps_english_units() -> None:
+    """fresh10b: the Russian help of TikTok's caption said "UTF-16 code units" in English."""
+    kept = [
+        text
+        for value in catalogue("ru").values()
+        for text in forms(value)
+        if re.search(r"\b(?:code units?|units?|characters?|bytes?)\b", text)
+    ]
+    assert kept == []
