@@ -593,6 +593,7 @@
           field.classList.toggle("hidden", !forKind(field, kind));
         }
       }
+      if (window.CachalotComposer) window.CachalotComposer.refresh(row);
     }
   }
 

@@ -71,3 +71,22 @@ def test_with_two_telegram_accounts_each_row_links_the_channel_to_its_own_accoun
         linked = page.evaluate("fetch('/api/v1/accounts').then((r) => r.json())")
         channels = {a["platform_user_id"]: a["channel_id"] for a in linked}
         assert channels == {ALICE: None, BOB: "-1005550001111"}
+
+
+def test_the_tiktok_photo_form_offers_no_duet_or_stitch_switch(
+    stack: EmbeddedStack, sign_in: Any
+) -> None:
+    """fresh10b: choosing "photo" left TikTok's Duet and Stitch switches on screen; they are
+    for videos only (the registry's ``x-kinds``) and the queue refuses them on a photo post."""
+    duet = f'{TIKTOK} .tt-allow label:has(input[id^="tt-duet-"])'
+    stitch = f'{TIKTOK} .tt-allow label:has(input[id^="tt-stitch-"])'
+    comment = f'{TIKTOK} .tt-allow label:has(input[id^="tt-comment-"])'
+    with sign_in(("tiktok", None), email="photo-switches") as page:
+        page.wait_for_selector(f"{TIKTOK} .tt-who strong", timeout=15_000)
+        assert page.is_visible(duet) and page.is_visible(stitch)
+        page.check('input[name="kind"][value="photo"]')
+        assert not page.is_visible(duet)
+        assert not page.is_visible(stitch)
+        assert page.is_visible(comment)  # comments are for photos too
+        page.check('input[name="kind"][value="video"]')
+        assert page.is_visible(duet) and page.is_visible(stitch)
