@@ -83,10 +83,12 @@ def test_the_tiktok_photo_form_offers_no_duet_or_stitch_switch(
     comment = f'{TIKTOK} .tt-allow label:has(input[id^="tt-comment-"])'
     with sign_in(("tiktok", None), email="photo-switches") as page:
         page.wait_for_selector(f"{TIKTOK} .tt-who strong", timeout=15_000)
-        assert page.is_visible(duet) and page.is_visible(stitch)
+        assert page.is_visible(duet)
+        assert page.is_visible(stitch)
         page.check('input[name="kind"][value="photo"]')
         assert not page.is_visible(duet)
         assert not page.is_visible(stitch)
         assert page.is_visible(comment)  # comments are for photos too
         page.check('input[name="kind"][value="video"]')
-        assert page.is_visible(duet) and page.is_visible(stitch)
+        assert page.is_visible(duet)
+        assert page.is_visible(stitch)
