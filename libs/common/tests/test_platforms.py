@@ -306,3 +306,12 @@ def test_a_caption_over_its_limit_is_refused_with_its_code_and_numbers() -> None
         assert {k: entry[k] for k in expected} == expected
         assert entry["type"] in ("text_too_long", "too_many_hashtags")
         assert "at most" in entry["message"]  # the server's English as it was
+
+
+def test_a_telegram_caption_is_known_by_the_text_its_reader_sees() -> None:
+    """fresh10b: a caption typed as ``UI <b>photo</b>`` is stored as Telegram HTML
+    (``UI &lt;b&gt;photo&lt;/b&gt;``) and was listed so; the reader sees ``UI <b>photo</b>``."""
+    telegram = platforms.get("telegram")
+    assert telegram.text_of({"caption": "UI &lt;b&gt;photo&lt;/b&gt;"}) == "UI <b>photo</b>"
+    assert telegram.text_of({"caption": "UI <b>photo</b> &amp; more"}) == "UI photo & more"
+    assert platforms.get("vk").text_of({"message": "a &lt;b&gt;"}) == "a &lt;b&gt;"  # VK: as typed

@@ -444,13 +444,18 @@ class PlatformSpec:
     """The options that hold the post's own words, in the order a person knows the post by
     (YouTube's title; TikTok's photo title, then its caption): :meth:`text_of`."""
 
+    shown_text: Callable[[str], str] | None = None
+    """How a reader sees a stored text field (Telegram's caption is HTML: ``UI &lt;b&gt;``
+    reads ``UI <b>``); ``None``: as stored. Read by :meth:`text_of`."""
+
     def text_of(self, options: Mapping[str, object]) -> str:
         """The first of :attr:`text_fields` that ``options`` (a target's block, as stored)
-        fills with more than blanks; "" when none does."""
+        fills with more than blanks, as a reader sees it (:attr:`shown_text`); "" when none
+        does."""
         for name in self.text_fields:
             value = options.get(name)
             if isinstance(value, str) and value.strip():
-                return value
+                return self.shown_text(value) if self.shown_text is not None else value
         return ""
 
     looks_up_posts: bool = True

@@ -236,6 +236,13 @@ class TelegramFields(PlatformFields):
         return TelegramOptions(**self.model_dump())
 
 
+def shown_caption(value: str) -> str:
+    """A stored caption (Telegram HTML) as the channel's reader sees it: its text after entity
+    parsing; the stored text when it does not parse (the validator refuses such a caption)."""
+    parsed, _ = parse_telegram_html(value)
+    return parsed.text if parsed is not None else value
+
+
 def _mb(size: int) -> str:
     return f"{size / (1024 * 1024):.0f} MB"
 
@@ -297,6 +304,7 @@ SPEC: Final = PlatformSpec(
     kinds=frozenset({"video", "photo", "article"}),
     fields=TelegramFields,
     text_fields=("caption",),
+    shown_text=shown_caption,
     limits=TELEGRAM_LIMITS,
     max_images=TELEGRAM_PHOTOS_MAX,
     checks=(content_fits,),
