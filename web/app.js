@@ -206,7 +206,7 @@
   }
 
   // A Telegram account posts to a channel the client links (auth's
-  // POST /api/v1/accounts/telegram/channel); until one is linked it cannot be posted to.
+  // PUT /api/v1/accounts/{id}/telegram-channel, the row's own account); until one is linked it cannot be posted to.
   // Auth says so (needs_channel: none linked, or our bot can no longer post in it); the
   // sign-in is fine then, so the fix offered is linking a channel, never "Reconnect".
   function needsChannel(account) {
@@ -262,10 +262,11 @@
           input.focus();
           return;
         }
-        const res = await api("/api/v1/accounts/telegram/channel", {
-          method: "POST",
+        // this row's own account (a client may have two Telegram accounts)
+        const res = await api(`/api/v1/accounts/${encodeURIComponent(account.id)}/telegram-channel`, {
+          method: "PUT",
           headers: { "content-type": "application/json" },
-          body: JSON.stringify({ channel_id: channel }),
+          body: JSON.stringify({ channel }),
         });
         if (res.ok) {
           flash("ok", t("Channel linked."));
@@ -608,6 +609,7 @@
           field.classList.toggle("hidden", !forKind(field, kind));
         }
       }
+      if (window.CachalotComposer) window.CachalotComposer.refresh(row);
     }
   }
 

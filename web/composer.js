@@ -299,7 +299,10 @@
 
   function syncTikTok(state) {
     const photo = state.kind() === "photo";
-    for (const name of ["duet", "stitch"]) state.switches[name].label.classList.toggle("hidden", photo);
+    // a switch shows only with the kinds its option is for (the registry's x-kinds)
+    for (const name of ["duet", "stitch"]) {
+      state.switches[name].label.classList.toggle("hidden", !forThisKind(state, `disable_${name}`));
+    }
     const on = state.disclose.checked;
     state.choices.classList.toggle("hidden", !on);
     const isBranded = on && state.branded.checked;
@@ -553,6 +556,13 @@
       if (state.platform === "tiktok") problems.push(...tiktokProblems(state));
       if (state.platform === "youtube") problems.push(...youtubeProblems(state));
       return problems;
+    },
+
+    // The post's kind changed (app.js's applyKind): each part shows what that kind uses
+    // (TikTok's Duet and Stitch are for videos only).
+    refresh(container) {
+      const state = parts.get(container);
+      if (state && state.refresh) state.refresh();
     },
 
     // Writes this part's answers into the platform's block (app.js's blockValue).

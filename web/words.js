@@ -11,7 +11,8 @@
 //   platform's name; a code whose text holds the platform's own facts (DETAILED) keeps that
 //   text on an English page; any other code keeps the server's text.
 // - fieldError(error): one of `errors` ({field, message, type}) worded by the page from its
-//   field and type (a publish time refused, a required field, a pattern, a length); the
+//   field and type (a publish time refused, a required field, a pattern, a length, a
+//   registry refusal by its code and numbers: REFUSALS); the
 //   server's message (its validator jargon made plain) only when the page has no words.
 // - problem(body, fallback, label): a whole problem: each field error, after its field's label
 //   when label(field) gives one; without field errors the server's `detail` on an English
@@ -193,7 +194,45 @@
     channel_telegram_account_revoked: () => t("This Telegram account was disconnected: sign in with Telegram again, then link a channel."),
     channel_telegram_refused: () => t("Telegram refused: check the channel, then try again."),
     channel_telegram_busy: () => t("Telegram asks us to wait; try again in a minute."),
+    channel_account_unnamed: () => t("You have more than one Telegram account: link the channel from that account's own row."),
     channel_telegram_unavailable: () => t("Telegram is not answering; try again in a few minutes."),
+  };
+  // The registry's refusals (cachalot_common.refusals.REFUSALS): each by its code, with the
+  // numbers the error entry carries (limit, unit, count, min, max, allowed, …).
+  const number = (value) => Number(value).toLocaleString(lang, { maximumFractionDigits: 3 });
+  const span = (min, max) => (min != null && max != null ? `${number(min)}–${number(max)}`
+    : max != null ? t("at most {value}", { value: number(max) }) : t("at least {value}", { value: number(min) }));
+  const REFUSALS = {
+    text_too_long: (e) => (e.unit === "utf16" ? t("At most {n} characters (an emoji counts as two).", { n: Number(e.limit) })
+      : e.unit === "bytes" ? t("At most {n} bytes (a letter outside the Latin alphabet takes two or more).", { n: Number(e.limit) })
+        : t("At most {n} characters.", { n: Number(e.limit) })),
+    too_many_hashtags: (e) => t("At most {n} hashtags.", { n: Number(e.limit) }),
+    too_many_mentions: (e) => t("At most {n} @mentions.", { n: Number(e.limit) }),
+    html_invalid: () => t("The formatting is broken: check that each tag is closed."),
+    angle_brackets: () => t("Leave out the characters < and >."),
+    empty_tag: () => t("A tag may not be empty."),
+    branded_content_private: () => t("Branded content cannot be posted as “Only me”: choose who can see it, or turn branded content off."),
+    not_a_wall: () => t("Choose a wall: your own, or a community you manage."),
+    kind_not_taken: () => t("This platform cannot take this kind of post."),
+    option_not_for_kind: () => t("This setting is not for this kind of post: leave it out."),
+    too_many_images: (e) => t("At most {n} images in a post.", { n: Number(e.limit) }),
+    article_too_large: () => t("The article is too large for a Telegraph page: shorten it."),
+    article_too_long_for_message: () => t("The article is too long for one message: choose a Telegraph page."),
+    cover_past_end: () => t("The cover frame is past the end of the video."),
+    cover_index: () => t("The cover must be one of the post's images."),
+    file_type: (e) => t("This type of file is not taken here; it takes {allowed}.", { allowed: String(e.allowed) }),
+    file_too_large: (e) => t("The file is too large: at most {n} MB.", { n: Number((Number(e.limit) / 1048576).toFixed(1)) }),
+    duration_too_long: (e) => t("The video is too long: at most {n} seconds.", { n: Number(e.limit) }),
+    duration_too_short: (e) => t("The video is too short: at least {n} seconds.", { n: Number(e.limit) }),
+    frame_rate: (e) => t("Frames per second must be {range}.", { range: span(e.min, e.max) }),
+    video_codec: (e) => t("This video codec is not taken here; it takes {allowed}.", { allowed: String(e.allowed) }),
+    side_size: (e) => t("Each side must be {range} pixels.", { range: span(e.min, e.max) }),
+    too_wide: (e) => t("At most {n} pixels wide.", { n: Number(e.limit) }),
+    picture_too_large: () => t("The picture is too large: make it smaller."),
+    sides_sum: (e) => t("Width plus height must be at most {n} pixels.", { n: Number(e.limit) }),
+    aspect_ratio: (e) => t("The shape is not taken: width divided by height must be {range}.", { range: span(e.min, e.max) }),
+    privacy_not_offered: () => t("This account does not offer this privacy level: choose one it offers."),
+    interaction_off: () => t("This account has turned this off in the TikTok app: turn it off here too."),
   };
   const lastName = (field) => String(field || "").split(".").pop().replace(/\[\d+\]$/, "");
 
@@ -206,8 +245,15 @@
     }
     // a file's refusal: the English page keeps the server's words, which carry the file's
     // own facts (its lengths, its size); another language words it by its code
-    // so does a Telegram channel's refusal (its words name our bot's @username)
+    // a file's refusal, and a Telegram channel's (its words name our bot's @username): the
+    // English page keeps the server's words, which carry their own facts; another
+    // language words it by its code
     if (/^(media|channel)_/.test(error.type || "") && lang === "en" && error.message) return plainWords(error.message);
+    // a registry refusal: the English page keeps the server's words (they carry the post's
+    // own counts), another language words it by its code and numbers
+    if (own(REFUSALS, error.type)) {
+      return lang === "en" && error.message ? plainWords(error.message) : REFUSALS[error.type](error);
+    }
     if (own(BY_TYPE, error.type)) return BY_TYPE[error.type]();
     if (name === "email") return t("Write a valid e-mail address.");
     return plainWords(error.message);

@@ -466,3 +466,26 @@ def test_every_field_of_every_platform_is_labelled_in_words() -> None:
             assert set(prop.get("x-kinds", [])) <= set(spec.kinds), (name, field)
             raw = set(prop.get("enum") or []) - REPLACED
             assert raw <= set(prop.get("x-choices") or {}), (name, field, raw)
+
+
+def test_every_refusal_code_of_the_registry_is_worded_in_both_languages() -> None:
+    """A platform's limit refused reaches a Russian page in Russian (fresh10b: the registry's
+    refusals were all ``value_error``, so the page showed the server's English): every code
+    of :data:`cachalot_common.refusals.REFUSALS` (each ``FieldError`` and validator refusal
+    of the registry must carry one, :func:`cachalot_common.refusals.check`) is worded by
+    web/words.js, whose words the other tests here find in both catalogues."""
+    from cachalot_common.refusals import REFUSALS
+
+    assert sorted(set(REFUSALS) - worded("REFUSALS")) == []
+    assert sorted(worded("REFUSALS") - set(REFUSALS)) == []  # no words for a code never sent
+
+
+def test_no_russian_message_keeps_english_units() -> None:
+    """fresh10b: the Russian help of TikTok's caption said "UTF-16 code units" in English."""
+    kept = [
+        text
+        for value in catalogue("ru").values()
+        for text in forms(value)
+        if re.search(r"\b(?:code units?|units?|characters?|bytes?)\b", text)
+    ]
+    assert kept == []

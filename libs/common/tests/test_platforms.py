@@ -123,6 +123,8 @@ def test_tiktok_takes_at_most_600_seconds_of_video_through_its_api() -> None:
         platforms.FieldError(
             "media.duration_sec",
             "TikTok accepts at most 600 s through its API; this video is 754 s",
+            "duration_too_long",
+            {"limit": 600, "count": 754.2},
         )
     ]
 
@@ -262,3 +264,54 @@ def test_an_option_set_on_a_kind_of_post_that_would_not_use_it_is_refused_naming
     assert spec.check_kinds(plain, marked.kind) == []  # its default is no value to drop
     used = kinds_of(spec.fields.model_fields[marked.option]) or frozenset()
     assert all(spec.check_kinds(options, kind) == [] for kind in used)
+
+
+def test_no_refusal_of_the_registry_is_a_bare_value_error() -> None:
+    """Every refusal the registry can emit carries a code of ``REFUSALS`` (a page words it by
+    that code): its validators raise ``refusal(…)``, never a bare ``ValueError`` (whose type
+    is pydantic's ``value_error``), and a ``FieldError`` with another code cannot be built."""
+    import pathlib
+
+    import pytest
+
+    from cachalot_common.refusals import REFUSALS, refusal
+
+    sources = pathlib.Path(platforms.__file__).parent.glob("*.py")
+    assert [p.name for p in sources if "raise ValueError" in p.read_text("utf-8")] == []
+    with pytest.raises(KeyError):
+        platforms.FieldError("caption", "too long", "value_error")
+    with pytest.raises(KeyError):
+        refusal("text_too_long", "too long", limit=1, colour="red")  # type: ignore[arg-type]
+    assert "text_too_long" in REFUSALS
+
+
+def test_a_caption_over_its_limit_is_refused_with_its_code_and_numbers() -> None:
+    """The error entry carries the code and the numbers a page words it with (issue 10)."""
+    from pydantic import ValidationError
+
+    from cachalot_common.platforms.instagram import InstagramFields
+    from cachalot_common.platforms.telegram import TelegramFields
+    from cachalot_common.problems import field_errors
+
+    for fields, body, expected in (
+        (TelegramFields, {"caption": "я" * 1025}, {"limit": 1024, "unit": "utf16", "count": 1025}),
+        (InstagramFields, {"caption": "#a " * 31}, {"limit": 30, "count": 31}),
+    ):
+        try:
+            fields(**body)
+        except ValidationError as error:
+            [entry] = field_errors(list(error.errors()))
+        else:
+            raise AssertionError(body)
+        assert {k: entry[k] for k in expected} == expected
+        assert entry["type"] in ("text_too_long", "too_many_hashtags")
+        assert "at most" in entry["message"]  # the server's English as it was
+
+
+def test_a_telegram_caption_is_known_by_the_text_its_reader_sees() -> None:
+    """fresh10b: a caption typed as ``UI <b>photo</b>`` is stored as Telegram HTML
+    (``UI &lt;b&gt;photo&lt;/b&gt;``) and was listed so; the reader sees ``UI <b>photo</b>``."""
+    telegram = platforms.get("telegram")
+    assert telegram.text_of({"caption": "UI &lt;b&gt;photo&lt;/b&gt;"}) == "UI <b>photo</b>"
+    assert telegram.text_of({"caption": "UI <b>photo</b> &amp; more"}) == "UI photo & more"
+    assert platforms.get("vk").text_of({"message": "a &lt;b&gt;"}) == "a &lt;b&gt;"  # VK: as typed

@@ -315,3 +315,23 @@ async def test_confirmations_asked_within_the_gathering_time_go_in_one_request_c
     assert [getattr(x, "account_id", None) for x in ended] == [a.account_id, b.account_id, None]
     assert isinstance(ended[2], Outcome)
     assert ended[2].code == "revoked"
+
+
+@pytest.mark.parametrize(
+    ("kind", "allow"),
+    [("video", "posting videos"), ("photo", "posting photos"), ("article", "posting")],
+)
+async def test_a_token_refused_twice_asks_to_reconnect_in_words_of_the_posts_kind(
+    tmp_path: Path, kind: str, allow: str
+) -> None:
+    """fresh10b: a VK photo post paused on error 5 said "Reconnect VK (and allow posting
+    videos)"; the reason is worded for the kind of post that was refused."""
+    command = make_command(store_video(tmp_path)).model_copy(update={"kind": kind})
+    tokens = CommandTokens(LeaseCache(FakeLeases(), label="VK", grant_keys=KEYS), command, "VK")
+
+    async def refused(token: str) -> str:
+        raise TokenRejected
+
+    with pytest.raises(Outcome) as ended:
+        await tokens.call(refused)
+    assert ended.value.reason.endswith(f"Reconnect VK (and allow {allow}).")

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cachalot_common.refusals import params_of
 from cachalot_common.untrusted import LoneSurrogate
 
 logger = logging.getLogger(__name__)
@@ -165,7 +166,8 @@ _JARGON = re.compile(r"^(?:Value error|Assertion failed),\s*")
 
 
 def field_errors(raw: list[Any]) -> list[dict[str, Any]]:
-    """Pydantic/FastAPI errors as ``{field, message, type}``, field without 'body.'."""
+    """Pydantic/FastAPI errors as ``{field, in, message, type}``, field without 'body.'; a
+    refusal of :data:`cachalot_common.refusals.REFUSALS` adds the numbers its code names."""
     out: list[dict[str, Any]] = []
     for item in raw:
         loc = [str(p) for p in item.get("loc", ())]
@@ -179,7 +181,10 @@ def field_errors(raw: list[Any]) -> list[dict[str, Any]]:
         message = _JARGON.sub("", message, count=1)
         if item.get("type") == "extra_forbidden":
             message = "unknown field"
-        out.append({"field": field, "in": where, "message": message, "type": item.get("type")})
+        code = item.get("type")
+        # a registry refusal's numbers (cachalot_common.refusals), so a page words it
+        extra = params_of(code, item.get("ctx"))
+        out.append({"field": field, "in": where, "message": message, "type": code, **extra})
     return out
 
 

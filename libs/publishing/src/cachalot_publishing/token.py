@@ -46,7 +46,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Final, TypeVar
 from uuid import UUID
 
 from opentelemetry import context as otel_context
@@ -88,11 +88,16 @@ class TokenRejected(Exception):
     """Raised by a platform call when the platform refused the access token (HTTP 401)."""
 
 
-def reauth_reason(label: str) -> str:
-    """What a person reads when the account's token is dead."""
+_ALLOW: Final = {"video": "posting videos", "photo": "posting photos", "article": "posting"}
+
+
+def reauth_reason(label: str, kind: str = "video") -> str:
+    """What a person reads when the account's token is dead, worded for the post's ``kind``
+    (``video``, ``photo``, ``article``): a photo post asks to allow posting photos, not videos
+    (fresh10b: a VK photo post paused asking to allow posting videos)."""
     return (
         f"{label}: the account's authorisation is no longer valid. Reconnect {label} "
-        "(and allow posting videos)."
+        f"(and allow {_ALLOW.get(kind, 'posting')})."
     )
 
 
@@ -336,7 +341,7 @@ class LeaseCache:
                 return consent_required(self._label)
             if error.code not in ACCOUNT_GONE:  # e.g. Telegram's channel_not_linked: auth says
                 return reauth(f"{self._label}: not posted yet: {error}.", code=error.code)
-            return reauth(reauth_reason(self._label), code=error.code)
+            return reauth(reauth_reason(self._label, command.kind), code=error.code)
         if error.retryable:
             return retryable(
                 LEASE_UNAVAILABLE, f"No {self._label} token right now ({error}).", LEASE_RETRY_S
@@ -391,7 +396,7 @@ class CommandTokens:
                 self._cache.forget(self._command.account_id)
                 if self._refreshed:
                     await self._cache.rejected(self._command, lease)
-                    raise reauth(reauth_reason(self._label)) from None
+                    raise reauth(reauth_reason(self._label, self._command.kind)) from None
                 self._refreshed = True
                 logger.info("%s refused the token; forcing one lease refresh", self._label)
                 lease = self._lease = await self._cache.lease(self._command, force=True)

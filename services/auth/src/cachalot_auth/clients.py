@@ -56,13 +56,29 @@ class ChannelRefused(Exception):
     """A channel is not linked: ``detail`` says why (English), ``code`` which, for pages to
     word it in their language (the problem's ``errors[].type`` is ``channel_<code>``):
     :class:`ChannelNotUsable`'s codes, ``telegram_not_set_up``, ``not_telegram``,
-    ``no_telegram_account``, ``telegram_account_revoked``, ``telegram_refused`` (its words
-    in ``detail``), ``telegram_busy``, ``telegram_unavailable``."""
+    ``no_telegram_account``, ``account_unnamed``, ``telegram_account_revoked``,
+    ``telegram_refused`` (its words in ``detail``), ``telegram_busy``,
+    ``telegram_unavailable``; ``params`` the entry's extra keys (``channel`` as written);
+    ``field`` the field it is about when it is not the channel (``account_id``)."""
 
-    def __init__(self, detail: str, code: str) -> None:
+    def __init__(self, detail: str, code: str, *, field: str | None = None, **params: str) -> None:
         super().__init__(detail)
         self.detail = detail
         self.code = code
+        self.field = field
+        self.params = params
+
+    def error(self, field: str) -> dict[str, Any]:
+        """The problem document's entry naming ``field`` (the channel's field of the route),
+        or the field this refusal is about when it is not the channel (``account_id``)."""
+        where = self.field or field
+        entry = {
+            "field": where,
+            "in": "body",
+            "message": self.detail,
+            "type": f"channel_{self.code}",
+        }
+        return {**entry, **self.params}
 
 
 DETAILS_READ_EVERY: Final = timedelta(minutes=1)
@@ -322,7 +338,8 @@ class ClientService:
 
         ``channel_id``: ``@username`` or the numeric ``-100…`` id; the numeric id
         is stored (``getChat``). ``account_id``: that Telegram account of the
-        client (default: its Telegram account). Linking again mends a link the
+        client (default: its only Telegram account; refused naming ``account_id`` when it has
+        more than one, since any pick could be the wrong one). Linking again mends a link the
         publisher found broken (the account is ``ok`` again and ``connected`` is
         emitted, so its paused posts resume). Raises :class:`NotSignedIn`,
         :class:`NotFound` (no such account of this client) or
@@ -338,11 +355,22 @@ class ClientService:
                 if account.platform != "telegram":
                     raise ChannelRefused("only a Telegram account links a channel", "not_telegram")
             else:
-                account = await db.scalar(
-                    select(Account).where(
-                        Account.client_id == client.id, Account.platform == "telegram"
+                found = list(
+                    await db.scalars(
+                        select(Account).where(
+                            Account.client_id == client.id, Account.platform == "telegram"
+                        )
                     )
                 )
+                live = [a for a in found if a.status != "revoked"]  # a revoked one is no pick
+                if len(live) > 1:
+                    raise ChannelRefused(
+                        f"you have {len(live)} Telegram accounts: name the one to link "
+                        "(account_id, or PUT /api/v1/accounts/{id}/telegram-channel)",
+                        "account_unnamed",
+                        field="account_id",
+                    )
+                account = (live or found)[0] if found else None
             if account is None:
                 raise ChannelRefused(
                     "sign in with Telegram first, then link a channel", "no_telegram_account"
@@ -357,7 +385,7 @@ class ClientService:
         try:
             channel = await self._bot.check_channel(channel_id, user_id)
         except ChannelNotUsable as refused:
-            raise ChannelRefused(str(refused), refused.code) from None
+            raise ChannelRefused(str(refused), refused.code, **refused.params) from None
         except PlatformOAuthError as error:
             raise ChannelRefused(
                 f"Telegram says: {error.description or error.code}", "telegram_refused"

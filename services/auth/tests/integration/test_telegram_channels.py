@@ -590,3 +590,74 @@ async def test_a_renamed_channel_shows_its_new_title_once_the_client_asks_to_rea
         kept = await browser.post(f"/api/v1/accounts/{account_id}/details")
         assert kept.status_code == 200, kept.text
         assert kept.json()["channel_title"] == "My Renamed Channel"
+
+
+@pytest.mark.parametrize("written", ["mychannel", "t.me/mychannel", "https://t.me/mychannel/"])
+async def test_a_channel_written_as_its_name_or_its_link_is_linked_as_its_username(
+    auth, sign_in, fresh_sandbox, written
+):
+    """People copy a channel's link or write its bare name (fresh10b); both mean @mychannel."""
+    await set_up_channel(fresh_sandbox)
+    async with auth.browser() as browser:
+        await sign_in(browser, "telegram")
+        [account] = (await browser.get("/api/v1/accounts")).json()
+        posted = await browser.post(
+            "/api/v1/accounts/telegram/channel", json={"channel_id": written}
+        )
+        put = await browser.put(
+            f"/api/v1/accounts/{account['id']}/telegram-channel", json={"channel": written}
+        )
+    assert posted.status_code == 200, posted.text
+    assert put.status_code == 200, put.text
+    assert put.json()["channel_id"] == str(CHANNEL_ID)
+
+
+async def test_an_unknown_channel_is_refused_with_its_code_and_the_channel_as_written(
+    auth, sign_in, fresh_sandbox
+):
+    """The page words the refusal by its code (``channel_channel_unknown``) in its language."""
+    async with auth.browser() as browser:
+        await sign_in(browser, "telegram")
+        refused = await browser.post(
+            "/api/v1/accounts/telegram/channel", json={"channel_id": "https://t.me/nosuchchannel"}
+        )
+    assert refused.status_code == 422, refused.text
+    [error] = refused.json()["errors"]
+    assert error["type"] == "channel_channel_unknown"
+    assert error["channel"] == "@nosuchchannel"
+    assert error["field"] == "channel_id"
+    assert "Telegram knows no channel @nosuchchannel" in error["message"]  # English kept
+
+
+async def test_with_two_telegram_accounts_a_channel_is_linked_only_to_the_one_named(
+    auth, sign_in, fresh_sandbox
+):
+    """fresh10b: the id-less route picked any of the client's Telegram accounts. With two it
+    refuses naming ``account_id``; named (in the body or the path), that one is linked."""
+    await set_up_channel(fresh_sandbox, admins=[{"user_id": BOB, "status": "creator"}])
+    async with auth.browser() as browser:
+        await sign_in(browser, "telegram")
+        await sign_in(browser, "telegram", user=str(BOB))
+        accounts = (await browser.get("/api/v1/accounts")).json()
+        assert len(accounts) == 2, accounts
+        bob = next(a for a in accounts if a["platform_user_id"] == str(BOB))
+        alice = next(a for a in accounts if a["id"] != bob["id"])
+        refused = await browser.post(
+            "/api/v1/accounts/telegram/channel", json={"channel_id": "@mychannel"}
+        )
+        named = await browser.post(
+            "/api/v1/accounts/telegram/channel",
+            json={"channel_id": "@mychannel", "account_id": bob["id"]},
+        )
+        by_path = await browser.put(
+            f"/api/v1/accounts/{alice['id']}/telegram-channel", json={"channel": "@mychannel"}
+        )
+        after = {a["id"]: a for a in (await browser.get("/api/v1/accounts")).json()}
+    assert refused.status_code == 422, refused.text
+    assert [e["field"] for e in refused.json()["errors"]] == ["account_id"]
+    assert named.status_code == 200, named.text
+    assert named.json()["id"] == bob["id"]
+    # Alice is not an administrator of Bob's channel: her own row is refused, Bob's kept
+    assert by_path.status_code == 422, by_path.text
+    assert after[bob["id"]]["channel_id"] == str(CHANNEL_ID)
+    assert after[alice["id"]]["channel_id"] is None

@@ -75,6 +75,12 @@ def _error(
     return {"field": field, "in": where, "message": message, "type": kind}
 
 
+def _refused(where: str, platform: str, error: platforms.FieldError) -> dict[str, Any]:
+    """A registry refusal as an error entry: its code and numbers (cachalot_common.refusals)."""
+    field = _content_field(where, platform, error.field)
+    return {**_error(field, error.message, error.type), **error.params}
+
+
 def _invalid(errors: list[dict[str, Any]]) -> Problem:
     names = ", ".join(e["field"] for e in errors)
     return Problem(422, f"Invalid input: {names}.", errors=errors)
@@ -937,7 +943,7 @@ def _account_errors(
         else None
     )
     found = spec.check_account(options, content.facts, facts)
-    return [_error(_content_field(where, spec.name, e.field), e.message, e.type) for e in found]
+    return [_refused(where, spec.name, e) for e in found]
 
 
 def _target_options(
@@ -963,9 +969,7 @@ def _target_options(
     if kind not in spec.kinds:  # said first: filling in the block would not help
         # the registry words the refusal; it reads no option for it
         refused = spec.check(_NoOptions(), platforms.Content(kind))
-        return None, [
-            _error(_content_field(where, spec.name, e.field), e.message, e.type) for e in refused
-        ]
+        return None, [_refused(where, spec.name, e) for e in refused]
     for other in registry.values():
         if other.publishable and other.name != spec.name and item.block(other.name) is not None:
             message = f"the account is on {spec.label}; put its settings in {where}.{spec.name}"
@@ -980,7 +984,7 @@ def _target_options(
     options = block.to_options()
     # with content missing or wrong (already reported) the checks would misname images
     found = spec.check(options, content.facts) if content.complete else []
-    problems = [_error(_content_field(where, spec.name, e.field), e.message, e.type) for e in found]
+    problems = [_refused(where, spec.name, e) for e in found]
     return options, problems
 
 

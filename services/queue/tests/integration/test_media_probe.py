@@ -329,7 +329,10 @@ async def test_a_10_fps_video_queued_to_tiktok_is_refused_naming_the_targets_fra
             "field": "targets[0].media.frame_rate",
             "in": "body",
             "message": "TikTok takes 23–60 frames per second; this video has 10",
-            "type": "value_error",
+            "type": "frame_rate",
+            "min": 23,
+            "max": 60,
+            "count": 10,
         }
     ]
     taken = await client.post(

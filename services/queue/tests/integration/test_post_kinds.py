@@ -51,7 +51,12 @@ TITLE_MAX = 40
 def images_fit(options: BaseModel, content: platforms.Content) -> list[platforms.FieldError]:
     """A check of the kind Instagram has: each image at most IMAGE_MAX_BYTES."""
     return [
-        platforms.FieldError(f"images[{i}]", f"takes images of at most {IMAGE_MAX_BYTES} bytes")
+        platforms.FieldError(
+            f"images[{i}]",
+            f"takes images of at most {IMAGE_MAX_BYTES} bytes",
+            "file_too_large",
+            {"limit": IMAGE_MAX_BYTES, "count": image.size},
+        )
         for i, image in enumerate(content.images)
         if image.size > IMAGE_MAX_BYTES
     ]
@@ -60,7 +65,14 @@ def images_fit(options: BaseModel, content: platforms.Content) -> list[platforms
 def title_fits(options: BaseModel, content: platforms.Content) -> list[platforms.FieldError]:
     """A check of the kind Telegram has: an article title of at most TITLE_MAX characters."""
     if content.title is not None and len(content.title) > TITLE_MAX:
-        return [platforms.FieldError("article.title", f"at most {TITLE_MAX} characters")]
+        return [
+            platforms.FieldError(
+                "article.title",
+                f"at most {TITLE_MAX} characters",
+                "text_too_long",
+                {"limit": TITLE_MAX, "unit": "characters", "count": len(content.title)},
+            )
+        ]
     return []
 
 

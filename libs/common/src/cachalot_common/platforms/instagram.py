@@ -29,6 +29,7 @@ import re
 from typing import Final
 
 from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from cachalot_common.events import InstagramOptions
 from cachalot_common.platforms.spec import (
@@ -39,6 +40,7 @@ from cachalot_common.platforms.spec import (
     for_kinds,
     max_chars,
 )
+from cachalot_common.refusals import refusal
 
 INSTAGRAM_CAPTION_MAX: Final = 2200
 INSTAGRAM_HASHTAGS_MAX: Final = 30
@@ -83,22 +85,34 @@ def mentions(text: str) -> int:
     return len(_MENTION.findall(text))
 
 
-def caption_problem(text: str) -> str | None:
-    """Why ``text`` cannot be an Instagram caption, or None when it fits."""
+def caption_problem(text: str) -> PydanticCustomError | None:
+    """Why ``text`` cannot be an Instagram caption (a refusal with its code,
+    :mod:`cachalot_common.refusals`), or None when it fits."""
     if len(text) > INSTAGRAM_CAPTION_MAX:
-        return (
+        return refusal(
+            "text_too_long",
             f"Instagram captions are at most {INSTAGRAM_CAPTION_MAX} characters; "
-            f"this one is {len(text)}"
+            f"this one is {len(text)}",
+            limit=INSTAGRAM_CAPTION_MAX,
+            unit="characters",
+            count=len(text),
         )
     tags = hashtags(text)
     if tags > INSTAGRAM_HASHTAGS_MAX:
-        return (
-            f"Instagram allows at most {INSTAGRAM_HASHTAGS_MAX} hashtags; this caption has {tags}"
+        return refusal(
+            "too_many_hashtags",
+            f"Instagram allows at most {INSTAGRAM_HASHTAGS_MAX} hashtags; this caption has {tags}",
+            limit=INSTAGRAM_HASHTAGS_MAX,
+            count=tags,
         )
     named = mentions(text)
     if named > INSTAGRAM_MENTIONS_MAX:
-        return (
-            f"Instagram allows at most {INSTAGRAM_MENTIONS_MAX} @mentions; this caption has {named}"
+        return refusal(
+            "too_many_mentions",
+            f"Instagram allows at most {INSTAGRAM_MENTIONS_MAX} @mentions; "
+            f"this caption has {named}",
+            limit=INSTAGRAM_MENTIONS_MAX,
+            count=named,
         )
     return None
 
@@ -124,7 +138,7 @@ class InstagramFields(PlatformFields):
     def _caption_fits(cls, value: str) -> str:
         problem = caption_problem(value)
         if problem is not None:
-            raise ValueError(problem)
+            raise problem
         return value
 
     def to_options(self) -> InstagramOptions:

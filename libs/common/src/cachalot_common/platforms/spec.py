@@ -15,12 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from dataclasses import field as _field  # FieldError has an attribute named field
 from typing import TYPE_CHECKING, Final, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 from pydantic.fields import FieldInfo
 
 from cachalot_common.events import POST_KINDS, CreatorInfoFacts, PostKind
+from cachalot_common.refusals import Param
+from cachalot_common.refusals import check as check_refusal
 from cachalot_common.text import CheckedText
 from cachalot_common.topics import Platform, publish_topic
 
@@ -92,13 +95,20 @@ class FieldError:
     for a photo post's images, ``"article.cover.<fact>"`` / ``"article.<f>"``
     for an article, ``"kind"`` when the platform cannot take this kind of
     post, else the name of the option inside the platform's block (the caller
-    prefixes it, e.g. ``targets[1].tiktok.video_cover_timestamp_ms``). ``type`` follows the
-    problem document's ``errors[].type`` (``value_error``, ``missing``).
+    prefixes it, e.g. ``targets[1].tiktok.video_cover_timestamp_ms``). ``type`` is the
+    problem document's ``errors[].type``: a code of :data:`cachalot_common.refusals.REFUSALS`
+    (or ``missing``), ``params`` the numbers that code names (they become extra keys of the
+    error entry, so a page words the refusal in its language).
     """
 
     field: str
     message: str
-    type: str = "value_error"
+    type: str
+    params: Mapping[str, Param] = _field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.type != "missing":
+            check_refusal(self.type, self.params)
 
 
 class PlatformFields(CheckedText):
@@ -212,16 +222,25 @@ class MediaLimits:
         limit in words ("TikTok takes 23–60 frames per second; this video has 10")."""
         errors: list[FieldError] = []
 
-        def refuse(fact: str, message: str) -> None:
-            errors.append(FieldError(f"media.{fact}", f"{label} {message}"))
+        def refuse(fact: str, message: str, code: str, **params: Param) -> None:
+            errors.append(FieldError(f"media.{fact}", f"{label} {message}", code, params))
 
         if self.types is not None and media.content_type not in self.types:
             taken = ", ".join(sorted(self.types))
-            refuse("content_type", f"takes {taken}; this {noun} is {media.content_type}")
+            refuse(
+                "content_type",
+                f"takes {taken}; this {noun} is {media.content_type}",
+                "file_type",
+                allowed=taken,
+                count=media.content_type,
+            )
         if self.max_bytes is not None and media.size > self.max_bytes:
             refuse(
                 "size",
                 f"takes at most {self.max_bytes} bytes; this {noun} is {media.size} bytes",
+                "file_too_large",
+                limit=self.max_bytes,
+                count=media.size,
             )
         errors += self._check_duration(label, media.duration_sec, noun)
         rate = media.frame_rate
@@ -230,11 +249,21 @@ class MediaLimits:
                 "frame_rate",
                 f"takes {_range(self.min_frame_rate, self.max_frame_rate)} frames per second; "
                 f"this {noun} has {rate:g}",
+                "frame_rate",
+                min=self.min_frame_rate,
+                max=self.max_frame_rate,
+                count=rate,
             )
         codec = media.video_codec
         if codec is not None and self.codecs is not None and codec not in self.codecs:
             taken = ", ".join(sorted(self.codecs))
-            refuse("video_codec", f"takes {taken}; this {noun} is {codec}")
+            refuse(
+                "video_codec",
+                f"takes {taken}; this {noun} is {codec}",
+                "video_codec",
+                allowed=taken,
+                count=codec,
+            )
         if media.width is not None and media.height is not None:
             errors += self._check_size(label, media.width, media.height, noun)
         return errors
@@ -245,15 +274,24 @@ class MediaLimits:
         if self.max_duration_s is not None and duration > self.max_duration_s:
             limit = self.max_duration_s
             message = f"accepts at most {limit:.0f} s through its API"
+            code = "duration_too_long"
         else:
             limit = self.min_duration_s or 0.0
             message = f"needs at least {limit:g} s"
+            code = "duration_too_short"
         # whole seconds, but one decimal where they would read as the limit itself:
         # 2.9 s is not "3 s" beside a 3 s minimum
         shown = f"{duration:.0f}"
         if round(duration) == round(limit):
             shown = f"{duration:.1f}"
-        return [FieldError("media.duration_sec", f"{label} {message}; this {noun} is {shown} s")]
+        return [
+            FieldError(
+                "media.duration_sec",
+                f"{label} {message}; this {noun} is {shown} s",
+                code,
+                {"limit": limit, "count": round(duration, 1)},
+            )
+        ]
 
     def _check_size(self, label: str, width: int, height: int, noun: str) -> list[FieldError]:
         errors: list[FieldError] = []
@@ -262,12 +300,20 @@ class MediaLimits:
             if not _within(side, self.min_side_px, self.max_side_px):
                 limit = _range(self.min_side_px, self.max_side_px)
                 errors.append(
-                    FieldError(f"media.{fact}", f"{label} takes {limit} px on each side; {size}")
+                    FieldError(
+                        f"media.{fact}",
+                        f"{label} takes {limit} px on each side; {size}",
+                        "side_size",
+                        {"min": self.min_side_px, "max": self.max_side_px},
+                    )
                 )
         if self.max_width_px is not None and width > self.max_width_px:
             errors.append(
                 FieldError(
-                    "media.width", f"{label} takes at most {self.max_width_px} px wide; {size}"
+                    "media.width",
+                    f"{label} takes at most {self.max_width_px} px wide; {size}",
+                    "too_wide",
+                    {"limit": self.max_width_px},
                 )
             )
         errors += self._check_orientation_free_size(label, width, height, size)
@@ -277,6 +323,8 @@ class MediaLimits:
                     "media.width",
                     f"{label} takes width plus height of at most {self.max_sides_sum_px} px; "
                     f"{size}",
+                    "sides_sum",
+                    {"limit": self.max_sides_sum_px},
                 )
             )
         aspect = width / height
@@ -286,6 +334,8 @@ class MediaLimits:
                     "media.aspect_ratio",
                     f"{label} takes width/height of {_range(self.min_aspect, self.max_aspect)}; "
                     f"{size} ({aspect:.3g})",
+                    "aspect_ratio",
+                    {"min": self.min_aspect, "max": self.max_aspect},
                 )
             )
         return errors
@@ -311,7 +361,14 @@ class MediaLimits:
             limit = f"at most {self.max_long_side_px} px on the longer side"
         else:
             limit = f"at most {self.max_short_side_px} px on the shorter side"
-        return [FieldError(f"media.{fact}", f"{label} takes {limit}; {size}")]
+        return [
+            FieldError(
+                f"media.{fact}",
+                f"{label} takes {limit}; {size}",
+                "picture_too_large",
+                {"long": self.max_long_side_px, "short": self.max_short_side_px},
+            )
+        ]
 
 
 def _within(value: float, low: float | None, high: float | None) -> bool:
@@ -387,13 +444,18 @@ class PlatformSpec:
     """The options that hold the post's own words, in the order a person knows the post by
     (YouTube's title; TikTok's photo title, then its caption): :meth:`text_of`."""
 
+    shown_text: Callable[[str], str] | None = None
+    """How a reader sees a stored text field (Telegram's caption is HTML: ``UI &lt;b&gt;``
+    reads ``UI <b>``); ``None``: as stored. Read by :meth:`text_of`."""
+
     def text_of(self, options: Mapping[str, object]) -> str:
         """The first of :attr:`text_fields` that ``options`` (a target's block, as stored)
-        fills with more than blanks; "" when none does."""
+        fills with more than blanks, as a reader sees it (:attr:`shown_text`); "" when none
+        does."""
         for name in self.text_fields:
             value = options.get(name)
             if isinstance(value, str) and value.strip():
-                return value
+                return self.shown_text(value) if self.shown_text is not None else value
         return ""
 
     looks_up_posts: bool = True
@@ -446,7 +508,10 @@ class PlatformSpec:
             takes = " or ".join(k for k in POST_KINDS if k in self.kinds)
             return [
                 FieldError(
-                    "kind", f"{self.label} cannot take {content.kind} posts; it takes {takes} posts"
+                    "kind",
+                    f"{self.label} cannot take {content.kind} posts; it takes {takes} posts",
+                    "kind_not_taken",
+                    {"allowed": ", ".join(k for k in POST_KINDS if k in self.kinds)},
                 )
             ]
         errors = self.check_kinds(options, content.kind)
@@ -456,6 +521,8 @@ class PlatformSpec:
                     "images",
                     f"{self.label} takes at most {self.max_images} images in a post; "
                     f"this one has {len(content.images)}",
+                    "too_many_images",
+                    {"limit": self.max_images, "count": len(content.images)},
                 )
             )
         if content.video is not None:
@@ -490,6 +557,8 @@ class PlatformSpec:
                     name,
                     f"{name} is only for {for_} posts on {self.label}; this is "
                     f"{_a(kind)} post, which would not use it: leave it out",
+                    "option_not_for_kind",
+                    {"allowed": ", ".join(k for k in POST_KINDS if k in kinds)},
                 )
             )
         return errors
@@ -507,4 +576,7 @@ class PlatformSpec:
 
 def _renamed(errors: list[FieldError], where: str) -> list[FieldError]:
     """``media.<fact>`` errors of one image, named where the client wrote that image."""
-    return [FieldError(where + e.field.removeprefix("media"), e.message, e.type) for e in errors]
+    return [
+        FieldError(where + e.field.removeprefix("media"), e.message, e.type, e.params)
+        for e in errors
+    ]

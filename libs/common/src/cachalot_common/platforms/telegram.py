@@ -60,6 +60,7 @@ from cachalot_common.platforms.spec import (
     for_kinds,
     max_chars,
 )
+from cachalot_common.refusals import refusal
 from cachalot_common.telegram_entities import (
     HTML_TAGS,
     EntityParseError,
@@ -206,23 +207,40 @@ class TelegramFields(PlatformFields):
     @classmethod
     def _caption_fits(cls, value: str) -> str:
         if len(value) > TELEGRAM_CAPTION_HTML_MAX:
-            raise ValueError(
+            raise refusal(
+                "text_too_long",
                 f"Telegram captions are at most {TELEGRAM_CAPTION_HTML_MAX} characters as sent "
-                f"(markup included); this one is {len(value)}"
+                f"(markup included); this one is {len(value)}",
+                limit=TELEGRAM_CAPTION_HTML_MAX,
+                unit="characters",
+                count=len(value),
             )
         parsed, problem = parse_telegram_html(value)
         if parsed is None:
-            raise ValueError(f"the caption is Telegram HTML and does not parse: {problem}")
+            raise refusal(
+                "html_invalid", f"the caption is Telegram HTML and does not parse: {problem}"
+            )
         length = utf16_len(parsed.text)
         if length > TELEGRAM_CAPTION_MAX:
-            raise ValueError(
+            raise refusal(
+                "text_too_long",
                 f"Telegram captions are at most {TELEGRAM_CAPTION_MAX} UTF-16 units after "
-                f"entity parsing (an emoji is often two); this one is {length}"
+                f"entity parsing (an emoji is often two); this one is {length}",
+                limit=TELEGRAM_CAPTION_MAX,
+                unit="utf16",
+                count=length,
             )
         return value
 
     def to_options(self) -> TelegramOptions:
         return TelegramOptions(**self.model_dump())
+
+
+def shown_caption(value: str) -> str:
+    """A stored caption (Telegram HTML) as the channel's reader sees it: its text after entity
+    parsing; the stored text when it does not parse (the validator refuses such a caption)."""
+    parsed, _ = parse_telegram_html(value)
+    return parsed.text if parsed is not None else value
 
 
 def _mb(size: int) -> str:
@@ -242,6 +260,8 @@ def content_fits(options: BaseModel, content: Content) -> list[FieldError]:
                     "media",
                     f"Telegram bots can send videos of at most {_mb(limit)} through {where}; "
                     f"this one is {_mb(content.video.size)}",
+                    "file_too_large",
+                    {"limit": limit, "count": content.video.size},
                 )
             )
     if content.kind == "article" and getattr(options, "article_as", "auto") != "message":
@@ -254,6 +274,8 @@ def content_fits(options: BaseModel, content: Content) -> list[FieldError]:
                     "article",
                     f"a Telegraph page holds at most {TELEGRAPH_CONTENT_MAX_BYTES // 1024} KB of "
                     f"content; this article is {size / 1024:.0f} KB",
+                    "article_too_large",
+                    {"limit": TELEGRAPH_CONTENT_MAX_BYTES, "count": size},
                 )
             )
     if content.kind == "article" and getattr(options, "article_as", "auto") == "message":
@@ -268,6 +290,8 @@ def content_fits(options: BaseModel, content: Content) -> list[FieldError]:
                     f"this article is {length} UTF-16 units as a Telegram message (at most "
                     f"{TELEGRAM_TEXT_MAX}, counted after entity parsing); choose 'auto' or "
                     "'telegraph' to post it as a Telegraph page",
+                    "article_too_long_for_message",
+                    {"limit": TELEGRAM_TEXT_MAX, "count": length},
                 )
             )
     return errors
@@ -280,6 +304,7 @@ SPEC: Final = PlatformSpec(
     kinds=frozenset({"video", "photo", "article"}),
     fields=TelegramFields,
     text_fields=("caption",),
+    shown_text=shown_caption,
     limits=TELEGRAM_LIMITS,
     max_images=TELEGRAM_PHOTOS_MAX,
     checks=(content_fits,),

@@ -50,6 +50,7 @@ from cachalot_common.platforms.spec import (
     for_kinds,
     max_chars,
 )
+from cachalot_common.refusals import refusal
 from cachalot_common.text import length
 
 TIKTOK_CAPTION_MAX_UTF16: Final = 2200
@@ -144,10 +145,14 @@ class TikTokFields(PlatformFields):
         a video's shorter limit (2200) is :func:`caption_fits_kind`'s."""
         units = utf16_units(value)
         if units > TIKTOK_PHOTO_DESCRIPTION_MAX_UTF16:
-            raise ValueError(
+            raise refusal(
+                "text_too_long",
                 f"TikTok captions are at most {TIKTOK_PHOTO_DESCRIPTION_MAX_UTF16} UTF-16 units "
                 f"(a photo post's description; {TIKTOK_CAPTION_MAX_UTF16} for a video); "
-                f"this one is {units}"
+                f"this one is {units}",
+                limit=TIKTOK_PHOTO_DESCRIPTION_MAX_UTF16,
+                unit="utf16",
+                count=units,
             )
         return value
 
@@ -157,9 +162,10 @@ class TikTokFields(PlatformFields):
         """Branded content cannot be posted as ``SELF_ONLY`` (TikTok's Direct Post UX rules,
         shared/reference/platforms.md §1.2 rule 3); ``privacy_level`` is validated first."""
         if value and info.data.get("privacy_level") == "SELF_ONLY":
-            raise ValueError(
+            raise refusal(
+                "branded_content_private",
                 "branded content (a paid partnership) cannot be posted as “Only me”: "
-                "choose who can see it, or turn branded content off"
+                "choose who can see it, or turn branded content off",
             )
         return value
 
@@ -168,9 +174,13 @@ class TikTokFields(PlatformFields):
     def _photo_title_fits(cls, value: str) -> str:
         units = utf16_units(value)
         if units > TIKTOK_PHOTO_TITLE_MAX_UTF16:
-            raise ValueError(
+            raise refusal(
+                "text_too_long",
                 f"TikTok photo titles are at most {TIKTOK_PHOTO_TITLE_MAX_UTF16} UTF-16 units; "
-                f"this one is {units}"
+                f"this one is {units}",
+                limit=TIKTOK_PHOTO_TITLE_MAX_UTF16,
+                unit="utf16",
+                count=units,
             )
         return value
 
@@ -189,6 +199,8 @@ def cover_within_video(options: BaseModel, content: Content) -> list[FieldError]
             "video_cover_timestamp_ms",
             f"the cover frame at {cover_ms} ms is past the end of the video "
             f"({duration * 1000:.0f} ms)",
+            "cover_past_end",
+            {"count": cover_ms, "limit": round(duration * 1000)},
         )
     ]
 
@@ -205,6 +217,8 @@ def caption_fits_kind(options: BaseModel, content: Content) -> list[FieldError]:
             "caption",
             f"TikTok video captions are at most {TIKTOK_CAPTION_MAX_UTF16} UTF-16 units; "
             f"this one is {units}",
+            "text_too_long",
+            {"limit": TIKTOK_CAPTION_MAX_UTF16, "unit": "utf16", "count": units},
         )
     ]
 
@@ -224,6 +238,8 @@ def photo_count_and_cover(options: BaseModel, content: Content) -> list[FieldErr
                 "photo_cover_index",
                 f"the cover is image {cover} (counted from 0), but the post's images are "
                 f"{_counted(count)}",
+                "cover_index",
+                {"count": count},
             )
         ]
     return []
@@ -260,6 +276,8 @@ def within_creator_info(
                 "privacy_level",
                 f"this TikTok account does not offer “{PRIVACY_NAMES.get(chosen, chosen)}” "
                 f"(it offers {offered or 'none right now'}); choose one of those",
+                "privacy_not_offered",
+                {"allowed": ", ".join(info.privacy_level_options)},
             )
         )
     video = content.kind == "video"
@@ -274,6 +292,8 @@ def within_creator_info(
                     name,
                     f"this TikTok account has turned {noun} off in the TikTok app: set "
                     f"{name} to true (or turn {noun} back on in TikTok)",
+                    "interaction_off",
+                    {"name": noun},
                 )
             )
     max_s = info.max_video_post_duration_sec
@@ -290,6 +310,8 @@ def within_creator_info(
                 "media.duration_sec",
                 f"this TikTok account may post videos of at most {max_s} s; "
                 f"this one is {duration:.0f} s",
+                "duration_too_long",
+                {"limit": max_s, "count": round(duration, 1)},
             )
         )
     return errors

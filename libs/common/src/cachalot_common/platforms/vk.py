@@ -32,6 +32,7 @@ from cachalot_common.platforms.spec import (
     PlatformSpec,
     max_chars,
 )
+from cachalot_common.refusals import refusal
 
 MB: Final = 1000**2
 
@@ -73,8 +74,12 @@ class VKFields(PlatformFields):
     @classmethod
     def _message_fits(cls, value: str) -> str:
         if len(value) > VK_TEXT_MAX:
-            raise ValueError(
-                f"VK wall posts are at most {VK_TEXT_MAX} characters; this is {len(value)}"
+            raise refusal(
+                "text_too_long",
+                f"VK wall posts are at most {VK_TEXT_MAX} characters; this is {len(value)}",
+                limit=VK_TEXT_MAX,
+                unit="characters",
+                count=len(value),
             )
         return value
 
@@ -82,8 +87,9 @@ class VKFields(PlatformFields):
     @classmethod
     def _owner_is_a_wall(cls, value: int | None) -> int | None:
         if value == 0:
-            raise ValueError(
-                "0 is no wall: leave it out for your own wall, or give -<community id>"
+            raise refusal(
+                "not_a_wall",
+                "0 is no wall: leave it out for your own wall, or give -<community id>",
             )
         return value
 
@@ -112,6 +118,8 @@ def text_fits(options: object, content: Content) -> list[FieldError]:
         FieldError(
             where,
             f"VK wall posts are at most {VK_TEXT_MAX} characters; this one would be {len(text)}",
+            "text_too_long",
+            {"limit": VK_TEXT_MAX, "unit": "characters", "count": len(text)},
         )
     ]
 

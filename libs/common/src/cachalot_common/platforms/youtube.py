@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Final, Literal
 
 from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from cachalot_common.events import YouTubeOptions
 from cachalot_common.json_size import TOTAL_CHARS
@@ -25,6 +26,7 @@ from cachalot_common.platforms.spec import (
     PlatformSpec,
     max_chars,
 )
+from cachalot_common.refusals import refusal
 
 YOUTUBE_TITLE_MAX: Final = 100
 YOUTUBE_DESCRIPTION_MAX_BYTES: Final = 5000
@@ -72,14 +74,18 @@ class YouTubeFields(PlatformFields):
     @classmethod
     def _title_fits(cls, value: str) -> str:
         if not value.strip():
-            raise ValueError("a YouTube title is required")
+            raise PydanticCustomError("missing", "a YouTube title is required")
         if len(value) > YOUTUBE_TITLE_MAX:
-            raise ValueError(
+            raise refusal(
+                "text_too_long",
                 f"YouTube titles are at most {YOUTUBE_TITLE_MAX} characters; this one is "
-                f"{len(value)}"
+                f"{len(value)}",
+                limit=YOUTUBE_TITLE_MAX,
+                unit="characters",
+                count=len(value),
             )
         if "<" in value or ">" in value:
-            raise ValueError("YouTube titles may not contain '<' or '>'")
+            raise refusal("angle_brackets", "YouTube titles may not contain '<' or '>'")
         return value
 
     @field_validator("description")
@@ -87,12 +93,16 @@ class YouTubeFields(PlatformFields):
     def _description_fits(cls, value: str) -> str:
         size = len(value.encode())
         if size > YOUTUBE_DESCRIPTION_MAX_BYTES:
-            raise ValueError(
+            raise refusal(
+                "text_too_long",
                 f"YouTube descriptions are at most {YOUTUBE_DESCRIPTION_MAX_BYTES} bytes; "
-                f"this one is {size}"
+                f"this one is {size}",
+                limit=YOUTUBE_DESCRIPTION_MAX_BYTES,
+                unit="bytes",
+                count=size,
             )
         if "<" in value or ">" in value:
-            raise ValueError("YouTube descriptions may not contain '<' or '>'")
+            raise refusal("angle_brackets", "YouTube descriptions may not contain '<' or '>'")
         return value
 
     @field_validator("tags")
@@ -100,20 +110,28 @@ class YouTubeFields(PlatformFields):
     def _tags_fit(cls, value: list[str]) -> list[str]:
         sent = sum(len(t) for t in value)
         if sent > YOUTUBE_TAGS_MAX_CHARS:  # spaces around a tag are dropped, but sent
-            raise ValueError(
+            raise refusal(
+                "text_too_long",
                 f"YouTube allows {YOUTUBE_TAGS_MAX_CHARS} characters of tags in total; "
-                f"these are {sent} as sent"
+                f"these are {sent} as sent",
+                limit=YOUTUBE_TAGS_MAX_CHARS,
+                unit="characters",
+                count=sent,
             )
         tags = [t.strip() for t in value]
         if any(not t for t in tags):
-            raise ValueError("tags may not be empty")
+            raise refusal("empty_tag", "tags may not be empty")
         if any("<" in t or ">" in t for t in tags):
-            raise ValueError("YouTube tags may not contain '<' or '>'")
+            raise refusal("angle_brackets", "YouTube tags may not contain '<' or '>'")
         total = youtube_tags_length(tags)
         if total > YOUTUBE_TAGS_MAX_CHARS:
-            raise ValueError(
+            raise refusal(
+                "text_too_long",
                 f"YouTube allows {YOUTUBE_TAGS_MAX_CHARS} characters of tags in total; "
-                f"these are {total}"
+                f"these are {total}",
+                limit=YOUTUBE_TAGS_MAX_CHARS,
+                unit="characters",
+                count=total,
             )
         return tags
 

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import ConfigDict, EmailStr, Field
+from pydantic import ConfigDict, EmailStr, Field, field_validator
 
 from cachalot_auth.api.deps import (
     Services,
@@ -51,15 +51,43 @@ class ConsentIn(CheckedText):
     )
 
 
+_CHANNEL_LINK = re.compile(r"^(?:https?://)?(?:www\.)?t\.me/([A-Za-z0-9_]{5,32})/?$", re.I)
+_CHANNEL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{4,31}$")
+_CHANNEL_PATTERN = r"^(-100\d{5,20}|@[A-Za-z0-9_]{5,32})$"
+
+
+def channel_ref(value: object) -> object:
+    """A channel as people copy it, as the Bot API's ``chat_id``: ``name``, ``t.me/name`` and
+    ``https://t.me/name`` become ``@name`` (Telegram's public usernames: 5–32 of letters,
+    digits and ``_``); ``@name``, a ``-100…`` id or anything else is left for the pattern to
+    judge (issue 10, fresh10b)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    link = _CHANNEL_LINK.match(text)
+    if link:
+        return f"@{link.group(1)}"
+    return f"@{text}" if _CHANNEL_NAME.match(text) else text
+
+
 class ChannelIn(CheckedText):
     model_config = ConfigDict(extra="forbid")
 
     channel_id: str = Field(
         min_length=2,
         max_length=64,
-        pattern=r"^(-100\d{5,20}|@[A-Za-z0-9_]{5,32})$",
-        description="Numeric -100… id or @channelusername.",
+        pattern=_CHANNEL_PATTERN,
+        description="The channel: @channelusername (or channelusername, t.me/channelusername, "
+        "https://t.me/channelusername) or its numeric -100… id.",
     )
+    account_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The Telegram account to link it to; required when the client has more "
+        "than one (PUT /api/v1/accounts/{account_id}/telegram-channel names it in the path).",
+    )
+
+    _channel_ref = field_validator("channel_id", mode="before")(channel_ref)
 
 
 class ChannelLinkIn(CheckedText):
@@ -68,9 +96,12 @@ class ChannelLinkIn(CheckedText):
     channel: str = Field(
         min_length=2,
         max_length=64,
-        pattern=r"^(-100\d{5,20}|@[A-Za-z0-9_]{5,32})$",
-        description="The channel: @channelusername or its numeric -100… id.",
+        pattern=_CHANNEL_PATTERN,
+        description="The channel: @channelusername (or channelusername, t.me/channelusername, "
+        "https://t.me/channelusername) or its numeric -100… id.",
     )
+
+    _channel_ref = field_validator("channel", mode="before")(channel_ref)
 
 
 def _channel_refused(refused: ChannelRefused, field: str) -> Problem:
@@ -356,11 +387,30 @@ def create_router(svc: Services) -> APIRouter:
         body: ChannelIn, svc: ServicesDep, session: SessionDep
     ) -> dict[str, Any]:
         try:
-            return await svc.clients.link_telegram_channel(session, channel_id=body.channel_id)
+            return await svc.clients.link_telegram_channel(
+                session, channel_id=body.channel_id, account_id=body.account_id
+            )
         except NotSignedIn:
             raise _not_signed_in() from None
+        except NotFound:
+            raise Problem(
+                422,
+                "No such account.",
+                errors=[
+                    {
+                        "field": "account_id",
+                        "in": "body",
+                        "message": "no such account of yours",
+                        "type": "value_error",
+                    }
+                ],
+            ) from None
         except ChannelRefused as refused:
-            raise _channel_refused(refused, "channel_id") from None
+            raise Problem(
+                422,
+                refused.detail,
+                errors=[refused.error("channel_id")],
+            ) from None
 
     @router.put(
         "/accounts/{account_id}/telegram-channel",
@@ -388,7 +438,11 @@ def create_router(svc: Services) -> APIRouter:
         except NotFound:
             raise Problem(404, "No such account.") from None
         except ChannelRefused as refused:
-            raise _channel_refused(refused, "channel") from None
+            raise Problem(
+                422,
+                refused.detail,
+                errors=[refused.error("channel")],
+            ) from None
 
     @router.post(
         "/accounts/{account_id}/details",

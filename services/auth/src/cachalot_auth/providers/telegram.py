@@ -87,11 +87,13 @@ class ChannelNotUsable(Exception):
     """Linking is refused for a reason the person can fix; ``str()`` says how (English, with
     the bot's @username), ``code`` which (``bot_cannot_post``, ``bot_not_admin``,
     ``not_channel_admin``, ``channel_unknown``, ``not_a_channel``): pages word it by the code
-    in their language (web/words.js, ``channel_<code>``)."""
+    in their language (web/words.js, ``channel_<code>``); ``params`` the entry's extra keys
+    (``channel`` as written)."""
 
-    def __init__(self, message: str, code: str) -> None:
+    def __init__(self, message: str, code: str, **params: str) -> None:
         super().__init__(message)
         self.code = code
+        self.params = params
 
 
 class TelegramBusy(PlatformUnavailable):
@@ -215,6 +217,7 @@ class BotApi:
                     f"Telegram knows no channel {chat_id}: check the id or @username "
                     f"(for a private channel, {self.fix()} first)",
                     "channel_unknown",
+                    channel=chat_id,
                 ) from None
             raise
         if not isinstance(chat, dict) or not isinstance(chat.get("id"), int):

@@ -1,0 +1,94 @@
+"""Browser: what the server refuses reaches the dashboard in the page's language, and each
+account row acts on its own account (issue 10, what fresh10b found).
+
+A platform's limit (the registry's refusals, :mod:`cachalot_common.refusals`) is worded by
+its code on the Russian page, not shown in the server's English; with two Telegram accounts,
+"Link a channel" links the channel to the row's own account.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cachalot_testing.stack import EmbeddedStack
+
+pytestmark = pytest.mark.browser
+
+VIDEO = Path(__file__).parents[1] / "fixtures" / "sample.mp4"
+TIKTOK = '#targets .target[data-platform="tiktok"]'
+ALICE, BOB = "700000001", "700000002"  # the sandbox widget's people
+
+
+def test_a_caption_over_the_platforms_limit_is_refused_in_russian_on_the_russian_page(
+    stack: EmbeddedStack, sign_in: Any
+) -> None:
+    """fresh10b: the server's "TikTok video captions are at most 2200 UTF-16 units" reached
+    the Russian page in English (the refusal's type was ``value_error``)."""
+    with sign_in(("tiktok", None), email="refusals", locale="ru-RU") as page:
+        page.wait_for_selector(f"{TIKTOK} .tt-who strong", timeout=15_000)
+        assert page.get_attribute("html", "lang") == "ru"
+        page.set_input_files("#video", str(VIDEO))
+        page.fill(f'{TIKTOK} [name="caption"]', "x" * 2201)
+        page.select_option(f'{TIKTOK} select[name="privacy_level"]', "SELF_ONLY")
+        page.click("#queue-button")
+        slot = f'{TIKTOK} [data-error="caption"]'
+        page.wait_for_selector(f"{slot}:has-text('2200')", timeout=30_000)
+        assert page.text_content(slot) == "Не больше 2200 символов (эмодзи считается за два)."
+
+
+def test_with_two_telegram_accounts_each_row_links_the_channel_to_its_own_account(
+    stack: EmbeddedStack, sign_in: Any
+) -> None:
+    """fresh10b: the row's "Link a channel" posted without the account, and auth picked any of
+    the client's Telegram accounts. Bob's channel, written as its link, goes to Bob's row."""
+    channel = {
+        "id": -1005550001111,
+        "username": "bobschannel",
+        "title": "Bob's Channel",
+        "admins": [{"user_id": int(BOB), "status": "creator"}],
+        "bot_status": "administrator",
+        "bot_can_post_messages": True,
+    }
+    httpx.post(
+        f"{stack.sandbox}/sandbox/telegram/channels", json=channel, timeout=5
+    ).raise_for_status()
+    with sign_in(("telegram", ALICE), ("telegram", BOB), email="two-telegram") as page:
+        page.wait_for_selector("#accounts-body tr[data-platform=telegram] >> nth=1")
+        accounts = page.evaluate("fetch('/api/v1/accounts').then((r) => r.json())")
+        ids = {a["platform_user_id"]: a["id"] for a in accounts if a["platform"] == "telegram"}
+        alice, bob = (f'#accounts-body tr[data-account="{ids[who]}"]' for who in (ALICE, BOB))
+        page.fill(f"{bob} input[name=channel_id]", "https://t.me/bobschannel")
+        page.click(f"{bob} button:has-text('Link a channel')")
+        page.wait_for_function(
+            f"document.querySelector('{bob} .status').textContent === 'ok'", timeout=15_000
+        )
+        assert not page.is_visible(f"{bob} input[name=channel_id]")  # linked: no form left
+        assert page.is_visible(f"{alice} input[name=channel_id]")  # Alice's still needs one
+        linked = page.evaluate("fetch('/api/v1/accounts').then((r) => r.json())")
+        channels = {a["platform_user_id"]: a["channel_id"] for a in linked}
+        assert channels == {ALICE: None, BOB: "-1005550001111"}
+
+
+def test_the_tiktok_photo_form_offers_no_duet_or_stitch_switch(
+    stack: EmbeddedStack, sign_in: Any
+) -> None:
+    """fresh10b: choosing "photo" left TikTok's Duet and Stitch switches on screen; they are
+    for videos only (the registry's ``x-kinds``) and the queue refuses them on a photo post."""
+    duet = f'{TIKTOK} .tt-allow label:has(input[id^="tt-duet-"])'
+    stitch = f'{TIKTOK} .tt-allow label:has(input[id^="tt-stitch-"])'
+    comment = f'{TIKTOK} .tt-allow label:has(input[id^="tt-comment-"])'
+    with sign_in(("tiktok", None), email="photo-switches") as page:
+        page.wait_for_selector(f"{TIKTOK} .tt-who strong", timeout=15_000)
+        assert page.is_visible(duet)
+        assert page.is_visible(stitch)
+        page.check('input[name="kind"][value="photo"]')
+        assert not page.is_visible(duet)
+        assert not page.is_visible(stitch)
+        assert page.is_visible(comment)  # comments are for photos too
+        page.check('input[name="kind"][value="video"]')
+        assert page.is_visible(duet)
+        assert page.is_visible(stitch)
