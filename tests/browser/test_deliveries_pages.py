@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cachalot_testing.clients import connect_tiktok
+from cachalot_testing.clients import connect_account, connect_tiktok
 from cachalot_testing.media import image_file, video_file
 from cachalot_testing.operators import DEV_OPERATOR, operator_sign_in
 from cachalot_testing.stack import EmbeddedStack
@@ -577,5 +577,109 @@ def test_each_proposal_shows_its_own_time_and_where_its_post_stands_on_both_page
                 )
                 assert "failed" in standing, (who, standing)
                 assert "queued" not in standing, (who, standing)
+            finally:
+                context.close()
+
+
+def test_both_pages_say_every_option_a_proposal_chose_for_each_account_before_it_is_approved(
+    stack: EmbeddedStack, browser: Any
+) -> None:
+    """Issue 13's fresh-user try: a proposal's row showed only its texts, so a client
+    approved a TikTok post for everyone with a paid-partnership label, or a YouTube video
+    for kids, in one click without seeing it (TikTok's Direct Post UX rules, platforms.md
+    §1). Each target's choices are said in the composer's words, in English and Russian,
+    on the client's row and the operator's."""
+    marker = uuid.uuid4().hex[:8]
+    gateway = stack.gateway
+    with httpx.Client(timeout=30) as http, httpx.Client(timeout=30) as ops:
+        tiktok = connect_tiktok(http, gateway, f"sandbox-extra-ch-{marker}")
+        youtube = connect_account(http, gateway, "youtube", f"sandbox-extra-chyt-{marker}")
+        client_id = http.get(f"{gateway}/api/v1/me").json()["client_id"]
+        operator_sign_in(ops, gateway, DEV_OPERATOR)
+        media = ops.post(
+            f"{gateway}/api/v1/operator/media",
+            params={"client_id": client_id},
+            content=video_file().read_bytes(),
+            headers={"Content-Type": "video/mp4"},
+        ).json()
+        targets = [
+            {
+                "account_id": tiktok,
+                "tiktok": {
+                    "caption": marker,
+                    "privacy_level": "PUBLIC_TO_EVERYONE",
+                    "disable_comment": False,
+                    "disable_duet": True,
+                    "disable_stitch": False,
+                    "brand_content_toggle": True,
+                },
+            },
+            {
+                "account_id": youtube,
+                "youtube": {
+                    "title": marker,
+                    "privacy_status": "unlisted",
+                    "category_id": "27",
+                    "made_for_kids": True,
+                },
+            },
+        ]
+        delivered = ops.post(
+            f"{gateway}/api/v1/operator/deliveries",
+            json={
+                "client_id": client_id,
+                "media_id": media["id"],
+                "proposals": [{"targets": targets}],
+            },
+        )
+        assert delivered.status_code == 201, delivered.text
+        proposal = delivered.json()["proposals"][0]["id"]
+        said = {
+            "en": {
+                tiktok: [
+                    "Who can see this post: Everyone",
+                    "Allow others to: Comment, Stitch",
+                    "Commercial content disclosure: Branded content",
+                    'Your video will be labeled "Paid partnership".',
+                ],
+                youtube: [
+                    "Who can see it: Unlisted (anyone with the link)",
+                    "Category: Education",
+                    "Yes, it's made for kids",
+                ],
+            },
+            "ru": {
+                tiktok: [
+                    "Кто увидит публикацию: Все",
+                    "Разрешить другим: Комментировать, Сшивка",
+                ],
+                youtube: ["Категория: Образование"],
+            },
+        }
+        pages = [
+            ("en", f"{gateway}/", "#proposals-body", http.cookies.get("cachalot_session")),
+            ("ru", f"{gateway}/", "#proposals-body", http.cookies.get("cachalot_session")),
+            (
+                "en",
+                f"{gateway}/operator.html",
+                "#deliveries-body",
+                ops.cookies.get("cachalot_session"),
+            ),
+        ]
+        for language, url, table, cookie in pages:
+            context = browser.new_context(locale="ru-RU" if language == "ru" else "en-US")
+            context.add_cookies([{"name": "cachalot_session", "value": cookie, "url": gateway}])
+            page = context.new_page()
+            try:
+                page.goto(url)
+                row = f"{table} tr[data-proposal='{proposal}']"
+                page.wait_for_selector(f"{row} .target-choice", timeout=15_000)
+                for account, lines in said[language].items():
+                    shown = page.eval_on_selector_all(
+                        f"{row} .proposal-target[data-account='{account}'] .target-choice",
+                        "els => els.map((e) => e.textContent)",
+                    )
+                    for words in lines:
+                        assert words in shown, (url, language, shown)
             finally:
                 context.close()
