@@ -9,6 +9,8 @@ import html
 import os
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -135,6 +137,21 @@ def _signed_in_operator(http: httpx.Client, gateway: str) -> list[dict[str, Any]
     """The operator's session cookies (signed in through the sandbox Telegram widget)."""
     assert operator_sign_in(http, gateway, DEV_OPERATOR).status_code == 302
     return [{"name": c.name, "value": c.value, "url": gateway} for c in http.cookies.jar]
+
+
+@contextmanager
+def _signed_in_page(
+    browser: Any, gateway: str, cookie: str | None, url: str, locale: str = "en-US"
+) -> Iterator[Any]:
+    """A page of a fresh browser context with the session ``cookie``, at ``url``."""
+    context = browser.new_context(locale=locale)
+    context.add_cookies([{"name": "cachalot_session", "value": cookie, "url": gateway}])
+    try:
+        page = context.new_page()
+        page.goto(url)
+        yield page
+    finally:
+        context.close()
 
 
 def _open_history(page: Any, where: str) -> str:
@@ -561,11 +578,7 @@ def test_each_proposal_shows_its_own_time_and_where_its_post_stands_on_both_page
             ),
         ]
         for who, url, table, cookie in pages:
-            context = browser.new_context()
-            context.add_cookies([{"name": "cachalot_session", "value": cookie, "url": gateway}])
-            page = context.new_page()
-            try:
-                page.goto(url)
+            with _signed_in_page(browser, gateway, cookie, url) as page:
                 row = f"{table} tr[data-proposal='{second['id']}']"
                 page.wait_for_selector(row, timeout=15_000)
                 own = page.evaluate(
@@ -577,8 +590,6 @@ def test_each_proposal_shows_its_own_time_and_where_its_post_stands_on_both_page
                 )
                 assert "failed" in standing, (who, standing)
                 assert "queued" not in standing, (who, standing)
-            finally:
-                context.close()
 
 
 def test_both_pages_say_every_option_a_proposal_chose_for_each_account_before_it_is_approved(
@@ -667,11 +678,8 @@ def test_both_pages_say_every_option_a_proposal_chose_for_each_account_before_it
             ),
         ]
         for language, url, table, cookie in pages:
-            context = browser.new_context(locale="ru-RU" if language == "ru" else "en-US")
-            context.add_cookies([{"name": "cachalot_session", "value": cookie, "url": gateway}])
-            page = context.new_page()
-            try:
-                page.goto(url)
+            locale = "ru-RU" if language == "ru" else "en-US"
+            with _signed_in_page(browser, gateway, cookie, url, locale) as page:
                 row = f"{table} tr[data-proposal='{proposal}']"
                 page.wait_for_selector(f"{row} .target-choice", timeout=15_000)
                 for account, lines in said[language].items():
@@ -681,5 +689,3 @@ def test_both_pages_say_every_option_a_proposal_chose_for_each_account_before_it
                     )
                     for words in lines:
                         assert words in shown, (url, language, shown)
-            finally:
-                context.close()
