@@ -139,6 +139,29 @@ def _signed_in_operator(http: httpx.Client, gateway: str) -> list[dict[str, Any]
     return [{"name": c.name, "value": c.value, "url": gateway} for c in http.cookies.jar]
 
 
+def _operator_uploads_a_video(ops: httpx.Client, gateway: str, client_id: str) -> dict[str, Any]:
+    """Sign ``ops`` in as the sandbox operator and upload a video into the client's library."""
+    operator_sign_in(ops, gateway, DEV_OPERATOR)
+    return dict(
+        ops.post(
+            f"{gateway}/api/v1/operator/media",
+            params={"client_id": client_id},
+            content=video_file().read_bytes(),
+            headers={"Content-Type": "video/mp4"},
+        ).json()
+    )
+
+
+def _both_pages(
+    gateway: str, client: httpx.Client, operator: httpx.Client
+) -> list[tuple[str, str, str | None]]:
+    """(url, proposals table, session cookie) of the client's dashboard and the operator's page."""
+    return [
+        (f"{gateway}/", "#proposals-body", client.cookies.get("cachalot_session")),
+        (f"{gateway}/operator.html", "#deliveries-body", operator.cookies.get("cachalot_session")),
+    ]
+
+
 @contextmanager
 def _signed_in_page(
     browser: Any, gateway: str, cookie: str | None, url: str, locale: str = "en-US"
@@ -524,13 +547,7 @@ def test_each_proposal_shows_its_own_time_and_where_its_post_stands_on_both_page
     with httpx.Client(timeout=30) as http, httpx.Client(timeout=30) as ops:
         account = connect_tiktok(http, gateway, f"sandbox-extra-st-{marker}")
         client_id = http.get(f"{gateway}/api/v1/me").json()["client_id"]
-        operator_sign_in(ops, gateway, DEV_OPERATOR)
-        media = ops.post(
-            f"{gateway}/api/v1/operator/media",
-            params={"client_id": client_id},
-            content=video_file().read_bytes(),
-            headers={"Content-Type": "video/mp4"},
-        ).json()
+        media = _operator_uploads_a_video(ops, gateway, client_id)
         target = {
             "account_id": account,
             "tiktok": {"caption": marker, "privacy_level": "SELF_ONLY"},
@@ -568,15 +585,8 @@ def test_each_proposal_shows_its_own_time_and_where_its_post_stands_on_both_page
         ).json()
         second = later["proposals"][1]
         assert second["created_at"][:19] != delivery["created_at"][:19]
-        pages = [
-            ("client", f"{gateway}/", "#proposals-body", http.cookies.get("cachalot_session")),
-            (
-                "operator",
-                f"{gateway}/operator.html",
-                "#deliveries-body",
-                ops.cookies.get("cachalot_session"),
-            ),
-        ]
+        client_page, operator_page = _both_pages(gateway, http, ops)
+        pages = [("client", *client_page), ("operator", *operator_page)]
         for who, url, table, cookie in pages:
             with _signed_in_page(browser, gateway, cookie, url) as page:
                 row = f"{table} tr[data-proposal='{second['id']}']"
@@ -606,13 +616,7 @@ def test_both_pages_say_every_option_a_proposal_chose_for_each_account_before_it
         tiktok = connect_tiktok(http, gateway, f"sandbox-extra-ch-{marker}")
         youtube = connect_account(http, gateway, "youtube", f"sandbox-extra-chyt-{marker}")
         client_id = http.get(f"{gateway}/api/v1/me").json()["client_id"]
-        operator_sign_in(ops, gateway, DEV_OPERATOR)
-        media = ops.post(
-            f"{gateway}/api/v1/operator/media",
-            params={"client_id": client_id},
-            content=video_file().read_bytes(),
-            headers={"Content-Type": "video/mp4"},
-        ).json()
+        media = _operator_uploads_a_video(ops, gateway, client_id)
         targets = [
             {
                 "account_id": tiktok,
@@ -667,16 +671,8 @@ def test_both_pages_say_every_option_a_proposal_chose_for_each_account_before_it
                 youtube: ["Категория: Образование"],
             },
         }
-        pages = [
-            ("en", f"{gateway}/", "#proposals-body", http.cookies.get("cachalot_session")),
-            ("ru", f"{gateway}/", "#proposals-body", http.cookies.get("cachalot_session")),
-            (
-                "en",
-                f"{gateway}/operator.html",
-                "#deliveries-body",
-                ops.cookies.get("cachalot_session"),
-            ),
-        ]
+        client_page, operator_page = _both_pages(gateway, http, ops)
+        pages = [("en", *client_page), ("ru", *client_page), ("en", *operator_page)]
         for language, url, table, cookie in pages:
             locale = "ru-RU" if language == "ru" else "en-US"
             with _signed_in_page(browser, gateway, cookie, url, locale) as page:
