@@ -17,20 +17,8 @@
 "use strict";
 (function () {
   const { t, number } = window.I18N; // web/i18n.js: words and numbers in the page's language
-  const PRIVACY_WORDS = {
-    PUBLIC_TO_EVERYONE: t("Everyone"),
-    MUTUAL_FOLLOW_FRIENDS: t("Friends (followers you follow back)"),
-    FOLLOWER_OF_CREATOR: t("Followers"),
-    SELF_ONLY: t("Only me"),
-  };
-  const YOUTUBE_PRIVACY = { public: t("Public"), unlisted: t("Unlisted (anyone with the link)"), private: t("Private") };
-  // YouTube's assignable video categories (videoCategories.list, regionCode=US).
-  const YOUTUBE_CATEGORIES = [
-    ["1", t("Film & Animation")], ["2", t("Autos & Vehicles")], ["10", t("Music")], ["15", t("Pets & Animals")],
-    ["17", t("Sports")], ["19", t("Travel & Events")], ["20", t("Gaming")], ["22", t("People & Blogs")],
-    ["23", t("Comedy")], ["24", t("Entertainment")], ["25", t("News & Politics")], ["26", t("Howto & Style")],
-    ["27", t("Education")], ["28", t("Science & Technology")], ["29", t("Nonprofits & Activism")],
-  ];
+  // the words of each choice, shared with the proposals' rows (web/choices.js)
+  const { TIKTOK_PRIVACY: PRIVACY_WORDS, YOUTUBE_PRIVACY, YOUTUBE_CATEGORIES } = window.CachalotChoices;
   const MUSIC_URL = "https://www.tiktok.com/legal/page/global/music-usage-confirmation/en";
   const BRANDED_URL = "https://www.tiktok.com/legal/page/global/bc-policy/en";
   const INFO_FRESH_MS = 60_000;

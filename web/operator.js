@@ -273,6 +273,30 @@
     }
   }
 
+  // "Where and how": each target's platform and every option chosen for it, in the
+  // words the client reads before approving (web/choices.js).
+  const PLATFORM = { tiktok: "TikTok", youtube: "YouTube", instagram: "Instagram", vk: "VK", telegram: "Telegram" };
+  function targetsCell(td, targets, kind) {
+    td.className = "targets";
+    for (const target of targets) {
+      const platform = Object.keys(target).find((k) => k !== "account_id" && target[k] && typeof target[k] === "object") || "";
+      const item = document.createElement("div");
+      item.className = "proposal-target";
+      item.dataset.account = target.account_id;
+      const head = document.createElement("div");
+      head.className = "target-where";
+      head.textContent = PLATFORM[platform] || platform;
+      item.appendChild(head);
+      for (const words of window.CachalotChoices.describe(platform, target[platform], kind)) {
+        const el = document.createElement("div");
+        el.className = "target-choice";
+        el.textContent = words;
+        item.appendChild(el);
+      }
+      td.appendChild(item);
+    }
+  }
+
   // An approved proposal's post: its id's start and where it stands per target.
   function postCell(row, proposal) {
     const standing = window.CachalotTrail.standing(proposal, (p) => p);
@@ -300,6 +324,7 @@
         const client = knownClients.find((c) => c.client_id === delivery.client_id);
         cell(row, client ? clientLabel(client) : delivery.client_id.slice(0, 8));
         cell(row, words.status(proposal.status)).className = "status";
+        targetsCell(cell(row, ""), proposal.targets, delivery.kind);
         cell(row, proposal.comment || "—").className = "comment";
         postCell(row, proposal);
         // the trail: the delivery's and this proposal's steps; once approved, the post's

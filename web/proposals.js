@@ -45,6 +45,7 @@
   const TEXTS = ["title", "photo_title", "caption", "description", "photo_description", "message", "text"];
   const PREVIEW_CHARS = 400;
   let accountsById = new Map();
+  let catalogue = null; // platform name → its registry entry (GET /api/v1/posts/platforms), once
 
   // HTML (an article's body, a Telegram caption) as the words a reader sees: parsed into an
   // inert document (no script runs, no image loads) and put on the page as text only.
@@ -87,8 +88,10 @@
     }
   }
 
-  // "Where and text": each target as "Platform: account name", then its texts.
-  function describeTargets(td, targets) {
+  // "Where and text": each target as "Platform: account name", then its texts, then every
+  // option chosen for it in words (who can see it, what others may do, a disclosure:
+  // web/choices.js, the composer's words), so nothing is approved unseen.
+  function describeTargets(td, targets, kind) {
     for (const target of targets) {
       const account = accountsById.get(target.account_id) || {};
       const platform = Object.keys(target).find((k) => k !== "account_id" && target[k] && typeof target[k] === "object")
@@ -103,6 +106,8 @@
       const words = (text) => (platform === "telegram" ? plain(text) : text);
       for (const key of texts) line(item, "target-text", cut(words(block[key]), PREVIEW_CHARS));
       if (!texts.length) line(item, "target-text muted", t("(no text)"));
+      const fields = ((catalogue || {})[platform] || {}).fields;
+      for (const words of window.CachalotChoices.describe(platform, block, kind, fields)) line(item, "target-choice", words);
       td.appendChild(item);
     }
   }
@@ -161,7 +166,10 @@
   const LABELS = [t("Proposed"), t("What"), t("Where and text"), t("Suggested time"), t("Status"), t("Actions")];
 
   async function load() {
-    const [answer, accounts] = await Promise.all([api("/api/v1/posts/proposals"), api("/api/v1/accounts")]);
+    const [answer, accounts, platforms] = await Promise.all([
+      api("/api/v1/posts/proposals"), api("/api/v1/accounts"), catalogue ? null : api("/api/v1/posts/platforms"),
+    ]);
+    if (platforms && platforms.ok) catalogue = Object.fromEntries(platforms.body.items.map((p) => [p.name, p]));
     const listed = accounts.ok ? (Array.isArray(accounts.body) ? accounts.body : (accounts.body && accounts.body.items) || []) : [];
     accountsById = new Map(listed.map((a) => [a.id, a]));
     const section = $("proposals");
@@ -180,7 +188,7 @@
         row.className = "proposal " + proposal.status;
         cell(row, when(proposal.created_at)).className = "proposed-at"; // its own time
         describeWhat(cell(row, ""), delivery);
-        describeTargets(cell(row, ""), proposal.targets);
+        describeTargets(cell(row, ""), proposal.targets, delivery.kind);
         cell(row, proposal.scheduled_at ? when(proposal.scheduled_at) : t("when approved"));
         const status = cell(row, STATUS[proposal.status] || proposal.status);
         status.className = "status";

@@ -956,6 +956,22 @@ def kustomize_command() -> list[str] | None:
     return None
 
 
+def test_a_sandbox_trial_lets_the_sandboxs_telegram_operator_sign_in_in_every_layout() -> None:
+    """Issue 13: the operator page ended every sign-in of the distributed layout with
+    ``not_an_operator`` (the operators' list was empty there). The sandbox section of
+    compose.env.example (which :class:`DistributedStack` reads as a trial does) and the
+    dev overlay list the sandbox's Telegram user, as embedded mode does."""
+    from cachalot_testing.distributed import read_env_example
+    from cachalot_testing.operators import DEV_OPERATOR
+
+    assert read_env_example()["CACHALOT_OPERATOR_TELEGRAM_IDS"] == DEV_OPERATOR
+    dev = load_all_yaml((K8S / "overlays" / "dev" / "config.yaml").read_text())
+    auth = next(d for d in dev if d["metadata"]["name"] == "auth-config")
+    assert auth["data"]["CACHALOT_OPERATOR_TELEGRAM_IDS"] == DEV_OPERATOR
+    prod = (K8S / "overlays" / "prod" / "config.yaml").read_text()
+    assert DEV_OPERATOR not in prod, "production lists its own operators"
+
+
 @pytest.mark.parametrize("overlay", [p.name for p in overlays()])
 def test_each_overlay_builds_and_keeps_every_rule(overlay: str) -> None:
     command = kustomize_command()

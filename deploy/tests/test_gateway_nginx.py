@@ -32,6 +32,7 @@ from cachalot_embedded.openapi import BUILDERS, _no_cachalot_environment
 from cachalot_embedded.routes import MEDIA_PREFIX, OPERATOR_MEDIA_PREFIX, ROUTES, service_for
 from cachalot_testing.gateway import (
     CASES,
+    CLIENT_ON_OPERATOR_ROUTE,
     FORGED_SESSION,
     SESSION,
     SESSION_CHECK,
@@ -284,6 +285,23 @@ def test_an_operators_upload_into_a_clients_library_streams_after_an_operator_se
     assert check_request.received == 0
     assert (upload.method, upload.received) == ("POST", 256 * 1024)
     assert upload.target.startswith("/api/v1/operator/media")
+
+
+def test_a_clients_session_on_an_operators_upload_is_a_403_problem_not_nginxs_page(
+    gateway: dict[str, Any],
+) -> None:
+    """Issue 13: nginx answered its own HTML 403 to a client's cookie on the operator's
+    upload (its session check refused it); every route answers problem+json."""
+    answer = send_raw(
+        gateway["base"],
+        "POST",
+        b"/api/v1/operator/media?client_id=x",
+        headers=(CLIENT_ON_OPERATOR_ROUTE,),
+        body=b"v" * 1024,
+    )
+    assert answer.status == 403, answer
+    assert answer.headers["content-type"].startswith("application/problem+json"), answer
+    assert answer.json()["status"] == 403
 
 
 def test_an_upload_whose_session_cannot_be_checked_is_a_503_to_retry(

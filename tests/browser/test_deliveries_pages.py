@@ -9,6 +9,8 @@ import html
 import os
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cachalot_testing.clients import connect_tiktok
+from cachalot_testing.clients import connect_account, connect_tiktok
 from cachalot_testing.media import image_file, video_file
 from cachalot_testing.operators import DEV_OPERATOR, operator_sign_in
 from cachalot_testing.stack import EmbeddedStack
@@ -151,6 +153,44 @@ def _signed_in_operator(http: httpx.Client, gateway: str) -> list[dict[str, Any]
     """The operator's session cookies (signed in through the sandbox Telegram widget)."""
     assert operator_sign_in(http, gateway, DEV_OPERATOR).status_code == 302
     return [{"name": c.name, "value": c.value, "url": gateway} for c in http.cookies.jar]
+
+
+def _operator_uploads_a_video(ops: httpx.Client, gateway: str, client_id: str) -> dict[str, Any]:
+    """Sign ``ops`` in as the sandbox operator and upload a video into the client's library."""
+    operator_sign_in(ops, gateway, DEV_OPERATOR)
+    return dict(
+        ops.post(
+            f"{gateway}/api/v1/operator/media",
+            params={"client_id": client_id},
+            content=video_file().read_bytes(),
+            headers={"Content-Type": "video/mp4"},
+        ).json()
+    )
+
+
+def _both_pages(
+    gateway: str, client: httpx.Client, operator: httpx.Client
+) -> list[tuple[str, str, str | None]]:
+    """(url, proposals table, session cookie) of the client's dashboard and the operator's page."""
+    return [
+        (f"{gateway}/", "#proposals-body", client.cookies.get("cachalot_session")),
+        (f"{gateway}/operator.html", "#deliveries-body", operator.cookies.get("cachalot_session")),
+    ]
+
+
+@contextmanager
+def _signed_in_page(
+    browser: Any, gateway: str, cookie: str | None, url: str, locale: str = "en-US"
+) -> Iterator[Any]:
+    """A page of a fresh browser context with the session ``cookie``, at ``url``."""
+    context = browser.new_context(locale=locale)
+    context.add_cookies([{"name": "cachalot_session", "value": cookie, "url": gateway}])
+    try:
+        page = context.new_page()
+        page.goto(url)
+        yield page
+    finally:
+        context.close()
 
 
 def _open_history(page: Any, where: str) -> str:
@@ -523,13 +563,7 @@ def test_each_proposal_shows_its_own_time_and_where_its_post_stands_on_both_page
     with httpx.Client(timeout=30) as http, httpx.Client(timeout=30) as ops:
         account = connect_tiktok(http, gateway, f"sandbox-extra-st-{marker}")
         client_id = http.get(f"{gateway}/api/v1/me").json()["client_id"]
-        operator_sign_in(ops, gateway, DEV_OPERATOR)
-        media = ops.post(
-            f"{gateway}/api/v1/operator/media",
-            params={"client_id": client_id},
-            content=video_file().read_bytes(),
-            headers={"Content-Type": "video/mp4"},
-        ).json()
+        media = _operator_uploads_a_video(ops, gateway, client_id)
         target = {
             "account_id": account,
             "tiktok": {"caption": marker, "privacy_level": "SELF_ONLY"},
@@ -567,21 +601,10 @@ def test_each_proposal_shows_its_own_time_and_where_its_post_stands_on_both_page
         ).json()
         second = later["proposals"][1]
         assert second["created_at"][:19] != delivery["created_at"][:19]
-        pages = [
-            ("client", f"{gateway}/", "#proposals-body", http.cookies.get("cachalot_session")),
-            (
-                "operator",
-                f"{gateway}/operator.html",
-                "#deliveries-body",
-                ops.cookies.get("cachalot_session"),
-            ),
-        ]
+        client_page, operator_page = _both_pages(gateway, http, ops)
+        pages = [("client", *client_page), ("operator", *operator_page)]
         for who, url, table, cookie in pages:
-            context = browser.new_context()
-            context.add_cookies([{"name": "cachalot_session", "value": cookie, "url": gateway}])
-            page = context.new_page()
-            try:
-                page.goto(url)
+            with _signed_in_page(browser, gateway, cookie, url) as page:
                 row = f"{table} tr[data-proposal='{second['id']}']"
                 page.wait_for_selector(row, timeout=15_000)
                 own = page.evaluate(
@@ -593,8 +616,6 @@ def test_each_proposal_shows_its_own_time_and_where_its_post_stands_on_both_page
                 )
                 assert "failed" in standing, (who, standing)
                 assert "queued" not in standing, (who, standing)
-            finally:
-                context.close()
 
 
 def _deliver(ops: httpx.Client, gateway: str, client_id: str, account: str, media: str) -> None:
@@ -664,3 +685,88 @@ def test_a_client_new_to_the_operator_page_is_learnt_from_any_event_of_a_burst_n
             operator.wait_for_selector(
                 f"#deliver-client option[value='{new}']", state="attached", timeout=60_000
             )
+
+
+def test_both_pages_say_every_option_a_proposal_chose_for_each_account_before_it_is_approved(
+    stack: EmbeddedStack, browser: Any
+) -> None:
+    """Issue 13's fresh-user try: a proposal's row showed only its texts, so a client
+    approved a TikTok post for everyone with a paid-partnership label, or a YouTube video
+    for kids, in one click without seeing it (TikTok's Direct Post UX rules, platforms.md
+    §1). Each target's choices are said in the composer's words, in English and Russian,
+    on the client's row and the operator's."""
+    marker = uuid.uuid4().hex[:8]
+    gateway = stack.gateway
+    with httpx.Client(timeout=30) as http, httpx.Client(timeout=30) as ops:
+        tiktok = connect_tiktok(http, gateway, f"sandbox-extra-ch-{marker}")
+        youtube = connect_account(http, gateway, "youtube", f"sandbox-extra-chyt-{marker}")
+        client_id = http.get(f"{gateway}/api/v1/me").json()["client_id"]
+        media = _operator_uploads_a_video(ops, gateway, client_id)
+        targets = [
+            {
+                "account_id": tiktok,
+                "tiktok": {
+                    "caption": marker,
+                    "privacy_level": "PUBLIC_TO_EVERYONE",
+                    "disable_comment": False,
+                    "disable_duet": True,
+                    "disable_stitch": False,
+                    "brand_content_toggle": True,
+                },
+            },
+            {
+                "account_id": youtube,
+                "youtube": {
+                    "title": marker,
+                    "privacy_status": "unlisted",
+                    "category_id": "27",
+                    "made_for_kids": True,
+                },
+            },
+        ]
+        delivered = ops.post(
+            f"{gateway}/api/v1/operator/deliveries",
+            json={
+                "client_id": client_id,
+                "media_id": media["id"],
+                "proposals": [{"targets": targets}],
+            },
+        )
+        assert delivered.status_code == 201, delivered.text
+        proposal = delivered.json()["proposals"][0]["id"]
+        said = {
+            "en": {
+                tiktok: [
+                    "Who can see this post: Everyone",
+                    "Allow others to: Comment, Stitch",
+                    "Commercial content disclosure: Branded content",
+                    'Your video will be labeled "Paid partnership".',
+                ],
+                youtube: [
+                    "Who can see it: Unlisted (anyone with the link)",
+                    "Category: Education",
+                    "Yes, it's made for kids",
+                ],
+            },
+            "ru": {
+                tiktok: [
+                    "Кто увидит публикацию: Все",
+                    "Разрешить другим: Комментировать, Сшивка",
+                ],
+                youtube: ["Категория: Образование"],
+            },
+        }
+        client_page, operator_page = _both_pages(gateway, http, ops)
+        pages = [("en", *client_page), ("ru", *client_page), ("en", *operator_page)]
+        for language, url, table, cookie in pages:
+            locale = "ru-RU" if language == "ru" else "en-US"
+            with _signed_in_page(browser, gateway, cookie, url, locale) as page:
+                row = f"{table} tr[data-proposal='{proposal}']"
+                page.wait_for_selector(f"{row} .target-choice", timeout=15_000)
+                for account, lines in said[language].items():
+                    shown = page.eval_on_selector_all(
+                        f"{row} .proposal-target[data-account='{account}'] .target-choice",
+                        "els => els.map((e) => e.textContent)",
+                    )
+                    for words in lines:
+                        assert words in shown, (url, language, shown)

@@ -31,6 +31,7 @@ SCRIPTS = (
     "i18n.js",
     "app.js",
     "composer.js",
+    "choices.js",
     "schedule.js",
     "uploads.js",
     "live.js",

@@ -40,6 +40,7 @@ def _tiktok_posts_with(stack: EmbeddedStack, marker: str) -> int:
     return sum(1 for p in posts if marker in str((p.get("post_info") or {}).get("title", "")))
 
 
+@pytest.mark.layouts("embedded", "distributed")
 def test_an_operators_delivery_approved_by_the_client_is_published_once_and_the_operator_told(
     stack: EmbeddedStack,
 ) -> None:

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 PROBLEM_TITLES = {
     400: "Bad Request",
     401: "Unauthorized",
+    403: "Forbidden",
     404: "Not Found",
     405: "Method Not Allowed",
     413: "Content Too Large",
@@ -40,6 +41,9 @@ SESSION = (b"Cookie", b"cachalot_session=signed-in")
 # A stand-in refuses this session at once (401, before a body byte), as a
 # service refuses a cookie whose signature does not verify.
 FORGED_SESSION = (b"Cookie", b"cachalot_session=forged")
+# A client's session on an operator's route: a stand-in refuses it at once (403),
+# as the queue refuses a client on /api/v1/operator/*.
+CLIENT_ON_OPERATOR_ROUTE = (b"Cookie", b"cachalot_session=a-client")
 # Where the nginx gateway verifies the session before streaming an upload
 # (its auth_request): requests there are the gateway's, not the client's,
 # and are left out of what a case says reaches a service.
@@ -200,6 +204,11 @@ class StandIn:
                     return
                 if "cachalot_session=forged" in (self.headers.get("Cookie") or ""):
                     self._answer_early(401)
+                    return
+                if "cachalot_session=a-client" in (
+                    self.headers.get("Cookie") or ""
+                ) and self.path.startswith("/api/v1/operator/"):
+                    self._answer_early(403)
                     return
                 early = self.headers.get(ANSWER_EARLY)
                 if early:

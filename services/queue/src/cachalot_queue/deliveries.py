@@ -304,8 +304,10 @@ class DeliveryService:
         self._posts = posts
         self._media = media
 
-    async def client_known(self, client_id: UUID) -> None:
-        """404 unless the queue knows ``client_id`` (an account of it, not erased)."""
+    async def client_known(self, client_id: UUID, where: Literal["query", "body"]) -> None:
+        """404 unless the queue knows ``client_id`` (an account of it, not erased); the
+        problem names the field ``client_id`` ``in`` ``where`` (the upload's query, the
+        delivery's body)."""
 
         async def read() -> UUID | None:
             async with self._reader() as db:
@@ -323,7 +325,7 @@ class DeliveryService:
             raise Problem(
                 404,
                 "No such client here: it has no connected account.",
-                errors=[{"field": "client_id", "in": "query", "message": "no such client"}],
+                errors=[{"field": "client_id", "in": where, "message": "no such client"}],
             )
 
     def _post_body(
@@ -357,7 +359,7 @@ class DeliveryService:
         also for a file deleted between the check and the write (a refused delivery's,
         :meth:`discard_refused`).
         """
-        await self.client_known(body.client_id)
+        await self.client_known(body.client_id, "body")
         content = body.model_dump(mode="json", include={"kind", "media_id", "image_ids", "article"})
         errors: list[dict[str, Any]] = []
         seen: set[str] = set()
@@ -999,7 +1001,7 @@ def build_delivery_routers(
     ) -> Any:
         """Upload a video or an image into a client's media library (raw body, as
         ``POST /api/v1/media``: same checks, the client's quota): the file is the client's."""
-        await deliveries.client_known(client_id)
+        await deliveries.client_known(client_id, "query")
         return await upload(request, client_id, op.client_id)
 
     async def deliver(body: DeliveryCreate, op: CurrentOperator) -> DeliveryPublic:

@@ -159,6 +159,22 @@ async def test_a_proposal_breaking_a_platform_rule_is_a_422_naming_the_proposals
     )
     assert nobody.status_code == 404
     assert nobody.json()["errors"][0]["field"] == "client_id"
+    assert nobody.json()["errors"][0]["in"] == "query"
+    # the delivery names its body's client_id as a body field (it said "query")
+    nobody = await operator.post(
+        "/api/v1/operator/deliveries",
+        json={
+            "client_id": str(uuid.uuid4()),
+            "media_id": media["id"],
+            "proposals": [{"targets": [tiktok(account)]}],
+        },
+    )
+    assert nobody.status_code == 404, nobody.text
+    assert nobody.json()["errors"][0] == {
+        "field": "client_id",
+        "in": "body",
+        "message": "no such client",
+    }
 
 
 async def test_approving_queues_the_post_once_as_the_clients_act_and_tells_the_operator(
