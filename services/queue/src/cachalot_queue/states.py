@@ -314,14 +314,19 @@ def _on_result(
             notify_operator=False,
         )
     if result.reauth_required:
-        # the publisher's reason says it (cachalot_publishing.token.reauth_reason: "TikTok:
-        # the account's authorisation is no longer valid. Reconnect TikTok …"); wrapped in
-        # ours it said it twice, the platform's name three times (issue 12)
+        # the publisher's reason usually says it (cachalot_publishing.token.reauth_reason:
+        # "TikTok: the account's authorisation is no longer valid. Reconnect TikTok …");
+        # wrapped in ours it said it twice, the platform's name three times (issue 12).
+        # A reason that does not say what to do is kept inside ours.
+        must = f"{name}: the account must be reconnected before this can be published."
+        said = (result.reason or "").strip()
         return Change(
             status="paused",
             reason=reason
-            if (result.reason or "").strip()
-            else f"{name}: the account must be reconnected before this can be published.",
+            if "reconnect" in said.lower()
+            else f"{must} ({reason})"
+            if said
+            else must,
             code=result.code or "reauth_required",
             pause_account=True,
             notify_operator=False,
