@@ -439,7 +439,9 @@ class ClientService:
                     Account.id == account.id,
                     Account.status != "revoked",
                     (Account.details_read_at.is_(None))
-                    | (Account.details_read_at > now)  # a clock set back: read
+                    # a clock set back by more than the bound: read. Not any later time:
+                    # an ask that began a moment before another's claim would read again
+                    | (Account.details_read_at > now + DETAILS_READ_EVERY)
                     | (Account.details_read_at <= now - DETAILS_READ_EVERY),
                 )
                 .values(details_read_at=now)
