@@ -339,6 +339,8 @@ def salvage(model: type[_Body], raw: Any, errors: Sequence[Mapping[str, Any]]) -
         return None
     body = copy.deepcopy(raw)
     pending = [_body_loc(e.get("loc", ())) for e in errors]
+    if any(loc[:1] == ("kind",) for loc in pending):
+        return None  # the kind decides what content is required: a stand-in would misname it
     for _ in range(_SALVAGE_ROUNDS):
         for loc in pending:
             if not _mend(model, body, loc):

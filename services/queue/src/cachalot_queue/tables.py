@@ -225,7 +225,8 @@ class Target(Base):
     )
     due_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(
-        comment="when its post was queued (its post's created_at): claim order among equal due_at"
+        default=lambda: datetime.now(UTC),
+        comment="when its post was queued (its post's created_at): claim order among equal due_at",
     )
     last_activity_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
