@@ -337,10 +337,24 @@ def _mail_port() -> int:
     return MAIL_PORT if _port_free(MAIL_PORT) else _free_port()
 
 
+_HANDED_OUT: set[int] = set()
+"""Ports this process has handed out already: the OS may offer a closed one again."""
+
+
 def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nothing listens on and this process has not handed out before.
+
+    The OS picks it (bind to port 0); asked twice, it may pick the same port again once
+    the first probe is closed — the gateway and a service were once both given 40177, and
+    the second to start could not listen — so a port handed out once is never offered again.
+    """
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def _write_stack_file(
