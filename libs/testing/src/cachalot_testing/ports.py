@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 
-
 _HANDED_OUT: set[int] = set()
 
 
