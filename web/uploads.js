@@ -97,6 +97,7 @@
     return new Promise((resolve) => {
       let paused = false;
       let finished = false;
+      let cancelling = null; // Cancel pressed before that answer: drop the upload once it comes
       let percent = 0;
       const say = (text) => { words.textContent = text; };
       const setBar = (value) => {
@@ -121,6 +122,9 @@
         metadata: { filename: file.name, filetype: file.type || "application/octet-stream" },
         storeFingerprintForResuming: true,
         removeFingerprintOnSuccess: true,
+        onUploadUrlAvailable() {
+          if (cancelling) cancelling(); // Cancel came while the server was creating it
+        },
         onProgress(sent, total) {
           if (!total) return;
           setBar(Math.floor((100 * sent) / total));
@@ -134,6 +138,7 @@
           end(got.ok ? { status: 201, ok: true, body: got.body } : got);
         },
         onError(error) {
+          if (cancelling) { cancelling(); return; } // nothing was created: cancelled all the same
           const answer = error && error.originalResponse;
           const status = answer ? answer.getStatus() : 0;
           if (status >= 400 && status < 500) {
@@ -173,12 +178,21 @@
         pause.textContent = t("Resume");
         say(t("Paused at {percent} of {file}.", { file: file.name, percent: pc(percent) }));
       };
-      cancel.onclick = async () => {
-        paused = true;
-        say(t("Cancelling {file}…", { file: file.name }));
-        try { await task.abort(true); } catch (e) { /* nothing was created yet */ }
+      const drop = async () => {
+        cancelling = null;
+        try { await task.abort(true); } catch (e) { /* the server had dropped it already */ }
         say(t("The upload of {file} was cancelled.", { file: file.name }));
         end({ status: 0, ok: false, cancelled: true, body: { detail: t("The upload was cancelled.") } });
+      };
+      cancel.onclick = () => {
+        if (cancelling) return;
+        paused = true;
+        say(t("Cancelling {file}…", { file: file.name }));
+        // Aborting the creation request in flight would leave whatever the server made
+        // with no address to delete it by (held against the quota until it expires):
+        // wait for its answer, then DELETE (tus 1.0.0, Termination extension).
+        if (!task.url && !finished) { cancelling = drop; return; }
+        drop();
       };
       setBar(0);
       bar.max = 100;

@@ -261,7 +261,7 @@ def test_a_video_is_deleted_only_once_no_waiting_post_needs_it_and_says_which_us
     assert asked.count("tiktok: cancelled") == 2, asked
 
 
-def slow_uploads(page: Any, bytes_per_s: int) -> Any:
+def slow_uploads(page: Any, bytes_per_s: int, latency_ms: int = 50) -> Any:
     """Chromium's own network throttling (DevTools protocol): a slow line for uploads."""
     session = page.context.new_cdp_session(page)
     session.send("Network.enable")
@@ -269,7 +269,7 @@ def slow_uploads(page: Any, bytes_per_s: int) -> Any:
         "Network.emulateNetworkConditions",
         {
             "offline": False,
-            "latency": 50,
+            "latency": latency_ms,
             "downloadThroughput": -1,
             "uploadThroughput": bytes_per_s,
         },
@@ -313,10 +313,13 @@ def test_pause_holds_an_upload_where_it_is_resume_finishes_it_and_cancel_drops_i
         choose_tiktok_privacy(page)
         page.fill("#when", two_days_ahead())
         before = page.text_content("#media-usage")
+        sent = len(uploads.seen)
         page.click("#queue-button")
-        page.wait_for_function(
-            "() => document.getElementById('upload-bar').value > 0", timeout=20_000
-        )
+        # the bar still says 100 from the first upload: wait for this one's first piece
+        for _ in range(400):
+            if any(method == "PATCH" for method, _ in uploads.seen[sent:]):
+                break
+            page.wait_for_timeout(50)
         page.click("#upload-cancel")
         page.wait_for_selector("#post-errors:has-text('The upload was cancelled.')")
         assert page.text_content("#upload-progress") == f"The upload of {VIDEO.name} was cancelled."
@@ -325,6 +328,39 @@ def test_pause_holds_an_upload_where_it_is_resume_finishes_it_and_cancel_drops_i
         page.reload()
         page.wait_for_selector("#media-usage:has-text('used of')")
         assert page.text_content("#media-usage") == before  # no file kept, no quota held
+    finally:
+        session.detach()
+
+
+def test_cancel_while_the_server_is_creating_the_upload_still_deletes_what_it_made(
+    bob: tuple[Any, Uploads],
+) -> None:
+    page, uploads = bob
+    session = slow_uploads(page, 3000, latency_ms=2500)  # each answer takes 2.5 s to come
+    try:
+        page.set_input_files("#video", str(VIDEO))
+        page.fill(f'{TIKTOK} [name="caption"]', "cancelled at once")
+        choose_tiktok_privacy(page)
+        page.fill("#when", two_days_ahead())
+        before = page.text_content("#media-usage")
+        sent = len(uploads.seen)
+        page.click("#queue-button")
+        for _ in range(400):  # the creation request (POST) is on its way
+            if uploads.seen[sent:]:
+                break
+            page.wait_for_timeout(25)
+        assert uploads.seen[sent:] == [("POST", None)]
+        page.click("#upload-cancel")
+        page.wait_for_selector("#post-errors:has-text('The upload was cancelled.')", timeout=30_000)
+        # the server's answer was awaited, then what it made was dropped, and nothing sent
+        assert [method for method, _ in uploads.seen[sent:]] == ["POST", "DELETE"]
+        session.send(
+            "Network.emulateNetworkConditions",
+            {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+        )
+        page.reload()
+        page.wait_for_selector("#media-usage:has-text('used of')")
+        assert page.text_content("#media-usage") == before
     finally:
         session.detach()
 
