@@ -18,7 +18,9 @@ VK's errors (HTTP 200, by code, dev.vk.com "Errors"): 5 → the token is dead
 (one forced lease refresh, then reauth); 6 → wait a second and call again,
 then ``rate_limited``; 9 (flood control) → ``rate_limited`` after a minute;
 1 and 10 → ``platform_unavailable``; 14 (captcha) and 15/214 (not allowed)
-→ failed with what the client can do.
+→ failed with what the client can do; 100 on a ``wall.post`` with attachments
+→ failed, and the recorded attachments are forgotten so that Retry uploads the
+files again (VK no longer has them: deleted on VK's side, or expired).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ T = TypeVar("T")
 LABEL: Final = "VK"
 RATE_LIMIT_TRIES: Final = 3
 FLOOD_CONTROL_RETRY_S: Final = 60.0
+INVALID_PARAMETER: Final = 100  # VK's "One of the parameters specified was missing or invalid"
 CAPTCHA_REQUIRED: Final = "captcha_required"  # VK's own: error 14
 POSTING_NOT_ALLOWED: Final = "posting_not_allowed"  # VK's own: errors 15/214 on a wall
 PERMISSION_MISSING: Final = "permission_missing"  # the token lacks a right (error 15/7)
@@ -268,6 +271,17 @@ class VKPlatform:
                 return await _guard(ctx.call_with_token(attempt))
             except VKApiError as error:
                 if error.code != RATE_LIMITED or tries == RATE_LIMIT_TRIES:
+                    if error.code == INVALID_PARAMETER and method == "wall.post" and params.get(
+                        "attachments"
+                    ):
+                        # what was uploaded is no longer usable (the client deleted it on
+                        # VK, or it expired): a Retry must upload the files again
+                        await self._store.forget_attachments(command.target_id)
+                        raise failed(
+                            PLATFORM_REJECTED,
+                            f"VK refused wall.post: {error.message}. Retry uploads the "
+                            "files again.",
+                        ) from None
                     owner = getattr(command.options, "owner_id", None) or 0
                     raise vk_outcome(error, owner) from None
                 await ctx.sleep(1.0, code=outcome.RATE_LIMITED, reason="VK: 3 calls a second")

@@ -66,6 +66,14 @@ class WallPostStore:
                     [a for a in row.attachments.split(",") if a] + [attachment]
                 )
 
+    async def forget_attachments(self, target_id: UUID) -> None:
+        """Forget the attachments uploaded for a target with no wall post yet: VK refused
+        them (deleted or expired on VK's side), so the next attempt uploads the files again."""
+        async with transaction(self._sessions) as session:
+            row = await session.get(WallPostRow, str(target_id), with_for_update=True)
+            if row is not None and row.wall_post_id is None:
+                row.attachments = ""
+
     async def record_post(self, target_id: UUID, wall_post_id: int, *, owner_id: int) -> None:
         """Remember the wall post VK made and the wall it is on.
 

@@ -228,3 +228,24 @@ async def test_a_retry_after_the_client_changed_the_images_uploads_the_new_ones_
     assert [f["sha256"] for f in post["files"]] == [sha(p) for p in new]
     # the same attempt delivered twice still reuses what it uploaded (no change)
     assert len(post["attachments"]) == 2
+
+
+async def test_attachments_vk_refuses_are_uploaded_again_by_the_retry(
+    commands: Commands, results: Results, vk: httpx.Client, make_file: Callable[..., Path]
+) -> None:
+    """A failed attempt's attachments were kept whatever VK said of them: when VK refused
+    them (error 100, the files deleted on VK's side), every Retry sent the same dead ones."""
+    images = [make_file(50_000 + i, image=True) for i in range(2)]
+    vk.post("/faults", json={"method": "wall.post", "code": 100})
+    first = commands.command(images=images, message="photos")
+    await commands.send(first)
+    refused = await results.final(first.target_id)
+    assert (refused.type, refused.code) == ("failed", "platform_rejected")
+    assert "Retry uploads the files again" in (refused.reason or "")
+    await commands.send(first.model_copy(update={"attempt": 2}))
+    deadline = time.monotonic() + 30
+    while len(results.finals(first.target_id)) < 2 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert results.finals(first.target_id)[-1].type == "published"
+    uploads = [c for c in vk.get("/posts").json()["calls"] if c == "photos.saveWallPhoto"]
+    assert len(uploads) == 4  # two images, uploaded by each attempt
