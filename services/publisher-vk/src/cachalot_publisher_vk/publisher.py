@@ -271,8 +271,10 @@ class VKPlatform:
                 return await _guard(ctx.call_with_token(attempt))
             except VKApiError as error:
                 if error.code != RATE_LIMITED or tries == RATE_LIMIT_TRIES:
-                    if error.code == INVALID_PARAMETER and method == "wall.post" and params.get(
-                        "attachments"
+                    if (
+                        error.code == INVALID_PARAMETER
+                        and method == "wall.post"
+                        and params.get("attachments")
                     ):
                         # what was uploaded is no longer usable (the client deleted it on
                         # VK, or it expired): a Retry must upload the files again
