@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from cachalot_testing.chaos import PLATFORM_FAULTS, ChaosRun
+from cachalot_testing.chaos import PLATFORM_FAULTS, RESTARTS, ChaosRun, phases
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -71,33 +71,33 @@ def main(argv: list[str] | None = None) -> int:
             env=dict(item.split("=", 1) for item in args.env),
         ) as run,
     ):
+        # faults the system should survive first, then those that may break it for good;
+        # faults given by hand run in the order given, each repeat again
         faults = [f for f in args.faults.split(",") if f] or [
             *run.service_faults(),
             *PLATFORM_FAULTS,
-            "broker",
             *(["postgres"] if args.database == "postgres" else []),
+            "broker",
         ]
-        # faults the system should survive first, then those that may break it for good
-        survivable = [f for f in faults if f not in ("broker", "postgres")]
         reports = []
-        if survivable:
-            reports.append(
-                run.phase(
-                    "service kill -9s and platform faults",
-                    survivable,
-                    posts_per_client=args.posts,
-                    spread_s=args.spread,
-                    window_s=args.window,
-                )
-            )
-        for fault in ("postgres", "broker"):
-            if fault in faults:
+        for group in phases(faults):
+            if group[0] in RESTARTS:
                 reports.append(
                     run.phase(
-                        f"{fault} restart",
-                        [fault],
+                        f"{group[0]} restart",
+                        group,
                         posts_per_client=max(1, args.posts // 2),
                         spread_s=30,
+                        window_s=args.window,
+                    )
+                )
+            else:
+                reports.append(
+                    run.phase(
+                        "service kill -9s and platform faults",
+                        group,
+                        posts_per_client=args.posts,
+                        spread_s=args.spread,
                         window_s=args.window,
                     )
                 )

@@ -88,6 +88,22 @@ STACK_ENV = {
 }
 
 
+RESTARTS = frozenset({"broker", "postgres"})
+"""Faults that restart what every service shares: each is a phase of its own."""
+
+
+def phases(faults: list[str]) -> list[list[str]]:
+    """The faults as phases, in order: each broker or PostgreSQL restart alone, the
+    faults between them together (``a,b,broker,c,broker`` → ``[a,b] [broker] [c] [broker]``)."""
+    phases: list[list[str]] = []
+    for fault in faults:
+        if fault in RESTARTS or not phases or phases[-1][0] in RESTARTS:
+            phases.append([fault])
+        else:
+            phases[-1].append(fault)
+    return phases
+
+
 def _video(marker: str) -> bytes:
     """The default test video with a trailing ISO-BMFF ``free`` box: distinct bytes, valid MP4."""
     payload = marker.encode()
