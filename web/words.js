@@ -202,6 +202,13 @@
   const number = (value) => Number(value).toLocaleString(lang, { maximumFractionDigits: 3 });
   const span = (min, max) => (min != null && max != null ? `${number(min)}–${number(max)}`
     : max != null ? t("at most {value}", { value: number(max) }) : t("at least {value}", { value: number(min) }));
+  // post kinds (cachalot_common.platforms.spec.POST_KINDS) as the posts list words them
+  const KINDS = { video: t("video"), photo: t("photo post"), article: t("article") };
+  const kindWords = (allowed) => String(allowed || "").split(",").map((value) => value.trim()).filter(Boolean)
+    .map((value) => KINDS[value] || value).join(", ");
+  // TikTok's privacy levels as the composer words them (choices.js loads after this file)
+  const privacyWords = (allowed) => String(allowed || "").split(",").map((value) => value.trim()).filter(Boolean)
+    .map((value) => ((window.CachalotChoices || {}).TIKTOK_PRIVACY || {})[value] || value).join(", ");
   const REFUSALS = {
     text_too_long: (e) => (e.unit === "utf16" ? t("At most {n} characters (an emoji counts as two).", { n: Number(e.limit) })
       : e.unit === "bytes" ? t("At most {n} bytes (a letter outside the Latin alphabet takes two or more).", { n: Number(e.limit) })
@@ -213,13 +220,13 @@
     empty_tag: () => t("A tag may not be empty."),
     branded_content_private: () => t("Branded content cannot be posted as “Only me”: choose who can see it, or turn branded content off."),
     not_a_wall: () => t("Choose a wall: your own, or a community you manage."),
-    kind_not_taken: () => t("This platform cannot take this kind of post."),
-    option_not_for_kind: () => t("This setting is not for this kind of post: leave it out."),
+    kind_not_taken: (e) => t("This platform cannot take this kind of post; it takes: {allowed}.", { allowed: kindWords(e.allowed) }),
+    option_not_for_kind: (e) => t("This setting is only for: {allowed}. Leave it out.", { allowed: kindWords(e.allowed) }),
     too_many_images: (e) => t("At most {n} images in a post.", { n: Number(e.limit) }),
-    article_too_large: () => t("The article is too large for a Telegraph page: shorten it."),
-    article_too_long_for_message: () => t("The article is too long for one message: choose a Telegraph page."),
-    cover_past_end: () => t("The cover frame is past the end of the video."),
-    cover_index: () => t("The cover must be one of the post's images."),
+    article_too_large: (e) => t("The article is too large for a Telegraph page ({count} KB of at most {limit} KB): shorten it.", { count: number(Math.ceil(Number(e.count) / 1024)), limit: number(Math.floor(Number(e.limit) / 1024)) }),
+    article_too_long_for_message: (e) => t("The article is too long for one message ({count} characters of at most {limit}, an emoji counting as two): choose a Telegraph page.", { count: number(e.count), limit: number(e.limit) }),
+    cover_past_end: (e) => t("The cover frame at {at} s is past the end of the video ({length} s).", { at: number(Number(e.count) / 1000), length: number(Number(e.limit) / 1000) }),
+    cover_index: (e) => t("The cover must be one of the post's {n} images.", { n: Number(e.count) }),
     file_type: (e) => t("This type of file is not taken here; it takes {allowed}.", { allowed: String(e.allowed) }),
     file_too_large: (e) => t("The file is too large: at most {n} MB.", { n: Number((Number(e.limit) / 1048576).toFixed(1)) }),
     duration_too_long: (e) => t("The video is too long: at most {n} seconds.", { n: Number(e.limit) }),
@@ -228,10 +235,10 @@
     video_codec: (e) => t("This video codec is not taken here; it takes {allowed}.", { allowed: String(e.allowed) }),
     side_size: (e) => t("Each side must be {range} pixels.", { range: span(e.min, e.max) }),
     too_wide: (e) => t("At most {n} pixels wide.", { n: Number(e.limit) }),
-    picture_too_large: () => t("The picture is too large: make it smaller."),
+    picture_too_large: (e) => t("The picture is too large: at most {long} pixels on its long side and {short} on its short side.", { long: number(e.long), short: number(e.short) }),
     sides_sum: (e) => t("Width plus height must be at most {n} pixels.", { n: Number(e.limit) }),
     aspect_ratio: (e) => t("The shape is not taken: width divided by height must be {range}.", { range: span(e.min, e.max) }),
-    privacy_not_offered: () => t("This account does not offer this privacy level: choose one it offers."),
+    privacy_not_offered: (e) => t("This account does not offer this privacy level: choose one it offers ({allowed}).", { allowed: privacyWords(e.allowed) }),
     interaction_off: () => t("This account has turned this off in the TikTok app: turn it off here too."),
   };
   const lastName = (field) => String(field || "").split(".").pop().replace(/\[\d+\]$/, "");

@@ -92,3 +92,40 @@ def test_the_tiktok_photo_form_offers_no_duet_or_stitch_switch(
         page.check('input[name="kind"][value="video"]')
         assert page.is_visible(duet)
         assert page.is_visible(stitch)
+
+
+RU_REFUSALS = [
+    (
+        {"type": "picture_too_large", "long": 1920, "short": 1080},
+        "Картинка слишком большая: не больше 1\xa0920 пикселей по длинной стороне и 1\xa0080 по короткой.",
+    ),
+    (
+        {"type": "cover_past_end", "count": 12500, "limit": 9000},
+        "Кадр обложки на 12,5 с — после конца видео (9 с).",
+    ),
+    (
+        {"type": "privacy_not_offered", "allowed": "FOLLOWER_OF_CREATOR, SELF_ONLY"},
+        "Этот аккаунт не предлагает такой уровень доступа: выберите один из предложенных "
+        "(Подписчики, Только я).",
+    ),
+    (
+        {"type": "kind_not_taken", "allowed": "video, photo"},
+        "Эта платформа не принимает такой вид поста; она принимает: видео, фотопост.",
+    ),
+    ({"type": "cover_index", "count": 3}, "Обложкой должно быть одно из 3 изображений поста."),
+]
+
+
+def test_a_refusal_on_the_russian_page_says_the_numbers_and_choices_the_english_one_does(
+    stack: EmbeddedStack, sign_in: Any
+) -> None:
+    """fresh10b: "the picture is too large: make it smaller" in Russian where the English page
+    said how large it may be; TikTok's privacy levels by their API names."""
+    with sign_in(("tiktok", None), email="refusal-numbers", locale="ru-RU") as page:
+        page.wait_for_selector(f"{TIKTOK} .tt-who strong", timeout=15_000)
+        worded = page.evaluate(
+            "(errors) => errors.map((e) => window.CachalotWords.fieldError(e))",
+            [error for error, _ in RU_REFUSALS],
+        )
+        # Russian groups thousands with a no-break space (Intl.NumberFormat "ru")
+        assert worded == [words for _, words in RU_REFUSALS]

@@ -481,6 +481,30 @@ def test_every_refusal_code_of_the_registry_is_worded_in_both_languages() -> Non
     assert sorted(worded("REFUSALS") - set(REFUSALS)) == []  # no words for a code never sent
 
 
+# a refusal worded without its numbers, and why: the field it stands at names what is off
+WORDED_WITHOUT_NUMBERS = {"interaction_off"}
+
+
+def test_every_refusal_that_carries_numbers_says_them_in_the_pages_language() -> None:
+    """A Russian page said "the picture is too large: make it smaller" where the English one
+    said how large it may be (fresh10b): the words of a code whose error entry carries
+    numbers or choices (:data:`cachalot_common.refusals.REFUSALS`) use at least one of them."""
+    from cachalot_common.refusals import REFUSALS
+
+    source = (WEB / "words.js").read_text(encoding="utf-8")
+    body = re.search(r"const REFUSALS = \{\n(.*?)\n  \};", source, re.S)
+    assert body
+    words = dict(re.findall(r"^ {4}(\w+): (.*)$", body.group(1), re.M))
+    silent = [
+        code
+        for code, keys in REFUSALS.items()
+        if keys
+        and code not in WORDED_WITHOUT_NUMBERS
+        and not any(f"e.{key}" in words[code] for key in keys)
+    ]
+    assert silent == []
+
+
 def test_no_russian_message_keeps_english_units() -> None:
     """fresh10b: the Russian help of TikTok's caption said "UTF-16 code units" in English."""
     kept = [
