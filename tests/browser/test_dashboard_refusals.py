@@ -97,7 +97,8 @@ def test_the_tiktok_photo_form_offers_no_duet_or_stitch_switch(
 RU_REFUSALS = [
     (
         {"type": "picture_too_large", "long": 1920, "short": 1080},
-        "Картинка слишком большая: не больше 1\xa0920 пикселей по длинной стороне и 1\xa0080 по короткой.",
+        "Картинка слишком большая: не больше 1\xa0920 пикселей по длинной стороне "
+        "и 1\xa0080 по короткой.",
     ),
     (
         {"type": "cover_past_end", "count": 12500, "limit": 9000},
