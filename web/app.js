@@ -613,29 +613,42 @@
     }
   }
 
+  // One library image as a choice of a photo post: its picture (the library's thumbnail),
+  // when it was uploaded, its size and sides, and the place it was ticked in (#1 first).
+  // `chosen`: the ids ticked so far, in order; `onToggle(ticked)` after a change.
+  function imageChoice(image, chosen, onToggle, name = "image") {
+    const label = document.createElement("label");
+    label.className = "image-choice";
+    const tick = document.createElement("input");
+    tick.type = "checkbox";
+    tick.value = image.id;
+    tick.name = name;
+    tick.checked = chosen.includes(image.id);
+    tick.addEventListener("change", () => onToggle(tick.checked));
+    const picture = document.createElement("img");
+    picture.src = `/api/v1/media/${encodeURIComponent(image.id)}/thumbnail`;
+    picture.alt = ""; // the words beside it name the image
+    picture.width = 48;
+    picture.loading = "lazy";
+    picture.addEventListener("error", () => picture.remove()); // no picture (yet): the words stay
+    const sides = image.width && image.height ? ` · ${image.width}×${image.height}` : "";
+    const order = document.createElement("span");
+    order.className = "order";
+    order.textContent = chosen.includes(image.id) ? `#${chosen.indexOf(image.id) + 1}` : "";
+    label.append(tick, picture, ` ${when(image.created_at)} · ${formatBytes(image.size)}${sides}`, order);
+    return label;
+  }
+
   function renderImageChoices() {
     const box = $("image-choices");
     picked = picked.filter((id) => images.some((m) => m.id === id));
     box.textContent = images.length ? "" : t("No images uploaded yet.");
     for (const image of images) {
-      const label = document.createElement("label");
-      label.className = "image-choice";
-      const tick = document.createElement("input");
-      tick.type = "checkbox";
-      tick.value = image.id;
-      tick.name = "image";
-      tick.checked = picked.includes(image.id);
-      tick.addEventListener("change", () => {
-        picked = tick.checked ? [...picked, image.id] : picked.filter((id) => id !== image.id);
+      box.appendChild(imageChoice(image, picked, (ticked) => {
+        picked = ticked ? [...picked, image.id] : picked.filter((id) => id !== image.id);
         renderImageChoices();
-      });
-      label.appendChild(tick);
-      label.append(` ${when(image.created_at)} · ${formatBytes(image.size)}`);
-      const order = document.createElement("span");
-      order.className = "order";
-      order.textContent = picked.includes(image.id) ? `#${picked.indexOf(image.id) + 1}` : "";
-      label.appendChild(order);
-      box.appendChild(label);
+        box.querySelector(`input[value="${image.id}"]`).focus();
+      }));
     }
     const cover = $("article-cover");
     const chosen = cover.value;
@@ -1083,22 +1096,11 @@
       const draw = () => {
         for (const label of [...group.querySelectorAll("label")]) label.remove();
         for (const image of images) {
-          const label = document.createElement("label");
-          label.className = "image-choice";
-          const tick = document.createElement("input");
-          tick.type = "checkbox";
-          tick.value = image.id;
-          tick.checked = chosen.includes(image.id);
-          tick.addEventListener("change", () => {
-            chosen = tick.checked ? [...chosen, image.id] : chosen.filter((id) => id !== image.id);
+          group.appendChild(imageChoice(image, chosen, (ticked) => {
+            chosen = ticked ? [...chosen, image.id] : chosen.filter((id) => id !== image.id);
             draw();
             group.querySelector(`input[value="${image.id}"]`).focus();
-          });
-          const order = document.createElement("span");
-          order.className = "order";
-          order.textContent = chosen.includes(image.id) ? `#${chosen.indexOf(image.id) + 1}` : "";
-          label.append(tick, ` ${when(image.created_at)} · ${formatBytes(image.size)}`, order);
-          group.appendChild(label);
+          }, "edit-image"));
         }
       };
       draw();

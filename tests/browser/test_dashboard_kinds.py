@@ -38,15 +38,18 @@ TIKTOK = '#targets .target[data-platform="tiktok"]'
 
 
 def store_images(stack: EmbeddedStack, client_id: str, count: int) -> list[str]:
-    """Images in the queue's store, as POST /api/v1/media keeps them once it takes JPEG
-    and PNG (another branch): the file, then its row in the queue's database."""
+    """Real PNG images in the queue's store, as POST /api/v1/media keeps them: the file,
+    then its row in the queue's database (sides 320+i × 240 pixels)."""
     engine = create_engine(f"sqlite:///{stack.var_dir / 'queue.db'}")
     ids = []
     try:
         with Session(engine) as session, session.begin():
             for i in range(count):
                 media_id = uuid.uuid4()
-                data = b"\x89PNG\r\n\x1a\n" + bytes([i]) * 64
+                colour = ("0x3366aa", "0xaa6633", "0x33aa66")[i % 3]
+                data = image_file(
+                    width=320 + i, height=240, suffix=".png", colour=colour
+                ).read_bytes()
                 (stack.var_dir / "media" / f"{media_id}.png").write_bytes(data)
                 session.add(
                     Media(
@@ -57,6 +60,8 @@ def store_images(stack: EmbeddedStack, client_id: str, count: int) -> list[str]:
                         sha256=hashlib.sha256(data).hexdigest(),
                         content_type="image/png",
                         duration_sec=None,
+                        width=320 + i,
+                        height=240,
                         created_at=datetime.now(UTC) - timedelta(seconds=count - i),
                     )
                 )
@@ -112,6 +117,17 @@ def test_each_kind_shows_which_accounts_take_it_and_errors_sit_under_their_field
         assert page.text_content(order.format(newer)) == "#2"
         page.uncheck(f'#image-choices input[value="{older}"]')
         assert page.text_content(order.format(newer)) == "#1"
+        # each choice shows its picture and its sides, not only when and how large (fresh10b)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('#image-choices label img')]"
+            ".filter((img) => img.complete && img.naturalWidth > 0).length === 2",
+            timeout=15_000,
+        )
+        assert "×" in (page.text_content(f'#image-choices label:has(input[value="{older}"])') or "")
+        # the focus stays on the box just ticked (the list is drawn again)
+        page.focus(f'#image-choices input[value="{older}"]')
+        page.keyboard.press("Space")
+        assert page.evaluate("document.activeElement.value") == older
         assert page.is_enabled(f'{TIKTOK} input[name="target"]')  # TikTok photo mode
         assert page.text_content(f"{TIKTOK} .reason") == ""
 
