@@ -80,6 +80,7 @@ from cachalot_queue.schemas import (
     ArticlePublic,
     MediaPublic,
     PostCreate,
+    PostPublic,
     PostsExport,
     TargetCreate,
     _Input,
@@ -90,6 +91,12 @@ MAX_PROPOSALS = 10
 IDEMPOTENCY_PREFIX = "cachalot-proposal-"
 """The Idempotency-Key an approval creates its post with (then the proposal's id)."""
 OPEN = ("proposed", "changes_requested")
+APPROVAL_TRIES = 3
+"""Approvals tried while edits keep landing between the read and the post's insert."""
+
+
+class _EditedMeanwhile(Exception):
+    """The proposal changed after an approval read it: its post must not be queued."""
 
 
 class ProposalIn(_Input):
@@ -684,9 +691,30 @@ class DeliveryService:
         ``cachalot-proposal-<id>``). Raises 404 (none of the client's), 409 when the
         proposal was superseded by the operator's answer to a request for changes
         (``superseded_by``: the module's rule), 422 as ``POST /api/v1/posts`` (e.g.
-        ``scheduled_at`` passed: edit it first). An approval that read the proposal open
-        before a new proposal superseded it still completes (its post is already queued).
+        ``scheduled_at`` passed: edit it first).
+
+        The post and the approval commit in one transaction, with the proposal as the
+        approval read it: an edit, a request for changes or a new proposal that commits
+        first wins, and the approval reads the proposal again (an edit: the post holds the
+        edited texts; the others: 409), so the post is never the proposal before an edit
+        the client was answered 200 for (fresh13c: 4 of 4 concurrent edit + approve pairs
+        kept the old texts).
         """
+        for _ in range(APPROVAL_TRIES):
+            try:
+                return await self._approve_once(client_id, proposal_id, now)
+            except _EditedMeanwhile:
+                continue  # no post was queued: approve what the proposal says now
+        raise Problem(
+            409,
+            "This proposal kept changing while it was being approved; approve it again.",
+            title="Changed meanwhile",
+        )
+
+    async def _approve_once(
+        self, client_id: UUID, proposal_id: UUID, now: datetime
+    ) -> tuple[ProposalPublic, bool]:
+        """One try of :meth:`approve`; raises :class:`_EditedMeanwhile` for another."""
         async with self._reader() as db:
             proposal = await db.scalar(
                 select(Proposal).where(Proposal.id == proposal_id, Proposal.client_id == client_id)
@@ -697,53 +725,88 @@ class DeliveryService:
                 return _proposal_public(proposal), False
             await _still_open(db, proposal)
             content = await self._content(db, proposal)
+            seen = (proposal.targets, proposal.scheduled_at)
         body = self._post_body(content, proposal.targets["items"], proposal.scheduled_at)
+        answer: list[ProposalPublic] = []
+
+        async def record(db: AsyncSession, post: PostPublic) -> None:
+            answer.append(await self._record_approval(db, client_id, proposal_id, post, seen, now))
+
         created = await self._posts.create(
             client_id=client_id,
             body=body,
             idempotency_key=f"{IDEMPOTENCY_PREFIX}{proposal_id}",
             now=now,
+            within=record,
         )
-        post = created.post
+        if not created.replayed:
+            return answer[0], True
+        # replayed (what ``record`` wrote, if it ran, was rolled back with our post): a
+        # concurrent approval queued the post and recorded itself (or, before the two were
+        # one transaction, queued it and stopped short of the record)
         async with self._factory() as db, db.begin():
-            proposal = await self._open(db, client_id, proposal_id)
-            if proposal.status == "approved":  # a concurrent approval finished first
-                return _proposal_public(proposal), False
-            proposal.status = "approved"
-            proposal.post_id = post.id
-            proposal.updated_at = now
-            db.add(
-                _audit(
-                    client_id=client_id,
-                    action="approved",
-                    role="client",
-                    actor=client_id,
-                    at=now,
-                    delivery_id=proposal.delivery_id,
-                    proposal_id=proposal.id,
-                    post_id=post.id,
-                    detail={"scheduled_at": post.scheduled_at.isoformat()},
+            again = await self._open(db, client_id, proposal_id)
+            if again.status in OPEN:
+                recorded = await self._record_approval(
+                    db, client_id, proposal_id, created.post, None, now
                 )
+                return recorded, False
+            return _proposal_public(again), False
+
+    async def _record_approval(
+        self,
+        db: AsyncSession,
+        client_id: UUID,
+        proposal_id: UUID,
+        post: PostPublic,
+        seen: tuple[Any, datetime | None] | None,
+        now: datetime,
+    ) -> ProposalPublic:
+        """Mark the proposal approved in the transaction that queues its ``post``
+        (:meth:`PostService.create` ``within``), so that the post holds what was approved:
+        raises :class:`_EditedMeanwhile` (the post is not queued) when an edit, a request
+        for changes or a new proposal committed after the proposal was read (``seen``: its
+        targets and time then; ``None``: the post is queued already, record it)."""
+        proposal = await self._open(db, client_id, proposal_id)
+        if seen is not None and (
+            proposal.status not in OPEN or (proposal.targets, proposal.scheduled_at) != seen
+        ):
+            raise _EditedMeanwhile()
+        proposal.status = "approved"
+        proposal.post_id = post.id
+        proposal.updated_at = now
+        db.add(
+            _audit(
+                client_id=client_id,
+                action="approved",
+                role="client",
+                actor=client_id,
+                at=now,
+                delivery_id=proposal.delivery_id,
+                proposal_id=proposal.id,
+                post_id=post.id,
+                detail={"scheduled_at": post.scheduled_at.isoformat()},
             )
-            delivery = await db.get(Delivery, proposal.delivery_id)
-            assert delivery is not None
-            enqueue(
-                db,
-                NOTIFY,
-                str(client_id),
-                ProposalAnswered(
-                    answer="approved",
-                    client_id=client_id,
-                    operator_id=delivery.operator_id,
-                    delivery_id=proposal.delivery_id,
-                    proposal_id=proposal.id,
-                    post_id=post.id,
-                    scheduled_at=post.scheduled_at,
-                    platforms=[t.platform for t in post.targets],
-                ),
-            )
-            _tell_pages(db, "approved", proposal, delivery.operator_id)
-            return _proposal_public(proposal), not created.replayed
+        )
+        delivery = await db.get(Delivery, proposal.delivery_id)
+        assert delivery is not None
+        enqueue(
+            db,
+            NOTIFY,
+            str(client_id),
+            ProposalAnswered(
+                answer="approved",
+                client_id=client_id,
+                operator_id=delivery.operator_id,
+                delivery_id=proposal.delivery_id,
+                proposal_id=proposal.id,
+                post_id=post.id,
+                scheduled_at=post.scheduled_at,
+                platforms=[t.platform for t in post.targets],
+            ),
+        )
+        _tell_pages(db, "approved", proposal, delivery.operator_id)
+        return _proposal_public(proposal)
 
     async def request_changes(
         self, *, client_id: UUID, proposal_id: UUID, comment: str, now: datetime

@@ -18,7 +18,7 @@ given by the composition root (tests give one where a platform takes more).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Final, cast
@@ -276,9 +276,19 @@ class PostService:
         return await read_until(read, settled, wait_s=self._catch_up_s)
 
     async def create(
-        self, *, client_id: UUID, body: PostCreate, idempotency_key: str | None, now: datetime
+        self,
+        *,
+        client_id: UUID,
+        body: PostCreate,
+        idempotency_key: str | None,
+        now: datetime,
+        within: Callable[[AsyncSession, PostPublic], Awaitable[None]] | None = None,
     ) -> Created:
         """Queue ``body`` (or give back the post an earlier request with the same key made).
+
+        ``within(session, post)`` runs in the transaction that inserts the post, after it:
+        what it writes commits with the post or not at all, and an exception it raises
+        leaves no post (a proposal's approval is recorded so, :mod:`cachalot_queue.deliveries`).
 
         Raises ``Problem`` 422 with one ``errors`` entry per problem, each naming its
         field (``image_ids[2]``, ``article.body_html``, ``targets[1].tiktok.caption``,
@@ -305,6 +315,8 @@ class PostService:
                 for target in post.targets:
                     announce(session, target, None, Change(status="scheduled"))
                 public = to_public(post)
+                if within is not None:
+                    await within(session, public)
         except IntegrityError:
             if idempotency_key is None:
                 raise

@@ -236,6 +236,36 @@ async def test_approving_queues_the_post_once_as_the_clients_act_and_tells_the_o
     assert seen == items  # the operator reads the same trail
 
 
+async def test_an_edit_sent_with_the_approval_is_in_the_post_when_both_are_answered_200(
+    queue: QueueServer,
+) -> None:
+    """fresh13c: an edit and an approval sent at once were both answered 200 and the proposal
+    read the edited caption while the queued post kept the old one (4 of 4 pairs): the
+    approval read the proposal, queued the post, then recorded itself in a second step."""
+    for round_ in range(4):
+        client, _, delivery = await delivered(queue)
+        proposal = delivery["proposals"][0]["id"]
+        account = uuid.UUID(delivery["proposals"][0]["targets"][0]["account_id"])
+        edit, approve = await asyncio.gather(
+            client.http.patch(
+                f"/api/v1/posts/proposals/{proposal}",
+                json={"targets": [tiktok(account, f"edited {round_}")]},
+            ),
+            client.http.post(f"/api/v1/posts/proposals/{proposal}/approve"),
+        )
+        assert approve.status_code == 200, approve.text
+        post = await client.get(approve.json()["post_id"])
+        caption = post["targets"][0]["options"]["caption"]
+        listed = (await client.http.get("/api/v1/posts/proposals")).json()["items"]
+        (shown,) = [p for d in listed for p in d["proposals"] if p["id"] == proposal]
+        if edit.status_code == 200:  # the edit landed first: the post holds it
+            assert caption == f"edited {round_}"
+        else:  # the approval landed first: the edit was refused, nothing changed
+            assert edit.status_code == 409, edit.text
+            assert caption == "from the factory"
+        assert shown["targets"][0]["tiktok"]["caption"] == caption
+
+
 async def test_the_client_edits_and_asks_for_changes_and_the_operator_sees_the_comment(
     queue: QueueServer, recorder: Recorder
 ) -> None:
