@@ -63,9 +63,9 @@ from cachalot_common.events import (
 from cachalot_common.topics import POSTS_RESULT, publish_topic
 from cachalot_testing.broker import TansuBroker
 from cachalot_testing.processes import ServiceProcess
+from cachalot_testing.publisher import LeaseStandIn
 
 sys.path.insert(0, str(Path(__file__).parent))
-from lease_stub import LeaseStub
 
 MIB = 1024 * 1024
 SERVICE_SECRET = "bench-service-secret-0123456789abcdef"
@@ -496,12 +496,15 @@ def run(platform: PlatformBench, size: int, rounds: int = 3) -> dict[str, Any]:
             env={"CACHALOT_LOG_LEVEL": "WARNING", **getattr(platform, "sandbox_env", {})},
             log_path=workdir / "sbx.log",
         ).start(timeout=180)
-        lease = LeaseStub(
-            sandbox=sandbox.base_url,
-            platform=getattr(platform, "token_platform", platform.name),
+        subject: str | None = getattr(platform, "subject", None)
+        lease = LeaseStandIn(
+            sandbox.base_url,
+            service=f"publisher-{platform.name}",
+            secret=SERVICE_SECRET,
+            platform=platform.name,
+            token_platform=getattr(platform, "token_platform", None),
             scopes=platform.scopes,
-            services={f"publisher-{platform.name}": SERVICE_SECRET},
-            subject=getattr(platform, "subject", None),
+            subject=(lambda _account: subject) if subject else None,
             destination=getattr(platform, "destination", None),
         ).start()
         ctx = Context(workdir, sandbox.base_url, broker.bootstrap, lease.url, media_dir)

@@ -102,8 +102,11 @@ class LeaseStandIn(ThreadedServer):
         token_platform: str | None = None,
         scopes: list[str] | None = None,
         subject: Callable[[str], str] | None = None,
+        destination: str | None = None,
     ) -> None:
+        """``destination``: every lease's ``destination`` (Telegram's linked channel)."""
         super().__init__()
+        self.destination = destination
         self.sandbox_url = sandbox_url
         self.service = service
         self.secret = secret
@@ -179,6 +182,7 @@ class LeaseStandIn(ThreadedServer):
             "expires_at": (datetime.now(UTC) + timedelta(hours=1)).isoformat(),
             "scopes": self.scopes_of(account_id),
             "platform_user_id": self.subject_of(account_id),
+            "destination": self.destination,
         }
 
     async def _answer(self, account_id: str, body: dict[str, Any]) -> dict[str, Any] | JSONResponse:
