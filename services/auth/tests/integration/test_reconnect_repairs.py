@@ -249,6 +249,29 @@ async def test_a_platform_that_sends_no_refresh_token_even_after_consent_is_not_
         assert (await browser.get("/api/v1/accounts")).status_code == 401  # never signed in
 
 
+async def test_a_reconnect_that_brings_no_refresh_token_never_keeps_the_held_one_silently(
+    auth, sign_in, consent, fresh_sandbox, faults, query_of, platform_stats
+):
+    """The held refresh token may have died unseen: a reconnect whose answer has none
+    asks once more with consent, then refuses, rather than call the account repaired."""
+    async with auth.browser() as browser:
+        await sign_in(browser, "youtube", user=ALICE)
+        await consent(browser)
+        account_id = (await accounts(browser))[ALICE]["id"]
+        assert await refresh_tokens(auth, account_id)
+        answer = _answer_without_refresh_token(auth.settings.google_client_id, ALICE)
+        await faults(fresh_sandbox, "google", [answer, answer])
+        back = await sign_in(browser, "youtube", user=ALICE)
+        repeat = httpx.URL(back.headers["location"])
+        assert repeat.path.endswith("/o/oauth2/v2/auth")
+        assert repeat.params["prompt"] == "consent"
+        assert repeat.params["login_hint"] == ALICE
+        consented = await browser.get(repeat.copy_merge_params({"sandbox_auto": "allow"}))
+        landed = await browser.get(consented.headers["location"])
+        assert query_of(landed)["reason"] == "no_refresh_token"
+    assert (await platform_stats(fresh_sandbox, "google"))["token"] == {"authorization_code": 3}
+
+
 async def test_an_instagram_token_the_platform_declared_dead_is_dropped_and_a_reconnect_repairs(
     auth, sign_in, consent, lease_client, fresh_sandbox
 ):
