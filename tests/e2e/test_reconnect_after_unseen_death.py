@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cachalot_testing.clients import connect_account, create_post, upload_media
+from cachalot_testing.clients import connect_account, create_post, sign_in_as, upload_media
 from cachalot_testing.media import video_file
 from cachalot_testing.stack import EmbeddedStack
 
@@ -30,19 +30,6 @@ def _google(stack: EmbeddedStack, path: str, body: Any = None) -> dict[str, Any]
     answer = httpx.get(url, timeout=5) if body is None else httpx.post(url, json=body, timeout=5)
     answer.raise_for_status()
     return dict(answer.json())
-
-
-def _reconnect(http: httpx.Client, stack: EmbeddedStack, user: str) -> None:
-    """The dashboard's Reconnect, signed in, through the real redirects."""
-    start = http.get(
-        f"{stack.gateway}/api/v1/auth/youtube/login", params={"next": "/"}, follow_redirects=False
-    )
-    assert start.status_code == 302, start.text
-    allow = httpx.URL(start.headers["location"]).copy_merge_params(
-        {"sandbox_auto": "allow", "sandbox_user": user}
-    )
-    landed = http.get(allow, follow_redirects=True)
-    assert "connected=youtube" in str(landed.url), str(landed.url)
 
 
 @pytest.mark.layouts("embedded")
@@ -61,7 +48,7 @@ def test_a_youtube_account_whose_refresh_token_died_unseen_is_reconnected_and_pu
         # the publish must refresh it: only a new refresh token lets it through
         _google(stack, "config", {"access_token_lifetime_s": 60})
         try:
-            _reconnect(http, stack, user)
+            sign_in_as(http, stack.gateway, "youtube", user)  # the dashboard's Reconnect
         finally:
             _google(stack, "config", {"access_token_lifetime_s": lifetime})
         assert _google(stack, "stats")["consent_asked"] == asked + 1  # Google was asked again
