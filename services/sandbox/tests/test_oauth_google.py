@@ -120,6 +120,16 @@ async def test_a_repeat_consent_without_prompt_consent_returns_no_refresh_token(
     assert forced["refresh_token"]
 
 
+async def test_stats_count_the_authorizations_that_asked_for_consent_again(api):
+    await signed_in(api)
+    await signed_in(api, prompt="consent")
+    await signed_in(api, prompt="select_account consent")
+
+    stats = (await api.get("/sandbox/oauth/google/stats")).json()
+
+    assert stats["consent_asked"] == 2
+
+
 async def test_expired_refresh_tokens_die_while_google_still_remembers_the_consent(api):
     alice = "108000000000000000001"
     first = await signed_in(api)

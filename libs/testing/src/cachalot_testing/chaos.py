@@ -41,7 +41,7 @@ from typing import Any
 
 import httpx
 
-from cachalot_testing.clients import connect_tiktok, give_consent, iso_at
+from cachalot_testing.clients import connect_tiktok, give_consent, iso_at, sign_in_as
 from cachalot_testing.media import video_file
 from cachalot_testing.postgres import PostgresCluster
 from cachalot_testing.stack import EmbeddedStack
@@ -725,15 +725,7 @@ def _fields(platform: str, marker: str) -> dict[str, Any]:
 
 def _connect(http: httpx.Client, gateway: str, platform: str, user: str) -> str:
     """Connect one more account of ``platform`` as sandbox ``user`` to ``http``'s client."""
-    start = http.get(
-        f"{gateway}/api/v1/auth/{platform}/login", params={"next": "/"}, follow_redirects=False
-    )
-    assert start.status_code == 302, start.text
-    allow = httpx.URL(start.headers["location"]).copy_merge_params(
-        {"sandbox_auto": "allow", "sandbox_user": user}
-    )
-    landed = http.get(allow, follow_redirects=True)
-    assert f"connected={platform}" in str(landed.url), f"{landed.url} {landed.status_code}"
+    sign_in_as(http, gateway, platform, user)
     accounts = http.get(f"{gateway}/api/v1/accounts").json()
     mine = [a for a in accounts if a["platform"] == platform]
     return str(mine[-1]["id"])

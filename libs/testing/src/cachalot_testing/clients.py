@@ -35,15 +35,7 @@ def connect_account(
     before: set[str] = set()
     if platform != "tiktok" and http.cookies:  # TikTok's account is found by its user id
         before = {a["id"] for a in http.get(f"{gateway}/api/v1/accounts").json()}
-    start = http.get(
-        f"{gateway}/api/v1/auth/{platform}/login", params={"next": "/"}, follow_redirects=False
-    )
-    assert start.status_code == 302, start.text
-    allow = httpx.URL(start.headers["location"]).copy_merge_params(
-        {"sandbox_auto": "allow", "sandbox_user": user}
-    )
-    landed = http.get(allow, follow_redirects=True)
-    assert f"connected={platform}" in str(landed.url), f"{landed.url} {landed.status_code}"
+    sign_in_as(http, gateway, platform, user)
     me = http.get(f"{gateway}/api/v1/me").json()
     if consent and not me.get("consent_given"):
         give_consent(http, gateway)
@@ -53,6 +45,21 @@ def connect_account(
     return str(
         next(a["id"] for a in accounts if a["platform"] == platform and a["id"] not in before)
     )
+
+
+def sign_in_as(http: httpx.Client, gateway: str, platform: str, user: str) -> None:
+    """One sign-in (a first connection, or the dashboard's Reconnect when ``http`` is signed
+    in) through the real redirects, the sandbox's consent page answering Allow as ``user``.
+    Raises ``AssertionError`` unless it lands on the dashboard with the account connected."""
+    start = http.get(
+        f"{gateway}/api/v1/auth/{platform}/login", params={"next": "/"}, follow_redirects=False
+    )
+    assert start.status_code == 302, start.text
+    allow = httpx.URL(start.headers["location"]).copy_merge_params(
+        {"sandbox_auto": "allow", "sandbox_user": user}
+    )
+    landed = http.get(allow, follow_redirects=True)
+    assert f"connected={platform}" in str(landed.url), f"{landed.url} {landed.status_code}"
 
 
 def give_consent(http: httpx.Client, gateway: str) -> dict[str, Any]:

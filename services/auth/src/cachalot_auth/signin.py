@@ -91,7 +91,7 @@ class SignInFailed(Exception):
 class ConsentAgain(Exception):
     """Send the browser to ``url`` (the platform's consent page, asking again) with the
     new attempt's binding cookie ``binding``: the first exchange brought no refresh
-    token for an account that has no usable one (issue 11, item 4)."""
+    token (issue 11, item 4)."""
 
     def __init__(self, url: str, binding: str) -> None:
         super().__init__("consent again")
@@ -137,24 +137,22 @@ class SignInService:
 
     # --- start -----------------------------------------------------------------------
 
-    async def start(
-        self, platform: str, *, current: Session | None, next_path: str
-    ) -> tuple[str | None, str, str]:
+    async def start(self, platform: str, *, next_path: str) -> tuple[str | None, str, str]:
         """The consent URL (None for Telegram's widget), the binding cookie value, the state.
 
-        Consent is asked for again (``prompt=consent`` at Google) unless every
-        account of the signed-in client on this platform holds a usable refresh
-        token (:meth:`_all_hold_refresh`): the account about to be chosen is not
-        known yet, so a person reconnecting a broken account, or connecting one
-        more, is asked; if the platform still sends no refresh token for an account
-        that has none, :meth:`finish` repeats the attempt with consent.
+        Every sign-in is one the person started in the browser, so it always asks
+        for consent again (``reconsent``) and must bring a new refresh token
+        (:meth:`finish`): a stored refresh token may have died at the platform
+        without our knowing (revoked there, or unused for Google's six months),
+        so holding one proves nothing (issue 11 item 4, fresh11c). The rule comes
+        from Google's "Using OAuth 2.0 for Web Server Applications": a refresh
+        token is issued only with ``access_type=offline``, and then only the first
+        time the person grants the app, unless ``prompt=consent`` asks again. The
+        other platforms issue one at every code exchange (TikTok's and VK ID's
+        token answers always carry ``refresh_token``; Instagram has none, its token
+        renews itself), and their consent URLs ignore ``reconsent``.
         """
-        provider = self._providers.get(platform)
-        reconsent = True
-        if provider is not None and current is not None:
-            async with self._factory() as db:
-                reconsent = not await self._all_hold_refresh(db, current.client_id, platform)
-        return await self._begin(platform, next_path=next_path, reconsent=reconsent)
+        return await self._begin(platform, next_path=next_path, reconsent=True)
 
     async def _begin(
         self,
@@ -195,41 +193,6 @@ class SignInService:
             )
         return url, self._signer.dump(attempt), state
 
-    async def _all_hold_refresh(
-        self, db: AsyncSession, client_id: uuid.UUID, platform: str
-    ) -> bool:
-        """True when the client holds accounts on ``platform`` and each is ``ok`` with a
-        refresh token (a dead one is deleted when the platform says so, see leasing)."""
-        rows = (
-            await db.execute(
-                select(Account.status, Token.account_id)
-                .outerjoin(Token, (Token.account_id == Account.id) & (Token.kind == "refresh"))
-                .where(
-                    Account.client_id == str(client_id),
-                    Account.platform == platform,
-                    Account.status.in_(HELD_STATUSES),
-                )
-            )
-        ).all()
-        return bool(rows) and all(status == "ok" and held for status, held in rows)
-
-    async def _has_usable_refresh(self, platform: str, platform_user_id: str) -> bool:
-        """True when the account is ``ok`` and holds a refresh token: a reconnect that
-        brings none keeps it. An account in ``reauth_required`` (its grant may be dead)
-        or given up (``revoked``: its tokens go when it is taken again) needs a new one."""
-        async with self._factory() as db:
-            found = await db.scalar(
-                select(Token.account_id)
-                .join(Account, Account.id == Token.account_id)
-                .where(
-                    Account.platform == platform,
-                    Account.platform_user_id == platform_user_id,
-                    Account.status == "ok",
-                    Token.kind == "refresh",
-                )
-            )
-        return found is not None
-
     # --- finish ----------------------------------------------------------------------
 
     async def finish(
@@ -264,11 +227,7 @@ class SignInService:
             raise SignInFailed("sign_in_failed", detail=error.code) from None
         except PlatformUnavailable:
             raise SignInFailed("platform_unavailable") from None
-        if (
-            not provider.self_renewing
-            and not tokens.refresh_token
-            and not await self._has_usable_refresh(platform, identity.platform_user_id)
-        ):
+        if not provider.self_renewing and not tokens.refresh_token:
             await self._consent_again(platform, identity, attempt)
         granted = (
             list(tokens.scopes) if tokens.scopes is not None else list(provider.required_scopes)
@@ -286,11 +245,11 @@ class SignInService:
         )
 
     async def _consent_again(self, platform: str, identity: Identity, attempt: Attempt) -> None:
-        """The platform sent no refresh token for an account that has no usable one
-        (Google sends one only on the first consent or with ``prompt=consent``):
-        raise :class:`ConsentAgain` to repeat the attempt asking for consent, for
-        the same platform user; a repeat that still brings none fails
-        (``no_refresh_token``) rather than connect an account that dies in an hour."""
+        """The platform sent no refresh token (every sign-in must bring one: the one
+        held may be dead, see :meth:`start`): raise :class:`ConsentAgain` to repeat
+        the attempt asking for consent, for the same platform user; a repeat that
+        still brings none fails (``no_refresh_token``) rather than connect an account
+        whose refresh token may be dead, or that dies in an hour."""
         if attempt.reconsented:
             logger.warning("%s sent no refresh token even after consent", platform)
             raise SignInFailed("sign_in_failed", detail="no_refresh_token")

@@ -131,7 +131,7 @@ async def issue_scenario(
 
 
 async def test_a_second_google_account_that_had_granted_the_app_gets_a_refresh_token_too(
-    auth, sign_in, consent, lease_client, expire, fresh_sandbox
+    auth, sign_in, consent, lease_client, expire, fresh_sandbox, platform_stats
 ):
     # Bob granted our app once before (Google remembers it), outside this client.
     async with auth.browser() as elsewhere:
@@ -139,29 +139,78 @@ async def test_a_second_google_account_that_had_granted_the_app_gets_a_refresh_t
     async with auth.browser() as browser:
         await sign_in(browser, "youtube", user=ALICE)
         await consent(browser)
-        # Alice's refresh token is live, so Google is not asked for consent...
+        # Alice's refresh token is live, and Google is asked for consent all the same...
         start = await browser.get("/api/v1/auth/youtube/login")
-        assert "prompt" not in httpx.URL(start.headers["location"]).params
+        assert httpx.URL(start.headers["location"]).params["prompt"] == "consent"
         chosen = await browser.get(
             httpx.URL(start.headers["location"]).copy_merge_params(
                 {"sandbox_auto": "allow", "sandbox_user": BOB}
             )
         )
-        # ...and Bob comes back without a refresh token: we ask again, with consent, for Bob.
-        back = await browser.get(chosen.headers["location"])
-        assert back.status_code == 302
-        repeat = httpx.URL(back.headers["location"])
-        assert repeat.path.endswith("/o/oauth2/v2/auth")
-        assert repeat.params["prompt"] == "consent"
-        assert repeat.params["login_hint"] == BOB
-        consented = await browser.get(repeat.copy_merge_params({"sandbox_auto": "allow"}))
-        landed = await browser.get(consented.headers["location"])
+        # ...so Bob comes back with a refresh token at the first round.
+        landed = await browser.get(chosen.headers["location"])
         assert landed.headers["location"] == "/?connected=youtube"
         held = await accounts(browser)
     assert {held[ALICE]["status"], held[BOB]["status"]} == {"ok"}
     assert await refresh_tokens(auth, held[BOB]["id"])
+    assert (await platform_stats(fresh_sandbox, "google"))["consent_asked"] == 3
     await expire(auth, held[BOB]["id"])
     await lease_works(auth, lease_client, held[BOB]["id"], force=False)
+
+
+# the sandbox's name for the platform, auth's, the sandbox user, how the platform's side
+# kills the refresh (Instagram: access) token without telling CACHALOT, and how many
+# consent pages asked again the sandbox counts (only Google's needs it for a new one)
+UNSEEN = [
+    ("google", "youtube", ALICE, "expire-refresh-tokens", 2),  # consent stays remembered
+    ("tiktok", "tiktok", None, "expire-refresh-tokens", None),
+    ("vk", "vk", None, "expire-refresh-tokens", None),
+    ("instagram", "instagram", None, "revoke", None),  # no refresh token: its one token dies
+]
+
+
+@pytest.mark.parametrize(("oauth", "platform", "user", "kill", "asked_again"), UNSEEN)
+async def test_a_token_that_died_unseen_is_replaced_by_the_clients_own_reconnect(
+    auth,
+    sign_in,
+    consent,
+    lease_client,
+    expire,
+    fresh_sandbox,
+    platform_stats,
+    oauth,
+    platform,
+    user,
+    kill,
+    asked_again,
+):
+    """fresh11c's MEDIUM: the token dies at the platform and CACHALOT never hears of
+    it (the account stays ``ok``, its token row stays); the client reconnects from the
+    dashboard anyway, and the account must come out with a token that works."""
+    await sandbox_post(fresh_sandbox, "instagram", "config", {"min_refresh_age_s": 0})
+    async with auth.browser() as browser:
+        await sign_in(browser, platform, user=user)
+        await consent(browser)
+        [account] = (await browser.get("/api/v1/accounts")).json()
+        account_id = account["id"]
+        held_before = await refresh_tokens(auth, account_id)
+        died = await sandbox_post(
+            fresh_sandbox, oauth, f"users/{account['platform_user_id']}/{kill}"
+        )
+        assert next(iter(died.values())) >= 1
+        # CACHALOT has not used the token since: it still looks fine
+        assert (await accounts(browser))[account["platform_user_id"]]["status"] == "ok"
+        assert len(await refresh_tokens(auth, account_id)) == len(held_before)
+        # The dashboard's reconnect, in the same signed-in browser.
+        landed = await sign_in(browser, platform, user=user)
+        assert landed.headers["location"] == f"/?connected={platform}"
+        assert (await accounts(browser))[account["platform_user_id"]]["status"] == "ok"
+    if asked_again is not None:  # Google gives a new refresh token only when asked again
+        assert (await platform_stats(fresh_sandbox, oauth))["consent_asked"] == asked_again
+    # the publisher's next lease, once the access token has run out, works
+    await expire(auth, account_id)
+    await lease_works(auth, lease_client, account_id, force=False)
+    await lease_works(auth, lease_client, account_id, force=True)
 
 
 def _answer_without_refresh_token(client_id: str, subject: str) -> dict[str, Any]:
@@ -198,6 +247,29 @@ async def test_a_platform_that_sends_no_refresh_token_even_after_consent_is_not_
         assert query_of(landed)["auth_error"] == "sign_in_failed"
         assert query_of(landed)["reason"] == "no_refresh_token"
         assert (await browser.get("/api/v1/accounts")).status_code == 401  # never signed in
+
+
+async def test_a_reconnect_that_brings_no_refresh_token_never_keeps_the_held_one_silently(
+    auth, sign_in, consent, fresh_sandbox, faults, query_of, platform_stats
+):
+    """The held refresh token may have died unseen: a reconnect whose answer has none
+    asks once more with consent, then refuses, rather than call the account repaired."""
+    async with auth.browser() as browser:
+        await sign_in(browser, "youtube", user=ALICE)
+        await consent(browser)
+        account_id = (await accounts(browser))[ALICE]["id"]
+        assert await refresh_tokens(auth, account_id)
+        answer = _answer_without_refresh_token(auth.settings.google_client_id, ALICE)
+        await faults(fresh_sandbox, "google", [answer, answer])
+        back = await sign_in(browser, "youtube", user=ALICE)
+        repeat = httpx.URL(back.headers["location"])
+        assert repeat.path.endswith("/o/oauth2/v2/auth")
+        assert repeat.params["prompt"] == "consent"
+        assert repeat.params["login_hint"] == ALICE
+        consented = await browser.get(repeat.copy_merge_params({"sandbox_auto": "allow"}))
+        landed = await browser.get(consented.headers["location"])
+        assert query_of(landed)["reason"] == "no_refresh_token"
+    assert (await platform_stats(fresh_sandbox, "google"))["token"] == {"authorization_code": 3}
 
 
 async def test_an_instagram_token_the_platform_declared_dead_is_dropped_and_a_reconnect_repairs(

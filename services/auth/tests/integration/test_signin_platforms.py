@@ -47,24 +47,27 @@ async def test_every_oauth_platform_signs_in_and_leases_a_token_it_accepts(
     assert forced.access_token
 
 
-async def test_google_asks_for_consent_only_when_no_refresh_token_is_held(
-    auth, sign_in, consent, lease_client
+async def test_google_is_asked_for_consent_at_every_sign_in_so_each_brings_a_refresh_token(
+    auth, sign_in, consent, lease_client, platform_stats, fresh_sandbox
 ):
     async with auth.browser() as browser:
         first = await browser.get("/api/v1/auth/youtube/login")
         assert httpx.URL(first.headers["location"]).params.get("prompt") == "consent"
         await sign_in(browser, "youtube")
         await consent(browser)
+        # signed in, with a refresh token held: a reconnect asks again all the same
         again = await browser.get("/api/v1/auth/youtube/login")
-        assert "prompt" not in httpx.URL(again.headers["location"]).params
-        # reconnect without prompt=consent: Google sends no refresh token this time
+        assert httpx.URL(again.headers["location"]).params.get("prompt") == "consent"
         await sign_in(browser, "youtube")
         [account] = (await browser.get("/api/v1/accounts")).json()
+    stats = await platform_stats(fresh_sandbox, "google")
+    assert stats["consent_asked"] == 2
+    assert stats["token"] == {"authorization_code": 2}  # no repeat was needed
     async with httpx.AsyncClient() as http:
         forced = await lease_client(auth, http).lease(
             uuid.UUID(account["id"]), post_id=uuid.uuid4(), force_refresh=True
         )
-    assert forced.access_token  # the refresh token from the first consent was kept
+    assert forced.access_token
 
 
 async def test_vk_keeps_the_device_id_for_refresh(auth, sign_in, consent):

@@ -165,7 +165,7 @@ class TikTokPlatform:
         try:
             plan = plan_chunks(command.video().size, self.settings.tiktok_chunk_size)
         except VideoTooLarge as error:
-            raise failed("video_too_large", f"TikTok: {error}.") from None
+            raise failed("video_too_large", f"{error}.") from None  # it names TikTok
         post_info = _post_info(options)
 
         async def init(token: str) -> tuple[str, str]:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from typing import Any
 
 import httpx
 import pytest
 
 from cachalot_testing.processes import ServiceProcess
+
+from .conftest import Video
 
 # processes start slowly on a loaded two-core machine: allow for the module's start-up
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -37,6 +40,22 @@ async def test_a_small_real_mp4_is_published_with_identical_bytes(
         metrics
     )
     assert 'cachalot_publisher_attempt_seconds_count{platform="tiktok"}' in metrics
+
+
+async def test_a_video_over_4_gb_fails_with_a_reason_that_names_tiktok_once(
+    sbx, publisher, kafka, media_dir
+) -> None:
+    relative = f"{uuid.uuid4().hex}.mp4"
+    path = media_dir / relative
+    size = 4 * 1024 * 1024 * 1024 + 1
+    with path.open("wb") as sparse:  # a hole: nothing is written, nothing is read
+        sparse.truncate(size)
+    command = Video(relative, path, size, "0" * 64).command()
+    await kafka.send(command)
+    result = await kafka.final(command.target_id)
+    assert (result.type, result.code) == ("failed", "video_too_large"), result
+    assert result.reason == "TikTok accepts videos up to 4 GB."
+    assert posts(sbx)["publishes"] == []
 
 
 async def test_a_12_mb_video_goes_up_in_chunks_that_obey_the_rules(

@@ -209,14 +209,10 @@ def create_router(svc: Services) -> APIRouter:
         tags=["sign-in"],
         responses={**_TO_CONSENT, **problem_responses(404, 422, 429)},
     )
-    async def login(
-        platform: PlatformPath, svc: ServicesDep, session: SessionDep, next: str | None = None
-    ) -> Response:
+    async def login(platform: PlatformPath, svc: ServicesDep, next: str | None = None) -> Response:
         """302 to the platform's consent page, bound to this browser for 10 minutes."""
         platform = _platform(platform)
-        url, binding, state = await svc.signin.start(
-            platform, current=session, next_path=safe_next(next)
-        )
+        url, binding, state = await svc.signin.start(platform, next_path=safe_next(next))
         if url is None:  # Telegram: the Login Widget page
             target = svc.settings.telegram_widget_page()
             query = urlencode(

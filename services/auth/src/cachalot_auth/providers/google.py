@@ -1,4 +1,10 @@
-"""Google OAuth for YouTube: offline access; consent again only when needed."""
+"""Google OAuth for YouTube: offline access, consent asked at every sign-in.
+
+Google's "Using OAuth 2.0 for Web Server Applications": with ``access_type=offline``
+Google returns a refresh token the first time the person grants the app; after that
+only ``prompt=consent`` (asking for consent again) makes it issue a new one. Sign-in
+asks it every time (see ``SignInService.start``).
+"""
 
 from __future__ import annotations
 
@@ -55,7 +61,7 @@ class Google(ConfidentialClient):
         ]
         if pkce is not None:
             params += [("code_challenge", pkce.challenge), ("code_challenge_method", "S256")]
-        if reconsent:  # only when we hold no usable refresh token for the account
+        if reconsent:  # every sign-in: a new refresh token, whatever Google remembers
             params.append(("prompt", "consent"))
         if login_hint:  # Google takes the account's email or its ``sub``
             params.append(("login_hint", login_hint))

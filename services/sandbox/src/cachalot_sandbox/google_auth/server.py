@@ -131,6 +131,8 @@ def oauth_router(settings: SandboxSettings) -> APIRouter:
             granted = tuple(dict.fromkeys([*granted, *sorted(previous)]))
         first = STATE.remember_consent(client_id, user.id, granted)
         prompts = set(params.get("prompt", "").split())
+        if "consent" in prompts:  # tests read it in /stats: was the person asked again?
+            STATE.count("consent_asked")
         offline = params.get("access_type") == "offline" and (first or "consent" in prompts)
         extras = {"refresh": "1" if offline else ""}
         if "nonce" in params:
