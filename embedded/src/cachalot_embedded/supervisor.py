@@ -33,7 +33,7 @@ _COLOURS = ("36", "32", "35", "33", "34", "96", "92", "95", "93", "94")
 def restart_delay_s(restarts: int) -> float:
     """Seconds to wait before the ``restarts``-th start of a dead child (1-based): 1 s,
     then :data:`RESTART_DELAY_MAX_S`."""
-    return min(RESTART_DELAY_MAX_S, 0.5 * 2 ** min(max(restarts, 1), 6))
+    return float(min(RESTART_DELAY_MAX_S, 0.5 * 2 ** min(max(restarts, 1), 6)))
 
 
 def _paint(text: str, colour: str) -> str:
