@@ -412,20 +412,7 @@ async def test_a_consumer_recovers_its_group_and_commits_after_the_broker_comes_
 ) -> None:
     tansu = TansuBroker(log_path=tmp_path / "tansu.log").start()
     topic = f"r{uuid.uuid4().hex[:8]}.v1"
-    settings = KafkaSettings(
-        kafka_bootstrap=tansu.bootstrap,
-        kafka_idempotence=False,
-        kafka_session_timeout_ms=3000,
-        kafka_ensure_topics=True,
-    )
-    broker = build_broker(settings, client_id="r")
-    received: asyncio.Queue[str] = asyncio.Queue()
-
-    async def handle(event: ContactSubmitted) -> None:
-        await received.put(event.message)
-
-    subscribe(broker, topic, ContactSubmitted, handle, group_id="g", **consumer_options(settings))
-    watch = BrokerWatch(broker, settings, probe_interval_s=0.2, plan={topic: 4, f"{topic}.dlq": 1})
+    broker, watch, received = _watched_reader(tansu, topic)
     ready = watch.readiness()
     try:
         await watch.start()
@@ -476,6 +463,28 @@ async def test_a_consumer_recovers_its_group_and_commits_after_the_broker_comes_
     finally:
         await watch.stop()
         tansu.stop()
+
+
+def _watched_reader(
+    tansu: TansuBroker, topic: str
+) -> tuple[KafkaBroker, BrokerWatch, asyncio.Queue[str]]:
+    """A broker whose group ``g`` reads ``topic`` (planned with 4 partitions) into the
+    returned queue, under a watch that probes every 0.2 s and ensures topics."""
+    settings = KafkaSettings(
+        kafka_bootstrap=tansu.bootstrap,
+        kafka_idempotence=False,
+        kafka_session_timeout_ms=3000,
+        kafka_ensure_topics=True,
+    )
+    broker = build_broker(settings, client_id=topic[0])
+    received: asyncio.Queue[str] = asyncio.Queue()
+
+    async def handle(event: ContactSubmitted) -> None:
+        await received.put(event.message)
+
+    subscribe(broker, topic, ContactSubmitted, handle, group_id="g", **consumer_options(settings))
+    plan = {topic: 4, f"{topic}.dlq": 1}
+    return broker, BrokerWatch(broker, settings, probe_interval_s=0.2, plan=plan), received
 
 
 def _event_saying(message: str) -> ContactSubmitted:
@@ -849,21 +858,7 @@ async def test_a_broker_back_without_the_planned_partitions_gets_no_consumer_unt
     next restart, empty) it restarts them and they read every partition."""
     tansu = TansuBroker(log_path=tmp_path / "tansu.log").start()
     topic = f"p{uuid.uuid4().hex[:8]}.v1"
-    plan = {topic: 4, f"{topic}.dlq": 1}
-    settings = KafkaSettings(
-        kafka_bootstrap=tansu.bootstrap,
-        kafka_idempotence=False,
-        kafka_session_timeout_ms=3000,
-        kafka_ensure_topics=True,
-    )
-    broker = build_broker(settings, client_id="p")
-    received: asyncio.Queue[str] = asyncio.Queue()
-
-    async def handle(event: ContactSubmitted) -> None:
-        await received.put(event.message)
-
-    subscribe(broker, topic, ContactSubmitted, handle, group_id="g", **consumer_options(settings))
-    watch = BrokerWatch(broker, settings, probe_interval_s=0.2, plan=plan)
+    broker, watch, received = _watched_reader(tansu, topic)
     ready = watch.readiness()
     try:
         await watch.start()
