@@ -489,11 +489,15 @@ class OutboxRelay:
         logger.warning(
             "outbox relay: publishing to %s failing for %.0fs (%d rounds; %s); events wait "
             "and are retried",
-            ", ".join(self._topics) or "(no batch read)",
+            ", ".join(self._topics or self._kept_topics()) or "(no batch read)",
             failing_s,
             self._failures,
             cause,
         )
+
+    def _kept_topics(self) -> list[str]:
+        """Topics of the batches kept until read (an idle round's failure is in them)."""
+        return sorted({ack.topic for item in self._kept for ack in item.acks})
 
     def _succeeded(self) -> None:
         if self._failures:
