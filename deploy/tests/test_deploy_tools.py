@@ -55,6 +55,7 @@ REQUIRED_ALERTS = {
     "CachalotDeadLettersGrowing",
     "CachalotPublishFailureRateHigh",
     "CachalotDependencyDown",
+    "CachalotOutboxRelayFailing",
 }
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from faststream.kafka import KafkaBroker, KafkaMessage, TestKafkaBroker
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
@@ -412,20 +412,7 @@ async def test_a_consumer_recovers_its_group_and_commits_after_the_broker_comes_
 ) -> None:
     tansu = TansuBroker(log_path=tmp_path / "tansu.log").start()
     topic = f"r{uuid.uuid4().hex[:8]}.v1"
-    settings = KafkaSettings(
-        kafka_bootstrap=tansu.bootstrap,
-        kafka_idempotence=False,
-        kafka_session_timeout_ms=3000,
-        kafka_ensure_topics=True,
-    )
-    broker = build_broker(settings, client_id="r")
-    received: asyncio.Queue[str] = asyncio.Queue()
-
-    async def handle(event: ContactSubmitted) -> None:
-        await received.put(event.message)
-
-    subscribe(broker, topic, ContactSubmitted, handle, group_id="g", **consumer_options(settings))
-    watch = BrokerWatch(broker, settings, probe_interval_s=0.2, plan={topic: 4, f"{topic}.dlq": 1})
+    broker, watch, received = _watched_reader(tansu, topic)
     ready = watch.readiness()
     try:
         await watch.start()
@@ -476,6 +463,28 @@ async def test_a_consumer_recovers_its_group_and_commits_after_the_broker_comes_
     finally:
         await watch.stop()
         tansu.stop()
+
+
+def _watched_reader(
+    tansu: TansuBroker, topic: str
+) -> tuple[KafkaBroker, BrokerWatch, asyncio.Queue[str]]:
+    """A broker whose group ``g`` reads ``topic`` (planned with 4 partitions) into the
+    returned queue, under a watch that probes every 0.2 s and ensures topics."""
+    settings = KafkaSettings(
+        kafka_bootstrap=tansu.bootstrap,
+        kafka_idempotence=False,
+        kafka_session_timeout_ms=3000,
+        kafka_ensure_topics=True,
+    )
+    broker = build_broker(settings, client_id=topic[0])
+    received: asyncio.Queue[str] = asyncio.Queue()
+
+    async def handle(event: ContactSubmitted) -> None:
+        await received.put(event.message)
+
+    subscribe(broker, topic, ContactSubmitted, handle, group_id="g", **consumer_options(settings))
+    plan = {topic: 4, f"{topic}.dlq": 1}
+    return broker, BrokerWatch(broker, settings, probe_interval_s=0.2, plan=plan), received
 
 
 def _event_saying(message: str) -> ContactSubmitted:
@@ -834,3 +843,74 @@ async def test_a_broadcast_reader_gets_every_record_of_a_log_that_grew_past_it_i
     finally:
         await watch.stop()
         tansu.stop()
+
+
+async def test_a_broker_back_without_the_planned_partitions_gets_no_consumer_until_it_holds_them(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 11 (fresh11c): Tansu killed, and killed again while it started: the watch's
+    ensure failed, it restarted the consumers all the same, and the topics a client
+    created meanwhile kept 1 partition, which no later ensure raised; the relays, keyed
+    to the plan, looped for good. Here Tansu is killed and started twice, unseen by the
+    watch, and a client creates the planned topic with 1 partition before any ensure.
+    The ensure fails (Tansu cannot add partitions), so the watch stops the consumers,
+    says which topic is short, and stays not ready; once the broker holds the plan (the
+    next restart, empty) it restarts them and they read every partition."""
+    tansu = TansuBroker(log_path=tmp_path / "tansu.log").start()
+    topic = f"p{uuid.uuid4().hex[:8]}.v1"
+    broker, watch, received = _watched_reader(tansu, topic)
+    ready = watch.readiness()
+    try:
+        await watch.start()
+        await publish_event(broker, topic, _event_saying("before"), key="k")
+        assert await asyncio.wait_for(received.get(), timeout=30) == "before"
+
+        async def short_topic(bootstrap: str) -> None:
+            admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+            await admin.start()
+            try:
+                await admin.create_topics([NewTopic(topic, 1, 1)])
+            finally:
+                await admin.close()
+
+        def killed_while_starting(bootstrap: str) -> Awaitable[None]:
+            tansu.kill()  # again, right after it came up
+            tansu.start()
+            return short_topic(bootstrap)
+
+        tansu.restart_unseen(killed_while_starting)
+        assert await _partitions(tansu.bootstrap, topic) == 1
+
+        # before the fix the failed ensure was followed by the restart (restarts == 1)
+        await _eventually(
+            _as_check(lambda: watch.restarts >= 1 or not watch.up), "the watch recovered"
+        )
+        assert watch.restarts == 0, "no consumer restarted on a broker without the plan"
+        await _eventually(lambda: _all_stopped(broker), "the consumers stopped")
+        assert not await ready["broker"]()
+        assert not await ready["consumers"]()
+        said = [r.getMessage() for r in caplog.records if "could not ensure topics" in r.message]
+        assert said, "the failed ensure is logged"
+        assert f"{topic} has 1 of 4" in said[0], said
+        assert watch.restarts == 0
+
+        tansu.kill()  # the next restart, empty: the ensure creates the plan
+        tansu.start()
+        await _eventually(_as_check(lambda: watch.restarts >= 1), "restarted once planned")
+        await _eventually(ready["consumers"], "ready again")
+        assert await _partitions(tansu.bootstrap, topic) == 4
+        words = {f"after-{n}" for n in range(12)}  # every partition gets some
+        for word in sorted(words):
+            await _publish_until_taken(broker, topic, _event_saying(word))
+        got = {await asyncio.wait_for(received.get(), timeout=30) for _ in words}
+        assert got == words
+    finally:
+        await watch.stop()
+        tansu.stop()
+
+
+def _as_check(condition: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return condition()
+
+    return check

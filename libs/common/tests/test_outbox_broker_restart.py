@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from prometheus_client import REGISTRY
 
 from cachalot_common.broker_acks import KafkaAckCheck
 from cachalot_common.outbox import Acked, Batch, OutboxRelay, Outgoing, UntrustedAck
@@ -388,3 +391,59 @@ async def test_the_broker_serves_what_it_kept_and_not_what_it_lost(broker: Tansu
     finally:
         await producer.stop()
         await check.close()
+
+
+async def test_a_relay_that_keeps_failing_says_each_cause_with_its_topic_while_it_lasts(
+    broker: TansuBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 11 (fresh11c): after two broker restarts a few seconds apart the queue's relay
+    failed for minutes after a single warning (only an untrusted acknowledgement was
+    logged again), while its service stayed ready ("degraded"). Every failure is a log
+    line when it starts, when its cause changes and every ``say_every_s`` while it lasts,
+    with the topics and the cause and never the payload; the failing time is a gauge.
+    Here the broker is gone (connections refused), then is killed while it starts and
+    comes back with the topic at 1 partition of the plan's 4 (the ensure cannot raise it
+    on Tansu), then comes back empty (the plan is created, publishing resumes)."""
+    caplog.set_level(logging.WARNING, logger="cachalot_common.outbox")
+    source = ListSource()
+
+    def failing_lines() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "failing for" in r.getMessage()]
+
+    async with running_relay(broker, source, say_every_s=0.3, publish_timeout_s=2) as relay:
+        source.add("before")
+        relay.nudge()
+        await eventually(lambda: source.cursor == 1, "before published")
+
+        broker.kill()
+        source.add("secret-payload-7f3a")
+        relay.nudge()
+        await eventually(lambda: len(failing_lines()) >= 3, "said again while the broker is gone")
+        gone = failing_lines()
+        assert all(f"publishing to {TOPIC} failing" in line for line in gone), gone
+        assert "UntrustedAck" not in gone[0], gone  # a failure of another kind
+        assert (REGISTRY.get_sample_value("cachalot_outbox_relay_failing_seconds") or 0) > 0
+
+        broker.start()
+        broker.kill()  # killed while it starts
+        broker.start()
+        admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(TOPIC, 1, 1)])
+        finally:
+            await admin.close()
+        await eventually(  # once when the cause changed, again while it lasts
+            lambda: sum(f"{TOPIC} has 1 of 4" in line for line in failing_lines()) >= 2,
+            "the short topic named as the cause, and again",
+        )
+
+        broker.kill()  # back empty: the check creates the plan
+        broker.start()
+        await eventually(lambda: source.cursor == 2, "published once the plan holds", 60)
+        await eventually(
+            lambda: any("publishing again" in r.getMessage() for r in caplog.records),
+            "said when it works again",
+        )
+        assert REGISTRY.get_sample_value("cachalot_outbox_relay_failing_seconds") == 0
+    assert "secret-payload-7f3a" not in caplog.text

@@ -13,7 +13,9 @@ again before sending to a partition it knows.
 :class:`KafkaAckCheck` is the relay's :class:`~cachalot_common.outbox.AckCheck`:
 
 * before a batch, the topics must exist (where topics are ensured,
-  ``CACHALOT_KAFKA_ENSURE_TOPICS``, missing ones are created first), and the
+  ``CACHALOT_KAFKA_ENSURE_TOPICS``, missing ones are created first, and one with
+  fewer partitions than planned is raised to its plan or the batch fails with
+  :class:`~cachalot_common.topic_plan.TopicPlanError` naming it), and the
   check pins its connections to the broker (one TCP connection per node);
 * after the acknowledgements, a metadata request (which creates nothing) must
   still list every topic, a fetch at each partition's last acknowledged offset
@@ -93,13 +95,16 @@ class KafkaAckCheck:
             return  # same connections (same broker), topics already seen on them
         try:
             async with asyncio.timeout(self.timeout_s):
-                present = await self._topics(client)
-                missing = sorted(set(topics) - present)
-                if missing and self.ensure:
+                counts = await self._partition_counts(client)
+                missing = sorted(set(topics) - set(counts))
+                # fewer partitions than planned: records keyed to the plan have no partition
+                short = sorted(t for t in topics if 0 < counts.get(t, 0) < self.plan.get(t, 0))
+                if (missing or short) and self.ensure:
                     plan = {**self.plan, **{t: self.plan.get(t, PARTITIONS) for t in missing}}
+                    # raises TopicPlanError, naming them, for topics it cannot raise
                     created = await ensure_topics(self.bootstrap, plan)
                     logger.warning("outbox: the broker lacked topics; created %s", created)
-                    present = await self._topics(client)
+                present = await self._topics(client)
         except Exception:
             await self.close()
             raise
@@ -268,9 +273,13 @@ class KafkaAckCheck:
                 raise UntrustedAck(f"no read-back answer for {sorted(asked - answered)}")
 
     async def _topics(self, client: AIOKafkaClient) -> set[str]:
+        return set(await self._partition_counts(client))
+
+    async def _partition_counts(self, client: AIOKafkaClient) -> dict[str, int]:
         # a metadata request for every topic: it creates none (aiokafka's per-topic
         # request would let the broker auto-create)
-        return set((await client.fetch_all_metadata()).topics())
+        metadata = await client.fetch_all_metadata()
+        return {t: len(metadata.partitions_for_topic(t) or ()) for t in metadata.topics()}
 
     async def _started(self) -> AIOKafkaClient:
         if self._client is None:

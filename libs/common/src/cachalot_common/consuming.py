@@ -580,18 +580,27 @@ class BrokerWatch:
         self._recovered: list[Callable[[], Awaitable[None]]] = []
         self._slow = 0  # probes in a row that got no answer in time
         self._pausing: asyncio.Task[None] | None = None
+        # while ensuring topics fails: (monotonic start, cause last logged, logged at)
+        self._ensure_failing: tuple[float, str, float] | None = None
 
     async def start(self) -> None:
-        """Start every subscriber at once (see :func:`cachalot_common.kafka.start_broker`)."""
+        """Start every subscriber at once (see :func:`cachalot_common.kafka.start_broker`).
+        Topics that could not be ensured first are ensured again by the first probe,
+        which then restarts the consumers (:meth:`recover`)."""
+        planned = True
         if self.settings.kafka_ensure_topics and not in_memory(self.broker):
             try:
                 await ensure_topics(self.settings.kafka_bootstrap, self.plan)
             except Exception as error:  # the broker may be slow to come; the watch retries
-                logger.warning("could not ensure topics at start (%s)", error)
+                logger.warning("could not ensure topics at start (%s); trying again", error)
+                planned = False
         await start_broker(self.broker, self.start_subscribers)
         self._steady_since = time.monotonic()
         if in_memory(self.broker):
             return
+        if not planned:
+            self.up = False  # the first probe recovers: ensure, then restart the consumers
+            self._steady_since = None
         with contextlib.suppress(Exception):
             self._seen = await self._partitions()
         self._task = asyncio.create_task(self._run(), name="broker-watch")
@@ -793,16 +802,26 @@ class BrokerWatch:
         ``lost``: what the broker held may be gone (it came back, or topics
         changed), so the :meth:`after_recovery` callbacks run afterwards; not
         for consumers that were merely stuck.
+
+        A failed ensure (the broker went again, or a topic keeps fewer partitions
+        than planned: :class:`~cachalot_common.topic_plan.TopicPlanError`) counts like
+        a failed restart: every subscriber is stopped, :attr:`up` is false (readiness
+        red) and the next probe tries again; no consumer runs on a broker that does
+        not hold the plan.
         """
         async with self._restarting:
             self._steady_since = None
             began = time.monotonic()
-            logger.warning("broker watch: %s; ensuring topics and restarting consumers", why)
-            if self.settings.kafka_ensure_topics:
-                try:
-                    await ensure_topics(self.settings.kafka_bootstrap, self.plan)
-                except Exception as error:
-                    logger.warning("broker watch: could not ensure topics (%s)", error)
+            if self._ensure_failing is None:
+                logger.warning("broker watch: %s; ensuring topics and restarting consumers", why)
+            if self.settings.kafka_ensure_topics and not await self._ensured():
+                # No consumer (re)started on a broker without the plan: its metadata
+                # requests would have the broker create the missing topics with the
+                # broker's own partition count, which an ensure would then find present
+                # (issue 11: six topics left with 1 partition, the relays stuck).
+                self.up = False  # the next answer from the broker counts as a comeback
+                await stop_subscribers(self.broker.subscribers, timeout_s=STOP_TIMEOUT_S)
+                return
             try:
                 stopped_s = await restart_subscribers(
                     self.broker.subscribers, start=self.start_subscribers
@@ -828,10 +847,43 @@ class BrokerWatch:
                 except Exception:
                     logger.exception("broker watch: a recovery callback failed")
 
+    async def _ensured(self) -> bool:
+        """Ensure the plan's topics (:func:`~cachalot_common.topic_plan.ensure_topics`);
+        False when that failed. A failure is logged as an error when it starts, when its
+        cause changes and every :data:`ENSURE_LOG_EVERY_S` while it lasts (the watch tries
+        at every probe)."""
+        try:
+            await ensure_topics(self.settings.kafka_bootstrap, self.plan)
+        except Exception as error:
+            cause = f"{type(error).__name__}: {error}"
+            now = time.monotonic()
+            since, said, said_at = self._ensure_failing or (now, "", -ENSURE_LOG_EVERY_S)
+            if cause != said or now - said_at >= ENSURE_LOG_EVERY_S:
+                logger.error(
+                    "broker watch: could not ensure topics for %.0fs (%s); consumers stay "
+                    "stopped until the broker holds the plan, trying again at every probe",
+                    now - since,
+                    cause,
+                )
+                said, said_at = cause, now
+            self._ensure_failing = (since, said, said_at)
+            return False
+        if self._ensure_failing is not None:
+            logger.warning(
+                "broker watch: topics ensured after %.0fs of failures",
+                time.monotonic() - self._ensure_failing[0],
+            )
+            self._ensure_failing = None
+        return True
+
 
 RESTART_TIMEOUT_S = 30.0
 """The longest a subscriber's stop, or the start of them all, may take in a restart: a
 consumer whose coordinator vanished with the broker can wait on it without end."""
+
+
+ENSURE_LOG_EVERY_S = 30.0
+"""How often a topic ensure that keeps failing is logged again (same cause)."""
 
 
 STOP_TIMEOUT_S = 10.0

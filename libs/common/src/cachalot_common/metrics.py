@@ -16,7 +16,14 @@ import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Response
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 from cachalot_common.events import PublishPost, PublishResult
 
@@ -47,6 +54,20 @@ DEAD_LETTERS = Counter(
 def count_dead_letter(topic: str) -> None:
     """Count one message parked in ``<topic>.dlq`` (``topic``: the source topic)."""
     DEAD_LETTERS.labels(topic).inc()
+
+
+# --- outbox relays ---------------------------------------------------------------------
+
+RELAY_FAILING_SECONDS = Gauge(
+    "cachalot_outbox_relay_failing_seconds",
+    "Seconds this process's outbox relay has failed every round in a row (0 while it "
+    "publishes); the CachalotOutboxRelayFailing alert reads it.",
+)
+
+
+def relay_failing_for(seconds: float) -> None:
+    """The outbox relay has failed every round for ``seconds`` (0: it publishes)."""
+    RELAY_FAILING_SECONDS.set(seconds)
 
 
 # --- publishers ------------------------------------------------------------------------

@@ -54,9 +54,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
 from cachalot_common.events import utcnow
+from cachalot_common.metrics import relay_failing_for
+from cachalot_common.redaction import redact
+from cachalot_common.text import truncate
 from cachalot_common.wakeup import Wakeup
 
 logger = logging.getLogger(__name__)
+
+FAILURE_LOG_EVERY_S = 60.0
+"""While the relay keeps failing with the same cause, how often it says so again."""
 
 Publish = Callable[[str, str, bytes], Awaitable[Any]]
 """``publish(topic, key, payload)``: send one event and wait for the broker's ack."""
@@ -330,6 +336,8 @@ class OutboxRelay:
     from the first up to the cap.
     ``check``: confirms each batch's acknowledgements before the batch is marked
     (:class:`AckCheck`; every Kafka relay has one, a fake publisher in tests may not).
+    ``say_every_s``: while rounds keep failing with one cause, how often the relay logs
+    it again (:data:`FAILURE_LOG_EVERY_S`).
 
     **After the acknowledgement: kept until read.** A broker may lose records it
     acknowledged before anyone read them: the embedded Tansu keeps nothing across a
@@ -373,8 +381,10 @@ class OutboxRelay:
         replay_s: float = 30.0,
         keep_max_s: float = 3600.0,
         consumed_poll_s: float = 5.0,
+        say_every_s: float = FAILURE_LOG_EVERY_S,
     ) -> None:
         self.source = source
+        self._say_every_s = say_every_s
         self.check = check
         self._replay_s = replay_s
         self._keep_max_s = keep_max_s
@@ -391,6 +401,9 @@ class OutboxRelay:
         self._draining = asyncio.Lock()
         self._answered_at: float | None = None
         self._failures = 0
+        self._failing_since: float | None = None  # monotonic start of the failed rounds
+        self._said = ("", 0.0)  # the cause last logged, and when (monotonic)
+        self._topics: list[str] = []  # the topics of the round under way
 
     @classmethod
     def for_table(
@@ -429,8 +442,11 @@ class OutboxRelay:
     async def run(self) -> None:
         """Relay until cancelled; a failing broker is retried with a growing pause.
 
-        One warning when publishing starts failing and one when it works
-        again, not one per round. The check's connections are closed when it ends.
+        A warning when publishing starts failing (the batch's topics and the cause),
+        again when the cause changes and every :data:`FAILURE_LOG_EVERY_S` while it
+        lasts, and one when it works again; ``cachalot_outbox_relay_failing_seconds``
+        says how long it has been failing. The check's connections are closed when
+        it ends.
         """
         try:
             await self._run()
@@ -444,26 +460,56 @@ class OutboxRelay:
                 taken = await self.relay_once()
                 if taken < self._batch:  # idle: release what was read, replay what was lost
                     await self.replay_if_lost()
-                if self._failures:
-                    logger.warning(
-                        "outbox relay: publishing again after %d failures", self._failures
-                    )
-                self._failures = 0
+                self._succeeded()
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                self._failures += 1
-                if self._failures == 1 or isinstance(error, UntrustedAck):
-                    logger.warning(
-                        "outbox relay: publish failed (%s%s); events wait and are retried",
-                        type(error).__name__,
-                        f": {error}" if isinstance(error, UntrustedAck) else "",
-                    )
+                self._failed(error)
                 pause = self._first_backoff * 2 ** (self._failures - 1)
                 await asyncio.sleep(min(self._max_backoff, pause))
                 continue
             if taken < self._batch:
                 await self.source.wait(self._wake, self._idle_s)
+
+    def _failed(self, error: Exception) -> None:
+        """Count a failed round; say so (topics and cause) when failing starts, when its
+        cause changes and every ``say_every_s`` while it lasts (issue 11: a
+        relay failed for minutes after one warning, and readiness stays 200 "degraded")."""
+        self._failures += 1
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        failing_s = now - self._failing_since
+        relay_failing_for(failing_s)
+        cause = failure_cause(error)
+        said, said_at = self._said
+        if self._failures > 1 and cause == said and now - said_at < self._say_every_s:
+            return
+        self._said = (cause, now)
+        logger.warning(
+            "outbox relay: publishing to %s failing for %.0fs (%d rounds; %s); events wait "
+            "and are retried",
+            ", ".join(self._topics or self._kept_topics()) or "(no batch read)",
+            failing_s,
+            self._failures,
+            cause,
+        )
+
+    def _kept_topics(self) -> list[str]:
+        """Topics of the batches kept until read (an idle round's failure is in them)."""
+        return sorted({ack.topic for item in self._kept for ack in item.acks})
+
+    def _succeeded(self) -> None:
+        if self._failures:
+            logger.warning(
+                "outbox relay: publishing again after %d failed rounds over %.0fs",
+                self._failures,
+                time.monotonic() - (self._failing_since or time.monotonic()),
+            )
+            relay_failing_for(0.0)
+        self._failures = 0
+        self._failing_since = None
+        self._said = ("", 0.0)
 
     async def stop(self, task: asyncio.Task[None], seconds: float) -> None:
         """Stop ``task`` (running :meth:`run`) between two batches, publish for the rest of
@@ -495,6 +541,7 @@ class OutboxRelay:
         """Publish one batch (at most ``batch`` events); how many entries it took."""
         async with self._draining, self.source.batch(self._batch) as batch:
             # one round at a time in this process: no double sends
+            self._topics = sorted({event.topic for event in batch.events})
             if batch.events:
                 if self.check is not None:
                     await self.check.before({event.topic for event in batch.events})
@@ -580,6 +627,20 @@ class OutboxRelay:
             return await self._publish_one(event.topic, event.key, event.payload)
         finally:
             otel_context.detach(token)
+
+
+def failure_cause(error: BaseException) -> str:
+    """What a failed round's ``error`` says, for a log line: its type and the first line
+    of its text (a database error's own driver error, not the statement and its
+    parameters), secrets redacted (:func:`cachalot_common.redaction.redact`), at most
+    300 characters. Never an event's payload: no error the relay meets carries one."""
+    orig = getattr(error, "orig", None)  # SQLAlchemy's DBAPIError: the driver's error
+    shown = orig if isinstance(orig, BaseException) else error
+    text = str(shown).strip().splitlines()[0] if str(shown).strip() else ""
+    kind = type(shown).__name__
+    if text and not text.startswith(kind):  # aiokafka's errors name their kind already
+        text = f"{kind}: {text}"
+    return truncate(redact(text or kind), 300)
 
 
 @dataclass(eq=False, slots=True)
