@@ -921,3 +921,36 @@ def _as_check(condition: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
         return condition()
 
     return check
+
+
+def test_a_restart_waits_for_its_consumers_longer_than_the_group_repair_takes() -> None:
+    """fresh13c: replicas looped "restarting consumers failed (TimeoutError())" every 30 s
+    for 12 minutes: the restart cut the start at 30 s, while the look that frees a group
+    held for a departed leader comes only after ``repair_after_s`` (60 s by default)."""
+    for session_ms in (1_000, 10_000, 45_000):
+        settings = KafkaSettings(kafka_session_timeout_ms=session_ms)
+        watch = BrokerWatch(build_broker(settings, client_id="t"), settings)
+        assert watch.start_timeout_s > watch.repair_after_s + session_ms / 1000
+
+
+class _SlowStart:
+    """A subscriber whose start takes ``start_s`` seconds (a group join)."""
+
+    def __init__(self, start_s: float) -> None:
+        self.start_s = start_s
+        self.started = False
+
+    async def start(self) -> None:
+        await asyncio.sleep(self.start_s)
+        self.started = True
+
+    async def stop(self) -> None:
+        self.started = False
+
+
+async def test_a_restart_lets_a_start_run_past_the_stop_timeout_when_given_longer() -> None:
+    slow = _SlowStart(0.3)
+    await restart_subscribers([slow], timeout_s=0.1, start_timeout_s=2.0)
+    assert slow.started
+    with pytest.raises(TimeoutError):
+        await restart_subscribers([_SlowStart(0.3)], timeout_s=0.1)

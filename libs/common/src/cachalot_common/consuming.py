@@ -570,6 +570,11 @@ class BrokerWatch:
         # looked at (the fault it repairs holds the group for ever)
         session_s = settings.kafka_session_timeout_ms / 1000
         self.repair_after_s = repair_after_s or 4 * session_s + 20.0
+        # A restart's start must outlast the repair it waits for (and a join after it):
+        # cut at RESTART_TIMEOUT_S (30 s) while the repair came at 60 s, a group held for
+        # a leader that left was never freed, and every replica restarted its consumers
+        # every 30 s for good (fresh13c: two publisher-telegram replicas, 12 minutes).
+        self.start_timeout_s = max(RESTART_TIMEOUT_S, 2 * self.repair_after_s + session_s)
         self.up = True
         self.restarts = 0
         self._steady_since: float | None = None  # monotonic; None while gone or recovering
@@ -824,7 +829,9 @@ class BrokerWatch:
                 return
             try:
                 stopped_s = await restart_subscribers(
-                    self.broker.subscribers, start=self.start_subscribers
+                    self.broker.subscribers,
+                    start=self.start_subscribers,
+                    start_timeout_s=self.start_timeout_s,
                 )
             except Exception as error:  # a timeout included: the next probe tries again
                 logger.error("broker watch: restarting consumers failed (%r); trying again", error)
@@ -968,11 +975,13 @@ async def restart_subscribers(
     *,
     timeout_s: float = RESTART_TIMEOUT_S,
     start: Callable[[list[Any]], Awaitable[None]] | None = None,
+    start_timeout_s: float | None = None,
 ) -> float:
     """Stop every subscriber at once (each given ``timeout_s`` seconds, then left), then
     start them all at once (one rebalance, not one each; ``start`` starts the list, by
     default each one's ``start()`` gathered); the seconds the stops took.
-    Raises ``TimeoutError`` when the start takes longer than ``timeout_s``, and
+    Raises ``TimeoutError`` when the start takes longer than ``start_timeout_s`` (default
+    ``timeout_s``), and
     ``ConnectionError`` when a start ends in a ``CancelledError`` nobody asked for (the
     caller tries again either way)."""
     subscribers = list(subscribers)
@@ -985,7 +994,7 @@ async def restart_subscribers(
             if start is not None
             else asyncio.gather(*(subscriber.start() for subscriber in subscribers))
         )
-        await asyncio.wait_for(starting, timeout=timeout_s)
+        await asyncio.wait_for(starting, timeout=start_timeout_s or timeout_s)
     except asyncio.CancelledError:
         task = asyncio.current_task()
         if task is not None and task.cancelling():
