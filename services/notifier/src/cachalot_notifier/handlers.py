@@ -35,6 +35,7 @@ from cachalot_common.metrics import count_dead_letter
 from cachalot_common.telemetry import current_trace_id, trace_link
 from cachalot_common.text import truncate
 from cachalot_notifier import messages
+from cachalot_notifier.contacts import ContactBook, client_name
 from cachalot_notifier.dedupe import NotificationKey
 from cachalot_notifier.deliveries import Claimed
 from cachalot_notifier.formatting import Span
@@ -76,13 +77,16 @@ def register_handlers(
     *,
     group_id: str,
     mail: ClientMail | None = None,
+    names: ContactBook | None = None,
     trace_url_template: str | None = None,
     **options: Any,
 ) -> None:
     """Subscribe the notifier to every topic it reads, in one group (``CACHALOT_CONSUMER_GROUP``).
 
     ``mail``: e-mail to clients (None when ``CACHALOT_SMTP_HOST`` is unset:
-    nothing is recorded for clients). ``trace_url_template``
+    nothing is recorded for clients). ``names``: where the operator's messages
+    read a client's name (auth; None: no ``CACHALOT_SERVICE_SECRET``, the messages say
+    the name is not known, :func:`~cachalot_notifier.contacts.client_name`). ``trace_url_template``
     (``CACHALOT_TRACE_URL_TEMPLATE``): the failed post's and the approved
     proposal's messages link the trace this event travels in (the post's).
     ``options``: subscriber options (``cachalot_common.kafka.consumer_options``).
@@ -123,7 +127,7 @@ def register_handlers(
             topics.POSTS_STATUS,
             event,
             str(event.post_id),
-            spans(event, trace_url=trace_url()),
+            spans(event, client=await client_name(names, event.client_id), trace_url=trace_url()),
         )
         await tell_client(
             Notice(
@@ -155,7 +159,9 @@ def register_handlers(
             topics.ACCOUNTS,
             event,
             str(event.account_id),
-            messages.account_reauth_required(event),
+            messages.account_reauth_required(
+                event, client=await client_name(names, event.client_id)
+            ),
         )
         await tell_client(
             Notice(
@@ -190,7 +196,8 @@ def register_handlers(
             )
             return
         if isinstance(event, ProposalAnswered):
-            spans = messages.proposal_answered(event, trace_url=trace_url())
+            client = await client_name(names, event.client_id)
+            spans = messages.proposal_answered(event, client=client, trace_url=trace_url())
             await tell_operator(topics.NOTIFY, event, str(event.client_id), spans)
             return
         if event.channel == "email":
