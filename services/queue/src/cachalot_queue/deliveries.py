@@ -683,9 +683,16 @@ class DeliveryService:
         Approving again gives the same proposal and post (the Idempotency-Key
         ``cachalot-proposal-<id>``). Raises 404 (none of the client's), 409 when the
         proposal was superseded by the operator's answer to a request for changes
-        (``superseded_by``: the module's rule), 422 as ``POST /api/v1/posts`` (e.g.
-        ``scheduled_at`` passed: edit it first). An approval that read the proposal open
-        before a new proposal superseded it still completes (its post is already queued).
+        (``superseded_by``: the module's rule), 422 as ``POST /api/v1/posts``. An approval
+        that read the proposal open before a new proposal superseded it still completes
+        (its post is already queued).
+
+        **A late approval** (after the suggested time) queues the post for now: approving
+        is the client's "post it", and the dashboard said before the click that the time
+        had passed and that Edit picks another (``web/proposals.js``); the trail's
+        ``approved`` entry says so (``detail.late``, ``detail.suggested_at``). Refusing
+        instead (the rule of a post's own past time) would make the client edit a time
+        it never chose in order to say yes.
         """
         async with self._reader() as db:
             proposal = await db.scalar(
@@ -697,7 +704,9 @@ class DeliveryService:
                 return _proposal_public(proposal), False
             await _still_open(db, proposal)
             content = await self._content(db, proposal)
-        body = self._post_body(content, proposal.targets["items"], proposal.scheduled_at)
+        suggested = proposal.scheduled_at
+        late = suggested is not None and suggested < now
+        body = self._post_body(content, proposal.targets["items"], None if late else suggested)
         created = await self._posts.create(
             client_id=client_id,
             body=body,
@@ -722,7 +731,14 @@ class DeliveryService:
                     delivery_id=proposal.delivery_id,
                     proposal_id=proposal.id,
                     post_id=post.id,
-                    detail={"scheduled_at": post.scheduled_at.isoformat()},
+                    detail={
+                        "scheduled_at": post.scheduled_at.isoformat(),
+                        **(
+                            {"late": True, "suggested_at": suggested.isoformat()}
+                            if late and suggested is not None
+                            else {}
+                        ),
+                    },
                 )
             )
             delivery = await db.get(Delivery, proposal.delivery_id)

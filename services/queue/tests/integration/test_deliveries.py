@@ -236,6 +236,41 @@ async def test_approving_queues_the_post_once_as_the_clients_act_and_tells_the_o
     assert seen == items  # the operator reads the same trail
 
 
+async def test_a_proposal_approved_after_its_suggested_time_is_queued_for_now_and_the_trail_says_so(
+    queue: QueueServer,
+) -> None:
+    client = queue.client()
+    account = await client.account("tiktok")
+    operator = queue.operator()
+    media = await operator_upload(operator, client)
+    answer = await deliver(
+        operator,
+        client,
+        media["id"],
+        {"targets": [tiktok(account)], "scheduled_at": at_offset(3600).isoformat()},
+    )
+    assert answer.status_code == 201, answer.text
+    proposal = answer.json()["proposals"][0]["id"]
+    suggested = datetime.now(UTC) - timedelta(hours=2)  # the client answers two hours late
+    async with queue.runtime.factory() as session, session.begin():
+        await session.execute(
+            update(Proposal)
+            .where(Proposal.id == uuid.UUID(proposal))
+            .values(scheduled_at=suggested)
+        )
+    before = datetime.now(UTC)
+    approved = await client.http.post(f"/api/v1/posts/proposals/{proposal}/approve")
+    assert approved.status_code == 200, approved.text
+    post = await client.get(approved.json()["post_id"])
+    assert datetime.fromisoformat(post["scheduled_at"]) >= before - timedelta(seconds=1)
+    trail = (await client.http.get(f"/api/v1/posts/{post['id']}/audit")).json()["items"]
+    [entry] = [e for e in trail if e["action"] == "approved"]
+    assert entry["detail"]["late"] is True
+    assert datetime.fromisoformat(entry["detail"]["suggested_at"]) == suggested
+    queued_for = datetime.fromisoformat(entry["detail"]["scheduled_at"])
+    assert queued_for == datetime.fromisoformat(post["scheduled_at"])
+
+
 async def test_the_client_edits_and_asks_for_changes_and_the_operator_sees_the_comment(
     queue: QueueServer, recorder: Recorder
 ) -> None:
