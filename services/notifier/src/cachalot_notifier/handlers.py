@@ -14,7 +14,9 @@ refuses for good in ``<topic>.dlq`` with the reason (:func:`dlq_parker`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
+from uuid import UUID
 
 from faststream.kafka import KafkaBroker
 from pydantic import Field, RootModel
@@ -78,6 +80,7 @@ def register_handlers(
     group_id: str,
     mail: ClientMail | None = None,
     names: ContactBook | None = None,
+    erase: Callable[[UUID], Awaitable[None]] | None = None,
     trace_url_template: str | None = None,
     **options: Any,
 ) -> None:
@@ -86,7 +89,9 @@ def register_handlers(
     ``mail``: e-mail to clients (None when ``CACHALOT_SMTP_HOST`` is unset:
     nothing is recorded for clients). ``names``: where the operator's messages
     read a client's name (auth; None: no ``CACHALOT_SERVICE_SECRET``, the messages say
-    the name is not known, :func:`~cachalot_notifier.contacts.client_name`). ``trace_url_template``
+    the name is not known, :func:`~cachalot_notifier.contacts.client_name`). ``erase``:
+    called with the client id of every ``accounts.v1`` ``deleted`` (the client erased its
+    data, :class:`~cachalot_notifier.erasure.Erasure`). ``trace_url_template``
     (``CACHALOT_TRACE_URL_TEMPLATE``): the failed post's and the approved
     proposal's messages link the trace this event travels in (the post's).
     ``options``: subscriber options (``cachalot_common.kafka.consumer_options``).
@@ -150,6 +155,10 @@ def register_handlers(
     async def on_account_changed(event: AccountChanged) -> None:
         # needs_channel: only a link found broken is news (a sign-in with no channel yet is
         # not); reauth_required with that code is what auth sent before needs_channel
+        if event.type == "deleted":  # the client erased its data (auth's only cause)
+            if erase is not None:
+                await erase(event.client_id)
+            return
         channel = event.code == "channel_link_broken"
         if event.type == "needs_channel" and not channel:
             return

@@ -49,6 +49,7 @@ from cachalot_common.topics import SESSIONS
 from cachalot_notifier import operator_api, unsubscribe
 from cachalot_notifier.contacts import AuthContactBook, ContactBook
 from cachalot_notifier.deliveries import DeliveryStore
+from cachalot_notifier.erasure import Erasure
 from cachalot_notifier.handlers import dlq_parker, register_handlers
 from cachalot_notifier.mail_store import EmailStore
 from cachalot_notifier.mailer import Mailer, MailPolicy, MailTransport, SmtpServer, SmtpTransport
@@ -221,6 +222,7 @@ def create_app(
         notifier,
         mail=mail,
         names=contacts,
+        erase=Erasure(sessions).erase,
         group_id=settings.consumer_group,
         trace_url_template=settings.trace_url_template,
         **consumer_options(settings),

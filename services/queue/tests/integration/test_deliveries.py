@@ -11,10 +11,18 @@ from typing import Any
 import httpx
 import pytest
 from queue_support import VIDEO, ApiClient, QueueServer, Recorder, at_offset, eventually, now
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, or_, select, text, update
 
 from cachalot_queue.retention import MediaRetention
-from cachalot_queue.tables import Account, AuditEntry, Delivery, Media, Proposal, Target
+from cachalot_queue.tables import (
+    Account,
+    AuditEntry,
+    Delivery,
+    Media,
+    OutboxMessage,
+    Proposal,
+    Target,
+)
 from cachalot_testing.roles import WRONG_ROLE, wrong_role_requests
 
 pytestmark = pytest.mark.integration
@@ -579,7 +587,6 @@ async def test_the_clients_export_has_its_deliveries_and_erasure_removes_them(
     assert {"delivered", "proposed", "approved"} <= {a["action"] for a in export["audit"]}
 
     account = uuid.UUID(delivery["proposals"][0]["targets"][0]["account_id"])
-    await client.account_event(account, "tiktok", "deleted", reason="the client erased their data")
 
     async def left() -> int:
         async with queue.runtime.reader() as session:
@@ -591,8 +598,26 @@ async def test_the_clients_export_has_its_deliveries_and_erasure_removes_them(
                     )
                     or 0
                 )
-            return total
+            # the outbox too, sent rows included (kept an hour for a broker that lost them)
+            naming = or_(
+                OutboxMessage.key == str(client.id),
+                OutboxMessage.payload.contains(str(client.id)),
+            )
+            return total + (
+                await session.scalar(select(func.count()).select_from(OutboxMessage).where(naming))
+                or 0
+            )
 
+    async with queue.runtime.reader() as session:  # the approval's answer, once sent
+        await eventually(
+            lambda: session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.key == str(client.id), OutboxMessage.sent_at.is_not(None))
+            ),
+            timeout=15,
+        )
+    await client.account_event(account, "tiktok", "deleted", reason="the client erased their data")
     await eventually(lambda: _zero(left), timeout=15)
 
 
