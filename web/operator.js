@@ -281,6 +281,13 @@
   // "Where and how": each target's platform and every option chosen for it, in the
   // words the client reads before approving (web/choices.js).
   const PLATFORM = { tiktok: "TikTok", youtube: "YouTube", instagram: "Instagram", vk: "VK", telegram: "Telegram" };
+  // The platforms' block schemas (GET /api/v1/operator/platforms, the client's catalogue),
+  // read once: the words of every choice the platform's own table in choices.js lacks.
+  let catalogue = {};
+  async function loadCatalogue() {
+    const answer = await api("/api/v1/operator/platforms");
+    if (answer.ok) catalogue = Object.fromEntries(answer.body.items.map((p) => [p.name, p]));
+  }
   function targetsCell(td, targets, kind) {
     td.className = "targets";
     for (const target of targets) {
@@ -292,7 +299,8 @@
       head.className = "target-where";
       head.textContent = PLATFORM[platform] || platform;
       item.appendChild(head);
-      for (const words of window.CachalotChoices.describe(platform, target[platform], kind)) {
+      const fields = (catalogue[platform] || {}).fields; // Instagram's, VK's, Telegram's choices
+      for (const words of window.CachalotChoices.describe(platform, target[platform], kind, fields)) {
         const el = document.createElement("div");
         el.className = "target-choice";
         el.textContent = words;
@@ -596,7 +604,7 @@
       await api("/api/v1/auth/logout", { method: "POST" });
       location.href = "/operator.html";
     });
-    await loadClients(); // the deliveries name their clients
+    await Promise.all([loadClients(), loadCatalogue()]); // the deliveries name both
     await Promise.all([loadTrouble(), loadPolicyVersions(), loadDlq(), loadDeliveries()]);
     // A proposal made, edited, approved or sent back (by a client, or in another tab) is
     // pushed by the server (GET /api/v1/operator/events, web/live.js): the deliveries are
