@@ -70,7 +70,7 @@
   // Every chosen option of a target's block in words, one line each: the platform's own
   // words (TikTok, YouTube), else each choice field of the registry's schema (`fields`,
   // GET /api/v1/posts/platforms) by its title and its `x-choices` words, a switch as
-  // yes/no. Without a schema (the operator page) only the platforms with own words.
+  // yes/no (both pages read the schema: the client's /posts/platforms, the operator's /operator/platforms).
   // `kind` is the post's kind (video, photo, article): a field for another kind is left out.
   function describe(platform, block, kind, fields) {
     if (OWN[platform]) return OWN[platform](block || {}, kind);

@@ -145,11 +145,16 @@
     for (const box of document.querySelectorAll("#deliver-form .field-error")) box.textContent = "";
   }
 
-  // A client as the operator tells it from others: two may share a name, so the name
-  // goes with the e-mail (or, without one, the id's first characters).
+  // A client as the operator knows it: auth's label (its e-mail, else its first account's
+  // name), the words the operator's Telegram messages use too; never its id.
   function clientLabel(client) {
-    const which = client.email || client.client_id.slice(0, 8);
-    return client.name ? `${client.name} — ${which}` : which;
+    // auth's words for a client with neither (cachalot_auth.operators.UNNAMED_CLIENT), translated
+    return client.email || client.name ? client.label : t("a client with no e-mail or account name");
+  }
+  function clientLabelOf(clientId) {
+    const client = knownClients.find((c) => c.client_id === clientId);
+    // not listed: new since the list was read (the live feed reads it again), or erased
+    return client ? clientLabel(client) : t("a client not in the list of clients");
   }
 
   function fillDeliverClients() {
@@ -276,6 +281,13 @@
   // "Where and how": each target's platform and every option chosen for it, in the
   // words the client reads before approving (web/choices.js).
   const PLATFORM = { tiktok: "TikTok", youtube: "YouTube", instagram: "Instagram", vk: "VK", telegram: "Telegram" };
+  // The platforms' block schemas (GET /api/v1/operator/platforms, the client's catalogue),
+  // read once: the words of every choice the platform's own table in choices.js lacks.
+  let catalogue = {};
+  async function loadCatalogue() {
+    const answer = await api("/api/v1/operator/platforms");
+    if (answer.ok) catalogue = Object.fromEntries(answer.body.items.map((p) => [p.name, p]));
+  }
   function targetsCell(td, targets, kind) {
     td.className = "targets";
     for (const target of targets) {
@@ -287,7 +299,8 @@
       head.className = "target-where";
       head.textContent = PLATFORM[platform] || platform;
       item.appendChild(head);
-      for (const words of window.CachalotChoices.describe(platform, target[platform], kind)) {
+      const fields = (catalogue[platform] || {}).fields; // Instagram's, VK's, Telegram's choices
+      for (const words of window.CachalotChoices.describe(platform, target[platform], kind, fields)) {
         const el = document.createElement("div");
         el.className = "target-choice";
         el.textContent = words;
@@ -321,8 +334,7 @@
         time.textContent = when(proposal.created_at);
         at.appendChild(time);
         if (delivery.operator_name) at.append(" ", t("by {who}", { who: shown(delivery.operator_name) }));
-        const client = knownClients.find((c) => c.client_id === delivery.client_id);
-        cell(row, client ? clientLabel(client) : delivery.client_id.slice(0, 8));
+        cell(row, shown(clientLabelOf(delivery.client_id)));
         cell(row, words.status(proposal.status)).className = "status";
         targetsCell(cell(row, ""), proposal.targets, delivery.kind);
         cell(row, proposal.comment || "—").className = "comment";
@@ -355,7 +367,7 @@
     for (const client of (clients.ok && clients.body.items) || []) {
       const row = document.createElement("tr");
       row.dataset.client = client.client_id;
-      cell(row, client.name || client.client_id);
+      cell(row, shown(client.name || "—"));
       cell(row, client.email || "—");
       cell(row, client.accounts.map((a) => `${a.platform} (${words.status(a.status)})`).join(", ") || "—");
       const mine = counts[client.client_id] || { posts: 0, targets: {} };
@@ -377,7 +389,7 @@
       row.dataset.post = item.post_id;
       row.className = "trouble " + item.status;
       cell(row, item.post_id.slice(0, 8));
-      cell(row, item.client_id.slice(0, 8));
+      cell(row, shown(clientLabelOf(item.client_id)));
       cell(row, item.platform);
       cell(row, words.status(item.status));
       cell(row, words.reason(item.code, item.reason) || "—").className = "reason";
@@ -592,7 +604,7 @@
       await api("/api/v1/auth/logout", { method: "POST" });
       location.href = "/operator.html";
     });
-    await loadClients(); // the deliveries name their clients
+    await Promise.all([loadClients(), loadCatalogue()]); // the deliveries name both
     await Promise.all([loadTrouble(), loadPolicyVersions(), loadDlq(), loadDeliveries()]);
     // A proposal made, edited, approved or sent back (by a client, or in another tab) is
     // pushed by the server (GET /api/v1/operator/events, web/live.js): the deliveries are

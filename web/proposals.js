@@ -121,9 +121,17 @@
     return el;
   }
 
+  // The suggested time has passed: approving queues the post for now (the server's rule,
+  // cachalot_queue.deliveries approve), said before the click and after it.
+  function late(proposal) {
+    return Boolean(proposal.scheduled_at) && new Date(proposal.scheduled_at) < new Date();
+  }
+
   async function approve(proposal) {
+    const wasLate = late(proposal);
     const answer = await api(`/api/v1/posts/proposals/${proposal.id}/approve`, { method: "POST" });
-    if (answer.ok) say("ok", t("Approved: the post is queued."));
+    if (answer.ok && wasLate) say("ok", t("Approved: the suggested time had passed, so the post is queued to publish now."));
+    else if (answer.ok) say("ok", t("Approved: the post is queued."));
     else say("bad", problemText(answer.body, t("The approval failed.")));
     await load();
   }
@@ -189,7 +197,13 @@
         cell(row, when(proposal.created_at)).className = "proposed-at"; // its own time
         describeWhat(cell(row, ""), delivery);
         describeTargets(cell(row, ""), proposal.targets, delivery.kind);
-        cell(row, proposal.scheduled_at ? when(proposal.scheduled_at) : t("when approved"));
+        const time = cell(row, proposal.scheduled_at ? when(proposal.scheduled_at) : t("when approved"));
+        if (late(proposal) && proposal.status !== "approved" && proposal.status !== "superseded") {
+          const passed = document.createElement("div");
+          passed.className = "late-warning";
+          passed.textContent = t("This time has passed: Approve publishes it now, or Edit to pick another time.");
+          time.appendChild(passed);
+        }
         const status = cell(row, STATUS[proposal.status] || proposal.status);
         status.className = "status";
         if (proposal.comment) {

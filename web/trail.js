@@ -43,6 +43,12 @@
           : t("Changes requested by the client: “{comment}”", { comment: detail.comment || "" });
       case "approved": {
         const at = detail.scheduled_at ? WHEN.format(new Date(detail.scheduled_at)) : "";
+        if (detail.late) { // approved after the suggested time: queued for the moment of approval
+          const suggested = detail.suggested_at ? WHEN.format(new Date(detail.suggested_at)) : "";
+          return mine
+            ? t("Approved by you after the suggested time ({suggested}); queued for now ({at})", { suggested, at })
+            : t("Approved by the client after the suggested time ({suggested}); queued for now ({at})", { suggested, at });
+        }
         return mine
           ? t("Approved by you; queued for {at}", { at })
           : t("Approved by the client; queued for {at}", { at });

@@ -19,6 +19,7 @@ def test_an_operator_signs_in_with_telegram_and_sees_a_failed_post_with_its_reas
 ) -> None:
     with httpx.Client(timeout=30) as client:
         post_id = failed_post(client, stack.gateway, stack.sandbox, caption="seen by an operator")
+        client_id = client.get(f"{stack.gateway}/api/v1/me").json()["client_id"]
     context = browser.new_context()
     page = context.new_page()
     visited: list[str] = []
@@ -34,6 +35,15 @@ def test_an_operator_signs_in_with_telegram_and_sees_a_failed_post_with_its_reas
         assert reason.text_content()
         page.wait_for_selector("#clients-body tr", timeout=15_000)  # loaded beside the list above
         assert page.text_content("#who") == "Карина"
+        # the client named as the operator's Telegram messages name it (auth's label), not by id
+        clients = page.evaluate(
+            "async () => (await (await fetch('/api/v1/operator/clients')).json()).items"
+        )
+        (label,) = [c["label"] for c in clients if c["client_id"] == client_id]
+        who = row.query_selector("td >> nth=1")
+        assert who is not None
+        assert who.text_content() == label
+        assert client_id[:8] not in label
     finally:
         context.close()
 

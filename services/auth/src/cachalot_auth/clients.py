@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Final, Protocol, runtime_checkable
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cachalot_auth.custody import TokenVault
@@ -22,6 +22,7 @@ from cachalot_auth.models import (
     Account,
     Client,
     LeaseAudit,
+    OutboxMessage,
     SessionRow,
     Token,
     utcnow,
@@ -517,7 +518,13 @@ class ClientService:
         }
 
     async def erase(self, session: Session | None) -> None:
-        """Disconnect every account, then delete the client and all its rows."""
+        """Disconnect every account, then delete the client and all its rows.
+
+        Its sent outbox rows go too (they are kept an hour for a broker that lost them, and
+        name it). Left naming it, by ids only, are the erasure's own announcements
+        (``revoked`` per account, ``deleted``, ``sessions.v1`` ``client_erased``), which
+        every reader needs and which the relay deletes an hour after sending them, like
+        every sent row."""
         async with self._factory() as db:
             client = await self.client_of(db, session)
             ids = (
@@ -531,6 +538,12 @@ class ClientService:
             await self.disconnect(session, account_id)
         async with self._factory() as db, db.begin():
             client = await self.client_of(db, session)
+            await db.execute(
+                delete(OutboxMessage).where(
+                    OutboxMessage.sent_at.is_not(None),
+                    or_(OutboxMessage.key == client.id, OutboxMessage.payload.contains(client.id)),
+                )
+            )
             for account in (
                 await db.scalars(select(Account).where(Account.client_id == client.id))
             ).all():

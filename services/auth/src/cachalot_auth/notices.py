@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from cachalot_auth.models import Account, Client, OutboxMessage, PolicyVersion, utcnow
+from cachalot_auth.operators import client_label
 from cachalot_common import topics
 from cachalot_common.events import ClientNoticeRequested
 
@@ -41,8 +42,11 @@ class PolicyVersionExists(Exception):
 
 @dataclass(frozen=True)
 class Contact:
+    """``label``: how the operator knows the client (``operators.client_label``)."""
+
     email: str | None
     language: str | None
+    label: str
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ class ClientNotices:
         self._on_commit = on_commit
 
     async def contact(self, client_id: str) -> Contact | None:
-        """The client's address and language; None when no such client (erased)."""
+        """The client's address, language and label; None when no such client (erased)."""
         try:
             uuid.UUID(client_id)
         except ValueError:
@@ -75,7 +79,15 @@ class ClientNotices:
             if client is None:
                 return None
             language = client.language if client.language in LANGUAGES else None
-            return Contact(email=client.email, language=language)
+            accounts = (
+                await db.scalars(
+                    select(Account)
+                    .where(Account.client_id == client.id)
+                    .order_by(Account.created_at)
+                )
+            ).all()
+            label = client_label(client.email, accounts)
+            return Contact(email=client.email, language=language, label=label)
 
     async def policy_versions(self) -> list[Published]:
         """Every published policy version, newest first (the operator page's list)."""

@@ -20,7 +20,7 @@ a token: :func:`client_view` names every field it gives.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -70,16 +70,32 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value else None
 
 
+UNNAMED_CLIENT = "a client with no e-mail or account name"
+"""The label of a client that gave no e-mail and whose accounts have no name (never its id)."""
+
+
+def client_label(email: str | None, accounts: Sequence[Account]) -> str:
+    """How a person knows the client, in the operator's Telegram messages and console alike.
+
+    Clients give no name of their own, so: its e-mail, else the display name of its first
+    connected account (oldest first), else :data:`UNNAMED_CLIENT`. Never an id or a token.
+    """
+    names = [a.display_name for a in accounts if a.display_name]
+    return email or (names[0] if names else UNNAMED_CLIENT)
+
+
 def client_view(client: Client, accounts: list[Account]) -> dict[str, Any]:
     """What an operator may see of a client: no token, nothing derived from one.
 
     ``name``: the display name of its first connected account (clients give no
-    other name); ``accounts``: platform, display name, status and its reason.
+    other name); ``label``: how the operator's messages name it (:func:`client_label`);
+    ``accounts``: platform, display name, status and its reason.
     """
     names = [a.display_name for a in accounts if a.display_name]
     return {
         "client_id": client.id,
         "name": names[0] if names else None,
+        "label": client_label(client.email, accounts),
         "email": client.email,
         "consent_given": bool(client.email and client.adult_confirmed_at),
         "created_at": _iso(client.created_at),

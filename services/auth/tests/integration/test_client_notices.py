@@ -68,13 +68,41 @@ async def test_the_notifier_alone_reads_a_clients_address_and_language(
         client_id = given.json()["client_id"]
     read = await contact_of(auth_notices, client_id)
     assert read.status_code == 200, read.text
-    assert read.json() == {"email": "ada.notices@example.com", "language": "ru"}
+    assert read.json() == {
+        "email": "ada.notices@example.com",
+        "language": "ru",
+        "label": "ada.notices@example.com",
+    }
     publisher = await contact_of(auth_notices, client_id, PUBLISHER_SERVICES["tiktok"])
     assert publisher.status_code == 403
     assert (await contact_of(auth_notices, str(uuid.uuid4()))).status_code == 404
     async with auth_notices.browser() as http:
         assert (await http.get(f"/internal/v1/clients/{client_id}/contact")).status_code == 401
     assert "ada.notices@example.com" not in caplog.text
+
+
+async def test_the_notifier_and_the_operator_console_name_a_client_in_the_same_words(
+    auth_notices, sign_in
+):
+    """The e-mail; without one the first account's name; never the id (issue 13)."""
+    async with auth_notices.browser() as client, auth_notices.browser() as operator:
+        await sign_in(client, "tiktok")
+        client_id = (await client.get("/api/v1/me")).json()["client_id"]
+        await operator_sign_in(operator)
+        listed = (await operator.get("/api/v1/operator/clients")).json()["items"]
+        (row,) = [c for c in listed if c["client_id"] == client_id]
+        assert row["name"]  # the sandbox account's display name
+        assert row["label"] == row["name"]
+        assert (await contact_of(auth_notices, client_id)).json()["label"] == row["name"]
+        given = await client.post(
+            "/api/v1/me/consent", json={"adult": True, "email": "named@example.com"}
+        )
+        assert given.status_code == 200, given.text
+        listed = (await operator.get("/api/v1/operator/clients")).json()["items"]
+    (row,) = [c for c in listed if c["client_id"] == client_id]
+    assert row["label"] == "named@example.com"
+    assert (await contact_of(auth_notices, client_id)).json()["label"] == "named@example.com"
+    assert client_id not in row["label"]
 
 
 async def test_a_policy_version_is_announced_once_to_each_client_with_an_active_account(

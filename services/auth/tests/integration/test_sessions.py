@@ -74,6 +74,29 @@ async def test_erasure_writes_client_erased_in_the_same_transaction(auth, sign_i
     assert _epoch(event["expires_at"]) >= token["exp"] - 2
 
 
+async def test_erasure_deletes_the_clients_sent_outbox_rows_and_keeps_only_its_announcements(
+    auth, sign_in
+):
+    """Sent rows are kept an hour for a broker that lost them: an erased client's go at once;
+    what still names it is the erasure's own news (ids only), which readers need."""
+    async with auth.browser() as browser:
+        await sign_in(browser, "tiktok")
+        await sign_in(browser, "youtube")
+        client_id = (await browser.get("/api/v1/me")).json()["client_id"]
+        await auth.app.state.relay.drain()  # "connected" twice, sent
+        async with auth.app.state.factory() as db:
+            sent = (await db.scalars(select(OutboxMessage))).all()
+        assert [r for r in sent if r.sent_at is not None and client_id in r.payload]
+        assert (await browser.delete("/api/v1/me")).status_code == 204
+    await auth.app.state.relay.drain()
+    async with auth.app.state.factory() as db:
+        rows = (await db.scalars(select(OutboxMessage))).all()
+    naming = [json.loads(r.payload)["type"] for r in rows if client_id in r.payload + r.key]
+    # the accounts' revocations too when the relay had not sent them before the erasure
+    assert sorted(t for t in naming if t != "revoked") == ["client_erased", "deleted", "deleted"]
+    assert naming.count("revoked") <= 2
+
+
 async def test_an_ended_session_is_refused_on_every_client_endpoint(auth, sign_in):
     for end in ("logout", "erase"):
         async with auth.browser() as browser:

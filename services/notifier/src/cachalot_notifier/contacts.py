@@ -28,12 +28,18 @@ Language = Literal["en", "ru"]
 
 @dataclass(frozen=True)
 class Contact:
-    """What a mail to one client needs. ``email`` None: the client gave none."""
+    """What a mail to one client needs. ``email`` None: the client gave none.
+
+    ``label``: how the operator knows the client (its e-mail, else its first account's
+    name: auth's ``client_label``, the words the operator console shows); None from an
+    auth that does not say.
+    """
 
     email: str | None
     language: Language = "en"
+    label: str | None = None
 
-    def __repr__(self) -> str:  # never print the address
+    def __repr__(self) -> str:  # never print the address (nor the label, often the address)
         return f"Contact(email={'<set>' if self.email else None}, language={self.language!r})"
 
 
@@ -78,9 +84,35 @@ class AuthContactBook:
             body = response.json()
             email = body.get("email")
             language = body.get("language")
+            label = body.get("label")
         except (ValueError, AttributeError):
             raise ContactUnavailable("auth's contact answer is not the expected JSON") from None
         return Contact(
             email=email if isinstance(email, str) and email else None,
             language="ru" if language == "ru" else "en",
+            label=label if isinstance(label, str) and label else None,
         )
+
+
+UNNAMED = "a client auth could not name just now"
+"""A client's name in an operator message when auth did not answer (its id is given beside)."""
+ERASED = "a client who has since erased their data"
+
+
+async def client_name(book: ContactBook | None, client_id: uuid.UUID) -> str:
+    """How the operator's messages name ``client_id``: auth's label (the words the operator
+    console shows: e-mail, else the first account's name), never the id.
+
+    ``book`` None (no ``CACHALOT_SERVICE_SECRET``) or auth unreachable: :data:`UNNAMED`
+    (the message is not held back for a name; its ``Client id`` line says which);
+    an erased client: :data:`ERASED`.
+    """
+    if book is None:
+        return UNNAMED
+    try:
+        contact = await book.lookup(client_id)
+    except ContactUnavailable:
+        return UNNAMED
+    if contact is None:
+        return ERASED
+    return contact.label or UNNAMED

@@ -14,7 +14,9 @@ refuses for good in ``<topic>.dlq`` with the reason (:func:`dlq_parker`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
+from uuid import UUID
 
 from faststream.kafka import KafkaBroker
 from pydantic import Field, RootModel
@@ -35,6 +37,7 @@ from cachalot_common.metrics import count_dead_letter
 from cachalot_common.telemetry import current_trace_id, trace_link
 from cachalot_common.text import truncate
 from cachalot_notifier import messages
+from cachalot_notifier.contacts import ContactBook, client_name
 from cachalot_notifier.dedupe import NotificationKey
 from cachalot_notifier.deliveries import Claimed
 from cachalot_notifier.formatting import Span
@@ -76,13 +79,19 @@ def register_handlers(
     *,
     group_id: str,
     mail: ClientMail | None = None,
+    names: ContactBook | None = None,
+    erase: Callable[[UUID], Awaitable[None]] | None = None,
     trace_url_template: str | None = None,
     **options: Any,
 ) -> None:
     """Subscribe the notifier to every topic it reads, in one group (``CACHALOT_CONSUMER_GROUP``).
 
     ``mail``: e-mail to clients (None when ``CACHALOT_SMTP_HOST`` is unset:
-    nothing is recorded for clients). ``trace_url_template``
+    nothing is recorded for clients). ``names``: where the operator's messages
+    read a client's name (auth; None: no ``CACHALOT_SERVICE_SECRET``, the messages say
+    the name is not known, :func:`~cachalot_notifier.contacts.client_name`). ``erase``:
+    called with the client id of every ``accounts.v1`` ``deleted`` (the client erased its
+    data, :class:`~cachalot_notifier.erasure.Erasure`). ``trace_url_template``
     (``CACHALOT_TRACE_URL_TEMPLATE``): the failed post's and the approved
     proposal's messages link the trace this event travels in (the post's).
     ``options``: subscriber options (``cachalot_common.kafka.consumer_options``).
@@ -123,7 +132,7 @@ def register_handlers(
             topics.POSTS_STATUS,
             event,
             str(event.post_id),
-            spans(event, trace_url=trace_url()),
+            spans(event, client=await client_name(names, event.client_id), trace_url=trace_url()),
         )
         await tell_client(
             Notice(
@@ -146,6 +155,10 @@ def register_handlers(
     async def on_account_changed(event: AccountChanged) -> None:
         # needs_channel: only a link found broken is news (a sign-in with no channel yet is
         # not); reauth_required with that code is what auth sent before needs_channel
+        if event.type == "deleted":  # the client erased its data (auth's only cause)
+            if erase is not None:
+                await erase(event.client_id)
+            return
         channel = event.code == "channel_link_broken"
         if event.type == "needs_channel" and not channel:
             return
@@ -155,7 +168,9 @@ def register_handlers(
             topics.ACCOUNTS,
             event,
             str(event.account_id),
-            messages.account_reauth_required(event),
+            messages.account_reauth_required(
+                event, client=await client_name(names, event.client_id)
+            ),
         )
         await tell_client(
             Notice(
@@ -190,7 +205,8 @@ def register_handlers(
             )
             return
         if isinstance(event, ProposalAnswered):
-            spans = messages.proposal_answered(event, trace_url=trace_url())
+            client = await client_name(names, event.client_id)
+            spans = messages.proposal_answered(event, client=client, trace_url=trace_url())
             await tell_operator(topics.NOTIFY, event, str(event.client_id), spans)
             return
         if event.channel == "email":

@@ -49,6 +49,7 @@ from cachalot_common.topics import SESSIONS
 from cachalot_notifier import operator_api, unsubscribe
 from cachalot_notifier.contacts import AuthContactBook, ContactBook
 from cachalot_notifier.deliveries import DeliveryStore
+from cachalot_notifier.erasure import Erasure
 from cachalot_notifier.handlers import dlq_parker, register_handlers
 from cachalot_notifier.mail_store import EmailStore
 from cachalot_notifier.mailer import Mailer, MailPolicy, MailTransport, SmtpServer, SmtpTransport
@@ -116,7 +117,8 @@ def create_app(
     """The notifier app; its lifespan migrates, starts the broker and the senders, closes all.
 
     ``clock`` (epoch seconds) and ``sender_poll_s`` let tests drive the sender's time;
-    ``contacts`` replaces the lookup at auth, ``mail_transport`` the SMTP client.
+    ``contacts`` replaces the lookup at auth (a client's address for a mail, its name for the
+    operator's messages), ``mail_transport`` the SMTP client.
     """
     register_secret(settings.telegram_bot_token.get_secret_value())
     for secret in (settings.smtp_password, settings.service_secret, settings.session_secret):
@@ -167,6 +169,14 @@ def create_app(
         clock=clock_now,
     )
     sessions = session_factory(engine)
+    # auth's answer about a client: its address for a mail, its name for the operator
+    if contacts is None and settings.service_secret is not None:
+        contacts = AuthContactBook(
+            http,
+            auth_url=settings.auth_url,
+            service=settings.service_name,
+            secret=settings.service_secret,
+        )
     mailer: Mailer | None = None
     mail: ClientMail | None = None
     opt_outs = unsubscribe.OptOuts(sessions)
@@ -176,19 +186,13 @@ def create_app(
         assert settings.smtp_host is not None
         assert settings.smtp_from is not None
         assert settings.session_secret is not None
-        assert settings.service_secret is not None
+        assert contacts is not None  # the settings' validator requires the service secret
         public_url = settings.public_url or "http://127.0.0.1:8000"
         links = unsubscribe.UnsubscribeLinks(secret=settings.session_secret, public_url=public_url)
         email_store = EmailStore(sessions)
         mailer = Mailer(
             store=email_store,
-            contacts=contacts
-            or AuthContactBook(
-                http,
-                auth_url=settings.auth_url,
-                service=settings.service_name,
-                secret=settings.service_secret,
-            ),
+            contacts=contacts,
             transport=mail_transport
             or SmtpTransport(
                 SmtpServer(
@@ -217,6 +221,8 @@ def create_app(
         broker,
         notifier,
         mail=mail,
+        names=contacts,
+        erase=Erasure(sessions).erase,
         group_id=settings.consumer_group,
         trace_url_template=settings.trace_url_template,
         **consumer_options(settings),

@@ -65,6 +65,12 @@ def contact_submitted(event: ContactSubmitted) -> list[Span]:
     return fit(spans)
 
 
+def _client(name: str, client_id: object) -> list[Span]:
+    """The client as a person knows it (``contacts.client_name``; a client wrote it, so shown
+    through :func:`visible`), then its id to search by."""
+    return [*_line("Client", name), *_line("Client id", str(client_id), "code")]
+
+
 def _which(event: PostStatusChanged) -> list[Span]:
     """The account's name and the post's first words, when the event carries them (shown
     through :func:`visible`: a client wrote them)."""
@@ -74,7 +80,9 @@ def _which(event: PostStatusChanged) -> list[Span]:
     ]
 
 
-def post_failed(event: PostStatusChanged, *, trace_url: str | None = None) -> list[Span]:
+def post_failed(
+    event: PostStatusChanged, *, client: str, trace_url: str | None = None
+) -> list[Span]:
     """A target failed for good: which post, where, the reason a person can act on and,
     with ``trace_url``, the link to the post's trace in the tracing UI."""
     spans = [
@@ -82,7 +90,7 @@ def post_failed(event: PostStatusChanged, *, trace_url: str | None = None) -> li
         *_which(event),
         *_line("Post", str(event.post_id), "code"),
         *_line("Target", str(event.target_id), "code"),
-        *_line("Client", str(event.client_id), "code"),
+        *_client(client, event.client_id),
         *_line("Account", str(event.account_id), "code"),
         *(_line("Attempts", str(event.attempt)) if event.attempt is not None else []),
         Span("Reason: ", "bold"),
@@ -95,7 +103,9 @@ def post_failed(event: PostStatusChanged, *, trace_url: str | None = None) -> li
     return fit(spans)
 
 
-def post_unconfirmed(event: PostStatusChanged, *, trace_url: str | None = None) -> list[Span]:
+def post_unconfirmed(
+    event: PostStatusChanged, *, client: str, trace_url: str | None = None
+) -> list[Span]:
     """We could not confirm whether a post went out (issue 10): the client is asked to check
     and settle it in the dashboard. Not worded as a failure: it may well be published."""
     spans = [
@@ -103,7 +113,7 @@ def post_unconfirmed(event: PostStatusChanged, *, trace_url: str | None = None) 
         *_which(event),
         *_line("Post", str(event.post_id), "code"),
         *_line("Target", str(event.target_id), "code"),
-        *_line("Client", str(event.client_id), "code"),
+        *_client(client, event.client_id),
         *_line("Account", str(event.account_id), "code"),
         Span("Why: ", "bold"),
         Span(visible(event.reason or "not given"), truncatable=True),
@@ -119,7 +129,7 @@ def post_unconfirmed(event: PostStatusChanged, *, trace_url: str | None = None) 
     return fit(spans)
 
 
-def account_reauth_required(event: AccountChanged) -> list[Span]:
+def account_reauth_required(event: AccountChanged, *, client: str) -> list[Span]:
     """An account's token is dead: its posts are paused until the client reconnects.
 
     With ``code`` ``channel_link_broken`` (type ``needs_channel``, or ``reauth_required`` from
@@ -132,7 +142,7 @@ def account_reauth_required(event: AccountChanged) -> list[Span]:
                 Span(f"{label_of(event.platform)} channel cannot be posted to\n", "bold"),
                 *_line("Account", event.display_name or str(event.account_id)),
                 *_line("Account id", str(event.account_id), "code"),
-                *_line("Client", str(event.client_id), "code"),
+                *_client(client, event.client_id),
                 Span("Reason: ", "bold"),
                 Span(visible(event.reason or "not given"), truncatable=True),
                 Span("\n"),
@@ -147,7 +157,7 @@ def account_reauth_required(event: AccountChanged) -> list[Span]:
         Span(f"{label_of(event.platform)} account needs re-authorisation\n", "bold"),
         *_line("Account", event.display_name or str(event.account_id)),
         *_line("Account id", str(event.account_id), "code"),
-        *_line("Client", str(event.client_id), "code"),
+        *_client(client, event.client_id),
         Span("Reason: ", "bold"),
         Span(visible(event.reason or "not given"), truncatable=True),
         Span("\n"),
@@ -170,12 +180,15 @@ def notify_requested(event: NotifyRequested) -> list[Span]:
     return fit(spans)
 
 
-def proposal_answered(event: ProposalAnswered, *, trace_url: str | None = None) -> list[Span]:
-    """A client approved an operator's proposal (the post, when and where it posts, and with
-    ``trace_url`` the link to the trace the approval queued the post in) or asked for
-    changes (its comment as typed, the part cut if the whole is too long)."""
+def proposal_answered(
+    event: ProposalAnswered, *, client: str, trace_url: str | None = None
+) -> list[Span]:
+    """A client (``client``: its name, ``contacts.client_name``) approved an operator's
+    proposal (the post, when and where it posts, and with ``trace_url`` the link to the
+    trace the approval queued the post in) or asked for changes (its comment as typed, the
+    part cut if the whole is too long)."""
     ids = [
-        *_line("Client", str(event.client_id), "code"),
+        *_line("Client id", str(event.client_id), "code"),
         *_line("Delivery", str(event.delivery_id), "code"),
     ]
     footer = Span(f"Event {event.event_id} · {_when(event.occurred_at)}", "italic")
@@ -183,7 +196,8 @@ def proposal_answered(event: ProposalAnswered, *, trace_url: str | None = None) 
         at = _when(event.scheduled_at) if event.scheduled_at else "now"
         spans = [
             Span("Proposal approved\n", "bold"),
-            Span(f"Client {event.client_id} approved proposal {event.proposal_id}: "),
+            Span(_field(client)),
+            Span(f" approved proposal {event.proposal_id}: "),
             Span(f"post {event.post_id} is queued for {at} on "),
             Span(_field(", ".join(label_of(p) for p in event.platforms) or "—") + ".\n"),
             *ids,
@@ -194,7 +208,8 @@ def proposal_answered(event: ProposalAnswered, *, trace_url: str | None = None) 
         return fit(spans)
     spans = [
         Span("Changes requested\n", "bold"),
-        Span(f"Client {event.client_id} asks for changes to proposal {event.proposal_id}:\n"),
+        Span(_field(client)),
+        Span(f" asks for changes to proposal {event.proposal_id}:\n"),
         Span(visible(event.comment or "—"), truncatable=True),
         Span("\n\n"),
         *ids,

@@ -28,8 +28,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from faststream.kafka import KafkaBroker
+from sqlalchemy import text
 
 from cachalot_common import topics
+from cachalot_common.db import create_engine
 from cachalot_common.events import (
     AccountChanged,
     ClientNoticeRequested,
@@ -549,3 +551,64 @@ async def test_an_operator_reads_how_many_policy_emails_were_delivered_failed_an
             return answer.status_code == 401
 
         assert await eventually(refused_now, timeout=60)
+
+
+async def test_an_erased_client_is_named_by_no_row_of_the_notifier(
+    settings, contacts, inbox, producer, database
+):
+    """Auth's ``deleted`` (the client erased its data): the sent e-mail, the policy notice,
+    the opt-out and the operator's messages (Telegram is unreachable here: still waiting)
+    keep nothing that names the client, and a redelivered event records nothing again."""
+    client_id, address = contacts.add()
+    version = f"2026-12-{uuid.uuid4().hex[:6]}"
+    event = failed(client_id, "refused")
+    async with notifiers(1, settings, contacts) as (notifier,):
+        links = urlsplit(_link_for(notifier, client_id))
+        await notifier.post(
+            f"{links.path}?{links.query}",
+            content=b"List-Unsubscribe=One-Click",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        policy = ClientNoticeRequested(
+            client_id=client_id, notice="policy_changed", policy_version=version
+        )
+        await publish_event(producer, topics.NOTIFY, policy, key=str(client_id))
+        await eventually(lambda: inbox.to(address))
+        await publish_event(producer, topics.POSTS_STATUS, event, key=str(event.post_id))
+        app: Any = notifier._transport.app  # type: ignore[attr-defined]
+        await eventually(lambda: _states_done(app.state.mailer._store, client_id, 2))
+        deleted = AccountChanged(
+            type="deleted",
+            account_id=event.account_id,
+            client_id=client_id,
+            platform="tiktok",
+            reason="the client erased their data",
+        )
+        await publish_event(producer, topics.ACCOUNTS, deleted, key=str(event.account_id))
+
+        async def naming() -> list[str]:
+            found = []
+            engine = create_engine(database)
+            try:
+                async with engine.connect() as db:
+                    for table in ("deliveries", "email_notices", "notice_opt_outs"):
+                        for row in (await db.execute(text(f"SELECT * FROM {table}"))).all():
+                            if str(client_id) in " ".join(str(v) for v in row):
+                                found.append(f"{table}: {row}")
+            finally:
+                await engine.dispose()
+            return found
+
+        async def none_left() -> bool:
+            return not await naming()
+
+        assert await eventually(none_left, timeout=60), await naming()
+        # the failed post's event again (a redelivery): its rows are still known by their
+        # event, so nothing is recorded or sent again; then the erasure again: a no-op
+        await publish_event(producer, topics.POSTS_STATUS, event, key=str(event.post_id))
+        await publish_event(producer, topics.ACCOUNTS, deleted, key=str(event.account_id))
+        marker = failed(uuid.uuid4(), "sent after the redeliveries")
+        await publish_event(producer, topics.POSTS_STATUS, marker, key=str(marker.post_id))
+        await eventually(lambda: _states_done(app.state.mailer._store, marker.client_id, 1))
+        assert await none_left(), await naming()
+    assert len(inbox.to(address)) == 1  # the policy notice, once

@@ -37,6 +37,7 @@ from cachalot_common.events import (
     ProposalAnswered,
 )
 from cachalot_common.kafka import build_broker, publish_event
+from cachalot_notifier.contacts import ERASED, UNNAMED, Contact, ContactBook, ContactUnavailable
 from cachalot_notifier.main import create_app
 from cachalot_notifier.settings import NotifierSettings
 
@@ -148,6 +149,7 @@ async def start_notifier(
     sandbox_app: FastAPI | None,
     clock: Clock,
     tracer_provider: TracerProvider | None = None,
+    contacts: ContactBook | None = None,
 ) -> Harness:
     """The notifier app on a TestKafkaBroker; ``sandbox_app=None``: the app's own HTTP client
     (its timeout) to ``settings.telegram_api_base``."""
@@ -169,6 +171,7 @@ async def start_notifier(
         clock=clock,
         sender_poll_s=0.05,
         tracer_provider=tracer_provider,
+        contacts=contacts,
     )
     test_broker = await stack.enter_async_context(TestKafkaBroker(broker))
     await stack.enter_async_context(app.router.lifespan_context(app))
@@ -524,6 +527,76 @@ async def test_notify_requests_for_the_operator_are_sent_and_emails_are_skipped(
     assert message["text"].startswith("Queue <stuck>\n10 > 5 & 1\n\n")
 
 
+class Names:
+    """Auth's answers about clients, as the notifier reads them (``ContactBook``): a label
+    per known client; ``down``: auth does not answer."""
+
+    def __init__(self, labels: dict[uuid.UUID, str], *, down: bool = False) -> None:
+        self.labels = labels
+        self.down = down
+
+    async def lookup(self, client_id: uuid.UUID) -> Contact | None:
+        if self.down:
+            raise ContactUnavailable("auth unreachable (ConnectError)")
+        label = self.labels.get(client_id)
+        return None if label is None else Contact(email=None, label=label)
+
+
+async def test_every_operator_message_names_the_client_as_the_console_does_with_its_id_beside(
+    tmp_path: Path, sandbox_app: FastAPI, sandbox: Any
+) -> None:
+    failed, reauth = post_status("failed"), account("reauth_required")
+    answered = ProposalAnswered(
+        answer="changes_requested",
+        client_id=uuid.uuid4(),
+        operator_id=uuid.uuid4(),
+        delivery_id=uuid.uuid4(),
+        proposal_id=uuid.uuid4(),
+        comment="Shorter",
+    )
+    names = Names(
+        {
+            failed.client_id: "ada@example.org",
+            reauth.client_id: "Ada's <channel>",
+            answered.client_id: "bea@example.org",
+        }
+    )
+    settings = settings_for(f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}")
+    async with AsyncExitStack() as stack:
+        harness = await start_notifier(stack, settings, sandbox_app, Clock(), contacts=names)
+        await harness.publish(topics.POSTS_STATUS, failed)
+        await harness.publish(topics.ACCOUNTS, reauth)
+        await harness.publish(topics.NOTIFY, answered)
+        await harness.settle()
+    first, second, third = (m["text"] for m in await sandbox.messages())
+    assert f"Client: ada@example.org\nClient id: {failed.client_id}\n" in first
+    assert f"Client: Ada's <channel>\nClient id: {reauth.client_id}\n" in second
+    assert third.startswith(
+        f"Changes requested\nbea@example.org asks for changes to proposal {answered.proposal_id}"
+    )
+    assert f"Client {answered.client_id}" not in third
+
+
+async def test_a_client_auth_cannot_name_now_or_has_erased_is_said_so_and_the_message_goes(
+    tmp_path: Path, sandbox_app: FastAPI, sandbox: Any
+) -> None:
+    settings = settings_for(f"sqlite+aiosqlite:///{tmp_path / 'notifier.db'}")
+    erased = post_status("failed")
+    async with AsyncExitStack() as stack:
+        harness = await start_notifier(stack, settings, sandbox_app, Clock(), contacts=Names({}))
+        await harness.publish(topics.POSTS_STATUS, erased)
+        await harness.settle()
+    async with AsyncExitStack() as stack:
+        down = Names({}, down=True)
+        harness = await start_notifier(stack, settings, sandbox_app, Clock(), contacts=down)
+        unknown = post_status("failed")
+        await harness.publish(topics.POSTS_STATUS, unknown)
+        await harness.settle()
+    first, second = (m["text"] for m in await sandbox.messages())
+    assert f"Client: {ERASED}\nClient id: {erased.client_id}\n" in first
+    assert f"Client: {UNNAMED}\nClient id: {unknown.client_id}\n" in second
+
+
 async def test_a_clients_answer_to_a_proposal_tells_the_operator_in_words(harness, sandbox):
     client, operator = uuid.uuid4(), uuid.uuid4()
     delivery, proposal, post = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
@@ -550,11 +623,11 @@ async def test_a_clients_answer_to_a_proposal_tells_the_operator_in_words(harnes
     await harness.settle()
     first, second = await sandbox.messages()
     assert first["text"].startswith(
-        f"Changes requested\nClient {client} asks for changes to proposal {proposal}:\n"
+        f"Changes requested\n{UNNAMED} asks for changes to proposal {proposal}:\n"
         "Shorter <please> ⟨U+200B⟩ & quicker\n"
     )
     assert second["text"].startswith(
-        f"Proposal approved\nClient {client} approved proposal {proposal}: post {post} is "
+        f"Proposal approved\n{UNNAMED} approved proposal {proposal}: post {post} is "
         "queued for 2026-12-04 09:30:00 UTC on TikTok, VK.\n"
     )
     assert f"Delivery: {delivery}" in second["text"]

@@ -20,7 +20,6 @@ from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel
 from starlette.requests import ClientDisconnect
 
-from cachalot_common.events import POST_KINDS
 from cachalot_common.guards import MAX_BODY_EXTENSION
 from cachalot_common.problems import Problem, field_errors, problem_response, problem_responses
 from cachalot_common.sessions import CurrentClient, current_client, current_session
@@ -45,7 +44,6 @@ from cachalot_queue.schemas import (
     MediaPublic,
     MediaUsage,
     PlatformList,
-    PlatformPublic,
     PostCreate,
     PostPage,
     PostPublic,
@@ -519,19 +517,7 @@ def build_router(
         """Every platform, in the order people see them: whether posts may target it,
         the kinds of post it takes, and the JSON Schema of its block (``targets[i].<name>``),
         from which the dashboard builds each target's fields."""
-        return PlatformList(
-            items=[
-                PlatformPublic(
-                    name=spec.name,
-                    label=spec.label,
-                    publishable=spec.publishable,
-                    kinds=[k for k in POST_KINDS if k in spec.kinds],
-                    max_images=spec.max_images,
-                    fields=spec.fields.model_json_schema() if spec.fields is not None else None,
-                )
-                for spec in runtime.registry.values()
-            ]
-        )
+        return PlatformList.of(runtime.registry)
 
     @router.get("/posts", response_model=PostPage, tags=["posts"])
     async def list_posts(

@@ -690,8 +690,14 @@ class DeliveryService:
         Approving again gives the same proposal and post (the Idempotency-Key
         ``cachalot-proposal-<id>``). Raises 404 (none of the client's), 409 when the
         proposal was superseded by the operator's answer to a request for changes
-        (``superseded_by``: the module's rule), 422 as ``POST /api/v1/posts`` (e.g.
-        ``scheduled_at`` passed: edit it first).
+        (``superseded_by``: the module's rule), 422 as ``POST /api/v1/posts``.
+
+        **A late approval** (after the suggested time) queues the post for now: approving
+        is the client's "post it", and the dashboard said before the click that the time
+        had passed and that Edit picks another (``web/proposals.js``); the trail's
+        ``approved`` entry says so (``detail.late``, ``detail.suggested_at``). Refusing
+        instead (the rule of a post's own past time) would make the client edit a time
+        it never chose in order to say yes.
 
         The post and the approval commit in one transaction, with the proposal as the
         approval read it: an edit, a request for changes or a new proposal that commits
@@ -726,11 +732,17 @@ class DeliveryService:
             await _still_open(db, proposal)
             content = await self._content(db, proposal)
             seen = (proposal.targets, proposal.scheduled_at)
-        body = self._post_body(content, proposal.targets["items"], proposal.scheduled_at)
+        suggested = proposal.scheduled_at
+        late = suggested if suggested is not None and suggested < now else None
+        body = self._post_body(content, proposal.targets["items"], None if late else suggested)
         answer: list[ProposalPublic] = []
 
         async def record(db: AsyncSession, post: PostPublic) -> None:
-            answer.append(await self._record_approval(db, client_id, proposal_id, post, seen, now))
+            answer.append(
+                await self._record_approval(
+                    db, client_id, proposal_id, post, seen, now, late_from=late
+                )
+            )
 
         created = await self._posts.create(
             client_id=client_id,
@@ -761,12 +773,15 @@ class DeliveryService:
         post: PostPublic,
         seen: tuple[Any, datetime | None] | None,
         now: datetime,
+        *,
+        late_from: datetime | None = None,
     ) -> ProposalPublic:
         """Mark the proposal approved in the transaction that queues its ``post``
         (:meth:`PostService.create` ``within``), so that the post holds what was approved:
         raises :class:`_EditedMeanwhile` (the post is not queued) when an edit, a request
         for changes or a new proposal committed after the proposal was read (``seen``: its
-        targets and time then; ``None``: the post is queued already, record it)."""
+        targets and time then; ``None``: the post is queued already, record it).
+        ``late_from``: the suggested time an approval came after (the post is for now)."""
         proposal = await self._open(db, client_id, proposal_id)
         if seen is not None and (
             proposal.status not in OPEN or (proposal.targets, proposal.scheduled_at) != seen
@@ -785,7 +800,14 @@ class DeliveryService:
                 delivery_id=proposal.delivery_id,
                 proposal_id=proposal.id,
                 post_id=post.id,
-                detail={"scheduled_at": post.scheduled_at.isoformat()},
+                detail={
+                    "scheduled_at": post.scheduled_at.isoformat(),
+                    **(
+                        {"late": True, "suggested_at": late_from.isoformat()}
+                        if late_from is not None
+                        else {}
+                    ),
+                },
             )
         )
         delivery = await db.get(Delivery, proposal.delivery_id)

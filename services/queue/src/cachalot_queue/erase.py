@@ -6,8 +6,8 @@ that type). On the first of them the queue erases everything it holds of the
 client: the media files (videos and images; files first, then their rows)
 with their thumbnails and its unfinished resumable uploads,
 posts with their ``post_media`` rows, targets, the deliveries operators made to it
-with their proposals, its audit trail, and the
-commands and status events for them still waiting in the outbox. The account
+with their proposals, its audit trail, and every outbox row about it (commands, status
+events, proposal answers), sent or still waiting. The account
 projections stay, without anything of the person (display name, platform user id,
 VK communities: only ids, platform, status and time are left), so that an older event
 arriving late is still recognised as stale and changes nothing.
@@ -25,7 +25,7 @@ import logging
 from pathlib import Path
 from uuid import UUID
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cachalot_queue.media_store import remove_client_uploads, remove_files
@@ -53,20 +53,23 @@ async def media_files(session: AsyncSession, client_id: UUID) -> list[str]:
 
 
 async def erase_rows(session: AsyncSession, client_id: UUID) -> int:
-    """Delete the client's posts, targets, videos and unsent outbox messages; posts deleted."""
+    """Delete the client's posts, targets, videos and outbox messages (sent ones too: they
+    are kept an hour for a broker that lost them, :class:`~cachalot_common.outbox.TableSource`
+    ``keep_sent``, and name the client); the number of posts deleted."""
     post_ids = list(
         (await session.scalars(select(Post.id).where(Post.client_id == client_id))).all()
     )
     account_ids = list(
         (await session.scalars(select(Account.id).where(Account.client_id == client_id))).all()
     )
-    keys = [str(i) for i in (*post_ids, *account_ids)]
-    if keys:  # publish commands are keyed by account, status events by post
-        await session.execute(
-            delete(OutboxMessage).where(
-                OutboxMessage.sent_at.is_(None), OutboxMessage.key.in_(keys)
-            )
+    # every outbox row of it, sent or not: publish commands keyed by account, status
+    # events by post, proposal answers by client; any other that names it in its payload
+    keys = [str(i) for i in (*post_ids, *account_ids, client_id)]
+    await session.execute(
+        delete(OutboxMessage).where(
+            or_(OutboxMessage.key.in_(keys), OutboxMessage.payload.contains(str(client_id)))
         )
+    )
     await session.execute(delete(Target).where(Target.client_id == client_id))
     # deliveries made to it (their proposals go with them) and every audit entry of it
     await session.execute(delete(AuditEntry).where(AuditEntry.client_id == client_id))

@@ -447,7 +447,8 @@ def create_app(
                 clock=clock,
                 stuck_after_s=settings.reconcile_after_s,
                 trace_url_template=settings.trace_url_template,
-            )
+            ),
+            runtime.registry,
         )
     )
     return app

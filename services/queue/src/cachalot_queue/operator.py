@@ -37,6 +37,7 @@ from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from cachalot_common import platforms
 from cachalot_common.dead_letters import (
     DeadLetterReader,
     Publish,
@@ -44,10 +45,12 @@ from cachalot_common.dead_letters import (
     redrive,
     source_topics,
 )
+from cachalot_common.platforms import PlatformSpec
 from cachalot_common.problems import Problem, problem_responses
 from cachalot_common.sessions import CurrentOperator
 from cachalot_common.telemetry import trace_link
 from cachalot_common.untrusted import StrictJsonRoute
+from cachalot_queue.schemas import PlatformList
 from cachalot_queue.states import IN_FLIGHT
 from cachalot_queue.tables import DlqRedrive, Post, Target
 
@@ -270,14 +273,23 @@ TopicQuery = Annotated[
 ]
 
 
-def build_operator_router(console: OperatorConsole) -> APIRouter:
-    """The console's routes; every one needs an operator session."""
+def build_operator_router(
+    console: OperatorConsole, registry: Mapping[str, PlatformSpec] | None = None
+) -> APIRouter:
+    """The console's routes; every one needs an operator session. ``registry``: the
+    platforms ``GET /platforms`` describes (default :data:`cachalot_common.platforms.REGISTRY`)."""
     router = APIRouter(
         prefix="/api/v1/operator",
         route_class=StrictJsonRoute,
         tags=["operator"],
         responses=problem_responses(401, 403, 422),
     )
+
+    @router.get("/platforms", response_model=PlatformList)
+    async def operator_platforms(operator: CurrentOperator) -> PlatformList:
+        """The platform catalogue the client's dashboard reads (``GET /api/v1/posts/platforms``),
+        so the operator's page words every option of a proposal as the client's does."""
+        return PlatformList.of(registry if registry is not None else platforms.REGISTRY)
 
     @router.get("/posts/summary")
     async def posts_summary(operator: CurrentOperator) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 
 from cachalot_common import platforms
-from cachalot_common.events import PostKind, PublishPost, TargetStatus
+from cachalot_common.events import POST_KINDS, PostKind, PublishPost, TargetStatus
 from cachalot_common.json_size import round_up_kib, worst_case_json_bytes
 from cachalot_common.text import CheckedText
 
@@ -284,6 +284,25 @@ class PlatformPublic(BaseModel):
 
 class PlatformList(BaseModel):
     items: list[PlatformPublic]
+
+    @classmethod
+    def of(cls, registry: Mapping[str, platforms.PlatformSpec]) -> PlatformList:
+        """Every platform of ``registry`` in its order: whether posts may target it, the
+        kinds it takes and the JSON Schema of its block (the client's composer and both
+        sides' proposal lists word each choice from it, ``web/choices.js``)."""
+        return cls(
+            items=[
+                PlatformPublic(
+                    name=spec.name,
+                    label=spec.label,
+                    publishable=spec.publishable,
+                    kinds=[k for k in POST_KINDS if k in spec.kinds],
+                    max_images=spec.max_images,
+                    fields=spec.fields.model_json_schema() if spec.fields is not None else None,
+                )
+                for spec in registry.values()
+            ]
+        )
 
 
 def largest_body_bytes(model: type[BaseModel]) -> int:

@@ -11,10 +11,18 @@ from typing import Any
 import httpx
 import pytest
 from queue_support import VIDEO, ApiClient, QueueServer, Recorder, at_offset, eventually, now
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, or_, select, text, update
 
 from cachalot_queue.retention import MediaRetention
-from cachalot_queue.tables import Account, AuditEntry, Delivery, Media, Proposal, Target
+from cachalot_queue.tables import (
+    Account,
+    AuditEntry,
+    Delivery,
+    Media,
+    OutboxMessage,
+    Proposal,
+    Target,
+)
 from cachalot_testing.roles import WRONG_ROLE, wrong_role_requests
 
 pytestmark = pytest.mark.integration
@@ -264,6 +272,41 @@ async def test_an_edit_sent_with_the_approval_is_in_the_post_when_both_are_answe
             assert edit.status_code == 409, edit.text
             assert caption == "from the factory"
         assert shown["targets"][0]["tiktok"]["caption"] == caption
+
+
+async def test_a_proposal_approved_after_its_suggested_time_is_queued_for_now_and_the_trail_says_so(
+    queue: QueueServer,
+) -> None:
+    client = queue.client()
+    account = await client.account("tiktok")
+    operator = queue.operator()
+    media = await operator_upload(operator, client)
+    answer = await deliver(
+        operator,
+        client,
+        media["id"],
+        {"targets": [tiktok(account)], "scheduled_at": at_offset(3600).isoformat()},
+    )
+    assert answer.status_code == 201, answer.text
+    proposal = answer.json()["proposals"][0]["id"]
+    suggested = datetime.now(UTC) - timedelta(hours=2)  # the client answers two hours late
+    async with queue.runtime.factory() as session, session.begin():
+        await session.execute(
+            update(Proposal)
+            .where(Proposal.id == uuid.UUID(proposal))
+            .values(scheduled_at=suggested)
+        )
+    before = datetime.now(UTC)
+    approved = await client.http.post(f"/api/v1/posts/proposals/{proposal}/approve")
+    assert approved.status_code == 200, approved.text
+    post = await client.get(approved.json()["post_id"])
+    assert datetime.fromisoformat(post["scheduled_at"]) >= before - timedelta(seconds=1)
+    trail = (await client.http.get(f"/api/v1/posts/{post['id']}/audit")).json()["items"]
+    [entry] = [e for e in trail if e["action"] == "approved"]
+    assert entry["detail"]["late"] is True
+    assert datetime.fromisoformat(entry["detail"]["suggested_at"]) == suggested
+    queued_for = datetime.fromisoformat(entry["detail"]["scheduled_at"])
+    assert queued_for == datetime.fromisoformat(post["scheduled_at"])
 
 
 async def test_the_client_edits_and_asks_for_changes_and_the_operator_sees_the_comment(
@@ -574,7 +617,6 @@ async def test_the_clients_export_has_its_deliveries_and_erasure_removes_them(
     assert {"delivered", "proposed", "approved"} <= {a["action"] for a in export["audit"]}
 
     account = uuid.UUID(delivery["proposals"][0]["targets"][0]["account_id"])
-    await client.account_event(account, "tiktok", "deleted", reason="the client erased their data")
 
     async def left() -> int:
         async with queue.runtime.reader() as session:
@@ -586,8 +628,26 @@ async def test_the_clients_export_has_its_deliveries_and_erasure_removes_them(
                     )
                     or 0
                 )
-            return total
+            # the outbox too, sent rows included (kept an hour for a broker that lost them)
+            naming = or_(
+                OutboxMessage.key == str(client.id),
+                OutboxMessage.payload.contains(str(client.id)),
+            )
+            return total + (
+                await session.scalar(select(func.count()).select_from(OutboxMessage).where(naming))
+                or 0
+            )
 
+    async with queue.runtime.reader() as session:  # the approval's answer, once sent
+        await eventually(
+            lambda: session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.key == str(client.id), OutboxMessage.sent_at.is_not(None))
+            ),
+            timeout=15,
+        )
+    await client.account_event(account, "tiktok", "deleted", reason="the client erased their data")
     await eventually(lambda: _zero(left), timeout=15)
 
 

@@ -404,3 +404,18 @@ async def test_a_dead_letter_at_an_offset_re_driven_before_the_broker_restarted_
         assert shown["redriven_by"] == str(operator_id)
     finally:
         tansu.stop()
+
+
+async def test_the_operator_reads_the_platform_catalogue_the_clients_dashboard_reads(
+    queue: QueueServer,
+) -> None:
+    """Its proposals' options for Instagram, VK and Telegram are worded from the blocks'
+    schemas (web/choices.js), as on the client's page."""
+    client = queue.client()
+    operator = queue.operator()
+    theirs = await operator.get("/api/v1/operator/platforms")
+    assert theirs.status_code == 200, theirs.text
+    assert theirs.json() == (await client.http.get("/api/v1/posts/platforms")).json()
+    schemas = {p["name"]: p["fields"] for p in theirs.json()["items"]}
+    assert all(schemas[name] for name in ("instagram", "vk", "telegram"))
+    assert (await client.http.get("/api/v1/operator/platforms")).status_code == 403

@@ -299,7 +299,8 @@ def create_router() -> APIRouter:
         responses=problem_responses(401, 403, 404),
     )
     async def client_contact(client_id: str, who: CallerDep, svc: ServicesDep) -> dict[str, Any]:
-        """The client's e-mail address and language, for the notifier alone (403 for others).
+        """The client's e-mail address, language and ``label`` (how the operator's messages
+        name it), for the notifier alone (403 for others).
 
         The address is in this answer's body only: the path names the client
         id, so access logs and spans never hold an address. 404: no such
@@ -311,6 +312,6 @@ def create_router() -> APIRouter:
         contact = await svc.notices.contact(client_id)
         if contact is None:
             raise Problem(404, "No such client.")
-        return {"email": contact.email, "language": contact.language}
+        return {"email": contact.email, "language": contact.language, "label": contact.label}
 
     return router
