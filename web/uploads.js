@@ -266,8 +266,8 @@
     // needing this file (the queue answers 409 too)
     if ((item.proposals_waiting || []).length) {
       done("bad", image
-        ? t("This image cannot be deleted yet: a proposal from our team that uses it waits for your answer. Approve it or ask for changes, then delete it.")
-        : t("This video cannot be deleted yet: a proposal from our team that uses it waits for your answer. Approve it or ask for changes, then delete it."));
+        ? t("This image cannot be deleted yet: a proposal from our team that uses it waits for your answer (approving it queues a post with this image).")
+        : t("This video cannot be deleted yet: a proposal from our team that uses it waits for your answer (approving it queues a post with this video)."));
       return;
     }
     const lines = await describePosts(item.posts);

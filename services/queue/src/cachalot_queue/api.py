@@ -781,7 +781,7 @@ def _media_problem(failure: MediaNotFound | MediaInUse) -> Problem:
         names = ", ".join(str(p) for p in failure.proposals)
         held.append(
             f"This file is still needed by proposal(s) {names} waiting for your answer; "
-            "approve them or ask for changes first."
+            "approving one queues a post with this file."
         )
     return Problem(
         409,
