@@ -402,8 +402,13 @@
         window.CachalotChoices.what(what, delivery, null); // kind, note, an article's start
         targetsCell(cell(row, ""), proposal.targets, delivery.kind);
         cell(row, proposal.scheduled_at ? when(proposal.scheduled_at) : t("when approved")).className = "suggested-at";
-        const said = cell(row, proposal.comment || "—");
-        said.className = "comment";
+        // the client's comment, then what the client edited (each its own line)
+        const said = cell(row, "");
+        said.className = "said";
+        const comment = document.createElement("div");
+        comment.className = "comment";
+        comment.textContent = shown(proposal.comment || "—");
+        said.appendChild(comment);
         for (const edit of editsOf(delivery, proposal)) {
           const el = document.createElement("div");
           el.className = "muted client-edit";

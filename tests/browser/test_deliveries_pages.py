@@ -110,7 +110,7 @@ def test_an_operator_and_a_client_see_each_others_proposal_acts_live_on_pages_le
             )
             assert edited.status_code == 200, edited.text
             chosen = client.evaluate(  # the time as the page writes times, in its language
-                "(iso) => new Date(iso).toLocaleString(window.I18N.locale)", at.isoformat()
+                "(iso) => window.CachalotWhen.text(iso)", at.isoformat()
             )
             client.wait_for_function(
                 "([s, text]) => document.querySelector(s).textContent.includes(text)",
