@@ -683,11 +683,10 @@
     return $("posts-order").value === "due" ? "due" : "created";
   }
 
-  // Times in the browser's own time zone, named once above the table.
-  const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
-  const WHEN = new Intl.DateTimeFormat(LOCALE, { dateStyle: "medium", timeStyle: "short", timeZone: ZONE });
+  // Times in the browser's own time zone, named once above the table (web/when.js).
+  const ZONE = window.CachalotWhen.zone;
   function when(iso) {
-    return iso ? WHEN.format(new Date(iso)) : "";
+    return iso ? window.CachalotWhen.text(iso) : "";
   }
 
   function mergePosts(items, { top }) {

@@ -2,6 +2,8 @@
 // knowing who will see it and what it allows), shared by the composer (composer.js),
 // the client's proposals (proposals.js) and the operator's deliveries (operator.js):
 // one table per choice, so the composer's field and the proposal's line say the same.
+// Also what both proposal tables show of a delivery and of its targets (what(),
+// targets()), so the client and the operator read a proposal in the same words.
 // TikTok's Direct Post UX rules (shared/reference/platforms.md §1.2) want the privacy,
 // the interactions and the commercial-content disclosure shown to the person who posts.
 "use strict";
@@ -86,5 +88,81 @@
     return lines;
   }
 
-  window.CachalotChoices = { TIKTOK_PRIVACY, YOUTUBE_PRIVACY, YOUTUBE_CATEGORIES, describe };
+  const shown = (text) => (window.cachalotShown ? window.cachalotShown(text) : String(text));
+  const PLATFORM = { tiktok: "TikTok", youtube: "YouTube", instagram: "Instagram", vk: "VK", telegram: "Telegram" };
+  // a block's texts, in the order a reader meets them (the per-platform option models of posts)
+  const TEXTS = ["title", "photo_title", "caption", "description", "photo_description", "message", "text"];
+  const PREVIEW_CHARS = 400;
+  const KIND = { video: t("a video"), photo: t("a photo post"), article: t("an article") };
+
+  // HTML (an article's body, a Telegram caption) as the words a reader sees: parsed into an
+  // inert document (no script runs, no image loads) and put on the page as text only.
+  // Paragraphs, list items and line breaks stay lines of their own.
+  function plain(html) {
+    const body = new DOMParser().parseFromString(`<body>${html}</body>`, "text/html").body;
+    for (const block of body.querySelectorAll("p,li,h3,h4,blockquote,br")) block.append("\n");
+    return (body.textContent || "").replace(/[^\S\n]+/g, " ").replace(/ *\n[\s]*/g, "\n").trim();
+  }
+
+  function cut(text, most) {
+    return text.length > most ? text.slice(0, most - 1).trimEnd() + "…" : text;
+  }
+
+  function line(parent, cls, text) {
+    const el = document.createElement("div");
+    el.className = cls;
+    el.textContent = shown(text);
+    parent.appendChild(el);
+    return el;
+  }
+
+  // A delivery's "What" into `td`: the kind and note, the picture (the video's or first
+  // image's or cover's thumbnail from the library, `thumbnail(id)` its URL), and for an
+  // article its title and the start of its body.
+  function what(td, delivery, thumbnail) {
+    const pictured = delivery.media_id || (delivery.image_ids || [])[0] ||
+      (delivery.article && delivery.article.cover_media_id);
+    if (pictured && thumbnail) {
+      const img = document.createElement("img");
+      img.className = "thumb proposal-thumb";
+      img.src = thumbnail(pictured);
+      img.alt = t("Picture of the delivered content");
+      img.addEventListener("error", () => img.remove()); // no thumbnail (yet): the words stay
+      td.appendChild(img);
+    }
+    line(td, "what-kind", (KIND[delivery.kind] || delivery.kind) + (delivery.note ? ` — ${delivery.note}` : ""));
+    if (delivery.article) {
+      line(td, "article-title", delivery.article.title || "");
+      line(td, "article-preview muted", cut(plain(delivery.article.body_html || ""), PREVIEW_CHARS));
+    }
+  }
+
+  // A proposal's targets into `td`: each as "Platform: account name", then its texts, then
+  // every option chosen for it in words, so nothing is approved (or answered) unseen.
+  // `accounts`: account id → {platform, display_name}; `catalogue`: platform name → its
+  // registry entry (GET /api/v1/posts/platforms; the operator page has none).
+  function targets(td, list, kind, { accounts = new Map(), catalogue = null } = {}) {
+    for (const target of list) {
+      const account = accounts.get(target.account_id) || {};
+      const platform = Object.keys(target).find((k) => k !== "account_id" && target[k] && typeof target[k] === "object")
+        || account.platform || "";
+      const block = target[platform] || {};
+      const item = document.createElement("div");
+      item.className = "proposal-target";
+      item.dataset.account = target.account_id;
+      line(item, "target-where", `${PLATFORM[platform] || platform || t("Account")}: ${account.display_name || target.account_id}`);
+      const texts = TEXTS.filter((k) => typeof block[k] === "string" && block[k].trim());
+      // Telegram's texts are HTML (shown as their words); the other platforms' are plain text
+      const words = (text) => (platform === "telegram" ? plain(text) : text);
+      for (const key of texts) line(item, "target-text", cut(words(block[key]), PREVIEW_CHARS));
+      if (!texts.length) line(item, "target-text muted", t("(no text)"));
+      const fields = ((catalogue || {})[platform] || {}).fields;
+      for (const said of describe(platform, block, kind, fields)) line(item, "target-choice", said);
+      td.appendChild(item);
+    }
+  }
+
+  window.CachalotChoices = {
+    TIKTOK_PRIVACY, YOUTUBE_PRIVACY, YOUTUBE_CATEGORIES, PLATFORM, describe, what, targets, plain, cut,
+  };
 })();

@@ -7,7 +7,7 @@
   const $ = (id) => document.getElementById(id);
   // The page's language (web/i18n.js): words from /i18n/<lang>.json, dates by Intl.
   const t = window.I18N.t;
-  const when = (iso) => new Date(iso).toLocaleString(window.I18N.locale);
+  const when = (iso) => window.CachalotWhen.text(iso); // web/when.js, as every table
   // Invisible and bidirectional characters shown as codes (shown.js).
   const shown = window.cachalotShown;
   // Statuses, error codes and the server's problems in the page's language (words.js).
@@ -70,20 +70,68 @@
   };
   let knownClients = [];
 
-  // A target's block: its main text, and for TikTok the privacy the operator proposes
-  // (TikTok's Direct Post rules: chosen, never defaulted; the server names it if left out).
-  function options(platform) {
-    const block = { [TEXT_FIELD[platform]]: $("deliver-text").value };
-    if (platform === "tiktok" && $("deliver-privacy").value) block.privacy_level = $("deliver-privacy").value;
+  const article = () => document.querySelector("input[name=deliver-kind]:checked").value === "article";
+
+  // Each chosen account's own fields (the composer's way: texts per target): its text,
+  // and for TikTok who can see it (web/choices.js words); empty: the shared ones above.
+  // Rebuilt when the accounts chosen change, keeping what was typed for each account.
+  function showTargetFields() {
+    const box = $("deliver-targets");
+    const typed = new Map([...box.querySelectorAll(".deliver-target")].map((el) => [el.dataset.account, {
+      text: el.querySelector(".target-text").value,
+      privacy: (el.querySelector(".target-privacy") || {}).value || "",
+    }]));
+    box.textContent = "";
+    for (const option of $("deliver-account").selectedOptions) {
+      const id = option.value;
+      const item = document.createElement("div");
+      item.className = "deliver-target";
+      item.dataset.account = id;
+      const label = document.createElement("label");
+      label.htmlFor = `deliver-text-${id}`;
+      label.textContent = t("Text for {account} (empty: the text above)", { account: option.textContent });
+      const input = document.createElement("input");
+      input.type = "text";
+      input.id = label.htmlFor;
+      input.className = "target-text";
+      input.value = (typed.get(id) || {}).text || "";
+      item.append(label, input);
+      if (option.dataset.platform === "tiktok") {
+        const who = document.createElement("label");
+        who.htmlFor = `deliver-privacy-${id}`;
+        who.textContent = t("Who can see it on TikTok, for {account} (empty: the choice above)", { account: option.textContent });
+        const select = document.createElement("select");
+        select.id = who.htmlFor;
+        select.className = "target-privacy";
+        select.append(new Option(t("Choose…"), ""));
+        for (const [value, words] of Object.entries(window.CachalotChoices.TIKTOK_PRIVACY)) select.append(new Option(words, value));
+        select.value = (typed.get(id) || {}).privacy || "";
+        item.append(who, select);
+      }
+      box.appendChild(item);
+    }
+  }
+
+  // A target's block: its main text (its own, else the shared one; none for an article
+  // without one), and for TikTok the privacy the operator proposes (TikTok's Direct Post
+  // rules: chosen, never defaulted; the server names it if left out).
+  function options(account) {
+    const own = document.querySelector(`#deliver-targets .deliver-target[data-account="${CSS.escape(account.value)}"]`);
+    const platform = account.dataset.platform;
+    const text = (own && own.querySelector(".target-text").value) || $("deliver-text").value;
+    const block = text || !article() ? { [TEXT_FIELD[platform]]: text } : {};
+    const privacy = (own && own.querySelector(".target-privacy") && own.querySelector(".target-privacy").value)
+      || $("deliver-privacy").value;
+    if (platform === "tiktok" && privacy) block.privacy_level = privacy;
     return block;
   }
 
-  // The proposal being written: one target per chosen account, the same text for each.
+  // The proposal being written: one target per chosen account, each with its own text.
   function currentProposal() {
     const accounts = Array.from($("deliver-account").selectedOptions);
     const at = $("deliver-at").value;
     return {
-      targets: accounts.map((a) => ({ account_id: a.value, [a.dataset.platform]: options(a.dataset.platform) })),
+      targets: accounts.map((a) => ({ account_id: a.value, [a.dataset.platform]: options(a) })),
       scheduled_at: at ? new Date(at).toISOString() : null,
     };
   }
@@ -110,13 +158,15 @@
     showPending();
     $("deliver-text").value = "";
     $("deliver-at").value = "";
+    $("deliver-targets").textContent = "";
+    showTargetFields();
   }
 
   // The delivery form's fields: each error box (data-field) and the input it is under.
   const FORM_FIELDS = {
     text: "deliver-text", privacy: "deliver-privacy", scheduled_at: "deliver-at",
     note: "deliver-note", file: "deliver-file", client_id: "deliver-client",
-    account: "deliver-account",
+    account: "deliver-account", "article.title": "deliver-title", "article.body_html": "deliver-body",
   };
   // The one map from the API's field names to those fields, by a path's last name
   // (proposals[i].targets[j].<platform>.<option>, media_id, image_ids[k], ...).
@@ -131,7 +181,8 @@
   // is the file); null when none.
   function formField(path) {
     const parts = String(path || "").split(".");
-    if (parts.includes("media")) return "file";
+    if (parts.includes("media") || parts.includes("cover")) return "file";
+    if (parts[0] === "article") return parts[1] === "cover_media_id" ? "file" : `article.${parts[1]}`;
     return API_FIELDS[parts.pop().replace(/\[\d+\]$/, "")] || null;
   }
   // Where each server error goes (another of a target: under the accounts; else the file).
@@ -184,15 +235,36 @@
       select.appendChild(option);
     }
     if (select.options.length) select.options[0].selected = true; // one or more: the first to start
+    showTargetFields();
   }
 
   // TikTok's Direct Post rule: who can see the post is chosen, never defaulted. Required
   // while any TikTok account is chosen, so the browser's own check stops the form before
   // anything is uploaded (as the composer checks before its uploads); set again on the
-  // send button's click, which comes before the form's check.
+  // send button's click, which comes before the form's check. A TikTok account with its
+  // own choice below needs none above, an account with its own text no shared one. An
+  // article needs no file (its cover is optional) and no text (its title and body are).
   function requirePrivacy() {
     const chosen = Array.from($("deliver-account").selectedOptions);
-    $("deliver-privacy").required = chosen.some((a) => a.dataset.platform === "tiktok");
+    const own = (a, cls) => {
+      const field = document.querySelector(`#deliver-targets .deliver-target[data-account="${CSS.escape(a.value)}"] .${cls}`);
+      return Boolean(field && field.value);
+    };
+    $("deliver-privacy").required = chosen.some((a) => a.dataset.platform === "tiktok" && !own(a, "target-privacy"));
+    $("deliver-file").required = !article();
+    $("deliver-text").required = !article() && chosen.some((a) => !own(a, "target-text"));
+    $("deliver-title").required = $("deliver-body").required = article();
+  }
+
+  // The kind chosen: an article's title, body and optional cover, or a video or images.
+  function showKind() {
+    const writing = article();
+    $("deliver-article").classList.toggle("hidden", !writing);
+    $("deliver-file-label").classList.toggle("hidden", writing);
+    $("deliver-cover-label").classList.toggle("hidden", !writing);
+    $("deliver-file").multiple = !writing;
+    $("deliver-file").accept = writing ? "image/jpeg,image/png" : "video/mp4,video/quicktime,video/webm,image/jpeg,image/png";
+    requirePrivacy();
   }
 
   // The delivery form's label of a field the API names
@@ -211,10 +283,11 @@
     const clientId = $("deliver-client").value;
     const current = currentProposal();
     const proposals = current.targets.length ? [...pending, current] : [...pending];
-    if (!files.length || !clientId) return;
+    const writing = article();
+    if ((!files.length && !writing) || !clientId) return;
     const videos = files.filter((f) => f.type.startsWith("video/"));
-    if (videos.length && files.length > 1) {
-      fieldError("file", t("Choose one video, or only images for a photo post."));
+    if (videos.length && (files.length > 1 || writing)) {
+      fieldError("file", writing ? t("An article's cover is one image.") : t("Choose one video, or only images for a photo post."));
       return;
     }
     if (!proposals.length) {
@@ -244,11 +317,14 @@
       const image = !videos.length;
       const body = {
         client_id: clientId,
-        kind: image ? "photo" : "video",
+        kind: writing ? "article" : image ? "photo" : "video",
         note: $("deliver-note").value || null,
         proposals,
       };
-      if (image) body.image_ids = ids;
+      if (writing) {
+        body.article = { title: $("deliver-title").value, body_html: $("deliver-body").value };
+        if (ids.length) body.article.cover_media_id = ids[0];
+      } else if (image) body.image_ids = ids;
       else body.media_id = ids[0];
       const answer = await api("/api/v1/operator/deliveries", {
         method: "POST",
@@ -261,6 +337,7 @@
         pending = [];
         showPending();
         fillDeliverAccounts();
+        showKind();
       } else {
         // each error under the field it names (the proposal's number when there are several),
         // and all of them, worded, in the notice
@@ -278,9 +355,6 @@
     }
   }
 
-  // "Where and how": each target's platform and every option chosen for it, in the
-  // words the client reads before approving (web/choices.js).
-  const PLATFORM = { tiktok: "TikTok", youtube: "YouTube", instagram: "Instagram", vk: "VK", telegram: "Telegram" };
   // The platforms' block schemas (GET /api/v1/operator/platforms, the client's catalogue),
   // read once: the words of every choice the platform's own table in choices.js lacks.
   let catalogue = {};
@@ -288,31 +362,29 @@
     const answer = await api("/api/v1/operator/platforms");
     if (answer.ok) catalogue = Object.fromEntries(answer.body.items.map((p) => [p.name, p]));
   }
+  // "Where and how": each target's account, its texts and every option chosen for it, in
+  // the words the client reads before approving (web/choices.js, one piece for both pages).
   function targetsCell(td, targets, kind) {
     td.className = "targets";
-    for (const target of targets) {
-      const platform = Object.keys(target).find((k) => k !== "account_id" && target[k] && typeof target[k] === "object") || "";
-      const item = document.createElement("div");
-      item.className = "proposal-target";
-      item.dataset.account = target.account_id;
-      const head = document.createElement("div");
-      head.className = "target-where";
-      head.textContent = PLATFORM[platform] || platform;
-      item.appendChild(head);
-      const fields = (catalogue[platform] || {}).fields; // Instagram's, VK's, Telegram's choices
-      for (const words of window.CachalotChoices.describe(platform, target[platform], kind, fields)) {
-        const el = document.createElement("div");
-        el.className = "target-choice";
-        el.textContent = words;
-        item.appendChild(el);
-      }
-      td.appendChild(item);
-    }
+    const accounts = new Map(knownClients.flatMap((c) => c.accounts || []).map((a) => [a.id, a]));
+    window.CachalotChoices.targets(td, targets, kind, { accounts, catalogue });
+  }
+
+  // What the client changed in a proposal (its "edited" steps): which parts, when; the
+  // texts and time shown beside are the proposal as it stands now.
+  const CHANGED = { targets: t("texts and options"), scheduled_at: t("suggested time") };
+  function editsOf(delivery, proposal) {
+    return (delivery.audit || [])
+      .filter((step) => step.action === "edited" && step.proposal_id === proposal.id)
+      .map((step) => t("Edited by the client {when}: {what}", {
+        when: when(step.at),
+        what: ((step.detail && step.detail.changed) || []).map((c) => CHANGED[c] || c).join(", "),
+      }));
   }
 
   // An approved proposal's post: its id's start and where it stands per target.
   function postCell(row, proposal) {
-    const standing = window.CachalotTrail.standing(proposal, (p) => p);
+    const standing = window.CachalotTrail.standing(proposal, (p) => window.CachalotChoices.PLATFORM[p] || p);
     const id = proposal.post_id ? proposal.post_id.slice(0, 8) : "—";
     cell(row, standing ? `${id} — ${standing}` : id).className = "post-standing";
   }
@@ -336,8 +408,24 @@
         if (delivery.operator_name) at.append(" ", t("by {who}", { who: shown(delivery.operator_name) }));
         cell(row, shown(clientLabelOf(delivery.client_id)));
         cell(row, words.status(proposal.status)).className = "status";
+        const what = cell(row, "");
+        what.className = "what";
+        window.CachalotChoices.what(what, delivery, null); // kind, note, an article's start
         targetsCell(cell(row, ""), proposal.targets, delivery.kind);
-        cell(row, proposal.comment || "—").className = "comment";
+        cell(row, proposal.scheduled_at ? when(proposal.scheduled_at) : t("when approved")).className = "suggested-at";
+        // the client's comment, then what the client edited (each its own line)
+        const said = cell(row, "");
+        said.className = "said";
+        const comment = document.createElement("div");
+        comment.className = "comment";
+        comment.textContent = shown(proposal.comment || "—");
+        said.appendChild(comment);
+        for (const edit of editsOf(delivery, proposal)) {
+          const el = document.createElement("div");
+          el.className = "muted client-edit";
+          el.textContent = shown(edit);
+          said.appendChild(el);
+        }
         postCell(row, proposal);
         // the trail: the delivery's and this proposal's steps; once approved, the post's
         cell(row, "").appendChild(window.CachalotTrail.details({
@@ -595,8 +683,11 @@
     $("deliver-form").addEventListener("submit", deliver);
     $("deliver-another").addEventListener("click", addProposal);
     window.CachalotWhen.upgrade($("deliver-at")); // the suggested time in the page's language
+    $("deliveries-zone").textContent = t("Times are in your time zone, {zone}.", { zone: window.CachalotWhen.zone });
     $("deliver-send").addEventListener("click", requirePrivacy);
     $("deliver-form").addEventListener("change", requirePrivacy);
+    $("deliver-account").addEventListener("change", showTargetFields);
+    for (const radio of document.querySelectorAll("input[name=deliver-kind]")) radio.addEventListener("change", showKind);
     for (const radio of document.querySelectorAll("input[name=trouble]")) {
       radio.addEventListener("change", loadTrouble);
     }
@@ -606,10 +697,12 @@
     });
     await Promise.all([loadClients(), loadCatalogue()]); // the deliveries name both
     await Promise.all([loadTrouble(), loadPolicyVersions(), loadDlq(), loadDeliveries()]);
-    // A proposal made, edited, approved or sent back (by a client, or in another tab) is
-    // pushed by the server (GET /api/v1/operator/events, web/live.js): the deliveries are
-    // read again, once for a burst; the clients too when any event of the burst names a
-    // client this page does not know yet (not only the burst's first).
+    // A proposal made, edited, approved or sent back (by a client, or in another tab), and a
+    // post's status changing (dispatched, published, failed…), are pushed by the server
+    // (GET /api/v1/operator/events, web/live.js): the deliveries (where each post stands)
+    // and the posts in trouble are read again, once for a burst; the clients too when any
+    // proposal event of the burst names a client this page does not know yet (not only the
+    // burst's first). A status event leaves the clients and the form alone.
     let due = null;
     let clientsToo = false;
     const reload = (event) => {
@@ -620,11 +713,12 @@
         const unknown = clientsToo;
         clientsToo = false;
         if (unknown) await loadClients();
-        await loadDeliveries();
+        await Promise.all([loadDeliveries(), loadTrouble()]);
       }, 300);
     };
+    const moved = () => reload(null); // a post's status: whose is known (it was delivered or listed)
     window.CachalotLive.start(
-      { proposal: reload, reload: () => reload(), refresh: () => reload(), ended: () => location.reload() },
+      { proposal: reload, status: moved, reload: () => reload(), refresh: () => reload(), ended: () => location.reload() },
       { url: "/api/v1/operator/events", section: "deliver" },
     );
   }

@@ -6,15 +6,14 @@
   "use strict";
   const $ = (id) => document.getElementById(id);
   const shown = window.cachalotShown || ((text) => String(text));
-  const { t, locale: LOCALE } = window.I18N; // web/i18n.js
-  const when = (iso) => new Date(iso).toLocaleString(LOCALE);
+  const { t } = window.I18N; // web/i18n.js
+  const when = (iso) => window.CachalotWhen.text(iso); // web/when.js, as every table
   // a request for changes' comment, in code points (queue ChangesRequest.comment)
   const COMMENT_MAX = 2000;
   const STATUS = {
     proposed: t("proposed"), changes_requested: t("changes requested"), approved: t("approved"),
     superseded: t("superseded"),
   };
-  const KIND = { video: t("a video"), photo: t("a photo post"), article: t("an article") };
 
   async function api(path, options = {}) {
     const response = await fetch(path, { credentials: "same-origin", ...options });
@@ -40,77 +39,18 @@
     return td;
   }
 
-  const PLATFORM = { tiktok: "TikTok", youtube: "YouTube", instagram: "Instagram", vk: "VK", telegram: "Telegram" };
-  // a block's texts, in the order a reader meets them (the per-platform option models of posts)
-  const TEXTS = ["title", "photo_title", "caption", "description", "photo_description", "message", "text"];
-  const PREVIEW_CHARS = 400;
+  const { PLATFORM } = window.CachalotChoices; // web/choices.js
   let accountsById = new Map();
   let catalogue = null; // platform name → its registry entry (GET /api/v1/posts/platforms), once
 
-  // HTML (an article's body, a Telegram caption) as the words a reader sees: parsed into an
-  // inert document (no script runs, no image loads) and put on the page as text only.
-  // Paragraphs, list items and line breaks stay lines of their own.
-  function plain(html) {
-    const body = new DOMParser().parseFromString(`<body>${html}</body>`, "text/html").body;
-    for (const block of body.querySelectorAll("p,li,h3,h4,blockquote,br")) block.append("\n");
-    return (body.textContent || "").replace(/[^\S\n]+/g, " ").replace(/ *\n[\s]*/g, "\n").trim();
-  }
+  // "What": the kind, note, picture and an article's start (web/choices.js, as the operator's).
+  const thumbnail = (id) => `/api/v1/media/${encodeURIComponent(id)}/thumbnail`;
+  const describeWhat = (td, delivery) => window.CachalotChoices.what(td, delivery, thumbnail);
 
-  function cut(text, most) {
-    return text.length > most ? text.slice(0, most - 1).trimEnd() + "…" : text;
-  }
-
-  function line(parent, cls, text) {
-    const el = document.createElement("div");
-    el.className = cls;
-    el.textContent = shown(text);
-    parent.appendChild(el);
-    return el;
-  }
-
-  // "What": the kind and note, the picture (the video's or first image's or cover's
-  // thumbnail from the library), and for an article its title and the start of its body.
-  function describeWhat(td, delivery) {
-    const pictured = delivery.media_id || (delivery.image_ids || [])[0] ||
-      (delivery.article && delivery.article.cover_media_id);
-    if (pictured) {
-      const img = document.createElement("img");
-      img.className = "thumb proposal-thumb";
-      img.src = `/api/v1/media/${encodeURIComponent(pictured)}/thumbnail`;
-      img.alt = t("Picture of the delivered content");
-      img.addEventListener("error", () => img.remove()); // no thumbnail (yet): the words stay
-      td.appendChild(img);
-    }
-    line(td, "what-kind", (KIND[delivery.kind] || delivery.kind) + (delivery.note ? ` — ${delivery.note}` : ""));
-    if (delivery.article) {
-      line(td, "article-title", delivery.article.title || "");
-      line(td, "article-preview muted", cut(plain(delivery.article.body_html || ""), PREVIEW_CHARS));
-    }
-  }
-
-  // "Where and text": each target as "Platform: account name", then its texts, then every
-  // option chosen for it in words (who can see it, what others may do, a disclosure:
-  // web/choices.js, the composer's words), so nothing is approved unseen.
-  function describeTargets(td, targets, kind) {
-    for (const target of targets) {
-      const account = accountsById.get(target.account_id) || {};
-      const platform = Object.keys(target).find((k) => k !== "account_id" && target[k] && typeof target[k] === "object")
-        || account.platform || "";
-      const block = target[platform] || {};
-      const item = document.createElement("div");
-      item.className = "proposal-target";
-      item.dataset.account = target.account_id;
-      line(item, "target-where", `${PLATFORM[platform] || platform || t("Account")}: ${account.display_name || target.account_id}`);
-      const texts = TEXTS.filter((k) => typeof block[k] === "string" && block[k].trim());
-      // Telegram's texts are HTML (shown as their words); the other platforms' are plain text
-      const words = (text) => (platform === "telegram" ? plain(text) : text);
-      for (const key of texts) line(item, "target-text", cut(words(block[key]), PREVIEW_CHARS));
-      if (!texts.length) line(item, "target-text muted", t("(no text)"));
-      const fields = ((catalogue || {})[platform] || {}).fields;
-      for (const words of window.CachalotChoices.describe(platform, block, kind, fields)) line(item, "target-choice", words);
-      td.appendChild(item);
-    }
-  }
+  // "Where and text": each target's account, texts and every option chosen for it in words
+  // (web/choices.js, the composer's words and the operator's table's).
+  const describeTargets = (td, targets, kind) =>
+    window.CachalotChoices.targets(td, targets, kind, { accounts: accountsById, catalogue });
 
   function button(label, cls, onClick) {
     const el = document.createElement("button");

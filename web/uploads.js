@@ -262,6 +262,14 @@
         : t("This video cannot be deleted yet: {posts} still need it. Cancel those posts or wait until they are published, then delete it.", { posts: lines }));
       return;
     }
+    // an operator's proposal waiting for the client's answer: approving it queues a post
+    // needing this file (the queue answers 409 too)
+    if ((item.proposals_waiting || []).length) {
+      done("bad", image
+        ? t("This image cannot be deleted yet: a proposal from our team that uses it waits for your answer (approving it queues a post with this image).")
+        : t("This video cannot be deleted yet: a proposal from our team that uses it waits for your answer (approving it queues a post with this video)."));
+      return;
+    }
     const lines = await describePosts(item.posts);
     const used = lines.length
       ? t("It was used by {posts}. Those posts keep their history but can no longer be retried.", { posts: lines.join("; ") })

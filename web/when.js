@@ -14,6 +14,8 @@
 // input.value; CachalotWhen.problem(input): words when the parts chosen make no time yet
 // (some but not all, or a day the month does not have), else "";
 // CachalotWhen.focus(input): the first select; CachalotWhen.zone: the zone's name.
+// CachalotWhen.text(iso): a time as every table shows it (the page's language, the
+// browser's zone, to the minute: "1 Dec 2026, 21:36"), the zone named beside the table.
 "use strict";
 (function () {
   const { t, locale } = window.I18N;
@@ -152,5 +154,8 @@
     else input.focus();
   }
 
-  window.CachalotWhen = { upgrade, show, problem, focus, zone: ZONE };
+  const SHOWN = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short", timeZone: ZONE });
+  const text = (iso) => SHOWN.format(new Date(iso));
+
+  window.CachalotWhen = { upgrade, show, problem, focus, text, zone: ZONE };
 })();

@@ -110,7 +110,7 @@ def test_an_operator_and_a_client_see_each_others_proposal_acts_live_on_pages_le
             )
             assert edited.status_code == 200, edited.text
             chosen = client.evaluate(  # the time as the page writes times, in its language
-                "(iso) => new Date(iso).toLocaleString(window.I18N.locale)", at.isoformat()
+                "(iso) => window.CachalotWhen.text(iso)", at.isoformat()
             )
             client.wait_for_function(
                 "([s, text]) => document.querySelector(s).textContent.includes(text)",
@@ -607,9 +607,7 @@ def test_each_proposal_shows_its_own_time_and_where_its_post_stands_on_both_page
             with _signed_in_page(browser, gateway, cookie, url) as page:
                 row = f"{table} tr[data-proposal='{second['id']}']"
                 page.wait_for_selector(row, timeout=15_000)
-                own = page.evaluate(
-                    "iso => new Date(iso).toLocaleString(window.I18N.locale)", second["created_at"]
-                )
+                own = page.evaluate("iso => window.CachalotWhen.text(iso)", second["created_at"])
                 assert page.text_content(f"{row} .proposed-at") == own, who
                 standing = (
                     page.text_content(f"{table} tr[data-proposal='{first}'] .post-standing") or ""
@@ -770,3 +768,149 @@ def test_both_pages_say_every_option_a_proposal_chose_for_each_account_before_it
                     )
                     for words in lines:
                         assert words in shown, (url, language, shown)
+
+
+def test_the_operator_delivers_an_article_with_an_accounts_own_text_and_reads_the_clients_edit(
+    stack: EmbeddedStack, sign_in: Any
+) -> None:
+    """op13f: the operator page offered no article, one text for every account, and a
+    deliveries table without the texts, the note or the time, so a client's edit was
+    invisible there. Now an article (title, body, a cover put in the client's images), each
+    chosen account its own text, and the row shows them (times as every table, web/when.js),
+    following the client's edit live with what it changed."""
+    marker = uuid.uuid4().hex[:8]
+    with sign_in(("vk", ARTICLE_VK_PERSON), email="op-article") as client:
+        me = client.evaluate("async () => (await fetch('/api/v1/me')).json()")
+        accounts = client.evaluate("async () => (await fetch('/api/v1/accounts')).json()")
+        vk = next(a for a in accounts if a["platform"] == "vk")
+        with sign_in.page() as page:
+            sign_in.operator(page)
+            page.wait_for_selector(
+                f"#deliver-client option[value='{me['client_id']}']", state="attached"
+            )
+            page.select_option("#deliver-client", me["client_id"])
+            page.wait_for_selector(f"#deliver-account option[value='{vk['id']}']", state="attached")
+            page.check("input[name=deliver-kind][value=article]")
+            page.fill("#deliver-title", f"Whales {marker}")
+            page.fill("#deliver-body", f"<p>Body of {marker}</p>")
+            page.set_input_files("#deliver-file", str(image_file()))
+            page.select_option("#deliver-account", [vk["id"]])
+            page.fill(f"#deliver-text-{vk['id']}", f"own words {marker}")
+            page.fill("#deliver-note", f"note {marker}")
+            page.click("#deliver-send")
+            page.wait_for_selector("#flash.ok, #flash.bad", timeout=30_000)
+            assert "ok" in (page.get_attribute("#flash", "class") or ""), page.text_content(
+                "#deliver-form"
+            )
+            offered = client.evaluate(
+                "async () => (await fetch('/api/v1/posts/proposals')).json()"
+            )["items"]
+            [delivery] = [d for d in offered if d.get("note") == f"note {marker}"]
+            assert delivery["kind"] == "article"
+            assert delivery["article"]["title"] == f"Whales {marker}"
+            assert delivery["article"]["cover_media_id"]
+            [proposal] = delivery["proposals"]
+            assert proposal["targets"][0]["vk"]["message"] == f"own words {marker}"
+
+            row = f"#deliveries-body tr[data-proposal='{proposal['id']}']"
+            page.wait_for_selector(row, timeout=15_000)
+            assert f"note {marker}" in (page.text_content(f"{row} .what-kind") or "")
+            assert page.text_content(f"{row} .article-title") == f"Whales {marker}"
+            assert page.text_content(f"{row} .target-text") == f"own words {marker}"
+            assert page.text_content(f"{row} .target-where") == f"VK: {vk['display_name']}"
+            assert page.text_content(f"{row} .suggested-at") == "when approved"
+            shown = page.evaluate("iso => window.CachalotWhen.text(iso)", proposal["created_at"])
+            assert page.text_content(f"{row} .proposed-at") == shown
+
+            # the client edits the text and the time: the operator's row follows, live
+            page.wait_for_selector("#live-state[data-state=on]", timeout=45_000)
+            later = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
+            edited = client.evaluate(
+                """async ([id, body]) => (await fetch(`/api/v1/posts/proposals/${id}`, {
+                    method: "PATCH", headers: {"Content-Type": "application/json"},
+                    body: JSON.stringify(body)})).status""",
+                [
+                    proposal["id"],
+                    {
+                        "targets": [
+                            {"account_id": vk["id"], "vk": {"message": f"client's {marker}"}}
+                        ],
+                        "scheduled_at": later.isoformat(),
+                    },
+                ],
+            )
+            assert edited == 200
+            page.wait_for_function(
+                "([s, text]) => (document.querySelector(s) || {}).textContent === text",
+                arg=[f"{row} .target-text", f"client's {marker}"],
+                timeout=20_000,
+            )
+            said = page.text_content(f"{row} .client-edit") or ""
+            assert "texts and options" in said, said
+            assert "suggested time" in said, said
+            assert page.text_content(f"{row} .suggested-at") == page.evaluate(
+                "iso => window.CachalotWhen.text(iso)", later.isoformat()
+            )
+
+
+def test_each_tiktok_account_gets_its_own_text_and_privacy_and_the_post_status_follows_live(
+    stack: EmbeddedStack, sign_in: Any
+) -> None:
+    """op13f: one text for all accounts of a proposal; and the operator page, "Live updates:
+    on", left a post's status and the posts in trouble stale until reloaded."""
+    marker = uuid.uuid4().hex[:8]
+    gateway = stack.gateway
+    with httpx.Client(timeout=30) as http:
+        first = connect_tiktok(http, gateway, f"sandbox-extra-own-a-{marker}")
+        second = connect_tiktok(http, gateway, f"sandbox-extra-own-b-{marker}")
+        client_id = http.get(f"{gateway}/api/v1/me").json()["client_id"]
+        with sign_in.page() as page:
+            sign_in.operator(page)
+            page.wait_for_selector(f"#deliver-client option[value='{client_id}']", state="attached")
+            page.select_option("#deliver-client", client_id)
+            page.wait_for_selector(f"#deliver-account option[value='{second}']", state="attached")
+            page.set_input_files("#deliver-file", str(video_file()))
+            page.select_option("#deliver-account", [first, second])
+            for account, privacy in ((first, "SELF_ONLY"), (second, "FOLLOWER_OF_CREATOR")):
+                page.fill(f"#deliver-text-{account}", f"{account[:4]} {marker}")
+                page.select_option(f"#deliver-privacy-{account}", privacy)
+            page.click("#deliver-send")  # no shared text or privacy: each account has its own
+            page.wait_for_selector("#flash.ok, #flash.bad", timeout=30_000)
+            assert "ok" in (page.get_attribute("#flash", "class") or ""), page.text_content(
+                "#deliver-form"
+            )
+            offered = http.get(f"{gateway}/api/v1/posts/proposals").json()["items"]
+            [delivery] = [d for d in offered if marker in str(d["proposals"])]
+            [proposal] = delivery["proposals"]
+            chosen = [
+                (t["tiktok"]["caption"], t["tiktok"]["privacy_level"]) for t in proposal["targets"]
+            ]
+            assert chosen == [
+                (f"{first[:4]} {marker}", "SELF_ONLY"),
+                (f"{second[:4]} {marker}", "FOLLOWER_OF_CREATOR"),
+            ]
+            row = f"#deliveries-body tr[data-proposal='{proposal['id']}']"
+            page.wait_for_selector(row, timeout=15_000)
+            texts = page.eval_on_selector_all(
+                f"{row} .target-text", "els => els.map(e => e.textContent)"
+            )
+            assert texts == [f"{first[:4]} {marker}", f"{second[:4]} {marker}"]
+
+            # approved, then failed at TikTok: the page left open follows, no reload
+            page.wait_for_selector("#live-state[data-state=on]", timeout=45_000)
+            page.evaluate("window.__kept = 1")
+            httpx.post(
+                f"{stack.sandbox}/sandbox/tiktok/faults",
+                json={"endpoint": "creator_info", "kind": "spam_risk"},
+                timeout=5,
+            ).raise_for_status()
+            approved = http.post(f"{gateway}/api/v1/posts/proposals/{proposal['id']}/approve")
+            assert approved.status_code == 200, approved.text
+            post_id = approved.json()["post_id"]
+            page.wait_for_selector(f"#trouble-body tr[data-post='{post_id}']", timeout=60_000)
+            page.wait_for_function(
+                "s => /failed/.test((document.querySelector(s) || {}).textContent || '')",
+                arg=f"{row} .post-standing",
+                timeout=30_000,
+            )
+            assert page.evaluate("window.__kept") == 1  # the same page, never reloaded

@@ -756,14 +756,26 @@ def upload_problem(failure: BaseException) -> Problem | None:
 def _media_problem(failure: MediaNotFound | MediaInUse) -> Problem:
     if isinstance(failure, MediaNotFound):
         return Problem(404, "No such media.")
-    names = ", ".join(str(p) for p in failure.posts)
+    held = []
+    if failure.posts:
+        names = ", ".join(str(p) for p in failure.posts)
+        held.append(
+            f"This file is still needed by post(s) {names}, not yet published, cancelled "
+            "or failed; cancel them or wait until they finish, then delete it."
+        )
+    if failure.proposals:
+        names = ", ".join(str(p) for p in failure.proposals)
+        held.append(
+            f"This file is still needed by proposal(s) {names} waiting for your answer; "
+            "approving one queues a post with this file."
+        )
     return Problem(
         409,
-        f"This file is still needed by post(s) {names}, not yet published, cancelled or "
-        "failed; cancel them or wait until they finish, then delete it.",
+        " ".join(held),
         title="Media in use",
         type_="https://cachalot.dev/problems/media-in-use",
         posts=[str(p) for p in failure.posts],
+        proposals=[str(p) for p in failure.proposals],
     )
 
 

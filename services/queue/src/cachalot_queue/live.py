@@ -7,8 +7,9 @@ sent back: :class:`~cachalot_common.events.ProposalChanged`).
 
 **The operator's page has a stream of the same kind**, ``GET /api/v1/operator/events``
 (an operator's session): the same feed, ring, ids, resumes and session checks, with
-every client's ``proposal`` events and nothing else (an operator sees every client's
-deliveries, never their posts' or accounts' events here). A stream is one
+every client's ``proposal`` events and posts' ``status`` transitions (the operator's
+deliveries and posts in trouble follow them; progress events are left out), never
+accounts' events. A stream is one
 :class:`ClientStream` with a filter of the ring's entries (:func:`live_router`).
 
 **Every replica reads every event, with no consumer group.** The gateway may
@@ -203,6 +204,8 @@ class Entry:
     client_id: UUID | None
     event: str
     data: str
+    transition: bool = True
+    """False for a status record that is no transition (progress while publishing)."""
 
     @property
     def mark(self) -> Mark:
@@ -238,7 +241,14 @@ def _entry(seq: int, record: ConsumerRecord[bytes, bytes]) -> Entry:
                 "occurred_at": status.occurred_at.isoformat(),
             }
             return Entry(
-                seq, tp, record.offset, stamp, status.client_id, "status", json.dumps(data)
+                seq,
+                tp,
+                record.offset,
+                stamp,
+                status.client_id,
+                "status",
+                json.dumps(data),
+                transition=status.previous != status.status,
             )
         if record.topic == PROPOSALS:
             proposal = ProposalChanged.model_validate_json(record.value or b"")
@@ -522,8 +532,12 @@ def client_entries(client_id: UUID) -> Callable[[Entry], bool]:
 
 
 def operator_entries(entry: Entry) -> bool:
-    """What an operator's stream sends: every client's proposal events."""
-    return entry.event == "proposal" and entry.client_id is not None
+    """What an operator's stream sends: every client's proposal events and post status
+    transitions (its deliveries' posts and the posts in trouble follow them; progress
+    while publishing, many a second, is left out)."""
+    if entry.client_id is None:
+        return False
+    return entry.event == "proposal" or (entry.event == "status" and entry.transition)
 
 
 class ClientStream:
@@ -645,8 +659,8 @@ _RESUME_DOC: Final = (
 
 def live_router(feed: LiveFeed, *, heartbeat_s: float) -> APIRouter:
     """``GET /api/v1/events`` (a client's) and ``GET /api/v1/operator/events`` (an
-    operator's: every client's proposals), see the module; 401/403 problems as every
-    client or operator route."""
+    operator's: every client's proposals and status transitions), see the module;
+    401/403 problems as every client or operator route."""
     router = APIRouter(tags=["live"])
 
     @router.get(
@@ -685,12 +699,14 @@ def live_router(feed: LiveFeed, *, heartbeat_s: float) -> APIRouter:
         responses={
             200: {
                 "content": {"text/event-stream": {}},
-                "description": "Server-Sent Events: ready, proposal (every client's), ended.",
+                "description": "Server-Sent Events: ready, proposal and status (every "
+                "client's; status transitions only, no progress), ended.",
             },
             401: {"description": "Not signed in, or the session ended."},
             403: {"description": "A client's session."},
         },
-        summary="The operator's live proposal changes (made, edited, approved, sent back)",
+        summary="The operator's live proposal changes (made, edited, approved, sent back) "
+        "and post status changes",
     )
     async def operator_events(
         request: Request,

@@ -37,7 +37,7 @@ from cachalot_queue.paging import cut_page, newest_first
 from cachalot_queue.schemas import MediaExport, MediaItem, MediaPage, MediaUsage
 from cachalot_queue.sniff import MediaType
 from cachalot_queue.states import NEEDS_MEDIA
-from cachalot_queue.tables import Delivery, Media, Post, PostMedia, Target
+from cachalot_queue.tables import Delivery, Media, Post, PostMedia, Proposal, Target
 from cachalot_queue.thumbnails import make_thumbnail, thumbnail_path
 
 logger = logging.getLogger(__name__)
@@ -52,12 +52,19 @@ class MediaNotFound(Exception):
 
 
 class MediaInUse(Exception):
-    """Posts not yet finished still need the video."""
+    """Posts not yet finished, or proposals still open, still need the file."""
 
-    def __init__(self, media_id: UUID, posts: list[UUID]) -> None:
-        super().__init__(f"media {media_id} is still needed by {len(posts)} post(s)")
+    def __init__(
+        self, media_id: UUID, posts: list[UUID], proposals: list[UUID] | None = None
+    ) -> None:
+        proposals = proposals or []
+        super().__init__(
+            f"media {media_id} is still needed by {len(posts)} post(s) "
+            f"and {len(proposals)} open proposal(s)"
+        )
         self.media_id = media_id
         self.posts = posts
+        self.proposals = proposals
 
 
 class MediaLibrary:
@@ -96,10 +103,12 @@ class MediaLibrary:
         )
         async with self._reader() as session:
             rows, next_cursor = cut_page(list((await session.scalars(query)).all()), limit)
-            posts, needed = await _posts_of(session, client_id, [m.id for m in rows])
+            ids = [m.id for m in rows]
+            posts, needed = await _posts_of(session, client_id, ids)
+            waiting = await open_proposals_naming(session, client_id, ids)
             used = await used_bytes(session, client_id)
         return MediaPage(
-            items=[_item(m, posts[m.id], needed[m.id]) for m in rows],
+            items=[_item(m, posts[m.id], needed[m.id], waiting[m.id]) for m in rows],
             next_cursor=next_cursor,
             used_bytes=used,
             quota_bytes=self._quota_bytes,
@@ -114,7 +123,8 @@ class MediaLibrary:
             if media is None:
                 raise MediaNotFound(media_id)
             posts, needed = await _posts_of(session, client_id, [media_id])
-        return _item(media, posts[media_id], needed[media_id])
+            waiting = await open_proposals_naming(session, client_id, [media_id])
+        return _item(media, posts[media_id], needed[media_id], waiting[media_id])
 
     async def thumbnail(self, *, client_id: UUID, media_id: UUID) -> Path:
         """The file's small JPEG (made on first call, then kept); :class:`MediaNotFound`
@@ -137,7 +147,9 @@ class MediaLibrary:
         """Delete the video's row, then its file; its bytes no longer count against the quota.
 
         Raises :class:`MediaNotFound` when the client has no such video and
-        :class:`MediaInUse` (naming the posts) while a post still needs it.
+        :class:`MediaInUse` (naming the posts and proposals) while a post still needs it
+        or a proposal still open (proposed, changes requested) names it: its approval
+        would queue a post without its file (issue 13 item 2).
         """
         async with self._factory() as session, session.begin():
             media = await session.scalar(
@@ -148,8 +160,9 @@ class MediaLibrary:
             if media is None:
                 raise MediaNotFound(media_id)
             _, needed = await _posts_of(session, client_id, [media_id])
-            if needed[media_id]:
-                raise MediaInUse(media_id, needed[media_id])
+            waiting = await open_proposals_naming(session, client_id, [media_id])
+            if needed[media_id] or waiting[media_id]:
+                raise MediaInUse(media_id, needed[media_id], waiting[media_id])
             name = media.path
             await session.delete(media)
         # after the commit: a stop before this line leaves the file to the sweep
@@ -256,12 +269,39 @@ async def delivered_media(session: AsyncSession, client_id: UUID) -> set[UUID]:
     return {u for c in contents for _, m in content_media(c) if (u := as_uuid(m)) is not None}
 
 
-def _item(media: Media, posts: list[UUID], needed: list[UUID]) -> MediaItem:
+OPEN_PROPOSAL = ("proposed", "changes_requested")
+"""A proposal the client may still approve: its delivery's files are held."""
+
+
+async def open_proposals_naming(
+    session: AsyncSession, client_id: UUID, media_ids: list[UUID]
+) -> defaultdict[UUID, list[UUID]]:
+    """media id → the client's proposals still open (:data:`OPEN_PROPOSAL`) whose delivery
+    names it (as video, image or cover), oldest first."""
+    held: defaultdict[UUID, list[UUID]] = defaultdict(list)
+    if not media_ids:
+        return held
+    wanted = set(media_ids)
+    rows = await session.execute(
+        select(Proposal.id, Delivery.content)
+        .join(Delivery, Delivery.id == Proposal.delivery_id)
+        .where(Proposal.client_id == client_id, Proposal.status.in_(OPEN_PROPOSAL))
+        .order_by(Proposal.created_at, Proposal.id)
+    )
+    for proposal, content in rows.tuples():
+        named = {u for _, m in content_media(content) if (u := as_uuid(m)) in wanted}
+        for media_id in named:
+            held[media_id].append(proposal)
+    return held
+
+
+def _item(media: Media, posts: list[UUID], needed: list[UUID], proposals: list[UUID]) -> MediaItem:
     return MediaItem.model_validate(
         {
             **MediaExport.model_validate(media, from_attributes=True).model_dump(),
             "posts": posts,
             "needed_by": needed,
+            "proposals_waiting": proposals,
         }
     )
 

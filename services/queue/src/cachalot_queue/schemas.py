@@ -254,6 +254,12 @@ class MediaItem(MediaExport):
         description="Those of them still scheduled, paused or publishing: while any is "
         "listed here, the file cannot be deleted (409)."
     )
+    proposals_waiting: list[UUID] = Field(
+        description="Proposals an operator delivered with this file that wait for the "
+        "client's answer (proposed, changes requested), oldest first: while any is listed "
+        "here, the file cannot be deleted either (409), as approving one queues a post "
+        "needing it.",
+    )
 
 
 class MediaUsage(BaseModel):

@@ -185,6 +185,36 @@ async def test_a_proposal_breaking_a_platform_rule_is_a_422_naming_the_proposals
     }
 
 
+async def test_a_file_an_open_proposal_names_is_held_until_the_client_answers_it(
+    queue: QueueServer,
+) -> None:
+    client, _, delivery = await delivered(queue)
+    media_id = delivery["media_id"]
+    [proposal] = [p["id"] for p in delivery["proposals"]]
+    listed = (await client.http.get(f"/api/v1/media/{media_id}")).json()
+    assert listed["proposals_waiting"] == [proposal]
+    assert listed["needed_by"] == []
+
+    held = await client.http.delete(f"/api/v1/media/{media_id}")
+    assert held.status_code == 409, held.text
+    assert held.json()["proposals"] == [proposal]
+    assert held.json()["posts"] == []
+    assert proposal in held.json()["detail"]
+    # sent back, the proposal can still be answered anew: still held
+    asked = await client.http.post(
+        f"/api/v1/posts/proposals/{proposal}/request-changes", json={"comment": "shorter"}
+    )
+    assert asked.status_code == 200, asked.text
+    assert (await client.http.delete(f"/api/v1/media/{media_id}")).status_code == 409
+    # approved: the post holds it now (as any queued post), then the approval succeeds
+    approved = await client.http.post(f"/api/v1/posts/proposals/{proposal}/approve")
+    assert approved.status_code == 200, approved.text
+    after = await client.http.delete(f"/api/v1/media/{media_id}")
+    assert after.status_code == 409, after.text
+    assert after.json()["posts"] == [approved.json()["post_id"]]
+    assert after.json()["proposals"] == []
+
+
 async def test_approving_queues_the_post_once_as_the_clients_act_and_tells_the_operator(
     queue: QueueServer, recorder: Recorder
 ) -> None:

@@ -289,7 +289,7 @@ def proposal_event(client_id: uuid.UUID, change: str = "proposed") -> ProposalCh
     )
 
 
-async def test_a_proposal_change_reaches_its_clients_stream_and_every_operators_stream_only(
+async def test_a_proposal_change_and_a_status_change_reach_every_operators_stream_but_progress_not(
     queue: QueueServer,
 ) -> None:
     mine, theirs = uuid.uuid4(), uuid.uuid4()
@@ -306,11 +306,17 @@ async def test_a_proposal_change_reaches_its_clients_stream_and_every_operators_
             queue.base_url, another_operator, path="/api/v1/operator/events"
         ) as another_operator_stream,
     ):
-        # a post's status of the client: its stream has it, so the feed read it before the
-        # proposals below; the operator's stream passes it by
-        status = status_event(mine, uuid.uuid4(), "published")
-        await queue.kafka.send(POSTS_STATUS, status, str(status.post_id))
-        await eventually(lambda: client_stream.named("status"), timeout=20)
+        # a post's progress, then its status: the client's stream has both, so the feed
+        # read them before the proposals below; the operator's stream only the status
+        # (its deliveries' posts and posts in trouble follow it), never the progress
+        post_id = uuid.uuid4()
+        progress = status_event(mine, post_id, "publishing").model_copy(
+            update={"previous": "publishing", "bytes_sent": 5, "bytes_total": 10}
+        )
+        await queue.kafka.send(POSTS_STATUS, progress, str(post_id))
+        status = status_event(mine, post_id, "published")
+        await queue.kafka.send(POSTS_STATUS, status, str(post_id))
+        await eventually(lambda: len(client_stream.named("status")) >= 2 or None, timeout=20)
         other = proposal_event(theirs)
         own = proposal_event(mine, "changes_requested")
         await queue.kafka.send(PROPOSALS, other, str(theirs))
@@ -336,7 +342,9 @@ async def test_a_proposal_change_reaches_its_clients_stream_and_every_operators_
                 str(own.proposal_id),
                 str(other.proposal_id),
             }
-            assert not stream.named("status")
+            [changed] = stream.named("status")
+            assert changed.json()["status"] == "published"
+            assert changed.json()["post_id"] == str(post_id)
             assert not stream.named("account")
         # the client's stream never carries another client's proposal (same feed, later on)
         later = proposal_event(mine, "approved")
