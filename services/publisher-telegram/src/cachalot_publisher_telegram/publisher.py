@@ -38,7 +38,8 @@ call, and Telegram has no way to look up a message after the fact, so:
    answer is remembered; only a later attempt (the client's "publish again")
    posts again.
 
-A Telegraph page made before a crash is reused on the next delivery; one made
+A Telegraph page made before a crash is reused on the next delivery of the same content
+(one made for other content, before the client changed the post, is not: :meth:`_page`); one made
 in the instant between ``createPage``'s answer and its record is orphaned
 (unlisted, harmless), never announced twice.
 
@@ -359,7 +360,17 @@ class TelegramPlatform:
         title: str,
         nodes: list[Node],
     ) -> Page:
-        """The article's Telegraph page: the recorded one, or a new one (``createPage``).
+        """The article's Telegraph page: the recorded one when it was made from this
+        command's content (:attr:`PublishPost.made_from`: title, body, cover, options), else a
+        new one (``createPage``).
+
+        A page made for other content (the client changed the post after a failed attempt,
+        ``PATCH /api/v1/posts/{id}``, then Retry) is never announced for this content, nor
+        edited into it: ``editPage`` keeps the page's ``path``, which Telegraph made from the
+        *old* title at ``createPage`` (telegra.ph/api: ``createPage`` returns the Page with its
+        ``path``; ``editPage`` takes that ``path`` and has no way to change it), so the reader
+        would follow a link named after the old title. The old page stays, unlisted, as a
+        page orphaned by a crash does (Telegraph has no method to delete a page).
 
         Telegraph's ``FLOOD_WAIT_<s>`` is the platform asking us to wait, like a Bot API
         429: waited out through ``ctx.sleep`` (a long one goes back to the queue as
@@ -367,7 +378,13 @@ class TelegramPlatform:
         times. Raises :class:`~cachalot_publishing.outcome.Outcome`: ``network`` when
         Telegraph cannot be reached, ``failed`` (``telegraph_refused``) for any other refusal.
         """
-        if record is not None and record.telegraph_path and record.telegraph_url:
+        made_from = command.made_from
+        if (
+            record is not None
+            and record.telegraph_path
+            and record.telegraph_url
+            and record.telegraph_made_from == made_from
+        ):
             return Page(record.telegraph_path, record.telegraph_url)
         for _ in range(self._attempts):
             try:
@@ -387,7 +404,9 @@ class TelegramPlatform:
                     reason=f"Telegraph asked to wait {wait:.0f} s; will retry.",
                 )
                 continue
-            await self._store.telegraph_page(_target(command), path=page.path, url=page.url)
+            await self._store.telegraph_page(
+                _target(command), path=page.path, url=page.url, made_from=made_from
+            )
             return page
         raise outcome.rate_limited("Telegraph", 60)
 
