@@ -173,18 +173,25 @@ def _common(options: TelegramOptions) -> dict[str, Any]:
     return {"disable_notification": True} if options.disable_notification else {}
 
 
-def announcement(title: str, nodes: list[Node], url: str) -> str:
+READ_THE_ARTICLE: Final = {"en": "Read the article", "ru": "Читать статью"}
+"""The announcement's link words by the client's language (the lease's ``language``)."""
+
+
+def announcement(title: str, nodes: list[Node], url: str, language: str | None = None) -> str:
     """Title, lead and the Telegraph link, in HTML.
 
     The lead is the first paragraph with its links, bold and italic kept
     (:func:`cachalot_common.articles.lead_html`), at most :data:`LEAD_MAX` UTF-16 units of
-    text, cut at a word between grapheme clusters.
+    text, cut at a word between grapheme clusters. The link says "Read the article" in the
+    client's ``language`` (``en``/``ru``: auth's, as the notifier's e-mails use it, carried by
+    the channel lease); English when unknown.
     """
     teaser = lead_html(nodes, LEAD_MAX)
     parts = [f"<b>{html.escape(title, quote=False)}</b>"]
     if teaser:
         parts.append(teaser)
-    parts.append(f'<a href="{html.escape(url)}">Read the article</a>')
+    words = READ_THE_ARTICLE.get(language or "en", READ_THE_ARTICLE["en"])
+    parts.append(f'<a href="{html.escape(url)}">{words}</a>')
     return "\n\n".join(parts)
 
 
@@ -257,7 +264,7 @@ class TelegramPlatform:
         lease = await ctx.lease()
         if not lease.destination:
             raise outcome.reauth(not_linked_reason(self._bot_username), code=CHANNEL_NOT_LINKED)
-        send = await self._plan(command, command.options, ctx, record)
+        send = await self._plan(command, command.options, ctx, record, lease.language)
         chat_id = self._moved.get(lease.destination, lease.destination)
         return await self._post(command, ctx, chat_id, send)
 
@@ -267,6 +274,7 @@ class TelegramPlatform:
         options: TelegramOptions,
         ctx: Context,
         record: PostRecord | None,
+        language: str | None,
     ) -> Send:
         if command.kind == "video":
             video = command.video()
@@ -289,7 +297,7 @@ class TelegramPlatform:
             ]
             media[0] |= _caption(options)
             return Send("sendMediaGroup", {"media": media, **_common(options)}, files)
-        return await self._article(command, options, ctx, record)
+        return await self._article(command, options, ctx, record, language)
 
     async def _article(
         self,
@@ -297,6 +305,7 @@ class TelegramPlatform:
         options: TelegramOptions,
         ctx: Context,
         record: PostRecord | None,
+        language: str | None,
     ) -> Send:
         article = command.article
         if article is None:
@@ -321,7 +330,7 @@ class TelegramPlatform:
             command, ctx, record, article.title, page_nodes(nodes, article.cover)
         )
         params = {
-            "text": announcement(article.title, nodes, page.url),
+            "text": announcement(article.title, nodes, page.url, language),
             "parse_mode": "HTML",
             "link_preview_options": {**preview, "url": page.url, "prefer_large_media": True},
         }

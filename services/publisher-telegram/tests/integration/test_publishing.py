@@ -140,6 +140,36 @@ async def test_a_short_article_announced_with_its_telegraph_page_keeps_the_leads
 
 
 @pytest.mark.parametrize(
+    ("language", "words"),
+    [("ru", "Читать статью"), ("en", "Read the article"), (None, "Read the article")],
+)
+async def test_a_telegraph_announcement_links_the_page_in_the_clients_language(
+    publisher: ServiceProcess,
+    telegram: httpx.Client,
+    commands: Commands,
+    results: Results,
+    auth_stand_in: AuthStandIn,
+    language: str | None,
+    words: str,
+) -> None:
+    """The link's words are the client's language (auth's, on the channel lease), English
+    when auth says none."""
+    article = Article(title="Статья", body_html="<p>Первый абзац.</p>")
+    command = commands.command("article", article=article, article_as="telegraph")
+    if language is not None:
+        auth_stand_in.languages[str(command.account_id)] = language
+    await commands.send(command)
+
+    result = await results.final(command.target_id)
+    assert result.type == "published", result.reason
+    [page] = telegram.get("/sandbox/telegraph/pages").json()["pages"]
+    [post] = posts(telegram)
+    assert post["text"] == f"Статья\n\nПервый абзац.\n\n{words}"
+    [link] = [e for e in post["entities"] if e.get("url")]
+    assert (link["url"], link["length"]) == (page["url"], len(words))
+
+
+@pytest.mark.parametrize(
     ("status", "description", "code"),
     [
         (400, "Bad Request: message is too long", "telegram_refused"),
