@@ -22,7 +22,9 @@ that command (:mod:`cachalot_publishing.token`); otherwise it calls:
   the account itself does not say (Telegram: the linked channel's chat id, the
   ``access_token`` then empty: the bot is ours; VK: the owner id to post to).
   ``token_version`` (integer, not secret): the version of the account's stored tokens,
-  bumped each time auth stores them (sign-in, reconnect, refresh).
+  bumped each time auth stores them (sign-in, reconnect, refresh). ``language`` (optional,
+  ``"en"``/``"ru"``/null): on a channel lease, the client's language (the dashboard's, as
+  the notifier's e-mails use it), for the words our bot adds to a post.
 * 401 missing service credentials, ``"code": "service_token_invalid"`` (unknown
   service, forged, expired, or living longer than 60 s) or ``"token_replayed"``
   (a service JWT used twice); not retryable;
@@ -137,6 +139,9 @@ class Lease:
     token_version: int | None = None
     """The version of the account's stored tokens this lease was read from (auth's
     ``token_version``; None from a stand-in that gives none); reported back with a refusal."""
+    language: str | None = None
+    """Channel leases (Telegram): the client's language, ``en`` or ``ru``, for the words our
+    bot adds to the client's posts; None when auth does not know it (or is older)."""
 
     def __repr__(self) -> str:  # the token must never reach a log line
         return f"Lease(account_id={self.account_id}, platform={self.platform}, token=***)"
@@ -305,6 +310,7 @@ def _lease_of(body: dict[str, Any]) -> Lease:
         platform_user_id=body.get("platform_user_id"),
         destination=body.get("destination"),
         token_version=body.get("token_version"),
+        language=body.get("language") if body.get("language") in ("en", "ru") else None,
     )
 
 

@@ -61,6 +61,7 @@ from cachalot_auth.models import (
     Token,
     utcnow,
 )
+from cachalot_auth.notices import LANGUAGES
 from cachalot_auth.outbox import account_event
 from cachalot_auth.providers.base import (
     PlatformOAuthError,
@@ -131,6 +132,10 @@ class LeasedToken:
     destination: str | None = None
     token_version: int = 0
     """The account's :attr:`Account.token_version` when this token was read (not secret)."""
+    language: str | None = None
+    """Channel leases: the client's language (``en``/``ru``,
+    :data:`~cachalot_auth.notices.LANGUAGES`), for the words our bot adds to the client's
+    posts; None when unknown."""
 
     def __repr__(self) -> str:
         return f"LeasedToken(account_id={self.account_id}, token=***)"
@@ -684,6 +689,7 @@ def _channel_lease(account: Account, client: Client | None) -> LeasedToken:
         platform_user_id=account.platform_user_id,
         refreshed=False,
         destination=account.channel_id,
+        language=client.language if client is not None and client.language in LANGUAGES else None,
     )
 
 

@@ -395,6 +395,28 @@ async def test_an_unlinked_telegram_account_is_not_leased_until_a_channel_is_lin
     assert lease.access_token == ""  # the bot is ours: no token of the client's
 
 
+async def test_a_channel_lease_carries_the_clients_language_for_the_bots_words(
+    auth, sign_in, consent, lease_client, fresh_sandbox
+):
+    """publisher-telegram words the lines it adds (a Telegraph announcement's link) in the
+    client's language, the one the notifier's e-mails use (issue 10)."""
+    account_id = uuid.UUID(await linked_telegram(auth, sign_in, consent, fresh_sandbox))
+    async with httpx.AsyncClient() as http:
+        leases = lease_client(auth, http)
+        unsaid = await leases.lease(account_id, post_id=uuid.uuid4())
+        for language in ("ru", "en"):
+            async with auth.browser() as browser:
+                await sign_in(browser, "telegram")
+                given = await browser.post(
+                    "/api/v1/me/consent",
+                    json={"adult": True, "email": "client@example.com", "language": language},
+                )
+                assert given.status_code == 200, given.text
+            lease = await leases.lease(account_id, post_id=uuid.uuid4())
+            assert lease.language == language
+    assert unsaid.language is None
+
+
 async def test_a_broken_link_reported_by_the_publisher_pauses_the_account_until_linked_again(
     auth, sign_in, consent, lease_client, grant, fresh_sandbox, service_secrets
 ):

@@ -27,7 +27,9 @@ class PostRow(Base):
     remembers that answer: only a later attempt (the client's "publish again")
     may post again.
     The Telegraph page, made before the announcement, is kept so a retry
-    announces the same page.
+    announces the same page, but only for the content it was made from
+    (``telegraph_made_from``: :attr:`PublishPost.made_from`); a later attempt of other
+    content (the client changed the post after a failure) makes a page of its own.
     """
 
     __tablename__ = "telegram_posts"
@@ -41,6 +43,9 @@ class PostRow(Base):
     unknown_reported_attempt: Mapped[int | None] = mapped_column(Integer, nullable=True)
     telegraph_path: Mapped[str | None] = mapped_column(Text, nullable=True)
     telegraph_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    telegraph_made_from: Mapped[str | None] = mapped_column(
+        String(64), nullable=True, comment="PublishPost.made_from of the Telegraph page"
+    )
     message_ids: Mapped[str | None] = mapped_column(Text, nullable=True)
     remote_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

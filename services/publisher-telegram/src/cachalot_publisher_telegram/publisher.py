@@ -38,7 +38,8 @@ call, and Telegram has no way to look up a message after the fact, so:
    answer is remembered; only a later attempt (the client's "publish again")
    posts again.
 
-A Telegraph page made before a crash is reused on the next delivery; one made
+A Telegraph page made before a crash is reused on the next delivery of the same content
+(one made for other content, before the client changed the post, is not: :meth:`_page`); one made
 in the instant between ``createPage``'s answer and its record is orphaned
 (unlisted, harmless), never announced twice.
 
@@ -172,18 +173,25 @@ def _common(options: TelegramOptions) -> dict[str, Any]:
     return {"disable_notification": True} if options.disable_notification else {}
 
 
-def announcement(title: str, nodes: list[Node], url: str) -> str:
+READ_THE_ARTICLE: Final = {"en": "Read the article", "ru": "Читать статью"}
+"""The announcement's link words by the client's language (the lease's ``language``)."""
+
+
+def announcement(title: str, nodes: list[Node], url: str, language: str | None = None) -> str:
     """Title, lead and the Telegraph link, in HTML.
 
     The lead is the first paragraph with its links, bold and italic kept
     (:func:`cachalot_common.articles.lead_html`), at most :data:`LEAD_MAX` UTF-16 units of
-    text, cut at a word between grapheme clusters.
+    text, cut at a word between grapheme clusters. The link says "Read the article" in the
+    client's ``language`` (``en``/``ru``: auth's, as the notifier's e-mails use it, carried by
+    the channel lease); English when unknown.
     """
     teaser = lead_html(nodes, LEAD_MAX)
     parts = [f"<b>{html.escape(title, quote=False)}</b>"]
     if teaser:
         parts.append(teaser)
-    parts.append(f'<a href="{html.escape(url)}">Read the article</a>')
+    words = READ_THE_ARTICLE.get(language or "en", READ_THE_ARTICLE["en"])
+    parts.append(f'<a href="{html.escape(url)}">{words}</a>')
     return "\n\n".join(parts)
 
 
@@ -256,7 +264,7 @@ class TelegramPlatform:
         lease = await ctx.lease()
         if not lease.destination:
             raise outcome.reauth(not_linked_reason(self._bot_username), code=CHANNEL_NOT_LINKED)
-        send = await self._plan(command, command.options, ctx, record)
+        send = await self._plan(command, command.options, ctx, record, lease.language)
         chat_id = self._moved.get(lease.destination, lease.destination)
         return await self._post(command, ctx, chat_id, send)
 
@@ -266,6 +274,7 @@ class TelegramPlatform:
         options: TelegramOptions,
         ctx: Context,
         record: PostRecord | None,
+        language: str | None,
     ) -> Send:
         if command.kind == "video":
             video = command.video()
@@ -288,7 +297,7 @@ class TelegramPlatform:
             ]
             media[0] |= _caption(options)
             return Send("sendMediaGroup", {"media": media, **_common(options)}, files)
-        return await self._article(command, options, ctx, record)
+        return await self._article(command, options, ctx, record, language)
 
     async def _article(
         self,
@@ -296,6 +305,7 @@ class TelegramPlatform:
         options: TelegramOptions,
         ctx: Context,
         record: PostRecord | None,
+        language: str | None,
     ) -> Send:
         article = command.article
         if article is None:
@@ -320,7 +330,7 @@ class TelegramPlatform:
             command, ctx, record, article.title, page_nodes(nodes, article.cover)
         )
         params = {
-            "text": announcement(article.title, nodes, page.url),
+            "text": announcement(article.title, nodes, page.url, language),
             "parse_mode": "HTML",
             "link_preview_options": {**preview, "url": page.url, "prefer_large_media": True},
         }
@@ -359,7 +369,17 @@ class TelegramPlatform:
         title: str,
         nodes: list[Node],
     ) -> Page:
-        """The article's Telegraph page: the recorded one, or a new one (``createPage``).
+        """The article's Telegraph page: the recorded one when it was made from this
+        command's content (:attr:`PublishPost.made_from`: title, body, cover, options), else a
+        new one (``createPage``).
+
+        A page made for other content (the client changed the post after a failed attempt,
+        ``PATCH /api/v1/posts/{id}``, then Retry) is never announced for this content, nor
+        edited into it: ``editPage`` keeps the page's ``path``, which Telegraph made from the
+        *old* title at ``createPage`` (telegra.ph/api: ``createPage`` returns the Page with its
+        ``path``; ``editPage`` takes that ``path`` and has no way to change it), so the reader
+        would follow a link named after the old title. The old page stays, unlisted, as a
+        page orphaned by a crash does (Telegraph has no method to delete a page).
 
         Telegraph's ``FLOOD_WAIT_<s>`` is the platform asking us to wait, like a Bot API
         429: waited out through ``ctx.sleep`` (a long one goes back to the queue as
@@ -367,7 +387,13 @@ class TelegramPlatform:
         times. Raises :class:`~cachalot_publishing.outcome.Outcome`: ``network`` when
         Telegraph cannot be reached, ``failed`` (``telegraph_refused``) for any other refusal.
         """
-        if record is not None and record.telegraph_path and record.telegraph_url:
+        made_from = command.made_from
+        if (
+            record is not None
+            and record.telegraph_path
+            and record.telegraph_url
+            and record.telegraph_made_from == made_from
+        ):
             return Page(record.telegraph_path, record.telegraph_url)
         for _ in range(self._attempts):
             try:
@@ -387,7 +413,9 @@ class TelegramPlatform:
                     reason=f"Telegraph asked to wait {wait:.0f} s; will retry.",
                 )
                 continue
-            await self._store.telegraph_page(_target(command), path=page.path, url=page.url)
+            await self._store.telegraph_page(
+                _target(command), path=page.path, url=page.url, made_from=made_from
+            )
             return page
         raise outcome.rate_limited("Telegraph", 60)
 

@@ -21,6 +21,7 @@ class PostRecord:
     unknown_reported_attempt: int | None
     telegraph_path: str | None
     telegraph_url: str | None
+    telegraph_made_from: str | None
     message_ids: tuple[int, ...]
     remote_url: str | None
 
@@ -38,6 +39,7 @@ def _record(row: PostRow) -> PostRecord:
         unknown_reported_attempt=row.unknown_reported_attempt,
         telegraph_path=row.telegraph_path,
         telegraph_url=row.telegraph_url,
+        telegraph_made_from=row.telegraph_made_from,
         message_ids=tuple(json.loads(row.message_ids)) if row.message_ids else (),
         remote_url=row.remote_url,
     )
@@ -105,8 +107,11 @@ class PostStore:
             if row is not None:
                 row.unknown_reported_attempt = attempt
 
-    async def telegraph_page(self, target: Target, *, path: str, url: str) -> None:
+    async def telegraph_page(self, target: Target, *, path: str, url: str, made_from: str) -> None:
+        """The Telegraph page made for ``target``'s content ``made_from``
+        (:attr:`PublishPost.made_from`); it replaces one made for other content."""
         async with transaction(self._sessions) as session:
             row = await self._row(session, target)
             row.telegraph_path = path
             row.telegraph_url = url
+            row.telegraph_made_from = made_from

@@ -45,6 +45,8 @@ class AuthStandIn(LeaseStandIn):
     def __init__(self) -> None:
         super().__init__("", service=SERVICE, secret=SERVICE_SECRET, platform="telegram")
         self.destinations: dict[str, str] = {}
+        self.languages: dict[str, str] = {}
+        """The language of an account's client (auth's ``language``); absent: none said."""
         self.unlinked: set[str] = set()
         self.reports: list[dict[str, Any]] = []
 
@@ -64,6 +66,7 @@ class AuthStandIn(LeaseStandIn):
             "scopes": [],
             "platform_user_id": "700000001",
             "destination": self.destinations.get(account_id, str(CHANNEL_ID)),
+            "language": self.languages.get(account_id),
         }
 
     def routes(self, app: FastAPI) -> None:

@@ -139,6 +139,82 @@ async def test_a_short_article_announced_with_its_telegraph_page_keeps_the_leads
     assert {e["type"] for e in post["entities"]} == {"bold", "italic", "text_link"}
 
 
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [("ru", "Читать статью"), ("en", "Read the article"), (None, "Read the article")],
+)
+async def test_a_telegraph_announcement_links_the_page_in_the_clients_language(
+    publisher: ServiceProcess,
+    telegram: httpx.Client,
+    commands: Commands,
+    results: Results,
+    auth_stand_in: AuthStandIn,
+    language: str | None,
+    words: str,
+) -> None:
+    """The link's words are the client's language (auth's, on the channel lease), English
+    when auth says none."""
+    article = Article(title="Статья", body_html="<p>Первый абзац.</p>")
+    command = commands.command("article", article=article, article_as="telegraph")
+    if language is not None:
+        auth_stand_in.languages[str(command.account_id)] = language
+    await commands.send(command)
+
+    result = await results.final(command.target_id)
+    assert result.type == "published", result.reason
+    [page] = telegram.get("/sandbox/telegraph/pages").json()["pages"]
+    [post] = posts(telegram)
+    assert post["text"] == f"Статья\n\nПервый абзац.\n\n{words}"
+    [link] = [e for e in post["entities"] if e.get("url")]
+    assert (link["url"], link["length"]) == (page["url"], len(words))
+
+
+@pytest.mark.parametrize(
+    ("status", "description", "code"),
+    [
+        (400, "Bad Request: message is too long", "telegram_refused"),
+        (403, "Forbidden: bot is not a member of the channel chat", "channel_link_broken"),
+    ],
+    ids=["failed", "paused"],
+)
+async def test_an_article_changed_after_a_failed_announcement_is_announced_with_a_new_page(
+    publisher: ServiceProcess,
+    telegram: httpx.Client,
+    commands: Commands,
+    results: Results,
+    status: int,
+    description: str,
+    code: str,
+) -> None:
+    """The page made for the first attempt's content is not announced for the changed
+    content of the next attempt (issue 10: the client changed the post, then Retry)."""
+    telegram.post(
+        "/sandbox/telegram/faults",
+        json={
+            "responses": [{"status": status, "description": description, "method": "sendMessage"}]
+        },
+    ).raise_for_status()
+    old = Article(title="Retry A1", body_html="<p>OLD retry body A1</p>")
+    command = commands.command("article", article=old, article_as="telegraph")
+    await commands.send(command)
+    failed = await results.final(command.target_id, 1)
+    assert (failed.type, failed.code) == ("failed", code)
+
+    new = Article(title="Retry A2", body_html="<p>NEW retry body A2</p>")
+    again = command.model_copy(update={"attempt": 2, "article": new})
+    await commands.send(again)
+
+    result = await results.final(command.target_id, 2)
+    assert result.type == "published", result.reason
+    pages = {p["title"]: p for p in telegram.get("/sandbox/telegraph/pages").json()["pages"]}
+    assert pages["Retry A2"]["content"] == parse(new.body_html)
+    [post] = posts(telegram)
+    assert post["text"].startswith("Retry A2\n\nNEW retry body A2")
+    [link] = [e["url"] for e in post["entities"] if e.get("url")]
+    assert link == pages["Retry A2"]["url"]
+    assert pages["Retry A2"]["url"] in post["options"]["link_preview_options"]
+
+
 async def test_a_long_articles_cover_opens_its_telegraph_page_by_its_signed_link(
     publisher: ServiceProcess,
     telegram: httpx.Client,

@@ -52,6 +52,15 @@ def test_an_announcement_fits_one_message_whatever_the_lead() -> None:
     assert text.endswith('<a href="https://telegra.ph/A-11-30">Read the article</a>')
 
 
+def test_an_announcements_link_is_worded_in_the_clients_language_english_when_unknown() -> None:
+    nodes = parse("<p>Lead.</p>")
+    url = "https://telegra.ph/T-12-01"
+    worded = {lang: announcement("T", nodes, url, lang) for lang in ("ru", "en", None, "xx")}
+    assert worded["ru"].endswith(f'<a href="{url}">Читать статью</a>')
+    assert worded["en"] == worded[None] == worded["xx"]
+    assert worded["en"].endswith(f'<a href="{url}">Read the article</a>')
+
+
 def test_an_announcement_keeps_the_leads_links_and_formatting_as_telegram_parses_them() -> None:
     nodes = parse(
         '<p>See <a href="https://example.com/guide?a=1&amp;b=2">the guide</a> and '

@@ -124,6 +124,7 @@ def _lease_body(leased: LeasedToken) -> dict[str, Any]:
         "platform_user_id": leased.platform_user_id,
         "destination": leased.destination,
         "token_version": leased.token_version,
+        "language": leased.language,
     }
 
 
