@@ -68,7 +68,7 @@ request answers 401 (service credentials, as above) or 422 (a malformed body).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -138,11 +138,22 @@ class Lease:
     """The version of the account's stored tokens this lease was read from (auth's
     ``token_version``; None from a stand-in that gives none); reported back with a refusal."""
 
+    def terms(self) -> tuple[object, ...]:
+        """What the lease says besides its token and expiry: where posts go
+        (``destination``), ``scopes``, ``token_version``, the person (``platform_user_id``) —
+        everything a command may plan by that the client can change (relink, reconnect).
+        A field added later is a term unless :data:`_NOT_TERMS` names it, so a new one is
+        never left out of :meth:`cachalot_publishing.token.CommandTokens.confirm`'s check."""
+        return tuple(getattr(self, f.name) for f in fields(self) if f.name not in _NOT_TERMS)
+
     def __repr__(self) -> str:  # the token must never reach a log line
         return f"Lease(account_id={self.account_id}, platform={self.platform}, token=***)"
 
     __str__ = __repr__
 
+
+_NOT_TERMS = frozenset({"access_token", "expires_at"})
+"""A lease's fields that a command never plans by (:meth:`Lease.terms`)."""
 
 MAX_CONFIRM_BATCH = 100
 """Most leases one confirmation request may carry (auth answers 422 past it)."""
