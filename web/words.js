@@ -111,7 +111,7 @@
     posting_not_allowed: () => t("This account may not post on that wall. Post to your own wall, or to a community where you are an administrator or editor, and check the community allows wall posts."),
     community_not_administered: () => t("This account is not an administrator or editor of the chosen community. Choose a community it manages, or have the community's administrator make it an editor, then retry."),
     platform_rejected: () => t("The platform refused the request. Check the post, then retry."),
-    // Telegram's own (cachalot_publisher_telegram.publisher.OWN_CODES; the channel's two are above)
+    // Telegram's own (cachalot_publisher_telegram.publisher.OWN_CODES; the channel's three are above)
     telegram_refused: () => t("Telegram refused the post. Check its text and files, then retry."),
     bot_unauthorized: () => t("Telegram refused our bot's sign-in; our team must fix it. It will be tried again."),
     telegraph_refused: () => t("Telegraph refused the article's page. Check the article, then retry."),

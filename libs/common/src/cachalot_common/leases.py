@@ -23,6 +23,10 @@ that command (:mod:`cachalot_publishing.token`); otherwise it calls:
   ``access_token`` then empty: the bot is ours; VK: the owner id to post to).
   ``token_version`` (integer, not secret): the version of the account's stored tokens,
   bumped each time auth stores them (sign-in, reconnect, refresh).
+  A publisher's cached lease may say what the client has changed since (another channel,
+  scopes, a reconnect): every answer is checked against the confirmation below, and a post
+  planned by other terms (:meth:`Lease.terms`) is planned again with the confirmed lease
+  before its visible step (:class:`cachalot_publishing.token.LeaseChanged`).
 * 401 missing service credentials, ``"code": "service_token_invalid"`` (unknown
   service, forged, expired, or living longer than 60 s) or ``"token_replayed"``
   (a service JWT used twice); not retryable;

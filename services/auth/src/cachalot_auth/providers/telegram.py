@@ -19,7 +19,13 @@ from dataclasses import dataclass
 import httpx
 
 from cachalot_auth.providers.base import HttpCaller, PlatformOAuthError, PlatformUnavailable
-from cachalot_common.telegram_api import BotApiError, BotApiErrorKind, ChatWaits, bot_api_result
+from cachalot_common.telegram_api import (
+    BotApiError,
+    BotApiErrorKind,
+    ChatWaits,
+    bot_api_result,
+    may_post,
+)
 from cachalot_common.text import truncate
 from cachalot_common.untrusted import same_secret
 
@@ -74,17 +80,6 @@ def verify_widget(data: Mapping[str, str], *, bot_token: str, max_age_s: int) ->
     if fields.get("username"):
         name = name or f"@{fields['username']}"
     return TelegramUser(id=fields["id"], display_name=name or fields["id"])
-
-
-def may_post(member: Mapping[str, object]) -> bool:
-    """Whether a ``getChatMember`` answer lets its person (or bot) post in a channel: the
-    creator, or an administrator with ``can_post_messages`` (Bot API, ChatMemberOwner and
-    ChatMemberAdministrator: "True, if the administrator can post messages in the channel";
-    a member, one who left or was banned cannot)."""
-    status = member.get("status")
-    return status == "creator" or (
-        status == "administrator" and member.get("can_post_messages") is True
-    )
 
 
 @dataclass(frozen=True, slots=True)
