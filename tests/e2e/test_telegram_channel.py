@@ -74,19 +74,24 @@ def _until(check: Any, timeout: float = 60) -> Any:
     raise AssertionError("condition never held")
 
 
-def test_a_video_for_an_account_without_a_channel_is_refused_then_goes_out_once_after_linking(
-    client: httpx.Client, stack: EmbeddedStack
-) -> None:
+def _set_up_channel(stack: EmbeddedStack, chat_id: int, username: str, title: str) -> None:
+    """A sandbox channel the signed-in person created, our bot an administrator in it."""
     httpx.post(
         f"{stack.sandbox}/sandbox/telegram/channels",
         json={
-            "id": CHANNEL_ID,
-            "username": "cachalot_e2e",
-            "title": "E2E channel",
+            "id": chat_id,
+            "username": username,
+            "title": title,
             "admins": [{"user_id": PERSON, "status": "creator"}],
         },
         timeout=5,
     ).raise_for_status()
+
+
+def test_a_video_for_an_account_without_a_channel_is_refused_then_goes_out_once_after_linking(
+    client: httpx.Client, stack: EmbeddedStack
+) -> None:
+    _set_up_channel(stack, CHANNEL_ID, "cachalot_e2e", "E2E channel")
     account = _telegram_account(client, stack)
     assert (account["status"], account["needs_channel"]) == ("needs_channel", True)
 
@@ -152,16 +157,7 @@ def linked(client: httpx.Client, stack: EmbeddedStack) -> dict[str, Any]:
     """The client's Telegram account with the channel linked (linked here when run alone)."""
     account = _telegram_account(client, stack)
     if account["needs_channel"]:
-        httpx.post(
-            f"{stack.sandbox}/sandbox/telegram/channels",
-            json={
-                "id": CHANNEL_ID,
-                "username": "cachalot_e2e",
-                "title": "E2E channel",
-                "admins": [{"user_id": PERSON, "status": "creator"}],
-            },
-            timeout=5,
-        ).raise_for_status()
+        _set_up_channel(stack, CHANNEL_ID, "cachalot_e2e", "E2E channel")
         linked = client.put(
             f"{stack.gateway}/api/v1/accounts/{account['id']}/telegram-channel",
             json={"channel": "@cachalot_e2e"},
@@ -392,16 +388,7 @@ def test_the_first_post_after_relinking_to_another_channel_goes_to_the_new_chann
     (lease10: one post of lag after a relink, the cached lease's destination was used)."""
     marker = uuid.uuid4().hex[:8]
     new_channel = -1003000000010
-    httpx.post(
-        f"{stack.sandbox}/sandbox/telegram/channels",
-        json={
-            "id": new_channel,
-            "username": "cachalot_e2e_new",
-            "title": "E2E new channel",
-            "admins": [{"user_id": PERSON, "status": "creator"}],
-        },
-        timeout=5,
-    ).raise_for_status()
+    _set_up_channel(stack, new_channel, "cachalot_e2e_new", "E2E new channel")
     before = _done(client, stack, _article(client, stack, linked["id"], f"Before {marker}"))
     assert before["status"] == "published", before  # the publisher now holds the account's lease
     relinked = client.put(
