@@ -322,12 +322,18 @@ class TelegramBench:
     bot_token = "123456789:AAsandboxsandboxsandboxsandboxsandb"  # the sandbox's default bot
     channel = -1009000000001
     destination = str(channel)
+    subject = "700000001"  # the person who linked the channel: its creator (checked per post)
     sandbox_env = {"CACHALOT_TELEGRAM_LOCAL_BOT_API": "true"}
 
     def prepare_sandbox(self, ctx: Context) -> None:
         httpx.post(
             f"{ctx.sandbox}/sandbox/telegram/channels",
-            json={"id": self.channel, "title": "Bench", "username": "bench_channel"},
+            json={
+                "id": self.channel,
+                "title": "Bench",
+                "username": "bench_channel",
+                "admins": [{"user_id": int(self.subject), "status": "creator"}],
+            },
         ).raise_for_status()
 
     def publisher_env(self, ctx: Context) -> dict[str, str]:

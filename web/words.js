@@ -74,6 +74,7 @@
     account_reauth_required: () => t("The account must be reconnected, so this post was cancelled."),
     channel_not_linked: () => t("Link a channel to this Telegram account first (under Connected accounts)."),
     channel_link_broken: () => t("Our bot can no longer post in the linked channel: make it an administrator again, then link the channel."),
+    channel_rights_lost: () => t("You may no longer post in the linked channel (you are not its administrator with the right to post messages): ask the channel's owner to give you that right, or link a channel you may post in."),
     // TikTok's own (cachalot_publisher_tiktok.reasons.PERMANENT)
     unaudited_client_can_only_post_to_private_accounts: () => t("This account may only post privately (“Only me”) until the app is audited by TikTok. Choose “Only me” and queue the post again."),
     privacy_level_option_mismatch: () => t("The chosen privacy level is not available for this account. Choose one the account offers and queue the post again."),
@@ -110,7 +111,7 @@
     posting_not_allowed: () => t("This account may not post on that wall. Post to your own wall, or to a community where you are an administrator or editor, and check the community allows wall posts."),
     community_not_administered: () => t("This account is not an administrator or editor of the chosen community. Choose a community it manages, or have the community's administrator make it an editor, then retry."),
     platform_rejected: () => t("The platform refused the request. Check the post, then retry."),
-    // Telegram's own (cachalot_publisher_telegram.publisher.OWN_CODES; the channel's two are above)
+    // Telegram's own (cachalot_publisher_telegram.publisher.OWN_CODES; the channel's three are above)
     telegram_refused: () => t("Telegram refused the post. Check its text and files, then retry."),
     bot_unauthorized: () => t("Telegram refused our bot's sign-in; our team must fix it. It will be tried again."),
     telegraph_refused: () => t("Telegraph refused the article's page. Check the article, then retry."),
@@ -186,6 +187,7 @@
     channel_bot_cannot_post: () => t("Our bot is an administrator of that channel but may not post: allow it to post messages, then try again."),
     channel_bot_not_admin: () => t("Our bot is not an administrator of that channel: add it as an administrator allowed to post messages, then try again."),
     channel_not_channel_admin: () => t("You are not an administrator of that channel."),
+    channel_person_cannot_post: () => t("You are an administrator of that channel without the right to post messages: ask its owner to allow you to post messages, then try again."),
     channel_channel_unknown: () => t("Telegram knows no such channel: check the @name or id (for a private channel, add our bot as an administrator first)."),
     channel_not_a_channel: () => t("That is a group or a chat, not a channel."),
     channel_telegram_not_set_up: () => t("Telegram is not set up on this server; contact us."),

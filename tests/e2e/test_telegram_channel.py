@@ -74,19 +74,24 @@ def _until(check: Any, timeout: float = 60) -> Any:
     raise AssertionError("condition never held")
 
 
-def test_a_video_for_an_account_without_a_channel_is_refused_then_goes_out_once_after_linking(
-    client: httpx.Client, stack: EmbeddedStack
-) -> None:
+def _set_up_channel(stack: EmbeddedStack, chat_id: int, username: str, title: str) -> None:
+    """A sandbox channel the signed-in person created, our bot an administrator in it."""
     httpx.post(
         f"{stack.sandbox}/sandbox/telegram/channels",
         json={
-            "id": CHANNEL_ID,
-            "username": "cachalot_e2e",
-            "title": "E2E channel",
+            "id": chat_id,
+            "username": username,
+            "title": title,
             "admins": [{"user_id": PERSON, "status": "creator"}],
         },
         timeout=5,
     ).raise_for_status()
+
+
+def test_a_video_for_an_account_without_a_channel_is_refused_then_goes_out_once_after_linking(
+    client: httpx.Client, stack: EmbeddedStack
+) -> None:
+    _set_up_channel(stack, CHANNEL_ID, "cachalot_e2e", "E2E channel")
     account = _telegram_account(client, stack)
     assert (account["status"], account["needs_channel"]) == ("needs_channel", True)
 
@@ -152,16 +157,7 @@ def linked(client: httpx.Client, stack: EmbeddedStack) -> dict[str, Any]:
     """The client's Telegram account with the channel linked (linked here when run alone)."""
     account = _telegram_account(client, stack)
     if account["needs_channel"]:
-        httpx.post(
-            f"{stack.sandbox}/sandbox/telegram/channels",
-            json={
-                "id": CHANNEL_ID,
-                "username": "cachalot_e2e",
-                "title": "E2E channel",
-                "admins": [{"user_id": PERSON, "status": "creator"}],
-            },
-            timeout=5,
-        ).raise_for_status()
+        _set_up_channel(stack, CHANNEL_ID, "cachalot_e2e", "E2E channel")
         linked = client.put(
             f"{stack.gateway}/api/v1/accounts/{account['id']}/telegram-channel",
             json={"channel": "@cachalot_e2e"},
@@ -367,6 +363,51 @@ def test_a_channel_our_bot_lost_pauses_the_account_until_linked_again_without_a_
     done = _done(client, stack, post_id)
     assert done["status"] == "published", done
     assert len([m for m in _messages(stack) if m["text"].startswith(f"Lost {marker}")]) == 1
+
+
+def _article(client: httpx.Client, stack: EmbeddedStack, account_id: str, title: str) -> str:
+    body = {
+        "kind": "article",
+        "article": {"title": title, "body_html": "<p>Whales.</p>"},
+        "targets": [{"account_id": account_id}],
+    }
+    return _queue(client, stack, body)
+
+
+def _posted_in(stack: EmbeddedStack, chat_id: int, title: str) -> int:
+    messages = httpx.get(
+        f"{stack.sandbox}/sandbox/telegram/messages", params={"chat_id": str(chat_id)}, timeout=5
+    ).json()["messages"]
+    return len([m for m in messages if m["text"].startswith(title)])
+
+
+def test_the_first_post_after_relinking_to_another_channel_goes_to_the_new_channel(
+    client: httpx.Client, stack: EmbeddedStack, linked: dict[str, Any]
+) -> None:
+    """A lease the publisher keeps must not send a post where the account no longer points
+    (lease10: one post of lag after a relink, the cached lease's destination was used)."""
+    marker = uuid.uuid4().hex[:8]
+    new_channel = -1003000000010
+    _set_up_channel(stack, new_channel, "cachalot_e2e_new", "E2E new channel")
+    before = _done(client, stack, _article(client, stack, linked["id"], f"Before {marker}"))
+    assert before["status"] == "published", before  # the publisher now holds the account's lease
+    relinked = client.put(
+        f"{stack.gateway}/api/v1/accounts/{linked['id']}/telegram-channel",
+        json={"channel": "@cachalot_e2e_new"},
+    )
+    assert relinked.status_code == 200, relinked.text
+    try:
+        after = _done(client, stack, _article(client, stack, linked["id"], f"After {marker}"))
+        assert after["status"] == "published", after
+        assert after["remote_url"].startswith("https://t.me/cachalot_e2e_new/"), after
+        assert _posted_in(stack, new_channel, f"After {marker}") == 1
+        assert _posted_in(stack, CHANNEL_ID, f"After {marker}") == 0
+    finally:
+        back = client.put(
+            f"{stack.gateway}/api/v1/accounts/{linked['id']}/telegram-channel",
+            json={"channel": "@cachalot_e2e"},
+        )
+        assert back.status_code == 200, back.text
 
 
 def test_a_publisher_killed_while_telegrams_answer_is_in_flight_leaves_the_post_unconfirmed_not_failed(  # noqa: E501

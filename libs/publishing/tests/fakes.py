@@ -78,6 +78,11 @@ class FakeLeases:
     release: asyncio.Event = field(default_factory=asyncio.Event)
     rejections: list[tuple[uuid.UUID, int | None]] = field(default_factory=list)
     """Each token rejection reported: the account and the refused lease's version."""
+    versions: dict[uuid.UUID, int] = field(default_factory=dict)
+    """Each account's token version: 1 at its first lease, bumped by a forced refresh (auth
+    bumps it each time it stores the account's tokens)."""
+    destinations: dict[uuid.UUID, str] = field(default_factory=dict)
+    """Where an account's posts go (a Telegram channel), when a test says."""
 
     async def rejected(self, ask: LeaseAsk, *, token_version: int | None) -> None:
         self.rejections.append((ask.account_id, token_version))
@@ -119,6 +124,8 @@ class FakeLeases:
             verify_grant(grant, keys=GRANT_KEY.ring())
         except GrantError as error:
             raise LeaseRefused(403, error.code, error.detail) from None
+        if force_refresh or account_id not in self.versions:
+            self.versions[account_id] = self.versions.get(account_id, 0) + 1
         return Lease(
             account_id=account_id,
             platform="tiktok",
@@ -126,7 +133,8 @@ class FakeLeases:
             expires_at=datetime.now(UTC) + timedelta(seconds=self.lifetime_s),
             scopes=("video.publish",),
             platform_user_id=None,
-            token_version=len(self.calls),  # each answer its own: as if stored anew
+            destination=self.destinations.get(account_id),
+            token_version=self.versions[account_id],
         )
 
 

@@ -323,6 +323,33 @@ async def test_an_accounts_lease_is_reused_only_for_commands_whose_grant_names_i
         ]
 
 
+async def test_a_post_planned_by_a_cached_lease_whose_destination_changed_is_planned_again(
+    media_dir, video
+) -> None:
+    """lease10: the first post after a relink went to the old channel (the cached lease's)."""
+
+    async def to_destination(command: PublishPost, ctx: Context) -> Published:
+        destination = (await ctx.lease()).destination
+        await ctx.confirm_lease()
+        return Published(str(destination))
+
+    async with running(media_dir) as h:
+        account, client = uuid.uuid4(), uuid.uuid4()
+        h.leases.destinations[account] = "-1001"
+        first = make_command(video, account_id=account, client_id=client)
+        h.platform.scripts[first.target_id] = to_destination
+        await h.send(first)
+        assert (await h.final(first.target_id)).remote_id == "-1001"
+        h.leases.destinations[account] = "-1002"  # relinked; the publisher's cache holds -1001
+        second = make_command(video, account_id=account, client_id=client)
+        h.platform.scripts[second.target_id] = to_destination
+        await h.send(second)
+        result = await h.final(second.target_id)
+        assert (result.type, result.remote_id) == ("published", "-1002")
+        assert h.platform.started.count(second.target_id) == 2  # planned again, once
+        assert len(h.finals(second.target_id)) == 1
+
+
 async def test_commands_forged_onto_the_topic_never_publish_with_the_accounts_cached_token(
     media_dir, video
 ) -> None:

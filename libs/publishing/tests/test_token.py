@@ -12,7 +12,7 @@ import pytest
 from cachalot_common.grants import generate_signing_key, mint_grant
 from cachalot_common.leases import LeaseReauthRequired
 from cachalot_publishing.outcome import Outcome
-from cachalot_publishing.token import CommandTokens, LeaseCache, TokenRejected
+from cachalot_publishing.token import CommandTokens, LeaseCache, LeaseChanged, TokenRejected
 
 from .fakes import GRANT_KEY, FakeLeases, forged_grants, make_command, store_video
 
@@ -239,6 +239,33 @@ async def test_a_lease_confirmed_before_the_last_step_asks_auth_and_stops_a_disc
         await tokens.confirm()  # ...but auth, asked before publishing, refuses it
     assert (ended.value.kind, ended.value.code) == ("reauth", "revoked")
     assert len(leases.calls) == 3
+
+
+@pytest.mark.parametrize("change", ["destination", "token_version"])
+async def test_a_confirmed_lease_whose_terms_changed_since_the_cached_one_stops_the_plan(
+    tmp_path: Path, change: str
+) -> None:
+    """lease10: a cached lease served the old channel to the first post after a relink."""
+    video = store_video(tmp_path)
+    leases = FakeLeases()
+    cache = LeaseCache(leases, label="Telegram", grant_keys=KEYS)
+    account, client = uuid.uuid4(), uuid.uuid4()
+    leases.destinations[account] = "-1001"
+    first = CommandTokens(cache, make_command(video, account_id=account, client_id=client), "T")
+    await first.lease()
+    await first.confirm()  # nothing changed: no stop
+    if change == "destination":
+        leases.destinations[account] = "-1002"  # the client linked another channel
+    else:
+        leases.versions[account] += 1  # the client reconnected
+    second = CommandTokens(cache, make_command(video, account_id=account, client_id=client), "T")
+    assert (await second.lease()).destination == "-1001"  # the cache's, from before
+    with pytest.raises(LeaseChanged):
+        await second.confirm()
+    assert (await second.lease()).destination == leases.destinations[account]
+    await second.confirm()  # planned again by the confirmed terms: goes on
+    third = CommandTokens(cache, make_command(video, account_id=account, client_id=client), "T")
+    assert (await third.lease()).terms() == (await second.lease()).terms()  # the cache learnt
 
 
 async def test_confirmations_asked_while_one_is_out_go_together_each_checked_when_auth_gets_it(

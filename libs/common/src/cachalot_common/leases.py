@@ -25,6 +25,10 @@ that command (:mod:`cachalot_publishing.token`); otherwise it calls:
   bumped each time auth stores them (sign-in, reconnect, refresh). ``language`` (optional,
   ``"en"``/``"ru"``/null): on a channel lease, the client's language (the dashboard's, as
   the notifier's e-mails use it), for the words our bot adds to a post.
+  A publisher's cached lease may say what the client has changed since (another channel,
+  scopes, a reconnect, its language): every answer is checked against the confirmation
+  below, and a post planned by other terms (:meth:`Lease.terms`) is planned again with the
+  confirmed lease before its visible step (:class:`cachalot_publishing.token.LeaseChanged`).
 * 401 missing service credentials, ``"code": "service_token_invalid"`` (unknown
   service, forged, expired, or living longer than 60 s) or ``"token_replayed"``
   (a service JWT used twice); not retryable;
@@ -70,7 +74,7 @@ request answers 401 (service credentials, as above) or 422 (a malformed body).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -143,11 +147,22 @@ class Lease:
     """Channel leases (Telegram): the client's language, ``en`` or ``ru``, for the words our
     bot adds to the client's posts; None when auth does not know it (or is older)."""
 
+    def terms(self) -> tuple[object, ...]:
+        """What the lease says besides its token and expiry: where posts go
+        (``destination``), ``scopes``, ``token_version``, the person (``platform_user_id``) —
+        everything a command may plan by that the client can change (relink, reconnect).
+        A field added later is a term unless :data:`_NOT_TERMS` names it, so a new one is
+        never left out of :meth:`cachalot_publishing.token.CommandTokens.confirm`'s check."""
+        return tuple(getattr(self, f.name) for f in fields(self) if f.name not in _NOT_TERMS)
+
     def __repr__(self) -> str:  # the token must never reach a log line
         return f"Lease(account_id={self.account_id}, platform={self.platform}, token=***)"
 
     __str__ = __repr__
 
+
+_NOT_TERMS = frozenset({"access_token", "expires_at"})
+"""A lease's fields that a command never plans by (:meth:`Lease.terms`)."""
 
 MAX_CONFIRM_BATCH = 100
 """Most leases one confirmation request may carry (auth answers 422 past it)."""

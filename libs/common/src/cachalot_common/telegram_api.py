@@ -41,7 +41,7 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -199,6 +199,18 @@ class BotApiUnreachable(Exception):
 
 
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def may_post(member: Mapping[str, object]) -> bool:
+    """Whether a ``getChatMember`` answer lets its person (or bot) post in a channel: the
+    creator, or an administrator with ``can_post_messages`` (Bot API, ChatMemberOwner and
+    ChatMemberAdministrator: "True, if the administrator can post messages in the channel");
+    a member, one who left or was banned cannot. Auth checks it when a channel is linked,
+    publisher-telegram again before posting."""
+    status = member.get("status")
+    return status == "creator" or (
+        status == "administrator" and member.get("can_post_messages") is True
+    )
 
 
 def bot_api_result(method: str, response: httpx.Response) -> Any:

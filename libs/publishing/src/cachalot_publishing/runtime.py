@@ -66,6 +66,7 @@ from cachalot_publishing.media_file import media_file
 from cachalot_publishing.offsets import OffsetTracker
 from cachalot_publishing.outcome import (
     INTERNAL_ERROR,
+    LEASE_UNAVAILABLE,
     WRONG_PLATFORM,
     Outcome,
     Published,
@@ -76,12 +77,15 @@ from cachalot_publishing.ports import Platform
 from cachalot_publishing.results import ResultSink
 from cachalot_publishing.scheduler import FairScheduler
 from cachalot_publishing.settings import PublisherSettings
-from cachalot_publishing.token import CommandTokens, LeaseCache
+from cachalot_publishing.token import LEASE_RETRY_S, CommandTokens, LeaseCache, LeaseChanged
 
 logger = logging.getLogger(__name__)
 tracer = trace.get_tracer("cachalot_publishing")
 T = TypeVar("T")
 SEND_RETRY_MAX_S = 5.0
+LEASE_RUNS = 2
+"""Runs of a platform's ``publish`` per command when the confirmed lease changed
+(:class:`~cachalot_publishing.token.LeaseChanged`): the first, and one with auth's lease."""
 
 
 @dataclass(eq=False)
@@ -307,8 +311,7 @@ class PublishRuntime:
                     getattr(command.options, "platform", self.platform_name) != self.platform_name
                 ):
                     raise failed(WRONG_PLATFORM, f"Not a {self.label} post.")
-                assert self._platform is not None, "attach() the platform before starting"
-                published = await self._platform.publish(command, _Context(self, job))
+                published = await self._publish(job)
             except Outcome as outcome:
                 logger.info(
                     "target %s attempt %s ended %s (%s)",
@@ -337,6 +340,28 @@ class PublishRuntime:
             span.set_attribute("cachalot.outcome", "published")
             logger.info("target %s published as %s", command.target_id, published.remote_id)
             return self._result(job, published)
+
+    async def _publish(self, job: _Job) -> Published:
+        """The platform's ``publish`` of ``job``; run again, with auth's confirmed lease, when
+        the lease it planned by had changed (:class:`LeaseChanged`, raised before anything
+        visible; a run again is a redelivery to the platform, which each handles). A lease
+        that changes again meanwhile ends the command ``retryable`` ``lease_unavailable``."""
+        assert self._platform is not None, "attach() the platform before starting"
+        context = _Context(self, job)
+        for _ in range(LEASE_RUNS):
+            try:
+                return await self._platform.publish(job.command, context)
+            except LeaseChanged:
+                logger.info(
+                    "target %s: the account's lease changed (relinked or reconnected) before "
+                    "the post was made; planning again with auth's",
+                    job.command.target_id,
+                )
+        raise retryable(
+            LEASE_UNAVAILABLE,
+            f"The {self.label} account changed while this post was being prepared; will retry.",
+            LEASE_RETRY_S,
+        )
 
     def _result(
         self, job: _Job, ending: Published | Outcome | None, **fields: Any

@@ -88,6 +88,16 @@ class TokenRejected(Exception):
     """Raised by a platform call when the platform refused the access token (HTTP 401)."""
 
 
+class LeaseChanged(Exception):
+    """Raised by :meth:`CommandTokens.confirm` when auth's confirmed lease says something
+    else (:meth:`~cachalot_common.leases.Lease.terms`: another channel, scopes, token
+    version) than the lease the command was planned with, which a cache may have kept from
+    before the client relinked or reconnected. Nothing visible has been done yet (a confirm
+    comes right before the visible step): the runtime runs the platform's ``publish`` again
+    with the confirmed lease (lease10: the first post after a relink went to the old
+    channel)."""
+
+
 _ALLOW: Final = {"video": "posting videos", "photo": "posting photos", "article": "posting"}
 
 
@@ -363,11 +373,15 @@ class CommandTokens:
         self._label = label
         self._refreshed = False
         self._lease: Lease | None = None
+        self._basis: tuple[object, ...] | None = None
+        """The terms of the first lease this run of the command had (what it planned by)."""
         self.leased_at: datetime | None = None
 
     def _had(self, lease: Lease) -> Lease:
         if self.leased_at is None:
             self.leased_at = utcnow()
+        if self._basis is None:
+            self._basis = lease.terms()
         self._lease = lease
         return lease
 
@@ -382,8 +396,18 @@ class CommandTokens:
         return self._lease
 
     async def confirm(self) -> None:
-        """Auth confirms the lease now (:meth:`LeaseCache.confirm`); raises its Outcomes."""
-        self._had(await self._cache.confirm(self._command))
+        """Auth confirms the lease now (:meth:`LeaseCache.confirm`); raises its Outcomes.
+
+        Raises :class:`LeaseChanged` when the confirmed lease's terms differ from those of
+        the first lease this run had (from the cache or auth): the command was planned by
+        terms the client has changed since. The confirmed lease is then the command's (and
+        the cache's), and the terms a run again plans by. No extra request: the
+        confirmation is asked anyway, and the cache keeps serving between them."""
+        basis = self._basis
+        confirmed = self._had(await self._cache.confirm(self._command))
+        if basis is not None and confirmed.terms() != basis:
+            self._basis = confirmed.terms()
+            raise LeaseChanged(f"account {self._command.account_id}: the lease changed")
 
     async def call(self, request: Callable[[str], Awaitable[T]]) -> T:
         """``request(token)``; a :class:`TokenRejected` gets one forced refresh per command,
@@ -406,6 +430,7 @@ __all__ = [
     "CommandTokens",
     "ConfirmBatches",
     "LeaseCache",
+    "LeaseChanged",
     "Outcome",
     "TokenRejected",
     "grant_covers",

@@ -147,6 +147,18 @@ async def test_the_bot_api_is_asked_who_runs_the_channel(auth, sign_in, fresh_sa
             id="person-not-in-the-channel",
         ),
         pytest.param(
+            str(CHANNEL_ID),
+            {
+                "admins": [
+                    {"user_id": BOB, "status": "creator"},
+                    {"user_id": ALICE, "status": "administrator", "can_post_messages": False},
+                ]
+            },
+            "you are an administrator of that channel without the right to post messages",
+            "person_cannot_post",
+            id="person-admin-without-post-rights",
+        ),
+        pytest.param(
             "@nosuchchannel",
             {},
             "Telegram knows no channel @nosuchchannel",

@@ -74,6 +74,7 @@ def create_app(
             ),
             bot_username=settings.telegram_bot_username or None,
             attempts=settings.telegram_attempts,
+            person_check_s=settings.telegram_person_check_s,
         )
 
     return create_database_publisher(

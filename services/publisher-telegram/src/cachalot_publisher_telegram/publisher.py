@@ -22,7 +22,15 @@ What goes out (core.telegram.org/bots/api; limits in
   long page lifetime, ``CACHALOT_MEDIA_COVER_URL_TTL_S``). Without a link (the
   queue has no ``CACHALOT_PUBLIC_URL``) the page goes out without its cover.
 
-The channel is the lease's ``destination`` (auth's linked chat id).
+The channel is the lease's ``destination`` (auth's linked chat id). Our bot posts there
+for the person who linked it (the lease's ``platform_user_id``) only while that person may
+post there too: right before a post, after auth's confirmation, ``getChatMember`` must say
+creator, or administrator with ``can_post_messages``
+(:func:`cachalot_common.telegram_api.may_post`, as auth checks when the channel is linked); a
+yes is kept ``person_check_s`` (60 s) per channel and person. A person who lost the right
+marks the link broken at auth and pauses the account's posts (``reauth`` with code
+``channel_rights_lost``), saying to ask the channel's owner for the right and link again
+(lease10: a demoted admin's posts still went out).
 
 At most once (DESIGN.md, "Delivery guarantees"): every post is *one* Bot API
 call, and Telegram has no way to look up a message after the fact, so:
@@ -59,12 +67,14 @@ from __future__ import annotations
 
 import html
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from cachalot_common.articles import Node, lead_html, parse, telegram_length, to_telegram_html
 from cachalot_common.events import MediaRef, PublishPost, TelegramOptions
 from cachalot_common.platforms.telegram import TELEGRAM_CAPTION_MAX, TELEGRAM_TEXT_MAX
+from cachalot_common.telegram_api import may_post
 from cachalot_publisher_telegram.links import ChannelReports
 from cachalot_publisher_telegram.store import PostRecord, PostStore, Target
 from cachalot_publisher_telegram.telegram import (
@@ -85,6 +95,7 @@ LABEL = "Telegram"
 OUTCOME_UNKNOWN = outcome.OUTCOME_UNKNOWN
 CHANNEL_LINK_BROKEN = "channel_link_broken"
 CHANNEL_NOT_LINKED = "channel_not_linked"
+CHANNEL_RIGHTS_LOST = "channel_rights_lost"
 TELEGRAM_REFUSED = "telegram_refused"
 BOT_UNAUTHORIZED = "bot_unauthorized"
 TELEGRAPH_REFUSED = "telegraph_refused"
@@ -93,6 +104,7 @@ OWN_CODES: Final = frozenset(
     {
         CHANNEL_LINK_BROKEN,
         CHANNEL_NOT_LINKED,
+        CHANNEL_RIGHTS_LOST,
         TELEGRAM_REFUSED,
         BOT_UNAUTHORIZED,
         TELEGRAPH_REFUSED,
@@ -123,6 +135,15 @@ def fix_reason(bot_username: str | None) -> str:
         "channel with the right to post messages, then link the channel again in the dashboard; "
         "the post then goes out."
     )
+
+
+RIGHTS_LOST_REASON: Final = (
+    "Telegram: not posted: you may no longer post in the linked channel (its owner, or an "
+    "administrator with the right to post messages, may): ask the channel's owner to give you "
+    "the right to post messages, then link the channel again in the dashboard; the post then "
+    "goes out."
+)
+"""What the client reads when the person who linked the channel lost the right to post."""
 
 
 def not_linked_reason(bot_username: str | None) -> str:
@@ -236,6 +257,7 @@ class TelegramPlatform:
         reports: ChannelReports,
         bot_username: str | None,
         attempts: int,
+        person_check_s: float = 60.0,
     ) -> None:
         self._store = store
         self._bot = bot
@@ -243,6 +265,9 @@ class TelegramPlatform:
         self._reports = reports
         self._bot_username = bot_username
         self._attempts = attempts
+        self._person_check_s = person_check_s
+        self._may_post: dict[tuple[str, str], float] = {}
+        """(chat, person) → when ``getChatMember`` last said the person may post (monotonic)."""
         self._moved: dict[str, str] = {}
         """Chats Telegram moved (old id → new id), followed at once while a cached lease
         still names the old id (auth stores the new one when told)."""
@@ -266,7 +291,7 @@ class TelegramPlatform:
             raise outcome.reauth(not_linked_reason(self._bot_username), code=CHANNEL_NOT_LINKED)
         send = await self._plan(command, command.options, ctx, record, lease.language)
         chat_id = self._moved.get(lease.destination, lease.destination)
-        return await self._post(command, ctx, chat_id, send)
+        return await self._post(command, ctx, chat_id, send, person=lease.platform_user_id)
 
     async def _plan(
         self,
@@ -420,10 +445,11 @@ class TelegramPlatform:
         raise outcome.rate_limited("Telegraph", 60)
 
     async def _post(
-        self, command: PublishPost, ctx: Context, chat_id: str, send: Send
+        self, command: PublishPost, ctx: Context, chat_id: str, send: Send, *, person: str | None
     ) -> Published:
         target = _target(command)
         await ctx.confirm_lease()  # the account may have been disconnected meanwhile
+        chat_id = await self._person_may_post(command, ctx, chat_id, person)
         for _ in range(self._attempts):
             await self._store.begin_send(
                 target, attempt=command.attempt, chat_id=chat_id, method=send.method
@@ -467,6 +493,47 @@ class TelegramPlatform:
                 command.target_id, chat_id=chat_id, message_ids=ids, remote_url=url
             )
             return Published(str(ids[0]), url)
+        raise outcome.rate_limited(LABEL, 60)
+
+    async def _person_may_post(
+        self, command: PublishPost, ctx: Context, chat_id: str, person: str | None
+    ) -> str:
+        """The chat to post in, once ``person`` (who linked it) may post there: a yes kept
+        ``person_check_s``, else ``getChatMember`` (its 429s waited out, a move followed, a
+        bot outside the channel a broken link, as for a post). Raises the ``reauth`` Outcome
+        ``channel_rights_lost`` (the link reported broken to auth) when the person is not
+        the creator nor an administrator allowed to post; ``network`` when Telegram is not
+        reached. ``person`` None (an older auth): nothing to check by."""
+        if not person:
+            return chat_id
+        for _ in range(self._attempts):
+            checked = self._may_post.get((chat_id, person))
+            if checked is not None and time.monotonic() - checked < self._person_check_s:
+                return chat_id
+            try:
+                member = await self._bot.call(
+                    "getChatMember", {"chat_id": chat_id, "user_id": person}
+                )
+            except (NotSent, OutcomeUnknown) as error:
+                raise outcome.network(LABEL, error.detail) from None
+            except BotApiError as error:
+                if error.error_code == 400 and "user not found" in error.description.lower():
+                    member = {"status": "left"}  # Telegram knows no such person (any more)
+                else:
+                    chat_id = await self._refusal(command, ctx, chat_id, error) or chat_id
+                    continue
+            if not isinstance(member, dict) or not may_post(member):
+                logger.info(
+                    "account %s: the person who linked the channel may not post there (%s)",
+                    command.account_id,
+                    member.get("status") if isinstance(member, dict) else "?",
+                )
+                await self._reports.broken(command, chat_id=chat_id, reason=RIGHTS_LOST_REASON)
+                raise outcome.reauth(RIGHTS_LOST_REASON, code=CHANNEL_RIGHTS_LOST)
+            if len(self._may_post) >= 10_000:
+                self._may_post.clear()
+            self._may_post[(chat_id, person)] = time.monotonic()
+            return chat_id
         raise outcome.rate_limited(LABEL, 60)
 
     async def _refusal(

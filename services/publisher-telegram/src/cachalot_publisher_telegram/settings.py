@@ -46,6 +46,12 @@ class Settings(PublisherSettings):
     telegram_attempts: int = Field(
         default=5, ge=1, description="Calls per delivery: 429 waits and chat migrations."
     )
+    telegram_person_check_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="Seconds a getChatMember 'the person who linked the channel may post "
+        "there' is kept per channel and person (0: asked before every post).",
+    )
 
     @field_validator("telegram_bot_token")
     @classmethod

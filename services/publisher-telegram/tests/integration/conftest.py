@@ -19,6 +19,7 @@ from .harness import (
     BOT_TOKEN,
     BOT_USERNAME,
     CHANNEL_ID,
+    OWNER,
     SERVICE,
     SERVICE_SECRET,
     AuthStandIn,
@@ -49,7 +50,12 @@ def telegram(sandbox: ServiceProcess) -> Iterator[httpx.Client]:
             http.delete(path).raise_for_status()
         http.post(
             "/sandbox/telegram/channels",
-            json={"id": CHANNEL_ID, "username": "cachalot_posts", "title": "Posts"},
+            json={
+                "id": CHANNEL_ID,
+                "username": "cachalot_posts",
+                "title": "Posts",
+                "admins": OWNER,
+            },
         ).raise_for_status()
         yield http
 
@@ -92,6 +98,7 @@ def publisher_env(
         CACHALOT_TELEGRAM_BOT_USERNAME=BOT_USERNAME,
         CACHALOT_TELEGRAM_API_BASE=f"{sandbox.base_url}/telegram",
         CACHALOT_TELEGRAPH_API_BASE=f"{sandbox.base_url}/telegraph",
+        CACHALOT_TELEGRAM_PERSON_CHECK_S="0",  # the person's right asked before every post
     )
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "BOT_TOKEN",
     "BOT_USERNAME",
     "CHANNEL_ID",
+    "PERSON",
     "SERVICE_SECRET",
     "AuthStandIn",
     "Commands",
@@ -37,6 +38,10 @@ SERVICE_SECRET = "test-publisher-telegram-secret-0123456789"
 BOT_TOKEN = "424242:AAtelegramTESTtelegramTESTtelegramTE"
 BOT_USERNAME = "cachalot_sandbox_bot"
 CHANNEL_ID = -1001000000001
+PERSON = 700000001
+"""The person who linked the channel (the leases' platform_user_id): its creator in every
+channel set up here, unless a test says otherwise (the publisher checks it before posting)."""
+OWNER = [{"user_id": PERSON, "status": "creator"}]
 
 
 class AuthStandIn(LeaseStandIn):
@@ -64,7 +69,7 @@ class AuthStandIn(LeaseStandIn):
             "access_token": "",
             "expires_at": (datetime.now(UTC) + timedelta(minutes=5)).isoformat(),
             "scopes": [],
-            "platform_user_id": "700000001",
+            "platform_user_id": str(PERSON),
             "destination": self.destinations.get(account_id, str(CHANNEL_ID)),
             "language": self.languages.get(account_id),
         }

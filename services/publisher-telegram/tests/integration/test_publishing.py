@@ -17,7 +17,16 @@ from cachalot_common.articles import parse, telegram_length
 from cachalot_common.events import Article
 from cachalot_testing.processes import ServiceProcess
 
-from .harness import BOT_USERNAME, CHANNEL_ID, AuthStandIn, Commands, Results, sha256_of
+from .harness import (
+    BOT_USERNAME,
+    CHANNEL_ID,
+    OWNER,
+    PERSON,
+    AuthStandIn,
+    Commands,
+    Results,
+    sha256_of,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -363,7 +372,8 @@ async def test_migrate_to_chat_id_is_followed_and_reported_to_auth(
     chat, moved_to = -1002000000001, -1002000000002
     for chat_id, name in ((chat, "before"), (moved_to, "moved")):
         telegram.post(
-            "/sandbox/telegram/channels", json={"id": chat_id, "title": name, "username": name}
+            "/sandbox/telegram/channels",
+            json={"id": chat_id, "title": name, "username": name, "admins": OWNER},
         ).raise_for_status()
     telegram.post(
         "/sandbox/telegram/faults",
@@ -394,7 +404,8 @@ async def test_a_moved_chat_is_reported_with_its_new_title_and_later_posts_go_st
     # a chat of this test's own (the publisher, shared by the module, remembers moves)
     chat, moved_to = -1002000000013, -1002000000014
     telegram.post(
-        "/sandbox/telegram/channels", json={"id": chat, "title": "Posts", "username": "posts13"}
+        "/sandbox/telegram/channels",
+        json={"id": chat, "title": "Posts", "username": "posts13", "admins": OWNER},
     ).raise_for_status()
     telegram.put(
         f"/sandbox/telegram/migrations/{chat}",
@@ -451,6 +462,45 @@ async def test_a_bot_that_is_no_admin_fails_with_the_fix_and_marks_the_link_brok
     [report] = [r for r in auth_stand_in.reports if r["account_id"] == str(command.account_id)]
     assert report["event"] == "broken"
     assert posts(telegram) == []
+
+
+async def test_a_post_for_a_person_who_may_not_post_in_the_channel_pauses_and_marks_the_link_broken(
+    publisher: ServiceProcess,
+    telegram: httpx.Client,
+    commands: Commands,
+    results: Results,
+    auth_stand_in: AuthStandIn,
+) -> None:
+    """lease10: an admin without "Post messages", or one demoted after linking, had our bot
+    post for them. Before each post the person's right is asked again (getChatMember)."""
+    chat = -1002000000021
+    channel = {"id": chat, "title": "Shared", "username": "shared21", "admins": OWNER}
+    telegram.post("/sandbox/telegram/channels", json=channel).raise_for_status()
+    first = commands.command("article", article=Article(title="One", body_html="<p>1</p>"))
+    auth_stand_in.destinations[str(first.account_id)] = str(chat)
+    await commands.send(first)
+    assert (await results.final(first.target_id)).type == "published"
+    demoted = [
+        {"user_id": 700000002, "status": "creator"},
+        {"user_id": PERSON, "status": "administrator", "can_post_messages": False},
+    ]
+    for admins in (demoted, [{"user_id": 700000002, "status": "creator"}]):
+        telegram.post(
+            "/sandbox/telegram/channels", json=channel | {"admins": admins}
+        ).raise_for_status()
+        command = commands.command("article", article=Article(title="Two", body_html="<p>2</p>"))
+        auth_stand_in.destinations[str(command.account_id)] = str(chat)
+        await commands.send(command)
+        result = await results.final(command.target_id)
+        assert (result.type, result.code, result.reauth_required) == (
+            "failed",
+            "channel_rights_lost",
+            True,
+        )
+        assert "ask the channel's owner" in (result.reason or "")
+        [report] = [r for r in auth_stand_in.reports if r["account_id"] == str(command.account_id)]
+        assert (report["event"], report["chat_id"]) == ("broken", str(chat))
+    assert [p["text"].split("\n")[0] for p in posts(telegram)] == ["One"]
 
 
 async def test_an_account_without_a_linked_channel_is_told_to_link_one(

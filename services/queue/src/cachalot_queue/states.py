@@ -75,7 +75,9 @@ CONSENT_REQUIRED: Final = "consent_required"
 """A result's code when auth refused the lease because the client has not confirmed 18+ and
 given an email (privacy policy): the target pauses, the account is not marked for reconnection;
 auth's ``connected`` event on consent resumes it."""
-CHANNEL_CODES: Final = frozenset({"channel_link_broken", "channel_not_linked"})
+CHANNEL_CODES: Final = frozenset(
+    {"channel_link_broken", "channel_not_linked", "channel_rights_lost"}
+)
 """A Telegram account's channel cannot be posted to (our bot is no admin there, or no channel is
 linked): publisher-telegram's codes. The target waits with the publisher's reason, which says
 the fix (make the bot an admin, link a channel); nothing is wrong with the account's sign-in, so

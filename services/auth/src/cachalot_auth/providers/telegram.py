@@ -19,7 +19,13 @@ from dataclasses import dataclass
 import httpx
 
 from cachalot_auth.providers.base import HttpCaller, PlatformOAuthError, PlatformUnavailable
-from cachalot_common.telegram_api import BotApiError, BotApiErrorKind, ChatWaits, bot_api_result
+from cachalot_common.telegram_api import (
+    BotApiError,
+    BotApiErrorKind,
+    ChatWaits,
+    bot_api_result,
+    may_post,
+)
 from cachalot_common.text import truncate
 from cachalot_common.untrusted import same_secret
 
@@ -86,9 +92,9 @@ class TelegramChannel:
 class ChannelNotUsable(Exception):
     """Linking is refused for a reason the person can fix; ``str()`` says how (English, with
     the bot's @username), ``code`` which (``bot_cannot_post``, ``bot_not_admin``,
-    ``not_channel_admin``, ``channel_unknown``, ``not_a_channel``): pages word it by the code
-    in their language (web/words.js, ``channel_<code>``); ``params`` the entry's extra keys
-    (``channel`` as written)."""
+    ``not_channel_admin``, ``person_cannot_post``, ``channel_unknown``, ``not_a_channel``):
+    pages word it by the code in their language (web/words.js, ``channel_<code>``);
+    ``params`` the entry's extra keys (``channel`` as written)."""
 
     def __init__(self, message: str, code: str, **params: str) -> None:
         super().__init__(message)
@@ -180,7 +186,8 @@ class BotApi:
         return f"add {bot} as an administrator of the channel with the right to post messages"
 
     async def check_channel(self, chat_id: str, user_id: str) -> TelegramChannel:
-        """The channel ``chat_id`` names, once our bot may post there and ``user_id`` runs it.
+        """The channel ``chat_id`` names, once our bot may post there and ``user_id`` may too
+        (its creator, or an administrator with the right to post messages: :func:`may_post`).
 
         Raises :class:`ChannelNotUsable` with what the person should do;
         other Bot API errors raise ``PlatformOAuthError``.
@@ -189,9 +196,7 @@ class BotApi:
         chat = await self._resolve(chat_id)
         numeric = str(chat["id"])
         bot = await self._member(numeric, bot_id, outside=("bad_request", "forbidden"))
-        if bot.get("status") != "creator" and (
-            bot.get("status") != "administrator" or bot.get("can_post_messages") is not True
-        ):
+        if not may_post(bot):
             raise ChannelNotUsable(
                 f"our bot may not post in that channel: {self.fix()}, then try again"
                 if bot.get("status") == "administrator"
@@ -203,6 +208,12 @@ class BotApi:
         if person.get("status") not in ("creator", "administrator"):
             raise ChannelNotUsable(
                 "you are not an administrator of that channel", "not_channel_admin"
+            )
+        if not may_post(person):  # or our bot would post for someone the channel does not let
+            raise ChannelNotUsable(
+                "you are an administrator of that channel without the right to post messages: "
+                "ask its owner to allow you to post messages, then try again",
+                "person_cannot_post",
             )
         title = chat.get("title") or chat.get("username")
         return TelegramChannel(id=numeric, title=str(title) if title else None)
