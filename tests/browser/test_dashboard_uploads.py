@@ -236,7 +236,8 @@ def test_a_video_is_deleted_only_once_no_waiting_post_needs_it_and_says_which_us
     page.wait_for_selector("#flash.bad", timeout=15_000)
     refusal = page.text_content("#flash") or ""
     assert "cannot be deleted yet" in refusal
-    assert refusal.count("tiktok: scheduled") == 2, refusal  # both waiting posts named
+    # both waiting posts named, the platform and the status in words (fresh user: "tiktok")
+    assert refusal.count("TikTok: scheduled") == 2, refusal
     assert page.is_visible(f'#media-body tr[data-media="{media_id}"]')
 
     page.evaluate(
