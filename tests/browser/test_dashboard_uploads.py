@@ -259,7 +259,7 @@ def test_a_video_is_deleted_only_once_no_waiting_post_needs_it_and_says_which_us
     page.wait_for_selector(f'#media-body tr[data-media="{media_id}"]', state="detached")
     asked = uploads.dialogs[-1]
     assert asked.startswith("Delete this video? It was used by the post of")
-    assert asked.count("tiktok: cancelled") == 2, asked
+    assert asked.count("TikTok: cancelled") == 2, asked
 
 
 def slow_uploads(page: Any, bytes_per_s: int, latency_ms: int = 50) -> Any:
