@@ -219,7 +219,11 @@
     // a VK person's communities or a Telegram channel: their names can be read again
     const names = account.status === "ok" && (Array.isArray(account.communities) || Boolean(account.channel_id));
     const shape = `${account.status}|${needsChannel(account)}|${names}`;
-    if (cell.dataset.shape === shape) return;
+    if (cell.dataset.shape === shape || inUse(cell)) return;
+    rebuilding(cell, () => buildAccountActions(cell, account, shape, names));
+  }
+
+  function buildAccountActions(cell, account, shape, names) {
     cell.dataset.shape = shape;
     cell.textContent = "";
     if (account.status !== "ok" && account.status !== "needs_channel") {
@@ -329,6 +333,7 @@
     accounts = Array.isArray(res.body) ? res.body : (res.body && res.body.items) || [];
     if (posts.size) renderPosts(); // "Where" names each target's account
     const body = $("accounts-body");
+    const active = document.activeElement; // a moved row loses the focus: it is put back below
     const keep = new Set(accounts.map((a) => a.id));
     for (const row of [...body.rows]) if (!keep.has(row.dataset.account)) row.remove();
     let previous = null;
@@ -346,7 +351,7 @@
       name.dataset.label = t("Name");
       status.dataset.label = t("Status");
       scopes.dataset.label = t("Scopes");
-      setText(platform, account.platform);
+      setText(platform, apiWords.platform(account.platform));
       setText(name, (account.display_name || "—") +
         (account.channel_title || account.channel_id ? ` · ${t("channel:")} ${account.channel_title || account.channel_id}` : ""));
       setText(status, accountStatusText(account));
@@ -355,6 +360,7 @@
       setText(scopes, (account.scopes || []).join(", "));
       accountActions(actions, account);
     }
+    if (active && active !== document.activeElement && active.isConnected) active.focus();
     await renderTargets();
   }
 
@@ -727,10 +733,17 @@
       const res = await api(
         `/api/v1/posts?limit=${POSTS_PAGE}&order=${postsOrder()}&cursor=${encodeURIComponent(postsCursor)}`);
       if (!res.ok) { flash("bad", problemText(res.body, t("Could not load more posts."))); return; }
+      const known = new Set(postOrder);
+      const fresh = (res.body.items || []).find((p) => !known.has(p.id));
       mergePosts(res.body.items || [], { top: false });
       morePages += 1;
       postsCursor = res.body.next_cursor || null;
       renderPosts();
+      button.disabled = false;
+      // a disabled button drops the keyboard focus: it comes back to the button while more
+      // remain, else to the first row just shown (its status, read by a screen reader)
+      if (postsCursor) button.focus();
+      else if (fresh) focusRow($("posts-body"), `tr[data-post="${CSS.escape(fresh.id)}"]`);
     } finally {
       button.disabled = false;
     }
@@ -757,6 +770,32 @@
     place.focus();
   }
   const targetRow = (target) => `[data-target="${CSS.escape(target.id)}"]`; // a table row, a list line
+
+  // A live change never closes what a person has open nor moves their keyboard (issue 12):
+  // `inUse` — a field of `node` has the focus (typing), or a form it toggled open is open;
+  // the caller then leaves `node` as it is (its shape stays old, so it is rebuilt once
+  // free). `rebuilding` writes `node` again with `build()`, keeping an open history open
+  // and the focus on the control of the same name, else on the row's status.
+  function inUse(node) {
+    const active = document.activeElement;
+    return (node.contains(active) && active.matches("input,select,textarea"))
+      || Boolean(node.querySelector("form.reschedule:not(.hidden)"));
+  }
+
+  function rebuilding(node, build) {
+    const active = node.contains(document.activeElement) ? document.activeElement : null;
+    const name = (el) => el.getAttribute("aria-label") || el.textContent;
+    const opened = [...node.querySelectorAll("details[open] > summary")].map(name);
+    build();
+    for (const summary of node.querySelectorAll("details > summary")) {
+      if (opened.includes(name(summary))) summary.parentElement.open = true;
+    }
+    if (!active || active.isConnected) return;
+    const same = [...node.querySelectorAll("button,summary,a,input")].find((el) => name(el) === name(active));
+    const row = node.closest("tr");
+    if (same) same.focus();
+    else if (row) focusRow(row.parentElement, `tr[data-target="${CSS.escape(row.dataset.target || "")}"], tr[data-account="${CSS.escape(row.dataset.account || "")}"]`);
+  }
 
   const ACTION_DONE = {
     cancel: () => t("Cancelled."),
@@ -831,7 +870,11 @@
     const first = post.targets[0] && post.targets[0].id === target.id;
     const content = first && contentOpen(post);
     const key = shape + (first ? "+history" : "") + (content ? "+content" : "");
-    if (cell.dataset.shape === key) return;
+    if (cell.dataset.shape === key || inUse(cell)) return;
+    rebuilding(cell, () => buildActions(cell, post, target, shape, key, first, content));
+  }
+
+  function buildActions(cell, post, target, shape, key, first, content) {
     cell.dataset.shape = key;
     cell.textContent = "";
     cell.className = shape === "deleted" ? "muted" : "";
@@ -897,7 +940,7 @@
   function publishAt(cell, post, first) {
     const open = first && post.targets.some((t) => t.status === "scheduled" || t.status === "paused");
     const shape = open ? "edit" : "";
-    if (cell.dataset.shape !== shape) {
+    if (cell.dataset.shape !== shape && !inUse(cell)) {
       cell.dataset.shape = shape;
       cell.textContent = "";
       const time = document.createElement("span");
@@ -928,6 +971,7 @@
           window.CachalotWhen.show(input);
           form.classList.toggle("hidden");
           if (!form.classList.contains("hidden")) window.CachalotWhen.focus(input);
+          else renderPosts(); // what changed while it was open
         };
         form.addEventListener("submit", async (event) => {
           event.preventDefault();
@@ -1155,9 +1199,18 @@
     if (control) control.focus();
   }
 
-  function openEditor(post, targetId, { requeue = false } = {}) {
+  // The dialog edits the post as read now (GET, with its ETag): the save sends the ETag
+  // in If-Match, so an edit saved meanwhile elsewhere (another tab) is never undone
+  // silently; the server's 412 is said with what changed (changedElsewhere).
+  async function openEditor(given, targetId, { requeue = false } = {}) {
+    // where the person opened it (the posts table or the schedule's list): the changed
+    // target is shown there when the dialog closes
+    const from = document.activeElement && $("schedule-list").contains(document.activeElement)
+      ? $("schedule-list") : $("posts-body");
+    const read = await api(`/api/v1/posts/${given.id}`);
+    const post = read.ok && read.body ? read.body : given;
     const target = post.targets.find((t) => t.id === targetId);
-    const spec = (catalogue || {})[target.platform];
+    const spec = target && (catalogue || {})[target.platform];
     if (!target || !spec || !spec.fields) return;
     const name = spec.label || target.platform;
     $("edit-title").textContent = requeue
@@ -1166,16 +1219,80 @@
     $("edit-save").textContent = requeue ? t("Save and queue again") : t("Save");
     $("edit-errors").textContent = "";
     $("edit-fields").textContent = "";
+    const part = targetBlock(post, target, target.options || {});
+    const etag = read.ok ? read.headers.get("etag") : null;
+    editing = { post, target, requeue, holder: part.holder, part, from, etag, touched: new Set() };
+    $("edit-dialog").showModal();
+  }
+
+  // One target's block in the edit dialog, with `options` in its fields; the fields the
+  // person changes are noted in `editing.touched` (kept when the dialog is reloaded).
+  function targetBlock(post, target, options) {
+    const spec = catalogue[target.platform];
     const part = blockEditor(spec, {
       key: `edit-${target.id}`, platform: target.platform, accountId: target.account_id,
-      options: target.options || {}, kind: post.kind || "video", legend: name,
+      options, kind: post.kind || "video", legend: spec.label || target.platform,
     });
-    // where the person opened it (the posts table or the schedule's list): the changed
-    // target is shown there when the dialog closes
-    const from = document.activeElement && $("schedule-list").contains(document.activeElement)
-      ? $("schedule-list") : $("posts-body");
-    editing = { post, target, requeue, holder: part.holder, part, from };
-    $("edit-dialog").showModal();
+    const touch = (event) => {
+      const field = event.target.closest(".block-field");
+      const named = field && field.querySelector("[name]");
+      if (named && editing && editing.touched) editing.touched.add(named.name);
+    };
+    part.fieldset.addEventListener("input", touch);
+    part.fieldset.addEventListener("change", touch);
+    return part;
+  }
+
+  // The server's 412 (If-Match, RFC 9110 §13.1.1): the post was changed elsewhere since the
+  // dialog read it. Says which of this target's settings changed (or that the post did
+  // otherwise) and offers to reload: the other changes come in, what the person changed here
+  // stays; a target no longer editable is said so.
+  function changedElsewhere(res) {
+    const now = res.body.post;
+    posts.set(now.id, now);
+    renderPosts();
+    document.dispatchEvent(new CustomEvent("cachalot:post-changed", { detail: now }));
+    const target = now.targets.find((x) => x.id === editing.target.id);
+    const line = $("edit-errors");
+    const editable = target && (target.status === "scheduled" || target.status === "paused"
+      || (target.status === "failed" && editing.requeue));
+    if (!editable) {
+      line.textContent = t("Changed elsewhere while you were editing: this post is now {status} and can no longer be changed here.",
+        { status: apiWords.status(target ? target.status : "cancelled") });
+      line.tabIndex = -1;
+      line.focus();
+      return;
+    }
+    const before = editing.target.options || {};
+    const after = target.options || {};
+    const props = editing.part.spec.fields.properties || {};
+    const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+    const fields = [...new Set([...Object.keys(before), ...Object.keys(after)])]
+      .filter((key) => !same(before[key], after[key]))
+      .map((key) => t((props[key] && props[key].title) || key));
+    line.textContent = fields.length
+      ? t("Changed elsewhere while you were editing: {fields}. Reload to take those changes; what you changed here is kept.", { fields: fields.join(", ") })
+      : t("Changed elsewhere while you were editing (its time or another account's post). Reload to take those changes; what you changed here is kept.");
+    const reload = document.createElement("button");
+    reload.type = "button";
+    reload.className = "secondary small";
+    reload.textContent = t("Reload");
+    reload.onclick = () => {
+      const typed = blockOf(editing.part);
+      const options = { ...after };
+      for (const key of editing.touched) {
+        if (key in typed) options[key] = typed[key];
+        else delete options[key]; // emptied here
+      }
+      $("edit-fields").textContent = "";
+      const part = targetBlock(now, target, options);
+      Object.assign(editing, { post: now, target, part, holder: part.holder, etag: res.headers.get("etag") });
+      line.textContent = t("Reloaded: the changes made elsewhere are in, and what you changed here is kept. Save when ready.");
+      const first = part.fieldset.querySelector(".block-field:not(.hidden) [name]");
+      if (first) first.focus();
+    };
+    line.append(" ", reload);
+    reload.focus();
   }
 
   // "Edit" of a proposal from our team (proposals.js): every target's texts and the
@@ -1282,16 +1399,17 @@
     for (const el of $("edit-form").querySelectorAll(".field-error")) el.textContent = "";
     if (editing.proposal) { await saveProposal(); return; }
     if (editing.content) { await saveContent(); return; }
-    const { post, target, requeue, part, from } = editing;
+    const { post, target, requeue, part, from, etag } = editing;
     const fieldset = part.fieldset;
     if (!checkBlock(part)) { focusFirstError($("edit-form")); return; }
     const res = await api(`/api/v1/posts/${post.id}`, {
       method: "PATCH",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", ...(etag ? { "if-match": etag } : {}) },
       body: JSON.stringify({
         targets: [{ account_id: target.account_id, [target.platform]: blockOf(part) }],
       }),
     });
+    if (res.status === 412 && res.body && res.body.post) { changedElsewhere(res); return; }
     if (res.ok && res.body && requeue) {
       const again = await api(`/api/v1/posts/${post.id}/targets/${target.id}/retry`, { method: "POST" });
       if (!again.ok) {
@@ -1329,6 +1447,7 @@
 
   function renderPosts() {
     const body = $("posts-body");
+    const active = document.activeElement; // a moved row loses the focus: it is put back below
     const wanted = new Set();
     let previous = null;
     for (const id of postOrder) {
@@ -1389,6 +1508,7 @@
       }
     }
     for (const row of [...body.rows]) if (!wanted.has(row.dataset.target)) row.remove();
+    if (active && active !== document.activeElement && active.isConnected) active.focus();
     show("posts-more", Boolean(postsCursor));
     // schedule.js merges what changed into its list and calendar
     document.dispatchEvent(new CustomEvent("cachalot:posts", { detail: [...posts.values()] }));

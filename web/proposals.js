@@ -202,11 +202,13 @@
   // The list is read again on every proposal event (live.js, app.js): what the person was
   // typing (a comment for each proposal still open) and where the keyboard was (the
   // comment with its caret, or a button) come back in the new rows, so an operator's act
-  // elsewhere never wipes a comment half written. Returns what puts them back.
+  // elsewhere never wipes a comment half written nor closes a history. Returns what puts them back.
   function keepTyped(body) {
     const comments = new Map([...body.querySelectorAll("tr[data-proposal] input.comment")]
       .filter((input) => input.value)
       .map((input) => [input.closest("tr").dataset.proposal, input.value]));
+    // an open history stays open
+    const opened = [...body.querySelectorAll("tr[data-proposal] details[open]")].map((d) => d.closest("tr").dataset.proposal);
     const active = document.activeElement;
     const row = active && body.contains(active) ? active.closest("tr[data-proposal]") : null;
     const focus = row && active.classList[0]
@@ -217,6 +219,10 @@
       for (const [id, value] of comments) {
         const input = body.querySelector(`tr[data-proposal="${CSS.escape(id)}"] input.comment`);
         if (input) input.value = value;
+      }
+      for (const id of opened) {
+        const details = body.querySelector(`tr[data-proposal="${CSS.escape(id)}"] details`);
+        if (details) details.open = true;
       }
       if (!focus) return;
       const again = body.querySelector(

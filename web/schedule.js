@@ -189,17 +189,23 @@
           input.value = localInput((posts.get(post.id) || post).scheduled_at);
           window.CachalotWhen.show(input);
           window.CachalotWhen.focus(input);
-        }
+        } else renderList(); // what changed while it was open
       };
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
         error.textContent = "";
         const partial = window.CachalotWhen.problem(input);
         if (partial || !input.value) { error.textContent = partial || t("Choose a date and time."); return; }
-        toggle.focus(); // the item is rebuilt with the new time; focus comes back to this button
+        // closed while it is sent (an open form holds the item's rebuild): the item is rebuilt
+        // with the new time and the focus comes back to this button; a refusal opens it again
+        form.classList.add("hidden");
+        toggle.focus();
         const problem = await reschedule(post, new Date(input.value));
-        if (problem && document.body.contains(input)) window.CachalotWhen.focus(input);
-        if (problem) error.textContent = problem;
+        if (problem && document.body.contains(input)) {
+          form.classList.remove("hidden");
+          window.CachalotWhen.focus(input);
+          error.textContent = problem;
+        } else if (problem) say("bad", problem);
       });
       body.append(toggle, form);
     }
@@ -210,20 +216,41 @@
   const signature = (post) => JSON.stringify([post.scheduled_at, post.media_deleted,
     post.targets.map((t) => [t.status, t.options, t.last_error, t.last_error_code, accountName(t)])]);
 
+  // An item a person is using: its "Change time" form is open, or the keyboard is in one
+  // of its fields (the time picker's selects). A live change never closes it nor moves the
+  // focus: only the parts around it are written (time, text, targets without the focus),
+  // and the whole item once the form is closed or left.
+  function inUse(item) {
+    const form = item.querySelector("form.move");
+    const active = document.activeElement;
+    return Boolean(form && !form.classList.contains("hidden"))
+      || (item.contains(active) && active.matches("input,select,textarea"));
+  }
+
+  function refreshAround(item, fresh) {
+    for (const part of [".thumb", "time.when", "p.text", "ul.targets"]) {
+      const old = item.querySelector(part);
+      const now = fresh.querySelector(part);
+      if (old && now && !old.contains(document.activeElement)) old.replaceWith(now);
+    }
+  }
+
   // Keeps each item by post id and rebuilds only a post that changed (and not while
-  // a person is typing in it): focus stays where it was.
+  // a person is using it, inUse): focus stays where it was.
   function renderList() {
     const list = $("schedule-list");
     const order = [...posts.values()].sort((a, b) =>
       a.scheduled_at === b.scheduled_at ? a.id.localeCompare(b.id) : a.scheduled_at < b.scheduled_at ? -1 : 1);
     let previous = null;
+    let kept = document.activeElement;
     const wanted = new Set(order.map((p) => p.id));
     for (const item of [...list.children]) if (!wanted.has(item.dataset.post)) item.remove();
     for (const post of order) {
       let item = list.querySelector(`li[data-post="${CSS.escape(post.id)}"]`);
       const now = signature(post);
-      const typing = item && item.contains(document.activeElement) && document.activeElement.tagName === "INPUT";
-      if (!item || (signatures.get(post.id) !== now && !typing)) {
+      const held = item && signatures.get(post.id) !== now && inUse(item);
+      if (held) refreshAround(item, buildItem(post)); // its signature stays old: rebuilt once free
+      else if (!item || signatures.get(post.id) !== now) {
         const fresh = buildItem(post);
         const active = item && item.contains(document.activeElement) ? document.activeElement : null;
         if (item) item.replaceWith(fresh);
@@ -239,13 +266,16 @@
           const status = !same && line
             ? fresh.querySelector(`li[data-target="${CSS.escape(line.dataset.target)}"] .status`) : null;
           if (status) status.tabIndex = -1;
-          (same || status || fresh.querySelector("button") || fresh).focus();
+          kept = same || status || fresh.querySelector("button") || fresh;
+          kept.focus();
         }
       }
       const expected = previous ? previous.nextSibling : list.firstChild;
       if (item !== expected) list.insertBefore(item, expected);
       previous = item;
     }
+    // an item moved to its new place loses the focus: it goes back (a rebuilt one's was placed above)
+    if (kept && kept !== document.activeElement && kept.isConnected) kept.focus();
     $("schedule-empty").classList.toggle("hidden", posts.size > 0);
   }
 
@@ -398,5 +428,9 @@
   new MutationObserver(follow).observe(posted, { attributes: true, attributeFilter: ["class"] });
   follow();
   $("schedule-reload").addEventListener("click", loadAll);
+  // an item held while its form was in use catches up once the keyboard leaves it
+  $("schedule-list").addEventListener("focusout", (event) => {
+    if (event.target.closest("form.move")) setTimeout(renderList, 0);
+  });
   window.CachalotSchedule = { reload: loadAll };
 })();

@@ -246,7 +246,7 @@
       const got = await json(`/api/v1/posts/${id}`);
       if (!got.ok) { lines.push(t("a post ({id})", { id: id.slice(0, 8) })); continue; }
       const post = got.body;
-      const targets = (post.targets || []).map((target) => `${target.platform}: ${window.CachalotWords.status(target.status)}`).join(", ");
+      const targets = (post.targets || []).map((target) => `${window.CachalotWords.platform(target.platform)}: ${window.CachalotWords.status(target.status)}`).join(", ");
       lines.push(t("the post of {when} ({targets})", { when: when(post.scheduled_at || post.created_at), targets }));
     }
     if (ids.length > 10) lines.push(t("and {n} more", { n: ids.length - 10 }));

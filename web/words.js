@@ -47,6 +47,10 @@
   };
   const own = (map, key) => Object.prototype.hasOwnProperty.call(map, key);
   const status = (value) => (own(STATUS, value) ? STATUS[value]() : String(value ?? ""));
+  // A platform as people write it (the registry's keys, cachalot_common.platforms): the
+  // same in every language; a key we do not know is shown as it is.
+  const PLATFORMS = { tiktok: "TikTok", youtube: "YouTube", instagram: "Instagram", vk: "VK", telegram: "Telegram" };
+  const platform = (key) => (own(PLATFORMS, key) ? PLATFORMS[key] : String(key ?? ""));
 
   const CODES = {
     network: () => t("The platform could not be reached; we will try again."),
@@ -292,5 +296,5 @@
     return [fallback, words].filter(Boolean).join(" ") || body.detail || "";
   }
 
-  window.CachalotWords = { status, reason, fieldError, problem, plainWords, scheduleWords, knownCodes: Object.keys(CODES) };
+  window.CachalotWords = { status, platform, reason, fieldError, problem, plainWords, scheduleWords, knownCodes: Object.keys(CODES) };
 })();

@@ -253,11 +253,15 @@ def test_older_posts_are_reached_with_load_more(dashboard: Any) -> None:
     page.wait_for_selector("#posts-more:not(.hidden)", timeout=15_000)
     first = page.eval_on_selector_all("#posts-body tr", "rows => rows.map(r => r.dataset.post)")
     assert len(set(first)) == 20
-    page.click("#posts-more")
+    page.focus("#posts-more")
+    page.keyboard.press("Enter")
     page.wait_for_selector("#posts-more.hidden", state="attached", timeout=15_000)
     every = page.eval_on_selector_all("#posts-body tr", "rows => rows.map(r => r.dataset.post)")
     assert len(set(every)) > 21
     assert every[: len(first)] == first
+    # the keyboard is on the first row just shown (its status), not dropped on the page
+    focused = page.evaluate("(document.activeElement.closest('tr') || {}).dataset?.post")
+    assert focused == every[len(first)], page.evaluate("document.activeElement.outerHTML")
 
 
 def test_the_schedule_lists_posts_by_publish_time_in_the_named_time_zone(
@@ -347,7 +351,7 @@ def test_a_queued_targets_settings_are_edited_in_a_dialog_by_the_composers_rules
     page.wait_for_selector(f"{row} button:has-text('Edit')", timeout=10_000)
     page.click(f"{row} button:has-text('Edit')")
     title = '#edit-dialog [name="title"]'
-    assert page.is_visible("#edit-dialog")
+    page.wait_for_selector("#edit-dialog[open]", timeout=10_000)  # after reading the post
     assert page.input_value(title) == "by the API"
     page.fill(title, "")
     page.click("#edit-save")
@@ -367,6 +371,48 @@ def test_a_queued_targets_settings_are_edited_in_a_dialog_by_the_composers_rules
     # the keyboard is on the edited row's status, and the notice says it was saved
     assert page.evaluate(f"document.activeElement === document.querySelector('{row} .status')")
     assert page.text_content("#flash") == "Changes saved."
+
+
+def test_an_edit_saved_in_another_tab_is_not_undone_and_reloading_keeps_what_was_typed(
+    dashboard: Any,
+) -> None:
+    """Fresh user (issue 12): two tabs editing one target, the later save silently undid
+    the earlier one. Now the dialog sends the post's ETag (If-Match): the server's 412 is
+    said with the changed setting, and Reload takes the other tab's change in and keeps
+    what was typed here."""
+    page = dashboard
+    [post] = queue_by_api(page, 1, ["youtube"])
+    row = f'#posts-body tr[data-post="{post}"][data-platform="youtube"]'
+    page.wait_for_selector(f"{row} button:has-text('Edit')", timeout=10_000)
+    page.click(f"{row} button:has-text('Edit')")
+    page.wait_for_selector("#edit-dialog[open]", timeout=10_000)
+    page.fill('#edit-dialog [name="description"]', "typed here")
+    other = page.evaluate(  # the other tab's save, around this page's code
+        """async (id) => {
+          const post = await (await fetch('/api/v1/posts/' + id)).json();
+          return (await fetch('/api/v1/posts/' + id, { method: 'PATCH',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ targets: [{ account_id: post.targets[0].account_id,
+              youtube: { title: 'saved in the other tab' } }] }) })).text();
+        }""",
+        post,
+    )
+    assert '"saved in the other tab"' in other, other
+    page.click("#edit-save")
+    page.wait_for_selector("#edit-errors button:has-text('Reload')", timeout=10_000)
+    said = page.text_content("#edit-errors") or ""
+    assert "Changed elsewhere while you were editing: Title." in said, said
+    assert page.evaluate("document.activeElement.textContent") == "Reload"
+    kept = page.evaluate(f"fetch('/api/v1/posts/{post}').then((r) => r.json())")
+    assert kept["targets"][0]["options"]["title"] == "saved in the other tab"  # not undone
+    page.keyboard.press("Enter")
+    assert page.input_value('#edit-dialog [name="title"]') == "saved in the other tab"
+    assert page.input_value('#edit-dialog [name="description"]') == "typed here"
+    page.click("#edit-save")
+    page.wait_for_selector("#edit-dialog", state="hidden", timeout=10_000)
+    saved = page.evaluate(f"fetch('/api/v1/posts/{post}').then((r) => r.json())")
+    options = saved["targets"][0]["options"]
+    assert (options["title"], options["description"]) == ("saved in the other tab", "typed here")
 
 
 def test_a_target_is_cancelled_with_the_keyboard_alone(dashboard: Any) -> None:
@@ -392,6 +438,71 @@ def test_a_target_is_cancelled_with_the_keyboard_alone(dashboard: Any) -> None:
         f"document.activeElement === document.querySelector('{status}')", timeout=5_000
     )
     assert page.text_content("#flash") == "Cancelled."
+
+
+def test_a_change_made_elsewhere_keeps_an_open_change_time_form_and_the_focus_in_it(
+    dashboard: Any,
+) -> None:
+    """Fresh user (issue 12): in the schedule's list, a target cancelled in another tab
+    rebuilt the post's item while its "Change time" form was open: the form closed and the
+    keyboard jumped from the Month select to "Edit the TikTok post"."""
+    page = dashboard
+    [post] = queue_by_api(page, 1, ["tiktok", "youtube"])
+    item = f'#schedule-list li[data-post="{post}"]'
+    page.wait_for_selector(f"{item} button:has-text('Change time')", timeout=15_000)
+    page.focus(f"{item} button:has-text('Change time')")
+    page.keyboard.press("Enter")
+    month = f"{item} select[data-part=month]"
+    page.focus(month)
+    page.evaluate("document.activeElement.dataset.marked = 'yes'")
+    youtube = page.evaluate(
+        "async (id) => (await (await fetch('/api/v1/posts/' + id)).json()).targets"
+        ".find((t) => t.platform === 'youtube').id",
+        post,
+    )
+    assert (
+        page.evaluate(  # as another tab would: only the live feed tells this page
+            "async ([p, t]) => (await fetch(`/api/v1/posts/${p}/targets/${t}/cancel`,"
+            " { method: 'POST' })).status",
+            [post, youtube],
+        )
+        == 200
+    )
+    # the change is shown around the form: the target's new status
+    page.wait_for_selector(f'{item} li[data-target="{youtube}"] .status.cancelled', timeout=15_000)
+    assert page.is_visible(f"{item} form.move")
+    assert page.evaluate("document.activeElement.dataset.marked") == "yes"
+    # closed by the person: the item catches up (the cancelled target has no Cancel now)
+    page.click(f"{item} button:has-text('Change time')")
+    page.wait_for_selector(
+        f'{item} li[data-target="{youtube}"] button', state="detached", timeout=10_000
+    )
+
+
+def test_a_change_made_elsewhere_keeps_an_open_reschedule_form_and_history_in_the_table(
+    dashboard: Any,
+) -> None:
+    """The posts table: a row rebuilt by a live change closed its open Reschedule form and
+    its open History and dropped the keyboard on the page."""
+    page = dashboard
+    [post] = queue_by_api(page, 1, ["tiktok"])
+    row = f'#posts-body tr[data-post="{post}"]'
+    page.wait_for_selector(f"{row} button:has-text('Reschedule')", timeout=15_000)
+    page.click(f"{row} button:has-text('Reschedule')")
+    page.click(f"{row} details.trail summary")
+    page.focus(f"{row} form.reschedule select >> nth=0")
+    page.evaluate("document.activeElement.dataset.marked = 'yes'")
+    assert (
+        page.evaluate(
+            "async (p) => (await fetch(`/api/v1/posts/${p}/cancel`, { method: 'POST' })).status",
+            post,
+        )
+        == 200
+    )
+    page.wait_for_selector(f"{row} .status.cancelled", timeout=15_000)
+    assert page.is_visible(f"{row} form.reschedule")
+    assert page.evaluate("document.activeElement.dataset.marked") == "yes"
+    assert page.evaluate(f"document.querySelector('{row} details.trail').open")
 
 
 @pytest.fixture(scope="module")

@@ -236,7 +236,8 @@ def test_a_video_is_deleted_only_once_no_waiting_post_needs_it_and_says_which_us
     page.wait_for_selector("#flash.bad", timeout=15_000)
     refusal = page.text_content("#flash") or ""
     assert "cannot be deleted yet" in refusal
-    assert refusal.count("tiktok: scheduled") == 2, refusal  # both waiting posts named
+    # both waiting posts named, the platform and the status in words (fresh user: "tiktok")
+    assert refusal.count("TikTok: scheduled") == 2, refusal
     assert page.is_visible(f'#media-body tr[data-media="{media_id}"]')
 
     page.evaluate(
@@ -258,7 +259,7 @@ def test_a_video_is_deleted_only_once_no_waiting_post_needs_it_and_says_which_us
     page.wait_for_selector(f'#media-body tr[data-media="{media_id}"]', state="detached")
     asked = uploads.dialogs[-1]
     assert asked.startswith("Delete this video? It was used by the post of")
-    assert asked.count("tiktok: cancelled") == 2, asked
+    assert asked.count("TikTok: cancelled") == 2, asked
 
 
 def slow_uploads(page: Any, bytes_per_s: int, latency_ms: int = 50) -> Any:

@@ -35,7 +35,7 @@ from cachalot_queue.media_store import (
     UploadTooLarge,
     store_upload,
 )
-from cachalot_queue.posts import PostService
+from cachalot_queue.posts import PostService, post_etag
 from cachalot_queue.revocations import ClientErased, Revocations
 from cachalot_queue.schemas import (
     MarkPublished,
@@ -552,8 +552,13 @@ def build_router(
         tags=["posts"],
         responses=problem_responses(404),
     )
-    async def get_post(post_id: UUID, client_id: ClientId) -> PostPublic:
-        return await posts.get(client_id=client_id, post_id=post_id)
+    async def get_post(post_id: UUID, client_id: ClientId, response: Response) -> PostPublic:
+        """The post, with its ``ETag`` header (a strong tag of this representation: any
+        change to the post gives another) to send back in ``If-Match`` with ``PATCH``
+        (optimistic concurrency, RFC 9110 §13.1.1)."""
+        post = await posts.get(client_id=client_id, post_id=post_id)
+        response.headers["ETag"] = post_etag(post)
+        return post
 
     @router.patch(
         "/posts/{post_id}",
@@ -563,16 +568,37 @@ def build_router(
         responses=problem_responses(
             404,
             409,
-            descriptions={409: "A target to change was already handed to a publisher."},
+            412,
+            descriptions={
+                409: "A target to change was already handed to a publisher.",
+                412: "`If-Match` was sent and the post changed since: nothing was changed; "
+                "`ETag` is the current tag and `post` the post as it is now.",
+            },
         ),
     )
     @gathers(PostUpdate, check_update)
-    async def update_post(post_id: UUID, body: PostUpdate, client_id: ClientId) -> PostPublic:
+    async def update_post(
+        post_id: UUID,
+        body: PostUpdate,
+        client_id: ClientId,
+        response: Response,
+        if_match: Annotated[
+            str | None,
+            Header(
+                description="The post's `ETag` from `GET /posts/{post_id}` (RFC 9110 "
+                "§13.1.1): the edit applies only to that version, else 412. Optional: "
+                "without it the edit applies to the post as it is (last write wins)."
+            ),
+        ] = None,
+    ) -> PostPublic:
         """Reschedule a post or change its targets' settings until it is dispatched
         (see ``PostUpdate``); checked by the rules of ``POST /posts``, every problem a
-        422 naming its field."""
-        post = await posts.update(client_id=client_id, post_id=post_id, body=body, now=clock())
+        422 naming its field. With ``If-Match``, a 412 when the post changed since."""
+        post = await posts.update(
+            client_id=client_id, post_id=post_id, body=body, now=clock(), if_match=if_match
+        )
         runtime.scheduler_wake.set()
+        response.headers["ETag"] = post_etag(post)
         return post
 
     @router.post(

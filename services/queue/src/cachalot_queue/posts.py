@@ -382,7 +382,13 @@ class PostService:
         return []
 
     async def update(
-        self, *, client_id: UUID, post_id: UUID, body: PostUpdate, now: datetime
+        self,
+        *,
+        client_id: UUID,
+        post_id: UUID,
+        body: PostUpdate,
+        now: datetime,
+        if_match: str | None = None,
     ) -> PostPublic:
         """Reschedule and/or change the targets' settings of a post not yet dispatched.
 
@@ -398,6 +404,11 @@ class PostService:
         every target, was already handed to a publisher or is finished. A *failed*
         target's settings may be changed (then ``POST .../targets/{id}/retry`` queues
         it again with them); a new time needs a target not yet dispatched.
+
+        ``if_match``: the ``If-Match`` header (RFC 9110 §13.1.1), read under the post's
+        lock: unless it is ``*`` or names the post's :func:`post_etag`, nothing changes and
+        ``Problem`` 412 carries the current ``ETag`` and the post as it is now (``post``).
+        None (no header): the edit applies to the post as it is (last write wins).
         """
         options, built = await self.check_update(
             client_id=client_id, post_id=post_id, body=body, now=now
@@ -405,6 +416,9 @@ class PostService:
         content = _content_change(body)
         async with self._factory() as session, session.begin():
             post = await self._locked(session, client_id, post_id)
+            if if_match is not None:
+                gone = await deleted_media(session, [post])
+                _refuse_unless_matches(if_match, to_public(post, media_deleted=post.id in gone))
             if content:
                 _refuse_content_change(post)  # again, under the lock: a target may have gone
                 assert built is not None
@@ -858,6 +872,35 @@ class PostService:
         locked = select(Target).where(Target.post_id == post_id).with_for_update()
         await session.execute(locked.execution_options(populate_existing=True))
         return post
+
+
+def post_etag(post: PostPublic) -> str:
+    """A strong entity tag (RFC 9110 §8.8.3) of ``post`` as ``GET /posts/{id}`` shows it:
+    a quoted 32-hex-digit sha256 of its JSON, so that any change to the post (a time,
+    a target's settings or status, its content) gives another tag."""
+    digest = hashlib.sha256(post.model_dump_json().encode()).hexdigest()[:32]
+    return f'"{digest}"'
+
+
+def if_match_holds(header: str, etag: str) -> bool:
+    """RFC 9110 §13.1.1: ``*``, or a comma-separated list naming ``etag`` by the strong
+    comparison (a weak tag, ``W/"…"``, never matches)."""
+    tags = [tag.strip() for tag in header.split(",")]
+    return "*" in tags or etag in tags
+
+
+def _refuse_unless_matches(header: str, current: PostPublic) -> None:
+    """``Problem`` 412 with the current ``ETag`` and ``post`` unless ``header`` matches it."""
+    etag = post_etag(current)
+    if not if_match_holds(header, etag):
+        raise Problem(
+            412,
+            "The post changed since you read it: read it again (its ETag is in this answer's "
+            "ETag header, the post as it is now in `post`) and send your change again.",
+            type_="https://cachalot.dev/problems/post-changed",
+            headers={"ETag": etag},
+            post=current.model_dump(mode="json"),
+        )
 
 
 async def deleted_media(session: AsyncSession, posts: Sequence[Post]) -> set[UUID]:

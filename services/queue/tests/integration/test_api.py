@@ -732,3 +732,42 @@ async def test_the_privacy_facts_are_public_and_state_the_configured_media_reten
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://queue") as http:
             assert (await http.get("/api/v1/privacy")).json() == {"media_retention_days": days}
+
+
+async def test_an_edit_made_on_an_old_read_of_the_post_changes_nothing_and_is_answered_412(
+    queue: QueueServer,
+) -> None:
+    """Two tabs edited one target: the later save silently undid the earlier one. With the
+    ETag of its read in ``If-Match`` (RFC 9110 §13.1.1) the later save is refused 412 with
+    the current tag and the post as it is now; ``*`` and no header still edit."""
+    client = queue.client()
+    youtube = await client.account("youtube")
+    post = await client.queue(youtube=youtube, at=at_offset(3600))
+    url = f"/api/v1/posts/{post['id']}"
+
+    def titled(title: str) -> dict[str, Any]:
+        return {"targets": [{"account_id": str(youtube), "youtube": {"title": title}}]}
+
+    read = (await client.http.get(url)).headers["etag"]
+    assert read.startswith('"')
+    assert read.endswith('"')
+    first = await client.http.patch(url, json=titled("first tab"), headers={"If-Match": read})
+    assert first.status_code == 200, first.text
+    assert first.headers["etag"] not in (read, None)
+    assert (await client.http.get(url)).headers["etag"] == first.headers["etag"]
+
+    for stale in (read, f"W/{first.headers['etag']}"):  # a weak tag never matches
+        late = await client.http.patch(url, json=titled("second tab"), headers={"If-Match": stale})
+        assert late.status_code == 412, late.text
+        assert late.headers["content-type"].startswith("application/problem+json")
+        assert late.headers["etag"] == first.headers["etag"]
+        assert late.json()["post"]["targets"][0]["options"]["title"] == "first tab"
+    assert (await client.get(post["id"]))["targets"][0]["options"]["title"] == "first tab"
+
+    listed = f'"x", {first.headers["etag"]}'
+    ok = await client.http.patch(url, json=titled("listed"), headers={"If-Match": listed})
+    assert ok.status_code == 200, ok.text
+    any_ = await client.http.patch(url, json=titled("any"), headers={"If-Match": "*"})
+    assert any_.status_code == 200, any_.text
+    assert (await client.http.patch(url, json=titled("no header"))).status_code == 200
+    assert (await client.get(post["id"]))["targets"][0]["options"]["title"] == "no header"
