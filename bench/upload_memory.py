@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -560,11 +561,13 @@ def run(platform: PlatformBench, size: int, rounds: int = 3) -> dict[str, Any]:
                     file=sys.stderr,
                 )
         finally:
-            if publisher is not None:
-                publisher.stop()
-            lease.stop()
-            sandbox.stop()
-            broker.stop()
+            # every stop runs even when one fails (a failed stop left the rest running)
+            with contextlib.ExitStack() as stops:
+                stops.callback(broker.stop)
+                stops.callback(sandbox.stop)
+                stops.callback(lease.stop)
+                if publisher is not None:
+                    stops.callback(publisher.stop)
     peak = max(peaks)
     growth = (peak - idle) / MIB
     rate, curl_rate = statistics.median(rates), statistics.median(curl_rates)
