@@ -121,6 +121,10 @@ class LeaseStandIn(ThreadedServer):
         self.issued: list[str] = []
         self.reauth: set[str] = set()
         self.refusals: dict[str, str] = {}  # account → auth's 403 code
+        # account → (n, code): answers from the n-th on (1-based) are that 403 (an account
+        # moved to another client or disconnected while a command of it was under way)
+        self.refuse_from: dict[str, tuple[int, str]] = {}
+        self._answered: dict[str, int] = {}
         self.force_refreshes = 0
         self.confirm_requests = 0
         self.rejected: list[str] = []  # accounts the publisher said the platform refused
@@ -129,6 +133,8 @@ class LeaseStandIn(ThreadedServer):
         """Forget tokens and recorded calls, refusals and reauth marks."""
         self.tokens.clear()
         self.calls.clear()
+        self.refuse_from.clear()
+        self._answered.clear()
         self.confirm_requests = 0
         self.reauth.clear()
         self.refusals.clear()
@@ -189,6 +195,10 @@ class LeaseStandIn(ThreadedServer):
         """One lease (alone, or an item of a confirmation batch), recorded in ``calls``."""
         self.calls.append({"account_id": account_id, **body})
         self.grants.append(body.get("grant"))
+        self._answered[account_id] = self._answered.get(account_id, 0) + 1
+        later = self.refuse_from.get(account_id)
+        if later is not None and self._answered[account_id] >= later[0]:
+            self.refusals[account_id] = later[1]
         if account_id in self.refusals:
             return JSONResponse(
                 {"code": self.refusals[account_id], "detail": "refused"}, status_code=403

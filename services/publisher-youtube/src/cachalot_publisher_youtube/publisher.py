@@ -276,6 +276,10 @@ class YouTubePlatform:
         recorded_at = time.monotonic()
         while True:
             first, size = offset, min(self._chunk, total - offset)
+            if first + size >= total:
+                # the last chunk makes the video: the account may have been disconnected,
+                # reconnected or moved to another client since a cached lease was read
+                await ctx.confirm_lease()
             try:
                 status = await self._call(
                     ctx,

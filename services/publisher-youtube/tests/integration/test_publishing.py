@@ -190,7 +190,8 @@ async def test_a_401_refreshes_the_lease_once_and_the_upload_succeeds(
     result = await results.wait(command.target_id, "published", "failed", "retryable")
     assert result.type == "published", result.reason
     assert lease_server.force_refreshes == refreshes + 1
-    assert lease_server.grants[leased:] == [command.grant] * 2, "both leases carry the grant"
+    # the lease, the forced refresh and the confirmation before the last chunk
+    assert lease_server.grants[leased:] == [command.grant] * 3, "every lease carries the grant"
     assert [v["sha256"] for v in landed(sandbox_http, "Token refreshed")[0]] == [sha256_of(video)]
 
 
@@ -227,6 +228,27 @@ async def test_an_account_needing_reauth_at_auth_fails_with_reauth_required(
     assert result.type == "failed"
     assert result.reauth_required is True
     assert landed(sandbox_http, "Reauth at auth") == ([], 0)
+
+
+async def test_an_account_moved_to_another_client_during_the_upload_makes_no_video(
+    sandbox_http: httpx.Client,
+    commands: Commands,
+    results: Results,
+    lease_server: LeaseServer,
+    random_video: Callable[[int], Path],
+) -> None:
+    """lease10: publisher-youtube never asked auth again before the chunk that makes the
+    video (the other publishers confirm before their visible step), so an account moved to
+    another client, or disconnected, while its upload ran got the video all the same."""
+    command = commands.command(random_video(2 * CHUNK), title="Moved during the upload")
+    # auth answers the command's lease, then refuses: the account changed hands meanwhile
+    lease_server.refuse_from[str(command.account_id)] = (2, "not_owner")
+
+    await commands.send(command)
+
+    result = await results.wait(command.target_id, "published", "failed", "retryable")
+    assert result.type != "published", result
+    assert landed(sandbox_http, "Moved during the upload")[0] == []
 
 
 async def test_an_invalid_title_fails_with_youtubes_reason(
