@@ -20,11 +20,9 @@ A planned topic that exists with fewer partitions than its plan (issue 11: two
 broker restarts a few seconds apart left six topics with 1 partition, and the
 outbox relay, which keys records to the planned count, could not write to the
 partitions that were not there) is raised to its plan with the admin API's
-``CreatePartitions``; on a broker that cannot (Tansu 0.6 does not offer the
-request) each short topic that holds no record is deleted and made again with its
-count (nothing is lost: it is empty), and :func:`ensure_topics` raises
-:class:`TopicPlanError` naming the topics still short (they hold records), so a
-broker watch does not restart consumers on a broker that does not
+``CreatePartitions``; a broker that cannot (Tansu 0.6 does not offer the
+request) makes :func:`ensure_topics` raise :class:`TopicPlanError` naming the
+topics, so a broker watch does not restart consumers on a broker that does not
 hold the plan (:meth:`cachalot_common.consuming.BrokerWatch.recover`). A topic
 with more partitions than planned is left alone (partitions cannot be removed,
 and more only spreads the work wider).
@@ -36,10 +34,8 @@ import contextlib
 import logging
 from collections.abc import Mapping
 
-from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewPartitions, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
-from aiokafka.structs import TopicPartition
 
 from cachalot_common import platforms
 from cachalot_common.topics import (
@@ -126,60 +122,19 @@ async def ensure_topics(bootstrap: str, plan: Mapping[str, int] | None = None) -
             if name in existing and existing[name] < count
         }
         if short:
-            await _add_partitions(admin, bootstrap, short)
+            await _add_partitions(admin, short)
         return [topic.name for topic in missing]
     finally:
         await admin.close()
 
 
-async def _add_partitions(
-    admin: AIOKafkaAdminClient, bootstrap: str, short: Mapping[str, tuple[int, int]]
-) -> None:
-    """Raise each topic of ``short`` (topic → (has, planned)) to its planned count; where
-    the broker cannot add partitions, make an EMPTY short topic again with its count."""
+async def _add_partitions(admin: AIOKafkaAdminClient, short: Mapping[str, tuple[int, int]]) -> None:
+    """Raise each topic of ``short`` (topic → (has, planned)) to its planned count."""
     try:
         await admin.create_partitions({t: NewPartitions(want) for t, (_, want) in short.items()})
     except Exception as error:
-        left = await _remake_empty(admin, bootstrap, short)
-        if left:
-            raise TopicPlanError(left, error) from error
-        return
+        raise TopicPlanError(short, error) from error
     logger.warning(
         "topics raised to their planned partition counts: %s",
         ", ".join(f"{t} {has}→{want}" for t, (has, want) in sorted(short.items())),
     )
-
-
-async def _remake_empty(
-    admin: AIOKafkaAdminClient, bootstrap: str, short: Mapping[str, tuple[int, int]]
-) -> dict[str, tuple[int, int]]:
-    """Delete and create again, with the planned count, each topic of ``short`` that holds
-    no record (every partition's end offset is its start: nothing can be lost; Tansu, the
-    embedded broker, offers ``DeleteTopics`` but not ``CreatePartitions``). Returns the
-    topics left short (those holding records, and those the broker did not remake)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=5000)
-    await consumer.start()
-    try:
-        parts = [TopicPartition(t, p) for t, (has, _) in short.items() for p in range(has)]
-        starts = await consumer.beginning_offsets(parts)
-        ends = await consumer.end_offsets(parts)
-    finally:
-        await consumer.stop()
-    empty = sorted(t for t in short if all(ends[tp] == starts[tp] for tp in parts if tp.topic == t))
-    if empty:
-        await admin.delete_topics(empty)
-        with contextlib.suppress(TopicAlreadyExistsError):  # the broker auto-created it again
-            await admin.create_topics(
-                [NewTopic(t, num_partitions=short[t][1], replication_factor=1) for t in empty]
-            )
-    now = {
-        str(topic["topic"]): len(topic["partitions"] or ())
-        for topic in await admin.describe_topics(list(short))
-    }
-    remade = [t for t in empty if now.get(t, 0) >= short[t][1]]
-    if remade:
-        logger.warning(
-            "empty topics with fewer partitions than planned made again: %s",
-            ", ".join(f"{t} {short[t][0]}→{now[t]}" for t in remade),
-        )
-    return {t: (now.get(t, has), want) for t, (has, want) in short.items() if t not in remade}
