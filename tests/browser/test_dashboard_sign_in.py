@@ -48,7 +48,7 @@ def test_a_person_signs_in_through_the_consent_page_and_sees_the_account(
         page.wait_for_selector("#compose:not(.hidden), #accounts-body tr", timeout=15_000)
         row = page.text_content("#accounts-body")
         assert row is not None
-        assert platform in row
+        assert label in row  # the platform's name, not its key (dash12f)
         assert page.is_visible("#accounts-body .status.ok")
         # Disconnecting frees the sandbox's person for other tests, and is a flow to test too.
         page.click("#accounts-body button:has-text('Disconnect')")
