@@ -59,3 +59,18 @@ def test_make_bench_runs_the_pipeline_over_every_platform_the_pipeline_bench_dri
         chosen = command[command.index("--platforms") + 1] if "--platforms" in command else "tiktok"
         run |= set(re.split(r"\s*,\s*", chosen))
     assert run == drives
+
+
+def test_the_upload_bench_leases_from_the_shared_stand_in_for_auth() -> None:
+    """fresh10c: the bench's own copy of auth's lease endpoint had no
+    ``/internal/v1/leases/confirm`` and every platform failed "lease refused"; it uses
+    :class:`cachalot_testing.publisher.LeaseStandIn`, which the publishers' tests keep true."""
+    tree = ast.parse((ROOT / "bench" / "upload_memory.py").read_text())
+    imported = {
+        (node.module, alias.name)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert ("cachalot_testing.publisher", "LeaseStandIn") in imported
+    assert not (ROOT / "bench" / "lease_stub.py").exists()
