@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cachalot_embedded.main import _free_port
+from cachalot_common.free_ports import free_port as _free_port
 
 
 def test_free_ports_for_the_gateway_services_and_mailbox_are_never_repeated() -> None:

@@ -23,6 +23,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from cachalot_common.app import KEEP_ALIVE_S
+from cachalot_common.free_ports import free_port
 from cachalot_common.telemetry import setup_tracing
 from cachalot_embedded import traces
 from cachalot_embedded.gateway import create_gateway
@@ -101,8 +102,8 @@ async def run(args: argparse.Namespace) -> int:
     supervisor = Supervisor()
     user_env = {k: v for k, v in os.environ.items() if k.startswith("CACHALOT_")}
     if args.free_ports:
-        args.port, args.kafka_port = _free_port(), _free_port()
-        ports = {spec.name: _free_port() for spec in (SANDBOX, *SERVICES)}
+        args.port, args.kafka_port = free_port(), free_port()
+        ports = {spec.name: free_port() for spec in (SANDBOX, *SERVICES)}
     else:
         ports = {spec.name: spec.port for spec in (SANDBOX, *SERVICES)}
     gateway_url = f"http://127.0.0.1:{args.port}"
@@ -182,7 +183,7 @@ async def run(args: argparse.Namespace) -> int:
         if "CACHALOT_SMTP_HOST" not in user_env:  # the user's own relay wins
             mailbox = Mailbox(
                 var_dir / "mail",
-                _free_port() if args.free_ports else _mail_port(),
+                free_port() if args.free_ports else _mail_port(),
                 lambda line: supervisor.say("mailbox", line),
             )
             mailbox.start()
@@ -198,8 +199,8 @@ async def run(args: argparse.Namespace) -> int:
                 )
                 return 2
             tracing = traces.TracingUi(
-                port=int(user_env.get("CACHALOT_DEV_TRACES_PORT", "0")) or _free_port(),
-                grpc_port=_free_port(),
+                port=int(user_env.get("CACHALOT_DEV_TRACES_PORT", "0")) or free_port(),
+                grpc_port=free_port(),
                 working_dir=var_dir / "traces",
             )
             phoenix = Child(
@@ -334,27 +335,7 @@ MAIL_PORT = 8025
 
 
 def _mail_port() -> int:
-    return MAIL_PORT if _port_free(MAIL_PORT) else _free_port()
-
-
-_HANDED_OUT: set[int] = set()
-"""Ports this process has handed out already: the OS may offer a closed one again."""
-
-
-def _free_port() -> int:
-    """A loopback port nothing listens on and this process has not handed out before.
-
-    The OS picks it (bind to port 0); asked twice, it may pick the same port again once
-    the first probe is closed — the gateway and a service were once both given 40177, and
-    the second to start could not listen — so a port handed out once is never offered again.
-    """
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port not in _HANDED_OUT:
-            _HANDED_OUT.add(port)
-            return port
+    return MAIL_PORT if _port_free(MAIL_PORT) else free_port()
 
 
 def _write_stack_file(

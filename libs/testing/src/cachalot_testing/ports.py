@@ -4,22 +4,9 @@ from __future__ import annotations
 
 import socket
 
-_HANDED_OUT: set[int] = set()
+from cachalot_common.free_ports import free_port
 
-
-def free_port() -> int:
-    """A port nothing listens on right now, never the same one twice in this process.
-
-    The OS picks it (bind to port 0) and may offer a closed probe's port again: two servers
-    of one test would then be given one port and the second could not listen.
-    """
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port not in _HANDED_OUT:
-            _HANDED_OUT.add(port)
-            return port
+__all__ = ["free_port", "wait_for_port"]
 
 
 def wait_for_port(port: int, *, host: str = "127.0.0.1", timeout: float = 20.0) -> None:
