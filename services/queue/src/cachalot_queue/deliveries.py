@@ -810,24 +810,14 @@ class DeliveryService:
                 },
             )
         )
-        delivery = await db.get(Delivery, proposal.delivery_id)
-        assert delivery is not None
-        enqueue(
+        await _tell_operator(
             db,
-            NOTIFY,
-            str(client_id),
-            ProposalAnswered(
-                answer="approved",
-                client_id=client_id,
-                operator_id=delivery.operator_id,
-                delivery_id=proposal.delivery_id,
-                proposal_id=proposal.id,
-                post_id=post.id,
-                scheduled_at=post.scheduled_at,
-                platforms=[t.platform for t in post.targets],
-            ),
+            proposal,
+            "approved",
+            post_id=post.id,
+            scheduled_at=post.scheduled_at,
+            platforms=[t.platform for t in post.targets],
         )
-        _tell_pages(db, "approved", proposal, delivery.operator_id)
         return _proposal_public(proposal)
 
     async def request_changes(
@@ -853,22 +843,7 @@ class DeliveryService:
                     detail={"comment": comment},
                 )
             )
-            delivery = await db.get(Delivery, proposal.delivery_id)
-            assert delivery is not None
-            enqueue(
-                db,
-                NOTIFY,
-                str(client_id),
-                ProposalAnswered(
-                    answer="changes_requested",
-                    client_id=client_id,
-                    operator_id=delivery.operator_id,
-                    delivery_id=proposal.delivery_id,
-                    proposal_id=proposal.id,
-                    comment=comment,
-                ),
-            )
-            _tell_pages(db, "changes_requested", proposal, delivery.operator_id)
+            await _tell_operator(db, proposal, "changes_requested", comment=comment)
             return _proposal_public(proposal)
 
     async def trail(self, *, post_id: UUID, client_id: UUID | None) -> AuditTrail:
@@ -966,6 +941,33 @@ def _discarding_route(deliveries: DeliveryService) -> type[APIRoute]:
             return discarding
 
     return Route
+
+
+async def _tell_operator(
+    db: AsyncSession,
+    proposal: Proposal,
+    answer: Literal["approved", "changes_requested"],
+    **fields: Any,
+) -> None:
+    """The client's answer to ``proposal``, in ``db``'s transaction: ``ProposalAnswered`` for
+    the operator's Telegram (``fields``: the answer's own, e.g. ``comment``, ``post_id``) and
+    the change for both pages' live feeds."""
+    delivery = await db.get(Delivery, proposal.delivery_id)
+    assert delivery is not None
+    enqueue(
+        db,
+        NOTIFY,
+        str(proposal.client_id),
+        ProposalAnswered(
+            answer=answer,
+            client_id=proposal.client_id,
+            operator_id=delivery.operator_id,
+            delivery_id=proposal.delivery_id,
+            proposal_id=proposal.id,
+            **fields,
+        ),
+    )
+    _tell_pages(db, answer, proposal, delivery.operator_id)
 
 
 def _dumped(targets: Sequence[BaseModel]) -> list[dict[str, Any]]:
