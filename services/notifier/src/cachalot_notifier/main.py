@@ -281,7 +281,7 @@ def create_app(
         # client e-mails wait (and are tried again) while auth cannot give an address
         dependencies=declared_dependencies(
             services={"auth": settings.auth_url}
-            if mailer is not None and contacts is None
+            if mailer is not None and isinstance(contacts, AuthContactBook)
             else None
         ),
         tracer_provider=provider,

@@ -612,3 +612,21 @@ async def test_an_erased_client_is_named_by_no_row_of_the_notifier(
         await eventually(lambda: _states_done(app.state.mailer._store, marker.client_id, 1))
         assert await none_left(), await naming()
     assert len(inbox.to(address)) == 1  # the policy notice, once
+
+
+async def test_a_notifier_that_mails_declares_auth_as_a_dependency_it_waits_out(
+    settings: Any, contacts: Contacts
+) -> None:
+    """Client e-mails wait while auth cannot give an address, so ``/readyz`` names auth
+    among its ``dependencies`` (issue 13 item 6); a test's own contact book replaces
+    auth, and then nothing is declared. It failed when the client-label lookup made the
+    auth contact book for every notifier and the check read it as injected."""
+
+    async def dependencies(app: Any) -> set[str]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://notifier") as http:
+            answer = await http.get("/readyz")
+        return set(answer.json().get("dependencies", {}))
+
+    assert await dependencies(create_app(settings)) == {"auth"}
+    assert await dependencies(create_app(settings, contacts=contacts)) == set()
