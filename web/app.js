@@ -13,10 +13,7 @@
   // Statuses, error codes and the server's problems in the page's language (web/words.js).
   const apiWords = window.CachalotWords;
   const { fieldError } = apiWords;
-  const PLATFORMS = [
-    ["tiktok", "TikTok"], ["youtube", "YouTube"], ["instagram", "Instagram"],
-    ["vk", "VK"], ["telegram", "Telegram"],
-  ];
+  const PLATFORMS = apiWords.platforms; // [key, name] pairs (web/words.js)
   const $ = (id) => document.getElementById(id);
   const show = (id, on) => $(id).classList.toggle("hidden", !on);
   let accounts = [];

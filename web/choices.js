@@ -89,7 +89,7 @@
   }
 
   const shown = (text) => (window.cachalotShown ? window.cachalotShown(text) : String(text));
-  const PLATFORM = { tiktok: "TikTok", youtube: "YouTube", instagram: "Instagram", vk: "VK", telegram: "Telegram" };
+  const platformName = (key) => window.CachalotWords.platform(key); // web/words.js
   // a block's texts, in the order a reader meets them (the per-platform option models of posts)
   const TEXTS = ["title", "photo_title", "caption", "description", "photo_description", "message", "text"];
   const PREVIEW_CHARS = 400;
@@ -150,7 +150,7 @@
       const item = document.createElement("div");
       item.className = "proposal-target";
       item.dataset.account = target.account_id;
-      line(item, "target-where", `${PLATFORM[platform] || platform || t("Account")}: ${account.display_name || target.account_id}`);
+      line(item, "target-where", `${platform ? platformName(platform) : t("Account")}: ${account.display_name || target.account_id}`);
       const texts = TEXTS.filter((k) => typeof block[k] === "string" && block[k].trim());
       // Telegram's texts are HTML (shown as their words); the other platforms' are plain text
       const words = (text) => (platform === "telegram" ? plain(text) : text);
@@ -163,6 +163,6 @@
   }
 
   window.CachalotChoices = {
-    TIKTOK_PRIVACY, YOUTUBE_PRIVACY, YOUTUBE_CATEGORIES, PLATFORM, describe, what, targets, plain, cut,
+    TIKTOK_PRIVACY, YOUTUBE_PRIVACY, YOUTUBE_CATEGORIES, describe, what, targets, plain, cut,
   };
 })();

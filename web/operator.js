@@ -384,7 +384,7 @@
 
   // An approved proposal's post: its id's start and where it stands per target.
   function postCell(row, proposal) {
-    const standing = window.CachalotTrail.standing(proposal, (p) => window.CachalotChoices.PLATFORM[p] || p);
+    const standing = window.CachalotTrail.standing(proposal, window.CachalotWords.platform);
     const id = proposal.post_id ? proposal.post_id.slice(0, 8) : "—";
     cell(row, standing ? `${id} — ${standing}` : id).className = "post-standing";
   }

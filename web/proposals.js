@@ -39,7 +39,6 @@
     return td;
   }
 
-  const { PLATFORM } = window.CachalotChoices; // web/choices.js
   let accountsById = new Map();
   let catalogue = null; // platform name → its registry entry (GET /api/v1/posts/platforms), once
 
@@ -178,7 +177,7 @@
           actions.appendChild(form);
         } else if (proposal.post_id) {
           // where the post stands now (failed, published…), not only that it was queued
-          const standing = window.CachalotTrail.standing(proposal, (p) => PLATFORM[p] || p);
+          const standing = window.CachalotTrail.standing(proposal, window.CachalotWords.platform);
           actions.textContent = shown(standing || t("queued"));
           actions.className = "post-standing";
         }

@@ -14,7 +14,7 @@
   const ZONE = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
   const WHEN = new Intl.DateTimeFormat(LOCALE, { dateStyle: "full", timeStyle: "short", timeZone: ZONE });
   const OPEN = new Set(["scheduled", "paused"]);
-  const NAMES = { tiktok: "TikTok", youtube: "YouTube", instagram: "Instagram", vk: "VK", telegram: "Telegram" };
+  const platformName = (key) => window.CachalotWords.platform(key); // web/words.js
   const posts = new Map(); // id → post (PostPublic)
   const signatures = new Map(); // id → what the shown item was built from
   const accounts = new Map(); // id → account
@@ -71,7 +71,7 @@
 
   function accountName(target) {
     const account = accounts.get(target.account_id);
-    const platform = NAMES[target.platform] || target.platform;
+    const platform = platformName(target.platform);
     return account && account.display_name ? `${platform} · ${account.display_name}` : platform;
   }
 
@@ -153,7 +153,7 @@
         const why = window.CachalotWords.reason(target.last_error_code, target.last_error);
         line.append(el("span", { class: "muted hint", text: ` ${why}` }));
       }
-      const where = NAMES[target.platform] || target.platform;
+      const where = platformName(target.platform);
       const button = (text, label, onclick) => el("button", { type: "button", class: "secondary small", text, onclick, "aria-label": label });
       if (OPEN.has(target.status)) {
         line.append(button(t("Edit"), t("Edit the {platform} post", { platform: where }), () => editor(post, target, false)));
@@ -282,7 +282,7 @@
   function events() {
     return [...posts.values()].map((post) => ({
       id: post.id,
-      title: `${post.targets.map((t) => NAMES[t.platform] || t.platform).join(", ")}: ${textOf(post)}`,
+      title: `${post.targets.map((t) => platformName(t.platform)).join(", ")}: ${textOf(post)}`,
       start: post.scheduled_at,
       allDay: false,
       startEditable: isOpen(post),

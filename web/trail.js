@@ -12,7 +12,6 @@
   const I18N = window.I18N || { t: fill, locale: undefined };
   const t = I18N.t;
   const shown = window.cachalotShown || ((text) => String(text));
-  const PLATFORM = { tiktok: "TikTok", youtube: "YouTube", instagram: "Instagram", vk: "VK", telegram: "Telegram" };
   const WHEN = new Intl.DateTimeFormat(I18N.locale, { dateStyle: "medium", timeStyle: "short" });
   const short = (id) => (id ? String(id).slice(0, 8) : "");
   // an operator by the Telegram name recorded with the act, else (older entries) an id prefix
@@ -22,7 +21,7 @@
   function words(entry, viewer) {
     const mine = viewer === "client";
     const detail = entry.detail || {};
-    const platform = PLATFORM[detail.platform] || detail.platform || "";
+    const platform = detail.platform ? window.CachalotWords.platform(detail.platform) : "";
     switch (entry.action) {
       case "delivered":
         return t("Delivered by operator {who}", { who: operator(entry) });

@@ -49,8 +49,11 @@
   const status = (value) => (own(STATUS, value) ? STATUS[value]() : String(value ?? ""));
   // A platform as people write it (the registry's keys, cachalot_common.platforms): the
   // same in every language; a key we do not know is shown as it is.
+  // The only map of platform names in web/: every page asks `platform(key)` or walks
+  // `platforms` (key, name pairs in the registry's order).
   const PLATFORMS = { tiktok: "TikTok", youtube: "YouTube", instagram: "Instagram", vk: "VK", telegram: "Telegram" };
   const platform = (key) => (own(PLATFORMS, key) ? PLATFORMS[key] : String(key ?? ""));
+  const platforms = Object.freeze(Object.entries(PLATFORMS));
 
   const CODES = {
     network: () => t("The platform could not be reached; we will try again."),
@@ -296,5 +299,5 @@
     return [fallback, words].filter(Boolean).join(" ") || body.detail || "";
   }
 
-  window.CachalotWords = { status, platform, reason, fieldError, problem, plainWords, scheduleWords, knownCodes: Object.keys(CODES) };
+  window.CachalotWords = { status, platform, platforms, reason, fieldError, problem, plainWords, scheduleWords, knownCodes: Object.keys(CODES) };
 })();

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
+from cachalot_common import platforms
+
 WEB = Path(__file__).resolve().parents[2] / "web"
 CATALOGUES = WEB / "i18n"
 # Every page a person reads: the client's, the policy and the operator's own.
@@ -514,3 +516,29 @@ def test_no_russian_message_keeps_english_units() -> None:
         if re.search(r"\b(?:code units?|units?|characters?|bytes?)\b", text)
     ]
     assert kept == []
+
+
+def test_platform_names_are_written_once_in_words_js_as_the_registry_labels_them() -> None:
+    """Issue 12 LOW: four scripts each kept their own platform → name map; a sixth
+    platform would have been named in some pages only. web/words.js holds the one map
+    (``CachalotWords.platform``, ``.platforms``), the registry's labels in its order."""
+    mapping = re.compile(r"""\b(\w+)\s*:\s*"([^"]+)"|\[\s*"(\w+)"\s*,\s*"([^"]+)"\s*\]""")
+    labels = {name: platforms.label_of(name) for name in platforms.names()}
+    elsewhere = {
+        script.name: sorted({key or pair_key for key, _, pair_key, _ in found})
+        for script in sorted(WEB.glob("*.js"))
+        if script.name != "words.js"
+        and (
+            found := [
+                m.groups()
+                for m in mapping.finditer(script.read_text(encoding="utf-8"))
+                if (m.group(1) or m.group(3)) in labels
+                and (m.group(2) or m.group(4)) == labels[m.group(1) or m.group(3)]
+            ]
+        )
+    }
+    assert elsewhere == {}
+    body = re.search(r"const PLATFORMS = \{([^}]*)\}", (WEB / "words.js").read_text("utf-8"))
+    assert body is not None
+    assert dict(re.findall(r'(\w+): "([^"]+)"', body.group(1))) == labels
+    assert list(re.findall(r'(\w+): "', body.group(1))) == list(labels)
