@@ -116,7 +116,9 @@ class PostUpdate(_Input):
     at most a year ahead). ``targets``: new settings for some of the post's
     targets, each named by its ``account_id`` with its platform's block, checked
     as on creation against the post's content (errors name ``targets[i]`` of this
-    body). Only targets not yet handed to a publisher (scheduled or paused) change.
+    body). Targets not yet handed to a publisher (scheduled or paused) change, and so
+    does a failed one's settings (they are used when it is retried; its time is the
+    retry's); a target handed to a publisher or finished otherwise is 409.
 
     The content changes with the field of the post's kind: ``media_id`` (video),
     ``image_ids`` (photo) or ``article`` (article; the whole article). It is checked
