@@ -233,6 +233,7 @@
     option_not_for_kind: (e) => t("This setting is only for: {allowed}. Leave it out.", { allowed: kindWords(e.allowed) }),
     too_many_images: (e) => t("At most {n} images in a post.", { n: Number(e.limit) }),
     article_too_large: (e) => t("The article is too large for a Telegraph page ({count} KB of at most {limit} KB): shorten it.", { count: number(Math.ceil(Number(e.count) / 1024)), limit: number(Math.floor(Number(e.limit) / 1024)) }),
+    cover_needs_preview: (e) => t("A cover shows above a message of more than {limit} characters (this one has {count}) only as its link preview: turn the link preview on, choose a Telegraph page, or remove the cover.", { count: number(e.count), limit: number(e.limit) }),
     article_too_long_for_message: (e) => t("The article is too long for one message ({count} characters of at most {limit}, an emoji counting as two): choose a Telegraph page.", { count: number(e.count), limit: number(e.limit) }),
     cover_past_end: (e) => t("The cover frame at {at} s is past the end of the video ({length} s).", { at: number(Number(e.count) / 1000), length: number(Number(e.limit) / 1000) }),
     cover_index: (e) => t("The cover must be one of the post's {n} images.", { n: Number(e.count) }),

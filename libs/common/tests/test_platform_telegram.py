@@ -164,3 +164,23 @@ def test_an_article_past_telegraphs_64_kb_of_content_is_refused() -> None:
     errors = SPEC.check(TelegramOptions(), huge)
     assert [e.field for e in errors] == ["article"]
     assert "64 KB" in errors[0].message
+
+
+def test_a_covered_long_message_article_without_link_preview_is_refused_not_coverless() -> None:
+    """fresh10c LOW: over a caption's 1024 units, an article sent as one message shows its
+    cover only as the link preview; with the preview turned off the cover was dropped
+    silently. The queue refuses it naming ``disable_link_preview``, with the numbers."""
+    cover = ref(1000, "image/jpeg")
+    body = parse("<p>" + "word " * 300 + "</p>")  # ~1,500 units: over a caption, a message
+    article = platforms.Content(kind="article", title="Long", nodes=body, cover=cover)
+    hidden = TelegramOptions(article_as="message", disable_link_preview=True)
+    [error] = SPEC.check(hidden, article)
+    assert error.field == "disable_link_preview"
+    assert error.type == "cover_needs_preview"
+    assert error.params["limit"] == 1024
+    assert int(error.params["count"] or 0) > 1024
+    assert SPEC.check(TelegramOptions(article_as="message"), article) == []
+    assert SPEC.check(TelegramOptions(disable_link_preview=True), article) == []  # a page
+    short = platforms.Content(kind="article", title="S", nodes=parse("<p>hi</p>"), cover=cover)
+    assert SPEC.check(hidden, short) == []  # a photo with the article as its caption
+    assert SPEC.check(hidden, platforms.Content(kind="article", title="Long", nodes=body)) == []

@@ -38,6 +38,7 @@ REFUSALS: Final[Mapping[str, tuple[str, ...]]] = {
     "too_many_images": ("limit", "count"),
     "article_too_large": ("limit", "count"),
     "article_too_long_for_message": ("limit", "count"),
+    "cover_needs_preview": ("limit", "count"),
     "cover_past_end": ("count", "limit"),
     "cover_index": ("count",),
     # a file against the platform's limits (images[i].<fact>, media.<fact>, article.cover.<fact>)

@@ -370,7 +370,9 @@ class TelegramPlatform:
         The queue refuses an article longer than :data:`TELEGRAM_TEXT_MAX` as a message
         (``targets[i].telegram.article_as``); one that got here anyway fails, never silently
         becoming a Telegraph page. Without the cover's public link (``cover.url``: the queue has
-        no ``CACHALOT_PUBLIC_URL``) or with ``disable_link_preview`` the message goes without it.
+        no ``CACHALOT_PUBLIC_URL``) the message goes without it; ``disable_link_preview`` with a
+        cover is refused by the queue (``cover_needs_preview``), so only a post queued before
+        that rule goes without it here.
         """
         if length > TELEGRAM_TEXT_MAX:
             raise outcome.failed(

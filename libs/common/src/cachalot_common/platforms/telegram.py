@@ -294,6 +294,23 @@ def content_fits(options: BaseModel, content: Content) -> list[FieldError]:
                     {"limit": TELEGRAM_TEXT_MAX, "count": length},
                 )
             )
+        elif (
+            content.cover is not None
+            and length > TELEGRAM_CAPTION_MAX
+            and getattr(options, "disable_link_preview", False)
+        ):
+            # Over a caption's 1024 units the cover can only be the message's link preview
+            # (Bot API sendMessage link_preview_options); with the preview off it would vanish.
+            errors.append(
+                FieldError(
+                    "disable_link_preview",
+                    f"a cover shows above a message of more than {TELEGRAM_CAPTION_MAX} UTF-16 "
+                    f"units (this one is {length}) only as its link preview: turn the link "
+                    "preview on, post the article as a Telegraph page, or remove the cover",
+                    "cover_needs_preview",
+                    {"limit": TELEGRAM_CAPTION_MAX, "count": length},
+                )
+            )
     return errors
 
 
