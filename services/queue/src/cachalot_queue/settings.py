@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
+from cachalot_common import platforms
 from cachalot_common.grants import (
     DEV_GRANT_SIGNING_KEY,
     GrantSigningKey,
@@ -25,10 +26,12 @@ class QueueSettings(ServiceSettings, KafkaSettings):
     media_dir: Path = Path("./var/media")
     max_media_bytes: int = Field(default=4 * 1024**3, ge=1, description="Upload size cap.")
     max_image_bytes: int = Field(
-        default=8 * 1024**2,
+        default_factory=platforms.largest_image_bytes,
         ge=1,
-        description="Size cap of an uploaded image (JPEG, PNG): 8 MiB, Instagram's image limit "
-        "(shared/reference/platforms.md §3.3); the smaller of this and max_media_bytes applies.",
+        description="Size cap of an uploaded image (JPEG, PNG): by default the largest image any "
+        "platform takes (VK's 50 MB; each target's own limit, e.g. Instagram's 8 MB, TikTok's "
+        "20 MB, is checked when the post is queued, naming the image); the smaller of this and "
+        "max_media_bytes applies.",
     )
     media_quota_bytes: int = Field(
         default=20 * 1024**3,

@@ -1,4 +1,5 @@
-"""The queue's grant key: parsed at start, named when bad, no dev key in production."""
+"""The queue's settings: the grant key (parsed at start, named when bad, no dev key in
+production) and the media caps."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import uuid
 import pytest
 from pydantic import ValidationError
 
+from cachalot_common import platforms
 from cachalot_common.grants import (
     DEV_GRANT_SIGNING_KEY,
     generate_signing_key,
@@ -74,3 +76,13 @@ def test_a_signed_media_link_lasts_at_least_60_seconds(name: str) -> None:
     assert getattr(QueueSettings(session_secret=SESSION, **{name: 60}), name) == 60
     with pytest.raises(ValidationError, match=name):
         QueueSettings(session_secret=SESSION, **{name: 59})
+
+
+def test_the_image_upload_cap_takes_every_image_some_platform_takes() -> None:
+    """fresh10c LOW: images were capped at 8 MiB (Instagram's) at upload, so a 12 MB JPEG
+    for TikTok (20 MB) or VK (50 MB) was refused before any platform's own limit could be
+    checked naming the target. The default is the largest any publishable platform takes."""
+    cap = QueueSettings(session_secret=SESSION).max_image_bytes
+    takes = {s.name: s.limits.image.max_bytes or 0 for s in platforms.publishable()}
+    assert {name: size for name, size in takes.items() if size > cap} == {}
+    assert cap == max(takes.values())

@@ -107,6 +107,13 @@ def names() -> tuple[str, ...]:
     return tuple(REGISTRY)
 
 
+def largest_image_bytes() -> int:
+    """The most bytes any publishable platform takes in one image (VK's 50 MB today): the
+    upload cap that lets every platform's own limit be checked, naming the target, when a
+    post is queued rather than refusing at upload a file some platform would take."""
+    return max(s.limits.image.max_bytes or 0 for s in publishable())
+
+
 def publishable() -> tuple[PlatformSpec, ...]:
     """The platforms posts may target today, in registry order."""
     return tuple(s for s in REGISTRY.values() if s.publishable)
