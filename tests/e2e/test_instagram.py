@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cachalot_testing.clients import create_post, give_consent, upload_media
+from cachalot_testing.clients import connect_account, create_post, upload_media
 from cachalot_testing.media import image_file, video_file
 from cachalot_testing.stack import EmbeddedStack
 
@@ -44,18 +44,10 @@ def _graph(stack: EmbeddedStack, path: str, body: dict[str, Any] | None = None) 
 
 
 def _connect_instagram(http: httpx.Client, gateway: str, user: str) -> dict[str, Any]:
-    start = http.get(
-        f"{gateway}/api/v1/auth/instagram/login", params={"next": "/"}, follow_redirects=False
-    )
-    assert start.status_code == 302, start.text
-    allow = httpx.URL(start.headers["location"]).copy_merge_params(
-        {"sandbox_auto": "allow", "sandbox_user": user}
-    )
-    landed = http.get(allow, follow_redirects=True)
-    assert "connected=instagram" in str(landed.url), f"{landed.url} {landed.status_code}"
-    give_consent(http, gateway)
+    """Connect sandbox ``user``'s instagram account (consent given); the account as listed."""
+    account_id = connect_account(http, gateway, "instagram", user)
     accounts = http.get(f"{gateway}/api/v1/accounts").json()
-    return dict(next(a for a in accounts if a["platform"] == "instagram"))
+    return dict(next(a for a in accounts if a["id"] == account_id))
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from cachalot_testing.clients import create_post, give_consent, upload_media
+from cachalot_testing.clients import connect_account, create_post, upload_media
 from cachalot_testing.media import image_file, video_bytes
 from cachalot_testing.stack import EmbeddedStack
 
@@ -24,18 +24,10 @@ pytestmark = pytest.mark.e2e
 
 
 def _connect_vk(http: httpx.Client, gateway: str, user: str) -> dict[str, Any]:
-    start = http.get(
-        f"{gateway}/api/v1/auth/vk/login", params={"next": "/"}, follow_redirects=False
-    )
-    assert start.status_code == 302, start.text
-    allow = httpx.URL(start.headers["location"]).copy_merge_params(
-        {"sandbox_auto": "allow", "sandbox_user": user}
-    )
-    landed = http.get(allow, follow_redirects=True)
-    assert "connected=vk" in str(landed.url), f"{landed.url} {landed.status_code}"
-    give_consent(http, gateway)
+    """Connect sandbox ``user``'s vk account (consent given); the account as listed."""
+    account_id = connect_account(http, gateway, "vk", user)
     accounts = http.get(f"{gateway}/api/v1/accounts").json()
-    return dict(next(a for a in accounts if a["platform"] == "vk"))
+    return dict(next(a for a in accounts if a["id"] == account_id))
 
 
 @pytest.fixture(scope="module")

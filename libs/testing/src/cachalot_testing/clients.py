@@ -29,22 +29,25 @@ def connect_tiktok(http: httpx.Client, gateway: str, user: str, *, consent: bool
 def connect_account(
     http: httpx.Client, gateway: str, platform: str, user: str, *, consent: bool = True
 ) -> str:
-    """:func:`connect_tiktok` for any platform whose sandbox sign-in is an OAuth redirect
-    (``tiktok``, ``youtube``: a ``sandbox-extra-*`` Google user comes with its own
-    channel); the id of the account it connected."""
+    """:func:`connect_tiktok` for any platform whose sandbox sign-in is an OAuth redirect; the
+    id of the account it connected: the one whose platform user id is ``user`` (TikTok, VK,
+    Instagram; a reconnect finds it again), else the one this sign-in added (a
+    ``sandbox-extra-*`` Google user comes with its own YouTube channel)."""
     before: set[str] = set()
-    if platform != "tiktok" and http.cookies:  # TikTok's account is found by its user id
+    if http.cookies:
         before = {a["id"] for a in http.get(f"{gateway}/api/v1/accounts").json()}
     sign_in_as(http, gateway, platform, user)
     me = http.get(f"{gateway}/api/v1/me").json()
     if consent and not me.get("consent_given"):
         give_consent(http, gateway)
-    accounts = http.get(f"{gateway}/api/v1/accounts").json()
-    if platform == "tiktok":
-        return str(next(a["id"] for a in accounts if a["platform_user_id"] == user))
-    return str(
-        next(a["id"] for a in accounts if a["platform"] == platform and a["id"] not in before)
-    )
+    accounts = [
+        a for a in http.get(f"{gateway}/api/v1/accounts").json() if a["platform"] == platform
+    ]
+    same_user = [a for a in accounts if a["platform_user_id"] == user]
+    added = [a for a in accounts if a["id"] not in before]
+    found = same_user or added
+    assert found, f"no {platform} account of {user} after signing in: {accounts}"
+    return str(found[0]["id"])
 
 
 def sign_in_as(http: httpx.Client, gateway: str, platform: str, user: str) -> None:
