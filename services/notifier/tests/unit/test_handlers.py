@@ -791,6 +791,20 @@ async def test_a_long_message_full_of_overrides_is_cut_between_whole_characters(
     assert "1\ufe0f" not in body.replace("1\ufe0f\u20e3", "")
 
 
+async def test_a_long_reason_telegram_gives_is_stored_cut_between_whole_characters(
+    harness, sandbox
+):
+    keycaps = "1\ufe0f\u20e3" * 150  # 450 code points: the stored reason (300) must cut them
+    refused = {"status": 400, "description": f"Bad Request: x{keycaps}"}
+    await sandbox.queue_faults(refused, refused)
+    await harness.publish(topics.CONTACT_SUBMITTED, contact())
+    await harness.settle()
+    [stored] = await _last_errors(harness)
+    assert stored is not None
+    assert len(stored) <= 300
+    assert stored.endswith("1\ufe0f\u20e3…")
+
+
 # ---- issue 13 item 7: dead letters are counted for the CachalotDeadLettersGrowing alert
 
 
