@@ -360,6 +360,29 @@ async def test_a_429_of_330_seconds_holds_every_topic_to_that_chat_for_the_whole
     assert any("Name: Patient" in m["text"] for m in await sandbox.messages())
 
 
+@pytest.mark.parametrize("body", ["json", "html"])
+async def test_a_503_with_retry_after_waits_that_long_not_the_backoff(harness, sandbox, body):
+    """RFC 9110 §10.2.3: a 503's Retry-After says how long the service is away."""
+    await sandbox.queue_faults({"status": 503, "body": body, "retry_after_header": "120"})
+    asked = time.time()
+    await harness.publish(topics.CONTACT_SUBMITTED, contact())
+
+    async def rescheduled() -> list[float]:
+        engine = create_engine(harness.database)
+        try:
+            async with engine.connect() as connection:
+                rows = await connection.execute(
+                    text("SELECT not_before FROM deliveries WHERE last_error LIKE '%503%'")
+                )
+                return [float(row[0]) for row in rows.all()]
+        finally:
+            await engine.dispose()
+
+    [not_before] = await eventually(rescheduled)
+    assert not_before >= asked + 119  # not the backoff's 0.5 s
+    assert await sandbox.send_calls() == 1
+
+
 async def _last_errors(harness: Harness) -> list[str | None]:
     engine = create_engine(harness.database)
     try:
