@@ -3,7 +3,8 @@ shortens a message, a failure reason, a preview or a stored field goes through
 ``cachalot_common.text`` (``truncate``/``prefix``), which cuts between extended grapheme
 clusters (UAX #29), so a keycap, a flag or a ZWJ family is never split.
 
-The check reads every module of ``services/*/src`` and ``libs/*/src`` (``ast``, no import)
+The check reads every module of ``services/*/src``, ``libs/*/src`` and ``embedded/src``
+(``ast``, no import)
 and finds the head slices ``x[:N]`` whose end is a number or a name (``x[:300]``,
 ``x[:LIMIT]``, ``x[:self.limit]``). Slices of ids, hashes and hex (``.hex``, ``hexdigest()``,
 ``digest()``, ``token_urlsafe``) are fine by their form; every other one must be listed in
@@ -89,7 +90,13 @@ def head_slices(path: Path) -> list[tuple[int, str]]:
 def source_slices() -> list[tuple[str, int, str]]:
     """Every head slice of the project's sources: (module path from its package, line, source)."""
     out = []
-    for path in sorted([*ROOT.glob("services/*/src/**/*.py"), *ROOT.glob("libs/*/src/**/*.py")]):
+    for path in sorted(
+        [
+            *ROOT.glob("services/*/src/**/*.py"),
+            *ROOT.glob("libs/*/src/**/*.py"),
+            *ROOT.glob("embedded/src/**/*.py"),
+        ]
+    ):
         module = path.relative_to(next(p for p in path.parents if p.name == "src")).as_posix()
         out.extend((module, line, text) for line, text in head_slices(path))
     return out
