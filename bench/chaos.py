@@ -19,19 +19,24 @@ operator). Targets: 0 lost, 0 twice, 0 stuck, every message, recovery < 60 s.
 
 Run: ``uv run --frozen python bench/chaos.py`` (``--database sqlite``,
 ``--faults kill:queue,broker``, ``--clients 4``, ``--posts 6``, ``--env
-CACHALOT_RECONCILE_AFTER_S=8`` to try a setting). Exit status 1
-when a target is not met.
+CACHALOT_RECONCILE_AFTER_S=8`` to try a setting, ``--start-timeout 900`` on a loaded
+machine). Exit status 1 when a target is not met. When the run fails (the stack not up
+within ``--start-timeout``: the error names the services not up), its directory with
+every log is kept and its path printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from cachalot_testing.chaos import PLATFORM_FAULTS, RESTARTS, ChaosRun, phases
+from cachalot_testing.chaos import PLATFORM_FAULTS, RESTARTS, START_TIMEOUT_S, ChaosRun, phases
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -56,19 +61,40 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help="comma-separated faults (default: every service, the platforms, the broker, "
         "then PostgreSQL)",
     )
+    parser.add_argument(
+        "--start-timeout",
+        type=float,
+        default=START_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"how long the stack may take to come up (default {START_TIMEOUT_S:g})",
+    )
     return parser.parse_args(argv)
+
+
+@contextlib.contextmanager
+def _run_dir() -> Iterator[Path]:
+    """A new directory for the run: removed when the run ends well, kept (its path printed)
+    when it fails, so the logs its error names are still there."""
+    var = Path(tempfile.mkdtemp(prefix="cachalot-chaos-"))
+    try:
+        yield var
+    except BaseException:
+        print(f"the run failed; its logs are kept in {var}", file=sys.stderr)
+        raise
+    shutil.rmtree(var, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     started = time.monotonic()
     with (
-        tempfile.TemporaryDirectory(prefix="cachalot-chaos-") as var,
+        _run_dir() as var,
         ChaosRun(
-            Path(var),
+            var,
             database=args.database,
             clients=args.clients,
             env=dict(item.split("=", 1) for item in args.env),
+            start_timeout=args.start_timeout,
         ) as run,
     ):
         # faults the system should survive first, then those that may break it for good;

@@ -166,3 +166,14 @@ async def test_a_client_session_never_passes_as_an_operator_nor_an_operator_as_a
     for wrong in (answers["client", "/operator"], answers["operator", "/client"]):
         assert wrong.status_code == 403
         assert wrong.json()["type"] == WRONG_ROLE
+
+
+def test_a_long_name_is_cut_between_whole_characters_in_the_session_and_its_token():
+    keycaps = "1\ufe0f\u20e3" * 70  # 210 code points, 70 keycaps; a cut at 200 splits one
+    token, session = issue_session(
+        client_id=uuid.uuid4(), secret=SECRET, lifetime_s=60, name=keycaps
+    )
+    assert session.name is not None
+    assert len(session.name) <= 200
+    assert session.name.endswith("1\ufe0f\u20e3…")
+    assert read_session(token, secret=SECRET).name == session.name

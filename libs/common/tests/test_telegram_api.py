@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import email.utils
+import time
+
 import httpx
 import pytest
 
@@ -137,3 +140,35 @@ async def test_a_scaled_wait_is_held_scaled_and_told_in_telegram_seconds():
     assert held.value.retry_after == 165
     clock.now += 3.31
     await waits.check("sendMessage", 7)
+
+
+def test_a_long_description_is_cut_between_whole_characters():
+    flags = "\U0001f1fa\U0001f1e6" * 300  # 600 code points; a cut at 500 may halve a flag
+    body = {"ok": False, "error_code": 400, "description": "x" + flags}
+    error = error_of(answer(400, body))
+    assert len(error.description) <= 500
+    assert error.description.endswith("\U0001f1fa\U0001f1e6…")
+
+
+def test_a_retry_after_header_as_an_http_date_gives_the_seconds_until_it():
+    when = email.utils.formatdate(time.time() + 120, usegmt=True)
+    error = error_of(answer(429, None, **{"Retry-After": when}))
+    assert error.retry_after is not None
+    assert 110 <= error.retry_after <= 121
+
+
+def test_a_json_429_without_parameters_waits_its_retry_after_header():
+    body = {"ok": False, "error_code": 429, "description": "Too Many Requests"}
+    error = error_of(answer(429, body, **{"Retry-After": "120"}))
+    assert (error.kind, error.retry_after) == ("rate_limited", 120)
+
+
+def test_parameters_retry_after_wins_over_the_header():
+    body = {"ok": False, "error_code": 429, "description": "x", "parameters": {"retry_after": 7}}
+    assert error_of(answer(429, body, **{"Retry-After": "120"})).retry_after == 7
+
+
+@pytest.mark.parametrize("body", [None, {"ok": False, "error_code": 503, "description": "busy"}])
+def test_a_503_with_retry_after_says_how_long_to_wait(body):
+    error = error_of(answer(503, body, **{"Retry-After": "120"}))
+    assert (error.kind, error.retry_after, error.retryable) == ("server_error", 120, True)

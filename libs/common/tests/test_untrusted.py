@@ -14,6 +14,7 @@ from cachalot_common.untrusted import (
     StrictJsonRoute,
     decimal_seconds,
     lone_surrogate_path,
+    retry_after_seconds,
     same_secret,
 )
 
@@ -102,3 +103,24 @@ def test_retry_after_seconds_are_read_only_from_ascii_digits(
     raw: str | None, seconds: float | None
 ) -> None:
     assert decimal_seconds(raw) == seconds
+
+
+NOW = 784111777.0  # Sun, 06 Nov 1994 08:49:37 GMT, RFC 9110's example date
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"),
+    [
+        *[("120", 120.0), (" 5 ", 5.0), ("²", None), ("", None), (None, None), ("soon", None)],
+        ("Sun, 06 Nov 1994 08:51:37 GMT", 120.0),  # IMF-fixdate
+        ("Sunday, 06-Nov-94 08:51:37 GMT", 120.0),  # obsolete RFC 850 form
+        ("Sun Nov  6 08:51:37 1994", 120.0),  # obsolete asctime form (GMT)
+        ("Sun, 06 Nov 1994 08:00:00 GMT", 0.0),  # already past: no wait
+        ("Sun, 06 Nov 1994 08:51:37 -0000", None),  # zone unknown
+        ("Mon, 32 Nov 1994 08:51:37 GMT", None),
+    ],
+)
+def test_retry_after_is_read_as_delay_seconds_or_an_http_date(
+    raw: str | None, seconds: float | None
+) -> None:
+    assert retry_after_seconds(raw, now=NOW) == seconds

@@ -39,6 +39,7 @@ from cachalot_common.telegram_entities import (
     to_html,
     utf16_len,
 )
+from cachalot_common.text import truncate
 
 Node: TypeAlias = "str | dict[str, Any]"
 """A Telegraph Node: text, or ``{"tag": str, "attrs": {"href": str}?, "children": [Node]?}``."""
@@ -75,7 +76,9 @@ class _TreeBuilder(HTMLParser):
             href = (value or "").strip()
             if urlsplit(href).scheme.lower() not in LINK_SCHEMES:
                 schemes = ", ".join(sorted(LINK_SCHEMES))
-                raise ArticleError(f'the link "{href[:80]}" must start with one of {schemes}:')
+                raise ArticleError(
+                    f'the link "{truncate(href, 80)}" must start with one of {schemes}:'
+                )
             element["attrs"] = {"href": href}
         if tag == "a" and "attrs" not in element:
             raise ArticleError("<a> needs an href")

@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from cachalot_common import topics
 from cachalot_common.redaction import redact
+from cachalot_common.text import prefix
 
 DLQ_HEADER_PREFIX = "x-dlq-"
 REASON = "x-dlq-reason"
@@ -76,7 +77,7 @@ class DeadLetter:
             "reason": redact(self.reason) if self.reason is not None else None,
             "timestamp": self.timestamp.isoformat() if self.timestamp else None,
             "headers": {name: redact(value) for name, value in self.headers.items()},
-            "value": text[:MAX_VALUE_CHARS],
+            "value": prefix(text, MAX_VALUE_CHARS),
             "value_truncated": len(text) > MAX_VALUE_CHARS,
         }
 

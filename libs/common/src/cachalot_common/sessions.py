@@ -33,6 +33,7 @@ import jwt
 from fastapi import Depends, FastAPI, Request
 
 from cachalot_common.problems import Problem
+from cachalot_common.text import truncate
 
 COOKIE_NAME = "cachalot_session"
 ALGORITHM = "HS256"
@@ -83,7 +84,7 @@ def issue_session(
 ) -> tuple[str, Session]:
     """A new session token (``role`` in its ``role`` claim, ``name`` in ``name`` when given,
     cut to :data:`NAME_MAX_CHARS`) and what it holds."""
-    name = name[:NAME_MAX_CHARS] if name else None
+    name = truncate(name, NAME_MAX_CHARS) if name else None
     now = int(time.time())
     session = Session(
         client_id=client_id,
@@ -136,7 +137,7 @@ def read_session(token: str | None, *, secret: str) -> Session:
             expires_at=int(claims["exp"]),
             issued_at=int(claims.get("iat", 0)),
             role=role,
-            name=str(claims["name"])[:NAME_MAX_CHARS] if claims.get("name") else None,
+            name=truncate(str(claims["name"]), NAME_MAX_CHARS) if claims.get("name") else None,
         )
     except (jwt.PyJWTError, ValueError, TypeError) as error:
         raise SessionError("session invalid or expired") from error

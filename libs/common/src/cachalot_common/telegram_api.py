@@ -15,8 +15,9 @@ sometimes, ``parameters``, a ResponseParameters object
 So errors are classified here by ``error_code`` and ``parameters``, never
 by searching the description: :attr:`BotApiError.kind` is one of
 :data:`BotApiErrorKind`. An answer that is not the Bot API's JSON (a proxy's
-error page) is classified by its HTTP status, and a 429 page's
-``Retry-After`` header stands in for ``retry_after``.
+error page) is classified by its HTTP status. The ``Retry-After`` header (RFC 9110
+§10.2.3: seconds or an HTTP-date, on a 429 or a 503, from Telegram or a proxy) stands
+in for ``retry_after`` when ``parameters`` give none, rounded up to whole seconds.
 
 Errors name the method, never the URL (it holds the bot token), so they are
 safe to log and to raise ``from None``. Used by the notifier and by every
@@ -42,10 +43,13 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
 import httpx
+
+from cachalot_common.text import truncate
+from cachalot_common.untrusted import retry_after_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +100,13 @@ class ResponseParameters:
             migrate_to_chat_id=_int(value.get("migrate_to_chat_id")),
         )
 
+    def or_header(self, header: ResponseParameters) -> ResponseParameters:
+        """These parameters, with the ``Retry-After`` header's wait when they give none
+        (``parameters.retry_after`` wins when both are given)."""
+        if self.retry_after is not None or header.retry_after is None:
+            return self
+        return replace(self, retry_after=header.retry_after)
+
 
 class BotApiError(Exception):
     """An ``ok: false`` answer (or a non-Bot-API error page) of one Bot API method.
@@ -127,7 +138,8 @@ class BotApiError(Exception):
 
     @property
     def retry_after(self) -> int | None:
-        """Seconds Telegram asks us to wait before repeating the request (429), if said."""
+        """Whole seconds to wait before repeating the request, if said: ``parameters.retry_after``
+        (a 429), else the ``Retry-After`` header (a 429 or a 503, RFC 9110 §10.2.3)."""
         return self.parameters.retry_after
 
     @property
@@ -160,14 +172,15 @@ class BotApiError(Exception):
             body = response.json()
         except ValueError:
             body = None
+        waited = retry_after_seconds(response.headers.get("retry-after"))
+        header = ResponseParameters(retry_after=None if waited is None else math.ceil(waited))
         if not isinstance(body, dict) or not isinstance(body.get("ok"), bool):
-            header = _non_negative_int(response.headers.get("retry-after"))
             return cls(
                 method,
                 http_status=status,
                 error_code=status if status >= 400 else 502,
                 description=f"HTTP {status} without a Bot API answer",
-                parameters=ResponseParameters(retry_after=header if status == 429 else None),
+                parameters=header,
                 bot_api_answer=False,
             )
         if body["ok"]:
@@ -178,8 +191,8 @@ class BotApiError(Exception):
             method,
             http_status=status,
             error_code=code if code is not None and code >= 400 else max(status, 400),
-            description=str(description)[:500] if description else "no description",
-            parameters=ResponseParameters.parse(body.get("parameters")),
+            description=truncate(str(description), 500) if description else "no description",
+            parameters=ResponseParameters.parse(body.get("parameters")).or_header(header),
         )
 
 

@@ -15,6 +15,9 @@ Two kinds of input used to make a 500 (issue 8, item 7):
   became a 500. :func:`same_secret` compares UTF-8 bytes instead.
 * **Non-ASCII digits.** ``str.isdigit`` accepts ``"²"``, which ``int`` and
   ``float`` refuse: :func:`decimal_seconds` reads header numbers from ASCII.
+
+Every platform client reads ``Retry-After`` with :func:`retry_after_seconds`
+(RFC 9110 §10.2.3: delay-seconds or an HTTP-date).
 """
 
 from __future__ import annotations
@@ -22,7 +25,10 @@ from __future__ import annotations
 import hmac
 import json
 import re
+import time
 from collections.abc import Callable, Coroutine
+from datetime import UTC
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from fastapi import Request, Response
@@ -51,6 +57,7 @@ def same_secret(given: str | bytes | None, expected: str | bytes) -> bool:
     return hmac.compare_digest(raw(given), raw(expected))
 
 
+_ASCTIME = re.compile(r"[A-Za-z]{3} [A-Za-z]{3} [ 0-9][0-9] [0-9:]{8} [0-9]{4}", re.ASCII)
 _DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?", re.ASCII)
 
 
@@ -64,6 +71,30 @@ def decimal_seconds(raw: str | None) -> float | None:
     if raw is None or _DECIMAL.fullmatch(raw.strip()) is None:
         return None
     return float(raw)
+
+
+def retry_after_seconds(raw: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait that a ``Retry-After`` header asks for, or ``None`` when it says nothing.
+
+    RFC 9110 §10.2.3: the value is ``delay-seconds`` (read by :func:`decimal_seconds`,
+    which also takes a decimal fraction) or an ``HTTP-date`` (IMF-fixdate, or the
+    obsolete RFC 850 and asctime forms, §5.6.7), turned into the seconds from ``now``
+    (epoch seconds; the clock when ``None``) until that date; a date already past is
+    ``0.0``. Anything else (empty, negative, words, a date in zone ``-0000``) is
+    ``None``. Never raises.
+    """
+    seconds = decimal_seconds(raw)
+    if seconds is not None or raw is None or not raw.strip():
+        return seconds
+    try:
+        when = parsedate_to_datetime(raw.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # asctime is GMT by definition; "-0000" (zone unknown) is no date
+        if _ASCTIME.fullmatch(raw.strip()) is None:
+            return None
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def has_lone_surrogate(text: str) -> bool:

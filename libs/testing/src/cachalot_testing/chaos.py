@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import httpx
 
@@ -216,14 +216,21 @@ class Report:
         return out
 
 
+START_TIMEOUT_S: Final = 600.0
+"""How long a run waits for its stack to come up, seconds: generous, since a loaded machine
+(load 40 measured) took longer than the 180 s this was; a healthy one takes under a minute."""
+
+
 class ChaosRun:
     """One stack, its clients, and the faults; phases count their own posts only.
 
     ``database`` is ``"sqlite"`` (embedded default) or ``"postgres"`` (a private
     cluster the ``postgres`` fault can restart); ``env`` adds ``CACHALOT_*`` settings
     (the defaults are measured unless told). Use as a context manager; the
-    stack (and cluster) stop on exit. Raises ``RuntimeError`` or
-    ``TimeoutError`` when the stack does not come up.
+    stack (and cluster) stop on exit. Raises ``RuntimeError`` or, after
+    ``start_timeout`` seconds (:data:`START_TIMEOUT_S` unless told; ``bench/chaos.py
+    --start-timeout``), ``TimeoutError`` naming the services not up and where their logs
+    are (:meth:`EmbeddedStack.start`), when the stack does not come up.
     """
 
     def __init__(
@@ -234,8 +241,10 @@ class ChaosRun:
         clients: int = 3,
         env: Mapping[str, str] | None = None,
         log: Callable[[str], None] = print,
+        start_timeout: float = START_TIMEOUT_S,
     ) -> None:
         self.var_dir = var_dir
+        self.start_timeout = start_timeout
         self.env = dict(env or {})
         self.database = database
         self.client_count = max(1, clients)
@@ -275,7 +284,7 @@ class ChaosRun:
                 url = self.postgres.create_database(name.replace("-", "_"))
                 env[f"CACHALOT_{name.upper().replace('-', '_')}_DATABASE_URL"] = url
         started = time.monotonic()
-        self.stack = EmbeddedStack(self.var_dir, env=env).start(timeout=180)
+        self.stack = EmbeddedStack(self.var_dir, env=env).start(timeout=self.start_timeout)
         self.log(f"stack up in {time.monotonic() - started:.1f} s ({self.database})")
         running = set(self.stack.info["services"])
         self.platforms = tuple(

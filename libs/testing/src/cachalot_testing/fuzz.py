@@ -32,6 +32,8 @@ from schemathesis.core import NotSet
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.core.result import Err
 
+from cachalot_common.text import truncate
+
 CHECK_NAMES = (
     "not_a_server_error",
     "status_code_conformance",
@@ -98,7 +100,7 @@ def _describe(case: schemathesis.Case[Any]) -> str:
     if isinstance(case.body, bytes | bytearray):
         parts.append(f"body=<{len(case.body)} bytes>")
     elif not isinstance(case.body, NotSet):
-        parts.append(f"body={case.body!r}"[:300])
+        parts.append(truncate(f"body={case.body!r}", 300))
     return " ".join(parts)
 
 

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from cachalot_testing import broker
 from cachalot_testing.processes import ServiceProcess, descendants, end_processes, terminate
 
@@ -93,8 +95,48 @@ class EmbeddedStack:
                 self.info = json.loads(stack_file.read_text())
                 return self
             time.sleep(0.2)
+        waiting = self.not_up()
         self.stop()
-        raise TimeoutError(f"embedded stack not up after {timeout}s:\n{self.output()[-4000:]}")
+        raise TimeoutError(
+            f"embedded stack not up after {timeout:g}s; not up: "
+            + (", ".join(f"{name} ({why})" for name, why in waiting.items()) or "none named")
+            + f". Every process's output is in {self.log_path} (lines '<name> |'), "
+            f"each service's access log in {self.var_dir / 'access-logs'}:\n"
+            + self.output()[-4000:]
+        )
+
+    def not_up(self) -> dict[str, str]:
+        """The services of this stack that are not up yet, each with why: ``not running``
+        (no process of it: not started yet, or between restarts) or ``no healthy /healthz``
+        (running, but its ``GET /healthz`` on its ``CACHALOT_HTTP_PORT`` is not 200 within
+        1 s). Read from ``/proc`` (Linux) while the stack runs; services not installed are
+        left out, as embedded mode skips them."""
+        from cachalot_embedded.stack import SANDBOX, SERVICES
+
+        wanted = [
+            spec.name
+            for spec in (SANDBOX, *SERVICES)
+            if spec.available() and (not self.services or spec.name in {*self.services, "sandbox"})
+        ]
+        running = self.processes()
+        found: dict[str, str] = {}
+        for name in wanted:
+            pid = running.get(name)
+            if pid is None:
+                found[name] = "not running"
+                continue
+            try:
+                raw = (Path("/proc") / str(pid) / "environ").read_bytes().split(b"\0")
+                env = dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+                port = int(env["CACHALOT_HTTP_PORT"])
+                healthy = (
+                    httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1.0).status_code == 200
+                )
+            except (OSError, KeyError, ValueError, httpx.HTTPError):
+                healthy = False
+            if not healthy:
+                found[name] = "no healthy /healthz"
+        return found
 
     @property
     def pid(self) -> int | None:

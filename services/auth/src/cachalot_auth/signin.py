@@ -369,7 +369,7 @@ class SignInService:
             )
             no_channel = widget and account.channel_id is None
             if identity.display_name:  # a platform's name may be longer than we keep
-                account.display_name = identity.display_name[:ACCOUNT_NAME_MAX_CHARS]
+                account.display_name = truncate(identity.display_name, ACCOUNT_NAME_MAX_CHARS)
             account.scopes = " ".join(granted)
             if identity.communities is not None or moved:  # refreshed at every sign-in
                 account.vk_communities = (

@@ -217,7 +217,7 @@ class DeliveryStore:
     async def mark_undeliverable(self, claimed: Claimed, *, owner: str, error: str) -> None:
         """Parked in the DLQ (which keeps the event): the row forgets the words too."""
         await self._finish(
-            claimed, owner, **_FORGOTTEN, state="undeliverable", last_error=error[:300]
+            claimed, owner, **_FORGOTTEN, state="undeliverable", last_error=truncate(error, 300)
         )
 
     async def _finish(self, claimed: Claimed, owner: str, **values: Any) -> None:

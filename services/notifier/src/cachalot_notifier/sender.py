@@ -35,7 +35,8 @@ so no handler ever waits on Telegram. This task sends them:
     or token path): nothing a retry alone fixes; the lane waits
     ``misconfigured_pause_s`` and logs what to change, and the message is
     kept, not dropped;
-  - 5xx, 408, 409, no answer at all, a proxy's page: exponential backoff
+  - 5xx, 408, 409, no answer at all, a proxy's page: the ``Retry-After``
+    header's wait when one is given (a 503's), else exponential backoff
     with jitter up to ``backoff_max_s``, forever (the row is durable).
 
 Waiting is a ``not_before`` time on the row, so a restart, or another
@@ -231,7 +232,8 @@ class Sender:
             self._chat_refused(row, error)
             await self._later(row, self._policy.misconfigured_pause_s, str(error))
         else:  # server_error, conflict, unexpected, a proxy's page
-            wait = self._backoff(row)
+            said = error.retry_after  # a 503's Retry-After (RFC 9110 §10.2.3) is honoured
+            wait = self._backoff(row) if said is None else said * self._policy.retry_after_scale
             logger.warning(
                 "telegram call failed (attempt %d): %s; retrying in %.2fs",
                 row.attempts,

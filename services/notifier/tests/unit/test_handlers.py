@@ -360,6 +360,29 @@ async def test_a_429_of_330_seconds_holds_every_topic_to_that_chat_for_the_whole
     assert any("Name: Patient" in m["text"] for m in await sandbox.messages())
 
 
+@pytest.mark.parametrize("body", ["json", "html"])
+async def test_a_503_with_retry_after_waits_that_long_not_the_backoff(harness, sandbox, body):
+    """RFC 9110 §10.2.3: a 503's Retry-After says how long the service is away."""
+    await sandbox.queue_faults({"status": 503, "body": body, "retry_after_header": "120"})
+    asked = time.time()
+    await harness.publish(topics.CONTACT_SUBMITTED, contact())
+
+    async def rescheduled() -> list[float]:
+        engine = create_engine(harness.database)
+        try:
+            async with engine.connect() as connection:
+                rows = await connection.execute(
+                    text("SELECT not_before FROM deliveries WHERE last_error LIKE '%503%'")
+                )
+                return [float(row[0]) for row in rows.all()]
+        finally:
+            await engine.dispose()
+
+    [not_before] = await eventually(rescheduled)
+    assert not_before >= asked + 119  # not the backoff's 0.5 s
+    assert await sandbox.send_calls() == 1
+
+
 async def _last_errors(harness: Harness) -> list[str | None]:
     engine = create_engine(harness.database)
     try:
@@ -789,6 +812,20 @@ async def test_a_long_message_full_of_overrides_is_cut_between_whole_characters(
     assert "1️⃣⟨U+202E⟩1️⃣" in body
     # no keycap split from its digit by the cut
     assert "1\ufe0f" not in body.replace("1\ufe0f\u20e3", "")
+
+
+async def test_a_long_reason_telegram_gives_is_stored_cut_between_whole_characters(
+    harness, sandbox
+):
+    keycaps = "1\ufe0f\u20e3" * 150  # 450 code points: the stored reason (300) must cut them
+    refused = {"status": 400, "description": f"Bad Request: x{keycaps}"}
+    await sandbox.queue_faults(refused, refused)
+    await harness.publish(topics.CONTACT_SUBMITTED, contact())
+    await harness.settle()
+    [stored] = await _last_errors(harness)
+    assert stored is not None
+    assert len(stored) <= 300
+    assert stored.endswith("1\ufe0f\u20e3…")
 
 
 # ---- issue 13 item 7: dead letters are counted for the CachalotDeadLettersGrowing alert

@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 import httpx
 
+from cachalot_common.untrusted import retry_after_seconds
+
 StatusCode = Literal["IN_PROGRESS", "FINISHED", "ERROR", "EXPIRED", "PUBLISHED"]
 NODE = "me"
 _RATE_CODES = frozenset({4, 17, 32, 613})
@@ -109,8 +111,7 @@ def _error(answer: httpx.Response) -> GraphError:
     )
     code = error.get("code") if isinstance(error.get("code"), int) else None
     subcode = error.get("error_subcode") if isinstance(error.get("error_subcode"), int) else None
-    retry = answer.headers.get("retry-after", "")
-    after = float(retry) if retry.isdigit() else None
+    after = retry_after_seconds(answer.headers.get("retry-after"))
     kw: dict[str, Any] = {"status": answer.status_code, "code": code, "subcode": subcode}
     if answer.status_code == 401 or code == 190:
         return Unauthorized(message, **kw)

@@ -75,6 +75,7 @@ from cachalot_common.articles import Node, lead_html, parse, telegram_length, to
 from cachalot_common.events import MediaRef, PublishPost, TelegramOptions
 from cachalot_common.platforms.telegram import TELEGRAM_CAPTION_MAX, TELEGRAM_TEXT_MAX
 from cachalot_common.telegram_api import may_post
+from cachalot_common.text import truncate
 from cachalot_publisher_telegram.links import ChannelReports
 from cachalot_publisher_telegram.store import PostRecord, PostStore, Target
 from cachalot_publisher_telegram.telegram import (
@@ -578,7 +579,7 @@ class TelegramPlatform:
             raise outcome.unavailable(LABEL, error.error_code)
         if error.error_code == 413:
             raise outcome.failed(TELEGRAM_REFUSED, "Telegram says the file is too large to send.")
-        refused = error.description[:300]
+        refused = truncate(error.description, 300)
         raise outcome.failed(TELEGRAM_REFUSED, f"Telegram refused the post: {refused}")
 
     async def _chat_title(self, chat_id: str) -> str | None:
@@ -591,7 +592,7 @@ class TelegramPlatform:
             logger.info("getChat of a moved chat failed (%s); title not reported", error)
             return None
         title = chat.get("title") if isinstance(chat, dict) else None
-        return title[:256] if isinstance(title, str) and title else None
+        return truncate(title, 256) if isinstance(title, str) and title else None
 
 
 def _target(command: PublishPost) -> Target:

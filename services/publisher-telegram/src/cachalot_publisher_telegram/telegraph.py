@@ -24,6 +24,7 @@ import httpx
 
 from cachalot_common.articles import Node
 from cachalot_common.redaction import register_secret
+from cachalot_common.text import truncate
 
 _FLOOD = re.compile(r"^FLOOD_WAIT_(\d+)$")
 
@@ -82,7 +83,7 @@ class Telegraph:
             raise TelegraphError(f"HTTP {response.status_code}", reachable=False) from None
         if not isinstance(body, dict) or body.get("ok") is not True:
             refusal = body.get("error") if isinstance(body, dict) else None
-            raise TelegraphError(str(refusal or f"HTTP {response.status_code}")[:200])
+            raise TelegraphError(truncate(str(refusal or f"HTTP {response.status_code}"), 200))
         return body.get("result")
 
     async def create_account(self) -> str:
@@ -107,7 +108,7 @@ class Telegraph:
         """``createPage``; the page's path and URL."""
         data = {
             "access_token": await self._access_token(),
-            "title": title[:256],
+            "title": truncate(title, 256),
             "content": json.dumps(content, ensure_ascii=False),
             "return_content": "false",
         }

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from cachalot_common.text import truncate
-from cachalot_common.untrusted import decimal_seconds
+from cachalot_common.untrusted import retry_after_seconds
 from cachalot_publisher_tiktok.chunking import ChunkPlan
 
 JSON = "application/json; charset=UTF-8"
@@ -189,7 +189,7 @@ def _error(response: httpx.Response, envelope: Any = None) -> TikTokApiError:
     message = str(error.get("message", "")) if isinstance(error, dict) else ""
     if not code:
         code = "internal_error" if response.status_code >= 500 else f"http_{response.status_code}"
-    retry_after = decimal_seconds(response.headers.get("retry-after"))
+    retry_after = retry_after_seconds(response.headers.get("retry-after"))
     return TikTokApiError(
         response.status_code, code, truncate(message, 300), retry_after=retry_after
     )

@@ -22,7 +22,7 @@ import anyio
 import httpx
 
 from cachalot_common.events import YouTubeOptions
-from cachalot_common.untrusted import decimal_seconds
+from cachalot_common.untrusted import retry_after_seconds
 
 UPLOAD_PATH = "/upload/youtube/v3/videos"
 SEARCH_PATH = "/youtube/v3/search"
@@ -118,7 +118,7 @@ def _google_error(response: httpx.Response) -> tuple[str | None, str]:
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    return decimal_seconds(response.headers.get("retry-after"))
+    return retry_after_seconds(response.headers.get("retry-after"))
 
 
 def classify(response: httpx.Response, *, session_call: bool) -> YouTubeError:

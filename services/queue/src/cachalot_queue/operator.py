@@ -49,6 +49,7 @@ from cachalot_common.platforms import PlatformSpec
 from cachalot_common.problems import Problem, problem_responses
 from cachalot_common.sessions import CurrentOperator
 from cachalot_common.telemetry import trace_link
+from cachalot_common.text import prefix
 from cachalot_common.untrusted import StrictJsonRoute
 from cachalot_queue.schemas import PlatformList
 from cachalot_queue.states import IN_FLIGHT
@@ -230,7 +231,7 @@ class OperatorConsole:
             dlq_offset=letter.offset,
             record_digest=record_digest(letter),
             source_topic=letter.source_topic or body.topic,
-            key=public["key"][:200] if public["key"] else None,
+            key=prefix(public["key"], 200) if public["key"] else None,
             reason=public["reason"],
             operator_id=operator_id,
             redriven_at=self._clock(),

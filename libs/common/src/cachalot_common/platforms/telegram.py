@@ -68,6 +68,7 @@ from cachalot_common.telegram_entities import (
     parse_text,
     utf16_len,
 )
+from cachalot_common.text import truncate
 
 TELEGRAM_TEXT_MAX: Final = 4096
 TELEGRAM_CAPTION_MAX: Final = 1024
@@ -153,7 +154,7 @@ def parse_telegram_html(text: str) -> tuple[ParsedText | None, str | None]:
         url = str(entity.get("url", ""))
         if entity["type"] == "text_link" and urlsplit(url).scheme.lower() not in LINK_SCHEMES:
             schemes = ", ".join(sorted(LINK_SCHEMES))
-            return None, f'the link "{url[:80]}" must start with one of {schemes}:'
+            return None, f'the link "{truncate(url, 80)}" must start with one of {schemes}:'
     return parsed, None
 
 

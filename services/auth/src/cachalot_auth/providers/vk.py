@@ -225,5 +225,5 @@ def _community(item: Any) -> Community:
     return Community(
         id=int(item["id"]),
         name=truncate(name, 256) if isinstance(name, str) and name else None,
-        screen_name=screen[:64] if isinstance(screen, str) and screen else None,
+        screen_name=truncate(screen, 64) if isinstance(screen, str) and screen else None,
     )

@@ -466,6 +466,17 @@ class _ProxyError(Exception):
 
 
 async def _apply_fault(fault: Fault) -> BotApiError | _ProxyError:
+    """The answer ``fault`` asks for, with its ``Retry-After`` header when it gives one."""
+    answer = await _fault_answer(fault)
+    if fault.retry_after_header is not None:
+        if isinstance(answer, _ProxyError):
+            answer.response.headers["Retry-After"] = fault.retry_after_header
+        else:
+            answer.headers["Retry-After"] = fault.retry_after_header
+    return answer
+
+
+async def _fault_answer(fault: Fault) -> BotApiError | _ProxyError:
     if fault.delay_s:
         await asyncio.sleep(fault.delay_s)
     reason = _REASONS.get(fault.status, "Error")

@@ -15,6 +15,7 @@ class BotApiError(Exception):
         self.code = code
         self.description = description
         self.parameters = parameters
+        self.headers: dict[str, str] = {}
 
     def response(self) -> JSONResponse:
         body: dict[str, Any] = {
@@ -24,7 +25,7 @@ class BotApiError(Exception):
         }
         if self.parameters:
             body["parameters"] = self.parameters
-        return JSONResponse(body, status_code=self.code)
+        return JSONResponse(body, status_code=self.code, headers=self.headers)
 
 
 def bad_request(detail: str) -> BotApiError:

@@ -47,6 +47,12 @@ class Fault(BaseModel):
         "group was upgraded to a supergroup).",
     )
     description: str | None = Field(default=None, description="Override the description.")
+    retry_after_header: str | None = Field(
+        default=None,
+        max_length=64,
+        description="A Retry-After header sent with the answer (RFC 9110 §10.2.3: seconds or "
+        "an HTTP-date), as a proxy or Telegram's front may send with a 429 or a 503.",
+    )
     delay_s: float = Field(
         default=0.0, ge=0, le=60, description="Wait this long before answering (timeouts)."
     )

@@ -34,6 +34,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from cachalot_common.text import prefix, truncate
 from cachalot_sandbox.settings import SandboxSettings
 
 ALLOWED_TAGS = frozenset(
@@ -112,7 +113,7 @@ def _text_of(nodes: list[Any]) -> str:
 
 
 def _description(content: list[Any]) -> str:
-    return _text_of(content[:1])[:150]
+    return truncate(_text_of(content[:1]), 150)
 
 
 def _check_nodes(nodes: Any) -> None:
@@ -133,7 +134,7 @@ def _check_nodes(nodes: Any) -> None:
 
 def _slug(title: str) -> str:
     words = re.findall(r"\w+", title)
-    return "-".join(words)[:100] or "Page"
+    return prefix("-".join(words), 100) or "Page"
 
 
 def _render(nodes: list[Any]) -> str:
