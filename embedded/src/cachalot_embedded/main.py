@@ -198,11 +198,24 @@ async def run(args: argparse.Namespace) -> int:
                     "31",
                 )
                 return 2
+            try:
+                start_s = traces.start_timeout_s(user_env)
+            except ValueError as error:
+                supervisor.say("cachalot-dev", str(error), "31")
+                return 2
             tracing = traces.TracingUi(
                 port=int(user_env.get("CACHALOT_DEV_TRACES_PORT", "0")) or free_port(),
                 grpc_port=free_port(),
                 working_dir=var_dir / "traces",
             )
+            aside = traces.set_aside_unfinished(tracing.working_dir)
+            if aside is not None:
+                supervisor.say(
+                    "cachalot-dev",
+                    f"the tracing UI's database was left half set up by a start cut short; "
+                    f"set aside as {aside}, Phoenix makes a new one",
+                    "33",
+                )
             phoenix = Child(
                 "traces (phoenix)",
                 tracing.argv(binary),
@@ -211,8 +224,14 @@ async def run(args: argparse.Namespace) -> int:
             )
             await supervisor.start(phoenix)
             # a minute or more: Ctrl-C meanwhile stops at once (on_signal cancels the start)
-            if not await supervisor.wait_healthy(phoenix, timeout=traces.START_TIMEOUT_S):
-                supervisor.say("cachalot-dev", "the tracing UI did not start", "31")
+            if not await supervisor.wait_healthy(phoenix, timeout=start_s):
+                supervisor.say(
+                    "cachalot-dev",
+                    f"the tracing UI did not start within {start_s:g} s "
+                    "(CACHALOT_DEV_TRACES_START_S sets the limit); a database it left half "
+                    "set up is set aside at the next start",
+                    "31",
+                )
                 return 1
         base = base_environment(
             var_dir=var_dir,
