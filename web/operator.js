@@ -138,6 +138,8 @@
 
   // Proposals added with "Add another proposal", sent with the one being written.
   let pending = [];
+  // "client|name|size|modified" → id of a file uploaded for a delivery not yet made
+  const uploadedFiles = new Map();
   function showPending() {
     const list = $("deliver-pending");
     list.textContent = "";
@@ -303,6 +305,10 @@
     try {
       const ids = [];
       for (const file of files) { // in order: the photo post's images keep the order chosen
+        // a refused delivery keeps its files in the client's library: the corrected one
+        // names them again instead of uploading them twice
+        const key = [clientId, file.name, file.size, file.lastModified].join("|");
+        if (uploadedFiles.has(key)) { ids.push(uploadedFiles.get(key)); continue; }
         const uploaded = await api(
           `/api/v1/operator/media?client_id=${encodeURIComponent(clientId)}`,
           { method: "POST", headers: { "Content-Type": file.type || "application/octet-stream" }, body: file },
@@ -312,6 +318,7 @@
           flash("bad", t("The upload failed."));
           return;
         }
+        uploadedFiles.set(key, uploaded.body.id);
         ids.push(uploaded.body.id);
       }
       const image = !videos.length;
@@ -332,6 +339,7 @@
         body: JSON.stringify(body),
       });
       if (answer.ok) {
+        uploadedFiles.clear();
         flash("ok", t("Delivered; the client has been offered the proposal."));
         $("deliver-form").reset();
         pending = [];
@@ -343,6 +351,8 @@
         // and all of them, worded, in the notice
         for (const error of (answer.body && answer.body.errors) || []) {
           const path = String(error.field || "");
+          // a file gone meanwhile (deleted, swept): the next try uploads them again
+          if (/^(media_id|image_ids|article\.cover_media_id)/.test(path)) uploadedFiles.clear();
           const which = /^proposals\[(\d+)\]/.exec(path);
           const prefix = which && proposals.length > 1 ? t("Proposal {n}:", { n: Number(which[1]) + 1 }) + " " : "";
           fieldError(errorField(path.replace(/^proposals\[\d+\]\./, "")), prefix + words.fieldError(error));

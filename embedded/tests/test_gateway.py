@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 
 from cachalot_embedded.gateway import create_gateway
-from cachalot_embedded.main import gateway_config
+from cachalot_embedded.main import gateway_config, held_port
 from cachalot_embedded.openapi import DOCUMENT_FILE
 from cachalot_embedded.routes import BadPath, normalise_path, service_for
 from cachalot_testing.gateway import (
@@ -338,3 +338,26 @@ def test_with_tracing_each_api_request_is_a_gateway_span_the_service_continues()
     assert span.name.startswith("POST /api/v1/contact")
     assert f"{span.context.trace_id:032x}" == caller_trace
     assert traceparent == f"00-{caller_trace}-{span.context.span_id:016x}-01"
+
+
+def test_the_gateways_port_is_held_from_the_moment_it_is_chosen_until_it_serves() -> None:
+    """``cachalot-dev --free-ports`` chose the gateway's port at the start and bound it
+    minutes later; a process that took it meanwhile stopped the stack (Errno 98). Held
+    (:func:`cachalot_embedded.main.held_port`), nobody else can bind it, and the gateway
+    serves on the very socket."""
+    port = free_port()
+    held = held_port(port)
+    with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        with pytest.raises(OSError):
+            other.bind(("127.0.0.1", port))
+    server = uvicorn.Server(gateway_config(create_gateway({}, web_dir=None), port))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [held]}, daemon=True)
+    thread.start()
+    try:
+        wait_for_port(port)
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        held.close()

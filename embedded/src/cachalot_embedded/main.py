@@ -40,6 +40,24 @@ from cachalot_embedded.supervisor import Child, Supervisor
 from cachalot_embedded.topics import ensure_topics
 
 
+def held_port(port: int, host: str = "127.0.0.1") -> socket.socket:
+    """A socket listening on ``host``:``port`` now, for the gateway's server to take over
+    (``uvicorn.Server.serve(sockets=[...])``) minutes later: chosen and bound at once, so
+    no other process can take the port during a slow start (``--free-ports`` chose it,
+    then the start took minutes and someone else bound it: ``OSError [Errno 98]``).
+    Connections that come before the server serves wait in the backlog. Raises OSError
+    when the port is taken."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def _port_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -111,17 +129,25 @@ async def run(args: argparse.Namespace) -> int:
         "CACHALOT_SANDBOX_PUBLIC_URL", f"http://127.0.0.1:{ports[SANDBOX.name]}"
     )
 
-    busy = [p for p in (args.port, *ports.values()) if not _port_free(p)]
+    busy = [p for p in ports.values() if not _port_free(p)]
+    try:
+        gateway_socket: socket.socket | None = held_port(args.port)
+    except OSError:
+        gateway_socket = None
+        busy.insert(0, args.port)
     bootstrap = user_env.get("CACHALOT_KAFKA_BOOTSTRAP")
     if bootstrap is None and not _port_free(args.kafka_port):
         busy.append(args.kafka_port)
     if busy:
+        if gateway_socket is not None:
+            gateway_socket.close()
         print(
             f"cachalot-dev: ports already in use: {', '.join(map(str, busy))}. "
             "Stop what holds them (another `make dev`?) or set CACHALOT_DEV_PORT.",
             file=sys.stderr,
         )
         return 2
+    assert gateway_socket is not None  # else busy
 
     mailbox: Mailbox | None = None
     stop = asyncio.Event()
@@ -198,11 +224,24 @@ async def run(args: argparse.Namespace) -> int:
                     "31",
                 )
                 return 2
+            try:
+                start_s = traces.start_timeout_s(user_env)
+            except ValueError as error:
+                supervisor.say("cachalot-dev", str(error), "31")
+                return 2
             tracing = traces.TracingUi(
                 port=int(user_env.get("CACHALOT_DEV_TRACES_PORT", "0")) or free_port(),
                 grpc_port=free_port(),
                 working_dir=var_dir / "traces",
             )
+            aside = traces.set_aside_unfinished(tracing.working_dir)
+            if aside is not None:
+                supervisor.say(
+                    "cachalot-dev",
+                    f"the tracing UI's database was left half set up by a start cut short; "
+                    f"set aside as {aside}, Phoenix makes a new one",
+                    "33",
+                )
             phoenix = Child(
                 "traces (phoenix)",
                 tracing.argv(binary),
@@ -211,8 +250,14 @@ async def run(args: argparse.Namespace) -> int:
             )
             await supervisor.start(phoenix)
             # a minute or more: Ctrl-C meanwhile stops at once (on_signal cancels the start)
-            if not await supervisor.wait_healthy(phoenix, timeout=traces.START_TIMEOUT_S):
-                supervisor.say("cachalot-dev", "the tracing UI did not start", "31")
+            if not await supervisor.wait_healthy(phoenix, timeout=start_s):
+                supervisor.say(
+                    "cachalot-dev",
+                    f"the tracing UI did not start within {start_s:g} s "
+                    "(CACHALOT_DEV_TRACES_START_S sets the limit); a database it left half "
+                    "set up is set aside at the next start",
+                    "31",
+                )
                 return 1
         base = base_environment(
             var_dir=var_dir,
@@ -273,7 +318,7 @@ async def run(args: argparse.Namespace) -> int:
         server = uvicorn.Server(gateway_config(gateway, args.port))
         # The supervisor owns SIGINT/SIGTERM; uvicorn must not take them over.
         server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
-        serving = asyncio.create_task(server.serve())
+        serving = asyncio.create_task(server.serve(sockets=[gateway_socket]))
         await _wait_port(args.port)
         traces_url = tracing.url if tracing is not None else None
         up = True
@@ -306,6 +351,7 @@ async def run(args: argparse.Namespace) -> int:
         return 0
     finally:
         cleaning = True
+        gateway_socket.close()
         (var_dir / "dev-stack.json").unlink(missing_ok=True)
         await supervisor.stop_all()
         if mailbox is not None:

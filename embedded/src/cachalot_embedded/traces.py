@@ -15,15 +15,21 @@ busy machine), so it lives outside the workspace's lock, in ``.traces/``
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 PHOENIX = ROOT / ".traces" / "bin" / "phoenix"
 INSTALL = "make traces (arize-phoenix, pinned in embedded/traces.txt, into .traces/)"
-# how long Phoenix may take to answer /healthz (imports and migrations: ~90 s at load 18)
+# how long Phoenix may take to answer /healthz (imports and migrations: ~90 s at load 18);
+# CACHALOT_DEV_TRACES_START_S sets another (start_timeout_s)
 START_TIMEOUT_S = 240.0
+DATABASE = "phoenix.db"
+"""Phoenix's SQLite file in its working directory (``var/traces``)."""
 PROJECT = "cachalot"
 """The Phoenix project every service's spans go to (resource ``openinference.project.name``)."""
 
@@ -31,6 +37,60 @@ PROJECT = "cachalot"
 def wanted(environ: dict[str, str] | os._Environ[str] = os.environ) -> bool:
     """Whether ``make dev`` should run the tracing UI (``CACHALOT_DEV_TRACES`` = 1/true/yes)."""
     return environ.get("CACHALOT_DEV_TRACES", "").strip().lower() in {"1", "true", "yes"}
+
+
+def start_timeout_s(environ: dict[str, str] | os._Environ[str] = os.environ) -> float:
+    """Seconds Phoenix may take to answer ``/healthz``: ``CACHALOT_DEV_TRACES_START_S``
+    (a positive number), else :data:`START_TIMEOUT_S`. Raises ValueError naming the
+    setting for anything else."""
+    raw = environ.get("CACHALOT_DEV_TRACES_START_S", "").strip()
+    if not raw:
+        return START_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"CACHALOT_DEV_TRACES_START_S={raw!r}: a number of seconds above 0")
+    return value
+
+
+def unfinished(database: Path) -> bool:
+    """Whether ``database`` is a Phoenix database whose first migration was cut short:
+    tables made but no revision stamped (``alembic_version`` missing or empty). Phoenix
+    then fails at every start (``table projects already exists``: the migration runs
+    again from the start on the tables it made). False for no file, an empty file, and
+    a file SQLite cannot read (Phoenix says what is wrong with those itself)."""
+    if not database.is_file() or database.stat().st_size == 0:
+        return False
+    try:
+        with contextlib.closing(sqlite3.connect(database)) as db:
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if not tables - {"alembic_version"}:
+                return False
+            if "alembic_version" not in tables:
+                return True
+            return bool(db.execute("SELECT count(*) FROM alembic_version").fetchone()[0] == 0)
+    except sqlite3.Error:
+        return False
+
+
+def set_aside_unfinished(working_dir: Path, now: datetime | None = None) -> Path | None:
+    """Rename a Phoenix database left :func:`unfinished` by a start cut short (e.g. at the
+    start limit on a loaded machine) to ``phoenix.db.unfinished-<UTC stamp>``, with its
+    ``-wal`` and ``-shm``, so Phoenix makes a new one; the new name, or None when there
+    was nothing to set aside. The old file is kept for whoever wants its spans."""
+    database = working_dir / DATABASE
+    if not unfinished(database):
+        return None
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    aside = working_dir / f"{DATABASE}.unfinished-{stamp}"
+    for suffix in ("-wal", "-shm"):
+        companion = working_dir / f"{DATABASE}{suffix}"
+        if companion.exists():
+            companion.rename(working_dir / f"{aside.name}{suffix}")
+    database.rename(aside)
+    return aside
 
 
 def phoenix_binary() -> Path | None:

@@ -2,7 +2,10 @@
 
 SQLAlchemy 2 async on PostgreSQL (asyncpg) in distributed mode and tests,
 SQLite (aiosqlite) in embedded mode. SQLite gets WAL, a busy timeout and
-foreign keys so a few concurrent writers behave; PostgreSQL gets a pool.
+foreign keys so a few concurrent writers behave, and ``secure_delete`` so a deleted
+row's bytes are overwritten with zeros (a client's erasure, then
+:func:`checkpoint_after_commit` empties the WAL); PostgreSQL gets a pool (a deleted
+row stays in its pages until VACUUM reuses them: README, "Privacy").
 Migrations are Alembic, one directory per service, run at start-up (or by
 ``python -m cachalot_<service> migrate``).
 """
@@ -60,6 +63,7 @@ def create_engine(
             if sqlite_foreign_keys:
                 cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         return engine
@@ -68,6 +72,41 @@ def create_engine(
         options.setdefault("max_overflow", 20)
         options.setdefault("pool_pre_ping", True)
     return create_async_engine(url, echo=echo, **options)
+
+
+_CHECKPOINTS: set[asyncio.Task[None]] = set()
+"""Checkpoints under way (:func:`checkpoint_after_commit`), kept from the collector."""
+
+
+def checkpoint_after_commit(session: AsyncSession) -> None:
+    """After ``session``'s transaction commits, on SQLite: write the WAL into the database
+    and truncate it (``PRAGMA wal_checkpoint(TRUNCATE)``), in a task of the running loop.
+    For an erasure: with ``secure_delete`` (:func:`create_engine`) the rows it deleted are
+    zeros in the database file, but the WAL still holds the pages as they were until a
+    checkpoint, possibly long after. Nothing on PostgreSQL, nothing after a rollback. A
+    failed checkpoint is logged (the next automatic one empties the WAL later)."""
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        return
+    engine = bind.engine if isinstance(bind, Connection) else bind
+
+    def committed(_session: Any) -> None:
+        task = asyncio.get_running_loop().create_task(_checkpoint(engine))
+        _CHECKPOINTS.add(task)
+        task.add_done_callback(_CHECKPOINTS.discard)
+
+    event.listen(session.sync_session, "after_commit", committed, once=True)
+
+
+async def _checkpoint(engine: Any) -> None:
+    try:
+        async with AsyncEngine(engine).connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            busy, _, _ = (await autocommit.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))).one()
+        if busy:
+            logger.warning("WAL checkpoint after an erasure was blocked; SQLite's own follows")
+    except Exception:
+        logger.exception("WAL checkpoint after an erasure failed")
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

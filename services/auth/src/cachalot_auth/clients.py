@@ -36,6 +36,7 @@ from cachalot_auth.providers.base import (
 )
 from cachalot_auth.providers.telegram import BotApi, ChannelNotUsable, TelegramBusy
 from cachalot_common import platforms
+from cachalot_common.db import checkpoint_after_commit
 from cachalot_common.events import Community
 from cachalot_common.sessions import Session
 
@@ -537,6 +538,7 @@ class ClientService:
         for account_id in ids:
             await self.disconnect(session, account_id)
         async with self._factory() as db, db.begin():
+            checkpoint_after_commit(db)  # no copy of the rows left in SQLite's WAL
             client = await self.client_of(db, session)
             await db.execute(
                 delete(OutboxMessage).where(

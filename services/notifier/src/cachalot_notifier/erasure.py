@@ -30,7 +30,7 @@ from uuid import UUID
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cachalot_common.db import transaction
+from cachalot_common.db import checkpoint_after_commit, transaction
 from cachalot_common.events import utcnow
 from cachalot_notifier.models import Delivery, EmailNotice, NoticeOptOut
 from cachalot_notifier.operator_api import POLICY_KEY_PREFIX, version_of
@@ -49,6 +49,7 @@ class Erasure:
         """Remove or anonymise every row naming ``client_id`` (the module's rules)."""
         wanted = str(client_id)
         async with transaction(self._sessions) as db:
+            checkpoint_after_commit(db)  # no copy of the rows left in SQLite's WAL
             await db.execute(
                 update(Delivery).where(Delivery.event_key == wanted).values(event_key="")
             )

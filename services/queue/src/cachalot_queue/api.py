@@ -255,8 +255,8 @@ async def upload_body(
 ) -> MediaPublic:
     """Store the request's body as one of ``client_id``'s files: the one path of
     ``POST /api/v1/media`` and of an operator's upload into a client's library
-    (:mod:`cachalot_queue.deliveries`; ``uploaded_by``: that operator's id, recorded so a
-    refused delivery of theirs deletes only their own uploads). Raises
+    (:mod:`cachalot_queue.deliveries`; ``uploaded_by``: that operator's id, recorded so the
+    orphan sweep deletes only operators' uploads no delivery names). Raises
     :func:`receive_media`'s problems, 413 at once for a declared Content-Length over the
     cap, 401 for a client erased meanwhile."""
     limit = runtime.settings.max_media_bytes

@@ -38,15 +38,12 @@ the client may approve more than one of them. A delivery holds at most
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal, cast
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
+from fastapi import APIRouter, Query, Request
 from pydantic import AwareDatetime, BaseModel, Field, field_validator
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -63,14 +60,12 @@ from cachalot_common.problems import Problem, problem_responses
 from cachalot_common.sessions import (
     CurrentClient,
     CurrentOperator,
-    current_operator,
-    current_session,
 )
 from cachalot_common.text import has_visible
 from cachalot_common.topics import NOTIFY, PROPOSALS
-from cachalot_common.untrusted import StrictJsonRequest, StrictJsonRoute
+from cachalot_common.untrusted import StrictJsonRoute
 from cachalot_queue.catch_up import read_until
-from cachalot_queue.media_library import MediaLibrary, as_uuid, content_media
+from cachalot_queue.media_library import content_media
 from cachalot_queue.outbox import enqueue
 from cachalot_queue.posts import OPERATOR_WORDS, PostService, hold_files
 from cachalot_queue.schemas import (
@@ -302,14 +297,10 @@ class DeliveryService:
         *,
         reader: async_sessionmaker[AsyncSession],
         posts: PostService,
-        media: MediaLibrary | None = None,
     ) -> None:
-        """``media``: the client's library, where the files of a refused delivery are
-        deleted again (:meth:`_discard_refused`); None keeps them."""
         self._factory = factory
         self._reader = reader
         self._posts = posts
-        self._media = media
 
     async def client_known(self, client_id: UUID, where: Literal["query", "body"]) -> None:
         """404 unless the queue knows ``client_id`` (an account of it, not erased); the
@@ -363,8 +354,9 @@ class DeliveryService:
         Raises :class:`Problem` 404 naming ``client_id`` (unknown client) and 422 with
         every problem, a proposal's named ``proposals[i].targets[j]...`` and the
         content's as ``POST /api/v1/posts`` names them (``media_id``, ``image_ids[k]``),
-        also for a file deleted between the check and the write (a refused delivery's,
-        :meth:`discard_refused`).
+        also for a file deleted between the check and the write (the orphan sweep's,
+        :meth:`MediaLibrary.sweep_orphans`). A refused delivery deletes nothing: the
+        operator corrects it and delivers the files already uploaded.
         """
         await self.client_known(body.client_id, "body")
         content = body.model_dump(mode="json", include={"kind", "media_id", "image_ids", "article"})
@@ -409,7 +401,7 @@ class DeliveryService:
             for i, p in enumerate(body.proposals)
         ]
         async with self._factory() as db, db.begin():
-            # a refused delivery may have deleted a file since it was checked (delete_unused):
+            # the orphan sweep may have deleted a file since it was checked (delete_unused):
             # share-locked until commit, so either that delete waits and then sees this
             # delivery, or this sees the file gone
             named = [(f, UUID(m)) for f, m in content_media(content) if m is not None]
@@ -443,26 +435,6 @@ class DeliveryService:
                 _tell_pages(db, "proposed", made, operator_id)
         [public] = await self._page(select(Delivery).where(Delivery.id == delivery.id))
         return public
-
-    async def discard_refused(self, body: Any, *, operator_id: UUID) -> None:
-        """After a refused delivery (any 422, of the request's shape or of its rules) of
-        operator ``operator_id``: the files its raw JSON ``body`` names that this operator
-        uploaded into the client's library go again, unless a post or another delivery
-        uses them (:meth:`MediaLibrary.delete_unused`, which checks both in its delete's
-        transaction). The operator's page uploads, then delivers, and a refused delivery's
-        files would hold the client's quota for nothing; the client's own files and
-        another operator's stay whatever the body names. Names that are not ids are
-        passed over."""
-        if self._media is None or not isinstance(body, dict):
-            return
-        client_id = as_uuid(body.get("client_id"))
-        if client_id is None:
-            return
-        named = {u for _, m in content_media(body) if (u := as_uuid(m)) is not None}
-        if named:
-            await self._media.delete_unused(
-                client_id=client_id, media_ids=sorted(named), uploaded_by=operator_id
-            )
 
     async def propose(
         self,
@@ -905,44 +877,6 @@ class DeliveryService:
         return deliveries, [_audit_public(e) for e in entries]
 
 
-async def _signed_in_operator(request: Request) -> UUID | None:
-    """The id of the operator whose session the request carries; None without one (a
-    refusal is then a 401/403, and nothing of theirs is deleted)."""
-    try:
-        return (await current_operator(await current_session(request))).client_id
-    except Problem:
-        return None
-
-
-def _discarding_route(deliveries: DeliveryService) -> type[APIRoute]:
-    """The delivery route's class: a 422 (the body's shape, FastAPI's, or the proposals'
-    rules, the service's) first lets :meth:`DeliveryService.discard_refused` delete the
-    files uploaded for it, then answers as any 422."""
-
-    class Route(StrictJsonRoute):
-        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-            handler = APIRoute.get_route_handler(self)
-
-            async def discarding(request: Request) -> Response:
-                strict = StrictJsonRequest(request.scope, request.receive)
-                try:
-                    return await handler(strict)
-                except (RequestValidationError, Problem) as refusal:
-                    if isinstance(refusal, RequestValidationError) or refusal.status == 422:
-                        try:
-                            body = json.loads(await strict.body())
-                        except ValueError:
-                            body = None
-                        operator = await _signed_in_operator(strict)
-                        if operator is not None:
-                            await deliveries.discard_refused(body, operator_id=operator)
-                    raise
-
-            return discarding
-
-    return Route
-
-
 async def _tell_operator(
     db: AsyncSession,
     proposal: Proposal,
@@ -1093,8 +1027,9 @@ def build_delivery_routers(
 
     async def deliver(body: DeliveryCreate, op: CurrentOperator) -> DeliveryPublic:
         """Deliver content of a client's library with proposals for the client to approve;
-        nothing is queued until the client approves. A refused delivery (422) takes the
-        files it named, that nothing else uses, out of the client's library again."""
+        nothing is queued until the client approves. A refused delivery (422) leaves the
+        files it named in the client's library, for the corrected delivery; files no
+        delivery ever names go with the orphan sweep (``CACHALOT_OPERATOR_UPLOAD_ORPHAN_HOURS``)."""
         return await deliveries.deliver(
             body, operator_id=op.client_id, operator_name=op.name, now=clock()
         )
@@ -1106,7 +1041,6 @@ def build_delivery_routers(
         status_code=201,
         response_model=DeliveryPublic,
         responses=problem_responses(404),
-        route_class_override=_discarding_route(deliveries),
     )
 
     @operator.post(

@@ -28,6 +28,7 @@ from uuid import UUID
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from cachalot_common.db import checkpoint_after_commit
 from cachalot_queue.media_store import remove_client_uploads, remove_files
 from cachalot_queue.tables import (
     Account,
@@ -90,6 +91,7 @@ async def erase_rows(session: AsyncSession, client_id: UUID) -> int:
 async def erase_client(session: AsyncSession, client_id: UUID, media_dir: Path) -> None:
     """Erase the client in ``session``'s transaction, after removing its video files,
     their thumbnails and its unfinished resumable uploads (with their quota holds)."""
+    checkpoint_after_commit(session)  # no copy of the rows left in SQLite's WAL
     names = await media_files(session, client_id)
     removed = await asyncio.to_thread(remove_files, media_dir, names)
     thumbs = [f"{name.partition('.')[0]}.jpg" for name in names]

@@ -404,7 +404,7 @@ def create_app(
         registry=runtime.registry,
     )
     library = runtime.library
-    deliveries = DeliveryService(runtime.factory, reader=runtime.reader, posts=posts, media=library)
+    deliveries = DeliveryService(runtime.factory, reader=runtime.reader, posts=posts)
 
     async def upload_for(request: Request, client_id: UUID, operator_id: UUID) -> Any:
         return await upload_body(runtime, clock, request, client_id, uploaded_by=operator_id)

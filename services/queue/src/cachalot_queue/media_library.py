@@ -175,9 +175,9 @@ class MediaLibrary:
     ) -> list[UUID]:
         """Delete those of ``media_ids`` that operator ``uploaded_by`` put in the client's
         library (``POST /api/v1/operator/media``) and that no post and no delivery of the
-        client names, rows then files; the ids deleted. For the files of an operator's
-        refused delivery (:meth:`DeliveryService.discard_refused`): the client's own
-        uploads, another operator's, and another client's ids are left alone.
+        client names, rows then files; the ids deleted. For the orphan sweep
+        (:meth:`sweep_orphans`): the client's own uploads, another operator's, and
+        another client's ids are left alone.
 
         One transaction: the rows are locked (FOR UPDATE; SQLite's writers are serial)
         before the posts and deliveries are read, and a post or a delivery locks the

@@ -24,7 +24,7 @@ client's library (``uploaded_by``) more than ``CACHALOT_OPERATOR_UPLOAD_ORPHAN_H
 files one by one before it delivers; when a later upload fails or the tab is closed,
 the delivery is never made and the files would hold the client's quota for nothing
 (:meth:`cachalot_queue.media_library.MediaLibrary.sweep_orphans`). A refused delivery's
-files go at once (:meth:`cachalot_queue.deliveries.DeliveryService.discard_refused`).
+files stay until then: the operator corrects the delivery without uploading them again.
 """
 
 from __future__ import annotations
