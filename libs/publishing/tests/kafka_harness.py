@@ -45,9 +45,9 @@ class Queue:
     """Sends commands and collects results, as the queue would.
 
     ``grouped`` (the default): the results are read in a consumer group of the watcher's
-    own, which follows the broker through a restart. ``grouped=False``: every partition of
-    the result topic is assigned directly, with no group to join (Tansu holds each join for
-    about five seconds), for tests whose broker stays up.
+    own, which follows the broker through a restart. ``grouped=False``: without a group
+    (no join to wait for: Tansu holds each join for about five seconds), for tests whose
+    broker stays up; each partition's end is read before :meth:`start` returns.
     """
 
     bootstrap: str
@@ -64,29 +64,20 @@ class Queue:
             bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=False
         )
         await self._producer.start()
-        if self.grouped:
-            self._consumer = AIOKafkaConsumer(
-                POSTS_RESULT,
-                bootstrap_servers=self.bootstrap,
-                group_id=f"watch-{uuid.uuid4().hex[:8]}",
-                auto_offset_reset="latest",
-            )
-            await self._consumer.start()
-            deadline = time.monotonic() + 30
-            while not self._consumer.assignment():
-                assert time.monotonic() < deadline, "the result watcher got no partition"
-                await asyncio.sleep(0.05)
-        else:
-            self._consumer = AIOKafkaConsumer(
-                bootstrap_servers=self.bootstrap, auto_offset_reset="latest"
-            )
-            await self._consumer.start()
-            partitions = await self._producer.partitions_for(POSTS_RESULT)
-            assigned = [TopicPartition(POSTS_RESULT, p) for p in sorted(partitions)]
-            self._consumer.assign(assigned)
-            await self._consumer.seek_to_end(*assigned)
-            for tp in assigned:  # the end is read now: results sent from here on are seen
-                await self._consumer.position(tp)
+        self._consumer = AIOKafkaConsumer(
+            POSTS_RESULT,
+            bootstrap_servers=self.bootstrap,
+            group_id=f"watch-{uuid.uuid4().hex[:8]}" if self.grouped else None,
+            auto_offset_reset="latest",
+        )
+        await self._consumer.start()
+        deadline = time.monotonic() + 30
+        while not self._consumer.assignment():
+            assert time.monotonic() < deadline, "the result watcher got no partition"
+            await asyncio.sleep(0.05)
+        if not self.grouped:
+            for partition in self._consumer.assignment():  # each end read now, not later
+                await self._consumer.position(partition)
         self._task = asyncio.create_task(self._collect())
 
     async def _collect(self) -> None:
