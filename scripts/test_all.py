@@ -10,7 +10,10 @@ a package whose tests vanished is a bug).
 Output is passed through as it comes, not line by line, so a log cut short
 shows the last test that ran. A package that runs longer than
 ``PACKAGE_TIMEOUT_S`` (``CACHALOT_TEST_PACKAGE_TIMEOUT_S``) is stopped and
-counted as failed, so one hang cannot use up a whole CI run.
+counted as failed, so one hang cannot use up a whole CI run. Each package's
+log ends with its slowest steps (``--durations``, :data:`DURATIONS`; a
+``--durations=N`` given here wins): where a slow run's time went, without a
+second run to find it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed)")
 PACKAGE_TIMEOUT_S = float(os.environ.get("CACHALOT_TEST_PACKAGE_TIMEOUT_S", "1200"))
 # the root package (browser, end-to-end, deploy) is the largest: ~1,100-1,300 s on this machine
 ROOT_TESTS_TIMEOUT_S = float(os.environ.get("CACHALOT_TEST_ROOT_TIMEOUT_S", "1500"))
+DURATIONS = "--durations=25"
+"""Every package's 25 slowest setups, calls and teardowns, listed before its summary line."""
 
 
 def targets() -> list[str]:
@@ -62,7 +67,7 @@ def main(argv: list[str]) -> int:
         print(f"\n=== {target}", flush=True)
         began = time.monotonic()
         process = subprocess.Popen(
-            [sys.executable, "-m", "pytest", target, *options],
+            [sys.executable, "-m", "pytest", target, DURATIONS, *options],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

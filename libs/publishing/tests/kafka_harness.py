@@ -42,9 +42,16 @@ async def ensure_topics(bootstrap: str) -> None:
 
 @dataclass
 class Queue:
-    """Sends commands and collects results, as the queue would."""
+    """Sends commands and collects results, as the queue would.
+
+    ``grouped`` (the default): the results are read in a consumer group of the watcher's
+    own, which follows the broker through a restart. ``grouped=False``: without a group
+    (no join to wait for: Tansu holds each join for about five seconds), for tests whose
+    broker stays up; each partition's end is read before :meth:`start` returns.
+    """
 
     bootstrap: str
+    grouped: bool = True
     results: list[PublishResult] = field(default_factory=list)
     received_at: dict[uuid.UUID, float] = field(default_factory=dict)
     _producer: AIOKafkaProducer | None = None
@@ -60,7 +67,7 @@ class Queue:
         self._consumer = AIOKafkaConsumer(
             POSTS_RESULT,
             bootstrap_servers=self.bootstrap,
-            group_id=f"watch-{uuid.uuid4().hex[:8]}",
+            group_id=f"watch-{uuid.uuid4().hex[:8]}" if self.grouped else None,
             auto_offset_reset="latest",
         )
         await self._consumer.start()
@@ -68,6 +75,9 @@ class Queue:
         while not self._consumer.assignment():
             assert time.monotonic() < deadline, "the result watcher got no partition"
             await asyncio.sleep(0.05)
+        if not self.grouped:
+            for partition in self._consumer.assignment():  # each end read now, not later
+                await self._consumer.position(partition)
         self._task = asyncio.create_task(self._collect())
 
     async def _collect(self) -> None:

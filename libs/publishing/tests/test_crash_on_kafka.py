@@ -26,7 +26,7 @@ async def test_stopping_mid_flight_sends_no_result_and_redelivers_exactly_the_un
     data = b"video" * 100
     (tmp_path / "v.mp4").write_bytes(data)
     video = StoredVideo("v.mp4", len(data), hashlib.sha256(data).hexdigest())
-    queue = Queue(kafka_bootstrap)
+    queue = Queue(kafka_bootstrap, grouped=False)
     await queue.start()
     try:
         never = asyncio.Event()
@@ -69,7 +69,7 @@ async def test_past_the_buffer_limit_fetching_pauses_and_resumes_below_half(
     tmp_path: Path, kafka_bootstrap: str
 ) -> None:
     video = store_video(tmp_path)
-    queue = Queue(kafka_bootstrap)
+    queue = Queue(kafka_bootstrap, grouped=False)
     await queue.start()
     try:
         gate = asyncio.Event()

@@ -42,7 +42,7 @@ async def test_commands_in_flight_when_a_replica_joins_are_handed_over_and_end_o
 ) -> None:
     video = store_video(tmp_path)
     platform = FirstSightingHangs()
-    queue = Queue(kafka_bootstrap)
+    queue = Queue(kafka_bootstrap, grouped=False)
     await queue.start()
     try:
         commands = [make_command(video) for _ in range(4 * PARTITIONS)]

@@ -446,8 +446,11 @@ async def start_queue(
         "reconcile_after_s": 2.0,
         "max_reconciles": 3,
         "max_attempts": 3,
-        # how long a refusal waits for an account event (the catch-up tests send theirs later)
-        "account_catch_up_s": 1.5,
+        # how long a refusal waits for an account event: every refusal of an unknown, foreign
+        # or disconnected account waits it out in full. ApiClient.account_event waits until
+        # the queue has applied the event, so no test needs a longer wait; the catch-up tests
+        # (test_account_catch_up.py) send theirs late and set their own window
+        "account_catch_up_s": 0.2,
         "environment": "test",
         "log_format": "text",
         "trace_url_template": TRACE_URL_TEMPLATE,

@@ -260,9 +260,10 @@ class LeaseStandIn(ThreadedServer):
 class Results:
     """Collects ``posts.result.v1`` in the background.
 
-    ``from_latest``: read from the end of the topic in a fresh consumer group
-    (waiting for its partitions before :meth:`start` returns); otherwise the
-    whole topic from the start, without a group.
+    ``from_latest``: read from the end of the topic as it is when :meth:`start`
+    returns (every partition's end is read before); otherwise the whole topic from
+    the start. Without a consumer group either way: no join to wait for (Tansu holds
+    each join for about five seconds).
     """
 
     def __init__(self, bootstrap: str, *, from_latest: bool = False) -> None:
@@ -273,20 +274,12 @@ class Results:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> Results:
-        if self.from_latest:
-            self._consumer = AIOKafkaConsumer(
-                POSTS_RESULT,
-                bootstrap_servers=self.bootstrap,
-                group_id=f"results-{uuid.uuid4().hex[:8]}",
-                auto_offset_reset="latest",
-            )
-        else:
-            self._consumer = AIOKafkaConsumer(
-                POSTS_RESULT,
-                bootstrap_servers=self.bootstrap,
-                auto_offset_reset="earliest",
-                enable_auto_commit=False,
-            )
+        self._consumer = AIOKafkaConsumer(
+            POSTS_RESULT,
+            bootstrap_servers=self.bootstrap,
+            auto_offset_reset="latest" if self.from_latest else "earliest",
+            enable_auto_commit=False,
+        )
         await self._consumer.start()
         if self.from_latest:
             deadline = time.monotonic() + 10
@@ -294,6 +287,8 @@ class Results:
                 if time.monotonic() > deadline:
                     raise TimeoutError("result consumer got no partitions")
                 await asyncio.sleep(0.05)
+            for partition in self._consumer.assignment():  # each end read now, not later
+                await self._consumer.position(partition)
         self._task = asyncio.create_task(self._run())
         return self
 
