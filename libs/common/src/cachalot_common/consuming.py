@@ -594,6 +594,7 @@ class BrokerWatch:
         self._recovered: list[Callable[[], Awaitable[None]]] = []
         self._slow = 0  # probes in a row that got no answer in time
         self._pausing: asyncio.Task[None] | None = None
+        self._closing = False  # stop() began: the probe loop ends even if its cancel is lost
         # while ensuring topics fails: (monotonic start, cause last logged, logged at)
         self._ensure_failing: tuple[float, str, float] | None = None
 
@@ -620,6 +621,8 @@ class BrokerWatch:
         self._task = asyncio.create_task(self._run(), name="broker-watch")
 
     async def stop(self) -> None:
+        """Stop the probe, then the broker (every subscriber)."""
+        self._closing = True
         if self._pausing is not None:
             self._pausing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -734,8 +737,14 @@ class BrokerWatch:
         }
 
     async def _run(self) -> None:
-        while True:
+        # Python 3.11's asyncio.wait_for returns the result of an awaitable that ended
+        # as it was cancelled and drops the cancellation (the probe's metadata look is
+        # bounded by one): the loop then went on probing, and stop() waited on it for
+        # ever (a publisher's shutdown hung in libs/publishing's broker-lost tests).
+        while not self._closing:
             await asyncio.sleep(self.probe_interval_s)
+            if self._closing:
+                return
             try:
                 await self.probe()
             except asyncio.CancelledError:
