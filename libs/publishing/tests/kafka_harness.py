@@ -17,6 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from fastapi import FastAPI
 
+from cachalot_common import topic_plan
 from cachalot_common.events import PublishPost, PublishResult
 from cachalot_common.topics import POSTS_RESULT, publish_topic
 from cachalot_publishing.app import PublisherParts, build_publisher_app
@@ -30,6 +31,7 @@ PARTITIONS = 2
 
 
 async def ensure_topics(bootstrap: str) -> None:
+    """The harness's own layout: :data:`TOPIC` with :data:`PARTITIONS`, results with 1."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -48,10 +50,17 @@ class Queue:
     own, which follows the broker through a restart. ``grouped=False``: without a group
     (no join to wait for: Tansu holds each join for about five seconds), for tests whose
     broker stays up; each partition's end is read before :meth:`start` returns.
+
+    ``planned``: make the topics as the services' plan has them
+    (:func:`cachalot_common.topic_plan.ensure_topics`), for a publisher that ensures
+    topics itself (``kafka_ensure_topics``): on the harness's own layout (fewer
+    partitions than planned, which Tansu cannot raise) its broker watch would start
+    with the plan not held and stop its consumers at the first probe.
     """
 
     bootstrap: str
     grouped: bool = True
+    planned: bool = False
     results: list[PublishResult] = field(default_factory=list)
     received_at: dict[uuid.UUID, float] = field(default_factory=dict)
     _producer: AIOKafkaProducer | None = None
@@ -59,7 +68,10 @@ class Queue:
     _task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await ensure_topics(self.bootstrap)
+        if self.planned:
+            await topic_plan.ensure_topics(self.bootstrap)
+        else:
+            await ensure_topics(self.bootstrap)
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=False
         )

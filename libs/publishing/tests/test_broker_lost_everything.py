@@ -12,7 +12,9 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from aiokafka import TopicPartition
 
+from cachalot_common import topic_plan
 from cachalot_testing.broker import TansuBroker
 
 from .fakes import FakePlatform, make_command, store_video
@@ -27,7 +29,7 @@ async def test_after_the_broker_restarts_empty_commands_are_published_and_commit
     tansu = TansuBroker(log_path=tmp_path / "tansu.log").start()
     video = store_video(tmp_path)
     try:
-        queue = Queue(tansu.bootstrap)
+        queue = Queue(tansu.bootstrap, planned=True)
         await queue.start()
         async with publisher(
             tmp_path, tansu.bootstrap, FakePlatform(), kafka_ensure_topics=True
@@ -45,7 +47,7 @@ async def test_after_the_broker_restarts_empty_commands_are_published_and_commit
             while watch.restarts < 1:  # the subscriber joined the new broker's group afresh
                 assert asyncio.get_running_loop().time() < deadline, "no restart"
                 await asyncio.sleep(0.1)
-            queue = Queue(tansu.bootstrap)
+            queue = Queue(tansu.bootstrap, planned=True)
             await queue.start()
 
             commands = [make_command(video) for _ in range(8)]
@@ -74,10 +76,10 @@ async def test_after_the_broker_restarts_empty_commands_are_published_and_commit
         tansu.stop()
 
 
-async def _send_until_taken(queue: Queue, command: object) -> None:
+async def _send_until_taken(queue: Queue, command: object, *, partition: int | None = None) -> None:
     for _ in range(100):
         try:
-            await queue.send(command)  # type: ignore[arg-type]
+            await queue.send(command, partition=partition)  # type: ignore[arg-type]
             return
         except Exception:
             await asyncio.sleep(0.2)
@@ -99,7 +101,7 @@ async def test_a_commit_under_way_when_the_broker_dies_does_not_stop_later_commi
     tansu = TansuBroker(log_path=tmp_path / "tansu.log").start()
     video = store_video(tmp_path)
     try:
-        queue = Queue(tansu.bootstrap)
+        queue = Queue(tansu.bootstrap, planned=True)
         await queue.start()
         async with publisher(
             tmp_path, tansu.bootstrap, FakePlatform(), kafka_ensure_topics=True
@@ -122,7 +124,7 @@ async def test_a_commit_under_way_when_the_broker_dies_does_not_stop_later_commi
             while watch.restarts < 1:
                 assert asyncio.get_running_loop().time() < deadline, "no restart"
                 await asyncio.sleep(0.1)
-            queue = Queue(tansu.bootstrap)
+            queue = Queue(tansu.bootstrap, planned=True)
             await queue.start()
 
             commands = [make_command(video) for _ in range(4)]
@@ -145,6 +147,53 @@ async def test_a_commit_under_way_when_the_broker_dies_does_not_stop_later_commi
                     f"no commit on {TOPIC} after the restart: {list(running.runtime.commits)}"
                 )
                 await asyncio.sleep(0.2)
+        await queue.stop()
+    finally:
+        tansu.stop()
+
+
+async def test_offsets_of_the_log_before_a_quick_restart_are_never_committed_into_the_new_one(
+    tmp_path: Path,
+) -> None:
+    """The broker restarted empty quicker than the broker watch could look: the
+    subscriber's consumer finds its group gone and joins again by itself.
+
+    aiokafka forgets its membership (generation -1) and calls the revoke
+    listener, whose commit of what finished went out as a commit of no member,
+    which a broker accepts for any group: the old log's next offset (1001 here)
+    became the new group's position, and every command below it in the new log
+    was never read (the landing failure of s10: after a restart only one of
+    four commands was taken, the others' partitions committed from the old log).
+    """
+    tansu = TansuBroker(log_path=tmp_path / "tansu.log").start()
+    video = store_video(tmp_path)
+    try:
+        queue = Queue(tansu.bootstrap, planned=True)
+        await queue.start()
+        async with publisher(
+            tmp_path, tansu.bootstrap, FakePlatform(), kafka_ensure_topics=True
+        ) as running:
+            before = make_command(video)
+            await queue.send(before, partition=0)
+            await queue.final(before.target_id)
+            await queue.stop()
+
+            # finished in the old log and not committed yet when the broker restarts
+            running.runtime.skip(TopicPartition(TOPIC, 0), 1_000)
+
+            async def planned(bootstrap: str) -> None:
+                await topic_plan.ensure_topics(bootstrap)
+
+            tansu.restart_unseen(planned)
+            queue = Queue(tansu.bootstrap, planned=True)
+            await queue.start()
+            commands = [make_command(video) for _ in range(3)]
+            for command in commands:
+                await _send_until_taken(queue, command, partition=0)
+            for command in commands:
+                await queue.final(command.target_id, timeout=60)
+            # the new log's position, never the old log's 1001
+            assert (await running.committed(0) or 0) <= len(commands)
         await queue.stop()
     finally:
         tansu.stop()

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -546,6 +547,10 @@ class _Consumer(AIOKafkaConsumer):
 
     def __init__(self) -> None:  # no client: only what the runtime's commits use
         self._closed = True
+        # a member of its group (generation, member id), as a consumer whose commits
+        # reach the coordinator is: the runtime commits only as one
+        # (cachalot_common.kafka.group_membership reads it there)
+        self._coordinator = SimpleNamespace(generation=1, member_id="publisher-tiktok-1")
         self.refusing = True
         self.committed: list[dict[Any, int]] = []
 

@@ -42,7 +42,7 @@ from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
@@ -53,7 +53,7 @@ from pydantic import BaseModel, ValidationError
 
 from cachalot_common.group_repair import release_departed_leader
 from cachalot_common.health import ReadinessCheck
-from cachalot_common.kafka import commit_timeout_s, in_memory, start_broker
+from cachalot_common.kafka import commit_as_member, commit_timeout_s, in_memory, start_broker
 from cachalot_common.metrics import count_dead_letter
 from cachalot_common.record_identity import LogFollower, RecordCheck
 from cachalot_common.settings import KafkaSettings
@@ -275,6 +275,10 @@ async def dead_letter_message(
 class _Acks:
     """Ack after success, rewind after failure, count refused commits.
 
+    A commit goes out only as the group member the consumer is when it starts, and
+    is given up when the consumer stops being that member
+    (:func:`cachalot_common.kafka.commit_as_member`): a consumer whose broker came
+    back empty would otherwise commit the old log's positions into the new group.
     A commit is bounded by ``commit_timeout_s`` (the group's session): aiokafka
     retries a commit whose group coordinator is unknown without end (a broker
     that died mid-commit), which would hold the consume loop inside one
@@ -296,8 +300,13 @@ class _Acks:
         self.failures = 0
         if not self.group:
             return  # a broadcast reader has no group to commit to
+        consumer = getattr(message, "consumer", None)
         try:
-            await asyncio.wait_for(message.ack(), timeout=self.commit_timeout_s)
+            if isinstance(consumer, AIOKafkaConsumer):  # not in TestKafkaBroker
+                # as the member that read the record, never as one that lost its group
+                await commit_as_member(consumer, message.ack, None, timeout_s=self.commit_timeout_s)
+            else:
+                await asyncio.wait_for(message.ack(), timeout=self.commit_timeout_s)
         except Exception as error:
             self.health.commit_failed(error)
         else:
@@ -585,6 +594,7 @@ class BrokerWatch:
         self._recovered: list[Callable[[], Awaitable[None]]] = []
         self._slow = 0  # probes in a row that got no answer in time
         self._pausing: asyncio.Task[None] | None = None
+        self._closing = False  # stop() began: the probe loop ends even if its cancel is lost
         # while ensuring topics fails: (monotonic start, cause last logged, logged at)
         self._ensure_failing: tuple[float, str, float] | None = None
 
@@ -611,6 +621,8 @@ class BrokerWatch:
         self._task = asyncio.create_task(self._run(), name="broker-watch")
 
     async def stop(self) -> None:
+        """Stop the probe, then the broker (every subscriber)."""
+        self._closing = True
         if self._pausing is not None:
             self._pausing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -725,8 +737,14 @@ class BrokerWatch:
         }
 
     async def _run(self) -> None:
-        while True:
+        # Python 3.11's asyncio.wait_for returns the result of an awaitable that ended
+        # as it was cancelled and drops the cancellation (the probe's metadata look is
+        # bounded by one): the loop then went on probing, and stop() waited on it for
+        # ever (a publisher's shutdown hung in libs/publishing's broker-lost tests).
+        while not self._closing:
             await asyncio.sleep(self.probe_interval_s)
+            if self._closing:
+                return
             try:
                 await self.probe()
             except asyncio.CancelledError:

@@ -12,10 +12,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import CommitFailedError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
@@ -64,6 +67,79 @@ def commit_timeout_s(session_timeout_ms: int | None) -> float:
     publishing runtime (from ``kafka_session_timeout_ms``).
     """
     return session_timeout_ms / 1000 if session_timeout_ms else DEFAULT_COMMIT_TIMEOUT_S
+
+
+Membership = tuple[int, str]
+"""A group consumer's membership: (generation, member id)."""
+
+MEMBERSHIP_CHECK_S = 0.005
+"""How often (seconds) a commit under way looks whether its consumer is still the member
+it was (:func:`commit_as_member`): less than aiokafka's pause between two tries (0.1 s)."""
+
+
+def group_membership(consumer: AIOKafkaConsumer) -> Membership | None:
+    """The (generation, member id) ``consumer`` holds in its group now; None while it holds
+    none (a broker that no longer knew the member made aiokafka forget it: generation -1,
+    no member id, until its next join).
+
+    Read from aiokafka's group coordinator (``_coordinator``: aiokafka offers no public
+    way to ask), the one place in CACHALOT that does.
+    """
+    coordinator = getattr(consumer, "_coordinator", None)
+    generation = getattr(coordinator, "generation", -1)
+    member = getattr(coordinator, "member_id", "")
+    if not isinstance(generation, int) or generation < 0 or not member:
+        return None
+    return generation, str(member)
+
+
+async def commit_as_member(
+    consumer: AIOKafkaConsumer,
+    commit: Callable[[], Awaitable[Any]],
+    membership: Membership | None,
+    *,
+    timeout_s: float,
+) -> None:
+    """Run ``commit`` (a commit through ``consumer``) only as ``membership`` (default:
+    the consumer's membership now): never as no member, never as another.
+
+    aiokafka retries a commit through a broker that went away, and each try is sent as
+    the membership the consumer holds *then*; once the broker answers again not knowing
+    the member, aiokafka forgets it (generation -1) and the next try goes out as a commit
+    of no member, which a broker accepts into any group, whatever log it now holds. Through
+    a broker that came back empty, the old log's offsets became the new group's positions
+    and the records below them in the new log were never read (issue 11, the s10 landing
+    failure of ``test_broker_lost_everything``). So the commit is not started without the
+    membership, and is cancelled, between aiokafka's tries, once the consumer no longer
+    holds it.
+
+    Raises aiokafka's ``CommitFailedError`` when the membership is not (or no longer)
+    held, ``TimeoutError`` after ``timeout_s`` seconds, and what ``commit`` raised.
+    """
+    held = group_membership(consumer)
+    wanted = membership if membership is not None else held
+    if wanted is None or held != wanted:
+        raise CommitFailedError(f"not a member of generation {wanted} of the group now: {held}")
+    task = asyncio.ensure_future(commit())
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=MEMBERSHIP_CHECK_S)
+            if done:
+                task.result()
+                return
+            now_held = group_membership(consumer)
+            if now_held != wanted:
+                raise CommitFailedError(
+                    f"the consumer left generation {wanted} during the commit: {now_held}"
+                )
+            if asyncio.get_running_loop().time() >= deadline:
+                raise TimeoutError(f"offset commit not confirmed in {timeout_s} s")
+    finally:
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
 
 def consumer_options(settings: KafkaSettings) -> dict[str, Any]:

@@ -16,7 +16,10 @@ handler outlives ``max.poll.interval``) and the group never evicts us.
   acknowledged by the broker; every ``publish_commit_interval_s`` the
   contiguous prefix of completed offsets is committed per partition
   (:class:`~cachalot_publishing.offsets.OffsetTracker`), through the
-  aiokafka consumer with explicit offsets, never a bare ``commit()``.
+  aiokafka consumer with explicit offsets, never a bare ``commit()``, and only
+  as the group membership the partitions were assigned in
+  (:func:`cachalot_common.kafka.commit_as_member`): offsets read from a broker's
+  log never become the positions of a group on the log it holds after a restart.
 * **Backpressure**: past ``publish_max_buffered`` commands in hand, fetching
   pauses on every assigned partition; it resumes at half. Records arrive in
   fetches of up to ``publish_fetch_max_records``, so one fetch may go past it.
@@ -58,7 +61,7 @@ from opentelemetry import trace
 from cachalot_common import platforms
 from cachalot_common.consuming import GroupHealth
 from cachalot_common.events import MediaRef, PublishPost, PublishResult
-from cachalot_common.kafka import commit_timeout_s
+from cachalot_common.kafka import Membership, commit_as_member, commit_timeout_s, group_membership
 from cachalot_common.leases import Lease, LeaseSource
 from cachalot_common.metrics import PUBLISHER_ATTEMPT_SECONDS, count_result
 from cachalot_common.wakeup import wait_event
@@ -140,6 +143,9 @@ class PublishRuntime:
         self._paused = False
         self._stopping = False
         self._rebalancing = False  # between a revoke and the assignment that follows
+        #: the consumer's group membership when its partitions were assigned: the only
+        #: one their offsets are committed as (:func:`cachalot_common.kafka.commit_as_member`)
+        self._membership: Membership | None = None
         self._synthetic = itertools.count()
         self._committer: asyncio.Task[None] | None = None
         # a commit not confirmed within a group session is for a group that has moved on
@@ -460,8 +466,10 @@ class PublishRuntime:
     async def commit(self, partitions: set[TopicPartition] | None = None) -> None:
         """Commit each partition's finished prefix (of ``partitions``, or of all assigned).
 
-        Raises ``TimeoutError`` when the broker has not confirmed within a group
-        session (``kafka_session_timeout_ms``), or aiokafka's error for a refused commit.
+        Only as the group membership the partitions were assigned in; raises aiokafka's
+        ``CommitFailedError`` when the consumer no longer holds it (nothing is sent),
+        ``TimeoutError`` when the broker has not confirmed within a group session
+        (``kafka_session_timeout_ms``), or aiokafka's error for a refused commit.
         """
         offsets = self.tracker.committable()
         consumer = self._consumer()
@@ -473,15 +481,23 @@ class PublishRuntime:
         if not offsets:
             return
         if consumer is not None:
-            # Bounded: aiokafka retries a commit whose group coordinator is unknown
-            # without end, even once its consumer is closed (a retriable
-            # GroupCoordinatorNotAvailableError, and a closed coordinator looks for
-            # none). A commit under way when the broker died would hold the commit
-            # loop on the old consumer after the broker watch replaced it, and
-            # nothing would be committed again (issue 11). Not committed: the
-            # offsets stay committable and the next round tries on the consumer
-            # then in use.
-            await asyncio.wait_for(consumer.commit(offsets), timeout=self._commit_timeout_s)
+            # As the member the partitions were assigned to, never as no member: a
+            # consumer whose broker came back empty has lost its group, and its
+            # commit of the old log's offsets would become the new group's
+            # positions (commit_as_member). Bounded: aiokafka retries a commit whose
+            # group coordinator is unknown without end, even once its consumer is
+            # closed (a retriable GroupCoordinatorNotAvailableError, and a closed
+            # coordinator looks for none). A commit under way when the broker died
+            # would hold the commit loop on the old consumer after the broker watch
+            # replaced it, and nothing would be committed again (issue 11). Not
+            # committed: the offsets stay committable and the next round tries on
+            # the consumer then in use (a revoke forgets them: delivered again).
+            await commit_as_member(
+                consumer,
+                lambda: consumer.commit(offsets),
+                self._membership,
+                timeout_s=self._commit_timeout_s,
+            )
         self.tracker.committed(offsets)
         self.commits.append(offsets)
 
@@ -526,7 +542,10 @@ class PublishRuntime:
             await asyncio.wait(tasks, timeout=10)
 
     async def revoke(self, partitions: set[TopicPartition]) -> None:
-        """Give ``partitions`` up: commit what finished, drop the rest without results."""
+        """Give ``partitions`` up: commit what finished, drop the rest without results.
+
+        Called before every join; a consumer that lost its group (its broker no longer
+        knew it) commits nothing: what finished is delivered again."""
         self._rebalancing = True
         for job in self.scheduler.drop(lambda j: j.partition in partitions):
             self._jobs.discard(job)
@@ -549,6 +568,7 @@ class PublishRuntime:
         self._rebalancing = False
         self.tracker.forget(partitions)
         consumer = self._consumer()
+        self._membership = group_membership(consumer) if consumer is not None else None
         if self._paused and consumer is not None and partitions:
             consumer.pause(*partitions)
 
