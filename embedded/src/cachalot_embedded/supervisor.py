@@ -15,11 +15,14 @@ import os
 import signal
 import sys
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import httpx
 
+LAST_LINES = 20
+"""How many of a child's last output lines are kept, to show when it does not start."""
 RESTART_DELAY_MAX_S = 2.0
 """The longest pause before a dead child is started again. It grew to 30 s before
 (doubling with every restart in the process's life, never reset): after a few broker
@@ -53,6 +56,9 @@ class Child:
     restarts: int = 0
     stopping: bool = False
     pump: asyncio.Task[None] | None = field(default=None, repr=False)
+    last_lines: deque[str] = field(
+        default_factory=lambda: deque(maxlen=LAST_LINES), repr=False
+    )  # its latest output, across restarts (:data:`LAST_LINES`)
 
 
 class Supervisor:
@@ -87,7 +93,9 @@ class Supervisor:
     async def _pump(self, child: Child, process: asyncio.subprocess.Process) -> None:
         assert process.stdout is not None
         async for raw in process.stdout:
-            self.say(child.name, raw.decode(errors="replace").rstrip(), child.colour)
+            line = raw.decode(errors="replace").rstrip()
+            child.last_lines.append(line)
+            self.say(child.name, line, child.colour)
 
     async def _watch(self, child: Child) -> None:
         while True:
@@ -112,11 +120,14 @@ class Supervisor:
             await self._spawn(child)
 
     async def wait_healthy(self, child: Child, timeout: float = 60.0) -> bool:
+        """Whether ``child`` answers 200 on its ``health_url`` within ``timeout`` seconds
+        (asked at least once; False at once when it exited with code 2, a configuration
+        error it does not come back from)."""
         if child.health_url is None:
             return True
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient(timeout=1.0) as client:
-            while time.monotonic() < deadline:
+            while True:
                 if child.process is not None and child.process.returncode == 2:
                     return False
                 try:
@@ -124,8 +135,31 @@ class Supervisor:
                         return True
                 except httpx.HTTPError:
                     pass
+                if time.monotonic() >= deadline:
+                    return False
                 await asyncio.sleep(0.1)
-        return False
+
+    async def wait_all_healthy(self, timeout: float) -> list[Child]:
+        """Wait for every child to be healthy, ``timeout`` seconds for all together; the
+        children still not healthy then (each asked once more), in start order."""
+        deadline = time.monotonic() + timeout
+        return [
+            child
+            for child in list(self.children)
+            if not await self.wait_healthy(child, max(0.0, deadline - time.monotonic()))
+        ]
+
+    def say_unhealthy(self, children: Sequence[Child], timeout: float, hint: str) -> None:
+        """Tell which ``children`` did not become healthy within ``timeout`` seconds, each
+        with its last output lines (:data:`LAST_LINES`), and ``hint`` (how to wait longer)."""
+        names = ", ".join(c.name for c in children)
+        self.say("cachalot-dev", f"not healthy after {timeout:g} s: {names}; {hint}", "31")
+        for child in children:
+            code = child.process.returncode if child.process is not None else None
+            state = "running" if code is None else f"exited with code {code}"
+            self.say(child.name, f"-- {state}, its last {len(child.last_lines)} lines:", "31")
+            for line in child.last_lines:
+                self.say(child.name, line, "31")
 
     async def stop_all(self, grace: float = 12.0) -> None:
         self.stopping = True

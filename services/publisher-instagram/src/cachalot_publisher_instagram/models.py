@@ -19,6 +19,8 @@ class ContainerRow(Base):
     step, so a redelivered command reads the container's status instead of
     creating a second one, and a published target answers ``published``
     again instead of posting twice. ``published_at`` feeds the quota wait.
+    ``failed_attempt``: the attempt in which the container ended in ERROR; a
+    later attempt makes new containers (an ERROR container is spent).
     """
 
     __tablename__ = "instagram_containers"
@@ -31,6 +33,9 @@ class ContainerRow(Base):
     containers_created: Mapped[int] = mapped_column(default=0)
     made_from: Mapped[str | None] = mapped_column(
         String(64), nullable=True, comment="PublishPost.made_from of the containers"
+    )
+    failed_attempt: Mapped[int | None] = mapped_column(
+        nullable=True, comment="PublishPost.attempt in which the container ended in ERROR"
     )
     media_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     permalink: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -9,7 +9,9 @@ each file's ``MediaRef.url`` (issue 10 item 2). Order of work for a target:
    ``media_publish`` and the record; nothing is published again, and the
    post is found among the account's recent media by its caption and time,
    or else the container id stands for it; ``ERROR``/``EXPIRED``/unknown:
-   forgotten, and new ones made);
+   forgotten, and new ones made; a container that ended in ``ERROR`` in an
+   earlier attempt is spent: the client's Retry makes new ones, while a
+   redelivery of the same attempt reads it again and fails the same way);
 3. otherwise make the container(s), recording each id as Instagram answers:
    a video → one ``REELS`` container (``video_url``, ``caption``,
    ``share_to_feed``); one image → one image container (``image_url``);
@@ -139,6 +141,11 @@ class InstagramPlatform:
         if record is not None and record.made_from not in (None, command.made_from):
             # the client changed the post after a failure: the containers hold the old
             # media and caption (rows from before made_from was kept are trusted)
+            await self._store.forget_containers(command.target_id)
+            record = None
+        elif record is not None and (record.failed_attempt or command.attempt) < command.attempt:
+            # the container ended in ERROR in an earlier attempt: it is spent, and polling it
+            # again only repeats the failure; a new attempt (Retry) makes a new container
             await self._store.forget_containers(command.target_id)
             record = None
         started = time.monotonic()
@@ -288,6 +295,7 @@ class InstagramPlatform:
                 if failure.retry:
                     await self._store.forget_containers(ctx.command.target_id)
                     raise retryable(failure.code, failure.reason, TRANSIENT_RETRY_S)
+                await self._store.record_failure(ctx.command.target_id, ctx.command.attempt)
                 raise failed(failure.code, failure.reason)
             reason = "Instagram is still processing the media; checking again later."
             if time.monotonic() - started >= self._polling.max_s:

@@ -22,6 +22,7 @@ class ContainerRecord:
     permalink: str | None
     created_at: datetime  # when the target's first container was recorded (UTC)
     made_from: str | None = None  # PublishPost.made_from of the containers (None: before 0002)
+    failed_attempt: int | None = None  # PublishPost.attempt that saw the container end in ERROR
 
 
 def _utc(value: datetime) -> datetime:
@@ -47,6 +48,7 @@ class ContainerStore:
                 permalink=row.permalink,
                 created_at=_utc(row.created_at),
                 made_from=row.made_from,
+                failed_attempt=row.failed_attempt,
             )
 
     async def _row(
@@ -106,6 +108,15 @@ class ContainerStore:
             if row is not None and row.media_id is None:
                 row.container_id = None
                 row.children = ""
+                row.failed_attempt = None
+
+    async def record_failure(self, target_id: UUID, attempt: int) -> None:
+        """The recorded container ended in ERROR during ``attempt`` (PublishPost.attempt): a
+        redelivery of that attempt reads it again, a later attempt makes new containers."""
+        async with transaction(self._sessions) as session:
+            row = await session.get(ContainerRow, str(target_id), with_for_update=True)
+            if row is not None and row.media_id is None:
+                row.failed_attempt = attempt
 
     async def record_media(self, target_id: UUID, media_id: str, published_at: datetime) -> None:
         async with transaction(self._sessions) as session:

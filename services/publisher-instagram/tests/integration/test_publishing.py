@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from cachalot_common.events import PublishPost, PublishResult
 from cachalot_testing.processes import ServiceProcess
 
 from .harness import SCOPES, Commands, Results, sha256_of, user_of
@@ -254,3 +255,45 @@ async def test_a_retry_after_the_client_changed_the_caption_makes_a_new_containe
     assert done.type == "published", (done.code, done.reason)
     (post,) = published(graph, image)
     assert post["caption"] == "after the change"
+
+
+async def test_a_retry_after_a_container_error_makes_a_new_container_and_publishes(
+    publisher: ServiceProcess,
+    commands: Commands,
+    results: Results,
+    graph: httpx.Client,
+    media: Callable[[str], Path],
+) -> None:
+    """A container that ended in ERROR is spent: the client's Retry polled the same container
+    again and failed again without asking Instagram for a new one, so a post whose container
+    failed once could never succeed unless its content changed; a redelivery of the failed
+    attempt still reads the recorded container and makes none."""
+    seen = 0
+
+    async def settled(command: PublishPost) -> tuple[PublishPost, PublishResult]:
+        """The command's next final result, retried as the queue does while processing
+        outlasts a delivery (a loaded machine): the same container, the next attempt."""
+        nonlocal seen
+        while True:
+            seen += 1
+            await commands.send(command)
+            result = await results.wait(
+                command.target_id, "published", "failed", "retryable", count=seen, timeout=60
+            )
+            if result.code != "processing_timeout":
+                return command, result
+            command = command.model_copy(update={"attempt": command.attempt + 1})
+
+    graph.post("/faults", json={"kind": "error", "subcode": 2207026}).raise_for_status()
+    before = len(graph.get("/media").json()["containers"])
+    image = media("red.jpg")
+    command, first = await settled(commands.command(image, caption="a retry after an error"))
+    assert first.type == "failed", (first.code, first.reason)
+    command, again = await settled(command)  # redelivered: the same attempt fails the same way
+    assert (again.type, again.code) == ("failed", first.code)
+    assert len(graph.get("/media").json()["containers"]) == before + 1, "no container made"
+    retry = command.model_copy(update={"attempt": command.attempt + 1})  # the client's Retry
+    _, done = await settled(retry)
+    assert done.type == "published", (done.code, done.reason)
+    assert len(graph.get("/media").json()["containers"]) == before + 2
+    assert len(published(graph, image)) == 1

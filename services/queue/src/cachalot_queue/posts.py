@@ -1053,10 +1053,11 @@ def _content_field(where: str, platform: str, name: str) -> str:
     ``kind`` → ``targets[i].account_id`` (that account cannot take this kind of
     post); ``media`` → ``media_id``; a fact of the video that does not fit this
     target's platform, ``media.<fact>`` → ``targets[i].media.<fact>`` (the same
-    file may fit another target); ``images`` → ``image_ids``; ``images[j]`` →
-    ``image_ids[j]`` and its facts ``images[j].<fact>`` →
-    ``targets[i].image_ids[j].<fact>``; ``article.cover`` (and its facts) →
-    ``article.cover_media_id`` (``targets[i].article.cover_media_id.<fact>``);
+    file may fit another target); ``images`` (the image count, which is the
+    platform's) → ``targets[i].image_ids``; ``images[j]`` → ``image_ids[j]`` and
+    its facts ``images[j].<fact>`` → ``targets[i].image_ids[j].<fact>``;
+    ``article.cover`` (and its facts) → ``article.cover_media_id``
+    (``targets[i].article.cover_media_id.<fact>``);
     other ``article.*`` as they are; anything else is an option of the target's
     block, ``targets[i].<platform>.<name>``.
     """
@@ -1066,7 +1067,9 @@ def _content_field(where: str, platform: str, name: str) -> str:
         return "media_id"
     if name.startswith("media."):
         return f"{where}.{name}"
-    if name == "images" or name.startswith("images["):
+    if name == "images":
+        return f"{where}.image_ids"
+    if name.startswith("images["):
         field = "image_ids" + name[len("images") :]
         return f"{where}.{field}" if field.count(".") else field
     if name == "article.cover":
