@@ -505,6 +505,35 @@ async def test_a_confirmation_batch_needs_service_credentials_and_at_most_its_li
     assert answer["lease"]["account_id"] == account_id
 
 
+async def test_a_confirmation_spends_its_service_token_once_even_when_its_body_was_refused(
+    auth, sign_in, consent, grant, account_row
+):
+    """The confirmation spends its JWT in its own transaction (issue 9); a JWT sent with a
+    body refused before that transaction, or replayed after an answer, serves nothing more."""
+    account_id = await connected_tiktok(auth, sign_in, consent)
+    post_id = uuid.uuid4()
+    item = {
+        "account_id": account_id,
+        "post_id": str(post_id),
+        "grant": grant(await account_row(auth, account_id), post_id=post_id),
+    }
+    url = "/internal/v1/leases/confirm"
+    refused_first = {"Authorization": f"Bearer {tiktok_token()}"}
+    answered_first = {"Authorization": f"Bearer {tiktok_token()}"}
+    async with httpx.AsyncClient(base_url=auth.base_url) as http:
+        bad_body = await http.post(url, json={"leases": []}, headers=refused_first)
+        after_bad_body = await http.post(url, json={"leases": [item]}, headers=refused_first)
+        answered = await http.post(url, json={"leases": [item]}, headers=answered_first)
+        replayed = await http.post(url, json={"leases": [item]}, headers=answered_first)
+    assert bad_body.status_code == 422
+    assert answered.status_code == 200
+    assert answered.json()["leases"][0]["status"] == 200
+    for again in (after_bad_body, replayed):
+        assert again.status_code == 401
+        assert again.json()["code"] == "token_replayed"
+        assert "access_token" not in again.text
+
+
 @pytest.mark.parametrize("platform", ["vk", "tiktok"])
 async def test_a_token_the_platform_refuses_after_a_refresh_shows_the_account_to_reconnect(
     auth, sign_in, consent, lease_client, grant, account_row, platform
