@@ -40,7 +40,7 @@ import asyncio
 import logging
 import uuid
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -209,7 +209,10 @@ class TokenKeeper:
         return await self._refresh_and_lease(account_id, request, answer, force=force_refresh)
 
     async def confirm_many(
-        self, asks: Sequence[tuple[str, LeaseRequest]]
+        self,
+        asks: Sequence[tuple[str, LeaseRequest]],
+        *,
+        first: Callable[[AsyncSession], Awaitable[None]] | None = None,
     ) -> list[LeasedToken | LeaseFailure]:
         """Each ``(account_id, request)`` answered as :meth:`lease` would answer it alone
         (no forced refresh): a :class:`LeasedToken`, or the exception :meth:`lease`
@@ -219,10 +222,16 @@ class TokenKeeper:
         (issue 9): every ask is checked in one transaction, with one query per
         table for the whole batch, and audited by one INSERT; the rare ask whose
         token must be refreshed first is then leased alone.
+
+        ``first(db)``: run first in that transaction (the caller's service JWT spent,
+        :meth:`~cachalot_auth.service_tokens.SpentTokens.spend`, so a request costs one
+        transaction, not two); what it raises ends the call before anything is read.
         """
         answers: list[LeasedToken | LeaseFailure | None] = [None] * len(asks)
         stale: dict[int, str | None] = {}
         async with self._factory() as db, db.begin():
+            if first is not None:
+                await first(db)
             read = await self._read(db, asks)
             audits = []
             for index, (account_id, request) in enumerate(asks):

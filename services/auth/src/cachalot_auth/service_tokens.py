@@ -44,28 +44,36 @@ class SpentTokens:
         self._clock = clock
         self._pruned_at: float | None = None
 
-    async def spend(self, identity: ServiceIdentity) -> None:
+    async def spend(self, identity: ServiceIdentity, db: AsyncSession | None = None) -> None:
         """Record ``identity.token_id`` as used; raise :class:`TokenReplayed` if it was.
 
         The row is kept until the token's ``exp`` plus the verification leeway
         (seconds), after which the signature check refuses the token by itself.
         One INSERT: the primary key refuses a second use (here or on any replica).
+        ``db``: a session whose transaction is open, in which the row is written (it
+        counts once that transaction commits: the request's own work, issue 9); without
+        it, a transaction of its own, committed when this returns.
         """
+        if db is not None:
+            await self._spend(db, identity)
+            return
+        async with self._factory() as own, own.begin():
+            await self._spend(own, identity)
+
+    async def _spend(self, db: AsyncSession, identity: ServiceIdentity) -> None:
         keep_until = datetime.fromtimestamp(identity.expires_at, UTC) + timedelta(seconds=LEEWAY_S)
         ticks = self._clock()
-        prune = self._pruned_at is None or ticks - self._pruned_at >= self._prune_every_s
+        if self._pruned_at is None or ticks - self._pruned_at >= self._prune_every_s:
+            self._pruned_at = ticks
+            await self._prune(db, utcnow())
         try:
-            async with self._factory() as db, db.begin():
-                if prune:
-                    self._pruned_at = ticks
-                    await self._prune(db, utcnow())
-                await db.execute(
-                    insert(SpentServiceToken).values(
-                        token_id=identity.token_id,
-                        service=identity.service,
-                        expires_at=keep_until,
-                    )
+            await db.execute(
+                insert(SpentServiceToken).values(
+                    token_id=identity.token_id,
+                    service=identity.service,
+                    expires_at=keep_until,
                 )
+            )
         except IntegrityError:  # spent before, here or on another replica
             raise TokenReplayed(identity.token_id) from None
 

@@ -459,9 +459,8 @@ async def test_a_confirmation_batch_answers_each_lease_as_alone_once_the_account
     assert audited == [("publisher-tiktok", str(asks[0].target_id))] * 2  # leased, confirmed
 
 
-async def test_a_confirmation_batch_needs_service_credentials_and_at_most_its_limit_of_items(
-    auth, sign_in, consent, lease_client, grant, account_row
-):
+async def confirmation_item(auth, sign_in, consent, grant, account_row) -> tuple[str, dict]:
+    """A connected TikTok account's id and one item of a confirmation body for a new post."""
     account_id = await connected_tiktok(auth, sign_in, consent)
     post_id = uuid.uuid4()
     item = {
@@ -469,6 +468,13 @@ async def test_a_confirmation_batch_needs_service_credentials_and_at_most_its_li
         "post_id": str(post_id),
         "grant": grant(await account_row(auth, account_id), post_id=post_id),
     }
+    return account_id, item
+
+
+async def test_a_confirmation_batch_needs_service_credentials_and_at_most_its_limit_of_items(
+    auth, sign_in, consent, lease_client, grant, account_row
+):
+    account_id, item = await confirmation_item(auth, sign_in, consent, grant, account_row)
     async with httpx.AsyncClient(base_url=auth.base_url) as http:
         bare = await http.post("/internal/v1/leases/confirm", json={"leases": [item]})
 
@@ -503,6 +509,29 @@ async def test_a_confirmation_batch_needs_service_credentials_and_at_most_its_li
     [answer] = one.json()["leases"]
     assert answer["status"] == 200
     assert answer["lease"]["account_id"] == account_id
+
+
+async def test_a_confirmation_spends_its_service_token_once_even_when_its_body_was_refused(
+    auth, sign_in, consent, grant, account_row
+):
+    """The confirmation spends its JWT in its own transaction (issue 9); a JWT sent with a
+    body refused before that transaction, or replayed after an answer, serves nothing more."""
+    _, item = await confirmation_item(auth, sign_in, consent, grant, account_row)
+    url = "/internal/v1/leases/confirm"
+    refused_first = {"Authorization": f"Bearer {tiktok_token()}"}
+    answered_first = {"Authorization": f"Bearer {tiktok_token()}"}
+    async with httpx.AsyncClient(base_url=auth.base_url) as http:
+        bad_body = await http.post(url, json={"leases": []}, headers=refused_first)
+        after_bad_body = await http.post(url, json={"leases": [item]}, headers=refused_first)
+        answered = await http.post(url, json={"leases": [item]}, headers=answered_first)
+        replayed = await http.post(url, json={"leases": [item]}, headers=answered_first)
+    assert bad_body.status_code == 422
+    assert answered.status_code == 200
+    assert answered.json()["leases"][0]["status"] == 200
+    for again in (after_bad_body, replayed):
+        assert again.status_code == 401
+        assert again.json()["code"] == "token_replayed"
+        assert "access_token" not in again.text
 
 
 @pytest.mark.parametrize("platform", ["vk", "tiktok"])

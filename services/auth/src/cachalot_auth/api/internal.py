@@ -13,11 +13,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from cachalot_auth.api.deps import Services, services
 from cachalot_auth.leasing import (
@@ -30,7 +31,7 @@ from cachalot_auth.leasing import (
     LeaseRefused,
     LeaseRequest,
 )
-from cachalot_auth.service_tokens import TokenReplayed
+from cachalot_auth.service_tokens import SpentTokens, TokenReplayed
 from cachalot_common.crypto import TokenDecryptionError
 from cachalot_common.leases import MAX_CONFIRM_BATCH
 from cachalot_common.problems import Problem, problem_responses
@@ -152,30 +153,83 @@ def _problem(error: LeaseFailure, service: str, account_id: str) -> Problem:
     )
 
 
-async def caller(request: Request, svc: ServicesDep) -> ServiceIdentity:
-    """The calling service, proven by a short-lived, single-use service JWT; else 401."""
+async def verified_caller(request: Request, svc: ServicesDep) -> ServiceIdentity:
+    """The calling service, proven by a short-lived service JWT (not yet spent); else 401.
+    A route that takes it spends the token itself (:func:`_replayed` for its refusal)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Problem(401, "Service credentials required.", headers={"WWW-Authenticate": "Bearer"})
     try:
-        identity = verify_service_token(token.strip(), secrets=svc.service_secrets)
+        return verify_service_token(token.strip(), secrets=svc.service_secrets)
     except ServiceAuthError as error:
         logger.warning("lease refused: refusal=service_token_invalid (%s)", error)
         raise Problem(
             401, str(error), code="service_token_invalid", headers={"WWW-Authenticate": "Bearer"}
         ) from None
+
+
+VerifiedCallerDep = Annotated[ServiceIdentity, Depends(verified_caller)]
+
+
+class OneUse:
+    """A verified caller whose service JWT the route spends in its own transaction
+    (:meth:`spend_in`); if that transaction did not commit (a refused body, an error),
+    the JWT is spent alone before the answer goes out, so a JWT never serves a second
+    request, answered or not."""
+
+    def __init__(self, identity: ServiceIdentity, ledger: SpentTokens) -> None:
+        self.identity = identity
+        self._ledger = ledger
+        self.spent = False
+
+    async def spend_in(self, db: AsyncSession) -> None:
+        """Spend the JWT in ``db``'s open transaction; raises the 401 of a replay."""
+        try:
+            await self._ledger.spend(self.identity, db)
+        except TokenReplayed:
+            self.spent = True  # by another request: nothing left to spend
+            raise _replayed(self.identity) from None
+        self.spent = True  # counts once the route's transaction commits (the route returns)
+
+    async def spend_alone(self) -> None:
+        with contextlib.suppress(TokenReplayed):
+            await self._ledger.spend(self.identity)
+
+
+async def one_use_caller(identity: VerifiedCallerDep, svc: ServicesDep) -> AsyncIterator[OneUse]:
+    """:class:`OneUse` of the calling service (see there); 401 as :func:`caller`."""
+    caller = OneUse(identity, svc.spent_tokens)
+    returned = False
+    try:
+        yield caller
+        returned = True
+    finally:
+        if not (returned and caller.spent):
+            await caller.spend_alone()
+
+
+OneUseDep = Annotated[OneUse, Depends(one_use_caller, scope="function")]
+
+
+async def caller(identity: VerifiedCallerDep, svc: ServicesDep) -> ServiceIdentity:
+    """The calling service, proven by a short-lived, single-use service JWT; else 401."""
     try:
         await svc.spent_tokens.spend(identity)
     except TokenReplayed:
-        logger.warning("lease refused: service=%s refusal=token_replayed", identity.service)
-        raise Problem(
-            401,
-            "This service token was already used; sign a fresh one for each request.",
-            code="token_replayed",
-            headers={"WWW-Authenticate": "Bearer"},
-        ) from None
+        raise _replayed(identity) from None
     return identity
+
+
+def _replayed(identity: ServiceIdentity) -> Problem:
+    """The 401 for a service JWT used before (logged with the service, never the token)."""
+    logger.warning("lease refused: service=%s refusal=token_replayed", identity.service)
+    return Problem(
+        401,
+        "This service token was already used; sign a fresh one for each request.",
+        code="token_replayed",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
 
 
 CallerDep = Annotated[ServiceIdentity, Depends(caller)]
@@ -230,9 +284,12 @@ def create_router() -> APIRouter:
         return _lease_body(leased)
 
     @router.post("/leases/confirm", responses=problem_responses(401, 422))
-    async def confirm(body: ConfirmIn, who: CallerDep, svc: ServicesDep) -> dict[str, Any]:
+    async def confirm(body: ConfirmIn, caller: OneUseDep, svc: ServicesDep) -> dict[str, Any]:
         """Many leases confirmed at once, each answered as ``…/lease`` would answer it alone
-        (never a forced refresh): a publisher's checks right before posts' visible steps."""
+        (never a forced refresh): a publisher's checks right before posts' visible steps.
+        The service JWT is spent first in the confirmation's own transaction (one
+        transaction a request, not two: issue 9), so a replayed one reads nothing."""
+        who = caller.identity
         asks = [
             (
                 str(item.account_id),
@@ -245,7 +302,7 @@ def create_router() -> APIRouter:
             )
             for item in body.leases
         ]
-        answers = await svc.keeper.confirm_many(asks)
+        answers = await svc.keeper.confirm_many(asks, first=caller.spend_in)
         out: list[dict[str, Any]] = []
         for (account_id, _), answer in zip(asks, answers, strict=True):
             if isinstance(answer, LeasedToken):
