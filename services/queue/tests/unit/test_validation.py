@@ -96,3 +96,17 @@ def test_an_edits_error_on_a_target_it_did_not_name_is_said_at_the_content_it_ch
         {"field": "image_ids", "message": "Instagram (Ann): too wide", "type": "value_error"},
         errors[2],
     ]
+
+
+def test_youtube_tags_are_refused_by_the_count_the_composer_shows() -> None:
+    """fresh try (web12g): 60 tags "tag number 0…59" read "949 of 500 characters" on the
+    counter but the refusal said "these are 770 as sent" (the raw total, checked first)."""
+    tags = [f"tag number {i}" for i in range(60)]
+    with pytest.raises(ValidationError) as caught:
+        YouTubeFields(title="t", tags=tags)
+    (error,) = caught.value.errors()
+    assert error["type"] == "text_too_long"
+    assert error["ctx"]["count"] == youtube_tags_length(tags) == 949
+    assert "949" in error["msg"]
+    assert "770" not in error["msg"]
+    assert "as sent" not in error["msg"]

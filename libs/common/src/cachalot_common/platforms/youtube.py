@@ -108,16 +108,11 @@ class YouTubeFields(PlatformFields):
     @field_validator("tags")
     @classmethod
     def _tags_fit(cls, value: list[str]) -> list[str]:
-        sent = sum(len(t) for t in value)
-        if sent > YOUTUBE_TAGS_MAX_CHARS:  # spaces around a tag are dropped, but sent
-            raise refusal(
-                "text_too_long",
-                f"YouTube allows {YOUTUBE_TAGS_MAX_CHARS} characters of tags in total; "
-                f"these are {sent} as sent",
-                limit=YOUTUBE_TAGS_MAX_CHARS,
-                unit="characters",
-                count=sent,
-            )
+        """Tags without the spaces around them (what is sent), counted once, the way
+        YouTube counts them (:func:`youtube_tags_length`: the commas between tags and the
+        quotes around a tag with a space count), against 500 characters in total
+        (shared/reference/platforms.md, YouTube). Raises ``empty_tag``, ``angle_brackets``
+        or ``text_too_long`` (``count`` is that same count, the composer's counter's)."""
         tags = [t.strip() for t in value]
         if any(not t for t in tags):
             raise refusal("empty_tag", "tags may not be empty")
@@ -127,8 +122,9 @@ class YouTubeFields(PlatformFields):
         if total > YOUTUBE_TAGS_MAX_CHARS:
             raise refusal(
                 "text_too_long",
-                f"YouTube allows {YOUTUBE_TAGS_MAX_CHARS} characters of tags in total; "
-                f"these are {total}",
+                f"YouTube takes at most {YOUTUBE_TAGS_MAX_CHARS:,} characters of tags, counting "
+                f"the commas between them and the quotes around a tag with a space; these "
+                f"tags have {total:,}",
                 limit=YOUTUBE_TAGS_MAX_CHARS,
                 unit="characters",
                 count=total,
