@@ -9,8 +9,7 @@
 // one catalogue per language, /i18n/<lang>.json, keyed by the English text
 // (gettext's way: a missing entry shows the English). A value may be an object of
 // CLDR plural forms ({one, few, many, other}) chosen by Intl.PluralRules for
-// vars.n. "{name}" in a message is replaced by vars.name (a number in the page's number
-// format: "2,200", "2 200"). Dates and numbers: Intl
+// vars.n. "{name}" in a message is replaced by vars.name. Dates and numbers: Intl
 // with I18N.locale (the browser's own tag in that language, e.g. "en-GB", else the
 // language), each page naming the client's time zone beside its times.
 //
@@ -66,8 +65,7 @@
     }
     if (!vars) return text;
     return text.replace(/\{(\w+)\}/g, (whole, name) =>
-      Object.prototype.hasOwnProperty.call(vars, name)
-        ? (typeof vars[name] === "number" ? number(vars[name]) : String(vars[name])) : whole);
+      Object.prototype.hasOwnProperty.call(vars, name) ? String(vars[name]) : whole);
   }
 
   const collapse = (text) => text.replace(/\s+/g, " ").trim();
