@@ -5,14 +5,11 @@
 // /vendor/tus-js-client, see /vendor/README.md) against the queue's
 // /api/v1/media/uploads. A file goes in pieces (PATCH) with a progress bar; Pause
 // stops it and Resume asks the server where it stands (HEAD) and goes on from
-// there; Cancel deletes what was sent. A failed piece is tried again a few times
-// (RETRY_DELAYS_MS, ~19 s); then, when the browser says it is offline, the upload
-// waits for the "online" event and resumes by itself; otherwise (a queue restarting
-// under it: the gateway answers 503, ~30 s and longer under load) the page says it
-// waits for the server and tries again by itself, further apart each time
-// (WAIT_DELAYS_MS), for WAIT_FOR_SERVER_MS after the last piece that went through,
-// then asks for Resume. Resume tries at once and Cancel deletes at any time. The upload
-// keeps its address and goes on from the offset the server kept. A page reloaded mid-upload finds the
+// there; Cancel deletes what was sent. A dropped connection is tried again a few
+// times, and when the browser says it is offline the upload waits for the
+// "online" event and then resumes by itself. A queue restarting under an upload (the
+// gateway answers 503) is waited out the same way: the upload keeps its address and goes
+// on from the offset the server kept. A page reloaded mid-upload finds the
 // upload again (tus-js-client keeps its address in localStorage) when the same
 // file is chosen. The server checks the finished file as it checks a plain upload.
 //
@@ -31,10 +28,6 @@
   // may set window.CACHALOT_UPLOAD_CHUNK_BYTES before choosing a file.
   const CHUNK_BYTES = 8 * 1024 * 1024;
   const RETRY_DELAYS_MS = [0, 1000, 3000, 5000, 10000];
-  // After the library's retries: the page's own tries while the server is away (a
-  // restart), the last delay repeated, for at most WAIT_FOR_SERVER_MS.
-  const WAIT_DELAYS_MS = [2000, 5000, 10000, 20000, 30000];
-  const WAIT_FOR_SERVER_MS = 5 * 60 * 1000;
   let reused = null; // a library file chosen for the next video post (the media item)
 
   function formatBytes(n) {
@@ -106,10 +99,6 @@
       let finished = false;
       let cancelling = null; // Cancel pressed before that answer: drop the upload once it comes
       let percent = 0;
-      let retryTimer = null; // the page's next try while the server is away
-      let waitingSince = null; // when the server stopped taking pieces (ms), or null
-      let tries = 0; // the page's tries since then
-      const stopWaiting = () => { clearTimeout(retryTimer); retryTimer = null; };
       const say = (text) => { words.textContent = text; };
       const setBar = (value) => {
         percent = value;
@@ -119,7 +108,6 @@
       const end = (result) => {
         if (finished) return;
         finished = true;
-        stopWaiting();
         window.removeEventListener("online", whenOnline);
         controls.classList.add("hidden");
         pause.onclick = null;
@@ -139,8 +127,6 @@
         },
         onProgress(sent, total) {
           if (!total) return;
-          waitingSince = null; // the server takes pieces again
-          tries = 0;
           setBar(Math.floor((100 * sent) / total));
           if (!paused) say(t("Uploading {file}: {percent}", { file: file.name, percent: pc(percent) }));
         },
@@ -166,29 +152,15 @@
           // the connection went (or the server could not answer): keep what was sent
           paused = true;
           pause.textContent = t("Resume");
-          stopWaiting();
-          if (navigator.onLine === false) { // the "online" event resumes it
+          if (navigator.onLine === false) {
             say(t("Connection lost at {percent} of {file}; the upload goes on when you are back online.", { file: file.name, percent: pc(percent) }));
-            return;
-          }
-          if (waitingSince === null) waitingSince = Date.now();
-          if (Date.now() - waitingSince >= WAIT_FOR_SERVER_MS) {
+          } else {
             say(t("The upload of {file} stopped at {percent}; press Resume to go on.", { file: file.name, percent: pc(percent) }));
-            return;
           }
-          // the server is away (a restart): wait for it, trying again by itself
-          say(t("Waiting for the server: the upload of {file} stopped at {percent} and goes on by itself when the server answers. Resume tries now.", { file: file.name, percent: pc(percent) }));
-          const delay = WAIT_DELAYS_MS[Math.min(tries, WAIT_DELAYS_MS.length - 1)];
-          tries += 1;
-          retryTimer = setTimeout(() => {
-            retryTimer = null;
-            if (paused && !finished && !cancelling) resume();
-          }, delay);
         },
       });
       function resume() {
         if (finished) return;
-        stopWaiting();
         paused = false;
         pause.textContent = t("Pause");
         say(t("Resuming {file} at {percent}…", { file: file.name, percent: pc(percent) }));
@@ -202,7 +174,6 @@
       pause.onclick = () => {
         if (paused) { resume(); return; }
         paused = true;
-        stopWaiting();
         task.abort(false); // the server keeps what it has
         pause.textContent = t("Resume");
         say(t("Paused at {percent} of {file}.", { file: file.name, percent: pc(percent) }));
@@ -216,7 +187,6 @@
       cancel.onclick = () => {
         if (cancelling) return;
         paused = true;
-        stopWaiting();
         say(t("Cancelling {file}…", { file: file.name }));
         // Aborting the creation request in flight would leave whatever the server made
         // with no address to delete it by (held against the quota until it expires):
