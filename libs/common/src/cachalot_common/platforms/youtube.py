@@ -112,7 +112,9 @@ class YouTubeFields(PlatformFields):
         YouTube counts them (:func:`youtube_tags_length`: the commas between tags and the
         quotes around a tag with a space count), against 500 characters in total
         (shared/reference/platforms.md, YouTube). Raises ``empty_tag``, ``angle_brackets``
-        or ``text_too_long`` (``count`` is that same count, the composer's counter's)."""
+        or ``text_too_long`` (``count`` is that same count, the composer's counter's; or,
+        when that count fits but the tags as typed, spaces around them included, do not, the
+        typed length)."""
         tags = [t.strip() for t in value]
         if any(not t for t in tags):
             raise refusal("empty_tag", "tags may not be empty")
@@ -128,6 +130,18 @@ class YouTubeFields(PlatformFields):
                 limit=YOUTUBE_TAGS_MAX_CHARS,
                 unit="characters",
                 count=total,
+            )
+        typed = sum(len(t) for t in value)
+        if typed > YOUTUBE_TAGS_MAX_CHARS:
+            # The spaces around a tag are dropped before YouTube counts, but a block longer
+            # than the limit as typed is still refused: else a valid block could be any length.
+            raise refusal(
+                "text_too_long",
+                f"YouTube takes at most {YOUTUBE_TAGS_MAX_CHARS:,} characters of tags; with the "
+                f"spaces around them these tags have {typed:,}: remove those spaces",
+                limit=YOUTUBE_TAGS_MAX_CHARS,
+                unit="characters",
+                count=typed,
             )
         return tags
 
