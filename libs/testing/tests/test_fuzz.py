@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+import multiprocessing
+import time
+from collections.abc import Iterator
 
 import pytest
+import requests
 import uvicorn
 from fastapi import FastAPI, Header, Request
 
@@ -39,16 +43,33 @@ def _app() -> FastAPI:
     return app
 
 
+def _serve(port: int) -> None:
+    uvicorn.run(_app(), host="127.0.0.1", port=port, log_config=None)
+
+
 @pytest.fixture(scope="module")
-async def base_url() -> AsyncIterator[str]:
+def base_url() -> Iterator[str]:
+    """The app in a process of its own, not in the test's event loop: its error tracebacks
+    are formatted with ``ast`` (Python 3.11's caret lines) while schemathesis parses in the
+    fuzzing thread, and CPython 3.11's AST constructor state is not safe across threads
+    (gh-106905: "SystemError: AST constructor recursion depth mismatch", seen in CI)."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(_app(), host="127.0.0.1", port=port, log_config=None))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    server = multiprocessing.get_context("fork").Process(target=_serve, args=(port,), daemon=True)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            assert server.is_alive(), "the fuzzed app's process ended"
+            assert time.monotonic() < deadline, "the fuzzed app did not answer in 60 s"
+            time.sleep(0.05)
+        yield url
+    finally:
+        server.terminate()
+        server.join(10)
 
 
 async def test_the_helper_reports_5xx_undocumented_statuses_and_non_ascii_header_faults(
