@@ -118,17 +118,20 @@ def give_consent(page: Any, email: str) -> None:
     page.wait_for_selector("#compose:not(.hidden)", timeout=15_000)
 
 
-def queue_composed(page: Any) -> None:
-    """Press "Queue" until the queue takes the composed post ("Queued."): it may not have
-    learned a just-connected account from accounts.v1 yet. Fails with what the page says."""
+def queue_composed(page: Any, queued: str = "Queued.") -> None:
+    """Press "Queue" until the queue takes the composed post (the flash says ``queued``, the
+    page's words for "Queued."): it may not have learned a just-connected account from
+    accounts.v1 yet. Any other flash, even a good one ("Thank you." for the consent), is
+    not the answer: the flash stays until the next one. Fails with what the page says."""
     for _ in range(30):
         page.click("#queue-button")
-        page.wait_for_selector("#queue-button:enabled", timeout=15_000)
-        if page.is_visible("#flash.ok") and page.text_content("#flash") == "Queued.":
+        # the check, the upload and the post: 30 s for a loaded two-core machine
+        page.wait_for_selector("#queue-button:enabled", timeout=30_000)
+        if page.is_visible("#flash.ok") and page.text_content("#flash") == queued:
             return
         page.wait_for_timeout(300)
     errors = page.text_content("#post-errors") or page.text_content("#targets")
-    assert page.text_content("#flash") == "Queued.", errors
+    assert page.text_content("#flash") == queued, errors
 
 
 def disconnect_all(page: Any) -> None:

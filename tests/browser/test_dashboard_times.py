@@ -73,12 +73,7 @@ def test_the_russian_composer_and_reschedule_take_a_time_in_russian_in_the_clien
             hour=21, minute=5, second=0, microsecond=0
         )
         choose_time(page, group, when)
-        for _ in range(30):  # the queue may not have learned the account yet
-            page.click("#queue-button")
-            page.wait_for_selector("#queue-button:enabled", timeout=30_000)
-            if page.is_visible("#flash.ok"):
-                break
-            page.wait_for_timeout(300)
+        sign_in.queue_composed(page, queued="В очереди.")
         post = page.evaluate(
             "async () => (await (await fetch('/api/v1/posts?limit=1')).json()).items[0]"
         )

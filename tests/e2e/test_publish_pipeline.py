@@ -15,12 +15,15 @@ from typing import Any
 import httpx
 import pytest
 
-from cachalot_testing.media import video_file
+from cachalot_queue.media_store import stored_name
+from cachalot_testing.clients import upload_media
+from cachalot_testing.media import image_file, video_file
 from cachalot_testing.stack import EmbeddedStack
 
 pytestmark = pytest.mark.e2e
 
 VIDEO = video_file()
+PHOTO = image_file()
 
 
 def _sign_in(client: httpx.Client, stack: EmbeddedStack, platform: str, oauth: str) -> None:
@@ -51,16 +54,6 @@ def _accounts(client: httpx.Client, stack: EmbeddedStack) -> dict[str, str]:
     response = client.get(f"{stack.gateway}/api/v1/accounts")
     assert response.status_code == 200, response.text
     return {a["platform"]: a["id"] for a in response.json()}
-
-
-def _upload(client: httpx.Client, stack: EmbeddedStack) -> dict[str, Any]:
-    response = client.post(
-        f"{stack.gateway}/api/v1/media",
-        content=VIDEO.read_bytes(),
-        headers={"content-type": "video/mp4"},
-    )
-    assert response.status_code == 201, response.text
-    return dict(response.json())
 
 
 def _create_post(
@@ -99,7 +92,7 @@ def test_a_queued_video_is_published_on_tiktok_and_youtube_with_identical_bytes(
     sha256 = hashlib.sha256(VIDEO.read_bytes()).hexdigest()
     # The sandbox is shared by the session: other tests publish this sample too; count ours.
     tiktok_before, youtube_before = _published_counts(stack, sha256)
-    media = _upload(client, stack)
+    media = upload_media(client, stack.gateway, VIDEO.read_bytes())
     assert media["sha256"] == sha256
 
     marker = uuid.uuid4().hex[:8]
@@ -147,7 +140,7 @@ def test_a_post_scheduled_ahead_is_dispatched_on_time(
     """Not before its time, and within a few seconds after it (the scheduler wakes at the
     due time; a loaded two-core machine may add a second or two)."""
     accounts = _accounts(client, stack)
-    media = _upload(client, stack)
+    media = upload_media(client, stack.gateway, VIDEO.read_bytes())
     when = time.time() + 4
     body = {
         "media_id": media["id"],
@@ -179,7 +172,7 @@ def test_a_post_cancelled_before_its_time_is_never_published(
     """Cancelled 3 s before its time; a marker post on the same account due after it is
     published, and only then is the cancelled one checked (absence shown past its time)."""
     accounts = _accounts(client, stack)
-    media = _upload(client, stack)
+    media = upload_media(client, stack.gateway, VIDEO.read_bytes())
     tag = uuid.uuid4().hex[:8]
     due = time.time() + 3
     cancelled_body = {
@@ -238,20 +231,27 @@ def test_another_client_cannot_see_the_post(client: httpx.Client, stack: Embedde
 def test_the_client_exports_everything_then_erases_it(
     client: httpx.Client, stack: EmbeddedStack
 ) -> None:
-    """Last in this module: the archive holds auth's and the queue's parts; erasure wipes both."""
+    """Last in this module: the archive holds auth's and the queue's parts, every file the
+    client keeps (videos and images: each stored under its own type's name); erasure wipes
+    both."""
+    photo = upload_media(client, stack.gateway, PHOTO.read_bytes(), "image/jpeg")
     archive = client.get(f"{stack.gateway}/api/v1/me/export")
     assert archive.status_code == 200, archive.text
     export = archive.json()
     assert {a["platform"] for a in export["accounts"]} >= {"tiktok", "youtube"}
     assert export["posts"], "the posts are part of the archive"
     assert any(t["remote_url"] for p in export["posts"] for t in p["targets"])
-    videos = [stack.var_dir / "media" / f"{m['id']}.mp4" for m in export["media"]]
-    assert videos
-    assert all(v.exists() for v in videos)
+    assert photo["id"] in {m["id"] for m in export["media"]}
+    assert {m["content_type"] for m in export["media"]} >= {"video/mp4", "image/jpeg"}
+    files = [
+        stack.var_dir / "media" / stored_name(m["id"], m["content_type"]) for m in export["media"]
+    ]
+    missing = [f.name for f in files if not f.exists()]
+    assert not missing, f"the archive names files the store does not hold: {missing}"
 
     assert client.delete(f"{stack.gateway}/api/v1/me").status_code == 204
     assert client.get(f"{stack.gateway}/api/v1/posts").status_code == 401
     deadline = time.monotonic() + 30
-    while any(v.exists() for v in videos):  # auth → accounts.v1 "deleted" → the queue erases
-        assert time.monotonic() < deadline, "the queue kept the erased client's videos"
+    while any(f.exists() for f in files):  # auth → accounts.v1 "deleted" → the queue erases
+        assert time.monotonic() < deadline, "the queue kept the erased client's files"
         time.sleep(0.2)

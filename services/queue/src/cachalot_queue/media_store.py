@@ -129,7 +129,7 @@ async def store_upload(
             out.flush()
             await asyncio.to_thread(os.fsync, out.fileno())
         facts = await asyncio.to_thread(probe, partial, kind)
-        final = media_dir / f"{media_id}{EXTENSIONS[kind]}"
+        final = media_dir / stored_name(media_id, kind)
         try:
             os.replace(partial, final)
         except FileNotFoundError as error:
@@ -141,8 +141,18 @@ async def store_upload(
     return _stored(media_id, final.name, size, digest.hexdigest(), kind, facts)
 
 
+def stored_name(media_id: UUID | str, content_type: MediaType) -> str:
+    """The store's file name of a media item: ``<id>`` and the extension of its sniffed
+    ``content_type`` (:data:`EXTENSIONS`: ``.mp4``, ``.mov``, ``.webm``, ``.jpg``, ``.png``),
+    e.g. ``"0f…9c.jpg"`` for an image/jpeg. The one rule for naming a stored file: uploads
+    are renamed to it, and whoever looks for a media item's file by its id and content
+    type (an export, a test) asks here. Raises ``KeyError`` for a type not taken."""
+    return f"{UUID(str(media_id))}{EXTENSIONS[content_type]}"
+
+
 def stored_id(name: str) -> UUID | None:
-    """The media id a stored file's name carries (``<id>.mp4``), or None for any other file."""
+    """The media id a stored file's name carries (:func:`stored_name`: ``<id>.mp4``,
+    ``<id>.jpg``, …), or None for any other file."""
     stem, dot, ext = name.partition(".")
     if not dot or f".{ext}" not in EXTENSIONS.values():
         return None
