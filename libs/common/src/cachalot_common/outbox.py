@@ -196,25 +196,10 @@ class OutboxTable(Protocol):
 
 
 def kafka_publish(broker: KafkaBroker) -> Publish:
-    """A :data:`Publish` straight to ``broker``'s producer (:func:`produce`): the record's
-    value is the payload, its key the key's UTF-8 bytes, its trace context the current one
-    (the relay restores each event's own around its send); acknowledged by the broker when
-    the returned coroutine ends."""
-
-    async def publish(topic: str, key: str, payload: bytes) -> Any:
-        return await produce(broker, topic, key.encode(), payload)
-
-    return publish
-
-
-async def produce(
-    broker: KafkaBroker, topic: str, key: bytes, payload: bytes, *, confirm: bool = True
-) -> Any:
-    """Send one record straight to ``broker``'s producer: headers ``content-type:
+    """A :data:`Publish` straight to ``broker``'s producer: the record's value is the
+    payload, its key the key's UTF-8 bytes, its headers ``content-type:
     application/json``, a ``correlation_id`` and the current trace context (W3C
-    ``traceparent``/``tracestate``). ``confirm``: return once the broker acknowledged it
-    (its ``RecordMetadata``); else once it is handed to the producer (an
-    ``asyncio.Future`` of the acknowledgement).
+    ``traceparent``/``tracestate``; the relay restores each event's own around its send).
 
     Not through the broker's publish middlewares (FastStream's telemetry and logging):
     they opened a producer span and a logging scope per record, about two fifths of the
@@ -222,18 +207,21 @@ async def produce(
     trace it belongs to. A consumer's span continues that trace directly. Under
     FastStream's ``TestKafkaBroker`` the producer is its in-memory one.
     """
-    headers = {"content-type": "application/json"}
-    propagate.inject(headers)
-    command = KafkaPublishCommand(
-        payload,
-        topic=topic,
-        key=key,
-        headers=headers,
-        correlation_id=broker.config.id_generator(),
-        no_confirm=not confirm,
-        _publish_type=PublishType.PUBLISH,
-    )
-    return await broker.config.producer.publish(command)
+
+    async def publish(topic: str, key: str, payload: bytes) -> Any:
+        headers = {"content-type": "application/json"}
+        propagate.inject(headers)
+        command = KafkaPublishCommand(
+            payload,
+            topic=topic,
+            key=key.encode(),
+            headers=headers,
+            correlation_id=broker.config.id_generator(),
+            _publish_type=PublishType.PUBLISH,
+        )
+        return await broker.config.producer.publish(command)
+
+    return publish
 
 
 class TableSource:

@@ -5,11 +5,6 @@ acknowledgement awaited: the runtime commits a command's offset only after
 its final result is safely stored. Progress results are only handed to the
 producer (their acknowledgement is not awaited one by one; a lost progress
 report is harmless, the next one or the final result supersedes it).
-
-Each goes straight to the broker's producer (:func:`cachalot_common.outbox.produce`,
-with the command's trace context), not through FastStream's publish middlewares,
-which open a producer span and a logging scope per record (as the outbox relays do
-since issue 9: the same middlewares were two fifths of the queue's CPU per record).
 """
 
 from __future__ import annotations
@@ -22,7 +17,6 @@ from faststream.kafka import KafkaBroker
 
 from cachalot_common.events import PublishResult
 from cachalot_common.kafka import encode
-from cachalot_common.outbox import produce
 from cachalot_common.topics import POSTS_RESULT
 
 logger = logging.getLogger(__name__)
@@ -42,8 +36,12 @@ class KafkaResults:
 
     async def send(self, result: PublishResult) -> None:
         final = result.type != "progress"
-        sent = await produce(
-            self._broker, POSTS_RESULT, str(result.post_id).encode(), encode(result), confirm=final
+        sent = await self._broker.publish(
+            encode(result),
+            topic=POSTS_RESULT,
+            key=str(result.post_id).encode(),
+            headers={"content-type": "application/json"},
+            no_confirm=not final,
         )
         if isinstance(sent, asyncio.Future) and not final:
             sent.add_done_callback(_log_failure)
