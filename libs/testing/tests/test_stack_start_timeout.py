@@ -5,7 +5,6 @@ bare "embedded stack not up after 180s" at load 40)."""
 from __future__ import annotations
 
 import importlib.util
-import socket
 from pathlib import Path
 
 import pytest
@@ -17,28 +16,14 @@ BENCH = Path(__file__).resolve().parents[3] / "bench" / "chaos.py"
 
 
 def test_a_stack_not_up_in_time_names_the_services_not_up_and_where_their_logs_are(
-    tmp_path: Path,
+    tmp_path: Path, hanging_auth_stack: EmbeddedStack
 ) -> None:
-    # auth's database accepts connections and never answers: auth hangs in its start
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(16)
-    port = silent.getsockname()[1]
-    stack = EmbeddedStack(
-        tmp_path / "stack",
-        services=("auth",),
-        env={"CACHALOT_AUTH_DATABASE_URL": f"postgresql+asyncpg://u:p@127.0.0.1:{port}/auth"},
-    )
-    try:
-        with pytest.raises(TimeoutError) as raised:
-            stack.start(timeout=20)
-    finally:
-        stack.stop()
-        silent.close()
+    with pytest.raises(TimeoutError) as raised:
+        hanging_auth_stack.start(timeout=20)
     said = str(raised.value).split("\n", 1)[0]
     assert "auth (no healthy /healthz)" in said or "auth (not running)" in said
     assert "queue" not in said  # only the services this stack runs
-    assert str(stack.log_path) in said
+    assert str(hanging_auth_stack.log_path) in said
     assert str(tmp_path / "stack" / "access-logs") in said
 
 

@@ -8,7 +8,6 @@ later, and every child it had started ran on with parent 1 (issue 9, perf9b).
 
 from __future__ import annotations
 
-import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -42,36 +41,22 @@ def _alive(pid: int) -> bool:
 
 
 def test_a_stack_stopped_while_a_child_never_becomes_healthy_leaves_no_process_behind(
-    tmp_path: Path,
+    tmp_path: Path, hanging_auth_stack: EmbeddedStack
 ) -> None:
-    # auth's database accepts connections and never answers: auth hangs in its
-    # start (alive, never healthy), as a child does on a loaded machine
-    silent = socket.socket()
-    silent.bind(("127.0.0.1", 0))
-    silent.listen(16)
-    port = silent.getsockname()[1]
+    stack = hanging_auth_stack
     var_dir = tmp_path / "stack"
-    stack = EmbeddedStack(
-        var_dir,
-        services=("auth",),
-        env={"CACHALOT_AUTH_DATABASE_URL": f"postgresql+asyncpg://u:p@127.0.0.1:{port}/auth"},
-    )
-    try:
-        with ThreadPoolExecutor(1) as pool:
-            starting = pool.submit(stack.start, timeout=20)
-            seen: dict[str, int] = {}
-            while not {"sandbox", "auth", "kafka"} <= seen.keys() and not starting.done():
-                seen |= stack.processes()
-                time.sleep(0.05)
-            assert {"sandbox", "auth", "kafka"} <= seen.keys()  # the children were running
-            with pytest.raises(TimeoutError):
-                starting.result()
-        started = time.monotonic()
-        stack.stop()  # start() stopped it already; a second stop changes nothing
-        assert time.monotonic() - started < 1
-        assert _processes_naming(str(var_dir)) == []
-        assert [name for name, pid in seen.items() if _alive(pid)] == []
-        assert stack.pid is None
-    finally:
-        stack.stop()
-        silent.close()
+    with ThreadPoolExecutor(1) as pool:
+        starting = pool.submit(stack.start, timeout=20)
+        seen: dict[str, int] = {}
+        while not {"sandbox", "auth", "kafka"} <= seen.keys() and not starting.done():
+            seen |= stack.processes()
+            time.sleep(0.05)
+        assert {"sandbox", "auth", "kafka"} <= seen.keys()  # the children were running
+        with pytest.raises(TimeoutError):
+            starting.result()
+    started = time.monotonic()
+    stack.stop()  # start() stopped it already; a second stop changes nothing
+    assert time.monotonic() - started < 1
+    assert _processes_naming(str(var_dir)) == []
+    assert [name for name, pid in seen.items() if _alive(pid)] == []
+    assert stack.pid is None
