@@ -83,6 +83,8 @@ class FakeLeases:
     bumps it each time it stores the account's tokens)."""
     destinations: dict[uuid.UUID, str] = field(default_factory=dict)
     """Where an account's posts go (a Telegram channel), when a test says."""
+    people: dict[uuid.UUID, str] = field(default_factory=dict)
+    """The platform's person behind an account (``platform_user_id``), when a test says."""
 
     async def rejected(self, ask: LeaseAsk, *, token_version: int | None) -> None:
         self.rejections.append((ask.account_id, token_version))
@@ -132,7 +134,7 @@ class FakeLeases:
             access_token=f"token-{account_id}-{len(self.calls)}",
             expires_at=datetime.now(UTC) + timedelta(seconds=self.lifetime_s),
             scopes=("video.publish",),
-            platform_user_id=None,
+            platform_user_id=self.people.get(account_id),
             destination=self.destinations.get(account_id),
             token_version=self.versions[account_id],
         )

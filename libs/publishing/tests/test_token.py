@@ -241,7 +241,7 @@ async def test_a_lease_confirmed_before_the_last_step_asks_auth_and_stops_a_disc
     assert len(leases.calls) == 3
 
 
-@pytest.mark.parametrize("change", ["destination", "token_version"])
+@pytest.mark.parametrize("change", ["destination", "platform_user_id"])
 async def test_a_confirmed_lease_whose_terms_changed_since_the_cached_one_stops_the_plan(
     tmp_path: Path, change: str
 ) -> None:
@@ -257,7 +257,7 @@ async def test_a_confirmed_lease_whose_terms_changed_since_the_cached_one_stops_
     if change == "destination":
         leases.destinations[account] = "-1002"  # the client linked another channel
     else:
-        leases.versions[account] += 1  # the client reconnected
+        leases.people[account] = "another-person"  # the client reconnected as someone else
     second = CommandTokens(cache, make_command(video, account_id=account, client_id=client), "T")
     assert (await second.lease()).destination == "-1001"  # the cache's, from before
     with pytest.raises(LeaseChanged):
@@ -266,6 +266,23 @@ async def test_a_confirmed_lease_whose_terms_changed_since_the_cached_one_stops_
     await second.confirm()  # planned again by the confirmed terms: goes on
     third = CommandTokens(cache, make_command(video, account_id=account, client_id=client), "T")
     assert (await third.lease()).terms() == (await second.lease()).terms()  # the cache learnt
+
+
+async def test_a_token_refreshed_since_the_cached_lease_does_not_stop_the_plan(
+    tmp_path: Path,
+) -> None:
+    """fresh11e: auth bumps ``token_version`` on every refresh; counted as a changed term,
+    every command whose lease auth refreshed before its confirmation was planned again,
+    and with tokens living less than auth's refresh margin none ever got through."""
+    video = store_video(tmp_path)
+    leases = FakeLeases()
+    cache = LeaseCache(leases, label="YouTube", grant_keys=KEYS)
+    account, client = uuid.uuid4(), uuid.uuid4()
+    first = CommandTokens(cache, make_command(video, account_id=account, client_id=client), "Y")
+    before = await first.lease()
+    leases.versions[account] += 1  # auth refreshed the token on its own
+    await first.confirm()  # same person, scopes and destination: goes on
+    assert (await first.lease()).token_version == before.token_version + 1
 
 
 async def test_confirmations_asked_while_one_is_out_go_together_each_checked_when_auth_gets_it(

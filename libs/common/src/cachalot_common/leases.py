@@ -148,11 +148,16 @@ class Lease:
     bot adds to the client's posts; None when auth does not know it (or is older)."""
 
     def terms(self) -> tuple[object, ...]:
-        """What the lease says besides its token and expiry: where posts go
-        (``destination``), ``scopes``, ``token_version``, the person (``platform_user_id``) —
-        everything a command may plan by that the client can change (relink, reconnect).
-        A field added later is a term unless :data:`_NOT_TERMS` names it, so a new one is
-        never left out of :meth:`cachalot_publishing.token.CommandTokens.confirm`'s check."""
+        """What the lease says besides its token: where posts go (``destination``),
+        ``scopes``, the person (``platform_user_id``) — everything a command may plan by
+        that the client can change (relink, reconnect to another person or other scopes).
+        The token itself, its expiry and ``token_version`` are not terms: auth refreshes
+        tokens on its own (each store bumps the version), and a fresh token of the same
+        person, scopes and destination changes nothing a command planned (a refresh counted
+        as a change re-planned every command whose lease was refreshed under it, and never
+        got through with tokens living less than auth's refresh margin). A field added later
+        is a term unless :data:`_NOT_TERMS` names it, so a new one is never left out of
+        :meth:`cachalot_publishing.token.CommandTokens.confirm`'s check."""
         return tuple(getattr(self, f.name) for f in fields(self) if f.name not in _NOT_TERMS)
 
     def __repr__(self) -> str:  # the token must never reach a log line
@@ -161,7 +166,7 @@ class Lease:
     __str__ = __repr__
 
 
-_NOT_TERMS = frozenset({"access_token", "expires_at"})
+_NOT_TERMS = frozenset({"access_token", "expires_at", "token_version"})
 """A lease's fields that a command never plans by (:meth:`Lease.terms`)."""
 
 MAX_CONFIRM_BATCH = 100
