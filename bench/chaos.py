@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import shutil
 import sys
 import tempfile
@@ -71,17 +72,32 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@dataclasses.dataclass
+class _RunDir:
+    """The run's directory (logs, databases) and whether it outlives the run."""
+
+    path: Path
+    kept: bool = False
+
+    def keep(self, why: str) -> None:
+        """Keep the directory after the run (its path printed, with ``why``)."""
+        if not self.kept:
+            print(f"{why}; its logs are kept in {self.path}", file=sys.stderr)
+        self.kept = True
+
+
 @contextlib.contextmanager
-def _run_dir() -> Iterator[Path]:
+def _run_dir() -> Iterator[_RunDir]:
     """A new directory for the run: removed when the run ends well, kept (its path printed)
-    when it fails, so the logs its error names are still there."""
-    var = Path(tempfile.mkdtemp(prefix="cachalot-chaos-"))
+    when it fails or misses a target, so the logs that say why are still there."""
+    var = _RunDir(Path(tempfile.mkdtemp(prefix="cachalot-chaos-")))
     try:
         yield var
     except BaseException:
-        print(f"the run failed; its logs are kept in {var}", file=sys.stderr)
+        var.keep("the run failed")
         raise
-    shutil.rmtree(var, ignore_errors=True)
+    if not var.kept:
+        shutil.rmtree(var.path, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     with (
         _run_dir() as var,
         ChaosRun(
-            var,
+            var.path,
             database=args.database,
             clients=args.clients,
             env=dict(item.split("=", 1) for item in args.env),
@@ -132,7 +148,10 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(report.lines()))
             print()
         print(f"total {time.monotonic() - started:.0f} s")
-        return 0 if all(r.holds() for r in reports) else 1
+        if all(r.holds() for r in reports):
+            return 0
+        var.keep("a target was not met")
+        return 1
 
 
 if __name__ == "__main__":

@@ -26,7 +26,8 @@ import pytest
 from cachalot_testing.chaos import ChaosRun, Report
 
 # 240 s for each test's own work; the module's stack start (70-85 s on a loaded 2-core
-# machine, up to ChaosRun's 180 s) is budgeted apart, not taken out of the first test's
+# machine, up to cachalot_testing.chaos.START_TIMEOUT_S) is budgeted apart (func_only),
+# not taken out of the first test's 240 s.
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240, func_only=True)]
 
 # TikTok names no wait, so publisher-tiktok waits 60 s after a 429 and 30 s after a 5xx by

@@ -5,7 +5,10 @@ bare "embedded stack not up after 180s" at load 40)."""
 from __future__ import annotations
 
 import importlib.util
+import shutil
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,11 +30,34 @@ def test_a_stack_not_up_in_time_names_the_services_not_up_and_where_their_logs_a
     assert str(tmp_path / "stack" / "access-logs") in said
 
 
-def test_the_fault_suite_takes_its_start_limit_as_a_flag_with_a_generous_default() -> None:
+def _bench() -> Any:
     spec = importlib.util.spec_from_file_location("bench_chaos", BENCH)
     assert spec is not None
     assert spec.loader is not None
     bench = importlib.util.module_from_spec(spec)
+    sys.modules["bench_chaos"] = bench  # dataclasses look their module up there
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_the_fault_suite_takes_its_start_limit_as_a_flag_with_a_generous_default() -> None:
+    bench = _bench()
     assert bench._parse([]).start_timeout == START_TIMEOUT_S >= 600
     assert bench._parse(["--start-timeout", "900"]).start_timeout == 900
+
+
+def test_a_fault_suite_run_that_misses_a_target_keeps_its_logs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """fresh11e: a run that ended "NOT MET" (exit 1) removed its directory, and with it the
+    logs that say why a fault did not recover; only a raised error kept them."""
+    bench = _bench()
+    with bench._run_dir() as missed:
+        (missed.path / "queue.log").write_text("why")
+        missed.keep("a target was not met")
+    with bench._run_dir() as met:
+        pass
+    assert (missed.path / "queue.log").read_text() == "why"
+    assert not met.path.exists()
+    assert str(missed.path) in capsys.readouterr().err
+    shutil.rmtree(missed.path)
