@@ -26,6 +26,7 @@ from cachalot_notifier.formatting import (
     visible,
 )
 from cachalot_sandbox.telegram.entities import parse_text
+from cachalot_testing.chaos import REPEAT_NOTICE_START
 
 HOSTILE = [
     "<b>bold?</b> <script>alert(1)</script> &amp; &lt; &#128512; a < b > c & d",
@@ -258,3 +259,8 @@ def test_a_possible_repeat_of_a_full_length_message_is_cut_to_fit_with_its_notic
     assert marked.startswith(REPEAT_NOTICE)
     assert utf16_len(marked) <= TELEGRAM_TEXT_LIMIT
     assert "[cut:" in marked
+
+
+def test_the_repeat_notice_starts_as_the_fault_suite_recognises_it() -> None:
+    """bench/chaos.py tells a marked repeat from a message sent twice by this start."""
+    assert REPEAT_NOTICE.startswith(REPEAT_NOTICE_START)
