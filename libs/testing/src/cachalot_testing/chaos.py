@@ -728,7 +728,7 @@ class ChaosRun:
         count_contacts(report, contacts, texts)
 
 
-def count_contacts(report: Report, markers: list[str], texts: list[str]) -> None:
+def count_contacts(report: Report, markers: Sequence[str], texts: Sequence[str]) -> None:
     """Count the contact messages (by their unique ``markers``) the operator chat's ``texts``
     hold into ``report``: accepted, delivered, twice (a second copy with no notice) and
     marked repeats (:data:`REPEAT_NOTICE_START`)."""
