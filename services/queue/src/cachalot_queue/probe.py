@@ -48,7 +48,15 @@ MAX_SIDE_PX: Final = 16384
 """Refuse larger pictures before decoding (no platform takes more than 4096 px a side)."""
 MAX_PIXELS: Final = 36_000_000
 """Refuse pictures of more pixels before decoding (8K video is 33.2 million; 4 bytes each)."""
-_LIMITS: Final = {"max_pixels": str(MAX_PIXELS)}
+FFMPEG_PADDING_PX: Final = 64
+"""FFmpeg checks ``max_pixels`` against the picture it allocates, whose sides its decoders
+pad up to a multiple of as much as 64 px (``avcodec_align_dimensions2``): handed
+:data:`MAX_PIXELS` itself, it refused 6000×6000 (36.0 million, allowed) as undecodable."""
+_LIMITS: Final = {
+    "max_pixels": str(
+        MAX_PIXELS + FFMPEG_PADDING_PX * 2 * MAX_SIDE_PX + FFMPEG_PADDING_PX**2
+    )  # our own limit is checked on the stated size first (:func:`_refuse_size`)
+}
 MAX_PACKETS: Final = 5000
 """Packets (of every stream) read looking for the first frame: a file that declares a video
 stream but carries none is not read to its end (demuxing goes in time order, so a real video's

@@ -99,3 +99,18 @@ def test_a_fragmented_mp4_whose_header_lists_no_samples_is_still_a_video() -> No
     )  # fmt: skip
     facts = probe(fragmented, "video/mp4")
     assert (facts.width, facts.height, facts.frame_rate) == (360, 640, 30.0)
+
+
+@pytest.mark.parametrize(
+    ("size", "suffix", "kind"),
+    [("6000x6000", ".jpg", "image/jpeg"), ("4000x8960", ".png", "image/png")],
+)
+def test_an_image_just_under_the_pixel_limit_is_taken_with_its_size(
+    size: str, suffix: str, kind: str
+) -> None:
+    """fresh10e: 6000×6000 (36.0 million, not over the limit) was refused as "cut short or
+    damaged": FFmpeg checks ``max_pixels`` against the picture it allocates, padded to a
+    multiple of 64 px a side, so the same limit handed to it refused a little below ours."""
+    path = ffmpeg_made(suffix, "-f", "lavfi", "-i", f"color=c=red:s={size}", "-frames:v", "1")
+    facts = probe(path, kind)
+    assert f"{facts.width}x{facts.height}" == size
