@@ -74,6 +74,8 @@
     outcome_unknown: () => t("We could not confirm whether the post went out: check the platform, then mark it published or publish it again."),
     no_answer: () => t("The platform did not answer in time; we could not confirm whether the post went out."),
     confirmed_by_client: () => t("Marked as published by you."),
+    cancelled: () => t("Cancelled by the client."),
+    invalid_target: () => t("The post's stored settings are invalid; queue it again."),
     account_revoked: () => t("The account was disconnected, so this post was cancelled."),
     account_deleted: () => t("The account was removed, so this post was cancelled."),
     account_reassigned: () => t("The account is now connected by someone else, so this post was cancelled."),
