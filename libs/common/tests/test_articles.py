@@ -51,6 +51,20 @@ def test_an_article_becomes_one_telegram_html_message_with_its_title() -> None:
     )
 
 
+def test_a_quote_stays_a_quote_in_a_telegram_message() -> None:
+    """fresh10e: a one-message article lost its blockquote (sent as plain text), though the
+    Bot API's HTML style takes ``<blockquote>``; a quote in a quote is not nested."""
+    nodes = articles.parse(
+        "<p>Before</p><blockquote><p>цитата <b>1</b></p><p>two</p>"
+        "<blockquote>inner</blockquote></blockquote><p>After</p>"
+    )
+    message = articles.to_telegram_html(nodes)
+    assert message == (
+        "Before\n\n<blockquote>цитата <b>1</b>\n\ntwo\n\ninner</blockquote>\n\nAfter"
+    )
+    assert articles.telegram_length(message) == len("Before\n\nцитата 1\n\ntwo\n\ninner\n\nAfter")
+
+
 def test_telegram_counts_the_text_after_entity_parsing_in_utf16_units() -> None:
     message = articles.to_telegram_html(articles.parse("<p><b>😀</b> &amp;</p>"))
     assert message == "<b>😀</b> &amp;"

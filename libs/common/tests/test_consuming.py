@@ -596,7 +596,9 @@ async def test_a_commit_the_broker_never_answers_counts_as_refused_within_a_grou
         await _eventually_true(lambda: frozen, "the handler ran", timeout=30)
         started = time.monotonic()
         await _eventually_true(lambda: health.commit_failures > 0, "commit counted as refused")
-        assert time.monotonic() - started < 3 * 3.0, "bounded by about one group session"
+        # bounded by about one group session (3 s) plus the loop's turns: a loaded machine
+        # (load 10-20) took longer than 9 s once; unbounded, it never ends
+        assert time.monotonic() - started < 5 * 3.0, "bounded by a few group sessions"
     finally:
         if tansu.pid is not None:
             os.kill(tansu.pid, signal.SIGCONT)

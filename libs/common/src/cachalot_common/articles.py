@@ -16,7 +16,7 @@ but block layout. :func:`parse` turns the body into Telegraph ``Node`` trees
 those nodes:
 
 * :func:`to_telegram_html`: Telegram's HTML style, paragraphs as blank lines,
-  headings bold, list items with bullets;
+  headings bold, list items with bullets, quotes as ``<blockquote>``;
 * :func:`to_plain_text`: VK wall text and Instagram captions (no markup; a
   link is its text followed by its address unless they are the same).
 
@@ -144,8 +144,11 @@ def plain_text(nodes: list[Node]) -> str:
     return "".join(out)
 
 
-def _blocks(nodes: list[Node], inline: Any) -> list[str]:
-    """Render block structure: one string per paragraph-like block, ``inline`` for runs."""
+def _blocks(nodes: list[Node], inline: Any, quote: Any = None) -> list[str]:
+    """Render block structure: one string per paragraph-like block, ``inline`` for runs;
+    ``quote(text)`` wraps a blockquote's blocks (joined by blank lines) when given, else
+    they are blocks of their own. Quotes inside a quote are not wrapped again (Telegram's
+    blockquote entities do not nest)."""
     blocks: list[str] = []
     run: list[Node] = []
 
@@ -167,8 +170,12 @@ def _blocks(nodes: list[Node], inline: Any) -> list[str]:
                     lines.append(f"{mark} " + "\n".join(_blocks(item.get("children", []), inline)))
                 if lines:
                     blocks.append("\n".join(lines))
+            elif tag == "blockquote" and quote is not None:
+                inner = "\n\n".join(_blocks(children, inline))
+                if inner:
+                    blocks.append(quote(inner))
             else:
-                blocks.extend(_blocks(children, inline))
+                blocks.extend(_blocks(children, inline, quote))
         else:
             run.append(node)
     flush()
@@ -197,10 +204,15 @@ def _telegram_inline(nodes: list[Node]) -> str:
 
 def to_telegram_html(nodes: list[Node], *, title: str | None = None) -> str:
     """The article as one Telegram message in HTML parse mode (``title`` first, bold)."""
-    blocks = _blocks(_bold_headings(nodes), _telegram_inline)
+    blocks = _blocks(_bold_headings(nodes), _telegram_inline, _telegram_quote)
     if title:
         blocks.insert(0, f"<b>{escape(title, quote=False)}</b>")
     return "\n\n".join(blocks)
+
+
+def _telegram_quote(text: str) -> str:
+    """A blockquote in Telegram's HTML style (Bot API 7.0, ``<blockquote>``)."""
+    return f"<blockquote>{text}</blockquote>"
 
 
 def _bold_headings(nodes: list[Node]) -> list[Node]:
