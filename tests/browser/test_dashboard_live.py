@@ -135,9 +135,12 @@ def test_a_missing_youtube_title_is_shown_under_it_before_anything_is_uploaded(
     page.click("#queue-button")
     caption = f'{TIKTOK} [data-error="caption"]'
     page.wait_for_selector(f"{caption}:not(:empty)", timeout=15_000)
+    # worded by its code on the English page too, its numbers as the counter writes them
     assert page.text_content(caption) == (
-        "TikTok video captions are at most 2200 characters (an emoji counts as two); "
-        "this one is 2202"
+        "At most 2200 characters (an emoji counts as two). This one has 2202."
+    )
+    assert page.text_content(f'{TIKTOK} [data-count="caption"]').startswith(
+        "2202 of 2200 characters"
     )
     page.wait_for_selector("#queue-button:enabled")
     assert uploads == []
