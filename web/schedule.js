@@ -271,10 +271,20 @@
     $("schedule-empty").classList.toggle("hidden", posts.size > 0);
   }
 
+  // Where a post will still go: the targets not cancelled (a cancelled one will not
+  // publish, so the calendar leaves it out); a post whose every target was cancelled
+  // names them all, marked cancelled.
+  function eventTitle(post) {
+    const going = post.targets.filter((target) => target.status !== "cancelled");
+    const names = (going.length ? going : post.targets).map((target) => platformName(target.platform)).join(", ");
+    const where = going.length ? names : `${names} (${window.CachalotWords.status("cancelled")})`;
+    return `${where}: ${textOf(post)}`;
+  }
+
   function events() {
     return [...posts.values()].map((post) => ({
       id: post.id,
-      title: `${post.targets.map((t) => platformName(t.platform)).join(", ")}: ${textOf(post)}`,
+      title: eventTitle(post),
       start: post.scheduled_at,
       allDay: false,
       startEditable: isOpen(post),
