@@ -692,9 +692,43 @@
     return iso ? window.CachalotWhen.text(iso) : "";
   }
 
+  // A read of a post never moves a target back to an older state (issue 12; s10 saw a
+  // published target shown "dispatched"): a read begun before a live status event and
+  // answered after it carries the state before the event, and an event replayed late
+  // carries one older than a read. Each target's state is stamped with when the queue set
+  // it — the API's `updated_at`, a status event's `occurred_at`, both the queue's clock
+  // (cachalot_queue.transitions writes the row's time, then the event) — and whichever
+  // is newer is shown, whichever arrives last. `stateSeen`: target id → {at (µs since the
+  // epoch), fields (the status and what goes with it)}.
+  const STATE_FIELDS = ["status", "bytes_sent", "bytes_total", "remote_url", "last_error", "last_error_code"];
+  const stateSeen = new Map();
+  // An ISO time in µs since the epoch (the API's times have µs; Date.parse keeps ms only).
+  function instant(iso) {
+    const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(.*)$/.exec(iso || "");
+    if (!m) return 0;
+    return Date.parse(m[1] + (m[3] || "Z")) * 1000 + Number(((m[2] || "") + "000000").slice(0, 6));
+  }
+  // Whether `target`'s state stamped `at` is not older than the one shown; then it is kept.
+  function remember(target, at) {
+    const known = stateSeen.get(target.id);
+    if (known && known.at > at) return false;
+    stateSeen.set(target.id, { at, fields: Object.fromEntries(STATE_FIELDS.map((k) => [k, target[k]])) });
+    return true;
+  }
+  // `post` as read from the server, each target's state kept from a newer live event.
+  function newest(post) {
+    for (const target of post.targets || []) {
+      if (!remember(target, instant(target.updated_at))) Object.assign(target, stateSeen.get(target.id).fields);
+    }
+    return post;
+  }
+  function keepPost(post) {
+    posts.set(post.id, newest(post));
+  }
+
   function mergePosts(items, { top }) {
     const ids = items.map((p) => p.id);
-    for (const post of items) posts.set(post.id, post);
+    for (const post of items) keepPost(post);
     if (top) {
       const seen = new Set(ids);
       postOrder = [...ids, ...postOrder.filter((id) => !seen.has(id))];
@@ -716,7 +750,7 @@
       posts.get(id).targets.some((t) => !FINISHED.has(t.status)));
     for (const id of stale) {
       const one = await api(`/api/v1/posts/${id}`);
-      if (one.ok) posts.set(id, one.body);
+      if (one.ok) keepPost(one.body);
       else if (one.status === 404) { posts.delete(id); postOrder = postOrder.filter((p) => p !== id); }
     }
     renderPosts();
@@ -817,7 +851,7 @@
     }
     const res = await api(`/api/v1/posts/${post.id}/targets/${target.id}/${verb}`, options);
     if (res.ok && res.body) {
-      posts.set(post.id, res.body);
+      keepPost(res.body);
       renderPosts();
       flash("ok", ACTION_DONE[verb]());
       focusRow($("posts-body"), targetRow(target));
@@ -981,7 +1015,7 @@
             body: JSON.stringify({ scheduled_at: new Date(input.value).toISOString() }),
           });
           if (res.ok && res.body) {
-            posts.set(post.id, res.body);
+            keepPost(res.body);
             form.classList.add("hidden");
             flash("ok", t("Rescheduled."));
             renderPosts();
@@ -1173,7 +1207,7 @@
       body: JSON.stringify(body),
     });
     if (res.ok && res.body) {
-      posts.set(post.id, res.body);
+      keepPost(res.body);
       renderPosts();
       $("edit-dialog").close();
       flash("ok", t("Changes saved."));
@@ -1246,7 +1280,7 @@
   // stays; a target no longer editable is said so.
   function changedElsewhere(res) {
     const now = res.body.post;
-    posts.set(now.id, now);
+    keepPost(now);
     renderPosts();
     document.dispatchEvent(new CustomEvent("cachalot:post-changed", { detail: now }));
     const target = now.targets.find((x) => x.id === editing.target.id);
@@ -1410,12 +1444,12 @@
     if (res.ok && res.body && requeue) {
       const again = await api(`/api/v1/posts/${post.id}/targets/${target.id}/retry`, { method: "POST" });
       if (!again.ok) {
-        posts.set(post.id, res.body);
+        keepPost(res.body);
         renderPosts();
         $("edit-errors").textContent = t("Saved, but not queued again: {why}", { why: problemText(again.body, t("try Retry.")) });
         return;
       }
-      posts.set(post.id, again.body);
+      keepPost(again.body);
       renderPosts();
       $("edit-dialog").close();
       flash("ok", t("Changes saved; queued again."));
@@ -1424,7 +1458,7 @@
       return;
     }
     if (res.ok && res.body) {
-      posts.set(post.id, res.body);
+      keepPost(res.body);
       renderPosts();
       $("edit-dialog").close();
       flash("ok", t("Changes saved."));
@@ -1805,7 +1839,7 @@
       editedPosts.delete(id);
       const one = await api(`/api/v1/posts/${id}`);
       if (!one.ok || !posts.has(id)) return;
-      posts.set(id, one.body);
+      keepPost(one.body);
       renderPosts();
       document.dispatchEvent(new CustomEvent("cachalot:post-changed", { detail: one.body }));
     }, 300));
@@ -1823,6 +1857,9 @@
       readAgain(event.post_id);
       return;
     }
+    const at = instant(event.occurred_at);
+    const known = stateSeen.get(target.id);
+    if (known && known.at > at) return; // older than what is shown (a late or replayed event)
     target.status = event.status;
     if (event.bytes_total != null) {
       target.bytes_total = event.bytes_total;
@@ -1831,6 +1868,7 @@
     if (event.remote_url) target.remote_url = event.remote_url;
     if (event.status === "published") { target.last_error = null; target.last_error_code = null; }
     else if (event.reason) { target.last_error = event.reason; target.last_error_code = event.code || null; }
+    remember(target, at);
     renderPosts();
   }
   window.CachalotLive.start({

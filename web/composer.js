@@ -16,7 +16,7 @@
 // into the platform's block through adjust().
 "use strict";
 (function () {
-  const { t, number } = window.I18N; // web/i18n.js: words and numbers in the page's language
+  const { t, count: number } = window.I18N; // web/i18n.js: words, and counts as the refusals write them
   // the words of each choice, shared with the proposals' rows (web/choices.js)
   const { TIKTOK_PRIVACY: PRIVACY_WORDS, YOUTUBE_PRIVACY, YOUTUBE_CATEGORIES } = window.CachalotChoices;
   const MUSIC_URL = "https://www.tiktok.com/legal/page/global/music-usage-confirmation/en";

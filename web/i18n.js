@@ -85,6 +85,11 @@
   }
 
   const number = (value, options) => new Intl.NumberFormat(locale, options).format(value);
+  // Counts and limits of what a person writes (the composer's counters, the refusals'
+  // limits and counts): one format for both, digits ungrouped as the platforms' rules
+  // write them ("2200"; session 8's rule, 178d31f2), decimals in the page's way ("0,5").
+  const COUNT = new Intl.NumberFormat(locale, { useGrouping: false, maximumFractionDigits: 3 });
+  const count = (value) => COUNT.format(value);
 
   async function choose(value) {
     if (!LANGUAGES.includes(value)) return;
@@ -131,6 +136,7 @@
     t,
     translate,
     number,
+    count,
     choose,
     adopt,
     onSwitch: (hook) => hooks.push(hook),

@@ -402,6 +402,7 @@
   async function loadDeliveries() {
     const answer = await api("/api/v1/operator/deliveries");
     const body = $("deliveries-body");
+    const putBack = window.CachalotTrail.keepPlace(body, "proposal"); // a live update's rebuild
     body.textContent = "";
     for (const delivery of (answer.ok && answer.body.items) || []) {
       for (const proposal of delivery.proposals) {
@@ -449,6 +450,7 @@
         body.appendChild(row);
       }
     }
+    putBack();
   }
 
   async function loadClients() {
@@ -481,6 +483,7 @@
     const status = document.querySelector("input[name=trouble]:checked").value;
     const answer = await api(`/api/v1/operator/posts?status=${encodeURIComponent(status)}`);
     const body = $("trouble-body");
+    const putBack = window.CachalotTrail.keepPlace(body, "post"); // a live update's rebuild
     body.textContent = "";
     for (const item of (answer.ok && answer.body.items) || []) {
       const row = document.createElement("tr");
@@ -511,6 +514,7 @@
       labelCells(row, body);
       body.appendChild(row);
     }
+    putBack();
   }
 
   async function loadDlq() {

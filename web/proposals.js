@@ -206,8 +206,7 @@
     const comments = new Map([...body.querySelectorAll("tr[data-proposal] input.comment")]
       .filter((input) => input.value)
       .map((input) => [input.closest("tr").dataset.proposal, input.value]));
-    // an open history stays open
-    const opened = [...body.querySelectorAll("tr[data-proposal] details[open]")].map((d) => d.closest("tr").dataset.proposal);
+    const place = window.CachalotTrail.keepPlace(body, "proposal"); // an open history stays open
     const active = document.activeElement;
     const row = active && body.contains(active) ? active.closest("tr[data-proposal]") : null;
     const focus = row && active.classList[0]
@@ -219,10 +218,7 @@
         const input = body.querySelector(`tr[data-proposal="${CSS.escape(id)}"] input.comment`);
         if (input) input.value = value;
       }
-      for (const id of opened) {
-        const details = body.querySelector(`tr[data-proposal="${CSS.escape(id)}"] details`);
-        if (details) details.open = true;
-      }
+      place();
       if (!focus) return;
       const again = body.querySelector(
         `tr[data-proposal="${CSS.escape(focus.id)}"] ${focus.tag}.${CSS.escape(focus.cls)}`);

@@ -42,12 +42,8 @@
     return { ok: response.ok, status: response.status, body };
   }
 
-  function words(body, fallback) {
-    if (body && Array.isArray(body.errors) && body.errors.length) {
-      return body.errors.map((e) => String(e.message || "").replace(/^(Value|Assertion) error,\s*/i, "")).join(" ");
-    }
-    return (body && body.detail) || fallback;
-  }
+  // a refusal in the page's language, each error by its type (web/words.js)
+  const words = (body, fallback) => window.CachalotWords.problem(body, fallback);
 
   function say(kind, text) {
     const line = $("schedule-status");
@@ -103,11 +99,7 @@
       say("ok", t("Moved to {when}.", { when: WHEN.format(new Date(res.body.scheduled_at)) }));
       return "";
     }
-    const first = res.body && Array.isArray(res.body.errors) && res.body.errors[0];
-    return first && first.field === "scheduled_at"
-      ? (/in the past/i.test(first.message) ? t("This time is in the past; leave it out to publish now.")
-        : /year ahead/i.test(first.message) ? t("This time is more than a year ahead.") : `${t("This time")} ${first.message}.`)
-      : words(res.body, t("Could not move the post."));
+    return words(res.body, t("Could not move the post."));
   }
 
   const VERB_DONE = {
@@ -279,10 +271,20 @@
     $("schedule-empty").classList.toggle("hidden", posts.size > 0);
   }
 
+  // Where a post will still go: the targets not cancelled (a cancelled one will not
+  // publish, so the calendar leaves it out); a post whose every target was cancelled
+  // names them all, marked cancelled.
+  function eventTitle(post) {
+    const going = post.targets.filter((target) => target.status !== "cancelled");
+    const names = (going.length ? going : post.targets).map((target) => platformName(target.platform)).join(", ");
+    const where = going.length ? names : `${names} (${window.CachalotWords.status("cancelled")})`;
+    return `${where}: ${textOf(post)}`;
+  }
+
   function events() {
     return [...posts.values()].map((post) => ({
       id: post.id,
-      title: `${post.targets.map((t) => platformName(t.platform)).join(", ")}: ${textOf(post)}`,
+      title: eventTitle(post),
       start: post.scheduled_at,
       allDay: false,
       startEditable: isOpen(post),

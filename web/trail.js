@@ -155,5 +155,45 @@
       .join(", ");
   }
 
-  window.CachalotTrail = { details, render, ofProposal, read, words, standing };
+  // A list whose rows a live update writes anew (the operator's deliveries and posts in
+  // trouble, the client's proposals): a live update never closes what the person opened
+  // nor loses their place (issue 12). Call it before emptying `body`, whose rows are named
+  // by their data-`key` attribute; the function it returns, once the new rows are in,
+  // opens each History that was open in the same row (showing what it showed until it is
+  // read again) and puts the keyboard back on the control of the same name in the same
+  // row, else on that row's first cell.
+  function keepPlace(body, key) {
+    const rowOf = (el) => el.closest(`tr[data-${key}]`);
+    const rowIn = (id) => body.querySelector(`tr[data-${key}="${CSS.escape(id)}"]`);
+    const name = (el) => el.getAttribute("aria-label") || el.textContent;
+    const opened = [...body.querySelectorAll("details[open]")].filter(rowOf).map((box) => ({
+      id: rowOf(box).dataset[key],
+      summary: name(box.querySelector("summary")),
+      shown: [...box.querySelectorAll(":scope > ol > *")],
+    }));
+    const active = document.activeElement;
+    const from = active && body.contains(active) ? rowOf(active) : null;
+    const focus = from ? { id: from.dataset[key], name: name(active) } : null;
+    return () => {
+      for (const was of opened) {
+        const row = rowIn(was.id);
+        const box = row && [...row.querySelectorAll("details")]
+          .find((d) => name(d.querySelector("summary")) === was.summary);
+        if (!box || box.open) continue;
+        const list = box.querySelector(":scope > ol");
+        if (list) list.replaceChildren(...was.shown);
+        box.open = true; // its toggle reads it again
+      }
+      if (!focus || active.isConnected) return;
+      const row = rowIn(focus.id);
+      if (!row) return;
+      const same = [...row.querySelectorAll("button,summary,a,input,select,textarea")]
+        .find((el) => name(el) === focus.name);
+      const place = same || row.firstElementChild;
+      if (!same) place.tabIndex = -1;
+      place.focus();
+    };
+  }
+
+  window.CachalotTrail = { details, render, ofProposal, read, words, standing, keepPlace };
 })();

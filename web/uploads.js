@@ -5,11 +5,15 @@
 // /vendor/tus-js-client, see /vendor/README.md) against the queue's
 // /api/v1/media/uploads. A file goes in pieces (PATCH) with a progress bar; Pause
 // stops it and Resume asks the server where it stands (HEAD) and goes on from
-// there; Cancel deletes what was sent. A dropped connection is tried again a few
-// times, and when the browser says it is offline the upload waits for the
-// "online" event and then resumes by itself. A queue restarting under an upload (the
-// gateway answers 503) is waited out the same way: the upload keeps its address and goes
-// on from the offset the server kept. A page reloaded mid-upload finds the
+// there; Cancel deletes what was sent. When the browser says it is offline, the upload
+// waits for the "online" event and resumes by itself. Otherwise a failed piece is tried
+// again (the library's RETRY_DELAYS_MS, ~19 s, then the page's own tries, further apart
+// each time, WAIT_DELAYS_MS) for WAIT_FOR_SERVER_MS after the last piece that went
+// through: a queue restarting under the upload (kill -9, a deploy: the gateway answers
+// 503 for ~30 s and longer under load) is waited out by itself. From the second failed
+// try on the page says it waits for the server (#upload-progress) and Resume tries at
+// once; after WAIT_FOR_SERVER_MS it asks for Resume. Cancel deletes at any time. The upload
+// keeps its address and goes on from the offset the server kept. A page reloaded mid-upload finds the
 // upload again (tus-js-client keeps its address in localStorage) when the same
 // file is chosen. The server checks the finished file as it checks a plain upload.
 //
@@ -28,6 +32,10 @@
   // may set window.CACHALOT_UPLOAD_CHUNK_BYTES before choosing a file.
   const CHUNK_BYTES = 8 * 1024 * 1024;
   const RETRY_DELAYS_MS = [0, 1000, 3000, 5000, 10000];
+  // After the library's retries: the page's own tries while the server is away (a
+  // restart), the last delay repeated, for at most WAIT_FOR_SERVER_MS.
+  const WAIT_DELAYS_MS = [2000, 5000, 10000, 15000];
+  const WAIT_FOR_SERVER_MS = 5 * 60 * 1000;
   let reused = null; // a library file chosen for the next video post (the media item)
 
   function formatBytes(n) {
@@ -99,15 +107,27 @@
       let finished = false;
       let cancelling = null; // Cancel pressed before that answer: drop the upload once it comes
       let percent = 0;
+      let retryTimer = null; // the page's next try while the server is away
+      let waitingSince = null; // when the server stopped taking pieces (ms), or null
+      let tries = 0; // the page's tries since then
+      let waiting = false; // "Waiting for the server" is said (a try is due, the library's or ours)
+      const stopWaiting = () => { clearTimeout(retryTimer); retryTimer = null; };
       const say = (text) => { words.textContent = text; };
       const setBar = (value) => {
         percent = value;
         bar.value = value;
         bar.setAttribute("value", String(value));
       };
+      const waitForServer = () => {
+        if (waitingSince === null) waitingSince = Date.now();
+        waiting = true;
+        pause.textContent = t("Resume");
+        say(t("Waiting for the server: the upload of {file} stopped at {percent} and goes on by itself when the server answers. Resume tries now.", { file: file.name, percent: pc(percent) }));
+      };
       const end = (result) => {
         if (finished) return;
         finished = true;
+        stopWaiting();
         window.removeEventListener("online", whenOnline);
         controls.classList.add("hidden");
         pause.onclick = null;
@@ -122,11 +142,25 @@
         metadata: { filename: file.name, filetype: file.type || "application/octet-stream" },
         storeFingerprintForResuming: true,
         removeFingerprintOnSuccess: true,
+        // the library's rule (any answer but 4xx, and 409/423; a network error) while
+        // online: from its second failed try the page says it waits for the server
+        onShouldRetry(error, attempt) {
+          const answer = error && error.originalResponse;
+          const status = answer ? answer.getStatus() : 0;
+          const again = !(status >= 400 && status < 500) || status === 409 || status === 423;
+          if (!again || navigator.onLine === false || paused || cancelling) return again && navigator.onLine !== false;
+          if (attempt >= 1) waitForServer();
+          return true;
+        },
         onUploadUrlAvailable() {
           if (cancelling) cancelling(); // Cancel came while the server was creating it
         },
         onProgress(sent, total) {
           if (!total) return;
+          waitingSince = null; // the server takes pieces again
+          tries = 0;
+          waiting = false;
+          if (!paused) pause.textContent = t("Pause");
           setBar(Math.floor((100 * sent) / total));
           if (!paused) say(t("Uploading {file}: {percent}", { file: file.name, percent: pc(percent) }));
         },
@@ -152,19 +186,40 @@
           // the connection went (or the server could not answer): keep what was sent
           paused = true;
           pause.textContent = t("Resume");
-          if (navigator.onLine === false) {
+          stopWaiting();
+          if (navigator.onLine === false) { // the "online" event resumes it
             say(t("Connection lost at {percent} of {file}; the upload goes on when you are back online.", { file: file.name, percent: pc(percent) }));
-          } else {
-            say(t("The upload of {file} stopped at {percent}; press Resume to go on.", { file: file.name, percent: pc(percent) }));
+            return;
           }
+          if (waitingSince !== null && Date.now() - waitingSince >= WAIT_FOR_SERVER_MS) {
+            waiting = false;
+            say(t("The upload of {file} stopped at {percent}; press Resume to go on.", { file: file.name, percent: pc(percent) }));
+            return;
+          }
+          // the server is away (a restart): wait for it, trying again by itself
+          waitForServer();
+          const delay = WAIT_DELAYS_MS[Math.min(tries, WAIT_DELAYS_MS.length - 1)];
+          tries += 1;
+          retryTimer = setTimeout(() => {
+            retryTimer = null;
+            if (paused && !finished && !cancelling) resume({ quiet: true });
+          }, delay);
         },
       });
-      function resume() {
+      // `quiet`: the page's own try while it waits for the server (its words stay)
+      function resume({ quiet = false } = {}) {
         if (finished) return;
+        stopWaiting();
+        const retrying = waiting && !paused; // the library's own next try is due: now instead
         paused = false;
-        pause.textContent = t("Pause");
-        say(t("Resuming {file} at {percent}…", { file: file.name, percent: pc(percent) }));
-        task.start(); // asks the server where it stands (HEAD), then sends the rest
+        if (!quiet) {
+          waiting = false;
+          pause.textContent = t("Pause");
+          say(t("Resuming {file} at {percent}…", { file: file.name, percent: pc(percent) }));
+        }
+        // asks the server where it stands (HEAD), then sends the rest
+        if (retrying) task.abort(false).then(() => task.start(), () => task.start());
+        else task.start();
       }
       function whenOnline() {
         if (paused && !finished) resume();
@@ -172,8 +227,9 @@
       window.addEventListener("online", whenOnline);
       pause.textContent = t("Pause");
       pause.onclick = () => {
-        if (paused) { resume(); return; }
+        if (paused || waiting) { resume(); return; }
         paused = true;
+        stopWaiting();
         task.abort(false); // the server keeps what it has
         pause.textContent = t("Resume");
         say(t("Paused at {percent} of {file}.", { file: file.name, percent: pc(percent) }));
@@ -187,6 +243,7 @@
       cancel.onclick = () => {
         if (cancelling) return;
         paused = true;
+        stopWaiting();
         say(t("Cancelling {file}…", { file: file.name }));
         // Aborting the creation request in flight would leave whatever the server made
         // with no address to delete it by (held against the quota until it expires):

@@ -159,11 +159,16 @@
     return text ? text.charAt(0).toUpperCase() + text.slice(1) : text;
   }
 
-  // A publish time the queue refused ("is in the past…", "is more than a year ahead").
-  function scheduleWords(message) {
-    if (/in the past/i.test(message)) return t("This time is in the past; leave it out to publish now.");
-    if (/year ahead/i.test(message)) return t("This time is more than a year ahead.");
-    return plainWords(`${t("This time")} ${message}.`);
+  // A publish time the queue refused, by the error's type (cachalot_queue.posts
+  // SCHEDULE_PAST, SCHEDULE_TOO_FAR); any other (pydantic's datetime_parsing,
+  // timezone_aware, …) in the page's own words, never the server's English.
+  const SCHEDULE = {
+    scheduled_in_the_past: () => t("This time is in the past; leave it out to publish now."),
+    scheduled_too_far_ahead: () => t("This time is more than a year ahead."),
+  };
+  function scheduleWords(error) {
+    const type = error && error.type;
+    return own(SCHEDULE, type) ? SCHEDULE[type]() : t("This time cannot be used: choose another date and time.");
   }
 
   // By the error's type (pydantic's, or the services' own "missing"/"value_error"), then by
@@ -210,7 +215,7 @@
   };
   // The registry's refusals (cachalot_common.refusals.REFUSALS): each by its code, with the
   // numbers the error entry carries (limit, unit, count, min, max, allowed, …).
-  const number = (value) => Number(value).toLocaleString(lang, { maximumFractionDigits: 3 });
+  const number = (value) => window.I18N.count(Number(value)); // as the composer's counters write them
   const span = (min, max) => (min != null && max != null ? `${number(min)}–${number(max)}`
     : max != null ? t("at most {value}", { value: number(max) }) : t("at least {value}", { value: number(min) }));
   // post kinds (cachalot_common.platforms.spec.POST_KINDS) as the posts list words them
@@ -253,11 +258,13 @@
     privacy_not_offered: (e) => t("This account does not offer this privacy level: choose one it offers ({allowed}).", { allowed: privacyWords(e.allowed) }),
     interaction_off: () => t("This account has turned this off in the TikTok app: turn it off here too."),
   };
+  // refusals whose `count` is the post's own count in the unit of their `limit`
+  const COUNTED = new Set(["text_too_long", "too_many_hashtags", "too_many_mentions", "too_many_images"]);
   const lastName = (field) => String(field || "").split(".").pop().replace(/\[\d+\]$/, "");
 
   function fieldError(error) {
     const name = lastName(error.field);
-    if (name === "scheduled_at" && error.type !== "missing") return scheduleWords(error.message || "");
+    if (name === "scheduled_at" && error.type !== "missing") return scheduleWords(error);
     if (error.type === "string_too_long") {
       const most = /at most (\d+)/i.exec(error.message || "");
       if (most) return t("At most {n} characters.", { n: Number(most[1]) });
@@ -268,10 +275,12 @@
     // English page keeps the server's words, which carry their own facts; another
     // language words it by its code
     if (/^(media|channel)_/.test(error.type || "") && lang === "en" && error.message) return plainWords(error.message);
-    // a registry refusal: the English page keeps the server's words (they carry the post's
-    // own counts), another language words it by its code and numbers
+    // a registry refusal: by its code and numbers in every language (the numbers written as
+    // the composer's counters write them, I18N.count), and the post's own count after it
     if (own(REFUSALS, error.type)) {
-      return lang === "en" && error.message ? plainWords(error.message) : REFUSALS[error.type](error);
+      const words = REFUSALS[error.type](error);
+      return COUNTED.has(error.type) && error.count != null
+        ? `${words} ${t("This one has {count}.", { count: number(error.count) })}` : words;
     }
     if (own(BY_TYPE, error.type)) return BY_TYPE[error.type]();
     if (name === "email") return t("Write a valid e-mail address.");

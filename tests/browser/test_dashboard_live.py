@@ -135,9 +135,12 @@ def test_a_missing_youtube_title_is_shown_under_it_before_anything_is_uploaded(
     page.click("#queue-button")
     caption = f'{TIKTOK} [data-error="caption"]'
     page.wait_for_selector(f"{caption}:not(:empty)", timeout=15_000)
+    # worded by its code on the English page too, its numbers as the counter writes them
     assert page.text_content(caption) == (
-        "TikTok video captions are at most 2200 characters (an emoji counts as two); "
-        "this one is 2202"
+        "At most 2200 characters (an emoji counts as two). This one has 2202."
+    )
+    assert page.text_content(f'{TIKTOK} [data-count="caption"]').startswith(
+        "2202 of 2200 characters"
     )
     page.wait_for_selector("#queue-button:enabled")
     assert uploads == []
@@ -340,6 +343,55 @@ def test_a_post_made_and_rescheduled_in_another_tab_shows_and_moves_here_without
     )
     due = datetime.fromisoformat(page.get_attribute(row, "data-due") or "")
     assert abs((due - later).total_seconds()) < 60
+
+
+def test_a_read_answered_after_a_live_change_never_shows_the_target_back_in_its_older_state(
+    dashboard: Any,
+) -> None:
+    """s10 saw a published target shown "dispatched" on an open page: a read of the post
+    begun before a status event and answered after it undid the event. Forced here: the
+    page's read (after an edit made elsewhere) is answered by the server at once and held;
+    the post is cancelled meanwhile and the page shows it; then the held, older answer is
+    delivered (the page's `cachalot:post-changed` says it was taken)."""
+    page = dashboard
+    [post] = queue_by_api(page, 1, ["tiktok"])
+    row = f'#posts-body tr[data-post="{post}"]'
+    page.wait_for_selector(f"{row} .status.scheduled", timeout=15_000)
+    held: list[tuple[Any, Any]] = []
+
+    def hold(route: Any) -> None:
+        if route.request.method != "GET":
+            route.continue_()
+            return
+        held.append((route, route.fetch()))  # the post as the server has it now: scheduled
+
+    page.route(f"**/api/v1/posts/{post}", hold)
+    try:
+        later = (datetime.now().astimezone() + timedelta(days=3)).replace(microsecond=0)
+        edit = """async ([id, when]) => (await fetch('/api/v1/posts/' + id, {
+          method: 'PATCH', headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ scheduled_at: when }) })).status"""
+        assert page.evaluate(edit, [post, later.isoformat()]) == 200
+        for _ in range(300):  # the page reads the edited post again (its live edit event)
+            if held:
+                break
+            page.wait_for_timeout(50)
+        assert held, "the page did not read the edited post again"
+        cancel = (
+            "async (p) => (await fetch(`/api/v1/posts/${p}/cancel`, { method: 'POST' })).status"
+        )
+        assert page.evaluate(cancel, post) == 200
+        page.wait_for_selector(f"{row} .status.cancelled", timeout=15_000)
+        page.evaluate(
+            "window.__taken = 0; document.addEventListener('cachalot:post-changed', "
+            "() => { window.__taken += 1; })"
+        )
+        route, answer = held[0]
+        route.fulfill(response=answer)
+        page.wait_for_function("window.__taken > 0", timeout=15_000)
+        assert page.text_content(f"{row} .status") == "cancelled"
+    finally:
+        page.unroute(f"**/api/v1/posts/{post}", hold)
 
 
 def test_a_queued_targets_settings_are_edited_in_a_dialog_by_the_composers_rules(

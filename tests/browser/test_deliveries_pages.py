@@ -211,6 +211,66 @@ def _close_history(page: Any, where: str) -> None:
     page.keyboard.press("Enter")
 
 
+def _propose_on_tiktok(
+    ops: httpx.Client, gateway: str, client_id: str, media_id: str, account: str, caption: str
+) -> str:
+    """One delivery of ``media_id`` with one proposal (a private TikTok post to ``account``
+    with ``caption``), by the operator signed in on ``ops``; the proposal's id."""
+    target = {"account_id": account, "tiktok": {"caption": caption, "privacy_level": "SELF_ONLY"}}
+    delivered = ops.post(
+        f"{gateway}/api/v1/operator/deliveries",
+        json={
+            "client_id": client_id,
+            "media_id": media_id,
+            "proposals": [{"targets": [target]}],
+        },
+    )
+    assert delivered.status_code == 201, delivered.text
+    return str(delivered.json()["proposals"][0]["id"])
+
+
+def test_a_live_update_on_the_operator_page_keeps_an_open_history_and_the_keyboard_in_its_row(
+    stack: EmbeddedStack, browser: Any
+) -> None:
+    """s11: the operator page wrote its deliveries anew on every live event, and an open
+    History came back closed and empty (the person's place and keyboard lost with it). The
+    client sends the proposal back while the operator reads its History with the keyboard."""
+    gateway = stack.gateway
+    marker = uuid.uuid4().hex[:8]
+    with httpx.Client(timeout=60) as http, httpx.Client(timeout=60) as ops:
+        account = connect_tiktok(http, gateway, f"sandbox-extra-keep-{marker}")
+        client_id = http.get(f"{gateway}/api/v1/me").json()["client_id"]
+        media = _operator_uploads_a_video(ops, gateway, client_id)
+        proposal = _propose_on_tiktok(
+            ops, gateway, client_id, media["id"], account, f"kept {marker}"
+        )
+        context = browser.new_context()
+        context.add_cookies(
+            [{"name": c.name, "value": c.value, "url": gateway} for c in ops.cookies.jar]
+        )
+        try:
+            page = context.new_page()
+            page.goto(f"{gateway}/operator.html")
+            theirs = f"#deliveries-body tr[data-proposal='{proposal}']"
+            page.wait_for_selector(f"{theirs}.proposed", timeout=15_000)
+            page.wait_for_selector("#live-state[data-state=on]", timeout=45_000)
+            assert "Delivered by operator" in _open_history(page, theirs)
+            sent = http.post(
+                f"{gateway}/api/v1/posts/proposals/{proposal}/request-changes",
+                json={"comment": f"shorter {marker}"},
+            )
+            assert sent.status_code == 200, sent.text
+            page.wait_for_selector(f"{theirs}.changes_requested", timeout=15_000)  # rebuilt
+            assert page.evaluate(f'document.querySelector("{theirs} details.trail").open')
+            assert "Delivered by operator" in (
+                page.text_content(f"{theirs} details.trail ol.trail-list") or ""
+            )
+            summary = f"{theirs} details.trail summary"
+            assert page.evaluate(f'document.activeElement === document.querySelector("{summary}")')
+        finally:
+            context.close()
+
+
 def test_a_proposal_is_edited_at_phone_width_by_keyboard_and_both_sides_read_its_history(
     stack: EmbeddedStack, browser: Any, screenshots: Path, serious_violations: Any
 ) -> None:
@@ -228,28 +288,9 @@ def test_a_proposal_is_edited_at_phone_width_by_keyboard_and_both_sides_read_its
             headers={"Content-Type": "video/mp4"},
         )
         assert uploaded.status_code == 201, uploaded.text
-        delivered = operator_http.post(
-            f"{gateway}/api/v1/operator/deliveries",
-            json={
-                "client_id": client_id,
-                "media_id": uploaded.json()["id"],
-                "proposals": [
-                    {
-                        "targets": [
-                            {
-                                "account_id": account,
-                                "tiktok": {
-                                    "caption": f"proposed {marker}",
-                                    "privacy_level": "SELF_ONLY",
-                                },
-                            }
-                        ]
-                    }
-                ],
-            },
+        proposal = _propose_on_tiktok(
+            operator_http, gateway, client_id, uploaded.json()["id"], account, f"proposed {marker}"
         )
-        assert delivered.status_code == 201, delivered.text
-        proposal = delivered.json()["proposals"][0]["id"]
     assert client_cookie
 
     phone = {"width": 390, "height": 844}

@@ -550,3 +550,12 @@ def test_platform_names_are_written_once_in_words_js_as_the_registry_labels_them
     assert body is not None
     assert dict(re.findall(r'(\w+): "([^"]+)"', body.group(1))) == labels
     assert list(re.findall(r'(\w+): "', body.group(1))) == list(labels)
+
+
+def test_the_schedule_words_refusals_through_words_js_never_the_servers_message() -> None:
+    """web12g (fresh try): schedule.js showed the server's English ``message`` of an error
+    (joined after "This time" on a Russian page); refusals are worded by their type in
+    web/words.js (``CachalotWords.problem``)."""
+    source = (WEB / "schedule.js").read_text(encoding="utf-8")
+    assert re.findall(r"\.message\b", source) == []
+    assert "CachalotWords.problem(" in source

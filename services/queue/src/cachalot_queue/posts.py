@@ -69,6 +69,13 @@ class Created:
     replayed: bool
 
 
+SCHEDULE_PAST: Final = "scheduled_in_the_past"
+"""The ``type`` of a ``scheduled_at`` error: the time is past beyond the grace (web/words.js
+words it by this code)."""
+SCHEDULE_TOO_FAR: Final = "scheduled_too_far_ahead"
+"""The ``type`` of a ``scheduled_at`` error: the time is more than a year ahead."""
+
+
 def _error(
     field: str, message: str, kind: str = "value_error", where: str = "body"
 ) -> dict[str, Any]:
@@ -376,9 +383,11 @@ class PostService:
         """What is wrong with a publish time (DESIGN: not past beyond the grace, a year
         ahead at most), named ``scheduled_at``."""
         if scheduled_at < now - self._grace:
-            return [_error("scheduled_at", "is in the past; leave it out to publish now")]
+            return [
+                _error("scheduled_at", "is in the past; leave it out to publish now", SCHEDULE_PAST)
+            ]
         if scheduled_at > now + MAX_SCHEDULE_AHEAD:
-            return [_error("scheduled_at", "is more than a year ahead")]
+            return [_error("scheduled_at", "is more than a year ahead", SCHEDULE_TOO_FAR)]
         return []
 
     async def update(

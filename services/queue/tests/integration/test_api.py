@@ -235,6 +235,21 @@ async def test_every_bad_input_gets_a_422_naming_its_field(queue: QueueServer) -
         assert field in problem["detail"]
 
 
+async def test_a_refused_publish_time_carries_a_type_of_its_own(queue: QueueServer) -> None:
+    """web12g: the page told the two refusals of a publish time apart by their English words
+    (``value_error``); each has its code, which the page words (web/words.js)."""
+    client = queue.client()
+    youtube = await client.account("youtube")
+    targets = [{"account_id": str(youtube), "youtube": {"title": "t"}}]
+    kinds = []
+    for when in (at_offset(-3600), at_offset(400 * 86400)):
+        draft = {"targets": targets, "scheduled_at": when.isoformat()}
+        response = await client.http.post("/api/v1/posts/check", json=draft)
+        assert response.status_code == 422, response.text
+        kinds += [e["type"] for e in response.json()["errors"] if e["field"] == "scheduled_at"]
+    assert kinds == ["scheduled_in_the_past", "scheduled_too_far_ahead"]
+
+
 async def test_the_dry_run_check_refuses_every_bad_input_as_queueing_would_and_keeps_nothing(
     queue: QueueServer,
 ) -> None:
