@@ -27,13 +27,15 @@ import httpx
 import pytest
 import yaml
 
-from cachalot_common.sessions import COOKIE_NAME, Role, issue_session
+from cachalot_common.problems import Problem
+from cachalot_common.sessions import COOKIE_NAME, Role, issue_session, wrong_role
 from cachalot_embedded.openapi import BUILDERS, _no_cachalot_environment
 from cachalot_embedded.routes import MEDIA_PREFIX, OPERATOR_MEDIA_PREFIX, ROUTES, service_for
 from cachalot_testing.gateway import (
     CASES,
     CLIENT_ON_OPERATOR_ROUTE,
     FORGED_SESSION,
+    OPERATOR_ON_CLIENT_ROUTE,
     SESSION,
     SESSION_CHECK,
     Case,
@@ -301,7 +303,26 @@ def test_a_clients_session_on_an_operators_upload_is_a_403_problem_not_nginxs_pa
     )
     assert answer.status == 403, answer
     assert answer.headers["content-type"].startswith("application/problem+json"), answer
-    assert answer.json()["status"] == 403
+    assert answer.json() == _as_the_services_say(wrong_role("operator"))
+
+
+def _as_the_services_say(problem: Problem) -> dict[str, Any]:
+    """The problem document a service answers for ``problem`` (no ``instance``)."""
+    body = {"type": problem.type, "title": problem.title, "status": problem.status}
+    return {**body, "detail": problem.detail, **problem.extra}
+
+
+def test_an_operators_session_on_a_clients_upload_is_the_services_wrong_role_problem(
+    gateway: dict[str, Any],
+) -> None:
+    """fresh13e: an operator uploading on the client's route was told "This route is for
+    operators" (the one 403 document nginx had); it says what the services say."""
+    answer = send_raw(
+        gateway["base"], "POST", b"/api/v1/media", headers=(OPERATOR_ON_CLIENT_ROUTE,), body=b"v"
+    )
+    assert answer.status == 403, answer
+    assert answer.headers["content-type"].startswith("application/problem+json"), answer
+    assert answer.json() == _as_the_services_say(wrong_role("client"))
 
 
 def test_an_upload_whose_session_cannot_be_checked_is_a_503_to_retry(

@@ -44,6 +44,9 @@ FORGED_SESSION = (b"Cookie", b"cachalot_session=forged")
 # A client's session on an operator's route: a stand-in refuses it at once (403),
 # as the queue refuses a client on /api/v1/operator/*.
 CLIENT_ON_OPERATOR_ROUTE = (b"Cookie", b"cachalot_session=a-client")
+# An operator's session on a client's route: a stand-in refuses it at once (403),
+# as the queue refuses an operator on a client's /api/v1/media.
+OPERATOR_ON_CLIENT_ROUTE = (b"Cookie", b"cachalot_session=an-operator")
 # Where the nginx gateway verifies the session before streaming an upload
 # (its auth_request): requests there are the gateway's, not the client's,
 # and are left out of what a case says reaches a service.
@@ -187,9 +190,11 @@ class StandIn:
                         else:
                             text = f": keep-alive\nid: s0.{count}\n\n"
                         data = text.encode()
+                        # timed before it is written: a client that reads the event can
+                        # never find its time missing (it raced the append once: IndexError)
+                        stand_in.stream_writes.append(time.monotonic())
                         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
                         self.wfile.flush()
-                        stand_in.stream_writes.append(time.monotonic())
                         time.sleep(float(interval))
                     self.wfile.write(b"0\r\n\r\n")
                     self.wfile.flush()
@@ -205,9 +210,11 @@ class StandIn:
                 if "cachalot_session=forged" in (self.headers.get("Cookie") or ""):
                     self._answer_early(401)
                     return
-                if "cachalot_session=a-client" in (
-                    self.headers.get("Cookie") or ""
-                ) and self.path.startswith("/api/v1/operator/"):
+                cookie = self.headers.get("Cookie") or ""
+                operator_route = self.path.startswith("/api/v1/operator/")
+                if ("cachalot_session=a-client" in cookie and operator_route) or (
+                    "cachalot_session=an-operator" in cookie and not operator_route
+                ):
                     self._answer_early(403)
                     return
                 early = self.headers.get(ANSWER_EARLY)
