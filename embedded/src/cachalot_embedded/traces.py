@@ -25,9 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 PHOENIX = ROOT / ".traces" / "bin" / "phoenix"
 INSTALL = "make traces (arize-phoenix, pinned in embedded/traces.txt, into .traces/)"
-# how long Phoenix may take to answer /healthz (imports and migrations: ~90 s at load 18);
-# CACHALOT_DEV_TRACES_START_S sets another (start_timeout_s)
-START_TIMEOUT_S = 240.0
+# how long Phoenix may take to answer /healthz (imports and migrations: ~90 s at load 18,
+# over 240 s at load 17-29 in a fresh user's first start, fresh13e); waiting costs nothing
+# when it is quicker; CACHALOT_DEV_TRACES_START_S sets another (start_timeout_s)
+START_TIMEOUT_S = 600.0
 DATABASE = "phoenix.db"
 """Phoenix's SQLite file in its working directory (``var/traces``)."""
 PROJECT = "cachalot"
