@@ -29,6 +29,14 @@
     el.textContent = shown(text);
   }
 
+  // A new attempt supersedes the last one's notice ("Queued." beside the next post's
+  // refusals read as if that post had been queued too).
+  function unflash() {
+    const el = $("flash");
+    el.className = "notice hidden";
+    el.textContent = "";
+  }
+
   async function api(path, options = {}) {
     const response = await fetch(path, { credentials: "same-origin", ...options });
     let body = null;
@@ -1718,6 +1726,7 @@
   $("post-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors();
+    unflash();
     const kind = chosenKind();
     const chosen = [...document.querySelectorAll('input[name="target"]:checked:enabled')];
     const sent = chosen.map((box) => box.value);

@@ -380,6 +380,20 @@ def test_two_tiktok_accounts_and_youtube_each_get_their_own_fields_in_the_post(
     assert not page.is_checked(f"{youtube} .yt-kids input[value=no]")
 
 
+def test_a_next_attempt_the_page_refuses_leaves_no_earlier_queued_notice(
+    composer: dict[str, Any],
+) -> None:
+    """fresh10e: after "Queued.", a next post the page's own checks refused (no video
+    chosen here) showed its refusals beside the green "Queued." still on screen."""
+    page = composer["page"]
+    assert page.text_content("#flash") == "Queued."  # the post queued just before
+    page.click("#queue-button")
+    page.wait_for_selector("#queue-button:enabled", timeout=30_000)
+    said = "[...document.querySelectorAll('#post-form .field-error')].some(e => e.textContent)"
+    assert page.evaluate(f"() => {said}"), "the page refused it"
+    assert not page.is_visible("#flash"), page.text_content("#flash")
+
+
 def test_the_schedule_lists_every_post_soonest_first_in_the_named_time_zone(
     composer: dict[str, Any],
 ) -> None:
