@@ -1528,7 +1528,11 @@
         setText(status, text);
         if (status.className !== "status " + target.status) status.className = "status " + target.status;
         const link = target.remote_url || "";
-        const why = apiWords.reason(target.last_error_code, target.last_error, platformName(target.platform));
+        // the last error explains a target that waits, failed or stopped; once it is handed
+        // to the publisher again (dispatched, publishing) it is no longer why (fresh10e: a
+        // resumed target read "dispatched" beside "Reconnect this account" until published)
+        const working = target.status === "dispatched" || target.status === "publishing";
+        const why = working ? "" : apiWords.reason(target.last_error_code, target.last_error, platformName(target.platform));
         if (result.dataset.link !== link || (!link && result.textContent !== shown(why))) {
           result.dataset.link = link;
           result.textContent = "";

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -392,6 +392,51 @@ def test_a_read_answered_after_a_live_change_never_shows_the_target_back_in_its_
         assert page.text_content(f"{row} .status") == "cancelled"
     finally:
         page.unroute(f"**/api/v1/posts/{post}", hold)
+
+
+def test_a_target_handed_to_the_publisher_again_shows_no_reason_from_before(
+    dashboard: Any,
+) -> None:
+    """fresh10e: a target resumed after its account was reconnected read "dispatched" beside
+    "Reconnect this account..." until it was published. The server's own answer for the post,
+    with its target as the queue has it at that moment (dispatched, the pause's reason still
+    its last error), is what the page is given here; paused, the reason shows."""
+    page = dashboard
+    [post] = queue_by_api(page, 1, ["tiktok"])
+    row = f'#posts-body tr[data-post="{post}"]'
+    page.wait_for_selector(f"{row} .status.scheduled", timeout=15_000)
+    shown_as: list[str] = []
+
+    def as_resumed(route: Any) -> None:
+        if route.request.method != "GET":
+            route.continue_()
+            return
+        answer = route.fetch()
+        body = answer.json()
+        later = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+        for target in body["targets"]:
+            target.update(
+                status=shown_as[-1],
+                last_error="The account must be reconnected before this can be published.",
+                last_error_code="reauth_required",
+                updated_at=later,
+            )
+        route.fulfill(response=answer, json=body)
+
+    page.route(f"**/api/v1/posts/{post}", as_resumed)
+    try:
+        for status, reason in (("paused", True), ("dispatched", False)):
+            shown_as.append(status)
+            later = (datetime.now().astimezone() + timedelta(days=3)).replace(microsecond=0)
+            edit = """async ([id, when]) => (await fetch('/api/v1/posts/' + id, {
+              method: 'PATCH', headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ scheduled_at: when }) })).status"""
+            assert page.evaluate(edit, [post, later.isoformat()]) == 200  # the page reads it
+            page.wait_for_selector(f"{row} .status.{status}", timeout=15_000)
+            said = page.text_content(f"{row} td >> nth=4") or ""
+            assert ("Reconnect" in said) is reason, (status, said)
+    finally:
+        page.unroute(f"**/api/v1/posts/{post}", as_resumed)
 
 
 def test_a_queued_targets_settings_are_edited_in_a_dialog_by_the_composers_rules(
