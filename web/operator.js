@@ -399,8 +399,23 @@
     cell(row, standing ? `${id} — ${standing}` : id).className = "post-standing";
   }
 
+  // Overlapping reads of one table (a burst of live events, radios clicked quickly): only
+  // the last read started is drawn, so an older answer arriving late never puts the table
+  // back in an older state. `cachalot:read-done` (detail: the table) follows each answer,
+  // drawn or dropped.
+  const reads = {};
+  function startRead(table) {
+    const mine = (reads[table] = (reads[table] || 0) + 1);
+    return () => reads[table] === mine;
+  }
+  function readDone(table) {
+    document.dispatchEvent(new CustomEvent("cachalot:read-done", { detail: table }));
+  }
+
   async function loadDeliveries() {
+    const latest = startRead("deliveries");
     const answer = await api("/api/v1/operator/deliveries");
+    if (!latest()) return readDone("deliveries");
     const body = $("deliveries-body");
     const putBack = window.CachalotTrail.keepPlace(body, "proposal"); // a live update's rebuild
     body.textContent = "";
@@ -451,13 +466,16 @@
       }
     }
     putBack();
+    readDone("deliveries");
   }
 
   async function loadClients() {
+    const latest = startRead("clients");
     const [clients, summary] = await Promise.all([
       api("/api/v1/operator/clients"),
       api("/api/v1/operator/posts/summary"),
     ]);
+    if (!latest()) return readDone("clients");
     const counts = {};
     for (const item of (summary.ok && summary.body.items) || []) counts[item.client_id] = item;
     knownClients = (clients.ok && clients.body.items) || [];
@@ -477,11 +495,14 @@
       labelCells(row, body);
       body.appendChild(row);
     }
+    readDone("clients");
   }
 
   async function loadTrouble() {
+    const latest = startRead("trouble");
     const status = document.querySelector("input[name=trouble]:checked").value;
     const answer = await api(`/api/v1/operator/posts?status=${encodeURIComponent(status)}`);
+    if (!latest()) return readDone("trouble");
     const body = $("trouble-body");
     const putBack = window.CachalotTrail.keepPlace(body, "post"); // a live update's rebuild
     body.textContent = "";
@@ -515,11 +536,14 @@
       body.appendChild(row);
     }
     putBack();
+    readDone("trouble");
   }
 
   async function loadDlq() {
+    const latest = startRead("dlq");
     const topic = $("dlq-topic").value;
     const answer = await api(`/api/v1/operator/dlq?topic=${encodeURIComponent(topic)}`);
+    if (!latest()) return readDone("dlq");
     const body = $("dlq-body");
     body.textContent = "";
     if (!answer.ok) {
@@ -545,6 +569,7 @@
       labelCells(row, body);
       body.appendChild(row);
     }
+    readDone("dlq");
   }
 
   async function redrive(topic, item) {

@@ -145,3 +145,48 @@ def test_at_phone_width_every_cell_of_both_pages_tables_shows_its_columns_name(
             assert status is not None
             shown = operator.evaluate("(td) => getComputedStyle(td, '::before').content", status)
             assert "Status" in shown  # what the phone shows before the status itself
+
+
+def test_a_trouble_list_read_answered_late_never_replaces_the_one_asked_for_last(
+    stack: EmbeddedStack, browser: Any, sign_in: Any
+) -> None:
+    """web12h (issue 12, the s10 MEDIUM's kind): the operator page drew every answer of its
+    tables' reads as it came, so an older read answered after a newer one put the table back
+    in the older state. Forced: the "Paused" list's read is held, "Failed" is chosen again
+    and drawn, then the held answer arrives; the page's `cachalot:read-done` marks it taken."""
+    with httpx.Client(timeout=30) as client:
+        post_id = failed_post(client, stack.gateway, stack.sandbox, caption="read late")
+    context = browser.new_context()
+    page = context.new_page()
+    held: list[tuple[Any, Any]] = []
+
+    def hold_paused(route: Any) -> None:
+        if "status=paused" in route.request.url and not held:
+            held.append((route, route.fetch()))
+        else:
+            route.continue_()
+
+    try:
+        sign_in.operator(page)
+        row = f"#trouble-body tr[data-post='{post_id}']"
+        page.wait_for_selector(row, timeout=15_000)
+        page.route("**/api/v1/operator/posts?status=*", hold_paused)
+        page.check("input[name=trouble][value=paused]")
+        for _ in range(200):
+            if held:
+                break
+            page.wait_for_timeout(50)
+        assert held, "the page did not read the paused list"
+        page.check("input[name=trouble][value=failed]")
+        page.wait_for_selector(row, timeout=15_000)  # the newer read, drawn
+        page.evaluate(
+            "window.__done = 0; document.addEventListener('cachalot:read-done', "
+            "(e) => { if (e.detail === 'trouble') window.__done += 1; })"
+        )
+        route, answer = held[0]
+        route.fulfill(response=answer)
+        page.wait_for_function("window.__done > 0", timeout=15_000)
+        assert page.is_visible(row), "the late paused list replaced the failed one"
+    finally:
+        page.unroute("**/api/v1/operator/posts?status=*", hold_paused)
+        context.close()
