@@ -110,7 +110,7 @@ def build_publisher_app(
     """
     service = f"publisher-{platform}"
     broker = build_broker(settings, client_id=service, tracer_provider=tracer_provider)
-    sink = results or KafkaResults(broker)
+    sink = results or KafkaResults(broker, tracer_provider)
     # auth's lease endpoint, on the same lean HTTP stack as the platform's calls
     lease_http = platform_http_client(
         timeout=httpx.Timeout(30.0), max_connections=settings.publish_concurrency
