@@ -62,16 +62,29 @@ def traced_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedS
         broker.stop()
 
 
-def spans_of(ui: str, trace_id: str) -> list[dict[str, Any]]:
-    answer = httpx.get(
-        f"{ui}/v1/projects/{PROJECT}/spans",
-        params={"trace_id": trace_id, "limit": 1000},
-        timeout=10,
-    )
+def spans_of(ui: str, trace_id: str | None) -> list[dict[str, Any]]:
+    """The spans of the trace ``trace_id`` (None: of every trace) Phoenix holds."""
+    params: dict[str, Any] = {"limit": 1000}
+    if trace_id is not None:
+        params["trace_id"] = trace_id
+    answer = httpx.get(f"{ui}/v1/projects/{PROJECT}/spans", params=params, timeout=10)
     if answer.status_code == 404:  # no span of the project exported yet: none to read
         return []
     answer.raise_for_status()
     return list(answer.json()["data"])
+
+
+def below(spans: list[dict[str, Any]], top: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every span of ``spans`` under ``top`` (children, their children, ...)."""
+    ids = {top["context"]["span_id"]}
+    found: list[dict[str, Any]] = []
+    grew = True
+    while grew:
+        more = [s for s in spans if s["parent_id"] in ids and s["context"]["span_id"] not in ids]
+        ids.update(s["context"]["span_id"] for s in more)
+        found.extend(more)
+        grew = bool(more)
+    return found
 
 
 def operator_message(sandbox: str, needle: str, timeout: float = 60) -> str:
@@ -107,7 +120,7 @@ def test_one_trace_follows_a_failed_post_from_the_dashboard_to_the_operators_tel
     assert f"Trace: {link}" in text  # ...and the operator's Telegram message's
     assert httpx.get(link, timeout=10).status_code == 200  # the UI opens it
 
-    wanted = {"gateway", "queue", "publisher-tiktok", "notifier"}
+    wanted = {"gateway", "queue", "publisher-tiktok", "notifier", "auth"}
     deadline = time.monotonic() + 90  # each service exports its spans in batches (5 s)
     while True:
         spans = spans_of(ui, trace_id)
@@ -142,6 +155,29 @@ def test_one_trace_follows_a_failed_post_from_the_dashboard_to_the_operators_tel
     kafka_services = {service_of(s) for s in kafka}
     assert {"queue", "publisher-tiktok", "notifier"} <= kafka_services, summary
     assert "creator_info" in attributes("publisher-tiktok"), summary  # the platform call
+    # the token lease: auth's lease route, called by the publisher in the command's trace
+    assert any("lease" in s["name"] for s in where("auth")), summary
+    # the queue handles the result in the post's trace, its SQL with it: under the
+    # result records' consume span (one transaction per fetch), parent of the result's
+    [result] = [s for s in where("queue") if s["name"].startswith("queue result")]
+    [consume] = [s for s in spans if s["context"]["span_id"] == result["parent_id"]]
+    assert consume["name"].endswith(" process"), summary
+    statements = [str(s["attributes"].get("db.statement", "")) for s in below(spans, consume)]
+    assert any(q.startswith("UPDATE targets") for q in statements), summary
+    assert any(q.startswith("INSERT INTO outbox") for q in statements), summary
+    # the relay's send of the dispatched command is in it, between the queue and the publisher
+    assert any(s["name"].endswith(" publish") for s in kafka if service_of(s) == "queue"), summary
+    # and no consume span of this post's records started a trace of its own
+    # (the post is the first this stack made, so its topics' records are its own)
+    topics = {s["name"].rsplit(" ", 1)[0] for s in kafka}
+    elsewhere = [
+        f"{service_of(s)}: {s['name']}"
+        for s in spans_of(ui, None)
+        if s["context"]["trace_id"] != trace_id
+        and s["name"].rsplit(" ", 1)[0] in topics
+        and s["name"].rsplit(" ", 1)[-1] in {"create", "process"}
+    ]
+    assert not elsewhere, f"consume spans outside the post's trace: {elsewhere}\n{summary}"
     assert "db.statement" in attributes("notifier"), summary
     [send] = [s for s in where("notifier") if s["name"] == "notifier send telegram"]
     calls = [s for s in spans if s["parent_id"] == send["context"]["span_id"]]

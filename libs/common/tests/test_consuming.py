@@ -28,6 +28,7 @@ from cachalot_common.consuming import (
     restart_subscribers,
     stop_subscribers,
     subscribe,
+    subscribe_batch,
 )
 from cachalot_common.events import ContactSubmitted, NotifyRequested
 from cachalot_common.kafka import (
@@ -665,7 +666,9 @@ async def test_a_fetch_at_a_time_handles_every_record_in_order_parks_poison_and_
         tansu.stop()
 
 
-async def test_a_fetch_at_a_time_handles_each_record_in_its_own_trace(tmp_path: Path) -> None:
+async def test_a_fetch_at_a_time_handles_each_record_in_its_own_trace_and_starts_none(
+    tmp_path: Path,
+) -> None:
     """FastStream's telemetry gives a fetch of several records one span in a new trace;
     each record's handler must still run in the record's trace (issue 13: the
     notifier, reading a fetch at a time, linked the operator's message to a trace
@@ -712,6 +715,58 @@ async def test_a_fetch_at_a_time_handles_each_record_in_its_own_trace(tmp_path: 
         # (a new trace; absent when an earlier test of the session left its telemetry off)
         # is around it: without the kit's own span per record, neither case holds
         assert seen == traces
+        # and no span of the fetch starts a trace of its own (FastStream's batch spans did)
+        made = {f"{s.context.trace_id:032x}" for s in exporter.get_finished_spans()}
+        assert made <= set(traces.values())
+    finally:
+        await producer.stop()
+        await watch.stop()
+        tansu.stop()
+
+
+async def test_a_batch_handled_in_one_go_runs_in_its_first_records_trace(tmp_path: Path) -> None:
+    """``subscribe_batch`` runs the handler (one transaction: its SQL) in the trace of the
+    batch's first record, not in a trace of its own (issue 13 item 4: the queue handled a
+    post's result, its SQL with it, in a new trace FastStream's batch span started)."""
+    tansu = TansuBroker(log_path=tmp_path / "tansu.log").start()
+    topic = f"t{uuid.uuid4().hex[:8]}.v1"
+    settings = KafkaSettings(
+        kafka_bootstrap=tansu.bootstrap, kafka_idempotence=False, kafka_ensure_topics=True
+    )
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    broker = build_broker(settings, client_id="t", tracer_provider=provider)
+    batches: list[tuple[list[str], str]] = []
+
+    async def handle(events: list[ContactSubmitted]) -> None:
+        current = trace.get_current_span().get_span_context().trace_id
+        batches.append(([e.message for e in events], f"{current:032x}"))
+
+    subscribe_batch(
+        broker, topic, ContactSubmitted, handle, group_id="t", **consumer_options(settings)
+    )
+    traces = {f"m{n}": uuid.uuid4().hex for n in range(3)}
+    watch = BrokerWatch(broker, settings, probe_interval_s=0.2, plan={topic: 1, f"{topic}.dlq": 1})
+    producer = AIOKafkaProducer(bootstrap_servers=tansu.bootstrap)
+    try:
+        await ensure_topics(tansu.bootstrap, {topic: 1, f"{topic}.dlq": 1})
+        await producer.start()
+        for word, trace_id in traces.items():
+            await producer.send_and_wait(
+                topic,
+                encode(_event_saying(word)),
+                key=b"k",
+                headers=[("traceparent", f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01".encode())],
+            )
+        await watch.start()
+        await _eventually_true(
+            lambda: sum(len(words) for words, _ in batches) == len(traces), "every record handled"
+        )
+        for words, current in batches:
+            assert current == traces[words[0]], (words, current)
+        made = {f"{s.context.trace_id:032x}" for s in exporter.get_finished_spans()}
+        assert made <= set(traces.values())
     finally:
         await producer.stop()
         await watch.stop()

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from opentelemetry import trace
 
+from cachalot_common.events import PublishPost
 from cachalot_common.grants import generate_signing_key, mint_grant
-from cachalot_common.leases import LeaseReauthRequired
+from cachalot_common.leases import Lease, LeaseAsk, LeaseError, LeaseReauthRequired
 from cachalot_publishing.outcome import Outcome
 from cachalot_publishing.token import CommandTokens, LeaseCache, LeaseChanged, TokenRejected
 
@@ -379,3 +382,32 @@ async def test_a_token_refused_twice_asks_to_reconnect_in_words_of_the_posts_kin
     with pytest.raises(Outcome) as ended:
         await tokens.call(refused)
     assert ended.value.reason.endswith(f"Reconnect VK (and allow {allow}).")
+
+
+async def test_a_confirmation_goes_to_auth_in_the_trace_of_the_first_command_it_confirms(
+    tmp_path: Path,
+) -> None:
+    """The confirm request carries the first asking command's trace (fresh13e: auth's
+    confirm route started a trace of its own, the post's trace never showed the lease);
+    a request has one parent, the other commands are linked."""
+    video = store_video(tmp_path)
+    seen: list[int] = []
+
+    class Traced(FakeLeases):
+        async def confirm(self, asks: Sequence[LeaseAsk]) -> list[Lease | LeaseError]:
+            seen.append(trace.get_current_span().get_span_context().trace_id)
+            return await super().confirm(asks)
+
+    cache = LeaseCache(Traced(), label="TikTok", grant_keys=KEYS, confirm_gather_s=0.2)
+    first, second = (make_command(video) for _ in range(2))
+    ids = [uuid.uuid4().int, uuid.uuid4().int]
+
+    async def confirm_in_trace(command: PublishPost, trace_id: int) -> None:
+        span = trace.NonRecordingSpan(
+            trace.SpanContext(trace_id, 0x1234, is_remote=False, trace_flags=trace.TraceFlags(1))
+        )
+        with trace.use_span(span):
+            await cache.confirm(command)
+
+    await asyncio.gather(confirm_in_trace(first, ids[0]), confirm_in_trace(second, ids[1]))
+    assert seen == [ids[0]]

@@ -47,6 +47,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.message import StreamMessage
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 from pydantic import BaseModel, ValidationError
@@ -198,12 +199,13 @@ def process_attributes(topic: str, partition: int = -1, offset: int = -1) -> dic
 def _record_span(record: Any) -> Iterator[None]:
     """``<topic> process``, a consumer span in the trace of ``record`` (its ``traceparent``).
 
-    FastStream's telemetry middleware gives a fetch of several records one span
+    FastStream's telemetry middleware gave a fetch of several records one span
     in a trace of its own (the records' traces only linked), so a handler run
-    under it would start every record's work, and the events it sends, in a new
+    under it started every record's work, and the events it sends, in a new
     trace (issue 13: the operator's Telegram message for a failed post linked a
-    trace other than the post's). Each record is handled under its own span,
-    in the trace its record carries, else in the current one.
+    trace other than the post's); it opens none for a fetch now
+    (:func:`cachalot_common.kafka.record_spans_only`). Each record is handled
+    under its own span, in the trace its record carries, else in the current one.
     """
     topic = str(getattr(record, "topic", ""))
     attributes = process_attributes(
@@ -219,6 +221,34 @@ def _record_span(record: Any) -> Iterator[None]:
         attributes=attributes,
     ):
         yield
+
+
+@contextlib.contextmanager
+def _batch_span(topic: str, contexts: list[Context]) -> Iterator[Context | None]:
+    """``<topic> process`` for a batch handled in one go (one transaction): a consumer
+    span in the trace of the batch's first record, linked to the other records' spans.
+
+    One transaction's statements can have one parent only; the first record's trace is
+    the one that waited longest, and a batch of one (the usual case when the system is
+    not busy) is then wholly in its record's trace, its SQL included (issue 13 item 4:
+    the queue's result handling ran in a trace of its own). A first record without a
+    trace context leaves the batch in the current one. Yields the span's context when it
+    is in the first record's trace (None otherwise).
+    """
+    parents = [trace.get_current_span(c).get_span_context() for c in contexts]
+    first = contexts[0] if parents and parents[0].is_valid else None
+    links = [trace.Link(p) for p in parents[1:] if p.is_valid]
+    attributes = process_attributes(topic)
+    if len(contexts) > 1:
+        attributes["messaging.batch.message_count"] = len(contexts)
+    with _tracer.start_as_current_span(
+        f"{topic} process",
+        context=first,
+        kind=trace.SpanKind.CONSUMER,
+        attributes=attributes,
+        links=links,
+    ):
+        yield otel_context.get_current() if first is not None else None
 
 
 def decode(model: type[ModelT], body: bytes) -> ModelT | str:
@@ -486,7 +516,8 @@ def subscribe_batch(
 
     Each record is decoded alone: an undecodable one is dead-lettered and the
     rest of the batch goes on. On a handler error the whole batch is rewound
-    and delivered again (the handler must be idempotent).
+    and delivered again (the handler must be idempotent). The handler runs under one
+    ``<topic> process`` span in the first record's trace (:func:`_batch_span`).
     ``trace_contexts``: the handler is called ``handler(events, contexts)``,
     ``contexts[i]`` the OpenTelemetry context of ``events[i]``'s record (its
     ``traceparent`` header), so work done for one record, and the events it
@@ -510,10 +541,12 @@ def subscribe_batch(
                 await dead_letter(broker, topic, record, body, reason=event)
             else:
                 events.append(event)
-                if trace_contexts:
-                    contexts.append(record_context(record))
+                contexts.append(record_context(record))
         if events:
-            await (handler(events, contexts) if trace_contexts else handler(events))
+            with _batch_span(topic, contexts) as batch:
+                if batch is not None:  # the first record's own work under the batch's span
+                    contexts[0] = batch
+                await (handler(events, contexts) if trace_contexts else handler(events))
 
     async def consume(bodies: list[bytes], message: KafkaMessage) -> None:
         try:

@@ -40,6 +40,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol
@@ -48,8 +49,8 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.response import KafkaPublishCommand
 from faststream.response import PublishType
 from opentelemetry import context as otel_context
-from opentelemetry import propagate
-from opentelemetry.trace import SpanKind, Tracer, get_current_span
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Span, SpanKind, Tracer, get_current_span
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
@@ -61,6 +62,7 @@ from cachalot_common.text import truncate
 from cachalot_common.wakeup import Wakeup
 
 logger = logging.getLogger(__name__)
+_tracer = trace.get_tracer(__name__)
 
 FAILURE_LOG_EVERY_S = 60.0
 """While the relay keeps failing with the same cause, how often it says so again."""
@@ -200,8 +202,8 @@ def kafka_publish(broker: KafkaBroker) -> Publish:
     """A :data:`Publish` straight to ``broker``'s producer (:func:`produce`): the record's
     value is the payload, its key the key's UTF-8 bytes, its trace context the current one
     (the relay restores each event's own around its send); acknowledged by the broker when
-    the returned coroutine ends. No span of its own: the relay's record already carries
-    the trace it belongs to and a consumer's span continues it directly."""
+    the returned coroutine ends. No span of its own: the relay sends an event that stored
+    its trace under :func:`producer_span` in that trace (:meth:`OutboxRelay._publish`)."""
 
     async def publish(topic: str, key: str, payload: bytes) -> Any:
         return await produce(broker, topic, key.encode(), payload)
@@ -238,8 +240,22 @@ async def produce(
     """
     if tracer is None:
         return await _produce(broker, topic, key, payload, confirm)
-    with tracer.start_as_current_span(
+    with producer_span(tracer, topic, key):
+        return await _produce(broker, topic, key, payload, confirm)
+
+
+def producer_span(
+    tracer: Tracer, topic: str, key: bytes, *, parent: otel_context.Context | None = None
+) -> AbstractContextManager[Span]:
+    """The PRODUCER span ``<topic> publish`` a record is sent in (made current), with the
+    messaging attributes FastStream's telemetry gives its own (OpenTelemetry messaging
+    semantic conventions: ``messaging.system`` kafka, ``messaging.destination.name``,
+    ``messaging.operation`` publish, ``messaging.kafka.message.key``); ``parent``: the
+    trace it belongs to, else the current one. One definition for the publishers' results
+    and the outbox relays' events."""
+    return tracer.start_as_current_span(
         f"{topic} publish",
+        context=parent,
         kind=SpanKind.PRODUCER,
         attributes={
             "messaging.system": "kafka",
@@ -247,8 +263,7 @@ async def produce(
             "messaging.operation": "publish",
             "messaging.kafka.message.key": key.decode(errors="replace"),
         },
-    ):
-        return await _produce(broker, topic, key, payload, confirm)
+    )
 
 
 async def _produce(
@@ -668,13 +683,16 @@ class OutboxRelay:
             raise
 
     async def _publish(self, event: Outgoing) -> Any:
+        """Send ``event``; one with a stored trace context is sent under a PRODUCER span
+        ``<topic> publish`` in that trace, whose context its record then carries (issue
+        13 item 4: the trace went from the row's writer straight to the consumer, the
+        relay and Kafka not in it). One without is sent with no span: a trace of one
+        span per event would say nothing."""
         if not event.trace:
             return await self._publish_one(event.topic, event.key, event.payload)
-        token = otel_context.attach(propagate.extract(dict(event.trace)))
-        try:
+        trace_of = propagate.extract(dict(event.trace))
+        with producer_span(_tracer, event.topic, event.key.encode(), parent=trace_of):
             return await self._publish_one(event.topic, event.key, event.payload)
-        finally:
-            otel_context.detach(token)
 
 
 def failure_cause(error: BaseException) -> str:

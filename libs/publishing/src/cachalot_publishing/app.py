@@ -115,6 +115,8 @@ def build_publisher_app(
     lease_http = platform_http_client(
         timeout=httpx.Timeout(30.0), max_connections=settings.publish_concurrency
     )
+    if tracer_provider is not None:  # auth's lease routes in the command's trace
+        instrument_httpx_client(lease_http, tracer_provider)
     source = leases or LeaseClient(
         base_url=settings.auth_url,
         service=settings.service_name,

@@ -143,8 +143,8 @@ class ConfirmBatches:
     time. Before each request the sender waits ``gather_s`` seconds for more asks
     (not when ``max_batch`` wait already): an ask to an idle sender goes ``gather_s``
     after it was made, one made while a request is out ``gather_s`` after that
-    request's answer. Each request gets its own span, linked to the span of every
-    command it confirms.
+    request's answer. Each request gets its own span, a child of the first command's
+    span it confirms and linked to the others' (a request has one parent).
     """
 
     def __init__(self, leases: LeaseSource, *, max_batch: int, gather_s: float = 0.0) -> None:
@@ -164,7 +164,7 @@ class ConfirmBatches:
         waiting = _Waiting(ask, asyncio.get_running_loop().create_future(), _span_link())
         self._waiting.append(waiting)
         if self._sender is None or self._sender.done():
-            # its own context: a batch belongs to no one command's trace
+            # its own context: the sender outlives the command that started it
             self._sender = asyncio.create_task(
                 self._send(), name="lease-confirmations", context=contextvars.Context()
             )
@@ -205,10 +205,19 @@ class ConfirmBatches:
 
     async def _ask(self, batch: list[_Waiting]) -> list[Lease | LeaseError]:
         self.requests += 1
-        links = [trace.Link(w.link) for w in batch if w.link is not None]
+        # a child of the first command's span (the one that waited longest), linked to
+        # the others': a batch of one, the usual case, is wholly in its post's trace,
+        # and auth's confirm route (the request carries this span's context) with it
+        first = batch[0].link
+        parent = (
+            trace.set_span_in_context(trace.NonRecordingSpan(first))
+            if first is not None
+            else otel_context.Context()
+        )
+        links = [trace.Link(w.link) for w in batch[1:] if w.link is not None]
         with tracer.start_as_current_span(
             "lease confirm",
-            context=otel_context.Context(),
+            context=parent,
             links=links,
             attributes={"cachalot.leases": len(batch)},
         ):

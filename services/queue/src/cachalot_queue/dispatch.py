@@ -181,8 +181,13 @@ def send_command(
     *,
     reconcile: bool,
     grants: Granter,
+    dispatched_at: datetime | None = None,
 ) -> None:
     """Queue ``target``'s command in the caller's transaction, inside a dispatch span.
+
+    ``dispatched_at``: the target is first marked ``dispatched`` at that time, in the
+    span, so its ``posts.status.v1`` event is in the post's trace too (outside it, the
+    event's consumers each started a trace of their own: fresh13e).
 
     The span is what the command's trace context carries, so the publish, the
     platform calls and the result join it; its W3C trace id is kept on the
@@ -192,9 +197,6 @@ def send_command(
     request to the published post, issue 13 item 4); a reconcile, or a target
     queued without one, is a child of the current span, if any.
     """
-    command = grants.sign_media(
-        publish_command(target, content, reconcile=reconcile, grant=grants.grant(target))
-    )
     name = f"queue {'reconcile' if reconcile else 'dispatch'} {target.platform}"
     parent = (
         propagate.extract({"traceparent": target.traceparent})
@@ -204,6 +206,11 @@ def send_command(
     with _tracer.start_as_current_span(name, context=parent) as span:
         span.set_attribute("cachalot.target_id", str(target.id))
         span.set_attribute("cachalot.post_id", str(target.post_id))
+        if dispatched_at is not None:
+            apply_change(session, target, Change(status="dispatched"), now=dispatched_at)
+        command = grants.sign_media(
+            publish_command(target, content, reconcile=reconcile, grant=grants.grant(target))
+        )
         enqueue(
             session, publish_topic(cast(Platform, target.platform)), str(target.account_id), command
         )
@@ -361,7 +368,6 @@ class Scheduler(Worker):
                 return 0
             contents = await contents_for(session, targets)
             for target in targets:
-                apply_change(session, target, Change(status="dispatched"), now=now)
                 try:
                     send_command(
                         session,
@@ -369,6 +375,7 @@ class Scheduler(Worker):
                         contents[target.post_id],
                         reconcile=False,
                         grants=self._grants,
+                        dispatched_at=now,
                     )
                 except (ValidationError, KeyError) as error:
                     # A row no command can be built from must not block the others.

@@ -263,8 +263,9 @@ def _result_span(result: PublishResult, context: Context | None) -> Iterator[Non
     """``queue result <type>``: the consumer span that processes one result record, in
     the trace of that record (``context``), or of the current one without it.
 
-    The batch subscriber's own span covers a whole fetch in a trace of its own, so
-    this span carries the messaging ``process`` attributes (OpenTelemetry semantic
+    The consumer kit's span of the batch (one transaction, its SQL) is in the trace of
+    the batch's first result only, so each result has this span of its own in its
+    record's trace, with the messaging ``process`` attributes (OpenTelemetry semantic
     conventions) that tell a trace viewer the post's trace went through Kafka here.
     """
     name = f"queue result {result.type}"
