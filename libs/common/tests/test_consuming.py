@@ -666,6 +666,32 @@ async def test_a_fetch_at_a_time_handles_every_record_in_order_parks_poison_and_
         tansu.stop()
 
 
+def _traced_broker(
+    bootstrap: str,
+) -> tuple[KafkaSettings, KafkaBroker, InMemorySpanExporter]:
+    """Settings, a broker exporting its spans to memory, and that exporter."""
+    settings = KafkaSettings(
+        kafka_bootstrap=bootstrap, kafka_idempotence=False, kafka_ensure_topics=True
+    )
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return settings, build_broker(settings, client_id="t", tracer_provider=provider), exporter
+
+
+async def _send_each_in_its_trace(
+    producer: AIOKafkaProducer, topic: str, traces: dict[str, str]
+) -> None:
+    """One record per word of ``traces``, each carrying its own trace id as its parent."""
+    for word, trace_id in traces.items():
+        await producer.send_and_wait(
+            topic,
+            encode(_event_saying(word)),
+            key=b"k",
+            headers=[("traceparent", f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01".encode())],
+        )
+
+
 async def test_a_fetch_at_a_time_handles_each_record_in_its_own_trace_and_starts_none(
     tmp_path: Path,
 ) -> None:
@@ -675,13 +701,7 @@ async def test_a_fetch_at_a_time_handles_each_record_in_its_own_trace_and_starts
     other than the failed post's)."""
     tansu = TansuBroker(log_path=tmp_path / "tansu.log").start()
     topic = f"t{uuid.uuid4().hex[:8]}.v1"
-    settings = KafkaSettings(
-        kafka_bootstrap=tansu.bootstrap, kafka_idempotence=False, kafka_ensure_topics=True
-    )
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    broker = build_broker(settings, client_id="t", tracer_provider=provider)
+    settings, broker, exporter = _traced_broker(tansu.bootstrap)
     seen: dict[str, str] = {}
 
     async def handle(event: ContactSubmitted) -> None:
@@ -702,13 +722,7 @@ async def test_a_fetch_at_a_time_handles_each_record_in_its_own_trace_and_starts
     try:
         await ensure_topics(tansu.bootstrap, {topic: 1, f"{topic}.dlq": 1})
         await producer.start()
-        for word, trace_id in traces.items():  # all waiting before the consumer starts: one fetch
-            await producer.send_and_wait(
-                topic,
-                encode(_event_saying(word)),
-                key=b"k",
-                headers=[("traceparent", f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01".encode())],
-            )
+        await _send_each_in_its_trace(producer, topic, traces)  # all before the consumer: one fetch
         await watch.start()
         await _eventually_true(lambda: len(seen) == len(traces), "every record handled")
         # each handler in its record's trace, whether or not FastStream's span of the fetch
@@ -730,13 +744,7 @@ async def test_a_batch_handled_in_one_go_runs_in_its_first_records_trace(tmp_pat
     post's result, its SQL with it, in a new trace FastStream's batch span started)."""
     tansu = TansuBroker(log_path=tmp_path / "tansu.log").start()
     topic = f"t{uuid.uuid4().hex[:8]}.v1"
-    settings = KafkaSettings(
-        kafka_bootstrap=tansu.bootstrap, kafka_idempotence=False, kafka_ensure_topics=True
-    )
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    broker = build_broker(settings, client_id="t", tracer_provider=provider)
+    settings, broker, exporter = _traced_broker(tansu.bootstrap)
     batches: list[tuple[list[str], str]] = []
 
     async def handle(events: list[ContactSubmitted]) -> None:
@@ -752,13 +760,7 @@ async def test_a_batch_handled_in_one_go_runs_in_its_first_records_trace(tmp_pat
     try:
         await ensure_topics(tansu.bootstrap, {topic: 1, f"{topic}.dlq": 1})
         await producer.start()
-        for word, trace_id in traces.items():
-            await producer.send_and_wait(
-                topic,
-                encode(_event_saying(word)),
-                key=b"k",
-                headers=[("traceparent", f"00-{trace_id}-{uuid.uuid4().hex[:16]}-01".encode())],
-            )
+        await _send_each_in_its_trace(producer, topic, traces)
         await watch.start()
         await _eventually_true(
             lambda: sum(len(words) for words, _ in batches) == len(traces), "every record handled"
