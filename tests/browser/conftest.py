@@ -123,6 +123,20 @@ def give_consent(page: Any, email: str) -> None:
     page.wait_for_selector("#compose:not(.hidden)", timeout=15_000)
 
 
+def deliver_held(page: Any, held: list[tuple[Any, Any]], event: str, detail: str = "") -> None:
+    """Hand the page the first held answer (a Playwright route and its fetched response) and
+    return once the page's ``event`` (with ``detail``, when given) says it took it: a marker,
+    never a wait guessed in seconds."""
+    page.evaluate(
+        "([name, detail]) => { window.__taken = 0; document.addEventListener(name, "
+        "(e) => { if (!detail || e.detail === detail) window.__taken += 1; }); }",
+        [event, detail],
+    )
+    route, answer = held[0]
+    route.fulfill(response=answer)
+    page.wait_for_function("window.__taken > 0", timeout=15_000)
+
+
 def queue_composed(page: Any, queued: str = "Queued.") -> None:
     """Press "Queue" until the queue takes the composed post (the flash says ``queued``, the
     page's words for "Queued."): it may not have learned a just-connected account from
@@ -190,6 +204,7 @@ class SignIn:
     disconnect_all = staticmethod(disconnect_all)
     link_channel = staticmethod(link_channel)
     queue_composed = staticmethod(queue_composed)
+    deliver_held = staticmethod(deliver_held)
 
     def telegram_channel(self, channel_id: int, username: str, title: str) -> None:
         """A sandbox channel the Telegram person may link (:func:`telegram_channel`)."""

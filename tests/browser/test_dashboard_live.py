@@ -346,7 +346,7 @@ def test_a_post_made_and_rescheduled_in_another_tab_shows_and_moves_here_without
 
 
 def test_a_read_answered_after_a_live_change_never_shows_the_target_back_in_its_older_state(
-    dashboard: Any,
+    dashboard: Any, sign_in: Any
 ) -> None:
     """s10 saw a published target shown "dispatched" on an open page: a read of the post
     begun before a status event and answered after it undid the event. Forced here: the
@@ -382,13 +382,7 @@ def test_a_read_answered_after_a_live_change_never_shows_the_target_back_in_its_
         )
         assert page.evaluate(cancel, post) == 200
         page.wait_for_selector(f"{row} .status.cancelled", timeout=15_000)
-        page.evaluate(
-            "window.__taken = 0; document.addEventListener('cachalot:post-changed', "
-            "() => { window.__taken += 1; })"
-        )
-        route, answer = held[0]
-        route.fulfill(response=answer)
-        page.wait_for_function("window.__taken > 0", timeout=15_000)
+        sign_in.deliver_held(page, held, "cachalot:post-changed")
         assert page.text_content(f"{row} .status") == "cancelled"
     finally:
         page.unroute(f"**/api/v1/posts/{post}", hold)

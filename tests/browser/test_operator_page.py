@@ -179,13 +179,7 @@ def test_a_trouble_list_read_answered_late_never_replaces_the_one_asked_for_last
         assert held, "the page did not read the paused list"
         page.check("input[name=trouble][value=failed]")
         page.wait_for_selector(row, timeout=15_000)  # the newer read, drawn
-        page.evaluate(
-            "window.__done = 0; document.addEventListener('cachalot:read-done', "
-            "(e) => { if (e.detail === 'trouble') window.__done += 1; })"
-        )
-        route, answer = held[0]
-        route.fulfill(response=answer)
-        page.wait_for_function("window.__done > 0", timeout=15_000)
+        sign_in.deliver_held(page, held, "cachalot:read-done", "trouble")
         assert page.is_visible(row), "the late paused list replaced the failed one"
     finally:
         page.unroute("**/api/v1/operator/posts?status=*", hold_paused)
