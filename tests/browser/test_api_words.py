@@ -60,7 +60,9 @@ def test_the_russian_operator_page_words_statuses_reasons_and_field_errors_from_
         page.wait_for_selector("#deliver-pending li")
         page.fill("#deliver-text", "с приватностью")
         page.select_option("#deliver-privacy", "SELF_ONLY")
-        with page.expect_response(lambda r: r.url.endswith("/api/v1/operator/deliveries")) as sent:
+        with page.expect_response(
+            lambda r: r.url.endswith("/api/v1/operator/deliveries") and r.request.method == "POST"
+        ) as sent:
             page.click("#deliver-send")
         assert sent.value.status == 422
         page.wait_for_selector("#flash.bad", timeout=15_000)
