@@ -250,6 +250,7 @@ def create_app(
         scheduler_wake=runtime.scheduler_wake,
         lock_rows=runtime.postgres,
         media_dir=settings.media_dir,
+        tracer=tracer.get_tracer("cachalot_queue.results"),
     )
     # One group per topic: two consumers of one group on different topics make
     # every start a double rebalance (seconds on Tansu), for no benefit.

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -70,8 +70,12 @@ class EventHandlers:
         scheduler_wake: Wakeup,
         lock_rows: bool,
         media_dir: Path,
+        tracer: trace.Tracer | None = None,
     ) -> None:
+        """``tracer``: the service's (from its provider,
+        :func:`cachalot_common.telemetry.setup_tracing`); the global provider's without it."""
         self._factory = factory
+        self._tracer = tracer if tracer is not None else _tracer
         self._media_dir = media_dir
         self._policy = policy
         self._clock = clock
@@ -90,7 +94,9 @@ class EventHandlers:
 
         ``contexts[i]``: the trace context of ``results[i]``'s record; the result is
         applied in a span of that trace, so the status events it queues (outbox rows
-        carry the current context) continue the post's trace to the notifier.
+        carry the current context) continue the post's trace to the notifier, and
+        (where that span is recorded) its writes are flushed inside it, so each post's
+        trace holds the SQL that recorded its result (:func:`_result_span`).
         """
         now = self._clock()
         query = (
@@ -108,7 +114,7 @@ class EventHandlers:
             connected_at = await _connected_at(session, targets.values(), results)
             for index, result in enumerate(results):
                 context = contexts[index] if index < len(contexts) else None
-                with _result_span(result, context):
+                async with _result_span(self._tracer, result, context, session):
                     target = targets.get(result.target_id)
                     if target is None or target.post_id != result.post_id:
                         logger.info("result for unknown target %s ignored", result.target_id)
@@ -258,18 +264,29 @@ async def _connected_at(
     return dict(rows.tuples().all())
 
 
-@contextlib.contextmanager
-def _result_span(result: PublishResult, context: Context | None) -> Iterator[None]:
+@contextlib.asynccontextmanager
+async def _result_span(
+    tracer: trace.Tracer, result: PublishResult, context: Context | None, session: AsyncSession
+) -> AsyncIterator[None]:
     """``queue result <type>``: the consumer span that processes one result record, in
     the trace of that record (``context``), or of the current one without it.
 
-    The consumer kit's span of the batch (one transaction, its SQL) is in the trace of
-    the batch's first result only, so each result has this span of its own in its
-    record's trace, with the messaging ``process`` attributes (OpenTelemetry semantic
+    The consumer kit's span of the batch (one transaction) is in the trace of the
+    batch's first result only, so each result has this span of its own in its record's
+    trace, with the messaging ``process`` attributes (OpenTelemetry semantic
     conventions) that tell a trace viewer the post's trace went through Kafka here.
+    Span links to the batch are not enough: trace viewers such as Phoenix drop them.
+
+    When the span is recorded, the result's changes are flushed inside it (its
+    ``UPDATE targets``), so an operator who opens a post's trace sees the statement
+    that recorded its result; otherwise they wait for the batch's one flush at commit
+    (no per-record statements when nothing is traced, issue 9). Same transaction
+    either way. Its trail and outbox rows stay in the one multi-row INSERT at commit
+    (:mod:`cachalot_queue.outbox`); the outbox rows carry this span's context, so the
+    relay sends its status events under PRODUCER spans of the post's trace.
     """
     name = f"queue result {result.type}"
-    with _tracer.start_as_current_span(
+    with tracer.start_as_current_span(
         name,
         context=context,
         kind=trace.SpanKind.CONSUMER,
@@ -278,6 +295,8 @@ def _result_span(result: PublishResult, context: Context | None) -> Iterator[Non
         span.set_attribute("cachalot.target_id", str(result.target_id))
         span.set_attribute("cachalot.post_id", str(result.post_id))
         yield
+        if span.is_recording():
+            await session.flush()
 
 
 def _after(event_at: datetime | None, dispatched_at: datetime | None) -> bool:
