@@ -27,6 +27,13 @@ to the library, so a tus upload is held to the rules of ``POST /api/v1/media``:
 - **Expiry**: an upload not finished by its ``Upload-Expires`` (a day after its
   creation, :data:`EXPIRY_DAYS`) is refused by the library (410) and removed
   with its hold by :meth:`MediaQuota.sweep`.
+- **Nothing a dead writer left**: the library appends a ``PATCH`` body at the end
+  of the upload's file and records the new offset only when the body ends; a
+  replica killed mid-body leaves bytes past the recorded offset, and the client's
+  resume from that offset would land after them (a shifted, damaged video).
+  Before each ``PATCH`` those bytes are cut off under the library's own upload
+  lock (:func:`drop_unrecorded_bytes`), so a resume always continues at the
+  offset the server told the client (tus 1.0.0, "Upload-Offset").
 - **Location**: written as a path (``/api/v1/media/uploads/<id>``), so it
   holds behind any proxy whatever ``Host`` it forwards (:class:`RelativeLocation`).
 """
@@ -34,6 +41,8 @@ to the library, so a tus upload is held to the rules of ``POST /api/v1/media``:
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -43,6 +52,7 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tuspyserver import create_tus_router
+from tuspyserver.storage.local import LocalFileStorage
 
 from cachalot_common.problems import Problem
 from cachalot_common.sessions import current_client
@@ -57,6 +67,8 @@ TUS_VERSION: Final = "1.0.0"
 EXPIRY_DAYS: Final = 1
 """An unfinished upload's life (the library counts whole days from its creation)."""
 _MEDIA_ID: Final = "cachalot_media_id"
+
+logger = logging.getLogger(__name__)
 
 
 def client_dir(media_dir: Path, client_id: UUID) -> Path:
@@ -76,8 +88,14 @@ def build_tus_router(*, runtime: Any, clock: Callable[[], datetime]) -> APIRoute
     async def owner_files(
         request: Request, client_id: UUID = Depends(current_client)
     ) -> Callable[[dict[str, Any]], dict[str, str]]:
-        """The library's ``file_dep``: the client's own folder (and, on creation, the id)."""
+        """The library's ``file_dep``: the client's own folder (and, on creation, the id).
+
+        Run before the library's ``PATCH`` handler (a dependency of it), so the bytes
+        a dead writer left past the recorded offset are gone before it appends.
+        """
         folder = str(client_dir(media_dir, client_id))
+        if request.method == "PATCH":
+            await drop_unrecorded_bytes(Path(folder), str(request.path_params.get("uuid", "")))
 
         def files(_metadata: dict[str, Any]) -> dict[str, str]:
             media_id = getattr(request.state, _MEDIA_ID, None)
@@ -189,6 +207,40 @@ def build_tus_router(*, runtime: Any, clock: Callable[[], datetime]) -> APIRoute
     )
     router.include_router(tus)  # after ours: the first route that matches answers
     return router
+
+
+async def drop_unrecorded_bytes(folder: Path, uid: str) -> int:
+    """Cut the upload ``folder/uid`` back to the offset its ``.info`` records; the
+    bytes cut (0 when there were none, or no such upload).
+
+    Bytes past the recorded offset were written by a ``PATCH`` whose process died
+    before it recorded them (the library writes first, records at the end): the
+    client was never told they arrived and sends them again from the recorded
+    offset. Taken under the library's upload lock (``LocalFileStorage.lock``, the
+    same lock file its ``PATCH`` takes, an ``flock`` the kernel releases when its
+    holder dies), so a live writer on another replica is waited for, never cut.
+    """
+    try:
+        uid = UUID(hex=uid).hex  # ours are 32 hex digits; anything else is not found later
+    except ValueError:
+        return 0
+    storage = LocalFileStorage(str(folder))
+    if not await storage.exists(uid):
+        return 0
+    async with storage.lock(uid):
+        info = await storage.read_info(uid)
+        if info is None:
+            return 0
+        recorded = int(info.get("offset") or 0)
+        extra = await storage.size(uid) - recorded
+        if extra <= 0:
+            return 0
+        await asyncio.to_thread(os.truncate, storage.location(uid), recorded)
+    logger.warning(
+        "upload %s: %d bytes past its recorded offset %d (a writer died mid-body) cut off",
+        uid, extra, recorded,
+    )  # fmt: skip
+    return extra
 
 
 async def _read_file(path: Path) -> AsyncIterator[bytes]:

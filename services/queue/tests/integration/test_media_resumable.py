@@ -190,6 +190,27 @@ async def test_after_a_dropped_connection_head_tells_the_offset_and_the_upload_r
     await clear(client)
 
 
+async def test_bytes_a_killed_writer_left_past_the_recorded_offset_never_shift_the_resumed_video(
+    queue: QueueServer,
+) -> None:
+    # a replica killed mid-PATCH: the library wrote the body's first bytes to the file
+    # but died before recording the new offset; HEAD still says the old one
+    client = queue.client()
+    location = await created(client)
+    half = len(VIDEO) // 2
+    assert (await patch(client, location, 0, VIDEO[:half])).status_code == 204
+    (data,) = [p for p in upload_files(queue, client) if p.name == location.rsplit("/", 1)[1]]
+    with data.open("ab") as leftover:
+        leftover.write(VIDEO[half : half + 1000])  # written, never recorded
+    assert await offset_of(client, location) == half
+
+    done = await patch(client, location, half, VIDEO[half:])  # the client resumes as told
+    assert done.status_code == 204, done.text
+    media = (await client.http.get(f"/api/v1/media/{media_id_of(location)}")).json()
+    assert media["sha256"] == hashlib.sha256(VIDEO).hexdigest()
+    await clear(client)
+
+
 async def test_another_clients_upload_id_is_not_found_whatever_is_asked(
     queue: QueueServer,
 ) -> None:
