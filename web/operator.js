@@ -684,6 +684,11 @@
         field: String(e.field || "").split(".").pop(),
       }));
       policyErrors(errors);
+      if (answer.status === 409) {  // published meanwhile (another tab, another operator)
+        flash("bad", t("Version {version} was published before; each version is announced once.", { version }));
+        await loadPolicyVersions();
+        return;
+      }
       flash("bad", errors.length ? t("The version could not be published.")
         : words.problem(answer.body, t("The version could not be published.")));
     } finally {

@@ -95,6 +95,9 @@ def test_an_operator_publishes_a_policy_version_from_the_page_and_each_client_ge
         assert page.text_content("#policy-version-error") == (
             "This already exists; choose another name."
         )
+        assert page.text_content("#flash") == (  # not only "could not be published"
+            f"Version {version} was published before; each version is announced once."
+        )
         assert len(page.query_selector_all(f"#policy-body tr[data-version='{version}']")) == 1
 
         for width in (1280, 390):
