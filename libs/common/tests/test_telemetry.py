@@ -197,3 +197,39 @@ async def test_a_request_to_an_instrumented_app_makes_one_server_span_and_none_p
     assert response.json() == {"a": 1}
     spans = exporter.get_finished_spans()
     assert [span.kind.name for span in spans] == ["SERVER"], [span.name for span in spans]
+
+
+async def test_a_server_span_keeps_the_query_names_but_none_of_a_telegram_logins_values() -> None:
+    from fastapi import FastAPI
+
+    from cachalot_common.telemetry import instrument_app
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    app = FastAPI()
+
+    @app.get("/api/v1/auth/operator/callback")
+    async def callback() -> dict[str, bool]:
+        return {"ok": True}
+
+    instrument_app(app, provider)
+    login = {  # what the Login Widget appends (core.telegram.org/widgets/login)
+        "id": "700000003",
+        "first_name": "Карина",
+        "username": "karina_ops",
+        "photo_url": "https://t.me/i/userpic/320/karina.jpg",
+        "auth_date": "1764662400",
+        "hash": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        "state": "s-1",
+    }
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        assert (await client.get("/api/v1/auth/operator/callback", params=login)).status_code == 200
+    [span] = exporter.get_finished_spans()
+    text = " ".join(f"{k}={v}" for k, v in (span.attributes or {}).items())
+    for value in login.values():
+        assert value not in text, value
+        assert str(httpx.QueryParams({"v": value}))[2:] not in text, value  # nor encoded
+    assert "first_name=***" in text, text
+    assert "hash=***" in text, text

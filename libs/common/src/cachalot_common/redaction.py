@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+from urllib.parse import urlsplit, urlunsplit
 
 _MASK = "***"
 _known: set[str] = set()
@@ -62,6 +63,29 @@ def redact(text: str) -> str:
     return text
 
 
+def redact_query(query: str) -> str:
+    """A query string (``a=1&b=2``, no ``?``) with every value masked and its names kept
+    (``a=***&b=***``), then :func:`redact`.
+
+    On a span a query's values are never needed and often personal or a capability:
+    an OAuth callback's ``code``, the Telegram Login Widget's ``id``, ``first_name``,
+    ``username``, ``photo_url``, ``auth_date`` and ``hash``
+    (https://core.telegram.org/widgets/login#receiving-authorization-data).
+    """
+    pairs = []
+    for pair in query.split("&"):
+        name, equals, value = pair.partition("=")
+        pairs.append(f"{name}={_MASK}" if equals and value else pair)
+    return redact("&".join(pairs))
+
+
 def redact_url(url: str) -> str:
-    """A URL safe to log or put on a span."""
+    """A URL safe to log or put on a span: its query values masked (:func:`redact_query`),
+    the rest :func:`redact`-ed (a bot token in the path)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL: scrub it as text
+        return redact(url)
+    if parts.query:
+        url = urlunsplit(parts._replace(query=redact_query(parts.query)))
     return redact(url)

@@ -25,7 +25,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from opentelemetry.trace import Span
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cachalot_common.redaction import redact_url
+from cachalot_common.redaction import redact_query, redact_url
 
 _URL_ATTRIBUTES = ("url.full", "http.url", "http.target", "url.path", "url.query")
 
@@ -44,7 +44,7 @@ def _scrub_server_span(span: Span, scope: dict[str, Any]) -> None:
         span.set_attribute("http.target", redact_url(str(scope.get("path", ""))))
         query = scope.get("query_string", b"")
         if query:
-            span.set_attribute("url.query", redact_url(query.decode("latin-1")))
+            span.set_attribute("url.query", redact_query(query.decode("latin-1")))
         # the full URL carries the query too (an OAuth callback's ``code``)
         attributes = getattr(span, "attributes", None) or {}
         for key in ("http.url", "url.full"):
