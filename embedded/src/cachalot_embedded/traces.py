@@ -131,7 +131,8 @@ class TracingUi:
         usage telemetry of its own (there is no network to send it to anyway), and its
         log at warnings and errors: at its default (info) its web server printed a line
         for every OTLP export each service sends every few seconds, and every read of
-        its API, into ``make dev``'s console. The banner it prints as it starts stays."""
+        its API, into ``make dev``'s console. The banner it prints as it starts stays.
+        Settings: Phoenix's ``phoenix.config`` (``PHOENIX_*``, arize-phoenix 20.x)."""
         self.working_dir.mkdir(parents=True, exist_ok=True)
         return {
             **os.environ,
@@ -142,4 +143,12 @@ class TracingUi:
             "PHOENIX_TELEMETRY_ENABLED": "false",
             "PHOENIX_LOG_MIGRATIONS": "false",  # every SQL statement of its migrations, else
             "PHOENIX_LOGGING_LEVEL": "warning",  # its own and its web server's (access) log
+            # nothing fetched from the internet on its own initiative (a WASM sandbox
+            # binary, a docs MCP server: three tracebacks at every start without a
+            # network), and none of the LLM features it serves them for
+            "PHOENIX_ALLOW_EXTERNAL_RESOURCES": "false",
+            "PHOENIX_DISABLE_AGENT_ASSISTANT": "true",
+            "PHOENIX_ALLOWED_SANDBOX_PROVIDERS": "NONE",
+            "PHOENIX_ENABLE_MCP_SERVER": "false",
+            "PHOENIX_AGENTS_DISABLE_BASH": "true",
         }
