@@ -388,6 +388,44 @@ def test_a_read_answered_after_a_live_change_never_shows_the_target_back_in_its_
         page.unroute(f"**/api/v1/posts/{post}", hold)
 
 
+def test_the_schedules_read_answered_after_a_live_change_never_shows_the_target_back(
+    dashboard: Any, sign_in: Any
+) -> None:
+    """s12 LOW: the schedule's list read posts without the posts table's ordering rule.
+    Forced here: the schedule's read is answered by the server at once and held; the post
+    is cancelled meanwhile and the list shows it; then the held, older answer is delivered
+    (the schedule's `cachalot:schedule-read` says it was drawn)."""
+    page = dashboard
+    [post] = queue_by_api(page, 1, ["tiktok"])
+    status = f'#schedule-list li[data-post="{post}"] .status'
+    page.wait_for_selector(f"{status}.scheduled", timeout=15_000)
+    held: list[tuple[Any, Any]] = []
+
+    def hold(route: Any) -> None:
+        if held:  # the read's later pages, if any, go through
+            route.continue_()
+            return
+        held.append((route, route.fetch()))  # the posts as the server has them now
+
+    page.route("**/api/v1/posts?order=due*", hold)
+    try:
+        page.click("#schedule-reload")
+        for _ in range(300):
+            if held:
+                break
+            page.wait_for_timeout(50)
+        assert held, "the schedule did not read the posts again"
+        cancel = (
+            "async (p) => (await fetch(`/api/v1/posts/${p}/cancel`, { method: 'POST' })).status"
+        )
+        assert page.evaluate(cancel, post) == 200
+        page.wait_for_selector(f"{status}.cancelled", timeout=15_000)
+        sign_in.deliver_held(page, held, "cachalot:schedule-read")
+        assert page.get_attribute(status, "class") == "status cancelled"
+    finally:
+        page.unroute("**/api/v1/posts?order=due*", hold)
+
+
 def test_a_target_handed_to_the_publisher_again_shows_no_reason_from_before(
     dashboard: Any,
 ) -> None:
