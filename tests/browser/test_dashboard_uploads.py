@@ -234,6 +234,53 @@ def test_an_upload_cut_off_by_a_queue_restart_goes_on_from_the_servers_offset(
     assert min(patches[3:]) >= 2 * CHUNK, seen  # after the restart: from the server's offset
 
 
+USED_BYTES = """async () => {
+  const answer = await fetch('/api/v1/media?limit=1');
+  return answer.ok ? (await answer.json()).used_bytes : null;
+}"""
+"""The bytes the client's files and uploads in progress hold against its quota (None while
+the queue is away)."""
+
+
+@pytest.mark.timeout(300)
+def test_cancel_while_the_server_is_away_drops_the_upload_once_it_is_back(
+    bob: tuple[Any, Uploads], stack: EmbeddedStack
+) -> None:
+    """s12 LOW: Cancel pressed while the queue was away (a restart) left the upload, and
+    the bytes it holds against the client's quota, to its expiry a day later. The queue
+    is killed under the third piece and kept away; Cancel is pressed while the page waits
+    for it; once the queue is back, the page drops the upload by itself."""
+    page, uploads = bob
+    before = page.evaluate(USED_BYTES)
+    outage = Outage(stack)
+    uploads.kill = outage.begin
+    uploads.kill_at = 3 + sum(1 for method, _ in uploads.seen if method == "PATCH")
+    page.evaluate("document.getElementById('flash').textContent = ''")
+    page.set_input_files("#video", str(VIDEO))
+    page.fill(f'{TIKTOK} [name="caption"]', "cancelled while the server is away")
+    choose_tiktok_privacy(page)
+    page.fill("#when", two_days_ahead())
+    try:
+        page.click("#queue-button")
+        page.wait_for_selector(
+            "#upload-progress:has-text('Waiting for the server')", timeout=30_000
+        )
+        page.click("#upload-cancel")
+        page.wait_for_selector("#post-errors:has-text('The upload was cancelled.')", timeout=60_000)
+    finally:
+        outage.end()  # the queue starts again
+    # the marker: the client's used bytes are what they were before the upload began (the
+    # queue's restart takes 10-30 s on a loaded machine)
+    used = [page.evaluate(USED_BYTES)]
+    for _ in range(180):
+        if used[-1] == before:
+            break
+        page.wait_for_timeout(500)
+        used.append(page.evaluate(USED_BYTES))
+    assert used[-1] == before, (before, sorted(set(used), key=used.index), uploads.seen[-4:])
+    assert uploads.seen[-1][0] == "DELETE"
+
+
 def test_your_media_shows_the_upload_with_its_picture_and_reuses_it_in_a_new_post(
     bob: tuple[Any, Uploads], screenshots: Path
 ) -> None:
