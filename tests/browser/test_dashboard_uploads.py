@@ -115,6 +115,14 @@ def two_days_ahead() -> str:
     return (datetime.now() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
 
 
+def compose_video(page: Any, caption: str) -> None:
+    """The test video for Bob's TikTok with ``caption``, private, two days ahead (not queued)."""
+    page.set_input_files("#video", str(VIDEO))
+    page.fill(f'{TIKTOK} [name="caption"]', caption)
+    choose_tiktok_privacy(page)
+    page.fill("#when", two_days_ahead())
+
+
 def test_an_upload_cut_off_by_a_lost_connection_resumes_where_it_stopped(
     bob: tuple[Any, Uploads], screenshots: Path
 ) -> None:
@@ -128,10 +136,7 @@ def test_an_upload_cut_off_by_a_lost_connection_resumes_where_it_stopped(
         }"""
     )
     uploads.cut_at = 3  # two pieces arrive, the third is lost with the connection
-    page.set_input_files("#video", str(VIDEO))
-    page.fill(f'{TIKTOK} [name="caption"]', "sent in pieces")
-    choose_tiktok_privacy(page)
-    page.fill("#when", two_days_ahead())
+    compose_video(page, "sent in pieces")
     page.click("#queue-button")
 
     page.wait_for_selector("#upload-progress:has-text('Connection lost at')", timeout=20_000)
@@ -204,10 +209,7 @@ def test_an_upload_cut_off_by_a_queue_restart_goes_on_from_the_servers_offset(
             .observe(words, { childList: true, characterData: true, subtree: true });
         }"""
     )
-    page.set_input_files("#video", str(VIDEO))
-    page.fill(f'{TIKTOK} [name="caption"]', "through a restart")
-    choose_tiktok_privacy(page)
-    page.fill("#when", two_days_ahead())
+    compose_video(page, "through a restart")
     try:
         page.click("#queue-button")
         # the marker: said from the second failed try (~1 s after the kill)
@@ -256,10 +258,7 @@ def test_cancel_while_the_server_is_away_drops_the_upload_once_it_is_back(
     uploads.kill = outage.begin
     uploads.kill_at = 3 + sum(1 for method, _ in uploads.seen if method == "PATCH")
     page.evaluate("document.getElementById('flash').textContent = ''")
-    page.set_input_files("#video", str(VIDEO))
-    page.fill(f'{TIKTOK} [name="caption"]', "cancelled while the server is away")
-    choose_tiktok_privacy(page)
-    page.fill("#when", two_days_ahead())
+    compose_video(page, "cancelled while the server is away")
     try:
         page.click("#queue-button")
         page.wait_for_selector(
@@ -379,10 +378,7 @@ def test_pause_holds_an_upload_where_it_is_resume_finishes_it_and_cancel_drops_i
     page, uploads = bob
     session = slow_uploads(page, 3000)  # the 18 KB video takes about six seconds
     try:
-        page.set_input_files("#video", str(VIDEO))
-        page.fill(f'{TIKTOK} [name="caption"]', "paused and resumed")
-        choose_tiktok_privacy(page)
-        page.fill("#when", two_days_ahead())
+        compose_video(page, "paused and resumed")
         page.click("#queue-button")
         page.wait_for_function(
             "() => document.getElementById('upload-bar').value > 0", timeout=20_000
@@ -400,10 +396,7 @@ def test_pause_holds_an_upload_where_it_is_resume_finishes_it_and_cancel_drops_i
         assert page.text_content("#flash") == "Queued."
 
         page.evaluate("document.getElementById('flash').textContent = ''")
-        page.set_input_files("#video", str(VIDEO))
-        page.fill(f'{TIKTOK} [name="caption"]', "cancelled")
-        choose_tiktok_privacy(page)
-        page.fill("#when", two_days_ahead())
+        compose_video(page, "cancelled")
         before = page.text_content("#media-usage")
         sent = len(uploads.seen)
         page.click("#queue-button")
@@ -430,10 +423,7 @@ def test_cancel_while_the_server_is_creating_the_upload_still_deletes_what_it_ma
     page, uploads = bob
     session = slow_uploads(page, 3000, latency_ms=2500)  # each answer takes 2.5 s to come
     try:
-        page.set_input_files("#video", str(VIDEO))
-        page.fill(f'{TIKTOK} [name="caption"]', "cancelled at once")
-        choose_tiktok_privacy(page)
-        page.fill("#when", two_days_ahead())
+        compose_video(page, "cancelled at once")
         before = page.text_content("#media-usage")
         sent = len(uploads.seen)
         page.click("#queue-button")
