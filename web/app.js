@@ -700,36 +700,8 @@
     return iso ? window.CachalotWhen.text(iso) : "";
   }
 
-  // A read of a post never moves a target back to an older state (issue 12; s10 saw a
-  // published target shown "dispatched"): a read begun before a live status event and
-  // answered after it carries the state before the event, and an event replayed late
-  // carries one older than a read. Each target's state is stamped with when the queue set
-  // it — the API's `updated_at`, a status event's `occurred_at`, both the queue's clock
-  // (cachalot_queue.transitions writes the row's time, then the event) — and whichever
-  // is newer is shown, whichever arrives last. `stateSeen`: target id → {at (µs since the
-  // epoch), fields (the status and what goes with it)}.
-  const STATE_FIELDS = ["status", "bytes_sent", "bytes_total", "remote_url", "last_error", "last_error_code"];
-  const stateSeen = new Map();
-  // An ISO time in µs since the epoch (the API's times have µs; Date.parse keeps ms only).
-  function instant(iso) {
-    const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(.*)$/.exec(iso || "");
-    if (!m) return 0;
-    return Date.parse(m[1] + (m[3] || "Z")) * 1000 + Number(((m[2] || "") + "000000").slice(0, 6));
-  }
-  // Whether `target`'s state stamped `at` is not older than the one shown; then it is kept.
-  function remember(target, at) {
-    const known = stateSeen.get(target.id);
-    if (known && known.at > at) return false;
-    stateSeen.set(target.id, { at, fields: Object.fromEntries(STATE_FIELDS.map((k) => [k, target[k]])) });
-    return true;
-  }
-  // `post` as read from the server, each target's state kept from a newer live event.
-  function newest(post) {
-    for (const target of post.targets || []) {
-      if (!remember(target, instant(target.updated_at))) Object.assign(target, stateSeen.get(target.id).fields);
-    }
-    return post;
-  }
+  // a read never moves a target back to an older state (web/newest.js)
+  const { instant, older, remember, newest } = window.CachalotNewest;
   function keepPost(post) {
     posts.set(post.id, newest(post));
   }
@@ -1871,8 +1843,7 @@
       return;
     }
     const at = instant(event.occurred_at);
-    const known = stateSeen.get(target.id);
-    if (known && known.at > at) return; // older than what is shown (a late or replayed event)
+    if (older(target.id, at)) return; // older than what is shown (a late or replayed event)
     target.status = event.status;
     if (event.bytes_total != null) {
       target.bytes_total = event.bytes_total;

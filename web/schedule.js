@@ -362,14 +362,18 @@
     if (calendar) calendar.refetchEvents();
   }
 
+  // Posts read here or handed over by app.js, each target in the newest state the page has
+  // seen (web/newest.js: a read begun before a live event and answered after it carries
+  // the state before it).
   function merge(items) {
     let changed = false;
-    for (const post of items) {
+    for (const read of items) {
+      // a copy: app.js updates its own post objects in place as live statuses arrive,
+      // and a shared object would always compare equal to itself here (never redrawn)
+      const post = window.CachalotNewest.newest(structuredClone(read));
       const before = posts.get(post.id);
       if (!before || JSON.stringify(before) !== JSON.stringify(post)) {
-        // a copy: app.js updates its own post objects in place as live statuses arrive,
-        // and a shared object would always compare equal to itself here (never redrawn)
-        posts.set(post.id, structuredClone(post));
+        posts.set(post.id, post);
         changed = true;
       }
     }
@@ -401,6 +405,7 @@
       merge(all);
       renderList();
       renderCalendar();
+      document.dispatchEvent(new CustomEvent("cachalot:schedule-read")); // drawn (tests wait for it)
     })();
     try { await loading; } finally { loading = null; }
   }

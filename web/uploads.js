@@ -12,7 +12,9 @@
 // through: a queue restarting under the upload (kill -9, a deploy: the gateway answers
 // 503 for ~30 s and longer under load) is waited out by itself. From the second failed
 // try on the page says it waits for the server (#upload-progress) and Resume tries at
-// once; after WAIT_FOR_SERVER_MS it asks for Resume. Cancel deletes at any time. The upload
+// once; after WAIT_FOR_SERVER_MS it asks for Resume. Cancel deletes at any time, the server
+// there or not (dropLater: an upload left to its expiry would hold its bytes against the
+// client's quota for a day, which Cancel must not do). The upload
 // keeps its address and goes on from the offset the server kept. A page reloaded mid-upload finds the
 // upload again (tus-js-client keeps its address in localStorage) when the same
 // file is chosen. The server checks the finished file as it checks a plain upload.
@@ -91,6 +93,55 @@
       },
     };
   }
+
+  // Cancel pressed while the server is away (a restart): the upload is dropped once it is
+  // back. The server could instead drop sooner the uploads no page holds, but it cannot tell
+  // them from an upload paused on purpose, or one whose laptop sleeps, which people expect
+  // to resume for the day it is kept; a cancelled one is the page's to drop. Its address is
+  // kept in localStorage until the server says it is gone, so a reload, or the next visit,
+  // finishes it too; it is tried again at once, further apart each time (WAIT_DELAYS_MS),
+  // and when the browser is back online. The tus fingerprint goes at once, so choosing the
+  // same file again never resumes an upload about to be dropped.
+  const DROPPING = "cachalot.uploads.dropping";
+  let dropTimer = null;
+  let dropTries = 0;
+  function dropping() {
+    try { return JSON.parse(localStorage.getItem(DROPPING)) || []; } catch (e) { return []; }
+  }
+  function setDropping(urls) {
+    if (urls.length) localStorage.setItem(DROPPING, JSON.stringify(urls));
+    else localStorage.removeItem(DROPPING);
+  }
+  async function dropLeft() {
+    clearTimeout(dropTimer);
+    dropTimer = null;
+    let again = false;
+    for (const url of dropping()) {
+      let status = 0;
+      try {
+        status = (await fetch(url, { method: "DELETE", credentials: "same-origin", headers: { "Tus-Resumable": "1.0.0" } })).status;
+      } catch (e) { status = 0; } // the network or the server is away
+      if (status === 0 || status >= 500) { again = true; continue; }
+      // 204: dropped; 404/410: gone already. 401: signed out: the next visit tries again
+      if (status !== 401) setDropping(dropping().filter((u) => u !== url));
+    }
+    if (again && !dropTimer) {
+      dropTimer = setTimeout(dropLeft, WAIT_DELAYS_MS[Math.min(dropTries, WAIT_DELAYS_MS.length - 1)]);
+      dropTries += 1;
+    } else if (!again) dropTries = 0;
+  }
+  async function dropLater(task) {
+    const url = task.url;
+    setDropping([...dropping().filter((u) => u !== url), url]);
+    try {
+      for (const previous of await task.findPreviousUploads()) {
+        if (previous.uploadUrl === url) await task.options.urlStorage.removeUpload(previous.urlStorageKey);
+      }
+    } catch (e) { /* no storage: nothing to resume by */ }
+    dropLeft();
+  }
+  window.addEventListener("online", dropLeft);
+  if (dropping().length) dropLeft();
 
   // Uploads `file` with the form's bar, words and buttons. Resolves to api()'s shape:
   // {status: 201, body: media} once stored; the server's refusal as it answered
@@ -236,7 +287,12 @@
       };
       const drop = async () => {
         cancelling = null;
-        try { await task.abort(true); } catch (e) { /* the server had dropped it already */ }
+        if (waitingSince !== null) { // the server is away: dropped once it is back
+          await task.abort(false);
+          if (task.url) await dropLater(task);
+        } else {
+          try { await task.abort(true); } catch (e) { if (task.url) await dropLater(task); }
+        }
         say(t("The upload of {file} was cancelled.", { file: file.name }));
         end({ status: 0, ok: false, cancelled: true, body: { detail: t("The upload was cancelled.") } });
       };

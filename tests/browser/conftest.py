@@ -123,6 +123,39 @@ def give_consent(page: Any, email: str) -> None:
     page.wait_for_selector("#compose:not(.hidden)", timeout=15_000)
 
 
+@contextmanager
+def holding(
+    page: Any, pattern: str, take: Callable[[Any], bool] = lambda request: True
+) -> Iterator[list[tuple[Any, Any]]]:
+    """Within the block, the first request to ``pattern`` that ``take(request)`` accepts is
+    answered by the server at once (the answer as it is then) and held from the page, which
+    gets it only from :func:`deliver_held`; every other request goes through. Yields the
+    held ``(route, answer)`` pairs (none or one); :func:`until_held` waits for it."""
+    held: list[tuple[Any, Any]] = []
+
+    def hold(route: Any) -> None:
+        if not held and take(route.request):
+            held.append((route, route.fetch()))
+        else:
+            route.continue_()
+
+    page.route(pattern, hold)
+    try:
+        yield held
+    finally:
+        page.unroute(pattern, hold)
+
+
+def until_held(page: Any, held: list[tuple[Any, Any]], what: str) -> None:
+    """Wait (15 s at most) until :func:`holding` holds an answer; fails saying the page did
+    not ``what``."""
+    for _ in range(300):
+        if held:
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError(f"the page did not {what}")
+
+
 def deliver_held(page: Any, held: list[tuple[Any, Any]], event: str, detail: str = "") -> None:
     """Hand the page the first held answer (a Playwright route and its fetched response) and
     return once the page's ``event`` (with ``detail``, when given) says it took it: a marker,
@@ -205,6 +238,8 @@ class SignIn:
     link_channel = staticmethod(link_channel)
     queue_composed = staticmethod(queue_composed)
     deliver_held = staticmethod(deliver_held)
+    holding = staticmethod(holding)
+    until_held = staticmethod(until_held)
 
     def telegram_channel(self, channel_id: int, username: str, title: str) -> None:
         """A sandbox channel the Telegram person may link (:func:`telegram_channel`)."""

@@ -115,6 +115,14 @@ def two_days_ahead() -> str:
     return (datetime.now() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
 
 
+def compose_video(page: Any, caption: str) -> None:
+    """The test video for Bob's TikTok with ``caption``, private, two days ahead (not queued)."""
+    page.set_input_files("#video", str(VIDEO))
+    page.fill(f'{TIKTOK} [name="caption"]', caption)
+    choose_tiktok_privacy(page)
+    page.fill("#when", two_days_ahead())
+
+
 def test_an_upload_cut_off_by_a_lost_connection_resumes_where_it_stopped(
     bob: tuple[Any, Uploads], screenshots: Path
 ) -> None:
@@ -128,10 +136,7 @@ def test_an_upload_cut_off_by_a_lost_connection_resumes_where_it_stopped(
         }"""
     )
     uploads.cut_at = 3  # two pieces arrive, the third is lost with the connection
-    page.set_input_files("#video", str(VIDEO))
-    page.fill(f'{TIKTOK} [name="caption"]', "sent in pieces")
-    choose_tiktok_privacy(page)
-    page.fill("#when", two_days_ahead())
+    compose_video(page, "sent in pieces")
     page.click("#queue-button")
 
     page.wait_for_selector("#upload-progress:has-text('Connection lost at')", timeout=20_000)
@@ -204,10 +209,7 @@ def test_an_upload_cut_off_by_a_queue_restart_goes_on_from_the_servers_offset(
             .observe(words, { childList: true, characterData: true, subtree: true });
         }"""
     )
-    page.set_input_files("#video", str(VIDEO))
-    page.fill(f'{TIKTOK} [name="caption"]', "through a restart")
-    choose_tiktok_privacy(page)
-    page.fill("#when", two_days_ahead())
+    compose_video(page, "through a restart")
     try:
         page.click("#queue-button")
         # the marker: said from the second failed try (~1 s after the kill)
@@ -232,6 +234,50 @@ def test_an_upload_cut_off_by_a_queue_restart_goes_on_from_the_servers_offset(
     patches = [int(offset or 0) for method, offset in seen if method == "PATCH"]
     assert patches[:3] == [0, CHUNK, 2 * CHUNK], seen
     assert min(patches[3:]) >= 2 * CHUNK, seen  # after the restart: from the server's offset
+
+
+USED_BYTES = """async () => {
+  const answer = await fetch('/api/v1/media?limit=1');
+  return answer.ok ? (await answer.json()).used_bytes : null;
+}"""
+"""The bytes the client's files and uploads in progress hold against its quota (None while
+the queue is away)."""
+
+
+@pytest.mark.timeout(300)
+def test_cancel_while_the_server_is_away_drops_the_upload_once_it_is_back(
+    bob: tuple[Any, Uploads], stack: EmbeddedStack
+) -> None:
+    """s12 LOW: Cancel pressed while the queue was away (a restart) left the upload, and
+    the bytes it holds against the client's quota, to its expiry a day later. The queue
+    is killed under the third piece and kept away; Cancel is pressed while the page waits
+    for it; once the queue is back, the page drops the upload by itself."""
+    page, uploads = bob
+    before = page.evaluate(USED_BYTES)
+    outage = Outage(stack)
+    uploads.kill = outage.begin
+    uploads.kill_at = 3 + sum(1 for method, _ in uploads.seen if method == "PATCH")
+    page.evaluate("document.getElementById('flash').textContent = ''")
+    compose_video(page, "cancelled while the server is away")
+    try:
+        page.click("#queue-button")
+        page.wait_for_selector(
+            "#upload-progress:has-text('Waiting for the server')", timeout=30_000
+        )
+        page.click("#upload-cancel")
+        page.wait_for_selector("#post-errors:has-text('The upload was cancelled.')", timeout=60_000)
+    finally:
+        outage.end()  # the queue starts again
+    # the marker: the client's used bytes are what they were before the upload began (the
+    # queue's restart takes 10-30 s on a loaded machine)
+    used = [page.evaluate(USED_BYTES)]
+    for _ in range(180):
+        if used[-1] == before:
+            break
+        page.wait_for_timeout(500)
+        used.append(page.evaluate(USED_BYTES))
+    assert used[-1] == before, (before, sorted(set(used), key=used.index), uploads.seen[-4:])
+    assert uploads.seen[-1][0] == "DELETE"
 
 
 def test_your_media_shows_the_upload_with_its_picture_and_reuses_it_in_a_new_post(
@@ -332,10 +378,7 @@ def test_pause_holds_an_upload_where_it_is_resume_finishes_it_and_cancel_drops_i
     page, uploads = bob
     session = slow_uploads(page, 3000)  # the 18 KB video takes about six seconds
     try:
-        page.set_input_files("#video", str(VIDEO))
-        page.fill(f'{TIKTOK} [name="caption"]', "paused and resumed")
-        choose_tiktok_privacy(page)
-        page.fill("#when", two_days_ahead())
+        compose_video(page, "paused and resumed")
         page.click("#queue-button")
         page.wait_for_function(
             "() => document.getElementById('upload-bar').value > 0", timeout=20_000
@@ -353,10 +396,7 @@ def test_pause_holds_an_upload_where_it_is_resume_finishes_it_and_cancel_drops_i
         assert page.text_content("#flash") == "Queued."
 
         page.evaluate("document.getElementById('flash').textContent = ''")
-        page.set_input_files("#video", str(VIDEO))
-        page.fill(f'{TIKTOK} [name="caption"]', "cancelled")
-        choose_tiktok_privacy(page)
-        page.fill("#when", two_days_ahead())
+        compose_video(page, "cancelled")
         before = page.text_content("#media-usage")
         sent = len(uploads.seen)
         page.click("#queue-button")
@@ -383,10 +423,7 @@ def test_cancel_while_the_server_is_creating_the_upload_still_deletes_what_it_ma
     page, uploads = bob
     session = slow_uploads(page, 3000, latency_ms=2500)  # each answer takes 2.5 s to come
     try:
-        page.set_input_files("#video", str(VIDEO))
-        page.fill(f'{TIKTOK} [name="caption"]', "cancelled at once")
-        choose_tiktok_privacy(page)
-        page.fill("#when", two_days_ahead())
+        compose_video(page, "cancelled at once")
         before = page.text_content("#media-usage")
         sent = len(uploads.seen)
         page.click("#queue-button")

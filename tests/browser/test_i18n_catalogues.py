@@ -38,6 +38,7 @@ SCRIPTS = (
     "uploads.js",
     "live.js",
     "shown.js",
+    "newest.js",
     "contact.js",
     "lengths.js",
     "proposals.js",

@@ -158,29 +158,20 @@ def test_a_trouble_list_read_answered_late_never_replaces_the_one_asked_for_last
         post_id = failed_post(client, stack.gateway, stack.sandbox, caption="read late")
     context = browser.new_context()
     page = context.new_page()
-    held: list[tuple[Any, Any]] = []
 
-    def hold_paused(route: Any) -> None:
-        if "status=paused" in route.request.url and not held:
-            held.append((route, route.fetch()))
-        else:
-            route.continue_()
+    def paused(request: Any) -> bool:
+        return "status=paused" in request.url
 
     try:
         sign_in.operator(page)
         row = f"#trouble-body tr[data-post='{post_id}']"
         page.wait_for_selector(row, timeout=15_000)
-        page.route("**/api/v1/operator/posts?status=*", hold_paused)
-        page.check("input[name=trouble][value=paused]")
-        for _ in range(200):
-            if held:
-                break
-            page.wait_for_timeout(50)
-        assert held, "the page did not read the paused list"
-        page.check("input[name=trouble][value=failed]")
-        page.wait_for_selector(row, timeout=15_000)  # the newer read, drawn
-        sign_in.deliver_held(page, held, "cachalot:read-done", "trouble")
-        assert page.is_visible(row), "the late paused list replaced the failed one"
+        with sign_in.holding(page, "**/api/v1/operator/posts?status=*", paused) as held:
+            page.check("input[name=trouble][value=paused]")
+            sign_in.until_held(page, held, "read the paused list")
+            page.check("input[name=trouble][value=failed]")
+            page.wait_for_selector(row, timeout=15_000)  # the newer read, drawn
+            sign_in.deliver_held(page, held, "cachalot:read-done", "trouble")
+            assert page.is_visible(row), "the late paused list replaced the failed one"
     finally:
-        page.unroute("**/api/v1/operator/posts?status=*", hold_paused)
         context.close()

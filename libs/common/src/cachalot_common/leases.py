@@ -73,15 +73,65 @@ request answers 401 (service credentials, as above) or 422 (a malformed body).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
 import httpx
 
 from cachalot_common.service_auth import mint_service_token
+
+
+class TokenRejected(Exception):
+    """Raised by a platform call when the platform refused the access token (HTTP 401,
+    TikTok's ``access_token_invalid``)."""
+
+
+class _HasAccessToken(Protocol):
+    @property
+    def access_token(self) -> str: ...
+
+
+L = TypeVar("L", bound=_HasAccessToken)
+T = TypeVar("T")
+
+
+class OneRefresh(Generic[L]):
+    """What to do when a platform refuses an access token, for every caller of a platform
+    with a leased token (publishers after a 401, ``cachalot_publishing.token``; auth's
+    ``creator_info`` read for the dashboard): refresh it once, by force, and try again; a
+    second refusal within the same unit of work (a publish command, one read) means the
+    account must be reconnected. A token can be refused while it is still within its
+    lifetime (revoked by the platform, rotated elsewhere), so its expiry alone is no proof.
+
+    One instance per unit of work: :attr:`refreshed` is kept across its calls."""
+
+    def __init__(self) -> None:
+        self.refreshed = False
+
+    async def call(
+        self,
+        request: Callable[[str], Awaitable[T]],
+        lease: L,
+        *,
+        refresh: Callable[[], Awaitable[L]],
+        refused: Callable[[L], Awaitable[BaseException]],
+    ) -> T:
+        """``request(lease.access_token)``. On :class:`TokenRejected`: the first time,
+        ``refresh()`` (a forced refresh; the lease it returns is tried once more); after a
+        refresh, raises what ``refused(lease)`` returns (it tells whoever keeps the account
+        that its token is refused). Raises what ``request`` and ``refresh`` raise
+        otherwise (a refused refresh already means "reconnect")."""
+        while True:
+            try:
+                return await request(lease.access_token)
+            except TokenRejected:
+                if self.refreshed:
+                    raise await refused(lease) from None
+                self.refreshed = True
+                lease = await refresh()
 
 
 class LeaseError(Exception):

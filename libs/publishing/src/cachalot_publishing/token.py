@@ -63,6 +63,8 @@ from cachalot_common.leases import (
     LeaseReauthRequired,
     LeaseSource,
     LeaseUnavailable,
+    OneRefresh,
+    TokenRejected,
 )
 from cachalot_common.redaction import register_secret
 from cachalot_publishing.outcome import (
@@ -82,10 +84,6 @@ LEASE_RETRY_S = 15.0
 ACCOUNT_GONE = frozenset({"reauth_required", "revoked"})
 """Lease 409 codes meaning "sign in again"; any other code's detail is the reason to show."""
 MAX_CACHED = 10_000  # accounts; past it, expired leases are dropped
-
-
-class TokenRejected(Exception):
-    """Raised by a platform call when the platform refused the access token (HTTP 401)."""
 
 
 class LeaseChanged(Exception):
@@ -380,7 +378,7 @@ class CommandTokens:
         self._cache = cache
         self._command = command
         self._label = label
-        self._refreshed = False
+        self._refresh: OneRefresh[Lease] = OneRefresh()
         self._lease: Lease | None = None
         self._basis: tuple[object, ...] | None = None
         """The terms of the first lease this run of the command had (what it planned by)."""
@@ -420,19 +418,23 @@ class CommandTokens:
 
     async def call(self, request: Callable[[str], Awaitable[T]]) -> T:
         """``request(token)``; a :class:`TokenRejected` gets one forced refresh per command,
-        a second one raises the ``reauth`` :class:`Outcome`."""
-        lease = await self.lease()
-        while True:
-            try:
-                return await request(lease.access_token)
-            except TokenRejected:
-                self._cache.forget(self._command.account_id)
-                if self._refreshed:
-                    await self._cache.rejected(self._command, lease)
-                    raise reauth(reauth_reason(self._label, self._command.kind)) from None
-                self._refreshed = True
-                logger.info("%s refused the token; forcing one lease refresh", self._label)
-                lease = self._lease = await self._cache.lease(self._command, force=True)
+        a second one raises the ``reauth`` :class:`Outcome` (the rule:
+        :class:`cachalot_common.leases.OneRefresh`)."""
+
+        async def refresh() -> Lease:
+            self._cache.forget(self._command.account_id)
+            logger.info("%s refused the token; forcing one lease refresh", self._label)
+            self._lease = await self._cache.lease(self._command, force=True)
+            return self._lease
+
+        async def refused(lease: Lease) -> BaseException:
+            self._cache.forget(self._command.account_id)
+            await self._cache.rejected(self._command, lease)
+            return reauth(reauth_reason(self._label, self._command.kind))
+
+        return await self._refresh.call(
+            request, await self.lease(), refresh=refresh, refused=refused
+        )
 
 
 __all__ = [

@@ -32,11 +32,12 @@ from typing import Any, Final, Protocol, runtime_checkable
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from cachalot_auth.leasing import AccountNotFound, TokenKeeper
+from cachalot_auth.leasing import AccountNotFound, LeasedToken, LeaseRefused, TokenKeeper
 from cachalot_auth.models import Account, CreatorInfoKept, utcnow
 from cachalot_auth.outbox import account_event
 from cachalot_auth.providers.base import PlatformOAuthError
 from cachalot_common.events import CreatorInfoFacts
+from cachalot_common.leases import OneRefresh
 
 KEEP_S: Final = 30.0
 
@@ -81,9 +82,13 @@ class CreatorInfo:
         comment_disabled, duet_disabled, stitch_disabled, max_video_post_duration_sec,
         can_post: bool, cannot_post_reason: str | None}`` for the client's TikTok account.
 
+        A token TikTok refuses (``access_token_invalid``) is refreshed once and the read
+        tried again, as publishers do after a 401 (:class:`OneRefresh`); refused again, the
+        account is marked ``reauth_required``.
+
         Raises ``AccountNotFound`` (not the client's, or not a TikTok account),
-        ``LeaseRefused`` (needs a reconnect), ``PlatformUnavailable`` and
-        :class:`CreatorInfoRefused`.
+        ``LeaseRefused`` (needs a reconnect: the refresh was refused, or the refreshed
+        token too), ``PlatformUnavailable`` and :class:`CreatorInfoRefused`.
         """
         token = await self.keeper.for_owner(account_id, client_id)  # ownership, every time
         if token.platform != "tiktok":
@@ -92,8 +97,20 @@ class CreatorInfo:
         kept = await self._kept(account_id, now)
         if kept is not None:
             return kept
+
+        async def refresh() -> LeasedToken:
+            return await self.keeper.refresh(account_id, force=True)
+
+        async def refused(lease: LeasedToken) -> BaseException:
+            await self.keeper.rejected_for_owner(
+                account_id, client_id, token_version=lease.token_version
+            )
+            return LeaseRefused("reauth_required", "TikTok refused the token even after a refresh")
+
         try:
-            data = await self.tiktok.creator_info(token.access_token)
+            data = await OneRefresh[LeasedToken]().call(
+                self.tiktok.creator_info, token, refresh=refresh, refused=refused
+            )
         except PlatformOAuthError as error:
             if error.code not in CANNOT_POST:
                 raise CreatorInfoRefused(error.code) from None

@@ -447,28 +447,29 @@ class TokenKeeper:
         """
         async with self._factory() as db, db.begin():
             snap = await self._load(db, account_id, lock=True)
-            account = snap.account
-            self._bind(await self._read(db, [(account_id, request)]), account, request)
-            if account.status != "ok":
-                return False
-            if token_version != account.token_version:
-                logger.info(
-                    "account %s: token rejection ignored, stale (reported version %s, held %s)",
-                    account_id,
-                    token_version,
-                    account.token_version,
-                )
-                return False
-            account.status = "reauth_required"
-            account.status_reason = (
-                f"{account.platform} no longer accepts our access (it refused the token even "
-                "after a refresh); sign in again to reconnect"
-            )
-            account.updated_at = utcnow()
-            account_event(db, account, "reauth_required", reason=account.status_reason)
-        self._on_commit()
-        logger.warning("account %s needs reauthorisation (token rejected)", account_id)
-        return True
+            self._bind(await self._read(db, [(account_id, request)]), snap.account, request)
+            changed = _mark_rejected(db, snap.account, token_version)
+        return self._told(changed, account_id)
+
+    async def rejected_for_owner(
+        self, account_id: str, client_id: str, *, token_version: int
+    ) -> bool:
+        """As :meth:`token_rejected`, for a read auth made itself on ``client_id``'s behalf
+        (:meth:`for_owner`: TikTok's ``creator_info``) whose token the platform refused even
+        after a forced refresh. Raises :class:`AccountNotFound` (not this client's)."""
+        async with self._factory() as db, db.begin():
+            snap = await self._load(db, account_id, lock=True)
+            if snap.account.client_id != client_id:
+                raise AccountNotFound(account_id)
+            changed = _mark_rejected(db, snap.account, token_version)
+        return self._told(changed, account_id)
+
+    def _told(self, changed: bool, account_id: str) -> bool:
+        """After a rejection's transaction committed: the relay's nudge when it changed."""
+        if changed:
+            self._on_commit()
+            logger.warning("account %s needs reauthorisation (token rejected)", account_id)
+        return changed
 
     async def refresh(
         self, account_id: str, *, force: bool = False, seen_ciphertext: str | None = None
@@ -700,6 +701,30 @@ def _channel_lease(account: Account, client: Client | None) -> LeasedToken:
         destination=account.channel_id,
         language=client.language if client is not None and client.language in LANGUAGES else None,
     )
+
+
+def _mark_rejected(db: AsyncSession, account: Account, token_version: int) -> bool:
+    """Mark ``account`` (locked in ``db``'s transaction) ``reauth_required`` for a token the
+    platform refused even after a refresh, with its ``accounts.v1`` event; False when it is
+    not ``ok`` or its tokens were stored again since ``token_version`` (a stale report)."""
+    if account.status != "ok":
+        return False
+    if token_version != account.token_version:
+        logger.info(
+            "account %s: token rejection ignored, stale (reported version %s, held %s)",
+            account.id,
+            token_version,
+            account.token_version,
+        )
+        return False
+    account.status = "reauth_required"
+    account.status_reason = (
+        f"{account.platform} no longer accepts our access (it refused the token even "
+        "after a refresh); sign in again to reconnect"
+    )
+    account.updated_at = utcnow()
+    account_event(db, account, "reauth_required", reason=account.status_reason)
+    return True
 
 
 def _posts_to_channel(account: Account) -> bool:

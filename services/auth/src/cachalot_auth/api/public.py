@@ -487,8 +487,10 @@ def create_router(svc: Services) -> APIRouter:
         privacy_level_options, comment_disabled, duet_disabled, stitch_disabled,
         max_video_post_duration_sec, can_post, cannot_post_reason}``.
 
-        404: not the client's TikTok account; 409: the account must be reconnected;
-        502: TikTok refused the read; 503: TikTok is not answering.
+        A token TikTok refuses is refreshed once and the read tried again (as publishers do
+        after a 401). 404: not the client's TikTok account; 409: the account must be
+        reconnected (its refresh was refused, or TikTok refused the refreshed token too);
+        502: TikTok refused the read for another reason; 503: TikTok is not answering.
         Source: shared/reference/platforms.md §1.2 (creator_info, Direct Post UX rules).
         """
         if svc.creator_info is None:

@@ -20,6 +20,7 @@ from cachalot_auth.providers.base import (
     oauth_json,
     split_scopes,
 )
+from cachalot_common.leases import TokenRejected
 
 SCOPES = ("user.info.basic", "video.upload", "video.publish")
 
@@ -153,9 +154,12 @@ class TikTok:
         creator's ``data`` (nickname, privacy_level_options, comment/duet/stitch_disabled,
         max_video_post_duration_sec, ...). shared/reference/platforms.md §1.2 creator_info.
 
-        Raises :class:`PlatformOAuthError` with TikTok's ``error.code`` (the posting caps
-        ``spam_risk_*`` and ``reached_active_user_cap`` come with HTTP 200, a dead token
-        with 401), :class:`PlatformUnavailable` after retries on 5xx/429.
+        Raises :class:`~cachalot_common.leases.TokenRejected` when TikTok refuses the
+        token (401 ``access_token_invalid``: the caller refreshes it once,
+        :class:`~cachalot_common.leases.OneRefresh`), :class:`PlatformOAuthError` with
+        TikTok's ``error.code`` otherwise (the posting caps ``spam_risk_*`` and
+        ``reached_active_user_cap`` come with HTTP 200), :class:`PlatformUnavailable` after
+        retries on 5xx/429.
         """
         url = f"{self._api}/v2/post/publish/creator_info/query/"
         headers = {
@@ -170,6 +174,8 @@ class TikTok:
                 raise PlatformOAuthError("invalid_response", "not JSON") from None
             error = (body or {}).get("error") or {}
             code = str(error.get("code") or ("ok" if response.status_code == 200 else "unknown"))
+            if code == "access_token_invalid":
+                raise TokenRejected(code)
             if code != "ok":
                 raise PlatformOAuthError(code, str(error.get("message") or ""))
             data = (body or {}).get("data")
