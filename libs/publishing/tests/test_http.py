@@ -55,7 +55,7 @@ async def http_server(tls: ssl.SSLContext | None = None) -> AsyncIterator[Server
                     if line.lower().startswith(b"content-length:"):
                         length = int(line.split(b":", 1)[1])
                 body = await reader.readexactly(length)
-                if server.stall:
+                if server.stall or body == b"stall":
                     await asyncio.sleep(3600)
                 await asyncio.sleep(0.01)  # requests overlap
                 cookie = b"Set-Cookie: session=abc; Path=/\r\n" if server.set_cookie else b""
@@ -96,6 +96,66 @@ async def test_thirty_concurrent_requests_open_thirty_connections_that_later_rou
             )
             assert [a.content for a in answers] == [f"{i}".encode() for i in range(30)]
         assert server.connections == 30, "the second and third rounds reused the first's"
+
+
+async def test_requests_past_the_connection_limit_wait_for_a_free_connection_and_reuse_it() -> None:
+    async with (
+        http_server() as server,
+        platform_http_client(timeout=TIMEOUT, max_connections=20) as http,  # pools of 8, 8, 4
+    ):
+        answers = await asyncio.gather(
+            *(http.post(server.url, content=f"{i}".encode()) for i in range(100))
+        )
+        assert [a.content for a in answers] == [f"{i}".encode() for i in range(100)]
+        assert server.connections == 20
+
+
+async def test_a_request_waits_only_while_every_connection_is_busy_then_up_to_pool() -> None:
+    async with (
+        http_server() as server,
+        platform_http_client(timeout=httpx.Timeout(5.0, pool=0.3), max_connections=10) as http,
+    ):
+
+        async def stall(requests: int) -> list[asyncio.Task[httpx.Response]]:
+            sent = len(server.heads)
+            tasks = [
+                asyncio.create_task(http.post(server.url, content=b"stall"))
+                for _ in range(requests)
+            ]
+            while len(server.heads) < sent + requests:
+                await asyncio.sleep(0.01)
+            return tasks
+
+        stalled = await stall(9)  # a first pool of 8 connections is full, the second has room
+        assert (await http.post(server.url, content=b"tenth")).content == b"tenth"
+        stalled += await stall(1)
+        with pytest.raises(httpx.PoolTimeout):
+            await http.post(server.url, content=b"eleventh")
+        waiting = asyncio.create_task(http.post(server.url, content=b"gave up"))
+        await asyncio.sleep(0.05)
+        waiting.cancel()
+        stalled[0].cancel()  # its connection is closed and its slot given back
+        await asyncio.gather(waiting, stalled[0], return_exceptions=True)
+        answer = await http.post(server.url, content=b"freed")
+        assert answer.content == b"freed", "the slot went to this request, not to a waiter gone"
+        for task in stalled:
+            task.cancel()
+        await asyncio.gather(*stalled, return_exceptions=True)
+
+
+async def test_a_full_pool_of_idle_connections_to_one_host_gives_one_up_for_another_host() -> None:
+    async with (
+        http_server() as first,
+        http_server() as second,
+        platform_http_client(timeout=TIMEOUT, max_connections=2) as http,
+    ):
+        await asyncio.gather(*(http.post(first.url, content=b"a") for _ in range(2)))
+        assert first.connections == 2
+        answers = await asyncio.gather(*(http.post(second.url, content=b"b") for _ in range(3)))
+        assert [a.content for a in answers] == [b"b"] * 3
+        assert second.connections == 2, "both idle connections to the first host were replaced"
+        assert (await http.post(first.url, content=b"c")).content == b"c"
+        assert first.connections == 3
 
 
 async def test_a_connection_the_server_closed_while_idle_is_replaced_not_used() -> None:
