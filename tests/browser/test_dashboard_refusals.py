@@ -181,3 +181,34 @@ def test_a_refused_publish_time_is_worded_by_its_type_never_in_the_servers_engli
         )
         assert SCHEDULE_ERRORS[0][1] in refused
         assert "past" not in refused
+
+
+@pytest.mark.parametrize(
+    ("locale", "words"),
+    [
+        ("en-GB", "The file is damaged or cannot be read; upload it again."),
+        ("ru-RU", "Файл повреждён или не читается; загрузите его заново."),
+    ],
+)
+def test_a_truncated_video_is_refused_at_the_video_field_in_the_pages_words(
+    stack: EmbeddedStack, sign_in: Any, tmp_path: Path, locale: str, words: str
+) -> None:
+    """fresh12 (issue 12): the first part of an MP4 whose index comes last showed
+    "file: The video is damaged or unreadable (invalid data found when processing input)"
+    under the form, with the request's field name and FFmpeg's words."""
+    whole = VIDEO.read_bytes()
+    ftyp = int.from_bytes(whole[:4], "big")
+    moov = int.from_bytes(whole[ftyp : ftyp + 4], "big")
+    cut = tmp_path / "cut.mp4"  # ftyp, then the start of the data: no index at all
+    cut.write_bytes(whole[:ftyp] + whole[ftyp + moov :][: len(whole) // 2])
+    with sign_in(("tiktok", None), email="truncated", locale=locale) as page:
+        page.wait_for_selector(f"{TIKTOK} .tt-who strong", timeout=15_000)
+        page.set_input_files("#video", str(cut))
+        page.fill(f'{TIKTOK} [name="caption"]', "cut short")
+        page.select_option(f'{TIKTOK} select[name="privacy_level"]', "SELF_ONLY")
+        page.click("#queue-button")
+        slot = '#video-part [data-field="media_id"]'
+        page.wait_for_selector(f"{slot}:not(:empty)", timeout=30_000)
+        assert page.text_content(slot) == words
+        assert page.text_content("#post-errors") == ""
+        assert page.evaluate("document.activeElement.id") == "video"
