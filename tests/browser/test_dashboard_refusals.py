@@ -212,3 +212,52 @@ def test_a_truncated_video_is_refused_at_the_video_field_in_the_pages_words(
         assert page.text_content(slot) == words
         assert page.text_content("#post-errors") == ""
         assert page.evaluate("document.activeElement.id") == "video"
+
+
+def test_a_refused_tiktok_settings_read_is_worded_in_russian_when_editing_a_failed_target(
+    stack: EmbeddedStack, sign_in: Any
+) -> None:
+    """fresh12 (issue 12): "Edit and queue again" on the Russian page said "Не удалось
+    прочитать настройки этого аккаунта TikTok: TikTok refused to say what this account may
+    post (access_token_invalid)." (auth's English detail). Now by TikTok's code."""
+    faults = f"{stack.sandbox}/sandbox/tiktok/faults"
+    with sign_in(("tiktok", None), email="settings-read", locale="ru-RU") as page:
+        try:
+            page.wait_for_selector(f"{TIKTOK} .tt-who strong", timeout=15_000)
+            httpx.post(
+                faults,
+                json={
+                    "endpoint": "publish",
+                    "kind": "fail_publish",
+                    "detail": "privacy_level_option_mismatch",  # failed for good
+                },
+                timeout=5,
+            ).raise_for_status()
+            page.set_input_files("#video", str(VIDEO))
+            page.fill(f'{TIKTOK} [name="caption"]', "fails, then edited")
+            page.select_option(f'{TIKTOK} select[name="privacy_level"]', "SELF_ONLY")
+            page.click("#queue-button")
+            item = "#schedule-list li:has(.status.failed)"
+            page.wait_for_selector(item, timeout=90_000)
+            httpx.post(
+                faults,
+                json={"endpoint": "creator_info", "kind": "token_invalid", "times": 1000},
+                timeout=5,
+            ).raise_for_status()
+            said = '#edit-dialog [data-error="creator"]'
+            # auth keeps a good read 30 s: open the editor until it reads TikTok again
+            for _ in range(30):
+                page.click(f"{item} button:has-text('Изменить и снова в очередь')")
+                page.wait_for_selector(
+                    f"#edit-dialog[open] .tt-who strong, {said}:not(:empty)", timeout=15_000
+                )
+                if page.text_content(said):
+                    break
+                page.click("#edit-close")
+                page.wait_for_timeout(2000)
+            assert page.text_content(said) == (
+                "Не удалось прочитать настройки этого аккаунта TikTok: TikTok не принял вход "
+                "этого аккаунта; если это повторится, подключите аккаунт заново."
+            )
+        finally:
+            httpx.delete(faults, timeout=5).raise_for_status()

@@ -488,7 +488,9 @@ def create_router(svc: Services) -> APIRouter:
         max_video_post_duration_sec, can_post, cannot_post_reason}``.
 
         404: not the client's TikTok account; 409: the account must be reconnected;
-        502: TikTok refused the read; 503: TikTok is not answering.
+        502: TikTok refused the read (the problem's ``code``: TikTok's error code);
+        503: TikTok is not answering. ``cannot_post_code``: TikTok's code behind
+        ``cannot_post_reason`` (None when it can post).
         Source: shared/reference/platforms.md §1.2 (creator_info, Direct Post UX rules).
         """
         if svc.creator_info is None:
@@ -507,8 +509,10 @@ def create_router(svc: Services) -> APIRouter:
                 f"This TikTok account must be reconnected before posting ({refused.detail}).",
             ) from None
         except CreatorInfoRefused as refused:
-            raise Problem(
-                502, f"TikTok refused to say what this account may post ({refused.code})."
+            raise Problem(  # code: TikTok's, for a page to word (web/composer.js)
+                502,
+                f"TikTok refused to say what this account may post ({refused.code}).",
+                code=refused.code,
             ) from None
         except PlatformUnavailable:
             raise Problem(
