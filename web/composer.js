@@ -237,17 +237,9 @@
   // read with: auth would only refuse (409/502), so it is not asked until reconnected.
   const canRead = (state) => !state.container.dataset.status || state.container.dataset.status === "ok";
 
-  // TikTok's codes for a refused creator_info read (auth: the 502 problem's `code`, and
-  // `cannot_post_code` with can_post false, creator_info.py CANNOT_POST), in the page's words
-  const TIKTOK_CODES = {
-    spam_risk_too_many_posts: () => t("TikTok says this account has posted too much today; try again tomorrow."),
-    spam_risk_user_banned_from_posting: () => t("TikTok does not let this account post right now."),
-    reached_active_user_cap: () => t("TikTok's daily limit of people posting through CACHALOT is reached; try again tomorrow."),
-    access_token_invalid: () => t("TikTok did not accept this account's sign-in; if this lasts, reconnect the account."),
-    scope_not_authorized: () => t("This account did not allow posting when it was connected; reconnect it and allow posting."),
-    rate_limit_exceeded: () => t("TikTok asks us to wait; try again in a minute."),
-  };
-  const tiktokWords = (code, fallback) => (code && Object.hasOwn(TIKTOK_CODES, code) ? TIKTOK_CODES[code]() : fallback);
+  // TikTok's code of a refused creator_info read (auth: the 502 problem's `code`, and
+  // `cannot_post_code` with can_post false) in the page's words (words.js CODES)
+  const tiktokWords = (code, fallback) => window.CachalotWords.reason(code, fallback);
 
   // Why auth could not read creator_info (public.py creator_info), by status and code.
   function readRefusal(res, body) {

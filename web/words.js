@@ -90,6 +90,10 @@
     spam_risk_too_many_posts: () => t("This account has reached its daily posting limit. Try again tomorrow."),
     spam_risk_user_banned_from_posting: () => t("This account is currently banned from posting. Check the account in the TikTok app."),
     reached_active_user_cap: () => t("The app has reached its daily cap of posting users. Try again tomorrow."),
+    // a refused read of an account's creator_info (auth's 502 problem `code`, web/composer.js)
+    access_token_invalid: () => t("TikTok did not accept this account's sign-in; if this lasts, reconnect the account."),
+    scope_not_authorized: () => t("This account did not allow posting when it was connected; reconnect it and allow posting."),
+    rate_limit_exceeded: () => t("TikTok asks us to wait; try again in a minute."),
     file_format_check_failed: () => t("The video's format could not be read. Upload an MP4 (H.264) and queue it again."),
     duration_check_failed: () => t("The video's length is not accepted for this account. Trim the video and queue it again."),
     frame_rate_check_failed: () => t("Videos need 23–60 frames per second. Re-export the video and queue it again."),

@@ -261,3 +261,30 @@ def test_a_refused_tiktok_settings_read_is_worded_in_russian_when_editing_a_fail
             )
         finally:
             httpx.delete(faults, timeout=5).raise_for_status()
+
+
+def test_a_tiktok_account_at_its_posting_cap_is_told_so_in_russian_in_the_composer(
+    stack: EmbeddedStack, sign_in: Any
+) -> None:
+    """fresh12 (issue 12), the same kind: auth's English ``cannot_post_reason`` reached the
+    Russian composer; now worded by ``cannot_post_code``."""
+    faults = f"{stack.sandbox}/sandbox/tiktok/faults"
+    httpx.post(
+        faults,
+        json={
+            "endpoint": "creator_info",
+            "kind": "spam_risk",
+            "detail": "spam_risk_too_many_posts",
+            "times": 1000,
+        },
+        timeout=5,
+    ).raise_for_status()
+    try:
+        with sign_in(("tiktok", None), email="posting-cap", locale="ru-RU") as page:
+            said = f'{TIKTOK} [data-error="creator"]'
+            page.wait_for_selector(f"{said}:not(:empty)", timeout=15_000)
+            assert page.text_content(said) == (
+                "Аккаунт исчерпал дневной лимит публикаций. Попробуйте завтра."
+            )
+    finally:
+        httpx.delete(faults, timeout=5).raise_for_status()
