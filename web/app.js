@@ -1764,7 +1764,14 @@
       if (!seen) { focusFirstError($("post-form")); return; } // nothing is uploaded for a form that cannot go
       if (kind === "video" && !payload.media_id) {
         const media = await uploadFile($("video").files[0]);
-        if (media.status !== 201) { uploadRefused("media_id", media.body); return; }
+        if (media.status !== 201) {
+          // the server's refusal of the file at the video's field; a cancel, a lost
+          // connection or a server error under the form, as before
+          const refused = media.body && Array.isArray(media.body.errors) && media.body.errors.length;
+          if (refused) uploadRefused("media_id", media.body);
+          else showErrors(media.body, t("Upload failed."), []);
+          return;
+        }
         payload.media_id = media.body.id;
         loadMedia();
       } else if (kind === "photo") {
