@@ -1620,6 +1620,15 @@
     else if (!errors.length) $("post-errors").textContent = problemText(body, fallback);
   }
 
+  // An upload the server refused (its `errors` name the request's `file`): worded by its
+  // code (words.js fieldError), under the form's field the file was for, focused.
+  function uploadRefused(field, body, file) {
+    const place = document.querySelector(`#post-form [data-field="${field}"]`);
+    const words = problemText(body, t("Upload failed."));
+    place.textContent = file ? `${file.name}: ${words}` : words;
+    focusFirstError($("post-form"));
+  }
+
   // Uploads one file resumably (tus, web/uploads.js): progress bar and percentage,
   // Pause/Resume and Cancel, resumed after a dropped connection. With no file, the
   // video chosen from "Your media" is used as it is. Resolves to the same shape as api().
@@ -1727,17 +1736,20 @@
       if (!seen) { focusFirstError($("post-form")); return; } // nothing is uploaded for a form that cannot go
       if (kind === "video" && !payload.media_id) {
         const media = await uploadFile($("video").files[0]);
-        if (media.status !== 201) { showErrors(media.body, t("Upload failed."), []); return; }
+        if (media.status !== 201) {
+          // the server's refusal of the file at the video's field; a cancel, a lost
+          // connection or a server error under the form, as before
+          const refused = media.body && Array.isArray(media.body.errors) && media.body.errors.length;
+          if (refused) uploadRefused("media_id", media.body);
+          else showErrors(media.body, t("Upload failed."), []);
+          return;
+        }
         payload.media_id = media.body.id;
         loadMedia();
       } else if (kind === "photo") {
         for (const file of $("image-upload").files) {
           const media = await uploadFile(file);
-          if (media.status !== 201) {
-            document.querySelector('[data-field="image_ids"]').textContent =
-              `${file.name}: ${problemText(media.body, t("Upload failed."))}`;
-            return;
-          }
+          if (media.status !== 201) { uploadRefused("image_ids", media.body, file); return; }
           picked.push(media.body.id);
         }
         $("image-upload").value = "";
@@ -1746,11 +1758,7 @@
         const file = $("cover-upload").files[0];
         if (file) {
           const media = await uploadFile(file);
-          if (media.status !== 201) {
-            document.querySelector('[data-field="article.cover_media_id"]').textContent =
-              problemText(media.body, t("Upload failed."));
-            return;
-          }
+          if (media.status !== 201) { uploadRefused("article.cover_media_id", media.body); return; }
           payload.article.cover_media_id = media.body.id;
         }
       }

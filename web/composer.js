@@ -237,6 +237,20 @@
   // read with: auth would only refuse (409/502), so it is not asked until reconnected.
   const canRead = (state) => !state.container.dataset.status || state.container.dataset.status === "ok";
 
+  // TikTok's code of a refused creator_info read (auth: the 502 problem's `code`, and
+  // `cannot_post_code` with can_post false) in the page's words (words.js CODES)
+  const tiktokWords = (code, fallback) => window.CachalotWords.reason(code, fallback);
+
+  // Why auth could not read creator_info (public.py creator_info), by status and code.
+  function readRefusal(res, body) {
+    if (!res || !body || res.status >= 503) return t("TikTok could not be reached; try again in a minute.");
+    if (res.status === 409) return t("This TikTok account must be reconnected before posting.");
+    if (res.status === 502) return tiktokWords(body.code, t("TikTok refused to say what this account may post; try again in a minute."));
+    return window.CachalotWords.problem(body, t("TikTok could not be reached; try again in a minute."));
+  }
+
+  const cannotPost = (info) => tiktokWords(info.cannot_post_code, t("TikTok does not let this account post right now."));
+
   async function loadCreator(state) {
     if (state.checksVideo && !composeShown()) { state.infoAt = 0; return; } // the edit dialog always reads
     if (!canRead(state)) { state.infoAt = 0; return; }
@@ -251,7 +265,7 @@
     const body = res ? await res.json().catch(() => null) : null;
     if (!res || !res.ok || !body) {
       state.info = null;
-      state.infoError = (body && body.detail) || t("TikTok could not be reached; try again in a minute.");
+      state.infoError = readRefusal(res, body);
       state.who.textContent = "";
       state.creatorError.textContent = t("We could not read this TikTok account's settings: {why}", { why: state.infoError });
       syncTikTok(state);
@@ -262,7 +276,7 @@
     }
     state.info = body;
     state.infoError = "";
-    state.creatorError.textContent = body.can_post ? "" : body.cannot_post_reason;
+    state.creatorError.textContent = body.can_post ? "" : cannotPost(body);
     state.who.textContent = "";
     state.who.append(`${t("Posting to TikTok as")} `, el("strong", { text: body.nickname || t("this account") }),
       body.username ? ` (@${body.username})` : "");
@@ -327,7 +341,7 @@
       return problems;
     }
     if (!state.info.can_post) {
-      problems.push(["creator", state.info.cannot_post_reason || t("TikTok does not let this account post right now.")]);
+      problems.push(["creator", cannotPost(state.info)]);
       return problems;
     }
     if (!state.privacy.value) problems.push(["privacy_level", t("Choose who can see this post.")]);

@@ -90,6 +90,10 @@
     spam_risk_too_many_posts: () => t("This account has reached its daily posting limit. Try again tomorrow."),
     spam_risk_user_banned_from_posting: () => t("This account is currently banned from posting. Check the account in the TikTok app."),
     reached_active_user_cap: () => t("The app has reached its daily cap of posting users. Try again tomorrow."),
+    // a refused read of an account's creator_info (auth's 502 problem `code`, web/composer.js)
+    access_token_invalid: () => t("TikTok did not accept this account's sign-in; if this lasts, reconnect the account."),
+    scope_not_authorized: () => t("This account did not allow posting when it was connected; reconnect it and allow posting."),
+    rate_limit_exceeded: () => t("TikTok asks us to wait; try again in a minute."),
     file_format_check_failed: () => t("The video's format could not be read. Upload an MP4 (H.264) and queue it again."),
     duration_check_failed: () => t("The video's length is not accepted for this account. Trim the video and queue it again."),
     frame_rate_check_failed: () => t("Videos need 23–60 frames per second. Re-export the video and queue it again."),
@@ -260,6 +264,8 @@
   };
   // refusals whose `count` is the post's own count in the unit of their `limit`
   const COUNTED = new Set(["text_too_long", "too_many_hashtags", "too_many_mentions", "too_many_images"]);
+  // media refusals (cachalot_queue.probe) whose server words state the file's own numbers
+  const SERVER_FACTS = new Set(["media_still_picture", "media_mostly_sound", "media_cut_short", "media_too_large"]);
   const lastName = (field) => String(field || "").split(".").pop().replace(/\[\d+\]$/, "");
 
   function fieldError(error) {
@@ -269,12 +275,13 @@
       const most = /at most (\d+)/i.exec(error.message || "");
       if (most) return t("At most {n} characters.", { n: Number(most[1]) });
     }
-    // a file's refusal: the English page keeps the server's words, which carry the file's
-    // own facts (its lengths, its size); another language words it by its code
-    // a file's refusal, and a Telegram channel's (its words name our bot's @username): the
-    // English page keeps the server's words, which carry their own facts; another
-    // language words it by its code
-    if (/^(media|channel)_/.test(error.type || "") && lang === "en" && error.message) return plainWords(error.message);
+    // a file's refusal whose words carry the file's own facts (its lengths, its size), and a
+    // Telegram channel's (its words name our bot's @username): the English page keeps the
+    // server's words; another language, and a refusal without facts (media_damaged carries
+    // FFmpeg's own wording), is worded by its code
+    if ((SERVER_FACTS.has(error.type) || /^channel_/.test(error.type || "")) && lang === "en" && error.message) {
+      return plainWords(error.message);
+    }
     // a registry refusal: by its code and numbers in every language (the numbers written as
     // the composer's counters write them, I18N.count), and the post's own count after it
     if (own(REFUSALS, error.type)) {

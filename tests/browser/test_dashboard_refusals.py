@@ -181,3 +181,110 @@ def test_a_refused_publish_time_is_worded_by_its_type_never_in_the_servers_engli
         )
         assert SCHEDULE_ERRORS[0][1] in refused
         assert "past" not in refused
+
+
+@pytest.mark.parametrize(
+    ("locale", "words"),
+    [
+        ("en-GB", "The file is damaged or cannot be read; upload it again."),
+        ("ru-RU", "Файл повреждён или не читается; загрузите его заново."),
+    ],
+)
+def test_a_truncated_video_is_refused_at_the_video_field_in_the_pages_words(
+    stack: EmbeddedStack, sign_in: Any, tmp_path: Path, locale: str, words: str
+) -> None:
+    """fresh12 (issue 12): the first part of an MP4 whose index comes last showed
+    "file: The video is damaged or unreadable (invalid data found when processing input)"
+    under the form, with the request's field name and FFmpeg's words."""
+    whole = VIDEO.read_bytes()
+    ftyp = int.from_bytes(whole[:4], "big")
+    moov = int.from_bytes(whole[ftyp : ftyp + 4], "big")
+    cut = tmp_path / "cut.mp4"  # ftyp, then the start of the data: no index at all
+    cut.write_bytes(whole[:ftyp] + whole[ftyp + moov :][: len(whole) // 2])
+    with sign_in(("tiktok", None), email="truncated", locale=locale) as page:
+        page.wait_for_selector(f"{TIKTOK} .tt-who strong", timeout=15_000)
+        page.set_input_files("#video", str(cut))
+        page.fill(f'{TIKTOK} [name="caption"]', "cut short")
+        page.select_option(f'{TIKTOK} select[name="privacy_level"]', "SELF_ONLY")
+        page.click("#queue-button")
+        slot = '#video-part [data-field="media_id"]'
+        page.wait_for_selector(f"{slot}:not(:empty)", timeout=30_000)
+        assert page.text_content(slot) == words
+        assert page.text_content("#post-errors") == ""
+        assert page.evaluate("document.activeElement.id") == "video"
+
+
+def test_a_refused_tiktok_settings_read_is_worded_in_russian_when_editing_a_failed_target(
+    stack: EmbeddedStack, sign_in: Any
+) -> None:
+    """fresh12 (issue 12): "Edit and queue again" on the Russian page said "Не удалось
+    прочитать настройки этого аккаунта TikTok: TikTok refused to say what this account may
+    post (access_token_invalid)." (auth's English detail). Now by TikTok's code."""
+    faults = f"{stack.sandbox}/sandbox/tiktok/faults"
+    with sign_in(("tiktok", None), email="settings-read", locale="ru-RU") as page:
+        try:
+            page.wait_for_selector(f"{TIKTOK} .tt-who strong", timeout=15_000)
+            httpx.post(
+                faults,
+                json={
+                    "endpoint": "publish",
+                    "kind": "fail_publish",
+                    "detail": "privacy_level_option_mismatch",  # failed for good
+                },
+                timeout=5,
+            ).raise_for_status()
+            page.set_input_files("#video", str(VIDEO))
+            page.fill(f'{TIKTOK} [name="caption"]', "fails, then edited")
+            page.select_option(f'{TIKTOK} select[name="privacy_level"]', "SELF_ONLY")
+            page.click("#queue-button")
+            item = "#schedule-list li:has(.status.failed)"
+            page.wait_for_selector(item, timeout=90_000)
+            httpx.post(
+                faults,
+                json={"endpoint": "creator_info", "kind": "token_invalid", "times": 1000},
+                timeout=5,
+            ).raise_for_status()
+            said = '#edit-dialog [data-error="creator"]'
+            # auth keeps a good read 30 s: open the editor until it reads TikTok again
+            for _ in range(30):
+                page.click(f"{item} button:has-text('Изменить и снова в очередь')")
+                page.wait_for_selector(
+                    f"#edit-dialog[open] .tt-who strong, {said}:not(:empty)", timeout=15_000
+                )
+                if page.text_content(said):
+                    break
+                page.click("#edit-close")
+                page.wait_for_timeout(2000)
+            assert page.text_content(said) == (
+                "Не удалось прочитать настройки этого аккаунта TikTok: TikTok не принял вход "
+                "этого аккаунта; если это повторится, подключите аккаунт заново."
+            )
+        finally:
+            httpx.delete(faults, timeout=5).raise_for_status()
+
+
+def test_a_tiktok_account_at_its_posting_cap_is_told_so_in_russian_in_the_composer(
+    stack: EmbeddedStack, sign_in: Any
+) -> None:
+    """fresh12 (issue 12), the same kind: auth's English ``cannot_post_reason`` reached the
+    Russian composer; now worded by ``cannot_post_code``."""
+    faults = f"{stack.sandbox}/sandbox/tiktok/faults"
+    httpx.post(
+        faults,
+        json={
+            "endpoint": "creator_info",
+            "kind": "spam_risk",
+            "detail": "spam_risk_too_many_posts",
+            "times": 1000,
+        },
+        timeout=5,
+    ).raise_for_status()
+    try:
+        with sign_in(("tiktok", None), email="posting-cap", locale="ru-RU") as page:
+            said = f'{TIKTOK} [data-error="creator"]'
+            page.wait_for_selector(f"{said}:not(:empty)", timeout=15_000)
+            assert page.text_content(said) == (
+                "Аккаунт исчерпал дневной лимит публикаций. Попробуйте завтра."
+            )
+    finally:
+        httpx.delete(faults, timeout=5).raise_for_status()

@@ -80,7 +80,8 @@ class CreatorInfo:
     async def read(self, client_id: str, account_id: str) -> dict[str, Any]:
         """``{nickname, username, avatar_url, privacy_level_options: [str],
         comment_disabled, duet_disabled, stitch_disabled, max_video_post_duration_sec,
-        can_post: bool, cannot_post_reason: str | None}`` for the client's TikTok account.
+        can_post: bool, cannot_post_reason: str | None, cannot_post_code: str | None}``
+        for the client's TikTok account (``cannot_post_code``: TikTok's error code).
 
         A token TikTok refuses (``access_token_invalid``) is refreshed once and the read
         tried again, as publishers do after a 401 (:class:`OneRefresh`); refused again, the
@@ -125,6 +126,7 @@ class CreatorInfo:
                 "max_video_post_duration_sec": None,
                 "can_post": False,
                 "cannot_post_reason": CANNOT_POST[error.code],
+                "cannot_post_code": error.code,  # for a page to word (web/composer.js)
             }
         else:
             options = data.get("privacy_level_options")
@@ -144,6 +146,7 @@ class CreatorInfo:
                 else None,
                 "can_post": True,
                 "cannot_post_reason": None,
+                "cannot_post_code": None,
             }
         await self._keep(account_id, now, answer)
         return answer

@@ -76,6 +76,21 @@ async def test_a_creator_at_tiktoks_posting_cap_is_told_so_in_words(
     assert answer.status_code == 200, answer.text
     assert answer.json()["can_post"] is False
     assert "posted too much today" in answer.json()["cannot_post_reason"]
+    assert answer.json()["cannot_post_code"] == "spam_risk_too_many_posts"  # a page words it
+
+
+async def test_a_refused_read_names_tiktoks_code_for_the_page_to_word(
+    auth, sign_in, consent, fresh_sandbox
+):
+    async with auth.browser() as browser:
+        await sign_in(browser, "tiktok")
+        await consent(browser)
+        [account] = (await browser.get("/api/v1/accounts")).json()
+        await arm_fault(fresh_sandbox, endpoint="creator_info", kind="token_invalid")
+        answer = await browser.get(f"/api/v1/accounts/{account['id']}/tiktok/creator-info")
+
+    assert answer.status_code == 502, answer.text
+    assert answer.json()["code"] == "access_token_invalid"
 
 
 async def test_creator_info_is_only_for_the_clients_own_tiktok_accounts(

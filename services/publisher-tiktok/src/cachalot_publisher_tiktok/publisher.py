@@ -4,7 +4,8 @@ Fresh: ``creator_info`` (the person's choices allowed for this account now?
 :func:`reasons.against_creator_info`; an answer is kept a few seconds per account,
 :mod:`creators`) →
 ``video/init`` → record the ``publish_id`` → PUT each chunk, streamed from
-the media store → poll ``status/fetch``. Redelivered (a session is
+the media store with progress as it goes (:func:`cachalot_publishing.spans.read_span`)
+→ poll ``status/fetch``. Redelivered (a session is
 recorded): ask TikTok where it stands, resume the upload from the bytes it
 has, or go straight to polling, and never init again while that post could
 still complete.
@@ -30,7 +31,6 @@ from cachalot_publisher_tiktok import photos, reasons
 from cachalot_publisher_tiktok.chunking import ChunkPlan, VideoTooLarge, plan_chunks
 from cachalot_publisher_tiktok.creators import CreatorInfoCache
 from cachalot_publisher_tiktok.limiter import AccountLimiter, Endpoint
-from cachalot_publisher_tiktok.media import read_span
 from cachalot_publisher_tiktok.sessions import NewSession, RecordedSession, SessionStore
 from cachalot_publisher_tiktok.settings import PublisherSettings
 from cachalot_publisher_tiktok.tiktok import (
@@ -43,6 +43,7 @@ from cachalot_publisher_tiktok.tiktok import (
 from cachalot_publishing import outcome
 from cachalot_publishing.outcome import Outcome, Published, failed, retryable
 from cachalot_publishing.ports import Context, TokenRejected
+from cachalot_publishing.spans import read_span
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -233,7 +234,8 @@ class TikTokPlatform:
         *,
         offset: int,
     ) -> None:
-        """PUT the chunks from ``offset`` on, each streamed, each retried a few times."""
+        """PUT the chunks from ``offset`` on, each streamed (its progress reported as its
+        bytes leave), each retried a few times."""
         failures = 0
         while offset < plan.video_size:
             try:
@@ -246,7 +248,14 @@ class TikTokPlatform:
             try:
                 answer = await self.tiktok.put_chunk(
                     upload_url,
-                    read_span(path, first, length, self.settings.tiktok_read_size),
+                    read_span(
+                        path,
+                        first,
+                        length,
+                        self.settings.tiktok_read_size,
+                        progress=ctx.progress,  # as the chunk streams (a chunk may be 64 MB)
+                        total=plan.video_size,
+                    ),
                     first=first,
                     length=length,
                     total=plan.video_size,
@@ -288,7 +297,6 @@ class TikTokPlatform:
                 continue
             offset = first + length
             failures = 0
-            await ctx.progress(offset, plan.video_size)
             if answer.status == 201:
                 break
         # no "uploaded" mark: a redelivered command asks TikTok's status anyway

@@ -12,7 +12,7 @@ import pytest
 
 from cachalot_testing.processes import ServiceProcess
 
-from .conftest import Video
+from .conftest import MB, Video, store_video
 
 # processes start slowly on a loaded two-core machine: allow for the module's start-up
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -68,7 +68,31 @@ async def test_a_12_mb_video_goes_up_in_chunks_that_obey_the_rules(
     (publish,) = posts(sbx)["publishes"]
     assert (publish["chunk_size"], publish["total_chunk_count"]) == (5 * 1024 * 1024, 2)
     assert posts(sbx)["counts_by_sha256"] == {video_12mb.sha256: 1}
-    assert kafka.progress(command.target_id) == [5 * 1024 * 1024, video_12mb.size]
+    progress = kafka.progress(command.target_id)  # as each read of a chunk leaves
+    assert progress == sorted(progress), progress
+    assert 5 * 1024 * 1024 in progress, progress
+    assert progress[-1] == video_12mb.size
+
+
+async def test_progress_is_reported_while_a_single_chunk_streams_before_its_answer(
+    sbx, publisher, kafka, media_dir
+) -> None:
+    # issue 12 defect 6: a video up to twice the chunk size is one chunk; its progress
+    # came only with TikTok's answer (none for ~18 s of a 35 MB video at 2 MB/s)
+    video = store_video(media_dir, size=8 * MB + 77)
+    sbx.post("/sandbox/tiktok/config", json={"upload_throttle_bps": 2 * MB})
+    command = video.command()
+    await kafka.send(command)
+    early = await kafka.wait(command.target_id, "progress", timeout=60)
+    (publish,) = posts(sbx)["publishes"]
+    assert publish["uploaded_bytes"] == 0, "the chunk was answered before any progress"
+    assert publish["total_chunk_count"] == 1
+    assert 0 < (early.bytes_sent or 0) < video.size
+    assert early.bytes_total == video.size
+    sbx.post("/sandbox/tiktok/config", json={"upload_throttle_bps": 0})
+    result = await kafka.final(command.target_id)
+    assert result.type == "published", result
+    assert kafka.progress(command.target_id)[-1] == video.size
 
 
 async def test_a_publisher_killed_mid_upload_resumes_and_posts_exactly_once(

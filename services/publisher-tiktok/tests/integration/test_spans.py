@@ -14,8 +14,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from cachalot_common.telemetry import instrument_httpx_client
 from cachalot_publisher_tiktok.chunking import plan_chunks
-from cachalot_publisher_tiktok.media import read_span
 from cachalot_publisher_tiktok.tiktok import TikTokClient
+from cachalot_publishing.spans import read_span
 from cachalot_sandbox.main import create_app as create_sandbox
 from cachalot_sandbox.settings import SandboxSettings
 from cachalot_sandbox.tokens import registry

@@ -291,6 +291,7 @@ class YouTubePlatform:
                         size=size,
                         total=total,
                         content_type=media.content_type,
+                        progress=ctx.progress,  # as the chunk streams (32 MiB by default)
                     ),
                 )
             except SessionExpired:
@@ -312,7 +313,8 @@ class YouTubePlatform:
             if status.received <= first:
                 raise Transient(f"YouTube kept none of the bytes sent from {first}")
             offset = status.received
-            await ctx.progress(offset, total)
+            if offset < first + size:  # YouTube kept less than went out: say so
+                await ctx.progress(offset, total)
             if time.monotonic() - recorded_at >= self._record_every_s:
                 recorded_at = time.monotonic()
                 await self._store.record_progress(command.target_id, offset)

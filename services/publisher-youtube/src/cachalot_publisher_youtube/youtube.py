@@ -12,17 +12,17 @@ finished but whose id was never recorded.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 
 from cachalot_common.events import YouTubeOptions
 from cachalot_common.untrusted import retry_after_seconds
+from cachalot_publishing.multipart import ProgressHook
+from cachalot_publishing.spans import read_span
 
 UPLOAD_PATH = "/upload/youtube/v3/videos"
 SEARCH_PATH = "/youtube/v3/search"
@@ -164,19 +164,6 @@ def _received(response: httpx.Response) -> int:
     return int(match.group(2)) + 1 if match else 0
 
 
-async def _file_slice(path: Path, first: int, size: int, read_bytes: int) -> AsyncIterator[bytes]:
-    """``size`` bytes of ``path`` from ``first``, in reads of ``read_bytes``."""
-    async with await anyio.open_file(path, "rb") as handle:
-        await handle.seek(first)
-        left = size
-        while left > 0:
-            block = await handle.read(min(read_bytes, left))
-            if not block:
-                raise OSError(f"media file ended {left} bytes early")
-            left -= len(block)
-            yield block
-
-
 class YouTubeUploads:
     """The three resumable-upload calls over one (instrumented) HTTP client."""
 
@@ -234,12 +221,16 @@ class YouTubeUploads:
         size: int,
         total: int,
         content_type: str,
+        progress: ProgressHook | None = None,
     ) -> SessionStatus:
-        """Send ``size`` bytes from ``first``, streamed from ``path``."""
+        """Send ``size`` bytes from ``first``, streamed from ``path``; ``progress(bytes of the
+        file sent, total)`` as they leave (:func:`cachalot_publishing.spans.read_span`)."""
         try:
             response = await self._client.put(
                 session_uri,
-                content=_file_slice(path, first, size, self._read_bytes),
+                content=read_span(
+                    path, first, size, self._read_bytes, progress=progress, total=total
+                ),
                 headers={
                     "Authorization": f"Bearer {token}",
                     "Content-Type": content_type,

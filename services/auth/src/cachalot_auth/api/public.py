@@ -490,7 +490,9 @@ def create_router(svc: Services) -> APIRouter:
         A token TikTok refuses is refreshed once and the read tried again (as publishers do
         after a 401). 404: not the client's TikTok account; 409: the account must be
         reconnected (its refresh was refused, or TikTok refused the refreshed token too);
-        502: TikTok refused the read for another reason; 503: TikTok is not answering.
+        502: TikTok refused the read for another reason (the problem's ``code``: TikTok's
+        error code); 503: TikTok is not answering. ``cannot_post_code``: TikTok's code
+        behind ``cannot_post_reason`` (None when it can post).
         Source: shared/reference/platforms.md §1.2 (creator_info, Direct Post UX rules).
         """
         if svc.creator_info is None:
@@ -509,8 +511,10 @@ def create_router(svc: Services) -> APIRouter:
                 f"This TikTok account must be reconnected before posting ({refused.detail}).",
             ) from None
         except CreatorInfoRefused as refused:
-            raise Problem(
-                502, f"TikTok refused to say what this account may post ({refused.code})."
+            raise Problem(  # code: TikTok's, for a page to word (web/composer.js)
+                502,
+                f"TikTok refused to say what this account may post ({refused.code}).",
+                code=refused.code,
             ) from None
         except PlatformUnavailable:
             raise Problem(
