@@ -282,3 +282,63 @@ async def test_https_requests_are_verified_and_reuse_their_tls_connections(
     ):
         with pytest.raises(httpx.ConnectError):
             await untrusting.get(server.url)
+
+
+@contextlib.asynccontextmanager
+async def misbehaving_server(behaviour: str) -> AsyncIterator[str]:
+    """The URL of a loopback server that misbehaves as ``behaviour`` says: "refused"
+    (nothing listens), "no TLS handshake" (an HTTPS URL whose server never answers the
+    ClientHello), "no answer" (a request is read and never answered); otherwise it
+    reads a request's head, writes ``behaviour`` and hangs up."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            if behaviour in ("no TLS handshake", "no answer"):
+                await reader.read()  # until the client gives up
+            else:
+                await reader.readuntil(b"\r\n\r\n")
+                writer.write(behaviour.encode())
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    listener = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    scheme = "https" if behaviour == "no TLS handshake" else "http"
+    if behaviour == "refused":
+        listener.close()
+        await listener.wait_closed()
+    try:
+        yield f"{scheme}://localhost:{port}"
+    finally:
+        listener.close()
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "error"),
+    [
+        ("no TLS handshake", httpx.ConnectTimeout),
+        ("no answer", httpx.ReadTimeout),
+        ("refused", httpx.ConnectError),
+        ("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", httpx.RemoteProtocolError),
+        ("NOT HTTP AT ALL\r\n\r\n", httpx.RemoteProtocolError),
+        ("", httpx.RemoteProtocolError),  # hangs up without an answer
+    ],
+    ids=["connect timeout", "read timeout", "refused", "body cut short", "garbage", "hang-up"],
+)
+async def test_each_error_a_platform_call_can_meet_reaches_the_caller_as_httpx_error_of_its_name(
+    behaviour: str, error: type[httpx.HTTPError]
+) -> None:
+    async with (
+        misbehaving_server(behaviour) as url,
+        platform_http_client(timeout=httpx.Timeout(0.3), max_connections=2) as http,
+    ):
+        with pytest.raises(httpx.HTTPError) as raised:
+            async with http.stream("POST", url, content=b"x") as response:
+                await response.aread()  # "body cut short" fails here, as the body is read
+    assert type(raised.value) is error, repr(raised.value)
+    cause = raised.value.__cause__
+    assert type(cause).__module__.startswith("httpcore"), repr(cause)
+    assert type(cause).__name__ == error.__name__, "httpcore's error of the same name"

@@ -21,7 +21,8 @@ publisher-tiktok's CPU went to the HTTP stack's plumbing rather than to HTTP:
   over 64 connections, against 1.3 ms over 8).
 
 :func:`platform_http_client` keeps httpx (its API and its errors) and httpcore's
-HTTP/1.1 connections and pools, and changes only what is under them: as many
+HTTP/1.1 connections and pools, joined by :class:`PoolTransport` on both
+libraries' public APIs only, and changes only what is under them: as many
 keep-alive connections as connections (none is closed for being idle, except
 after ``keepalive_s``), no cookies (:class:`NoCookies`),
 :class:`AsyncioBackend`, a network backend on an :class:`asyncio.Protocol`
@@ -54,13 +55,18 @@ SHARD_CONNECTIONS = 8  # connections per httpcore pool (its bookkeeping is quadr
 
 @contextlib.contextmanager
 def _mapped(mapping: dict[type[BaseException], type[Exception]]) -> Iterator[None]:
+    """Raise an error of a ``mapping`` key's class as the most specific of the classes
+    its keys map it to (httpx's rule); other errors pass unchanged."""
     try:
         yield
     except Exception as error:
+        mapped: type[Exception] | None = None
         for source, target in mapping.items():
-            if isinstance(error, source):
-                raise target(str(error) or type(error).__name__) from error
-        raise
+            if isinstance(error, source) and (mapped is None or issubclass(target, mapped)):
+                mapped = target
+        if mapped is None:
+            raise
+        raise mapped(str(error) or type(error).__name__) from error
 
 
 class _Connection(asyncio.Protocol):
@@ -278,40 +284,108 @@ def _apply(transport: asyncio.BaseTransport, options: Iterable[SocketOption] | N
             sock.setsockopt(*option)
 
 
-class _Transport(httpx.AsyncHTTPTransport):
-    """httpx's transport with its pool on :class:`AsyncioBackend`."""
+# httpcore's errors and the httpx errors a caller sees instead: the table of
+# httpx 0.28's own transport (``HTTPCORE_EXC_MAP`` in httpx/_transports/default.py),
+# applied as there: an error becomes the most specific httpx class it maps to.
+HTTPCORE_TO_HTTPX: dict[type[BaseException], type[Exception]] = {
+    httpcore.TimeoutException: httpx.TimeoutException,
+    httpcore.ConnectTimeout: httpx.ConnectTimeout,
+    httpcore.ReadTimeout: httpx.ReadTimeout,
+    httpcore.WriteTimeout: httpx.WriteTimeout,
+    httpcore.PoolTimeout: httpx.PoolTimeout,
+    httpcore.NetworkError: httpx.NetworkError,
+    httpcore.ConnectError: httpx.ConnectError,
+    httpcore.ReadError: httpx.ReadError,
+    httpcore.WriteError: httpx.WriteError,
+    httpcore.ProxyError: httpx.ProxyError,
+    httpcore.UnsupportedProtocol: httpx.UnsupportedProtocol,
+    httpcore.ProtocolError: httpx.ProtocolError,
+    httpcore.LocalProtocolError: httpx.LocalProtocolError,
+    httpcore.RemoteProtocolError: httpx.RemoteProtocolError,
+}
 
-    def __init__(self, *, limits: httpx.Limits, verify: ssl.SSLContext | bool = True) -> None:
-        super().__init__(limits=limits, verify=verify)
+
+class _Body(httpx.AsyncByteStream):
+    """An httpcore response's body as httpx reads it: chunks as they arrive, httpcore's
+    errors raised as httpx's (:data:`HTTPCORE_TO_HTTPX`); closing it closes the httpcore
+    response (its connection goes back to the pool) and then calls ``release``."""
+
+    def __init__(
+        self, response: httpcore.Response, release: Callable[[], None] | None = None
+    ) -> None:
+        self._response = response
+        self._release = release
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _mapped(HTTPCORE_TO_HTTPX):
+            async for chunk in self._response.aiter_stream():
+                yield chunk
+
+    async def aclose(self) -> None:
+        try:
+            with _mapped(HTTPCORE_TO_HTTPX):
+                await self._response.aclose()
+        finally:
+            release, self._release = self._release, None
+            if release is not None:
+                release()
+
+
+class PoolTransport(httpx.AsyncBaseTransport):
+    """An httpx transport on one ``httpcore.AsyncConnectionPool`` (HTTP/1.1) over
+    :class:`AsyncioBackend`, built on the public APIs of both libraries only.
+
+    At most ``max_connections`` connections, all kept alive while idle for up to
+    ``keepalive_s`` seconds. The request's ``timeout`` extension (seconds for
+    connect, read, write, pool) and its other extensions pass to httpcore as httpx's
+    own transport passes them; httpcore's errors reach the caller as httpx's, by the
+    table of httpx's transport (:data:`HTTPCORE_TO_HTTPX`), while the request is sent
+    and while its body is read.
+    """
+
+    def __init__(
+        self, *, max_connections: int, keepalive_s: float, verify: ssl.SSLContext | bool = True
+    ) -> None:
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(verify=verify),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=keepalive_s,
             http1=True,
             http2=False,
             network_backend=AsyncioBackend(),
         )
 
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self.send(request)
 
-class _Released(httpx.AsyncByteStream):
-    """A response body that gives its connection's slot back when it is closed."""
-
-    def __init__(self, stream: httpx.AsyncByteStream, release: Callable[[], None]) -> None:
-        self._stream = stream
-        self._release: Callable[[], None] | None = release
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._stream:
-            yield chunk
+    async def send(
+        self, request: httpx.Request, release: Callable[[], None] | None = None
+    ) -> httpx.Response:
+        """:meth:`handle_async_request`, calling ``release`` once the response's body
+        is closed (not called if this raises)."""
+        assert isinstance(request.stream, httpx.AsyncByteStream)
+        url = request.url
+        core_request = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        with _mapped(HTTPCORE_TO_HTTPX):
+            response = await self._pool.handle_async_request(core_request)
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_Body(response, release),
+            extensions=response.extensions,
+        )
 
     async def aclose(self) -> None:
-        try:
-            await self._stream.aclose()
-        finally:
-            release, self._release = self._release, None
-            if release is not None:
-                release()
+        await self._pool.aclose()
 
 
 class ShardedTransport(httpx.AsyncBaseTransport):
@@ -335,14 +409,7 @@ class ShardedTransport(httpx.AsyncBaseTransport):
         if max_connections % SHARD_CONNECTIONS:
             sizes.append(max_connections % SHARD_CONNECTIONS)
         self._pools = [
-            _Transport(
-                limits=httpx.Limits(
-                    max_connections=size,
-                    max_keepalive_connections=size,
-                    keepalive_expiry=keepalive_s,
-                ),
-                verify=verify,
-            )
+            PoolTransport(max_connections=size, keepalive_s=keepalive_s, verify=verify)
             for size in sizes
         ]
         self._free = list(sizes)
@@ -381,13 +448,10 @@ class ShardedTransport(httpx.AsyncBaseTransport):
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
         index = await self._slot(timeouts.get("pool"))
         try:
-            response = await self._pools[index].handle_async_request(request)
+            return await self._pools[index].send(request, lambda: self._give_back(index))
         except BaseException:
             self._give_back(index)
             raise
-        assert isinstance(response.stream, httpx.AsyncByteStream)
-        response.stream = _Released(response.stream, lambda: self._give_back(index))
-        return response
 
     async def aclose(self) -> None:
         for pool in self._pools:
