@@ -218,10 +218,17 @@ class MediaQuota:
                     logger.info("removed the partial upload %s left by a stopped queue", stem)
                     continue
                 parts.add(stem)
+        stored = {i: p for p in self._stored_files() if (i := stored_id(p.name)) is not None}
         # resumable uploads between pieces keep their holds until they expire
         now = self._clock()
         expired: list[UUID] = []
         for media_id, data, expires in unfinished_uploads(self._media_dir):
+            if media_id in stored:  # whole and stored by a HEAD after a restart (resumable)
+                with contextlib.suppress(OSError):
+                    if data.stat().st_mtime <= cutoff:
+                        remove_upload(data)
+                        logger.info("removed the resumable upload %s: stored", media_id)
+                continue
             if expires is not None and expires <= now and media_id not in self._live:
                 with contextlib.suppress(OSError):
                     remove_upload(data)
@@ -229,7 +236,6 @@ class MediaQuota:
                 expired.append(media_id)
                 continue
             parts.add(str(media_id))
-        stored = {i: p for p in self._stored_files() if (i := stored_id(p.name)) is not None}
         # a stored file whose upload has not recorded its row yet still needs its hold
         parts |= {str(i) for i in stored}
         before = now - timedelta(seconds=self.partial_grace_s)

@@ -34,6 +34,11 @@ to the library, so a tus upload is held to the rules of ``POST /api/v1/media``:
   Before each ``PATCH`` those bytes are cut off under the library's own upload
   lock (:func:`drop_unrecorded_bytes`), so a resume always continues at the
   offset the server told the client (tus 1.0.0, "Upload-Offset").
+- **Nothing received and never stored**: the library records the last byte before
+  its completion hook stores the file; a replica killed in between left an upload
+  whose ``HEAD`` says "all there" while no media has its id. The client's ``HEAD``
+  after the restart stores it first (:func:`finish_stranded`), so the client, told
+  the upload is whole, finds its media; the upload's files go with the sweep.
 - **Location**: written as a path (``/api/v1/media/uploads/<id>``), so it
   holds behind any proxy whatever ``Host`` it forwards (:class:`RelativeLocation`).
 """
@@ -45,6 +50,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 from uuid import UUID, uuid4
@@ -59,6 +65,7 @@ from cachalot_common.sessions import current_client
 from cachalot_queue.api import receive_media, upload_problem
 from cachalot_queue.media_quota import MediaQuota
 from cachalot_queue.media_store import remove_upload, tus_root
+from cachalot_queue.tables import Media
 
 PREFIX: Final = "/api/v1/media/uploads"
 READ_BYTES: Final = 1024 * 1024
@@ -94,8 +101,11 @@ def build_tus_router(*, runtime: Any, clock: Callable[[], datetime]) -> APIRoute
         a dead writer left past the recorded offset are gone before it appends.
         """
         folder = str(client_dir(media_dir, client_id))
+        uid = str(request.path_params.get("uuid", ""))
         if request.method == "PATCH":
-            await drop_unrecorded_bytes(Path(folder), str(request.path_params.get("uuid", "")))
+            await drop_unrecorded_bytes(Path(folder), uid)
+        elif request.method == "HEAD":
+            await finish_stranded(Path(folder), uid, store=partial(keep_media, client_id))
 
         def files(_metadata: dict[str, Any]) -> dict[str, str]:
             media_id = getattr(request.state, _MEDIA_ID, None)
@@ -147,6 +157,20 @@ def build_tus_router(*, runtime: Any, clock: Callable[[], datetime]) -> APIRoute
 
         return check
 
+    async def keep_media(client_id: UUID, source: Path, media_id: UUID) -> None:
+        """Store a whole upload as media ``media_id`` unless it is stored already."""
+        async with runtime.factory() as session:
+            if await session.get(Media, media_id) is not None:
+                return
+        await receive_media(
+            runtime,
+            clock,
+            _read_file(source),
+            client_id=client_id,
+            media_id=media_id,
+            size=source.stat().st_size,
+        )
+
     async def on_complete(
         client_id: UUID = Depends(current_client),
     ) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
@@ -158,16 +182,8 @@ def build_tus_router(*, runtime: Any, clock: Callable[[], datetime]) -> APIRoute
                 media_id = UUID(hex=source.name)
             except ValueError as error:  # not one of ours: never created by before_create
                 raise Problem(404, "No such upload.") from error
-            size = source.stat().st_size
             try:
-                await receive_media(
-                    runtime,
-                    clock,
-                    _read_file(source),
-                    client_id=client_id,
-                    media_id=media_id,
-                    size=size,
-                )
+                await keep_media(client_id, source, media_id)
             finally:
                 await asyncio.to_thread(remove_upload, source)
 
@@ -241,6 +257,41 @@ async def drop_unrecorded_bytes(folder: Path, uid: str) -> int:
         uid, extra, recorded,
     )  # fmt: skip
     return extra
+
+
+async def finish_stranded(
+    folder: Path, uid: str, *, store: Callable[[Path, UUID], Awaitable[None]]
+) -> bool:
+    """Store the upload ``folder/uid`` if every byte of it was received (its ``.info``
+    offset equals its size) but it was never stored: ``store(data file, media id)``,
+    which does nothing for media stored already. True when the upload is whole.
+
+    The upload's files stay (the library's ``HEAD`` still answers "all there"); the
+    sweep removes them (:meth:`MediaQuota.sweep`). Taken under the library's upload
+    lock, so a ``PATCH`` finishing it on another replica is waited for. A refusal of
+    the stored file (415, 422: :func:`receive_media`) is raised, the upload dropped.
+    """
+    try:
+        media_id = UUID(hex=uid)
+    except ValueError:
+        return False
+    storage = LocalFileStorage(str(folder))
+    if not await storage.exists(media_id.hex):
+        return False
+    async with storage.lock(media_id.hex):
+        info = await storage.read_info(media_id.hex)
+        size = (info or {}).get("size")
+        data = Path(storage.location(media_id.hex))
+        if size is None or int((info or {}).get("offset") or 0) != int(size):
+            return False
+        if not data.is_file() or data.stat().st_size != int(size):
+            return False
+        try:
+            await store(data, media_id)
+        except Problem:
+            await asyncio.to_thread(remove_upload, data)
+            raise
+    return True
 
 
 async def _read_file(path: Path) -> AsyncIterator[bytes]:

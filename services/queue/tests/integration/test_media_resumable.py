@@ -15,6 +15,8 @@ import base64
 import hashlib
 import io
 import json
+import os
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -208,6 +210,43 @@ async def test_bytes_a_killed_writer_left_past_the_recorded_offset_never_shift_t
     assert done.status_code == 204, done.text
     media = (await client.http.get(f"/api/v1/media/{media_id_of(location)}")).json()
     assert media["sha256"] == hashlib.sha256(VIDEO).hexdigest()
+    await clear(client)
+
+
+async def test_an_upload_whose_last_byte_came_but_whose_storing_was_cut_off_is_stored_at_head(
+    queue: QueueServer,
+) -> None:
+    # a replica killed in the final PATCH's completion: the library recorded the last
+    # byte (offset == size), the hook that stores the file never ran to its end
+    client = queue.client()
+    location = await created(client)
+    media_id = media_id_of(location)
+    half = len(VIDEO) // 2
+    assert (await patch(client, location, 0, VIDEO[:half])).status_code == 204
+    (data,) = [p for p in upload_files(queue, client) if p.name == media_id.hex]
+    with data.open("ab") as rest:
+        rest.write(VIDEO[half:])
+    info_path = data.with_name(data.name + ".info")
+    info = json.loads(info_path.read_text())
+    info["offset"] = len(VIDEO)
+    info_path.write_text(json.dumps(info))
+    assert (await client.http.get(f"/api/v1/media/{media_id}")).status_code == 404
+
+    # the client's HEAD after the restart is told "all there"...
+    assert await offset_of(client, location) == len(VIDEO)
+    # ...and its media is there when it queues the post
+    got = await client.http.get(f"/api/v1/media/{media_id}")
+    assert got.status_code == 200, got.text
+    assert got.json()["sha256"] == hashlib.sha256(VIDEO).hexdigest()
+    assert await offset_of(client, location) == len(VIDEO)  # asked again: stored once
+    assert await holds(queue, client) == []
+
+    long_ago = time.time() - 3600
+    for path in upload_files(queue, client):
+        os.utime(path, (long_ago, long_ago))
+    await queue.runtime.media_quota.sweep()  # the upload's files go, the media stays
+    assert upload_files(queue, client) == []
+    assert (await client.http.get(f"/api/v1/media/{media_id}")).status_code == 200
     await clear(client)
 
 
