@@ -86,11 +86,15 @@ async def test_a_refused_read_names_tiktoks_code_for_the_page_to_word(
         await sign_in(browser, "tiktok")
         await consent(browser)
         [account] = (await browser.get("/api/v1/accounts")).json()
-        await arm_fault(fresh_sandbox, endpoint="creator_info", kind="token_invalid")
+        # a refusal with TikTok's code that is no posting cap (a refused token is refreshed
+        # and read again first: tests/e2e/test_creator_info_refresh.py)
+        await arm_fault(
+            fresh_sandbox, endpoint="creator_info", kind="spam_risk", detail="scope_not_authorized"
+        )
         answer = await browser.get(f"/api/v1/accounts/{account['id']}/tiktok/creator-info")
 
     assert answer.status_code == 502, answer.text
-    assert answer.json()["code"] == "access_token_invalid"
+    assert answer.json()["code"] == "scope_not_authorized"
 
 
 async def test_creator_info_is_only_for_the_clients_own_tiktok_accounts(
