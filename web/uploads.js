@@ -218,7 +218,21 @@
         async onSuccess() {
           setBar(100);
           say(t("Uploaded {file}; checking it…", { file: file.name }));
-          const got = await json(`/api/v1/media/${mediaIdOf(task.url)}`);
+          // every byte is stored: a queue restarting now (no answer, 5xx) is waited out
+          // here as between pieces, never taken for a failed upload (that cost a second
+          // whole upload: fresh12h)
+          const media = `/api/v1/media/${mediaIdOf(task.url)}`;
+          let got = await json(media);
+          const since = Date.now();
+          for (let tried = 0; !finished && (got.status === 0 || got.status >= 500)
+            && Date.now() - since < WAIT_FOR_SERVER_MS; tried += 1) {
+            say(t("Uploaded {file}; waiting for the server to check it…", { file: file.name }));
+            await new Promise((done) => {
+              retryTimer = setTimeout(done, WAIT_DELAYS_MS[Math.min(tried, WAIT_DELAYS_MS.length - 1)]);
+            });
+            if (!finished) got = await json(media);
+          }
+          if (finished) return; // cancelled while it waited
           say(got.ok ? t("Uploaded {file}.", { file: file.name }) : "");
           end(got.ok ? { status: 201, ok: true, body: got.body } : got);
         },

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -278,6 +279,47 @@ def test_cancel_while_the_server_is_away_drops_the_upload_once_it_is_back(
         used.append(page.evaluate(USED_BYTES))
     assert used[-1] == before, (before, sorted(set(used), key=used.index), uploads.seen[-4:])
     assert uploads.seen[-1][0] == "DELETE"
+
+
+def test_a_queue_restart_right_after_the_last_piece_is_waited_out_not_taken_for_a_failure(
+    bob: tuple[Any, Uploads], stack: EmbeddedStack
+) -> None:
+    """fresh12h: the queue killed just after it stored the last piece. The page's check of
+    the stored file got 503, the upload ended as failed, and Queue sent the whole file
+    again. Now the check waits for the server as the pieces do, then the post queues."""
+    page, uploads = bob
+    start = len(uploads.seen)
+    outage = Outage(stack)
+    checks: list[str] = []
+
+    def check(route: Any) -> None:
+        if route.request.method == "GET" and not checks:  # the first check: the queue dies
+            with contextlib.suppress(KeyError, ProcessLookupError):
+                stack.kill("queue")
+            outage.begin()
+        checks.append(route.request.method)
+        route.continue_()
+
+    media = re.compile(r".*/api/v1/media/[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$")
+    page.route(media, check)
+    try:
+        compose_video(page, "stored, then the queue restarts")
+        try:
+            page.click("#queue-button")
+            page.wait_for_selector(
+                "#upload-progress:has-text('waiting for the server to check it')", timeout=60_000
+            )
+        finally:
+            outage.end()  # the queue starts again
+        page.wait_for_selector("#queue-button:enabled", timeout=120_000)  # the upload ended
+        if page.text_content("#flash") != "Queued.":
+            queue_until_accepted(page)
+        assert page.text_content("#flash") == "Queued."
+    finally:
+        page.unroute(media, check)
+    assert len(checks) >= 2, checks  # asked again once the queue was back
+    seen = uploads.seen[start:]
+    assert [m for m, _ in seen].count("POST") == 1, seen  # one upload, never a second
 
 
 def test_your_media_shows_the_upload_with_its_picture_and_reuses_it_in_a_new_post(
