@@ -111,6 +111,15 @@ def upload_files(queue: QueueServer, client: ApiClient) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file()] if root.is_dir() else []
 
 
+async def half_sent(queue: QueueServer, client: ApiClient) -> tuple[str, Path]:
+    """A new upload with the first half of ``VIDEO`` sent: its path and its data file."""
+    location = await created(client)
+    half = len(VIDEO) // 2
+    assert (await patch(client, location, 0, VIDEO[:half])).status_code == 204
+    (data,) = [p for p in upload_files(queue, client) if p.name == media_id_of(location).hex]
+    return location, data
+
+
 async def holds(queue: QueueServer, client: ApiClient) -> list[MediaReservation]:
     async with queue.runtime.reader() as session:
         rows = await session.scalars(
@@ -198,10 +207,8 @@ async def test_bytes_a_killed_writer_left_past_the_recorded_offset_never_shift_t
     # a replica killed mid-PATCH: the library wrote the body's first bytes to the file
     # but died before recording the new offset; HEAD still says the old one
     client = queue.client()
-    location = await created(client)
+    location, data = await half_sent(queue, client)
     half = len(VIDEO) // 2
-    assert (await patch(client, location, 0, VIDEO[:half])).status_code == 204
-    (data,) = [p for p in upload_files(queue, client) if p.name == location.rsplit("/", 1)[1]]
     with data.open("ab") as leftover:
         leftover.write(VIDEO[half : half + 1000])  # written, never recorded
     assert await offset_of(client, location) == half
@@ -219,11 +226,9 @@ async def test_an_upload_whose_last_byte_came_but_whose_storing_was_cut_off_is_s
     # a replica killed in the final PATCH's completion: the library recorded the last
     # byte (offset == size), the hook that stores the file never ran to its end
     client = queue.client()
-    location = await created(client)
+    location, data = await half_sent(queue, client)
     media_id = media_id_of(location)
     half = len(VIDEO) // 2
-    assert (await patch(client, location, 0, VIDEO[:half])).status_code == 204
-    (data,) = [p for p in upload_files(queue, client) if p.name == media_id.hex]
     with data.open("ab") as rest:
         rest.write(VIDEO[half:])
     info_path = data.with_name(data.name + ".info")
