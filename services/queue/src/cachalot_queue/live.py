@@ -67,6 +67,15 @@ log's beginning: the ring is emptied, every open stream sends ``ready``
 the new log for its client. Readiness (``live``) is failing while the reader
 gets no answers from the broker (:meth:`LiveFeed.reading`).
 
+**A stream that falls further behind than the ring** (its page reads slower than
+records arrive, e.g. a phone whose socket buffers are full, while more records than
+the ring keeps come in) is told the same way, ``ready`` ``{"resumed": false}``, and
+goes on from the present: never a silent gap.
+
+**A replica that just started serves streams once its backfill is read**
+(:attr:`LiveFeed.ready`), so a new stream starts at the present: the records read back
+are there to resume other replicas' streams, never sent to a new one as news.
+
 A first connection gets the same ``ready``; a complete resume gets
 ``{"resumed": true}`` followed by the replayed events.
 
@@ -318,11 +327,15 @@ class LiveFeed:
             RecordCheck(bootstrap, client_id=f"{client_id}-check", timeout_s=LOG_CHECK_WAIT_S)
         )
         self.ready = asyncio.Event()
+        """Set once the reader has read back its backfill (up to each partition's end when
+        it was positioned), so a new stream starts at the present, not inside history."""
+        self._caught_up_to: Position = {}  # the ends to read before ready
+        self._epoch_seq = 0  # the last seq taken before the latest log restart
 
     # ---- reading the topics
 
     async def start(self) -> None:
-        """Start reading in the background (:attr:`ready` is set once positioned)."""
+        """Start reading in the background (:attr:`ready` is set once the backfill is read)."""
         self._task = asyncio.create_task(self._run(), name="queue-live-feed")
 
     async def stop(self) -> None:
@@ -367,6 +380,8 @@ class LiveFeed:
                 self.position[tp] = begin
                 self._start[tp] = begin
             consumer.seek(tp, begin)
+        if not self.ready.is_set():
+            self._caught_up_to = {tp: ends[tp] for tp in partitions}
         # a partition started past its log's beginning with nothing taken yet: the record
         # before where it starts is the one a new log must not be mistaken for
         unmarked = [
@@ -392,7 +407,9 @@ class LiveFeed:
         self.position = {tp: starts.get(tp, 0) for tp in set(self.position) | set(starts)}
         self._start = dict(self.position)
         self.restarted = dict(self.position)
+        self._epoch_seq = self._seq
         self.epoch += 1
+        self.ready.set()  # the new log is read from its beginning: nothing to read back
         self._changed.set()
         self._changed = asyncio.Event()
 
@@ -411,7 +428,7 @@ class LiveFeed:
         self._consumer = consumer
         await consumer.start()
         partitions = await self._assign(consumer)
-        self.ready.set()
+        self._mark_ready_when_read_back()
         while True:
             batch = await consumer.getmany(timeout_ms=1000, max_records=500)
             if batch:
@@ -431,6 +448,7 @@ class LiveFeed:
             if batch:
                 self._changed.set()
                 self._changed = asyncio.Event()
+            self._mark_ready_when_read_back()
             # a fetch answered with the log's end below our position: a new, shorter log
             short = [
                 tp
@@ -443,6 +461,12 @@ class LiveFeed:
                 self._restart_log(await consumer.beginning_offsets(partitions), why)
                 for tp in partitions:
                     consumer.seek(tp, self.position[tp])
+
+    def _mark_ready_when_read_back(self) -> None:
+        if not self.ready.is_set() and all(
+            self.position.get(tp, 0) >= end for tp, end in self._caught_up_to.items()
+        ):
+            self.ready.set()
 
     def _take(self, tp: TopicPartition, record: ConsumerRecord[bytes, bytes]) -> None:
         if self._lost:
@@ -509,6 +533,21 @@ class LiveFeed:
         high = consumer.highwater(tp)
         return high is not None and self.position.get(tp, 0) >= high
 
+    def behind(self, seq: int) -> bool:
+        """Whether a record taken after ``seq`` has already left the ring (a stream at
+        ``seq`` can no longer be told everything: its page must reload)."""
+        return bool(self._ring) and self._ring[0].seq > seq + 1
+
+    @property
+    def epoch_seq(self) -> int:
+        """The last seq taken before the broker's latest lost log (the new log's records
+        come after it)."""
+        return self._epoch_seq
+
+    def first_seq(self) -> int:
+        """The seq just before the ring's oldest record (a walk of the whole ring starts here)."""
+        return self._ring[0].seq - 1 if self._ring else self._seq
+
     def entries_after(self, seq: int) -> list[Entry]:
         """Ring entries newer than ``seq`` (oldest first)."""
         if not self._ring or self._ring[-1].seq <= seq:
@@ -565,7 +604,8 @@ class ClientStream:
         self._epoch = feed.epoch
         self._mark = mark
         if self.resumed and asked is not None:
-            self._cursor = 0  # walk the whole ring; records up to ``asked`` are skipped
+            # walk the whole ring; records up to ``asked`` are skipped
+            self._cursor = feed.first_seq()
             self._position: Position = dict(asked)
         else:
             self._restart()
@@ -605,8 +645,12 @@ class ClientStream:
             if self._feed.epoch != self._epoch:  # the broker lost its log: read the new one
                 self._epoch = self._feed.epoch
                 self._position = dict(self._feed.restarted)
-                self._cursor = 0  # the ring holds only the new log's records
+                self._cursor = self._feed.epoch_seq  # the ring holds only the new log's records
                 self._mark = None
+                yield ServerSentEvent(json.dumps({"resumed": False}), event="ready", id=self._id())
+                last_write = time.monotonic()
+            if self._feed.behind(self._cursor):  # the page did not keep up: it reloads
+                self._restart()
                 yield ServerSentEvent(json.dumps({"resumed": False}), event="ready", id=self._id())
                 last_write = time.monotonic()
             sent = self._pending()

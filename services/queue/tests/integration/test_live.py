@@ -33,7 +33,15 @@ from cachalot_common.events import (
 from cachalot_common.sessions import COOKIE_NAME, issue_session
 from cachalot_common.topic_plan import ensure_topics
 from cachalot_common.topics import ACCOUNTS, POSTS_STATUS, PROPOSALS, SESSIONS
-from cachalot_queue.live import LiveFeed, Mark, format_id, parse_id, parse_mark
+from cachalot_queue.live import (
+    ClientStream,
+    LiveFeed,
+    Mark,
+    client_entries,
+    format_id,
+    parse_id,
+    parse_mark,
+)
 from cachalot_testing.broker import TansuBroker
 
 pytestmark = pytest.mark.integration
@@ -449,6 +457,87 @@ async def test_a_gap_older_than_the_replay_ring_or_an_unreadable_id_tells_the_pa
     for garbage in ("x", "s0.-1", "q0.5", "s0.1-" * 600):
         async with listen(one.base_url, token, last_event_id=garbage) as again:
             assert again.named("ready")[0].json() == {"resumed": False}
+
+
+async def test_a_feed_is_ready_only_once_read_back_so_a_new_stream_gets_nothing_older(
+    kafka_bootstrap: str, kafka_idempotence: bool
+) -> None:
+    """CI flake of test_two_replicas…: a replica said its feed was ready once positioned,
+    before it had read back its backfill (500 records a partition into a ring of 50 there).
+    A stream opened then got the client's old records as new ones, and a fetch of backfill
+    taken after a new record pushed that record out of the ring before the stream saw it."""
+    client_id, post_id = uuid.uuid4(), uuid.uuid4()
+    sender = Kafka(kafka_bootstrap, kafka_idempotence)
+    await sender.start()
+    feed = LiveFeed(kafka_bootstrap, buffer_events=50, backfill_per_partition=500)
+    try:
+        for _ in range(300):
+            await sender.send(
+                POSTS_STATUS, status_event(client_id, uuid.uuid4(), "published"), str(post_id)
+            )
+        await feed.start()
+        await asyncio.wait_for(feed.ready.wait(), 20)
+        assert feed.last_seq >= 300  # the client's history is read back, then ready
+        stream = ClientStream(
+            feed,
+            wants=client_entries(client_id),
+            last_event_id=None,
+            still_signed_in=lambda: True,
+            heartbeat_s=30,
+        )
+        events = stream.events()
+        assert (await anext(events)).event == "ready"
+        marker = status_event(client_id, post_id, "dispatched")
+        await sender.send(POSTS_STATUS, marker, str(post_id))
+        first = await asyncio.wait_for(anext(events), 20)
+        assert first.event == "status"
+        assert json.loads(first.data)["target_id"] == str(marker.target_id)
+        await events.aclose()
+    finally:
+        await sender.stop()
+        await feed.stop()
+
+
+async def test_a_stream_further_behind_than_the_replay_ring_is_told_to_reload_never_skips(
+    kafka_bootstrap: str, kafka_idempotence: bool
+) -> None:
+    """A stream whose page does not read (a slow phone: the socket's buffers full) while
+    more records arrive than the ring keeps used to go on after the gap as if nothing
+    were missing. It now says ``ready`` ``{"resumed": false}`` (the page reloads its
+    lists) and goes on from the present."""
+    feed = LiveFeed(kafka_bootstrap, buffer_events=5, backfill_per_partition=0)
+    await feed.start()
+    sender = Kafka(kafka_bootstrap, kafka_idempotence)
+    await sender.start()
+    client_id, post_id = uuid.uuid4(), uuid.uuid4()
+    try:
+        await asyncio.wait_for(feed.ready.wait(), 20)
+        stream = ClientStream(
+            feed,
+            wants=client_entries(client_id),
+            last_event_id=None,
+            still_signed_in=lambda: True,
+            heartbeat_s=30,
+        )
+        events = stream.events()
+        assert (await anext(events)).event == "ready"
+        before = sum(feed.position.values())
+        for _ in range(20):  # the page reads none of them meanwhile
+            await sender.send(
+                POSTS_STATUS, status_event(client_id, post_id, "published"), str(post_id)
+            )
+        await eventually(lambda: sum(feed.position.values()) >= before + 20, timeout=20)
+        told = await asyncio.wait_for(anext(events), 10)
+        assert (told.event, json.loads(told.data)) == ("ready", {"resumed": False})
+        later = status_event(client_id, post_id, "failed")
+        await sender.send(POSTS_STATUS, later, str(post_id))
+        nxt = await asyncio.wait_for(anext(events), 20)
+        assert nxt.event == "status"
+        assert json.loads(nxt.data)["target_id"] == str(later.target_id)
+        await events.aclose()
+    finally:
+        await sender.stop()
+        await feed.stop()
 
 
 def test_an_event_id_is_the_position_it_names() -> None:
