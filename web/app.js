@@ -1721,6 +1721,7 @@
       // the server's rules, from the server, before a byte is uploaded; a field the
       // browser already spoke about keeps the browser's words
       const payload = draftPost(kind, chosen);
+      let uploaded = null; // the video this Queue stored (kept for the next one if refused)
       if (chosen.length) {
         const checked = await api("/api/v1/posts/check", {
           method: "POST",
@@ -1745,6 +1746,7 @@
           return;
         }
         payload.media_id = media.body.id;
+        uploaded = media.body;
         loadMedia();
       } else if (kind === "photo") {
         for (const file of $("image-upload").files) {
@@ -1762,11 +1764,15 @@
           payload.article.cover_media_id = media.body.id;
         }
       }
-      const res = await api("/api/v1/posts", {
+      // a queue restarting now is waited out, as during the upload; one key for every
+      // try, so a post stored before its answer was lost is answered, not made twice
+      const key = crypto.randomUUID();
+      const res = await window.CachalotUploads.untilAnswered(() => api("/api/v1/posts", {
         method: "POST",
-        headers: { "content-type": "application/json", "Idempotency-Key": crypto.randomUUID() },
+        headers: { "content-type": "application/json", "Idempotency-Key": key },
         body: JSON.stringify(payload),
-      });
+      }), { onWait: () => { $("upload-progress").textContent = t("Waiting for the server to queue the post; it goes on by itself…"); } });
+      $("upload-progress").textContent = "";
       if (res.status === 201 || res.status === 200) {
         flash("ok", t("Queued."));
         const ticked = new Set(sent);
@@ -1779,6 +1785,11 @@
         await Promise.all([loadPosts(), loadMedia()]); // "Your media" counts posts per file
         applyKind();
       } else {
+        // the video is stored: the next Queue uses it from "Your media", never sends it again
+        if (uploaded && $("video").files[0]) {
+          $("video").value = "";
+          window.CachalotUploads.reuse(uploaded);
+        }
         showErrors(res.body, t("Could not queue the post."), sent);
         focusFirstError($("post-form"));
       }

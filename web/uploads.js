@@ -70,6 +70,28 @@
     return { status: response.status, ok: response.ok, body };
   }
 
+  // `request()` (resolving to json()'s shape) tried again while the server is away: no
+  // answer or 5xx, as from a queue restarting behind the gateway, further apart each time
+  // (WAIT_DELAYS_MS), for at most WAIT_FOR_SERVER_MS. `onWait()` runs before each wait;
+  // `wanted()` false (a cancel) stops the tries; `sleep(ms)` waits (the caller may hold
+  // its timer). A request that is not safe to repeat carries one Idempotency-Key for
+  // every try (RFC 9110 §9.2.2: POST is not idempotent by itself).
+  async function untilAnswered(request, { onWait = () => {}, wanted = () => true,
+    sleep = (ms) => new Promise((done) => setTimeout(done, ms)) } = {}) {
+    const attempt = async () => {
+      try { return await request(); } catch (e) { return { status: 0, ok: false, body: null }; }
+    };
+    const away = (got) => got.status === 0 || got.status >= 500;
+    let got = await attempt();
+    const since = Date.now();
+    for (let tried = 0; wanted() && away(got) && Date.now() - since < WAIT_FOR_SERVER_MS; tried += 1) {
+      onWait();
+      await sleep(WAIT_DELAYS_MS[Math.min(tried, WAIT_DELAYS_MS.length - 1)]);
+      if (wanted()) got = await attempt();
+    }
+    return got;
+  }
+
   // tus-js-client starts a new upload, from 0 %, when its HEAD (where does the server
   // stand?) is answered anything but 2xx or 423: a queue restarting behind the gateway
   // answers 503. Such an answer is made a failed request here, which the library tries
@@ -222,16 +244,11 @@
           // here as between pieces, never taken for a failed upload (that cost a second
           // whole upload: fresh12h)
           const media = `/api/v1/media/${mediaIdOf(task.url)}`;
-          let got = await json(media);
-          const since = Date.now();
-          for (let tried = 0; !finished && (got.status === 0 || got.status >= 500)
-            && Date.now() - since < WAIT_FOR_SERVER_MS; tried += 1) {
-            say(t("Uploaded {file}; waiting for the server to check it…", { file: file.name }));
-            await new Promise((done) => {
-              retryTimer = setTimeout(done, WAIT_DELAYS_MS[Math.min(tried, WAIT_DELAYS_MS.length - 1)]);
-            });
-            if (!finished) got = await json(media);
-          }
+          const got = await untilAnswered(() => json(media), {
+            onWait: () => say(t("Uploaded {file}; waiting for the server to check it…", { file: file.name })),
+            wanted: () => !finished,
+            sleep: (ms) => new Promise((done) => { retryTimer = setTimeout(done, ms); }),
+          });
           if (finished) return; // cancelled while it waited
           say(got.ok ? t("Uploaded {file}.", { file: file.name }) : "");
           end(got.ok ? { status: 201, ok: true, body: got.body } : got);
@@ -472,6 +489,7 @@
     renderLibrary,
     reused: () => reused,
     reuse,
+    untilAnswered,
     formatDuration,
   };
 })();

@@ -13,9 +13,11 @@ cancelled, the confirmation saying which posts used it.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -320,6 +322,57 @@ def test_a_queue_restart_right_after_the_last_piece_is_waited_out_not_taken_for_
     assert len(checks) >= 2, checks  # asked again once the queue was back
     seen = uploads.seen[start:]
     assert [m for m, _ in seen].count("POST") == 1, seen  # one upload, never a second
+
+
+@pytest.mark.timeout(300)
+def test_a_queue_restart_as_the_post_is_queued_is_waited_out_with_one_key_and_one_upload(
+    bob: tuple[Any, Uploads], stack: EmbeddedStack
+) -> None:
+    """fresh12k: the queue killed after the video was stored and checked, just as the page
+    queued the post. The post's POST got 503, the page stopped, and Queue again sent the
+    whole video a second time. Now the page waits for the server, trying again with the
+    same Idempotency-Key (a post stored before its answer was lost is not made twice),
+    and a refusal after the upload leaves the video chosen from "Your media"."""
+    page, uploads = bob
+    start = len(uploads.seen)
+    outage = Outage(stack)
+    keys: list[str] = []
+
+    def post(route: Any) -> None:
+        if route.request.method == "POST":
+            if not keys:  # the post's first try: the queue dies
+                with contextlib.suppress(KeyError, ProcessLookupError):
+                    stack.kill("queue")
+                outage.begin()
+            keys.append(route.request.headers.get("idempotency-key", ""))
+        route.continue_()
+
+    posts = re.compile(r".*/api/v1/posts$")
+    caption = f"queued as the queue restarts {uuid.uuid4().hex[:6]}"
+    page.route(posts, post)
+    try:
+        compose_video(page, caption)
+        try:
+            page.click("#queue-button")
+            page.wait_for_selector(
+                "#upload-progress:has-text('waiting for the server to queue the post')",
+                timeout=90_000,
+            )
+        finally:
+            outage.end()  # the queue starts again
+        page.wait_for_selector("#queue-button:enabled", timeout=120_000)
+        first_click = list(keys)
+        if page.text_content("#flash") != "Queued.":  # refused: the queue learns accounts late
+            queue_until_accepted(page)
+        assert page.text_content("#flash") == "Queued."
+    finally:
+        page.unroute(posts, post)
+    assert len(first_click) >= 2 and len(set(first_click)) == 1, first_click
+    seen = uploads.seen[start:]
+    assert [m for m, _ in seen].count("POST") == 1, seen  # one upload, never a second
+    listed = page.evaluate("fetch('/api/v1/posts?limit=100').then((r) => r.json())")
+    items = listed["items"] if isinstance(listed, dict) else listed
+    assert sum(caption in json.dumps(p) for p in items) == 1
 
 
 def test_your_media_shows_the_upload_with_its_picture_and_reuses_it_in_a_new_post(
