@@ -292,7 +292,8 @@ class LiveFeed:
     """The fed topics read whole by this replica into a ring of recent records.
 
     ``buffer_events``: records kept (all clients together); ``backfill_per_partition``:
-    records read back from each partition's end at start. Raises nothing at start when
+    records read back from each partition's end at start (at most the ring's share of each
+    partition, ``buffer_events`` divided by the partitions' count). Raises nothing at start when
     the broker is away: the reader retries until it answers.
     """
 
@@ -372,8 +373,11 @@ class LiveFeed:
         starts = await consumer.beginning_offsets(partitions)
         if any(ends[tp] < self.position.get(tp, 0) for tp in partitions):
             self._restart_log(starts, "its log ends before our position")
+        # never more than the ring holds: a backfill pushed out of the ring by the next
+        # partition's could resume nothing
+        per = min(self.backfill_per_partition, self.buffer_events // max(1, len(partitions)))
         for tp in partitions:
-            begin = max(starts[tp], ends[tp] - self.backfill_per_partition)
+            begin = max(starts[tp], ends[tp] - per)
             if tp in self.position:  # a restart of the reader goes on from where it was
                 begin = max(starts[tp], self.position[tp])
             else:

@@ -175,7 +175,8 @@ class QueueSettings(ServiceSettings, KafkaSettings):
         default=500,
         ge=0,
         description="Records per partition a starting replica reads back, so it can resume "
-        "streams another replica was serving.",
+        "streams another replica was serving (at most live_buffer_events divided by the "
+        "fed topics' partitions: the ring keeps them all).",
     )
 
     @field_validator("grant_signing_key")
