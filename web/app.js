@@ -1708,6 +1708,14 @@
     return payload;
   }
 
+  // The post whose answer never came (the connection lost, the queue away for longer than
+  // the page waits): Queue again with the same body sends the same Idempotency-Key, so a
+  // post the queue stored meanwhile is answered, never made twice (fresh12k).
+  let unanswered = null; // {body, key}
+  const waitingToQueue = () => {
+    $("upload-progress").textContent = t("Waiting for the server to queue the post; it goes on by itself…");
+  };
+
   $("post-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors();
@@ -1723,11 +1731,12 @@
       const payload = draftPost(kind, chosen);
       let uploaded = null; // the video this Queue stored (kept for the next one if refused)
       if (chosen.length) {
-        const checked = await api("/api/v1/posts/check", {
+        const checked = await window.CachalotUploads.untilAnswered(() => api("/api/v1/posts/check", {
           method: "POST",
           headers: { "content-type": "application/json" },
           body: JSON.stringify(payload),
-        });
+        }), { onWait: waitingToQueue });
+        $("upload-progress").textContent = "";
         if (checked.status !== 204) {
           showErrors(checked.body, t("Could not queue the post."), sent, { keepSaid: true });
           focusFirstError($("post-form"));
@@ -1766,13 +1775,15 @@
       }
       // a queue restarting now is waited out, as during the upload; one key for every
       // try, so a post stored before its answer was lost is answered, not made twice
-      const key = crypto.randomUUID();
+      const body = JSON.stringify(payload);
+      const key = unanswered && unanswered.body === body ? unanswered.key : crypto.randomUUID();
       const res = await window.CachalotUploads.untilAnswered(() => api("/api/v1/posts", {
         method: "POST",
         headers: { "content-type": "application/json", "Idempotency-Key": key },
-        body: JSON.stringify(payload),
-      }), { onWait: () => { $("upload-progress").textContent = t("Waiting for the server to queue the post; it goes on by itself…"); } });
+        body,
+      }), { onWait: waitingToQueue });
       $("upload-progress").textContent = "";
+      unanswered = res.status === 0 || res.status >= 500 ? { body, key } : null;
       if (res.status === 201 || res.status === 200) {
         flash("ok", t("Queued."));
         const ticked = new Set(sent);
@@ -1793,6 +1804,9 @@
         showErrors(res.body, t("Could not queue the post."), sent);
         focusFirstError($("post-form"));
       }
+    } catch (error) { // never a silent page (fresh12k: a lost answer said nothing)
+      flash("bad", t("Could not queue the post."));
+      throw error;
     } finally {
       $("queue-button").disabled = false;
       show("upload-bar", false);

@@ -367,7 +367,51 @@ def test_a_queue_restart_as_the_post_is_queued_is_waited_out_with_one_key_and_on
         assert page.text_content("#flash") == "Queued."
     finally:
         page.unroute(posts, post)
-    assert len(first_click) >= 2 and len(set(first_click)) == 1, first_click
+    assert len(first_click) >= 2, first_click  # asked again once the queue was back
+    assert len(set(first_click)) == 1, first_click  # with the same key each time
+    seen = uploads.seen[start:]
+    assert [m for m, _ in seen].count("POST") == 1, seen  # one upload, never a second
+    listed = page.evaluate("fetch('/api/v1/posts?limit=100').then((r) => r.json())")
+    items = listed["items"] if isinstance(listed, dict) else listed
+    assert sum(caption in json.dumps(p) for p in items) == 1
+
+
+def test_a_post_whose_answer_was_lost_is_asked_again_with_its_key_and_made_once(
+    bob: tuple[Any, Uploads],
+) -> None:
+    """fresh12k HIGH: the queue stored the post and answered 201, but the answer never
+    reached the page (the connection reset). The page said nothing, and Queue again
+    uploaded the video a second time and made a second post for the same account."""
+    page, uploads = bob
+    start = len(uploads.seen)
+    keys: list[str] = []
+
+    def post(route: Any) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        keys.append(route.request.headers.get("idempotency-key", ""))
+        if len(keys) == 1:
+            answer = route.fetch()  # the queue stores the post and answers...
+            assert answer.status in (201, 422), answer.text()
+            route.abort("connectionreset")  # ...and the answer is lost
+            return
+        route.continue_()
+
+    posts = re.compile(r".*/api/v1/posts$")
+    caption = f"its answer lost {uuid.uuid4().hex[:6]}"
+    page.route(posts, post)
+    try:
+        compose_video(page, caption)
+        page.click("#queue-button")
+        page.wait_for_selector("#queue-button:enabled", timeout=120_000)
+        if page.text_content("#flash") != "Queued.":  # refused: the queue learns accounts late
+            queue_until_accepted(page)
+        assert page.text_content("#flash") == "Queued."
+    finally:
+        page.unroute(posts, post)
+    assert len(keys) >= 2, keys
+    assert keys[0] == keys[1], keys  # asked again with the same key
     seen = uploads.seen[start:]
     assert [m for m, _ in seen].count("POST") == 1, seen  # one upload, never a second
     listed = page.evaluate("fetch('/api/v1/posts?limit=100').then((r) => r.json())")
