@@ -165,3 +165,63 @@ async def test_key_rotation_round_trip_under_concurrent_leases(
             assert lease.access_token
     again = await rotate_keys(factory, TokenVault(new_ring))
     assert (again.resealed, again.failed) == (0, 0)  # resumable: nothing left to do
+
+
+async def test_a_refresh_that_lands_while_the_rotation_reseals_its_row_is_not_undone(
+    auth, sign_in, consent
+):
+    """fresh11k (issue 11 item 9): the round-trip test above passes with the rotation's
+    compare-and-set removed, since no refresh ever lands between its read of a row and
+    its write-back. Here one does, deterministically: the refreshed token is written just
+    before the rotation's first write-back opens its session; the rotation must leave it."""
+    await two_accounts(auth, sign_in, consent)
+    factory = auth.app.state.factory
+    current = auth.settings.token_keys.get_secret_value()
+    ring = KeyRing.from_setting(f"v9:{generate_key()},{current}")
+    auth.app.state.vault.keys = ring
+    vault = TokenVault(ring)
+    async with factory() as db:
+        token, account = (
+            await db.execute(
+                select(Token, Account).join(Account).order_by(Token.account_id, Token.kind).limit(1)
+            )
+        ).one()
+        place = (token.account_id, token.kind)
+        refreshed, version = vault.seal(account, token.kind, "refreshed-by-a-lease")
+    sessions = 0
+
+    class RefreshFirst:
+        """A session whose opening is preceded by a lease's refresh of ``place``."""
+
+        def __init__(self, session):
+            self.session = session
+
+        async def __aenter__(self):
+            async with factory() as other, other.begin():
+                await other.execute(
+                    update(Token)
+                    .where(Token.account_id == place[0], Token.kind == place[1])
+                    .values(ciphertext=refreshed, key_version=version)
+                )
+            return await self.session.__aenter__()
+
+        async def __aexit__(self, *exc):
+            return await self.session.__aexit__(*exc)
+
+    def racing_factory():
+        nonlocal sessions
+        sessions += 1  # the first session reads the batch, the second writes row one back
+        return RefreshFirst(factory()) if sessions == 2 else factory()
+
+    report = await rotate_keys(racing_factory, vault, batch=100)
+    async with factory() as db:
+        token, account = (
+            await db.execute(
+                select(Token, Account)
+                .join(Account)
+                .where(Token.account_id == place[0], Token.kind == place[1])
+            )
+        ).one()
+        kept = vault.open(account, token) == "refreshed-by-a-lease"  # no token in the output
+    assert kept, "the rotation wrote the token it had read over the lease's refreshed one"
+    assert report.skipped_changed == 1, report
