@@ -93,6 +93,9 @@ class Outcome(Exception):
     code: str
     reason: str
     retry_after_s: float | None = None
+    no_lookup: bool = False
+    """``unknown`` only: this attempt cannot be looked up even on a platform that usually
+    can (a YouTube token without a reading scope), so it stays ``unknown``."""
 
     def __str__(self) -> str:
         return f"{self.kind} {self.code}"
@@ -122,13 +125,13 @@ def reauth(reason: str, code: str = REAUTH_REQUIRED) -> Outcome:
     return Outcome("reauth", code, reason)
 
 
-def unknown(platform_label: str, where: str = "account") -> Outcome:
+def unknown(platform_label: str, where: str = "account", *, no_lookup: bool = False) -> Outcome:
     """The post may have gone out: the answer to the call that makes it visible was lost.
 
     ``where``: what the client looks at ("channel", "wall"). The reason is the same on every
     platform, with no word of failure: the client checks, then marks the target published or
     publishes it again (queue: ``unconfirmed``). Sent as ``retryable`` for a platform that can
-    look the post up (see the module docstring).
+    look the post up (see the module docstring), unless ``no_lookup`` (this attempt cannot be).
     """
     return Outcome(
         "unknown",
@@ -136,6 +139,7 @@ def unknown(platform_label: str, where: str = "account") -> Outcome:
         f"{platform_label}: we could not confirm whether the post went out (the answer to our "
         f"request was lost). Check your {where}: if the post is there, mark it as published; "
         "if it is not, publish it again.",
+        no_lookup=no_lookup,
     )
 
 

@@ -383,7 +383,7 @@ class PublishRuntime:
             )
         elif isinstance(ending, Outcome):
             kind = ending.kind
-            if kind == "unknown" and self._looks_up:
+            if kind == "unknown" and self._looks_up and not ending.no_lookup:
                 kind = "retryable"  # the next attempt looks the post up before posting
             if kind == "wait":
                 kind = "retryable"  # the queue reads the registry: no attempt is used

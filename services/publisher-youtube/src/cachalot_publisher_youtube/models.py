@@ -31,6 +31,12 @@ class UploadRow(Base):
     bytes_confirmed: Mapped[int] = mapped_column(BigInteger, default=0)
     sessions_started: Mapped[int] = mapped_column(default=0)
     video_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_chunk_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """When the chunk that completes the video last went out in the current session (None:
+    never): only then can a video exist that the recorded id does not name."""
+    unknown_reported_attempt: Mapped[int | None] = mapped_column(nullable=True)
+    """The attempt answered ``unknown`` (its video could not be looked up); a later one (the
+    client's "publish again") uploads again."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

@@ -20,8 +20,12 @@ step 2 cannot learn the video from it. So before opening a session for a
 target that had one before, the channel's own uploads are searched for a
 video of the same title and byte size published since that first session
 (issue 11 item 8): found, it is recorded and answered ``published``. The
-lookup needs a reading scope (``youtube.readonly``); a token without one
-logs a warning and a new session is opened, as before.
+lookup needs a reading scope (``youtube.readonly``, which a person may untick on
+Google's consent screen). With a token without one, a target whose last chunk
+never went out opens a new session (no video can exist: YouTube makes it when the
+last byte arrives); one whose last chunk went out ends ``unknown`` (the queue shows
+``unconfirmed``: the client checks the channel, then marks it published or publishes
+it again), never a second upload unasked (fresh11k).
 
 The runtime (``cachalot_publishing``) does the rest: leases and the 401
 rule (``ctx.call_with_token``: one forced refresh, then reauth), the media
@@ -209,13 +213,17 @@ class YouTubePlatform:
         Each wait goes through ``ctx.sleep`` (the slot is freed; a wait past the runtime's
         maximum raises the ``retryable`` outcome instead)."""
         media = ctx.command.video()
-        session = _Session(since=None if record is None else record.created_at - LOOKUP_SKEW)
+        session = _Session(
+            since=None if record is None else record.created_at - LOOKUP_SKEW,
+            unknown_reported_attempt=None if record is None else record.unknown_reported_attempt,
+        )
         if (
             record is not None
             and record.media_sha256 == media.sha256
             and record.total_bytes == media.size
         ):  # the same file: carry on its recorded session (if any)
             session.uri = record.session_uri
+            session.last_chunk_sent = record.last_chunk_sent
         tries = 0
         while True:
             tries += 1
@@ -252,7 +260,7 @@ class YouTubePlatform:
                 offset = status.received
         if session.uri is None:
             if session.since is not None:  # a session was opened before: did it finish?
-                found = await self._look_up(ctx, options, session.since)
+                found = await self._look_up(ctx, options, session)
                 if found is not None:
                     return found
             opening = datetime.now(UTC) - LOOKUP_SKEW
@@ -272,6 +280,7 @@ class YouTubePlatform:
             )
             session.uri = uri
             session.since = session.since or opening
+            session.last_chunk_sent = False
         uri = session.uri
         recorded_at = time.monotonic()
         while True:
@@ -280,6 +289,8 @@ class YouTubePlatform:
                 # the last chunk makes the video: the account may have been disconnected,
                 # reconnected or moved to another client since a cached lease was read
                 await ctx.confirm_lease()
+                await self._store.record_last_chunk(command.target_id)
+                session.last_chunk_sent = True
             try:
                 status = await self._call(
                     ctx,
@@ -320,10 +331,17 @@ class YouTubePlatform:
                 await self._store.record_progress(command.target_id, offset)
 
     async def _look_up(
-        self, ctx: Context, options: YouTubeOptions, since: datetime
+        self, ctx: Context, options: YouTubeOptions, session: _Session
     ) -> UploadedVideo | None:
-        """This target's video if an earlier session finished it (see the module docstring)."""
-        size = ctx.command.video().size
+        """This target's video if an earlier session finished it (see the module docstring).
+
+        Raises the ``unknown`` :class:`Outcome` when it cannot look (no reading scope) and an
+        earlier session's last chunk went out, unless this attempt is the client's own
+        "publish again" after that answer."""
+        command = ctx.command
+        size = command.video().size
+        since = session.since
+        assert since is not None
         try:
             found = await self._call(
                 ctx,
@@ -332,10 +350,25 @@ class YouTubePlatform:
                 ),
             )
         except CannotLookUp:
+            asked_again = (
+                session.unknown_reported_attempt is not None
+                and command.attempt > session.unknown_reported_attempt
+            )
+            if session.last_chunk_sent and not asked_again:
+                logger.warning(
+                    "target %s: an earlier session's last chunk went out and the token may "
+                    "not list the channel's uploads; outcome unknown, not uploading again",
+                    command.target_id,
+                )
+                await self._store.unknown_reported(command.target_id, command.attempt)
+                raise outcome.unknown("YouTube", "channel", no_lookup=True) from None
             logger.warning(
-                "target %s: the token may not list the channel's uploads; "
-                "opening a new session without looking for an earlier finished one",
-                ctx.command.target_id,
+                "target %s: the token may not list the channel's uploads; opening a new "
+                "session (%s)",
+                command.target_id,
+                "the client asked to publish again"
+                if asked_again
+                else "no earlier session's last chunk went out",
             )
             return None
         if found is not None:
@@ -357,11 +390,14 @@ class YouTubePlatform:
 
 @dataclass
 class _Session:
-    """The session URI one delivery resumes (None: open a new one), and since when a
-    session of this target may have finished (None: none was ever opened)."""
+    """The session URI one delivery resumes (None: open a new one), since when a session
+    of this target may have finished (None: none was ever opened), whether the current
+    session's last chunk went out, and the attempt answered ``unknown`` (if any)."""
 
     uri: str | None = None
     since: datetime | None = None
+    last_chunk_sent: bool = False
+    unknown_reported_attempt: int | None = None
 
     def __repr__(self) -> str:  # the session URI is a credential for the upload
         return f"_Session({'***' if self.uri else None})"

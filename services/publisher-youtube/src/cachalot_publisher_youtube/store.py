@@ -21,6 +21,8 @@ class UploadRecord:
     bytes_confirmed: int
     video_id: str | None
     created_at: datetime  # when the target's first session was recorded (UTC)
+    last_chunk_sent: bool = False  # the chunk that completes the video went out
+    unknown_reported_attempt: int | None = None  # the attempt answered ``unknown``
 
     def __repr__(self) -> str:  # the session URI is a credential for the upload
         return (
@@ -38,6 +40,8 @@ def _record(row: UploadRow) -> UploadRecord:
         bytes_confirmed=row.bytes_confirmed,
         video_id=row.video_id,
         created_at=_utc(row.created_at),
+        last_chunk_sent=row.last_chunk_at is not None,
+        unknown_reported_attempt=row.unknown_reported_attempt,
     )
 
 
@@ -84,6 +88,22 @@ class UploadStore:
             row.session_uri = session_uri
             row.bytes_confirmed = 0
             row.sessions_started = (row.sessions_started or 0) + 1
+            row.last_chunk_at = None  # a new session: no video of it yet
+
+    async def record_last_chunk(self, target_id: UUID) -> None:
+        """The chunk that completes the video is going out: from now on a video may exist
+        whose id is not recorded (kept when the session expires)."""
+        async with transaction(self._sessions) as session:
+            row = await session.get(UploadRow, str(target_id))
+            if row is not None:
+                row.last_chunk_at = datetime.now(UTC)
+
+    async def unknown_reported(self, target_id: UUID, attempt: int) -> None:
+        """``attempt`` was answered ``unknown``; only a later attempt uploads again."""
+        async with transaction(self._sessions) as session:
+            row = await session.get(UploadRow, str(target_id))
+            if row is not None:
+                row.unknown_reported_attempt = attempt
 
     async def record_progress(self, target_id: UUID, bytes_confirmed: int) -> None:
         async with transaction(self._sessions) as session:

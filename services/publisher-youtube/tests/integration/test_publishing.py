@@ -405,6 +405,45 @@ async def test_a_finished_upload_whose_id_was_lost_is_found_not_uploaded_again_a
     assert landed(sandbox_http, "Finished, id lost") == (videos, 1)
 
 
+async def test_without_a_reading_scope_a_finished_upload_whose_id_was_lost_ends_unknown_not_twice(
+    sandbox_http: httpx.Client,
+    commands: Commands,
+    results: Results,
+    lease_server: LeaseServer,
+    random_video: Callable[[int], Path],
+    module_database: str,
+) -> None:
+    """fresh11k (issue 11 item 8): a token without youtube.readonly cannot look the
+    channel's uploads up, and the target whose video id was lost after its last chunk
+    (session expired since) was uploaded a second time. It now ends unknown (the queue
+    shows unconfirmed); only the client's "publish again", a later attempt, uploads."""
+    video = random_video(CHUNK + 3)
+    command = commands.command(video, title="Finished, id lost, upload scope only")
+    lease_server.upload_only_accounts.add(str(command.account_id))
+    await commands.send(command)
+    first = await results.wait(command.target_id, "published")
+    await forget_video_id(module_database, command.target_id)
+    sandbox_http.post("/sandbox/youtube/sessions/expire").raise_for_status()
+
+    await commands.send(command.model_copy(update={"attempt": 2}))
+    again = await results.wait(
+        command.target_id, "published", "failed", "retryable", "unknown", count=2
+    )
+    assert (again.type, again.code) == ("unknown", "outcome_unknown"), again.reason
+    videos, sessions = landed(sandbox_http, "Finished, id lost, upload scope only")
+    assert len(videos) == 1, "not uploaded a second time unasked"
+    assert sessions == 1
+    # the same attempt delivered again stays unknown
+    await commands.send(command.model_copy(update={"attempt": 2}))
+    repeat = await results.wait(command.target_id, "unknown", count=2)
+    assert repeat.code == "outcome_unknown"
+    # the client's "publish again" is a later attempt: it uploads
+    await commands.send(command.model_copy(update={"attempt": 3}))
+    third = await results.wait(command.target_id, "published", count=2)
+    assert third.remote_id != first.remote_id
+    assert len(landed(sandbox_http, "Finished, id lost, upload scope only")[0]) == 2
+
+
 async def test_without_a_reading_scope_an_expired_session_is_started_again(
     sandbox_http: httpx.Client,
     commands: Commands,
