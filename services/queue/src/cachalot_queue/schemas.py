@@ -97,10 +97,10 @@ class PostCreate(_Input):
     media_id: UUID | None = Field(default=None, description="A video post's video.")
     image_ids: list[UUID] | None = Field(
         default=None,
-        min_length=1,
         max_length=MAX_IMAGES,
         description="A photo post's images (JPEG or PNG), in order: 1–10 on most platforms "
-        "(each platform's max_images; TikTok takes 35).",
+        "(each platform's max_images; TikTok takes 35). An empty list is refused as none "
+        "(in the post's own words, not a list rule).",
     )
     article: ArticleCreate | None = Field(default=None, description="An article post's content.")
     targets: list[TargetCreate] = Field(min_length=1, max_length=MAX_TARGETS)
@@ -134,9 +134,9 @@ class PostUpdate(_Input):
     media_id: UUID | None = Field(default=None, description="A video post's new video.")
     image_ids: list[UUID] | None = Field(
         default=None,
-        min_length=1,
         max_length=MAX_IMAGES,
-        description="A photo post's new images, in order (they replace the old ones).",
+        description="A photo post's new images, in order (they replace the old ones; at "
+        "least one).",
     )
     article: ArticleCreate | None = Field(
         default=None, description="An article post's new title, body and cover (all three)."

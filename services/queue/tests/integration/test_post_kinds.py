@@ -744,6 +744,44 @@ async def test_new_content_is_checked_against_every_target_and_refused_naming_it
     assert (await client.get(post["id"]))["image_ids"] == [images[0]["id"]]
 
 
+async def test_an_empty_image_list_is_refused_in_the_posts_own_words_whatever_its_kind(
+    kinds: QueueServer,
+) -> None:
+    """fresh10k: ``image_ids: []`` got pydantic's list rule ("List should have at least 1
+    item after validation, not 0"), even on a video post, listed before its missing video."""
+    client = kinds.client()
+    tiktok = await client.account("tiktok")
+    target = {"account_id": str(tiktok), "tiktok": {"privacy_level": "SELF_ONLY"}}
+    photo = fields(
+        await client.http.post(
+            "/api/v1/posts", json={"kind": "photo", "image_ids": [], "targets": [target]}
+        )
+    )
+    video = fields(
+        await client.http.post(
+            "/api/v1/posts", json={"kind": "video", "image_ids": [], "targets": [target]}
+        )
+    )
+    assert "required for a photo post" in photo["image_ids"]
+    assert "video posts do not take image_ids" in video["image_ids"]
+    assert "required for a video post" in video["media_id"]
+    assert "List should" not in str(photo) + str(video)
+    image = await add_image(client)
+    post = (
+        await client.post(
+            {
+                "kind": "photo",
+                "image_ids": [image["id"]],
+                "targets": [target],
+                "scheduled_at": at_offset(3600).isoformat(),
+            }
+        )
+    ).json()
+    emptied = fields(await client.http.patch(f"/api/v1/posts/{post['id']}", json={"image_ids": []}))
+    assert "required for a photo post" in emptied["image_ids"]
+    assert (await client.get(post["id"]))["image_ids"] == [image["id"]]
+
+
 async def test_a_posts_content_changes_only_while_no_target_is_being_published_or_done(
     kinds: QueueServer, recorder: Recorder
 ) -> None:
