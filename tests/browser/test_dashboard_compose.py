@@ -251,6 +251,10 @@ def test_counters_count_as_each_platform_does(composer: dict[str, Any]) -> None:
     # the emoji is two UTF-16 units; counts ungrouped, as the refusals write them (I18N.count)
     assert counter.startswith("15 of 2200 characters")
     assert "2 hashtags" in counter
+    page.fill(f'{tiktok} [name="caption"]', "ok #one")
+    counter = page.text_content(f'{tiktok} [data-count="caption"]')
+    assert "1 hashtag" in counter  # one, not "1 hashtags" (fresh12k)
+    assert "1 hashtags" not in counter
     page.fill(f'{youtube} [name="description"]', "café")
     assert page.text_content(f'{youtube} [data-count="description"]').startswith("5 of 5000 bytes")
     page.fill(f'{youtube} [name="tags"]', "a b, c")
