@@ -606,9 +606,17 @@
     for (const row of document.querySelectorAll("#targets .target")) {
       const spec = (catalogue || {})[row.dataset.platform];
       const name = (spec && spec.label) || platformName(row.dataset.platform) || row.dataset.platform;
-      const why = row.dataset.channel === "missing"
-        ? t("Link a channel to this Telegram account first (under Connected accounts).")
-        : refusal(spec, name, kind);
+      // an account that cannot be posted to now (disconnected or to be reconnected, also
+      // in another tab: the accounts are pushed live) is not offered, its tick kept for
+      // when it is back (fresh12k: a ticked box stayed on and Queue was refused)
+      const status = row.dataset.status;
+      const why = status === "revoked"
+        ? t("This account is disconnected: connect it again (under Connected accounts) to post to it.")
+        : status === "reauth_required"
+          ? t("Reconnect this account first (under Connected accounts).")
+          : row.dataset.channel === "missing"
+            ? t("Link a channel to this Telegram account first (under Connected accounts).")
+            : refusal(spec, name, kind);
       const box = row.querySelector('input[name="target"]');
       box.disabled = Boolean(why);
       row.classList.toggle("disabled", Boolean(why));

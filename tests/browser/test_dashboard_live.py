@@ -677,6 +677,15 @@ def test_an_account_disconnected_elsewhere_shows_in_the_table_without_a_reload(
         f" || document.querySelector('{youtube}').textContent !== 'ok'",
         timeout=8_000,
     )
+    # fresh12k: its ticked "Post to" box stayed on, and Queue was refused at the field
+    box = '#targets .target[data-platform="youtube"] input[name="target"]'
+    page.wait_for_function(
+        f"document.querySelector('{box}') === null || document.querySelector('{box}').disabled",
+        timeout=8_000,
+    )
+    if page.query_selector(box) is not None:
+        reason = page.text_content('#targets .target[data-platform="youtube"] .reason')
+        assert "disconnected" in reason or "Reconnect" in reason, reason
 
 
 def test_a_telegram_account_without_a_channel_says_so_and_offers_to_link_one(
