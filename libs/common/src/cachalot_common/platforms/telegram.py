@@ -257,8 +257,8 @@ def content_fits(options: BaseModel, content: Content) -> list[FieldError]:
         if content.video.size > limit:
             where = "a local Bot API server" if limit == LOCAL_VIDEO_MAX_BYTES else "the Bot API"
             errors.append(
-                FieldError(
-                    "media",
+                FieldError(  # Telegram's own limit: the same file may fit another target
+                    "media.size",
                     f"Telegram bots can send videos of at most {_mb(limit)} through {where}; "
                     f"this one is {_mb(content.video.size)}",
                     "file_too_large",
