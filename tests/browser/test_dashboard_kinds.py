@@ -227,6 +227,11 @@ def test_a_tiktok_photo_post_from_the_composer_sends_no_video_only_option_and_is
         assert (options["disable_duet"], options["disable_stitch"]) == (False, False)
 
 
+def is_list(request: Any) -> bool:
+    """The page's read of the media list (GET /api/v1/media?limit=…), not a thumbnail."""
+    return request.method == "GET" and "/api/v1/media?" in request.url
+
+
 def test_a_queued_photo_posts_images_are_changed_from_its_row_and_errors_stay_in_the_dialog(
     stack: EmbeddedStack, sign_in: Any
 ) -> None:
@@ -260,10 +265,28 @@ def test_a_queued_photo_posts_images_are_changed_from_its_row_and_errors_stay_in
             body,
         )
         assert "id" in post, post
+        # the row's button is pressed before the page's reads of the media list (made after
+        # the posts') have come back: the dialog shows the images all the same (flake14: a CI
+        # run on a loaded machine found the dialog with no images)
+        held: list[Any] = []
+        holding = [True]
+
+        def hold(route: Any) -> None:
+            if holding[0] and is_list(route.request):
+                held.append(route)
+            else:
+                route.continue_()
+
+        page.route("**/api/v1/media*", hold)
         page.reload()
         change = page.get_by_role("button", name="Change the images")
         change.wait_for(timeout=15_000)
+        assert held, "the page did not read the media list"
         change.click()
+        holding[0] = False
+        for route in held:
+            route.continue_()
+        page.unroute("**/api/v1/media*", hold)
         dialog = page.locator("#edit-dialog")
         dialog.locator(f'input[value="{first}"]').uncheck()
         page.click("#edit-save")
