@@ -1109,7 +1109,12 @@
 
   // "Change the video / images / article": the post's content in the dialog, filled from the
   // post, saved with PATCH /api/v1/posts/{id}; the server checks it against every target.
-  function openContentEditor(post) {
+  // The choices are the media library read when the dialog opens: the row's button is shown
+  // once the posts are read, before the page's first read of the library has come back
+  // (loadMe), and the dialog is drawn once (flake14: it opened with no images).
+  async function openContentEditor(given) {
+    await loadMedia();
+    const post = posts.get(given.id) || given;
     const kind = post.kind || "video";
     $("edit-title").textContent = CONTENT_WORDS[kind]();
     $("edit-save").textContent = t("Save");
