@@ -1117,8 +1117,25 @@
 
   // "Change the video / images / article": the post's content in the dialog, filled from the
   // post, saved with PATCH /api/v1/posts/{id}; the server checks it against every target.
-  function openContentEditor(post) {
+  // The choices are the media library read when the dialog opens: the row's button is shown
+  // once the posts are read, before the page's first read of the library has come back
+  // (loadMe), and the dialog is drawn once (flake14: it opened with no images).
+  async function openContentEditor(given) {
+    await loadMedia();
+    const post = posts.get(given.id) || given;
     const kind = post.kind || "video";
+    // the post's own files older than the library's newest 100 (loadMedia) are read one by
+    // one: else the dialog would not show them, and a save would drop or replace them
+    const own = kind === "photo" ? post.image_ids || []
+      : [kind === "article" ? (post.article || {}).cover_media_id : post.media_id];
+    const known = new Set([...images, ...videos].map((m) => m.id));
+    const older = [];
+    for (const id of own.filter((x) => x && !known.has(x))) {
+      const one = await api(`/api/v1/media/${encodeURIComponent(id)}`);
+      if (one.ok && one.body) older.push(one.body);
+    }
+    const imageList = [...images, ...older.filter((m) => m.content_type.startsWith("image/"))];
+    const videoList = [...videos, ...older.filter((m) => m.content_type.startsWith("video/"))];
     $("edit-title").textContent = CONTENT_WORDS[kind]();
     $("edit-save").textContent = t("Save");
     $("edit-errors").textContent = "";
@@ -1141,7 +1158,7 @@
       none.value = "";
       none.textContent = t("No cover");
       cover.appendChild(none);
-      for (const image of images) cover.appendChild(fileOption(image, article.cover_media_id));
+      for (const image of imageList) cover.appendChild(fileOption(image, article.cover_media_id));
       box.append(
         contentField(t("Title"), title, "article.title"),
         contentField(t("Body"), text, "article.body_html"),
@@ -1149,7 +1166,7 @@
       );
       read = () => ({ article: { title: title.value, body_html: text.value, cover_media_id: cover.value || null } });
     } else if (kind === "photo") {
-      let chosen = (post.image_ids || []).filter((id) => images.some((m) => m.id === id));
+      let chosen = (post.image_ids || []).filter((id) => imageList.some((m) => m.id === id));
       const group = document.createElement("fieldset");
       group.id = "edit-images";
       const legend = document.createElement("legend");
@@ -1157,7 +1174,7 @@
       group.appendChild(legend);
       const draw = () => {
         for (const label of [...group.querySelectorAll("label")]) label.remove();
-        for (const image of images) {
+        for (const image of imageList) {
           group.appendChild(imageChoice(image, chosen, (ticked) => {
             chosen = ticked ? [...chosen, image.id] : chosen.filter((id) => id !== image.id);
             draw();
@@ -1174,7 +1191,7 @@
     } else {
       const select = document.createElement("select");
       select.id = "edit-video";
-      for (const video of videos) select.appendChild(fileOption(video, post.media_id));
+      for (const video of videoList) select.appendChild(fileOption(video, post.media_id));
       box.appendChild(contentField(t("Video"), select, "media_id"));
       read = () => (select.value ? { media_id: select.value } : null);
     }

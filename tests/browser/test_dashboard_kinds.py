@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, update
 from sqlalchemy.orm import Session
 
 from cachalot_common import platforms
@@ -227,6 +227,11 @@ def test_a_tiktok_photo_post_from_the_composer_sends_no_video_only_option_and_is
         assert (options["disable_duet"], options["disable_stitch"]) == (False, False)
 
 
+def is_list(request: Any) -> bool:
+    """The page's read of the media list (GET /api/v1/media?limit=…), not a thumbnail."""
+    return request.method == "GET" and "/api/v1/media?" in request.url
+
+
 def test_a_queued_photo_posts_images_are_changed_from_its_row_and_errors_stay_in_the_dialog(
     stack: EmbeddedStack, sign_in: Any
 ) -> None:
@@ -260,10 +265,28 @@ def test_a_queued_photo_posts_images_are_changed_from_its_row_and_errors_stay_in
             body,
         )
         assert "id" in post, post
+        # the row's button is pressed before the page's reads of the media list (made after
+        # the posts') have come back: the dialog shows the images all the same (flake14: a CI
+        # run on a loaded machine found the dialog with no images)
+        held: list[Any] = []
+        holding = [True]
+
+        def hold(route: Any) -> None:
+            if holding[0] and is_list(route.request):
+                held.append(route)
+            else:
+                route.continue_()
+
+        page.route("**/api/v1/media*", hold)
         page.reload()
         change = page.get_by_role("button", name="Change the images")
         change.wait_for(timeout=15_000)
+        assert held, "the page did not read the media list"
         change.click()
+        holding[0] = False
+        for route in held:
+            route.continue_()
+        page.unroute("**/api/v1/media*", hold)
         dialog = page.locator("#edit-dialog")
         dialog.locator(f'input[value="{first}"]').uncheck()
         page.click("#edit-save")
@@ -277,3 +300,57 @@ def test_a_queued_photo_posts_images_are_changed_from_its_row_and_errors_stay_in
         assert shown["image_ids"] == [third, second]
         trail = page.evaluate(f"fetch('/api/v1/posts/{post['id']}/audit').then((r) => r.json())")
         assert trail["items"][-1]["action"] == "edited"
+
+
+def test_a_photo_posts_image_older_than_the_newest_hundred_files_stays_ticked_in_its_dialog(
+    stack: EmbeddedStack, sign_in: Any
+) -> None:
+    """flake14: the dialog offered the newest 100 files (the page's read of the library) and
+    ticked only the post's images among them; an older one was not shown (and a video post's
+    older video was not the chosen one: a save changed it to the newest)."""
+    with sign_in(("tiktok", BOB), email="older-images") as page:
+        page.wait_for_selector(f'{TIKTOK} input[name="target"]:checked', timeout=15_000)
+        me = page.evaluate("fetch('/api/v1/me').then((r) => r.json())")
+        accounts = page.evaluate("fetch('/api/v1/accounts').then((r) => r.json())")
+        tiktok = next(a["id"] for a in accounts if a["platform"] == "tiktok")
+        old = page.evaluate(
+            """async (bytes) => (await (await fetch('/api/v1/media', {method: 'POST',
+                 headers: {'content-type': 'image/jpeg'},
+                 body: new Uint8Array(bytes)})).json()).id""",
+            list(image_file(colour="0x3366aa").read_bytes()),
+        )
+        body = {
+            "kind": "photo",
+            "image_ids": [old],
+            "targets": [{"account_id": tiktok, "tiktok": {"privacy_level": "SELF_ONLY"}}],
+            "scheduled_at": (datetime.now(UTC) + timedelta(days=2)).isoformat(),
+        }
+        post = page.evaluate(
+            """async (body) => (await fetch('/api/v1/posts', {method: 'POST',
+                 headers: {'content-type': 'application/json'},
+                 body: JSON.stringify(body)})).json()""",
+            body,
+        )
+        assert "id" in post, post
+        engine = create_engine(f"sqlite:///{stack.var_dir / 'queue.db'}")
+        try:
+            with Session(engine) as session, session.begin():
+                session.execute(
+                    update(Media)
+                    .where(Media.id == uuid.UUID(old))
+                    .values(created_at=datetime.now(UTC) - timedelta(days=1))
+                )
+        finally:
+            engine.dispose()
+        store_images(stack, me["client_id"], 100)  # newer: the post's image is the 101st
+        page.reload()
+        change = page.get_by_role("button", name="Change the images")
+        change.wait_for(timeout=15_000)
+        change.click()
+        tick = page.locator(f'#edit-dialog input[value="{old}"]')
+        tick.wait_for(timeout=15_000)
+        assert tick.is_checked()
+        assert (
+            page.locator(f'#edit-dialog label:has(input[value="{old}"]) .order').inner_text()
+            == "#1"
+        )
