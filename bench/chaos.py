@@ -37,7 +37,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from cachalot_testing.chaos import PLATFORM_FAULTS, RESTARTS, START_TIMEOUT_S, ChaosRun, phases
+from cachalot_testing.chaos import (
+    PLATFORM_FAULTS,
+    RESTARTS,
+    START_TIMEOUT_S,
+    ChaosRun,
+    Report,
+    phases,
+)
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -106,6 +113,24 @@ def _run_dir() -> Iterator[_RunDir]:
         shutil.rmtree(var.path, ignore_errors=True)
 
 
+def keep_reason(reports: list[Report], *, asked: bool) -> str | None:
+    """Why a run that met every target keeps its logs, or None: ``--keep``, or a recovery
+    within its limit but over half of it (the logs say why it was slow: fresh11k)."""
+    if asked:
+        return "--keep"
+    slow = [
+        r
+        for report in reports
+        for r in report.recoveries
+        if r.seconds is not None and r.seconds > report.recovery_limit_s / 2
+    ]
+    if not slow:
+        return None
+    if len(slow) == 1:
+        return "a recovery took over half its limit"
+    return f"{len(slow)} recoveries took over half their limit"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     started = time.monotonic()
@@ -154,20 +179,9 @@ def main(argv: list[str] | None = None) -> int:
             print("\n".join(report.lines()))
             print()
         print(f"total {time.monotonic() - started:.0f} s")
-        slow = [  # within the limit, but near it: the logs say why (fresh11k)
-            r
-            for report in reports
-            for r in report.recoveries
-            if r.seconds is not None and r.seconds > report.recovery_limit_s / 2
-        ]
-        if args.keep:
-            var.keep("--keep")
-        elif slow:
-            var.keep(
-                "a recovery took over half its limit"
-                if len(slow) == 1
-                else f"{len(slow)} recoveries took over half their limit"
-            )
+        why = keep_reason(reports, asked=args.keep)
+        if why is not None:
+            var.keep(why)
         if all(r.holds() for r in reports):
             return 0
         var.keep("a target was not met")

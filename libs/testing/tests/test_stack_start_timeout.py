@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from cachalot_testing.chaos import START_TIMEOUT_S
+from cachalot_testing.chaos import START_TIMEOUT_S, Recovery, Report
 from cachalot_testing.stack import EmbeddedStack
 
 BENCH = Path(__file__).resolve().parents[3] / "bench" / "chaos.py"
@@ -61,3 +61,14 @@ def test_a_fault_suite_run_that_misses_a_target_keeps_its_logs(
     assert not met.path.exists()
     assert str(missed.path) in capsys.readouterr().err
     shutil.rmtree(missed.path)
+
+
+def test_a_good_run_keeps_its_logs_when_asked_or_when_a_recovery_was_near_its_limit() -> None:
+    """fresh11k: a notifier recovery of 53.8 s (limit 60) met the target, and the run's
+    logs, the only place that says why it was slow, were removed with it."""
+    bench = _bench()
+    quick = Report("kills", recoveries=[Recovery("kill:queue", 4.0)])
+    slow = Report("kills", recoveries=[Recovery("kill:notifier", 53.8), Recovery("x", None)])
+    assert bench.keep_reason([quick], asked=False) is None
+    assert bench.keep_reason([quick], asked=True) == "--keep"
+    assert bench.keep_reason([quick, slow], asked=False) == "a recovery took over half its limit"
