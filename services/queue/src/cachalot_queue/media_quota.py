@@ -14,6 +14,10 @@ The volume must keep ``disk_reserve_bytes`` free after each upload (checked with
 ``shutil.disk_usage`` before the body is read and at each step), so uploads
 cannot fill the disk the database and the publishers share.
 
+A resumable upload created but sent no byte within ``partial_grace_s`` (the page lost the
+creation's answer and made another, or went away) goes with its hold; one with bytes keeps
+them until it expires (a day).
+
 A queue killed mid-upload leaves a ``.incoming/<id>.part`` file and a hold:
 :meth:`MediaQuota.sweep` removes part files untouched for ``partial_grace_s``
 that no upload of this process is writing, and holds without a part file, at
@@ -27,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
 import time
 from collections.abc import AsyncIterator, Callable
@@ -223,16 +228,28 @@ class MediaQuota:
         now = self._clock()
         expired: list[UUID] = []
         for media_id, data, expires in unfinished_uploads(self._media_dir):
+            info: os.stat_result | None = None
             if media_id in stored:  # whole and stored by a HEAD after a restart (resumable)
                 with contextlib.suppress(OSError):
                     if data.stat().st_mtime <= cutoff:
                         remove_upload(data)
                         logger.info("removed the resumable upload %s: stored", media_id)
                 continue
-            if expires is not None and expires <= now and media_id not in self._live:
+            # a creation no byte followed within the grace: its page lost the answer (it made
+            # another) or went; its hold would count against the quota until expiry, a day
+            # (fresh12k). A page that comes back gets 404 and starts afresh, losing nothing.
+            with contextlib.suppress(OSError):
+                info = data.stat()
+            empty = info is not None and info.st_size == 0 and info.st_mtime <= cutoff
+            ended = expires is not None and expires <= now
+            if (ended or empty) and media_id not in self._live:
                 with contextlib.suppress(OSError):
                     remove_upload(data)
-                    logger.info("removed the resumable upload %s: it expired unfinished", media_id)
+                    logger.info(
+                        "removed the resumable upload %s: %s",
+                        media_id,
+                        "it expired unfinished" if ended else "no byte came after its creation",
+                    )
                 expired.append(media_id)
                 continue
             parts.add(str(media_id))

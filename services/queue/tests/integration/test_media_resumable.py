@@ -368,6 +368,26 @@ async def test_an_abandoned_upload_is_removed_with_its_hold_once_it_expires(
     assert (await client.http.head(location, headers=TUS)).status_code == 404
 
 
+async def test_a_creation_no_byte_followed_is_removed_with_its_hold_after_the_grace(
+    queue: QueueServer,
+) -> None:
+    """fresh12k: the answer to a creation was lost, the page made another upload, and the
+    first one's hold (the whole declared size, 90 MB) counted against the quota for a day,
+    until it expired. One with bytes is kept, idle or not, until it expires."""
+    client = queue.client()
+    empty, started = await created(client), await created(client)
+    assert (await patch(client, started, 0, VIDEO[:5000])).status_code == 204
+    grace = queue.runtime.media_quota.partial_grace_s
+    for data in upload_files(queue, client):  # both untouched for longer than the grace
+        if len(data.name) == 32:
+            old = time.time() - grace - 5
+            os.utime(data, (old, old))
+    await queue.runtime.media_quota.sweep()
+    assert (await client.http.head(empty, headers=TUS)).status_code == 404
+    assert await offset_of(client, started) == 5000
+    assert [h.id for h in await holds(queue, client)] == [media_id_of(started)]
+
+
 async def test_the_plain_upload_still_works_beside_the_resumable_one(queue: QueueServer) -> None:
     client = queue.client()
     media = await client.upload()
