@@ -324,6 +324,17 @@ def test_a_queue_restart_right_after_the_last_piece_is_waited_out_not_taken_for_
     assert [m for m, _ in seen].count("POST") == 1, seen  # one upload, never a second
 
 
+def assert_one_upload_and_one_post(
+    page: Any, seen: list[tuple[str, str | None]], caption: str
+) -> None:
+    """``seen`` (the uploads' requests since the click) holds one upload, and the client has
+    one post of ``caption``: nothing sent or made twice."""
+    assert [m for m, _ in seen].count("POST") == 1, seen  # one upload, never a second
+    listed = page.evaluate("fetch('/api/v1/posts?limit=100').then((r) => r.json())")
+    items = listed["items"] if isinstance(listed, dict) else listed
+    assert sum(caption in json.dumps(p) for p in items) == 1
+
+
 @pytest.mark.timeout(300)
 def test_a_queue_restart_as_the_post_is_queued_is_waited_out_with_one_key_and_one_upload(
     bob: tuple[Any, Uploads], stack: EmbeddedStack
@@ -369,11 +380,7 @@ def test_a_queue_restart_as_the_post_is_queued_is_waited_out_with_one_key_and_on
         page.unroute(posts, post)
     assert len(first_click) >= 2, first_click  # asked again once the queue was back
     assert len(set(first_click)) == 1, first_click  # with the same key each time
-    seen = uploads.seen[start:]
-    assert [m for m, _ in seen].count("POST") == 1, seen  # one upload, never a second
-    listed = page.evaluate("fetch('/api/v1/posts?limit=100').then((r) => r.json())")
-    items = listed["items"] if isinstance(listed, dict) else listed
-    assert sum(caption in json.dumps(p) for p in items) == 1
+    assert_one_upload_and_one_post(page, uploads.seen[start:], caption)
 
 
 def test_a_post_whose_answer_was_lost_is_asked_again_with_its_key_and_made_once(
@@ -412,11 +419,7 @@ def test_a_post_whose_answer_was_lost_is_asked_again_with_its_key_and_made_once(
         page.unroute(posts, post)
     assert len(keys) >= 2, keys
     assert keys[0] == keys[1], keys  # asked again with the same key
-    seen = uploads.seen[start:]
-    assert [m for m, _ in seen].count("POST") == 1, seen  # one upload, never a second
-    listed = page.evaluate("fetch('/api/v1/posts?limit=100').then((r) => r.json())")
-    items = listed["items"] if isinstance(listed, dict) else listed
-    assert sum(caption in json.dumps(p) for p in items) == 1
+    assert_one_upload_and_one_post(page, uploads.seen[start:], caption)
 
 
 def test_your_media_shows_the_upload_with_its_picture_and_reuses_it_in_a_new_post(

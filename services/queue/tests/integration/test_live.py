@@ -12,7 +12,7 @@ import contextlib
 import functools
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +22,7 @@ import httpx
 import pytest
 from aiokafka import TopicPartition
 from queue_support import SECRET, Kafka, QueueServer, eventually, start_queue
+from sse_starlette import ServerSentEvent
 
 from cachalot_common.events import (
     AccountChanged,
@@ -459,6 +460,22 @@ async def test_a_gap_older_than_the_replay_ring_or_an_unreadable_id_tells_the_pa
             assert again.named("ready")[0].json() == {"resumed": False}
 
 
+async def opened(feed: LiveFeed, client_id: uuid.UUID) -> AsyncGenerator[ServerSentEvent, None]:
+    """A new stream of ``client_id`` on ``feed`` (its page always signed in), past its
+    ``ready``: the caller reads each next message with ``anext``."""
+    stream = ClientStream(
+        feed,
+        wants=client_entries(client_id),
+        last_event_id=None,
+        still_signed_in=lambda: True,
+        heartbeat_s=30,
+    )
+    events = stream.events()
+    assert isinstance(events, AsyncGenerator)
+    assert (await anext(events)).event == "ready"
+    return events
+
+
 async def test_a_feed_is_ready_only_once_read_back_so_a_new_stream_gets_nothing_older(
     kafka_bootstrap: str, kafka_idempotence: bool
 ) -> None:
@@ -479,15 +496,7 @@ async def test_a_feed_is_ready_only_once_read_back_so_a_new_stream_gets_nothing_
         await feed.start()
         await asyncio.wait_for(feed.ready.wait(), 20)
         assert feed.last_seq >= 300  # the client's history is read back, then ready
-        stream = ClientStream(
-            feed,
-            wants=client_entries(client_id),
-            last_event_id=None,
-            still_signed_in=lambda: True,
-            heartbeat_s=30,
-        )
-        events = stream.events()
-        assert (await anext(events)).event == "ready"
+        events = await opened(feed, client_id)
         marker = status_event(client_id, post_id, "dispatched")
         await sender.send(POSTS_STATUS, marker, str(post_id))
         first = await asyncio.wait_for(anext(events), 20)
@@ -545,15 +554,7 @@ async def test_a_stream_further_behind_than_the_replay_ring_is_told_to_reload_ne
     client_id, post_id = uuid.uuid4(), uuid.uuid4()
     try:
         await asyncio.wait_for(feed.ready.wait(), 20)
-        stream = ClientStream(
-            feed,
-            wants=client_entries(client_id),
-            last_event_id=None,
-            still_signed_in=lambda: True,
-            heartbeat_s=30,
-        )
-        events = stream.events()
-        assert (await anext(events)).event == "ready"
+        events = await opened(feed, client_id)
         before = sum(feed.position.values())
         for _ in range(20):  # the page reads none of them meanwhile
             await sender.send(
