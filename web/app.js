@@ -1808,7 +1808,7 @@
         body,
       }), { onWait: waitingToQueue });
       $("upload-progress").textContent = "";
-      unanswered = res.status === 0 || res.status >= 500 ? { body, key } : null;
+      unanswered = res.status === 0 || res.status >= 500 ? { body, key } : null; // stored or not
       if (res.status === 201 || res.status === 200) {
         flash("ok", t("Queued."));
         const ticked = new Set(sent);

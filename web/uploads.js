@@ -71,7 +71,9 @@
   }
 
   // `request()` (resolving to json()'s shape) tried again while the server is away: no
-  // answer or 5xx, as from a queue restarting behind the gateway, further apart each time
+  // answer, 502, 503 or 504 (RFC 9110 §15.6.3–15.6.5: the gateway found the service down,
+  // not ready, or too slow, as while the queue restarts; a 500 is an answer, said at
+  // once), further apart each time
   // (WAIT_DELAYS_MS), for at most WAIT_FOR_SERVER_MS. `onWait()` runs before each wait;
   // `wanted()` false (a cancel) stops the tries; `sleep(ms)` waits (the caller may hold
   // its timer). A request that is not safe to repeat carries one Idempotency-Key for
@@ -81,7 +83,7 @@
     const attempt = async () => {
       try { return await request(); } catch (e) { return { status: 0, ok: false, body: null }; }
     };
-    const away = (got) => got.status === 0 || got.status >= 500;
+    const away = (got) => [0, 502, 503, 504].includes(got.status);
     let got = await attempt();
     const since = Date.now();
     for (let tried = 0; wanted() && away(got) && Date.now() - since < WAIT_FOR_SERVER_MS; tried += 1) {
