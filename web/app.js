@@ -1736,7 +1736,13 @@
   // The post whose answer never came (the connection lost, the queue away for longer than
   // the page waits): Queue again with the same body sends the same Idempotency-Key, so a
   // post the queue stored meanwhile is answered, never made twice (fresh12k).
-  let unanswered = null; // {body, key}
+  let unanswered = null; // {body: canonical(payload), key}
+  // The post's body as one text whatever order its fields were set in (the video's id is
+  // set after the upload on the first Queue, by draftPost when reused on the next).
+  const canonical = (value) => JSON.stringify(value, (name, part) => (
+    part && typeof part === "object" && !Array.isArray(part)
+      ? Object.fromEntries(Object.entries(part).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : part));
   const waitingToQueue = () => {
     $("upload-progress").textContent = t("Waiting for the server to queue the post; it goes on by itself…");
   };
@@ -1801,14 +1807,15 @@
       // a queue restarting now is waited out, as during the upload; one key for every
       // try, so a post stored before its answer was lost is answered, not made twice
       const body = JSON.stringify(payload);
-      const key = unanswered && unanswered.body === body ? unanswered.key : crypto.randomUUID();
+      const same = canonical(payload);
+      const key = unanswered && unanswered.body === same ? unanswered.key : crypto.randomUUID();
       const res = await window.CachalotUploads.untilAnswered(() => api("/api/v1/posts", {
         method: "POST",
         headers: { "content-type": "application/json", "Idempotency-Key": key },
         body,
       }), { onWait: waitingToQueue });
       $("upload-progress").textContent = "";
-      unanswered = res.status === 0 || res.status >= 500 ? { body, key } : null; // stored or not
+      unanswered = res.status === 0 || res.status >= 500 ? { body: same, key } : null; // stored or not
       if (res.status === 201 || res.status === 200) {
         flash("ok", t("Queued."));
         const ticked = new Set(sent);

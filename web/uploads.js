@@ -86,7 +86,9 @@
     const away = (got) => [0, 502, 503, 504].includes(got.status);
     let got = await attempt();
     const since = Date.now();
-    for (let tried = 0; wanted() && away(got) && Date.now() - since < WAIT_FOR_SERVER_MS; tried += 1) {
+    // a page (or a test) may set window.CACHALOT_WAIT_FOR_SERVER_MS before it asks
+    const limit = Number(window.CACHALOT_WAIT_FOR_SERVER_MS) || WAIT_FOR_SERVER_MS;
+    for (let tried = 0; wanted() && away(got) && Date.now() - since < limit; tried += 1) {
       onWait();
       await sleep(WAIT_DELAYS_MS[Math.min(tried, WAIT_DELAYS_MS.length - 1)]);
       if (wanted()) got = await attempt();

@@ -422,6 +422,51 @@ def test_a_post_whose_answer_was_lost_is_asked_again_with_its_key_and_made_once(
     assert_one_upload_and_one_post(page, uploads.seen[start:], caption)
 
 
+def test_a_post_unanswered_for_the_pages_whole_wait_and_queued_again_is_made_once(
+    bob: tuple[Any, Uploads],
+) -> None:
+    """fresh14r HIGH: every answer to the post lost for longer than the page waits (its
+    wait shortened here); Queue again reused the stored video but sent a new key (the
+    body's fields in another order), and the client got two posts."""
+    page, uploads = bob
+    start = len(uploads.seen)
+    keys: list[str] = []
+    dropping = threading.Event()
+    dropping.set()
+
+    def post(route: Any) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        keys.append(route.request.headers.get("idempotency-key", ""))
+        if dropping.is_set():
+            route.fetch()  # stored (or refused) by the queue...
+            route.abort("connectionreset")  # ...its answer lost
+            return
+        route.continue_()
+
+    posts = re.compile(r".*/api/v1/posts$")
+    caption = f"unanswered for long {uuid.uuid4().hex[:6]}"
+    page.evaluate("window.CACHALOT_WAIT_FOR_SERVER_MS = 3000")
+    page.route(posts, post)
+    try:
+        compose_video(page, caption)
+        page.click("#queue-button")
+        page.wait_for_selector("#queue-button:enabled", timeout=120_000)
+        assert page.text_content("#flash") != "Queued."
+        first_click = list(keys)
+        dropping.clear()
+        if page.text_content("#flash") != "Queued.":
+            queue_until_accepted(page)
+        assert page.text_content("#flash") == "Queued."
+    finally:
+        page.unroute(posts, post)
+        page.evaluate("delete window.CACHALOT_WAIT_FOR_SERVER_MS")
+    assert len(first_click) >= 2, first_click
+    assert keys[len(first_click)] == first_click[0], keys  # Queue again: the same key
+    assert_one_upload_and_one_post(page, uploads.seen[start:], caption)
+
+
 def test_your_media_shows_the_upload_with_its_picture_and_reuses_it_in_a_new_post(
     bob: tuple[Any, Uploads], screenshots: Path
 ) -> None:
