@@ -46,8 +46,10 @@ to the library, so a tus upload is held to the rules of ``POST /api/v1/media``:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from functools import partial
@@ -92,20 +94,20 @@ def build_tus_router(*, runtime: Any, clock: Callable[[], datetime]) -> APIRoute
     quota: MediaQuota = runtime.media_quota
     media_dir: Path = settings.media_dir
 
+    turns = UploadTurns()
+
     async def owner_files(
         request: Request, client_id: UUID = Depends(current_client)
-    ) -> Callable[[dict[str, Any]], dict[str, str]]:
+    ) -> AsyncIterator[Callable[[dict[str, Any]], dict[str, str]]]:
         """The library's ``file_dep``: the client's own folder (and, on creation, the id).
 
         Run before the library's ``PATCH`` handler (a dependency of it), so the bytes
-        a dead writer left past the recorded offset are gone before it appends.
+        a dead writer left past the recorded offset are gone before it appends; a
+        ``PATCH`` or ``HEAD`` of an upload runs in its turn (:class:`UploadTurns`), the
+        ``PATCH`` with the library's write and completion hook.
         """
         folder = str(client_dir(media_dir, client_id))
         uid = str(request.path_params.get("uuid", ""))
-        if request.method == "PATCH":
-            await drop_unrecorded_bytes(Path(folder), uid)
-        elif request.method == "HEAD":
-            await finish_stranded(Path(folder), uid, store=partial(keep_media, client_id))
 
         def files(_metadata: dict[str, Any]) -> dict[str, str]:
             media_id = getattr(request.state, _MEDIA_ID, None)
@@ -113,7 +115,15 @@ def build_tus_router(*, runtime: Any, clock: Callable[[], datetime]) -> APIRoute
                 return {"files_dir": folder, "uid": media_id.hex}
             return {"files_dir": folder}
 
-        return files
+        if request.method not in ("PATCH", "HEAD") or not uid:
+            yield files
+            return
+        async with turns.hold(uid):
+            if request.method == "PATCH":
+                await drop_unrecorded_bytes(Path(folder), uid)
+            else:
+                await finish_stranded(Path(folder), uid, store=partial(keep_media, client_id))
+            yield files
 
     async def before_create(
         request: Request, client_id: UUID = Depends(current_client)
@@ -158,7 +168,8 @@ def build_tus_router(*, runtime: Any, clock: Callable[[], datetime]) -> APIRoute
         return check
 
     async def keep_media(client_id: UUID, source: Path, media_id: UUID) -> None:
-        """Store a whole upload as media ``media_id`` unless it is stored already."""
+        """Store a whole upload as media ``media_id`` unless it is stored already (called
+        in the upload's turn, :class:`UploadTurns`: never two at once in this process)."""
         async with runtime.factory() as session:
             if await session.get(Media, media_id) is not None:
                 return
@@ -223,6 +234,32 @@ def build_tus_router(*, runtime: Any, clock: Callable[[], datetime]) -> APIRoute
     )
     router.include_router(tus)  # after ours: the first route that matches answers
     return router
+
+
+class UploadTurns:
+    """One ``PATCH`` or ``HEAD`` at a time per upload in this process.
+
+    The library's filesystem ``PATCH`` takes the upload's file lock blocking the event
+    loop (``acquire_upload_lock``, polled with ``time.sleep`` for up to 30 s). Ours
+    (:func:`drop_unrecorded_bytes`, :func:`finish_stranded`) take it from a worker
+    thread and hold it across awaits, so a ``PATCH`` arriving meanwhile froze the whole
+    process until the library gave up (fresh14r's two tabs: a ``HEAD`` storing the upload
+    as its last ``PATCH`` came). In its turn a request meets no holder of the file lock
+    in this process; other replicas still take the file lock as before. The finishing
+    ``PATCH``'s completion hook runs in its turn too, so a ``HEAD`` never stores the same
+    upload at the same time (that was a 500: one found the other's part file moved).
+    """
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    @contextlib.asynccontextmanager
+    async def hold(self, uid: str) -> AsyncIterator[None]:
+        lock = self._locks.get(uid)
+        if lock is None:
+            lock = self._locks[uid] = asyncio.Lock()
+        async with lock:
+            yield
 
 
 async def drop_unrecorded_bytes(folder: Path, uid: str) -> int:

@@ -388,6 +388,32 @@ async def test_a_creation_no_byte_followed_is_removed_with_its_hold_after_the_gr
     assert [h.id for h in await holds(queue, client)] == [media_id_of(started)]
 
 
+async def test_heads_from_another_tab_while_the_last_piece_is_stored_never_answer_500(
+    queue: QueueServer,
+) -> None:
+    """fresh14r: two tabs queued the same file and shared its upload. The other tab's HEAD
+    came while the finishing PATCH stored the file; it stored the same upload at the same
+    time (the library runs its completion hook after it lets the upload's lock go), one of
+    the two found the other's moved part file gone, and the HEAD was answered 500."""
+    client = queue.client()
+    location = await created(client)
+    assert (await patch(client, location, 0, VIDEO[:-10])).status_code == 204
+
+    async def head() -> int:
+        return (await client.http.head(location, headers=TUS)).status_code
+
+    last = asyncio.create_task(patch(client, location, len(VIDEO) - 10, VIDEO[-10:]))
+    answers = []
+    while not last.done():
+        answers += await asyncio.gather(*(head() for _ in range(4)))
+    assert (await last).status_code == 204
+    assert 500 not in answers, answers
+    assert set(answers) <= {200, 404}, answers
+    async with queue.runtime.reader() as session:
+        assert await session.get(Media, media_id_of(location)) is not None
+    assert upload_files(queue, client) == []
+
+
 async def test_the_plain_upload_still_works_beside_the_resumable_one(queue: QueueServer) -> None:
     client = queue.client()
     media = await client.upload()
