@@ -170,7 +170,9 @@ def test_telegram_takes_videos_up_to_50_mb_and_photos_up_to_10_mb() -> None:
     telegram = platforms.get("telegram")
     options = telegram.fields().to_options()  # type: ignore[misc]
     big = video_ref(10.0, **FITS_ALL).model_copy(update={"size": 50 * 1024**2 + 1})
-    assert [e.field for e in telegram.check(options, platforms.Content("video", big))] == ["media"]
+    assert [e.field for e in telegram.check(options, platforms.Content("video", big))] == [
+        "media.size"
+    ]
     photo = big.model_copy(
         update={"content_type": "image/png", "size": 10 * 1000**2 + 1, "frame_rate": None}
     )
