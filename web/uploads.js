@@ -257,10 +257,22 @@
           say(got.ok ? t("Uploaded {file}.", { file: file.name }) : "");
           end(got.ok ? { status: 201, ok: true, body: got.body } : got);
         },
-        onError(error) {
+        async onError(error) {
           if (cancelling) { cancelling(); return; } // nothing was created: cancelled all the same
           const answer = error && error.originalResponse;
           const status = answer ? answer.getStatus() : 0;
+          if (status === 404 && task.url) {
+            // gone because it is stored: another tab sending the same file (they share its
+            // upload) sent the last piece first (fresh14s); this post uses that media
+            const stored = await json(`/api/v1/media/${mediaIdOf(task.url)}`).catch(() => ({ ok: false }));
+            if (finished) return;
+            if (stored.ok) {
+              setBar(100);
+              say(t("Uploaded {file}.", { file: file.name }));
+              end({ status: 201, ok: true, body: stored.body });
+              return;
+            }
+          }
           if (status >= 400 && status < 500) {
             // refused for good (quota, type, unusable file, the upload expired)
             let body = null;

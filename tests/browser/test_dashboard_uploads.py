@@ -467,6 +467,41 @@ def test_a_post_unanswered_for_the_pages_whole_wait_and_queued_again_is_made_onc
     assert_one_upload_and_one_post(page, uploads.seen[start:], caption)
 
 
+def test_an_upload_stored_by_another_tab_before_this_ones_last_piece_is_used_not_refused(
+    bob: tuple[Any, Uploads],
+) -> None:
+    """fresh14s: two tabs sending the same file share its upload; the one whose last piece
+    came second got 404 (the upload was stored and gone) and said "Upload not found", and
+    its post was never made. It now finds the stored media and queues its post with it."""
+    page, uploads = bob
+    start = len(uploads.seen)
+    size = str(VIDEO.stat().st_size)
+
+    def last_piece(route: Any) -> None:
+        if route.request.method != "PATCH":
+            route.fallback()
+            return
+        answer = route.fetch()  # the server stores the upload...
+        if answer.headers.get("upload-offset") == size:
+            route.fulfill(status=404, body="")  # ...as if the other tab's piece had
+            return
+        route.fulfill(response=answer)
+
+    pieces = re.compile(r".*/api/v1/media/uploads/.+")
+    caption = f"stored by another tab {uuid.uuid4().hex[:6]}"
+    page.route(pieces, last_piece)
+    try:
+        compose_video(page, caption)
+        page.click("#queue-button")
+        page.wait_for_selector("#queue-button:enabled", timeout=120_000)
+        if page.text_content("#flash") != "Queued.":  # refused: the queue learns accounts late
+            queue_until_accepted(page)
+        assert page.text_content("#flash") == "Queued."
+    finally:
+        page.unroute(pieces, last_piece)
+    assert_one_upload_and_one_post(page, uploads.seen[start:], caption)
+
+
 def test_your_media_shows_the_upload_with_its_picture_and_reuses_it_in_a_new_post(
     bob: tuple[Any, Uploads], screenshots: Path
 ) -> None:
