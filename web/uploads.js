@@ -73,8 +73,8 @@
   // `request()` (resolving to json()'s shape) tried again while the server is away: no
   // answer, 502, 503 or 504 (RFC 9110 §15.6.3–15.6.5: the gateway found the service down,
   // not ready, or too slow, as while the queue restarts; a 500 is an answer, said at
-  // once), further apart each time
-  // (WAIT_DELAYS_MS), for at most WAIT_FOR_SERVER_MS. `onWait()` runs before each wait;
+  // once), further apart each time (WAIT_DELAYS_MS), for at most WAIT_FOR_SERVER_MS (the
+  // last wait cut to what is left of it). `onWait()` runs before each wait;
   // `wanted()` false (a cancel) stops the tries; `sleep(ms)` waits (the caller may hold
   // its timer). A request that is not safe to repeat carries one Idempotency-Key for
   // every try (RFC 9110 §9.2.2: POST is not idempotent by itself).
@@ -90,7 +90,8 @@
     const limit = Number(window.CACHALOT_WAIT_FOR_SERVER_MS) || WAIT_FOR_SERVER_MS;
     for (let tried = 0; wanted() && away(got) && Date.now() - since < limit; tried += 1) {
       onWait();
-      await sleep(WAIT_DELAYS_MS[Math.min(tried, WAIT_DELAYS_MS.length - 1)]);
+      const left = limit - (Date.now() - since);
+      await sleep(Math.min(WAIT_DELAYS_MS[Math.min(tried, WAIT_DELAYS_MS.length - 1)], left));
       if (wanted()) got = await attempt();
     }
     return got;
