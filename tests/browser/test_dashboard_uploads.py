@@ -335,6 +335,21 @@ def assert_one_upload_and_one_post(
     assert sum(caption in json.dumps(p) for p in items) == 1
 
 
+def queue_while_routed(page: Any, pattern: Any, handler: Any, caption: str) -> None:
+    """The test video queued with ``caption`` while ``handler`` answers the requests of
+    ``pattern``, clicked again while the queue has not learned the account yet."""
+    page.route(pattern, handler)
+    try:
+        compose_video(page, caption)
+        page.click("#queue-button")
+        page.wait_for_selector("#queue-button:enabled", timeout=120_000)
+        if page.text_content("#flash") != "Queued.":  # refused: the queue learns accounts late
+            queue_until_accepted(page)
+        assert page.text_content("#flash") == "Queued."
+    finally:
+        page.unroute(pattern, handler)
+
+
 @pytest.mark.timeout(300)
 def test_a_queue_restart_as_the_post_is_queued_is_waited_out_with_one_key_and_one_upload(
     bob: tuple[Any, Uploads], stack: EmbeddedStack
@@ -407,16 +422,7 @@ def test_a_post_whose_answer_was_lost_is_asked_again_with_its_key_and_made_once(
 
     posts = re.compile(r".*/api/v1/posts$")
     caption = f"its answer lost {uuid.uuid4().hex[:6]}"
-    page.route(posts, post)
-    try:
-        compose_video(page, caption)
-        page.click("#queue-button")
-        page.wait_for_selector("#queue-button:enabled", timeout=120_000)
-        if page.text_content("#flash") != "Queued.":  # refused: the queue learns accounts late
-            queue_until_accepted(page)
-        assert page.text_content("#flash") == "Queued."
-    finally:
-        page.unroute(posts, post)
+    queue_while_routed(page, posts, post, caption)
     assert len(keys) >= 2, keys
     assert keys[0] == keys[1], keys  # asked again with the same key
     assert_one_upload_and_one_post(page, uploads.seen[start:], caption)
@@ -489,16 +495,7 @@ def test_an_upload_stored_by_another_tab_before_this_ones_last_piece_is_used_not
 
     pieces = re.compile(r".*/api/v1/media/uploads/.+")
     caption = f"stored by another tab {uuid.uuid4().hex[:6]}"
-    page.route(pieces, last_piece)
-    try:
-        compose_video(page, caption)
-        page.click("#queue-button")
-        page.wait_for_selector("#queue-button:enabled", timeout=120_000)
-        if page.text_content("#flash") != "Queued.":  # refused: the queue learns accounts late
-            queue_until_accepted(page)
-        assert page.text_content("#flash") == "Queued."
-    finally:
-        page.unroute(pieces, last_piece)
+    queue_while_routed(page, pieces, last_piece, caption)
     assert_one_upload_and_one_post(page, uploads.seen[start:], caption)
 
 
