@@ -638,6 +638,8 @@ def main() -> int:
     platforms = [p.strip() for p in args.platforms.split(",") if p.strip()]
     if unknown := [p for p in platforms if p not in OPTIONS]:
         parser.error(f"--platforms: {', '.join(unknown)} not driven here (see OPTIONS)")
+    if args.profile and shutil.which("py-spy") is None:
+        parser.error("--profile needs py-spy on PATH: `uv tool install py-spy` (~/.local/bin)")
     env = dict(STACK_ENV)
     env.update(item.split("=", 1) for item in args.env)
 
