@@ -830,3 +830,49 @@ def test_cancel_in_a_second_tab_choosing_the_same_file_never_stops_the_first_tab
     assert a_upload.rsplit("/", 1)[1] == media_id.replace("-", ""), (a_upload, media_id)
     media = page.evaluate(f"fetch('/api/v1/media/{media_id}').then((r) => r.json())")
     assert media["sha256"] == hashlib.sha256(VIDEO.read_bytes()).hexdigest()
+
+
+def test_a_page_reloaded_mid_upload_goes_on_with_its_upload_when_the_file_is_chosen_again(
+    bob: tuple[Any, Uploads],
+) -> None:
+    """The upload's lock (one tab per upload, tabs15) goes with the page that held it: a
+    page reloaded mid-upload finds the upload again when the same file is chosen, asks the
+    server where it stands and sends only the rest, never a new upload."""
+    page, uploads = bob
+    start = len(uploads.seen)
+    held: list[Any] = []  # the second piece, never sent: the page is reloaded under it
+    sent: list[str] = []  # the addresses the pieces went to
+
+    def hold_second_piece(route: Any) -> None:
+        if route.request.method == "PATCH":
+            sent.append(route.request.url)
+            if len(sent) == 2:
+                held.append(route)
+                return
+        route.fallback()  # to the recorder (Uploads.handle)
+
+    pattern = "**/api/v1/media/uploads**"
+    caption = f"sent again after a reload {uuid.uuid4().hex[:6]}"
+    page.route(pattern, hold_second_piece)
+    try:
+        compose_video(page, "left by a reload")
+        page.click("#queue-button")
+        for _ in range(600):  # the first piece is sent, the second on its way
+            if held:
+                break
+            page.wait_for_timeout(50)
+        assert held, uploads.seen[start:]
+        page.reload()
+        page.wait_for_selector(f'{TIKTOK} input[name="target"]:checked', timeout=15_000)
+        with contextlib.suppress(Exception):  # (went with the page it belonged to)
+            held.pop().abort()
+        queue_while_routed(page, pattern, lambda route: route.fallback(), caption)
+    finally:
+        page.unroute(pattern, hold_second_piece)
+    seen = uploads.seen[start:]
+    assert [m for m, _ in seen].count("POST") == 1, seen  # one upload, never a second
+    assert all(url == sent[0] for url in sent), sent  # every piece went to it
+    # after the reload: asked where the server stood, then went on from there
+    after = max(i for i, (method, _) in enumerate(seen) if method == "HEAD")
+    assert next(int(o or 0) for m, o in seen[after:] if m == "PATCH") == CHUNK, seen
+    assert_one_upload_and_one_post(page, seen, caption)
