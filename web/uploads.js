@@ -17,7 +17,9 @@
 // client's quota for a day, which Cancel must not do). The upload
 // keeps its address and goes on from the offset the server kept. A page reloaded mid-upload finds the
 // upload again (tus-js-client keeps its address in localStorage) when the same
-// file is chosen. The server checks the finished file as it checks a plain upload.
+// file is chosen, unless another open tab sends it or holds it paused (lockUpload):
+// then this tab makes an upload of its own. The server checks the finished file as it
+// checks a plain upload.
 //
 // The library lists the client's files with a small picture, duration and size, the
 // posts made with each, "Use in a new post" and "Delete" (which first says which posts
@@ -121,6 +123,29 @@
     };
   }
 
+  // One tab per upload (Web Locks, a lock named after the upload's address): the tab that
+  // sends an upload, or holds it paused, holds its lock until its upload() settles, and a
+  // tab choosing a previous upload skips those whose lock is taken. The fingerprint that
+  // finds a previous upload (file name, type, size, date) is in localStorage, which every
+  // tab of the origin shares: a second tab choosing the same file resumed the first tab's
+  // upload, both sent ONE upload, and Cancel in either deleted the other's (tabs15; two
+  // tabs racing one upload also caused fresh14r and fresh14s). The browser frees a tab's
+  // locks when it closes or reloads, so a reload, or the next visit, still resumes its
+  // upload. Without Web Locks (an old browser; a page not on https or localhost) uploads
+  // are shared between tabs as before. Resolves to a function freeing the lock, or to
+  // null when another tab holds it.
+  const LOCK_PREFIX = "cachalot-upload:";
+  function lockUpload(url) {
+    if (!(navigator.locks && navigator.locks.request)) return Promise.resolve(() => {});
+    const name = LOCK_PREFIX + new URL(url, window.location.href).href;
+    return new Promise((taken) => {
+      navigator.locks.request(name, { ifAvailable: true }, (lock) => {
+        if (!lock) { taken(null); return null; }
+        return new Promise((free) => taken(free)); // held until free() is called
+      }).catch(() => taken(() => {})); // no lock could be asked for: as without Web Locks
+    });
+  }
+
   // Cancel pressed while the server is away (a restart): the upload is dropped once it is
   // back. The server could instead drop sooner the uploads no page holds, but it cannot tell
   // them from an upload paused on purpose, or one whose laptop sleeps, which people expect
@@ -189,6 +214,17 @@
       let waitingSince = null; // when the server stopped taking pieces (ms), or null
       let tries = 0; // the page's tries since then
       let waiting = false; // "Waiting for the server" is said (a try is due, the library's or ours)
+      const held = new Map(); // the upload addresses whose locks this upload holds → free()
+      // true once this upload holds `url`'s lock (lockUpload), false if another tab does
+      const hold = async (url) => {
+        const key = new URL(url, window.location.href).href;
+        if (held.has(key)) return true;
+        const free = await lockUpload(key);
+        if (free === null) return false;
+        if (finished || held.has(key)) free(); // settled meanwhile, or taken twice
+        else held.set(key, free);
+        return true;
+      };
       const stopWaiting = () => { clearTimeout(retryTimer); retryTimer = null; };
       const say = (text) => { words.textContent = text; };
       const setBar = (value) => {
@@ -206,6 +242,8 @@
         if (finished) return;
         finished = true;
         stopWaiting();
+        for (const free of held.values()) free(); // another tab may resume it now
+        held.clear();
         window.removeEventListener("online", whenOnline);
         controls.classList.add("hidden");
         pause.onclick = null;
@@ -231,6 +269,9 @@
           return true;
         },
         onUploadUrlAvailable() {
+          // a new upload: its lock is asked for before the library stores its address in
+          // localStorage, where another tab could find it (a resumed one holds it already)
+          hold(task.url);
           if (cancelling) cancelling(); // Cancel came while the server was creating it
         },
         onProgress(sent, total) {
@@ -360,8 +401,15 @@
       bar.classList.remove("hidden");
       controls.classList.remove("hidden");
       say(t("Uploading {file}: {percent}", { file: file.name, percent: pc(0) }));
-      task.findPreviousUploads().then((previous) => {
-        if (previous.length) task.resumeFromPreviousUpload(previous[0]);
+      task.findPreviousUploads().then(async (previous) => {
+        // the first previous upload of this file no other open tab sends or holds paused;
+        // none: a new upload (Cancel here then never deletes another tab's)
+        for (const one of previous) {
+          if (one.uploadUrl && await hold(one.uploadUrl)) {
+            task.resumeFromPreviousUpload(one);
+            break;
+          }
+        }
         task.start();
       });
     });

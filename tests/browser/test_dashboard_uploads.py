@@ -13,6 +13,7 @@ cancelled, the confirmation saying which posts used it.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -733,3 +734,145 @@ def test_the_upload_screen_at_phone_width_shows_progress_and_its_buttons_work(
     finally:
         session.detach()
         page.set_viewport_size({"width": 1280, "height": 800})
+
+
+def post_of(page: Any, caption: str) -> dict[str, Any]:
+    """The client's one post of ``caption`` (fails if there is none, or more than one)."""
+    listed = page.evaluate("fetch('/api/v1/posts?limit=100').then((r) => r.json())")
+    items = listed["items"] if isinstance(listed, dict) else listed
+    found = [p for p in items if caption in json.dumps(p)]
+    assert len(found) == 1, found
+    return dict(found[0])
+
+
+def test_cancel_in_a_second_tab_choosing_the_same_file_never_stops_the_first_tabs_upload(
+    bob: tuple[Any, Uploads], stack: EmbeddedStack
+) -> None:
+    """tabs15: the tus fingerprint (file name, size, date) is in localStorage, which every
+    tab shares. Tab A sent a file; tab B chose the same file, resumed A's upload (one
+    upload for both), and Cancel in B deleted it: A's upload died and its post was never
+    made. B now makes an upload of its own while A holds its one, and Cancel in B drops
+    only B's."""
+    page, uploads = bob  # tab A
+    start = len(uploads.seen)
+    held_a: list[Any] = []  # A's second piece, held until B has cancelled
+    sent_a: list[str] = []  # the addresses A's pieces went to
+
+    def hold_second_piece(route: Any) -> None:
+        if route.request.method == "PATCH":
+            sent_a.append(route.request.url)
+            if len(sent_a) == 2:
+                held_a.append(route)
+                return
+        route.fallback()  # to the recorder (Uploads.handle)
+
+    other = page.context.new_page()  # tab B: the same browser, the same localStorage
+    seen_b: list[tuple[str, str]] = []  # (method, address)
+    held_b: list[Any] = []  # B's pieces, held so B is still sending when Cancel comes
+
+    def hold_pieces(route: Any) -> None:
+        seen_b.append((route.request.method, route.request.url))
+        if route.request.method == "PATCH":
+            held_b.append(route)
+            return
+        route.continue_()
+
+    pattern = "**/api/v1/media/uploads**"
+    caption = f"sent while another tab cancels {uuid.uuid4().hex[:6]}"
+    page.route(pattern, hold_second_piece)
+    other.route(pattern, hold_pieces)
+    try:
+        other.goto(f"{stack.gateway}/")
+        other.wait_for_selector(f'{TIKTOK} input[name="target"]:checked', timeout=15_000)
+        page.evaluate("document.getElementById('flash').textContent = ''")
+        compose_video(page, caption)
+        page.click("#queue-button")
+        for _ in range(600):  # A has sent its first piece and is sending the second
+            if held_a:
+                break
+            page.wait_for_timeout(50)
+        assert held_a, uploads.seen[start:]
+
+        compose_video(other, "chosen in a second tab, then cancelled")
+        other.click("#queue-button")
+        for _ in range(600):  # B is sending its first piece
+            if held_b:
+                break
+            other.wait_for_timeout(50)
+        assert held_b, seen_b
+        a_upload = sent_a[0]
+        # B made an upload of its own (a creation), never A's
+        assert [m for m, _ in seen_b].count("POST") == 1, (seen_b, a_upload)
+        assert a_upload not in [url for _, url in seen_b], (seen_b, a_upload)
+
+        other.click("#upload-cancel")
+        other.wait_for_selector(
+            "#post-errors:has-text('The upload was cancelled.')", timeout=30_000
+        )
+        assert [m for m, _ in seen_b][-1] == "DELETE", seen_b
+        assert seen_b[-1][1] != a_upload, seen_b
+
+        held_a.pop().fallback()  # A's second piece goes on
+        page.wait_for_selector("#queue-button:enabled", timeout=60_000)  # A's upload ended
+        if page.text_content("#flash") != "Queued.":  # the queue may not know the account
+            queue_until_accepted(page)
+        assert page.text_content("#flash") == "Queued.", page.text_content("#post-errors")
+    finally:
+        for route in held_a + held_b:  # (B's were aborted by its Cancel: nothing to answer)
+            with contextlib.suppress(Exception):
+                route.abort()
+        page.unroute(pattern, hold_second_piece)
+        other.close()
+    seen = uploads.seen[start:]
+    assert [m for m, _ in seen].count("POST") == 1, seen  # A's one upload...
+    assert "DELETE" not in [m for m, _ in seen], seen
+    media_id = post_of(page, caption)["media_id"]  # ...is its post's video, whole
+    assert a_upload.rsplit("/", 1)[1] == media_id.replace("-", ""), (a_upload, media_id)
+    media = page.evaluate(f"fetch('/api/v1/media/{media_id}').then((r) => r.json())")
+    assert media["sha256"] == hashlib.sha256(VIDEO.read_bytes()).hexdigest()
+
+
+def test_a_page_reloaded_mid_upload_goes_on_with_its_upload_when_the_file_is_chosen_again(
+    bob: tuple[Any, Uploads],
+) -> None:
+    """The upload's lock (one tab per upload, tabs15) goes with the page that held it: a
+    page reloaded mid-upload finds the upload again when the same file is chosen, asks the
+    server where it stands and sends only the rest, never a new upload."""
+    page, uploads = bob
+    start = len(uploads.seen)
+    held: list[Any] = []  # the second piece, never sent: the page is reloaded under it
+    sent: list[str] = []  # the addresses the pieces went to
+
+    def hold_second_piece(route: Any) -> None:
+        if route.request.method == "PATCH":
+            sent.append(route.request.url)
+            if len(sent) == 2:
+                held.append(route)
+                return
+        route.fallback()  # to the recorder (Uploads.handle)
+
+    pattern = "**/api/v1/media/uploads**"
+    caption = f"sent again after a reload {uuid.uuid4().hex[:6]}"
+    page.route(pattern, hold_second_piece)
+    try:
+        compose_video(page, "left by a reload")
+        page.click("#queue-button")
+        for _ in range(600):  # the first piece is sent, the second on its way
+            if held:
+                break
+            page.wait_for_timeout(50)
+        assert held, uploads.seen[start:]
+        page.reload()
+        page.wait_for_selector(f'{TIKTOK} input[name="target"]:checked', timeout=15_000)
+        with contextlib.suppress(Exception):  # (went with the page it belonged to)
+            held.pop().abort()
+        queue_while_routed(page, pattern, lambda route: route.fallback(), caption)
+    finally:
+        page.unroute(pattern, hold_second_piece)
+    seen = uploads.seen[start:]
+    assert [m for m, _ in seen].count("POST") == 1, seen  # one upload, never a second
+    assert all(url == sent[0] for url in sent), sent  # every piece went to it
+    # after the reload: asked where the server stood, then went on from there
+    after = max(i for i, (method, _) in enumerate(seen) if method == "HEAD")
+    assert next(int(o or 0) for m, o in seen[after:] if m == "PATCH") == CHUNK, seen
+    assert_one_upload_and_one_post(page, seen, caption)

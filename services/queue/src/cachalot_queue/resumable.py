@@ -206,17 +206,20 @@ def build_tus_router(*, runtime: Any, clock: Callable[[], datetime]) -> APIRoute
     async def terminate(uid: str, client_id: UUID = Depends(current_client)) -> Response:
         """tus termination: the client's upload and its hold go at once (else 404).
 
-        Ours rather than the library's, which leaves the hold to the sweep.
+        Ours rather than the library's, which leaves the hold to the sweep. Taken in the
+        upload's turn (:class:`UploadTurns`) and under the library's upload lock, as a
+        ``PATCH`` is: a ``DELETE`` that came mid-``PATCH`` removed the files under the
+        writer, whose ``.info`` written at the end of its body then stayed, with no data
+        and no hold, until the upload's expiry (tabs15). It now waits for that ``PATCH``.
         """
         try:
             media_id = UUID(hex=uid)
         except ValueError as error:
             raise Problem(404, "No such upload.") from error
-        data = client_dir(media_dir, client_id) / media_id.hex
-        if not data.is_file():
-            raise Problem(404, "No such upload.")
-        await asyncio.to_thread(remove_upload, data)
-        await quota.release(media_id)
+        async with turns.hold(media_id.hex):
+            if not await drop_upload(client_dir(media_dir, client_id), media_id.hex):
+                raise Problem(404, "No such upload.")
+            await quota.release(media_id)
         return Response(status_code=204, headers={"Tus-Resumable": TUS_VERSION})
 
     # Its hints say sync callables; it awaits what they return (async is documented).
@@ -237,7 +240,7 @@ def build_tus_router(*, runtime: Any, clock: Callable[[], datetime]) -> APIRoute
 
 
 class UploadTurns:
-    """One ``PATCH`` or ``HEAD`` at a time per upload in this process.
+    """One ``PATCH``, ``HEAD`` or ``DELETE`` at a time per upload in this process.
 
     The library's filesystem ``PATCH`` takes the upload's file lock blocking the event
     loop (``acquire_upload_lock``, polled with ``time.sleep`` for up to 30 s). Ours
@@ -294,6 +297,24 @@ async def drop_unrecorded_bytes(folder: Path, uid: str) -> int:
         uid, extra, recorded,
     )  # fmt: skip
     return extra
+
+
+async def drop_upload(folder: Path, uid: str) -> bool:
+    """Remove the upload ``folder/uid`` (its bytes and ``.info``); False when there is none.
+
+    Taken under the library's upload lock, so a ``PATCH`` writing it on another replica
+    is waited for: removed under a live writer, the ``.info`` it records at the end of
+    its body would be left behind (the bytes it appends go to the unlinked file).
+    """
+    storage = LocalFileStorage(str(folder))
+    if not await storage.exists(uid):
+        return False
+    async with storage.lock(uid):
+        data = Path(storage.location(uid))
+        if not data.is_file():  # stored (or removed) by the request the lock waited for
+            return False
+        await asyncio.to_thread(remove_upload, data)
+    return True
 
 
 async def finish_stranded(

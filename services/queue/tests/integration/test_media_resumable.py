@@ -414,6 +414,50 @@ async def test_heads_from_another_tab_while_the_last_piece_is_stored_never_answe
     assert upload_files(queue, client) == []
 
 
+async def test_a_cancel_that_comes_mid_piece_waits_for_it_and_leaves_no_file_behind(
+    queue: QueueServer,
+) -> None:
+    """tabs15: a DELETE (Cancel in another tab sharing the upload) came while a PATCH was
+    sending its body. It removed the files under the writer, which recorded its offset in
+    a new ``.info`` at the end of its body: an orphan, with no data and no hold, until the
+    upload's expiry. The DELETE now waits for the PATCH in flight, then removes it all."""
+    client = queue.client()
+    location, data = await half_sent(queue, client)
+    half = len(VIDEO) // 2
+    piece = VIDEO[half : half + 2000]  # not the last: the upload stays unfinished
+    go_on = asyncio.Event()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield piece[:1000]
+        await go_on.wait()  # the rest of the piece held back while the DELETE comes
+        yield piece[1000:]
+
+    sending = asyncio.create_task(
+        client.http.patch(
+            location,
+            content=body(),
+            headers={
+                **TUS,
+                "Upload-Offset": str(half),
+                "Content-Type": "application/offset+octet-stream",
+                "Content-Length": str(len(piece)),  # not chunked: the library needs it
+            },
+        )
+    )
+    await eventually(lambda: data.is_file() and data.stat().st_size >= half + 1000)
+    cancel = asyncio.create_task(client.http.delete(location, headers=TUS))
+    await asyncio.sleep(0.5)
+    held = not cancel.done()
+    go_on.set()
+    sent, cancelled = await asyncio.gather(sending, cancel)
+    assert upload_files(queue, client) == [], (sent.status_code, cancelled.status_code)
+    assert held  # (before: answered 204 at once, under the writer)
+    assert sent.status_code == 204, sent.text  # the piece went through...
+    assert cancelled.status_code == 204, cancelled.text  # ...then the upload was dropped
+    assert await holds(queue, client) == []
+    assert (await client.http.head(location, headers=TUS)).status_code == 404
+
+
 async def test_the_plain_upload_still_works_beside_the_resumable_one(queue: QueueServer) -> None:
     client = queue.client()
     media = await client.upload()
