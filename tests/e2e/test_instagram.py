@@ -156,11 +156,11 @@ def test_a_used_up_publishing_quota_is_retried_after_the_window_frees(
     assert len(_published_with(stack, sha256)) == 1
 
 
-@pytest.mark.timeout(420)  # seven 20 s windows and their dispatches: about 180 s
+@pytest.mark.timeout(420)  # seven 10 s windows and their dispatches: about 80 s
 def test_posts_queued_beyond_the_publishing_quota_all_go_out_as_it_frees_and_none_fail(
     instagram: tuple[httpx.Client, dict[str, Any]], stack: EmbeddedStack
 ) -> None:
-    """Seven photo posts to one account allowed one post per 20 s (the queue allows 5 attempts):
+    """Seven photo posts to one account allowed one post per 10 s (the queue allows 5 attempts):
     every waiting post is dispatched again when the window frees and one goes out per window,
     so the last waits six times; each quota wait uses no attempt, so it still goes out (issue
     10: posts 4-6 of 8 failed "gave up after 5 attempts")."""
@@ -169,7 +169,7 @@ def test_posts_queued_beyond_the_publishing_quota_all_go_out_as_it_frees_and_non
     image = upload_media(
         http, stack.gateway, image_file(colour="0x204060").read_bytes(), "image/jpeg"
     )
-    _graph(stack, "config", {"quota_total": 1, "quota_duration_s": 20})
+    _graph(stack, "config", {"quota_total": 1, "quota_duration_s": 10})
     try:
         posts = [
             create_post(
