@@ -6,7 +6,9 @@ Driven as pure ASGI so each test can see how many body chunks the app pulled
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -109,6 +111,8 @@ class Call:
     headers: dict[str, str] = field(default_factory=dict)
     chunks: list[bytes] = field(default_factory=list)
     declare_length: bool = True
+    stall_after: int | None = None
+    """After this many chunks the sender goes silent (its next part never comes)."""
 
     async def send_to(self, app: FastAPI) -> Answer:
         headers = {"host": "127.0.0.1:8104", **{k.lower(): v for k, v in self.headers.items()}}
@@ -135,6 +139,8 @@ class Call:
 
         async def receive() -> dict[str, Any]:
             nonlocal read
+            if self.stall_after is not None and read >= self.stall_after:
+                await asyncio.Event().wait()  # never set
             if not pending:
                 return {"type": "http.disconnect"}
             read += 1
@@ -226,6 +232,37 @@ async def test_a_chunked_json_body_is_counted_as_it_streams_and_refused_past_the
     assert answer.json()["max_bytes"] == DEFAULT_MAX_BODY_BYTES
     # it stopped one chunk past the cap, not at the end of the body
     assert answer.chunks_read <= DEFAULT_MAX_BODY_BYTES // (64 * 1024) + 2 < len(chunks)
+
+
+async def test_a_write_whose_body_stops_coming_is_answered_408_and_its_connection_closed() -> None:
+    """fresh15: a sender whose network died silently mid-body held its request (and what the
+    route held while reading) for as long as the socket lived."""
+    chunks = [b'{"text": "', b"x" * 1000, b'"}']
+    call = Call("POST", "/api/v1/notes", {"content-type": "application/json"}, chunks)
+    call.stall_after = 1
+    started = time.monotonic()
+    answer = await call.send_to(_app(request_body_idle_s=0.3))
+    assert 0.3 <= time.monotonic() - started < 5
+    assert answer.status == 408
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.headers["connection"] == "close"
+    assert answer.json()["idle_s"] == 0.3
+    assert "0.3 s" in answer.json()["detail"]
+
+
+async def test_a_body_that_came_whole_is_never_timed_out_however_long_the_route_takes() -> None:
+    app = _app(request_body_idle_s=0.2)
+
+    @app.post("/api/v1/slow-notes")
+    async def slow_note(note: Note) -> dict[str, str]:
+        await asyncio.sleep(0.5)
+        return {"text": note.text}
+
+    answer = await Call(
+        "POST", "/api/v1/slow-notes", {"content-type": "application/json"}, _json("slow")
+    ).send_to(app)
+    assert answer.status == 200, answer.body
+    assert answer.json() == {"text": "slow"}
 
 
 async def test_a_route_may_take_a_larger_json_body_than_the_default() -> None:
@@ -352,8 +389,8 @@ def _responses(schema: dict[str, Any], path: str, method: str = "post") -> Itera
 
 def test_the_openapi_document_lists_each_guard_answer_where_it_applies() -> None:
     schema = _app().openapi()
-    assert {"401", "403", "413", "415", "422"} <= set(_responses(schema, "/api/v1/me/notes"))
-    assert {"403", "413", "415"} <= set(_responses(schema, "/api/v1/notes"))
+    assert {"401", "403", "408", "413", "415", "422"} <= set(_responses(schema, "/api/v1/me/notes"))
+    assert {"403", "408", "413", "415"} <= set(_responses(schema, "/api/v1/notes"))
     assert "401" not in _responses(schema, "/api/v1/notes")
     assert {"401", "403", "415"} <= set(_responses(schema, "/api/v1/me/notes/{note_id}/cancel"))
     video = schema["paths"]["/api/v1/videos"]["post"]["responses"]

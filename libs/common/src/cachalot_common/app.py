@@ -96,6 +96,7 @@ def create_service_app(
                 public_url=settings.public_url,
                 allowed_origins=settings.allowed_origins,
                 signed_in=signed_in,
+                body_idle_s=settings.request_body_idle_s,
             ),
         )
     probe = dependency_probe(dependencies) if dependencies else None

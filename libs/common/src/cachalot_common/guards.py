@@ -35,16 +35,25 @@ headers alone:
    request, issue 11), else :attr:`Guards.max_body_bytes` (64 KiB) for a
    JSON route whose schema sets no bound. Streaming routes (a declared
    ``requestBody`` of other types) bound their own body and keep streaming.
+5. **A body that stops** (408): a write whose body sends no byte for
+   :attr:`Guards.body_idle_s` (``CACHALOT_REQUEST_BODY_IDLE_S``, default 60 s:
+   nginx's ``client_body_timeout``, the time between two successive reads) is
+   answered 408 and its connection closed. Without it, a network that died
+   silently mid-body (no FIN ever reaches the server) kept the request, and
+   what the route held while it read, for as long as the kernel kept the
+   socket: an upload's turn and file lock held for minutes, so the page's
+   resume after a reload got one 504 after another (fresh15).
 
 The rules for a route come from its operation in the service's OpenAPI
 document (its JSON body, or the request body it declares), so a new route is
 guarded without being listed, and what the document says is what is
-enforced; the same rules add the 401/403/413/415 responses to it
+enforced; the same rules add the 401/403/408/413/415 responses to it
 (:func:`document_guards`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -69,6 +78,7 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"})
 JSON_TYPE = "application/json"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
+DEFAULT_BODY_IDLE_S = 60.0
 NOT_SIGNED_IN = "https://cachalot.dev/problems/not-signed-in"
 CROSS_SITE = "https://cachalot.dev/problems/cross-origin-request"
 
@@ -139,6 +149,8 @@ class Guards:
     #: the public URL's and ``CACHALOT_ALLOWED_ORIGINS``.
     allowed_origins: frozenset[str] = frozenset()
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    #: Seconds a write's body may send nothing before it is answered 408 (guard 5).
+    body_idle_s: float = DEFAULT_BODY_IDLE_S
 
     @classmethod
     def for_service(
@@ -148,6 +160,7 @@ class Guards:
         allowed_origins: Iterable[str] = (),
         signed_in: Iterable[SignedIn] = (),
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        body_idle_s: float = DEFAULT_BODY_IDLE_S,
     ) -> Guards:
         origins = {origin_of(o) for o in allowed_origins if o.strip()}
         if public_url:
@@ -156,6 +169,7 @@ class Guards:
             signed_in=tuple(signed_in),
             allowed_origins=frozenset(origins),
             max_body_bytes=max_body_bytes,
+            body_idle_s=body_idle_s,
         )
 
 
@@ -342,6 +356,8 @@ class GuardMiddleware:
             # kernel reset the connection, and the client loses the answer.
             await refusal(scope, receive, send)
             return
+        if unsafe:
+            receive = _idle_bounded(receive, self.guards.body_idle_s)
         if rule is None or rule.max_bytes is None:
             await self.app(scope, receive, send)
             return
@@ -408,14 +424,56 @@ def _counted(receive: Receive, max_bytes: int) -> Receive:
     return counted
 
 
+class BodyStopped(HTTPException):
+    """No byte of a request's body came for ``idle_s`` seconds (guard 5)."""
+
+    def __init__(self, idle_s: float) -> None:
+        super().__init__(status_code=408)
+        self.idle_s = idle_s
+
+
+def _idle_bounded(receive: Receive, idle_s: float) -> Receive:
+    """``receive`` that raises :class:`BodyStopped` when the body's next part takes longer
+    than ``idle_s``; once the body is complete, waits as long as ``receive`` does (a
+    response streamed for minutes listens for the client's disconnect)."""
+    complete = False
+
+    async def bounded() -> Message:
+        nonlocal complete
+        if complete:
+            return await receive()
+        try:
+            async with asyncio.timeout(idle_s):
+                message = await receive()
+        except TimeoutError:
+            raise BodyStopped(idle_s) from None
+        complete = message["type"] != "http.request" or not message.get("more_body", False)
+        return message
+
+    return bounded
+
+
 async def _on_too_large(_request: Any, exc: Exception) -> Any:
     assert isinstance(exc, BodyTooLarge)
     return too_large(exc.max_bytes)
 
 
+async def _on_body_stopped(_request: Any, exc: Exception) -> Any:
+    assert isinstance(exc, BodyStopped)
+    # closed, not kept alive: the rest of that body may still come, or never
+    return problem_response(
+        408,
+        f"No byte of the request body came for {exc.idle_s:g} s; send the request again.",
+        title="Request body stopped",
+        headers={"Connection": "close"},
+        idle_s=exc.idle_s,
+    )
+
+
 def install_guards(app: FastAPI, guards: Guards) -> None:
     """Put the guards in front of ``app``'s routes and into its OpenAPI document."""
     app.add_exception_handler(BodyTooLarge, _on_too_large)
+    app.add_exception_handler(BodyStopped, _on_body_stopped)
     app.add_middleware(GuardMiddleware, guards=guards)
     document_guards(app, guards)
 
@@ -454,6 +512,7 @@ def _guard_responses(
     if method not in UNSAFE_METHODS:
         return found
     found["403"] = {"description": "Sent by a page of another origin.", **_PROBLEM}
+    found["408"] = {"description": "No byte of the body came for `idle_s` seconds.", **_PROBLEM}
     if rule.max_bytes is not None:
         found["413"] = {
             "description": f"Body larger than {rule.max_bytes} bytes (`max_bytes`).",

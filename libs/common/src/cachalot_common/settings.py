@@ -63,6 +63,14 @@ class ServiceSettings(BaseSettings):
             "requests; a browser page of any other origin is refused (403)."
         ),
     )
+    request_body_idle_s: float = Field(
+        default=60.0,
+        gt=0,
+        description=(
+            "Seconds a write's request body may send nothing before it is answered 408 and "
+            "its connection closed (nginx's client_body_timeout)."
+        ),
+    )
 
 
 class GrantVerifierSettings(BaseSettings):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import io
 import json
@@ -36,6 +37,7 @@ pytestmark = pytest.mark.integration
 TUS = {"Tus-Resumable": "1.0.0"}
 ENDPOINT = "/api/v1/media/uploads"
 QUOTA = 2 * len(VIDEO) + len(VIDEO) // 2  # two tiny videos fit, a third does not
+BODY_IDLE_S = 5.0  # a piece's body that sends nothing this long is answered 408
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -52,6 +54,7 @@ async def queue(
         tmp_path_factory,
         "tus",
         media_quota_bytes=QUOTA,
+        request_body_idle_s=BODY_IDLE_S,
     ) as server:
         yield server
     await server.kafka.stop()
@@ -456,6 +459,57 @@ async def test_a_cancel_that_comes_mid_piece_waits_for_it_and_leaves_no_file_beh
     assert cancelled.status_code == 204, cancelled.text  # ...then the upload was dropped
     assert await holds(queue, client) == []
     assert (await client.http.head(location, headers=TUS)).status_code == 404
+
+
+async def test_a_piece_whose_sender_goes_silent_gives_the_upload_back_after_the_idle_limit(
+    queue: QueueServer,
+) -> None:
+    """fresh15: a network that died silently mid-piece (no FIN reached the server) kept the
+    PATCH reading, and with it the upload's turn, for as long as the socket lived: the
+    reloaded page's HEAD to resume waited behind it, answered 504 by the gateway again and
+    again for minutes. A body that sends nothing for ``request_body_idle_s`` now ends its
+    request (408), so the HEAD is answered at once with the offset the upload has."""
+    client = queue.client()
+    location, data = await half_sent(queue, client)
+    half = len(VIDEO) // 2
+    piece = VIDEO[half : half + 2000]
+    never = asyncio.Event()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield piece[:1000]
+        await never.wait()  # the sender's network is gone: the rest never comes
+        yield piece[1000:]
+
+    sending = asyncio.create_task(
+        client.http.patch(
+            location,
+            content=body(),
+            headers={
+                **TUS,
+                "Upload-Offset": str(half),
+                "Content-Type": "application/offset+octet-stream",
+                "Content-Length": str(len(piece)),
+            },
+        )
+    )
+    try:
+        await eventually(lambda: data.is_file() and data.stat().st_size >= half + 1000)
+        started = time.monotonic()
+        head = await client.http.head(location, headers=TUS, timeout=BODY_IDLE_S + 20)
+        waited = time.monotonic() - started
+    finally:
+        sending.cancel()  # the client still holds its half-sent body: let it go
+        with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
+            await sending
+    assert head.status_code == 200, head.text
+    assert waited < BODY_IDLE_S + 10, waited
+    # what came of the piece is kept (as when a client disconnects) or cut, never half-recorded
+    offset = int(head.headers["upload-offset"])
+    assert offset in (half, half + 1000), offset
+    assert data.stat().st_size == offset
+    assert (await patch(client, location, offset, VIDEO[offset:])).status_code == 204
+    async with queue.runtime.reader() as session:
+        assert await session.get(Media, media_id_of(location)) is not None
 
 
 async def test_the_plain_upload_still_works_beside_the_resumable_one(queue: QueueServer) -> None:
