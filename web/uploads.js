@@ -258,12 +258,13 @@
         metadata: { filename: file.name, filetype: file.type || "application/octet-stream" },
         storeFingerprintForResuming: true,
         removeFingerprintOnSuccess: true,
-        // the library's rule (any answer but 4xx, and 409/423; a network error) while
+        // the library's rule (any answer but 4xx, and 409/423; a network error), and 408 (a
+        // piece whose body stopped coming for a minute: the laptop slept) while
         // online: from its second failed try the page says it waits for the server
         onShouldRetry(error, attempt) {
           const answer = error && error.originalResponse;
           const status = answer ? answer.getStatus() : 0;
-          const again = !(status >= 400 && status < 500) || status === 409 || status === 423;
+          const again = !(status >= 400 && status < 500) || status === 408 || status === 409 || status === 423;
           if (!again || navigator.onLine === false || paused || cancelling) return again && navigator.onLine !== false;
           if (attempt >= 1) waitForServer();
           return true;

@@ -500,6 +500,52 @@ def test_an_upload_stored_by_another_tab_before_this_ones_last_piece_is_used_not
     assert_one_upload_and_one_post(page, uploads.seen[start:], caption)
 
 
+def test_a_piece_answered_408_because_its_body_stopped_coming_is_sent_again_not_refused(
+    bob: tuple[Any, Uploads],
+) -> None:
+    """A piece whose body stops coming for the services' ``request_body_idle_s`` (a laptop
+    asleep mid-piece, a network gone quiet) is answered 408 (fresh15). tus-js-client retries
+    no 4xx but 409 and 423, so the page took the 408 for a refusal of the file; it now asks
+    where the upload stands and goes on."""
+    page, uploads = bob
+    start = len(uploads.seen)
+    timed_out: list[str] = []
+    offsets: list[str] = []  # every piece's Upload-Offset, the one answered 408 included
+
+    def second_piece(route: Any) -> None:
+        if route.request.method == "PATCH":
+            offsets.append(route.request.headers.get("upload-offset") or "")
+        if route.request.method == "PATCH" and len(offsets) == 2 and not timed_out:
+            timed_out.append(offsets[-1])
+            route.fulfill(
+                status=408,
+                headers={"Content-Type": "application/problem+json", "Connection": "close"},
+                body='{"title": "Request body stopped", "status": 408, "idle_s": 60}',
+            )
+            return
+        route.fallback()
+
+    pieces = re.compile(r".*/api/v1/media/uploads/.+")
+    caption = f"piece timed out {uuid.uuid4().hex[:6]}"
+    page.route(pieces, second_piece)
+    try:
+        compose_video(page, caption)
+        for _ in range(30):  # refused before any upload while the queue learns the account
+            page.click("#queue-button")
+            page.wait_for_selector("#queue-button:enabled", timeout=120_000)
+            if offsets:
+                break
+            page.wait_for_timeout(1_000)
+    finally:
+        page.unroute(pieces, second_piece)
+    assert timed_out, offsets
+    # one click: that piece sent again from its offset, the post queued (before: the upload
+    # ended "refused" at the 408 and the page said so)
+    assert offsets.count(timed_out[0]) == 2, offsets
+    assert page.text_content("#flash") == "Queued."
+    assert_one_upload_and_one_post(page, uploads.seen[start:], caption)
+
+
 def test_your_media_shows_the_upload_with_its_picture_and_reuses_it_in_a_new_post(
     bob: tuple[Any, Uploads], screenshots: Path
 ) -> None:
