@@ -417,6 +417,32 @@ async def test_heads_from_another_tab_while_the_last_piece_is_stored_never_answe
     assert upload_files(queue, client) == []
 
 
+def piece_held_back(
+    client: ApiClient, location: str, offset: int, release: asyncio.Event
+) -> asyncio.Task[httpx.Response]:
+    """A PATCH of 2,000 bytes of ``VIDEO`` from ``offset`` (not the last piece) whose body
+    sends its first 1,000 bytes, then waits for ``release`` before the rest."""
+    piece = VIDEO[offset : offset + 2000]
+
+    async def body() -> AsyncIterator[bytes]:
+        yield piece[:1000]
+        await release.wait()
+        yield piece[1000:]
+
+    return asyncio.create_task(
+        client.http.patch(
+            location,
+            content=body(),
+            headers={
+                **TUS,
+                "Upload-Offset": str(offset),
+                "Content-Type": "application/offset+octet-stream",
+                "Content-Length": str(len(piece)),  # not chunked: the library needs it
+            },
+        )
+    )
+
+
 async def test_a_cancel_that_comes_mid_piece_waits_for_it_and_leaves_no_file_behind(
     queue: QueueServer,
 ) -> None:
@@ -427,26 +453,8 @@ async def test_a_cancel_that_comes_mid_piece_waits_for_it_and_leaves_no_file_beh
     client = queue.client()
     location, data = await half_sent(queue, client)
     half = len(VIDEO) // 2
-    piece = VIDEO[half : half + 2000]  # not the last: the upload stays unfinished
-    go_on = asyncio.Event()
-
-    async def body() -> AsyncIterator[bytes]:
-        yield piece[:1000]
-        await go_on.wait()  # the rest of the piece held back while the DELETE comes
-        yield piece[1000:]
-
-    sending = asyncio.create_task(
-        client.http.patch(
-            location,
-            content=body(),
-            headers={
-                **TUS,
-                "Upload-Offset": str(half),
-                "Content-Type": "application/offset+octet-stream",
-                "Content-Length": str(len(piece)),  # not chunked: the library needs it
-            },
-        )
-    )
+    go_on = asyncio.Event()  # the rest of the piece held back while the DELETE comes
+    sending = piece_held_back(client, location, half, go_on)
     await eventually(lambda: data.is_file() and data.stat().st_size >= half + 1000)
     cancel = asyncio.create_task(client.http.delete(location, headers=TUS))
     await asyncio.sleep(0.5)
@@ -472,26 +480,8 @@ async def test_a_piece_whose_sender_goes_silent_gives_the_upload_back_after_the_
     client = queue.client()
     location, data = await half_sent(queue, client)
     half = len(VIDEO) // 2
-    piece = VIDEO[half : half + 2000]
-    never = asyncio.Event()
-
-    async def body() -> AsyncIterator[bytes]:
-        yield piece[:1000]
-        await never.wait()  # the sender's network is gone: the rest never comes
-        yield piece[1000:]
-
-    sending = asyncio.create_task(
-        client.http.patch(
-            location,
-            content=body(),
-            headers={
-                **TUS,
-                "Upload-Offset": str(half),
-                "Content-Type": "application/offset+octet-stream",
-                "Content-Length": str(len(piece)),
-            },
-        )
-    )
+    # the sender's network is gone: the rest never comes
+    sending = piece_held_back(client, location, half, asyncio.Event())
     try:
         await eventually(lambda: data.is_file() and data.stat().st_size >= half + 1000)
         started = time.monotonic()
