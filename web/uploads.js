@@ -132,12 +132,12 @@
   // tabs racing one upload also caused fresh14r and fresh14s). The browser frees a tab's
   // locks when it closes or reloads, so a reload, or the next visit, still resumes its
   // upload. Without Web Locks (an old browser; a page not on https or localhost) uploads
-  // are shared between tabs as before. Resolves to a function freeing the lock, or to
-  // null when another tab holds it.
+  // are shared between tabs as before. `url`: the upload's absolute address. Resolves to a
+  // function freeing the lock, or to null when another tab holds it.
   const LOCK_PREFIX = "cachalot-upload:";
   function lockUpload(url) {
     if (!(navigator.locks && navigator.locks.request)) return Promise.resolve(() => {});
-    const name = LOCK_PREFIX + new URL(url, window.location.href).href;
+    const name = LOCK_PREFIX + url;
     return new Promise((taken) => {
       navigator.locks.request(name, { ifAvailable: true }, (lock) => {
         if (!lock) { taken(null); return null; }

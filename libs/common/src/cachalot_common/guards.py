@@ -71,6 +71,7 @@ from cachalot_common.json_size import round_up_kib, worst_case_json_bytes
 from cachalot_common.problems import PROBLEM_JSON, problem_response
 from cachalot_common.service_auth import ServiceAuthError, verify_service_token
 from cachalot_common.sessions import COOKIE_NAME, SessionError, read_session
+from cachalot_common.settings import REQUEST_BODY_IDLE_S
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: What an HTML form (or a fetch without a CORS preflight) can send: never
@@ -78,7 +79,7 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"})
 JSON_TYPE = "application/json"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
-DEFAULT_BODY_IDLE_S = 60.0
+DEFAULT_BODY_IDLE_S = REQUEST_BODY_IDLE_S
 NOT_SIGNED_IN = "https://cachalot.dev/problems/not-signed-in"
 CROSS_SITE = "https://cachalot.dev/problems/cross-origin-request"
 

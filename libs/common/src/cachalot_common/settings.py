@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self, TypeVar
+from typing import Annotated, Any, Final, Literal, Self, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import to_jsonable_python
@@ -27,6 +27,11 @@ from cachalot_common.grants import (
 ENV_PREFIX = "CACHALOT_"
 
 Environment = Literal["development", "test", "production"]
+
+
+REQUEST_BODY_IDLE_S: Final = 60.0
+"""Default seconds a write's body may send nothing (nginx's ``client_body_timeout``;
+:mod:`cachalot_common.guards`, guard 5)."""
 
 
 class ServiceSettings(BaseSettings):
@@ -64,7 +69,7 @@ class ServiceSettings(BaseSettings):
         ),
     )
     request_body_idle_s: float = Field(
-        default=60.0,
+        default=REQUEST_BODY_IDLE_S,
         gt=0,
         description=(
             "Seconds a write's request body may send nothing before it is answered 408 and "
