@@ -47,6 +47,25 @@
 
   const problemText = (body, fallback) => apiWords.problem(body, fallback);
 
+  // A list read more than once at a time (an upload's re-read of "Your media" and the one
+  // after Queue, a refresh beside a connect) draws an answer only when no read sent after
+  // it has been drawn: an answer that comes late never puts back an earlier moment's list
+  // (CI, 2026-12-02: the library's read sent before Queue came back after the one sent
+  // after it, and the video's "Posts" went back to 0). `sent()` numbers a read as it goes;
+  // `drawable(n)` says whether its answer may be drawn, and counts it as drawn.
+  function inOrder() {
+    let last = 0;
+    let drawn = 0;
+    return {
+      sent: () => ++last,
+      drawable(n) {
+        if (n < drawn) return false;
+        drawn = n;
+        return true;
+      },
+    };
+  }
+
   function loginLinks(container, label) {
     container.textContent = "";
     for (const [key, name] of PLATFORMS) {
@@ -174,9 +193,13 @@
 
   // The client's files with the room they take (web/uploads.js draws the library:
   // picture, duration, size, the posts using each, "Use in a new post" and "Delete").
+  const mediaReads = inOrder();
   async function loadMedia() {
+    const read = mediaReads.sent();
     const res = await api("/api/v1/media?limit=100");
-    if (!res.ok) return;
+    // "cachalot:media-read" says each answer was taken, drawn or not (tests wait for it)
+    const taken = (detail) => document.dispatchEvent(new CustomEvent("cachalot:media-read", { detail }));
+    if (!res.ok || !mediaReads.drawable(read)) { taken("not drawn"); return; }
     $("media-usage").textContent =
       t("{used} used of {quota}.", { used: formatBytes(res.body.used_bytes), quota: formatBytes(res.body.quota_bytes) });
     const items = res.body.items || [];
@@ -188,6 +211,7 @@
       onChange: loadMedia,
       onChosen: () => applyKind(),
     });
+    taken("drawn");
   }
 
   // Each account's row is kept by its id and only what changed is written, so the
@@ -327,14 +351,16 @@
     return apiWords.status(account.status);
   }
 
+  const accountReads = inOrder();
   async function loadAccounts({ refresh = false } = {}) {
+    const read = accountReads.sent();
     const res = await api("/api/v1/accounts");
     if (res.status === 401) { // signed out or erased in another tab: show the sign-in
       accounts = [];
       if (refresh && !$("accounts").classList.contains("hidden")) await loadMe();
       return;
     }
-    if (!res.ok) return; // keep what is shown; the next refresh tries again
+    if (!res.ok || !accountReads.drawable(read)) return; // kept: the next read tries again
     accounts = Array.isArray(res.body) ? res.body : (res.body && res.body.items) || [];
     if (posts.size) renderPosts(); // "Where" names each target's account
     const body = $("accounts-body");
