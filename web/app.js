@@ -46,25 +46,7 @@
   }
 
   const problemText = (body, fallback) => apiWords.problem(body, fallback);
-
-  // A list read more than once at a time (an upload's re-read of "Your media" and the one
-  // after Queue, a refresh beside a connect) draws an answer only when no read sent after
-  // it has been drawn: an answer that comes late never puts back an earlier moment's list
-  // (CI, 2026-12-02: the library's read sent before Queue came back after the one sent
-  // after it, and the video's "Posts" went back to 0). `sent()` numbers a read as it goes;
-  // `drawable(n)` says whether its answer may be drawn, and counts it as drawn.
-  function inOrder() {
-    let last = 0;
-    let drawn = 0;
-    return {
-      sent: () => ++last,
-      drawable(n) {
-        if (n < drawn) return false;
-        drawn = n;
-        return true;
-      },
-    };
-  }
+  const { inOrder } = window.CachalotLive; // overlapping reads of a list (web/live.js)
 
   function loginLinks(container, label) {
     container.textContent = "";

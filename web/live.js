@@ -155,5 +155,24 @@
     return { close, state: () => stateElement(SECTION).dataset.state };
   }
 
-  window.CachalotLive = { start };
+  // Lists read again while events arrive overlap (a burst of events, a refresh beside a
+  // connect, an upload's read and Queue's): an answer is drawn only when no read sent after
+  // it has been drawn, so one that comes late never puts back an earlier moment's list
+  // (CI, 2026-12-02: "Your media" read before Queue came back after the read made after
+  // it, and a video's "Posts" went back to 0). One per list: `sent()` numbers a read as it
+  // goes; `drawable(n)` says whether read n's answer may be drawn, and counts it as drawn.
+  function inOrder() {
+    let last = 0;
+    let drawn = 0;
+    return {
+      sent: () => ++last,
+      drawable(n) {
+        if (n < drawn) return false;
+        drawn = n;
+        return true;
+      },
+    };
+  }
+
+  window.CachalotLive = { start, inOrder };
 })();

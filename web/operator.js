@@ -399,14 +399,14 @@
     cell(row, standing ? `${id} — ${standing}` : id).className = "post-standing";
   }
 
-  // Overlapping reads of one table (a burst of live events, radios clicked quickly): only
-  // the last read started is drawn, so an older answer arriving late never puts the table
-  // back in an older state. `cachalot:read-done` (detail: the table) follows each answer,
-  // drawn or dropped.
+  // Overlapping reads of one table (a burst of live events, radios clicked quickly): an
+  // older answer arriving late never puts the table back in an older state (web/live.js
+  // inOrder). `cachalot:read-done` (detail: the table) follows each answer, drawn or dropped.
   const reads = {};
   function startRead(table) {
-    const mine = (reads[table] = (reads[table] || 0) + 1);
-    return () => reads[table] === mine;
+    const order = (reads[table] = reads[table] || window.CachalotLive.inOrder());
+    const mine = order.sent();
+    return () => order.drawable(mine);
   }
   function readDone(table) {
     document.dispatchEvent(new CustomEvent("cachalot:read-done", { detail: table }));

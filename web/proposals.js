@@ -112,10 +112,13 @@
 
   const LABELS = [t("Proposed"), t("What"), t("Where and text"), t("Suggested time"), t("Status"), t("Actions")];
 
+  const reads = window.CachalotLive.inOrder(); // a late answer never puts back older proposals
   async function load() {
+    const read = reads.sent();
     const [answer, accounts, platforms] = await Promise.all([
       api("/api/v1/posts/proposals"), api("/api/v1/accounts"), catalogue ? null : api("/api/v1/posts/platforms"),
     ]);
+    if (!reads.drawable(read)) return;
     if (platforms && platforms.ok) catalogue = Object.fromEntries(platforms.body.items.map((p) => [p.name, p]));
     const listed = accounts.ok ? (Array.isArray(accounts.body) ? accounts.body : (accounts.body && accounts.body.items) || []) : [];
     accountsById = new Map(listed.map((a) => [a.id, a]));
