@@ -265,6 +265,25 @@ class UploadTurns:
             yield
 
 
+@contextlib.asynccontextmanager
+async def _held(folder: Path, uid: str) -> AsyncIterator[tuple[LocalFileStorage, str] | None]:
+    """The library's storage of ``folder`` and the upload's id as 32 hex digits, inside
+    the library's upload lock on ``folder/uid`` (``LocalFileStorage.lock``, the lock file
+    its ``PATCH`` takes, an ``flock`` the kernel releases when its holder dies); None,
+    unlocked, when ``uid`` is not an upload id (ours are UUIDs) or names no upload here."""
+    try:
+        uid = UUID(hex=uid).hex
+    except ValueError:
+        yield None
+        return
+    storage = LocalFileStorage(str(folder))
+    if not await storage.exists(uid):
+        yield None
+        return
+    async with storage.lock(uid):
+        yield storage, uid
+
+
 async def drop_unrecorded_bytes(folder: Path, uid: str) -> int:
     """Cut the upload ``folder/uid`` back to the offset its ``.info`` records; the
     bytes cut (0 when there were none, or no such upload).
@@ -276,14 +295,10 @@ async def drop_unrecorded_bytes(folder: Path, uid: str) -> int:
     same lock file its ``PATCH`` takes, an ``flock`` the kernel releases when its
     holder dies), so a live writer on another replica is waited for, never cut.
     """
-    try:
-        uid = UUID(hex=uid).hex  # ours are 32 hex digits; anything else is not found later
-    except ValueError:
-        return 0
-    storage = LocalFileStorage(str(folder))
-    if not await storage.exists(uid):
-        return 0
-    async with storage.lock(uid):
+    async with _held(folder, uid) as held:
+        if held is None:
+            return 0
+        storage, uid = held
         info = await storage.read_info(uid)
         if info is None:
             return 0
@@ -306,10 +321,10 @@ async def drop_upload(folder: Path, uid: str) -> bool:
     is waited for: removed under a live writer, the ``.info`` it records at the end of
     its body would be left behind (the bytes it appends go to the unlinked file).
     """
-    storage = LocalFileStorage(str(folder))
-    if not await storage.exists(uid):
-        return False
-    async with storage.lock(uid):
+    async with _held(folder, uid) as held:
+        if held is None:
+            return False
+        storage, uid = held
         data = Path(storage.location(uid))
         if not data.is_file():  # stored (or removed) by the request the lock waited for
             return False
@@ -329,23 +344,19 @@ async def finish_stranded(
     lock, so a ``PATCH`` finishing it on another replica is waited for. A refusal of
     the stored file (415, 422: :func:`receive_media`) is raised, the upload dropped.
     """
-    try:
-        media_id = UUID(hex=uid)
-    except ValueError:
-        return False
-    storage = LocalFileStorage(str(folder))
-    if not await storage.exists(media_id.hex):
-        return False
-    async with storage.lock(media_id.hex):
-        info = await storage.read_info(media_id.hex)
+    async with _held(folder, uid) as held:
+        if held is None:
+            return False
+        storage, uid = held
+        info = await storage.read_info(uid)
         size = (info or {}).get("size")
-        data = Path(storage.location(media_id.hex))
+        data = Path(storage.location(uid))
         if size is None or int((info or {}).get("offset") or 0) != int(size):
             return False
         if not data.is_file() or data.stat().st_size != int(size):
             return False
         try:
-            await store(data, media_id)
+            await store(data, UUID(hex=uid))
         except Problem:
             await asyncio.to_thread(remove_upload, data)
             raise
