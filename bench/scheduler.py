@@ -44,6 +44,7 @@ from sqlalchemy import ColumnElement, and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cachalot_common.db import is_sqlite, run_migrations_async
+from cachalot_common.events import TikTokOptions
 from cachalot_common.grants import generate_signing_key
 from cachalot_common.wakeup import Wakeup
 from cachalot_queue.dispatch import Granter, Scheduler
@@ -55,6 +56,9 @@ CLIENTS, ACCOUNTS, DUE_SET = 20, 100, 10
 CHUNK = 10_000
 LEGACY_INDEX = "CREATE INDEX ix_targets_due ON targets (due_at) WHERE status = 'scheduled'"
 GRANTS = Granter(key=generate_signing_key("bench"), lifetime_s=3600)
+# a target's stored options as the API stores them (a row no command can be built from
+# is failed by the claim instead, and the claim's time would be that of its error path)
+OPTIONS = TikTokOptions(caption="bench", privacy_level="SELF_ONLY").model_dump(mode="json")
 
 
 def utcnow() -> datetime:
@@ -130,7 +134,7 @@ class Seed:
             targets.append(
                 {"id": uuid.uuid4(), "post_id": post, "position": 0, "client_id": client,
                  "account_id": account, "platform": "tiktok",
-                 "options": {"platform": "tiktok", "caption": "bench"},
+                 "options": OPTIONS,
                  "status": "scheduled", "attempt": 0, "budget_start": 0, "reconciles": 0,
                  "due_at": at, "created_at": now, "updated_at": now}
             )  # fmt: skip
@@ -226,6 +230,21 @@ class Store:
                 .values(status="scheduled", due_at=utcnow() - timedelta(seconds=1))
             )
 
+    async def check_dispatched(self) -> None:
+        """Raise ``SystemExit`` naming the fault unless every target of the due set was
+        dispatched (a command and its events made), so the claim timed is the real one."""
+        async with self.reader() as session:
+            statuses = await session.scalars(
+                select(Target.status).where(Target.id.in_(self.due)).distinct()
+            )
+            found = sorted(statuses.all())
+        if found != ["dispatched"]:
+            raise SystemExit(
+                f"bench/scheduler.py: the due set's targets are {found} after a claim, not"
+                " all dispatched: its seeded rows no longer make valid commands (see the"
+                " queue's log line 'cannot be dispatched'); fix Seed.posts"
+            )
+
     def scheduler(self) -> Scheduler:
         """The queue's scheduler, or (``legacy``) the same with the query shape before issue 9."""
         kind = LegacyScheduler if self.legacy else Scheduler
@@ -295,6 +314,8 @@ async def measure(now: Store, before: Store, backend: str, backlog: int, runs: i
             took = await timed(scheduler.dispatch_due)
             if run >= 10:  # the first are warm-up
                 samples.append(took)
+    for store in (now, before):
+        await store.check_dispatched()  # the last claim's targets
     return [
         Row(backend, backlog, "idle tick", stats(idle_new), stats(idle_old), stats(floor)),
         Row(backend, backlog, f"claim of {DUE_SET}", stats(claim_new), stats(claim_old)),
@@ -317,6 +338,7 @@ async def bench_backend(
             store.due = [t["id"] for t in targets]
             await store.make_due(store.due)
             await store.scheduler().dispatch_due()
+            await store.check_dispatched()
         made = 0
         for backlog in backlogs:
             step = timedelta(days=365) / max(backlog, 1)
