@@ -551,6 +551,9 @@ def test_your_media_shows_the_upload_with_its_picture_and_reuses_it_in_a_new_pos
 ) -> None:
     page, uploads = bob
     row = "#media-body tr:first-child"
+    # the pictures load lazily (loading="lazy"): as a person scrolls to them, not before (a
+    # page made longer by the posts above left the library past Chromium's lazy-load margin)
+    page.locator("#media").scroll_into_view_if_needed()
     page.wait_for_selector(f"{row} td.thumb img", timeout=15_000)
     page.wait_for_function(
         "() => { const img = document.querySelector('#media-body tr:first-child td.thumb img');"
