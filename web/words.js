@@ -61,6 +61,7 @@
     rate_limited: () => t("The platform's limit on posts was reached; we will try again later."),
     processing_timeout: () => t("The platform is still processing the video; we will check again."),
     upload_expired: () => t("The upload to the platform expired; it starts again."),
+    upload_conflict: () => t("The platform was still receiving an earlier part of the upload; it goes on shortly."),
     lease_unavailable: () => t("We could not get access to the account just now; we will try again."),
     lease_refused: () => t("Access to the account was refused; reconnect it."),
     reauth_required: () => t("Reconnect this account: the platform no longer accepts its sign-in."),

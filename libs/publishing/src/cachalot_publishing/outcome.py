@@ -42,6 +42,7 @@ PLATFORM_UNAVAILABLE: Final = "platform_unavailable"  # it answered 5xx / "try l
 RATE_LIMITED: Final = "rate_limited"  # 429 or our own per-account limit; retry_after honoured
 PROCESSING_TIMEOUT: Final = "processing_timeout"  # uploaded, still processing at the platform
 UPLOAD_EXPIRED: Final = "upload_expired"  # the upload session/URL expired; starts again
+UPLOAD_CONFLICT: Final = "upload_conflict"  # the platform is still taking another piece; resumes
 LEASE_UNAVAILABLE: Final = "lease_unavailable"  # auth or the platform's token endpoint down
 LEASE_REFUSED: Final = "lease_refused"  # auth refused this caller or grant (not retryable)
 REAUTH_REQUIRED: Final = "reauth_required"  # the client must reconnect the account
@@ -61,6 +62,7 @@ COMMON_CODES: Final = frozenset(
         RATE_LIMITED,
         PROCESSING_TIMEOUT,
         UPLOAD_EXPIRED,
+        UPLOAD_CONFLICT,
         LEASE_UNAVAILABLE,
         LEASE_REFUSED,
         REAUTH_REQUIRED,

@@ -140,6 +140,29 @@ async def test_rate_limited_init_is_retryable_and_the_next_attempt_publishes(
     assert posts(sbx)["counts_by_sha256"] == {small_video.sha256: 1}
 
 
+async def test_a_chunk_tiktok_still_takes_from_another_sender_is_resumed_later_not_failed(
+    sbx, publisher, kafka, small_video
+) -> None:
+    # TikTok's 416 while another PUT of the upload is arriving: after a kill -9 the dead
+    # publisher's last chunk drained for longer than the re-syncs, and the post ended failed
+    # (range_mismatch) instead of going on (fresh16)
+    sbx.post(
+        "/sandbox/tiktok/faults",
+        json={"endpoint": "upload", "kind": "chunk_in_progress", "times": 5},
+    )
+    first = small_video.command()
+    await kafka.send(first)
+    result = await kafka.final(first.target_id)
+    assert (result.type, result.code) == ("retryable", "upload_conflict")
+    assert (result.retry_after_s or 0) > 0
+    retry = small_video.command(attempt=2, target_id=first.target_id, account_id=first.account_id)
+    await kafka.send(retry)
+    assert (await kafka.final(first.target_id, attempt=2)).type == "published"
+    state = posts(sbx)
+    assert len(state["publishes"]) == 1, "resumed where TikTok stands, never a second init"
+    assert state["counts_by_sha256"] == {small_video.sha256: 1}
+
+
 async def test_a_5xx_and_a_dropped_connection_mid_upload_are_retried_in_place(
     sbx, publisher, kafka, video_12mb
 ) -> None:

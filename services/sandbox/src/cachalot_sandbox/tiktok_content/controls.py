@@ -23,7 +23,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from cachalot_sandbox.tiktok_content.state import Fault, store
 
 FaultKind = Literal[
-    "http_5xx", "rate_limit", "token_invalid", "spam_risk", "drop_connection", "fail_publish"
+    "http_5xx",
+    "rate_limit",
+    "token_invalid",
+    "spam_risk",
+    "drop_connection",
+    "fail_publish",
+    "chunk_in_progress",  # upload: 416 as while another PUT of the task is still arriving
 ]
 
 

@@ -60,6 +60,7 @@ class Fault:
 
     endpoint: Endpoint
     kind: str  # http_5xx | rate_limit | token_invalid | spam_risk | drop_connection | fail_publish
+    # | chunk_in_progress
     times: int = 1
     detail: str | None = None  # e.g. a fail_reason or a spam_risk code
 

@@ -63,6 +63,9 @@ async def _receive(request: Request, task: PublishTask) -> Response:
     if fault is not None and fault.kind == "drop_connection":
         await _drain(request)
         return _dropped()
+    if fault is not None and fault.kind == "chunk_in_progress":  # the answer put_chunk gives
+        await _drain(request)  # while the body of an earlier PUT (a killed sender's) arrives
+        raise TikTokError(416, "range_mismatch", "Another chunk is being uploaded.")
     if fault is not None:
         await _drain(request)
         raise TikTokError(500, "internal_error", "Upload failed; retry the same chunk.")
