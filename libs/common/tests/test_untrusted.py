@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel
 
 from cachalot_common.app import create_service_app
+from cachalot_common.events import MAX_RETRY_AFTER_S
 from cachalot_common.problems import problem_response
 from cachalot_common.settings import ServiceSettings
 from cachalot_common.untrusted import (
@@ -118,6 +119,10 @@ NOW = 784111777.0  # Sun, 06 Nov 1994 08:49:37 GMT, RFC 9110's example date
         ("Sun, 06 Nov 1994 08:00:00 GMT", 0.0),  # already past: no wait
         ("Sun, 06 Nov 1994 08:51:37 -0000", None),  # zone unknown
         ("Mon, 32 Nov 1994 08:51:37 GMT", None),
+        # at most a week, however far a header asks (10¹² s overflowed the queue's clock)
+        ("1000000000000", MAX_RETRY_AFTER_S),
+        ("9" * 400, MAX_RETRY_AFTER_S),  # float() reads this as infinity
+        ("Fri, 31 Dec 9999 23:59:59 GMT", MAX_RETRY_AFTER_S),
     ],
 )
 def test_retry_after_is_read_as_delay_seconds_or_an_http_date(

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Final, Literal
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cachalot_common.topics import Platform
 
@@ -394,6 +394,20 @@ queue marks the target ``unconfirmed`` for the client to check, never failed, ne
 by itself (issue 10)."""
 
 
+MAX_RETRY_AFTER_S: Final = 7 * 24 * 3600.0
+"""The longest wait a platform is taken at its word for (a week; the longest any documents
+is a day): a ``Retry-After`` or ``retry_after`` asking for more is read as this, so that no
+clock arithmetic overflows (``datetime + timedelta`` raised ``OverflowError`` at 10¹² s and
+wedged the queue's result consumer, fresh16); the queue then gives up past its deadline."""
+
+
+def bounded_wait_s(seconds: float) -> float:
+    """``seconds`` within ``[0, MAX_RETRY_AFTER_S]`` (NaN is 0)."""
+    if seconds != seconds:  # NaN
+        return 0.0
+    return min(max(0.0, seconds), MAX_RETRY_AFTER_S)
+
+
 class PublishResult(Event):
     """What a publisher learned about one target (publisher → queue)."""
 
@@ -411,7 +425,11 @@ class PublishResult(Event):
     reason: str | None = Field(
         default=None, description="What happened and what to do, for people."
     )
-    retry_after_s: float | None = Field(default=None, description="Platform's Retry-After, if any.")
+    retry_after_s: float | None = Field(
+        default=None,
+        description="Platform's Retry-After, if any: seconds, read as at most a week "
+        "(MAX_RETRY_AFTER_S).",
+    )
     reauth_required: bool = Field(
         default=False, description="The account's token is dead: pause until reconnect."
     )
@@ -422,6 +440,13 @@ class PublishResult(Event):
         "None when it had none (auth refused, or it ended before asking) or from an older "
         "publisher.",
     )
+
+    @field_validator("retry_after_s")
+    @classmethod
+    def _bounded_wait(cls, value: float | None) -> float | None:
+        """Any producer's wait within ``[0, MAX_RETRY_AFTER_S]``: read, never refused (a
+        refused result would be dead-lettered and its target left waiting)."""
+        return None if value is None else bounded_wait_s(value)
 
 
 # --- posts.status.v1 -------------------------------------------------------------------

@@ -35,6 +35,8 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cachalot_common.events import bounded_wait_s
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # A surrogate reaches a decoded string only through a ``\uD800``–``\uDFFF``
 # escape (raw bytes of one are invalid UTF-8 and fail decoding), so bodies
@@ -81,11 +83,13 @@ def retry_after_seconds(raw: str | None, *, now: float | None = None) -> float |
     obsolete RFC 850 and asctime forms, §5.6.7), turned into the seconds from ``now``
     (epoch seconds; the clock when ``None``) until that date; a date already past is
     ``0.0``. Anything else (empty, negative, words, a date in zone ``-0000``) is
-    ``None``. Never raises.
+    ``None``. At most :data:`cachalot_common.events.MAX_RETRY_AFTER_S` (a week). Never raises.
     """
     seconds = decimal_seconds(raw)
-    if seconds is not None or raw is None or not raw.strip():
-        return seconds
+    if seconds is not None:
+        return bounded_wait_s(seconds)
+    if raw is None or not raw.strip():
+        return None
     try:
         when = parsedate_to_datetime(raw.strip())
     except (TypeError, ValueError, IndexError):
@@ -94,7 +98,7 @@ def retry_after_seconds(raw: str | None, *, now: float | None = None) -> float |
         if _ASCTIME.fullmatch(raw.strip()) is None:
             return None
         when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    return bounded_wait_s(when.timestamp() - (time.time() if now is None else now))
 
 
 def has_lone_surrogate(text: str) -> bool:

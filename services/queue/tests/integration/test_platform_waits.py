@@ -4,12 +4,22 @@ tests play the publisher's part."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
 from queue_support import QueueServer, Recorder, eventually
 
+from cachalot_common.events import PublishResult
+from cachalot_common.topics import POSTS_RESULT
+
 pytestmark = pytest.mark.integration
+
+
+async def ended(client: Any, post: dict[str, Any], status: str) -> dict[str, Any] | None:
+    """The post's first target as the API shows it, once its status is ``status``."""
+    shown = (await client.get(post["id"]))["targets"][0]
+    return dict(shown) if shown["status"] == status else None
 
 
 async def dispatches(recorder: Recorder, post: dict[str, Any], count: int) -> Any:
@@ -45,3 +55,33 @@ async def test_five_platform_waits_in_a_row_do_not_fail_a_post_allowed_three_att
     assert "failed" not in recorder.statuses(post["targets"][0]["id"])
     shown = (await client.get(post["id"]))["targets"][0]
     assert "uses no attempt" in (shown["last_error"] or "")
+
+
+async def test_a_wait_of_ten_to_the_twelve_seconds_fails_its_post_and_the_next_result_goes_on(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    # a record as a producer without the contract's bound writes it: its wait put the due
+    # time past datetime's range (OverflowError), so the record was redelivered for ever and
+    # every result behind it on the partition waited (fresh16)
+    client = queue.client()
+    account = await client.account("tiktok")
+    waiting, behind = await client.queue(tiktok=account), await client.queue(tiktok=account)
+    await dispatches(recorder, waiting, 1)
+    await dispatches(recorder, behind, 1)
+    target = waiting["targets"][0]
+    unbounded = PublishResult.model_construct(
+        type="retryable",
+        post_id=uuid.UUID(waiting["id"]),
+        target_id=uuid.UUID(target["id"]),
+        account_id=uuid.UUID(target["account_id"]),
+        platform="tiktok",
+        attempt=1,
+        code="rate_limited",
+        reason="TikTok's rate limit was reached; will retry.",
+        retry_after_s=1e12,
+    )
+    await queue.kafka.send(POSTS_RESULT, unbounded, key=waiting["id"])
+    await queue.result(behind, type="published", remote_id="behind")
+    gave_up = await eventually(lambda: ended(client, waiting, "failed"), timeout=20)
+    assert "gave up" in (gave_up["last_error"] or ""), gave_up
+    await eventually(lambda: ended(client, behind, "published"), timeout=20)
