@@ -112,7 +112,8 @@ async def test_a_retry_after_of_330_seconds_goes_back_to_the_queue_in_full_witho
     running.platform.scripts[command.target_id] = rate_limited
     await queue.send(command)
     result = await queue.final(command.target_id)
-    assert (result.type, result.code, result.retry_after_s) == ("retryable", "rate_limited", 330)
+    assert (result.type, result.code) == ("retryable", "rate_limited")
+    assert 330 <= (result.retry_after_s or 0) < 331  # in full, ending on a whole second
     await asyncio.sleep(1)
     assert running.platform.started.count(command.target_id) == 1
     assert len(queue.finals(command.target_id)) == 1

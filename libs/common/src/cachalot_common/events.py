@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Final, Literal
 from uuid import UUID, uuid4
 
@@ -408,6 +408,24 @@ def bounded_wait_s(seconds: float) -> float:
     return min(max(0.0, seconds), MAX_RETRY_AFTER_S)
 
 
+def whole_second_wait(
+    retry_after_s: float, *, now: datetime | None = None
+) -> tuple[datetime, float]:
+    """``(occurred_at, retry_after_s)`` for a result whose wait ends at the first whole second
+    (UTC) at or after ``now + retry_after_s`` (``now``: the clock), both from one reading.
+
+    The queue ends a platform wait at ``occurred_at + retry_after_s`` (``cachalot_queue.states``),
+    so an account's commands handed back for one rate-limit window all end at one instant and
+    are dispatched together, oldest post first, in their order (fresh16: ended by when each
+    result was read, they came back in any order)."""
+    start = utcnow() if now is None else now
+    wanted = start + timedelta(seconds=bounded_wait_s(retry_after_s))
+    ends = wanted.replace(microsecond=0)
+    if ends < wanted:
+        ends += timedelta(seconds=1)
+    return start, (ends - start).total_seconds()
+
+
 class PublishResult(Event):
     """What a publisher learned about one target (publisher → queue)."""
 
@@ -427,8 +445,8 @@ class PublishResult(Event):
     )
     retry_after_s: float | None = Field(
         default=None,
-        description="Platform's Retry-After, if any: seconds, read as at most a week "
-        "(MAX_RETRY_AFTER_S).",
+        description="Platform's Retry-After, if any: seconds from occurred_at, read as at most "
+        "a week (MAX_RETRY_AFTER_S).",
     )
     reauth_required: bool = Field(
         default=False, description="The account's token is dead: pause until reconnect."

@@ -60,7 +60,7 @@ from opentelemetry import trace
 
 from cachalot_common import platforms
 from cachalot_common.consuming import GroupHealth
-from cachalot_common.events import MediaRef, PublishPost, PublishResult
+from cachalot_common.events import MediaRef, PublishPost, PublishResult, whole_second_wait
 from cachalot_common.kafka import Membership, commit_as_member, commit_timeout_s, group_membership
 from cachalot_common.leases import Lease, LeaseSource
 from cachalot_common.metrics import PUBLISHER_ATTEMPT_SECONDS, count_result
@@ -398,9 +398,12 @@ class PublishRuntime:
                 type="failed" if kind == "reauth" else kind,
                 code=ending.code,
                 reason=ending.reason,
-                retry_after_s=ending.retry_after_s,
                 reauth_required=ending.kind == "reauth",
             )
+            if ending.retry_after_s is not None:  # ends on a whole second: one window, one end
+                fields["occurred_at"], fields["retry_after_s"] = whole_second_wait(
+                    ending.retry_after_s
+                )
         return PublishResult(
             post_id=command.post_id,
             target_id=command.target_id,

@@ -365,14 +365,25 @@ def _platform_wait(
     now: datetime,
     rng: random.Random,
 ) -> Change:
-    """The platform asked us to wait: scheduled again after its ``retry_after`` (our backoff
-    when it gave none), using no attempt; failed once that would end past the deadline.
+    """The platform asked us to wait: scheduled again when its ``retry_after`` ends (our
+    backoff when it gave none), using no attempt; failed once that would end past the deadline.
+
+    The wait ends at the result's ``occurred_at + retry_after_s`` (the publisher's reading,
+    :func:`cachalot_common.events.whole_second_wait`), never later than ``now + retry_after_s``
+    (a publisher's clock ahead of ours), to the millisecond: an account's results for one
+    rate-limit window end at one instant, whenever each was read, so ``due_query`` dispatches
+    them together, oldest post first (fresh16: ended at ``now + retry_after_s``, 14 posts of
+    one account came back in any order). A result read after its wait ended is due at once.
 
     A budget's first wait is granted when it is no longer than the deadline itself, even if it
     ends past it: a daily limit (YouTube's upload limit: 24 h) is waited out once."""
     used = target.attempt - target.budget_start - target.waits - 1  # this one is no attempt
-    delay = policy.delay(max(1, used), result.retry_after_s, rng)
-    due = now + timedelta(seconds=delay)
+    if result.retry_after_s is None:
+        due = now + timedelta(seconds=policy.delay(max(1, used), None, rng))
+    else:
+        asked = timedelta(seconds=result.retry_after_s)
+        due = _to_millisecond(min(result.occurred_at + asked, now + asked))
+    delay = max(0.0, (due - now).total_seconds())
     started = target.budget_started_at or now
     deadline = started + timedelta(seconds=policy.wait_deadline_s)
     first = target.waits == 0 and delay <= policy.wait_deadline_s
@@ -393,6 +404,12 @@ def _platform_wait(
         due_at=due,
         platform_wait=True,
     )
+
+
+def _to_millisecond(moment: datetime) -> datetime:
+    """``moment`` rounded to the nearest millisecond (float seconds' noise taken off)."""
+    rounded = moment + timedelta(microseconds=500)
+    return rounded.replace(microsecond=rounded.microsecond // 1000 * 1000)
 
 
 def unconfirmed(reason: str) -> Change:

@@ -5,6 +5,7 @@ tests play the publisher's part."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -85,3 +86,47 @@ async def test_a_wait_of_ten_to_the_twelve_seconds_fails_its_post_and_the_next_r
     gave_up = await eventually(lambda: ended(client, waiting, "failed"), timeout=20)
     assert "gave up" in (gave_up["last_error"] or ""), gave_up
     await eventually(lambda: ended(client, behind, "published"), timeout=20)
+
+
+async def test_an_accounts_posts_handed_back_for_one_window_come_back_in_their_order(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    # the publisher's lane hands an account's posts back one after another as each meets the
+    # same rate-limit window (fresh16: TikTok's 6 inits a minute); ended at when each result
+    # was read, they came back in any order
+    client = queue.client()
+    account = await client.account("tiktok")
+    posts = [await client.queue(tiktok=account) for _ in range(4)]
+    for post in posts:
+        await dispatches(recorder, post, 1)
+    window_ends = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
+    handed = datetime.now(UTC) - timedelta(seconds=0.5)
+    for i, post in enumerate(posts):
+        occurred = handed + timedelta(milliseconds=100 * i)
+        await queue.result(
+            post,
+            type="retryable",
+            code="rate_limited",
+            reason="TikTok allows few init calls per minute; will retry.",
+            occurred_at=occurred,
+            retry_after_s=(window_ends - occurred).total_seconds(),
+        )
+
+    def all_sent_again() -> bool:
+        return all(
+            len(recorder.commands(p["targets"][0]["id"], reconcile=False)) >= 2 for p in posts
+        )
+
+    await eventually(all_sent_again, timeout=20)
+    ids = [p["id"] for p in posts]
+    again = [
+        s.value["post_id"]
+        for s in recorder.seen
+        if s.topic.startswith("posts.publish.")
+        and s.value.get("attempt") == 2
+        and s.value["post_id"] in ids
+    ]
+    assert again == ids
+    for post in posts:
+        target = await queue.target(post["targets"][0]["id"])
+        assert target.waits == 1
