@@ -14,8 +14,10 @@ first with A absent, then beside A:
     with TikTok's per-user limits on (the sandbox's and the publisher's
     defaults: 6 inits a minute), so A's posts wait for minutes.
 
-TikTok only: publisher-youtube moves onto the shared runtime on another
-branch; this bench does not measure it yet.
+TikTok only. The same isolation on YouTube (another account's small post published
+within 2 s during a ≥ 30 s upload) is held by publisher-youtube's test
+``tests/integration/test_concurrency.py`` on the same runtime; this bench does
+not time it.
 
 Run: ``uv run python bench/isolation.py``. Exit status 1 if B is more than 2 s
 later beside A than alone (the issue's target) or a post failed.

@@ -234,7 +234,8 @@ class YouTubePlatform:
                     raise
                 delay = self._retry.delay(tries, error.retry_after_s)
                 logger.warning(
-                    "youtube upload of target %s interrupted (%s); retrying in %.1fs",
+                    "youtube upload of target %s interrupted (%s); resuming after %.1f s (a "
+                    "wait past the in-process maximum goes back to the queue)",
                     ctx.command.target_id,
                     error,
                     delay,
