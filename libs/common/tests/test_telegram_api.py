@@ -8,6 +8,7 @@ import time
 import httpx
 import pytest
 
+from cachalot_common.events import MAX_RETRY_AFTER_S
 from cachalot_common.telegram_api import (
     BotApiError,
     ChatWaits,
@@ -166,6 +167,18 @@ def test_a_json_429_without_parameters_waits_its_retry_after_header():
 def test_parameters_retry_after_wins_over_the_header():
     body = {"ok": False, "error_code": 429, "description": "x", "parameters": {"retry_after": 7}}
     assert error_of(answer(429, body, **{"Retry-After": "120"})).retry_after == 7
+
+
+@pytest.mark.parametrize("asked", [10**12, 10**400, str(10**12)])
+def test_a_flood_wait_past_a_week_is_read_as_a_week(asked):
+    # fresh17: 10**12 held a chat for millennia in the shared waits; 10**400 overflowed
+    body = {
+        "ok": False,
+        "error_code": 429,
+        "description": "x",
+        "parameters": {"retry_after": asked},
+    }
+    assert error_of(answer(429, body)).retry_after == int(MAX_RETRY_AFTER_S)
 
 
 @pytest.mark.parametrize("body", [None, {"ok": False, "error_code": 503, "description": "busy"}])

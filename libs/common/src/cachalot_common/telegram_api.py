@@ -48,6 +48,7 @@ from typing import Any, Literal, Protocol
 
 import httpx
 
+from cachalot_common.events import MAX_RETRY_AFTER_S
 from cachalot_common.text import truncate
 from cachalot_common.untrusted import retry_after_seconds
 
@@ -96,7 +97,7 @@ class ResponseParameters:
         if not isinstance(value, dict):
             return cls()
         return cls(
-            retry_after=_non_negative_int(value.get("retry_after")),
+            retry_after=_wait_s(value.get("retry_after")),
             migrate_to_chat_id=_int(value.get("migrate_to_chat_id")),
         )
 
@@ -419,3 +420,10 @@ def _int(value: Any) -> int | None:
 def _non_negative_int(value: Any) -> int | None:
     number = _int(value)
     return number if number is not None and number >= 0 else None
+
+
+def _wait_s(value: Any) -> int | None:
+    """A non-negative whole-second wait, read as at most ``MAX_RETRY_AFTER_S`` (a week), as
+    every ``Retry-After`` is (10¹² held a chat for millennia; 10⁴⁰⁰ overflowed ``learn``)."""
+    number = _non_negative_int(value)
+    return None if number is None else min(number, int(MAX_RETRY_AFTER_S))

@@ -283,15 +283,15 @@ class TikTokPlatform:
                     )
                     raise ending from None
                 failures += 1
-                if failures > self.settings.tiktok_chunk_retries and status_code == 416:
-                    # TikTok still takes another PUT of this upload (a killed process's
-                    # last chunk, its body draining from a socket): resumed, not failed
-                    raise retryable(
-                        outcome.UPLOAD_CONFLICT,
-                        "TikTok is still receiving an earlier part of the upload; will resume.",
-                        30,
-                    ) from None
                 if failures > self.settings.tiktok_chunk_retries:
+                    if status_code == 416:
+                        # TikTok still takes another PUT of this upload (a killed process's
+                        # last chunk, its body draining from a socket): resumed, not failed
+                        raise retryable(
+                            outcome.UPLOAD_CONFLICT,
+                            "TikTok is still receiving an earlier part of the upload; will resume.",
+                            30,
+                        ) from None
                     raise reasons.from_api_error(error) from None
                 logger.info(
                     "publish %s: chunk at %s failed (%s); re-syncing", publish_id, first, error
