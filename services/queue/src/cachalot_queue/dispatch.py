@@ -23,7 +23,7 @@ asking again.
 
 Cost follows what is due, not the backlog (issue 9 item 3): the "next due"
 read and the claim touch ``targets`` only, through the partial index
-``ix_targets_due`` (``status, due_at`` of scheduled targets), so an idle tick
+``ix_targets_due`` (``status, due_at, …`` of scheduled targets), so an idle tick
 reads one index entry and a claim reads the due rows it takes. The
 account rule is checked on those claimed rows only, by primary key. The
 accounts.v1 handler keeps unusable accounts' targets out of ``scheduled``
@@ -35,6 +35,10 @@ reauthorisation, and otherwise left ``scheduled`` and looked at again after
 refuses to dispatch it. Every command carries a publish grant signed here
 (:class:`Granter`, :mod:`cachalot_common.grants`): auth leases a token only
 for a command the queue really sent, for its account and client.
+
+An account's posts go out in the order they were scheduled for: targets due at
+the same moment are claimed in :func:`claim_order`, and a target is held while an
+earlier one of its account waits on the platform (:func:`held_behind_waits`).
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
@@ -428,7 +432,7 @@ class Scheduler(Worker):
                 target.due_at = now + self._recheck + timedelta(microseconds=later)
                 later += 1
                 logger.info("target %s not dispatched: its account is not usable now", target.id)
-        return ready
+        return await held_behind_waits(session, ready)
 
     async def seconds_to_next(self) -> float:
         """Seconds until the earliest scheduled target is due, within ``[0, max_sleep_s]``.
@@ -511,9 +515,10 @@ def next_due_query() -> Select[datetime | None]:
 
 def due_query(now: datetime, batch: int, *, lock: bool) -> Select[Target]:
     """Up to ``batch`` scheduled targets due at ``now``, from ``ix_targets_due``, in its order:
-    earliest ``due_at`` first, and among equal ones the oldest post first (``created_at``,
-    then ``id``), so an account's posts that wait for the same quota window go out in the
-    order they were queued (issue 10), whatever order their rows were written in.
+    earliest ``due_at`` first, and among equal ones :func:`claim_order` (the post's publish
+    time, then its creation, then id), so an account's posts that wait for the same quota
+    window go out in the order they were scheduled for (issue 10; issue 9, fresh17: they
+    came back in the order they were queued), whatever order their rows were written in.
 
     ``lock``: ``FOR UPDATE SKIP LOCKED`` (PostgreSQL), so replicas never claim
     the same target.
@@ -521,10 +526,70 @@ def due_query(now: datetime, batch: int, *, lock: bool) -> Select[Target]:
     query = (
         select(Target)
         .where(_scheduled(), Target.due_at <= now)
-        .order_by(Target.due_at, Target.created_at, Target.id)
+        .order_by(Target.due_at, Target.scheduled_at, Target.created_at, Target.id)
         .limit(batch)
     )
     return query.with_for_update(skip_locked=True) if lock else query
+
+
+def claim_order(target: Target) -> tuple[datetime, datetime, UUID]:
+    """A target's place among its account's: the post's publish time, then when it was
+    queued, then its id (``ix_targets_due``'s order after ``due_at``)."""
+    return (target.scheduled_at, target.created_at, target.id)
+
+
+def waiting_query(account_ids: Collection[UUID]) -> Select[Target]:
+    """The targets of ``account_ids`` waiting on a platform now, from ``ix_targets_platform_wait``
+    (its predicate inline: ``platform_wait`` is ``platform_wait = 1`` on SQLite)."""
+    return select(Target).where(
+        _scheduled(), Target.platform_wait, Target.account_id.in_(account_ids)
+    )
+
+
+async def held_behind_waits(session: AsyncSession, ready: Sequence[Target]) -> list[Target]:
+    """``ready`` (in claim order) without the targets an earlier one of their account is
+    waiting before: those are scheduled again for the end of that wait, behind it.
+
+    A platform wait (a rate-limit window, a used-up quota, flood control:
+    ``Target.platform_wait``) is the account's: a post scheduled later must not take the
+    slot a waiting earlier one is owed. The queue reads a wait to the whole second
+    (:func:`cachalot_common.events.whole_second_wait`), so without this a later post due in
+    the gap before the earlier one's wait ended went first (issue 9, fresh17: init order
+    s00..s05, Z, s06). "Earlier" is :func:`claim_order` of the same client's targets (another
+    client's target on an account re-assigned never holds this one); a waiting target
+    dispatched earlier in this same claim holds nothing. One read of
+    ``ix_targets_platform_wait``, which holds only targets waiting right now.
+    """
+    if not ready:
+        return []
+    query = waiting_query({t.account_id for t in ready})
+    waiting: dict[UUID, list[Target]] = {}
+    for each in (await session.scalars(query)).all():
+        waiting.setdefault(each.account_id, []).append(each)
+    if not waiting:
+        return list(ready)
+    sent: set[UUID] = set()
+    kept: list[Target] = []
+    for target in ready:
+        blockers = [
+            b
+            for b in waiting.get(target.account_id, ())
+            if b.id not in sent
+            and b.client_id == target.client_id
+            and claim_order(b) < claim_order(target)
+        ]
+        if not blockers:
+            kept.append(target)
+            sent.add(target.id)
+            continue
+        ends = max(cast(datetime, b.due_at) for b in blockers)
+        target.due_at = ends  # equal due times: claim_order puts it behind them
+        logger.info(
+            "target %s held until %s: an earlier post of its account waits on the platform",
+            target.id,
+            ends.isoformat(),
+        )
+    return kept
 
 
 async def _account_views_shared(session: AsyncSession, ids: set[UUID]) -> dict[UUID, AccountView]:

@@ -479,7 +479,8 @@ class PostService:
                 when = max(body.scheduled_at, now)
                 post.scheduled_at = when
                 for target in open_:
-                    target.due_at = when
+                    target.due_at = target.scheduled_at = when
+                    target.platform_wait = False  # its time is the client's now
                     target.updated_at = now
                     edited[target.id] = target
             for target in [*open_, *mended]:
@@ -665,6 +666,7 @@ class PostService:
                     budget_start=0,
                     reconciles=0,
                     due_at=scheduled_at,
+                    scheduled_at=scheduled_at,
                     created_at=now,
                     updated_at=now,
                     traceparent=current_traceparent(),

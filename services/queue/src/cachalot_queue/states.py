@@ -40,6 +40,7 @@ caller persists together with its ``posts.status.v1`` event.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
@@ -340,7 +341,7 @@ def _on_result(
         if used >= policy.max_attempts:
             return Change(
                 status="failed",
-                reason=f"{reason} (gave up after {used} attempts)",
+                reason=f"{given_up(reason)} (gave up after {used} attempts)",
                 code=result.code or "retryable",
                 notify_operator=True,
             )
@@ -389,10 +390,15 @@ def _platform_wait(
     first = target.waits == 0 and delay <= policy.wait_deadline_s
     if due > deadline and not first:
         hours = policy.wait_deadline_s / 3600
+        why = (
+            f"the platform kept asking us to wait for more than {hours:g} h since the first attempt"
+            if target.waits
+            else f"the platform asked us to wait {delay / 3600:.3g} h, longer than the "
+            f"{hours:g} h we wait for a post"
+        )
         return Change(
             status="failed",
-            reason=f"{reason} (gave up: the platform kept asking us to wait for more than "
-            f"{hours:g} h since the first attempt)",
+            reason=f"{given_up(reason)} (gave up: {why})",
             code=result.code or "rate_limited",
             notify_operator=True,
         )
@@ -404,6 +410,18 @@ def _platform_wait(
         due_at=due,
         platform_wait=True,
     )
+
+
+_WHAT_NEXT = re.compile(r"[;,]?\s*will (?:retry|resume|try again|start again)\b[^.]*\.?\s*$")
+
+
+def given_up(reason: str) -> str:
+    """``reason`` without the publisher's word of what comes next ("…; will retry."), for a
+    target the queue gives up on: it will not retry (fresh17: "… will resume. (gave up …)")."""
+    trimmed = _WHAT_NEXT.sub("", reason).rstrip()
+    if not trimmed:
+        return reason
+    return trimmed if trimmed.endswith((".", "!", "?", ")")) else trimmed + "."
 
 
 def _to_millisecond(moment: datetime) -> datetime:

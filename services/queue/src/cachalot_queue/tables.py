@@ -30,9 +30,11 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
     text,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -173,6 +175,14 @@ class PostMedia(Base):
     role: Mapped[str] = mapped_column(String(8), comment="video, image or cover")
 
 
+def _first_due(context: DefaultExecutionContext) -> datetime:
+    """A new target's ``scheduled_at`` when none is given: its first due time (which is its
+    post's ``scheduled_at``), else its creation time, else now."""
+    row: dict[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    first: datetime | None = row.get("due_at") or row.get("created_at")
+    return first or datetime.now(UTC)
+
+
 class Target(Base):
     __tablename__ = "targets"
     __table_args__ = (
@@ -180,17 +190,31 @@ class Target(Base):
         # leads although constant: with it SQLite prefers this index even
         # without statistics (it never gathers any by itself) over
         # ix_targets_status_activity, which would sort the whole backlog.
-        # ``created_at, id`` after ``due_at``: targets due at the same moment (an
-        # account's posts held for a platform's quota window) are claimed oldest
-        # first, read in index order, on both databases (issue 10).
+        # ``scheduled_at, created_at, id`` after ``due_at``: targets due at the same
+        # moment (an account's posts held for a platform's quota window) are claimed
+        # in the order they were scheduled for, then queued, read in index order, on
+        # both databases (issue 10; scheduled order: issue 9, fresh17).
         Index(
             "ix_targets_due",
             "status",
             "due_at",
+            "scheduled_at",
             "created_at",
             "id",
             postgresql_where=text("status = 'scheduled'"),
             sqlite_where=text("status = 'scheduled'"),
+        ),
+        # Only targets waiting on a platform right now: the claim holds an account's
+        # later targets behind them (cachalot_queue.dispatch.held_behind_waits). The
+        # predicate's columns lead, as for ix_targets_due: without statistics SQLite
+        # would otherwise prefer ix_targets_account_status (the account's backlog).
+        Index(
+            "ix_targets_platform_wait",
+            "status",
+            "platform_wait",
+            "account_id",
+            postgresql_where=text("status = 'scheduled' AND platform_wait"),
+            sqlite_where=text("status = 'scheduled' AND platform_wait = 1"),
         ),
         Index("ix_targets_account_status", "account_id", "status"),
         Index("ix_targets_status_activity", "status", "last_activity_at"),
@@ -224,9 +248,19 @@ class Target(Base):
         comment="first dispatch of this budget"
     )
     due_at: Mapped[datetime | None]
+    scheduled_at: Mapped[datetime] = mapped_column(
+        default=_first_due,
+        comment="its post's publish time: claim order among equal due_at",
+    )
     created_at: Mapped[datetime] = mapped_column(
         default=lambda: datetime.now(UTC),
         comment="when its post was queued (its post's created_at): claim order among equal due_at",
+    )
+    platform_wait: Mapped[bool] = mapped_column(
+        default=False,
+        server_default=false(),
+        comment="due_at ends a platform-requested wait: the account's later targets are held "
+        "behind it",
     )
     last_activity_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]

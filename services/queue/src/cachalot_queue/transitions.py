@@ -76,6 +76,9 @@ def apply_change(session: AsyncSession, target: Target, change: Change, *, now: 
         return False
     target.status = change.status
     target.updated_at = now
+    # marks a due time that ends the platform's wait (dispatch.held_behind_waits); any
+    # other change of status ends the mark
+    target.platform_wait = change.status == "scheduled" and change.platform_wait
     if change.status == "dispatched":
         if target.attempt == target.budget_start:  # the budget's first dispatch
             target.budget_started_at = now

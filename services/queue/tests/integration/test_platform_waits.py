@@ -130,3 +130,87 @@ async def test_an_accounts_posts_handed_back_for_one_window_come_back_in_their_o
     for post in posts:
         target = await queue.target(post["targets"][0]["id"])
         assert target.waits == 1
+
+
+async def test_posts_handed_back_for_one_window_come_back_in_the_order_they_were_scheduled_for(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    # fresh17: they came back in the order they were *queued* (the claim tied on created_at);
+    # here each post is queued before the ones scheduled ahead of it
+    client = queue.client()
+    account = await client.account("tiktok")
+    start = datetime.now(UTC)
+    posts = [
+        await client.queue(tiktok=account, at=start + timedelta(seconds=1.6 - 0.4 * i))
+        for i in range(4)
+    ]
+    for post in posts:
+        await dispatches(recorder, post, 1)
+    window_ends = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
+    for post in posts:
+        occurred = datetime.now(UTC)
+        await queue.result(
+            post,
+            type="retryable",
+            code="rate_limited",
+            reason="TikTok allows few init calls per minute; will retry.",
+            occurred_at=occurred,
+            retry_after_s=(window_ends - occurred).total_seconds(),
+        )
+
+    def all_sent_again() -> bool:
+        return all(
+            len(recorder.commands(p["targets"][0]["id"], reconcile=False)) >= 2 for p in posts
+        )
+
+    await eventually(all_sent_again, timeout=20)
+    ids = [p["id"] for p in posts]
+    again = [
+        s.value["post_id"]
+        for s in recorder.seen
+        if s.topic.startswith("posts.publish.")
+        and s.value.get("attempt") == 2
+        and s.value["post_id"] in ids
+    ]
+    assert again == ids[::-1], "scheduled order: the last queued was scheduled first"
+
+
+async def test_a_post_due_while_an_earlier_one_of_its_account_waits_goes_out_behind_it(
+    queue: QueueServer, recorder: Recorder
+) -> None:
+    # fresh17: a post scheduled later took the slot freed just before the earlier post's wait
+    # (read to the whole second) ended: init order s00..s05, Z, s06. Another account's post is
+    # not held.
+    client = queue.client()
+    account = await client.account("tiktok")
+    other = await client.account("tiktok")
+    waiting = await client.queue(tiktok=account)
+    await dispatches(recorder, waiting, 1)
+    window_ends = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
+    occurred = datetime.now(UTC)
+    await queue.result(
+        waiting,
+        type="retryable",
+        code="rate_limited",
+        reason="TikTok allows few init calls per minute; will retry.",
+        occurred_at=occurred,
+        retry_after_s=(window_ends - occurred).total_seconds(),
+    )
+    await eventually(lambda: ended(client, waiting, "scheduled"), timeout=20)
+    later = await client.queue(tiktok=account)  # due now, inside the earlier post's wait
+    elsewhere = await client.queue(tiktok=other)
+    await dispatches(recorder, elsewhere, 1)
+    assert datetime.now(UTC) < window_ends, "the test machine was too slow to see the hold"
+    assert recorder.commands(later["targets"][0]["id"]) == [], "held behind the waiting post"
+    held = await queue.target(later["targets"][0]["id"])
+    assert held.status == "scheduled"
+    assert held.due_at == (await queue.target(waiting["targets"][0]["id"])).due_at
+
+    await dispatches(recorder, later, 1)
+    order = [
+        s.value["post_id"]
+        for s in recorder.seen
+        if s.topic.startswith("posts.publish.")
+        and s.value["post_id"] in {waiting["id"], later["id"]}
+    ]
+    assert order == [waiting["id"], waiting["id"], later["id"]]

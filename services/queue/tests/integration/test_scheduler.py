@@ -26,7 +26,7 @@ from sqlalchemy.sql.expression import ClauseElement
 
 from cachalot_common.db import run_migrations_async, transaction
 from cachalot_common.wakeup import Wakeup
-from cachalot_queue.dispatch import Scheduler, due_query, next_due_query
+from cachalot_queue.dispatch import Scheduler, due_query, next_due_query, waiting_query
 from cachalot_queue.main import ALEMBIC_DIR, build_engine
 from cachalot_queue.outbox import session_factory
 from cachalot_queue.tables import Account, Media, OutboxMessage, Post, Target
@@ -91,9 +91,16 @@ class Database:
         status: str = "scheduled",
         *,
         created: list[datetime] | None = None,
+        scheduled: list[datetime] | None = None,
+        waiting: bool = False,
+        client_id: uuid.UUID | None = None,
     ) -> list[Any]:
         """One post per due time, each with one target on ``account_id``, written in this
-        order (``created``: each post's creation time; default all ``START``)."""
+        order (``created``: each post's creation time, default all ``START``; ``scheduled``:
+        its publish time, default its due time; ``waiting``: the due time ends a platform
+        wait; ``client_id``: whose, default the database's client)."""
+        client = client_id or self.client_id
+        publish = scheduled or due
         posts = [uuid.uuid4() for _ in due]
         ids = [uuid.uuid4() for _ in due]
         made = created or [START] * len(due)
@@ -101,23 +108,23 @@ class Database:
             await connection.execute(
                 Post.__table__.insert(),
                 [
-                    {"id": p, "client_id": self.client_id, "media_id": self.media_id,
+                    {"id": p, "client_id": client, "media_id": self.media_id,
                      "scheduled_at": at, "created_at": c}
-                    for p, at, c in zip(posts, due, made, strict=True)
+                    for p, at, c in zip(posts, publish, made, strict=True)
                 ],
             )  # fmt: skip
             await connection.execute(
                 Target.__table__.insert(),
                 [
-                    {"id": t, "post_id": p, "position": 0, "client_id": self.client_id,
+                    {"id": t, "post_id": p, "position": 0, "client_id": client,
                      "account_id": account_id, "platform": "tiktok",
                      "options": {"platform": "tiktok", "caption": "c",
                                  "privacy_level": "SELF_ONLY"},
                      "status": status,
                      "attempt": 0, "budget_start": 0, "reconciles": 0,
-                     "due_at": at if status == "scheduled" else None, "created_at": c,
-                     "updated_at": START}
-                    for t, p, at, c in zip(ids, posts, due, made, strict=True)
+                     "due_at": at if status == "scheduled" else None, "scheduled_at": on,
+                     "created_at": c, "platform_wait": waiting, "updated_at": START}
+                    for t, p, at, on, c in zip(ids, posts, due, publish, made, strict=True)
                 ],
             )  # fmt: skip
         return ids
@@ -178,9 +185,11 @@ async def test_the_next_due_and_claim_queries_read_the_due_index_never_the_backl
     await database.targets(reauth, _in(BACKLOG // 4, after=timedelta(minutes=1)), "paused")
     await database.targets(connected, _in(BACKLOG // 4, after=-timedelta(days=1)), "published")
     await database.targets(connected, _in(3, after=-timedelta(seconds=5)))  # due now
+    await database.targets(connected, _in(3, after=timedelta(seconds=30)), waiting=True)
     queries = {
         "next due": next_due_query(),
         "claim": due_query(START, 200, lock=database.postgres),
+        "waits": waiting_query([connected, reauth]),
     }
     for stage in ("without statistics", "analysed"):
         if stage == "analysed":
@@ -188,6 +197,11 @@ async def test_the_next_due_and_claim_queries_read_the_due_index_never_the_backl
         for name, query in queries.items():
             lines = await plan(database.factory, query)
             text = f"{name}, {stage}:\n" + "\n".join(lines)
+            if name == "waits":  # only targets waiting now, whatever the account's backlog
+                assert "ix_targets_platform_wait" in text, text
+                assert "Seq Scan" not in text, text
+                assert "SCAN targets" not in text, text
+                continue
             if database.postgres:
                 assert "Seq Scan" not in text, text
                 if stage == "analysed":
@@ -286,3 +300,64 @@ async def test_posts_waiting_for_the_same_quota_window_are_claimed_oldest_first(
         rows = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
     commands = [json.loads(r.payload) for r in rows if r.topic == "posts.publish.tiktok.v1"]
     assert [c["target_id"] for c in commands] == [str(ids[i]) for i in range(6)]
+
+
+async def test_a_due_post_is_held_behind_an_earlier_post_of_its_account_that_waits(
+    database: Database,
+) -> None:
+    """Issue 9 (fresh17): a post scheduled later must not take the slot an earlier post of
+    its account waits for. Held until that wait ends, then claimed behind it. Not held: a
+    post scheduled before the waiting one, another account's post, and a post of the client
+    behind another client's waiting post on an account since re-assigned."""
+    account = await database.account()
+    elsewhere = await database.account()
+    ends = START + timedelta(seconds=5)
+    [waits] = await database.targets(
+        account, [ends], scheduled=[START - timedelta(minutes=5)], waiting=True
+    )
+    [later] = await database.targets(account, [START - timedelta(minutes=1)])
+    [earlier] = await database.targets(account, [START - timedelta(minutes=6)])
+    [other] = await database.targets(elsewhere, [START - timedelta(minutes=1)])
+    handed_on = await database.account()
+    [foreign] = await database.targets(
+        handed_on, [ends], scheduled=[START - timedelta(minutes=9)], waiting=True,
+        client_id=uuid.uuid4(),
+    )  # fmt: skip
+    [mine] = await database.targets(handed_on, [START - timedelta(minutes=1)])
+    clock = Clock()
+    scheduler = database.scheduler(clock)
+
+    assert await scheduler.dispatch_due() == 3
+    assert (await database.status(earlier))[0] == "dispatched", "scheduled before: not held"
+    assert (await database.status(other))[0] == "dispatched", "another account: not held"
+    assert (await database.status(mine))[0] == "dispatched", "another client's wait: not held"
+    assert await database.status(later) == ("scheduled", ends), "held until the wait ends"
+    assert await scheduler.seconds_to_next() == pytest.approx(5.0)
+
+    clock.now = ends
+    assert await scheduler.dispatch_due() == 2
+    async with database.factory() as session:
+        rows = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+    commands = [json.loads(r.payload) for r in rows if r.topic == "posts.publish.tiktok.v1"]
+    assert [c["target_id"] for c in commands][-2:] == [str(waits), str(later)]
+    assert (await database.status(foreign))[0] == "scheduled", "not the client's account now"
+
+
+async def test_posts_due_at_the_same_moment_are_claimed_in_the_order_they_were_scheduled_for(
+    database: Database,
+) -> None:
+    """Issue 9 (fresh17): an account's posts that one window held came back in the order they
+    were queued; they go in the order they were scheduled for, then queued."""
+    account = await database.account()
+    frees = START
+    made = [START - timedelta(minutes=10 - i) for i in range(4)]  # queued 0, 1, 2, 3
+    publish = [START - timedelta(minutes=1 + i) for i in range(3)] + [
+        START - timedelta(minutes=3)
+    ]  # scheduled for 2 (queued before 3), 3, 1, 0
+    ids = await database.targets(account, [frees] * 4, created=made, scheduled=publish)
+    scheduler = database.scheduler(Clock())
+    assert await scheduler.dispatch_due() == 4
+    async with database.factory() as session:
+        rows = (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+    commands = [json.loads(r.payload) for r in rows if r.topic == "posts.publish.tiktok.v1"]
+    assert [c["target_id"] for c in commands] == [str(ids[i]) for i in (2, 3, 1, 0)]

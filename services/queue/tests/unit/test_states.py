@@ -483,3 +483,35 @@ def test_other_retryable_results_still_count_against_the_attempt_budget() -> Non
     change = decide(state, result("retryable", attempt=3, code="network", retry_after_s=10))
     assert change.status == "failed"
     assert not change.platform_wait
+
+
+def test_a_post_given_up_on_does_not_say_it_will_be_tried_again() -> None:
+    # fresh17: "TikTok is still receiving an earlier part of the upload; will resume.
+    # (gave up after 5 attempts)"
+    for said in (
+        "TikTok is still receiving an earlier part of the upload; will resume.",
+        "TikTok answered 503; will retry.",
+        "VK is busy; will retry in a minute.",
+    ):
+        change = decide(target(attempt=3), result("retryable", attempt=3, reason=said))
+        assert change.status == "failed"
+        assert "will " not in change.reason, change.reason
+        assert change.reason.endswith(". (gave up after 3 attempts)"), change.reason
+    kept = decide(target(), result("retryable", reason="TikTok answered 503; will retry."))
+    assert "will retry" in kept.reason, "while it will, it says so"
+
+
+def test_one_wait_longer_than_the_deadline_says_so_not_that_the_platform_kept_asking() -> None:
+    # fresh17: a first wait of a week failed "the platform kept asking us to wait"
+    policy = RetryPolicy(max_attempts=3, base_s=10, max_s=100, wait_deadline_s=3600)
+    once = on_result(
+        target(budget_started_at=NOW),
+        result("retryable", code="rate_limited", retry_after_s=7200, reason="limit; will retry."),
+        policy=policy,
+        now=NOW,
+        rng=random.Random(1),
+    )
+    assert once.status == "failed"
+    assert "asked us to wait 2 h, longer than the 1 h we wait" in once.reason, once.reason
+    assert "kept asking" not in once.reason
+    assert "will retry" not in once.reason
