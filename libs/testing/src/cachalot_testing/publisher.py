@@ -10,6 +10,9 @@
 * :class:`Commands`: puts ``PublishPost`` commands on
   ``posts.publish.<platform>.v1`` keyed by account, as the queue does; a
   platform's harness adds its own command factory.
+* :func:`in_memory`: a publisher's real app (its ``create_app``) started in this
+  process, its subscriber driven by FastStream's ``TestKafkaBroker``
+  (:class:`InMemoryPublisher`: send commands, wait for results).
 * :func:`start_sandbox`, :func:`publisher_env` and :class:`PublisherProcesses`:
   the sandbox process, the settings every publisher needs in a test, and
   publisher processes started on their own ports and stopped at the end.
@@ -24,7 +27,8 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,10 +38,13 @@ import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from faststream.kafka import TestKafkaBroker
 
+from cachalot_common.consuming import raw_body
 from cachalot_common.events import MediaRef, PublishPost, PublishResult
+from cachalot_common.kafka import encode
 from cachalot_common.service_auth import ServiceAuthError, verify_service_token
-from cachalot_common.topics import POSTS_RESULT, publish_topic
+from cachalot_common.topics import POSTS_RESULT, Platform, publish_topic
 from cachalot_testing.ports import free_port
 from cachalot_testing.processes import ServiceProcess
 
@@ -460,3 +467,60 @@ class PublisherProcesses:
     def stop_all(self) -> None:
         for process in self.started:
             process.stop()
+
+
+@dataclass
+class InMemoryPublisher:
+    """A publisher app's broker under ``TestKafkaBroker``, and every result it sent."""
+
+    broker: Any
+    runtime: Any  # cachalot_publishing.runtime.PublishRuntime (its wait_idle)
+    results: list[PublishResult]
+    topic: str
+
+    async def send(self, command: PublishPost) -> None:
+        """As the queue does: the command on its topic, keyed by account."""
+        await self.broker.publish(
+            encode(command), topic=self.topic, key=str(command.account_id).encode()
+        )
+
+    def finals(self, target_id: uuid.UUID) -> list[PublishResult]:
+        return [r for r in self.results if r.target_id == target_id and r.type != "progress"]
+
+    def progress(self, target_id: uuid.UUID) -> list[int]:
+        """Bytes sent, as each progress result said."""
+        return [
+            r.bytes_sent or 0
+            for r in self.results
+            if r.target_id == target_id and r.type == "progress"
+        ]
+
+    async def final(
+        self, target_id: uuid.UUID, *, count: int = 1, timeout: float = 15
+    ) -> PublishResult:
+        """The target's ``count``-th final result (after the runtime went idle); raises
+        ``TimeoutError`` naming what was seen when it does not come in ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        while len(self.finals(target_id)) < count:
+            if time.monotonic() > deadline:
+                seen = [(r.type, r.code) for r in self.results if r.target_id == target_id]
+                raise TimeoutError(f"no final result {count} for {target_id}; saw {seen}")
+            await asyncio.sleep(0.02)
+        await self.runtime.wait_idle()
+        return self.finals(target_id)[count - 1]
+
+
+@contextlib.asynccontextmanager
+async def in_memory(app: FastAPI, platform: Platform) -> AsyncIterator[InMemoryPublisher]:
+    """``app`` (a publisher's real ``create_app``, no replaced parts) started, its broker in
+    memory: commands sent go to the subscriber registered when the app was built, results
+    on ``posts.result.v1`` are collected."""
+    broker = app.state.broker
+    results: list[PublishResult] = []
+
+    @broker.subscriber(POSTS_RESULT, decoder=raw_body)  # type: ignore[untyped-decorator]
+    async def collect(body: bytes) -> None:
+        results.append(PublishResult.model_validate_json(body))
+
+    async with TestKafkaBroker(broker) as test_broker, app.router.lifespan_context(app):
+        yield InMemoryPublisher(test_broker, app.state.runtime, results, publish_topic(platform))

@@ -50,7 +50,8 @@ class LeaseStub(LeaseStandIn):
         )
 
     async def lease_body(self, account_id: str, body: dict[str, Any]) -> dict[str, Any] | Any:
-        return {**await super().lease_body(account_id, body), "scopes": ["video.publish"]}
+        lease = await super().lease_body(account_id, body)
+        return {**lease, "scopes": ["video.publish"]} if isinstance(lease, dict) else lease
 
 
 @pytest.fixture(scope="module")

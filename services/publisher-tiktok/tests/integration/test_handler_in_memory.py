@@ -14,58 +14,19 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from faststream.kafka import TestKafkaBroker
 
-from cachalot_common.consuming import raw_body
-from cachalot_common.events import PublishPost, PublishResult
-from cachalot_common.kafka import encode
-from cachalot_common.topics import POSTS_RESULT, publish_topic
 from cachalot_publisher_tiktok.main import create_app
 from cachalot_publisher_tiktok.settings import PublisherSettings
-from cachalot_publishing.runtime import PublishRuntime
+from cachalot_testing.publisher import InMemoryPublisher, in_memory
 
 from .conftest import MB, SERVICE, SERVICE_SECRET, LeaseStub, Video
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
-
-TOPIC = publish_topic("tiktok")
-
-
-@dataclass
-class Publisher:
-    """The app's broker under ``TestKafkaBroker``, and every result it sent."""
-
-    broker: Any
-    runtime: PublishRuntime
-    results: list[PublishResult]
-
-    async def send(self, command: PublishPost) -> None:
-        """As the queue does: the command on its topic, keyed by account."""
-        await self.broker.publish(
-            encode(command), topic=TOPIC, key=str(command.account_id).encode()
-        )
-
-    def finals(self, target_id: uuid.UUID) -> list[PublishResult]:
-        return [r for r in self.results if r.target_id == target_id and r.type != "progress"]
-
-    async def final(
-        self, target_id: uuid.UUID, *, count: int = 1, timeout: float = 15
-    ) -> PublishResult:
-        """The target's ``count``-th final result (after the runtime went idle)."""
-        deadline = time.monotonic() + timeout
-        while len(self.finals(target_id)) < count:
-            if time.monotonic() > deadline:
-                seen = [(r.type, r.code) for r in self.results if r.target_id == target_id]
-                raise TimeoutError(f"no final result {count} for {target_id}; saw {seen}")
-            await asyncio.sleep(0.02)
-        await self.runtime.wait_idle()
-        return self.finals(target_id)[count - 1]
 
 
 def settings(
@@ -95,24 +56,17 @@ def settings(
 @contextlib.asynccontextmanager
 async def running(
     sandbox: str, lease_stub: LeaseStub, media_dir: Path, **overrides: Any
-) -> AsyncIterator[Publisher]:
+) -> AsyncIterator[InMemoryPublisher]:
     """The real app (``create_app``, no replaced parts), started, its broker in memory."""
     app = create_app(settings(sandbox, lease_stub, media_dir, **overrides))
-    broker = app.state.broker
-    results: list[PublishResult] = []
-
-    @broker.subscriber(POSTS_RESULT, decoder=raw_body)
-    async def collect(body: bytes) -> None:
-        results.append(PublishResult.model_validate_json(body))
-
-    async with TestKafkaBroker(broker) as test_broker, app.router.lifespan_context(app):
-        yield Publisher(test_broker, app.state.runtime, results)
+    async with in_memory(app, "tiktok") as publisher:
+        yield publisher
 
 
 @pytest.fixture
 async def publisher(
     sandbox: str, lease_stub: LeaseStub, media_dir: Path, sbx: httpx.Client
-) -> AsyncIterator[Publisher]:
+) -> AsyncIterator[InMemoryPublisher]:
     async with running(sandbox, lease_stub, media_dir) as started:
         yield started
 
@@ -122,7 +76,7 @@ def tiktok_posts(sbx: httpx.Client) -> dict[str, Any]:
 
 
 async def test_a_command_is_posted_on_tiktok_once_and_one_published_result_comes_out(
-    publisher: Publisher, sbx: httpx.Client, small_video: Video
+    publisher: InMemoryPublisher, sbx: httpx.Client, small_video: Video
 ) -> None:
     command = small_video.command(privacy_level="PUBLIC_TO_EVERYONE")
     await publisher.send(command)
@@ -137,7 +91,7 @@ async def test_a_command_is_posted_on_tiktok_once_and_one_published_result_comes
 
 
 async def test_tiktoks_per_minute_init_limit_comes_back_retryable_with_its_wait_not_slept(
-    publisher: Publisher, sbx: httpx.Client, small_video: Video
+    publisher: InMemoryPublisher, sbx: httpx.Client, small_video: Video
 ) -> None:
     sbx.post("/sandbox/tiktok/config", json={"init_per_minute": 1}).raise_for_status()
     account = uuid.uuid4()
@@ -164,7 +118,7 @@ async def test_tiktoks_per_minute_init_limit_comes_back_retryable_with_its_wait_
 
 
 async def test_a_rate_limit_answer_armed_on_init_is_retryable_rate_limited_with_retry_after(
-    publisher: Publisher, sbx: httpx.Client, small_video: Video
+    publisher: InMemoryPublisher, sbx: httpx.Client, small_video: Video
 ) -> None:
     sbx.post("/sandbox/tiktok/faults", json={"endpoint": "init", "kind": "rate_limit"})
     command = small_video.command()
@@ -196,7 +150,7 @@ async def test_our_own_per_account_init_budget_hands_a_long_wait_back_to_the_que
 
 
 async def test_the_same_command_delivered_twice_posts_once_and_answers_published_twice(
-    publisher: Publisher, sbx: httpx.Client, small_video: Video
+    publisher: InMemoryPublisher, sbx: httpx.Client, small_video: Video
 ) -> None:
     command = small_video.command()
     await publisher.send(command)
@@ -214,7 +168,7 @@ async def test_the_same_command_delivered_twice_posts_once_and_answers_published
 
 
 async def test_a_redelivered_command_whose_status_check_failed_asks_tiktok_and_posts_once(
-    publisher: Publisher, sbx: httpx.Client, small_video: Video
+    publisher: InMemoryPublisher, sbx: httpx.Client, small_video: Video
 ) -> None:
     sbx.post("/sandbox/tiktok/faults", json={"endpoint": "status", "kind": "http_5xx"})
     command = small_video.command()

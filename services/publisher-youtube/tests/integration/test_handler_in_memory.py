@@ -15,68 +15,23 @@ import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from faststream.kafka import TestKafkaBroker
 
-from cachalot_common.consuming import raw_body
-from cachalot_common.events import PublishPost, PublishResult
-from cachalot_common.kafka import encode
-from cachalot_common.topics import POSTS_RESULT, publish_topic
 from cachalot_publisher_youtube.main import create_app
 from cachalot_publisher_youtube.settings import Settings
-from cachalot_publishing.runtime import PublishRuntime
 from cachalot_testing.processes import ServiceProcess
+from cachalot_testing.publisher import InMemoryPublisher, in_memory
 
 from .conftest import CHUNK
 from .harness import SERVICE, SERVICE_SECRET, Commands, LeaseServer, sha256_of
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
-TOPIC = publish_topic("youtube")
 FIXTURE_MP4 = Path(__file__).parent.parent / "fixtures" / "clip.mp4"
-
-
-@dataclass
-class Publisher:
-    """The app's broker under ``TestKafkaBroker``, and every result it sent."""
-
-    broker: Any
-    runtime: PublishRuntime
-    results: list[PublishResult]
-
-    async def send(self, command: PublishPost) -> None:
-        """As the queue does: the command on its topic, keyed by account."""
-        await self.broker.publish(
-            encode(command), topic=TOPIC, key=str(command.account_id).encode()
-        )
-
-    def finals(self, target_id: uuid.UUID) -> list[PublishResult]:
-        return [r for r in self.results if r.target_id == target_id and r.type != "progress"]
-
-    def progress(self, target_id: uuid.UUID) -> list[int]:
-        return [
-            r.bytes_sent or 0
-            for r in self.results
-            if r.target_id == target_id and r.type == "progress"
-        ]
-
-    async def final(
-        self, target_id: uuid.UUID, *, count: int = 1, timeout: float = 15
-    ) -> PublishResult:
-        """The target's ``count``-th final result (after the runtime went idle)."""
-        deadline = time.monotonic() + timeout
-        while len(self.finals(target_id)) < count:
-            if time.monotonic() > deadline:
-                seen = [(r.type, r.code) for r in self.results if r.target_id == target_id]
-                raise TimeoutError(f"no final result {count} for {target_id}; saw {seen}")
-            await asyncio.sleep(0.02)
-        await self.runtime.wait_idle()
-        return self.finals(target_id)[count - 1]
 
 
 def settings(
@@ -107,18 +62,11 @@ def settings(
 @contextlib.asynccontextmanager
 async def running(
     sandbox: ServiceProcess, lease_server: LeaseServer, media_dir: Path, **overrides: Any
-) -> AsyncIterator[Publisher]:
+) -> AsyncIterator[InMemoryPublisher]:
     """The real app (``create_app``, no replaced parts), started, its broker in memory."""
     app = create_app(settings(sandbox, lease_server, media_dir, **overrides))
-    broker = app.state.broker
-    results: list[PublishResult] = []
-
-    @broker.subscriber(POSTS_RESULT, decoder=raw_body)
-    async def collect(body: bytes) -> None:
-        results.append(PublishResult.model_validate_json(body))
-
-    async with TestKafkaBroker(broker) as test_broker, app.router.lifespan_context(app):
-        yield Publisher(test_broker, app.state.runtime, results)
+    async with in_memory(app, "youtube") as publisher:
+        yield publisher
 
 
 @pytest.fixture
@@ -137,7 +85,7 @@ def youtube(sandbox: ServiceProcess, lease_server: LeaseServer) -> Iterator[http
 @pytest.fixture
 async def publisher(
     sandbox: ServiceProcess, lease_server: LeaseServer, media_dir: Path, youtube: httpx.Client
-) -> AsyncIterator[Publisher]:
+) -> AsyncIterator[InMemoryPublisher]:
     async with running(sandbox, lease_server, media_dir) as started:
         yield started
 
@@ -159,7 +107,7 @@ def landed(youtube: httpx.Client) -> tuple[list[dict[str, Any]], list[dict[str, 
 
 
 async def test_a_command_is_uploaded_to_youtube_once_and_one_published_result_comes_out(
-    publisher: Publisher, youtube: httpx.Client, commands: Commands, media_dir: Path
+    publisher: InMemoryPublisher, youtube: httpx.Client, commands: Commands, media_dir: Path
 ) -> None:
     video = media_dir / f"{uuid.uuid4().hex}.mp4"
     shutil.copyfile(FIXTURE_MP4, video)
@@ -177,7 +125,7 @@ async def test_a_command_is_uploaded_to_youtube_once_and_one_published_result_co
 
 
 async def test_youtubes_429_with_a_long_retry_after_comes_back_retryable_in_full_not_slept(
-    publisher: Publisher,
+    publisher: InMemoryPublisher,
     youtube: httpx.Client,
     commands: Commands,
     random_video: Callable[[int], Path],
@@ -202,7 +150,7 @@ async def test_youtubes_429_with_a_long_retry_after_comes_back_retryable_in_full
 
 
 async def test_a_429_on_opening_the_session_is_retryable_and_opens_nothing(
-    publisher: Publisher,
+    publisher: InMemoryPublisher,
     youtube: httpx.Client,
     commands: Commands,
     random_video: Callable[[int], Path],
@@ -217,7 +165,7 @@ async def test_a_429_on_opening_the_session_is_retryable_and_opens_nothing(
 
 
 async def test_the_same_command_delivered_twice_uploads_once_and_answers_published_twice(
-    publisher: Publisher,
+    publisher: InMemoryPublisher,
     youtube: httpx.Client,
     commands: Commands,
     random_video: Callable[[int], Path],
