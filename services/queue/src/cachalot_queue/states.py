@@ -412,7 +412,10 @@ def _platform_wait(
     )
 
 
-_WHAT_NEXT = re.compile(r"[;,]?\s*will (?:retry|resume|try again|start again)\b[^.]*\.?\s*$")
+_WHAT_NEXT = re.compile(
+    r"[;,]?\s*(?:(?:it|the \w+|we) )?will (?:be retried|retry|resume|try again|start again)"
+    r"\b[^.]*\.?\s*$"
+)
 
 
 def given_up(reason: str) -> str:
@@ -421,7 +424,7 @@ def given_up(reason: str) -> str:
     trimmed = _WHAT_NEXT.sub("", reason).rstrip()
     if not trimmed:
         return reason
-    return trimmed if trimmed.endswith((".", "!", "?", ")")) else trimmed + "."
+    return trimmed if trimmed.endswith((".", "!", "?")) else trimmed + "."
 
 
 def _to_millisecond(moment: datetime) -> datetime:

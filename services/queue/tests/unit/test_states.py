@@ -492,6 +492,10 @@ def test_a_post_given_up_on_does_not_say_it_will_be_tried_again() -> None:
         "TikTok is still receiving an earlier part of the upload; will resume.",
         "TikTok answered 503; will retry.",
         "VK is busy; will retry in a minute.",
+        "YouTube did not accept the upload for now (Backend Error); it will be retried.",
+        "YouTube's daily quota is used up; the upload will be retried after it resets at "
+        "midnight Pacific time.",
+        "VK's flood control stopped this account for now (too many similar actions)",
     ):
         change = decide(target(attempt=3), result("retryable", attempt=3, reason=said))
         assert change.status == "failed"
