@@ -34,6 +34,39 @@ async def dispatches(recorder: Recorder, post: dict[str, Any], count: int) -> An
     )
 
 
+async def hand_back(
+    queue: QueueServer, post: dict[str, Any], window_ends: datetime, occurred: datetime
+) -> None:
+    """The publisher's lane hands ``post`` back, read at ``occurred``, until the window ends."""
+    await queue.result(
+        post,
+        type="retryable",
+        code="rate_limited",
+        reason="TikTok allows few init calls per minute; will retry.",
+        occurred_at=occurred,
+        retry_after_s=(window_ends - occurred).total_seconds(),
+    )
+
+
+async def sent_again_in(recorder: Recorder, posts: list[dict[str, Any]]) -> list[str]:
+    """The post ids of ``posts``' second dispatches, in the order they were sent, once all were."""
+
+    def all_sent_again() -> bool:
+        return all(
+            len(recorder.commands(p["targets"][0]["id"], reconcile=False)) >= 2 for p in posts
+        )
+
+    await eventually(all_sent_again, timeout=20)
+    ids = {p["id"] for p in posts}
+    return [
+        s.value["post_id"]
+        for s in recorder.seen
+        if s.topic.startswith("posts.publish.")
+        and s.value.get("attempt") == 2
+        and s.value["post_id"] in ids
+    ]
+
+
 async def test_five_platform_waits_in_a_row_do_not_fail_a_post_allowed_three_attempts(
     queue: QueueServer, recorder: Recorder
 ) -> None:
@@ -102,31 +135,8 @@ async def test_an_accounts_posts_handed_back_for_one_window_come_back_in_their_o
     window_ends = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
     handed = datetime.now(UTC) - timedelta(seconds=0.5)
     for i, post in enumerate(posts):
-        occurred = handed + timedelta(milliseconds=100 * i)
-        await queue.result(
-            post,
-            type="retryable",
-            code="rate_limited",
-            reason="TikTok allows few init calls per minute; will retry.",
-            occurred_at=occurred,
-            retry_after_s=(window_ends - occurred).total_seconds(),
-        )
-
-    def all_sent_again() -> bool:
-        return all(
-            len(recorder.commands(p["targets"][0]["id"], reconcile=False)) >= 2 for p in posts
-        )
-
-    await eventually(all_sent_again, timeout=20)
-    ids = [p["id"] for p in posts]
-    again = [
-        s.value["post_id"]
-        for s in recorder.seen
-        if s.topic.startswith("posts.publish.")
-        and s.value.get("attempt") == 2
-        and s.value["post_id"] in ids
-    ]
-    assert again == ids
+        await hand_back(queue, post, window_ends, handed + timedelta(milliseconds=100 * i))
+    assert await sent_again_in(recorder, posts) == [p["id"] for p in posts]
     for post in posts:
         target = await queue.target(post["targets"][0]["id"])
         assert target.waits == 1
@@ -146,33 +156,14 @@ async def test_posts_handed_back_for_one_window_come_back_in_the_order_they_were
     ]
     for post in posts:
         await dispatches(recorder, post, 1)
-    window_ends = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
+    window_ends = datetime.now(UTC).replace(microsecond=0) + timedelta(
+        seconds=6
+    )  # room for a loaded machine
     for post in posts:
-        occurred = datetime.now(UTC)
-        await queue.result(
-            post,
-            type="retryable",
-            code="rate_limited",
-            reason="TikTok allows few init calls per minute; will retry.",
-            occurred_at=occurred,
-            retry_after_s=(window_ends - occurred).total_seconds(),
-        )
-
-    def all_sent_again() -> bool:
-        return all(
-            len(recorder.commands(p["targets"][0]["id"], reconcile=False)) >= 2 for p in posts
-        )
-
-    await eventually(all_sent_again, timeout=20)
-    ids = [p["id"] for p in posts]
-    again = [
-        s.value["post_id"]
-        for s in recorder.seen
-        if s.topic.startswith("posts.publish.")
-        and s.value.get("attempt") == 2
-        and s.value["post_id"] in ids
-    ]
-    assert again == ids[::-1], "scheduled order: the last queued was scheduled first"
+        await hand_back(queue, post, window_ends, datetime.now(UTC))
+    assert await sent_again_in(recorder, posts) == [p["id"] for p in posts][::-1], (
+        "scheduled order: the last queued was scheduled first"
+    )
 
 
 async def test_a_post_due_while_an_earlier_one_of_its_account_waits_goes_out_behind_it(
@@ -186,16 +177,10 @@ async def test_a_post_due_while_an_earlier_one_of_its_account_waits_goes_out_beh
     other = await client.account("tiktok")
     waiting = await client.queue(tiktok=account)
     await dispatches(recorder, waiting, 1)
-    window_ends = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
-    occurred = datetime.now(UTC)
-    await queue.result(
-        waiting,
-        type="retryable",
-        code="rate_limited",
-        reason="TikTok allows few init calls per minute; will retry.",
-        occurred_at=occurred,
-        retry_after_s=(window_ends - occurred).total_seconds(),
-    )
+    window_ends = datetime.now(UTC).replace(microsecond=0) + timedelta(
+        seconds=6
+    )  # room for a loaded machine
+    await hand_back(queue, waiting, window_ends, datetime.now(UTC))
     await eventually(lambda: ended(client, waiting, "scheduled"), timeout=20)
     later = await client.queue(tiktok=account)  # due now, inside the earlier post's wait
     elsewhere = await client.queue(tiktok=other)
