@@ -510,6 +510,28 @@ class InMemoryPublisher:
         return self.finals(target_id)[count - 1]
 
 
+def in_memory_settings(
+    *, service: str, secret: str, auth_url: str, media_dir: Path, **settings: Any
+) -> dict[str, Any]:
+    """The settings (field names) every publisher app needs under :func:`in_memory`, plus
+    ``settings``: its own SQLite file beside ``media_dir``, a Kafka nobody dials
+    (``TestKafkaBroker`` stands in for it), every progress report sent, offsets committed
+    quickly. Pass them to the publisher's settings class."""
+    return {
+        "environment": "test",
+        "kafka_bootstrap": "127.0.0.1:1",
+        "kafka_idempotence": False,
+        "database_url": f"sqlite+aiosqlite:///{media_dir.with_name(uuid.uuid4().hex)}.db",
+        "auth_url": auth_url,
+        "service_name": service,
+        "service_secret": secret,
+        "media_dir": media_dir,
+        "publish_progress_interval_s": 0,
+        "publish_commit_interval_s": 0.05,
+        **settings,
+    }
+
+
 @contextlib.asynccontextmanager
 async def in_memory(app: FastAPI, platform: Platform) -> AsyncIterator[InMemoryPublisher]:
     """``app`` (a publisher's real ``create_app``, no replaced parts) started, its broker in

@@ -22,7 +22,7 @@ import pytest
 
 from cachalot_publisher_tiktok.main import create_app
 from cachalot_publisher_tiktok.settings import PublisherSettings
-from cachalot_testing.publisher import InMemoryPublisher, in_memory
+from cachalot_testing.publisher import InMemoryPublisher, in_memory, in_memory_settings
 
 from .conftest import MB, SERVICE, SERVICE_SECRET, LeaseStub, Video
 
@@ -34,22 +34,16 @@ def settings(
 ) -> PublisherSettings:
     """publisher-tiktok's settings for one test: its own SQLite file, the sandbox TikTok,
     the lease stand-in, a Kafka nobody dials (TestKafkaBroker stands in for it)."""
-    values: dict[str, Any] = {
-        "environment": "test",
-        "kafka_bootstrap": "127.0.0.1:1",
-        "kafka_idempotence": False,
-        "database_url": f"sqlite+aiosqlite:///{media_dir.with_name(uuid.uuid4().hex)}.db",
-        "auth_url": lease_stub.url,
-        "service_name": SERVICE,
-        "service_secret": SERVICE_SECRET,
-        "media_dir": media_dir,
-        "tiktok_api_base": f"{sandbox}/tiktok",
-        "tiktok_chunk_size": 5 * MB,
-        "tiktok_status_poll_s": 0.1,
-        "publish_progress_interval_s": 0,
-        "publish_commit_interval_s": 0.05,
+    values = in_memory_settings(
+        service=SERVICE,
+        secret=SERVICE_SECRET,
+        auth_url=lease_stub.url,
+        media_dir=media_dir,
+        tiktok_api_base=f"{sandbox}/tiktok",
+        tiktok_chunk_size=5 * MB,
+        tiktok_status_poll_s=0.1,
         **overrides,
-    }
+    )
     return PublisherSettings(**values)
 
 

@@ -24,7 +24,7 @@ import pytest
 from cachalot_publisher_youtube.main import create_app
 from cachalot_publisher_youtube.settings import Settings
 from cachalot_testing.processes import ServiceProcess
-from cachalot_testing.publisher import InMemoryPublisher, in_memory
+from cachalot_testing.publisher import InMemoryPublisher, in_memory, in_memory_settings
 
 from .conftest import CHUNK
 from .harness import SERVICE, SERVICE_SECRET, Commands, LeaseServer, sha256_of
@@ -39,23 +39,17 @@ def settings(
 ) -> Settings:
     """publisher-youtube's settings for one test: its own SQLite file, the sandbox YouTube,
     the lease stand-in, a Kafka nobody dials (TestKafkaBroker stands in for it)."""
-    values: dict[str, Any] = {
-        "environment": "test",
-        "kafka_bootstrap": "127.0.0.1:1",
-        "kafka_idempotence": False,
-        "database_url": f"sqlite+aiosqlite:///{media_dir.with_name(uuid.uuid4().hex)}.db",
-        "auth_url": lease_server.url,
-        "service_name": SERVICE,
-        "service_secret": SERVICE_SECRET,
-        "media_dir": media_dir,
-        "youtube_api_base": f"{sandbox.base_url}/youtube",
-        "youtube_chunk_bytes": CHUNK,
-        "youtube_backoff_initial_s": 0.05,
-        "youtube_backoff_max_s": 0.2,
-        "publish_progress_interval_s": 0,
-        "publish_commit_interval_s": 0.05,
+    values = in_memory_settings(
+        service=SERVICE,
+        secret=SERVICE_SECRET,
+        auth_url=lease_server.url,
+        media_dir=media_dir,
+        youtube_api_base=f"{sandbox.base_url}/youtube",
+        youtube_chunk_bytes=CHUNK,
+        youtube_backoff_initial_s=0.05,
+        youtube_backoff_max_s=0.2,
         **overrides,
-    }
+    )
     return Settings(**values)
 
 
