@@ -14,7 +14,6 @@ is tested the same way in deploy/tests/test_gateway_nginx.py.
 
 from __future__ import annotations
 
-import importlib
 import tempfile
 import threading
 import uuid
@@ -27,6 +26,7 @@ import pytest
 import uvicorn
 
 from cachalot_common.sessions import COOKIE_NAME, Role, issue_session
+from cachalot_embedded.asyncapi import BUILDERS as ASYNCAPI_BUILDERS
 from cachalot_embedded.gateway import create_gateway
 from cachalot_embedded.openapi import BUILDERS, DOCUMENT_FILE, _no_cachalot_environment
 from cachalot_embedded.routes import ROUTES, service_for
@@ -63,18 +63,6 @@ def _notifier(_: Path) -> Any:
     return create_app(settings)
 
 
-def _publisher(module: str) -> Callable[[Path], Any]:
-    def build(workdir: Path) -> Any:
-        main = importlib.import_module(f"{module}.main")
-        settings = getattr(main, "Settings", None) or main.PublisherSettings
-        name = module.rsplit("_", 1)[1]
-        extra = {"telegram_bot_token": "123456:slash-test"} if name == "telegram" else {}
-        database = f"sqlite+aiosqlite:///{workdir / name}.db"
-        return main.create_app(settings(database_url=database, **extra))
-
-    return build
-
-
 def _sandbox(_: Path) -> Any:
     from cachalot_sandbox.main import create_app
     from cachalot_sandbox.settings import SandboxSettings
@@ -85,10 +73,8 @@ def _sandbox(_: Path) -> Any:
 EVERY_SERVICE: dict[str, Callable[[Path], Any]] = {
     **BUILDERS,
     "notifier": _notifier,
-    **{
-        f"publisher-{name}": _publisher(f"cachalot_publisher_{name}")
-        for name in ("tiktok", "youtube", "instagram", "vk", "telegram")
-    },
+    # each publisher as its AsyncAPI document is built: its own declaration's create_app
+    **{name: build for name, build in ASYNCAPI_BUILDERS.items() if name.startswith("publisher-")},
     "sandbox": _sandbox,
 }
 

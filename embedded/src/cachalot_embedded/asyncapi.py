@@ -63,18 +63,16 @@ def _notifier(workdir: Path) -> Any:
 
 def _publisher(platform: str) -> Callable[[Path], Any]:
     def build(workdir: Path) -> Any:
-        package = f"cachalot_publisher_{platform}"
-        main = importlib.import_module(f"{package}.main")
-        settings_module = importlib.import_module(f"{package}.settings")
-        fallback = settings_module.PublisherSettings  # tiktok names its class so
-        settings_class = getattr(settings_module, "Settings", fallback)
+        # each publisher's declaration (cachalot_publishing.app.PublisherService)
+        publisher = importlib.import_module(f"cachalot_publisher_{platform}.main").PUBLISHER
+        settings_class = publisher.settings
         # a publisher that needs a bot token to start gets a throwaway one
         needs_token = "telegram_bot_token" in settings_class.model_fields
         extra = {"telegram_bot_token": "0:asyncapi-throwaway"} if needs_token else {}
         settings = settings_class(
             database_url=f"sqlite+aiosqlite:///{workdir / f'{platform}.db'}", **extra
         )
-        return main.create_app(settings)
+        return publisher.create_app(settings)
 
     return build
 

@@ -162,7 +162,6 @@ async def publisher(
     app = build_publisher_app(
         settings_for(media_dir, bootstrap, **overrides),
         platform="tiktok",
-        label="TikTok",
         make_publisher=make_publisher,
         leases=FakeLeases(),
     )

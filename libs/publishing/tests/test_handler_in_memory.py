@@ -77,7 +77,6 @@ async def running(
     app = build_publisher_app(
         settings_for(media_dir, **overrides),
         platform=name,
-        label=label,
         make_publisher=make_publisher,
         leases=leases,
     )

@@ -3,6 +3,6 @@
 A platform implements :class:`~cachalot_publishing.ports.Platform` (its client
 and upload steps, raising :class:`~cachalot_publishing.outcome.Outcome` for
 anything but success) and builds its app with
-:func:`~cachalot_publishing.app.build_publisher_app`; everything else
+:class:`~cachalot_publishing.app.PublisherService`; everything else
 (consuming, scheduling, offsets, leases, results, metrics) is here.
 """

@@ -14,7 +14,8 @@ client...), before the broker starts.
 :func:`create_database_publisher` is the whole composition root of a platform
 whose steps keep state in their own database and call the platform over one
 kept-alive HTTP client (every publisher), and :func:`publisher_main` its
-process entry point, so a publisher's ``main`` is a few lines.
+process entry point; :class:`PublisherService` declares both at once, so a
+publisher's ``main.py`` is its ``build`` and one declaration.
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ import logging
 import sys
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 from aiokafka import TopicPartition
@@ -38,6 +39,7 @@ from opentelemetry import propagate
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cachalot_common import platforms
 from cachalot_common.app import create_service_app, serve
 from cachalot_common.asyncapi import Produced
 from cachalot_common.consuming import (
@@ -92,7 +94,6 @@ def build_publisher_app(
     settings: PublisherSettings,
     *,
     platform: PlatformName,
-    label: str,
     make_publisher: MakePublisher,
     leases: LeaseSource | None = None,
     results: ResultSink | None = None,
@@ -106,9 +107,11 @@ def build_publisher_app(
     platform (entered in the lifespan, left at shutdown). ``leases`` and
     ``results`` replace auth's lease endpoint and the Kafka result sink
     (tests). ``app.state.runtime``, ``app.state.broker`` and ``app.state.watch`` are
-    exposed for tests. The consumer group is ``publisher-<platform>``.
+    exposed for tests. The consumer group is ``publisher-<platform>``; the label people
+    read is the platform registry's (:mod:`cachalot_common.platforms`).
     """
     service = f"publisher-{platform}"
+    label = platforms.get(platform).label
     broker = build_broker(settings, client_id=service, tracer_provider=tracer_provider)
     sink = results or KafkaResults(broker, tracer_provider)
     # auth's lease endpoint, on the same lean HTTP stack as the platform's calls
@@ -208,7 +211,6 @@ def create_database_publisher(
     settings: PublisherSettings,
     *,
     platform: PlatformName,
-    label: str,
     description: str,
     alembic_dir: Path,
     http_timeout_s: float,
@@ -251,7 +253,6 @@ def create_database_publisher(
     return build_publisher_app(
         settings,
         platform=platform,
-        label=label,
         make_publisher=make_publisher,
         leases=leases,
         results=results,
@@ -289,6 +290,76 @@ def publisher_main(
         return
     provider = setup_tracing(service, otlp_endpoint=settings.otlp_endpoint)
     serve(create_app(settings, tracer_provider=provider), settings)
+
+
+def _no_secrets(_: Any) -> Iterable[str]:
+    return ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublisherService(Generic[SettingsT]):
+    """A ``publisher-<platform>`` declared: all its ``main.py`` holds.
+
+    ``build(settings, wiring)`` makes the platform's steps (in the lifespan,
+    once per app); ``request_timeout_s(settings)`` is the read timeout of each
+    call to the platform (its ``<platform>_request_timeout_s`` setting);
+    ``secrets(settings)`` the values to redact beyond the service secret;
+    ``commands`` the process's extra commands by name (``python -m ... <name>``).
+    :meth:`create_app` is :func:`create_database_publisher` with these, and
+    :meth:`main` is :func:`publisher_main`.
+    """
+
+    platform: PlatformName
+    settings: type[SettingsT]
+    description: str
+    alembic_dir: Path
+    request_timeout_s: Callable[[SettingsT], float]
+    build: Callable[[SettingsT, PlatformWiring], Platform]
+    secrets: Callable[[SettingsT], Iterable[str]] = _no_secrets
+    commands: Mapping[str, Callable[[SettingsT], None]] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The service's name and consumer group: ``publisher-<platform>``."""
+        return f"publisher-{self.platform}"
+
+    def create_app(
+        self,
+        settings: SettingsT,
+        *,
+        leases: LeaseSource | None = None,
+        results: ResultSink | None = None,
+        tracer_provider: TracerProvider | None = None,
+    ) -> FastAPI:
+        """The service app; tests pass their own ``leases`` (a stand-in for auth) or
+        ``results`` sink, the process builds the real ones."""
+
+        def build(wiring: PlatformWiring) -> Platform:
+            return self.build(settings, wiring)
+
+        return create_database_publisher(
+            settings,
+            platform=self.platform,
+            description=self.description,
+            alembic_dir=self.alembic_dir,
+            http_timeout_s=self.request_timeout_s(settings),
+            build=build,
+            leases=leases,
+            results=results,
+            tracer_provider=tracer_provider,
+        )
+
+    def main(self) -> None:
+        """``python -m cachalot_publisher_<platform>`` serves; ``... migrate`` only
+        migrates; ``... <command>`` runs one of ``commands``."""
+        publisher_main(
+            self.name,
+            self.settings,
+            self.create_app,
+            self.alembic_dir,
+            secrets=self.secrets,
+            commands=self.commands,
+        )
 
 
 def _trace_of(record: Any) -> otel_context.Context:

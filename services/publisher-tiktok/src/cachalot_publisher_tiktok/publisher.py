@@ -32,7 +32,7 @@ from cachalot_publisher_tiktok.chunking import ChunkPlan, VideoTooLarge, plan_ch
 from cachalot_publisher_tiktok.creators import CreatorInfoCache
 from cachalot_publisher_tiktok.limiter import AccountLimiter, Endpoint
 from cachalot_publisher_tiktok.sessions import NewSession, RecordedSession, SessionStore
-from cachalot_publisher_tiktok.settings import PublisherSettings
+from cachalot_publisher_tiktok.settings import Settings
 from cachalot_publisher_tiktok.tiktok import (
     CreatorInfo,
     PublishStatus,
@@ -59,7 +59,7 @@ class TikTokPlatform:
     def __init__(
         self,
         *,
-        settings: PublisherSettings,
+        settings: Settings,
         tiktok: TikTokClient,
         sessions: SessionStore,
         limiter: AccountLimiter,
@@ -252,7 +252,7 @@ class TikTokPlatform:
                         path,
                         first,
                         length,
-                        self.settings.tiktok_read_size,
+                        self.settings.tiktok_read_bytes,
                         progress=ctx.progress,  # as the chunk streams (a chunk may be 64 MB)
                         total=plan.video_size,
                     ),

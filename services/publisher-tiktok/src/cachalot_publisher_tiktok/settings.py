@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
-from cachalot_publishing.settings import PublisherSettings as RuntimeSettings
+from cachalot_publishing.settings import PublisherSettings
 
 MIN_CHUNK = 5 * 1024 * 1024
 MAX_CHUNK = 64_000_000
 
 
-class PublisherSettings(RuntimeSettings):
+class Settings(PublisherSettings):
     http_port: int = Field(default=8105, ge=0, le=65535)
     database_url: str = "sqlite+aiosqlite:///./var/publisher-tiktok.db"
     auto_migrate: bool = True
@@ -33,11 +33,11 @@ class PublisherSettings(RuntimeSettings):
             "chunks mean fewer requests; a failed chunk is sent again whole."
         ),
     )
-    tiktok_read_size: int = Field(default=1024 * 1024, ge=16 * 1024, description="Bytes per read.")
+    tiktok_read_bytes: int = Field(default=1024 * 1024, ge=16 * 1024, description="Bytes per read.")
     tiktok_chunk_retries: int = Field(default=3, ge=0, le=10)
     tiktok_status_poll_s: float = Field(default=2.0, gt=0)
     tiktok_status_timeout_s: float = Field(default=600.0, gt=0)
-    tiktok_http_timeout_s: float = Field(default=60.0, gt=0)
+    tiktok_request_timeout_s: float = Field(default=60.0, gt=0)
     # TikTok's per-token, per-minute limits; kept client-side too.
     tiktok_creator_info_per_minute: int = Field(default=20, ge=1)
     tiktok_init_per_minute: int = Field(default=6, ge=1)

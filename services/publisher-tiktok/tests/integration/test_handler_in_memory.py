@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from cachalot_publisher_tiktok.main import create_app
-from cachalot_publisher_tiktok.settings import PublisherSettings
+from cachalot_publisher_tiktok.settings import Settings
 from cachalot_testing.publisher import InMemoryPublisher, in_memory, in_memory_settings
 
 from .conftest import MB, SERVICE, SERVICE_SECRET, LeaseStub, Video
@@ -29,9 +29,7 @@ from .conftest import MB, SERVICE, SERVICE_SECRET, LeaseStub, Video
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 
-def settings(
-    sandbox: str, lease_stub: LeaseStub, media_dir: Path, **overrides: Any
-) -> PublisherSettings:
+def settings(sandbox: str, lease_stub: LeaseStub, media_dir: Path, **overrides: Any) -> Settings:
     """publisher-tiktok's settings for one test: its own SQLite file, the sandbox TikTok,
     the lease stand-in, a Kafka nobody dials (TestKafkaBroker stands in for it)."""
     values = in_memory_settings(
@@ -44,7 +42,7 @@ def settings(
         tiktok_status_poll_s=0.1,
         **overrides,
     )
-    return PublisherSettings(**values)
+    return Settings(**values)
 
 
 @contextlib.asynccontextmanager
