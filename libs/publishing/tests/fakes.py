@@ -37,8 +37,6 @@ GRANT_KEY = generate_signing_key("publishing-tests")  # the queue's private gran
 class FakePlatform:
     """Publishes instantly unless a test scripts a target's behaviour."""
 
-    name: str = "tiktok"
-    label: str = "TikTok"
     scripts: dict[uuid.UUID, Step] = field(default_factory=dict)
     started: list[uuid.UUID] = field(default_factory=list)
     finished: list[uuid.UUID] = field(default_factory=list)

@@ -65,9 +65,9 @@ class Harness:
 
 @contextlib.asynccontextmanager
 async def running(
-    media_dir: Path, *, name: str = "tiktok", label: str = "TikTok", **overrides: Any
+    media_dir: Path, *, name: str = "tiktok", **overrides: Any
 ) -> AsyncIterator[Harness]:
-    platform, leases = FakePlatform(name=name, label=label), FakeLeases()
+    platform, leases = FakePlatform(), FakeLeases()
     topic = publish_topic(name)
 
     @contextlib.asynccontextmanager
@@ -114,7 +114,7 @@ async def test_a_command_gets_exactly_one_published_result(media_dir, video) -> 
 async def test_an_unknown_outcome_reaches_the_queue_as_unknown_only_where_the_platform_cannot_look_the_post_up(  # noqa: E501
     media_dir, video, name, label, sent_as
 ) -> None:
-    async with running(media_dir, name=name, label=label) as h:
+    async with running(media_dir, name=name) as h:
         command = make_command(video, platform=name)
 
         async def answer_lost(_: PublishPost, __: Context) -> Published:

@@ -2,7 +2,6 @@
 
 A platform (``services/publisher-<platform>``) provides a :class:`Platform`:
 
-* ``name`` (``"tiktok"``) and ``label`` (``"TikTok"``, for reasons people read);
 * ``async def publish(command, ctx) -> Published``: put the video up, raising
   :class:`~cachalot_publishing.outcome.Outcome` for anything but success.
   Record the platform's session/publish id *before* the first byte, and on a
@@ -76,9 +75,7 @@ class Context(Protocol):
 
 
 class Platform(Protocol):
-    """A platform's publishing steps (see the module docstring)."""
-
-    name: str
-    label: str
+    """A platform's publishing steps (see the module docstring). Its name and label are
+    the platform registry's (:mod:`cachalot_common.platforms`), not the steps'."""
 
     async def publish(self, command: PublishPost, ctx: Context) -> Published: ...

@@ -45,6 +45,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Final, TypeVar
 
 from cachalot_common.events import InstagramOptions, MediaRef, PublishPost
+from cachalot_common.platforms import label_of
 from cachalot_publisher_instagram.graph import (
     ContainerStatus,
     GraphError,
@@ -67,7 +68,7 @@ from cachalot_publishing.ports import Context, TokenRejected
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-LABEL = "Instagram"
+LABEL: Final = label_of("instagram")  # the registry's
 QUOTA_USED = "publishing_quota_used"  # Instagram's own: the rolling 24 h publishing limit
 MEDIA_LINK_MISSING = "media_link_missing"
 UNSUPPORTED_KIND = "unsupported_kind"
@@ -97,9 +98,6 @@ class _Gone(Exception):
 
 class InstagramPlatform:
     """The Instagram steps behind :class:`cachalot_publishing.ports.Platform`."""
-
-    name = "instagram"
-    label = LABEL
 
     def __init__(
         self,

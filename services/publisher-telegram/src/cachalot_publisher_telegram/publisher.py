@@ -73,6 +73,7 @@ from typing import Any, Final
 
 from cachalot_common.articles import Node, lead_html, parse, telegram_length, to_telegram_html
 from cachalot_common.events import MediaRef, PublishPost, TelegramOptions
+from cachalot_common.platforms import label_of
 from cachalot_common.platforms.telegram import TELEGRAM_CAPTION_MAX, TELEGRAM_TEXT_MAX
 from cachalot_common.telegram_api import may_post
 from cachalot_common.text import truncate
@@ -92,7 +93,7 @@ from cachalot_publishing.ports import Context
 
 logger = logging.getLogger(__name__)
 
-LABEL = "Telegram"
+LABEL: Final = label_of("telegram")  # the registry's
 OUTCOME_UNKNOWN = outcome.OUTCOME_UNKNOWN
 CHANNEL_LINK_BROKEN = "channel_link_broken"
 CHANNEL_NOT_LINKED = "channel_not_linked"
@@ -245,9 +246,6 @@ def message_url(message: dict[str, Any], fallback_chat: str) -> str | None:
 
 class TelegramPlatform:
     """:class:`cachalot_publishing.ports.Platform` for Telegram channels."""
-
-    name = "telegram"
-    label = LABEL
 
     def __init__(
         self,

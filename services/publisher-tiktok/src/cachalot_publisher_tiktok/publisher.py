@@ -53,9 +53,6 @@ UPLOAD_URL_LIFETIME = timedelta(minutes=55)  # TikTok: 1 hour; keep a margin
 class TikTokPlatform:
     """The TikTok steps behind :class:`cachalot_publishing.ports.Platform`."""
 
-    name = "tiktok"
-    label = "TikTok"
-
     def __init__(
         self,
         *,

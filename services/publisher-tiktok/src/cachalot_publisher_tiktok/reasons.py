@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from cachalot_common.events import CreatorInfoFacts, TikTokOptions
+from cachalot_common.platforms import label_of
 from cachalot_common.platforms.spec import AccountFacts, Content
 from cachalot_common.platforms.tiktok import PRIVACY_NAMES, within_creator_info
 from cachalot_publisher_tiktok.tiktok import CreatorInfo, TikTokApiError, TikTokUnreachable
@@ -20,7 +21,7 @@ from cachalot_publishing import outcome
 from cachalot_publishing.outcome import Outcome, failed, reauth, retryable
 from cachalot_publishing.token import reauth_reason
 
-LABEL = "TikTok"
+LABEL: Final = label_of("tiktok")  # the registry's
 
 
 PERMANENT: dict[str, str] = {

@@ -34,6 +34,7 @@ import httpx
 
 from cachalot_common import articles
 from cachalot_common.events import MediaRef, PublishPost, VKOptions
+from cachalot_common.platforms import label_of
 from cachalot_common.platforms.spec import Content
 from cachalot_common.platforms.vk import wall_text
 from cachalot_common.text import truncate
@@ -47,7 +48,7 @@ from cachalot_publishing.ports import Context, TokenRejected
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-LABEL: Final = "VK"
+LABEL: Final = label_of("vk")  # the registry's
 RATE_LIMIT_TRIES: Final = 3
 FLOOD_CONTROL_RETRY_S: Final = 60.0
 INVALID_PARAMETER: Final = 100  # VK's "One of the parameters specified was missing or invalid"
@@ -132,9 +133,6 @@ def vk_outcome(error: VKApiError, owner: int = 0) -> Outcome:
 
 class VKPlatform:
     """Puts a post on a VK wall (see the module docstring)."""
-
-    name = "vk"
-    label = LABEL
 
     def __init__(self, *, store: WallPostStore, api: VKApi) -> None:
         self._store = store

@@ -122,9 +122,6 @@ def transient_outcome(error: Transient) -> Outcome:
 class YouTubePlatform:
     """The YouTube steps behind :class:`cachalot_publishing.ports.Platform`."""
 
-    name = "youtube"
-    label = "YouTube"
-
     def __init__(
         self,
         *,
