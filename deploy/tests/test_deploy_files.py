@@ -913,6 +913,24 @@ def test_every_service_directory_has_a_kubernetes_deployment() -> None:
     assert GATEWAY in deployments
 
 
+def test_prometheus_scrapes_every_service_on_its_port_in_compose_and_in_kubernetes() -> None:
+    """A new service (a sixth publisher) left out of prometheus.yml or out of the
+    NetworkPolicy that admits Prometheus to /metrics would run unwatched: both list every
+    service but the sandbox, compose's on the port compose gives it."""
+    watched = [name for name in service_names() if name != SANDBOX]
+    config = load_yaml((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    targets = {
+        target["names"][0]: target["port"]
+        for job in config["scrape_configs"]
+        for target in job.get("dns_sd_configs", [])
+    }
+    ports = {name: int(compose_env(name)["CACHALOT_HTTP_PORT"] or 0) for name in watched}
+    assert targets == ports, "deploy/prometheus/prometheus.yml: one target per service"
+    policy = of_kind(raw_manifests(), "NetworkPolicy")["metrics-from-monitoring"]
+    (selector,) = policy["spec"]["podSelector"]["matchExpressions"]
+    assert sorted(selector["values"]) == watched, "network-policy.yaml: metrics-from-monitoring"
+
+
 def test_kubernetes_pods_are_hardened_and_get_their_settings_from_config_and_secrets() -> None:
     check_manifests(raw_manifests(), where="deploy/k8s (as written)")
 

@@ -50,7 +50,7 @@ SCRIPTS = (
     "api-docs.js",
 )
 # Words a person sees in both languages as they are: the product's and the platforms' names.
-NAMES = {"CACHALOT", "TikTok", "YouTube", "Instagram", "VK", "Telegram"}
+NAMES = {"CACHALOT", *(platforms.label_of(name) for name in platforms.names())}
 VISIBLE_ATTRIBUTES = ("placeholder", "aria-label", "title", "alt")
 # Two words of Latin letters in a row: how English text looks (a class list such as
 # "muted hint" looks the same, so literals that are only markup are listed below).

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 Platform = Literal["tiktok", "youtube", "instagram", "vk", "telegram"]
-PLATFORMS: Final[tuple[Platform, ...]] = ("tiktok", "youtube", "instagram", "vk", "telegram")
+PLATFORMS: Final[tuple[Platform, ...]] = get_args(Platform)
+"""Every platform name, in the order of :data:`Platform` (written once, there)."""
 
 CONTACT_SUBMITTED: Final = "contact.submitted.v1"
 ACCOUNTS: Final = "accounts.v1"

@@ -221,8 +221,8 @@ def create_database_publisher(
 ) -> FastAPI:
     """``publisher-<platform>`` whose platform keeps state in its own database.
 
-    ``settings`` (the platform's class) also carries ``database_url`` and
-    ``auto_migrate``. In the lifespan: migrations to head
+    ``settings.database_url`` is the platform's database (its own SQLite file by
+    default). In the lifespan: migrations to head
     (when ``auto_migrate``), then one :func:`platform_http_client` of
     ``2 × publish_concurrency`` connections with ``http_timeout_s`` per read
     (connect 10 s; traced when ``tracer_provider`` is given), then
@@ -230,8 +230,7 @@ def create_database_publisher(
     the engine disposed. ``/readyz`` checks the database. The rest is
     :func:`build_publisher_app`'s.
     """
-    database_url: str = getattr(settings, "database_url")  # noqa: B009 - a platform's field
-    auto_migrate: bool = getattr(settings, "auto_migrate")  # noqa: B009
+    database_url, auto_migrate = settings.database_url, settings.auto_migrate
     engine = create_engine(database_url)
     instrument_engine(engine, tracer_provider)
 
@@ -283,7 +282,7 @@ def publisher_main(
         register_secret(secret)
     arguments = sys.argv[1:]
     if arguments == ["migrate"]:
-        run_migrations(alembic_dir, getattr(settings, "database_url"))  # noqa: B009
+        run_migrations(alembic_dir, settings.database_url)
         return
     if len(arguments) == 1 and arguments[0] in (commands or {}):
         (commands or {})[arguments[0]](settings)

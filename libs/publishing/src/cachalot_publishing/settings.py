@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -16,13 +17,23 @@ from cachalot_common.settings import (
 
 
 class PublisherSettings(ServiceSettings, GrantVerifierSettings, KafkaSettings):
-    """The runtime's knobs, the media store and the lease endpoint."""
+    """The runtime's knobs, the publisher's own database, the media store and the lease
+    endpoint. A platform's class sets its ``http_port``, ``service_name`` and
+    ``service_secret`` defaults and adds its own ``<platform>_*`` settings."""
 
     media_dir: Path = Path("./var/media")
     auth_url: str = "http://127.0.0.1:8103"
     service_name: str = Field(
         default="publisher", description="This publisher's service identity for auth's leases."
     )
+    database_url: str = Field(
+        default="",
+        description=(
+            "This publisher's own database (SQLAlchemy async URL: its record of what went up "
+            "for each target); empty: SQLite at ./var/<service_name>.db."
+        ),
+    )
+    auto_migrate: bool = Field(default=True, description="Migrate the database to head at start.")
     service_secret: SecretStr = SecretStr("dev-publisher-secret")
     publish_concurrency: int = Field(
         default=32, ge=1, le=1024, description="Publishes in flight at once in one process."
@@ -79,6 +90,15 @@ class PublisherSettings(ServiceSettings, GrantVerifierSettings, KafkaSettings):
     publish_progress_interval_s: float = Field(
         default=1.0, ge=0, description="At most one progress result per command per interval."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _database_of_the_service(cls, data: Any) -> Any:
+        """No ``database_url`` given: the service's own SQLite file (development)."""
+        if isinstance(data, dict) and not data.get("database_url"):
+            service = data.get("service_name") or cls.model_fields["service_name"].default
+            return {**data, "database_url": f"sqlite+aiosqlite:///./var/{service}.db"}
+        return data
 
     @model_validator(mode="after")
     def _real_secret(self) -> PublisherSettings:

@@ -20,8 +20,6 @@ class Settings(PublisherSettings):
         description="This service's credential for auth's lease endpoint.",
     )
     instagram_api_base: str = "https://graph.instagram.com"
-    database_url: str = "sqlite+aiosqlite:///./var/publisher-instagram.db"
-    auto_migrate: bool = True
     instagram_request_timeout_s: float = Field(default=60.0, gt=0)
     instagram_poll_interval_s: float = Field(
         default=5.0,

@@ -37,8 +37,6 @@ class Settings(PublisherSettings):
         "cachalot_publisher_telegram telegraph-account`); empty: one is made per process.",
     )
     telegraph_author_name: str = Field(default="", max_length=128)
-    database_url: str = "sqlite+aiosqlite:///./var/publisher-telegram.db"
-    auto_migrate: bool = True
     telegram_read_bytes: int = Field(
         default=1024 * 1024, ge=16 * 1024, description="File read size while streaming an upload."
     )

@@ -17,8 +17,6 @@ MAX_CHUNK = 64_000_000
 
 class Settings(PublisherSettings):
     http_port: int = Field(default=8105, ge=0, le=65535)
-    database_url: str = "sqlite+aiosqlite:///./var/publisher-tiktok.db"
-    auto_migrate: bool = True
 
     service_name: str = "publisher-tiktok"
     service_secret: SecretStr = SecretStr("dev-publisher-tiktok-secret")

@@ -29,5 +29,3 @@ class Settings(PublisherSettings):
     )
     vk_request_timeout_s: float = Field(default=120.0, gt=0)
     vk_upload_timeout_s: float = Field(default=3600.0, gt=0)
-    database_url: str = "sqlite+aiosqlite:///./var/publisher-vk.db"
-    auto_migrate: bool = True

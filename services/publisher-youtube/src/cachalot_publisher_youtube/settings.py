@@ -22,8 +22,6 @@ class Settings(PublisherSettings):
         description="This service's credential for auth's lease endpoint.",
     )
     youtube_api_base: str = "https://www.googleapis.com"
-    database_url: str = "sqlite+aiosqlite:///./var/publisher-youtube.db"
-    auto_migrate: bool = True
     youtube_chunk_bytes: int = Field(
         default=32 * 1024 * 1024,
         ge=CHUNK_GRANULARITY,

@@ -7,7 +7,9 @@ name. Adding a platform is one :class:`PlatformSpec` here (in its own module
 once it is publishable, with its fields model and checks) plus its options
 model in :mod:`cachalot_common.events` and its name in
 :data:`cachalot_common.topics.Platform`; a unit test fails until the three
-agree.
+agree. The rest a new platform needs (its sign-in in auth, its publisher, the
+sandbox's fake, the dashboard's words, ``make dev`` and deploy) is listed in
+``libs/publishing/README.md``, "Adding a platform".
 
 Every platform is publishable now; each lives in its own module with its
 fields model, its media limits (``limits``, from shared/reference/platforms.md
