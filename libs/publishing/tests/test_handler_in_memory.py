@@ -12,6 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import CommitFailedError
@@ -128,6 +129,41 @@ async def test_an_unknown_outcome_reaches_the_queue_as_unknown_only_where_the_pl
         assert "could not confirm" in result.reason
         assert "fail" not in result.reason.lower()
         assert not result.reauth_required
+
+
+def _answered_503() -> httpx.HTTPStatusError:
+    request = httpx.Request("POST", "https://platform.example/upload")
+    response = httpx.Response(503, request=request)
+    return httpx.HTTPStatusError("503", request=request, response=response)
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "reason"),
+    [
+        (httpx.ConnectError("refused"), "network", "TikTok could not be reached (ConnectError)"),
+        (httpx.ReadTimeout("slow"), "network", "TikTok could not be reached (ReadTimeout)"),
+        (_answered_503(), "platform_unavailable", "TikTok answered 503"),
+        (KeyError("remote_id"), "internal_error", "publisher failed unexpectedly (KeyError)"),
+    ],
+)
+async def test_the_platforms_http_failing_ends_as_the_shared_network_or_unavailable_code_where_a_platform_did_not_map_it(  # noqa: E501
+    media_dir, video, error, code, reason
+) -> None:
+    """newplat F8: every publisher mapped httpx's errors itself; one that forgot reported
+    the platform down as our own internal error. The runtime maps what escapes."""
+    async with running(media_dir) as h:
+        command = make_command(video)
+
+        async def fails(_: PublishPost, __: Context) -> Published:
+            raise error
+
+        h.platform.scripts[command.target_id] = fails
+        await h.send(command)
+        result = await h.final(command.target_id)
+        assert (result.type, result.code) == ("retryable", code)
+        assert result.reason is not None
+        assert reason in result.reason
+        assert "platform.example" not in result.reason  # never a URL
 
 
 async def test_an_undecodable_command_goes_to_the_dlq_and_the_next_one_publishes(

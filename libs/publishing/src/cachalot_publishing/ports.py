@@ -11,7 +11,9 @@ A platform (``services/publisher-<platform>``) provides a :class:`Platform`:
 
 Everything else is the runtime's: decoding, ordering, concurrency,
 fairness, offsets, leases, the media check, results, metrics and spans.
-Any other exception becomes a retryable ``internal_error``.
+An escaping ``httpx.TransportError`` becomes the shared ``network`` code, an escaping
+5xx ``httpx.HTTPStatusError`` ``platform_unavailable``; any other exception a retryable
+``internal_error``.
 """
 
 from __future__ import annotations

@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
+import httpx
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -74,7 +75,9 @@ from cachalot_publishing.outcome import (
     Outcome,
     Published,
     failed,
+    network,
     retryable,
+    unavailable,
 )
 from cachalot_publishing.ports import Platform
 from cachalot_publishing.results import ResultSink
@@ -332,20 +335,32 @@ class PublishRuntime:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                name = type(error).__name__
-                logger.error("target %s: unexpected %s", command.target_id, name, exc_info=True)
-                span.set_attribute("cachalot.outcome", "retryable")
-                span.set_attribute("cachalot.code", INTERNAL_ERROR)
-                return self._result(
-                    job,
-                    retryable(
-                        INTERNAL_ERROR,
-                        f"The {self.label} publisher failed unexpectedly ({name}); will retry.",
-                    ),
-                )
+                ended = self._unexpected(command, error)
+                span.set_attribute("cachalot.outcome", ended.kind)
+                span.set_attribute("cachalot.code", ended.code)
+                return self._result(job, ended)
             span.set_attribute("cachalot.outcome", "published")
             logger.info("target %s published as %s", command.target_id, published.remote_id)
             return self._result(job, published)
+
+    def _unexpected(self, command: PublishPost, error: Exception) -> Outcome:
+        """What an exception a platform's steps did not turn into an :class:`Outcome` ends
+        as: the platform's HTTP failing (httpx's transport errors and ``raise_for_status``,
+        on the one client every platform calls through) is ``network`` / ``unavailable``
+        as a platform that maps them itself says; anything else is a retryable
+        ``internal_error`` naming only the exception's type (logged with its trace)."""
+        name = type(error).__name__
+        if isinstance(error, httpx.TransportError):
+            logger.warning("target %s: %s unreachable (%s)", command.target_id, self.label, name)
+            return network(self.label, name)
+        if isinstance(error, httpx.HTTPStatusError) and error.response.status_code >= 500:
+            status = error.response.status_code
+            logger.warning("target %s: %s answered %s", command.target_id, self.label, status)
+            return unavailable(self.label, status)
+        logger.error("target %s: unexpected %s", command.target_id, name, exc_info=True)
+        return retryable(
+            INTERNAL_ERROR, f"The {self.label} publisher failed unexpectedly ({name}); will retry."
+        )
 
     async def _publish(self, job: _Job) -> Published:
         """The platform's ``publish`` of ``job``; run again, with auth's confirmed lease, when
