@@ -7,38 +7,13 @@ import uuid
 from pathlib import Path
 
 from cachalot_common.grants import mint_grant, parse_public_keys, parse_signing_key, verify_grant
-from cachalot_embedded.stack import (
-    SERVICES,
-    base_environment,
-    load_dev_secrets,
-    process_environment,
-)
-
-
-def environments(var_dir: Path) -> dict[str, dict[str, str]]:
-    secrets = load_dev_secrets(var_dir)
-    base = base_environment(
-        var_dir=var_dir,
-        kafka_bootstrap="127.0.0.1:1",
-        idempotence=False,
-        gateway_url="http://127.0.0.1:8000",
-        sandbox_url="http://127.0.0.1:8090",
-        auth_url="http://127.0.0.1:8103",
-        queue_url="http://127.0.0.1:8104",
-        dev_secrets=secrets,
-    )
-    return {
-        spec.name: process_environment(
-            spec, port=spec.port, base=base, user={}, var_dir=var_dir, dev_secrets=secrets
-        )
-        for spec in SERVICES
-    }
+from cachalot_embedded.stack import load_dev_secrets
 
 
 def test_the_queue_alone_gets_the_grant_key_whose_public_half_the_others_trust(
-    tmp_path: Path,
+    stack_environments: dict[str, dict[str, str]],
 ) -> None:
-    envs = environments(tmp_path)
+    envs = stack_environments
     holders = {name for name, env in envs.items() if "CACHALOT_GRANT_SIGNING_KEY" in env}
     assert holders == {"queue"}
     key = parse_signing_key(envs["queue"]["CACHALOT_GRANT_SIGNING_KEY"])

@@ -8,39 +8,13 @@ there would take posts that nothing ever reads from its topic.
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 
 import pytest
 
 from cachalot_common import platforms
-from cachalot_embedded.stack import (
-    SANDBOX,
-    SERVICES,
-    base_environment,
-    load_dev_secrets,
-    process_environment,
-)
+from cachalot_embedded.stack import SANDBOX, SERVICES
 
-SANDBOX_URL = "http://127.0.0.1:8090"
 PUBLISHABLE = [spec.name for spec in platforms.publishable()]
-
-
-def publisher_environment(name: str, var_dir: Path) -> dict[str, str]:
-    secrets = load_dev_secrets(var_dir)
-    base = base_environment(
-        var_dir=var_dir,
-        kafka_bootstrap="127.0.0.1:1",
-        idempotence=False,
-        gateway_url="http://127.0.0.1:8000",
-        sandbox_url=SANDBOX_URL,
-        auth_url="http://127.0.0.1:8103",
-        queue_url="http://127.0.0.1:8104",
-        dev_secrets=secrets,
-    )
-    spec = next(s for s in SERVICES if s.name == f"publisher-{name}")
-    return process_environment(
-        spec, port=spec.port, base=base, user={}, var_dir=var_dir, dev_secrets=secrets
-    )
 
 
 @pytest.mark.parametrize("name", PUBLISHABLE)
@@ -62,11 +36,14 @@ def test_no_two_embedded_services_share_a_port() -> None:
 
 
 @pytest.mark.parametrize("name", PUBLISHABLE)
-def test_each_publisher_calls_its_platform_through_the_sandbox(name: str, tmp_path: Path) -> None:
-    env = publisher_environment(name, tmp_path)
+def test_each_publisher_calls_its_platform_through_the_sandbox(
+    name: str, stack_environments: dict[str, dict[str, str]]
+) -> None:
+    env = stack_environments[f"publisher-{name}"]
+    sandbox = env["CACHALOT_SANDBOX_PUBLIC_URL"]
     declared = importlib.import_module(f"cachalot_publisher_{name}.main").PUBLISHER
     hosts = [field for field in declared.settings.model_fields if field.endswith("_api_base")]
     assert hosts, f"publisher-{name}'s settings name no <platform>_api_base"
     for field in hosts:
         value = env.get(f"CACHALOT_{field.upper()}", "")
-        assert value.startswith(SANDBOX_URL), f"CACHALOT_{field.upper()} is {value!r}"
+        assert value.startswith(sandbox), f"CACHALOT_{field.upper()} is {value!r}"
