@@ -231,6 +231,16 @@ async def auth_ops(fresh_sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[Runn
 
 
 @pytest.fixture
+async def auth_without_oauth_clients(
+    fresh_sandbox: Sandbox, tmp_path: Path
+) -> AsyncIterator[RunningAuth]:
+    """Auth with no OAuth client for any platform (its ``providers`` empty)."""
+    settings = auth_settings(fresh_sandbox, f"sqlite+aiosqlite:///{tmp_path}/auth.db")
+    async with serve_auth(settings, fresh_sandbox, providers={}) as running:
+        yield running
+
+
+@pytest.fixture
 def auth_on(fresh_sandbox: Sandbox) -> Any:
     """``auth_on(database_url, **settings)``: an auth on that database, as a context manager."""
 

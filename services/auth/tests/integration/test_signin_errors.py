@@ -131,3 +131,21 @@ async def test_a_platform_error_that_is_not_a_plain_code_never_reaches_the_dashb
         )
     query = query_of(landed)
     assert query == {"auth_error": "sign_in_failed", "platform": "tiktok"}
+
+
+async def test_an_oauth_platform_without_a_client_here_is_refused_not_sent_to_telegrams_widget(
+    auth_without_oauth_clients,
+) -> None:
+    """newplat F5: a platform whose registry entry signs in by OAuth but has no OAuth client
+    in this auth (a platform half added, or its client left out) went to Telegram's Login
+    Widget, whose callback is Telegram's. It is a 503 naming the platform now; Telegram,
+    whose registry entry is the widget, still goes there."""
+    async with auth_without_oauth_clients.browser() as browser:
+        refused = await browser.get("/api/v1/auth/vk/login")
+        widget = await browser.get("/api/v1/auth/telegram/login")
+    assert refused.status_code == 503
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert "Sign-in with VK is not set up" in refused.json()["detail"]
+    assert refused.json()["errors"][0]["field"] == "platform"
+    assert widget.status_code == 302
+    assert "telegram" in widget.headers["location"]

@@ -207,13 +207,26 @@ def create_router(svc: Services) -> APIRouter:
         "/auth/{platform}/login",
         dependencies=limited,
         tags=["sign-in"],
-        responses={**_TO_CONSENT, **problem_responses(404, 422, 429)},
+        responses={
+            **_TO_CONSENT,
+            **problem_responses(
+                404, 422, 429, 503, descriptions={503: "Sign-in with it is not set up here."}
+            ),
+        },
     )
     async def login(platform: PlatformPath, svc: ServicesDep, next: str | None = None) -> Response:
         """302 to the platform's consent page, bound to this browser for 10 minutes."""
         platform = _platform(platform)
         url, binding, state = await svc.signin.start(platform, next_path=safe_next(next))
-        if url is None:  # Telegram: the Login Widget page
+        spec = platforms.get(platform)
+        if url is None and spec.sign_in != "widget":  # an OAuth platform with no client here
+            raise Problem(
+                503,
+                f"Sign-in with {spec.label} is not set up on this server; its operator "
+                "needs to configure the platform's OAuth client.",
+                errors=[{"field": "platform", "in": "path", "message": "no sign-in set up"}],
+            )
+        if url is None:  # the registry's widget sign-in (Telegram): the Login Widget page
             target = svc.settings.telegram_widget_page()
             query = urlencode(
                 {
