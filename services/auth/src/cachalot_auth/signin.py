@@ -88,6 +88,15 @@ class SignInFailed(Exception):
         self.missing = missing or []
 
 
+class SignInNotSetUp(Exception):
+    """The registry's sign-in for ``label``'s platform is OAuth, and this auth has no OAuth
+    client for it (a platform not yet wired here, or its client left out)."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__(f"no OAuth client for {label}")
+        self.label = label
+
+
 class ConsentAgain(Exception):
     """Send the browser to ``url`` (the platform's consent page, asking again) with the
     new attempt's binding cookie ``binding``: the first exchange brought no refresh
@@ -163,10 +172,15 @@ class SignInService:
         login_hint: str | None = None,
         reconsented: bool = False,
     ) -> tuple[str | None, str, str]:
-        """Record a new single-use attempt; its consent URL, binding cookie value and state."""
+        """Record a new single-use attempt; its consent URL, binding cookie value and state.
+        Raises :class:`SignInNotSetUp` for an OAuth platform with no client here (nothing
+        recorded)."""
         state = generate_token(43)
         pkce: Pkce | None = None
         provider = self._providers.get(platform)
+        spec = platforms.find(platform)  # None: a widget purpose such as ``operator``
+        if provider is None and spec is not None and spec.sign_in == "oauth":
+            raise SignInNotSetUp(spec.label)
         if provider is not None and provider.uses_pkce:
             pkce = make_pkce(provider.pkce_encoding)
         async with self._factory() as db, db.begin():

@@ -25,7 +25,7 @@ from cachalot_auth.creator_info import CreatorInfoRefused
 from cachalot_auth.leasing import AccountNotFound, LeaseRefused
 from cachalot_auth.posts_archive import PostsUnavailable
 from cachalot_auth.providers.base import PlatformUnavailable
-from cachalot_auth.signin import ConsentAgain, SignInFailed
+from cachalot_auth.signin import ConsentAgain, SignInFailed, SignInNotSetUp
 from cachalot_common import platforms
 from cachalot_common.problems import Problem, problem_responses
 from cachalot_common.sessions import COOKIE_NAME, Session
@@ -217,15 +217,15 @@ def create_router(svc: Services) -> APIRouter:
     async def login(platform: PlatformPath, svc: ServicesDep, next: str | None = None) -> Response:
         """302 to the platform's consent page, bound to this browser for 10 minutes."""
         platform = _platform(platform)
-        url, binding, state = await svc.signin.start(platform, next_path=safe_next(next))
-        spec = platforms.get(platform)
-        if url is None and spec.sign_in != "widget":  # an OAuth platform with no client here
+        try:
+            url, binding, state = await svc.signin.start(platform, next_path=safe_next(next))
+        except SignInNotSetUp as missing:
             raise Problem(
                 503,
-                f"Sign-in with {spec.label} is not set up on this server; its operator "
+                f"Sign-in with {missing.label} is not set up on this server; its operator "
                 "needs to configure the platform's OAuth client.",
                 errors=[{"field": "platform", "in": "path", "message": "no sign-in set up"}],
-            )
+            ) from None
         if url is None:  # the registry's widget sign-in (Telegram): the Login Widget page
             target = svc.settings.telegram_widget_page()
             query = urlencode(
