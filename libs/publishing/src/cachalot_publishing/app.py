@@ -11,11 +11,11 @@ when the broker comes back empty. The platform itself is made in
 the lifespan by ``make_publisher`` (it may open a database, an HTTP
 client...), before the broker starts.
 
-:func:`create_database_publisher` is the whole composition root of a platform
-whose steps keep state in their own database and call the platform over one
-kept-alive HTTP client (every publisher), and :func:`publisher_main` its
-process entry point; :class:`PublisherService` declares both at once, so a
-publisher's ``main.py`` is its ``build`` and one declaration.
+:class:`PublisherService` is the whole composition root of a platform whose
+steps keep state in their own database and call the platform over one
+kept-alive HTTP client (every publisher): its ``create_app`` and its process
+entry point ``main``, so a publisher's ``main.py`` is its ``build`` and one
+declaration.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ from opentelemetry import propagate
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cachalot_common import platforms
 from cachalot_common.app import create_service_app, serve
 from cachalot_common.asyncapi import Produced
 from cachalot_common.consuming import (
@@ -111,7 +110,6 @@ def build_publisher_app(
     read is the platform registry's (:mod:`cachalot_common.platforms`).
     """
     service = f"publisher-{platform}"
-    label = platforms.get(platform).label
     broker = build_broker(settings, client_id=service, tracer_provider=tracer_provider)
     sink = results or KafkaResults(broker, tracer_provider)
     # auth's lease endpoint, on the same lean HTTP stack as the platform's calls
@@ -126,7 +124,7 @@ def build_publisher_app(
         secret=settings.service_secret.get_secret_value(),
         client=lease_http,
     )
-    runtime = PublishRuntime(settings, platform=platform, label=label, results=sink, leases=source)
+    runtime = PublishRuntime(settings, platform=platform, results=sink, leases=source)
     topic = publish_topic(platform)
     subscriber = broker.subscriber(
         topic,
@@ -185,7 +183,7 @@ def build_publisher_app(
             services={"auth": settings.auth_url} if leases is None else None
         ),
         tracer_provider=tracer_provider,
-        description=description or f"Publishes queued videos to {label}.",
+        description=description or f"Publishes queued videos to {runtime.label}.",
         produces=[Produced(POSTS_RESULT, PublishResult, "Progress and outcome of each command.")],
     )
     app.state.runtime = runtime
@@ -199,96 +197,11 @@ SettingsT = TypeVar("SettingsT", bound=PublisherSettings)
 
 @dataclass(frozen=True)
 class PlatformWiring:
-    """What a platform's ``build`` gets: its settings, its database engine and the
+    """What a platform's ``build`` gets beside its settings: its database engine and the
     kept-alive HTTP client for every call to the platform (closed at shutdown)."""
 
-    settings: PublisherSettings
     engine: AsyncEngine
     http: httpx.AsyncClient
-
-
-def create_database_publisher(
-    settings: PublisherSettings,
-    *,
-    platform: PlatformName,
-    description: str,
-    alembic_dir: Path,
-    http_timeout_s: float,
-    build: Callable[[PlatformWiring], Platform],
-    leases: LeaseSource | None = None,
-    results: ResultSink | None = None,
-    tracer_provider: TracerProvider | None = None,
-) -> FastAPI:
-    """``publisher-<platform>`` whose platform keeps state in its own database.
-
-    ``settings.database_url`` is the platform's database (its own SQLite file by
-    default). In the lifespan: migrations to head
-    (when ``auto_migrate``), then one :func:`platform_http_client` of
-    ``2 × publish_concurrency`` connections with ``http_timeout_s`` per read
-    (connect 10 s; traced when ``tracer_provider`` is given), then
-    ``build(wiring)`` makes the platform; at shutdown the client is closed and
-    the engine disposed. ``/readyz`` checks the database. The rest is
-    :func:`build_publisher_app`'s.
-    """
-    database_url, auto_migrate = settings.database_url, settings.auto_migrate
-    engine = create_engine(database_url)
-    instrument_engine(engine, tracer_provider)
-
-    @contextlib.asynccontextmanager
-    async def make_publisher(_: PublisherParts) -> AsyncIterator[Platform]:
-        if auto_migrate:
-            await run_migrations_async(alembic_dir, database_url)
-        timeout = httpx.Timeout(http_timeout_s, connect=10.0)
-        try:
-            async with platform_http_client(
-                timeout=timeout, max_connections=settings.publish_concurrency * 2
-            ) as http:
-                if tracer_provider is not None:
-                    instrument_httpx_client(http, tracer_provider)
-                yield build(PlatformWiring(settings=settings, engine=engine, http=http))
-        finally:
-            await engine.dispose()
-
-    return build_publisher_app(
-        settings,
-        platform=platform,
-        make_publisher=make_publisher,
-        leases=leases,
-        results=results,
-        tracer_provider=tracer_provider,
-        readiness={"database": database_check(engine)},
-        description=description,
-    )
-
-
-def publisher_main(
-    service: str,
-    settings_class: type[SettingsT],
-    create_app: Callable[..., FastAPI],
-    alembic_dir: Path,
-    *,
-    secrets: Callable[[SettingsT], Iterable[str]] = lambda _: (),
-    commands: Mapping[str, Callable[[SettingsT], None]] | None = None,
-) -> None:
-    """A publisher process: settings from the environment (exit 2 on a bad one),
-    logging, every secret registered for redaction (the service secret and
-    ``secrets(settings)``), then by ``sys.argv``: ``migrate`` only runs the
-    migrations (``settings.database_url``), a name in ``commands`` runs that
-    command, nothing serves ``create_app(settings, tracer_provider=...)``."""
-    settings = load_settings(settings_class, service)
-    setup_logging(service, level=settings.log_level, fmt=settings.log_format)
-    register_secret(settings.service_secret.get_secret_value())
-    for secret in secrets(settings):
-        register_secret(secret)
-    arguments = sys.argv[1:]
-    if arguments == ["migrate"]:
-        run_migrations(alembic_dir, settings.database_url)
-        return
-    if len(arguments) == 1 and arguments[0] in (commands or {}):
-        (commands or {})[arguments[0]](settings)
-        return
-    provider = setup_tracing(service, otlp_endpoint=settings.otlp_endpoint)
-    serve(create_app(settings, tracer_provider=provider), settings)
 
 
 def _no_secrets(_: Any) -> Iterable[str]:
@@ -304,8 +217,6 @@ class PublisherService(Generic[SettingsT]):
     call to the platform (its ``<platform>_request_timeout_s`` setting);
     ``secrets(settings)`` the values to redact beyond the service secret;
     ``commands`` the process's extra commands by name (``python -m ... <name>``).
-    :meth:`create_app` is :func:`create_database_publisher` with these, and
-    :meth:`main` is :func:`publisher_main`.
     """
 
     platform: PlatformName
@@ -331,34 +242,66 @@ class PublisherService(Generic[SettingsT]):
         tracer_provider: TracerProvider | None = None,
     ) -> FastAPI:
         """The service app; tests pass their own ``leases`` (a stand-in for auth) or
-        ``results`` sink, the process builds the real ones."""
+        ``results`` sink, the process builds the real ones.
 
-        def build(wiring: PlatformWiring) -> Platform:
-            return self.build(settings, wiring)
+        ``settings.database_url`` is the platform's database (its own SQLite file by
+        default). In the lifespan: migrations to head (when ``auto_migrate``), then one
+        :func:`platform_http_client` of ``2 × publish_concurrency`` connections with
+        ``request_timeout_s`` per read (connect 10 s; traced when ``tracer_provider`` is
+        given), then ``build`` makes the platform; at shutdown the client is closed and
+        the engine disposed. ``/readyz`` checks the database. The rest is
+        :func:`build_publisher_app`'s.
+        """
+        engine = create_engine(settings.database_url)
+        instrument_engine(engine, tracer_provider)
 
-        return create_database_publisher(
+        @contextlib.asynccontextmanager
+        async def make_publisher(_: PublisherParts) -> AsyncIterator[Platform]:
+            if settings.auto_migrate:
+                await run_migrations_async(self.alembic_dir, settings.database_url)
+            timeout = httpx.Timeout(self.request_timeout_s(settings), connect=10.0)
+            try:
+                async with platform_http_client(
+                    timeout=timeout, max_connections=settings.publish_concurrency * 2
+                ) as http:
+                    if tracer_provider is not None:
+                        instrument_httpx_client(http, tracer_provider)
+                    wiring = PlatformWiring(engine=engine, http=http)
+                    yield self.build(settings, wiring)
+            finally:
+                await engine.dispose()
+
+        return build_publisher_app(
             settings,
             platform=self.platform,
-            description=self.description,
-            alembic_dir=self.alembic_dir,
-            http_timeout_s=self.request_timeout_s(settings),
-            build=build,
+            make_publisher=make_publisher,
             leases=leases,
             results=results,
             tracer_provider=tracer_provider,
+            readiness={"database": database_check(engine)},
+            description=self.description,
         )
 
     def main(self) -> None:
-        """``python -m cachalot_publisher_<platform>`` serves; ``... migrate`` only
-        migrates; ``... <command>`` runs one of ``commands``."""
-        publisher_main(
-            self.name,
-            self.settings,
-            self.create_app,
-            self.alembic_dir,
-            secrets=self.secrets,
-            commands=self.commands,
-        )
+        """The process (``python -m cachalot_publisher_<platform>``): settings from the
+        environment (exit 2 on a bad one), logging, every secret registered for redaction
+        (the service secret and ``secrets(settings)``), then by ``sys.argv``: ``migrate``
+        only runs the migrations, a name in ``commands`` runs that command, nothing serves
+        :meth:`create_app`."""
+        settings = load_settings(self.settings, self.name)
+        setup_logging(self.name, level=settings.log_level, fmt=settings.log_format)
+        register_secret(settings.service_secret.get_secret_value())
+        for secret in self.secrets(settings):
+            register_secret(secret)
+        arguments = sys.argv[1:]
+        if arguments == ["migrate"]:
+            run_migrations(self.alembic_dir, settings.database_url)
+            return
+        if len(arguments) == 1 and arguments[0] in self.commands:
+            self.commands[arguments[0]](settings)
+            return
+        provider = setup_tracing(self.name, otlp_endpoint=settings.otlp_endpoint)
+        serve(self.create_app(settings, tracer_provider=provider), settings)
 
 
 def _trace_of(record: Any) -> otel_context.Context:

@@ -117,17 +117,16 @@ class PublishRuntime:
         settings: PublisherSettings,
         *,
         platform: str,
-        label: str,
         results: ResultSink,
         leases: LeaseSource,
     ) -> None:
         self.settings = settings
         self.platform_name = platform
-        self.label = label
+        self.label = platforms.label_of(platform)  # the registry's, for reasons people read
         self.results = results
         self.tokens = LeaseCache(
             leases,
-            label=label,
+            label=self.label,
             grant_keys=settings.grant_keys(),
             confirm_batch_max=settings.publish_confirm_batch_max,
             confirm_gather_s=settings.publish_confirm_gather_s,
