@@ -156,9 +156,8 @@ async def test_posts_handed_back_for_one_window_come_back_in_the_order_they_were
     ]
     for post in posts:
         await dispatches(recorder, post, 1)
-    window_ends = datetime.now(UTC).replace(microsecond=0) + timedelta(
-        seconds=6
-    )  # room for a loaded machine
+    # six seconds ahead: room for a loaded machine
+    window_ends = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=6)
     for post in posts:
         await hand_back(queue, post, window_ends, datetime.now(UTC))
     assert await sent_again_in(recorder, posts) == [p["id"] for p in posts][::-1], (
@@ -177,9 +176,8 @@ async def test_a_post_due_while_an_earlier_one_of_its_account_waits_goes_out_beh
     other = await client.account("tiktok")
     waiting = await client.queue(tiktok=account)
     await dispatches(recorder, waiting, 1)
-    window_ends = datetime.now(UTC).replace(microsecond=0) + timedelta(
-        seconds=6
-    )  # room for a loaded machine
+    # six seconds ahead: room for a loaded machine
+    window_ends = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=6)
     await hand_back(queue, waiting, window_ends, datetime.now(UTC))
     await eventually(lambda: ended(client, waiting, "scheduled"), timeout=20)
     later = await client.queue(tiktok=account)  # due now, inside the earlier post's wait
